@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One client connection: line framing on the input side, the output queue
+ * on the other, and the flow control between them.
+ *
+ * Flow control: a connection is read only while its output queue is below
+ * max_output_bytes and fewer than max_pending of its lines are unanswered;
+ * otherwise its input stays in the kernel (the client's writes block) and
+ * the lines already buffered wait. EPOLLOUT is watched only while output is
+ * queued. A line longer than max_request_bytes is answered with -32008 and
+ * the connection closed without reading the rest.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include "rpc-internal.h"
+#include "util/log.h"
+
+#define CONN_IN_MIN (16 * 1024)
+
+static void conn_free(rpc_conn_t *c)
+{
+	free(c->in);
+	free(c->out);
+	free(c->hooks);
+	free(c);
+}
+
+rpc_conn_t *rpc_conn_ref(rpc_conn_t *c)
+{
+	if (c)
+		c->n_ref++;
+	return c;
+}
+
+rpc_conn_t *rpc_conn_unref(rpc_conn_t *c)
+{
+	if (c && --c->n_ref == 0)
+		conn_free(c);
+	return NULL;
+}
+
+bool rpc_conn_is_open(rpc_conn_t *c)
+{
+	return c && !c->closed;
+}
+
+const struct ucred *rpc_conn_peer(rpc_conn_t *c)
+{
+	return &c->peer;
+}
+
+static bool conn_blocked(rpc_conn_t *c)
+{
+	rpc_server_t *s = c->server;
+	return c->out_len - c->out_start > s->limits.max_output_bytes || c->n_pending >= s->limits.max_pending;
+}
+
+static void conn_update_events(rpc_conn_t *c)
+{
+	if (c->closed)
+		return;
+	uint32_t ev = 0;
+	if (!c->eof && !c->too_large && !conn_blocked(c))
+		ev |= EPOLLIN;
+	if (c->out_len > c->out_start)
+		ev |= EPOLLOUT;
+	if (ev) {
+		sd_event_source_set_io_events(c->io, ev);
+		sd_event_source_set_enabled(c->io, SD_EVENT_ON);
+	} else
+		sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+}
+
+void rpc_conn_close(rpc_conn_t *c)
+{
+	rpc_server_t *s = c->server;
+
+	if (c->closed)
+		return;
+	c->closed = true;
+	rpc_conn_ref(c);
+	c->io = sd_event_source_disable_unref(c->io);
+	c->defer = sd_event_source_disable_unref(c->defer);
+	c->fd = safe_close(c->fd);
+	rpc_reply_detach_all(c);
+	free(c->in);
+	free(c->out);
+	c->in = c->out = NULL;
+	c->in_start = c->in_len = c->in_alloc = c->in_scan = 0;
+	c->out_start = c->out_len = c->out_alloc = 0;
+
+	log_debug("rpc: connection %" PRIu64 " closed", c->id);
+
+	/* Hooks may add or remove hooks or drop references: run a copy. */
+	rpc_hook_t *hooks = TAKE_PTR(c->hooks);
+	size_t n = c->n_hooks;
+	c->n_hooks = 0;
+	for (size_t i = 0; i < n; i++)
+		hooks[i].fn(c, hooks[i].userdata);
+	free(hooks);
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	s->n_conns--;
+	c->server = NULL;
+	c->n_ref--; /* the server's; ours (above) keeps it above zero */
+	rpc_conn_unref(c);
+}
+
+/* Sends what can be sent now. Returns -EPIPE (and closes) on a dead peer. */
+static int conn_flush(rpc_conn_t *c)
+{
+	while (c->out_len > c->out_start) {
+		ssize_t n = send(c->fd, c->out + c->out_start, c->out_len - c->out_start, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			log_debug_errno(errno, "rpc: connection %" PRIu64 ": write failed: %m", c->id);
+			rpc_conn_close(c);
+			return -EPIPE;
+		}
+		c->out_start += (size_t)n;
+	}
+	if (c->out_start == c->out_len) {
+		c->out_start = c->out_len = 0;
+		if (c->out_alloc > 4 * CONN_IN_MIN) {
+			free(c->out);
+			c->out = NULL;
+			c->out_alloc = 0;
+		}
+	}
+	return 0;
+}
+
+static int conn_append(rpc_conn_t *c, const char *p, size_t n)
+{
+	if (c->out_alloc - c->out_len < n && c->out_start > 0) {
+		memmove(c->out, c->out + c->out_start, c->out_len - c->out_start);
+		c->out_len -= c->out_start;
+		c->out_start = 0;
+	}
+	if (c->out_alloc - c->out_len < n) {
+		size_t want = MAX(c->out_alloc * 2, MAX(c->out_len + n, (size_t)CONN_IN_MIN));
+		char *v = realloc(c->out, want);
+		if (!v)
+			return -ENOMEM;
+		c->out = v;
+		c->out_alloc = want;
+	}
+	memcpy(c->out + c->out_len, p, n);
+	c->out_len += n;
+	return 0;
+}
+
+/* Queues one JSON value as a line. While the connection processes input
+ * (c->processing) output is only collected, and sent once per read, so a
+ * pipelined burst costs one write; otherwise it is sent at once. */
+int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj)
+{
+	size_t len;
+	const char *s;
+	int r;
+
+	if (c->closed)
+		return -EPIPE;
+	s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	if (!s)
+		return -ENOMEM;
+	if ((r = conn_append(c, s, len)) < 0 || (r = conn_append(c, "\n", 1)) < 0) {
+		/* A half-written line would corrupt the stream. */
+		log_warning("rpc: connection %" PRIu64 ": out of memory queueing output, closing", c->id);
+		rpc_conn_close(c);
+		return r;
+	}
+	if (!c->processing) {
+		if ((r = conn_flush(c)) < 0)
+			return r;
+		conn_update_events(c);
+	}
+	return 0;
+}
+
+int rpc_conn_notify(rpc_conn_t *c, const char *method, json_object *params)
+{
+	if (!c || c->closed) {
+		json_object_put(params);
+		return -EPIPE;
+	}
+	if (c->out_len - c->out_start > c->server->limits.max_notify_bytes) {
+		json_object_put(params);
+		log_info("rpc: connection %" PRIu64 " (pid %d) does not read its notifications; disconnecting", c->id,
+			 (int)c->peer.pid);
+		rpc_conn_close(c);
+		return -ENOBUFS;
+	}
+	json_object *n = json_object_new_object();
+	if (!n) {
+		json_object_put(params);
+		return -ENOMEM;
+	}
+	json_object_object_add(n, "jsonrpc", json_object_new_string("2.0"));
+	json_object_object_add(n, "method", json_object_new_string(method));
+	if (params)
+		json_object_object_add(n, "params", params);
+	int r = rpc_conn_queue_json(c, n);
+	json_object_put(n);
+	return r;
+}
+
+int rpc_conn_add_close_hook(rpc_conn_t *c, void (*fn)(rpc_conn_t *c, void *userdata), void *userdata)
+{
+	if (c->closed)
+		return -EPIPE;
+	void *v = realloc(c->hooks, (c->n_hooks + 1) * sizeof(*c->hooks));
+	if (!v)
+		return -ENOMEM;
+	c->hooks = v;
+	c->hooks[c->n_hooks++] = (rpc_hook_t){ fn, userdata };
+	return 0;
+}
+
+void rpc_conn_remove_close_hook(rpc_conn_t *c, void (*fn)(rpc_conn_t *c, void *userdata), void *userdata)
+{
+	for (size_t i = c->n_hooks; i > 0; i--)
+		if (c->hooks[i - 1].fn == fn && c->hooks[i - 1].userdata == userdata) {
+			memmove(&c->hooks[i - 1], &c->hooks[i], (c->n_hooks - i) * sizeof(*c->hooks));
+			c->n_hooks--;
+			return;
+		}
+}
+
+/* The peer sent a line longer than the limit: answer once, drop what was
+ * buffered, stop reading, close when the answer is out. */
+static void conn_too_large(rpc_conn_t *c)
+{
+	size_t limit = c->server->limits.max_request_bytes;
+	json_object *d = rpc_error_data("request line too long; closing the connection");
+
+	log_info("rpc: connection %" PRIu64 " (pid %d): request line over %zu bytes, closing", c->id,
+		 (int)c->peer.pid, limit);
+	if (d)
+		json_object_object_add(d, "limit", json_object_new_int64((int64_t)limit));
+	json_object *err = rpc_response_error(NULL, RPC_ERROR_REQUEST_TOO_LARGE, NULL, d);
+	c->too_large = true;
+	free(c->in);
+	c->in = NULL;
+	c->in_start = c->in_len = c->in_alloc = c->in_scan = 0;
+	if (err)
+		(void)rpc_conn_queue_json(c, err);
+	json_object_put(err);
+}
+
+/* Whether the connection has nothing left to do and can be closed. */
+static bool conn_done(rpc_conn_t *c)
+{
+	if (c->out_len > c->out_start)
+		return false;
+	if (c->too_large)
+		return true;
+	return c->eof && c->n_pending == 0 && !memchr(c->in + c->in_start, '\n', c->in_len - c->in_start);
+}
+
+/* Handles the complete lines in the input buffer as far as flow control
+ * allows, then sends the collected output. */
+static void conn_process(rpc_conn_t *c)
+{
+	if (c->closed || c->processing)
+		return;
+	rpc_conn_ref(c);
+	c->processing = true;
+
+	size_t max = c->server->limits.max_request_bytes;
+	while (!c->closed && !c->too_large) {
+		if (conn_blocked(c)) {
+			/* Try to drain before giving up on this batch. */
+			if (c->out_len - c->out_start > c->server->limits.max_output_bytes && conn_flush(c) < 0)
+				break;
+			if (conn_blocked(c))
+				break;
+		}
+		char *start = c->in + c->in_start;
+		char *nl = c->in_len > c->in_scan ? memchr(c->in + c->in_scan, '\n', c->in_len - c->in_scan) : NULL;
+		if (!nl) {
+			c->in_scan = c->in_len;
+			if (c->in_len - c->in_start > max)
+				conn_too_large(c);
+			break;
+		}
+		size_t n = (size_t)(nl - start);
+		c->in_start = c->in_scan = (size_t)(nl + 1 - c->in);
+		if (n > max) {
+			conn_too_large(c);
+			break;
+		}
+		if (n > 0 && start[n - 1] == '\r')
+			n--;
+		bool blank = true;
+		for (size_t i = 0; i < n && blank; i++)
+			blank = start[i] == ' ' || start[i] == '\t';
+		if (!blank)
+			rpc_server_dispatch_line(c, start, n);
+	}
+
+	c->processing = false;
+	if (!c->closed && conn_flush(c) == 0) {
+		if (conn_done(c))
+			rpc_conn_close(c);
+		else
+			conn_update_events(c);
+	}
+	rpc_conn_unref(c);
+}
+
+static int conn_read(rpc_conn_t *c)
+{
+	size_t max = c->server->limits.max_request_bytes;
+
+	if (c->in_start > 0) {
+		memmove(c->in, c->in + c->in_start, c->in_len - c->in_start);
+		c->in_len -= c->in_start;
+		c->in_scan -= c->in_start;
+		c->in_start = 0;
+	}
+	if (c->in_alloc == c->in_len) {
+		/* Never hold more than one line's limit (plus its '\n'). */
+		size_t want = MIN(MAX(c->in_alloc * 2, (size_t)CONN_IN_MIN), max + 1);
+		if (want <= c->in_alloc)
+			return 0; /* full of an unterminated line: conn_process rejects it */
+		char *v = realloc(c->in, want);
+		if (!v)
+			return -ENOMEM;
+		c->in = v;
+		c->in_alloc = want;
+	}
+	ssize_t n = recv(c->fd, c->in + c->in_len, c->in_alloc - c->in_len, MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		return -errno;
+	}
+	if (n == 0) {
+		if (c->in_len > c->in_start)
+			log_debug("rpc: connection %" PRIu64 ": dropping %zu bytes of an unterminated line at EOF", c->id,
+				  c->in_len - c->in_start);
+		c->eof = true;
+		/* Forget the unterminated tail; complete lines still count. */
+		char *last = memrchr(c->in + c->in_start, '\n', c->in_len - c->in_start);
+		c->in_len = last ? (size_t)(last + 1 - c->in) : c->in_start;
+		if (c->in_scan > c->in_len)
+			c->in_scan = c->in_len;
+		return 0;
+	}
+	c->in_len += (size_t)n;
+	return 0;
+}
+
+static int conn_on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	rpc_conn_t *c = userdata;
+
+	rpc_conn_ref(c);
+	if (revents & EPOLLOUT) {
+		if (conn_flush(c) < 0)
+			goto out;
+	}
+	if ((revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->eof && !c->too_large && !conn_blocked(c)) {
+		int r = conn_read(c);
+		if (r < 0) {
+			log_debug_errno(r, "rpc: connection %" PRIu64 ": read failed: %m", c->id);
+			rpc_conn_close(c);
+			goto out;
+		}
+	} else if ((revents & (EPOLLHUP | EPOLLERR)) && c->out_len == c->out_start && !(revents & EPOLLIN)) {
+		/* Nothing to send and not reading: nothing will clear this. */
+		rpc_conn_close(c);
+		goto out;
+	}
+	conn_process(c);
+out:
+	rpc_conn_unref(c);
+	return 0;
+}
+
+static int conn_on_defer(sd_event_source *src, void *userdata)
+{
+	conn_process(userdata);
+	return 0;
+}
+
+void rpc_conn_reply_done(rpc_conn_t *c)
+{
+	/* An async answer may unblock reading or end a half-closed
+	 * connection: look again from the loop, not from inside the
+	 * handler that answered. */
+	if (!c->processing && !c->closed)
+		sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+}
+
+int rpc_conn_new(rpc_server_t *s, int fd, rpc_conn_t **ret)
+{
+	_cleanup_close_ int owned = fd;
+	socklen_t sl = sizeof(struct ucred);
+	rpc_conn_t *c;
+	int r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->n_ref = 1;
+	c->fd = -1;
+	c->id = ++s->next_conn_id;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &sl) < 0)
+		c->peer = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+
+	r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, conn_on_io, c);
+	if (r < 0)
+		goto fail;
+	r = sd_event_add_defer(s->event, &c->defer, conn_on_defer, c);
+	if (r < 0)
+		goto fail;
+	sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
+
+	c->fd = TAKE_FD(owned);
+	c->server = s;
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->n_conns++;
+	s->n_accepted++;
+	log_debug("rpc: connection %" PRIu64 " from pid=%d uid=%u gid=%u", c->id, (int)c->peer.pid,
+		  (unsigned)c->peer.uid, (unsigned)c->peer.gid);
+	if (ret)
+		*ret = c;
+	return 0;
+fail:
+	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->defer);
+	free(c);
+	return r;
+}

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internals shared by the rpc/ files and their tests: the line parser, the
+ * response encoder and the schema validator are pure functions (no I/O) so
+ * that the unit tests and the fuzz target drive exactly the code the server
+ * runs.
+ */
+#ifndef MVM_RPC_INTERNAL_H
+#define MVM_RPC_INTERNAL_H
+
+#include <errno.h>
+#include <regex.h>
+#include "rpc.h"
+#include "util/macro.h"
+
+#define RPC_MAX_DEPTH_LIMIT 1024u
+
+/* rpc/jsonscan.c: strict RFC 8259 syntax check; -EINVAL with the offset
+ * and a static reason on the first error. */
+int rpc_json_check(const char *p, size_t n, unsigned max_depth, size_t *ret_offset, const char **ret_reason);
+
+/* rpc/jsonrpc.c: one line -> its request entries. */
+typedef struct rpc_entry {
+	/* Set when the entry is already answered with an error (parse error,
+	 * invalid request): error_data is owned by the entry. */
+	int error_code;
+	json_object *error_data;
+	json_object *id;        /* borrowed from root; NULL = JSON null or absent */
+	bool has_id;            /* false: a notification (no response) */
+	const char *method;     /* borrowed from root */
+	json_object *params;    /* borrowed; NULL = absent */
+} rpc_entry_t;
+
+typedef struct rpc_line {
+	json_object *root;      /* owns everything borrowed by the entries */
+	bool batch;
+	size_t n_entries;
+	rpc_entry_t *entries;
+} rpc_line_t;
+
+/* Parses one line (without its '\n'). Always fills *ret (a parse error is
+ * one error entry); returns -ENOMEM only on allocation failure. */
+int rpc_line_parse(const char *p, size_t n, unsigned max_depth, rpc_line_t *ret);
+void rpc_line_done(rpc_line_t *l);
+
+/* Response objects; id is referenced (NULL = null). data is taken; NULL
+ * becomes {}. */
+json_object *rpc_response_result(json_object *id, json_object *result);
+json_object *rpc_response_error(json_object *id, int code, const char *message, json_object *data);
+json_object *rpc_error_data(const char *reason);
+json_object *rpc_errno_data(int error, const char *reason);
+/* Serialises obj plus a trailing '\n' into a new buffer. */
+char *rpc_to_line(json_object *obj, size_t *ret_len);
+
+/* rpc/schema.c */
+typedef struct rpc_regex_cache rpc_regex_cache_t;
+rpc_regex_cache_t *rpc_regex_cache_new(void);
+rpc_regex_cache_t *rpc_regex_cache_free(rpc_regex_cache_t *c);
+/* Compiles every pattern reachable from fields; -EINVAL on a bad one. */
+int rpc_regex_cache_add_fields(rpc_regex_cache_t *c, const rpc_field_t *fields);
+
+/* Validates a params object against fields (NULL = no params allowed).
+ * cache may be NULL (patterns are then compiled per call). On failure
+ * returns -EINVAL and *ret_data = {"param": path, "reason": text}, or
+ * -ENOMEM. */
+int rpc_validate_params(const rpc_field_t *fields, json_object *params, rpc_regex_cache_t *cache,
+			json_object **ret_data);
+/* Maps positional params onto fields in order; new object in *ret. */
+int rpc_params_from_array(const rpc_field_t *fields, json_object *array, json_object **ret,
+			  json_object **ret_data);
+/* JSON Schema for OpenRPC. */
+json_object *rpc_schema_to_json(const rpc_schema_t *s);
+
+/* rpc/openrpc.c: the built-in rpc.discover (answered by the server). */
+extern const rpc_method_t rpc_discover_method;
+
+/* --- server internals (rpc/server.c, rpc/conn.c) --------------------------- */
+
+typedef struct rpc_reply rpc_reply_t;
+typedef struct rpc_hook {
+	void (*fn)(rpc_conn_t *c, void *userdata);
+	void *userdata;
+} rpc_hook_t;
+
+struct rpc_server {
+	sd_event *event;
+	const rpc_method_t *methods;
+	size_t n_methods;
+	rpc_limits_t limits;
+	void *userdata;
+	json_object *openrpc;
+	rpc_regex_cache_t *regex;
+	struct rpc_listener {
+		int fd;
+		sd_event_source *io;
+	} *listeners;
+	size_t n_listeners;
+	sd_event_source *accept_retry;  /* re-enables listeners after EMFILE */
+	rpc_conn_t *conns;              /* doubly linked */
+	unsigned n_conns;
+	uint64_t next_conn_id, n_accepted, n_rejected;
+};
+
+struct rpc_conn {
+	unsigned n_ref;
+	rpc_server_t *server;   /* NULL once closed */
+	rpc_conn_t *prev, *next;
+	uint64_t id;
+	int fd;
+	sd_event_source *io, *defer;
+	struct ucred peer;
+	char *in;               /* bytes [in_start, in_len) unprocessed */
+	size_t in_start, in_len, in_alloc, in_scan;
+	char *out;              /* bytes [out_start, out_len) to send */
+	size_t out_start, out_len, out_alloc;
+	rpc_reply_t *replies;   /* lines not answered yet */
+	unsigned n_pending;
+	bool eof, too_large, closed, processing;
+	rpc_hook_t *hooks;
+	size_t n_hooks;
+};
+
+/* One line's worth of answers: a single response or a batch array. */
+struct rpc_reply {
+	rpc_conn_t *conn;       /* NULL once the connection is gone */
+	rpc_reply_t *prev, *next;
+	bool batch;
+	unsigned n_waiting;     /* calls not answered yet */
+	json_object *single;
+	json_object *array;
+};
+
+struct rpc_call {
+	rpc_reply_t *reply;
+	long slot;              /* position in the batch; -1 = notification */
+	json_object *id;
+	const rpc_method_t *method;
+};
+
+/* server.c */
+void rpc_server_dispatch_line(rpc_conn_t *c, const char *p, size_t n);
+void rpc_reply_detach_all(rpc_conn_t *c);
+/* conn.c */
+int rpc_conn_new(rpc_server_t *s, int fd, rpc_conn_t **ret);
+int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj);
+void rpc_conn_reply_done(rpc_conn_t *c);
+
+#endif

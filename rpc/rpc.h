@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * JSON-RPC 2.0 over line-delimited Unix stream sockets (see docs/rpc.md).
+ *
+ * The server owns framing, parsing, request validation, dispatch, batching,
+ * backpressure and the OpenRPC document; method handlers (rpc/methods-*.c)
+ * only see validated by-name params and answer each call exactly once,
+ * synchronously or later from the event loop.
+ */
+#ifndef MVM_RPC_H
+#define MVM_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <json-c/json.h>
+#include <systemd/sd-event.h>
+#include "errors.h"
+
+typedef struct rpc_server rpc_server_t;
+typedef struct rpc_conn rpc_conn_t;
+typedef struct rpc_call rpc_call_t;
+
+/* --- parameter schemas ------------------------------------------------- */
+
+typedef enum rpc_type {
+	RPC_TYPE_ANY,
+	RPC_TYPE_STRING,
+	RPC_TYPE_INTEGER, /* JSON integers; integral numbers like 2.0 are accepted */
+	RPC_TYPE_NUMBER,
+	RPC_TYPE_BOOLEAN,
+	RPC_TYPE_OBJECT,
+	RPC_TYPE_ARRAY,
+	_RPC_TYPE_MAX,
+} rpc_type_t;
+
+const char *rpc_type_to_string(rpc_type_t t);
+rpc_type_t rpc_type_from_string(const char *s); /* -> _RPC_TYPE_MAX if unknown */
+
+typedef struct rpc_field rpc_field_t;
+typedef struct rpc_schema {
+	rpc_type_t type;
+	const char *description;
+	/* integers: the value; strings: length in characters (code points);
+	 * arrays: item count; objects: member count. */
+	bool has_min, has_max;
+	int64_t min, max;
+	const char *pattern;                /* strings: POSIX ERE matched against the whole string */
+	const char *const *enum_values;     /* strings: NULL-terminated allowed values */
+	const rpc_field_t *fields;          /* objects: known members, {NULL}-terminated */
+	const struct rpc_schema *values;    /* objects: schema of every member not in fields (maps) */
+	const struct rpc_schema *keys;      /* objects with values: schema (a string) of each free-form key */
+	const struct rpc_schema *items;     /* arrays */
+} rpc_schema_t;
+/* An object with fields and no values rejects unknown members; an object
+ * with neither fields nor values accepts any members unchecked. Strings
+ * never contain NUL (rejected everywhere). */
+
+struct rpc_field {
+	const char *name;
+	bool required;
+	rpc_schema_t schema;
+};
+
+/* --- methods ----------------------------------------------------------- */
+
+/* Called after params validated; params is always an object (empty when
+ * the request had none) and is borrowed for the duration of the call (take
+ * a json_object_get() reference to keep it). The handler must eventually
+ * answer with exactly one of rpc_call_reply/_error/_errno, now or later from
+ * the event loop. */
+typedef void (*rpc_handler_t)(rpc_call_t *call, json_object *params, void *userdata);
+
+enum {
+	/* Accept positional (array) params too, mapped onto params in
+	 * declaration order. Only for tests and the spec's examples: mvmd's
+	 * methods are by-name. */
+	RPC_METHOD_POSITIONAL = 1 << 0,
+};
+
+typedef struct rpc_method {
+	const char *name, *summary;
+	const rpc_field_t *params;   /* {NULL}-terminated; NULL = no params ([] and {} accepted) */
+	const rpc_schema_t *result;  /* documentation only (OpenRPC); NULL = any */
+	rpc_handler_t handler;
+	unsigned flags;              /* RPC_METHOD_* */
+} rpc_method_t;
+
+/* Answering. Each takes ownership of its json argument and frees the call;
+ * the call must not be used afterwards. Answering after the connection went
+ * away is safe: the answer is dropped. Answers to notifications are dropped. */
+void rpc_call_reply(rpc_call_t *call, json_object *result);
+/* data may be NULL (then {} is sent: every error carries a data object). */
+void rpc_call_error(rpc_call_t *call, int code, const char *message, json_object *data);
+/* Maps -errno through the one table in errors.c: code, message, and data
+ * {"errno": "ENOENT", "reason": detail}. */
+void rpc_call_errno(rpc_call_t *call, int neg_errno, const char *detail);
+/* Shorthand for -32602 with data {"param": param, "reason": reason}. */
+void rpc_call_invalid_param(rpc_call_t *call, const char *param, const char *reason);
+
+rpc_conn_t *rpc_call_get_conn(rpc_call_t *call);      /* NULL once the connection is gone */
+rpc_server_t *rpc_call_get_server(rpc_call_t *call);  /* NULL once the server is freed */
+const char *rpc_call_get_method(rpc_call_t *call);
+bool rpc_call_is_notification(rpc_call_t *call);
+
+/* --- connections ------------------------------------------------------- */
+
+rpc_conn_t *rpc_conn_ref(rpc_conn_t *c);
+rpc_conn_t *rpc_conn_unref(rpc_conn_t *c);   /* always returns NULL */
+bool rpc_conn_is_open(rpc_conn_t *c);
+const struct ucred *rpc_conn_peer(rpc_conn_t *c);
+/* Queue a notification {"jsonrpc":"2.0","method":...,"params":...} to the
+ * peer. Takes params (may be NULL: no params member). Returns 0, -EPIPE when
+ * the connection is closed, or -ENOBUFS when its output queue was over the
+ * hard cap (max_notify_bytes): the slow follower is then disconnected. */
+int rpc_conn_notify(rpc_conn_t *c, const char *method, json_object *params);
+/* Close hooks run once, when the connection closes (peer left, error,
+ * server freed), before the server drops its reference. Adding the same
+ * (fn, userdata) twice registers it twice. -EPIPE if already closed. */
+int rpc_conn_add_close_hook(rpc_conn_t *c, void (*fn)(rpc_conn_t *c, void *userdata), void *userdata);
+void rpc_conn_remove_close_hook(rpc_conn_t *c, void (*fn)(rpc_conn_t *c, void *userdata), void *userdata);
+/* Close now: queued output is discarded, close hooks run. */
+void rpc_conn_close(rpc_conn_t *c);
+
+/* --- server ------------------------------------------------------------ */
+
+typedef struct rpc_limits {
+	size_t max_request_bytes;  /* one line, without the '\n' (default 1 MiB) */
+	unsigned max_clients;      /* concurrent connections (default 256) */
+	size_t max_output_bytes;   /* stop reading a client whose queue is above (default 1 MiB) */
+	size_t max_notify_bytes;   /* rpc_conn_notify disconnects above (default 16 MiB) */
+	unsigned max_depth;        /* JSON nesting depth (default 64) */
+	unsigned max_pending;      /* unanswered calls per connection before it stops being read (default 128) */
+} rpc_limits_t;
+
+void rpc_limits_default(rpc_limits_t *l);
+
+/* methods must stay valid while the server lives. Fails with -EINVAL when
+ * a schema is malformed (a pattern that does not compile, a duplicate
+ * method name) so mistakes in the method table show at startup. */
+int rpc_server_new(sd_event *e, const rpc_method_t *methods, size_t n_methods,
+		   const rpc_limits_t *limits, const char *title, const char *version,
+		   void *userdata, rpc_server_t **ret);
+/* Takes a listening AF_UNIX SOCK_STREAM fd (closed on failure too). */
+int rpc_server_add_listener(rpc_server_t *s, int fd);
+/* Closes listeners and connections; calls still pending are answered into
+ * the void. */
+rpc_server_t *rpc_server_free(rpc_server_t *s);
+unsigned rpc_server_n_connections(rpc_server_t *s);
+void *rpc_server_get_userdata(rpc_server_t *s);
+
+typedef struct rpc_server_stats {
+	unsigned n_connections;
+	uint64_t n_accepted, n_rejected;  /* rejected: over max_clients */
+	size_t input_bytes, output_bytes; /* buffered over all connections now */
+	unsigned pending_calls;           /* unanswered calls over all connections */
+} rpc_server_stats_t;
+void rpc_server_get_stats(rpc_server_t *s, rpc_server_stats_t *ret);
+
+/* mkdir -p the parent (0755), unlink a stale socket, bind, chmod, chown to
+ * gid unless (gid_t)-1, listen. Returns the fd in *ret_fd. */
+int rpc_listen_unix(const char *path, mode_t mode, gid_t gid, int *ret_fd);
+
+/* The OpenRPC 1.2.6 document for a method table (rpc.discover included).
+ * Returns a new object, or NULL on allocation failure. */
+json_object *rpc_openrpc_document(const rpc_method_t *m, size_t n, const char *title, const char *version);
+
+#endif

@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The server: listeners, accepting (with the client cap), dispatch of a
+ * parsed line to method handlers, and the call objects handlers answer.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include "rpc-internal.h"
+#include "util/log.h"
+
+void rpc_limits_default(rpc_limits_t *l)
+{
+	*l = (rpc_limits_t){
+		.max_request_bytes = 1024 * 1024,
+		.max_clients = 256,
+		.max_output_bytes = 1024 * 1024,
+		.max_notify_bytes = 16 * 1024 * 1024,
+		.max_depth = 64,
+		.max_pending = 128,
+	};
+}
+
+/* --- calls and replies --------------------------------------------------- */
+
+static void reply_free(rpc_reply_t *r)
+{
+	json_object_put(r->single);
+	json_object_put(r->array);
+	free(r);
+}
+
+static void reply_unlink(rpc_reply_t *r)
+{
+	rpc_conn_t *c = r->conn;
+	if (!c)
+		return;
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		c->replies = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+	r->conn = NULL;
+	c->n_pending--;
+}
+
+void rpc_reply_detach_all(rpc_conn_t *c)
+{
+	while (c->replies)
+		reply_unlink(c->replies);
+}
+
+static void reply_complete(rpc_reply_t *r)
+{
+	rpc_conn_t *c = r->conn;
+
+	if (c) {
+		reply_unlink(r);
+		if (r->batch && json_object_array_length(r->array) > 0)
+			(void)rpc_conn_queue_json(c, r->array);
+		else if (!r->batch && r->single)
+			(void)rpc_conn_queue_json(c, r->single);
+		rpc_conn_reply_done(c);
+	}
+	reply_free(r);
+}
+
+static void reply_store(rpc_reply_t *r, long slot, json_object *response)
+{
+	if (slot < 0 || !r->conn) {
+		json_object_put(response);
+		return;
+	}
+	if (!r->batch) {
+		json_object_put(r->single);
+		r->single = response;
+	} else if (json_object_array_put_idx(r->array, (size_t)slot, response) < 0)
+		json_object_put(response);
+}
+
+static void call_finish(rpc_call_t *call, json_object *response)
+{
+	rpc_reply_t *r = call->reply;
+
+	reply_store(r, call->slot, response);
+	json_object_put(call->id);
+	free(call);
+	if (--r->n_waiting == 0)
+		reply_complete(r);
+}
+
+static bool call_wants_answer(rpc_call_t *call)
+{
+	return call->slot >= 0 && call->reply->conn;
+}
+
+void rpc_call_reply(rpc_call_t *call, json_object *result)
+{
+	if (!call_wants_answer(call)) {
+		json_object_put(result);
+		return call_finish(call, NULL);
+	}
+	call_finish(call, rpc_response_result(call->id, result));
+}
+
+void rpc_call_error(rpc_call_t *call, int code, const char *message, json_object *data)
+{
+	if (!call_wants_answer(call)) {
+		json_object_put(data);
+		return call_finish(call, NULL);
+	}
+	call_finish(call, rpc_response_error(call->id, code, message, data));
+}
+
+void rpc_call_errno(rpc_call_t *call, int neg_errno, const char *detail)
+{
+	if (!call_wants_answer(call))
+		return call_finish(call, NULL);
+	int code = rpc_error_from_errno(neg_errno);
+	rpc_call_error(call, code, rpc_error_message(code), rpc_errno_data(neg_errno, detail));
+}
+
+void rpc_call_invalid_param(rpc_call_t *call, const char *param, const char *reason)
+{
+	if (!call_wants_answer(call))
+		return call_finish(call, NULL);
+	json_object *d = json_object_new_object();
+	if (d) {
+		json_object_object_add(d, "param", json_object_new_string(param ? param : ""));
+		json_object_object_add(d, "reason", json_object_new_string(reason ? reason : "invalid"));
+	}
+	rpc_call_error(call, RPC_ERROR_INVALID_PARAMS, NULL, d);
+}
+
+rpc_conn_t *rpc_call_get_conn(rpc_call_t *call)
+{
+	return call->reply->conn;
+}
+
+rpc_server_t *rpc_call_get_server(rpc_call_t *call)
+{
+	return call->reply->conn ? call->reply->conn->server : NULL;
+}
+
+const char *rpc_call_get_method(rpc_call_t *call)
+{
+	return call->method->name;
+}
+
+bool rpc_call_is_notification(rpc_call_t *call)
+{
+	return call->slot < 0;
+}
+
+/* --- dispatch ---------------------------------------------------------------- */
+
+static const rpc_method_t *server_find_method(rpc_server_t *s, const char *name)
+{
+	if (strcmp(name, rpc_discover_method.name) == 0)
+		return &rpc_discover_method;
+	for (size_t i = 0; i < s->n_methods; i++)
+		if (strcmp(s->methods[i].name, name) == 0)
+			return &s->methods[i];
+	return NULL;
+}
+
+/* Turns the request's params into the object the handler gets, or an
+ * error response. */
+static int server_prepare_params(rpc_server_t *s, const rpc_method_t *m, rpc_entry_t *e, json_object **ret,
+				 json_object **ret_data)
+{
+	json_object *params = NULL;
+	int r;
+
+	if (!e->params) {
+		params = json_object_new_object();
+	} else if (json_object_is_type(e->params, json_type_array)) {
+		if (m->flags & RPC_METHOD_POSITIONAL) {
+			r = rpc_params_from_array(m->params, e->params, &params, ret_data);
+			if (r < 0)
+				return r;
+		} else if (!m->params && json_object_array_length(e->params) == 0) {
+			params = json_object_new_object();
+		} else {
+			json_object *d = json_object_new_object();
+			if (!d)
+				return -ENOMEM;
+			json_object_object_add(d, "param", json_object_new_string(""));
+			json_object_object_add(d, "reason", json_object_new_string(
+				m->params ? "params must be passed by name (an object)" : "this method takes no params"));
+			*ret_data = d;
+			return -EINVAL;
+		}
+	} else {
+		params = json_object_get(e->params);
+	}
+	if (!params)
+		return -ENOMEM;
+
+	r = rpc_validate_params(m->params, params, s->regex, ret_data);
+	if (r < 0) {
+		json_object_put(params);
+		return r;
+	}
+	*ret = params;
+	return 0;
+}
+
+/* ret_released: for a single request, the call takes over the reply's
+ * guard reference so that a synchronous answer goes out at once, before
+ * anything else the handler queues (notifications). */
+static void server_dispatch_entry(rpc_server_t *s, rpc_reply_t *reply, rpc_entry_t *e, long slot, bool *ret_released)
+{
+	if (e->error_code) {
+		json_object *data = TAKE_PTR(e->error_data);
+		reply_store(reply, slot, rpc_response_error(e->id, e->error_code, NULL, data));
+		return;
+	}
+
+	const rpc_method_t *m = server_find_method(s, e->method);
+	if (!m) {
+		if (slot >= 0) {
+			json_object *d = rpc_error_data("no such method");
+			if (d)
+				json_object_object_add(d, "method", json_object_new_string(e->method));
+			reply_store(reply, slot, rpc_response_error(e->id, RPC_ERROR_METHOD_NOT_FOUND, NULL, d));
+		}
+		return;
+	}
+
+	json_object *params = NULL, *data = NULL;
+	int r = server_prepare_params(s, m, e, &params, &data);
+	if (r < 0) {
+		if (r != -EINVAL) {
+			json_object_put(data);
+			data = rpc_errno_data(r, "while preparing params");
+		}
+		reply_store(reply, slot,
+			    rpc_response_error(e->id, r == -EINVAL ? RPC_ERROR_INVALID_PARAMS : RPC_ERROR_INTERNAL, NULL, data));
+		return;
+	}
+
+	rpc_call_t *call = calloc(1, sizeof(*call));
+	if (!call) {
+		json_object_put(params);
+		reply_store(reply, slot, rpc_response_error(e->id, RPC_ERROR_INTERNAL, NULL, rpc_errno_data(ENOMEM, NULL)));
+		return;
+	}
+	*call = (rpc_call_t){ .reply = reply, .slot = slot, .id = json_object_get(e->id), .method = m };
+	reply->n_waiting++;
+	if (ret_released) {
+		reply->n_waiting--;
+		*ret_released = true;
+	}
+	/* From here on the reply may be gone as soon as the call is answered. */
+	if (m == &rpc_discover_method)
+		rpc_call_reply(call, json_object_get(s->openrpc));
+	else if (!m->handler)
+		rpc_call_error(call, RPC_ERROR_INTERNAL, NULL, rpc_error_data("method not implemented"));
+	else
+		m->handler(call, params, s->userdata);
+	json_object_put(params);
+}
+
+void rpc_server_dispatch_line(rpc_conn_t *c, const char *p, size_t n)
+{
+	rpc_server_t *s = c->server;
+	rpc_line_t line;
+	rpc_reply_t *reply = NULL;
+
+	if (rpc_line_parse(p, n, s->limits.max_depth, &line) < 0)
+		goto oom;
+	reply = calloc(1, sizeof(*reply));
+	if (!reply)
+		goto oom;
+	reply->batch = line.batch;
+	if (line.batch && !(reply->array = json_object_new_array_ext((int)line.n_entries)))
+		goto oom;
+
+	reply->conn = c;
+	reply->next = c->replies;
+	if (c->replies)
+		c->replies->prev = reply;
+	c->replies = reply;
+	c->n_pending++;
+
+	/* Hold the reply open while dispatching so answers given
+	 * synchronously cannot complete it before the last entry. */
+	reply->n_waiting = 1;
+	long slot = 0;
+	bool released = false;
+	for (size_t i = 0; i < line.n_entries; i++) {
+		rpc_entry_t *e = &line.entries[i];
+		server_dispatch_entry(s, reply, e, e->has_id ? slot++ : -1, line.batch ? NULL : &released);
+	}
+	rpc_line_done(&line);
+	if (!released && --reply->n_waiting == 0)
+		reply_complete(reply);
+	return;
+
+oom:
+	free(reply);
+	rpc_line_done(&line);
+	json_object *err = rpc_response_error(NULL, RPC_ERROR_INTERNAL, NULL, rpc_errno_data(ENOMEM, NULL));
+	if (err)
+		(void)rpc_conn_queue_json(c, err);
+	json_object_put(err);
+}
+
+/* --- listeners ---------------------------------------------------------------- */
+
+static void server_listeners_enable(rpc_server_t *s, int enabled)
+{
+	for (size_t i = 0; i < s->n_listeners; i++)
+		sd_event_source_set_enabled(s->listeners[i].io, enabled);
+}
+
+static int server_on_accept_retry(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	server_listeners_enable(userdata, SD_EVENT_ON);
+	return 0;
+}
+
+/* Over the cap the connection is accepted, told why in one error line, and
+ * closed: a client learns the reason at once instead of hanging in the
+ * listen backlog. */
+static void server_reject(rpc_server_t *s, int fd)
+{
+	json_object *d = rpc_error_data("too many connections");
+	if (d)
+		json_object_object_add(d, "limit", json_object_new_int64(s->limits.max_clients));
+	json_object *err = rpc_response_error(NULL, RPC_ERROR_RESOURCE_LIMIT, NULL, d);
+	size_t len;
+	char *line = err ? rpc_to_line(err, &len) : NULL;
+	if (line)
+		(void)!send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	free(line);
+	json_object_put(err);
+	safe_close(fd);
+	s->n_rejected++;
+}
+
+static int server_on_listener(sd_event_source *src, int lfd, uint32_t revents, void *userdata)
+{
+	rpc_server_t *s = userdata;
+
+	for (int i = 0; i < 32; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				return 0;
+			/* Out of fds or memory: pause accepting for a moment
+			 * rather than spin on a listener we cannot drain. */
+			log_warning_errno(errno, "rpc: accept failed: %m; pausing for 100ms");
+			server_listeners_enable(s, SD_EVENT_OFF);
+			if (!s->accept_retry)
+				sd_event_add_time_relative(s->event, &s->accept_retry, CLOCK_MONOTONIC, 100 * 1000, 0,
+							   server_on_accept_retry, s);
+			else {
+				sd_event_source_set_time_relative(s->accept_retry, 100 * 1000);
+				sd_event_source_set_enabled(s->accept_retry, SD_EVENT_ONESHOT);
+			}
+			return 0;
+		}
+		if (s->n_conns >= s->limits.max_clients) {
+			log_warning("rpc: connection refused: %u clients already connected", s->n_conns);
+			server_reject(s, fd);
+			continue;
+		}
+		int r = rpc_conn_new(s, fd, NULL);
+		if (r < 0)
+			log_warning_errno(r, "rpc: cannot set up connection: %m");
+	}
+	return 0;
+}
+
+int rpc_server_add_listener(rpc_server_t *s, int fd)
+{
+	_cleanup_close_ int owned = fd;
+	void *v = realloc(s->listeners, (s->n_listeners + 1) * sizeof(*s->listeners));
+	if (!v)
+		return -ENOMEM;
+	s->listeners = v;
+	struct rpc_listener *l = &s->listeners[s->n_listeners];
+	int r = sd_event_add_io(s->event, &l->io, fd, EPOLLIN, server_on_listener, s);
+	if (r < 0)
+		return r;
+	l->fd = TAKE_FD(owned);
+	s->n_listeners++;
+	return 0;
+}
+
+/* --- server ---------------------------------------------------------------- */
+
+int rpc_server_new(sd_event *e, const rpc_method_t *methods, size_t n_methods, const rpc_limits_t *limits,
+		   const char *title, const char *version, void *userdata, rpc_server_t **ret)
+{
+	rpc_server_t *s;
+	int r;
+
+	if (!e || (!methods && n_methods) || !ret)
+		return -EINVAL;
+	for (size_t i = 0; i < n_methods; i++) {
+		if (!methods[i].name || strcmp(methods[i].name, rpc_discover_method.name) == 0)
+			return -EINVAL;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(methods[i].name, methods[j].name) == 0)
+				return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->event = sd_event_ref(e);
+	s->methods = methods;
+	s->n_methods = n_methods;
+	s->userdata = userdata;
+	if (limits)
+		s->limits = *limits;
+	else
+		rpc_limits_default(&s->limits);
+	if (s->limits.max_depth == 0 || s->limits.max_depth > RPC_MAX_DEPTH_LIMIT ||
+	    s->limits.max_request_bytes == 0 || s->limits.max_pending == 0 || s->limits.max_request_bytes > INT32_MAX) {
+		r = -EINVAL;
+		goto fail;
+	}
+	s->regex = rpc_regex_cache_new();
+	if (!s->regex) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < n_methods; i++)
+		if ((r = rpc_regex_cache_add_fields(s->regex, methods[i].params)) < 0)
+			goto fail;
+	s->openrpc = rpc_openrpc_document(methods, n_methods, title, version);
+	if (!s->openrpc) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	*ret = s;
+	return 0;
+fail:
+	rpc_server_free(s);
+	return r;
+}
+
+rpc_server_t *rpc_server_free(rpc_server_t *s)
+{
+	if (!s)
+		return NULL;
+	while (s->conns)
+		rpc_conn_close(s->conns);
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		sd_event_source_disable_unref(s->listeners[i].io);
+		safe_close(s->listeners[i].fd);
+	}
+	free(s->listeners);
+	sd_event_source_disable_unref(s->accept_retry);
+	json_object_put(s->openrpc);
+	rpc_regex_cache_free(s->regex);
+	sd_event_unref(s->event);
+	free(s);
+	return NULL;
+}
+
+unsigned rpc_server_n_connections(rpc_server_t *s)
+{
+	return s->n_conns;
+}
+
+void *rpc_server_get_userdata(rpc_server_t *s)
+{
+	return s->userdata;
+}
+
+void rpc_server_get_stats(rpc_server_t *s, rpc_server_stats_t *ret)
+{
+	rpc_server_stats_t st = {
+		.n_connections = s->n_conns,
+		.n_accepted = s->n_accepted,
+		.n_rejected = s->n_rejected,
+	};
+	for (rpc_conn_t *c = s->conns; c; c = c->next) {
+		st.input_bytes += c->in_len - c->in_start;
+		st.output_bytes += c->out_len - c->out_start;
+		st.pending_calls += c->n_pending;
+	}
+	*ret = st;
+}
