@@ -193,4 +193,7 @@ distclean: clean
 help:
 	@sed -n '2,12p' Makefile
 
+# Objects are kept between runs (pattern-rule intermediates otherwise are deleted).
+.SECONDARY:
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
