@@ -125,6 +125,11 @@ void *manager_backend_userdata(manager_t *m, vm_backend_t b)
 	return m->backend_userdata[b];
 }
 
+bool manager_backend_registered(manager_t *m, vm_backend_t b)
+{
+	return b >= 0 && b < _VM_BACKEND_MAX && m->backends[b];
+}
+
 bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason)
 {
 	const backend_ops_t *ops = m->backends[b];

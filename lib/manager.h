@@ -57,6 +57,8 @@ manager_t *manager_free(manager_t *m);
 
 void manager_register_backend(manager_t *m, vm_backend_t b, const backend_ops_t *ops, void *userdata);
 void *manager_backend_userdata(manager_t *m, vm_backend_t b);
+/* Whether the backend is built into this mvmd at all. */
+bool manager_backend_registered(manager_t *m, vm_backend_t b);
 /* usable: true/false; reason is malloc'd (may be NULL). */
 bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason);
 

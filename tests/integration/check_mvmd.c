@@ -73,7 +73,7 @@ START_TEST(test_lifecycle)
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
 
 	/* list with filters */
-	create("{\"name\":\"db-1\",\"memory_mib\":32,\"labels\":{\"tier\":\"back\"}}");
+	free(create("{\"name\":\"db-1\",\"memory_mib\":32,\"labels\":{\"tier\":\"back\"}}"));
 	r = mvmt_result(fd, "compute.vm.list", NULL);
 	ck_assert_int_eq(json_object_array_length(mvmt_get(r, "vms")), 2);
 	json_object_put(r);
