@@ -54,7 +54,7 @@ typedef enum kvm_fault {
 	KVM_FAULT_NONE = 0,
 	KVM_FAULT_SHUTDOWN = 1,    /* triple fault: #PF, #GP, #UD, hlt, int3 ... */
 	KVM_FAULT_MMIO = 2,        /* access to unbacked guest-physical memory */
-	KVM_FAULT_BAD_PORT = 3,    /* in/out to a port that is no hypercall */
+	KVM_FAULT_BAD_PORT = 3,    /* unknown hypercall number, or in/out to a port */
 	KVM_FAULT_BAD_POINTER = 4, /* hypercall buffer outside guest memory */
 	KVM_FAULT_BAD_ARG = 5,     /* hypercall argument out of range */
 	KVM_FAULT_ABORT = 6,       /* the guest called abort(message) */

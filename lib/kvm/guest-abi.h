@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #define MVM_HC_DOORBELL 0xc0000000ull /* unbacked, user-mapped 2 MiB page */
+#define MVM_HC_DOORBELL_SIZE 0x1000ull /* call slots: 8 bytes each */
 #define MVM_HC_PORT_BASE 0xe0u
 
 enum mvm_hypercall {

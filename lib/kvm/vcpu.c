@@ -142,7 +142,7 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 		g->rax = ops->wait(ops->userdata, (int64_t)a0);
 		break;
 	default:
-		return guest_fault(vm, idx, res, KVM_FAULT_BAD_PORT, MVM_HC_PORT_BASE + nr, "unknown hypercall");
+		return guest_fault(vm, idx, res, KVM_FAULT_BAD_PORT, nr, "unknown hypercall");
 	}
 	run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 	return 0;
@@ -190,7 +190,7 @@ int kvm_vcpu_run(kvm_vm_t *vm, unsigned idx, const kvm_host_ops_t *ops,
 		case KVM_EXIT_MMIO: {
 			uint64_t a = run->mmio.phys_addr;
 			if (run->mmio.is_write && run->mmio.len == 1 && a >= MVM_HC_DOORBELL &&
-			    a < MVM_HC_DOORBELL + 8 * MVM_HC_MAX && (a - MVM_HC_DOORBELL) % 8 == 0) {
+			    a < MVM_HC_DOORBELL + MVM_HC_DOORBELL_SIZE && (a - MVM_HC_DOORBELL) % 8 == 0) {
 				if (hypercall(vm, idx, (unsigned)((a - MVM_HC_DOORBELL) / 8), ops, res))
 					goto out;
 				continue;

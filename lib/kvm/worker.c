@@ -157,7 +157,7 @@ static void _noreturn_child(const int src[CHILD_NFDS], const kvm_worker_config_t
 	}
 	/* Move every fd out of 0..6 first so the dup2s cannot clobber one. */
 	for (int i = 0; i < CHILD_NFDS; i++) {
-		tmp[i] = src[i] < 0 ? -1 : fcntl(src[i], F_DUPFD_CLOEXEC, 64);
+		tmp[i] = src[i] < 0 ? -1 : fcntl(src[i], F_DUPFD_CLOEXEC, CHILD_NFDS);
 		if (src[i] >= 0 && tmp[i] < 0)
 			_exit(126);
 	}

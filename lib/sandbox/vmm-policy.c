@@ -27,7 +27,7 @@ const sandbox_rule_t sandbox_vmm_rules[] = {
 	/* hypercalls: clock (vDSO fallback), random */
 	ALLOW(clock_gettime), ALLOW(getrandom),
 	/* malloc, threads (the vCPU thread is created after the filter) */
-	ALLOW(mmap), ALLOW(munmap), ALLOW(mprotect), ALLOW(madvise), ALLOW(brk),
+	ALLOW(mmap), ALLOW(munmap), ALLOW(mremap), ALLOW(mprotect), ALLOW(madvise), ALLOW(brk),
 	ALLOW(futex), ALLOW(set_robust_list), ALLOW(rseq), ALLOW(sched_yield),
 	ALLOW(rt_sigprocmask), ALLOW(rt_sigreturn), ALLOW(rt_sigaction), ALLOW(getpid), ALLOW(gettid),
 	ALLOW(tgkill), ALLOW(exit), ALLOW(exit_group), ALLOW(nanosleep),

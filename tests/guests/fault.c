@@ -3,6 +3,7 @@
  * Test guest: fault in the way argv[0] says; with no IDT every exception
  * is a triple fault (KVM_EXIT_SHUTDOWN). It prints the faulting address
  * first ("fault-rip=0x...") so the test can compare RIP.
+ * Kinds: ud2 gp pf null hlt int3 port in mmio-read mmio-far hypercall abort.
  */
 #include "mvm.h"
 
@@ -45,6 +46,16 @@ int mvm_main(const struct mvm_boot_info *bi)
 		mvm_console_flush();
 		uint8_t v;
 		__asm__ volatile("fault_in: inb $0xe0, %%al" : "=a"(v));
+	} else if (!strcmp(kind, "mmio-read")) {
+		/* the doorbell is mapped but has no memory: reading it is MMIO */
+		mvm_console_flush();
+		(void)*(volatile uint8_t *)(uintptr_t)MVM_HC_DOORBELL;
+	} else if (!strcmp(kind, "mmio-far")) {
+		mvm_console_flush();
+		*(volatile uint8_t *)(uintptr_t)(MVM_HC_DOORBELL + 0x1000) = 1;
+	} else if (!strcmp(kind, "hypercall")) {
+		mvm_console_flush();
+		mvm_hypercall(MVM_HC_MAX, 0, 0); /* no such call: bad port */
 	} else if (!strcmp(kind, "abort")) {
 		mvm_abort("guest gave up");
 	}
