@@ -39,6 +39,9 @@ typedef struct options {
 	const char *console_dir;
 	const char *socket_group;
 	const char *kvm_device;
+	const char *vmm_path;
+	const char *guest_image;
+	bool allow_custom_guests;
 	size_t max_request_bytes;
 	unsigned max_clients;
 	size_t event_ring;
@@ -59,6 +62,9 @@ static void help(void)
 	       "  --max-clients N           concurrent RPC connections (default 256)\n"
 	       "  --event-ring-size N       node-wide transition ring capacity (default 1024)\n"
 	       "  --kvm-device PATH         KVM device (default /dev/kvm)\n"
+	       "  --vmm PATH                the mvm-vmm worker (default: beside mvmd)\n"
+	       "  --guest-image PATH        the micro-VM guest (default: ../guest/mvm-guest from mvmd)\n"
+	       "  --allow-custom-guests     let compute.vm.create name any host file as guest image\n"
 	       "  -h, --help                this help\n"
 	       "  --version                 print the version\n"
 	       "\n"
@@ -84,7 +90,7 @@ static int parse_size(const char *s, size_t min, size_t max, size_t *ret)
 static int parse_argv(int argc, char **argv, options_t *o)
 {
 	enum { ARG_RPC = 0x100, ARG_STATE, ARG_CONSOLE, ARG_GROUP, ARG_LOG, ARG_MAXREQ,
-	       ARG_MAXCLI, ARG_RING, ARG_KVM, ARG_VERSION };
+	       ARG_MAXCLI, ARG_RING, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION };
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, ARG_RPC },
 		{ "state-dir", required_argument, NULL, ARG_STATE },
@@ -95,6 +101,9 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		{ "max-clients", required_argument, NULL, ARG_MAXCLI },
 		{ "event-ring-size", required_argument, NULL, ARG_RING },
 		{ "kvm-device", required_argument, NULL, ARG_KVM },
+		{ "vmm", required_argument, NULL, ARG_VMM },
+		{ "guest-image", required_argument, NULL, ARG_IMAGE },
+		{ "allow-custom-guests", no_argument, NULL, ARG_CUSTOM },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
 		{},
@@ -109,6 +118,9 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		case ARG_CONSOLE: o->console_dir = optarg; break;
 		case ARG_GROUP: o->socket_group = optarg; break;
 		case ARG_KVM: o->kvm_device = optarg; break;
+		case ARG_VMM: o->vmm_path = optarg; break;
+		case ARG_IMAGE: o->guest_image = optarg; break;
+		case ARG_CUSTOM: o->allow_custom_guests = true; break;
 		case ARG_LOG:
 			lvl = log_level_from_string(optarg);
 			if (lvl < 0)
@@ -303,8 +315,12 @@ int main(int argc, char **argv)
 		log_error_errno(r, "cannot open state in %s: %m", o.state_dir);
 		goto out;
 	}
-	backends_config_t bcfg = { .kvm_device = o.kvm_device };
-	backends_register(m, &bcfg);
+	backends_config_t bcfg = { .kvm_device = o.kvm_device, .vmm_path = o.vmm_path, .guest_image = o.guest_image };
+	r = backends_register(m, &bcfg);
+	if (r < 0) {
+		log_error_errno(r, "cannot set up backends: %m");
+		goto out;
+	}
 	r = manager_load(m, &rep);
 	if (r < 0) {
 		log_error_errno(r, "cannot load VMs from %s: %m", o.state_dir);
@@ -318,7 +334,7 @@ int main(int argc, char **argv)
 		limits.max_request_bytes = o.max_request_bytes;
 	if (o.max_clients)
 		limits.max_clients = o.max_clients;
-	ctx = (methods_ctx_t){ .manager = m, .limits = &limits };
+	ctx = (methods_ctx_t){ .manager = m, .limits = &limits, .allow_custom_guests = o.allow_custom_guests };
 	table = methods_table(&n_methods);
 	r = rpc_server_new(event, table, n_methods, &limits, "mvmd", MVM_VERSION, &ctx, &srv);
 	if (r < 0) {
@@ -364,6 +380,7 @@ out:
 	if (own_socket)
 		unlink(o.rpc_socket);
 	m = manager_free(m);
+	backends_unregister();
 	sd_event_unref(event);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

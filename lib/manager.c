@@ -416,6 +416,63 @@ int manager_remove_vm(manager_t *m, vm_t *vm, bool force)
 	return 0;
 }
 
+/* --- start / stop ------------------------------------------------------- */
+
+int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
+{
+	const backend_ops_t *ops = m->backends[vm->backend];
+	_cleanup_free_ char *reason = NULL, *cause = NULL;
+	int r;
+
+	if (vm->load_error) {
+		set_detail(ret_detail, "state file unreadable: %s", vm->load_error);
+		return -EBUSY;
+	}
+	r = fsm_check(vm->state, VM_STATE_STARTING);
+	if (r < 0)
+		return r;
+	r = manager_transition(m, vm, VM_STATE_STARTING, "start requested");
+	if (r < 0 && vm->state != VM_STATE_STARTING)
+		return r;
+
+	if (!ops || !ops->start || !manager_backend_usable(m, vm->backend, &reason)) {
+		set_detail(ret_detail, "%s backend unavailable: %s", vm_backend_to_string(vm->backend),
+			   reason ? reason : "not implemented in this build");
+		(void)manager_transition(m, vm, VM_STATE_START_FAILED, ret_detail ? *ret_detail : "backend unavailable");
+		return -ENODEV;
+	}
+	r = ops->start(m, vm, &cause);
+	if (r < 0) {
+		if (!cause && asprintf(&cause, "start failed: %s", strerror(-r)) < 0)
+			cause = NULL;
+		set_detail(ret_detail, "%s", cause ? cause : "start failed");
+		(void)manager_transition(m, vm, VM_STATE_START_FAILED, cause);
+		return r;
+	}
+	return 0;
+}
+
+int manager_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
+{
+	const backend_ops_t *ops = m->backends[vm->backend];
+	int r;
+
+	if (vm->state == VM_STATE_STOPPING) {
+		if (!force)
+			return -EALREADY;
+	} else {
+		r = fsm_check(vm->state, VM_STATE_STOPPING);
+		if (r < 0)
+			return r;
+		if (!ops || !ops->stop)
+			return -EOPNOTSUPP;
+		(void)manager_transition(m, vm, VM_STATE_STOPPING, force ? "forced stop requested" : "stop requested");
+	}
+	if (!ops || !ops->stop)
+		return -EOPNOTSUPP;
+	return ops->stop(m, vm, force, timeout_ms);
+}
+
 /* --- load ----------------------------------------------------------------- */
 
 static int cmp_node_seq(const void *a, const void *b)
@@ -496,8 +553,12 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 			continue;
 		if (ops && ops->adopt) {
 			r = ops->adopt(m, vm, &cause);
-			if (r >= 0) {
+			if (r == 0) {
 				rep.adopted++;
+				continue;
+			}
+			if (r > 0) {
+				rep.ended++;
 				continue;
 			}
 		}

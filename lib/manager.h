@@ -42,9 +42,18 @@ typedef struct backend_ops {
 	 * return with *ret_cause set makes the VM Failed; without a cause the
 	 * create fails as a whole. */
 	int (*provision)(manager_t *m, vm_t *vm, char **ret_cause);
+	/* Start the VM's process; the VM is in Starting. Progress is reported
+	 * later through manager_transition (Running, StartFailed, ...). A
+	 * negative return with *ret_cause makes the VM StartFailed now. */
+	int (*start)(manager_t *m, vm_t *vm, char **ret_cause);
+	/* Ask the VM to stop; it is in Stopping (or already was, when a
+	 * forced stop escalates). force: kill now; otherwise kill after
+	 * timeout_ms. Completion through manager_transition (Stopped/Failed). */
+	int (*stop)(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms);
 	/* Re-attach to a VM that was active when mvmd last ran. Return 0 when
-	 * the VM is alive and adopted; a negative value with *ret_cause makes
-	 * it Failed. */
+	 * the VM is alive and adopted, 1 when the backend found how it ended
+	 * and made the transitions itself; a negative value with *ret_cause
+	 * makes it Failed. */
 	int (*adopt)(manager_t *m, vm_t *vm, char **ret_cause);
 	/* Kill the VM's process synchronously (forced remove, shutdown of tests). */
 	int (*kill)(manager_t *m, vm_t *vm);
@@ -71,6 +80,7 @@ typedef struct manager_load_report {
 	size_t broken;  /* of those, with an unreadable state file */
 	size_t cleaned; /* interrupted creates removed */
 	size_t adopted; /* active VMs re-attached */
+	size_t ended;   /* active VMs whose end the backend found on disk */
 	size_t lost;    /* active VMs marked Failed */
 } manager_load_report_t;
 
@@ -89,6 +99,17 @@ vm_t *const *manager_vms(manager_t *m, size_t *ret_n);
  * explain: -EEXIST name taken, -ENOSPC over a node limit.
  */
 int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_detail);
+
+/*
+ * Start a VM: Starting, then the backend takes over. -EBUSY when the FSM
+ * forbids it; -ENODEV when the backend is missing or unusable here (the
+ * VM is then StartFailed with the reason in *ret_detail).
+ */
+int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail);
+
+/* Stop a VM: Stopping, then the backend. -EBUSY unless Starting, Running
+ * or (with force, to escalate) Stopping. */
+int manager_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms);
 
 /* Remove a VM. -EBUSY when it is active and !force. */
 int manager_remove_vm(manager_t *m, vm_t *vm, bool force);

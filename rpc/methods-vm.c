@@ -8,17 +8,11 @@
 #include "util/log.h"
 #include "util/macro.h"
 
-#define NAME_PATTERN "[A-Za-z0-9][A-Za-z0-9._-]{0,62}"
+#define NAME_PATTERN METHODS_NAME_PATTERN
 
 static const char *const backend_values[] = { "kvm", "ch", NULL };
 static const char *const state_values[] = { "Pending", "Provisioning", "Configured", "Starting", "Running",
 					    "StartFailed", "Stopping", "Stopped", "Failed", NULL };
-
-const rpc_schema_t methods_vm_ref_schema = {
-	.type = RPC_TYPE_STRING,
-	.description = "VM id (UUID) or name",
-	.pattern = NAME_PATTERN,
-};
 
 static const rpc_schema_t label_key = {
 	.type = RPC_TYPE_STRING,
@@ -37,12 +31,23 @@ static const rpc_schema_t labels_schema = {
 
 /* --- compute.vm.create ------------------------------------------------- */
 
+static const rpc_schema_t guest_arg = { .type = RPC_TYPE_STRING, .has_max = true, .max = 4096 };
+static const rpc_field_t guest_fields[] = {
+	{ "image", false, { .type = RPC_TYPE_STRING, .description = "absolute path of a freestanding guest ELF on the host",
+			    .pattern = "/.*", .has_max = true, .max = 4095 } },
+	{ "args", false, { .type = RPC_TYPE_ARRAY, .description = "the guest's boot arguments", .has_max = true, .max = 64,
+			   .items = &guest_arg } },
+	{ NULL },
+};
+
 static const rpc_field_t create_params[] = {
 	{ "name", false, { .type = RPC_TYPE_STRING, .description = "unique name", .pattern = NAME_PATTERN } },
 	{ "backend", false, { .type = RPC_TYPE_STRING, .description = "\"kvm\" (default) or \"ch\"", .enum_values = backend_values } },
 	{ "vcpus", false, { .type = RPC_TYPE_INTEGER, .description = "virtual CPUs (default 1)", .has_min = true, .min = 1, .has_max = true, .max = 256 } },
 	{ "memory_mib", true, { .type = RPC_TYPE_INTEGER, .description = "guest memory in MiB", .has_min = true, .min = 1, .has_max = true, .max = 1 << 22 } },
 	{ "labels", false, labels_schema },
+	{ "guest", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: a custom guest image and boot arguments (needs mvmd --allow-custom-guests)",
+			    .fields = guest_fields } },
 	{ NULL },
 };
 
@@ -57,6 +62,16 @@ static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
 
 	if (json_object_object_get_ex(params, "backend", &v))
 		backend = vm_backend_from_string(json_object_get_string(v));
+	/* A guest image is any host file mvmd can read, loaded where the
+	 * guest can print it: only an operator who said so may allow that. */
+	if (json_object_object_get_ex(params, "guest", NULL) && !ctx->allow_custom_guests) {
+		rpc_call_invalid_param(call, "guest", "custom guests are disabled (mvmd --allow-custom-guests)");
+		return;
+	}
+	if (json_object_object_get_ex(params, "guest", NULL) && backend != VM_BACKEND_KVM) {
+		rpc_call_invalid_param(call, "guest", "only for the kvm backend");
+		return;
+	}
 	/* A backend that is not built cannot get VMs; one that is built but
 	 * unusable on this host (no /dev/kvm) can: start reports why. */
 	if (!manager_backend_registered(ctx->manager, backend)) {
@@ -143,7 +158,7 @@ static void vm_list(rpc_call_t *call, json_object *params, void *userdata)
 /* --- compute.vm.status / remove ----------------------------------------- */
 
 static const rpc_field_t id_params[] = {
-	{ "id", true, methods_vm_ref_schema },
+	{ "id", true, METHODS_VM_REF_SCHEMA },
 	{ NULL },
 };
 
@@ -157,7 +172,7 @@ static void vm_status(rpc_call_t *call, json_object *params, void *userdata)
 }
 
 static const rpc_field_t remove_params[] = {
-	{ "id", true, methods_vm_ref_schema },
+	{ "id", true, METHODS_VM_REF_SCHEMA },
 	{ "force", false, { .type = RPC_TYPE_BOOLEAN, .description = "stop a running VM first" } },
 	{ NULL },
 };
@@ -232,7 +247,7 @@ static void follower_on_close(rpc_conn_t *c, void *userdata)
 }
 
 static const rpc_field_t tail_params[] = {
-	{ "id", false, methods_vm_ref_schema },
+	{ "id", false, METHODS_VM_REF_SCHEMA },
 	{ "since", false, { .type = RPC_TYPE_INTEGER, .description = "first sequence number wanted (default: oldest held)", .has_min = true, .min = 0 } },
 	{ "limit", false, { .type = RPC_TYPE_INTEGER, .description = "at most this many events (default 100)", .has_min = true, .min = 1, .has_max = true, .max = 10000 } },
 	{ "follow", false, { .type = RPC_TYPE_BOOLEAN, .description = "keep sending compute.vm.event notifications on this connection" } },

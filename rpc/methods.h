@@ -17,18 +17,24 @@
 typedef struct methods_ctx {
 	manager_t *manager;
 	const rpc_limits_t *limits;
+	bool allow_custom_guests; /* --allow-custom-guests: create accepts "guest" */
 } methods_ctx_t;
 
 extern const rpc_method_t methods_node[];
 extern const size_t methods_node_n;
 extern const rpc_method_t methods_vm[];
 extern const size_t methods_vm_n;
+extern const rpc_method_t methods_run[];
+extern const size_t methods_run_n;
 
 /* The joined table (static storage; built once). */
 const rpc_method_t *methods_table(size_t *ret_n);
 
 /* Shared schema pieces and views, for the methods-*.c files. */
-extern const rpc_schema_t methods_vm_ref_schema; /* "id": id or name */
+#define METHODS_NAME_PATTERN "[A-Za-z0-9][A-Za-z0-9._-]{0,62}"
+/* "id": a VM's id or name (a macro: struct initialisers must be constant) */
+#define METHODS_VM_REF_SCHEMA \
+	{ .type = RPC_TYPE_STRING, .description = "VM id (UUID) or name", .pattern = METHODS_NAME_PATTERN }
 json_object *methods_vm_to_json(manager_t *m, const vm_t *vm, bool with_transitions);
 json_object *methods_event_to_json(const fsm_event_t *ev);
 /* RFC 3339 UTC with microseconds, e.g. "2026-11-21T20:26:23.123456Z". */
