@@ -46,16 +46,29 @@ call() { # method [params-json]
 }
 
 call compute.node.info
-call compute.vm.create '{"name":"demo-1","memory_mib":64,"vcpus":1,"labels":{"app":"demo"}}'
+call compute.vm.create '{"name":"demo-1","memory_mib":16,"vcpus":1,"labels":{"app":"demo"}}'
 vm=$(sed -E 's/.*"result":\{"id":"([0-9a-f-]{36})".*/\1/' <<<"$last")
 call compute.vm.list '{"labels":{"app":"demo"}}'
-call compute.vm.status "{\"id\":\"$vm\"}"
-call compute.vm.create '{"name":"demo-1","memory_mib":64}'
-call compute.vm.create '{"name":"../escape","memory_mib":64}'
+
+if grep -q '"kvm":{"usable":true' <<<"$(echo '{"jsonrpc":"2.0","id":0,"method":"compute.node.info"}' | socat - UNIX-CONNECT:"$sock")"; then
+	call compute.vm.start '{"id":"demo-1"}'
+	call compute.vm.console.endpoint '{"id":"demo-1"}'
+	console=$(sed -E 's/.*"path":"([^"]+)".*/\1/' <<<"$last")
+	echo
+	echo "${bold}# the guest's console (socat UNIX-CONNECT:$console), typing a line into it${norm}"
+	{ sleep 0.3; echo "hello, guest"; sleep 0.5; } | socat -t1 - UNIX-CONNECT:"$console" | sed 's/^/   console| /'
+	call compute.vm.logs '{"id":"demo-1"}'
+	call compute.vm.stop '{"id":"demo-1"}'
+else
+	echo
+	echo "${bold}# /dev/kvm is not usable here: the VM cannot be started (see compute.node.info)${norm}"
+	call compute.vm.start '{"id":"demo-1"}'
+fi
+call compute.vm.create '{"name":"demo-1","memory_mib":16}'
+call compute.vm.create '{"name":"../escape","memory_mib":16}'
 call compute.vm.events.tail '{"id":"demo-1"}'
 call compute.vm.remove '{"id":"demo-1"}'
 call compute.vm.status '{"id":"demo-1"}'
-call compute.vm.events.tail '{"since":1}'
 
 echo
 echo "${bold}# mvmd log${norm}"
