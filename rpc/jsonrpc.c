@@ -78,11 +78,12 @@ char *rpc_to_line(json_object *obj, size_t *ret_len)
 	const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	if (!s)
 		return NULL;
-	char *buf = malloc(len + 1);
+	char *buf = malloc(len + 2);
 	if (!buf)
 		return NULL;
 	memcpy(buf, s, len);
 	buf[len] = '\n';
+	buf[len + 1] = '\0';
 	*ret_len = len + 1;
 	return buf;
 }
@@ -191,7 +192,7 @@ int rpc_line_parse(const char *p, size_t n, unsigned max_depth, rpc_line_t *ret)
 		l.root = json_tokener_parse_ex(tok, " ", 1);
 		jerr = json_tokener_get_error(tok);
 	}
-	if (!l.root || jerr != json_tokener_success) {
+	if (jerr != json_tokener_success) { /* a NULL root is JSON null */
 		json_object *d = rpc_error_data(json_tokener_error_desc(jerr));
 		if (d)
 			json_object_object_add(d, "offset", json_object_new_int64((int64_t)json_tokener_get_parse_end(tok)));

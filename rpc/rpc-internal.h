@@ -49,7 +49,8 @@ json_object *rpc_response_result(json_object *id, json_object *result);
 json_object *rpc_response_error(json_object *id, int code, const char *message, json_object *data);
 json_object *rpc_error_data(const char *reason);
 json_object *rpc_errno_data(int error, const char *reason);
-/* Serialises obj plus a trailing '\n' into a new buffer. */
+/* Serialises obj plus a trailing '\n' (and a NUL not counted in
+ * *ret_len) into a new buffer. */
 char *rpc_to_line(json_object *obj, size_t *ret_len);
 
 /* rpc/schema.c */
