@@ -50,7 +50,7 @@ END_TEST
 
 static void parse(const char *s, rpc_line_t *l)
 {
-	ck_assert_int_eq(rpc_line_parse(s, strlen(s), 64, l), 0);
+	ck_assert_int_eq(rpc_line_parse(s, strlen(s), 64, NULL, l), 0);
 }
 
 START_TEST(parse_requests)
@@ -63,7 +63,8 @@ START_TEST(parse_requests)
 	ck_assert_int_eq(l.entries[0].error_code, 0);
 	ck_assert_str_eq(l.entries[0].method, "a.b");
 	ck_assert(l.entries[0].has_id);
-	ck_assert_int_eq(json_object_get_int(l.entries[0].id), 7);
+	ck_assert_int_eq(l.entries[0].id_len, 1);
+	ck_assert_int_eq(l.entries[0].id[0], '7');
 	ck_assert_ptr_nonnull(l.entries[0].params);
 	rpc_line_done(&l);
 
@@ -109,7 +110,7 @@ START_TEST(parse_requests)
 	ck_assert_int_eq(l.entries[3].error_code, RPC_ERROR_INVALID_REQUEST);
 	ck_assert_ptr_null(l.entries[3].id); /* a bad id is answered as null */
 	ck_assert_int_eq(l.entries[4].error_code, RPC_ERROR_INVALID_REQUEST);
-	ck_assert_int_eq(json_object_get_int(l.entries[4].id), 3); /* a good id is kept */
+	ck_assert_int_eq(l.entries[4].id[0], '3'); /* a good id is kept */
 	rpc_line_done(&l);
 
 	/* top-level scalars and bad member types */
@@ -138,36 +139,50 @@ START_TEST(encode_responses)
 
 	/* ids are echoed token for token, numbers included */
 	parse("[{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"id\":1.50},{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"id\":-1e3},"
-	      "{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"id\":\"\\u00e9/\"}]", &l);
+	      "{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"id\":\"\\u00e9/\"},"
+	      "{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"id\":123456789012345678901234567890}]", &l);
 	const char *want[] = {
-		"{\"jsonrpc\":\"2.0\",\"result\":{\"ok\":true},\"id\":1.50}\n",
-		"{\"jsonrpc\":\"2.0\",\"result\":{\"ok\":true},\"id\":-1e3}\n",
-		"{\"jsonrpc\":\"2.0\",\"result\":{\"ok\":true},\"id\":\"\xc3\xa9/\"}\n",
+		"{\"jsonrpc\":\"2.0\",\"result\":{\"ok\":true},\"id\":1.50}",
+		"{\"jsonrpc\":\"2.0\",\"result\":{\"ok\":true},\"id\":-1e3}",
+		"{\"jsonrpc\":\"2.0\",\"result\":{\"ok\":true},\"id\":\"\\u00e9/\"}",
+		"{\"jsonrpc\":\"2.0\",\"result\":{\"ok\":true},\"id\":123456789012345678901234567890}",
 	};
-	for (size_t i = 0; i < 3; i++) {
+	ck_assert_int_eq(l.n_entries, 4);
+	for (size_t i = 0; i < 4; i++) {
 		json_object *res = json_object_new_object();
 		json_object_object_add(res, "ok", json_object_new_boolean(true));
-		json_object *r = rpc_response_result(l.entries[i].id, res);
-		char *s = rpc_to_line(r, &len);
+		char *s = rpc_response_result(l.entries[i].id, l.entries[i].id_len, res, &len);
 		ck_assert_str_eq(s, want[i]);
 		ck_assert_uint_eq(len, strlen(want[i]));
 		free(s);
-		json_object_put(r);
 	}
 	rpc_line_done(&l);
 
-	json_object *r = rpc_response_error(NULL, RPC_ERROR_NOT_FOUND, NULL, NULL);
-	char *s = rpc_to_line(r, &len);
-	ck_assert_str_eq(s, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32001,\"message\":\"Not found\",\"data\":{}},\"id\":null}\n");
+	char *s = rpc_response_error(NULL, 0, RPC_ERROR_NOT_FOUND, NULL, NULL, &len);
+	ck_assert_str_eq(s, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32001,\"message\":\"Not found\",\"data\":{}},\"id\":null}");
 	free(s);
-	json_object_put(r);
+	s = rpc_response_result("\"x\"", 3, NULL, &len);
+	ck_assert_str_eq(s, "{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":\"x\"}");
+	free(s);
 
 	/* strings with newlines never break the framing */
-	r = rpc_response_result(NULL, json_object_new_string("a\nb\r\n"));
-	s = rpc_to_line(r, &len);
-	ck_assert_ptr_null(memchr(s, '\n', len - 1));
+	s = rpc_response_result(NULL, 0, json_object_new_string("a\nb\r\n"), &len);
+	ck_assert_ptr_null(memchr(s, '\n', len));
 	free(s);
-	json_object_put(r);
+	json_object *o = json_object_new_string("z\n");
+	s = rpc_to_line(o, &len);
+	ck_assert_str_eq(s, "\"z\\n\"\n");
+	free(s);
+	json_object_put(o);
+
+	/* keys and values written with escapes mean the same */
+	parse("{\"json\\u0072pc\":\"\\u0032.0\",\"\\u006dethod\":\"a\\/b\",\"id\":1}", &l);
+	ck_assert_int_eq(l.entries[0].error_code, 0);
+	ck_assert_str_eq(l.entries[0].method, "a/b");
+	rpc_line_done(&l);
+	parse("{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"i\\u0000d\":1}", &l);
+	ck_assert_int_eq(l.entries[0].error_code, RPC_ERROR_INVALID_REQUEST);
+	rpc_line_done(&l);
 }
 END_TEST
 
