@@ -181,6 +181,18 @@ EXTRA_ALL += $(GUEST_DIR)/mvm-guest $(GUEST_TESTS)
 
 # --- section: wasm32-wasi programs (tests/wasm-programs) — owned by wasm work
 
+# --- section: bench programs (bench/*.c -> $(BUILD)/bench/*) — owned by rpc work
+# Built with `all` so they cannot rot; run by `make bench` (bench/run).
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+EXTRA_ALL += $(BENCH_BINS)
+.SECONDARY: $(call obj,$(BENCH_SRCS))
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(ALL_LIBS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(PKG_LIBS) -lm -lpthread
+
 # --- section: fuzz targets (tests/fuzz/fuzz_*.c, clang libFuzzer) ----------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))

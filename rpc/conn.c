@@ -162,20 +162,15 @@ static int conn_append(rpc_conn_t *c, const char *p, size_t n)
 	return 0;
 }
 
-/* Queues one JSON value as a line. While the connection processes input
- * (c->processing) output is only collected, and sent once per read, so a
- * pipelined burst costs one write; otherwise it is sent at once. */
-int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj)
+/* Queues one line. While the connection processes input (c->processing)
+ * output is only collected, and sent once per read, so a pipelined burst
+ * costs one write; otherwise it is sent at once. */
+int rpc_conn_queue_line(rpc_conn_t *c, const char *s, size_t len)
 {
-	size_t len;
-	const char *s;
 	int r;
 
 	if (c->closed)
 		return -EPIPE;
-	s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if (!s)
-		return -ENOMEM;
 	if ((r = conn_append(c, s, len)) < 0 || (r = conn_append(c, "\n", 1)) < 0) {
 		/* A half-written line would corrupt the stream. */
 		log_warning("rpc: connection %" PRIu64 ": out of memory queueing output, closing", c->id);
@@ -188,6 +183,15 @@ int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj)
 		conn_update_events(c);
 	}
 	return 0;
+}
+
+int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	if (!s)
+		return -ENOMEM;
+	return rpc_conn_queue_line(c, s, len);
 }
 
 int rpc_conn_notify(rpc_conn_t *c, const char *method, json_object *params)
@@ -250,14 +254,15 @@ static void conn_too_large(rpc_conn_t *c)
 		 (int)c->peer.pid, limit);
 	if (d)
 		json_object_object_add(d, "limit", json_object_new_int64((int64_t)limit));
-	json_object *err = rpc_response_error(NULL, RPC_ERROR_REQUEST_TOO_LARGE, NULL, d);
+	size_t len;
+	char *err = rpc_response_error(NULL, 0, RPC_ERROR_REQUEST_TOO_LARGE, NULL, d, &len);
 	c->too_large = true;
 	free(c->in);
 	c->in = NULL;
 	c->in_start = c->in_len = c->in_alloc = c->in_scan = 0;
 	if (err)
-		(void)rpc_conn_queue_json(c, err);
-	json_object_put(err);
+		(void)rpc_conn_queue_line(c, err, len);
+	free(err);
 }
 
 /* Whether the connection has nothing left to do and can be closed. */

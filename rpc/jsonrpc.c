@@ -6,6 +6,11 @@
  * one per element. Entries that are not valid Request objects carry their
  * error here already, so the server only has to dispatch the valid ones
  * and collect answers in order.
+ *
+ * The line is first checked by the strict scanner (jsonscan.c), so the
+ * walkers below may assume well-formed JSON. Only params become json-c
+ * objects: building objects is what costs most in json-c, and the
+ * envelope is needed only as text.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -34,117 +39,245 @@ json_object *rpc_errno_data(int error, const char *reason)
 	return d;
 }
 
-static json_object *response_new(json_object *id)
+/* "<head><body>,\"id\":<id>}" */
+static char *response_build(const char *head, const char *body, size_t body_len, const char *id, size_t id_len,
+			    size_t *ret_len)
 {
-	json_object *r = json_object_new_object();
-	if (!r)
-		return NULL;
-	json_object_object_add(r, "jsonrpc", json_object_new_string("2.0"));
-	return r;
-}
-
-json_object *rpc_response_result(json_object *id, json_object *result)
-{
-	json_object *r = response_new(id);
-	if (!r) {
-		json_object_put(result);
-		return NULL;
+	static const char mid[] = ",\"id\":";
+	size_t hl = strlen(head);
+	if (!id) {
+		id = "null";
+		id_len = 4;
 	}
-	json_object_object_add(r, "result", result);
-	json_object_object_add(r, "id", json_object_get(id));
-	return r;
+	size_t len = hl + body_len + sizeof(mid) - 1 + id_len + 1;
+	char *s = malloc(len + 1), *q = s;
+	if (!s)
+		return NULL;
+	q = mempcpy(q, head, hl);
+	q = mempcpy(q, body, body_len);
+	q = mempcpy(q, mid, sizeof(mid) - 1);
+	q = mempcpy(q, id, id_len);
+	*q++ = '}';
+	*q = '\0';
+	*ret_len = len;
+	return s;
 }
 
-json_object *rpc_response_error(json_object *id, int code, const char *message, json_object *data)
+static const int json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+
+char *rpc_response_result(const char *id, size_t id_len, json_object *result, size_t *ret_len)
 {
-	json_object *r = response_new(id), *e = json_object_new_object();
-	if (!r || !e) {
-		json_object_put(r);
-		json_object_put(e);
+	size_t bl = 4;
+	const char *body = result ? json_object_to_json_string_length(result, json_flags, &bl) : "null";
+	char *s = body ? response_build("{\"jsonrpc\":\"2.0\",\"result\":", body, bl, id, id_len, ret_len) : NULL;
+	json_object_put(result);
+	return s;
+}
+
+char *rpc_response_error(const char *id, size_t id_len, int code, const char *message, json_object *data,
+			 size_t *ret_len)
+{
+	json_object *e = json_object_new_object();
+	char *s = NULL;
+	size_t bl;
+
+	if (!e) {
 		json_object_put(data);
 		return NULL;
 	}
 	json_object_object_add(e, "code", json_object_new_int(code));
 	json_object_object_add(e, "message", json_object_new_string(message ? message : rpc_error_message(code)));
 	json_object_object_add(e, "data", data ? data : json_object_new_object());
-	json_object_object_add(r, "error", e);
-	json_object_object_add(r, "id", json_object_get(id));
-	return r;
+	const char *body = json_object_to_json_string_length(e, json_flags, &bl);
+	if (body)
+		s = response_build("{\"jsonrpc\":\"2.0\",\"error\":", body, bl, id, id_len, ret_len);
+	json_object_put(e);
+	return s;
 }
 
 char *rpc_to_line(json_object *obj, size_t *ret_len)
 {
 	size_t len;
-	const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	const char *s = json_object_to_json_string_length(obj, json_flags, &len);
 	if (!s)
 		return NULL;
-	char *buf = malloc(len + 1);
+	char *buf = malloc(len + 2);
 	if (!buf)
 		return NULL;
 	memcpy(buf, s, len);
 	buf[len] = '\n';
+	buf[len + 1] = '\0';
 	*ret_len = len + 1;
 	return buf;
 }
+
+struct json_tokener *rpc_tokener_new(unsigned max_depth)
+{
+	struct json_tokener *tok = json_tokener_new_ex((int)max_depth + 2);
+	if (tok)
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	return tok;
+}
+
+/* --- walking checked JSON ------------------------------------------------------ */
+
+static size_t skip_ws(const char *p, size_t n, size_t i)
+{
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+		i++;
+	return i;
+}
+
+static size_t skip_string(const char *p, size_t n, size_t i)
+{
+	for (i++; i < n && p[i] != '"'; i++)
+		if (p[i] == '\\')
+			i++;
+	return i + 1;
+}
+
+static size_t skip_value(const char *p, size_t n, size_t i)
+{
+	if (p[i] == '"')
+		return skip_string(p, n, i);
+	if (p[i] == '{' || p[i] == '[') {
+		unsigned depth = 0;
+		for (; i < n; i++) {
+			char c = p[i];
+			if (c == '"')
+				i = skip_string(p, n, i) - 1;
+			else if (c == '{' || c == '[')
+				depth++;
+			else if ((c == '}' || c == ']') && --depth == 0)
+				return i + 1;
+		}
+		return n;
+	}
+	for (; i < n; i++)
+		switch (p[i]) {
+		case ',': case ']': case '}': case ' ': case '\t': case '\r': case '\n':
+			return i;
+		}
+	return i;
+}
+
+/* The string token p[0..len) (quotes included), decoded. Sets *has_nul
+ * when it contains U+0000. */
+static char *decode_string(const char *p, size_t len, struct json_tokener *tok, bool *has_nul)
+{
+	*has_nul = false;
+	if (!memchr(p, '\\', len))
+		return strndup(p + 1, len - 2);
+	json_tokener_reset(tok);
+	json_object *o = json_tokener_parse_ex(tok, p, (int)len);
+	if (!o)
+		return NULL;
+	const char *s = json_object_get_string(o);
+	*has_nul = strlen(s) != (size_t)json_object_get_string_len(o);
+	char *r = strdup(s);
+	json_object_put(o);
+	return r;
+}
+
+static bool key_is(const char *p, size_t len, const char *name, const char *decoded)
+{
+	if (decoded)
+		return strcmp(decoded, name) == 0;
+	size_t nl = strlen(name);
+	return len == nl + 2 && memcmp(p + 1, name, nl) == 0;
+}
+
+/* --- request objects ----------------------------------------------------------- */
 
 static void entry_error(rpc_entry_t *e, int code, const char *reason)
 {
 	e->error_code = code;
 	e->error_data = rpc_error_data(reason);
 	e->has_id = true; /* errors are always answered */
+	free(e->method);
+	e->method = NULL;
+	json_object_put(e->params);
+	e->params = NULL;
 }
 
-static bool valid_id(json_object *id)
+/* Fills e from the request p[0..n) (one JSON value). */
+static void entry_parse(rpc_entry_t *e, const char *p, size_t n, struct json_tokener *tok)
 {
-	switch (json_object_get_type(id)) {
-	case json_type_null:
-	case json_type_string:
-	case json_type_int:
-	case json_type_double:
-		return true;
-	default:
-		return false;
-	}
-}
+	const char *reason = NULL;
+	bool bad_id = false, have_jsonrpc = false, nul;
+	size_t i;
 
-/* Fills e from one request object. */
-static void entry_parse(rpc_entry_t *e, json_object *req)
-{
-	json_object *v;
-	bool have_jsonrpc = false;
-
-	if (!json_object_is_type(req, json_type_object))
+	if (p[0] != '{')
 		return entry_error(e, RPC_ERROR_INVALID_REQUEST, "a request must be a JSON object");
 
-	/* Find the id first so even an invalid request is answered with it
-	 * when it can be told. */
-	if (json_object_object_get_ex(req, "id", &v)) {
-		if (!valid_id(v))
-			return entry_error(e, RPC_ERROR_INVALID_REQUEST, "\"id\" must be a string, a number or null");
-		e->id = v;
-		e->has_id = true;
+	i = skip_ws(p, n, 1);
+	while (i < n && p[i] == '"') {
+		size_t ks = i, ke = skip_string(p, n, i);
+		_cleanup_free_ char *key = NULL;
+		if (memchr(p + ks, '\\', ke - ks)) {
+			if (!(key = decode_string(p + ks, ke - ks, tok, &nul)))
+				return entry_error(e, RPC_ERROR_INTERNAL, "out of memory");
+			if (nul)
+				key[0] = '\0'; /* matches no member name: unknown */
+		}
+		i = skip_ws(p, n, ke) + 1; /* ':' */
+		size_t vs = skip_ws(p, n, i), ve = skip_value(p, n, vs);
+		const char *v = p + vs;
+		size_t vl = ve - vs;
+
+		if (key_is(p + ks, ke - ks, "id", key)) {
+			if (v[0] == '"' || v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) {
+				e->id = v;
+				e->id_len = vl;
+			} else if (v[0] == 'n') {
+				e->id = NULL;
+			} else
+				bad_id = true;
+			e->has_id = true;
+		} else if (key_is(p + ks, ke - ks, "jsonrpc", key)) {
+			_cleanup_free_ char *ver = NULL;
+			if (v[0] != '"' || !(ver = decode_string(v, vl, tok, &nul)) || strcmp(ver, "2.0") != 0 || nul)
+				reason = reason ? reason : "\"jsonrpc\" must be exactly \"2.0\"";
+			else
+				have_jsonrpc = true;
+		} else if (key_is(p + ks, ke - ks, "method", key)) {
+			free(e->method);
+			e->method = NULL;
+			if (v[0] != '"')
+				reason = reason ? reason : "\"method\" must be a string";
+			else if (!(e->method = decode_string(v, vl, tok, &nul)))
+				return entry_error(e, RPC_ERROR_INTERNAL, "out of memory");
+			else if (nul)
+				reason = reason ? reason : "\"method\" contains NUL";
+		} else if (key_is(p + ks, ke - ks, "params", key)) {
+			json_object_put(e->params);
+			e->params = NULL;
+			if (v[0] != '{' && v[0] != '[') {
+				reason = reason ? reason : "\"params\" must be an object or an array";
+			} else {
+				json_tokener_reset(tok);
+				e->params = json_tokener_parse_ex(tok, v, (int)vl);
+				if (!e->params) {
+					enum json_tokener_error jerr = json_tokener_get_error(tok);
+					e->id = NULL;
+					return entry_error(e, RPC_ERROR_PARSE, json_tokener_error_desc(jerr));
+				}
+			}
+		} else {
+			reason = reason ? reason : "unknown member in request object";
+		}
+		i = skip_ws(p, n, ve);
+		if (i < n && p[i] == ',')
+			i = skip_ws(p, n, i + 1);
 	}
 
-	json_object_object_foreach(req, key, val) {
-		if (strcmp(key, "jsonrpc") == 0) {
-			if (!json_object_is_type(val, json_type_string) || strcmp(json_object_get_string(val), "2.0") != 0 ||
-			    json_object_get_string_len(val) != 3)
-				return entry_error(e, RPC_ERROR_INVALID_REQUEST, "\"jsonrpc\" must be exactly \"2.0\"");
-			have_jsonrpc = true;
-		} else if (strcmp(key, "method") == 0) {
-			if (!json_object_is_type(val, json_type_string))
-				return entry_error(e, RPC_ERROR_INVALID_REQUEST, "\"method\" must be a string");
-			if ((size_t)json_object_get_string_len(val) != strlen(json_object_get_string(val)))
-				return entry_error(e, RPC_ERROR_INVALID_REQUEST, "\"method\" contains NUL");
-			e->method = json_object_get_string(val);
-		} else if (strcmp(key, "params") == 0) {
-			if (!json_object_is_type(val, json_type_object) && !json_object_is_type(val, json_type_array))
-				return entry_error(e, RPC_ERROR_INVALID_REQUEST, "\"params\" must be an object or an array");
-			e->params = val;
-		} else if (strcmp(key, "id") != 0) {
-			return entry_error(e, RPC_ERROR_INVALID_REQUEST, "unknown member in request object");
-		}
+	/* An id of the wrong type cannot be echoed: answer with null. */
+	if (bad_id) {
+		e->id = NULL;
+		return entry_error(e, RPC_ERROR_INVALID_REQUEST, "\"id\" must be a string, a number or null");
 	}
+	if (reason)
+		return entry_error(e, RPC_ERROR_INVALID_REQUEST, reason);
 	if (!have_jsonrpc)
 		return entry_error(e, RPC_ERROR_INVALID_REQUEST, "missing \"jsonrpc\": \"2.0\"");
 	if (!e->method)
@@ -166,75 +299,74 @@ static int line_single_error(rpc_line_t *l, int code, json_object *data)
 	return 0;
 }
 
-int rpc_line_parse(const char *p, size_t n, unsigned max_depth, rpc_line_t *ret)
+int rpc_line_parse(const char *p, size_t n, unsigned max_depth, struct json_tokener *tok, rpc_line_t *ret)
 {
-	rpc_line_t l = { 0 };
+	struct json_tokener *own = NULL;
 	const char *reason;
-	size_t off;
+	size_t off, i;
+	int r = 0;
 
-	*ret = l;
+	*ret = (rpc_line_t){ 0 };
 	if (rpc_json_check(p, n, max_depth, &off, &reason) < 0) {
 		json_object *d = rpc_error_data(reason);
 		if (d)
 			json_object_object_add(d, "offset", json_object_new_int64((int64_t)off));
 		return line_single_error(ret, RPC_ERROR_PARSE, d);
 	}
-
-	struct json_tokener *tok = json_tokener_new_ex((int)max_depth + 2);
-	if (!tok)
+	if (!tok && !(tok = own = rpc_tokener_new(max_depth)))
 		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8 | JSON_TOKENER_ALLOW_TRAILING_CHARS);
-	l.root = json_tokener_parse_ex(tok, p, (int)n);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	if (jerr == json_tokener_continue) {
-		/* A bare number at the very end needs a terminator. */
-		l.root = json_tokener_parse_ex(tok, " ", 1);
-		jerr = json_tokener_get_error(tok);
-	}
-	if (!l.root || jerr != json_tokener_success) {
-		json_object *d = rpc_error_data(json_tokener_error_desc(jerr));
-		if (d)
-			json_object_object_add(d, "offset", json_object_new_int64((int64_t)json_tokener_get_parse_end(tok)));
-		json_tokener_free(tok);
-		json_object_put(l.root);
-		return line_single_error(ret, RPC_ERROR_PARSE, d);
-	}
-	json_tokener_free(tok);
 
-	if (json_object_is_type(l.root, json_type_array)) {
-		size_t len = json_object_array_length(l.root);
-		if (len == 0) {
-			int r = line_single_error(&l, RPC_ERROR_INVALID_REQUEST, rpc_error_data("empty batch"));
-			*ret = l;
-			return r;
+	i = skip_ws(p, n, 0);
+	if (p[i] == '[') {
+		/* Count the elements, then parse each. */
+		size_t count = 0;
+		for (size_t j = skip_ws(p, n, i + 1); j < n && p[j] != ']';) {
+			count++;
+			j = skip_ws(p, n, skip_value(p, n, j));
+			if (p[j] == ',')
+				j = skip_ws(p, n, j + 1);
 		}
-		l.batch = true;
-		l.entries = calloc(len, sizeof(rpc_entry_t));
-		if (!l.entries) {
-			json_object_put(l.root);
-			return -ENOMEM;
+		if (count == 0) {
+			r = line_single_error(ret, RPC_ERROR_INVALID_REQUEST, rpc_error_data("empty batch"));
+			goto out;
 		}
-		l.n_entries = len;
-		for (size_t i = 0; i < len; i++)
-			entry_parse(&l.entries[i], json_object_array_get_idx(l.root, i));
+		ret->entries = calloc(count, sizeof(rpc_entry_t));
+		if (!ret->entries) {
+			r = -ENOMEM;
+			goto out;
+		}
+		ret->batch = true;
+		ret->n_entries = count;
+		size_t j = skip_ws(p, n, i + 1);
+		for (size_t k = 0; k < count; k++) {
+			size_t end = skip_value(p, n, j);
+			entry_parse(&ret->entries[k], p + j, end - j, tok);
+			j = skip_ws(p, n, end);
+			if (p[j] == ',')
+				j = skip_ws(p, n, j + 1);
+		}
 	} else {
-		l.entries = calloc(1, sizeof(rpc_entry_t));
-		if (!l.entries) {
-			json_object_put(l.root);
-			return -ENOMEM;
+		ret->entries = calloc(1, sizeof(rpc_entry_t));
+		if (!ret->entries) {
+			r = -ENOMEM;
+			goto out;
 		}
-		l.n_entries = 1;
-		entry_parse(&l.entries[0], l.root);
+		ret->n_entries = 1;
+		entry_parse(&ret->entries[0], p + i, skip_value(p, n, i) - i, tok);
 	}
-	*ret = l;
-	return 0;
+out:
+	if (own)
+		json_tokener_free(own);
+	return r;
 }
 
 void rpc_line_done(rpc_line_t *l)
 {
-	for (size_t i = 0; i < l->n_entries; i++)
+	for (size_t i = 0; i < l->n_entries; i++) {
 		json_object_put(l->entries[i].error_data);
+		json_object_put(l->entries[i].params);
+		free(l->entries[i].method);
+	}
 	free(l->entries);
-	json_object_put(l->root);
 	*l = (rpc_line_t){ 0 };
 }

@@ -28,6 +28,37 @@ static bool is_hex(char c)
 	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* Length of the valid UTF-8 sequence at p[i] (lead byte >= 0x80), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n, size_t i)
+{
+	unsigned char c = p[i];
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t len;
+
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2;
+	else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F; /* no UTF-16 surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else
+		return 0;
+	if (n - i < len || p[i + 1] < lo || p[i + 1] > hi)
+		return 0;
+	for (size_t k = 2; k < len; k++)
+		if ((p[i + k] & 0xC0) != 0x80)
+			return 0;
+	return len;
+}
+
 /* Returns the offset after the string starting at p[i] == '"', or 0. */
 static size_t scan_string(const char *p, size_t n, size_t i, const char **reason)
 {
@@ -38,6 +69,15 @@ static size_t scan_string(const char *p, size_t n, size_t i, const char **reason
 		if (c < 0x20) {
 			*reason = "control character in string";
 			return 0;
+		}
+		if (c >= 0x80) {
+			size_t l = utf8_len((const unsigned char *)p, n, i);
+			if (!l) {
+				*reason = "invalid UTF-8 in string";
+				return 0;
+			}
+			i += l - 1;
+			continue;
 		}
 		if (c == '\\') {
 			if (++i >= n)

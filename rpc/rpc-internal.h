@@ -19,37 +19,48 @@
  * and a static reason on the first error. */
 int rpc_json_check(const char *p, size_t n, unsigned max_depth, size_t *ret_offset, const char **ret_reason);
 
-/* rpc/jsonrpc.c: one line -> its request entries. */
+/* rpc/jsonrpc.c: one line -> its request entries.
+ *
+ * Only params are turned into json-c objects: the envelope (jsonrpc,
+ * method, id) is read straight from the checked text, which is cheaper and
+ * lets ids be echoed byte for byte (1.50 stays 1.50, big integers stay
+ * exact). */
 typedef struct rpc_entry {
 	/* Set when the entry is already answered with an error (parse error,
-	 * invalid request): error_data is owned by the entry. */
+	 * invalid request); error_data is owned by the entry. */
 	int error_code;
 	json_object *error_data;
-	json_object *id;        /* borrowed from root; NULL = JSON null or absent */
+	const char *id;         /* the raw id token inside the line; NULL = null */
+	size_t id_len;
 	bool has_id;            /* false: a notification (no response) */
-	const char *method;     /* borrowed from root */
-	json_object *params;    /* borrowed; NULL = absent */
+	char *method;           /* owned, decoded */
+	json_object *params;    /* owned; NULL = absent */
 } rpc_entry_t;
 
 typedef struct rpc_line {
-	json_object *root;      /* owns everything borrowed by the entries */
 	bool batch;
 	size_t n_entries;
 	rpc_entry_t *entries;
 } rpc_line_t;
 
-/* Parses one line (without its '\n'). Always fills *ret (a parse error is
- * one error entry); returns -ENOMEM only on allocation failure. */
-int rpc_line_parse(const char *p, size_t n, unsigned max_depth, rpc_line_t *ret);
+/* Parses one line (without its '\n'); the entries' ids point into p.
+ * tok (may be NULL) is a reusable tokener made with depth max_depth + 2.
+ * Always fills *ret (a parse error is one error entry); returns -ENOMEM
+ * only on allocation failure. */
+int rpc_line_parse(const char *p, size_t n, unsigned max_depth, struct json_tokener *tok, rpc_line_t *ret);
 void rpc_line_done(rpc_line_t *l);
+struct json_tokener *rpc_tokener_new(unsigned max_depth);
 
-/* Response objects; id is referenced (NULL = null). data is taken; NULL
- * becomes {}. */
-json_object *rpc_response_result(json_object *id, json_object *result);
-json_object *rpc_response_error(json_object *id, int code, const char *message, json_object *data);
+/* One response as a line without the '\n' (malloc'd, NUL-terminated);
+ * id is a raw JSON token (NULL = null). Both take their json argument;
+ * data NULL becomes {}. */
+char *rpc_response_result(const char *id, size_t id_len, json_object *result, size_t *ret_len);
+char *rpc_response_error(const char *id, size_t id_len, int code, const char *message, json_object *data,
+			 size_t *ret_len);
 json_object *rpc_error_data(const char *reason);
 json_object *rpc_errno_data(int error, const char *reason);
-/* Serialises obj plus a trailing '\n' into a new buffer. */
+/* Serialises obj plus a trailing '\n' (and a NUL not counted in
+ * *ret_len) into a new buffer. */
 char *rpc_to_line(json_object *obj, size_t *ret_len);
 
 /* rpc/schema.c */
@@ -90,6 +101,7 @@ struct rpc_server {
 	void *userdata;
 	json_object *openrpc;
 	rpc_regex_cache_t *regex;
+	struct json_tokener *tok;       /* reused for every request's params */
 	struct rpc_listener {
 		int fd;
 		sd_event_source *io;
@@ -120,21 +132,27 @@ struct rpc_conn {
 	size_t n_hooks;
 };
 
-/* One line's worth of answers: a single response or a batch array. */
+/* One line's worth of answers: a single response or a batch array,
+ * kept as serialised text until the last one is in. */
 struct rpc_reply {
 	rpc_conn_t *conn;       /* NULL once the connection is gone */
 	rpc_reply_t *prev, *next;
 	bool batch;
 	unsigned n_waiting;     /* calls not answered yet */
-	json_object *single;
-	json_object *array;
+	size_t n_slots;         /* answers expected (1 when not a batch) */
+	struct rpc_slot {
+		char *text;
+		size_t len;
+	} *slots;
 };
 
 struct rpc_call {
 	rpc_reply_t *reply;
-	long slot;              /* position in the batch; -1 = notification */
-	json_object *id;
+	long slot;              /* position in the reply; -1 = notification */
 	const rpc_method_t *method;
+	char *id;               /* raw id token; NULL = null */
+	size_t id_len;
+	char id_buf[40];        /* short ids live here instead of the heap */
 };
 
 /* server.c */
@@ -143,6 +161,8 @@ void rpc_reply_detach_all(rpc_conn_t *c);
 /* conn.c */
 int rpc_conn_new(rpc_server_t *s, int fd, rpc_conn_t **ret);
 int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj);
+/* Queues p[0..n) followed by '\n'. */
+int rpc_conn_queue_line(rpc_conn_t *c, const char *p, size_t n);
 void rpc_conn_reply_done(rpc_conn_t *c);
 
 #endif

@@ -28,8 +28,9 @@ void rpc_limits_default(rpc_limits_t *l)
 
 static void reply_free(rpc_reply_t *r)
 {
-	json_object_put(r->single);
-	json_object_put(r->array);
+	for (size_t i = 0; i < r->n_slots; i++)
+		free(r->slots[i].text);
+	free(r->slots);
 	free(r);
 }
 
@@ -55,40 +56,68 @@ void rpc_reply_detach_all(rpc_conn_t *c)
 		reply_unlink(c->replies);
 }
 
+/* Sends the line: the single answer, or "[a,b,...]" for a batch (no
+ * line at all when a batch had only notifications). */
+static void reply_send(rpc_reply_t *r, rpc_conn_t *c)
+{
+	if (!r->batch) {
+		if (r->n_slots && r->slots[0].text)
+			(void)rpc_conn_queue_line(c, r->slots[0].text, r->slots[0].len);
+		return;
+	}
+	size_t len = 1, n = 0;
+	for (size_t i = 0; i < r->n_slots; i++)
+		if (r->slots[i].text)
+			len += r->slots[i].len + 1, n++;
+	if (n == 0)
+		return;
+	char *buf = malloc(len + 1), *q = buf;
+	if (!buf) {
+		rpc_conn_close(c); /* cannot answer: do not leave the client waiting */
+		return;
+	}
+	*q++ = '[';
+	for (size_t i = 0; i < r->n_slots; i++)
+		if (r->slots[i].text) {
+			q = mempcpy(q, r->slots[i].text, r->slots[i].len);
+			*q++ = ',';
+		}
+	q[-1] = ']';
+	(void)rpc_conn_queue_line(c, buf, (size_t)(q - buf));
+	free(buf);
+}
+
 static void reply_complete(rpc_reply_t *r)
 {
 	rpc_conn_t *c = r->conn;
 
 	if (c) {
 		reply_unlink(r);
-		if (r->batch && json_object_array_length(r->array) > 0)
-			(void)rpc_conn_queue_json(c, r->array);
-		else if (!r->batch && r->single)
-			(void)rpc_conn_queue_json(c, r->single);
+		reply_send(r, c);
 		rpc_conn_reply_done(c);
 	}
 	reply_free(r);
 }
 
-static void reply_store(rpc_reply_t *r, long slot, json_object *response)
+/* Takes text (the response line without '\n'). */
+static void reply_store(rpc_reply_t *r, long slot, char *text, size_t len)
 {
-	if (slot < 0 || !r->conn) {
-		json_object_put(response);
+	if (slot < 0 || !r->conn || (size_t)slot >= r->n_slots) {
+		free(text);
 		return;
 	}
-	if (!r->batch) {
-		json_object_put(r->single);
-		r->single = response;
-	} else if (json_object_array_put_idx(r->array, (size_t)slot, response) < 0)
-		json_object_put(response);
+	free(r->slots[slot].text);
+	r->slots[slot].text = text;
+	r->slots[slot].len = text ? len : 0;
 }
 
-static void call_finish(rpc_call_t *call, json_object *response)
+static void call_finish(rpc_call_t *call, char *text, size_t len)
 {
 	rpc_reply_t *r = call->reply;
 
-	reply_store(r, call->slot, response);
-	json_object_put(call->id);
+	reply_store(r, call->slot, text, len);
+	if (call->id != call->id_buf)
+		free(call->id);
 	free(call);
 	if (--r->n_waiting == 0)
 		reply_complete(r);
@@ -101,26 +130,32 @@ static bool call_wants_answer(rpc_call_t *call)
 
 void rpc_call_reply(rpc_call_t *call, json_object *result)
 {
-	if (!call_wants_answer(call)) {
+	size_t len = 0;
+	char *text = NULL;
+
+	if (call_wants_answer(call))
+		text = rpc_response_result(call->id, call->id_len, result, &len);
+	else
 		json_object_put(result);
-		return call_finish(call, NULL);
-	}
-	call_finish(call, rpc_response_result(call->id, result));
+	call_finish(call, text, len);
 }
 
 void rpc_call_error(rpc_call_t *call, int code, const char *message, json_object *data)
 {
-	if (!call_wants_answer(call)) {
+	size_t len = 0;
+	char *text = NULL;
+
+	if (call_wants_answer(call))
+		text = rpc_response_error(call->id, call->id_len, code, message, data, &len);
+	else
 		json_object_put(data);
-		return call_finish(call, NULL);
-	}
-	call_finish(call, rpc_response_error(call->id, code, message, data));
+	call_finish(call, text, len);
 }
 
 void rpc_call_errno(rpc_call_t *call, int neg_errno, const char *detail)
 {
 	if (!call_wants_answer(call))
-		return call_finish(call, NULL);
+		return call_finish(call, NULL, 0);
 	int code = rpc_error_from_errno(neg_errno);
 	rpc_call_error(call, code, rpc_error_message(code), rpc_errno_data(neg_errno, detail));
 }
@@ -128,7 +163,7 @@ void rpc_call_errno(rpc_call_t *call, int neg_errno, const char *detail)
 void rpc_call_invalid_param(rpc_call_t *call, const char *param, const char *reason)
 {
 	if (!call_wants_answer(call))
-		return call_finish(call, NULL);
+		return call_finish(call, NULL, 0);
 	json_object *d = json_object_new_object();
 	if (d) {
 		json_object_object_add(d, "param", json_object_new_string(param ? param : ""));
@@ -214,11 +249,19 @@ static int server_prepare_params(rpc_server_t *s, const rpc_method_t *m, rpc_ent
 /* ret_released: for a single request, the call takes over the reply's
  * guard reference so that a synchronous answer goes out at once, before
  * anything else the handler queues (notifications). */
+static void store_error(rpc_reply_t *reply, long slot, rpc_entry_t *e, int code, json_object *data)
+{
+	size_t len = 0;
+	char *text = slot >= 0 ? rpc_response_error(e->id, e->id_len, code, NULL, data, &len) : NULL;
+	if (slot < 0)
+		json_object_put(data);
+	reply_store(reply, slot, text, len);
+}
+
 static void server_dispatch_entry(rpc_server_t *s, rpc_reply_t *reply, rpc_entry_t *e, long slot, bool *ret_released)
 {
 	if (e->error_code) {
-		json_object *data = TAKE_PTR(e->error_data);
-		reply_store(reply, slot, rpc_response_error(e->id, e->error_code, NULL, data));
+		store_error(reply, slot, e, e->error_code, TAKE_PTR(e->error_data));
 		return;
 	}
 
@@ -228,7 +271,7 @@ static void server_dispatch_entry(rpc_server_t *s, rpc_reply_t *reply, rpc_entry
 			json_object *d = rpc_error_data("no such method");
 			if (d)
 				json_object_object_add(d, "method", json_object_new_string(e->method));
-			reply_store(reply, slot, rpc_response_error(e->id, RPC_ERROR_METHOD_NOT_FOUND, NULL, d));
+			store_error(reply, slot, e, RPC_ERROR_METHOD_NOT_FOUND, d);
 		}
 		return;
 	}
@@ -240,18 +283,25 @@ static void server_dispatch_entry(rpc_server_t *s, rpc_reply_t *reply, rpc_entry
 			json_object_put(data);
 			data = rpc_errno_data(r, "while preparing params");
 		}
-		reply_store(reply, slot,
-			    rpc_response_error(e->id, r == -EINVAL ? RPC_ERROR_INVALID_PARAMS : RPC_ERROR_INTERNAL, NULL, data));
+		store_error(reply, slot, e, r == -EINVAL ? RPC_ERROR_INVALID_PARAMS : RPC_ERROR_INTERNAL, data);
 		return;
 	}
 
-	rpc_call_t *call = calloc(1, sizeof(*call));
+	rpc_call_t *call = malloc(sizeof(*call));
+	if (call) {
+		*call = (rpc_call_t){ .reply = reply, .slot = slot, .method = m, .id_len = e->id_len };
+		if (e->id && e->id_len < sizeof(call->id_buf))
+			call->id = memcpy(call->id_buf, e->id, e->id_len);
+		else if (e->id && !(call->id = strndup(e->id, e->id_len))) {
+			free(call);
+			call = NULL;
+		}
+	}
 	if (!call) {
 		json_object_put(params);
-		reply_store(reply, slot, rpc_response_error(e->id, RPC_ERROR_INTERNAL, NULL, rpc_errno_data(ENOMEM, NULL)));
+		store_error(reply, slot, e, RPC_ERROR_INTERNAL, rpc_errno_data(ENOMEM, NULL));
 		return;
 	}
-	*call = (rpc_call_t){ .reply = reply, .slot = slot, .id = json_object_get(e->id), .method = m };
 	reply->n_waiting++;
 	if (ret_released) {
 		reply->n_waiting--;
@@ -273,13 +323,15 @@ void rpc_server_dispatch_line(rpc_conn_t *c, const char *p, size_t n)
 	rpc_line_t line;
 	rpc_reply_t *reply = NULL;
 
-	if (rpc_line_parse(p, n, s->limits.max_depth, &line) < 0)
+	if (rpc_line_parse(p, n, s->limits.max_depth, s->tok, &line) < 0)
 		goto oom;
 	reply = calloc(1, sizeof(*reply));
 	if (!reply)
 		goto oom;
 	reply->batch = line.batch;
-	if (line.batch && !(reply->array = json_object_new_array_ext((int)line.n_entries)))
+	for (size_t i = 0; i < line.n_entries; i++)
+		reply->n_slots += line.entries[i].has_id;
+	if (reply->n_slots && !(reply->slots = calloc(reply->n_slots, sizeof(*reply->slots))))
 		goto oom;
 
 	reply->conn = c;
@@ -304,12 +356,15 @@ void rpc_server_dispatch_line(rpc_conn_t *c, const char *p, size_t n)
 	return;
 
 oom:
+	if (reply)
+		free(reply->slots);
 	free(reply);
 	rpc_line_done(&line);
-	json_object *err = rpc_response_error(NULL, RPC_ERROR_INTERNAL, NULL, rpc_errno_data(ENOMEM, NULL));
+	size_t len;
+	char *err = rpc_response_error(NULL, 0, RPC_ERROR_INTERNAL, NULL, rpc_errno_data(ENOMEM, NULL), &len);
 	if (err)
-		(void)rpc_conn_queue_json(c, err);
-	json_object_put(err);
+		(void)rpc_conn_queue_line(c, err, len);
+	free(err);
 }
 
 /* --- listeners ---------------------------------------------------------------- */
@@ -334,13 +389,13 @@ static void server_reject(rpc_server_t *s, int fd)
 	json_object *d = rpc_error_data("too many connections");
 	if (d)
 		json_object_object_add(d, "limit", json_object_new_int64(s->limits.max_clients));
-	json_object *err = rpc_response_error(NULL, RPC_ERROR_RESOURCE_LIMIT, NULL, d);
 	size_t len;
-	char *line = err ? rpc_to_line(err, &len) : NULL;
-	if (line)
-		(void)!send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	char *line = rpc_response_error(NULL, 0, RPC_ERROR_RESOURCE_LIMIT, NULL, d, &len);
+	if (line) {
+		line[len] = '\n'; /* replaces the NUL: sent with its length */
+		(void)!send(fd, line, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
 	free(line);
-	json_object_put(err);
 	safe_close(fd);
 	s->n_rejected++;
 }
@@ -443,7 +498,8 @@ int rpc_server_new(sd_event *e, const rpc_method_t *methods, size_t n_methods, c
 		if ((r = rpc_regex_cache_add_fields(s->regex, methods[i].params)) < 0)
 			goto fail;
 	s->openrpc = rpc_openrpc_document(methods, n_methods, title, version);
-	if (!s->openrpc) {
+	s->tok = rpc_tokener_new(s->limits.max_depth);
+	if (!s->openrpc || !s->tok) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -467,6 +523,8 @@ rpc_server_t *rpc_server_free(rpc_server_t *s)
 	free(s->listeners);
 	sd_event_source_disable_unref(s->accept_retry);
 	json_object_put(s->openrpc);
+	if (s->tok)
+		json_tokener_free(s->tok);
 	rpc_regex_cache_free(s->regex);
 	sd_event_unref(s->event);
 	free(s);
