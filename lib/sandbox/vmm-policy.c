@@ -23,7 +23,7 @@ const sandbox_rule_t sandbox_vmm_rules[] = {
 	/* control connection, eventfds, result file */
 	ALLOW(read), ALLOW(write), ALLOW(close), ALLOW(poll), ALLOW(ppoll),
 	ALLOW(accept4), ALLOW(getsockopt), ALLOW(shutdown), ALLOW(fcntl),
-	ALLOW(pwrite64), ALLOW(ftruncate), ALLOW(fsync),
+	ALLOW(pwrite64), ALLOW(ftruncate),
 	/* hypercalls: clock (vDSO fallback), random */
 	ALLOW(clock_gettime), ALLOW(getrandom),
 	/* malloc, threads (the vCPU thread is created after the filter) */
