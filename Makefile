@@ -176,6 +176,13 @@ $(GUEST_DIR)/tests/%: $(GUEST_DIR)/obj/tests/guests/%.c.o $(GUEST_DIR)/libguest.
 EXTRA_ALL += $(GUEST_DIR)/mvm-guest $(GUEST_TESTS)
 .SECONDARY: $(patsubst tests/guests/%.c,$(GUEST_DIR)/obj/tests/guests/%.c.o,$(GUEST_TEST_SRCS))
 
+# The kvm floor benchmark (bench/kvm.sh), built with `all` so it cannot rot.
+$(BUILD)/bench/kvm-floor: $(BUILD)/obj/bench/kvm-floor.o $(ALL_LIBS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(PKG_LIBS) -lm -lpthread
+EXTRA_ALL += $(BUILD)/bench/kvm-floor
+
 
 # --- section: mvm-init (musl static) and initramfs — owned by Linux-guest work
 

@@ -123,7 +123,8 @@ int kvm_msg_get_result(const kvm_msg_t *m, kvm_result_t *ret)
 	int k = get_fixed(m, KVM_MSG_RESULT, &r, sizeof(r));
 	if (k < 0)
 		return k;
-	if (r.outcome >= _KVM_OUTCOME_MAX || r.fault >= _KVM_FAULT_MAX)
+	/* A result always says how the VM ended. */
+	if (r.outcome == KVM_OUTCOME_NONE || r.outcome >= _KVM_OUTCOME_MAX || r.fault >= _KVM_FAULT_MAX)
 		return -EBADMSG;
 	r.message[sizeof(r.message) - 1] = 0;
 	*ret = r;

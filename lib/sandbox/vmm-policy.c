@@ -23,7 +23,7 @@ const sandbox_rule_t sandbox_vmm_rules[] = {
 	/* control connection, eventfds, result file */
 	ALLOW(read), ALLOW(write), ALLOW(close), ALLOW(poll), ALLOW(ppoll),
 	ALLOW(accept4), ALLOW(getsockopt), ALLOW(shutdown), ALLOW(fcntl),
-	ALLOW(pwrite64), ALLOW(ftruncate), ALLOW(fsync),
+	ALLOW(pwrite64), ALLOW(ftruncate),
 	/* hypercalls: clock (vDSO fallback), random */
 	ALLOW(clock_gettime), ALLOW(getrandom),
 	/* malloc, threads (the vCPU thread is created after the filter) */
@@ -32,6 +32,8 @@ const sandbox_rule_t sandbox_vmm_rules[] = {
 	ALLOW(rt_sigprocmask), ALLOW(rt_sigreturn), ALLOW(rt_sigaction), ALLOW(getpid), ALLOW(gettid),
 	ALLOW(tgkill), ALLOW(exit), ALLOW(exit_group), ALLOW(nanosleep),
 	ALLOW(clock_nanosleep), ALLOW(restart_syscall),
+	/* sanitizer runtimes ask for it when a thread starts */
+	ALLOW(sched_getaffinity), ALLOW(sigaltstack),
 	/* threads only: CLONE_THREAD must be set; clone3 hides its flags in
 	 * memory, so refuse it with ENOSYS and glibc falls back to clone. */
 	{ .nr = SYS_clone, .has_arg = 1, .argi = 0, .mask = CLONE_THREAD, .value = CLONE_THREAD },

@@ -335,6 +335,108 @@ START_TEST(test_forbidden_syscall_kills_worker)
 }
 END_TEST
 
+static long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long ut = 0, st = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st), 2);
+	return (long)(ut + st);
+}
+
+/* wait blocks in the host: an idle VM burns no CPU (a spinning one would
+ * burn ~100 ticks a second). */
+START_TEST(test_idle_guest_uses_no_cpu)
+{
+	tvm_t t;
+	tvm_start(&t, "mvm-guest", NULL, 0);
+	tvm_wait_console(&t, "mvm-guest: ready", 10000);
+	usleep(100 * 1000);
+	long c0 = cpu_ticks(t.w.pid);
+	usleep(1000 * 1000);
+	long c1 = cpu_ticks(t.w.pid);
+	ck_assert_msg(c1 - c0 <= 2, "idle worker used %ld ticks in 1 s", c1 - c0);
+	/* The loop guest, for contrast, does use its CPU: the measure works. */
+	tvm_t l;
+	tvm_start(&l, "loop", NULL, 0);
+	tvm_wait_console(&l, "looping", 10000);
+	c0 = cpu_ticks(l.w.pid);
+	usleep(500 * 1000);
+	c1 = cpu_ticks(l.w.pid);
+	ck_assert_msg(c1 - c0 >= 5, "busy worker used only %ld ticks", c1 - c0);
+	ck_assert_int_eq(kvm_ctl_send_stop(l.w.ctl, 0), 0);
+	tvm_finish(&l, 10000);
+	tvm_cleanup(&l);
+	ck_assert_int_eq(kvm_ctl_send_stop(t.w.ctl, 0), 0);
+	tvm_finish(&t, 10000);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+/* A second connection replaces the first (a restarted mvmd whose
+ * predecessor's socket is still open). */
+START_TEST(test_newest_connection_wins)
+{
+	tvm_t t;
+	kvm_ctl_t *second;
+	kvm_msg_t m;
+	tvm_start(&t, "mvm-guest", NULL, 0);
+	tvm_wait_console(&t, "mvm-guest: ready", 10000);
+	ck_assert_int_eq(kvm_worker_connect(t.ctl, &second), 0);
+	ck_assert_int_eq(kvm_ctl_recv(second, 5000, &m), 1);
+	ck_assert_uint_eq(m.type, KVM_MSG_HELLO);
+	int r;
+	while ((r = kvm_ctl_recv(t.w.ctl, 5000, &m)) > 0)
+		;
+	ck_assert_int_eq(r, -ECONNRESET);
+	kvm_ctl_free(t.w.ctl);
+	t.w.ctl = second;
+	ck_assert_int_eq(kvm_ctl_send_stop(t.w.ctl, 0), 0);
+	tvm_finish(&t, 10000);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_STOPPED);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+/* A confused parent loses its connection, not the VM. */
+START_TEST(test_protocol_violation_drops_connection_only)
+{
+	tvm_t t;
+	kvm_msg_t m;
+	kvm_result_t fake = { .outcome = KVM_OUTCOME_EXIT };
+	tvm_start(&t, "mvm-guest", NULL, 0);
+	tvm_wait_console(&t, "mvm-guest: ready", 10000);
+	ck_assert_int_eq(kvm_ctl_queue(t.w.ctl, KVM_MSG_RESULT, &fake, sizeof(fake)), 0);
+	int r;
+	while ((r = kvm_ctl_recv(t.w.ctl, 5000, &m)) > 0)
+		;
+	ck_assert_int_eq(r, -ECONNRESET);
+	t.w.ctl = kvm_ctl_free(t.w.ctl);
+	/* Garbage bytes: same. */
+	ck_assert_int_eq(kvm_worker_connect(t.ctl, &t.w.ctl), 0);
+	ck_assert_int_eq(write(kvm_ctl_fd(t.w.ctl), "\xff\xff\xff\xff\0\0\0\0", 8), 8);
+	while ((r = kvm_ctl_recv(t.w.ctl, 5000, &m)) > 0)
+		;
+	ck_assert_int_eq(r, -ECONNRESET);
+	t.w.ctl = kvm_ctl_free(t.w.ctl);
+	ck_assert_int_eq(kill(t.w.pid, 0), 0);
+	ck_assert_int_eq(kvm_worker_connect(t.ctl, &t.w.ctl), 0);
+	ck_assert_int_eq(tvm_step(&t, 5000), KVM_MSG_HELLO);
+	ck_assert_int_eq(t.hello_state, KVM_VM_RUNNING);
+	ck_assert_int_eq(kvm_ctl_send_stop(t.w.ctl, 0), 0);
+	tvm_finish(&t, 10000);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_STOPPED);
+	tvm_cleanup(&t);
+}
+END_TEST
+
 #define NCONC 50
 
 START_TEST(test_fifty_concurrent_workers)
@@ -373,6 +475,9 @@ static Suite *kvm_worker_suite(void)
 	tcase_add_test(tc, test_survives_parent_death_and_readopt);
 	tcase_add_test(tc, test_sandbox_while_running);
 	tcase_add_test(tc, test_forbidden_syscall_kills_worker);
+	tcase_add_test(tc, test_idle_guest_uses_no_cpu);
+	tcase_add_test(tc, test_newest_connection_wins);
+	tcase_add_test(tc, test_protocol_violation_drops_connection_only);
 	suite_add_tcase(s, tc);
 	TCase *big = tcase_create("concurrency");
 	tcase_set_timeout(big, 180);
