@@ -400,6 +400,8 @@ START_TEST(test_kill9_readopt)
 	/* while mvmd is down: one worker is killed, one is told to stop
 	 * through its control socket (it writes its result file and exits) */
 	kill(pids[1], SIGKILL);
+	for (int i = 0; i < 300 && !process_ended(pids[1]); i++)
+		usleep(10000);
 	s = NULL;
 	char ctl[256];
 	snprintf(ctl, sizeof(ctl), "%s/vms/%s/ctl.sock", d.state, ends_id);
