@@ -174,7 +174,6 @@ $(GUEST_DIR)/tests/%: $(GUEST_DIR)/obj/tests/guests/%.c.o $(GUEST_DIR)/libguest.
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $^ -lgcc
 
 EXTRA_ALL += $(GUEST_DIR)/mvm-guest $(GUEST_TESTS)
-.SECONDARY: $(patsubst tests/guests/%.c,$(GUEST_DIR)/obj/tests/guests/%.c.o,$(GUEST_TEST_SRCS))
 
 # The kvm floor benchmark (bench/kvm.sh), built with `all` so it cannot rot.
 $(BUILD)/bench/kvm-floor: $(BUILD)/obj/bench/kvm-floor.o $(ALL_LIBS)
@@ -193,7 +192,6 @@ EXTRA_ALL += $(BUILD)/bench/kvm-floor
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 EXTRA_ALL += $(BENCH_BINS)
-.SECONDARY: $(call obj,$(BENCH_SRCS))
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(ALL_LIBS)
 	@mkdir -p $(@D)
