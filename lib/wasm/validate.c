@@ -36,10 +36,11 @@ static int push(struct fc *c, uint8_t t)
 		c->vs = n;
 		c->vcap = ncap;
 	}
-	c->vs[c->vh++] = (struct vent){ t, NO_LOCAL, false, 0 };
-	if (c->vh > c->vmax) {
-		c->vmax = c->vh;
-		if (c->nlocals + c->vmax > c->cfg->max_value_stack)
+	uint32_t slot = next_slot(c);
+	c->vs[c->vh++] = (struct vent){ .type = t, .slot = slot, .local = NO_LOCAL };
+	if (slot + width_of(t) > c->smax) {
+		c->smax = slot + width_of(t);
+		if (c->smax > c->cfg->max_value_stack)
 			return cc_fail(c, WASM_ERR_LIMIT, "operand stack exceeds configured limit");
 	}
 	return 0;
@@ -96,7 +97,8 @@ static int push_ctrl(struct fc *c, uint8_t kind, uint32_t np, const uint8_t *p, 
 		c->ccap = ncap;
 	}
 	struct ctrl *t = &c->cs[c->ch++];
-	*t = (struct ctrl){ .kind = kind, .entry_dead = c->dead, .height = c->vh, .nparams = np,
+	*t = (struct ctrl){ .kind = kind, .entry_dead = c->dead, .height = c->vh,
+			    .slot_base = next_slot(c), .nparams = np,
 			    .nresults = nr, .params = p, .results = r, .loop_pos = NO_POS,
 			    .fixups = NO_POS, .else_fix = NO_POS };
 	return push_vals(c, np, p);
@@ -157,7 +159,7 @@ static int check_label(struct fc *c, uint32_t depth)
 		TRY(push(c, TY_UNKNOWN));
 	__builtin_memmove(&c->vs[low + u], &c->vs[low], k * sizeof(struct vent));
 	for (uint32_t i = 0; i < u; i++)
-		c->vs[low + i] = (struct vent){ TY_UNKNOWN, NO_LOCAL, false, 0 };
+		c->vs[low + i] = (struct vent){ .type = TY_UNKNOWN, .slot = c->vs[low].slot, .local = NO_LOCAL };
 	c->vh = low + n;
 	return 0;
 }
@@ -316,7 +318,7 @@ static int op_call(struct fc *c, const struct functype *ft, unsigned op, uint64_
 		for (uint32_t i = 0; i < ft->nparams && i < c->vh; i++)
 			TRY(cc_materialize(c, c->vh - 1 - i));
 	TRY(pop_vals(c, ft->nparams, ft->types));
-	uint32_t base = slot_of(c, c->vh);
+	uint32_t base = next_slot(c);
 	if (indirect)
 		EMIT(op, -1, a1, a2, base, es);
 	else
@@ -612,7 +614,7 @@ static int body(struct fc *c)
 						struct ctrl *t = &c->cs[c->ch - 1 - x];
 						bool need = false;
 						for (uint32_t k = 0; k < arity; k++)
-							if (operand_slot(c, c->vh - arity + k) != slot_of(c, t->height + k))
+							if (operand_slot(c, c->vh - arity + k) != cc_label_slot(t, k))
 								need = true;
 						if (pass == 0 && !need)
 							TRY(cc_jump_to(c, at, at + 3 + i, x));
@@ -694,7 +696,7 @@ static int body(struct fc *c)
 				return invalid(c, "unknown local");
 			TRY(push(c, c->ltypes[x]));
 			if (!c->dead)
-				c->vs[c->vh - 1].local = x;
+				c->vs[c->vh - 1].local = c->lslot[x];
 			break;
 		case 0x21: case 0x22: {
 			TRY(rd_u32(r, &x));
@@ -847,10 +849,10 @@ static int body(struct fc *c)
 	}
 }
 
-int validate_function(wasm_module *m, uint32_t i, const uint8_t *bytes, wasm_error *err)
+int validate_function(wasm_module *m, uint32_t fi, const uint8_t *bytes, wasm_error *err)
 {
-	struct func_code *code = &m->code[i];
-	const struct functype *ft = &m->types[m->func_types[m->nfunc_imports + i]];
+	struct func_code *code = &m->code[fi];
+	const struct functype *ft = &m->types[m->func_types[m->nfunc_imports + fi]];
 	struct rd r = { bytes, bytes + code->body_off, bytes + code->body_off + code->body_len, err, &m->cfg };
 	struct fc c = { .m = m, .cfg = &m->cfg, .r = &r };
 	int rc = -1;
@@ -863,6 +865,19 @@ int validate_function(wasm_module *m, uint32_t i, const uint8_t *bytes, wasm_err
 	}
 	__builtin_memcpy(c.ltypes, ft->types, ft->nparams);
 	__builtin_memcpy(c.ltypes + ft->nparams, code->local_types, code->nlocals);
+	c.lslot = wasm_alloc(c.cfg, ((size_t)c.nlocals + 1) * sizeof(uint32_t));
+	if (!c.lslot) {
+		rd_fail(&r, WASM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < c.nlocals; i++) {
+		c.lslot[i] = c.nlslots;
+		c.nlslots += width_of(c.ltypes[i]);
+		if (i + 1 == ft->nparams)
+			code->param_slots = c.nlslots;
+	}
+	code->local_slots = c.nlslots - code->param_slots;
+	c.smax = c.nlslots;
 	c.nresults = ft->nresults;
 	c.results = ft->types + ft->nparams;
 	cc_reset_peephole(&c);
@@ -879,6 +894,7 @@ int validate_function(wasm_module *m, uint32_t i, const uint8_t *bytes, wasm_err
 	rc = 0;
 out:
 	wasm_free(c.cfg, c.ltypes, 0);
+	wasm_free(c.cfg, c.lslot, 0);
 	wasm_free(c.cfg, c.code, 0);
 	wasm_free(c.cfg, c.vs, 0);
 	wasm_free(c.cfg, c.cs, 0);
