@@ -139,6 +139,41 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBTEST) $(ALL_LIBS)
 # --- section: mvm-init (musl static) and initramfs — owned by Linux-guest work
 
 # --- section: wasm32-wasi programs (tests/wasm-programs) — owned by wasm work
+# Each tests/wasm-programs/X.c is built twice: for wasm32-wasi with Debian's
+# clang + wasi-libc (build/wasm-programs/X.wasm) and natively with gcc -O2
+# (X.native), so tests compare outputs and bench/wasm.sh compares speed.
+# DWARF is stripped from the modules (wasi-libc ships it; 5x the size), the
+# name section is kept so traps can name functions.
+# No sanitizers here: the native build is the speed and output reference.
+# -ffp-contract=off keeps both sides from fusing a*b+c differently.
+WASM_CC ?= clang
+WASM_LD ?= wasm-ld
+WASI_SYSROOT ?= /usr
+NATIVE_CC ?= gcc
+WASM_PROG_FLAGS := -O2 -Wall -Wextra -Werror -ffp-contract=off
+WASM_PROG_SRCS := $(wildcard tests/wasm-programs/*.c)
+WASM_PROGS := $(patsubst tests/wasm-programs/%.c,$(BUILD)/wasm-programs/%.wasm,$(WASM_PROG_SRCS))
+NATIVE_PROGS := $(patsubst tests/wasm-programs/%.c,$(BUILD)/wasm-programs/%.native,$(WASM_PROG_SRCS))
+
+# Fail once, clearly, when the wasm32 toolchain is missing.
+$(BUILD)/wasm-programs/.toolchain-ok:
+	@mkdir -p $(@D)
+	$(Q)command -v $(WASM_CC) >/dev/null || { echo "error: $(WASM_CC) not found (apt-get install clang)" >&2; exit 1; }
+	$(Q)command -v $(WASM_LD) >/dev/null || { echo "error: $(WASM_LD) not found (apt-get install lld)" >&2; exit 1; }
+	$(Q)test -f $(WASI_SYSROOT)/lib/wasm32-wasi/libc.a || { echo "error: no wasi-libc under $(WASI_SYSROOT)/lib/wasm32-wasi (apt-get install wasi-libc)" >&2; exit 1; }
+	$(Q)ls $$($(WASM_CC) -print-resource-dir)/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 || { echo "error: no compiler-rt for wasm32 (apt-get install libclang-rt-14-dev-wasm32)" >&2; exit 1; }
+	$(Q)touch $@
+
+$(BUILD)/wasm-programs/%.wasm: tests/wasm-programs/%.c | $(BUILD)/wasm-programs/.toolchain-ok
+	@$(if $(Q),echo "  WASMCC  $@")
+	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $< -lm
+
+$(BUILD)/wasm-programs/%.native: tests/wasm-programs/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  NATIVE  $@")
+	$(Q)$(NATIVE_CC) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $< -lm
+
+EXTRA_ALL += $(WASM_PROGS) $(NATIVE_PROGS)
 
 # --- section: fuzz targets (tests/fuzz/fuzz_*.c, clang libFuzzer) ----------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
