@@ -175,6 +175,25 @@ $(BUILD)/wasm-programs/%.native: tests/wasm-programs/%.c
 
 EXTRA_ALL += $(WASM_PROGS) $(NATIVE_PROGS)
 
+# The WASI core must build freestanding (the micro-VM guest links it): no
+# libc headers, and no undefined symbols but the interpreter's own and
+# the four mem* functions the runtime contract allows (see wasm.h).
+WASI_FREESTANDING_SRCS := lib/wasm/wasi.c lib/wasm/wasi-dispatch.c lib/wasm/wasi-link.c
+WASI_FREESTANDING_OK := $(BUILD)/freestanding/wasi.ok
+$(WASI_FREESTANDING_OK): $(WASI_FREESTANDING_SRCS) lib/wasm/wasi.h lib/wasm/wasi-link.h lib/wasm/wasm.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FREESTD $(WASI_FREESTANDING_SRCS)")
+	$(Q)for f in $(WASI_FREESTANDING_SRCS); do \
+	  $(CC) -std=gnu11 -O2 -ffreestanding -nostdinc -isystem $$($(CC) -print-file-name=include) \
+	    -fno-stack-protector -I lib $(WARNINGS) -c -o $(@D)/$$(basename $$f .c).o $$f || exit 1; done
+	$(Q)ld -r -o $(@D)/wasi-core.o $(patsubst lib/wasm/%.c,$(@D)/%.o,$(WASI_FREESTANDING_SRCS))
+	$(Q)bad=$$(nm -u $(@D)/wasi-core.o | awk '{print $$NF}' | sort -u | \
+	  grep -vE '^(memcpy|memset|memmove|memcmp|wasm_[a-z_]+)$$'); \
+	  if [ -n "$$bad" ]; then echo "error: WASI core is not freestanding, it needs: $$bad" >&2; exit 1; fi
+	$(Q)touch $@
+
+EXTRA_ALL += $(WASI_FREESTANDING_OK)
+
 # --- section: fuzz targets (tests/fuzz/fuzz_*.c, clang libFuzzer) ----------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
