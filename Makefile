@@ -194,6 +194,12 @@ $(WASI_FREESTANDING_OK): $(WASI_FREESTANDING_SRCS) lib/wasm/wasi.h lib/wasm/wasi
 
 EXTRA_ALL += $(WASI_FREESTANDING_OK)
 
+install: install-mvm-wasm-man
+.PHONY: install-mvm-wasm-man
+install-mvm-wasm-man:
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 docs/mvm-wasm.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
 # --- section: fuzz targets (tests/fuzz/fuzz_*.c, clang libFuzzer) ----------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
