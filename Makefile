@@ -173,7 +173,14 @@ $(BUILD)/wasm-programs/%.native: tests/wasm-programs/%.c
 	@$(if $(Q),echo "  NATIVE  $@")
 	$(Q)$(NATIVE_CC) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $< -lm
 
-EXTRA_ALL += $(WASM_PROGS) $(NATIVE_PROGS)
+# tests/wasi/X.c: guest-side WASI checks, wasm only (no native twin).
+WASI_TEST_SRCS := $(wildcard tests/wasi/*.c)
+WASI_TEST_PROGS := $(patsubst tests/wasi/%.c,$(BUILD)/wasm-programs/wasi-%.wasm,$(WASI_TEST_SRCS))
+$(BUILD)/wasm-programs/wasi-%.wasm: tests/wasi/%.c | $(BUILD)/wasm-programs/.toolchain-ok
+	@$(if $(Q),echo "  WASMCC  $@")
+	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $<
+
+EXTRA_ALL += $(WASM_PROGS) $(NATIVE_PROGS) $(WASI_TEST_PROGS)
 
 # The WASI core must build freestanding (the micro-VM guest links it): no
 # libc headers, and no undefined symbols but the interpreter's own and

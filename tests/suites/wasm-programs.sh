@@ -96,6 +96,17 @@ fi
 HOSTONLY=leak "$MVM_WASM" run "$P/envclock.wasm" >"$T/out" 2>&1
 if grep -qx 'envc=0' "$T/out"; then ok "environment is empty by default"; else bad "environment leaked"; fi
 
+# Guest-side refusals: imports all of preview1 (so it links only if every
+# function is bound with the right type) and checks each errno itself.
+"$MVM_WASM" run "$P/wasi-refusals.wasm" >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && grep -qx 'all checks ok' "$T/out" && ! grep -q FAIL "$T/out" \
+	&& [ "$(grep -c ' ok$' "$T/out")" -ge 25 ]; then
+	ok "guest-side WASI refusals ($(grep -c ' ok$' "$T/out") errno checks)"
+else
+	bad "guest-side WASI refusals: rc=$rc"; grep -v ' ok$' "$T/out" "$T/err" | head -n 20
+fi
+
 # --- denied capabilities ----------------------------------------------------
 "$MVM_WASM" run --deny stdout "$P/exitcode.wasm" 7 stderr >"$T/out" 2>"$T/err"
 rc=$?
