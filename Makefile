@@ -207,6 +207,34 @@ install-mvm-wasm-man:
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 docs/mvm-wasm.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
+# --- section: wasm interpreter (lib/wasm) — owned by wasm work ---------------
+# -fno-math-errno keeps any sqrt a plain instruction (lib/wasm has no libm).
+$(BUILD)/obj/lib/wasm/%.o: ALL_CFLAGS += -fno-math-errno
+WASM_SPEC_SRCS := $(wildcard tests/wasm-spec/*.c)
+WASM_SPEC_RUNNER := $(BUILD)/tests/wasm-spec-runner
+$(WASM_SPEC_RUNNER): $(call obj,$(WASM_SPEC_SRCS)) $(LIBWASM)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(call obj,$(WASM_SPEC_SRCS)) $(LIBWASM) $(PKG_LIBS)
+EXTRA_ALL += $(WASM_SPEC_RUNNER)
+
+# Freestanding check: lib/wasm must build for the micro-VM guest with no
+# libc; only memcpy/memset/memmove/memcmp may remain undefined.
+WASM_FREE_FLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -fno-builtin -fno-math-errno \
+                   -fno-stack-protector -fno-pic -Wall -Wextra -Werror -Wno-unused-parameter \
+                   -Wno-missing-field-initializers -Ilib
+WASM_FREE_STAMP := $(BUILD)/wasm-freestanding.ok
+$(WASM_FREE_STAMP): $(WASM_SRCS) $(wildcard lib/wasm/*.h lib/wasm/*.inc)
+	@rm -rf $(BUILD)/wasm-free && mkdir -p $(BUILD)/wasm-free
+	@$(if $(Q),echo "  FREE    lib/wasm")
+	$(Q)for f in $(WASM_SRCS); do \
+	  $(CC) $(WASM_FREE_FLAGS) -c -o $(BUILD)/wasm-free/$$(basename $$f .c).o $$f || exit 1; done
+	$(Q)ld -r -o $(BUILD)/wasm-free.o $(BUILD)/wasm-free/*.o
+	$(Q)bad=$$(nm -u $(BUILD)/wasm-free.o | awk '{print $$2}' | grep -vxE 'memcpy|memset|memmove|memcmp'); \
+	  if [ -n "$$bad" ]; then echo "lib/wasm is not freestanding, undefined: $$bad"; exit 1; fi
+	$(Q)touch $@
+EXTRA_CHECK_DEPS += $(WASM_FREE_STAMP)
+
 # --- section: fuzz targets (tests/fuzz/fuzz_*.c, clang libFuzzer) ----------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))

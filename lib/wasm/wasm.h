@@ -154,7 +154,8 @@ const char *wasm_trap_kind_to_string(wasm_trap_kind k);
 /*
  * One allocator hook, Lua style: alloc(ud, ptr, old_size, new_size).
  * new_size == 0 frees ptr (returns NULL); ptr == NULL allocates; otherwise
- * reallocates. Must return memory aligned for any scalar (16 bytes).
+ * reallocates. old_size is the size of the block when the library knows
+ * it and 0 otherwise, so the hook must not depend on it (malloc-style). Must return memory aligned for any scalar (16 bytes).
  * Linear memories are allocated through it too.
  */
 typedef void *(*wasm_alloc_fn)(void *ud, void *ptr, size_t old_size, size_t new_size);
@@ -291,6 +292,8 @@ int wasm_instantiate(wasm_store *s, wasm_module *m, wasm_resolve_fn resolve, voi
 
 /* Export by name; -WASM_ENOENT if there is none. */
 int wasm_instance_export(wasm_instance *inst, const char *name, wasm_extern *ret);
+/* Same, for names that may contain NUL bytes (added in v2). */
+int wasm_instance_export_n(wasm_instance *inst, const char *name, size_t len, wasm_extern *ret);
 /* Convenience: exported function by name, or NULL. */
 wasm_func *wasm_instance_func(wasm_instance *inst, const char *name);
 /* Memory index idx of the instance (defined or imported), or NULL. */
@@ -343,6 +346,7 @@ int wasm_global_set(wasm_global *g, wasm_val v); /* -EINVAL if immutable or wron
 /*
  * Change log (compatible changes only):
  *   v1: initial API.
+ *   v2: wasm_instance_export_n().
  */
 
 #ifdef __cplusplus
