@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wasm/wasi-posix.h"
+#include "wasi-posix.h"
 
 /* Linux errno -> preview1 errno, for the errors these calls can return. */
 static int wasi_errno_from_linux(int e)
