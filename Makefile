@@ -185,9 +185,9 @@ EXTRA_ALL += $(WASM_PROGS) $(NATIVE_PROGS) $(WASI_TEST_PROGS)
 # The WASI core must build freestanding (the micro-VM guest links it): no
 # libc headers, and no undefined symbols but the interpreter's own and
 # the four mem* functions the runtime contract allows (see wasm.h).
-WASI_FREESTANDING_SRCS := lib/wasm/wasi.c lib/wasm/wasi-dispatch.c lib/wasm/wasi-link.c
+WASI_FREESTANDING_SRCS := $(wildcard lib/wasm/wasi*.c)
 WASI_FREESTANDING_OK := $(BUILD)/freestanding/wasi.ok
-$(WASI_FREESTANDING_OK): $(WASI_FREESTANDING_SRCS) lib/wasm/wasi.h lib/wasm/wasi-link.h lib/wasm/wasm.h
+$(WASI_FREESTANDING_OK): $(WASI_FREESTANDING_SRCS) $(wildcard lib/wasm/wasi*.h) lib/wasm/wasm.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FREESTD $(WASI_FREESTANDING_SRCS)")
 	$(Q)for f in $(WASI_FREESTANDING_SRCS); do \

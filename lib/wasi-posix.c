@@ -112,6 +112,23 @@ static int posix_random(void *user, void *buf, size_t len)
 	return 0;
 }
 
+static int posix_sleep_until(void *user, uint32_t id, uint64_t deadline_ns)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(deadline_ns / 1000000000u),
+		.tv_nsec = (long)(deadline_ns % 1000000000u),
+	};
+	clockid_t c;
+	int r = clock_from_wasi(id, &c);
+
+	if (r < 0)
+		return r;
+	/* Absolute, so a signal that interrupts it can simply retry. */
+	while ((r = clock_nanosleep(c, TIMER_ABSTIME, &ts, NULL)) == EINTR)
+		;
+	return r ? wasi_errno_from_linux(r) : 0;
+}
+
 static int posix_isatty(void *user, int fd)
 {
 	return isatty(fd);
@@ -130,4 +147,5 @@ const wasi_host wasi_host_posix = {
 	.random = posix_random,
 	.isatty = posix_isatty,
 	.yield = posix_yield,
+	.sleep_until = posix_sleep_until,
 };

@@ -10,7 +10,7 @@
  * granted (NOTCAPABLE), every guest range fits in memory (FAULT); only
  * then does the call act, so a refused call has no side effect.
  */
-#include "wasm/wasi.h"
+#include "wasm/wasi-int.h"
 
 static const struct {
 	const char *name;
@@ -67,67 +67,6 @@ void wasi_ctx_init(wasi_ctx *ctx, const wasi_host *host, uint32_t caps, uint32_t
 		.envc = envc,
 		.envp = envp,
 	};
-}
-
-/* ---- guest memory ---------------------------------------------------------- */
-
-static bool mem_ok(const wasi_mem *mem, uint64_t addr, uint64_t len)
-{
-	/* addr < 2^32 and len < 2^34 here, so the sum cannot wrap. */
-	return mem->base != NULL && addr + len <= mem->size;
-}
-
-static void put_u16(wasi_mem *mem, uint32_t addr, uint16_t v)
-{
-	mem->base[addr] = (uint8_t)v;
-	mem->base[addr + 1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(wasi_mem *mem, uint32_t addr, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		mem->base[addr + i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(wasi_mem *mem, uint32_t addr, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		mem->base[addr + i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const wasi_mem *mem, uint64_t addr)
-{
-	const uint8_t *p = mem->base + addr;
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void fill(wasi_mem *mem, uint32_t addr, uint32_t len, uint8_t v)
-{
-	for (uint32_t i = 0; i < len; i++)
-		mem->base[addr + i] = v;
-}
-
-/* ---- file descriptors ------------------------------------------------------ */
-
-static bool fd_open(const wasi_ctx *ctx, uint32_t fd)
-{
-	return fd <= 2 && !(ctx->closed & (1u << fd));
-}
-
-static uint32_t fd_cap(uint32_t fd)
-{
-	return fd == 0 ? WASI_CAP_STDIN : fd == 1 ? WASI_CAP_STDOUT : WASI_CAP_STDERR;
-}
-
-static bool granted(const wasi_ctx *ctx, uint32_t cap)
-{
-	return (ctx->caps & cap) == cap;
-}
-
-/* Negative host result -> WASI errno; anything out of range is EIO. */
-static uint32_t host_errno(int64_t r)
-{
-	return r < 0 && r >= -76 ? (uint32_t)-r : WASI_ERRNO_IO;
 }
 
 /* ---- args and environment -------------------------------------------------- */

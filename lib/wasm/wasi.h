@@ -110,6 +110,11 @@ typedef struct wasi_host {
 	int (*isatty)(void *user, int fd);
 	/* Optional: give up the CPU. */
 	void (*yield)(void *user);
+	/*
+	 * Optional: block until clock_id reads at least deadline_ns (an
+	 * absolute time). Needed for poll_oneoff clock subscriptions (sleep).
+	 */
+	int (*sleep_until)(void *user, uint32_t clock_id, uint64_t deadline_ns);
 	void *user;
 } wasi_host;
 
@@ -164,6 +169,12 @@ uint32_t wasi_fd_seek(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint64_t offset
 uint32_t wasi_fd_tell(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t ret_ptr);
 uint32_t wasi_fd_prestat_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t ret_ptr);
 uint32_t wasi_sched_yield(wasi_ctx *ctx, wasi_mem *mem);
+/*
+ * Clock subscriptions sleep (capability clock); fd_read on 0 and fd_write
+ * on 1/2 report ready at once (the streams are blocking).
+ */
+uint32_t wasi_poll_oneoff(wasi_ctx *ctx, wasi_mem *mem, uint32_t in, uint32_t out, uint32_t n,
+			  uint32_t ret_nevents);
 /* Records the exit code; the caller must then stop the guest. */
 void wasi_proc_exit(wasi_ctx *ctx, uint32_t code);
 

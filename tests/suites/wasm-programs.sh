@@ -107,6 +107,15 @@ else
 	bad "guest-side WASI refusals: rc=$rc"; grep -v ' ok$' "$T/out" "$T/err" | head -n 20
 fi
 
+# Sleeping (poll_oneoff on the monotonic clock, blocking in the host).
+"$MVM_WASM" run "$P/wasi-sleep.wasm" 30 >"$T/out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && [ "$(grep -c ': ok$' "$T/out")" -eq 3 ]; then
+	ok "nanosleep and poll_oneoff wait as long as asked"
+else
+	bad "sleep: rc=$rc $(head -c 300 "$T/out")"
+fi
+
 # --- denied capabilities ----------------------------------------------------
 "$MVM_WASM" run --deny stdout "$P/exitcode.wasm" 7 stderr >"$T/out" 2>"$T/err"
 rc=$?
@@ -121,6 +130,13 @@ if [ $rc -eq 1 ] && grep -q '^clock: FAIL' "$T/out" && grep -q '^realtime: FAIL'
 	ok "--deny clock: the program sees its clock calls refused"
 else
 	bad "--deny clock: rc=$rc $(head -c 300 "$T/out")"
+fi
+"$MVM_WASM" run --deny clock "$P/wasi-sleep.wasm" >"$T/out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q '^nanosleep: FAIL' "$T/out"; then
+	ok "--deny clock: sleeping refused too"
+else
+	bad "--deny clock (sleep): rc=$rc $(head -c 300 "$T/out")"
 fi
 "$MVM_WASM" run --deny stdin "$P/filter.wasm" <"$T/in1" >"$T/out" 2>"$T/err"
 rc=$?

@@ -374,7 +374,9 @@ START_TEST(test_dispatch_namespace)
 	ck_assert_uint_eq(dispatch("fd_filestat_get", (uint64_t[]){ 1, 64 }), WASI_ERRNO_NOSYS);
 	ck_assert_uint_eq(dispatch("path_symlink", (uint64_t[]){ 0, 0, 5, 0, 0 }), WASI_ERRNO_BADF);
 	ck_assert_uint_eq(dispatch("fd_renumber", (uint64_t[]){ 1, 4 }), WASI_ERRNO_BADF);
-	ck_assert_uint_eq(dispatch("poll_oneoff", (uint64_t[]){ 0, 0, 0, 0 }), WASI_ERRNO_NOSYS);
+	ck_assert_uint_eq(dispatch("poll_oneoff", (uint64_t[]){ 0, 64, 0, 32 }), WASI_ERRNO_INVAL);
+	ck_assert_uint_eq(dispatch("path_readlink", (uint64_t[]){ 1, 0, 0, 0, 0, 32 }),
+			  WASI_ERRNO_NOSYS);
 	ck_assert_uint_eq(dispatch("sock_accept", (uint64_t[]){ 3, 0, 0 }), WASI_ERRNO_BADF);
 	ck_assert_uint_eq(dispatch("proc_raise", (uint64_t[]){ 6 }), WASI_ERRNO_NOSYS);
 	ck_assert_uint_eq(dispatch("fd_pwrite", (uint64_t[]){ 1, 0, 0, 0, 64 }), WASI_ERRNO_SPIPE);

@@ -106,7 +106,8 @@ int main(void)
 	       __wasi_path_open(3, 0, "etc/passwd", 0, __WASI_RIGHTS_FD_READ, 0, 0, &fd),
 	       __WASI_ERRNO_BADF);
 	expect("path_unlink_file(0) -> NOSYS", __wasi_path_unlink_file(0, "x"), __WASI_ERRNO_NOSYS);
-	expect("poll_oneoff -> NOSYS", __wasi_poll_oneoff(&sub, &ev, 1, &n), __WASI_ERRNO_NOSYS);
+	expect("poll_oneoff(0 subs) -> INVAL", __wasi_poll_oneoff(&sub, &ev, 0, &n), __WASI_ERRNO_INVAL);
+	expect("poll_oneoff(bad) -> FAULT", __wasi_poll_oneoff(bad, &ev, 1, &n), __WASI_ERRNO_FAULT);
 	expect("sock_accept(3) -> BADF", __wasi_sock_accept(3, 0, &fd), __WASI_ERRNO_BADF);
 	expect("fd_write(0) -> BADF", __wasi_fd_write(0, &iov, 1, &n), __WASI_ERRNO_BADF);
 	expect("fd_read(1) -> BADF", __wasi_fd_read(1, (const __wasi_iovec_t *)&iov, 1, &n),
