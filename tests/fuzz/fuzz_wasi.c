@@ -6,7 +6,7 @@
  * ASan catches any access outside the memory; the host stubs check the
  * buffers they are handed lie inside it.
  */
-/* fuzz-sources: lib/wasm/wasi.c lib/wasm/wasi-dispatch.c */
+/* fuzz-sources: lib/wasm/wasi.c lib/wasm/wasi-dispatch.c lib/wasm/wasi-poll.c */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +49,14 @@ static int fz_random(void *user, void *buf, size_t len)
 	return 0;
 }
 
+static int fz_sleep(void *user, uint32_t id, uint64_t deadline)
+{
+	return 0; /* instantly "slept" */
+}
+
 static const wasi_host fz_host = {
 	.writev = fz_iov, .readv = fz_iov, .clock_time = fz_clock,
-	.clock_res = fz_clock, .random = fz_random,
+	.clock_res = fz_clock, .random = fz_random, .sleep_until = fz_sleep,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
