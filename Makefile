@@ -186,6 +186,73 @@ EXTRA_ALL += $(BUILD)/bench/kvm-floor
 # --- section: mvm-init (musl static) and initramfs — owned by Linux-guest work
 
 # --- section: wasm32-wasi programs (tests/wasm-programs) — owned by wasm work
+# Each tests/wasm-programs/X.c is built twice: for wasm32-wasi with Debian's
+# clang + wasi-libc (build/wasm-programs/X.wasm) and natively with gcc -O2
+# (X.native), so tests compare outputs and bench/wasm.sh compares speed.
+# DWARF is stripped from the modules (wasi-libc ships it; 5x the size), the
+# name section is kept so traps can name functions.
+# No sanitizers here: the native build is the speed and output reference.
+# -ffp-contract=off keeps both sides from fusing a*b+c differently.
+WASM_CC ?= clang
+WASM_LD ?= wasm-ld
+WASI_SYSROOT ?= /usr
+NATIVE_CC ?= gcc
+WASM_PROG_FLAGS := -O2 -Wall -Wextra -Werror -ffp-contract=off
+WASM_PROG_SRCS := $(wildcard tests/wasm-programs/*.c)
+WASM_PROGS := $(patsubst tests/wasm-programs/%.c,$(BUILD)/wasm-programs/%.wasm,$(WASM_PROG_SRCS))
+NATIVE_PROGS := $(patsubst tests/wasm-programs/%.c,$(BUILD)/wasm-programs/%.native,$(WASM_PROG_SRCS))
+
+# Fail once, clearly, when the wasm32 toolchain is missing.
+$(BUILD)/wasm-programs/.toolchain-ok:
+	@mkdir -p $(@D)
+	$(Q)command -v $(WASM_CC) >/dev/null || { echo "error: $(WASM_CC) not found (apt-get install clang)" >&2; exit 1; }
+	$(Q)command -v $(WASM_LD) >/dev/null || { echo "error: $(WASM_LD) not found (apt-get install lld)" >&2; exit 1; }
+	$(Q)test -f $(WASI_SYSROOT)/lib/wasm32-wasi/libc.a || { echo "error: no wasi-libc under $(WASI_SYSROOT)/lib/wasm32-wasi (apt-get install wasi-libc)" >&2; exit 1; }
+	$(Q)ls $$($(WASM_CC) -print-resource-dir)/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 || { echo "error: no compiler-rt for wasm32 (apt-get install libclang-rt-14-dev-wasm32)" >&2; exit 1; }
+	$(Q)touch $@
+
+$(BUILD)/wasm-programs/%.wasm: tests/wasm-programs/%.c | $(BUILD)/wasm-programs/.toolchain-ok
+	@$(if $(Q),echo "  WASMCC  $@")
+	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $< -lm
+
+$(BUILD)/wasm-programs/%.native: tests/wasm-programs/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  NATIVE  $@")
+	$(Q)$(NATIVE_CC) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $< -lm
+
+# tests/wasi/X.c: guest-side WASI checks, wasm only (no native twin).
+WASI_TEST_SRCS := $(wildcard tests/wasi/*.c)
+WASI_TEST_PROGS := $(patsubst tests/wasi/%.c,$(BUILD)/wasm-programs/wasi-%.wasm,$(WASI_TEST_SRCS))
+$(BUILD)/wasm-programs/wasi-%.wasm: tests/wasi/%.c | $(BUILD)/wasm-programs/.toolchain-ok
+	@$(if $(Q),echo "  WASMCC  $@")
+	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $<
+
+EXTRA_ALL += $(WASM_PROGS) $(NATIVE_PROGS) $(WASI_TEST_PROGS)
+
+# The WASI core must build freestanding (the micro-VM guest links it): no
+# libc headers, and no undefined symbols but the interpreter's own and
+# the four mem* functions the runtime contract allows (see wasm.h).
+WASI_FREESTANDING_SRCS := $(wildcard lib/wasm/wasi*.c)
+WASI_FREESTANDING_OK := $(BUILD)/freestanding/wasi.ok
+$(WASI_FREESTANDING_OK): $(WASI_FREESTANDING_SRCS) $(wildcard lib/wasm/wasi*.h) lib/wasm/wasm.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FREESTD $(WASI_FREESTANDING_SRCS)")
+	$(Q)for f in $(WASI_FREESTANDING_SRCS); do \
+	  $(CC) -std=gnu11 -O2 -ffreestanding -nostdinc -isystem $$($(CC) -print-file-name=include) \
+	    -fno-stack-protector -I lib $(WARNINGS) -c -o $(@D)/$$(basename $$f .c).o $$f || exit 1; done
+	$(Q)ld -r -o $(@D)/wasi-core.o $(patsubst lib/wasm/%.c,$(@D)/%.o,$(WASI_FREESTANDING_SRCS))
+	$(Q)bad=$$(nm -u $(@D)/wasi-core.o | awk '{print $$NF}' | sort -u | \
+	  grep -vE '^(memcpy|memset|memmove|memcmp|wasm_[a-z_]+)$$'); \
+	  if [ -n "$$bad" ]; then echo "error: WASI core is not freestanding, it needs: $$bad" >&2; exit 1; fi
+	$(Q)touch $@
+
+EXTRA_ALL += $(WASI_FREESTANDING_OK)
+
+install: install-mvm-wasm-man
+.PHONY: install-mvm-wasm-man
+install-mvm-wasm-man:
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 docs/mvm-wasm.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 # --- section: bench programs (bench/*.c -> $(BUILD)/bench/*) — owned by rpc work
 # Built with `all` so they cannot rot; run by `make bench` (bench/run).
