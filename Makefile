@@ -137,6 +137,25 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBTEST) $(ALL_LIBS)
 # --- section: micro-VM guest (init/guest, tests/guests) — owned by kvm work --
 
 # --- section: mvm-init (musl static) and initramfs — owned by Linux-guest work
+# The exec frame codec (lib/exec/frame*.c) is shared with the freestanding
+# micro-VM guest: prove on every `make check` that it compiles with
+# -ffreestanding -nostdlib and leaves only mem* symbols undefined.
+EXEC_FRAME_SRCS := $(wildcard lib/exec/frame*.c)
+FREESTANDING_STAMP := $(BUILD)/freestanding/exec-frame.ok
+FREESTANDING_FLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -nostdinc \
+   -isystem $(shell $(CC) -print-file-name=include) -fno-stack-protector \
+   -fno-pic -mno-red-zone -I. -Ilib -Wall -Wextra -Werror
+$(FREESTANDING_STAMP): $(EXEC_FRAME_SRCS) lib/exec/frame.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FREE    $(EXEC_FRAME_SRCS)")
+	$(Q)for f in $(EXEC_FRAME_SRCS); do \
+	  o=$(@D)/$$(basename $$f .c).o; \
+	  $(CC) $(FREESTANDING_FLAGS) -c -o $$o $$f || exit 1; \
+	  bad=$$(nm -u $$o | awk '{print $$2}' | grep -vxE 'mem(cpy|set|cmp|move)' || true); \
+	  if [ -n "$$bad" ]; then echo "$$f: undefined symbols beyond mem*: $$bad" >&2; exit 1; fi; \
+	done; touch $@
+EXTRA_CHECK_DEPS += $(FREESTANDING_STAMP)
+
 
 # --- section: wasm32-wasi programs (tests/wasm-programs) — owned by wasm work
 
