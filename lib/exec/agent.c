@@ -561,9 +561,10 @@ bool exec_agent_child_exited(exec_agent_t *a, pid_t pid, int status)
 {
 	for (exec_conn_t *c = a->conns; c; c = c->next)
 		if (c->pid == pid && !c->exited) {
+			/* Only mark it: the caller may hold pollfds that refer to
+			 * this connection; exec_agent_dispatch() tidies up. */
 			c->exited = true;
 			c->status = status;
-			agent_sweep(a);
 			return true;
 		}
 	return false;
