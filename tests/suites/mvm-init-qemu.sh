@@ -66,7 +66,7 @@ timeout 90 qemu-system-x86_64 -accel tcg -M microvm -nographic -no-reboot -nodef
 	</dev/null >"$log.raw" 2>&1
 rc=$?
 tr -d '\r' <"$log.raw" >"$log" # the serial console ends lines with \r\n
-secs=$(echo "$(date +%s.%N) - $start" | bc)
+secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 echo "qemu exited with $rc after ${secs}s; console:"
 sed 's/^/  | /' "$log"
 
