@@ -185,10 +185,11 @@ $(INITRAMFS): $(MVM_INIT) init/mkinitramfs
 # Test helper for the QEMU suite: a static program the kernel command line
 # runs (the production initramfs holds nothing but /init).
 GUEST_PROBE := $(BUILD)/guest/mvm-probe
-$(GUEST_PROBE): tests/guest/mvm-probe.c
+GUEST_PROBE_SRCS := tests/guest/mvm-probe.c lib/exec/frame.c lib/exec/client.c
+$(GUEST_PROBE): $(GUEST_PROBE_SRCS) lib/exec/client.h lib/exec/frame.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  MUSLCC  $<")
-	$(Q)$(MUSL_CC) $(INIT_CFLAGS) -static -o $@ $<
+	$(Q)$(MUSL_CC) $(INIT_CFLAGS) -static -o $@ $(GUEST_PROBE_SRCS)
 
 EXTRA_ALL += $(MVM_INIT) $(INITRAMFS)
 EXTRA_CHECK_DEPS += $(GUEST_PROBE)

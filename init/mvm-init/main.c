@@ -206,6 +206,8 @@ int main(int argc, char **argv)
 		free(v);
 	}
 	system_hostname(&s);
+	if (s.pid1 && !s.no_mount)
+		system_load_modules();
 	start_agent(&s);
 	say("ready");
 	run_start(&s);

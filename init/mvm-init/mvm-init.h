@@ -39,6 +39,7 @@ void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void system_mount_all(void);
 void system_console(void);
 void system_hostname(const init_state_t *s);
+void system_load_modules(void);
 
 /* run.c */
 void run_start(init_state_t *s);

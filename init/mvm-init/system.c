@@ -2,10 +2,13 @@
 /* The guest's base system: pseudo filesystems, console, hostname. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "mvm-init.h"
@@ -68,4 +71,42 @@ void system_hostname(const init_state_t *s)
 	else
 		say("hostname %s", name);
 	free(name);
+}
+
+/*
+ * Load the kernel modules shipped in the initramfs under MODULES_DIR, in
+ * name order (so "10-vsock.ko" comes before "20-..."; the initramfs builder
+ * orders them by dependency). Debian's cloud kernel, for one, has vsock and
+ * virtio transports as modules, and the exec agent needs them.
+ */
+#define MODULES_DIR "/lib/modules/mvm-init"
+
+static int ko_filter(const struct dirent *de)
+{
+	size_t n = strlen(de->d_name);
+	return n > 3 && strcmp(de->d_name + n - 3, ".ko") == 0;
+}
+
+void system_load_modules(void)
+{
+	struct dirent **list = NULL;
+	int n = scandir(MODULES_DIR, &list, ko_filter, alphasort);
+
+	for (int i = 0; i < n; i++) {
+		char path[512];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", MODULES_DIR, list[i]->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			say("cannot open module %s: %m", path);
+		else if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+			say("cannot load module %s: %m", list[i]->d_name);
+		else
+			say("loaded module %s", list[i]->d_name);
+		if (fd >= 0)
+			close(fd);
+		free(list[i]);
+	}
+	free(list);
 }
