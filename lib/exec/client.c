@@ -101,11 +101,23 @@ int exec_hvsock_handshake(int fd, unsigned port, int timeout_ms, unsigned *ret_h
 			return -EBADMSG;
 	}
 	line[len] = '\0';
+	return exec_hvsock_parse_reply(line, ret_host_port);
+}
+
+int exec_hvsock_parse_reply(const char *line, unsigned *ret_host_port)
+{
+	unsigned long hp = 0;
+	const char *p;
+
 	if (strncmp(line, "OK ", 3) != 0)
 		return -ECONNREFUSED;
-	char *end;
-	unsigned long hp = strtoul(line + 3, &end, 10);
-	if (end == line + 3 || *end != '\0' || hp > UINT32_MAX)
+	/* Digits only: strtoul would take signs and spaces. */
+	for (p = line + 3; *p >= '0' && *p <= '9'; p++) {
+		hp = hp * 10 + (unsigned long)(*p - '0');
+		if (hp > UINT32_MAX)
+			return -EBADMSG;
+	}
+	if (p == line + 3 || *p != '\0')
 		return -EBADMSG;
 	if (ret_host_port)
 		*ret_host_port = (unsigned)hp;

@@ -27,6 +27,9 @@ int exec_client_connect_unix(const char *path, int *ret_fd);
 int exec_client_connect_hvsock(const char *uds_path, unsigned port, int timeout_ms, int *ret_fd);
 /* The handshake alone, on a connected stream; reads no byte past "\n". */
 int exec_hvsock_handshake(int fd, unsigned port, int timeout_ms, unsigned *ret_host_port);
+/* Parse the VMM's answer line without its "\n": "OK <n>" → 0, anything
+ * not starting with "OK " → -ECONNREFUSED, a bad number → -EBADMSG. */
+int exec_hvsock_parse_reply(const char *line, unsigned *ret_host_port);
 
 typedef struct exec_client_opts {
 	size_t output_cap;  /* bytes kept per stream; 0: 1 MiB. More sets truncated. */

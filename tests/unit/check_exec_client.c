@@ -67,6 +67,25 @@ START_TEST(test_handshake_refusals)
 }
 END_TEST
 
+START_TEST(test_parse_reply)
+{
+	unsigned hp = 1;
+
+	ck_assert_int_eq(exec_hvsock_parse_reply("OK 0", &hp), 0);
+	ck_assert_uint_eq(hp, 0);
+	ck_assert_int_eq(exec_hvsock_parse_reply("OK 4294967295", &hp), 0);
+	ck_assert_uint_eq(hp, 4294967295u);
+	ck_assert_int_eq(exec_hvsock_parse_reply("OK 4294967296", &hp), -EBADMSG);
+	ck_assert_int_eq(exec_hvsock_parse_reply("OK -1", &hp), -EBADMSG);
+	ck_assert_int_eq(exec_hvsock_parse_reply("OK  1", &hp), -EBADMSG);
+	ck_assert_int_eq(exec_hvsock_parse_reply("OK 1 ", &hp), -EBADMSG);
+	ck_assert_int_eq(exec_hvsock_parse_reply("OK ", &hp), -EBADMSG);
+	ck_assert_int_eq(exec_hvsock_parse_reply("ok 1", &hp), -ECONNREFUSED);
+	ck_assert_int_eq(exec_hvsock_parse_reply("", &hp), -ECONNREFUSED);
+	ck_assert_uint_eq(hp, 4294967295u); /* untouched on failure */
+}
+END_TEST
+
 /* The protocol double: one connection, then exit. mode 0: relay to the
  * agent at target; mode 1: refuse (close without answering). */
 static void hvsock_double(int lfd, const char *target, unsigned want_port, int mode)
@@ -247,6 +266,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_handshake_reads_only_its_line);
 	tcase_add_test(tc, test_handshake_refusals);
+	tcase_add_test(tc, test_parse_reply);
 	tcase_add_test(tc, test_exec_through_hvsock_double);
 	tcase_add_test(tc, test_client_timeout_and_bad_reply);
 	suite_add_tcase(s, tc);
