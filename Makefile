@@ -180,7 +180,8 @@ INITRAMFS := $(BUILD)/guest/initramfs.cpio.gz
 $(INITRAMFS): $(MVM_INIT) init/mkinitramfs
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CPIO    $@")
-	$(Q)init/mkinitramfs $@ /init=$(MVM_INIT)
+	$(Q)strip -o $(BUILD)/guest/init.stripped $(MVM_INIT)
+	$(Q)init/mkinitramfs $@ /init=$(BUILD)/guest/init.stripped
 
 # Test helper for the QEMU suite: a static program the kernel command line
 # runs (the production initramfs holds nothing but /init).

@@ -39,7 +39,7 @@ exec_transport_t exec_transport_unix(const char *path);
 typedef struct exec_agent_config {
 	exec_transport_t transport;
 	const char *platform;   /* reported by mvm.info, e.g. "mvm-init" */
-	unsigned max_connections; /* 0: default 16; more are refused */
+	unsigned max_connections; /* 0: default 16; more wait in the backlog */
 } exec_agent_config_t;
 
 typedef struct exec_agent exec_agent_t;
