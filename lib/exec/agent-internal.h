@@ -12,6 +12,7 @@
 #define AGENT_IN_HIGH_WATER (128u * 1024)  /* stop reading the socket above */
 #define AGENT_DRAIN_MS 1000                /* wait for pipe EOF after exit */
 #define AGENT_DEFAULT_MAX_CONNECTIONS 16
+#define AGENT_DEFAULT_REQUEST_TIMEOUT_MS 30000
 
 typedef enum conn_state {
 	CONN_WAIT_REQUEST, /* reading the request frame */
@@ -43,6 +44,7 @@ typedef struct exec_conn {
 	uint8_t *in_buf;
 	size_t in_len, in_off;
 	bool in_eof;    /* host finished stdin */
+	uint64_t request_deadline_ms; /* the request must be complete by then */
 	uint64_t deadline_ms; /* 0: none */
 	uint64_t drain_deadline_ms;
 } exec_conn_t;

@@ -334,6 +334,9 @@ static void conn_check_done(exec_conn_t *c, uint64_t now)
 
 static void conn_tick(exec_conn_t *c, uint64_t now)
 {
+	if (c->state == CONN_WAIT_REQUEST && c->fd >= 0 && now >= c->request_deadline_ms)
+		conn_queue_error(c, EXEC_ERROR_PROTOCOL, "no request within %u ms",
+				 c->agent->cfg.request_timeout_ms);
 	if (c->pid > 0 && !c->exited && c->deadline_ms && now >= c->deadline_ms && !c->timed_out) {
 		c->timed_out = true;
 		agent_kill_group(c);
@@ -364,6 +367,7 @@ static void agent_accept(exec_agent_t *a)
 		}
 		c->agent = a;
 		c->fd = fd;
+		c->request_deadline_ms = agent_now_ms() + a->cfg.request_timeout_ms;
 		c->in_fd = c->out_fd = c->err_fd = -1;
 		exec_decoder_init(&c->dec, c->dbuf, EXEC_MAX_PAYLOAD);
 		c->next = a->conns;
@@ -384,6 +388,8 @@ int exec_agent_new(const exec_agent_config_t *cfg, exec_agent_t **ret)
 	a->cfg = *cfg;
 	if (!a->cfg.max_connections)
 		a->cfg.max_connections = AGENT_DEFAULT_MAX_CONNECTIONS;
+	if (!a->cfg.request_timeout_ms)
+		a->cfg.request_timeout_ms = AGENT_DEFAULT_REQUEST_TIMEOUT_MS;
 	if (!a->cfg.platform)
 		a->cfg.platform = "unknown";
 	fd = cfg->transport.listen(&cfg->transport);
@@ -544,6 +550,8 @@ int exec_agent_timeout_ms(const exec_agent_t *a)
 	uint64_t now = agent_now_ms(), next = UINT64_MAX;
 
 	for (exec_conn_t *c = a->conns; c; c = c->next) {
+		if (c->state == CONN_WAIT_REQUEST && c->fd >= 0 && c->request_deadline_ms < next)
+			next = c->request_deadline_ms;
 		if (c->pid > 0 && !c->exited && c->deadline_ms && !c->timed_out && c->deadline_ms < next)
 			next = c->deadline_ms;
 		if (c->exited && c->state == CONN_RUNNING) {

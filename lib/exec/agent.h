@@ -40,6 +40,10 @@ typedef struct exec_agent_config {
 	exec_transport_t transport;
 	const char *platform;   /* reported by mvm.info, e.g. "mvm-init" */
 	unsigned max_connections; /* 0: default 16; more wait in the backlog */
+	/* A connection that has not sent its whole request by then gets a
+	 * protocol error and is closed, so idle peers cannot hold every slot.
+	 * 0: default 30000. */
+	unsigned request_timeout_ms;
 } exec_agent_config_t;
 
 typedef struct exec_agent exec_agent_t;

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@ static char dir[] = "/tmp/mvm-agent-XXXXXX";
 static char path[128];
 static pid_t agent_pid;
 static int stop_pipe[2];
+static unsigned request_timeout_ms; /* 0: the agent's default */
 
 static void agent_setup(void)
 {
@@ -35,7 +37,8 @@ static void agent_setup(void)
 	agent_pid = fork();
 	ck_assert_int_ge(agent_pid, 0);
 	if (agent_pid == 0) {
-		exec_agent_config_t cfg = { .transport = exec_transport_unix(path), .platform = "unit-test" };
+		exec_agent_config_t cfg = { .transport = exec_transport_unix(path), .platform = "unit-test",
+					    .max_connections = 4, .request_timeout_ms = request_timeout_ms };
 		exec_agent_t *a;
 		signal(SIGPIPE, SIG_IGN); /* as the agent's contract asks */
 		close(stop_pipe[1]);
@@ -64,6 +67,43 @@ static void agent_teardown(void)
 	rmdir(dir);
 }
 
+static void short_timeout_setup(void)
+{
+	request_timeout_ms = 300;
+	agent_setup();
+}
+
+/* Idle peers are dropped, and the slots they held serve others again. */
+START_TEST(test_idle_connections_dropped)
+{
+	int fds[4];
+	uint8_t b[64];
+
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(exec_client_connect_unix(path, &fds[i]), 0);
+	/* All four slots are taken: a fifth request has to wait for them. */
+	ck_assert_str_eq(exec_cases_sh("echo served"), "served\n");
+	for (int i = 0; i < 4; i++) {
+		uint32_t code;
+		exec_str_t msg;
+		exec_decoder_t d;
+		exec_frame_t f;
+		size_t used;
+		static uint8_t dbuf[EXEC_MAX_PAYLOAD];
+		ssize_t n = recv(fds[i], b, sizeof(b), 0);
+
+		ck_assert_int_gt(n, 0);
+		exec_decoder_init(&d, dbuf, sizeof(dbuf));
+		ck_assert_int_eq(exec_decoder_feed(&d, b, (size_t)n, &used, &f), 1);
+		ck_assert_int_eq(f.type, EXEC_FRAME_ERROR);
+		ck_assert_int_eq(exec_parse_error(f.payload, f.len, &code, &msg), 0);
+		ck_assert_uint_eq(code, EXEC_ERROR_PROTOCOL);
+		ck_assert_int_eq(recv(fds[i], b, sizeof(b), 0), 0);
+		close(fds[i]);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("exec_agent");
@@ -74,6 +114,11 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_checked_fixture(tc, agent_setup, agent_teardown);
 	exec_cases_add(tc);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("limits");
+	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, short_timeout_setup, agent_teardown);
+	tcase_add_test(tc, test_idle_connections_dropped);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
