@@ -379,13 +379,13 @@ START_TEST(test_several_connections)
 	pid_t pids[N];
 	double t0 = now_s();
 
-	/* Four 0.6 s commands at once finish well before 2.4 s. */
+	/* Four 1 s commands at once finish well before 4 s. */
 	for (int i = 0; i < N; i++) {
 		pids[i] = fork();
 		ck_assert_int_ge(pids[i], 0);
 		if (pids[i] == 0) {
 			char arg[16], want[32];
-			const char *argv[] = { "/bin/sh", "-c", "sleep 0.6; echo \"conn $0\"", arg, NULL };
+			const char *argv[] = { "/bin/sh", "-c", "sleep 1; echo \"conn $0\"", arg, NULL };
 			exec_result_t res;
 			snprintf(arg, sizeof(arg), "%d", i);
 			snprintf(want, sizeof(want), "conn %d\n", i);
@@ -400,7 +400,7 @@ START_TEST(test_several_connections)
 		ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
 		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
-	ck_assert_msg(now_s() - t0 < 2.0, "connections were serialised: %.2fs", now_s() - t0);
+	ck_assert_msg(now_s() - t0 < 3.0, "connections were serialised: %.2fs", now_s() - t0);
 }
 END_TEST
 
