@@ -184,6 +184,65 @@ EXTRA_ALL += $(BUILD)/bench/kvm-floor
 
 
 # --- section: mvm-init (musl static) and initramfs — owned by Linux-guest work
+# The exec frame codec (lib/exec/frame*.c) is shared with the freestanding
+# micro-VM guest: prove on every `make check` that it compiles with
+# -ffreestanding -nostdlib and leaves only mem* symbols undefined.
+EXEC_FRAME_SRCS := $(wildcard lib/exec/frame*.c)
+FREESTANDING_STAMP := $(BUILD)/freestanding/exec-frame.ok
+FREESTANDING_FLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -nostdinc \
+   -isystem $(shell $(CC) -print-file-name=include) -fno-stack-protector \
+   -fno-pic -mno-red-zone -I. -Ilib -Wall -Wextra -Werror
+$(FREESTANDING_STAMP): $(EXEC_FRAME_SRCS) lib/exec/frame.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FREE    $(EXEC_FRAME_SRCS)")
+	$(Q)for f in $(EXEC_FRAME_SRCS); do \
+	  o=$(@D)/$$(basename $$f .c).o; \
+	  $(CC) $(FREESTANDING_FLAGS) -c -o $$o $$f || exit 1; \
+	  bad=$$(nm -u $$o | awk '{print $$2}' | grep -vxE 'mem(cpy|set|cmp|move)' || true); \
+	  if [ -n "$$bad" ]; then echo "$$f: undefined symbols beyond mem*: $$bad" >&2; exit 1; fi; \
+	done; touch $@
+EXTRA_CHECK_DEPS += $(FREESTANDING_STAMP)
+
+# mvm-init: a static musl binary (never sanitized: it is PID 1 in a guest).
+MUSL_CC ?= musl-gcc
+INIT_SRCS := $(wildcard init/mvm-init/*.c) $(filter-out lib/exec/client.c,$(wildcard lib/exec/*.c)) \
+   lib/util/kcmdline.c
+INIT_OBJS := $(patsubst %.c,$(BUILD)/musl/%.o,$(INIT_SRCS))
+MVM_INIT := $(BUILD)/bin/mvm-init
+INIT_CFLAGS := -std=gnu11 -Os -g -pipe -D_GNU_SOURCE -DMVM_VERSION=\"$(VERSION)\" \
+   -I. -Ilib -fno-strict-aliasing $(WARNINGS)
+$(BUILD)/musl/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  MUSLCC  $<")
+	$(Q)$(MUSL_CC) $(INIT_CFLAGS) -MMD -MP -c -o $@ $<
+$(MVM_INIT): $(INIT_OBJS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(MUSL_CC) -static -o $@ $^
+	$(Q)file -L $@ | grep -q 'statically linked' || { echo "$@ is not static" >&2; exit 1; }
+
+# The initramfs: mvm-init as /init plus empty mount points, as a
+# reproducible cpio newc archive (fixed mtimes, root owner, sorted names).
+INITRAMFS := $(BUILD)/guest/initramfs.cpio.gz
+$(INITRAMFS): $(MVM_INIT) init/mkinitramfs
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CPIO    $@")
+	$(Q)strip -o $(BUILD)/guest/init.stripped $(MVM_INIT)
+	$(Q)init/mkinitramfs $@ /init=$(BUILD)/guest/init.stripped
+
+# Test helper for the QEMU suite: a static program the kernel command line
+# runs (the production initramfs holds nothing but /init).
+GUEST_PROBE := $(BUILD)/guest/mvm-probe
+GUEST_PROBE_SRCS := tests/guest/mvm-probe.c lib/exec/frame.c lib/exec/client.c
+$(GUEST_PROBE): $(GUEST_PROBE_SRCS) lib/exec/client.h lib/exec/frame.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  MUSLCC  $<")
+	$(Q)$(MUSL_CC) $(INIT_CFLAGS) -static -o $@ $(GUEST_PROBE_SRCS)
+
+EXTRA_ALL += $(MVM_INIT) $(INITRAMFS)
+EXTRA_CHECK_DEPS += $(GUEST_PROBE)
+-include $(shell find $(BUILD)/musl -name '*.d' 2>/dev/null)
+
 
 # --- section: wasm32-wasi programs (tests/wasm-programs) — owned by wasm work
 # Each tests/wasm-programs/X.c is built twice: for wasm32-wasi with Debian's
