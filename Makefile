@@ -158,7 +158,7 @@ EXTRA_CHECK_DEPS += $(FREESTANDING_STAMP)
 
 # mvm-init: a static musl binary (never sanitized: it is PID 1 in a guest).
 MUSL_CC ?= musl-gcc
-INIT_SRCS := $(wildcard init/mvm-init/*.c) $(filter-out lib/exec/client.c,$(wildcard lib/exec/*.c)) \
+INIT_SRCS := $(wildcard init/mvm-init/*.c) $(filter-out lib/exec/client.c lib/exec/call.c,$(wildcard lib/exec/*.c)) \
    lib/util/kcmdline.c
 INIT_OBJS := $(patsubst %.c,$(BUILD)/musl/%.o,$(INIT_SRCS))
 MVM_INIT := $(BUILD)/bin/mvm-init
@@ -186,7 +186,7 @@ $(INITRAMFS): $(MVM_INIT) init/mkinitramfs
 # Test helper for the QEMU suite: a static program the kernel command line
 # runs (the production initramfs holds nothing but /init).
 GUEST_PROBE := $(BUILD)/guest/mvm-probe
-GUEST_PROBE_SRCS := tests/guest/mvm-probe.c lib/exec/frame.c lib/exec/client.c
+GUEST_PROBE_SRCS := tests/guest/mvm-probe.c lib/exec/frame.c lib/exec/client.c lib/exec/call.c
 $(GUEST_PROBE): $(GUEST_PROBE_SRCS) lib/exec/client.h lib/exec/frame.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  MUSLCC  $<")
