@@ -176,12 +176,17 @@ $(MVM_INIT): $(INIT_OBJS)
 
 # The initramfs: mvm-init as /init plus empty mount points, as a
 # reproducible cpio newc archive (fixed mtimes, root owner, sorted names).
+# INITRAMFS_MODULES=DIR adds DIR/*.ko as /lib/modules/mvm-init/ (mvm-init
+# loads them in name order at boot; see docs/linux-guests.md).
 INITRAMFS := $(BUILD)/guest/initramfs.cpio.gz
-$(INITRAMFS): $(MVM_INIT) init/mkinitramfs
+INITRAMFS_MODULES ?=
+INITRAMFS_KO := $(if $(INITRAMFS_MODULES),$(sort $(wildcard $(INITRAMFS_MODULES)/*.ko)))
+$(INITRAMFS): $(MVM_INIT) init/mkinitramfs $(INITRAMFS_KO)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CPIO    $@")
 	$(Q)strip -o $(BUILD)/guest/init.stripped $(MVM_INIT)
-	$(Q)init/mkinitramfs $@ /init=$(BUILD)/guest/init.stripped
+	$(Q)init/mkinitramfs $@ /init=$(BUILD)/guest/init.stripped \
+	   $(foreach m,$(INITRAMFS_KO),/lib/modules/mvm-init/$(notdir $(m))=$(m))
 
 # Test helper for the QEMU suite: a static program the kernel command line
 # runs (the production initramfs holds nothing but /init).
