@@ -205,7 +205,7 @@ EXTRA_CHECK_DEPS += $(FREESTANDING_STAMP)
 
 # mvm-init: a static musl binary (never sanitized: it is PID 1 in a guest).
 MUSL_CC ?= musl-gcc
-INIT_SRCS := $(wildcard init/mvm-init/*.c) $(filter-out lib/exec/client.c,$(wildcard lib/exec/*.c)) \
+INIT_SRCS := $(wildcard init/mvm-init/*.c) $(filter-out lib/exec/client.c lib/exec/call.c,$(wildcard lib/exec/*.c)) \
    lib/util/kcmdline.c
 INIT_OBJS := $(patsubst %.c,$(BUILD)/musl/%.o,$(INIT_SRCS))
 MVM_INIT := $(BUILD)/bin/mvm-init
@@ -223,17 +223,22 @@ $(MVM_INIT): $(INIT_OBJS)
 
 # The initramfs: mvm-init as /init plus empty mount points, as a
 # reproducible cpio newc archive (fixed mtimes, root owner, sorted names).
+# INITRAMFS_MODULES=DIR adds DIR/*.ko as /lib/modules/mvm-init/ (mvm-init
+# loads them in name order at boot; see docs/linux-guests.md).
 INITRAMFS := $(BUILD)/guest/initramfs.cpio.gz
-$(INITRAMFS): $(MVM_INIT) init/mkinitramfs
+INITRAMFS_MODULES ?=
+INITRAMFS_KO := $(if $(INITRAMFS_MODULES),$(sort $(wildcard $(INITRAMFS_MODULES)/*.ko)))
+$(INITRAMFS): $(MVM_INIT) init/mkinitramfs $(INITRAMFS_KO)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CPIO    $@")
 	$(Q)strip -o $(BUILD)/guest/init.stripped $(MVM_INIT)
-	$(Q)init/mkinitramfs $@ /init=$(BUILD)/guest/init.stripped
+	$(Q)init/mkinitramfs $@ /init=$(BUILD)/guest/init.stripped \
+	   $(foreach m,$(INITRAMFS_KO),/lib/modules/mvm-init/$(notdir $(m))=$(m))
 
 # Test helper for the QEMU suite: a static program the kernel command line
 # runs (the production initramfs holds nothing but /init).
 GUEST_PROBE := $(BUILD)/guest/mvm-probe
-GUEST_PROBE_SRCS := tests/guest/mvm-probe.c lib/exec/frame.c lib/exec/client.c
+GUEST_PROBE_SRCS := tests/guest/mvm-probe.c lib/exec/frame.c lib/exec/client.c lib/exec/call.c
 $(GUEST_PROBE): $(GUEST_PROBE_SRCS) lib/exec/client.h lib/exec/frame.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  MUSLCC  $<")

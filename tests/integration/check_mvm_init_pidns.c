@@ -261,6 +261,13 @@ START_TEST(test_run_signal_and_bad_value)
 	assert_powered_off(wait_end(10));
 	ck_assert(log_has("mvm-init: run: bad mvm.run= value"));
 	cleanup_dir();
+	/* A program that does not exist: said, exit code 127, still powers off. */
+	if (!start_init("mvm.run=no-such-program-mvm,x mvm.poweroff=1"))
+		return;
+	assert_powered_off(wait_end(10));
+	ck_assert(log_has("mvm-init: run: cannot execute no-such-program-mvm: No such file or directory\n"));
+	ck_assert(log_has("mvm-init: run: exit code 127\n"));
+	cleanup_dir();
 }
 END_TEST
 
