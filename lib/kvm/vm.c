@@ -92,30 +92,12 @@ static void write_page_tables(kvm_vm_t *vm)
 	gdt[4] = 0x00cff2000000ffffull; /* user data, DPL 3 */
 }
 
-static int setup_cpuid(kvm_vm_t *vm, int vcpu_fd, int *ret_avx)
+static bool cpuid_has_avx(const struct kvm_cpuid2 *c)
 {
-	_cleanup_free_ struct kvm_cpuid2 *cpuid = NULL;
-	unsigned n = 64;
-
-	for (;;) {
-		free(cpuid);
-		cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(cpuid->entries[0]));
-		if (!cpuid)
-			return -ENOMEM;
-		cpuid->nent = n;
-		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
-			break;
-		if (errno != E2BIG || n >= 4096)
-			return negative_errno();
-		n *= 2;
-	}
-	*ret_avx = 0;
-	for (unsigned i = 0; i < cpuid->nent; i++)
-		if (cpuid->entries[i].function == 1)
-			*ret_avx = !!(cpuid->entries[i].ecx & (1u << 28));
-	if (ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid) < 0)
-		return negative_errno();
-	return 0;
+	for (unsigned i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			return !!(c->entries[i].ecx & (1u << 28));
+	return false;
 }
 
 static void user_seg(struct kvm_segment *s, int code)
@@ -127,11 +109,11 @@ static void user_seg(struct kvm_segment *s, int code)
 	};
 }
 
-static int setup_vcpu(kvm_vm_t *vm, unsigned idx)
+static int setup_vcpu(kvm_vm_t *vm, unsigned idx, const struct kvm_cpuid2 *cpuid)
 {
 	kvm_vcpu_t *v = &vm->vcpu[idx];
 	struct kvm_sregs sregs;
-	int avx, r;
+	int avx;
 
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)idx);
 	if (v->fd < 0)
@@ -141,9 +123,9 @@ static int setup_vcpu(kvm_vm_t *vm, unsigned idx)
 		v->run = NULL;
 		return negative_errno();
 	}
-	r = setup_cpuid(vm, v->fd, &avx);
-	if (r < 0)
-		return r;
+	if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0)
+		return negative_errno();
+	avx = cpuid_has_avx(cpuid);
 	/* XCR0 = x87|SSE|AVX so XSAVE state carries the ymm halves. */
 	struct kvm_xcrs xcrs = { .nr_xcrs = 1, .xcrs = { { .xcr = 0, .value = avx ? 7 : 3 } } };
 	if (ioctl(v->fd, KVM_SET_XCRS, &xcrs) < 0)
@@ -169,8 +151,10 @@ static int setup_vcpu(kvm_vm_t *vm, unsigned idx)
 	return 0;
 }
 
-int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus, kvm_vm_t **ret)
+int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus,
+	       const struct kvm_cpuid2 *cpuid, kvm_vm_t **ret)
 {
+	_cleanup_free_ struct kvm_cpuid2 *own = NULL;
 	kvm_vm_t *vm;
 	int r;
 
@@ -187,6 +171,12 @@ int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus, kvm_vm_t **ret)
 	if (r <= 0 || !(r & KVM_SYNC_X86_REGS))
 		return -EOPNOTSUPP;
 
+	if (!cpuid) {
+		r = kvm_cpuid_get(kvm_fd, &own);
+		if (r < 0)
+			return r;
+		cpuid = own;
+	}
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
@@ -225,7 +215,7 @@ int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus, kvm_vm_t **ret)
 	vm->run_size = (size_t)r;
 	write_page_tables(vm);
 	for (unsigned i = 0; i < vcpus; i++) {
-		r = setup_vcpu(vm, i);
+		r = setup_vcpu(vm, i, cpuid);
 		vm->nvcpus = i + 1;
 		if (r < 0)
 			goto fail;

@@ -2,7 +2,8 @@
 /*
  * Spawn, adopt and reap mvm-vmm workers (the parent side; see worker.h).
  * The child gets exactly: 0,1 /dev/null, 2 log or /dev/null, 3 /dev/kvm,
- * 4 the guest image, 5 the listening control socket, 6 the result file.
+ * 4 the guest image, 5 the listening control socket, 6 the result file,
+ * 7 a sealed memfd with the supported-CPUID table (asked once per parent).
  * The parent closes its copies and sets them to -1 once handed over, as
  * OpenBSD vmd does, so no fd of one VM leaks into another VM's worker.
  */
@@ -31,7 +32,8 @@ extern char **environ;
 #define FD_IMAGE 4
 #define FD_CTL 5
 #define FD_RESULT 6
-#define CHILD_NFDS 7
+#define FD_CPUID 7
+#define CHILD_NFDS 8
 #define ARGV_MAX 1040
 
 static int sockaddr_for(const char *path, struct sockaddr_un *sa)
@@ -128,6 +130,7 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
 	r = r ?: argv_add(a, "--ctl-fd=", NULL, FD_CTL);
 	if (c->result_path)
 		r = r ?: argv_add(a, "--result-fd=", NULL, FD_RESULT);
+	r = r ?: argv_add(a, "--cpuid-fd=", NULL, FD_CPUID);
 	r = r ?: argv_add(a, "--memory-mib=", NULL, mem);
 	r = r ?: argv_add(a, "--vcpus=", NULL, vcpus);
 	for (size_t i = 0; i < c->nargs && !r; i++)
@@ -196,6 +199,10 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 		if (result_fd < 0)
 			return negative_errno();
 	}
+	/* Cached for the process: not ours to close. */
+	int cpuid_fd = kvm_cpuid_memfd(kvm_fd);
+	if (cpuid_fd < 0)
+		return cpuid_fd;
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null_fd < 0)
 		return negative_errno();
@@ -212,7 +219,7 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 		goto fail;
 
 	int src[CHILD_NFDS] = { null_fd, null_fd, c->log_fd >= 0 ? c->log_fd : null_fd,
-				kvm_fd, image_fd, listen_fd, result_fd };
+				kvm_fd, image_fd, listen_fd, result_fd, cpuid_fd };
 	pid = fork();
 	if (pid < 0) {
 		r = negative_errno();

@@ -302,8 +302,8 @@ START_TEST(test_sandbox_while_running)
 	status_line(t.w.pid, "Seccomp:", v, sizeof(v));
 	ck_assert_str_eq(v, "2");
 	/* Only the fds it was given (0-2, the socket and result file) plus
-	 * its own VM, vCPU, eventfd and connection fds; /dev/kvm and the
-	 * image were closed once the VM was built. */
+	 * its own VM, vCPU, eventfd and connection fds; /dev/kvm, the image
+	 * and the CPUID table were closed once the VM was built. */
 	char fdpath[64], target[256];
 	for (int fd = 0; fd < 64; fd++) {
 		snprintf(fdpath, sizeof(fdpath), "/proc/%d/fd/%d", (int)t.w.pid, fd);
@@ -313,6 +313,7 @@ START_TEST(test_sandbox_while_running)
 		target[n] = 0;
 		ck_assert_msg(strcmp(target, "/dev/kvm") != 0, "fd %d is /dev/kvm", fd);
 		ck_assert_msg(strcmp(target, t.image) != 0, "fd %d is the image", fd);
+		ck_assert_msg(!strstr(target, "mvm-cpuid"), "fd %d is the CPUID memfd", fd);
 	}
 	ck_assert_int_eq(kvm_ctl_send_stop(t.w.ctl, 0), 0);
 	tvm_finish(&t, 10000);
