@@ -5,7 +5,7 @@
  *
  *   mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N --result-fd=N [--cpuid-fd=N]
  *           [--memory-mib=16] [--vcpus=1] [--arg=S]... [--cap=S]...
- *           [--workload=sha256:HEX] [--debug-forbidden-syscall]
+ *           [--workload=sha256:HEX] [--debug-forbidden-syscall] [--debug-exec-mapping]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
 		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1, .cpuid_fd = -1,
 		.memory_mib = 16, .vcpus = 1, .args = args, .caps = caps,
 	};
-	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_CPUID, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_DEBUG_SYS };
+	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_CPUID, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_DEBUG_SYS, O_DEBUG_EXEC };
 	static const struct option opts[] = {
 		{ "kvm-fd", required_argument, NULL, O_KVM },
 		{ "image-fd", required_argument, NULL, O_IMAGE },
@@ -58,6 +58,7 @@ int main(int argc, char **argv)
 		{ "cap", required_argument, NULL, O_CAP },
 		{ "workload", required_argument, NULL, O_WL },
 		{ "debug-forbidden-syscall", no_argument, NULL, O_DEBUG_SYS },
+		{ "debug-exec-mapping", no_argument, NULL, O_DEBUG_EXEC },
 		{ 0 },
 	};
 	int c, r = 0;
@@ -79,6 +80,7 @@ int main(int argc, char **argv)
 			break;
 		case O_WL: cfg.workload = optarg; break;
 		case O_DEBUG_SYS: cfg.debug |= KVM_VMM_DEBUG_FORBIDDEN_SYSCALL; break;
+		case O_DEBUG_EXEC: cfg.debug |= KVM_VMM_DEBUG_EXEC_MAPPING; break;
 		default: r = -EINVAL; break;
 		}
 		if (r < 0) {

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -504,8 +505,11 @@ int kvm_vmm_main(const kvm_vmm_config_t *cfg)
 		(void)kvm_ctl_queue(m->conn, KVM_MSG_READY, NULL, 0);
 	pump_console(m);
 
+	/* Test hooks: each must die by SIGSYS. */
 	if (cfg->debug & KVM_VMM_DEBUG_FORBIDDEN_SYSCALL)
-		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0); /* must die by SIGSYS */
+		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	if (cfg->debug & KVM_VMM_DEBUG_EXEC_MAPPING)
+		mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	/* STOP_SIGNAL is blocked here, so the control thread inherits it
 	 * blocked; vcpu_main() unblocks it for this thread only. */

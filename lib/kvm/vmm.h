@@ -16,7 +16,8 @@
 #define KVM_VMM_EXIT_FAULT 2 /* guest fault */
 #define KVM_VMM_EXIT_USAGE 64
 
-#define KVM_VMM_DEBUG_FORBIDDEN_SYSCALL 0x1u
+#define KVM_VMM_DEBUG_FORBIDDEN_SYSCALL 0x1u /* socket() after the filter */
+#define KVM_VMM_DEBUG_EXEC_MAPPING 0x2u      /* mmap(PROT_EXEC) after it */
 
 /* Console output kept while no client is connected (oldest dropped). */
 #define KVM_VMM_CONSOLE_RING (64u << 10)

@@ -141,6 +141,8 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
 		r = r ?: argv_add(a, "--workload=", c->workload, 0);
 	if (c->debug & KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL)
 		r = r ?: argv_add(a, "--debug-forbidden-syscall", "", 0);
+	if (c->debug & KVM_WORKER_DEBUG_EXEC_MAPPING)
+		r = r ?: argv_add(a, "--debug-exec-mapping", "", 0);
 	return r;
 }
 

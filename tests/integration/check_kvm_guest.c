@@ -280,6 +280,34 @@ START_TEST(test_start_enomem)
 }
 END_TEST
 
+static int run_vmm(const char *arg)
+{
+	char vmm[512];
+	int st;
+	snprintf(vmm, sizeof(vmm), "%s/bin/mvm-vmm", tbuild());
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(vmm, vmm, arg, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+START_TEST(test_vmm_usage_errors)
+{
+	ck_assert_int_eq(run_vmm("--memory-mib=16"), 64);   /* no fds */
+	ck_assert_int_eq(run_vmm("--memory-mib=lots"), 64);
+	ck_assert_int_eq(run_vmm("--kvm-fd=-1"), 64);
+	ck_assert_int_eq(run_vmm("--no-such-option"), 64);
+}
+END_TEST
+
 static Suite *kvm_guest_suite(void)
 {
 	Suite *s = suite_create("kvm-guest");
@@ -302,6 +330,7 @@ static Suite *kvm_guest_suite(void)
 	tcase_add_test(st, test_start_errors);
 	tcase_add_test(st, test_start_emfile);
 	tcase_add_test(st, test_start_enomem);
+	tcase_add_test(st, test_vmm_usage_errors);
 	suite_add_tcase(s, st);
 	return s;
 }

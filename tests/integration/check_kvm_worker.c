@@ -321,6 +321,10 @@ START_TEST(test_sandbox_while_running)
 }
 END_TEST
 
+static const unsigned forbidden[] = { KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL, KVM_WORKER_DEBUG_EXEC_MAPPING };
+
+/* A syscall off the allow-list (socket), or an allowed one with a refused
+ * argument (mmap with PROT_EXEC), kills the whole worker. */
 START_TEST(test_forbidden_syscall_kills_worker)
 {
 	tvm_t t;
@@ -328,7 +332,7 @@ START_TEST(test_forbidden_syscall_kills_worker)
 	int st;
 	memset(&t, 0, sizeof(t));
 	tvm_config(&t, "mvm-guest", &c);
-	c.debug = KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL;
+	c.debug = forbidden[_i];
 	ck_assert_int_eq(kvm_worker_spawn(&c, &t.w), 0);
 	ck_assert_int_eq(kvm_worker_wait(&t.w, 10000, &st), 0);
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "status 0x%x", st);
@@ -475,7 +479,7 @@ static Suite *kvm_worker_suite(void)
 	tcase_add_test(tc, test_reconnect_then_console_and_stop);
 	tcase_add_test(tc, test_survives_parent_death_and_readopt);
 	tcase_add_test(tc, test_sandbox_while_running);
-	tcase_add_test(tc, test_forbidden_syscall_kills_worker);
+	tcase_add_loop_test(tc, test_forbidden_syscall_kills_worker, 0, (int)ELEMENTSOF(forbidden));
 	tcase_add_test(tc, test_idle_guest_uses_no_cpu);
 	tcase_add_test(tc, test_newest_connection_wins);
 	tcase_add_test(tc, test_protocol_violation_drops_connection_only);
