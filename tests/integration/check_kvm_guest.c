@@ -129,6 +129,21 @@ START_TEST(test_host_services)
 }
 END_TEST
 
+/* The guest heap (init/guest/heap.c) under random malloc/realloc/free
+ * with every block's contents checked, then coalesced back to one block. */
+START_TEST(test_guest_heap_stress)
+{
+	tvm_t t;
+	const char *args[] = { "100000" };
+	tvm_start(&t, "heap", args, 1);
+	tvm_finish(&t, 30000);
+	ck_assert_msg(t.res.outcome == KVM_OUTCOME_EXIT, "%s: %s", kvm_outcome_to_string(t.res.outcome), t.res.message);
+	ck_assert_int_eq(t.res.exit_code, 0);
+	ck_assert_ptr_nonnull(strstr(t.console, "heap ok: 100000 ops"));
+	tvm_cleanup(&t);
+}
+END_TEST
+
 /* --- hostile images --------------------------------------------------------- */
 
 static uint8_t *read_file(const char *path, size_t *ret_len)
@@ -320,6 +335,7 @@ static Suite *kvm_guest_suite(void)
 	TCase *svc = tcase_create("services");
 	tcase_set_timeout(svc, 60);
 	tcase_add_test(svc, test_host_services);
+	tcase_add_test(svc, test_guest_heap_stress);
 	suite_add_tcase(s, svc);
 	TCase *img = tcase_create("images");
 	tcase_set_timeout(img, 60);
