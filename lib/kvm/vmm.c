@@ -63,7 +63,7 @@ typedef struct vmm {
 	kvm_ctl_t *conn;
 	uint32_t state;
 	int64_t stop_deadline; /* ms, -1 none */
-	uint8_t chunk[KVM_MSG_PAYLOAD_MAX];
+	uint8_t *chunk;        /* KVM_MSG_PAYLOAD_MAX bytes: ring -> frame */
 } vmm_t;
 
 static int64_t now_ms(void)
@@ -224,7 +224,7 @@ static void pump_console(vmm_t *m)
 		if (space <= sizeof(kvm_msg_hdr_t))
 			break;
 		pthread_mutex_lock(&m->lock);
-		size_t n = ring_get(&m->out, m->chunk, MIN(space - sizeof(kvm_msg_hdr_t), sizeof(m->chunk)));
+		size_t n = ring_get(&m->out, m->chunk, MIN(space - sizeof(kvm_msg_hdr_t), KVM_MSG_PAYLOAD_MAX));
 		pthread_mutex_unlock(&m->lock);
 		if (n == 0)
 			break;
@@ -456,13 +456,14 @@ static void *ctl_main(void *p)
 
 int kvm_vmm_main(const kvm_vmm_config_t *cfg)
 {
-	static vmm_t vmm; /* one per process; chunk buffer is large */
+	static vmm_t vmm; /* one per process */
+	static uint8_t chunk[KVM_MSG_PAYLOAD_MAX];
 	vmm_t *m = &vmm;
 	sigset_t set;
 	int r, status;
 
 	*m = (vmm_t){ .cfg = cfg, .state = KVM_VM_STARTING, .stop_deadline = -1,
-		      .wake_main = -1, .wake_vcpu = -1, .uid = getuid() };
+		      .wake_main = -1, .wake_vcpu = -1, .uid = getuid(), .chunk = chunk };
 	pthread_mutex_init(&m->lock, NULL);
 	m->out = (ring_t){ .buf = malloc(KVM_VMM_CONSOLE_RING), .cap = KVM_VMM_CONSOLE_RING };
 	m->in = (ring_t){ .buf = malloc(KVM_VMM_INPUT_RING), .cap = KVM_VMM_INPUT_RING };
