@@ -7,10 +7,13 @@
  *   0x0000          null page, not mapped: NULL dereferences fault
  *   0x1000..0x7fff  PML4, PDPT, 4 PDs, one PT for the first 2 MiB (supervisor)
  *   0x8000          GDT (supervisor)
+ *   0x9000          page table of the top 2 MiB (supervisor)
  *   0x10000         boot info (user, read-only), 64 KiB
  *   0x20000..2 MiB  user memory (free)
- *   2 MiB..         the ELF image, then free memory, then the 1 MiB stack
- * Everything from 2 MiB up is mapped with 2 MiB user pages, and so is the
+ *   2 MiB..         the ELF image, then free memory, an unmapped guard page,
+ *                   then the 1 MiB stack
+ * From 2 MiB up memory is mapped with 2 MiB user pages, except the top
+ * 2 MiB, mapped in 4 KiB pages so the guard page can be left out; the
  * hypercall doorbell at 3 GiB, which has no memory behind it: a write there
  * is an MMIO exit (guest-abi.h). Nothing else is mapped.
  */
@@ -67,8 +70,19 @@ static void write_page_tables(kvm_vm_t *vm)
 	pd3[(MVM_HC_DOORBELL >> 21) % 512] = MVM_HC_DOORBELL | PTE_P | PTE_RW | PTE_US | PTE_PS;
 	for (uint64_t i = 0; i < n2m; i++) {
 		uint64_t *pd = gpa(vm, PD_BASE + (i / 512) * 0x1000);
-		pd[i % 512] = i == 0 ? PT_BASE | PTE_P | PTE_RW | PTE_US
-				     : (i << 21) | PTE_P | PTE_RW | PTE_US | PTE_PS;
+		if (i == 0)
+			pd[0] = PT_BASE | PTE_P | PTE_RW | PTE_US;
+		else if (i == n2m - 1)
+			pd[i % 512] = MVM_GUEST_STACK_PT | PTE_P | PTE_RW | PTE_US;
+		else
+			pd[i % 512] = (i << 21) | PTE_P | PTE_RW | PTE_US | PTE_PS;
+	}
+	/* Top 2 MiB (memory is at least 4 MiB, so this is not the first). */
+	uint64_t *spt = gpa(vm, MVM_GUEST_STACK_PT), top = (n2m - 1) << 21;
+	uint64_t guard = vm->mem_size - MVM_GUEST_STACK_SIZE - MVM_GUEST_STACK_GUARD;
+	for (uint64_t i = 0; i < 512; i++) {
+		uint64_t a = top + (i << 12);
+		spt[i] = a == guard ? 0 : a | PTE_P | PTE_RW | PTE_US;
 	}
 	/* First 2 MiB in 4 KiB pages: page 0 absent, tables and GDT kernel
 	 * only (the guest cannot rewrite its own mappings), boot info read-only. */
@@ -78,7 +92,7 @@ static void write_page_tables(kvm_vm_t *vm)
 			f |= PTE_RW | PTE_US;
 		else if (a >= MVM_GUEST_BOOT_INFO)
 			f |= PTE_US;
-		else if (a > MVM_GUEST_GDT)
+		else if (a > MVM_GUEST_STACK_PT)
 			f |= PTE_RW | PTE_US;
 		else
 			f |= PTE_RW;
@@ -271,7 +285,7 @@ static int start_vcpu(kvm_vm_t *vm, unsigned idx)
 int kvm_vm_load_image(kvm_vm_t *vm, const uint8_t *file, size_t size)
 {
 	kvm_elf_image_t img;
-	uint64_t limit = vm->mem_size - MVM_GUEST_STACK_SIZE;
+	uint64_t limit = vm->mem_size - MVM_GUEST_STACK_SIZE - MVM_GUEST_STACK_GUARD;
 	int r;
 
 	r = kvm_elf_load(file, size, vm->mem, limit, MVM_GUEST_IMAGE_MIN, &img);

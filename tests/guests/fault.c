@@ -3,11 +3,23 @@
  * Test guest: fault in the way argv[0] says; with no IDT every exception
  * is a triple fault (KVM_EXIT_SHUTDOWN). It prints the faulting address
  * first ("fault-rip=0x...") so the test can compare RIP.
- * Kinds: ud2 gp pf null hlt int3 port in mmio-read mmio-far hypercall abort.
+ * Kinds: ud2 gp pf null hlt int3 port in mmio-read mmio-far hypercall abort
+ * stack (unbounded recursion into the guard page).
  */
 #include "mvm.h"
 
 extern char fault_ud2[], fault_gp[], fault_pf[], fault_hlt[], fault_int3[], fault_in[];
+
+static volatile int depth_limit = 1 << 30; /* never reached: the guard is */
+
+static int __attribute__((noinline)) recurse(int n)
+{
+	volatile char pad[256];
+	pad[0] = (char)n;
+	if (n > depth_limit)
+		return 0;
+	return recurse(n + 1) + pad[0];
+}
 
 int mvm_main(const struct mvm_boot_info *bi)
 {
@@ -56,6 +68,9 @@ int mvm_main(const struct mvm_boot_info *bi)
 	} else if (!strcmp(kind, "hypercall")) {
 		mvm_console_flush();
 		mvm_hypercall(MVM_HC_MAX, 0, 0); /* no such call: bad port */
+	} else if (!strcmp(kind, "stack")) {
+		mvm_console_flush();
+		return recurse(0);
 	} else if (!strcmp(kind, "abort")) {
 		mvm_abort("guest gave up");
 	}

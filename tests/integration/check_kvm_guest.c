@@ -323,6 +323,25 @@ START_TEST(test_vmm_usage_errors)
 }
 END_TEST
 
+/* A stack overflow hits the unmapped guard page: a clean fault with CR2
+ * there, never a silent overwrite of the heap below. */
+START_TEST(test_stack_overflow_hits_guard)
+{
+	tvm_t t;
+	const char *args[] = { "stack" };
+	const uint64_t mem = 16ull << 20;
+	tvm_start(&t, "fault", args, 1);
+	tvm_finish(&t, 10000);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_FAULT);
+	ck_assert_int_eq(t.res.fault, KVM_FAULT_SHUTDOWN);
+	uint64_t guard = mem - MVM_GUEST_STACK_SIZE - MVM_GUEST_STACK_GUARD;
+	ck_assert_uint_ge(t.res.regs[KVM_REG_CR2], guard);
+	ck_assert_uint_lt(t.res.regs[KVM_REG_CR2], guard + MVM_GUEST_STACK_GUARD);
+	ck_assert_uint_lt(t.res.regs[KVM_REG_RSP], guard + MVM_GUEST_STACK_GUARD + 512);
+	tvm_cleanup(&t);
+}
+END_TEST
+
 static Suite *kvm_guest_suite(void)
 {
 	Suite *s = suite_create("kvm-guest");
@@ -330,6 +349,7 @@ static Suite *kvm_guest_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_fault_exceptions, 0, (int)ELEMENTSOF(shutdowns));
 	tcase_add_loop_test(tc, test_fault_other, 0, (int)ELEMENTSOF(other_faults));
+	tcase_add_test(tc, test_stack_overflow_hits_guard);
 	tcase_add_loop_test(tc, test_bad_pointer_is_guest_fault, 0, (int)ELEMENTSOF(bad_pointers));
 	suite_add_tcase(s, tc);
 	TCase *svc = tcase_create("services");
