@@ -92,8 +92,30 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N [--result-fd=N] ...\n");
 		return KVM_VMM_EXIT_USAGE;
 	}
-	r = kvm_vmm_main(&cfg);
+	kvm_result_t res;
+	char line[512];
+	r = kvm_vmm_main(&cfg, &res);
+	/* One line for the worker's log: snprintf + write(2), the only way
+	 * the seccomp filter allows (stdio would fstat). */
+	switch (res.outcome) {
+	case KVM_OUTCOME_EXIT:
+		snprintf(line, sizeof(line), "mvm-vmm[%d]: guest exited with %d\n", (int)getpid(), res.exit_code);
+		break;
+	case KVM_OUTCOME_STOPPED:
+		snprintf(line, sizeof(line), "mvm-vmm[%d]: guest stopped\n", (int)getpid());
+		break;
+	case KVM_OUTCOME_FAULT:
+		snprintf(line, sizeof(line), "mvm-vmm[%d]: guest fault %s at rip=0x%llx addr=0x%llx: %s\n", (int)getpid(),
+			kvm_fault_to_string(res.fault), (unsigned long long)res.regs[KVM_REG_RIP],
+			(unsigned long long)res.fault_addr, res.message);
+		break;
+	default:
+		snprintf(line, sizeof(line), "mvm-vmm[%d]: failed: %s\n", (int)getpid(), res.message);
+		break;
+	}
+	if (write(2, line, strnlen(line, sizeof(line))) < 0) {
+		/* nothing left to tell it to */
+	}
 	/* _exit: no atexit handlers under seccomp (LeakSanitizer's would ptrace). */
-	fflush(stderr);
 	_exit(r);
 }

@@ -454,9 +454,10 @@ static void *ctl_main(void *p)
 	return NULL;
 }
 
-int kvm_vmm_main(const kvm_vmm_config_t *cfg)
+static vmm_t vmm; /* one per process */
+
+static int vmm_run(const kvm_vmm_config_t *cfg)
 {
-	static vmm_t vmm; /* one per process */
 	static uint8_t chunk[KVM_MSG_PAYLOAD_MAX];
 	vmm_t *m = &vmm;
 	sigset_t set;
@@ -527,5 +528,13 @@ int kvm_vmm_main(const kvm_vmm_config_t *cfg)
 	case KVM_OUTCOME_FAULT: status = KVM_VMM_EXIT_FAULT; break;
 	default: status = KVM_VMM_EXIT_ERROR; break;
 	}
+	return status;
+}
+
+int kvm_vmm_main(const kvm_vmm_config_t *cfg, kvm_result_t *ret_result)
+{
+	int status = vmm_run(cfg);
+	if (ret_result)
+		*ret_result = vmm.result;
 	return status;
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kvm/ctl.h"
+
 /* Worker process exit statuses (the outcome itself is in the result). */
 #define KVM_VMM_EXIT_OK 0    /* guest exited or was stopped */
 #define KVM_VMM_EXIT_ERROR 1 /* setup or host failure: outcome "error" */
@@ -40,7 +42,9 @@ typedef struct kvm_vmm_config {
 	unsigned debug; /* KVM_VMM_DEBUG_* */
 } kvm_vmm_config_t;
 
-/* Runs the VM to its end; returns the process exit status. */
-int kvm_vmm_main(const kvm_vmm_config_t *cfg);
+/* Runs the VM to its end; returns the process exit status and, in
+ * *ret_result (may be NULL), how it ended. Runs sandboxed: afterwards
+ * only the syscalls of lib/sandbox/vmm-policy.c are allowed. */
+int kvm_vmm_main(const kvm_vmm_config_t *cfg, kvm_result_t *ret_result);
 
 #endif
