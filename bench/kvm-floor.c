@@ -232,7 +232,8 @@ int main(int argc, char **argv)
 
 	double *fc = calloc((size_t)n, sizeof(double)), *ft = calloc((size_t)n, sizeof(double));
 	double *wr = calloc((size_t)wn, sizeof(double)), *we = calloc((size_t)wn, sizeof(double));
-	if (!fc || !ft || !wr || !we)
+	double *ws_call = calloc((size_t)wn, sizeof(double));
+	if (!fc || !ft || !wr || !we || !ws_call)
 		return 1;
 	/* Interleave floor and worker runs so both see the same machine load. */
 	int fi = 0, wi = 0;
@@ -254,6 +255,7 @@ int main(int argc, char **argv)
 			cfg_for(&cfg, wi, exitcode_img, zero, 1);
 			double t0 = now_us();
 			int r = kvm_worker_spawn(&cfg, &w);
+			ws_call[wi] = now_us() - t0;
 			if (r < 0 || (r = worker_finish(&w, t0, &wr[wi], &we[wi])) < 0) {
 				fprintf(stderr, "worker: %s\n", strerror(-r));
 				return 1;
@@ -268,6 +270,7 @@ int main(int argc, char **argv)
 	printf("%-44s %10s %10s\n", "kvm start (us)", "p50", "p99");
 	printf("%-44s %10.0f %10.0f\n", "floor: create VM+slot+vCPU, run to out", f50, f99);
 	printf("%-44s %10.0f %10.0f\n", "floor: teardown (close)", pct(ft, n, 50), pct(ft, n, 99));
+	printf("%-44s %10.0f %10.0f\n", "parent: kvm_worker_spawn() call", pct(ws_call, wn, 50), pct(ws_call, wn, 99));
 	printf("%-44s %10.0f %10.0f\n", "mvm-vmm: spawn to READY (VM running)", pct(wr, wn, 50), pct(wr, wn, 99));
 	printf("%-44s %10.0f %10.0f\n", "mvm-vmm: spawn to exit, reaped (exit 0)", w50, w99);
 	printf("ratio worker/floor p50: %.1fx  (runs: floor %d, worker %d)\n", w50 / f50, n, wn);

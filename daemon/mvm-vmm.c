@@ -5,13 +5,15 @@
  *
  *   mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N --result-fd=N [--cpuid-fd=N]
  *           [--memory-mib=16] [--vcpus=1] [--arg=S]... [--cap=S]...
- *           [--workload=sha256:HEX] [--debug-forbidden-syscall] [--debug-exec-mapping]
+ *           [--workload=sha256:HEX] [--rlimit-as=BYTES]
+ *           [--debug-forbidden-syscall] [--debug-exec-mapping]
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "kvm/vmm.h"
@@ -45,7 +47,7 @@ int main(int argc, char **argv)
 		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1, .cpuid_fd = -1,
 		.memory_mib = 16, .vcpus = 1, .args = args, .caps = caps,
 	};
-	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_CPUID, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_DEBUG_SYS, O_DEBUG_EXEC };
+	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_CPUID, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_RLIMIT_AS, O_DEBUG_SYS, O_DEBUG_EXEC };
 	static const struct option opts[] = {
 		{ "kvm-fd", required_argument, NULL, O_KVM },
 		{ "image-fd", required_argument, NULL, O_IMAGE },
@@ -57,10 +59,12 @@ int main(int argc, char **argv)
 		{ "arg", required_argument, NULL, O_ARG },
 		{ "cap", required_argument, NULL, O_CAP },
 		{ "workload", required_argument, NULL, O_WL },
+		{ "rlimit-as", required_argument, NULL, O_RLIMIT_AS },
 		{ "debug-forbidden-syscall", no_argument, NULL, O_DEBUG_SYS },
 		{ "debug-exec-mapping", no_argument, NULL, O_DEBUG_EXEC },
 		{ 0 },
 	};
+	unsigned long long rlimit_as = 0;
 	int c, r = 0;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -79,6 +83,14 @@ int main(int argc, char **argv)
 			if (cfg.ncaps == MAX_LIST) r = -E2BIG; else caps[cfg.ncaps++] = optarg;
 			break;
 		case O_WL: cfg.workload = optarg; break;
+		case O_RLIMIT_AS: {
+			char *end;
+			errno = 0;
+			rlimit_as = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || rlimit_as == 0)
+				r = -EINVAL;
+			break;
+		}
 		case O_DEBUG_SYS: cfg.debug |= KVM_VMM_DEBUG_FORBIDDEN_SYSCALL; break;
 		case O_DEBUG_EXEC: cfg.debug |= KVM_VMM_DEBUG_EXEC_MAPPING; break;
 		default: r = -EINVAL; break;
@@ -91,6 +103,15 @@ int main(int argc, char **argv)
 	if (optind != argc || cfg.kvm_fd < 0 || cfg.image_fd < 0 || cfg.ctl_fd < 0) {
 		fprintf(stderr, "usage: mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N [--result-fd=N] ...\n");
 		return KVM_VMM_EXIT_USAGE;
+	}
+	/* An address-space limit the parent asked for, before any allocation
+	 * of ours (guest memory is the big one). */
+	if (rlimit_as) {
+		struct rlimit rl = { rlimit_as, rlimit_as };
+		if (setrlimit(RLIMIT_AS, &rl) < 0) {
+			fprintf(stderr, "mvm-vmm: setrlimit: %m\n");
+			return KVM_VMM_EXIT_USAGE;
+		}
 	}
 	kvm_result_t res;
 	char line[512];

@@ -244,6 +244,10 @@ START_TEST(test_start_errors)
 	c.memory_mib = 16;
 	c.vcpus = 99;
 	ck_assert_int_eq(kvm_worker_spawn(&c, &w), -EINVAL);
+	/* No worker binary: the exec failure is the spawn's error. */
+	c.vcpus = 1;
+	c.vmm_path = "/nonexistent/mvm-vmm";
+	ck_assert_int_eq(kvm_worker_spawn(&c, &w), -ENOENT);
 	/* Nothing was left behind by the failures. */
 	ck_assert_int_ne(access(t.ctl, F_OK), 0);
 	tvm_cleanup(&t);
