@@ -153,7 +153,9 @@ static size_t host_console_read(void *ud, uint8_t *buf, size_t cap)
 static uint32_t host_wait(void *ud, int64_t timeout_ns)
 {
 	vmm_t *m = ud;
-	int64_t deadline = timeout_ns < 0 ? -1 : now_ms() + (timeout_ns + 999999) / 1000000;
+	/* Guest-chosen: round up without overflowing on INT64_MAX. */
+	int64_t deadline = timeout_ns < 0 ? -1
+				: now_ms() + timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
 
 	for (;;) {
 		uint32_t ev = 0;

@@ -4,7 +4,8 @@
  * is a triple fault (KVM_EXIT_SHUTDOWN). It prints the faulting address
  * first ("fault-rip=0x...") so the test can compare RIP.
  * Kinds: ud2 gp pf null hlt int3 port in mmio-read mmio-far hypercall abort
- * stack (unbounded recursion into the guard page).
+ * stack (unbounded recursion into the guard page); wait-max (not a fault:
+ * wait with the largest timeout, exit 0 when told to stop).
  */
 #include "mvm.h"
 
@@ -71,6 +72,12 @@ int mvm_main(const struct mvm_boot_info *bi)
 	} else if (!strcmp(kind, "stack")) {
 		mvm_console_flush();
 		return recurse(0);
+	} else if (!strcmp(kind, "wait-max")) {
+		/* not a fault: the longest timeout must not upset the host */
+		mvm_printf("waiting\n");
+		uint32_t ev = mvm_wait(INT64_MAX);
+		mvm_printf("woke %u\n", ev);
+		return ev == MVM_EV_STOP ? 0 : 1;
 	} else if (!strcmp(kind, "abort")) {
 		mvm_abort("guest gave up");
 	}

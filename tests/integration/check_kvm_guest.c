@@ -352,6 +352,25 @@ START_TEST(test_stack_overflow_hits_guard)
 }
 END_TEST
 
+/* The largest timeout a guest can pass to wait neither overflows the
+ * host's deadline arithmetic nor keeps the guest from waking for a stop. */
+START_TEST(test_wait_max_timeout)
+{
+	tvm_t t;
+	const char *args[] = { "wait-max" };
+	tvm_start(&t, "fault", args, 1);
+	tvm_wait_console(&t, "waiting", 10000);
+	usleep(100 * 1000);
+	ck_assert_int_eq(kvm_ctl_send_stop(t.w.ctl, 5000), 0);
+	int st = tvm_finish(&t, 10000);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_EXIT);
+	ck_assert_int_eq(t.res.exit_code, 0);
+	ck_assert_ptr_nonnull(strstr(t.console, "woke 2"));
+	tvm_cleanup(&t);
+}
+END_TEST
+
 static Suite *kvm_guest_suite(void)
 {
 	Suite *s = suite_create("kvm-guest");
@@ -366,6 +385,7 @@ static Suite *kvm_guest_suite(void)
 	tcase_set_timeout(svc, 60);
 	tcase_add_test(svc, test_host_services);
 	tcase_add_test(svc, test_guest_heap_stress);
+	tcase_add_test(svc, test_wait_max_timeout);
 	suite_add_tcase(s, svc);
 	TCase *img = tcase_create("images");
 	tcase_set_timeout(img, 60);
