@@ -72,6 +72,30 @@ int mvm_main(const struct mvm_boot_info *bi)
 	} else if (!strcmp(kind, "stack")) {
 		mvm_console_flush();
 		return recurse(0);
+	} else if (!strcmp(kind, "bootinfo-write")) {
+		mvm_console_flush();
+		*(volatile uint64_t *)(uintptr_t)MVM_GUEST_BOOT_INFO = 0;
+	} else if (!strcmp(kind, "jump-doorbell")) {
+		mvm_console_flush();
+		((void (*)(void))(uintptr_t)MVM_HC_DOORBELL)();
+	} else if (!strcmp(kind, "jump-far")) {
+		mvm_console_flush();
+		((void (*)(void))(uintptr_t)0x7fff00000000ull)();
+	} else if (!strcmp(kind, "syscall")) {
+		mvm_console_flush();
+		__asm__ volatile("syscall" ::: "rcx", "r11", "memory");
+	} else if (!strcmp(kind, "int80")) {
+		mvm_console_flush();
+		__asm__ volatile("int $0x80" ::: "memory");
+	} else if (!strcmp(kind, "sysenter")) {
+		mvm_console_flush();
+		__asm__ volatile("sysenter" ::: "memory");
+	} else if (!strcmp(kind, "xsetbv")) {
+		mvm_console_flush();
+		__asm__ volatile("xsetbv" ::"a"(7), "d"(0), "c"(0));
+	} else if (!strcmp(kind, "rsp0")) {
+		mvm_console_flush();
+		__asm__ volatile("xor %%esp, %%esp; push %%rax" ::: "memory");
 	} else if (!strcmp(kind, "wait-max")) {
 		/* not a fault: the longest timeout must not upset the host */
 		mvm_printf("waiting\n");

@@ -43,13 +43,23 @@ START_TEST(test_fault_exceptions)
 }
 END_TEST
 
-static const struct { const char *kind; kvm_fault_t fault; uint64_t addr; } other_faults[] = {
-	{ "null", KVM_FAULT_SHUTDOWN, 0 },
-	{ "port", KVM_FAULT_SHUTDOWN, 0 }, /* out at CPL3: #GP under PVM (IOPL 0); bad-port where IOPL 3 holds */
-	{ "mmio-read", KVM_FAULT_MMIO, MVM_HC_DOORBELL },
-	{ "mmio-far", KVM_FAULT_MMIO, MVM_HC_DOORBELL + 0x1000 },
-	{ "hypercall", KVM_FAULT_BAD_PORT, MVM_HC_MAX }, /* unknown call number */
-	{ "abort", KVM_FAULT_ABORT, 0 },
+/* rip: where RIP must be: 1 inside the image, 0 anywhere (the guest
+ * jumped away), else that exact address. */
+static const struct { const char *kind; kvm_fault_t fault; uint64_t addr, rip, cr2; } other_faults[] = {
+	{ "null", KVM_FAULT_SHUTDOWN, 0, 1, 0 },
+	{ "port", KVM_FAULT_SHUTDOWN, 0, 1, 0 }, /* out at CPL3: #GP under PVM (IOPL 0); bad-port where IOPL 3 holds */
+	{ "mmio-read", KVM_FAULT_MMIO, MVM_HC_DOORBELL, 1, 0 },
+	{ "mmio-far", KVM_FAULT_MMIO, MVM_HC_DOORBELL + 0x1000, 1, 0 },
+	{ "hypercall", KVM_FAULT_BAD_PORT, MVM_HC_MAX, 1, 0 }, /* unknown call number */
+	{ "abort", KVM_FAULT_ABORT, 0, 1, 0 },
+	{ "bootinfo-write", KVM_FAULT_SHUTDOWN, 0, 1, MVM_GUEST_BOOT_INFO },
+	{ "jump-far", KVM_FAULT_SHUTDOWN, 0, 0x7fff00000000ull, 0x7fff00000000ull },
+	{ "jump-doorbell", KVM_FAULT_INTERNAL, 0, MVM_HC_DOORBELL, 0 }, /* fetch from MMIO */
+	{ "syscall", KVM_FAULT_SHUTDOWN, 0, 0, 0 }, /* lands on LSTAR = 0 */
+	{ "int80", KVM_FAULT_SHUTDOWN, 0, 1, 0 },
+	{ "sysenter", KVM_FAULT_SHUTDOWN, 0, 1, 0 },
+	{ "xsetbv", KVM_FAULT_SHUTDOWN, 0, 1, 0 },
+	{ "rsp0", KVM_FAULT_SHUTDOWN, 0, 1, 0xfffffffffffffff8ull },
 };
 
 START_TEST(test_fault_other)
@@ -73,7 +83,14 @@ START_TEST(test_fault_other)
 	if (other_faults[_i].fault == KVM_FAULT_ABORT)
 		ck_assert_str_eq(t.res.message, "guest gave up");
 	ck_assert(t.res.regs_valid);
-	ck_assert_uint_ge(t.res.regs[KVM_REG_RIP], 0x200000);
+	if (other_faults[_i].rip == 1) {
+		ck_assert_uint_ge(t.res.regs[KVM_REG_RIP], 0x200000);
+		ck_assert_uint_lt(t.res.regs[KVM_REG_RIP], 0x300000);
+	} else if (other_faults[_i].rip) {
+		ck_assert_uint_eq(t.res.regs[KVM_REG_RIP], other_faults[_i].rip);
+	}
+	if (other_faults[_i].cr2)
+		ck_assert_uint_eq(t.res.regs[KVM_REG_CR2], other_faults[_i].cr2);
 	tvm_cleanup(&t);
 }
 END_TEST
