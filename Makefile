@@ -151,6 +151,8 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,init/guest/guest.ld -Wl,--buil
 GUEST_RT_SRCS := $(filter-out init/guest/main.c,$(wildcard init/guest/*.c)) init/guest/start.S
 GUEST_RT_OBJS := $(patsubst %,$(GUEST_DIR)/obj/%.o,$(GUEST_RT_SRCS))
 GUEST_EXTRA_OBJS ?=
+# The exec agent (init/guest/agent*.c) speaks lib/exec's frame protocol.
+GUEST_EXTRA_OBJS += $(GUEST_DIR)/obj/lib/exec/frame.c.o
 GUEST_TEST_SRCS := $(wildcard tests/guests/*.c)
 GUEST_TESTS := $(patsubst tests/guests/%.c,$(GUEST_DIR)/tests/%,$(GUEST_TEST_SRCS))
 GUEST_DEPS := init/guest/guest.ld init/guest/mvm.h lib/kvm/guest-abi.h

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mvm-guest: prints a banner with its boot info, then idles in
- * wait-for-message (the vCPU sleeps in the host) echoing console input,
- * until the host asks it to stop; then it exits with code 0. The Wasm
+ * wait-for-message (the vCPU sleeps in the host) echoing console input and
+ * serving exec requests on vsock port 52 (agent.c), until the host asks it
+ * to stop; then it exits with code 0. The Wasm
  * runtime will be linked in here and run the workload by hash.
  */
+#include "agent.h"
 #include "mvm.h"
 
 static const char *region_name(uint32_t t)
@@ -40,10 +42,20 @@ int mvm_main(const struct mvm_boot_info *bi)
 	for (uint32_t i = 0; i < bi->ncaps; i++)
 		mvm_printf("mvm-guest: cap %s\n", caps[i]);
 	mvm_printf("mvm-guest: workload %s\n", bi->workload[0] ? bi->workload : "(none)");
+	static mvm_agent_t agent;
+	int r = mvm_heap_init_boot(bi);
+	if (r == 0)
+		r = mvm_agent_init(&agent, bi);
+	if (r < 0)
+		mvm_printf("mvm-guest: no exec agent: %d\n", r);
 	mvm_printf("mvm-guest: ready\n");
 
+	uint32_t ev = MVM_EV_VSOCK;
 	for (;;) {
-		uint32_t ev = mvm_wait(-1);
+		/* Serve exec until nothing moves, then sleep in the host. */
+		for (bool vsock = ev & MVM_EV_VSOCK; mvm_agent_step(&agent, vsock); vsock = false)
+			;
+		ev = mvm_wait(mvm_agent_timeout_ns(&agent));
 		if (ev & MVM_EV_CONSOLE_IN) {
 			int64_t n;
 			while ((n = mvm_console_read(buf, sizeof(buf))) > 0) {

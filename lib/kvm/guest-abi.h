@@ -41,6 +41,24 @@ enum mvm_hypercall {
 /* Bits returned by MVM_HC_WAIT. 0 means the timeout passed. */
 #define MVM_EV_CONSOLE_IN 0x1u /* console input is waiting: MVM_HC_CONSOLE_READ */
 #define MVM_EV_STOP 0x2u       /* the host asked the guest to stop: exit soon */
+#define MVM_EV_VSOCK 0x4u      /* vsock activity: a connection to accept, data,
+				* EOF, room to write (edge: poll every socket) */
+
+/*
+ * Hybrid vsock (nr 16..31, docs/guest-abi.md "vsock"): the host connects to
+ * STATE_DIR/vms/<id>/vsock.sock and writes "CONNECT <port>\n"; the guest
+ * sees a connection on the port it listens on. Three arguments: rdi, rsi,
+ * rdx. Connection ids are small integers, valid from accept to close.
+ * Nothing blocks: -EAGAIN, then MVM_HC_WAIT until MVM_EV_VSOCK.
+ */
+#define MVM_HC_VSOCK_LISTEN 16u /* rdi=port                 -> 0 | -EADDRINUSE | -ENOSPC | -EINVAL */
+#define MVM_HC_VSOCK_ACCEPT 17u /* rdi=port                 -> id | -EAGAIN | -EINVAL (not listening) */
+#define MVM_HC_VSOCK_READ 18u   /* rdi=id rsi=buf rdx=cap   -> n | 0 (EOF) | -EAGAIN | -ECONNRESET | -EBADF */
+#define MVM_HC_VSOCK_WRITE 19u  /* rdi=id rsi=buf rdx=len   -> n (<= len) | -EAGAIN | -EPIPE | -EBADF */
+#define MVM_HC_VSOCK_CLOSE 20u  /* rdi=id                   -> 0 | -EBADF (queued output still goes out) */
+#define MVM_HC_VSOCK_FIRST MVM_HC_VSOCK_LISTEN
+#define MVM_HC_VSOCK_LAST 31u   /* 21..31 reserved for vsock: fault bad-port today */
+#define MVM_HC_VSOCK_IO_MAX 65536u /* read cap / write len above: fault bad-argument */
 
 /* Limits the host enforces (larger requests are a guest fault). */
 #define MVM_HC_CONSOLE_MAX 65536u

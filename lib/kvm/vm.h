@@ -52,6 +52,7 @@ typedef struct kvm_host_ops {
 	size_t (*console_read)(void *ud, uint8_t *buf, size_t cap);
 	uint32_t (*wait)(void *ud, int64_t timeout_ns);
 	bool (*stop_forced)(void *ud);
+	struct kvm_vsock *vsock; /* hypercalls 16..20 (lib/kvm/vsock.c); NULL: -ENOSYS */
 } kvm_host_ops_t;
 
 /* The supported-CPUID table (lib/kvm/cpuid.c); free() the result. */

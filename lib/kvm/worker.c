@@ -3,7 +3,8 @@
  * Spawn, adopt and reap mvm-vmm workers (the parent side; see worker.h).
  * The child gets exactly: 0,1 /dev/null, 2 log or /dev/null, 3 /dev/kvm,
  * 4 the guest image, 5 the listening control socket, 6 the result file,
- * 7 a sealed memfd with the supported-CPUID table (asked once per parent).
+ * 7 a sealed memfd with the supported-CPUID table (asked once per parent),
+ * 8 the listening hybrid vsock socket (or /dev/null without vsock_path).
  * The parent closes its copies and sets them to -1 once handed over, as
  * OpenBSD vmd does, so no fd of one VM leaks into another VM's worker.
  */
@@ -34,7 +35,8 @@ extern char **environ;
 #define FD_CTL 5
 #define FD_RESULT 6
 #define FD_CPUID 7
-#define CHILD_NFDS 8
+#define FD_VSOCK 8
+#define CHILD_NFDS 9
 #define ARGV_MAX 1040
 
 static int sockaddr_for(const char *path, struct sockaddr_un *sa)
@@ -132,6 +134,8 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
 	if (c->result_path)
 		r = r ?: argv_add(a, "--result-fd=", NULL, FD_RESULT);
 	r = r ?: argv_add(a, "--cpuid-fd=", NULL, FD_CPUID);
+	if (c->vsock_path)
+		r = r ?: argv_add(a, "--vsock-fd=", NULL, FD_VSOCK);
 	r = r ?: argv_add(a, "--memory-mib=", NULL, mem);
 	r = r ?: argv_add(a, "--vcpus=", NULL, vcpus);
 	for (size_t i = 0; i < c->nargs && !r; i++)
@@ -209,7 +213,8 @@ out_fds:
 
 int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 {
-	_cleanup_close_ int kvm_fd = -1, image_fd = -1, result_fd = -1, null_fd = -1, listen_fd = -1;
+	_cleanup_close_ int kvm_fd = -1, image_fd = -1, result_fd = -1, null_fd = -1, listen_fd = -1,
+			    vsock_fd = -1;
 	argv_buf_t argv = { .n = 0 };
 	kvm_ctl_t *ctl = NULL;
 	uint32_t mem = c->memory_mib ? c->memory_mib : 16, vcpus = c->vcpus ? c->vcpus : 1;
@@ -241,6 +246,15 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 	listen_fd = listen_at(c->ctl_path);
 	if (listen_fd < 0)
 		return listen_fd;
+	/* Hybrid vsock: made here, so the sandboxed worker binds nothing. */
+	if (c->vsock_path) {
+		vsock_fd = listen_at(c->vsock_path);
+		if (vsock_fd < 0) {
+			r = vsock_fd;
+			unlink(c->ctl_path);
+			return r;
+		}
+	}
 	/* Connect before the worker exists: the connection waits in the
 	 * backlog, so not a byte of early console output is missed. */
 	r = kvm_worker_connect(c->ctl_path, &ctl);
@@ -251,7 +265,8 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 		goto fail;
 
 	int src[CHILD_NFDS] = { null_fd, null_fd, c->log_fd >= 0 ? c->log_fd : null_fd,
-				kvm_fd, image_fd, listen_fd, result_fd >= 0 ? result_fd : null_fd, cpuid_fd };
+				kvm_fd, image_fd, listen_fd, result_fd >= 0 ? result_fd : null_fd, cpuid_fd,
+				vsock_fd >= 0 ? vsock_fd : null_fd };
 	r = spawn_child(src, argv.v, &pid);
 	if (r < 0)
 		goto fail;
@@ -262,6 +277,7 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 	image_fd = safe_close(image_fd);
 	listen_fd = safe_close(listen_fd);
 	result_fd = safe_close(result_fd);
+	vsock_fd = safe_close(vsock_fd);
 
 	*ret = (kvm_worker_t){ .pid = pid, .pidfd = -1, .ctl = ctl };
 	ret->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -280,6 +296,8 @@ fail:
 	argv_free(&argv);
 	kvm_ctl_free(ctl);
 	unlink(c->ctl_path);
+	if (c->vsock_path)
+		unlink(c->vsock_path);
 	return r;
 }
 
