@@ -594,14 +594,13 @@ int kvm_vsock_hypercall(kvm_vsock_t *v, struct kvm_vm *vm, unsigned nr, uint64_t
 			r = -EBADF;
 			break;
 		}
+		/* The control thread closes the host socket (it may be inside
+		 * poll() on it, which would keep the socket alive), after it
+		 * flushed g2h or after LINGER_MS. */
 		c->guest_closed = true;
 		c->h2g.len = 0;
-		if (c->fd < 0 || c->g2h.len == 0) {
-			conn_free(v, (unsigned)a0);
-		} else {
-			c->deadline = mono_ms() + LINGER_MS;
-			efd_kick(v->wake_host);
-		}
+		c->deadline = mono_ms() + LINGER_MS;
+		efd_kick(v->wake_host);
 		r = 0;
 		break;
 	}

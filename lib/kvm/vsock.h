@@ -23,8 +23,8 @@
 #include <stdint.h>
 
 #define KVM_VSOCK_LISTENERS_MAX 8u
-#define KVM_VSOCK_CONNS_MAX 32u       /* host connections in any state */
-#define KVM_VSOCK_BACKLOG 8u          /* per port, waiting for the guest's accept */
+#define KVM_VSOCK_CONNS_MAX 64u       /* host connections in any state */
+#define KVM_VSOCK_BACKLOG 16u         /* per port, waiting for the guest's accept */
 #define KVM_VSOCK_BUF (64u << 10)     /* per connection and direction */
 #define KVM_VSOCK_LINE_MAX 32u        /* "CONNECT 4294967295\r\n" is 20 */
 #define KVM_VSOCK_HANDSHAKE_MS 5000   /* the CONNECT line, then the guest's accept */
