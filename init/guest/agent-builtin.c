@@ -7,6 +7,8 @@
  *   mvm.exit CODE [OUT [ERR]] OUT+"\n" on stdout, ERR+"\n" on stderr; exit CODE
  *   mvm.yes BYTES             BYTES of "y\n" on stdout (flow-controlled); exit 0
  *   mvm.sleep MS              exit 0 after MS ms; 0 or none: never (for timeouts)
+ *   mvm.hcbench N             N no-op hypercalls (clock), prints the mean ns
+ *                             of one round trip guest -> host -> guest
  *   sha256:<hex>              a Wasm module by hash: not-supported until the
  *                             Wasm runtime joins mvm-guest
  *
@@ -15,7 +17,7 @@
  */
 #include "agent.h"
 
-enum { CMD_ECHO = 1, CMD_INFO, CMD_EXIT, CMD_YES, CMD_SLEEP };
+enum { CMD_ECHO = 1, CMD_INFO, CMD_EXIT, CMD_YES, CMD_SLEEP, CMD_HCBENCH };
 
 static uint8_t scratch[EXEC_MAX_DATA]; /* one command step at a time */
 
@@ -59,7 +61,7 @@ static size_t info_text(mvm_agent_t *a, char *buf, size_t cap)
 	n = mvm_snprintf(buf, cap,
 			 "agent: mvm-guest exec agent\nprotocol: %u\nplatform: mvm-guest\nvsock-port: %u\n"
 			 "memory-mib: %llu\nvcpus: %u\nworkload: %s\nuptime-ms: %llu\nheap-free: %zu\n"
-			 "connections: %u\nserved: %llu\nbuilt-ins: mvm.echo mvm.info mvm.exit mvm.yes mvm.sleep\n"
+			 "connections: %u\nserved: %llu\nbuilt-ins: mvm.echo mvm.info mvm.exit mvm.yes mvm.sleep mvm.hcbench\n"
 			 "wasm: no\n",
 			 EXEC_PROTOCOL_VERSION, EXEC_AGENT_PORT, (unsigned long long)(bi->mem_size >> 20),
 			 bi->vcpus, bi->workload[0] ? bi->workload : "(none)", (unsigned long long)up, free_b,
@@ -76,7 +78,7 @@ static size_t info_text(mvm_agent_t *a, char *buf, size_t cap)
 	return (size_t)n;
 }
 
-void agent_cmd_start(mvm_agent_t *a, agent_conn_t *c)
+void agent_cmd_start(mvm_agent_t *a, agent_conn_t *c, uint64_t now)
 {
 	exec_request_t *r = &c->req;
 	exec_str_t a0 = r->argv[0];
@@ -115,7 +117,13 @@ void agent_cmd_start(mvm_agent_t *a, agent_conn_t *c)
 			return;
 		}
 		c->cmd = CMD_SLEEP;
-		c->until_ns = v ? mvm_clock_monotonic() + v * 1000000ull : 0;
+		c->until_ns = v ? now + v * 1000000ull : 0;
+	} else if (str_is(a0, "mvm.hcbench")) {
+		if (r->argc != 2 || !str_u64(r->argv[1], &c->left) || c->left == 0 || c->left > 10000000) {
+			agent_finish_error(c, EXEC_ERROR_NOT_FOUND, "usage: mvm.hcbench N(1..10000000)");
+			return;
+		}
+		c->cmd = CMD_HCBENCH;
 	} else if (a0.len > 4 && memcmp(a0.ptr, "mvm.", 4) == 0) {
 		agent_finish_error(c, EXEC_ERROR_NOT_FOUND, "no such built-in (mvm.info lists them)");
 	} else {
@@ -227,6 +235,19 @@ bool agent_cmd_step(mvm_agent_t *a, agent_conn_t *c, uint64_t now)
 		agent_emit(c, EXEC_FRAME_STDOUT, scratch, k);
 		c->left -= k;
 		return true;
+	case CMD_HCBENCH: {
+		/* Each mvm_clock_monotonic() is one exit; the two around the
+		 * loop are part of the count. Runs to the end (a bench). */
+		uint64_t t0 = mvm_clock_monotonic(), t1;
+		for (uint64_t i = 1; i < c->left; i++)
+			(void)mvm_clock_monotonic();
+		t1 = mvm_clock_monotonic();
+		int len = mvm_snprintf((char *)scratch, sizeof(scratch), "hypercalls: %llu\nns-per-hypercall: %llu\n",
+				     (unsigned long long)c->left, (unsigned long long)((t1 - t0) / c->left));
+		agent_emit(c, EXEC_FRAME_STDOUT, scratch, (size_t)len);
+		agent_finish_exit(c, EXEC_EXIT_CODE, 0, 0);
+		return true;
+	}
 	case CMD_SLEEP:
 		if (c->until_ns && now >= c->until_ns) {
 			agent_finish_exit(c, EXEC_EXIT_CODE, 0, 0);

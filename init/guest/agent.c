@@ -65,45 +65,50 @@ int mvm_agent_init(mvm_agent_t *a, const struct mvm_boot_info *bi)
 	memset(a, 0, sizeof(*a));
 	a->bi = bi;
 	a->boot_ns = mvm_clock_monotonic();
-	int64_t r = mvm_vsock_listen(EXEC_AGENT_PORT);
+	/* Deferred: a connection is offered once its request is there, so
+	 * accept reads it at once (one exit instead of accept, read, wait). */
+	int64_t r = mvm_vsock_listen(EXEC_AGENT_PORT, MVM_VSOCK_LISTEN_DEFER);
 	if (r < 0)
 		return (int)r;
 	a->listening = true;
 	return 0;
 }
 
-static void conn_drop(mvm_agent_t *a, unsigned i)
+static void conn_drop(mvm_agent_t *a, unsigned i, bool close)
 {
-	mvm_vsock_close(a->conns[i]->id);
+	if (close)
+		mvm_vsock_close(a->conns[i]->id, 0, 0);
 	mvm_free(a->conns[i]);
 	a->conns[i] = a->conns[--a->nconns];
 	a->conns[a->nconns] = NULL;
 }
 
-/* -1: nothing queued; else 1 if more are queued. */
+/* -1: nothing to accept; else 1 if more are queued. */
 static int accept_one(mvm_agent_t *a, uint64_t now)
 {
-	uint64_t more = 0;
-	int64_t id = mvm_vsock_accept(EXEC_AGENT_PORT, &more);
-	agent_conn_t *c;
+	uint64_t hint = 0;
+	agent_conn_t *c = a->spare ? a->spare : mvm_malloc(sizeof(*c));
 
+	a->spare = c;
+	if (!c)
+		return -1; /* out of memory: they wait in the backlog */
+	int64_t id = mvm_vsock_accept(EXEC_AGENT_PORT, c->rbuf, sizeof(c->rbuf), &hint);
 	if (id < 0)
 		return -1;
-	c = mvm_malloc(sizeof(*c));
-	if (!c) {
-		/* Out of memory: the host sees the connection close. */
-		mvm_vsock_close(id);
-		return more > 0;
-	}
+	a->spare = NULL;
 	memset(c, 0, offsetof(agent_conn_t, rbuf));
+	uint32_t got = (uint32_t)hint;
 	c->id = id;
 	c->phase = A_REQUEST;
-	c->readable = true;
+	c->pending = c->rbuf;
+	c->pending_len = got;
+	/* All that was there came with the accept (0: maybe an EOF to see). */
+	c->readable = got == 0 || got == sizeof(c->rbuf);
 	c->deadline_ns = now + AGENT_REQUEST_MS * NS_PER_MS;
 	exec_decoder_init(&c->dec, c->dbuf, sizeof(c->dbuf));
 	a->conns[a->nconns++] = c;
 	a->served++;
-	return more > 0;
+	return (hint >> 32) > 0;
 }
 
 static void on_frame(mvm_agent_t *a, agent_conn_t *c, const exec_frame_t *f, uint64_t now)
@@ -115,7 +120,7 @@ static void on_frame(mvm_agent_t *a, agent_conn_t *c, const exec_frame_t *f, uin
 		}
 		c->phase = A_RUNNING;
 		c->deadline_ns = c->req.timeout_ms ? now + c->req.timeout_ms * NS_PER_MS : 0;
-		agent_cmd_start(a, c);
+		agent_cmd_start(a, c, now);
 		return;
 	}
 	if (c->phase != A_RUNNING)
@@ -201,10 +206,18 @@ static int conn_step(mvm_agent_t *a, agent_conn_t *c, uint64_t now)
 	}
 	if (feed(a, c, now))
 		progress = true;
-	if (c->phase == A_RUNNING && agent_cmd_step(a, c, now))
+	/* Run the command as far as its buffer allows, so that a short one
+	 * ends here and its output leaves with the close. */
+	while (c->phase == A_RUNNING && agent_cmd_step(a, c, now))
 		progress = true;
 	if (c->phase == A_RUNNING && c->pending_len && feed(a, c, now))
 		progress = true;
+	/* Done: the final bytes go with the close (one exit), if they fit. */
+	if (c->phase == A_FLUSH && c->out_len - c->out_off <= MVM_HC_VSOCK_IO_MAX) {
+		n = mvm_vsock_close(c->id, c->out + c->out_off, c->out_len - c->out_off);
+		if (n != -EAGAIN)
+			return -2; /* closed (or gone) */
+	}
 	/* Flush. */
 	if (c->out_len > c->out_off) {
 		n = mvm_vsock_write(c->id, c->out + c->out_off, MIN(c->out_len - c->out_off, MVM_HC_VSOCK_IO_MAX));
@@ -222,9 +235,8 @@ static int conn_step(mvm_agent_t *a, agent_conn_t *c, uint64_t now)
 	return progress;
 }
 
-bool mvm_agent_step(mvm_agent_t *a, bool vsock_event)
+bool mvm_agent_step(mvm_agent_t *a, bool vsock_event, uint64_t now)
 {
-	uint64_t now = mvm_clock_monotonic();
 	bool progress = false;
 
 	if (!a->listening)
@@ -242,7 +254,7 @@ bool mvm_agent_step(mvm_agent_t *a, bool vsock_event)
 	for (unsigned i = 0; i < a->nconns;) {
 		int r = conn_step(a, a->conns[i], now);
 		if (r < 0) {
-			conn_drop(a, i);
+			conn_drop(a, i, r == -1);
 			progress = true;
 			continue;
 		}
@@ -252,9 +264,9 @@ bool mvm_agent_step(mvm_agent_t *a, bool vsock_event)
 	return progress;
 }
 
-int64_t mvm_agent_timeout_ns(const mvm_agent_t *a)
+int64_t mvm_agent_timeout_ns(const mvm_agent_t *a, uint64_t now)
 {
-	uint64_t now = mvm_clock_monotonic(), best = 0;
+	uint64_t best = 0;
 
 	for (unsigned i = 0; i < a->nconns; i++) {
 		const agent_conn_t *c = a->conns[i];

@@ -41,14 +41,15 @@
 		(int64_t)_rax;                                                  \
 	})
 
-static inline int64_t mvm_vsock_listen(uint32_t port)
+static inline int64_t mvm_vsock_listen(uint32_t port, uint32_t flags)
 {
 	uint64_t h;
-	return mvm_hypercall3(MVM_HC_VSOCK_LISTEN, port, 0, 0, &h);
+	return mvm_hypercall3(MVM_HC_VSOCK_LISTEN, port, flags, 0, &h);
 }
-static inline int64_t mvm_vsock_accept(uint32_t port, uint64_t *more)
+/* *hint: bytes read into buf | connections still queued << 32 */
+static inline int64_t mvm_vsock_accept(uint32_t port, void *buf, uint64_t cap, uint64_t *hint)
 {
-	return mvm_hypercall3(MVM_HC_VSOCK_ACCEPT, port, 0, 0, more);
+	return mvm_hypercall3(MVM_HC_VSOCK_ACCEPT, port, buf, cap, hint);
 }
 static inline int64_t mvm_vsock_read(int64_t id, void *buf, uint64_t cap, uint64_t *left)
 {
@@ -59,10 +60,15 @@ static inline int64_t mvm_vsock_write(int64_t id, const void *buf, uint64_t len)
 	uint64_t h;
 	return mvm_hypercall3(MVM_HC_VSOCK_WRITE, id, buf, len, &h);
 }
-static inline int64_t mvm_vsock_close(int64_t id)
+static inline int64_t mvm_vsock_close(int64_t id, const void *last, uint64_t len)
 {
 	uint64_t h;
-	return mvm_hypercall3(MVM_HC_VSOCK_CLOSE, id, 0, 0, &h);
+	return mvm_hypercall3(MVM_HC_VSOCK_CLOSE, id, last, len, &h);
+}
+/* wait, with the host's CLOCK_MONOTONIC at return in *now_ns */
+static inline uint32_t mvm_wait_now(int64_t timeout_ns, uint64_t *now_ns)
+{
+	return (uint32_t)mvm_hypercall3(MVM_HC_WAIT, timeout_ns, 0, 0, now_ns);
 }
 
 /* Output kept per connection: two data frames plus the final frame. */
@@ -97,6 +103,7 @@ typedef struct mvm_agent {
 	bool accept_pending; /* an event came: the port may have connections */
 	const struct mvm_boot_info *bi;
 	agent_conn_t *conns[AGENT_CONNS];
+	agent_conn_t *spare; /* allocated before accept, which reads into it */
 	unsigned nconns;
 	uint64_t served;
 	uint64_t boot_ns;
@@ -106,13 +113,13 @@ typedef struct mvm_agent {
 int mvm_agent_init(mvm_agent_t *a, const struct mvm_boot_info *bi);
 /* Do what can be done without waiting; true if anything happened.
  * vsock_event: MVM_EV_VSOCK came (connections may have news). */
-bool mvm_agent_step(mvm_agent_t *a, bool vsock_event);
-/* Nanoseconds until a deadline the agent must act on, or -1. */
-int64_t mvm_agent_timeout_ns(const mvm_agent_t *a);
+bool mvm_agent_step(mvm_agent_t *a, bool vsock_event, uint64_t now_ns);
+/* Nanoseconds from now_ns until a deadline the agent must act on, or -1. */
+int64_t mvm_agent_timeout_ns(const mvm_agent_t *a, uint64_t now_ns);
 
 /* agent-builtin.c: start the request's command (after it was parsed);
  * run_step emits more output when there is room; returns true on progress. */
-void agent_cmd_start(mvm_agent_t *a, agent_conn_t *c);
+void agent_cmd_start(mvm_agent_t *a, agent_conn_t *c, uint64_t now);
 bool agent_cmd_step(mvm_agent_t *a, agent_conn_t *c, uint64_t now);
 void agent_cmd_stdin(agent_conn_t *c, const exec_frame_t *f);
 bool agent_cmd_wants_stdin(const agent_conn_t *c);

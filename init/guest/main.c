@@ -51,11 +51,14 @@ int mvm_main(const struct mvm_boot_info *bi)
 	mvm_printf("mvm-guest: ready\n");
 
 	uint32_t ev = MVM_EV_VSOCK;
+	uint64_t now = mvm_clock_monotonic();
 	for (;;) {
-		/* Serve exec until nothing moves, then sleep in the host. */
-		for (bool vsock = ev & MVM_EV_VSOCK; mvm_agent_step(&agent, vsock); vsock = false)
+		/* Serve exec until nothing moves, then sleep in the host (the
+		 * wait says the time: no clock call per round). */
+		for (bool vsock = ev & MVM_EV_VSOCK; mvm_agent_step(&agent, vsock, now); vsock = false)
 			;
-		ev = mvm_wait(mvm_agent_timeout_ns(&agent));
+		mvm_console_flush();
+		ev = mvm_wait_now(mvm_agent_timeout_ns(&agent, now), &now);
 		if (ev & MVM_EV_CONSOLE_IN) {
 			int64_t n;
 			while ((n = mvm_console_read(buf, sizeof(buf))) > 0) {

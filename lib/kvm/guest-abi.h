@@ -34,7 +34,7 @@ enum mvm_hypercall {
 	MVM_HC_RANDOM = 3,        /* rdi=buf rsi=len (<=256)  -> rax=len */
 	MVM_HC_EXIT = 4,          /* rdi=code (0..255)        -> does not return */
 	MVM_HC_ABORT = 5,         /* rdi=msg rsi=len          -> does not return */
-	MVM_HC_WAIT = 6,          /* rdi=timeout ns (-1: none) -> rax=MVM_EV_* mask */
+	MVM_HC_WAIT = 6,          /* rdi=timeout ns (-1: none) -> rax=MVM_EV_* mask, rdx=mono ns */
 	MVM_HC_MAX
 };
 
@@ -51,13 +51,14 @@ enum mvm_hypercall {
  * rdx. Connection ids are small integers, valid from accept to close.
  * Nothing blocks: -EAGAIN, then MVM_HC_WAIT until MVM_EV_VSOCK.
  */
-#define MVM_HC_VSOCK_LISTEN 16u /* rdi=port                 -> 0 | -EADDRINUSE | -ENOSPC | -EINVAL */
-#define MVM_HC_VSOCK_ACCEPT 17u /* rdi=port                 -> id | -EAGAIN | -EINVAL (not listening) */
-#define MVM_HC_VSOCK_READ 18u   /* rdi=id rsi=buf rdx=cap   -> n | 0 (EOF) | -EAGAIN | -ECONNRESET | -EBADF */
-#define MVM_HC_VSOCK_WRITE 19u  /* rdi=id rsi=buf rdx=len   -> n (<= len) | -EAGAIN | -EPIPE | -EBADF */
-#define MVM_HC_VSOCK_CLOSE 20u  /* rdi=id                   -> 0 | -EBADF (queued output still goes out) */
+#define MVM_HC_VSOCK_LISTEN 16u /* rdi=port rsi=flags       -> 0 | -EADDRINUSE | -ENOSPC | -EINVAL */
+#define MVM_HC_VSOCK_ACCEPT 17u /* rdi=port [rsi=buf rdx=cap] -> id, rdx=read | queued << 32; -EAGAIN | -EINVAL */
+#define MVM_HC_VSOCK_READ 18u   /* rdi=id rsi=buf rdx=cap     -> n, rdx=left | 0 (EOF) | -EAGAIN | -ECONNRESET | -EBADF */
+#define MVM_HC_VSOCK_WRITE 19u  /* rdi=id rsi=buf rdx=len     -> n (<= len) | -EAGAIN | -EPIPE | -EBADF */
+#define MVM_HC_VSOCK_CLOSE 20u  /* rdi=id [rsi=buf rdx=len]   -> 0 | -EAGAIN (no room for buf) | -EPIPE | -EBADF */
 #define MVM_HC_VSOCK_FIRST MVM_HC_VSOCK_LISTEN
 #define MVM_HC_VSOCK_LAST 31u   /* 21..31 reserved for vsock: fault bad-port today */
+#define MVM_VSOCK_LISTEN_DEFER 0x1u /* offer connections to accept once bytes (or EOF) came */
 #define MVM_HC_VSOCK_IO_MAX 65536u /* read cap / write len above: fault bad-argument */
 
 /* Limits the host enforces (larger requests are a guest fault). */

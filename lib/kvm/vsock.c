@@ -53,6 +53,7 @@ typedef struct vconn {
 
 typedef struct vlistener {
 	bool used;
+	bool defer; /* MVM_VSOCK_LISTEN_DEFER: offer a connection once it has bytes */
 	uint32_t port;
 	uint8_t q[KVM_VSOCK_BACKLOG]; /* connection indexes, oldest first */
 	unsigned nq;
@@ -320,7 +321,8 @@ static void read_line(kvm_vsock_t *v, unsigned ci)
 	if (v->next_host_port == 0)
 		v->next_host_port = KVM_VSOCK_HOST_PORT_BASE;
 	ring_put(&c->g2h, (const uint8_t *)ok, (uint32_t)k);
-	kick_guest(v);
+	if (!L->defer || c->h2g.len || c->host_eof)
+		kick_guest(v);
 }
 
 static void conn_io(kvm_vsock_t *v, unsigned ci, short revents, int64_t now)
@@ -338,7 +340,7 @@ static void conn_io(kvm_vsock_t *v, unsigned ci, short revents, int64_t now)
 		n = ring_read_fd(&c->h2g, c->fd);
 		if (n == 0)
 			c->host_eof = true;
-		if (n == 0 || (n > 0 && was_empty && c->state == C_OPEN))
+		if (n == 0 || (n > 0 && was_empty))
 			kick_guest(v);
 		if (n < 0 && n != -EAGAIN && n != -EINTR) {
 			host_gone(v, ci);
@@ -478,19 +480,40 @@ static vconn_t *guest_conn(kvm_vsock_t *v, uint64_t id)
 	return c->state == C_OPEN && !c->guest_closed ? c : NULL;
 }
 
-static int64_t guest_accept(kvm_vsock_t *v, uint64_t port)
+static bool offerable(const vlistener_t *L, const vconn_t *c)
+{
+	return !L->defer || c->h2g.len || c->host_eof;
+}
+
+/* Accept the oldest offerable connection; with buf, read into it too
+ * (*ret_read). *ret_more: offerable connections still queued. */
+static int64_t guest_accept(kvm_vsock_t *v, uint64_t port, uint8_t *buf, uint32_t cap, uint64_t *ret_read,
+			    uint64_t *ret_more)
 {
 	vlistener_t *L = port <= UINT32_MAX ? lis_find(v, (uint32_t)port) : NULL;
+	unsigned i, more = 0;
 
 	if (!L)
 		return -EINVAL;
-	if (L->nq == 0)
+	for (i = 0; i < L->nq && !offerable(L, &v->conns[L->q[i]]); i++)
+		;
+	if (i == L->nq)
 		return -EAGAIN;
-	unsigned ci = L->q[0];
-	memmove(L->q, L->q + 1, --L->nq);
+	unsigned ci = L->q[i];
+	memmove(L->q + i, L->q + i + 1, L->nq - i - 1);
+	L->nq--;
+	for (unsigned j = 0; j < L->nq; j++)
+		more += offerable(L, &v->conns[L->q[j]]);
 	vconn_t *c = &v->conns[ci];
 	c->state = C_OPEN;
-	/* Bytes the host sent early are waiting already. */
+	if (buf && cap) {
+		bool was_full = ring_space(&c->h2g) == 0;
+		*ret_read = ring_get(&c->h2g, buf, cap);
+		if (*ret_read && was_full && c->fd >= 0)
+			efd_kick(v->wake_host);
+	}
+	*ret_more = more;
+	/* Bytes (or EOF) still waiting: say so. */
 	if (c->h2g.len || c->host_eof)
 		kick_guest(v);
 	return (int64_t)ci;
@@ -534,19 +557,22 @@ int kvm_vsock_hypercall(kvm_vsock_t *v, struct kvm_vm *vm, unsigned nr, uint64_t
 	int64_t r;
 	uint8_t *p;
 
-	if (nr == MVM_HC_VSOCK_READ || nr == MVM_HC_VSOCK_WRITE) {
+	if (nr < MVM_HC_VSOCK_FIRST || nr > MVM_HC_VSOCK_CLOSE) {
+		*ret_fault_addr = nr;
+		return KVM_FAULT_BAD_PORT;
+	}
+	/* Calls with a buffer: rsi, rdx (accept and close only if rdx > 0). */
+	p = NULL;
+	if (nr == MVM_HC_VSOCK_READ || nr == MVM_HC_VSOCK_WRITE || ((nr == MVM_HC_VSOCK_ACCEPT || nr == MVM_HC_VSOCK_CLOSE) && a2)) {
 		if (a2 > MVM_HC_VSOCK_IO_MAX) {
 			*ret_fault_addr = a2;
 			return KVM_FAULT_BAD_ARG;
 		}
-		p = kvm_vm_guest_ptr(vm, a1, a2, nr == MVM_HC_VSOCK_READ);
+		p = kvm_vm_guest_ptr(vm, a1, a2, nr == MVM_HC_VSOCK_READ || nr == MVM_HC_VSOCK_ACCEPT);
 		if (!p) {
 			*ret_fault_addr = a1;
 			return KVM_FAULT_BAD_POINTER;
 		}
-	} else if (nr < MVM_HC_VSOCK_FIRST || nr > MVM_HC_VSOCK_CLOSE) {
-		*ret_fault_addr = nr;
-		return KVM_FAULT_BAD_PORT;
 	}
 	*ret_rdx = 0;
 	if (!v) {
@@ -558,7 +584,7 @@ int kvm_vsock_hypercall(kvm_vsock_t *v, struct kvm_vm *vm, unsigned nr, uint64_t
 	switch (nr) {
 	case MVM_HC_VSOCK_LISTEN: {
 		vlistener_t *free_slot = NULL;
-		if (a0 > UINT32_MAX) {
+		if (a0 > UINT32_MAX || (a1 & ~(uint64_t)MVM_VSOCK_LISTEN_DEFER)) {
 			r = -EINVAL;
 			break;
 		}
@@ -573,15 +599,18 @@ int kvm_vsock_hypercall(kvm_vsock_t *v, struct kvm_vm *vm, unsigned nr, uint64_t
 			r = -ENOSPC;
 			break;
 		}
-		*free_slot = (vlistener_t){ .used = true, .port = (uint32_t)a0 };
+		*free_slot = (vlistener_t){ .used = true, .port = (uint32_t)a0, .defer = a1 & MVM_VSOCK_LISTEN_DEFER };
 		r = 0;
 		break;
 	}
 	case MVM_HC_VSOCK_ACCEPT:
-		r = guest_accept(v, a0);
+	{
+		uint64_t got = 0, more = 0;
+		r = guest_accept(v, a0, p, (uint32_t)a2, &got, &more);
 		if (r >= 0)
-			*ret_rdx = lis_find(v, (uint32_t)a0)->nq;
+			*ret_rdx = got | more << 32;
 		break;
+	}
 	case MVM_HC_VSOCK_READ:
 	case MVM_HC_VSOCK_WRITE:
 		r = guest_io(v, nr, a0, p, (uint32_t)a2);
@@ -597,6 +626,13 @@ int kvm_vsock_hypercall(kvm_vsock_t *v, struct kvm_vm *vm, unsigned nr, uint64_t
 		/* The control thread closes the host socket (it may be inside
 		 * poll() on it, which would keep the socket alive), after it
 		 * flushed g2h or after LINGER_MS. */
+		/* Last bytes with the close: all of them or nothing. */
+		if (p && ring_space(&c->g2h) < a2) {
+			r = c->fd < 0 ? -EPIPE : -EAGAIN;
+			break;
+		}
+		if (p && c->fd >= 0)
+			ring_put(&c->g2h, p, (uint32_t)a2);
 		c->guest_closed = true;
 		c->h2g.len = 0;
 		c->deadline = mono_ms() + LINGER_MS;

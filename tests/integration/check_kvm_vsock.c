@@ -62,6 +62,8 @@ static const struct {
 	{ "badwrite", KVM_FAULT_BAD_POINTER, 0x7fff00000000ull },
 	{ "biglen", KVM_FAULT_BAD_ARG, MVM_HC_VSOCK_IO_MAX + 1 },
 	{ "reserved", KVM_FAULT_BAD_PORT, 21 },
+	{ "bigaccept", KVM_FAULT_BAD_ARG, MVM_HC_VSOCK_IO_MAX + 1 },
+	{ "badclose", KVM_FAULT_BAD_POINTER, MVM_GUEST_PML4 },
 };
 
 START_TEST(test_bad_calls_fault)
