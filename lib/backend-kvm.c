@@ -488,12 +488,29 @@ static void kvm_release(manager_t *m, vm_t *vm)
 static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 {
 	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock"), *result = vm_path(m, vm, "result");
+	kvm_ctl_t *early_ctl = NULL;
+	uint32_t hello_state = 0;
 	kvm_result_t res;
 	kvm_vm_t *k;
 	int pidfd, r;
 
 	if (!ctl || !result)
 		return -ENOMEM;
+	/* mvmd may have died after spawning the worker but before recording
+	 * its pid: the worker's HELLO on its control socket says who it is. */
+	if (vm->pid <= 0 && kvm_worker_connect(ctl, &early_ctl) == 0) {
+		kvm_msg_t msg;
+		kvm_msg_hello_t h;
+		uint64_t st;
+		if (kvm_ctl_recv(early_ctl, 1000, &msg) == 1 && msg.type == KVM_MSG_HELLO &&
+		    kvm_msg_get_hello(&msg, &h) == 0 && h.pid > 0 && kvm_worker_proc_start_time(h.pid, &st) == 0) {
+			vm->pid = h.pid;
+			vm->pid_starttime = st;
+			hello_state = h.state;
+		} else {
+			early_ctl = kvm_ctl_free(early_ctl);
+		}
+	}
 	r = vm->pid > 0 ? kvm_worker_adopt(vm->pid, vm->pid_starttime, &pidfd) : -ESRCH;
 	if (r >= 0) {
 		/* A worker that died while mvmd was down may linger as a zombie
@@ -505,6 +522,7 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 		}
 	}
 	if (r < 0) {
+		kvm_ctl_free(early_ctl);
 		/* Gone while mvmd was down: the result file may say how. */
 		if (kvm_result_read(result, &res) == 0) {
 			apply_end(m, vm, &res, NULL);
@@ -516,20 +534,28 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 	}
 	k = calloc(1, sizeof(*k));
 	if (!k) {
+		kvm_ctl_free(early_ctl);
 		close(pidfd);
 		return -ENOMEM;
 	}
 	k->m = m;
 	k->vm = vm;
-	k->w = (kvm_worker_t){ .pid = vm->pid, .pidfd = pidfd, .start_time = vm->pid_starttime };
+	k->w = (kvm_worker_t){ .pid = vm->pid, .pidfd = pidfd, .start_time = vm->pid_starttime, .ctl = early_ctl };
 	/* The control socket: a worker that cannot be reached still gets
 	 * supervised through its pidfd, and can be killed. */
-	(void)kvm_worker_connect(ctl, &k->w.ctl);
+	if (!k->w.ctl)
+		(void)kvm_worker_connect(ctl, &k->w.ctl);
 	r = kvm_vm_attach(k);
 	if (r < 0) {
 		kvm_vm_free(k);
 		*ret_cause = strdup("cannot supervise the re-adopted worker");
 		return r;
+	}
+	if (hello_state) {
+		/* We consumed its HELLO above: act on it here, and record the pid. */
+		if (hello_state == KVM_VM_RUNNING && vm->state == VM_STATE_STARTING)
+			(void)manager_transition(m, vm, VM_STATE_RUNNING, "guest running");
+		(void)manager_save(m, vm);
 	}
 	return 0;
 }
