@@ -58,8 +58,8 @@ typedef struct kvm_worker {
  * listed in docs/worker-protocol.md (3..7, plus /dev/null or log_fd as
  * 0-2) reach it. On success *ret owns pidfd and ctl (already connected);
  * the caller owns ctl_path and result_path and removes them with the VM.
- * Not thread-safe against concurrent spawns only in that the CPUID memfd
- * is created once (under a lock) and kept open for the process's life.
+ * The first spawn also creates the shared CPUID memfd (under a lock); it
+ * stays open, one fd, for the process's life.
  */
 int kvm_worker_spawn(const kvm_worker_config_t *cfg, kvm_worker_t *ret);
 /* Close the worker's fds (not the worker: it keeps running). */
