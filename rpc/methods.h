@@ -26,6 +26,8 @@ extern const rpc_method_t methods_vm[];
 extern const size_t methods_vm_n;
 extern const rpc_method_t methods_run[];
 extern const size_t methods_run_n;
+extern const rpc_method_t methods_blob[];
+extern const size_t methods_blob_n;
 
 /* The joined table (static storage; built once). */
 const rpc_method_t *methods_table(size_t *ret_n);
