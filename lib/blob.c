@@ -315,7 +315,7 @@ static int tmp_commit(blob_store_t *s, tmp_file_t *t, const char *hex, blob_info
 	bool existed = false;
 	int r = 0;
 
-	if (fsync(t->fd) < 0 || fchmod(t->fd, BLOB_FILE_MODE) < 0 || fstat(t->fd, &st) < 0)
+	if (fstat(t->fd, &st) < 0)
 		r = negative_errno();
 	else if (fstatat(s->dirfd, hex, &old, AT_SYMLINK_NOFOLLOW) == 0)
 		existed = true;
@@ -326,11 +326,17 @@ static int tmp_commit(blob_store_t *s, tmp_file_t *t, const char *hex, blob_info
 		return r;
 	}
 	if (existed && S_ISREG(old.st_mode) && old.st_size == st.st_size) {
-		/* Same bytes already stored: keep the old file (and its time). */
+		/* Same bytes already stored: keep the old file (and its time),
+		 * and spare the fsync of a copy that is thrown away. */
 		tmp_discard(s, t);
 		info_from_stat(hex, &old, ret_info);
 		*ret_created = false;
 		return 0;
+	}
+	if (fsync(t->fd) < 0 || fchmod(t->fd, BLOB_FILE_MODE) < 0 || fstat(t->fd, &st) < 0) {
+		r = negative_errno();
+		tmp_discard(s, t);
+		return r;
 	}
 	/* Otherwise a file of the wrong size (truncated, damaged) or type is
 	 * replaced: putting the right bytes again is the repair. */
