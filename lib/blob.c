@@ -408,17 +408,19 @@ int blob_put_data(blob_store_t *s, const void *data, size_t len, blob_put_opts_t
 	r = check_expect(opts, hex);
 	if (r < 0)
 		return r;
-	if (blob_stat(s, hex, &info) == 0 && info.size == len) {
-		*ret_info = info;
-		*ret_created = false;
-		return 0;
-	}
+	/* The check runs even when the content is stored already: the same
+	 * bytes put earlier without a check must not pass one now unchecked. */
 	if (opts && opts->check) {
 		if (len > check_max(opts))
 			return -EFBIG;
 		r = opts->check(data, len, opts->check_userdata);
 		if (r < 0)
 			return r;
+	}
+	if (blob_stat(s, hex, &info) == 0 && info.size == len) {
+		*ret_info = info;
+		*ret_created = false;
+		return 0;
 	}
 
 	r = tmp_create(s, &t);

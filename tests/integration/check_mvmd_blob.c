@@ -392,6 +392,11 @@ START_TEST(test_wasm_kind)
 	ck_assert_msg(mvmt_get(resp, "result"), "%s", json_object_to_json_string(resp));
 	json_object_put(resp);
 	ck_assert_uint_eq(blob_entries(NULL), 3);
+	/* and once stored raw, putting them again as wasm is still refused */
+	resp = put_bytes(bad, sizeof(bad), "\"kind\":\"wasm\"");
+	ck_assert_int_eq(resp_code(resp), -32602);
+	ck_assert_int_eq(mvmt_int(resp, "error.data.offset"), 0);
+	json_object_put(resp);
 
 	/* a real program from a host path, hash checked against sha256sum */
 	snprintf(path, sizeof(path), "%s/wasm-programs/printf.wasm", getenv("MVM_BUILD_DIR") ? getenv("MVM_BUILD_DIR") : "build");

@@ -444,12 +444,25 @@ START_TEST(test_check_refuses)
 	ck_assert_int_eq(blob_put_path(bs, src, &opts, &info, &created), 0);
 	ck_assert_int_eq(calls, 3);
 	ck_assert(created);
+	/* stored already (without a check) is no way around the check */
+	opts.check = NULL;
+	ck_assert_int_eq(blob_put_data(bs, "xyz", 3, &opts, &info, &created), 0);
+	ck_assert(created);
+	opts.check = refuse_odd;
+	ck_assert_int_eq(blob_put_data(bs, "xyz", 3, &opts, &info, &created), -EINVAL);
+	ck_assert_int_eq(calls, 4);
+	write_path(src, "xyz", 3);
+	ck_assert_int_eq(blob_put_path(bs, src, &opts, &info, &created), -EINVAL);
+	ck_assert_int_eq(calls, 5);
+	ck_assert_uint_eq(count_entries(blobdir, NULL), 2);
+	assert_no_tmp();
+	write_path(src, "abcd", 4);
 	/* content over check_max never reaches the check */
 	opts.check_max = 2;
 	ck_assert_int_eq(blob_put_path(bs, src, &opts, &info, &created), -EFBIG);
 	ck_assert_int_eq(blob_put_data(bs, "abcdef", 6, &opts, &info, &created), -EFBIG);
-	ck_assert_int_eq(calls, 3);
-	ck_assert_uint_eq(count_entries(blobdir, NULL), 1);
+	ck_assert_int_eq(calls, 5);
+	ck_assert_uint_eq(count_entries(blobdir, NULL), 2);
 }
 END_TEST
 
