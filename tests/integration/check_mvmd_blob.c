@@ -9,11 +9,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mvmtest.h"
@@ -643,6 +647,101 @@ START_TEST(test_no_fd_leak)
 }
 END_TEST
 
+/* One request as nobody:nogroup (65534) over sock; the parsed reply. */
+static json_object *call_as_nobody(const char *sock, const char *method, const char *params)
+{
+	char buf[8192];
+	size_t len = 0;
+	ssize_t k;
+	int p[2], st;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		char line[1024];
+		close(p[0]);
+		alarm(10);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+		if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(3);
+		int n = snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}\n",
+				 method, params);
+		if (write(c, line, (size_t)n) != n)
+			_exit(4);
+		shutdown(c, SHUT_WR); /* answered, then closed */
+		while ((k = read(c, buf + len, sizeof(buf) - 1 - len)) > 0)
+			len += (size_t)k;
+		if (write(p[1], buf, len) != (ssize_t)len)
+			_exit(5);
+		_exit(0);
+	}
+	close(p[1]);
+	while ((k = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)k;
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "client as nobody failed: status %d", st);
+	buf[len] = 0;
+	json_object *o = json_tokener_parse(buf);
+	ck_assert_msg(o, "bad reply: %s", buf);
+	return o;
+}
+
+/* A client that is not root (the socket granted to a group) cannot have
+ * mvmd read host files for it, whatever their mode; data still works. */
+START_TEST(test_path_needs_privileged_client)
+{
+	mvmt_daemon_t d2;
+	char world[256], secret[256], params[512];
+	json_object *o;
+
+	mvmt_daemon_init(&d2);
+	/* let nobody reach run/rpc.sock (as an operator's /run/mvmd would) */
+	char run[256];
+	snprintf(run, sizeof(run), "%s/run", d2.dir);
+	ck_assert_int_eq(chmod(d2.dir, 0711), 0);
+	ck_assert_int_eq(mkdir(run, 0711), 0);
+	mvmt_daemon_start(&d2, "--socket-group", "nogroup", NULL);
+	snprintf(world, sizeof(world), "%s/world", d2.dir);
+	snprintf(secret, sizeof(secret), "%s/secret", d2.dir);
+	write_file(world, "hello", 5);
+	write_file(secret, "hello", 5);
+	ck_assert_int_eq(chmod(secret, 0600), 0);
+
+	snprintf(params, sizeof(params), "{\"path\":\"%s\"}", secret);
+	o = call_as_nobody(d2.sock, "compute.blob.put", params);
+	ck_assert_int_eq(mvmt_int(o, "error.code"), -32000);
+	ck_assert_str_eq(mvmt_str(o, "error.data.param"), "path");
+	ck_assert_str_eq(mvmt_str(o, "error.data.errno"), "EPERM");
+	json_object_put(o);
+	snprintf(params, sizeof(params), "{\"path\":\"%s\",\"expect\":\"" EMPTY_REF "\"}", world);
+	o = call_as_nobody(d2.sock, "compute.blob.put", params);
+	ck_assert_int_eq(mvmt_int(o, "error.code"), -32000);
+	ck_assert_ptr_null(mvmt_get(o, "error.data.actual")); /* no hash leaked */
+	json_object_put(o);
+
+	o = call_as_nobody(d2.sock, "compute.blob.put", "{\"data\":\"aGVsbG8=\"}");
+	ck_assert_str_eq(mvmt_str(o, "result.hash"), HELLO_REF);
+	json_object_put(o);
+
+	/* root may */
+	int c = mvmt_connect(d2.sock);
+	snprintf(params, sizeof(params), "{\"path\":\"%s\"}", secret);
+	o = mvmt_result(c, "compute.blob.put", params);
+	ck_assert_str_eq(mvmt_str(o, "hash"), HELLO_REF);
+	ck_assert(!json_object_get_boolean(mvmt_get(o, "created")));
+	json_object_put(o);
+	close(c);
+	mvmt_forget_fd(c);
+	mvmt_daemon_cleanup(&d2);
+}
+END_TEST
+
 START_TEST(test_discover_lists_blob_methods)
 {
 	json_object *r = mvmt_result(fd, "rpc.discover", NULL);
@@ -670,6 +769,7 @@ int main(void)
 	tcase_add_test(tc, test_corruption_detected_on_verify);
 	tcase_add_test(tc, test_oversized_data_hits_cap);
 	tcase_add_test(tc, test_no_fd_leak);
+	tcase_add_test(tc, test_path_needs_privileged_client);
 	tcase_add_test(tc, test_discover_lists_blob_methods);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
