@@ -389,6 +389,11 @@ static size_t check_max(const blob_put_opts_t *opts)
 	return opts->check_max ? opts->check_max : DEFAULT_CHECK_MAX;
 }
 
+static uint64_t max_size(const blob_put_opts_t *opts)
+{
+	return opts && opts->max_size ? opts->max_size : BLOB_DEFAULT_MAX_SIZE;
+}
+
 int blob_put_data(blob_store_t *s, const void *data, size_t len, blob_put_opts_t *opts,
 		  blob_info_t *ret_info, bool *ret_created)
 {
@@ -400,6 +405,8 @@ int blob_put_data(blob_store_t *s, const void *data, size_t len, blob_put_opts_t
 	r = check_opts(opts);
 	if (r < 0)
 		return r;
+	if (len > max_size(opts))
+		return -E2BIG;
 	/* Everything that can refuse the content runs before a byte is
 	 * written, so a refused put touches nothing. */
 	r = blob_hash_data(data, len, hex);
@@ -445,7 +452,7 @@ fail:
 
 /* Open a host path for a put: no symlink as the last component, regular
  * files only, never blocking on a FIFO. */
-static int open_source(const char *path, int *ret_fd)
+static int open_source(const char *path, int *ret_fd, uint64_t *ret_size)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
@@ -463,6 +470,7 @@ static int open_source(const char *path, int *ret_fd)
 	if (fcntl(fd, F_SETFL, 0) < 0)
 		return negative_errno();
 	*ret_fd = TAKE_FD(fd);
+	*ret_size = (uint64_t)st.st_size;
 	return 0;
 }
 
@@ -474,15 +482,18 @@ int blob_put_path(blob_store_t *s, const char *path, blob_put_opts_t *opts,
 	_cleanup_free_ char *buf = NULL, *whole = NULL;
 	tmp_file_t t = { .fd = -1 };
 	size_t whole_len = 0, whole_max = 0;
+	uint64_t src_size, copied = 0;
 	char hex[BLOB_HEX_LEN + 1];
 	int r;
 
 	r = check_opts(opts);
 	if (r < 0)
 		return r;
-	r = open_source(path, &src);
+	r = open_source(path, &src, &src_size);
 	if (r < 0)
 		return r;
+	if (src_size > max_size(opts))
+		return -E2BIG;
 	buf = malloc(COPY_CHUNK);
 	if (!buf)
 		return -ENOMEM;
@@ -506,6 +517,11 @@ int blob_put_path(blob_store_t *s, const char *path, blob_put_opts_t *opts,
 		}
 		if (n == 0)
 			break;
+		copied += (uint64_t)n;
+		if (copied > max_size(opts)) { /* it grew while we read */
+			r = -E2BIG;
+			goto fail;
+		}
 		r = md_update(ctx, buf, (size_t)n);
 		if (r == 0)
 			r = write_all(t.fd, buf, (size_t)n);

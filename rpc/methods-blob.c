@@ -167,8 +167,19 @@ static void put_failed(rpc_call_t *call, int r, const char *param, const blob_pu
 		rpc_call_error(call, RPC_ERROR_INVALID_PARAMS, NULL, data);
 		return;
 	}
-	if (r == -EFBIG) {
+	if (r == -EFBIG && opts->check) {
 		reply_param_errno(call, RPC_ERROR_RESOURCE_LIMIT, param, r, "content too large to validate as a WebAssembly module");
+		return;
+	}
+	if (r == -E2BIG) {
+		json_object *data = json_object_new_object();
+		snprintf(reason, sizeof(reason), "content larger than the blob size limit (%" PRIu64 " bytes)",
+			 (uint64_t)BLOB_DEFAULT_MAX_SIZE);
+		json_object_object_add(data, "param", json_object_new_string(param));
+		json_object_object_add(data, "errno", json_object_new_string("E2BIG"));
+		json_object_object_add(data, "limit", json_object_new_int64((int64_t)BLOB_DEFAULT_MAX_SIZE));
+		json_object_object_add(data, "reason", json_object_new_string(reason));
+		rpc_call_error(call, RPC_ERROR_RESOURCE_LIMIT, NULL, data);
 		return;
 	}
 	if (path) {

@@ -247,6 +247,23 @@ START_TEST(test_bad_hash_strings)
 }
 END_TEST
 
+/* Make path a sparse file one byte over the node's blob size limit and
+ * check the put is refused with -32005 and the limit. */
+static void assert_over_cap_refused(const char *path)
+{
+	json_object *info = mvmt_result(fd, "compute.node.info", NULL);
+	int64_t limit = mvmt_int(info, "blobs.max_blob_bytes");
+	json_object_put(info);
+	ck_assert_int_eq(truncate(path, (off_t)limit + 1), 0);
+	char params[512];
+	snprintf(params, sizeof(params), "{\"path\":\"%s\"}", path);
+	json_object *resp = mvmt_call(fd, "compute.blob.put", params);
+	ck_assert_int_eq(resp_code(resp), -32005);
+	ck_assert_int_eq(mvmt_int(resp, "error.data.limit"), limit);
+	ck_assert_str_eq(mvmt_str(resp, "error.data.param"), "path");
+	json_object_put(resp);
+}
+
 START_TEST(test_put_errors_leave_nothing)
 {
 	json_object *resp;
@@ -318,6 +335,11 @@ START_TEST(test_put_errors_leave_nothing)
 	ck_assert_ptr_nonnull(strstr(mvmt_str(resp, "error.data.reason"), "not a regular file"));
 	json_object_put(resp);
 
+	/* over the blob size cap (a sparse file): refused before it is read */
+	char huge[256];
+	snprintf(huge, sizeof(huge), "%s/huge", d.dir);
+	write_file(huge, "", 0);
+	assert_over_cap_refused(huge);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.blob.put", "{\"path\":\"/dev/zero\"}"), -32602);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.blob.put", "{\"path\":\"relative/file\"}"), -32602);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.blob.put", "{\"path\":\"/dev/zero\",\"kind\":\"elf\"}"), -32602);
