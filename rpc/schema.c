@@ -123,44 +123,57 @@ int rpc_regex_cache_add_fields(rpc_regex_cache_t *c, const rpc_field_t *fields)
 
 /* --- validation ------------------------------------------------------------ */
 
-/* The path of the value being checked, "workload.args[2]", built as the
- * validator descends; truncated (not overflowed) when absurdly long. */
+/* The path of the value being checked, kept as a stack of frames and
+ * rendered ("workload.args[2]") only when validation fails. */
+#define VPATH_MAX 64
+
 typedef struct vpath {
-	char buf[256];
-	size_t len;
+	struct {
+		const char *key; /* NULL: an array index */
+		size_t index;
+	} f[VPATH_MAX];
+	size_t depth;
 } vpath_t;
 
 static bool key_is_plain(const char *k);
 
-static size_t vpath_printf(vpath_t *p, const char *fmt, ...) _printf_(2, 3);
-static size_t vpath_printf(vpath_t *p, const char *fmt, ...)
-{
-	size_t old = p->len;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(p->buf + p->len, sizeof(p->buf) - p->len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		p->len = MIN(p->len + (size_t)n, sizeof(p->buf) - 1);
-	return old;
-}
-
 static size_t vpath_push_key(vpath_t *p, const char *key)
 {
-	if (key_is_plain(key))
-		return vpath_printf(p, "%s%s", p->len ? "." : "", key);
-	return vpath_printf(p, "[\"%s\"]", key);
+	if (p->depth < VPATH_MAX)
+		p->f[p->depth].key = key;
+	return p->depth++;
 }
 
 static size_t vpath_push_index(vpath_t *p, size_t i)
 {
-	return vpath_printf(p, "[%zu]", i);
+	if (p->depth < VPATH_MAX) {
+		p->f[p->depth].key = NULL;
+		p->f[p->depth].index = i;
+	}
+	return p->depth++;
 }
 
 static void vpath_pop(vpath_t *p, size_t old)
 {
-	p->len = old;
-	p->buf[old] = '\0';
+	p->depth = old;
+}
+
+static void vpath_render(const vpath_t *p, char *buf, size_t size)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < MIN(p->depth, (size_t)VPATH_MAX) && len < size - 1; i++) {
+		int n;
+		if (!p->f[i].key)
+			n = snprintf(buf + len, size - len, "[%zu]", p->f[i].index);
+		else if (key_is_plain(p->f[i].key))
+			n = snprintf(buf + len, size - len, "%s%s", len ? "." : "", p->f[i].key);
+		else
+			n = snprintf(buf + len, size - len, "[\"%s\"]", p->f[i].key);
+		if (n < 0)
+			break;
+		len = MIN(len + (size_t)n, size - 1);
+	}
 }
 
 typedef struct vctx {
@@ -371,7 +384,9 @@ int rpc_validate_params(const rpc_field_t *fields, json_object *params, rpc_rege
 		json_object *d = json_object_new_object();
 		if (!d)
 			return -ENOMEM;
-		json_object_object_add(d, "param", json_object_new_string(v.path.buf));
+		char path[256];
+		vpath_render(&v.path, path, sizeof(path));
+		json_object_object_add(d, "param", json_object_new_string(path));
 		json_object_object_add(d, "reason", json_object_new_string(v.reason));
 		*ret_data = d;
 	}

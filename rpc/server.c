@@ -322,7 +322,7 @@ void rpc_server_dispatch_line(rpc_conn_t *c, const char *p, size_t n)
 	rpc_line_t line;
 	rpc_reply_t *reply = NULL;
 
-	if (rpc_line_parse(p, n, s->limits.max_depth, s->tok, &line) < 0)
+	if (rpc_line_parse(p, n, s->limits.max_depth, &line) < 0)
 		goto oom;
 	reply = calloc(1, sizeof(*reply));
 	if (!reply)
@@ -491,8 +491,7 @@ int rpc_server_new(sd_event *e, const rpc_method_t *methods, size_t n_methods, c
 		if ((r = rpc_regex_cache_add_fields(s->regex, methods[i].params)) < 0)
 			goto fail;
 	s->openrpc = rpc_openrpc_document(methods, n_methods, title, version);
-	s->tok = rpc_tokener_new(s->limits.max_depth);
-	if (!s->openrpc || !s->tok) {
+	if (!s->openrpc) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -516,8 +515,6 @@ rpc_server_t *rpc_server_free(rpc_server_t *s)
 	free(s->listeners);
 	sd_event_source_disable_unref(s->accept_retry);
 	json_object_put(s->openrpc);
-	if (s->tok)
-		json_tokener_free(s->tok);
 	rpc_regex_cache_free(s->regex);
 	sd_event_unref(s->event);
 	free(s);
