@@ -4,6 +4,7 @@
  * parsed line to method handlers, and the call objects handlers answer.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -436,6 +437,12 @@ static int server_on_listener(sd_event_source *src, int lfd, uint32_t revents, v
 int rpc_server_add_listener(rpc_server_t *s, int fd)
 {
 	_cleanup_close_ int owned = fd;
+	int fl = fcntl(fd, F_GETFL);
+
+	/* The accept loop runs until EAGAIN: a blocking listener (as systemd
+	 * passes them) would stall the whole event loop on the second accept. */
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return -errno;
 	void *v = realloc(s->listeners, (s->n_listeners + 1) * sizeof(*s->listeners));
 	if (!v)
 		return -ENOMEM;

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mvm-vmm: the per-VM worker. Exec'd by mvmd (lib/kvm/worker.c) with its
+ * fds already open; see docs/worker-protocol.md.
+ *
+ *   mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N --result-fd=N
+ *           [--memory-mib=16] [--vcpus=1] [--arg=S]... [--cap=S]...
+ *           [--workload=sha256:HEX] [--debug-forbidden-syscall]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kvm/vmm.h"
+
+#define MAX_LIST 256
+
+static int parse_u32(const char *s, uint32_t *ret)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > UINT32_MAX)
+		return -EINVAL;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+static int parse_fd(const char *s, int *ret)
+{
+	uint32_t v;
+	if (parse_u32(s, &v) < 0 || v > 1u << 20)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static char *args[MAX_LIST], *caps[MAX_LIST];
+	kvm_vmm_config_t cfg = {
+		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1,
+		.memory_mib = 16, .vcpus = 1, .args = args, .caps = caps,
+	};
+	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_DEBUG_SYS };
+	static const struct option opts[] = {
+		{ "kvm-fd", required_argument, NULL, O_KVM },
+		{ "image-fd", required_argument, NULL, O_IMAGE },
+		{ "ctl-fd", required_argument, NULL, O_CTL },
+		{ "result-fd", required_argument, NULL, O_RESULT },
+		{ "memory-mib", required_argument, NULL, O_MEM },
+		{ "vcpus", required_argument, NULL, O_VCPUS },
+		{ "arg", required_argument, NULL, O_ARG },
+		{ "cap", required_argument, NULL, O_CAP },
+		{ "workload", required_argument, NULL, O_WL },
+		{ "debug-forbidden-syscall", no_argument, NULL, O_DEBUG_SYS },
+		{ 0 },
+	};
+	int c, r = 0;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case O_KVM: r = parse_fd(optarg, &cfg.kvm_fd); break;
+		case O_IMAGE: r = parse_fd(optarg, &cfg.image_fd); break;
+		case O_CTL: r = parse_fd(optarg, &cfg.ctl_fd); break;
+		case O_RESULT: r = parse_fd(optarg, &cfg.result_fd); break;
+		case O_MEM: r = parse_u32(optarg, &cfg.memory_mib); break;
+		case O_VCPUS: r = parse_u32(optarg, &cfg.vcpus); break;
+		case O_ARG:
+			if (cfg.nargs == MAX_LIST) r = -E2BIG; else args[cfg.nargs++] = optarg;
+			break;
+		case O_CAP:
+			if (cfg.ncaps == MAX_LIST) r = -E2BIG; else caps[cfg.ncaps++] = optarg;
+			break;
+		case O_WL: cfg.workload = optarg; break;
+		case O_DEBUG_SYS: cfg.debug |= KVM_VMM_DEBUG_FORBIDDEN_SYSCALL; break;
+		default: r = -EINVAL; break;
+		}
+		if (r < 0) {
+			fprintf(stderr, "mvm-vmm: bad option value: %s\n", optarg ? optarg : "?");
+			return KVM_VMM_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || cfg.kvm_fd < 0 || cfg.image_fd < 0 || cfg.ctl_fd < 0) {
+		fprintf(stderr, "usage: mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N [--result-fd=N] ...\n");
+		return KVM_VMM_EXIT_USAGE;
+	}
+	r = kvm_vmm_main(&cfg);
+	/* _exit: no atexit handlers under seccomp (LeakSanitizer's would ptrace). */
+	fflush(stderr);
+	_exit(r);
+}

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mvmd: the node daemon. Startup order (systemd style):
+ * parse args → lock the state directory → manager_new + load VMs →
+ * listen (or take the socket from systemd) → sd_notify(READY) → event loop.
+ *
+ * SIGTERM/SIGINT end the loop without touching VMs: their workers run on
+ * and are re-adopted by the next mvmd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "backends.h"
+#include "manager.h"
+#include "methods.h"
+#include "rpc.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+typedef struct options {
+	const char *rpc_socket;
+	const char *state_dir;
+	const char *console_dir;
+	const char *socket_group;
+	const char *kvm_device;
+	const char *vmm_path;
+	const char *guest_image;
+	bool allow_custom_guests;
+	size_t max_request_bytes;
+	unsigned max_clients;
+	size_t event_ring;
+} options_t;
+
+static void help(void)
+{
+	printf("Usage: mvmd [OPTIONS]\n"
+	       "\n"
+	       "Micro-VM control-plane daemon: JSON-RPC 2.0 (compute.vm.*) on a Unix socket.\n"
+	       "\n"
+	       "  --rpc-socket PATH         RPC socket (default /run/mvmd/rpc.sock)\n"
+	       "  --state-dir DIR           VM state (default /var/lib/mvmd)\n"
+	       "  --console-dir DIR         console sockets (default /run/mvmd/console)\n"
+	       "  --socket-group NAME       make the RPC socket 0660 with this group (default 0600 root)\n"
+	       "  --log-level LEVEL         err, warning, notice, info (default), debug\n"
+	       "  --max-request-bytes N     longest request line (default 1048576)\n"
+	       "  --max-clients N           concurrent RPC connections (default 256)\n"
+	       "  --event-ring-size N       node-wide transition ring capacity (default 1024)\n"
+	       "  --kvm-device PATH         KVM device (default /dev/kvm)\n"
+	       "  --vmm PATH                the mvm-vmm worker (default: beside mvmd)\n"
+	       "  --guest-image PATH        the micro-VM guest (default: ../guest/mvm-guest from mvmd)\n"
+	       "  --allow-custom-guests     let compute.vm.create name any host file as guest image\n"
+	       "  -h, --help                this help\n"
+	       "  --version                 print the version\n"
+	       "\n"
+	       "When started by systemd socket activation, the listening socket is taken\n"
+	       "from systemd (sd_listen_fds) and --rpc-socket is ignored.\n"
+	       "See mvmd(8) and docs/rpc.md.\n");
+}
+
+static int parse_size(const char *s, size_t min, size_t max, size_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+		return -EINVAL;
+	*ret = (size_t)v;
+	return 0;
+}
+
+/* 0 to run, 1 to exit successfully (help/version), -EINVAL on bad usage. */
+static int parse_argv(int argc, char **argv, options_t *o)
+{
+	enum { ARG_RPC = 0x100, ARG_STATE, ARG_CONSOLE, ARG_GROUP, ARG_LOG, ARG_MAXREQ,
+	       ARG_MAXCLI, ARG_RING, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION };
+	static const struct option longopts[] = {
+		{ "rpc-socket", required_argument, NULL, ARG_RPC },
+		{ "state-dir", required_argument, NULL, ARG_STATE },
+		{ "console-dir", required_argument, NULL, ARG_CONSOLE },
+		{ "socket-group", required_argument, NULL, ARG_GROUP },
+		{ "log-level", required_argument, NULL, ARG_LOG },
+		{ "max-request-bytes", required_argument, NULL, ARG_MAXREQ },
+		{ "max-clients", required_argument, NULL, ARG_MAXCLI },
+		{ "event-ring-size", required_argument, NULL, ARG_RING },
+		{ "kvm-device", required_argument, NULL, ARG_KVM },
+		{ "vmm", required_argument, NULL, ARG_VMM },
+		{ "guest-image", required_argument, NULL, ARG_IMAGE },
+		{ "allow-custom-guests", no_argument, NULL, ARG_CUSTOM },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, ARG_VERSION },
+		{},
+	};
+	size_t v;
+	int c, lvl;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
+		switch (c) {
+		case ARG_RPC: o->rpc_socket = optarg; break;
+		case ARG_STATE: o->state_dir = optarg; break;
+		case ARG_CONSOLE: o->console_dir = optarg; break;
+		case ARG_GROUP: o->socket_group = optarg; break;
+		case ARG_KVM: o->kvm_device = optarg; break;
+		case ARG_VMM: o->vmm_path = optarg; break;
+		case ARG_IMAGE: o->guest_image = optarg; break;
+		case ARG_CUSTOM: o->allow_custom_guests = true; break;
+		case ARG_LOG:
+			lvl = log_level_from_string(optarg);
+			if (lvl < 0)
+				return log_error_errno(-EINVAL, "invalid --log-level: %s", optarg);
+			log_set_max_level(lvl);
+			break;
+		case ARG_MAXREQ:
+			if (parse_size(optarg, 64, 64u << 20, &o->max_request_bytes) < 0)
+				return log_error_errno(-EINVAL, "--max-request-bytes must be 64..67108864: %s", optarg);
+			break;
+		case ARG_MAXCLI:
+			if (parse_size(optarg, 1, 65536, &v) < 0)
+				return log_error_errno(-EINVAL, "--max-clients must be 1..65536: %s", optarg);
+			o->max_clients = (unsigned)v;
+			break;
+		case ARG_RING:
+			if (parse_size(optarg, 16, 1u << 20, &o->event_ring) < 0)
+				return log_error_errno(-EINVAL, "--event-ring-size must be 16..1048576: %s", optarg);
+			break;
+		case 'h': help(); return 1;
+		case ARG_VERSION: printf("mvmd %s\n", MVM_VERSION); return 1;
+		default: return -EINVAL;
+		}
+	}
+	if (optind < argc)
+		return log_error_errno(-EINVAL, "unexpected argument: %s", argv[optind]);
+	if (o->rpc_socket[0] != '/' || strlen(o->rpc_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return log_error_errno(-EINVAL, "--rpc-socket must be an absolute path shorter than 108 bytes");
+	if (o->state_dir[0] != '/' || o->console_dir[0] != '/')
+		return log_error_errno(-EINVAL, "--state-dir and --console-dir must be absolute paths");
+	return 0;
+}
+
+/*
+ * One mvmd per state directory: a second daemon on the same state would
+ * fight over every VM. The lock lives as long as the process.
+ */
+static int lock_state_dir(const char *state_dir, int *ret_fd)
+{
+	_cleanup_free_ char *path = NULL;
+	int fd, r;
+
+	r = mkdir_p(state_dir, 0700);
+	if (r < 0)
+		return log_error_errno(r, "cannot create %s: %m", state_dir);
+	if (asprintf(&path, "%s/mvmd.lock", state_dir) < 0)
+		return log_error_errno(-ENOMEM, "out of memory");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return log_error_errno(errno, "cannot open %s: %m", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno;
+		close(fd);
+		if (r == EWOULDBLOCK)
+			return log_error_errno(EBUSY, "another mvmd is using %s", state_dir);
+		return log_error_errno(r, "cannot lock %s: %m", path);
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/* Refuse to steal the socket of a live daemon: rpc_listen_unix unlinks. */
+static bool socket_is_live(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	return connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+}
+
+/* Listening fds from systemd: those named "rpc", or all when none is named. */
+static int take_listen_fds(rpc_server_t *srv, unsigned *ret_n)
+{
+	char **names = NULL;
+	int n, r = 0;
+	unsigned taken = 0;
+	bool any_named = false;
+
+	n = sd_listen_fds_with_names(1, &names);
+	if (n <= 0) {
+		*ret_n = 0;
+		return n;
+	}
+	for (int i = 0; i < n; i++)
+		if (names && names[i] && strcmp(names[i], "rpc") == 0)
+			any_named = true;
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		bool want = !any_named || (names && names[i] && strcmp(names[i], "rpc") == 0);
+
+		if (!want || sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+			log_warning("ignoring passed fd %d (%s): not the RPC listening socket", fd,
+				    names && names[i] ? names[i] : "?");
+			continue;
+		}
+		r = rpc_server_add_listener(srv, fd);
+		if (r < 0)
+			break;
+		taken++;
+	}
+	if (names)
+		for (int i = 0; i < n; i++)
+			free(names[i]);
+	free(names);
+	*ret_n = taken;
+	return r;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	log_info("received %s, shutting down (VMs keep running)", strsignal((int)si->ssi_signo));
+	sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+int main(int argc, char **argv)
+{
+	options_t o = {
+		.rpc_socket = "/run/mvmd/rpc.sock",
+		.state_dir = "/var/lib/mvmd",
+		.console_dir = "/run/mvmd/console",
+	};
+	_cleanup_close_ int lock_fd = -1;
+	sd_event *event = NULL;
+	manager_t *m = NULL;
+	rpc_server_t *srv = NULL;
+	rpc_limits_t limits;
+	methods_ctx_t ctx;
+	manager_load_report_t rep;
+	const rpc_method_t *table;
+	size_t n_methods;
+	unsigned n_fds = 0;
+	bool own_socket = false;
+	gid_t gid = (gid_t)-1;
+	mode_t mode = 0600;
+	sigset_t mask;
+	int r;
+
+	r = parse_argv(argc, argv, &o);
+	if (r != 0)
+		return r > 0 ? EXIT_SUCCESS : 2;
+
+	if (o.socket_group) {
+		struct group *g = getgrnam(o.socket_group);
+		if (!g) {
+			log_error("--socket-group: no such group: %s", o.socket_group);
+			return 2;
+		}
+		gid = g->gr_gid;
+		mode = 0660;
+	}
+
+	r = lock_state_dir(o.state_dir, &lock_fd);
+	if (r < 0)
+		return EXIT_FAILURE;
+
+	/* A client that goes away mid-write must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+
+	r = sd_event_default(&event);
+	if (r < 0) {
+		log_error_errno(r, "sd_event_default: %m");
+		goto out;
+	}
+	sd_event_add_signal(event, NULL, SIGTERM, on_signal, NULL);
+	sd_event_add_signal(event, NULL, SIGINT, on_signal, NULL);
+	/* Pings WATCHDOG=1 at half of WATCHDOG_USEC when systemd asks for it. */
+	r = sd_event_set_watchdog(event, true);
+	if (r < 0)
+		log_warning_errno(r, "cannot enable the watchdog: %m");
+
+	r = mkdir_p(o.console_dir, 0700);
+	if (r < 0) {
+		log_error_errno(r, "cannot create %s: %m", o.console_dir);
+		goto out;
+	}
+
+	manager_config_t mcfg = {
+		.state_dir = o.state_dir,
+		.console_dir = o.console_dir,
+		.node_ring_capacity = o.event_ring,
+	};
+	r = manager_new(event, &mcfg, &m);
+	if (r < 0) {
+		log_error_errno(r, "cannot open state in %s: %m", o.state_dir);
+		goto out;
+	}
+	backends_config_t bcfg = { .kvm_device = o.kvm_device, .vmm_path = o.vmm_path, .guest_image = o.guest_image };
+	r = backends_register(m, &bcfg);
+	if (r < 0) {
+		log_error_errno(r, "cannot set up backends: %m");
+		goto out;
+	}
+	r = manager_load(m, &rep);
+	if (r < 0) {
+		log_error_errno(r, "cannot load VMs from %s: %m", o.state_dir);
+		goto out;
+	}
+	log_info("loaded %zu VMs (%zu with unreadable state, %zu re-adopted, %zu lost, %zu interrupted creates cleaned)",
+		 rep.loaded, rep.broken, rep.adopted, rep.lost, rep.cleaned);
+
+	rpc_limits_default(&limits);
+	if (o.max_request_bytes)
+		limits.max_request_bytes = o.max_request_bytes;
+	if (o.max_clients)
+		limits.max_clients = o.max_clients;
+	ctx = (methods_ctx_t){ .manager = m, .limits = &limits, .allow_custom_guests = o.allow_custom_guests };
+	table = methods_table(&n_methods);
+	r = rpc_server_new(event, table, n_methods, &limits, "mvmd", MVM_VERSION, &ctx, &srv);
+	if (r < 0) {
+		log_error_errno(r, "cannot set up the RPC server: %m");
+		goto out;
+	}
+
+	r = take_listen_fds(srv, &n_fds);
+	if (r < 0) {
+		log_error_errno(r, "cannot use the sockets passed by systemd: %m");
+		goto out;
+	}
+	if (n_fds == 0) {
+		int fd;
+		if (socket_is_live(o.rpc_socket)) {
+			r = log_error_errno(EADDRINUSE, "%s is served by a running daemon", o.rpc_socket);
+			goto out;
+		}
+		r = rpc_listen_unix(o.rpc_socket, mode, gid, &fd);
+		if (r < 0) {
+			log_error_errno(r, "cannot listen on %s: %m", o.rpc_socket);
+			goto out;
+		}
+		r = rpc_server_add_listener(srv, fd);
+		if (r < 0) {
+			log_error_errno(r, "cannot listen on %s: %m", o.rpc_socket);
+			goto out;
+		}
+		own_socket = true;
+		log_info("listening on %s (mode %04o%s%s)", o.rpc_socket, mode, o.socket_group ? ", group " : "",
+			 o.socket_group ? o.socket_group : "");
+	} else {
+		log_info("using %u listening socket(s) from systemd", n_fds);
+	}
+
+	sd_notifyf(0, "READY=1\nSTATUS=Serving %zu VMs\nMAINPID=%d", rep.loaded, (int)getpid());
+	r = sd_event_loop(event);
+	if (r < 0)
+		log_error_errno(r, "event loop failed: %m");
+
+out:
+	srv = rpc_server_free(srv);
+	if (own_socket)
+		unlink(o.rpc_socket);
+	m = manager_free(m);
+	backends_unregister();
+	sd_event_unref(event);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

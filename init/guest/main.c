@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mvm-guest: prints a banner with its boot info, then idles in
+ * wait-for-message (the vCPU sleeps in the host) echoing console input,
+ * until the host asks it to stop; then it exits with code 0. The Wasm
+ * runtime will be linked in here and run the workload by hash.
+ */
+#include "mvm.h"
+
+static const char *region_name(uint32_t t)
+{
+	switch (t) {
+	case MVM_MEM_RESERVED: return "reserved";
+	case MVM_MEM_IMAGE: return "image";
+	case MVM_MEM_FREE: return "free";
+	case MVM_MEM_STACK: return "stack";
+	default: return "?";
+	}
+}
+
+int mvm_main(const struct mvm_boot_info *bi)
+{
+	char **argv = (char **)(uintptr_t)bi->argv, **caps = (char **)(uintptr_t)bi->caps;
+	uint64_t mono, real;
+	char buf[256];
+
+	mvm_clock(&mono, &real);
+	mvm_printf("mvm-guest: booted: %llu MiB, %u vcpu(s), realtime %llu.%03llu\n",
+		   (unsigned long long)(bi->mem_size >> 20), bi->vcpus,
+		   (unsigned long long)(real / 1000000000ull),
+		   (unsigned long long)(real / 1000000ull % 1000));
+	for (uint32_t i = 0; i < bi->nregions; i++)
+		mvm_printf("mvm-guest: memory 0x%llx-0x%llx %s\n",
+			   (unsigned long long)bi->regions[i].base,
+			   (unsigned long long)(bi->regions[i].base + bi->regions[i].size),
+			   region_name(bi->regions[i].type));
+	for (uint32_t i = 0; i < bi->argc; i++)
+		mvm_printf("mvm-guest: arg[%u]=%s\n", i, argv[i]);
+	for (uint32_t i = 0; i < bi->ncaps; i++)
+		mvm_printf("mvm-guest: cap %s\n", caps[i]);
+	mvm_printf("mvm-guest: workload %s\n", bi->workload[0] ? bi->workload : "(none)");
+	mvm_printf("mvm-guest: ready\n");
+
+	for (;;) {
+		uint32_t ev = mvm_wait(-1);
+		if (ev & MVM_EV_CONSOLE_IN) {
+			int64_t n;
+			while ((n = mvm_console_read(buf, sizeof(buf))) > 0) {
+				mvm_printf("mvm-guest: echo: ");
+				mvm_console_put(buf, (size_t)n);
+			}
+		}
+		if (ev & MVM_EV_STOP) {
+			mvm_printf("mvm-guest: stopping\n");
+			return 0;
+		}
+	}
+}

@@ -1,0 +1,577 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The kvm backend as mvmd runs it: one mvm-vmm worker per VM (lib/kvm/worker.h),
+ * supervised from the event loop through its pidfd and its control
+ * connection, with the console relayed by lib/console.c.
+ *
+ * Per VM, STATE_DIR/vms/<id>/ holds ctl.sock (the worker's control socket,
+ * reconnectable after a mvmd restart), result (how it ended, written by the
+ * worker), worker.log (its stderr) and console.log; the console socket is
+ * CONSOLE_DIR/<id>.sock.
+ */
+#include "backend-kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "console.h"
+#include "kvm/worker.h"
+#include "util/macro.h"
+
+#define CTL_QUEUE_MAX (1u << 20)
+#define STOP_GRACE_MS 2000u
+
+typedef struct kvm_backend {
+	char *vmm_path, *image_path, *kvm_path;
+} kvm_backend_t;
+
+typedef struct kvm_vm {
+	manager_t *m;
+	vm_t *vm;
+	kvm_worker_t w;    /* pid, pidfd, start_time, ctl */
+	bool is_child;     /* spawned by this mvmd: its exit status is ours to reap */
+	const char *killed; /* why mvmd killed it ("forced stop", "stop timeout"), NULL otherwise */
+	bool have_result;
+	kvm_result_t result;
+	sd_event_source *pidfd_src, *ctl_src, *kill_timer;
+	console_t *console;
+} kvm_vm_t;
+
+static kvm_backend_t backend;
+
+static int pidfd_kill(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+static char *vm_path(manager_t *m, vm_t *vm, const char *file)
+{
+	char *p = NULL;
+
+	if (store_vm_path(manager_store(m), vm->id, file, &p) < 0)
+		return NULL;
+	return p;
+}
+
+static char *console_path(manager_t *m, vm_t *vm)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s.sock", manager_config(m)->console_dir, vm->id) < 0)
+		return NULL;
+	return p;
+}
+
+/* Tear down the runtime objects; the worker itself is not touched. */
+static void kvm_vm_free(kvm_vm_t *k)
+{
+	if (!k)
+		return;
+	sd_event_source_disable_unref(k->pidfd_src);
+	sd_event_source_disable_unref(k->ctl_src);
+	sd_event_source_disable_unref(k->kill_timer);
+	console_free(k->console);
+	kvm_worker_release(&k->w);
+	if (k->vm && k->vm->backend_data == k)
+		k->vm->backend_data = NULL;
+	free(k);
+}
+
+/* --- how a VM ended ------------------------------------------------------ */
+
+static char *describe_result(const kvm_result_t *r)
+{
+	char *s = NULL;
+	int n = -1;
+
+	switch (r->outcome) {
+	case KVM_OUTCOME_EXIT:
+		n = asprintf(&s, "guest exited with code %d", r->exit_code);
+		break;
+	case KVM_OUTCOME_STOPPED:
+		n = asprintf(&s, "stopped");
+		break;
+	case KVM_OUTCOME_FAULT:
+		if (r->regs_valid)
+			n = asprintf(&s, "guest fault: %s at rip=0x%" PRIx64 " rsp=0x%" PRIx64 " cr2=0x%" PRIx64
+					 " addr=0x%" PRIx64 "%s%s",
+				     kvm_fault_to_string(r->fault), r->regs[KVM_REG_RIP], r->regs[KVM_REG_RSP],
+				     r->regs[KVM_REG_CR2], r->fault_addr, r->message[0] ? ": " : "", r->message);
+		else
+			n = asprintf(&s, "guest fault: %s addr=0x%" PRIx64 "%s%s", kvm_fault_to_string(r->fault),
+				     r->fault_addr, r->message[0] ? ": " : "", r->message);
+		break;
+	case KVM_OUTCOME_ERROR:
+		n = asprintf(&s, "worker error: %s%s%s", strerror(-r->error), r->message[0] ? ": " : "", r->message);
+		break;
+	default:
+		n = asprintf(&s, "worker ended without a result");
+	}
+	return n < 0 ? NULL : s;
+}
+
+/* Apply a final outcome to the VM: Stopped, StartFailed or Failed. */
+static void apply_end(manager_t *m, vm_t *vm, const kvm_result_t *r, const char *fallback_cause)
+{
+	_cleanup_free_ char *cause = r ? describe_result(r) : NULL;
+	const char *why = cause ? cause : fallback_cause;
+	vm_state_t to;
+
+	if (r && r->outcome == KVM_OUTCOME_EXIT) {
+		vm->has_exit_code = true;
+		vm->exit_code = r->exit_code;
+		to = VM_STATE_STOPPED;
+	} else if (r && r->outcome == KVM_OUTCOME_STOPPED) {
+		to = VM_STATE_STOPPED;
+	} else if (!r && vm->state == VM_STATE_STOPPING && fallback_cause && strncmp(fallback_cause, "killed", 6) == 0) {
+		/* mvmd killed it because it was asked to stop it: that is a stop. */
+		to = VM_STATE_STOPPED;
+	} else {
+		to = vm->state == VM_STATE_STARTING && (!r || r->outcome == KVM_OUTCOME_ERROR)
+			     ? VM_STATE_START_FAILED : VM_STATE_FAILED;
+	}
+	/* A guest that exits while still Starting passed through Running. */
+	if (to == VM_STATE_STOPPED && vm->state == VM_STATE_STARTING)
+		(void)manager_transition(m, vm, VM_STATE_RUNNING, "guest running");
+	vm->pid = 0;
+	vm->pid_starttime = 0;
+	if (manager_transition(m, vm, to, why) == -EBUSY)
+		(void)manager_save(m, vm);
+}
+
+static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	kvm_vm_t *k = userdata;
+	manager_t *m = k->m;
+	vm_t *vm = k->vm;
+	char fallback[128] = "worker exited without a result";
+
+	/* Drain what the worker said last (RESULT, console output). */
+	if (k->w.ctl) {
+		while (kvm_ctl_fill(k->w.ctl) > 0) {
+			kvm_msg_t msg;
+			while (kvm_ctl_next(k->w.ctl, &msg) > 0) {
+				if (msg.type == KVM_MSG_CONSOLE_OUT && k->console)
+					console_output(k->console, msg.payload, msg.len);
+				else if (msg.type == KVM_MSG_RESULT && kvm_msg_get_result(&msg, &k->result) == 0)
+					k->have_result = true;
+			}
+		}
+	}
+	if (!k->have_result) {
+		_cleanup_free_ char *rp = vm_path(m, vm, "result");
+		if (rp && kvm_result_read(rp, &k->result) == 0)
+			k->have_result = true;
+	}
+	if (k->is_child) {
+		siginfo_t si = { 0 };
+		if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)fd, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
+			if (si.si_code == CLD_EXITED)
+				snprintf(fallback, sizeof(fallback), "worker exited with status %d", si.si_status);
+			else
+				snprintf(fallback, sizeof(fallback), "worker killed by signal %d (%s)", si.si_status,
+					 strsignal(si.si_status));
+		}
+	}
+	if (k->killed && !k->have_result)
+		snprintf(fallback, sizeof(fallback), "killed by %s", k->killed);
+	/* A worker killed by a signal may have left a stale partial result:
+	 * only a result it finished writing counts (the parser checks). */
+	apply_end(m, vm, k->have_result ? &k->result : NULL, fallback);
+	kvm_vm_free(k);
+	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock");
+	if (ctl)
+		unlink(ctl);
+	return 0;
+}
+
+/* --- the control connection ---------------------------------------------- */
+
+static void ctl_update_events(kvm_vm_t *k)
+{
+	if (k->ctl_src)
+		sd_event_source_set_io_events(k->ctl_src, kvm_ctl_pending(k->w.ctl) ? EPOLLIN | EPOLLOUT : EPOLLIN);
+}
+
+static void ctl_close(kvm_vm_t *k)
+{
+	k->ctl_src = sd_event_source_disable_unref(k->ctl_src);
+	k->w.ctl = kvm_ctl_free(k->w.ctl);
+}
+
+static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	kvm_vm_t *k = userdata;
+	kvm_msg_t msg;
+	int r;
+
+	if (revents & EPOLLOUT) {
+		if (kvm_ctl_flush(k->w.ctl) < 0) {
+			ctl_close(k);
+			return 0;
+		}
+	}
+	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		r = kvm_ctl_fill(k->w.ctl);
+		if (r == 0 || (r < 0 && r != -EAGAIN && r != -EINTR)) {
+			/* The worker closed: its pidfd tells the rest. */
+			ctl_close(k);
+			return 0;
+		}
+		while ((r = kvm_ctl_next(k->w.ctl, &msg)) > 0) {
+			switch (msg.type) {
+			case KVM_MSG_HELLO: {
+				kvm_msg_hello_t h;
+				if (kvm_msg_get_hello(&msg, &h) == 0 && h.state == KVM_VM_RUNNING &&
+				    k->vm->state == VM_STATE_STARTING)
+					(void)manager_transition(k->m, k->vm, VM_STATE_RUNNING, "guest running");
+				break;
+			}
+			case KVM_MSG_READY:
+				if (k->vm->state == VM_STATE_STARTING)
+					(void)manager_transition(k->m, k->vm, VM_STATE_RUNNING, "guest running");
+				break;
+			case KVM_MSG_CONSOLE_OUT:
+				if (k->console)
+					console_output(k->console, msg.payload, msg.len);
+				break;
+			case KVM_MSG_RESULT:
+				if (kvm_msg_get_result(&msg, &k->result) == 0)
+					k->have_result = true;
+				break;
+			default:
+				break;
+			}
+		}
+		if (r < 0) {
+			/* A worker that speaks garbage is not trusted further. */
+			pidfd_kill(k->w.pidfd, SIGKILL);
+			ctl_close(k);
+			return 0;
+		}
+	}
+	ctl_update_events(k);
+	return 0;
+}
+
+static int console_to_guest(const void *buf, size_t len, void *userdata)
+{
+	kvm_vm_t *k = userdata;
+	int r;
+
+	if (!k->w.ctl)
+		return -EPIPE;
+	r = kvm_ctl_send_console(k->w.ctl, buf, len);
+	ctl_update_events(k);
+	return r;
+}
+
+/* Event sources and console for a worker we have a pidfd (and maybe a ctl) for. */
+static int kvm_vm_attach(kvm_vm_t *k)
+{
+	sd_event *e = manager_event(k->m);
+	_cleanup_free_ char *sock = console_path(k->m, k->vm), *log = vm_path(k->m, k->vm, "console.log");
+	int r;
+
+	if (!sock || !log)
+		return -ENOMEM;
+	console_config_t ccfg = {
+		.socket_path = sock,
+		.log_path = log,
+		.on_input = console_to_guest,
+		.userdata = k,
+	};
+	r = console_new(e, &ccfg, &k->console);
+	if (r < 0)
+		return r;
+	r = sd_event_add_io(e, &k->pidfd_src, k->w.pidfd, EPOLLIN, on_worker_exit, k);
+	if (r < 0)
+		return r;
+	if (k->w.ctl) {
+		r = sd_event_add_io(e, &k->ctl_src, kvm_ctl_fd(k->w.ctl), EPOLLIN, on_ctl, k);
+		if (r < 0)
+			return r;
+		/* Console output beats exit notifications: handle ctl first. */
+		sd_event_source_set_priority(k->ctl_src, -10);
+	}
+	k->vm->backend_data = k;
+	return 0;
+}
+
+/* --- backend ops ------------------------------------------------------- */
+
+static bool kvm_usable(manager_t *m, char **ret_reason)
+{
+	int fd = open(backend.kvm_path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (asprintf(ret_reason, "%s: %s", backend.kvm_path, strerror(errno)) < 0)
+			*ret_reason = NULL;
+		return false;
+	}
+	close(fd);
+	if (access(backend.vmm_path, X_OK) < 0) {
+		if (asprintf(ret_reason, "worker %s: %s", backend.vmm_path, strerror(errno)) < 0)
+			*ret_reason = NULL;
+		return false;
+	}
+	if (access(backend.image_path, R_OK) < 0) {
+		if (asprintf(ret_reason, "guest image %s: %s", backend.image_path, strerror(errno)) < 0)
+			*ret_reason = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* The spec's "guest" object: a custom image and boot arguments. */
+static const char *spec_guest_image(const vm_t *vm)
+{
+	json_object *g, *v;
+
+	if (vm->spec && json_object_object_get_ex(vm->spec, "guest", &g) && json_object_object_get_ex(g, "image", &v))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static size_t spec_guest_args(const vm_t *vm, const char **args, size_t max)
+{
+	json_object *g, *a;
+	size_t n = 0;
+
+	if (!vm->spec || !json_object_object_get_ex(vm->spec, "guest", &g) || !json_object_object_get_ex(g, "args", &a))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(a) && n < max; i++)
+		args[n++] = json_object_get_string(json_object_array_get_idx(a, i));
+	return n;
+}
+
+static int kvm_provision(manager_t *m, vm_t *vm, char **ret_cause)
+{
+	const char *image = spec_guest_image(vm);
+	struct stat st;
+
+	if (!image)
+		return 0;
+	if (stat(image, &st) < 0 || !S_ISREG(st.st_mode) || access(image, R_OK) < 0) {
+		if (asprintf(ret_cause, "guest image not usable: %s: %s", image,
+			     errno ? strerror(errno) : "not a regular file") < 0)
+			*ret_cause = NULL;
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
+{
+	const char *args[64];
+	size_t nargs = spec_guest_args(vm, args, ELEMENTSOF(args));
+	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock"), *result = vm_path(m, vm, "result"),
+			   *wlog = vm_path(m, vm, "worker.log");
+	_cleanup_close_ int log_fd = -1;
+	kvm_vm_t *k;
+	int r;
+
+	if (!ctl || !result || !wlog)
+		return -ENOMEM;
+	if (vm->memory_mib > UINT32_MAX)
+		return -EINVAL;
+	log_fd = open(wlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (log_fd < 0)
+		return negative_errno();
+
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->m = m;
+	k->vm = vm;
+	k->w.pidfd = -1;
+	k->is_child = true;
+	kvm_worker_config_t cfg = {
+		.vmm_path = backend.vmm_path,
+		.kvm_path = backend.kvm_path,
+		.image_path = spec_guest_image(vm) ? spec_guest_image(vm) : backend.image_path,
+		.ctl_path = ctl,
+		.args = args,
+		.nargs = nargs,
+		.result_path = result,
+		.memory_mib = (uint32_t)vm->memory_mib,
+		.vcpus = vm->vcpus,
+		.log_fd = log_fd,
+	};
+	r = kvm_worker_spawn(&cfg, &k->w);
+	if (r < 0) {
+		free(k);
+		if (asprintf(ret_cause, "cannot start the worker: %s", strerror(-r)) < 0)
+			*ret_cause = NULL;
+		return r;
+	}
+	vm->pid = k->w.pid;
+	vm->pid_starttime = k->w.start_time;
+	vm->has_exit_code = false;
+	r = kvm_vm_attach(k);
+	if (r < 0) {
+		pidfd_kill(k->w.pidfd, SIGKILL);
+		waitpid(k->w.pid, NULL, 0);
+		vm->pid = 0;
+		kvm_vm_free(k);
+		if (asprintf(ret_cause, "cannot supervise the worker: %s", strerror(-r)) < 0)
+			*ret_cause = NULL;
+		return r;
+	}
+	(void)manager_save(m, vm);
+	return 0;
+}
+
+static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	kvm_vm_t *k = userdata;
+
+	k->killed = "stop timeout";
+	pidfd_kill(k->w.pidfd, SIGKILL);
+	return 0;
+}
+
+static int kvm_stop(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
+{
+	kvm_vm_t *k = vm->backend_data;
+	int r;
+
+	if (!k)
+		return -ESRCH;
+	if (force || !k->w.ctl || timeout_ms == 0) {
+		k->killed = "forced stop";
+		return pidfd_kill(k->w.pidfd, SIGKILL) < 0 ? negative_errno() : 0;
+	}
+	r = kvm_ctl_send_stop(k->w.ctl, (uint32_t)MIN(timeout_ms, (uint64_t)STOP_GRACE_MS));
+	ctl_update_events(k);
+	if (r < 0) {
+		k->killed = "forced stop";
+		return pidfd_kill(k->w.pidfd, SIGKILL) < 0 ? negative_errno() : 0;
+	}
+	/* A worker that does not end in time is killed. */
+	k->kill_timer = sd_event_source_disable_unref(k->kill_timer);
+	r = sd_event_add_time_relative(manager_event(m), &k->kill_timer, CLOCK_MONOTONIC, timeout_ms * 1000u, 1000,
+				       on_kill_timer, k);
+	return r < 0 ? r : 0;
+}
+
+static int kvm_kill(manager_t *m, vm_t *vm)
+{
+	kvm_vm_t *k = vm->backend_data;
+	siginfo_t si;
+
+	if (!k)
+		return 0;
+	pidfd_kill(k->w.pidfd, SIGKILL);
+	if (k->is_child)
+		waitid((idtype_t)3 /* P_PIDFD */, (id_t)k->w.pidfd, &si, WEXITED);
+	kvm_vm_free(k);
+	vm->pid = 0;
+	return 0;
+}
+
+static void kvm_release(manager_t *m, vm_t *vm)
+{
+	kvm_vm_free(vm->backend_data);
+}
+
+static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
+{
+	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock"), *result = vm_path(m, vm, "result");
+	kvm_result_t res;
+	kvm_vm_t *k;
+	int pidfd, r;
+
+	if (!ctl || !result)
+		return -ENOMEM;
+	r = vm->pid > 0 ? kvm_worker_adopt(vm->pid, vm->pid_starttime, &pidfd) : -ESRCH;
+	if (r >= 0) {
+		/* A worker that died while mvmd was down may linger as a zombie
+		 * of its new parent: it is gone all the same. */
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		if (poll(&p, 1, 0) == 1) {
+			close(pidfd);
+			r = -ESRCH;
+		}
+	}
+	if (r < 0) {
+		/* Gone while mvmd was down: the result file may say how. */
+		if (kvm_result_read(result, &res) == 0) {
+			apply_end(m, vm, &res, NULL);
+			return 1;
+		}
+		vm->pid = 0;
+		*ret_cause = strdup("worker lost while mvmd was down");
+		return -ESRCH;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		close(pidfd);
+		return -ENOMEM;
+	}
+	k->m = m;
+	k->vm = vm;
+	k->w = (kvm_worker_t){ .pid = vm->pid, .pidfd = pidfd, .start_time = vm->pid_starttime };
+	/* The control socket: a worker that cannot be reached still gets
+	 * supervised through its pidfd, and can be killed. */
+	(void)kvm_worker_connect(ctl, &k->w.ctl);
+	r = kvm_vm_attach(k);
+	if (r < 0) {
+		kvm_vm_free(k);
+		*ret_cause = strdup("cannot supervise the re-adopted worker");
+		return r;
+	}
+	return 0;
+}
+
+static const backend_ops_t kvm_ops = {
+	.usable = kvm_usable,
+	.provision = kvm_provision,
+	.start = kvm_start,
+	.stop = kvm_stop,
+	.adopt = kvm_adopt,
+	.kill = kvm_kill,
+	.release = kvm_release,
+};
+
+int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
+{
+	free(backend.vmm_path);
+	free(backend.image_path);
+	free(backend.kvm_path);
+	backend.vmm_path = strdup(cfg->vmm_path);
+	backend.image_path = strdup(cfg->image_path);
+	backend.kvm_path = strdup(cfg->kvm_path ? cfg->kvm_path : "/dev/kvm");
+	if (!backend.vmm_path || !backend.image_path || !backend.kvm_path)
+		return -ENOMEM;
+	manager_register_backend(m, VM_BACKEND_KVM, &kvm_ops, &backend);
+	return 0;
+}
+
+void backend_kvm_unregister(void)
+{
+	free(backend.vmm_path);
+	free(backend.image_path);
+	free(backend.kvm_path);
+	backend = (kvm_backend_t){ 0 };
+}
+
+int backend_kvm_console_path(manager_t *m, vm_t *vm, char **ret)
+{
+	char *p = console_path(m, vm);
+
+	if (!p)
+		return -ENOMEM;
+	*ret = p;
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "backends.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend-kvm.h"
+#include "util/macro.h"
+
+/* The directory of the running binary, so a build tree and an install
+ * find their worker and guest image next to mvmd. */
+static int self_dir(char *buf, size_t size)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n < 0)
+		return negative_errno();
+	exe[n] = '\0';
+	snprintf(buf, size, "%s", dirname(exe));
+	return 0;
+}
+
+int backends_register(manager_t *m, const backends_config_t *cfg)
+{
+	char dir[PATH_MAX] = ".", vmm[PATH_MAX + 16], image[PATH_MAX + 32];
+
+	(void)self_dir(dir, sizeof(dir));
+	snprintf(vmm, sizeof(vmm), "%s/mvm-vmm", dir);
+	/* build/bin/mvmd → build/guest/mvm-guest; /usr/bin/mvmd → /usr/lib/mvmd/mvm-guest */
+	snprintf(image, sizeof(image), "%s/../guest/mvm-guest", dir);
+	if (access(image, R_OK) < 0)
+		snprintf(image, sizeof(image), "%s/../lib/mvmd/mvm-guest", dir);
+
+	backend_kvm_config_t kcfg = {
+		.vmm_path = cfg && cfg->vmm_path ? cfg->vmm_path : vmm,
+		.image_path = cfg && cfg->guest_image ? cfg->guest_image : image,
+		.kvm_path = cfg ? cfg->kvm_device : NULL,
+	};
+	return backend_kvm_register(m, &kcfg);
+}
+
+void backends_unregister(void)
+{
+	backend_kvm_unregister();
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Registers the backends built into this mvmd with a manager. */
+#ifndef MVM_BACKENDS_H
+#define MVM_BACKENDS_H
+
+#include "manager.h"
+
+typedef struct backends_config {
+	const char *kvm_device; /* default /dev/kvm */
+	const char *vmm_path;   /* default: mvm-vmm beside the running mvmd */
+	const char *guest_image; /* default: ../guest/mvm-guest from mvmd's directory */
+} backends_config_t;
+
+int backends_register(manager_t *m, const backends_config_t *cfg);
+void backends_unregister(void);
+
+#endif

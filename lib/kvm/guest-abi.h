@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The micro-VM guest ABI: shared, byte for byte, by the host (mvm-vmm) and
+ * the freestanding guest (init/guest). Only fixed-width types, no libc, so
+ * both sides include this one header. docs/guest-abi.md is the reference.
+ *
+ * Guest memory is identity mapped (guest virtual == guest physical) and the
+ * guest runs in 64-bit long mode at CPL3. A hypercall is one VM exit:
+ *
+ *     args -> rdi, rsi
+ *     movabs %al, MVM_HC_DOORBELL + 8 * nr   (a 1-byte write to the doorbell)
+ *     result <- rax (and rdx for MVM_HC_CLOCK)
+ *
+ * The doorbell page is mapped in the guest's page tables but has no memory
+ * behind it, so the write is an MMIO exit (no guest OS, no CPL0 needed).
+ * `outb %al, $(MVM_HC_PORT_BASE + nr)` is accepted too, but only where the
+ * CPU honours IOPL 3 for the guest: under PVM (the nested development and
+ * CI hosts) the guest's IOPL is forced to 0 and `out` at CPL3 is a #GP,
+ * i.e. a triple fault. Negative results are -errno values.
+ */
+#ifndef MVM_KVM_GUEST_ABI_H
+#define MVM_KVM_GUEST_ABI_H
+
+#include <stdint.h>
+
+#define MVM_HC_DOORBELL 0xc0000000ull /* unbacked, user-mapped 2 MiB page */
+#define MVM_HC_DOORBELL_SIZE 0x1000ull /* call slots: 8 bytes each */
+#define MVM_HC_PORT_BASE 0xe0u
+
+enum mvm_hypercall {
+	MVM_HC_CONSOLE_WRITE = 0, /* rdi=buf rsi=len          -> rax=len | -errno */
+	MVM_HC_CONSOLE_READ = 1,  /* rdi=buf rsi=cap          -> rax=n (0: none) */
+	MVM_HC_CLOCK = 2,         /*                          -> rax=mono ns, rdx=real ns */
+	MVM_HC_RANDOM = 3,        /* rdi=buf rsi=len (<=256)  -> rax=len */
+	MVM_HC_EXIT = 4,          /* rdi=code (0..255)        -> does not return */
+	MVM_HC_ABORT = 5,         /* rdi=msg rsi=len          -> does not return */
+	MVM_HC_WAIT = 6,          /* rdi=timeout ns (-1: none) -> rax=MVM_EV_* mask */
+	MVM_HC_MAX
+};
+
+/* Bits returned by MVM_HC_WAIT. 0 means the timeout passed. */
+#define MVM_EV_CONSOLE_IN 0x1u /* console input is waiting: MVM_HC_CONSOLE_READ */
+#define MVM_EV_STOP 0x2u       /* the host asked the guest to stop: exit soon */
+
+/* Limits the host enforces (larger requests are a guest fault). */
+#define MVM_HC_CONSOLE_MAX 65536u
+#define MVM_HC_RANDOM_MAX 256u
+#define MVM_HC_ABORT_MAX 1024u
+
+/* Fixed guest-physical layout. */
+#define MVM_GUEST_PML4 0x1000ull      /* page tables: 0x1000..0x8000, supervisor only */
+#define MVM_GUEST_GDT 0x8000ull       /* GDT, supervisor only */
+#define MVM_GUEST_BOOT_INFO 0x10000ull /* boot info, user read-only, MVM_BOOT_INFO_MAX */
+#define MVM_BOOT_INFO_MAX 0x10000ull
+#define MVM_GUEST_IMAGE_MIN 0x200000ull /* lowest address an ELF segment may use */
+#define MVM_GUEST_STACK_SIZE 0x100000ull /* at the top of memory */
+
+#define MVM_BOOT_MAGIC 0x31544f4f424d564dull /* "MVMBOOT1" */
+#define MVM_BOOT_VERSION 1u
+
+enum mvm_mem_type {
+	MVM_MEM_RESERVED = 1, /* page tables, GDT, boot info: do not touch */
+	MVM_MEM_IMAGE = 2,    /* the loaded ELF */
+	MVM_MEM_FREE = 3,     /* free for the guest's heap */
+	MVM_MEM_STACK = 4,    /* the initial stack (rsp starts at its end) */
+};
+
+struct mvm_mem_region {
+	uint64_t base;
+	uint64_t size;
+	uint32_t type; /* enum mvm_mem_type */
+	uint32_t pad;
+};
+
+#define MVM_BOOT_REGIONS_MAX 8u
+
+/*
+ * At MVM_GUEST_BOOT_INFO; its address is also passed in rdi at entry.
+ * argv and caps point into the same block (NULL terminated arrays of NUL
+ * terminated strings); workload is "" or "sha256:<64 hex>".
+ */
+struct mvm_boot_info {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t size; /* bytes used from MVM_GUEST_BOOT_INFO */
+	uint64_t mem_size;
+	uint32_t vcpus;
+	uint32_t nregions;
+	struct mvm_mem_region regions[MVM_BOOT_REGIONS_MAX];
+	uint32_t argc;
+	uint32_t ncaps;
+	uint64_t argv; /* guest address of char *argv[argc + 1] */
+	uint64_t caps; /* guest address of char *caps[ncaps + 1] */
+	char workload[80];
+};
+
+#endif

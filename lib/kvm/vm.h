@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One micro-VM inside the worker: the KVM VM, its guest memory, its vCPUs
+ * and the code that runs them. Used only by mvm-vmm (lib/kvm/vmm.c).
+ */
+#ifndef MVM_KVM_VM_H
+#define MVM_KVM_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvm/ctl.h"
+
+#define KVM_VM_VCPUS_MAX 16u
+#define KVM_VM_MEM_MIN_MIB 4u
+#define KVM_VM_MEM_MAX_MIB 3072u /* the doorbell sits at 3 GiB */
+#define KVM_VM_IMAGE_MAX (64u << 20)
+
+struct kvm_run;
+
+typedef struct kvm_vcpu {
+	int fd;
+	struct kvm_run *run;
+} kvm_vcpu_t;
+
+typedef struct kvm_vm {
+	int kvm_fd; /* borrowed */
+	int vm_fd;
+	uint8_t *mem;
+	uint64_t mem_size;
+	unsigned nvcpus;
+	size_t run_size;
+	kvm_vcpu_t vcpu[KVM_VM_VCPUS_MAX];
+	uint64_t entry, image_lo, image_hi;
+} kvm_vm_t;
+
+/* The ELF loader (lib/kvm/elf.c), kept free of KVM so it can be fuzzed. */
+typedef struct kvm_elf_image {
+	uint64_t entry;
+	uint64_t lo, hi; /* [lo, hi) spans every PT_LOAD segment */
+} kvm_elf_image_t;
+
+int kvm_elf_load(const uint8_t *file, size_t size, uint8_t *mem, uint64_t mem_size,
+		 uint64_t min_addr, kvm_elf_image_t *ret);
+
+/* Host services a running vCPU calls back into (lib/kvm/vmm.c). */
+typedef struct kvm_host_ops {
+	void *userdata;
+	void (*console_write)(void *ud, const uint8_t *buf, size_t len);
+	size_t (*console_read)(void *ud, uint8_t *buf, size_t cap);
+	uint32_t (*wait)(void *ud, int64_t timeout_ns);
+	bool (*stop_forced)(void *ud);
+} kvm_host_ops_t;
+
+/* kvm_fd is borrowed. vcpus in 1..KVM_VM_VCPUS_MAX, memory in MiB. */
+int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus, kvm_vm_t **ret);
+kvm_vm_t *kvm_vm_free(kvm_vm_t *vm);
+/* Load the guest ELF read from fd and set every vCPU up to enter it. */
+int kvm_vm_load_image_fd(kvm_vm_t *vm, int fd);
+int kvm_vm_load_image(kvm_vm_t *vm, const uint8_t *file, size_t size);
+/* Write the boot-info block; strings are copied into guest memory. */
+int kvm_vm_write_boot_info(kvm_vm_t *vm, char *const *args, size_t nargs,
+			   char *const *caps, size_t ncaps, const char *workload);
+/* Guest range check: a host pointer to [gpa, gpa+len) or NULL. */
+void *kvm_vm_guest_ptr(kvm_vm_t *vm, uint64_t gpa, uint64_t len, bool write);
+
+/*
+ * Run vCPU idx until the guest exits, faults or is stopped (ops->stop_forced
+ * after KVM_RUN returned EINTR). Returns 0 with *ret filled, or -errno when
+ * the host side failed. The calling thread must have the signal from
+ * kvm_vcpu_signal_setup() unblocked.
+ */
+int kvm_vcpu_run(kvm_vm_t *vm, unsigned idx, const kvm_host_ops_t *ops,
+		 kvm_result_t *ret, uint64_t *exits); /* *exits: atomic, relaxed */
+/* Install the handler for sig: it sets immediate_exit on the calling
+ * thread's vCPU so a stop signal cannot be lost between checks. */
+int kvm_vcpu_signal_setup(int sig);
+
+#endif

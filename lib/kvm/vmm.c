@@ -1,0 +1,508 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The worker: builds the VM, sandboxes itself, then runs two threads.
+ *
+ *   vCPU thread  KVM_RUN and hypercalls; console output goes into a bounded
+ *                ring (oldest bytes dropped when full), WAIT blocks in poll
+ *                on an eventfd, so an idle guest costs no CPU.
+ *   main thread  the control socket: accepts (and re-accepts after a parent
+ *                restart) one connection, relays console bytes both ways,
+ *                handles stop/status, writes the result at the end.
+ *
+ * Stop: the main thread sets stop_forced and sends SIGUSR1 to the vCPU
+ * thread, whose handler sets immediate_exit, so KVM_RUN returns EINTR
+ * wherever the thread was (lib/kvm/vcpu.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvm/guest-abi.h"
+#include "kvm/vm.h"
+#include "kvm/vmm.h"
+#include "sandbox/sandbox.h"
+#include "util/macro.h"
+
+#define STOP_SIGNAL SIGUSR1
+#define CONN_OUT_MAX (256u << 10)
+#define FINISH_FLUSH_MS 2000
+
+typedef struct ring {
+	uint8_t *buf;
+	size_t cap, head, len;
+} ring_t;
+
+typedef struct vmm {
+	const kvm_vmm_config_t *cfg;
+	kvm_vm_t *vm;
+	pthread_t thread;
+	pthread_mutex_t lock; /* guards the rings and console counters */
+	ring_t out, in;
+	uint64_t console_bytes, console_dropped;
+	uint64_t exits;
+	atomic_bool stop_requested, stop_forced, vcpu_done;
+	int wake_main, wake_vcpu; /* eventfds */
+	uid_t uid;
+	kvm_result_t result;
+	kvm_ctl_t *conn;
+	uint32_t state;
+	int64_t stop_deadline; /* ms, -1 none */
+	uint8_t chunk[KVM_MSG_PAYLOAD_MAX];
+} vmm_t;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t ring_put(ring_t *r, const uint8_t *p, size_t n, bool drop_oldest)
+{
+	size_t dropped = 0;
+
+	if (drop_oldest) {
+		if (n > r->cap) {
+			dropped += n - r->cap;
+			p += n - r->cap;
+			n = r->cap;
+		}
+		if (r->len + n > r->cap) {
+			size_t d = r->len + n - r->cap;
+			r->head = (r->head + d) % r->cap;
+			r->len -= d;
+			dropped += d;
+		}
+	} else if (r->len + n > r->cap) {
+		dropped = r->len + n - r->cap;
+		n = r->cap - r->len;
+	}
+	for (size_t i = 0; i < n;) {
+		size_t tail = (r->head + r->len) % r->cap;
+		size_t k = MIN(n - i, r->cap - tail);
+		memcpy(r->buf + tail, p + i, k);
+		r->len += k;
+		i += k;
+	}
+	return dropped;
+}
+
+static size_t ring_get(ring_t *r, uint8_t *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n && r->len) {
+		size_t k = MIN(n - got, MIN(r->len, r->cap - r->head));
+		memcpy(p + got, r->buf + r->head, k);
+		r->head = (r->head + k) % r->cap;
+		r->len -= k;
+		got += k;
+	}
+	return got;
+}
+
+static void efd_signal(int fd)
+{
+	uint64_t one = 1;
+	ssize_t _unused_ k = write(fd, &one, sizeof(one));
+}
+
+static void efd_drain(int fd)
+{
+	uint64_t v;
+	ssize_t _unused_ k = read(fd, &v, sizeof(v));
+}
+
+/* --- host services for the vCPU thread --------------------------------- */
+
+static void host_console_write(void *ud, const uint8_t *buf, size_t len)
+{
+	vmm_t *m = ud;
+	pthread_mutex_lock(&m->lock);
+	m->console_bytes += len;
+	m->console_dropped += ring_put(&m->out, buf, len, true);
+	pthread_mutex_unlock(&m->lock);
+	efd_signal(m->wake_main);
+}
+
+static size_t host_console_read(void *ud, uint8_t *buf, size_t cap)
+{
+	vmm_t *m = ud;
+	pthread_mutex_lock(&m->lock);
+	size_t n = ring_get(&m->in, buf, cap);
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+static uint32_t host_wait(void *ud, int64_t timeout_ns)
+{
+	vmm_t *m = ud;
+	int64_t deadline = timeout_ns < 0 ? -1 : now_ms() + (timeout_ns + 999999) / 1000000;
+
+	for (;;) {
+		uint32_t ev = 0;
+		pthread_mutex_lock(&m->lock);
+		if (m->in.len)
+			ev |= MVM_EV_CONSOLE_IN;
+		pthread_mutex_unlock(&m->lock);
+		if (atomic_load(&m->stop_requested) || atomic_load(&m->stop_forced))
+			ev |= MVM_EV_STOP;
+		if (ev)
+			return ev;
+		int wait = -1;
+		if (deadline >= 0) {
+			int64_t left = deadline - now_ms();
+			if (left <= 0)
+				return 0;
+			wait = (int)MIN(left, (int64_t)INT32_MAX);
+		}
+		/* The vCPU sleeps here: an idle guest costs no CPU. */
+		struct pollfd p = { .fd = m->wake_vcpu, .events = POLLIN };
+		if (poll(&p, 1, wait) > 0)
+			efd_drain(m->wake_vcpu);
+	}
+}
+
+static bool host_stop_forced(void *ud)
+{
+	vmm_t *m = ud;
+	return atomic_load(&m->stop_forced);
+}
+
+static void *vcpu_main(void *p)
+{
+	vmm_t *m = p;
+	kvm_host_ops_t ops = {
+		.userdata = m, .console_write = host_console_write,
+		.console_read = host_console_read, .wait = host_wait,
+		.stop_forced = host_stop_forced,
+	};
+	sigset_t set;
+	int r;
+
+	sigemptyset(&set);
+	sigaddset(&set, STOP_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	r = kvm_vcpu_run(m->vm, 0, &ops, &m->result, &m->exits);
+	if (r < 0) {
+		memset(&m->result, 0, sizeof(m->result));
+		m->result.outcome = KVM_OUTCOME_ERROR;
+		m->result.error = r;
+		snprintf(m->result.message, sizeof(m->result.message), "KVM_RUN: %s", strerror(-r));
+	}
+	atomic_store(&m->vcpu_done, true);
+	efd_signal(m->wake_main);
+	return NULL;
+}
+
+/* --- control connection --------------------------------------------------- */
+
+static void conn_drop(vmm_t *m)
+{
+	m->conn = kvm_ctl_free(m->conn);
+}
+
+/* Move console output from the ring into the connection's queue. */
+static void pump_console(vmm_t *m)
+{
+	while (m->conn) {
+		size_t space = kvm_ctl_space(m->conn);
+		if (space <= sizeof(kvm_msg_hdr_t))
+			break;
+		pthread_mutex_lock(&m->lock);
+		size_t n = ring_get(&m->out, m->chunk, MIN(space - sizeof(kvm_msg_hdr_t), sizeof(m->chunk)));
+		pthread_mutex_unlock(&m->lock);
+		if (n == 0)
+			break;
+		if (kvm_ctl_queue(m->conn, KVM_MSG_CONSOLE_OUT, m->chunk, n) < 0)
+			break;
+	}
+	if (m->conn && kvm_ctl_pending(m->conn) && kvm_ctl_flush(m->conn) < 0)
+		conn_drop(m);
+}
+
+static void queue_status(vmm_t *m)
+{
+	kvm_msg_status_t s = { .state = m->state };
+	pthread_mutex_lock(&m->lock);
+	s.console_bytes = m->console_bytes;
+	s.console_dropped = m->console_dropped;
+	s.console_buffered = m->out.len;
+	pthread_mutex_unlock(&m->lock);
+	s.exits = __atomic_load_n(&m->exits, __ATOMIC_RELAXED);
+	(void)kvm_ctl_queue(m->conn, KVM_MSG_STATUS, &s, sizeof(s));
+}
+
+static void accept_conn(vmm_t *m)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	kvm_ctl_t *c;
+	int fd;
+
+	fd = accept4(m->cfg->ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* Only root or our own uid may drive the VM (the socket is also 0600). */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    (cred.uid != 0 && cred.uid != m->uid)) {
+		close(fd);
+		return;
+	}
+	if (kvm_ctl_new(fd, CONN_OUT_MAX, &c) < 0) {
+		close(fd);
+		return;
+	}
+	/* The newest connection wins: a restarted mvmd replaces a stale one. */
+	conn_drop(m);
+	m->conn = c;
+	kvm_msg_hello_t h = { .version = KVM_PROTO_VERSION, .state = m->state, .pid = getpid() };
+	(void)kvm_ctl_queue(m->conn, KVM_MSG_HELLO, &h, sizeof(h));
+	pump_console(m);
+}
+
+static void force_stop(vmm_t *m)
+{
+	if (atomic_exchange(&m->stop_forced, true))
+		return;
+	m->state = KVM_VM_STOPPING;
+	efd_signal(m->wake_vcpu);
+	pthread_kill(m->thread, STOP_SIGNAL);
+}
+
+static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
+{
+	kvm_msg_stop_t stop;
+
+	switch (msg->type) {
+	case KVM_MSG_CONSOLE_IN:
+		pthread_mutex_lock(&m->lock);
+		ring_put(&m->in, msg->payload, msg->len, false);
+		pthread_mutex_unlock(&m->lock);
+		efd_signal(m->wake_vcpu);
+		break;
+	case KVM_MSG_STOP:
+		if (kvm_msg_get_stop(msg, &stop) < 0 || m->state == KVM_VM_ENDED)
+			break;
+		if (stop.grace_ms == 0) {
+			force_stop(m);
+		} else if (!atomic_exchange(&m->stop_requested, true)) {
+			m->state = KVM_VM_STOPPING;
+			m->stop_deadline = now_ms() + stop.grace_ms;
+			efd_signal(m->wake_vcpu);
+		}
+		break;
+	case KVM_MSG_STATUS_REQ:
+		queue_status(m);
+		break;
+	default:
+		/* Worker-to-parent types from the parent: a confused peer. */
+		conn_drop(m);
+		break;
+	}
+}
+
+static void read_conn(vmm_t *m)
+{
+	for (int rounds = 0; m->conn && rounds < 16; rounds++) {
+		kvm_msg_t msg;
+		int r = kvm_ctl_fill(m->conn);
+		if (r == 0 || (r < 0 && r != -EAGAIN && r != -ENOBUFS)) {
+			conn_drop(m);
+			return;
+		}
+		while (m->conn && (r = kvm_ctl_next(m->conn, &msg)) > 0)
+			handle_msg(m, &msg);
+		if (r < 0) {
+			conn_drop(m);
+			return;
+		}
+		if (r == 0 && rounds > 0)
+			return;
+	}
+}
+
+/* --- end of the VM -------------------------------------------------------- */
+
+static void write_result(vmm_t *m)
+{
+	char buf[4096];
+	int n = kvm_result_format(&m->result, buf, sizeof(buf));
+
+	if (n < 0 || m->cfg->result_fd < 0)
+		return;
+	/* No fsync (it cost ~12 ms per VM here): the file is read by a
+	 * restarted mvmd on the same running kernel, i.e. from the page
+	 * cache; after a host crash every VM is gone and marked Failed. */
+	if (pwrite(m->cfg->result_fd, buf, (size_t)n, 0) == n)
+		(void)!ftruncate(m->cfg->result_fd, n);
+}
+
+/* Deliver remaining console output and the result, for a bounded time. */
+static void finish(vmm_t *m)
+{
+	int64_t deadline = now_ms() + FINISH_FLUSH_MS;
+
+	m->state = KVM_VM_ENDED;
+	write_result(m);
+	if (!m->conn)
+		accept_conn(m); /* the parent's pre-connected socket, if any */
+	while (m->conn) {
+		pump_console(m);
+		pthread_mutex_lock(&m->lock);
+		bool empty = m->out.len == 0;
+		pthread_mutex_unlock(&m->lock);
+		if (m->conn && empty && kvm_ctl_space(m->conn) >= sizeof(kvm_msg_hdr_t) + sizeof(kvm_result_t)) {
+			(void)kvm_ctl_queue(m->conn, KVM_MSG_RESULT, &m->result, sizeof(m->result));
+			while (m->conn && kvm_ctl_pending(m->conn) && now_ms() < deadline) {
+				struct pollfd p = { .fd = kvm_ctl_fd(m->conn), .events = POLLOUT };
+				poll(&p, 1, (int)MAX(deadline - now_ms(), 1));
+				if (kvm_ctl_flush(m->conn) < 0)
+					conn_drop(m);
+			}
+			break;
+		}
+		if (!m->conn || now_ms() >= deadline)
+			break;
+		struct pollfd p = { .fd = kvm_ctl_fd(m->conn), .events = POLLOUT };
+		poll(&p, 1, (int)MAX(deadline - now_ms(), 1));
+	}
+	conn_drop(m);
+}
+
+static int fail_setup(vmm_t *m, int err, const char *what)
+{
+	memset(&m->result, 0, sizeof(m->result));
+	m->result.outcome = KVM_OUTCOME_ERROR;
+	m->result.error = err;
+	snprintf(m->result.message, sizeof(m->result.message), "%s: %s", what, strerror(-err));
+	finish(m);
+	return KVM_VMM_EXIT_ERROR;
+}
+
+static int setup_vm(vmm_t *m)
+{
+	const kvm_vmm_config_t *c = m->cfg;
+	int r;
+
+	r = kvm_vm_new(c->kvm_fd, c->memory_mib, c->vcpus, &m->vm);
+	if (r < 0)
+		return fail_setup(m, r, "creating the VM");
+	r = kvm_vm_load_image_fd(m->vm, c->image_fd);
+	if (r < 0)
+		return fail_setup(m, r, "loading the guest image");
+	r = kvm_vm_write_boot_info(m->vm, c->args, c->nargs, c->caps, c->ncaps, c->workload);
+	if (r < 0)
+		return fail_setup(m, r, "writing the boot info");
+	return 0;
+}
+
+static int main_loop(vmm_t *m)
+{
+	while (!atomic_load(&m->vcpu_done)) {
+		struct pollfd p[3] = {
+			{ .fd = m->cfg->ctl_fd, .events = POLLIN },
+			{ .fd = m->wake_main, .events = POLLIN },
+			{ .fd = m->conn ? kvm_ctl_fd(m->conn) : -1,
+			  .events = POLLIN | (m->conn && kvm_ctl_pending(m->conn) ? POLLOUT : 0) },
+		};
+		int timeout = -1;
+		if (m->stop_deadline >= 0 && !atomic_load(&m->stop_forced))
+			timeout = (int)MAX(m->stop_deadline - now_ms(), 0);
+		if (poll(p, 3, timeout) < 0 && errno != EINTR)
+			return -errno;
+		if (p[1].revents & POLLIN)
+			efd_drain(m->wake_main);
+		if (p[0].revents & POLLIN)
+			accept_conn(m);
+		if (m->conn && p[2].fd == kvm_ctl_fd(m->conn) && (p[2].revents & (POLLIN | POLLHUP | POLLERR)))
+			read_conn(m);
+		pump_console(m);
+		if (m->stop_deadline >= 0 && now_ms() >= m->stop_deadline)
+			force_stop(m);
+	}
+	return 0;
+}
+
+int kvm_vmm_main(const kvm_vmm_config_t *cfg)
+{
+	static vmm_t vmm; /* one per process; chunk buffer is large */
+	vmm_t *m = &vmm;
+	sigset_t set;
+	int r, status;
+
+	*m = (vmm_t){ .cfg = cfg, .state = KVM_VM_STARTING, .stop_deadline = -1,
+		      .wake_main = -1, .wake_vcpu = -1, .uid = getuid() };
+	pthread_mutex_init(&m->lock, NULL);
+	m->out = (ring_t){ .buf = malloc(KVM_VMM_CONSOLE_RING), .cap = KVM_VMM_CONSOLE_RING };
+	m->in = (ring_t){ .buf = malloc(KVM_VMM_INPUT_RING), .cap = KVM_VMM_INPUT_RING };
+	if (!m->out.buf || !m->in.buf)
+		return fail_setup(m, -ENOMEM, "allocating console buffers");
+	/* The parent's death must not kill us: no SIGPIPE, no PDEATHSIG. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, STOP_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* only the vCPU thread takes it */
+	r = kvm_vcpu_signal_setup(STOP_SIGNAL);
+	if (r < 0)
+		return fail_setup(m, r, "installing the stop signal");
+	int fl = fcntl(cfg->ctl_fd, F_GETFL);
+	if (fl < 0 || fcntl(cfg->ctl_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return fail_setup(m, negative_errno(), "control socket");
+	m->wake_main = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	m->wake_vcpu = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->wake_main < 0 || m->wake_vcpu < 0)
+		return fail_setup(m, negative_errno(), "eventfd");
+
+	r = setup_vm(m);
+	if (r != 0)
+		return r;
+	/* The guest image and /dev/kvm are no longer needed. */
+	safe_close(cfg->image_fd);
+	safe_close(cfg->kvm_fd);
+	m->vm->kvm_fd = -1;
+
+	/* Privilege boundary: from here on no capabilities, no new privileges,
+	 * and only the syscalls in lib/sandbox/vmm-policy.c. */
+	r = sandbox_enter(sandbox_vmm_rules, sandbox_vmm_nrules);
+	if (r < 0)
+		return fail_setup(m, r, "entering the sandbox");
+
+	r = pthread_create(&m->thread, NULL, vcpu_main, m);
+	if (r != 0)
+		return fail_setup(m, -r, "creating the vCPU thread");
+	m->state = KVM_VM_RUNNING;
+	accept_conn(m);
+	if (m->conn)
+		(void)kvm_ctl_queue(m->conn, KVM_MSG_READY, NULL, 0);
+	pump_console(m);
+
+	if (cfg->debug & KVM_VMM_DEBUG_FORBIDDEN_SYSCALL)
+		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0); /* must die by SIGSYS */
+
+	r = main_loop(m);
+	if (r < 0) {
+		force_stop(m);
+		pthread_join(m->thread, NULL);
+		return fail_setup(m, r, "control loop");
+	}
+	pthread_join(m->thread, NULL);
+	finish(m);
+	switch (m->result.outcome) {
+	case KVM_OUTCOME_EXIT: case KVM_OUTCOME_STOPPED: status = KVM_VMM_EXIT_OK; break;
+	case KVM_OUTCOME_FAULT: status = KVM_VMM_EXIT_FAULT; break;
+	default: status = KVM_VMM_EXIT_ERROR; break;
+	}
+	return status;
+}

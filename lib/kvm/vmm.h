@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The mvm-vmm worker process: one micro-VM, driven over its control socket.
+ * daemon/mvm-vmm.c parses the command line into kvm_vmm_config_t and calls
+ * kvm_vmm_main(); everything else is here.
+ */
+#ifndef MVM_KVM_VMM_H
+#define MVM_KVM_VMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Worker process exit statuses (the outcome itself is in the result). */
+#define KVM_VMM_EXIT_OK 0    /* guest exited or was stopped */
+#define KVM_VMM_EXIT_ERROR 1 /* setup or host failure: outcome "error" */
+#define KVM_VMM_EXIT_FAULT 2 /* guest fault */
+#define KVM_VMM_EXIT_USAGE 64
+
+#define KVM_VMM_DEBUG_FORBIDDEN_SYSCALL 0x1u
+
+/* Console output kept while no client is connected (oldest dropped). */
+#define KVM_VMM_CONSOLE_RING (64u << 10)
+/* Console input waiting for the guest (excess dropped). */
+#define KVM_VMM_INPUT_RING (64u << 10)
+
+typedef struct kvm_vmm_config {
+	int kvm_fd;    /* open /dev/kvm */
+	int image_fd;  /* the guest ELF */
+	int ctl_fd;    /* listening AF_UNIX stream socket */
+	int result_fd; /* result file, written once at the end */
+	uint32_t memory_mib;
+	uint32_t vcpus;
+	char **args;
+	size_t nargs;
+	char **caps;
+	size_t ncaps;
+	const char *workload;
+	unsigned debug; /* KVM_VMM_DEBUG_* */
+} kvm_vmm_config_t;
+
+/* Runs the VM to its end; returns the process exit status. */
+int kvm_vmm_main(const kvm_vmm_config_t *cfg);
+
+#endif

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Spawn, adopt and reap mvm-vmm workers (the parent side; see worker.h).
+ * The child gets exactly: 0,1 /dev/null, 2 log or /dev/null, 3 /dev/kvm,
+ * 4 the guest image, 5 the listening control socket, 6 the result file.
+ * The parent closes its copies and sets them to -1 once handed over, as
+ * OpenBSD vmd does, so no fd of one VM leaks into another VM's worker.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kvm/vm.h"
+#include "kvm/worker.h"
+#include "util/macro.h"
+
+extern char **environ;
+
+#define FD_KVM 3
+#define FD_IMAGE 4
+#define FD_CTL 5
+#define FD_RESULT 6
+#define CHILD_NFDS 7
+#define ARGV_MAX 1040
+
+static int sockaddr_for(const char *path, struct sockaddr_un *sa)
+{
+	size_t l = strlen(path);
+	if (l == 0 || l >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path, path, l + 1);
+	return 0;
+}
+
+int kvm_worker_connect(const char *ctl_path, kvm_ctl_t **ret)
+{
+	struct sockaddr_un sa;
+	_cleanup_close_ int fd = -1;
+	int r = sockaddr_for(ctl_path, &sa);
+
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	/* Blocking connect: on AF_UNIX it completes at once or fails. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return negative_errno();
+	r = kvm_ctl_new(fd, 1u << 20, ret);
+	if (r < 0)
+		return r;
+	TAKE_FD(fd);
+	return 0;
+}
+
+static int listen_at(const char *path)
+{
+	struct sockaddr_un sa;
+	_cleanup_close_ int fd = -1;
+	int r = sockaddr_for(path, &sa);
+
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	if (unlink(path) < 0 && errno != ENOENT)
+		return negative_errno();
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return negative_errno();
+	/* Only root (the worker checks SO_PEERCRED too). */
+	if (chmod(path, 0600) < 0 || listen(fd, 8) < 0) {
+		r = negative_errno();
+		unlink(path);
+		return r;
+	}
+	return TAKE_FD(fd);
+}
+
+typedef struct argv_buf {
+	char *v[ARGV_MAX];
+	size_t n;
+} argv_buf_t;
+
+static void argv_free(argv_buf_t *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i]);
+	a->n = 0;
+}
+
+/* Append prefix + s, or prefix + u when s is NULL. */
+static int argv_add(argv_buf_t *a, const char *prefix, const char *s, unsigned long u)
+{
+	char *x;
+	int k;
+
+	if (a->n + 2 > ARGV_MAX)
+		return -E2BIG;
+	k = s ? asprintf(&x, "%s%s", prefix, s) : asprintf(&x, "%s%lu", prefix, u);
+	if (k < 0)
+		return -ENOMEM;
+	a->v[a->n++] = x;
+	a->v[a->n] = NULL;
+	return 0;
+}
+
+static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus, argv_buf_t *a)
+{
+	int r = 0;
+
+	r = r ?: argv_add(a, "", c->vmm_path, 0);
+	r = r ?: argv_add(a, "--kvm-fd=", NULL, FD_KVM);
+	r = r ?: argv_add(a, "--image-fd=", NULL, FD_IMAGE);
+	r = r ?: argv_add(a, "--ctl-fd=", NULL, FD_CTL);
+	if (c->result_path)
+		r = r ?: argv_add(a, "--result-fd=", NULL, FD_RESULT);
+	r = r ?: argv_add(a, "--memory-mib=", NULL, mem);
+	r = r ?: argv_add(a, "--vcpus=", NULL, vcpus);
+	for (size_t i = 0; i < c->nargs && !r; i++)
+		r = argv_add(a, "--arg=", c->args[i], 0);
+	for (size_t i = 0; i < c->ncaps && !r; i++)
+		r = argv_add(a, "--cap=", c->caps[i], 0);
+	if (c->workload)
+		r = r ?: argv_add(a, "--workload=", c->workload, 0);
+	if (c->debug & KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL)
+		r = r ?: argv_add(a, "--debug-forbidden-syscall", "", 0);
+	return r;
+}
+
+/* In the child, between fork and exec: async-signal-safe calls only. */
+static void _noreturn_child(const int src[CHILD_NFDS], const kvm_worker_config_t *c, char **argv)
+	__attribute__((noreturn));
+static void _noreturn_child(const int src[CHILD_NFDS], const kvm_worker_config_t *c, char **argv)
+{
+	int tmp[CHILD_NFDS];
+	sigset_t none;
+
+	setsid(); /* not in mvmd's session: terminal signals are not ours */
+	if (c->rlimit_as) {
+		struct rlimit rl = { c->rlimit_as, c->rlimit_as };
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			_exit(126);
+	}
+	/* Move every fd out of 0..6 first so the dup2s cannot clobber one. */
+	for (int i = 0; i < CHILD_NFDS; i++) {
+		tmp[i] = src[i] < 0 ? -1 : fcntl(src[i], F_DUPFD_CLOEXEC, CHILD_NFDS);
+		if (src[i] >= 0 && tmp[i] < 0)
+			_exit(126);
+	}
+	for (int i = 0; i < CHILD_NFDS; i++)
+		if (tmp[i] >= 0 && dup2(tmp[i], i) < 0)
+			_exit(126);
+	syscall(SYS_close_range, CHILD_NFDS, ~0U, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	execve(argv[0], argv, environ);
+	_exit(127);
+}
+
+int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
+{
+	_cleanup_close_ int kvm_fd = -1, image_fd = -1, result_fd = -1, null_fd = -1, listen_fd = -1;
+	argv_buf_t argv = { .n = 0 };
+	kvm_ctl_t *ctl = NULL;
+	uint32_t mem = c->memory_mib ? c->memory_mib : 16, vcpus = c->vcpus ? c->vcpus : 1;
+	pid_t pid;
+	int r;
+
+	if (!c->vmm_path || !c->image_path || !c->ctl_path)
+		return -EINVAL;
+	if (mem < KVM_VM_MEM_MIN_MIB || mem > KVM_VM_MEM_MAX_MIB || vcpus > KVM_VM_VCPUS_MAX)
+		return -EINVAL;
+	kvm_fd = open(c->kvm_path ? c->kvm_path : "/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm_fd < 0)
+		return negative_errno();
+	image_fd = open(c->image_path, O_RDONLY | O_CLOEXEC);
+	if (image_fd < 0)
+		return negative_errno();
+	if (c->result_path) {
+		result_fd = open(c->result_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (result_fd < 0)
+			return negative_errno();
+	}
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0)
+		return negative_errno();
+	listen_fd = listen_at(c->ctl_path);
+	if (listen_fd < 0)
+		return listen_fd;
+	/* Connect before the worker exists: the connection waits in the
+	 * backlog, so not a byte of early console output is missed. */
+	r = kvm_worker_connect(c->ctl_path, &ctl);
+	if (r < 0)
+		goto fail;
+	r = build_argv(c, mem, vcpus, &argv);
+	if (r < 0)
+		goto fail;
+
+	int src[CHILD_NFDS] = { null_fd, null_fd, c->log_fd >= 0 ? c->log_fd : null_fd,
+				kvm_fd, image_fd, listen_fd, result_fd };
+	pid = fork();
+	if (pid < 0) {
+		r = negative_errno();
+		goto fail;
+	}
+	if (pid == 0)
+		_noreturn_child(src, c, argv.v);
+
+	argv_free(&argv);
+	/* Handed over: our copies go. */
+	kvm_fd = safe_close(kvm_fd);
+	image_fd = safe_close(image_fd);
+	listen_fd = safe_close(listen_fd);
+	result_fd = safe_close(result_fd);
+
+	*ret = (kvm_worker_t){ .pid = pid, .pidfd = -1, .ctl = ctl };
+	ret->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (ret->pidfd < 0) {
+		/* Cannot watch it: do not leave it running unsupervised. */
+		r = negative_errno();
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		kvm_ctl_free(ctl);
+		return r;
+	}
+	fcntl(ret->pidfd, F_SETFD, FD_CLOEXEC);
+	(void)kvm_worker_proc_start_time(pid, &ret->start_time);
+	return 0;
+fail:
+	argv_free(&argv);
+	kvm_ctl_free(ctl);
+	unlink(c->ctl_path);
+	return r;
+}
+
+void kvm_worker_release(kvm_worker_t *w)
+{
+	w->ctl = kvm_ctl_free(w->ctl);
+	w->pidfd = safe_close(w->pidfd);
+}
+
+int kvm_worker_proc_start_time(pid_t pid, uint64_t *ret)
+{
+	char path[64], buf[1024];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : negative_errno();
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return n < 0 ? negative_errno() : -ESRCH;
+	buf[n] = 0;
+	/* comm may contain spaces and parentheses: fields start after the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -EBADMSG;
+	p++;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EBADMSG;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(p + 1, &end, 10);
+	if (errno || end == p + 1)
+		return -EBADMSG;
+	*ret = v;
+	return 0;
+}
+
+int kvm_worker_adopt(pid_t pid, uint64_t start_time, int *ret_pidfd)
+{
+	uint64_t st;
+	int fd, r;
+
+	r = kvm_worker_proc_start_time(pid, &st);
+	if (r < 0)
+		return r;
+	if (st != start_time)
+		return -ESRCH;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return errno == ESRCH ? -ESRCH : negative_errno();
+	/* Check again with the pidfd held: the pid cannot be reused under it. */
+	r = kvm_worker_proc_start_time(pid, &st);
+	if (r < 0 || st != start_time) {
+		close(fd);
+		return r < 0 ? r : -ESRCH;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	*ret_pidfd = fd;
+	return 0;
+}
+
+int kvm_worker_wait(kvm_worker_t *w, int timeout_ms, int *ret_status)
+{
+	struct pollfd p = { .fd = w->pidfd, .events = POLLIN };
+	int status, r;
+
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return negative_errno();
+	if (r == 0)
+		return -ETIMEDOUT;
+	if (waitpid(w->pid, &status, 0) < 0)
+		return negative_errno();
+	*ret_status = status;
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Parent side of the kvm backend: what mvmd calls to start, talk to,
+ * re-adopt and reap mvm-vmm workers. Never blocks except where stated
+ * (kvm_ctl_recv, kvm_worker_wait), never logs.
+ *
+ * Start:      kvm_worker_spawn() -> pid, pidfd, start time, connected ctl.
+ *             Watch the pidfd and the ctl fd from the event loop; the
+ *             worker sends HELLO, then READY once the guest runs (the VM is
+ *             Running), or RESULT(error) and exits (StartFailed).
+ * Restart:    persist pid + start_time + ctl_path + result_path; after a
+ *             restart kvm_worker_adopt() (pid still the same process?) and
+ *             kvm_worker_connect() again; HELLO says the worker's state.
+ * End:        RESULT on the connection, and the same in the result file
+ *             (kvm_result_read) for a parent that missed it.
+ */
+#ifndef MVM_KVM_WORKER_H
+#define MVM_KVM_WORKER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "kvm/ctl.h"
+
+#define KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL 0x1u /* test only: worker dies by SIGSYS */
+
+typedef struct kvm_worker_config {
+	const char *vmm_path;    /* the mvm-vmm binary */
+	const char *kvm_path;    /* NULL: /dev/kvm */
+	const char *image_path;  /* guest ELF (mvm-guest) */
+	const char *ctl_path;    /* control socket to create (0600, replaced) */
+	const char *result_path; /* result file to create (0600, truncated) */
+	uint32_t memory_mib;     /* 0: 16 */
+	uint32_t vcpus;          /* 0: 1 */
+	const char *const *args; /* guest argv */
+	size_t nargs;
+	const char *const *caps; /* capability names granted to the workload */
+	size_t ncaps;
+	const char *workload;    /* "sha256:<hex>" or NULL */
+	int log_fd;              /* the worker's stderr; -1: /dev/null */
+	uint64_t rlimit_as;      /* 0: inherit; else RLIMIT_AS for the worker */
+	unsigned debug;          /* KVM_WORKER_DEBUG_* */
+} kvm_worker_config_t;
+
+typedef struct kvm_worker {
+	pid_t pid;
+	int pidfd;           /* pidfd_open(pid): readable when it exited */
+	uint64_t start_time; /* /proc/PID/stat field 22, for re-adoption */
+	kvm_ctl_t *ctl;      /* connected control channel (may be NULL after adopt) */
+} kvm_worker_t;
+
+/*
+ * Start a worker. Errors are start failures, never crashes: -ENOENT/-EACCES
+ * (no usable /dev/kvm or image), -EMFILE/-ENFILE, -ENOMEM, -EINVAL (bad
+ * config), -errno of socket/fork. Only the four fds listed in
+ * docs/worker-protocol.md (plus /dev/null or log_fd as 0-2) reach it.
+ */
+int kvm_worker_spawn(const kvm_worker_config_t *cfg, kvm_worker_t *ret);
+/* Close the worker's fds (not the worker: it keeps running). */
+void kvm_worker_release(kvm_worker_t *w);
+/* Connect to a worker's control socket; non-blocking kvm_ctl_t. */
+int kvm_worker_connect(const char *ctl_path, kvm_ctl_t **ret);
+/* /proc/PID/stat start time (clock ticks since boot). -ESRCH if gone. */
+int kvm_worker_proc_start_time(pid_t pid, uint64_t *ret);
+/* Re-adopt: pidfd for pid if it is still the process started at
+ * start_time; -ESRCH when it is gone or the pid was reused. */
+int kvm_worker_adopt(pid_t pid, uint64_t start_time, int *ret_pidfd);
+/* Reap our child (blocking up to timeout_ms, -1 for ever): its wait status. */
+int kvm_worker_wait(kvm_worker_t *w, int timeout_ms, int *ret_status);
+
+#endif

@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "manager.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/macro.h"
+
+typedef struct subscriber {
+	manager_event_fn fn;
+	void *userdata;
+	bool dead; /* unsubscribed while the list was being walked */
+} subscriber_t;
+
+struct manager {
+	sd_event *event;
+	manager_config_t cfg;
+	char *state_dir, *console_dir;
+	store_t *store;
+
+	vm_t **vms;
+	size_t n_vms, cap_vms;
+
+	fsm_ring_t node_ring;
+
+	subscriber_t *subs;
+	size_t n_subs, cap_subs;
+	unsigned notifying; /* depth of subscriber walks in progress */
+
+	const backend_ops_t *backends[_VM_BACKEND_MAX];
+	void *backend_userdata[_VM_BACKEND_MAX];
+};
+
+static unsigned online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static uint64_t mem_total_mib(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	if (pages <= 0 || psz <= 0)
+		return 1024;
+	return (uint64_t)pages * (uint64_t)psz >> 20;
+}
+
+int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
+{
+	manager_t *m;
+	int r;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->cfg = *cfg;
+	if (!m->cfg.node_ring_capacity)
+		m->cfg.node_ring_capacity = 1024;
+	if (!m->cfg.max_vms)
+		m->cfg.max_vms = 4096;
+	if (!m->cfg.max_vcpus)
+		m->cfg.max_vcpus = online_cpus();
+	if (!m->cfg.max_memory_mib)
+		m->cfg.max_memory_mib = mem_total_mib();
+	m->state_dir = strdup(cfg->state_dir);
+	m->console_dir = strdup(cfg->console_dir ? cfg->console_dir : "");
+	if (!m->state_dir || !m->console_dir) {
+		manager_free(m);
+		return -ENOMEM;
+	}
+	m->cfg.state_dir = m->state_dir;
+	m->cfg.console_dir = m->console_dir;
+
+	r = fsm_ring_init(&m->node_ring, m->cfg.node_ring_capacity);
+	if (r >= 0)
+		r = store_open(m->state_dir, &m->store);
+	if (r < 0) {
+		manager_free(m);
+		return r;
+	}
+	m->event = e ? sd_event_ref(e) : NULL;
+	*ret = m;
+	return 0;
+}
+
+static void release_backend(manager_t *m, vm_t *vm)
+{
+	const backend_ops_t *ops = m->backends[vm->backend];
+
+	if (vm->backend_data && ops && ops->release)
+		ops->release(m, vm);
+}
+
+manager_t *manager_free(manager_t *m)
+{
+	if (!m)
+		return NULL;
+	for (size_t i = 0; i < m->n_vms; i++) {
+		release_backend(m, m->vms[i]);
+		vm_free(m->vms[i]);
+	}
+	free(m->vms);
+	free(m->subs);
+	fsm_ring_done(&m->node_ring);
+	store_free(m->store);
+	sd_event_unref(m->event);
+	free(m->state_dir);
+	free(m->console_dir);
+	free(m);
+	return NULL;
+}
+
+void manager_register_backend(manager_t *m, vm_backend_t b, const backend_ops_t *ops, void *userdata)
+{
+	m->backends[b] = ops;
+	m->backend_userdata[b] = userdata;
+}
+
+void *manager_backend_userdata(manager_t *m, vm_backend_t b)
+{
+	return m->backend_userdata[b];
+}
+
+bool manager_backend_registered(manager_t *m, vm_backend_t b)
+{
+	return b >= 0 && b < _VM_BACKEND_MAX && m->backends[b];
+}
+
+bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason)
+{
+	const backend_ops_t *ops = m->backends[b];
+
+	*ret_reason = NULL;
+	if (!ops) {
+		*ret_reason = strdup("backend not implemented in this build");
+		return false;
+	}
+	if (!ops->usable)
+		return true;
+	return ops->usable(m, ret_reason);
+}
+
+sd_event *manager_event(manager_t *m) { return m->event; }
+store_t *manager_store(manager_t *m) { return m->store; }
+const manager_config_t *manager_config(manager_t *m) { return &m->cfg; }
+const fsm_ring_t *manager_events(manager_t *m) { return &m->node_ring; }
+
+vm_t *const *manager_vms(manager_t *m, size_t *ret_n)
+{
+	*ret_n = m->n_vms;
+	return m->vms;
+}
+
+vm_t *manager_find(manager_t *m, const char *id_or_name)
+{
+	if (!id_or_name)
+		return NULL;
+	for (size_t i = 0; i < m->n_vms; i++)
+		if (strcmp(m->vms[i]->id, id_or_name) == 0)
+			return m->vms[i];
+	for (size_t i = 0; i < m->n_vms; i++)
+		if (m->vms[i]->name && strcmp(m->vms[i]->name, id_or_name) == 0)
+			return m->vms[i];
+	return NULL;
+}
+
+static int vms_add(manager_t *m, vm_t *vm)
+{
+	if (m->n_vms == m->cap_vms) {
+		size_t nc = m->cap_vms ? m->cap_vms * 2 : 64;
+		vm_t **p = realloc(m->vms, nc * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		m->vms = p;
+		m->cap_vms = nc;
+	}
+	m->vms[m->n_vms++] = vm;
+	return 0;
+}
+
+static void vms_del(manager_t *m, vm_t *vm)
+{
+	for (size_t i = 0; i < m->n_vms; i++)
+		if (m->vms[i] == vm) {
+			memmove(&m->vms[i], &m->vms[i + 1], (m->n_vms - i - 1) * sizeof(*m->vms));
+			m->n_vms--;
+			return;
+		}
+}
+
+/* --- subscribers -------------------------------------------------------- */
+
+int manager_subscribe(manager_t *m, manager_event_fn fn, void *userdata)
+{
+	if (m->n_subs == m->cap_subs) {
+		size_t nc = m->cap_subs ? m->cap_subs * 2 : 8;
+		subscriber_t *p = realloc(m->subs, nc * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		m->subs = p;
+		m->cap_subs = nc;
+	}
+	m->subs[m->n_subs++] = (subscriber_t){ .fn = fn, .userdata = userdata };
+	return 0;
+}
+
+static void subs_compact(manager_t *m)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < m->n_subs; i++)
+		if (!m->subs[i].dead)
+			m->subs[j++] = m->subs[i];
+	m->n_subs = j;
+}
+
+void manager_unsubscribe(manager_t *m, manager_event_fn fn, void *userdata)
+{
+	for (size_t i = 0; i < m->n_subs; i++)
+		if (!m->subs[i].dead && m->subs[i].fn == fn && m->subs[i].userdata == userdata) {
+			m->subs[i].dead = true;
+			break;
+		}
+	if (!m->notifying)
+		subs_compact(m);
+}
+
+/* Record an event in the node ring (keeping the node_seq the VM ring
+ * already assigned) and tell subscribers. */
+static void publish(manager_t *m, const fsm_event_t *ev)
+{
+	fsm_event_t ne = *ev;
+	const fsm_event_t *stored;
+
+	ne.seq = ev->node_seq;
+	if (fsm_ring_push(&m->node_ring, &ne, true, NULL) < 0)
+		return; /* out of memory for the cause: the VM ring still has it */
+	stored = fsm_ring_get(&m->node_ring, m->node_ring.count - 1);
+
+	/* Subscribers added during the walk see the next event, not this one. */
+	size_t n = m->n_subs;
+	m->notifying++;
+	for (size_t i = 0; i < n; i++)
+		if (!m->subs[i].dead)
+			m->subs[i].fn(m, stored, m->subs[i].userdata);
+	if (--m->notifying == 0)
+		subs_compact(m);
+}
+
+/* Append a transition to the VM's ring with the next node sequence number
+ * and move the VM to `to`. Nothing is published or persisted. */
+static int record(manager_t *m, vm_t *vm, vm_state_t to, const char *cause, uint64_t node_seq)
+{
+	fsm_event_t ev = {
+		.node_seq = node_seq,
+		.wall_usec = fsm_now_wall_usec(),
+		.mono_usec = fsm_now_mono_usec(),
+		.from = vm->state,
+		.to = to,
+		.cause = (char *)cause,
+	};
+	int r;
+
+	snprintf(ev.vm, sizeof(ev.vm), "%s", vm->id);
+	r = fsm_ring_push(&vm->transitions, &ev, false, NULL);
+	if (r < 0)
+		return r;
+	r = vm_set_cause(vm, cause);
+	if (r < 0)
+		return r;
+	vm->state = to;
+	return 0;
+}
+
+static const fsm_event_t *last_event(const vm_t *vm)
+{
+	return fsm_ring_get(&vm->transitions, vm->transitions.count - 1);
+}
+
+int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
+{
+	int r = fsm_check(vm->state, to);
+
+	if (r < 0)
+		return r;
+	r = record(m, vm, to, cause, m->node_ring.next_seq);
+	if (r < 0)
+		return r;
+	publish(m, last_event(vm));
+	return store_save(m->store, vm);
+}
+
+int manager_save(manager_t *m, vm_t *vm)
+{
+	return store_save(m->store, vm);
+}
+
+/* --- create / remove ---------------------------------------------------- */
+
+static _printf_(2, 3) void set_detail(char **ret_detail, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ret_detail)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(ret_detail, fmt, ap) < 0)
+		*ret_detail = NULL;
+	va_end(ap);
+}
+
+int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_detail)
+{
+	const backend_ops_t *ops;
+	_cleanup_free_ char *cause = NULL;
+	uint64_t seq0 = m->node_ring.next_seq;
+	vm_t *vm = NULL;
+	int r;
+
+	if (m->n_vms >= m->cfg.max_vms) {
+		set_detail(ret_detail, "node holds the maximum of %u VMs", m->cfg.max_vms);
+		return -ENOSPC;
+	}
+	r = vm_new(&vm);
+	if (r < 0)
+		return r;
+	r = vm_set_spec(vm, spec);
+	if (r < 0)
+		goto fail_free;
+	if (vm->name && manager_find(m, vm->name)) {
+		set_detail(ret_detail, "a VM named \"%s\" exists", vm->name);
+		r = -EEXIST;
+		goto fail_free;
+	}
+	if (vm->vcpus > m->cfg.max_vcpus) {
+		set_detail(ret_detail, "vcpus %u exceeds the node limit of %u", vm->vcpus, m->cfg.max_vcpus);
+		r = -ENOSPC;
+		goto fail_free;
+	}
+	if (vm->memory_mib > m->cfg.max_memory_mib) {
+		set_detail(ret_detail, "memory_mib %llu exceeds the node limit of %llu",
+			   (unsigned long long)vm->memory_mib, (unsigned long long)m->cfg.max_memory_mib);
+		r = -ENOSPC;
+		goto fail_free;
+	}
+
+	r = store_create_vm_dir(m->store, vm->id);
+	if (r < 0)
+		goto fail_free;
+
+	/* Pending → Provisioning → Configured | Failed, recorded in the VM's
+	 * ring with tentative node sequence numbers; published only once the
+	 * state file is on disk, so a failed create leaves no trace. */
+	r = record(m, vm, VM_STATE_PROVISIONING, "created", seq0);
+	if (r < 0)
+		goto fail_dir;
+	ops = m->backends[vm->backend];
+	if (ops && ops->provision) {
+		r = ops->provision(m, vm, &cause);
+		if (r < 0 && !cause) {
+			set_detail(ret_detail, "provisioning failed: %s", strerror(-r));
+			goto fail_dir;
+		}
+	}
+	if (cause)
+		r = record(m, vm, VM_STATE_FAILED, cause, seq0 + 1);
+	else
+		r = record(m, vm, VM_STATE_CONFIGURED, "provisioned", seq0 + 1);
+	if (r < 0)
+		goto fail_dir;
+
+	r = store_save(m->store, vm);
+	if (r < 0)
+		goto fail_dir;
+	r = vms_add(m, vm);
+	if (r < 0)
+		goto fail_dir;
+
+	for (size_t i = 0; i < vm->transitions.count; i++)
+		publish(m, fsm_ring_get(&vm->transitions, i));
+	*ret = vm;
+	return 0;
+
+fail_dir:
+	release_backend(m, vm);
+	store_remove(m->store, vm->id);
+fail_free:
+	vm_free(vm);
+	return r;
+}
+
+int manager_remove_vm(manager_t *m, vm_t *vm, bool force)
+{
+	const backend_ops_t *ops = m->backends[vm->backend];
+	int r;
+
+	if (fsm_state_is_active(vm->state)) {
+		if (!force)
+			return -EBUSY;
+		if (!ops || !ops->kill)
+			return -EOPNOTSUPP;
+		r = ops->kill(m, vm);
+		if (r < 0)
+			return r;
+	}
+	r = store_remove(m->store, vm->id);
+	if (r < 0)
+		return r;
+	release_backend(m, vm);
+	vms_del(m, vm);
+	vm_free(vm);
+	return 0;
+}
+
+/* --- start / stop ------------------------------------------------------- */
+
+int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
+{
+	const backend_ops_t *ops = m->backends[vm->backend];
+	_cleanup_free_ char *reason = NULL, *cause = NULL;
+	int r;
+
+	if (vm->load_error) {
+		set_detail(ret_detail, "state file unreadable: %s", vm->load_error);
+		return -EBUSY;
+	}
+	r = fsm_check(vm->state, VM_STATE_STARTING);
+	if (r < 0)
+		return r;
+	r = manager_transition(m, vm, VM_STATE_STARTING, "start requested");
+	if (r < 0 && vm->state != VM_STATE_STARTING)
+		return r;
+
+	if (!ops || !ops->start || !manager_backend_usable(m, vm->backend, &reason)) {
+		set_detail(ret_detail, "%s backend unavailable: %s", vm_backend_to_string(vm->backend),
+			   reason ? reason : "not implemented in this build");
+		(void)manager_transition(m, vm, VM_STATE_START_FAILED, ret_detail ? *ret_detail : "backend unavailable");
+		return -ENODEV;
+	}
+	r = ops->start(m, vm, &cause);
+	if (r < 0) {
+		if (!cause && asprintf(&cause, "start failed: %s", strerror(-r)) < 0)
+			cause = NULL;
+		set_detail(ret_detail, "%s", cause ? cause : "start failed");
+		(void)manager_transition(m, vm, VM_STATE_START_FAILED, cause);
+		return r;
+	}
+	return 0;
+}
+
+int manager_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
+{
+	const backend_ops_t *ops = m->backends[vm->backend];
+	int r;
+
+	if (vm->state == VM_STATE_STOPPING) {
+		if (!force)
+			return -EALREADY;
+	} else {
+		r = fsm_check(vm->state, VM_STATE_STOPPING);
+		if (r < 0)
+			return r;
+		if (!ops || !ops->stop)
+			return -EOPNOTSUPP;
+		(void)manager_transition(m, vm, VM_STATE_STOPPING, force ? "forced stop requested" : "stop requested");
+	}
+	if (!ops || !ops->stop)
+		return -EOPNOTSUPP;
+	return ops->stop(m, vm, force, timeout_ms);
+}
+
+/* --- load ----------------------------------------------------------------- */
+
+static int cmp_node_seq(const void *a, const void *b)
+{
+	const fsm_event_t *x = *(const fsm_event_t *const *)a, *y = *(const fsm_event_t *const *)b;
+
+	return x->node_seq < y->node_seq ? -1 : x->node_seq > y->node_seq;
+}
+
+/* Rebuild the node ring from every VM's history, oldest first, so that
+ * node sequence numbers keep increasing across restarts. Events of
+ * removed VMs are gone (docs/state.md). */
+static int rebuild_node_ring(manager_t *m)
+{
+	_cleanup_free_ const fsm_event_t **all = NULL;
+	size_t n = 0, total = 0;
+
+	for (size_t i = 0; i < m->n_vms; i++)
+		total += m->vms[i]->transitions.count;
+	if (!total)
+		return 0;
+	all = calloc(total, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_vms; i++)
+		for (size_t j = 0; j < m->vms[i]->transitions.count; j++) {
+			const fsm_event_t *e = fsm_ring_get(&m->vms[i]->transitions, j);
+			if (e->node_seq)
+				all[n++] = e;
+		}
+	qsort(all, n, sizeof(*all), cmp_node_seq);
+	for (size_t i = 0; i < n; i++) {
+		fsm_event_t ne = *all[i];
+		ne.seq = all[i]->node_seq;
+		if (ne.seq < m->node_ring.next_seq)
+			continue; /* duplicate node_seq from a damaged file: keep the first */
+		int r = fsm_ring_push(&m->node_ring, &ne, true, NULL);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int manager_load(manager_t *m, manager_load_report_t *ret_report)
+{
+	manager_load_report_t rep = { 0 };
+	vm_t **vms = NULL;
+	size_t n = 0;
+	int r;
+
+	r = store_load_all(m->store, &vms, &n, &rep.cleaned);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		if (vms[i]->load_error)
+			rep.broken++;
+		r = vms_add(m, vms[i]);
+		if (r < 0) {
+			for (size_t j = i; j < n; j++)
+				vm_free(vms[j]);
+			free(vms);
+			return r;
+		}
+	}
+	free(vms);
+	rep.loaded = n;
+
+	r = rebuild_node_ring(m);
+	if (r < 0)
+		return r;
+
+	for (size_t i = 0; i < m->n_vms; i++) {
+		vm_t *vm = m->vms[i];
+		const backend_ops_t *ops = m->backends[vm->backend];
+		_cleanup_free_ char *cause = NULL;
+
+		if (!fsm_state_is_active(vm->state))
+			continue;
+		if (ops && ops->adopt) {
+			r = ops->adopt(m, vm, &cause);
+			if (r == 0) {
+				rep.adopted++;
+				continue;
+			}
+			if (r > 0) {
+				rep.ended++;
+				continue;
+			}
+		}
+		rep.lost++;
+		/* Running/Starting/Stopping → Failed are all in the table. */
+		(void)manager_transition(m, vm, VM_STATE_FAILED,
+					 cause ? cause : "worker lost while mvmd was down");
+	}
+	if (ret_report)
+		*ret_report = rep;
+	return 0;
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The manager owns every VM: the registry, the node-wide transition ring,
+ * persistence through the store, and the hooks into backends. All state
+ * changes go through manager_transition(), which checks the FSM table,
+ * records the transition in the VM's ring and the node ring, persists the
+ * VM, and tells subscribers.
+ *
+ * Single-threaded: called from mvmd's sd-event loop only.
+ */
+#ifndef MVM_MANAGER_H
+#define MVM_MANAGER_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <systemd/sd-event.h>
+
+#include "fsm.h"
+#include "store.h"
+#include "vm.h"
+
+typedef struct manager manager_t;
+
+typedef struct manager_config {
+	const char *state_dir;
+	const char *console_dir;
+	size_t node_ring_capacity; /* node-wide transition ring, default 1024 */
+	unsigned max_vms;          /* default 4096 */
+	unsigned max_vcpus;        /* per VM, default: online CPUs */
+	uint64_t max_memory_mib;   /* per VM, default: MemTotal */
+} manager_config_t;
+
+/*
+ * What a backend provides. Every hook is optional; a backend without
+ * `start` cannot run VMs, and `usable` says why not.
+ */
+typedef struct backend_ops {
+	/* Is the backend usable on this host? On false, *ret_reason (malloc'd) says why. */
+	bool (*usable)(manager_t *m, char **ret_reason);
+	/* Checks at create time (files exist, blobs present, ...). A negative
+	 * return with *ret_cause set makes the VM Failed; without a cause the
+	 * create fails as a whole. */
+	int (*provision)(manager_t *m, vm_t *vm, char **ret_cause);
+	/* Start the VM's process; the VM is in Starting. Progress is reported
+	 * later through manager_transition (Running, StartFailed, ...). A
+	 * negative return with *ret_cause makes the VM StartFailed now. */
+	int (*start)(manager_t *m, vm_t *vm, char **ret_cause);
+	/* Ask the VM to stop; it is in Stopping (or already was, when a
+	 * forced stop escalates). force: kill now; otherwise kill after
+	 * timeout_ms. Completion through manager_transition (Stopped/Failed). */
+	int (*stop)(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms);
+	/* Re-attach to a VM that was active when mvmd last ran. Return 0 when
+	 * the VM is alive and adopted, 1 when the backend found how it ended
+	 * and made the transitions itself; a negative value with *ret_cause
+	 * makes it Failed. */
+	int (*adopt)(manager_t *m, vm_t *vm, char **ret_cause);
+	/* Kill the VM's process synchronously (forced remove, shutdown of tests). */
+	int (*kill)(manager_t *m, vm_t *vm);
+	/* Release vm->backend_data (VM removed or mvmd exiting). */
+	void (*release)(manager_t *m, vm_t *vm);
+} backend_ops_t;
+
+int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret);
+manager_t *manager_free(manager_t *m);
+
+void manager_register_backend(manager_t *m, vm_backend_t b, const backend_ops_t *ops, void *userdata);
+void *manager_backend_userdata(manager_t *m, vm_backend_t b);
+/* Whether the backend is built into this mvmd at all. */
+bool manager_backend_registered(manager_t *m, vm_backend_t b);
+/* usable: true/false; reason is malloc'd (may be NULL). */
+bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason);
+
+sd_event *manager_event(manager_t *m);
+store_t *manager_store(manager_t *m);
+const manager_config_t *manager_config(manager_t *m);
+
+typedef struct manager_load_report {
+	size_t loaded;  /* VMs read from disk */
+	size_t broken;  /* of those, with an unreadable state file */
+	size_t cleaned; /* interrupted creates removed */
+	size_t adopted; /* active VMs re-attached */
+	size_t ended;   /* active VMs whose end the backend found on disk */
+	size_t lost;    /* active VMs marked Failed */
+} manager_load_report_t;
+
+/* Load every VM from the state directory, rebuild the node ring, and
+ * re-adopt (or fail) the VMs that were active. */
+int manager_load(manager_t *m, manager_load_report_t *ret_report);
+
+/* By id, or by name. NULL when neither matches. */
+vm_t *manager_find(manager_t *m, const char *id_or_name);
+vm_t *const *manager_vms(manager_t *m, size_t *ret_n);
+
+/*
+ * Create a VM from a validated spec (the RPC layer checked types and
+ * ranges). On success the VM exists and is persisted, Configured or
+ * Failed. On error nothing is left behind; *ret_detail (malloc'd) may
+ * explain: -EEXIST name taken, -ENOSPC over a node limit.
+ */
+int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_detail);
+
+/*
+ * Start a VM: Starting, then the backend takes over. -EBUSY when the FSM
+ * forbids it; -ENODEV when the backend is missing or unusable here (the
+ * VM is then StartFailed with the reason in *ret_detail).
+ */
+int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail);
+
+/* Stop a VM: Stopping, then the backend. -EBUSY unless Starting, Running
+ * or (with force, to escalate) Stopping. */
+int manager_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms);
+
+/* Remove a VM. -EBUSY when it is active and !force. */
+int manager_remove_vm(manager_t *m, vm_t *vm, bool force);
+
+/* The only way a VM changes state. -EBUSY when the table forbids it.
+ * The in-memory state changes even when persisting fails (the VM did
+ * change); the persist error is returned for the caller to log. */
+int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause);
+
+/* Persist a VM after a runtime change that is not a transition. */
+int manager_save(manager_t *m, vm_t *vm);
+
+const fsm_ring_t *manager_events(manager_t *m);
+
+typedef void (*manager_event_fn)(manager_t *m, const fsm_event_t *ev, void *userdata);
+int manager_subscribe(manager_t *m, manager_event_fn fn, void *userdata);
+void manager_unsubscribe(manager_t *m, manager_event_fn fn, void *userdata);
+
+#endif

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* File-system helpers: crash-safe writes, bounded reads, recursive removal. */
+#ifndef MVM_UTIL_FS_H
+#define MVM_UTIL_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Replace dirfd/name with data atomically and durably: write a temp file in
+ * the same directory, fsync it, rename it over name, fsync the directory.
+ * After a power cut the file holds either the old or the new content. The
+ * temp file is named ".<name>.XXXXXX.tmp" and removed on every error path.
+ */
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
+
+/* Read a whole regular file of at most max bytes (-EFBIG beyond), NUL-terminated. */
+int read_file_at(int dirfd, const char *name, size_t max, char **ret_data, size_t *ret_len);
+
+/* Remove dirfd/name and everything below it, never following symlinks. */
+int rm_rf_at(int dirfd, const char *name);
+
+/* mkdir -p with mode for each created component. */
+int mkdir_p(const char *path, mode_t mode);
+
+#endif

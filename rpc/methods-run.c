@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * compute.vm.start / stop / console.endpoint / logs: running VMs.
+ *
+ * start and stop are answered when the VM reaches the state they lead to
+ * (a waiter subscribed to the manager's transitions), so a slow boot never
+ * blocks other clients; a timeout answers -32006 and leaves the VM going.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend-kvm.h"
+#include "console.h"
+#include "methods.h"
+#include "util/log.h"
+#include "util/macro.h"
+#include "util/text.h"
+
+#define START_TIMEOUT_MS 30000
+#define STOP_TIMEOUT_MS 10000
+#define LOGS_DEFAULT_BYTES 65536
+#define LOGS_MAX_BYTES (4u << 20)
+
+typedef enum { WAIT_START, WAIT_STOP } wait_kind_t;
+
+typedef struct waiter {
+	rpc_call_t *call;
+	manager_t *manager;
+	wait_kind_t kind;
+	char vm[VM_ID_LEN + 1];
+	sd_event_source *timer;
+} waiter_t;
+
+static bool is_target(wait_kind_t kind, vm_state_t s)
+{
+	if (kind == WAIT_START)
+		return s == VM_STATE_RUNNING || s == VM_STATE_START_FAILED || s == VM_STATE_FAILED ||
+		       s == VM_STATE_STOPPED;
+	return s == VM_STATE_STOPPED || s == VM_STATE_FAILED;
+}
+
+static void vm_error(rpc_call_t *call, int code, const char *message, const vm_t *vm, const char *reason)
+{
+	json_object *data = json_object_new_object();
+
+	json_object_object_add(data, "id", json_object_new_string(vm->id));
+	json_object_object_add(data, "state", json_object_new_string(vm_state_to_string(vm->state)));
+	if (reason || vm->cause)
+		json_object_object_add(data, "reason", json_object_new_string(reason ? reason : vm->cause));
+	rpc_call_error(call, code, message, data);
+}
+
+static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata);
+
+static void waiter_finish(waiter_t *w, bool timed_out)
+{
+	vm_t *vm = manager_find(w->manager, w->vm);
+
+	manager_unsubscribe(w->manager, on_transition, w);
+	sd_event_source_disable_unref(w->timer);
+	if (!vm) {
+		json_object *data = json_object_new_object();
+		json_object_object_add(data, "id", json_object_new_string(w->vm));
+		rpc_call_error(w->call, RPC_ERROR_NOT_FOUND, "VM not found", data);
+	} else if (timed_out) {
+		vm_error(w->call, RPC_ERROR_TIMEOUT, "Timeout", vm,
+			 w->kind == WAIT_START ? "VM did not come up in time; it keeps starting"
+					       : "VM did not stop in time; it keeps stopping");
+	} else if (w->kind == WAIT_START && (vm->state == VM_STATE_START_FAILED || vm->state == VM_STATE_FAILED)) {
+		vm_error(w->call, RPC_ERROR_SERVER, "Start failed", vm, NULL);
+	} else {
+		rpc_call_reply(w->call, methods_vm_to_json(w->manager, vm, true));
+	}
+	free(w);
+}
+
+static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata)
+{
+	waiter_t *w = userdata;
+
+	if (strcmp(ev->vm, w->vm) == 0 && is_target(w->kind, ev->to))
+		waiter_finish(w, false);
+}
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	waiter_finish(userdata, true);
+	return 0;
+}
+
+static void wait_for(rpc_call_t *call, manager_t *m, vm_t *vm, wait_kind_t kind, uint64_t timeout_ms)
+{
+	waiter_t *w = calloc(1, sizeof(*w));
+
+	if (!w || manager_subscribe(m, on_transition, w) < 0) {
+		free(w);
+		rpc_call_errno(call, -ENOMEM, NULL);
+		return;
+	}
+	*w = (waiter_t){ .call = call, .manager = m, .kind = kind };
+	memcpy(w->vm, vm->id, sizeof(w->vm));
+	if (sd_event_add_time_relative(manager_event(m), &w->timer, CLOCK_MONOTONIC, timeout_ms * 1000u, 1000,
+				       on_timeout, w) < 0) {
+		manager_unsubscribe(m, on_transition, w);
+		free(w);
+		rpc_call_errno(call, -ENOMEM, NULL);
+	}
+}
+
+static uint64_t get_u64(json_object *params, const char *key, uint64_t dflt)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(params, key, &v) ? (uint64_t)json_object_get_int64(v) : dflt;
+}
+
+static bool get_bool(json_object *params, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(params, key, &v) && json_object_get_boolean(v);
+}
+
+/* --- start / stop --------------------------------------------------------- */
+
+static const rpc_field_t start_params[] = {
+	{ "id", true, METHODS_VM_REF_SCHEMA },
+	{ "timeout_ms", false, { .type = RPC_TYPE_INTEGER, .description = "answer -32006 if not Running by then (default 30000)", .has_min = true, .min = 1, .has_max = true, .max = 600000 } },
+	{ NULL },
+};
+
+static void vm_start(rpc_call_t *call, json_object *params, void *userdata)
+{
+	methods_ctx_t *ctx = userdata;
+	vm_t *vm = methods_find_vm(call, ctx->manager, params);
+	_cleanup_free_ char *detail = NULL;
+	int r;
+
+	if (!vm)
+		return;
+	r = manager_start_vm(ctx->manager, vm, &detail);
+	if (r == -EBUSY) {
+		vm_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm,
+			 detail ? detail : "start is allowed from Configured, Stopped, StartFailed and Failed");
+		return;
+	}
+	if (r == -ENODEV) {
+		vm_error(call, RPC_ERROR_BACKEND_UNAVAILABLE, "Backend unavailable", vm, detail);
+		return;
+	}
+	if (r < 0) {
+		log_warning("vm %s: start failed: %s", vm->id, detail ? detail : strerror(-r));
+		vm_error(call, r == -EMFILE || r == -ENFILE || r == -ENOMEM ? RPC_ERROR_RESOURCE_LIMIT : RPC_ERROR_SERVER,
+			 "Start failed", vm, detail);
+		return;
+	}
+	log_info("vm %s: starting, worker pid %d", vm->id, (int)vm->pid);
+	if (is_target(WAIT_START, vm->state)) {
+		rpc_call_reply(call, methods_vm_to_json(ctx->manager, vm, true));
+		return;
+	}
+	wait_for(call, ctx->manager, vm, WAIT_START, get_u64(params, "timeout_ms", START_TIMEOUT_MS));
+}
+
+static const rpc_field_t stop_params[] = {
+	{ "id", true, METHODS_VM_REF_SCHEMA },
+	{ "force", false, { .type = RPC_TYPE_BOOLEAN, .description = "kill the VM now" } },
+	{ "timeout_ms", false, { .type = RPC_TYPE_INTEGER, .description = "kill the VM if it has not stopped by then (default 10000)", .has_min = true, .min = 0, .has_max = true, .max = 600000 } },
+	{ NULL },
+};
+
+static void vm_stop(rpc_call_t *call, json_object *params, void *userdata)
+{
+	methods_ctx_t *ctx = userdata;
+	vm_t *vm = methods_find_vm(call, ctx->manager, params);
+	uint64_t timeout = get_u64(params, "timeout_ms", STOP_TIMEOUT_MS);
+	int r;
+
+	if (!vm)
+		return;
+	r = manager_stop_vm(ctx->manager, vm, get_bool(params, "force"), timeout);
+	if (r == -EBUSY || r == -EALREADY) {
+		vm_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm,
+			 r == -EALREADY ? "already stopping; pass \"force\": true to kill it"
+					: "stop is allowed from Starting and Running");
+		return;
+	}
+	if (r < 0 && !is_target(WAIT_STOP, vm->state)) {
+		log_warning_errno(r, "vm %s: stop: %m", vm->id);
+		vm_error(call, RPC_ERROR_SERVER, "Stop failed", vm, strerror(-r));
+		return;
+	}
+	log_info("vm %s: stopping%s", vm->id, get_bool(params, "force") ? " (forced)" : "");
+	if (is_target(WAIT_STOP, vm->state)) {
+		rpc_call_reply(call, methods_vm_to_json(ctx->manager, vm, true));
+		return;
+	}
+	/* The worker is killed at timeout_ms; give the kill time to land. */
+	wait_for(call, ctx->manager, vm, WAIT_STOP, timeout + 5000);
+}
+
+/* --- console --------------------------------------------------------------- */
+
+static const rpc_field_t id_params[] = {
+	{ "id", true, METHODS_VM_REF_SCHEMA },
+	{ NULL },
+};
+
+static void vm_console_endpoint(rpc_call_t *call, json_object *params, void *userdata)
+{
+	methods_ctx_t *ctx = userdata;
+	vm_t *vm = methods_find_vm(call, ctx->manager, params);
+	_cleanup_free_ char *path = NULL;
+	json_object *res;
+
+	if (!vm)
+		return;
+	if (backend_kvm_console_path(ctx->manager, vm, &path) < 0) {
+		rpc_call_errno(call, -ENOMEM, NULL);
+		return;
+	}
+	res = json_object_new_object();
+	json_object_object_add(res, "path", json_object_new_string(path));
+	json_object_object_add(res, "protocol", json_object_new_string("raw"));
+	/* The socket exists while the VM's worker does. */
+	json_object_object_add(res, "active", json_object_new_boolean(fsm_state_is_active(vm->state)));
+	rpc_call_reply(call, res);
+}
+
+static const char *const encodings[] = { "utf-8", "base64", NULL };
+
+static const rpc_field_t logs_params[] = {
+	{ "id", true, METHODS_VM_REF_SCHEMA },
+	{ "tail_bytes", false, { .type = RPC_TYPE_INTEGER, .description = "the last N bytes (default 65536, at most 4 MiB)", .has_min = true, .min = 0, .has_max = true, .max = LOGS_MAX_BYTES } },
+	{ "encoding", false, { .type = RPC_TYPE_STRING, .description = "\"utf-8\" (default; invalid sequences become U+FFFD) or \"base64\"", .enum_values = encodings } },
+	{ NULL },
+};
+
+static void vm_logs(rpc_call_t *call, json_object *params, void *userdata)
+{
+	methods_ctx_t *ctx = userdata;
+	vm_t *vm = methods_find_vm(call, ctx->manager, params);
+	_cleanup_free_ char *path = NULL, *raw = NULL, *text = NULL;
+	json_object *v, *res;
+	uint64_t size = 0;
+	size_t len = 0, tlen;
+	bool b64 = false;
+	int r;
+
+	if (!vm)
+		return;
+	if (json_object_object_get_ex(params, "encoding", &v))
+		b64 = strcmp(json_object_get_string(v), "base64") == 0;
+	if (store_vm_path(manager_store(ctx->manager), vm->id, "console.log", &path) < 0) {
+		rpc_call_errno(call, -ENOMEM, NULL);
+		return;
+	}
+	r = console_log_read(path, get_u64(params, "tail_bytes", LOGS_DEFAULT_BYTES), &raw, &len, &size);
+	if (r == -ENOENT) {
+		raw = strdup("");
+		r = raw ? 0 : -ENOMEM;
+	}
+	if (r < 0) {
+		rpc_call_errno(call, r, "cannot read the console log");
+		return;
+	}
+	r = b64 ? base64_encode(raw, len, &text, &tlen) : utf8_sanitize(raw, len, &text, &tlen);
+	if (r < 0) {
+		rpc_call_errno(call, r, NULL);
+		return;
+	}
+	res = json_object_new_object();
+	json_object_object_add(res, "data", json_object_new_string_len(text, (int)tlen));
+	json_object_object_add(res, "encoding", json_object_new_string(b64 ? "base64" : "utf-8"));
+	json_object_object_add(res, "bytes", json_object_new_int64((int64_t)len));
+	json_object_object_add(res, "size", json_object_new_int64((int64_t)size));
+	rpc_call_reply(call, res);
+}
+
+static const rpc_schema_t vm_result = { .type = RPC_TYPE_OBJECT, .description = "the VM object" };
+static const rpc_schema_t endpoint_result = { .type = RPC_TYPE_OBJECT, .description = "{\"path\": ..., \"protocol\": \"raw\", \"active\": bool}" };
+static const rpc_schema_t logs_result = { .type = RPC_TYPE_OBJECT, .description = "{\"data\": ..., \"encoding\": ..., \"bytes\": N, \"size\": N}" };
+
+const rpc_method_t methods_run[] = {
+	{ "compute.vm.start", "Start a VM; answered once it is Running (or failed to start)", start_params, &vm_result, vm_start, 0 },
+	{ "compute.vm.stop", "Stop a VM; answered once it is Stopped (force, or timeout_ms, kill it)", stop_params, &vm_result, vm_stop, 0 },
+	{ "compute.vm.console.endpoint", "The VM's serial console socket", id_params, &endpoint_result, vm_console_endpoint, 0 },
+	{ "compute.vm.logs", "The tail of the VM's console log", logs_params, &logs_result, vm_logs, 0 },
+};
+const size_t methods_run_n = ELEMENTSOF(methods_run);

@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* compute.vm.*: create, list, status, remove, events.tail. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "methods.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+#define NAME_PATTERN METHODS_NAME_PATTERN
+
+static const char *const backend_values[] = { "kvm", "ch", NULL };
+static const char *const state_values[] = { "Pending", "Provisioning", "Configured", "Starting", "Running",
+					    "StartFailed", "Stopping", "Stopped", "Failed", NULL };
+
+static const rpc_schema_t label_key = {
+	.type = RPC_TYPE_STRING,
+	.pattern = "[A-Za-z0-9][A-Za-z0-9._/-]{0,62}",
+};
+static const rpc_schema_t label_value = {
+	.type = RPC_TYPE_STRING, .has_max = true, .max = 256,
+};
+static const rpc_schema_t labels_schema = {
+	.type = RPC_TYPE_OBJECT,
+	.description = "free-form key/value labels (at most 64)",
+	.has_max = true, .max = 64,
+	.keys = &label_key,
+	.values = &label_value,
+};
+
+/* --- compute.vm.create ------------------------------------------------- */
+
+static const rpc_schema_t guest_arg = { .type = RPC_TYPE_STRING, .has_max = true, .max = 4096 };
+static const rpc_field_t guest_fields[] = {
+	{ "image", false, { .type = RPC_TYPE_STRING, .description = "absolute path of a freestanding guest ELF on the host",
+			    .pattern = "/.*", .has_max = true, .max = 4095 } },
+	{ "args", false, { .type = RPC_TYPE_ARRAY, .description = "the guest's boot arguments", .has_max = true, .max = 64,
+			   .items = &guest_arg } },
+	{ NULL },
+};
+
+static const rpc_field_t create_params[] = {
+	{ "name", false, { .type = RPC_TYPE_STRING, .description = "unique name", .pattern = NAME_PATTERN } },
+	{ "backend", false, { .type = RPC_TYPE_STRING, .description = "\"kvm\" (default) or \"ch\"", .enum_values = backend_values } },
+	{ "vcpus", false, { .type = RPC_TYPE_INTEGER, .description = "virtual CPUs (default 1)", .has_min = true, .min = 1, .has_max = true, .max = 256 } },
+	{ "memory_mib", true, { .type = RPC_TYPE_INTEGER, .description = "guest memory in MiB", .has_min = true, .min = 1, .has_max = true, .max = 1 << 22 } },
+	{ "labels", false, labels_schema },
+	{ "guest", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: a custom guest image and boot arguments (needs mvmd --allow-custom-guests)",
+			    .fields = guest_fields } },
+	{ NULL },
+};
+
+static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
+{
+	methods_ctx_t *ctx = userdata;
+	_cleanup_free_ char *detail = NULL;
+	json_object *v, *spec;
+	vm_backend_t backend = VM_BACKEND_KVM;
+	vm_t *vm;
+	int r;
+
+	if (json_object_object_get_ex(params, "backend", &v))
+		backend = vm_backend_from_string(json_object_get_string(v));
+	/* A guest image is any host file mvmd can read, loaded where the
+	 * guest can print it: only an operator who said so may allow that. */
+	if (json_object_object_get_ex(params, "guest", NULL) && !ctx->allow_custom_guests) {
+		rpc_call_invalid_param(call, "guest", "custom guests are disabled (mvmd --allow-custom-guests)");
+		return;
+	}
+	if (json_object_object_get_ex(params, "guest", NULL) && backend != VM_BACKEND_KVM) {
+		rpc_call_invalid_param(call, "guest", "only for the kvm backend");
+		return;
+	}
+	/* A backend that is not built cannot get VMs; one that is built but
+	 * unusable on this host (no /dev/kvm) can: start reports why. */
+	if (!manager_backend_registered(ctx->manager, backend)) {
+		json_object *data = json_object_new_object();
+		json_object_object_add(data, "backend", json_object_new_string(vm_backend_to_string(backend)));
+		json_object_object_add(data, "reason", json_object_new_string("backend not implemented in this build"));
+		rpc_call_error(call, RPC_ERROR_BACKEND_UNAVAILABLE, "Backend unavailable", data);
+		return;
+	}
+
+	/* The stored spec is the validated params, defaults filled in. */
+	spec = json_object_new_object();
+	if (!spec) {
+		rpc_call_errno(call, -ENOMEM, NULL);
+		return;
+	}
+	json_object_object_foreach(params, key, val)
+		json_object_object_add(spec, key, json_object_get(val));
+	if (!json_object_object_get_ex(spec, "backend", NULL))
+		json_object_object_add(spec, "backend", json_object_new_string("kvm"));
+	if (!json_object_object_get_ex(spec, "vcpus", NULL))
+		json_object_object_add(spec, "vcpus", json_object_new_int(1));
+
+	r = manager_create_vm(ctx->manager, spec, &vm, &detail);
+	json_object_put(spec);
+	if (r < 0) {
+		if (r != -EEXIST && r != -ENOSPC)
+			log_error_errno(r, "create failed: %s: %m", detail ? detail : "");
+		rpc_call_errno(call, r, detail);
+		return;
+	}
+	log_info("vm %s%s%s created: %s", vm->id, vm->name ? " " : "", vm->name ? vm->name : "",
+		 vm_state_to_string(vm->state));
+	rpc_call_reply(call, methods_vm_to_json(ctx->manager, vm, true));
+}
+
+/* --- compute.vm.list ------------------------------------------------- */
+
+static const rpc_field_t list_params[] = {
+	{ "state", false, { .type = RPC_TYPE_STRING, .description = "only VMs in this state", .enum_values = state_values } },
+	{ "labels", false, labels_schema },
+	{ NULL },
+};
+
+static bool labels_match(const vm_t *vm, json_object *want)
+{
+	json_object *have = NULL, *v;
+
+	if (vm->spec)
+		json_object_object_get_ex(vm->spec, "labels", &have);
+	json_object_object_foreach(want, key, val) {
+		if (!have || !json_object_object_get_ex(have, key, &v) ||
+		    strcmp(json_object_get_string(v), json_object_get_string(val)) != 0)
+			return false;
+	}
+	return true;
+}
+
+static void vm_list(rpc_call_t *call, json_object *params, void *userdata)
+{
+	methods_ctx_t *ctx = userdata;
+	json_object *v, *labels = NULL, *arr, *res;
+	vm_state_t state = _VM_STATE_INVALID;
+	size_t n;
+	vm_t *const *vms = manager_vms(ctx->manager, &n);
+
+	if (json_object_object_get_ex(params, "state", &v))
+		state = vm_state_from_string(json_object_get_string(v));
+	json_object_object_get_ex(params, "labels", &labels);
+
+	arr = json_object_new_array();
+	res = json_object_new_object();
+	for (size_t i = 0; arr && i < n; i++) {
+		if (state != _VM_STATE_INVALID && vms[i]->state != state)
+			continue;
+		if (labels && !labels_match(vms[i], labels))
+			continue;
+		json_object_array_add(arr, methods_vm_to_json(ctx->manager, vms[i], false));
+	}
+	json_object_object_add(res, "vms", arr);
+	rpc_call_reply(call, res);
+}
+
+/* --- compute.vm.status / remove ----------------------------------------- */
+
+static const rpc_field_t id_params[] = {
+	{ "id", true, METHODS_VM_REF_SCHEMA },
+	{ NULL },
+};
+
+static void vm_status(rpc_call_t *call, json_object *params, void *userdata)
+{
+	methods_ctx_t *ctx = userdata;
+	vm_t *vm = methods_find_vm(call, ctx->manager, params);
+
+	if (vm)
+		rpc_call_reply(call, methods_vm_to_json(ctx->manager, vm, true));
+}
+
+static const rpc_field_t remove_params[] = {
+	{ "id", true, METHODS_VM_REF_SCHEMA },
+	{ "force", false, { .type = RPC_TYPE_BOOLEAN, .description = "stop a running VM first" } },
+	{ NULL },
+};
+
+static void vm_remove(rpc_call_t *call, json_object *params, void *userdata)
+{
+	methods_ctx_t *ctx = userdata;
+	vm_t *vm = methods_find_vm(call, ctx->manager, params);
+	json_object *v, *res;
+	bool force = false;
+	char id[VM_ID_LEN + 1];
+	int r;
+
+	if (!vm)
+		return;
+	if (json_object_object_get_ex(params, "force", &v))
+		force = json_object_get_boolean(v);
+	memcpy(id, vm->id, sizeof(id));
+
+	r = manager_remove_vm(ctx->manager, vm, force);
+	if (r == -EBUSY) {
+		json_object *data = json_object_new_object();
+		json_object_object_add(data, "id", json_object_new_string(id));
+		json_object_object_add(data, "state", json_object_new_string(vm_state_to_string(vm->state)));
+		json_object_object_add(data, "reason", json_object_new_string("VM is active; stop it first or pass \"force\": true"));
+		rpc_call_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", data);
+		return;
+	}
+	if (r < 0) {
+		log_error_errno(r, "vm %s: remove failed: %m", id);
+		rpc_call_errno(call, r, "remove failed");
+		return;
+	}
+	log_info("vm %s removed", id);
+	res = json_object_new_object();
+	json_object_object_add(res, "id", json_object_new_string(id));
+	json_object_object_add(res, "removed", json_object_new_boolean(1));
+	rpc_call_reply(call, res);
+}
+
+/* --- compute.vm.events.tail -------------------------------------------- */
+
+typedef struct follower {
+	manager_t *manager;
+	rpc_conn_t *conn; /* reference */
+	char vm[VM_ID_LEN + 1]; /* "" = every VM */
+} follower_t;
+
+static void follower_free(follower_t *f)
+{
+	rpc_conn_unref(f->conn);
+	free(f);
+}
+
+static void follower_on_event(manager_t *m, const fsm_event_t *ev, void *userdata)
+{
+	follower_t *f = userdata;
+
+	if (f->vm[0] && strcmp(f->vm, ev->vm) != 0)
+		return;
+	/* A follower too slow to drain its queue is disconnected by the
+	 * server (-ENOBUFS); its close hook then unsubscribes it. */
+	(void)rpc_conn_notify(f->conn, "compute.vm.event", methods_event_to_json(ev));
+}
+
+static void follower_on_close(rpc_conn_t *c, void *userdata)
+{
+	follower_t *f = userdata;
+
+	manager_unsubscribe(f->manager, follower_on_event, f);
+	follower_free(f);
+}
+
+static const rpc_field_t tail_params[] = {
+	{ "id", false, METHODS_VM_REF_SCHEMA },
+	{ "since", false, { .type = RPC_TYPE_INTEGER, .description = "first sequence number wanted (default: oldest held)", .has_min = true, .min = 0 } },
+	{ "limit", false, { .type = RPC_TYPE_INTEGER, .description = "at most this many events (default 100)", .has_min = true, .min = 1, .has_max = true, .max = 10000 } },
+	{ "follow", false, { .type = RPC_TYPE_BOOLEAN, .description = "keep sending compute.vm.event notifications on this connection" } },
+	{ NULL },
+};
+
+static void vm_events_tail(rpc_call_t *call, json_object *params, void *userdata)
+{
+	methods_ctx_t *ctx = userdata;
+	const fsm_ring_t *ring = manager_events(ctx->manager);
+	json_object *v, *arr, *res;
+	uint64_t since = 0, limit = 100, next;
+	bool follow = false, more = false;
+	char vm_id[VM_ID_LEN + 1] = "";
+	size_t i, count = 0;
+
+	if (json_object_object_get_ex(params, "id", &v)) {
+		vm_t *vm = methods_find_vm(call, ctx->manager, params);
+		if (!vm)
+			return;
+		memcpy(vm_id, vm->id, sizeof(vm_id));
+	}
+	if (json_object_object_get_ex(params, "since", &v))
+		since = (uint64_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(params, "limit", &v))
+		limit = (uint64_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(params, "follow", &v))
+		follow = json_object_get_boolean(v);
+
+	arr = json_object_new_array();
+	next = MAX(since, ring->next_seq);
+	for (i = 0; arr && i < ring->count; i++) {
+		const fsm_event_t *e = fsm_ring_get(ring, i);
+		if (e->seq < since || (vm_id[0] && strcmp(e->vm, vm_id) != 0))
+			continue;
+		if (count == limit) {
+			more = true;
+			next = e->seq;
+			break;
+		}
+		json_object_array_add(arr, methods_event_to_json(e));
+		count++;
+	}
+
+	res = json_object_new_object();
+	json_object_object_add(res, "events", arr);
+	json_object_object_add(res, "next", json_object_new_int64((int64_t)next));
+	json_object_object_add(res, "first", json_object_new_int64((int64_t)fsm_ring_first_seq(ring)));
+	if (since > 0 && since < fsm_ring_first_seq(ring))
+		json_object_object_add(res, "missed", json_object_new_int64((int64_t)(fsm_ring_first_seq(ring) - since)));
+	json_object_object_add(res, "more", json_object_new_boolean(more && !follow));
+
+	if (follow) {
+		rpc_conn_t *conn = rpc_call_get_conn(call);
+		follower_t *f;
+
+		if (!conn || rpc_call_is_notification(call)) {
+			rpc_call_reply(call, res);
+			return;
+		}
+		f = calloc(1, sizeof(*f));
+		if (!f || manager_subscribe(ctx->manager, follower_on_event, f) < 0) {
+			free(f);
+			json_object_put(res);
+			rpc_call_errno(call, -ENOMEM, "cannot follow");
+			return;
+		}
+		f->manager = ctx->manager;
+		f->conn = rpc_conn_ref(conn);
+		memcpy(f->vm, vm_id, sizeof(vm_id));
+		if (rpc_conn_add_close_hook(conn, follower_on_close, f) < 0) {
+			manager_unsubscribe(ctx->manager, follower_on_event, f);
+			follower_free(f);
+			json_object_put(res);
+			rpc_call_errno(call, -EPIPE, "connection closed");
+			return;
+		}
+		rpc_call_reply(call, res);
+		/* What did not fit in the reply follows as notifications, so a
+		 * follower sees every event exactly once. */
+		for (; more && i < ring->count; i++) {
+			const fsm_event_t *e = fsm_ring_get(ring, i);
+			if (!vm_id[0] || strcmp(e->vm, vm_id) == 0)
+				follower_on_event(ctx->manager, e, f);
+		}
+		return;
+	}
+	rpc_call_reply(call, res);
+}
+
+/* --- result schemas (documentation) ----------------------------------- */
+
+static const rpc_schema_t vm_result = {
+	.type = RPC_TYPE_OBJECT,
+	.description = "the VM object: id, name, backend, state, cause, vcpus, memory_mib, labels, created, pid?, exit_code?, transitions",
+};
+static const rpc_schema_t list_result = { .type = RPC_TYPE_OBJECT, .description = "{\"vms\": [VM objects without transitions]}" };
+static const rpc_schema_t remove_result = { .type = RPC_TYPE_OBJECT, .description = "{\"id\": ..., \"removed\": true}" };
+static const rpc_schema_t tail_result = {
+	.type = RPC_TYPE_OBJECT,
+	.description = "{\"events\": [{seq,time,vm,from,to,cause}], \"next\": N, \"first\": N, \"missed\"?: N, \"more\": bool}",
+};
+
+const rpc_method_t methods_vm[] = {
+	{ "compute.vm.create", "Create a VM (Pending → Provisioning → Configured, or Failed with the cause)",
+	  create_params, &vm_result, vm_create, 0 },
+	{ "compute.vm.list", "List VMs, optionally filtered by state and labels", list_params, &list_result, vm_list, 0 },
+	{ "compute.vm.status", "One VM with its recent transitions", id_params, &vm_result, vm_status, 0 },
+	{ "compute.vm.remove", "Remove a VM that is not active (force: stop it first)", remove_params, &remove_result,
+	  vm_remove, 0 },
+	{ "compute.vm.events.tail", "Recent transitions node-wide or of one VM; follow streams compute.vm.event notifications",
+	  tail_params, &tail_result, vm_events_tail, 0 },
+};
+const size_t methods_vm_n = ELEMENTSOF(methods_vm);

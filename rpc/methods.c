@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "methods.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+const rpc_method_t *methods_table(size_t *ret_n)
+{
+	static rpc_method_t table[64];
+	static size_t n;
+
+	if (!n) {
+		const struct {
+			const rpc_method_t *m;
+			size_t n;
+		} parts[] = {
+			{ methods_node, methods_node_n },
+			{ methods_vm, methods_vm_n },
+			{ methods_run, methods_run_n },
+		};
+		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+			for (size_t j = 0; j < parts[i].n && n < sizeof(table) / sizeof(table[0]); j++)
+				table[n++] = parts[i].m[j];
+	}
+	*ret_n = n;
+	return table;
+}
+
+json_object *methods_time_to_json(uint64_t wall_usec)
+{
+	time_t secs = (time_t)(wall_usec / 1000000u);
+	struct tm tm;
+	char buf[64];
+
+	if (!gmtime_r(&secs, &tm))
+		return NULL;
+	size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, sizeof(buf) - n, ".%06uZ", (unsigned)(wall_usec % 1000000u));
+	return json_object_new_string(buf);
+}
+
+json_object *methods_event_to_json(const fsm_event_t *ev)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "seq", json_object_new_int64((int64_t)ev->seq));
+	json_object_object_add(o, "time", methods_time_to_json(ev->wall_usec));
+	json_object_object_add(o, "vm", json_object_new_string(ev->vm));
+	json_object_object_add(o, "from", json_object_new_string(vm_state_to_string(ev->from)));
+	json_object_object_add(o, "to", json_object_new_string(vm_state_to_string(ev->to)));
+	json_object_object_add(o, "cause", ev->cause ? json_object_new_string(ev->cause) : NULL);
+	return o;
+}
+
+json_object *methods_vm_to_json(manager_t *m, const vm_t *vm, bool with_transitions)
+{
+	json_object *o = json_object_new_object(), *v;
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "id", json_object_new_string(vm->id));
+	json_object_object_add(o, "name", vm->name ? json_object_new_string(vm->name) : NULL);
+	json_object_object_add(o, "backend", json_object_new_string(vm_backend_to_string(vm->backend)));
+	json_object_object_add(o, "state", json_object_new_string(vm_state_to_string(vm->state)));
+	json_object_object_add(o, "cause", vm->cause ? json_object_new_string(vm->cause) : NULL);
+	json_object_object_add(o, "vcpus", json_object_new_int((int)vm->vcpus));
+	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)vm->memory_mib));
+	if (vm->spec && json_object_object_get_ex(vm->spec, "labels", &v))
+		json_object_object_add(o, "labels", json_object_get(v));
+	else
+		json_object_object_add(o, "labels", json_object_new_object());
+	json_object_object_add(o, "created", vm->created_usec ? methods_time_to_json(vm->created_usec) : NULL);
+	if (vm->pid > 0)
+		json_object_object_add(o, "pid", json_object_new_int(vm->pid));
+	if (vm->has_exit_code)
+		json_object_object_add(o, "exit_code", json_object_new_int(vm->exit_code));
+	if (vm->load_error)
+		json_object_object_add(o, "state_file_error", json_object_new_string(vm->load_error));
+
+	if (with_transitions) {
+		json_object *arr = json_object_new_array();
+		for (size_t i = 0; arr && i < vm->transitions.count; i++)
+			json_object_array_add(arr, methods_event_to_json(fsm_ring_get(&vm->transitions, i)));
+		json_object_object_add(o, "transitions", arr);
+	}
+	return o;
+}
+
+vm_t *methods_find_vm(rpc_call_t *call, manager_t *m, json_object *params)
+{
+	json_object *v;
+	const char *id = NULL;
+	vm_t *vm;
+
+	if (json_object_object_get_ex(params, "id", &v))
+		id = json_object_get_string(v);
+	vm = manager_find(m, id);
+	if (!vm) {
+		json_object *data = json_object_new_object();
+		json_object_object_add(data, "id", id ? json_object_new_string(id) : NULL);
+		rpc_call_error(call, RPC_ERROR_NOT_FOUND, "VM not found", data);
+	}
+	return vm;
+}

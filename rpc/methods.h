@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mvmd's method table. Each methods-<area>.c contributes the methods of
+ * one namespace; methods.c joins them into the one table that both
+ * dispatch and rpc.discover read. A method is in the table only when the
+ * work behind it exists.
+ */
+#ifndef MVM_RPC_METHODS_H
+#define MVM_RPC_METHODS_H
+
+#include <json-c/json.h>
+
+#include "manager.h"
+#include "rpc.h"
+
+/* What every handler gets as userdata. */
+typedef struct methods_ctx {
+	manager_t *manager;
+	const rpc_limits_t *limits;
+	bool allow_custom_guests; /* --allow-custom-guests: create accepts "guest" */
+} methods_ctx_t;
+
+extern const rpc_method_t methods_node[];
+extern const size_t methods_node_n;
+extern const rpc_method_t methods_vm[];
+extern const size_t methods_vm_n;
+extern const rpc_method_t methods_run[];
+extern const size_t methods_run_n;
+
+/* The joined table (static storage; built once). */
+const rpc_method_t *methods_table(size_t *ret_n);
+
+/* Shared schema pieces and views, for the methods-*.c files. */
+#define METHODS_NAME_PATTERN "[A-Za-z0-9][A-Za-z0-9._-]{0,62}"
+/* "id": a VM's id or name (a macro: struct initialisers must be constant) */
+#define METHODS_VM_REF_SCHEMA \
+	{ .type = RPC_TYPE_STRING, .description = "VM id (UUID) or name", .pattern = METHODS_NAME_PATTERN }
+json_object *methods_vm_to_json(manager_t *m, const vm_t *vm, bool with_transitions);
+json_object *methods_event_to_json(const fsm_event_t *ev);
+/* RFC 3339 UTC with microseconds, e.g. "2026-11-21T20:26:23.123456Z". */
+json_object *methods_time_to_json(uint64_t wall_usec);
+
+/* Look up params.id; answers -32001 and returns NULL when there is none. */
+vm_t *methods_find_vm(rpc_call_t *call, manager_t *m, json_object *params);
+
+#endif

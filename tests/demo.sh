@@ -1,0 +1,75 @@
+#!/bin/bash
+# make demo: start mvmd on temporary local paths and drive a VM lifecycle
+# through its real JSON-RPC socket, printing every request and response.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+MVMD="$PWD/$BUILD/bin/mvmd"
+
+dir=$(mktemp -d /tmp/mvmd-demo-XXXXXX)
+sock="$dir/run/rpc.sock"
+cleanup() {
+	[ -n "${rpc_pid:-}" ] && kill "$rpc_pid" 2>/dev/null || true
+	[ -n "${daemon:-}" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+bold=$(tput bold 2>/dev/null || true)
+norm=$(tput sgr0 2>/dev/null || true)
+
+echo "${bold}# starting mvmd on $dir${norm}"
+"$MVMD" --rpc-socket "$sock" --state-dir "$dir/state" --console-dir "$dir/run/console" \
+	--log-level info 2>"$dir/mvmd.log" &
+daemon=$!
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+[ -S "$sock" ] || { echo "mvmd did not start:"; cat "$dir/mvmd.log"; exit 1; }
+
+# One connection for the whole session, as an orchestrator would hold.
+coproc RPC { socat - UNIX-CONNECT:"$sock"; }
+rpc_pid=$RPC_PID
+id=0
+call() { # method [params-json]
+	id=$((id + 1))
+	local req
+	if [ $# -gt 1 ]; then
+		req="{\"jsonrpc\":\"2.0\",\"id\":$id,\"method\":\"$1\",\"params\":$2}"
+	else
+		req="{\"jsonrpc\":\"2.0\",\"id\":$id,\"method\":\"$1\"}"
+	fi
+	echo
+	echo "${bold}-> $req${norm}"
+	echo "$req" >&"${RPC[1]}"
+	IFS= read -r -t 10 resp <&"${RPC[0]}"
+	echo "<- $resp"
+	last=$resp
+}
+
+call compute.node.info
+call compute.vm.create '{"name":"demo-1","memory_mib":16,"vcpus":1,"labels":{"app":"demo"}}'
+vm=$(sed -E 's/.*"result":\{"id":"([0-9a-f-]{36})".*/\1/' <<<"$last")
+call compute.vm.list '{"labels":{"app":"demo"}}'
+
+if grep -q '"kvm":{"usable":true' <<<"$(echo '{"jsonrpc":"2.0","id":0,"method":"compute.node.info"}' | socat - UNIX-CONNECT:"$sock")"; then
+	call compute.vm.start '{"id":"demo-1"}'
+	call compute.vm.console.endpoint '{"id":"demo-1"}'
+	console=$(sed -E 's/.*"path":"([^"]+)".*/\1/' <<<"$last")
+	echo
+	echo "${bold}# the guest's console (socat UNIX-CONNECT:$console), typing a line into it${norm}"
+	{ sleep 0.3; echo "hello, guest"; sleep 0.5; } | socat -t1 - UNIX-CONNECT:"$console" | sed 's/^/   console| /'
+	call compute.vm.logs '{"id":"demo-1"}'
+	call compute.vm.stop '{"id":"demo-1"}'
+else
+	echo
+	echo "${bold}# /dev/kvm is not usable here: the VM cannot be started (see compute.node.info)${norm}"
+	call compute.vm.start '{"id":"demo-1"}'
+fi
+call compute.vm.create '{"name":"demo-1","memory_mib":16}'
+call compute.vm.create '{"name":"../escape","memory_mib":16}'
+call compute.vm.events.tail '{"id":"demo-1"}'
+call compute.vm.remove '{"id":"demo-1"}'
+call compute.vm.status '{"id":"demo-1"}'
+
+echo
+echo "${bold}# mvmd log${norm}"
+cat "$dir/mvmd.log"

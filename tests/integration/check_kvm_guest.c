@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Hostile and misbehaving guests on real /dev/kvm end as values (a fault
+ * with its cause and registers, or a refused image), never as host
+ * crashes; the host services return what the host sees; start failures
+ * are errors with the right errno.
+ */
+#include <elf.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include "kvm-helpers.h"
+#include "kvm/guest-abi.h"
+
+/* Faults that are exceptions: triple fault with RIP at the instruction
+ * (int3 is a trap: RIP is past it). */
+static const struct { const char *kind; uint64_t rip_delta, cr2; } shutdowns[] = {
+	{ "ud2", 0, 0 }, { "gp", 0, 0 }, { "pf", 0, 0x1000 }, { "hlt", 0, 0 }, { "int3", 1, 0 },
+};
+
+START_TEST(test_fault_exceptions)
+{
+	tvm_t t;
+	const char *args[] = { shutdowns[_i].kind };
+	tvm_start(&t, "fault", args, 1);
+	int st = tvm_finish(&t, 10000);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_FAULT);
+	ck_assert_str_eq(kvm_fault_to_string(t.res.fault), "shutdown");
+	ck_assert(t.res.regs_valid);
+	uint64_t rip = (uint64_t)tconsole_num(&t, "fault-rip");
+	ck_assert_uint_eq(t.res.regs[KVM_REG_RIP], rip + shutdowns[_i].rip_delta);
+	if (shutdowns[_i].cr2)
+		ck_assert_uint_eq(t.res.regs[KVM_REG_CR2], shutdowns[_i].cr2);
+	ck_assert_uint_eq(t.res.regs[KVM_REG_CR3], MVM_GUEST_PML4);
+	/* The result file says the same, registers included. */
+	kvm_result_t f;
+	ck_assert_int_eq(kvm_result_read(t.result, &f), 0);
+	ck_assert_int_eq(f.outcome, KVM_OUTCOME_FAULT);
+	ck_assert(f.regs_valid);
+	ck_assert_uint_eq(f.regs[KVM_REG_RIP], t.res.regs[KVM_REG_RIP]);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+static const struct { const char *kind; kvm_fault_t fault; uint64_t addr; } other_faults[] = {
+	{ "null", KVM_FAULT_SHUTDOWN, 0 },
+	{ "port", KVM_FAULT_SHUTDOWN, 0 }, /* out at CPL3: IOPL is 0 under PVM */
+	{ "mmio-read", KVM_FAULT_MMIO, MVM_HC_DOORBELL },
+	{ "mmio-far", KVM_FAULT_MMIO, MVM_HC_DOORBELL + 0x1000 },
+	{ "hypercall", KVM_FAULT_BAD_PORT, MVM_HC_MAX }, /* unknown call number */
+	{ "abort", KVM_FAULT_ABORT, 0 },
+};
+
+START_TEST(test_fault_other)
+{
+	tvm_t t;
+	const char *args[] = { other_faults[_i].kind };
+	tvm_start(&t, "fault", args, 1);
+	int st = tvm_finish(&t, 10000);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_FAULT);
+	ck_assert_msg(t.res.fault == (uint32_t)other_faults[_i].fault, "%s: fault %s (%s)",
+		      other_faults[_i].kind, kvm_fault_to_string(t.res.fault), t.res.message);
+	if (other_faults[_i].fault != KVM_FAULT_SHUTDOWN && other_faults[_i].fault != KVM_FAULT_ABORT)
+		ck_assert_uint_eq(t.res.fault_addr, other_faults[_i].addr);
+	if (other_faults[_i].fault == KVM_FAULT_ABORT)
+		ck_assert_str_eq(t.res.message, "guest gave up");
+	ck_assert(t.res.regs_valid);
+	ck_assert_uint_ge(t.res.regs[KVM_REG_RIP], 0x200000);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+static const struct { const char *kind; kvm_fault_t fault; uint64_t addr; } bad_pointers[] = {
+	{ "far", KVM_FAULT_BAD_POINTER, 0x7fff00000000ull },
+	{ "wrap", KVM_FAULT_BAD_ARG, 0xffffffffffff0000ull },
+	{ "bootinfo", KVM_FAULT_BAD_POINTER, MVM_GUEST_BOOT_INFO },
+	{ "random", KVM_FAULT_BAD_POINTER, MVM_GUEST_PML4 },
+	{ "biglen", KVM_FAULT_BAD_ARG, MVM_HC_CONSOLE_MAX + 1 },
+};
+
+START_TEST(test_bad_pointer_is_guest_fault)
+{
+	tvm_t t;
+	const char *args[] = { bad_pointers[_i].kind };
+	tvm_start(&t, "badptr", args, 1);
+	tvm_finish(&t, 10000);
+	ck_assert_msg(!t.console || !strstr(t.console, "accepted"), "%s", t.console);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_FAULT);
+	ck_assert_int_eq(t.res.fault, bad_pointers[_i].fault);
+	ck_assert_uint_eq(t.res.fault_addr, bad_pointers[_i].addr);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+START_TEST(test_host_services)
+{
+	tvm_t t;
+	kvm_worker_config_t c;
+	const char *caps[] = { "wasi:clocks", "wasi:random" };
+	const char *wl = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	memset(&t, 0, sizeof(t));
+	tvm_config(&t, "services", &c);
+	c.caps = caps;
+	c.ncaps = 2;
+	c.workload = wl;
+	c.vcpus = 2;
+	c.memory_mib = 32;
+	ck_assert_int_eq(kvm_worker_spawn(&c, &t.w), 0);
+	tvm_finish(&t, 10000);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_EXIT);
+	ck_assert_int_eq(t.res.exit_code, 0);
+	long long now = (long long)time(NULL);
+	long long rt = tconsole_num(&t, "realtime_s");
+	ck_assert_int_le(llabs(rt - now), 5);
+	ck_assert_ptr_nonnull(strstr(t.console, "random_len=16,16"));
+	ck_assert_int_eq(tconsole_num(&t, "random_differs"), 1);
+	ck_assert_int_eq(tconsole_num(&t, "wait_ev"), 0);
+	ck_assert_int_ge(tconsole_num(&t, "wait_ms"), 50);
+	ck_assert_int_eq(tconsole_num(&t, "vcpus"), 2);
+	ck_assert_int_eq(tconsole_num(&t, "mem_mib"), 32);
+	ck_assert_int_eq(tconsole_num(&t, "read_empty"), 0);
+	ck_assert_ptr_nonnull(strstr(t.console, "cap=wasi:clocks\ncap=wasi:random\n"));
+	char want[128];
+	snprintf(want, sizeof(want), "workload=%s\n", wl);
+	ck_assert_ptr_nonnull(strstr(t.console, want));
+	tvm_cleanup(&t);
+}
+END_TEST
+
+/* --- hostile images --------------------------------------------------------- */
+
+static uint8_t *read_file(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *b = malloc((size_t)n);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*ret_len = (size_t)n;
+	return b;
+}
+
+enum { H_EMPTY, H_GARBAGE, H_TRUNC, H_CLASS32, H_MACHINE, H_LOW, H_HUGE, H_OFFSET, H_ENTRY, H_PHNUM, H_DYN, _H_MAX };
+
+static size_t make_hostile(int kind, uint8_t *b, size_t n)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)b;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(b + eh->e_phoff);
+	switch (kind) {
+	case H_EMPTY: return 0;
+	case H_GARBAGE: memset(b, 0x41, n); return n;
+	case H_TRUNC: return 100;
+	case H_CLASS32: b[EI_CLASS] = ELFCLASS32; return n;
+	case H_MACHINE: eh->e_machine = EM_AARCH64; return n;
+	case H_LOW: ph[0].p_vaddr = ph[0].p_paddr = 0x1000; return n; /* over the page tables */
+	case H_HUGE: ph[0].p_memsz = 0xfffffffffff00000ull; return n;
+	case H_OFFSET: ph[0].p_offset = 0x7fffffffffffffffull; return n;
+	case H_ENTRY: eh->e_entry = 0x10000000; return n;
+	case H_PHNUM: eh->e_phnum = 60000; return n;
+	case H_DYN: eh->e_type = ET_DYN; return n;
+	}
+	return n;
+}
+
+START_TEST(test_hostile_elf_refused)
+{
+	char path[512], src[512];
+	size_t n;
+	tvm_t t;
+	kvm_worker_config_t c;
+
+	tguest_path(src, sizeof(src), "hello");
+	uint8_t *b = read_file(src, &n);
+	size_t len = make_hostile(_i, b, n);
+	snprintf(path, sizeof(path), "/tmp/mvm-hostile-%d-%d.elf", (int)getpid(), _i);
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fwrite(b, 1, len, f), len);
+	fclose(f);
+	free(b);
+
+	memset(&t, 0, sizeof(t));
+	tvm_config(&t, path, &c);
+	ck_assert_int_eq(kvm_worker_spawn(&c, &t.w), 0);
+	int st = tvm_finish(&t, 10000);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "hostile %d: status 0x%x", _i, st);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_ERROR);
+	ck_assert_msg(t.res.error == -ENOEXEC || t.res.error == -E2BIG || t.res.error == -EFBIG,
+		      "hostile %d: %s", _i, t.res.message);
+	ck_assert_ptr_nonnull(strstr(t.res.message, "loading the guest image"));
+	ck_assert(!t.got_ready);
+	unlink(path);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+/* --- start failures ------------------------------------------------------- */
+
+START_TEST(test_start_errors)
+{
+	tvm_t t;
+	kvm_worker_config_t c;
+	kvm_worker_t w;
+
+	memset(&t, 0, sizeof(t));
+	tvm_config(&t, "hello", &c);
+	c.kvm_path = "/nonexistent/kvm";
+	ck_assert_int_eq(kvm_worker_spawn(&c, &w), -ENOENT);
+	c.kvm_path = NULL;
+	c.image_path = "/nonexistent/guest";
+	ck_assert_int_eq(kvm_worker_spawn(&c, &w), -ENOENT);
+	tvm_config(&t, "hello", &c);
+	c.memory_mib = 1;
+	ck_assert_int_eq(kvm_worker_spawn(&c, &w), -EINVAL);
+	c.memory_mib = 1u << 20;
+	ck_assert_int_eq(kvm_worker_spawn(&c, &w), -EINVAL);
+	c.memory_mib = 16;
+	c.vcpus = 99;
+	ck_assert_int_eq(kvm_worker_spawn(&c, &w), -EINVAL);
+	/* Nothing was left behind by the failures. */
+	ck_assert_int_ne(access(t.ctl, F_OK), 0);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+START_TEST(test_start_emfile)
+{
+	tvm_t t;
+	kvm_worker_config_t c;
+	kvm_worker_t w;
+	struct rlimit rl;
+
+	memset(&t, 0, sizeof(t));
+	tvm_config(&t, "hello", &c);
+	/* Fill the table up to a low limit (this test runs in its own fork). */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	while (open("/dev/null", O_RDONLY) >= 0)
+		;
+	ck_assert_int_eq(errno, EMFILE);
+	ck_assert_int_eq(kvm_worker_spawn(&c, &w), -EMFILE);
+	for (int fd = 20; fd < 64; fd++)
+		close(fd);
+	/* With fds back the same config starts. */
+	ck_assert_int_eq(kvm_worker_spawn(&c, &t.w), 0);
+	tvm_finish(&t, 10000);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_EXIT);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+START_TEST(test_start_enomem)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	printf("SKIP: ASan reserves terabytes of shadow: RLIMIT_AS cannot be tested under it\n");
+	return;
+#else
+	tvm_t t;
+	kvm_worker_config_t c;
+	memset(&t, 0, sizeof(t));
+	tvm_config(&t, "hello", &c);
+	/* Room for the worker, not for 512 MiB of guest memory. */
+	c.memory_mib = 512;
+	c.rlimit_as = 256ull << 20;
+	ck_assert_int_eq(kvm_worker_spawn(&c, &t.w), 0);
+	int st = tvm_finish(&t, 10000);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_ERROR);
+	ck_assert_int_eq(t.res.error, -ENOMEM);
+	ck_assert_ptr_nonnull(strstr(t.res.message, "creating the VM"));
+	tvm_cleanup(&t);
+#endif
+}
+END_TEST
+
+static Suite *kvm_guest_suite(void)
+{
+	Suite *s = suite_create("kvm-guest");
+	TCase *tc = tcase_create("faults");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_fault_exceptions, 0, (int)ELEMENTSOF(shutdowns));
+	tcase_add_loop_test(tc, test_fault_other, 0, (int)ELEMENTSOF(other_faults));
+	tcase_add_loop_test(tc, test_bad_pointer_is_guest_fault, 0, (int)ELEMENTSOF(bad_pointers));
+	suite_add_tcase(s, tc);
+	TCase *svc = tcase_create("services");
+	tcase_set_timeout(svc, 60);
+	tcase_add_test(svc, test_host_services);
+	suite_add_tcase(s, svc);
+	TCase *img = tcase_create("images");
+	tcase_set_timeout(img, 60);
+	tcase_add_loop_test(img, test_hostile_elf_refused, 0, _H_MAX);
+	suite_add_tcase(s, img);
+	TCase *st = tcase_create("start");
+	tcase_set_timeout(st, 60);
+	tcase_add_test(st, test_start_errors);
+	tcase_add_test(st, test_start_emfile);
+	tcase_add_test(st, test_start_enomem);
+	suite_add_tcase(s, st);
+	return s;
+}
+
+int main(void)
+{
+	if (!tkvm_present()) {
+		printf("SKIP: /dev/kvm is missing or not usable: the kvm worker needs it\n");
+		return 77;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	SRunner *sr = srunner_create(kvm_guest_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

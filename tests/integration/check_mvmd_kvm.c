@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Micro-VMs on the real /dev/kvm through the real mvmd: lifecycle, console,
+ * hostile guests, 50 VMs at once, kill -9 of mvmd with VMs running, the
+ * worker sandbox, and a host without KVM.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kvm/worker.h"
+#include "mvmtest.h"
+
+static mvmt_daemon_t d;
+static int fd;
+static char guests[4096];
+
+/* Gone, or a zombie its new parent (init) has not reaped yet. */
+static bool process_ended(int pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return true;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'Z';
+}
+
+static bool have_kvm(void)
+{
+	int k = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (k < 0)
+		return false;
+	close(k);
+	return true;
+}
+
+static void setup(void)
+{
+	const char *b = getenv("MVM_BUILD_DIR");
+	char rel[200];
+	snprintf(rel, sizeof(rel), "%s/guest/tests", b && *b ? b : "build");
+	ck_assert_ptr_nonnull(realpath(rel, guests));
+	mvmt_daemon_init(&d);
+	mvmt_daemon_start(&d, "--allow-custom-guests", NULL);
+	fd = mvmt_connect(d.sock);
+}
+
+static void teardown(void)
+{
+	close(fd);
+	mvmt_forget_fd(fd);
+	/* stop every worker this test left running: they outlive mvmd by design */
+	if (d.pid > 0) {
+		int c = mvmt_connect(d.sock);
+		json_object *r = mvmt_result(c, "compute.vm.list", "{\"state\":\"Running\"}");
+		json_object *vms = mvmt_get(r, "vms");
+		for (size_t i = 0; i < json_object_array_length(vms); i++) {
+			char p[128];
+			snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
+			json_object_put(mvmt_call(c, "compute.vm.stop", p));
+		}
+		json_object_put(r);
+		close(c);
+		mvmt_forget_fd(c);
+	}
+	mvmt_daemon_cleanup(&d);
+}
+
+/* create {name, memory 16, guest image tests/guests/<guest> with args} */
+static void create_guest(const char *name, const char *guest, const char *args_json)
+{
+	char p[5200];
+	if (guest)
+		snprintf(p, sizeof(p), "{\"name\":\"%s\",\"memory_mib\":16,\"guest\":{\"image\":\"%s/%s\"%s%s}}", name, guests,
+			 guest, args_json ? ",\"args\":" : "", args_json ? args_json : "");
+	else
+		snprintf(p, sizeof(p), "{\"name\":\"%s\",\"memory_mib\":16}", name);
+	json_object *r = mvmt_result(fd, "compute.vm.create", p);
+	ck_assert_str_eq(mvmt_str(r, "state"), "Configured");
+	json_object_put(r);
+}
+
+static json_object *call_id(const char *method, const char *name, const char *extra)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "{\"id\":\"%s\"%s%s}", name, extra ? "," : "", extra ? extra : "");
+	return mvmt_call(fd, method, p);
+}
+
+static json_object *status(const char *name)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "{\"id\":\"%s\"}", name);
+	return mvmt_result(fd, "compute.vm.status", p);
+}
+
+/* Poll status until the VM is in `state` (5 s). */
+static json_object *wait_state(const char *name, const char *state)
+{
+	for (int i = 0; i < 500; i++) {
+		json_object *s = status(name);
+		if (strcmp(mvmt_str(s, "state"), state) == 0)
+			return s;
+		json_object_put(s);
+		usleep(10000);
+	}
+	json_object *s = status(name);
+	ck_abort_msg("%s never reached %s: %s", name, state, json_object_to_json_string(s));
+	return s;
+}
+
+/* Poll compute.vm.logs until it contains `needle` (5 s). */
+static void wait_log(const char *name, const char *needle)
+{
+	for (int i = 0; i < 500; i++) {
+		json_object *r = call_id("compute.vm.logs", name, NULL);
+		bool found = strstr(mvmt_str(r, "result.data"), needle) != NULL;
+		json_object_put(r);
+		if (found)
+			return;
+		usleep(10000);
+	}
+	ck_abort_msg("%s: log never showed \"%s\"", name, needle);
+}
+
+START_TEST(test_lifecycle_and_restart_from_stopped)
+{
+	create_guest("life", NULL, NULL);
+	json_object *r = call_id("compute.vm.start", "life", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	int pid = (int)mvmt_int(r, "result.pid");
+	ck_assert_int_gt(pid, 0);
+	json_object_put(r);
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/%d", pid);
+	ck_assert_int_eq(access(proc, F_OK), 0);
+	wait_log("life", "mvm-guest: ready");
+
+	/* start again while Running: invalid state, nothing changes */
+	r = call_id("compute.vm.start", "life", NULL);
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32002);
+	ck_assert_str_eq(mvmt_str(r, "error.data.state"), "Running");
+	json_object_put(r);
+	/* remove while Running: refused without force */
+	r = call_id("compute.vm.remove", "life", NULL);
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32002);
+	json_object_put(r);
+
+	r = call_id("compute.vm.stop", "life", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	ck_assert_ptr_null(mvmt_get(r, "result.pid"));
+	json_object_put(r);
+	ck_assert_int_eq(access(proc, F_OK), -1); /* reaped */
+	/* stop while Stopped: invalid state */
+	r = call_id("compute.vm.stop", "life", NULL);
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32002);
+	json_object_put(r);
+
+	/* Stopped → Starting → Running again; then a forced stop */
+	r = call_id("compute.vm.start", "life", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	json_object_put(r);
+	r = call_id("compute.vm.stop", "life", "\"force\":true");
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	ck_assert_str_eq(mvmt_str(r, "result.cause"), "killed by forced stop");
+	json_object_put(r);
+
+	/* every transition is in the VM's ring, in order */
+	json_object *s = status("life");
+	const char *want[] = { "Provisioning", "Configured", "Starting", "Running", "Stopping", "Stopped",
+			       "Starting", "Running", "Stopping", "Stopped" };
+	json_object *tr = mvmt_get(s, "transitions");
+	ck_assert_int_eq(json_object_array_length(tr), 10);
+	for (size_t i = 0; i < 10; i++)
+		ck_assert_str_eq(mvmt_str(json_object_array_get_idx(tr, i), "to"), want[i]);
+	json_object_put(s);
+	json_object_put(mvmt_result(fd, "compute.vm.remove", "{\"id\":\"life\"}"));
+}
+END_TEST
+
+static int console_connect(const char *name)
+{
+	json_object *r = call_id("compute.vm.console.endpoint", name, NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.protocol"), "raw");
+	int c = mvmt_connect(mvmt_str(r, "result.path"));
+	json_object_put(r);
+	return c;
+}
+
+START_TEST(test_console_two_clients_and_log)
+{
+	create_guest("con", NULL, NULL);
+	json_object_put(call_id("compute.vm.start", "con", NULL));
+	wait_log("con", "mvm-guest: ready"); /* output before anyone attached is in the log */
+	int a = console_connect("con"), b = console_connect("con");
+	usleep(50000); /* let mvmd accept both */
+
+	/* input from one client reaches the guest; its echo reaches both */
+	mvmt_write(a, "hello-from-a\n", 13);
+	for (int i = 0; i < 2; i++) {
+		int c = i ? b : a;
+		char *line = mvmt_read_line(c, 5000);
+		ck_assert_ptr_nonnull(line);
+		ck_assert_str_eq(line, "mvm-guest: echo: hello-from-a");
+		free(line);
+	}
+	mvmt_write(b, "from-b\n", 7);
+	char *line = mvmt_read_line(a, 5000);
+	ck_assert_str_eq(line, "mvm-guest: echo: from-b");
+	free(line);
+	wait_log("con", "echo: from-b");
+
+	/* tail_bytes and base64 */
+	json_object *r = call_id("compute.vm.logs", "con", "\"tail_bytes\":7");
+	ck_assert_str_eq(mvmt_str(r, "result.data"), "from-b\n");
+	json_object_put(r);
+	r = call_id("compute.vm.logs", "con", "\"tail_bytes\":7,\"encoding\":\"base64\"");
+	ck_assert_str_eq(mvmt_str(r, "result.data"), "ZnJvbS1iCg==");
+	json_object_put(r);
+
+	close(a);
+	close(b);
+	mvmt_forget_fd(a);
+	mvmt_forget_fd(b);
+	r = call_id("compute.vm.stop", "con", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	json_object_put(r);
+	/* the log outlives the VM's run */
+	wait_log("con", "mvm-guest: stopping");
+}
+END_TEST
+
+START_TEST(test_hostile_guests)
+{
+	/* a well-behaved VM that must keep serving throughout */
+	create_guest("good", NULL, NULL);
+	json_object_put(call_id("compute.vm.start", "good", NULL));
+
+	create_guest("fault", "fault", NULL);
+	json_object *r = call_id("compute.vm.start", "fault", NULL);
+	json_object_put(r);
+	json_object *s = wait_state("fault", "Failed");
+	ck_assert_ptr_nonnull(strstr(mvmt_str(s, "cause"), "guest fault"));
+	ck_assert_ptr_nonnull(strstr(mvmt_str(s, "cause"), "rip=0x"));
+	json_object_put(s);
+
+	create_guest("badptr", "badptr", NULL);
+	json_object_put(call_id("compute.vm.start", "badptr", NULL));
+	s = wait_state("badptr", "Failed");
+	ck_assert_ptr_nonnull(strstr(mvmt_str(s, "cause"), "bad-pointer"));
+	json_object_put(s);
+
+	create_guest("exit42", "exitcode", "[\"42\"]");
+	json_object_put(call_id("compute.vm.start", "exit42", NULL));
+	s = wait_state("exit42", "Stopped");
+	ck_assert_int_eq(mvmt_int(s, "exit_code"), 42);
+	ck_assert_str_eq(mvmt_str(s, "cause"), "guest exited with code 42");
+	json_object_put(s);
+
+	/* an endless loop never yields: stop interrupts the vCPU */
+	create_guest("loop", "loop", NULL);
+	r = call_id("compute.vm.start", "loop", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	json_object_put(r);
+	r = call_id("compute.vm.stop", "loop", "\"timeout_ms\":3000");
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	json_object_put(r);
+
+	/* an output flood: the log stays capped, mvmd keeps answering */
+	create_guest("flood", "flood", NULL);
+	json_object_put(call_id("compute.vm.start", "flood", NULL));
+	for (int i = 0; i < 20; i++) {
+		json_object_put(mvmt_result(fd, "compute.node.info", NULL));
+		usleep(20000);
+	}
+	r = call_id("compute.vm.logs", "flood", "\"tail_bytes\":0");
+	ck_assert_int_le(mvmt_int(r, "result.size"), 4 << 20);
+	ck_assert_int_gt(mvmt_int(r, "result.size"), 0);
+	json_object_put(r);
+	r = call_id("compute.vm.stop", "flood", "\"timeout_ms\":2000");
+	ck_assert_ptr_nonnull(mvmt_get(r, "result"));
+	json_object_put(r);
+
+	/* the good VM never noticed */
+	s = status("good");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
+	json_object_put(s);
+	int c = console_connect("good");
+	usleep(50000);
+	mvmt_write(c, "still\n", 6);
+	char *line = mvmt_read_line(c, 5000);
+	ck_assert_str_eq(line, "mvm-guest: echo: still");
+	free(line);
+	close(c);
+	mvmt_forget_fd(c);
+
+	/* a missing guest image is a provisioning failure: a Failed VM */
+	r = mvmt_result(fd, "compute.vm.create", "{\"name\":\"noimg\",\"memory_mib\":16,\"guest\":{\"image\":\"/nonexistent/guest\"}}");
+	ck_assert_str_eq(mvmt_str(r, "state"), "Failed");
+	ck_assert_ptr_nonnull(strstr(mvmt_str(r, "cause"), "guest image not usable"));
+	json_object_put(r);
+}
+END_TEST
+
+START_TEST(test_fifty_concurrent)
+{
+	enum { N = 50 };
+	char line[256];
+
+	for (int i = 0; i < N; i++) {
+		snprintf(line, sizeof(line), "{\"name\":\"vm%02d\",\"memory_mib\":16}", i);
+		json_object_put(mvmt_result(fd, "compute.vm.create", line));
+	}
+	/* all starts in one write: answered as each VM comes up */
+	char *buf = malloc(N * 128);
+	size_t len = 0;
+	for (int i = 0; i < N; i++)
+		len += (size_t)sprintf(buf + len, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"compute.vm.start\",\"params\":{\"id\":\"vm%02d\"}}\n", i, i);
+	mvmt_write(fd, buf, len);
+	int seen[N] = { 0 };
+	for (int i = 0; i < N; i++) {
+		char *resp = mvmt_read_line(fd, 30000);
+		ck_assert_msg(resp != NULL, "only %d of %d starts answered", i, N);
+		json_object *o = json_tokener_parse(resp);
+		ck_assert_msg(mvmt_get(o, "result") != NULL, "start failed: %s", resp);
+		ck_assert_str_eq(mvmt_str(o, "result.state"), "Running");
+		seen[mvmt_int(o, "id")]++;
+		json_object_put(o);
+		free(resp);
+	}
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(seen[i], 1);
+	json_object *r = mvmt_result(fd, "compute.vm.list", "{\"state\":\"Running\"}");
+	ck_assert_int_eq(json_object_array_length(mvmt_get(r, "vms")), N);
+	json_object_put(r);
+
+	len = 0;
+	for (int i = 0; i < N; i++)
+		len += (size_t)sprintf(buf + len, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"compute.vm.stop\",\"params\":{\"id\":\"vm%02d\"}}\n", i, i);
+	mvmt_write(fd, buf, len);
+	for (int i = 0; i < N; i++) {
+		char *resp = mvmt_read_line(fd, 30000);
+		ck_assert_ptr_nonnull(resp);
+		json_object *o = json_tokener_parse(resp);
+		ck_assert_str_eq(mvmt_str(o, "result.state"), "Stopped");
+		json_object_put(o);
+		free(resp);
+	}
+	free(buf);
+}
+END_TEST
+
+static void restart_daemon(void)
+{
+	close(fd);
+	mvmt_forget_fd(fd);
+	int st = mvmt_daemon_stop(&d, SIGKILL);
+	ck_assert(WIFSIGNALED(st));
+	mvmt_daemon_start(&d, "--allow-custom-guests", NULL);
+	fd = mvmt_connect(d.sock);
+}
+
+START_TEST(test_kill9_readopt)
+{
+	create_guest("keep", NULL, NULL);
+	create_guest("crash", NULL, NULL);
+	create_guest("ends", NULL, NULL);
+	json_object *r;
+	int pids[3];
+	const char *names[3] = { "keep", "crash", "ends" };
+	for (int i = 0; i < 3; i++) {
+		r = call_id("compute.vm.start", names[i], NULL);
+		pids[i] = (int)mvmt_int(r, "result.pid");
+		json_object_put(r);
+	}
+	wait_log("ends", "mvm-guest: ready");
+	json_object *s = status("ends");
+	char ends_id[64];
+	snprintf(ends_id, sizeof(ends_id), "%s", mvmt_str(s, "id"));
+	json_object_put(s);
+
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGKILL);
+	/* while mvmd is down: one worker is killed, one is told to stop
+	 * through its control socket (it writes its result file and exits) */
+	kill(pids[1], SIGKILL);
+	for (int i = 0; i < 300 && !process_ended(pids[1]); i++)
+		usleep(10000);
+	s = NULL;
+	char ctl[256];
+	snprintf(ctl, sizeof(ctl), "%s/vms/%s/ctl.sock", d.state, ends_id);
+	kvm_ctl_t *k;
+	ck_assert_int_eq(kvm_worker_connect(ctl, &k), 0);
+	ck_assert_int_eq(kvm_ctl_send_stop(k, 1000), 0);
+	kvm_msg_t msg;
+	while (kvm_ctl_recv(k, 5000, &msg) == 1 && msg.type != KVM_MSG_RESULT)
+		;
+	kvm_ctl_free(k);
+	for (int i = 0; i < 300 && !process_ended(pids[2]); i++)
+		usleep(10000);
+
+	mvmt_daemon_start(&d, "--allow-custom-guests", NULL);
+	fd = mvmt_connect(d.sock);
+
+	/* the survivor: same worker, still Running, console and stop work */
+	s = status("keep");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
+	ck_assert_int_eq(mvmt_int(s, "pid"), pids[0]);
+	json_object_put(s);
+	int c = console_connect("keep");
+	usleep(50000);
+	mvmt_write(c, "after-restart\n", 14);
+	char *line = mvmt_read_line(c, 5000);
+	ck_assert_ptr_nonnull(line);
+	ck_assert_str_eq(line, "mvm-guest: echo: after-restart");
+	free(line);
+	close(c);
+	mvmt_forget_fd(c);
+
+	/* the one killed while mvmd was down */
+	s = status("crash");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Failed");
+	ck_assert_str_eq(mvmt_str(s, "cause"), "worker lost while mvmd was down");
+	json_object_put(s);
+
+	/* the one that ended by itself while mvmd was down: its result file says how */
+	s = status("ends");
+	ck_assert_msg(strcmp(mvmt_str(s, "state"), "Stopped") == 0, "ends: %s", json_object_to_json_string(s));
+	json_object_put(s);
+
+	/* a second kill -9 right away changes nothing for the survivor */
+	restart_daemon();
+	r = call_id("compute.vm.stop", "keep", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	json_object_put(r);
+	ck_assert(process_ended(pids[0]));
+}
+END_TEST
+
+START_TEST(test_worker_sandbox)
+{
+	create_guest("box", NULL, NULL);
+	json_object *r = call_id("compute.vm.start", "box", NULL);
+	int pid = (int)mvmt_int(r, "result.pid");
+	json_object_put(r);
+	char path[64], buf[8192];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "CapEff:\t0000000000000000"));
+	ck_assert_ptr_nonnull(strstr(buf, "NoNewPrivs:\t1"));
+	ck_assert_ptr_nonnull(strstr(buf, "Seccomp:\t2"));
+	/* only the fds it needs: 0-2 and the few it was handed plus its own */
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	ck_assert_int_le(mvmt_count_fds(pid), 16);
+}
+END_TEST
+
+START_TEST(test_without_kvm)
+{
+	mvmt_daemon_t d2;
+	mvmt_daemon_init(&d2);
+	mvmt_daemon_start(&d2, "--kvm-device", "/nonexistent/kvm", NULL);
+	int c = mvmt_connect(d2.sock);
+	json_object *r = mvmt_result(c, "compute.node.info", NULL);
+	ck_assert(!json_object_get_boolean(mvmt_get(r, "backends.kvm.usable")));
+	ck_assert_ptr_nonnull(strstr(mvmt_str(r, "backends.kvm.reason"), "/nonexistent/kvm"));
+	json_object_put(r);
+	json_object_put(mvmt_result(c, "compute.vm.create", "{\"name\":\"nokvm\",\"memory_mib\":16}"));
+	r = mvmt_call(c, "compute.vm.start", "{\"id\":\"nokvm\"}");
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32004);
+	ck_assert_str_eq(mvmt_str(r, "error.data.state"), "StartFailed");
+	json_object_put(r);
+	r = mvmt_result(c, "compute.vm.status", "{\"id\":\"nokvm\"}");
+	ck_assert_ptr_nonnull(strstr(mvmt_str(r, "cause"), "/nonexistent/kvm"));
+	json_object_put(r);
+	close(c);
+	mvmt_forget_fd(c);
+	mvmt_daemon_cleanup(&d2);
+}
+END_TEST
+
+int main(void)
+{
+	if (!have_kvm()) {
+		printf("SKIP: /dev/kvm is not available: the kvm backend cannot be tested here\n");
+		return 77;
+	}
+	Suite *s = suite_create("mvmd-kvm");
+	TCase *tc = tcase_create("kvm");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_lifecycle_and_restart_from_stopped);
+	tcase_add_test(tc, test_console_two_clients_and_log);
+	tcase_add_test(tc, test_hostile_guests);
+	tcase_add_test(tc, test_fifty_concurrent);
+	tcase_add_test(tc, test_kill9_readopt);
+	tcase_add_test(tc, test_worker_sandbox);
+	tcase_add_test(tc, test_without_kvm);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

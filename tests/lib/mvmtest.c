@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "mvmtest.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *mvmt_bin(const char *name)
+{
+	static char buf[8][512];
+	static int slot;
+	const char *dir = getenv("MVM_BUILD_DIR");
+	char *p = buf[slot++ % 8];
+
+	snprintf(p, 512, "%s/bin/%s", dir && *dir ? dir : "build", name);
+	return p;
+}
+
+void mvmt_daemon_init(mvmt_daemon_t *d)
+{
+	memset(d, 0, sizeof(*d));
+	strcpy(d->dir, "/tmp/mvmd-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(d->dir));
+	snprintf(d->sock, sizeof(d->sock), "%s/run/rpc.sock", d->dir);
+	snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
+	snprintf(d->console, sizeof(d->console), "%s/run/console", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/mvmd.log", d->dir);
+}
+
+static bool can_connect(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	bool ok;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		close(fd);
+		return false;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+void mvmt_daemon_start(mvmt_daemon_t *d, ...)
+{
+	const char *argv[64];
+	int argc = 0;
+	va_list ap;
+
+	argv[argc++] = mvmt_bin("mvmd");
+	argv[argc++] = "--rpc-socket";
+	argv[argc++] = d->sock;
+	argv[argc++] = "--state-dir";
+	argv[argc++] = d->state;
+	argv[argc++] = "--console-dir";
+	argv[argc++] = d->console;
+	argv[argc++] = "--log-level";
+	argv[argc++] = "debug";
+	va_start(ap, d);
+	for (const char *a; (a = va_arg(ap, const char *)) && argc < 62;)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+		}
+		execv(argv[0], (char **)argv);
+		_exit(127);
+	}
+	d->pid = pid;
+	for (int i = 0; i < 1000; i++) {
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			d->pid = 0;
+			ck_abort_msg("mvmd exited during startup (status %d), see %s", st, d->log);
+		}
+		if (can_connect(d->sock))
+			return;
+		usleep(10000);
+	}
+	ck_abort_msg("mvmd did not start listening on %s", d->sock);
+}
+
+int mvmt_daemon_stop(mvmt_daemon_t *d, int sig)
+{
+	int st = -1;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, sig);
+	while (waitpid(d->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	d->pid = 0;
+	return st;
+}
+
+void mvmt_daemon_cleanup(mvmt_daemon_t *d)
+{
+	char cmd[128];
+
+	mvmt_daemon_stop(d, SIGKILL);
+	if (d->dir[0] && getenv("MVM_KEEP_TEST_DIRS") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", d->dir);
+	}
+}
+
+int mvmt_connect(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %s", path, strerror(errno));
+	return fd;
+}
+
+void mvmt_write(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ck_assert_msg(n > 0, "write: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+void mvmt_send_line(int fd, const char *line)
+{
+	mvmt_write(fd, line, strlen(line));
+	mvmt_write(fd, "\n", 1);
+}
+
+/* Per-fd read buffers: tests use few fds, a small table is enough. */
+typedef struct rbuf {
+	int fd;
+	char *data;
+	size_t len;
+} rbuf_t;
+static rbuf_t bufs[64];
+
+static rbuf_t *buf_for(int fd)
+{
+	for (size_t i = 0; i < 64; i++)
+		if (bufs[i].data && bufs[i].fd == fd)
+			return &bufs[i];
+	for (size_t i = 0; i < 64; i++)
+		if (!bufs[i].data) {
+			bufs[i] = (rbuf_t){ .fd = fd, .data = malloc(1) };
+			return &bufs[i];
+		}
+	ck_abort_msg("too many test fds");
+	return NULL;
+}
+
+void mvmt_forget_fd(int fd)
+{
+	for (size_t i = 0; i < 64; i++)
+		if (bufs[i].data && bufs[i].fd == fd) {
+			free(bufs[i].data);
+			bufs[i] = (rbuf_t){ 0 };
+		}
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* 1 line ready, 0 timeout, -1 EOF */
+static int fill_until_line(rbuf_t *b, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		if (memchr(b->data, '\n', b->len))
+			return 1;
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd p = { .fd = b->fd, .events = POLLIN };
+		int r = poll(&p, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		char tmp[65536];
+		ssize_t n = read(b->fd, tmp, sizeof(tmp));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return -1;
+		b->data = realloc(b->data, b->len + (size_t)n + 1);
+		memcpy(b->data + b->len, tmp, (size_t)n);
+		b->len += (size_t)n;
+	}
+}
+
+char *mvmt_read_line(int fd, int timeout_ms)
+{
+	rbuf_t *b = buf_for(fd);
+
+	if (fill_until_line(b, timeout_ms) <= 0)
+		return NULL;
+	char *nl = memchr(b->data, '\n', b->len);
+	size_t n = (size_t)(nl - b->data);
+	char *line = strndup(b->data, n);
+	memmove(b->data, nl + 1, b->len - n - 1);
+	b->len -= n + 1;
+	return line;
+}
+
+bool mvmt_wait_closed(int fd, int timeout_ms)
+{
+	rbuf_t *b = buf_for(fd);
+	long long deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		int r = fill_until_line(b, (int)(deadline - now_ms()));
+		if (r < 0)
+			return true;
+		if (r == 0)
+			return false;
+		free(mvmt_read_line(fd, 0));
+	}
+}
+
+json_object *mvmt_request(int fd, const char *line)
+{
+	mvmt_send_line(fd, line);
+	char *resp = mvmt_read_line(fd, 10000);
+	ck_assert_msg(resp != NULL, "no response to %.200s", line);
+	json_object *o = json_tokener_parse(resp);
+	ck_assert_msg(o != NULL, "unparsable response: %.200s", resp);
+	free(resp);
+	return o;
+}
+
+json_object *mvmt_call(int fd, const char *method, const char *params_json)
+{
+	static int id = 1000;
+	char *line;
+	json_object *o;
+
+	if (params_json)
+		ck_assert_int_ge(asprintf(&line, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\",\"params\":%s}", ++id,
+					  method, params_json), 0);
+	else
+		ck_assert_int_ge(asprintf(&line, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\"}", ++id, method), 0);
+	o = mvmt_request(fd, line);
+	ck_assert_int_eq(mvmt_int(o, "id"), id);
+	free(line);
+	return o;
+}
+
+json_object *mvmt_result(int fd, const char *method, const char *params_json)
+{
+	json_object *o = mvmt_call(fd, method, params_json), *r;
+
+	ck_assert_msg(json_object_object_get_ex(o, "result", &r), "%s %s failed: %s", method,
+		      params_json ? params_json : "", json_object_to_json_string(o));
+	r = json_object_get(r);
+	json_object_put(o);
+	return r;
+}
+
+int mvmt_error_code(int fd, const char *method, const char *params_json)
+{
+	json_object *o = mvmt_call(fd, method, params_json);
+	ck_assert_msg(json_object_object_get_ex(o, "error", NULL), "%s %s succeeded: %s", method,
+		      params_json ? params_json : "", json_object_to_json_string(o));
+	int code = (int)mvmt_int(o, "error.code");
+	json_object_put(o);
+	return code;
+}
+
+json_object *mvmt_get(json_object *o, const char *dotted)
+{
+	char *copy = strdup(dotted), *save = NULL;
+	json_object *cur = o;
+
+	for (char *tok = strtok_r(copy, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save)) {
+		json_object *next = NULL;
+		if (json_object_is_type(cur, json_type_array)) {
+			size_t idx = strtoul(tok, NULL, 10);
+			next = json_object_array_get_idx(cur, idx);
+		} else if (!json_object_object_get_ex(cur, tok, &next)) {
+			next = NULL;
+		}
+		cur = next;
+	}
+	free(copy);
+	return cur;
+}
+
+const char *mvmt_str(json_object *o, const char *dotted)
+{
+	json_object *v = mvmt_get(o, dotted);
+	ck_assert_msg(v && json_object_is_type(v, json_type_string), "no string at %s in %s", dotted,
+		      json_object_to_json_string(o));
+	return json_object_get_string(v);
+}
+
+int64_t mvmt_int(json_object *o, const char *dotted)
+{
+	json_object *v = mvmt_get(o, dotted);
+	ck_assert_msg(v && json_object_is_type(v, json_type_int), "no integer at %s in %s", dotted,
+		      json_object_to_json_string(o));
+	return json_object_get_int64(v);
+}
+
+int mvmt_count_fds(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	for (struct dirent *de; (de = readdir(d));)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}

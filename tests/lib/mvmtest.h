@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Helpers for integration tests: start the real build/bin/mvmd on
+ * temporary directories, talk line-delimited JSON-RPC to it over its real
+ * socket, and look at its process from outside.
+ */
+#ifndef MVM_TEST_H
+#define MVM_TEST_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct mvmt_daemon {
+	pid_t pid;
+	char dir[64];       /* temp root */
+	char sock[128];     /* RPC socket */
+	char state[128];    /* state dir */
+	char console[128];  /* console dir */
+	char log[128];      /* stderr of the daemon */
+} mvmt_daemon_t;
+
+/* Path of a built binary, from $MVM_BUILD_DIR (default ./build). */
+const char *mvmt_bin(const char *name);
+
+/* Fresh temp dirs; does not start anything. */
+void mvmt_daemon_init(mvmt_daemon_t *d);
+/* Start mvmd with the daemon's paths plus extra args (NULL-terminated),
+ * and wait until its socket accepts. Fails the test on timeout. */
+void mvmt_daemon_start(mvmt_daemon_t *d, ...) __attribute__((sentinel));
+/* Send sig and reap; returns the wait status. */
+int mvmt_daemon_stop(mvmt_daemon_t *d, int sig);
+/* Stop (if running) and remove the temp dirs. */
+void mvmt_daemon_cleanup(mvmt_daemon_t *d);
+
+int mvmt_connect(const char *path);
+/* Write everything or fail the test. */
+void mvmt_write(int fd, const void *buf, size_t len);
+void mvmt_send_line(int fd, const char *line);
+/* Read one '\n'-terminated line (without the '\n'), waiting up to
+ * timeout_ms. Returns NULL on EOF or timeout. Buffered per fd. */
+char *mvmt_read_line(int fd, int timeout_ms);
+/* True when the peer closed (EOF) within timeout_ms, reading and
+ * discarding any pending data lines. */
+bool mvmt_wait_closed(int fd, int timeout_ms);
+void mvmt_forget_fd(int fd); /* drop the read buffer of a closed fd */
+
+/* One request line in, one parsed response out (fails the test on EOF). */
+json_object *mvmt_request(int fd, const char *line);
+/* {"jsonrpc":"2.0","id":N,"method":method,"params":params_json}; returns
+ * the whole response object. params_json may be NULL. */
+json_object *mvmt_call(int fd, const char *method, const char *params_json);
+/* The "result" of mvmt_call, failing the test on an error response. */
+json_object *mvmt_result(int fd, const char *method, const char *params_json);
+/* The error code of mvmt_call, failing the test on success. */
+int mvmt_error_code(int fd, const char *method, const char *params_json);
+
+/* obj.path.to.member as string / int (fails the test when missing). */
+const char *mvmt_str(json_object *o, const char *dotted);
+int64_t mvmt_int(json_object *o, const char *dotted);
+json_object *mvmt_get(json_object *o, const char *dotted);
+
+/* Number of open fds of a process. */
+int mvmt_count_fds(pid_t pid);
+
+#endif

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "manager.h"
+#include "util/fs.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/mvm-mgr-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	rm_rf_at(AT_FDCWD, dir);
+}
+
+static manager_t *mgr(void)
+{
+	manager_config_t cfg = { .state_dir = dir, .console_dir = "/nonexistent", .node_ring_capacity = 8,
+				 .max_vms = 4, .max_vcpus = 4, .max_memory_mib = 1024 };
+	manager_t *m;
+	ck_assert_int_eq(manager_new(NULL, &cfg, &m), 0);
+	return m;
+}
+
+static json_object *spec(const char *name, int vcpus, int mem)
+{
+	char buf[256];
+	if (name)
+		snprintf(buf, sizeof(buf), "{\"name\":\"%s\",\"vcpus\":%d,\"memory_mib\":%d}", name, vcpus, mem);
+	else
+		snprintf(buf, sizeof(buf), "{\"vcpus\":%d,\"memory_mib\":%d}", vcpus, mem);
+	return json_tokener_parse(buf);
+}
+
+static int count_dirs(void)
+{
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "exit $(ls %s/vms | wc -l)", dir);
+	return WEXITSTATUS(system(cmd));
+}
+
+START_TEST(test_create_and_find)
+{
+	manager_t *m = mgr();
+	json_object *s = spec("web", 1, 64);
+	vm_t *vm;
+	char *detail = NULL;
+
+	ck_assert_int_eq(manager_create_vm(m, s, &vm, &detail), 0);
+	ck_assert_int_eq(vm->state, VM_STATE_CONFIGURED);
+	ck_assert_uint_eq(vm->transitions.count, 2);
+	ck_assert_ptr_eq(manager_find(m, "web"), vm);
+	ck_assert_ptr_eq(manager_find(m, vm->id), vm);
+	ck_assert_ptr_null(manager_find(m, "nope"));
+	/* node ring got both transitions with consecutive node numbers */
+	const fsm_ring_t *nr = manager_events(m);
+	ck_assert_uint_eq(nr->count, 2);
+	ck_assert_uint_eq(fsm_ring_get(nr, 0)->seq, 1);
+	ck_assert_int_eq(fsm_ring_get(nr, 1)->to, VM_STATE_CONFIGURED);
+
+	/* same name again: refused, nothing left behind */
+	vm_t *dup;
+	ck_assert_int_eq(manager_create_vm(m, s, &dup, &detail), -EEXIST);
+	ck_assert_ptr_nonnull(strstr(detail, "web"));
+	free(detail);
+	ck_assert_int_eq(count_dirs(), 1);
+	ck_assert_uint_eq(manager_events(m)->count, 2);
+	json_object_put(s);
+	manager_free(m);
+}
+END_TEST
+
+START_TEST(test_limits)
+{
+	manager_t *m = mgr();
+	char *detail = NULL;
+	vm_t *vm;
+	json_object *s;
+
+	s = spec(NULL, 5, 64);
+	ck_assert_int_eq(manager_create_vm(m, s, &vm, &detail), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(detail, "vcpus"));
+	free(detail);
+	json_object_put(s);
+	s = spec(NULL, 1, 4096);
+	ck_assert_int_eq(manager_create_vm(m, s, &vm, &detail), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(detail, "memory_mib"));
+	free(detail);
+	json_object_put(s);
+	s = spec(NULL, 1, 16);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(manager_create_vm(m, s, &vm, NULL), 0);
+	ck_assert_int_eq(manager_create_vm(m, s, &vm, &detail), -ENOSPC);
+	free(detail);
+	ck_assert_int_eq(count_dirs(), 4);
+	json_object_put(s);
+	manager_free(m);
+}
+END_TEST
+
+static int prov_fail(manager_t *m, vm_t *vm, char **ret_cause)
+{
+	*ret_cause = strdup("kernel not found: /nope");
+	return -ENOENT;
+}
+static int prov_error(manager_t *m, vm_t *vm, char **ret_cause)
+{
+	return -EIO;
+}
+static const backend_ops_t failing = { .provision = prov_fail };
+static const backend_ops_t erroring = { .provision = prov_error };
+
+START_TEST(test_provision_failure)
+{
+	manager_t *m = mgr();
+	json_object *s = spec("p", 1, 16);
+	vm_t *vm;
+	char *detail = NULL;
+
+	manager_register_backend(m, VM_BACKEND_KVM, &failing, NULL);
+	ck_assert_int_eq(manager_create_vm(m, s, &vm, NULL), 0);
+	ck_assert_int_eq(vm->state, VM_STATE_FAILED);
+	ck_assert_str_eq(vm->cause, "kernel not found: /nope");
+
+	/* a provision error without a cause fails the whole create */
+	json_object_put(s);
+	s = spec("q", 1, 16);
+	manager_register_backend(m, VM_BACKEND_KVM, &erroring, NULL);
+	ck_assert_int_eq(manager_create_vm(m, s, &vm, &detail), -EIO);
+	free(detail);
+	ck_assert_int_eq(count_dirs(), 1);
+	json_object_put(s);
+	manager_free(m);
+}
+END_TEST
+
+static void on_event(manager_t *m, const fsm_event_t *ev, void *userdata)
+{
+	int *n = userdata;
+	(*n)++;
+	/* unsubscribing from inside the callback must be safe */
+	if (*n == 3)
+		manager_unsubscribe(m, on_event, userdata);
+}
+
+START_TEST(test_subscribe_and_transition)
+{
+	manager_t *m = mgr();
+	json_object *s = spec("t", 1, 16);
+	vm_t *vm;
+	int n = 0;
+
+	ck_assert_int_eq(manager_subscribe(m, on_event, &n), 0);
+	ck_assert_int_eq(manager_create_vm(m, s, &vm, NULL), 0);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(manager_transition(m, vm, VM_STATE_RUNNING, "x"), -EBUSY);
+	ck_assert_int_eq(vm->state, VM_STATE_CONFIGURED);
+	ck_assert_int_eq(manager_transition(m, vm, VM_STATE_STARTING, "start"), 0);
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(manager_transition(m, vm, VM_STATE_RUNNING, "up"), 0);
+	ck_assert_int_eq(n, 3); /* unsubscribed */
+	/* remove without force refused while active */
+	ck_assert_int_eq(manager_remove_vm(m, vm, false), -EBUSY);
+	/* forced, but no backend that can kill */
+	ck_assert_int_eq(manager_remove_vm(m, vm, true), -EOPNOTSUPP);
+	json_object_put(s);
+	manager_free(m);
+}
+END_TEST
+
+static int adopt_ok(manager_t *m, vm_t *vm, char **ret_cause) { return 0; }
+static const backend_ops_t adopting = { .adopt = adopt_ok };
+
+START_TEST(test_reload)
+{
+	manager_t *m = mgr();
+	json_object *s = spec("keep", 2, 32);
+	vm_t *a, *b, *c;
+	char ida[40], idb[40], idc[40];
+
+	ck_assert_int_eq(manager_create_vm(m, s, &a, NULL), 0);
+	json_object_put(s);
+	s = spec("run", 1, 16);
+	ck_assert_int_eq(manager_create_vm(m, s, &b, NULL), 0);
+	json_object_put(s);
+	s = spec("gone", 1, 16);
+	ck_assert_int_eq(manager_create_vm(m, s, &c, NULL), 0);
+	json_object_put(s);
+	ck_assert_int_eq(manager_transition(m, b, VM_STATE_STARTING, NULL), 0);
+	ck_assert_int_eq(manager_transition(m, b, VM_STATE_RUNNING, NULL), 0);
+	ck_assert_int_eq(manager_transition(m, c, VM_STATE_STARTING, NULL), 0);
+	strcpy(ida, a->id);
+	strcpy(idb, b->id);
+	strcpy(idc, c->id);
+	uint64_t next = manager_events(m)->next_seq;
+	ck_assert_uint_eq(next, 10);
+	manager_free(m); /* like a kill -9: nothing is written at exit */
+
+	m = mgr();
+	/* the kvm backend adopts both active VMs (b Running, c Starting) */
+	manager_register_backend(m, VM_BACKEND_KVM, &adopting, NULL);
+	manager_load_report_t rep;
+	ck_assert_int_eq(manager_load(m, &rep), 0);
+	ck_assert_uint_eq(rep.loaded, 3);
+	ck_assert_uint_eq(rep.adopted, 2); /* b Running, c Starting: both kvm */
+	a = manager_find(m, "keep");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_str_eq(a->id, ida);
+	ck_assert_int_eq(a->state, VM_STATE_CONFIGURED);
+	ck_assert_uint_eq(a->vcpus, 2);
+	b = manager_find(m, idb);
+	ck_assert_int_eq(b->state, VM_STATE_RUNNING);
+	ck_assert_uint_eq(b->transitions.count, 4);
+	/* the node ring continues where it stopped; capacity 8 kept the last 8 */
+	const fsm_ring_t *nr = manager_events(m);
+	ck_assert_uint_eq(nr->next_seq, next);
+	ck_assert_uint_eq(nr->count, 8);
+	ck_assert_uint_eq(fsm_ring_first_seq(nr), 2);
+	manager_free(m);
+
+	/* without an adopting backend, active VMs become Failed */
+	m = mgr();
+	ck_assert_int_eq(manager_load(m, &rep), 0);
+	ck_assert_uint_eq(rep.lost, 2);
+	c = manager_find(m, idc);
+	ck_assert_int_eq(c->state, VM_STATE_FAILED);
+	ck_assert_str_eq(c->cause, "worker lost while mvmd was down");
+	ck_assert_uint_eq(manager_events(m)->next_seq, next + 2);
+	manager_free(m);
+}
+END_TEST
+
+START_TEST(test_remove)
+{
+	manager_t *m = mgr();
+	json_object *s = spec("r", 1, 16);
+	vm_t *vm;
+
+	ck_assert_int_eq(manager_create_vm(m, s, &vm, NULL), 0);
+	ck_assert_int_eq(manager_remove_vm(m, vm, false), 0);
+	ck_assert_ptr_null(manager_find(m, "r"));
+	ck_assert_int_eq(count_dirs(), 0);
+	json_object_put(s);
+	manager_free(m);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("manager");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_create_and_find);
+	tcase_add_test(tc, test_limits);
+	tcase_add_test(tc, test_provision_failure);
+	tcase_add_test(tc, test_subscribe_and_transition);
+	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_remove);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
