@@ -9,8 +9,8 @@
  *
  * The line is first checked by the strict scanner (jsonscan.c), so the
  * walkers below may assume well-formed JSON. Only params become json-c
- * objects: building objects is what costs most in json-c, and the
- * envelope is needed only as text.
+ * objects (built by json.c, not json-c's tokener): building objects is
+ * what costs most, and the envelope is needed only as text.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -79,6 +79,14 @@ size_t rpc_json_unescape(const char *p, size_t n, char *out);
 /* Appends o as compact JSON; -ELOOP beyond RPC_MAX_DEPTH_LIMIT levels. */
 int rpc_json_append(rpc_buf_t *b, json_object *o, unsigned depth);
 
+/* rpc/pattern.c: a schema pattern (POSIX ERE, whole-string match). */
+typedef struct rpc_pattern rpc_pattern_t;
+int rpc_pattern_compile(const char *pattern, rpc_pattern_t **ret); /* -EINVAL: bad pattern */
+rpc_pattern_t *rpc_pattern_free(rpc_pattern_t *p);
+bool rpc_pattern_match(const rpc_pattern_t *p, const char *s, size_t n); /* s NUL-terminated at n */
+/* Whether p uses the fast matcher (for tests). */
+bool rpc_pattern_is_fast(const rpc_pattern_t *p);
+
 /* rpc/schema.c */
 typedef struct rpc_regex_cache rpc_regex_cache_t;
 rpc_regex_cache_t *rpc_regex_cache_new(void);

@@ -36,7 +36,7 @@ struct rpc_regex_cache {
 	size_t n;
 	struct {
 		const char *pattern;
-		regex_t re;
+		rpc_pattern_t *re;
 	} *v;
 };
 
@@ -50,30 +50,17 @@ rpc_regex_cache_t *rpc_regex_cache_free(rpc_regex_cache_t *c)
 	if (!c)
 		return NULL;
 	for (size_t i = 0; i < c->n; i++)
-		regfree(&c->v[i].re);
+		rpc_pattern_free(c->v[i].re);
 	free(c->v);
 	free(c);
 	return NULL;
 }
 
-/* Whole-string match: the pattern is wrapped in ^( )$. */
-static int regex_compile(const char *pattern, regex_t *ret)
-{
-	size_t len = strlen(pattern);
-	char *full = malloc(len + 5);
-	if (!full)
-		return -ENOMEM;
-	snprintf(full, len + 5, "^(%s)$", pattern);
-	int r = regcomp(ret, full, REG_EXTENDED | REG_NOSUB);
-	free(full);
-	return r == 0 ? 0 : r == REG_ESPACE ? -ENOMEM : -EINVAL;
-}
-
-static regex_t *regex_cache_find(rpc_regex_cache_t *c, const char *pattern)
+static rpc_pattern_t *regex_cache_find(rpc_regex_cache_t *c, const char *pattern)
 {
 	for (size_t i = 0; c && i < c->n; i++)
 		if (c->v[i].pattern == pattern || strcmp(c->v[i].pattern, pattern) == 0)
-			return &c->v[i].re;
+			return c->v[i].re;
 	return NULL;
 }
 
@@ -85,7 +72,7 @@ static int regex_cache_add(rpc_regex_cache_t *c, const char *pattern)
 	if (!v)
 		return -ENOMEM;
 	c->v = v;
-	int r = regex_compile(pattern, &c->v[c->n].re);
+	int r = rpc_pattern_compile(pattern, &c->v[c->n].re);
 	if (r < 0)
 		return r;
 	c->v[c->n++].pattern = pattern;
@@ -240,16 +227,15 @@ static int validate_string(vctx_t *v, const rpc_schema_t *s, json_object *o)
 	}
 enum_ok:
 	if (s->pattern) {
-		regex_t local, *re = regex_cache_find(v->cache, s->pattern);
+		rpc_pattern_t *local = NULL, *re = regex_cache_find(v->cache, s->pattern);
 		if (!re) {
-			if ((r = regex_compile(s->pattern, &local)) < 0)
+			if ((r = rpc_pattern_compile(s->pattern, &local)) < 0)
 				return r == -ENOMEM ? r : fail(v, "bad pattern in schema");
-			re = &local;
+			re = local;
 		}
-		r = regexec(re, str, 0, NULL, 0);
-		if (re == &local)
-			regfree(&local);
-		if (r != 0)
+		bool ok = rpc_pattern_match(re, str, len);
+		rpc_pattern_free(local);
+		if (!ok)
 			return fail(v, "does not match pattern ^(%s)$", s->pattern);
 	}
 	return 0;

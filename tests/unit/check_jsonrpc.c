@@ -238,6 +238,44 @@ START_TEST(build_and_append)
 }
 END_TEST
 
+/* The fast matcher agrees with regexec on every pattern it takes. */
+START_TEST(patterns)
+{
+	static const char *const fast[] = {
+		"[A-Za-z0-9][A-Za-z0-9._/-]{0,62}", "sha256:[0-9a-f]{64}", "/.*", "a*", "a+b?c{2,3}",
+		"[^a-c]+x", "[]a]*", "[^]a]{1,}", "[a-]?-", "x{0}", "\\.+\\*", ".{2,4}", "a*a*a*b", "[0-9]{3,}",
+	};
+	static const char *const slow[] = { "(a|b)", "a|b", "^a", "a$", "[[:alpha:]]+", "a**", "(ab)+" };
+	static const char *const subjects[] = {
+		"", "a", "b", "ab", "abc", "aacc", "abccc", "abcccc", "vm-1", "VM_1", "-vm", "a/b.c-d_e", "x", "xx",
+		"]]]", "]a]", "d", "dx", "a-", "-", "a--", ".*", "..*", "abcd", "abcde", "123", "12", "1234",
+		"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "/", "/etc/x", "aab",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "\xc3\xa9", "a.b",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(fast) + ELEMENTSOF(slow); i++) {
+		bool want_fast = i < ELEMENTSOF(fast);
+		const char *pat = want_fast ? fast[i] : slow[i - ELEMENTSOF(fast)];
+		rpc_pattern_t *p;
+		regex_t re;
+		char full[128];
+		snprintf(full, sizeof(full), "^(%s)$", pat);
+		ck_assert_int_eq(regcomp(&re, full, REG_EXTENDED | REG_NOSUB), 0);
+		ck_assert_int_eq(rpc_pattern_compile(pat, &p), 0);
+		ck_assert_msg(rpc_pattern_is_fast(p) == want_fast, "%s: fast %d", pat, rpc_pattern_is_fast(p));
+		for (size_t j = 0; j < ELEMENTSOF(subjects); j++) {
+			bool want = regexec(&re, subjects[j], 0, NULL, 0) == 0;
+			ck_assert_msg(rpc_pattern_match(p, subjects[j], strlen(subjects[j])) == want, "%s on \"%s\": want %d",
+				      pat, subjects[j], want);
+		}
+		regfree(&re);
+		rpc_pattern_free(p);
+	}
+	rpc_pattern_t *p;
+	ck_assert_int_eq(rpc_pattern_compile("a(", &p), -EINVAL);
+	ck_assert_int_eq(rpc_pattern_compile("[z-a]", &p), -EINVAL);
+}
+END_TEST
+
 /* --- schema validation ----------------------------------------------------------- */
 
 static const rpc_schema_t str_schema = { .type = RPC_TYPE_STRING };
@@ -541,6 +579,7 @@ static Suite *jsonrpc_suite(void)
 	tcase_add_test(tc, parse_requests);
 	tcase_add_test(tc, encode_responses);
 	tcase_add_test(tc, build_and_append);
+	tcase_add_test(tc, patterns);
 	tcase_add_test(tc, schema_validation);
 	tcase_add_test(tc, positional);
 	tcase_add_test(tc, server_rejects_bad_tables);
