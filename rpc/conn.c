@@ -187,11 +187,12 @@ int rpc_conn_queue_line(rpc_conn_t *c, const char *s, size_t len)
 
 int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj)
 {
-	size_t len;
-	const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if (!s)
-		return -ENOMEM;
-	return rpc_conn_queue_line(c, s, len);
+	rpc_buf_t b = { 0 };
+	int r = rpc_json_append(&b, obj, 0);
+	if (r >= 0)
+		r = rpc_conn_queue_line(c, b.p, b.len);
+	free(b.p);
+	return r;
 }
 
 int rpc_conn_notify(rpc_conn_t *c, const char *method, json_object *params)

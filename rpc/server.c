@@ -128,14 +128,34 @@ static bool call_wants_answer(rpc_call_t *call)
 	return call->slot >= 0 && call->reply->conn;
 }
 
+/* When an answer cannot be written (out of memory, or a handler built a
+ * cyclic object), the caller still gets one: -32603 with a fixed text. */
+static char *fallback_error(rpc_call_t *call, size_t *ret_len)
+{
+	static const char body[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32603,\"message\":\"Internal error\","
+				   "\"data\":{\"reason\":\"the answer could not be serialised\"}},\"id\":";
+	size_t idl = call->id ? call->id_len : 4;
+	char *s = malloc(sizeof(body) + idl + 1);
+	if (!s)
+		return NULL;
+	char *q = mempcpy(s, body, sizeof(body) - 1);
+	q = mempcpy(q, call->id ? call->id : "null", idl);
+	*q++ = '}';
+	*q = '\0';
+	*ret_len = (size_t)(q - s);
+	return s;
+}
+
 void rpc_call_reply(rpc_call_t *call, json_object *result)
 {
 	size_t len = 0;
 	char *text = NULL;
 
-	if (call_wants_answer(call))
+	if (call_wants_answer(call)) {
 		text = rpc_response_result(call->id, call->id_len, result, &len);
-	else
+		if (!text)
+			text = fallback_error(call, &len);
+	} else
 		json_object_put(result);
 	call_finish(call, text, len);
 }
@@ -145,9 +165,11 @@ void rpc_call_error(rpc_call_t *call, int code, const char *message, json_object
 	size_t len = 0;
 	char *text = NULL;
 
-	if (call_wants_answer(call))
+	if (call_wants_answer(call)) {
 		text = rpc_response_error(call->id, call->id_len, code, message, data, &len);
-	else
+		if (!text)
+			text = fallback_error(call, &len);
+	} else
 		json_object_put(data);
 	call_finish(call, text, len);
 }
