@@ -86,10 +86,16 @@ void rpc_conn_close(rpc_conn_t *c)
 	c->defer = sd_event_source_disable_unref(c->defer);
 	c->fd = safe_close(c->fd);
 	rpc_reply_detach_all(c);
-	free(c->in);
+	/* While a line is being dispatched its text (ids, a batch's other
+	 * members) lives in c->in: a handler closing the connection must not
+	 * pull it away. conn_free() releases it then. */
+	if (!c->processing) {
+		free(c->in);
+		c->in = NULL;
+		c->in_start = c->in_len = c->in_alloc = c->in_scan = 0;
+	}
 	free(c->out);
-	c->in = c->out = NULL;
-	c->in_start = c->in_len = c->in_alloc = c->in_scan = 0;
+	c->out = NULL;
 	c->out_start = c->out_len = c->out_alloc = 0;
 
 	log_debug("rpc: connection %" PRIu64 " closed", c->id);
@@ -273,7 +279,8 @@ static bool conn_done(rpc_conn_t *c)
 		return false;
 	if (c->too_large)
 		return true;
-	return c->eof && c->n_pending == 0 && !memchr(c->in + c->in_start, '\n', c->in_len - c->in_start);
+	return c->eof && c->n_pending == 0 &&
+	       !(c->in_len > c->in_start && memchr(c->in + c->in_start, '\n', c->in_len - c->in_start));
 }
 
 /* Handles the complete lines in the input buffer as far as flow control

@@ -150,7 +150,7 @@ int rpc_server_new(sd_event *e, const rpc_method_t *methods, size_t n_methods,
 /* Takes a listening AF_UNIX SOCK_STREAM fd (closed on failure too). */
 int rpc_server_add_listener(rpc_server_t *s, int fd);
 /* Closes listeners and connections; calls still pending are answered into
- * the void. */
+ * the void. Not from inside a handler: stop the loop, then free. */
 rpc_server_t *rpc_server_free(rpc_server_t *s);
 unsigned rpc_server_n_connections(rpc_server_t *s);
 void *rpc_server_get_userdata(rpc_server_t *s);

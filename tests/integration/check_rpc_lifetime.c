@@ -40,8 +40,16 @@ static void m_subscribe(rpc_call_t *call, json_object *params, void *userdata)
 	held[n_held++] = call;
 }
 
+static void m_close(rpc_call_t *call, json_object *params, void *userdata)
+{
+	rpc_conn_close(rpc_call_get_conn(call));
+	ck_assert_ptr_null(rpc_call_get_conn(call));
+	rpc_call_reply(call, json_object_new_boolean(true));
+}
+
 static const rpc_method_t methods[] = {
 	{ "hold", "never answers by itself", NULL, NULL, m_hold, 0 },
+	{ "close", "closes its own connection", NULL, NULL, m_close, 0 },
 	{ "subscribe", "holds the call and the connection", NULL, NULL, m_subscribe, 0 },
 };
 
@@ -188,6 +196,29 @@ START_TEST(pending_cap_stops_reading)
 }
 END_TEST
 
+START_TEST(handler_closes_its_connection_mid_batch)
+{
+	env_t t;
+	int fds0 = count_fds();
+	env_start(&t, 128);
+	const char *req = "[{\"jsonrpc\":\"2.0\",\"method\":\"close\",\"id\":\"a\"},"
+			  "{\"jsonrpc\":\"2.0\",\"method\":\"nope\",\"id\":\"b\"},"
+			  "{\"jsonrpc\":\"2.0\",\"method\":\"hold\",\"id\":\"c\"},{\"x\":1}]\n"
+			  "{\"jsonrpc\":\"2.0\",\"method\":\"hold\",\"id\":\"d\"}\n";
+	ck_assert_int_eq(send(t.client, req, strlen(req), 0), (ssize_t)strlen(req));
+	spin(&t, 10);
+	/* The batch went on after the close (answers dropped); the next line
+	 * was never read. */
+	ck_assert_uint_eq(n_held, 1);
+	ck_assert_uint_eq(rpc_server_n_connections(t.s), 0);
+	rpc_call_reply(held[0], NULL);
+	char buf[64];
+	ck_assert_int_eq(recv(t.client, buf, sizeof(buf), 0), 0);
+	env_stop(&t);
+	ck_assert_int_eq(count_fds(), fds0);
+}
+END_TEST
+
 static void bad_handler_result(rpc_call_t *call, json_object *params, void *userdata)
 {
 	/* A result with a cycle cannot be written: the call still gets an
@@ -241,6 +272,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, call_outlives_connection_and_server);
 	tcase_add_test(tc, pending_cap_stops_reading);
+	tcase_add_test(tc, handler_closes_its_connection_mid_batch);
 	tcase_add_test(tc, unwritable_result);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
