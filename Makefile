@@ -184,8 +184,134 @@ EXTRA_ALL += $(BUILD)/bench/kvm-floor
 
 
 # --- section: mvm-init (musl static) and initramfs — owned by Linux-guest work
+# The exec frame codec (lib/exec/frame*.c) is shared with the freestanding
+# micro-VM guest: prove on every `make check` that it compiles with
+# -ffreestanding -nostdlib and leaves only mem* symbols undefined.
+EXEC_FRAME_SRCS := $(wildcard lib/exec/frame*.c)
+FREESTANDING_STAMP := $(BUILD)/freestanding/exec-frame.ok
+FREESTANDING_FLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -nostdinc \
+   -isystem $(shell $(CC) -print-file-name=include) -fno-stack-protector \
+   -fno-pic -mno-red-zone -I. -Ilib -Wall -Wextra -Werror
+$(FREESTANDING_STAMP): $(EXEC_FRAME_SRCS) lib/exec/frame.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FREE    $(EXEC_FRAME_SRCS)")
+	$(Q)for f in $(EXEC_FRAME_SRCS); do \
+	  o=$(@D)/$$(basename $$f .c).o; \
+	  $(CC) $(FREESTANDING_FLAGS) -c -o $$o $$f || exit 1; \
+	  bad=$$(nm -u $$o | awk '{print $$2}' | grep -vxE 'mem(cpy|set|cmp|move)' || true); \
+	  if [ -n "$$bad" ]; then echo "$$f: undefined symbols beyond mem*: $$bad" >&2; exit 1; fi; \
+	done; touch $@
+EXTRA_CHECK_DEPS += $(FREESTANDING_STAMP)
+
+# mvm-init: a static musl binary (never sanitized: it is PID 1 in a guest).
+MUSL_CC ?= musl-gcc
+INIT_SRCS := $(wildcard init/mvm-init/*.c) $(filter-out lib/exec/client.c,$(wildcard lib/exec/*.c)) \
+   lib/util/kcmdline.c
+INIT_OBJS := $(patsubst %.c,$(BUILD)/musl/%.o,$(INIT_SRCS))
+MVM_INIT := $(BUILD)/bin/mvm-init
+INIT_CFLAGS := -std=gnu11 -Os -g -pipe -D_GNU_SOURCE -DMVM_VERSION=\"$(VERSION)\" \
+   -I. -Ilib -fno-strict-aliasing $(WARNINGS)
+$(BUILD)/musl/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  MUSLCC  $<")
+	$(Q)$(MUSL_CC) $(INIT_CFLAGS) -MMD -MP -c -o $@ $<
+$(MVM_INIT): $(INIT_OBJS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(MUSL_CC) -static -o $@ $^
+	$(Q)file -L $@ | grep -q 'statically linked' || { echo "$@ is not static" >&2; exit 1; }
+
+# The initramfs: mvm-init as /init plus empty mount points, as a
+# reproducible cpio newc archive (fixed mtimes, root owner, sorted names).
+INITRAMFS := $(BUILD)/guest/initramfs.cpio.gz
+$(INITRAMFS): $(MVM_INIT) init/mkinitramfs
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CPIO    $@")
+	$(Q)strip -o $(BUILD)/guest/init.stripped $(MVM_INIT)
+	$(Q)init/mkinitramfs $@ /init=$(BUILD)/guest/init.stripped
+
+# Test helper for the QEMU suite: a static program the kernel command line
+# runs (the production initramfs holds nothing but /init).
+GUEST_PROBE := $(BUILD)/guest/mvm-probe
+GUEST_PROBE_SRCS := tests/guest/mvm-probe.c lib/exec/frame.c lib/exec/client.c
+$(GUEST_PROBE): $(GUEST_PROBE_SRCS) lib/exec/client.h lib/exec/frame.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  MUSLCC  $<")
+	$(Q)$(MUSL_CC) $(INIT_CFLAGS) -static -o $@ $(GUEST_PROBE_SRCS)
+
+EXTRA_ALL += $(MVM_INIT) $(INITRAMFS)
+EXTRA_CHECK_DEPS += $(GUEST_PROBE)
+-include $(shell find $(BUILD)/musl -name '*.d' 2>/dev/null)
+
 
 # --- section: wasm32-wasi programs (tests/wasm-programs) — owned by wasm work
+# Each tests/wasm-programs/X.c is built twice: for wasm32-wasi with Debian's
+# clang + wasi-libc (build/wasm-programs/X.wasm) and natively with gcc -O2
+# (X.native), so tests compare outputs and bench/wasm.sh compares speed.
+# DWARF is stripped from the modules (wasi-libc ships it; 5x the size), the
+# name section is kept so traps can name functions.
+# No sanitizers here: the native build is the speed and output reference.
+# -ffp-contract=off keeps both sides from fusing a*b+c differently.
+WASM_CC ?= clang
+WASM_LD ?= wasm-ld
+WASI_SYSROOT ?= /usr
+NATIVE_CC ?= gcc
+WASM_PROG_FLAGS := -O2 -Wall -Wextra -Werror -ffp-contract=off
+WASM_PROG_SRCS := $(wildcard tests/wasm-programs/*.c)
+WASM_PROGS := $(patsubst tests/wasm-programs/%.c,$(BUILD)/wasm-programs/%.wasm,$(WASM_PROG_SRCS))
+NATIVE_PROGS := $(patsubst tests/wasm-programs/%.c,$(BUILD)/wasm-programs/%.native,$(WASM_PROG_SRCS))
+
+# Fail once, clearly, when the wasm32 toolchain is missing.
+$(BUILD)/wasm-programs/.toolchain-ok:
+	@mkdir -p $(@D)
+	$(Q)command -v $(WASM_CC) >/dev/null || { echo "error: $(WASM_CC) not found (apt-get install clang)" >&2; exit 1; }
+	$(Q)command -v $(WASM_LD) >/dev/null || { echo "error: $(WASM_LD) not found (apt-get install lld)" >&2; exit 1; }
+	$(Q)test -f $(WASI_SYSROOT)/lib/wasm32-wasi/libc.a || { echo "error: no wasi-libc under $(WASI_SYSROOT)/lib/wasm32-wasi (apt-get install wasi-libc)" >&2; exit 1; }
+	$(Q)ls $$($(WASM_CC) -print-resource-dir)/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 || { echo "error: no compiler-rt for wasm32 (apt-get install libclang-rt-14-dev-wasm32)" >&2; exit 1; }
+	$(Q)touch $@
+
+$(BUILD)/wasm-programs/%.wasm: tests/wasm-programs/%.c | $(BUILD)/wasm-programs/.toolchain-ok
+	@$(if $(Q),echo "  WASMCC  $@")
+	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $< -lm
+
+$(BUILD)/wasm-programs/%.native: tests/wasm-programs/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  NATIVE  $@")
+	$(Q)$(NATIVE_CC) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $< -lm
+
+# tests/wasi/X.c: guest-side WASI checks, wasm only (no native twin).
+WASI_TEST_SRCS := $(wildcard tests/wasi/*.c)
+WASI_TEST_PROGS := $(patsubst tests/wasi/%.c,$(BUILD)/wasm-programs/wasi-%.wasm,$(WASI_TEST_SRCS))
+$(BUILD)/wasm-programs/wasi-%.wasm: tests/wasi/%.c | $(BUILD)/wasm-programs/.toolchain-ok
+	@$(if $(Q),echo "  WASMCC  $@")
+	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $<
+
+EXTRA_ALL += $(WASM_PROGS) $(NATIVE_PROGS) $(WASI_TEST_PROGS)
+
+# The WASI core must build freestanding (the micro-VM guest links it): no
+# libc headers, and no undefined symbols but the interpreter's own and
+# the four mem* functions the runtime contract allows (see wasm.h).
+WASI_FREESTANDING_SRCS := $(wildcard lib/wasm/wasi*.c)
+WASI_FREESTANDING_OK := $(BUILD)/freestanding/wasi.ok
+$(WASI_FREESTANDING_OK): $(WASI_FREESTANDING_SRCS) $(wildcard lib/wasm/wasi*.h) lib/wasm/wasm.h
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FREESTD $(WASI_FREESTANDING_SRCS)")
+	$(Q)for f in $(WASI_FREESTANDING_SRCS); do \
+	  $(CC) -std=gnu11 -O2 -ffreestanding -nostdinc -isystem $$($(CC) -print-file-name=include) \
+	    -fno-stack-protector -I lib $(WARNINGS) -c -o $(@D)/$$(basename $$f .c).o $$f || exit 1; done
+	$(Q)ld -r -o $(@D)/wasi-core.o $(patsubst lib/wasm/%.c,$(@D)/%.o,$(WASI_FREESTANDING_SRCS))
+	$(Q)bad=$$(nm -u $(@D)/wasi-core.o | awk '{print $$NF}' | sort -u | \
+	  grep -vE '^(memcpy|memset|memmove|memcmp|wasm_[a-z_]+)$$'); \
+	  if [ -n "$$bad" ]; then echo "error: WASI core is not freestanding, it needs: $$bad" >&2; exit 1; fi
+	$(Q)touch $@
+
+EXTRA_ALL += $(WASI_FREESTANDING_OK)
+
+install: install-mvm-wasm-man
+.PHONY: install-mvm-wasm-man
+install-mvm-wasm-man:
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 docs/mvm-wasm.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 # --- section: bench programs (bench/*.c -> $(BUILD)/bench/*) — owned by rpc work
 # Built with `all` so they cannot rot; run by `make bench` (bench/run).
@@ -197,6 +323,34 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(ALL_LIBS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(PKG_LIBS) -lm -lpthread
+
+# --- section: wasm interpreter (lib/wasm) — owned by wasm work ---------------
+# -fno-math-errno keeps any sqrt a plain instruction (lib/wasm has no libm).
+$(BUILD)/obj/lib/wasm/%.o: ALL_CFLAGS += -fno-math-errno
+WASM_SPEC_SRCS := $(wildcard tests/wasm-spec/*.c)
+WASM_SPEC_RUNNER := $(BUILD)/tests/wasm-spec-runner
+$(WASM_SPEC_RUNNER): $(call obj,$(WASM_SPEC_SRCS)) $(LIBWASM)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(call obj,$(WASM_SPEC_SRCS)) $(LIBWASM) $(PKG_LIBS)
+EXTRA_ALL += $(WASM_SPEC_RUNNER)
+
+# Freestanding check: lib/wasm must build for the micro-VM guest with no
+# libc; only memcpy/memset/memmove/memcmp may remain undefined.
+WASM_FREE_FLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -fno-builtin -fno-math-errno \
+                   -fno-stack-protector -fno-pic -Wall -Wextra -Werror -Wno-unused-parameter \
+                   -Wno-missing-field-initializers -Ilib
+WASM_FREE_STAMP := $(BUILD)/wasm-freestanding.ok
+$(WASM_FREE_STAMP): $(WASM_SRCS) $(wildcard lib/wasm/*.h lib/wasm/*.inc)
+	@rm -rf $(BUILD)/wasm-free && mkdir -p $(BUILD)/wasm-free
+	@$(if $(Q),echo "  FREE    lib/wasm")
+	$(Q)for f in $(WASM_SRCS); do \
+	  $(CC) $(WASM_FREE_FLAGS) -c -o $(BUILD)/wasm-free/$$(basename $$f .c).o $$f || exit 1; done
+	$(Q)ld -r -o $(BUILD)/wasm-free.o $(BUILD)/wasm-free/*.o
+	$(Q)bad=$$(nm -u $(BUILD)/wasm-free.o | awk '{print $$2}' | grep -vxE 'memcpy|memset|memmove|memcmp'); \
+	  if [ -n "$$bad" ]; then echo "lib/wasm is not freestanding, undefined: $$bad"; exit 1; fi
+	$(Q)touch $@
+EXTRA_CHECK_DEPS += $(WASM_FREE_STAMP)
 
 # --- section: fuzz targets (tests/fuzz/fuzz_*.c, clang libFuzzer) ----------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)

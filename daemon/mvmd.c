@@ -232,6 +232,26 @@ static int take_listen_fds(rpc_server_t *srv, unsigned *ret_n)
 	return r;
 }
 
+/* STATUS= for systemctl status: how many VMs, how many running. */
+static void notify_status(manager_t *m)
+{
+	size_t n, running = 0, failed = 0;
+	vm_t *const *vms = manager_vms(m, &n);
+
+	if (!getenv("NOTIFY_SOCKET"))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		running += vms[i]->state == VM_STATE_RUNNING;
+		failed += vms[i]->state == VM_STATE_FAILED || vms[i]->state == VM_STATE_START_FAILED;
+	}
+	sd_notifyf(0, "STATUS=%zu VMs: %zu running, %zu failed", n, running, failed);
+}
+
+static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata)
+{
+	notify_status(m);
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	log_info("received %s, shutting down (VMs keep running)", strsignal((int)si->ssi_signo));
@@ -370,7 +390,9 @@ int main(int argc, char **argv)
 		log_info("using %u listening socket(s) from systemd", n_fds);
 	}
 
-	sd_notifyf(0, "READY=1\nSTATUS=Serving %zu VMs\nMAINPID=%d", rep.loaded, (int)getpid());
+	sd_notifyf(0, "READY=1\nMAINPID=%d", (int)getpid());
+	notify_status(m);
+	(void)manager_subscribe(m, on_transition, NULL);
 	r = sd_event_loop(event);
 	if (r < 0)
 		log_error_errno(r, "event loop failed: %m");

@@ -225,6 +225,13 @@ START_TEST(test_sd_notify)
 	unsetenv("WATCHDOG_USEC");
 
 	ck_assert(notify_wait(nfd, "READY=1", 5000));
+	ck_assert(notify_wait(nfd, "STATUS=0 VMs: 0 running, 0 failed", 2000));
+	/* STATUS follows the VMs */
+	int c = mvmt_connect(d.sock);
+	json_object_put(mvmt_result(c, "compute.vm.create", "{\"memory_mib\":8}"));
+	ck_assert(notify_wait(nfd, "STATUS=1 VMs: 0 running, 0 failed", 2000));
+	close(c);
+	mvmt_forget_fd(c);
 	/* sd-event pings at half the watchdog interval */
 	ck_assert(notify_wait(nfd, "WATCHDOG=1", 2000));
 	ck_assert(notify_wait(nfd, "WATCHDOG=1", 2000));

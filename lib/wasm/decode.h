@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Byte reader shared by the decoder and the function-body validator. */
+#ifndef MVM_WASM_DECODE_H
+#define MVM_WASM_DECODE_H
+
+#include "wasm-int.h"
+
+struct rd {
+	const uint8_t *base, *p, *end;
+	wasm_error *err;
+	const wasm_config *cfg;
+};
+
+static inline uint32_t rd_off(const struct rd *r)
+{
+	return (uint32_t)(r->p - r->base);
+}
+
+int rd_fail(struct rd *r, wasm_error_kind kind, const char *msg);
+int rd_u8(struct rd *r, uint8_t *ret);
+int rd_u32(struct rd *r, uint32_t *ret);
+int rd_s32(struct rd *r, int32_t *ret);
+int rd_s33(struct rd *r, int64_t *ret);
+int rd_s64(struct rd *r, int64_t *ret);
+int rd_fixed(struct rd *r, void *dst, size_t n);
+int rd_valtype(struct rd *r, uint8_t *ret);
+int rd_reftype(struct rd *r, uint8_t *ret);
+bool is_reftype(uint8_t t);
+
+#define TRY(x)                       \
+	do {                         \
+		if ((x) < 0)         \
+			return -1;   \
+	} while (0)
+
+#endif

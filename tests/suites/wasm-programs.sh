@@ -1,0 +1,233 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The wasm32-wasi test programs under build/bin/mvm-wasm against their
+# native twins: same arguments, same stdin, same environment; stdout,
+# stderr and exit code must be identical byte for byte. Plus the runner's
+# own contract: traps (134 + kind), validation errors with an offset,
+# capabilities, usage errors.
+#
+# Ends with "N passed, M failed, K skipped".
+set -u
+BUILD_DIR=${MVM_BUILD_DIR:-$PWD/build}
+MVM_WASM=$BUILD_DIR/bin/mvm-wasm
+P=$BUILD_DIR/wasm-programs
+
+if [ ! -x "$MVM_WASM" ]; then
+	echo "SKIP: $MVM_WASM not built"
+	exit 77
+fi
+if [ ! -f "$P/sha256.wasm" ] || [ ! -x "$P/sha256.native" ]; then
+	echo "SKIP: test programs not built under $P (make all builds them)"
+	exit 77
+fi
+
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0 skip=0
+
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+
+# same NAME STDIN_FILE ARGS...: native and wasm agree on stdout, stderr, status.
+same() {
+	local name=$1 in=$2; shift 2
+	env -i "${ENVS[@]}" "$P/$name.native" "$@" <"$in" >"$T/n.out" 2>"$T/n.err"
+	local nrc=$?
+	env -i "$MVM_WASM" run "${RUN_OPTS[@]}" "$P/$name.wasm" "$@" <"$in" >"$T/w.out" 2>"$T/w.err"
+	local wrc=$?
+	local what="$name $*"
+	if [ $nrc -ne $wrc ]; then
+		bad "$what: exit $wrc under mvm-wasm, $nrc natively"; head -c 600 "$T/w.err"
+	elif ! cmp -s "$T/n.out" "$T/w.out"; then
+		bad "$what: stdout differs"; diff "$T/n.out" "$T/w.out" | head -n 10
+	elif ! cmp -s "$T/n.err" "$T/w.err"; then
+		bad "$what: stderr differs"; diff "$T/n.err" "$T/w.err" | head -n 10
+	elif [ ! -s "$T/n.out" ] && [ ! -s "$T/n.err" ]; then
+		bad "$what: no output at all (nothing was compared)"
+	else
+		ok "$what (exit $nrc, $(wc -c <"$T/n.out") bytes)"
+	fi
+}
+
+ENVS=() RUN_OPTS=()
+# Deterministic programs, small sizes (the benchmark uses big ones).
+same sha256 /dev/null 20
+same sort /dev/null 5000 3
+same recurse /dev/null 22 6
+same nbody /dev/null 5000
+same mandel /dev/null 120 50
+same printf /dev/null 500
+same strmem /dev/null 6
+
+# stdin round trips: small text, empty, binary, and large (many reads).
+printf 'Hello, World!\nsecond line\nno newline at end' >"$T/in1"
+same filter "$T/in1"
+same filter "$T/in1" upper
+same filter /dev/null
+head -c 3000 "$P/sha256.wasm" >"$T/in2"
+same filter "$T/in2"
+for i in $(seq 1 4000); do echo "line $i: the quick brown fox jumps over the lazy dog"; done >"$T/in3"
+same filter "$T/in3"
+
+# Exit codes through exit() and through main's return, with stderr.
+same exitcode /dev/null 0
+same exitcode /dev/null 1
+same exitcode /dev/null 42
+same exitcode /dev/null 42 return stderr
+same exitcode /dev/null 300
+
+# Args, environment, clock, random: the program prints what it got and
+# checks the properties (monotonic clock, non-constant random) itself.
+ENVS=(FOO=bar 'SPACES=a b  c' EMPTY=)
+RUN_OPTS=(--env FOO=bar --env 'SPACES=a b  c' --env EMPTY=)
+same envclock /dev/null one 'two words' '' --not-an-option
+ENVS=() RUN_OPTS=()
+same envclock /dev/null
+
+# --inherit-env passes the whole environment, --env overrides a key.
+env -i A=1 B=2 "$MVM_WASM" run --inherit-env --env B=3 "$P/envclock.wasm" >"$T/out" 2>&1
+if grep -qx 'envc=2' "$T/out" && grep -qx 'env A=1' "$T/out" && grep -qx 'env B=3' "$T/out"; then
+	ok "--inherit-env with an --env override"
+else
+	bad "--inherit-env: $(head -c 300 "$T/out")"
+fi
+# Without it, nothing of the host environment leaks in.
+HOSTONLY=leak "$MVM_WASM" run "$P/envclock.wasm" >"$T/out" 2>&1
+if grep -qx 'envc=0' "$T/out"; then ok "environment is empty by default"; else bad "environment leaked"; fi
+
+# Guest-side refusals: imports all of preview1 (so it links only if every
+# function is bound with the right type) and checks each errno itself.
+"$MVM_WASM" run "$P/wasi-refusals.wasm" >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && grep -qx 'all checks ok' "$T/out" && ! grep -q FAIL "$T/out" \
+	&& [ "$(grep -c ' ok$' "$T/out")" -ge 25 ]; then
+	ok "guest-side WASI refusals ($(grep -c ' ok$' "$T/out") errno checks)"
+else
+	bad "guest-side WASI refusals: rc=$rc"; grep -v ' ok$' "$T/out" "$T/err" | head -n 20
+fi
+
+# Sleeping (poll_oneoff on the monotonic clock, blocking in the host).
+"$MVM_WASM" run "$P/wasi-sleep.wasm" 30 >"$T/out" 2>&1
+rc=$?
+if [ $rc -eq 0 ] && [ "$(grep -c ': ok$' "$T/out")" -eq 3 ]; then
+	ok "nanosleep and poll_oneoff wait as long as asked"
+else
+	bad "sleep: rc=$rc $(head -c 300 "$T/out")"
+fi
+
+# --- denied capabilities ----------------------------------------------------
+"$MVM_WASM" run --deny stdout "$P/exitcode.wasm" 7 stderr >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 7 ] && [ ! -s "$T/out" ] && grep -q 'about to exit with 7' "$T/err"; then
+	ok "--deny stdout: no stdout, stderr still works, exit code kept"
+else
+	bad "--deny stdout: rc=$rc out=$(head -c 100 "$T/out")"
+fi
+"$MVM_WASM" run --deny clock "$P/envclock.wasm" >"$T/out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q '^clock: FAIL' "$T/out" && grep -q '^realtime: FAIL' "$T/out"; then
+	ok "--deny clock: the program sees its clock calls refused"
+else
+	bad "--deny clock: rc=$rc $(head -c 300 "$T/out")"
+fi
+"$MVM_WASM" run --deny clock "$P/wasi-sleep.wasm" >"$T/out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q '^nanosleep: FAIL' "$T/out"; then
+	ok "--deny clock: sleeping refused too"
+else
+	bad "--deny clock (sleep): rc=$rc $(head -c 300 "$T/out")"
+fi
+"$MVM_WASM" run --deny stdin "$P/filter.wasm" <"$T/in1" >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q 'read error' "$T/err" && ! grep -q Hello "$T/out"; then
+	ok "--deny stdin: reads refused"
+else
+	bad "--deny stdin: rc=$rc $(head -c 300 "$T/err")"
+fi
+"$MVM_WASM" run --deny random "$P/envclock.wasm" >"$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -ne 0 ] && ! grep -q '^random: ok' "$T/out"; then
+	ok "--deny random: no random bytes (exit $rc)"
+else
+	bad "--deny random: rc=$rc $(head -c 300 "$T/out")"
+fi
+
+# --- traps, invalid modules, linking ----------------------------------------
+# Hand-assembled modules: (func (export "_start") <body>).
+hex2bin() { printf "$(tr -d ' \n\t' <<<"$1" | sed 's/../\\x&/g')"; }
+module() { # module BODY_HEX FILE: one function [] -> [] exported as _start
+	local n=$(( ${#1} / 2 + 1 )) # body bytes plus the locals count
+	hex2bin "0061736d 01000000 01 04 01 60 00 00 03 02 01 00
+		07 0a 01 06 5f7374617274 00 00
+		0a $(printf %02x $((n + 2))) 01 $(printf %02x $n) 00 $1" >"$2"
+}
+module 000b "$T/unreachable.wasm"
+module 410141006d1a0b "$T/divzero.wasm"
+module 0b "$T/empty.wasm"
+"$MVM_WASM" validate "$T/empty.wasm" >"$T/out" 2>&1 && grep -qx ok "$T/out" \
+	&& ok "hand-made module validates" || bad "hand-made module: $(cat "$T/out")"
+"$MVM_WASM" run "$T/empty.wasm" >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && ok "_start returning exits 0" || bad "_start returning: rc=$rc $(cat "$T/out")"
+for t in unreachable:unreachable divzero:'divide by zero'; do
+	f=${t%%:*} kind=${t#*:}
+	"$MVM_WASM" run "$T/$f.wasm" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ $rc -eq 134 ] && grep -q "^mvm-wasm: trap: .*$kind" "$T/err"; then
+		ok "trap $f: exit 134, $(cat "$T/err")"
+	else
+		bad "trap $f: rc=$rc err=$(cat "$T/err")"
+	fi
+done
+
+"$MVM_WASM" validate "$P/sha256.wasm" >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -qx ok "$T/out" && ok "validate sha256.wasm: ok" || bad "validate sha256.wasm: rc=$rc"
+printf '\x00asm\x02\x00\x00\x00' >"$T/badversion.wasm"
+head -c 20000 "$P/sha256.wasm" >"$T/truncated.wasm"
+cp "$P/sha256.wasm" "$T/corrupt.wasm"
+printf '\xff\xff\xff\xff\xff' | dd of="$T/corrupt.wasm" bs=1 seek=12 conv=notrunc status=none
+for f in badversion truncated corrupt; do
+	"$MVM_WASM" validate "$T/$f.wasm" >"$T/out" 2>&1
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q 'offset [0-9]' "$T/out"; then
+		ok "validate $f: $(head -n1 "$T/out")"
+	else
+		bad "validate $f: rc=$rc $(head -c 300 "$T/out")"
+	fi
+	"$MVM_WASM" run "$T/$f.wasm" >/dev/null 2>&1
+	rc=$?
+	[ $rc -eq 126 ] && ok "run $f: exit 126" || bad "run $f: rc=$rc"
+done
+# A module importing something that is not WASI does not link.
+printf '\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x02\x0b\x01\x03env\x03foo\x00\x00' >"$T/import.wasm"
+"$MVM_WASM" run "$T/import.wasm" >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 126 ] && grep -q "env.foo" "$T/out" && ok "unlinkable import: exit 126 ($(head -n1 "$T/out"))" || bad "unlinkable import: rc=$rc $(cat "$T/out")"
+printf '\x00asm\x01\x00\x00\x00' >"$T/nostart.wasm"
+"$MVM_WASM" run "$T/nostart.wasm" >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 126 ] && grep -q _start "$T/out" && ok "no _start: exit 126" || bad "no _start: rc=$rc $(cat "$T/out")"
+
+# --- usage ------------------------------------------------------------------
+usage_case() { # usage_case EXPECTED_RC ARGS...
+	local want=$1; shift
+	"$MVM_WASM" "$@" >"$T/out" 2>&1 </dev/null
+	local rc=$?
+	[ $rc -eq "$want" ] && ok "mvm-wasm $* -> $rc" || bad "mvm-wasm $*: rc=$rc, want $want"
+}
+usage_case 2
+usage_case 2 frobnicate
+usage_case 2 run
+usage_case 2 run --deny network "$T/empty.wasm"
+usage_case 2 run --env NOEQUALS "$T/empty.wasm"
+usage_case 2 validate
+usage_case 0 --version
+grep -q "^mvm-wasm [0-9]" "$T/out" || bad "--version output: $(cat "$T/out")"
+usage_case 0 --help
+grep -q "^Usage: mvm-wasm run" "$T/out" || bad "--help output"
+usage_case 126 run "$T/does-not-exist.wasm"
+
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The exec agent library, served on AF_UNIX by a forked process (a fresh
+ * one per test), driven by the host-side client: real programs, real pipes.
+ * The same cases run against mvm-init as PID 1 in
+ * tests/integration/check_mvm_init_pidns.c.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec-cases.h"
+#include "exec/agent.h"
+
+static char dir[] = "/tmp/mvm-agent-XXXXXX";
+static char path[128];
+static pid_t agent_pid;
+static int stop_pipe[2];
+static unsigned request_timeout_ms; /* 0: the agent's default */
+
+static void agent_setup(void)
+{
+	int ready[2];
+	char c;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/agent.sock", dir);
+	exec_cases_path = path;
+	exec_cases_platform = "unit-test";
+	ck_assert_int_eq(pipe(stop_pipe), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	agent_pid = fork();
+	ck_assert_int_ge(agent_pid, 0);
+	if (agent_pid == 0) {
+		exec_agent_config_t cfg = { .transport = exec_transport_unix(path), .platform = "unit-test",
+					    .max_connections = 4, .request_timeout_ms = request_timeout_ms };
+		exec_agent_t *a;
+		signal(SIGPIPE, SIG_IGN); /* as the agent's contract asks */
+		close(stop_pipe[1]);
+		if (exec_agent_new(&cfg, &a) < 0)
+			_exit(2);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(3);
+		int r = exec_agent_run(a, stop_pipe[0]);
+		exec_agent_free(a);
+		_exit(r < 0 ? 4 : 0);
+	}
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	close(stop_pipe[0]);
+}
+
+static void agent_teardown(void)
+{
+	int st;
+
+	close(stop_pipe[1]); /* asks the agent loop to return */
+	ck_assert_int_eq(waitpid(agent_pid, &st, 0), agent_pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "agent status %d", st);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void short_timeout_setup(void)
+{
+	request_timeout_ms = 300;
+	agent_setup();
+}
+
+/* Idle peers are dropped, and the slots they held serve others again. */
+START_TEST(test_idle_connections_dropped)
+{
+	int fds[4];
+	uint8_t b[64];
+
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(exec_client_connect_unix(path, &fds[i]), 0);
+	/* All four slots are taken: a fifth request has to wait for them. */
+	ck_assert_str_eq(exec_cases_sh("echo served"), "served\n");
+	for (int i = 0; i < 4; i++) {
+		uint32_t code;
+		exec_str_t msg;
+		exec_decoder_t d;
+		exec_frame_t f;
+		size_t used;
+		static uint8_t dbuf[EXEC_MAX_PAYLOAD];
+		ssize_t n = recv(fds[i], b, sizeof(b), 0);
+
+		ck_assert_int_gt(n, 0);
+		exec_decoder_init(&d, dbuf, sizeof(dbuf));
+		ck_assert_int_eq(exec_decoder_feed(&d, b, (size_t)n, &used, &f), 1);
+		ck_assert_int_eq(f.type, EXEC_FRAME_ERROR);
+		ck_assert_int_eq(exec_parse_error(f.payload, f.len, &code, &msg), 0);
+		ck_assert_uint_eq(code, EXEC_ERROR_PROTOCOL);
+		ck_assert_int_eq(recv(fds[i], b, sizeof(b), 0), 0);
+		close(fds[i]);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("exec_agent");
+	TCase *tc = tcase_create("agent");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, agent_setup, agent_teardown);
+	exec_cases_add(tc);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("limits");
+	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, short_timeout_setup, agent_teardown);
+	tcase_add_test(tc, test_idle_connections_dropped);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
