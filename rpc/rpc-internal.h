@@ -151,6 +151,7 @@ struct rpc_conn {
 	rpc_reply_t *replies;   /* lines not answered yet */
 	unsigned n_pending;
 	bool eof, too_large, closed, processing;
+	bool dying;             /* to be closed from the loop (close_later) */
 	rpc_hook_t *hooks;
 	size_t n_hooks;
 };
@@ -187,5 +188,7 @@ int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj);
 /* Queues p[0..n) followed by '\n'. */
 int rpc_conn_queue_line(rpc_conn_t *c, const char *p, size_t n);
 void rpc_conn_reply_done(rpc_conn_t *c);
+/* Close from the loop, soon: for failures inside calls handlers make. */
+void rpc_conn_close_later(rpc_conn_t *c);
 
 #endif

@@ -118,14 +118,18 @@ const struct ucred *rpc_conn_peer(rpc_conn_t *c);
  * the connection is closed, or -ENOBUFS when its output queue was over the
  * hard cap (max_notify_bytes): the slow follower is then disconnected.
  * (-ENOMEM, or -ELOOP for params that contain themselves, are possible
- * too.) */
+ * too.) A connection that fails while a handler answers or notifies is
+ * closed from the event loop shortly after, never inside that call: close
+ * hooks do not run under the caller's feet; rpc_conn_is_open() turns false
+ * at once. */
 int rpc_conn_notify(rpc_conn_t *c, const char *method, json_object *params);
 /* Close hooks run once, when the connection closes (peer left, error,
  * server freed), before the server drops its reference. Adding the same
  * (fn, userdata) twice registers it twice. -EPIPE if already closed. */
 int rpc_conn_add_close_hook(rpc_conn_t *c, void (*fn)(rpc_conn_t *c, void *userdata), void *userdata);
 void rpc_conn_remove_close_hook(rpc_conn_t *c, void (*fn)(rpc_conn_t *c, void *userdata), void *userdata);
-/* Close now: queued output is discarded, close hooks run. */
+/* Close now: queued output is discarded, close hooks run (inside this
+ * call). */
 void rpc_conn_close(rpc_conn_t *c);
 
 /* --- server ------------------------------------------------------------ */

@@ -73,7 +73,7 @@ static void reply_send(rpc_reply_t *r, rpc_conn_t *c)
 		return;
 	char *buf = malloc(len + 1), *q = buf;
 	if (!buf) {
-		rpc_conn_close(c); /* cannot answer: do not leave the client waiting */
+		rpc_conn_close_later(c); /* cannot answer: do not leave the client waiting */
 		return;
 	}
 	*q++ = '[';

@@ -70,7 +70,7 @@ typedef struct env {
 	int client;
 } env_t;
 
-static void env_start(env_t *t, unsigned max_pending)
+static void env_start_ex(env_t *t, unsigned max_pending, size_t max_notify)
 {
 	rpc_limits_t l;
 	int fd;
@@ -84,12 +84,19 @@ static void env_start(env_t *t, unsigned max_pending)
 	ck_assert_int_eq(sd_event_new(&t->e), 0);
 	rpc_limits_default(&l);
 	l.max_pending = max_pending;
+	if (max_notify)
+		l.max_notify_bytes = max_notify;
 	ck_assert_int_eq(rpc_listen_unix(t->path, 0600, (gid_t)-1, &fd), 0);
 	ck_assert_int_eq(rpc_server_new(t->e, methods, ELEMENTSOF(methods), &l, "t", "1", NULL, &t->s), 0);
 	ck_assert_int_eq(rpc_server_add_listener(t->s, fd), 0);
 	t->client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	memcpy(sa.sun_path, t->path, strlen(t->path) + 1);
 	ck_assert_int_eq(connect(t->client, (struct sockaddr *)&sa, sizeof(sa)), 0);
+}
+
+static void env_start(env_t *t, unsigned max_pending)
+{
+	env_start_ex(t, max_pending, 0);
 }
 
 static void env_stop(env_t *t)
@@ -219,6 +226,38 @@ START_TEST(handler_closes_its_connection_mid_batch)
 }
 END_TEST
 
+START_TEST(slow_follower_closed_from_the_loop)
+{
+	env_t t;
+	env_start_ex(&t, 128, 64 * 1024);
+	const char *req = "{\"jsonrpc\":\"2.0\",\"method\":\"subscribe\",\"id\":1}\n";
+	ck_assert_int_eq(send(t.client, req, strlen(req), 0), (ssize_t)strlen(req));
+	for (int i = 0; i < 100 && n_held < 1; i++)
+		spin(&t, 1);
+	ck_assert_uint_eq(n_held, 1);
+	rpc_call_reply(held[0], NULL);
+
+	/* The client never reads: notify until the hard cap trips. */
+	char big[1024];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	int r = 0;
+	for (int i = 0; i < 100000 && r == 0; i++)
+		r = rpc_conn_notify(conn_ref, "flood", json_object_new_string(big));
+	ck_assert_int_eq(r, -ENOBUFS);
+	/* Not closed under our feet: hooks have not run yet ... */
+	ck_assert_uint_eq(n_hooks, 0);
+	ck_assert(!rpc_conn_is_open(conn_ref));
+	ck_assert_int_eq(rpc_conn_notify(conn_ref, "flood", NULL), -EPIPE);
+	/* ... they run from the loop. */
+	spin(&t, 2);
+	ck_assert_uint_eq(n_hooks, 1);
+	ck_assert_uint_eq(rpc_server_n_connections(t.s), 0);
+	conn_ref = rpc_conn_unref(conn_ref);
+	env_stop(&t);
+}
+END_TEST
+
 static void bad_handler_result(rpc_call_t *call, json_object *params, void *userdata)
 {
 	/* A result with a cycle cannot be written: the call still gets an
@@ -273,6 +312,7 @@ int main(void)
 	tcase_add_test(tc, call_outlives_connection_and_server);
 	tcase_add_test(tc, pending_cap_stops_reading);
 	tcase_add_test(tc, handler_closes_its_connection_mid_batch);
+	tcase_add_test(tc, slow_follower_closed_from_the_loop);
 	tcase_add_test(tc, unwritable_result);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
