@@ -139,7 +139,7 @@ static int conn_flush(rpc_conn_t *c)
 	}
 	if (c->out_start == c->out_len) {
 		c->out_start = c->out_len = 0;
-		if (c->out_alloc > 4 * CONN_IN_MIN) {
+		if (c->out_alloc > 2 * CONN_IN_MIN) {
 			free(c->out);
 			c->out = NULL;
 			c->out_alloc = 0;
@@ -363,6 +363,12 @@ static int conn_read(rpc_conn_t *c)
 		c->in_len -= c->in_start;
 		c->in_scan -= c->in_start;
 		c->in_start = 0;
+	}
+	if (c->in_len == 0 && c->in_alloc > 2 * CONN_IN_MIN) {
+		/* One big line made the buffer grow: give it back. */
+		free(c->in);
+		c->in = NULL;
+		c->in_alloc = c->in_scan = 0;
 	}
 	if (c->in_alloc == c->in_len) {
 		/* Never hold more than one line's limit (plus its '\n'). */

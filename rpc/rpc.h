@@ -163,6 +163,7 @@ typedef struct rpc_server_stats {
 	unsigned n_connections;
 	uint64_t n_accepted, n_rejected;  /* rejected: over max_clients */
 	size_t input_bytes, output_bytes; /* buffered over all connections now */
+	size_t buffer_bytes;              /* memory held by those buffers (capacity) */
 	unsigned pending_calls;           /* request lines not fully answered yet, all connections */
 } rpc_server_stats_t;
 void rpc_server_get_stats(rpc_server_t *s, rpc_server_stats_t *ret);

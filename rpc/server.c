@@ -570,6 +570,7 @@ void rpc_server_get_stats(rpc_server_t *s, rpc_server_stats_t *ret)
 	for (rpc_conn_t *c = s->conns; c; c = c->next) {
 		st.input_bytes += c->in_len - c->in_start;
 		st.output_bytes += c->out_len - c->out_start;
+		st.buffer_bytes += c->in_alloc + c->out_alloc;
 		st.pending_calls += c->n_pending;
 	}
 	*ret = st;
