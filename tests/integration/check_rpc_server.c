@@ -506,7 +506,8 @@ START_TEST(backpressure)
 		}
 	}
 	ck_assert_int_eq(partial, 0);
-	ck_assert_msg(sent_reqs > 200, "only %zu requests fit: no backpressure to test", sent_reqs);
+	ck_assert_msg(sent_reqs > 100, "only %zu requests fit: no backpressure to test", sent_reqs);
+	printf("backpressure: %zu requests written before the kernel buffers filled\n", sent_reqs);
 	/* The server stopped reading: its buffers for the hog stay bounded. */
 	json_object *s = stats(&other);
 	int64_t out = jint(s, "output_bytes"), in = jint(s, "input_bytes");
