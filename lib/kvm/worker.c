@@ -4,7 +4,7 @@
  * The child gets exactly: 0,1 /dev/null, 2 log or /dev/null, 3 /dev/kvm,
  * 4 the guest image, 5 the listening control socket, 6 the result file,
  * 7 a sealed memfd with the supported-CPUID table (asked once per parent),
- * 8 the listening hybrid vsock socket (or /dev/null without vsock_path).
+ * 8 the listening hybrid vsock socket (nothing without vsock_path).
  * The parent closes its copies and sets them to -1 once handed over, as
  * OpenBSD vmd does, so no fd of one VM leaks into another VM's worker.
  */
@@ -161,8 +161,29 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
  * clobber one another, and a source is never its own target (dup2 onto
  * itself would keep O_CLOEXEC).
  */
+/*
+ * The worker faces hostile guests: it gets none of mvmd's environment
+ * (NOTIFY_SOCKET, credentials, whatever an operator set), only the
+ * sanitizer options that make sanitized test runs work.
+ */
+static const char *const env_keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
+
+static void worker_env(char *envp[static 4])
+{
+	size_t n = 0;
+	for (size_t i = 0; i < ELEMENTSOF(env_keep); i++)
+		for (char **e = environ; e && *e; e++)
+			if (strncmp(*e, env_keep[i], strlen(env_keep[i])) == 0 &&
+			    (*e)[strlen(env_keep[i])] == '=') {
+				envp[n++] = *e;
+				break;
+			}
+	envp[n] = NULL;
+}
+
 static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 {
+	char *envp[ELEMENTSOF(env_keep) + 1];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	int high[CHILD_NFDS], r;
@@ -187,6 +208,10 @@ static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 		goto out_fa;
 	for (int i = 0; i < CHILD_NFDS && r == 0; i++)
 		r = -posix_spawn_file_actions_adddup2(&fa, high[i] >= 0 ? high[i] : src[i], i);
+	/* No vsock socket: nothing at FD_VSOCK (filled, then closed, so
+	 * whatever the parent had there cannot leak in). */
+	if (r == 0 && src[FD_VSOCK] == src[0])
+		r = -posix_spawn_file_actions_addclose(&fa, FD_VSOCK);
 	if (r == 0)
 		r = -posix_spawn_file_actions_addclosefrom_np(&fa, CHILD_NFDS);
 	sigemptyset(&none);
@@ -200,8 +225,9 @@ static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 		r = -posix_spawnattr_setsigmask(&attr, &none);
 	if (r == 0)
 		r = -posix_spawnattr_setsigdefault(&attr, &all);
+	worker_env(envp);
 	if (r == 0)
-		r = -posix_spawn(ret_pid, argv[0], &fa, &attr, argv, environ);
+		r = -posix_spawn(ret_pid, argv[0], &fa, &attr, argv, envp);
 	posix_spawnattr_destroy(&attr);
 out_fa:
 	posix_spawn_file_actions_destroy(&fa);

@@ -145,6 +145,15 @@ START_TEST(test_host_services)
 	ck_assert_int_eq(tconsole_num(&t, "mem_mib"), 32);
 	ck_assert_int_eq(tconsole_num(&t, "read_empty"), 0);
 	ck_assert_ptr_nonnull(strstr(t.console, "cap=wasi:clocks\ncap=wasi:random\n"));
+	/* SSE works at CPL3; with AVX on the host, XCR0 has x87|SSE|AVX
+	 * (under PVM the guest reads the host's XCR0, a superset) and a
+	 * 256-bit add works. */
+	ck_assert_int_eq(tconsole_num(&t, "osxsave"), 1);
+	ck_assert_ptr_nonnull(strstr(t.console, "sse=ok\n"));
+	if (!strstr(t.console, "avx=none")) {
+		ck_assert_ptr_nonnull(strstr(t.console, "avx=ok\n"));
+		ck_assert_int_eq(tconsole_num(&t, "xcr0") & 7, 7);
+	}
 	char want[128];
 	snprintf(want, sizeof(want), "workload=%s\n", wl);
 	ck_assert_ptr_nonnull(strstr(t.console, want));
