@@ -22,7 +22,8 @@
 
 #include "kvm/ctl.h"
 
-#define KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL 0x1u /* test only: worker dies by SIGSYS */
+#define KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL 0x1u /* test only: worker calls socket() */
+#define KVM_WORKER_DEBUG_EXEC_MAPPING 0x2u      /* test only: worker maps PROT_EXEC */
 
 typedef struct kvm_worker_config {
 	const char *vmm_path;    /* the mvm-vmm binary */
