@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The worker's side of Wasm workloads by hash (docs/guest-abi.md):
+ * reading and verifying the module mvmd handed over as a read-only fd,
+ * the boot-info version 2 fields (envp, workload_size), and the
+ * MVM_HC_BLOB_LOAD hypercall that copies the module into guest memory.
+ *
+ * The module is read and hashed before the sandbox is entered, so the
+ * bytes the guest gets are exactly the bytes whose hash the VM's spec
+ * names, whatever happened to the file since it was stored.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blob.h"
+#include "kvm/guest-abi.h"
+#include "kvm/vm.h"
+
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+
+int kvm_workload_read(int fd, const char *ref, uint64_t max, uint8_t **ret, uint64_t *ret_size)
+{
+	char want[BLOB_HEX_LEN + 1], got[BLOB_HEX_LEN + 1];
+	struct stat st;
+	uint8_t *buf;
+	uint64_t off = 0;
+	int r;
+
+	if (!ref || blob_ref_to_hex(ref, want) < 0)
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t)st.st_size > max)
+		return -EFBIG;
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf)
+		return -ENOMEM;
+	while (off < (uint64_t)st.st_size) {
+		ssize_t n = pread(fd, buf + off, (size_t)st.st_size - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO; /* shrank under us */
+			free(buf);
+			return r;
+		}
+		off += (uint64_t)n;
+	}
+	r = blob_hash_data(buf, off, got);
+	if (r < 0 || strcmp(want, got) != 0) {
+		free(buf);
+		return r < 0 ? r : -EBADMSG;
+	}
+	*ret = buf;
+	*ret_size = off;
+	return 0;
+}
+
+int kvm_vm_write_workload_info(kvm_vm_t *vm, char *const *envs, size_t nenvs, uint64_t workload_size)
+{
+	struct mvm_boot_info *bi = (struct mvm_boot_info *)(vm->mem + MVM_GUEST_BOOT_INFO);
+	uint64_t arr = ALIGN_UP((uint64_t)bi->size, 8), s;
+
+	if (bi->magic != MVM_BOOT_MAGIC || nenvs > 1024)
+		return bi->magic != MVM_BOOT_MAGIC ? -EINVAL : -E2BIG;
+	s = arr + (nenvs + 1) * 8;
+	if (s > MVM_BOOT_INFO_MAX)
+		return -E2BIG;
+	uint64_t *slots = (uint64_t *)(vm->mem + MVM_GUEST_BOOT_INFO + arr);
+	for (size_t i = 0; i < nenvs; i++) {
+		size_t l = strlen(envs[i]) + 1;
+		if (l > MVM_BOOT_INFO_MAX - s)
+			return -E2BIG;
+		memcpy(vm->mem + MVM_GUEST_BOOT_INFO + s, envs[i], l);
+		slots[i] = MVM_GUEST_BOOT_INFO + s;
+		s += l;
+	}
+	slots[nenvs] = 0;
+	bi->envc = (uint32_t)nenvs;
+	bi->envp = MVM_GUEST_BOOT_INFO + arr;
+	bi->workload_size = workload_size;
+	bi->size = (uint32_t)s;
+	return 0;
+}
+
+bool kvm_hc_blob_load(kvm_vm_t *vm, const kvm_host_ops_t *ops, uint64_t buf, uint64_t cap, uint64_t *rax)
+{
+	uint8_t *p;
+
+	if (!ops->blob) {
+		*rax = (uint64_t)-ENOENT;
+		return true;
+	}
+	if (cap < ops->blob_size) {
+		/* Not a fault: the guest may ask again with room enough. */
+		*rax = (uint64_t)-E2BIG;
+		return true;
+	}
+	p = kvm_vm_guest_ptr(vm, buf, ops->blob_size, true);
+	if (!p)
+		return false;
+	memcpy(p, ops->blob, ops->blob_size);
+	*rax = ops->blob_size;
+	return true;
+}
