@@ -82,6 +82,9 @@ int kvm_vm_write_workload_info(kvm_vm_t *vm, char *const *envs, size_t nenvs,
 /* Read a workload blob from fd (at most max bytes, -EFBIG beyond) and
  * check it hashes to ref ("sha256:<hex>"), -EBADMSG otherwise. */
 int kvm_workload_read(int fd, const char *ref, uint64_t max, uint8_t **ret, uint64_t *ret_size);
+/* Populate the host pages a workload guest touches first (the start of
+ * its heap, the top of its stack): see lib/kvm/workload.c. */
+void kvm_workload_prefault(kvm_vm_t *vm, uint64_t blob_size);
 /* MVM_HC_BLOB_LOAD: copy the module to guest buf (cap bytes). Sets *rax
  * (size, -ENOENT without workload, -E2BIG if cap is short); returns
  * false when buf is not writable guest memory (a bad-pointer fault). */

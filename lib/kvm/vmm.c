@@ -430,6 +430,7 @@ static int setup_vm(vmm_t *m)
 					  : r == -EBADMSG ? "workload module does not match its hash"
 					  : "reading the workload module");
 		safe_close(c->blob_fd);
+		kvm_workload_prefault(m->vm, m->blob_size);
 	}
 	r = kvm_vm_write_workload_info(m->vm, c->envs, c->nenvs, m->blob_size);
 	if (r < 0)
