@@ -134,6 +134,12 @@ bool manager_backend_registered(manager_t *m, vm_backend_t b)
 	return b >= 0 && b < _VM_BACKEND_MAX && m->backends[b];
 }
 
+void manager_backend_describe(manager_t *m, vm_backend_t b, json_object *obj)
+{
+	if (m->backends[b] && m->backends[b]->describe)
+		m->backends[b]->describe(m, obj);
+}
+
 bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason)
 {
 	const backend_ops_t *ops = m->backends[b];
@@ -353,6 +359,13 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_de
 		goto fail_free;
 	}
 
+	ops = m->backends[vm->backend];
+	if (ops && ops->validate) {
+		r = ops->validate(m, vm, ret_detail);
+		if (r < 0)
+			goto fail_free;
+	}
+
 	r = store_create_vm_dir(m->store, vm->id);
 	if (r < 0)
 		goto fail_free;
@@ -363,7 +376,6 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_de
 	r = record(m, vm, VM_STATE_PROVISIONING, "created", seq0);
 	if (r < 0)
 		goto fail_dir;
-	ops = m->backends[vm->backend];
 	if (ops && ops->provision) {
 		r = ops->provision(m, vm, &cause);
 		if (r < 0 && !cause) {

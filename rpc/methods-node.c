@@ -15,6 +15,7 @@ static json_object *backend_info(manager_t *m, vm_backend_t b)
 	json_object_object_add(o, "usable", json_object_new_boolean(usable));
 	if (reason)
 		json_object_object_add(o, "reason", json_object_new_string(reason));
+	manager_backend_describe(m, b, o);
 	return o;
 }
 

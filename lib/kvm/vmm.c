@@ -415,6 +415,8 @@ static int setup_vm(vmm_t *m)
 	if (r < 0)
 		return fail_setup(m, r, "creating the VM");
 	r = kvm_vm_load_image_fd(m->vm, c->image_fd);
+	if (r == -E2BIG)
+		return fail_setup(m, r, "loading the guest image: a segment lies outside [2 MiB, stack guard)");
 	if (r < 0)
 		return fail_setup(m, r, "loading the guest image");
 	r = kvm_vm_write_boot_info(m->vm, c->args, c->nargs, c->caps, c->ncaps, c->workload);

@@ -163,8 +163,29 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
  * clobber one another, and a source is never its own target (dup2 onto
  * itself would keep O_CLOEXEC).
  */
+/*
+ * The worker faces hostile guests: it gets none of mvmd's environment
+ * (NOTIFY_SOCKET, credentials, whatever an operator set), only the
+ * sanitizer options that make sanitized test runs work.
+ */
+static const char *const env_keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
+
+static void worker_env(char *envp[static 4])
+{
+	size_t n = 0;
+	for (size_t i = 0; i < ELEMENTSOF(env_keep); i++)
+		for (char **e = environ; e && *e; e++)
+			if (strncmp(*e, env_keep[i], strlen(env_keep[i])) == 0 &&
+			    (*e)[strlen(env_keep[i])] == '=') {
+				envp[n++] = *e;
+				break;
+			}
+	envp[n] = NULL;
+}
+
 static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 {
+	char *envp[ELEMENTSOF(env_keep) + 1];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	int high[CHILD_NFDS], r;
@@ -202,8 +223,9 @@ static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 		r = -posix_spawnattr_setsigmask(&attr, &none);
 	if (r == 0)
 		r = -posix_spawnattr_setsigdefault(&attr, &all);
+	worker_env(envp);
 	if (r == 0)
-		r = -posix_spawn(ret_pid, argv[0], &fa, &attr, argv, environ);
+		r = -posix_spawn(ret_pid, argv[0], &fa, &attr, argv, envp);
 	posix_spawnattr_destroy(&attr);
 out_fa:
 	posix_spawn_file_actions_destroy(&fa);

@@ -16,22 +16,41 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blob.h"
 #include "kvm/guest-abi.h"
 #include "kvm/sha256.h"
 #include "kvm/vm.h"
 
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
+#define REF_PREFIX "sha256:"
+#define HEX_LEN (2 * KVM_SHA256_LEN)
+
+/* "sha256:<64 lowercase hex>" -> the hex (mvm-vmm is linked without
+ * lib/blob.c and its OpenSSL). */
+static int ref_to_hex(const char *ref, char hex[static HEX_LEN + 1])
+{
+	size_t p = sizeof(REF_PREFIX) - 1;
+
+	if (strncmp(ref, REF_PREFIX, p) != 0 || strlen(ref) != p + HEX_LEN)
+		return -EINVAL;
+	for (size_t i = 0; i < HEX_LEN; i++) {
+		char c = ref[p + i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return -EINVAL;
+	}
+	memcpy(hex, ref + p, HEX_LEN + 1);
+	return 0;
+}
+
 int kvm_workload_read(int fd, const char *ref, uint64_t max, uint8_t **ret, uint64_t *ret_size)
 {
-	char want[BLOB_HEX_LEN + 1], got[BLOB_HEX_LEN + 1];
+	char want[HEX_LEN + 1], got[HEX_LEN + 1];
 	struct stat st;
 	uint8_t *buf;
 	uint64_t off = 0;
 	int r;
 
-	if (!ref || blob_ref_to_hex(ref, want) < 0)
+	if (!ref || ref_to_hex(ref, want) < 0)
 		return -EINVAL;
 	if (fstat(fd, &st) < 0)
 		return -errno;

@@ -289,6 +289,7 @@ START_TEST(test_sandbox_while_running)
 {
 	tvm_t t;
 	char v[64];
+	setenv("MVM_TEST_SECRET", "hunter2", 1);
 	tvm_start(&t, "mvm-guest", NULL, 0);
 	tvm_wait_console(&t, "mvm-guest: ready", 10000);
 	status_line(t.w.pid, "CapEff:", v, sizeof(v));
@@ -305,16 +306,34 @@ START_TEST(test_sandbox_while_running)
 	 * its own VM, vCPU, eventfd and connection fds; /dev/kvm, the image
 	 * and the CPUID table were closed once the VM was built. */
 	char fdpath[64], target[256];
-	for (int fd = 0; fd < 64; fd++) {
+	int nfds = 0;
+	for (int fd = 0; fd < 1024; fd++) {
 		snprintf(fdpath, sizeof(fdpath), "/proc/%d/fd/%d", (int)t.w.pid, fd);
 		ssize_t n = readlink(fdpath, target, sizeof(target) - 1);
 		if (n < 0)
 			continue;
 		target[n] = 0;
+		nfds++;
 		ck_assert_msg(strcmp(target, "/dev/kvm") != 0, "fd %d is /dev/kvm", fd);
 		ck_assert_msg(strcmp(target, t.image) != 0, "fd %d is the image", fd);
 		ck_assert_msg(!strstr(target, "mvm-cpuid"), "fd %d is the CPUID memfd", fd);
 	}
+	/* 0-2, socket, result, connection, VM, vCPU, two eventfds: none of
+	 * the test's own fds leaked in. */
+	ck_assert_int_le(nfds, 10);
+	/* Nor did the parent's environment (set before the spawn, below). */
+	char envpath[64], env[4096];
+	snprintf(envpath, sizeof(envpath), "/proc/%d/environ", (int)t.w.pid);
+	FILE *ef = fopen(envpath, "re");
+	ck_assert_ptr_nonnull(ef);
+	size_t en = fread(env, 1, sizeof(env) - 1, ef);
+	fclose(ef);
+	for (size_t i = 0; i < en; i++)
+		if (env[i] == 0)
+			env[i] = '\n';
+	env[en] = 0;
+	ck_assert_msg(!strstr(env, "MVM_TEST_SECRET"), "worker environment: %s", env);
+	ck_assert_msg(!strstr(env, "PATH="), "worker environment: %s", env);
 	ck_assert_int_eq(kvm_ctl_send_stop(t.w.ctl, 0), 0);
 	tvm_finish(&t, 10000);
 	tvm_cleanup(&t);
