@@ -315,7 +315,7 @@ static int tmp_commit(blob_store_t *s, tmp_file_t *t, const char *hex, blob_info
 	bool existed = false;
 	int r = 0;
 
-	if (fsync(t->fd) < 0 || fchmod(t->fd, BLOB_FILE_MODE) < 0 || fstat(t->fd, &st) < 0)
+	if (fstat(t->fd, &st) < 0)
 		r = negative_errno();
 	else if (fstatat(s->dirfd, hex, &old, AT_SYMLINK_NOFOLLOW) == 0)
 		existed = true;
@@ -326,11 +326,17 @@ static int tmp_commit(blob_store_t *s, tmp_file_t *t, const char *hex, blob_info
 		return r;
 	}
 	if (existed && S_ISREG(old.st_mode) && old.st_size == st.st_size) {
-		/* Same bytes already stored: keep the old file (and its time). */
+		/* Same bytes already stored: keep the old file (and its time),
+		 * and spare the fsync of a copy that is thrown away. */
 		tmp_discard(s, t);
 		info_from_stat(hex, &old, ret_info);
 		*ret_created = false;
 		return 0;
+	}
+	if (fsync(t->fd) < 0 || fchmod(t->fd, BLOB_FILE_MODE) < 0 || fstat(t->fd, &st) < 0) {
+		r = negative_errno();
+		tmp_discard(s, t);
+		return r;
 	}
 	/* Otherwise a file of the wrong size (truncated, damaged) or type is
 	 * replaced: putting the right bytes again is the repair. */
@@ -383,6 +389,11 @@ static size_t check_max(const blob_put_opts_t *opts)
 	return opts->check_max ? opts->check_max : DEFAULT_CHECK_MAX;
 }
 
+static uint64_t max_size(const blob_put_opts_t *opts)
+{
+	return opts && opts->max_size ? opts->max_size : BLOB_DEFAULT_MAX_SIZE;
+}
+
 int blob_put_data(blob_store_t *s, const void *data, size_t len, blob_put_opts_t *opts,
 		  blob_info_t *ret_info, bool *ret_created)
 {
@@ -394,6 +405,8 @@ int blob_put_data(blob_store_t *s, const void *data, size_t len, blob_put_opts_t
 	r = check_opts(opts);
 	if (r < 0)
 		return r;
+	if (len > max_size(opts))
+		return -E2BIG;
 	/* Everything that can refuse the content runs before a byte is
 	 * written, so a refused put touches nothing. */
 	r = blob_hash_data(data, len, hex);
@@ -402,17 +415,19 @@ int blob_put_data(blob_store_t *s, const void *data, size_t len, blob_put_opts_t
 	r = check_expect(opts, hex);
 	if (r < 0)
 		return r;
-	if (blob_stat(s, hex, &info) == 0 && info.size == len) {
-		*ret_info = info;
-		*ret_created = false;
-		return 0;
-	}
+	/* The check runs even when the content is stored already: the same
+	 * bytes put earlier without a check must not pass one now unchecked. */
 	if (opts && opts->check) {
 		if (len > check_max(opts))
 			return -EFBIG;
 		r = opts->check(data, len, opts->check_userdata);
 		if (r < 0)
 			return r;
+	}
+	if (blob_stat(s, hex, &info) == 0 && info.size == len) {
+		*ret_info = info;
+		*ret_created = false;
+		return 0;
 	}
 
 	r = tmp_create(s, &t);
@@ -437,7 +452,7 @@ fail:
 
 /* Open a host path for a put: no symlink as the last component, regular
  * files only, never blocking on a FIFO. */
-static int open_source(const char *path, int *ret_fd)
+static int open_source(const char *path, int *ret_fd, uint64_t *ret_size)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
@@ -455,6 +470,7 @@ static int open_source(const char *path, int *ret_fd)
 	if (fcntl(fd, F_SETFL, 0) < 0)
 		return negative_errno();
 	*ret_fd = TAKE_FD(fd);
+	*ret_size = (uint64_t)st.st_size;
 	return 0;
 }
 
@@ -466,15 +482,18 @@ int blob_put_path(blob_store_t *s, const char *path, blob_put_opts_t *opts,
 	_cleanup_free_ char *buf = NULL, *whole = NULL;
 	tmp_file_t t = { .fd = -1 };
 	size_t whole_len = 0, whole_max = 0;
+	uint64_t src_size, copied = 0;
 	char hex[BLOB_HEX_LEN + 1];
 	int r;
 
 	r = check_opts(opts);
 	if (r < 0)
 		return r;
-	r = open_source(path, &src);
+	r = open_source(path, &src, &src_size);
 	if (r < 0)
 		return r;
+	if (src_size > max_size(opts))
+		return -E2BIG;
 	buf = malloc(COPY_CHUNK);
 	if (!buf)
 		return -ENOMEM;
@@ -498,6 +517,11 @@ int blob_put_path(blob_store_t *s, const char *path, blob_put_opts_t *opts,
 		}
 		if (n == 0)
 			break;
+		copied += (uint64_t)n;
+		if (copied > max_size(opts)) { /* it grew while we read */
+			r = -E2BIG;
+			goto fail;
+		}
 		r = md_update(ctx, buf, (size_t)n);
 		if (r == 0)
 			r = write_all(t.fd, buf, (size_t)n);

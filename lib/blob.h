@@ -29,6 +29,10 @@
 #define BLOB_REF_LEN (sizeof(BLOB_REF_PREFIX) - 1 + BLOB_HEX_LEN)
 #define BLOB_FILE_MODE 0400
 #define BLOB_TMP_PREFIX ".tmp."
+/* Default cap on one blob. Puts run on mvmd's event loop (and under its
+ * 30 s systemd watchdog): 1 GiB is about 5 s of copy and hash here, and
+ * four times the largest Wasm module the interpreter accepts. */
+#define BLOB_DEFAULT_MAX_SIZE ((uint64_t)1 << 30)
 
 typedef struct blob_store blob_store_t;
 
@@ -51,6 +55,7 @@ typedef struct blob_put_opts {
 	blob_check_fn check;     /* NULL, or a content check */
 	void *check_userdata;
 	size_t check_max;        /* with check: larger content fails with -EFBIG (0: 256 MiB) */
+	uint64_t max_size;       /* larger content fails with -E2BIG (0: BLOB_DEFAULT_MAX_SIZE) */
 	/* Out, an exception to ret_* rules so that a mismatch can name both
 	 * hashes: set as soon as the content was hashed, also on failure. */
 	char actual_hex[BLOB_HEX_LEN + 1];
@@ -81,7 +86,8 @@ int blob_hash_data(const void *data, size_t len, char ret_hex[static BLOB_HEX_LE
 /*
  * Store bytes. Putting content already in the store is not an error:
  * *ret_created is false then (and nothing is written). Errors: -EBADMSG
- * (expect mismatch), the check's error, -ENOSPC/-EIO/... from the disk.
+ * (expect mismatch), the check's error, -E2BIG (over opts->max_size),
+ * -ENOSPC/-EIO/... from the disk.
  */
 int blob_put_data(blob_store_t *s, const void *data, size_t len, blob_put_opts_t *opts,
 		  blob_info_t *ret_info, bool *ret_created);
@@ -91,7 +97,9 @@ int blob_put_data(blob_store_t *s, const void *data, size_t len, blob_put_opts_t
  * unless opts->check needs it). The final path component is not followed
  * when it is a symlink (-ELOOP); the file must be a regular file
  * (-EISDIR for a directory, -EINVAL for anything else: FIFO, socket,
- * device). Opening never blocks (O_NONBLOCK). Errors as blob_put_data,
+ * device). Opening never blocks (O_NONBLOCK). A file over the size cap is
+ * refused before it is read (and if it grows past it while being read).
+ * Errors as blob_put_data,
  * plus -ENOENT/-EACCES/... from opening the file.
  */
 int blob_put_path(blob_store_t *s, const char *path, blob_put_opts_t *opts,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "methods.h"
 #include "util/macro.h"
@@ -166,8 +167,19 @@ static void put_failed(rpc_call_t *call, int r, const char *param, const blob_pu
 		rpc_call_error(call, RPC_ERROR_INVALID_PARAMS, NULL, data);
 		return;
 	}
-	if (r == -EFBIG) {
+	if (r == -EFBIG && opts->check) {
 		reply_param_errno(call, RPC_ERROR_RESOURCE_LIMIT, param, r, "content too large to validate as a WebAssembly module");
+		return;
+	}
+	if (r == -E2BIG) {
+		json_object *data = json_object_new_object();
+		snprintf(reason, sizeof(reason), "content larger than the blob size limit (%" PRIu64 " bytes)",
+			 (uint64_t)BLOB_DEFAULT_MAX_SIZE);
+		json_object_object_add(data, "param", json_object_new_string(param));
+		json_object_object_add(data, "errno", json_object_new_string("E2BIG"));
+		json_object_object_add(data, "limit", json_object_new_int64((int64_t)BLOB_DEFAULT_MAX_SIZE));
+		json_object_object_add(data, "reason", json_object_new_string(reason));
+		rpc_call_error(call, RPC_ERROR_RESOURCE_LIMIT, NULL, data);
 		return;
 	}
 	if (path) {
@@ -199,6 +211,22 @@ static void put_failed(rpc_call_t *call, int r, const char *param, const blob_pu
 	}
 	snprintf(reason, sizeof(reason), "cannot store the blob: %s", strerror(-r));
 	rpc_call_errno(call, r, reason);
+}
+
+/*
+ * Privilege decision: mvmd runs as root and can read any host file, but its
+ * clients need not be root (--socket-group grants the socket to a group).
+ * Copying a file into the store for a client that could not read it would
+ * tell that client its hash (through expect) and, once VMs load blobs, hand
+ * its content to a guest. So `path` is for clients with root's or mvmd's
+ * own uid (SO_PEERCRED at accept); other clients send `data`.
+ */
+static bool peer_may_read_host_files(rpc_call_t *call)
+{
+	rpc_conn_t *c = rpc_call_get_conn(call);
+	const struct ucred *cred = c ? rpc_conn_peer(c) : NULL;
+
+	return cred && (cred->uid == 0 || cred->uid == geteuid());
 }
 
 static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
@@ -245,6 +273,11 @@ static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
 		}
 	} else {
 		const char *path = json_object_get_string(vpath);
+		if (!peer_may_read_host_files(call)) {
+			reply_param_errno(call, RPC_ERROR_SERVER, "path", EPERM,
+					  "only clients running as root (or as mvmd's user) may put host files by path; send data instead");
+			return;
+		}
 		r = blob_put_path(bs, path, &opts, &info, &created);
 		if (r < 0) {
 			put_failed(call, r, "path", &opts, &wc, path);

@@ -9,11 +9,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mvmtest.h"
@@ -243,6 +247,23 @@ START_TEST(test_bad_hash_strings)
 }
 END_TEST
 
+/* Make path a sparse file one byte over the node's blob size limit and
+ * check the put is refused with -32005 and the limit. */
+static void assert_over_cap_refused(const char *path)
+{
+	json_object *info = mvmt_result(fd, "compute.node.info", NULL);
+	int64_t limit = mvmt_int(info, "blobs.max_blob_bytes");
+	json_object_put(info);
+	ck_assert_int_eq(truncate(path, (off_t)limit + 1), 0);
+	char params[512];
+	snprintf(params, sizeof(params), "{\"path\":\"%s\"}", path);
+	json_object *resp = mvmt_call(fd, "compute.blob.put", params);
+	ck_assert_int_eq(resp_code(resp), -32005);
+	ck_assert_int_eq(mvmt_int(resp, "error.data.limit"), limit);
+	ck_assert_str_eq(mvmt_str(resp, "error.data.param"), "path");
+	json_object_put(resp);
+}
+
 START_TEST(test_put_errors_leave_nothing)
 {
 	json_object *resp;
@@ -314,6 +335,11 @@ START_TEST(test_put_errors_leave_nothing)
 	ck_assert_ptr_nonnull(strstr(mvmt_str(resp, "error.data.reason"), "not a regular file"));
 	json_object_put(resp);
 
+	/* over the blob size cap (a sparse file): refused before it is read */
+	char huge[256];
+	snprintf(huge, sizeof(huge), "%s/huge", d.dir);
+	write_file(huge, "", 0);
+	assert_over_cap_refused(huge);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.blob.put", "{\"path\":\"/dev/zero\"}"), -32602);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.blob.put", "{\"path\":\"relative/file\"}"), -32602);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.blob.put", "{\"path\":\"/dev/zero\",\"kind\":\"elf\"}"), -32602);
@@ -392,6 +418,11 @@ START_TEST(test_wasm_kind)
 	ck_assert_msg(mvmt_get(resp, "result"), "%s", json_object_to_json_string(resp));
 	json_object_put(resp);
 	ck_assert_uint_eq(blob_entries(NULL), 3);
+	/* and once stored raw, putting them again as wasm is still refused */
+	resp = put_bytes(bad, sizeof(bad), "\"kind\":\"wasm\"");
+	ck_assert_int_eq(resp_code(resp), -32602);
+	ck_assert_int_eq(mvmt_int(resp, "error.data.offset"), 0);
+	json_object_put(resp);
 
 	/* a real program from a host path, hash checked against sha256sum */
 	snprintf(path, sizeof(path), "%s/wasm-programs/printf.wasm", getenv("MVM_BUILD_DIR") ? getenv("MVM_BUILD_DIR") : "build");
@@ -638,6 +669,101 @@ START_TEST(test_no_fd_leak)
 }
 END_TEST
 
+/* One request as nobody:nogroup (65534) over sock; the parsed reply. */
+static json_object *call_as_nobody(const char *sock, const char *method, const char *params)
+{
+	char buf[8192];
+	size_t len = 0;
+	ssize_t k;
+	int p[2], st;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		char line[1024];
+		close(p[0]);
+		alarm(10);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+		if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(3);
+		int n = snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}\n",
+				 method, params);
+		if (write(c, line, (size_t)n) != n)
+			_exit(4);
+		shutdown(c, SHUT_WR); /* answered, then closed */
+		while ((k = read(c, buf + len, sizeof(buf) - 1 - len)) > 0)
+			len += (size_t)k;
+		if (write(p[1], buf, len) != (ssize_t)len)
+			_exit(5);
+		_exit(0);
+	}
+	close(p[1]);
+	while ((k = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)k;
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "client as nobody failed: status %d", st);
+	buf[len] = 0;
+	json_object *o = json_tokener_parse(buf);
+	ck_assert_msg(o, "bad reply: %s", buf);
+	return o;
+}
+
+/* A client that is not root (the socket granted to a group) cannot have
+ * mvmd read host files for it, whatever their mode; data still works. */
+START_TEST(test_path_needs_privileged_client)
+{
+	mvmt_daemon_t d2;
+	char world[256], secret[256], params[512];
+	json_object *o;
+
+	mvmt_daemon_init(&d2);
+	/* let nobody reach run/rpc.sock (as an operator's /run/mvmd would) */
+	char run[256];
+	snprintf(run, sizeof(run), "%s/run", d2.dir);
+	ck_assert_int_eq(chmod(d2.dir, 0711), 0);
+	ck_assert_int_eq(mkdir(run, 0711), 0);
+	mvmt_daemon_start(&d2, "--socket-group", "nogroup", NULL);
+	snprintf(world, sizeof(world), "%s/world", d2.dir);
+	snprintf(secret, sizeof(secret), "%s/secret", d2.dir);
+	write_file(world, "hello", 5);
+	write_file(secret, "hello", 5);
+	ck_assert_int_eq(chmod(secret, 0600), 0);
+
+	snprintf(params, sizeof(params), "{\"path\":\"%s\"}", secret);
+	o = call_as_nobody(d2.sock, "compute.blob.put", params);
+	ck_assert_int_eq(mvmt_int(o, "error.code"), -32000);
+	ck_assert_str_eq(mvmt_str(o, "error.data.param"), "path");
+	ck_assert_str_eq(mvmt_str(o, "error.data.errno"), "EPERM");
+	json_object_put(o);
+	snprintf(params, sizeof(params), "{\"path\":\"%s\",\"expect\":\"" EMPTY_REF "\"}", world);
+	o = call_as_nobody(d2.sock, "compute.blob.put", params);
+	ck_assert_int_eq(mvmt_int(o, "error.code"), -32000);
+	ck_assert_ptr_null(mvmt_get(o, "error.data.actual")); /* no hash leaked */
+	json_object_put(o);
+
+	o = call_as_nobody(d2.sock, "compute.blob.put", "{\"data\":\"aGVsbG8=\"}");
+	ck_assert_str_eq(mvmt_str(o, "result.hash"), HELLO_REF);
+	json_object_put(o);
+
+	/* root may */
+	int c = mvmt_connect(d2.sock);
+	snprintf(params, sizeof(params), "{\"path\":\"%s\"}", secret);
+	o = mvmt_result(c, "compute.blob.put", params);
+	ck_assert_str_eq(mvmt_str(o, "hash"), HELLO_REF);
+	ck_assert(!json_object_get_boolean(mvmt_get(o, "created")));
+	json_object_put(o);
+	close(c);
+	mvmt_forget_fd(c);
+	mvmt_daemon_cleanup(&d2);
+}
+END_TEST
+
 START_TEST(test_discover_lists_blob_methods)
 {
 	json_object *r = mvmt_result(fd, "rpc.discover", NULL);
@@ -665,6 +791,7 @@ int main(void)
 	tcase_add_test(tc, test_corruption_detected_on_verify);
 	tcase_add_test(tc, test_oversized_data_hits_cap);
 	tcase_add_test(tc, test_no_fd_leak);
+	tcase_add_test(tc, test_path_needs_privileged_client);
 	tcase_add_test(tc, test_discover_lists_blob_methods);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

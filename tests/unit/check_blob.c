@@ -444,11 +444,48 @@ START_TEST(test_check_refuses)
 	ck_assert_int_eq(blob_put_path(bs, src, &opts, &info, &created), 0);
 	ck_assert_int_eq(calls, 3);
 	ck_assert(created);
+	/* stored already (without a check) is no way around the check */
+	opts.check = NULL;
+	ck_assert_int_eq(blob_put_data(bs, "xyz", 3, &opts, &info, &created), 0);
+	ck_assert(created);
+	opts.check = refuse_odd;
+	ck_assert_int_eq(blob_put_data(bs, "xyz", 3, &opts, &info, &created), -EINVAL);
+	ck_assert_int_eq(calls, 4);
+	write_path(src, "xyz", 3);
+	ck_assert_int_eq(blob_put_path(bs, src, &opts, &info, &created), -EINVAL);
+	ck_assert_int_eq(calls, 5);
+	ck_assert_uint_eq(count_entries(blobdir, NULL), 2);
+	assert_no_tmp();
+	write_path(src, "abcd", 4);
 	/* content over check_max never reaches the check */
 	opts.check_max = 2;
 	ck_assert_int_eq(blob_put_path(bs, src, &opts, &info, &created), -EFBIG);
 	ck_assert_int_eq(blob_put_data(bs, "abcdef", 6, &opts, &info, &created), -EFBIG);
-	ck_assert_int_eq(calls, 3);
+	ck_assert_int_eq(calls, 5);
+	ck_assert_uint_eq(count_entries(blobdir, NULL), 2);
+}
+END_TEST
+
+START_TEST(test_size_cap)
+{
+	blob_put_opts_t opts = { .max_size = 4 };
+	blob_info_t info;
+	bool created;
+	char src[256];
+
+	ck_assert_int_eq(blob_put_data(bs, "abcde", 5, &opts, &info, &created), -E2BIG);
+	ck_assert_int_eq(blob_put_data(bs, "abcd", 4, &opts, &info, &created), 0);
+	snprintf(src, sizeof(src), "%s/src", dir);
+	write_path(src, "abcde", 5);
+	ck_assert_int_eq(blob_put_path(bs, src, &opts, &info, &created), -E2BIG);
+	assert_no_tmp();
+	/* the default cap refuses a huge (sparse) file before reading it */
+	int fd = open(src, O_WRONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)BLOB_DEFAULT_MAX_SIZE + 1), 0);
+	close(fd);
+	ck_assert_int_eq(blob_put_path(bs, src, NULL, &info, &created), -E2BIG);
+	assert_no_tmp();
 	ck_assert_uint_eq(count_entries(blobdir, NULL), 1);
 }
 END_TEST
@@ -537,6 +574,7 @@ int main(void)
 	tcase_add_test(tc, test_list_sorted_paged);
 	tcase_add_test(tc, test_path_input);
 	tcase_add_test(tc, test_check_refuses);
+	tcase_add_test(tc, test_size_cap);
 	tcase_add_test(tc, test_write_error_leaves_nothing);
 	tcase_add_test(tc, test_disk_full_leaves_nothing);
 	suite_add_tcase(s, tc);
