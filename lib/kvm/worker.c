@@ -4,7 +4,7 @@
  * The child gets exactly: 0,1 /dev/null, 2 log or /dev/null, 3 /dev/kvm,
  * 4 the guest image, 5 the listening control socket, 6 the result file,
  * 7 a sealed memfd with the supported-CPUID table (asked once per parent),
- * 8 the workload module opened read-only (or /dev/null).
+ * 8 the workload module opened read-only (only when there is one).
  * The parent closes its copies and sets them to -1 once handed over, as
  * OpenBSD vmd does, so no fd of one VM leaks into another VM's worker.
  */
@@ -35,7 +35,7 @@ extern char **environ;
 #define FD_CTL 5
 #define FD_RESULT 6
 #define FD_CPUID 7
-#define FD_BLOB 8 /* the workload module (read-only), or /dev/null */
+#define FD_BLOB 8 /* the workload module (read-only), only when there is one */
 #define CHILD_NFDS 9
 #define ARGV_MAX 1040
 
@@ -183,7 +183,7 @@ static void worker_env(char *envp[static 4])
 	envp[n] = NULL;
 }
 
-static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
+static int spawn_child(const int src[CHILD_NFDS], int n, char **argv, pid_t *ret_pid)
 {
 	char *envp[ELEMENTSOF(env_keep) + 1];
 	posix_spawn_file_actions_t fa;
@@ -208,10 +208,12 @@ static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 	r = -posix_spawnattr_init(&attr);
 	if (r < 0)
 		goto out_fa;
-	for (int i = 0; i < CHILD_NFDS && r == 0; i++)
+	/* Only the first n reach the child (fd 8, the blob, only when there
+	 * is one): closefrom(n) drops the rest, our high copies included. */
+	for (int i = 0; i < n && r == 0; i++)
 		r = -posix_spawn_file_actions_adddup2(&fa, high[i] >= 0 ? high[i] : src[i], i);
 	if (r == 0)
-		r = -posix_spawn_file_actions_addclosefrom_np(&fa, CHILD_NFDS);
+		r = -posix_spawn_file_actions_addclosefrom_np(&fa, n);
 	sigemptyset(&none);
 	sigfillset(&all);
 	/* Own session (terminal signals are not ours), empty mask, every
@@ -281,7 +283,7 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 	int src[CHILD_NFDS] = { null_fd, null_fd, c->log_fd >= 0 ? c->log_fd : null_fd,
 				kvm_fd, image_fd, listen_fd, result_fd >= 0 ? result_fd : null_fd, cpuid_fd,
 				c->workload && c->blob_fd > 0 ? c->blob_fd : null_fd };
-	r = spawn_child(src, argv.v, &pid);
+	r = spawn_child(src, c->workload && c->blob_fd > 0 ? CHILD_NFDS : FD_BLOB, argv.v, &pid);
 	if (r < 0)
 		goto fail;
 

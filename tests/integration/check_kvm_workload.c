@@ -13,7 +13,7 @@
 
 static char blob_path[256];
 static char blob_ref[80];
-static uint8_t blob_bytes[5000];
+static uint8_t blob_bytes[64 << 10];
 
 /* A blob file with known bytes, and its ref. */
 static void make_blob(size_t n)
@@ -43,6 +43,9 @@ static void start_wl(tvm_t *t, const char *guest, const char *mode, bool with_bl
 	c.workload = blob_ref;
 	c.envs = envs;
 	c.nenvs = 3;
+	static const char *caps[] = { "stdout" };
+	c.caps = caps;
+	c.ncaps = 1;
 	if (mem)
 		c.memory_mib = mem;
 	int fd = -1;
@@ -205,6 +208,40 @@ START_TEST(test_mvm_guest_runs_module)
 }
 END_TEST
 
+START_TEST(test_sandboxed_worker_holds_no_blob)
+{
+	/* the spin workload from the build: the worker runs sandboxed with
+	 * the module read, verified and its fd closed */
+	char rel[256], hex[BLOB_HEX_LEN + 1];
+	snprintf(rel, sizeof(rel), "%s/wasm-programs/wl-spin.wasm", tbuild());
+	ck_assert_ptr_nonnull(realpath(rel, blob_path));
+	int fd = open(blob_path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ssize_t n = read(fd, blob_bytes, sizeof(blob_bytes));
+	close(fd);
+	ck_assert(n > 0 && (size_t)n < sizeof(blob_bytes));
+	ck_assert_int_eq(blob_hash_data(blob_bytes, (size_t)n, hex), 0);
+	snprintf(blob_ref, sizeof(blob_ref), "sha256:%s", hex);
+	tvm_t t;
+	start_wl(&t, "mvm-guest", "spin", true, 0);
+	tvm_wait_console(&t, "spinning\n", 10000);
+	char fdpath[64], target[4096];
+	for (int i = 0; i < 1024; i++) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/%d/fd/%d", (int)t.w.pid, i);
+		ssize_t k = readlink(fdpath, target, sizeof(target) - 1);
+		if (k < 0)
+			continue;
+		target[k] = 0;
+		ck_assert_msg(strcmp(target, blob_path) != 0, "fd %d is the blob", i);
+	}
+	ck_assert_int_eq(kvm_ctl_send_stop(t.w.ctl, 0), 0);
+	int st = tvm_finish(&t, 10000);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_STOPPED);
+	tvm_cleanup(&t);
+}
+END_TEST
+
 int main(void)
 {
 	if (!tkvm_present()) {
@@ -220,6 +257,7 @@ int main(void)
 	tcase_add_test(tc, test_blob_verified);
 	tcase_add_test(tc, test_blob_larger_than_memory);
 	tcase_add_test(tc, test_mvm_guest_runs_module);
+	tcase_add_test(tc, test_sandboxed_worker_holds_no_blob);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
