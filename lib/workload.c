@@ -21,6 +21,17 @@ static json_object *spec_workload(const vm_t *vm)
 	return NULL;
 }
 
+/* The member `key` of w if it has type t (a state file edited by hand
+ * must not reach json-c's type assertions). */
+static json_object *member(json_object *w, const char *key, json_type t)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(w, key, &v) && json_object_is_type(v, t))
+		return v;
+	return NULL;
+}
+
 bool workload_present(const vm_t *vm)
 {
 	return spec_workload(vm) != NULL;
@@ -31,7 +42,7 @@ uint64_t workload_timeout_ms(const vm_t *vm)
 	json_object *w = spec_workload(vm), *v;
 	int64_t t;
 
-	if (!w || !json_object_object_get_ex(w, "timeout_ms", &v))
+	if (!w || !(v = member(w, "timeout_ms", json_type_int)))
 		return 0;
 	t = json_object_get_int64(v);
 	return t > 0 ? (uint64_t)t : 0;
@@ -42,7 +53,7 @@ static const char *workload_hash(const vm_t *vm, char hex[static BLOB_HEX_LEN + 
 	json_object *w = spec_workload(vm), *v;
 	const char *h;
 
-	if (!w || !json_object_object_get_ex(w, "hash", &v))
+	if (!w || !(v = member(w, "hash", json_type_string)))
 		return NULL;
 	h = json_object_get_string(v);
 	return h && blob_ref_to_hex(h, hex) == 0 ? h : NULL;
@@ -92,13 +103,13 @@ int workload_start_prepare(manager_t *m, vm_t *vm, workload_start_t *ret, char *
 			*ret_cause = NULL;
 		return r;
 	}
-	if (json_object_object_get_ex(w, "args", &v))
+	if ((v = member(w, "args", json_type_array)))
 		for (size_t i = 0; i < json_object_array_length(v) && s->nargs < WORKLOAD_LIST_MAX; i++)
 			s->args[s->nargs++] = json_object_get_string(json_object_array_get_idx(v, i));
-	if (json_object_object_get_ex(w, "capabilities", &v))
+	if ((v = member(w, "capabilities", json_type_array)))
 		for (size_t i = 0; i < json_object_array_length(v) && s->ncaps < WORKLOAD_LIST_MAX; i++)
 			s->caps[s->ncaps++] = json_object_get_string(json_object_array_get_idx(v, i));
-	if (json_object_object_get_ex(w, "env", &v)) {
+	if ((v = member(w, "env", json_type_object))) {
 		json_object_object_foreach(v, key, val) {
 			if (s->nenvs == WORKLOAD_LIST_MAX)
 				break;

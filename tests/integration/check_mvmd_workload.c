@@ -534,6 +534,39 @@ START_TEST(test_kill9_readopt_running)
 }
 END_TEST
 
+START_TEST(test_hand_edited_state)
+{
+	/* a state file whose workload members have the wrong types: mvmd
+	 * loads it and starts the VM without crashing on them */
+	json_object *r = create_wl("edited", "hello", 16, "\"args\":[\"a\"],\"env\":{\"A\":\"1\"}");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/vms/%s/state.json", d.state, mvmt_str(r, "id"));
+	json_object_put(r);
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGTERM);
+	json_object *st = json_object_from_file(path), *w;
+	ck_assert_ptr_nonnull(st);
+	ck_assert(json_object_object_get_ex(json_object_object_get(st, "spec"), "workload", &w));
+	json_object_object_add(w, "args", json_object_new_string("not an array"));
+	json_object_object_add(w, "env", json_object_new_int(5));
+	json_object_object_add(w, "capabilities", json_object_new_object());
+	json_object_object_add(w, "timeout_ms", json_object_new_string("soon"));
+	ck_assert_int_eq(json_object_to_file(path, st), 0);
+	json_object_put(st);
+	mvmt_daemon_start(&d, NULL);
+	fd = mvmt_connect(d.sock);
+	json_object_put(call_id("compute.vm.start", "edited", NULL));
+	json_object *s = wait_end("edited", 10000);
+	/* nothing granted any more: libc cannot read its environment and
+	 * exits 71 (EX_OSERR); what matters is that mvmd is still here */
+	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+	ck_assert_int_eq(mvmt_int(s, "exit_code"), 71);
+	json_object_put(s);
+	json_object_put(mvmt_result(fd, "compute.node.info", NULL));
+}
+END_TEST
+
 int main(void)
 {
 	if (!have_kvm()) {
@@ -558,6 +591,7 @@ int main(void)
 	tcase_add_test(tc, test_twenty_parallel);
 	tcase_add_test(tc, test_kill9_while_running);
 	tcase_add_test(tc, test_kill9_readopt_running);
+	tcase_add_test(tc, test_hand_edited_state);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
