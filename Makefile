@@ -153,6 +153,12 @@ GUEST_RT_OBJS := $(patsubst %,$(GUEST_DIR)/obj/%.o,$(GUEST_RT_SRCS))
 GUEST_EXTRA_OBJS ?=
 # The exec agent (init/guest/agent*.c) speaks lib/exec's frame protocol.
 GUEST_EXTRA_OBJS += $(GUEST_DIR)/obj/lib/exec/frame.c.o
+# The Wasm runtime (lib/wasm, freestanding) joins mvm-guest: it runs the
+# VM's workload (init/guest/workload.c, docs/workloads.md).
+GUEST_WASM_OBJS := $(patsubst %,$(GUEST_DIR)/obj/%.o,$(wildcard lib/wasm/*.c))
+GUEST_EXTRA_OBJS += $(GUEST_WASM_OBJS)
+$(GUEST_WASM_OBJS): GUEST_CFLAGS += -fno-math-errno -Wno-unused-parameter -Wno-missing-field-initializers
+$(GUEST_WASM_OBJS): $(wildcard lib/wasm/*.h lib/wasm/*.inc)
 GUEST_TEST_SRCS := $(wildcard tests/guests/*.c)
 GUEST_TESTS := $(patsubst tests/guests/%.c,$(GUEST_DIR)/tests/%,$(GUEST_TEST_SRCS))
 GUEST_DEPS := init/guest/guest.ld init/guest/mvm.h lib/kvm/guest-abi.h
@@ -311,6 +317,15 @@ $(BUILD)/wasm-programs/wasi-%.wasm: tests/wasi/%.c | $(BUILD)/wasm-programs/.too
 	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $<
 
 EXTRA_ALL += $(WASM_PROGS) $(NATIVE_PROGS) $(WASI_TEST_PROGS)
+
+# tests/workloads/X.c: Wasm workloads for micro-VMs (integration tests,
+# bench/workload.sh, make demo), wasm only: build/wasm-programs/wl-X.wasm.
+WL_PROG_SRCS := $(wildcard tests/workloads/*.c)
+WL_PROGS := $(patsubst tests/workloads/%.c,$(BUILD)/wasm-programs/wl-%.wasm,$(WL_PROG_SRCS))
+$(BUILD)/wasm-programs/wl-%.wasm: tests/workloads/%.c | $(BUILD)/wasm-programs/.toolchain-ok
+	@$(if $(Q),echo "  WASMCC  $@")
+	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $<
+EXTRA_ALL += $(WL_PROGS)
 
 # The WASI core must build freestanding (the micro-VM guest links it): no
 # libc headers, and no undefined symbols but the interpreter's own and

@@ -75,6 +75,9 @@ json_object *methods_vm_to_json(manager_t *m, const vm_t *vm, bool with_transiti
 	else
 		json_object_object_add(o, "labels", json_object_new_object());
 	json_object_object_add(o, "created", vm->created_usec ? methods_time_to_json(vm->created_usec) : NULL);
+	/* The workload as stored: hash, args, env, granted capabilities. */
+	if (vm->spec && json_object_object_get_ex(vm->spec, "workload", &v))
+		json_object_object_add(o, "workload", json_object_get(v));
 	if (vm->pid > 0)
 		json_object_object_add(o, "pid", json_object_new_int(vm->pid));
 	if (vm->has_exit_code)

@@ -4,7 +4,8 @@
  * The child gets exactly: 0,1 /dev/null, 2 log or /dev/null, 3 /dev/kvm,
  * 4 the guest image, 5 the listening control socket, 6 the result file,
  * 7 a sealed memfd with the supported-CPUID table (asked once per parent),
- * 8 the listening hybrid vsock socket (nothing without vsock_path).
+ * 8 the workload module opened read-only (only when there is one), 9 the
+ * listening hybrid vsock socket (only with vsock_path).
  * The parent closes its copies and sets them to -1 once handed over, as
  * OpenBSD vmd does, so no fd of one VM leaks into another VM's worker.
  */
@@ -35,8 +36,9 @@ extern char **environ;
 #define FD_CTL 5
 #define FD_RESULT 6
 #define FD_CPUID 7
-#define FD_VSOCK 8
-#define CHILD_NFDS 9
+#define FD_BLOB 8 /* the workload module (read-only), only when there is one */
+#define FD_VSOCK 9 /* the hybrid vsock listening socket, only with vsock_path */
+#define CHILD_NFDS 10
 #define ARGV_MAX 1040
 
 static int sockaddr_for(const char *path, struct sockaddr_un *sa)
@@ -144,6 +146,10 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
 		r = argv_add(a, "--cap=", c->caps[i], 0);
 	if (c->workload)
 		r = r ?: argv_add(a, "--workload=", c->workload, 0);
+	if (c->workload && c->blob_fd > 0)
+		r = r ?: argv_add(a, "--blob-fd=", NULL, FD_BLOB);
+	for (size_t i = 0; i < c->nenvs && !r; i++)
+		r = argv_add(a, "--env=", c->envs[i], 0);
 	if (c->rlimit_as)
 		r = r ?: argv_add(a, "--rlimit-as=", NULL, (unsigned long)c->rlimit_as);
 	if (c->debug & KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL)
@@ -208,10 +214,12 @@ static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 		goto out_fa;
 	for (int i = 0; i < CHILD_NFDS && r == 0; i++)
 		r = -posix_spawn_file_actions_adddup2(&fa, high[i] >= 0 ? high[i] : src[i], i);
-	/* No vsock socket: nothing at FD_VSOCK (filled, then closed, so
-	 * whatever the parent had there cannot leak in). */
-	if (r == 0 && src[FD_VSOCK] == src[0])
-		r = -posix_spawn_file_actions_addclose(&fa, FD_VSOCK);
+	/* The optional ones (the blob, the vsock socket) that are absent were
+	 * filled with fd 0's /dev/null: close them again, so the child has
+	 * nothing there and whatever the parent had there cannot leak in. */
+	for (int i = FD_BLOB; i < CHILD_NFDS && r == 0; i++)
+		if (src[i] == src[0])
+			r = -posix_spawn_file_actions_addclose(&fa, i);
 	if (r == 0)
 		r = -posix_spawn_file_actions_addclosefrom_np(&fa, CHILD_NFDS);
 	sigemptyset(&none);
@@ -292,6 +300,7 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 
 	int src[CHILD_NFDS] = { null_fd, null_fd, c->log_fd >= 0 ? c->log_fd : null_fd,
 				kvm_fd, image_fd, listen_fd, result_fd >= 0 ? result_fd : null_fd, cpuid_fd,
+				c->workload && c->blob_fd > 0 ? c->blob_fd : null_fd,
 				vsock_fd >= 0 ? vsock_fd : null_fd };
 	r = spawn_child(src, argv.v, &pid);
 	if (r < 0)
