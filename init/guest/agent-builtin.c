@@ -89,8 +89,13 @@ void agent_cmd_start(mvm_agent_t *a, agent_conn_t *c, uint64_t now)
 	c->arg_i = 1;
 	c->arg_off = c->stdin_off = 0;
 	if (a0.len > 7 && memcmp(a0.ptr, "sha256:", 7) == 0) {
+		/* The only module a micro-VM's worker holds is the VM's own
+		 * workload, and a workload VM runs it instead of this agent;
+		 * an exec'd module needs mvmd to hand one more blob to the
+		 * worker (docs/exec-protocol.md, "Wasm by hash"). */
 		agent_finish_error(c, EXEC_ERROR_NOT_SUPPORTED,
-				   "Wasm modules by hash need the Wasm runtime, which this mvm-guest does not have yet");
+				   "Wasm modules by hash run as the VM's workload (compute.vm.create with a workload); "
+				   "exec of a module in a running micro-VM is not supported yet");
 		return;
 	}
 	if (str_is(a0, "mvm.echo")) {

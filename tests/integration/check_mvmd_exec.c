@@ -423,6 +423,43 @@ START_TEST(test_exec_after_mvmd_kill9)
 }
 END_TEST
 
+/* A micro-VM running a Wasm workload has no agent: exec says busy at once,
+ * and exec of a module by hash in an idle VM is not supported (yet). */
+START_TEST(test_workload_vm_busy_and_wasm_by_hash)
+{
+	if (!have_kvm())
+		return;
+	char rel[256], abs[4096], p[8192];
+	const char *b = getenv("MVM_BUILD_DIR");
+	snprintf(rel, sizeof(rel), "%s/wasm-programs/wl-sleep.wasm", b && *b ? b : "build");
+	ck_assert_msg(realpath(rel, abs) != NULL, "%s not built", rel);
+	snprintf(p, sizeof(p), "{\"path\":\"%s\"}", abs);
+	json_object *r = mvmt_result(fd, "compute.blob.put", p);
+	char hash[128];
+	snprintf(hash, sizeof(hash), "%s", mvmt_str(r, "hash"));
+	json_object_put(r);
+	snprintf(p, sizeof(p), "{\"name\":\"wl\",\"memory_mib\":16,\"workload\":{\"hash\":\"%s\",\"args\":[\"sleep\",\"3000\",\"0\"]}}", hash);
+	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	r = mvmt_call(fd, "compute.vm.start", "{\"id\":\"wl\"}");
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	json_object_put(r);
+	int64_t t0 = now_ms();
+	r = exec_on(fd, "wl", "[\"mvm.echo\"]", NULL);
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32002);
+	ck_assert_ptr_nonnull(strstr(mvmt_str(r, "error.data.reason"), "busy"));
+	ck_assert_int_lt(now_ms() - t0, 1000);
+	json_object_put(r);
+
+	/* the same hash in an idle mvm-guest: a clear agent error */
+	start_vm("idle", NULL, "mvm-guest: ready");
+	char argv[256];
+	snprintf(argv, sizeof(argv), "[\"%s\",\"x\"]", hash);
+	r = exec_on(fd, "idle", argv, NULL);
+	ck_assert_str_eq(mvmt_str(r, "error.data.agent_error"), "not-supported");
+	json_object_put(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("mvmd-exec");
@@ -435,6 +472,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_backpressure_host_never_reads);
 	tcase_add_test(tc, test_many_sequential_and_concurrent);
 	tcase_add_test(tc, test_exec_after_mvmd_kill9);
+	tcase_add_test(tc, test_workload_vm_busy_and_wasm_by_hash);
 	suite_add_tcase(s, tc);
 	return s;
 }
