@@ -18,18 +18,23 @@ typedef struct vtvm {
 	char vsock[320];
 } vtvm_t;
 
-static void vt_start(vtvm_t *v, const char *mode)
+static void vt_start_guest(vtvm_t *v, const char *guest, const char *mode)
 {
 	kvm_worker_config_t c;
 	const char *args[] = { mode };
 	memset(v, 0, sizeof(*v));
-	tvm_config(&v->t, "vsock", &c);
+	tvm_config(&v->t, guest, &c);
 	snprintf(v->vsock, sizeof(v->vsock), "%s/vsock.sock", v->t.dir);
 	c.vsock_path = v->vsock;
 	c.args = args;
-	c.nargs = 1;
+	c.nargs = mode ? 1 : 0;
 	int r = kvm_worker_spawn(&c, &v->t.w);
 	ck_assert_msg(r == 0, "spawn: %s", strerror(-r));
+}
+
+static void vt_start(vtvm_t *v, const char *mode)
+{
+	vt_start_guest(v, "vsock", mode);
 }
 
 static void vt_stop(vtvm_t *v)
@@ -211,6 +216,101 @@ START_TEST(test_guest_never_reads)
 }
 END_TEST
 
+static exec_request_t *request(const char *const *argv, int argc, int mode)
+{
+	static exec_request_t req;
+	memset(&req, 0, sizeof(req));
+	req.version = EXEC_PROTOCOL_VERSION;
+	req.stdin_mode = (uint8_t)mode;
+	req.argc = (uint32_t)argc;
+	for (int i = 0; i < argc; i++)
+		req.argv[i] = (exec_str_t){ argv[i], (uint32_t)strlen(argv[i]) };
+	return &req;
+}
+
+/* mvm-guest's agent, straight over the worker's socket: streamed stdin
+ * (1 MiB, echoed back through the flow control both ways), then protocol
+ * errors and a future protocol version answered with error frames. */
+START_TEST(test_agent_stream_and_errors)
+{
+	vtvm_t v;
+	vt_start_guest(&v, "mvm-guest", NULL);
+	tvm_wait_console(&v.t, "mvm-guest: ready", 5000);
+
+	size_t n = 1u << 20;
+	uint8_t *in = malloc(n);
+	ck_assert_ptr_nonnull(in);
+	for (size_t i = 0; i < n; i++)
+		in[i] = (uint8_t)(i * 7 + (i >> 12));
+	const char *echo[] = { "mvm.echo", "s" };
+	exec_client_opts_t o = { .output_cap = 4u << 20, .timeout_ms = 30000, .stream_stdin = in, .stream_stdin_len = n };
+	exec_result_t res = { 0 };
+	int fd;
+	ck_assert_int_eq(exec_client_connect_hvsock(v.vsock, EXEC_AGENT_PORT, 5000, &fd), 0);
+	ck_assert_int_eq(exec_client_run(fd, request(echo, 2, EXEC_STDIN_STREAM), &o, &res), 0);
+	close(fd);
+	ck_assert(res.exited);
+	ck_assert_int_eq(res.value, 0);
+	ck_assert_uint_eq(res.out_len, n + 2);
+	ck_assert_int_eq(memcmp(res.out, "s\n", 2), 0);
+	ck_assert_int_eq(memcmp(res.out + 2, in, n), 0);
+	exec_result_clear(&res);
+	free(in);
+
+	/* garbage instead of a request: error{protocol}, then closed */
+	uint8_t buf[256];
+	ck_assert_int_eq(exec_client_connect_hvsock(v.vsock, EXEC_AGENT_PORT, 5000, &fd), 0);
+	ck_assert_int_eq(write(fd, "GARBAGE!GARBAGE!", 16), 16);
+	size_t got = 0;
+	ssize_t k;
+	while ((k = read(fd, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)k;
+	close(fd);
+	ck_assert_uint_ge(got, EXEC_FRAME_HEADER_SIZE + 6);
+	ck_assert_int_eq(buf[2], EXEC_FRAME_ERROR);
+	ck_assert_int_eq(buf[8], EXEC_ERROR_PROTOCOL);
+
+	/* version 2: error{version} */
+	uint8_t frame[64] = { 'M', 'X', EXEC_FRAME_REQUEST, 0, 16, 0, 0, 0, 2, 0 };
+	ck_assert_int_eq(exec_client_connect_hvsock(v.vsock, EXEC_AGENT_PORT, 5000, &fd), 0);
+	ck_assert_int_eq(write(fd, frame, 8 + 16), 8 + 16);
+	got = 0;
+	while ((k = read(fd, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)k;
+	close(fd);
+	ck_assert_uint_ge(got, EXEC_FRAME_HEADER_SIZE + 6);
+	ck_assert_int_eq(buf[2], EXEC_FRAME_ERROR);
+	ck_assert_int_eq(buf[8], EXEC_ERROR_VERSION);
+
+	/* a stdin frame where none belongs (mode none): error{protocol} */
+	const char *sl[] = { "mvm.sleep", "10000" };
+	uint8_t req[512];
+	int rl = exec_encode_request(req, sizeof(req), request(sl, 2, EXEC_STDIN_NONE));
+	ck_assert_int_gt(rl, 0);
+	int dl = exec_encode_data(req + rl, sizeof(req) - (size_t)rl, EXEC_FRAME_STDIN_DATA, "x", 1);
+	ck_assert_int_gt(dl, 0);
+	ck_assert_int_eq(exec_client_connect_hvsock(v.vsock, EXEC_AGENT_PORT, 5000, &fd), 0);
+	ck_assert_int_eq(write(fd, req, (size_t)(rl + dl)), rl + dl);
+	got = 0;
+	while ((k = read(fd, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)k;
+	close(fd);
+	ck_assert_int_eq(buf[2], EXEC_FRAME_ERROR);
+	ck_assert_int_eq(buf[8], EXEC_ERROR_PROTOCOL);
+
+	/* and it still serves */
+	const char *e2[] = { "mvm.echo", "ok" };
+	memset(&res, 0, sizeof(res));
+	exec_client_opts_t o2 = { .timeout_ms = 10000 };
+	ck_assert_int_eq(exec_client_connect_hvsock(v.vsock, EXEC_AGENT_PORT, 5000, &fd), 0);
+	ck_assert_int_eq(exec_client_run(fd, request(e2, 2, EXEC_STDIN_NONE), &o2, &res), 0);
+	close(fd);
+	ck_assert_str_eq((char *)res.out, "ok\n");
+	exec_result_clear(&res);
+	vt_stop(&v);
+}
+END_TEST
+
 static Suite *vsock_suite(void)
 {
 	Suite *s = suite_create("kvm-vsock");
@@ -220,6 +320,7 @@ static Suite *vsock_suite(void)
 	tcase_add_loop_test(tc, test_bad_calls_fault, 0, sizeof(bad_calls) / sizeof(bad_calls[0]));
 	tcase_add_test(tc, test_echo_many_connections);
 	tcase_add_test(tc, test_guest_never_reads);
+	tcase_add_test(tc, test_agent_stream_and_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
