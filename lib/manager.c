@@ -292,6 +292,21 @@ static const fsm_event_t *last_event(const vm_t *vm)
 	return fsm_ring_get(&vm->transitions, vm->transitions.count - 1);
 }
 
+/*
+ * Which states are written with fsync (docs/state.md). Every write is an
+ * atomic rename, so a crashed or restarted mvmd always reads a whole file
+ * from the page cache. fsync only buys survival of a power cut, and after
+ * one no worker is alive: Starting, Running and Stopping (and the pid) would
+ * be read back only to be declared lost. What a power cut must not lose is
+ * what cannot be found again: a VM's existence and spec (Configured, from
+ * create) and how it ended (Stopped with its exit code, the causes of
+ * StartFailed and Failed).
+ */
+static bool state_is_durable(vm_state_t s)
+{
+	return !fsm_state_is_active(s);
+}
+
 int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 {
 	int r = fsm_check(vm->state, to);
@@ -301,13 +316,15 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 	r = record(m, vm, to, cause, m->node_ring.next_seq);
 	if (r < 0)
 		return r;
+	vm_touch(vm);
 	publish(m, last_event(vm));
-	return store_save(m->store, vm);
+	return store_save(m->store, vm, state_is_durable(to));
 }
 
 int manager_save(manager_t *m, vm_t *vm)
 {
-	return store_save(m->store, vm);
+	vm_touch(vm);
+	return store_save(m->store, vm, state_is_durable(vm->state));
 }
 
 /* --- create / remove ---------------------------------------------------- */
@@ -390,7 +407,7 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_de
 	if (r < 0)
 		goto fail_dir;
 
-	r = store_save(m->store, vm);
+	r = store_save(m->store, vm, true);
 	if (r < 0)
 		goto fail_dir;
 	r = vms_add(m, vm);
