@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -43,6 +44,36 @@ typedef struct conn {
 
 static const char *sock_path, *module_path, *vmm_path, *guest_path, *exit_guest;
 static char hash[80], blob_file[4096], tmpdir[64] = "/tmp/mvm-bench-wl-XXXXXX";
+
+/* CPU ms of our reaped children (the workers we spawn ourselves). */
+static double children_cpu_ms(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_CHILDREN, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* mvmd's own CPU ms and that of its reaped children (its workers), from
+ * /proc/PID/stat fields 14-17. */
+static void mvmd_cpu_ms(int pid, double *self, double *kids)
+{
+	char path[64], buf[2048];
+	unsigned long long ut = 0, st = 0, cut = 0, cst = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "re");
+	*self = *kids = 0;
+	if (!f)
+		return;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &ut, &st, &cut, &cst) == 4) {
+		*self = (double)(ut + st) * 1e3 / (double)hz;
+		*kids = (double)(cut + cst) * 1e3 / (double)hz;
+	}
+}
 
 static double now_us(void)
 {
@@ -303,9 +334,9 @@ static double worker_once(int i, bool wl, const char *want)
 
 int main(int argc, char **argv)
 {
-	int n = 100, clients = 2, rate_runs = 1000, ch;
+	int n = 100, clients = 2, rate_runs = 1000, mvmd_pid = 0, ch;
 
-	while ((ch = getopt(argc, argv, "s:m:v:g:e:n:c:r:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:m:v:g:e:n:c:r:p:")) != -1) {
 		switch (ch) {
 		case 's': sock_path = optarg; break;
 		case 'm': module_path = optarg; break;
@@ -315,6 +346,7 @@ int main(int argc, char **argv)
 		case 'n': n = atoi(optarg); break;
 		case 'c': clients = atoi(optarg); break;
 		case 'r': rate_runs = atoi(optarg); break;
+		case 'p': mvmd_pid = atoi(optarg); break;
 		default: die("usage: workload -s SOCK -m HELLO.wasm -v MVM_VMM -g MVM_GUEST -e EXIT_GUEST [-n N] [-c C] [-r R]");
 		}
 	}
@@ -346,15 +378,23 @@ int main(int argc, char **argv)
 		worker_once(i, false, NULL);
 		worker_once(i, true, "argv[1] = bench");
 	}
+	double cpu_a = 0, cpu_b = 0;
 	for (int i = 0; i < n; i++) {
+		double c0 = children_cpu_ms();
 		wa[i] = worker_once(i, false, NULL);
+		double c1 = children_cpu_ms();
 		wb[i] = worker_once(i, true, "argv[1] = bench");
+		cpu_a += c1 - c0;
+		cpu_b += children_cpu_ms() - c1;
 	}
 
 	/* through mvmd */
 	follow(c);
 	for (int i = 0; i < 5; i++)
 		one_run(c, 0, NULL);
+	double m_self0, m_kids0, m_self1, m_kids1;
+	if (mvmd_pid)
+		mvmd_cpu_ms(mvmd_pid, &m_self0, &m_kids0);
 	double *t = calloc((size_t)n, sizeof(double)), *sc = calloc((size_t)n, sizeof(double)),
 	       *sr = calloc((size_t)n, sizeof(double)), *ss = calloc((size_t)n, sizeof(double));
 	for (int i = 0; i < n; i++) {
@@ -364,6 +404,8 @@ int main(int argc, char **argv)
 		sr[i] = sp.to_running;
 		ss[i] = sp.to_stopped;
 	}
+	if (mvmd_pid)
+		mvmd_cpu_ms(mvmd_pid, &m_self1, &m_kids1);
 	double a50 = pct(wa, n, 0.5), a99 = pct(wa, n, 0.99), b50 = pct(wb, n, 0.5), b99 = pct(wb, n, 0.99);
 	double t50 = pct(t, n, 0.5), t99 = pct(t, n, 0.99);
 	printf("%-60s %9s %9s\n", "hello-world Wasm workload cold start (us)", "p50", "p99");
@@ -375,6 +417,10 @@ int main(int argc, char **argv)
 	printf("%-60s %9.0f %9.0f\n", "  split: Running -> Stopped (guest work, worker end)", pct(ss, n, 0.5), pct(ss, n, 0.99));
 	printf("Wasm path inside the VM (worker with hello - trivial), p50: %.0f us\n", b50 - a50);
 	printf("mvmd's share (RPC - worker with hello), p50: %.0f us\n", t50 - b50);
+	printf("CPU per VM (ms, load-independent): worker trivial %.2f, worker with hello.wasm %.2f", cpu_a / n, cpu_b / n);
+	if (mvmd_pid)
+		printf("; through RPC: mvmd %.2f + its workers %.2f", (m_self1 - m_self0) / n, (m_kids1 - m_kids0) / n);
+	printf("\n");
 
 	double rate = 0;
 	if (rate_runs > 0) {

@@ -20,7 +20,7 @@ floor=$("$BUILD/bench/kvm-floor" -n "${RUNS:-200}" -w 1 -c 1 -i 0)
 echo "$floor" | grep -E '^(kvm start|floor: create)'
 out=$("$BUILD/bench/workload" -s "$dir/rpc.sock" -m "$PWD/$BUILD/wasm-programs/wl-hello.wasm" \
 	-v "$PWD/$BUILD/bin/mvm-vmm" -g "$PWD/$BUILD/guest/mvm-guest" -e "$PWD/$BUILD/guest/tests/exitcode" \
-	-n "${RUNS:-200}" -c "${CLIENTS:-2}" -r "${RATE_RUNS:-1000}")
+	-n "${RUNS:-200}" -c "${CLIENTS:-2}" -r "${RATE_RUNS:-1000}" -p "$pid")
 echo "$out" | grep -v '='
 f50=$(echo "$floor" | awk '/^floor: create/ {print $(NF-1)}')
 r50=$(echo "$out" | sed -n 's/^rpc_p50_us=//p')

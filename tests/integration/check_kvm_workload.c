@@ -172,6 +172,31 @@ START_TEST(test_blob_larger_than_memory)
 }
 END_TEST
 
+START_TEST(test_module_larger_than_heap)
+{
+	/* fits in a 4 MiB VM's memory but not in mvm-guest's heap there:
+	 * the guest says so and aborts */
+	size_t n = 3u << 20;
+	char hex[BLOB_HEX_LEN + 1];
+	uint8_t *z = calloc(1, n);
+	snprintf(blob_path, sizeof(blob_path), "/tmp/mvm-kvm-blob.XXXXXX");
+	int fd = mkstemp(blob_path);
+	ck_assert_int_eq(write(fd, z, n), (ssize_t)n);
+	close(fd);
+	ck_assert_int_eq(blob_hash_data(z, n, hex), 0);
+	free(z);
+	snprintf(blob_ref, sizeof(blob_ref), "sha256:%s", hex);
+	tvm_t t;
+	start_wl(&t, "mvm-guest", "big", true, 4);
+	int st = tvm_finish(&t, 10000);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	ck_assert_int_eq(t.res.fault, KVM_FAULT_ABORT);
+	ck_assert_msg(strstr(t.res.message, "does not fit in guest memory"), "%s", t.res.message);
+	tvm_cleanup(&t);
+	unlink(blob_path);
+}
+END_TEST
+
 START_TEST(test_mvm_guest_runs_module)
 {
 	/* a minimal module: (func (export "_start")) calling proc_exit(9) */
@@ -256,6 +281,7 @@ int main(void)
 	tcase_add_test(tc, test_blob_load_bad_pointers);
 	tcase_add_test(tc, test_blob_verified);
 	tcase_add_test(tc, test_blob_larger_than_memory);
+	tcase_add_test(tc, test_module_larger_than_heap);
 	tcase_add_test(tc, test_mvm_guest_runs_module);
 	tcase_add_test(tc, test_sandboxed_worker_holds_no_blob);
 	suite_add_tcase(s, tc);
