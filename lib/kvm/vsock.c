@@ -631,8 +631,8 @@ int kvm_vsock_hypercall(kvm_vsock_t *v, struct kvm_vm *vm, unsigned nr, uint64_t
 		 * poll() on it, which would keep the socket alive), after it
 		 * flushed g2h or after LINGER_MS. */
 		/* Last bytes with the close: all of them or nothing. */
-		if (p && ring_space(&c->g2h) < a2) {
-			r = c->fd < 0 ? -EPIPE : -EAGAIN;
+		if (p && c->fd >= 0 && ring_space(&c->g2h) < a2) {
+			r = -EAGAIN;
 			break;
 		}
 		if (p && c->fd >= 0)
