@@ -11,7 +11,7 @@
 #define F32 WASM_F32
 #define F64 WASM_F64
 
-static const uint8_t vt_single[] = { WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_FUNCREF, WASM_EXTERNREF };
+static const uint8_t vt_single[] = { WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_V128, WASM_FUNCREF, WASM_EXTERNREF };
 
 static const uint8_t *single(uint8_t t)
 {
@@ -115,7 +115,8 @@ static int read_blocktype(struct fc *c, uint32_t *np, const uint8_t **p, uint32_
 	}
 	if (bt < 0) {
 		uint8_t t = (uint8_t)(bt & 0x7f);
-		if (t != WASM_I32 && t != WASM_I64 && t != WASM_F32 && t != WASM_F64 && !is_reftype(t))
+		if (t != WASM_I32 && t != WASM_I64 && t != WASM_F32 && t != WASM_F64 && t != WASM_V128 &&
+		    !is_reftype(t))
 			return cc_fail(c, WASM_ERR_MALFORMED, "malformed value type");
 		*nr = 1, *r = single(t);
 		return 0;
@@ -271,14 +272,21 @@ static int push_const(struct fc *c, uint8_t t, uint64_t v)
 	return 0;
 }
 
+int vd_memarg(struct fc *c, unsigned natural_align, uint32_t *ret_offset)
+{
+	uint32_t a;
+	TRY(rd_u32(c->r, &a));
+	TRY(rd_u32(c->r, ret_offset));
+	TRY(need_memory(c));
+	if (a > natural_align)
+		return invalid(c, "alignment must not be larger than natural");
+	return 0;
+}
+
 static int memop(struct fc *c, unsigned op, uint8_t type, unsigned align, bool store)
 {
-	uint32_t a, off;
-	TRY(rd_u32(c->r, &a));
-	TRY(rd_u32(c->r, &off));
-	TRY(need_memory(c));
-	if (a > align)
-		return invalid(c, "alignment must not be larger than natural");
+	uint32_t off;
+	TRY(vd_memarg(c, align, &off));
 	if (store) {
 		TRY(pop(c, type));
 		uint32_t hv = c->vh;
@@ -686,7 +694,7 @@ static int body(struct fc *c)
 			else {
 				uint64_t sa = operand_slot(c, ha), sb = operand_slot(c, hb), sc = operand_slot(c, hc);
 				TRY(push(c, t));
-				EMIT(OP_select, 0, slot_of(c, ha), sa, sb, sc);
+				EMIT(t == WASM_V128 ? OP_select2 : OP_select, 0, slot_of(c, ha), sa, sb, sc);
 			}
 			break;
 		}
@@ -719,7 +727,7 @@ static int body(struct fc *c)
 			if (x >= m->nglobals)
 				return invalid(c, "unknown global");
 			TRY(push(c, m->globals[x].type));
-			EMIT(OP_global_get, 0, slot_of(c, c->vh - 1), x);
+			EMIT(m->globals[x].type == WASM_V128 ? OP_global_get2 : OP_global_get, 0, slot_of(c, c->vh - 1), x);
 			break;
 		case 0x24:
 			TRY(rd_u32(r, &x));
@@ -728,7 +736,8 @@ static int body(struct fc *c)
 			if (!m->globals[x].mut)
 				return invalid(c, "global is immutable");
 			TRY(pop(c, m->globals[x].type));
-			EMIT(OP_global_set, -1, x, c->dead ? 0 : operand_slot(c, c->vh));
+			EMIT(m->globals[x].type == WASM_V128 ? OP_global_set2 : OP_global_set, -1, x,
+			     c->dead ? 0 : operand_slot(c, c->vh));
 			break;
 		case 0x25: {
 			TRY(read_table(c, &x));
@@ -842,11 +851,29 @@ static int body(struct fc *c)
 		case 0xfc:
 			TRY(op_fc(c));
 			break;
+		case 0xfd:
+			TRY(validate_simd(c));
+			break;
 		default:
 			r->p--;
 			return cc_fail(c, WASM_ERR_MALFORMED, "illegal opcode");
 		}
 	}
+}
+
+int vd_push(struct fc *c, uint8_t t)
+{
+	return push(c, t);
+}
+
+int vd_pop(struct fc *c, uint8_t expect)
+{
+	return pop(c, expect);
+}
+
+int vd_emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int dst_index)
+{
+	return emit(c, op, n, ops, dst_index);
 }
 
 int validate_function(wasm_module *m, uint32_t fi, const uint8_t *bytes, wasm_error *err)
