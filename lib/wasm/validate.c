@@ -309,6 +309,23 @@ static int memop(struct fc *c, unsigned op, uint8_t type, unsigned align, bool s
 		EMIT(abs_op, 0, slot_of(c, ha), ea);
 		return 0;
 	}
+	unsigned add_op = OP_MAX;
+	if (!c->dead && c->vs[ha].local == NO_LOCAL && c->last_dst == c->last_op + 1 &&
+	    c->last_dst != NO_POS && c->code[c->last_dst].u == slot_of(c, ha)) {
+		bool imm = c->last_kind == OP_i32_add_imm;
+		if (imm || c->last_kind == OP_i32_add)
+			add_op = op == OP_ld32 ? (imm ? OP_ld32_addi : OP_ld32_addr)
+			       : op == OP_ld64 ? (imm ? OP_ld64_addi : OP_ld64_addr)
+			       : op == OP_ld8u ? (imm ? OP_ld8u_addi : OP_ld8u_addr) : OP_MAX;
+	}
+	if (add_op != OP_MAX) {
+		/* the address was just computed by an add: do both at once */
+		uint64_t x = c->code[c->last_op + 2].u, y = c->code[c->last_op + 3].u;
+		c->len = c->last_op;
+		TRY(push(c, type));
+		EMIT(add_op, 0, slot_of(c, ha), x, off, y);
+		return 0;
+	}
 	TRY(push(c, type));
 	if (!c->dead)
 		EMIT(op, 0, slot_of(c, ha), sa, off);

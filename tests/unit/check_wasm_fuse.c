@@ -161,6 +161,43 @@ START_TEST(test_const_address_load)
 }
 END_TEST
 
+/* "i32.add; load" is one instruction: the add must still wrap at 32 bits
+ * before the offset is added (0xffffffff + 1 + offset 4 reads address 4) */
+START_TEST(test_add_load_wraps)
+{
+	static const uint8_t imm32[] = { 0x20, 0, 0x41, 1, 0x6a, 0x28, 2, 4, 0x0b };
+	static const uint8_t reg8[] = { 0x20, 0, 0x20, 1, 0x6a, 0x2d, 0, 4, 0x0b };
+	static const uint8_t imm64[] = { 0x20, 0, 0x41, 1, 0x6a, 0x29, 3, 4, 0xa7, 0x0b }; /* wrap to i32 */
+	const uint8_t *bodies[] = { imm32, reg8, imm64 };
+	size_t lens[] = { sizeof(imm32), sizeof(reg8), sizeof(imm64) };
+	wasm_config cfg;
+	wb_config(&cfg);
+	wasm_store *s = wasm_store_new(&cfg);
+	for (int i = 0; i < 3; i++) {
+		struct wb_func spec = { I32I32, 2, I32, 1, 0, bodies[i], lens[i], 1, 1, NULL, NULL };
+		struct wb w = { 0 };
+		wasm_module *m;
+		wasm_instance *inst;
+		wb_module(&w, &spec);
+		ck_assert_int_eq(wasm_module_new(&cfg, w.b, w.n, &m, NULL), 0);
+		ck_assert_int_eq(wasm_instantiate(s, m, NULL, NULL, &inst, NULL), 0);
+		uint8_t *mem = wasm_memory_data(wasm_instance_memory(inst, 0), NULL);
+		memcpy(mem + 4, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
+		wasm_func *f = wasm_instance_func(inst, "f");
+		wasm_val in[2] = { { .type = WASM_I32, .of.i32 = -1 }, { .type = WASM_I32, .of.i32 = 1 } }, out;
+		ck_assert_int_eq(wasm_call(f, in, 2, &out, 1, NULL, NULL), WASM_TRAP_NONE);
+		ck_assert_int_eq(out.of.i32, i == 1 ? 0x11 : 0x44332211);
+		/* and past the end it still traps */
+		in[0].of.i32 = 65530;
+		in[1].of.i32 = 8;
+		ck_assert_int_eq(wasm_call(f, in, 2, &out, 1, NULL, NULL), WASM_TRAP_OOB_MEMORY);
+		wasm_module_free(m);
+		wb_free(&w);
+	}
+	wasm_store_free(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("wasm_fuse");
@@ -168,6 +205,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_fused_compares);
 	tcase_add_test(tc, test_const_address_load);
+	tcase_add_test(tc, test_add_load_wraps);
 	suite_add_tcase(s, tc);
 	return s;
 }
