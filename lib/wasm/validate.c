@@ -11,7 +11,7 @@
 #define F32 WASM_F32
 #define F64 WASM_F64
 
-static const uint8_t vt_single[] = { WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_FUNCREF, WASM_EXTERNREF };
+static const uint8_t vt_single[] = { WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_V128, WASM_FUNCREF, WASM_EXTERNREF };
 
 static const uint8_t *single(uint8_t t)
 {
@@ -115,7 +115,8 @@ static int read_blocktype(struct fc *c, uint32_t *np, const uint8_t **p, uint32_
 	}
 	if (bt < 0) {
 		uint8_t t = (uint8_t)(bt & 0x7f);
-		if (t != WASM_I32 && t != WASM_I64 && t != WASM_F32 && t != WASM_F64 && !is_reftype(t))
+		if (t != WASM_I32 && t != WASM_I64 && t != WASM_F32 && t != WASM_F64 && t != WASM_V128 &&
+		    !is_reftype(t))
 			return cc_fail(c, WASM_ERR_MALFORMED, "malformed value type");
 		*nr = 1, *r = single(t);
 		return 0;
@@ -216,18 +217,14 @@ static int emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int 
 static unsigned imm_variant(unsigned op)
 {
 	switch (op) {
-	case OP_i32_add: return OP_i32_add_imm;
-	case OP_i32_sub: return OP_i32_sub_imm;
-	case OP_i32_and: return OP_i32_and_imm;
-	case OP_i32_shl: return OP_i32_shl_imm;
-	case OP_i32_shr_u: return OP_i32_shr_u_imm;
-	case OP_i32_shr_s: return OP_i32_shr_s_imm;
-	case OP_i64_add: return OP_i64_add_imm;
-	case OP_i32_lt_s: return OP_i32_lt_s_imm;
-	case OP_i32_lt_u: return OP_i32_lt_u_imm;
-	case OP_i32_eq: return OP_i32_eq_imm;
-	case OP_i32_ne: return OP_i32_ne_imm;
-	default: return OP_MAX;
+#define X_IMMV(name, expr) \
+	case OP_##name:    \
+		return OP_##name##_imm;
+		WASM_IMM_I32_OPS(X_IMMV)
+		WASM_IMM_I64_OPS(X_IMMV)
+#undef X_IMMV
+	default:
+		return OP_MAX;
 	}
 }
 
@@ -242,6 +239,10 @@ static int numeric(struct fc *c, unsigned op, uint8_t a, uint8_t b, uint8_t out)
 	ha = c->vh;
 	if (c->dead)
 		return push(c, out);
+	if (op == OP_i32_eqz && cc_fold_eqz(c, ha)) {
+		TRY(push(c, out)); /* same slot: the rewritten instruction's result */
+		return 0;
+	}
 	uint64_t sa = operand_slot(c, ha), sb = b ? operand_slot(c, hb) : 0;
 	unsigned iop = b ? imm_variant(op) : OP_MAX;
 	if (iop != OP_MAX && c->vs[hb].is_const && c->vs[hb].local == NO_LOCAL &&
@@ -271,14 +272,21 @@ static int push_const(struct fc *c, uint8_t t, uint64_t v)
 	return 0;
 }
 
+int vd_memarg(struct fc *c, unsigned natural_align, uint32_t *ret_offset)
+{
+	uint32_t a;
+	TRY(rd_u32(c->r, &a));
+	TRY(rd_u32(c->r, ret_offset));
+	TRY(need_memory(c));
+	if (a > natural_align)
+		return invalid(c, "alignment must not be larger than natural");
+	return 0;
+}
+
 static int memop(struct fc *c, unsigned op, uint8_t type, unsigned align, bool store)
 {
-	uint32_t a, off;
-	TRY(rd_u32(c->r, &a));
-	TRY(rd_u32(c->r, &off));
-	TRY(need_memory(c));
-	if (a > align)
-		return invalid(c, "alignment must not be larger than natural");
+	uint32_t off;
+	TRY(vd_memarg(c, align, &off));
 	if (store) {
 		TRY(pop(c, type));
 		uint32_t hv = c->vh;
@@ -290,6 +298,34 @@ static int memop(struct fc *c, unsigned op, uint8_t type, unsigned align, bool s
 	TRY(pop(c, I32));
 	uint32_t ha = c->vh;
 	uint64_t sa = c->dead ? 0 : operand_slot(c, ha);
+	unsigned abs_op = op == OP_ld32 ? OP_ld32_abs : op == OP_ld64 ? OP_ld64_abs : op == OP_ld8u ? OP_ld8u_abs
+			: op == OP_ld16u ? OP_ld16u_abs : OP_MAX;
+	if (!c->dead && abs_op != OP_MAX && c->vs[ha].is_const && c->vs[ha].local == NO_LOCAL &&
+	    c->last_kind == OP_const && c->last_dst != NO_POS && c->code[c->last_dst].u == slot_of(c, ha)) {
+		/* constant address: fold it and the offset into one immediate */
+		uint64_t ea = (uint64_t)(uint32_t)c->vs[ha].cval + off;
+		c->len = c->last_op;
+		TRY(push(c, type));
+		EMIT(abs_op, 0, slot_of(c, ha), ea);
+		return 0;
+	}
+	unsigned add_op = OP_MAX;
+	if (!c->dead && c->vs[ha].local == NO_LOCAL && c->last_dst == c->last_op + 1 &&
+	    c->last_dst != NO_POS && c->code[c->last_dst].u == slot_of(c, ha)) {
+		bool imm = c->last_kind == OP_i32_add_imm;
+		if (imm || c->last_kind == OP_i32_add)
+			add_op = op == OP_ld32 ? (imm ? OP_ld32_addi : OP_ld32_addr)
+			       : op == OP_ld64 ? (imm ? OP_ld64_addi : OP_ld64_addr)
+			       : op == OP_ld8u ? (imm ? OP_ld8u_addi : OP_ld8u_addr) : OP_MAX;
+	}
+	if (add_op != OP_MAX) {
+		/* the address was just computed by an add: do both at once */
+		uint64_t x = c->code[c->last_op + 2].u, y = c->code[c->last_op + 3].u;
+		c->len = c->last_op;
+		TRY(push(c, type));
+		EMIT(add_op, 0, slot_of(c, ha), x, off, y);
+		return 0;
+	}
 	TRY(push(c, type));
 	if (!c->dead)
 		EMIT(op, 0, slot_of(c, ha), sa, off);
@@ -489,10 +525,9 @@ static int body(struct fc *c)
 			TRY(push_ctrl(c, op == 0x02 ? CT_BLOCK : op == 0x03 ? CT_LOOP : CT_IF, np, p, nr, rs));
 			struct ctrl *t = &c->cs[c->ch - 1];
 			if (op == 0x03) {
+				/* no loop header: backward jumps pay the fuel */
 				cc_reset_peephole(c);
 				t->loop_pos = c->len;
-				EMIT(OP_loop_head, -1, 0);
-				cc_reset_peephole(c);
 			} else if (op == 0x04) {
 				/* else_fix: start of the branch to the else arm; its
 				 * offset is the branch's last cell (kept in loop_pos) */
@@ -686,7 +721,7 @@ static int body(struct fc *c)
 			else {
 				uint64_t sa = operand_slot(c, ha), sb = operand_slot(c, hb), sc = operand_slot(c, hc);
 				TRY(push(c, t));
-				EMIT(OP_select, 0, slot_of(c, ha), sa, sb, sc);
+				EMIT(t == WASM_V128 ? OP_select2 : OP_select, 0, slot_of(c, ha), sa, sb, sc);
 			}
 			break;
 		}
@@ -719,7 +754,7 @@ static int body(struct fc *c)
 			if (x >= m->nglobals)
 				return invalid(c, "unknown global");
 			TRY(push(c, m->globals[x].type));
-			EMIT(OP_global_get, 0, slot_of(c, c->vh - 1), x);
+			EMIT(m->globals[x].type == WASM_V128 ? OP_global_get2 : OP_global_get, 0, slot_of(c, c->vh - 1), x);
 			break;
 		case 0x24:
 			TRY(rd_u32(r, &x));
@@ -728,7 +763,8 @@ static int body(struct fc *c)
 			if (!m->globals[x].mut)
 				return invalid(c, "global is immutable");
 			TRY(pop(c, m->globals[x].type));
-			EMIT(OP_global_set, -1, x, c->dead ? 0 : operand_slot(c, c->vh));
+			EMIT(m->globals[x].type == WASM_V128 ? OP_global_set2 : OP_global_set, -1, x,
+			     c->dead ? 0 : operand_slot(c, c->vh));
 			break;
 		case 0x25: {
 			TRY(read_table(c, &x));
@@ -842,11 +878,29 @@ static int body(struct fc *c)
 		case 0xfc:
 			TRY(op_fc(c));
 			break;
+		case 0xfd:
+			TRY(validate_simd(c));
+			break;
 		default:
 			r->p--;
 			return cc_fail(c, WASM_ERR_MALFORMED, "illegal opcode");
 		}
 	}
+}
+
+int vd_push(struct fc *c, uint8_t t)
+{
+	return push(c, t);
+}
+
+int vd_pop(struct fc *c, uint8_t expect)
+{
+	return pop(c, expect);
+}
+
+int vd_emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int dst_index)
+{
+	return emit(c, op, n, ops, dst_index);
 }
 
 int validate_function(wasm_module *m, uint32_t fi, const uint8_t *bytes, wasm_error *err)
