@@ -229,10 +229,16 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	return optind;
 }
 
-/* Resolver wrapper that remembers which import failed, for the message. */
+/*
+ * Resolver wrapper that remembers the import being linked: wasm_error has
+ * no import index, and the library links imports in order, checking each
+ * one's type right after resolving it, so on an unlinkable error the
+ * last import seen is the one at fault (unknown or of the wrong type).
+ */
 struct resolve_state {
 	wasi_link *link;
-	char failed[128];
+	char current[160];
+	bool unknown;
 };
 
 static int resolve_import(void *ud, const wasm_import_desc *want, wasm_extern *ret)
@@ -240,8 +246,8 @@ static int resolve_import(void *ud, const wasm_import_desc *want, wasm_extern *r
 	struct resolve_state *st = ud;
 	int r = wasi_link_resolve(st->link, want, ret);
 
-	if (r < 0 && !st->failed[0])
-		snprintf(st->failed, sizeof(st->failed), "%s.%s", want->module, want->name);
+	snprintf(st->current, sizeof(st->current), "%s.%s", want->module, want->name);
+	st->unknown = r < 0;
 	return r;
 }
 
@@ -285,9 +291,11 @@ static int cmd_run(int argc, char **argv)
 		} else if (err.kind == WASM_ERR_TRAP) {
 			fprintf(stderr, "mvm-wasm: trap: %s\n", wasm_trap_kind_to_string(err.trap.kind));
 			ret = EXIT_TRAP;
-		} else if (err.kind == WASM_ERR_UNLINKABLE && rs.failed[0]) {
-			fprintf(stderr, "mvm-wasm: %s: cannot link import %s (only %s is provided)\n",
-				argv[first], rs.failed, WASI_MODULE_NAME);
+		} else if (err.kind == WASM_ERR_UNLINKABLE && rs.current[0]) {
+			fprintf(stderr, "mvm-wasm: %s: cannot link import %s: %s\n", argv[first],
+				rs.current,
+				rs.unknown ? "unknown (only " WASI_MODULE_NAME " is provided)"
+					   : "wrong type for that name");
 		} else {
 			fprintf(stderr, "mvm-wasm: %s: %s: %s\n", argv[first],
 				wasm_error_kind_to_string(err.kind),

@@ -205,6 +205,13 @@ printf '\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x02\x0b\x01\x03env\x03fo
 "$MVM_WASM" run "$T/import.wasm" >"$T/out" 2>&1
 rc=$?
 [ $rc -eq 126 ] && grep -q "env.foo" "$T/out" && ok "unlinkable import: exit 126 ($(head -n1 "$T/out"))" || bad "unlinkable import: rc=$rc $(cat "$T/out")"
+# The right name with the wrong type: wasi fd_write as [] -> [].
+hex2bin "0061736d 01000000 01 04 01 60 00 00
+	02 23 01 16 $(printf wasi_snapshot_preview1 | od -An -tx1 | tr -d ' \n') 08 $(printf fd_write | od -An -tx1 | tr -d ' \n') 00 00" >"$T/badtype.wasm"
+"$MVM_WASM" run "$T/badtype.wasm" >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 126 ] && grep -q "wasi_snapshot_preview1.fd_write: wrong type" "$T/out" \
+	&& ok "mistyped WASI import: exit 126 ($(head -n1 "$T/out"))" || bad "mistyped import: rc=$rc $(cat "$T/out")"
 printf '\x00asm\x01\x00\x00\x00' >"$T/nostart.wasm"
 "$MVM_WASM" run "$T/nostart.wasm" >"$T/out" 2>&1
 rc=$?
