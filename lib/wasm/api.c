@@ -71,7 +71,7 @@ const char *wasm_error_kind_to_string(wasm_error_kind k)
 static bool valtype_ok(wasm_valtype t)
 {
 	return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 || t == WASM_FUNCREF ||
-	       t == WASM_EXTERNREF;
+	       t == WASM_EXTERNREF || t == WASM_V128;
 }
 
 wasm_func *wasm_func_new_host(wasm_store *s, const wasm_functype *type, wasm_host_fn fn, void *userdata)
@@ -165,23 +165,13 @@ wasm_global *wasm_global_new(wasm_store *s, wasm_val init, bool mutable_)
 
 void wasm_global_set_raw(wasm_global *g, wasm_val v)
 {
-	switch (g->type) {
-	case WASM_I32: case WASM_F32: g->val = (uint32_t)v.of.i32; break;
-	case WASM_FUNCREF: case WASM_EXTERNREF: g->val = (uintptr_t)v.of.ref; break;
-	default: g->val = (uint64_t)v.of.i64; break;
-	}
+	val_to_slots(&v, g->type, g->val);
 }
 
 wasm_val wasm_global_get(const wasm_global *g)
 {
 	wasm_val v;
-	v.type = (wasm_valtype)g->type;
-	v.of.i64 = 0;
-	switch (g->type) {
-	case WASM_I32: case WASM_F32: v.of.i32 = (int32_t)(uint32_t)g->val; break;
-	case WASM_FUNCREF: case WASM_EXTERNREF: v.of.ref = (void *)(uintptr_t)g->val; break;
-	default: v.of.i64 = (int64_t)g->val; break;
-	}
+	slots_to_val(g->type, g->val, &v);
 	return v;
 }
 

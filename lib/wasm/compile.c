@@ -51,11 +51,11 @@ void cc_reset_peephole(struct fc *c)
 	c->last_kind = OP_MAX;
 }
 
-int cc_copy(struct fc *c, uint32_t dst, uint32_t src)
+int cc_copy(struct fc *c, uint32_t dst, uint32_t src, uint8_t type)
 {
 	if (dst == src || c->dead)
 		return 0;
-	TRY(cc_op(c, OP_copy));
+	TRY(cc_op(c, width_of(type) == 2 ? OP_copy2 : OP_copy));
 	TRY(cc_emit(c, dst));
 	cc_mark_dst(c);
 	return cc_emit(c, src);
@@ -68,7 +68,7 @@ int cc_materialize(struct fc *c, uint32_t h)
 		return 0;
 	uint32_t l = e->local;
 	e->local = NO_LOCAL;
-	return cc_copy(c, slot_of(c, h), l);
+	return cc_copy(c, slot_of(c, h), l, e->type);
 }
 
 int cc_materialize_all(struct fc *c)
@@ -96,13 +96,22 @@ static uint32_t label_arity(const struct ctrl *t)
 	return t->kind == CT_LOOP ? t->nparams : t->nresults;
 }
 
+uint32_t cc_label_slot(const struct ctrl *t, uint32_t i)
+{
+	const uint8_t *types = t->kind == CT_LOOP ? t->params : t->results;
+	uint32_t s = t->slot_base;
+	for (uint32_t k = 0; k < i; k++)
+		s += width_of(types[k]);
+	return s;
+}
+
 /* Does a branch to `depth` need value moves? */
 static bool needs_moves(struct fc *c, uint32_t depth)
 {
 	struct ctrl *t = target(c, depth);
 	uint32_t n = label_arity(t);
 	for (uint32_t i = 0; i < n; i++)
-		if (operand_slot(c, c->vh - n + i) != slot_of(c, t->height + i))
+		if (operand_slot(c, c->vh - n + i) != cc_label_slot(t, i))
 			return true;
 	return false;
 }
@@ -113,7 +122,7 @@ static int emit_moves(struct fc *c, uint32_t depth)
 	uint32_t n = label_arity(t);
 	/* ascending: destinations never lie above their sources */
 	for (uint32_t i = 0; i < n; i++)
-		TRY(cc_copy(c, slot_of(c, t->height + i), operand_slot(c, c->vh - n + i)));
+		TRY(cc_copy(c, cc_label_slot(t, i), operand_slot(c, c->vh - n + i), c->vs[c->vh - n + i].type));
 	return 0;
 }
 
@@ -232,19 +241,20 @@ int cc_return(struct fc *c)
 	uint32_t n = c->nresults;
 	if (n == 0)
 		return cc_op(c, OP_ret0);
-	if (n == 1) {
+	if (n == 1 && width_of(c->vs[c->vh - 1].type) == 1) {
 		TRY(cc_op(c, OP_ret1));
 		return cc_emit(c, operand_slot(c, c->vh - 1));
 	}
 	for (uint32_t i = c->vh - n; i < c->vh; i++)
 		TRY(cc_materialize(c, i));
 	TRY(cc_op(c, OP_ret));
-	TRY(cc_emit(c, n));
+	TRY(cc_emit(c, next_slot(c) - slot_of(c, c->vh - n)));
 	return cc_emit(c, slot_of(c, c->vh - n));
 }
 
-int cc_local_set(struct fc *c, uint32_t local, bool tee)
+int cc_local_set(struct fc *c, uint32_t index, bool tee)
 {
+	uint32_t local = c->lslot[index];
 	uint32_t top = c->vh - 1;
 	struct vent e = c->vs[top];
 	if (!c->dead && e.local != local) {
@@ -252,7 +262,7 @@ int cc_local_set(struct fc *c, uint32_t local, bool tee)
 		if (e.local == NO_LOCAL && c->last_dst != NO_POS && c->code[c->last_dst].u == slot_of(c, top))
 			c->code[c->last_dst].u = local;
 		else
-			TRY(cc_copy(c, local, operand_slot(c, top)));
+			TRY(cc_copy(c, local, operand_slot(c, top), e.type));
 		cc_reset_peephole(c);
 	}
 	if (tee) {
@@ -266,9 +276,12 @@ int cc_local_set(struct fc *c, uint32_t local, bool tee)
 
 int cc_finish(struct fc *c, struct func_code *out)
 {
-	uint32_t slots = c->nlocals + c->vmax + 1;
-	if (slots < c->nresults)
-		slots = c->nresults;
+	uint32_t slots = c->smax + 1;
+	uint32_t rslots = 0;
+	for (uint32_t i = 0; i < c->nresults; i++)
+		rslots += width_of(c->results[i]);
+	if (slots < rslots)
+		slots = rslots;
 	out->frame_slots = slots;
 	out->code = wasm_realloc(c->cfg, c->code, (size_t)c->cap * sizeof(cell), (size_t)c->len * sizeof(cell));
 	if (!out->code && c->len)

@@ -6,7 +6,8 @@
  * Internal form: an array of cells; each instruction is a handler cell
  * followed by operand cells. Operands are frame-slot indices: every wasm
  * value has a fixed slot because the operand-stack height is static, so
- * slot(h) = nlocals + h. local.get is not emitted: the stack entry
+ * each entry gets the next slot after the one below it (v128 takes
+ * two). local.get is not emitted: the stack entry
  * remembers the local ("lazy") and consumers read the local's slot
  * directly; a following local.set rewrites the producer's destination.
  * Branch targets are cell offsets relative to the instruction start.
@@ -23,7 +24,8 @@
 
 struct vent {
 	uint8_t type;
-	uint32_t local; /* NO_LOCAL, or the local this entry still aliases */
+	uint32_t slot; /* frame slot of this value (v128 takes two) */
+	uint32_t local; /* NO_LOCAL, or the slot of the local this entry still aliases */
 	bool is_const; /* produced by the `const` op at last_op */
 	uint64_t cval;
 };
@@ -35,6 +37,7 @@ struct ctrl {
 	bool unreachable;
 	bool entry_dead;
 	uint32_t height;
+	uint32_t slot_base; /* first slot of the label's values */
 	uint32_t nparams, nresults;
 	const uint8_t *params, *results;
 	uint32_t loop_pos; /* CT_LOOP: target of branches */
@@ -53,13 +56,15 @@ struct fc {
 	cell *code;
 	uint32_t len, cap;
 	struct vent *vs;
-	uint32_t vh, vcap, vmax;
+	uint32_t vh, vcap, smax; /* smax: highest slot used + 1 */
 	struct ctrl *cs;
 	uint32_t ch, ccap;
 	struct fixup *fx;
 	uint32_t nfx, fxcap;
 	uint32_t nlocals; /* params + declared locals */
 	uint8_t *ltypes;
+	uint32_t *lslot; /* slot of each local */
+	uint32_t nlslots; /* slots taken by params + locals */
 	uint32_t nresults;
 	const uint8_t *results;
 	uint32_t last_op, last_dst; /* peephole state, NO_POS when invalid */
@@ -67,9 +72,21 @@ struct fc {
 	bool dead;
 };
 
+static inline uint32_t width_of(uint8_t t)
+{
+	return t == WASM_V128 ? 2 : 1;
+}
+
+/* slot of the entry at height h (also valid for entries just popped) */
 static inline uint32_t slot_of(const struct fc *c, uint32_t h)
 {
-	return c->nlocals + h;
+	return c->vs[h].slot;
+}
+
+/* slot the next pushed value will get */
+static inline uint32_t next_slot(const struct fc *c)
+{
+	return c->vh ? c->vs[c->vh - 1].slot + width_of(c->vs[c->vh - 1].type) : c->nlslots;
 }
 
 /* where a stack entry's value can be read */
@@ -85,7 +102,8 @@ void cc_reset_peephole(struct fc *c);
 int cc_materialize(struct fc *c, uint32_t h);
 int cc_materialize_all(struct fc *c);
 int cc_materialize_local(struct fc *c, uint32_t local);
-int cc_copy(struct fc *c, uint32_t dst, uint32_t src);
+int cc_copy(struct fc *c, uint32_t dst, uint32_t src, uint8_t type);
+uint32_t cc_label_slot(const struct ctrl *t, uint32_t i);
 int cc_branch(struct fc *c, uint32_t depth); /* unconditional br with value moves */
 int cc_br_if(struct fc *c, uint32_t depth, uint32_t cond_slot);
 int cc_jump_to(struct fc *c, uint32_t opstart, uint32_t rel_cell, uint32_t depth);
@@ -96,5 +114,12 @@ int cc_local_set(struct fc *c, uint32_t local, bool tee);
 int cc_fail(struct fc *c, wasm_error_kind kind, const char *msg);
 int cc_finish(struct fc *c, struct func_code *out);
 unsigned cc_fuse_branch(struct fc *c, uint32_t cond_h, bool negate);
+
+/* validate.c helpers shared with validate-simd.c */
+int vd_push(struct fc *c, uint8_t t);
+int vd_pop(struct fc *c, uint8_t expect); /* type, TY_UNKNOWN, or -1 */
+int vd_emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int dst_index);
+int vd_memarg(struct fc *c, unsigned natural_align, uint32_t *ret_offset);
+int validate_simd(struct fc *c);
 
 #endif

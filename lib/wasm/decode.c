@@ -119,7 +119,7 @@ int rd_valtype(struct rd *r, uint8_t *ret)
 	uint8_t t;
 	TRY(rd_u8(r, &t));
 	switch (t) {
-	case WASM_I32: case WASM_I64: case WASM_F32: case WASM_F64:
+	case WASM_I32: case WASM_I64: case WASM_F32: case WASM_F64: case WASM_V128:
 	case WASM_FUNCREF: case WASM_EXTERNREF:
 		*ret = t;
 		return 0;
@@ -275,6 +275,7 @@ static int rd_cexpr(struct rd *r, wasm_module *m, uint8_t want, uint32_t nglobal
 	uint32_t at = rd_off(r);
 	TRY(rd_u8(r, &op));
 	e->idx = 0;
+	e->hi = 0;
 	e->value = 0;
 	switch (op) {
 	case 0x41: {
@@ -327,6 +328,18 @@ static int rd_cexpr(struct rd *r, wasm_module *m, uint8_t want, uint32_t nglobal
 		TRY(rd_reftype(r, &e->type));
 		e->kind = CEXPR_REF_NULL;
 		break;
+	case 0xfd: {
+		uint32_t sub;
+		TRY(rd_u32(r, &sub));
+		if (sub != 12) {
+			set_error(r->err, WASM_ERR_INVALID, at, "constant expression required");
+			return -1;
+		}
+		TRY(rd_fixed(r, &e->value, 8));
+		TRY(rd_fixed(r, &e->hi, 8));
+		e->kind = CEXPR_CONST, e->type = WASM_V128;
+		break;
+	}
 	default:
 		set_error(r->err, WASM_ERR_INVALID, at, "constant expression required");
 		return -1;

@@ -252,8 +252,16 @@ void wasm_store_free(wasm_store *s)
 int cexpr_eval(wasm_instance *inst, const struct cexpr *e, slot_t *ret)
 {
 	switch (e->kind) {
-	case CEXPR_CONST: *ret = e->value; break;
-	case CEXPR_GLOBAL: *ret = inst->globals[e->idx]->val; break;
+	case CEXPR_CONST:
+		ret[0] = e->value;
+		if (e->type == WASM_V128)
+			ret[1] = e->hi;
+		break;
+	case CEXPR_GLOBAL:
+		ret[0] = inst->globals[e->idx]->val[0];
+		if (e->type == WASM_V128)
+			ret[1] = inst->globals[e->idx]->val[1];
+		break;
 	case CEXPR_REF_FUNC: *ret = (uintptr_t)inst->funcs[e->idx]; break;
 	default: *ret = 0; break;
 	}
@@ -399,8 +407,8 @@ int wasm_instantiate(wasm_store *s, wasm_module *m, wasm_resolve_fn resolve, voi
 		f->store = s;
 		f->inst = inst;
 		f->code = fc->code;
-		f->nparams = f->type->nparams;
-		f->nlocals = fc->nlocals;
+		f->nparams = fc->param_slots;
+		f->nlocals = fc->local_slots;
 		f->frame_slots = fc->frame_slots;
 		inst->funcs[m->nfunc_imports + i] = f;
 	}
@@ -432,7 +440,7 @@ int wasm_instantiate(wasm_store *s, wasm_module *m, wasm_resolve_fn resolve, voi
 			goto nomem;
 		g->type = m->globals[i].type;
 		g->mut = m->globals[i].mut;
-		cexpr_eval(inst, &m->globals[i].init, &g->val);
+		cexpr_eval(inst, &m->globals[i].init, g->val);
 		inst->globals[i] = g;
 	}
 	if (init_segments(inst, err) < 0)
@@ -507,6 +515,28 @@ void *wasm_instance_userdata(const wasm_instance *inst)
 
 /* ---- calls ---- */
 
+uint32_t val_to_slots(const wasm_val *v, uint8_t type, slot_t *dst)
+{
+	switch (type) {
+	case WASM_I32: case WASM_F32: dst[0] = (uint32_t)v->of.i32; return 1;
+	case WASM_FUNCREF: case WASM_EXTERNREF: dst[0] = (uintptr_t)v->of.ref; return 1;
+	case WASM_V128: __builtin_memcpy(dst, v->of.v128, 16); return 2;
+	default: dst[0] = (uint64_t)v->of.i64; return 1;
+	}
+}
+
+uint32_t slots_to_val(uint8_t type, const slot_t *src, wasm_val *v)
+{
+	__builtin_memset(v, 0, sizeof(*v));
+	v->type = (wasm_valtype)type;
+	switch (type) {
+	case WASM_I32: case WASM_F32: v->of.i32 = (int32_t)(uint32_t)src[0]; return 1;
+	case WASM_FUNCREF: case WASM_EXTERNREF: v->of.ref = (void *)(uintptr_t)src[0]; return 1;
+	case WASM_V128: __builtin_memcpy(v->of.v128, src, 16); return 2;
+	default: v->of.i64 = (int64_t)src[0]; return 1;
+	}
+}
+
 static void fill_trap(wasm_store *s, wasm_trap_kind k, wasm_trap *t)
 {
 	if (!t)
@@ -544,18 +574,13 @@ wasm_trap_kind wasm_call(wasm_func *f, const wasm_val *args, uint32_t nargs, was
 		s->sp = s->stack;
 	}
 	slot_t *base = s->sp;
-	uint32_t need = t->nparams > t->nresults ? t->nparams : t->nresults;
+	uint32_t need = 2 * (t->nparams > t->nresults ? t->nparams : t->nresults);
 	if (s->host_nesting > 64 || base + need > s->stack + s->cfg.max_value_stack) {
 		fill_trap(s, WASM_TRAP_STACK_EXHAUSTED, ret_trap);
 		return WASM_TRAP_STACK_EXHAUSTED;
 	}
-	for (uint32_t i = 0; i < nargs; i++) {
-		switch (t->types[i]) {
-		case WASM_I32: case WASM_F32: base[i] = (uint32_t)args[i].of.i32; break;
-		case WASM_FUNCREF: case WASM_EXTERNREF: base[i] = (uintptr_t)args[i].of.ref; break;
-		default: base[i] = (uint64_t)args[i].of.i64; break;
-		}
-	}
+	for (uint32_t i = 0, k = 0; i < nargs; i++)
+		k += val_to_slots(&args[i], t->types[i], base + k);
 	uint64_t saved_fuel = s->fuel;
 	if (opts && opts->fuel)
 		s->fuel = opts->fuel;
@@ -570,16 +595,8 @@ wasm_trap_kind wasm_call(wasm_func *f, const wasm_val *args, uint32_t nargs, was
 		fill_trap(s, k, ret_trap);
 		return k;
 	}
-	for (uint32_t i = 0; i < nresults; i++) {
-		uint8_t ty = t->types[t->nparams + i];
-		results[i].type = (wasm_valtype)ty;
-		results[i].of.i64 = 0;
-		switch (ty) {
-		case WASM_I32: case WASM_F32: results[i].of.i32 = (int32_t)(uint32_t)base[i]; break;
-		case WASM_FUNCREF: case WASM_EXTERNREF: results[i].of.ref = (void *)(uintptr_t)base[i]; break;
-		default: results[i].of.i64 = (int64_t)base[i]; break;
-		}
-	}
+	for (uint32_t i = 0, n = 0; i < nresults; i++)
+		n += slots_to_val(t->types[t->nparams + i], base + n, &results[i]);
 	fill_trap(s, WASM_TRAP_NONE, ret_trap);
 	return WASM_TRAP_NONE;
 }

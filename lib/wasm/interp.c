@@ -75,33 +75,24 @@ static wasm_trap_kind call_host(wasm_store *s, wasm_func *f, wasm_instance *call
 {
 	wasm_val in[WASM_HOST_MAX_PARAMS], out[WASM_HOST_MAX_PARAMS];
 	const struct functype *t = f->type;
-	for (uint32_t i = 0; i < t->nparams; i++) {
-		in[i].type = t->types[i];
-		switch (t->types[i]) {
-		case WASM_I32: case WASM_F32: in[i].of.f32_bits = (uint32_t)args[i]; break;
-		case WASM_FUNCREF: case WASM_EXTERNREF: in[i].of.ref = (void *)(uintptr_t)args[i]; break;
-		default: in[i].of.i64 = (int64_t)args[i]; break;
-		}
-	}
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < t->nparams; i++)
+		k += slots_to_val(t->types[i], args + k, &in[i]);
 	for (uint32_t i = 0; i < t->nresults; i++) {
-		out[i].type = t->types[t->nparams + i];
-		out[i].of.i64 = 0;
+		__builtin_memset(&out[i], 0, sizeof(out[i]));
+		out[i].type = (wasm_valtype)t->types[t->nparams + i];
 	}
 	slot_t *saved_sp = s->sp;
-	s->sp = args + (t->nparams > t->nresults ? t->nparams : t->nresults);
+	s->sp = args + 2 * (t->nparams > t->nresults ? t->nparams : t->nresults);
 	s->host_nesting++;
-	wasm_trap_kind k = f->fn(caller, in, out, f->ud);
+	wasm_trap_kind tk = f->fn(caller, in, out, f->ud);
 	s->host_nesting--;
 	s->sp = saved_sp;
-	if (k != WASM_TRAP_NONE)
-		return k;
-	for (uint32_t i = 0; i < t->nresults; i++) {
-		switch (t->types[t->nparams + i]) {
-		case WASM_I32: case WASM_F32: args[i] = out[i].of.f32_bits; break;
-		case WASM_FUNCREF: case WASM_EXTERNREF: args[i] = (uintptr_t)out[i].of.ref; break;
-		default: args[i] = (uint64_t)out[i].of.i64; break;
-		}
-	}
+	if (tk != WASM_TRAP_NONE)
+		return tk;
+	k = 0;
+	for (uint32_t i = 0; i < t->nresults; i++)
+		k += val_to_slots(&out[i], t->types[t->nparams + i], args + k);
 	return WASM_TRAP_NONE;
 }
 
@@ -208,6 +199,20 @@ wasm_trap_kind interp_call(wasm_store *s, wasm_func *f, slot_t *args, wasm_trap 
 		NEXT();                               \
 	}
 
+/* a v128 in two slots, viewed by lanes */
+typedef union v128 {
+	uint8_t u8[16];
+	int8_t i8[16];
+	uint16_t u16[8];
+	int16_t i16[8];
+	uint32_t u32[4];
+	int32_t i32[4];
+	uint64_t u64[2];
+	int64_t i64[2];
+	float f32[4];
+	double f64[2];
+} v128_t;
+
 /* no __builtin_popcount: without -mpopcnt it becomes a libgcc call */
 static inline uint64_t popcnt64(uint64_t x)
 {
@@ -244,8 +249,10 @@ static wasm_trap_kind run(wasm_store *s, const cell *ip, slot_t *fp, wasm_instan
 #define X_LBL_CTRL(n) &&L_##n,
 #define X_LBL_NUM(code, n, a, b, o) &&L_##n,
 #define X_LBL_SAT(code, n, a, o) &&L_##n,
+#define X_LBL_SIMD(code, n, shape, lanes, align) &&L_##n,
 	static const void *const labels[] = {
 		WASM_CTRL_OPS(X_LBL_CTRL) WASM_NUMERIC_OPS(X_LBL_NUM) WASM_SAT_OPS(X_LBL_SAT)
+		WASM_SIMD_OPS(X_LBL_SIMD)
 	};
 	if (!s) {
 		exit_code[0].p = labels[OP_exit];
@@ -270,6 +277,7 @@ dispatch:
 	{
 #endif
 #include "interp-ops.inc"
+#include "interp-simd.inc"
 
 	do_call:
 		if (f->host) {

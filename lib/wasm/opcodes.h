@@ -89,12 +89,118 @@
 	X(0x3a, I32, 0, st8, 1) X(0x3b, I32, 1, st16, 1) \
 	X(0x3c, I64, 0, st8, 1) X(0x3d, I64, 1, st16, 1) X(0x3e, I64, 2, st32, 1)
 
+/*
+ * 0xFD: SIMD, X(subop, name, shape, lanes, align). Shapes:
+ *   BIN v v->v  UN v->v  TERN v v v->v  SHIFT v i32->v  TEST v->i32
+ *   SPLAT_<t> t->v  EXTRACT_<t> v->t [lane]  REPLACE_<t> v t->v [lane]
+ *   LOAD i32->v  STORE i32 v  LOAD_LANE i32 v->v  STORE_LANE i32 v
+ *   CONST, SHUFFLE: immediates
+ */
+#define WASM_SIMD_OPS(X) \
+	X(0, v128_load, LOAD, 0, 4) X(1, v128_load8x8_s, LOAD, 0, 3) X(2, v128_load8x8_u, LOAD, 0, 3) \
+	X(3, v128_load16x4_s, LOAD, 0, 3) X(4, v128_load16x4_u, LOAD, 0, 3) \
+	X(5, v128_load32x2_s, LOAD, 0, 3) X(6, v128_load32x2_u, LOAD, 0, 3) \
+	X(7, v128_load8_splat, LOAD, 0, 0) X(8, v128_load16_splat, LOAD, 0, 1) \
+	X(9, v128_load32_splat, LOAD, 0, 2) X(10, v128_load64_splat, LOAD, 0, 3) \
+	X(11, v128_store, STORE, 0, 4) X(12, v128_const, CONST, 0, 0) X(13, i8x16_shuffle, SHUFFLE, 0, 0) \
+	X(14, i8x16_swizzle, BIN, 0, 0) \
+	X(15, i8x16_splat, SPLAT_I32, 0, 0) X(16, i16x8_splat, SPLAT_I32, 0, 0) X(17, i32x4_splat, SPLAT_I32, 0, 0) \
+	X(18, i64x2_splat, SPLAT_I64, 0, 0) X(19, f32x4_splat, SPLAT_F32, 0, 0) X(20, f64x2_splat, SPLAT_F64, 0, 0) \
+	X(21, i8x16_extract_lane_s, EXTRACT_I32, 16, 0) X(22, i8x16_extract_lane_u, EXTRACT_I32, 16, 0) \
+	X(23, i8x16_replace_lane, REPLACE_I32, 16, 0) \
+	X(24, i16x8_extract_lane_s, EXTRACT_I32, 8, 0) X(25, i16x8_extract_lane_u, EXTRACT_I32, 8, 0) \
+	X(26, i16x8_replace_lane, REPLACE_I32, 8, 0) \
+	X(27, i32x4_extract_lane, EXTRACT_I32, 4, 0) X(28, i32x4_replace_lane, REPLACE_I32, 4, 0) \
+	X(29, i64x2_extract_lane, EXTRACT_I64, 2, 0) X(30, i64x2_replace_lane, REPLACE_I64, 2, 0) \
+	X(31, f32x4_extract_lane, EXTRACT_F32, 4, 0) X(32, f32x4_replace_lane, REPLACE_F32, 4, 0) \
+	X(33, f64x2_extract_lane, EXTRACT_F64, 2, 0) X(34, f64x2_replace_lane, REPLACE_F64, 2, 0) \
+	X(35, i8x16_eq, BIN, 0, 0) X(36, i8x16_ne, BIN, 0, 0) X(37, i8x16_lt_s, BIN, 0, 0) X(38, i8x16_lt_u, BIN, 0, 0) \
+	X(39, i8x16_gt_s, BIN, 0, 0) X(40, i8x16_gt_u, BIN, 0, 0) X(41, i8x16_le_s, BIN, 0, 0) X(42, i8x16_le_u, BIN, 0, 0) \
+	X(43, i8x16_ge_s, BIN, 0, 0) X(44, i8x16_ge_u, BIN, 0, 0) \
+	X(45, i16x8_eq, BIN, 0, 0) X(46, i16x8_ne, BIN, 0, 0) X(47, i16x8_lt_s, BIN, 0, 0) X(48, i16x8_lt_u, BIN, 0, 0) \
+	X(49, i16x8_gt_s, BIN, 0, 0) X(50, i16x8_gt_u, BIN, 0, 0) X(51, i16x8_le_s, BIN, 0, 0) X(52, i16x8_le_u, BIN, 0, 0) \
+	X(53, i16x8_ge_s, BIN, 0, 0) X(54, i16x8_ge_u, BIN, 0, 0) \
+	X(55, i32x4_eq, BIN, 0, 0) X(56, i32x4_ne, BIN, 0, 0) X(57, i32x4_lt_s, BIN, 0, 0) X(58, i32x4_lt_u, BIN, 0, 0) \
+	X(59, i32x4_gt_s, BIN, 0, 0) X(60, i32x4_gt_u, BIN, 0, 0) X(61, i32x4_le_s, BIN, 0, 0) X(62, i32x4_le_u, BIN, 0, 0) \
+	X(63, i32x4_ge_s, BIN, 0, 0) X(64, i32x4_ge_u, BIN, 0, 0) \
+	X(65, f32x4_eq, BIN, 0, 0) X(66, f32x4_ne, BIN, 0, 0) X(67, f32x4_lt, BIN, 0, 0) X(68, f32x4_gt, BIN, 0, 0) \
+	X(69, f32x4_le, BIN, 0, 0) X(70, f32x4_ge, BIN, 0, 0) \
+	X(71, f64x2_eq, BIN, 0, 0) X(72, f64x2_ne, BIN, 0, 0) X(73, f64x2_lt, BIN, 0, 0) X(74, f64x2_gt, BIN, 0, 0) \
+	X(75, f64x2_le, BIN, 0, 0) X(76, f64x2_ge, BIN, 0, 0) \
+	X(77, v128_not, UN, 0, 0) X(78, v128_and, BIN, 0, 0) X(79, v128_andnot, BIN, 0, 0) X(80, v128_or, BIN, 0, 0) \
+	X(81, v128_xor, BIN, 0, 0) X(82, v128_bitselect, TERN, 0, 0) X(83, v128_any_true, TEST, 0, 0) \
+	X(84, v128_load8_lane, LOAD_LANE, 16, 0) X(85, v128_load16_lane, LOAD_LANE, 8, 1) \
+	X(86, v128_load32_lane, LOAD_LANE, 4, 2) X(87, v128_load64_lane, LOAD_LANE, 2, 3) \
+	X(88, v128_store8_lane, STORE_LANE, 16, 0) X(89, v128_store16_lane, STORE_LANE, 8, 1) \
+	X(90, v128_store32_lane, STORE_LANE, 4, 2) X(91, v128_store64_lane, STORE_LANE, 2, 3) \
+	X(92, v128_load32_zero, LOAD, 0, 2) X(93, v128_load64_zero, LOAD, 0, 3) \
+	X(94, f32x4_demote_f64x2_zero, UN, 0, 0) X(95, f64x2_promote_low_f32x4, UN, 0, 0) \
+	X(96, i8x16_abs, UN, 0, 0) X(97, i8x16_neg, UN, 0, 0) X(98, i8x16_popcnt, UN, 0, 0) \
+	X(99, i8x16_all_true, TEST, 0, 0) X(100, i8x16_bitmask, TEST, 0, 0) \
+	X(101, i8x16_narrow_i16x8_s, BIN, 0, 0) X(102, i8x16_narrow_i16x8_u, BIN, 0, 0) \
+	X(103, f32x4_ceil, UN, 0, 0) X(104, f32x4_floor, UN, 0, 0) X(105, f32x4_trunc, UN, 0, 0) \
+	X(106, f32x4_nearest, UN, 0, 0) \
+	X(107, i8x16_shl, SHIFT, 0, 0) X(108, i8x16_shr_s, SHIFT, 0, 0) X(109, i8x16_shr_u, SHIFT, 0, 0) \
+	X(110, i8x16_add, BIN, 0, 0) X(111, i8x16_add_sat_s, BIN, 0, 0) X(112, i8x16_add_sat_u, BIN, 0, 0) \
+	X(113, i8x16_sub, BIN, 0, 0) X(114, i8x16_sub_sat_s, BIN, 0, 0) X(115, i8x16_sub_sat_u, BIN, 0, 0) \
+	X(116, f64x2_ceil, UN, 0, 0) X(117, f64x2_floor, UN, 0, 0) \
+	X(118, i8x16_min_s, BIN, 0, 0) X(119, i8x16_min_u, BIN, 0, 0) X(120, i8x16_max_s, BIN, 0, 0) \
+	X(121, i8x16_max_u, BIN, 0, 0) X(122, f64x2_trunc, UN, 0, 0) X(123, i8x16_avgr_u, BIN, 0, 0) \
+	X(124, i16x8_extadd_pairwise_i8x16_s, UN, 0, 0) X(125, i16x8_extadd_pairwise_i8x16_u, UN, 0, 0) \
+	X(126, i32x4_extadd_pairwise_i16x8_s, UN, 0, 0) X(127, i32x4_extadd_pairwise_i16x8_u, UN, 0, 0) \
+	X(128, i16x8_abs, UN, 0, 0) X(129, i16x8_neg, UN, 0, 0) X(130, i16x8_q15mulr_sat_s, BIN, 0, 0) \
+	X(131, i16x8_all_true, TEST, 0, 0) X(132, i16x8_bitmask, TEST, 0, 0) \
+	X(133, i16x8_narrow_i32x4_s, BIN, 0, 0) X(134, i16x8_narrow_i32x4_u, BIN, 0, 0) \
+	X(135, i16x8_extend_low_i8x16_s, UN, 0, 0) X(136, i16x8_extend_high_i8x16_s, UN, 0, 0) \
+	X(137, i16x8_extend_low_i8x16_u, UN, 0, 0) X(138, i16x8_extend_high_i8x16_u, UN, 0, 0) \
+	X(139, i16x8_shl, SHIFT, 0, 0) X(140, i16x8_shr_s, SHIFT, 0, 0) X(141, i16x8_shr_u, SHIFT, 0, 0) \
+	X(142, i16x8_add, BIN, 0, 0) X(143, i16x8_add_sat_s, BIN, 0, 0) X(144, i16x8_add_sat_u, BIN, 0, 0) \
+	X(145, i16x8_sub, BIN, 0, 0) X(146, i16x8_sub_sat_s, BIN, 0, 0) X(147, i16x8_sub_sat_u, BIN, 0, 0) \
+	X(148, f64x2_nearest, UN, 0, 0) X(149, i16x8_mul, BIN, 0, 0) \
+	X(150, i16x8_min_s, BIN, 0, 0) X(151, i16x8_min_u, BIN, 0, 0) X(152, i16x8_max_s, BIN, 0, 0) \
+	X(153, i16x8_max_u, BIN, 0, 0) X(155, i16x8_avgr_u, BIN, 0, 0) \
+	X(156, i16x8_extmul_low_i8x16_s, BIN, 0, 0) X(157, i16x8_extmul_high_i8x16_s, BIN, 0, 0) \
+	X(158, i16x8_extmul_low_i8x16_u, BIN, 0, 0) X(159, i16x8_extmul_high_i8x16_u, BIN, 0, 0) \
+	X(160, i32x4_abs, UN, 0, 0) X(161, i32x4_neg, UN, 0, 0) X(163, i32x4_all_true, TEST, 0, 0) \
+	X(164, i32x4_bitmask, TEST, 0, 0) \
+	X(167, i32x4_extend_low_i16x8_s, UN, 0, 0) X(168, i32x4_extend_high_i16x8_s, UN, 0, 0) \
+	X(169, i32x4_extend_low_i16x8_u, UN, 0, 0) X(170, i32x4_extend_high_i16x8_u, UN, 0, 0) \
+	X(171, i32x4_shl, SHIFT, 0, 0) X(172, i32x4_shr_s, SHIFT, 0, 0) X(173, i32x4_shr_u, SHIFT, 0, 0) \
+	X(174, i32x4_add, BIN, 0, 0) X(177, i32x4_sub, BIN, 0, 0) X(181, i32x4_mul, BIN, 0, 0) \
+	X(182, i32x4_min_s, BIN, 0, 0) X(183, i32x4_min_u, BIN, 0, 0) X(184, i32x4_max_s, BIN, 0, 0) \
+	X(185, i32x4_max_u, BIN, 0, 0) X(186, i32x4_dot_i16x8_s, BIN, 0, 0) \
+	X(188, i32x4_extmul_low_i16x8_s, BIN, 0, 0) X(189, i32x4_extmul_high_i16x8_s, BIN, 0, 0) \
+	X(190, i32x4_extmul_low_i16x8_u, BIN, 0, 0) X(191, i32x4_extmul_high_i16x8_u, BIN, 0, 0) \
+	X(192, i64x2_abs, UN, 0, 0) X(193, i64x2_neg, UN, 0, 0) X(195, i64x2_all_true, TEST, 0, 0) \
+	X(196, i64x2_bitmask, TEST, 0, 0) \
+	X(199, i64x2_extend_low_i32x4_s, UN, 0, 0) X(200, i64x2_extend_high_i32x4_s, UN, 0, 0) \
+	X(201, i64x2_extend_low_i32x4_u, UN, 0, 0) X(202, i64x2_extend_high_i32x4_u, UN, 0, 0) \
+	X(203, i64x2_shl, SHIFT, 0, 0) X(204, i64x2_shr_s, SHIFT, 0, 0) X(205, i64x2_shr_u, SHIFT, 0, 0) \
+	X(206, i64x2_add, BIN, 0, 0) X(209, i64x2_sub, BIN, 0, 0) X(213, i64x2_mul, BIN, 0, 0) \
+	X(214, i64x2_eq, BIN, 0, 0) X(215, i64x2_ne, BIN, 0, 0) X(216, i64x2_lt_s, BIN, 0, 0) \
+	X(217, i64x2_gt_s, BIN, 0, 0) X(218, i64x2_le_s, BIN, 0, 0) X(219, i64x2_ge_s, BIN, 0, 0) \
+	X(220, i64x2_extmul_low_i32x4_s, BIN, 0, 0) X(221, i64x2_extmul_high_i32x4_s, BIN, 0, 0) \
+	X(222, i64x2_extmul_low_i32x4_u, BIN, 0, 0) X(223, i64x2_extmul_high_i32x4_u, BIN, 0, 0) \
+	X(224, f32x4_abs, UN, 0, 0) X(225, f32x4_neg, UN, 0, 0) X(227, f32x4_sqrt, UN, 0, 0) \
+	X(228, f32x4_add, BIN, 0, 0) X(229, f32x4_sub, BIN, 0, 0) X(230, f32x4_mul, BIN, 0, 0) \
+	X(231, f32x4_div, BIN, 0, 0) X(232, f32x4_min, BIN, 0, 0) X(233, f32x4_max, BIN, 0, 0) \
+	X(234, f32x4_pmin, BIN, 0, 0) X(235, f32x4_pmax, BIN, 0, 0) \
+	X(236, f64x2_abs, UN, 0, 0) X(237, f64x2_neg, UN, 0, 0) X(239, f64x2_sqrt, UN, 0, 0) \
+	X(240, f64x2_add, BIN, 0, 0) X(241, f64x2_sub, BIN, 0, 0) X(242, f64x2_mul, BIN, 0, 0) \
+	X(243, f64x2_div, BIN, 0, 0) X(244, f64x2_min, BIN, 0, 0) X(245, f64x2_max, BIN, 0, 0) \
+	X(246, f64x2_pmin, BIN, 0, 0) X(247, f64x2_pmax, BIN, 0, 0) \
+	X(248, i32x4_trunc_sat_f32x4_s, UN, 0, 0) X(249, i32x4_trunc_sat_f32x4_u, UN, 0, 0) \
+	X(250, f32x4_convert_i32x4_s, UN, 0, 0) X(251, f32x4_convert_i32x4_u, UN, 0, 0) \
+	X(252, i32x4_trunc_sat_f64x2_s_zero, UN, 0, 0) X(253, i32x4_trunc_sat_f64x2_u_zero, UN, 0, 0) \
+	X(254, f64x2_convert_low_i32x4_s, UN, 0, 0) X(255, f64x2_convert_low_i32x4_u, UN, 0, 0)
+
 /* Internal ops that are not plain numeric ones. Operand layouts are in
  * interp.c next to each handler. */
 #define WASM_CTRL_OPS(X) \
 	X(exit) X(unreachable) X(br) X(br_if_nz) X(br_if_z) X(br_table) X(loop_head) \
 	X(call) X(call_indirect) X(ret) X(ret1) X(ret0) \
 	X(copy) X(const) X(select) X(global_get) X(global_set) \
+	X(copy2) X(select2) X(global_get2) X(global_set2) \
 	X(ref_is_null) X(ref_func) \
 	X(ld32) X(ld64) X(ld8s32) X(ld8u) X(ld16s32) X(ld16u) X(ld8s64) X(ld16s64) X(ld32s64) \
 	X(st8) X(st16) X(st32) X(st64) \
@@ -110,12 +216,15 @@ enum internal_op {
 #define X_NUM(code, name, a, b, o) OP_##name,
 #define X_SAT(code, name, a, o) OP_##name,
 #define X_CTRL(name) OP_##name,
+#define X_SIMD(code, name, shape, lanes, align) OP_##name,
 	WASM_CTRL_OPS(X_CTRL)
 	WASM_NUMERIC_OPS(X_NUM)
 	WASM_SAT_OPS(X_SAT)
+	WASM_SIMD_OPS(X_SIMD)
 #undef X_NUM
 #undef X_SAT
 #undef X_CTRL
+#undef X_SIMD
 	OP_MAX
 };
 

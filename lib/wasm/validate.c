@@ -11,7 +11,7 @@
 #define F32 WASM_F32
 #define F64 WASM_F64
 
-static const uint8_t vt_single[] = { WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_FUNCREF, WASM_EXTERNREF };
+static const uint8_t vt_single[] = { WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_V128, WASM_FUNCREF, WASM_EXTERNREF };
 
 static const uint8_t *single(uint8_t t)
 {
@@ -36,10 +36,11 @@ static int push(struct fc *c, uint8_t t)
 		c->vs = n;
 		c->vcap = ncap;
 	}
-	c->vs[c->vh++] = (struct vent){ t, NO_LOCAL, false, 0 };
-	if (c->vh > c->vmax) {
-		c->vmax = c->vh;
-		if (c->nlocals + c->vmax > c->cfg->max_value_stack)
+	uint32_t slot = next_slot(c);
+	c->vs[c->vh++] = (struct vent){ .type = t, .slot = slot, .local = NO_LOCAL };
+	if (slot + width_of(t) > c->smax) {
+		c->smax = slot + width_of(t);
+		if (c->smax > c->cfg->max_value_stack)
 			return cc_fail(c, WASM_ERR_LIMIT, "operand stack exceeds configured limit");
 	}
 	return 0;
@@ -96,7 +97,8 @@ static int push_ctrl(struct fc *c, uint8_t kind, uint32_t np, const uint8_t *p, 
 		c->ccap = ncap;
 	}
 	struct ctrl *t = &c->cs[c->ch++];
-	*t = (struct ctrl){ .kind = kind, .entry_dead = c->dead, .height = c->vh, .nparams = np,
+	*t = (struct ctrl){ .kind = kind, .entry_dead = c->dead, .height = c->vh,
+			    .slot_base = next_slot(c), .nparams = np,
 			    .nresults = nr, .params = p, .results = r, .loop_pos = NO_POS,
 			    .fixups = NO_POS, .else_fix = NO_POS };
 	return push_vals(c, np, p);
@@ -113,7 +115,8 @@ static int read_blocktype(struct fc *c, uint32_t *np, const uint8_t **p, uint32_
 	}
 	if (bt < 0) {
 		uint8_t t = (uint8_t)(bt & 0x7f);
-		if (t != WASM_I32 && t != WASM_I64 && t != WASM_F32 && t != WASM_F64 && !is_reftype(t))
+		if (t != WASM_I32 && t != WASM_I64 && t != WASM_F32 && t != WASM_F64 && t != WASM_V128 &&
+		    !is_reftype(t))
 			return cc_fail(c, WASM_ERR_MALFORMED, "malformed value type");
 		*nr = 1, *r = single(t);
 		return 0;
@@ -157,7 +160,7 @@ static int check_label(struct fc *c, uint32_t depth)
 		TRY(push(c, TY_UNKNOWN));
 	__builtin_memmove(&c->vs[low + u], &c->vs[low], k * sizeof(struct vent));
 	for (uint32_t i = 0; i < u; i++)
-		c->vs[low + i] = (struct vent){ TY_UNKNOWN, NO_LOCAL, false, 0 };
+		c->vs[low + i] = (struct vent){ .type = TY_UNKNOWN, .slot = c->vs[low].slot, .local = NO_LOCAL };
 	c->vh = low + n;
 	return 0;
 }
@@ -269,14 +272,21 @@ static int push_const(struct fc *c, uint8_t t, uint64_t v)
 	return 0;
 }
 
+int vd_memarg(struct fc *c, unsigned natural_align, uint32_t *ret_offset)
+{
+	uint32_t a;
+	TRY(rd_u32(c->r, &a));
+	TRY(rd_u32(c->r, ret_offset));
+	TRY(need_memory(c));
+	if (a > natural_align)
+		return invalid(c, "alignment must not be larger than natural");
+	return 0;
+}
+
 static int memop(struct fc *c, unsigned op, uint8_t type, unsigned align, bool store)
 {
-	uint32_t a, off;
-	TRY(rd_u32(c->r, &a));
-	TRY(rd_u32(c->r, &off));
-	TRY(need_memory(c));
-	if (a > align)
-		return invalid(c, "alignment must not be larger than natural");
+	uint32_t off;
+	TRY(vd_memarg(c, align, &off));
 	if (store) {
 		TRY(pop(c, type));
 		uint32_t hv = c->vh;
@@ -316,7 +326,7 @@ static int op_call(struct fc *c, const struct functype *ft, unsigned op, uint64_
 		for (uint32_t i = 0; i < ft->nparams && i < c->vh; i++)
 			TRY(cc_materialize(c, c->vh - 1 - i));
 	TRY(pop_vals(c, ft->nparams, ft->types));
-	uint32_t base = slot_of(c, c->vh);
+	uint32_t base = next_slot(c);
 	if (indirect)
 		EMIT(op, -1, a1, a2, base, es);
 	else
@@ -612,7 +622,7 @@ static int body(struct fc *c)
 						struct ctrl *t = &c->cs[c->ch - 1 - x];
 						bool need = false;
 						for (uint32_t k = 0; k < arity; k++)
-							if (operand_slot(c, c->vh - arity + k) != slot_of(c, t->height + k))
+							if (operand_slot(c, c->vh - arity + k) != cc_label_slot(t, k))
 								need = true;
 						if (pass == 0 && !need)
 							TRY(cc_jump_to(c, at, at + 3 + i, x));
@@ -684,7 +694,7 @@ static int body(struct fc *c)
 			else {
 				uint64_t sa = operand_slot(c, ha), sb = operand_slot(c, hb), sc = operand_slot(c, hc);
 				TRY(push(c, t));
-				EMIT(OP_select, 0, slot_of(c, ha), sa, sb, sc);
+				EMIT(t == WASM_V128 ? OP_select2 : OP_select, 0, slot_of(c, ha), sa, sb, sc);
 			}
 			break;
 		}
@@ -694,7 +704,7 @@ static int body(struct fc *c)
 				return invalid(c, "unknown local");
 			TRY(push(c, c->ltypes[x]));
 			if (!c->dead)
-				c->vs[c->vh - 1].local = x;
+				c->vs[c->vh - 1].local = c->lslot[x];
 			break;
 		case 0x21: case 0x22: {
 			TRY(rd_u32(r, &x));
@@ -717,7 +727,7 @@ static int body(struct fc *c)
 			if (x >= m->nglobals)
 				return invalid(c, "unknown global");
 			TRY(push(c, m->globals[x].type));
-			EMIT(OP_global_get, 0, slot_of(c, c->vh - 1), x);
+			EMIT(m->globals[x].type == WASM_V128 ? OP_global_get2 : OP_global_get, 0, slot_of(c, c->vh - 1), x);
 			break;
 		case 0x24:
 			TRY(rd_u32(r, &x));
@@ -726,7 +736,8 @@ static int body(struct fc *c)
 			if (!m->globals[x].mut)
 				return invalid(c, "global is immutable");
 			TRY(pop(c, m->globals[x].type));
-			EMIT(OP_global_set, -1, x, c->dead ? 0 : operand_slot(c, c->vh));
+			EMIT(m->globals[x].type == WASM_V128 ? OP_global_set2 : OP_global_set, -1, x,
+			     c->dead ? 0 : operand_slot(c, c->vh));
 			break;
 		case 0x25: {
 			TRY(read_table(c, &x));
@@ -840,6 +851,9 @@ static int body(struct fc *c)
 		case 0xfc:
 			TRY(op_fc(c));
 			break;
+		case 0xfd:
+			TRY(validate_simd(c));
+			break;
 		default:
 			r->p--;
 			return cc_fail(c, WASM_ERR_MALFORMED, "illegal opcode");
@@ -847,10 +861,25 @@ static int body(struct fc *c)
 	}
 }
 
-int validate_function(wasm_module *m, uint32_t i, const uint8_t *bytes, wasm_error *err)
+int vd_push(struct fc *c, uint8_t t)
 {
-	struct func_code *code = &m->code[i];
-	const struct functype *ft = &m->types[m->func_types[m->nfunc_imports + i]];
+	return push(c, t);
+}
+
+int vd_pop(struct fc *c, uint8_t expect)
+{
+	return pop(c, expect);
+}
+
+int vd_emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int dst_index)
+{
+	return emit(c, op, n, ops, dst_index);
+}
+
+int validate_function(wasm_module *m, uint32_t fi, const uint8_t *bytes, wasm_error *err)
+{
+	struct func_code *code = &m->code[fi];
+	const struct functype *ft = &m->types[m->func_types[m->nfunc_imports + fi]];
 	struct rd r = { bytes, bytes + code->body_off, bytes + code->body_off + code->body_len, err, &m->cfg };
 	struct fc c = { .m = m, .cfg = &m->cfg, .r = &r };
 	int rc = -1;
@@ -863,6 +892,19 @@ int validate_function(wasm_module *m, uint32_t i, const uint8_t *bytes, wasm_err
 	}
 	__builtin_memcpy(c.ltypes, ft->types, ft->nparams);
 	__builtin_memcpy(c.ltypes + ft->nparams, code->local_types, code->nlocals);
+	c.lslot = wasm_alloc(c.cfg, ((size_t)c.nlocals + 1) * sizeof(uint32_t));
+	if (!c.lslot) {
+		rd_fail(&r, WASM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < c.nlocals; i++) {
+		c.lslot[i] = c.nlslots;
+		c.nlslots += width_of(c.ltypes[i]);
+		if (i + 1 == ft->nparams)
+			code->param_slots = c.nlslots;
+	}
+	code->local_slots = c.nlslots - code->param_slots;
+	c.smax = c.nlslots;
 	c.nresults = ft->nresults;
 	c.results = ft->types + ft->nparams;
 	cc_reset_peephole(&c);
@@ -879,6 +921,7 @@ int validate_function(wasm_module *m, uint32_t i, const uint8_t *bytes, wasm_err
 	rc = 0;
 out:
 	wasm_free(c.cfg, c.ltypes, 0);
+	wasm_free(c.cfg, c.lslot, 0);
 	wasm_free(c.cfg, c.code, 0);
 	wasm_free(c.cfg, c.vs, 0);
 	wasm_free(c.cfg, c.cs, 0);

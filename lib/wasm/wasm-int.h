@@ -48,7 +48,7 @@ struct cexpr {
 	uint8_t kind;
 	uint8_t type;
 	uint32_t idx;
-	uint64_t value;
+	uint64_t value, hi; /* hi: upper half of a v128.const */
 };
 
 struct import {
@@ -96,6 +96,7 @@ struct data_seg {
 struct func_code {
 	uint32_t body_off, body_len; /* into the module bytes, during load */
 	uint32_t nlocals; /* declared locals (not params) */
+	uint32_t param_slots, local_slots; /* frame slots they take (v128: 2) */
 	uint8_t *local_types;
 	cell *code; /* compiled */
 	uint32_t code_len;
@@ -165,7 +166,7 @@ struct wasm_table {
 };
 
 struct wasm_global {
-	slot_t val;
+	slot_t val[2]; /* v128 uses both */
 	uint8_t type;
 	bool mut;
 };
@@ -229,7 +230,11 @@ void set_error(wasm_error *err, wasm_error_kind kind, uint32_t off, const char *
 void wasm_global_set_raw(wasm_global *g, wasm_val v);
 
 /* instance.c */
+/* ret gets one slot, or two for v128 */
 int cexpr_eval(wasm_instance *inst, const struct cexpr *e, slot_t *ret);
+/* wasm_val <-> frame slots; both return the number of slots (1 or 2) */
+uint32_t val_to_slots(const wasm_val *v, uint8_t type, slot_t *dst);
+uint32_t slots_to_val(uint8_t type, const slot_t *src, wasm_val *v);
 
 static inline size_t wasm_strlen(const char *s)
 {
