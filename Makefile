@@ -180,7 +180,20 @@ $(BUILD)/wasm-programs/wasi-%.wasm: tests/wasi/%.c | $(BUILD)/wasm-programs/.too
 	@$(if $(Q),echo "  WASMCC  $@")
 	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $<
 
-EXTRA_ALL += $(WASM_PROGS) $(NATIVE_PROGS) $(WASI_TEST_PROGS)
+# X.musl: the same C against musl (static), the libc wasi-libc derives
+# from, so bench/wasm-ir.sh can separate interpreter cost from glibc-vs-
+# musl differences (qsort, strstr, printf are different code). Built only
+# where musl-gcc is installed (musl-tools).
+MUSL_CC ?= musl-gcc
+ifneq ($(shell command -v $(MUSL_CC) 2>/dev/null),)
+MUSL_PROGS := $(patsubst tests/wasm-programs/%.c,$(BUILD)/wasm-programs/%.musl,$(WASM_PROG_SRCS))
+endif
+$(BUILD)/wasm-programs/%.musl: tests/wasm-programs/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  MUSL    $@")
+	$(Q)$(MUSL_CC) -static $(WASM_PROG_FLAGS) -o $@ $< -lm
+
+EXTRA_ALL += $(WASM_PROGS) $(NATIVE_PROGS) $(WASI_TEST_PROGS) $(MUSL_PROGS)
 
 # The WASI core must build freestanding (the micro-VM guest links it): no
 # libc headers, and no undefined symbols but the interpreter's own and

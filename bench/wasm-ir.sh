@@ -30,8 +30,13 @@ irefs() { # irefs CMD...: instructions executed
 		<"$T/input" 2>&1 >/dev/null | awk '/I *refs/ { gsub(",", "", $NF); print $NF }'
 }
 
-printf '%-9s %-12s %14s %14s %8s\n' program args "native Ir" "wasm Ir" ratio
-ratios=()
+# The musl twin (same C, static musl, the libc wasi-libc derives from)
+# gives a second ratio that leaves out glibc-vs-musl differences.
+have_musl=0
+[ -x "$P/sha256.musl" ] && have_musl=1
+printf '%-9s %-12s %13s %13s %13s %8s %9s\n' program args "native Ir" "musl Ir" "wasm Ir" \
+	"vs gcc" "vs musl"
+ratios=() mratios=()
 for c in "${CASES[@]}"; do
 	name=${c%%|*} args=${c#*|}
 	# shellcheck disable=SC2086 # args are words on purpose
@@ -42,14 +47,28 @@ for c in "${CASES[@]}"; do
 		printf '%-9s %-12s  valgrind gave no count\n' "$name" "$args"
 		continue
 	fi
+	m=- mr=-
+	if [ $have_musl = 1 ]; then
+		# shellcheck disable=SC2086
+		m=$(irefs "$P/$name.musl" $args)
+		mr=$(awk -v n="$m" -v w="$w" 'BEGIN { printf "%.2f", w / n }')
+	fi
 	r=$(awk -v n="$n" -v w="$w" 'BEGIN { printf "%.2f", w / n }')
 	# exitcode measures start-up (load, validate, compile, instantiate):
-	# reported, kept out of the mean.
-	[ "$name" = exitcode ] && label="$name*" || { label=$name; ratios+=("$r"); }
-	printf '%-9s %-12s %14s %14s %7sx\n' "$label" "$args" "$n" "$w" "$r"
+	# reported, kept out of the means.
+	if [ "$name" = exitcode ]; then
+		label="$name*"
+	else
+		label=$name
+		ratios+=("$r")
+		[ "$mr" != - ] && mratios+=("$mr")
+	fi
+	printf '%-9s %-12s %13s %13s %13s %7sx %8sx\n' "$label" "$args" "$n" "$m" "$w" "$r" "$mr"
 done
+geomean() { printf '%s\n' "$@" | awk '{ s += log($1) } END { printf "%.2f", exp(s / NR) }'; }
 if [ ${#ratios[@]} -gt 0 ]; then
-	g=$(printf '%s\n' "${ratios[@]}" | awk '{ s += log($1) } END { printf "%.2f", exp(s / NR) }')
-	printf '%-9s %-12s %14s %14s %7sx\n' geomean "" "" "" "$g"
-	echo "(* start-up only: a program that exits at once; not in the mean)"
+	mg=-
+	[ ${#mratios[@]} -gt 0 ] && mg=$(geomean "${mratios[@]}")
+	printf '%-9s %-12s %13s %13s %13s %7sx %8sx\n' geomean "" "" "" "" "$(geomean "${ratios[@]}")" "$mg"
+	echo "(* start-up only: a program that exits at once; not in the means)"
 fi
