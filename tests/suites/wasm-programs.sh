@@ -77,6 +77,33 @@ same exitcode /dev/null 42
 same exitcode /dev/null 42 return stderr
 same exitcode /dev/null 300
 
+# Buffering as libc chooses it from fd_fdstat_get, seen on one stream.
+# A pipe: stdout fully buffered, so "line 2" comes after the stderr line
+# (musl and wasi-libc flush the first line before deciding; glibc does
+# not, so the reference here is the musl twin when it is built). A
+# terminal through script(1): line-buffered, program order, as natively.
+"$MVM_WASM" run "$P/exitcode.wasm" 5 stderr >"$T/w.mix" 2>&1
+ref="$P/exitcode.musl"
+[ -x "$ref" ] || ref=""
+if [ -n "$ref" ]; then "$ref" 5 stderr >"$T/n.mix" 2>&1; else cp "$T/w.mix" "$T/n.mix"; fi
+if cmp -s "$T/n.mix" "$T/w.mix" && [ "$(grep -n 'line 2' "$T/w.mix" | cut -d: -f1)" -gt \
+	"$(grep -n 'about to exit' "$T/w.mix" | cut -d: -f1)" ]; then
+	ok "pipe: stdout fully buffered${ref:+, as the musl twin}"
+else
+	bad "pipe buffering"; diff "$T/n.mix" "$T/w.mix" | head -n 6; head -n 4 "$T/w.mix"
+fi
+if command -v script >/dev/null; then
+	script -qec "$P/exitcode.native 5 stderr" /dev/null >"$T/n.tty" 2>&1 </dev/null
+	script -qec "$MVM_WASM run $P/exitcode.wasm 5 stderr" /dev/null >"$T/w.tty" 2>&1 </dev/null
+	if cmp -s "$T/n.tty" "$T/w.tty" && sed -n 2p "$T/w.tty" | grep -q 'line 2'; then
+		ok "terminal: stdout line-buffered, as natively"
+	else
+		bad "terminal buffering differs"; diff "$T/n.tty" "$T/w.tty" | head -n 6
+	fi
+else
+	skip=$((skip + 1)); echo "SKIP: script(1) not installed, terminal buffering not checked"
+fi
+
 # Args, environment, clock, random: the program prints what it got and
 # checks the properties (monotonic clock, non-constant random) itself.
 ENVS=(FOO=bar 'SPACES=a b  c' EMPTY=)
