@@ -61,33 +61,50 @@ static void *mvm_wasm_alloc(void *ud, void *ptr, size_t old_size, size_t new_siz
 	return realloc(ptr, new_size);
 }
 
+/*
+ * Read a whole module. Not only regular files: a pipe or process
+ * substitution (mvm-wasm run <(curl ...)) works too, up to the same cap.
+ */
 static int read_file(const char *path, uint8_t **ret_buf, size_t *ret_len)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
 	struct stat st;
-	size_t len = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return negative_errno();
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((uint64_t)st.st_size > MAX_MODULE_SIZE)
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > MAX_MODULE_SIZE)
 		return -EFBIG;
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf)
-		return -ENOMEM;
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 64 * 1024;
+	for (;;) {
+		if (len == cap) {
+			if (cap > MAX_MODULE_SIZE)
+				return -EFBIG;
+			uint8_t *n = realloc(buf, cap * 2);
+			if (!n)
+				return -ENOMEM;
+			buf = n;
+			cap *= 2;
+		} else if (!buf) {
+			buf = malloc(cap);
+			if (!buf)
+				return -ENOMEM;
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return negative_errno();
 		if (n == 0)
-			break; /* the file shrank: take what is there */
+			break;
 		len += (size_t)n;
 	}
+	if (len > MAX_MODULE_SIZE)
+		return -EFBIG;
 	*ret_buf = TAKE_PTR(buf);
 	*ret_len = len;
 	return 0;

@@ -252,6 +252,14 @@ printf '\x00asm\x01\x00\x00\x00' >"$T/nostart.wasm"
 rc=$?
 [ $rc -eq 126 ] && grep -q _start "$T/out" && ok "no _start: exit 126" || bad "no _start: rc=$rc $(cat "$T/out")"
 
+# A module from a pipe, not a regular file.
+"$MVM_WASM" run <(cat "$P/exitcode.wasm") 9 >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 9 ] && grep -q 'exiting with 9' "$T/out" && ok "module read from a pipe" || bad "pipe module: rc=$rc $(cat "$T/out")"
+"$MVM_WASM" validate "$T" >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q 'Is a directory' "$T/out" && ok "validate a directory: refused" || bad "validate dir: rc=$rc"
+
 # --- usage ------------------------------------------------------------------
 usage_case() { # usage_case EXPECTED_RC ARGS...
 	local want=$1; shift
