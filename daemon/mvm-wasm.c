@@ -304,7 +304,8 @@ static int cmd_run(int argc, char **argv)
 	r = wasm_instantiate(store, m, resolve_import, &rs, &inst, &err);
 	if (r < 0) {
 		if (err.kind == WASM_ERR_TRAP && err.trap.kind == WASM_TRAP_EXIT) {
-			ret = err.trap.exit_code; /* proc_exit from a start function */
+			/* proc_exit from the module's start function */
+			ret = (ctx.exited ? (int32_t)ctx.exit_code : err.trap.exit_code) & 0xff;
 		} else if (err.kind == WASM_ERR_TRAP) {
 			fprintf(stderr, "mvm-wasm: trap: %s\n", wasm_trap_kind_to_string(err.trap.kind));
 			ret = EXIT_TRAP;

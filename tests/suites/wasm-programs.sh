@@ -252,6 +252,15 @@ printf '\x00asm\x01\x00\x00\x00' >"$T/nostart.wasm"
 rc=$?
 [ $rc -eq 126 ] && grep -q _start "$T/out" && ok "no _start: exit 126" || bad "no _start: rc=$rc $(cat "$T/out")"
 
+# proc_exit(5) from the module's start function, before any _start.
+hex2bin "0061736d 01000000 01 08 02 6001 7f00 6000 00
+	02 24 01 16 $(printf wasi_snapshot_preview1 | od -An -tx1 | tr -d ' \n')
+	09 $(printf proc_exit | od -An -tx1 | tr -d ' \n') 00 00
+	03 02 01 01 08 01 01 0a 08 01 06 00 41 05 10 00 0b" >"$T/startexit.wasm"
+"$MVM_WASM" run "$T/startexit.wasm" >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 5 ] && ok "proc_exit in the start function: exit 5" || bad "start-function exit: rc=$rc $(cat "$T/out")"
+
 # A module from a pipe, not a regular file.
 "$MVM_WASM" run <(cat "$P/exitcode.wasm") 9 >"$T/out" 2>&1
 rc=$?
