@@ -3,7 +3,7 @@
  * mvm-wasm: run a WASI command module with the project's interpreter, or
  * validate a module. A thin entry point over lib/wasm (see docs/mvm-wasm.1).
  *
- *   mvm-wasm run [--env K=V]... [--inherit-env] [--deny CAP]... FILE [ARGS...]
+ *   mvm-wasm run [--env K=V]... [--inherit-env] [--deny CAP]... [--fuel N] FILE [ARGS...]
  *   mvm-wasm validate FILE
  *
  * Exit status: the module's (proc_exit code, 0 when _start returns);
@@ -46,6 +46,8 @@ static void usage(FILE *f)
 	      "      --inherit-env  pass this process's whole environment (before --env)\n"
 	      "      --deny CAP     withhold a capability: stdin stdout stderr clock\n"
 	      "                     random env args (repeatable; default: all granted)\n"
+	      "      --fuel N       trap (\"out of fuel\") after about N calls + loop\n"
+	      "                     iterations (default: unlimited)\n"
 	      "\n"
 	      "Exit status: the module's; 134 after a trap; 126 if the module cannot be\n"
 	      "loaded or linked; 2 on usage errors. validate exits 0 (\"ok\") or 1.\n",
@@ -161,6 +163,7 @@ struct run_opts {
 	const char **env;
 	uint32_t envc;
 	uint32_t caps;
+	uint64_t fuel; /* 0 = unlimited */
 };
 
 static int env_add(struct run_opts *o, const char *kv)
@@ -183,11 +186,12 @@ static int env_add(struct run_opts *o, const char *kv)
 
 static int parse_run(int argc, char **argv, struct run_opts *o)
 {
-	enum { OPT_INHERIT = 0x100, OPT_DENY };
+	enum { OPT_INHERIT = 0x100, OPT_DENY, OPT_FUEL };
 	static const struct option longopts[] = {
 		{ "env", required_argument, NULL, 'e' },
 		{ "inherit-env", no_argument, NULL, OPT_INHERIT },
 		{ "deny", required_argument, NULL, OPT_DENY },
+		{ "fuel", required_argument, NULL, OPT_FUEL },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -218,6 +222,17 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 				return -EINVAL;
 			}
 			o->caps &= ~cap;
+			break;
+		}
+		case OPT_FUEL: {
+			char *end;
+			errno = 0;
+			o->fuel = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || o->fuel == 0) {
+				fprintf(stderr, "mvm-wasm: --fuel wants a positive number, got '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
 			break;
 		}
 		case 'h':
@@ -322,7 +337,8 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	wasm_instance_set_userdata(inst, &ctx);
-	r = wasi_link_run_start(inst, &ctx, NULL, &code, &trap);
+	wasm_call_opts copts = { .fuel = o.fuel };
+	r = wasi_link_run_start(inst, &ctx, &copts, &code, &trap);
 	if (r < 0) {
 		fprintf(stderr, "mvm-wasm: %s: no _start function (not a WASI command)\n", argv[first]);
 	} else if (r > 0) {

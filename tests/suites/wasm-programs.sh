@@ -200,6 +200,7 @@ module() { # module BODY_HEX FILE: one function [] -> [] exported as _start
 module 000b "$T/unreachable.wasm"
 module 410141006d1a0b "$T/divzero.wasm"
 module 0b "$T/empty.wasm"
+module 03400c000b0b "$T/spin.wasm" # loop br 0 end: runs forever
 "$MVM_WASM" validate "$T/empty.wasm" >"$T/out" 2>&1 && grep -qx ok "$T/out" \
 	&& ok "hand-made module validates" || bad "hand-made module: $(cat "$T/out")"
 "$MVM_WASM" run "$T/empty.wasm" >"$T/out" 2>&1
@@ -215,6 +216,14 @@ for t in unreachable:unreachable divzero:'divide by zero'; do
 		bad "trap $f: rc=$rc err=$(cat "$T/err")"
 	fi
 done
+
+timeout 60 "$MVM_WASM" run --fuel 1000000 "$T/spin.wasm" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc -eq 134 ] && grep -q '^mvm-wasm: trap: out of fuel' "$T/err" \
+	&& ok "--fuel stops an endless loop: exit 134, out of fuel" || bad "--fuel: rc=$rc $(cat "$T/err")"
+"$MVM_WASM" run --fuel 100000000 "$P/exitcode.wasm" 4 >/dev/null 2>&1
+rc=$?
+[ $rc -eq 4 ] && ok "--fuel large enough: runs to the end" || bad "--fuel large: rc=$rc"
 
 "$MVM_WASM" validate "$P/sha256.wasm" >"$T/out" 2>&1
 rc=$?
@@ -281,6 +290,8 @@ usage_case 2 frobnicate
 usage_case 2 run
 usage_case 2 run --deny network "$T/empty.wasm"
 usage_case 2 run --env NOEQUALS "$T/empty.wasm"
+usage_case 2 run --fuel 0 "$T/empty.wasm"
+usage_case 2 run --fuel lots "$T/empty.wasm"
 usage_case 2 validate
 usage_case 0 --version
 grep -q "^mvm-wasm [0-9]" "$T/out" || bad "--version output: $(cat "$T/out")"
