@@ -23,7 +23,7 @@ trap 'rm -rf "$T"' EXIT
 awk 'BEGIN { for (i = 1; i <= 20000; i++) printf "line %d: The quick brown fox jumps over the lazy dog\n", i }' >"$T/input"
 
 CASES=("exitcode|0" "sha256|20" "sort|50000 1" "recurse|27 7" "nbody|20000" "mandel|200 80"
-       "printf|10000" "strmem|20" "filter|")
+       "printf|10000" "strmem|20" "filter|" "bignum|3000 3000" "lz|128 1" "wordfreq|40000 1")
 
 irefs() { # irefs CMD...: instructions executed
 	valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$@" \

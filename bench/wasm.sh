@@ -29,11 +29,12 @@ trap 'rm -rf "$T"' EXIT
 # name|arguments, sized for about 0.2 s natively on the development boxes.
 if [ "${WASM_BENCH_QUICK:-0}" = 1 ]; then
 	CASES=("sha256|4" "sort|20000 1" "recurse|20 5" "nbody|10000" "mandel|100 40"
-	       "printf|2000" "strmem|4" "filter|")
+	       "printf|2000" "strmem|4" "filter|" "bignum|500 200" "lz|16 1" "wordfreq|5000 1")
 	lines=2000
 else
 	CASES=("sha256|400" "sort|1000000 1" "recurse|40 9" "nbody|2000000" "mandel|1200 400"
-	       "printf|250000" "strmem|800" "filter|")
+	       "printf|250000" "strmem|800" "filter|" "bignum|16000 30000" "lz|1024 8"
+	       "wordfreq|300000 12")
 	lines=250000
 fi
 awk -v n=$lines 'BEGIN { for (i = 1; i <= n; i++) printf "line %d: The quick brown fox jumps over the lazy dog\n", i }' >"$T/input"

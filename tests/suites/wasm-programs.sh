@@ -65,6 +65,9 @@ for VARIANT in "" .simd; do
 	same mandel /dev/null 120 50
 	same printf /dev/null 500
 	same strmem /dev/null 6
+	same bignum /dev/null 300 150
+	same lz /dev/null 32 2
+	same wordfreq /dev/null 5000 2
 done
 VARIANT=
 
