@@ -249,10 +249,14 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	o->env = calloc(MAX_ENV, sizeof(*o->env));
 	if (!o->env)
 		return -ENOMEM;
+	/* Host entries without "KEY=" cannot be expressed in WASI: skipped. */
 	if (inherit)
 		for (char **e = environ; *e; e++)
-			if (strchr(*e, '=') && env_add(o, *e) < 0)
-				break;
+			if (env_add(o, *e) == -E2BIG) {
+				fprintf(stderr, "mvm-wasm: more than %d environment variables\n",
+					MAX_ENV);
+				return -E2BIG;
+			}
 	for (uint32_t i = 0; i < nadded; i++)
 		if (env_add(o, added[i]) < 0) {
 			fprintf(stderr, "mvm-wasm: --env wants KEY=VALUE, got '%s'\n", added[i]);
