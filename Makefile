@@ -255,6 +255,8 @@ $(WASM_FREE_STAMP): $(WASM_SRCS) $(wildcard lib/wasm/*.h lib/wasm/*.inc)
 	  if [ -n "$$bad" ]; then echo "lib/wasm is not freestanding, undefined: $$bad"; exit 1; fi
 	$(Q)touch $@
 EXTRA_CHECK_DEPS += $(WASM_FREE_STAMP)
+# the fuzz rule only knows its .c file; rebuild when the library changes
+$(BUILD)/fuzz/fuzz_wasm: $(WASM_SRCS) $(wildcard lib/wasm/*.h lib/wasm/*.inc)
 
 # --- section: fuzz targets (tests/fuzz/fuzz_*.c, clang libFuzzer) ----------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)

@@ -125,6 +125,16 @@ wasm_trap_kind interp_call(wasm_store *s, wasm_func *f, slot_t *args, wasm_trap 
 #ifdef WASM_SWITCH_DISPATCH
 #define CASE(n) case OP_##n:
 #define NEXT() goto dispatch
+#elif defined(__clang__)
+/*
+ * One shared indirect jump: LLVM gives every `goto *` an edge to every
+ * label, which is quadratic in the handler count (minutes of compile time
+ * under sanitizers); its tail duplication re-replicates the jump in the
+ * generated code anyway. GCC factors and unfactors computed gotos itself.
+ */
+#define CASE(n) L_##n:
+#define NEXT() goto dispatch
+#define WASM_FACTORED_DISPATCH 1
 #else
 #define CASE(n) L_##n:
 #define NEXT() goto *ip->p
@@ -243,6 +253,15 @@ static inline uint64_t rotr64(uint64_t x, uint64_t n)
 	return n ? (x >> n) | (x << (64 - n)) : x;
 }
 
+/* the SIMD lane operations, as functions (see interp-simd.inc) */
+#define SIMD_FUNCS
+#include "interp-simd.inc"
+#undef SIMD_FUNCS
+#undef VBIN
+#undef VUN
+#undef VSHIFT
+#undef VTEST
+
 static wasm_trap_kind run(wasm_store *s, const cell *ip, slot_t *fp, wasm_instance *inst)
 {
 #ifndef WASM_SWITCH_DISPATCH
@@ -272,6 +291,10 @@ static wasm_trap_kind run(wasm_store *s, const cell *ip, slot_t *fp, wasm_instan
 #ifdef WASM_SWITCH_DISPATCH
 dispatch:
 	switch ((unsigned)ip->u) {
+#elif defined(WASM_FACTORED_DISPATCH)
+dispatch:
+	goto *ip->p;
+	{
 #else
 	NEXT();
 	{
