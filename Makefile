@@ -250,6 +250,7 @@ $(WASM_FREE_STAMP): $(WASM_SRCS) $(wildcard lib/wasm/*.h lib/wasm/*.inc)
 	@$(if $(Q),echo "  FREE    lib/wasm")
 	$(Q)for f in $(WASM_SRCS); do \
 	  $(CC) $(WASM_FREE_FLAGS) -c -o $(BUILD)/wasm-free/$$(basename $$f .c).o $$f || exit 1; done
+	$(Q)$(CC) $(WASM_FREE_FLAGS) -DWASM_SWITCH_DISPATCH -c -o $(BUILD)/wasm-free-switch.o lib/wasm/interp.c
 	$(Q)ld -r -o $(BUILD)/wasm-free.o $(BUILD)/wasm-free/*.o
 	$(Q)bad=$$(nm -u $(BUILD)/wasm-free.o | awk '{print $$2}' | grep -vxE 'memcpy|memset|memmove|memcmp'); \
 	  if [ -n "$$bad" ]; then echo "lib/wasm is not freestanding, undefined: $$bad"; exit 1; fi

@@ -114,6 +114,7 @@ int cc_local_set(struct fc *c, uint32_t local, bool tee);
 int cc_fail(struct fc *c, wasm_error_kind kind, const char *msg);
 int cc_finish(struct fc *c, struct func_code *out);
 unsigned cc_fuse_branch(struct fc *c, uint32_t cond_h, bool negate);
+bool cc_fold_eqz(struct fc *c, uint32_t h);
 
 /* validate.c helpers shared with validate-simd.c */
 int vd_push(struct fc *c, uint8_t t);

@@ -19,7 +19,9 @@
 #endif
 
 static cell exit_code[1]; /* [OP_exit]: where the entry frame returns */
+#ifndef WASM_SWITCH_DISPATCH
 static const void *const *handler_table;
+#endif
 
 static wasm_trap_kind run(wasm_store *s, const cell *ip, slot_t *fp, wasm_instance *inst);
 
@@ -203,11 +205,23 @@ wasm_trap_kind interp_call(wasm_store *s, wasm_func *f, slot_t *args, wasm_trap 
 	CASE(name)                                    \
 	{                                             \
 		if (cond)                             \
-			ip += ip[3].i;                \
-		else                                  \
-			ip += 4;                      \
+			JUMP(ip[3].i);                \
+		ip += 4;                              \
 		NEXT();                               \
 	}
+
+/*
+ * Taken branch by a cell offset. Backward jumps (the only way to loop)
+ * pay the fuel; forward ones only test the sign.
+ */
+#define JUMP(rel)                                                         \
+	do {                                                              \
+		int64_t rel_ = (rel);                                     \
+		if (rel_ <= 0 && __builtin_expect(--fuel == 0, 0))        \
+			TRAP(WASM_TRAP_OUT_OF_FUEL);                      \
+		ip += rel_;                                               \
+		NEXT();                                                   \
+	} while (0)
 
 /* a v128 in two slots, viewed by lanes */
 typedef union v128 {
@@ -272,6 +286,9 @@ static wasm_trap_kind run(wasm_store *s, const cell *ip, slot_t *fp, wasm_instan
 	static const void *const labels[] = {
 		WASM_CTRL_OPS(X_LBL_CTRL) WASM_NUMERIC_OPS(X_LBL_NUM) WASM_SAT_OPS(X_LBL_SAT)
 		WASM_SIMD_OPS(X_LBL_SIMD)
+#define X_LBL_IMM(n, e) &&L_##n##_imm,
+#define X_LBL_BRIMM(n, e) &&L_br_##n##_imm,
+		WASM_IMM_I32_OPS(X_LBL_IMM) WASM_IMM_I64_OPS(X_LBL_IMM) WASM_BR_IMM_OPS(X_LBL_BRIMM)
 	};
 	if (!s) {
 		exit_code[0].p = labels[OP_exit];

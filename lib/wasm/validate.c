@@ -217,18 +217,14 @@ static int emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int 
 static unsigned imm_variant(unsigned op)
 {
 	switch (op) {
-	case OP_i32_add: return OP_i32_add_imm;
-	case OP_i32_sub: return OP_i32_sub_imm;
-	case OP_i32_and: return OP_i32_and_imm;
-	case OP_i32_shl: return OP_i32_shl_imm;
-	case OP_i32_shr_u: return OP_i32_shr_u_imm;
-	case OP_i32_shr_s: return OP_i32_shr_s_imm;
-	case OP_i64_add: return OP_i64_add_imm;
-	case OP_i32_lt_s: return OP_i32_lt_s_imm;
-	case OP_i32_lt_u: return OP_i32_lt_u_imm;
-	case OP_i32_eq: return OP_i32_eq_imm;
-	case OP_i32_ne: return OP_i32_ne_imm;
-	default: return OP_MAX;
+#define X_IMMV(name, expr) \
+	case OP_##name:    \
+		return OP_##name##_imm;
+		WASM_IMM_I32_OPS(X_IMMV)
+		WASM_IMM_I64_OPS(X_IMMV)
+#undef X_IMMV
+	default:
+		return OP_MAX;
 	}
 }
 
@@ -243,6 +239,10 @@ static int numeric(struct fc *c, unsigned op, uint8_t a, uint8_t b, uint8_t out)
 	ha = c->vh;
 	if (c->dead)
 		return push(c, out);
+	if (op == OP_i32_eqz && cc_fold_eqz(c, ha)) {
+		TRY(push(c, out)); /* same slot: the rewritten instruction's result */
+		return 0;
+	}
 	uint64_t sa = operand_slot(c, ha), sb = b ? operand_slot(c, hb) : 0;
 	unsigned iop = b ? imm_variant(op) : OP_MAX;
 	if (iop != OP_MAX && c->vs[hb].is_const && c->vs[hb].local == NO_LOCAL &&
@@ -298,6 +298,17 @@ static int memop(struct fc *c, unsigned op, uint8_t type, unsigned align, bool s
 	TRY(pop(c, I32));
 	uint32_t ha = c->vh;
 	uint64_t sa = c->dead ? 0 : operand_slot(c, ha);
+	unsigned abs_op = op == OP_ld32 ? OP_ld32_abs : op == OP_ld64 ? OP_ld64_abs : op == OP_ld8u ? OP_ld8u_abs
+			: op == OP_ld16u ? OP_ld16u_abs : OP_MAX;
+	if (!c->dead && abs_op != OP_MAX && c->vs[ha].is_const && c->vs[ha].local == NO_LOCAL &&
+	    c->last_kind == OP_const && c->last_dst != NO_POS && c->code[c->last_dst].u == slot_of(c, ha)) {
+		/* constant address: fold it and the offset into one immediate */
+		uint64_t ea = (uint64_t)(uint32_t)c->vs[ha].cval + off;
+		c->len = c->last_op;
+		TRY(push(c, type));
+		EMIT(abs_op, 0, slot_of(c, ha), ea);
+		return 0;
+	}
 	TRY(push(c, type));
 	if (!c->dead)
 		EMIT(op, 0, slot_of(c, ha), sa, off);
@@ -497,10 +508,9 @@ static int body(struct fc *c)
 			TRY(push_ctrl(c, op == 0x02 ? CT_BLOCK : op == 0x03 ? CT_LOOP : CT_IF, np, p, nr, rs));
 			struct ctrl *t = &c->cs[c->ch - 1];
 			if (op == 0x03) {
+				/* no loop header: backward jumps pay the fuel */
 				cc_reset_peephole(c);
 				t->loop_pos = c->len;
-				EMIT(OP_loop_head, -1, 0);
-				cc_reset_peephole(c);
 			} else if (op == 0x04) {
 				/* else_fix: start of the branch to the else arm; its
 				 * offset is the branch's last cell (kept in loop_pos) */
