@@ -53,6 +53,7 @@ int64_t memory_grow(wasm_memory *m, uint32_t delta)
 	m->data = n;
 	m->size = nsize;
 	m->pages = old + delta;
+	m->store->mem_epoch++; /* running code must reload its memory base */
 	return old;
 }
 
@@ -153,6 +154,7 @@ wasm_trap_kind interp_call(wasm_store *s, wasm_func *f, slot_t *args, wasm_trap 
 		wasm_memory *m0_ = inst->mems ? inst->mems[0] : NULL; \
 		mb = m0_ ? m0_->data : NULL;             \
 		ms = m0_ ? m0_->size : 0;                \
+		epoch = s->mem_epoch;                    \
 	} while (0)
 
 /* binary op: [op][dst][a][b] */
@@ -267,6 +269,18 @@ static inline uint64_t rotr64(uint64_t x, uint64_t n)
 	return n ? (x >> n) | (x << (64 - n)) : x;
 }
 
+/*
+ * Zero a function's locals. Usually a handful: compilers turn a plain
+ * loop into a call to memset, which costs more than the stores; the
+ * volatile store keeps it a loop of plain moves.
+ */
+static inline void zero_slots(slot_t *p, uint32_t n)
+{
+	volatile slot_t *v = p;
+	for (uint32_t i = 0; i < n; i++)
+		v[i] = 0;
+}
+
 /* the SIMD lane operations, as functions (see interp-simd.inc) */
 #define SIMD_FUNCS
 #include "interp-simd.inc"
@@ -298,11 +312,15 @@ static wasm_trap_kind run(wasm_store *s, const cell *ip, slot_t *fp, wasm_instan
 #endif
 	wasm_trap_kind trap = WASM_TRAP_NONE;
 	uint8_t *mb;
-	uint64_t ms;
+	uint64_t ms, epoch;
 	uint64_t fuel = s->fuel;
 	slot_t *stack_end = s->stack + s->cfg.max_value_stack;
 	wasm_func *f;
 	slot_t *nfp;
+	/* the frame stack pointer lives in a register; s->depth is synced
+	 * whenever control leaves run() (host calls, exit, traps) */
+	struct frame *fsp = s->frames + s->depth;
+	struct frame *const fend = s->frames + s->cfg.max_call_depth;
 	RELOAD_MEM();
 
 #ifdef WASM_SWITCH_DISPATCH
@@ -322,19 +340,24 @@ dispatch:
 	do_call:
 		if (f->host) {
 			s->fuel = fuel;
+			s->depth = (uint32_t)(fsp - s->frames);
 			trap = call_host(s, f, inst, nfp);
 			fuel = s->fuel;
 			if (trap != WASM_TRAP_NONE)
 				goto trapped;
-			RELOAD_MEM();
+			if (epoch != s->mem_epoch)
+				RELOAD_MEM();
 			NEXT();
 		}
-		if (__builtin_expect(s->depth >= s->cfg.max_call_depth || nfp + f->frame_slots > stack_end, 0))
+		if (__builtin_expect(fsp >= fend || nfp + f->frame_slots > stack_end, 0))
 			TRAP(WASM_TRAP_STACK_EXHAUSTED);
 		if (__builtin_expect(--fuel == 0, 0))
 			TRAP(WASM_TRAP_OUT_OF_FUEL);
-		s->frames[s->depth++] = (struct frame){ ip, fp, inst };
-		__builtin_memset(nfp + f->nparams, 0, (size_t)f->nlocals * sizeof(slot_t));
+		fsp->ret_ip = ip;
+		fsp->fp = fp;
+		fsp->inst = inst;
+		fsp++;
+		zero_slots(nfp + f->nparams, f->nlocals);
 		fp = nfp;
 		ip = f->code;
 		if (f->inst != inst) {
@@ -344,19 +367,20 @@ dispatch:
 		NEXT();
 
 	do_return: {
-		struct frame *fr = &s->frames[--s->depth];
+		struct frame *fr = --fsp;
 		ip = fr->ret_ip;
 		fp = fr->fp;
-		if (fr->inst && fr->inst != inst) {
+		/* reload the memory base only if the instance changed or some
+		 * memory grew meanwhile (the epoch counts grows in the store) */
+		if (fr->inst && (fr->inst != inst || epoch != s->mem_epoch)) {
 			inst = fr->inst;
 			RELOAD_MEM();
-		} else if (fr->inst) {
-			RELOAD_MEM(); /* a callee may have grown a shared memory */
 		}
 		NEXT();
 	}
 	}
 trapped:
 	s->fuel = fuel;
+	s->depth = (uint32_t)(fsp - s->frames);
 	return trap;
 }
