@@ -301,6 +301,14 @@ $(BUILD)/wasm-programs/%.native: tests/wasm-programs/%.c
 	@$(if $(Q),echo "  NATIVE  $@")
 	$(Q)$(NATIVE_CC) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $< -lm
 
+# X.simd.wasm: the same C with -msimd128, so clang's auto-vectorised code
+# (v128 loads, lane ops, shuffles) runs real programs through the
+# interpreter's SIMD too; the suite compares them with the native output.
+WASM_SIMD_PROGS := $(patsubst tests/wasm-programs/%.c,$(BUILD)/wasm-programs/%.simd.wasm,$(WASM_PROG_SRCS))
+$(BUILD)/wasm-programs/%.simd.wasm: tests/wasm-programs/%.c | $(BUILD)/wasm-programs/.toolchain-ok
+	@$(if $(Q),echo "  WASMCC  $@")
+	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) -msimd128 $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $< -lm
+
 # tests/wasi/X.c: guest-side WASI checks, wasm only (no native twin).
 WASI_TEST_SRCS := $(wildcard tests/wasi/*.c)
 WASI_TEST_PROGS := $(patsubst tests/wasi/%.c,$(BUILD)/wasm-programs/wasi-%.wasm,$(WASI_TEST_SRCS))
@@ -308,7 +316,20 @@ $(BUILD)/wasm-programs/wasi-%.wasm: tests/wasi/%.c | $(BUILD)/wasm-programs/.too
 	@$(if $(Q),echo "  WASMCC  $@")
 	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $<
 
-EXTRA_ALL += $(WASM_PROGS) $(NATIVE_PROGS) $(WASI_TEST_PROGS)
+# X.musl: the same C against musl (static), the libc wasi-libc derives
+# from, so bench/wasm-ir.sh can separate interpreter cost from glibc-vs-
+# musl differences (qsort, strstr, printf are different code). Built only
+# where musl-gcc is installed (musl-tools).
+MUSL_CC ?= musl-gcc
+ifneq ($(shell command -v $(MUSL_CC) 2>/dev/null),)
+MUSL_PROGS := $(patsubst tests/wasm-programs/%.c,$(BUILD)/wasm-programs/%.musl,$(WASM_PROG_SRCS))
+endif
+$(BUILD)/wasm-programs/%.musl: tests/wasm-programs/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  MUSL    $@")
+	$(Q)$(MUSL_CC) -static $(WASM_PROG_FLAGS) -o $@ $< -lm
+
+EXTRA_ALL += $(WASM_PROGS) $(WASM_SIMD_PROGS) $(NATIVE_PROGS) $(WASI_TEST_PROGS) $(MUSL_PROGS)
 
 # The WASI core must build freestanding (the micro-VM guest links it): no
 # libc headers, and no undefined symbols but the interpreter's own and
