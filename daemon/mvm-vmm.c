@@ -3,15 +3,17 @@
  * mvm-vmm: the per-VM worker. Exec'd by mvmd (lib/kvm/worker.c) with its
  * fds already open; see docs/worker-protocol.md.
  *
- *   mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N --result-fd=N
+ *   mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N --result-fd=N [--cpuid-fd=N]
  *           [--memory-mib=16] [--vcpus=1] [--arg=S]... [--cap=S]...
- *           [--workload=sha256:HEX] [--debug-forbidden-syscall]
+ *           [--workload=sha256:HEX] [--rlimit-as=BYTES]
+ *           [--debug-forbidden-syscall] [--debug-exec-mapping]
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "kvm/vmm.h"
@@ -42,23 +44,27 @@ int main(int argc, char **argv)
 {
 	static char *args[MAX_LIST], *caps[MAX_LIST];
 	kvm_vmm_config_t cfg = {
-		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1,
+		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1, .cpuid_fd = -1,
 		.memory_mib = 16, .vcpus = 1, .args = args, .caps = caps,
 	};
-	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_DEBUG_SYS };
+	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_CPUID, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_RLIMIT_AS, O_DEBUG_SYS, O_DEBUG_EXEC };
 	static const struct option opts[] = {
 		{ "kvm-fd", required_argument, NULL, O_KVM },
 		{ "image-fd", required_argument, NULL, O_IMAGE },
 		{ "ctl-fd", required_argument, NULL, O_CTL },
 		{ "result-fd", required_argument, NULL, O_RESULT },
+		{ "cpuid-fd", required_argument, NULL, O_CPUID },
 		{ "memory-mib", required_argument, NULL, O_MEM },
 		{ "vcpus", required_argument, NULL, O_VCPUS },
 		{ "arg", required_argument, NULL, O_ARG },
 		{ "cap", required_argument, NULL, O_CAP },
 		{ "workload", required_argument, NULL, O_WL },
+		{ "rlimit-as", required_argument, NULL, O_RLIMIT_AS },
 		{ "debug-forbidden-syscall", no_argument, NULL, O_DEBUG_SYS },
+		{ "debug-exec-mapping", no_argument, NULL, O_DEBUG_EXEC },
 		{ 0 },
 	};
+	unsigned long long rlimit_as = 0;
 	int c, r = 0;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -67,6 +73,7 @@ int main(int argc, char **argv)
 		case O_IMAGE: r = parse_fd(optarg, &cfg.image_fd); break;
 		case O_CTL: r = parse_fd(optarg, &cfg.ctl_fd); break;
 		case O_RESULT: r = parse_fd(optarg, &cfg.result_fd); break;
+		case O_CPUID: r = parse_fd(optarg, &cfg.cpuid_fd); break;
 		case O_MEM: r = parse_u32(optarg, &cfg.memory_mib); break;
 		case O_VCPUS: r = parse_u32(optarg, &cfg.vcpus); break;
 		case O_ARG:
@@ -76,7 +83,16 @@ int main(int argc, char **argv)
 			if (cfg.ncaps == MAX_LIST) r = -E2BIG; else caps[cfg.ncaps++] = optarg;
 			break;
 		case O_WL: cfg.workload = optarg; break;
+		case O_RLIMIT_AS: {
+			char *end;
+			errno = 0;
+			rlimit_as = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || rlimit_as == 0)
+				r = -EINVAL;
+			break;
+		}
 		case O_DEBUG_SYS: cfg.debug |= KVM_VMM_DEBUG_FORBIDDEN_SYSCALL; break;
+		case O_DEBUG_EXEC: cfg.debug |= KVM_VMM_DEBUG_EXEC_MAPPING; break;
 		default: r = -EINVAL; break;
 		}
 		if (r < 0) {
@@ -88,8 +104,39 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N [--result-fd=N] ...\n");
 		return KVM_VMM_EXIT_USAGE;
 	}
-	r = kvm_vmm_main(&cfg);
+	/* An address-space limit the parent asked for, before any allocation
+	 * of ours (guest memory is the big one). */
+	if (rlimit_as) {
+		struct rlimit rl = { rlimit_as, rlimit_as };
+		if (setrlimit(RLIMIT_AS, &rl) < 0) {
+			fprintf(stderr, "mvm-vmm: setrlimit: %m\n");
+			return KVM_VMM_EXIT_USAGE;
+		}
+	}
+	kvm_result_t res;
+	char line[512];
+	r = kvm_vmm_main(&cfg, &res);
+	/* One line for the worker's log: snprintf + write(2), the only way
+	 * the seccomp filter allows (stdio would fstat). */
+	switch (res.outcome) {
+	case KVM_OUTCOME_EXIT:
+		snprintf(line, sizeof(line), "mvm-vmm[%d]: guest exited with %d\n", (int)getpid(), res.exit_code);
+		break;
+	case KVM_OUTCOME_STOPPED:
+		snprintf(line, sizeof(line), "mvm-vmm[%d]: guest stopped\n", (int)getpid());
+		break;
+	case KVM_OUTCOME_FAULT:
+		snprintf(line, sizeof(line), "mvm-vmm[%d]: guest fault %s at rip=0x%llx addr=0x%llx: %s\n", (int)getpid(),
+			kvm_fault_to_string(res.fault), (unsigned long long)res.regs[KVM_REG_RIP],
+			(unsigned long long)res.fault_addr, res.message);
+		break;
+	default:
+		snprintf(line, sizeof(line), "mvm-vmm[%d]: failed: %s\n", (int)getpid(), res.message);
+		break;
+	}
+	if (write(2, line, strnlen(line, sizeof(line))) < 0) {
+		/* nothing left to tell it to */
+	}
 	/* _exit: no atexit handlers under seccomp (LeakSanitizer's would ptrace). */
-	fflush(stderr);
 	_exit(r);
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "console.h"
+#include "kvm/vm.h"
 #include "kvm/worker.h"
 #include "util/macro.h"
 
@@ -35,7 +36,7 @@ typedef struct kvm_backend {
 	char *vmm_path, *image_path, *kvm_path;
 } kvm_backend_t;
 
-typedef struct kvm_vm {
+typedef struct kvm_runtime {
 	manager_t *m;
 	vm_t *vm;
 	kvm_worker_t w;    /* pid, pidfd, start_time, ctl */
@@ -45,7 +46,7 @@ typedef struct kvm_vm {
 	kvm_result_t result;
 	sd_event_source *pidfd_src, *ctl_src, *kill_timer;
 	console_t *console;
-} kvm_vm_t;
+} kvm_runtime_t;
 
 static kvm_backend_t backend;
 
@@ -73,7 +74,7 @@ static char *console_path(manager_t *m, vm_t *vm)
 }
 
 /* Tear down the runtime objects; the worker itself is not touched. */
-static void kvm_vm_free(kvm_vm_t *k)
+static void runtime_free(kvm_runtime_t *k)
 {
 	if (!k)
 		return;
@@ -151,7 +152,7 @@ static void apply_end(manager_t *m, vm_t *vm, const kvm_result_t *r, const char 
 
 static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-	kvm_vm_t *k = userdata;
+	kvm_runtime_t *k = userdata;
 	manager_t *m = k->m;
 	vm_t *vm = k->vm;
 	char fallback[128] = "worker exited without a result";
@@ -188,7 +189,7 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 	/* A worker killed by a signal may have left a stale partial result:
 	 * only a result it finished writing counts (the parser checks). */
 	apply_end(m, vm, k->have_result ? &k->result : NULL, fallback);
-	kvm_vm_free(k);
+	runtime_free(k);
 	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock");
 	if (ctl)
 		unlink(ctl);
@@ -197,13 +198,13 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 
 /* --- the control connection ---------------------------------------------- */
 
-static void ctl_update_events(kvm_vm_t *k)
+static void ctl_update_events(kvm_runtime_t *k)
 {
 	if (k->ctl_src)
 		sd_event_source_set_io_events(k->ctl_src, kvm_ctl_pending(k->w.ctl) ? EPOLLIN | EPOLLOUT : EPOLLIN);
 }
 
-static void ctl_close(kvm_vm_t *k)
+static void ctl_close(kvm_runtime_t *k)
 {
 	k->ctl_src = sd_event_source_disable_unref(k->ctl_src);
 	k->w.ctl = kvm_ctl_free(k->w.ctl);
@@ -211,7 +212,7 @@ static void ctl_close(kvm_vm_t *k)
 
 static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-	kvm_vm_t *k = userdata;
+	kvm_runtime_t *k = userdata;
 	kvm_msg_t msg;
 	int r;
 
@@ -266,7 +267,7 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 static int console_to_guest(const void *buf, size_t len, void *userdata)
 {
-	kvm_vm_t *k = userdata;
+	kvm_runtime_t *k = userdata;
 	int r;
 
 	if (!k->w.ctl)
@@ -277,7 +278,7 @@ static int console_to_guest(const void *buf, size_t len, void *userdata)
 }
 
 /* Event sources and console for a worker we have a pidfd (and maybe a ctl) for. */
-static int kvm_vm_attach(kvm_vm_t *k)
+static int runtime_attach(kvm_runtime_t *k)
 {
 	sd_event *e = manager_event(k->m);
 	_cleanup_free_ char *sock = console_path(k->m, k->vm), *log = vm_path(k->m, k->vm, "console.log");
@@ -355,6 +356,29 @@ static size_t spec_guest_args(const vm_t *vm, const char **args, size_t max)
 	return n;
 }
 
+static int kvm_validate(manager_t *m, const vm_t *vm, char **ret_detail)
+{
+	if (vm->memory_mib < KVM_VM_MEM_MIN_MIB || vm->memory_mib > KVM_VM_MEM_MAX_MIB) {
+		if (asprintf(ret_detail, "kvm micro-VMs take %u..%u MiB of memory, not %llu", KVM_VM_MEM_MIN_MIB,
+			     KVM_VM_MEM_MAX_MIB, (unsigned long long)vm->memory_mib) < 0)
+			*ret_detail = NULL;
+		return -ENOSPC;
+	}
+	if (vm->vcpus > KVM_VM_VCPUS_MAX) {
+		if (asprintf(ret_detail, "kvm micro-VMs take at most %u vCPUs, not %u", KVM_VM_VCPUS_MAX, vm->vcpus) < 0)
+			*ret_detail = NULL;
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static void kvm_describe(manager_t *m, json_object *o)
+{
+	json_object_object_add(o, "min_memory_mib", json_object_new_int(KVM_VM_MEM_MIN_MIB));
+	json_object_object_add(o, "max_memory_mib", json_object_new_int(KVM_VM_MEM_MAX_MIB));
+	json_object_object_add(o, "max_vcpus", json_object_new_int(KVM_VM_VCPUS_MAX));
+}
+
 static int kvm_provision(manager_t *m, vm_t *vm, char **ret_cause)
 {
 	const char *image = spec_guest_image(vm);
@@ -378,7 +402,7 @@ static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock"), *result = vm_path(m, vm, "result"),
 			   *wlog = vm_path(m, vm, "worker.log");
 	_cleanup_close_ int log_fd = -1;
-	kvm_vm_t *k;
+	kvm_runtime_t *k;
 	int r;
 
 	if (!ctl || !result || !wlog)
@@ -418,12 +442,12 @@ static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 	vm->pid = k->w.pid;
 	vm->pid_starttime = k->w.start_time;
 	vm->has_exit_code = false;
-	r = kvm_vm_attach(k);
+	r = runtime_attach(k);
 	if (r < 0) {
 		pidfd_kill(k->w.pidfd, SIGKILL);
 		waitpid(k->w.pid, NULL, 0);
 		vm->pid = 0;
-		kvm_vm_free(k);
+		runtime_free(k);
 		if (asprintf(ret_cause, "cannot supervise the worker: %s", strerror(-r)) < 0)
 			*ret_cause = NULL;
 		return r;
@@ -434,7 +458,7 @@ static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 
 static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
-	kvm_vm_t *k = userdata;
+	kvm_runtime_t *k = userdata;
 
 	k->killed = "stop timeout";
 	pidfd_kill(k->w.pidfd, SIGKILL);
@@ -443,7 +467,7 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 static int kvm_stop(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
 {
-	kvm_vm_t *k = vm->backend_data;
+	kvm_runtime_t *k = vm->backend_data;
 	int r;
 
 	if (!k)
@@ -467,7 +491,7 @@ static int kvm_stop(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
 
 static int kvm_kill(manager_t *m, vm_t *vm)
 {
-	kvm_vm_t *k = vm->backend_data;
+	kvm_runtime_t *k = vm->backend_data;
 	siginfo_t si;
 
 	if (!k)
@@ -475,25 +499,42 @@ static int kvm_kill(manager_t *m, vm_t *vm)
 	pidfd_kill(k->w.pidfd, SIGKILL);
 	if (k->is_child)
 		waitid((idtype_t)3 /* P_PIDFD */, (id_t)k->w.pidfd, &si, WEXITED);
-	kvm_vm_free(k);
+	runtime_free(k);
 	vm->pid = 0;
 	return 0;
 }
 
 static void kvm_release(manager_t *m, vm_t *vm)
 {
-	kvm_vm_free(vm->backend_data);
+	runtime_free(vm->backend_data);
 }
 
 static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 {
 	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock"), *result = vm_path(m, vm, "result");
+	kvm_ctl_t *early_ctl = NULL;
+	uint32_t hello_state = 0;
 	kvm_result_t res;
-	kvm_vm_t *k;
+	kvm_runtime_t *k;
 	int pidfd, r;
 
 	if (!ctl || !result)
 		return -ENOMEM;
+	/* mvmd may have died after spawning the worker but before recording
+	 * its pid: the worker's HELLO on its control socket says who it is. */
+	if (vm->pid <= 0 && kvm_worker_connect(ctl, &early_ctl) == 0) {
+		kvm_msg_t msg;
+		kvm_msg_hello_t h;
+		uint64_t st;
+		if (kvm_ctl_recv(early_ctl, 1000, &msg) == 1 && msg.type == KVM_MSG_HELLO &&
+		    kvm_msg_get_hello(&msg, &h) == 0 && h.pid > 0 && kvm_worker_proc_start_time(h.pid, &st) == 0) {
+			vm->pid = h.pid;
+			vm->pid_starttime = st;
+			hello_state = h.state;
+		} else {
+			early_ctl = kvm_ctl_free(early_ctl);
+		}
+	}
 	r = vm->pid > 0 ? kvm_worker_adopt(vm->pid, vm->pid_starttime, &pidfd) : -ESRCH;
 	if (r >= 0) {
 		/* A worker that died while mvmd was down may linger as a zombie
@@ -505,6 +546,7 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 		}
 	}
 	if (r < 0) {
+		kvm_ctl_free(early_ctl);
 		/* Gone while mvmd was down: the result file may say how. */
 		if (kvm_result_read(result, &res) == 0) {
 			apply_end(m, vm, &res, NULL);
@@ -516,26 +558,36 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 	}
 	k = calloc(1, sizeof(*k));
 	if (!k) {
+		kvm_ctl_free(early_ctl);
 		close(pidfd);
 		return -ENOMEM;
 	}
 	k->m = m;
 	k->vm = vm;
-	k->w = (kvm_worker_t){ .pid = vm->pid, .pidfd = pidfd, .start_time = vm->pid_starttime };
+	k->w = (kvm_worker_t){ .pid = vm->pid, .pidfd = pidfd, .start_time = vm->pid_starttime, .ctl = early_ctl };
 	/* The control socket: a worker that cannot be reached still gets
 	 * supervised through its pidfd, and can be killed. */
-	(void)kvm_worker_connect(ctl, &k->w.ctl);
-	r = kvm_vm_attach(k);
+	if (!k->w.ctl)
+		(void)kvm_worker_connect(ctl, &k->w.ctl);
+	r = runtime_attach(k);
 	if (r < 0) {
-		kvm_vm_free(k);
+		runtime_free(k);
 		*ret_cause = strdup("cannot supervise the re-adopted worker");
 		return r;
+	}
+	if (hello_state) {
+		/* We consumed its HELLO above: act on it here, and record the pid. */
+		if (hello_state == KVM_VM_RUNNING && vm->state == VM_STATE_STARTING)
+			(void)manager_transition(m, vm, VM_STATE_RUNNING, "guest running");
+		(void)manager_save(m, vm);
 	}
 	return 0;
 }
 
 static const backend_ops_t kvm_ops = {
 	.usable = kvm_usable,
+	.validate = kvm_validate,
+	.describe = kvm_describe,
 	.provision = kvm_provision,
 	.start = kvm_start,
 	.stop = kvm_stop,

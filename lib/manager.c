@@ -21,6 +21,7 @@ struct manager {
 	manager_config_t cfg;
 	char *state_dir, *console_dir;
 	store_t *store;
+	blob_store_t *blobs;
 
 	vm_t **vms;
 	size_t n_vms, cap_vms;
@@ -78,6 +79,8 @@ int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
 	r = fsm_ring_init(&m->node_ring, m->cfg.node_ring_capacity);
 	if (r >= 0)
 		r = store_open(m->state_dir, &m->store);
+	if (r >= 0)
+		r = blob_store_open(m->state_dir, &m->blobs);
 	if (r < 0) {
 		manager_free(m);
 		return r;
@@ -107,6 +110,7 @@ manager_t *manager_free(manager_t *m)
 	free(m->subs);
 	fsm_ring_done(&m->node_ring);
 	store_free(m->store);
+	blob_store_free(m->blobs);
 	sd_event_unref(m->event);
 	free(m->state_dir);
 	free(m->console_dir);
@@ -130,6 +134,12 @@ bool manager_backend_registered(manager_t *m, vm_backend_t b)
 	return b >= 0 && b < _VM_BACKEND_MAX && m->backends[b];
 }
 
+void manager_backend_describe(manager_t *m, vm_backend_t b, json_object *obj)
+{
+	if (m->backends[b] && m->backends[b]->describe)
+		m->backends[b]->describe(m, obj);
+}
+
 bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason)
 {
 	const backend_ops_t *ops = m->backends[b];
@@ -146,6 +156,7 @@ bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason)
 
 sd_event *manager_event(manager_t *m) { return m->event; }
 store_t *manager_store(manager_t *m) { return m->store; }
+blob_store_t *manager_blobs(manager_t *m) { return m->blobs; }
 const manager_config_t *manager_config(manager_t *m) { return &m->cfg; }
 const fsm_ring_t *manager_events(manager_t *m) { return &m->node_ring; }
 
@@ -281,6 +292,21 @@ static const fsm_event_t *last_event(const vm_t *vm)
 	return fsm_ring_get(&vm->transitions, vm->transitions.count - 1);
 }
 
+/*
+ * Which states are written with fsync (docs/state.md). Every write is an
+ * atomic rename, so a crashed or restarted mvmd always reads a whole file
+ * from the page cache. fsync only buys survival of a power cut, and after
+ * one no worker is alive: Starting, Running and Stopping (and the pid) would
+ * be read back only to be declared lost. What a power cut must not lose is
+ * what cannot be found again: a VM's existence and spec (Configured, from
+ * create) and how it ended (Stopped with its exit code, the causes of
+ * StartFailed and Failed).
+ */
+static bool state_is_durable(vm_state_t s)
+{
+	return !fsm_state_is_active(s);
+}
+
 int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 {
 	int r = fsm_check(vm->state, to);
@@ -290,13 +316,15 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 	r = record(m, vm, to, cause, m->node_ring.next_seq);
 	if (r < 0)
 		return r;
+	vm_touch(vm);
 	publish(m, last_event(vm));
-	return store_save(m->store, vm);
+	return store_save(m->store, vm, state_is_durable(to));
 }
 
 int manager_save(manager_t *m, vm_t *vm)
 {
-	return store_save(m->store, vm);
+	vm_touch(vm);
+	return store_save(m->store, vm, state_is_durable(vm->state));
 }
 
 /* --- create / remove ---------------------------------------------------- */
@@ -348,6 +376,13 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_de
 		goto fail_free;
 	}
 
+	ops = m->backends[vm->backend];
+	if (ops && ops->validate) {
+		r = ops->validate(m, vm, ret_detail);
+		if (r < 0)
+			goto fail_free;
+	}
+
 	r = store_create_vm_dir(m->store, vm->id);
 	if (r < 0)
 		goto fail_free;
@@ -358,7 +393,6 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_de
 	r = record(m, vm, VM_STATE_PROVISIONING, "created", seq0);
 	if (r < 0)
 		goto fail_dir;
-	ops = m->backends[vm->backend];
 	if (ops && ops->provision) {
 		r = ops->provision(m, vm, &cause);
 		if (r < 0 && !cause) {
@@ -373,7 +407,7 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_de
 	if (r < 0)
 		goto fail_dir;
 
-	r = store_save(m->store, vm);
+	r = store_save(m->store, vm, true);
 	if (r < 0)
 		goto fail_dir;
 	r = vms_add(m, vm);

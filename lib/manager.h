@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <systemd/sd-event.h>
 
+#include "blob.h"
 #include "fsm.h"
 #include "store.h"
 #include "vm.h"
@@ -38,6 +39,12 @@ typedef struct manager_config {
 typedef struct backend_ops {
 	/* Is the backend usable on this host? On false, *ret_reason (malloc'd) says why. */
 	bool (*usable)(manager_t *m, char **ret_reason);
+	/* Limits of the backend checked at create time, before anything is
+	 * made: a negative return (-ENOSPC over a limit, -EINVAL) fails the
+	 * create as a request, with *ret_detail (malloc'd) saying why. */
+	int (*validate)(manager_t *m, const vm_t *vm, char **ret_detail);
+	/* Describe the backend's own limits for compute.node.info (fills obj). */
+	void (*describe)(manager_t *m, json_object *obj);
 	/* Checks at create time (files exist, blobs present, ...). A negative
 	 * return with *ret_cause set makes the VM Failed; without a cause the
 	 * create fails as a whole. */
@@ -68,11 +75,15 @@ void manager_register_backend(manager_t *m, vm_backend_t b, const backend_ops_t 
 void *manager_backend_userdata(manager_t *m, vm_backend_t b);
 /* Whether the backend is built into this mvmd at all. */
 bool manager_backend_registered(manager_t *m, vm_backend_t b);
+/* The backend's own limits into obj (compute.node.info); no-op without. */
+void manager_backend_describe(manager_t *m, vm_backend_t b, json_object *obj);
 /* usable: true/false; reason is malloc'd (may be NULL). */
 bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason);
 
 sd_event *manager_event(manager_t *m);
 store_t *manager_store(manager_t *m);
+/* The blob store (STATE_DIR/blobs), opened by manager_new. */
+blob_store_t *manager_blobs(manager_t *m);
 const manager_config_t *manager_config(manager_t *m);
 
 typedef struct manager_load_report {

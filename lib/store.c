@@ -133,7 +133,7 @@ json_object *store_vm_to_json(const vm_t *vm)
 	return doc;
 }
 
-int store_save(store_t *s, const vm_t *vm)
+int store_save(store_t *s, const vm_t *vm, bool durable)
 {
 	_cleanup_close_ int dfd = -1;
 	json_object *doc;
@@ -151,7 +151,8 @@ int store_save(store_t *s, const vm_t *vm)
 	if (dfd < 0)
 		r = negative_errno();
 	else
-		r = write_file_atomic_at(dfd, STATE_FILE, text, len, 0600);
+		r = durable ? write_file_atomic_at(dfd, STATE_FILE, text, len, 0600)
+			    : replace_file_at(dfd, STATE_FILE, text, len, 0600);
 	json_object_put(doc);
 	return r;
 }

@@ -11,6 +11,7 @@
 #define MVM_STORE_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vm.h"
@@ -32,8 +33,9 @@ int store_vm_path(const store_t *s, const char *id, const char *file, char **ret
 /* mkdir STATE_DIR/vms/<id> (0700); -EEXIST when it exists. */
 int store_create_vm_dir(store_t *s, const char *id);
 
-/* Persist the VM. -EROFS for a VM whose file failed to load (kept as is). */
-int store_save(store_t *s, const vm_t *vm);
+/* Persist the VM. -EROFS for a VM whose file failed to load (kept as is).
+ * durable: fsync the file and the directory (docs/state.md says when). */
+int store_save(store_t *s, const vm_t *vm, bool durable);
 
 /* Remove the VM's directory and everything in it. */
 int store_remove(store_t *s, const char *id);

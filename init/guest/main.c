@@ -14,6 +14,7 @@ static const char *region_name(uint32_t t)
 	case MVM_MEM_IMAGE: return "image";
 	case MVM_MEM_FREE: return "free";
 	case MVM_MEM_STACK: return "stack";
+	case MVM_MEM_GUARD: return "guard";
 	default: return "?";
 	}
 }

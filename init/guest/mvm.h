@@ -48,6 +48,16 @@ int mvm_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int mvm_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 long mvm_atol(const char *s);
 
+/* The heap (heap.c): 16-byte aligned; NULL when out of memory. */
+int mvm_heap_init(void *base, size_t size);
+int mvm_heap_init_boot(const struct mvm_boot_info *bi); /* largest free region */
+void *mvm_malloc(size_t n);
+void *mvm_calloc(size_t n, size_t size);
+void *mvm_realloc(void *p, size_t n);
+void mvm_free(void *p);
+void *mvm_heap_hook(void *ud, void *ptr, size_t old_size, size_t new_size);
+void mvm_heap_stats(size_t *free_bytes, size_t *largest);
+
 void *memcpy(void *d, const void *s, size_t n);
 void *memmove(void *d, const void *s, size_t n);
 void *memset(void *d, int c, size_t n);

@@ -5,8 +5,10 @@
  *   mvm.echo ARGS...   prints ARGS joined by spaces and a newline, then
  *                      echoes stdin (inline, or streamed frame by frame)
  *   mvm.info           key: value lines describing the agent and the guest
- * and the not-yet-supported form argv[0] = sha256:<hex> (a Wasm module by
- * content hash), which is answered with a not-supported error frame.
+ * and the form argv[0] = sha256:<hex> (a Wasm module by content hash):
+ * without a Wasm runtime (exec_agent_config_t.wasm_main) it is answered
+ * with a not-supported error frame; with one, a malformed hash is
+ * not-found and a good one runs through agent_spawn().
  */
 #include <errno.h>
 #include <stdio.h>
@@ -78,16 +80,34 @@ static int builtin_info(exec_conn_t *c)
 	return 1;
 }
 
+const char *agent_wasm_hash(const char *s, size_t len)
+{
+	if (len != 7 + 64 || memcmp(s, "sha256:", 7) != 0)
+		return NULL;
+	for (size_t i = 7; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return NULL;
+	return s + 7;
+}
+
 int agent_builtin(exec_conn_t *c, const exec_request_t *req)
 {
 	const exec_str_t *a0 = &req->argv[0];
 
 	if (a0->len >= 7 && memcmp(a0->ptr, "sha256:", 7) == 0) {
-		/* Wasm workloads by hash arrive with the Wasm runtime (DESIGN §6). */
-		conn_queue_error(c, EXEC_ERROR_NOT_SUPPORTED,
-				 "%.*s: Wasm modules by hash are not supported by this agent yet",
-				 (int)(a0->len > 80 ? 80 : a0->len), a0->ptr);
-		return 1;
+		/* Wasm workloads by hash need the Wasm runtime (DESIGN §6). */
+		if (!c->agent->cfg.wasm_main) {
+			conn_queue_error(c, EXEC_ERROR_NOT_SUPPORTED,
+					 "%.*s: Wasm modules by hash are not supported by this agent yet",
+					 (int)(a0->len > 80 ? 80 : a0->len), a0->ptr);
+			return 1;
+		}
+		if (!agent_wasm_hash(a0->ptr, a0->len)) {
+			conn_queue_error(c, EXEC_ERROR_NOT_FOUND, "%.*s: not a sha256:<64 lowercase hex> hash",
+					 (int)(a0->len > 80 ? 80 : a0->len), a0->ptr);
+			return 1;
+		}
+		return 0; /* agent_spawn() runs it through wasm_main */
 	}
 	if (is(a0, "mvm.echo"))
 		return builtin_echo(c, req);

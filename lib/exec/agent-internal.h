@@ -80,6 +80,8 @@ void conn_commit_data(exec_conn_t *c, int type, size_t len);
 int agent_spawn(exec_conn_t *c, const exec_request_t *req);
 void agent_kill_group(exec_conn_t *c);
 /* agent-builtin.c: 1 if argv[0] was a built-in (frames queued), else 0. */
+/* The hex part if s is "sha256:" + 64 lowercase hex digits, else NULL. */
+const char *agent_wasm_hash(const char *s, size_t len);
 int agent_builtin(exec_conn_t *c, const exec_request_t *req);
 
 #endif

@@ -62,7 +62,7 @@ static void close_from(int lowfd, int keep)
 }
 
 /* In the child: never returns. Reports exec failure as an int on errfd. */
-static void child_exec(char **argv, char **envp, int fds[3], int errfd)
+static void child_exec(const exec_agent_config_t *cfg, char **argv, char **envp, int fds[3], int errfd)
 {
 	const char *path = DEFAULT_PATH;
 	sigset_t all;
@@ -83,6 +83,14 @@ static void child_exec(char **argv, char **envp, int fds[3], int errfd)
 			goto fail;
 	close_from(3, errfd);
 
+	if (cfg->wasm_main && agent_wasm_hash(argv[0], strlen(argv[0]))) {
+		int argc = 0;
+		while (argv[argc])
+			argc++;
+		/* No execve to close errfd: the module "started" now. */
+		close(errfd);
+		_exit(cfg->wasm_main(argv[0] + 7, argc, argv, envp) & 0xff);
+	}
 	if (strchr(argv[0], '/')) {
 		execve(argv[0], argv, envp);
 		err = errno;
@@ -163,7 +171,7 @@ int agent_spawn(exec_conn_t *c, const exec_request_t *req)
 	}
 	if (pid == 0) {
 		close(ep[0]);
-		child_exec(argv, envp, child_fds, ep[1]);
+		child_exec(&c->agent->cfg, argv, envp, child_fds, ep[1]);
 	}
 	setpgid(pid, pid); /* both sides, so kill(-pid) works at once */
 	c->pid = pid;

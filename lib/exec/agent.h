@@ -44,6 +44,14 @@ typedef struct exec_agent_config {
 	 * protocol error and is closed, so idle peers cannot hold every slot.
 	 * 0: default 30000. */
 	unsigned request_timeout_ms;
+	/*
+	 * Where the Wasm runtime plugs in (DESIGN §6). For a request with
+	 * argv[0] = "sha256:<64 hex>" the agent forks as for any program
+	 * (pipes, process group, timeout) and calls this in the child with
+	 * stdio already connected; its return value is the exit code. NULL
+	 * (today, in mvm-init): such requests get error{not-supported}.
+	 */
+	int (*wasm_main)(const char *hash_hex, int argc, char **argv, char **envp);
 } exec_agent_config_t;
 
 typedef struct exec_agent exec_agent_t;

@@ -138,124 +138,25 @@ int exec_client_connect_hvsock(const char *uds_path, unsigned port, int timeout_
 	return 0;
 }
 
-void exec_result_clear(exec_result_t *r)
-{
-	free(r->out);
-	free(r->err);
-	memset(r, 0, sizeof(*r));
-}
-
-static int append(uint8_t **buf, size_t *len, size_t cap, const uint8_t *p, size_t n, bool *trunc)
-{
-	uint8_t *b;
-
-	if (*len + n > cap) {
-		*trunc = true;
-		n = cap - *len;
-	}
-	b = realloc(*buf, *len + n + 1);
-	if (!b)
-		return -ENOMEM;
-	memcpy(b + *len, p, n);
-	*len += n;
-	b[*len] = '\0';
-	*buf = b;
-	return 0;
-}
-
-/* Everything the host sends, encoded up front. */
-static int build_outgoing(const exec_request_t *req, const exec_client_opts_t *o, uint8_t **ret,
-			  size_t *ret_len)
-{
-	int n = exec_request_encoded_size(req);
-	size_t chunks = 0, total;
-	uint8_t *b;
-
-	if (n < 0)
-		return n;
-	if (req->stdin_mode == EXEC_STDIN_STREAM)
-		chunks = (o->stream_stdin_len + EXEC_MAX_DATA - 1) / EXEC_MAX_DATA + 1;
-	total = (size_t)n + chunks * EXEC_FRAME_HEADER_SIZE + o->stream_stdin_len;
-	b = malloc(total);
-	if (!b)
-		return -ENOMEM;
-	n = exec_encode_request(b, total, req);
-	if (n < 0) {
-		free(b);
-		return n;
-	}
-	size_t off = (size_t)n;
-	if (req->stdin_mode == EXEC_STDIN_STREAM) {
-		const uint8_t *s = o->stream_stdin;
-		for (size_t left = o->stream_stdin_len; left;) {
-			size_t k = MIN(left, (size_t)EXEC_MAX_DATA);
-			off += (size_t)exec_encode_data(b + off, total - off, EXEC_FRAME_STDIN_DATA, s, k);
-			s += k;
-			left -= k;
-		}
-		off += (size_t)exec_encode_data(b + off, total - off, EXEC_FRAME_STDIN_EOF, NULL, 0);
-	}
-	*ret = b;
-	*ret_len = off;
-	return 0;
-}
-
-static int handle_frame(const exec_frame_t *f, size_t cap, exec_result_t *res)
-{
-	exec_exit_t ex;
-	exec_str_t msg;
-	int r;
-
-	switch (f->type) {
-	case EXEC_FRAME_STDOUT:
-		return append(&res->out, &res->out_len, cap, f->payload, f->len, &res->truncated);
-	case EXEC_FRAME_STDERR:
-		return append(&res->err, &res->err_len, cap, f->payload, f->len, &res->truncated);
-	case EXEC_FRAME_EXIT:
-		if ((r = exec_parse_exit(f->payload, f->len, &ex)) < 0)
-			return r;
-		res->exited = true;
-		res->kind = ex.kind;
-		res->value = ex.value;
-		res->timed_out = ex.flags & EXEC_EXIT_FLAG_TIMED_OUT;
-		return 1;
-	case EXEC_FRAME_ERROR:
-		if ((r = exec_parse_error(f->payload, f->len, &res->error_code, &msg)) < 0)
-			return r;
-		memcpy(res->error_message, msg.ptr, msg.len);
-		res->error_message[msg.len] = '\0';
-		return 1;
-	default:
-		return -EBADMSG; /* a host-bound frame type from the guest */
-	}
-}
-
 int exec_client_run(int fd, const exec_request_t *req, const exec_client_opts_t *opts,
 		    exec_result_t *ret)
 {
-	static const exec_client_opts_t defaults = { 0 };
-	const exec_client_opts_t *o = opts ? opts : &defaults;
-	size_t cap = o->output_cap ? o->output_cap : 1024 * 1024;
-	int64_t deadline = o->timeout_ms > 0 ? now_ms() + o->timeout_ms : -1;
-	_cleanup_free_ uint8_t *outgoing = NULL, *dbuf = NULL;
-	size_t out_len = 0, out_off = 0;
-	exec_result_t res = { 0 };
-	exec_decoder_t dec;
+	int64_t deadline = opts && opts->timeout_ms > 0 ? now_ms() + opts->timeout_ms : -1;
+	exec_call_t *call = NULL;
 	int r;
 
-	r = build_outgoing(req, o, &outgoing, &out_len);
+	r = exec_call_new(req, opts, &call);
 	if (r < 0)
 		return r;
-	dbuf = malloc(EXEC_MAX_PAYLOAD);
-	if (!dbuf)
-		return -ENOMEM;
-	exec_decoder_init(&dec, dbuf, EXEC_MAX_PAYLOAD);
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
+		const uint8_t *out;
 		uint8_t buf[16384];
+		size_t out_len;
 		ssize_t n;
 
-		if (out_off < out_len)
+		exec_call_output(call, &out, &out_len);
+		if (out_len)
 			p.events |= POLLOUT;
 		r = poll(&p, 1, left_ms(deadline));
 		if (r < 0 && errno == EINTR)
@@ -268,12 +169,12 @@ int exec_client_run(int fd, const exec_request_t *req, const exec_client_opts_t 
 			r = -ETIMEDOUT;
 			break;
 		}
-		if ((p.revents & POLLOUT) && out_off < out_len) {
-			n = send(fd, outgoing + out_off, out_len - out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if ((p.revents & POLLOUT) && out_len) {
+			n = send(fd, out, out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (n > 0)
-				out_off += (size_t)n;
+				exec_call_output_done(call, (size_t)n);
 			else if (n < 0 && errno == EPIPE)
-				out_off = out_len; /* the agent answered and closed; read that */
+				exec_call_output_done(call, out_len); /* it answered and closed: read that */
 			else if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				r = -errno;
 				break;
@@ -285,30 +186,17 @@ int exec_client_run(int fd, const exec_request_t *req, const exec_client_opts_t 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n < 0) {
-			r = errno == ECONNRESET ? -ECONNRESET : -errno;
+			r = -errno;
 			break;
 		}
-		if (n == 0) {
-			r = -ECONNRESET;
-			break;
-		}
-		for (size_t off = 0, used; off < (size_t)n; off += used) {
-			exec_frame_t f;
-			r = exec_decoder_feed(&dec, buf + off, (size_t)n - off, &used, &f);
-			if (r < 0)
-				r = -EBADMSG;
-			else if (r == 1)
-				r = handle_frame(&f, cap, &res);
-			if (r != 0)
-				break;
-		}
+		r = exec_call_feed(call, buf, (size_t)n);
 		if (r == 1) {
-			*ret = res;
-			return 0;
+			r = exec_call_take_result(call, ret);
+			break;
 		}
 		if (r < 0)
 			break;
 	}
-	exec_result_clear(&res);
+	exec_call_free(call);
 	return r;
 }

@@ -62,4 +62,30 @@ int exec_client_run(int fd, const exec_request_t *req, const exec_client_opts_t 
 		    exec_result_t *ret);
 void exec_result_clear(exec_result_t *r);
 
+/*
+ * The same exchange without I/O, for event loops (mvmd's sd-event): the
+ * caller moves bytes, the call encodes, decodes and collects.
+ *
+ *   exec_call_new(req, opts, &call);          // encodes everything to send
+ *   exec_call_output(call, &buf, &len);       // bytes still to send (len 0: none)
+ *   exec_call_output_done(call, n);           // n of them were sent
+ *   exec_call_feed(call, data, n);            // received bytes (n == 0: EOF);
+ *                                             //   1 done, 0 more, <0 error
+ *   exec_call_take_result(call, &result);     // after feed returned 1
+ *   exec_call_free(call);
+ *
+ * opts->timeout_ms is the caller's business here; output_cap and
+ * stream_stdin are honoured (stream_stdin is copied).
+ */
+typedef struct exec_call exec_call_t;
+int exec_call_new(const exec_request_t *req, const exec_client_opts_t *opts, exec_call_t **ret);
+void exec_call_output(const exec_call_t *c, const uint8_t **ret_buf, size_t *ret_len);
+void exec_call_output_done(exec_call_t *c, size_t n);
+/* -EBADMSG malformed reply, -ECONNRESET EOF before the final frame,
+ * -ENOMEM; errors are sticky. */
+int exec_call_feed(exec_call_t *c, const uint8_t *data, size_t len);
+/* Moves the result out (0), or -EAGAIN if the call has not finished. */
+int exec_call_take_result(exec_call_t *c, exec_result_t *ret);
+exec_call_t *exec_call_free(exec_call_t *c);
+
 #endif

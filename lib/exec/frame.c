@@ -32,6 +32,24 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
+static bool streq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+/* Reverse lookup over a to_string function's range. */
+static int from_string(const char *(*to)(int), int lo, int hi, const char *s)
+{
+	for (int v = lo; v < hi && s; v++) {
+		const char *n = to(v);
+		if (n && streq(n, s))
+			return v;
+	}
+	return -EXEC_EINVAL;
+}
+
 const char *exec_frame_type_to_string(int type)
 {
 	switch (type) {
@@ -44,6 +62,11 @@ const char *exec_frame_type_to_string(int type)
 	case EXEC_FRAME_ERROR: return "error";
 	default: return NULL;
 	}
+}
+
+int exec_frame_type_from_string(const char *s)
+{
+	return from_string(exec_frame_type_to_string, 0, EXEC_FRAME_TYPE_MAX, s);
 }
 
 const char *exec_error_code_to_string(int code)
@@ -61,6 +84,40 @@ const char *exec_error_code_to_string(int code)
 	if (code <= 0 || code >= EXEC_ERROR_CODE_MAX)
 		return NULL;
 	return names[code];
+}
+
+int exec_error_code_from_string(const char *s)
+{
+	return from_string(exec_error_code_to_string, 1, EXEC_ERROR_CODE_MAX, s);
+}
+
+const char *exec_stdin_mode_to_string(int mode)
+{
+	switch (mode) {
+	case EXEC_STDIN_NONE: return "none";
+	case EXEC_STDIN_INLINE: return "inline";
+	case EXEC_STDIN_STREAM: return "stream";
+	default: return NULL;
+	}
+}
+
+int exec_stdin_mode_from_string(const char *s)
+{
+	return from_string(exec_stdin_mode_to_string, 0, EXEC_STDIN_MODE_MAX, s);
+}
+
+const char *exec_exit_kind_to_string(int kind)
+{
+	switch (kind) {
+	case EXEC_EXIT_CODE: return "exited";
+	case EXEC_EXIT_SIGNAL: return "signaled";
+	default: return NULL;
+	}
+}
+
+int exec_exit_kind_from_string(const char *s)
+{
+	return from_string(exec_exit_kind_to_string, 0, EXEC_EXIT_KIND_MAX, s);
 }
 
 int exec_frame_max_payload(int type)

@@ -90,8 +90,17 @@ typedef enum exec_error_code {
 	EXEC_ERROR_CODE_MAX
 } exec_error_code_t;
 
+/* Names as in docs/exec-protocol.md ("stdin-eof", "not-supported", ...);
+ * to_string gives NULL for an unknown value, from_string -EXEC_EINVAL for
+ * an unknown name. */
 const char *exec_frame_type_to_string(int type);
+int exec_frame_type_from_string(const char *s);
 const char *exec_error_code_to_string(int code);
+int exec_error_code_from_string(const char *s);
+const char *exec_stdin_mode_to_string(int mode);
+int exec_stdin_mode_from_string(const char *s);
+const char *exec_exit_kind_to_string(int kind);
+int exec_exit_kind_from_string(const char *s);
 
 typedef struct exec_str {
 	const char *ptr; /* not NUL-terminated; never contains NUL */

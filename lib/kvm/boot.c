@@ -54,12 +54,14 @@ int kvm_vm_write_boot_info(kvm_vm_t *vm, char *const *args, size_t nargs,
 	bi->vcpus = vm->nvcpus;
 	heap = ALIGN_UP(vm->image_hi, 4096);
 	stack = vm->mem_size - MVM_GUEST_STACK_SIZE;
+	uint64_t guard = stack - MVM_GUEST_STACK_GUARD;
 	struct mvm_mem_region regions[] = {
 		{ 0, MVM_GUEST_BOOT_INFO + MVM_BOOT_INFO_MAX, MVM_MEM_RESERVED, 0 },
 		{ MVM_GUEST_BOOT_INFO + MVM_BOOT_INFO_MAX,
 		  vm->image_lo - (MVM_GUEST_BOOT_INFO + MVM_BOOT_INFO_MAX), MVM_MEM_FREE, 0 },
 		{ vm->image_lo, heap - vm->image_lo, MVM_MEM_IMAGE, 0 },
-		{ heap, stack > heap ? stack - heap : 0, MVM_MEM_FREE, 0 },
+		{ heap, guard > heap ? guard - heap : 0, MVM_MEM_FREE, 0 },
+		{ guard, MVM_GUEST_STACK_GUARD, MVM_MEM_GUARD, 0 },
 		{ stack, MVM_GUEST_STACK_SIZE, MVM_MEM_STACK, 0 },
 	};
 	memcpy(bi->regions, regions, sizeof(regions));

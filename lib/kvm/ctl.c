@@ -22,6 +22,12 @@ struct kvm_ctl {
 	size_t out_len, out_off, out_cap, out_max;
 };
 
+/* Buffers start small and grow to two maximal frames only when a peer
+ * sends big ones, and the output buffer is freed after a burst: mvmd holds
+ * one connection per VM. */
+#define CTL_BUF_INITIAL 4096u
+#define CTL_BUF_IDLE_MAX (64u << 10)
+
 static const char *const msg_names[_KVM_MSG_MAX] = {
 	[KVM_MSG_HELLO] = "hello", [KVM_MSG_READY] = "ready",
 	[KVM_MSG_CONSOLE_OUT] = "console-out", [KVM_MSG_CONSOLE_IN] = "console-in",
@@ -230,12 +236,18 @@ int kvm_ctl_flush(kvm_ctl_t *c)
 		c->out_off += (size_t)n;
 	}
 	c->out_off = c->out_len = 0;
+	if (c->out_cap > CTL_BUF_IDLE_MAX) {
+		/* A burst is over: give the memory back. */
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
 	return 0;
 }
 
 int kvm_ctl_fill(kvm_ctl_t *c)
 {
-	const size_t want = sizeof(kvm_msg_hdr_t) + KVM_MSG_PAYLOAD_MAX;
+	const size_t max = 2 * (sizeof(kvm_msg_hdr_t) + KVM_MSG_PAYLOAD_MAX);
 	ssize_t n;
 
 	if (c->in_off > 0) {
@@ -243,16 +255,18 @@ int kvm_ctl_fill(kvm_ctl_t *c)
 		c->in_len -= c->in_off;
 		c->in_off = 0;
 	}
-	if (!c->in) {
-		c->in = malloc(2 * want);
-		if (!c->in)
+	if (c->in_len == c->in_cap) {
+		/* A full maximal buffer holds at least one whole frame: the
+		 * caller must drain it with kvm_ctl_next() first. */
+		if (c->in_cap >= max)
+			return -ENOBUFS;
+		size_t cap = c->in_cap ? MIN(c->in_cap * 2, max) : CTL_BUF_INITIAL;
+		uint8_t *b = realloc(c->in, cap);
+		if (!b)
 			return -ENOMEM;
-		c->in_cap = 2 * want;
+		c->in = b;
+		c->in_cap = cap;
 	}
-	/* A full buffer holds at least one whole frame: the caller must drain
-	 * it with kvm_ctl_next() first. */
-	if (c->in_len == c->in_cap)
-		return -ENOBUFS;
 	do
 		n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
 	while (n < 0 && errno == EINTR);
@@ -289,7 +303,7 @@ int kvm_ctl_recv(kvm_ctl_t *c, int timeout_ms, kvm_msg_t *ret)
 
 	for (;;) {
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
-		int r, wait;
+		int r, wait = -1;
 
 		r = kvm_ctl_next(c, ret);
 		if (r != 0)
@@ -301,16 +315,14 @@ int kvm_ctl_recv(kvm_ctl_t *c, int timeout_ms, kvm_msg_t *ret)
 			if (r > 0)
 				p.events |= POLLOUT;
 		}
-		wait = -1;
-		if (deadline >= 0) {
-			int64_t left = deadline - now_ms();
-			if (left <= 0)
-				return -ETIMEDOUT;
-			wait = (int)left;
-		}
+		/* Poll at least once, so a timeout of 0 still reads what is there. */
+		if (deadline >= 0)
+			wait = (int)MAX(deadline - now_ms(), 0);
 		r = poll(&p, 1, wait);
 		if (r < 0 && errno != EINTR)
 			return -errno;
+		if (r == 0 && deadline >= 0 && now_ms() >= deadline)
+			return -ETIMEDOUT;
 		if (r <= 0)
 			continue;
 		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {

@@ -50,10 +50,12 @@ enum mvm_hypercall {
 /* Fixed guest-physical layout. */
 #define MVM_GUEST_PML4 0x1000ull      /* page tables: 0x1000..0x8000, supervisor only */
 #define MVM_GUEST_GDT 0x8000ull       /* GDT, supervisor only */
+#define MVM_GUEST_STACK_PT 0x9000ull  /* 4 KiB page table of the top 2 MiB, supervisor */
 #define MVM_GUEST_BOOT_INFO 0x10000ull /* boot info, user read-only, MVM_BOOT_INFO_MAX */
 #define MVM_BOOT_INFO_MAX 0x10000ull
 #define MVM_GUEST_IMAGE_MIN 0x200000ull /* lowest address an ELF segment may use */
 #define MVM_GUEST_STACK_SIZE 0x100000ull /* at the top of memory */
+#define MVM_GUEST_STACK_GUARD 0x1000ull  /* unmapped page below the stack */
 
 #define MVM_BOOT_MAGIC 0x31544f4f424d564dull /* "MVMBOOT1" */
 #define MVM_BOOT_VERSION 1u
@@ -63,6 +65,7 @@ enum mvm_mem_type {
 	MVM_MEM_IMAGE = 2,    /* the loaded ELF */
 	MVM_MEM_FREE = 3,     /* free for the guest's heap */
 	MVM_MEM_STACK = 4,    /* the initial stack (rsp starts at its end) */
+	MVM_MEM_GUARD = 5,    /* not mapped: a stack overflow faults here */
 };
 
 struct mvm_mem_region {

@@ -7,10 +7,13 @@
  *   0x0000          null page, not mapped: NULL dereferences fault
  *   0x1000..0x7fff  PML4, PDPT, 4 PDs, one PT for the first 2 MiB (supervisor)
  *   0x8000          GDT (supervisor)
+ *   0x9000          page table of the top 2 MiB (supervisor)
  *   0x10000         boot info (user, read-only), 64 KiB
  *   0x20000..2 MiB  user memory (free)
- *   2 MiB..         the ELF image, then free memory, then the 1 MiB stack
- * Everything from 2 MiB up is mapped with 2 MiB user pages, and so is the
+ *   2 MiB..         the ELF image, then free memory, an unmapped guard page,
+ *                   then the 1 MiB stack
+ * From 2 MiB up memory is mapped with 2 MiB user pages, except the top
+ * 2 MiB, mapped in 4 KiB pages so the guard page can be left out; the
  * hypercall doorbell at 3 GiB, which has no memory behind it: a write there
  * is an MMIO exit (guest-abi.h). Nothing else is mapped.
  */
@@ -67,8 +70,19 @@ static void write_page_tables(kvm_vm_t *vm)
 	pd3[(MVM_HC_DOORBELL >> 21) % 512] = MVM_HC_DOORBELL | PTE_P | PTE_RW | PTE_US | PTE_PS;
 	for (uint64_t i = 0; i < n2m; i++) {
 		uint64_t *pd = gpa(vm, PD_BASE + (i / 512) * 0x1000);
-		pd[i % 512] = i == 0 ? PT_BASE | PTE_P | PTE_RW | PTE_US
-				     : (i << 21) | PTE_P | PTE_RW | PTE_US | PTE_PS;
+		if (i == 0)
+			pd[0] = PT_BASE | PTE_P | PTE_RW | PTE_US;
+		else if (i == n2m - 1)
+			pd[i % 512] = MVM_GUEST_STACK_PT | PTE_P | PTE_RW | PTE_US;
+		else
+			pd[i % 512] = (i << 21) | PTE_P | PTE_RW | PTE_US | PTE_PS;
+	}
+	/* Top 2 MiB (memory is at least 4 MiB, so this is not the first). */
+	uint64_t *spt = gpa(vm, MVM_GUEST_STACK_PT), top = (n2m - 1) << 21;
+	uint64_t guard = vm->mem_size - MVM_GUEST_STACK_SIZE - MVM_GUEST_STACK_GUARD;
+	for (uint64_t i = 0; i < 512; i++) {
+		uint64_t a = top + (i << 12);
+		spt[i] = a == guard ? 0 : a | PTE_P | PTE_RW | PTE_US;
 	}
 	/* First 2 MiB in 4 KiB pages: page 0 absent, tables and GDT kernel
 	 * only (the guest cannot rewrite its own mappings), boot info read-only. */
@@ -78,7 +92,7 @@ static void write_page_tables(kvm_vm_t *vm)
 			f |= PTE_RW | PTE_US;
 		else if (a >= MVM_GUEST_BOOT_INFO)
 			f |= PTE_US;
-		else if (a > MVM_GUEST_GDT)
+		else if (a > MVM_GUEST_STACK_PT)
 			f |= PTE_RW | PTE_US;
 		else
 			f |= PTE_RW;
@@ -92,30 +106,12 @@ static void write_page_tables(kvm_vm_t *vm)
 	gdt[4] = 0x00cff2000000ffffull; /* user data, DPL 3 */
 }
 
-static int setup_cpuid(kvm_vm_t *vm, int vcpu_fd, int *ret_avx)
+static bool cpuid_has_avx(const struct kvm_cpuid2 *c)
 {
-	_cleanup_free_ struct kvm_cpuid2 *cpuid = NULL;
-	unsigned n = 64;
-
-	for (;;) {
-		free(cpuid);
-		cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(cpuid->entries[0]));
-		if (!cpuid)
-			return -ENOMEM;
-		cpuid->nent = n;
-		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
-			break;
-		if (errno != E2BIG || n >= 4096)
-			return negative_errno();
-		n *= 2;
-	}
-	*ret_avx = 0;
-	for (unsigned i = 0; i < cpuid->nent; i++)
-		if (cpuid->entries[i].function == 1)
-			*ret_avx = !!(cpuid->entries[i].ecx & (1u << 28));
-	if (ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid) < 0)
-		return negative_errno();
-	return 0;
+	for (unsigned i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			return !!(c->entries[i].ecx & (1u << 28));
+	return false;
 }
 
 static void user_seg(struct kvm_segment *s, int code)
@@ -127,11 +123,11 @@ static void user_seg(struct kvm_segment *s, int code)
 	};
 }
 
-static int setup_vcpu(kvm_vm_t *vm, unsigned idx)
+static int setup_vcpu(kvm_vm_t *vm, unsigned idx, const struct kvm_cpuid2 *cpuid)
 {
 	kvm_vcpu_t *v = &vm->vcpu[idx];
 	struct kvm_sregs sregs;
-	int avx, r;
+	int avx;
 
 	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)idx);
 	if (v->fd < 0)
@@ -141,9 +137,9 @@ static int setup_vcpu(kvm_vm_t *vm, unsigned idx)
 		v->run = NULL;
 		return negative_errno();
 	}
-	r = setup_cpuid(vm, v->fd, &avx);
-	if (r < 0)
-		return r;
+	if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0)
+		return negative_errno();
+	avx = cpuid_has_avx(cpuid);
 	/* XCR0 = x87|SSE|AVX so XSAVE state carries the ymm halves. */
 	struct kvm_xcrs xcrs = { .nr_xcrs = 1, .xcrs = { { .xcr = 0, .value = avx ? 7 : 3 } } };
 	if (ioctl(v->fd, KVM_SET_XCRS, &xcrs) < 0)
@@ -169,8 +165,10 @@ static int setup_vcpu(kvm_vm_t *vm, unsigned idx)
 	return 0;
 }
 
-int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus, kvm_vm_t **ret)
+int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus,
+	       const struct kvm_cpuid2 *cpuid, kvm_vm_t **ret)
 {
+	_cleanup_free_ struct kvm_cpuid2 *own = NULL;
 	kvm_vm_t *vm;
 	int r;
 
@@ -187,6 +185,12 @@ int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus, kvm_vm_t **ret)
 	if (r <= 0 || !(r & KVM_SYNC_X86_REGS))
 		return -EOPNOTSUPP;
 
+	if (!cpuid) {
+		r = kvm_cpuid_get(kvm_fd, &own);
+		if (r < 0)
+			return r;
+		cpuid = own;
+	}
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
@@ -225,7 +229,7 @@ int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus, kvm_vm_t **ret)
 	vm->run_size = (size_t)r;
 	write_page_tables(vm);
 	for (unsigned i = 0; i < vcpus; i++) {
-		r = setup_vcpu(vm, i);
+		r = setup_vcpu(vm, i, cpuid);
 		vm->nvcpus = i + 1;
 		if (r < 0)
 			goto fail;
@@ -281,7 +285,7 @@ static int start_vcpu(kvm_vm_t *vm, unsigned idx)
 int kvm_vm_load_image(kvm_vm_t *vm, const uint8_t *file, size_t size)
 {
 	kvm_elf_image_t img;
-	uint64_t limit = vm->mem_size - MVM_GUEST_STACK_SIZE;
+	uint64_t limit = vm->mem_size - MVM_GUEST_STACK_SIZE - MVM_GUEST_STACK_GUARD;
 	int r;
 
 	r = kvm_elf_load(file, size, vm->mem, limit, MVM_GUEST_IMAGE_MIN, &img);

@@ -18,6 +18,7 @@
 #define KVM_VM_IMAGE_MAX (64u << 20)
 
 struct kvm_run;
+struct kvm_cpuid2;
 
 typedef struct kvm_vcpu {
 	int fd;
@@ -53,8 +54,17 @@ typedef struct kvm_host_ops {
 	bool (*stop_forced)(void *ud);
 } kvm_host_ops_t;
 
-/* kvm_fd is borrowed. vcpus in 1..KVM_VM_VCPUS_MAX, memory in MiB. */
-int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus, kvm_vm_t **ret);
+/* The supported-CPUID table (lib/kvm/cpuid.c); free() the result. */
+int kvm_cpuid_get(int kvm_fd, struct kvm_cpuid2 **ret);
+int kvm_cpuid_read_fd(int fd, struct kvm_cpuid2 **ret);
+/* A sealed memfd with the table, made once per process and cached (the fd
+ * stays open for the process's life; callers must not close it). */
+int kvm_cpuid_memfd(int kvm_fd);
+
+/* kvm_fd is borrowed. vcpus in 1..KVM_VM_VCPUS_MAX, memory in MiB. cpuid:
+ * the table to give the vCPUs, or NULL to ask KVM (slow: see cpuid.c). */
+int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus,
+	       const struct kvm_cpuid2 *cpuid, kvm_vm_t **ret);
 kvm_vm_t *kvm_vm_free(kvm_vm_t *vm);
 /* Load the guest ELF read from fd and set every vCPU up to enter it. */
 int kvm_vm_load_image_fd(kvm_vm_t *vm, int fd);

@@ -2,7 +2,10 @@
 /*
  * The worker: builds the VM, sandboxes itself, then runs two threads.
  *
- *   vCPU thread  KVM_RUN and hypercalls; console output goes into a bounded
+ *   vCPU (main)  KVM_RUN and hypercalls, in the main thread so the guest
+ *                starts at once while the control thread is still being
+ *                scheduled (a thread start costs milliseconds on a loaded
+ *                host); console output goes into a bounded
  *                ring (oldest bytes dropped when full), WAIT blocks in poll
  *                on an eventfd, so an idle guest costs no CPU.
  *   main thread  the control socket: accepts (and re-accepts after a parent
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -46,7 +50,8 @@ typedef struct ring {
 typedef struct vmm {
 	const kvm_vmm_config_t *cfg;
 	kvm_vm_t *vm;
-	pthread_t thread;
+	pthread_t vcpu_thread, ctl_thread;
+	int loop_error;
 	pthread_mutex_t lock; /* guards the rings and console counters */
 	ring_t out, in;
 	uint64_t console_bytes, console_dropped;
@@ -58,7 +63,7 @@ typedef struct vmm {
 	kvm_ctl_t *conn;
 	uint32_t state;
 	int64_t stop_deadline; /* ms, -1 none */
-	uint8_t chunk[KVM_MSG_PAYLOAD_MAX];
+	uint8_t *chunk;        /* KVM_MSG_PAYLOAD_MAX bytes: ring -> frame */
 } vmm_t;
 
 static int64_t now_ms(void)
@@ -148,7 +153,9 @@ static size_t host_console_read(void *ud, uint8_t *buf, size_t cap)
 static uint32_t host_wait(void *ud, int64_t timeout_ns)
 {
 	vmm_t *m = ud;
-	int64_t deadline = timeout_ns < 0 ? -1 : now_ms() + (timeout_ns + 999999) / 1000000;
+	/* Guest-chosen: round up without overflowing on INT64_MAX. */
+	int64_t deadline = timeout_ns < 0 ? -1
+				: now_ms() + timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
 
 	for (;;) {
 		uint32_t ev = 0;
@@ -180,9 +187,8 @@ static bool host_stop_forced(void *ud)
 	return atomic_load(&m->stop_forced);
 }
 
-static void *vcpu_main(void *p)
+static void vcpu_main(vmm_t *m)
 {
-	vmm_t *m = p;
 	kvm_host_ops_t ops = {
 		.userdata = m, .console_write = host_console_write,
 		.console_read = host_console_read, .wait = host_wait,
@@ -203,7 +209,6 @@ static void *vcpu_main(void *p)
 	}
 	atomic_store(&m->vcpu_done, true);
 	efd_signal(m->wake_main);
-	return NULL;
 }
 
 /* --- control connection --------------------------------------------------- */
@@ -221,7 +226,7 @@ static void pump_console(vmm_t *m)
 		if (space <= sizeof(kvm_msg_hdr_t))
 			break;
 		pthread_mutex_lock(&m->lock);
-		size_t n = ring_get(&m->out, m->chunk, MIN(space - sizeof(kvm_msg_hdr_t), sizeof(m->chunk)));
+		size_t n = ring_get(&m->out, m->chunk, MIN(space - sizeof(kvm_msg_hdr_t), KVM_MSG_PAYLOAD_MAX));
 		pthread_mutex_unlock(&m->lock);
 		if (n == 0)
 			break;
@@ -278,7 +283,7 @@ static void force_stop(vmm_t *m)
 		return;
 	m->state = KVM_VM_STOPPING;
 	efd_signal(m->wake_vcpu);
-	pthread_kill(m->thread, STOP_SIGNAL);
+	pthread_kill(m->vcpu_thread, STOP_SIGNAL);
 }
 
 static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
@@ -394,12 +399,21 @@ static int fail_setup(vmm_t *m, int err, const char *what)
 static int setup_vm(vmm_t *m)
 {
 	const kvm_vmm_config_t *c = m->cfg;
+	_cleanup_free_ struct kvm_cpuid2 *cpuid = NULL;
 	int r;
 
-	r = kvm_vm_new(c->kvm_fd, c->memory_mib, c->vcpus, &m->vm);
+	if (c->cpuid_fd >= 0) {
+		r = kvm_cpuid_read_fd(c->cpuid_fd, &cpuid);
+		if (r < 0)
+			return fail_setup(m, r, "reading the CPUID table");
+		safe_close(c->cpuid_fd);
+	}
+	r = kvm_vm_new(c->kvm_fd, c->memory_mib, c->vcpus, cpuid, &m->vm);
 	if (r < 0)
 		return fail_setup(m, r, "creating the VM");
 	r = kvm_vm_load_image_fd(m->vm, c->image_fd);
+	if (r == -E2BIG)
+		return fail_setup(m, r, "loading the guest image: a segment lies outside [2 MiB, stack guard)");
 	if (r < 0)
 		return fail_setup(m, r, "loading the guest image");
 	r = kvm_vm_write_boot_info(m->vm, c->args, c->nargs, c->caps, c->ncaps, c->workload);
@@ -435,15 +449,26 @@ static int main_loop(vmm_t *m)
 	return 0;
 }
 
-int kvm_vmm_main(const kvm_vmm_config_t *cfg)
+static void *ctl_main(void *p)
 {
-	static vmm_t vmm; /* one per process; chunk buffer is large */
+	vmm_t *m = p;
+	m->loop_error = main_loop(m);
+	if (m->loop_error < 0)
+		force_stop(m); /* nobody could stop it any more */
+	return NULL;
+}
+
+static vmm_t vmm; /* one per process */
+
+static int vmm_run(const kvm_vmm_config_t *cfg)
+{
+	static uint8_t chunk[KVM_MSG_PAYLOAD_MAX];
 	vmm_t *m = &vmm;
 	sigset_t set;
 	int r, status;
 
 	*m = (vmm_t){ .cfg = cfg, .state = KVM_VM_STARTING, .stop_deadline = -1,
-		      .wake_main = -1, .wake_vcpu = -1, .uid = getuid() };
+		      .wake_main = -1, .wake_vcpu = -1, .uid = getuid(), .chunk = chunk };
 	pthread_mutex_init(&m->lock, NULL);
 	m->out = (ring_t){ .buf = malloc(KVM_VMM_CONSOLE_RING), .cap = KVM_VMM_CONSOLE_RING };
 	m->in = (ring_t){ .buf = malloc(KVM_VMM_INPUT_RING), .cap = KVM_VMM_INPUT_RING };
@@ -453,7 +478,7 @@ int kvm_vmm_main(const kvm_vmm_config_t *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, STOP_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &set, NULL); /* only the vCPU thread takes it */
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* only while running the vCPU */
 	r = kvm_vcpu_signal_setup(STOP_SIGNAL);
 	if (r < 0)
 		return fail_setup(m, r, "installing the stop signal");
@@ -479,30 +504,41 @@ int kvm_vmm_main(const kvm_vmm_config_t *cfg)
 	if (r < 0)
 		return fail_setup(m, r, "entering the sandbox");
 
-	r = pthread_create(&m->thread, NULL, vcpu_main, m);
-	if (r != 0)
-		return fail_setup(m, -r, "creating the vCPU thread");
+	m->vcpu_thread = pthread_self();
 	m->state = KVM_VM_RUNNING;
 	accept_conn(m);
 	if (m->conn)
 		(void)kvm_ctl_queue(m->conn, KVM_MSG_READY, NULL, 0);
 	pump_console(m);
 
+	/* Test hooks: each must die by SIGSYS. */
 	if (cfg->debug & KVM_VMM_DEBUG_FORBIDDEN_SYSCALL)
-		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0); /* must die by SIGSYS */
+		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	if (cfg->debug & KVM_VMM_DEBUG_EXEC_MAPPING)
+		mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	r = main_loop(m);
-	if (r < 0) {
-		force_stop(m);
-		pthread_join(m->thread, NULL);
-		return fail_setup(m, r, "control loop");
-	}
-	pthread_join(m->thread, NULL);
+	/* STOP_SIGNAL is blocked here, so the control thread inherits it
+	 * blocked; vcpu_main() unblocks it for this thread only. */
+	r = pthread_create(&m->ctl_thread, NULL, ctl_main, m);
+	if (r != 0)
+		return fail_setup(m, -r, "creating the control thread");
+	vcpu_main(m);
+	pthread_join(m->ctl_thread, NULL);
+	if (m->loop_error < 0)
+		return fail_setup(m, m->loop_error, "control loop");
 	finish(m);
 	switch (m->result.outcome) {
 	case KVM_OUTCOME_EXIT: case KVM_OUTCOME_STOPPED: status = KVM_VMM_EXIT_OK; break;
 	case KVM_OUTCOME_FAULT: status = KVM_VMM_EXIT_FAULT; break;
 	default: status = KVM_VMM_EXIT_ERROR; break;
 	}
+	return status;
+}
+
+int kvm_vmm_main(const kvm_vmm_config_t *cfg, kvm_result_t *ret_result)
+{
+	int status = vmm_run(cfg);
+	if (ret_result)
+		*ret_result = vmm.result;
 	return status;
 }

@@ -10,13 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kvm/ctl.h"
+
 /* Worker process exit statuses (the outcome itself is in the result). */
 #define KVM_VMM_EXIT_OK 0    /* guest exited or was stopped */
 #define KVM_VMM_EXIT_ERROR 1 /* setup or host failure: outcome "error" */
 #define KVM_VMM_EXIT_FAULT 2 /* guest fault */
 #define KVM_VMM_EXIT_USAGE 64
 
-#define KVM_VMM_DEBUG_FORBIDDEN_SYSCALL 0x1u
+#define KVM_VMM_DEBUG_FORBIDDEN_SYSCALL 0x1u /* socket() after the filter */
+#define KVM_VMM_DEBUG_EXEC_MAPPING 0x2u      /* mmap(PROT_EXEC) after it */
 
 /* Console output kept while no client is connected (oldest dropped). */
 #define KVM_VMM_CONSOLE_RING (64u << 10)
@@ -28,6 +31,7 @@ typedef struct kvm_vmm_config {
 	int image_fd;  /* the guest ELF */
 	int ctl_fd;    /* listening AF_UNIX stream socket */
 	int result_fd; /* result file, written once at the end */
+	int cpuid_fd;  /* sealed memfd with KVM_GET_SUPPORTED_CPUID's table, or -1 */
 	uint32_t memory_mib;
 	uint32_t vcpus;
 	char **args;
@@ -38,7 +42,9 @@ typedef struct kvm_vmm_config {
 	unsigned debug; /* KVM_VMM_DEBUG_* */
 } kvm_vmm_config_t;
 
-/* Runs the VM to its end; returns the process exit status. */
-int kvm_vmm_main(const kvm_vmm_config_t *cfg);
+/* Runs the VM to its end; returns the process exit status and, in
+ * *ret_result (may be NULL), how it ended. Runs sandboxed: afterwards
+ * only the syscalls of lib/sandbox/vmm-policy.c are allowed. */
+int kvm_vmm_main(const kvm_vmm_config_t *cfg, kvm_result_t *ret_result);
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * Spawn, adopt and reap mvm-vmm workers (the parent side; see worker.h).
  * The child gets exactly: 0,1 /dev/null, 2 log or /dev/null, 3 /dev/kvm,
- * 4 the guest image, 5 the listening control socket, 6 the result file.
+ * 4 the guest image, 5 the listening control socket, 6 the result file,
+ * 7 a sealed memfd with the supported-CPUID table (asked once per parent).
  * The parent closes its copies and sets them to -1 once handed over, as
  * OpenBSD vmd does, so no fd of one VM leaks into another VM's worker.
  */
@@ -10,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,8 @@ extern char **environ;
 #define FD_IMAGE 4
 #define FD_CTL 5
 #define FD_RESULT 6
-#define CHILD_NFDS 7
+#define FD_CPUID 7
+#define CHILD_NFDS 8
 #define ARGV_MAX 1040
 
 static int sockaddr_for(const char *path, struct sockaddr_un *sa)
@@ -128,6 +131,7 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
 	r = r ?: argv_add(a, "--ctl-fd=", NULL, FD_CTL);
 	if (c->result_path)
 		r = r ?: argv_add(a, "--result-fd=", NULL, FD_RESULT);
+	r = r ?: argv_add(a, "--cpuid-fd=", NULL, FD_CPUID);
 	r = r ?: argv_add(a, "--memory-mib=", NULL, mem);
 	r = r ?: argv_add(a, "--vcpus=", NULL, vcpus);
 	for (size_t i = 0; i < c->nargs && !r; i++)
@@ -136,40 +140,93 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
 		r = argv_add(a, "--cap=", c->caps[i], 0);
 	if (c->workload)
 		r = r ?: argv_add(a, "--workload=", c->workload, 0);
+	if (c->rlimit_as)
+		r = r ?: argv_add(a, "--rlimit-as=", NULL, (unsigned long)c->rlimit_as);
 	if (c->debug & KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL)
 		r = r ?: argv_add(a, "--debug-forbidden-syscall", "", 0);
+	if (c->debug & KVM_WORKER_DEBUG_EXEC_MAPPING)
+		r = r ?: argv_add(a, "--debug-exec-mapping", "", 0);
 	return r;
 }
 
-/* In the child, between fork and exec: async-signal-safe calls only. */
-static void _noreturn_child(const int src[CHILD_NFDS], const kvm_worker_config_t *c, char **argv)
-	__attribute__((noreturn));
-static void _noreturn_child(const int src[CHILD_NFDS], const kvm_worker_config_t *c, char **argv)
-{
-	int tmp[CHILD_NFDS];
-	sigset_t none;
+/*
+ * posix_spawn (clone with CLONE_VM|CLONE_VFORK in glibc): no copy of the
+ * parent's page tables, which matters for a large (or sanitized) mvmd, and
+ * exec failures come back as the return value. Every source fd is moved to
+ * CHILD_NFDS or above first, so the dup2s into 0..CHILD_NFDS-1 cannot
+ * clobber one another, and a source is never its own target (dup2 onto
+ * itself would keep O_CLOEXEC).
+ */
+/*
+ * The worker faces hostile guests: it gets none of mvmd's environment
+ * (NOTIFY_SOCKET, credentials, whatever an operator set), only the
+ * sanitizer options that make sanitized test runs work.
+ */
+static const char *const env_keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
 
-	setsid(); /* not in mvmd's session: terminal signals are not ours */
-	if (c->rlimit_as) {
-		struct rlimit rl = { c->rlimit_as, c->rlimit_as };
-		if (setrlimit(RLIMIT_AS, &rl) < 0)
-			_exit(126);
-	}
-	/* Move every fd out of 0..6 first so the dup2s cannot clobber one. */
-	for (int i = 0; i < CHILD_NFDS; i++) {
-		tmp[i] = src[i] < 0 ? -1 : fcntl(src[i], F_DUPFD_CLOEXEC, CHILD_NFDS);
-		if (src[i] >= 0 && tmp[i] < 0)
-			_exit(126);
-	}
+static void worker_env(char *envp[static 4])
+{
+	size_t n = 0;
+	for (size_t i = 0; i < ELEMENTSOF(env_keep); i++)
+		for (char **e = environ; e && *e; e++)
+			if (strncmp(*e, env_keep[i], strlen(env_keep[i])) == 0 &&
+			    (*e)[strlen(env_keep[i])] == '=') {
+				envp[n++] = *e;
+				break;
+			}
+	envp[n] = NULL;
+}
+
+static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
+{
+	char *envp[ELEMENTSOF(env_keep) + 1];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	int high[CHILD_NFDS], r;
+	sigset_t none, all;
+
 	for (int i = 0; i < CHILD_NFDS; i++)
-		if (tmp[i] >= 0 && dup2(tmp[i], i) < 0)
-			_exit(126);
-	syscall(SYS_close_range, CHILD_NFDS, ~0U, 0);
+		high[i] = -1;
+	for (int i = 0; i < CHILD_NFDS; i++) {
+		if (src[i] < CHILD_NFDS) {
+			high[i] = fcntl(src[i], F_DUPFD_CLOEXEC, CHILD_NFDS);
+			if (high[i] < 0) {
+				r = negative_errno();
+				goto out_fds;
+			}
+		}
+	}
+	r = -posix_spawn_file_actions_init(&fa);
+	if (r < 0)
+		goto out_fds;
+	r = -posix_spawnattr_init(&attr);
+	if (r < 0)
+		goto out_fa;
+	for (int i = 0; i < CHILD_NFDS && r == 0; i++)
+		r = -posix_spawn_file_actions_adddup2(&fa, high[i] >= 0 ? high[i] : src[i], i);
+	if (r == 0)
+		r = -posix_spawn_file_actions_addclosefrom_np(&fa, CHILD_NFDS);
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	execve(argv[0], argv, environ);
-	_exit(127);
+	sigfillset(&all);
+	/* Own session (terminal signals are not ours), empty mask, every
+	 * signal at its default (mvmd's handlers and SIG_IGN stay behind). */
+	if (r == 0)
+		r = -posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+						     POSIX_SPAWN_SETSIGDEF);
+	if (r == 0)
+		r = -posix_spawnattr_setsigmask(&attr, &none);
+	if (r == 0)
+		r = -posix_spawnattr_setsigdefault(&attr, &all);
+	worker_env(envp);
+	if (r == 0)
+		r = -posix_spawn(ret_pid, argv[0], &fa, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+out_fa:
+	posix_spawn_file_actions_destroy(&fa);
+out_fds:
+	for (int i = 0; i < CHILD_NFDS; i++)
+		safe_close(high[i]);
+	return r;
 }
 
 int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
@@ -196,6 +253,10 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 		if (result_fd < 0)
 			return negative_errno();
 	}
+	/* Cached for the process: not ours to close. */
+	int cpuid_fd = kvm_cpuid_memfd(kvm_fd);
+	if (cpuid_fd < 0)
+		return cpuid_fd;
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null_fd < 0)
 		return negative_errno();
@@ -212,14 +273,10 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 		goto fail;
 
 	int src[CHILD_NFDS] = { null_fd, null_fd, c->log_fd >= 0 ? c->log_fd : null_fd,
-				kvm_fd, image_fd, listen_fd, result_fd };
-	pid = fork();
-	if (pid < 0) {
-		r = negative_errno();
+				kvm_fd, image_fd, listen_fd, result_fd >= 0 ? result_fd : null_fd, cpuid_fd };
+	r = spawn_child(src, argv.v, &pid);
+	if (r < 0)
 		goto fail;
-	}
-	if (pid == 0)
-		_noreturn_child(src, c, argv.v);
 
 	argv_free(&argv);
 	/* Handed over: our copies go. */

@@ -22,7 +22,8 @@
 
 #include "kvm/ctl.h"
 
-#define KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL 0x1u /* test only: worker dies by SIGSYS */
+#define KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL 0x1u /* test only: worker calls socket() */
+#define KVM_WORKER_DEBUG_EXEC_MAPPING 0x2u      /* test only: worker maps PROT_EXEC */
 
 typedef struct kvm_worker_config {
 	const char *vmm_path;    /* the mvm-vmm binary */
@@ -50,10 +51,15 @@ typedef struct kvm_worker {
 } kvm_worker_t;
 
 /*
- * Start a worker. Errors are start failures, never crashes: -ENOENT/-EACCES
- * (no usable /dev/kvm or image), -EMFILE/-ENFILE, -ENOMEM, -EINVAL (bad
- * config), -errno of socket/fork. Only the four fds listed in
- * docs/worker-protocol.md (plus /dev/null or log_fd as 0-2) reach it.
+ * Start a worker (posix_spawn, empty environment, own session). Errors are
+ * start failures, never crashes: -ENOENT/-EACCES (no usable /dev/kvm,
+ * image or mvm-vmm binary), -EMFILE/-ENFILE, -ENOMEM, -EINVAL (bad
+ * config), -ENAMETOOLONG (ctl_path), -errno of socket/spawn. Only the fds
+ * listed in docs/worker-protocol.md (3..7, plus /dev/null or log_fd as
+ * 0-2) reach it. On success *ret owns pidfd and ctl (already connected);
+ * the caller owns ctl_path and result_path and removes them with the VM.
+ * The first spawn also creates the shared CPUID memfd (under a lock); it
+ * stays open, one fd, for the process's life.
  */
 int kvm_worker_spawn(const kvm_worker_config_t *cfg, kvm_worker_t *ret);
 /* Close the worker's fds (not the worker: it keeps running). */

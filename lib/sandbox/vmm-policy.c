@@ -9,6 +9,7 @@
 #include <linux/kvm.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "sandbox/sandbox.h"
@@ -26,8 +27,11 @@ const sandbox_rule_t sandbox_vmm_rules[] = {
 	ALLOW(pwrite64), ALLOW(ftruncate),
 	/* hypercalls: clock (vDSO fallback), random */
 	ALLOW(clock_gettime), ALLOW(getrandom),
-	/* malloc, threads (the vCPU thread is created after the filter) */
-	ALLOW(mmap), ALLOW(munmap), ALLOW(mremap), ALLOW(mprotect), ALLOW(madvise), ALLOW(brk),
+	/* malloc, threads (the control thread is created after the filter);
+	 * never new executable memory (W^X): PROT_EXEC must be clear */
+	{ .nr = SYS_mmap, .has_arg = 1, .argi = 2, .mask = PROT_EXEC, .value = 0 },
+	{ .nr = SYS_mprotect, .has_arg = 1, .argi = 2, .mask = PROT_EXEC, .value = 0 },
+	ALLOW(munmap), ALLOW(mremap), ALLOW(madvise), ALLOW(brk),
 	ALLOW(futex), ALLOW(set_robust_list), ALLOW(rseq), ALLOW(sched_yield),
 	ALLOW(rt_sigprocmask), ALLOW(rt_sigreturn), ALLOW(rt_sigaction), ALLOW(getpid), ALLOW(gettid),
 	ALLOW(tgkill), ALLOW(exit), ALLOW(exit_group), ALLOW(nanosleep),

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+static int write_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode, bool durable)
 {
 	char tmp[256];
 	_cleanup_close_ int fd = -1;
@@ -53,7 +54,7 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t l
 	}
 
 	r = write_all(fd, data, len);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && durable && fsync(fd) < 0)
 		r = negative_errno();
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		r = negative_errno();
@@ -62,9 +63,19 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t l
 		return r;
 	}
 	/* The rename is durable only once the directory is. */
-	if (fsync(dirfd) < 0)
+	if (durable && fsync(dirfd) < 0)
 		return negative_errno();
 	return 0;
+}
+
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+	return write_replace(dirfd, name, data, len, mode, true);
+}
+
+int replace_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+	return write_replace(dirfd, name, data, len, mode, false);
 }
 
 int read_file_at(int dirfd, const char *name, size_t max, char **ret_data, size_t *ret_len)

@@ -14,6 +14,11 @@
  */
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
 
+/* The same rename dance without the fsyncs: readers (and a restarted
+ * process) see the old or the new content, never a mix, but a power cut
+ * may bring back the old one. */
+int replace_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
+
 /* Read a whole regular file of at most max bytes (-EFBIG beyond), NUL-terminated. */
 int read_file_at(int dirfd, const char *name, size_t max, char **ret_data, size_t *ret_len);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz-sources: lib/exec/client.c lib/exec/frame.c */
+/* fuzz-sources: lib/exec/client.c lib/exec/call.c lib/exec/frame.c */
 /* The VMM's answer to "CONNECT <port>\n" (hybrid vsock), as the client parses it. */
 #include <errno.h>
 #include <stdint.h>

@@ -6,11 +6,15 @@
  * set up is there; prints to stdout and stderr and exits with the code
  * given as its first argument.
  *
+ * With "--term-init" it leaves a child that ignores SIGTERM and sends
+ * SIGTERM to PID 1, to prove the orderly poweroff in a real kernel.
+ *
  * With "--vsock" among its arguments it also talks to mvm-init's exec
  * agent over real AF_VSOCK (loopback, CID 1, port 52) with the host-side
  * client library, and exits 99 if any of those checks fails.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,17 +90,39 @@ static int vsock_checks(void)
 	return bad;
 }
 
+/* Leave a child that ignores SIGTERM, then ask PID 1 to shut down, and
+ * wait to be terminated by it. */
+static void term_pid1(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		signal(SIGTERM, SIG_IGN);
+		for (;;)
+			pause();
+	}
+	printf("probe: stubborn child %d ignores SIGTERM\n", (int)pid);
+	usleep(100000);
+	printf("probe: sending SIGTERM to PID 1\n");
+	fflush(NULL);
+	if (kill(1, SIGTERM) < 0)
+		printf("probe: kill(1): %s\n", strerror(errno));
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	char host[65] = "";
 	struct stat st;
-	bool vsock = false;
+	bool vsock = false, term_init = false;
 
 	gethostname(host, sizeof(host) - 1);
 	printf("probe: pid=%d ppid=%d hostname=%s argc=%d\n", (int)getpid(), (int)getppid(), host, argc);
 	for (int i = 1; i < argc; i++) {
 		printf("probe: argv[%d]=%s\n", i, argv[i]);
 		vsock |= strcmp(argv[i], "--vsock") == 0;
+		term_init |= strcmp(argv[i], "--term-init") == 0;
 	}
 	printf("probe: mounts proc=%d sys=%d dev=%d run=%d tmp=%d\n",
 	       stat("/proc/self", &st) == 0, stat("/sys/kernel", &st) == 0,
@@ -105,6 +131,8 @@ int main(int argc, char **argv)
 	fflush(NULL);
 	if (vsock && vsock_checks() > 0)
 		return 99;
+	if (term_init)
+		term_pid1();
 	fflush(NULL);
 	return argc > 1 ? atoi(argv[1]) : 0;
 }

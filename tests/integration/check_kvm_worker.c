@@ -289,6 +289,7 @@ START_TEST(test_sandbox_while_running)
 {
 	tvm_t t;
 	char v[64];
+	setenv("MVM_TEST_SECRET", "hunter2", 1);
 	tvm_start(&t, "mvm-guest", NULL, 0);
 	tvm_wait_console(&t, "mvm-guest: ready", 10000);
 	status_line(t.w.pid, "CapEff:", v, sizeof(v));
@@ -302,24 +303,47 @@ START_TEST(test_sandbox_while_running)
 	status_line(t.w.pid, "Seccomp:", v, sizeof(v));
 	ck_assert_str_eq(v, "2");
 	/* Only the fds it was given (0-2, the socket and result file) plus
-	 * its own VM, vCPU, eventfd and connection fds; /dev/kvm and the
-	 * image were closed once the VM was built. */
+	 * its own VM, vCPU, eventfd and connection fds; /dev/kvm, the image
+	 * and the CPUID table were closed once the VM was built. */
 	char fdpath[64], target[256];
-	for (int fd = 0; fd < 64; fd++) {
+	int nfds = 0;
+	for (int fd = 0; fd < 1024; fd++) {
 		snprintf(fdpath, sizeof(fdpath), "/proc/%d/fd/%d", (int)t.w.pid, fd);
 		ssize_t n = readlink(fdpath, target, sizeof(target) - 1);
 		if (n < 0)
 			continue;
 		target[n] = 0;
+		nfds++;
 		ck_assert_msg(strcmp(target, "/dev/kvm") != 0, "fd %d is /dev/kvm", fd);
 		ck_assert_msg(strcmp(target, t.image) != 0, "fd %d is the image", fd);
+		ck_assert_msg(!strstr(target, "mvm-cpuid"), "fd %d is the CPUID memfd", fd);
 	}
+	/* 0-2, socket, result, connection, VM, vCPU, two eventfds: none of
+	 * the test's own fds leaked in. */
+	ck_assert_int_le(nfds, 10);
+	/* Nor did the parent's environment (set before the spawn, below). */
+	char envpath[64], env[4096];
+	snprintf(envpath, sizeof(envpath), "/proc/%d/environ", (int)t.w.pid);
+	FILE *ef = fopen(envpath, "re");
+	ck_assert_ptr_nonnull(ef);
+	size_t en = fread(env, 1, sizeof(env) - 1, ef);
+	fclose(ef);
+	for (size_t i = 0; i < en; i++)
+		if (env[i] == 0)
+			env[i] = '\n';
+	env[en] = 0;
+	ck_assert_msg(!strstr(env, "MVM_TEST_SECRET"), "worker environment: %s", env);
+	ck_assert_msg(!strstr(env, "PATH="), "worker environment: %s", env);
 	ck_assert_int_eq(kvm_ctl_send_stop(t.w.ctl, 0), 0);
 	tvm_finish(&t, 10000);
 	tvm_cleanup(&t);
 }
 END_TEST
 
+static const unsigned forbidden[] = { KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL, KVM_WORKER_DEBUG_EXEC_MAPPING };
+
+/* A syscall off the allow-list (socket), or an allowed one with a refused
+ * argument (mmap with PROT_EXEC), kills the whole worker. */
 START_TEST(test_forbidden_syscall_kills_worker)
 {
 	tvm_t t;
@@ -327,7 +351,7 @@ START_TEST(test_forbidden_syscall_kills_worker)
 	int st;
 	memset(&t, 0, sizeof(t));
 	tvm_config(&t, "mvm-guest", &c);
-	c.debug = KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL;
+	c.debug = forbidden[_i];
 	ck_assert_int_eq(kvm_worker_spawn(&c, &t.w), 0);
 	ck_assert_int_eq(kvm_worker_wait(&t.w, 10000, &st), 0);
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "status 0x%x", st);
@@ -474,7 +498,7 @@ static Suite *kvm_worker_suite(void)
 	tcase_add_test(tc, test_reconnect_then_console_and_stop);
 	tcase_add_test(tc, test_survives_parent_death_and_readopt);
 	tcase_add_test(tc, test_sandbox_while_running);
-	tcase_add_test(tc, test_forbidden_syscall_kills_worker);
+	tcase_add_loop_test(tc, test_forbidden_syscall_kills_worker, 0, (int)ELEMENTSOF(forbidden));
 	tcase_add_test(tc, test_idle_guest_uses_no_cpu);
 	tcase_add_test(tc, test_newest_connection_wins);
 	tcase_add_test(tc, test_protocol_violation_drops_connection_only);

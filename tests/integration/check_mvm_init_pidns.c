@@ -261,6 +261,13 @@ START_TEST(test_run_signal_and_bad_value)
 	assert_powered_off(wait_end(10));
 	ck_assert(log_has("mvm-init: run: bad mvm.run= value"));
 	cleanup_dir();
+	/* A program that does not exist: said, exit code 127, still powers off. */
+	if (!start_init("mvm.run=no-such-program-mvm,x mvm.poweroff=1"))
+		return;
+	assert_powered_off(wait_end(10));
+	ck_assert(log_has("mvm-init: run: cannot execute no-such-program-mvm: No such file or directory\n"));
+	ck_assert(log_has("mvm-init: run: exit code 127\n"));
+	cleanup_dir();
 }
 END_TEST
 
@@ -278,7 +285,9 @@ START_TEST(test_sigterm_shutdown_sequence)
 	snprintf(marker, sizeof(marker), "%s/term", mdir);
 	snprintf(script, sizeof(script),
 		 "trap 'echo got-term > %s; exit 0' TERM; "
-		 "(trap '' TERM; exec sleep 100) & echo armed; while :; do sleep 0.05; done", marker);
+		 "(trap '' TERM; echo armed; exec sleep 100) & while :; do sleep 0.05; done", marker);
+	/* "armed" comes from the child once it ignores TERM: announced by the
+	 * parent right after the fork, a SIGTERM could beat the child's trap. */
 	snprintf(cmdline, sizeof(cmdline), "mvm.stop_timeout_ms=500 %s", run_param(argv));
 	if (!start_init(cmdline))
 		return;

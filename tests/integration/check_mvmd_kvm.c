@@ -453,6 +453,36 @@ START_TEST(test_kill9_readopt)
 }
 END_TEST
 
+/* mvmd died after spawning a worker but before recording its pid: the
+ * restarted mvmd finds the worker through its control socket. */
+START_TEST(test_readopt_without_recorded_pid)
+{
+	create_guest("nopid", NULL, NULL);
+	json_object *r = call_id("compute.vm.start", "nopid", NULL);
+	int pid = (int)mvmt_int(r, "result.pid");
+	char path[256], cmd[1024];
+	snprintf(path, sizeof(path), "%s/vms/%s/state.json", d.state, mvmt_str(r, "result.id"));
+	json_object_put(r);
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGKILL);
+	snprintf(cmd, sizeof(cmd),
+		 "sed -i -e 's/\\(\"pid\":\\) *[0-9]*/\\1 0/' -e 's/\\(\"pid_starttime\":\\) *[0-9]*/\\1 0/' '%s'"
+		 " && grep -q '\"pid\": *0' '%s'", path, path);
+	ck_assert_int_eq(system(cmd), 0);
+	mvmt_daemon_start(&d, "--allow-custom-guests", NULL);
+	fd = mvmt_connect(d.sock);
+	json_object *s = status("nopid");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
+	ck_assert_int_eq(mvmt_int(s, "pid"), pid);
+	json_object_put(s);
+	r = call_id("compute.vm.stop", "nopid", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	json_object_put(r);
+	ck_assert(process_ended(pid));
+}
+END_TEST
+
 START_TEST(test_worker_sandbox)
 {
 	create_guest("box", NULL, NULL);
@@ -514,6 +544,7 @@ int main(void)
 	tcase_add_test(tc, test_hostile_guests);
 	tcase_add_test(tc, test_fifty_concurrent);
 	tcase_add_test(tc, test_kill9_readopt);
+	tcase_add_test(tc, test_readopt_without_recorded_pid);
 	tcase_add_test(tc, test_worker_sandbox);
 	tcase_add_test(tc, test_without_kvm);
 	suite_add_tcase(s, tc);

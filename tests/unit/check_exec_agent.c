@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,6 +23,32 @@ static char path[128];
 static pid_t agent_pid;
 static int stop_pipe[2];
 static unsigned request_timeout_ms; /* 0: the agent's default */
+static bool with_wasm_double;
+
+/*
+ * A Wasm runtime double: stands in for the runtime that will implement
+ * exec_agent_config_t.wasm_main. It echoes what the agent handed it
+ * (hash, argv, env, stdin) and exits with argv[1], or sleeps on "sleep".
+ */
+static int wasm_runtime_double(const char *hash, int argc, char **argv, char **envp)
+{
+	char buf[256];
+	ssize_t n;
+
+	printf("wasm-double: hash=%s argc=%d", hash, argc);
+	for (int i = 1; i < argc; i++)
+		printf(" argv[%d]=%s", i, argv[i]);
+	for (char **e = envp; *e; e++)
+		printf(" env=%s", *e);
+	printf("\n");
+	fflush(stdout);
+	if (argc > 1 && strcmp(argv[1], "sleep") == 0)
+		pause();
+	while ((n = read(0, buf, sizeof(buf))) > 0)
+		if (write(2, buf, (size_t)n) != n)
+			return 100;
+	return argc > 1 ? atoi(argv[1]) : 0;
+}
 
 static void agent_setup(void)
 {
@@ -38,7 +65,8 @@ static void agent_setup(void)
 	ck_assert_int_ge(agent_pid, 0);
 	if (agent_pid == 0) {
 		exec_agent_config_t cfg = { .transport = exec_transport_unix(path), .platform = "unit-test",
-					    .max_connections = 4, .request_timeout_ms = request_timeout_ms };
+					    .max_connections = 4, .request_timeout_ms = request_timeout_ms,
+					    .wasm_main = with_wasm_double ? wasm_runtime_double : NULL };
 		exec_agent_t *a;
 		signal(SIGPIPE, SIG_IGN); /* as the agent's contract asks */
 		close(stop_pipe[1]);
@@ -104,6 +132,44 @@ START_TEST(test_idle_connections_dropped)
 }
 END_TEST
 
+static void wasm_setup(void)
+{
+	with_wasm_double = true;
+	agent_setup();
+}
+
+#define HASH "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* With a runtime plugged in, sha256:<hex> runs like a program. */
+START_TEST(test_wasm_hook)
+{
+	const char *run[] = { HASH, "5", "x y", NULL };
+	const char *env[] = { "A=1", NULL };
+	const char *sleepy[] = { HASH, "sleep", NULL };
+	const char *upper[] = { "sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", NULL };
+	const char *shorthash[] = { "sha256:0123", NULL };
+	exec_result_t res;
+
+	ck_assert_int_eq(exec_cases_run(run, env, "to stdin", 0, &res), 0);
+	ck_assert_msg(res.exited, "%u %s", res.error_code, res.error_message);
+	ck_assert_uint_eq(res.value, 5);
+	ck_assert_str_eq((char *)res.out, "wasm-double: hash=0123456789abcdef0123456789abcdef0123456789abcdef"
+					  "0123456789abcdef argc=3 argv[1]=5 argv[2]=x y env=A=1\n");
+	ck_assert_str_eq((char *)res.err, "to stdin");
+	exec_result_clear(&res);
+	/* The request's timeout applies as to any program. */
+	ck_assert_int_eq(exec_cases_run(sleepy, NULL, NULL, 200, &res), 0);
+	ck_assert(res.exited && res.timed_out && res.kind == EXEC_EXIT_SIGNAL && res.value == SIGKILL);
+	exec_result_clear(&res);
+	ck_assert_int_eq(exec_cases_run(upper, NULL, NULL, 0, &res), 0);
+	ck_assert_uint_eq(res.error_code, EXEC_ERROR_NOT_FOUND);
+	exec_result_clear(&res);
+	ck_assert_int_eq(exec_cases_run(shorthash, NULL, NULL, 0, &res), 0);
+	ck_assert_uint_eq(res.error_code, EXEC_ERROR_NOT_FOUND);
+	exec_result_clear(&res);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("exec_agent");
@@ -119,6 +185,11 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_checked_fixture(tc, short_timeout_setup, agent_teardown);
 	tcase_add_test(tc, test_idle_connections_dropped);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("wasm-hook");
+	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, wasm_setup, agent_teardown);
+	tcase_add_test(tc, test_wasm_hook);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

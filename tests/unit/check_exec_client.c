@@ -255,6 +255,75 @@ START_TEST(test_client_timeout_and_bad_reply)
 }
 END_TEST
 
+/* The sans-IO call: any split of the reply, partial sends, EOF, errors. */
+START_TEST(test_call_sans_io)
+{
+	exec_request_t *req = calloc(1, sizeof(*req));
+	static uint8_t reply[256];
+	exec_exit_t ex = { EXEC_EXIT_CODE, 0, 42 };
+	exec_result_t res;
+	exec_call_t *call;
+	const uint8_t *out;
+	size_t out_len, n = 0;
+	int want;
+
+	req->version = EXEC_PROTOCOL_VERSION;
+	req->argc = 1;
+	req->argv[0] = (exec_str_t){ "prog", 4 };
+	req->stdin_mode = EXEC_STDIN_STREAM;
+	n += exec_encode_data(reply + n, sizeof(reply) - n, EXEC_FRAME_STDOUT, "hello ", 6);
+	n += exec_encode_data(reply + n, sizeof(reply) - n, EXEC_FRAME_STDERR, "oops", 4);
+	n += exec_encode_data(reply + n, sizeof(reply) - n, EXEC_FRAME_STDOUT, "world", 5);
+	n += exec_encode_exit(reply + n, sizeof(reply) - n, &ex);
+	for (size_t split = 1; split <= n; split++) {
+		ck_assert_int_eq(exec_call_new(req, &(exec_client_opts_t){ .stream_stdin = "in", .stream_stdin_len = 2 },
+					       &call), 0);
+		/* request (8+16+4+4) + stdin-data (8+2) + stdin-eof (8) */
+		exec_call_output(call, &out, &out_len);
+		ck_assert_uint_eq(out_len, 32 + 10 + 8);
+		ck_assert_int_eq(out[2], EXEC_FRAME_REQUEST);
+		ck_assert_int_eq(out[32 + 2], EXEC_FRAME_STDIN_DATA);
+		ck_assert_int_eq(out[42 + 2], EXEC_FRAME_STDIN_EOF);
+		exec_call_output_done(call, 5);
+		exec_call_output(call, &out, &out_len);
+		ck_assert_uint_eq(out_len, 45);
+		exec_call_output_done(call, 1000);
+		exec_call_output(call, &out, &out_len);
+		ck_assert_uint_eq(out_len, 0);
+		ck_assert_int_eq(exec_call_take_result(call, &res), -EAGAIN);
+		for (size_t off = 0; off < n; off += split) {
+			size_t k = n - off < split ? n - off : split;
+			want = off + k == n ? 1 : 0;
+			ck_assert_int_eq(exec_call_feed(call, reply + off, k), want);
+		}
+		ck_assert_int_eq(exec_call_take_result(call, &res), 0);
+		ck_assert(res.exited && res.kind == EXEC_EXIT_CODE && res.value == 42);
+		ck_assert_str_eq((char *)res.out, "hello world");
+		ck_assert_str_eq((char *)res.err, "oops");
+		exec_result_clear(&res);
+		exec_call_free(call);
+	}
+	/* EOF before the final frame; errors stick. */
+	ck_assert_int_eq(exec_call_new(req, NULL, &call), 0);
+	ck_assert_int_eq(exec_call_feed(call, reply, 10), 0);
+	ck_assert_int_eq(exec_call_feed(call, NULL, 0), -ECONNRESET);
+	ck_assert_int_eq(exec_call_feed(call, reply + 10, 4), -ECONNRESET);
+	exec_call_free(call);
+	/* A malformed reply. */
+	ck_assert_int_eq(exec_call_new(req, NULL, &call), 0);
+	ck_assert_int_eq(exec_call_feed(call, (const uint8_t *)"HTTP/1.1 200 OK\r\n", 17), -EBADMSG);
+	exec_call_output(call, &out, &out_len);
+	ck_assert_uint_eq(out_len, 0); /* nothing more to send after an error */
+	exec_call_free(call);
+	/* stream_stdin without stream mode is a caller bug. */
+	req->stdin_mode = EXEC_STDIN_NONE;
+	ck_assert_int_eq(exec_call_new(req, &(exec_client_opts_t){ .stream_stdin = "x", .stream_stdin_len = 1 }, &call),
+			 -EINVAL);
+	exec_call_free(NULL);
+	free(req);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("exec_client");
@@ -269,6 +338,7 @@ int main(void)
 	tcase_add_test(tc, test_parse_reply);
 	tcase_add_test(tc, test_exec_through_hvsock_double);
 	tcase_add_test(tc, test_client_timeout_and_bad_reply);
+	tcase_add_test(tc, test_call_sans_io);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

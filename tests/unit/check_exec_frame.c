@@ -358,8 +358,23 @@ START_TEST(test_names)
 	ck_assert_str_eq(exec_error_code_to_string(EXEC_ERROR_NOT_SUPPORTED), "not-supported");
 	ck_assert_ptr_null(exec_error_code_to_string(0));
 	ck_assert_ptr_null(exec_error_code_to_string(EXEC_ERROR_CODE_MAX));
-	for (int t = 0; t < 256; t++)
-		ck_assert_int_eq(exec_frame_max_payload(t) >= 0, exec_frame_type_to_string(t) != NULL);
+	for (int t = 0; t < 256; t++) {
+		const char *n = exec_frame_type_to_string(t);
+		ck_assert_int_eq(exec_frame_max_payload(t) >= 0, n != NULL);
+		if (n)
+			ck_assert_int_eq(exec_frame_type_from_string(n), t);
+	}
+	for (int c = 1; c < EXEC_ERROR_CODE_MAX; c++)
+		ck_assert_int_eq(exec_error_code_from_string(exec_error_code_to_string(c)), c);
+	for (int m = 0; m < EXEC_STDIN_MODE_MAX; m++)
+		ck_assert_int_eq(exec_stdin_mode_from_string(exec_stdin_mode_to_string(m)), m);
+	for (int k = 0; k < EXEC_EXIT_KIND_MAX; k++)
+		ck_assert_int_eq(exec_exit_kind_from_string(exec_exit_kind_to_string(k)), k);
+	ck_assert_str_eq(exec_exit_kind_to_string(EXEC_EXIT_SIGNAL), "signaled");
+	ck_assert_int_eq(exec_frame_type_from_string("stdin-eo"), -EINVAL);
+	ck_assert_int_eq(exec_error_code_from_string(""), -EINVAL);
+	ck_assert_int_eq(exec_stdin_mode_from_string(NULL), -EINVAL);
+	ck_assert_ptr_null(exec_stdin_mode_to_string(EXEC_STDIN_MODE_MAX));
 }
 END_TEST
 

@@ -120,6 +120,44 @@ START_TEST(test_ctl_roundtrip_socketpair)
 }
 END_TEST
 
+/* Maximal frames back to back through small, growing buffers. */
+START_TEST(test_ctl_big_frames)
+{
+	int sv[2];
+	kvm_ctl_t *a, *b;
+	kvm_msg_t m;
+	static uint8_t big[KVM_MSG_PAYLOAD_MAX];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(kvm_ctl_new(sv[0], 1u << 20, &a), 0);
+	ck_assert_int_eq(kvm_ctl_new(sv[1], 0, &b), 0);
+	for (int k = 0; k < 4; k++)
+		ck_assert_int_eq(kvm_ctl_queue(a, KVM_MSG_CONSOLE_IN, big, sizeof(big)), 0);
+	ck_assert_int_eq(kvm_ctl_queue(a, KVM_MSG_CONSOLE_IN, "end", 3), 0);
+	/* a's queue is bigger than the socket buffer: push it along while b
+	 * reads (kvm_ctl_recv flushes only b's own queue). */
+	for (int got = 0; got < 5;) {
+		ck_assert_int_ge(kvm_ctl_flush(a), 0);
+		int r = kvm_ctl_recv(b, 100, &m);
+		if (r == -ETIMEDOUT)
+			continue;
+		ck_assert_int_eq(r, 1);
+		if (got < 4) {
+			ck_assert_uint_eq(m.len, sizeof(big));
+			ck_assert_mem_eq(m.payload, big, sizeof(big));
+		} else {
+			ck_assert_uint_eq(m.len, 3);
+			ck_assert_mem_eq(m.payload, "end", 3);
+		}
+		got++;
+	}
+	ck_assert_int_eq(kvm_ctl_pending(a), 0);
+	kvm_ctl_free(a);
+	kvm_ctl_free(b);
+}
+END_TEST
+
 START_TEST(test_ctl_queue_bounded)
 {
 	int sv[2];
@@ -202,6 +240,7 @@ int main(void)
 	tcase_add_test(tc, test_result_payload_validated);
 	tcase_add_test(tc, test_ctl_roundtrip_socketpair);
 	tcase_add_test(tc, test_ctl_queue_bounded);
+	tcase_add_test(tc, test_ctl_big_frames);
 	tcase_add_test(tc, test_result_text_roundtrip);
 	tcase_add_test(tc, test_result_parse_refuses);
 	tcase_add_test(tc, test_names);

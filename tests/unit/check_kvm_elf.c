@@ -147,6 +147,9 @@ START_TEST(test_boot_info)
 	ck_assert_uint_eq(at, MEM);
 	ck_assert_uint_eq(bi->regions[2].type, MVM_MEM_IMAGE);
 	ck_assert_uint_eq(bi->regions[3].base, BASE + 8192);
+	ck_assert_uint_eq(bi->regions[4].type, MVM_MEM_GUARD);
+	ck_assert_uint_eq(bi->regions[4].base, MEM - MVM_GUEST_STACK_SIZE - MVM_GUEST_STACK_GUARD);
+	ck_assert_uint_eq(bi->regions[5].type, MVM_MEM_STACK);
 
 	/* Too much to fit is refused, not truncated. */
 	static char huge[MVM_BOOT_INFO_MAX];

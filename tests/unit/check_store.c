@@ -81,7 +81,7 @@ START_TEST(test_round_trip)
 	vm->pid = 1234;
 	vm->pid_starttime = 99;
 	vm_set_cause(vm, "provisioned");
-	ck_assert_int_eq(store_save(st, vm), 0);
+	ck_assert_int_eq(store_save(st, vm, true), 0);
 
 	vm_t *back = load_single();
 	ck_assert_str_eq(back->id, vm->id);
@@ -107,8 +107,8 @@ END_TEST
 START_TEST(test_no_temp_left)
 {
 	vm_t *vm = make_vm(NULL);
-	for (int i = 0; i < 5; i++)
-		ck_assert_int_eq(store_save(st, vm), 0);
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(store_save(st, vm, i % 2), 0); /* durable and not */
 	char *d;
 	ck_assert_int_eq(store_vm_path(st, vm->id, NULL, &d), 0);
 	char cmd[512];
@@ -126,11 +126,29 @@ END_TEST
 
 /* Power cut while a (non-atomic) writer was half-way: every truncation of a
  * valid file must load as Failed with a parse error, file untouched. */
+/* A non-durable save replaces the file as atomically as a durable one. */
+START_TEST(test_non_durable_save)
+{
+	vm_t *vm = make_vm("quick");
+	ck_assert_int_eq(store_save(st, vm, true), 0);
+	push(vm, VM_STATE_PROVISIONING, NULL);
+	push(vm, VM_STATE_CONFIGURED, NULL);
+	push(vm, VM_STATE_STARTING, "start");
+	vm->pid = 77;
+	ck_assert_int_eq(store_save(st, vm, false), 0);
+	vm_t *back = load_single();
+	ck_assert_int_eq(back->state, VM_STATE_STARTING);
+	ck_assert_int_eq(back->pid, 77);
+	vm_free(back);
+	vm_free(vm);
+}
+END_TEST
+
 START_TEST(test_truncated_every_length)
 {
 	vm_t *vm = make_vm("trunc");
 	push(vm, VM_STATE_PROVISIONING, NULL);
-	ck_assert_int_eq(store_save(st, vm), 0);
+	ck_assert_int_eq(store_save(st, vm, true), 0);
 	char *p = state_path(vm);
 	char *full;
 	size_t len;
@@ -144,7 +162,7 @@ START_TEST(test_truncated_every_length)
 		ck_assert_int_eq(back->state, VM_STATE_FAILED);
 		ck_assert_str_eq(back->id, vm->id);
 		/* A broken VM is never rewritten. */
-		ck_assert_int_eq(store_save(st, back), -EROFS);
+		ck_assert_int_eq(store_save(st, back, true), -EROFS);
 		struct stat s;
 		ck_assert_int_eq(stat(p, &s), 0);
 		ck_assert_int_eq(s.st_size, (off_t)cut);
@@ -163,7 +181,7 @@ END_TEST
 START_TEST(test_corrupt_bytes)
 {
 	vm_t *vm = make_vm("corrupt");
-	ck_assert_int_eq(store_save(st, vm), 0);
+	ck_assert_int_eq(store_save(st, vm, true), 0);
 	char *p = state_path(vm);
 	static const char *bad[] = {
 		"\x00\x01\x02garbage",
@@ -191,7 +209,7 @@ END_TEST
 START_TEST(test_newer_version_refused_untouched)
 {
 	vm_t *vm = make_vm("future");
-	ck_assert_int_eq(store_save(st, vm), 0);
+	ck_assert_int_eq(store_save(st, vm, true), 0);
 	char *p = state_path(vm);
 	char text[512];
 	snprintf(text, sizeof(text),
@@ -307,7 +325,7 @@ END_TEST
 START_TEST(test_remove)
 {
 	vm_t *vm = make_vm("gone");
-	ck_assert_int_eq(store_save(st, vm), 0);
+	ck_assert_int_eq(store_save(st, vm, true), 0);
 	ck_assert_int_eq(store_remove(st, vm->id), 0);
 	ck_assert_int_eq(store_remove(st, vm->id), 0); /* idempotent */
 	ck_assert_int_eq(store_remove(st, "../../etc"), -EINVAL);
@@ -353,6 +371,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_no_temp_left);
+	tcase_add_test(tc, test_non_durable_save);
 	tcase_add_test(tc, test_truncated_every_length);
 	tcase_add_test(tc, test_corrupt_bytes);
 	tcase_add_test(tc, test_newer_version_refused_untouched);
