@@ -15,6 +15,7 @@ static json_object *backend_info(manager_t *m, vm_backend_t b)
 	json_object_object_add(o, "usable", json_object_new_boolean(usable));
 	if (reason)
 		json_object_object_add(o, "reason", json_object_new_string(reason));
+	manager_backend_describe(m, b, o);
 	return o;
 }
 
@@ -60,7 +61,7 @@ static void node_info(rpc_call_t *call, json_object *params, void *userdata)
 
 static const rpc_schema_t info_result = {
 	.type = RPC_TYPE_OBJECT,
-	.description = "{version, hostname, kernel, arch, backends: {kvm: {usable, reason?}, ch: {...}}, limits: {...}, paths: {...}, vms}",
+	.description = "{version, hostname, kernel, arch, backends: {kvm: {usable, reason?}, ch: {usable, reason?, min_version, default_initramfs, binary?, version?, version_output?}}, limits: {...}, paths: {...}, vms}",
 };
 
 const rpc_method_t methods_node[] = {

@@ -142,8 +142,11 @@ START_TEST(test_create_errors_leave_nothing)
 	/* more vcpus or memory than the node has: resource limit */
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", "{\"memory_mib\":64,\"vcpus\":256}"), -32005);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", "{\"memory_mib\":4194304}"), -32005);
-	/* ch is not built yet */
-	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", "{\"memory_mib\":64,\"backend\":\"ch\"}"), -32004);
+	/* ch needs a kernel; kvm takes none */
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", "{\"memory_mib\":64,\"backend\":\"ch\"}"), -32602);
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", "{\"memory_mib\":64,\"kernel\":\"/boot/vmlinuz\"}"), -32602);
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create",
+					 "{\"memory_mib\":64,\"backend\":\"ch\",\"kernel\":\"vmlinuz\"}"), -32602);
 
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s/vms)\"", d.state);
