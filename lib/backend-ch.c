@@ -51,14 +51,7 @@ typedef struct ch_backend {
 	char *initramfs; /* default initramfs */
 	char *kvm_path;
 	ch_http_t *http;
-	/* The last --version result, valid while the file is unchanged. */
-	struct {
-		char *path;
-		struct stat st;
-		int error;
-		ch_version_t v;
-		char text[128];
-	} cache;
+	ch_probe_t probe; /* the binary's --version, run once per change of the file */
 } ch_backend_t;
 
 typedef enum ch_phase {
@@ -162,82 +155,12 @@ static ch_vm_t *ch_vm_new(manager_t *m, vm_t *vm)
 
 /* --- the binary and its version --------------------------------------------- */
 
-/* Find the binary and read its version (cached by path, inode, size, mtime). */
 static int binary_check(char **ret_path, char **ret_reason)
 {
-	_cleanup_free_ char *path = NULL;
-	struct stat st;
-	int r;
-
-	r = ch_binary_find(backend.binary, &path);
-	if (r < 0) {
-		if (strchr(backend.binary, '/')) {
-			if (asprintf(ret_reason, "%s: %s", backend.binary, strerror(-r)) < 0)
-				*ret_reason = NULL;
-		} else if (asprintf(ret_reason, "%s not found on PATH (install it, or pass mvmd --ch-binary)",
-				    backend.binary) < 0) {
-			*ret_reason = NULL;
-		}
-		return r;
-	}
-	if (stat(path, &st) < 0)
-		return negative_errno();
-	if (!backend.cache.path || strcmp(backend.cache.path, path) != 0 || backend.cache.st.st_ino != st.st_ino ||
-	    backend.cache.st.st_dev != st.st_dev || backend.cache.st.st_size != st.st_size ||
-	    backend.cache.st.st_mtim.tv_sec != st.st_mtim.tv_sec ||
-	    backend.cache.st.st_mtim.tv_nsec != st.st_mtim.tv_nsec) {
-		free(backend.cache.path);
-		backend.cache.path = strdup(path);
-		backend.cache.st = st;
-		backend.cache.text[0] = '\0';
-		/* Runs the binary once per change of the file: a few ms. */
-		backend.cache.error = ch_binary_version(path, VERSION_TIMEOUT_MS, &backend.cache.v, backend.cache.text,
-							sizeof(backend.cache.text));
-	}
-	if (backend.cache.error < 0) {
-		if (asprintf(ret_reason, "%s --version: %s", path,
-			     backend.cache.error == -EINVAL ? "output is not a version" : strerror(-backend.cache.error)) < 0)
-			*ret_reason = NULL;
-		return backend.cache.error;
-	}
-	if (!ch_version_supported(&backend.cache.v)) {
-		if (asprintf(ret_reason, "%s is %u.%u.%u, older than the minimum " CH_VERSION_MIN_TEXT, path,
-			     backend.cache.v.major, backend.cache.v.minor, backend.cache.v.patch) < 0)
-			*ret_reason = NULL;
-		return -EPROTONOSUPPORT;
-	}
-	if (ret_path)
-		*ret_path = TAKE_PTR(path);
-	return 0;
+	return ch_probe_binary(&backend.probe, backend.binary, VERSION_TIMEOUT_MS, ret_path, ret_reason);
 }
 
 /* --- how a VM ended ------------------------------------------------------ */
-
-/* The last non-empty line of ch.log (what cloud-hypervisor said last). */
-static char *log_last_line(const char *path)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	char buf[512];
-	struct stat st;
-	ssize_t n;
-	off_t off;
-
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return NULL;
-	off = st.st_size > (off_t)sizeof(buf) - 1 ? st.st_size - (off_t)sizeof(buf) + 1 : 0;
-	n = pread(fd, buf, sizeof(buf) - 1, off);
-	if (n <= 0)
-		return NULL;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		n--;
-	buf[n] = '\0';
-	char *nl = strrchr(buf, '\n');
-	char *line = nl ? nl + 1 : buf;
-	for (char *p = line; *p; p++)
-		if ((unsigned char)*p < ' ')
-			*p = ' ';
-	return *line ? strdup(line) : NULL;
-}
 
 static void serial_drain(ch_vm_t *c);
 
@@ -292,7 +215,7 @@ static int on_exit_(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	} else {
 		/* What cloud-hypervisor said last explains an error exit; a
 		 * signal comes from outside and its log says nothing about it. */
-		_cleanup_free_ char *last = exited ? log_last_line(c->log) : NULL;
+		_cleanup_free_ char *last = exited ? ch_log_last_line(c->log) : NULL;
 		snprintf(cause, sizeof(cause), "%s%s%s", how, last ? ": " : "", last ? last : "");
 		to = vm->state == VM_STATE_STARTING ? VM_STATE_START_FAILED : VM_STATE_FAILED;
 	}
@@ -504,13 +427,13 @@ static void ch_describe(manager_t *m, json_object *info)
 	json_object_object_add(info, "min_version", json_object_new_string(CH_VERSION_MIN_TEXT));
 	json_object_object_add(info, "default_initramfs", json_object_new_string(backend.initramfs));
 	(void)binary_check(NULL, &reason); /* refreshes the cache */
-	if (backend.cache.path && backend.cache.error == 0 && ch_binary_find(backend.binary, &path) == 0 &&
-	    strcmp(path, backend.cache.path) == 0) {
+	if (backend.probe.path && backend.probe.error == 0 && ch_binary_find(backend.binary, &path) == 0 &&
+	    strcmp(path, backend.probe.path) == 0) {
 		char v[48];
-		snprintf(v, sizeof(v), "%u.%u.%u", backend.cache.v.major, backend.cache.v.minor, backend.cache.v.patch);
-		json_object_object_add(info, "binary", json_object_new_string(backend.cache.path));
+		snprintf(v, sizeof(v), "%u.%u.%u", backend.probe.version.major, backend.probe.version.minor, backend.probe.version.patch);
+		json_object_object_add(info, "binary", json_object_new_string(backend.probe.path));
 		json_object_object_add(info, "version", json_object_new_string(v));
-		json_object_object_add(info, "version_output", json_object_new_string(backend.cache.text));
+		json_object_object_add(info, "version_output", json_object_new_string(backend.probe.text));
 	}
 }
 
@@ -601,7 +524,7 @@ static void record_runtime(ch_vm_t *c, const char *binary)
 	json_object_object_add(st, "vsock_socket", json_object_new_string(c->vsock));
 	json_object_object_add(st, "log", json_object_new_string(c->log));
 	json_object_object_add(st, "binary", json_object_new_string(binary));
-	json_object_object_add(st, "version", json_object_new_string(backend.cache.text));
+	json_object_object_add(st, "version", json_object_new_string(backend.probe.text));
 	json_object_put(c->vm->backend_state);
 	c->vm->backend_state = st;
 }
@@ -870,6 +793,6 @@ void backend_ch_unregister(void)
 	free(backend.binary);
 	free(backend.initramfs);
 	free(backend.kvm_path);
-	free(backend.cache.path);
+	free(backend.probe.path);
 	backend = (ch_backend_t){ 0 };
 }

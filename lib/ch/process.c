@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,4 +212,91 @@ int ch_process_spawn(char *const argv[], int log_fd, pid_t *ret_pid, int *ret_pi
 	*ret_pid = pid;
 	*ret_pidfd = pidfd;
 	return 0;
+}
+
+static void set_reason(char **ret_reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_reason(char **ret_reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ret_reason)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(ret_reason, fmt, ap) < 0)
+		*ret_reason = NULL;
+	va_end(ap);
+}
+
+int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_path, char **ret_reason)
+{
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+	int r;
+
+	r = ch_binary_find(name, &path);
+	if (r < 0) {
+		if (strchr(name, '/'))
+			set_reason(ret_reason, "%s: %s", name, strerror(-r));
+		else
+			set_reason(ret_reason, "%s not found on PATH (install it, or pass mvmd --ch-binary)", name);
+		return r;
+	}
+	if (stat(path, &st) < 0)
+		return negative_errno();
+	if (!p->path || strcmp(p->path, path) != 0 || p->st.st_ino != st.st_ino || p->st.st_dev != st.st_dev ||
+	    p->st.st_size != st.st_size || p->st.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+	    p->st.st_mtim.tv_nsec != st.st_mtim.tv_nsec) {
+		char *copy = strdup(path);
+		if (!copy)
+			return -ENOMEM;
+		free(p->path);
+		p->path = copy;
+		p->st = st;
+		p->text[0] = '\0';
+		p->error = ch_binary_version(path, timeout_ms, &p->version, p->text, sizeof(p->text));
+	}
+	if (p->error < 0) {
+		set_reason(ret_reason, "%s --version: %s", path,
+			   p->error == -EINVAL ? "output is not a version" : strerror(-p->error));
+		return p->error;
+	}
+	if (!ch_version_supported(&p->version)) {
+		set_reason(ret_reason, "%s is %u.%u.%u, older than the minimum " CH_VERSION_MIN_TEXT, path,
+			   p->version.major, p->version.minor, p->version.patch);
+		return -EPROTONOSUPPORT;
+	}
+	if (ret_path)
+		*ret_path = TAKE_PTR(path);
+	return 0;
+}
+
+void ch_probe_done(ch_probe_t *p)
+{
+	free(p->path);
+	*p = (ch_probe_t){ 0 };
+}
+
+char *ch_log_last_line(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char buf[512], *nl, *line;
+	struct stat st;
+	ssize_t n;
+	off_t off;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return NULL;
+	off = st.st_size > (off_t)sizeof(buf) - 1 ? st.st_size - (off_t)sizeof(buf) + 1 : 0;
+	n = pread(fd, buf, sizeof(buf) - 1, off);
+	if (n <= 0)
+		return NULL;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	nl = strrchr(buf, '\n');
+	line = nl ? nl + 1 : buf;
+	for (char *q = line; *q; q++)
+		if ((unsigned char)*q < ' ' || *q == 0x7f)
+			*q = ' ';
+	return *line ? strdup(line) : NULL;
 }

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "ch/version.h"
@@ -33,5 +34,30 @@ int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, cha
  * pidfd for it.
  */
 int ch_process_spawn(char *const argv[], int log_fd, pid_t *ret_pid, int *ret_pidfd);
+
+/*
+ * What the configured binary is, cached by path, device, inode, size and
+ * mtime so that its --version runs once per change of the file.
+ */
+typedef struct ch_probe {
+	char *path;           /* the binary last examined */
+	struct stat st;
+	int error;            /* of --version: 0, -EINVAL (not a version), -ETIMEDOUT, ... */
+	ch_version_t version;
+	char text[128];       /* the first line of --version */
+} ch_probe_t;
+
+/*
+ * Find `name` (ch_binary_find) and refresh *p when the file changed. 0 when
+ * the binary is usable: found, printing a version, at least the minimum.
+ * Otherwise -errno and, when ret_reason is given, a malloc'd sentence saying
+ * why (for compute.node.info). *ret_path (optional, malloc'd) on success.
+ */
+int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_path, char **ret_reason);
+void ch_probe_done(ch_probe_t *p);
+
+/* The last non-empty line of a log file (what a process said last), with
+ * control characters blanked; NULL when there is none. */
+char *ch_log_last_line(const char *path);
 
 #endif
