@@ -75,6 +75,8 @@ static void teardown(void)
 	mvmt_daemon_cleanup(&d);
 	unsetenv("MVM_FAKE_CH_VERSION");
 	unsetenv("MVM_FAKE_CH_IGNORE_POWER_BUTTON");
+	unsetenv("MVM_FAKE_CH_CREATED_POLLS");
+	unsetenv("MVM_FAKE_CH_DELAY_MS");
 }
 
 static json_object *call_id(const char *method, const char *name, const char *extra)
@@ -479,6 +481,79 @@ START_TEST(test_readopt_after_kill9)
 }
 END_TEST
 
+/* A VMM slow to report the VM running: start times out (-32006) and the VM
+ * keeps starting; a restart of mvmd resumes the readiness polls; a stop
+ * while Starting goes through the power button. */
+START_TEST(test_slow_start)
+{
+	setenv("MVM_FAKE_CH_CREATED_POLLS", "60", 1);
+	start_daemon(NULL);
+	create_ch("slow");
+	json_object *r = call_id("compute.vm.start", "slow", "\"timeout_ms\":100");
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32006);
+	json_object_put(r);
+	json_object *s = status("slow");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Starting");
+	int pid = (int)mvmt_int(s, "pid");
+	json_object_put(s);
+
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGKILL);
+	start_daemon(NULL);
+	s = wait_state("slow", "Running");
+	ck_assert_int_eq(mvmt_int(s, "pid"), pid);
+	json_object_put(s);
+	r = call_id("compute.vm.stop", "slow", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	json_object_put(r);
+	wait_ended(pid);
+
+	/* Stopped while still Starting, once its API answers. */
+	char reqs[512];
+	vm_file("slow", "fake-ch.requests", reqs, sizeof(reqs));
+	size_t before = strlen(slurp(reqs));
+	r = call_id("compute.vm.start", "slow", "\"timeout_ms\":100");
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32006);
+	json_object_put(r);
+	s = status("slow");
+	pid = (int)mvmt_int(s, "pid");
+	json_object_put(s);
+	for (int i = 0; i < 500 && !strstr(slurp(reqs) + before, "GET /api/v1/vm.info"); i++)
+		usleep(10000);
+	s = status("slow");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Starting");
+	json_object_put(s);
+	r = call_id("compute.vm.stop", "slow", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	ck_assert_str_eq(mvmt_str(r, "result.cause"), "stopped (power button)");
+	json_object_put(r);
+	wait_ended(pid);
+	unsetenv("MVM_FAKE_CH_CREATED_POLLS");
+}
+END_TEST
+
+/* A stop before cloud-hypervisor's API is up: nothing to ask, killed now. */
+START_TEST(test_stop_before_api)
+{
+	setenv("MVM_FAKE_CH_DELAY_MS", "3000", 1);
+	start_daemon(NULL);
+	unsetenv("MVM_FAKE_CH_DELAY_MS");
+	create_ch("early");
+	json_object *r = call_id("compute.vm.start", "early", "\"timeout_ms\":50");
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32006);
+	json_object_put(r);
+	json_object *s = status("early");
+	int pid = (int)mvmt_int(s, "pid");
+	json_object_put(s);
+	r = call_id("compute.vm.stop", "early", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	ck_assert_str_eq(mvmt_str(r, "result.cause"), "killed by stop (cloud-hypervisor's API was not up yet)");
+	json_object_put(r);
+	wait_ended(pid);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mvmd_ch");
@@ -495,6 +570,8 @@ int main(void)
 	tcase_add_test(tc, test_version_refused);
 	tcase_add_test(tc, test_missing_binary);
 	tcase_add_test(tc, test_readopt_after_kill9);
+	tcase_add_test(tc, test_slow_start);
+	tcase_add_test(tc, test_stop_before_api);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
