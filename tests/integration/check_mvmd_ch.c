@@ -240,6 +240,11 @@ START_TEST(test_lifecycle)
 		 fake, dir, kernel, initramfs, dir, dir);
 	snprintf(path, sizeof(path), "%s/fake-ch.argv", dir);
 	ck_assert_str_eq(slurp(path), expect);
+	ck_assert_str_eq(mvmt_str(r, "result.kernel"), kernel);
+	ck_assert_str_eq(mvmt_str(r, "result.initramfs"), initramfs);
+	ck_assert_str_eq(mvmt_str(r, "result.cmdline"), "console=ttyS0 reboot=k panic=1 quiet");
+	snprintf(expect, sizeof(expect), "%s/vsock.sock", dir);
+	ck_assert_str_eq(mvmt_str(r, "result.vsock_socket"), expect);
 	json_object_put(r);
 
 	/* Its own session: it survives mvmd's process group being signalled. */
@@ -345,6 +350,17 @@ START_TEST(test_force_stop_and_crash)
 	ck_assert_str_eq(mvmt_str(s, "cause"), "cloud-hypervisor killed by signal 9 (Killed)");
 	ck_assert_ptr_null(mvmt_get(s, "pid"));
 	json_object_put(s);
+
+	/* remove --force of a running VM ends cloud-hypervisor first. */
+	r = call_id("compute.vm.start", "a", NULL);
+	pid = (int)mvmt_int(r, "result.pid");
+	json_object_put(r);
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.remove", "{\"id\":\"a\"}"), -32002);
+	r = call_id("compute.vm.remove", "a", "\"force\":true");
+	ck_assert(json_object_get_boolean(mvmt_get(r, "result.removed")));
+	json_object_put(r);
+	wait_ended(pid);
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.status", "{\"id\":\"a\"}"), -32001);
 }
 END_TEST
 
