@@ -151,6 +151,12 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,init/guest/guest.ld -Wl,--buil
 GUEST_RT_SRCS := $(filter-out init/guest/main.c,$(wildcard init/guest/*.c)) init/guest/start.S
 GUEST_RT_OBJS := $(patsubst %,$(GUEST_DIR)/obj/%.o,$(GUEST_RT_SRCS))
 GUEST_EXTRA_OBJS ?=
+# The Wasm runtime (lib/wasm, freestanding) joins mvm-guest: it runs the
+# VM's workload (init/guest/workload.c, docs/workloads.md).
+GUEST_WASM_OBJS := $(patsubst %,$(GUEST_DIR)/obj/%.o,$(wildcard lib/wasm/*.c))
+GUEST_EXTRA_OBJS += $(GUEST_WASM_OBJS)
+$(GUEST_WASM_OBJS): GUEST_CFLAGS += -fno-math-errno -Wno-unused-parameter -Wno-missing-field-initializers
+$(GUEST_WASM_OBJS): $(wildcard lib/wasm/*.h lib/wasm/*.inc)
 GUEST_TEST_SRCS := $(wildcard tests/guests/*.c)
 GUEST_TESTS := $(patsubst tests/guests/%.c,$(GUEST_DIR)/tests/%,$(GUEST_TEST_SRCS))
 GUEST_DEPS := init/guest/guest.ld init/guest/mvm.h lib/kvm/guest-abi.h
@@ -330,6 +336,15 @@ $(BUILD)/wasm-programs/%.musl: tests/wasm-programs/%.c
 	$(Q)$(MUSL_CC) -static $(WASM_PROG_FLAGS) -o $@ $< -lm
 
 EXTRA_ALL += $(WASM_PROGS) $(WASM_SIMD_PROGS) $(NATIVE_PROGS) $(WASI_TEST_PROGS) $(MUSL_PROGS)
+
+# tests/workloads/X.c: Wasm workloads for micro-VMs (integration tests,
+# bench/workload.sh, make demo), wasm only: build/wasm-programs/wl-X.wasm.
+WL_PROG_SRCS := $(wildcard tests/workloads/*.c)
+WL_PROGS := $(patsubst tests/workloads/%.c,$(BUILD)/wasm-programs/wl-%.wasm,$(WL_PROG_SRCS))
+$(BUILD)/wasm-programs/wl-%.wasm: tests/workloads/%.c | $(BUILD)/wasm-programs/.toolchain-ok
+	@$(if $(Q),echo "  WASMCC  $@")
+	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $<
+EXTRA_ALL += $(WL_PROGS)
 
 # The WASI core must build freestanding (the micro-VM guest links it): no
 # libc headers, and no undefined symbols but the interpreter's own and

@@ -5,7 +5,8 @@
  *
  *   mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N --result-fd=N [--cpuid-fd=N]
  *           [--memory-mib=16] [--vcpus=1] [--arg=S]... [--cap=S]...
- *           [--workload=sha256:HEX] [--rlimit-as=BYTES]
+ *           [--workload=sha256:HEX [--blob-fd=N] [--env=NAME=VALUE]...]
+ *           [--rlimit-as=BYTES]
  *           [--debug-forbidden-syscall] [--debug-exec-mapping]
  */
 #include <errno.h>
@@ -42,12 +43,12 @@ static int parse_fd(const char *s, int *ret)
 
 int main(int argc, char **argv)
 {
-	static char *args[MAX_LIST], *caps[MAX_LIST];
+	static char *args[MAX_LIST], *caps[MAX_LIST], *envs[MAX_LIST];
 	kvm_vmm_config_t cfg = {
 		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1, .cpuid_fd = -1,
-		.memory_mib = 16, .vcpus = 1, .args = args, .caps = caps,
+		.blob_fd = -1, .memory_mib = 16, .vcpus = 1, .args = args, .caps = caps, .envs = envs,
 	};
-	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_CPUID, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_RLIMIT_AS, O_DEBUG_SYS, O_DEBUG_EXEC };
+	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_CPUID, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_BLOB, O_ENV, O_RLIMIT_AS, O_DEBUG_SYS, O_DEBUG_EXEC };
 	static const struct option opts[] = {
 		{ "kvm-fd", required_argument, NULL, O_KVM },
 		{ "image-fd", required_argument, NULL, O_IMAGE },
@@ -59,6 +60,8 @@ int main(int argc, char **argv)
 		{ "arg", required_argument, NULL, O_ARG },
 		{ "cap", required_argument, NULL, O_CAP },
 		{ "workload", required_argument, NULL, O_WL },
+		{ "blob-fd", required_argument, NULL, O_BLOB },
+		{ "env", required_argument, NULL, O_ENV },
 		{ "rlimit-as", required_argument, NULL, O_RLIMIT_AS },
 		{ "debug-forbidden-syscall", no_argument, NULL, O_DEBUG_SYS },
 		{ "debug-exec-mapping", no_argument, NULL, O_DEBUG_EXEC },
@@ -83,6 +86,10 @@ int main(int argc, char **argv)
 			if (cfg.ncaps == MAX_LIST) r = -E2BIG; else caps[cfg.ncaps++] = optarg;
 			break;
 		case O_WL: cfg.workload = optarg; break;
+		case O_BLOB: r = parse_fd(optarg, &cfg.blob_fd); break;
+		case O_ENV:
+			if (cfg.nenvs == MAX_LIST) r = -E2BIG; else envs[cfg.nenvs++] = optarg;
+			break;
 		case O_RLIMIT_AS: {
 			char *end;
 			errno = 0;

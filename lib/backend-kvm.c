@@ -28,6 +28,7 @@
 #include "kvm/vm.h"
 #include "kvm/worker.h"
 #include "util/macro.h"
+#include "workload.h"
 
 #define CTL_QUEUE_MAX (1u << 20)
 #define STOP_GRACE_MS 2000u
@@ -45,6 +46,8 @@ typedef struct kvm_runtime {
 	bool have_result;
 	kvm_result_t result;
 	sd_event_source *pidfd_src, *ctl_src, *kill_timer;
+	sd_event_source *timeout_timer; /* the workload's timeout_ms */
+	char timeout_why[64];
 	console_t *console;
 } kvm_runtime_t;
 
@@ -81,6 +84,7 @@ static void runtime_free(kvm_runtime_t *k)
 	sd_event_source_disable_unref(k->pidfd_src);
 	sd_event_source_disable_unref(k->ctl_src);
 	sd_event_source_disable_unref(k->kill_timer);
+	sd_event_source_disable_unref(k->timeout_timer);
 	console_free(k->console);
 	kvm_worker_release(&k->w);
 	if (k->vm && k->vm->backend_data == k)
@@ -103,6 +107,12 @@ static char *describe_result(const kvm_result_t *r)
 		n = asprintf(&s, "stopped");
 		break;
 	case KVM_OUTCOME_FAULT:
+		/* The guest said why (a Wasm trap, a missing import): its words
+		 * first; the registers of the abort call say nothing more. */
+		if (r->fault == KVM_FAULT_ABORT) {
+			n = asprintf(&s, "guest abort: %s", r->message);
+			break;
+		}
 		if (r->regs_valid)
 			n = asprintf(&s, "guest fault: %s at rip=0x%" PRIx64 " rsp=0x%" PRIx64 " cr2=0x%" PRIx64
 					 " addr=0x%" PRIx64 "%s%s",
@@ -384,6 +394,9 @@ static int kvm_provision(manager_t *m, vm_t *vm, char **ret_cause)
 	const char *image = spec_guest_image(vm);
 	struct stat st;
 
+	int r = workload_provision(m, vm, ret_cause);
+	if (r < 0)
+		return r;
 	if (!image)
 		return 0;
 	if (stat(image, &st) < 0 || !S_ISREG(st.st_mode) || access(image, R_OK) < 0) {
@@ -395,6 +408,28 @@ static int kvm_provision(manager_t *m, vm_t *vm, char **ret_cause)
 	return 0;
 }
 
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	kvm_runtime_t *k = userdata;
+
+	/* No grace: a workload past its time is not asked, it is ended. */
+	snprintf(k->timeout_why, sizeof(k->timeout_why), "workload timeout (timeout_ms %" PRIu64 ")",
+		 workload_timeout_ms(k->vm));
+	k->killed = k->timeout_why;
+	pidfd_kill(k->w.pidfd, SIGKILL);
+	return 0;
+}
+
+/* Arm the workload's timeout, left_usec from now (none without one). */
+static int arm_timeout(kvm_runtime_t *k, uint64_t left_usec)
+{
+	if (!workload_timeout_ms(k->vm))
+		return 0;
+	k->timeout_timer = sd_event_source_disable_unref(k->timeout_timer);
+	return sd_event_add_time_relative(manager_event(k->m), &k->timeout_timer, CLOCK_MONOTONIC,
+					  MAX(left_usec, (uint64_t)1), 1000, on_timeout, k);
+}
+
 static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 {
 	const char *args[64];
@@ -402,11 +437,17 @@ static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock"), *result = vm_path(m, vm, "result"),
 			   *wlog = vm_path(m, vm, "worker.log");
 	_cleanup_close_ int log_fd = -1;
+	_cleanup_(workload_start_done) workload_start_t wl = { .blob_fd = -1 };
 	kvm_runtime_t *k;
 	int r;
 
 	if (!ctl || !result || !wlog)
 		return -ENOMEM;
+	if (workload_present(vm)) {
+		r = workload_start_prepare(m, vm, &wl, ret_cause);
+		if (r < 0)
+			return r;
+	}
 	if (vm->memory_mib > UINT32_MAX)
 		return -EINVAL;
 	log_fd = open(wlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -432,6 +473,17 @@ static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 		.vcpus = vm->vcpus,
 		.log_fd = log_fd,
 	};
+	if (wl.hash) {
+		/* The workload's argv replaces the guest's boot arguments. */
+		cfg.workload = wl.hash;
+		cfg.blob_fd = wl.blob_fd;
+		cfg.args = wl.args;
+		cfg.nargs = wl.nargs;
+		cfg.envs = (const char *const *)wl.envs;
+		cfg.nenvs = wl.nenvs;
+		cfg.caps = wl.caps;
+		cfg.ncaps = wl.ncaps;
+	}
 	r = kvm_worker_spawn(&cfg, &k->w);
 	if (r < 0) {
 		free(k);
@@ -452,6 +504,7 @@ static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 			*ret_cause = NULL;
 		return r;
 	}
+	(void)arm_timeout(k, wl.timeout_ms * 1000u);
 	(void)manager_save(m, vm);
 	return 0;
 }
@@ -581,6 +634,7 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 			(void)manager_transition(m, vm, VM_STATE_RUNNING, "guest running");
 		(void)manager_save(m, vm);
 	}
+	(void)arm_timeout(k, workload_timeout_left_usec(workload_timeout_ms(vm), vm->pid_starttime));
 	return 0;
 }
 

@@ -57,6 +57,8 @@ static const rpc_field_t create_params[] = {
 	{ "initramfs", false, CH_PATH_SCHEMA("ch: absolute host path of the initramfs (default: mvmd's, mvm-init as /init)") },
 	{ "cmdline", false, { .type = RPC_TYPE_STRING, .description = "ch: kernel command line (default \"console=ttyS0 reboot=k panic=1 quiet\")",
 			      .pattern = "[ -~]*", .has_max = true, .max = 2047 } },
+	{ "workload", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: a Wasm module by hash to run (docs/workloads.md)",
+			       .fields = methods_workload_fields } },
 	{ NULL },
 };
 
@@ -116,6 +118,10 @@ static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
 		json_object_object_add(spec, "backend", json_object_new_string("kvm"));
 	if (!json_object_object_get_ex(spec, "vcpus", NULL))
 		json_object_object_add(spec, "vcpus", json_object_new_int(1));
+	if (methods_workload_prepare(call, spec, backend) < 0) {
+		json_object_put(spec);
+		return;
+	}
 
 	r = manager_create_vm(ctx->manager, spec, &vm, &detail);
 	json_object_put(spec);

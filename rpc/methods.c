@@ -83,6 +83,9 @@ static json_object *vm_view(manager_t *m, const vm_t *vm, bool with_transitions)
 		if (vm->backend_state && json_object_object_get_ex(vm->backend_state, "vsock_socket", &v))
 			json_object_object_add(o, "vsock_socket", json_object_get(v));
 	}
+	/* The workload as stored: hash, args, env, granted capabilities. */
+	if (vm->spec && json_object_object_get_ex(vm->spec, "workload", &v))
+		json_object_object_add(o, "workload", json_object_get(v));
 	if (vm->pid > 0)
 		json_object_object_add(o, "pid", json_object_new_int(vm->pid));
 	if (vm->has_exit_code)

@@ -45,6 +45,12 @@ json_object *methods_event_to_json(const fsm_event_t *ev);
 /* RFC 3339 UTC with microseconds, e.g. "2026-11-21T20:26:23.123456Z". */
 json_object *methods_time_to_json(uint64_t wall_usec);
 
+/* compute.vm.create's "workload" (methods-workload.c): its fields, and
+ * the check + defaults applied to the spec being stored (answers the call
+ * and returns < 0 when refused). */
+extern const rpc_field_t methods_workload_fields[];
+int methods_workload_prepare(rpc_call_t *call, json_object *spec, vm_backend_t backend);
+
 /* Look up params.id; answers -32001 and returns NULL when there is none. */
 vm_t *methods_find_vm(rpc_call_t *call, manager_t *m, json_object *params);
 

@@ -1,5 +1,6 @@
 #!/bin/bash
-# make demo: start mvmd on temporary local paths and drive a VM lifecycle
+# make demo: start mvmd on temporary local paths and drive a VM lifecycle,
+# then a Wasm workload by hash (docs/workloads.md),
 # through its real JSON-RPC socket, printing every request and response.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,6 +70,31 @@ call compute.vm.create '{"name":"../escape","memory_mib":16}'
 call compute.vm.events.tail '{"id":"demo-1"}'
 call compute.vm.remove '{"id":"demo-1"}'
 call compute.vm.status '{"id":"demo-1"}'
+
+# A Wasm workload by content hash: push the module once, run it in a
+# micro-VM by its hash, read its output and exit code, clean up.
+wasm="$PWD/$BUILD/wasm-programs/wl-hello.wasm"
+if grep -q '"kvm":{"usable":true' <<<"$(echo '{"jsonrpc":"2.0","id":0,"method":"compute.node.info"}' | socat - UNIX-CONNECT:"$sock")" &&
+	[ -f "$wasm" ]; then
+	echo
+	echo "${bold}# a Wasm workload: $wasm (tests/workloads/hello.c)${norm}"
+	call compute.blob.put "{\"path\":\"$wasm\"}"
+	hash=$(sed -E 's/.*"hash":"(sha256:[0-9a-f]{64})".*/\1/' <<<"$last")
+	call compute.vm.create "{\"name\":\"hello-wasm\",\"memory_mib\":16,\"workload\":{\"hash\":\"$hash\",\"args\":[\"hello\",\"from\",\"the demo\"],\"env\":{\"GREETING\":\"hi\"},\"capabilities\":[\"stdout\",\"args\",\"env\"],\"timeout_ms\":5000}}"
+	call compute.vm.start '{"id":"hello-wasm"}'
+	for _ in $(seq 100); do
+		st=$(echo '{"jsonrpc":"2.0","id":0,"method":"compute.vm.status","params":{"id":"hello-wasm"}}' | socat - UNIX-CONNECT:"$sock")
+		grep -qE '"state":"(Stopped|Failed)"' <<<"$st" && break
+		sleep 0.05
+	done
+	call compute.vm.status '{"id":"hello-wasm"}'
+	echo "   state: $(sed -E 's/.*"state":"([A-Za-z]+)".*/\1/' <<<"$last"), exit_code: $(sed -nE 's/.*"exit_code":([0-9]+).*/\1/p' <<<"$last")"
+	call compute.vm.logs '{"id":"hello-wasm"}'
+	echo "${bold}# its output:${norm}"
+	sed -E 's/.*"data":"(([^"\\]|\\.)*)".*/\1/' <<<"$last" | sed 's/\\n/\n/g' | sed '/^$/d; s/^/   wasm| /'
+	call compute.vm.remove '{"id":"hello-wasm"}'
+	call compute.blob.remove "{\"hash\":\"$hash\"}"
+fi
 
 echo
 echo "${bold}# mvmd log${norm}"

@@ -2,8 +2,9 @@
 /*
  * mvm-guest: prints a banner with its boot info, then idles in
  * wait-for-message (the vCPU sleeps in the host) echoing console input,
- * until the host asks it to stop; then it exits with code 0. The Wasm
- * runtime will be linked in here and run the workload by hash.
+ * until the host asks it to stop; then it exits with code 0. With a
+ * workload hash in the boot info it runs that Wasm module instead
+ * (workload.c).
  */
 #include "mvm.h"
 
@@ -24,6 +25,10 @@ int mvm_main(const struct mvm_boot_info *bi)
 	char **argv = (char **)(uintptr_t)bi->argv, **caps = (char **)(uintptr_t)bi->caps;
 	uint64_t mono, real;
 	char buf[256];
+
+	/* A VM made to run a Wasm module by hash runs it and nothing else. */
+	if (bi->workload[0])
+		return mvm_workload_run(bi);
 
 	mvm_clock(&mono, &real);
 	mvm_printf("mvm-guest: booted: %llu MiB, %u vcpu(s), realtime %llu.%03llu\n",

@@ -32,6 +32,8 @@
 	})
 
 int mvm_main(const struct mvm_boot_info *bi);
+/* Run the boot info's Wasm workload (workload.c); returns its exit code. */
+int mvm_workload_run(const struct mvm_boot_info *bi);
 
 const struct mvm_boot_info *mvm_boot_info(void);
 void mvm_exit(int code) __attribute__((noreturn));

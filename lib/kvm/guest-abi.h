@@ -35,6 +35,8 @@ enum mvm_hypercall {
 	MVM_HC_EXIT = 4,          /* rdi=code (0..255)        -> does not return */
 	MVM_HC_ABORT = 5,         /* rdi=msg rsi=len          -> does not return */
 	MVM_HC_WAIT = 6,          /* rdi=timeout ns (-1: none) -> rax=MVM_EV_* mask */
+	/* 8..15: workloads (Wasm by content hash). */
+	MVM_HC_BLOB_LOAD = 8,     /* rdi=buf rsi=cap          -> rax=size | -errno */
 	MVM_HC_MAX
 };
 
@@ -58,7 +60,7 @@ enum mvm_hypercall {
 #define MVM_GUEST_STACK_GUARD 0x1000ull  /* unmapped page below the stack */
 
 #define MVM_BOOT_MAGIC 0x31544f4f424d564dull /* "MVMBOOT1" */
-#define MVM_BOOT_VERSION 1u
+#define MVM_BOOT_VERSION 2u /* 2: envc/envp, workload_size */
 
 enum mvm_mem_type {
 	MVM_MEM_RESERVED = 1, /* page tables, GDT, boot info: do not touch */
@@ -79,8 +81,10 @@ struct mvm_mem_region {
 
 /*
  * At MVM_GUEST_BOOT_INFO; its address is also passed in rdi at entry.
- * argv and caps point into the same block (NULL terminated arrays of NUL
- * terminated strings); workload is "" or "sha256:<64 hex>".
+ * argv, caps and envp point into the same block (NULL terminated arrays of
+ * NUL terminated strings; envp entries are "NAME=value"); workload is ""
+ * or "sha256:<64 hex>", and workload_size the verified module's size in
+ * bytes (what MVM_HC_BLOB_LOAD copies), 0 without a workload.
  */
 struct mvm_boot_info {
 	uint64_t magic;
@@ -95,6 +99,11 @@ struct mvm_boot_info {
 	uint64_t argv; /* guest address of char *argv[argc + 1] */
 	uint64_t caps; /* guest address of char *caps[ncaps + 1] */
 	char workload[80];
+	/* version 2 */
+	uint32_t envc;
+	uint32_t pad2;
+	uint64_t envp; /* guest address of char *envp[envc + 1] */
+	uint64_t workload_size;
 };
 
 #endif

@@ -141,6 +141,11 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 	case MVM_HC_WAIT:
 		g->rax = ops->wait(ops->userdata, (int64_t)a0);
 		break;
+	case MVM_HC_BLOB_LOAD:
+		if (!kvm_hc_blob_load(vm, ops, a0, a1, &a0))
+			return guest_fault(vm, idx, res, KVM_FAULT_BAD_POINTER, g->rdi, "blob buffer outside guest memory");
+		g->rax = a0;
+		break;
 	default:
 		return guest_fault(vm, idx, res, KVM_FAULT_BAD_PORT, nr, "unknown hypercall");
 	}

@@ -52,6 +52,9 @@ typedef struct kvm_host_ops {
 	size_t (*console_read)(void *ud, uint8_t *buf, size_t cap);
 	uint32_t (*wait)(void *ud, int64_t timeout_ns);
 	bool (*stop_forced)(void *ud);
+	/* The workload module (MVM_HC_BLOB_LOAD), verified; NULL: none. */
+	const uint8_t *blob;
+	uint64_t blob_size;
 } kvm_host_ops_t;
 
 /* The supported-CPUID table (lib/kvm/cpuid.c); free() the result. */
@@ -72,6 +75,21 @@ int kvm_vm_load_image(kvm_vm_t *vm, const uint8_t *file, size_t size);
 /* Write the boot-info block; strings are copied into guest memory. */
 int kvm_vm_write_boot_info(kvm_vm_t *vm, char *const *args, size_t nargs,
 			   char *const *caps, size_t ncaps, const char *workload);
+/* Append envp (version 2 fields) after what kvm_vm_write_boot_info wrote,
+ * and record the workload module's size (lib/kvm/workload.c). */
+int kvm_vm_write_workload_info(kvm_vm_t *vm, char *const *envs, size_t nenvs,
+			       uint64_t workload_size);
+/* Read a workload blob from fd (at most max bytes, -EFBIG beyond) and
+ * check it hashes to ref ("sha256:<hex>"), -EBADMSG otherwise. */
+int kvm_workload_read(int fd, const char *ref, uint64_t max, uint8_t **ret, uint64_t *ret_size);
+/* Populate the host pages a workload guest touches first (the start of
+ * its heap, the top of its stack): see lib/kvm/workload.c. */
+void kvm_workload_prefault(kvm_vm_t *vm, uint64_t blob_size);
+/* MVM_HC_BLOB_LOAD: copy the module to guest buf (cap bytes). Sets *rax
+ * (size, -ENOENT without workload, -E2BIG if cap is short); returns
+ * false when buf is not writable guest memory (a bad-pointer fault). */
+bool kvm_hc_blob_load(kvm_vm_t *vm, const kvm_host_ops_t *ops, uint64_t buf, uint64_t cap,
+		      uint64_t *rax);
 /* Guest range check: a host pointer to [gpa, gpa+len) or NULL. */
 void *kvm_vm_guest_ptr(kvm_vm_t *vm, uint64_t gpa, uint64_t len, bool write);
 

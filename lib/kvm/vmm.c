@@ -64,6 +64,8 @@ typedef struct vmm {
 	uint32_t state;
 	int64_t stop_deadline; /* ms, -1 none */
 	uint8_t *chunk;        /* KVM_MSG_PAYLOAD_MAX bytes: ring -> frame */
+	uint8_t *blob;         /* the verified workload module, or NULL */
+	uint64_t blob_size;
 } vmm_t;
 
 static int64_t now_ms(void)
@@ -193,6 +195,7 @@ static void vcpu_main(vmm_t *m)
 		.userdata = m, .console_write = host_console_write,
 		.console_read = host_console_read, .wait = host_wait,
 		.stop_forced = host_stop_forced,
+		.blob = m->blob, .blob_size = m->blob_size,
 	};
 	sigset_t set;
 	int r;
@@ -417,6 +420,21 @@ static int setup_vm(vmm_t *m)
 	if (r < 0)
 		return fail_setup(m, r, "loading the guest image");
 	r = kvm_vm_write_boot_info(m->vm, c->args, c->nargs, c->caps, c->ncaps, c->workload);
+	if (r < 0)
+		return fail_setup(m, r, "writing the boot info");
+	if (c->blob_fd >= 0) {
+		/* Verified here, before the sandbox: the guest gets exactly the
+		 * bytes the spec's hash names. Larger than guest memory cannot
+		 * load at all. */
+		r = kvm_workload_read(c->blob_fd, c->workload, m->vm->mem_size, &m->blob, &m->blob_size);
+		if (r < 0)
+			return fail_setup(m, r, r == -EFBIG ? "workload module larger than guest memory"
+					  : r == -EBADMSG ? "workload module does not match its hash"
+					  : "reading the workload module");
+		safe_close(c->blob_fd);
+		kvm_workload_prefault(m->vm, m->blob_size);
+	}
+	r = kvm_vm_write_workload_info(m->vm, c->envs, c->nenvs, m->blob_size);
 	if (r < 0)
 		return fail_setup(m, r, "writing the boot info");
 	return 0;

@@ -39,6 +39,9 @@ typedef struct kvm_vmm_config {
 	char **caps;
 	size_t ncaps;
 	const char *workload;
+	int blob_fd;   /* the workload module, read-only, or -1 */
+	char **envs;   /* the workload's "NAME=value" environment */
+	size_t nenvs;
 	unsigned debug; /* KVM_VMM_DEBUG_* */
 } kvm_vmm_config_t;
 

@@ -3,7 +3,8 @@
  * Spawn, adopt and reap mvm-vmm workers (the parent side; see worker.h).
  * The child gets exactly: 0,1 /dev/null, 2 log or /dev/null, 3 /dev/kvm,
  * 4 the guest image, 5 the listening control socket, 6 the result file,
- * 7 a sealed memfd with the supported-CPUID table (asked once per parent).
+ * 7 a sealed memfd with the supported-CPUID table (asked once per parent),
+ * 8 the workload module opened read-only (only when there is one).
  * The parent closes its copies and sets them to -1 once handed over, as
  * OpenBSD vmd does, so no fd of one VM leaks into another VM's worker.
  */
@@ -34,7 +35,8 @@ extern char **environ;
 #define FD_CTL 5
 #define FD_RESULT 6
 #define FD_CPUID 7
-#define CHILD_NFDS 8
+#define FD_BLOB 8 /* the workload module (read-only), only when there is one */
+#define CHILD_NFDS 9
 #define ARGV_MAX 1040
 
 static int sockaddr_for(const char *path, struct sockaddr_un *sa)
@@ -140,6 +142,10 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
 		r = argv_add(a, "--cap=", c->caps[i], 0);
 	if (c->workload)
 		r = r ?: argv_add(a, "--workload=", c->workload, 0);
+	if (c->workload && c->blob_fd > 0)
+		r = r ?: argv_add(a, "--blob-fd=", NULL, FD_BLOB);
+	for (size_t i = 0; i < c->nenvs && !r; i++)
+		r = argv_add(a, "--env=", c->envs[i], 0);
 	if (c->rlimit_as)
 		r = r ?: argv_add(a, "--rlimit-as=", NULL, (unsigned long)c->rlimit_as);
 	if (c->debug & KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL)
@@ -177,7 +183,7 @@ static void worker_env(char *envp[static 4])
 	envp[n] = NULL;
 }
 
-static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
+static int spawn_child(const int src[CHILD_NFDS], int n, char **argv, pid_t *ret_pid)
 {
 	char *envp[ELEMENTSOF(env_keep) + 1];
 	posix_spawn_file_actions_t fa;
@@ -202,10 +208,12 @@ static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 	r = -posix_spawnattr_init(&attr);
 	if (r < 0)
 		goto out_fa;
-	for (int i = 0; i < CHILD_NFDS && r == 0; i++)
+	/* Only the first n reach the child (fd 8, the blob, only when there
+	 * is one): closefrom(n) drops the rest, our high copies included. */
+	for (int i = 0; i < n && r == 0; i++)
 		r = -posix_spawn_file_actions_adddup2(&fa, high[i] >= 0 ? high[i] : src[i], i);
 	if (r == 0)
-		r = -posix_spawn_file_actions_addclosefrom_np(&fa, CHILD_NFDS);
+		r = -posix_spawn_file_actions_addclosefrom_np(&fa, n);
 	sigemptyset(&none);
 	sigfillset(&all);
 	/* Own session (terminal signals are not ours), empty mask, every
@@ -273,8 +281,9 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 		goto fail;
 
 	int src[CHILD_NFDS] = { null_fd, null_fd, c->log_fd >= 0 ? c->log_fd : null_fd,
-				kvm_fd, image_fd, listen_fd, result_fd >= 0 ? result_fd : null_fd, cpuid_fd };
-	r = spawn_child(src, argv.v, &pid);
+				kvm_fd, image_fd, listen_fd, result_fd >= 0 ? result_fd : null_fd, cpuid_fd,
+				c->workload && c->blob_fd > 0 ? c->blob_fd : null_fd };
+	r = spawn_child(src, c->workload && c->blob_fd > 0 ? CHILD_NFDS : FD_BLOB, argv.v, &pid);
 	if (r < 0)
 		goto fail;
 

@@ -38,6 +38,10 @@ typedef struct kvm_worker_config {
 	const char *const *caps; /* capability names granted to the workload */
 	size_t ncaps;
 	const char *workload;    /* "sha256:<hex>" or NULL */
+	int blob_fd;             /* with workload: the module, opened read-only (borrowed,
+				  * dup'd to the worker); <= 0: none (0 is never a blob) */
+	const char *const *envs; /* the workload's "NAME=value" environment */
+	size_t nenvs;
 	int log_fd;              /* the worker's stderr; -1: /dev/null */
 	uint64_t rlimit_as;      /* 0: inherit; else RLIMIT_AS for the worker */
 	unsigned debug;          /* KVM_WORKER_DEBUG_* */

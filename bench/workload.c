@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Wasm workload cold start, and where the time goes, in one run:
+ *
+ *   worker   kvm_worker_spawn() of mvm-vmm without mvmd, to RESULT and
+ *            reaped: (a) the trivial exitcode guest, (b) mvm-guest running
+ *            the hello module by hash (blob fd, verify, blob_load,
+ *            decode + validate + compile, instantiate, _start, exit).
+ *            (b) - (a) is what the Wasm path costs inside the VM.
+ *   rpc      compute.vm.create {workload} + compute.vm.start, timed to the
+ *            Stopped event; the log is then checked for the greeting
+ *            (untimed), and the VM's transitions split the time into
+ *            create, start -> Running (worker spawn, VM build, sandbox) and
+ *            Running -> Stopped (the guest's work and the worker's end).
+ *   rate     the same with C clients in parallel for R runs: VMs/s.
+ *
+ *   workload -s SOCKET -m HELLO.wasm -v MVM_VMM -g MVM_GUEST -e EXIT_GUEST
+ *            [-n RUNS] [-c CLIENTS] [-r RATE_RUNS]
+ *
+ * Prints a table, then "key=value" lines for bench/workload.sh.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvm/worker.h"
+
+typedef struct conn {
+	int fd;
+	char buf[1 << 16];
+	size_t len;
+	int next_id;
+} conn_t;
+
+static const char *sock_path, *module_path, *vmm_path, *guest_path, *exit_guest;
+static char hash[80], blob_file[4096], tmpdir[64] = "/tmp/mvm-bench-wl-XXXXXX";
+
+/* CPU ms of our reaped children (the workers we spawn ourselves). */
+static double children_cpu_ms(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_CHILDREN, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* mvmd's own CPU ms and that of its reaped children (its workers), from
+ * /proc/PID/stat fields 14-17. */
+static void mvmd_cpu_ms(int pid, double *self, double *kids)
+{
+	char path[64], buf[2048];
+	unsigned long long ut = 0, st = 0, cut = 0, cst = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "re");
+	*self = *kids = 0;
+	if (!f)
+		return;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &ut, &st, &cut, &cst) == 4) {
+		*self = (double)(ut + st) * 1e3 / (double)hz;
+		*kids = (double)(cut + cst) * 1e3 / (double)hz;
+	}
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "workload-bench: %s\n", what);
+	exit(1);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int n, double p)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_d);
+	int i = (int)(p * (n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+/* --- JSON-RPC over the socket ------------------------------------------ */
+
+static void conn_open(conn_t *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(c, 0, sizeof(*c));
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die("cannot connect to mvmd");
+}
+
+static json_object *read_msg(conn_t *c)
+{
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		if (nl) {
+			*nl = 0;
+			json_object *o = json_tokener_parse(c->buf);
+			size_t used = (size_t)(nl - c->buf) + 1;
+			memmove(c->buf, nl + 1, c->len - used);
+			c->len -= used;
+			if (!o)
+				die("unparsable line from mvmd");
+			return o;
+		}
+		if (c->len == sizeof(c->buf))
+			die("line too long");
+		ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+		if (n <= 0)
+			die("mvmd closed the connection");
+		c->len += (size_t)n;
+	}
+}
+
+typedef struct waitfor {
+	char vm[64];
+	bool seen;
+} waitfor_t;
+
+static void on_event(json_object *ev, waitfor_t *w)
+{
+	json_object *vm, *to;
+	if (w && json_object_object_get_ex(ev, "vm", &vm) && json_object_object_get_ex(ev, "to", &to) &&
+	    strcmp(json_object_get_string(vm), w->vm) == 0 && strcmp(json_object_get_string(to), "Stopped") == 0)
+		w->seen = true;
+}
+
+static json_object *call(conn_t *c, const char *method, const char *params, waitfor_t *w)
+{
+	char line[4096];
+	int id = ++c->next_id;
+	int n = snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\",\"params\":%s}\n", id,
+			 method, params);
+	if (write(c->fd, line, (size_t)n) != n)
+		die("write");
+	for (;;) {
+		json_object *o = read_msg(c), *v, *r;
+		if (!json_object_object_get_ex(o, "id", &v)) {
+			if (json_object_object_get_ex(o, "params", &v))
+				on_event(v, w);
+			json_object_put(o);
+			continue;
+		}
+		if (!json_object_object_get_ex(o, "result", &r)) {
+			fprintf(stderr, "%s failed: %s\n", method, json_object_to_json_string(o));
+			exit(1);
+		}
+		r = json_object_get(r);
+		json_object_put(o);
+		return r;
+	}
+}
+
+/* Seconds within the day of an RFC 3339 time ("...T21:00:44.446303Z"). */
+static double tod(const char *t)
+{
+	int h, m;
+	double s;
+	const char *p = t ? strchr(t, 'T') : NULL;
+	if (!p || sscanf(p + 1, "%d:%d:%lf", &h, &m, &s) != 3)
+		return 0;
+	return h * 3600.0 + m * 60.0 + s;
+}
+
+typedef struct split {
+	double create, to_running, to_stopped;
+} split_t;
+
+/* One cold start: µs from the create request to the Stopped event. With
+ * sp, the VM's transitions are read afterwards (untimed). */
+static double one_run(conn_t *c, int tag, split_t *sp)
+{
+	char params[1400];
+	waitfor_t w = { .seen = false };
+	json_object *r, *v;
+
+	snprintf(params, sizeof(params),
+		 "{\"memory_mib\":16,\"labels\":{\"bench\":\"%d\"},\"workload\":{\"hash\":\"%s\",\"args\":[\"hello\",\"bench\"]}}",
+		 tag, hash);
+	double t0 = now_us();
+	r = call(c, "compute.vm.create", params, &w);
+	json_object_object_get_ex(r, "id", &v);
+	snprintf(w.vm, sizeof(w.vm), "%s", json_object_get_string(v));
+	json_object_put(r);
+	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", w.vm);
+	r = call(c, "compute.vm.start", params, &w);
+	json_object_object_get_ex(r, "state", &v);
+	if (strcmp(json_object_get_string(v), "Stopped") == 0)
+		w.seen = true;
+	json_object_put(r);
+	while (!w.seen) {
+		json_object *o = read_msg(c), *p;
+		if (json_object_object_get_ex(o, "params", &p))
+			on_event(p, &w);
+		json_object_put(o);
+	}
+	double dt = now_us() - t0;
+
+	/* Untimed: the output is there, and (with sp) the split. */
+	r = call(c, "compute.vm.logs", params, NULL);
+	json_object_object_get_ex(r, "data", &v);
+	if (!strstr(json_object_get_string(v), "argv[1] = bench"))
+		die("the workload's output is not in the log");
+	json_object_put(r);
+	if (sp) {
+		r = call(c, "compute.vm.status", params, NULL);
+		json_object *tr, *code;
+		if (!json_object_object_get_ex(r, "exit_code", &code) || json_object_get_int(code) != 0)
+			die("the workload did not exit with 0");
+		json_object_object_get_ex(r, "transitions", &tr);
+		double t[8] = { 0 };
+		for (size_t i = 0; i < json_object_array_length(tr) && i < 8; i++) {
+			json_object *e = json_object_array_get_idx(tr, i), *tm;
+			json_object_object_get_ex(e, "time", &tm);
+			t[i] = tod(json_object_get_string(tm));
+		}
+		/* 0 Provisioning, 1 Configured, 2 Starting, 3 Running, 4 Stopped */
+		sp->create = (t[1] - t[0]) * 1e6;
+		sp->to_running = (t[3] - t[2]) * 1e6;
+		sp->to_stopped = (t[4] - t[3]) * 1e6;
+		json_object_put(r);
+	}
+	json_object_put(call(c, "compute.vm.remove", params, NULL));
+	return dt;
+}
+
+static void follow(conn_t *c)
+{
+	json_object_put(call(c, "compute.vm.events.tail", "{\"follow\":true,\"limit\":1}", NULL));
+}
+
+typedef struct worker_arg {
+	int runs, tag;
+} worker_arg_t;
+
+static void *rate_worker(void *p)
+{
+	worker_arg_t *a = p;
+	conn_t *c = malloc(sizeof(*c));
+	conn_open(c);
+	follow(c);
+	for (int i = 0; i < a->runs; i++)
+		one_run(c, a->tag, NULL);
+	close(c->fd);
+	free(c);
+	return NULL;
+}
+
+/* --- the worker alone ---------------------------------------------------- */
+
+/* Spawn a worker (with the module when wl) and run it to its reaped end;
+ * µs. The console output must contain want (when given). */
+static double worker_once(int i, bool wl, const char *want)
+{
+	static const char *args[] = { "hello", "bench" };
+	static const char *caps[] = { "stdout", "args", "env" };
+	char ctl[128], res[128], out[8192];
+	size_t outlen = 0;
+	kvm_worker_t w;
+	kvm_msg_t m;
+	kvm_result_t r;
+	int st, bfd = -1;
+
+	snprintf(ctl, sizeof(ctl), "%s/ctl-%d.sock", tmpdir, i);
+	snprintf(res, sizeof(res), "%s/result-%d", tmpdir, i);
+	kvm_worker_config_t cfg = { .vmm_path = vmm_path, .image_path = wl ? guest_path : exit_guest,
+				    .ctl_path = ctl, .result_path = res, .memory_mib = 16, .log_fd = -1,
+				    .args = wl ? args : NULL, .nargs = wl ? 2 : 0 };
+	double t0 = now_us();
+	if (wl) {
+		/* as mvmd does: open the blob read-only, hand it over */
+		bfd = open(blob_file, O_RDONLY | O_CLOEXEC);
+		if (bfd < 0)
+			die("cannot open the blob");
+		cfg.workload = hash;
+		cfg.blob_fd = bfd;
+		cfg.caps = caps;
+		cfg.ncaps = 3;
+	}
+	if (kvm_worker_spawn(&cfg, &w) < 0)
+		die("kvm_worker_spawn failed");
+	if (bfd >= 0)
+		close(bfd);
+	for (;;) {
+		if (kvm_ctl_recv(w.ctl, 10000, &m) < 0)
+			die("worker: no result");
+		if (m.type == KVM_MSG_CONSOLE_OUT && outlen + m.len < sizeof(out)) {
+			memcpy(out + outlen, m.payload, m.len);
+			outlen += m.len;
+		}
+		if (m.type == KVM_MSG_RESULT)
+			break;
+	}
+	if (kvm_msg_get_result(&m, &r) < 0 || r.outcome != KVM_OUTCOME_EXIT || r.exit_code != 0) {
+		fprintf(stderr, "worker result: outcome %d: %s\n", (int)r.outcome, r.message);
+		die("worker did not exit with 0");
+	}
+	if (kvm_worker_wait(&w, 10000, &st) < 0 || st != 0)
+		die("worker exit status");
+	double dt = now_us() - t0;
+	kvm_worker_release(&w);
+	out[outlen] = 0;
+	if (want && !strstr(out, want))
+		die("worker: the workload's output is missing");
+	unlink(ctl);
+	unlink(res);
+	return dt;
+}
+
+int main(int argc, char **argv)
+{
+	int n = 100, clients = 2, rate_runs = 1000, mvmd_pid = 0, ch;
+
+	while ((ch = getopt(argc, argv, "s:m:v:g:e:n:c:r:p:")) != -1) {
+		switch (ch) {
+		case 's': sock_path = optarg; break;
+		case 'm': module_path = optarg; break;
+		case 'v': vmm_path = optarg; break;
+		case 'g': guest_path = optarg; break;
+		case 'e': exit_guest = optarg; break;
+		case 'n': n = atoi(optarg); break;
+		case 'c': clients = atoi(optarg); break;
+		case 'r': rate_runs = atoi(optarg); break;
+		case 'p': mvmd_pid = atoi(optarg); break;
+		default: die("usage: workload -s SOCK -m HELLO.wasm -v MVM_VMM -g MVM_GUEST -e EXIT_GUEST [-n N] [-c C] [-r R]");
+		}
+	}
+	if (!sock_path || !module_path || !vmm_path || !guest_path || !exit_guest || n < 1 || clients < 1 ||
+	    clients > 64)
+		die("usage: workload -s SOCK -m HELLO.wasm -v MVM_VMM -g MVM_GUEST -e EXIT_GUEST [-n N] [-c C] [-r R]");
+	if (!mkdtemp(tmpdir))
+		die("mkdtemp");
+
+	conn_t *c = malloc(sizeof(*c));
+	conn_open(c);
+	char params[4200];
+	snprintf(params, sizeof(params), "{\"path\":\"%s\"}", module_path);
+	json_object *r = call(c, "compute.blob.put", params, NULL), *v;
+	json_object_object_get_ex(r, "hash", &v);
+	snprintf(hash, sizeof(hash), "%s", json_object_get_string(v));
+	json_object_put(r);
+	r = call(c, "compute.node.info", "{}", NULL);
+	json_object *paths, *state;
+	if (json_object_object_get_ex(r, "paths", &paths) && json_object_object_get_ex(paths, "state_dir", &state))
+		snprintf(blob_file, sizeof(blob_file), "%s/blobs/sha256/%s", json_object_get_string(state), hash + 7);
+	json_object_put(r);
+	if (access(blob_file, R_OK) < 0)
+		die("cannot find the blob file (node.info paths.state_dir)");
+
+	/* the worker alone, interleaved so both see the same machine */
+	double *wa = calloc((size_t)n, sizeof(double)), *wb = calloc((size_t)n, sizeof(double));
+	for (int i = 0; i < 3; i++) {
+		worker_once(i, false, NULL);
+		worker_once(i, true, "argv[1] = bench");
+	}
+	double cpu_a = 0, cpu_b = 0;
+	for (int i = 0; i < n; i++) {
+		double c0 = children_cpu_ms();
+		wa[i] = worker_once(i, false, NULL);
+		double c1 = children_cpu_ms();
+		wb[i] = worker_once(i, true, "argv[1] = bench");
+		cpu_a += c1 - c0;
+		cpu_b += children_cpu_ms() - c1;
+	}
+
+	/* through mvmd */
+	follow(c);
+	for (int i = 0; i < 5; i++)
+		one_run(c, 0, NULL);
+	double m_self0, m_kids0, m_self1, m_kids1;
+	if (mvmd_pid)
+		mvmd_cpu_ms(mvmd_pid, &m_self0, &m_kids0);
+	double *t = calloc((size_t)n, sizeof(double)), *sc = calloc((size_t)n, sizeof(double)),
+	       *sr = calloc((size_t)n, sizeof(double)), *ss = calloc((size_t)n, sizeof(double));
+	for (int i = 0; i < n; i++) {
+		split_t sp;
+		t[i] = one_run(c, 1, &sp);
+		sc[i] = sp.create;
+		sr[i] = sp.to_running;
+		ss[i] = sp.to_stopped;
+	}
+	if (mvmd_pid)
+		mvmd_cpu_ms(mvmd_pid, &m_self1, &m_kids1);
+	double a50 = pct(wa, n, 0.5), a99 = pct(wa, n, 0.99), b50 = pct(wb, n, 0.5), b99 = pct(wb, n, 0.99);
+	double t50 = pct(t, n, 0.5), t99 = pct(t, n, 0.99);
+	printf("%-60s %9s %9s\n", "hello-world Wasm workload cold start (us)", "p50", "p99");
+	printf("%-60s %9.0f %9.0f\n", "worker alone, trivial guest (spawn..reaped)", a50, a99);
+	printf("%-60s %9.0f %9.0f\n", "worker alone, mvm-guest + hello.wasm by hash", b50, b99);
+	printf("%-60s %9.0f %9.0f\n", "RPC: create+start -> Stopped event (output in the log)", t50, t99);
+	printf("%-60s %9.0f %9.0f\n", "  split: create (Provisioning -> Configured)", pct(sc, n, 0.5), pct(sc, n, 0.99));
+	printf("%-60s %9.0f %9.0f\n", "  split: Starting -> Running (spawn, VM build, sandbox)", pct(sr, n, 0.5), pct(sr, n, 0.99));
+	printf("%-60s %9.0f %9.0f\n", "  split: Running -> Stopped (guest work, worker end)", pct(ss, n, 0.5), pct(ss, n, 0.99));
+	printf("Wasm path inside the VM (worker with hello - trivial), p50: %.0f us\n", b50 - a50);
+	printf("mvmd's share (RPC - worker with hello), p50: %.0f us\n", t50 - b50);
+	printf("CPU per VM (ms, load-independent): worker trivial %.2f, worker with hello.wasm %.2f", cpu_a / n, cpu_b / n);
+	if (mvmd_pid)
+		printf("; through RPC: mvmd %.2f + its workers %.2f", (m_self1 - m_self0) / n, (m_kids1 - m_kids0) / n);
+	printf("\n");
+
+	double rate = 0;
+	if (rate_runs > 0) {
+		pthread_t th[64];
+		worker_arg_t args[64];
+		int per = rate_runs / clients;
+		double t0 = now_us();
+		for (int i = 0; i < clients; i++) {
+			args[i] = (worker_arg_t){ .runs = per, .tag = 100 + i };
+			pthread_create(&th[i], NULL, rate_worker, &args[i]);
+		}
+		for (int i = 0; i < clients; i++)
+			pthread_join(th[i], NULL);
+		rate = per * clients / ((now_us() - t0) / 1e6);
+		printf("hello workloads created, run to exit, checked and removed per second (%d clients, %d VMs): %.0f\n",
+		       clients, per * clients, rate);
+	}
+	printf("worker_trivial_p50_us=%.0f\nworker_wasm_p50_us=%.0f\nrpc_p50_us=%.0f\nrpc_p99_us=%.0f\nrate_per_s=%.0f\n",
+	       a50, b50, t50, t99, rate);
+	rmdir(tmpdir);
+	close(c->fd);
+	free(c);
+	free(wa);
+	free(wb);
+	free(t);
+	free(sc);
+	free(sr);
+	free(ss);
+	return 0;
+}
