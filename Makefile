@@ -151,6 +151,8 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,init/guest/guest.ld -Wl,--buil
 GUEST_RT_SRCS := $(filter-out init/guest/main.c,$(wildcard init/guest/*.c)) init/guest/start.S
 GUEST_RT_OBJS := $(patsubst %,$(GUEST_DIR)/obj/%.o,$(GUEST_RT_SRCS))
 GUEST_EXTRA_OBJS ?=
+# The exec agent (init/guest/agent*.c) speaks lib/exec's frame protocol.
+GUEST_EXTRA_OBJS += $(GUEST_DIR)/obj/lib/exec/frame.c.o
 # The Wasm runtime (lib/wasm, freestanding) joins mvm-guest: it runs the
 # VM's workload (init/guest/workload.c, docs/workloads.md).
 GUEST_WASM_OBJS := $(patsubst %,$(GUEST_DIR)/obj/%.o,$(wildcard lib/wasm/*.c))

@@ -3,7 +3,7 @@
  * mvm-vmm: the per-VM worker. Exec'd by mvmd (lib/kvm/worker.c) with its
  * fds already open; see docs/worker-protocol.md.
  *
- *   mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N --result-fd=N [--cpuid-fd=N]
+ *   mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N --result-fd=N [--cpuid-fd=N] [--vsock-fd=N]
  *           [--memory-mib=16] [--vcpus=1] [--arg=S]... [--cap=S]...
  *           [--workload=sha256:HEX [--blob-fd=N] [--env=NAME=VALUE]...]
  *           [--rlimit-as=BYTES]
@@ -45,16 +45,17 @@ int main(int argc, char **argv)
 {
 	static char *args[MAX_LIST], *caps[MAX_LIST], *envs[MAX_LIST];
 	kvm_vmm_config_t cfg = {
-		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1, .cpuid_fd = -1,
+		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1, .cpuid_fd = -1, .vsock_fd = -1,
 		.blob_fd = -1, .memory_mib = 16, .vcpus = 1, .args = args, .caps = caps, .envs = envs,
 	};
-	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_CPUID, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_BLOB, O_ENV, O_RLIMIT_AS, O_DEBUG_SYS, O_DEBUG_EXEC };
+	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_CPUID, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_BLOB, O_ENV, O_RLIMIT_AS, O_DEBUG_SYS, O_DEBUG_EXEC, O_VSOCK };
 	static const struct option opts[] = {
 		{ "kvm-fd", required_argument, NULL, O_KVM },
 		{ "image-fd", required_argument, NULL, O_IMAGE },
 		{ "ctl-fd", required_argument, NULL, O_CTL },
 		{ "result-fd", required_argument, NULL, O_RESULT },
 		{ "cpuid-fd", required_argument, NULL, O_CPUID },
+		{ "vsock-fd", required_argument, NULL, O_VSOCK },
 		{ "memory-mib", required_argument, NULL, O_MEM },
 		{ "vcpus", required_argument, NULL, O_VCPUS },
 		{ "arg", required_argument, NULL, O_ARG },
@@ -77,6 +78,7 @@ int main(int argc, char **argv)
 		case O_CTL: r = parse_fd(optarg, &cfg.ctl_fd); break;
 		case O_RESULT: r = parse_fd(optarg, &cfg.result_fd); break;
 		case O_CPUID: r = parse_fd(optarg, &cfg.cpuid_fd); break;
+		case O_VSOCK: r = parse_fd(optarg, &cfg.vsock_fd); break;
 		case O_MEM: r = parse_u32(optarg, &cfg.memory_mib); break;
 		case O_VCPUS: r = parse_u32(optarg, &cfg.vcpus); break;
 		case O_ARG:

@@ -5,7 +5,8 @@
  * connection, with the console relayed by lib/console.c.
  *
  * Per VM, STATE_DIR/vms/<id>/ holds ctl.sock (the worker's control socket,
- * reconnectable after a mvmd restart), result (how it ended, written by the
+ * reconnectable after a mvmd restart), vsock.sock (hybrid vsock: created
+ * here, served by the worker, so it outlives a mvmd restart), result (how it ended, written by the
  * worker), worker.log (its stderr) and console.log; the console socket is
  * CONSOLE_DIR/<id>.sock.
  */
@@ -200,9 +201,11 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 	 * only a result it finished writing counts (the parser checks). */
 	apply_end(m, vm, k->have_result ? &k->result : NULL, fallback);
 	runtime_free(k);
-	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock");
+	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock"), *vsock = vm_path(m, vm, "vsock.sock");
 	if (ctl)
 		unlink(ctl);
+	if (vsock)
+		unlink(vsock);
 	return 0;
 }
 
@@ -435,13 +438,13 @@ static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 	const char *args[64];
 	size_t nargs = spec_guest_args(vm, args, ELEMENTSOF(args));
 	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock"), *result = vm_path(m, vm, "result"),
-			   *wlog = vm_path(m, vm, "worker.log");
+			   *wlog = vm_path(m, vm, "worker.log"), *vsock = vm_path(m, vm, "vsock.sock");
 	_cleanup_close_ int log_fd = -1;
 	_cleanup_(workload_start_done) workload_start_t wl = { .blob_fd = -1 };
 	kvm_runtime_t *k;
 	int r;
 
-	if (!ctl || !result || !wlog)
+	if (!ctl || !result || !wlog || !vsock)
 		return -ENOMEM;
 	if (workload_present(vm)) {
 		r = workload_start_prepare(m, vm, &wl, ret_cause);
@@ -466,6 +469,7 @@ static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 		.kvm_path = backend.kvm_path,
 		.image_path = spec_guest_image(vm) ? spec_guest_image(vm) : backend.image_path,
 		.ctl_path = ctl,
+		.vsock_path = vsock,
 		.args = args,
 		.nargs = nargs,
 		.result_path = result,

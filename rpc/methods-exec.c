@@ -20,6 +20,7 @@
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/text.h"
+#include "workload.h"
 
 #define EXEC_DEFAULT_TIMEOUT_MS 30000
 #define EXEC_DEFAULT_OUTPUT (1u << 20)
@@ -218,6 +219,18 @@ static void vm_exec(rpc_call_t *call, json_object *params, void *userdata)
 		json_object_object_add(data, "id", json_object_new_string(vm->id));
 		json_object_object_add(data, "state", json_object_new_string(vm_state_to_string(vm->state)));
 		json_object_object_add(data, "reason", json_object_new_string("exec needs a Running VM"));
+		rpc_call_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", data);
+		return;
+	}
+	if (workload_present(vm)) {
+		/* A workload micro-VM runs its module on its only vCPU and
+		 * nothing else (docs/workloads.md): no agent listens. Say so
+		 * instead of an unreachable agent after a round trip. */
+		json_object *data = json_object_new_object();
+		json_object_object_add(data, "id", json_object_new_string(vm->id));
+		json_object_object_add(data, "state", json_object_new_string(vm_state_to_string(vm->state)));
+		json_object_object_add(data, "reason", json_object_new_string(
+			"busy: the VM runs its Wasm workload, which has no exec agent; exec needs a VM without a workload"));
 		rpc_call_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", data);
 		return;
 	}

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mvm-guest: prints a banner with its boot info, then idles in
- * wait-for-message (the vCPU sleeps in the host) echoing console input,
- * until the host asks it to stop; then it exits with code 0. With a
- * workload hash in the boot info it runs that Wasm module instead
- * (workload.c).
+ * wait-for-message (the vCPU sleeps in the host) echoing console input and
+ * serving exec requests on vsock port 52 (agent.c), until the host asks it
+ * to stop; then it exits with code 0. With a workload hash in the boot
+ * info it runs that Wasm module instead (workload.c).
  */
+#include "agent.h"
 #include "mvm.h"
 
 static const char *region_name(uint32_t t)
@@ -45,10 +46,23 @@ int mvm_main(const struct mvm_boot_info *bi)
 	for (uint32_t i = 0; i < bi->ncaps; i++)
 		mvm_printf("mvm-guest: cap %s\n", caps[i]);
 	mvm_printf("mvm-guest: workload %s\n", bi->workload[0] ? bi->workload : "(none)");
+	static mvm_agent_t agent;
+	int r = mvm_heap_init_boot(bi);
+	if (r == 0)
+		r = mvm_agent_init(&agent, bi);
+	if (r < 0)
+		mvm_printf("mvm-guest: no exec agent: %d\n", r);
 	mvm_printf("mvm-guest: ready\n");
 
+	uint32_t ev = MVM_EV_VSOCK;
+	uint64_t now = mvm_clock_monotonic();
 	for (;;) {
-		uint32_t ev = mvm_wait(-1);
+		/* Serve exec until nothing moves, then sleep in the host (the
+		 * wait says the time: no clock call per round). */
+		for (bool vsock = ev & MVM_EV_VSOCK; mvm_agent_step(&agent, vsock, now); vsock = false)
+			;
+		mvm_console_flush();
+		ev = mvm_wait_now(mvm_agent_timeout_ns(&agent, now), &now);
 		if (ev & MVM_EV_CONSOLE_IN) {
 			int64_t n;
 			while ((n = mvm_console_read(buf, sizeof(buf))) > 0) {

@@ -34,7 +34,7 @@ enum mvm_hypercall {
 	MVM_HC_RANDOM = 3,        /* rdi=buf rsi=len (<=256)  -> rax=len */
 	MVM_HC_EXIT = 4,          /* rdi=code (0..255)        -> does not return */
 	MVM_HC_ABORT = 5,         /* rdi=msg rsi=len          -> does not return */
-	MVM_HC_WAIT = 6,          /* rdi=timeout ns (-1: none) -> rax=MVM_EV_* mask */
+	MVM_HC_WAIT = 6,          /* rdi=timeout ns (-1: none) -> rax=MVM_EV_* mask, rdx=mono ns */
 	/* 8..15: workloads (Wasm by content hash). */
 	MVM_HC_BLOB_LOAD = 8,     /* rdi=buf rsi=cap          -> rax=size | -errno */
 	MVM_HC_MAX
@@ -43,6 +43,25 @@ enum mvm_hypercall {
 /* Bits returned by MVM_HC_WAIT. 0 means the timeout passed. */
 #define MVM_EV_CONSOLE_IN 0x1u /* console input is waiting: MVM_HC_CONSOLE_READ */
 #define MVM_EV_STOP 0x2u       /* the host asked the guest to stop: exit soon */
+#define MVM_EV_VSOCK 0x4u      /* vsock activity: a connection to accept, data,
+				* EOF, room to write (edge: poll every socket) */
+
+/*
+ * Hybrid vsock (nr 16..31, docs/guest-abi.md "vsock"): the host connects to
+ * STATE_DIR/vms/<id>/vsock.sock and writes "CONNECT <port>\n"; the guest
+ * sees a connection on the port it listens on. Three arguments: rdi, rsi,
+ * rdx. Connection ids are small integers, valid from accept to close.
+ * Nothing blocks: -EAGAIN, then MVM_HC_WAIT until MVM_EV_VSOCK.
+ */
+#define MVM_HC_VSOCK_LISTEN 16u /* rdi=port rsi=flags       -> 0 | -EADDRINUSE | -ENOSPC | -EINVAL */
+#define MVM_HC_VSOCK_ACCEPT 17u /* rdi=port [rsi=buf rdx=cap] -> id, rdx=read | queued << 32; -EAGAIN | -EINVAL */
+#define MVM_HC_VSOCK_READ 18u   /* rdi=id rsi=buf rdx=cap     -> n, rdx=left | 0 (EOF) | -EAGAIN | -ECONNRESET | -EBADF */
+#define MVM_HC_VSOCK_WRITE 19u  /* rdi=id rsi=buf rdx=len     -> n (<= len) | -EAGAIN | -EPIPE | -EBADF */
+#define MVM_HC_VSOCK_CLOSE 20u  /* rdi=id [rsi=buf rdx=len]   -> 0 | -EAGAIN (no room for buf) | -EPIPE | -EBADF */
+#define MVM_HC_VSOCK_FIRST MVM_HC_VSOCK_LISTEN
+#define MVM_HC_VSOCK_LAST 31u   /* 21..31 reserved for vsock: fault bad-port today */
+#define MVM_VSOCK_LISTEN_DEFER 0x1u /* offer connections to accept once bytes (or EOF) came */
+#define MVM_HC_VSOCK_IO_MAX 65536u /* read cap / write len above: fault bad-argument */
 
 /* Limits the host enforces (larger requests are a guest fault). */
 #define MVM_HC_CONSOLE_MAX 65536u

@@ -15,6 +15,7 @@
 
 #include "kvm/guest-abi.h"
 #include "kvm/vm.h"
+#include "kvm/vsock.h"
 
 /* The vCPU this thread runs; the stop signal's handler marks it. */
 static __thread struct kvm_run *volatile tls_run;
@@ -140,7 +141,19 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 		return guest_fault(vm, idx, res, KVM_FAULT_ABORT, 0, msg);
 	case MVM_HC_WAIT:
 		g->rax = ops->wait(ops->userdata, (int64_t)a0);
+		g->rdx = clock_ns(CLOCK_MONOTONIC); /* saves a clock call after waking */
 		break;
+	case MVM_HC_VSOCK_FIRST ... MVM_HC_VSOCK_LAST: {
+		uint64_t fault_addr = 0, rax = 0, rdx = 0;
+		int f = kvm_vsock_hypercall(ops->vsock, vm, nr, a0, a1, g->rdx, &rax, &rdx, &fault_addr);
+		g->rax = rax;
+		g->rdx = rdx;
+		if (f)
+			return guest_fault(vm, idx, res, (kvm_fault_t)f, fault_addr,
+					   f == KVM_FAULT_BAD_POINTER ? "vsock buffer outside guest memory"
+					   : f == KVM_FAULT_BAD_ARG ? "vsock length too large" : "unknown hypercall");
+		break;
+	}
 	case MVM_HC_BLOB_LOAD:
 		if (!kvm_hc_blob_load(vm, ops, a0, a1, &a0))
 			return guest_fault(vm, idx, res, KVM_FAULT_BAD_POINTER, g->rdi, "blob buffer outside guest memory");
@@ -182,7 +195,8 @@ int kvm_vcpu_run(kvm_vm_t *vm, unsigned idx, const kvm_host_ops_t *ops,
 			unsigned port = run->io.port;
 			if (run->io.direction == KVM_EXIT_IO_OUT && run->io.size == 1 &&
 			    run->io.count == 1 && port >= MVM_HC_PORT_BASE &&
-			    port < MVM_HC_PORT_BASE + MVM_HC_MAX) {
+			    (port < MVM_HC_PORT_BASE + MVM_HC_MAX ||
+			     port - MVM_HC_PORT_BASE - MVM_HC_VSOCK_FIRST <= MVM_HC_VSOCK_LAST - MVM_HC_VSOCK_FIRST)) {
 				if (hypercall(vm, idx, port - MVM_HC_PORT_BASE, ops, res))
 					goto out;
 				continue;

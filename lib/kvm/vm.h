@@ -52,6 +52,7 @@ typedef struct kvm_host_ops {
 	size_t (*console_read)(void *ud, uint8_t *buf, size_t cap);
 	uint32_t (*wait)(void *ud, int64_t timeout_ns);
 	bool (*stop_forced)(void *ud);
+	struct kvm_vsock *vsock; /* hypercalls 16..20 (lib/kvm/vsock.c); NULL: -ENOSYS */
 	/* The workload module (MVM_HC_BLOB_LOAD), verified; NULL: none. */
 	const uint8_t *blob;
 	uint64_t blob_size;

@@ -35,6 +35,7 @@
 #include "kvm/guest-abi.h"
 #include "kvm/vm.h"
 #include "kvm/vmm.h"
+#include "kvm/vsock.h"
 #include "sandbox/sandbox.h"
 #include "util/macro.h"
 
@@ -64,6 +65,7 @@ typedef struct vmm {
 	uint32_t state;
 	int64_t stop_deadline; /* ms, -1 none */
 	uint8_t *chunk;        /* KVM_MSG_PAYLOAD_MAX bytes: ring -> frame */
+	kvm_vsock_t *vsock;    /* hybrid vsock (lib/kvm/vsock.c) */
 	uint8_t *blob;         /* the verified workload module, or NULL */
 	uint64_t blob_size;
 } vmm_t;
@@ -167,6 +169,7 @@ static uint32_t host_wait(void *ud, int64_t timeout_ns)
 		pthread_mutex_unlock(&m->lock);
 		if (atomic_load(&m->stop_requested) || atomic_load(&m->stop_forced))
 			ev |= MVM_EV_STOP;
+		ev |= kvm_vsock_take_events(m->vsock);
 		if (ev)
 			return ev;
 		int wait = -1;
@@ -194,7 +197,7 @@ static void vcpu_main(vmm_t *m)
 	kvm_host_ops_t ops = {
 		.userdata = m, .console_write = host_console_write,
 		.console_read = host_console_read, .wait = host_wait,
-		.stop_forced = host_stop_forced,
+		.stop_forced = host_stop_forced, .vsock = m->vsock,
 		.blob = m->blob, .blob_size = m->blob_size,
 	};
 	sigset_t set;
@@ -443,17 +446,21 @@ static int setup_vm(vmm_t *m)
 static int main_loop(vmm_t *m)
 {
 	while (!atomic_load(&m->vcpu_done)) {
-		struct pollfd p[3] = {
+		struct pollfd p[3 + KVM_VSOCK_POLLFDS_MAX] = {
 			{ .fd = m->cfg->ctl_fd, .events = POLLIN },
 			{ .fd = m->wake_main, .events = POLLIN },
 			{ .fd = m->conn ? kvm_ctl_fd(m->conn) : -1,
 			  .events = POLLIN | (m->conn && kvm_ctl_pending(m->conn) ? POLLOUT : 0) },
 		};
-		int timeout = -1;
-		if (m->stop_deadline >= 0 && !atomic_load(&m->stop_forced))
-			timeout = (int)MAX(m->stop_deadline - now_ms(), 0);
-		if (poll(p, 3, timeout) < 0 && errno != EINTR)
+		size_t nv = kvm_vsock_pollfds(m->vsock, p + 3, KVM_VSOCK_POLLFDS_MAX);
+		int timeout = kvm_vsock_timeout_ms(m->vsock, now_ms());
+		if (m->stop_deadline >= 0 && !atomic_load(&m->stop_forced)) {
+			int t = (int)MAX(m->stop_deadline - now_ms(), 0);
+			timeout = timeout < 0 ? t : MIN(timeout, t);
+		}
+		if (poll(p, 3 + nv, timeout) < 0 && errno != EINTR)
 			return -errno;
+		kvm_vsock_dispatch(m->vsock, p + 3, nv, now_ms());
 		if (p[1].revents & POLLIN)
 			efd_drain(m->wake_main);
 		if (p[0].revents & POLLIN)
@@ -507,6 +514,15 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 	m->wake_vcpu = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->wake_main < 0 || m->wake_vcpu < 0)
 		return fail_setup(m, negative_errno(), "eventfd");
+	if (cfg->vsock_fd >= 0) {
+		fl = fcntl(cfg->vsock_fd, F_GETFL);
+		if (fl < 0 || fcntl(cfg->vsock_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			return fail_setup(m, negative_errno(), "vsock socket");
+	}
+	/* Without a socket the calls still work; nobody can connect. */
+	r = kvm_vsock_new(cfg->vsock_fd, m->wake_vcpu, m->wake_main, (uint32_t)m->uid, &m->vsock);
+	if (r < 0)
+		return fail_setup(m, r, "vsock");
 
 	r = setup_vm(m);
 	if (r != 0)

@@ -32,6 +32,7 @@ typedef struct kvm_vmm_config {
 	int ctl_fd;    /* listening AF_UNIX stream socket */
 	int result_fd; /* result file, written once at the end */
 	int cpuid_fd;  /* sealed memfd with KVM_GET_SUPPORTED_CPUID's table, or -1 */
+	int vsock_fd;  /* listening AF_UNIX socket for hybrid vsock, or -1 */
 	uint32_t memory_mib;
 	uint32_t vcpus;
 	char **args;

@@ -4,7 +4,8 @@
  * The child gets exactly: 0,1 /dev/null, 2 log or /dev/null, 3 /dev/kvm,
  * 4 the guest image, 5 the listening control socket, 6 the result file,
  * 7 a sealed memfd with the supported-CPUID table (asked once per parent),
- * 8 the workload module opened read-only (only when there is one).
+ * 8 the workload module opened read-only (only when there is one), 9 the
+ * listening hybrid vsock socket (only with vsock_path).
  * The parent closes its copies and sets them to -1 once handed over, as
  * OpenBSD vmd does, so no fd of one VM leaks into another VM's worker.
  */
@@ -36,7 +37,8 @@ extern char **environ;
 #define FD_RESULT 6
 #define FD_CPUID 7
 #define FD_BLOB 8 /* the workload module (read-only), only when there is one */
-#define CHILD_NFDS 9
+#define FD_VSOCK 9 /* the hybrid vsock listening socket, only with vsock_path */
+#define CHILD_NFDS 10
 #define ARGV_MAX 1040
 
 static int sockaddr_for(const char *path, struct sockaddr_un *sa)
@@ -134,6 +136,8 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
 	if (c->result_path)
 		r = r ?: argv_add(a, "--result-fd=", NULL, FD_RESULT);
 	r = r ?: argv_add(a, "--cpuid-fd=", NULL, FD_CPUID);
+	if (c->vsock_path)
+		r = r ?: argv_add(a, "--vsock-fd=", NULL, FD_VSOCK);
 	r = r ?: argv_add(a, "--memory-mib=", NULL, mem);
 	r = r ?: argv_add(a, "--vcpus=", NULL, vcpus);
 	for (size_t i = 0; i < c->nargs && !r; i++)
@@ -183,7 +187,7 @@ static void worker_env(char *envp[static 4])
 	envp[n] = NULL;
 }
 
-static int spawn_child(const int src[CHILD_NFDS], int n, char **argv, pid_t *ret_pid)
+static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 {
 	char *envp[ELEMENTSOF(env_keep) + 1];
 	posix_spawn_file_actions_t fa;
@@ -208,12 +212,16 @@ static int spawn_child(const int src[CHILD_NFDS], int n, char **argv, pid_t *ret
 	r = -posix_spawnattr_init(&attr);
 	if (r < 0)
 		goto out_fa;
-	/* Only the first n reach the child (fd 8, the blob, only when there
-	 * is one): closefrom(n) drops the rest, our high copies included. */
-	for (int i = 0; i < n && r == 0; i++)
+	for (int i = 0; i < CHILD_NFDS && r == 0; i++)
 		r = -posix_spawn_file_actions_adddup2(&fa, high[i] >= 0 ? high[i] : src[i], i);
+	/* The optional ones (the blob, the vsock socket) that are absent were
+	 * filled with fd 0's /dev/null: close them again, so the child has
+	 * nothing there and whatever the parent had there cannot leak in. */
+	for (int i = FD_BLOB; i < CHILD_NFDS && r == 0; i++)
+		if (src[i] == src[0])
+			r = -posix_spawn_file_actions_addclose(&fa, i);
 	if (r == 0)
-		r = -posix_spawn_file_actions_addclosefrom_np(&fa, n);
+		r = -posix_spawn_file_actions_addclosefrom_np(&fa, CHILD_NFDS);
 	sigemptyset(&none);
 	sigfillset(&all);
 	/* Own session (terminal signals are not ours), empty mask, every
@@ -239,7 +247,8 @@ out_fds:
 
 int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 {
-	_cleanup_close_ int kvm_fd = -1, image_fd = -1, result_fd = -1, null_fd = -1, listen_fd = -1;
+	_cleanup_close_ int kvm_fd = -1, image_fd = -1, result_fd = -1, null_fd = -1, listen_fd = -1,
+			    vsock_fd = -1;
 	argv_buf_t argv = { .n = 0 };
 	kvm_ctl_t *ctl = NULL;
 	uint32_t mem = c->memory_mib ? c->memory_mib : 16, vcpus = c->vcpus ? c->vcpus : 1;
@@ -271,6 +280,15 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 	listen_fd = listen_at(c->ctl_path);
 	if (listen_fd < 0)
 		return listen_fd;
+	/* Hybrid vsock: made here, so the sandboxed worker binds nothing. */
+	if (c->vsock_path) {
+		vsock_fd = listen_at(c->vsock_path);
+		if (vsock_fd < 0) {
+			r = vsock_fd;
+			unlink(c->ctl_path);
+			return r;
+		}
+	}
 	/* Connect before the worker exists: the connection waits in the
 	 * backlog, so not a byte of early console output is missed. */
 	r = kvm_worker_connect(c->ctl_path, &ctl);
@@ -282,8 +300,9 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 
 	int src[CHILD_NFDS] = { null_fd, null_fd, c->log_fd >= 0 ? c->log_fd : null_fd,
 				kvm_fd, image_fd, listen_fd, result_fd >= 0 ? result_fd : null_fd, cpuid_fd,
-				c->workload && c->blob_fd > 0 ? c->blob_fd : null_fd };
-	r = spawn_child(src, c->workload && c->blob_fd > 0 ? CHILD_NFDS : FD_BLOB, argv.v, &pid);
+				c->workload && c->blob_fd > 0 ? c->blob_fd : null_fd,
+				vsock_fd >= 0 ? vsock_fd : null_fd };
+	r = spawn_child(src, argv.v, &pid);
 	if (r < 0)
 		goto fail;
 
@@ -293,6 +312,7 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 	image_fd = safe_close(image_fd);
 	listen_fd = safe_close(listen_fd);
 	result_fd = safe_close(result_fd);
+	vsock_fd = safe_close(vsock_fd);
 
 	*ret = (kvm_worker_t){ .pid = pid, .pidfd = -1, .ctl = ctl };
 	ret->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -311,6 +331,8 @@ fail:
 	argv_free(&argv);
 	kvm_ctl_free(ctl);
 	unlink(c->ctl_path);
+	if (c->vsock_path)
+		unlink(c->vsock_path);
 	return r;
 }
 

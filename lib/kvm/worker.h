@@ -31,6 +31,7 @@ typedef struct kvm_worker_config {
 	const char *image_path;  /* guest ELF (mvm-guest) */
 	const char *ctl_path;    /* control socket to create (0600, replaced) */
 	const char *result_path; /* result file to create (0600, truncated) */
+	const char *vsock_path;  /* hybrid vsock socket to create (0600, replaced), or NULL */
 	uint32_t memory_mib;     /* 0: 16 */
 	uint32_t vcpus;          /* 0: 1 */
 	const char *const *args; /* guest argv */

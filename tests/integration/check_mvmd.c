@@ -182,8 +182,10 @@ START_TEST(test_not_found_and_unknown_method)
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.status", NULL), -32602);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.frobnicate", NULL), -32601);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.start", "{\"id\":\"x\"}"), -32001);
-	/* methods whose backend work is not built do not exist */
-	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.exec", "{\"id\":\"x\"}"), -32601);
+	/* compute.vm.exec exists: a VM that does not exist is not-found, a
+	 * missing argv is invalid params */
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.exec", "{\"id\":\"x\",\"argv\":[\"mvm.echo\"]}"), -32001);
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.exec", "{\"id\":\"x\"}"), -32602);
 }
 END_TEST
 

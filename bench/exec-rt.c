@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Exec round trip on a running micro-VM against the cost of one hypercall
+ * exit, in one run (bench/exec.sh):
+ *
+ *   exit    mvm.hcbench N in the same guest: N no-op hypercalls timed by
+ *           the guest, i.e. one guest -> host -> guest round trip
+ *   echo    connect to the VM's vsock.sock, CONNECT 52, request mvm.echo,
+ *           stdout + exit frame, close: what compute.vm.exec does per call
+ *           minus JSON-RPC (lib/exec client, blocking)
+ *   exits   VM exits per exec, from the worker's own counter (STATUS)
+ *
+ *   exec-rt [-n RUNS] [-h HYPERCALLS]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec/client.h"
+#include "kvm/worker.h"
+
+static double now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int n, double p)
+{
+	int i = (int)(p * (n - 1) + 0.5);
+	return v[i];
+}
+
+static int run(const char *sock, const char *const *argv, int argc, exec_result_t *res)
+{
+	exec_request_t *req = calloc(1, sizeof(*req));
+	exec_client_opts_t o = { .timeout_ms = 60000 };
+	int fd, r;
+
+	if (!req)
+		return -ENOMEM;
+	memset(res, 0, sizeof(*res));
+	req->version = EXEC_PROTOCOL_VERSION;
+	req->argc = (uint32_t)argc;
+	for (int i = 0; i < argc; i++)
+		req->argv[i] = (exec_str_t){ argv[i], (uint32_t)strlen(argv[i]) };
+	r = exec_client_connect_hvsock(sock, EXEC_AGENT_PORT, 5000, &fd);
+	if (r == 0) {
+		r = exec_client_run(fd, req, &o, res);
+		close(fd);
+	}
+	free(req);
+	if (r == 0 && !res->exited)
+		r = -EPROTO;
+	return r;
+}
+
+/* The worker's exit counter (drains console output on the way). */
+static uint64_t exits(kvm_worker_t *w)
+{
+	kvm_msg_t m;
+	if (kvm_ctl_send_status_req(w->ctl) < 0)
+		return 0;
+	while (kvm_ctl_recv(w->ctl, 5000, &m) > 0)
+		if (m.type == KVM_MSG_STATUS) {
+			kvm_msg_status_t s;
+			if (kvm_msg_get_status(&m, &s) == 0)
+				return s.exits;
+		}
+	return 0;
+}
+
+static kvm_worker_t w;
+static bool running;
+
+/* Never leave the worker behind (it would outlive us by design). */
+static int stop_worker(int ret)
+{
+	if (running) {
+		int st;
+		kvm_ctl_send_stop(w.ctl, 0);
+		if (kvm_worker_wait(&w, 5000, &st) < 0) {
+			kill(w.pid, SIGKILL);
+			kvm_worker_wait(&w, -1, &st);
+		}
+		kvm_worker_release(&w);
+		running = false;
+	}
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	int runs = 500, hcs = 20000, c;
+	char dir[] = "/tmp/mvm-exec-bench.XXXXXX", ctl[128], vsock[128], vmm[512], image[512];
+	const char *b = getenv("MVM_BUILD_DIR");
+	kvm_msg_t m;
+
+	while ((c = getopt(argc, argv, "n:h:")) != -1) {
+		if (c == 'n')
+			runs = atoi(optarg);
+		else if (c == 'h')
+			hcs = atoi(optarg);
+		else
+			return 64;
+	}
+	if (runs < 10 || hcs < 100)
+		return 64;
+	signal(SIGPIPE, SIG_IGN);
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", dir);
+	snprintf(vsock, sizeof(vsock), "%s/vsock.sock", dir);
+	snprintf(vmm, sizeof(vmm), "%s/bin/mvm-vmm", b && *b ? b : "build");
+	snprintf(image, sizeof(image), "%s/guest/mvm-guest", b && *b ? b : "build");
+	kvm_worker_config_t cfg = { .vmm_path = vmm, .image_path = image, .ctl_path = ctl,
+				    .vsock_path = vsock, .memory_mib = 16, .log_fd = -1 };
+	int r = kvm_worker_spawn(&cfg, &w);
+	if (r < 0) {
+		fprintf(stderr, "exec-rt: spawn: %s\n", strerror(-r));
+		return 1;
+	}
+	running = true;
+	while ((r = kvm_ctl_recv(w.ctl, 5000, &m)) > 0 && m.type != KVM_MSG_READY)
+		;
+	if (r <= 0) {
+		fprintf(stderr, "exec-rt: the VM did not get ready\n");
+		return stop_worker(1);
+	}
+
+	const char *echo[] = { "mvm.echo", "hi" };
+	exec_result_t res;
+	double *t = calloc((size_t)runs, sizeof(double));
+	if (!t)
+		return 1;
+	for (int i = 0; i < 20; i++) { /* warm up */
+		memset(&res, 0, sizeof(res));
+		r = run(vsock, echo, 2, &res);
+		exec_result_clear(&res);
+		if (r < 0) {
+			fprintf(stderr, "exec-rt: mvm.echo: %s\n", strerror(-r));
+			return stop_worker(1);
+		}
+	}
+	uint64_t e0 = exits(&w);
+	for (int i = 0; i < runs; i++) {
+		double s = now_us();
+		memset(&res, 0, sizeof(res));
+		r = run(vsock, echo, 2, &res);
+		t[i] = now_us() - s;
+		if (r < 0 || res.out_len != 3) {
+			fprintf(stderr, "exec-rt: mvm.echo: %s\n", strerror(-r));
+			return stop_worker(1);
+		}
+		exec_result_clear(&res);
+	}
+	uint64_t e1 = exits(&w);
+
+	char n[32];
+	snprintf(n, sizeof(n), "%d", hcs);
+	const char *hb[] = { "mvm.hcbench", n };
+	memset(&res, 0, sizeof(res));
+	r = run(vsock, hb, 2, &res);
+	const char *p = r == 0 && res.out ? strstr((char *)res.out, "ns-per-hypercall: ") : NULL;
+	double exit_us = p ? atof(p + 18) / 1e3 : 0; /* ns -> us */
+	exec_result_clear(&res);
+	if (exit_us <= 0) {
+		fprintf(stderr, "exec-rt: mvm.hcbench failed\n");
+		return stop_worker(1);
+	}
+
+	qsort(t, (size_t)runs, sizeof(double), cmp_d);
+	double p50 = pct(t, runs, 0.5), p99 = pct(t, runs, 0.99);
+	printf("one hypercall exit (guest-timed, %d calls): %.1f us\n", hcs, exit_us);
+	printf("mvm.echo round trip (%d runs): p50 %.1f us  p99 %.1f us\n", runs, p50, p99);
+	printf("  = %.1f exits (p50), %.1f exits (p99)   goal: <= 4\n", p50 / exit_us, p99 / exit_us);
+	printf("VM exits per exec: %.2f\n", (double)(e1 - e0) / runs);
+
+	stop_worker(0);
+	unlink(ctl);
+	unlink(vsock);
+	unlink(dir); /* result_path unset: nothing else in it */
+	rmdir(dir);
+	free(t);
+	return 0;
+}

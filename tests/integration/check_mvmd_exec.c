@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * compute.vm.exec on micro-VMs, end to end: the real mvmd, the real
+ * mvm-vmm worker on /dev/kvm, its hybrid vsock socket and mvm-guest's exec
+ * agent. Also the raw socket as an operator sees it (CONNECT lines, good
+ * and bad), backpressure both ways, many execs, and a kill -9 of mvmd.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mvmtest.h"
+
+static mvmt_daemon_t d;
+static int fd;
+static char guests[4096];
+
+static bool have_kvm(void)
+{
+	int k = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (k < 0)
+		return false;
+	close(k);
+	return true;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void setup(void)
+{
+	const char *b = getenv("MVM_BUILD_DIR");
+	char rel[200];
+	snprintf(rel, sizeof(rel), "%s/guest/tests", b && *b ? b : "build");
+	ck_assert_ptr_nonnull(realpath(rel, guests));
+	mvmt_daemon_init(&d);
+	mvmt_daemon_start(&d, "--allow-custom-guests", NULL);
+	fd = mvmt_connect(d.sock);
+}
+
+static void teardown(void)
+{
+	close(fd);
+	mvmt_forget_fd(fd);
+	if (d.pid > 0) {
+		int c = mvmt_connect(d.sock);
+		json_object *r = mvmt_result(c, "compute.vm.list", "{\"state\":\"Running\"}");
+		json_object *vms = mvmt_get(r, "vms");
+		for (size_t i = 0; i < json_object_array_length(vms); i++) {
+			char p[128];
+			snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
+			json_object_put(mvmt_call(c, "compute.vm.stop", p));
+		}
+		json_object_put(r);
+		close(c);
+		mvmt_forget_fd(c);
+	}
+	mvmt_daemon_cleanup(&d);
+}
+
+/* Create and start `name` (mvm-guest, or tests/guests/<guest>); wait until
+ * the guest said it is ready. Returns the VM's id (static buffer). */
+static const char *start_vm(const char *name, const char *guest, const char *ready)
+{
+	static char id[64];
+	char p[5200];
+	if (guest)
+		snprintf(p, sizeof(p), "{\"name\":\"%s\",\"memory_mib\":16,\"guest\":{\"image\":\"%s/%s\"}}", name, guests, guest);
+	else
+		snprintf(p, sizeof(p), "{\"name\":\"%s\",\"memory_mib\":16}", name);
+	json_object *r = mvmt_result(fd, "compute.vm.create", p);
+	snprintf(id, sizeof(id), "%s", mvmt_str(r, "id"));
+	json_object_put(r);
+	snprintf(p, sizeof(p), "{\"id\":\"%s\"}", name);
+	r = mvmt_call(fd, "compute.vm.start", p);
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "start: %s", json_object_to_json_string(r));
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	json_object_put(r);
+	for (int i = 0; i < 500; i++) {
+		r = mvmt_call(fd, "compute.vm.logs", p);
+		bool found = strstr(mvmt_str(r, "result.data"), ready) != NULL;
+		json_object_put(r);
+		if (found)
+			return id;
+		usleep(10000);
+	}
+	ck_abort_msg("%s never said %s", name, ready);
+	return NULL;
+}
+
+/* compute.vm.exec {id: name, argv: argv_json, extra...}: the whole reply. */
+static json_object *exec_on(int c, const char *name, const char *argv_json, const char *extra)
+{
+	char p[8192];
+	snprintf(p, sizeof(p), "{\"id\":\"%s\",\"argv\":%s%s%s}", name, argv_json, extra ? "," : "", extra ? extra : "");
+	return mvmt_call(c, "compute.vm.exec", p);
+}
+
+static json_object *exec_ok(const char *name, const char *argv_json, const char *extra)
+{
+	json_object *r = exec_on(fd, name, argv_json, extra);
+	if (!mvmt_get(r, "result")) {
+		char p[128];
+		snprintf(p, sizeof(p), "{\"id\":\"%s\"}", name);
+		json_object *s = mvmt_call(fd, "compute.vm.status", p);
+		ck_abort_msg("exec %s: %s; VM: %s", argv_json, json_object_to_json_string(r),
+			     mvmt_str(s, "result.cause"));
+	}
+	return r;
+}
+
+static void vsock_path(const char *id, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/vms/%s/vsock.sock", d.state, id);
+}
+
+/* Connect to the VM's hybrid vsock socket and send `line` raw. */
+static int hv_connect(const char *id, const char *line)
+{
+	char path[256];
+	vsock_path(id, path, sizeof(path));
+	int c = mvmt_connect(path);
+	if (line && *line)
+		mvmt_write(c, line, strlen(line));
+	return c;
+}
+
+/* Read until "\n" or EOF (at most cap-1 bytes, 5 s); returns bytes read,
+ * -1 on EOF before any byte. */
+static ssize_t read_reply(int c, char *buf, size_t cap)
+{
+	size_t n = 0;
+	int64_t end = now_ms() + 5000;
+	while (n + 1 < cap && now_ms() < end) {
+		struct pollfd p = { .fd = c, .events = POLLIN };
+		if (poll(&p, 1, (int)(end - now_ms())) <= 0)
+			break;
+		ssize_t k = read(c, buf + n, 1);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+		if (buf[n - 1] == '\n')
+			break;
+	}
+	buf[n] = 0;
+	return n ? (ssize_t)n : -1;
+}
+
+START_TEST(test_echo_args_stdin_exit_codes_stderr)
+{
+	if (!have_kvm())
+		return;
+	start_vm("ex", NULL, "mvm-guest: ready");
+	/* stdin "abc\n" in base64 */
+	json_object *r = exec_ok("ex", "[\"mvm.echo\",\"hello\",\"wide world\"]", "\"stdin\":\"YWJjCg==\"");
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 0);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "hello wide world\nabc\n");
+	ck_assert_str_eq(mvmt_str(r, "result.stderr"), "");
+	ck_assert(!json_object_get_boolean(mvmt_get(r, "result.truncated")));
+	ck_assert(!json_object_get_boolean(mvmt_get(r, "result.timed_out")));
+	json_object_put(r);
+
+	/* exit codes and stderr kept apart */
+	r = exec_ok("ex", "[\"mvm.exit\",\"3\",\"to stdout\",\"to stderr\"]", NULL);
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 3);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "to stdout\n");
+	ck_assert_str_eq(mvmt_str(r, "result.stderr"), "to stderr\n");
+	json_object_put(r);
+	r = exec_ok("ex", "[\"mvm.exit\",\"255\"]", NULL);
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 255);
+	json_object_put(r);
+
+	/* base64 output encoding */
+	r = exec_ok("ex", "[\"mvm.echo\",\"hi\"]", "\"encoding\":\"base64\"");
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "aGkK");
+	json_object_put(r);
+
+	/* mvm.info describes this guest */
+	r = exec_ok("ex", "[\"mvm.info\"]", NULL);
+	ck_assert_ptr_nonnull(strstr(mvmt_str(r, "result.stdout"), "platform: mvm-guest\n"));
+	ck_assert_ptr_nonnull(strstr(mvmt_str(r, "result.stdout"), "memory-mib: 16\n"));
+	json_object_put(r);
+
+	/* unknown built-ins, programs and (for now) Wasm by hash: agent errors */
+	r = exec_on(fd, "ex", "[\"mvm.nope\"]", NULL);
+	ck_assert_str_eq(mvmt_str(r, "error.data.agent_error"), "not-found");
+	json_object_put(r);
+	r = exec_on(fd, "ex", "[\"/bin/sh\"]", NULL);
+	ck_assert_str_eq(mvmt_str(r, "error.data.agent_error"), "not-found");
+	json_object_put(r);
+	r = exec_on(fd, "ex", "[\"sha256:0000000000000000000000000000000000000000000000000000000000000000\"]", NULL);
+	ck_assert_str_eq(mvmt_str(r, "error.data.agent_error"), "not-supported");
+	json_object_put(r);
+}
+END_TEST
+
+START_TEST(test_output_cap_timeout_and_state)
+{
+	if (!have_kvm())
+		return;
+	/* not Running: -32002 */
+	json_object_put(mvmt_result(fd, "compute.vm.create", "{\"name\":\"idle\",\"memory_mib\":16}"));
+	json_object *r = exec_on(fd, "idle", "[\"mvm.echo\"]", NULL);
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32002);
+	ck_assert_str_eq(mvmt_str(r, "error.data.state"), "Configured");
+	json_object_put(r);
+
+	start_vm("cap", NULL, "mvm-guest: ready");
+	/* 300 000 bytes of output, 1000 kept */
+	r = exec_ok("cap", "[\"mvm.yes\",\"300000\"]", "\"max_output_bytes\":1000");
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 0);
+	ck_assert(json_object_get_boolean(mvmt_get(r, "result.truncated")));
+	ck_assert_int_eq(strlen(mvmt_str(r, "result.stdout")), 1000);
+	json_object_put(r);
+	/* all of it when it fits */
+	r = exec_ok("cap", "[\"mvm.yes\",\"300000\"]", NULL);
+	ck_assert(!json_object_get_boolean(mvmt_get(r, "result.truncated")));
+	ck_assert_int_eq(strlen(mvmt_str(r, "result.stdout")), 300000);
+	json_object_put(r);
+
+	/* a command that never ends: killed at timeout_ms */
+	int64_t t0 = now_ms();
+	r = exec_ok("cap", "[\"mvm.sleep\"]", "\"timeout_ms\":300");
+	int64_t took = now_ms() - t0;
+	ck_assert(json_object_get_boolean(mvmt_get(r, "result.timed_out")));
+	ck_assert_ptr_null(mvmt_get(r, "result.exit_code"));
+	ck_assert_int_eq(mvmt_int(r, "result.signal"), 9);
+	ck_assert_int_ge(took, 290);
+	ck_assert_int_lt(took, 3000);
+	json_object_put(r);
+	/* a sleep that ends in time */
+	r = exec_ok("cap", "[\"mvm.sleep\",\"50\"]", "\"timeout_ms\":5000");
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 0);
+	ck_assert(!json_object_get_boolean(mvmt_get(r, "result.timed_out")));
+	json_object_put(r);
+}
+END_TEST
+
+START_TEST(test_raw_hybrid_vsock)
+{
+	if (!have_kvm())
+		return;
+	const char *id = start_vm("raw", NULL, "mvm-guest: ready");
+	char buf[256];
+	int64_t t0 = now_ms();
+	/* a client that never sends its line: closed after the handshake bound */
+	int silent = hv_connect(id, NULL);
+
+	/* CONNECT to the agent's port: OK <n>, then the exec protocol */
+	int c = hv_connect(id, "CONNECT 52\n");
+	ck_assert_int_gt(read_reply(c, buf, sizeof(buf)), 0);
+	ck_assert_msg(strncmp(buf, "OK ", 3) == 0 && buf[strlen(buf) - 1] == '\n', "reply: %s", buf);
+	ck_assert_int_ge(atol(buf + 3), 1073741824L);
+	close(c);
+
+	/* no listener on the port: closed, no answer */
+	c = hv_connect(id, "CONNECT 53\n");
+	ck_assert_int_eq(read_reply(c, buf, sizeof(buf)), -1);
+	close(c);
+	/* malformed lines: closed */
+	const char *bad[] = {
+		"GARBAGE\n", "CONNECT\n", "CONNECT x52\n", "CONNECT 52x\n", "CONNECT 4294967296\n",
+		"CONNECT 99999999999999999999\n", "connect 52\n", "CONNECT -1\n", "\n",
+		"CONNECT 52                                                  ", /* no "\n" within the bound */
+		"\x00\x01\x02\x03\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = hv_connect(id, "");
+		mvmt_write(c, bad[i], i == sizeof(bad) / sizeof(bad[0]) - 1 ? 5 : strlen(bad[i]));
+		ck_assert_msg(read_reply(c, buf, sizeof(buf)) == -1, "answered %s to line %zu", buf, i);
+		close(c);
+	}
+	/* accepted variants: several spaces, CRLF */
+	c = hv_connect(id, "CONNECT   52 \r\n");
+	ck_assert_int_gt(read_reply(c, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(strncmp(buf, "OK ", 3), 0);
+	close(c);
+
+	/* the silent client is closed after ~5 s, not kept for ever */
+	ck_assert(mvmt_wait_closed(silent, 8000));
+	ck_assert_int_ge(now_ms() - t0, 4000);
+	close(silent);
+
+	/* the VM is fine and still serves */
+	json_object *r = exec_ok("raw", "[\"mvm.echo\",\"still\"]", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "still\n");
+	json_object_put(r);
+}
+END_TEST
+
+static int worker_rss_kib(const char *name)
+{
+	char p[128], path[64], line[256];
+	int rss = -1;
+	snprintf(p, sizeof(p), "{\"id\":\"%s\"}", name);
+	json_object *r = mvmt_result(fd, "compute.vm.status", p);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)mvmt_int(r, "pid"));
+	json_object_put(r);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %d", &rss) == 1)
+			break;
+	fclose(f);
+	return rss;
+}
+
+START_TEST(test_backpressure_host_never_reads)
+{
+	if (!have_kvm())
+		return;
+	const char *id = start_vm("bp", NULL, "mvm-guest: ready");
+	int rss0 = worker_rss_kib("bp");
+	char buf[64];
+	/* A raw client asks for 64 MiB of output and never reads it. */
+	int c = hv_connect(id, "CONNECT 52\n");
+	ck_assert_int_gt(read_reply(c, buf, sizeof(buf)), 0);
+	/* request{v1, stdin none, no timeout, argv ["mvm.yes", "67108864"]} */
+	uint8_t frame[64];
+	const char *a0 = "mvm.yes", *a1 = "67108864";
+	size_t n = 0;
+	uint32_t len = 16 + 4 + 7 + 4 + 8;
+	frame[n++] = 'M'; frame[n++] = 'X'; frame[n++] = 0x01; frame[n++] = 0;
+	memcpy(frame + n, &len, 4); n += 4;
+	uint8_t hdr[16] = { 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0 };
+	memcpy(frame + n, hdr, 16); n += 16;
+	uint32_t l0 = 7, l1 = 8;
+	memcpy(frame + n, &l0, 4); n += 4; memcpy(frame + n, a0, 7); n += 7;
+	memcpy(frame + n, &l1, 4); n += 4; memcpy(frame + n, a1, 8); n += 8;
+	mvmt_write(c, frame, n);
+	sleep(2);
+	/* The worker did not buffer it: its RSS grew by far less than 64 MiB. */
+	int rss1 = worker_rss_kib("bp");
+	ck_assert_msg(rss1 - rss0 < 8 * 1024, "worker RSS grew from %d to %d KiB", rss0, rss1);
+	/* and others are served meanwhile */
+	json_object *r = exec_ok("bp", "[\"mvm.echo\",\"meanwhile\"]", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "meanwhile\n");
+	json_object_put(r);
+	close(c);
+	/* closing it aborts the command; the agent keeps serving */
+	r = exec_ok("bp", "[\"mvm.echo\",\"after\"]", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "after\n");
+	json_object_put(r);
+}
+END_TEST
+
+START_TEST(test_many_sequential_and_concurrent)
+{
+	if (!have_kvm())
+		return;
+	start_vm("many", NULL, "mvm-guest: ready");
+	start_vm("other", NULL, "mvm-guest: ready");
+	for (int i = 0; i < 100; i++) {
+		char argv[64], want[32];
+		snprintf(argv, sizeof(argv), "[\"mvm.echo\",\"n%d\"]", i);
+		snprintf(want, sizeof(want), "n%d\n", i);
+		json_object *r = exec_ok(i % 2 ? "many" : "other", argv, NULL);
+		ck_assert_str_eq(mvmt_str(r, "result.stdout"), want);
+		json_object_put(r);
+	}
+	/* 10 at once, over two VMs, each on its own RPC connection; some
+	 * sleep, so they really overlap */
+	int c[10];
+	for (int i = 0; i < 10; i++) {
+		char line[256];
+		c[i] = mvmt_connect(d.sock);
+		snprintf(line, sizeof(line),
+			 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"compute.vm.exec\",\"params\":{\"id\":\"%s\",\"argv\":%s}}",
+			 i, i % 2 ? "many" : "other", i % 3 ? "[\"mvm.sleep\",\"200\"]" : "[\"mvm.echo\",\"x\"]");
+		mvmt_send_line(c[i], line);
+	}
+	int64_t t0 = now_ms();
+	for (int i = 0; i < 10; i++) {
+		char *line = mvmt_read_line(c[i], 10000);
+		ck_assert_ptr_nonnull(line);
+		json_object *o = json_tokener_parse(line);
+		free(line);
+		ck_assert_msg(mvmt_get(o, "result") != NULL, "exec %d: %s", i, json_object_to_json_string(o));
+		ck_assert_int_eq(mvmt_int(o, "result.exit_code"), 0);
+		json_object_put(o);
+		close(c[i]);
+		mvmt_forget_fd(c[i]);
+	}
+	/* six 200 ms sleeps ran concurrently, not one after another */
+	ck_assert_int_lt(now_ms() - t0, 1100);
+}
+END_TEST
+
+START_TEST(test_exec_after_mvmd_kill9)
+{
+	if (!have_kvm())
+		return;
+	start_vm("ad", NULL, "mvm-guest: ready");
+	json_object *r = exec_ok("ad", "[\"mvm.echo\",\"before\"]", NULL);
+	json_object_put(r);
+	close(fd);
+	mvmt_forget_fd(fd);
+	int st = mvmt_daemon_stop(&d, SIGKILL);
+	ck_assert(WIFSIGNALED(st));
+	mvmt_daemon_start(&d, "--allow-custom-guests", NULL);
+	fd = mvmt_connect(d.sock);
+	json_object *s = mvmt_result(fd, "compute.vm.status", "{\"id\":\"ad\"}");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
+	json_object_put(s);
+	r = exec_ok("ad", "[\"mvm.echo\",\"after\",\"restart\"]", "\"stdin\":\"eA==\"");
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "after restart\nx");
+	json_object_put(r);
+}
+END_TEST
+
+/* A micro-VM running a Wasm workload has no agent: exec says busy at once,
+ * and exec of a module by hash in an idle VM is not supported (yet). */
+START_TEST(test_workload_vm_busy_and_wasm_by_hash)
+{
+	if (!have_kvm())
+		return;
+	char rel[256], abs[4096], p[8192];
+	const char *b = getenv("MVM_BUILD_DIR");
+	snprintf(rel, sizeof(rel), "%s/wasm-programs/wl-sleep.wasm", b && *b ? b : "build");
+	ck_assert_msg(realpath(rel, abs) != NULL, "%s not built", rel);
+	snprintf(p, sizeof(p), "{\"path\":\"%s\"}", abs);
+	json_object *r = mvmt_result(fd, "compute.blob.put", p);
+	char hash[128];
+	snprintf(hash, sizeof(hash), "%s", mvmt_str(r, "hash"));
+	json_object_put(r);
+	snprintf(p, sizeof(p), "{\"name\":\"wl\",\"memory_mib\":16,\"workload\":{\"hash\":\"%s\",\"args\":[\"sleep\",\"3000\",\"0\"]}}", hash);
+	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	r = mvmt_call(fd, "compute.vm.start", "{\"id\":\"wl\"}");
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	json_object_put(r);
+	int64_t t0 = now_ms();
+	r = exec_on(fd, "wl", "[\"mvm.echo\"]", NULL);
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32002);
+	ck_assert_ptr_nonnull(strstr(mvmt_str(r, "error.data.reason"), "busy"));
+	ck_assert_int_lt(now_ms() - t0, 1000);
+	json_object_put(r);
+
+	/* the same hash in an idle mvm-guest: a clear agent error */
+	start_vm("idle", NULL, "mvm-guest: ready");
+	char argv[256];
+	snprintf(argv, sizeof(argv), "[\"%s\",\"x\"]", hash);
+	r = exec_on(fd, "idle", argv, NULL);
+	ck_assert_str_eq(mvmt_str(r, "error.data.agent_error"), "not-supported");
+	json_object_put(r);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("mvmd-exec");
+	TCase *tc = tcase_create("exec");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_echo_args_stdin_exit_codes_stderr);
+	tcase_add_test(tc, test_output_cap_timeout_and_state);
+	tcase_add_test(tc, test_raw_hybrid_vsock);
+	tcase_add_test(tc, test_backpressure_host_never_reads);
+	tcase_add_test(tc, test_many_sequential_and_concurrent);
+	tcase_add_test(tc, test_exec_after_mvmd_kill9);
+	tcase_add_test(tc, test_workload_vm_busy_and_wasm_by_hash);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	if (!have_kvm()) {
+		printf("skip: no usable /dev/kvm\n");
+		return 77;
+	}
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
