@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -348,6 +349,12 @@ int main(int argc, char **argv)
 	}
 	log_info("loaded %zu VMs (%zu with unreadable state, %zu re-adopted, %zu lost, %zu interrupted creates cleaned)",
 		 rep.loaded, rep.broken, rep.adopted, rep.lost, rep.cleaned);
+	{
+		uint64_t n_blobs, blob_bytes;
+		blob_store_usage(manager_blobs(m), &n_blobs, &blob_bytes);
+		log_info("blob store %s: %" PRIu64 " blobs, %" PRIu64 " bytes (%zu interrupted puts cleaned)",
+			 blob_store_dir(manager_blobs(m)), n_blobs, blob_bytes, blob_store_cleaned(manager_blobs(m)));
+	}
 
 	rpc_limits_default(&limits);
 	if (o.max_request_bytes)

@@ -21,6 +21,7 @@ struct manager {
 	manager_config_t cfg;
 	char *state_dir, *console_dir;
 	store_t *store;
+	blob_store_t *blobs;
 
 	vm_t **vms;
 	size_t n_vms, cap_vms;
@@ -78,6 +79,8 @@ int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
 	r = fsm_ring_init(&m->node_ring, m->cfg.node_ring_capacity);
 	if (r >= 0)
 		r = store_open(m->state_dir, &m->store);
+	if (r >= 0)
+		r = blob_store_open(m->state_dir, &m->blobs);
 	if (r < 0) {
 		manager_free(m);
 		return r;
@@ -107,6 +110,7 @@ manager_t *manager_free(manager_t *m)
 	free(m->subs);
 	fsm_ring_done(&m->node_ring);
 	store_free(m->store);
+	blob_store_free(m->blobs);
 	sd_event_unref(m->event);
 	free(m->state_dir);
 	free(m->console_dir);
@@ -152,6 +156,7 @@ bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason)
 
 sd_event *manager_event(manager_t *m) { return m->event; }
 store_t *manager_store(manager_t *m) { return m->store; }
+blob_store_t *manager_blobs(manager_t *m) { return m->blobs; }
 const manager_config_t *manager_config(manager_t *m) { return &m->cfg; }
 const fsm_ring_t *manager_events(manager_t *m) { return &m->node_ring; }
 

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <systemd/sd-event.h>
 
+#include "blob.h"
 #include "fsm.h"
 #include "store.h"
 #include "vm.h"
@@ -81,6 +82,8 @@ bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason);
 
 sd_event *manager_event(manager_t *m);
 store_t *manager_store(manager_t *m);
+/* The blob store (STATE_DIR/blobs), opened by manager_new. */
+blob_store_t *manager_blobs(manager_t *m);
 const manager_config_t *manager_config(manager_t *m);
 
 typedef struct manager_load_report {

@@ -56,12 +56,20 @@ static void node_info(rpc_call_t *call, json_object *params, void *userdata)
 	json_object_object_add(res, "paths", paths);
 
 	json_object_object_add(res, "vms", json_object_new_int64((int64_t)n_vms));
+
+	uint64_t n_blobs, blob_bytes;
+	json_object *blobs = json_object_new_object();
+	blob_store_usage(manager_blobs(ctx->manager), &n_blobs, &blob_bytes);
+	json_object_object_add(blobs, "count", json_object_new_int64((int64_t)n_blobs));
+	json_object_object_add(blobs, "bytes", json_object_new_int64((int64_t)blob_bytes));
+	json_object_object_add(blobs, "max_blob_bytes", json_object_new_int64((int64_t)BLOB_DEFAULT_MAX_SIZE));
+	json_object_object_add(res, "blobs", blobs);
 	rpc_call_reply(call, res);
 }
 
 static const rpc_schema_t info_result = {
 	.type = RPC_TYPE_OBJECT,
-	.description = "{version, hostname, kernel, arch, backends: {kvm: {usable, reason?}, ch: {...}}, limits: {...}, paths: {...}, vms}",
+	.description = "{version, hostname, kernel, arch, backends: {kvm: {usable, reason?}, ch: {...}}, limits: {...}, paths: {...}, vms, blobs: {count, bytes, max_blob_bytes}}",
 };
 
 const rpc_method_t methods_node[] = {

@@ -18,6 +18,7 @@ const rpc_method_t *methods_table(size_t *ret_n)
 			{ methods_node, methods_node_n },
 			{ methods_vm, methods_vm_n },
 			{ methods_run, methods_run_n },
+			{ methods_blob, methods_blob_n },
 		};
 		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 			for (size_t j = 0; j < parts[i].n && n < sizeof(table) / sizeof(table[0]); j++)

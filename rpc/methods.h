@@ -29,6 +29,8 @@ extern const size_t methods_run_n;
 /* compute.vm.exec: joins the table once micro-VMs serve hybrid vsock. */
 extern const rpc_method_t methods_exec[];
 extern const size_t methods_exec_n;
+extern const rpc_method_t methods_blob[];
+extern const size_t methods_blob_n;
 
 /* The joined table (static storage; built once). */
 const rpc_method_t *methods_table(size_t *ret_n);

@@ -180,7 +180,6 @@ START_TEST(test_not_found_and_unknown_method)
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.frobnicate", NULL), -32601);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.start", "{\"id\":\"x\"}"), -32001);
 	/* methods whose backend work is not built do not exist */
-	ck_assert_int_eq(mvmt_error_code(fd, "compute.blob.put", "{\"data\":\"\"}"), -32601);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.exec", "{\"id\":\"x\"}"), -32601);
 }
 END_TEST
