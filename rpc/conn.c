@@ -44,7 +44,7 @@ rpc_conn_t *rpc_conn_unref(rpc_conn_t *c)
 
 bool rpc_conn_is_open(rpc_conn_t *c)
 {
-	return c && !c->closed;
+	return c && !c->closed && !c->dying;
 }
 
 const struct ucred *rpc_conn_peer(rpc_conn_t *c)
@@ -60,7 +60,7 @@ static bool conn_blocked(rpc_conn_t *c)
 
 static void conn_update_events(rpc_conn_t *c)
 {
-	if (c->closed)
+	if (c->closed || c->dying)
 		return;
 	uint32_t ev = 0;
 	if (!c->eof && !c->too_large && !conn_blocked(c))
@@ -86,10 +86,16 @@ void rpc_conn_close(rpc_conn_t *c)
 	c->defer = sd_event_source_disable_unref(c->defer);
 	c->fd = safe_close(c->fd);
 	rpc_reply_detach_all(c);
-	free(c->in);
+	/* While a line is being dispatched its text (ids, a batch's other
+	 * members) lives in c->in: a handler closing the connection must not
+	 * pull it away. conn_free() releases it then. */
+	if (!c->processing) {
+		free(c->in);
+		c->in = NULL;
+		c->in_start = c->in_len = c->in_alloc = c->in_scan = 0;
+	}
 	free(c->out);
-	c->in = c->out = NULL;
-	c->in_start = c->in_len = c->in_alloc = c->in_scan = 0;
+	c->out = NULL;
 	c->out_start = c->out_len = c->out_alloc = 0;
 
 	log_debug("rpc: connection %" PRIu64 " closed", c->id);
@@ -115,7 +121,8 @@ void rpc_conn_close(rpc_conn_t *c)
 	rpc_conn_unref(c);
 }
 
-/* Sends what can be sent now. Returns -EPIPE (and closes) on a dead peer. */
+/* Sends what can be sent now. Returns -EPIPE on a dead peer: the caller
+ * closes. */
 static int conn_flush(rpc_conn_t *c)
 {
 	while (c->out_len > c->out_start) {
@@ -126,20 +133,35 @@ static int conn_flush(rpc_conn_t *c)
 			if (errno == EAGAIN)
 				break;
 			log_debug_errno(errno, "rpc: connection %" PRIu64 ": write failed: %m", c->id);
-			rpc_conn_close(c);
 			return -EPIPE;
 		}
 		c->out_start += (size_t)n;
 	}
 	if (c->out_start == c->out_len) {
 		c->out_start = c->out_len = 0;
-		if (c->out_alloc > 4 * CONN_IN_MIN) {
+		if (c->out_alloc > 2 * CONN_IN_MIN) {
 			free(c->out);
 			c->out = NULL;
 			c->out_alloc = 0;
 		}
 	}
 	return 0;
+}
+
+/* Closes from the event loop instead of now. Used where the close is
+ * caused by an API call a handler made (an answer or a notification that
+ * cannot be written): close hooks then never run, and free things, under
+ * the feet of that handler. Output is dropped at once. */
+void rpc_conn_close_later(rpc_conn_t *c)
+{
+	if (c->closed || c->dying)
+		return;
+	c->dying = true;
+	free(c->out);
+	c->out = NULL;
+	c->out_start = c->out_len = c->out_alloc = 0;
+	sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+	sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
 }
 
 static int conn_append(rpc_conn_t *c, const char *p, size_t n)
@@ -169,17 +191,19 @@ int rpc_conn_queue_line(rpc_conn_t *c, const char *s, size_t len)
 {
 	int r;
 
-	if (c->closed)
+	if (c->closed || c->dying)
 		return -EPIPE;
 	if ((r = conn_append(c, s, len)) < 0 || (r = conn_append(c, "\n", 1)) < 0) {
 		/* A half-written line would corrupt the stream. */
 		log_warning("rpc: connection %" PRIu64 ": out of memory queueing output, closing", c->id);
-		rpc_conn_close(c);
+		rpc_conn_close_later(c);
 		return r;
 	}
 	if (!c->processing) {
-		if ((r = conn_flush(c)) < 0)
+		if ((r = conn_flush(c)) < 0) {
+			rpc_conn_close_later(c);
 			return r;
+		}
 		conn_update_events(c);
 	}
 	return 0;
@@ -187,16 +211,17 @@ int rpc_conn_queue_line(rpc_conn_t *c, const char *s, size_t len)
 
 int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj)
 {
-	size_t len;
-	const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if (!s)
-		return -ENOMEM;
-	return rpc_conn_queue_line(c, s, len);
+	rpc_buf_t b = { 0 };
+	int r = rpc_json_append(&b, obj, 0);
+	if (r >= 0)
+		r = rpc_conn_queue_line(c, b.p, b.len);
+	free(b.p);
+	return r;
 }
 
 int rpc_conn_notify(rpc_conn_t *c, const char *method, json_object *params)
 {
-	if (!c || c->closed) {
+	if (!c || c->closed || c->dying) {
 		json_object_put(params);
 		return -EPIPE;
 	}
@@ -204,7 +229,7 @@ int rpc_conn_notify(rpc_conn_t *c, const char *method, json_object *params)
 		json_object_put(params);
 		log_info("rpc: connection %" PRIu64 " (pid %d) does not read its notifications; disconnecting", c->id,
 			 (int)c->peer.pid);
-		rpc_conn_close(c);
+		rpc_conn_close_later(c);
 		return -ENOBUFS;
 	}
 	json_object *n = json_object_new_object();
@@ -223,7 +248,7 @@ int rpc_conn_notify(rpc_conn_t *c, const char *method, json_object *params)
 
 int rpc_conn_add_close_hook(rpc_conn_t *c, void (*fn)(rpc_conn_t *c, void *userdata), void *userdata)
 {
-	if (c->closed)
+	if (c->closed || c->dying)
 		return -EPIPE;
 	void *v = realloc(c->hooks, (c->n_hooks + 1) * sizeof(*c->hooks));
 	if (!v)
@@ -272,24 +297,27 @@ static bool conn_done(rpc_conn_t *c)
 		return false;
 	if (c->too_large)
 		return true;
-	return c->eof && c->n_pending == 0 && !memchr(c->in + c->in_start, '\n', c->in_len - c->in_start);
+	return c->eof && c->n_pending == 0 &&
+	       !(c->in_len > c->in_start && memchr(c->in + c->in_start, '\n', c->in_len - c->in_start));
 }
 
 /* Handles the complete lines in the input buffer as far as flow control
  * allows, then sends the collected output. */
 static void conn_process(rpc_conn_t *c)
 {
-	if (c->closed || c->processing)
+	if (c->closed || c->dying || c->processing)
 		return;
 	rpc_conn_ref(c);
 	c->processing = true;
 
 	size_t max = c->server->limits.max_request_bytes;
-	while (!c->closed && !c->too_large) {
+	while (!c->closed && !c->dying && !c->too_large) {
 		if (conn_blocked(c)) {
 			/* Try to drain before giving up on this batch. */
-			if (c->out_len - c->out_start > c->server->limits.max_output_bytes && conn_flush(c) < 0)
+			if (c->out_len - c->out_start > c->server->limits.max_output_bytes && conn_flush(c) < 0) {
+				rpc_conn_close(c);
 				break;
+			}
 			if (conn_blocked(c))
 				break;
 		}
@@ -317,12 +345,12 @@ static void conn_process(rpc_conn_t *c)
 	}
 
 	c->processing = false;
-	if (!c->closed && conn_flush(c) == 0) {
-		if (conn_done(c))
-			rpc_conn_close(c);
-		else
-			conn_update_events(c);
-	}
+	if (c->closed || c->dying)
+		; /* gone, or going from the loop */
+	else if (conn_flush(c) < 0 || conn_done(c))
+		rpc_conn_close(c);
+	else
+		conn_update_events(c);
 	rpc_conn_unref(c);
 }
 
@@ -335,6 +363,12 @@ static int conn_read(rpc_conn_t *c)
 		c->in_len -= c->in_start;
 		c->in_scan -= c->in_start;
 		c->in_start = 0;
+	}
+	if (c->in_len == 0 && c->in_alloc > 2 * CONN_IN_MIN) {
+		/* One big line made the buffer grow: give it back. */
+		free(c->in);
+		c->in = NULL;
+		c->in_alloc = c->in_scan = 0;
 	}
 	if (c->in_alloc == c->in_len) {
 		/* Never hold more than one line's limit (plus its '\n'). */
@@ -374,9 +408,13 @@ static int conn_on_io(sd_event_source *src, int fd, uint32_t revents, void *user
 	rpc_conn_t *c = userdata;
 
 	rpc_conn_ref(c);
+	if (c->dying)
+		goto out;
 	if (revents & EPOLLOUT) {
-		if (conn_flush(c) < 0)
+		if (conn_flush(c) < 0) {
+			rpc_conn_close(c);
 			goto out;
+		}
 	}
 	if ((revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->eof && !c->too_large && !conn_blocked(c)) {
 		int r = conn_read(c);
@@ -398,7 +436,11 @@ out:
 
 static int conn_on_defer(sd_event_source *src, void *userdata)
 {
-	conn_process(userdata);
+	rpc_conn_t *c = userdata;
+	if (c->dying)
+		rpc_conn_close(c);
+	else
+		conn_process(c);
 	return 0;
 }
 
@@ -407,7 +449,7 @@ void rpc_conn_reply_done(rpc_conn_t *c)
 	/* An async answer may unblock reading or end a half-closed
 	 * connection: look again from the loop, not from inside the
 	 * handler that answered. */
-	if (!c->processing && !c->closed)
+	if (!c->processing && !c->closed && !c->dying)
 		sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
 }
 

@@ -9,8 +9,8 @@
  *
  * The line is first checked by the strict scanner (jsonscan.c), so the
  * walkers below may assume well-formed JSON. Only params become json-c
- * objects: building objects is what costs most in json-c, and the
- * envelope is needed only as text.
+ * objects (built by json.c, not json-c's tokener): building objects is
+ * what costs most, and the envelope is needed only as text.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,36 +40,29 @@ json_object *rpc_errno_data(int error, const char *reason)
 }
 
 /* "<head><body>,\"id\":<id>}" */
-static char *response_build(const char *head, const char *body, size_t body_len, const char *id, size_t id_len,
+static char *response_build(const char *head, size_t head_len, json_object *body, const char *id, size_t id_len,
 			    size_t *ret_len)
 {
-	static const char mid[] = ",\"id\":";
-	size_t hl = strlen(head);
+	rpc_buf_t b = { 0 };
+
 	if (!id) {
 		id = "null";
 		id_len = 4;
 	}
-	size_t len = hl + body_len + sizeof(mid) - 1 + id_len + 1;
-	char *s = malloc(len + 1), *q = s;
-	if (!s)
+	if (rpc_buf_reserve(&b, head_len + id_len + 64) < 0 || rpc_buf_add(&b, head, head_len) < 0 ||
+	    rpc_json_append(&b, body, 0) < 0 || rpc_buf_add(&b, ",\"id\":", 6) < 0 || rpc_buf_add(&b, id, id_len) < 0 ||
+	    rpc_buf_add(&b, "}", 1) < 0) {
+		free(b.p);
 		return NULL;
-	q = mempcpy(q, head, hl);
-	q = mempcpy(q, body, body_len);
-	q = mempcpy(q, mid, sizeof(mid) - 1);
-	q = mempcpy(q, id, id_len);
-	*q++ = '}';
-	*q = '\0';
-	*ret_len = len;
-	return s;
+	}
+	*ret_len = b.len;
+	return b.p;
 }
-
-static const int json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
 
 char *rpc_response_result(const char *id, size_t id_len, json_object *result, size_t *ret_len)
 {
-	size_t bl = 4;
-	const char *body = result ? json_object_to_json_string_length(result, json_flags, &bl) : "null";
-	char *s = body ? response_build("{\"jsonrpc\":\"2.0\",\"result\":", body, bl, id, id_len, ret_len) : NULL;
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"result\":";
+	char *s = response_build(head, sizeof(head) - 1, result, id, id_len, ret_len);
 	json_object_put(result);
 	return s;
 }
@@ -77,9 +70,8 @@ char *rpc_response_result(const char *id, size_t id_len, json_object *result, si
 char *rpc_response_error(const char *id, size_t id_len, int code, const char *message, json_object *data,
 			 size_t *ret_len)
 {
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"error\":";
 	json_object *e = json_object_new_object();
-	char *s = NULL;
-	size_t bl;
 
 	if (!e) {
 		json_object_put(data);
@@ -88,12 +80,12 @@ char *rpc_response_error(const char *id, size_t id_len, int code, const char *me
 	json_object_object_add(e, "code", json_object_new_int(code));
 	json_object_object_add(e, "message", json_object_new_string(message ? message : rpc_error_message(code)));
 	json_object_object_add(e, "data", data ? data : json_object_new_object());
-	const char *body = json_object_to_json_string_length(e, json_flags, &bl);
-	if (body)
-		s = response_build("{\"jsonrpc\":\"2.0\",\"error\":", body, bl, id, id_len, ret_len);
+	char *s = response_build(head, sizeof(head) - 1, e, id, id_len, ret_len);
 	json_object_put(e);
 	return s;
 }
+
+static const int json_flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
 
 char *rpc_to_line(json_object *obj, size_t *ret_len)
 {
@@ -109,14 +101,6 @@ char *rpc_to_line(json_object *obj, size_t *ret_len)
 	buf[len + 1] = '\0';
 	*ret_len = len + 1;
 	return buf;
-}
-
-struct json_tokener *rpc_tokener_new(unsigned max_depth)
-{
-	struct json_tokener *tok = json_tokener_new_ex((int)max_depth + 2);
-	if (tok)
-		json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	return tok;
 }
 
 /* --- walking checked JSON ------------------------------------------------------ */
@@ -163,20 +147,15 @@ static size_t skip_value(const char *p, size_t n, size_t i)
 
 /* The string token p[0..len) (quotes included), decoded. Sets *has_nul
  * when it contains U+0000. */
-static char *decode_string(const char *p, size_t len, struct json_tokener *tok, bool *has_nul)
+static char *decode_string(const char *p, size_t len, bool *has_nul)
 {
-	*has_nul = false;
-	if (!memchr(p, '\\', len))
-		return strndup(p + 1, len - 2);
-	json_tokener_reset(tok);
-	json_object *o = json_tokener_parse_ex(tok, p, (int)len);
-	if (!o)
+	char *out = malloc(len);
+	if (!out)
 		return NULL;
-	const char *s = json_object_get_string(o);
-	*has_nul = strlen(s) != (size_t)json_object_get_string_len(o);
-	char *r = strdup(s);
-	json_object_put(o);
-	return r;
+	size_t n = rpc_json_unescape(p + 1, len - 2, out);
+	out[n] = '\0';
+	*has_nul = strlen(out) != n;
+	return out;
 }
 
 static bool key_is(const char *p, size_t len, const char *name, const char *decoded)
@@ -201,7 +180,7 @@ static void entry_error(rpc_entry_t *e, int code, const char *reason)
 }
 
 /* Fills e from the request p[0..n) (one JSON value). */
-static void entry_parse(rpc_entry_t *e, const char *p, size_t n, struct json_tokener *tok)
+static void entry_parse(rpc_entry_t *e, const char *p, size_t n)
 {
 	const char *reason = NULL;
 	bool bad_id = false, have_jsonrpc = false, nul;
@@ -215,14 +194,17 @@ static void entry_parse(rpc_entry_t *e, const char *p, size_t n, struct json_tok
 		size_t ks = i, ke = skip_string(p, n, i);
 		_cleanup_free_ char *key = NULL;
 		if (memchr(p + ks, '\\', ke - ks)) {
-			if (!(key = decode_string(p + ks, ke - ks, tok, &nul)))
+			if (!(key = decode_string(p + ks, ke - ks, &nul)))
 				return entry_error(e, RPC_ERROR_INTERNAL, "out of memory");
 			if (nul)
 				key[0] = '\0'; /* matches no member name: unknown */
 		}
 		i = skip_ws(p, n, ke) + 1; /* ':' */
-		size_t vs = skip_ws(p, n, i), ve = skip_value(p, n, vs);
+		size_t vs = skip_ws(p, n, i), ve;
 		const char *v = p + vs;
+		bool is_params = key_is(p + ks, ke - ks, "params", key);
+		/* params are built while walked; everything else is skipped */
+		ve = is_params && (v[0] == '{' || v[0] == '[') ? vs : skip_value(p, n, vs);
 		size_t vl = ve - vs;
 
 		if (key_is(p + ks, ke - ks, "id", key)) {
@@ -236,7 +218,8 @@ static void entry_parse(rpc_entry_t *e, const char *p, size_t n, struct json_tok
 			e->has_id = true;
 		} else if (key_is(p + ks, ke - ks, "jsonrpc", key)) {
 			_cleanup_free_ char *ver = NULL;
-			if (v[0] != '"' || !(ver = decode_string(v, vl, tok, &nul)) || strcmp(ver, "2.0") != 0 || nul)
+			bool exact = vl == 5 && memcmp(v, "\"2.0\"", 5) == 0;
+			if (!exact && (v[0] != '"' || !(ver = decode_string(v, vl, &nul)) || strcmp(ver, "2.0") != 0 || nul))
 				reason = reason ? reason : "\"jsonrpc\" must be exactly \"2.0\"";
 			else
 				have_jsonrpc = true;
@@ -245,23 +228,21 @@ static void entry_parse(rpc_entry_t *e, const char *p, size_t n, struct json_tok
 			e->method = NULL;
 			if (v[0] != '"')
 				reason = reason ? reason : "\"method\" must be a string";
-			else if (!(e->method = decode_string(v, vl, tok, &nul)))
+			else if (!(e->method = decode_string(v, vl, &nul)))
 				return entry_error(e, RPC_ERROR_INTERNAL, "out of memory");
 			else if (nul)
 				reason = reason ? reason : "\"method\" contains NUL";
-		} else if (key_is(p + ks, ke - ks, "params", key)) {
+		} else if (is_params) {
 			json_object_put(e->params);
 			e->params = NULL;
 			if (v[0] != '{' && v[0] != '[') {
 				reason = reason ? reason : "\"params\" must be an object or an array";
 			} else {
-				json_tokener_reset(tok);
-				e->params = json_tokener_parse_ex(tok, v, (int)vl);
-				if (!e->params) {
-					enum json_tokener_error jerr = json_tokener_get_error(tok);
-					e->id = NULL;
-					return entry_error(e, RPC_ERROR_PARSE, json_tokener_error_desc(jerr));
-				}
+				int r = rpc_json_build_at(p, n, &ve, &e->params);
+				if (r == -EBADMSG)
+					reason = reason ? reason : "a params member name contains U+0000";
+				else if (r < 0)
+					return entry_error(e, RPC_ERROR_INTERNAL, "out of memory");
 			}
 		} else {
 			reason = reason ? reason : "unknown member in request object";
@@ -299,9 +280,8 @@ static int line_single_error(rpc_line_t *l, int code, json_object *data)
 	return 0;
 }
 
-int rpc_line_parse(const char *p, size_t n, unsigned max_depth, struct json_tokener *tok, rpc_line_t *ret)
+int rpc_line_parse(const char *p, size_t n, unsigned max_depth, rpc_line_t *ret)
 {
-	struct json_tokener *own = NULL;
 	const char *reason;
 	size_t off, i;
 	int r = 0;
@@ -313,8 +293,6 @@ int rpc_line_parse(const char *p, size_t n, unsigned max_depth, struct json_toke
 			json_object_object_add(d, "offset", json_object_new_int64((int64_t)off));
 		return line_single_error(ret, RPC_ERROR_PARSE, d);
 	}
-	if (!tok && !(tok = own = rpc_tokener_new(max_depth)))
-		return -ENOMEM;
 
 	i = skip_ws(p, n, 0);
 	if (p[i] == '[') {
@@ -340,7 +318,7 @@ int rpc_line_parse(const char *p, size_t n, unsigned max_depth, struct json_toke
 		size_t j = skip_ws(p, n, i + 1);
 		for (size_t k = 0; k < count; k++) {
 			size_t end = skip_value(p, n, j);
-			entry_parse(&ret->entries[k], p + j, end - j, tok);
+			entry_parse(&ret->entries[k], p + j, end - j);
 			j = skip_ws(p, n, end);
 			if (p[j] == ',')
 				j = skip_ws(p, n, j + 1);
@@ -352,11 +330,11 @@ int rpc_line_parse(const char *p, size_t n, unsigned max_depth, struct json_toke
 			goto out;
 		}
 		ret->n_entries = 1;
-		entry_parse(&ret->entries[0], p + i, skip_value(p, n, i) - i, tok);
+		/* The scanner proved the value runs to the end of the line
+		 * (bar trailing blanks, which the walker skips). */
+		entry_parse(&ret->entries[0], p + i, n - i);
 	}
 out:
-	if (own)
-		json_tokener_free(own);
 	return r;
 }
 

@@ -44,12 +44,10 @@ typedef struct rpc_line {
 } rpc_line_t;
 
 /* Parses one line (without its '\n'); the entries' ids point into p.
- * tok (may be NULL) is a reusable tokener made with depth max_depth + 2.
  * Always fills *ret (a parse error is one error entry); returns -ENOMEM
  * only on allocation failure. */
-int rpc_line_parse(const char *p, size_t n, unsigned max_depth, struct json_tokener *tok, rpc_line_t *ret);
+int rpc_line_parse(const char *p, size_t n, unsigned max_depth, rpc_line_t *ret);
 void rpc_line_done(rpc_line_t *l);
-struct json_tokener *rpc_tokener_new(unsigned max_depth);
 
 /* One response as a line without the '\n' (malloc'd, NUL-terminated);
  * id is a raw JSON token (NULL = null). Both take their json argument;
@@ -62,6 +60,32 @@ json_object *rpc_errno_data(int error, const char *reason);
 /* Serialises obj plus a trailing '\n' (and a NUL not counted in
  * *ret_len) into a new buffer. */
 char *rpc_to_line(json_object *obj, size_t *ret_len);
+
+/* rpc/json.c: fast conversions for the request path. */
+typedef struct rpc_buf {
+	char *p;          /* NUL-terminated while non-NULL */
+	size_t len, alloc;
+} rpc_buf_t;
+int rpc_buf_reserve(rpc_buf_t *b, size_t extra);
+int rpc_buf_add(rpc_buf_t *b, const char *s, size_t n);
+/* Text accepted by rpc_json_check() -> json-c objects (NULL for null).
+ * -ENOMEM, or -EBADMSG for a member name containing U+0000. */
+int rpc_json_build(const char *p, size_t n, json_object **ret);
+/* The same for the value at p[*i]; advances *i past it. */
+int rpc_json_build_at(const char *p, size_t n, size_t *i, json_object **ret);
+/* Decodes the inside of a checked string token (no quotes) into out
+ * (n bytes suffice); returns the decoded length. */
+size_t rpc_json_unescape(const char *p, size_t n, char *out);
+/* Appends o as compact JSON; -ELOOP beyond RPC_MAX_DEPTH_LIMIT levels. */
+int rpc_json_append(rpc_buf_t *b, json_object *o, unsigned depth);
+
+/* rpc/pattern.c: a schema pattern (POSIX ERE, whole-string match). */
+typedef struct rpc_pattern rpc_pattern_t;
+int rpc_pattern_compile(const char *pattern, rpc_pattern_t **ret); /* -EINVAL: bad pattern */
+rpc_pattern_t *rpc_pattern_free(rpc_pattern_t *p);
+bool rpc_pattern_match(const rpc_pattern_t *p, const char *s, size_t n); /* s NUL-terminated at n */
+/* Whether p uses the fast matcher (for tests). */
+bool rpc_pattern_is_fast(const rpc_pattern_t *p);
 
 /* rpc/schema.c */
 typedef struct rpc_regex_cache rpc_regex_cache_t;
@@ -101,7 +125,6 @@ struct rpc_server {
 	void *userdata;
 	json_object *openrpc;
 	rpc_regex_cache_t *regex;
-	struct json_tokener *tok;       /* reused for every request's params */
 	struct rpc_listener {
 		int fd;
 		sd_event_source *io;
@@ -128,6 +151,7 @@ struct rpc_conn {
 	rpc_reply_t *replies;   /* lines not answered yet */
 	unsigned n_pending;
 	bool eof, too_large, closed, processing;
+	bool dying;             /* to be closed from the loop (close_later) */
 	rpc_hook_t *hooks;
 	size_t n_hooks;
 };
@@ -164,5 +188,7 @@ int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj);
 /* Queues p[0..n) followed by '\n'. */
 int rpc_conn_queue_line(rpc_conn_t *c, const char *p, size_t n);
 void rpc_conn_reply_done(rpc_conn_t *c);
+/* Close from the loop, soon: for failures inside calls handlers make. */
+void rpc_conn_close_later(rpc_conn_t *c);
 
 #endif

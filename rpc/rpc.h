@@ -90,7 +90,9 @@ typedef struct rpc_method {
 
 /* Answering. Each takes ownership of its json argument and frees the call;
  * the call must not be used afterwards. Answering after the connection went
- * away is safe: the answer is dropped. Answers to notifications are dropped. */
+ * away is safe: the answer is dropped. Answers to notifications are dropped.
+ * An answer that cannot be serialised (a cyclic object, out of memory)
+ * reaches the client as -32603. */
 void rpc_call_reply(rpc_call_t *call, json_object *result);
 /* data may be NULL (then {} is sent: every error carries a data object). */
 void rpc_call_error(rpc_call_t *call, int code, const char *message, json_object *data);
@@ -114,14 +116,20 @@ const struct ucred *rpc_conn_peer(rpc_conn_t *c);
 /* Queue a notification {"jsonrpc":"2.0","method":...,"params":...} to the
  * peer. Takes params (may be NULL: no params member). Returns 0, -EPIPE when
  * the connection is closed, or -ENOBUFS when its output queue was over the
- * hard cap (max_notify_bytes): the slow follower is then disconnected. */
+ * hard cap (max_notify_bytes): the slow follower is then disconnected.
+ * (-ENOMEM, or -ELOOP for params that contain themselves, are possible
+ * too.) A connection that fails while a handler answers or notifies is
+ * closed from the event loop shortly after, never inside that call: close
+ * hooks do not run under the caller's feet; rpc_conn_is_open() turns false
+ * at once. */
 int rpc_conn_notify(rpc_conn_t *c, const char *method, json_object *params);
 /* Close hooks run once, when the connection closes (peer left, error,
  * server freed), before the server drops its reference. Adding the same
  * (fn, userdata) twice registers it twice. -EPIPE if already closed. */
 int rpc_conn_add_close_hook(rpc_conn_t *c, void (*fn)(rpc_conn_t *c, void *userdata), void *userdata);
 void rpc_conn_remove_close_hook(rpc_conn_t *c, void (*fn)(rpc_conn_t *c, void *userdata), void *userdata);
-/* Close now: queued output is discarded, close hooks run. */
+/* Close now: queued output is discarded, close hooks run (inside this
+ * call). */
 void rpc_conn_close(rpc_conn_t *c);
 
 /* --- server ------------------------------------------------------------ */
@@ -146,7 +154,7 @@ int rpc_server_new(sd_event *e, const rpc_method_t *methods, size_t n_methods,
 /* Takes a listening AF_UNIX SOCK_STREAM fd (closed on failure too). */
 int rpc_server_add_listener(rpc_server_t *s, int fd);
 /* Closes listeners and connections; calls still pending are answered into
- * the void. */
+ * the void. Not from inside a handler: stop the loop, then free. */
 rpc_server_t *rpc_server_free(rpc_server_t *s);
 unsigned rpc_server_n_connections(rpc_server_t *s);
 void *rpc_server_get_userdata(rpc_server_t *s);
@@ -155,7 +163,8 @@ typedef struct rpc_server_stats {
 	unsigned n_connections;
 	uint64_t n_accepted, n_rejected;  /* rejected: over max_clients */
 	size_t input_bytes, output_bytes; /* buffered over all connections now */
-	unsigned pending_calls;           /* unanswered calls over all connections */
+	size_t buffer_bytes;              /* memory held by those buffers (capacity) */
+	unsigned pending_calls;           /* request lines not fully answered yet, all connections */
 } rpc_server_stats_t;
 void rpc_server_get_stats(rpc_server_t *s, rpc_server_stats_t *ret);
 

@@ -36,7 +36,7 @@ struct rpc_regex_cache {
 	size_t n;
 	struct {
 		const char *pattern;
-		regex_t re;
+		rpc_pattern_t *re;
 	} *v;
 };
 
@@ -50,30 +50,17 @@ rpc_regex_cache_t *rpc_regex_cache_free(rpc_regex_cache_t *c)
 	if (!c)
 		return NULL;
 	for (size_t i = 0; i < c->n; i++)
-		regfree(&c->v[i].re);
+		rpc_pattern_free(c->v[i].re);
 	free(c->v);
 	free(c);
 	return NULL;
 }
 
-/* Whole-string match: the pattern is wrapped in ^( )$. */
-static int regex_compile(const char *pattern, regex_t *ret)
-{
-	size_t len = strlen(pattern);
-	char *full = malloc(len + 5);
-	if (!full)
-		return -ENOMEM;
-	snprintf(full, len + 5, "^(%s)$", pattern);
-	int r = regcomp(ret, full, REG_EXTENDED | REG_NOSUB);
-	free(full);
-	return r == 0 ? 0 : r == REG_ESPACE ? -ENOMEM : -EINVAL;
-}
-
-static regex_t *regex_cache_find(rpc_regex_cache_t *c, const char *pattern)
+static rpc_pattern_t *regex_cache_find(rpc_regex_cache_t *c, const char *pattern)
 {
 	for (size_t i = 0; c && i < c->n; i++)
 		if (c->v[i].pattern == pattern || strcmp(c->v[i].pattern, pattern) == 0)
-			return &c->v[i].re;
+			return c->v[i].re;
 	return NULL;
 }
 
@@ -85,7 +72,7 @@ static int regex_cache_add(rpc_regex_cache_t *c, const char *pattern)
 	if (!v)
 		return -ENOMEM;
 	c->v = v;
-	int r = regex_compile(pattern, &c->v[c->n].re);
+	int r = rpc_pattern_compile(pattern, &c->v[c->n].re);
 	if (r < 0)
 		return r;
 	c->v[c->n++].pattern = pattern;
@@ -123,44 +110,57 @@ int rpc_regex_cache_add_fields(rpc_regex_cache_t *c, const rpc_field_t *fields)
 
 /* --- validation ------------------------------------------------------------ */
 
-/* The path of the value being checked, "workload.args[2]", built as the
- * validator descends; truncated (not overflowed) when absurdly long. */
+/* The path of the value being checked, kept as a stack of frames and
+ * rendered ("workload.args[2]") only when validation fails. */
+#define VPATH_MAX 64
+
 typedef struct vpath {
-	char buf[256];
-	size_t len;
+	struct {
+		const char *key; /* NULL: an array index */
+		size_t index;
+	} f[VPATH_MAX];
+	size_t depth;
 } vpath_t;
 
 static bool key_is_plain(const char *k);
 
-static size_t vpath_printf(vpath_t *p, const char *fmt, ...) _printf_(2, 3);
-static size_t vpath_printf(vpath_t *p, const char *fmt, ...)
-{
-	size_t old = p->len;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(p->buf + p->len, sizeof(p->buf) - p->len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		p->len = MIN(p->len + (size_t)n, sizeof(p->buf) - 1);
-	return old;
-}
-
 static size_t vpath_push_key(vpath_t *p, const char *key)
 {
-	if (key_is_plain(key))
-		return vpath_printf(p, "%s%s", p->len ? "." : "", key);
-	return vpath_printf(p, "[\"%s\"]", key);
+	if (p->depth < VPATH_MAX)
+		p->f[p->depth].key = key;
+	return p->depth++;
 }
 
 static size_t vpath_push_index(vpath_t *p, size_t i)
 {
-	return vpath_printf(p, "[%zu]", i);
+	if (p->depth < VPATH_MAX) {
+		p->f[p->depth].key = NULL;
+		p->f[p->depth].index = i;
+	}
+	return p->depth++;
 }
 
 static void vpath_pop(vpath_t *p, size_t old)
 {
-	p->len = old;
-	p->buf[old] = '\0';
+	p->depth = old;
+}
+
+static void vpath_render(const vpath_t *p, char *buf, size_t size)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < MIN(p->depth, (size_t)VPATH_MAX) && len < size - 1; i++) {
+		int n;
+		if (!p->f[i].key)
+			n = snprintf(buf + len, size - len, "[%zu]", p->f[i].index);
+		else if (key_is_plain(p->f[i].key))
+			n = snprintf(buf + len, size - len, "%s%s", len ? "." : "", p->f[i].key);
+		else
+			n = snprintf(buf + len, size - len, "[\"%s\"]", p->f[i].key);
+		if (n < 0)
+			break;
+		len = MIN(len + (size_t)n, size - 1);
+	}
 }
 
 typedef struct vctx {
@@ -227,16 +227,15 @@ static int validate_string(vctx_t *v, const rpc_schema_t *s, json_object *o)
 	}
 enum_ok:
 	if (s->pattern) {
-		regex_t local, *re = regex_cache_find(v->cache, s->pattern);
+		rpc_pattern_t *local = NULL, *re = regex_cache_find(v->cache, s->pattern);
 		if (!re) {
-			if ((r = regex_compile(s->pattern, &local)) < 0)
+			if ((r = rpc_pattern_compile(s->pattern, &local)) < 0)
 				return r == -ENOMEM ? r : fail(v, "bad pattern in schema");
-			re = &local;
+			re = local;
 		}
-		r = regexec(re, str, 0, NULL, 0);
-		if (re == &local)
-			regfree(&local);
-		if (r != 0)
+		bool ok = rpc_pattern_match(re, str, len);
+		rpc_pattern_free(local);
+		if (!ok)
 			return fail(v, "does not match pattern ^(%s)$", s->pattern);
 	}
 	return 0;
@@ -371,7 +370,9 @@ int rpc_validate_params(const rpc_field_t *fields, json_object *params, rpc_rege
 		json_object *d = json_object_new_object();
 		if (!d)
 			return -ENOMEM;
-		json_object_object_add(d, "param", json_object_new_string(v.path.buf));
+		char path[256];
+		vpath_render(&v.path, path, sizeof(path));
+		json_object_object_add(d, "param", json_object_new_string(path));
 		json_object_object_add(d, "reason", json_object_new_string(v.reason));
 		*ret_data = d;
 	}

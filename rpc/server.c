@@ -73,7 +73,7 @@ static void reply_send(rpc_reply_t *r, rpc_conn_t *c)
 		return;
 	char *buf = malloc(len + 1), *q = buf;
 	if (!buf) {
-		rpc_conn_close(c); /* cannot answer: do not leave the client waiting */
+		rpc_conn_close_later(c); /* cannot answer: do not leave the client waiting */
 		return;
 	}
 	*q++ = '[';
@@ -128,14 +128,34 @@ static bool call_wants_answer(rpc_call_t *call)
 	return call->slot >= 0 && call->reply->conn;
 }
 
+/* When an answer cannot be written (out of memory, or a handler built a
+ * cyclic object), the caller still gets one: -32603 with a fixed text. */
+static char *fallback_error(rpc_call_t *call, size_t *ret_len)
+{
+	static const char body[] = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32603,\"message\":\"Internal error\","
+				   "\"data\":{\"reason\":\"the answer could not be serialised\"}},\"id\":";
+	size_t idl = call->id ? call->id_len : 4;
+	char *s = malloc(sizeof(body) + idl + 1);
+	if (!s)
+		return NULL;
+	char *q = mempcpy(s, body, sizeof(body) - 1);
+	q = mempcpy(q, call->id ? call->id : "null", idl);
+	*q++ = '}';
+	*q = '\0';
+	*ret_len = (size_t)(q - s);
+	return s;
+}
+
 void rpc_call_reply(rpc_call_t *call, json_object *result)
 {
 	size_t len = 0;
 	char *text = NULL;
 
-	if (call_wants_answer(call))
+	if (call_wants_answer(call)) {
 		text = rpc_response_result(call->id, call->id_len, result, &len);
-	else
+		if (!text)
+			text = fallback_error(call, &len);
+	} else
 		json_object_put(result);
 	call_finish(call, text, len);
 }
@@ -145,9 +165,11 @@ void rpc_call_error(rpc_call_t *call, int code, const char *message, json_object
 	size_t len = 0;
 	char *text = NULL;
 
-	if (call_wants_answer(call))
+	if (call_wants_answer(call)) {
 		text = rpc_response_error(call->id, call->id_len, code, message, data, &len);
-	else
+		if (!text)
+			text = fallback_error(call, &len);
+	} else
 		json_object_put(data);
 	call_finish(call, text, len);
 }
@@ -323,7 +345,7 @@ void rpc_server_dispatch_line(rpc_conn_t *c, const char *p, size_t n)
 	rpc_line_t line;
 	rpc_reply_t *reply = NULL;
 
-	if (rpc_line_parse(p, n, s->limits.max_depth, s->tok, &line) < 0)
+	if (rpc_line_parse(p, n, s->limits.max_depth, &line) < 0)
 		goto oom;
 	reply = calloc(1, sizeof(*reply));
 	if (!reply)
@@ -498,8 +520,7 @@ int rpc_server_new(sd_event *e, const rpc_method_t *methods, size_t n_methods, c
 		if ((r = rpc_regex_cache_add_fields(s->regex, methods[i].params)) < 0)
 			goto fail;
 	s->openrpc = rpc_openrpc_document(methods, n_methods, title, version);
-	s->tok = rpc_tokener_new(s->limits.max_depth);
-	if (!s->openrpc || !s->tok) {
+	if (!s->openrpc) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -523,8 +544,6 @@ rpc_server_t *rpc_server_free(rpc_server_t *s)
 	free(s->listeners);
 	sd_event_source_disable_unref(s->accept_retry);
 	json_object_put(s->openrpc);
-	if (s->tok)
-		json_tokener_free(s->tok);
 	rpc_regex_cache_free(s->regex);
 	sd_event_unref(s->event);
 	free(s);
@@ -551,6 +570,7 @@ void rpc_server_get_stats(rpc_server_t *s, rpc_server_stats_t *ret)
 	for (rpc_conn_t *c = s->conns; c; c = c->next) {
 		st.input_bytes += c->in_len - c->in_start;
 		st.output_bytes += c->out_len - c->out_start;
+		st.buffer_bytes += c->in_alloc + c->out_alloc;
 		st.pending_calls += c->n_pending;
 	}
 	*ret = st;

@@ -117,6 +117,7 @@ static void m_stats(rpc_call_t *call, json_object *p, void *u)
 	json_object_object_add(r, "rejected", json_object_new_int64((int64_t)st.n_rejected));
 	json_object_object_add(r, "input_bytes", json_object_new_int64((int64_t)st.input_bytes));
 	json_object_object_add(r, "output_bytes", json_object_new_int64((int64_t)st.output_bytes));
+	json_object_object_add(r, "buffer_bytes", json_object_new_int64((int64_t)st.buffer_bytes));
 	json_object_object_add(r, "pending", json_object_new_int(st.pending_calls));
 	json_object_object_add(r, "fds", json_object_new_int(count_fds()));
 	json_object_object_add(r, "close_hooks", json_object_new_int(ts.close_hooks));

@@ -50,7 +50,7 @@ END_TEST
 
 static void parse(const char *s, rpc_line_t *l)
 {
-	ck_assert_int_eq(rpc_line_parse(s, strlen(s), 64, NULL, l), 0);
+	ck_assert_int_eq(rpc_line_parse(s, strlen(s), 64, l), 0);
 }
 
 START_TEST(parse_requests)
@@ -183,6 +183,96 @@ START_TEST(encode_responses)
 	parse("{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"i\\u0000d\":1}", &l);
 	ck_assert_int_eq(l.entries[0].error_code, RPC_ERROR_INVALID_REQUEST);
 	rpc_line_done(&l);
+}
+END_TEST
+
+START_TEST(build_and_append)
+{
+	/* Our builder and writer agree with json-c on ordinary documents. */
+	static const char *const docs[] = {
+		"{}", "[]", "{\"a\":[1,-2,3.25,-0.5e3,true,false,null,\"x\"],\"b\":{\"c\":{}}}",
+		"[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0001\\u00e9\\u20ac\\ud83d\\ude00\"]",
+		"{\"k\\u0041\":\"v\",\"k\\u0041\":\"last wins\"}", "[9223372036854775807,-9223372036854775808]",
+		"[1e400, 18446744073709551615]",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(docs); i++) {
+		json_object *mine = NULL, *theirs = json_tokener_parse(docs[i]);
+		ck_assert_int_eq(rpc_json_check(docs[i], strlen(docs[i]), 64, NULL, NULL), 0);
+		ck_assert_int_eq(rpc_json_build(docs[i], strlen(docs[i]), &mine), 0);
+		ck_assert_msg(json_object_equal(mine, theirs), "%s: %s vs %s", docs[i], json_object_to_json_string(mine),
+			      json_object_to_json_string(theirs));
+		rpc_buf_t b = { 0 };
+		ck_assert_int_eq(rpc_json_append(&b, mine, 0), 0);
+		json_object *back = json_tokener_parse(b.p);
+		ck_assert_msg(json_object_equal(back, theirs), "%s written as %s", docs[i], b.p);
+		free(b.p);
+		json_object_put(back);
+		json_object_put(mine);
+		json_object_put(theirs);
+	}
+	/* Exact text of numbers and escapes on the way out. */
+	json_object *o = NULL;
+	const char *d = "[1.50,-0,1E+2,\"\\u00e9\\u0000\\u001f\"]";
+	ck_assert_int_eq(rpc_json_build(d, strlen(d), &o), 0);
+	rpc_buf_t b = { 0 };
+	ck_assert_int_eq(rpc_json_append(&b, o, 0), 0);
+	ck_assert_str_eq(b.p, "[1.50,0,1E+2,\"\xc3\xa9\\u0000\\u001f\"]");
+	free(b.p);
+	json_object_put(o);
+	/* lone surrogates become U+FFFD */
+	d = "\"\\ud800x\\udc00\"";
+	ck_assert_int_eq(rpc_json_build(d, strlen(d), &o), 0);
+	ck_assert_str_eq(json_object_get_string(o), "\xef\xbf\xbdx\xef\xbf\xbd");
+	json_object_put(o);
+	/* a member name with U+0000 is refused */
+	d = "{\"a\\u0000b\":1}";
+	ck_assert_int_eq(rpc_json_build(d, strlen(d), &o), -EBADMSG);
+	/* a cycle cannot hang the writer */
+	json_object *a = json_object_new_array();
+	json_object_array_add(a, json_object_get(a));
+	b = (rpc_buf_t){ 0 };
+	ck_assert_int_eq(rpc_json_append(&b, a, 0), -ELOOP);
+	free(b.p);
+	json_object_array_put_idx(a, 0, NULL); /* break the cycle */
+	json_object_put(a);
+}
+END_TEST
+
+/* The fast matcher agrees with regexec on every pattern it takes. */
+START_TEST(patterns)
+{
+	static const char *const fast[] = {
+		"[A-Za-z0-9][A-Za-z0-9._/-]{0,62}", "sha256:[0-9a-f]{64}", "/.*", "a*", "a+b?c{2,3}",
+		"[^a-c]+x", "[]a]*", "[^]a]{1,}", "[a-]?-", "x{0}", "\\.+\\*", ".{2,4}", "a*a*a*b", "[0-9]{3,}",
+	};
+	static const char *const slow[] = { "(a|b)", "a|b", "^a", "a$", "[[:alpha:]]+", "a**", "(ab)+" };
+	static const char *const subjects[] = {
+		"", "a", "b", "ab", "abc", "aacc", "abccc", "abcccc", "vm-1", "VM_1", "-vm", "a/b.c-d_e", "x", "xx",
+		"]]]", "]a]", "d", "dx", "a-", "-", "a--", ".*", "..*", "abcd", "abcde", "123", "12", "1234",
+		"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "/", "/etc/x", "aab",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "\xc3\xa9", "a.b",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(fast) + ELEMENTSOF(slow); i++) {
+		bool want_fast = i < ELEMENTSOF(fast);
+		const char *pat = want_fast ? fast[i] : slow[i - ELEMENTSOF(fast)];
+		rpc_pattern_t *p;
+		regex_t re;
+		char full[128];
+		snprintf(full, sizeof(full), "^(%s)$", pat);
+		ck_assert_int_eq(regcomp(&re, full, REG_EXTENDED | REG_NOSUB), 0);
+		ck_assert_int_eq(rpc_pattern_compile(pat, &p), 0);
+		ck_assert_msg(rpc_pattern_is_fast(p) == want_fast, "%s: fast %d", pat, rpc_pattern_is_fast(p));
+		for (size_t j = 0; j < ELEMENTSOF(subjects); j++) {
+			bool want = regexec(&re, subjects[j], 0, NULL, 0) == 0;
+			ck_assert_msg(rpc_pattern_match(p, subjects[j], strlen(subjects[j])) == want, "%s on \"%s\": want %d",
+				      pat, subjects[j], want);
+		}
+		regfree(&re);
+		rpc_pattern_free(p);
+	}
+	rpc_pattern_t *p;
+	ck_assert_int_eq(rpc_pattern_compile("a(", &p), -EINVAL);
+	ck_assert_int_eq(rpc_pattern_compile("[z-a]", &p), -EINVAL);
 }
 END_TEST
 
@@ -488,6 +578,8 @@ static Suite *jsonrpc_suite(void)
 	tcase_add_test(tc, json_check);
 	tcase_add_test(tc, parse_requests);
 	tcase_add_test(tc, encode_responses);
+	tcase_add_test(tc, build_and_append);
+	tcase_add_test(tc, patterns);
 	tcase_add_test(tc, schema_validation);
 	tcase_add_test(tc, positional);
 	tcase_add_test(tc, server_rejects_bad_tables);
