@@ -376,6 +376,15 @@ $(WASM_FREE_STAMP): $(WASM_SRCS) $(wildcard lib/wasm/*.h lib/wasm/*.inc)
 	$(Q)touch $@
 EXTRA_CHECK_DEPS += $(WASM_FREE_STAMP)
 
+# --- section: test doubles (tests/doubles) — owned by ch work ----------------
+# Stand-ins for programs that cannot exist here (cloud-hypervisor is not
+# packaged by Debian): each tests/doubles/X.c becomes $(BUILD)/tests/doubles/X
+# through the test link rule. They are not suites (tests/run runs only
+# tests/unit and tests/integration); suites start them.
+DOUBLE_SRCS := $(wildcard tests/doubles/*.c)
+DOUBLE_BINS := $(patsubst tests/doubles/%.c,$(BUILD)/tests/doubles/%,$(DOUBLE_SRCS))
+EXTRA_ALL += $(DOUBLE_BINS)
+
 # --- section: fuzz targets (tests/fuzz/fuzz_*.c, clang libFuzzer) ----------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))

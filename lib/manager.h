@@ -66,6 +66,8 @@ typedef struct backend_ops {
 	int (*kill)(manager_t *m, vm_t *vm);
 	/* Release vm->backend_data (VM removed or mvmd exiting). */
 	void (*release)(manager_t *m, vm_t *vm);
+	/* Add backend facts (binary, version, ...) to its compute.node.info entry. */
+	void (*describe)(manager_t *m, json_object *info);
 } backend_ops_t;
 
 int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret);
@@ -79,6 +81,9 @@ bool manager_backend_registered(manager_t *m, vm_backend_t b);
 void manager_backend_describe(manager_t *m, vm_backend_t b, json_object *obj);
 /* usable: true/false; reason is malloc'd (may be NULL). */
 bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason);
+
+/* Let the backend add its facts to info (its compute.node.info entry). */
+void manager_backend_describe(manager_t *m, vm_backend_t b, json_object *info);
 
 sd_event *manager_event(manager_t *m);
 store_t *manager_store(manager_t *m);

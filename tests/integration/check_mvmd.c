@@ -148,8 +148,11 @@ START_TEST(test_create_errors_leave_nothing)
 	ck_assert_ptr_nonnull(strstr(json_object_to_json_string(big), "4..3072 MiB"));
 	json_object_put(big);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", "{\"memory_mib\":2}"), -32005);
-	/* ch is not built yet */
-	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", "{\"memory_mib\":64,\"backend\":\"ch\"}"), -32004);
+	/* ch needs a kernel; kvm takes none */
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", "{\"memory_mib\":64,\"backend\":\"ch\"}"), -32602);
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", "{\"memory_mib\":64,\"kernel\":\"/boot/vmlinuz\"}"), -32602);
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create",
+					 "{\"memory_mib\":64,\"backend\":\"ch\",\"kernel\":\"vmlinuz\"}"), -32602);
 
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s/vms)\"", d.state);
