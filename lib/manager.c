@@ -154,14 +154,6 @@ bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason)
 	return ops->usable(m, ret_reason);
 }
 
-void manager_backend_describe(manager_t *m, vm_backend_t b, json_object *info)
-{
-	const backend_ops_t *ops = m->backends[b];
-
-	if (ops && ops->describe)
-		ops->describe(m, info);
-}
-
 sd_event *manager_event(manager_t *m) { return m->event; }
 store_t *manager_store(manager_t *m) { return m->store; }
 blob_store_t *manager_blobs(manager_t *m) { return m->blobs; }
