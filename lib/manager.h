@@ -67,6 +67,9 @@ typedef struct backend_ops {
 	int (*kill)(manager_t *m, vm_t *vm);
 	/* Release vm->backend_data (VM removed or mvmd exiting). */
 	void (*release)(manager_t *m, vm_t *vm);
+	/* Let the running VM fetch blob hex itself (Linux guests fetch Wasm
+	 * modules mvmd asks them to run; docs/blob-protocol.md). */
+	int (*grant_blob)(manager_t *m, vm_t *vm, const char *hex);
 } backend_ops_t;
 
 int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret);
@@ -78,6 +81,8 @@ void *manager_backend_userdata(manager_t *m, vm_backend_t b);
 bool manager_backend_registered(manager_t *m, vm_backend_t b);
 /* The backend's limits and facts into obj (compute.node.info); no-op without. */
 void manager_backend_describe(manager_t *m, vm_backend_t b, json_object *obj);
+/* backend_ops_t.grant_blob; -EOPNOTSUPP for a backend without it. */
+int manager_vm_grant_blob(manager_t *m, vm_t *vm, const char *hex);
 /* usable: true/false; reason is malloc'd (may be NULL). */
 bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason);
 
