@@ -228,8 +228,10 @@ INIT_OBJS := $(patsubst %.c,$(BUILD)/musl/%.o,$(INIT_SRCS))
 MVM_INIT := $(BUILD)/bin/mvm-init
 INIT_CFLAGS := -std=gnu11 -Os -g -pipe -D_GNU_SOURCE -DMVM_VERSION=\"$(VERSION)\" \
    -I. -Ilib -fno-strict-aliasing $(WARNINGS)
-# The interpreter is the hot path of a Wasm exec: -O2, as on the host.
+# The interpreter and the module's hash check are the hot path of a Wasm
+# exec: -O2, as on the host.
 $(BUILD)/musl/lib/wasm/%.o: INIT_CFLAGS += -O2 -fno-math-errno
+$(BUILD)/musl/lib/util/sha256.o: INIT_CFLAGS += -O2
 $(BUILD)/musl/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  MUSLCC  $<")
