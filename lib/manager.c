@@ -325,12 +325,14 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 	r = record(m, vm, to, cause, m->node_ring.next_seq);
 	if (r < 0)
 		return r;
+	vm_touch(vm);
 	publish(m, last_event(vm));
 	return store_save(m->store, vm, state_is_durable(to));
 }
 
 int manager_save(manager_t *m, vm_t *vm)
 {
+	vm_touch(vm);
 	return store_save(m->store, vm, state_is_durable(vm->state));
 }
 

@@ -97,6 +97,7 @@ vm_t *vm_free(vm_t *vm)
 	free(vm->load_error);
 	if (vm->backend_state)
 		json_object_put(vm->backend_state);
+	vm_touch(vm);
 	fsm_ring_done(&vm->transitions);
 	free(vm);
 	return NULL;
@@ -138,6 +139,14 @@ int vm_set_spec(vm_t *vm, json_object *spec)
 	vm->vcpus = (unsigned)vcpus;
 	vm->memory_mib = (uint64_t)mem;
 	return 0;
+}
+
+void vm_touch(vm_t *vm)
+{
+	if (vm->view) {
+		json_object_put(vm->view);
+		vm->view = NULL;
+	}
 }
 
 int vm_set_cause(vm_t *vm, const char *cause)

@@ -56,6 +56,10 @@ typedef struct vm {
 	char *load_error;
 
 	void *backend_data; /* owned by the backend */
+
+	/* The status view (rpc/methods.c), built on first use and dropped by
+	 * vm_touch() whenever the VM changes: orchestrators poll status. */
+	json_object *view;
 } vm_t;
 
 /* A new VM in state Pending with a fresh random id. */
@@ -68,6 +72,9 @@ vm_t *vm_free(vm_t *vm);
 int vm_set_spec(vm_t *vm, json_object *spec);
 
 int vm_set_cause(vm_t *vm, const char *cause);
+
+/* The VM changed: forget cached views of it. */
+void vm_touch(vm_t *vm);
 
 /* Names: [A-Za-z0-9][A-Za-z0-9._-]{0,62}. Ids: lowercase UUID text. */
 bool vm_name_is_valid(const char *name);

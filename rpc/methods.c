@@ -56,7 +56,7 @@ json_object *methods_event_to_json(const fsm_event_t *ev)
 	return o;
 }
 
-json_object *methods_vm_to_json(manager_t *m, const vm_t *vm, bool with_transitions)
+static json_object *vm_view(manager_t *m, const vm_t *vm, bool with_transitions)
 {
 	json_object *o = json_object_new_object(), *v;
 
@@ -88,6 +88,17 @@ json_object *methods_vm_to_json(manager_t *m, const vm_t *vm, bool with_transiti
 		json_object_object_add(o, "transitions", arr);
 	}
 	return o;
+}
+
+json_object *methods_vm_to_json(manager_t *m, const vm_t *vm, bool with_transitions)
+{
+	vm_t *w = (vm_t *)vm; /* the cache is not part of the VM's value */
+
+	if (!with_transitions)
+		return vm_view(m, vm, false);
+	if (!w->view)
+		w->view = vm_view(m, vm, true);
+	return w->view ? json_object_get(w->view) : NULL;
 }
 
 vm_t *methods_find_vm(rpc_call_t *call, manager_t *m, json_object *params)
