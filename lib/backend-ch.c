@@ -650,9 +650,9 @@ static void on_vm_shutdown(int error, long status, const char *body, size_t len,
 }
 
 /* The guest did not power off in time (or cannot be asked): shut it down. */
-static void escalate(ch_vm_t *c)
+static void escalate(ch_vm_t *c, const char *cause)
 {
-	c->stop_cause = "stopped by vm.shutdown (the guest ignored the power button)";
+	c->stop_cause = cause;
 	arm_stop_timer(c, STOP_GRACE_MS, on_kill_timer);
 	if (api_send(c, CH_API_VM_SHUTDOWN, on_vm_shutdown) < 0) {
 		c->killed = "stop timeout";
@@ -662,7 +662,7 @@ static void escalate(ch_vm_t *c)
 
 static int on_stop_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
-	escalate(userdata);
+	escalate(userdata, "stopped by vm.shutdown (the guest ignored the power button)");
 	return 0;
 }
 
@@ -671,10 +671,15 @@ static void on_power_button(int error, long status, const char *body, size_t len
 	ch_vm_t *c = userdata;
 
 	c->req = NULL;
+	/* No API yet (a stop right after the spawn): no guest to ask either. */
+	if (error == -ECONNREFUSED) {
+		c->killed = "stop (cloud-hypervisor's API was not up yet)";
+		pidfd_kill(c->pidfd, SIGKILL);
+		return;
+	}
 	if (error < 0 || ch_api_check_status(CH_API_POWER_BUTTON, status) < 0) {
-		c->stop_cause = "stopped by vm.shutdown (the power button request failed)";
 		c->stop_timer = sd_event_source_disable_unref(c->stop_timer);
-		escalate(c);
+		escalate(c, "stopped by vm.shutdown (the power button request failed)");
 	}
 }
 
@@ -693,7 +698,7 @@ static int ch_stop(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
 	if (c->tick)
 		sd_event_source_set_enabled(c->tick, SD_EVENT_OFF);
 	if (api_send(c, CH_API_POWER_BUTTON, on_power_button) < 0) {
-		escalate(c);
+		escalate(c, "stopped by vm.shutdown (the power button request failed)");
 		return 0;
 	}
 	arm_stop_timer(c, timeout_ms, on_stop_timer);
@@ -757,7 +762,7 @@ static int ch_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 	/* A stop in progress lost its timer with the old mvmd: finish it now. */
 	if (vm->state == VM_STATE_STOPPING) {
 		c->phase = PHASE_STOPPING;
-		escalate(c);
+		escalate(c, "stopped by vm.shutdown (a stop was in progress when mvmd restarted)");
 	}
 	return 0;
 }

@@ -74,6 +74,15 @@ static json_object *vm_view(manager_t *m, const vm_t *vm, bool with_transitions)
 	else
 		json_object_object_add(o, "labels", json_object_new_object());
 	json_object_object_add(o, "created", vm->created_usec ? methods_time_to_json(vm->created_usec) : NULL);
+	/* ch: what the VM boots, and where exec reaches it (hybrid vsock). */
+	if (vm->backend == VM_BACKEND_CH && vm->spec) {
+		static const char *const keys[] = { "kernel", "initramfs", "cmdline" };
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (json_object_object_get_ex(vm->spec, keys[i], &v))
+				json_object_object_add(o, keys[i], json_object_get(v));
+		if (vm->backend_state && json_object_object_get_ex(vm->backend_state, "vsock_socket", &v))
+			json_object_object_add(o, "vsock_socket", json_object_get(v));
+	}
 	if (vm->pid > 0)
 		json_object_object_add(o, "pid", json_object_new_int(vm->pid));
 	if (vm->has_exit_code)

@@ -9,11 +9,21 @@
 #include <string.h>
 #include <time.h>
 
+/* The I/O source of one of curl's sockets, by fd. Kept here rather than
+ * with curl_multi_assign(): the entry goes when the socket is closed (our
+ * close callback), so an fd number curl reuses never meets a stale source. */
+typedef struct sock_src {
+	int fd;
+	sd_event_source *src;
+} sock_src_t;
+
 struct ch_http {
 	sd_event *event;
 	CURLM *multi;
 	sd_event_source *timer;
 	ch_http_req_t *reqs; /* pending, for cancellation at free */
+	sock_src_t *socks;
+	size_t n_socks, cap_socks;
 };
 
 struct ch_http_req {
@@ -154,30 +164,62 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+static sock_src_t *sock_find(ch_http_t *h, int fd)
+{
+	for (size_t i = 0; i < h->n_socks; i++)
+		if (h->socks[i].fd == fd)
+			return &h->socks[i];
+	return NULL;
+}
+
+static void sock_forget(ch_http_t *h, int fd)
+{
+	sock_src_t *e = sock_find(h, fd);
+
+	if (!e)
+		return;
+	sd_event_source_disable_unref(e->src);
+	*e = h->socks[--h->n_socks];
+}
+
 /* curl says which events it wants on a socket. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
 	ch_http_t *h = userp;
-	sd_event_source *src = socketp;
+	sock_src_t *e = sock_find(h, fd);
 	uint32_t events = 0;
 
 	if (what == CURL_POLL_REMOVE) {
-		if (src) {
-			sd_event_source_disable_unref(src);
-			curl_multi_assign(h->multi, fd, NULL);
-		}
+		sock_forget(h, fd);
 		return 0;
 	}
 	if (what & CURL_POLL_IN)
 		events |= EPOLLIN;
 	if (what & CURL_POLL_OUT)
 		events |= EPOLLOUT;
-	if (src)
-		return sd_event_source_set_io_events(src, events) < 0 ? -1 : 0;
-	if (sd_event_add_io(h->event, &src, fd, events, on_io, h) < 0)
+	if (e)
+		return sd_event_source_set_io_events(e->src, events) < 0 ? -1 : 0;
+	if (h->n_socks == h->cap_socks) {
+		size_t nc = h->cap_socks ? h->cap_socks * 2 : 8;
+		sock_src_t *p = realloc(h->socks, nc * sizeof(*p));
+		if (!p)
+			return -1;
+		h->socks = p;
+		h->cap_socks = nc;
+	}
+	e = &h->socks[h->n_socks];
+	if (sd_event_add_io(h->event, &e->src, fd, events, on_io, h) < 0)
 		return -1;
-	curl_multi_assign(h->multi, fd, src);
+	e->fd = fd;
+	h->n_socks++;
 	return 0;
+}
+
+/* curl closes a socket: its source goes first. */
+static int on_close_socket(void *userp, curl_socket_t fd)
+{
+	sock_forget(userp, fd);
+	return close(fd);
 }
 
 /* curl asks to be called back after timeout_ms (-1: never). */
@@ -243,6 +285,9 @@ ch_http_t *ch_http_free(ch_http_t *h)
 	}
 	if (h->multi)
 		curl_multi_cleanup(h->multi);
+	while (h->n_socks)
+		sock_forget(h, h->socks[0].fd);
+	free(h->socks);
 	sd_event_source_disable_unref(h->timer);
 	sd_event_unref(h->event);
 	free(h);
@@ -296,6 +341,8 @@ int ch_http_request(ch_http_t *h, const char *sock_path, const char *method, con
 	curl_easy_setopt(req->easy, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(req->easy, CURLOPT_WRITEDATA, req);
 	curl_easy_setopt(req->easy, CURLOPT_PRIVATE, req);
+	curl_easy_setopt(req->easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+	curl_easy_setopt(req->easy, CURLOPT_CLOSESOCKETDATA, h);
 	curl_easy_setopt(req->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(req->easy, CURLOPT_NOSIGNAL, 1L);
 	/* One connection per request: the VMM may have gone in between. */

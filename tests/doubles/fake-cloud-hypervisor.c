@@ -15,6 +15,9 @@
  *  - a serial client gets "mvm-init: ready" (the guest's banner) on its
  *    first connection and "fake-ch: serial reconnected" on later ones,
  *    and everything it writes echoed back as "echo: ...";
+ *  - MVM_FAKE_CH_DELAY_MS=N delays the API socket by N ms, and
+ *    MVM_FAKE_CH_CREATED_POLLS=N (default 3) is how many vm.info answers
+ *    say "Created" before "Running";
  *  - vm.power-button makes the "guest" print "mvm-init: powering off" and
  *    the process exit 0, as cloud-hypervisor does when its guest powers
  *    off (unless MVM_FAKE_CH_IGNORE_POWER_BUTTON=1); vmm.shutdown exits 0.
@@ -116,6 +119,10 @@ int main(int argc, char **argv)
 		fclose(f);
 	}
 
+	/* A slow VMM: the API socket appears only after this many ms. */
+	const char *delay = getenv("MVM_FAKE_CH_DELAY_MS");
+	if (delay)
+		usleep((useconds_t)atoi(delay) * 1000u);
 	signal(SIGPIPE, SIG_IGN);
 	const char *polls = getenv("MVM_FAKE_CH_CREATED_POLLS");
 	ch_double_config_t cfg = {

@@ -78,6 +78,8 @@ static void teardown(void)
 	mvmt_daemon_cleanup(&d);
 	unsetenv("MVM_FAKE_CH_VERSION");
 	unsetenv("MVM_FAKE_CH_IGNORE_POWER_BUTTON");
+	unsetenv("MVM_FAKE_CH_CREATED_POLLS");
+	unsetenv("MVM_FAKE_CH_DELAY_MS");
 }
 
 static json_object *call_id(const char *method, const char *name, const char *extra)
@@ -241,6 +243,11 @@ START_TEST(test_lifecycle)
 		 fake, dir, kernel, initramfs, dir, dir);
 	snprintf(path, sizeof(path), "%s/fake-ch.argv", dir);
 	ck_assert_str_eq(slurp(path), expect);
+	ck_assert_str_eq(mvmt_str(r, "result.kernel"), kernel);
+	ck_assert_str_eq(mvmt_str(r, "result.initramfs"), initramfs);
+	ck_assert_str_eq(mvmt_str(r, "result.cmdline"), "console=ttyS0 reboot=k panic=1 quiet");
+	snprintf(expect, sizeof(expect), "%s/vsock.sock", dir);
+	ck_assert_str_eq(mvmt_str(r, "result.vsock_socket"), expect);
 	json_object_put(r);
 
 	/* Its own session: it survives mvmd's process group being signalled. */
@@ -346,6 +353,17 @@ START_TEST(test_force_stop_and_crash)
 	ck_assert_str_eq(mvmt_str(s, "cause"), "cloud-hypervisor killed by signal 9 (Killed)");
 	ck_assert_ptr_null(mvmt_get(s, "pid"));
 	json_object_put(s);
+
+	/* remove --force of a running VM ends cloud-hypervisor first. */
+	r = call_id("compute.vm.start", "a", NULL);
+	pid = (int)mvmt_int(r, "result.pid");
+	json_object_put(r);
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.remove", "{\"id\":\"a\"}"), -32002);
+	r = call_id("compute.vm.remove", "a", "\"force\":true");
+	ck_assert(json_object_get_boolean(mvmt_get(r, "result.removed")));
+	json_object_put(r);
+	wait_ended(pid);
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.status", "{\"id\":\"a\"}"), -32001);
 }
 END_TEST
 
@@ -535,6 +553,79 @@ START_TEST(test_blob_server_follows_vm)
 }
 END_TEST
 
+/* A VMM slow to report the VM running: start times out (-32006) and the VM
+ * keeps starting; a restart of mvmd resumes the readiness polls; a stop
+ * while Starting goes through the power button. */
+START_TEST(test_slow_start)
+{
+	setenv("MVM_FAKE_CH_CREATED_POLLS", "60", 1);
+	start_daemon(NULL);
+	create_ch("slow");
+	json_object *r = call_id("compute.vm.start", "slow", "\"timeout_ms\":100");
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32006);
+	json_object_put(r);
+	json_object *s = status("slow");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Starting");
+	int pid = (int)mvmt_int(s, "pid");
+	json_object_put(s);
+
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGKILL);
+	start_daemon(NULL);
+	s = wait_state("slow", "Running");
+	ck_assert_int_eq(mvmt_int(s, "pid"), pid);
+	json_object_put(s);
+	r = call_id("compute.vm.stop", "slow", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	json_object_put(r);
+	wait_ended(pid);
+
+	/* Stopped while still Starting, once its API answers. */
+	char reqs[512];
+	vm_file("slow", "fake-ch.requests", reqs, sizeof(reqs));
+	size_t before = strlen(slurp(reqs));
+	r = call_id("compute.vm.start", "slow", "\"timeout_ms\":100");
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32006);
+	json_object_put(r);
+	s = status("slow");
+	pid = (int)mvmt_int(s, "pid");
+	json_object_put(s);
+	for (int i = 0; i < 500 && !strstr(slurp(reqs) + before, "GET /api/v1/vm.info"); i++)
+		usleep(10000);
+	s = status("slow");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Starting");
+	json_object_put(s);
+	r = call_id("compute.vm.stop", "slow", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	ck_assert_str_eq(mvmt_str(r, "result.cause"), "stopped (power button)");
+	json_object_put(r);
+	wait_ended(pid);
+	unsetenv("MVM_FAKE_CH_CREATED_POLLS");
+}
+END_TEST
+
+/* A stop before cloud-hypervisor's API is up: nothing to ask, killed now. */
+START_TEST(test_stop_before_api)
+{
+	setenv("MVM_FAKE_CH_DELAY_MS", "3000", 1);
+	start_daemon(NULL);
+	unsetenv("MVM_FAKE_CH_DELAY_MS");
+	create_ch("early");
+	json_object *r = call_id("compute.vm.start", "early", "\"timeout_ms\":50");
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32006);
+	json_object_put(r);
+	json_object *s = status("early");
+	int pid = (int)mvmt_int(s, "pid");
+	json_object_put(s);
+	r = call_id("compute.vm.stop", "early", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	ck_assert_str_eq(mvmt_str(r, "result.cause"), "killed by stop (cloud-hypervisor's API was not up yet)");
+	json_object_put(r);
+	wait_ended(pid);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mvmd_ch");
@@ -552,6 +643,8 @@ int main(void)
 	tcase_add_test(tc, test_missing_binary);
 	tcase_add_test(tc, test_readopt_after_kill9);
 	tcase_add_test(tc, test_blob_server_follows_vm);
+	tcase_add_test(tc, test_slow_start);
+	tcase_add_test(tc, test_stop_before_api);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -265,6 +265,40 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+/* Cancelling a request whose connection is open, then starting another at
+ * once: curl may reuse the closed fd's number, and the new connection must
+ * still be watched (it once met the stale I/O source of the old one). */
+START_TEST(test_cancel_then_reuse)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char mute[160];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ch_double_t *d;
+
+	snprintf(mute, sizeof(mute), "%s/mute.sock", dir);
+	strcpy(sa.sun_path, mute);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(ch_double_new(sock, NULL, &d), 0);
+	ck_assert_int_eq(ch_double_start_thread(d), 0);
+	for (int i = 0; i < 5; i++) {
+		ch_http_req_t *req;
+		result_t never = { 0 }, r;
+		ck_assert_int_eq(ch_http_request(h, mute, "GET", "/api/v1/vm.info", 5000, 4096, on_done, &never, &req), 0);
+		for (int k = 0; k < 5; k++)
+			ck_assert_int_ge(sd_event_run(e, 2000), 0); /* connect and send */
+		ch_http_cancel(req);
+		long long t0 = now_ms();
+		call(CH_API_PING, &r);
+		ck_assert_int_eq(r.error, 0);
+		ck_assert_int_lt(now_ms() - t0, 1000);
+		ck_assert(!never.done);
+	}
+	ch_double_free(d);
+	close(fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ch_http");
@@ -281,6 +315,7 @@ int main(void)
 	tcase_add_test(tc, test_body_cap);
 	tcase_add_test(tc, test_timeout_does_not_block);
 	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_cancel_then_reuse);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
