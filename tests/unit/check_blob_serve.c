@@ -6,8 +6,9 @@
  * Covers: fetch, unknown and ungranted hashes (one indistinguishable
  * answer), malformed and oversize requests, a half request that times out,
  * a client that never reads (bounded, closed after the stall timeout while
- * others are served), the connection cap, bytes that do not match the
- * hash (refused by the client), and no fd left behind.
+ * others are served), the connection cap, many fetches at once, bytes
+ * that do not match the hash (refused by the client), and no fd left
+ * behind.
  */
 #include <check.h>
 #include <dirent.h>
@@ -480,6 +481,52 @@ START_TEST(test_vsock_path_and_stop)
 }
 END_TEST
 
+/* Twelve guests fetching at once, more than max_connections (8): every
+ * fetch completes with the right bytes; the cap only queues them. */
+START_TEST(test_many_concurrent_fetches)
+{
+	enum { N = 12 };
+	blob_serve_opts_t o = { .max_connections = 8 };
+	size_t len = 200 * 1024;
+	uint8_t *data = random_bytes(len);
+	struct fetch_job j[N];
+	pthread_t th[N];
+	blob_serve_stats_t st;
+	char hex[65];
+	uint64_t end;
+	bool all;
+
+	put(data, len, hex);
+	start(&o);
+	ck_assert_int_eq(blob_serve_grant(srv, hex), 0);
+	memset(j, 0, sizeof(j));
+	for (int i = 0; i < N; i++) {
+		j[i].hex = hex;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, fetch_thread, &j[i]), 0);
+	}
+	end = now_ms() + 20000;
+	do {
+		sd_event_run(ev, 2000);
+		ck_assert_uint_le(blob_serve_connections(srv), 8);
+		all = true;
+		for (int i = 0; i < N; i++)
+			all = all && atomic_load(&j[i].done);
+	} while (!all && now_ms() < end);
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(j[i].r, 0);
+		ck_assert_uint_eq(j[i].len, len);
+		ck_assert(memcmp(j[i].data, data, len) == 0);
+		free(j[i].data);
+	}
+	pump(20);
+	blob_serve_get_stats(srv, &st);
+	ck_assert_uint_eq(st.served, N);
+	ck_assert_uint_eq(st.bytes, (uint64_t)N * len);
+	free(data);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("blob_serve");
@@ -497,6 +544,7 @@ int main(void)
 	tcase_add_test(tc, test_half_request_times_out);
 	tcase_add_test(tc, test_client_never_reads);
 	tcase_add_test(tc, test_connection_cap);
+	tcase_add_test(tc, test_many_concurrent_fetches);
 	tcase_add_test(tc, test_tampered_blob_refused_by_client);
 	tcase_add_test(tc, test_client_limits);
 	tcase_add_test(tc, test_vsock_path_and_stop);
