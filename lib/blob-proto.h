@@ -60,6 +60,15 @@ static inline int blob_proto_header_decode(const uint8_t h[BLOB_PROTO_HEADER_LEN
 	return 0;
 }
 
-const char *blob_proto_status_to_string(uint32_t status);
+static inline const char *blob_proto_status_to_string(uint32_t status)
+{
+	switch (status) {
+	case BLOB_STATUS_OK: return "ok";
+	case BLOB_STATUS_BAD_REQUEST: return "bad-request";
+	case BLOB_STATUS_UNAVAILABLE: return "unavailable";
+	case BLOB_STATUS_IO_ERROR: return "io-error";
+	default: return "unknown";
+	}
+}
 
 #endif

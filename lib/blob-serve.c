@@ -57,17 +57,6 @@ struct conn {
 	size_t buf_off, buf_len;
 };
 
-const char *blob_proto_status_to_string(uint32_t status)
-{
-	switch (status) {
-	case BLOB_STATUS_OK: return "ok";
-	case BLOB_STATUS_BAD_REQUEST: return "bad-request";
-	case BLOB_STATUS_UNAVAILABLE: return "unavailable";
-	case BLOB_STATUS_IO_ERROR: return "io-error";
-	default: return "unknown";
-	}
-}
-
 int blob_serve_parse_request(const void *buf, size_t len, char ret_hex[static BLOB_HEX_LEN + 1])
 {
 	static const char prefix[] = BLOB_REF_PREFIX;

@@ -80,6 +80,9 @@ static int fetch(const char *hex, uint8_t **ret_data, size_t *ret_len)
 	}
 	if (r == -EBADMSG)
 		err("sha256:%s: refused: the bytes received do not have this hash", hex);
+	else if (status != UINT32_MAX)
+		err("sha256:%s: cannot fetch from the host (%s): %s (host said %s)", hex, t.name, strerror(-r),
+		    blob_proto_status_to_string(status));
 	else
 		err("sha256:%s: cannot fetch from the host (%s%s%s): %s", hex, t.name,
 		    blob_unix_path ? ":" : "", blob_unix_path ? blob_unix_path : "", strerror(-r));
