@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -165,7 +166,7 @@ static int binary_check(char **ret_path, char **ret_reason)
 
 /* --- how a VM ended ------------------------------------------------------ */
 
-static void serial_drain(ch_vm_t *c);
+static void serial_drain(ch_vm_t *c, unsigned max_reads);
 
 static void unlink_sockets(ch_vm_t *c)
 {
@@ -183,7 +184,7 @@ static int on_exit_(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	bool clean = false, known = false, exited = false;
 	vm_state_t to;
 
-	serial_drain(c);
+	serial_drain(c, UINT_MAX); /* the last words: the peer is gone, this ends */
 	if (c->is_child) {
 		siginfo_t si = { 0 };
 		if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)fd, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
@@ -239,11 +240,11 @@ static void serial_close(ch_vm_t *c)
 	c->serial_fd = safe_close(c->serial_fd);
 }
 
-static void serial_drain(ch_vm_t *c)
+static void serial_drain(ch_vm_t *c, unsigned max_reads)
 {
 	char buf[SERIAL_BUF];
 
-	while (c->serial_fd >= 0) {
+	while (c->serial_fd >= 0 && max_reads--) {
 		ssize_t n = read(c->serial_fd, buf, sizeof(buf));
 		if (n > 0) {
 			if (c->console)
@@ -260,7 +261,8 @@ static void serial_drain(ch_vm_t *c)
 
 static int on_serial(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-	serial_drain(userdata);
+	/* A chatty guest gets 1 MiB per turn; the loop serves the others. */
+	serial_drain(userdata, 16);
 	return 0;
 }
 

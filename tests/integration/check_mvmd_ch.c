@@ -605,6 +605,44 @@ START_TEST(test_slow_start)
 }
 END_TEST
 
+static long ctxt_switches(pid_t pid)
+{
+	char path[64], line[256];
+	long n = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* Once Running with its console connected, a VM costs mvmd nothing: the
+ * readiness polls stop (no API request, no wake-up). */
+START_TEST(test_running_is_quiet)
+{
+	char reqs[512];
+
+	start_daemon(NULL);
+	create_ch("q1");
+	create_ch("q2");
+	json_object_put(call_id("compute.vm.start", "q1", NULL));
+	json_object_put(call_id("compute.vm.start", "q2", NULL));
+	wait_log("q1", "mvm-init: ready");
+	wait_log("q2", "mvm-init: ready");
+	usleep(200000);
+	vm_file("q1", "fake-ch.requests", reqs, sizeof(reqs));
+	size_t n0 = strlen(slurp(reqs));
+	long c0 = ctxt_switches(d.pid);
+	usleep(1000000);
+	long c1 = ctxt_switches(d.pid);
+	ck_assert_uint_eq(strlen(slurp(reqs)), n0);
+	ck_assert_msg(c1 - c0 < 10, "mvmd woke up %ld times in 1 s with 2 idle ch VMs", c1 - c0);
+}
+END_TEST
+
 /* A stop before cloud-hypervisor's API is up: nothing to ask, killed now. */
 START_TEST(test_stop_before_api)
 {
@@ -645,6 +683,7 @@ int main(void)
 	tcase_add_test(tc, test_blob_server_follows_vm);
 	tcase_add_test(tc, test_slow_start);
 	tcase_add_test(tc, test_stop_before_api);
+	tcase_add_test(tc, test_running_is_quiet);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
