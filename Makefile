@@ -231,11 +231,15 @@ EXTRA_CHECK_DEPS += $(FREESTANDING_STAMP)
 # mvm-init: a static musl binary (never sanitized: it is PID 1 in a guest).
 MUSL_CC ?= musl-gcc
 INIT_SRCS := $(wildcard init/mvm-init/*.c) $(filter-out lib/exec/client.c lib/exec/call.c,$(wildcard lib/exec/*.c)) \
-   lib/util/kcmdline.c
+   lib/util/kcmdline.c lib/util/sha256.c lib/blob-fetch.c lib/wasi-posix.c $(WASM_SRCS)
 INIT_OBJS := $(patsubst %.c,$(BUILD)/musl/%.o,$(INIT_SRCS))
 MVM_INIT := $(BUILD)/bin/mvm-init
 INIT_CFLAGS := -std=gnu11 -Os -g -pipe -D_GNU_SOURCE -DMVM_VERSION=\"$(VERSION)\" \
    -I. -Ilib -fno-strict-aliasing $(WARNINGS)
+# The interpreter and the module's hash check are the hot path of a Wasm
+# exec: -O2, as on the host.
+$(BUILD)/musl/lib/wasm/%.o: INIT_CFLAGS += -O2 -fno-math-errno
+$(BUILD)/musl/lib/util/sha256.o: INIT_CFLAGS += -O2
 $(BUILD)/musl/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  MUSLCC  $<")

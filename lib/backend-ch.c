@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "blob-serve.h"
 #include "ch/api.h"
 #include "ch/cmdline.h"
 #include "ch/http.h"
@@ -77,6 +78,7 @@ typedef struct ch_vm {
 	ch_http_req_t *req; /* at most one API request in flight */
 	sd_event_source *pidfd_src, *serial_src, *tick, *stop_timer;
 	console_t *console;
+	blob_serve_t *blobs; /* the guest fetches Wasm modules: vsock.sock_1025 */
 } ch_vm_t;
 
 static ch_backend_t backend;
@@ -122,6 +124,7 @@ static void ch_vm_free(ch_vm_t *c)
 	sd_event_source_disable_unref(c->tick);
 	sd_event_source_disable_unref(c->stop_timer);
 	console_free(c->console);
+	blob_serve_stop(c->blobs);
 	safe_close(c->serial_fd);
 	safe_close(c->pidfd);
 	free(c->api);
@@ -393,6 +396,10 @@ static int ch_vm_attach(ch_vm_t *c)
 		.userdata = c,
 	};
 	r = console_new(e, &ccfg, &c->console);
+	if (r < 0)
+		return r;
+	/* Grants do not survive a re-adoption: each exec grants again. */
+	r = blob_serve_start(e, manager_blobs(c->m), c->vsock, NULL, &c->blobs);
 	if (r < 0)
 		return r;
 	r = sd_event_add_io(e, &c->pidfd_src, c->pidfd, EPOLLIN, on_exit_, c);
@@ -762,6 +769,13 @@ static int ch_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 	return 0;
 }
 
+static int ch_grant_blob(manager_t *m, vm_t *vm, const char *hex)
+{
+	ch_vm_t *c = vm->backend_data;
+
+	return c && c->blobs ? blob_serve_grant(c->blobs, hex) : -ESRCH;
+}
+
 static const backend_ops_t ch_ops = {
 	.usable = ch_usable,
 	.provision = ch_provision,
@@ -771,6 +785,7 @@ static const backend_ops_t ch_ops = {
 	.kill = ch_kill,
 	.release = ch_release,
 	.describe = ch_describe,
+	.grant_blob = ch_grant_blob,
 };
 
 int backend_ch_register(manager_t *m, const backend_ch_config_t *cfg)

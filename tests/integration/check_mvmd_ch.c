@@ -19,10 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "blob-proto.h"
 #include "mvmtest.h"
 
 static mvmt_daemon_t d;
@@ -497,6 +500,59 @@ START_TEST(test_readopt_after_kill9)
 }
 END_TEST
 
+/* While a ch VM runs, mvmd serves blobs on <vsock socket>_1025, where a
+ * hybrid-vsock VMM delivers guest connections to host port 1025
+ * (docs/blob-protocol.md): a stored blob nobody granted to this VM is
+ * "unavailable", like an absent one. Gone when the VM stops. */
+static void blob_request(const char *path, const char *hex, uint32_t want_status)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint8_t h[BLOB_PROTO_HEADER_LEN];
+	char req[80];
+	uint32_t st;
+	uint64_t sz;
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(s, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ck_assert_int_eq(connect(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(req, sizeof(req), "sha256:%s\n", hex);
+	ck_assert_int_eq(write(s, req, 72), 72);
+	ck_assert_int_eq(read(s, h, sizeof(h)), (ssize_t)sizeof(h));
+	ck_assert_int_eq(blob_proto_header_decode(h, &st, &sz), 0);
+	ck_assert_uint_eq(st, want_status);
+	ck_assert_uint_eq(sz, 0);
+	ck_assert_int_eq(read(s, h, sizeof(h)), 0); /* closed after the answer */
+	close(s);
+}
+
+START_TEST(test_blob_server_follows_vm)
+{
+	char path[512];
+	struct stat st;
+
+	start_daemon(NULL);
+	json_object *r = mvmt_result(fd, "compute.blob.put", "{\"data\":\"aGVsbG8=\"}"); /* "hello" */
+	char hex[65];
+	snprintf(hex, sizeof(hex), "%s", mvmt_str(r, "hash") + 7);
+	json_object_put(r);
+	create_ch("blobs");
+	vm_file("blobs", "vsock.sock_1025", path, sizeof(path));
+	ck_assert_int_eq(stat(path, &st), -1);
+	r = call_id("compute.vm.start", "blobs", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	json_object_put(r);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	blob_request(path, hex, BLOB_STATUS_UNAVAILABLE);
+	blob_request(path, "0000000000000000000000000000000000000000000000000000000000000000", BLOB_STATUS_UNAVAILABLE);
+	r = call_id("compute.vm.stop", "blobs", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	json_object_put(r);
+	ck_assert_int_eq(stat(path, &st), -1);
+}
+END_TEST
+
 /* A VMM slow to report the VM running: start times out (-32006) and the VM
  * keeps starting; a restart of mvmd resumes the readiness polls; a stop
  * while Starting goes through the power button. */
@@ -624,6 +680,7 @@ int main(void)
 	tcase_add_test(tc, test_version_refused);
 	tcase_add_test(tc, test_missing_binary);
 	tcase_add_test(tc, test_readopt_after_kill9);
+	tcase_add_test(tc, test_blob_server_follows_vm);
 	tcase_add_test(tc, test_slow_start);
 	tcase_add_test(tc, test_stop_before_api);
 	tcase_add_test(tc, test_running_is_quiet);
