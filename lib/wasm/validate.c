@@ -291,8 +291,25 @@ static int memop(struct fc *c, unsigned op, uint8_t type, unsigned align, bool s
 		TRY(pop(c, type));
 		uint32_t hv = c->vh;
 		TRY(pop(c, I32));
-		if (!c->dead)
-			EMIT(op, -1, operand_slot(c, hv), operand_slot(c, c->vh), off);
+		if (c->dead)
+			return 0;
+		uint32_t ha = c->vh;
+		/* address computed by the last instruction (the value came from
+		 * a local or is already in place): fuse the add into the store */
+		if (c->vs[ha].local == NO_LOCAL && c->last_dst != NO_POS && c->last_dst == c->last_op + 1 &&
+		    c->code[c->last_dst].u == slot_of(c, ha) && c->code[c->last_dst].u != operand_slot(c, hv) &&
+		    (c->last_kind == OP_i32_add_imm || c->last_kind == OP_i32_add) &&
+		    (op == OP_st32 || op == OP_st64 || op == OP_st8)) {
+			bool imm = c->last_kind == OP_i32_add_imm;
+			unsigned sop = op == OP_st32 ? (imm ? OP_st32_addi : OP_st32_addr)
+				     : op == OP_st64 ? (imm ? OP_st64_addi : OP_st64_addr)
+						     : (imm ? OP_st8_addi : OP_st8_addr);
+			uint64_t x = c->code[c->last_op + 2].u, y = c->code[c->last_op + 3].u;
+			c->len = c->last_op;
+			EMIT(sop, -1, operand_slot(c, hv), x, off, y);
+			return 0;
+		}
+		EMIT(op, -1, operand_slot(c, hv), operand_slot(c, ha), off);
 		return 0;
 	}
 	TRY(pop(c, I32));
