@@ -235,7 +235,8 @@
 	X(br_eqz32) X(br_nez32) X(br_eq32) X(br_ne32) X(br_lt_s32) X(br_lt_u32) X(br_gt_s32) \
 	X(br_gt_u32) X(br_le_s32) X(br_le_u32) X(br_ge_s32) X(br_ge_u32) \
 	X(i32_tst_z_imm) X(ld32_abs) X(ld64_abs) X(ld8u_abs) X(ld16u_abs) \
-	X(ld32_addi) X(ld32_addr) X(ld64_addi) X(ld64_addr) X(ld8u_addi) X(ld8u_addr)
+	X(ld32_addi) X(ld32_addr) X(ld64_addi) X(ld64_addr) X(ld8u_addi) X(ld8u_addr) \
+	X(st32_addi) X(st32_addr) X(st64_addi) X(st64_addr) X(st8_addi) X(st8_addr)
 
 enum internal_op {
 #define X_NUM(code, name, a, b, o) OP_##name,

@@ -198,6 +198,33 @@ START_TEST(test_add_load_wraps)
 }
 END_TEST
 
+/* same for "i32.add; local.get; store": wraps, then traps past the end */
+START_TEST(test_add_store_wraps)
+{
+	/* store(x + 1, offset 4) = y; return load(4) */
+	static const uint8_t body[] = { 0x20, 0, 0x41, 1, 0x6a, 0x20, 1, 0x36, 2, 4, 0x41, 0, 0x28, 2, 4, 0x0b };
+	wasm_config cfg;
+	wb_config(&cfg);
+	wasm_store *s = wasm_store_new(&cfg);
+	struct wb_func spec = { I32I32, 2, I32, 1, 0, body, sizeof(body), 1, 1, NULL, NULL };
+	struct wb w = { 0 };
+	wasm_module *m;
+	wasm_instance *inst;
+	wb_module(&w, &spec);
+	ck_assert_int_eq(wasm_module_new(&cfg, w.b, w.n, &m, NULL), 0);
+	ck_assert_int_eq(wasm_instantiate(s, m, NULL, NULL, &inst, NULL), 0);
+	wasm_func *f = wasm_instance_func(inst, "f");
+	wasm_val in[2] = { { .type = WASM_I32, .of.i32 = -1 }, { .type = WASM_I32, .of.i32 = 0x5eed } }, out;
+	ck_assert_int_eq(wasm_call(f, in, 2, &out, 1, NULL, NULL), WASM_TRAP_NONE);
+	ck_assert_int_eq(out.of.i32, 0x5eed);
+	in[0].of.i32 = 65530;
+	ck_assert_int_eq(wasm_call(f, in, 2, &out, 1, NULL, NULL), WASM_TRAP_OOB_MEMORY);
+	wasm_module_free(m);
+	wb_free(&w);
+	wasm_store_free(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("wasm_fuse");
@@ -206,6 +233,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_fused_compares);
 	tcase_add_test(tc, test_const_address_load);
 	tcase_add_test(tc, test_add_load_wraps);
+	tcase_add_test(tc, test_add_store_wraps);
 	suite_add_tcase(s, tc);
 	return s;
 }
