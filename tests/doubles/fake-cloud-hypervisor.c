@@ -18,6 +18,9 @@
  *  - MVM_FAKE_CH_DELAY_MS=N delays the API socket by N ms, and
  *    MVM_FAKE_CH_CREATED_POLLS=N (default 3) is how many vm.info answers
  *    say "Created" before "Running";
+ *  - it exits by itself after MVM_FAKE_CH_LIFETIME_S seconds (default
+ *    120): a test that fails before its teardown leaves no process behind
+ *    (the real one outlives mvmd by design, so nothing else would end it);
  *  - vm.power-button makes the "guest" print "mvm-init: powering off" and
  *    the process exit 0, as cloud-hypervisor does when its guest powers
  *    off (unless MVM_FAKE_CH_IGNORE_POWER_BUTTON=1); vmm.shutdown exits 0.
@@ -140,6 +143,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr, "fake-cloud-hypervisor: pid %d serving %s\n", (int)getpid(), api);
+	const char *life = getenv("MVM_FAKE_CH_LIFETIME_S");
+	alarm(life ? (unsigned)atoi(life) : 120u); /* SIGALRM's default action ends it */
 
 	for (;;) {
 		struct pollfd p[3] = {
