@@ -73,6 +73,20 @@ static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
 
 	if (json_object_object_get_ex(params, "backend", &v))
 		backend = vm_backend_from_string(json_object_get_string(v));
+	/* kernel, initramfs and guest.image name host files (methods.h). */
+	if (!methods_peer_may_name_host_files(call)) {
+		static const char *const files[] = { "kernel", "initramfs" };
+		json_object *g;
+		for (size_t i = 0; i < ELEMENTSOF(files); i++)
+			if (json_object_object_get_ex(params, files[i], NULL)) {
+				methods_reply_host_file_denied(call, files[i]);
+				return;
+			}
+		if (json_object_object_get_ex(params, "guest", &g) && json_object_object_get_ex(g, "image", NULL)) {
+			methods_reply_host_file_denied(call, "guest.image");
+			return;
+		}
+	}
 	/* A guest image is any host file mvmd can read, loaded where the
 	 * guest can print it: only an operator who said so may allow that. */
 	if (json_object_object_get_ex(params, "guest", NULL) && !ctx->allow_custom_guests) {

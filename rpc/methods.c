@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 const rpc_method_t *methods_table(size_t *ret_n)
 {
@@ -112,6 +113,25 @@ json_object *methods_vm_to_json(manager_t *m, const vm_t *vm, bool with_transiti
 	if (!w->view)
 		w->view = vm_view(m, vm, true);
 	return w->view ? json_object_get(w->view) : NULL;
+}
+
+bool methods_peer_may_name_host_files(rpc_call_t *call)
+{
+	rpc_conn_t *c = rpc_call_get_conn(call);
+	const struct ucred *cred = c ? rpc_conn_peer(c) : NULL;
+
+	return cred && (cred->uid == 0 || cred->uid == geteuid());
+}
+
+void methods_reply_host_file_denied(rpc_call_t *call, const char *param)
+{
+	json_object *data = json_object_new_object();
+
+	json_object_object_add(data, "param", json_object_new_string(param));
+	json_object_object_add(data, "errno", json_object_new_string("EPERM"));
+	json_object_object_add(data, "reason", json_object_new_string(
+		"only clients running as root (or as mvmd's user) may name host files"));
+	rpc_call_error(call, RPC_ERROR_SERVER, "Server error", data);
 }
 
 vm_t *methods_find_vm(rpc_call_t *call, manager_t *m, json_object *params)
