@@ -464,8 +464,11 @@ demo: all $(EXTRA_ALL)
 # --- install -------------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/lib/systemd/system \
-	           $(DESTDIR)/usr/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/man/man8
+	           $(DESTDIR)/usr/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/man/man8 \
+	           $(DESTDIR)$(PREFIX)/lib/mvmd
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	# mvmd finds these in ../lib/mvmd from its own directory (lib/backends.c)
+	install -m 0644 $(BUILD)/guest/mvm-guest $(BUILD)/guest/initramfs.cpio.gz $(DESTDIR)$(PREFIX)/lib/mvmd/
 	install -m 0644 packaging/mvmd.service packaging/mvmd.socket $(DESTDIR)/lib/systemd/system/
 	install -m 0644 packaging/mvmd.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/mvmd.conf
 	install -m 0644 docs/mvmd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
