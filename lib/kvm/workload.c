@@ -19,6 +19,7 @@
 #include "kvm/guest-abi.h"
 #include "kvm/sha256.h"
 #include "kvm/vm.h"
+#include "util/macro.h"
 
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
@@ -122,14 +123,16 @@ int kvm_vm_write_workload_info(kvm_vm_t *vm, char *const *envs, size_t nenvs, ui
  * host first costs ~0.27 µs per KiB (MADV_POPULATE_WRITE), after which a
  * guest touch costs ~4 µs. So, for workload VMs only (an idle guest keeps
  * costing only what it touches): the first 2 MiB of the heap plus 8x the
- * module (its compiled form), and the top 64 KiB of the stack. Best
+ * module (its compiled form), at most 64 MiB, and the top 64 KiB of the stack. Best
  * effort: an older kernel without MADV_POPULATE_WRITE just runs slower.
  */
 void kvm_workload_prefault(kvm_vm_t *vm, uint64_t blob_size)
 {
 	uint64_t lo = ALIGN_UP(vm->image_hi, 4096);
 	uint64_t stack = vm->mem_size - MVM_GUEST_STACK_SIZE - MVM_GUEST_STACK_GUARD;
-	uint64_t want = (2ull << 20) + 8 * blob_size;
+	/* At most 64 MiB (~17 ms, and that much RSS): a huge module pays for
+	 * its own first touches beyond that. */
+	uint64_t want = MIN((2ull << 20) + 8 * blob_size, 64ull << 20);
 
 	if (lo < stack) {
 		uint64_t len = ALIGN_UP(want < stack - lo ? want : stack - lo, 4096);
