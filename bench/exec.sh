@@ -2,7 +2,8 @@
 # compute.vm.exec's path on a micro-VM against one hypercall exit, in one
 # run (bench/exec-rt.c): p50/p99 of an mvm.echo round trip over the VM's
 # hybrid vsock socket, the same as a multiple of one guest-timed hypercall
-# round trip (goal: <= 4), and VM exits per exec.
+# round trip (goal: <= 4), VM exits per exec, and the whole JSON-RPC
+# compute.vm.exec through a real mvmd.
 # RUNS (500), HYPERCALLS (20000).
 set -eu
 cd "$(dirname "$0")/.."
@@ -11,4 +12,10 @@ export MVM_BUILD_DIR=${MVM_BUILD_DIR:-$PWD/$BUILD}
 B=$BUILD/bench/exec-rt
 [ -x "$B" ] || { echo "SKIP: $B not built (make all)"; exit 77; }
 [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is missing"; exit 77; }
-exec "$B" -n "${RUNS:-500}" -h "${HYPERCALLS:-20000}"
+dir=$(mktemp -d /tmp/mvmd-bench-XXXXXX)
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+"$BUILD/bin/mvmd" --rpc-socket "$dir/rpc.sock" --state-dir "$dir/state" --console-dir "$dir/console" \
+	--log-level warning 2>"$dir/mvmd.log" &
+pid=$!
+for _ in $(seq 100); do [ -S "$dir/rpc.sock" ] && break; sleep 0.05; done
+"$B" -n "${RUNS:-500}" -h "${HYPERCALLS:-20000}" -s "$dir/rpc.sock"

@@ -57,7 +57,7 @@ enum mvm_hypercall {
 #define MVM_HC_VSOCK_ACCEPT 17u /* rdi=port [rsi=buf rdx=cap] -> id, rdx=read | queued << 32; -EAGAIN | -EINVAL */
 #define MVM_HC_VSOCK_READ 18u   /* rdi=id rsi=buf rdx=cap     -> n, rdx=left | 0 (EOF) | -EAGAIN | -ECONNRESET | -EBADF */
 #define MVM_HC_VSOCK_WRITE 19u  /* rdi=id rsi=buf rdx=len     -> n (<= len) | -EAGAIN | -EPIPE | -EBADF */
-#define MVM_HC_VSOCK_CLOSE 20u  /* rdi=id [rsi=buf rdx=len]   -> 0 | -EAGAIN (no room for buf) | -EPIPE | -EBADF */
+#define MVM_HC_VSOCK_CLOSE 20u  /* rdi=id [rsi=buf rdx=len]   -> 0 | -EAGAIN (no room for buf) | -EBADF */
 #define MVM_HC_VSOCK_FIRST MVM_HC_VSOCK_LISTEN
 #define MVM_HC_VSOCK_LAST 31u   /* 21..31 reserved for vsock: fault bad-port today */
 #define MVM_VSOCK_LISTEN_DEFER 0x1u /* offer connections to accept once bytes (or EOF) came */

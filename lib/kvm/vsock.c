@@ -285,7 +285,7 @@ static void accept_host(kvm_vsock_t *v, int64_t now)
 	}
 }
 
-static void read_line(kvm_vsock_t *v, unsigned ci)
+static void read_line(kvm_vsock_t *v, unsigned ci, int64_t now)
 {
 	vconn_t *c = &v->conns[ci];
 	uint32_t port;
@@ -323,6 +323,8 @@ static void read_line(kvm_vsock_t *v, unsigned ci)
 	ring_put(&c->g2h, (const uint8_t *)ok, (uint32_t)k);
 	if (!L->defer || c->h2g.len || c->host_eof)
 		kick_guest(v);
+	else /* the guest never sees it until bytes come: bound the wait */
+		c->deadline = now + KVM_VSOCK_DEFER_MS;
 }
 
 static void conn_io(kvm_vsock_t *v, unsigned ci, short revents, int64_t now)
@@ -332,7 +334,7 @@ static void conn_io(kvm_vsock_t *v, unsigned ci, short revents, int64_t now)
 
 	if (c->state == C_LINE) {
 		if (revents & (POLLIN | POLLHUP | POLLERR))
-			read_line(v, ci);
+			read_line(v, ci, now);
 		return;
 	}
 	if ((revents & POLLIN) && !c->host_eof && !c->guest_closed && ring_space(&c->h2g)) {
@@ -342,6 +344,8 @@ static void conn_io(kvm_vsock_t *v, unsigned ci, short revents, int64_t now)
 			c->host_eof = true;
 		if (n == 0 || (n > 0 && was_empty))
 			kick_guest(v);
+		if (n >= 0 && c->state == C_PENDING)
+			c->deadline = -1; /* offerable now */
 		if (n < 0 && n != -EAGAIN && n != -EINTR) {
 			host_gone(v, ci);
 			return;
@@ -627,8 +631,8 @@ int kvm_vsock_hypercall(kvm_vsock_t *v, struct kvm_vm *vm, unsigned nr, uint64_t
 		 * poll() on it, which would keep the socket alive), after it
 		 * flushed g2h or after LINGER_MS. */
 		/* Last bytes with the close: all of them or nothing. */
-		if (p && ring_space(&c->g2h) < a2) {
-			r = c->fd < 0 ? -EPIPE : -EAGAIN;
+		if (p && c->fd >= 0 && ring_space(&c->g2h) < a2) {
+			r = -EAGAIN;
 			break;
 		}
 		if (p && c->fd >= 0)

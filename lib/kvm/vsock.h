@@ -27,7 +27,8 @@
 #define KVM_VSOCK_BACKLOG 16u         /* per port, waiting for the guest's accept */
 #define KVM_VSOCK_BUF (64u << 10)     /* per connection and direction */
 #define KVM_VSOCK_LINE_MAX 32u        /* "CONNECT 4294967295\r\n" is 20 */
-#define KVM_VSOCK_HANDSHAKE_MS 5000   /* the CONNECT line, then the guest's accept */
+#define KVM_VSOCK_HANDSHAKE_MS 5000   /* for the CONNECT line */
+#define KVM_VSOCK_DEFER_MS 10000      /* for a first byte on a deferred port */
 #define KVM_VSOCK_HOST_PORT_BASE 1073741824u /* "OK <n>": n counts up from here */
 #define KVM_VSOCK_POLLFDS_MAX (1u + KVM_VSOCK_CONNS_MAX)
 

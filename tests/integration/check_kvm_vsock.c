@@ -18,8 +18,23 @@ typedef struct vtvm {
 	char vsock[320];
 } vtvm_t;
 
+/* Workers outlive their parent by design: a failed assertion ends the
+ * test process (atexit runs), so kill what the test left running. */
+static pid_t running_pid;
+
+static void kill_running(void)
+{
+	if (running_pid > 0)
+		kill(running_pid, SIGKILL);
+}
+
 static void vt_start_guest(vtvm_t *v, const char *guest, const char *mode)
 {
+	static bool armed;
+	if (!armed) {
+		atexit(kill_running);
+		armed = true;
+	}
 	kvm_worker_config_t c;
 	const char *args[] = { mode };
 	memset(v, 0, sizeof(*v));
@@ -30,6 +45,7 @@ static void vt_start_guest(vtvm_t *v, const char *guest, const char *mode)
 	c.nargs = mode ? 1 : 0;
 	int r = kvm_worker_spawn(&c, &v->t.w);
 	ck_assert_msg(r == 0, "spawn: %s", strerror(-r));
+	running_pid = v->t.w.pid;
 }
 
 static void vt_start(vtvm_t *v, const char *mode)
@@ -41,6 +57,7 @@ static void vt_stop(vtvm_t *v)
 {
 	ck_assert_int_eq(kvm_ctl_send_stop(v->t.w.ctl, 0), 0);
 	tvm_finish(&v->t, 10000);
+	running_pid = 0;
 	unlink(v->vsock);
 	tvm_cleanup(&v->t);
 }
@@ -50,6 +67,7 @@ START_TEST(test_abi_answers)
 	vtvm_t v;
 	vt_start(&v, "abi");
 	tvm_finish(&v.t, 10000);
+	running_pid = 0;
 	ck_assert_msg(v.t.res.outcome == KVM_OUTCOME_EXIT && v.t.res.exit_code == 0, "%s: %s",
 		      kvm_outcome_to_string(v.t.res.outcome), v.t.console ? v.t.console : "");
 	ck_assert_ptr_nonnull(strstr(v.t.console, "abi ok"));
@@ -76,6 +94,7 @@ START_TEST(test_bad_calls_fault)
 	vtvm_t v;
 	vt_start(&v, bad_calls[_i].mode);
 	tvm_finish(&v.t, 10000);
+	running_pid = 0;
 	ck_assert_msg(!v.t.console || !strstr(v.t.console, "accepted"), "%s", v.t.console);
 	ck_assert_int_eq(v.t.res.outcome, KVM_OUTCOME_FAULT);
 	ck_assert_int_eq(v.t.res.fault, bad_calls[_i].fault);
@@ -149,11 +168,12 @@ START_TEST(test_echo_many_connections)
 					sent[i] += (size_t)n;
 			}
 			if (p[i].revents & (POLLIN | POLLHUP)) {
+				static uint8_t want[65536];
 				ssize_t n = read(fds[i], buf, sizeof(buf));
 				ck_assert_msg(n > 0, "conn %d closed after %zu bytes", i, got[i]);
 				for (ssize_t j = 0; j < n; j++)
-					ck_assert_msg(buf[j] == pattern((unsigned)i, got[i] + (size_t)j),
-						      "conn %d byte %zu", i, got[i] + (size_t)j);
+					want[j] = pattern((unsigned)i, got[i] + (size_t)j);
+				ck_assert_msg(memcmp(buf, want, (size_t)n) == 0, "conn %d: wrong bytes after %zu", i, got[i]);
 				got[i] += (size_t)n;
 			}
 		}

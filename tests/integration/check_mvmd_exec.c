@@ -261,6 +261,11 @@ START_TEST(test_raw_hybrid_vsock)
 	/* a client that never sends its line: closed after the handshake bound */
 	int silent = hv_connect(id, NULL);
 
+	/* CONNECT 52 and then nothing: the agent never sees it (its port
+	 * defers accept), the worker closes it after 10 s */
+	int mute = hv_connect(id, "CONNECT 52\n");
+	ck_assert_int_gt(read_reply(mute, buf, sizeof(buf)), 0);
+
 	/* CONNECT to the agent's port: OK <n>, then the exec protocol */
 	int c = hv_connect(id, "CONNECT 52\n");
 	ck_assert_int_gt(read_reply(c, buf, sizeof(buf)), 0);
@@ -295,6 +300,10 @@ START_TEST(test_raw_hybrid_vsock)
 	ck_assert(mvmt_wait_closed(silent, 8000));
 	ck_assert_int_ge(now_ms() - t0, 4000);
 	close(silent);
+
+	ck_assert(mvmt_wait_closed(mute, 12000));
+	ck_assert_int_ge(now_ms() - t0, 9000);
+	close(mute);
 
 	/* the VM is fine and still serves */
 	json_object *r = exec_ok("raw", "[\"mvm.echo\",\"still\"]", NULL);
