@@ -236,7 +236,8 @@
 	X(br_gt_u32) X(br_le_s32) X(br_le_u32) X(br_ge_s32) X(br_ge_u32) \
 	X(i32_tst_z_imm) X(ld32_abs) X(ld64_abs) X(ld8u_abs) X(ld16u_abs) \
 	X(ld32_addi) X(ld32_addr) X(ld64_addi) X(ld64_addr) X(ld8u_addi) X(ld8u_addr) \
-	X(st32_addi) X(st32_addr) X(st64_addi) X(st64_addr) X(st8_addi) X(st8_addr)
+	X(st32_addi) X(st32_addr) X(st64_addi) X(st64_addr) X(st8_addi) X(st8_addr) \
+	X(i32_add_shl) X(ld32_idx) X(ld64_idx) X(ld8u_idx) X(st32_idx) X(st64_idx) X(st8_idx)
 
 enum internal_op {
 #define X_NUM(code, name, a, b, o) OP_##name,

@@ -40,6 +40,15 @@ int vd_memop(struct fc *c, unsigned op, uint8_t type, unsigned align, bool store
 		 * a local or is already in place): fuse the add into the store */
 		if (c->vs[ha].local == NO_LOCAL && c->last_dst != NO_POS && c->last_dst == c->last_op + 1 &&
 		    c->code[c->last_dst].u == slot_of(c, ha) && c->code[c->last_dst].u != operand_slot(c, hv) &&
+		    c->last_kind == OP_i32_add_shl && (op == OP_st32 || op == OP_st64 || op == OP_st8)) {
+			unsigned sop = op == OP_st32 ? OP_st32_idx : op == OP_st64 ? OP_st64_idx : OP_st8_idx;
+			uint64_t a = c->code[c->last_op + 2].u, i = c->code[c->last_op + 3].u, k = c->code[c->last_op + 4].u;
+			c->len = c->last_op;
+			EMIT(sop, -1, operand_slot(c, hv), a, off, i, k);
+			return 0;
+		}
+		if (c->vs[ha].local == NO_LOCAL && c->last_dst != NO_POS && c->last_dst == c->last_op + 1 &&
+		    c->code[c->last_dst].u == slot_of(c, ha) && c->code[c->last_dst].u != operand_slot(c, hv) &&
 		    (c->last_kind == OP_i32_add_imm || c->last_kind == OP_i32_add) &&
 		    (op == OP_st32 || op == OP_st64 || op == OP_st8)) {
 			bool imm = c->last_kind == OP_i32_add_imm;
@@ -69,6 +78,19 @@ int vd_memop(struct fc *c, unsigned op, uint8_t type, unsigned align, bool store
 		return 0;
 	}
 	unsigned add_op = OP_MAX;
+	if (!c->dead && c->vs[ha].local == NO_LOCAL && c->last_dst == c->last_op + 1 &&
+	    c->last_dst != NO_POS && c->code[c->last_dst].u == slot_of(c, ha) && c->last_kind == OP_i32_add_shl) {
+		unsigned iop = op == OP_ld32 ? OP_ld32_idx : op == OP_ld64 ? OP_ld64_idx : op == OP_ld8u ? OP_ld8u_idx
+			     : OP_MAX;
+		if (iop != OP_MAX) {
+			/* [add_shl][dst][a][i][k] -> [ld_idx][dst][a][offset][i][k] */
+			uint64_t a = c->code[c->last_op + 2].u, i = c->code[c->last_op + 3].u, k = c->code[c->last_op + 4].u;
+			c->len = c->last_op;
+			TRY(vd_push(c, type));
+			EMIT(iop, 0, slot_of(c, ha), a, off, i, k);
+			return 0;
+		}
+	}
 	if (!c->dead && c->vs[ha].local == NO_LOCAL && c->last_dst == c->last_op + 1 &&
 	    c->last_dst != NO_POS && c->code[c->last_dst].u == slot_of(c, ha)) {
 		bool imm = c->last_kind == OP_i32_add_imm;

@@ -253,6 +253,16 @@ int vd_numeric(struct fc *c, unsigned op, uint8_t a, uint8_t b, uint8_t out)
 		EMIT(iop, 0, slot_of(c, ha), sa, imm);
 		return 0;
 	}
+	if (op == OP_i32_add && c->vs[hb].local == NO_LOCAL && c->last_kind == OP_i32_shl_imm &&
+	    c->last_dst != NO_POS && c->last_dst == c->last_op + 1 && c->code[c->last_dst].u == slot_of(c, hb) &&
+	    sa != slot_of(c, hb)) {
+		/* a + (i << k): fold the shift into the add (array indexing) */
+		uint64_t i = c->code[c->last_op + 2].u, k = c->code[c->last_op + 3].u;
+		c->len = c->last_op;
+		TRY(push(c, out));
+		EMIT(OP_i32_add_shl, 0, slot_of(c, ha), sa, i, k);
+		return 0;
+	}
 	TRY(push(c, out));
 	if (b)
 		EMIT(op, 0, slot_of(c, ha), sa, sb);

@@ -225,6 +225,41 @@ START_TEST(test_add_store_wraps)
 }
 END_TEST
 
+/* "a + (i << 2)" then load or store (array indexing) is one instruction;
+ * the sum still wraps at 32 bits before the offset */
+START_TEST(test_indexed_access)
+{
+	/* mem[a + (i << 2) + 4] = i; return mem[a + (i << 2) + 4] */
+	static const uint8_t body[] = {
+		0x20, 0, 0x20, 1, 0x41, 2, 0x74, 0x6a, 0x20, 1, 0x36, 2, 4, /* indexed store */
+		0x20, 0, 0x20, 1, 0x41, 2, 0x74, 0x6a, 0x28, 2, 4, 0x0b,    /* indexed load */
+	};
+	wasm_config cfg;
+	wb_config(&cfg);
+	wasm_store *s = wasm_store_new(&cfg);
+	struct wb_func spec = { I32I32, 2, I32, 1, 0, body, sizeof(body), 1, 1, NULL, NULL };
+	struct wb w = { 0 };
+	wasm_module *m;
+	wasm_instance *inst;
+	wb_module(&w, &spec);
+	ck_assert_int_eq(wasm_module_new(&cfg, w.b, w.n, &m, NULL), 0);
+	ck_assert_int_eq(wasm_instantiate(s, m, NULL, NULL, &inst, NULL), 0);
+	uint8_t *mem = wasm_memory_data(wasm_instance_memory(inst, 0), NULL);
+	wasm_func *f = wasm_instance_func(inst, "f");
+	/* a = 0xfffffff0, i = 5: (a + 20) wraps to 4 */
+	wasm_val in[2] = { { .type = WASM_I32, .of.i32 = (int32_t)0xfffffff0u }, { .type = WASM_I32, .of.i32 = 5 } }, out;
+	ck_assert_int_eq(wasm_call(f, in, 2, &out, 1, NULL, NULL), WASM_TRAP_NONE);
+	ck_assert_int_eq(out.of.i32, 5);
+	ck_assert_mem_eq(mem + 8, "\x05\x00\x00\x00", 4);
+	in[0].of.i32 = 65520;
+	in[1].of.i32 = 4; /* 65536: out of bounds */
+	ck_assert_int_eq(wasm_call(f, in, 2, &out, 1, NULL, NULL), WASM_TRAP_OOB_MEMORY);
+	wasm_module_free(m);
+	wb_free(&w);
+	wasm_store_free(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("wasm_fuse");
@@ -234,6 +269,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_const_address_load);
 	tcase_add_test(tc, test_add_load_wraps);
 	tcase_add_test(tc, test_add_store_wraps);
+	tcase_add_test(tc, test_indexed_access);
 	suite_add_tcase(s, tc);
 	return s;
 }
