@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -262,6 +263,23 @@ static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata)
 	notify_status(m);
 }
 
+/*
+ * Every VM costs mvmd a few fds (worker pidfd, control connection, console
+ * socket and clients): the default soft limit of 1024 would cap a node at a
+ * few hundred VMs. Raise the soft limit to the hard one, as systemd does for
+ * itself; the unit's LimitNOFILE= sets the hard limit.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warning_errno(errno, "cannot raise the fd limit: %m");
+	}
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	log_info("received %s, shutting down (VMs keep running)", strsignal((int)si->ssi_signo));
@@ -306,6 +324,7 @@ int main(int argc, char **argv)
 		mode = 0660;
 	}
 
+	raise_fd_limit();
 	r = lock_state_dir(o.state_dir, &lock_fd);
 	if (r < 0)
 		return EXIT_FAILURE;
