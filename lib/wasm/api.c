@@ -68,6 +68,42 @@ const char *wasm_error_kind_to_string(wasm_error_kind k)
 	return (unsigned)k < WASM_ERR_MAX ? names[k] : "unknown";
 }
 
+static int lookup(const char *const *names, int n, const char *s)
+{
+	for (int i = 0; s && i < n; i++)
+		if (names[i] && !wasm_strcmp(names[i], s))
+			return i;
+	return -WASM_EINVAL;
+}
+
+int wasm_trap_kind_from_string(const char *s)
+{
+	for (int k = 0; s && k < WASM_TRAP_MAX; k++)
+		if (!wasm_strcmp(wasm_trap_kind_to_string((wasm_trap_kind)k), s))
+			return k;
+	return -WASM_EINVAL;
+}
+
+int wasm_error_kind_from_string(const char *s)
+{
+	for (int k = 0; s && k < WASM_ERR_MAX; k++)
+		if (!wasm_strcmp(wasm_error_kind_to_string((wasm_error_kind)k), s))
+			return k;
+	return -WASM_EINVAL;
+}
+
+static const char *const extern_names[WASM_EXTERN_MAX] = { "func", "table", "memory", "global" };
+
+const char *wasm_externkind_to_string(wasm_externkind k)
+{
+	return (unsigned)k < WASM_EXTERN_MAX ? extern_names[k] : "unknown";
+}
+
+int wasm_externkind_from_string(const char *s)
+{
+	return lookup(extern_names, WASM_EXTERN_MAX, s);
+}
+
 static bool valtype_ok(wasm_valtype t)
 {
 	return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 || t == WASM_FUNCREF ||
