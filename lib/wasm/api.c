@@ -11,7 +11,7 @@
 void wasm_config_init(wasm_config *cfg)
 {
 	DEF(max_memory_pages, WASM_MAX_PAGES);
-	DEF(max_table_elems, 10000000);
+	DEF(max_table_elems, 1000000);
 	DEF(max_call_depth, 10000);
 	DEF(max_value_stack, 1u << 20);
 	DEF(max_module_size, 256u << 20);
@@ -23,7 +23,7 @@ void wasm_config_init(wasm_config *cfg)
 	DEF(max_tables, 100000);
 	DEF(max_memories, 16);
 	DEF(max_segments, 100000);
-	DEF(max_segment_elems, 10000000);
+	DEF(max_segment_elems, 1000000);
 	DEF(max_params, 1000);
 	DEF(max_locals, 50000);
 	DEF(max_nesting, 10000);
