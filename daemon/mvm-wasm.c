@@ -3,7 +3,7 @@
  * mvm-wasm: run a WASI command module with the project's interpreter, or
  * validate a module. A thin entry point over lib/wasm (see docs/mvm-wasm.1).
  *
- *   mvm-wasm run [--env K=V]... [--inherit-env] [--deny CAP]... FILE [ARGS...]
+ *   mvm-wasm run [--env K=V]... [--inherit-env] [--deny CAP]... [--fuel N] FILE [ARGS...]
  *   mvm-wasm validate FILE
  *
  * Exit status: the module's (proc_exit code, 0 when _start returns);
@@ -46,6 +46,8 @@ static void usage(FILE *f)
 	      "      --inherit-env  pass this process's whole environment (before --env)\n"
 	      "      --deny CAP     withhold a capability: stdin stdout stderr clock\n"
 	      "                     random env args (repeatable; default: all granted)\n"
+	      "      --fuel N       trap (\"out of fuel\") after about N calls + loop\n"
+	      "                     iterations (default: unlimited)\n"
 	      "\n"
 	      "Exit status: the module's; 134 after a trap; 126 if the module cannot be\n"
 	      "loaded or linked; 2 on usage errors. validate exits 0 (\"ok\") or 1.\n",
@@ -61,33 +63,50 @@ static void *mvm_wasm_alloc(void *ud, void *ptr, size_t old_size, size_t new_siz
 	return realloc(ptr, new_size);
 }
 
+/*
+ * Read a whole module. Not only regular files: a pipe or process
+ * substitution (mvm-wasm run <(curl ...)) works too, up to the same cap.
+ */
 static int read_file(const char *path, uint8_t **ret_buf, size_t *ret_len)
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
 	struct stat st;
-	size_t len = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return negative_errno();
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((uint64_t)st.st_size > MAX_MODULE_SIZE)
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > MAX_MODULE_SIZE)
 		return -EFBIG;
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf)
-		return -ENOMEM;
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 64 * 1024;
+	for (;;) {
+		if (len == cap) {
+			if (cap > MAX_MODULE_SIZE)
+				return -EFBIG;
+			uint8_t *n = realloc(buf, cap * 2);
+			if (!n)
+				return -ENOMEM;
+			buf = n;
+			cap *= 2;
+		} else if (!buf) {
+			buf = malloc(cap);
+			if (!buf)
+				return -ENOMEM;
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return negative_errno();
 		if (n == 0)
-			break; /* the file shrank: take what is there */
+			break;
 		len += (size_t)n;
 	}
+	if (len > MAX_MODULE_SIZE)
+		return -EFBIG;
 	*ret_buf = TAKE_PTR(buf);
 	*ret_len = len;
 	return 0;
@@ -144,6 +163,7 @@ struct run_opts {
 	const char **env;
 	uint32_t envc;
 	uint32_t caps;
+	uint64_t fuel; /* 0 = unlimited */
 };
 
 static int env_add(struct run_opts *o, const char *kv)
@@ -166,11 +186,12 @@ static int env_add(struct run_opts *o, const char *kv)
 
 static int parse_run(int argc, char **argv, struct run_opts *o)
 {
-	enum { OPT_INHERIT = 0x100, OPT_DENY };
+	enum { OPT_INHERIT = 0x100, OPT_DENY, OPT_FUEL };
 	static const struct option longopts[] = {
 		{ "env", required_argument, NULL, 'e' },
 		{ "inherit-env", no_argument, NULL, OPT_INHERIT },
 		{ "deny", required_argument, NULL, OPT_DENY },
+		{ "fuel", required_argument, NULL, OPT_FUEL },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -203,6 +224,17 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 			o->caps &= ~cap;
 			break;
 		}
+		case OPT_FUEL: {
+			char *end;
+			errno = 0;
+			o->fuel = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || o->fuel == 0) {
+				fprintf(stderr, "mvm-wasm: --fuel wants a positive number, got '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -217,10 +249,14 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	o->env = calloc(MAX_ENV, sizeof(*o->env));
 	if (!o->env)
 		return -ENOMEM;
+	/* Host entries without "KEY=" cannot be expressed in WASI: skipped. */
 	if (inherit)
 		for (char **e = environ; *e; e++)
-			if (strchr(*e, '=') && env_add(o, *e) < 0)
-				break;
+			if (env_add(o, *e) == -E2BIG) {
+				fprintf(stderr, "mvm-wasm: more than %d environment variables\n",
+					MAX_ENV);
+				return -E2BIG;
+			}
 	for (uint32_t i = 0; i < nadded; i++)
 		if (env_add(o, added[i]) < 0) {
 			fprintf(stderr, "mvm-wasm: --env wants KEY=VALUE, got '%s'\n", added[i]);
@@ -229,10 +265,16 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 	return optind;
 }
 
-/* Resolver wrapper that remembers which import failed, for the message. */
+/*
+ * Resolver wrapper that remembers the import being linked: wasm_error has
+ * no import index, and the library links imports in order, checking each
+ * one's type right after resolving it, so on an unlinkable error the
+ * last import seen is the one at fault (unknown or of the wrong type).
+ */
 struct resolve_state {
 	wasi_link *link;
-	char failed[128];
+	char current[160];
+	bool unknown;
 };
 
 static int resolve_import(void *ud, const wasm_import_desc *want, wasm_extern *ret)
@@ -240,8 +282,8 @@ static int resolve_import(void *ud, const wasm_import_desc *want, wasm_extern *r
 	struct resolve_state *st = ud;
 	int r = wasi_link_resolve(st->link, want, ret);
 
-	if (r < 0 && !st->failed[0])
-		snprintf(st->failed, sizeof(st->failed), "%s.%s", want->module, want->name);
+	snprintf(st->current, sizeof(st->current), "%s.%s", want->module, want->name);
+	st->unknown = r < 0;
 	return r;
 }
 
@@ -281,13 +323,16 @@ static int cmd_run(int argc, char **argv)
 	r = wasm_instantiate(store, m, resolve_import, &rs, &inst, &err);
 	if (r < 0) {
 		if (err.kind == WASM_ERR_TRAP && err.trap.kind == WASM_TRAP_EXIT) {
-			ret = err.trap.exit_code; /* proc_exit from a start function */
+			/* proc_exit from the module's start function */
+			ret = (ctx.exited ? (int32_t)ctx.exit_code : err.trap.exit_code) & 0xff;
 		} else if (err.kind == WASM_ERR_TRAP) {
 			fprintf(stderr, "mvm-wasm: trap: %s\n", wasm_trap_kind_to_string(err.trap.kind));
 			ret = EXIT_TRAP;
-		} else if (err.kind == WASM_ERR_UNLINKABLE && rs.failed[0]) {
-			fprintf(stderr, "mvm-wasm: %s: cannot link import %s (only %s is provided)\n",
-				argv[first], rs.failed, WASI_MODULE_NAME);
+		} else if (err.kind == WASM_ERR_UNLINKABLE && rs.current[0]) {
+			fprintf(stderr, "mvm-wasm: %s: cannot link import %s: %s\n", argv[first],
+				rs.current,
+				rs.unknown ? "unknown (only " WASI_MODULE_NAME " is provided)"
+					   : "wrong type for that name");
 		} else {
 			fprintf(stderr, "mvm-wasm: %s: %s: %s\n", argv[first],
 				wasm_error_kind_to_string(err.kind),
@@ -296,7 +341,8 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	wasm_instance_set_userdata(inst, &ctx);
-	r = wasi_link_run_start(inst, &ctx, NULL, &code, &trap);
+	wasm_call_opts copts = { .fuel = o.fuel };
+	r = wasi_link_run_start(inst, &ctx, &copts, &code, &trap);
 	if (r < 0) {
 		fprintf(stderr, "mvm-wasm: %s: no _start function (not a WASI command)\n", argv[first]);
 	} else if (r > 0) {

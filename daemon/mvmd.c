@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -42,6 +43,8 @@ typedef struct options {
 	const char *kvm_device;
 	const char *vmm_path;
 	const char *guest_image;
+	const char *ch_binary;
+	const char *ch_initramfs;
 	bool allow_custom_guests;
 	size_t max_request_bytes;
 	unsigned max_clients;
@@ -66,6 +69,8 @@ static void help(void)
 	       "  --vmm PATH                the mvm-vmm worker (default: beside mvmd)\n"
 	       "  --guest-image PATH        the micro-VM guest (default: ../guest/mvm-guest from mvmd)\n"
 	       "  --allow-custom-guests     let compute.vm.create name any host file as guest image\n"
+	       "  --ch-binary PATH          cloud-hypervisor (default: cloud-hypervisor on PATH)\n"
+	       "  --ch-initramfs PATH       default initramfs of ch VMs (default: ../guest/initramfs.cpio.gz)\n"
 	       "  -h, --help                this help\n"
 	       "  --version                 print the version\n"
 	       "\n"
@@ -91,7 +96,8 @@ static int parse_size(const char *s, size_t min, size_t max, size_t *ret)
 static int parse_argv(int argc, char **argv, options_t *o)
 {
 	enum { ARG_RPC = 0x100, ARG_STATE, ARG_CONSOLE, ARG_GROUP, ARG_LOG, ARG_MAXREQ,
-	       ARG_MAXCLI, ARG_RING, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION };
+	       ARG_MAXCLI, ARG_RING, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION,
+	       ARG_CH_BINARY, ARG_CH_INITRAMFS };
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, ARG_RPC },
 		{ "state-dir", required_argument, NULL, ARG_STATE },
@@ -105,6 +111,8 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		{ "vmm", required_argument, NULL, ARG_VMM },
 		{ "guest-image", required_argument, NULL, ARG_IMAGE },
 		{ "allow-custom-guests", no_argument, NULL, ARG_CUSTOM },
+		{ "ch-binary", required_argument, NULL, ARG_CH_BINARY },
+		{ "ch-initramfs", required_argument, NULL, ARG_CH_INITRAMFS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
 		{},
@@ -122,6 +130,8 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		case ARG_VMM: o->vmm_path = optarg; break;
 		case ARG_IMAGE: o->guest_image = optarg; break;
 		case ARG_CUSTOM: o->allow_custom_guests = true; break;
+		case ARG_CH_BINARY: o->ch_binary = optarg; break;
+		case ARG_CH_INITRAMFS: o->ch_initramfs = optarg; break;
 		case ARG_LOG:
 			lvl = log_level_from_string(optarg);
 			if (lvl < 0)
@@ -253,6 +263,23 @@ static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata)
 	notify_status(m);
 }
 
+/*
+ * Every VM costs mvmd a few fds (worker pidfd, control connection, console
+ * socket and clients): the default soft limit of 1024 would cap a node at a
+ * few hundred VMs. Raise the soft limit to the hard one, as systemd does for
+ * itself; the unit's LimitNOFILE= sets the hard limit.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warning_errno(errno, "cannot raise the fd limit: %m");
+	}
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	log_info("received %s, shutting down (VMs keep running)", strsignal((int)si->ssi_signo));
@@ -297,6 +324,7 @@ int main(int argc, char **argv)
 		mode = 0660;
 	}
 
+	raise_fd_limit();
 	r = lock_state_dir(o.state_dir, &lock_fd);
 	if (r < 0)
 		return EXIT_FAILURE;
@@ -336,7 +364,8 @@ int main(int argc, char **argv)
 		log_error_errno(r, "cannot open state in %s: %m", o.state_dir);
 		goto out;
 	}
-	backends_config_t bcfg = { .kvm_device = o.kvm_device, .vmm_path = o.vmm_path, .guest_image = o.guest_image };
+	backends_config_t bcfg = { .kvm_device = o.kvm_device, .vmm_path = o.vmm_path, .guest_image = o.guest_image,
+				   .ch_binary = o.ch_binary, .ch_initramfs = o.ch_initramfs };
 	r = backends_register(m, &bcfg);
 	if (r < 0) {
 		log_error_errno(r, "cannot set up backends: %m");

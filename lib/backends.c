@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend-ch.h"
 #include "backend-kvm.h"
 #include "util/macro.h"
 
@@ -42,10 +43,27 @@ int backends_register(manager_t *m, const backends_config_t *cfg)
 		.image_path = cfg && cfg->guest_image ? cfg->guest_image : image,
 		.kvm_path = cfg ? cfg->kvm_device : NULL,
 	};
-	return backend_kvm_register(m, &kcfg);
+	int r = backend_kvm_register(m, &kcfg);
+	if (r < 0)
+		return r;
+
+	/* ch: the initramfs with mvm-init, found like the guest image. */
+	char initramfs[PATH_MAX + 40], canon[PATH_MAX];
+	snprintf(initramfs, sizeof(initramfs), "%s/../guest/initramfs.cpio.gz", dir);
+	if (access(initramfs, R_OK) < 0)
+		snprintf(initramfs, sizeof(initramfs), "%s/../lib/mvmd/initramfs.cpio.gz", dir);
+	if (realpath(initramfs, canon))
+		snprintf(initramfs, sizeof(initramfs), "%s", canon);
+	backend_ch_config_t ccfg = {
+		.binary = cfg ? cfg->ch_binary : NULL,
+		.initramfs = cfg && cfg->ch_initramfs ? cfg->ch_initramfs : initramfs,
+		.kvm_path = cfg ? cfg->kvm_device : NULL,
+	};
+	return backend_ch_register(m, &ccfg);
 }
 
 void backends_unregister(void)
 {
 	backend_kvm_unregister();
+	backend_ch_unregister();
 }

@@ -9,6 +9,8 @@ typedef struct backends_config {
 	const char *kvm_device; /* default /dev/kvm */
 	const char *vmm_path;   /* default: mvm-vmm beside the running mvmd */
 	const char *guest_image; /* default: ../guest/mvm-guest from mvmd's directory */
+	const char *ch_binary;  /* default: "cloud-hypervisor" on $PATH */
+	const char *ch_initramfs; /* default: ../guest/initramfs.cpio.gz from mvmd's directory */
 } backends_config_t;
 
 int backends_register(manager_t *m, const backends_config_t *cfg);

@@ -140,6 +140,15 @@ void manager_backend_describe(manager_t *m, vm_backend_t b, json_object *obj)
 		m->backends[b]->describe(m, obj);
 }
 
+int manager_vm_grant_blob(manager_t *m, vm_t *vm, const char *hex)
+{
+	const backend_ops_t *ops = m->backends[vm->backend];
+
+	if (!ops || !ops->grant_blob)
+		return -EOPNOTSUPP;
+	return ops->grant_blob(m, vm, hex);
+}
+
 bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason)
 {
 	const backend_ops_t *ops = m->backends[b];

@@ -43,7 +43,8 @@ typedef struct backend_ops {
 	 * made: a negative return (-ENOSPC over a limit, -EINVAL) fails the
 	 * create as a request, with *ret_detail (malloc'd) saying why. */
 	int (*validate)(manager_t *m, const vm_t *vm, char **ret_detail);
-	/* Describe the backend's own limits for compute.node.info (fills obj). */
+	/* Describe the backend for compute.node.info: its own limits and
+	 * facts (binary, version, ...); fills obj, its entry there. */
 	void (*describe)(manager_t *m, json_object *obj);
 	/* Checks at create time (files exist, blobs present, ...). A negative
 	 * return with *ret_cause set makes the VM Failed; without a cause the
@@ -66,6 +67,9 @@ typedef struct backend_ops {
 	int (*kill)(manager_t *m, vm_t *vm);
 	/* Release vm->backend_data (VM removed or mvmd exiting). */
 	void (*release)(manager_t *m, vm_t *vm);
+	/* Let the running VM fetch blob hex itself (Linux guests fetch Wasm
+	 * modules mvmd asks them to run; docs/blob-protocol.md). */
+	int (*grant_blob)(manager_t *m, vm_t *vm, const char *hex);
 } backend_ops_t;
 
 int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret);
@@ -75,8 +79,10 @@ void manager_register_backend(manager_t *m, vm_backend_t b, const backend_ops_t 
 void *manager_backend_userdata(manager_t *m, vm_backend_t b);
 /* Whether the backend is built into this mvmd at all. */
 bool manager_backend_registered(manager_t *m, vm_backend_t b);
-/* The backend's own limits into obj (compute.node.info); no-op without. */
+/* The backend's limits and facts into obj (compute.node.info); no-op without. */
 void manager_backend_describe(manager_t *m, vm_backend_t b, json_object *obj);
+/* backend_ops_t.grant_blob; -EOPNOTSUPP for a backend without it. */
+int manager_vm_grant_blob(manager_t *m, vm_t *vm, const char *hex);
 /* usable: true/false; reason is malloc'd (may be NULL). */
 bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason);
 

@@ -168,13 +168,19 @@ static bool key_is(const char *p, size_t len, const char *name, const char *deco
 
 /* --- request objects ----------------------------------------------------------- */
 
+static void entry_free_method(rpc_entry_t *e)
+{
+	if (e->method != e->method_buf)
+		free(e->method);
+	e->method = NULL;
+}
+
 static void entry_error(rpc_entry_t *e, int code, const char *reason)
 {
 	e->error_code = code;
 	e->error_data = rpc_error_data(reason);
 	e->has_id = true; /* errors are always answered */
-	free(e->method);
-	e->method = NULL;
+	entry_free_method(e);
 	json_object_put(e->params);
 	e->params = NULL;
 }
@@ -224,11 +230,14 @@ static void entry_parse(rpc_entry_t *e, const char *p, size_t n)
 			else
 				have_jsonrpc = true;
 		} else if (key_is(p + ks, ke - ks, "method", key)) {
-			free(e->method);
-			e->method = NULL;
+			entry_free_method(e);
+			nul = false;
 			if (v[0] != '"')
 				reason = reason ? reason : "\"method\" must be a string";
-			else if (!(e->method = decode_string(v, vl, &nul)))
+			else if (vl - 2 < sizeof(e->method_buf) && !memchr(v, '\\', vl)) {
+				e->method = memcpy(e->method_buf, v + 1, vl - 2);
+				e->method[vl - 2] = '\0';
+			} else if (!(e->method = decode_string(v, vl, &nul)))
 				return entry_error(e, RPC_ERROR_INTERNAL, "out of memory");
 			else if (nul)
 				reason = reason ? reason : "\"method\" contains NUL";
@@ -268,11 +277,7 @@ static void entry_parse(rpc_entry_t *e, const char *p, size_t n)
 static int line_single_error(rpc_line_t *l, int code, json_object *data)
 {
 	l->batch = false;
-	l->entries = calloc(1, sizeof(rpc_entry_t));
-	if (!l->entries) {
-		json_object_put(data);
-		return -ENOMEM;
-	}
+	l->entries = &l->one;
 	l->n_entries = 1;
 	l->entries[0].error_code = code;
 	l->entries[0].error_data = data;
@@ -324,11 +329,7 @@ int rpc_line_parse(const char *p, size_t n, unsigned max_depth, rpc_line_t *ret)
 				j = skip_ws(p, n, j + 1);
 		}
 	} else {
-		ret->entries = calloc(1, sizeof(rpc_entry_t));
-		if (!ret->entries) {
-			r = -ENOMEM;
-			goto out;
-		}
+		ret->entries = &ret->one;
 		ret->n_entries = 1;
 		/* The scanner proved the value runs to the end of the line
 		 * (bar trailing blanks, which the walker skips). */
@@ -343,8 +344,9 @@ void rpc_line_done(rpc_line_t *l)
 	for (size_t i = 0; i < l->n_entries; i++) {
 		json_object_put(l->entries[i].error_data);
 		json_object_put(l->entries[i].params);
-		free(l->entries[i].method);
+		entry_free_method(&l->entries[i]);
 	}
-	free(l->entries);
+	if (l->entries != &l->one)
+		free(l->entries);
 	*l = (rpc_line_t){ 0 };
 }

@@ -213,22 +213,6 @@ static void put_failed(rpc_call_t *call, int r, const char *param, const blob_pu
 	rpc_call_errno(call, r, reason);
 }
 
-/*
- * Privilege decision: mvmd runs as root and can read any host file, but its
- * clients need not be root (--socket-group grants the socket to a group).
- * Copying a file into the store for a client that could not read it would
- * tell that client its hash (through expect) and, once VMs load blobs, hand
- * its content to a guest. So `path` is for clients with root's or mvmd's
- * own uid (SO_PEERCRED at accept); other clients send `data`.
- */
-static bool peer_may_read_host_files(rpc_call_t *call)
-{
-	rpc_conn_t *c = rpc_call_get_conn(call);
-	const struct ucred *cred = c ? rpc_conn_peer(c) : NULL;
-
-	return cred && (cred->uid == 0 || cred->uid == geteuid());
-}
-
 static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
 {
 	methods_ctx_t *ctx = userdata;
@@ -273,7 +257,7 @@ static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
 		}
 	} else {
 		const char *path = json_object_get_string(vpath);
-		if (!peer_may_read_host_files(call)) {
+		if (!methods_peer_may_name_host_files(call)) {
 			reply_param_errno(call, RPC_ERROR_SERVER, "path", EPERM,
 					  "only clients running as root (or as mvmd's user) may put host files by path; send data instead");
 			return;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "exec/client.h"
 #include "methods.h"
 #include "util/log.h"
@@ -255,6 +256,18 @@ static void vm_exec(rpc_call_t *call, json_object *params, void *userdata)
 	r = build_request(j, argv, env);
 	if (r < 0)
 		goto fail;
+	if (j->req.argc > 0 && j->req.argv[0].len == BLOB_REF_LEN) {
+		/* A Wasm module by hash: a Linux guest fetches it from mvmd
+		 * (docs/blob-protocol.md), so let this VM have this one. */
+		char ref[BLOB_REF_LEN + 1], hex[BLOB_HEX_LEN + 1];
+		memcpy(ref, j->req.argv[0].ptr, BLOB_REF_LEN);
+		ref[BLOB_REF_LEN] = '\0';
+		if (blob_ref_to_hex(ref, hex) == 0) {
+			r = manager_vm_grant_blob(ctx->manager, vm, hex);
+			if (r < 0 && r != -EOPNOTSUPP)
+				goto fail;
+		}
+	}
 	j->req.stdin_mode = EXEC_STDIN_NONE;
 	if (json_object_object_get_ex(params, "stdin", &v)) {
 		size_t n;

@@ -69,7 +69,7 @@ static void node_info(rpc_call_t *call, json_object *params, void *userdata)
 
 static const rpc_schema_t info_result = {
 	.type = RPC_TYPE_OBJECT,
-	.description = "{version, hostname, kernel, arch, backends: {kvm: {usable, reason?}, ch: {...}}, limits: {...}, paths: {...}, vms, blobs: {count, bytes, max_blob_bytes}}",
+	.description = "{version, hostname, kernel, arch, backends: {kvm: {usable, reason?, min_memory_mib, max_memory_mib, max_vcpus}, ch: {usable, reason?, min_version, default_initramfs, binary?, version?, version_output?}}, limits: {...}, paths: {...}, vms, blobs: {count, bytes, max_blob_bytes}}",
 };
 
 const rpc_method_t methods_node[] = {

@@ -40,6 +40,11 @@ static const rpc_field_t guest_fields[] = {
 	{ NULL },
 };
 
+/* ch: host paths of the guest kernel and initramfs, the kernel command line
+ * (printable ASCII; the x86 kernel takes at most 2048 bytes). */
+#define CH_PATH_SCHEMA(desc) \
+	{ .type = RPC_TYPE_STRING, .description = desc, .pattern = "/.*", .has_max = true, .max = 4095 }
+
 static const rpc_field_t create_params[] = {
 	{ "name", false, { .type = RPC_TYPE_STRING, .description = "unique name", .pattern = NAME_PATTERN } },
 	{ "backend", false, { .type = RPC_TYPE_STRING, .description = "\"kvm\" (default) or \"ch\"", .enum_values = backend_values } },
@@ -48,6 +53,10 @@ static const rpc_field_t create_params[] = {
 	{ "labels", false, labels_schema },
 	{ "guest", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: a custom guest image and boot arguments (needs mvmd --allow-custom-guests)",
 			    .fields = guest_fields } },
+	{ "kernel", false, CH_PATH_SCHEMA("ch (required): absolute host path of the guest kernel (vmlinux or bzImage)") },
+	{ "initramfs", false, CH_PATH_SCHEMA("ch: absolute host path of the initramfs (default: mvmd's, mvm-init as /init)") },
+	{ "cmdline", false, { .type = RPC_TYPE_STRING, .description = "ch: kernel command line (default \"console=ttyS0 reboot=k panic=1 quiet\")",
+			      .pattern = "[ -~]*", .has_max = true, .max = 2047 } },
 	{ "workload", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: a Wasm module by hash to run (docs/workloads.md)",
 			       .fields = methods_workload_fields } },
 	{ NULL },
@@ -64,6 +73,20 @@ static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
 
 	if (json_object_object_get_ex(params, "backend", &v))
 		backend = vm_backend_from_string(json_object_get_string(v));
+	/* kernel, initramfs and guest.image name host files (methods.h). */
+	if (!methods_peer_may_name_host_files(call)) {
+		static const char *const files[] = { "kernel", "initramfs" };
+		json_object *g;
+		for (size_t i = 0; i < ELEMENTSOF(files); i++)
+			if (json_object_object_get_ex(params, files[i], NULL)) {
+				methods_reply_host_file_denied(call, files[i]);
+				return;
+			}
+		if (json_object_object_get_ex(params, "guest", &g) && json_object_object_get_ex(g, "image", NULL)) {
+			methods_reply_host_file_denied(call, "guest.image");
+			return;
+		}
+	}
 	/* A guest image is any host file mvmd can read, loaded where the
 	 * guest can print it: only an operator who said so may allow that. */
 	if (json_object_object_get_ex(params, "guest", NULL) && !ctx->allow_custom_guests) {
@@ -73,6 +96,19 @@ static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
 	if (json_object_object_get_ex(params, "guest", NULL) && backend != VM_BACKEND_KVM) {
 		rpc_call_invalid_param(call, "guest", "only for the kvm backend");
 		return;
+	}
+	/* ch VMs boot a kernel; kvm micro-VMs have none. */
+	if (backend == VM_BACKEND_CH && !json_object_object_get_ex(params, "kernel", NULL)) {
+		rpc_call_invalid_param(call, "kernel", "required for the ch backend");
+		return;
+	}
+	if (backend != VM_BACKEND_CH) {
+		static const char *const ch_only[] = { "kernel", "initramfs", "cmdline" };
+		for (size_t i = 0; i < ELEMENTSOF(ch_only); i++)
+			if (json_object_object_get_ex(params, ch_only[i], NULL)) {
+				rpc_call_invalid_param(call, ch_only[i], "only for the ch backend");
+				return;
+			}
 	}
 	/* A backend that is not built cannot get VMs; one that is built but
 	 * unusable on this host (no /dev/kvm) can: start reports why. */

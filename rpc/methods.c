@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 const rpc_method_t *methods_table(size_t *ret_n)
 {
@@ -75,6 +76,15 @@ static json_object *vm_view(manager_t *m, const vm_t *vm, bool with_transitions)
 	else
 		json_object_object_add(o, "labels", json_object_new_object());
 	json_object_object_add(o, "created", vm->created_usec ? methods_time_to_json(vm->created_usec) : NULL);
+	/* ch: what the VM boots, and where exec reaches it (hybrid vsock). */
+	if (vm->backend == VM_BACKEND_CH && vm->spec) {
+		static const char *const keys[] = { "kernel", "initramfs", "cmdline" };
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (json_object_object_get_ex(vm->spec, keys[i], &v))
+				json_object_object_add(o, keys[i], json_object_get(v));
+		if (vm->backend_state && json_object_object_get_ex(vm->backend_state, "vsock_socket", &v))
+			json_object_object_add(o, "vsock_socket", json_object_get(v));
+	}
 	/* The workload as stored: hash, args, env, granted capabilities. */
 	if (vm->spec && json_object_object_get_ex(vm->spec, "workload", &v))
 		json_object_object_add(o, "workload", json_object_get(v));
@@ -103,6 +113,25 @@ json_object *methods_vm_to_json(manager_t *m, const vm_t *vm, bool with_transiti
 	if (!w->view)
 		w->view = vm_view(m, vm, true);
 	return w->view ? json_object_get(w->view) : NULL;
+}
+
+bool methods_peer_may_name_host_files(rpc_call_t *call)
+{
+	rpc_conn_t *c = rpc_call_get_conn(call);
+	const struct ucred *cred = c ? rpc_conn_peer(c) : NULL;
+
+	return cred && (cred->uid == 0 || cred->uid == geteuid());
+}
+
+void methods_reply_host_file_denied(rpc_call_t *call, const char *param)
+{
+	json_object *data = json_object_new_object();
+
+	json_object_object_add(data, "param", json_object_new_string(param));
+	json_object_object_add(data, "errno", json_object_new_string("EPERM"));
+	json_object_object_add(data, "reason", json_object_new_string(
+		"only clients running as root (or as mvmd's user) may name host files"));
+	rpc_call_error(call, RPC_ERROR_SERVER, "Server error", data);
 }
 
 vm_t *methods_find_vm(rpc_call_t *call, manager_t *m, json_object *params)

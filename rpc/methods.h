@@ -51,6 +51,19 @@ json_object *methods_time_to_json(uint64_t wall_usec);
 extern const rpc_field_t methods_workload_fields[];
 int methods_workload_prepare(rpc_call_t *call, json_object *spec, vm_backend_t backend);
 
+/*
+ * Privilege decision: mvmd runs as root and can read any host file, but its
+ * clients need not be root (--socket-group grants the socket to a group).
+ * A request that names a host file — a blob to copy into the store, a
+ * kernel, initramfs or guest image to load into a VM — would let such a
+ * client read what it could not (through a hash, or from inside a guest).
+ * Only clients with root's or mvmd's own uid (SO_PEERCRED) may name them.
+ */
+bool methods_peer_may_name_host_files(rpc_call_t *call);
+
+/* -32000 with data {param, errno: "EPERM", reason} for such a request. */
+void methods_reply_host_file_denied(rpc_call_t *call, const char *param);
+
 /* Look up params.id; answers -32001 and returns NULL when there is none. */
 vm_t *methods_find_vm(rpc_call_t *call, manager_t *m, json_object *params);
 

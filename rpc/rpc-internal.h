@@ -33,14 +33,16 @@ typedef struct rpc_entry {
 	const char *id;         /* the raw id token inside the line; NULL = null */
 	size_t id_len;
 	bool has_id;            /* false: a notification (no response) */
-	char *method;           /* owned, decoded */
+	char *method;           /* decoded; method_buf or owned */
 	json_object *params;    /* owned; NULL = absent */
+	char method_buf[48];    /* short names need no allocation */
 } rpc_entry_t;
 
 typedef struct rpc_line {
 	bool batch;
 	size_t n_entries;
-	rpc_entry_t *entries;
+	rpc_entry_t *entries;   /* &one for a single request */
+	rpc_entry_t one;
 } rpc_line_t;
 
 /* Parses one line (without its '\n'); the entries' ids point into p.
@@ -156,8 +158,19 @@ struct rpc_conn {
 	size_t n_hooks;
 };
 
+struct rpc_call {
+	rpc_reply_t *reply;
+	long slot;              /* position in the reply; -1 = notification */
+	const rpc_method_t *method;
+	char *id;               /* raw id token; NULL = null */
+	size_t id_len;
+	bool embedded;          /* lives inside its reply (single requests) */
+	char id_buf[40];        /* short ids live here instead of the heap */
+};
+
 /* One line's worth of answers: a single response or a batch array,
- * kept as serialised text until the last one is in. */
+ * kept as serialised text until the last one is in. A single request's
+ * slot and call live inside the reply: one allocation per request. */
 struct rpc_reply {
 	rpc_conn_t *conn;       /* NULL once the connection is gone */
 	rpc_reply_t *prev, *next;
@@ -167,16 +180,8 @@ struct rpc_reply {
 	struct rpc_slot {
 		char *text;
 		size_t len;
-	} *slots;
-};
-
-struct rpc_call {
-	rpc_reply_t *reply;
-	long slot;              /* position in the reply; -1 = notification */
-	const rpc_method_t *method;
-	char *id;               /* raw id token; NULL = null */
-	size_t id_len;
-	char id_buf[40];        /* short ids live here instead of the heap */
+	} *slots, one_slot;
+	rpc_call_t one_call;
 };
 
 /* server.c */

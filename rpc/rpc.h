@@ -103,7 +103,7 @@ void rpc_call_errno(rpc_call_t *call, int neg_errno, const char *detail);
 void rpc_call_invalid_param(rpc_call_t *call, const char *param, const char *reason);
 
 rpc_conn_t *rpc_call_get_conn(rpc_call_t *call);      /* NULL once the connection is gone */
-rpc_server_t *rpc_call_get_server(rpc_call_t *call);  /* NULL once the server is freed */
+rpc_server_t *rpc_call_get_server(rpc_call_t *call);  /* NULL once the connection is gone */
 const char *rpc_call_get_method(rpc_call_t *call);
 bool rpc_call_is_notification(rpc_call_t *call);
 
@@ -125,7 +125,8 @@ const struct ucred *rpc_conn_peer(rpc_conn_t *c);
 int rpc_conn_notify(rpc_conn_t *c, const char *method, json_object *params);
 /* Close hooks run once, when the connection closes (peer left, error,
  * server freed), before the server drops its reference. Adding the same
- * (fn, userdata) twice registers it twice. -EPIPE if already closed. */
+ * (fn, userdata) twice registers it twice. -EPIPE if already closed or
+ * closing (rpc_conn_is_open() false). */
 int rpc_conn_add_close_hook(rpc_conn_t *c, void (*fn)(rpc_conn_t *c, void *userdata), void *userdata);
 void rpc_conn_remove_close_hook(rpc_conn_t *c, void (*fn)(rpc_conn_t *c, void *userdata), void *userdata);
 /* Close now: queued output is discarded, close hooks run (inside this
@@ -140,14 +141,15 @@ typedef struct rpc_limits {
 	size_t max_output_bytes;   /* stop reading a client whose queue is above (default 1 MiB) */
 	size_t max_notify_bytes;   /* rpc_conn_notify disconnects above (default 16 MiB) */
 	unsigned max_depth;        /* JSON nesting depth (default 64) */
-	unsigned max_pending;      /* unanswered calls per connection before it stops being read (default 128) */
+	unsigned max_pending;      /* request lines not yet answered per connection before it stops being read (default 128) */
 } rpc_limits_t;
 
 void rpc_limits_default(rpc_limits_t *l);
 
 /* methods must stay valid while the server lives. Fails with -EINVAL when
  * a schema is malformed (a pattern that does not compile, a duplicate
- * method name) so mistakes in the method table show at startup. */
+ * method name, a method named rpc.discover, which is built in) so mistakes
+ * in the method table show at startup. */
 int rpc_server_new(sd_event *e, const rpc_method_t *methods, size_t n_methods,
 		   const rpc_limits_t *limits, const char *title, const char *version,
 		   void *userdata, rpc_server_t **ret);

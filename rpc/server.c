@@ -30,7 +30,8 @@ static void reply_free(rpc_reply_t *r)
 {
 	for (size_t i = 0; i < r->n_slots; i++)
 		free(r->slots[i].text);
-	free(r->slots);
+	if (r->slots != &r->one_slot)
+		free(r->slots);
 	free(r);
 }
 
@@ -118,7 +119,8 @@ static void call_finish(rpc_call_t *call, char *text, size_t len)
 	reply_store(r, call->slot, text, len);
 	if (call->id != call->id_buf)
 		free(call->id);
-	free(call);
+	if (!call->embedded)
+		free(call);
 	if (--r->n_waiting == 0)
 		reply_complete(r);
 }
@@ -309,13 +311,15 @@ static void server_dispatch_entry(rpc_server_t *s, rpc_reply_t *reply, rpc_entry
 		return;
 	}
 
-	rpc_call_t *call = malloc(sizeof(*call));
+	bool embed = !reply->batch;
+	rpc_call_t *call = embed ? &reply->one_call : malloc(sizeof(*call));
 	if (call) {
-		*call = (rpc_call_t){ .reply = reply, .slot = slot, .method = m, .id_len = e->id_len };
+		*call = (rpc_call_t){ .reply = reply, .slot = slot, .method = m, .id_len = e->id_len, .embedded = embed };
 		if (e->id && e->id_len < sizeof(call->id_buf))
 			call->id = memcpy(call->id_buf, e->id, e->id_len);
 		else if (e->id && !(call->id = strndup(e->id, e->id_len))) {
-			free(call);
+			if (!embed)
+				free(call);
 			call = NULL;
 		}
 	}
@@ -353,7 +357,9 @@ void rpc_server_dispatch_line(rpc_conn_t *c, const char *p, size_t n)
 	reply->batch = line.batch;
 	for (size_t i = 0; i < line.n_entries; i++)
 		reply->n_slots += line.entries[i].has_id;
-	if (reply->n_slots && !(reply->slots = calloc(reply->n_slots, sizeof(*reply->slots))))
+	if (reply->n_slots == 1)
+		reply->slots = &reply->one_slot;
+	else if (reply->n_slots && !(reply->slots = calloc(reply->n_slots, sizeof(*reply->slots))))
 		goto oom;
 
 	reply->conn = c;
@@ -378,7 +384,7 @@ void rpc_server_dispatch_line(rpc_conn_t *c, const char *p, size_t n)
 	return;
 
 oom:
-	if (reply)
+	if (reply && reply->slots != &reply->one_slot)
 		free(reply->slots);
 	free(reply);
 	rpc_line_done(&line);

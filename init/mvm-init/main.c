@@ -59,7 +59,7 @@ uint64_t init_now_ms(void)
 
 static void usage(void)
 {
-	printf("usage: mvm-init [--no-mount] [--agent-unix PATH] [--cmdline STRING]\n"
+	printf("usage: mvm-init [--no-mount] [--agent-unix PATH] [--blob-unix PATH] [--cmdline STRING]\n"
 	       "PID 1 of an mvmd Linux guest; options are for tests (docs/linux-guests.md).\n");
 }
 
@@ -70,6 +70,8 @@ static int parse_args(init_state_t *s, int argc, char **argv, const char **cmdli
 			s->no_mount = true;
 		else if (strcmp(argv[i], "--agent-unix") == 0 && i + 1 < argc)
 			s->agent_unix = argv[++i];
+		else if (strcmp(argv[i], "--blob-unix") == 0 && i + 1 < argc)
+			init_wasm_set_blob_unix(argv[++i]);
 		else if (strcmp(argv[i], "--cmdline") == 0 && i + 1 < argc)
 			*cmdline = argv[++i];
 		else if (strcmp(argv[i], "--version") == 0) {
@@ -106,7 +108,7 @@ static char *read_cmdline(const char *override)
 
 static void start_agent(init_state_t *s)
 {
-	exec_agent_config_t cfg = { .platform = "mvm-init" };
+	exec_agent_config_t cfg = { .platform = "mvm-init", .wasm_main = init_wasm_main };
 	int r;
 
 	cfg.transport = s->agent_unix ? exec_transport_unix(s->agent_unix)

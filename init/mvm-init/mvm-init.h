@@ -3,7 +3,7 @@
  * mvm-init: PID 1 of a Linux guest (docs/linux-guests.md). Static musl.
  * main.c: options, startup order, the event loop; system.c: mounts,
  * console, hostname; run.c: the mvm.run= command; shutdown.c: the orderly
- * poweroff.
+ * poweroff; wasm.c: Wasm modules by hash (exec_agent_config_t.wasm_main).
  */
 #ifndef MVM_INIT_H
 #define MVM_INIT_H
@@ -52,5 +52,9 @@ void shutdown_step(init_state_t *s);
 int shutdown_timeout_ms(const init_state_t *s);
 
 uint64_t init_now_ms(void);
+
+/* wasm.c: Wasm modules by hash, fetched from mvmd (blob protocol) */
+void init_wasm_set_blob_unix(const char *path); /* --blob-unix: AF_UNIX instead of vsock */
+int init_wasm_main(const char *hash_hex, int argc, char **argv, char **envp);
 
 #endif

@@ -69,10 +69,11 @@ static int builtin_info(exec_conn_t *c)
 		     "uptime_s: %ld\n"
 		     "connections: %u\n"
 		     "builtins: mvm.echo mvm.info\n"
-		     "wasm: not supported yet\n",
+		     "wasm: %s\n",
 		     MVM_VERSION, EXEC_PROTOCOL_VERSION, c->agent->cfg.platform, (int)getpid(),
 		     (unsigned)getuid(), host, u.sysname, u.release, u.machine, (long)si.uptime,
-		     c->agent->nconns);
+		     c->agent->nconns,
+		     c->agent->cfg.wasm_main ? "sha256:<hex> modules fetched from the host" : "not supported");
 	if (n < 0)
 		n = 0;
 	conn_queue_data(c, EXEC_FRAME_STDOUT, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);

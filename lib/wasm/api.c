@@ -11,7 +11,7 @@
 void wasm_config_init(wasm_config *cfg)
 {
 	DEF(max_memory_pages, WASM_MAX_PAGES);
-	DEF(max_table_elems, 10000000);
+	DEF(max_table_elems, 1000000);
 	DEF(max_call_depth, 10000);
 	DEF(max_value_stack, 1u << 20);
 	DEF(max_module_size, 256u << 20);
@@ -23,7 +23,7 @@ void wasm_config_init(wasm_config *cfg)
 	DEF(max_tables, 100000);
 	DEF(max_memories, 16);
 	DEF(max_segments, 100000);
-	DEF(max_segment_elems, 10000000);
+	DEF(max_segment_elems, 1000000);
 	DEF(max_params, 1000);
 	DEF(max_locals, 50000);
 	DEF(max_nesting, 10000);
@@ -66,6 +66,42 @@ const char *wasm_error_kind_to_string(wasm_error_kind k)
 		[WASM_ERR_TRAP] = "trap",
 	};
 	return (unsigned)k < WASM_ERR_MAX ? names[k] : "unknown";
+}
+
+static int lookup(const char *const *names, int n, const char *s)
+{
+	for (int i = 0; s && i < n; i++)
+		if (names[i] && !wasm_strcmp(names[i], s))
+			return i;
+	return -WASM_EINVAL;
+}
+
+int wasm_trap_kind_from_string(const char *s)
+{
+	for (int k = 0; s && k < WASM_TRAP_MAX; k++)
+		if (!wasm_strcmp(wasm_trap_kind_to_string((wasm_trap_kind)k), s))
+			return k;
+	return -WASM_EINVAL;
+}
+
+int wasm_error_kind_from_string(const char *s)
+{
+	for (int k = 0; s && k < WASM_ERR_MAX; k++)
+		if (!wasm_strcmp(wasm_error_kind_to_string((wasm_error_kind)k), s))
+			return k;
+	return -WASM_EINVAL;
+}
+
+static const char *const extern_names[WASM_EXTERN_MAX] = { "func", "table", "memory", "global" };
+
+const char *wasm_externkind_to_string(wasm_externkind k)
+{
+	return (unsigned)k < WASM_EXTERN_MAX ? extern_names[k] : "unknown";
+}
+
+int wasm_externkind_from_string(const char *s)
+{
+	return lookup(extern_names, WASM_EXTERN_MAX, s);
 }
 
 static bool valtype_ok(wasm_valtype t)

@@ -177,14 +177,62 @@ int cc_branch(struct fc *c, uint32_t depth)
 }
 
 /* Turn "compare; br_if" into one compare-and-branch instruction. */
-static const struct { uint8_t cmp, br, neg; } fusable[] = {
+static const struct { uint16_t cmp, br, neg; } fusable[] = {
 	{ OP_i32_eqz, OP_br_eqz32, OP_br_nez32 },
 	{ OP_i32_eq, OP_br_eq32, OP_br_ne32 }, { OP_i32_ne, OP_br_ne32, OP_br_eq32 },
 	{ OP_i32_lt_s, OP_br_lt_s32, OP_br_ge_s32 }, { OP_i32_lt_u, OP_br_lt_u32, OP_br_ge_u32 },
 	{ OP_i32_gt_s, OP_br_gt_s32, OP_br_le_s32 }, { OP_i32_gt_u, OP_br_gt_u32, OP_br_le_u32 },
 	{ OP_i32_le_s, OP_br_le_s32, OP_br_gt_s32 }, { OP_i32_le_u, OP_br_le_u32, OP_br_gt_u32 },
 	{ OP_i32_ge_s, OP_br_ge_s32, OP_br_lt_s32 }, { OP_i32_ge_u, OP_br_ge_u32, OP_br_lt_u32 },
+	{ OP_i32_eq_imm, OP_br_eq32_imm, OP_br_ne32_imm }, { OP_i32_ne_imm, OP_br_ne32_imm, OP_br_eq32_imm },
+	{ OP_i32_lt_s_imm, OP_br_lt_s32_imm, OP_br_ge_s32_imm }, { OP_i32_lt_u_imm, OP_br_lt_u32_imm, OP_br_ge_u32_imm },
+	{ OP_i32_gt_s_imm, OP_br_gt_s32_imm, OP_br_le_s32_imm }, { OP_i32_gt_u_imm, OP_br_gt_u32_imm, OP_br_le_u32_imm },
+	{ OP_i32_le_s_imm, OP_br_le_s32_imm, OP_br_gt_s32_imm }, { OP_i32_le_u_imm, OP_br_le_u32_imm, OP_br_gt_u32_imm },
+	{ OP_i32_ge_s_imm, OP_br_ge_s32_imm, OP_br_lt_s32_imm }, { OP_i32_ge_u_imm, OP_br_ge_u32_imm, OP_br_lt_u32_imm },
+	{ OP_i32_and_imm, OP_br_and_nz32_imm, OP_br_and_z32_imm },
+	{ OP_i32_tst_z_imm, OP_br_and_z32_imm, OP_br_and_nz32_imm },
 };
+
+/* integer compares and their negations, for "compare; i32.eqz" */
+static const uint16_t negations[][2] = {
+	{ OP_i32_eq, OP_i32_ne }, { OP_i32_lt_s, OP_i32_ge_s }, { OP_i32_lt_u, OP_i32_ge_u },
+	{ OP_i32_gt_s, OP_i32_le_s }, { OP_i32_gt_u, OP_i32_le_u },
+	{ OP_i64_eq, OP_i64_ne }, { OP_i64_lt_s, OP_i64_ge_s }, { OP_i64_lt_u, OP_i64_ge_u },
+	{ OP_i64_gt_s, OP_i64_le_s }, { OP_i64_gt_u, OP_i64_le_u },
+	{ OP_i32_eq_imm, OP_i32_ne_imm }, { OP_i32_lt_s_imm, OP_i32_ge_s_imm },
+	{ OP_i32_lt_u_imm, OP_i32_ge_u_imm }, { OP_i32_gt_s_imm, OP_i32_le_s_imm },
+	{ OP_i32_gt_u_imm, OP_i32_le_u_imm },
+	{ OP_i64_eq_imm, OP_i64_ne_imm }, { OP_i64_lt_s_imm, OP_i64_ge_s_imm },
+	{ OP_i64_lt_u_imm, OP_i64_ge_u_imm }, { OP_i64_gt_s_imm, OP_i64_le_s_imm },
+	{ OP_i64_gt_u_imm, OP_i64_le_u_imm },
+	{ OP_i32_and_imm, OP_i32_tst_z_imm }, /* one way only: see cc_fold_eqz */
+};
+
+/*
+ * i32.eqz of a value the previous instruction just computed: negate that
+ * compare in place (or turn "and imm" into "test zero") and emit nothing.
+ * Returns true when folded. Valid for integer compares only (float
+ * compares are not negations of each other because of NaN).
+ */
+bool cc_fold_eqz(struct fc *c, uint32_t h)
+{
+	if (c->dead || c->last_dst == NO_POS || c->vs[h].local != NO_LOCAL ||
+	    c->code[c->last_dst].u != slot_of(c, h) || c->last_dst != c->last_op + 1)
+		return false;
+	for (unsigned i = 0; i < sizeof(negations) / sizeof(negations[0]); i++) {
+		for (unsigned k = 0; k < 2; k++) {
+			if (negations[i][k] != c->last_kind)
+				continue;
+			if (k == 1 && negations[i][0] == OP_i32_and_imm)
+				return false;
+			unsigned neg = negations[i][1 - k];
+			c->code[c->last_op].u = (uint64_t)(uintptr_t)interp_handler(neg);
+			c->last_kind = neg;
+			return true;
+		}
+	}
+	return false;
+}
 
 /*
  * If the condition at height cond_h was just computed by a fusable

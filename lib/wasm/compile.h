@@ -114,5 +114,22 @@ int cc_local_set(struct fc *c, uint32_t local, bool tee);
 int cc_fail(struct fc *c, wasm_error_kind kind, const char *msg);
 int cc_finish(struct fc *c, struct func_code *out);
 unsigned cc_fuse_branch(struct fc *c, uint32_t cond_h, bool negate);
+bool cc_fold_eqz(struct fc *c, uint32_t h);
+
+/* validate.c helpers shared with validate-simd.c */
+int vd_push(struct fc *c, uint8_t t);
+int vd_pop(struct fc *c, uint8_t expect); /* type, TY_UNKNOWN, or -1 */
+int vd_emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int dst_index);
+int vd_memarg(struct fc *c, unsigned natural_align, uint32_t *ret_offset);
+int vd_invalid(struct fc *c, const char *msg);
+int vd_zero_byte(struct fc *c);
+int vd_need_memory(struct fc *c);
+int vd_read_table(struct fc *c, uint32_t *ret);
+int vd_numeric(struct fc *c, unsigned op, uint8_t a, uint8_t b, uint8_t out);
+/* validate-mem.c */
+int vd_memop(struct fc *c, unsigned op, uint8_t type, unsigned align, bool store);
+int vd_op_fc(struct fc *c);
+int vd_pop_i32s(struct fc *c, unsigned n, uint64_t *slots); /* slots in push order */
+int validate_simd(struct fc *c);
 
 #endif

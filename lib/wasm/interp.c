@@ -19,7 +19,9 @@
 #endif
 
 static cell exit_code[1]; /* [OP_exit]: where the entry frame returns */
+#ifndef WASM_SWITCH_DISPATCH
 static const void *const *handler_table;
+#endif
 
 static wasm_trap_kind run(wasm_store *s, const cell *ip, slot_t *fp, wasm_instance *inst);
 
@@ -51,6 +53,7 @@ int64_t memory_grow(wasm_memory *m, uint32_t delta)
 	m->data = n;
 	m->size = nsize;
 	m->pages = old + delta;
+	m->store->mem_epoch++; /* running code must reload its memory base */
 	return old;
 }
 
@@ -125,6 +128,16 @@ wasm_trap_kind interp_call(wasm_store *s, wasm_func *f, slot_t *args, wasm_trap 
 #ifdef WASM_SWITCH_DISPATCH
 #define CASE(n) case OP_##n:
 #define NEXT() goto dispatch
+#elif defined(__clang__)
+/*
+ * One shared indirect jump: LLVM gives every `goto *` an edge to every
+ * label, which is quadratic in the handler count (minutes of compile time
+ * under sanitizers); its tail duplication re-replicates the jump in the
+ * generated code anyway. GCC factors and unfactors computed gotos itself.
+ */
+#define CASE(n) L_##n:
+#define NEXT() goto dispatch
+#define WASM_FACTORED_DISPATCH 1
 #else
 #define CASE(n) L_##n:
 #define NEXT() goto *ip->p
@@ -141,6 +154,7 @@ wasm_trap_kind interp_call(wasm_store *s, wasm_func *f, slot_t *args, wasm_trap 
 		wasm_memory *m0_ = inst->mems ? inst->mems[0] : NULL; \
 		mb = m0_ ? m0_->data : NULL;             \
 		ms = m0_ ? m0_->size : 0;                \
+		epoch = s->mem_epoch;                    \
 	} while (0)
 
 /* binary op: [op][dst][a][b] */
@@ -193,11 +207,23 @@ wasm_trap_kind interp_call(wasm_store *s, wasm_func *f, slot_t *args, wasm_trap 
 	CASE(name)                                    \
 	{                                             \
 		if (cond)                             \
-			ip += ip[3].i;                \
-		else                                  \
-			ip += 4;                      \
+			JUMP(ip[3].i);                \
+		ip += 4;                              \
 		NEXT();                               \
 	}
+
+/*
+ * Taken branch by a cell offset. Backward jumps (the only way to loop)
+ * pay the fuel; forward ones only test the sign.
+ */
+#define JUMP(rel)                                                         \
+	do {                                                              \
+		int64_t rel_ = (rel);                                     \
+		if (rel_ <= 0 && __builtin_expect(--fuel == 0, 0))        \
+			TRAP(WASM_TRAP_OUT_OF_FUEL);                      \
+		ip += rel_;                                               \
+		NEXT();                                                   \
+	} while (0)
 
 /* a v128 in two slots, viewed by lanes */
 typedef union v128 {
@@ -243,6 +269,27 @@ static inline uint64_t rotr64(uint64_t x, uint64_t n)
 	return n ? (x >> n) | (x << (64 - n)) : x;
 }
 
+/*
+ * Zero a function's locals. Usually a handful: compilers turn a plain
+ * loop into a call to memset, which costs more than the stores; the
+ * volatile store keeps it a loop of plain moves.
+ */
+static inline void zero_slots(slot_t *p, uint32_t n)
+{
+	volatile slot_t *v = p;
+	for (uint32_t i = 0; i < n; i++)
+		v[i] = 0;
+}
+
+/* the SIMD lane operations, as functions (see interp-simd.inc) */
+#define SIMD_FUNCS
+#include "interp-simd.inc"
+#undef SIMD_FUNCS
+#undef VBIN
+#undef VUN
+#undef VSHIFT
+#undef VTEST
+
 static wasm_trap_kind run(wasm_store *s, const cell *ip, slot_t *fp, wasm_instance *inst)
 {
 #ifndef WASM_SWITCH_DISPATCH
@@ -253,6 +300,9 @@ static wasm_trap_kind run(wasm_store *s, const cell *ip, slot_t *fp, wasm_instan
 	static const void *const labels[] = {
 		WASM_CTRL_OPS(X_LBL_CTRL) WASM_NUMERIC_OPS(X_LBL_NUM) WASM_SAT_OPS(X_LBL_SAT)
 		WASM_SIMD_OPS(X_LBL_SIMD)
+#define X_LBL_IMM(n, e) &&L_##n##_imm,
+#define X_LBL_BRIMM(n, e) &&L_br_##n##_imm,
+		WASM_IMM_I32_OPS(X_LBL_IMM) WASM_IMM_I64_OPS(X_LBL_IMM) WASM_BR_IMM_OPS(X_LBL_BRIMM)
 	};
 	if (!s) {
 		exit_code[0].p = labels[OP_exit];
@@ -262,16 +312,24 @@ static wasm_trap_kind run(wasm_store *s, const cell *ip, slot_t *fp, wasm_instan
 #endif
 	wasm_trap_kind trap = WASM_TRAP_NONE;
 	uint8_t *mb;
-	uint64_t ms;
+	uint64_t ms, epoch;
 	uint64_t fuel = s->fuel;
 	slot_t *stack_end = s->stack + s->cfg.max_value_stack;
 	wasm_func *f;
 	slot_t *nfp;
+	/* the frame stack pointer lives in a register; s->depth is synced
+	 * whenever control leaves run() (host calls, exit, traps) */
+	struct frame *fsp = s->frames + s->depth;
+	struct frame *const fend = s->frames + s->cfg.max_call_depth;
 	RELOAD_MEM();
 
 #ifdef WASM_SWITCH_DISPATCH
 dispatch:
 	switch ((unsigned)ip->u) {
+#elif defined(WASM_FACTORED_DISPATCH)
+dispatch:
+	goto *ip->p;
+	{
 #else
 	NEXT();
 	{
@@ -282,19 +340,24 @@ dispatch:
 	do_call:
 		if (f->host) {
 			s->fuel = fuel;
+			s->depth = (uint32_t)(fsp - s->frames);
 			trap = call_host(s, f, inst, nfp);
 			fuel = s->fuel;
 			if (trap != WASM_TRAP_NONE)
 				goto trapped;
-			RELOAD_MEM();
+			if (epoch != s->mem_epoch)
+				RELOAD_MEM();
 			NEXT();
 		}
-		if (__builtin_expect(s->depth >= s->cfg.max_call_depth || nfp + f->frame_slots > stack_end, 0))
+		if (__builtin_expect(fsp >= fend || nfp + f->frame_slots > stack_end, 0))
 			TRAP(WASM_TRAP_STACK_EXHAUSTED);
 		if (__builtin_expect(--fuel == 0, 0))
 			TRAP(WASM_TRAP_OUT_OF_FUEL);
-		s->frames[s->depth++] = (struct frame){ ip, fp, inst };
-		__builtin_memset(nfp + f->nparams, 0, (size_t)f->nlocals * sizeof(slot_t));
+		fsp->ret_ip = ip;
+		fsp->fp = fp;
+		fsp->inst = inst;
+		fsp++;
+		zero_slots(nfp + f->nparams, f->nlocals);
 		fp = nfp;
 		ip = f->code;
 		if (f->inst != inst) {
@@ -304,19 +367,20 @@ dispatch:
 		NEXT();
 
 	do_return: {
-		struct frame *fr = &s->frames[--s->depth];
+		struct frame *fr = --fsp;
 		ip = fr->ret_ip;
 		fp = fr->fp;
-		if (fr->inst && fr->inst != inst) {
+		/* reload the memory base only if the instance changed or some
+		 * memory grew meanwhile (the epoch counts grows in the store) */
+		if (fr->inst && (fr->inst != inst || epoch != s->mem_epoch)) {
 			inst = fr->inst;
 			RELOAD_MEM();
-		} else if (fr->inst) {
-			RELOAD_MEM(); /* a callee may have grown a shared memory */
 		}
 		NEXT();
 	}
 	}
 trapped:
 	s->fuel = fuel;
+	s->depth = (uint32_t)(fsp - s->frames);
 	return trap;
 }

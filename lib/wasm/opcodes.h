@@ -194,10 +194,35 @@
 	X(252, i32x4_trunc_sat_f64x2_s_zero, UN, 0, 0) X(253, i32x4_trunc_sat_f64x2_u_zero, UN, 0, 0) \
 	X(254, f64x2_convert_low_i32x4_s, UN, 0, 0) X(255, f64x2_convert_low_i32x4_u, UN, 0, 0)
 
+/*
+ * Binary ops that also exist with an immediate right operand
+ * (`<name>_imm`), X(name, expression over uint32_t/uint64_t a and b).
+ */
+#define WASM_IMM_I32_OPS(X) \
+	X(i32_add, a + b) X(i32_sub, a - b) X(i32_mul, a * b) X(i32_and, a & b) X(i32_or, a | b) \
+	X(i32_xor, a ^ b) X(i32_shl, a << (b & 31)) X(i32_shr_u, a >> (b & 31)) \
+	X(i32_shr_s, (uint32_t)((int32_t)a >> (b & 31))) X(i32_rotl, rotl32(a, b)) X(i32_rotr, rotr32(a, b)) \
+	X(i32_eq, a == b) X(i32_ne, a != b) X(i32_lt_s, (int32_t)a < (int32_t)b) X(i32_lt_u, a < b) \
+	X(i32_gt_s, (int32_t)a > (int32_t)b) X(i32_gt_u, a > b) X(i32_le_s, (int32_t)a <= (int32_t)b) \
+	X(i32_le_u, a <= b) X(i32_ge_s, (int32_t)a >= (int32_t)b) X(i32_ge_u, a >= b)
+#define WASM_IMM_I64_OPS(X) \
+	X(i64_add, a + b) X(i64_sub, a - b) X(i64_mul, a * b) X(i64_and, a & b) X(i64_or, a | b) \
+	X(i64_xor, a ^ b) X(i64_shl, a << (b & 63)) X(i64_shr_u, a >> (b & 63)) \
+	X(i64_shr_s, (uint64_t)((int64_t)a >> (b & 63))) X(i64_rotl, rotl64(a, b)) X(i64_rotr, rotr64(a, b)) \
+	X(i64_eq, a == b) X(i64_ne, a != b) X(i64_lt_s, (int64_t)a < (int64_t)b) X(i64_lt_u, a < b) \
+	X(i64_gt_s, (int64_t)a > (int64_t)b) X(i64_gt_u, a > b) X(i64_le_s, (int64_t)a <= (int64_t)b) \
+	X(i64_le_u, a <= b) X(i64_ge_s, (int64_t)a >= (int64_t)b) X(i64_ge_u, a >= b)
+/* compare-with-immediate-and-branch, X(name, condition) */
+#define WASM_BR_IMM_OPS(X) \
+	X(eq32, a == b) X(ne32, a != b) X(lt_s32, (int32_t)a < (int32_t)b) X(lt_u32, a < b) \
+	X(gt_s32, (int32_t)a > (int32_t)b) X(gt_u32, a > b) X(le_s32, (int32_t)a <= (int32_t)b) \
+	X(le_u32, a <= b) X(ge_s32, (int32_t)a >= (int32_t)b) X(ge_u32, a >= b) \
+	X(and_nz32, (a & b) != 0) X(and_z32, (a & b) == 0)
+
 /* Internal ops that are not plain numeric ones. Operand layouts are in
  * interp.c next to each handler. */
 #define WASM_CTRL_OPS(X) \
-	X(exit) X(unreachable) X(br) X(br_if_nz) X(br_if_z) X(br_table) X(loop_head) \
+	X(exit) X(unreachable) X(br) X(br_if_nz) X(br_if_z) X(br_table) \
 	X(call) X(call_indirect) X(ret) X(ret1) X(ret0) \
 	X(copy) X(const) X(select) X(global_get) X(global_set) \
 	X(copy2) X(select2) X(global_get2) X(global_set2) \
@@ -209,8 +234,10 @@
 	X(table_init) X(elem_drop) \
 	X(br_eqz32) X(br_nez32) X(br_eq32) X(br_ne32) X(br_lt_s32) X(br_lt_u32) X(br_gt_s32) \
 	X(br_gt_u32) X(br_le_s32) X(br_le_u32) X(br_ge_s32) X(br_ge_u32) \
-	X(i32_add_imm) X(i32_sub_imm) X(i32_and_imm) X(i32_shl_imm) X(i32_shr_u_imm) X(i32_shr_s_imm) \
-	X(i64_add_imm) X(i32_lt_s_imm) X(i32_lt_u_imm) X(i32_eq_imm) X(i32_ne_imm)
+	X(i32_tst_z_imm) X(ld32_abs) X(ld64_abs) X(ld8u_abs) X(ld16u_abs) \
+	X(ld32_addi) X(ld32_addr) X(ld64_addi) X(ld64_addr) X(ld8u_addi) X(ld8u_addr) \
+	X(st32_addi) X(st32_addr) X(st64_addi) X(st64_addr) X(st8_addi) X(st8_addr) \
+	X(i32_add_shl) X(ld32_idx) X(ld64_idx) X(ld8u_idx) X(st32_idx) X(st64_idx) X(st8_idx)
 
 enum internal_op {
 #define X_NUM(code, name, a, b, o) OP_##name,
@@ -221,6 +248,11 @@ enum internal_op {
 	WASM_NUMERIC_OPS(X_NUM)
 	WASM_SAT_OPS(X_SAT)
 	WASM_SIMD_OPS(X_SIMD)
+#define X_IMM(name, expr) OP_##name##_imm,
+#define X_BRIMM(name, expr) OP_br_##name##_imm,
+	WASM_IMM_I32_OPS(X_IMM) WASM_IMM_I64_OPS(X_IMM) WASM_BR_IMM_OPS(X_BRIMM)
+#undef X_IMM
+#undef X_BRIMM
 #undef X_NUM
 #undef X_SAT
 #undef X_CTRL

@@ -11,7 +11,7 @@
 #define F32 WASM_F32
 #define F64 WASM_F64
 
-static const uint8_t vt_single[] = { WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_FUNCREF, WASM_EXTERNREF };
+static const uint8_t vt_single[] = { WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_V128, WASM_FUNCREF, WASM_EXTERNREF };
 
 static const uint8_t *single(uint8_t t)
 {
@@ -21,7 +21,7 @@ static const uint8_t *single(uint8_t t)
 	return vt_single;
 }
 
-static int invalid(struct fc *c, const char *msg)
+int vd_invalid(struct fc *c, const char *msg)
 {
 	return cc_fail(c, WASM_ERR_INVALID, msg);
 }
@@ -53,11 +53,11 @@ static int pop(struct fc *c, uint8_t expect)
 	if (c->vh == t->height) {
 		if (t->unreachable)
 			return TY_UNKNOWN;
-		return invalid(c, "type mismatch (operand stack underflow)");
+		return vd_invalid(c, "type mismatch (operand stack underflow)");
 	}
 	uint8_t got = c->vs[--c->vh].type;
 	if (expect != TY_UNKNOWN && got != TY_UNKNOWN && got != expect)
-		return invalid(c, "type mismatch");
+		return vd_invalid(c, "type mismatch");
 	return got;
 }
 
@@ -115,13 +115,14 @@ static int read_blocktype(struct fc *c, uint32_t *np, const uint8_t **p, uint32_
 	}
 	if (bt < 0) {
 		uint8_t t = (uint8_t)(bt & 0x7f);
-		if (t != WASM_I32 && t != WASM_I64 && t != WASM_F32 && t != WASM_F64 && !is_reftype(t))
+		if (t != WASM_I32 && t != WASM_I64 && t != WASM_F32 && t != WASM_F64 && t != WASM_V128 &&
+		    !is_reftype(t))
 			return cc_fail(c, WASM_ERR_MALFORMED, "malformed value type");
 		*nr = 1, *r = single(t);
 		return 0;
 	}
 	if ((uint64_t)bt >= c->m->ntypes)
-		return invalid(c, "unknown type");
+		return vd_invalid(c, "unknown type");
 	const struct functype *ft = &c->m->types[bt];
 	*np = ft->nparams, *p = ft->types;
 	*nr = ft->nresults, *r = ft->types + ft->nparams;
@@ -168,11 +169,11 @@ static int read_label(struct fc *c, uint32_t *ret)
 {
 	TRY(rd_u32(c->r, ret));
 	if (*ret >= c->ch)
-		return invalid(c, "unknown label");
+		return vd_invalid(c, "unknown label");
 	return 0;
 }
 
-static int zero_byte(struct fc *c)
+int vd_zero_byte(struct fc *c)
 {
 	uint8_t b;
 	TRY(rd_u8(c->r, &b));
@@ -181,18 +182,18 @@ static int zero_byte(struct fc *c)
 	return 0;
 }
 
-static int need_memory(struct fc *c)
+int vd_need_memory(struct fc *c)
 {
 	if (c->m->nmems == 0)
-		return invalid(c, "unknown memory 0");
+		return vd_invalid(c, "unknown memory 0");
 	return 0;
 }
 
-static int read_table(struct fc *c, uint32_t *ret)
+int vd_read_table(struct fc *c, uint32_t *ret)
 {
 	TRY(rd_u32(c->r, ret));
 	if (*ret >= c->m->ntables)
-		return invalid(c, "unknown table");
+		return vd_invalid(c, "unknown table");
 	return 0;
 }
 
@@ -216,22 +217,18 @@ static int emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int 
 static unsigned imm_variant(unsigned op)
 {
 	switch (op) {
-	case OP_i32_add: return OP_i32_add_imm;
-	case OP_i32_sub: return OP_i32_sub_imm;
-	case OP_i32_and: return OP_i32_and_imm;
-	case OP_i32_shl: return OP_i32_shl_imm;
-	case OP_i32_shr_u: return OP_i32_shr_u_imm;
-	case OP_i32_shr_s: return OP_i32_shr_s_imm;
-	case OP_i64_add: return OP_i64_add_imm;
-	case OP_i32_lt_s: return OP_i32_lt_s_imm;
-	case OP_i32_lt_u: return OP_i32_lt_u_imm;
-	case OP_i32_eq: return OP_i32_eq_imm;
-	case OP_i32_ne: return OP_i32_ne_imm;
-	default: return OP_MAX;
+#define X_IMMV(name, expr) \
+	case OP_##name:    \
+		return OP_##name##_imm;
+		WASM_IMM_I32_OPS(X_IMMV)
+		WASM_IMM_I64_OPS(X_IMMV)
+#undef X_IMMV
+	default:
+		return OP_MAX;
 	}
 }
 
-static int numeric(struct fc *c, unsigned op, uint8_t a, uint8_t b, uint8_t out)
+int vd_numeric(struct fc *c, unsigned op, uint8_t a, uint8_t b, uint8_t out)
 {
 	uint32_t ha, hb = 0;
 	if (b) {
@@ -242,6 +239,10 @@ static int numeric(struct fc *c, unsigned op, uint8_t a, uint8_t b, uint8_t out)
 	ha = c->vh;
 	if (c->dead)
 		return push(c, out);
+	if (op == OP_i32_eqz && cc_fold_eqz(c, ha)) {
+		TRY(push(c, out)); /* same slot: the rewritten instruction's result */
+		return 0;
+	}
 	uint64_t sa = operand_slot(c, ha), sb = b ? operand_slot(c, hb) : 0;
 	unsigned iop = b ? imm_variant(op) : OP_MAX;
 	if (iop != OP_MAX && c->vs[hb].is_const && c->vs[hb].local == NO_LOCAL &&
@@ -250,6 +251,16 @@ static int numeric(struct fc *c, unsigned op, uint8_t a, uint8_t b, uint8_t out)
 		c->len = c->last_op; /* drop the const: its value becomes an immediate */
 		TRY(push(c, out));
 		EMIT(iop, 0, slot_of(c, ha), sa, imm);
+		return 0;
+	}
+	if (op == OP_i32_add && c->vs[hb].local == NO_LOCAL && c->last_kind == OP_i32_shl_imm &&
+	    c->last_dst != NO_POS && c->last_dst == c->last_op + 1 && c->code[c->last_dst].u == slot_of(c, hb) &&
+	    sa != slot_of(c, hb)) {
+		/* a + (i << k): fold the shift into the add (array indexing) */
+		uint64_t i = c->code[c->last_op + 2].u, k = c->code[c->last_op + 3].u;
+		c->len = c->last_op;
+		TRY(push(c, out));
+		EMIT(OP_i32_add_shl, 0, slot_of(c, ha), sa, i, k);
 		return 0;
 	}
 	TRY(push(c, out));
@@ -268,41 +279,6 @@ static int push_const(struct fc *c, uint8_t t, uint64_t v)
 	EMIT(OP_const, 0, slot_of(c, c->vh - 1), v);
 	c->vs[c->vh - 1].is_const = true;
 	c->vs[c->vh - 1].cval = v;
-	return 0;
-}
-
-static int memop(struct fc *c, unsigned op, uint8_t type, unsigned align, bool store)
-{
-	uint32_t a, off;
-	TRY(rd_u32(c->r, &a));
-	TRY(rd_u32(c->r, &off));
-	TRY(need_memory(c));
-	if (a > align)
-		return invalid(c, "alignment must not be larger than natural");
-	if (store) {
-		TRY(pop(c, type));
-		uint32_t hv = c->vh;
-		TRY(pop(c, I32));
-		if (!c->dead)
-			EMIT(op, -1, operand_slot(c, hv), operand_slot(c, c->vh), off);
-		return 0;
-	}
-	TRY(pop(c, I32));
-	uint32_t ha = c->vh;
-	uint64_t sa = c->dead ? 0 : operand_slot(c, ha);
-	TRY(push(c, type));
-	if (!c->dead)
-		EMIT(op, 0, slot_of(c, ha), sa, off);
-	return 0;
-}
-
-/* pop n i32 operands, return their slots in order of pushing */
-static int pop_i32s(struct fc *c, unsigned n, uint64_t *slots)
-{
-	for (unsigned i = n; i-- > 0;) {
-		TRY(pop(c, I32));
-		slots[i] = c->dead ? 0 : operand_slot(c, c->vh);
-	}
 	return 0;
 }
 
@@ -328,106 +304,6 @@ static int op_call(struct fc *c, const struct functype *ft, unsigned op, uint64_
 	return 0;
 }
 
-static int op_fc(struct fc *c)
-{
-	uint32_t sub, x, y;
-	uint64_t s[3];
-	wasm_module *m = c->m;
-	TRY(rd_u32(c->r, &sub));
-	switch (sub) {
-#define X_SAT(code, name, in, out)                                      \
-	case code:                                                      \
-		return numeric(c, OP_##name, WASM_##in, 0, WASM_##out);
-		WASM_SAT_OPS(X_SAT)
-#undef X_SAT
-	case 8: /* memory.init */
-		TRY(rd_u32(c->r, &x));
-		TRY(zero_byte(c));
-		TRY(need_memory(c));
-		if (!m->has_datacount)
-			return cc_fail(c, WASM_ERR_MALFORMED, "data count section required");
-		if (x >= m->datacount)
-			return invalid(c, "unknown data segment");
-		TRY(pop_i32s(c, 3, s));
-		EMIT(OP_memory_init, -1, x, s[0], s[1], s[2]);
-		return 0;
-	case 9: /* data.drop */
-		TRY(rd_u32(c->r, &x));
-		if (!m->has_datacount)
-			return cc_fail(c, WASM_ERR_MALFORMED, "data count section required");
-		if (x >= m->datacount)
-			return invalid(c, "unknown data segment");
-		EMIT(OP_data_drop, -1, x);
-		return 0;
-	case 10: /* memory.copy */
-		TRY(zero_byte(c));
-		TRY(zero_byte(c));
-		TRY(need_memory(c));
-		TRY(pop_i32s(c, 3, s));
-		EMIT(OP_memory_copy, -1, s[0], s[1], s[2]);
-		return 0;
-	case 11: /* memory.fill */
-		TRY(zero_byte(c));
-		TRY(need_memory(c));
-		TRY(pop_i32s(c, 3, s));
-		EMIT(OP_memory_fill, -1, s[0], s[1], s[2]);
-		return 0;
-	case 12: /* table.init elem table */
-		TRY(rd_u32(c->r, &x));
-		TRY(read_table(c, &y));
-		if (x >= m->nelems)
-			return invalid(c, "unknown elem segment");
-		if (m->elems[x].type != m->tables[y].elem)
-			return invalid(c, "type mismatch");
-		TRY(pop_i32s(c, 3, s));
-		EMIT(OP_table_init, -1, y, x, s[0], s[1], s[2]);
-		return 0;
-	case 13: /* elem.drop */
-		TRY(rd_u32(c->r, &x));
-		if (x >= m->nelems)
-			return invalid(c, "unknown elem segment");
-		EMIT(OP_elem_drop, -1, x);
-		return 0;
-	case 14: /* table.copy dst src */
-		TRY(read_table(c, &x));
-		TRY(read_table(c, &y));
-		if (m->tables[x].elem != m->tables[y].elem)
-			return invalid(c, "type mismatch");
-		TRY(pop_i32s(c, 3, s));
-		EMIT(OP_table_copy, -1, x, y, s[0], s[1], s[2]);
-		return 0;
-	case 15: { /* table.grow */
-		TRY(read_table(c, &x));
-		TRY(pop(c, I32));
-		uint64_t n = c->dead ? 0 : operand_slot(c, c->vh);
-		TRY(pop(c, m->tables[x].elem));
-		uint32_t hi = c->vh;
-		uint64_t init = c->dead ? 0 : operand_slot(c, hi);
-		TRY(push(c, I32));
-		EMIT(OP_table_grow, 0, slot_of(c, hi), x, init, n);
-		return 0;
-	}
-	case 16: /* table.size */
-		TRY(read_table(c, &x));
-		TRY(push(c, I32));
-		EMIT(OP_table_size, 0, slot_of(c, c->vh - 1), x);
-		return 0;
-	case 17: { /* table.fill */
-		TRY(read_table(c, &x));
-		TRY(pop(c, I32));
-		uint64_t n = c->dead ? 0 : operand_slot(c, c->vh);
-		TRY(pop(c, m->tables[x].elem));
-		uint64_t v = c->dead ? 0 : operand_slot(c, c->vh);
-		TRY(pop(c, I32));
-		uint64_t i = c->dead ? 0 : operand_slot(c, c->vh);
-		EMIT(OP_table_fill, -1, x, i, v, n);
-		return 0;
-	}
-	default:
-		return cc_fail(c, WASM_ERR_MALFORMED, "illegal opcode");
-	}
-}
-
 static int end_block(struct fc *c)
 {
 	struct ctrl *t = &c->cs[c->ch - 1];
@@ -437,10 +313,10 @@ static int end_block(struct fc *c)
 			TRY(cc_materialize(c, c->vh - 1 - i));
 	TRY(pop_vals(c, n, t->results));
 	if (c->vh != t->height)
-		return invalid(c, "type mismatch (values remaining on stack at end of block)");
+		return vd_invalid(c, "type mismatch (values remaining on stack at end of block)");
 	if (t->kind == CT_IF) {
 		if (t->nparams != n || (n && __builtin_memcmp(t->params, t->results, n)))
-			return invalid(c, "type mismatch (if without else)");
+			return vd_invalid(c, "type mismatch (if without else)");
 	}
 	c->dead = t->entry_dead;
 	cc_bind_fixups(c, t);
@@ -489,10 +365,9 @@ static int body(struct fc *c)
 			TRY(push_ctrl(c, op == 0x02 ? CT_BLOCK : op == 0x03 ? CT_LOOP : CT_IF, np, p, nr, rs));
 			struct ctrl *t = &c->cs[c->ch - 1];
 			if (op == 0x03) {
+				/* no loop header: backward jumps pay the fuel */
 				cc_reset_peephole(c);
 				t->loop_pos = c->len;
-				EMIT(OP_loop_head, -1, 0);
-				cc_reset_peephole(c);
 			} else if (op == 0x04) {
 				/* else_fix: start of the branch to the else arm; its
 				 * offset is the branch's last cell (kept in loop_pos) */
@@ -511,7 +386,7 @@ static int body(struct fc *c)
 					TRY(cc_materialize(c, c->vh - 1 - i));
 			TRY(pop_vals(c, n, t->results));
 			if (c->vh != t->height)
-				return invalid(c, "type mismatch");
+				return vd_invalid(c, "type mismatch");
 			if (!c->dead) {
 				uint32_t at = c->len;
 				EMIT(OP_br, -1, 0);
@@ -594,7 +469,7 @@ static int body(struct fc *c)
 				else
 					x = def;
 				if (label_arity(&c->cs[c->ch - 1 - x]) != arity)
-					return invalid(c, "type mismatch (br_table arity)");
+					return vd_invalid(c, "type mismatch (br_table arity)");
 				TRY(check_label(c, x));
 			}
 			r->p = after;
@@ -640,17 +515,17 @@ static int body(struct fc *c)
 		case 0x10:
 			TRY(rd_u32(r, &x));
 			if (x >= m->nfuncs)
-				return invalid(c, "unknown function");
+				return vd_invalid(c, "unknown function");
 			TRY(op_call(c, &m->types[m->func_types[x]], OP_call, x, 0, false));
 			break;
 		case 0x11: {
 			uint32_t ti, tab;
 			TRY(rd_u32(r, &ti));
-			TRY(read_table(c, &tab));
+			TRY(vd_read_table(c, &tab));
 			if (ti >= m->ntypes)
-				return invalid(c, "unknown type");
+				return vd_invalid(c, "unknown type");
 			if (m->tables[tab].elem != WASM_FUNCREF)
-				return invalid(c, "type mismatch (call_indirect on non-funcref table)");
+				return vd_invalid(c, "type mismatch (call_indirect on non-funcref table)");
 			TRY(op_call(c, &m->types[ti], OP_call_indirect, tab, ti, true));
 			break;
 		}
@@ -663,7 +538,7 @@ static int body(struct fc *c)
 				uint32_t n;
 				TRY(rd_u32(r, &n));
 				if (n != 1)
-					return invalid(c, "invalid result arity");
+					return vd_invalid(c, "invalid result arity");
 				TRY(rd_valtype(r, &t));
 			}
 			TRY(pop(c, I32));
@@ -676,9 +551,9 @@ static int body(struct fc *c)
 			uint32_t ha = c->vh;
 			if (op == 0x1b) {
 				if ((t1 && is_reftype((uint8_t)t1)) || (t2 && is_reftype((uint8_t)t2)))
-					return invalid(c, "type mismatch (select on reference types needs a type)");
+					return vd_invalid(c, "type mismatch (select on reference types needs a type)");
 				if (t1 && t2 && t1 != t2)
-					return invalid(c, "type mismatch");
+					return vd_invalid(c, "type mismatch");
 				t = (uint8_t)(t1 ? t1 : t2);
 			}
 			if (c->dead)
@@ -686,14 +561,14 @@ static int body(struct fc *c)
 			else {
 				uint64_t sa = operand_slot(c, ha), sb = operand_slot(c, hb), sc = operand_slot(c, hc);
 				TRY(push(c, t));
-				EMIT(OP_select, 0, slot_of(c, ha), sa, sb, sc);
+				EMIT(t == WASM_V128 ? OP_select2 : OP_select, 0, slot_of(c, ha), sa, sb, sc);
 			}
 			break;
 		}
 		case 0x20:
 			TRY(rd_u32(r, &x));
 			if (x >= c->nlocals)
-				return invalid(c, "unknown local");
+				return vd_invalid(c, "unknown local");
 			TRY(push(c, c->ltypes[x]));
 			if (!c->dead)
 				c->vs[c->vh - 1].local = c->lslot[x];
@@ -701,7 +576,7 @@ static int body(struct fc *c)
 		case 0x21: case 0x22: {
 			TRY(rd_u32(r, &x));
 			if (x >= c->nlocals)
-				return invalid(c, "unknown local");
+				return vd_invalid(c, "unknown local");
 			uint32_t vh = c->vh;
 			TRY(pop(c, c->ltypes[x]));
 			if (c->vh == vh) { /* polymorphic: nothing to move */
@@ -717,21 +592,22 @@ static int body(struct fc *c)
 		case 0x23:
 			TRY(rd_u32(r, &x));
 			if (x >= m->nglobals)
-				return invalid(c, "unknown global");
+				return vd_invalid(c, "unknown global");
 			TRY(push(c, m->globals[x].type));
-			EMIT(OP_global_get, 0, slot_of(c, c->vh - 1), x);
+			EMIT(m->globals[x].type == WASM_V128 ? OP_global_get2 : OP_global_get, 0, slot_of(c, c->vh - 1), x);
 			break;
 		case 0x24:
 			TRY(rd_u32(r, &x));
 			if (x >= m->nglobals)
-				return invalid(c, "unknown global");
+				return vd_invalid(c, "unknown global");
 			if (!m->globals[x].mut)
-				return invalid(c, "global is immutable");
+				return vd_invalid(c, "global is immutable");
 			TRY(pop(c, m->globals[x].type));
-			EMIT(OP_global_set, -1, x, c->dead ? 0 : operand_slot(c, c->vh));
+			EMIT(m->globals[x].type == WASM_V128 ? OP_global_set2 : OP_global_set, -1, x,
+			     c->dead ? 0 : operand_slot(c, c->vh));
 			break;
 		case 0x25: {
-			TRY(read_table(c, &x));
+			TRY(vd_read_table(c, &x));
 			TRY(pop(c, I32));
 			uint32_t hi = c->vh;
 			uint64_t si = c->dead ? 0 : operand_slot(c, hi);
@@ -740,7 +616,7 @@ static int body(struct fc *c)
 			break;
 		}
 		case 0x26: {
-			TRY(read_table(c, &x));
+			TRY(vd_read_table(c, &x));
 			TRY(pop(c, m->tables[x].elem));
 			uint64_t sv = c->dead ? 0 : operand_slot(c, c->vh);
 			TRY(pop(c, I32));
@@ -749,20 +625,20 @@ static int body(struct fc *c)
 		}
 #define X_MEM(code, type, align, name, st)                                   \
 	case code:                                                           \
-		TRY(memop(c, OP_##name, WASM_##type, align, st));            \
+		TRY(vd_memop(c, OP_##name, WASM_##type, align, st));            \
 		break;
 		WASM_MEM_OPS(X_MEM)
 #undef X_MEM
 		case 0x3f:
-			TRY(zero_byte(c));
-			TRY(need_memory(c));
+			TRY(vd_zero_byte(c));
+			TRY(vd_need_memory(c));
 			TRY(push(c, I32));
 			EMIT(OP_memory_size, 0, slot_of(c, c->vh - 1));
 			break;
 		case 0x40: {
-			TRY(zero_byte(c));
-			TRY(need_memory(c));
-			TRY(pop_i32s(c, 1, s));
+			TRY(vd_zero_byte(c));
+			TRY(vd_need_memory(c));
+			TRY(vd_pop_i32s(c, 1, s));
 			TRY(push(c, I32));
 			EMIT(OP_memory_grow, 0, slot_of(c, c->vh - 1), s[0]);
 			break;
@@ -793,7 +669,7 @@ static int body(struct fc *c)
 		}
 #define X_NUM(code, name, a, b, o)                                                   \
 	case code:                                                                   \
-		TRY(numeric(c, OP_##name, WASM_##a, (uint8_t)(b + 0), WASM_##o));    \
+		TRY(vd_numeric(c, OP_##name, WASM_##a, (uint8_t)(b + 0), WASM_##o));    \
 		break;
 #define WASM_0 0
 			WASM_NUMERIC_OPS(X_NUM)
@@ -823,7 +699,7 @@ static int body(struct fc *c)
 			int t = pop(c, TY_UNKNOWN);
 			TRY(t);
 			if (t != TY_UNKNOWN && !is_reftype((uint8_t)t))
-				return invalid(c, "type mismatch");
+				return vd_invalid(c, "type mismatch");
 			uint32_t ha = c->vh;
 			uint64_t sa = c->dead ? 0 : operand_slot(c, ha);
 			TRY(push(c, I32));
@@ -833,20 +709,38 @@ static int body(struct fc *c)
 		case 0xd2:
 			TRY(rd_u32(r, &x));
 			if (x >= m->nfuncs)
-				return invalid(c, "unknown function");
+				return vd_invalid(c, "unknown function");
 			if (!(m->declared_funcs[x >> 3] & (1u << (x & 7))))
-				return invalid(c, "undeclared function reference");
+				return vd_invalid(c, "undeclared function reference");
 			TRY(push(c, WASM_FUNCREF));
 			EMIT(OP_ref_func, 0, slot_of(c, c->vh - 1), x);
 			break;
 		case 0xfc:
-			TRY(op_fc(c));
+			TRY(vd_op_fc(c));
+			break;
+		case 0xfd:
+			TRY(validate_simd(c));
 			break;
 		default:
 			r->p--;
 			return cc_fail(c, WASM_ERR_MALFORMED, "illegal opcode");
 		}
 	}
+}
+
+int vd_push(struct fc *c, uint8_t t)
+{
+	return push(c, t);
+}
+
+int vd_pop(struct fc *c, uint8_t expect)
+{
+	return pop(c, expect);
+}
+
+int vd_emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int dst_index)
+{
+	return emit(c, op, n, ops, dst_index);
 }
 
 int validate_function(wasm_module *m, uint32_t fi, const uint8_t *bytes, wasm_error *err)

@@ -141,6 +141,8 @@ uint32_t wasi_dispatch(wasi_ctx *ctx, wasi_mem *mem, uint32_t index, const uint6
 		return wasi_fd_close(ctx, mem, U32(0));
 	case WASI_FN_fd_fdstat_get:
 		return wasi_fd_fdstat_get(ctx, mem, U32(0), U32(1));
+	case WASI_FN_fd_filestat_get:
+		return wasi_fd_filestat_get(ctx, mem, U32(0), U32(1));
 	case WASI_FN_fd_seek:
 		return wasi_fd_seek(ctx, mem, U32(0), a[1], U32(2), U32(3));
 	case WASI_FN_fd_tell:

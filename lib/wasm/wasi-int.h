@@ -14,7 +14,8 @@
 
 static inline bool mem_ok(const wasi_mem *mem, uint64_t addr, uint64_t len)
 {
-	/* addr < 2^32 and len < 2^34 here, so the sum cannot wrap. */
+	/* addr < 2^32 and every len is below 2^40 (counts of at most 48-byte
+	 * records), so the sum cannot wrap. */
 	return mem->base != NULL && addr + len <= mem->size;
 }
 

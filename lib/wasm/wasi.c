@@ -354,6 +354,28 @@ uint32_t wasi_fd_fdstat_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t 
 	return WASI_ERRNO_SUCCESS;
 }
 
+/*
+ * filestat (64 bytes): dev @0, ino @8, filetype u8 @16, nlink @24, size
+ * @32, atim/mtim/ctim @40/48/56. A stream has no identity, size or times
+ * the guest should see; only the type is real. Runtimes such as CPython
+ * fstat() their stdio at startup, so this must not be ENOSYS.
+ */
+uint32_t wasi_fd_filestat_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t ret_ptr)
+{
+	uint8_t type = WASI_FILETYPE_UNKNOWN;
+
+	if (!fd_open(ctx, fd))
+		return WASI_ERRNO_BADF;
+	if (!mem_ok(mem, ret_ptr, 64))
+		return WASI_ERRNO_FAULT;
+	if (ctx->host->isatty && ctx->host->isatty(ctx->host->user, (int)fd) > 0)
+		type = WASI_FILETYPE_CHARACTER_DEVICE;
+	fill(mem, ret_ptr, 64, 0);
+	mem->base[ret_ptr + 16] = type;
+	put_u64(mem, ret_ptr + 24, 1);
+	return WASI_ERRNO_SUCCESS;
+}
+
 uint32_t wasi_fd_seek(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint64_t offset,
 		      uint32_t whence, uint32_t ret_ptr)
 {

@@ -164,6 +164,7 @@ uint32_t wasi_fd_read(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t iovs, 
 		      uint32_t ret_ptr);
 uint32_t wasi_fd_close(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd);
 uint32_t wasi_fd_fdstat_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t ret_ptr);
+uint32_t wasi_fd_filestat_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t ret_ptr);
 uint32_t wasi_fd_seek(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint64_t offset,
 		      uint32_t whence, uint32_t ret_ptr);
 uint32_t wasi_fd_tell(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t ret_ptr);

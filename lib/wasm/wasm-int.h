@@ -205,6 +205,7 @@ struct wasm_store {
 	uint32_t depth; /* frames in use (nested calls keep adding) */
 	slot_t *sp; /* first free slot for a new entry call */
 	uint64_t fuel;
+	uint64_t mem_epoch; /* bumped by every memory grow */
 	uint32_t host_nesting;
 	int32_t exit_code; /* set by wasm_trap_exit */
 	const char *trap_msg; /* set by wasm_trap_host */

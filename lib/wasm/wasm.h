@@ -148,6 +148,8 @@ typedef struct wasm_trap {
 
 /* Spec-test wording ("integer divide by zero", ...); never NULL. */
 const char *wasm_trap_kind_to_string(wasm_trap_kind k);
+/* Inverse of the above; -WASM_EINVAL for an unknown string (added in v3). */
+int wasm_trap_kind_from_string(const char *s);
 
 /* ---- configuration --------------------------------------------------------- */
 
@@ -217,6 +219,9 @@ typedef struct wasm_error {
 } wasm_error;
 
 const char *wasm_error_kind_to_string(wasm_error_kind k);
+int wasm_error_kind_from_string(const char *s); /* v3 */
+const char *wasm_externkind_to_string(wasm_externkind k); /* v3: "func", "table", ... */
+int wasm_externkind_from_string(const char *s); /* v3 */
 
 /*
  * Decode, validate and compile a module. `bytes` is not kept. On failure
@@ -347,6 +352,7 @@ int wasm_global_set(wasm_global *g, wasm_val v); /* -EINVAL if immutable or wron
  * Change log (compatible changes only):
  *   v1: initial API.
  *   v2: wasm_instance_export_n().
+ *   v3: *_from_string for the enums, wasm_externkind_to_string.
  */
 
 #ifdef __cplusplus

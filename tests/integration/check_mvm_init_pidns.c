@@ -20,9 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blob-serve.h"
 #include "exec-cases.h"
 
-static char dir[64], sock[128], logpath[128], init_bin[512];
+static char dir[64], sock[128], logpath[128], init_bin[512], blobsock[128];
 static pid_t unshare_pid, init_pid;
 
 static double now_s(void)
@@ -87,10 +88,14 @@ static bool start_init(const char *cmdline)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/agent.sock", dir);
 	snprintf(logpath, sizeof(logpath), "%s/console.log", dir);
+	/* Wasm modules come from here (the wasm tests serve it; elsewhere
+	 * nothing listens and a sha256:<hex> exec cannot fetch: exit 126). */
+	snprintf(blobsock, sizeof(blobsock), "%s/blob.sock", dir);
 	snprintf(init_bin, sizeof(init_bin), "%s/bin/mvm-init",
 		 getenv("MVM_BUILD_DIR") ? getenv("MVM_BUILD_DIR") : "build");
 	exec_cases_path = sock;
 	exec_cases_platform = "mvm-init";
+	exec_cases_wasm = true;
 	unshare_pid = fork();
 	ck_assert_int_ge(unshare_pid, 0);
 	if (unshare_pid == 0) {
@@ -98,7 +103,8 @@ static bool start_init(const char *cmdline)
 		dup2(fd, 1);
 		dup2(fd, 2);
 		execlp("unshare", "unshare", "--pid", "--fork", "--mount-proc", "--uts", init_bin,
-		       "--no-mount", "--agent-unix", sock, "--cmdline", cmdline, (char *)NULL);
+		       "--no-mount", "--agent-unix", sock, "--blob-unix", blobsock, "--cmdline", cmdline,
+		       (char *)NULL);
 		_exit(127);
 	}
 	for (double end = now_s() + 10; now_s() < end; usleep(10000)) {
@@ -352,11 +358,244 @@ START_TEST(test_not_pid1)
 }
 END_TEST
 
+/* ---- Wasm modules by hash: mvm-init fetches them from the real blob
+ * server (lib/blob-serve.c, in a child process with its sd-event loop,
+ * on the AF_UNIX socket mvm-init's --blob-unix names) and runs them. ---- */
+
+static pid_t server_pid;
+static char h_filter[65], h_exitcode[65], h_envclock[65], h_trap[65], h_tampered[65], h_secret[65];
+
+/* _start: unreachable */
+static const uint8_t trap_module[] = {
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02,
+	0x01, 0x00, 0x07, 0x0a, 0x01, 0x06, '_',  's',  't',  'a',  'r',  't',  0x00, 0x00, 0x0a, 0x05,
+	0x01, 0x03, 0x00, 0x00, 0x0b,
+};
+
+static const char *build_dir(void)
+{
+	return getenv("MVM_BUILD_DIR") ? getenv("MVM_BUILD_DIR") : "build";
+}
+
+static void put_file(blob_store_t *bs, const char *name, char hex[65])
+{
+	char path[600];
+	blob_info_t info;
+	bool created;
+
+	snprintf(path, sizeof(path), "%s/wasm-programs/%s", build_dir(), name);
+	ck_assert_msg(blob_put_path(bs, path, NULL, &info, &created) == 0, "put %s", path);
+	memcpy(hex, info.hex, 65);
+}
+
+static void put_bytes(blob_store_t *bs, const void *p, size_t n, char hex[65])
+{
+	blob_info_t info;
+	bool created;
+
+	ck_assert_int_eq(blob_put_data(bs, p, n, NULL, &info, &created), 0);
+	memcpy(hex, info.hex, 65);
+}
+
+/* The server process: what mvmd does for a VM, on blobsock. */
+static void serve_blobs(const char *state, int ready_fd)
+{
+	const char *grants[] = { h_filter, h_exitcode, h_envclock, h_trap, h_tampered };
+	blob_store_t *bs = NULL;
+	blob_serve_t *srv = NULL;
+	sd_event *e = NULL;
+	sigset_t ss;
+
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	if (blob_store_open(state, &bs) < 0 || sd_event_new(&e) < 0 ||
+	    sd_event_add_signal(e, NULL, SIGTERM, NULL, NULL) < 0 ||
+	    blob_serve_start_at(e, bs, blobsock, NULL, &srv) < 0)
+		_exit(1);
+	for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
+		if (blob_serve_grant(srv, grants[i]) < 0)
+			_exit(1);
+	/* h_secret is in the store and deliberately not granted. */
+	if (write(ready_fd, "r", 1) != 1)
+		_exit(1);
+	close(ready_fd);
+	sd_event_loop(e);
+	blob_serve_stop(srv);
+	sd_event_unref(e);
+	blob_store_free(bs);
+	_exit(0);
+}
+
+static void wasm_setup(void)
+{
+	char state[128], path[300];
+	blob_store_t *bs;
+	int p[2], fd;
+	char c;
+
+	skipping = !start_init("quiet mvm.hostname=wasm-test");
+	if (skipping)
+		return;
+	snprintf(state, sizeof(state), "%s/state", dir);
+	ck_assert_int_eq(blob_store_open(state, &bs), 0);
+	put_file(bs, "filter.wasm", h_filter);
+	put_file(bs, "exitcode.wasm", h_exitcode);
+	put_file(bs, "envclock.wasm", h_envclock);
+	put_bytes(bs, trap_module, sizeof(trap_module), h_trap);
+	put_bytes(bs, "another tenant's module", 23, h_secret);
+	/* A module whose stored bytes were altered after the put: the host
+	 * serves them as they are, the guest must refuse them. */
+	put_file(bs, "sort.wasm", h_tampered);
+	snprintf(path, sizeof(path), "%s/%s", blob_store_dir(bs), h_tampered);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	fd = open(path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, "\x01", 1, 100), 1);
+	close(fd);
+	blob_store_free(bs);
+	ck_assert_int_eq(pipe(p), 0);
+	server_pid = fork();
+	ck_assert_int_ge(server_pid, 0);
+	if (server_pid == 0) {
+		close(p[0]);
+		serve_blobs(state, p[1]);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	close(p[0]);
+}
+
+static void wasm_teardown(void)
+{
+	int st;
+
+	if (server_pid > 0) {
+		kill(server_pid, SIGTERM);
+		ck_assert_int_eq(waitpid(server_pid, &st, 0), server_pid);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "blob server status %#x", st);
+		server_pid = 0;
+	}
+	agent_teardown();
+}
+
+static char *ref(const char *hex)
+{
+	static char buf[4][80];
+	static int i;
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "sha256:%s", hex);
+	return buf[i];
+}
+
+START_TEST(test_wasm_filter_args_stdin)
+{
+	const char *in = "Hello, Wasm\nin a guest\n";
+	const char *argv[] = { ref(h_filter), "upper", NULL };
+	char cmd[700], want[4096];
+	exec_result_t res;
+	FILE *f;
+	size_t n;
+
+	SKIP_IF_NO_NS();
+	/* The same program built natively is the reference output. */
+	snprintf(cmd, sizeof(cmd), "printf 'Hello, Wasm\\nin a guest\\n' | %s/wasm-programs/filter.native upper",
+		 build_dir());
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(want, 1, sizeof(want) - 1, f);
+	want[n] = '\0';
+	ck_assert_int_eq(pclose(f), 0);
+	ck_assert_uint_gt(n, 20);
+	ck_assert_int_eq(exec_cases_run(argv, NULL, in, 20000, &res), 0);
+	ck_assert_msg(res.exited && res.kind == EXEC_EXIT_CODE && res.value == 0, "exit %u err %u %s / %s",
+		      res.value, res.error_code, res.error_message, res.err ? (char *)res.err : "");
+	ck_assert_str_eq((char *)res.out, want);
+	exec_result_clear(&res);
+}
+END_TEST
+
+START_TEST(test_wasm_exit_code_env_stderr)
+{
+	const char *argv[] = { ref(h_exitcode), "42", "exit", "stderr", NULL };
+	const char *argv2[] = { ref(h_envclock), "a b", "c", NULL };
+	const char *env[] = { "MVM_TEST=from the request", "OTHER=1", NULL };
+	exec_result_t res;
+
+	SKIP_IF_NO_NS();
+	ck_assert_int_eq(exec_cases_run(argv, NULL, NULL, 20000, &res), 0);
+	ck_assert(res.exited && res.kind == EXEC_EXIT_CODE);
+	ck_assert_uint_eq(res.value, 42);
+	ck_assert_ptr_nonnull(res.err);
+	ck_assert_uint_gt(res.err_len, 0);
+	exec_result_clear(&res);
+	ck_assert_int_eq(exec_cases_run(argv2, env, NULL, 20000, &res), 0);
+	ck_assert_msg(res.exited && res.value == 0, "exit %u: %s", res.value, res.err ? (char *)res.err : "");
+	ck_assert_msg(strstr((char *)res.out, "argv[1]=a b\n") && strstr((char *)res.out, "argv[2]=c\n"), "%s",
+		      res.out);
+	ck_assert_msg(strstr((char *)res.out, "MVM_TEST=from the request"), "%s", res.out);
+	ck_assert_msg(!strstr((char *)res.out, "PATH="), "env is the request's only: %s", res.out);
+	exec_result_clear(&res);
+}
+END_TEST
+
+START_TEST(test_wasm_hash_mismatch_refused)
+{
+	const char *argv[] = { ref(h_tampered), NULL };
+	exec_result_t res;
+
+	SKIP_IF_NO_NS();
+	ck_assert_int_eq(exec_cases_run(argv, NULL, NULL, 20000, &res), 0);
+	ck_assert(res.exited);
+	ck_assert_uint_eq(res.value, 126);
+	ck_assert_uint_eq(res.out_len, 0);
+	ck_assert_msg(res.err && strstr((char *)res.err, "do not have this hash"), "%s",
+		      res.err ? (char *)res.err : "");
+	exec_result_clear(&res);
+}
+END_TEST
+
+START_TEST(test_wasm_trap_134)
+{
+	const char *argv[] = { ref(h_trap), NULL };
+	exec_result_t res;
+
+	SKIP_IF_NO_NS();
+	ck_assert_int_eq(exec_cases_run(argv, NULL, NULL, 20000, &res), 0);
+	ck_assert(res.exited && res.kind == EXEC_EXIT_CODE);
+	ck_assert_uint_eq(res.value, 134);
+	ck_assert_msg(res.err && strstr((char *)res.err, "trap: unreachable"), "%s", res.err ? (char *)res.err : "");
+	exec_result_clear(&res);
+}
+END_TEST
+
+/* In the store but not granted to this VM: the same answer as absent. */
+START_TEST(test_wasm_not_granted_127)
+{
+	const char *argv[] = { ref(h_secret), NULL };
+	const char *argv2[] = { ref("5555555555555555555555555555555555555555555555555555555555555555"), NULL };
+	exec_result_t res;
+
+	SKIP_IF_NO_NS();
+	ck_assert_int_eq(exec_cases_run(argv, NULL, NULL, 20000, &res), 0);
+	ck_assert(res.exited);
+	ck_assert_uint_eq(res.value, 127);
+	ck_assert_msg(res.err && strstr((char *)res.err, "not available to this VM"), "%s",
+		      res.err ? (char *)res.err : "");
+	exec_result_clear(&res);
+	ck_assert_int_eq(exec_cases_run(argv2, NULL, NULL, 20000, &res), 0);
+	ck_assert(res.exited);
+	ck_assert_uint_eq(res.value, 127);
+	exec_result_clear(&res);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mvm_init_pidns");
 	TCase *agent = tcase_create("agent");
 	TCase *life = tcase_create("lifecycle");
+	TCase *wasm = tcase_create("wasm");
 	SRunner *sr;
 	int failed;
 
@@ -372,6 +611,14 @@ int main(void)
 	tcase_add_test(agent, test_many_orphans);
 	exec_cases_add(agent);
 	suite_add_tcase(s, agent);
+	tcase_set_timeout(wasm, 60);
+	tcase_add_checked_fixture(wasm, wasm_setup, wasm_teardown);
+	tcase_add_test(wasm, test_wasm_filter_args_stdin);
+	tcase_add_test(wasm, test_wasm_exit_code_env_stderr);
+	tcase_add_test(wasm, test_wasm_hash_mismatch_refused);
+	tcase_add_test(wasm, test_wasm_trap_134);
+	tcase_add_test(wasm, test_wasm_not_granted_127);
+	suite_add_tcase(s, wasm);
 	tcase_set_timeout(life, 30);
 	tcase_add_test(life, test_run_and_poweroff);
 	tcase_add_test(life, test_run_signal_and_bad_value);

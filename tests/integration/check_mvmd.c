@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "mvmtest.h"
+#include "util/macro.h"
 
 static mvmt_daemon_t d;
 static int fd;
@@ -148,8 +149,11 @@ START_TEST(test_create_errors_leave_nothing)
 	ck_assert_ptr_nonnull(strstr(json_object_to_json_string(big), "4..3072 MiB"));
 	json_object_put(big);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", "{\"memory_mib\":2}"), -32005);
-	/* ch is not built yet */
-	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", "{\"memory_mib\":64,\"backend\":\"ch\"}"), -32004);
+	/* ch needs a kernel; kvm takes none */
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", "{\"memory_mib\":64,\"backend\":\"ch\"}"), -32602);
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", "{\"memory_mib\":64,\"kernel\":\"/boot/vmlinuz\"}"), -32602);
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create",
+					 "{\"memory_mib\":64,\"backend\":\"ch\",\"kernel\":\"vmlinuz\"}"), -32602);
 
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s/vms)\"", d.state);
@@ -167,6 +171,46 @@ START_TEST(test_create_errors_leave_nothing)
 	ck_assert_int_eq(mvmt_int(o, "error.code"), -32003);
 	ck_assert_ptr_nonnull(strstr(json_object_to_json_string(o), "dup"));
 	json_object_put(o);
+}
+END_TEST
+
+/* A client that is not root cannot make mvmd load host files into a VM. */
+START_TEST(test_host_files_need_privileged_client)
+{
+	mvmt_daemon_t d2;
+	char run[256];
+	json_object *o;
+
+	mvmt_daemon_init(&d2);
+	snprintf(run, sizeof(run), "%s/run", d2.dir);
+	ck_assert_int_eq(chmod(d2.dir, 0711), 0);
+	ck_assert_int_eq(mkdir(run, 0711), 0);
+	mvmt_daemon_start(&d2, "--socket-group", "nogroup", "--allow-custom-guests", NULL);
+
+	static const struct { const char *params, *param; } cases[] = {
+		{ "{\"memory_mib\":64,\"backend\":\"ch\",\"kernel\":\"/etc/shadow\"}", "kernel" },
+		{ "{\"memory_mib\":64,\"backend\":\"ch\",\"kernel\":\"/boot/vmlinuz\",\"initramfs\":\"/etc/shadow\"}", "kernel" },
+		{ "{\"memory_mib\":16,\"guest\":{\"image\":\"/etc/shadow\"}}", "guest.image" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		o = mvmt_call_as_nobody(d2.sock, "compute.vm.create", cases[i].params);
+		ck_assert_int_eq(mvmt_int(o, "error.code"), -32000);
+		ck_assert_str_eq(mvmt_str(o, "error.data.errno"), "EPERM");
+		ck_assert_str_eq(mvmt_str(o, "error.data.param"), cases[i].param);
+		json_object_put(o);
+	}
+	/* a VM that names no host file is fine */
+	o = mvmt_call_as_nobody(d2.sock, "compute.vm.create", "{\"memory_mib\":16,\"guest\":{\"args\":[\"x\"]}}");
+	ck_assert_str_eq(mvmt_str(o, "result.state"), "Configured");
+	json_object_put(o);
+	/* root may name them (a missing file is then a provisioning failure) */
+	int c = mvmt_connect(d2.sock);
+	o = mvmt_result(c, "compute.vm.create", "{\"memory_mib\":16,\"guest\":{\"image\":\"/nonexistent/img\"}}");
+	ck_assert_str_eq(mvmt_str(o, "state"), "Failed");
+	json_object_put(o);
+	close(c);
+	mvmt_forget_fd(c);
+	mvmt_daemon_cleanup(&d2);
 }
 END_TEST
 
@@ -531,6 +575,7 @@ int main(void)
 	tcase_add_test(tc, test_lifecycle);
 	tcase_add_test(tc, test_create_errors_leave_nothing);
 	tcase_add_test(tc, test_not_found_and_unknown_method);
+	tcase_add_test(tc, test_host_files_need_privileged_client);
 	tcase_add_test(tc, test_discover_matches_dispatch);
 	tcase_add_test(tc, test_bad_input);
 	tcase_add_test(tc, test_oversize_line_closes);

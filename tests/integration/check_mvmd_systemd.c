@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -44,6 +45,35 @@ START_TEST(test_socket_mode_default)
 	ck_assert_int_eq(st.st_mode & 07777, 0600);
 	ck_assert_int_eq(st.st_uid, 0);
 	ck_assert_int_eq(st.st_gid, 0);
+}
+END_TEST
+
+/* mvmd raises its soft fd limit to the hard one: VMs cost fds. */
+START_TEST(test_fd_limit_raised)
+{
+	struct rlimit rl;
+	char path[64], line[256];
+	unsigned long soft = 0, hard = 0;
+	FILE *f;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max <= 1024) {
+		printf("SKIP: the hard fd limit is %lu: nothing to raise\n", (unsigned long)rl.rlim_max);
+		fflush(stdout);
+		return;
+	}
+	rl.rlim_cur = 1024; /* mvmd inherits 1024 / hard */
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	mvmt_daemon_start(&d, NULL);
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)d.pid);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "Max open files", 14) == 0)
+			ck_assert_int_eq(sscanf(line + 14, "%lu %lu", &soft, &hard), 2);
+	fclose(f);
+	ck_assert_uint_eq(hard, (unsigned long)rl.rlim_max);
+	ck_assert_uint_eq(soft, hard);
 }
 END_TEST
 
@@ -251,6 +281,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_socket_mode_default);
 	tcase_add_test(tc, test_socket_group);
+	tcase_add_test(tc, test_fd_limit_raised);
 	tcase_add_test(tc, test_command_line);
 	tcase_add_test(tc, test_one_daemon_per_state_dir);
 	tcase_add_test(tc, test_socket_activation);

@@ -8,11 +8,15 @@
 #define MVM_TESTS_EXEC_CASES_H
 
 #include <check.h>
+#include <stdbool.h>
 
 #include "exec/client.h"
 
 extern const char *exec_cases_path;     /* agent socket */
 extern const char *exec_cases_platform; /* expected in mvm.info */
+/* The agent has a Wasm runtime (mvm-init): sha256:<hex> is fetched from
+ * the host instead of answered not-supported. */
+extern bool exec_cases_wasm;
 
 /* Add every agent case to tc. */
 void exec_cases_add(TCase *tc);

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -355,3 +356,49 @@ int mvmt_count_fds(pid_t pid)
 	closedir(d);
 	return n;
 }
+
+/* One request as nobody:nogroup (65534) over sock; the parsed reply. */
+json_object *mvmt_call_as_nobody(const char *sock, const char *method, const char *params)
+{
+	char buf[8192];
+	size_t len = 0;
+	ssize_t k;
+	int p[2], st;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		char line[1024];
+		close(p[0]);
+		alarm(10);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+		if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(3);
+		int n = snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}\n",
+				 method, params);
+		if (write(c, line, (size_t)n) != n)
+			_exit(4);
+		shutdown(c, SHUT_WR); /* answered, then closed */
+		while ((k = read(c, buf + len, sizeof(buf) - 1 - len)) > 0)
+			len += (size_t)k;
+		if (write(p[1], buf, len) != (ssize_t)len)
+			_exit(5);
+		_exit(0);
+	}
+	close(p[1]);
+	while ((k = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)k;
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "client as nobody failed: status %d", st);
+	buf[len] = 0;
+	json_object *o = json_tokener_parse(buf);
+	ck_assert_msg(o, "bad reply: %s", buf);
+	return o;
+}
+

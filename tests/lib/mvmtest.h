@@ -61,6 +61,10 @@ const char *mvmt_str(json_object *o, const char *dotted);
 int64_t mvmt_int(json_object *o, const char *dotted);
 json_object *mvmt_get(json_object *o, const char *dotted);
 
+/* One request sent as nobody:nogroup (65534) from a forked child over
+ * sock (mvmd must grant the socket to nogroup); the parsed reply. */
+json_object *mvmt_call_as_nobody(const char *sock, const char *method, const char *params);
+
 /* Number of open fds of a process. */
 int mvmt_count_fds(pid_t pid);
 

@@ -144,6 +144,34 @@ START_TEST(test_provision_failure)
 }
 END_TEST
 
+/* compute.vm.exec of sha256:<hex> grants the hash through the VM's backend
+ * (docs/blob-protocol.md); a backend without the hook says so. */
+static char granted_hex[65];
+static int grant_record(manager_t *m, vm_t *vm, const char *hex)
+{
+	snprintf(granted_hex, sizeof(granted_hex), "%s", hex);
+	return 0;
+}
+static const backend_ops_t granting = { .grant_blob = grant_record };
+
+START_TEST(test_grant_blob_hook)
+{
+	manager_t *m = mgr();
+	json_object *s = spec("g", 1, 16);
+	vm_t *vm;
+
+	ck_assert_int_eq(manager_create_vm(m, s, &vm, NULL), 0);
+	ck_assert_int_eq(manager_vm_grant_blob(m, vm, "ab"), -EOPNOTSUPP); /* no backend registered */
+	manager_register_backend(m, VM_BACKEND_KVM, &granting, NULL);
+	ck_assert_int_eq(manager_vm_grant_blob(m, vm, "0123"), 0);
+	ck_assert_str_eq(granted_hex, "0123");
+	manager_register_backend(m, VM_BACKEND_KVM, &failing, NULL);
+	ck_assert_int_eq(manager_vm_grant_blob(m, vm, "0123"), -EOPNOTSUPP);
+	json_object_put(s);
+	manager_free(m);
+}
+END_TEST
+
 static void on_event(manager_t *m, const fsm_event_t *ev, void *userdata)
 {
 	int *n = userdata;
@@ -266,6 +294,7 @@ int main(void)
 	tcase_add_test(tc, test_subscribe_and_transition);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_remove);
+	tcase_add_test(tc, test_grant_blob_hook);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -371,7 +371,13 @@ START_TEST(test_dispatch_namespace)
 	ck_assert_uint_eq(dispatch("path_open", (uint64_t[]){ 1, 0, 0, 0, 0, 0, 0, 0, 64 }),
 			  WASI_ERRNO_NOSYS);
 	ck_assert_uint_eq(dispatch("fd_filestat_get", (uint64_t[]){ 9, 64 }), WASI_ERRNO_BADF);
-	ck_assert_uint_eq(dispatch("fd_filestat_get", (uint64_t[]){ 1, 64 }), WASI_ERRNO_NOSYS);
+	ck_assert_uint_eq(dispatch("fd_filestat_get", (uint64_t[]){ 1, 64 }), WASI_ERRNO_SUCCESS);
+	ck_assert_uint_eq(membuf[64 + 16], WASI_FILETYPE_UNKNOWN);
+	ck_assert_uint_eq(rd64(64 + 24), 1); /* nlink */
+	ck_assert_uint_eq(rd64(64 + 32), 0); /* size */
+	ck_assert_uint_eq(dispatch("fd_filestat_get", (uint64_t[]){ 1, MEM_SIZE - 63 }),
+			  WASI_ERRNO_FAULT);
+	ck_assert_uint_eq(dispatch("fd_filestat_set_size", (uint64_t[]){ 1, 0 }), WASI_ERRNO_NOSYS);
 	ck_assert_uint_eq(dispatch("path_symlink", (uint64_t[]){ 0, 0, 5, 0, 0 }), WASI_ERRNO_BADF);
 	ck_assert_uint_eq(dispatch("fd_renumber", (uint64_t[]){ 1, 4 }), WASI_ERRNO_BADF);
 	ck_assert_uint_eq(dispatch("poll_oneoff", (uint64_t[]){ 0, 64, 0, 32 }), WASI_ERRNO_INVAL);

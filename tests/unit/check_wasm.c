@@ -328,6 +328,20 @@ START_TEST(test_loop_sum)
 }
 END_TEST
 
+START_TEST(test_enum_strings)
+{
+	for (int k = 0; k < WASM_TRAP_MAX; k++)
+		ck_assert_int_eq(wasm_trap_kind_from_string(wasm_trap_kind_to_string((wasm_trap_kind)k)), k);
+	for (int k = 0; k < WASM_ERR_MAX; k++)
+		ck_assert_int_eq(wasm_error_kind_from_string(wasm_error_kind_to_string((wasm_error_kind)k)), k);
+	for (int k = 0; k < WASM_EXTERN_MAX; k++)
+		ck_assert_int_eq(wasm_externkind_from_string(wasm_externkind_to_string((wasm_externkind)k)), k);
+	ck_assert_int_eq(wasm_trap_kind_from_string("no such trap"), -WASM_EINVAL);
+	ck_assert_int_eq(wasm_externkind_from_string(NULL), -WASM_EINVAL);
+	ck_assert_str_eq(wasm_trap_kind_to_string(WASM_TRAP_MAX), "unknown trap");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("wasm");
@@ -346,6 +360,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_host_reentry);
 	tcase_add_test(tc, test_unlinkable);
 	tcase_add_test(tc, test_loop_sum);
+	tcase_add_test(tc, test_enum_strings);
 	suite_add_tcase(s, tc);
 	return s;
 }

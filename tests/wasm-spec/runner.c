@@ -145,6 +145,78 @@ static int load(struct ctx *c, const char *filename, wasm_instance **ret, wasm_e
 	return 0;
 }
 
+static unsigned lane_bytes(const char *lt)
+{
+	if (!lt)
+		return 0;
+	if (!strcmp(lt, "i8"))
+		return 1;
+	if (!strcmp(lt, "i16"))
+		return 2;
+	if (!strcmp(lt, "i32") || !strcmp(lt, "f32"))
+		return 4;
+	if (!strcmp(lt, "i64") || !strcmp(lt, "f64"))
+		return 8;
+	return 0;
+}
+
+static uint64_t num(const char *s)
+{
+	return s[0] == '-' ? (uint64_t)strtoll(s, NULL, 10) : strtoull(s, NULL, 10);
+}
+
+static bool parse_v128(json_object *o, uint8_t out[16])
+{
+	json_object *lanes;
+	unsigned w = lane_bytes(jstr(o, "lane_type"));
+	if (!w || !json_object_object_get_ex(o, "value", &lanes) || json_object_array_length(lanes) != 16 / w)
+		return false;
+	for (unsigned i = 0; i < 16 / w; i++) {
+		uint64_t v = num(json_object_get_string(json_object_array_get_idx(lanes, i)));
+		memcpy(out + i * w, &v, w); /* little-endian host */
+	}
+	return true;
+}
+
+static bool nan_ok(const char *cls, uint64_t b, unsigned w)
+{
+	uint64_t expm = w == 4 ? 0x7f800000u : 0x7ff0000000000000ull;
+	uint64_t quiet = w == 4 ? 0x400000u : 0x8000000000000ull;
+	uint64_t mant = w == 4 ? 0x7fffffu : 0xfffffffffffffull;
+	if ((b & expm) != expm || !(b & mant))
+		return false;
+	if (!strcmp(cls, "nan:canonical"))
+		return (b & mant) == quiet;
+	return (b & quiet) != 0;
+}
+
+static bool match_v128(json_object *exp, const wasm_val *got, char *why, size_t whylen)
+{
+	json_object *lanes;
+	const char *lt = jstr(exp, "lane_type");
+	unsigned w = lane_bytes(lt);
+	snprintf(why, whylen, "v128 %s lanes differ", lt ? lt : "?");
+	if (got->type != WASM_V128 || !w || !json_object_object_get_ex(exp, "value", &lanes) ||
+	    json_object_array_length(lanes) != 16 / w)
+		return false;
+	for (unsigned i = 0; i < 16 / w; i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(lanes, i));
+		uint64_t g = 0;
+		memcpy(&g, got->of.v128 + i * w, w);
+		if (!strncmp(s, "nan:", 4)) {
+			if (!nan_ok(s, g, w))
+				return false;
+			continue;
+		}
+		uint64_t v = num(s);
+		if (w < 8)
+			v &= (1ull << (8 * w)) - 1;
+		if (v != g)
+			return false;
+	}
+	return true;
+}
+
 static bool parse_val(json_object *o, wasm_val *v)
 {
 	const char *type = jstr(o, "type"), *val = jstr(o, "value");
@@ -161,8 +233,11 @@ static bool parse_val(json_object *o, wasm_val *v)
 		v->type = type[0] == 'e' ? WASM_EXTERNREF : WASM_FUNCREF;
 		if (val && strcmp(val, "null"))
 			v->of.ref = (void *)(uintptr_t)(strtoull(val, NULL, 10) + 1);
+	} else if (!strcmp(type, "v128")) {
+		v->type = WASM_V128;
+		return parse_v128(o, v->of.v128);
 	} else {
-		return false; /* v128: not supported */
+		return false;
 	}
 	return true;
 }
@@ -172,6 +247,8 @@ static bool match(json_object *exp, const wasm_val *got, char *why, size_t whyle
 	const char *type = jstr(exp, "type"), *val = jstr(exp, "value");
 	if (!type)
 		return false;
+	if (!strcmp(type, "v128"))
+		return match_v128(exp, got, why, whylen);
 	if (!strcmp(type, "f32") && val && !strncmp(val, "nan:", 4)) {
 		uint32_t b = got->of.f32_bits;
 		bool nan = (b & 0x7f800000u) == 0x7f800000u && (b & 0x7fffffu);

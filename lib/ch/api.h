@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cloud-hypervisor's REST API as mvmd uses it (docs/api.md and
+ * cloud-hypervisor.yaml upstream): the requests, the status each must
+ * answer with, and strict parsers for the two response bodies read.
+ * Pure: the transport is ch/http.h.
+ *
+ *   GET /api/v1/vmm.ping          200 {"build_version", "version", ...}
+ *   GET /api/v1/vm.info           200 {"config": {...}, "state": "Running", ...}
+ *   PUT /api/v1/vm.power-button   204
+ *   PUT /api/v1/vm.shutdown       204
+ *   PUT /api/v1/vmm.shutdown      204
+ */
+#ifndef MVM_CH_API_H
+#define MVM_CH_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CH_API_BODY_MAX (1u << 20) /* a response body larger than this is refused */
+
+typedef enum ch_api_op {
+	CH_API_PING,
+	CH_API_INFO,
+	CH_API_POWER_BUTTON,
+	CH_API_VM_SHUTDOWN,
+	CH_API_VMM_SHUTDOWN,
+	_CH_API_OP_MAX,
+} ch_api_op_t;
+
+typedef struct ch_api_request {
+	const char *method; /* "GET" or "PUT" */
+	const char *path;   /* "/api/v1/..." */
+	bool has_body;      /* the answer carries JSON (200), else 204 */
+} ch_api_request_t;
+
+/* NULL for an op out of range. */
+const ch_api_request_t *ch_api_request(ch_api_op_t op);
+const char *ch_api_op_to_string(ch_api_op_t op);
+
+/* 0 when status is a success for op; -EPROTO otherwise. */
+int ch_api_check_status(ch_api_op_t op, long status);
+
+/* vm.info's "state" (the VmState enum of the OpenAPI document). */
+typedef enum ch_vm_state {
+	CH_VM_CREATED,
+	CH_VM_RUNNING,
+	CH_VM_SHUTDOWN,
+	CH_VM_PAUSED,
+	CH_VM_BREAKPOINT,
+	_CH_VM_STATE_MAX,
+	_CH_VM_STATE_INVALID = -1,
+} ch_vm_state_t;
+
+const char *ch_vm_state_to_string(ch_vm_state_t s);
+ch_vm_state_t ch_vm_state_from_string(const char *s);
+
+/*
+ * Parse a vm.info body: a JSON object (at most CH_API_BODY_MAX bytes,
+ * nesting 64) whose "state" is one of the states above. -EBADMSG
+ * otherwise.
+ */
+int ch_api_parse_info(const char *body, size_t len, ch_vm_state_t *ret);
+
+/* Parse a vmm.ping body: a JSON object with a string "version" (or
+ * "build_version"); *ret_version is a malloc'd copy. -EBADMSG otherwise. */
+int ch_api_parse_ping(const char *body, size_t len, char **ret_version);
+
+#endif

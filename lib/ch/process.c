@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "ch/process.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/macro.h"
+
+extern char **environ;
+
+static bool is_executable_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int ch_binary_find(const char *name, char **ret)
+{
+	const char *path = getenv("PATH");
+	char *copy, *save = NULL;
+
+	if (!name || !*name)
+		return -EINVAL;
+	if (strchr(name, '/')) {
+		if (!is_executable_file(name))
+			return access(name, F_OK) == 0 ? -EACCES : -ENOENT;
+		*ret = strdup(name);
+		return *ret ? 0 : -ENOMEM;
+	}
+	copy = strdup(path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	if (!copy)
+		return -ENOMEM;
+	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		char *cand;
+		if (dir[0] != '/')
+			continue; /* a relative PATH entry depends on mvmd's cwd: never */
+		if (asprintf(&cand, "%s/%s", dir, name) < 0) {
+			free(copy);
+			return -ENOMEM;
+		}
+		if (is_executable_file(cand)) {
+			free(copy);
+			*ret = cand;
+			return 0;
+		}
+		free(cand);
+	}
+	free(copy);
+	return -ENOENT;
+}
+
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* In the child: fds 0-2 set up, everything else closed, then exec. */
+static _Noreturn void child_exec(char *const argv[], int in_fd, int out_fd, int err_fd, int report_fd)
+{
+	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+		goto fail;
+	/* Every fd of mvmd but the report pipe (CLOEXEC) goes. */
+	if (report_fd < 0) {
+		close_range(3, ~0u, 0);
+	} else {
+		if (report_fd > 3)
+			close_range(3, (unsigned)report_fd - 1, 0);
+		close_range((unsigned)report_fd + 1, ~0u, 0);
+	}
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	execve(argv[0], argv, environ);
+fail:;
+	int e = errno;
+	if (report_fd >= 0)
+		(void)!write(report_fd, &e, sizeof(e));
+	_exit(127);
+}
+
+int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, char *ret_text, size_t text_size)
+{
+	_cleanup_close_ int null_fd = -1, rd = -1, wr = -1;
+	char *argv[] = { (char *)binary, (char *)"--version", NULL };
+	char buf[4096];
+	size_t len = 0;
+	int pipefd[2], st = 0, r = 0;
+	pid_t pid;
+	struct timespec t0, t1;
+
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0)
+		return negative_errno();
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return negative_errno();
+	rd = pipefd[0];
+	wr = pipefd[1];
+	pid = fork();
+	if (pid < 0)
+		return negative_errno();
+	if (pid == 0)
+		child_exec(argv, null_fd, wr, null_fd, -1);
+	wr = safe_close(wr);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = { .fd = rd, .events = POLLIN };
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		long left = timeout_ms - ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		int n = poll(&p, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n == 0 ? -ETIMEDOUT : negative_errno();
+			break;
+		}
+		ssize_t k = read(rd, buf + len, sizeof(buf) - 1 - len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+		if (len == sizeof(buf) - 1)
+			break; /* the first line is all that counts */
+	}
+	if (r < 0)
+		kill(pid, SIGKILL);
+	else if (len == sizeof(buf) - 1)
+		kill(pid, SIGKILL); /* chatty beyond reason: no need to wait for it */
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return r;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		if (len != sizeof(buf) - 1)
+			return -ENOEXEC;
+	buf[len] = '\0';
+	r = ch_version_parse(buf, len, ret);
+	if (r < 0)
+		return r;
+	if (ret_text && text_size) {
+		size_t n = strcspn(buf, "\n");
+		snprintf(ret_text, text_size, "%.*s", (int)MIN(n, (size_t)127), buf);
+	}
+	return 0;
+}
+
+int ch_process_spawn(char *const argv[], int log_fd, pid_t *ret_pid, int *ret_pidfd)
+{
+	_cleanup_close_ int null_fd = -1, rd = -1, wr = -1;
+	int pipefd[2], err = 0, pidfd;
+	ssize_t n;
+	pid_t pid;
+
+	if (!argv || !argv[0] || log_fd < 0)
+		return -EINVAL;
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0)
+		return negative_errno();
+	/* A CLOEXEC pipe: EOF means exec happened, an int means it failed. */
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return negative_errno();
+	rd = pipefd[0];
+	wr = pipefd[1];
+	pid = fork();
+	if (pid < 0)
+		return negative_errno();
+	if (pid == 0) {
+		/* Its own session: no controlling terminal, not in mvmd's
+		 * process group, so signals to mvmd's group miss it. */
+		if (setsid() < 0) {
+			int e = errno;
+			(void)!write(wr, &e, sizeof(e));
+			_exit(127);
+		}
+		child_exec(argv, null_fd, log_fd, log_fd, wr);
+	}
+	wr = safe_close(wr);
+	do
+		n = read(rd, &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	if (n == sizeof(err)) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return err > 0 ? -err : -EIO;
+	}
+	pidfd = pidfd_open_(pid);
+	if (pidfd < 0) {
+		int r = negative_errno();
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return r;
+	}
+	*ret_pid = pid;
+	*ret_pidfd = pidfd;
+	return 0;
+}
+
+static void set_reason(char **ret_reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_reason(char **ret_reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!ret_reason)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(ret_reason, fmt, ap) < 0)
+		*ret_reason = NULL;
+	va_end(ap);
+}
+
+int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_path, char **ret_reason)
+{
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+	int r;
+
+	r = ch_binary_find(name, &path);
+	if (r < 0) {
+		if (strchr(name, '/'))
+			set_reason(ret_reason, "%s: %s", name, strerror(-r));
+		else
+			set_reason(ret_reason, "%s not found on PATH (install it, or pass mvmd --ch-binary)", name);
+		return r;
+	}
+	if (stat(path, &st) < 0)
+		return negative_errno();
+	if (!p->path || strcmp(p->path, path) != 0 || p->st.st_ino != st.st_ino || p->st.st_dev != st.st_dev ||
+	    p->st.st_size != st.st_size || p->st.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+	    p->st.st_mtim.tv_nsec != st.st_mtim.tv_nsec) {
+		char *copy = strdup(path);
+		if (!copy)
+			return -ENOMEM;
+		free(p->path);
+		p->path = copy;
+		p->st = st;
+		p->text[0] = '\0';
+		p->error = ch_binary_version(path, timeout_ms, &p->version, p->text, sizeof(p->text));
+	}
+	if (p->error < 0) {
+		set_reason(ret_reason, "%s --version: %s", path,
+			   p->error == -EINVAL ? "output is not a version" : strerror(-p->error));
+		return p->error;
+	}
+	if (!ch_version_supported(&p->version)) {
+		set_reason(ret_reason, "%s is %u.%u.%u, older than the minimum " CH_VERSION_MIN_TEXT, path,
+			   p->version.major, p->version.minor, p->version.patch);
+		return -EPROTONOSUPPORT;
+	}
+	if (ret_path)
+		*ret_path = TAKE_PTR(path);
+	return 0;
+}
+
+void ch_probe_done(ch_probe_t *p)
+{
+	free(p->path);
+	*p = (ch_probe_t){ 0 };
+}
+
+char *ch_log_last_line(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char buf[512], *nl, *line;
+	struct stat st;
+	ssize_t n;
+	off_t off;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return NULL;
+	off = st.st_size > (off_t)sizeof(buf) - 1 ? st.st_size - (off_t)sizeof(buf) + 1 : 0;
+	n = pread(fd, buf, sizeof(buf) - 1, off);
+	if (n <= 0)
+		return NULL;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	nl = strrchr(buf, '\n');
+	line = nl ? nl + 1 : buf;
+	for (char *q = line; *q; q++)
+		if ((unsigned char)*q < ' ' || *q == 0x7f)
+			*q = ' ';
+	return *line ? strdup(line) : NULL;
+}

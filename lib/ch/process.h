@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The cloud-hypervisor process: where the binary is, what version it is,
+ * and starting it detached from mvmd. Never logs.
+ */
+#ifndef MVM_CH_PROCESS_H
+#define MVM_CH_PROCESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "ch/version.h"
+
+/* "cloud-hypervisor" on $PATH (or a path with '/', taken as is), when it is
+ * an executable regular file. *ret is malloc'd. -ENOENT when not found. */
+int ch_binary_find(const char *name, char **ret);
+
+/*
+ * Run `binary --version` (stdin /dev/null, stderr discarded) and parse its
+ * first line. Waits at most timeout_ms (then kills it: -ETIMEDOUT). The
+ * parsed text (first line, at most 127 bytes) goes to ret_text if given.
+ * -EINVAL for output that is not a version, -ENOEXEC when it exits non-zero.
+ */
+int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, char *ret_text, size_t text_size);
+
+/*
+ * Start argv[0] with argv in a new session (setsid), stdin /dev/null,
+ * stdout and stderr appended to log_fd, no other fds, the caller's
+ * environment. The child is ours (reap it), yet it survives mvmd: it is not
+ * in mvmd's process group and gets no signal when mvmd ends. Returns once
+ * the exec happened (or failed: its errno, e.g. -ENOENT, -EACCES), with a
+ * pidfd for it.
+ */
+int ch_process_spawn(char *const argv[], int log_fd, pid_t *ret_pid, int *ret_pidfd);
+
+/*
+ * What the configured binary is, cached by path, device, inode, size and
+ * mtime so that its --version runs once per change of the file.
+ */
+typedef struct ch_probe {
+	char *path;           /* the binary last examined */
+	struct stat st;
+	int error;            /* of --version: 0, -EINVAL (not a version), -ETIMEDOUT, ... */
+	ch_version_t version;
+	char text[128];       /* the first line of --version */
+} ch_probe_t;
+
+/*
+ * Find `name` (ch_binary_find) and refresh *p when the file changed. 0 when
+ * the binary is usable: found, printing a version, at least the minimum.
+ * Otherwise -errno and, when ret_reason is given, a malloc'd sentence saying
+ * why (for compute.node.info). *ret_path (optional, malloc'd) on success.
+ */
+int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_path, char **ret_reason);
+void ch_probe_done(ch_probe_t *p);
+
+/* The last non-empty line of a log file (what a process said last), with
+ * control characters blanked; NULL when there is none. */
+char *ch_log_last_line(const char *path);
+
+#endif

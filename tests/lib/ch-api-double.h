@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * TEST DOUBLE of cloud-hypervisor's REST API: a tiny HTTP/1.1 server on a
+ * Unix socket that answers the documented endpoints mvmd uses (vmm.ping,
+ * vm.info, vm.power-button, vm.shutdown, vmm.shutdown) with the documented
+ * status codes and body shapes, and records every request it received.
+ * It stands in for cloud-hypervisor, which is not packaged by Debian and
+ * cannot boot a guest on the development machines. It proves the client
+ * side of the contract only; the real binary is exercised by
+ * tests/integration/check_ch_real.c where it exists.
+ *
+ * Blocking and single-threaded by design: one connection at a time, one
+ * request per connection ("Connection: close"), as mvmd's client does.
+ */
+#ifndef MVM_TEST_CH_API_DOUBLE_H
+#define MVM_TEST_CH_API_DOUBLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum ch_double_event {
+	CH_DOUBLE_NONE,
+	CH_DOUBLE_PING,
+	CH_DOUBLE_INFO,
+	CH_DOUBLE_POWER_BUTTON,
+	CH_DOUBLE_VM_SHUTDOWN,
+	CH_DOUBLE_VMM_SHUTDOWN,
+	CH_DOUBLE_OTHER, /* an unknown path or method: 404 / 405 */
+	CH_DOUBLE_BAD,   /* not HTTP: 400 */
+} ch_double_event_t;
+
+typedef struct ch_double_config {
+	const char *version;        /* vmm.ping version, default "40.0.0" */
+	unsigned created_polls;     /* vm.info says "Created" this many times first */
+	bool ignore_power_button;   /* 204, but the guest "ignores" it */
+	const char *info_body;      /* raw vm.info body instead of the real shape */
+	int info_status;            /* vm.info status instead of 200 */
+	bool hang_up;               /* close every connection without an answer */
+	const char *record_path;    /* also append each request line to this file */
+} ch_double_config_t;
+
+typedef struct ch_double ch_double_t;
+
+int ch_double_new(const char *sock_path, const ch_double_config_t *cfg, ch_double_t **ret);
+void ch_double_free(ch_double_t *d);
+int ch_double_listen_fd(const ch_double_t *d);
+
+/* Accept one connection (waiting up to timeout_ms), read one request,
+ * answer it. 0 with the event, -ETIMEDOUT, or -errno. */
+int ch_double_serve_one(ch_double_t *d, int timeout_ms, ch_double_event_t *ret);
+
+/* "Running", "Created" or "Shutdown". */
+const char *ch_double_vm_state(const ch_double_t *d);
+
+/* The requests received so far, "METHOD PATH" plus " body=N" and
+ * " no-host" when the Host header was missing. Thread-safe. */
+size_t ch_double_n_requests(ch_double_t *d);
+/* A malloc'd copy of request i, NULL beyond the end. */
+char *ch_double_request(ch_double_t *d, size_t i);
+
+/* Serve from a thread until ch_double_stop(). */
+int ch_double_start_thread(ch_double_t *d);
+void ch_double_stop(ch_double_t *d);
+
+#endif

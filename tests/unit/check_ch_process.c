@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Finding cloud-hypervisor, reading its version (once per change of the
+ * file), and spawning it detached: against small shell scripts standing in
+ * for the binary, and /bin/sh for the spawn. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ch/process.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/ch-proc-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* dir/name := "#!/bin/sh\n<body>" with mode; returns the path (static). */
+static const char *script(const char *name, const char *body, mode_t mode)
+{
+	static char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "#!/bin/sh\n%s\n", body);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, mode), 0);
+	return path;
+}
+
+START_TEST(test_find)
+{
+	char *p = NULL, bin[128];
+
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	ck_assert_int_eq(mkdir(bin, 0755), 0);
+	script("bin/cloud-hypervisor", "exit 0", 0755);
+	script("plain", "exit 0", 0644);
+
+	char *old = strdup(getenv("PATH"));
+	char path_env[256];
+	snprintf(path_env, sizeof(path_env), "relative:/nonexistent:%s", bin);
+	setenv("PATH", path_env, 1);
+	ck_assert_int_eq(ch_binary_find("cloud-hypervisor", &p), 0);
+	ck_assert_str_eq(p, script("bin/cloud-hypervisor", "exit 0", 0755));
+	free(p);
+	ck_assert_int_eq(ch_binary_find("cloud-hypervisor-nope", &p), -ENOENT);
+	setenv("PATH", old, 1);
+	free(old);
+
+	ck_assert_int_eq(ch_binary_find(script("plain", "exit 0", 0644), &p), -EACCES);
+	ck_assert_int_eq(ch_binary_find("/nonexistent/ch", &p), -ENOENT);
+	ck_assert_int_eq(ch_binary_find(dir, &p), -EACCES); /* a directory */
+	ck_assert_int_eq(ch_binary_find("", &p), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_version)
+{
+	ch_version_t v;
+	char text[128];
+
+	ck_assert_int_eq(ch_binary_version(script("ok", "echo 'cloud-hypervisor v41.0.0'; echo 'features: kvm'", 0755),
+					   2000, &v, text, sizeof(text)),
+			 0);
+	ck_assert_uint_eq(v.major, 41);
+	ck_assert_str_eq(text, "cloud-hypervisor v41.0.0");
+	ck_assert_int_eq(ch_binary_version(script("garbage", "echo hello", 0755), 2000, &v, NULL, 0), -EINVAL);
+	ck_assert_int_eq(ch_binary_version(script("fails", "echo 'cloud-hypervisor v41.0.0'; exit 3", 0755), 2000, &v,
+					   NULL, 0),
+			 -ENOEXEC);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(ch_binary_version(script("hangs", "exec sleep 30", 0755), 200, &v, NULL, 0), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 5);
+	ck_assert_int_eq(ch_binary_version("/nonexistent", 2000, &v, NULL, 0), -ENOEXEC);
+}
+END_TEST
+
+static int count_runs(void)
+{
+	char path[128], buf[64] = "";
+	snprintf(path, sizeof(path), "%s/runs", dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return (int)strlen(buf);
+}
+
+START_TEST(test_probe_cache)
+{
+	ch_probe_t p = { 0 };
+	char body[256], *reason = NULL, *path = NULL;
+
+	snprintf(body, sizeof(body), "printf x >> %s/runs; echo 'cloud-hypervisor v36.0.0'", dir);
+	const char *bin = script("ch", body, 0755);
+	char binpath[256];
+	snprintf(binpath, sizeof(binpath), "%s", bin);
+
+	ck_assert_int_eq(ch_probe_binary(&p, binpath, 2000, &path, &reason), 0);
+	ck_assert_str_eq(path, binpath);
+	ck_assert_ptr_null(reason);
+	free(path);
+	ck_assert_int_eq(ch_probe_binary(&p, binpath, 2000, NULL, NULL), 0);
+	ck_assert_int_eq(count_runs(), 1); /* cached while the file is unchanged */
+
+	/* A new binary in place (another size): read again, and refused. */
+	snprintf(body, sizeof(body), "printf x >> %s/runs; echo 'cloud-hypervisor v35.1.0-dirty'", dir);
+	script("ch", body, 0755);
+	ck_assert_int_eq(ch_probe_binary(&p, binpath, 2000, NULL, &reason), -EPROTONOSUPPORT);
+	ck_assert_int_eq(count_runs(), 2);
+	ck_assert_ptr_nonnull(strstr(reason, "is 35.1.0, older than the minimum v36.0"));
+	free(reason);
+
+	ck_assert_int_eq(ch_probe_binary(&p, "no-such-cloud-hypervisor", 2000, NULL, &reason), -ENOENT);
+	ck_assert_str_eq(reason, "no-such-cloud-hypervisor not found on PATH (install it, or pass mvmd --ch-binary)");
+	free(reason);
+	ch_probe_done(&p);
+}
+END_TEST
+
+START_TEST(test_log_last_line)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/log", dir);
+	ck_assert_ptr_null(ch_log_last_line(path));
+	FILE *f = fopen(path, "w");
+	fprintf(f, "first\nError booting VM: \x1b[31mbad\tkernel\n\n  \n");
+	fclose(f);
+	char *l = ch_log_last_line(path);
+	ck_assert_str_eq(l, "Error booting VM:  [31mbad kernel");
+	free(l);
+}
+END_TEST
+
+START_TEST(test_spawn_detached)
+{
+	char log[128], *argv[] = { (char *)"/bin/sh", (char *)"-c",
+				   (char *)"echo sid=$(cut -d' ' -f6 /proc/$$/stat) pid=$$; ls /proc/$$/fd | tr '\\n' ' '; read x || exit 0",
+				   NULL };
+	pid_t pid;
+	int pidfd, st;
+
+	snprintf(log, sizeof(log), "%s/out.log", dir);
+	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int leak = open("/dev/null", O_RDONLY); /* not CLOEXEC: must not reach the child anyway */
+	ck_assert_int_eq(ch_process_spawn(argv, logfd, &pid, &pidfd), 0);
+	close(leak);
+	ck_assert_int_ge(pidfd, 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid); /* stdin is /dev/null: read ends */
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(pidfd);
+	close(logfd);
+
+	char buf[512] = "", want[64];
+	FILE *f = fopen(log, "r");
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "sid=%d pid=%d\n", (int)pid, (int)pid); /* its own session */
+	ck_assert_msg(strncmp(buf, want, strlen(want)) == 0, "%s", buf);
+	ck_assert_str_eq(buf + strlen(want), "0 1 2 "); /* nothing but stdio */
+
+	char *missing[] = { (char *)"/nonexistent/cloud-hypervisor", NULL };
+	logfd = open(log, O_WRONLY | O_APPEND | O_CLOEXEC);
+	ck_assert_int_eq(ch_process_spawn(missing, logfd, &pid, &pidfd), -ENOENT);
+	close(logfd);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ch_process");
+	TCase *tc = tcase_create("ch_process");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_find);
+	tcase_add_test(tc, test_version);
+	tcase_add_test(tc, test_probe_cache);
+	tcase_add_test(tc, test_log_last_line);
+	tcase_add_test(tc, test_spawn_detached);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
