@@ -63,6 +63,8 @@ static int run(const char *sock, const char *const *argv, int argc, exec_result_
 	for (int i = 0; i < argc; i++)
 		req->argv[i] = (exec_str_t){ argv[i], (uint32_t)strlen(argv[i]) };
 	r = exec_client_connect_hvsock(sock, EXEC_AGENT_PORT, 5000, &fd);
+	if (r < 0)
+		fprintf(stderr, "exec-rt: connect: %s\n", strerror(-r));
 	if (r == 0) {
 		r = exec_client_run(fd, req, &o, res);
 		close(fd);
@@ -213,8 +215,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	running = true;
-	while ((r = kvm_ctl_recv(w.ctl, 5000, &m)) > 0 && m.type != KVM_MSG_READY)
-		;
+	/* Running is not listening yet: wait until the guest says its agent
+	 * is up ("mvm-guest: ready" comes after the listen call). */
+	static char console[65536];
+	size_t clen = 0;
+	while ((r = kvm_ctl_recv(w.ctl, 5000, &m)) > 0) {
+		if (m.type == KVM_MSG_CONSOLE_OUT && clen + m.len < sizeof(console)) {
+			memcpy(console + clen, m.payload, m.len);
+			clen += m.len;
+			console[clen] = 0;
+			if (strstr(console, "mvm-guest: ready"))
+				break;
+		}
+	}
 	if (r <= 0) {
 		fprintf(stderr, "exec-rt: the VM did not get ready\n");
 		return stop_worker(1);
@@ -241,7 +254,7 @@ int main(int argc, char **argv)
 		r = run(vsock, echo, 2, &res);
 		t[i] = now_us() - s;
 		if (r < 0 || res.out_len != 3) {
-			fprintf(stderr, "exec-rt: mvm.echo: %s\n", strerror(-r));
+			fprintf(stderr, "exec-rt: mvm.echo run %d: %s\n", i, strerror(-r));
 			return stop_worker(1);
 		}
 		exec_result_clear(&res);

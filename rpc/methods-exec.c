@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blob.h"
@@ -51,6 +52,13 @@ typedef struct exec_job {
 
 static unsigned in_flight;
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void job_free(exec_job_t *j)
 {
 	sd_event_source_disable_unref(j->done);
@@ -68,7 +76,16 @@ static void *job_run(void *p)
 	exec_job_t *j = p;
 	int fd = -1;
 
-	j->rc = exec_client_connect_hvsock(j->vsock_path, EXEC_AGENT_PORT, EXEC_CONNECT_SLACK_MS, &fd);
+	/* A VM is Running as soon as its guest runs, which is a moment
+	 * before the guest's agent listens: a start followed at once by an
+	 * exec finds the port closed. Ask again for a little while. */
+	int64_t give_up = now_ms() + EXEC_CONNECT_SLACK_MS;
+	for (;;) {
+		j->rc = exec_client_connect_hvsock(j->vsock_path, EXEC_AGENT_PORT, EXEC_CONNECT_SLACK_MS, &fd);
+		if ((j->rc != -ECONNRESET && j->rc != -ECONNREFUSED) || now_ms() >= give_up)
+			break;
+		usleep(10000);
+	}
 	if (j->rc == 0) {
 		j->opts.timeout_ms = j->host_timeout_ms;
 		j->rc = exec_client_run(fd, &j->req, &j->opts, &j->result);

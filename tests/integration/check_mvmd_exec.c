@@ -220,6 +220,14 @@ START_TEST(test_output_cap_timeout_and_state)
 	ck_assert_str_eq(mvmt_str(r, "error.data.state"), "Configured");
 	json_object_put(r);
 
+	/* exec right after start, before the guest's agent listens: mvmd
+	 * asks again until it does */
+	json_object_put(mvmt_result(fd, "compute.vm.create", "{\"name\":\"quick\",\"memory_mib\":16}"));
+	json_object_put(mvmt_result(fd, "compute.vm.start", "{\"id\":\"quick\"}"));
+	r = exec_ok("quick", "[\"mvm.echo\",\"at once\"]", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "at once\n");
+	json_object_put(r);
+
 	start_vm("cap", NULL, "mvm-guest: ready");
 	/* 300 000 bytes of output, 1000 kept */
 	r = exec_ok("cap", "[\"mvm.yes\",\"300000\"]", "\"max_output_bytes\":1000");
