@@ -437,13 +437,19 @@ FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -g -O1 -std=gnu11 -D_GNU_SOURC
               -Wno-unused-parameter -Wno-missing-field-initializers
 # Each fuzz target lists the sources it needs in a comment line of the form
 #   /* fuzz-sources: rpc/jsonrpc.c lib/util/foo.c */
-$(BUILD)/fuzz/%: tests/fuzz/%.c | $(BUILD)/config.mk
+# The sources a target names in its comment are not prerequisites make can
+# see, so every `make fuzz` rebuilds every target: a stale fuzzer is worse
+# than a slow build (fuzzing is never part of check).
+$(BUILD)/fuzz/%: tests/fuzz/%.c FORCE | $(BUILD)/config.mk
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< \
 	   $$(sed -n 's|.*fuzz-sources:\(.*\)\*/.*|\1|p' $<) $(PKG_LIBS) -lm -lpthread
 
 fuzz: $(FUZZ_BINS)
+
+.PHONY: FORCE
+FORCE:
 
 # --- check ---------------------------------------------------------------------
 # tests/run runs every unit and integration binary (exit 77 = skip) plus
