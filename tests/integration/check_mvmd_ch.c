@@ -84,9 +84,7 @@ static void teardown(void)
 
 static json_object *call_id(const char *method, const char *name, const char *extra)
 {
-	char p[512];
-	snprintf(p, sizeof(p), "{\"id\":\"%s\"%s%s}", name, extra ? "," : "", extra ? extra : "");
-	return mvmt_call(fd, method, p);
+	return mvmt_call_id(fd, method, name, extra);
 }
 
 static void create_ch(const char *name)
@@ -101,23 +99,12 @@ static void create_ch(const char *name)
 
 static json_object *status(const char *name)
 {
-	char p[128];
-	snprintf(p, sizeof(p), "{\"id\":\"%s\"}", name);
-	return mvmt_result(fd, "compute.vm.status", p);
+	return mvmt_status(fd, name);
 }
 
 static json_object *wait_state(const char *name, const char *state)
 {
-	for (int i = 0; i < 500; i++) {
-		json_object *s = status(name);
-		if (strcmp(mvmt_str(s, "state"), state) == 0)
-			return s;
-		json_object_put(s);
-		usleep(10000);
-	}
-	json_object *s = status(name);
-	ck_abort_msg("%s never reached %s: %s", name, state, json_object_to_json_string(s));
-	return s;
+	return mvmt_wait_state(fd, name, state);
 }
 
 static bool log_has(const char *name, const char *needle)
@@ -160,25 +147,11 @@ static char *slurp(const char *path)
 	return buf;
 }
 
-static bool process_ended(int pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return true;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] == 'Z';
-}
-
 static void wait_ended(int pid)
 {
-	for (int i = 0; i < 500 && !process_ended(pid); i++)
+	for (int i = 0; i < 500 && !mvmt_process_ended(pid); i++)
 		usleep(10000);
-	ck_assert_msg(process_ended(pid), "pid %d is still alive", pid);
+	ck_assert_msg(mvmt_process_ended(pid), "pid %d is still alive", pid);
 }
 
 static int console_connect(const char *name)
@@ -462,7 +435,7 @@ START_TEST(test_readopt_after_kill9)
 	mvmt_forget_fd(fd);
 	mvmt_daemon_stop(&d, SIGKILL);
 	usleep(100000);
-	ck_assert(!process_ended(pid));
+	ck_assert(!mvmt_process_ended(pid));
 
 	start_daemon(NULL);
 	json_object *s = status("keep");

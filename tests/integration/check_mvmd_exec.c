@@ -26,15 +26,6 @@ static mvmt_daemon_t d;
 static int fd;
 static char guests[4096];
 
-static bool have_kvm(void)
-{
-	int k = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (k < 0)
-		return false;
-	close(k);
-	return true;
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -57,19 +48,7 @@ static void teardown(void)
 {
 	close(fd);
 	mvmt_forget_fd(fd);
-	if (d.pid > 0) {
-		int c = mvmt_connect(d.sock);
-		json_object *r = mvmt_result(c, "compute.vm.list", "{\"state\":\"Running\"}");
-		json_object *vms = mvmt_get(r, "vms");
-		for (size_t i = 0; i < json_object_array_length(vms); i++) {
-			char p[128];
-			snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
-			json_object_put(mvmt_call(c, "compute.vm.stop", p));
-		}
-		json_object_put(r);
-		close(c);
-		mvmt_forget_fd(c);
-	}
+	mvmt_stop_running_vms(&d); /* workers outlive mvmd by design */
 	mvmt_daemon_cleanup(&d);
 }
 
@@ -163,7 +142,7 @@ static ssize_t read_reply(int c, char *buf, size_t cap)
 
 START_TEST(test_echo_args_stdin_exit_codes_stderr)
 {
-	if (!have_kvm())
+	if (!mvmt_have_kvm())
 		return;
 	start_vm("ex", NULL, "mvm-guest: ready");
 	/* stdin "abc\n" in base64 */
@@ -211,7 +190,7 @@ END_TEST
 
 START_TEST(test_output_cap_timeout_and_state)
 {
-	if (!have_kvm())
+	if (!mvmt_have_kvm())
 		return;
 	/* not Running: -32002 */
 	json_object_put(mvmt_result(fd, "compute.vm.create", "{\"name\":\"idle\",\"memory_mib\":16}"));
@@ -261,7 +240,7 @@ END_TEST
 
 START_TEST(test_raw_hybrid_vsock)
 {
-	if (!have_kvm())
+	if (!mvmt_have_kvm())
 		return;
 	const char *id = start_vm("raw", NULL, "mvm-guest: ready");
 	char buf[256];
@@ -339,7 +318,7 @@ static int worker_rss_kib(const char *name)
 
 START_TEST(test_backpressure_host_never_reads)
 {
-	if (!have_kvm())
+	if (!mvmt_have_kvm())
 		return;
 	const char *id = start_vm("bp", NULL, "mvm-guest: ready");
 	int rss0 = worker_rss_kib("bp");
@@ -378,7 +357,7 @@ END_TEST
 
 START_TEST(test_many_sequential_and_concurrent)
 {
-	if (!have_kvm())
+	if (!mvmt_have_kvm())
 		return;
 	start_vm("many", NULL, "mvm-guest: ready");
 	start_vm("other", NULL, "mvm-guest: ready");
@@ -420,7 +399,7 @@ END_TEST
 
 START_TEST(test_exec_after_mvmd_kill9)
 {
-	if (!have_kvm())
+	if (!mvmt_have_kvm())
 		return;
 	start_vm("ad", NULL, "mvm-guest: ready");
 	json_object *r = exec_ok("ad", "[\"mvm.echo\",\"before\"]", NULL);
@@ -444,7 +423,7 @@ END_TEST
  * and exec of a module by hash in an idle VM is not supported (yet). */
 START_TEST(test_workload_vm_busy_and_wasm_by_hash)
 {
-	if (!have_kvm())
+	if (!mvmt_have_kvm())
 		return;
 	char rel[256], abs[4096], p[8192];
 	const char *b = getenv("MVM_BUILD_DIR");
@@ -496,7 +475,7 @@ static Suite *suite(void)
 
 int main(void)
 {
-	if (!have_kvm()) {
+	if (!mvmt_have_kvm()) {
 		printf("skip: no usable /dev/kvm\n");
 		return 77;
 	}

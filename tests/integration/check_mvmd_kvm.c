@@ -25,30 +25,6 @@ static mvmt_daemon_t d;
 static int fd;
 static char guests[4096];
 
-/* Gone, or a zombie its new parent (init) has not reaped yet. */
-static bool process_ended(int pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return true;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] == 'Z';
-}
-
-static bool have_kvm(void)
-{
-	int k = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (k < 0)
-		return false;
-	close(k);
-	return true;
-}
-
 static void setup(void)
 {
 	const char *b = getenv("MVM_BUILD_DIR");
@@ -64,20 +40,7 @@ static void teardown(void)
 {
 	close(fd);
 	mvmt_forget_fd(fd);
-	/* stop every worker this test left running: they outlive mvmd by design */
-	if (d.pid > 0) {
-		int c = mvmt_connect(d.sock);
-		json_object *r = mvmt_result(c, "compute.vm.list", "{\"state\":\"Running\"}");
-		json_object *vms = mvmt_get(r, "vms");
-		for (size_t i = 0; i < json_object_array_length(vms); i++) {
-			char p[128];
-			snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
-			json_object_put(mvmt_call(c, "compute.vm.stop", p));
-		}
-		json_object_put(r);
-		close(c);
-		mvmt_forget_fd(c);
-	}
+	mvmt_stop_running_vms(&d); /* workers outlive mvmd by design */
 	mvmt_daemon_cleanup(&d);
 }
 
@@ -97,45 +60,24 @@ static void create_guest(const char *name, const char *guest, const char *args_j
 
 static json_object *call_id(const char *method, const char *name, const char *extra)
 {
-	char p[256];
-	snprintf(p, sizeof(p), "{\"id\":\"%s\"%s%s}", name, extra ? "," : "", extra ? extra : "");
-	return mvmt_call(fd, method, p);
+	return mvmt_call_id(fd, method, name, extra);
 }
 
 static json_object *status(const char *name)
 {
-	char p[128];
-	snprintf(p, sizeof(p), "{\"id\":\"%s\"}", name);
-	return mvmt_result(fd, "compute.vm.status", p);
+	return mvmt_status(fd, name);
 }
 
 /* Poll status until the VM is in `state` (5 s). */
 static json_object *wait_state(const char *name, const char *state)
 {
-	for (int i = 0; i < 500; i++) {
-		json_object *s = status(name);
-		if (strcmp(mvmt_str(s, "state"), state) == 0)
-			return s;
-		json_object_put(s);
-		usleep(10000);
-	}
-	json_object *s = status(name);
-	ck_abort_msg("%s never reached %s: %s", name, state, json_object_to_json_string(s));
-	return s;
+	return mvmt_wait_state(fd, name, state);
 }
 
 /* Poll compute.vm.logs until it contains `needle` (5 s). */
 static void wait_log(const char *name, const char *needle)
 {
-	for (int i = 0; i < 500; i++) {
-		json_object *r = call_id("compute.vm.logs", name, NULL);
-		bool found = strstr(mvmt_str(r, "result.data"), needle) != NULL;
-		json_object_put(r);
-		if (found)
-			return;
-		usleep(10000);
-	}
-	ck_abort_msg("%s: log never showed \"%s\"", name, needle);
+	mvmt_wait_log(fd, name, needle);
 }
 
 START_TEST(test_lifecycle_and_restart_from_stopped)
@@ -400,7 +342,7 @@ START_TEST(test_kill9_readopt)
 	/* while mvmd is down: one worker is killed, one is told to stop
 	 * through its control socket (it writes its result file and exits) */
 	kill(pids[1], SIGKILL);
-	for (int i = 0; i < 300 && !process_ended(pids[1]); i++)
+	for (int i = 0; i < 300 && !mvmt_process_ended(pids[1]); i++)
 		usleep(10000);
 	s = NULL;
 	char ctl[256];
@@ -412,7 +354,7 @@ START_TEST(test_kill9_readopt)
 	while (kvm_ctl_recv(k, 5000, &msg) == 1 && msg.type != KVM_MSG_RESULT)
 		;
 	kvm_ctl_free(k);
-	for (int i = 0; i < 300 && !process_ended(pids[2]); i++)
+	for (int i = 0; i < 300 && !mvmt_process_ended(pids[2]); i++)
 		usleep(10000);
 
 	mvmt_daemon_start(&d, "--allow-custom-guests", NULL);
@@ -449,7 +391,7 @@ START_TEST(test_kill9_readopt)
 	r = call_id("compute.vm.stop", "keep", NULL);
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
 	json_object_put(r);
-	ck_assert(process_ended(pids[0]));
+	ck_assert(mvmt_process_ended(pids[0]));
 }
 END_TEST
 
@@ -479,7 +421,7 @@ START_TEST(test_readopt_without_recorded_pid)
 	r = call_id("compute.vm.stop", "nopid", NULL);
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
 	json_object_put(r);
-	ck_assert(process_ended(pid));
+	ck_assert(mvmt_process_ended(pid));
 }
 END_TEST
 
@@ -531,7 +473,7 @@ END_TEST
 
 int main(void)
 {
-	if (!have_kvm()) {
+	if (!mvmt_have_kvm()) {
 		printf("SKIP: /dev/kvm is not available: the kvm backend cannot be tested here\n");
 		return 77;
 	}

@@ -22,29 +22,6 @@
 static mvmt_daemon_t d;
 static int fd;
 
-static bool have_kvm(void)
-{
-	int k = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (k < 0)
-		return false;
-	close(k);
-	return true;
-}
-
-static bool process_ended(int pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return true;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] == 'Z';
-}
-
 static void setup(void)
 {
 	mvmt_daemon_init(&d);
@@ -56,19 +33,7 @@ static void teardown(void)
 {
 	close(fd);
 	mvmt_forget_fd(fd);
-	if (d.pid > 0) {
-		int c = mvmt_connect(d.sock);
-		json_object *r = mvmt_result(c, "compute.vm.list", "{\"state\":\"Running\"}");
-		json_object *vms = mvmt_get(r, "vms");
-		for (size_t i = 0; i < json_object_array_length(vms); i++) {
-			char p[128];
-			snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
-			json_object_put(mvmt_call(c, "compute.vm.stop", p));
-		}
-		json_object_put(r);
-		close(c);
-		mvmt_forget_fd(c);
-	}
+	mvmt_stop_running_vms(&d); /* workers outlive mvmd by design */
 	mvmt_daemon_cleanup(&d);
 }
 
@@ -99,16 +64,12 @@ static json_object *create_wl(const char *name, const char *prog, int mem, const
 
 static json_object *call_id(const char *method, const char *name, const char *extra)
 {
-	char p[256];
-	snprintf(p, sizeof(p), "{\"id\":\"%s\"%s%s}", name, extra ? "," : "", extra ? extra : "");
-	return mvmt_call(fd, method, p);
+	return mvmt_call_id(fd, method, name, extra);
 }
 
 static json_object *status(const char *name)
 {
-	char p[128];
-	snprintf(p, sizeof(p), "{\"id\":\"%s\"}", name);
-	return mvmt_result(fd, "compute.vm.status", p);
+	return mvmt_status(fd, name);
 }
 
 static bool is_final(const char *s)
@@ -352,7 +313,7 @@ START_TEST(test_timeout)
 	json_object_put(s);
 	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	ck_assert_msg(ms >= 250 && ms < 5000, "ended after %ld ms", ms);
-	ck_assert(pid <= 0 || process_ended(pid));
+	ck_assert(pid <= 0 || mvmt_process_ended(pid));
 	char *l = logs("spin");
 	ck_assert_str_eq(l, "spinning\n");
 	free(l);
@@ -491,10 +452,10 @@ START_TEST(test_kill9_while_running)
 	int st = mvmt_daemon_stop(&d, SIGKILL);
 	ck_assert(WIFSIGNALED(st));
 	/* the workload keeps running without mvmd, and finishes */
-	ck_assert(!process_ended(pid));
-	for (int i = 0; i < 500 && !process_ended(pid); i++)
+	ck_assert(!mvmt_process_ended(pid));
+	for (int i = 0; i < 500 && !mvmt_process_ended(pid); i++)
 		usleep(10000);
-	ck_assert(process_ended(pid));
+	ck_assert(mvmt_process_ended(pid));
 	mvmt_daemon_start(&d, NULL);
 	fd = mvmt_connect(d.sock);
 	json_object *s = status("sleeper");
@@ -569,7 +530,7 @@ END_TEST
 
 int main(void)
 {
-	if (!have_kvm()) {
+	if (!mvmt_have_kvm()) {
 		printf("SKIP: /dev/kvm is not available: workloads cannot run here\n");
 		return 77;
 	}

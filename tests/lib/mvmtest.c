@@ -402,3 +402,87 @@ json_object *mvmt_call_as_nobody(const char *sock, const char *method, const cha
 	return o;
 }
 
+
+bool mvmt_have_kvm(void)
+{
+	int k = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (k < 0)
+		return false;
+	close(k);
+	return true;
+}
+
+bool mvmt_process_ended(pid_t pid)
+{
+	char path[64], buf[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'Z';
+}
+
+json_object *mvmt_call_id(int fd, const char *method, const char *name, const char *extra)
+{
+	char p[1024];
+
+	snprintf(p, sizeof(p), "{\"id\":\"%s\"%s%s}", name, extra ? "," : "", extra ? extra : "");
+	return mvmt_call(fd, method, p);
+}
+
+json_object *mvmt_status(int fd, const char *name)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "{\"id\":\"%s\"}", name);
+	return mvmt_result(fd, "compute.vm.status", p);
+}
+
+json_object *mvmt_wait_state(int fd, const char *name, const char *state)
+{
+	for (int i = 0; i < 500; i++) {
+		json_object *s = mvmt_status(fd, name);
+		if (strcmp(mvmt_str(s, "state"), state) == 0)
+			return s;
+		json_object_put(s);
+		usleep(10000);
+	}
+	json_object *s = mvmt_status(fd, name);
+	ck_abort_msg("%s never reached %s: %s", name, state, json_object_to_json_string(s));
+	return s;
+}
+
+void mvmt_wait_log(int fd, const char *name, const char *needle)
+{
+	for (int i = 0; i < 500; i++) {
+		json_object *r = mvmt_call_id(fd, "compute.vm.logs", name, NULL);
+		bool found = strstr(mvmt_str(r, "result.data"), needle) != NULL;
+		json_object_put(r);
+		if (found)
+			return;
+		usleep(10000);
+	}
+	ck_abort_msg("%s: log never showed \"%s\"", name, needle);
+}
+
+void mvmt_stop_running_vms(const mvmt_daemon_t *d)
+{
+	if (d->pid <= 0)
+		return;
+	int c = mvmt_connect(d->sock);
+	json_object *r = mvmt_result(c, "compute.vm.list", "{\"state\":\"Running\"}");
+	json_object *vms = mvmt_get(r, "vms");
+	for (size_t i = 0; i < json_object_array_length(vms); i++)
+		json_object_put(mvmt_call_id(c, "compute.vm.stop", mvmt_str(json_object_array_get_idx(vms, i), "id"),
+					     "\"force\":true"));
+	json_object_put(r);
+	close(c);
+	mvmt_forget_fd(c);
+}

@@ -65,6 +65,24 @@ json_object *mvmt_get(json_object *o, const char *dotted);
  * sock (mvmd must grant the socket to nogroup); the parsed reply. */
 json_object *mvmt_call_as_nobody(const char *sock, const char *method, const char *params);
 
+/* True when /dev/kvm can be opened read-write here. */
+bool mvmt_have_kvm(void);
+/* Gone, or a zombie its new parent (init) has not reaped yet. */
+bool mvmt_process_ended(pid_t pid);
+
+/* method with {"id": name[, extra]} (extra: more members, "k":v,...): the
+ * whole response. */
+json_object *mvmt_call_id(int fd, const char *method, const char *name, const char *extra);
+/* compute.vm.status of name: the result (fails the test on an error). */
+json_object *mvmt_status(int fd, const char *name);
+/* Poll status until the VM is in `state` (5 s); its status. */
+json_object *mvmt_wait_state(int fd, const char *name, const char *state);
+/* Poll compute.vm.logs until it contains needle (5 s). */
+void mvmt_wait_log(int fd, const char *name, const char *needle);
+/* Force-stop every Running VM of a live daemon: workers outlive mvmd by
+ * design, so a test must not leave them behind. */
+void mvmt_stop_running_vms(const mvmt_daemon_t *d);
+
 /* Number of open fds of a process. */
 int mvmt_count_fds(pid_t pid);
 
