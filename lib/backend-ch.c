@@ -40,6 +40,7 @@
 #include "console.h"
 #include "kvm/worker.h"
 #include "util/macro.h"
+#include "util/pidfd.h"
 
 #define TICK_USEC 20000u           /* readiness / serial polling period */
 #define READY_TIMEOUT_USEC 30000000u /* spawn → vm.info "Running" */
@@ -82,20 +83,6 @@ typedef struct ch_vm {
 } ch_vm_t;
 
 static ch_backend_t backend;
-
-static int pidfd_kill(int pidfd, int sig)
-{
-	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-}
-
-static char *vm_path(manager_t *m, vm_t *vm, const char *file)
-{
-	char *p = NULL;
-
-	if (store_vm_path(manager_store(m), vm->id, file, &p) < 0)
-		return NULL;
-	return p;
-}
 
 static uint64_t now_usec(manager_t *m)
 {
@@ -146,10 +133,10 @@ static ch_vm_t *ch_vm_new(manager_t *m, vm_t *vm)
 	c->vm = vm;
 	c->pidfd = -1;
 	c->serial_fd = -1;
-	c->api = vm_path(m, vm, "ch-api.sock");
-	c->serial = vm_path(m, vm, "serial.sock");
-	c->vsock = vm_path(m, vm, "vsock.sock");
-	c->log = vm_path(m, vm, "ch.log");
+	c->api = manager_vm_path(m, vm, "ch-api.sock");
+	c->serial = manager_vm_path(m, vm, "serial.sock");
+	c->vsock = manager_vm_path(m, vm, "vsock.sock");
+	c->log = manager_vm_path(m, vm, "ch.log");
 	if (!c->api || !c->serial || !c->vsock || !c->log) {
 		ch_vm_free(c);
 		return NULL;
@@ -384,7 +371,7 @@ static void tick_arm(ch_vm_t *c)
 static int ch_vm_attach(ch_vm_t *c)
 {
 	sd_event *e = manager_event(c->m);
-	_cleanup_free_ char *sock = NULL, *log = vm_path(c->m, c->vm, "console.log");
+	_cleanup_free_ char *sock = NULL, *log = manager_vm_path(c->m, c->vm, "console.log");
 	int r;
 
 	if (asprintf(&sock, "%s/%s.sock", manager_config(c->m)->console_dir, c->vm->id) < 0 || !log)

@@ -29,6 +29,7 @@
 #include "kvm/vm.h"
 #include "kvm/worker.h"
 #include "util/macro.h"
+#include "util/pidfd.h"
 #include "workload.h"
 
 #define CTL_QUEUE_MAX (1u << 20)
@@ -53,20 +54,6 @@ typedef struct kvm_runtime {
 } kvm_runtime_t;
 
 static kvm_backend_t backend;
-
-static int pidfd_kill(int pidfd, int sig)
-{
-	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-}
-
-static char *vm_path(manager_t *m, vm_t *vm, const char *file)
-{
-	char *p = NULL;
-
-	if (store_vm_path(manager_store(m), vm->id, file, &p) < 0)
-		return NULL;
-	return p;
-}
 
 static char *console_path(manager_t *m, vm_t *vm)
 {
@@ -181,7 +168,7 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 		}
 	}
 	if (!k->have_result) {
-		_cleanup_free_ char *rp = vm_path(m, vm, "result");
+		_cleanup_free_ char *rp = manager_vm_path(m, vm, "result");
 		if (rp && kvm_result_read(rp, &k->result) == 0)
 			k->have_result = true;
 	}
@@ -201,7 +188,7 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 	 * only a result it finished writing counts (the parser checks). */
 	apply_end(m, vm, k->have_result ? &k->result : NULL, fallback);
 	runtime_free(k);
-	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock"), *vsock = vm_path(m, vm, "vsock.sock");
+	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"), *vsock = manager_vm_path(m, vm, "vsock.sock");
 	if (ctl)
 		unlink(ctl);
 	if (vsock)
@@ -294,7 +281,7 @@ static int console_to_guest(const void *buf, size_t len, void *userdata)
 static int runtime_attach(kvm_runtime_t *k)
 {
 	sd_event *e = manager_event(k->m);
-	_cleanup_free_ char *sock = console_path(k->m, k->vm), *log = vm_path(k->m, k->vm, "console.log");
+	_cleanup_free_ char *sock = console_path(k->m, k->vm), *log = manager_vm_path(k->m, k->vm, "console.log");
 	int r;
 
 	if (!sock || !log)
@@ -437,8 +424,8 @@ static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 {
 	const char *args[64];
 	size_t nargs = spec_guest_args(vm, args, ELEMENTSOF(args));
-	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock"), *result = vm_path(m, vm, "result"),
-			   *wlog = vm_path(m, vm, "worker.log"), *vsock = vm_path(m, vm, "vsock.sock");
+	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"), *result = manager_vm_path(m, vm, "result"),
+			   *wlog = manager_vm_path(m, vm, "worker.log"), *vsock = manager_vm_path(m, vm, "vsock.sock");
 	_cleanup_close_ int log_fd = -1;
 	_cleanup_(workload_start_done) workload_start_t wl = { .blob_fd = -1 };
 	kvm_runtime_t *k;
@@ -568,7 +555,7 @@ static void kvm_release(manager_t *m, vm_t *vm)
 
 static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 {
-	_cleanup_free_ char *ctl = vm_path(m, vm, "ctl.sock"), *result = vm_path(m, vm, "result");
+	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"), *result = manager_vm_path(m, vm, "result");
 	kvm_ctl_t *early_ctl = NULL;
 	uint32_t hello_state = 0;
 	kvm_result_t res;

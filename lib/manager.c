@@ -164,6 +164,15 @@ bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason)
 }
 
 sd_event *manager_event(manager_t *m) { return m->event; }
+
+char *manager_vm_path(manager_t *m, const vm_t *vm, const char *file)
+{
+	char *p = NULL;
+
+	if (store_vm_path(m->store, vm->id, file, &p) < 0)
+		return NULL;
+	return p;
+}
 store_t *manager_store(manager_t *m) { return m->store; }
 blob_store_t *manager_blobs(manager_t *m) { return m->blobs; }
 const manager_config_t *manager_config(manager_t *m) { return &m->cfg; }

@@ -87,6 +87,9 @@ int manager_vm_grant_blob(manager_t *m, vm_t *vm, const char *hex);
 bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason);
 
 sd_event *manager_event(manager_t *m);
+
+/* STATE_DIR/vms/<id>/<file> (caller frees), NULL when out of memory. */
+char *manager_vm_path(manager_t *m, const vm_t *vm, const char *file);
 store_t *manager_store(manager_t *m);
 /* The blob store (STATE_DIR/blobs), opened by manager_new. */
 blob_store_t *manager_blobs(manager_t *m);
