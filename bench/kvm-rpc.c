@@ -29,7 +29,7 @@
 
 typedef struct conn {
 	int fd;
-	char buf[1 << 16];
+	char buf[8 << 20]; /* a list of thousands of VMs is one line */
 	size_t len;
 	int next_id;
 } conn_t;

@@ -49,6 +49,7 @@ typedef struct options {
 	size_t max_request_bytes;
 	unsigned max_clients;
 	size_t event_ring;
+	size_t max_vms;
 } options_t;
 
 static void help(void)
@@ -65,6 +66,7 @@ static void help(void)
 	       "  --max-request-bytes N     longest request line (default 1048576)\n"
 	       "  --max-clients N           concurrent RPC connections (default 256)\n"
 	       "  --event-ring-size N       node-wide transition ring capacity (default 1024)\n"
+	       "  --max-vms N               VMs this node holds at most (default 4096)\n"
 	       "  --kvm-device PATH         KVM device (default /dev/kvm)\n"
 	       "  --vmm PATH                the mvm-vmm worker (default: beside mvmd)\n"
 	       "  --guest-image PATH        the micro-VM guest (default: ../guest/mvm-guest from mvmd)\n"
@@ -96,7 +98,7 @@ static int parse_size(const char *s, size_t min, size_t max, size_t *ret)
 static int parse_argv(int argc, char **argv, options_t *o)
 {
 	enum { ARG_RPC = 0x100, ARG_STATE, ARG_CONSOLE, ARG_GROUP, ARG_LOG, ARG_MAXREQ,
-	       ARG_MAXCLI, ARG_RING, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION,
+	       ARG_MAXCLI, ARG_RING, ARG_MAXVMS, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION,
 	       ARG_CH_BINARY, ARG_CH_INITRAMFS };
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, ARG_RPC },
@@ -107,6 +109,7 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		{ "max-request-bytes", required_argument, NULL, ARG_MAXREQ },
 		{ "max-clients", required_argument, NULL, ARG_MAXCLI },
 		{ "event-ring-size", required_argument, NULL, ARG_RING },
+		{ "max-vms", required_argument, NULL, ARG_MAXVMS },
 		{ "kvm-device", required_argument, NULL, ARG_KVM },
 		{ "vmm", required_argument, NULL, ARG_VMM },
 		{ "guest-image", required_argument, NULL, ARG_IMAGE },
@@ -150,6 +153,10 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		case ARG_RING:
 			if (parse_size(optarg, 16, 1u << 20, &o->event_ring) < 0)
 				return log_error_errno(-EINVAL, "--event-ring-size must be 16..1048576: %s", optarg);
+			break;
+		case ARG_MAXVMS:
+			if (parse_size(optarg, 1, 1u << 20, &o->max_vms) < 0)
+				return log_error_errno(-EINVAL, "--max-vms must be 1..1048576: %s", optarg);
 			break;
 		case 'h': help(); return 1;
 		case ARG_VERSION: printf("mvmd %s\n", MVM_VERSION); return 1;
@@ -358,6 +365,7 @@ int main(int argc, char **argv)
 		.state_dir = o.state_dir,
 		.console_dir = o.console_dir,
 		.node_ring_capacity = o.event_ring,
+		.max_vms = (unsigned)o.max_vms,
 	};
 	r = manager_new(event, &mcfg, &m);
 	if (r < 0) {

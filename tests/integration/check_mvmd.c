@@ -214,6 +214,24 @@ START_TEST(test_host_files_need_privileged_client)
 }
 END_TEST
 
+START_TEST(test_max_vms)
+{
+	mvmt_daemon_t d2;
+	mvmt_daemon_init(&d2);
+	mvmt_daemon_start(&d2, "--max-vms", "2", NULL);
+	int c = mvmt_connect(d2.sock);
+	json_object *o = mvmt_result(c, "compute.node.info", NULL);
+	ck_assert_int_eq(mvmt_int(o, "limits.max_vms"), 2);
+	json_object_put(o);
+	json_object_put(mvmt_result(c, "compute.vm.create", "{\"memory_mib\":8}"));
+	json_object_put(mvmt_result(c, "compute.vm.create", "{\"memory_mib\":8}"));
+	ck_assert_int_eq(mvmt_error_code(c, "compute.vm.create", "{\"memory_mib\":8}"), -32005);
+	close(c);
+	mvmt_forget_fd(c);
+	mvmt_daemon_cleanup(&d2);
+}
+END_TEST
+
 START_TEST(test_not_found_and_unknown_method)
 {
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.status", "{\"id\":\"nope\"}"), -32001);
@@ -575,6 +593,7 @@ int main(void)
 	tcase_add_test(tc, test_lifecycle);
 	tcase_add_test(tc, test_create_errors_leave_nothing);
 	tcase_add_test(tc, test_not_found_and_unknown_method);
+	tcase_add_test(tc, test_max_vms);
 	tcase_add_test(tc, test_host_files_need_privileged_client);
 	tcase_add_test(tc, test_discover_matches_dispatch);
 	tcase_add_test(tc, test_bad_input);

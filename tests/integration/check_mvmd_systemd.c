@@ -123,6 +123,7 @@ START_TEST(test_command_line)
 	ck_assert_int_eq(run_mvmd("--socket-group", "no-such-group-xyz"), 2);
 	ck_assert_int_eq(run_mvmd("--max-request-bytes", "-1"), 2);
 	ck_assert_int_eq(run_mvmd("--max-clients", "0"), 2);
+	ck_assert_int_eq(run_mvmd("--max-vms", "0"), 2);
 	ck_assert_int_eq(run_mvmd("extra", NULL), 2);
 }
 END_TEST
