@@ -10,8 +10,10 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is missing"; exit 77; }
 dir=$(mktemp -d /tmp/mvmd-bench-XXXXXX)
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-"$BUILD/bin/mvmd" --rpc-socket "$dir/rpc.sock" --state-dir "$dir/state" --console-dir "$dir/console" \
+# Workers outlive mvmd by design: a run that fails midway must not leave
+# its VMs behind, so kill mvmd's children first.
+trap 'pkill -KILL -P $pid mvm-vmm 2>/dev/null; kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+"$BUILD/bin/mvmd" --rpc-socket "$dir/rpc.sock" --state-dir "$dir/state" --console-dir "$dir/console" --max-vms 20000 \
 	--allow-custom-guests --log-level warning 2>"$dir/mvmd.log" &
 pid=$!
 for _ in $(seq 100); do [ -S "$dir/rpc.sock" ] && break; sleep 0.05; done
