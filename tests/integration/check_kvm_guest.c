@@ -11,6 +11,7 @@
 
 #include "kvm-helpers.h"
 #include "kvm/guest-abi.h"
+#include "mvmtest.h"
 
 /* Faults that are exceptions: triple fault with RIP at the instruction
  * (int3 is a trap: RIP is past it). */
@@ -429,6 +430,11 @@ static Suite *kvm_guest_suite(void)
 
 int main(void)
 {
+	const char *why = mvmt_kvm_skip_reason();
+	if (why) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
 	if (!tkvm_present()) {
 		printf("SKIP: /dev/kvm is missing or not usable: the kvm worker needs it\n");
 		return 77;

@@ -12,6 +12,7 @@
 #include "kvm-helpers.h"
 #include "kvm/guest-abi.h"
 #include "kvm/vsock.h"
+#include "mvmtest.h"
 
 typedef struct vtvm {
 	tvm_t t;
@@ -347,6 +348,11 @@ static Suite *vsock_suite(void)
 
 int main(void)
 {
+	const char *why = mvmt_kvm_skip_reason();
+	if (why) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
 	if (!tkvm_present()) {
 		printf("SKIP: /dev/kvm is missing or not usable: the kvm worker needs it\n");
 		return 77;

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include "kvm-helpers.h"
+#include "mvmtest.h"
 
 START_TEST(test_hello_banner_then_stop)
 {
@@ -512,6 +513,11 @@ static Suite *kvm_worker_suite(void)
 
 int main(void)
 {
+	const char *why = mvmt_kvm_skip_reason();
+	if (why) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
 	if (!tkvm_present()) {
 		printf("SKIP: /dev/kvm is missing or not usable: the kvm worker needs it\n");
 		return 77;

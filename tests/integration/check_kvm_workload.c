@@ -10,6 +10,7 @@
 #include "blob.h"
 #include "kvm-helpers.h"
 #include "kvm/guest-abi.h"
+#include "mvmtest.h"
 
 static char blob_path[256];
 static char blob_ref[80];
@@ -269,6 +270,11 @@ END_TEST
 
 int main(void)
 {
+	const char *why = mvmt_kvm_skip_reason();
+	if (why) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
 	if (!tkvm_present()) {
 		printf("SKIP: /dev/kvm is not available\n");
 		return 77;

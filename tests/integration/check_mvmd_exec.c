@@ -475,6 +475,11 @@ static Suite *suite(void)
 
 int main(void)
 {
+	const char *why = mvmt_kvm_skip_reason();
+	if (why) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
 	if (!mvmt_have_kvm()) {
 		printf("skip: no usable /dev/kvm\n");
 		return 77;

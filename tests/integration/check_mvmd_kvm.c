@@ -473,6 +473,11 @@ END_TEST
 
 int main(void)
 {
+	const char *why = mvmt_kvm_skip_reason();
+	if (why) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
 	if (!mvmt_have_kvm()) {
 		printf("SKIP: /dev/kvm is not available: the kvm backend cannot be tested here\n");
 		return 77;

@@ -530,6 +530,11 @@ END_TEST
 
 int main(void)
 {
+	const char *why = mvmt_kvm_skip_reason();
+	if (why) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
 	if (!mvmt_have_kvm()) {
 		printf("SKIP: /dev/kvm is not available: workloads cannot run here\n");
 		return 77;

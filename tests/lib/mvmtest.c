@@ -15,7 +15,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <grp.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <seccomp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -411,6 +413,31 @@ bool mvmt_have_kvm(void)
 		return false;
 	close(k);
 	return true;
+}
+
+const char *mvmt_kvm_skip_reason(void)
+{
+	int st;
+
+	if (!mvmt_have_kvm())
+		return "/dev/kvm is missing or not usable: micro-VM workers need it";
+	pid_t pid = fork();
+	if (pid < 0)
+		return "cannot fork to probe seccomp";
+	if (pid == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		_exit(ctx && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && seccomp_load(ctx) == 0 ? 0 : 1);
+	}
+	for (int i = 0; i < 500; i++) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? NULL : "the kernel refuses seccomp filters: the worker sandbox cannot be built";
+		usleep(10000);
+	}
+	kill(pid, SIGKILL); /* a task blocked in the kernel may not even die */
+	return "loading a seccomp filter blocks in the kernel for more than 5 s (a wedged BPF JIT allocator; "
+	       "see tests/lib/mvmtest.h): every sandboxed worker would hang, so nothing here can run until the "
+	       "machine reboots";
 }
 
 bool mvmt_process_ended(pid_t pid)

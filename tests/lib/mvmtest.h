@@ -67,6 +67,15 @@ json_object *mvmt_call_as_nobody(const char *sock, const char *method, const cha
 
 /* True when /dev/kvm can be opened read-write here. */
 bool mvmt_have_kvm(void);
+/*
+ * NULL when micro-VM workers can run here, else why not (for a SKIP line):
+ * no usable /dev/kvm, or a kernel that cannot load a seccomp filter in 5 s.
+ * The second happened on a development machine whose kernel wedged freeing
+ * ~10,000 JIT'd BPF filters at once (a workqueue deadlock in
+ * bpf_prog_pack_free): every later seccomp() blocked for good, so every
+ * sandboxed worker would hang. The probe's child is left behind if it hangs.
+ */
+const char *mvmt_kvm_skip_reason(void);
 /* Gone, or a zombie its new parent (init) has not reaped yet. */
 bool mvmt_process_ended(pid_t pid);
 
