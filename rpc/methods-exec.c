@@ -310,7 +310,7 @@ static void vm_exec(rpc_call_t *call, json_object *params, void *userdata)
 	j->opts.output_cap = json_object_object_get_ex(params, "max_output_bytes", &v) ? (size_t)json_object_get_int64(v)
 											  : EXEC_DEFAULT_OUTPUT;
 	if (j->opts.output_cap == 0)
-		j->opts.output_cap = 1; /* lib/exec treats 0 as its default; keep the caller's "nothing" */
+		j->opts.output_cap = EXEC_OUTPUT_NONE; /* lib/exec's 0 is its default */
 	r = store_vm_path(manager_store(ctx->manager), vm->id, "vsock.sock", &j->vsock_path);
 	if (r < 0)
 		goto fail;

@@ -90,7 +90,7 @@ int exec_call_new(const exec_request_t *req, const exec_client_opts_t *opts, exe
 
 	if (!c)
 		return -ENOMEM;
-	c->cap = o->output_cap ? o->output_cap : 1024 * 1024;
+	c->cap = o->output_cap == EXEC_OUTPUT_NONE ? 0 : o->output_cap ? o->output_cap : 1024 * 1024;
 	r = build_outgoing(c, req, o);
 	if (r == 0) {
 		c->dbuf = malloc(EXEC_MAX_PAYLOAD);

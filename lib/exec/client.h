@@ -31,8 +31,11 @@ int exec_hvsock_handshake(int fd, unsigned port, int timeout_ms, unsigned *ret_h
  * not starting with "OK " → -ECONNREFUSED, a bad number → -EBADMSG. */
 int exec_hvsock_parse_reply(const char *line, unsigned *ret_host_port);
 
+/* output_cap that keeps no output at all (0 means the default). */
+#define EXEC_OUTPUT_NONE ((size_t)-1)
+
 typedef struct exec_client_opts {
-	size_t output_cap;  /* bytes kept per stream; 0: 1 MiB. More sets truncated. */
+	size_t output_cap;  /* bytes kept per stream; 0: 1 MiB; EXEC_OUTPUT_NONE: none. More sets truncated. */
 	int timeout_ms;     /* whole exchange, host side; <= 0: none */
 	/* EXEC_STDIN_STREAM: sent as stdin-data frames, then stdin-eof. */
 	const void *stream_stdin;

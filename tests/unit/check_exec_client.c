@@ -215,6 +215,18 @@ START_TEST(test_exec_through_hvsock_double)
 	close(fd);
 	ck_assert_int_eq(waitpid(dp, &st, 0), dp);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* A cap of nothing keeps nothing (0 would mean the default). */
+	dp = fork();
+	if (dp == 0)
+		hvsock_double(lfd, agent, 1234, 0);
+	ck_assert_int_eq(exec_client_connect_hvsock(vsock, 1234, 5000, &fd), 0);
+	ck_assert_int_eq(exec_client_run(fd, req, &(exec_client_opts_t){ .output_cap = EXEC_OUTPUT_NONE }, &res), 0);
+	ck_assert(res.exited && res.value == 0 && res.truncated);
+	ck_assert_uint_eq(res.out_len, 0);
+	exec_result_clear(&res);
+	close(fd);
+	ck_assert_int_eq(waitpid(dp, &st, 0), dp);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
 	kill(ap, SIGKILL); /* not TERM: Check's handler is inherited */
 	waitpid(ap, &st, 0);
