@@ -371,10 +371,11 @@ static void tick_arm(ch_vm_t *c)
 static int ch_vm_attach(ch_vm_t *c)
 {
 	sd_event *e = manager_event(c->m);
-	_cleanup_free_ char *sock = NULL, *log = manager_vm_path(c->m, c->vm, "console.log");
+	_cleanup_free_ char *sock = manager_vm_console_path(c->m, c->vm),
+			   *log = manager_vm_path(c->m, c->vm, "console.log");
 	int r;
 
-	if (asprintf(&sock, "%s/%s.sock", manager_config(c->m)->console_dir, c->vm->id) < 0 || !log)
+	if (!sock || !log)
 		return -ENOMEM;
 	console_config_t ccfg = {
 		.socket_path = sock,

@@ -55,15 +55,6 @@ typedef struct kvm_runtime {
 
 static kvm_backend_t backend;
 
-static char *console_path(manager_t *m, vm_t *vm)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s.sock", manager_config(m)->console_dir, vm->id) < 0)
-		return NULL;
-	return p;
-}
-
 /* Tear down the runtime objects; the worker itself is not touched. */
 static void runtime_free(kvm_runtime_t *k)
 {
@@ -281,7 +272,7 @@ static int console_to_guest(const void *buf, size_t len, void *userdata)
 static int runtime_attach(kvm_runtime_t *k)
 {
 	sd_event *e = manager_event(k->m);
-	_cleanup_free_ char *sock = console_path(k->m, k->vm), *log = manager_vm_path(k->m, k->vm, "console.log");
+	_cleanup_free_ char *sock = manager_vm_console_path(k->m, k->vm), *log = manager_vm_path(k->m, k->vm, "console.log");
 	int r;
 
 	if (!sock || !log)
@@ -661,14 +652,4 @@ void backend_kvm_unregister(void)
 	free(backend.image_path);
 	free(backend.kvm_path);
 	backend = (kvm_backend_t){ 0 };
-}
-
-int backend_kvm_console_path(manager_t *m, vm_t *vm, char **ret)
-{
-	char *p = console_path(m, vm);
-
-	if (!p)
-		return -ENOMEM;
-	*ret = p;
-	return 0;
 }

@@ -14,7 +14,4 @@ typedef struct backend_kvm_config {
 int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg);
 void backend_kvm_unregister(void);
 
-/* CONSOLE_DIR/<id>.sock (caller frees). */
-int backend_kvm_console_path(manager_t *m, vm_t *vm, char **ret);
-
 #endif

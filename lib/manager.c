@@ -173,6 +173,15 @@ char *manager_vm_path(manager_t *m, const vm_t *vm, const char *file)
 		return NULL;
 	return p;
 }
+
+char *manager_vm_console_path(manager_t *m, const vm_t *vm)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s.sock", m->console_dir, vm->id) < 0)
+		return NULL;
+	return p;
+}
 store_t *manager_store(manager_t *m) { return m->store; }
 blob_store_t *manager_blobs(manager_t *m) { return m->blobs; }
 const manager_config_t *manager_config(manager_t *m) { return &m->cfg; }

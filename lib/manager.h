@@ -90,6 +90,9 @@ sd_event *manager_event(manager_t *m);
 
 /* STATE_DIR/vms/<id>/<file> (caller frees), NULL when out of memory. */
 char *manager_vm_path(manager_t *m, const vm_t *vm, const char *file);
+/* CONSOLE_DIR/<id>.sock, the VM's console socket whatever its backend
+ * (caller frees), NULL when out of memory. */
+char *manager_vm_console_path(manager_t *m, const vm_t *vm);
 store_t *manager_store(manager_t *m);
 /* The blob store (STATE_DIR/blobs), opened by manager_new. */
 blob_store_t *manager_blobs(manager_t *m);

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend-kvm.h"
 #include "console.h"
 #include "methods.h"
 #include "util/log.h"
@@ -216,7 +215,8 @@ static void vm_console_endpoint(rpc_call_t *call, json_object *params, void *use
 
 	if (!vm)
 		return;
-	if (backend_kvm_console_path(ctx->manager, vm, &path) < 0) {
+	path = manager_vm_console_path(ctx->manager, vm);
+	if (!path) {
 		rpc_call_errno(call, -ENOMEM, NULL);
 		return;
 	}
