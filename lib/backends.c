@@ -27,16 +27,22 @@ static int self_dir(char *buf, size_t size)
 	return 0;
 }
 
+/* A guest artefact beside mvmd: build/bin/mvmd → build/guest/NAME,
+ * /usr/bin/mvmd → /usr/lib/mvmd/NAME (make install puts it there). */
+static void artefact_path(const char *dir, const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/../guest/%s", dir, name);
+	if (access(buf, R_OK) < 0)
+		snprintf(buf, size, "%s/../lib/mvmd/%s", dir, name);
+}
+
 int backends_register(manager_t *m, const backends_config_t *cfg)
 {
-	char dir[PATH_MAX] = ".", vmm[PATH_MAX + 16], image[PATH_MAX + 32];
+	char dir[PATH_MAX] = ".", vmm[PATH_MAX + 16], image[PATH_MAX + 40];
 
 	(void)self_dir(dir, sizeof(dir));
 	snprintf(vmm, sizeof(vmm), "%s/mvm-vmm", dir);
-	/* build/bin/mvmd → build/guest/mvm-guest; /usr/bin/mvmd → /usr/lib/mvmd/mvm-guest */
-	snprintf(image, sizeof(image), "%s/../guest/mvm-guest", dir);
-	if (access(image, R_OK) < 0)
-		snprintf(image, sizeof(image), "%s/../lib/mvmd/mvm-guest", dir);
+	artefact_path(dir, "mvm-guest", image, sizeof(image));
 
 	backend_kvm_config_t kcfg = {
 		.vmm_path = cfg && cfg->vmm_path ? cfg->vmm_path : vmm,
@@ -49,9 +55,7 @@ int backends_register(manager_t *m, const backends_config_t *cfg)
 
 	/* ch: the initramfs with mvm-init, found like the guest image. */
 	char initramfs[PATH_MAX + 40], canon[PATH_MAX];
-	snprintf(initramfs, sizeof(initramfs), "%s/../guest/initramfs.cpio.gz", dir);
-	if (access(initramfs, R_OK) < 0)
-		snprintf(initramfs, sizeof(initramfs), "%s/../lib/mvmd/initramfs.cpio.gz", dir);
+	artefact_path(dir, "initramfs.cpio.gz", initramfs, sizeof(initramfs));
 	if (realpath(initramfs, canon))
 		snprintf(initramfs, sizeof(initramfs), "%s", canon);
 	backend_ch_config_t ccfg = {
