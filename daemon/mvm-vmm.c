@@ -8,9 +8,14 @@
  *           [--workload=sha256:HEX [--blob-fd=N] [--env=NAME=VALUE]...]
  *           [--rlimit-as=BYTES]
  *           [--debug-forbidden-syscall] [--debug-exec-mapping]
+ *   mvm-vmm --kvm-fd=N --image-fd=N --pool-fd=N [--cpuid-fd=N] [--memory-mib=16]
+ *           [--vcpus=1] [--warm-kib=N] [--rlimit-as=BYTES]
+ *           a warm worker: the rest comes in an ASSIGN on the pool socket
+ *           (lib/kvm/warm.h)
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +51,9 @@ int main(int argc, char **argv)
 	static char *args[MAX_LIST], *caps[MAX_LIST], *envs[MAX_LIST];
 	kvm_vmm_config_t cfg = {
 		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1, .cpuid_fd = -1, .vsock_fd = -1,
-		.blob_fd = -1, .memory_mib = 16, .vcpus = 1, .args = args, .caps = caps, .envs = envs,
+		.blob_fd = -1, .pool_fd = -1, .memory_mib = 16, .vcpus = 1, .args = args, .caps = caps, .envs = envs,
 	};
-	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_CPUID, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_BLOB, O_ENV, O_RLIMIT_AS, O_DEBUG_SYS, O_DEBUG_EXEC, O_VSOCK };
+	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_CPUID, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_BLOB, O_ENV, O_RLIMIT_AS, O_DEBUG_SYS, O_DEBUG_EXEC, O_VSOCK, O_POOL, O_WARM };
 	static const struct option opts[] = {
 		{ "kvm-fd", required_argument, NULL, O_KVM },
 		{ "image-fd", required_argument, NULL, O_IMAGE },
@@ -66,6 +71,8 @@ int main(int argc, char **argv)
 		{ "rlimit-as", required_argument, NULL, O_RLIMIT_AS },
 		{ "debug-forbidden-syscall", no_argument, NULL, O_DEBUG_SYS },
 		{ "debug-exec-mapping", no_argument, NULL, O_DEBUG_EXEC },
+		{ "pool-fd", required_argument, NULL, O_POOL },
+		{ "warm-kib", required_argument, NULL, O_WARM },
 		{ 0 },
 	};
 	unsigned long long rlimit_as = 0;
@@ -100,6 +107,13 @@ int main(int argc, char **argv)
 				r = -EINVAL;
 			break;
 		}
+		case O_POOL: r = parse_fd(optarg, &cfg.pool_fd); break;
+		case O_WARM: {
+			uint32_t kib;
+			r = parse_u32(optarg, &kib);
+			cfg.warm_bytes = (uint64_t)kib << 10;
+			break;
+		}
 		case O_DEBUG_SYS: cfg.debug |= KVM_VMM_DEBUG_FORBIDDEN_SYSCALL; break;
 		case O_DEBUG_EXEC: cfg.debug |= KVM_VMM_DEBUG_EXEC_MAPPING; break;
 		default: r = -EINVAL; break;
@@ -109,8 +123,13 @@ int main(int argc, char **argv)
 			return KVM_VMM_EXIT_USAGE;
 		}
 	}
-	if (optind != argc || cfg.kvm_fd < 0 || cfg.image_fd < 0 || cfg.ctl_fd < 0) {
-		fprintf(stderr, "usage: mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N [--result-fd=N] ...\n");
+	/* A warm worker learns its VM later: nothing of it on the command line. */
+	bool warm = cfg.pool_fd >= 0;
+	if (optind != argc || cfg.kvm_fd < 0 || cfg.image_fd < 0 || (cfg.ctl_fd < 0) == !warm ||
+	    (warm && (cfg.result_fd >= 0 || cfg.vsock_fd >= 0 || cfg.blob_fd >= 0 || cfg.workload ||
+		      cfg.nargs || cfg.ncaps || cfg.nenvs))) {
+		fprintf(stderr, "usage: mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N [--result-fd=N] ...\n"
+				"       mvm-vmm --kvm-fd=N --image-fd=N --pool-fd=N [--warm-kib=N] ...\n");
 		return KVM_VMM_EXIT_USAGE;
 	}
 	/* An address-space limit the parent asked for, before any allocation

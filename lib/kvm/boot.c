@@ -79,3 +79,14 @@ int kvm_vm_write_boot_info(kvm_vm_t *vm, char *const *args, size_t nargs,
 	bi->size = (uint32_t)off;
 	return 0;
 }
+
+int kvm_vm_set_warm(kvm_vm_t *vm, uint64_t warm_bytes)
+{
+	struct mvm_boot_info *bi = (struct mvm_boot_info *)(vm->mem + MVM_GUEST_BOOT_INFO);
+
+	if (bi->magic != MVM_BOOT_MAGIC)
+		return -EINVAL;
+	bi->flags |= MVM_BOOT_F_WARM;
+	bi->warm_bytes = warm_bytes;
+	return 0;
+}

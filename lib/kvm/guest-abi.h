@@ -35,6 +35,8 @@ enum mvm_hypercall {
 	MVM_HC_EXIT = 4,          /* rdi=code (0..255)        -> does not return */
 	MVM_HC_ABORT = 5,         /* rdi=msg rsi=len          -> does not return */
 	MVM_HC_WAIT = 6,          /* rdi=timeout ns (-1: none) -> rax=MVM_EV_* mask, rdx=mono ns */
+	MVM_HC_CONFIG = 7,        /* -> 0 once the boot info holds this VM's configuration
+				   * (only with MVM_BOOT_F_WARM; see docs/guest-abi.md) */
 	/* 8..15: workloads (Wasm by content hash). */
 	MVM_HC_BLOB_LOAD = 8,     /* rdi=buf rsi=cap          -> rax=size | -errno */
 	MVM_HC_MAX
@@ -79,7 +81,17 @@ enum mvm_hypercall {
 #define MVM_GUEST_STACK_GUARD 0x1000ull  /* unmapped page below the stack */
 
 #define MVM_BOOT_MAGIC 0x31544f4f424d564dull /* "MVMBOOT1" */
-#define MVM_BOOT_VERSION 2u /* 2: envc/envp, workload_size */
+#define MVM_BOOT_VERSION 3u /* 2: envc/envp, workload_size; 3: flags, warm_bytes */
+
+/*
+ * Boot-info flags. MVM_BOOT_F_WARM: the VM was built ahead of time for a
+ * pool (docs/worker-protocol.md, "Warm workers"): the boot info has the
+ * memory map but no arguments yet. The guest touches warm_bytes of its
+ * largest free region and the top of its stack (so those first touches
+ * are paid before anyone waits), then calls MVM_HC_CONFIG, which returns
+ * once the host has rewritten the whole block for the VM it now is.
+ */
+#define MVM_BOOT_F_WARM 0x1u
 
 enum mvm_mem_type {
 	MVM_MEM_RESERVED = 1, /* page tables, GDT, boot info: do not touch */
@@ -123,6 +135,10 @@ struct mvm_boot_info {
 	uint32_t pad2;
 	uint64_t envp; /* guest address of char *envp[envc + 1] */
 	uint64_t workload_size;
+	/* version 3 */
+	uint32_t flags;      /* MVM_BOOT_F_* */
+	uint32_t pad3;
+	uint64_t warm_bytes; /* with MVM_BOOT_F_WARM: heap bytes to touch first */
 };
 
 #endif

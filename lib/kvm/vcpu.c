@@ -143,6 +143,12 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 		g->rax = ops->wait(ops->userdata, (int64_t)a0);
 		g->rdx = clock_ns(CLOCK_MONOTONIC); /* saves a clock call after waking */
 		break;
+	case MVM_HC_CONFIG:
+		/* The vCPU thread blocks here until a warm VM is given its job. */
+		if (ops->config && ops->config(ops->userdata, res))
+			return 1;
+		g->rax = 0;
+		break;
 	case MVM_HC_VSOCK_FIRST ... MVM_HC_VSOCK_LAST: {
 		uint64_t fault_addr = 0, rax = 0, rdx = 0;
 		int f = kvm_vsock_hypercall(ops->vsock, vm, nr, a0, a1, g->rdx, &rax, &rdx, &fault_addr);

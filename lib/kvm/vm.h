@@ -53,6 +53,11 @@ typedef struct kvm_host_ops {
 	uint32_t (*wait)(void *ud, int64_t timeout_ns);
 	bool (*stop_forced)(void *ud);
 	struct kvm_vsock *vsock; /* hypercalls 16..20 (lib/kvm/vsock.c); NULL: -ENOSYS */
+	/* MVM_HC_CONFIG from a warm guest: block until the VM has its
+	 * configuration (boot info rewritten), then 0 to resume the guest,
+	 * or 1 when the VM ended instead (*res says how). NULL: returns 0 at
+	 * once. */
+	int (*config)(void *ud, kvm_result_t *res);
 	/* The workload module (MVM_HC_BLOB_LOAD), verified; NULL: none. */
 	const uint8_t *blob;
 	uint64_t blob_size;
@@ -76,6 +81,9 @@ int kvm_vm_load_image(kvm_vm_t *vm, const uint8_t *file, size_t size);
 /* Write the boot-info block; strings are copied into guest memory. */
 int kvm_vm_write_boot_info(kvm_vm_t *vm, char *const *args, size_t nargs,
 			   char *const *caps, size_t ncaps, const char *workload);
+/* Mark the boot info warm (MVM_BOOT_F_WARM, guest-abi.h): the guest
+ * touches warm_bytes of heap, then waits in MVM_HC_CONFIG. */
+int kvm_vm_set_warm(kvm_vm_t *vm, uint64_t warm_bytes);
 /* Append envp (version 2 fields) after what kvm_vm_write_boot_info wrote,
  * and record the workload module's size (lib/kvm/workload.c). */
 int kvm_vm_write_workload_info(kvm_vm_t *vm, char *const *envs, size_t nenvs,

@@ -36,6 +36,7 @@
 #include "kvm/vm.h"
 #include "kvm/vmm.h"
 #include "kvm/vsock.h"
+#include "kvm/warm.h"
 #include "sandbox/sandbox.h"
 #include "util/macro.h"
 
@@ -49,7 +50,10 @@ typedef struct ring {
 } ring_t;
 
 typedef struct vmm {
-	const kvm_vmm_config_t *cfg;
+	const kvm_vmm_config_t *cfg; /* &own, filled in further by an ASSIGN */
+	kvm_vmm_config_t own;
+	kvm_host_ops_t ops;
+	bool ctl_started;
 	kvm_vm_t *vm;
 	pthread_t vcpu_thread, ctl_thread;
 	int loop_error;
@@ -194,19 +198,21 @@ static bool host_stop_forced(void *ud)
 
 static void vcpu_main(vmm_t *m)
 {
-	kvm_host_ops_t ops = {
-		.userdata = m, .console_write = host_console_write,
-		.console_read = host_console_read, .wait = host_wait,
-		.stop_forced = host_stop_forced, .vsock = m->vsock,
-		.blob = m->blob, .blob_size = m->blob_size,
-	};
 	sigset_t set;
 	int r;
 
+	m->ops.userdata = m;
+	m->ops.console_write = host_console_write;
+	m->ops.console_read = host_console_read;
+	m->ops.wait = host_wait;
+	m->ops.stop_forced = host_stop_forced;
+	m->ops.vsock = m->vsock;
+	m->ops.blob = m->blob;
+	m->ops.blob_size = m->blob_size;
 	sigemptyset(&set);
 	sigaddset(&set, STOP_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	r = kvm_vcpu_run(m->vm, 0, &ops, &m->result, &m->exits);
+	r = kvm_vcpu_run(m->vm, 0, &m->ops, &m->result, &m->exits);
 	if (r < 0) {
 		memset(&m->result, 0, sizeof(m->result));
 		m->result.outcome = KVM_OUTCOME_ERROR;
@@ -392,17 +398,24 @@ static void finish(vmm_t *m)
 	conn_drop(m);
 }
 
-static int fail_setup(vmm_t *m, int err, const char *what)
+static int set_error(vmm_t *m, int err, const char *what)
 {
 	memset(&m->result, 0, sizeof(m->result));
 	m->result.outcome = KVM_OUTCOME_ERROR;
 	m->result.error = err;
 	snprintf(m->result.message, sizeof(m->result.message), "%s: %s", what, strerror(-err));
+	return err;
+}
+
+static int fail_setup(vmm_t *m, int err, const char *what)
+{
+	set_error(m, err, what);
 	finish(m);
 	return KVM_VMM_EXIT_ERROR;
 }
 
-static int setup_vm(vmm_t *m)
+/* The VM itself: memory, vCPUs, the guest image. */
+static int build_vm(vmm_t *m)
 {
 	const kvm_vmm_config_t *c = m->cfg;
 	_cleanup_free_ struct kvm_cpuid2 *cpuid = NULL;
@@ -422,24 +435,56 @@ static int setup_vm(vmm_t *m)
 		return fail_setup(m, r, "loading the guest image: a segment lies outside [2 MiB, stack guard)");
 	if (r < 0)
 		return fail_setup(m, r, "loading the guest image");
+	return 0;
+}
+
+/* What makes the VM this VM: boot info, the workload module. Runs before
+ * the sandbox for a cold worker, inside it for a warm one. Errors are
+ * set in m->result (outcome error) and returned. */
+static int configure_vm(vmm_t *m)
+{
+	const kvm_vmm_config_t *c = m->cfg;
+	int r;
+
 	r = kvm_vm_write_boot_info(m->vm, c->args, c->nargs, c->caps, c->ncaps, c->workload);
 	if (r < 0)
-		return fail_setup(m, r, "writing the boot info");
+		return set_error(m, r, "writing the boot info");
 	if (c->blob_fd >= 0) {
-		/* Verified here, before the sandbox: the guest gets exactly the
+		/* Verified here, before the guest runs: it gets exactly the
 		 * bytes the spec's hash names. Larger than guest memory cannot
 		 * load at all. */
 		r = kvm_workload_read(c->blob_fd, c->workload, m->vm->mem_size, &m->blob, &m->blob_size);
 		if (r < 0)
-			return fail_setup(m, r, r == -EFBIG ? "workload module larger than guest memory"
-					  : r == -EBADMSG ? "workload module does not match its hash"
-					  : "reading the workload module");
+			return set_error(m, r, r == -EFBIG ? "workload module larger than guest memory"
+					 : r == -EBADMSG ? "workload module does not match its hash"
+					 : "reading the workload module");
 		safe_close(c->blob_fd);
 		kvm_workload_prefault(m->vm, m->blob_size);
 	}
 	r = kvm_vm_write_workload_info(m->vm, c->envs, c->nenvs, m->blob_size);
 	if (r < 0)
-		return fail_setup(m, r, "writing the boot info");
+		return set_error(m, r, "writing the boot info");
+	return 0;
+}
+
+/* Non-blocking control and vsock sockets, and the vsock device. */
+static int setup_sockets(vmm_t *m)
+{
+	const kvm_vmm_config_t *c = m->cfg;
+	int fl, r;
+
+	fl = fcntl(c->ctl_fd, F_GETFL);
+	if (fl < 0 || fcntl(c->ctl_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return set_error(m, negative_errno(), "control socket");
+	if (c->vsock_fd >= 0) {
+		fl = fcntl(c->vsock_fd, F_GETFL);
+		if (fl < 0 || fcntl(c->vsock_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			return set_error(m, negative_errno(), "vsock socket");
+	}
+	/* Without a socket the calls still work; nobody can connect. */
+	r = kvm_vsock_new(c->vsock_fd, m->wake_vcpu, m->wake_main, (uint32_t)m->uid, &m->vsock);
+	if (r < 0)
+		return set_error(m, r, "vsock");
 	return 0;
 }
 
@@ -485,15 +530,103 @@ static void *ctl_main(void *p)
 
 static vmm_t vmm; /* one per process */
 
+/* The guest runs from here on: READY to whoever is connected, then the
+ * control thread. Called on the vCPU thread, which keeps running it. */
+static int go_live(vmm_t *m)
+{
+	sigset_t set, old;
+	int r;
+
+	m->state = KVM_VM_RUNNING;
+	accept_conn(m);
+	if (m->conn)
+		(void)kvm_ctl_queue(m->conn, KVM_MSG_READY, NULL, 0);
+	pump_console(m);
+
+	/* Test hooks: each must die by SIGSYS. */
+	if (m->cfg->debug & KVM_VMM_DEBUG_FORBIDDEN_SYSCALL)
+		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	if (m->cfg->debug & KVM_VMM_DEBUG_EXEC_MAPPING)
+		mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	/* The control thread must not take the stop signal meant for the
+	 * vCPU thread: it starts with it blocked, whoever creates it. */
+	sigemptyset(&set);
+	sigaddset(&set, STOP_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	r = pthread_create(&m->ctl_thread, NULL, ctl_main, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0)
+		return set_error(m, -r, "creating the control thread");
+	m->ctl_started = true;
+	return 0;
+}
+
+/*
+ * MVM_HC_CONFIG from a warm guest, on the vCPU thread: tell the pool we
+ * are warm, wait for the ASSIGN, become that VM, go live. A parent that
+ * closes the pool socket instead wants no VM from us: leave quietly.
+ */
+static int host_config(void *ud, kvm_result_t *res)
+{
+	static uint8_t msg[KVM_WARM_MSG_MAX];
+	static kvm_warm_assign_t a;
+	vmm_t *m = ud;
+	kvm_vmm_config_t *c = &m->own;
+	int fds[KVM_WARM_FD_MAX], r;
+
+	(void)res; /* it is m->result */
+	if (c->pool_fd < 0)
+		return 0; /* a cold guest that asks: it has its configuration */
+	kvm_warm_ready_t ready = { .type = KVM_WARM_MSG_READY, .version = KVM_WARM_VERSION, .pid = getpid() };
+	if (write(c->pool_fd, &ready, sizeof(ready)) != (ssize_t)sizeof(ready))
+		_exit(KVM_VMM_EXIT_OK);
+	r = kvm_warm_recv(c->pool_fd, msg, &a, fds);
+	if (r == -EPIPE || r == -ECONNRESET)
+		_exit(KVM_VMM_EXIT_OK);
+	c->pool_fd = safe_close(c->pool_fd);
+	if (r < 0) {
+		set_error(m, r, "warm worker: bad ASSIGN");
+		return 1;
+	}
+	c->ctl_fd = fds[KVM_WARM_FD_CTL];
+	c->result_fd = fds[KVM_WARM_FD_RESULT];
+	c->vsock_fd = fds[KVM_WARM_FD_VSOCK];
+	c->blob_fd = fds[KVM_WARM_FD_BLOB];
+	if (fds[KVM_WARM_FD_LOG] >= 0) {
+		(void)dup3(fds[KVM_WARM_FD_LOG], 2, 0);
+		safe_close(fds[KVM_WARM_FD_LOG]);
+	}
+	c->args = (char **)a.args;
+	c->nargs = a.nargs;
+	c->caps = (char **)a.caps;
+	c->ncaps = a.ncaps;
+	c->envs = (char **)a.envs;
+	c->nenvs = a.nenvs;
+	c->workload = a.workload;
+	if (a.memory_mib != c->memory_mib || a.vcpus != c->vcpus) {
+		set_error(m, -EINVAL, "warm worker: assigned a VM of another size");
+		return 1;
+	}
+	if (setup_sockets(m) < 0 || configure_vm(m) < 0)
+		return 1;
+	m->ops.vsock = m->vsock;
+	m->ops.blob = m->blob;
+	m->ops.blob_size = m->blob_size;
+	return go_live(m) < 0 ? 1 : 0;
+}
+
 static int vmm_run(const kvm_vmm_config_t *cfg)
 {
 	static uint8_t chunk[KVM_MSG_PAYLOAD_MAX];
 	vmm_t *m = &vmm;
+	bool warm = cfg->pool_fd >= 0;
 	sigset_t set;
 	int r, status;
 
-	*m = (vmm_t){ .cfg = cfg, .state = KVM_VM_STARTING, .stop_deadline = -1,
+	*m = (vmm_t){ .own = *cfg, .state = KVM_VM_STARTING, .stop_deadline = -1,
 		      .wake_main = -1, .wake_vcpu = -1, .uid = getuid(), .chunk = chunk };
+	m->cfg = &m->own;
 	pthread_mutex_init(&m->lock, NULL);
 	m->out = (ring_t){ .buf = malloc(KVM_VMM_CONSOLE_RING), .cap = KVM_VMM_CONSOLE_RING };
 	m->in = (ring_t){ .buf = malloc(KVM_VMM_INPUT_RING), .cap = KVM_VMM_INPUT_RING };
@@ -507,26 +640,33 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 	r = kvm_vcpu_signal_setup(STOP_SIGNAL);
 	if (r < 0)
 		return fail_setup(m, r, "installing the stop signal");
-	int fl = fcntl(cfg->ctl_fd, F_GETFL);
-	if (fl < 0 || fcntl(cfg->ctl_fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return fail_setup(m, negative_errno(), "control socket");
 	m->wake_main = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	m->wake_vcpu = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->wake_main < 0 || m->wake_vcpu < 0)
 		return fail_setup(m, negative_errno(), "eventfd");
-	if (cfg->vsock_fd >= 0) {
-		fl = fcntl(cfg->vsock_fd, F_GETFL);
-		if (fl < 0 || fcntl(cfg->vsock_fd, F_SETFL, fl | O_NONBLOCK) < 0)
-			return fail_setup(m, negative_errno(), "vsock socket");
+	if (!warm && setup_sockets(m) < 0) {
+		finish(m);
+		return KVM_VMM_EXIT_ERROR;
 	}
-	/* Without a socket the calls still work; nobody can connect. */
-	r = kvm_vsock_new(cfg->vsock_fd, m->wake_vcpu, m->wake_main, (uint32_t)m->uid, &m->vsock);
-	if (r < 0)
-		return fail_setup(m, r, "vsock");
 
-	r = setup_vm(m);
+	r = build_vm(m);
 	if (r != 0)
 		return r;
+	if (warm) {
+		/* Boot info with the memory map only; the guest touches its
+		 * heap and waits in MVM_HC_CONFIG (host_config). The host side
+		 * of those pages is populated here, off anyone's clock. */
+		r = kvm_vm_write_boot_info(m->vm, NULL, 0, NULL, 0, NULL);
+		if (r == 0)
+			r = kvm_vm_set_warm(m->vm, cfg->warm_bytes);
+		if (r < 0)
+			return fail_setup(m, r, "writing the boot info");
+		kvm_workload_prefault(m->vm, cfg->warm_bytes / 8);
+		m->ops.config = host_config;
+	} else if (configure_vm(m) < 0) {
+		finish(m);
+		return KVM_VMM_EXIT_ERROR;
+	}
 	/* The guest image and /dev/kvm are no longer needed. */
 	safe_close(cfg->image_fd);
 	safe_close(cfg->kvm_fd);
@@ -539,25 +679,14 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 		return fail_setup(m, r, "entering the sandbox");
 
 	m->vcpu_thread = pthread_self();
-	m->state = KVM_VM_RUNNING;
-	accept_conn(m);
-	if (m->conn)
-		(void)kvm_ctl_queue(m->conn, KVM_MSG_READY, NULL, 0);
-	pump_console(m);
-
-	/* Test hooks: each must die by SIGSYS. */
-	if (cfg->debug & KVM_VMM_DEBUG_FORBIDDEN_SYSCALL)
-		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
-	if (cfg->debug & KVM_VMM_DEBUG_EXEC_MAPPING)
-		mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	/* STOP_SIGNAL is blocked here, so the control thread inherits it
-	 * blocked; vcpu_main() unblocks it for this thread only. */
-	r = pthread_create(&m->ctl_thread, NULL, ctl_main, m);
-	if (r != 0)
-		return fail_setup(m, -r, "creating the control thread");
+	/* A warm worker goes live inside MVM_HC_CONFIG, once it has a job. */
+	if (!warm && go_live(m) < 0) {
+		finish(m);
+		return KVM_VMM_EXIT_ERROR;
+	}
 	vcpu_main(m);
-	pthread_join(m->ctl_thread, NULL);
+	if (m->ctl_started)
+		pthread_join(m->ctl_thread, NULL);
 	if (m->loop_error < 0)
 		return fail_setup(m, m->loop_error, "control loop");
 	finish(m);

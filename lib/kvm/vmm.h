@@ -44,6 +44,11 @@ typedef struct kvm_vmm_config {
 	char **envs;   /* the workload's "NAME=value" environment */
 	size_t nenvs;
 	unsigned debug; /* KVM_VMM_DEBUG_* */
+	/* A warm worker (lib/kvm/warm.h): the pool socket, or -1. Started
+	 * without ctl/result/vsock/blob fds, strings or workload: they come
+	 * in the ASSIGN it waits for once its guest is warm. */
+	int pool_fd;
+	uint64_t warm_bytes; /* heap the warm guest touches before it waits */
 } kvm_vmm_config_t;
 
 /* Runs the VM to its end; returns the process exit status and, in

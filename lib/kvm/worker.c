@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "kvm/vm.h"
+#include "kvm/warm.h"
 #include "kvm/worker.h"
 #include "util/macro.h"
 
@@ -214,10 +216,10 @@ static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 		goto out_fa;
 	for (int i = 0; i < CHILD_NFDS && r == 0; i++)
 		r = -posix_spawn_file_actions_adddup2(&fa, high[i] >= 0 ? high[i] : src[i], i);
-	/* The optional ones (the blob, the vsock socket) that are absent were
+	/* The optional ones (the result, the blob, the vsock socket) that are absent were
 	 * filled with fd 0's /dev/null: close them again, so the child has
 	 * nothing there and whatever the parent had there cannot leak in. */
-	for (int i = FD_BLOB; i < CHILD_NFDS && r == 0; i++)
+	for (int i = FD_KVM; i < CHILD_NFDS && r == 0; i++)
 		if (src[i] == src[0])
 			r = -posix_spawn_file_actions_addclose(&fa, i);
 	if (r == 0)
@@ -245,12 +247,86 @@ out_fds:
 	return r;
 }
 
+/* The per-VM endpoints a worker gets, made by the parent: the listening
+ * control socket, the result file, the listening vsock socket, and our
+ * connection to the control socket, made before the worker exists (it
+ * waits in the backlog, so not a byte of early console output is missed). */
+typedef struct vm_fds {
+	int listen_fd, result_fd, vsock_fd;
+	kvm_ctl_t *ctl;
+} vm_fds_t;
+
+static void vm_fds_close(vm_fds_t *v, const kvm_worker_config_t *c, bool unlink_paths)
+{
+	v->listen_fd = safe_close(v->listen_fd);
+	v->result_fd = safe_close(v->result_fd);
+	v->vsock_fd = safe_close(v->vsock_fd);
+	v->ctl = kvm_ctl_free(v->ctl);
+	if (unlink_paths) {
+		unlink(c->ctl_path);
+		if (c->vsock_path)
+			unlink(c->vsock_path);
+	}
+}
+
+static int vm_fds_open(const kvm_worker_config_t *c, vm_fds_t *v)
+{
+	int r;
+
+	*v = (vm_fds_t){ .listen_fd = -1, .result_fd = -1, .vsock_fd = -1 };
+	if (c->result_path) {
+		v->result_fd = open(c->result_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (v->result_fd < 0)
+			return negative_errno();
+	}
+	v->listen_fd = listen_at(c->ctl_path);
+	if (v->listen_fd < 0) {
+		r = v->listen_fd;
+		vm_fds_close(v, c, false);
+		return r;
+	}
+	/* Hybrid vsock: made here, so the sandboxed worker binds nothing. */
+	if (c->vsock_path) {
+		v->vsock_fd = listen_at(c->vsock_path);
+		if (v->vsock_fd < 0) {
+			r = v->vsock_fd;
+			unlink(c->ctl_path);
+			vm_fds_close(v, c, false);
+			return r;
+		}
+	}
+	r = kvm_worker_connect(c->ctl_path, &v->ctl);
+	if (r < 0) {
+		vm_fds_close(v, c, true);
+		return r;
+	}
+	return 0;
+}
+
+/* pidfd and start time of a child we just spawned; kills it if we cannot
+ * watch it (it must not run on unsupervised). */
+static int watch_child(pid_t pid, int *ret_pidfd, uint64_t *ret_start_time)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0), r;
+
+	if (fd < 0) {
+		r = negative_errno();
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return r;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	*ret_pidfd = fd;
+	*ret_start_time = 0;
+	(void)kvm_worker_proc_start_time(pid, ret_start_time);
+	return 0;
+}
+
 int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 {
-	_cleanup_close_ int kvm_fd = -1, image_fd = -1, result_fd = -1, null_fd = -1, listen_fd = -1,
-			    vsock_fd = -1;
+	_cleanup_close_ int kvm_fd = -1, image_fd = -1, null_fd = -1;
 	argv_buf_t argv = { .n = 0 };
-	kvm_ctl_t *ctl = NULL;
+	vm_fds_t v;
 	uint32_t mem = c->memory_mib ? c->memory_mib : 16, vcpus = c->vcpus ? c->vcpus : 1;
 	pid_t pid;
 	int r;
@@ -265,11 +341,6 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 	image_fd = open(c->image_path, O_RDONLY | O_CLOEXEC);
 	if (image_fd < 0)
 		return negative_errno();
-	if (c->result_path) {
-		result_fd = open(c->result_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (result_fd < 0)
-			return negative_errno();
-	}
 	/* Cached for the process: not ours to close. */
 	int cpuid_fd = kvm_cpuid_memfd(kvm_fd);
 	if (cpuid_fd < 0)
@@ -277,63 +348,174 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null_fd < 0)
 		return negative_errno();
-	listen_fd = listen_at(c->ctl_path);
-	if (listen_fd < 0)
-		return listen_fd;
-	/* Hybrid vsock: made here, so the sandboxed worker binds nothing. */
-	if (c->vsock_path) {
-		vsock_fd = listen_at(c->vsock_path);
-		if (vsock_fd < 0) {
-			r = vsock_fd;
-			unlink(c->ctl_path);
-			return r;
-		}
-	}
-	/* Connect before the worker exists: the connection waits in the
-	 * backlog, so not a byte of early console output is missed. */
-	r = kvm_worker_connect(c->ctl_path, &ctl);
+	r = vm_fds_open(c, &v);
 	if (r < 0)
-		goto fail;
+		return r;
 	r = build_argv(c, mem, vcpus, &argv);
 	if (r < 0)
 		goto fail;
 
 	int src[CHILD_NFDS] = { null_fd, null_fd, c->log_fd >= 0 ? c->log_fd : null_fd,
-				kvm_fd, image_fd, listen_fd, result_fd >= 0 ? result_fd : null_fd, cpuid_fd,
+				kvm_fd, image_fd, v.listen_fd, v.result_fd >= 0 ? v.result_fd : null_fd, cpuid_fd,
 				c->workload && c->blob_fd > 0 ? c->blob_fd : null_fd,
-				vsock_fd >= 0 ? vsock_fd : null_fd };
+				v.vsock_fd >= 0 ? v.vsock_fd : null_fd };
 	r = spawn_child(src, argv.v, &pid);
+	argv_free(&argv);
 	if (r < 0)
 		goto fail;
 
-	argv_free(&argv);
 	/* Handed over: our copies go. */
-	kvm_fd = safe_close(kvm_fd);
-	image_fd = safe_close(image_fd);
-	listen_fd = safe_close(listen_fd);
-	result_fd = safe_close(result_fd);
-	vsock_fd = safe_close(vsock_fd);
-
+	kvm_ctl_t *ctl = TAKE_PTR(v.ctl);
+	vm_fds_close(&v, c, false);
 	*ret = (kvm_worker_t){ .pid = pid, .pidfd = -1, .ctl = ctl };
-	ret->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (ret->pidfd < 0) {
-		/* Cannot watch it: do not leave it running unsupervised. */
-		r = negative_errno();
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		kvm_ctl_free(ctl);
+	r = watch_child(pid, &ret->pidfd, &ret->start_time);
+	if (r < 0) {
+		ret->ctl = kvm_ctl_free(ret->ctl);
 		return r;
 	}
-	fcntl(ret->pidfd, F_SETFD, FD_CLOEXEC);
-	(void)kvm_worker_proc_start_time(pid, &ret->start_time);
 	return 0;
 fail:
-	argv_free(&argv);
-	kvm_ctl_free(ctl);
-	unlink(c->ctl_path);
-	if (c->vsock_path)
-		unlink(c->vsock_path);
+	vm_fds_close(&v, c, true);
 	return r;
+}
+
+int kvm_worker_spawn_warm(const kvm_worker_config_t *c, uint64_t warm_bytes, kvm_warm_worker_t *ret)
+{
+	_cleanup_close_ int kvm_fd = -1, image_fd = -1, null_fd = -1;
+	int sp[2] = { -1, -1 };
+	argv_buf_t a = { .n = 0 };
+	uint32_t mem = c->memory_mib ? c->memory_mib : 16, vcpus = c->vcpus ? c->vcpus : 1;
+	pid_t pid;
+	int r;
+
+	if (!c->vmm_path || !c->image_path)
+		return -EINVAL;
+	if (mem < KVM_VM_MEM_MIN_MIB || mem > KVM_VM_MEM_MAX_MIB || vcpus > KVM_VM_VCPUS_MAX)
+		return -EINVAL;
+	kvm_fd = open(c->kvm_path ? c->kvm_path : "/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm_fd < 0)
+		return negative_errno();
+	image_fd = open(c->image_path, O_RDONLY | O_CLOEXEC);
+	if (image_fd < 0)
+		return negative_errno();
+	int cpuid_fd = kvm_cpuid_memfd(kvm_fd);
+	if (cpuid_fd < 0)
+		return cpuid_fd;
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0)
+		return negative_errno();
+	/* SEQPACKET: READY and ASSIGN are one message each, fds attached. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return negative_errno();
+	r = 0;
+	r = r ?: argv_add(&a, "", c->vmm_path, 0);
+	r = r ?: argv_add(&a, "--kvm-fd=", NULL, FD_KVM);
+	r = r ?: argv_add(&a, "--image-fd=", NULL, FD_IMAGE);
+	r = r ?: argv_add(&a, "--pool-fd=", NULL, FD_CTL);
+	r = r ?: argv_add(&a, "--cpuid-fd=", NULL, FD_CPUID);
+	r = r ?: argv_add(&a, "--memory-mib=", NULL, mem);
+	r = r ?: argv_add(&a, "--vcpus=", NULL, vcpus);
+	r = r ?: argv_add(&a, "--warm-kib=", NULL, (unsigned long)(warm_bytes >> 10));
+	if (c->rlimit_as)
+		r = r ?: argv_add(&a, "--rlimit-as=", NULL, (unsigned long)c->rlimit_as);
+	if (r == 0) {
+		int src[CHILD_NFDS] = { null_fd, null_fd, null_fd, kvm_fd, image_fd, sp[1], null_fd, cpuid_fd,
+					null_fd, null_fd };
+		r = spawn_child(src, a.v, &pid);
+	}
+	argv_free(&a);
+	close(sp[1]);
+	if (r < 0) {
+		close(sp[0]);
+		return r;
+	}
+	*ret = (kvm_warm_worker_t){ .pid = pid, .pidfd = -1, .pool_fd = sp[0], .memory_mib = mem, .vcpus = vcpus };
+	r = watch_child(pid, &ret->pidfd, &ret->start_time);
+	if (r < 0) {
+		ret->pool_fd = safe_close(ret->pool_fd);
+		return r;
+	}
+	return 0;
+}
+
+int kvm_worker_warm_ready(kvm_warm_worker_t *w)
+{
+	kvm_warm_ready_t m;
+	ssize_t n = recv(w->pool_fd, &m, sizeof(m), MSG_DONTWAIT);
+
+	if (n < 0)
+		return errno == EAGAIN ? 0 : negative_errno();
+	if (n == 0)
+		return -EPIPE;
+	if (n != (ssize_t)sizeof(m) || m.type != KVM_WARM_MSG_READY || m.version != KVM_WARM_VERSION ||
+	    m.pid != w->pid)
+		return -EBADMSG;
+	w->ready = true;
+	return 1;
+}
+
+int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_worker_t *ret)
+{
+	uint32_t mem = c->memory_mib ? c->memory_mib : 16, vcpus = c->vcpus ? c->vcpus : 1;
+	kvm_warm_assign_t *a;
+	int fds[KVM_WARM_FD_MAX] = { -1, -1, -1, -1, -1 };
+	vm_fds_t v;
+	int r;
+
+	if (!w->ready || w->pool_fd < 0)
+		return -EAGAIN;
+	if (!c->ctl_path || mem != w->memory_mib || vcpus != w->vcpus || c->debug)
+		return -EINVAL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->memory_mib = mem;
+	a->vcpus = vcpus;
+	if (c->nargs > KVM_WARM_LIST_MAX || c->ncaps > KVM_WARM_LIST_MAX || c->nenvs > KVM_WARM_LIST_MAX) {
+		free(a);
+		return -E2BIG;
+	}
+	a->nargs = c->nargs;
+	a->ncaps = c->ncaps;
+	a->nenvs = c->nenvs;
+	for (size_t i = 0; i < c->nargs; i++)
+		a->args[i] = c->args[i];
+	for (size_t i = 0; i < c->ncaps; i++)
+		a->caps[i] = c->caps[i];
+	for (size_t i = 0; i < c->nenvs; i++)
+		a->envs[i] = c->envs[i];
+	a->workload = c->workload;
+	r = vm_fds_open(c, &v);
+	if (r < 0) {
+		free(a);
+		return r;
+	}
+	fds[KVM_WARM_FD_CTL] = v.listen_fd;
+	fds[KVM_WARM_FD_RESULT] = v.result_fd;
+	fds[KVM_WARM_FD_LOG] = c->log_fd;
+	fds[KVM_WARM_FD_VSOCK] = v.vsock_fd;
+	fds[KVM_WARM_FD_BLOB] = c->workload && c->blob_fd > 0 ? c->blob_fd : -1;
+	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
+		if (fds[i] >= 0)
+			a->fd_mask |= 1u << i;
+	r = kvm_warm_send(w->pool_fd, a, fds);
+	free(a);
+	if (r < 0) {
+		vm_fds_close(&v, c, true);
+		return r;
+	}
+	/* Handed over: our copies go, and so does the pool socket. */
+	kvm_ctl_t *ctl = TAKE_PTR(v.ctl);
+	vm_fds_close(&v, c, false);
+	w->pool_fd = safe_close(w->pool_fd);
+	*ret = (kvm_worker_t){ .pid = w->pid, .pidfd = TAKE_FD(w->pidfd), .start_time = w->start_time, .ctl = ctl };
+	return 0;
+}
+
+void kvm_worker_warm_release(kvm_warm_worker_t *w)
+{
+	w->pool_fd = safe_close(w->pool_fd);
+	w->pidfd = safe_close(w->pidfd);
 }
 
 void kvm_worker_release(kvm_worker_t *w)

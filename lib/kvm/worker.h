@@ -17,6 +17,7 @@
 #ifndef MVM_KVM_WORKER_H
 #define MVM_KVM_WORKER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -55,6 +56,17 @@ typedef struct kvm_worker {
 	kvm_ctl_t *ctl;      /* connected control channel (may be NULL after adopt) */
 } kvm_worker_t;
 
+/* A warm worker (lib/kvm/warm.h): started ahead of time for a VM size,
+ * waiting on pool_fd for its VM. Owned by the pool until assigned. */
+typedef struct kvm_warm_worker {
+	pid_t pid;
+	int pidfd;
+	int pool_fd;         /* SOCK_SEQPACKET: READY comes, ASSIGN goes */
+	uint64_t start_time;
+	uint32_t memory_mib, vcpus;
+	bool ready;          /* said READY: its guest is warm and waiting */
+} kvm_warm_worker_t;
+
 /*
  * Start a worker (posix_spawn, empty environment, own session). Errors are
  * start failures, never crashes: -ENOENT/-EACCES (no usable /dev/kvm,
@@ -67,6 +79,24 @@ typedef struct kvm_worker {
  * stays open, one fd, for the process's life.
  */
 int kvm_worker_spawn(const kvm_worker_config_t *cfg, kvm_worker_t *ret);
+/* Start a warm worker from cfg's vmm_path, kvm_path, image_path,
+ * memory_mib, vcpus and rlimit_as (nothing else of cfg is used); its guest
+ * touches warm_bytes of heap before it says READY. Errors as for
+ * kvm_worker_spawn(). */
+int kvm_worker_spawn_warm(const kvm_worker_config_t *cfg, uint64_t warm_bytes, kvm_warm_worker_t *ret);
+/* On POLLIN of pool_fd: 1 when it said READY (w->ready is set), 0 when
+ * nothing came yet, -EPIPE when it closed (died), -EBADMSG for garbage. */
+int kvm_worker_warm_ready(kvm_warm_worker_t *w);
+/* Give a READY warm worker its VM: cfg as for kvm_worker_spawn() (the
+ * image, kvm path and rlimit are the warm worker's; memory_mib and vcpus
+ * must match it, debug must be 0: -EINVAL). Makes the VM's sockets and
+ * result file and sends them with the strings; on success *ret owns the
+ * worker (pidfd moved from w, ctl connected) exactly as after a spawn,
+ * and w's pool socket is closed. On failure w is unchanged (the caller
+ * may offer it again or kill it) and the paths are removed. */
+int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *cfg, kvm_worker_t *ret);
+/* Close a warm worker's fds (an idle one then exits on its own: EOF). */
+void kvm_worker_warm_release(kvm_warm_worker_t *w);
 /* Close the worker's fds (not the worker: it keeps running). */
 void kvm_worker_release(kvm_worker_t *w);
 /* Connect to a worker's control socket; non-blocking kvm_ctl_t. */

@@ -25,6 +25,10 @@ const sandbox_rule_t sandbox_vmm_rules[] = {
 	ALLOW(read), ALLOW(write), ALLOW(close), ALLOW(poll), ALLOW(ppoll),
 	ALLOW(accept4), ALLOW(getsockopt), ALLOW(shutdown), ALLOW(fcntl),
 	ALLOW(pwrite64), ALLOW(ftruncate),
+	/* a warm worker (lib/kvm/warm.c) gets its job after the filter: the
+	 * ASSIGN with its fds, the module (pread, lseek), the log becomes
+	 * stderr (dup3 onto fd 2 only) */
+	ALLOW(recvmsg), ALLOW(pread64), ALLOW(lseek), ALLOW_ARG(dup3, 1, 2),
 	/* hypercalls: clock (vDSO fallback), random */
 	ALLOW(clock_gettime), ALLOW(getrandom),
 	/* malloc, threads (the control thread is created after the filter);

@@ -68,7 +68,7 @@ START_TEST(test_boot_info_v2)
 	start_wl(&t, "blobload", "info", true, 0);
 	int st = tvm_finish(&t, 10000);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	ck_assert_int_eq(tconsole_num(&t, "version"), 2);
+	ck_assert_int_eq(tconsole_num(&t, "version"), MVM_BOOT_VERSION);
 	ck_assert_int_eq(tconsole_num(&t, "workload_size"), 4000);
 	ck_assert_int_eq(tconsole_num(&t, "envc"), 3);
 	ck_assert_ptr_nonnull(strstr(t.console, "env[0]=A=1\nenv[1]=EMPTY=\nenv[2]=LONG=a b c\nenv-end=null\n"));

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Warm workers (docs/worker-protocol.md, "Warm workers"): an mvm-vmm
+ * started ahead of time with --pool-fd builds its VM, sandboxes itself and
+ * lets its guest pay its first memory touches, then says READY on a
+ * SOCK_SEQPACKET socketpair and waits for one ASSIGN: the VM's strings
+ * (guest args, capabilities, environment, workload hash) and its fds
+ * (control socket, result file, log, vsock socket, workload module),
+ * passed with SCM_RIGHTS. From then on it is the worker a cold spawn with
+ * the same command line would have been.
+ *
+ * Both ends use this file; kvm_warm_decode() reads what the other process
+ * sent and is fuzzed (tests/fuzz/fuzz_kvm_warm.c). Never logs.
+ */
+#ifndef MVM_KVM_WARM_H
+#define MVM_KVM_WARM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KVM_WARM_VERSION 1u
+#define KVM_WARM_MSG_MAX 65536u /* one datagram, header and strings */
+#define KVM_WARM_LIST_MAX 256u  /* args, caps, envs: each */
+
+enum {
+	KVM_WARM_MSG_READY = 1,  /* worker -> parent: {type, version, pid} */
+	KVM_WARM_MSG_ASSIGN = 2, /* parent -> worker: header, strings, fds */
+};
+
+/* The fds an ASSIGN carries: those whose bit is in fd_mask, in this order. */
+enum {
+	KVM_WARM_FD_CTL = 0, /* listening control socket: required */
+	KVM_WARM_FD_RESULT,  /* the result file */
+	KVM_WARM_FD_LOG,     /* becomes the worker's stderr */
+	KVM_WARM_FD_VSOCK,   /* listening hybrid vsock socket */
+	KVM_WARM_FD_BLOB,    /* the workload module: only with a workload */
+	KVM_WARM_FD_MAX
+};
+
+typedef struct kvm_warm_ready {
+	uint32_t type; /* KVM_WARM_MSG_READY */
+	uint32_t version;
+	int32_t pid;
+	uint32_t pad;
+} kvm_warm_ready_t;
+
+typedef struct kvm_warm_hdr {
+	uint32_t type; /* KVM_WARM_MSG_ASSIGN */
+	uint32_t version;
+	uint32_t fd_mask;
+	uint32_t memory_mib; /* must be the warm VM's */
+	uint32_t vcpus;      /* must be the warm VM's */
+	uint32_t nstrings;   /* then nstrings of "<tag><bytes>\0", tag a c e w */
+} kvm_warm_hdr_t;
+
+/* A decoded ASSIGN; its strings point into the message buffer. */
+typedef struct kvm_warm_assign {
+	uint32_t fd_mask;
+	uint32_t memory_mib, vcpus;
+	const char *workload; /* "sha256:<hex>" or NULL */
+	const char *args[KVM_WARM_LIST_MAX];
+	size_t nargs;
+	const char *caps[KVM_WARM_LIST_MAX];
+	size_t ncaps;
+	const char *envs[KVM_WARM_LIST_MAX];
+	size_t nenvs;
+} kvm_warm_assign_t;
+
+/* Encode a (fd_mask, memory, vcpus and the strings) into buf: the length,
+ * or -E2BIG (more than cap bytes or KVM_WARM_LIST_MAX strings of a kind),
+ * -EINVAL (no control socket, a blob without a workload). */
+int kvm_warm_encode(const kvm_warm_assign_t *a, uint8_t *buf, size_t cap);
+/* Decode an ASSIGN of len bytes in buf (NUL-terminated strings in place:
+ * buf must stay alive while *ret is used). -EBADMSG for anything that is
+ * not exactly a well-formed message; nfds is how many fds came with it,
+ * which must be the number of bits in fd_mask. */
+int kvm_warm_decode(const uint8_t *buf, size_t len, size_t nfds, kvm_warm_assign_t *ret);
+
+/* Parent: send an ASSIGN with fds[i] for each bit i of a->fd_mask. */
+int kvm_warm_send(int sock, const kvm_warm_assign_t *a, const int fds[KVM_WARM_FD_MAX]);
+/* Worker: block for the ASSIGN; ret_fds[i] is the fd for bit i or -1.
+ * buf (KVM_WARM_MSG_MAX bytes) holds the strings. 0 on success, -EPIPE
+ * when the parent closed the pool socket (no job will come), -EBADMSG for
+ * a malformed message (every fd that came with it is closed). */
+int kvm_warm_recv(int sock, uint8_t *buf, kvm_warm_assign_t *ret, int ret_fds[KVM_WARM_FD_MAX]);
+
+#endif

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Warm workers on real /dev/kvm, without mvmd (lib/kvm/warm.h): a worker
+ * started with --pool-fd is sandboxed and its guest waiting before it says
+ * READY; an ASSIGN makes it exactly the VM a cold spawn would have been
+ * (boot info, workload by hash, control socket, result file); a closed
+ * pool socket makes it leave quietly; a wrong size or a bad message never
+ * runs a guest.
+ */
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include "blob.h"
+#include "kvm-helpers.h"
+#include "kvm/warm.h"
+#include "mvmtest.h"
+
+#define WARM_BYTES (2u << 20)
+
+static void warm_config(kvm_worker_config_t *c, char *vmm, size_t n, char *image, size_t m)
+{
+	snprintf(vmm, n, "%s/bin/mvm-vmm", tbuild());
+	tguest_path(image, m, "mvm-guest");
+	*c = (kvm_worker_config_t){ .vmm_path = vmm, .image_path = image, .memory_mib = 16, .vcpus = 1, .log_fd = -1 };
+}
+
+/* Spawn a warm worker and wait for its READY. */
+static void warm_start(kvm_warm_worker_t *w)
+{
+	char vmm[512], image[512];
+	kvm_worker_config_t c;
+	warm_config(&c, vmm, sizeof(vmm), image, sizeof(image));
+	int r = kvm_worker_spawn_warm(&c, WARM_BYTES, w);
+	ck_assert_msg(r == 0, "spawn warm: %s", strerror(-r));
+	ck_assert(!w->ready);
+	struct pollfd p = { .fd = w->pool_fd, .events = POLLIN };
+	ck_assert_int_eq(poll(&p, 1, 20000), 1);
+	ck_assert_int_eq(kvm_worker_warm_ready(w), 1);
+	ck_assert(w->ready);
+}
+
+/* The "Seccomp:" line of /proc/PID/status. */
+static int proc_seccomp(pid_t pid)
+{
+	char path[64], line[256];
+	int v = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Seccomp: %d", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+START_TEST(test_ready_means_sandboxed)
+{
+	kvm_warm_worker_t w;
+	warm_start(&w);
+	/* No guest code runs unsandboxed, and an idle warm worker holds no
+	 * capability. */
+	ck_assert_int_eq(proc_seccomp(w.pid), 2);
+	int st;
+	kvm_worker_t k = { .pid = w.pid, .pidfd = w.pidfd };
+	/* Closing the pool socket: no job will come, it leaves with 0. */
+	w.pool_fd = safe_close(w.pool_fd);
+	ck_assert_int_eq(kvm_worker_wait(&k, 10000, &st), 0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x", st);
+	kvm_worker_warm_release(&w);
+}
+END_TEST
+
+START_TEST(test_assign_boot_info)
+{
+	static const char *args[] = { "first", "second arg" };
+	static const char *caps[] = { "stdout", "clock" };
+	kvm_warm_worker_t w;
+	kvm_worker_config_t c;
+	tvm_t t;
+	memset(&t, 0, sizeof(t));
+	warm_start(&w);
+	tvm_config(&t, "mvm-guest", &c);
+	c.args = args;
+	c.nargs = 2;
+	c.caps = caps;
+	c.ncaps = 2;
+	c.log_fd = -1;
+	int r = kvm_worker_assign(&w, &c, &t.w);
+	ck_assert_msg(r == 0, "assign: %s", strerror(-r));
+	ck_assert_int_eq(w.pool_fd, -1);
+	ck_assert_int_eq(w.pidfd, -1);
+	ck_assert_int_eq(t.w.pid, w.pid);
+	/* The guest reads the boot info the ASSIGN wrote, not the warm one. */
+	tvm_wait_console(&t, "mvm-guest: ready\n", 10000);
+	ck_assert_ptr_nonnull(strstr(t.console, "arg[0]=first\n"));
+	ck_assert_ptr_nonnull(strstr(t.console, "arg[1]=second arg\n"));
+	ck_assert_ptr_nonnull(strstr(t.console, "cap clock\n"));
+	ck_assert_ptr_nonnull(strstr(t.console, "booted: 16 MiB"));
+	ck_assert(t.got_ready);
+	ck_assert_int_eq(kvm_ctl_send_stop(t.w.ctl, 1000), 0);
+	int st = tvm_finish(&t, 10000);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x", st);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_EXIT);
+	/* The result file says the same. */
+	kvm_result_t fr;
+	ck_assert_int_eq(kvm_result_read(t.result, &fr), 0);
+	ck_assert_int_eq(fr.outcome, KVM_OUTCOME_EXIT);
+	kvm_worker_warm_release(&w);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+/* a module whose _start calls proc_exit(9) (as in check_kvm_workload.c) */
+static const uint8_t exit9[] = {
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x60, 0x01, 0x7f, 0x00, 0x60, 0x00, 0x00,
+	0x02, 0x24, 0x01, 0x16, 'w', 'a', 's', 'i', '_', 's', 'n', 'a', 'p', 's', 'h', 'o', 't', '_', 'p', 'r',
+	'e', 'v', 'i', 'e', 'w', '1', 0x09, 'p', 'r', 'o', 'c', '_', 'e', 'x', 'i', 't', 0x00, 0x00,
+	0x03, 0x02, 0x01, 0x01, 0x07, 0x0a, 0x01, 0x06, '_', 's', 't', 'a', 'r', 't', 0x00, 0x01,
+	0x0a, 0x08, 0x01, 0x06, 0x00, 0x41, 0x09, 0x10, 0x00, 0x0b,
+};
+
+/* Assign a workload VM whose spec names ref and whose blob holds bytes. */
+static void assign_workload(tvm_t *t, const char *ref, const uint8_t *bytes, size_t n)
+{
+	char path[] = "/tmp/mvm-warm-blob.XXXXXX";
+	kvm_warm_worker_t w;
+	kvm_worker_config_t c;
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, bytes, n), (ssize_t)n);
+	close(fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	unlink(path);
+	memset(t, 0, sizeof(*t));
+	warm_start(&w);
+	tvm_config(t, "mvm-guest", &c);
+	c.workload = ref;
+	c.blob_fd = fd;
+	c.log_fd = -1;
+	int r = kvm_worker_assign(&w, &c, &t->w);
+	ck_assert_msg(r == 0, "assign: %s", strerror(-r));
+	close(fd);
+	kvm_worker_warm_release(&w);
+}
+
+START_TEST(test_assign_workload)
+{
+	char hex[BLOB_HEX_LEN + 1], ref[80];
+	tvm_t t;
+	ck_assert_int_eq(blob_hash_data(exit9, sizeof(exit9), hex), 0);
+	snprintf(ref, sizeof(ref), "sha256:%s", hex);
+	assign_workload(&t, ref, exit9, sizeof(exit9));
+	int st = tvm_finish(&t, 10000);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x: %s", st, t.res.message);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_EXIT);
+	ck_assert_int_eq(t.res.exit_code, 9);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+START_TEST(test_assign_wrong_module)
+{
+	/* The module's bytes do not hash to the spec's ref: verified inside
+	 * the sandbox, before the guest sees any of it. */
+	char ref[80];
+	tvm_t t;
+	snprintf(ref, sizeof(ref), "sha256:%064d", 0);
+	assign_workload(&t, ref, exit9, sizeof(exit9));
+	int st = tvm_finish(&t, 10000);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status 0x%x", st);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_ERROR);
+	ck_assert_int_eq(t.res.error, -EBADMSG);
+	ck_assert_msg(strstr(t.res.message, "does not match its hash"), "%s", t.res.message);
+	ck_assert(!t.got_ready);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+START_TEST(test_assign_other_size_refused)
+{
+	kvm_warm_worker_t w;
+	kvm_worker_config_t c;
+	kvm_worker_t k;
+	tvm_t t;
+	memset(&t, 0, sizeof(t));
+	warm_start(&w);
+	tvm_config(&t, "mvm-guest", &c);
+	c.memory_mib = 32;
+	ck_assert_int_eq(kvm_worker_assign(&w, &c, &k), -EINVAL);
+	/* Refused before anything was made or sent: the worker still waits. */
+	ck_assert_int_eq(access(t.ctl, F_OK), -1);
+	ck_assert_int_ge(w.pool_fd, 0);
+	ck_assert_int_eq(kill(w.pid, 0), 0);
+	kvm_worker_t kk = { .pid = w.pid, .pidfd = w.pidfd };
+	int st;
+	w.pool_fd = safe_close(w.pool_fd);
+	ck_assert_int_eq(kvm_worker_wait(&kk, 10000, &st), 0);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	kvm_worker_warm_release(&w);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+START_TEST(test_garbage_assign)
+{
+	/* A message that is not an ASSIGN, with an fd attached: the worker
+	 * ends with an error and runs no guest; the fd is closed. */
+	kvm_warm_worker_t w;
+	warm_start(&w);
+	char junk[64];
+	memset(junk, 0x5a, sizeof(junk));
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctrl;
+	memset(&ctrl, 0, sizeof(ctrl));
+	struct iovec iov = { junk, sizeof(junk) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.b, .msg_controllen = sizeof(ctrl.b) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &devnull, sizeof(int));
+	ck_assert_int_eq(sendmsg(w.pool_fd, &mh, 0), (ssize_t)sizeof(junk));
+	close(devnull);
+	kvm_worker_t k = { .pid = w.pid, .pidfd = w.pidfd };
+	int st;
+	ck_assert_int_eq(kvm_worker_wait(&k, 10000, &st), 0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status 0x%x", st);
+	kvm_worker_warm_release(&w);
+}
+END_TEST
+
+START_TEST(test_encode_decode)
+{
+	static const char *args[] = { "a", "", "c d" }, *envs[] = { "X=1" };
+	kvm_warm_assign_t in = { .fd_mask = 0x1f, .memory_mib = 16, .vcpus = 1, .workload = "sha256:00",
+				 .nargs = 3, .nenvs = 1 };
+	kvm_warm_assign_t out;
+	uint8_t buf[4096];
+	for (int i = 0; i < 3; i++)
+		in.args[i] = args[i];
+	in.envs[0] = envs[0];
+	int n = kvm_warm_encode(&in, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(kvm_warm_decode(buf, (size_t)n, 5, &out), 0);
+	ck_assert_int_eq(out.nargs, 3);
+	ck_assert_str_eq(out.args[2], "c d");
+	ck_assert_str_eq(out.args[1], "");
+	ck_assert_str_eq(out.envs[0], "X=1");
+	ck_assert_str_eq(out.workload, "sha256:00");
+	/* fds must match the mask; nothing may trail; cut anywhere is bad */
+	ck_assert_int_eq(kvm_warm_decode(buf, (size_t)n, 4, &out), -EBADMSG);
+	ck_assert_int_eq(kvm_warm_decode(buf, (size_t)n + 1, 5, &out), -EBADMSG);
+	for (int k = 0; k < n; k++)
+		ck_assert_int_eq(kvm_warm_decode(buf, (size_t)k, 5, &out), -EBADMSG);
+	/* no control socket, or a module without its hash: refused */
+	in.fd_mask = 0x1e;
+	ck_assert_int_eq(kvm_warm_encode(&in, buf, sizeof(buf)), -EINVAL);
+	in.fd_mask = 0x11;
+	in.workload = NULL;
+	ck_assert_int_eq(kvm_warm_encode(&in, buf, sizeof(buf)), -EINVAL);
+	/* too long for the buffer */
+	in.fd_mask = 0x1;
+	ck_assert_int_eq(kvm_warm_encode(&in, buf, 20), -E2BIG);
+}
+END_TEST
+
+int main(void)
+{
+	const char *why = mvmt_kvm_skip_reason();
+	Suite *s = suite_create("kvm-warm");
+	TCase *tc = tcase_create("warm");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_encode_decode);
+	if (why || !tkvm_present()) {
+		printf("SKIP: %s: the warm-worker cases need a usable /dev/kvm\n", why ? why : "/dev/kvm is not available");
+	} else {
+		tcase_add_test(tc, test_ready_means_sandboxed);
+		tcase_add_test(tc, test_assign_boot_info);
+		tcase_add_test(tc, test_assign_workload);
+		tcase_add_test(tc, test_assign_wrong_module);
+		tcase_add_test(tc, test_assign_other_size_refused);
+		tcase_add_test(tc, test_garbage_assign);
+	}
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
