@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -191,6 +192,27 @@ typedef struct split {
 	double create, to_running, to_stopped;
 } split_t;
 
+/* Untimed: until mvmd's warm pool is full again (node.info kvm.pool), so
+ * each timed start sees the node as an idle one would; returns false
+ * when mvmd has no pool. */
+static bool wait_pool(conn_t *c)
+{
+	for (int i = 0; i < 5000; i++) {
+		json_object *r = call(c, "compute.node.info", "{}", NULL), *b, *k, *p, *ready, *size;
+		bool have = json_object_object_get_ex(r, "backends", &b) && json_object_object_get_ex(b, "kvm", &k) &&
+			    json_object_object_get_ex(k, "pool", &p);
+		bool full = have && json_object_object_get_ex(p, "ready", &ready) &&
+			    json_object_object_get_ex(p, "size", &size) &&
+			    json_object_get_int(ready) >= json_object_get_int(size);
+		json_object_put(r);
+		if (!have || full)
+			return have;
+		usleep(1000);
+	}
+	die("mvmd's warm pool never filled up");
+	return false;
+}
+
 /* One cold start: µs from the create request to the Stopped event. With
  * sp, the VM's transitions are read afterwards (untimed). */
 static double one_run(conn_t *c, int tag, split_t *sp)
@@ -275,8 +297,27 @@ static void *rate_worker(void *p)
 
 /* Spawn a worker (with the module when wl) and run it to its reaped end;
  * µs. The console output must contain want (when given). */
+static double worker_once_mode(int i, bool wl, const char *want, bool warm);
+
 static double worker_once(int i, bool wl, const char *want)
 {
+	return worker_once_mode(i, wl, want, false);
+}
+
+/* Untimed: a warm worker (lib/kvm/warm.h) of 16 MiB that said READY. */
+static void warm_ready(kvm_warm_worker_t *ww)
+{
+	kvm_worker_config_t c = { .vmm_path = vmm_path, .image_path = guest_path, .memory_mib = 16, .log_fd = -1 };
+	if (kvm_worker_spawn_warm(&c, 2u << 20, ww) < 0)
+		die("kvm_worker_spawn_warm failed");
+	struct pollfd p = { .fd = ww->pool_fd, .events = POLLIN };
+	if (poll(&p, 1, 10000) != 1 || kvm_worker_warm_ready(ww) != 1)
+		die("the warm worker did not get ready");
+}
+
+static double worker_once_mode(int i, bool wl, const char *want, bool warm)
+{
+	kvm_warm_worker_t ww;
 	static const char *args[] = { "hello", "bench" };
 	static const char *caps[] = { "stdout", "args", "env" };
 	char ctl[128], res[128], out[8192];
@@ -291,6 +332,8 @@ static double worker_once(int i, bool wl, const char *want)
 	kvm_worker_config_t cfg = { .vmm_path = vmm_path, .image_path = wl ? guest_path : exit_guest,
 				    .ctl_path = ctl, .result_path = res, .memory_mib = 16, .log_fd = -1,
 				    .args = wl ? args : NULL, .nargs = wl ? 2 : 0 };
+	if (warm)
+		warm_ready(&ww);
 	double t0 = now_us();
 	if (wl) {
 		/* as mvmd does: open the blob read-only, hand it over */
@@ -302,8 +345,13 @@ static double worker_once(int i, bool wl, const char *want)
 		cfg.caps = caps;
 		cfg.ncaps = 3;
 	}
-	if (kvm_worker_spawn(&cfg, &w) < 0)
+	if (warm) {
+		if (kvm_worker_assign(&ww, &cfg, &w) < 0)
+			die("kvm_worker_assign failed");
+		kvm_worker_warm_release(&ww);
+	} else if (kvm_worker_spawn(&cfg, &w) < 0) {
 		die("kvm_worker_spawn failed");
+	}
 	if (bfd >= 0)
 		close(bfd);
 	for (;;) {
@@ -373,10 +421,12 @@ int main(int argc, char **argv)
 		die("cannot find the blob file (node.info paths.state_dir)");
 
 	/* the worker alone, interleaved so both see the same machine */
-	double *wa = calloc((size_t)n, sizeof(double)), *wb = calloc((size_t)n, sizeof(double));
+	double *wa = calloc((size_t)n, sizeof(double)), *wb = calloc((size_t)n, sizeof(double)),
+	       *wc = calloc((size_t)n, sizeof(double));
 	for (int i = 0; i < 3; i++) {
 		worker_once(i, false, NULL);
 		worker_once(i, true, "argv[1] = bench");
+		worker_once_mode(i, true, "argv[1] = bench", true);
 	}
 	double cpu_a = 0, cpu_b = 0;
 	for (int i = 0; i < n; i++) {
@@ -386,6 +436,7 @@ int main(int argc, char **argv)
 		wb[i] = worker_once(i, true, "argv[1] = bench");
 		cpu_a += c1 - c0;
 		cpu_b += children_cpu_ms() - c1;
+		wc[i] = worker_once_mode(i, true, "argv[1] = bench", true);
 	}
 
 	/* through mvmd */
@@ -397,8 +448,10 @@ int main(int argc, char **argv)
 		mvmd_cpu_ms(mvmd_pid, &m_self0, &m_kids0);
 	double *t = calloc((size_t)n, sizeof(double)), *sc = calloc((size_t)n, sizeof(double)),
 	       *sr = calloc((size_t)n, sizeof(double)), *ss = calloc((size_t)n, sizeof(double));
+	bool pool = false;
 	for (int i = 0; i < n; i++) {
 		split_t sp;
+		pool = wait_pool(c);
 		t[i] = one_run(c, 1, &sp);
 		sc[i] = sp.create;
 		sr[i] = sp.to_running;
@@ -411,7 +464,9 @@ int main(int argc, char **argv)
 	printf("%-60s %9s %9s\n", "hello-world Wasm workload cold start (us)", "p50", "p99");
 	printf("%-60s %9.0f %9.0f\n", "worker alone, trivial guest (spawn..reaped)", a50, a99);
 	printf("%-60s %9.0f %9.0f\n", "worker alone, mvm-guest + hello.wasm by hash", b50, b99);
-	printf("%-60s %9.0f %9.0f\n", "RPC: create+start -> Stopped event (output in the log)", t50, t99);
+	printf("%-60s %9.0f %9.0f\n", "warm worker alone, hello.wasm (assign..reaped)", pct(wc, n, 0.5), pct(wc, n, 0.99));
+	printf("%-60s %9.0f %9.0f\n", pool ? "RPC, warm pool full: create+start -> Stopped event"
+					    : "RPC (no pool): create+start -> Stopped event", t50, t99);
 	printf("%-60s %9.0f %9.0f\n", "  split: create (Provisioning -> Configured)", pct(sc, n, 0.5), pct(sc, n, 0.99));
 	printf("%-60s %9.0f %9.0f\n", "  split: Starting -> Running (spawn, VM build, sandbox)", pct(sr, n, 0.5), pct(sr, n, 0.99));
 	printf("%-60s %9.0f %9.0f\n", "  split: Running -> Stopped (guest work, worker end)", pct(ss, n, 0.5), pct(ss, n, 0.99));
@@ -438,13 +493,20 @@ int main(int argc, char **argv)
 		printf("hello workloads created, run to exit, checked and removed per second (%d clients, %d VMs): %.0f\n",
 		       clients, per * clients, rate);
 	}
-	printf("worker_trivial_p50_us=%.0f\nworker_wasm_p50_us=%.0f\nrpc_p50_us=%.0f\nrpc_p99_us=%.0f\nrate_per_s=%.0f\n",
-	       a50, b50, t50, t99, rate);
+	r = call(c, "compute.node.info", "{}", NULL);
+	json_object *b, *k, *pl;
+	if (json_object_object_get_ex(r, "backends", &b) && json_object_object_get_ex(b, "kvm", &k) &&
+	    json_object_object_get_ex(k, "pool", &pl))
+		printf("mvmd's warm pool after the run: %s\n", json_object_to_json_string(pl));
+	json_object_put(r);
+	printf("worker_trivial_p50_us=%.0f\nworker_wasm_p50_us=%.0f\nwarm_wasm_p50_us=%.0f\nrpc_p50_us=%.0f\nrpc_p99_us=%.0f\nrate_per_s=%.0f\n",
+	       a50, b50, pct(wc, n, 0.5), t50, t99, rate);
 	rmdir(tmpdir);
 	close(c->fd);
 	free(c);
 	free(wa);
 	free(wb);
+	free(wc);
 	free(t);
 	free(sc);
 	free(sr);

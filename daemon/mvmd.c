@@ -28,6 +28,8 @@
 #include <systemd/sd-event.h>
 
 #include "backends.h"
+#include "kvm-pool.h"
+#include "kvm/vm.h"
 #include "manager.h"
 #include "methods.h"
 #include "rpc.h"
@@ -50,6 +52,8 @@ typedef struct options {
 	unsigned max_clients;
 	size_t event_ring;
 	size_t max_vms;
+	size_t kvm_pool;        /* warm kvm workers kept (0: none) */
+	size_t kvm_pool_mib;    /* their memory until starts ask for another size */
 } options_t;
 
 static void help(void)
@@ -67,6 +71,8 @@ static void help(void)
 	       "  --max-clients N           concurrent RPC connections (default 256)\n"
 	       "  --event-ring-size N       node-wide transition ring capacity (default 1024)\n"
 	       "  --max-vms N               VMs this node holds at most (default 4096)\n"
+	       "  --kvm-pool N              warm kvm workers kept ready for starts (default 4, 0 none)\n"
+	       "  --kvm-pool-memory-mib N   their guest memory until starts ask for another (default 16)\n"
 	       "  --kvm-device PATH         KVM device (default /dev/kvm)\n"
 	       "  --vmm PATH                the mvm-vmm worker (default: beside mvmd)\n"
 	       "  --guest-image PATH        the micro-VM guest (default: ../guest/mvm-guest from mvmd)\n"
@@ -99,7 +105,7 @@ static int parse_argv(int argc, char **argv, options_t *o)
 {
 	enum { ARG_RPC = 0x100, ARG_STATE, ARG_CONSOLE, ARG_GROUP, ARG_LOG, ARG_MAXREQ,
 	       ARG_MAXCLI, ARG_RING, ARG_MAXVMS, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION,
-	       ARG_CH_BINARY, ARG_CH_INITRAMFS };
+	       ARG_CH_BINARY, ARG_CH_INITRAMFS, ARG_POOL, ARG_POOL_MIB };
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, ARG_RPC },
 		{ "state-dir", required_argument, NULL, ARG_STATE },
@@ -111,6 +117,8 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		{ "event-ring-size", required_argument, NULL, ARG_RING },
 		{ "max-vms", required_argument, NULL, ARG_MAXVMS },
 		{ "kvm-device", required_argument, NULL, ARG_KVM },
+		{ "kvm-pool", required_argument, NULL, ARG_POOL },
+		{ "kvm-pool-memory-mib", required_argument, NULL, ARG_POOL_MIB },
 		{ "vmm", required_argument, NULL, ARG_VMM },
 		{ "guest-image", required_argument, NULL, ARG_IMAGE },
 		{ "allow-custom-guests", no_argument, NULL, ARG_CUSTOM },
@@ -157,6 +165,15 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		case ARG_MAXVMS:
 			if (parse_size(optarg, 1, 1u << 20, &o->max_vms) < 0)
 				return log_error_errno(-EINVAL, "--max-vms must be 1..1048576: %s", optarg);
+			break;
+		case ARG_POOL:
+			if (parse_size(optarg, 0, KVM_POOL_SIZE_MAX, &o->kvm_pool) < 0)
+				return log_error_errno(-EINVAL, "--kvm-pool must be 0..%u: %s", KVM_POOL_SIZE_MAX, optarg);
+			break;
+		case ARG_POOL_MIB:
+			if (parse_size(optarg, KVM_VM_MEM_MIN_MIB, KVM_VM_MEM_MAX_MIB, &o->kvm_pool_mib) < 0)
+				return log_error_errno(-EINVAL, "--kvm-pool-memory-mib must be %u..%u: %s", KVM_VM_MEM_MIN_MIB,
+						       KVM_VM_MEM_MAX_MIB, optarg);
 			break;
 		case 'h': help(); return 1;
 		case ARG_VERSION: printf("mvmd %s\n", MVM_VERSION); return 1;
@@ -300,6 +317,8 @@ int main(int argc, char **argv)
 		.rpc_socket = "/run/mvmd/rpc.sock",
 		.state_dir = "/var/lib/mvmd",
 		.console_dir = "/run/mvmd/console",
+		.kvm_pool = KVM_POOL_SIZE_DEFAULT,
+		.kvm_pool_mib = 16,
 	};
 	_cleanup_close_ int lock_fd = -1;
 	sd_event *event = NULL;
@@ -373,7 +392,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	backends_config_t bcfg = { .kvm_device = o.kvm_device, .vmm_path = o.vmm_path, .guest_image = o.guest_image,
-				   .ch_binary = o.ch_binary, .ch_initramfs = o.ch_initramfs };
+				   .ch_binary = o.ch_binary, .ch_initramfs = o.ch_initramfs,
+				   .kvm_pool = (unsigned)o.kvm_pool, .kvm_pool_mib = (uint32_t)o.kvm_pool_mib };
 	r = backends_register(m, &bcfg);
 	if (r < 0) {
 		log_error_errno(r, "cannot set up backends: %m");

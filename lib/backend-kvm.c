@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "console.h"
+#include "kvm-pool.h"
 #include "kvm/vm.h"
 #include "kvm/worker.h"
 #include "util/macro.h"
@@ -37,6 +38,7 @@
 
 typedef struct kvm_backend {
 	char *vmm_path, *image_path, *kvm_path;
+	kvm_pool_t *pool; /* warm workers, or NULL */
 } kvm_backend_t;
 
 typedef struct kvm_runtime {
@@ -44,6 +46,8 @@ typedef struct kvm_runtime {
 	vm_t *vm;
 	kvm_worker_t w;    /* pid, pidfd, start_time, ctl */
 	bool is_child;     /* spawned by this mvmd: its exit status is ours to reap */
+	bool pooled;       /* a warm worker from the pool (lib/kvm-pool.h) */
+	bool heard;        /* it said anything on its control connection */
 	const char *killed; /* why mvmd killed it ("forced stop", "stop timeout"), NULL otherwise */
 	bool have_result;
 	kvm_result_t result;
@@ -54,6 +58,8 @@ typedef struct kvm_runtime {
 } kvm_runtime_t;
 
 static kvm_backend_t backend;
+
+static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause);
 
 /* Tear down the runtime objects; the worker itself is not touched. */
 static void runtime_free(kvm_runtime_t *k)
@@ -175,6 +181,18 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 	}
 	if (k->killed && !k->have_result)
 		snprintf(fallback, sizeof(fallback), "killed by %s", k->killed);
+	/* A warm worker that died between its ASSIGN and its first word
+	 * (killed while idle, a moment before we picked it) never ran this
+	 * VM: start it again, cold. */
+	if (k->pooled && !k->heard && !k->have_result && !k->killed && vm->state == VM_STATE_STARTING) {
+		_cleanup_free_ char *cause = NULL;
+		runtime_free(k);
+		int r = start_worker(m, vm, false, &cause);
+		if (r < 0)
+			(void)manager_transition(m, vm, VM_STATE_START_FAILED,
+						 cause ? cause : "cannot start the worker");
+		return 0;
+	}
 	/* A worker killed by a signal may have left a stale partial result:
 	 * only a result it finished writing counts (the parser checks). */
 	apply_end(m, vm, k->have_result ? &k->result : NULL, fallback);
@@ -221,6 +239,7 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 			return 0;
 		}
 		while ((r = kvm_ctl_next(k->w.ctl, &msg)) > 0) {
+			k->heard = true;
 			switch (msg.type) {
 			case KVM_MSG_HELLO: {
 				kvm_msg_hello_t h;
@@ -365,6 +384,8 @@ static int kvm_validate(manager_t *m, const vm_t *vm, char **ret_detail)
 
 static void kvm_describe(manager_t *m, json_object *o)
 {
+	if (backend.pool)
+		json_object_object_add(o, "pool", kvm_pool_describe(backend.pool));
 	json_object_object_add(o, "min_memory_mib", json_object_new_int(KVM_VM_MEM_MIN_MIB));
 	json_object_object_add(o, "max_memory_mib", json_object_new_int(KVM_VM_MEM_MAX_MIB));
 	json_object_object_add(o, "max_vcpus", json_object_new_int(KVM_VM_VCPUS_MAX));
@@ -411,7 +432,7 @@ static int arm_timeout(kvm_runtime_t *k, uint64_t left_usec)
 					  MAX(left_usec, (uint64_t)1), 1000, on_timeout, k);
 }
 
-static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
+static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
 {
 	const char *args[64];
 	size_t nargs = spec_guest_args(vm, args, ELEMENTSOF(args));
@@ -466,7 +487,12 @@ static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 		cfg.caps = wl.caps;
 		cfg.ncaps = wl.ncaps;
 	}
-	r = kvm_worker_spawn(&cfg, &k->w);
+	/* A warm worker if one of this size is ready (same worker, same
+	 * sandbox, its VM built ahead of time), else a cold spawn. */
+	r = backend.pool && allow_pool ? kvm_pool_take(backend.pool, &cfg, &k->w) : -ENOENT;
+	k->pooled = r == 0;
+	if (r < 0)
+		r = kvm_worker_spawn(&cfg, &k->w);
 	if (r < 0) {
 		free(k);
 		if (asprintf(ret_cause, "cannot start the worker: %s", strerror(-r)) < 0)
@@ -489,6 +515,11 @@ static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 	(void)arm_timeout(k, wl.timeout_ms * 1000u);
 	(void)manager_save(m, vm);
 	return 0;
+}
+
+static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
+{
+	return start_worker(m, vm, true, ret_cause);
 }
 
 static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -643,11 +674,24 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 	if (!backend.vmm_path || !backend.image_path || !backend.kvm_path)
 		return -ENOMEM;
 	manager_register_backend(m, VM_BACKEND_KVM, &kvm_ops, &backend);
+	/* Warm workers only where a VM could start at all. */
+	_cleanup_free_ char *why = NULL;
+	if (cfg->pool_size && kvm_usable(m, &why)) {
+		kvm_pool_config_t pcfg = {
+			.vmm_path = backend.vmm_path, .image_path = backend.image_path, .kvm_path = backend.kvm_path,
+			.size = cfg->pool_size, .memory_mib = cfg->pool_memory_mib,
+			.warm_bytes = KVM_POOL_WARM_BYTES,
+		};
+		int r = kvm_pool_new(manager_event(m), &pcfg, &backend.pool);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
 void backend_kvm_unregister(void)
 {
+	backend.pool = kvm_pool_free(backend.pool);
 	free(backend.vmm_path);
 	free(backend.image_path);
 	free(backend.kvm_path);

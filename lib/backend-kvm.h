@@ -3,12 +3,16 @@
 #ifndef MVM_BACKEND_KVM_H
 #define MVM_BACKEND_KVM_H
 
+#include <stdint.h>
+
 #include "manager.h"
 
 typedef struct backend_kvm_config {
 	const char *vmm_path;   /* the mvm-vmm binary */
 	const char *image_path; /* the guest image (mvm-guest) */
 	const char *kvm_path;   /* NULL: /dev/kvm */
+	unsigned pool_size;     /* warm workers kept (lib/kvm-pool.h); 0: none */
+	uint32_t pool_memory_mib; /* 0: 16 */
 } backend_kvm_config_t;
 
 int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg);

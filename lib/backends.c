@@ -48,6 +48,8 @@ int backends_register(manager_t *m, const backends_config_t *cfg)
 		.vmm_path = cfg && cfg->vmm_path ? cfg->vmm_path : vmm,
 		.image_path = cfg && cfg->guest_image ? cfg->guest_image : image,
 		.kvm_path = cfg ? cfg->kvm_device : NULL,
+		.pool_size = cfg ? cfg->kvm_pool : 0,
+		.pool_memory_mib = cfg ? cfg->kvm_pool_mib : 0,
 	};
 	int r = backend_kvm_register(m, &kcfg);
 	if (r < 0)

@@ -3,6 +3,8 @@
 #ifndef MVM_BACKENDS_H
 #define MVM_BACKENDS_H
 
+#include <stdint.h>
+
 #include "manager.h"
 
 typedef struct backends_config {
@@ -11,6 +13,8 @@ typedef struct backends_config {
 	const char *guest_image; /* default: ../guest/mvm-guest from mvmd's directory */
 	const char *ch_binary;  /* default: "cloud-hypervisor" on $PATH */
 	const char *ch_initramfs; /* default: ../guest/initramfs.cpio.gz from mvmd's directory */
+	unsigned kvm_pool;      /* warm kvm workers (lib/kvm-pool.h); 0: none */
+	uint32_t kvm_pool_mib;  /* their memory to start with; 0: 16 */
 } backends_config_t;
 
 int backends_register(manager_t *m, const backends_config_t *cfg);

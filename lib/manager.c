@@ -34,7 +34,12 @@ struct manager {
 
 	const backend_ops_t *backends[_VM_BACKEND_MAX];
 	void *backend_userdata[_VM_BACKEND_MAX];
+
+	sd_event_source *save_src; /* writes VMs with save_pending, at idle priority */
 };
+
+static void flush_pending(manager_t *m);
+static int on_save(sd_event_source *s, void *userdata);
 
 static unsigned online_cpus(void)
 {
@@ -86,6 +91,15 @@ int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
 		return r;
 	}
 	m->event = e ? sd_event_ref(e) : NULL;
+	if (m->event) {
+		r = sd_event_add_defer(m->event, &m->save_src, on_save, m);
+		if (r < 0) {
+			manager_free(m);
+			return r;
+		}
+		sd_event_source_set_priority(m->save_src, SD_EVENT_PRIORITY_IDLE);
+		sd_event_source_set_enabled(m->save_src, SD_EVENT_OFF);
+	}
 	*ret = m;
 	return 0;
 }
@@ -102,6 +116,8 @@ manager_t *manager_free(manager_t *m)
 {
 	if (!m)
 		return NULL;
+	flush_pending(m);
+	m->save_src = sd_event_source_disable_unref(m->save_src);
 	for (size_t i = 0; i < m->n_vms; i++) {
 		release_backend(m, m->vms[i]);
 		vm_free(m->vms[i]);
@@ -334,6 +350,54 @@ static bool state_is_durable(vm_state_t s)
 	return !fsm_state_is_active(s);
 }
 
+static void flush_pending(manager_t *m)
+{
+	for (size_t i = 0; i < m->n_vms; i++) {
+		vm_t *vm = m->vms[i];
+		if (!vm->save_pending)
+			continue;
+		vm->save_pending = false;
+		/* An error leaves the older active state on disk, which a
+		 * restarted mvmd resolves through the worker (its HELLO). */
+		if (store_save(m->store, vm, state_is_durable(vm->state)) >= 0)
+			vm->disk_active = fsm_state_is_active(vm->state);
+	}
+}
+
+static int on_save(sd_event_source *s, void *userdata)
+{
+	flush_pending(userdata);
+	return 0;
+}
+
+/*
+ * Write a VM's state. Entering an active state from an inactive one (the
+ * Starting of a start) is written at once, before the backend starts a
+ * process: a restarted mvmd must know to look for it. Changes between
+ * active states (the pid recorded, Running, Stopping) are written behind,
+ * at idle priority once the loop has answered what was pending: a
+ * restarted mvmd learns all of them again from the worker itself (HELLO:
+ * pid and state), so they cost no write on a start's path; and a VM that
+ * ends before then has its whole history written once, with its end.
+ */
+static int save(manager_t *m, vm_t *vm)
+{
+	bool active = fsm_state_is_active(vm->state);
+	int r;
+
+	vm_touch(vm);
+	if (active && vm->disk_active && m->save_src) {
+		vm->save_pending = true;
+		sd_event_source_set_enabled(m->save_src, SD_EVENT_ONESHOT);
+		return 0;
+	}
+	vm->save_pending = false;
+	r = store_save(m->store, vm, state_is_durable(vm->state));
+	if (r >= 0)
+		vm->disk_active = active;
+	return r;
+}
+
 int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 {
 	int r = fsm_check(vm->state, to);
@@ -345,13 +409,12 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 		return r;
 	vm_touch(vm);
 	publish(m, last_event(vm));
-	return store_save(m->store, vm, state_is_durable(to));
+	return save(m, vm);
 }
 
 int manager_save(manager_t *m, vm_t *vm)
 {
-	vm_touch(vm);
-	return store_save(m->store, vm, state_is_durable(vm->state));
+	return save(m, vm);
 }
 
 /* --- create / remove ---------------------------------------------------- */
@@ -610,6 +673,7 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 		const backend_ops_t *ops = m->backends[vm->backend];
 		_cleanup_free_ char *cause = NULL;
 
+		vm->disk_active = fsm_state_is_active(vm->state);
 		if (!fsm_state_is_active(vm->state))
 			continue;
 		if (ops && ops->adopt) {

@@ -57,6 +57,11 @@ typedef struct vm {
 
 	void *backend_data; /* owned by the backend */
 
+	/* Write-behind of active states (lib/manager.c, save()): the state
+	 * on disk is active, and a newer active state waits to be written. */
+	bool disk_active;
+	bool save_pending;
+
 	/* The status view (rpc/methods.c), built on first use and dropped by
 	 * vm_touch() whenever the VM changes: orchestrators poll status. */
 	json_object *view;

@@ -461,6 +461,7 @@ START_TEST(test_no_fd_leak)
 	/* A round trip first: connect() completes from the listen backlog,
 	 * before the daemon has accepted (and holds an fd for) fd. */
 	json_object_put(mvmt_result(fd, "compute.vm.list", NULL));
+	mvmt_wait_pool_settled(fd);
 	int base = mvmt_count_fds(d.pid);
 	for (int i = 0; i < 50; i++) {
 		int c = mvmt_connect(d.sock);
@@ -473,6 +474,7 @@ START_TEST(test_no_fd_leak)
 	json_object *o = mvmt_result(fd, "compute.vm.list", NULL);
 	json_object_put(o);
 	usleep(100000);
+	mvmt_wait_pool_settled(fd);
 	ck_assert_int_eq(mvmt_count_fds(d.pid), base);
 }
 END_TEST

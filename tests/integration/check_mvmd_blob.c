@@ -644,6 +644,7 @@ START_TEST(test_no_fd_leak)
 	char params[512], path[256];
 
 	json_object_put(mvmt_result(fd, "compute.blob.list", NULL));
+	mvmt_wait_pool_settled(fd);
 	int base = mvmt_count_fds(d.pid);
 	snprintf(path, sizeof(path), "%s/src", d.dir);
 	for (int i = 0; i < 200; i++) {
@@ -662,6 +663,7 @@ START_TEST(test_no_fd_leak)
 	json_object *r = mvmt_result(fd, "compute.blob.list", "{\"limit\":100000}");
 	ck_assert_int_eq(json_object_array_length(mvmt_get(r, "blobs")), 200);
 	json_object_put(r);
+	mvmt_wait_pool_settled(fd);
 	ck_assert_int_eq(mvmt_count_fds(d.pid), base);
 	size_t tmp;
 	ck_assert_uint_eq(blob_entries(&tmp), 200);

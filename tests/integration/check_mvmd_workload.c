@@ -528,6 +528,190 @@ START_TEST(test_hand_edited_state)
 }
 END_TEST
 
+/* --- the warm pool (lib/kvm-pool.h) -------------------------------------- */
+
+static long long pool_num(const char *key)
+{
+	char path[64];
+	json_object *r = mvmt_result(fd, "compute.node.info", NULL);
+	snprintf(path, sizeof(path), "backends.kvm.pool.%s", key);
+	long long v = mvmt_int(r, path);
+	json_object_put(r);
+	return v;
+}
+
+/* mvmd's children that are mvm-vmm processes (idle pool workers and the
+ * workers of VMs it started itself). */
+static size_t vmm_children(pid_t parent, pid_t *out, size_t max)
+{
+	char path[64], buf[8192], comm[64];
+	size_t n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)parent, (int)parent);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t k = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[k] = 0;
+	for (char *t = strtok(buf, " \n"); t && n < max; t = strtok(NULL, " \n")) {
+		snprintf(path, sizeof(path), "/proc/%s/comm", t);
+		FILE *c = fopen(path, "re");
+		if (!c)
+			continue;
+		bool vmm = fgets(comm, sizeof(comm), c) && strncmp(comm, "mvm-vmm", 7) == 0;
+		fclose(c);
+		if (vmm)
+			out[n++] = (pid_t)atoi(t);
+	}
+	return n;
+}
+
+START_TEST(test_pool_serves_starts)
+{
+	/* A full pool: the start takes a warm worker, the workload runs as
+	 * from a cold one (output, exit code, sandbox), the pool refills. */
+	mvmt_wait_pool_settled(fd);
+	long long size = pool_num("size"), hits = pool_num("hits");
+	ck_assert_int_eq(size, 4);
+	ck_assert_int_eq(pool_num("ready"), size);
+	pid_t idle[16];
+	size_t nidle = vmm_children(d.pid, idle, 16);
+	ck_assert_uint_eq(nidle, (size_t)size);
+	json_object_put(create_wl("from-pool", "hello", 16, "\"args\":[\"hello\",\"pool\"]"));
+	json_object *r = call_id("compute.vm.start", "from-pool", NULL);
+	pid_t pid = (pid_t)mvmt_int(r, "result.pid");
+	json_object_put(r);
+	/* The VM's worker is one of the idle ones, not a new process. */
+	bool was_idle = false;
+	for (size_t i = 0; i < nidle; i++)
+		was_idle |= idle[i] == pid;
+	ck_assert_msg(was_idle, "pid %d was not an idle pool worker", (int)pid);
+	json_object *st = wait_end("from-pool", 10000);
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	ck_assert_int_eq(mvmt_int(st, "exit_code"), 0);
+	json_object_put(st);
+	char *l = logs("from-pool");
+	assert_contains(l, "argv[1] = pool\n");
+	free(l);
+	ck_assert_int_eq(pool_num("hits"), hits + 1);
+	mvmt_wait_pool_settled(fd);
+	ck_assert_int_eq(pool_num("ready"), size);
+	ck_assert_int_eq(pool_num("failures"), 0);
+}
+END_TEST
+
+START_TEST(test_pool_follows_the_size_asked)
+{
+	/* 32 MiB while the pool holds 16 MiB workers: a cold start (a miss);
+	 * the pool then makes 32 MiB workers, and the next start is a hit. */
+	mvmt_wait_pool_settled(fd);
+	long long hits = pool_num("hits"), misses = pool_num("misses");
+	json_object *st = run_wl("big-1", "hello", 32, NULL);
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	json_object_put(st);
+	ck_assert_int_eq(pool_num("misses"), misses + 1);
+	ck_assert_int_eq(pool_num("memory_mib"), 32);
+	/* until a 32 MiB worker is ready */
+	int ready = 0;
+	for (int i = 0; i < 500 && !ready; i++) {
+		json_object *ps = mvmt_result(fd, "compute.node.info", NULL);
+		ready = (int)mvmt_int(ps, "backends.kvm.pool.ready") > 0 && (int)mvmt_int(ps, "backends.kvm.pool.warming") == 0;
+		json_object_put(ps);
+		usleep(10000);
+	}
+	mvmt_wait_pool_settled(fd);
+	st = run_wl("big-2", "hello", 32, NULL);
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	json_object *b = mvmt_status(fd, "big-2");
+	ck_assert_int_eq(mvmt_int(b, "memory_mib"), 32);
+	json_object_put(b);
+	json_object_put(st);
+	ck_assert_int_eq(pool_num("hits"), hits + 1);
+}
+END_TEST
+
+START_TEST(test_pool_worker_killed_while_idle)
+{
+	/* An idle worker killed from outside is reaped and replaced; it was
+	 * ready, so that is no failure; starts keep working. */
+	mvmt_wait_pool_settled(fd);
+	pid_t idle[16];
+	size_t n = vmm_children(d.pid, idle, 16);
+	ck_assert_uint_ge(n, 2);
+	kill(idle[0], SIGKILL);
+	kill(idle[1], SIGKILL);
+	json_object *st = run_wl("after-kill", "hello", 16, NULL);
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	json_object_put(st);
+	mvmt_wait_pool_settled(fd);
+	ck_assert_int_eq(pool_num("ready"), pool_num("size"));
+	ck_assert_int_eq(pool_num("failures"), 0);
+	/* no zombies left behind: every child is a live pool worker */
+	pid_t now[16];
+	n = vmm_children(d.pid, now, 16);
+	ck_assert_uint_eq(n, (size_t)pool_num("size"));
+	for (size_t i = 0; i < n; i++) {
+		char path[64], state = 0;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)now[i]);
+		FILE *f = fopen(path, "re");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_eq(fscanf(f, "%*d %*s %c", &state), 1);
+		fclose(f);
+		ck_assert_msg(state != 'Z', "pid %d is a zombie", (int)now[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_pool_leaves_with_mvmd)
+{
+	/* Idle workers are mvmd's, not VMs: when mvmd goes (SIGTERM or
+	 * kill -9) they go too, by themselves (EOF on their pool socket). */
+	for (int sig = SIGTERM; sig; sig = sig == SIGTERM ? SIGKILL : 0) {
+		mvmt_wait_pool_settled(fd);
+		pid_t idle[16];
+		size_t n = vmm_children(d.pid, idle, 16);
+		ck_assert_uint_eq(n, 4);
+		close(fd);
+		mvmt_forget_fd(fd);
+		mvmt_daemon_stop(&d, sig);
+		for (size_t i = 0; i < n; i++) {
+			int k = 0;
+			while (kill(idle[i], 0) == 0 && k++ < 500)
+				usleep(10000);
+			ck_assert_msg(kill(idle[i], 0) < 0, "idle worker %d outlived mvmd (signal %d)", (int)idle[i], sig);
+		}
+		mvmt_daemon_start(&d, NULL);
+		fd = mvmt_connect(d.sock);
+	}
+}
+END_TEST
+
+START_TEST(test_pool_options)
+{
+	/* --kvm-pool 0: no pool at all; a bad value: mvmd refuses to start. */
+	mvmt_daemon_t d2;
+	mvmt_daemon_init(&d2);
+	mvmt_daemon_start(&d2, "--kvm-pool", "0", NULL);
+	int c = mvmt_connect(d2.sock);
+	json_object *r = mvmt_result(c, "compute.node.info", NULL);
+	ck_assert_ptr_null(mvmt_get(r, "backends.kvm.pool"));
+	json_object_put(r);
+	close(c);
+	mvmt_forget_fd(c);
+	pid_t kids[4];
+	ck_assert_uint_eq(vmm_children(d2.pid, kids, 4), 0);
+	mvmt_daemon_cleanup(&d2);
+	const char *bad[][2] = { { "--kvm-pool", "-1" }, { "--kvm-pool", "100000" }, { "--kvm-pool-memory-mib", "2" } };
+	for (size_t i = 0; i < 3; i++) {
+		char cmd[1024];
+		snprintf(cmd, sizeof(cmd), "%s %s %s --rpc-socket /tmp/mvmd-pool-bad.sock --state-dir /tmp/mvmd-pool-bad "
+			 "--console-dir /tmp/mvmd-pool-bad/c >/dev/null 2>&1", mvmt_bin("mvmd"), bad[i][0], bad[i][1]);
+		int st = system(cmd);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 0, "mvmd took %s %s", bad[i][0], bad[i][1]);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	const char *why = mvmt_kvm_skip_reason();
@@ -558,6 +742,11 @@ int main(void)
 	tcase_add_test(tc, test_kill9_while_running);
 	tcase_add_test(tc, test_kill9_readopt_running);
 	tcase_add_test(tc, test_hand_edited_state);
+	tcase_add_test(tc, test_pool_serves_starts);
+	tcase_add_test(tc, test_pool_follows_the_size_asked);
+	tcase_add_test(tc, test_pool_worker_killed_while_idle);
+	tcase_add_test(tc, test_pool_leaves_with_mvmd);
+	tcase_add_test(tc, test_pool_options);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -359,6 +359,26 @@ int mvmt_count_fds(pid_t pid)
 	return n;
 }
 
+void mvmt_wait_pool_settled(int fd)
+{
+	/* Until the daemon's warm kvm pool (node.info backends.kvm.pool) is
+	 * full with nothing warming: its fds then stay as they are. Without
+	 * a pool, at once; a pool that cannot fill (paused on failures) is
+	 * waited for at most 10 s. */
+	for (int i = 0; i < 1000; i++) {
+		json_object *r = mvmt_result(fd, "compute.node.info", NULL), *b, *k, *p, *ready, *size, *warming;
+		bool settled = !(json_object_object_get_ex(r, "backends", &b) && json_object_object_get_ex(b, "kvm", &k) &&
+				 json_object_object_get_ex(k, "pool", &p)) ||
+			       (json_object_object_get_ex(p, "ready", &ready) && json_object_object_get_ex(p, "size", &size) &&
+				json_object_object_get_ex(p, "warming", &warming) && json_object_get_int(warming) == 0 &&
+				json_object_get_int(ready) == json_object_get_int(size));
+		json_object_put(r);
+		if (settled)
+			return;
+		usleep(10000);
+	}
+}
+
 /* One request as nobody:nogroup (65534) over sock; the parsed reply. */
 json_object *mvmt_call_as_nobody(const char *sock, const char *method, const char *params)
 {

@@ -94,5 +94,7 @@ void mvmt_stop_running_vms(const mvmt_daemon_t *d);
 
 /* Number of open fds of a process. */
 int mvmt_count_fds(pid_t pid);
+/* Wait until mvmd's warm kvm pool is full and idle (its fd count stable). */
+void mvmt_wait_pool_settled(int fd);
 
 #endif

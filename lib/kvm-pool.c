@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mvmd's pool of warm kvm workers; see kvm-pool.h. */
+#include "kvm-pool.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "util/macro.h"
+#include "util/pidfd.h"
+
+#define FAILURES_BEFORE_PAUSE 3u
+#define PAUSE_USEC (10ull * 1000000ull)
+
+typedef struct entry {
+	kvm_pool_t *pool;
+	kvm_warm_worker_t w;
+	sd_event_source *pool_src, *pidfd_src;
+	bool evicted; /* killed to make room for another size */
+} entry_t;
+
+struct kvm_pool {
+	sd_event *event;
+	char *vmm_path, *image_path, *kvm_path;
+	unsigned size;
+	uint32_t want_mib;   /* what refills make: the size asked for last */
+	uint64_t warm_bytes;
+	entry_t **entries;   /* size slots; NULL where free */
+	sd_event_source *refill_src, *pause_src;
+	unsigned failures_in_a_row;
+	uint64_t hits, misses, failures;
+	char last_error[128]; /* the last failure, "" none */
+};
+
+/* Drop an entry: its event sources, its fds; reap it if it has exited.
+ * The worker itself is not touched: with its pool socket closed, an idle
+ * worker leaves by itself. */
+static void entry_free(entry_t *e)
+{
+	if (!e)
+		return;
+	sd_event_source_disable_unref(e->pool_src);
+	sd_event_source_disable_unref(e->pidfd_src);
+	kvm_worker_warm_release(&e->w);
+	free(e);
+}
+
+static void entry_remove(kvm_pool_t *p, entry_t *e)
+{
+	for (unsigned i = 0; i < p->size; i++)
+		if (p->entries[i] == e)
+			p->entries[i] = NULL;
+	entry_free(e);
+}
+
+static unsigned count(const kvm_pool_t *p, bool ready_only)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < p->size; i++)
+		if (p->entries[i] && (!ready_only || p->entries[i]->w.ready))
+			n++;
+	return n;
+}
+
+static void schedule_refill(kvm_pool_t *p)
+{
+	if (p->refill_src && !p->pause_src)
+		sd_event_source_set_enabled(p->refill_src, SD_EVENT_ONESHOT);
+}
+
+static int on_unpause(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	kvm_pool_t *p = userdata;
+	p->pause_src = sd_event_source_disable_unref(p->pause_src);
+	p->failures_in_a_row = 0;
+	schedule_refill(p);
+	return 0;
+}
+
+/* A worker that died before it was ready, or a spawn that failed. */
+static void note_failure(kvm_pool_t *p, const char *what)
+{
+	p->failures++;
+	snprintf(p->last_error, sizeof(p->last_error), "%s", what);
+	if (++p->failures_in_a_row >= FAILURES_BEFORE_PAUSE && !p->pause_src)
+		(void)sd_event_add_time_relative(p->event, &p->pause_src, CLOCK_MONOTONIC, PAUSE_USEC, 0, on_unpause, p);
+}
+
+static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	entry_t *e = userdata;
+	kvm_pool_t *p = e->pool;
+	siginfo_t si = { 0 };
+
+	/* Ours to reap: it was idle, nobody else waits for it. */
+	(void)waitid((idtype_t)3 /* P_PIDFD */, (id_t)fd, &si, WEXITED | WNOHANG);
+	if (!e->w.ready && !e->evicted) {
+		char why[128];
+		if (si.si_code == CLD_EXITED)
+			snprintf(why, sizeof(why), "a warm worker exited with status %d before it was ready", si.si_status);
+		else
+			snprintf(why, sizeof(why), "a warm worker was killed by signal %d before it was ready", si.si_status);
+		note_failure(p, why);
+	}
+	entry_remove(p, e);
+	schedule_refill(p);
+	return 0;
+}
+
+static int on_pool_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	entry_t *e = userdata;
+	int r = kvm_worker_warm_ready(&e->w);
+
+	if (r == 1) {
+		e->pool->failures_in_a_row = 0;
+		/* Nothing more comes on it until we send the ASSIGN. */
+		e->pool_src = sd_event_source_disable_unref(e->pool_src);
+	} else if (r < 0) {
+		/* Closed (it is dying: its pidfd tells) or garbage (kill it). */
+		e->pool_src = sd_event_source_disable_unref(e->pool_src);
+		if (r != -EPIPE)
+			pidfd_kill(e->w.pidfd, SIGKILL);
+	}
+	return 0;
+}
+
+static int spawn_one(kvm_pool_t *p, unsigned slot)
+{
+	kvm_worker_config_t c = { .vmm_path = p->vmm_path, .image_path = p->image_path, .kvm_path = p->kvm_path,
+				  .memory_mib = p->want_mib, .vcpus = 1, .log_fd = -1 };
+	entry_t *e = calloc(1, sizeof(*e));
+	int r;
+
+	if (!e)
+		return -ENOMEM;
+	e->pool = p;
+	r = kvm_worker_spawn_warm(&c, p->warm_bytes, &e->w);
+	if (r < 0) {
+		free(e);
+		return r;
+	}
+	r = sd_event_add_io(p->event, &e->pool_src, e->w.pool_fd, EPOLLIN, on_pool_socket, e);
+	if (r >= 0)
+		r = sd_event_add_io(p->event, &e->pidfd_src, e->w.pidfd, EPOLLIN, on_pidfd, e);
+	if (r < 0) {
+		pidfd_kill(e->w.pidfd, SIGKILL);
+		(void)waitid((idtype_t)3 /* P_PIDFD */, (id_t)e->w.pidfd, &(siginfo_t){ 0 }, WEXITED);
+		entry_free(e);
+		return r;
+	}
+	p->entries[slot] = e;
+	return 0;
+}
+
+/* One spawn per turn, at idle priority: a burst of starts is answered
+ * before the pool catches up with it. */
+static int on_refill(sd_event_source *s, void *userdata)
+{
+	kvm_pool_t *p = userdata;
+
+	for (unsigned i = 0; i < p->size; i++) {
+		if (p->entries[i])
+			continue;
+		int r = spawn_one(p, i);
+		if (r < 0) {
+			char why[128];
+			snprintf(why, sizeof(why), "starting a warm worker: %s", strerror(-r));
+			note_failure(p, why);
+		}
+		break;
+	}
+	if (count(p, false) < p->size)
+		schedule_refill(p);
+	return 0;
+}
+
+int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret)
+{
+	kvm_pool_t *p;
+	int r;
+
+	if (!cfg->size || cfg->size > KVM_POOL_SIZE_MAX || !cfg->vmm_path || !cfg->image_path)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->event = sd_event_ref(e);
+	p->size = cfg->size;
+	p->want_mib = cfg->memory_mib ? cfg->memory_mib : 16;
+	p->warm_bytes = cfg->warm_bytes;
+	p->vmm_path = strdup(cfg->vmm_path);
+	p->image_path = strdup(cfg->image_path);
+	p->kvm_path = cfg->kvm_path ? strdup(cfg->kvm_path) : NULL;
+	p->entries = calloc(cfg->size, sizeof(*p->entries));
+	if (!p->vmm_path || !p->image_path || (cfg->kvm_path && !p->kvm_path) || !p->entries) {
+		kvm_pool_free(p);
+		return -ENOMEM;
+	}
+	r = sd_event_add_defer(e, &p->refill_src, on_refill, p);
+	if (r < 0) {
+		kvm_pool_free(p);
+		return r;
+	}
+	sd_event_source_set_priority(p->refill_src, SD_EVENT_PRIORITY_IDLE);
+	sd_event_source_set_enabled(p->refill_src, SD_EVENT_ONESHOT);
+	*ret = p;
+	return 0;
+}
+
+kvm_pool_t *kvm_pool_free(kvm_pool_t *p)
+{
+	if (!p)
+		return NULL;
+	for (unsigned i = 0; p->entries && i < p->size; i++) {
+		entry_t *e = p->entries[i];
+		if (!e)
+			continue;
+		/* EOF on its pool socket ends it; one that is still warming
+		 * gets there within milliseconds. Reap it: it is our child. */
+		e->w.pool_fd = safe_close(e->w.pool_fd);
+		pidfd_kill(e->w.pidfd, SIGKILL);
+		(void)waitid((idtype_t)3 /* P_PIDFD */, (id_t)e->w.pidfd, &(siginfo_t){ 0 }, WEXITED);
+		entry_free(e);
+	}
+	free(p->entries);
+	sd_event_source_disable_unref(p->refill_src);
+	sd_event_source_disable_unref(p->pause_src);
+	sd_event_unref(p->event);
+	free(p->vmm_path);
+	free(p->image_path);
+	free(p->kvm_path);
+	free(p);
+	return NULL;
+}
+
+/* Gone already (its pidfd not handled yet): not one to give a VM. A kill
+ * that lands later is the backend's to handle (it starts the VM cold). */
+static bool has_exited(const entry_t *e)
+{
+	struct pollfd p = { .fd = e->w.pidfd, .events = POLLIN };
+	return poll(&p, 1, 0) != 0;
+}
+
+int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *ret)
+{
+	uint32_t mib = cfg->memory_mib ? cfg->memory_mib : 16, vcpus = cfg->vcpus ? cfg->vcpus : 1;
+	entry_t *e = NULL, *other = NULL;
+	int r;
+
+	if (vcpus != 1 || cfg->debug || cfg->rlimit_as || !cfg->image_path || strcmp(cfg->image_path, p->image_path) != 0 ||
+	    (cfg->kvm_path && (!p->kvm_path || strcmp(cfg->kvm_path, p->kvm_path) != 0))) {
+		p->misses++;
+		return -ENOENT;
+	}
+	for (unsigned i = 0; i < p->size; i++) {
+		entry_t *x = p->entries[i];
+		if (!x)
+			continue;
+		if (x->w.ready && x->w.memory_mib == mib && !has_exited(x)) {
+			e = x;
+			break;
+		}
+		if (x->w.memory_mib != mib && !x->evicted && !other)
+			other = x;
+	}
+	p->want_mib = mib;
+	if (!e) {
+		p->misses++;
+		/* Make room for the size that is wanted now: its pidfd
+		 * reaps it and refills (no wait for its teardown here). */
+		if (other && count(p, false) == p->size) {
+			other->evicted = true;
+			other->w.ready = false;
+			pidfd_kill(other->w.pidfd, SIGKILL);
+		}
+		schedule_refill(p);
+		return -ENOENT;
+	}
+	r = kvm_worker_assign(&e->w, cfg, ret);
+	if (r < 0) {
+		schedule_refill(p);
+		return r;
+	}
+	p->hits++;
+	entry_remove(p, e);
+	schedule_refill(p);
+	return 0;
+}
+
+json_object *kvm_pool_describe(const kvm_pool_t *p)
+{
+	json_object *o = json_object_new_object();
+	unsigned ready = count(p, true), all = count(p, false);
+
+	json_object_object_add(o, "size", json_object_new_int((int)p->size));
+	json_object_object_add(o, "memory_mib", json_object_new_int64(p->want_mib));
+	json_object_object_add(o, "ready", json_object_new_int((int)ready));
+	json_object_object_add(o, "warming", json_object_new_int((int)(all - ready)));
+	json_object_object_add(o, "hits", json_object_new_int64((int64_t)p->hits));
+	json_object_object_add(o, "misses", json_object_new_int64((int64_t)p->misses));
+	json_object_object_add(o, "failures", json_object_new_int64((int64_t)p->failures));
+	if (p->last_error[0])
+		json_object_object_add(o, "last_error", json_object_new_string(p->last_error));
+	return o;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mvmd's pool of warm kvm workers (lib/kvm/warm.h): a few mvm-vmm
+ * processes started ahead of time, each with its VM built, sandboxed and
+ * its guest waiting, so that compute.vm.start only hands one its VM.
+ *
+ * The pool keeps up to `size` workers (warming or ready). A start takes a
+ * ready one of the VM's size; either way the pool then refills, one spawn
+ * per turn of the event loop at idle priority (after the start has been
+ * answered), with the size that was asked for last: a node whose VMs are
+ * all 64 MiB soon holds only 64 MiB workers. A worker that dies while
+ * idle is reaped and replaced; after 3 failures in a row the pool waits
+ * 10 s before it tries again. Freeing the pool closes the idle workers'
+ * pool sockets (they exit by themselves) and reaps them.
+ * Never logs: kvm_pool_describe() reports what happened.
+ */
+#ifndef MVM_KVM_POOL_H
+#define MVM_KVM_POOL_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "kvm/worker.h"
+
+typedef struct kvm_pool kvm_pool_t;
+
+typedef struct kvm_pool_config {
+	const char *vmm_path, *image_path, *kvm_path;
+	unsigned size;       /* workers kept; 0: no pool */
+	uint32_t memory_mib; /* the size the pool starts with */
+	uint64_t warm_bytes; /* heap each warm guest touches */
+} kvm_pool_config_t;
+
+#define KVM_POOL_SIZE_DEFAULT 4u
+#define KVM_POOL_SIZE_MAX 256u
+#define KVM_POOL_WARM_BYTES (2u << 20)
+
+/* Starts filling on the first turn of the loop. Strings are copied. */
+int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret);
+kvm_pool_t *kvm_pool_free(kvm_pool_t *p);
+/*
+ * Give a ready worker of cfg's size the VM cfg describes (as
+ * kvm_worker_spawn() would start it: on success *ret is the same). Only a
+ * VM with the pool's guest image, no debug flags and no rlimit qualifies.
+ * -ENOENT: no ready worker fits (start one cold); other errors are
+ * kvm_worker_assign()'s. Either way the pool refills towards cfg's size.
+ */
+int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *ret);
+/* {"size", "memory_mib", "ready", "warming", "hits", "misses",
+ *  "failures", "last_error"?} */
+json_object *kvm_pool_describe(const kvm_pool_t *p);
+
+#endif
