@@ -107,6 +107,10 @@ START_TEST(test_lifecycle_and_restart_from_stopped)
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
 	ck_assert_ptr_null(mvmt_get(r, "result.pid"));
 	json_object_put(r);
+	/* Stopped once the guest can no longer run and its result is in;
+	 * the worker then tears its VM down and is reaped moments later. */
+	for (int i = 0; i < 200 && access(proc, F_OK) == 0; i++)
+		usleep(10000);
 	ck_assert_int_eq(access(proc, F_OK), -1); /* reaped */
 	/* stop while Stopped: invalid state */
 	r = call_id("compute.vm.stop", "life", NULL);
