@@ -395,7 +395,7 @@ START_TEST(test_kill9_readopt)
 	r = call_id("compute.vm.stop", "keep", NULL);
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
 	json_object_put(r);
-	ck_assert(mvmt_process_ended(pids[0]));
+	ck_assert(mvmt_wait_process_ended(pids[0], 5000));
 }
 END_TEST
 
@@ -425,7 +425,7 @@ START_TEST(test_readopt_without_recorded_pid)
 	r = call_id("compute.vm.stop", "nopid", NULL);
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
 	json_object_put(r);
-	ck_assert(mvmt_process_ended(pid));
+	ck_assert(mvmt_wait_process_ended(pid, 5000));
 }
 END_TEST
 

@@ -455,7 +455,7 @@ START_TEST(test_kill9_while_running)
 	ck_assert(!mvmt_process_ended(pid));
 	for (int i = 0; i < 500 && !mvmt_process_ended(pid); i++)
 		usleep(10000);
-	ck_assert(mvmt_process_ended(pid));
+	ck_assert(mvmt_wait_process_ended(pid, 5000));
 	mvmt_daemon_start(&d, NULL);
 	fd = mvmt_connect(d.sock);
 	json_object *s = status("sleeper");

@@ -460,6 +460,13 @@ const char *mvmt_kvm_skip_reason(void)
 	       "machine reboots";
 }
 
+bool mvmt_wait_process_ended(pid_t pid, int timeout_ms)
+{
+	for (int i = 0; i < timeout_ms / 10 && !mvmt_process_ended(pid); i++)
+		usleep(10000);
+	return mvmt_process_ended(pid);
+}
+
 bool mvmt_process_ended(pid_t pid)
 {
 	char path[64], buf[512];

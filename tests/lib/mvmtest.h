@@ -78,6 +78,8 @@ bool mvmt_have_kvm(void);
 const char *mvmt_kvm_skip_reason(void);
 /* Gone, or a zombie its new parent (init) has not reaped yet. */
 bool mvmt_process_ended(pid_t pid);
+/* A VM is Stopped once its worker's RESULT is in; the process follows. */
+bool mvmt_wait_process_ended(pid_t pid, int timeout_ms);
 
 /* method with {"id": name[, extra]} (extra: more members, "k":v,...): the
  * whole response. */
