@@ -5,7 +5,7 @@
  * (without the socket). Also cross-checks the strict syntax scanner with
  * json-c: ASCII text the scanner accepts must parse.
  */
-/* fuzz-sources: rpc/jsonrpc.c rpc/jsonscan.c rpc/json.c rpc/schema.c rpc/errors.c */
+/* fuzz-sources: rpc/jsonrpc.c rpc/jsonscan.c rpc/json.c rpc/schema.c rpc/pattern.c rpc/errors.c */
 #include <stdlib.h>
 #include <string.h>
 #include "rpc-internal.h"
