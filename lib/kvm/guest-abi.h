@@ -37,6 +37,8 @@ enum mvm_hypercall {
 	MVM_HC_WAIT = 6,          /* rdi=timeout ns (-1: none) -> rax=MVM_EV_* mask, rdx=mono ns */
 	/* 8..15: workloads (Wasm by content hash). */
 	MVM_HC_BLOB_LOAD = 8,     /* rdi=buf rsi=cap          -> rax=size | -errno */
+	MVM_HC_BLOB_LOAD_HASH = 9, /* rdi="sha256:<hex>" (71 bytes) rsi=buf rdx=cap
+				    * -> rax=size | -ENOENT | -E2BIG (rdx=size) | -EFBIG */
 	MVM_HC_MAX
 };
 
@@ -67,6 +69,7 @@ enum mvm_hypercall {
 #define MVM_HC_CONSOLE_MAX 65536u
 #define MVM_HC_RANDOM_MAX 256u
 #define MVM_HC_ABORT_MAX 1024u
+#define MVM_BLOB_REF_LEN 71u /* "sha256:" + 64 lowercase hex, no NUL */
 
 /* Fixed guest-physical layout. */
 #define MVM_GUEST_PML4 0x1000ull      /* page tables: 0x1000..0x8000, supervisor only */

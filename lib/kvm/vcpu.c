@@ -13,6 +13,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "kvm/grants.h"
 #include "kvm/guest-abi.h"
 #include "kvm/vm.h"
 #include "kvm/vsock.h"
@@ -159,6 +160,15 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 			return guest_fault(vm, idx, res, KVM_FAULT_BAD_POINTER, g->rdi, "blob buffer outside guest memory");
 		g->rax = a0;
 		break;
+	case MVM_HC_BLOB_LOAD_HASH: {
+		uint64_t rax = 0, rdx = 0, fault_addr = 0;
+		if (!kvm_hc_blob_load_hash(vm, ops->grants, a0, a1, g->rdx, &rax, &rdx, &fault_addr))
+			return guest_fault(vm, idx, res, KVM_FAULT_BAD_POINTER, fault_addr,
+					   "blob name or buffer outside guest memory");
+		g->rax = rax;
+		g->rdx = rdx;
+		break;
+	}
 	default:
 		return guest_fault(vm, idx, res, KVM_FAULT_BAD_PORT, nr, "unknown hypercall");
 	}

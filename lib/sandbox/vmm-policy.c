@@ -25,6 +25,11 @@ const sandbox_rule_t sandbox_vmm_rules[] = {
 	ALLOW(read), ALLOW(write), ALLOW(close), ALLOW(poll), ALLOW(ppoll),
 	ALLOW(accept4), ALLOW(getsockopt), ALLOW(shutdown), ALLOW(fcntl),
 	ALLOW(pwrite64), ALLOW(ftruncate),
+	/* the control connection is read with recvmsg, so that a blob grant's
+	 * descriptor (SCM_RIGHTS) is received, then read and closed; any other
+	 * descriptor is closed at once (lib/kvm/ctl.c). No sendmsg: the
+	 * worker never passes descriptors. */
+	ALLOW(recvmsg),
 	/* hypercalls: clock (vDSO fallback), random */
 	ALLOW(clock_gettime), ALLOW(getrandom),
 	/* malloc, threads (the control thread is created after the filter);
