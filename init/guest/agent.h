@@ -123,6 +123,9 @@ void agent_cmd_start(mvm_agent_t *a, agent_conn_t *c, uint64_t now);
 bool agent_cmd_step(mvm_agent_t *a, agent_conn_t *c, uint64_t now);
 void agent_cmd_stdin(agent_conn_t *c, const exec_frame_t *f);
 bool agent_cmd_wants_stdin(const agent_conn_t *c);
+/* agent-wasm.c: run argv[0] = sha256:<hex> to its end (the connection is
+ * then flushing its final frame). */
+void agent_wasm_run(mvm_agent_t *a, agent_conn_t *c, uint64_t now);
 /* agent.c helpers the built-ins use */
 uint32_t agent_out_space(const agent_conn_t *c);
 void agent_emit(agent_conn_t *c, int type, const void *data, size_t len);
