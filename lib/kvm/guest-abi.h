@@ -47,6 +47,25 @@ enum mvm_hypercall {
 #define MVM_EV_STOP 0x2u       /* the host asked the guest to stop: exit soon */
 #define MVM_EV_VSOCK 0x4u      /* vsock activity: a connection to accept, data,
 				* EOF, room to write (edge: poll every socket) */
+#define MVM_EV_ACCEPTED 0x8u   /* with MVM_EV_VSOCK: wait accepted a connection
+				* into its struct mvm_wait_accept (rsi) */
+
+/*
+ * Optional second argument of MVM_HC_WAIT (rsi, 0: none): when the wait
+ * returns MVM_EV_VSOCK, the host also does MVM_HC_VSOCK_ACCEPT(port, buf,
+ * cap) and, if that accepted one, sets MVM_EV_ACCEPTED and fills id and
+ * hint (what accept returns in rax and rdx). Saves the accept's exit for
+ * a guest that sleeps until a connection comes. The block must be
+ * writable guest memory (else fault bad-pointer), cap as for accept.
+ */
+struct mvm_wait_accept {
+	uint32_t port;
+	uint32_t pad;
+	uint64_t buf;
+	uint64_t cap;
+	int64_t id;    /* out: connection id */
+	uint64_t hint; /* out: bytes read into buf | connections still offered << 32 */
+};
 
 /*
  * Hybrid vsock (nr 16..31, docs/guest-abi.md "vsock"): the host connects to

@@ -140,10 +140,32 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 		memcpy(msg, p, a1);
 		msg[a1] = 0;
 		return guest_fault(vm, idx, res, KVM_FAULT_ABORT, 0, msg);
-	case MVM_HC_WAIT:
+	case MVM_HC_WAIT: {
+		struct mvm_wait_accept wa;
+		void *wp = a1 ? kvm_vm_guest_ptr(vm, a1, sizeof(wa), true) : NULL;
+		if (a1 && !wp)
+			return guest_fault(vm, idx, res, KVM_FAULT_BAD_POINTER, a1, "wait's accept block outside guest memory");
 		g->rax = ops->wait(ops->userdata, (int64_t)a0);
 		g->rdx = clock_ns(CLOCK_MONOTONIC); /* saves a clock call after waking */
+		if (wp && (g->rax & MVM_EV_VSOCK)) {
+			/* accept-in-wait: one exit instead of wait + accept */
+			uint64_t rax = 0, rdx = 0, fault_addr = 0;
+			memcpy(&wa, wp, sizeof(wa));
+			int f = kvm_vsock_hypercall(ops->vsock, vm, MVM_HC_VSOCK_ACCEPT, wa.port, wa.buf, wa.cap, &rax, &rdx,
+						    &fault_addr);
+			if (f)
+				return guest_fault(vm, idx, res, (kvm_fault_t)f, fault_addr,
+						   f == KVM_FAULT_BAD_POINTER ? "vsock buffer outside guest memory"
+						   : "vsock length too large");
+			if ((int64_t)rax >= 0) {
+				wa.id = (int64_t)rax;
+				wa.hint = rdx;
+				memcpy(wp, &wa, sizeof(wa));
+				g->rax |= MVM_EV_ACCEPTED;
+			}
+		}
 		break;
+	}
 	case MVM_HC_VSOCK_FIRST ... MVM_HC_VSOCK_LAST: {
 		uint64_t fault_addr = 0, rax = 0, rdx = 0;
 		int f = kvm_vsock_hypercall(ops->vsock, vm, nr, a0, a1, g->rdx, &rax, &rdx, &fault_addr);
