@@ -163,10 +163,13 @@ GUEST_TEST_SRCS := $(wildcard tests/guests/*.c)
 GUEST_TESTS := $(patsubst tests/guests/%.c,$(GUEST_DIR)/tests/%,$(GUEST_TEST_SRCS))
 GUEST_DEPS := init/guest/guest.ld init/guest/mvm.h lib/kvm/guest-abi.h
 
+# -MMD: a guest object is rebuilt when any header it includes changes (a
+# struct that grew in init/guest/agent.h must not leave stale objects).
 $(GUEST_DIR)/obj/%.o: % $(GUEST_DEPS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  GUESTCC $<")
-	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP -c -o $@ $<
+-include $(shell find $(GUEST_DIR)/obj -name '*.d' 2>/dev/null)
 
 $(GUEST_DIR)/libguest.a: $(GUEST_RT_OBJS)
 	@mkdir -p $(@D)

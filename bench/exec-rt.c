@@ -9,13 +9,19 @@
  *           stdout + exit frame, close: what compute.vm.exec does per call
  *           minus JSON-RPC (lib/exec client, blocking)
  *   exits   VM exits per exec, from the worker's own counter (STATUS)
- *   rpc     with -s: compute.vm.exec of mvm.echo through the running mvmd
- *           at SOCK (a VM of its own, made and removed here), the whole
- *           JSON-RPC round trip
+ *   wasm    with -w: the same round trip running a tiny Wasm module by
+ *           hash (WASM, e.g. build/wasm-programs/wl-hi.wasm), preceded
+ *           by the BLOB_GRANT that mvmd sends per exec (open the blob,
+ *           send the fd on the control socket): load, compile, instantiate
+ *           and run a fresh instance per exec
+ *   rpc     with -s: compute.vm.exec of mvm.echo (and with -w, of the
+ *           module) through the running mvmd at SOCK (a VM of its own,
+ *           made and removed here), the whole JSON-RPC round trip
  *
- *   exec-rt [-n RUNS] [-h HYPERCALLS] [-s MVMD_SOCKET]
+ *   exec-rt [-n RUNS] [-h HYPERCALLS] [-s MVMD_SOCKET] [-w WASM]
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <signal.h>
@@ -28,6 +34,7 @@
 #include <unistd.h>
 
 #include "exec/client.h"
+#include "kvm/sha256.h"
 #include "kvm/worker.h"
 
 static double now_us(void)
@@ -120,7 +127,7 @@ static json_object *rpc(int fd, const char *method, const char *params, json_obj
 	}
 }
 
-static int rpc_bench(const char *sock, int runs)
+static int rpc_bench(const char *sock, int runs, const char *wasm)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	json_object *root = NULL;
@@ -139,25 +146,69 @@ static int rpc_bench(const char *sock, int runs)
 		return 1;
 	}
 	json_object_put(root);
-	const char *ex = "{\"id\":\"bench-exec\",\"argv\":[\"mvm.echo\",\"hi\"]}";
-	for (int i = -20; i < runs; i++) {
-		double s = now_us();
-		json_object *res = rpc(fd, "compute.vm.exec", ex, &root);
-		if (!res) {
-			fprintf(stderr, "exec-rt: exec failed: %s\n", json_object_to_json_string(root));
+	char ex[512], put[4200], hash[128] = "";
+	if (wasm) {
+		char abs[4096];
+		snprintf(put, sizeof(put), "{\"path\":\"%s\"}", realpath(wasm, abs) ? abs : wasm);
+		json_object *res = rpc(fd, "compute.blob.put", put, &root), *h;
+		if (!res || !json_object_object_get_ex(res, "hash", &h)) {
+			fprintf(stderr, "exec-rt: blob.put failed: %s\n", json_object_to_json_string(root));
 			return 1;
 		}
-		if (i >= 0)
-			t[i] = now_us() - s;
+		snprintf(hash, sizeof(hash), "%s", json_object_get_string(h));
 		json_object_put(root);
+	}
+	for (int k = 0; k < (wasm ? 2 : 1); k++) {
+		if (k == 0)
+			snprintf(ex, sizeof(ex), "{\"id\":\"bench-exec\",\"argv\":[\"mvm.echo\",\"hi\"]}");
+		else
+			snprintf(ex, sizeof(ex), "{\"id\":\"bench-exec\",\"argv\":[\"%s\"]}", hash);
+		for (int i = -20; i < runs; i++) {
+			double s = now_us();
+			json_object *res = rpc(fd, "compute.vm.exec", ex, &root), *code;
+			if (!res || !json_object_object_get_ex(res, "exit_code", &code) || json_object_get_int(code) != 0) {
+				fprintf(stderr, "exec-rt: exec failed: %s\n", json_object_to_json_string(root));
+				return 1;
+			}
+			if (i >= 0)
+				t[i] = now_us() - s;
+			json_object_put(root);
+		}
+		qsort(t, (size_t)runs, sizeof(double), cmp_d);
+		printf("compute.vm.exec %s through mvmd (%d runs): p50 %.1f us  p99 %.1f us\n",
+		       k ? "Wasm module by hash" : "mvm.echo", runs, pct(t, runs, 0.5), pct(t, runs, 0.99));
 	}
 	rpc(fd, "compute.vm.remove", "{\"id\":\"bench-exec\",\"force\":true}", &root);
 	json_object_put(root);
 	close(fd);
-	qsort(t, (size_t)runs, sizeof(double), cmp_d);
-	printf("compute.vm.exec mvm.echo through mvmd (%d runs): p50 %.1f us  p99 %.1f us\n", runs,
-	       pct(t, runs, 0.5), pct(t, runs, 0.99));
 	free(t);
+	return 0;
+}
+
+/* What mvmd does per exec of a module: open the blob, grant it (fd on the
+ * control socket). */
+static int grant(kvm_worker_t *w, const char *path, const char *ref)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = kvm_ctl_send_fd(w->ctl, KVM_MSG_BLOB_GRANT, ref, KVM_BLOB_REF_LEN, fd);
+	close(fd);
+	return r;
+}
+
+/* "sha256:<hex>" of a file. */
+static int file_ref(const char *path, char ref[KVM_BLOB_REF_LEN + 1])
+{
+	static uint8_t buf[16 << 20];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+	if (fd >= 0)
+		close(fd);
+	if (n < 0)
+		return -1;
+	memcpy(ref, "sha256:", 7);
+	kvm_sha256_hex(buf, (size_t)n, ref + 7);
 	return 0;
 }
 
@@ -183,14 +234,16 @@ static int stop_worker(int ret)
 int main(int argc, char **argv)
 {
 	int runs = 500, hcs = 20000, c;
-	const char *rpc_sock = NULL;
+	const char *rpc_sock = NULL, *wasm = NULL;
 	char dir[] = "/tmp/mvm-exec-bench.XXXXXX", ctl[128], vsock[128], vmm[512], image[512];
 	const char *b = getenv("MVM_BUILD_DIR");
 	kvm_msg_t m;
 
-	while ((c = getopt(argc, argv, "n:h:s:")) != -1) {
+	while ((c = getopt(argc, argv, "n:h:s:w:")) != -1) {
 		if (c == 's')
 			rpc_sock = optarg;
+		else if (c == 'w')
+			wasm = optarg;
 		else if (c == 'n')
 			runs = atoi(optarg);
 		else if (c == 'h')
@@ -261,6 +314,38 @@ int main(int argc, char **argv)
 	}
 	uint64_t e1 = exits(&w);
 
+	/* The same round trip for a tiny module by hash, grant included. */
+	double *tw = calloc((size_t)runs, sizeof(double));
+	uint64_t ew0 = 0, ew1 = 0;
+	char ref[KVM_BLOB_REF_LEN + 1];
+	if (!tw)
+		return stop_worker(1);
+	if (wasm) {
+		if (file_ref(wasm, ref) < 0) {
+			fprintf(stderr, "exec-rt: cannot read %s\n", wasm);
+			return stop_worker(1);
+		}
+		const char *mod[] = { ref };
+		for (int i = -20; i < runs; i++) {
+			if (i == 0)
+				ew0 = exits(&w);
+			double s = now_us();
+			memset(&res, 0, sizeof(res));
+			r = grant(&w, wasm, ref);
+			if (r == 0)
+				r = run(vsock, mod, 1, &res);
+			if (i >= 0)
+				tw[i] = now_us() - s;
+			if (r < 0 || res.kind != EXEC_EXIT_CODE || res.value != 0) {
+				fprintf(stderr, "exec-rt: %s run %d: %s (exit %u, stderr %.*s)\n", ref, i, strerror(-r),
+					res.value, (int)res.err_len, res.err ? (char *)res.err : "");
+				return stop_worker(1);
+			}
+			exec_result_clear(&res);
+		}
+		ew1 = exits(&w);
+	}
+
 	char n[32];
 	snprintf(n, sizeof(n), "%d", hcs);
 	const char *hb[] = { "mvm.hcbench", n };
@@ -280,11 +365,20 @@ int main(int argc, char **argv)
 	printf("mvm.echo round trip (%d runs): p50 %.1f us  p99 %.1f us\n", runs, p50, p99);
 	printf("  = %.1f exits (p50), %.1f exits (p99)   goal: <= 4\n", p50 / exit_us, p99 / exit_us);
 	printf("VM exits per exec: %.2f\n", (double)(e1 - e0) / runs);
+	if (wasm) {
+		qsort(tw, (size_t)runs, sizeof(double), cmp_d);
+		double w50 = pct(tw, runs, 0.5), w99 = pct(tw, runs, 0.99);
+		printf("Wasm module by hash round trip (%s, grant included, %d runs): p50 %.1f us  p99 %.1f us\n",
+		       wasm, runs, w50, w99);
+		printf("  = %.1f exits (p50), %.1f exits (p99)\n", w50 / exit_us, w99 / exit_us);
+		printf("VM exits per Wasm exec: %.2f\n", (double)(ew1 - ew0) / runs);
+	}
+	free(tw);
 
 	stop_worker(0);
 	unlink(ctl);
 	unlink(vsock);
 	rmdir(dir);
 	free(t);
-	return rpc_sock ? rpc_bench(rpc_sock, runs) : 0;
+	return rpc_sock ? rpc_bench(rpc_sock, runs, wasm) : 0;
 }

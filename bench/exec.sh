@@ -3,8 +3,9 @@
 # run (bench/exec-rt.c): p50/p99 of an mvm.echo round trip over the VM's
 # hybrid vsock socket, the same as a multiple of one guest-timed hypercall
 # round trip (goal: <= 4), VM exits per exec, and the whole JSON-RPC
-# compute.vm.exec through a real mvmd.
-# RUNS (500), HYPERCALLS (20000).
+# compute.vm.exec through a real mvmd; the same for a tiny Wasm module run
+# by hash (build/wasm-programs/wl-hi.wasm, a fresh instance per exec).
+# RUNS (500), HYPERCALLS (20000), WASM (the module).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -18,4 +19,6 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
 	--log-level warning 2>"$dir/mvmd.log" &
 pid=$!
 for _ in $(seq 100); do [ -S "$dir/rpc.sock" ] && break; sleep 0.05; done
-"$B" -n "${RUNS:-500}" -h "${HYPERCALLS:-20000}" -s "$dir/rpc.sock"
+W=${WASM:-$BUILD/wasm-programs/wl-hi.wasm}
+[ -r "$W" ] || { echo "SKIP: $W not built (make all)"; exit 77; }
+"$B" -n "${RUNS:-500}" -h "${HYPERCALLS:-20000}" -s "$dir/rpc.sock" -w "$W"

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "console.h"
 #include "kvm-pool.h"
 #include "kvm/vm.h"
@@ -728,6 +729,39 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 	return 0;
 }
 
+/*
+ * compute.vm.exec of "sha256:<hex>": hand that one blob to the worker
+ * (docs/worker-protocol.md, BLOB_GRANT). The worker is sandboxed and never
+ * sees the blob directory; it gets a read-only fd to this blob, reads and
+ * verifies it. The frame must be on the socket before the exec connects
+ * to vsock.sock (the worker reads control input first), so a frame that
+ * cannot be written at once is an error, not a queued message. A hash
+ * that is not in the store is not granted: the guest's agent then answers
+ * not-found, as it does for any module it may not load.
+ */
+static int kvm_grant_blob(manager_t *m, vm_t *vm, const char *hex)
+{
+	kvm_runtime_t *k = vm->backend_data;
+	char ref[KVM_BLOB_REF_LEN + 1];
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (!k)
+		return -ESRCH;
+	if (!k->w.ctl)
+		return -ENOTCONN;
+	if (snprintf(ref, sizeof(ref), "sha256:%s", hex) != KVM_BLOB_REF_LEN)
+		return -EINVAL;
+	r = blob_open(manager_blobs(m), hex, false, &fd, NULL);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = kvm_ctl_send_fd(k->w.ctl, KVM_MSG_BLOB_GRANT, ref, KVM_BLOB_REF_LEN, fd);
+	ctl_update_events(k);
+	return r;
+}
+
 static const backend_ops_t kvm_ops = {
 	.usable = kvm_usable,
 	.validate = kvm_validate,
@@ -738,6 +772,7 @@ static const backend_ops_t kvm_ops = {
 	.adopt = kvm_adopt,
 	.kill = kvm_kill,
 	.release = kvm_release,
+	.grant_blob = kvm_grant_blob,
 };
 
 int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)

@@ -281,8 +281,20 @@ static void vm_exec(rpc_call_t *call, json_object *params, void *userdata)
 		ref[BLOB_REF_LEN] = '\0';
 		if (blob_ref_to_hex(ref, hex) == 0) {
 			r = manager_vm_grant_blob(ctx->manager, vm, hex);
-			if (r < 0 && r != -EOPNOTSUPP)
-				goto fail;
+			if (r < 0 && r != -EOPNOTSUPP) {
+				/* A kvm worker gets the module over its control
+				 * socket now, or the exec could not load it. */
+				json_object *data = json_object_new_object();
+				json_object_object_add(data, "id", json_object_new_string(vm->id));
+				json_object_object_add(data, "reason", json_object_new_string(
+					r == -EAGAIN ? "cannot hand the module to the VM's worker now: its control socket is busy"
+					: r == -ENOTCONN ? "cannot hand the module to the VM's worker: not connected to it"
+					: "cannot hand the module to the VM"));
+				json_object_object_add(data, "errno", json_object_new_string(strerror(-r)));
+				job_free(j);
+				rpc_call_error(call, RPC_ERROR_SERVER, "Exec failed", data);
+				return;
+			}
 		}
 	}
 	j->req.stdin_mode = EXEC_STDIN_NONE;

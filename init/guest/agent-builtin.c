@@ -9,8 +9,8 @@
  *   mvm.sleep MS              exit 0 after MS ms; 0 or none: never (for timeouts)
  *   mvm.hcbench N             N no-op hypercalls (clock), prints the mean ns
  *                             of one round trip guest -> host -> guest
- *   sha256:<hex>              a Wasm module by hash: not-supported until the
- *                             Wasm runtime joins mvm-guest
+ *   sha256:<hex>              a Wasm module by hash, granted by mvmd for this
+ *                             exec (agent-wasm.c)
  *
  * Output is produced only as the connection's out buffer has room, so a
  * host that does not read stops a command instead of growing a buffer.
@@ -62,7 +62,7 @@ static size_t info_text(mvm_agent_t *a, char *buf, size_t cap)
 			 "agent: mvm-guest exec agent\nprotocol: %u\nplatform: mvm-guest\nvsock-port: %u\n"
 			 "memory-mib: %llu\nvcpus: %u\nworkload: %s\nuptime-ms: %llu\nheap-free: %zu\n"
 			 "connections: %u\nserved: %llu\nbuilt-ins: mvm.echo mvm.info mvm.exit mvm.yes mvm.sleep mvm.hcbench\n"
-			 "wasm: no\n",
+			 "wasm: yes\n",
 			 EXEC_PROTOCOL_VERSION, EXEC_AGENT_PORT, (unsigned long long)(bi->mem_size >> 20),
 			 bi->vcpus, bi->workload[0] ? bi->workload : "(none)", (unsigned long long)up, free_b,
 			 a->nconns, (unsigned long long)a->served);
@@ -84,18 +84,12 @@ void agent_cmd_start(mvm_agent_t *a, agent_conn_t *c, uint64_t now)
 	exec_str_t a0 = r->argv[0];
 	uint64_t v;
 
-	(void)a;
 	c->cmd = 0;
 	c->arg_i = 1;
 	c->arg_off = c->stdin_off = 0;
 	if (a0.len > 7 && memcmp(a0.ptr, "sha256:", 7) == 0) {
-		/* The only module a micro-VM's worker holds is the VM's own
-		 * workload, and a workload VM runs it instead of this agent;
-		 * an exec'd module needs mvmd to hand one more blob to the
-		 * worker (docs/exec-protocol.md, "Wasm by hash"). */
-		agent_finish_error(c, EXEC_ERROR_NOT_SUPPORTED,
-				   "Wasm modules by hash run as the VM's workload (compute.vm.create with a workload); "
-				   "exec of a module in a running micro-VM is not supported yet");
+		/* A module mvmd granted to this VM for this exec (agent-wasm.c). */
+		agent_wasm_run(a, c, now);
 		return;
 	}
 	if (str_is(a0, "mvm.echo")) {

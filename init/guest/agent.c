@@ -83,18 +83,11 @@ static void conn_drop(mvm_agent_t *a, unsigned i, bool close)
 	a->conns[a->nconns] = NULL;
 }
 
-/* -1: nothing to accept; else 1 if more are queued. */
-static int accept_one(mvm_agent_t *a, uint64_t now)
+/* The spare connection took accepted connection id, hint as accept's rdx. */
+static void conn_setup(mvm_agent_t *a, int64_t id, uint64_t hint, uint64_t now)
 {
-	uint64_t hint = 0;
-	agent_conn_t *c = a->spare ? a->spare : mvm_malloc(sizeof(*c));
+	agent_conn_t *c = a->spare;
 
-	a->spare = c;
-	if (!c)
-		return -1; /* out of memory: they wait in the backlog */
-	int64_t id = mvm_vsock_accept(EXEC_AGENT_PORT, c->rbuf, sizeof(c->rbuf), &hint);
-	if (id < 0)
-		return -1;
 	a->spare = NULL;
 	memset(c, 0, offsetof(agent_conn_t, rbuf));
 	uint32_t got = (uint32_t)hint;
@@ -108,7 +101,53 @@ static int accept_one(mvm_agent_t *a, uint64_t now)
 	exec_decoder_init(&c->dec, c->dbuf, sizeof(c->dbuf));
 	a->conns[a->nconns++] = c;
 	a->served++;
+}
+
+/* -1: nothing to accept; else 1 if more are queued. */
+static int accept_one(mvm_agent_t *a, uint64_t now)
+{
+	uint64_t hint = 0;
+	agent_conn_t *c = a->spare ? a->spare : mvm_malloc(sizeof(*c));
+
+	a->spare = c;
+	if (!c)
+		return -1; /* out of memory: they wait in the backlog */
+	int64_t id = mvm_vsock_accept(EXEC_AGENT_PORT, c->rbuf, sizeof(c->rbuf), &hint);
+	if (id < 0)
+		return -1;
+	conn_setup(a, id, hint, now);
 	return (hint >> 32) > 0;
+}
+
+struct mvm_wait_accept *mvm_agent_wait_block(mvm_agent_t *a)
+{
+	if (!a->listening || a->nconns >= AGENT_CONNS)
+		return NULL;
+	if (!a->spare)
+		a->spare = mvm_malloc(sizeof(*a->spare));
+	if (!a->spare)
+		return NULL;
+	a->wa = (struct mvm_wait_accept){ .port = EXEC_AGENT_PORT, .buf = (uint64_t)(uintptr_t)a->spare->rbuf,
+					  .cap = sizeof(a->spare->rbuf) };
+	return &a->wa;
+}
+
+bool mvm_agent_waited(mvm_agent_t *a, bool used_block, uint32_t ev, uint64_t now)
+{
+	if (!(ev & MVM_EV_VSOCK))
+		return false;
+	if (!used_block)
+		return true;
+	/* The event for the connections we have; the host already tried
+	 * accept: more only if it said so. */
+	for (unsigned i = 0; i < a->nconns; i++)
+		a->conns[i]->readable = true;
+	a->accept_pending = false;
+	if (ev & MVM_EV_ACCEPTED) {
+		a->accept_pending = (a->wa.hint >> 32) > 0;
+		conn_setup(a, a->wa.id, a->wa.hint, now);
+	}
+	return false;
 }
 
 static void on_frame(mvm_agent_t *a, agent_conn_t *c, const exec_frame_t *f, uint64_t now)

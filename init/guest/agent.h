@@ -70,6 +70,11 @@ static inline uint32_t mvm_wait_now(int64_t timeout_ns, uint64_t *now_ns)
 {
 	return (uint32_t)mvm_hypercall3(MVM_HC_WAIT, timeout_ns, 0, 0, now_ns);
 }
+/* the same, accepting a connection into *wa on the way (MVM_EV_ACCEPTED) */
+static inline uint32_t mvm_wait_accept_now(int64_t timeout_ns, struct mvm_wait_accept *wa, uint64_t *now_ns)
+{
+	return (uint32_t)mvm_hypercall3(MVM_HC_WAIT, timeout_ns, wa, 0, now_ns);
+}
 
 /* Output kept per connection: two data frames plus the final frame. */
 #define AGENT_OUT_CAP (2u * (EXEC_MAX_DATA + EXEC_FRAME_HEADER_SIZE) + 1024u)
@@ -104,6 +109,7 @@ typedef struct mvm_agent {
 	const struct mvm_boot_info *bi;
 	agent_conn_t *conns[AGENT_CONNS];
 	agent_conn_t *spare; /* allocated before accept, which reads into it */
+	struct mvm_wait_accept wa; /* accept-in-wait into spare (mvm_agent_wait_block) */
 	unsigned nconns;
 	uint64_t served;
 	uint64_t boot_ns;
@@ -114,6 +120,13 @@ int mvm_agent_init(mvm_agent_t *a, const struct mvm_boot_info *bi);
 /* Do what can be done without waiting; true if anything happened.
  * vsock_event: MVM_EV_VSOCK came (connections may have news). */
 bool mvm_agent_step(mvm_agent_t *a, bool vsock_event, uint64_t now_ns);
+/* The block for mvm_wait_accept_now(), or NULL when the agent cannot take
+ * a connection now. After the wait, mvm_agent_waited() takes what it
+ * returned (a connection it accepted, the vsock event) and says whether
+ * mvm_agent_step() still needs vsock_event. Exec of a built-in then costs
+ * 2 exits: the wait (accept and request included) and the close. */
+struct mvm_wait_accept *mvm_agent_wait_block(mvm_agent_t *a);
+bool mvm_agent_waited(mvm_agent_t *a, bool used_block, uint32_t ev, uint64_t now_ns);
 /* Nanoseconds from now_ns until a deadline the agent must act on, or -1. */
 int64_t mvm_agent_timeout_ns(const mvm_agent_t *a, uint64_t now_ns);
 
@@ -123,6 +136,9 @@ void agent_cmd_start(mvm_agent_t *a, agent_conn_t *c, uint64_t now);
 bool agent_cmd_step(mvm_agent_t *a, agent_conn_t *c, uint64_t now);
 void agent_cmd_stdin(agent_conn_t *c, const exec_frame_t *f);
 bool agent_cmd_wants_stdin(const agent_conn_t *c);
+/* agent-wasm.c: run argv[0] = sha256:<hex> to its end (the connection is
+ * then flushing its final frame). */
+void agent_wasm_run(mvm_agent_t *a, agent_conn_t *c, uint64_t now);
 /* agent.c helpers the built-ins use */
 uint32_t agent_out_space(const agent_conn_t *c);
 void agent_emit(agent_conn_t *c, int type, const void *data, size_t len);

@@ -54,15 +54,19 @@ int mvm_main(const struct mvm_boot_info *bi)
 		mvm_printf("mvm-guest: no exec agent: %d\n", r);
 	mvm_printf("mvm-guest: ready\n");
 
+	struct mvm_wait_accept *wa = NULL;
 	uint32_t ev = MVM_EV_VSOCK;
 	uint64_t now = mvm_clock_monotonic();
 	for (;;) {
 		/* Serve exec until nothing moves, then sleep in the host (the
-		 * wait says the time: no clock call per round). */
-		for (bool vsock = ev & MVM_EV_VSOCK; mvm_agent_step(&agent, vsock, now); vsock = false)
+		 * wait says the time: no clock call per round, and it accepts
+		 * the next connection, request included: no accept call). */
+		for (bool vsock = mvm_agent_waited(&agent, wa != NULL, ev, now); mvm_agent_step(&agent, vsock, now);
+		     vsock = false)
 			;
 		mvm_console_flush();
-		ev = mvm_wait_now(mvm_agent_timeout_ns(&agent, now), &now);
+		wa = mvm_agent_wait_block(&agent);
+		ev = mvm_wait_accept_now(mvm_agent_timeout_ns(&agent, now), wa, &now);
 		if (ev & MVM_EV_CONSOLE_IN) {
 			int64_t n;
 			while ((n = mvm_console_read(buf, sizeof(buf))) > 0) {

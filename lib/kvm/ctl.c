@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,7 +21,18 @@ struct kvm_ctl {
 	size_t in_len, in_cap, in_off; /* unread bytes are in[in_off..in_len) */
 	uint8_t *out;
 	size_t out_len, out_off, out_cap, out_max;
+	/* A descriptor that arrived (SCM_RIGHTS) and awaits its frame: the
+	 * frame carrying it must start within the bytes of the read it came
+	 * with, in[fd_lo..fd_hi) (the kernel ends a read at the message that
+	 * carries descriptors, and hands them over with its first byte). */
+	bool accept_fds;
+	int in_fd;
+	size_t fd_lo, fd_hi;
 };
+
+/* Room for more descriptors than a frame may carry, so that extra ones
+ * are seen (and closed) instead of being cut off. */
+#define CTL_FDS_MAX 8
 
 /* Buffers start small and grow to two maximal frames only when a peer
  * sends big ones, and the output buffer is freed after a burst: mvmd holds
@@ -33,6 +45,7 @@ static const char *const msg_names[_KVM_MSG_MAX] = {
 	[KVM_MSG_CONSOLE_OUT] = "console-out", [KVM_MSG_CONSOLE_IN] = "console-in",
 	[KVM_MSG_STOP] = "stop", [KVM_MSG_STATUS_REQ] = "status-request",
 	[KVM_MSG_STATUS] = "status", [KVM_MSG_RESULT] = "result",
+	[KVM_MSG_BLOB_GRANT] = "blob-grant",
 };
 
 static const char *const state_names[_KVM_VM_STATE_MAX] = {
@@ -91,8 +104,14 @@ static int msg_len_ok(uint32_t type, uint32_t len)
 	case KVM_MSG_STOP: return len == sizeof(kvm_msg_stop_t);
 	case KVM_MSG_STATUS: return len == sizeof(kvm_msg_status_t);
 	case KVM_MSG_RESULT: return len == sizeof(kvm_result_t);
+	case KVM_MSG_BLOB_GRANT: return len == KVM_BLOB_REF_LEN;
 	default: return 0;
 	}
+}
+
+bool kvm_msg_type_has_fd(uint32_t type)
+{
+	return type == KVM_MSG_BLOB_GRANT;
 }
 
 int kvm_msg_decode(const void *buf, size_t len, kvm_msg_t *ret_msg, size_t *ret_consumed)
@@ -111,6 +130,7 @@ int kvm_msg_decode(const void *buf, size_t len, kvm_msg_t *ret_msg, size_t *ret_
 	ret_msg->type = h.type;
 	ret_msg->len = h.len;
 	ret_msg->payload = (const uint8_t *)buf + sizeof(h);
+	ret_msg->fd = -1;
 	*ret_consumed = sizeof(h) + h.len;
 	return 1;
 }
@@ -166,6 +186,7 @@ int kvm_ctl_new(int fd, size_t out_max, kvm_ctl_t **ret)
 	if (!c)
 		return -ENOMEM;
 	c->fd = fd;
+	c->in_fd = -1;
 	c->out_max = out_max < sizeof(kvm_msg_hdr_t) + KVM_MSG_PAYLOAD_MAX
 			     ? sizeof(kvm_msg_hdr_t) + KVM_MSG_PAYLOAD_MAX : out_max;
 	*ret = c;
@@ -177,6 +198,7 @@ kvm_ctl_t *kvm_ctl_free(kvm_ctl_t *c)
 	if (!c)
 		return NULL;
 	safe_close(c->fd);
+	safe_close(c->in_fd);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -184,6 +206,7 @@ kvm_ctl_t *kvm_ctl_free(kvm_ctl_t *c)
 }
 
 int kvm_ctl_fd(const kvm_ctl_t *c) { return c->fd; }
+void kvm_ctl_accept_fds(kvm_ctl_t *c, bool accept) { c->accept_fds = accept; }
 size_t kvm_ctl_pending(const kvm_ctl_t *c) { return c->out_len - c->out_off; }
 
 size_t kvm_ctl_space(const kvm_ctl_t *c)
@@ -192,16 +215,12 @@ size_t kvm_ctl_space(const kvm_ctl_t *c)
 	return p >= c->out_max ? 0 : c->out_max - p;
 }
 
-int kvm_ctl_queue(kvm_ctl_t *c, uint32_t type, const void *payload, size_t len)
+/* Append a then b to the output queue, both or nothing (no limit check:
+ * callers did it). */
+static int queue_raw(kvm_ctl_t *c, const void *a, size_t alen, const void *b, size_t blen)
 {
-	kvm_msg_hdr_t h = { .type = type, .len = (uint32_t)len };
-	size_t need;
+	size_t need = alen + blen;
 
-	if (len > KVM_MSG_PAYLOAD_MAX || !msg_len_ok(type, (uint32_t)len))
-		return -EMSGSIZE;
-	need = sizeof(h) + len;
-	if (need > kvm_ctl_space(c))
-		return -ENOBUFS;
 	if (c->out_off > 0 && c->out_len + need > c->out_cap) {
 		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
 		c->out_len -= c->out_off;
@@ -215,11 +234,23 @@ int kvm_ctl_queue(kvm_ctl_t *c, uint32_t type, const void *payload, size_t len)
 		c->out = n;
 		c->out_cap = cap;
 	}
-	memcpy(c->out + c->out_len, &h, sizeof(h));
-	if (len)
-		memcpy(c->out + c->out_len + sizeof(h), payload, len);
+	memcpy(c->out + c->out_len, a, alen);
+	if (blen)
+		memcpy(c->out + c->out_len + alen, b, blen);
 	c->out_len += need;
 	return 0;
+}
+
+int kvm_ctl_queue(kvm_ctl_t *c, uint32_t type, const void *payload, size_t len)
+{
+	kvm_msg_hdr_t h = { .type = type, .len = (uint32_t)len };
+
+	/* Frames that carry a descriptor go through kvm_ctl_send_fd(). */
+	if (len > KVM_MSG_PAYLOAD_MAX || !msg_len_ok(type, (uint32_t)len) || kvm_msg_type_has_fd(type))
+		return -EMSGSIZE;
+	if (sizeof(h) + len > kvm_ctl_space(c))
+		return -ENOBUFS;
+	return queue_raw(c, &h, sizeof(h), payload, len);
 }
 
 int kvm_ctl_flush(kvm_ctl_t *c)
@@ -245,14 +276,52 @@ int kvm_ctl_flush(kvm_ctl_t *c)
 	return 0;
 }
 
+/* Take the descriptors out of a received message: at most one is kept,
+ * anything else closes all of them. Returns 0 or -EBADMSG. */
+static int take_fds(kvm_ctl_t *c, struct msghdr *mh, size_t lo, size_t hi)
+{
+	int got[CTL_FDS_MAX], n = 0;
+	bool bad = (mh->msg_flags & MSG_CTRUNC) != 0;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
+			bad = true; /* nothing else was asked for */
+			continue;
+		}
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k && n < CTL_FDS_MAX; i++)
+			memcpy(&got[n++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+	}
+	if (n == 0 && !bad)
+		return 0;
+	if (bad || n > 1 || !c->accept_fds || c->in_fd >= 0) {
+		for (int i = 0; i < n; i++)
+			close(got[i]);
+		return -EBADMSG;
+	}
+	c->in_fd = got[0];
+	c->fd_lo = lo;
+	c->fd_hi = hi;
+	return 0;
+}
+
 int kvm_ctl_fill(kvm_ctl_t *c)
 {
 	const size_t max = 2 * (sizeof(kvm_msg_hdr_t) + KVM_MSG_PAYLOAD_MAX);
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(CTL_FDS_MAX * sizeof(int))];
+	} cbuf;
 	ssize_t n;
 
 	if (c->in_off > 0) {
 		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
 		c->in_len -= c->in_off;
+		if (c->in_fd >= 0) {
+			/* frames before fd_lo were all decoded (kvm_ctl_next checks) */
+			c->fd_lo = c->fd_lo > c->in_off ? c->fd_lo - c->in_off : 0;
+			c->fd_hi -= c->in_off;
+		}
 		c->in_off = 0;
 	}
 	if (c->in_len == c->in_cap) {
@@ -267,18 +336,28 @@ int kvm_ctl_fill(kvm_ctl_t *c)
 		c->in = b;
 		c->in_cap = cap;
 	}
-	do
-		n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
-	while (n < 0 && errno == EINTR);
+	/* recvmsg, not read: a descriptor must be received to be closed or
+	 * claimed (read() would drop it silently, and so would a control
+	 * buffer that is too small: MSG_CTRUNC is checked). */
+	struct iovec iov = { .iov_base = c->in + c->in_len, .iov_len = c->in_cap - c->in_len };
+	struct msghdr mh;
+	do {
+		mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
+				      .msg_controllen = sizeof(cbuf.buf) };
+		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
+	int r = take_fds(c, &mh, c->in_len, c->in_len + (size_t)n);
+	if (r < 0)
+		return r;
 	c->in_len += (size_t)n;
 	return (int)n;
 }
 
 int kvm_ctl_next(kvm_ctl_t *c, kvm_msg_t *ret)
 {
-	size_t used;
+	size_t used, at = c->in_off;
 	int r;
 
 	if (!c->in)
@@ -286,6 +365,16 @@ int kvm_ctl_next(kvm_ctl_t *c, kvm_msg_t *ret)
 	r = kvm_msg_decode(c->in + c->in_off, c->in_len - c->in_off, ret, &used);
 	if (r <= 0)
 		return r;
+	if (kvm_msg_type_has_fd(ret->type)) {
+		/* Its descriptor must have come with the read its first byte did. */
+		if (c->in_fd < 0 || at < c->fd_lo || at >= c->fd_hi)
+			return -EBADMSG;
+		ret->fd = c->in_fd;
+		c->in_fd = -1;
+	} else if (c->in_fd >= 0 && at >= c->fd_hi) {
+		/* The descriptor came with a frame that takes none. */
+		return -EBADMSG;
+	}
 	c->in_off += used;
 	return 1;
 }
@@ -333,6 +422,53 @@ int kvm_ctl_recv(kvm_ctl_t *c, int timeout_ms, kvm_msg_t *ret)
 				return r;
 		}
 	}
+}
+
+int kvm_ctl_send_fd(kvm_ctl_t *c, uint32_t type, const void *payload, size_t len, int fd)
+{
+	kvm_msg_hdr_t h = { .type = type, .len = (uint32_t)len };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	ssize_t n;
+	int r;
+
+	if (!kvm_msg_type_has_fd(type) || fd < 0)
+		return -EINVAL;
+	if (len > KVM_MSG_PAYLOAD_MAX || !msg_len_ok(type, (uint32_t)len))
+		return -EMSGSIZE;
+	r = kvm_ctl_flush(c);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return -EAGAIN; /* other output still queued: this would wait */
+	memset(&cbuf, 0, sizeof(cbuf));
+	struct iovec iov[2] = { { .iov_base = &h, .iov_len = sizeof(h) }, { .iov_base = (void *)payload, .iov_len = len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1, .msg_control = cbuf.buf,
+			     .msg_controllen = sizeof(cbuf.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	do
+		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno; /* -EAGAIN: the socket is full; nothing was sent */
+	if ((size_t)n == sizeof(h) + len)
+		return 0;
+	/* Short: the descriptor went with the first byte; the rest must
+	 * follow or the stream is broken. Queue it. */
+	uint8_t frame[sizeof(h) + KVM_BLOB_REF_LEN];
+	size_t total = sizeof(h) + len;
+	if (total > sizeof(frame))
+		return -EPIPE; /* cannot happen: fd frames are small */
+	memcpy(frame, &h, sizeof(h));
+	memcpy(frame + sizeof(h), payload, len);
+	r = queue_raw(c, frame + n, total - (size_t)n, NULL, 0);
+	return r < 0 ? r : -EAGAIN;
 }
 
 int kvm_ctl_send_stop(kvm_ctl_t *c, uint32_t grace_ms)

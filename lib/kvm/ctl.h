@@ -20,6 +20,7 @@
 
 #define KVM_PROTO_VERSION 1u
 #define KVM_MSG_PAYLOAD_MAX 65536u
+#define KVM_BLOB_REF_LEN 71u /* "sha256:" + 64 lowercase hex: BLOB_GRANT's payload */
 
 typedef enum kvm_msg_type {
 	KVM_MSG_HELLO = 1,       /* w->p  kvm_msg_hello_t, first on every connection */
@@ -30,6 +31,7 @@ typedef enum kvm_msg_type {
 	KVM_MSG_STATUS_REQ = 6,  /* p->w  empty */
 	KVM_MSG_STATUS = 7,      /* w->p  kvm_msg_status_t */
 	KVM_MSG_RESULT = 8,      /* w->p  kvm_result_t, last message before exit */
+	KVM_MSG_BLOB_GRANT = 9,  /* p->w  "sha256:<64 hex>" + one fd (SCM_RIGHTS): a blob the guest may load */
 	_KVM_MSG_MAX,
 } kvm_msg_type_t;
 
@@ -112,11 +114,14 @@ typedef struct kvm_msg_status {
 	uint64_t console_buffered; /* bytes waiting in the worker */
 } kvm_msg_status_t;
 
-/* A decoded message; payload points into the decoder's buffer. */
+/* A decoded message; payload points into the decoder's buffer. fd is -1,
+ * or (BLOB_GRANT from kvm_ctl_next) the descriptor that came with the
+ * frame: the caller owns it and must close it. */
 typedef struct kvm_msg {
 	uint32_t type;
 	uint32_t len;
 	const uint8_t *payload;
+	int fd;
 } kvm_msg_t;
 
 const char *kvm_msg_type_to_string(uint32_t t);
@@ -126,11 +131,14 @@ int kvm_outcome_from_string(const char *s);
 const char *kvm_fault_to_string(uint32_t f);
 int kvm_fault_from_string(const char *s);
 const char *kvm_reg_name(unsigned i);
+/* Whether frames of this type carry exactly one fd (and others none). */
+bool kvm_msg_type_has_fd(uint32_t type);
 
 /*
- * Decode one frame from buf[0..len). Returns 1 and fills ret_msg and
- * ret_consumed when a whole valid frame is there, 0 when more bytes are
- * needed, -EBADMSG for an unknown type or a length the type does not allow.
+ * Decode one frame from buf[0..len). Returns 1 and fills ret_msg (fd -1:
+ * the pure decoder sees no descriptors) and ret_consumed when a whole
+ * valid frame is there, 0 when more bytes are needed, -EBADMSG for an
+ * unknown type or a length the type does not allow.
  */
 int kvm_msg_decode(const void *buf, size_t len, kvm_msg_t *ret_msg, size_t *ret_consumed);
 
@@ -142,8 +150,12 @@ int kvm_msg_get_stop(const kvm_msg_t *m, kvm_msg_stop_t *ret);
 
 typedef struct kvm_ctl kvm_ctl_t;
 
-/* Takes ownership of fd (made non-blocking). out_max bounds the queue. */
+/* Takes ownership of fd (made non-blocking). out_max bounds the queue.
+ * A new connection refuses descriptors: any SCM_RIGHTS that arrives is a
+ * protocol error (and is closed) until kvm_ctl_accept_fds(c, true); only
+ * the worker, which receives BLOB_GRANT, turns it on. */
 int kvm_ctl_new(int fd, size_t out_max, kvm_ctl_t **ret);
+void kvm_ctl_accept_fds(kvm_ctl_t *c, bool accept);
 kvm_ctl_t *kvm_ctl_free(kvm_ctl_t *c);
 int kvm_ctl_fd(const kvm_ctl_t *c);
 /* Queue a frame; -ENOBUFS when the queue would exceed out_max. */
@@ -152,10 +164,23 @@ size_t kvm_ctl_pending(const kvm_ctl_t *c);
 size_t kvm_ctl_space(const kvm_ctl_t *c);
 /* Write queued bytes: 0 when all are out, 1 when some remain (EAGAIN), -errno. */
 int kvm_ctl_flush(kvm_ctl_t *c);
-/* One read: >0 bytes read, 0 on EOF, -EAGAIN, -errno. */
+/* One read (recvmsg): >0 bytes read, 0 on EOF, -EAGAIN, -errno;
+ * -EBADMSG when descriptors came that this connection does not take
+ * (refused, more than one, a second before the first was claimed, or
+ * truncated control data): every one received is closed. */
 int kvm_ctl_fill(kvm_ctl_t *c);
-/* Next buffered message: 1 (ret valid until the next call), 0 none, -EBADMSG. */
+/* Next buffered message: 1 (ret valid until the next call), 0 none,
+ * -EBADMSG (also for a frame that should carry an fd but came without one,
+ * or an fd that came with a frame that takes none). */
 int kvm_ctl_next(kvm_ctl_t *c, kvm_msg_t *ret);
+/*
+ * Send one frame that carries fd (SCM_RIGHTS on its first byte; fd stays
+ * the caller's). Only when nothing else is queued, so the frame is not
+ * delayed behind other output: -EAGAIN if the queue cannot be flushed at
+ * once or the frame is not written whole at once (its rest is then queued
+ * and goes out later; the fd went with its first byte).
+ */
+int kvm_ctl_send_fd(kvm_ctl_t *c, uint32_t type, const void *payload, size_t len, int fd);
 /*
  * Blocking convenience for tools and tests: wait up to timeout_ms (-1: for
  * ever) for the next message, flushing queued output meanwhile.

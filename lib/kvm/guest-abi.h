@@ -39,6 +39,8 @@ enum mvm_hypercall {
 				   * (only with MVM_BOOT_F_WARM; see docs/guest-abi.md) */
 	/* 8..15: workloads (Wasm by content hash). */
 	MVM_HC_BLOB_LOAD = 8,     /* rdi=buf rsi=cap          -> rax=size | -errno */
+	MVM_HC_BLOB_LOAD_HASH = 9, /* rdi="sha256:<hex>" (71 bytes) rsi=buf rdx=cap
+				    * -> rax=size | -ENOENT | -E2BIG (rdx=size) | -EFBIG */
 	MVM_HC_MAX
 };
 
@@ -47,6 +49,25 @@ enum mvm_hypercall {
 #define MVM_EV_STOP 0x2u       /* the host asked the guest to stop: exit soon */
 #define MVM_EV_VSOCK 0x4u      /* vsock activity: a connection to accept, data,
 				* EOF, room to write (edge: poll every socket) */
+#define MVM_EV_ACCEPTED 0x8u   /* with MVM_EV_VSOCK: wait accepted a connection
+				* into its struct mvm_wait_accept (rsi) */
+
+/*
+ * Optional second argument of MVM_HC_WAIT (rsi, 0: none): when the wait
+ * returns MVM_EV_VSOCK, the host also does MVM_HC_VSOCK_ACCEPT(port, buf,
+ * cap) and, if that accepted one, sets MVM_EV_ACCEPTED and fills id and
+ * hint (what accept returns in rax and rdx). Saves the accept's exit for
+ * a guest that sleeps until a connection comes. The block must be
+ * writable guest memory (else fault bad-pointer), cap as for accept.
+ */
+struct mvm_wait_accept {
+	uint32_t port;
+	uint32_t pad;
+	uint64_t buf;
+	uint64_t cap;
+	int64_t id;    /* out: connection id */
+	uint64_t hint; /* out: bytes read into buf | connections still offered << 32 */
+};
 
 /*
  * Hybrid vsock (nr 16..31, docs/guest-abi.md "vsock"): the host connects to
@@ -69,6 +90,7 @@ enum mvm_hypercall {
 #define MVM_HC_CONSOLE_MAX 65536u
 #define MVM_HC_RANDOM_MAX 256u
 #define MVM_HC_ABORT_MAX 1024u
+#define MVM_BLOB_REF_LEN 71u /* "sha256:" + 64 lowercase hex, no NUL */
 
 /* Fixed guest-physical layout. */
 #define MVM_GUEST_PML4 0x1000ull      /* page tables: 0x1000..0x8000, supervisor only */

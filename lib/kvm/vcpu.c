@@ -13,6 +13,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "kvm/grants.h"
 #include "kvm/guest-abi.h"
 #include "kvm/vm.h"
 #include "kvm/vsock.h"
@@ -139,10 +140,32 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 		memcpy(msg, p, a1);
 		msg[a1] = 0;
 		return guest_fault(vm, idx, res, KVM_FAULT_ABORT, 0, msg);
-	case MVM_HC_WAIT:
+	case MVM_HC_WAIT: {
+		struct mvm_wait_accept wa;
+		void *wp = a1 ? kvm_vm_guest_ptr(vm, a1, sizeof(wa), true) : NULL;
+		if (a1 && !wp)
+			return guest_fault(vm, idx, res, KVM_FAULT_BAD_POINTER, a1, "wait's accept block outside guest memory");
 		g->rax = ops->wait(ops->userdata, (int64_t)a0);
 		g->rdx = clock_ns(CLOCK_MONOTONIC); /* saves a clock call after waking */
+		if (wp && (g->rax & MVM_EV_VSOCK)) {
+			/* accept-in-wait: one exit instead of wait + accept */
+			uint64_t rax = 0, rdx = 0, fault_addr = 0;
+			memcpy(&wa, wp, sizeof(wa));
+			int f = kvm_vsock_hypercall(ops->vsock, vm, MVM_HC_VSOCK_ACCEPT, wa.port, wa.buf, wa.cap, &rax, &rdx,
+						    &fault_addr);
+			if (f)
+				return guest_fault(vm, idx, res, (kvm_fault_t)f, fault_addr,
+						   f == KVM_FAULT_BAD_POINTER ? "vsock buffer outside guest memory"
+						   : "vsock length too large");
+			if ((int64_t)rax >= 0) {
+				wa.id = (int64_t)rax;
+				wa.hint = rdx;
+				memcpy(wp, &wa, sizeof(wa));
+				g->rax |= MVM_EV_ACCEPTED;
+			}
+		}
 		break;
+	}
 	case MVM_HC_CONFIG:
 		/* The vCPU thread blocks here until a warm VM is given its job. */
 		if (ops->config && ops->config(ops->userdata, res))
@@ -165,6 +188,15 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 			return guest_fault(vm, idx, res, KVM_FAULT_BAD_POINTER, g->rdi, "blob buffer outside guest memory");
 		g->rax = a0;
 		break;
+	case MVM_HC_BLOB_LOAD_HASH: {
+		uint64_t rax = 0, rdx = 0, fault_addr = 0;
+		if (!kvm_hc_blob_load_hash(vm, ops->grants, a0, a1, g->rdx, &rax, &rdx, &fault_addr))
+			return guest_fault(vm, idx, res, KVM_FAULT_BAD_POINTER, fault_addr,
+					   "blob name or buffer outside guest memory");
+		g->rax = rax;
+		g->rdx = rdx;
+		break;
+	}
 	default:
 		return guest_fault(vm, idx, res, KVM_FAULT_BAD_PORT, nr, "unknown hypercall");
 	}

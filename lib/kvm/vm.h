@@ -61,6 +61,8 @@ typedef struct kvm_host_ops {
 	/* The workload module (MVM_HC_BLOB_LOAD), verified; NULL: none. */
 	const uint8_t *blob;
 	uint64_t blob_size;
+	/* Blobs granted at exec time (MVM_HC_BLOB_LOAD_HASH, lib/kvm/grants.h); NULL: none. */
+	struct kvm_grants *grants;
 } kvm_host_ops_t;
 
 /* The supported-CPUID table (lib/kvm/cpuid.c); free() the result. */

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kvm/grants.h"
 #include "kvm/guest-abi.h"
 #include "kvm/vm.h"
 #include "kvm/vmm.h"
@@ -72,6 +73,7 @@ typedef struct vmm {
 	kvm_vsock_t *vsock;    /* hybrid vsock (lib/kvm/vsock.c) */
 	uint8_t *blob;         /* the verified workload module, or NULL */
 	uint64_t blob_size;
+	kvm_grants_t *grants;  /* blobs granted at exec time (BLOB_GRANT) */
 } vmm_t;
 
 static int64_t now_ms(void)
@@ -209,6 +211,7 @@ static void vcpu_main(vmm_t *m)
 	m->ops.vsock = m->vsock;
 	m->ops.blob = m->blob;
 	m->ops.blob_size = m->blob_size;
+	m->ops.grants = m->grants;
 	sigemptyset(&set);
 	sigaddset(&set, STOP_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -284,6 +287,7 @@ static void accept_conn(vmm_t *m)
 	/* The newest connection wins: a restarted mvmd replaces a stale one. */
 	conn_drop(m);
 	m->conn = c;
+	kvm_ctl_accept_fds(c, true); /* BLOB_GRANT; any other fd is refused */
 	kvm_msg_hello_t h = { .version = KVM_PROTO_VERSION, .state = m->state, .pid = getpid() };
 	(void)kvm_ctl_queue(m->conn, KVM_MSG_HELLO, &h, sizeof(h));
 	pump_console(m);
@@ -323,6 +327,16 @@ static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
 	case KVM_MSG_STATUS_REQ:
 		queue_status(m);
 		break;
+	case KVM_MSG_BLOB_GRANT: {
+		/* Read and verified here, before the guest can ask for it
+		 * (main_loop handles this connection before vsock input). A
+		 * blob that does not match its name is not kept: the guest's
+		 * load then says it is not there. */
+		if (m->grants)
+			(void)kvm_grants_add_fd(m->grants, (const char *)msg->payload, msg->fd);
+		close(msg->fd);
+		break;
+	}
 	default:
 		/* Worker-to-parent types from the parent: a confused peer. */
 		conn_drop(m);
@@ -430,6 +444,10 @@ static int build_vm(vmm_t *m)
 	r = kvm_vm_new(c->kvm_fd, c->memory_mib, c->vcpus, cpuid, &m->vm);
 	if (r < 0)
 		return fail_setup(m, r, "creating the VM");
+	/* Exec'd blobs: together at most the guest's memory (no more can load). */
+	r = kvm_grants_new(m->vm->mem_size, &m->grants);
+	if (r < 0)
+		return fail_setup(m, r, "allocating the blob grants");
 	r = kvm_vm_load_image_fd(m->vm, c->image_fd);
 	if (r == -E2BIG)
 		return fail_setup(m, r, "loading the guest image: a segment lies outside [2 MiB, stack guard)");
@@ -505,13 +523,17 @@ static int main_loop(vmm_t *m)
 		}
 		if (poll(p, 3 + nv, timeout) < 0 && errno != EINTR)
 			return -errno;
+		/* Control input before vsock input, in the same round: mvmd
+		 * writes a BLOB_GRANT before its exec connects to vsock.sock,
+		 * so the grant is stored before the guest hears of the exec
+		 * that will ask for it. */
+		if (m->conn && p[2].fd == kvm_ctl_fd(m->conn) && (p[2].revents & (POLLIN | POLLHUP | POLLERR)))
+			read_conn(m);
+		if (p[0].revents & POLLIN)
+			accept_conn(m);
 		kvm_vsock_dispatch(m->vsock, p + 3, nv, now_ms());
 		if (p[1].revents & POLLIN)
 			efd_drain(m->wake_main);
-		if (p[0].revents & POLLIN)
-			accept_conn(m);
-		if (m->conn && p[2].fd == kvm_ctl_fd(m->conn) && (p[2].revents & (POLLIN | POLLHUP | POLLERR)))
-			read_conn(m);
 		pump_console(m);
 		if (m->stop_deadline >= 0 && now_ms() >= m->stop_deadline)
 			force_stop(m);

@@ -25,9 +25,12 @@ const sandbox_rule_t sandbox_vmm_rules[] = {
 	ALLOW(read), ALLOW(write), ALLOW(close), ALLOW(poll), ALLOW(ppoll),
 	ALLOW(accept4), ALLOW(getsockopt), ALLOW(shutdown), ALLOW(fcntl),
 	ALLOW(pwrite64), ALLOW(ftruncate),
-	/* a warm worker (lib/kvm/warm.c) gets its job after the filter: the
-	 * ASSIGN with its fds, the module (pread, lseek), the log becomes
-	 * stderr (dup3 onto fd 2 only) */
+	/* recvmsg: the control connection, so that a blob grant's
+	 * descriptor (SCM_RIGHTS) is received, then read and closed; any other
+	 * descriptor is closed at once (lib/kvm/ctl.c); and a warm worker's
+	 * ASSIGN with its fds (lib/kvm/warm.c). No sendmsg: the worker never
+	 * passes descriptors. A warm worker also reads its module inside the
+	 * filter (pread, lseek) and makes its log stderr (dup3 onto fd 2 only). */
 	ALLOW(recvmsg), ALLOW(pread64), ALLOW(lseek), ALLOW_ARG(dup3, 1, 2),
 	/* hypercalls: clock (vDSO fallback), random */
 	ALLOW(clock_gettime), ALLOW(getrandom),

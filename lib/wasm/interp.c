@@ -143,6 +143,12 @@ wasm_trap_kind interp_call(wasm_store *s, wasm_func *f, slot_t *args, wasm_trap 
 #define NEXT() goto *ip->p
 #endif
 
+/* Fuel ran out: the embedder's hook may give more (wasm_config.refuel). */
+static __attribute__((noinline, cold)) uint64_t refuel(wasm_store *s)
+{
+	return s->cfg.refuel ? s->cfg.refuel(s->cfg.refuel_ud) : 0;
+}
+
 #define TRAP(k)                          \
 	do {                             \
 		trap = (k);              \
@@ -219,7 +225,8 @@ wasm_trap_kind interp_call(wasm_store *s, wasm_func *f, slot_t *args, wasm_trap 
 #define JUMP(rel)                                                         \
 	do {                                                              \
 		int64_t rel_ = (rel);                                     \
-		if (rel_ <= 0 && __builtin_expect(--fuel == 0, 0))        \
+		if (rel_ <= 0 && __builtin_expect(--fuel == 0, 0) &&      \
+		    !(fuel = refuel(s)))                                  \
 			TRAP(WASM_TRAP_OUT_OF_FUEL);                      \
 		ip += rel_;                                               \
 		NEXT();                                                   \
@@ -351,7 +358,7 @@ dispatch:
 		}
 		if (__builtin_expect(fsp >= fend || nfp + f->frame_slots > stack_end, 0))
 			TRAP(WASM_TRAP_STACK_EXHAUSTED);
-		if (__builtin_expect(--fuel == 0, 0))
+		if (__builtin_expect(--fuel == 0, 0) && !(fuel = refuel(s)))
 			TRAP(WASM_TRAP_OUT_OF_FUEL);
 		fsp->ret_ip = ip;
 		fsp->fp = fp;

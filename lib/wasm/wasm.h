@@ -193,6 +193,16 @@ typedef struct wasm_config {
 	/* Optional diagnostics; the library never logs otherwise. */
 	void (*log)(void *ud, const char *msg);
 	void *log_ud;
+
+	/*
+	 * Optional: called when a call's fuel (wasm_call_opts.fuel) runs out.
+	 * Return more fuel to go on where execution stopped, or 0 to trap
+	 * WASM_TRAP_OUT_OF_FUEL. This lets an embedder run a module in slices
+	 * and check a deadline between them without a trap; NULL: trap. It
+	 * must not call into the store.
+	 */
+	uint64_t (*refuel)(void *ud);
+	void *refuel_ud;
 } wasm_config;
 
 /* Fill defaults: every limit set, alloc left as given (zeroed by caller). */

@@ -4,6 +4,7 @@
  * calls with hostile arguments (answers and faults), many connections at
  * once with their bytes intact, and both kinds of a side that never reads.
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 #include "exec/client.h"
 #include "kvm-helpers.h"
 #include "kvm/guest-abi.h"
+#include "kvm/sha256.h"
 #include "kvm/vsock.h"
 #include "mvmtest.h"
 
@@ -332,6 +334,163 @@ START_TEST(test_agent_stream_and_errors)
 }
 END_TEST
 
+/* The worker's VM exits so far (STATUS), console drained on the way. */
+static uint64_t vt_exits(vtvm_t *v)
+{
+	ck_assert_int_eq(kvm_ctl_send_status_req(v->t.w.ctl), 0);
+	for (;;) {
+		kvm_msg_t m;
+		kvm_msg_status_t s;
+		ck_assert_int_eq(kvm_ctl_recv(v->t.w.ctl, 5000, &m), 1);
+		if (m.type == KVM_MSG_STATUS && kvm_msg_get_status(&m, &s) == 0)
+			return s.exits;
+	}
+}
+
+static int vt_exec(vtvm_t *v, const char *const *argv, int argc, int mode, exec_client_opts_t *o, exec_result_t *res)
+{
+	int fd, r;
+	memset(res, 0, sizeof(*res));
+	ck_assert_int_eq(exec_client_connect_hvsock(v->vsock, EXEC_AGENT_PORT, 5000, &fd), 0);
+	r = exec_client_run(fd, request(argv, argc, mode), o, res);
+	close(fd);
+	return r;
+}
+
+static void prog_path(char *buf, size_t n, const char *name)
+{
+	snprintf(buf, n, "%s/wasm-programs/%s", tbuild(), name);
+}
+
+static void file_ref(const char *path, char ref[KVM_BLOB_REF_LEN + 1])
+{
+	static uint8_t buf[1 << 20];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	memcpy(ref, "sha256:", 7);
+	kvm_sha256_hex(buf, (size_t)n, ref + 7);
+}
+
+/* Send a BLOB_GRANT for ref with nfds copies of the fd of path (raw: the
+ * worker must refuse what kvm_ctl_send_fd would never produce). */
+static void raw_grant(int sock, const char *ref, const char *path, int nfds)
+{
+	uint8_t frame[8 + KVM_BLOB_REF_LEN];
+	kvm_msg_hdr_t h = { KVM_MSG_BLOB_GRANT, KVM_BLOB_REF_LEN };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} cbuf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), fds[2] = { fd, fd };
+	memcpy(frame, &h, sizeof(h));
+	memcpy(frame + sizeof(h), ref, KVM_BLOB_REF_LEN);
+	struct iovec iov = { frame, sizeof(frame) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	memset(&cbuf, 0, sizeof(cbuf));
+	if (nfds) {
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+	}
+	ck_assert_int_eq(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)sizeof(frame));
+	close(fd);
+}
+
+/* The worker dropped our control connection (and nothing else). */
+static void vt_expect_dropped_then_reconnect(vtvm_t *v)
+{
+	kvm_msg_t m;
+	int r;
+	while ((r = kvm_ctl_recv(v->t.w.ctl, 5000, &m)) == 1)
+		;
+	ck_assert_int_eq(r, -ECONNRESET);
+	kvm_ctl_free(v->t.w.ctl);
+	ck_assert_int_eq(kvm_worker_connect(v->t.ctl, &v->t.w.ctl), 0);
+}
+
+/* mvm-guest's agent: a built-in costs 2 exits (accept-in-wait); modules
+ * granted over the control socket (BLOB_GRANT) run by hash, streamed stdin
+ * included; the worker refuses a grant without its fd, with two fds, or
+ * whose bytes do not match the hash. */
+START_TEST(test_agent_wasm_grants_and_exits)
+{
+	vtvm_t v;
+	exec_result_t res;
+	exec_client_opts_t o = { .timeout_ms = 20000 };
+	char hi[512], cat[512], hi_ref[KVM_BLOB_REF_LEN + 1], cat_ref[KVM_BLOB_REF_LEN + 1];
+	vt_start_guest(&v, "mvm-guest", NULL);
+	tvm_wait_console(&v.t, "mvm-guest: ready", 5000);
+
+	const char *echo[] = { "mvm.echo", "x" };
+	ck_assert_int_eq(vt_exec(&v, echo, 2, EXEC_STDIN_NONE, &o, &res), 0); /* warm */
+	exec_result_clear(&res);
+	uint64_t e0 = vt_exits(&v);
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(vt_exec(&v, echo, 2, EXEC_STDIN_NONE, &o, &res), 0);
+		ck_assert_str_eq((char *)res.out, "x\n");
+		exec_result_clear(&res);
+	}
+	uint64_t e1 = vt_exits(&v);
+	ck_assert_msg(e1 - e0 <= 2 * 20 + 2, "%llu exits for 20 execs", (unsigned long long)(e1 - e0));
+
+	prog_path(hi, sizeof(hi), "wl-hi.wasm");
+	prog_path(cat, sizeof(cat), "wl-cat.wasm");
+	file_ref(hi, hi_ref);
+	file_ref(cat, cat_ref);
+	const char *run_hi[] = { hi_ref }, *run_cat[] = { cat_ref };
+
+	/* not granted yet: not-found */
+	ck_assert_int_eq(vt_exec(&v, run_hi, 1, EXEC_STDIN_NONE, &o, &res), 0);
+	ck_assert(!res.exited);
+	ck_assert_int_eq(res.error_code, EXEC_ERROR_NOT_FOUND);
+	exec_result_clear(&res);
+
+	/* wrong bytes for the name: refused, still not there */
+	raw_grant(kvm_ctl_fd(v.t.w.ctl), hi_ref, cat, 1);
+	ck_assert_int_eq(vt_exec(&v, run_hi, 1, EXEC_STDIN_NONE, &o, &res), 0);
+	ck_assert_int_eq(res.error_code, EXEC_ERROR_NOT_FOUND);
+	exec_result_clear(&res);
+	/* no fd, two fds: protocol errors, the connection is dropped */
+	raw_grant(kvm_ctl_fd(v.t.w.ctl), hi_ref, hi, 0);
+	vt_expect_dropped_then_reconnect(&v);
+	raw_grant(kvm_ctl_fd(v.t.w.ctl), hi_ref, hi, 2);
+	vt_expect_dropped_then_reconnect(&v);
+	ck_assert_int_eq(vt_exec(&v, run_hi, 1, EXEC_STDIN_NONE, &o, &res), 0);
+	ck_assert_int_eq(res.error_code, EXEC_ERROR_NOT_FOUND);
+	exec_result_clear(&res);
+
+	/* granted properly: runs */
+	int fd = open(hi, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_eq(kvm_ctl_send_fd(v.t.w.ctl, KVM_MSG_BLOB_GRANT, hi_ref, KVM_BLOB_REF_LEN, fd), 0);
+	close(fd);
+	ck_assert_int_eq(vt_exec(&v, run_hi, 1, EXEC_STDIN_NONE, &o, &res), 0);
+	ck_assert(res.exited);
+	ck_assert_int_eq(res.value, 0);
+	ck_assert_str_eq((char *)res.out, "hi\n");
+	exec_result_clear(&res);
+
+	/* streamed stdin into a module */
+	fd = open(cat, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_eq(kvm_ctl_send_fd(v.t.w.ctl, KVM_MSG_BLOB_GRANT, cat_ref, KVM_BLOB_REF_LEN, fd), 0);
+	close(fd);
+	const char *in = "one\ntwo\n";
+	exec_client_opts_t so = { .timeout_ms = 20000, .stream_stdin = (const uint8_t *)in, .stream_stdin_len = 8 };
+	ck_assert_int_eq(vt_exec(&v, run_cat, 1, EXEC_STDIN_STREAM, &so, &res), 0);
+	ck_assert(res.exited);
+	ck_assert_int_eq(res.value, 0);
+	ck_assert_str_eq((char *)res.out, "got: one\ngot: two\nend of input\n");
+	exec_result_clear(&res);
+	vt_stop(&v);
+}
+END_TEST
+
 static Suite *vsock_suite(void)
 {
 	Suite *s = suite_create("kvm-vsock");
@@ -342,6 +501,7 @@ static Suite *vsock_suite(void)
 	tcase_add_test(tc, test_echo_many_connections);
 	tcase_add_test(tc, test_guest_never_reads);
 	tcase_add_test(tc, test_agent_stream_and_errors);
+	tcase_add_test(tc, test_agent_wasm_grants_and_exits);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -175,7 +175,7 @@ START_TEST(test_echo_args_stdin_exit_codes_stderr)
 	ck_assert_ptr_nonnull(strstr(mvmt_str(r, "result.stdout"), "memory-mib: 16\n"));
 	json_object_put(r);
 
-	/* unknown built-ins, programs and (for now) Wasm by hash: agent errors */
+	/* unknown built-ins, programs and modules not in the store: agent errors */
 	r = exec_on(fd, "ex", "[\"mvm.nope\"]", NULL);
 	ck_assert_str_eq(mvmt_str(r, "error.data.agent_error"), "not-found");
 	json_object_put(r);
@@ -183,7 +183,9 @@ START_TEST(test_echo_args_stdin_exit_codes_stderr)
 	ck_assert_str_eq(mvmt_str(r, "error.data.agent_error"), "not-found");
 	json_object_put(r);
 	r = exec_on(fd, "ex", "[\"sha256:0000000000000000000000000000000000000000000000000000000000000000\"]", NULL);
-	ck_assert_str_eq(mvmt_str(r, "error.data.agent_error"), "not-supported");
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32001);
+	ck_assert_str_eq(mvmt_str(r, "error.data.agent_error"), "not-found");
+	ck_assert_ptr_nonnull(strstr(mvmt_str(r, "error.data.reason"), "not granted"));
 	json_object_put(r);
 }
 END_TEST
@@ -419,8 +421,8 @@ START_TEST(test_exec_after_mvmd_kill9)
 }
 END_TEST
 
-/* A micro-VM running a Wasm workload has no agent: exec says busy at once,
- * and exec of a module by hash in an idle VM is not supported (yet). */
+/* A micro-VM running a Wasm workload has no agent: exec says busy at once;
+ * the same module exec'd by hash in an idle VM runs there. */
 START_TEST(test_workload_vm_busy_and_wasm_by_hash)
 {
 	if (!mvmt_have_kvm())
@@ -446,13 +448,169 @@ START_TEST(test_workload_vm_busy_and_wasm_by_hash)
 	ck_assert_int_lt(now_ms() - t0, 1000);
 	json_object_put(r);
 
-	/* the same hash in an idle mvm-guest: a clear agent error */
+	/* the same hash in an idle mvm-guest runs there */
 	start_vm("idle", NULL, "mvm-guest: ready");
 	char argv[256];
-	snprintf(argv, sizeof(argv), "[\"%s\",\"x\"]", hash);
-	r = exec_on(fd, "idle", argv, NULL);
-	ck_assert_str_eq(mvmt_str(r, "error.data.agent_error"), "not-supported");
+	snprintf(argv, sizeof(argv), "[\"%s\",\"1\",\"0\"]", hash);
+	r = exec_ok("idle", argv, NULL);
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 0);
 	json_object_put(r);
+}
+END_TEST
+
+/* Put build/wasm-programs/<name> into the blob store: its "sha256:<hex>". */
+static const char *put_program(const char *name, char *hash, size_t cap)
+{
+	char rel[256], abs[4096], p[4200];
+	const char *b = getenv("MVM_BUILD_DIR");
+	snprintf(rel, sizeof(rel), "%s/wasm-programs/%s", b && *b ? b : "build", name);
+	ck_assert_msg(realpath(rel, abs) != NULL, "%s not built", rel);
+	snprintf(p, sizeof(p), "{\"path\":\"%s\"}", abs);
+	json_object *r = mvmt_result(fd, "compute.blob.put", p);
+	snprintf(hash, cap, "%s", mvmt_str(r, "hash"));
+	json_object_put(r);
+	return hash;
+}
+
+static size_t heap_free(const char *vm)
+{
+	json_object *r = exec_ok(vm, "[\"mvm.info\"]", NULL);
+	const char *s = strstr(mvmt_str(r, "result.stdout"), "heap-free: ");
+	ck_assert_ptr_nonnull(s);
+	size_t v = (size_t)strtoull(s + 11, NULL, 10);
+	json_object_put(r);
+	return v;
+}
+
+START_TEST(test_wasm_by_hash_args_env_stdin_codes)
+{
+	if (!mvmt_have_kvm())
+		return;
+	char h[128], argv[512];
+	put_program("wl-exectest.wasm", h, sizeof(h));
+	start_vm("wx", NULL, "mvm-guest: ready");
+
+	/* args, env, stdin ("line1\nline2\n"), stdout and stderr apart */
+	snprintf(argv, sizeof(argv), "[\"%s\",\"0\",\"a b\",\"c\"]", h);
+	json_object *r = exec_ok("wx", argv, "\"env\":{\"GREETING\":\"hi there\"},\"stdin\":\"bGluZTEKbGluZTIK\"");
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 0);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"),
+			 "argc=4\nargv[1]=0\nargv[2]=a b\nargv[3]=c\nGREETING=hi there\nline1\nline2\n");
+	ck_assert_str_eq(mvmt_str(r, "result.stderr"), "to stderr\n");
+	ck_assert(!json_object_get_boolean(mvmt_get(r, "result.timed_out")));
+	ck_assert(!json_object_get_boolean(mvmt_get(r, "result.truncated")));
+	json_object_put(r);
+
+	/* exit codes: returned from main, and through proc_exit */
+	const struct { const char *args; int code; } codes[] = {
+		{ "\"1\"", 1 }, { "\"42\"", 42 }, { "\"42\",\"exit\"", 42 }, { "\"0\",\"exit\"", 0 },
+	};
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		snprintf(argv, sizeof(argv), "[\"%s\",%s]", h, codes[i].args);
+		r = exec_ok("wx", argv, NULL);
+		ck_assert_int_eq(mvmt_int(r, "result.exit_code"), codes[i].code);
+		ck_assert_str_eq(mvmt_str(r, "result.stderr"), "to stderr\n");
+		json_object_put(r);
+	}
+
+	/* the output cap */
+	snprintf(argv, sizeof(argv), "[\"%s\",\"0\"]", h);
+	r = exec_ok("wx", argv, "\"max_output_bytes\":10");
+	ck_assert(json_object_get_boolean(mvmt_get(r, "result.truncated")));
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "argc=2\narg");
+	json_object_put(r);
+}
+END_TEST
+
+START_TEST(test_wasm_by_hash_trap_timeout_missing_big)
+{
+	if (!mvmt_have_kvm())
+		return;
+	char trap[128], spin[128], ok[128], argv[512], p[4200];
+	put_program("wl-trap.wasm", trap, sizeof(trap));
+	put_program("wl-spin.wasm", spin, sizeof(spin));
+	put_program("wl-exectest.wasm", ok, sizeof(ok));
+	start_vm("wt", NULL, "mvm-guest: ready");
+
+	/* a trap: exit 134, its kind on stderr (as mvm-init's agent) */
+	snprintf(argv, sizeof(argv), "[\"%s\",\"div\"]", trap);
+	json_object *r = exec_ok("wt", argv, NULL);
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 134);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "about to trap: div\n");
+	ck_assert_msg(strncmp(mvmt_str(r, "result.stderr"), "mvm-guest: wasm: trap: ", 23) == 0, "stderr: %s",
+		      mvmt_str(r, "result.stderr"));
+	json_object_put(r);
+	snprintf(argv, sizeof(argv), "[\"%s\",\"deep\"]", trap);
+	r = exec_ok("wt", argv, NULL);
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 134);
+	json_object_put(r);
+
+	/* an endless module ends at timeout_ms, as built-ins do */
+	snprintf(argv, sizeof(argv), "[\"%s\"]", spin);
+	int64_t t0 = now_ms();
+	r = exec_ok("wt", argv, "\"timeout_ms\":300");
+	int64_t took = now_ms() - t0;
+	ck_assert(json_object_get_boolean(mvmt_get(r, "result.timed_out")));
+	ck_assert_ptr_null(mvmt_get(r, "result.exit_code"));
+	ck_assert_int_eq(mvmt_int(r, "result.signal"), 9);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "spinning\n");
+	ck_assert_int_ge(took, 290);
+	ck_assert_int_lt(took, 3000);
+	json_object_put(r);
+	/* and the VM serves the next one */
+	snprintf(argv, sizeof(argv), "[\"%s\",\"7\"]", ok);
+	r = exec_ok("wt", argv, NULL);
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 7);
+	json_object_put(r);
+
+	/* a well-formed hash that is not in the store: not-found */
+	r = exec_on(fd, "wt", "[\"sha256:1111111111111111111111111111111111111111111111111111111111111111\"]", NULL);
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32001);
+	ck_assert_str_eq(mvmt_str(r, "error.data.agent_error"), "not-found");
+	json_object_put(r);
+
+	/* a blob larger than the guest's memory (16 MiB): resources, no fault */
+	char path[] = "/tmp/mvm-big-XXXXXX";
+	int bfd = mkstemp(path);
+	ck_assert_int_ge(bfd, 0);
+	ck_assert_int_eq(ftruncate(bfd, 17 << 20), 0);
+	ck_assert_int_eq(pwrite(bfd, "\0asm\1\0\0\0", 8, 0), 8);
+	close(bfd);
+	snprintf(p, sizeof(p), "{\"path\":\"%s\"}", path);
+	json_object *b = mvmt_result(fd, "compute.blob.put", p);
+	unlink(path);
+	snprintf(argv, sizeof(argv), "[\"%s\"]", mvmt_str(b, "hash"));
+	json_object_put(b);
+	r = exec_on(fd, "wt", argv, NULL);
+	ck_assert_str_eq(mvmt_str(r, "error.data.agent_error"), "resources");
+	ck_assert_ptr_nonnull(strstr(mvmt_str(r, "error.data.reason"), "larger than guest memory"));
+	json_object_put(r);
+	json_object *s = mvmt_result(fd, "compute.vm.status", "{\"id\":\"wt\"}");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
+	json_object_put(s);
+}
+END_TEST
+
+/* Twenty in a row: every instance freed, the guest's heap as before. */
+START_TEST(test_wasm_by_hash_twenty_no_leak)
+{
+	if (!mvmt_have_kvm())
+		return;
+	char h[128], argv[512], want[64];
+	put_program("wl-exectest.wasm", h, sizeof(h));
+	start_vm("wl20", NULL, "mvm-guest: ready");
+	snprintf(argv, sizeof(argv), "[\"%s\",\"3\"]", h);
+	json_object_put(exec_ok("wl20", argv, NULL)); /* warm: the agent's spare connection */
+	size_t before = heap_free("wl20");
+	for (int i = 0; i < 20; i++) {
+		snprintf(argv, sizeof(argv), "[\"%s\",\"%d\",\"n%d\"]", h, i, i);
+		snprintf(want, sizeof(want), "argv[2]=n%d\n", i);
+		json_object *r = exec_ok("wl20", argv, NULL);
+		ck_assert_int_eq(mvmt_int(r, "result.exit_code"), i);
+		ck_assert_ptr_nonnull(strstr(mvmt_str(r, "result.stdout"), want));
+		json_object_put(r);
+	}
+	ck_assert_uint_eq(heap_free("wl20"), before);
 }
 END_TEST
 
@@ -469,6 +627,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_many_sequential_and_concurrent);
 	tcase_add_test(tc, test_exec_after_mvmd_kill9);
 	tcase_add_test(tc, test_workload_vm_busy_and_wasm_by_hash);
+	tcase_add_test(tc, test_wasm_by_hash_args_env_stdin_codes);
+	tcase_add_test(tc, test_wasm_by_hash_trap_timeout_missing_big);
+	tcase_add_test(tc, test_wasm_by_hash_twenty_no_leak);
 	suite_add_tcase(s, tc);
 	return s;
 }

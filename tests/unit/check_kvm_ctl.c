@@ -3,11 +3,15 @@
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kvm/ctl.h"
+#include "kvm/grants.h"
+#include "kvm/sha256.h"
 
 static size_t frame(uint8_t *buf, uint32_t type, const void *p, uint32_t len)
 {
@@ -231,6 +235,232 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* Send raw bytes with nfds descriptors (each a dup of fd) in one sendmsg. */
+static void send_with_fds(int sock, const void *buf, size_t len, int fd, int nfds)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (nfds > 0) {
+		int fds[4];
+		for (int i = 0; i < nfds; i++)
+			fds[i] = fd;
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+	}
+	ck_assert_int_eq(sendmsg(sock, &mh, 0), (ssize_t)len);
+}
+
+static const char REF[] = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/* Count open fds of this process (a leak shows here). */
+static int open_fds(void)
+{
+	int n = 0;
+	for (int i = 0; i < 1024; i++)
+		if (fcntl(i, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+/* Drive b until a message or an error: returns kvm_ctl_next's or fill's result. */
+static int next_msg(kvm_ctl_t *b, kvm_msg_t *m)
+{
+	for (int i = 0; i < 100; i++) {
+		int r = kvm_ctl_next(b, m);
+		if (r != 0)
+			return r;
+		r = kvm_ctl_fill(b);
+		if (r < 0 && r != -EAGAIN)
+			return r;
+		if (r == 0)
+			return -ECONNRESET;
+		if (r == -EAGAIN)
+			usleep(1000);
+	}
+	return 0;
+}
+
+START_TEST(test_ctl_blob_grant_carries_one_fd)
+{
+	int sv[2], pfd[2];
+	kvm_ctl_t *a, *b;
+	kvm_msg_t m;
+	int base = open_fds();
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(pipe(pfd), 0);
+	ck_assert_int_eq(kvm_ctl_new(sv[0], 0, &a), 0);
+	ck_assert_int_eq(kvm_ctl_new(sv[1], 0, &b), 0);
+	kvm_ctl_accept_fds(b, true);
+	/* only through kvm_ctl_send_fd, and only for a type that takes one */
+	ck_assert_int_eq(kvm_ctl_queue(a, KVM_MSG_BLOB_GRANT, REF, KVM_BLOB_REF_LEN), -EMSGSIZE);
+	ck_assert_int_eq(kvm_ctl_send_fd(a, KVM_MSG_CONSOLE_IN, "x", 1, pfd[0]), -EINVAL);
+	ck_assert_int_eq(kvm_ctl_send_fd(a, KVM_MSG_BLOB_GRANT, REF, 70, pfd[0]), -EMSGSIZE);
+	/* console, grant, console: the fd arrives with its frame only */
+	ck_assert_int_eq(kvm_ctl_send_console(a, "one", 3), 0);
+	ck_assert_int_eq(kvm_ctl_send_fd(a, KVM_MSG_BLOB_GRANT, REF, KVM_BLOB_REF_LEN, pfd[0]), 0);
+	ck_assert_int_eq(kvm_ctl_send_console(a, "two", 3), 0);
+	ck_assert_int_eq(next_msg(b, &m), 1);
+	ck_assert_uint_eq(m.type, KVM_MSG_CONSOLE_IN);
+	ck_assert_int_eq(m.fd, -1);
+	ck_assert_int_eq(next_msg(b, &m), 1);
+	ck_assert_uint_eq(m.type, KVM_MSG_BLOB_GRANT);
+	ck_assert_mem_eq(m.payload, REF, KVM_BLOB_REF_LEN);
+	ck_assert_int_ge(m.fd, 0);
+	/* the same pipe: what goes in one end comes out of the received fd */
+	ck_assert_int_eq(write(pfd[1], "z", 1), 1);
+	char c = 0;
+	ck_assert_int_eq(read(m.fd, &c, 1), 1);
+	ck_assert_int_eq(c, 'z');
+	close(m.fd);
+	ck_assert_int_eq(next_msg(b, &m), 1);
+	ck_assert_uint_eq(m.type, KVM_MSG_CONSOLE_IN);
+	kvm_ctl_free(a);
+	kvm_ctl_free(b);
+	close(pfd[0]);
+	close(pfd[1]);
+	ck_assert_int_eq(open_fds(), base);
+}
+END_TEST
+
+/* Every way a descriptor and its frame can disagree is a protocol error,
+ * and no received descriptor stays open. */
+START_TEST(test_ctl_fd_protocol_errors_leak_nothing)
+{
+	uint8_t grant[128], console[64], both[256];
+	size_t gn = frame(grant, KVM_MSG_BLOB_GRANT, REF, KVM_BLOB_REF_LEN);
+	size_t cn = frame(console, KVM_MSG_CONSOLE_IN, "hi", 2);
+	int pfd[2];
+	int base;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	base = open_fds();
+	for (int c = 0; c < 6; c++) {
+		int sv[2];
+		kvm_ctl_t *b;
+		kvm_msg_t m;
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		ck_assert_int_eq(kvm_ctl_new(sv[1], 0, &b), 0);
+		kvm_ctl_accept_fds(b, c != 4);
+		switch (c) {
+		case 0: /* a grant without its fd */
+			send_with_fds(sv[0], grant, gn, -1, 0);
+			break;
+		case 1: /* a grant with two */
+			send_with_fds(sv[0], grant, gn, pfd[0], 2);
+			break;
+		case 2: /* an fd on a frame that takes none */
+			send_with_fds(sv[0], console, cn, pfd[0], 1);
+			send_with_fds(sv[0], console, cn, -1, 0);
+			break;
+		case 3: /* the fd on the frame before the grant, the grant without */
+			memcpy(both, console, cn);
+			send_with_fds(sv[0], both, cn, pfd[0], 1);
+			send_with_fds(sv[0], grant, gn, -1, 0);
+			break;
+		case 4: /* a connection that takes no fds at all (mvmd's side) */
+			send_with_fds(sv[0], grant, gn, pfd[0], 1);
+			break;
+		case 5: /* the grant's first bytes read on their own, the fd with the rest */
+			send_with_fds(sv[0], grant, 4, -1, 0);
+			ck_assert_int_eq(kvm_ctl_fill(b), 4);
+			send_with_fds(sv[0], grant + 4, gn - 4, pfd[0], 1);
+			break;
+		}
+		int r;
+		do
+			r = next_msg(b, &m);
+		while (r == 1 && m.type == KVM_MSG_CONSOLE_IN && m.fd < 0);
+		ck_assert_msg(r == -EBADMSG, "case %d: %d (type %u fd %d)", c, r, r == 1 ? m.type : 0, r == 1 ? m.fd : -1);
+		kvm_ctl_free(b);
+		close(sv[0]);
+		ck_assert_msg(open_fds() == base, "case %d leaked an fd", c);
+	}
+	close(pfd[0]);
+	close(pfd[1]);
+}
+END_TEST
+
+static int tmp_file(const void *data, size_t len)
+{
+	char path[] = "/tmp/check-grants-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+static void ref_of(const void *data, size_t len, char ref[KVM_BLOB_REF_LEN + 1])
+{
+	memcpy(ref, "sha256:", 7);
+	kvm_sha256_hex(data, len, ref + 7);
+}
+
+START_TEST(test_grants_verify_cap_and_evict)
+{
+	kvm_grants_t *g;
+	char ref[KVM_BLOB_REF_LEN + 1];
+	unsigned n;
+	uint64_t bytes;
+	static uint8_t blob[20][100];
+
+	ck_assert_int_eq(kvm_grants_new(1000, &g), 0);
+	/* wrong contents: refused, nothing kept */
+	int fd = tmp_file("abc", 3);
+	ck_assert_int_eq(kvm_grants_add_fd(g, REF, fd), -EBADMSG);
+	close(fd);
+	ck_assert_int_eq(kvm_grants_add_fd(g, "sha256:XYZ", -1), -EINVAL);
+	kvm_grants_stats(g, &n, &bytes);
+	ck_assert_uint_eq(n, 0);
+	/* at most 1000 bytes: the 11th blob of 100 evicts the oldest */
+	for (int i = 0; i < 11; i++) {
+		memset(blob[i], 'a' + i, sizeof(blob[i]));
+		ref_of(blob[i], sizeof(blob[i]), ref);
+		fd = tmp_file(blob[i], sizeof(blob[i]));
+		ck_assert_int_eq(kvm_grants_add_fd(g, ref, fd), 0);
+		close(fd);
+	}
+	kvm_grants_stats(g, &n, &bytes);
+	ck_assert_uint_eq(n, 10);
+	ck_assert_uint_eq(bytes, 1000);
+	/* a second grant of a held blob does not read the fd */
+	ref_of(blob[5], sizeof(blob[5]), ref);
+	ck_assert_int_eq(kvm_grants_add_fd(g, ref, -1), 0);
+	/* larger than the cap: a marker */
+	static uint8_t big[1001];
+	ref_of(big, sizeof(big), ref);
+	fd = tmp_file(big, sizeof(big));
+	ck_assert_int_eq(kvm_grants_add_fd(g, ref, fd), -EFBIG);
+	close(fd);
+	kvm_grants_free(g);
+
+	/* at most KVM_GRANTS_MAX blobs */
+	ck_assert_int_eq(kvm_grants_new(1u << 20, &g), 0);
+	for (int i = 0; i < 20; i++) {
+		memset(blob[i], 'A' + i, sizeof(blob[i]));
+		ref_of(blob[i], sizeof(blob[i]), ref);
+		fd = tmp_file(blob[i], sizeof(blob[i]));
+		ck_assert_int_eq(kvm_grants_add_fd(g, ref, fd), 0);
+		close(fd);
+	}
+	kvm_grants_stats(g, &n, &bytes);
+	ck_assert_uint_eq(n, KVM_GRANTS_MAX);
+	kvm_grants_free(g);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kvm-ctl");
@@ -244,6 +474,9 @@ int main(void)
 	tcase_add_test(tc, test_result_text_roundtrip);
 	tcase_add_test(tc, test_result_parse_refuses);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_ctl_blob_grant_carries_one_fd);
+	tcase_add_test(tc, test_ctl_fd_protocol_errors_leak_nothing);
+	tcase_add_test(tc, test_grants_verify_cap_and_evict);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -198,6 +198,31 @@ START_TEST(test_fuel)
 }
 END_TEST
 
+static uint64_t refuel_count(void *ud)
+{
+	unsigned *n = ud;
+	return ++*n < 5 ? 1000 : 0; /* four more slices, then stop */
+}
+
+/* A run in fuel slices: the hook gives more where the loop stopped, until
+ * it says no (an embedder's deadline), and then the call traps. */
+START_TEST(test_fuel_refuel_hook)
+{
+	static const uint8_t body[] = { 0x03, 0x40, 0x0c, 0, 0x0b, 0x0b };
+	struct wb_func spec = { NULL, 0, NULL, 0, 0, body, sizeof(body), -1, -1, NULL, NULL };
+	struct rig r = { 0 };
+	unsigned n = 0;
+	wasm_call_opts o = { .fuel = 1000 };
+	wb_config(&r.cfg);
+	r.cfg.refuel = refuel_count;
+	r.cfg.refuel_ud = &n;
+	ck_assert_int_eq(rig_up(&r, &spec, NULL), 0);
+	ck_assert_int_eq(wasm_call(r.f, NULL, 0, NULL, 0, &o, NULL), WASM_TRAP_OUT_OF_FUEL);
+	ck_assert_uint_eq(n, 5);
+	rig_down(&r);
+}
+END_TEST
+
 static wasm_trap_kind host_exit(wasm_instance *inst, const wasm_val *a, wasm_val *res, void *ud)
 {
 	(void)a, (void)res, (void)ud;
@@ -355,6 +380,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_call_depth_exhaustion);
 	tcase_add_test(tc, test_value_stack_exhaustion);
 	tcase_add_test(tc, test_fuel);
+	tcase_add_test(tc, test_fuel_refuel_hook);
 	tcase_add_test(tc, test_host_exit);
 	tcase_add_test(tc, test_host_memory_access);
 	tcase_add_test(tc, test_host_reentry);
