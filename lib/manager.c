@@ -97,7 +97,7 @@ int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
 			manager_free(m);
 			return r;
 		}
-		sd_event_source_set_priority(m->save_src, SD_EVENT_PRIORITY_IDLE);
+		sd_event_source_set_priority(m->save_src, SD_EVENT_PRIORITY_NORMAL);
 		sd_event_source_set_enabled(m->save_src, SD_EVENT_OFF);
 	}
 	*ret = m;
