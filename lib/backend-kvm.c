@@ -591,7 +591,8 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_caus
 		return r;
 	}
 	(void)arm_timeout(k, wl.timeout_ms * 1000u);
-	(void)manager_save(m, vm);
+	/* The pid: a restarted mvmd finds it through HELLO if need be. */
+	(void)manager_save_lazy(m, vm);
 	return 0;
 }
 

@@ -97,7 +97,10 @@ int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
 			manager_free(m);
 			return r;
 		}
-		sd_event_source_set_priority(m->save_src, SD_EVENT_PRIORITY_NORMAL);
+		/* After the answers: a defer source stays pending while
+		 * enabled, the oldest first, so at the same priority as a
+		 * connection's it would always go before it. */
+		sd_event_source_set_priority(m->save_src, SD_EVENT_PRIORITY_NORMAL + 1);
 		sd_event_source_set_enabled(m->save_src, SD_EVENT_OFF);
 	}
 	*ret = m;
@@ -373,20 +376,21 @@ static int on_save(sd_event_source *s, void *userdata)
 /*
  * Write a VM's state. Entering an active state from an inactive one (the
  * Starting of a start) is written at once, before the backend starts a
- * process: a restarted mvmd must know to look for it. Changes between
- * active states (the pid recorded, Running, Stopping) are written behind,
- * at idle priority once the loop has answered what was pending: a
- * restarted mvmd learns all of them again from the worker itself (HELLO:
- * pid and state), so they cost no write on a start's path; and a VM that
+ * process: a restarted mvmd must know to look for it. Transitions between
+ * active states (Running, Stopping), and a kvm worker's pid, are written
+ * behind (lazy), on a turn of the loop after the answers it had pending:
+ * a restarted mvmd learns each of them again from the backend (a kvm
+ * worker's HELLO carries its pid and state; cloud-hypervisor's vm.info
+ * says Running), so they cost no write on a start's path; and a VM that
  * ends before then has its whole history written once, with its end.
  */
-static int save(manager_t *m, vm_t *vm)
+static int save(manager_t *m, vm_t *vm, bool lazy)
 {
 	bool active = fsm_state_is_active(vm->state);
 	int r;
 
 	vm_touch(vm);
-	if (active && vm->disk_active && m->save_src) {
+	if (lazy && active && vm->disk_active && m->save_src) {
 		vm->save_pending = true;
 		sd_event_source_set_enabled(m->save_src, SD_EVENT_ONESHOT);
 		return 0;
@@ -409,12 +413,17 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 		return r;
 	vm_touch(vm);
 	publish(m, last_event(vm));
-	return save(m, vm);
+	return save(m, vm, true);
 }
 
 int manager_save(manager_t *m, vm_t *vm)
 {
-	return save(m, vm);
+	return save(m, vm, false);
+}
+
+int manager_save_lazy(manager_t *m, vm_t *vm)
+{
+	return save(m, vm, true);
 }
 
 /* --- create / remove ---------------------------------------------------- */

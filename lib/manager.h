@@ -144,6 +144,10 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 
 /* Persist a VM after a runtime change that is not a transition. */
 int manager_save(manager_t *m, vm_t *vm);
+/* The same, written behind (see save() in manager.c) while the VM is and
+ * was active: only for what a restarted mvmd can learn again from the
+ * backend process itself (a kvm worker's HELLO carries its pid). */
+int manager_save_lazy(manager_t *m, vm_t *vm);
 
 const fsm_ring_t *manager_events(manager_t *m);
 

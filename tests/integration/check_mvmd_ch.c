@@ -438,7 +438,9 @@ START_TEST(test_readopt_after_kill9)
 	ck_assert(!mvmt_process_ended(pid));
 
 	start_daemon(NULL);
-	json_object *s = status("keep");
+	/* Running may not have been written yet when mvmd died (it is
+	 * written behind): then the restarted mvmd asks vm.info again. */
+	json_object *s = mvmt_wait_state(fd, "keep", "Running");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
 	ck_assert_int_eq(mvmt_int(s, "pid"), pid);
 	json_object_put(s);
