@@ -93,6 +93,15 @@ if grep -q '"kvm":{"usable":true' <<<"$(echo '{"jsonrpc":"2.0","id":0,"method":"
 	echo "${bold}# its output:${norm}"
 	sed -E 's/.*"data":"(([^"\\]|\\.)*)".*/\1/' <<<"$last" | sed 's/\\n/\n/g' | sed '/^$/d; s/^/   wasm| /'
 	call compute.vm.remove '{"id":"hello-wasm"}'
+	echo
+	echo "${bold}# the same module by hash through exec, in a running micro-VM's agent${norm}"
+	call compute.vm.create '{"name":"exec-demo","memory_mib":16}'
+	call compute.vm.start '{"id":"exec-demo"}'
+	call compute.vm.exec "{\"id\":\"exec-demo\",\"argv\":[\"$hash\",\"run\",\"by exec\"],\"env\":{\"GREETING\":\"hi\"}}"
+	echo "${bold}# its stdout:${norm}"
+	sed -E 's/.*"stdout":"(([^"\\]|\\.)*)".*/\1/' <<<"$last" | sed 's/\\n/\n/g' | sed '/^$/d; s/^/   exec| /'
+	call compute.vm.stop '{"id":"exec-demo"}'
+	call compute.vm.remove '{"id":"exec-demo"}'
 	call compute.blob.remove "{\"hash\":\"$hash\"}"
 fi
 
