@@ -322,32 +322,46 @@ static int watch_child(pid_t pid, int *ret_pidfd, uint64_t *ret_start_time)
 	return 0;
 }
 
+/* What every worker gets whatever its VM: /dev/kvm, the guest image, the
+ * shared CPUID memfd (cached for the process: not the caller's to close)
+ * and /dev/null for the slots it leaves empty. */
+static int open_sources(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus, int *ret_kvm, int *ret_image,
+			int *ret_cpuid, int *ret_null)
+{
+	if (!c->vmm_path || !c->image_path)
+		return -EINVAL;
+	if (mem < KVM_VM_MEM_MIN_MIB || mem > KVM_VM_MEM_MAX_MIB || vcpus > KVM_VM_VCPUS_MAX)
+		return -EINVAL;
+	*ret_kvm = open(c->kvm_path ? c->kvm_path : "/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (*ret_kvm < 0)
+		return negative_errno();
+	*ret_image = open(c->image_path, O_RDONLY | O_CLOEXEC);
+	if (*ret_image < 0)
+		return negative_errno();
+	*ret_cpuid = kvm_cpuid_memfd(*ret_kvm);
+	if (*ret_cpuid < 0)
+		return *ret_cpuid;
+	*ret_null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (*ret_null < 0)
+		return negative_errno();
+	return 0;
+}
+
 int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 {
 	_cleanup_close_ int kvm_fd = -1, image_fd = -1, null_fd = -1;
+	int cpuid_fd;
 	argv_buf_t argv = { .n = 0 };
 	vm_fds_t v;
 	uint32_t mem = c->memory_mib ? c->memory_mib : 16, vcpus = c->vcpus ? c->vcpus : 1;
 	pid_t pid;
 	int r;
 
-	if (!c->vmm_path || !c->image_path || !c->ctl_path)
+	if (!c->ctl_path)
 		return -EINVAL;
-	if (mem < KVM_VM_MEM_MIN_MIB || mem > KVM_VM_MEM_MAX_MIB || vcpus > KVM_VM_VCPUS_MAX)
-		return -EINVAL;
-	kvm_fd = open(c->kvm_path ? c->kvm_path : "/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm_fd < 0)
-		return negative_errno();
-	image_fd = open(c->image_path, O_RDONLY | O_CLOEXEC);
-	if (image_fd < 0)
-		return negative_errno();
-	/* Cached for the process: not ours to close. */
-	int cpuid_fd = kvm_cpuid_memfd(kvm_fd);
-	if (cpuid_fd < 0)
-		return cpuid_fd;
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0)
-		return negative_errno();
+	r = open_sources(c, mem, vcpus, &kvm_fd, &image_fd, &cpuid_fd, &null_fd);
+	if (r < 0)
+		return r;
 	r = vm_fds_open(c, &v);
 	if (r < 0)
 		return r;
@@ -382,28 +396,16 @@ fail:
 int kvm_worker_spawn_warm(const kvm_worker_config_t *c, uint64_t warm_bytes, kvm_warm_worker_t *ret)
 {
 	_cleanup_close_ int kvm_fd = -1, image_fd = -1, null_fd = -1;
+	int cpuid_fd;
 	int sp[2] = { -1, -1 };
 	argv_buf_t a = { .n = 0 };
 	uint32_t mem = c->memory_mib ? c->memory_mib : 16, vcpus = c->vcpus ? c->vcpus : 1;
 	pid_t pid;
 	int r;
 
-	if (!c->vmm_path || !c->image_path)
-		return -EINVAL;
-	if (mem < KVM_VM_MEM_MIN_MIB || mem > KVM_VM_MEM_MAX_MIB || vcpus > KVM_VM_VCPUS_MAX)
-		return -EINVAL;
-	kvm_fd = open(c->kvm_path ? c->kvm_path : "/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm_fd < 0)
-		return negative_errno();
-	image_fd = open(c->image_path, O_RDONLY | O_CLOEXEC);
-	if (image_fd < 0)
-		return negative_errno();
-	int cpuid_fd = kvm_cpuid_memfd(kvm_fd);
-	if (cpuid_fd < 0)
-		return cpuid_fd;
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0)
-		return negative_errno();
+	r = open_sources(c, mem, vcpus, &kvm_fd, &image_fd, &cpuid_fd, &null_fd);
+	if (r < 0)
+		return r;
 	/* SEQPACKET: READY and ASSIGN are one message each, fds attached. */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return negative_errno();
