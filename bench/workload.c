@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,6 +192,41 @@ static double tod(const char *t)
 typedef struct split {
 	double create, to_running, to_stopped;
 } split_t;
+
+/* The durability floor, µs: what DESIGN §4 makes a create and a
+ * workload's end cost however fast the rest is. One state write as mvmd
+ * makes it (temp file, fsync, rename over the old one, fsync of the
+ * directory), in a directory beside mvmd's state, on its file system. */
+static double durable_write_us(const char *state_dir)
+{
+	char dir[4200], tmp[4300], dst[4300], buf[1500];
+	memset(buf, ' ', sizeof(buf));
+	snprintf(dir, sizeof(dir), "%s/bench-durable", state_dir);
+	(void)mkdir(dir, 0700);
+	snprintf(tmp, sizeof(tmp), "%s/.state.json.tmp", dir);
+	snprintf(dst, sizeof(dst), "%s/state.json", dir);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		die("durable write: open dir");
+	double t0 = now_us();
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) || fsync(fd) < 0 || rename(tmp, dst) < 0 ||
+	    fsync(dfd) < 0)
+		die("durable write");
+	double dt = now_us() - t0;
+	close(fd);
+	close(dfd);
+	return dt;
+}
+
+static void durable_cleanup(const char *state_dir)
+{
+	char p[4300];
+	snprintf(p, sizeof(p), "%s/bench-durable/state.json", state_dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/bench-durable", state_dir);
+	rmdir(p);
+}
 
 /* Untimed: until mvmd's warm pool is full again (node.info kvm.pool), so
  * each timed start sees the node as an idle one would; returns false
@@ -414,8 +450,11 @@ int main(int argc, char **argv)
 	json_object_put(r);
 	r = call(c, "compute.node.info", "{}", NULL);
 	json_object *paths, *state;
-	if (json_object_object_get_ex(r, "paths", &paths) && json_object_object_get_ex(paths, "state_dir", &state))
+	static char state_dir[4096];
+	if (json_object_object_get_ex(r, "paths", &paths) && json_object_object_get_ex(paths, "state_dir", &state)) {
 		snprintf(blob_file, sizeof(blob_file), "%s/blobs/sha256/%s", json_object_get_string(state), hash + 7);
+		snprintf(state_dir, sizeof(state_dir), "%s", json_object_get_string(state));
+	}
 	json_object_put(r);
 	if (access(blob_file, R_OK) < 0)
 		die("cannot find the blob file (node.info paths.state_dir)");
@@ -449,9 +488,11 @@ int main(int argc, char **argv)
 	double *t = calloc((size_t)n, sizeof(double)), *sc = calloc((size_t)n, sizeof(double)),
 	       *sr = calloc((size_t)n, sizeof(double)), *ss = calloc((size_t)n, sizeof(double));
 	bool pool = false;
+	double *dw = calloc((size_t)n, sizeof(double));
 	for (int i = 0; i < n; i++) {
 		split_t sp;
 		pool = wait_pool(c);
+		dw[i] = durable_write_us(state_dir); /* beside each run: same disk, same moment */
 		t[i] = one_run(c, 1, &sp);
 		sc[i] = sp.create;
 		sr[i] = sp.to_running;
@@ -470,6 +511,7 @@ int main(int argc, char **argv)
 	printf("%-60s %9.0f %9.0f\n", "  split: create (Provisioning -> Configured)", pct(sc, n, 0.5), pct(sc, n, 0.99));
 	printf("%-60s %9.0f %9.0f\n", "  split: Starting -> Running (spawn, VM build, sandbox)", pct(sr, n, 0.5), pct(sr, n, 0.99));
 	printf("%-60s %9.0f %9.0f\n", "  split: Running -> Stopped (guest work, worker end)", pct(ss, n, 0.5), pct(ss, n, 0.99));
+	printf("%-60s %9.0f %9.0f\n", "one durable state write (fsync, rename, fsync dir)", pct(dw, n, 0.5), pct(dw, n, 0.99));
 	printf("Wasm path inside the VM (worker with hello - trivial), p50: %.0f us\n", b50 - a50);
 	printf("mvmd's share (RPC - worker with hello), p50: %.0f us\n", t50 - b50);
 	printf("CPU per VM (ms, load-independent): worker trivial %.2f, worker with hello.wasm %.2f", cpu_a / n, cpu_b / n);
@@ -499,8 +541,10 @@ int main(int argc, char **argv)
 	    json_object_object_get_ex(k, "pool", &pl))
 		printf("mvmd's warm pool after the run: %s\n", json_object_to_json_string(pl));
 	json_object_put(r);
-	printf("worker_trivial_p50_us=%.0f\nworker_wasm_p50_us=%.0f\nwarm_wasm_p50_us=%.0f\nrpc_p50_us=%.0f\nrpc_p99_us=%.0f\nrate_per_s=%.0f\n",
-	       a50, b50, pct(wc, n, 0.5), t50, t99, rate);
+	printf("worker_trivial_p50_us=%.0f\nworker_wasm_p50_us=%.0f\nwarm_wasm_p50_us=%.0f\nrpc_p50_us=%.0f\nrpc_p99_us=%.0f\nrate_per_s=%.0f\ndurable_p50_us=%.0f\n",
+	       a50, b50, pct(wc, n, 0.5), t50, t99, rate, pct(dw, n, 0.5));
+	durable_cleanup(state_dir);
+	free(dw);
 	rmdir(tmpdir);
 	close(c->fd);
 	free(c);
