@@ -526,7 +526,8 @@ void kvm_worker_release(kvm_worker_t *w)
 	w->pidfd = safe_close(w->pidfd);
 }
 
-int kvm_worker_proc_start_time(pid_t pid, uint64_t *ret)
+/* Start time (field 22) and state (field 3) from /proc/PID/stat. */
+static int proc_stat(pid_t pid, uint64_t *ret_start, char *ret_state)
 {
 	char path[64], buf[1024];
 	_cleanup_close_ int fd = -1;
@@ -542,9 +543,11 @@ int kvm_worker_proc_start_time(pid_t pid, uint64_t *ret)
 	buf[n] = 0;
 	/* comm may contain spaces and parentheses: fields start after the last ')'. */
 	char *p = strrchr(buf, ')');
-	if (!p)
+	if (!p || p[1] != ' ' || !p[2])
 		return -EBADMSG;
 	p++;
+	if (ret_state)
+		*ret_state = p[1];
 	for (int field = 3; field < 22; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
@@ -555,8 +558,13 @@ int kvm_worker_proc_start_time(pid_t pid, uint64_t *ret)
 	unsigned long long v = strtoull(p + 1, &end, 10);
 	if (errno || end == p + 1)
 		return -EBADMSG;
-	*ret = v;
+	*ret_start = v;
 	return 0;
+}
+
+int kvm_worker_proc_start_time(pid_t pid, uint64_t *ret)
+{
+	return proc_stat(pid, ret, NULL);
 }
 
 int kvm_worker_adopt(pid_t pid, uint64_t start_time, int *ret_pidfd)
@@ -572,9 +580,14 @@ int kvm_worker_adopt(pid_t pid, uint64_t start_time, int *ret_pidfd)
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd < 0)
 		return errno == ESRCH ? -ESRCH : negative_errno();
-	/* Check again with the pidfd held: the pid cannot be reused under it. */
-	r = kvm_worker_proc_start_time(pid, &st);
-	if (r < 0 || st != start_time) {
+	/* Check again with the pidfd held: the pid cannot be reused under it.
+	 * A zombie leader is gone too, even while the pidfd does not say so
+	 * yet: KVM's own threads in its group (the nx-lpage recovery worker)
+	 * may still be exiting, and the worker's main thread will never
+	 * speak again. */
+	char state = 0;
+	r = proc_stat(pid, &st, &state);
+	if (r < 0 || st != start_time || state == 'Z' || state == 'X') {
 		close(fd);
 		return r < 0 ? r : -ESRCH;
 	}
