@@ -54,6 +54,7 @@ typedef struct options {
 	size_t max_vms;
 	size_t kvm_pool;        /* warm kvm workers kept (0: none) */
 	size_t kvm_pool_mib;    /* their memory until starts ask for another size */
+	size_t kvm_pool_ready_ms; /* a warm worker not ready by then is a failure */
 } options_t;
 
 static void help(void)
@@ -73,6 +74,7 @@ static void help(void)
 	       "  --max-vms N               VMs this node holds at most (default 4096)\n"
 	       "  --kvm-pool N              warm kvm workers kept ready for starts (default 4, 0 none)\n"
 	       "  --kvm-pool-memory-mib N   their guest memory until starts ask for another (default 16)\n"
+	       "  --kvm-pool-ready-timeout-ms N  a warm worker not ready by then is killed (default 10000)\n"
 	       "  --kvm-device PATH         KVM device (default /dev/kvm)\n"
 	       "  --vmm PATH                the mvm-vmm worker (default: beside mvmd)\n"
 	       "  --guest-image PATH        the micro-VM guest (default: ../guest/mvm-guest from mvmd)\n"
@@ -105,7 +107,7 @@ static int parse_argv(int argc, char **argv, options_t *o)
 {
 	enum { ARG_RPC = 0x100, ARG_STATE, ARG_CONSOLE, ARG_GROUP, ARG_LOG, ARG_MAXREQ,
 	       ARG_MAXCLI, ARG_RING, ARG_MAXVMS, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION,
-	       ARG_CH_BINARY, ARG_CH_INITRAMFS, ARG_POOL, ARG_POOL_MIB };
+	       ARG_CH_BINARY, ARG_CH_INITRAMFS, ARG_POOL, ARG_POOL_MIB, ARG_POOL_READY };
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, ARG_RPC },
 		{ "state-dir", required_argument, NULL, ARG_STATE },
@@ -119,6 +121,7 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		{ "kvm-device", required_argument, NULL, ARG_KVM },
 		{ "kvm-pool", required_argument, NULL, ARG_POOL },
 		{ "kvm-pool-memory-mib", required_argument, NULL, ARG_POOL_MIB },
+		{ "kvm-pool-ready-timeout-ms", required_argument, NULL, ARG_POOL_READY },
 		{ "vmm", required_argument, NULL, ARG_VMM },
 		{ "guest-image", required_argument, NULL, ARG_IMAGE },
 		{ "allow-custom-guests", no_argument, NULL, ARG_CUSTOM },
@@ -174,6 +177,10 @@ static int parse_argv(int argc, char **argv, options_t *o)
 			if (parse_size(optarg, KVM_VM_MEM_MIN_MIB, KVM_VM_MEM_MAX_MIB, &o->kvm_pool_mib) < 0)
 				return log_error_errno(-EINVAL, "--kvm-pool-memory-mib must be %u..%u: %s", KVM_VM_MEM_MIN_MIB,
 						       KVM_VM_MEM_MAX_MIB, optarg);
+			break;
+		case ARG_POOL_READY:
+			if (parse_size(optarg, 1, 600000, &o->kvm_pool_ready_ms) < 0)
+				return log_error_errno(-EINVAL, "--kvm-pool-ready-timeout-ms must be 1..600000: %s", optarg);
 			break;
 		case 'h': help(); return 1;
 		case ARG_VERSION: printf("mvmd %s\n", MVM_VERSION); return 1;
@@ -393,7 +400,8 @@ int main(int argc, char **argv)
 	}
 	backends_config_t bcfg = { .kvm_device = o.kvm_device, .vmm_path = o.vmm_path, .guest_image = o.guest_image,
 				   .ch_binary = o.ch_binary, .ch_initramfs = o.ch_initramfs,
-				   .kvm_pool = (unsigned)o.kvm_pool, .kvm_pool_mib = (uint32_t)o.kvm_pool_mib };
+				   .kvm_pool = (unsigned)o.kvm_pool, .kvm_pool_mib = (uint32_t)o.kvm_pool_mib,
+				   .kvm_pool_ready_ms = (uint32_t)o.kvm_pool_ready_ms };
 	r = backends_register(m, &bcfg);
 	if (r < 0) {
 		log_error_errno(r, "cannot set up backends: %m");

@@ -793,7 +793,7 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 		kvm_pool_config_t pcfg = {
 			.vmm_path = backend.vmm_path, .image_path = backend.image_path, .kvm_path = backend.kvm_path,
 			.size = cfg->pool_size, .memory_mib = cfg->pool_memory_mib,
-			.warm_bytes = KVM_POOL_WARM_BYTES,
+			.warm_bytes = KVM_POOL_WARM_BYTES, .ready_timeout_ms = cfg->pool_ready_ms,
 		};
 		int r = kvm_pool_new(manager_event(m), &pcfg, &backend.pool);
 		if (r < 0)

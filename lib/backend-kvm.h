@@ -13,6 +13,7 @@ typedef struct backend_kvm_config {
 	const char *kvm_path;   /* NULL: /dev/kvm */
 	unsigned pool_size;     /* warm workers kept (lib/kvm-pool.h); 0: none */
 	uint32_t pool_memory_mib; /* 0: 16 */
+	uint32_t pool_ready_ms;   /* 0: 10 s */
 } backend_kvm_config_t;
 
 int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg);

@@ -20,14 +20,16 @@
 typedef struct entry {
 	kvm_pool_t *pool;
 	kvm_warm_worker_t w;
-	sd_event_source *pool_src, *pidfd_src;
-	bool evicted; /* killed to make room for another size */
+	sd_event_source *pool_src, *pidfd_src, *deadline_src;
+	bool evicted;   /* killed to make room for another size */
+	bool timed_out; /* killed for not being ready in time */
 } entry_t;
 
 struct kvm_pool {
 	sd_event *event;
 	char *vmm_path, *image_path, *kvm_path;
 	unsigned size;
+	uint32_t ready_timeout_ms;
 	uint32_t want_mib;   /* what refills make: the size asked for last */
 	uint64_t warm_bytes;
 	entry_t **entries;   /* size slots; NULL where free */
@@ -46,6 +48,7 @@ static void entry_free(entry_t *e)
 		return;
 	sd_event_source_disable_unref(e->pool_src);
 	sd_event_source_disable_unref(e->pidfd_src);
+	sd_event_source_disable_unref(e->deadline_src);
 	kvm_worker_warm_release(&e->w);
 	free(e);
 }
@@ -99,7 +102,7 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 
 	/* Ours to reap: it was idle, nobody else waits for it. */
 	(void)waitid((idtype_t)3 /* P_PIDFD */, (id_t)fd, &si, WEXITED | WNOHANG);
-	if (!e->w.ready && !e->evicted) {
+	if (!e->w.ready && !e->evicted && !e->timed_out) {
 		char why[128];
 		if (si.si_code == CLD_EXITED)
 			snprintf(why, sizeof(why), "a warm worker exited with status %d before it was ready", si.si_status);
@@ -119,6 +122,7 @@ static int on_pool_socket(sd_event_source *s, int fd, uint32_t revents, void *us
 
 	if (r == 1) {
 		e->pool->failures_in_a_row = 0;
+		e->deadline_src = sd_event_source_disable_unref(e->deadline_src);
 		/* Nothing more comes on it until we send the ASSIGN. */
 		e->pool_src = sd_event_source_disable_unref(e->pool_src);
 	} else if (r < 0) {
@@ -127,6 +131,19 @@ static int on_pool_socket(sd_event_source *s, int fd, uint32_t revents, void *us
 		if (r != -EPIPE)
 			pidfd_kill(e->w.pidfd, SIGKILL);
 	}
+	return 0;
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	entry_t *e = userdata;
+	char why[128];
+
+	/* Its pidfd reaps it and refills. */
+	e->timed_out = true;
+	snprintf(why, sizeof(why), "a warm worker was not ready within %u ms", e->pool->ready_timeout_ms);
+	note_failure(e->pool, why);
+	pidfd_kill(e->w.pidfd, SIGKILL);
 	return 0;
 }
 
@@ -148,6 +165,9 @@ static int spawn_one(kvm_pool_t *p, unsigned slot)
 	r = sd_event_add_io(p->event, &e->pool_src, e->w.pool_fd, EPOLLIN, on_pool_socket, e);
 	if (r >= 0)
 		r = sd_event_add_io(p->event, &e->pidfd_src, e->w.pidfd, EPOLLIN, on_pidfd, e);
+	if (r >= 0)
+		r = sd_event_add_time_relative(p->event, &e->deadline_src, CLOCK_MONOTONIC,
+					       (uint64_t)p->ready_timeout_ms * 1000u, 1000, on_deadline, e);
 	if (r < 0) {
 		pidfd_kill(e->w.pidfd, SIGKILL);
 		(void)waitid((idtype_t)3 /* P_PIDFD */, (id_t)e->w.pidfd, &(siginfo_t){ 0 }, WEXITED);
@@ -192,6 +212,7 @@ int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret)
 		return -ENOMEM;
 	p->event = sd_event_ref(e);
 	p->size = cfg->size;
+	p->ready_timeout_ms = cfg->ready_timeout_ms ? cfg->ready_timeout_ms : 10000;
 	p->want_mib = cfg->memory_mib ? cfg->memory_mib : 16;
 	p->warm_bytes = cfg->warm_bytes;
 	p->vmm_path = strdup(cfg->vmm_path);

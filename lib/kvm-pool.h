@@ -9,8 +9,9 @@
  * per turn of the event loop at idle priority (after the start has been
  * answered), with the size that was asked for last: a node whose VMs are
  * all 64 MiB soon holds only 64 MiB workers. A worker that dies while
- * idle is reaped and replaced; after 3 failures in a row the pool waits
- * 10 s before it tries again. Freeing the pool closes the idle workers'
+ * idle is reaped and replaced, one that is not ready in time (a guest
+ * image that does not wait in MVM_HC_CONFIG) is killed; after 3 failures
+ * in a row the pool waits 10 s before it tries again. Freeing the pool closes the idle workers'
  * pool sockets (they exit by themselves) and reaps them.
  * Never logs: kvm_pool_describe() reports what happened.
  */
@@ -30,6 +31,7 @@ typedef struct kvm_pool_config {
 	unsigned size;       /* workers kept; 0: no pool */
 	uint32_t memory_mib; /* the size the pool starts with */
 	uint64_t warm_bytes; /* heap each warm guest touches */
+	uint32_t ready_timeout_ms; /* a worker not READY by then is killed (a failure); 0: 10 s */
 } kvm_pool_config_t;
 
 #define KVM_POOL_SIZE_DEFAULT 4u

@@ -695,6 +695,62 @@ START_TEST(test_pool_leaves_with_mvmd)
 }
 END_TEST
 
+START_TEST(test_pool_failures_pause_it)
+{
+	/* Warm workers that are never ready in time (here: a 1 ms limit no
+	 * VM build meets) are killed and counted; three in a row pause the
+	 * pool, and starts keep working, cold. */
+	mvmt_daemon_t d2;
+	mvmt_daemon_init(&d2);
+	mvmt_daemon_start(&d2, "--kvm-pool", "2", "--kvm-pool-ready-timeout-ms", "1", NULL);
+	int c = mvmt_connect(d2.sock);
+	json_object *r = NULL;
+	for (int i = 0; i < 500; i++) {
+		json_object_put(r);
+		r = mvmt_result(c, "compute.node.info", NULL);
+		if (mvmt_int(r, "backends.kvm.pool.failures") >= 3 && mvmt_int(r, "backends.kvm.pool.warming") == 0)
+			break;
+		usleep(10000);
+	}
+	ck_assert_int_ge(mvmt_int(r, "backends.kvm.pool.failures"), 3);
+	ck_assert_int_eq(mvmt_int(r, "backends.kvm.pool.ready"), 0);
+	assert_contains(mvmt_str(r, "backends.kvm.pool.last_error"), "not ready within 1 ms");
+	long long failures = mvmt_int(r, "backends.kvm.pool.failures");
+	json_object_put(r);
+	/* paused: nothing new is tried for a while, and nothing is left */
+	usleep(300000);
+	r = mvmt_result(c, "compute.node.info", NULL);
+	ck_assert_int_eq(mvmt_int(r, "backends.kvm.pool.failures"), failures);
+	ck_assert_int_eq(mvmt_int(r, "backends.kvm.pool.warming"), 0);
+	json_object_put(r);
+	pid_t kids[8];
+	for (int i = 0; i < 200 && vmm_children(d2.pid, kids, 8) > 0; i++)
+		usleep(10000);
+	ck_assert_uint_eq(vmm_children(d2.pid, kids, 8), 0);
+	/* a start is a miss, spawned cold, and runs */
+	char p[4200], rel[256], abs[4096];
+	const char *b = getenv("MVM_BUILD_DIR");
+	snprintf(rel, sizeof(rel), "%s/wasm-programs/wl-hello.wasm", b && *b ? b : "build");
+	ck_assert_ptr_nonnull(realpath(rel, abs));
+	snprintf(p, sizeof(p), "{\"path\":\"%s\"}", abs);
+	r = mvmt_result(c, "compute.blob.put", p);
+	snprintf(p, sizeof(p), "{\"name\":\"cold\",\"memory_mib\":16,\"workload\":{\"hash\":\"%s\"}}", mvmt_str(r, "hash"));
+	json_object_put(r);
+	json_object_put(mvmt_result(c, "compute.vm.create", p));
+	json_object_put(mvmt_call_id(c, "compute.vm.start", "cold", NULL));
+	json_object *st = mvmt_wait_state(c, "cold", "Stopped");
+	ck_assert_int_eq(mvmt_int(st, "exit_code"), 0);
+	json_object_put(st);
+	r = mvmt_result(c, "compute.node.info", NULL);
+	ck_assert_int_ge(mvmt_int(r, "backends.kvm.pool.misses"), 1);
+	ck_assert_int_eq(mvmt_int(r, "backends.kvm.pool.hits"), 0);
+	json_object_put(r);
+	close(c);
+	mvmt_forget_fd(c);
+	mvmt_daemon_cleanup(&d2);
+}
+END_TEST
+
 START_TEST(test_pool_options)
 {
 	/* --kvm-pool 0: no pool at all; a bad value: mvmd refuses to start. */
@@ -756,6 +812,7 @@ int main(void)
 	tcase_add_test(tc, test_pool_worker_killed_while_idle);
 	tcase_add_test(tc, test_pool_leaves_with_mvmd);
 	tcase_add_test(tc, test_pool_options);
+	tcase_add_test(tc, test_pool_failures_pause_it);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
