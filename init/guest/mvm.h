@@ -32,6 +32,8 @@
 	})
 
 int mvm_main(const struct mvm_boot_info *bi);
+/* MVM_HC_CONFIG (guest-abi.h); *mono_ns: CLOCK_MONOTONIC when it returned. */
+int64_t mvm_config(uint64_t *mono_ns);
 /* Run the boot info's Wasm workload (workload.c); returns its exit code. */
 int mvm_workload_run(const struct mvm_boot_info *bi);
 

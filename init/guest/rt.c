@@ -67,6 +67,20 @@ void mvm_clock(uint64_t *mono_ns, uint64_t *real_ns)
 		*real_ns = rdx;
 }
 
+int64_t mvm_config(uint64_t *mono_ns)
+{
+	register uint64_t a0 __asm__("rdi") = 0;
+	register uint64_t a1 __asm__("rsi") = 0;
+	uint64_t rax, rdx;
+	__asm__ volatile("movabs %%al, %P[port]"
+			 : "=a"(rax), "=d"(rdx), "+r"(a0), "+r"(a1)
+			 : [port] "i"(MVM_HC_(MVM_HC_CONFIG)), "a"(0)
+			 : "memory");
+	if (mono_ns)
+		*mono_ns = rdx;
+	return (int64_t)rax;
+}
+
 uint64_t mvm_clock_monotonic(void)
 {
 	uint64_t m;
@@ -146,6 +160,10 @@ void mvm_start(const struct mvm_boot_info *bi)
 		if (mvm_hypercall(MVM_HC_CONFIG, 0, 0) != 0 || bi->magic != MVM_BOOT_MAGIC ||
 		    bi->version != MVM_BOOT_VERSION || (bi->flags & MVM_BOOT_F_WARM))
 			mvm_abort("bad boot info after configuration");
+		/* Primed: only a workload runner has a use for it (workload.c);
+		 * any other guest asks for the rest at once. */
+		if ((bi->flags & MVM_BOOT_F_PRIMED) && !bi->workload[0])
+			mvm_abort("bad boot info: primed without a workload");
 	}
 	boot_info = bi;
 	mvm_exit(mvm_main(bi));

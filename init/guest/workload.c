@@ -169,11 +169,25 @@ static __attribute__((noreturn, format(printf, 1, 0))) void wl_fail(const char *
 	mvm_abort(msg);
 }
 
+/*
+ * A primed warm VM (MVM_BOOT_F_PRIMED) has compiled its module before it
+ * was anyone's: now ask for the rest of the boot info, which must name
+ * the same module.
+ */
+static void wl_finish_config(const struct mvm_boot_info *bi)
+{
+	char hash[sizeof(bi->workload)];
+	memcpy(hash, bi->workload, sizeof(hash));
+	if (mvm_config(&boot_mono) != 0 || bi->magic != MVM_BOOT_MAGIC || bi->flags != 0 ||
+	    memcmp(hash, bi->workload, sizeof(hash)) != 0)
+		mvm_abort("workload: the configuration does not match the primed module");
+}
+
 int mvm_workload_run(const struct mvm_boot_info *bi)
 {
-	const char *const *argv = (const char *const *)(uintptr_t)bi->argv;
-	const char *const *envp = (const char *const *)(uintptr_t)bi->envp;
-	char **caps = (char **)(uintptr_t)bi->caps;
+	const char *const *argv;
+	const char *const *envp;
+	char **caps;
 	static wl_resolver res;
 	char size_text[32];
 	uint32_t grant = 0;
@@ -213,6 +227,11 @@ int mvm_workload_run(const struct mvm_boot_info *bi)
 	if (wasm_module_new(&cfg, bytes, bi->workload_size, &mod, &err) < 0)
 		wl_fail("workload: invalid module (%s): %s", wasm_error_kind_to_string(err.kind), err.message);
 	mvm_free(bytes); /* the module keeps its compiled form only */
+	if (bi->flags & MVM_BOOT_F_PRIMED)
+		wl_finish_config(bi); /* the VM's life, and boot_mono, start there */
+	argv = (const char *const *)(uintptr_t)bi->argv;
+	envp = (const char *const *)(uintptr_t)bi->envp;
+	caps = (char **)(uintptr_t)bi->caps;
 
 	for (uint32_t i = 0; i < bi->ncaps; i++)
 		grant |= wasi_cap_from_string(caps[i]);

@@ -90,3 +90,13 @@ int kvm_vm_set_warm(kvm_vm_t *vm, uint64_t warm_bytes)
 	bi->warm_bytes = warm_bytes;
 	return 0;
 }
+
+int kvm_vm_set_primed(kvm_vm_t *vm)
+{
+	struct mvm_boot_info *bi = (struct mvm_boot_info *)(vm->mem + MVM_GUEST_BOOT_INFO);
+
+	if (bi->magic != MVM_BOOT_MAGIC || !bi->workload[0])
+		return -EINVAL;
+	bi->flags = MVM_BOOT_F_PRIMED;
+	return 0;
+}

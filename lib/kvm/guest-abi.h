@@ -114,6 +114,15 @@ struct mvm_wait_accept {
  * once the host has rewritten the whole block for the VM it now is.
  */
 #define MVM_BOOT_F_WARM 0x1u
+/*
+ * MVM_BOOT_F_PRIMED, set by MVM_HC_CONFIG's answer instead of the whole
+ * configuration: the boot info names the workload (workload,
+ * workload_size) and nothing else yet. A guest may load and compile the
+ * module now, then call MVM_HC_CONFIG again for the rest (arguments,
+ * environment, capabilities; the same workload). A guest that has no use
+ * for it just calls again at once.
+ */
+#define MVM_BOOT_F_PRIMED 0x2u
 
 enum mvm_mem_type {
 	MVM_MEM_RESERVED = 1, /* page tables, GDT, boot info: do not touch */

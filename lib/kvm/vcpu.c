@@ -171,6 +171,7 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 		if (ops->config && ops->config(ops->userdata, res))
 			return 1;
 		g->rax = 0;
+		g->rdx = clock_ns(CLOCK_MONOTONIC); /* when its life as this VM began */
 		break;
 	case MVM_HC_VSOCK_FIRST ... MVM_HC_VSOCK_LAST: {
 		uint64_t fault_addr = 0, rax = 0, rdx = 0;

@@ -86,6 +86,8 @@ int kvm_vm_write_boot_info(kvm_vm_t *vm, char *const *args, size_t nargs,
 /* Mark the boot info warm (MVM_BOOT_F_WARM, guest-abi.h): the guest
  * touches warm_bytes of heap, then waits in MVM_HC_CONFIG. */
 int kvm_vm_set_warm(kvm_vm_t *vm, uint64_t warm_bytes);
+/* Mark boot info that names only its workload primed (MVM_BOOT_F_PRIMED). */
+int kvm_vm_set_primed(kvm_vm_t *vm);
 /* Append envp (version 2 fields) after what kvm_vm_write_boot_info wrote,
  * and record the workload module's size (lib/kvm/workload.c). */
 int kvm_vm_write_workload_info(kvm_vm_t *vm, char *const *envs, size_t nenvs,

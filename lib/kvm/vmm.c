@@ -584,15 +584,58 @@ static int go_live(vmm_t *m)
 	return 0;
 }
 
+/* Close what came with a refused message. */
+static void close_fds(int fds[KVM_WARM_FD_MAX])
+{
+	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
+		fds[i] = safe_close(fds[i]);
+}
+
+/*
+ * A PRIME: the module this worker's VM will run, before the VM itself.
+ * Read and verified here (inside the sandbox), then named in the boot
+ * info with MVM_BOOT_F_PRIMED, so that the guest loads and compiles it
+ * and calls MVM_HC_CONFIG again. Only an ASSIGN for that same module may
+ * follow: a worker never holds a module its VM does not run.
+ */
+static int take_prime(vmm_t *m, const kvm_warm_assign_t *a, int fds[KVM_WARM_FD_MAX], char *primed, size_t size)
+{
+	int r;
+
+	if (primed[0] || strlen(a->workload) >= size) {
+		close_fds(fds);
+		return set_error(m, -EINVAL, "warm worker: a second PRIME, or a bad hash");
+	}
+	snprintf(primed, size, "%s", a->workload);
+	r = kvm_workload_read(fds[KVM_WARM_FD_BLOB], primed, m->vm->mem_size, &m->blob, &m->blob_size);
+	close_fds(fds);
+	if (r < 0)
+		return set_error(m, r, r == -EFBIG ? "primed module larger than guest memory"
+				 : r == -EBADMSG ? "primed module does not match its hash" : "reading the primed module");
+	kvm_workload_prefault(m->vm, m->blob_size);
+	r = kvm_vm_write_boot_info(m->vm, NULL, 0, NULL, 0, primed);
+	if (r == 0)
+		r = kvm_vm_write_workload_info(m->vm, NULL, 0, m->blob_size);
+	if (r == 0)
+		r = kvm_vm_set_primed(m->vm);
+	if (r < 0)
+		return set_error(m, r, "writing the primed boot info");
+	m->ops.blob = m->blob;
+	m->ops.blob_size = m->blob_size;
+	return 0;
+}
+
 /*
  * MVM_HC_CONFIG from a warm guest, on the vCPU thread: tell the pool we
- * are warm, wait for the ASSIGN, become that VM, go live. A parent that
- * closes the pool socket instead wants no VM from us: leave quietly.
+ * are ready, wait for a PRIME (then the guest compiles and asks again) or
+ * the ASSIGN, become that VM, go live. A parent that closes the pool
+ * socket instead wants no VM from us: leave quietly.
  */
 static int host_config(void *ud, kvm_result_t *res)
 {
 	static uint8_t msg[KVM_WARM_MSG_MAX];
 	static kvm_warm_assign_t a;
+	static char primed[80]; /* the module a PRIME named, "" none */
 	vmm_t *m = ud;
 	kvm_vmm_config_t *c = &m->own;
 	int fds[KVM_WARM_FD_MAX], r;
@@ -606,11 +649,21 @@ static int host_config(void *ud, kvm_result_t *res)
 	r = kvm_warm_recv(c->pool_fd, msg, &a, fds);
 	if (r == -EPIPE || r == -ECONNRESET)
 		_exit(KVM_VMM_EXIT_OK);
-	c->pool_fd = safe_close(c->pool_fd);
 	if (r < 0) {
-		set_error(m, r, "warm worker: bad ASSIGN");
+		set_error(m, r, "warm worker: bad message on the pool socket");
 		return 1;
 	}
+	if (a.type == KVM_WARM_MSG_PRIME) {
+		if (a.memory_mib != c->memory_mib || a.vcpus != c->vcpus) {
+			close_fds(fds);
+			set_error(m, -EINVAL, "warm worker: primed for a VM of another size");
+			return 1;
+		}
+		return take_prime(m, &a, fds, primed, sizeof(primed)) < 0 ? 1 : 0;
+	}
+	c->pool_fd = safe_close(c->pool_fd);
+	/* The VM's control socket, result file and log first: whatever is
+	 * wrong below is then told to the parent as this VM's outcome. */
 	c->ctl_fd = fds[KVM_WARM_FD_CTL];
 	c->result_fd = fds[KVM_WARM_FD_RESULT];
 	c->vsock_fd = fds[KVM_WARM_FD_VSOCK];
@@ -626,11 +679,18 @@ static int host_config(void *ud, kvm_result_t *res)
 	c->envs = (char **)a.envs;
 	c->nenvs = a.nenvs;
 	c->workload = a.workload;
+	if (setup_sockets(m) < 0)
+		return 1;
 	if (a.memory_mib != c->memory_mib || a.vcpus != c->vcpus) {
 		set_error(m, -EINVAL, "warm worker: assigned a VM of another size");
 		return 1;
 	}
-	if (setup_sockets(m) < 0 || configure_vm(m) < 0)
+	if (primed[0] && (!a.workload || strcmp(a.workload, primed) != 0 || c->blob_fd >= 0)) {
+		set_error(m, -EINVAL, "warm worker: assigned a VM that does not run the module it was primed with");
+		return 1;
+	}
+	/* A primed worker has its module already (configure_vm keeps it). */
+	if (configure_vm(m) < 0)
 		return 1;
 	m->ops.vsock = m->vsock;
 	m->ops.blob = m->blob;

@@ -4,6 +4,7 @@
  * and the sendmsg/recvmsg with its fds.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,17 +24,29 @@ static int put(uint8_t *buf, size_t cap, size_t *off, char tag, const char *s)
 	return 0;
 }
 
+/* What each type must carry: an ASSIGN its control socket (and a module
+ * only with its hash); a PRIME the hash and the module, nothing more. */
+static bool shape_ok(const kvm_warm_assign_t *a)
+{
+	if (a->fd_mask >> KVM_WARM_FD_MAX)
+		return false;
+	if (a->type == KVM_WARM_MSG_PRIME)
+		return a->fd_mask == 1u << KVM_WARM_FD_BLOB && a->workload && !a->nargs && !a->ncaps && !a->nenvs;
+	if (a->type != KVM_WARM_MSG_ASSIGN)
+		return false;
+	return (a->fd_mask & (1u << KVM_WARM_FD_CTL)) && (!(a->fd_mask & (1u << KVM_WARM_FD_BLOB)) || a->workload);
+}
+
 int kvm_warm_encode(const kvm_warm_assign_t *a, uint8_t *buf, size_t cap)
 {
 	kvm_warm_hdr_t h = {
-		.type = KVM_WARM_MSG_ASSIGN, .version = KVM_WARM_VERSION, .fd_mask = a->fd_mask,
+		.type = a->type, .version = KVM_WARM_VERSION, .fd_mask = a->fd_mask,
 		.memory_mib = a->memory_mib, .vcpus = a->vcpus,
 	};
 	size_t off = sizeof(h);
 	int r = 0;
 
-	if (!(a->fd_mask & (1u << KVM_WARM_FD_CTL)) || (a->fd_mask >> KVM_WARM_FD_MAX) ||
-	    ((a->fd_mask & (1u << KVM_WARM_FD_BLOB)) && !a->workload))
+	if (!shape_ok(a))
 		return -EINVAL;
 	if (a->nargs > KVM_WARM_LIST_MAX || a->ncaps > KVM_WARM_LIST_MAX || a->nenvs > KVM_WARM_LIST_MAX)
 		return -E2BIG;
@@ -62,14 +75,14 @@ int kvm_warm_decode(const uint8_t *buf, size_t len, size_t nfds, kvm_warm_assign
 	if (len < sizeof(h) || len > KVM_WARM_MSG_MAX)
 		return -EBADMSG;
 	memcpy(&h, buf, sizeof(h));
-	if (h.type != KVM_WARM_MSG_ASSIGN || h.version != KVM_WARM_VERSION)
+	if ((h.type != KVM_WARM_MSG_ASSIGN && h.type != KVM_WARM_MSG_PRIME) || h.version != KVM_WARM_VERSION)
 		return -EBADMSG;
-	if (!(h.fd_mask & (1u << KVM_WARM_FD_CTL)) || (h.fd_mask >> KVM_WARM_FD_MAX) ||
-	    (size_t)__builtin_popcount(h.fd_mask) != nfds)
+	if ((h.fd_mask >> KVM_WARM_FD_MAX) || (size_t)__builtin_popcount(h.fd_mask) != nfds)
 		return -EBADMSG;
 	if (h.nstrings > 3 * KVM_WARM_LIST_MAX + 1)
 		return -EBADMSG;
 	memset(ret, 0, sizeof(*ret));
+	ret->type = h.type;
 	ret->fd_mask = h.fd_mask;
 	ret->memory_mib = h.memory_mib;
 	ret->vcpus = h.vcpus;
@@ -107,8 +120,8 @@ int kvm_warm_decode(const uint8_t *buf, size_t len, size_t nfds, kvm_warm_assign
 			return -EBADMSG;
 		}
 	}
-	/* Nothing may trail the strings; a module fd needs its hash. */
-	if (off != len || ((h.fd_mask & (1u << KVM_WARM_FD_BLOB)) && !ret->workload))
+	/* Nothing may trail the strings; each type carries what it must. */
+	if (off != len || !shape_ok(ret))
 		return -EBADMSG;
 	return 0;
 }

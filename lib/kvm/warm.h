@@ -25,6 +25,8 @@
 enum {
 	KVM_WARM_MSG_READY = 1,  /* worker -> parent: {type, version, pid} */
 	KVM_WARM_MSG_ASSIGN = 2, /* parent -> worker: header, strings, fds */
+	KVM_WARM_MSG_PRIME = 3,  /* parent -> worker: the module only (hash, fd);
+				  * READY again once it is compiled, then ASSIGN */
 };
 
 /* The fds an ASSIGN carries: those whose bit is in fd_mask, in this order. */
@@ -53,8 +55,10 @@ typedef struct kvm_warm_hdr {
 	uint32_t nstrings;   /* then nstrings of "<tag><bytes>\0", tag a c e w */
 } kvm_warm_hdr_t;
 
-/* A decoded ASSIGN; its strings point into the message buffer. */
+/* A decoded ASSIGN or PRIME; its strings point into the message buffer.
+ * A PRIME carries the workload hash and the module's fd, nothing else. */
 typedef struct kvm_warm_assign {
+	uint32_t type; /* KVM_WARM_MSG_ASSIGN or KVM_WARM_MSG_PRIME */
 	uint32_t fd_mask;
 	uint32_t memory_mib, vcpus;
 	const char *workload; /* "sha256:<hex>" or NULL */
@@ -66,9 +70,10 @@ typedef struct kvm_warm_assign {
 	size_t nenvs;
 } kvm_warm_assign_t;
 
-/* Encode a (fd_mask, memory, vcpus and the strings) into buf: the length,
- * or -E2BIG (more than cap bytes or KVM_WARM_LIST_MAX strings of a kind),
- * -EINVAL (no control socket, a blob without a workload). */
+/* Encode a (type, fd_mask, memory, vcpus and the strings) into buf: the
+ * length, or -E2BIG (more than cap bytes or KVM_WARM_LIST_MAX strings of a
+ * kind), -EINVAL (an ASSIGN without a control socket, a blob without a
+ * workload, a PRIME with anything but the workload and its module). */
 int kvm_warm_encode(const kvm_warm_assign_t *a, uint8_t *buf, size_t cap);
 /* Decode an ASSIGN of len bytes in buf (NUL-terminated strings in place:
  * buf must stay alive while *ret is used). -EBADMSG for anything that is
@@ -76,9 +81,10 @@ int kvm_warm_encode(const kvm_warm_assign_t *a, uint8_t *buf, size_t cap);
  * which must be the number of bits in fd_mask. */
 int kvm_warm_decode(const uint8_t *buf, size_t len, size_t nfds, kvm_warm_assign_t *ret);
 
-/* Parent: send an ASSIGN with fds[i] for each bit i of a->fd_mask. */
+/* Parent: send an ASSIGN or PRIME with fds[i] for each bit i of a->fd_mask. */
 int kvm_warm_send(int sock, const kvm_warm_assign_t *a, const int fds[KVM_WARM_FD_MAX]);
-/* Worker: block for the ASSIGN; ret_fds[i] is the fd for bit i or -1.
+/* Worker: block for an ASSIGN or PRIME (ret->type); ret_fds[i] is the fd
+ * for bit i or -1.
  * buf (KVM_WARM_MSG_MAX bytes) holds the strings. 0 on success, -EPIPE
  * when the parent closed the pool socket (no job will come), -EBADMSG for
  * a malformed message (every fd that came with it is closed). */

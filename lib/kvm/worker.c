@@ -468,9 +468,13 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_wo
 		return -EAGAIN;
 	if (!c->ctl_path || mem != w->memory_mib || vcpus != w->vcpus || c->debug)
 		return -EINVAL;
+	/* A primed worker holds one module: only a VM that runs it. */
+	if (w->primed[0] && (!c->workload || strcmp(c->workload, w->primed) != 0))
+		return -EINVAL;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
+	a->type = KVM_WARM_MSG_ASSIGN;
 	a->memory_mib = mem;
 	a->vcpus = vcpus;
 	if (c->nargs > KVM_WARM_LIST_MAX || c->ncaps > KVM_WARM_LIST_MAX || c->nenvs > KVM_WARM_LIST_MAX) {
@@ -496,7 +500,7 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_wo
 	fds[KVM_WARM_FD_RESULT] = v.result_fd;
 	fds[KVM_WARM_FD_LOG] = c->log_fd;
 	fds[KVM_WARM_FD_VSOCK] = v.vsock_fd;
-	fds[KVM_WARM_FD_BLOB] = c->workload && c->blob_fd > 0 ? c->blob_fd : -1;
+	fds[KVM_WARM_FD_BLOB] = c->workload && c->blob_fd > 0 && !w->primed[0] ? c->blob_fd : -1;
 	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
 		if (fds[i] >= 0)
 			a->fd_mask |= 1u << i;
@@ -511,6 +515,30 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_wo
 	vm_fds_close(&v, c, false);
 	w->pool_fd = safe_close(w->pool_fd);
 	*ret = (kvm_worker_t){ .pid = w->pid, .pidfd = TAKE_FD(w->pidfd), .start_time = w->start_time, .ctl = ctl };
+	return 0;
+}
+
+int kvm_worker_prime(kvm_warm_worker_t *w, const char *workload, int blob_fd)
+{
+	kvm_warm_assign_t *a;
+	int fds[KVM_WARM_FD_MAX] = { -1, -1, -1, -1, -1 }, r;
+
+	if (!w->ready || w->pool_fd < 0 || w->primed[0])
+		return -EAGAIN;
+	if (!workload || strlen(workload) >= sizeof(w->primed) || blob_fd < 0)
+		return -EINVAL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	*a = (kvm_warm_assign_t){ .type = KVM_WARM_MSG_PRIME, .fd_mask = 1u << KVM_WARM_FD_BLOB,
+				  .memory_mib = w->memory_mib, .vcpus = w->vcpus, .workload = workload };
+	fds[KVM_WARM_FD_BLOB] = blob_fd;
+	r = kvm_warm_send(w->pool_fd, a, fds);
+	free(a);
+	if (r < 0)
+		return r;
+	snprintf(w->primed, sizeof(w->primed), "%s", workload);
+	w->ready = false;
 	return 0;
 }
 

@@ -65,6 +65,7 @@ typedef struct kvm_warm_worker {
 	uint64_t start_time;
 	uint32_t memory_mib, vcpus;
 	bool ready;          /* said READY: its guest is warm and waiting */
+	char primed[80];     /* the module it was primed with ("sha256:..."), "" none */
 } kvm_warm_worker_t;
 
 /*
@@ -95,6 +96,12 @@ int kvm_worker_warm_ready(kvm_warm_worker_t *w);
  * and w's pool socket is closed. On failure w is unchanged (the caller
  * may offer it again or kill it) and the paths are removed. */
 int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *cfg, kvm_worker_t *ret);
+/* Prime a READY, unprimed warm worker with a module (workload hash and
+ * the blob, opened read-only; borrowed): it reads and verifies it, its
+ * guest compiles it, and it says READY again (w->ready is cleared until
+ * then). From then on it can only be assigned a VM that runs this module
+ * (kvm_worker_assign: -EINVAL otherwise). */
+int kvm_worker_prime(kvm_warm_worker_t *w, const char *workload, int blob_fd);
 /* Close a warm worker's fds (an idle one then exits on its own: EOF). */
 void kvm_worker_warm_release(kvm_warm_worker_t *w);
 /* Close the worker's fds (not the worker: it keeps running). */

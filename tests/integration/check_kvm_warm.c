@@ -203,6 +203,121 @@ START_TEST(test_assign_other_size_refused)
 }
 END_TEST
 
+/* A blob file holding bytes; its read-only fd (unlinked). */
+static int blob_fd_of(const uint8_t *bytes, size_t n)
+{
+	char path[] = "/tmp/mvm-warm-blob.XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, bytes, n), (ssize_t)n);
+	close(fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	unlink(path);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+static void wait_ready_again(kvm_warm_worker_t *w)
+{
+	struct pollfd p = { .fd = w->pool_fd, .events = POLLIN };
+	ck_assert_int_eq(poll(&p, 1, 20000), 1);
+	ck_assert_int_eq(kvm_worker_warm_ready(w), 1);
+}
+
+START_TEST(test_prime_then_assign)
+{
+	/* PRIME: the guest compiles the module and says READY again; the
+	 * ASSIGN of a VM that runs it needs no module fd, and it runs. */
+	char hex[BLOB_HEX_LEN + 1], ref[80];
+	kvm_warm_worker_t w;
+	kvm_worker_config_t c;
+	tvm_t t;
+	ck_assert_int_eq(blob_hash_data(exit9, sizeof(exit9), hex), 0);
+	snprintf(ref, sizeof(ref), "sha256:%s", hex);
+	warm_start(&w);
+	int bfd = blob_fd_of(exit9, sizeof(exit9));
+	ck_assert_int_eq(kvm_worker_prime(&w, ref, bfd), 0);
+	close(bfd);
+	ck_assert(!w.ready);
+	ck_assert_str_eq(w.primed, ref);
+	/* once primed, not again */
+	ck_assert_int_eq(kvm_worker_prime(&w, ref, 0), -EAGAIN);
+	wait_ready_again(&w);
+	memset(&t, 0, sizeof(t));
+	tvm_config(&t, "mvm-guest", &c);
+	c.log_fd = -1;
+	/* another module, or none: refused before anything is sent */
+	char other[80];
+	snprintf(other, sizeof(other), "sha256:%064d", 1);
+	c.workload = other;
+	ck_assert_int_eq(kvm_worker_assign(&w, &c, &t.w), -EINVAL);
+	c.workload = NULL;
+	ck_assert_int_eq(kvm_worker_assign(&w, &c, &t.w), -EINVAL);
+	c.workload = ref;
+	ck_assert_int_eq(kvm_worker_assign(&w, &c, &t.w), 0);
+	int st = tvm_finish(&t, 10000);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x: %s", st, t.res.message);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_EXIT);
+	ck_assert_int_eq(t.res.exit_code, 9);
+	kvm_worker_warm_release(&w);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+START_TEST(test_primed_worker_refuses_another_module)
+{
+	/* The parent's check aside (w.primed cleared by hand), the worker
+	 * itself refuses to become a VM that runs another module than the
+	 * one it holds: it ends with an error, running nothing. */
+	char hex[BLOB_HEX_LEN + 1], ref[80], other[80];
+	kvm_warm_worker_t w;
+	kvm_worker_config_t c;
+	tvm_t t;
+	ck_assert_int_eq(blob_hash_data(exit9, sizeof(exit9), hex), 0);
+	snprintf(ref, sizeof(ref), "sha256:%s", hex);
+	snprintf(other, sizeof(other), "sha256:%064d", 2);
+	warm_start(&w);
+	int bfd = blob_fd_of(exit9, sizeof(exit9));
+	ck_assert_int_eq(kvm_worker_prime(&w, ref, bfd), 0);
+	wait_ready_again(&w);
+	memset(&t, 0, sizeof(t));
+	tvm_config(&t, "mvm-guest", &c);
+	c.log_fd = -1;
+	c.workload = other;
+	c.blob_fd = bfd;
+	w.primed[0] = 0;
+	ck_assert_int_eq(kvm_worker_assign(&w, &c, &t.w), 0);
+	close(bfd);
+	int st = tvm_finish(&t, 10000);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status 0x%x", st);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_ERROR);
+	ck_assert_msg(strstr(t.res.message, "primed with"), "%s", t.res.message);
+	ck_assert(!t.got_ready);
+	kvm_worker_warm_release(&w);
+	tvm_cleanup(&t);
+}
+END_TEST
+
+START_TEST(test_prime_wrong_bytes)
+{
+	/* Bytes that do not hash to the name: the worker ends before it is
+	 * ready again, and its guest never saw them. */
+	char ref[80];
+	kvm_warm_worker_t w;
+	snprintf(ref, sizeof(ref), "sha256:%064d", 3);
+	warm_start(&w);
+	int bfd = blob_fd_of(exit9, sizeof(exit9));
+	ck_assert_int_eq(kvm_worker_prime(&w, ref, bfd), 0);
+	close(bfd);
+	kvm_worker_t k = { .pid = w.pid, .pidfd = w.pidfd };
+	int st;
+	ck_assert_int_eq(kvm_worker_wait(&k, 10000, &st), 0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status 0x%x", st);
+	ck_assert_int_eq(kvm_worker_warm_ready(&w), -EPIPE);
+	kvm_worker_warm_release(&w);
+}
+END_TEST
+
 START_TEST(test_garbage_assign)
 {
 	/* A message that is not an ASSIGN, with an fd attached: the worker
@@ -237,7 +352,7 @@ END_TEST
 START_TEST(test_encode_decode)
 {
 	static const char *args[] = { "a", "", "c d" }, *envs[] = { "X=1" };
-	kvm_warm_assign_t in = { .fd_mask = 0x1f, .memory_mib = 16, .vcpus = 1, .workload = "sha256:00",
+	kvm_warm_assign_t in = { .type = KVM_WARM_MSG_ASSIGN, .fd_mask = 0x1f, .memory_mib = 16, .vcpus = 1, .workload = "sha256:00",
 				 .nargs = 3, .nenvs = 1 };
 	kvm_warm_assign_t out;
 	uint8_t buf[4096];
@@ -263,6 +378,23 @@ START_TEST(test_encode_decode)
 	in.fd_mask = 0x11;
 	in.workload = NULL;
 	ck_assert_int_eq(kvm_warm_encode(&in, buf, sizeof(buf)), -EINVAL);
+	/* a PRIME: the hash and the module, nothing else */
+	kvm_warm_assign_t pr = { .type = KVM_WARM_MSG_PRIME, .fd_mask = 1u << KVM_WARM_FD_BLOB, .memory_mib = 16,
+				 .vcpus = 1, .workload = "sha256:00" };
+	n = kvm_warm_encode(&pr, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(kvm_warm_decode(buf, (size_t)n, 1, &out), 0);
+	ck_assert_int_eq(out.type, KVM_WARM_MSG_PRIME);
+	ck_assert_str_eq(out.workload, "sha256:00");
+	pr.nargs = 1;
+	pr.args[0] = "x";
+	ck_assert_int_eq(kvm_warm_encode(&pr, buf, sizeof(buf)), -EINVAL);
+	pr.nargs = 0;
+	pr.fd_mask |= 1u << KVM_WARM_FD_CTL;
+	ck_assert_int_eq(kvm_warm_encode(&pr, buf, sizeof(buf)), -EINVAL);
+	pr.fd_mask = 1u << KVM_WARM_FD_BLOB;
+	pr.workload = NULL;
+	ck_assert_int_eq(kvm_warm_encode(&pr, buf, sizeof(buf)), -EINVAL);
 	/* too long for the buffer */
 	in.fd_mask = 0x1;
 	ck_assert_int_eq(kvm_warm_encode(&in, buf, 20), -E2BIG);
@@ -285,6 +417,9 @@ int main(void)
 		tcase_add_test(tc, test_assign_wrong_module);
 		tcase_add_test(tc, test_assign_other_size_refused);
 		tcase_add_test(tc, test_garbage_assign);
+		tcase_add_test(tc, test_prime_then_assign);
+		tcase_add_test(tc, test_primed_worker_refuses_another_module);
+		tcase_add_test(tc, test_prime_wrong_bytes);
 	}
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
