@@ -776,6 +776,18 @@ static const backend_ops_t kvm_ops = {
 	.grant_blob = kvm_grant_blob,
 };
 
+static int open_module(void *userdata, const char *workload)
+{
+	char hex[BLOB_HEX_LEN + 1];
+	uint64_t size;
+	int fd, r;
+
+	if (blob_ref_to_hex(workload, hex) < 0)
+		return -EINVAL;
+	r = blob_open(manager_blobs(userdata), hex, false, &fd, &size);
+	return r < 0 ? r : fd;
+}
+
 int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 {
 	free(backend.vmm_path);
@@ -787,13 +799,15 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 	if (!backend.vmm_path || !backend.image_path || !backend.kvm_path)
 		return -ENOMEM;
 	manager_register_backend(m, VM_BACKEND_KVM, &kvm_ops, &backend);
-	/* Warm workers only where a VM could start at all. */
+	/* Warm workers only where a VM could start at all; primed from the
+	 * blob store (the worker verifies what it reads). */
 	_cleanup_free_ char *why = NULL;
 	if (cfg->pool_size && kvm_usable(m, &why)) {
 		kvm_pool_config_t pcfg = {
 			.vmm_path = backend.vmm_path, .image_path = backend.image_path, .kvm_path = backend.kvm_path,
 			.size = cfg->pool_size, .memory_mib = cfg->pool_memory_mib,
 			.warm_bytes = KVM_POOL_WARM_BYTES, .ready_timeout_ms = cfg->pool_ready_ms,
+			.open_module = open_module, .userdata = m,
 		};
 		int r = kvm_pool_new(manager_event(m), &pcfg, &backend.pool);
 		if (r < 0)

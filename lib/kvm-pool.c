@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "util/macro.h"
 #include "util/pidfd.h"
@@ -35,7 +36,11 @@ struct kvm_pool {
 	entry_t **entries;   /* size slots; NULL where free */
 	sd_event_source *refill_src, *pause_src;
 	unsigned failures_in_a_row;
-	uint64_t hits, misses, failures;
+	uint64_t hits, primed_hits, misses, failures;
+	int (*open_module)(void *userdata, const char *workload);
+	void *userdata;
+	char prime[80];      /* the module to prime with: the last start's, "" none */
+	char unprimable[80]; /* a module whose priming killed its worker */
 	char last_error[128]; /* the last failure, "" none */
 };
 
@@ -102,7 +107,13 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 
 	/* Ours to reap: it was idle, nobody else waits for it. */
 	(void)waitid((idtype_t)3 /* P_PIDFD */, (id_t)fd, &si, WEXITED | WNOHANG);
-	if (!e->w.ready && !e->evicted && !e->timed_out) {
+	/* Primed and gone before it was ready again: if it ended by itself
+	 * (the module did not verify or compile), do not prime that module
+	 * again; killed from outside, it says nothing about the module. */
+	bool killed = si.si_code != CLD_EXITED;
+	if (!e->w.ready && !e->evicted && !e->timed_out && e->w.primed[0] && !killed)
+		snprintf(p->unprimable, sizeof(p->unprimable), "%s", e->w.primed);
+	if (!e->w.ready && !e->evicted && !e->timed_out && !(killed && e->w.primed[0])) {
 		char why[128];
 		if (si.si_code == CLD_EXITED)
 			snprintf(why, sizeof(why), "a warm worker exited with status %d before it was ready", si.si_status);
@@ -115,6 +126,80 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	return 0;
 }
 
+/* Gone already (its pidfd not handled yet): not one to give a VM. A kill
+ * that lands later is the backend's to handle (it starts the VM cold). */
+static bool has_exited(const entry_t *e)
+{
+	struct pollfd p = { .fd = e->w.pidfd, .events = POLLIN };
+	return poll(&p, 1, 0) != 0;
+}
+
+/* Starts moved on to another module (or to none): workers primed for an
+ * older one serve nobody now; replace them (their pidfd refills). */
+static void set_prime(kvm_pool_t *p, const char *workload)
+{
+	if (!workload || strcmp(workload, p->prime) == 0)
+		return;
+	snprintf(p->prime, sizeof(p->prime), "%s", strlen(workload) < sizeof(p->prime) ? workload : "");
+	for (unsigned i = 0; i < p->size; i++) {
+		entry_t *x = p->entries[i];
+		if (x && x->w.primed[0] && strcmp(x->w.primed, p->prime) != 0 && !x->evicted) {
+			x->evicted = true;
+			x->w.ready = false;
+			pidfd_kill(x->w.pidfd, SIGKILL);
+		}
+	}
+}
+
+static unsigned count_primed(const kvm_pool_t *p, const char *workload)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < p->size; i++)
+		if (p->entries[i] && !p->entries[i]->evicted && p->entries[i]->w.primed[0] &&
+		    strcmp(p->entries[i]->w.primed, workload) == 0)
+			n++;
+	return n;
+}
+
+/* A worker that just said READY, unprimed: prime it if the pool wants
+ * more workers primed with the current module. True when it was primed
+ * (a second READY will follow). */
+static bool maybe_prime(kvm_pool_t *p, entry_t *e)
+{
+	if (!p->open_module || !p->prime[0] || e->w.primed[0] || e->w.memory_mib != p->want_mib ||
+	    strcmp(p->prime, p->unprimable) == 0 || count_primed(p, p->prime) >= (p->size + 1) / 2)
+		return false;
+	int fd = p->open_module(p->userdata, p->prime);
+	if (fd < 0)
+		return false;
+	int r = kvm_worker_prime(&e->w, p->prime, fd);
+	close(fd);
+	return r == 0;
+}
+
+static int on_pool_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Prime idle, ready, unprimed workers while the pool wants more primed
+ * with the current module. Each says READY again once it compiled. */
+static void prime_some(kvm_pool_t *p)
+{
+	for (unsigned i = 0; i < p->size; i++) {
+		entry_t *e = p->entries[i];
+		if (!e || !e->w.ready || e->evicted || has_exited(e) || !maybe_prime(p, e))
+			continue;
+		if (!e->pool_src &&
+		    sd_event_add_io(p->event, &e->pool_src, e->w.pool_fd, EPOLLIN, on_pool_socket, e) < 0) {
+			pidfd_kill(e->w.pidfd, SIGKILL); /* cannot hear it again: replace it */
+			e->evicted = true;
+			continue;
+		}
+		e->deadline_src = sd_event_source_disable_unref(e->deadline_src);
+		(void)sd_event_add_time_relative(p->event, &e->deadline_src, CLOCK_MONOTONIC,
+						 (uint64_t)p->ready_timeout_ms * 1000u, 1000, on_deadline, e);
+	}
+}
+
 static int on_pool_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	entry_t *e = userdata;
@@ -122,6 +207,10 @@ static int on_pool_socket(sd_event_source *s, int fd, uint32_t revents, void *us
 
 	if (r == 1) {
 		e->pool->failures_in_a_row = 0;
+		/* Primed now: it compiles, then says READY again (within
+		 * the same deadline). */
+		if (maybe_prime(e->pool, e))
+			return 0;
 		e->deadline_src = sd_event_source_disable_unref(e->deadline_src);
 		/* Nothing more comes on it until we send the ASSIGN. */
 		e->pool_src = sd_event_source_disable_unref(e->pool_src);
@@ -212,6 +301,8 @@ int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret)
 		return -ENOMEM;
 	p->event = sd_event_ref(e);
 	p->size = cfg->size;
+	p->open_module = cfg->open_module;
+	p->userdata = cfg->userdata;
 	p->ready_timeout_ms = cfg->ready_timeout_ms ? cfg->ready_timeout_ms : 10000;
 	p->want_mib = cfg->memory_mib ? cfg->memory_mib : 16;
 	p->warm_bytes = cfg->warm_bytes;
@@ -260,14 +351,6 @@ kvm_pool_t *kvm_pool_free(kvm_pool_t *p)
 	return NULL;
 }
 
-/* Gone already (its pidfd not handled yet): not one to give a VM. A kill
- * that lands later is the backend's to handle (it starts the VM cold). */
-static bool has_exited(const entry_t *e)
-{
-	struct pollfd p = { .fd = e->w.pidfd, .events = POLLIN };
-	return poll(&p, 1, 0) != 0;
-}
-
 int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *ret)
 {
 	uint32_t mib = cfg->memory_mib ? cfg->memory_mib : 16, vcpus = cfg->vcpus ? cfg->vcpus : 1;
@@ -279,20 +362,27 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 		p->misses++;
 		return -ENOENT;
 	}
+	/* Best: primed with this VM's module; else any unprimed one. */
 	for (unsigned i = 0; i < p->size; i++) {
 		entry_t *x = p->entries[i];
 		if (!x)
 			continue;
 		if (x->w.ready && x->w.memory_mib == mib && !has_exited(x)) {
-			e = x;
-			break;
+			if (x->w.primed[0] && cfg->workload && strcmp(x->w.primed, cfg->workload) == 0) {
+				e = x;
+				break;
+			}
+			if (!x->w.primed[0] && !e)
+				e = x;
 		}
 		if (x->w.memory_mib != mib && !x->evicted && !other)
 			other = x;
 	}
 	p->want_mib = mib;
+	set_prime(p, cfg->workload);
 	if (!e) {
 		p->misses++;
+		prime_some(p);
 		/* Make room for the size that is wanted now: its pidfd
 		 * reaps it and refills (no wait for its teardown here). */
 		if (other && count(p, false) == p->size) {
@@ -305,11 +395,16 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 	}
 	r = kvm_worker_assign(&e->w, cfg, ret);
 	if (r < 0) {
+		prime_some(p);
 		schedule_refill(p);
 		return r;
 	}
 	p->hits++;
+	if (e->w.primed[0])
+		p->primed_hits++;
 	entry_remove(p, e);
+	/* Only now: the worker just taken must not be primed under us. */
+	prime_some(p);
 	schedule_refill(p);
 	return 0;
 }
@@ -317,13 +412,21 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 json_object *kvm_pool_describe(const kvm_pool_t *p)
 {
 	json_object *o = json_object_new_object();
-	unsigned ready = count(p, true), all = count(p, false);
+	unsigned ready = count(p, true), all = count(p, false), primed = 0;
+
+	for (unsigned i = 0; i < p->size; i++)
+		if (p->entries[i] && p->entries[i]->w.ready && p->entries[i]->w.primed[0])
+			primed++;
 
 	json_object_object_add(o, "size", json_object_new_int((int)p->size));
 	json_object_object_add(o, "memory_mib", json_object_new_int64(p->want_mib));
 	json_object_object_add(o, "ready", json_object_new_int((int)ready));
 	json_object_object_add(o, "warming", json_object_new_int((int)(all - ready)));
+	json_object_object_add(o, "primed", json_object_new_int((int)primed));
+	if (p->prime[0])
+		json_object_object_add(o, "prime", json_object_new_string(p->prime));
 	json_object_object_add(o, "hits", json_object_new_int64((int64_t)p->hits));
+	json_object_object_add(o, "primed_hits", json_object_new_int64((int64_t)p->primed_hits));
 	json_object_object_add(o, "misses", json_object_new_int64((int64_t)p->misses));
 	json_object_object_add(o, "failures", json_object_new_int64((int64_t)p->failures));
 	if (p->last_error[0])

@@ -13,6 +13,15 @@
  * image that does not wait in MVM_HC_CONFIG) is killed; after 3 failures
  * in a row the pool waits 10 s before it tries again. Freeing the pool closes the idle workers'
  * pool sockets (they exit by themselves) and reaps them.
+ *
+ * Priming: up to half the pool (rounded up) is primed with the module of
+ * the last start that ran one (kvm_worker_prime(): the worker holds and
+ * has compiled that module, and serves only VMs that run it); the rest
+ * serves any VM. A start takes a worker primed for its module if one is
+ * ready, else an unprimed one. When starts move on to another module,
+ * the workers primed for the old one are replaced. A module whose
+ * priming failed (the worker died: a module our runtime cannot compile)
+ * is not primed again.
  * Never logs: kvm_pool_describe() reports what happened.
  */
 #ifndef MVM_KVM_POOL_H
@@ -32,6 +41,10 @@ typedef struct kvm_pool_config {
 	uint32_t memory_mib; /* the size the pool starts with */
 	uint64_t warm_bytes; /* heap each warm guest touches */
 	uint32_t ready_timeout_ms; /* a worker not READY by then is killed (a failure); 0: 10 s */
+	/* Opens a module by its "sha256:<hex>" read-only (the caller closes
+	 * it), for priming; NULL: the pool never primes. */
+	int (*open_module)(void *userdata, const char *workload);
+	void *userdata;
 } kvm_pool_config_t;
 
 #define KVM_POOL_SIZE_DEFAULT 4u
@@ -49,8 +62,8 @@ kvm_pool_t *kvm_pool_free(kvm_pool_t *p);
  * kvm_worker_assign()'s. Either way the pool refills towards cfg's size.
  */
 int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *ret);
-/* {"size", "memory_mib", "ready", "warming", "hits", "misses",
- *  "failures", "last_error"?} */
+/* {"size", "memory_mib", "ready", "warming", "primed", "prime"?, "hits",
+ *  "primed_hits", "misses", "failures", "last_error"?} */
 json_object *kvm_pool_describe(const kvm_pool_t *p);
 
 #endif

@@ -600,6 +600,76 @@ START_TEST(test_pool_serves_starts)
 }
 END_TEST
 
+static char *pool_str(const char *key)
+{
+	char path[64];
+	json_object *r = mvmt_result(fd, "compute.node.info", NULL);
+	snprintf(path, sizeof(path), "backends.kvm.pool.%s", key);
+	json_object *v = mvmt_get(r, path);
+	char *s = v ? strdup(json_object_get_string(v)) : NULL;
+	json_object_put(r);
+	return s;
+}
+
+/* Until the pool holds n ready workers primed with the current module. */
+static void wait_primed(long long n)
+{
+	for (int i = 0; i < 1000 && pool_num("primed") < n; i++)
+		usleep(10000);
+	ck_assert_int_ge(pool_num("primed"), n);
+}
+
+START_TEST(test_pool_primes_the_last_module)
+{
+	/* After a start that ran hello, half the pool holds hello compiled;
+	 * the next hello start takes one of those and still gets its own
+	 * arguments and environment; another module is served by an
+	 * unprimed worker and then becomes the one primed. */
+	char *hello = put_prog("hello");
+	json_object *pi;
+	json_object *st = run_wl("p-1", "hello", 16, NULL);
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	json_object_put(st);
+	char *prime = pool_str("prime");
+	ck_assert_str_eq(prime, hello);
+	free(prime);
+	wait_primed(2);
+	long long primed_hits = pool_num("primed_hits"), hits = pool_num("hits");
+	st = run_wl("p-2", "hello", 16, "\"args\":[\"hello\",\"primed\"],\"env\":{\"WHO\":\"p-2\"}");
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	ck_assert_int_eq(mvmt_int(st, "exit_code"), 0);
+	json_object_put(st);
+	ck_assert_int_eq(pool_num("primed_hits"), primed_hits + 1);
+	char *l = logs("p-2");
+	assert_contains(l, "argv[1] = primed\n");
+	assert_contains(l, "env WHO=p-2\n");
+	free(l);
+	/* another module: an unprimed worker (a hit, not a primed one) */
+	mvmt_wait_pool_settled(fd);
+	hits = pool_num("hits");
+	primed_hits = pool_num("primed_hits");
+	st = run_wl("p-3", "exit", 16, "\"args\":[\"exit\",\"7\"]");
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	ck_assert_int_eq(mvmt_int(st, "exit_code"), 7);
+	json_object_put(st);
+	pi = mvmt_result(fd, "compute.node.info", NULL);
+	ck_assert_msg(mvmt_int(pi, "backends.kvm.pool.hits") == hits + 1, "not a hit: %s",
+		      json_object_to_json_string(mvmt_get(pi, "backends.kvm.pool")));
+	json_object_put(pi);
+	ck_assert_int_eq(pool_num("primed_hits"), primed_hits);
+	char *exitmod = put_prog("exit");
+	prime = pool_str("prime");
+	ck_assert_str_eq(prime, exitmod);
+	free(prime);
+	/* the hello-primed workers are replaced by exit-primed ones */
+	wait_primed(2);
+	mvmt_wait_pool_settled(fd);
+	ck_assert_int_eq(pool_num("failures"), 0);
+	free(hello);
+	free(exitmod);
+}
+END_TEST
+
 START_TEST(test_pool_follows_the_size_asked)
 {
 	/* 32 MiB while the pool holds 16 MiB workers: a cold start (a miss);
@@ -809,6 +879,7 @@ int main(void)
 	tcase_add_test(tc, test_hand_edited_state);
 	tcase_add_test(tc, test_pool_serves_starts);
 	tcase_add_test(tc, test_pool_follows_the_size_asked);
+	tcase_add_test(tc, test_pool_primes_the_last_module);
 	tcase_add_test(tc, test_pool_worker_killed_while_idle);
 	tcase_add_test(tc, test_pool_leaves_with_mvmd);
 	tcase_add_test(tc, test_pool_options);
