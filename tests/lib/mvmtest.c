@@ -43,18 +43,32 @@ void mvmt_daemon_init(mvmt_daemon_t *d)
 	snprintf(d->log, sizeof(d->log), "%s/mvmd.log", d->dir);
 }
 
-static bool can_connect(const char *path)
+/*
+ * A daemon that answers on path, not just a socket that takes a connect:
+ * right after a kill -9, the socket the old mvmd listened on can live on
+ * for a moment in a child it was spawning (between its clone and its
+ * exec it holds copies of every fd), and a connect lands in that
+ * backlog, where nobody will ever answer.
+ */
+static bool daemon_answers(const char *path)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	static const char req[] = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"rpc.discover\"}\n";
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	bool ok;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = false;
+	char c;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		close(fd);
+	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path)) {
+		if (fd >= 0)
+			close(fd);
 		return false;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(req) - 1)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ok = poll(&p, 1, 500) == 1 && recv(fd, &c, 1, 0) == 1;
+	}
 	close(fd);
 	return ok;
 }
@@ -98,7 +112,7 @@ void mvmt_daemon_start(mvmt_daemon_t *d, ...)
 			d->pid = 0;
 			ck_abort_msg("mvmd exited during startup (status %d), see %s", st, d->log);
 		}
-		if (can_connect(d->sock))
+		if (daemon_answers(d->sock))
 			return;
 		usleep(10000);
 	}
