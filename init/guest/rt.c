@@ -52,15 +52,21 @@ void mvm_abort(const char *msg)
 	__builtin_unreachable();
 }
 
+/* A call without arguments whose answer is rax and rdx (one exit). */
+#define HC_RAX_RDX(nr, rax, rdx)                                                       \
+	do {                                                                           \
+		register uint64_t _a0 __asm__("rdi") = 0;                              \
+		register uint64_t _a1 __asm__("rsi") = 0;                              \
+		__asm__ volatile("movabs %%al, %P[port]"                               \
+				 : "=a"(rax), "=d"(rdx), "+r"(_a0), "+r"(_a1)           \
+				 : [port] "i"(MVM_HC_(nr)), "a"(0)                      \
+				 : "memory");                                           \
+	} while (0)
+
 void mvm_clock(uint64_t *mono_ns, uint64_t *real_ns)
 {
-	register uint64_t a0 __asm__("rdi") = 0;
-	register uint64_t a1 __asm__("rsi") = 0;
 	uint64_t rax, rdx;
-	__asm__ volatile("movabs %%al, %P[port]"
-			 : "=a"(rax), "=d"(rdx), "+r"(a0), "+r"(a1)
-			 : [port] "i"(MVM_HC_(MVM_HC_CLOCK)), "a"(0)
-			 : "memory");
+	HC_RAX_RDX(MVM_HC_CLOCK, rax, rdx);
 	if (mono_ns)
 		*mono_ns = rax;
 	if (real_ns)
@@ -69,13 +75,8 @@ void mvm_clock(uint64_t *mono_ns, uint64_t *real_ns)
 
 int64_t mvm_config(uint64_t *mono_ns)
 {
-	register uint64_t a0 __asm__("rdi") = 0;
-	register uint64_t a1 __asm__("rsi") = 0;
 	uint64_t rax, rdx;
-	__asm__ volatile("movabs %%al, %P[port]"
-			 : "=a"(rax), "=d"(rdx), "+r"(a0), "+r"(a1)
-			 : [port] "i"(MVM_HC_(MVM_HC_CONFIG)), "a"(0)
-			 : "memory");
+	HC_RAX_RDX(MVM_HC_CONFIG, rax, rdx);
 	if (mono_ns)
 		*mono_ns = rdx;
 	return (int64_t)rax;
