@@ -196,7 +196,7 @@ static void prime_some(kvm_pool_t *p)
 		}
 		e->deadline_src = sd_event_source_disable_unref(e->deadline_src);
 		(void)sd_event_add_time_relative(p->event, &e->deadline_src, CLOCK_MONOTONIC,
-						 (uint64_t)p->ready_timeout_ms * 1000u, 1000, on_deadline, e);
+						 (uint64_t)p->ready_timeout_ms * 1000u, 1, on_deadline, e);
 	}
 }
 
@@ -256,7 +256,7 @@ static int spawn_one(kvm_pool_t *p, unsigned slot)
 		r = sd_event_add_io(p->event, &e->pidfd_src, e->w.pidfd, EPOLLIN, on_pidfd, e);
 	if (r >= 0)
 		r = sd_event_add_time_relative(p->event, &e->deadline_src, CLOCK_MONOTONIC,
-					       (uint64_t)p->ready_timeout_ms * 1000u, 1000, on_deadline, e);
+					       (uint64_t)p->ready_timeout_ms * 1000u, 1, on_deadline, e);
 	if (r < 0) {
 		pidfd_kill(e->w.pidfd, SIGKILL);
 		(void)waitid((idtype_t)3 /* P_PIDFD */, (id_t)e->w.pidfd, &(siginfo_t){ 0 }, WEXITED);

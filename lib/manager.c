@@ -2,12 +2,15 @@
 #include "manager.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "util/fs.h"
 #include "util/macro.h"
 
 typedef struct subscriber {
@@ -35,11 +38,55 @@ struct manager {
 	const backend_ops_t *backends[_VM_BACKEND_MAX];
 	void *backend_userdata[_VM_BACKEND_MAX];
 
-	sd_event_source *save_src; /* writes VMs with save_pending, at idle priority */
+	sd_event_source *save_src; /* writes VMs with save_pending, after the answers */
+	bool loaded;               /* manager_load ran: events.seq is ours to keep */
 };
 
 static void flush_pending(manager_t *m);
 static int on_save(sd_event_source *s, void *userdata);
+
+/*
+ * Node sequence numbers never repeat across restarts. The ring is rebuilt
+ * from the VMs' files, which cannot say what a removed VM's events were
+ * numbered, nor an event published but written behind (lazy) when mvmd
+ * died. So STATE_DIR/events.seq keeps the next number and whether mvmd
+ * ended cleanly: written (no fsync: a power cut ends every VM anyway) at
+ * start, at every remove and at a clean exit. After an unclean end the
+ * numbers jump by SEQ_CRASH_GAP: a gap where events were lost, never a
+ * number used twice.
+ */
+#define SEQ_FILE "events.seq"
+#define SEQ_CRASH_GAP 65536u
+
+static void seq_file_write(manager_t *m, bool clean)
+{
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "next=%" PRIu64 "\nclean=%d\n", m->node_ring.next_seq, clean ? 1 : 0);
+	_cleanup_close_ int dfd = open(m->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd >= 0 && n > 0)
+		(void)replace_file_at(dfd, SEQ_FILE, buf, (size_t)n, 0600);
+}
+
+static void seq_file_apply(manager_t *m)
+{
+	_cleanup_free_ char *data = NULL;
+	_cleanup_close_ int dfd = open(m->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	unsigned long long next = 0;
+	int clean = 1;
+	size_t len;
+
+	/* Missing (a first start, an older mvmd) or unreadable: the files
+	 * alone, as before. */
+	if (dfd >= 0 && read_file_at(dfd, SEQ_FILE, 256, &data, &len) >= 0 &&
+	    sscanf(data, "next=%llu clean=%d", &next, &clean) == 2) {
+		if (next > m->node_ring.next_seq)
+			m->node_ring.next_seq = next;
+		if (!clean)
+			m->node_ring.next_seq += SEQ_CRASH_GAP;
+	}
+	seq_file_write(m, false);
+}
 
 static unsigned online_cpus(void)
 {
@@ -121,6 +168,8 @@ manager_t *manager_free(manager_t *m)
 		return NULL;
 	flush_pending(m);
 	m->save_src = sd_event_source_disable_unref(m->save_src);
+	if (m->loaded)
+		seq_file_write(m, true);
 	for (size_t i = 0; i < m->n_vms; i++) {
 		release_backend(m, m->vms[i]);
 		vm_free(m->vms[i]);
@@ -543,6 +592,7 @@ int manager_remove_vm(manager_t *m, vm_t *vm, bool force)
 	r = store_remove(m->store, vm->id);
 	if (r < 0)
 		return r;
+	seq_file_write(m, false); /* its events' numbers left with its file */
 	release_backend(m, vm);
 	vms_del(m, vm);
 	vm_free(vm);
@@ -676,6 +726,8 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 	r = rebuild_node_ring(m);
 	if (r < 0)
 		return r;
+	seq_file_apply(m);
+	m->loaded = true;
 
 	for (size_t i = 0; i < m->n_vms; i++) {
 		vm_t *vm = m->vms[i];
