@@ -172,8 +172,16 @@ void mvmt_write(int fd, const void *buf, size_t len)
 
 void mvmt_send_line(int fd, const char *line)
 {
-	mvmt_write(fd, line, strlen(line));
-	mvmt_write(fd, "\n", 1);
+	/* One write: a daemon that refuses the line (too long) closes the
+	 * connection as soon as it has seen enough, and a separate "\n"
+	 * written after that would fail with EPIPE. */
+	size_t n = strlen(line);
+	char *buf = malloc(n + 1);
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, line, n);
+	buf[n] = '\n';
+	mvmt_write(fd, buf, n + 1);
+	free(buf);
 }
 
 /* Per-fd read buffers: tests use few fds, a small table is enough. */
