@@ -174,7 +174,7 @@ static int on_exit_(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	serial_drain(c, UINT_MAX); /* the last words: the peer is gone, this ends */
 	if (c->is_child) {
 		siginfo_t si = { 0 };
-		if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)fd, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
+		if (pidfd_reap(fd, WEXITED | WNOHANG, &si) == 0 && si.si_pid) {
 			known = true;
 			if (si.si_code == CLD_EXITED) {
 				exited = true;
@@ -698,13 +698,12 @@ static int ch_stop(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
 static int ch_kill(manager_t *m, vm_t *vm)
 {
 	ch_vm_t *c = vm->backend_data;
-	siginfo_t si;
 
 	if (!c)
 		return 0;
 	pidfd_kill(c->pidfd, SIGKILL);
 	if (c->is_child)
-		waitid((idtype_t)3 /* P_PIDFD */, (id_t)c->pidfd, &si, WEXITED);
+		(void)pidfd_reap(c->pidfd, WEXITED, NULL);
 	unlink_sockets(c);
 	ch_vm_free(c);
 	vm->pid = 0;

@@ -168,9 +168,7 @@ static void reaper_free(reaper_t *r)
 
 static int on_reap(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-	siginfo_t si = { 0 };
-
-	(void)waitid((idtype_t)3 /* P_PIDFD */, (id_t)fd, &si, WEXITED | WNOHANG);
+	(void)pidfd_reap(fd, WEXITED | WNOHANG, NULL);
 	reaper_free(userdata);
 	return 0;
 }
@@ -211,7 +209,7 @@ static void end_vm(kvm_runtime_t *k, const kvm_result_t *r, const char *fallback
 			k->w.pidfd = -1;
 		} else {
 			/* No room to wait for it: wait now (it is ending). */
-			(void)waitid((idtype_t)3 /* P_PIDFD */, (id_t)k->w.pidfd, &(siginfo_t){ 0 }, WEXITED);
+			(void)pidfd_reap(k->w.pidfd, WEXITED, NULL);
 		}
 	}
 	apply_end(m, vm, r, fallback);
@@ -249,7 +247,7 @@ static int on_worker_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 	}
 	if (k->is_child) {
 		siginfo_t si = { 0 };
-		if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)fd, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
+		if (pidfd_reap(fd, WEXITED | WNOHANG, &si) == 0 && si.si_pid) {
 			if (si.si_code == CLD_EXITED)
 				snprintf(fallback, sizeof(fallback), "worker exited with status %d", si.si_status);
 			else
@@ -637,13 +635,12 @@ static int kvm_stop(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
 static int kvm_kill(manager_t *m, vm_t *vm)
 {
 	kvm_runtime_t *k = vm->backend_data;
-	siginfo_t si;
 
 	if (!k)
 		return 0;
 	pidfd_kill(k->w.pidfd, SIGKILL);
 	if (k->is_child)
-		waitid((idtype_t)3 /* P_PIDFD */, (id_t)k->w.pidfd, &si, WEXITED);
+		(void)pidfd_reap(k->w.pidfd, WEXITED, NULL);
 	runtime_free(k);
 	vm->pid = 0;
 	return 0;

@@ -106,20 +106,21 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	siginfo_t si = { 0 };
 
 	/* Ours to reap: it was idle, nobody else waits for it. */
-	(void)waitid((idtype_t)3 /* P_PIDFD */, (id_t)fd, &si, WEXITED | WNOHANG);
+	(void)pidfd_reap(fd, WEXITED | WNOHANG, &si);
 	/* Primed and gone before it was ready again: if it ended by itself
 	 * (the module did not verify or compile), do not prime that module
 	 * again; killed from outside, it says nothing about the module. */
 	bool killed = si.si_code != CLD_EXITED;
-	if (!e->w.ready && !e->evicted && !e->timed_out && e->w.primed[0] && !killed)
-		snprintf(p->unprimable, sizeof(p->unprimable), "%s", e->w.primed);
-	if (!e->w.ready && !e->evicted && !e->timed_out && !(killed && e->w.primed[0])) {
+	if (!e->w.ready && !e->evicted && !e->timed_out) {
 		char why[128];
-		if (si.si_code == CLD_EXITED)
+		if (e->w.primed[0] && !killed)
+			snprintf(p->unprimable, sizeof(p->unprimable), "%s", e->w.primed);
+		if (!killed)
 			snprintf(why, sizeof(why), "a warm worker exited with status %d before it was ready", si.si_status);
 		else
 			snprintf(why, sizeof(why), "a warm worker was killed by signal %d before it was ready", si.si_status);
-		note_failure(p, why);
+		if (!(killed && e->w.primed[0]))
+			note_failure(p, why);
 	}
 	entry_remove(p, e);
 	schedule_refill(p);
@@ -180,6 +181,14 @@ static bool maybe_prime(kvm_pool_t *p, entry_t *e)
 static int on_pool_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata);
 
+/* (Re)start the clock a worker has to say READY by. */
+static int arm_deadline(kvm_pool_t *p, entry_t *e)
+{
+	e->deadline_src = sd_event_source_disable_unref(e->deadline_src);
+	return sd_event_add_time_relative(p->event, &e->deadline_src, CLOCK_MONOTONIC,
+					  (uint64_t)p->ready_timeout_ms * 1000u, 1, on_deadline, e);
+}
+
 /* Prime idle, ready, unprimed workers while the pool wants more primed
  * with the current module. Each says READY again once it compiled. */
 static void prime_some(kvm_pool_t *p)
@@ -194,9 +203,7 @@ static void prime_some(kvm_pool_t *p)
 			e->evicted = true;
 			continue;
 		}
-		e->deadline_src = sd_event_source_disable_unref(e->deadline_src);
-		(void)sd_event_add_time_relative(p->event, &e->deadline_src, CLOCK_MONOTONIC,
-						 (uint64_t)p->ready_timeout_ms * 1000u, 1, on_deadline, e);
+		(void)arm_deadline(p, e);
 	}
 }
 
@@ -255,11 +262,10 @@ static int spawn_one(kvm_pool_t *p, unsigned slot)
 	if (r >= 0)
 		r = sd_event_add_io(p->event, &e->pidfd_src, e->w.pidfd, EPOLLIN, on_pidfd, e);
 	if (r >= 0)
-		r = sd_event_add_time_relative(p->event, &e->deadline_src, CLOCK_MONOTONIC,
-					       (uint64_t)p->ready_timeout_ms * 1000u, 1, on_deadline, e);
+		r = arm_deadline(p, e);
 	if (r < 0) {
 		pidfd_kill(e->w.pidfd, SIGKILL);
-		(void)waitid((idtype_t)3 /* P_PIDFD */, (id_t)e->w.pidfd, &(siginfo_t){ 0 }, WEXITED);
+		(void)pidfd_reap(e->w.pidfd, WEXITED, NULL);
 		entry_free(e);
 		return r;
 	}
@@ -337,7 +343,7 @@ kvm_pool_t *kvm_pool_free(kvm_pool_t *p)
 		 * gets there within milliseconds. Reap it: it is our child. */
 		e->w.pool_fd = safe_close(e->w.pool_fd);
 		pidfd_kill(e->w.pidfd, SIGKILL);
-		(void)waitid((idtype_t)3 /* P_PIDFD */, (id_t)e->w.pidfd, &(siginfo_t){ 0 }, WEXITED);
+		(void)pidfd_reap(e->w.pidfd, WEXITED, NULL);
 		entry_free(e);
 	}
 	free(p->entries);

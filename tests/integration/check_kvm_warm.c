@@ -55,6 +55,28 @@ static int proc_seccomp(pid_t pid)
 	return v;
 }
 
+/* The VM a warm worker is given: mvm-guest in a fresh temp dir, no log. */
+static void vm_config(tvm_t *t, kvm_worker_config_t *c)
+{
+	memset(t, 0, sizeof(*t));
+	tvm_config(t, "mvm-guest", c);
+	c->log_fd = -1;
+}
+
+/* A blob file holding bytes; its read-only fd (unlinked). */
+static int blob_fd_of(const uint8_t *bytes, size_t n)
+{
+	char path[] = "/tmp/mvm-warm-blob.XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, bytes, n), (ssize_t)n);
+	close(fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	unlink(path);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
 START_TEST(test_ready_means_sandboxed)
 {
 	kvm_warm_worker_t w;
@@ -79,14 +101,12 @@ START_TEST(test_assign_boot_info)
 	kvm_warm_worker_t w;
 	kvm_worker_config_t c;
 	tvm_t t;
-	memset(&t, 0, sizeof(t));
 	warm_start(&w);
-	tvm_config(&t, "mvm-guest", &c);
+	vm_config(&t, &c);
 	c.args = args;
 	c.nargs = 2;
 	c.caps = caps;
 	c.ncaps = 2;
-	c.log_fd = -1;
 	int r = kvm_worker_assign(&w, &c, &t.w);
 	ck_assert_msg(r == 0, "assign: %s", strerror(-r));
 	ck_assert_int_eq(w.pool_fd, -1);
@@ -124,21 +144,13 @@ static const uint8_t exit9[] = {
 /* Assign a workload VM whose spec names ref and whose blob holds bytes. */
 static void assign_workload(tvm_t *t, const char *ref, const uint8_t *bytes, size_t n)
 {
-	char path[] = "/tmp/mvm-warm-blob.XXXXXX";
 	kvm_warm_worker_t w;
 	kvm_worker_config_t c;
-	int fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, bytes, n), (ssize_t)n);
-	close(fd);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	unlink(path);
-	memset(t, 0, sizeof(*t));
+	int fd = blob_fd_of(bytes, n);
 	warm_start(&w);
-	tvm_config(t, "mvm-guest", &c);
+	vm_config(t, &c);
 	c.workload = ref;
 	c.blob_fd = fd;
-	c.log_fd = -1;
 	int r = kvm_worker_assign(&w, &c, &t->w);
 	ck_assert_msg(r == 0, "assign: %s", strerror(-r));
 	close(fd);
@@ -184,9 +196,8 @@ START_TEST(test_assign_other_size_refused)
 	kvm_worker_config_t c;
 	kvm_worker_t k;
 	tvm_t t;
-	memset(&t, 0, sizeof(t));
 	warm_start(&w);
-	tvm_config(&t, "mvm-guest", &c);
+	vm_config(&t, &c);
 	c.memory_mib = 32;
 	ck_assert_int_eq(kvm_worker_assign(&w, &c, &k), -EINVAL);
 	/* Refused before anything was made or sent: the worker still waits. */
@@ -202,20 +213,6 @@ START_TEST(test_assign_other_size_refused)
 	tvm_cleanup(&t);
 }
 END_TEST
-
-/* A blob file holding bytes; its read-only fd (unlinked). */
-static int blob_fd_of(const uint8_t *bytes, size_t n)
-{
-	char path[] = "/tmp/mvm-warm-blob.XXXXXX";
-	int fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, bytes, n), (ssize_t)n);
-	close(fd);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	unlink(path);
-	ck_assert_int_ge(fd, 0);
-	return fd;
-}
 
 static void wait_ready_again(kvm_warm_worker_t *w)
 {
@@ -243,9 +240,7 @@ START_TEST(test_prime_then_assign)
 	/* once primed, not again */
 	ck_assert_int_eq(kvm_worker_prime(&w, ref, 0), -EAGAIN);
 	wait_ready_again(&w);
-	memset(&t, 0, sizeof(t));
-	tvm_config(&t, "mvm-guest", &c);
-	c.log_fd = -1;
+	vm_config(&t, &c);
 	/* another module, or none: refused before anything is sent */
 	char other[80];
 	snprintf(other, sizeof(other), "sha256:%064d", 1);
@@ -280,9 +275,7 @@ START_TEST(test_primed_worker_refuses_another_module)
 	int bfd = blob_fd_of(exit9, sizeof(exit9));
 	ck_assert_int_eq(kvm_worker_prime(&w, ref, bfd), 0);
 	wait_ready_again(&w);
-	memset(&t, 0, sizeof(t));
-	tvm_config(&t, "mvm-guest", &c);
-	c.log_fd = -1;
+	vm_config(&t, &c);
 	c.workload = other;
 	c.blob_fd = bfd;
 	w.primed[0] = 0;
