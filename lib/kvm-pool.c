@@ -213,11 +213,13 @@ static int on_pool_socket(sd_event_source *s, int fd, uint32_t revents, void *us
 	int r = kvm_worker_warm_ready(&e->w);
 
 	if (r == 1) {
-		e->pool->failures_in_a_row = 0;
 		/* Primed now: it compiles, then says READY again (within
-		 * the same deadline). */
+		 * the same deadline). Only a worker that is ready to be taken
+		 * ends a run of failures, so one that keeps dying while it is
+		 * primed still pauses the pool. */
 		if (maybe_prime(e->pool, e))
 			return 0;
+		e->pool->failures_in_a_row = 0;
 		e->deadline_src = sd_event_source_disable_unref(e->deadline_src);
 		/* Nothing more comes on it until we send the ASSIGN. */
 		e->pool_src = sd_event_source_disable_unref(e->pool_src);
