@@ -670,6 +670,44 @@ START_TEST(test_pool_primes_the_last_module)
 }
 END_TEST
 
+START_TEST(test_pool_does_not_reprime_a_bad_module)
+{
+	/* A start of bytes that are no module makes the pool prime with
+	 * them; a primed worker whose guest cannot compile its module ends
+	 * before it is ready again (a failure), and that module is not
+	 * primed again: the pool settles full of unprimed workers. */
+	mvmt_wait_pool_settled(fd);
+	json_object *r = mvmt_result(fd, "compute.blob.put", "{\"data\":\"bm90IGEgd2FzbSBtb2R1bGUK\"}");
+	char p[512], *hash = strdup(mvmt_str(r, "hash"));
+	json_object_put(r);
+	snprintf(p, sizeof(p), "{\"name\":\"bad\",\"memory_mib\":16,\"workload\":{\"hash\":\"%s\"}}", hash);
+	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	json_object_put(call_id("compute.vm.start", "bad", NULL));
+	json_object *st = wait_end("bad", 10000);
+	ck_assert_str_eq(mvmt_str(st, "state"), "Failed");
+	json_object_put(st);
+	char *prime = pool_str("prime");
+	ck_assert_str_eq(prime, hash);
+	free(prime);
+	for (int i = 0; i < 500 && pool_num("failures") == 0; i++)
+		usleep(10000);
+	ck_assert_int_ge(pool_num("failures"), 1);
+	char *err = pool_str("last_error");
+	assert_contains(err, "exited with status");
+	free(err);
+	mvmt_wait_pool_settled(fd);
+	long long failures = pool_num("failures");
+	usleep(500000);
+	mvmt_wait_pool_settled(fd);
+	ck_assert_int_eq(pool_num("failures"), failures);
+	/* at most the workers primed at once before the first one failed */
+	ck_assert_int_le(failures, (pool_num("size") + 1) / 2);
+	ck_assert_int_eq(pool_num("primed"), 0);
+	ck_assert_int_eq(pool_num("ready"), pool_num("size"));
+	free(hash);
+}
+END_TEST
+
 START_TEST(test_pool_follows_the_size_asked)
 {
 	/* 32 MiB while the pool holds 16 MiB workers: a cold start (a miss);
@@ -880,6 +918,7 @@ int main(void)
 	tcase_add_test(tc, test_pool_serves_starts);
 	tcase_add_test(tc, test_pool_follows_the_size_asked);
 	tcase_add_test(tc, test_pool_primes_the_last_module);
+	tcase_add_test(tc, test_pool_does_not_reprime_a_bad_module);
 	tcase_add_test(tc, test_pool_worker_killed_while_idle);
 	tcase_add_test(tc, test_pool_leaves_with_mvmd);
 	tcase_add_test(tc, test_pool_options);
