@@ -32,6 +32,7 @@
 #include "kvm/worker.h"
 #include "util/macro.h"
 #include "util/pidfd.h"
+#include "util/reap.h"
 #include "workload.h"
 
 #define CTL_QUEUE_MAX (1u << 20)
@@ -144,50 +145,6 @@ static void apply_end(manager_t *m, vm_t *vm, const kvm_result_t *r, const char 
 	vm->pid_starttime = 0;
 	if (manager_transition(m, vm, to, why) == -EBUSY)
 		(void)manager_save(m, vm);
-}
-
-/* A worker whose VM has ended, waited for until it is gone. */
-typedef struct reaper {
-	sd_event_source *src; /* owns the pidfd */
-	struct reaper *prev, *next;
-} reaper_t;
-
-static reaper_t *reapers;
-
-static void reaper_free(reaper_t *r)
-{
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		reapers = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	sd_event_source_disable_unref(r->src);
-	free(r);
-}
-
-static int on_reap(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	(void)pidfd_reap(fd, WEXITED | WNOHANG, NULL);
-	reaper_free(userdata);
-	return 0;
-}
-
-/* Watch pidfd (taken) until the worker is gone; false if we cannot. */
-static bool reap_later(sd_event *e, int pidfd)
-{
-	reaper_t *r = calloc(1, sizeof(*r));
-
-	if (!r || sd_event_add_io(e, &r->src, pidfd, EPOLLIN, on_reap, r) < 0) {
-		free(r);
-		return false;
-	}
-	sd_event_source_set_io_fd_own(r->src, true);
-	r->next = reapers;
-	if (reapers)
-		reapers->prev = r;
-	reapers = r;
-	return true;
 }
 
 /*
@@ -816,8 +773,7 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 void backend_kvm_unregister(void)
 {
 	/* Workers still tearing down are mvmd's children: let them go. */
-	while (reapers)
-		reaper_free(reapers);
+	reap_later_forget_all();
 	backend.pool = kvm_pool_free(backend.pool);
 	free(backend.vmm_path);
 	free(backend.image_path);
