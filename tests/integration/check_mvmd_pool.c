@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mvmd's pool of warm kvm workers (lib/kvm-pool.h), through the real
+ * mvmd on the real /dev/kvm: starts served by idle workers, the pool
+ * following the memory size and the module asked for last, a module that
+ * cannot be primed, idle workers killed from outside or left behind by a
+ * dying mvmd, failures that pause the pool, and its options.
+ */
+#include "workload-helpers.h"
+
+static long long pool_num(const char *key)
+{
+	char path[64];
+	json_object *r = mvmt_result(fd, "compute.node.info", NULL);
+	snprintf(path, sizeof(path), "backends.kvm.pool.%s", key);
+	long long v = mvmt_int(r, path);
+	json_object_put(r);
+	return v;
+}
+
+/* mvmd's children that are mvm-vmm processes (idle pool workers and the
+ * workers of VMs it started itself). */
+static size_t vmm_children(pid_t parent, pid_t *out, size_t max)
+{
+	char path[64], buf[8192], comm[64];
+	size_t n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)parent, (int)parent);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t k = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[k] = 0;
+	for (char *t = strtok(buf, " \n"); t && n < max; t = strtok(NULL, " \n")) {
+		snprintf(path, sizeof(path), "/proc/%s/comm", t);
+		FILE *c = fopen(path, "re");
+		if (!c)
+			continue;
+		bool vmm = fgets(comm, sizeof(comm), c) && strncmp(comm, "mvm-vmm", 7) == 0;
+		fclose(c);
+		if (vmm)
+			out[n++] = (pid_t)atoi(t);
+	}
+	return n;
+}
+
+START_TEST(test_pool_serves_starts)
+{
+	/* A full pool: the start takes a warm worker, the workload runs as
+	 * from a cold one (output, exit code, sandbox), the pool refills. */
+	mvmt_wait_pool_settled(fd);
+	long long size = pool_num("size"), hits = pool_num("hits");
+	ck_assert_int_eq(size, 4);
+	ck_assert_int_eq(pool_num("ready"), size);
+	pid_t idle[16];
+	size_t nidle = vmm_children(d.pid, idle, 16);
+	ck_assert_uint_eq(nidle, (size_t)size);
+	json_object_put(create_wl("from-pool", "hello", 16, "\"args\":[\"hello\",\"pool\"]"));
+	json_object *r = call_id("compute.vm.start", "from-pool", NULL);
+	pid_t pid = (pid_t)mvmt_int(r, "result.pid");
+	json_object_put(r);
+	/* The VM's worker is one of the idle ones, not a new process. */
+	bool was_idle = false;
+	for (size_t i = 0; i < nidle; i++)
+		was_idle |= idle[i] == pid;
+	ck_assert_msg(was_idle, "pid %d was not an idle pool worker", (int)pid);
+	json_object *st = wait_end("from-pool", 10000);
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	ck_assert_int_eq(mvmt_int(st, "exit_code"), 0);
+	json_object_put(st);
+	char *l = logs("from-pool");
+	assert_contains(l, "argv[1] = pool\n");
+	free(l);
+	ck_assert_int_eq(pool_num("hits"), hits + 1);
+	mvmt_wait_pool_settled(fd);
+	ck_assert_int_eq(pool_num("ready"), size);
+	ck_assert_int_eq(pool_num("failures"), 0);
+}
+END_TEST
+
+static char *pool_str(const char *key)
+{
+	char path[64];
+	json_object *r = mvmt_result(fd, "compute.node.info", NULL);
+	snprintf(path, sizeof(path), "backends.kvm.pool.%s", key);
+	json_object *v = mvmt_get(r, path);
+	char *s = v ? strdup(json_object_get_string(v)) : NULL;
+	json_object_put(r);
+	return s;
+}
+
+/* Until the pool holds n ready workers primed with the current module. */
+static void wait_primed(long long n)
+{
+	for (int i = 0; i < 1000 && pool_num("primed") < n; i++)
+		usleep(10000);
+	ck_assert_int_ge(pool_num("primed"), n);
+}
+
+START_TEST(test_pool_primes_the_last_module)
+{
+	/* After a start that ran hello, half the pool holds hello compiled;
+	 * the next hello start takes one of those and still gets its own
+	 * arguments and environment; another module is served by an
+	 * unprimed worker and then becomes the one primed. */
+	char *hello = put_prog("hello");
+	json_object *pi;
+	json_object *st = run_wl("p-1", "hello", 16, NULL);
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	json_object_put(st);
+	char *prime = pool_str("prime");
+	ck_assert_str_eq(prime, hello);
+	free(prime);
+	wait_primed(2);
+	long long primed_hits = pool_num("primed_hits"), hits = pool_num("hits");
+	st = run_wl("p-2", "hello", 16, "\"args\":[\"hello\",\"primed\"],\"env\":{\"WHO\":\"p-2\"}");
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	ck_assert_int_eq(mvmt_int(st, "exit_code"), 0);
+	json_object_put(st);
+	ck_assert_int_eq(pool_num("primed_hits"), primed_hits + 1);
+	char *l = logs("p-2");
+	assert_contains(l, "argv[1] = primed\n");
+	assert_contains(l, "env WHO=p-2\n");
+	free(l);
+	/* another module: an unprimed worker (a hit, not a primed one) */
+	mvmt_wait_pool_settled(fd);
+	hits = pool_num("hits");
+	primed_hits = pool_num("primed_hits");
+	st = run_wl("p-3", "exit", 16, "\"args\":[\"exit\",\"7\"]");
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	ck_assert_int_eq(mvmt_int(st, "exit_code"), 7);
+	json_object_put(st);
+	pi = mvmt_result(fd, "compute.node.info", NULL);
+	ck_assert_msg(mvmt_int(pi, "backends.kvm.pool.hits") == hits + 1, "not a hit: %s",
+		      json_object_to_json_string(mvmt_get(pi, "backends.kvm.pool")));
+	json_object_put(pi);
+	ck_assert_int_eq(pool_num("primed_hits"), primed_hits);
+	char *exitmod = put_prog("exit");
+	prime = pool_str("prime");
+	ck_assert_str_eq(prime, exitmod);
+	free(prime);
+	/* the hello-primed workers are replaced by exit-primed ones */
+	wait_primed(2);
+	mvmt_wait_pool_settled(fd);
+	ck_assert_int_eq(pool_num("failures"), 0);
+	free(hello);
+	free(exitmod);
+}
+END_TEST
+
+START_TEST(test_pool_does_not_reprime_a_bad_module)
+{
+	/* A start of bytes that are no module makes the pool prime with
+	 * them; a primed worker whose guest cannot compile its module ends
+	 * before it is ready again (a failure), and that module is not
+	 * primed again: the pool settles full of unprimed workers. */
+	mvmt_wait_pool_settled(fd);
+	json_object *r = mvmt_result(fd, "compute.blob.put", "{\"data\":\"bm90IGEgd2FzbSBtb2R1bGUK\"}");
+	char p[512], *hash = strdup(mvmt_str(r, "hash"));
+	json_object_put(r);
+	snprintf(p, sizeof(p), "{\"name\":\"bad\",\"memory_mib\":16,\"workload\":{\"hash\":\"%s\"}}", hash);
+	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	json_object_put(call_id("compute.vm.start", "bad", NULL));
+	json_object *st = wait_end("bad", 10000);
+	ck_assert_str_eq(mvmt_str(st, "state"), "Failed");
+	json_object_put(st);
+	char *prime = pool_str("prime");
+	ck_assert_str_eq(prime, hash);
+	free(prime);
+	for (int i = 0; i < 500 && pool_num("failures") == 0; i++)
+		usleep(10000);
+	ck_assert_int_ge(pool_num("failures"), 1);
+	char *err = pool_str("last_error");
+	assert_contains(err, "exited with status");
+	free(err);
+	mvmt_wait_pool_settled(fd);
+	long long failures = pool_num("failures");
+	usleep(500000);
+	mvmt_wait_pool_settled(fd);
+	ck_assert_int_eq(pool_num("failures"), failures);
+	/* at most the workers primed at once before the first one failed */
+	ck_assert_int_le(failures, (pool_num("size") + 1) / 2);
+	ck_assert_int_eq(pool_num("primed"), 0);
+	ck_assert_int_eq(pool_num("ready"), pool_num("size"));
+	free(hash);
+}
+END_TEST
+
+START_TEST(test_pool_follows_the_size_asked)
+{
+	/* 32 MiB while the pool holds 16 MiB workers: a cold start (a miss);
+	 * the pool then makes 32 MiB workers, and the next start is a hit. */
+	mvmt_wait_pool_settled(fd);
+	long long hits = pool_num("hits"), misses = pool_num("misses");
+	json_object *st = run_wl("big-1", "hello", 32, NULL);
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	json_object_put(st);
+	ck_assert_int_eq(pool_num("misses"), misses + 1);
+	ck_assert_int_eq(pool_num("memory_mib"), 32);
+	/* until a 32 MiB worker is ready */
+	int ready = 0;
+	for (int i = 0; i < 500 && !ready; i++) {
+		json_object *ps = mvmt_result(fd, "compute.node.info", NULL);
+		ready = (int)mvmt_int(ps, "backends.kvm.pool.ready") > 0 && (int)mvmt_int(ps, "backends.kvm.pool.warming") == 0;
+		json_object_put(ps);
+		usleep(10000);
+	}
+	mvmt_wait_pool_settled(fd);
+	st = run_wl("big-2", "hello", 32, NULL);
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	json_object *b = mvmt_status(fd, "big-2");
+	ck_assert_int_eq(mvmt_int(b, "memory_mib"), 32);
+	json_object_put(b);
+	json_object_put(st);
+	ck_assert_int_eq(pool_num("hits"), hits + 1);
+}
+END_TEST
+
+START_TEST(test_pool_worker_killed_while_idle)
+{
+	/* An idle worker killed from outside is reaped and replaced; it was
+	 * ready, so that is no failure; starts keep working. */
+	mvmt_wait_pool_settled(fd);
+	pid_t idle[16];
+	size_t n = vmm_children(d.pid, idle, 16);
+	ck_assert_uint_ge(n, 2);
+	kill(idle[0], SIGKILL);
+	kill(idle[1], SIGKILL);
+	json_object *st = run_wl("after-kill", "hello", 16, NULL);
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	json_object_put(st);
+	mvmt_wait_pool_settled(fd);
+	ck_assert_int_eq(pool_num("ready"), pool_num("size"));
+	ck_assert_int_eq(pool_num("failures"), 0);
+	/* no zombies left behind: soon every child is a live pool worker
+	 * (the VM's own worker is reaped moments after its end) */
+	pid_t now[16];
+	size_t zombies = 0;
+	for (int i = 0; i < 300; i++) {
+		n = vmm_children(d.pid, now, 16);
+		zombies = 0;
+		for (size_t j = 0; j < n; j++) {
+			char path[64], state = 0;
+			snprintf(path, sizeof(path), "/proc/%d/stat", (int)now[j]);
+			FILE *f = fopen(path, "re");
+			if (f && fscanf(f, "%*d %*s %c", &state) == 1 && state == 'Z')
+				zombies++;
+			if (f)
+				fclose(f);
+		}
+		if (!zombies && n == (size_t)pool_num("size"))
+			break;
+		usleep(10000);
+	}
+	ck_assert_uint_eq(zombies, 0);
+	ck_assert_uint_eq(n, (size_t)pool_num("size"));
+}
+END_TEST
+
+START_TEST(test_pool_leaves_with_mvmd)
+{
+	/* Idle workers are mvmd's, not VMs: when mvmd goes (SIGTERM or
+	 * kill -9) they go too, by themselves (EOF on their pool socket). */
+	for (int sig = SIGTERM; sig; sig = sig == SIGTERM ? SIGKILL : 0) {
+		mvmt_wait_pool_settled(fd);
+		pid_t idle[16];
+		size_t n = vmm_children(d.pid, idle, 16);
+		ck_assert_uint_eq(n, 4);
+		close(fd);
+		mvmt_forget_fd(fd);
+		mvmt_daemon_stop(&d, sig);
+		for (size_t i = 0; i < n; i++) {
+			int k = 0;
+			while (kill(idle[i], 0) == 0 && k++ < 500)
+				usleep(10000);
+			ck_assert_msg(kill(idle[i], 0) < 0, "idle worker %d outlived mvmd (signal %d)", (int)idle[i], sig);
+		}
+		mvmt_daemon_start(&d, NULL);
+		fd = mvmt_connect(d.sock);
+	}
+}
+END_TEST
+
+START_TEST(test_pool_failures_pause_it)
+{
+	/* Warm workers that are never ready in time (here: a 1 ms limit no
+	 * VM build meets) are killed and counted; three in a row pause the
+	 * pool, and starts keep working, cold. */
+	mvmt_daemon_t d2;
+	mvmt_daemon_init(&d2);
+	mvmt_daemon_start(&d2, "--kvm-pool", "2", "--kvm-pool-ready-timeout-ms", "1", NULL);
+	int c = mvmt_connect(d2.sock);
+	json_object *r = NULL;
+	for (int i = 0; i < 500; i++) {
+		json_object_put(r);
+		r = mvmt_result(c, "compute.node.info", NULL);
+		if (mvmt_int(r, "backends.kvm.pool.failures") >= 3 && mvmt_int(r, "backends.kvm.pool.warming") == 0)
+			break;
+		usleep(10000);
+	}
+	ck_assert_int_ge(mvmt_int(r, "backends.kvm.pool.failures"), 3);
+	ck_assert_int_eq(mvmt_int(r, "backends.kvm.pool.ready"), 0);
+	assert_contains(mvmt_str(r, "backends.kvm.pool.last_error"), "not ready within 1 ms");
+	long long failures = mvmt_int(r, "backends.kvm.pool.failures");
+	json_object_put(r);
+	/* paused: nothing new is tried for a while, and nothing is left */
+	usleep(300000);
+	r = mvmt_result(c, "compute.node.info", NULL);
+	ck_assert_int_eq(mvmt_int(r, "backends.kvm.pool.failures"), failures);
+	ck_assert_int_eq(mvmt_int(r, "backends.kvm.pool.warming"), 0);
+	json_object_put(r);
+	pid_t kids[8];
+	for (int i = 0; i < 200 && vmm_children(d2.pid, kids, 8) > 0; i++)
+		usleep(10000);
+	ck_assert_uint_eq(vmm_children(d2.pid, kids, 8), 0);
+	/* a start is a miss, spawned cold, and runs */
+	char p[4200], rel[256], abs[4096];
+	const char *b = getenv("MVM_BUILD_DIR");
+	snprintf(rel, sizeof(rel), "%s/wasm-programs/wl-hello.wasm", b && *b ? b : "build");
+	ck_assert_ptr_nonnull(realpath(rel, abs));
+	snprintf(p, sizeof(p), "{\"path\":\"%s\"}", abs);
+	r = mvmt_result(c, "compute.blob.put", p);
+	snprintf(p, sizeof(p), "{\"name\":\"cold\",\"memory_mib\":16,\"workload\":{\"hash\":\"%s\"}}", mvmt_str(r, "hash"));
+	json_object_put(r);
+	json_object_put(mvmt_result(c, "compute.vm.create", p));
+	json_object_put(mvmt_call_id(c, "compute.vm.start", "cold", NULL));
+	json_object *st = mvmt_wait_state(c, "cold", "Stopped");
+	ck_assert_int_eq(mvmt_int(st, "exit_code"), 0);
+	json_object_put(st);
+	r = mvmt_result(c, "compute.node.info", NULL);
+	ck_assert_int_ge(mvmt_int(r, "backends.kvm.pool.misses"), 1);
+	ck_assert_int_eq(mvmt_int(r, "backends.kvm.pool.hits"), 0);
+	json_object_put(r);
+	close(c);
+	mvmt_forget_fd(c);
+	mvmt_daemon_cleanup(&d2);
+}
+END_TEST
+
+START_TEST(test_pool_options)
+{
+	/* --kvm-pool 0: no pool at all; a bad value: mvmd refuses to start. */
+	mvmt_daemon_t d2;
+	mvmt_daemon_init(&d2);
+	mvmt_daemon_start(&d2, "--kvm-pool", "0", NULL);
+	int c = mvmt_connect(d2.sock);
+	json_object *r = mvmt_result(c, "compute.node.info", NULL);
+	ck_assert_ptr_null(mvmt_get(r, "backends.kvm.pool"));
+	json_object_put(r);
+	close(c);
+	mvmt_forget_fd(c);
+	pid_t kids[4];
+	ck_assert_uint_eq(vmm_children(d2.pid, kids, 4), 0);
+	mvmt_daemon_cleanup(&d2);
+	const char *bad[][2] = { { "--kvm-pool", "-1" }, { "--kvm-pool", "100000" }, { "--kvm-pool-memory-mib", "2" } };
+	for (size_t i = 0; i < 3; i++) {
+		char cmd[1024];
+		snprintf(cmd, sizeof(cmd), "%s %s %s --rpc-socket /tmp/mvmd-pool-bad.sock --state-dir /tmp/mvmd-pool-bad "
+			 "--console-dir /tmp/mvmd-pool-bad/c >/dev/null 2>&1", mvmt_bin("mvmd"), bad[i][0], bad[i][1]);
+		int st = system(cmd);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 0, "mvmd took %s %s", bad[i][0], bad[i][1]);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	const char *why = mvmt_kvm_skip_reason();
+	if (why) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
+	if (!mvmt_have_kvm()) {
+		printf("SKIP: /dev/kvm is not available: no warm workers here\n");
+		return 77;
+	}
+	Suite *s = suite_create("mvmd-pool");
+	TCase *tc = tcase_create("pool");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_pool_serves_starts);
+	tcase_add_test(tc, test_pool_follows_the_size_asked);
+	tcase_add_test(tc, test_pool_primes_the_last_module);
+	tcase_add_test(tc, test_pool_does_not_reprime_a_bad_module);
+	tcase_add_test(tc, test_pool_worker_killed_while_idle);
+	tcase_add_test(tc, test_pool_leaves_with_mvmd);
+	tcase_add_test(tc, test_pool_options);
+	tcase_add_test(tc, test_pool_failures_pause_it);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
