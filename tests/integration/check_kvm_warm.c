@@ -291,6 +291,29 @@ START_TEST(test_primed_worker_refuses_another_module)
 }
 END_TEST
 
+START_TEST(test_worker_refuses_another_size)
+{
+	/* The parent's size check aside (w.memory_mib changed by hand), the
+	 * worker itself refuses a VM of another size than the one it built:
+	 * the VM's error comes on its control socket, no guest runs. */
+	kvm_warm_worker_t w;
+	kvm_worker_config_t c;
+	tvm_t t;
+	warm_start(&w);
+	vm_config(&t, &c);
+	c.memory_mib = 32;
+	w.memory_mib = 32;
+	ck_assert_int_eq(kvm_worker_assign(&w, &c, &t.w), 0);
+	int st = tvm_finish(&t, 10000);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status 0x%x", st);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_ERROR);
+	ck_assert_msg(strstr(t.res.message, "another size"), "%s", t.res.message);
+	ck_assert(!t.got_ready);
+	kvm_worker_warm_release(&w);
+	tvm_cleanup(&t);
+}
+END_TEST
+
 START_TEST(test_prime_wrong_bytes)
 {
 	/* Bytes that do not hash to the name: the worker ends before it is
@@ -413,6 +436,7 @@ int main(void)
 		tcase_add_test(tc, test_prime_then_assign);
 		tcase_add_test(tc, test_primed_worker_refuses_another_module);
 		tcase_add_test(tc, test_prime_wrong_bytes);
+		tcase_add_test(tc, test_worker_refuses_another_size);
 	}
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

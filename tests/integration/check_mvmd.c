@@ -570,6 +570,34 @@ static char *read_all(const char *path)
 	return buf;
 }
 
+START_TEST(test_events_seq_file_damaged)
+{
+	/* A damaged events.seq changes nothing: the numbers go on from the
+	 * VMs' files; mvmd writes a good one again, which the next unclean
+	 * end then uses (a jump of 65536). */
+	char path[512];
+	free(create("{\"name\":\"seq-a\",\"memory_mib\":8}"));
+	close(fd);
+	mvmt_forget_fd(fd);
+	ck_assert_int_eq(WEXITSTATUS(mvmt_daemon_stop(&d, SIGTERM)), 0);
+	snprintf(path, sizeof(path), "%s/events.seq", d.state);
+	write_file(path, "next=banana\n\1\2");
+	mvmt_daemon_start(&d, NULL);
+	fd = mvmt_connect(d.sock);
+	json_object *o = mvmt_result(fd, "compute.vm.events.tail", NULL);
+	ck_assert_int_eq(mvmt_int(o, "next"), 3);
+	json_object_put(o);
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGKILL);
+	mvmt_daemon_start(&d, NULL);
+	fd = mvmt_connect(d.sock);
+	o = mvmt_result(fd, "compute.vm.events.tail", NULL);
+	ck_assert_int_eq(mvmt_int(o, "next"), 3 + 65536);
+	json_object_put(o);
+}
+END_TEST
+
 START_TEST(test_corrupt_and_future_state_files)
 {
 	char *a = create("{\"name\":\"corrupt\",\"memory_mib\":8}");
@@ -635,6 +663,7 @@ int main(void)
 	tcase_add_test(tc, test_follow_events);
 	tcase_add_test(tc, test_no_fd_leak);
 	tcase_add_test(tc, test_restart_persistence);
+	tcase_add_test(tc, test_events_seq_file_damaged);
 	tcase_add_test(tc, test_corrupt_and_future_state_files);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
