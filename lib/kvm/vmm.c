@@ -76,6 +76,13 @@ typedef struct vmm {
 	kvm_grants_t *grants;  /* blobs granted at exec time (BLOB_GRANT) */
 } vmm_t;
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -163,9 +170,10 @@ static size_t host_console_read(void *ud, uint8_t *buf, size_t cap)
 static uint32_t host_wait(void *ud, int64_t timeout_ns)
 {
 	vmm_t *m = ud;
-	/* Guest-chosen: round up without overflowing on INT64_MAX. */
-	int64_t deadline = timeout_ns < 0 ? -1
-				: now_ms() + timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
+	/* In ns: a deadline in whole ms of a clock read in whole ms came up
+	 * to 1 ms short. Guest-chosen: saturate instead of overflowing. */
+	int64_t start = now_ns();
+	int64_t deadline = timeout_ns < 0 ? -1 : timeout_ns > INT64_MAX - start ? INT64_MAX : start + timeout_ns;
 
 	for (;;) {
 		uint32_t ev = 0;
@@ -180,10 +188,11 @@ static uint32_t host_wait(void *ud, int64_t timeout_ns)
 			return ev;
 		int wait = -1;
 		if (deadline >= 0) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - now_ns();
 			if (left <= 0)
 				return 0;
-			wait = (int)MIN(left, (int64_t)INT32_MAX);
+			/* poll sleeps whole ms: round up, never wake early */
+			wait = (int)MIN(left / 1000000 + (left % 1000000 != 0), (int64_t)INT32_MAX);
 		}
 		/* The vCPU sleeps here: an idle guest costs no CPU. */
 		struct pollfd p = { .fd = m->wake_vcpu, .events = POLLIN };
