@@ -390,7 +390,8 @@ static const rpc_schema_t list_result = { .type = RPC_TYPE_OBJECT, .description 
 static const rpc_schema_t remove_result = { .type = RPC_TYPE_OBJECT, .description = "{\"id\": ..., \"removed\": true}" };
 static const rpc_schema_t tail_result = {
 	.type = RPC_TYPE_OBJECT,
-	.description = "{\"events\": [{seq,time,vm,from,to,cause}], \"next\": N, \"first\": N, \"missed\"?: N, \"more\": bool}",
+	.description = "{\"events\": [{seq,time,vm,from,to,cause}], \"next\": N, \"first\": N, \"missed\"?: N, \"more\": bool}; "
+		       "to is \"Removed\" in the event of a VM's removal",
 };
 
 const rpc_method_t methods_vm[] = {
