@@ -66,7 +66,7 @@ static void help(void)
 	       "  --rpc-socket PATH         RPC socket (default /run/mvmd/rpc.sock)\n"
 	       "  --state-dir DIR           VM state (default /var/lib/mvmd)\n"
 	       "  --console-dir DIR         console sockets (default /run/mvmd/console)\n"
-	       "  --socket-group NAME       make the RPC socket 0660 with this group (default 0600 root)\n"
+	       "  --socket-group NAME       RPC and console sockets 0660 with this group (default 0600 root)\n"
 	       "  --log-level LEVEL         err, warning, notice, info (default), debug\n"
 	       "  --max-request-bytes N     longest request line (default 1048576)\n"
 	       "  --max-clients N           concurrent RPC connections (default 256)\n"
@@ -295,6 +295,43 @@ static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata)
 }
 
 /*
+ * Privilege decision: the console directory is mvmd's, and its access
+ * follows the RPC socket's (docs/access.md): with --socket-group it is
+ * 0710 root:GROUP, so members reach the console socket whose path
+ * compute.vm.console.endpoint gave them (without listing the directory);
+ * without, 0700. Set at every start: the group may have changed since.
+ * Missing parents are made 0755 as the RPC socket's are, which they may
+ * share (/run/mvmd).
+ */
+static int console_dir_setup(const char *path, bool group, gid_t gid)
+{
+	_cleanup_free_ char *parent = strdup(path);
+	_cleanup_close_ int dfd = -1;
+	char *slash;
+	int r;
+
+	if (!parent)
+		return -ENOMEM;
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		r = mkdir_p(parent, 0755);
+		if (r < 0)
+			return r;
+	}
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (group && fchown(dfd, (uid_t)-1, gid) < 0)
+		return -errno;
+	if (fchmod(dfd, group ? 0710 : 0700) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
  * Every VM costs mvmd a few fds (worker pidfd, control connection, console
  * socket and clients): the default soft limit of 1024 would cap a node at a
  * few hundred VMs. Raise the soft limit to the hard one, as systemd does for
@@ -381,9 +418,9 @@ int main(int argc, char **argv)
 	if (r < 0)
 		log_warning_errno(r, "cannot enable the watchdog: %m");
 
-	r = mkdir_p(o.console_dir, 0700);
+	r = console_dir_setup(o.console_dir, o.socket_group, gid);
 	if (r < 0) {
-		log_error_errno(r, "cannot create %s: %m", o.console_dir);
+		log_error_errno(r, "cannot set up the console directory %s: %m", o.console_dir);
 		goto out;
 	}
 
@@ -392,6 +429,8 @@ int main(int argc, char **argv)
 		.console_dir = o.console_dir,
 		.node_ring_capacity = o.event_ring,
 		.max_vms = (unsigned)o.max_vms,
+		.socket_group = o.socket_group != NULL,
+		.socket_gid = gid,
 	};
 	r = manager_new(event, &mcfg, &m);
 	if (r < 0) {

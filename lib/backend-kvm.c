@@ -331,6 +331,8 @@ static int runtime_attach(kvm_runtime_t *k)
 		return -ENOMEM;
 	console_config_t ccfg = {
 		.socket_path = sock,
+		.socket_group = manager_config(k->m)->socket_group,
+		.socket_gid = manager_config(k->m)->socket_gid,
 		.log_path = log,
 		.on_input = console_to_guest,
 		.userdata = k,
