@@ -3,7 +3,10 @@
  * How the end of a VM is told, through the real mvmd: a removal answers
  * the start and stop requests still waiting on the VM and reaches
  * compute.vm.events.tail as an event of its own ("to": "Removed"),
- * numbered after everything before it, across a restart too.
+ * numbered after everything before it, across a restart too; and every
+ * end of a VM (a guest fault, a workload's exit code, a crash, a stop the
+ * guest ignored, a worker lost while mvmd was down) is in mvmd's log with
+ * the VM's id, name and cause.
  *
  * The cases run on micro-VMs on the real /dev/kvm (tcase "kvm", skipped
  * where KVM is not usable), and on ch VMs driven against the
@@ -315,6 +318,131 @@ START_TEST(test_removal_event_in_the_ring)
 }
 END_TEST
 
+/* compute.blob.put of build/wasm-programs/wl-<prog>.wasm; the hash (malloc'd). */
+static char *put_prog(const char *prog)
+{
+	char rel[256], abs[PATH_MAX], p[PATH_MAX + 32];
+	const char *b = getenv("MVM_BUILD_DIR");
+
+	snprintf(rel, sizeof(rel), "%s/wasm-programs/wl-%s.wasm", b && *b ? b : "build", prog);
+	ck_assert_msg(realpath(rel, abs) != NULL, "%s not built", rel);
+	snprintf(p, sizeof(p), "{\"path\":\"%s\"}", abs);
+	json_object *r = mvmt_result(fd, "compute.blob.put", p);
+	char *h = strdup(mvmt_str(r, "hash"));
+	json_object_put(r);
+	return h;
+}
+
+/* The log line of a VM's end: priority, id, name, transition and cause. */
+static void assert_end_logged(const char *prio, const char *vm, const char *name, const char *what, const char *cause)
+{
+	char head[256], quoted[80];
+
+	snprintf(head, sizeof(head), "%svm %s", prio, vm);
+	snprintf(quoted, sizeof(quoted), " \"%s\": ", name);
+	char *line = mvmt_daemon_log_line(&d, 5000, head, quoted, what, cause, NULL);
+	ck_assert_msg(line != NULL, "no %s%s log line for %s (%s, %s) in %s", prio, what, vm, name, cause, d.log);
+	free(line);
+}
+
+/* Start name and wait for Running; the pid of its process. */
+static pid_t start_running(const char *name)
+{
+	json_object *r = mvmt_call_id(fd, "compute.vm.start", name, NULL);
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "start %s: %s", name, json_object_to_json_string(r));
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	pid_t pid = (pid_t)mvmt_int(r, "result.pid");
+	json_object_put(r);
+	return pid;
+}
+
+/* kvm: a guest fault (Failed) and a workload that exits 3 (Stopped). */
+static void end_two_kvm(char vm[2][64])
+{
+	char p[512];
+	json_object *r;
+
+	snprintf(vm[0], 64, "%s", create_vm("l-end0", "fault", "[\"ud2\"]"));
+	json_object_put(mvmt_call_id(fd, "compute.vm.start", "l-end0", NULL));
+	json_object_put(mvmt_wait_state(fd, "l-end0", "Failed"));
+	assert_end_logged("<4>", vm[0], "l-end0", "-> Failed: ", "guest fault: ");
+
+	char *h = put_prog("exit");
+	snprintf(p, sizeof(p), "{\"name\":\"l-end1\",\"memory_mib\":16,\"workload\":{\"hash\":\"%s\",\"args\":[\"exit\",\"3\"]}}", h);
+	free(h);
+	r = mvmt_result(fd, "compute.vm.create", p);
+	snprintf(vm[1], 64, "%s", mvmt_str(r, "id"));
+	json_object_put(r);
+	json_object_put(mvmt_call_id(fd, "compute.vm.start", "l-end1", NULL));
+	r = mvmt_wait_state(fd, "l-end1", "Stopped");
+	ck_assert_int_eq(mvmt_int(r, "exit_code"), 3);
+	json_object_put(r);
+	assert_end_logged("<5>", vm[1], "l-end1", "-> Stopped, exit code 3: ", "exited with code 3");
+}
+
+/* ch: a cloud-hypervisor that dies (Failed), and one whose guest ignored
+ * the power button until the stop's timeout (Stopped, escalated). */
+static void end_two_ch(char vm[2][64])
+{
+	json_object *r;
+
+	snprintf(vm[0], 64, "%s", create_vm("l-end0", NULL, NULL));
+	ck_assert_int_eq(kill(start_running("l-end0"), SIGKILL), 0);
+	r = mvmt_wait_state(fd, "l-end0", "Failed");
+	assert_end_logged("<4>", vm[0], "l-end0", "Running -> Failed: ", mvmt_str(r, "cause"));
+	json_object_put(r);
+
+	snprintf(vm[1], 64, "%s", create_vm("l-end1", NULL, NULL));
+	start_running("l-end1");
+	r = mvmt_call_id(fd, "compute.vm.stop", "l-end1", "\"timeout_ms\":100");
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	assert_end_logged("<5>", vm[1], "l-end1", "Stopping -> Stopped: ", mvmt_str(r, "result.cause"));
+	json_object_put(r);
+}
+
+START_TEST(test_vm_ends_are_logged)
+{
+	SKIP_WITHOUT_KVM();
+	char vm[3][64];
+	json_object *r;
+
+	if (backend == BACKEND_KVM)
+		end_two_kvm(vm);
+	else
+		end_two_ch(vm);
+
+	/* a worker killed while mvmd is down: Failed at the next start */
+	snprintf(vm[2], sizeof(vm[2]), "%s", create_vm("l-lost", NULL, NULL));
+	pid_t pid = start_running("l-lost");
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGKILL);
+	kill(pid, SIGKILL);
+	ck_assert(mvmt_wait_process_ended(pid, 20000));
+	start_daemon();
+	r = mvmt_status(fd, "l-lost");
+	ck_assert_str_eq(mvmt_str(r, "state"), "Failed");
+	/* from whatever state its file held: Running is written behind */
+	assert_end_logged("<4>", vm[2], "l-lost", " -> Failed: ", mvmt_str(r, "cause"));
+	json_object_put(r);
+
+	/* once each */
+	for (int i = 0; i < 3; i++) {
+		char head[256], *line = NULL;
+		int count = 0;
+		size_t cap = 0;
+		FILE *f = fopen(d.log, "r");
+		ck_assert_ptr_nonnull(f);
+		snprintf(head, sizeof(head), "vm %s \"", vm[i]);
+		while (getline(&line, &cap, f) > 0)
+			count += strstr(line, head) && strstr(line, " -> ");
+		free(line);
+		fclose(f);
+		ck_assert_int_eq(count, 1);
+	}
+}
+END_TEST
+
 static TCase *tcase(const char *name, void (*setup_fn)(void))
 {
 	TCase *tc = tcase_create(name);
@@ -323,6 +451,7 @@ static TCase *tcase(const char *name, void (*setup_fn)(void))
 	tcase_add_test(tc, test_remove_answers_a_waiting_start);
 	tcase_add_test(tc, test_remove_answers_a_waiting_stop);
 	tcase_add_test(tc, test_removal_event_in_the_ring);
+	tcase_add_test(tc, test_vm_ends_are_logged);
 	return tc;
 }
 
