@@ -295,11 +295,13 @@ static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata)
 }
 
 /* The documented causes of a stop mvmd had to enforce (docs/rpc-methods.md,
- * compute.vm.stop): a kill (forced, or at the stop's timeout), or a Linux
- * guest that ignored the power button until the timeout. */
+ * compute.vm.stop): a kill (forced, or at the stop's timeout), a micro-VM
+ * guest halted after its grace, a Linux guest that ignored the power
+ * button until the timeout. */
 static bool stop_was_enforced(const char *cause)
 {
-	return strncmp(cause, "killed by ", 10) == 0 || strstr(cause, "ignored the power button");
+	return strncmp(cause, "killed by ", 10) == 0 || strstr(cause, "ignored the stop") ||
+	       strstr(cause, "ignored the power button");
 }
 
 /*

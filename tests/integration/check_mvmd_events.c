@@ -356,8 +356,9 @@ static pid_t start_running(const char *name)
 	return pid;
 }
 
-/* kvm: a guest fault (Failed) and a workload that exits 3 (Stopped). */
-static void end_two_kvm(char vm[2][64])
+/* kvm: a guest fault (Failed), a workload that exits 3 (Stopped) and a
+ * guest that ignores its stop (halted after the grace: Stopped). */
+static int end_three_kvm(char vm[][64])
 {
 	char p[512];
 	json_object *r;
@@ -378,11 +379,20 @@ static void end_two_kvm(char vm[2][64])
 	ck_assert_int_eq(mvmt_int(r, "exit_code"), 3);
 	json_object_put(r);
 	assert_end_logged("<5>", vm[1], "l-end1", "-> Stopped, exit code 3: ", "exited with code 3");
+
+	snprintf(vm[2], 64, "%s", create_vm("l-end2", "loop", NULL));
+	start_running("l-end2");
+	/* the worker halts it after its grace (2 s), long before mvmd kills it */
+	r = mvmt_call_id(fd, "compute.vm.stop", "l-end2", "\"timeout_ms\":60000");
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	assert_end_logged("<5>", vm[2], "l-end2", "Stopping -> Stopped: ", "ignored the stop");
+	json_object_put(r);
+	return 3;
 }
 
 /* ch: a cloud-hypervisor that dies (Failed), and one whose guest ignored
  * the power button until the stop's timeout (Stopped, escalated). */
-static void end_two_ch(char vm[2][64])
+static int end_two_ch(char vm[][64])
 {
 	json_object *r;
 
@@ -398,21 +408,18 @@ static void end_two_ch(char vm[2][64])
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
 	assert_end_logged("<5>", vm[1], "l-end1", "Stopping -> Stopped: ", mvmt_str(r, "result.cause"));
 	json_object_put(r);
+	return 2;
 }
 
 START_TEST(test_vm_ends_are_logged)
 {
 	SKIP_WITHOUT_KVM();
-	char vm[3][64];
+	char vm[4][64];
 	json_object *r;
-
-	if (backend == BACKEND_KVM)
-		end_two_kvm(vm);
-	else
-		end_two_ch(vm);
+	int n = backend == BACKEND_KVM ? end_three_kvm(vm) : end_two_ch(vm);
 
 	/* a worker killed while mvmd is down: Failed at the next start */
-	snprintf(vm[2], sizeof(vm[2]), "%s", create_vm("l-lost", NULL, NULL));
+	snprintf(vm[n], sizeof(vm[n]), "%s", create_vm("l-lost", NULL, NULL));
 	pid_t pid = start_running("l-lost");
 	close(fd);
 	mvmt_forget_fd(fd);
@@ -423,12 +430,12 @@ START_TEST(test_vm_ends_are_logged)
 	r = mvmt_status(fd, "l-lost");
 	ck_assert_str_eq(mvmt_str(r, "state"), "Failed");
 	/* from whatever state its file held: Running is written behind */
-	assert_end_logged("<4>", vm[2], "l-lost", " -> Failed: ", mvmt_str(r, "cause"));
+	assert_end_logged("<4>", vm[n], "l-lost", " -> Failed: ", mvmt_str(r, "cause"));
 	json_object_put(r);
 
 	/* once each */
-	for (int i = 0; i < 3; i++) {
-		char head[256], *line = NULL;
+	for (int i = 0; i <= n; i++) {
+		char head[320], *line = NULL;
 		int count = 0;
 		size_t cap = 0;
 		FILE *f = fopen(d.log, "r");
