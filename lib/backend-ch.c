@@ -379,6 +379,8 @@ static int ch_vm_attach(ch_vm_t *c)
 		return -ENOMEM;
 	console_config_t ccfg = {
 		.socket_path = sock,
+		.socket_group = manager_config(c->m)->socket_group,
+		.socket_gid = manager_config(c->m)->socket_gid,
 		.log_path = log,
 		.on_input = console_to_guest,
 		.userdata = c,

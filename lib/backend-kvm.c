@@ -131,6 +131,10 @@ static void apply_end(manager_t *m, vm_t *vm, const kvm_result_t *r, const char 
 		to = VM_STATE_STOPPED;
 	} else if (r && r->outcome == KVM_OUTCOME_STOPPED) {
 		to = VM_STATE_STOPPED;
+		/* The worker halts the vCPU only when the guest did not end
+		 * within the grace of the stop it was asked for: say so. */
+		if (vm->state == VM_STATE_STOPPING)
+			why = "stopped: the guest ignored the stop, its vCPU was halted after the grace";
 	} else if (!r && vm->state == VM_STATE_STOPPING && fallback_cause && strncmp(fallback_cause, "killed", 6) == 0) {
 		/* mvmd killed it because it was asked to stop it: that is a stop. */
 		to = VM_STATE_STOPPED;
@@ -331,6 +335,8 @@ static int runtime_attach(kvm_runtime_t *k)
 		return -ENOMEM;
 	console_config_t ccfg = {
 		.socket_path = sock,
+		.socket_group = manager_config(k->m)->socket_group,
+		.socket_gid = manager_config(k->m)->socket_gid,
 		.log_path = log,
 		.on_input = console_to_guest,
 		.userdata = k,

@@ -44,6 +44,10 @@ typedef struct fsm_event {
 	uint64_t wall_usec; /* CLOCK_REALTIME */
 	uint64_t mono_usec; /* CLOCK_MONOTONIC (0 when loaded from an older boot) */
 	vm_state_t from, to;
+	/* Not a transition: the VM was removed (to == from, its last state).
+	 * Only in the node ring, never in a VM's own ring or file; RPC shows
+	 * it as "to": "Removed" (docs/rpc-methods.md). */
+	bool removed;
 	char vm[40];
 	char *cause;
 } fsm_event_t;

@@ -343,8 +343,13 @@ static void publish(manager_t *m, const fsm_event_t *ev)
 	const fsm_event_t *stored;
 
 	ne.seq = ev->node_seq;
-	if (fsm_ring_push(&m->node_ring, &ne, true, NULL) < 0)
-		return; /* out of memory for the cause: the VM ring still has it */
+	if (fsm_ring_push(&m->node_ring, &ne, true, NULL) < 0) {
+		/* Out of memory for the cause (the VM ring still has it):
+		 * the event without one: subscribers may wait on it. */
+		ne.cause = NULL;
+		if (fsm_ring_push(&m->node_ring, &ne, true, NULL) < 0)
+			return;
+	}
 	stored = fsm_ring_get(&m->node_ring, m->node_ring.count - 1);
 
 	/* Subscribers added during the walk see the next event, not this one. */
@@ -575,9 +580,34 @@ fail_free:
 	return r;
 }
 
+/*
+ * A removal is an event (docs/rpc-methods.md, compute.vm.events.tail): it
+ * answers every request still waiting on the VM and tells followers. It is
+ * no transition, since no VM is ever in a "Removed" state: it lives in the
+ * node ring only, published once the VM has left the registry (a waiter
+ * that looks the VM up finds it gone). The VM's file, which held its
+ * events, is gone; events.seq, written next, keeps this number used.
+ */
+static void publish_removal(manager_t *m, const vm_t *vm, bool killed)
+{
+	fsm_event_t ev = {
+		.node_seq = m->node_ring.next_seq,
+		.wall_usec = fsm_now_wall_usec(),
+		.mono_usec = fsm_now_mono_usec(),
+		.from = vm->state,
+		.to = vm->state,
+		.removed = true,
+		.cause = (char *)(killed ? "removed by force: its worker was killed" : "removed"),
+	};
+
+	snprintf(ev.vm, sizeof(ev.vm), "%s", vm->id);
+	publish(m, &ev);
+}
+
 int manager_remove_vm(manager_t *m, vm_t *vm, bool force)
 {
 	const backend_ops_t *ops = m->backends[vm->backend];
+	bool killed = false;
 	int r;
 
 	if (fsm_state_is_active(vm->state)) {
@@ -588,13 +618,15 @@ int manager_remove_vm(manager_t *m, vm_t *vm, bool force)
 		r = ops->kill(m, vm);
 		if (r < 0)
 			return r;
+		killed = true;
 	}
 	r = store_remove(m->store, vm->id);
 	if (r < 0)
 		return r;
-	seq_file_write(m, false); /* its events' numbers left with its file */
 	release_backend(m, vm);
 	vms_del(m, vm);
+	publish_removal(m, vm, killed);
+	seq_file_write(m, false); /* its events' numbers left with its file */
 	vm_free(vm);
 	return 0;
 }

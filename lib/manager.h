@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "blob.h"
@@ -30,6 +31,10 @@ typedef struct manager_config {
 	unsigned max_vms;          /* default 4096 */
 	unsigned max_vcpus;        /* per VM, default: online CPUs */
 	uint64_t max_memory_mib;   /* per VM, default: MemTotal */
+	/* --socket-group: VM consoles get the RPC socket's access, 0660 with
+	 * group socket_gid; without it 0600 (docs/access.md). */
+	bool socket_group;
+	gid_t socket_gid;
 } manager_config_t;
 
 /*

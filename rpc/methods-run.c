@@ -4,7 +4,8 @@
  *
  * start and stop are answered when the VM reaches the state they lead to
  * (a waiter subscribed to the manager's transitions), so a slow boot never
- * blocks other clients; a timeout answers -32006 and leaves the VM going.
+ * blocks other clients; a timeout answers -32006 and leaves the VM going;
+ * the VM's removal (an event too) answers -32001 at once.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -59,8 +60,10 @@ static void waiter_finish(waiter_t *w, bool timed_out)
 	manager_unsubscribe(w->manager, on_transition, w);
 	sd_event_source_disable_unref(w->timer);
 	if (!vm) {
+		/* Removed meanwhile: what a request naming it now would get. */
 		json_object *data = json_object_new_object();
 		json_object_object_add(data, "id", json_object_new_string(w->vm));
+		json_object_object_add(data, "reason", json_object_new_string("removed while the request waited"));
 		rpc_call_error(w->call, RPC_ERROR_NOT_FOUND, "VM not found", data);
 	} else if (timed_out) {
 		vm_error(w->call, RPC_ERROR_TIMEOUT, "Timeout", vm,
@@ -78,7 +81,7 @@ static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata)
 {
 	waiter_t *w = userdata;
 
-	if (strcmp(ev->vm, w->vm) == 0 && is_target(w->kind, ev->to))
+	if (strcmp(ev->vm, w->vm) == 0 && (ev->removed || is_target(w->kind, ev->to)))
 		waiter_finish(w, false);
 }
 

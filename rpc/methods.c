@@ -53,7 +53,8 @@ json_object *methods_event_to_json(const fsm_event_t *ev)
 	json_object_object_add(o, "time", methods_time_to_json(ev->wall_usec));
 	json_object_object_add(o, "vm", json_object_new_string(ev->vm));
 	json_object_object_add(o, "from", json_object_new_string(vm_state_to_string(ev->from)));
-	json_object_object_add(o, "to", json_object_new_string(vm_state_to_string(ev->to)));
+	/* "Removed" is no state: only a removal event says it. */
+	json_object_object_add(o, "to", json_object_new_string(ev->removed ? "Removed" : vm_state_to_string(ev->to)));
 	json_object_object_add(o, "cause", ev->cause ? json_object_new_string(ev->cause) : NULL);
 	return o;
 }

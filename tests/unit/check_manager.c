@@ -268,16 +268,50 @@ START_TEST(test_reload)
 }
 END_TEST
 
+typedef struct seen {
+	fsm_event_t ev;
+	char cause[64];
+	bool vm_still_found; /* manager_find(ev.vm) from inside the callback */
+	int n;
+} seen_t;
+
+static void on_removal(manager_t *m, const fsm_event_t *ev, void *userdata)
+{
+	seen_t *s = userdata;
+
+	s->n++;
+	s->ev = *ev;
+	snprintf(s->cause, sizeof(s->cause), "%s", ev->cause ? ev->cause : "");
+	s->vm_still_found = manager_find(m, ev->vm) != NULL;
+}
+
 START_TEST(test_remove)
 {
 	manager_t *m = mgr();
 	json_object *s = spec("r", 1, 16);
+	seen_t seen = { 0 };
+	char id[40];
 	vm_t *vm;
 
 	ck_assert_int_eq(manager_create_vm(m, s, &vm, NULL), 0);
+	strcpy(id, vm->id);
+	uint64_t seq = manager_events(m)->next_seq;
+	ck_assert_int_eq(manager_subscribe(m, on_removal, &seen), 0);
 	ck_assert_int_eq(manager_remove_vm(m, vm, false), 0);
 	ck_assert_ptr_null(manager_find(m, "r"));
 	ck_assert_int_eq(count_dirs(), 0);
+	/* one event, after the VM left the registry, numbered next */
+	ck_assert_int_eq(seen.n, 1);
+	ck_assert(seen.ev.removed);
+	ck_assert(!seen.vm_still_found);
+	ck_assert_str_eq(seen.ev.vm, id);
+	ck_assert_int_eq(seen.ev.from, VM_STATE_CONFIGURED);
+	ck_assert_uint_eq(seen.ev.seq, seq);
+	ck_assert_str_eq(seen.cause, "removed");
+	/* in the node ring, the last */
+	const fsm_ring_t *ring = manager_events(m);
+	ck_assert_uint_eq(ring->next_seq, seq + 1);
+	ck_assert(fsm_ring_get(ring, ring->count - 1)->removed);
 	json_object_put(s);
 	manager_free(m);
 }
