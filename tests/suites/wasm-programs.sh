@@ -184,6 +184,35 @@ if [ $rc -eq 1 ] && grep -q 'read error' "$T/err" && ! grep -q Hello "$T/out"; t
 else
 	bad "--deny stdin: rc=$rc $(head -c 300 "$T/err")"
 fi
+# Denied args and env are not errors (libc would exit 71 before main) but
+# argv = [argv0] and an empty environment, as in Wasmtime and Node.
+W=$P/wl-envargs.wasm
+if [ -f "$W" ]; then
+	"$MVM_WASM" run --deny env --deny args --env X=secret "$W" secret-arg >"$T/out" 2>"$T/err"
+	rc=$?
+	printf 'argc=1\nargv[0]=%s\nX=(unset)\nenvc=0\n' "$W" >"$T/want"
+	if [ $rc -eq 0 ] && cmp -s "$T/want" "$T/out" && [ ! -s "$T/err" ]; then
+		ok "--deny env --deny args: argv = [name], empty environment, exit 0"
+	else
+		bad "--deny env --deny args: rc=$rc $(head -c 300 "$T/out" "$T/err")"
+	fi
+	"$MVM_WASM" run --deny args --env X=1 "$W" a >"$T/out" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ] && grep -qx 'argc=1' "$T/out" && grep -qx 'X=1' "$T/out"; then
+		ok "--deny args alone: env still there"
+	else
+		bad "--deny args: rc=$rc $(head -c 300 "$T/out")"
+	fi
+	"$MVM_WASM" run --deny env --env X=1 "$W" a >"$T/out" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ] && grep -qx 'argc=2' "$T/out" && grep -qx 'argv\[1\]=a' "$T/out" && grep -qx 'envc=0' "$T/out"; then
+		ok "--deny env alone: args still there"
+	else
+		bad "--deny env: rc=$rc $(head -c 300 "$T/out")"
+	fi
+else
+	skip=$((skip + 1)); echo "SKIP: $W not built"
+fi
 "$MVM_WASM" run --deny random "$P/envclock.wasm" >"$T/out" 2>"$T/err"
 rc=$?
 if [ $rc -ne 0 ] && ! grep -q '^random: ok' "$T/out"; then
