@@ -198,7 +198,7 @@ int mvm_workload_run(const struct mvm_boot_info *bi)
 	wasm_error err = { 0 };
 	wasm_trap trap = { 0 };
 	wasi_ctx ctx;
-	int32_t code = 0;
+	uint32_t code = 0;
 	int64_t got;
 
 	boot_mono = mvm_clock_monotonic();
@@ -262,5 +262,6 @@ int mvm_workload_run(const struct mvm_boot_info *bi)
 	if (r < 0)
 		mvm_abort("workload: _start could not run");
 	mvm_console_flush();
-	return code & 0xff;
+	/* Whole: WASI's exit code is a u32, and the exit call carries 32 bits. */
+	return (int)code;
 }

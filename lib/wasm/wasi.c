@@ -422,3 +422,8 @@ void wasi_proc_exit(wasi_ctx *ctx, uint32_t code)
 	ctx->exited = true;
 	ctx->exit_code = code;
 }
+
+int wasi_exit_status(uint32_t code)
+{
+	return code > 255 ? 255 : (int)code;
+}

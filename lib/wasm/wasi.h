@@ -182,6 +182,15 @@ uint32_t wasi_poll_oneoff(wasi_ctx *ctx, wasi_mem *mem, uint32_t in, uint32_t ou
 void wasi_proc_exit(wasi_ctx *ctx, uint32_t code);
 
 /*
+ * A WASI exit code (a u32) as a process exit status (8 bits), for
+ * embedders that end a process with it (mvm-wasm, mvm-init's runs):
+ * 0..255 unchanged, anything larger 255. Truncating instead would turn
+ * 256 into 0, a failure into success; saturating keeps every failure a
+ * failure. Embedders that can report the whole code (mvmd) do so.
+ */
+int wasi_exit_status(uint32_t code);
+
+/*
  * The whole preview1 namespace as data, for binding: name, parameter
  * types ('i' = i32, 'I' = i64) and whether an i32 errno is returned
  * (all but proc_exit). wasi_dispatch() runs entry `index` with raw

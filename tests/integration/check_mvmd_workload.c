@@ -34,21 +34,43 @@ START_TEST(test_hello_args_env)
 }
 END_TEST
 
+/*
+ * WASI's exit code is a u32: every one is reported whole, in status, in
+ * the cause and in the stored state (a restart reads it back); none of
+ * them may turn into another (256 used to read as 0, a success).
+ */
 START_TEST(test_exit_codes)
 {
-	const int codes[] = { 0, 1, 42 };
-	for (int i = 0; i < 3; i++) {
-		char name[32], extra[64], want[64];
-		snprintf(name, sizeof(name), "exit-%d", codes[i]);
-		snprintf(extra, sizeof(extra), "\"args\":[\"exit\",\"%d\"]", codes[i]);
+	static const uint32_t codes[] = { 0, 1, 42, 255, 256, 65536, 2147483647u, 2147483648u, 4294967295u };
+	const size_t n = sizeof(codes) / sizeof(codes[0]);
+	char name[32], extra[64], want[64];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "exit-%u", codes[i]);
+		snprintf(extra, sizeof(extra), "\"args\":[\"exit\",\"%u\"]", codes[i]);
 		json_object *s = run_wl(name, "exit", 16, extra);
 		ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
-		ck_assert_int_eq(mvmt_int(s, "exit_code"), codes[i]);
+		ck_assert_int_eq(mvmt_int(s, "exit_code"), (int64_t)codes[i]);
+		snprintf(want, sizeof(want), "guest exited with code %u", codes[i]);
+		ck_assert_str_eq(mvmt_str(s, "cause"), want);
 		json_object_put(s);
 		char *l = logs(name);
-		snprintf(want, sizeof(want), "exiting with %d\n", codes[i]);
+		snprintf(want, sizeof(want), "exiting with %u\n", codes[i]);
 		ck_assert_str_eq(l, want);
 		free(l);
+	}
+	/* the same after a restart: state.json holds the codes whole */
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGTERM);
+	mvmt_daemon_start(&d, NULL);
+	fd = mvmt_connect(d.sock);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "exit-%u", codes[i]);
+		json_object *s = status(name);
+		ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+		ck_assert_int_eq(mvmt_int(s, "exit_code"), (int64_t)codes[i]);
+		json_object_put(s);
 	}
 }
 END_TEST
@@ -356,7 +378,8 @@ END_TEST
 
 START_TEST(test_kill9_while_running)
 {
-	json_object_put(create_wl("sleeper", "sleep", 16, "\"args\":[\"sleep\",\"1500\",\"7\"]"));
+	/* an exit code above INT32_MAX: the result file keeps it whole */
+	json_object_put(create_wl("sleeper", "sleep", 16, "\"args\":[\"sleep\",\"1500\",\"3000000007\"]"));
 	json_object *r = call_id("compute.vm.start", "sleeper", NULL);
 	int pid = (int)mvmt_int(r, "result.pid");
 	json_object_put(r);
@@ -384,7 +407,8 @@ START_TEST(test_kill9_while_running)
 	fd = mvmt_connect(d.sock);
 	json_object *s = status("sleeper");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
-	ck_assert_int_eq(mvmt_int(s, "exit_code"), 7);
+	ck_assert_int_eq(mvmt_int(s, "exit_code"), 3000000007);
+	ck_assert_str_eq(mvmt_str(s, "cause"), "guest exited with code 3000000007");
 	json_object_put(s);
 	char *l = logs("sleeper");
 	assert_contains(l, "sleeping 1500 ms\n");

@@ -86,7 +86,30 @@ same exitcode /dev/null 0
 same exitcode /dev/null 1
 same exitcode /dev/null 42
 same exitcode /dev/null 42 return stderr
-same exitcode /dev/null 300
+same exitcode /dev/null 255
+
+# WASI's exit code is a u32, a process status 8 bits. A code that does not
+# fit exits 255 (never its low byte: 256 would exit 0, success) and is
+# printed whole on stderr; natively exit(300) is 44, so no native twin.
+W=$P/wl-exit.wasm
+if [ -f "$W" ]; then
+	for c in 0:0 1:1 255:255 256:255 300:255 65536:255 2147483647:255 2147483648:255 4294967295:255; do
+		code=${c%%:*} want=${c#*:}
+		"$MVM_WASM" run "$W" "$code" >"$T/out" 2>"$T/err"
+		rc=$?
+		if [ $rc -ne "$want" ] || ! grep -qx "exiting with $code" "$T/out"; then
+			bad "exit code $code: rc=$rc, want $want: $(head -c 200 "$T/out" "$T/err")"
+		elif [ "$code" -gt 255 ] && ! grep -qx "mvm-wasm: exit code $code does not fit in an exit status: exiting 255" "$T/err"; then
+			bad "exit code $code: the whole code is not on stderr: $(head -c 200 "$T/err")"
+		elif [ "$code" -le 255 ] && [ -s "$T/err" ]; then
+			bad "exit code $code: unexpected stderr: $(head -c 200 "$T/err")"
+		else
+			ok "exit code $code: exit status $rc"
+		fi
+	done
+else
+	skip=$((skip + 1)); echo "SKIP: $W not built"
+fi
 
 # Buffering as libc chooses it from fd_fdstat_get, seen on one stream.
 # A pipe: stdout fully buffered, so "line 2" comes after the stderr line

@@ -308,6 +308,19 @@ START_TEST(test_denied_args_env_narrow)
 }
 END_TEST
 
+START_TEST(test_exit_status)
+{
+	/* a u32 as an 8-bit process status: saturated, never wrapped to 0 */
+	ck_assert_int_eq(wasi_exit_status(0), 0);
+	ck_assert_int_eq(wasi_exit_status(1), 1);
+	ck_assert_int_eq(wasi_exit_status(255), 255);
+	ck_assert_int_eq(wasi_exit_status(256), 255);
+	ck_assert_int_eq(wasi_exit_status(65536), 255);
+	ck_assert_int_eq(wasi_exit_status(0x80000000u), 255);
+	ck_assert_int_eq(wasi_exit_status(UINT32_MAX), 255);
+}
+END_TEST
+
 START_TEST(test_fdstat)
 {
 	fake.tty = 0;
@@ -509,6 +522,7 @@ static Suite *wasi_suite(void)
 	tcase_add_test(tc, test_fd_read_skips_empty_iovec);
 	tcase_add_test(tc, test_denied_capabilities);
 	tcase_add_test(tc, test_denied_args_env_narrow);
+	tcase_add_test(tc, test_exit_status);
 	tcase_add_test(tc, test_fdstat);
 	tcase_add_test(tc, test_seek_prestat_close);
 	tcase_add_test(tc, test_clocks_random);
