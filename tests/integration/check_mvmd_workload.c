@@ -476,38 +476,110 @@ START_TEST(test_hand_edited_state)
 }
 END_TEST
 
+/*
+ * A workload that ended while mvmd was down is read from its result file
+ * when mvmd starts: its exit code whole, in the format workers write now
+ * (a u32) and in the one older workers wrote (an int32; 0..255 in
+ * practice). No worker runs here, the files say it all: no /dev/kvm
+ * needed.
+ */
+START_TEST(test_result_file_at_restart)
+{
+	static const struct {
+		const char *name, *line;
+		int64_t code;
+	} c[] = {
+		{ "res-u32", "exit_code=4294967295", 4294967295 },
+		{ "res-big", "exit_code=3000000007", 3000000007 },
+		{ "res-old", "exit_code=42", 42 },
+		{ "res-neg", "exit_code=-2147483648", 2147483648 },
+	};
+	const size_t n = sizeof(c) / sizeof(c[0]);
+	char ids[4][64], path[512], want[64];
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *r = create_wl(c[i].name, "exit", 16, NULL);
+		snprintf(ids[i], sizeof(ids[i]), "%s", mvmt_str(r, "id"));
+		json_object_put(r);
+	}
+	pid_t gone = fork(); /* a pid whose process is no more */
+	ck_assert_int_ge(gone, 0);
+	if (gone == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(gone, NULL, 0), gone);
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGTERM);
+	for (size_t i = 0; i < n; i++) {
+		/* as a mvmd killed while the worker ran left it */
+		snprintf(path, sizeof(path), "%s/vms/%s/state.json", d.state, ids[i]);
+		json_object *st = json_object_from_file(path), *rt;
+		ck_assert(json_object_object_get_ex(st, "runtime", &rt));
+		json_object_object_add(rt, "state", json_object_new_string("Running"));
+		json_object_object_add(rt, "pid", json_object_new_int(gone));
+		json_object_object_add(rt, "pid_starttime", json_object_new_int(1));
+		ck_assert_int_eq(json_object_to_file(path, st), 0);
+		json_object_put(st);
+		snprintf(path, sizeof(path), "%s/vms/%s/result", d.state, ids[i]);
+		FILE *f = fopen(path, "we");
+		ck_assert_ptr_nonnull(f);
+		fprintf(f, "mvm-result=1\noutcome=exit\n%s\nfault=none\nfault_addr=0x0\nerror=0\nmessage=\n", c[i].line);
+		ck_assert_int_eq(fclose(f), 0);
+	}
+	for (int round = 0; round < 2; round++) {
+		mvmt_daemon_start(&d, NULL);
+		fd = mvmt_connect(d.sock);
+		for (size_t i = 0; i < n; i++) {
+			json_object *s = status(c[i].name);
+			ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+			ck_assert_int_eq(mvmt_int(s, "exit_code"), c[i].code);
+			snprintf(want, sizeof(want), "guest exited with code %lld", (long long)c[i].code);
+			ck_assert_str_eq(mvmt_str(s, "cause"), want);
+			json_object_put(s);
+		}
+		if (round == 0) { /* and again from state.json alone */
+			close(fd);
+			mvmt_forget_fd(fd);
+			mvmt_daemon_stop(&d, SIGTERM);
+		}
+	}
+}
+END_TEST
+
 int main(void)
 {
+	Suite *s = suite_create("mvmd-workload");
+	/* Results read from files need no micro-VM. */
+	TCase *files = tcase_create("result-file");
+	tcase_add_checked_fixture(files, setup, teardown);
+	tcase_set_timeout(files, 60);
+	tcase_add_test(files, test_result_file_at_restart);
+	suite_add_tcase(s, files);
 	const char *why = mvmt_kvm_skip_reason();
 	if (why) {
-		printf("SKIP: %s\n", why);
-		return 77;
+		printf("SKIP: %s (the micro-VM cases)\n", why);
+	} else {
+		TCase *tc = tcase_create("workload");
+		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_set_timeout(tc, 120);
+		tcase_add_test(tc, test_hello_args_env);
+		tcase_add_test(tc, test_exit_codes);
+		tcase_add_test(tc, test_denied_env_args);
+		tcase_add_test(tc, test_traps);
+		tcase_add_test(tc, test_missing_import_and_bad_module);
+		tcase_add_test(tc, test_blob_not_found_and_bad_specs);
+		tcase_add_test(tc, test_blob_in_use);
+		tcase_add_test(tc, test_capabilities);
+		tcase_add_test(tc, test_timeout);
+		tcase_add_test(tc, test_memory_grow_bounded);
+		tcase_add_test(tc, test_flood);
+		tcase_add_test(tc, test_stdin);
+		tcase_add_test(tc, test_twenty_parallel);
+		tcase_add_test(tc, test_kill9_while_running);
+		tcase_add_test(tc, test_kill9_readopt_running);
+		tcase_add_test(tc, test_hand_edited_state);
+		suite_add_tcase(s, tc);
 	}
-	if (!mvmt_have_kvm()) {
-		printf("SKIP: /dev/kvm is not available: workloads cannot run here\n");
-		return 77;
-	}
-	Suite *s = suite_create("mvmd-workload");
-	TCase *tc = tcase_create("workload");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_hello_args_env);
-	tcase_add_test(tc, test_exit_codes);
-	tcase_add_test(tc, test_denied_env_args);
-	tcase_add_test(tc, test_traps);
-	tcase_add_test(tc, test_missing_import_and_bad_module);
-	tcase_add_test(tc, test_blob_not_found_and_bad_specs);
-	tcase_add_test(tc, test_blob_in_use);
-	tcase_add_test(tc, test_capabilities);
-	tcase_add_test(tc, test_timeout);
-	tcase_add_test(tc, test_memory_grow_bounded);
-	tcase_add_test(tc, test_flood);
-	tcase_add_test(tc, test_stdin);
-	tcase_add_test(tc, test_twenty_parallel);
-	tcase_add_test(tc, test_kill9_while_running);
-	tcase_add_test(tc, test_kill9_readopt_running);
-	tcase_add_test(tc, test_hand_edited_state);
-	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
