@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,7 +149,7 @@ int main(int argc, char **argv)
 	 * the seccomp filter allows (stdio would fstat). */
 	switch (res.outcome) {
 	case KVM_OUTCOME_EXIT:
-		snprintf(line, sizeof(line), "mvm-vmm[%d]: guest exited with %d\n", (int)getpid(), res.exit_code);
+		snprintf(line, sizeof(line), "mvm-vmm[%d]: guest exited with %" PRIu32 "\n", (int)getpid(), res.exit_code);
 		break;
 	case KVM_OUTCOME_STOPPED:
 		snprintf(line, sizeof(line), "mvm-vmm[%d]: guest stopped\n", (int)getpid());

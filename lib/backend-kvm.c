@@ -88,7 +88,7 @@ static char *describe_result(const kvm_result_t *r)
 
 	switch (r->outcome) {
 	case KVM_OUTCOME_EXIT:
-		n = asprintf(&s, "guest exited with code %d", r->exit_code);
+		n = asprintf(&s, "guest exited with code %" PRIu32, r->exit_code);
 		break;
 	case KVM_OUTCOME_STOPPED:
 		n = asprintf(&s, "stopped");

@@ -122,7 +122,7 @@ json_object *store_vm_to_json(const vm_t *vm)
 	json_object_object_add(rt, "pid", json_object_new_int64(vm->pid));
 	json_object_object_add(rt, "pid_starttime", json_object_new_int64((int64_t)vm->pid_starttime));
 	if (vm->has_exit_code)
-		json_object_object_add(rt, "exit_code", json_object_new_int(vm->exit_code));
+		json_object_object_add(rt, "exit_code", json_object_new_int64(vm->exit_code));
 	if (vm->backend_state)
 		json_object_object_add(rt, "backend", json_object_get(vm->backend_state));
 	json_object_object_add(doc, "runtime", rt);
@@ -285,8 +285,15 @@ int store_vm_from_json(json_object *doc, const char *id, vm_t **ret, char **ret_
 	vm->pid = (pid_t)get_i64(rt, "pid", 0);
 	vm->pid_starttime = (uint64_t)get_i64(rt, "pid_starttime", 0);
 	if (get_typed(rt, "exit_code", json_type_int, &v)) {
+		/* A u32 (WASI's exit code); files written when it was an int
+		 * hold 0..255, and a negative int32 reads as its u32. */
+		int64_t code = json_object_get_int64(v);
+		if (code < INT32_MIN || code > UINT32_MAX) {
+			vm_free(vm);
+			return fail(ret_error, "\"runtime.exit_code\" out of range");
+		}
 		vm->has_exit_code = true;
-		vm->exit_code = json_object_get_int(v);
+		vm->exit_code = (uint32_t)code;
 	}
 	if (get_typed(rt, "backend", json_type_object, &v))
 		vm->backend_state = json_object_get(v);

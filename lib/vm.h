@@ -44,7 +44,7 @@ typedef struct vm {
 	pid_t pid;
 	uint64_t pid_starttime; /* field 22 of /proc/PID/stat, defeats pid reuse */
 	bool has_exit_code;
-	int exit_code;
+	uint32_t exit_code; /* WASI's exit code is a u32: kept whole */
 
 	fsm_ring_t transitions; /* last FSM_VM_RING_CAPACITY transitions */
 

@@ -143,7 +143,7 @@ static void job_reply(exec_job_t *j)
 	}
 	json_object *res = json_object_new_object();
 	if (r->kind == EXEC_EXIT_CODE) {
-		json_object_object_add(res, "exit_code", json_object_new_int((int)r->value));
+		json_object_object_add(res, "exit_code", json_object_new_int64(r->value)); /* a u32 */
 	} else {
 		json_object_object_add(res, "exit_code", NULL);
 		json_object_object_add(res, "signal", json_object_new_int((int)r->value));

@@ -92,7 +92,7 @@ static json_object *vm_view(manager_t *m, const vm_t *vm, bool with_transitions)
 	if (vm->pid > 0)
 		json_object_object_add(o, "pid", json_object_new_int(vm->pid));
 	if (vm->has_exit_code)
-		json_object_object_add(o, "exit_code", json_object_new_int(vm->exit_code));
+		json_object_object_add(o, "exit_code", json_object_new_int64(vm->exit_code));
 	if (vm->load_error)
 		json_object_object_add(o, "state_file_error", json_object_new_string(vm->load_error));
 
