@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The strings a tenant gives a workload (args, environment; also its
+ * capabilities and hash), through the real mvmd: they are in no
+ * process's argv or environment, however its start is served: with the
+ * pool off, with the pool on but a memory size it does not hold (both
+ * spawn mvm-vmm cold), and from the pool. While each VM runs, every
+ * /proc/PID/cmdline and /proc/PID/environ is read as root, and again as
+ * nobody (what any local user sees).
+ */
+#include <dirent.h>
+#include <grp.h>
+
+#include "util/macro.h"
+#include "workload-helpers.h"
+
+/* Distinct per run, so nothing left from another run can match. */
+static char arg_secret[64], env_secret[64], env_key[64];
+
+static void make_secrets(void)
+{
+	snprintf(arg_secret, sizeof(arg_secret), "ARG-SECRET-%d-%ld", (int)getpid(), (long)time(NULL));
+	snprintf(env_secret, sizeof(env_secret), "ENV-SECRET-%d-%ld", (int)getpid(), (long)time(NULL));
+	snprintf(env_key, sizeof(env_key), "MVMT_KEY_%d", (int)getpid());
+}
+
+/* Read /proc/PID/<what>; -1 when it cannot be read (gone, or not ours). */
+static ssize_t proc_read(const char *pid, const char *what, char *buf, size_t size)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "/proc/%s/%s", pid, what);
+	int f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -1;
+	size_t len = 0;
+	ssize_t k;
+	while (len < size && (k = read(f, buf + len, size - len)) > 0)
+		len += (size_t)k;
+	close(f);
+	return (ssize_t)len;
+}
+
+typedef struct scan {
+	int hits;           /* files with a secret in them */
+	int cmdlines_read;  /* /proc/PID/cmdline files that could be read */
+	bool saw_worker;    /* the VM's worker's cmdline was among them */
+	char first[256];    /* where the first hit was */
+} scan_t;
+
+/* Every process's cmdline and environ against the secrets. */
+static void scan_all(const char *const *secrets, size_t n, pid_t worker, scan_t *s)
+{
+	static char buf[1 << 20];
+	const char *what[] = { "cmdline", "environ" };
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+
+	memset(s, 0, sizeof(*s));
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		for (size_t w = 0; w < 2; w++) {
+			ssize_t len = proc_read(e->d_name, what[w], buf, sizeof(buf));
+			if (len < 0)
+				continue;
+			if (w == 0) {
+				s->cmdlines_read++;
+				s->saw_worker |= atoi(e->d_name) == worker;
+			}
+			for (size_t i = 0; i < n; i++)
+				if (memmem(buf, (size_t)len, secrets[i], strlen(secrets[i]))) {
+					if (!s->hits++)
+						snprintf(s->first, sizeof(s->first), "/proc/%.16s/%s has \"%.80s\"", e->d_name,
+							 what[w], secrets[i]);
+				}
+		}
+	}
+	closedir(dir);
+}
+
+/* The same scan in a child that has become nobody:nogroup. */
+static void scan_as_nobody(const char *const *secrets, size_t n, pid_t worker, scan_t *s)
+{
+	int p[2], st;
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		scan_t r;
+		close(p[0]);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0 || getuid() != 65534)
+			_exit(2);
+		scan_all(secrets, n, worker, &r);
+		_exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 3);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], s, sizeof(*s)), (ssize_t)sizeof(*s));
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "scan as nobody: status %d", st);
+}
+
+/*
+ * Start a VM running sleep.wasm (it waits in the host) with the secrets
+ * as an argument and an environment entry, at mem MiB; while it runs,
+ * scan as root and as nobody. Returns the worker's pid.
+ */
+static pid_t start_and_scan(const char *name, int mem)
+{
+	char extra[512];
+	make_secrets();
+	snprintf(extra, sizeof(extra),
+		 "\"args\":[\"sleep\",\"60000\",\"0\",\"--password=%s\"],\"env\":{\"%s\":\"%s\"}",
+		 arg_secret, env_key, env_secret);
+	json_object_put(create_wl(name, "sleep", mem, extra));
+	char *hash = put_prog("sleep"); /* the same bytes: the same hash */
+	json_object *r = call_id("compute.vm.start", name, NULL);
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "start failed: %s", json_object_to_json_string(r));
+	pid_t pid = (pid_t)mvmt_int(r, "result.pid");
+	json_object_put(r);
+	/* Running, and the guest has its args: it parsed argv[1]. A cold
+	 * start on a loaded host may take a while: 30 s. */
+	bool seen = false;
+	for (int i = 0; i < 3000 && !seen; i++) {
+		if (i)
+			usleep(10000);
+		char *l = logs(name);
+		seen = strstr(l, "sleeping 60000 ms") != NULL;
+		free(l);
+	}
+	ck_assert_msg(seen, "%s never said it was sleeping", name);
+	ck_assert_msg(!mvmt_process_ended(pid), "worker %d is gone", (int)pid);
+
+	/* The workload's hash is the tenant's choice too: its hex must not
+	 * show either. */
+	ck_assert_int_eq(strncmp(hash, "sha256:", 7), 0);
+	const char *secrets[] = { arg_secret, env_secret, env_key, hash + 7 };
+	scan_t s;
+	scan_all(secrets, ELEMENTSOF(secrets), pid, &s);
+	ck_assert_msg(s.hits == 0, "as root: %d hits, first: %s", s.hits, s.first);
+	ck_assert_msg(s.saw_worker, "as root: the worker %d was not scanned", (int)pid);
+	scan_as_nobody(secrets, ELEMENTSOF(secrets), pid, &s);
+	ck_assert_msg(s.hits == 0, "as nobody: %d hits, first: %s", s.hits, s.first);
+	/* Root's processes' cmdlines are readable by anyone: the scan saw them. */
+	ck_assert_msg(s.saw_worker, "as nobody: the worker %d's cmdline was not readable", (int)pid);
+	ck_assert_int_gt(s.cmdlines_read, 1);
+	free(hash);
+	return pid;
+}
+
+static long long pool_num(const char *key)
+{
+	char path[64];
+	json_object *r = mvmt_result(fd, "compute.node.info", NULL);
+	snprintf(path, sizeof(path), "backends.kvm.pool.%s", key);
+	long long v = mvmt_int(r, path);
+	json_object_put(r);
+	return v;
+}
+
+static void setup_no_pool(void)
+{
+	mvmt_daemon_init(&d);
+	mvmt_daemon_start(&d, "--kvm-pool", "0", NULL);
+	fd = mvmt_connect(d.sock);
+}
+
+START_TEST(test_cold_start_pool_off)
+{
+	start_and_scan("cold-off", 16);
+}
+END_TEST
+
+START_TEST(test_cold_start_size_not_pooled)
+{
+	/* The pool holds 16 MiB workers: a 32 MiB VM is spawned cold. */
+	mvmt_wait_pool_settled(fd);
+	long long misses = pool_num("misses"), hits = pool_num("hits");
+	start_and_scan("cold-32", 32);
+	ck_assert_int_eq(pool_num("misses"), misses + 1);
+	ck_assert_int_eq(pool_num("hits"), hits);
+}
+END_TEST
+
+START_TEST(test_start_from_pool)
+{
+	mvmt_wait_pool_settled(fd);
+	long long hits = pool_num("hits");
+	start_and_scan("warm-16", 16);
+	ck_assert_int_eq(pool_num("hits"), hits + 1);
+}
+END_TEST
+
+int main(void)
+{
+	const char *why = mvmt_kvm_skip_reason();
+	if (why) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
+	Suite *s = suite_create("mvmd-secrets");
+	TCase *off = tcase_create("pool-off"), *on = tcase_create("pool-on");
+	tcase_add_checked_fixture(off, setup_no_pool, teardown);
+	tcase_add_checked_fixture(on, setup, teardown);
+	tcase_set_timeout(off, 120);
+	tcase_set_timeout(on, 120);
+	tcase_add_test(off, test_cold_start_pool_off);
+	tcase_add_test(on, test_cold_start_size_not_pooled);
+	tcase_add_test(on, test_start_from_pool);
+	suite_add_tcase(s, off);
+	suite_add_tcase(s, on);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
