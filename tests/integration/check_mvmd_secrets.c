@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The strings a tenant gives a workload (args, environment; also its
- * capabilities and hash), through the real mvmd: they are in no
- * process's argv or environment, however its start is served: with the
- * pool off, with the pool on but a memory size it does not hold (both
- * spawn mvm-vmm cold), and from the pool. While each VM runs, every
- * /proc/PID/cmdline and /proc/PID/environ is read as root, and again as
- * nobody (what any local user sees).
+ * capabilities and hash), through the real mvmd:
+ * - they are in no process's argv or environment, however its start is
+ *   served: with the pool off, with the pool on but a memory size it does
+ *   not hold (both spawn mvm-vmm cold), and from the pool. While each VM
+ *   runs, every /proc/PID/cmdline and /proc/PID/environ is read as root,
+ *   and again as nobody (what any local user sees). Needs /dev/kvm.
+ * - each is at most 4096 bytes of UTF-8, counted in bytes (the boot info
+ *   they go into is bytes), not characters. Needs no /dev/kvm.
  */
 #include <dirent.h>
 #include <grp.h>
@@ -193,24 +195,95 @@ START_TEST(test_start_from_pool)
 }
 END_TEST
 
+/* n copies of the UTF-8 sequence u, then tail. */
+static char *repeat(const char *u, size_t n, const char *tail)
+{
+	size_t l = strlen(u);
+	char *s = malloc(l * n + strlen(tail) + 1);
+	ck_assert_ptr_nonnull(s);
+	for (size_t i = 0; i < n; i++)
+		memcpy(s + i * l, u, l);
+	strcpy(s + l * n, tail);
+	return s;
+}
+
+/* create with member (0: one arg, 1: one env value) v: the error code,
+ * 0 if created. */
+static int create_with(size_t member, const char *v)
+{
+	static const char *h0 = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+	static const char *open_[] = { "\"args\":[\"", "\"env\":{\"K\":\"" }, *close_[] = { "\"]", "\"}" };
+	char *q;
+	ck_assert_int_ge(asprintf(&q, "{\"memory_mib\":16,\"workload\":{\"hash\":\"%s\",%s%s%s}}", h0, open_[member], v,
+				  close_[member]), 0);
+	json_object *r = mvmt_call(fd, "compute.vm.create", q);
+	int code = mvmt_get(r, "result") ? 0 : (int)mvmt_int(r, "error.code");
+	if (code) {
+		assert_contains(mvmt_str(r, "error.data.param"), "workload");
+		assert_contains(json_object_to_json_string(r), "4096 bytes");
+	}
+	json_object_put(r);
+	free(q);
+	return code;
+}
+
+START_TEST(test_string_caps_count_bytes)
+{
+	/* 2-, 3- and 4-byte characters to exactly 4096 bytes pass; one byte
+	 * more is refused, though it is far fewer than 4096 characters. */
+	static const struct { const char *u; size_t n; const char *tail, *over; } cases[] = {
+		{ "\xc3\xa9", 2048, "", "b" },            /* é: 2048 characters */
+		{ "\xe2\x82\xac", 1365, "a", "ab" },      /* €: 1366 characters */
+		{ "\xf0\x9f\x98\x80", 1024, "", "b" },    /* U+1F600: 1024 characters */
+	};
+	static const char *members[] = { "an arg", "an env value" };
+	size_t created = 0;
+	for (size_t m = 0; m < ELEMENTSOF(members); m++)
+		for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+			char *ok = repeat(cases[i].u, cases[i].n, cases[i].tail);
+			char *over = repeat(cases[i].u, cases[i].n, cases[i].over);
+			ck_assert_uint_eq(strlen(ok), 4096);
+			ck_assert_uint_eq(strlen(over), 4097);
+			ck_assert_msg(create_with(m, ok) == 0, "%s of 4096 bytes refused", members[m]);
+			created++;
+			ck_assert_int_eq(create_with(m, over), -32602);
+			free(ok);
+			free(over);
+		}
+	/* 4096 one-byte characters still pass; refused creates left nothing */
+	char *ascii = repeat("x", 4096, "");
+	ck_assert_int_eq(create_with(0, ascii), 0);
+	free(ascii);
+	created++;
+	json_object *r = mvmt_result(fd, "compute.vm.list", NULL);
+	ck_assert_uint_eq(json_object_array_length(mvmt_get(r, "vms")), created);
+	json_object_put(r);
+}
+END_TEST
+
 int main(void)
 {
 	const char *why = mvmt_kvm_skip_reason();
-	if (why) {
-		printf("SKIP: %s\n", why);
-		return 77;
-	}
 	Suite *s = suite_create("mvmd-secrets");
-	TCase *off = tcase_create("pool-off"), *on = tcase_create("pool-on");
-	tcase_add_checked_fixture(off, setup_no_pool, teardown);
-	tcase_add_checked_fixture(on, setup, teardown);
-	tcase_set_timeout(off, 120);
-	tcase_set_timeout(on, 120);
-	tcase_add_test(off, test_cold_start_pool_off);
-	tcase_add_test(on, test_cold_start_size_not_pooled);
-	tcase_add_test(on, test_start_from_pool);
-	suite_add_tcase(s, off);
-	suite_add_tcase(s, on);
+	TCase *caps = tcase_create("caps");
+	tcase_add_checked_fixture(caps, setup, teardown);
+	tcase_set_timeout(caps, 120);
+	tcase_add_test(caps, test_string_caps_count_bytes);
+	suite_add_tcase(s, caps);
+	if (why) {
+		printf("SKIP: %s: the cases that run VMs need it\n", why);
+	} else {
+		TCase *off = tcase_create("pool-off"), *on = tcase_create("pool-on");
+		tcase_add_checked_fixture(off, setup_no_pool, teardown);
+		tcase_add_checked_fixture(on, setup, teardown);
+		tcase_set_timeout(off, 120);
+		tcase_set_timeout(on, 120);
+		tcase_add_test(off, test_cold_start_pool_off);
+		tcase_add_test(on, test_cold_start_size_not_pooled);
+		tcase_add_test(on, test_start_from_pool);
+		suite_add_tcase(s, off);
+		suite_add_tcase(s, on);
+	}
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
