@@ -8,7 +8,8 @@
  *   runs, every /proc/PID/cmdline and /proc/PID/environ is read as root,
  *   and again as nobody (what any local user sees). Needs /dev/kvm.
  * - each is at most 4096 bytes of UTF-8, counted in bytes (the boot info
- *   they go into is bytes), not characters. Needs no /dev/kvm.
+ *   they go into is bytes), not characters; so are an exec's argv strings
+ *   and env values (exec frames are bytes too). Needs no /dev/kvm.
  */
 #include <dirent.h>
 #include <grp.h>
@@ -261,6 +262,36 @@ START_TEST(test_string_caps_count_bytes)
 }
 END_TEST
 
+/* compute.vm.exec on a VM that does not exist with one argv string or
+ * env value v: -32602 when the params are refused, -32001 past them. */
+static int exec_with(bool env, const char *v)
+{
+	char *q;
+	ck_assert_int_ge(asprintf(&q, env ? "{\"id\":\"nope\",\"argv\":[\"x\"],\"env\":{\"K\":\"%s\"}}"
+					  : "{\"id\":\"nope\",\"argv\":[\"%s\"]}", v), 0);
+	int code = mvmt_error_code(fd, "compute.vm.exec", q);
+	free(q);
+	return code;
+}
+
+START_TEST(test_exec_string_caps_count_bytes)
+{
+	/* An exec frame holds 4096 bytes per argv string (3968 per env
+	 * value, with its key): 2048 "é" pass, 2049 (4098 bytes) do not. */
+	char *ok = repeat("\xc3\xa9", 2048, ""), *over = repeat("\xc3\xa9", 2049, "");
+	ck_assert_int_eq(exec_with(false, ok), -32001);
+	ck_assert_int_eq(exec_with(false, over), -32602);
+	free(ok);
+	free(over);
+	ok = repeat("\xc3\xa9", 1984, "");
+	over = repeat("\xc3\xa9", 1985, "");
+	ck_assert_int_eq(exec_with(true, ok), -32001);
+	ck_assert_int_eq(exec_with(true, over), -32602);
+	free(ok);
+	free(over);
+}
+END_TEST
+
 int main(void)
 {
 	const char *why = mvmt_kvm_skip_reason();
@@ -269,6 +300,7 @@ int main(void)
 	tcase_add_checked_fixture(caps, setup, teardown);
 	tcase_set_timeout(caps, 120);
 	tcase_add_test(caps, test_string_caps_count_bytes);
+	tcase_add_test(caps, test_exec_string_caps_count_bytes);
 	suite_add_tcase(s, caps);
 	if (why) {
 		printf("SKIP: %s: the cases that run VMs need it\n", why);
