@@ -414,6 +414,9 @@ int main(int argc, char **argv)
 	}
 	log_info("loaded %zu VMs (%zu with unreadable state, %zu re-adopted, %zu lost, %zu interrupted creates cleaned)",
 		 rep.loaded, rep.broken, rep.adopted, rep.lost, rep.cleaned);
+	if (rep.removes_finished || rep.temp_files)
+		log_info("finished %zu interrupted removes, removed %zu temp files of interrupted writes",
+			 rep.removes_finished, rep.temp_files);
 	{
 		uint64_t n_blobs, blob_bytes;
 		blob_store_usage(manager_blobs(m), &n_blobs, &blob_bytes);

@@ -702,9 +702,21 @@ static int rebuild_node_ring(manager_t *m)
 int manager_load(manager_t *m, manager_load_report_t *ret_report)
 {
 	manager_load_report_t rep = { 0 };
+	store_clean_report_t clean = { 0 };
+	_cleanup_close_ int dfd = -1;
 	vm_t **vms = NULL;
 	size_t n = 0;
 	int r;
+
+	/* What a killed mvmd left mid-write: removes to finish, temp files. */
+	r = store_clean(m->store, &clean);
+	if (r < 0)
+		return r;
+	rep.removes_finished = clean.tombstones;
+	rep.temp_files = clean.temp_files;
+	dfd = open(m->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0 && (r = remove_temp_files_at(dfd, SEQ_FILE)) > 0)
+		rep.temp_files += (size_t)r;
 
 	r = store_load_all(m->store, &vms, &n, &rep.cleaned);
 	if (r < 0)

@@ -105,6 +105,8 @@ typedef struct manager_load_report {
 	size_t adopted; /* active VMs re-attached */
 	size_t ended;   /* active VMs whose end the backend found on disk */
 	size_t lost;    /* active VMs marked Failed */
+	size_t removes_finished; /* tombstones of interrupted removes deleted */
+	size_t temp_files;       /* temp files of interrupted writes removed */
 } manager_load_report_t;
 
 /* Load every VM from the state directory, rebuild the node ring, and
