@@ -551,6 +551,18 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_caus
 	return 0;
 }
 
+/* Before Starting is written: the worker of this run truncates the last
+ * run's result only once it is spawned, and a mvmd killed in between
+ * must not take that result for this run's end (docs/state.md). */
+static int kvm_forget_run(manager_t *m, vm_t *vm)
+{
+	_cleanup_free_ char *result = manager_vm_path(m, vm, "result");
+
+	if (!result)
+		return -ENOMEM;
+	return unlink(result) < 0 && errno != ENOENT ? negative_errno() : 0;
+}
+
 static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 {
 	return start_worker(m, vm, true, ret_cause);
@@ -652,7 +664,8 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 			return 1;
 		}
 		vm->pid = 0;
-		*ret_cause = strdup("worker lost while mvmd was down");
+		*ret_cause = strdup(vm->state == VM_STATE_STARTING ? "start interrupted: worker lost while mvmd was down"
+								    : "worker lost while mvmd was down");
 		return -ESRCH;
 	}
 	k = calloc(1, sizeof(*k));
@@ -722,6 +735,7 @@ static const backend_ops_t kvm_ops = {
 	.validate = kvm_validate,
 	.describe = kvm_describe,
 	.provision = kvm_provision,
+	.forget_run = kvm_forget_run,
 	.start = kvm_start,
 	.stop = kvm_stop,
 	.adopt = kvm_adopt,

@@ -465,6 +465,52 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 	return save(m, vm, true);
 }
 
+/*
+ * A transition that a request asks for and nothing has acted on yet (the
+ * Starting of a start): written at once, and taken back whole when it
+ * cannot be written, so that the VM is in its previous state in memory as
+ * on disk, no event was published, and the caller can fail the request
+ * before anything is spawned. A process started after an unwritten
+ * Starting would run on unowned: a restarted mvmd reads the VM's older
+ * state and does not look for it.
+ */
+static int transition_written(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
+{
+	_cleanup_free_ char *old_cause = NULL;
+	fsm_event_t evicted = { 0 };
+	bool full = vm->transitions.count == vm->transitions.capacity;
+	vm_state_t old_state = vm->state;
+	int r = fsm_check(vm->state, to);
+
+	if (r < 0)
+		return r;
+	if (vm->cause && !(old_cause = strdup(vm->cause)))
+		return -ENOMEM;
+	if (full) {
+		evicted = *fsm_ring_get(&vm->transitions, 0);
+		if (evicted.cause && !(evicted.cause = strdup(evicted.cause)))
+			return -ENOMEM;
+	}
+	r = record(m, vm, to, cause, m->node_ring.next_seq);
+	if (r >= 0) {
+		vm_touch(vm);
+		r = store_save(m->store, vm, state_is_durable(vm->state));
+		if (r >= 0) {
+			free(evicted.cause);
+			vm->save_pending = false;
+			vm->disk_active = fsm_state_is_active(vm->state);
+			publish(m, last_event(vm));
+			return 0;
+		}
+		fsm_ring_unpush(&vm->transitions, full ? &evicted : NULL);
+	}
+	free(evicted.cause);
+	free(vm->cause);
+	vm->cause = TAKE_PTR(old_cause);
+	vm->state = old_state;
+	return r;
+}
+
 int manager_save(manager_t *m, vm_t *vm)
 {
 	return save(m, vm, false);
@@ -605,6 +651,7 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 {
 	const backend_ops_t *ops = m->backends[vm->backend];
 	_cleanup_free_ char *reason = NULL, *cause = NULL;
+	bool had_exit_code;
 	int r;
 
 	if (vm->load_error) {
@@ -614,9 +661,23 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 	r = fsm_check(vm->state, VM_STATE_STARTING);
 	if (r < 0)
 		return r;
-	r = manager_transition(m, vm, VM_STATE_STARTING, "start requested");
-	if (r < 0 && vm->state != VM_STATE_STARTING)
+	/* Nothing the last run left may be read back as this run's. */
+	if (ops && ops->forget_run) {
+		r = ops->forget_run(m, vm);
+		if (r < 0) {
+			set_detail(ret_detail, "cannot clear the last run's files: %s", strerror(-r));
+			return r;
+		}
+	}
+	/* The exit code is the last run's: not part of this run's record. */
+	had_exit_code = vm->has_exit_code;
+	vm->has_exit_code = false;
+	r = transition_written(m, vm, VM_STATE_STARTING, "start requested");
+	if (r < 0) {
+		vm->has_exit_code = had_exit_code;
+		set_detail(ret_detail, "cannot write the Starting record: %s", strerror(-r));
 		return r;
+	}
 
 	if (!ops || !ops->start || !manager_backend_usable(m, vm->backend, &reason)) {
 		set_detail(ret_detail, "%s backend unavailable: %s", vm_backend_to_string(vm->backend),
@@ -761,9 +822,16 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 			}
 		}
 		rep.lost++;
-		/* Running/Starting/Stopping → Failed are all in the table. */
-		(void)manager_transition(m, vm, VM_STATE_FAILED,
-					 cause ? cause : "worker lost while mvmd was down");
+		/* A start that no process took over (mvmd died between its
+		 * Starting record and the spawn, or the process died before
+		 * it was known to run) is a start that failed. Running and
+		 * Stopping → Failed; all three are in the table. */
+		if (vm->state == VM_STATE_STARTING)
+			(void)manager_transition(m, vm, VM_STATE_START_FAILED,
+						 cause ? cause : "start interrupted: mvmd stopped before the VM ran");
+		else
+			(void)manager_transition(m, vm, VM_STATE_FAILED,
+						 cause ? cause : "worker lost while mvmd was down");
 	}
 	if (ret_report)
 		*ret_report = rep;

@@ -50,6 +50,10 @@ typedef struct backend_ops {
 	 * return with *ret_cause set makes the VM Failed; without a cause the
 	 * create fails as a whole. */
 	int (*provision)(manager_t *m, vm_t *vm, char **ret_cause);
+	/* Before a start's Starting record is written: remove what the last
+	 * run left that a restarted mvmd could take for this run's (kvm: the
+	 * result file). A negative return fails the start, nothing changed. */
+	int (*forget_run)(manager_t *m, vm_t *vm);
 	/* Start the VM's process; the VM is in Starting. Progress is reported
 	 * later through manager_transition (Running, StartFailed, ...). A
 	 * negative return with *ret_cause makes the VM StartFailed now. */
@@ -104,7 +108,7 @@ typedef struct manager_load_report {
 	size_t cleaned; /* interrupted creates removed */
 	size_t adopted; /* active VMs re-attached */
 	size_t ended;   /* active VMs whose end the backend found on disk */
-	size_t lost;    /* active VMs marked Failed */
+	size_t lost;    /* active VMs marked Failed (StartFailed when Starting) */
 	size_t removes_finished; /* tombstones of interrupted removes deleted */
 	size_t temp_files;       /* temp files of interrupted writes removed */
 } manager_load_report_t;
@@ -128,7 +132,9 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_de
 /*
  * Start a VM: Starting, then the backend takes over. -EBUSY when the FSM
  * forbids it; -ENODEV when the backend is missing or unusable here (the
- * VM is then StartFailed with the reason in *ret_detail).
+ * VM is then StartFailed with the reason in *ret_detail). When the
+ * Starting record cannot be written (-ENOSPC, -EIO, ...) nothing is
+ * started and the VM keeps its state, in memory and on disk.
  */
 int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail);
 

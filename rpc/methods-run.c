@@ -39,10 +39,13 @@ static bool is_target(wait_kind_t kind, vm_state_t s)
 	return s == VM_STATE_STOPPED || s == VM_STATE_FAILED;
 }
 
-static void vm_error(rpc_call_t *call, int code, const char *message, const vm_t *vm, const char *reason)
+/* error: the -errno behind it, named in data.errno (0: none). */
+static void vm_error(rpc_call_t *call, int code, const char *message, const vm_t *vm, const char *reason, int error)
 {
 	json_object *data = json_object_new_object();
 
+	if (error && rpc_errno_name(error))
+		json_object_object_add(data, "errno", json_object_new_string(rpc_errno_name(error)));
 	json_object_object_add(data, "id", json_object_new_string(vm->id));
 	json_object_object_add(data, "state", json_object_new_string(vm_state_to_string(vm->state)));
 	if (reason || vm->cause)
@@ -65,9 +68,9 @@ static void waiter_finish(waiter_t *w, bool timed_out)
 	} else if (timed_out) {
 		vm_error(w->call, RPC_ERROR_TIMEOUT, "Timeout", vm,
 			 w->kind == WAIT_START ? "VM did not come up in time; it keeps starting"
-					       : "VM did not stop in time; it keeps stopping");
+					       : "VM did not stop in time; it keeps stopping", 0);
 	} else if (w->kind == WAIT_START && (vm->state == VM_STATE_START_FAILED || vm->state == VM_STATE_FAILED)) {
-		vm_error(w->call, RPC_ERROR_SERVER, "Start failed", vm, NULL);
+		vm_error(w->call, RPC_ERROR_SERVER, "Start failed", vm, NULL, 0);
 	} else {
 		rpc_call_reply(w->call, methods_vm_to_json(w->manager, vm, true));
 	}
@@ -141,17 +144,18 @@ static void vm_start(rpc_call_t *call, json_object *params, void *userdata)
 	r = manager_start_vm(ctx->manager, vm, &detail);
 	if (r == -EBUSY) {
 		vm_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm,
-			 detail ? detail : "start is allowed from Configured, Stopped, StartFailed and Failed");
+			 detail ? detail : "start is allowed from Configured, Stopped, StartFailed and Failed", 0);
 		return;
 	}
 	if (r == -ENODEV) {
-		vm_error(call, RPC_ERROR_BACKEND_UNAVAILABLE, "Backend unavailable", vm, detail);
+		vm_error(call, RPC_ERROR_BACKEND_UNAVAILABLE, "Backend unavailable", vm, detail, 0);
 		return;
 	}
 	if (r < 0) {
 		log_warning("vm %s: start failed: %s", vm->id, detail ? detail : strerror(-r));
-		vm_error(call, r == -EMFILE || r == -ENFILE || r == -ENOMEM ? RPC_ERROR_RESOURCE_LIMIT : RPC_ERROR_SERVER,
-			 "Start failed", vm, detail);
+		/* Out of fds, memory or disk: -32005; anything else -32000. */
+		vm_error(call, rpc_error_from_errno(r) == RPC_ERROR_RESOURCE_LIMIT ? RPC_ERROR_RESOURCE_LIMIT : RPC_ERROR_SERVER,
+			 "Start failed", vm, detail ? detail : strerror(-r), r);
 		return;
 	}
 	log_info("vm %s: starting, worker pid %d", vm->id, (int)vm->pid);
@@ -182,12 +186,12 @@ static void vm_stop(rpc_call_t *call, json_object *params, void *userdata)
 	if (r == -EBUSY || r == -EALREADY) {
 		vm_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm,
 			 r == -EALREADY ? "already stopping; pass \"force\": true to kill it"
-					: "stop is allowed from Starting and Running");
+					: "stop is allowed from Starting and Running", 0);
 		return;
 	}
 	if (r < 0 && !is_target(WAIT_STOP, vm->state)) {
 		log_warning_errno(r, "vm %s: stop: %m", vm->id);
-		vm_error(call, RPC_ERROR_SERVER, "Stop failed", vm, strerror(-r));
+		vm_error(call, RPC_ERROR_SERVER, "Stop failed", vm, strerror(-r), r);
 		return;
 	}
 	log_info("vm %s: stopping%s", vm->id, get_bool(params, "force") ? " (forced)" : "");
