@@ -471,6 +471,13 @@ int main(int argc, char **argv)
 	r = sd_event_loop(event);
 	if (r < 0)
 		log_error_errno(r, "event loop failed: %m");
+	/* What could not be written yet (a full disk) gets a last try; what
+	 * still fails is lost, and the log says so. */
+	{
+		size_t left = manager_flush(m);
+		if (left)
+			log_error("%zu VM state(s) could not be written before exit; a restart will see older state", left);
+	}
 
 out:
 	srv = rpc_server_free(srv);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "manager.h"
+#include "manager-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,38 +12,6 @@
 
 #include "util/fs.h"
 #include "util/macro.h"
-
-typedef struct subscriber {
-	manager_event_fn fn;
-	void *userdata;
-	bool dead; /* unsubscribed while the list was being walked */
-} subscriber_t;
-
-struct manager {
-	sd_event *event;
-	manager_config_t cfg;
-	char *state_dir, *console_dir;
-	store_t *store;
-	blob_store_t *blobs;
-
-	vm_t **vms;
-	size_t n_vms, cap_vms;
-
-	fsm_ring_t node_ring;
-
-	subscriber_t *subs;
-	size_t n_subs, cap_subs;
-	unsigned notifying; /* depth of subscriber walks in progress */
-
-	const backend_ops_t *backends[_VM_BACKEND_MAX];
-	void *backend_userdata[_VM_BACKEND_MAX];
-
-	sd_event_source *save_src; /* writes VMs with save_pending, after the answers */
-	bool loaded;               /* manager_load ran: events.seq is ours to keep */
-};
-
-static void flush_pending(manager_t *m);
-static int on_save(sd_event_source *s, void *userdata);
 
 /*
  * Node sequence numbers never repeat across restarts. The ring is rebuilt
@@ -138,17 +106,10 @@ int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
 		return r;
 	}
 	m->event = e ? sd_event_ref(e) : NULL;
-	if (m->event) {
-		r = sd_event_add_defer(m->event, &m->save_src, on_save, m);
-		if (r < 0) {
-			manager_free(m);
-			return r;
-		}
-		/* After the answers: a defer source stays pending while
-		 * enabled, the oldest first, so at the same priority as a
-		 * connection's it would always go before it. */
-		sd_event_source_set_priority(m->save_src, SD_EVENT_PRIORITY_NORMAL + 1);
-		sd_event_source_set_enabled(m->save_src, SD_EVENT_OFF);
+	r = manager_save_init(m);
+	if (r < 0) {
+		manager_free(m);
+		return r;
 	}
 	*ret = m;
 	return 0;
@@ -166,8 +127,7 @@ manager_t *manager_free(manager_t *m)
 {
 	if (!m)
 		return NULL;
-	flush_pending(m);
-	m->save_src = sd_event_source_disable_unref(m->save_src);
+	manager_save_done(m);
 	if (m->loaded)
 		seq_file_write(m, true);
 	for (size_t i = 0; i < m->n_vms; i++) {
@@ -387,70 +347,6 @@ static const fsm_event_t *last_event(const vm_t *vm)
 	return fsm_ring_get(&vm->transitions, vm->transitions.count - 1);
 }
 
-/*
- * Which states are written with fsync (docs/state.md). Every write is an
- * atomic rename, so a crashed or restarted mvmd always reads a whole file
- * from the page cache. fsync only buys survival of a power cut, and after
- * one no worker is alive: Starting, Running and Stopping (and the pid) would
- * be read back only to be declared lost. What a power cut must not lose is
- * what cannot be found again: a VM's existence and spec (Configured, from
- * create) and how it ended (Stopped with its exit code, the causes of
- * StartFailed and Failed).
- */
-static bool state_is_durable(vm_state_t s)
-{
-	return !fsm_state_is_active(s);
-}
-
-static void flush_pending(manager_t *m)
-{
-	for (size_t i = 0; i < m->n_vms; i++) {
-		vm_t *vm = m->vms[i];
-		if (!vm->save_pending)
-			continue;
-		vm->save_pending = false;
-		/* An error leaves the older active state on disk, which a
-		 * restarted mvmd resolves through the worker (its HELLO). */
-		if (store_save(m->store, vm, state_is_durable(vm->state)) >= 0)
-			vm->disk_active = fsm_state_is_active(vm->state);
-	}
-}
-
-static int on_save(sd_event_source *s, void *userdata)
-{
-	flush_pending(userdata);
-	return 0;
-}
-
-/*
- * Write a VM's state. Entering an active state from an inactive one (the
- * Starting of a start) is written at once, before the backend starts a
- * process: a restarted mvmd must know to look for it. Transitions between
- * active states (Running, Stopping), and a kvm worker's pid, are written
- * behind (lazy), on a turn of the loop after the answers it had pending:
- * a restarted mvmd learns each of them again from the backend (a kvm
- * worker's HELLO carries its pid and state; cloud-hypervisor's vm.info
- * says Running), so they cost no write on a start's path; and a VM that
- * ends before then has its whole history written once, with its end.
- */
-static int save(manager_t *m, vm_t *vm, bool lazy)
-{
-	bool active = fsm_state_is_active(vm->state);
-	int r;
-
-	vm_touch(vm);
-	if (lazy && active && vm->disk_active && m->save_src) {
-		vm->save_pending = true;
-		sd_event_source_set_enabled(m->save_src, SD_EVENT_ONESHOT);
-		return 0;
-	}
-	vm->save_pending = false;
-	r = store_save(m->store, vm, state_is_durable(vm->state));
-	if (r >= 0)
-		vm->disk_active = active;
-	return r;
-}
-
 int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 {
 	int r = fsm_check(vm->state, to);
@@ -462,7 +358,7 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 		return r;
 	vm_touch(vm);
 	publish(m, last_event(vm));
-	return save(m, vm, true);
+	return manager_save_vm(m, vm, true);
 }
 
 /*
@@ -494,7 +390,7 @@ static int transition_written(manager_t *m, vm_t *vm, vm_state_t to, const char 
 	r = record(m, vm, to, cause, m->node_ring.next_seq);
 	if (r >= 0) {
 		vm_touch(vm);
-		r = store_save(m->store, vm, state_is_durable(vm->state));
+		r = store_save(m->store, vm, manager_state_is_durable(vm->state));
 		if (r >= 0) {
 			free(evicted.cause);
 			vm->save_pending = false;
@@ -509,16 +405,6 @@ static int transition_written(manager_t *m, vm_t *vm, vm_state_t to, const char 
 	vm->cause = TAKE_PTR(old_cause);
 	vm->state = old_state;
 	return r;
-}
-
-int manager_save(manager_t *m, vm_t *vm)
-{
-	return save(m, vm, false);
-}
-
-int manager_save_lazy(manager_t *m, vm_t *vm)
-{
-	return save(m, vm, true);
 }
 
 /* --- create / remove ---------------------------------------------------- */
@@ -661,6 +547,14 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 	r = fsm_check(vm->state, VM_STATE_STARTING);
 	if (r < 0)
 		return r;
+	/* How the last run ended must be on disk before what it left goes. */
+	if (vm->save_pending) {
+		r = manager_save_now(m, vm);
+		if (r < 0) {
+			set_detail(ret_detail, "cannot write the VM's state: %s", strerror(-r));
+			return r;
+		}
+	}
 	/* Nothing the last run left may be read back as this run's. */
 	if (ops && ops->forget_run) {
 		r = ops->forget_run(m, vm);

@@ -147,8 +147,14 @@ int manager_remove_vm(manager_t *m, vm_t *vm, bool force);
 
 /* The only way a VM changes state. -EBUSY when the table forbids it.
  * The in-memory state changes even when persisting fails (the VM did
- * change); the persist error is returned for the caller to log. */
+ * change); the persist error is returned for the caller to log, and the
+ * write is tried again, with a backoff, until it succeeds. */
 int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause);
+
+/* Write every VM whose state is not on disk yet (written behind, or a
+ * write that failed); the number still unwritten. mvmd calls it before a
+ * clean exit (manager_free does too). */
+size_t manager_flush(manager_t *m);
 
 /* Persist a VM after a runtime change that is not a transition. */
 int manager_save(manager_t *m, vm_t *vm);

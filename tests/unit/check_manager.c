@@ -353,6 +353,43 @@ START_TEST(test_start_not_written_changes_nothing)
 }
 END_TEST
 
+/* Issue 11, defect 4: an end that could not be written stays pending and
+ * is written by manager_flush() (and by the retry timer, see
+ * check_mvmd_diskfull) once writes work again. */
+START_TEST(test_failed_write_is_flushed)
+{
+	manager_t *m = mgr();
+	json_object *s = spec("f", 1, 16);
+	vm_t *vm;
+	char id[VM_ID_LEN + 1];
+
+	manager_register_backend(m, VM_BACKEND_KVM, &counting, NULL);
+	ck_assert_int_eq(manager_create_vm(m, s, &vm, NULL), 0);
+	json_object_put(s);
+	strcpy(id, vm->id);
+	ck_assert_int_eq(manager_start_vm(m, vm, NULL), 0);
+	ck_assert_int_eq(manager_transition(m, vm, VM_STATE_RUNNING, "up"), 0);
+
+	break_vm_dir(vm, true);
+	vm->has_exit_code = true;
+	vm->exit_code = 3;
+	ck_assert_int_eq(manager_transition(m, vm, VM_STATE_STOPPED, "guest exited with code 3"), -ENOTDIR);
+	ck_assert_int_eq(vm->state, VM_STATE_STOPPED); /* it did end */
+	ck_assert(vm->save_pending);
+	ck_assert_uint_eq(manager_flush(m), 1);
+	break_vm_dir(vm, false);
+	ck_assert_uint_eq(manager_flush(m), 0);
+	ck_assert(!vm->save_pending);
+	manager_free(m);
+
+	vm = load_one_vm(&m, id);
+	ck_assert_int_eq(vm->state, VM_STATE_STOPPED);
+	ck_assert(vm->has_exit_code);
+	ck_assert_int_eq(vm->exit_code, 3);
+	manager_free(m);
+}
+END_TEST
+
 START_TEST(test_remove)
 {
 	manager_t *m = mgr();
@@ -380,6 +417,7 @@ int main(void)
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_remove);
 	tcase_add_test(tc, test_start_not_written_changes_nothing);
+	tcase_add_test(tc, test_failed_write_is_flushed);
 	tcase_add_test(tc, test_grant_blob_hook);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
