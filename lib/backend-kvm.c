@@ -30,6 +30,7 @@
 #include "kvm-pool.h"
 #include "kvm/vm.h"
 #include "kvm/worker.h"
+#include "util/fault.h"
 #include "util/macro.h"
 #include "util/pidfd.h"
 #include "util/reap.h"
@@ -143,6 +144,7 @@ static void apply_end(manager_t *m, vm_t *vm, const kvm_result_t *r, const char 
 		(void)manager_transition(m, vm, VM_STATE_RUNNING, "guest running");
 	vm->pid = 0;
 	vm->pid_starttime = 0;
+	fault_point("result.read");
 	if (manager_transition(m, vm, to, why) == -EBUSY)
 		(void)manager_save(m, vm);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/macro.h"
 
@@ -466,6 +467,7 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_de
 	r = store_create_vm_dir(m->store, vm->id);
 	if (r < 0)
 		goto fail_free;
+	fault_point("create.dir-made");
 
 	/* Pending → Provisioning → Configured | Failed, recorded in the VM's
 	 * ring with tentative node sequence numbers; published only once the
@@ -572,6 +574,7 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 		set_detail(ret_detail, "cannot write the Starting record: %s", strerror(-r));
 		return r;
 	}
+	fault_point("start.starting-written");
 
 	if (!ops || !ops->start || !manager_backend_usable(m, vm->backend, &reason)) {
 		set_detail(ret_detail, "%s backend unavailable: %s", vm_backend_to_string(vm->backend),
@@ -587,6 +590,7 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 		(void)manager_transition(m, vm, VM_STATE_START_FAILED, cause);
 		return r;
 	}
+	fault_point("start.spawned");
 	return 0;
 }
 
@@ -605,6 +609,7 @@ int manager_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
 		if (!ops || !ops->stop)
 			return -EOPNOTSUPP;
 		(void)manager_transition(m, vm, VM_STATE_STOPPING, force ? "forced stop requested" : "stop requested");
+		fault_point("stop.stopping-written");
 	}
 	if (!ops || !ops->stop)
 		return -EOPNOTSUPP;
