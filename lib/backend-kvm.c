@@ -82,7 +82,7 @@ static void runtime_free(kvm_runtime_t *k)
 
 /* --- how a VM ended ------------------------------------------------------ */
 
-static char *describe_result(const kvm_result_t *r)
+char *backend_kvm_describe_result(const kvm_result_t *r)
 {
 	char *s = NULL;
 	int n = -1;
@@ -111,7 +111,8 @@ static char *describe_result(const kvm_result_t *r)
 				     r->fault_addr, r->message[0] ? ": " : "", r->message);
 		break;
 	case KVM_OUTCOME_ERROR:
-		n = asprintf(&s, "worker error: %s%s%s", strerror(-r->error), r->message[0] ? ": " : "", r->message);
+		/* The worker's message ends with the error's text already. */
+		n = asprintf(&s, "worker error: %s", r->message[0] ? r->message : strerror(-r->error));
 		break;
 	default:
 		n = asprintf(&s, "worker ended without a result");
@@ -122,7 +123,7 @@ static char *describe_result(const kvm_result_t *r)
 /* Apply a final outcome to the VM: Stopped, StartFailed or Failed. */
 static void apply_end(manager_t *m, vm_t *vm, const kvm_result_t *r, const char *fallback_cause)
 {
-	_cleanup_free_ char *cause = r ? describe_result(r) : NULL;
+	_cleanup_free_ char *cause = r ? backend_kvm_describe_result(r) : NULL;
 	const char *why = cause ? cause : fallback_cause;
 	vm_state_t to;
 
