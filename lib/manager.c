@@ -376,6 +376,7 @@ static int transition_written(manager_t *m, vm_t *vm, vm_state_t to, const char 
 	_cleanup_free_ char *old_cause = NULL;
 	fsm_event_t evicted = { 0 };
 	bool full = vm->transitions.count == vm->transitions.capacity;
+	uint64_t seq0 = vm->transitions.next_seq;
 	vm_state_t old_state = vm->state;
 	int r = fsm_check(vm->state, to);
 
@@ -399,8 +400,10 @@ static int transition_written(manager_t *m, vm_t *vm, vm_state_t to, const char 
 			publish(m, last_event(vm));
 			return 0;
 		}
-		fsm_ring_unpush(&vm->transitions, full ? &evicted : NULL);
 	}
+	/* record() may have pushed the entry before failing (its cause). */
+	if (vm->transitions.next_seq != seq0)
+		fsm_ring_unpush(&vm->transitions, full ? &evicted : NULL);
 	free(evicted.cause);
 	free(vm->cause);
 	vm->cause = TAKE_PTR(old_cause);
