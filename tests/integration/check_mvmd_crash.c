@@ -136,7 +136,7 @@ START_TEST(test_start_killed_after_spawn)
 	fd = mvmt_connect(d.sock);
 	json_object_put(create_wl("sleeper", "sleep", 16, "\"args\":[\"sleep\",\"5000\",\"5\"]"));
 	die_on("compute.vm.start", "{\"id\":\"sleeper\"}");
-	ck_assert_int_eq(dh_count_workers(d.dir), 1);
+	ck_assert(dh_wait_workers(d.dir, 1)); /* spawned, maybe not yet exec'd */
 	restart_plain();
 	json_object *s = wait_end("sleeper", 20000);
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
