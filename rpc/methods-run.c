@@ -39,17 +39,28 @@ static bool is_target(wait_kind_t kind, vm_state_t s)
 	return s == VM_STATE_STOPPED || s == VM_STATE_FAILED;
 }
 
-/* error: the -errno behind it, named in data.errno (0: none). */
-static void vm_error(rpc_call_t *call, int code, const char *message, const vm_t *vm, const char *reason, int error)
+static void vm_error(rpc_call_t *call, int code, const char *message, const vm_t *vm, const char *reason)
 {
 	json_object *data = json_object_new_object();
 
-	if (error && rpc_errno_name(error))
-		json_object_object_add(data, "errno", json_object_new_string(rpc_errno_name(error)));
 	json_object_object_add(data, "id", json_object_new_string(vm->id));
 	json_object_object_add(data, "state", json_object_new_string(vm_state_to_string(vm->state)));
 	if (reason || vm->cause)
 		json_object_object_add(data, "reason", json_object_new_string(reason ? reason : vm->cause));
+	rpc_call_error(call, code, message, data);
+}
+
+/* The same for a failure with a system error: data.errno names it. */
+static void vm_error_errno(rpc_call_t *call, int code, const char *message, const vm_t *vm, const char *reason,
+			   int error)
+{
+	json_object *data = json_object_new_object();
+
+	json_object_object_add(data, "id", json_object_new_string(vm->id));
+	json_object_object_add(data, "state", json_object_new_string(vm_state_to_string(vm->state)));
+	if (rpc_errno_name(error))
+		json_object_object_add(data, "errno", json_object_new_string(rpc_errno_name(error)));
+	json_object_object_add(data, "reason", json_object_new_string(reason));
 	rpc_call_error(call, code, message, data);
 }
 
@@ -68,9 +79,9 @@ static void waiter_finish(waiter_t *w, bool timed_out)
 	} else if (timed_out) {
 		vm_error(w->call, RPC_ERROR_TIMEOUT, "Timeout", vm,
 			 w->kind == WAIT_START ? "VM did not come up in time; it keeps starting"
-					       : "VM did not stop in time; it keeps stopping", 0);
+					       : "VM did not stop in time; it keeps stopping");
 	} else if (w->kind == WAIT_START && (vm->state == VM_STATE_START_FAILED || vm->state == VM_STATE_FAILED)) {
-		vm_error(w->call, RPC_ERROR_SERVER, "Start failed", vm, NULL, 0);
+		vm_error(w->call, RPC_ERROR_SERVER, "Start failed", vm, NULL);
 	} else {
 		rpc_call_reply(w->call, methods_vm_to_json(w->manager, vm, true));
 	}
@@ -144,18 +155,18 @@ static void vm_start(rpc_call_t *call, json_object *params, void *userdata)
 	r = manager_start_vm(ctx->manager, vm, &detail);
 	if (r == -EBUSY) {
 		vm_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm,
-			 detail ? detail : "start is allowed from Configured, Stopped, StartFailed and Failed", 0);
+			 detail ? detail : "start is allowed from Configured, Stopped, StartFailed and Failed");
 		return;
 	}
 	if (r == -ENODEV) {
-		vm_error(call, RPC_ERROR_BACKEND_UNAVAILABLE, "Backend unavailable", vm, detail, 0);
+		vm_error(call, RPC_ERROR_BACKEND_UNAVAILABLE, "Backend unavailable", vm, detail);
 		return;
 	}
 	if (r < 0) {
 		log_warning("vm %s: start failed: %s", vm->id, detail ? detail : strerror(-r));
 		/* Out of fds, memory or disk: -32005; anything else -32000. */
-		vm_error(call, rpc_error_from_errno(r) == RPC_ERROR_RESOURCE_LIMIT ? RPC_ERROR_RESOURCE_LIMIT : RPC_ERROR_SERVER,
-			 "Start failed", vm, detail ? detail : strerror(-r), r);
+		int code = rpc_error_from_errno(r) == RPC_ERROR_RESOURCE_LIMIT ? RPC_ERROR_RESOURCE_LIMIT : RPC_ERROR_SERVER;
+		vm_error_errno(call, code, "Start failed", vm, detail ? detail : strerror(-r), r);
 		return;
 	}
 	log_info("vm %s: starting, worker pid %d", vm->id, (int)vm->pid);
@@ -186,12 +197,12 @@ static void vm_stop(rpc_call_t *call, json_object *params, void *userdata)
 	if (r == -EBUSY || r == -EALREADY) {
 		vm_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm,
 			 r == -EALREADY ? "already stopping; pass \"force\": true to kill it"
-					: "stop is allowed from Starting and Running", 0);
+					: "stop is allowed from Starting and Running");
 		return;
 	}
 	if (r < 0 && !is_target(WAIT_STOP, vm->state)) {
 		log_warning_errno(r, "vm %s: stop: %m", vm->id);
-		vm_error(call, RPC_ERROR_SERVER, "Stop failed", vm, strerror(-r), r);
+		vm_error_errno(call, RPC_ERROR_SERVER, "Stop failed", vm, strerror(-r), r);
 		return;
 	}
 	log_info("vm %s: stopping%s", vm->id, get_bool(params, "force") ? " (forced)" : "");
