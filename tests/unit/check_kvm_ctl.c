@@ -496,8 +496,8 @@ int main(void)
 	tcase_add_test(tc, test_ctl_queue_bounded);
 	tcase_add_test(tc, test_ctl_big_frames);
 	tcase_add_test(tc, test_result_text_roundtrip);
-	tcase_add_test(tc, test_result_parse_refuses);
 	tcase_add_test(tc, test_result_describe);
+	tcase_add_test(tc, test_result_parse_refuses);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_ctl_blob_grant_carries_one_fd);
 	tcase_add_test(tc, test_ctl_fd_protocol_errors_leak_nothing);
