@@ -58,7 +58,8 @@ typedef struct vm {
 	void *backend_data; /* owned by the backend */
 
 	/* Write-behind of active states (lib/manager.c, save()): the state
-	 * on disk is active, and a newer active state waits to be written. */
+	 * on disk is active; save_pending: what is in memory is not on disk
+	 * yet (written behind, or a write that failed and is retried). */
 	bool disk_active;
 	bool save_pending;
 
