@@ -33,8 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "exec/client.h"
-#include "kvm/sha256.h"
+#include "exec-client.h"
+#include "sha256.h"
 #include "kvm/worker.h"
 
 static double now_us(void)

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "blob.h"
-#include "exec/client.h"
+#include "exec-client.h"
 #include "methods.h"
 #include "util/log.h"
 #include "util/macro.h"

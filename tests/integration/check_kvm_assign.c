@@ -11,7 +11,7 @@
 #include <sys/un.h>
 
 #include "kvm-helpers.h"
-#include "kvm/warm.h"
+#include "proto/warm.h"
 #include "mvmtest.h"
 
 #define H1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"

@@ -10,7 +10,7 @@
 #include <sys/resource.h>
 
 #include "kvm-helpers.h"
-#include "kvm/guest-abi.h"
+#include "proto/guest-abi.h"
 #include "mvmtest.h"
 
 /* Faults that are exceptions: triple fault with RIP at the instruction

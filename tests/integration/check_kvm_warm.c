@@ -13,7 +13,7 @@
 
 #include "blob.h"
 #include "kvm-helpers.h"
-#include "kvm/warm.h"
+#include "proto/warm.h"
 #include "mvmtest.h"
 
 #define WARM_BYTES (2u << 20)

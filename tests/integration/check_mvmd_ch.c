@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "blob-proto.h"
+#include "proto/blob-proto.h"
 #include "mvmtest.h"
 
 static mvmt_daemon_t d;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "blob.h"
-#include "kvm/sha256.h"
+#include "sha256.h"
 
 START_TEST(test_vectors)
 {

@@ -16,10 +16,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "kvm/ctl.h"
-#include "kvm/guest-abi.h"
-#include "kvm/vm.h"
-#include "kvm/vsock.h"
+#include "proto/ctl.h"
+#include "proto/guest-abi.h"
+#include "kvm-vm.h"
+#include "vsock.h"
 
 static int parse(const char *s, uint32_t *port, size_t *used)
 {
