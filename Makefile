@@ -69,10 +69,10 @@ DEPFLAGS = -MMD -MP
 # Include roots by execution context: a file finds only the headers of
 # its own context and of lib/ (shared code), so an include across
 # contexts does not compile. Tests, benchmarks and fuzz targets see all.
-INC_MVMD := -I. -Ilib -Irpc -Idaemon/mvmd
+INC_MVMD := -Ilib -Irpc -Idaemon/mvmd
 INC_VMM := -Ilib -Idaemon/vmm
 INC_LINUX := -Ilib -Iinit/linux
-INC_LIB := -I. -Ilib
+INC_LIB := -Ilib
 INC_ALL := -I. -Ilib -Irpc -Idaemon/mvmd -Idaemon/vmm -Iinit/linux
 INC = $(INC_ALL)
 ALL_CFLAGS = $(CPPFLAGS_BASE) $(INC) $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)

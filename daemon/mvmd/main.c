@@ -29,9 +29,9 @@
 
 #include "backends.h"
 #include "kvm/kvm-pool.h"
-#include "daemon/vmm/kvm-vm.h"
 #include "manager.h"
 #include "methods.h"
+#include "proto/ctl.h"
 #include "rpc.h"
 #include "util/fs.h"
 #include "util/log.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One micro-VM inside the worker: the KVM VM, its guest memory, its vCPUs
- * and the code that runs them. Used only by mvm-vmm (lib/kvm/vmm.c).
+ * and the code that runs them. Used only by mvm-vmm (daemon/vmm/vmm.c).
  */
 #ifndef MVM_KVM_VM_H
 #define MVM_KVM_VM_H
@@ -10,15 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/cpuid.h"
 #include "proto/ctl.h"
 
-#define KVM_VM_VCPUS_MAX 16u
-#define KVM_VM_MEM_MIN_MIB 4u
-#define KVM_VM_MEM_MAX_MIB 3072u /* the doorbell sits at 3 GiB */
 #define KVM_VM_IMAGE_MAX (64u << 20)
 
 struct kvm_run;
-struct kvm_cpuid2;
 
 typedef struct kvm_vcpu {
 	int fd;
@@ -64,13 +61,6 @@ typedef struct kvm_host_ops {
 	/* Blobs granted at exec time (MVM_HC_BLOB_LOAD_HASH, lib/kvm/grants.h); NULL: none. */
 	struct kvm_grants *grants;
 } kvm_host_ops_t;
-
-/* The supported-CPUID table (lib/kvm/cpuid.c); free() the result. */
-int kvm_cpuid_get(int kvm_fd, struct kvm_cpuid2 **ret);
-int kvm_cpuid_read_fd(int fd, struct kvm_cpuid2 **ret);
-/* A sealed memfd with the table, made once per process and cached (the fd
- * stays open for the process's life; callers must not close it). */
-int kvm_cpuid_memfd(int kvm_fd);
 
 /* kvm_fd is borrowed. vcpus in 1..KVM_VM_VCPUS_MAX, memory in MiB. cpuid:
  * the table to give the vCPUs, or NULL to ask KVM (slow: see cpuid.c). */

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon/vmm/kvm-vm.h"
+#include "cpuid.h"
 #include "util/macro.h"
 
 #define CPUID_NENT_MAX 1024u

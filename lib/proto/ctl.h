@@ -19,6 +19,11 @@
 #include <stdint.h>
 
 #define KVM_PROTO_VERSION 1u
+
+/* The VM sizes a worker builds: mvmd refuses others before it spawns one. */
+#define KVM_VM_VCPUS_MAX 16u
+#define KVM_VM_MEM_MIN_MIB 4u
+#define KVM_VM_MEM_MAX_MIB 3072u /* the doorbell sits at 3 GiB */
 #define KVM_MSG_PAYLOAD_MAX 65536u
 #define KVM_BLOB_REF_LEN 71u /* "sha256:" + 64 lowercase hex: BLOB_GRANT's payload */
 

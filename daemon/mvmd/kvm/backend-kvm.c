@@ -28,7 +28,6 @@
 #include "blob.h"
 #include "console.h"
 #include "kvm-pool.h"
-#include "daemon/vmm/kvm-vm.h"
 #include "kvm/worker.h"
 #include "util/fault.h"
 #include "util/macro.h"

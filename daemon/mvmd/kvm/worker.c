@@ -30,7 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon/vmm/kvm-vm.h"
+#include "proto/cpuid.h"
 #include "proto/warm.h"
 #include "kvm/worker.h"
 #include "util/macro.h"
