@@ -13,7 +13,7 @@ typedef struct backends_config {
 	const char *guest_image; /* default: ../guest/mvm-guest from mvmd's directory */
 	const char *ch_binary;  /* default: "cloud-hypervisor" on $PATH */
 	const char *ch_initramfs; /* default: ../guest/initramfs.cpio.gz from mvmd's directory */
-	unsigned kvm_pool;      /* warm kvm workers (lib/kvm-pool.h); 0: none */
+	unsigned kvm_pool;      /* warm kvm workers (daemon/mvmd/kvm/kvm-pool.h); 0: none */
 	uint32_t kvm_pool_mib;  /* their memory to start with; 0: 16 */
 	uint32_t kvm_pool_ready_ms; /* 0: 10 s */
 } backends_config_t;

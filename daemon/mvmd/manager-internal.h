@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The manager's insides, shared by its files: lib/manager.c (registry,
- * transitions, create/remove/start/stop, load) and lib/manager-save.c
- * (when a VM's state goes to disk). Nothing outside lib/manager*.c
+ * The manager's insides, shared by its files: daemon/mvmd/manager.c (registry,
+ * transitions, create/remove/start/stop, load) and daemon/mvmd/manager-save.c
+ * (when a VM's state goes to disk). Nothing outside daemon/mvmd/manager*.c
  * includes this.
  */
 #ifndef MVM_MANAGER_INTERNAL_H

@@ -58,7 +58,7 @@ typedef struct vm {
 
 	void *backend_data; /* owned by the backend */
 
-	/* Write-behind of active states (lib/manager.c, save()): the state
+	/* Write-behind of active states (daemon/mvmd/manager.c, save()): the state
 	 * on disk is active; save_pending: what is in memory is not on disk
 	 * yet (written behind, or a write that failed and is retried). */
 	bool disk_active;

@@ -2,7 +2,7 @@
 /*
  * mvmd's side of Wasm workloads by hash (docs/workloads.md): reading a VM
  * spec's "workload" for the kvm backend. The worker side is
- * lib/kvm/workload.c, the guest side init/guest/workload.c.
+ * daemon/vmm/module.c, the guest side init/microvm/wasm-workload.c.
  */
 #ifndef MVM_WORKLOAD_H
 #define MVM_WORKLOAD_H

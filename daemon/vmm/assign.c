@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The worker side of an ASSIGN (lib/kvm/warm.h): how mvm-vmm learns which
+ * The worker side of an ASSIGN (lib/proto/warm.h): how mvm-vmm learns which
  * VM it is. A warm worker waits for it in MVM_HC_CONFIG; a cold one reads
  * it first thing. Either way the same message, decoder and code path, so
  * that nothing a tenant gave (args, environment, capabilities, the

@@ -3,7 +3,7 @@
  * Build a micro-VM: guest memory, identity page tables, GDT, vCPUs in
  * 64-bit long mode at CPL3 (DESIGN §5). Teardown in kvm_vm_free().
  *
- * Guest-physical layout (lib/kvm/guest-abi.h):
+ * Guest-physical layout (lib/proto/guest-abi.h):
  *   0x0000          null page, not mapped: NULL dereferences fault
  *   0x1000..0x7fff  PML4, PDPT, 4 PDs, one PT for the first 2 MiB (supervisor)
  *   0x8000          GDT (supervisor)

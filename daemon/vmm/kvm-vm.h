@@ -33,7 +33,7 @@ typedef struct kvm_vm {
 	uint64_t entry, image_lo, image_hi;
 } kvm_vm_t;
 
-/* The ELF loader (lib/kvm/elf.c), kept free of KVM so it can be fuzzed. */
+/* The ELF loader (daemon/vmm/elf.c), kept free of KVM so it can be fuzzed. */
 typedef struct kvm_elf_image {
 	uint64_t entry;
 	uint64_t lo, hi; /* [lo, hi) spans every PT_LOAD segment */
@@ -42,14 +42,14 @@ typedef struct kvm_elf_image {
 int kvm_elf_load(const uint8_t *file, size_t size, uint8_t *mem, uint64_t mem_size,
 		 uint64_t min_addr, kvm_elf_image_t *ret);
 
-/* Host services a running vCPU calls back into (lib/kvm/vmm.c). */
+/* Host services a running vCPU calls back into (daemon/vmm/vmm.c). */
 typedef struct kvm_host_ops {
 	void *userdata;
 	void (*console_write)(void *ud, const uint8_t *buf, size_t len);
 	size_t (*console_read)(void *ud, uint8_t *buf, size_t cap);
 	uint32_t (*wait)(void *ud, int64_t timeout_ns);
 	bool (*stop_forced)(void *ud);
-	struct kvm_vsock *vsock; /* hypercalls 16..20 (lib/kvm/vsock.c); NULL: -ENOSYS */
+	struct kvm_vsock *vsock; /* hypercalls 16..20 (daemon/vmm/vsock.c); NULL: -ENOSYS */
 	/* MVM_HC_CONFIG from a warm guest: block until the VM has its
 	 * configuration (boot info rewritten), then 0 to resume the guest,
 	 * or 1 when the VM ended instead (*res says how). NULL: returns 0 at
@@ -58,7 +58,7 @@ typedef struct kvm_host_ops {
 	/* The workload module (MVM_HC_BLOB_LOAD), verified; NULL: none. */
 	const uint8_t *blob;
 	uint64_t blob_size;
-	/* Blobs granted at exec time (MVM_HC_BLOB_LOAD_HASH, lib/kvm/grants.h); NULL: none. */
+	/* Blobs granted at exec time (MVM_HC_BLOB_LOAD_HASH, daemon/vmm/grants.h); NULL: none. */
 	struct kvm_grants *grants;
 } kvm_host_ops_t;
 
@@ -79,14 +79,14 @@ int kvm_vm_set_warm(kvm_vm_t *vm, uint64_t warm_bytes);
 /* Mark boot info that names only its workload primed (MVM_BOOT_F_PRIMED). */
 int kvm_vm_set_primed(kvm_vm_t *vm);
 /* Append envp (version 2 fields) after what kvm_vm_write_boot_info wrote,
- * and record the workload module's size (lib/kvm/workload.c). */
+ * and record the workload module's size (daemon/vmm/module.c). */
 int kvm_vm_write_workload_info(kvm_vm_t *vm, char *const *envs, size_t nenvs,
 			       uint64_t workload_size);
 /* Read a workload blob from fd (at most max bytes, -EFBIG beyond) and
  * check it hashes to ref ("sha256:<hex>"), -EBADMSG otherwise. */
 int kvm_workload_read(int fd, const char *ref, uint64_t max, uint8_t **ret, uint64_t *ret_size);
 /* Populate the host pages a workload guest touches first (the start of
- * its heap, the top of its stack): see lib/kvm/workload.c. */
+ * its heap, the top of its stack): see daemon/vmm/module.c. */
 void kvm_workload_prefault(kvm_vm_t *vm, uint64_t blob_size);
 /* MVM_HC_BLOB_LOAD: copy the module to guest buf (cap bytes). Sets *rax
  * (size, -ENOENT without workload, -E2BIG if cap is short); returns

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mvm-vmm: the per-VM worker. Exec'd by mvmd (lib/kvm/worker.c) with its
+ * mvm-vmm: the per-VM worker. Exec'd by mvmd (daemon/mvmd/kvm/worker.c) with its
  * fds already open; see docs/worker-protocol.md.
  *
  *   mvm-vmm --kvm-fd=N --image-fd=N --assign-fd=N [--cpuid-fd=N]
@@ -12,7 +12,7 @@
  *   mvm-vmm --kvm-fd=N --image-fd=N --pool-fd=N [--cpuid-fd=N] [--memory-mib=16]
  *           [--vcpus=1] [--warm-kib=N] [--rlimit-as=BYTES]
  *           a warm worker: the same ASSIGN comes on the pool socket once
- *           its guest is warm (lib/kvm/warm.h)
+ *           its guest is warm (lib/proto/warm.h)
  *
  * Nothing a tenant gave is ever an option: /proc/PID/cmdline is readable
  * by every local user.

@@ -27,7 +27,7 @@
 #define HEX_LEN (2 * KVM_SHA256_LEN)
 
 /* "sha256:<64 lowercase hex>" -> the hex (mvm-vmm is linked without
- * lib/blob.c and its OpenSSL). */
+ * daemon/mvmd/blob.c and its OpenSSL). */
 static int ref_to_hex(const char *ref, char hex[static HEX_LEN + 1])
 {
 	size_t p = sizeof(REF_PREFIX) - 1;

@@ -28,7 +28,7 @@ int sandbox_seccomp_load(const sandbox_rule_t *rules, size_t n);
 /* All three, in order. */
 int sandbox_enter(const sandbox_rule_t *rules, size_t n);
 
-/* The mvm-vmm worker's allow-list (lib/sandbox/vmm-policy.c). */
+/* The mvm-vmm worker's allow-list (daemon/vmm/seccomp-policy.c). */
 extern const sandbox_rule_t sandbox_vmm_rules[];
 extern const size_t sandbox_vmm_nrules;
 

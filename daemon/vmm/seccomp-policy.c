@@ -27,8 +27,8 @@ const sandbox_rule_t sandbox_vmm_rules[] = {
 	ALLOW(pwrite64), ALLOW(ftruncate),
 	/* recvmsg: the control connection, so that a blob grant's
 	 * descriptor (SCM_RIGHTS) is received, then read and closed; any other
-	 * descriptor is closed at once (lib/kvm/ctl.c); and a warm worker's
-	 * ASSIGN with its fds (lib/kvm/warm.c). No sendmsg: the worker never
+	 * descriptor is closed at once (lib/proto/ctl.c); and a warm worker's
+	 * ASSIGN with its fds (lib/proto/warm.c). No sendmsg: the worker never
 	 * passes descriptors. A warm worker also reads its module inside the
 	 * filter (pread, lseek) and makes its log stderr (dup3 onto fd 2 only). */
 	ALLOW(recvmsg), ALLOW(pread64), ALLOW(lseek), ALLOW_ARG(dup3, 1, 2),

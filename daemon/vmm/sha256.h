@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* SHA-256 without setup cost, for the worker (lib/kvm/sha256.c). */
+/* SHA-256 without setup cost, for the worker (daemon/vmm/sha256.c). */
 #ifndef MVM_KVM_SHA256_H
 #define MVM_KVM_SHA256_H
 

@@ -14,7 +14,7 @@
  *
  * Stop: the main thread sets stop_forced and sends SIGUSR1 to the vCPU
  * thread, whose handler sets immediate_exit, so KVM_RUN returns EINTR
- * wherever the thread was (lib/kvm/vcpu.c).
+ * wherever the thread was (daemon/vmm/vcpu.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,7 +70,7 @@ typedef struct vmm {
 	uint32_t state;
 	int64_t stop_deadline; /* ms, -1 none */
 	uint8_t *chunk;        /* KVM_MSG_PAYLOAD_MAX bytes: ring -> frame */
-	kvm_vsock_t *vsock;    /* hybrid vsock (lib/kvm/vsock.c) */
+	kvm_vsock_t *vsock;    /* hybrid vsock (daemon/vmm/vsock.c) */
 	uint8_t *blob;         /* the verified workload module, or NULL */
 	uint64_t blob_size;
 	kvm_grants_t *grants;  /* blobs granted at exec time (BLOB_GRANT) */
@@ -719,7 +719,7 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 	m->wake_vcpu = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->wake_main < 0 || m->wake_vcpu < 0)
 		return fail_setup(m, negative_errno(), "eventfd");
-	/* A cold worker's VM comes in an ASSIGN too (lib/kvm/assign.c). */
+	/* A cold worker's VM comes in an ASSIGN too (daemon/vmm/assign.c). */
 	r = warm ? 0 : kvm_vmm_assign_recv(&m->own);
 	if (r < 0 && r != -EINVAL)
 		return fail_setup(m, r, "reading the VM's ASSIGN");
@@ -754,7 +754,7 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 	m->vm->kvm_fd = -1;
 
 	/* Privilege boundary: from here on no capabilities, no new privileges,
-	 * and only the syscalls in lib/sandbox/vmm-policy.c. */
+	 * and only the syscalls in daemon/vmm/seccomp-policy.c. */
 	r = sandbox_enter(sandbox_vmm_rules, sandbox_vmm_nrules);
 	if (r < 0)
 		return fail_setup(m, r, "entering the sandbox");

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The mvm-vmm worker process: one micro-VM, driven over its control socket.
- * daemon/mvm-vmm.c parses the command line into kvm_vmm_config_t and calls
+ * daemon/vmm/main.c parses the command line into kvm_vmm_config_t and calls
  * kvm_vmm_main(); everything else is here.
  */
 #ifndef MVM_KVM_VMM_H
@@ -45,7 +45,7 @@ typedef struct kvm_vmm_config {
 	char **envs;   /* the workload's "NAME=value" environment */
 	size_t nenvs;
 	unsigned debug; /* KVM_VMM_DEBUG_* */
-	/* A warm worker (lib/kvm/warm.h): the pool socket, or -1. Started
+	/* A warm worker (lib/proto/warm.h): the pool socket, or -1. Started
 	 * without ctl/result/vsock/blob fds, strings or workload: they come
 	 * in the ASSIGN it waits for once its guest is warm. */
 	int pool_fd;
@@ -56,7 +56,7 @@ typedef struct kvm_vmm_config {
 	int assign_fd;
 } kvm_vmm_config_t;
 
-/* Become the VM an ASSIGN describes (lib/kvm/assign.c): its fds into c
+/* Become the VM an ASSIGN describes (daemon/vmm/assign.c): its fds into c
  * (the log, if any, becomes stderr; every fds[i] is then -1) and its
  * strings (which point into the message: keep it alive). -EINVAL when the
  * ASSIGN is for another memory size or vCPU count than c's; the fds are
@@ -69,7 +69,7 @@ int kvm_vmm_assign_recv(kvm_vmm_config_t *c);
 
 /* Runs the VM to its end; returns the process exit status and, in
  * *ret_result (may be NULL), how it ended. Runs sandboxed: afterwards
- * only the syscalls of lib/sandbox/vmm-policy.c are allowed. */
+ * only the syscalls of daemon/vmm/seccomp-policy.c are allowed. */
 int kvm_vmm_main(const kvm_vmm_config_t *cfg, kvm_result_t *ret_result);
 
 #endif

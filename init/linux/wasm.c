@@ -3,9 +3,9 @@
  * Wasm modules by hash (docs/linux-guests.md): the exec agent forks for a
  * request whose argv[0] is "sha256:<hex>" and calls init_wasm_main() in the
  * child, stdio already connected. It fetches the module from mvmd over
- * vsock (lib/blob-fetch.c, which checks the SHA-256 here in the guest) and
+ * vsock (init/linux/blob-fetch.c, which checks the SHA-256 here in the guest) and
  * runs its _start with the project's interpreter and WASI preview1 bound
- * to this process's stdio, clocks and getrandom (lib/wasi-posix.c).
+ * to this process's stdio, clocks and getrandom (lib/wasm/wasi-posix.c).
  *
  * Exit codes, as mvm-wasm's: the module's, where a code above 255 (WASI's
  * is a u32, a process status 8 bits) exits 255 with the whole code on

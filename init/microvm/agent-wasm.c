@@ -10,7 +10,7 @@
  *   clocks       the clock call; random: the random call
  *   exit         exit{code}: proc_exit's or 0 when _start returns
  *
- * Results, as mvm-init's (init/mvm-init/wasm.c): a trap is exit 134 with
+ * Results, as mvm-init's (init/linux/wasm.c): a trap is exit 134 with
  * "mvm-guest: wasm: trap: <kind>" on stderr; a module that cannot run
  * (invalid, unlinkable, no _start) exit 126 with the reason on stderr; a
  * module this VM was not granted error{not-found}; one that does not fit in

@@ -2,7 +2,7 @@
 /*
  * The micro-VM exec agent (docs/exec-protocol.md): listens on vsock port
  * 52 (EXEC_AGENT_PORT) through the worker's hybrid vsock hypercalls and
- * answers exec requests with the frame protocol (lib/exec/frame.c, built
+ * answers exec requests with the frame protocol (lib/proto/exec-frame.c, built
  * freestanding into the guest). There are no processes in a micro-VM: the
  * commands are built-ins (agent-builtin.c) and, with the Wasm runtime,
  * argv[0] = sha256:<hex>. Single-threaded, never blocks: the driver calls

@@ -4,8 +4,8 @@
  * (docs/blob-protocol.md): the guest connects to the host on vsock port
  * BLOB_PROTO_PORT, sends "sha256:<64 hex>\n" and gets a 16-byte header and
  * then (status ok) exactly `size` bytes, after which mvmd closes. One
- * request per connection. Shared by the server (lib/blob-serve.c, mvmd)
- * and the client (lib/blob-fetch.c, mvm-init); no libc beyond <stdint.h>.
+ * request per connection. Shared by the server (daemon/mvmd/blob-serve.c, mvmd)
+ * and the client (init/linux/blob-fetch.c, mvm-init); no libc beyond <stdint.h>.
  */
 #ifndef MVM_BLOB_PROTO_H
 #define MVM_BLOB_PROTO_H

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The micro-VM guest ABI: shared, byte for byte, by the host (mvm-vmm) and
- * the freestanding guest (init/guest). Only fixed-width types, no libc, so
+ * the freestanding guest (init/microvm). Only fixed-width types, no libc, so
  * both sides include this one header. docs/guest-abi.md is the reference.
  *
  * Guest memory is identity mapped (guest virtual == guest physical) and the

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The ASSIGN a warm worker waits for (lib/kvm/warm.c) comes from another
+ * The ASSIGN a warm worker waits for (lib/proto/warm.c) comes from another
  * process: decode arbitrary bytes with every fd count, and check that
  * whatever decodes encodes back to the same bytes.
  */

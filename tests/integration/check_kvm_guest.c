@@ -162,7 +162,7 @@ START_TEST(test_host_services)
 }
 END_TEST
 
-/* The guest heap (init/guest/heap.c) under random malloc/realloc/free
+/* The guest heap (init/microvm/heap.c) under random malloc/realloc/free
  * with every block's contents checked, then coalesced back to one block. */
 START_TEST(test_guest_heap_stress)
 {

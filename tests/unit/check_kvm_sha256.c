@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lib/kvm/sha256.c against the FIPS 180-4 examples and against OpenSSL
+/* daemon/vmm/sha256.c against the FIPS 180-4 examples and against OpenSSL
  * (blob_hash_data) on inputs of every length around the block edges. */
 #include <check.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * lib/kvm/vsock.c without KVM: the CONNECT line grammar, the guest calls'
+ * daemon/vmm/vsock.c without KVM: the CONNECT line grammar, the guest calls'
  * argument checks against a plain memory buffer, and one connection end to
  * end over a real listening AF_UNIX socket with the control thread's
  * pollfds/dispatch driven by hand.

@@ -3,8 +3,8 @@
  * The ch backend as mvmd runs it: one cloud-hypervisor process per VM,
  * started detached in its own session (it outlives mvmd restarts),
  * supervised through its pidfd, driven through its REST API on
- * STATE_DIR/vms/<id>/ch-api.sock (lib/ch/http.h, never blocking the loop),
- * its serial port (serial.sock) relayed by lib/console.c exactly as for
+ * STATE_DIR/vms/<id>/ch-api.sock (daemon/mvmd/ch/http.h, never blocking the loop),
+ * its serial port (serial.sock) relayed by daemon/mvmd/console.c exactly as for
  * micro-VMs, and its hybrid vsock socket (vsock.sock) recorded for exec.
  *
  * Start:  spawn → GET vmm.ping until the API answers → GET vm.info until

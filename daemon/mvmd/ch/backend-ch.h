@@ -2,7 +2,7 @@
 /*
  * The ch backend: full Linux VMs run by cloud-hypervisor, one process per
  * VM, spawned detached and supervised from mvmd's event loop (pidfd, REST
- * API over the VM's api socket, serial console relayed by lib/console.c).
+ * API over the VM's api socket, serial console relayed by daemon/mvmd/console.c).
  */
 #ifndef MVM_BACKEND_CH_H
 #define MVM_BACKEND_CH_H

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The kvm backend as mvmd runs it: one mvm-vmm worker per VM (lib/kvm/worker.h),
+ * The kvm backend as mvmd runs it: one mvm-vmm worker per VM (daemon/mvmd/kvm/worker.h),
  * supervised from the event loop through its pidfd and its control
- * connection, with the console relayed by lib/console.c.
+ * connection, with the console relayed by daemon/mvmd/console.c.
  *
  * Per VM, STATE_DIR/vms/<id>/ holds ctl.sock (the worker's control socket,
  * reconnectable after a mvmd restart), vsock.sock (hybrid vsock: created
@@ -48,7 +48,7 @@ typedef struct kvm_runtime {
 	vm_t *vm;
 	kvm_worker_t w;    /* pid, pidfd, start_time, ctl */
 	bool is_child;     /* spawned by this mvmd: its exit status is ours to reap */
-	bool pooled;       /* a warm worker from the pool (lib/kvm-pool.h) */
+	bool pooled;       /* a warm worker from the pool (daemon/mvmd/kvm/kvm-pool.h) */
 	bool heard;        /* it said anything on its control connection */
 	const char *killed; /* why mvmd killed it ("forced stop", "stop timeout"), NULL otherwise */
 	bool have_result;

@@ -12,7 +12,7 @@ typedef struct backend_kvm_config {
 	const char *vmm_path;   /* the mvm-vmm binary */
 	const char *image_path; /* the guest image (mvm-guest) */
 	const char *kvm_path;   /* NULL: /dev/kvm */
-	unsigned pool_size;     /* warm workers kept (lib/kvm-pool.h); 0: none */
+	unsigned pool_size;     /* warm workers kept (daemon/mvmd/kvm/kvm-pool.h); 0: none */
 	uint32_t pool_memory_mib; /* 0: 16 */
 	uint32_t pool_ready_ms;   /* 0: 10 s */
 } backend_kvm_config_t;

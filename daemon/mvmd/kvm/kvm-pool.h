@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mvmd's pool of warm kvm workers (lib/kvm/warm.h): a few mvm-vmm
+ * mvmd's pool of warm kvm workers (lib/proto/warm.h): a few mvm-vmm
  * processes started ahead of time, each with its VM built, sandboxed and
  * its guest waiting, so that compute.vm.start only hands one its VM.
  *

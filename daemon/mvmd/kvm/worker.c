@@ -4,7 +4,7 @@
  * The child gets exactly: 0,1 /dev/null, 2 log or /dev/null, 3 /dev/kvm,
  * 4 the guest image, 5 a SOCK_SEQPACKET socket, 6 a sealed memfd with the
  * supported-CPUID table (asked once per parent). On fd 5 a cold worker
- * finds its ASSIGN (lib/kvm/warm.h) already waiting: the VM's control
+ * finds its ASSIGN (lib/proto/warm.h) already waiting: the VM's control
  * socket, result file, vsock socket and module as SCM_RIGHTS, and its
  * strings (args, capabilities, environment, workload hash); a warm worker
  * gets the same ASSIGN there later. The command line holds only fd
@@ -330,7 +330,7 @@ static int open_sources(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcp
 }
 
 /*
- * The ASSIGN that makes a worker this VM (lib/kvm/warm.h), cold or warm:
+ * The ASSIGN that makes a worker this VM (lib/proto/warm.h), cold or warm:
  * the VM's strings, and fds[] with its control socket, result file, vsock
  * socket and (unless primed already, or none) its module. log_fd goes
  * along only where asked (a warm worker's stderr is /dev/null until

@@ -56,7 +56,7 @@ typedef struct kvm_worker {
 	kvm_ctl_t *ctl;      /* connected control channel (may be NULL after adopt) */
 } kvm_worker_t;
 
-/* A warm worker (lib/kvm/warm.h): started ahead of time for a VM size,
+/* A warm worker (lib/proto/warm.h): started ahead of time for a VM size,
  * waiting on pool_fd for its VM. Owned by the pool until assigned. */
 typedef struct kvm_warm_worker {
 	pid_t pid;
