@@ -2,197 +2,63 @@
 /*
  * mvmctl (daemon/mvmctl.c, docs/mvmctl.1) end to end: the real mvmctl
  * binary against the real mvmd on temp paths. Its tables and --json
- * results, exit codes (0, 1 with mvmd's message, 2 usage, 3 no daemon),
- * call, blob put/ls/rm, events, logs, start/stop/rm, and console through
- * a pty (raw mode, Enter translation, the log replayed once, Ctrl-]
- * detach, the terminal restored on every way out).
+ * results, exit codes (0, 1 with mvmd's message, 2 usage, 3 no daemon;
+ * exec: the command's, 255), call, blob put/ls/rm, events, logs,
+ * start/stop/rm and exec. The console and the -f commands are in
+ * check_mvmctl_console.c.
  *
  * VMs are ch VMs against the cloud-hypervisor TEST DOUBLE
- * (tests/doubles/fake-cloud-hypervisor.c), which runs on any host; mvmd
- * probes /dev/kvm before it calls ch usable, so the double gets a
- * stand-in file (--kvm-device), and no warm kvm pool. The double's vsock
- * socket leads to the project's exec agent running host programs, so
- * exec runs there too; tcase "kvm" repeats it with a micro-VM's built-ins
- * (skipped where KVM is not usable).
+ * (tests/doubles/fake-cloud-hypervisor.c, tests/lib/mvmctl-run.h), which
+ * runs on any host; its vsock socket leads to the project's exec agent
+ * running host programs, so exec runs there too. Tcase "kvm" repeats
+ * exec with a micro-VM's built-ins (skipped where KVM is not usable).
  */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pty.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
-#include "mvmtest.h"
+#include "mvmctl-run.h"
 
-static mvmt_daemon_t d;
-static int fd = -1;
-static char fake_ch[PATH_MAX], fake_kvm[PATH_MAX], kernel[PATH_MAX], ctl[PATH_MAX];
-static const char *kvm_skip;
-
-static void touch(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-/* write() all of it (mvmt_write sends: sockets only). */
-static void put(int to, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(to, buf, len);
-		ck_assert_msg(n > 0, "write: %m");
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
-static void setup_paths(void)
-{
-	const char *b = getenv("MVM_BUILD_DIR");
-	char rel[200];
-
-	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
-	ck_assert_msg(realpath(rel, fake_ch), "%s is missing: run make", rel);
-	ck_assert_msg(realpath(mvmt_bin("mvmctl"), ctl), "%s is missing: run make", mvmt_bin("mvmctl"));
-	mvmt_daemon_init(&d);
-	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
-	touch(kernel, "not a kernel: the double only checks it is readable\n");
-	snprintf(fake_kvm, sizeof(fake_kvm), "%s/fake-kvm", d.dir);
-	touch(fake_kvm, "");
-}
+static mvmt_ctl_t t;
+static const char *kvm_skip; /* why tcase "kvm" skips here, or NULL */
 
 static void setup(void)
 {
-	setup_paths();
-	mvmt_daemon_start(&d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
-	fd = mvmt_connect(d.sock);
+	mvmt_ctl_init(&t);
+	mvmt_ctl_start(&t, NULL);
 }
 
 static void teardown(void)
 {
-	if (fd >= 0) {
-		/* cloud-hypervisor outlives mvmd by design: end the doubles. */
-		json_object *r = mvmt_result(fd, "compute.vm.list", NULL);
-		json_object *vms = mvmt_get(r, "vms");
-		for (size_t i = 0; i < json_object_array_length(vms); i++) {
-			char p[128];
-			snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
-			json_object_put(mvmt_call(fd, "compute.vm.remove", p));
-		}
-		json_object_put(r);
-		close(fd);
-		mvmt_forget_fd(fd);
-		fd = -1;
-	}
-	mvmt_daemon_cleanup(&d);
+	mvmt_ctl_cleanup(&t);
 	unsetenv("MVM_FAKE_CH_DELAY_MS");
 }
 
-/* --- running mvmctl ---------------------------------------------------------- */
-
-typedef struct run {
-	int status; /* exit code, or 128+signal */
-	char out[65536], err[16384];
-} run_t;
-
-static void append(int from, char *buf, size_t cap, size_t *len, bool *open)
-{
-	ssize_t n = read(from, buf + *len, cap - 1 - *len);
-	if (n <= 0) {
-		*open = false;
-		return;
-	}
-	*len += (size_t)n;
-	buf[*len] = '\0';
-}
-
-/*
- * Run mvmctl --socket SOCK ARGS... (NULL-terminated) with `in` on its
- * stdin; its stdout, stderr and exit status. socket NULL: no --socket.
- */
-static void run_argv(run_t *r, const char *socket, const char *in, const char *const *args)
-{
-	const char *argv[64];
-	int o[2], e[2], i[2], n = 0;
-	size_t olen = 0, elen = 0;
-	bool oo = true, eo = true;
-
-	argv[n++] = ctl;
-	if (socket) {
-		argv[n++] = "--socket";
-		argv[n++] = socket;
-	}
-	for (; *args && n < 63; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	ck_assert(pipe2(o, O_CLOEXEC) == 0 && pipe2(e, O_CLOEXEC) == 0 && pipe2(i, O_CLOEXEC) == 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(i[0], 0);
-		dup2(o[1], 1);
-		dup2(e[1], 2);
-		execv(ctl, (char **)argv);
-		_exit(127);
-	}
-	close(o[1]);
-	close(e[1]);
-	close(i[0]);
-	if (in)
-		put(i[1], in, strlen(in));
-	close(i[1]);
-	memset(r, 0, sizeof(*r));
-	while (oo || eo) {
-		struct pollfd p[2] = { { .fd = oo ? o[0] : -1, .events = POLLIN }, { .fd = eo ? e[0] : -1, .events = POLLIN } };
-		if (poll(p, 2, -1) < 0)
-			continue;
-		if (p[0].revents)
-			append(o[0], r->out, sizeof(r->out), &olen, &oo);
-		if (p[1].revents)
-			append(e[0], r->err, sizeof(r->err), &elen, &eo);
-	}
-	close(o[0]);
-	close(e[0]);
-	int st;
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-#define RUN(r, in, ...)                                                         \
-	do {                                                                    \
-		const char *const args_[] = { __VA_ARGS__, NULL };              \
-		run_argv((r), d.sock, (in), args_);                             \
+#define RUN(r, in, ...)                                                 \
+	do {                                                            \
+		const char *const args_[] = { __VA_ARGS__, NULL };      \
+		mvmt_ctl_run(&t, (r), t.d.sock, (in), args_);           \
 	} while (0)
 
-static void expect_ok(const run_t *r)
+static void expect_ok(const mvmt_run_t *r)
 {
 	ck_assert_msg(r->status == 0, "mvmctl exited %d: stdout \"%s\" stderr \"%s\"", r->status, r->out, r->err);
-}
-
-static json_object *parse_out(const run_t *r)
-{
-	json_object *o = json_tokener_parse(r->out);
-	ck_assert_msg(o != NULL, "not JSON: \"%s\"", r->out);
-	return o;
 }
 
 /* Create a ch VM through mvmctl; returns its id (static buffer). */
 static const char *create_ch(const char *name)
 {
 	static char id[64];
-	run_t r;
+	mvmt_run_t r;
 
-	RUN(&r, NULL, "create", "--name", name, "--backend", "ch", "--memory", "64", "--vcpus", "2", "--kernel", kernel,
+	RUN(&r, NULL, "create", "--name", name, "--backend", "ch", "--memory", "64", "--vcpus", "2", "--kernel", t.kernel,
 	    "--label", "tier=front");
 	expect_ok(&r);
 	ck_assert_int_eq(strlen(r.out), 37); /* a UUID and its newline */
@@ -200,11 +66,28 @@ static const char *create_ch(const char *name)
 	return id;
 }
 
+static void start_web(void)
+{
+	mvmt_run_t r;
+
+	create_ch("web");
+	RUN(&r, NULL, "start", "web");
+	expect_ok(&r);
+	mvmt_wait_log(t.fd, "web", "mvm-init: ready");
+}
+
+static json_object *parse_out(const mvmt_run_t *r)
+{
+	json_object *o = json_tokener_parse(r->out);
+	ck_assert_msg(o != NULL, "not JSON: \"%s\"", r->out);
+	return o;
+}
+
 /* --- VM commands ----------------------------------------------------------- */
 
 START_TEST(test_list_status_create_rm)
 {
-	run_t r;
+	mvmt_run_t r;
 
 	RUN(&r, NULL, "list");
 	expect_ok(&r);
@@ -253,7 +136,7 @@ START_TEST(test_list_status_create_rm)
 	json_object_put(o);
 
 	/* A taken name: mvmd's error, exit 1, nothing on stdout. */
-	RUN(&r, NULL, "create", "--name", "web", "--backend", "ch", "--memory", "64", "--kernel", kernel);
+	RUN(&r, NULL, "create", "--name", "web", "--backend", "ch", "--memory", "64", "--kernel", t.kernel);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_str_eq(r.out, "");
 	ck_assert_msg(strstr(r.err, "Already exists") && strstr(r.err, "-32003"), "stderr: %s", r.err);
@@ -272,13 +155,13 @@ END_TEST
 
 START_TEST(test_exit_codes)
 {
-	run_t r;
+	mvmt_run_t r;
 
 	/* An unknown VM: 1, and mvmd's message on stderr. */
 	const char *const cmds[][3] = { { "status", "nosuch", NULL }, { "start", "nosuch", NULL }, { "stop", "nosuch", NULL },
 					{ "rm", "nosuch", NULL }, { "logs", "nosuch", NULL }, { "console", "nosuch", NULL } };
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		run_argv(&r, d.sock, NULL, cmds[i]);
+		mvmt_ctl_run(&t, &r, t.d.sock, NULL, cmds[i]);
 		ck_assert_msg(r.status == 1, "%s: exit %d", cmds[i][0], r.status);
 		ck_assert_msg(strstr(r.err, "not found") && strstr(r.err, "-32001"), "%s: stderr \"%s\"", cmds[i][0], r.err);
 		ck_assert_str_eq(r.out, "");
@@ -293,24 +176,24 @@ START_TEST(test_exit_codes)
 					 { "status", NULL, NULL }, { "create", "--memory", "lots" },
 					 { "call", "rpc.discover", "{not json" }, { "blob", "chew", NULL } };
 	for (size_t i = 0; i < sizeof(usage) / sizeof(usage[0]); i++) {
-		run_argv(&r, d.sock, NULL, usage[i]);
+		mvmt_ctl_run(&t, &r, t.d.sock, NULL, usage[i]);
 		ck_assert_msg(r.status == 2, "%s %s: exit %d", usage[i][0], usage[i][1] ? usage[i][1] : "", r.status);
 		ck_assert_msg(strstr(r.err, "mvmctl: "), "no message: \"%s\"", r.err);
 	}
 	/* No daemon there: 3, naming the socket. */
 	char gone[300];
-	snprintf(gone, sizeof(gone), "%s/nothing.sock", d.dir);
+	snprintf(gone, sizeof(gone), "%s/nothing.sock", t.d.dir);
 	RUN(&r, NULL, "--socket", gone, "list");
 	ck_assert_int_eq(r.status, 3);
 	ck_assert_ptr_nonnull(strstr(r.err, gone));
 
 	/* MVMD_SOCKET stands in for --socket; --socket wins over it. */
 	const char *const list[] = { "list", NULL };
-	setenv("MVMD_SOCKET", d.sock, 1);
-	run_argv(&r, NULL, NULL, list);
+	setenv("MVMD_SOCKET", t.d.sock, 1);
+	mvmt_ctl_run(&t, &r, NULL, NULL, list);
 	expect_ok(&r);
 	setenv("MVMD_SOCKET", gone, 1);
-	run_argv(&r, NULL, NULL, list);
+	mvmt_ctl_run(&t, &r, NULL, NULL, list);
 	ck_assert_int_eq(r.status, 3);
 	RUN(&r, NULL, "list");
 	expect_ok(&r);
@@ -327,7 +210,7 @@ END_TEST
 
 START_TEST(test_call)
 {
-	run_t r;
+	mvmt_run_t r;
 
 	RUN(&r, NULL, "call", "compute.node.info");
 	expect_ok(&r);
@@ -344,7 +227,7 @@ START_TEST(test_call)
 
 	/* Params from stdin. */
 	char p[PATH_MAX + 128];
-	snprintf(p, sizeof(p), "{\"name\":\"c1\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", kernel);
+	snprintf(p, sizeof(p), "{\"name\":\"c1\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", t.kernel);
 	RUN(&r, p, "call", "compute.vm.create", "-");
 	expect_ok(&r);
 	o = parse_out(&r);
@@ -363,10 +246,10 @@ END_TEST
 START_TEST(test_blob)
 {
 	char small[300], big[300], hash[100];
-	run_t r;
+	mvmt_run_t r;
 
-	snprintf(small, sizeof(small), "%s/small.bin", d.dir);
-	touch(small, "hello, blob store\n");
+	snprintf(small, sizeof(small), "%s/small.bin", t.d.dir);
+	mvmt_write_file(small, "hello, blob store\n");
 	RUN(&r, NULL, "blob", "put", small);
 	expect_ok(&r);
 	ck_assert_msg(strncmp(r.out, "sha256:", 7) == 0 && strlen(r.out) == 7 + 64 + 1, "put printed \"%s\"", r.out);
@@ -381,7 +264,7 @@ START_TEST(test_blob)
 	json_object_put(o);
 
 	/* A file over the inline limit goes by path on its own. */
-	snprintf(big, sizeof(big), "%s/big.bin", d.dir);
+	snprintf(big, sizeof(big), "%s/big.bin", t.d.dir);
 	FILE *f = fopen(big, "w");
 	ck_assert_ptr_nonnull(f);
 	for (int i = 0; i < 700 * 1024; i++)
@@ -429,14 +312,13 @@ END_TEST
  * whose API comes up after 1.5 s (3x socat's default 0.5 s). */
 START_TEST(test_lifecycle_events_logs)
 {
-	run_t r;
+	mvmt_run_t r;
 
-	mvmt_daemon_stop(&d, SIGTERM);
+	close(t.fd);
+	mvmt_forget_fd(t.fd);
+	mvmt_daemon_stop(&t.d, SIGTERM);
 	setenv("MVM_FAKE_CH_DELAY_MS", "1500", 1);
-	mvmt_daemon_start(&d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
-	close(fd);
-	mvmt_forget_fd(fd);
-	fd = mvmt_connect(d.sock);
+	mvmt_ctl_start(&t, NULL);
 
 	const char *id = create_ch("web");
 	char idbuf[64];
@@ -444,13 +326,13 @@ START_TEST(test_lifecycle_events_logs)
 	RUN(&r, NULL, "start", "web");
 	expect_ok(&r);
 	ck_assert_msg(strncmp(r.out, "web: Running", 12) == 0, "start printed \"%s\"", r.out);
-	json_object_put(mvmt_wait_state(fd, "web", "Running"));
+	json_object_put(mvmt_wait_state(t.fd, "web", "Running"));
 
 	RUN(&r, NULL, "start", "web");
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_ptr_nonnull(strstr(r.err, "Invalid state transition"));
 
-	mvmt_wait_log(fd, "web", "mvm-init: ready");
+	mvmt_wait_log(t.fd, "web", "mvm-init: ready");
 	RUN(&r, NULL, "logs", "web");
 	expect_ok(&r);
 	ck_assert_str_eq(r.out, "mvm-init: ready\n");
@@ -492,227 +374,11 @@ START_TEST(test_lifecycle_events_logs)
 }
 END_TEST
 
-/* A child running mvmctl with stdout on a pipe (for -f commands). */
-static pid_t spawn_follower(const char *const *args, int *ret_out)
-{
-	const char *argv[16];
-	int o[2], n = 0;
-
-	argv[n++] = ctl;
-	argv[n++] = "--socket";
-	argv[n++] = d.sock;
-	for (; *args; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	ck_assert_int_eq(pipe2(o, O_CLOEXEC), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(o[1], 1);
-		execv(ctl, (char **)argv);
-		_exit(127);
-	}
-	close(o[1]);
-	*ret_out = o[0];
-	return pid;
-}
-
-/* Read fd until needle appears (10 s); everything read so far. */
-static char *expect_output(int from, const char *needle)
-{
-	static char buf[65536];
-	size_t len = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; i < 1000 && !strstr(buf, needle); i++) {
-		struct pollfd p = { .fd = from, .events = POLLIN };
-		if (poll(&p, 1, 10) == 1) {
-			ssize_t n = read(from, buf + len, sizeof(buf) - 1 - len);
-			if (n <= 0)
-				break;
-			len += (size_t)n;
-			buf[len] = '\0';
-		}
-	}
-	ck_assert_msg(strstr(buf, needle), "never saw \"%s\" in \"%s\"", needle, buf);
-	return buf;
-}
-
-static int wait_exit(pid_t pid)
-{
-	int st;
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-START_TEST(test_follow)
-{
-	const char *const ev[] = { "events", "-f", NULL };
-	int evout, logout;
-	run_t r;
-
-	pid_t evpid = spawn_follower(ev, &evout);
-	create_ch("web");
-	expect_output(evout, "Configured");
-	RUN(&r, NULL, "start", "web");
-	expect_ok(&r);
-	expect_output(evout, "Running");
-
-	const char *const lg[] = { "logs", "-f", "web", NULL };
-	pid_t lgpid = spawn_follower(lg, &logout);
-	expect_output(logout, "mvm-init: ready\n");
-	/* Input from another console client reaches the follower live. */
-	json_object *ep = mvmt_result(fd, "compute.vm.console.endpoint", "{\"id\":\"web\"}");
-	int c = mvmt_connect(mvmt_str(ep, "path"));
-	json_object_put(ep);
-	mvmt_write(c, "typed\n", 6);
-	char *seen = expect_output(logout, "echo: typed\n");
-	ck_assert_ptr_null(strstr(seen, "mvm-init: ready")); /* the replay came once */
-	close(c);
-
-	RUN(&r, NULL, "stop", "web");
-	expect_ok(&r);
-	/* The console closes with the VM: logs -f ends, 0. */
-	ck_assert_int_eq(wait_exit(lgpid), 0);
-	close(logout);
-	expect_output(evout, "Stopped");
-	kill(evpid, SIGTERM);
-	wait_exit(evpid);
-	close(evout);
-}
-END_TEST
-
-/* --- console through a pty ------------------------------------------------------ */
-
-typedef struct term {
-	int master;
-	pid_t pid;
-	struct termios before;
-} term_t;
-
-static void console_attach(term_t *t, const char *vm)
-{
-	struct winsize ws = { .ws_row = 24, .ws_col = 80 };
-
-	t->pid = forkpty(&t->master, NULL, NULL, &ws);
-	ck_assert_int_ge(t->pid, 0);
-	if (t->pid == 0) {
-		execl(ctl, ctl, "--socket", d.sock, "console", vm, (char *)NULL);
-		_exit(127);
-	}
-	ck_assert_int_eq(tcgetattr(t->master, &t->before), 0);
-	ck_assert(t->before.c_lflag & ICANON);
-	ck_assert(t->before.c_lflag & ECHO);
-}
-
-/* Until mvmctl put the pty in raw mode (5 s). */
-static void wait_raw(const term_t *t)
-{
-	struct termios now;
-
-	for (int i = 0; i < 500; i++) {
-		ck_assert_int_eq(tcgetattr(t->master, &now), 0);
-		if (!(now.c_lflag & (ICANON | ECHO | ISIG)) && !(now.c_iflag & ICRNL))
-			return;
-		usleep(10000);
-	}
-	ck_abort_msg("mvmctl console never made the terminal raw");
-}
-
-static void expect_restored(const term_t *t)
-{
-	struct termios now;
-
-	ck_assert_int_eq(tcgetattr(t->master, &now), 0);
-	ck_assert_int_eq(now.c_lflag, t->before.c_lflag);
-	ck_assert_int_eq(now.c_iflag, t->before.c_iflag);
-	ck_assert_int_eq(now.c_oflag, t->before.c_oflag);
-}
-
-static void start_web(void)
-{
-	run_t r;
-	create_ch("web");
-	RUN(&r, NULL, "start", "web");
-	expect_ok(&r);
-	mvmt_wait_log(fd, "web", "mvm-init: ready");
-}
-
-START_TEST(test_console)
-{
-	term_t t;
-
-	start_web();
-	console_attach(&t, "web");
-	char *seen = expect_output(t.master, "mvm-init: ready\r\n");
-	ck_assert_ptr_nonnull(strstr(seen, "Escape character is ^]"));
-	wait_raw(&t);
-
-	/* Enter is CR in raw mode; the guest gets LF, and its LF shows as
-	 * CR LF on the terminal (output processing kept). */
-	put(t.master, "hello\r", 6);
-	seen = expect_output(t.master, "echo: hello\r\n");
-	mvmt_wait_log(fd, "web", "echo: hello\n");
-	json_object *lg = mvmt_result(fd, "compute.vm.logs", "{\"id\":\"web\"}");
-	ck_assert_ptr_null(strstr(mvmt_str(lg, "data"), "\r"));
-	json_object_put(lg);
-	/* Raw: the pty did not echo what was typed. */
-	ck_assert_ptr_null(strstr(seen, "hello\r\necho"));
-	/* Ctrl-C goes to the guest, it does not end mvmctl. */
-	put(t.master, "\x03" "x\r", 3);
-	expect_output(t.master, "echo: \x03x\r\n");
-
-	put(t.master, "\x1d", 1);
-	seen = expect_output(t.master, "Detached");
-	ck_assert_int_eq(wait_exit(t.pid), 0);
-	expect_restored(&t);
-	close(t.master);
-
-	/* A second attach replays the log, each line once: what was typed
-	 * before shows up, and the banner is not doubled by the live part. */
-	console_attach(&t, "web");
-	seen = expect_output(t.master, "echo: \x03x\r\n");
-	char *first = strstr(seen, "echo: hello\r\n");
-	ck_assert_ptr_nonnull(first);
-	ck_assert_ptr_null(strstr(first + 1, "echo: hello"));
-	wait_raw(&t);
-	kill(t.pid, SIGTERM);
-	ck_assert_int_eq(wait_exit(t.pid), 128 + SIGTERM);
-	expect_restored(&t);
-	close(t.master);
-}
-END_TEST
-
-START_TEST(test_console_ends_with_vm)
-{
-	term_t t;
-	run_t r;
-
-	start_web();
-	console_attach(&t, "web");
-	expect_output(t.master, "mvm-init: ready");
-	wait_raw(&t);
-	RUN(&r, NULL, "stop", "web");
-	expect_ok(&r);
-	expect_output(t.master, "closed");
-	ck_assert_int_eq(wait_exit(t.pid), 0);
-	expect_restored(&t);
-	close(t.master);
-
-	/* A VM that is not running has no console: 1, the terminal as it was. */
-	console_attach(&t, "web");
-	expect_output(t.master, "not running");
-	ck_assert_int_eq(wait_exit(t.pid), 1);
-	expect_restored(&t);
-	close(t.master);
-}
-END_TEST
-
 /* --- exec ------------------------------------------------------------------------ */
 
 START_TEST(test_exec)
 {
-	run_t r;
+	mvmt_run_t r;
 
 	start_web();
 	RUN(&r, NULL, "exec", "web", "--", "/bin/sh", "-c", "printf out; printf err >&2; exit 3");
@@ -764,22 +430,22 @@ static void setup_kvm(void)
 	kvm_skip = mvmt_kvm_skip_reason();
 	if (kvm_skip)
 		return;
-	setup_paths();
-	mvmt_daemon_start(&d, "--kvm-pool", "0", NULL);
-	fd = mvmt_connect(d.sock);
+	mvmt_ctl_init(&t);
+	mvmt_daemon_start(&t.d, "--kvm-pool", "0", NULL);
+	t.fd = mvmt_connect(t.d.sock);
 }
 
 static void teardown_kvm(void)
 {
 	if (kvm_skip)
 		return;
-	mvmt_stop_running_vms(&d);
+	mvmt_stop_running_vms(&t.d);
 	teardown();
 }
 
 START_TEST(test_exec_kvm)
 {
-	run_t r;
+	mvmt_run_t r;
 
 	if (kvm_skip) {
 		printf("SKIP: %s\n", kvm_skip);
@@ -825,9 +491,6 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_call);
 	tcase_add_test(tc, test_blob);
 	tcase_add_test(tc, test_lifecycle_events_logs);
-	tcase_add_test(tc, test_follow);
-	tcase_add_test(tc, test_console);
-	tcase_add_test(tc, test_console_ends_with_vm);
 	tcase_add_test(tc, test_exec);
 	suite_add_tcase(s, tc);
 
