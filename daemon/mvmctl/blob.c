@@ -37,7 +37,7 @@ static int blob_put(ctl_t *c, int argc, char **argv)
 	const char *file;
 	struct stat st;
 
-	while ((opt = getopt_long(argc, argv, "+k:x:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "k:x:", opts, NULL)) != -1) {
 		if (opt == O_KIND || opt == O_EXPECT) {
 			json_object_object_add(p, opt == O_KIND ? "kind" : "expect", json_object_new_string(optarg));
 		} else if (opt == O_PATH || opt == O_DATA) {
@@ -151,7 +151,7 @@ static int blob_rm(ctl_t *c, int argc, char **argv)
 	json_object *p = json_object_new_object(), *res = NULL;
 	int opt, r;
 
-	while ((opt = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
 		if (opt != 'f') {
 			json_object_put(p);
 			return CTL_ERR_USAGE;

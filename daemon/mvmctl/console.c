@@ -227,7 +227,7 @@ int ctl_cmd_logs(ctl_t *c, int argc, char **argv)
 	char *end;
 	int opt, r;
 
-	while ((opt = getopt_long(argc, argv, "+fn:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "fn:", opts, NULL)) != -1) {
 		if (opt == 'f') {
 			follow = true;
 		} else if (opt == 'n' && optarg[0] != '-') {
@@ -339,7 +339,7 @@ int ctl_cmd_console(ctl_t *c, int argc, char **argv)
 	char *end;
 	int opt, r;
 
-	while ((opt = getopt_long(argc, argv, "+r:T", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:T", opts, NULL)) != -1) {
 		if (opt == 'r' && optarg[0] != '-') {
 			replay = strtoull(optarg, &end, 10);
 			if (*end || !*optarg)

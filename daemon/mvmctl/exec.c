@@ -101,7 +101,7 @@ int ctl_cmd_exec(ctl_t *c, int argc, char **argv)
 	char *end;
 	int opt, r;
 
-	while ((opt = getopt_long(argc, argv, "+ie:t:o:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "ie:t:o:", opts, NULL)) != -1) {
 		if (opt == 'i') {
 			send_stdin = true;
 		} else if (opt == 'e') {
@@ -122,17 +122,15 @@ int ctl_cmd_exec(ctl_t *c, int argc, char **argv)
 			goto usage;
 		}
 	}
-	/* exec ID -- ARGV...: getopt consumed the "--" (or ARGV starts at
-	 * the first word that is not an option). */
+	/* exec [OPTIONS] ID [OPTIONS] -- ARGV...: getopt moved the options
+	 * before the words and consumed the "--", after which nothing is an
+	 * option of mvmctl's. */
 	if (argc - optind < 2)
 		goto usage;
 	json_object_object_add(p, "id", json_object_new_string(argv[optind]));
 	args = json_object_new_array();
-	for (int i = optind + 1; i < argc; i++) {
-		if (i == optind + 1 && strcmp(argv[i], "--") == 0)
-			continue;
+	for (int i = optind + 1; i < argc; i++)
 		json_object_array_add(args, json_object_new_string(argv[i]));
-	}
 	json_object_object_add(p, "argv", args);
 	if (json_object_array_length(args) == 0)
 		goto usage;

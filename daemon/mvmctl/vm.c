@@ -99,7 +99,7 @@ int ctl_cmd_list(ctl_t *c, int argc, char **argv)
 	json_object *p = json_object_new_object(), *labels = NULL;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "+s:l:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:l:", opts, NULL)) != -1) {
 		if (opt == 's') {
 			json_object_object_add(p, "state", json_object_new_string(optarg));
 		} else if (opt == 'l') {
@@ -212,7 +212,7 @@ int ctl_cmd_create(ctl_t *c, int argc, char **argv)
 		json_object_put(wl);                    \
 		return ctl_usage_error(__VA_ARGS__);    \
 	} while (0)
-	while ((opt = getopt_long(argc, argv, "+n:b:c:m:l:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:b:c:m:l:", opts, NULL)) != -1) {
 		switch (opt) {
 		case O_NAME: json_object_object_add(p, "name", json_object_new_string(optarg)); break;
 		case O_BACKEND: json_object_object_add(p, "backend", json_object_new_string(optarg)); break;
@@ -327,7 +327,7 @@ static int run_simple(ctl_t *c, int argc, char **argv, const char *method, bool 
 	long long v;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "+ft:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "ft:", opts, NULL)) != -1) {
 		if (opt == 'f' && force_ok) {
 			json_object_object_add(p, "force", json_object_new_boolean(1));
 		} else if (opt == 't' && timeout_ok && (v = parse_count(optarg)) >= 0) {
@@ -382,7 +382,7 @@ int ctl_cmd_events(ctl_t *c, int argc, char **argv)
 	long long v;
 	int opt, r;
 
-	while ((opt = getopt_long(argc, argv, "+fi:s:n:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "fi:s:n:", opts, NULL)) != -1) {
 		if (opt == 'f') {
 			follow = true;
 		} else if (opt == 'i') {

@@ -141,7 +141,7 @@ START_TEST(test_list_status_create_rm)
 	ck_assert_str_eq(r.out, "");
 	ck_assert_msg(strstr(r.err, "Already exists") && strstr(r.err, "-32003"), "stderr: %s", r.err);
 
-	RUN(&r, NULL, "rm", "web");
+	RUN(&r, NULL, "rm", "web", "--force"); /* options after the VM */
 	expect_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "removed"));
 	ck_assert_ptr_nonnull(strstr(r.out, idbuf));
@@ -393,6 +393,10 @@ START_TEST(test_exec)
 	RUN(&r, NULL, "exec", "-e", "GREETING=hi there", "web", "--", "/bin/sh", "-c", "echo \"$GREETING\"");
 	expect_ok(&r);
 	ck_assert_str_eq(r.out, "hi there\n");
+	/* Options after the VM too; after "--" every word is the command's. */
+	RUN(&r, NULL, "exec", "web", "-e", "A=1", "--", "/bin/sh", "-c", "echo \"$A\" \"$0\"", "-e");
+	expect_ok(&r);
+	ck_assert_str_eq(r.out, "1 -e\n");
 
 	/* Answered however long it takes: 3x socat's default 0.5 s. */
 	RUN(&r, NULL, "exec", "web", "--", "/bin/sh", "-c", "sleep 1.5; echo late");
