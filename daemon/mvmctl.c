@@ -118,6 +118,17 @@ int main(int argc, char **argv)
 			continue;
 		char **sub = argv + optind;
 		int subc = argc - optind;
+		/* "mvmctl list --json" as well as "mvmctl --json list": taken
+		 * out before the command's own options, up to a "--". */
+		for (int k = 1; k < subc && strcmp(sub[k], "--") != 0;) {
+			if (strcmp(sub[k], "--json") != 0) {
+				k++;
+				continue;
+			}
+			c.json = true;
+			memmove(sub + k, sub + k + 1, (size_t)(subc - k) * sizeof(char *)); /* with argv's NULL */
+			subc--;
+		}
 		optind = 0; /* GNU getopt: start over for the command's options */
 		r = commands[i].run(&c, subc, sub);
 		ctl_close(&c);

@@ -202,13 +202,14 @@ static int attach_replay(attach_t *a, bool line_start)
 {
 	size_t from = 0, skip = join(a->log, a->loglen, a->live, a->livelen);
 
-	if (line_start && a->partial) {
+	if (line_start && a->partial && a->loglen > 0) {
 		char *nl = memchr(a->log, '\n', a->loglen);
 		if (nl)
 			from = (size_t)(nl + 1 - a->log);
 	}
-	if (ctl_write_all(1, a->log + from, a->loglen - from) < 0 ||
-	    ctl_write_all(1, a->live + skip, a->livelen - skip) < 0)
+	if (a->loglen > from && ctl_write_all(1, a->log + from, a->loglen - from) < 0)
+		return -EIO;
+	if (a->livelen > skip && ctl_write_all(1, a->live + skip, a->livelen - skip) < 0)
 		return -EIO;
 	return 0;
 }

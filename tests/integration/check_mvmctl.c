@@ -106,7 +106,7 @@ START_TEST(test_list_status_create_rm)
 	ck_assert_ptr_nonnull(strstr(r.out, "Configured"));
 	ck_assert_ptr_nonnull(strstr(r.out, "64 MiB"));
 
-	RUN(&r, NULL, "--json", "list", "--label", "tier=front");
+	RUN(&r, NULL, "list", "--label", "tier=front", "--json");
 	expect_ok(&r);
 	json_object *o = parse_out(&r);
 	ck_assert_int_eq(json_object_array_length(mvmt_get(o, "vms")), 1);
@@ -410,7 +410,10 @@ START_TEST(test_exec)
 	ck_assert_int_eq(r.status, 124);
 	ck_assert_ptr_nonnull(strstr(r.err, "timed out"));
 
-	RUN(&r, NULL, "--json", "exec", "web", "--", "/bin/echo", "j");
+	RUN(&r, NULL, "exec", "web", "--", "/bin/echo", "--json");
+	expect_ok(&r);
+	ck_assert_str_eq(r.out, "--json\n"); /* the command's, after "--" */
+	RUN(&r, NULL, "exec", "web", "--json", "--", "/bin/echo", "j");
 	expect_ok(&r);
 	json_object *o = parse_out(&r);
 	ck_assert_str_eq(mvmt_str(o, "stdout"), "j\n");
