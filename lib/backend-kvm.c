@@ -672,9 +672,11 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 			apply_end(m, vm, &res, NULL);
 			return 1;
 		}
+		if (vm->state == VM_STATE_STARTING && vm->pid <= 0)
+			*ret_cause = strdup("start interrupted: no worker took the VM over while mvmd was down");
+		else
+			*ret_cause = strdup("worker lost while mvmd was down");
 		vm->pid = 0;
-		*ret_cause = strdup(vm->state == VM_STATE_STARTING ? "start interrupted: worker lost while mvmd was down"
-								    : "worker lost while mvmd was down");
 		return -ESRCH;
 	}
 	k = calloc(1, sizeof(*k));

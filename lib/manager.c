@@ -584,6 +584,7 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 	r = fsm_check(vm->state, VM_STATE_STARTING);
 	if (r < 0)
 		return r;
+	vm->start_errno = 0;
 	/* How the last run ended must be on disk before what it left goes. */
 	if (vm->save_pending) {
 		r = manager_save_now(m, vm);
@@ -744,8 +745,11 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 		vm->disk_active = fsm_state_is_active(vm->state);
 		if (!fsm_state_is_active(vm->state))
 			continue;
+		/* Known before adopt() forgets it: was a process spawned? */
+		bool spawned = vm->pid > 0;
 		if (ops && ops->adopt) {
 			r = ops->adopt(m, vm, &cause);
+			spawned = spawned || vm->pid > 0;
 			if (r == 0) {
 				rep.adopted++;
 				continue;
@@ -756,11 +760,14 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 			}
 		}
 		rep.lost++;
-		/* A start that no process took over (mvmd died between its
-		 * Starting record and the spawn, or the process died before
-		 * it was known to run) is a start that failed. Running and
-		 * Stopping → Failed; all three are in the table. */
-		if (vm->state == VM_STATE_STARTING)
+		/* A start that no known process took over (mvmd died between
+		 * its Starting record and the spawn, or before it recorded the
+		 * pid) is a start that failed. A process that was recorded and
+		 * is gone may have been answered Running (Running is written
+		 * behind): it failed, whatever its state on disk. Starting →
+		 * StartFailed, Starting, Running and Stopping → Failed; all are
+		 * in the table. */
+		if (vm->state == VM_STATE_STARTING && !spawned)
 			(void)manager_transition(m, vm, VM_STATE_START_FAILED,
 						 cause ? cause : "start interrupted: mvmd stopped before the VM ran");
 		else

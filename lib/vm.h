@@ -39,6 +39,7 @@ typedef struct vm {
 	vm_state_t state;
 	uint64_t created_usec; /* wall clock */
 	char *cause;           /* cause of the last transition */
+	int start_errno;       /* why the last start failed, if a system error (-errno); memory only */
 
 	/* Runtime of the backend process, when there is one. */
 	pid_t pid;

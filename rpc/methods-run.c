@@ -83,6 +83,10 @@ static void waiter_finish(waiter_t *w, bool timed_out)
 		vm_error(w->call, RPC_ERROR_TIMEOUT, "Timeout", vm,
 			 w->kind == WAIT_START ? "VM did not come up in time; it keeps starting"
 					       : "VM did not stop in time; it keeps stopping");
+	} else if (w->kind == WAIT_START && vm->state == VM_STATE_START_FAILED && vm->start_errno &&
+		   rpc_error_from_errno(vm->start_errno) == RPC_ERROR_RESOURCE_LIMIT) {
+		/* Out of fds or memory after the spawn: -32005, as before it. */
+		vm_error_errno(w->call, RPC_ERROR_RESOURCE_LIMIT, "Start failed", vm, vm->cause, vm->start_errno);
 	} else if (w->kind == WAIT_START && (vm->state == VM_STATE_START_FAILED || vm->state == VM_STATE_FAILED)) {
 		vm_error(w->call, RPC_ERROR_SERVER, "Start failed", vm, NULL);
 	} else {

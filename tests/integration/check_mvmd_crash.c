@@ -332,6 +332,58 @@ START_TEST(test_temp_files_removed_at_start)
 }
 END_TEST
 
+/* A ch VM (the cloud-hypervisor TEST DOUBLE, so no /dev/kvm needed)
+ * whose start was killed once cloud-hypervisor ran and its pid was
+ * recorded, before Running was written (it is written behind); then
+ * cloud-hypervisor dies while mvmd is down. The start may have been
+ * answered Running: the VM is Failed, not StartFailed. */
+START_TEST(test_ch_start_killed_after_spawn_then_lost)
+{
+	char fake_ch[PATH_MAX], rel[PATH_MAX], fake_kvm[300], kernel[300], p[600];
+	const char *b = getenv("MVM_BUILD_DIR");
+
+	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
+	ck_assert_msg(realpath(rel, fake_ch), "%s is missing: run make", rel);
+	snprintf(fake_kvm, sizeof(fake_kvm), "%s/fake-kvm", d.dir);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
+	plant(fake_kvm);
+	plant(kernel);
+	const char *const extra[] = { "--ch-binary", fake_ch, "--kvm-device", fake_kvm, NULL };
+	dh_start_fault_with(&d, "start.spawned", true, extra);
+	fd = mvmt_connect(d.sock);
+	snprintf(p, sizeof(p), "{\"name\":\"chl\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", kernel);
+	json_object *r = mvmt_result(fd, "compute.vm.create", p);
+	char *id = strdup(mvmt_str(r, "id"));
+	json_object_put(r);
+	die_on("compute.vm.start", "{\"id\":\"chl\"}");
+
+	char *text = dh_state_file(&d, id);
+	ck_assert_ptr_nonnull(text);
+	json_object *disk = json_tokener_parse(text);
+	free(text);
+	free(id);
+	ck_assert_ptr_nonnull(disk);
+	ck_assert_str_eq(mvmt_str(disk, "runtime.state"), "Starting");
+	pid_t pid = (pid_t)mvmt_int(disk, "runtime.pid");
+	json_object_put(disk);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert(mvmt_wait_process_ended(pid, 10000));
+
+	if (fd >= 0) {
+		close(fd);
+		mvmt_forget_fd(fd);
+	}
+	mvmt_daemon_start(&d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
+	fd = mvmt_connect(d.sock);
+	json_object *s = status("chl");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Failed");
+	ck_assert_str_eq(mvmt_str(s, "cause"), "cloud-hypervisor ended while mvmd was down");
+	ck_assert_int_eq(dh_count_transitions_to(s, "StartFailed"), 0);
+	json_object_put(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mvmd_crash");
@@ -352,6 +404,7 @@ int main(void)
 	tcase_add_test(tc, test_start_killed_after_spawn);
 	tcase_add_test(tc, test_killed_before_result_written);
 	tcase_add_test(tc, test_stop_killed_after_stopping);
+	tcase_add_test(tc, test_ch_start_killed_after_spawn_then_lost);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -62,10 +62,16 @@ static inline bool dh_answers(const mvmt_daemon_t *dm)
 }
 
 /* build/bin/mvmd-fault with MVMD_FAULT=fault on dm's paths (with
- * --kvm-pool 0 when pool_off), then wait until it answers. */
-static inline void dh_start_fault(mvmt_daemon_t *dm, const char *fault, bool pool_off)
+ * --kvm-pool 0 when pool_off, then up to 4 more arguments from extra,
+ * NULL-terminated, when it is not NULL), then wait until it answers. */
+static inline void dh_start_fault_with(mvmt_daemon_t *dm, const char *fault, bool pool_off, const char *const *extra)
 {
-	pid_t pid = fork();
+	const char *more[5] = { NULL };
+	pid_t pid;
+
+	for (int i = 0; extra && extra[i] && i < 4; i++)
+		more[i] = extra[i];
+	pid = fork();
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -76,8 +82,8 @@ static inline void dh_start_fault(mvmt_daemon_t *dm, const char *fault, bool poo
 		}
 		setenv("MVMD_FAULT", fault, 1);
 		execl(mvmt_bin("mvmd-fault"), "mvmd-fault", "--rpc-socket", dm->sock, "--state-dir", dm->state,
-		      "--console-dir", dm->console, "--log-level", "debug", pool_off ? "--kvm-pool" : NULL, "0",
-		      (char *)NULL);
+		      "--console-dir", dm->console, "--log-level", "debug", pool_off ? "--kvm-pool" : "--log-level",
+		      pool_off ? "0" : "debug", more[0], more[1], more[2], more[3], (char *)NULL);
 		_exit(127);
 	}
 	dm->pid = pid;
@@ -89,6 +95,11 @@ static inline void dh_start_fault(mvmt_daemon_t *dm, const char *fault, bool poo
 		usleep(10000);
 	}
 	ck_abort_msg("mvmd-fault did not start listening on %s", dm->sock);
+}
+
+static inline void dh_start_fault(mvmt_daemon_t *dm, const char *fault, bool pool_off)
+{
+	dh_start_fault_with(dm, fault, pool_off, NULL);
 }
 
 /* Send a request line and expect the daemon to die on it (its fault
