@@ -73,6 +73,7 @@ INC_MVMD := -Ilib -Irpc -Idaemon/mvmd
 INC_VMM := -Ilib -Idaemon/vmm
 INC_LINUX := -Ilib -Iinit/linux
 INC_LIB := -Ilib
+INC_MVMCTL := -Ilib -Idaemon/mvmctl
 INC_ALL := -I. -Ilib -Irpc -Idaemon/mvmd -Idaemon/vmm -Iinit/linux
 INC = $(INC_ALL)
 ALL_CFLAGS = $(CPPFLAGS_BASE) $(INC) $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
@@ -118,7 +119,7 @@ WASM_TOOL_LIBS := $(LIBWASM) $(LIBUTIL)
 # Tests, benchmarks and test tools link everything.
 ALL_LIBS := $(LIBRPC) $(LIBMVMD) $(LIBVMM) $(LIBINIT) $(LIBPROTO) $(LIBWASM) $(LIBUTIL)
 
-# Programs: daemon/<dir>/main.c or daemon/<tool>.c (mvmctl: its own section).
+# Programs: daemon/<dir>/main.c or daemon/<tool>.c.
 BINS := $(BUILD)/bin/mvmd $(BUILD)/bin/mvm-vmm $(BUILD)/bin/mvm-wasm $(BUILD)/bin/mvmctl
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INTEG_SRCS))
@@ -484,11 +485,12 @@ DOUBLE_SRCS := $(wildcard tests/doubles/*.c)
 DOUBLE_BINS := $(patsubst tests/doubles/%.c,$(BUILD)/tests/doubles/%,$(DOUBLE_SRCS))
 EXTRA_ALL += $(DOUBLE_BINS)
 
-# --- section: mvmctl (daemon/mvmctl.c, daemon/mvmctl/*.c) -------------------
+# --- section: mvmctl (daemon/mvmctl/*.c) -------------------------------------
 # The operator's client is a host tool that talks to mvmd only through its
-# socket: it links json-c and lib/util's base64, none of mvmd's libraries.
-MVMCTL_OBJS := $(call obj,daemon/mvmctl.c $(wildcard daemon/mvmctl/*.c) lib/util/text.c)
-$(BUILD)/bin/mvmctl: $(MVMCTL_OBJS)
+# socket: it links json-c and lib/util (its base64), none of mvmd's libraries.
+MVMCTL_OBJS := $(call obj,$(wildcard daemon/mvmctl/*.c))
+$(BUILD)/obj/daemon/mvmctl/%.o: INC = $(INC_MVMCTL)
+$(BUILD)/bin/mvmctl: $(MVMCTL_OBJS) $(LIBUTIL)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $$(pkg-config --libs json-c)

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mvmctl/mvmctl.h"
+#include "mvmctl.h"
 
 /* mvmd's default --rpc-socket and packaging/mvmd.socket's ListenStream. */
 #define CTL_DEFAULT_SOCKET "/run/mvmd/rpc.sock"

@@ -6,6 +6,7 @@
 #             mvmd (daemon/mvmd, rpc) or of the Linux guest
 #   mvmd      no code of the worker (daemon/vmm) or of the Linux guest
 #   mvm-wasm  nothing but lib/ and libc
+#   mvmctl    json-c and lib/, nothing of mvmd: it talks to it by socket
 #   mvm-init, mvm-guest  nothing of a host program, no host library
 #
 # Symbols are read from the linked binaries, so the check holds whatever
@@ -20,7 +21,7 @@ passed=0 failed=0
 ok() { echo "ok - $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL - $1"; [ $# -gt 1 ] && printf "%s\n" "${2%$'\n'}" | head -n 10 | sed 's/^/    /'; failed=$((failed + 1)); }
 
-for f in "$B"/bin/mvmd "$B"/bin/mvm-vmm "$B"/bin/mvm-wasm "$B"/bin/mvm-init "$B"/guest/mvm-guest \
+for f in "$B"/bin/mvmd "$B"/bin/mvm-vmm "$B"/bin/mvm-wasm "$B"/bin/mvmctl "$B"/bin/mvm-init "$B"/guest/mvm-guest \
 	 "$B"/lib/libmvmd.a "$B"/lib/libmvmrpc.a "$B"/lib/libvmm.a "$B"/lib/libinit.a; do
 	[ -e "$f" ] || { echo "SKIP: $f is not built (run make)"; exit 77; }
 done
@@ -31,6 +32,7 @@ ctx_roots() {
 	case $1 in
 	daemon/mvmd/* | rpc/*) echo "lib rpc daemon/mvmd" ;;
 	daemon/vmm/*) echo "lib daemon/vmm" ;;
+	daemon/mvmctl/*) echo "lib daemon/mvmctl" ;;
 	init/linux/*) echo "lib init/linux" ;;
 	init/microvm/*) echo "lib init/microvm" ;;
 	daemon/* | lib/*) echo "lib" ;;
@@ -64,11 +66,12 @@ HOSTSONAMES='lib(json-c|curl|crypto|ssl|systemd)\.so'
 # needed BINARY: its shared-library dependencies (sanitized builds link dynamically).
 needed() { readelf -d "$1" 2>/dev/null | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'; }
 
-# no_hostlibs NAME BINARY
+# no_hostlibs NAME BINARY [SYMBOLS SONAMES WHAT]: none of the host
+# libraries (or of those the optional patterns name).
 no_hostlibs() {
 	local hits
-	hits=$(syms "$2" | grep -E "$HOSTLIBS"; needed "$2" | grep -E "$HOSTSONAMES")
-	if [ -z "$hits" ]; then ok "$1 links no json-c, libcurl, libcrypto or libsystemd"
+	hits=$(syms "$2" | grep -E "${3:-$HOSTLIBS}"; needed "$2" | grep -E "${4:-$HOSTSONAMES}")
+	if [ -z "$hits" ]; then ok "$1 links no ${5:-json-c, libcurl, libcrypto or libsystemd}"
 	else fail "$1 links a host library it must not" "$hits"; fi
 }
 # no_code_of NAME BINARY WHAT DEFS_FILE
@@ -103,6 +106,9 @@ no_code_of mvmd "$B/bin/mvmd" "the worker (daemon/vmm)" "$tmp/vmm"
 no_code_of mvmd "$B/bin/mvmd" "the Linux guest (init/linux)" "$tmp/init"
 no_hostlibs mvm-wasm "$B/bin/mvm-wasm"
 no_code_of mvm-wasm "$B/bin/mvm-wasm" "mvmd, the worker or the Linux guest" "$tmp/host"
+no_hostlibs mvmctl "$B/bin/mvmctl" "$(sed 's/json_object_|json_tokener_|json_c_|//' <<<"$HOSTLIBS")" \
+	'lib(curl|crypto|ssl|systemd)\.so' "libcurl, libcrypto or libsystemd"
+no_code_of mvmctl "$B/bin/mvmctl" "mvmd, the worker or the Linux guest" "$tmp/host"
 no_hostlibs mvm-init "$B/bin/mvm-init"
 no_code_of mvm-init "$B/bin/mvm-init" "mvmd or the worker" "$tmp/daemons"
 no_hostlibs mvm-guest "$B/guest/mvm-guest"
