@@ -2,7 +2,7 @@
 /*
  * compute.vm.exec: run a command in a guest through its exec agent.
  *
- * One code path for every VM kind (DESIGN §7): connect to the VM's hybrid
+ * One code path for every VM kind (docs/design.md §7): connect to the VM's hybrid
  * vsock socket STATE_DIR/vms/<id>/vsock.sock, "CONNECT 52", then the
  * binary exec protocol (daemon/mvmd/exec-client.c). The exchange is blocking by design of
  * daemon/mvmd/exec-client, so each exec runs on a thread of its own and hands its

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The content-addressed blob store: STATE_DIR/blobs/sha256/<64 hex>
- * (DESIGN §4 and §6, docs/blobs.md).
+ * (docs/design.md §4 and §6, docs/blobs.md).
  *
  * A blob is an immutable file named by the SHA-256 of its bytes, mode 0400
  * (only mvmd, root, reads it; a VM worker gets a read-only fd, never a

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A VM's serial console as mvmd serves it (DESIGN §7): a Unix socket any
+ * A VM's serial console as mvmd serves it (docs/design.md §7): a Unix socket any
  * number of clients attach to (socat -,raw,echo=0 UNIX-CONNECT:...), all
  * guest output broadcast to them and appended to a size-capped log, and
  * client input handed to the backend for the guest's console input.

@@ -19,7 +19,7 @@ static const char *const state_names[_VM_STATE_MAX] = {
 };
 
 /*
- * The transition table, DESIGN §3. Rows are "from", bits are "to".
+ * The transition table, docs/design.md §3. Rows are "from", bits are "to".
  *
  * Beyond the diagram's arrows:
  *  - start is allowed from Configured, Stopped, StartFailed and Failed;

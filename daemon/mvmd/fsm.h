@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The VM lifecycle state machine (DESIGN §3) and the transition ring buffer.
+ * The VM lifecycle state machine (docs/design.md §3) and the transition ring buffer.
  *
  * fsm_check() is the only place that decides whether a transition is legal;
  * every caller that changes a VM's state goes through it.

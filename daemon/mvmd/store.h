@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The VM state store: STATE_DIR/vms/<id>/state.json (DESIGN §4, docs/state.md).
+ * The VM state store: STATE_DIR/vms/<id>/state.json (docs/design.md §4, docs/state.md).
  *
  * Writes are atomic and durable (temp + fsync + rename + fsync of the
  * directory). The loader migrates older format versions forward, refuses

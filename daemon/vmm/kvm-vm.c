@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Build a micro-VM: guest memory, identity page tables, GDT, vCPUs in
- * 64-bit long mode at CPL3 (DESIGN §5). Teardown in kvm_vm_free().
+ * 64-bit long mode at CPL3 (docs/design.md §5). Teardown in kvm_vm_free().
  *
  * Guest-physical layout (lib/proto/guest-abi.h):
  *   0x0000          null page, not mapped: NULL dereferences fault

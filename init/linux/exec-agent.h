@@ -45,7 +45,7 @@ typedef struct exec_agent_config {
 	 * 0: default 30000. */
 	unsigned request_timeout_ms;
 	/*
-	 * Where the Wasm runtime plugs in (DESIGN §6). For a request with
+	 * Where the Wasm runtime plugs in (docs/design.md §6). For a request with
 	 * argv[0] = "sha256:<64 hex>" the agent forks as for any program
 	 * (pipes, process group, timeout) and calls this in the child with
 	 * stdio already connected; its return value is the exit code. NULL

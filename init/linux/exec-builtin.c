@@ -96,7 +96,7 @@ int agent_builtin(exec_conn_t *c, const exec_request_t *req)
 	const exec_str_t *a0 = &req->argv[0];
 
 	if (a0->len >= 7 && memcmp(a0->ptr, "sha256:", 7) == 0) {
-		/* Wasm workloads by hash need the Wasm runtime (DESIGN §6). */
+		/* Wasm workloads by hash need the Wasm runtime (docs/design.md §6). */
 		if (!c->agent->cfg.wasm_main) {
 			conn_queue_error(c, EXEC_ERROR_NOT_SUPPORTED,
 					 "%.*s: Wasm modules by hash are not supported by this agent yet",

@@ -2,7 +2,7 @@
 /*
  * HTTP/1.1 over a Unix socket (cloud-hypervisor's --api-socket) from an
  * sd-event loop: libcurl's multi interface driven by the loop's I/O and
- * timer sources, so a request never blocks mvmd (DESIGN §8).
+ * timer sources, so a request never blocks mvmd (docs/design.md §8).
  *
  * Each request is one connection (no reuse: the VMM may go away between
  * two requests). Its callback runs exactly once, from the event loop, unless
