@@ -294,7 +294,7 @@ INIT_CFLAGS := -std=gnu11 -Os -g -pipe -D_GNU_SOURCE -DMVM_VERSION=\"$(VERSION)\
    $(INC_LINUX) -fno-strict-aliasing $(WARNINGS)
 # The interpreter and the module's hash check are the hot path of a Wasm
 # exec: -O2, as on the host.
-$(BUILD)/musl/lib/wasm/%.o: INIT_CFLAGS += -O2 -fno-math-errno
+$(patsubst %.c,$(BUILD)/musl/%.o,$(WASM_CORE_SRCS)): INIT_CFLAGS += -O2 -fno-math-errno
 $(BUILD)/musl/lib/util/sha256.o: INIT_CFLAGS += -O2
 $(BUILD)/musl/%.o: %.c
 	@mkdir -p $(@D)
@@ -447,7 +447,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(ALL_LIBS)
 
 # --- section: wasm interpreter (lib/wasm) — owned by wasm work ---------------
 # -fno-math-errno keeps any sqrt a plain instruction (lib/wasm has no libm).
-$(BUILD)/obj/lib/wasm/%.o: ALL_CFLAGS += -fno-math-errno
+$(call obj,$(WASM_CORE_SRCS)): ALL_CFLAGS += -fno-math-errno
 WASM_SPEC_SRCS := $(wildcard tests/wasm-spec/*.c)
 WASM_SPEC_RUNNER := $(BUILD)/tests/wasm-spec-runner
 $(WASM_SPEC_RUNNER): $(call obj,$(WASM_SPEC_SRCS)) $(LIBWASM)
