@@ -299,6 +299,13 @@ int ch_http_request(ch_http_t *h, const char *sock_path, const char *method, con
 		    unsigned timeout_ms, size_t body_max, ch_http_done_fn done, void *userdata,
 		    ch_http_req_t **ret_req)
 {
+	return ch_http_request_body(h, sock_path, method, path, NULL, timeout_ms, body_max, done, userdata, ret_req);
+}
+
+int ch_http_request_body(ch_http_t *h, const char *sock_path, const char *method, const char *path,
+			 const char *body, unsigned timeout_ms, size_t body_max, ch_http_done_fn done,
+			 void *userdata, ch_http_req_t **ret_req)
+{
 	ch_http_req_t *req;
 	char url[512];
 	bool put;
@@ -306,7 +313,7 @@ int ch_http_request(ch_http_t *h, const char *sock_path, const char *method, con
 	if (!h || !sock_path || !method || !path || path[0] != '/' || !done)
 		return -EINVAL;
 	put = strcmp(method, "PUT") == 0;
-	if (!put && strcmp(method, "GET") != 0)
+	if ((!put && strcmp(method, "GET") != 0) || (body && !put))
 		return -EINVAL;
 	if (snprintf(url, sizeof(url), "http://localhost%s", path) >= (int)sizeof(url))
 		return -ENAMETOOLONG;
@@ -335,8 +342,10 @@ int ch_http_request(ch_http_t *h, const char *sock_path, const char *method, con
 	curl_easy_setopt(req->easy, CURLOPT_PROTOCOLS_STR, "http");
 	if (put) {
 		curl_easy_setopt(req->easy, CURLOPT_CUSTOMREQUEST, "PUT");
-		curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE, 0L);
+		/* COPYPOSTFIELDS: curl keeps its own copy, sent as is. */
+		curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE, body ? (long)strlen(body) : 0L);
+		if (curl_easy_setopt(req->easy, CURLOPT_COPYPOSTFIELDS, body ? body : "") != CURLE_OK)
+			goto oom;
 	}
 	curl_easy_setopt(req->easy, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(req->easy, CURLOPT_WRITEDATA, req);

@@ -4,20 +4,24 @@
  * not packaged by Debian and cannot boot a Linux guest on the development
  * machines, so mvmd's full ch lifecycle is driven against this stand-in:
  *
- *  - `--version` prints $MVM_FAKE_CH_VERSION (default
+ *  - its knobs come from the file <argv[0]>.env, lines KEY=VALUE (mvmd
+ *    gives cloud-hypervisor none of its environment, so a test links the
+ *    double into its own directory and writes the file beside it);
+ *  - `--version` prints MVM_FAKE_CH_VERSION (default
  *    "cloud-hypervisor v40.0.0") and exits 0;
- *  - otherwise it takes the same arguments mvmd passes to the real binary
- *    (and refuses any other, as the real one does), writes its argv to
- *    <api dir>/fake-ch.argv, serves the REST API double
+ *  - otherwise it takes only `--api-socket path=...` (and refuses any
+ *    other argument), writes its argv to <api dir>/fake-ch.argv and its
+ *    environment to <api dir>/fake-ch.environ, serves the REST API double
  *    (tests/lib/ch-api-double.c) on the --api-socket path, recording
- *    requests in <api dir>/fake-ch.requests, and listens on the --serial
- *    and --vsock socket paths;
+ *    requests in <api dir>/fake-ch.requests and the accepted VmConfig in
+ *    <api dir>/fake-ch.config, and once the VM is booted through the API
+ *    listens on the serial and vsock socket paths of that VmConfig;
  *  - a serial client gets "mvm-init: ready" (the guest's banner) on its
  *    first connection and "fake-ch: serial reconnected" on later ones,
  *    and everything it writes echoed back as "echo: ...";
  *  - MVM_FAKE_CH_DELAY_MS=N delays the API socket by N ms, and
  *    MVM_FAKE_CH_CREATED_POLLS=N (default 3) is how many vm.info answers
- *    say "Created" before "Running";
+ *    after the boot say "Created" before "Running";
  *  - it exits by itself after MVM_FAKE_CH_LIFETIME_S seconds (default
  *    120): a test that fails before its teardown leaves no process behind
  *    (the real one outlives mvmd by design, so nothing else would end it);
@@ -41,6 +45,42 @@
 #include <unistd.h>
 
 #include "ch-api-double.h"
+
+extern char **environ;
+
+static char knobs[4096];
+
+/* <argv0>.env, read once. */
+static void knobs_load(const char *argv0)
+{
+	char path[4200];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.env", argv0);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	n = fread(knobs, 1, sizeof(knobs) - 1, f);
+	fclose(f);
+	knobs[n] = '\0';
+}
+
+/* The value of KEY in the knobs file, NULL when unset. */
+static const char *knob(const char *key)
+{
+	static char value[512];
+	size_t klen = strlen(key);
+
+	for (const char *line = knobs; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : line + strlen(line)) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
+			size_t vlen = strcspn(line + klen + 1, "\n");
+			snprintf(value, sizeof(value), "%.*s", (int)vlen, line + klen + 1);
+			return value;
+		}
+	}
+	return NULL;
+}
 
 static int listen_unix(const char *path)
 {
@@ -69,13 +109,14 @@ static const char *after(const char *arg, const char *prefix)
 
 int main(int argc, char **argv)
 {
-	const char *api = NULL, *serial = NULL, *vsock = NULL, *kernel = NULL;
-	char dir[4096], argv_path[4200], rec_path[4200];
-	int serial_fd, client = -1, connections = 0;
+	const char *api = NULL;
+	char dir[4096], argv_path[4200], rec_path[4200], cfg_path[4200], env_path[4200];
+	int serial_fd = -1, client = -1, connections = 0;
 	ch_double_t *d;
 
+	knobs_load(argv[0]);
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		const char *v = getenv("MVM_FAKE_CH_VERSION");
+		const char *v = knob("MVM_FAKE_CH_VERSION");
 		printf("%s\n", v ? v : "cloud-hypervisor v40.0.0");
 		return 0;
 	}
@@ -85,65 +126,57 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fake-cloud-hypervisor: %s needs a value\n", a);
 			return 1;
 		}
-		if (strcmp(a, "--api-socket") == 0 && after(v, "path="))
+		/* The VM comes through vm.create: a VM argument here would put
+		 * what a tenant gave in /proc/PID/cmdline. */
+		if (strcmp(a, "--api-socket") == 0 && after(v, "path=") && !api)
 			api = after(v, "path=");
-		else if (strcmp(a, "--serial") == 0 && after(v, "socket="))
-			serial = after(v, "socket=");
-		else if (strcmp(a, "--vsock") == 0 && strstr(v, ",socket=") && after(v, "cid="))
-			vsock = strstr(v, ",socket=") + 8;
-		else if (strcmp(a, "--kernel") == 0)
-			kernel = v;
-		else if (strcmp(a, "--initramfs") == 0 || strcmp(a, "--cmdline") == 0 ||
-			 (strcmp(a, "--cpus") == 0 && after(v, "boot=")) ||
-			 (strcmp(a, "--memory") == 0 && after(v, "size=")) ||
-			 (strcmp(a, "--console") == 0 && strcmp(v, "off") == 0))
-			;
 		else {
 			fprintf(stderr, "fake-cloud-hypervisor: unexpected argument %s %s\n", a, v);
 			return 1;
 		}
 		i++;
 	}
-	if (!api || !serial || !vsock || !kernel) {
-		fprintf(stderr, "fake-cloud-hypervisor: --api-socket, --serial, --vsock and --kernel are required\n");
-		return 1;
-	}
-	if (access(kernel, R_OK) < 0) {
-		fprintf(stderr, "Error booting VM: kernel %s: %s\n", kernel, strerror(errno));
+	if (!api) {
+		fprintf(stderr, "fake-cloud-hypervisor: --api-socket path=... is required\n");
 		return 1;
 	}
 	snprintf(dir, sizeof(dir), "%s", api);
 	snprintf(argv_path, sizeof(argv_path), "%s/fake-ch.argv", dirname(dir));
 	snprintf(rec_path, sizeof(rec_path), "%s/fake-ch.requests", dir);
+	snprintf(cfg_path, sizeof(cfg_path), "%s/fake-ch.config", dir);
+	snprintf(env_path, sizeof(env_path), "%s/fake-ch.environ", dir);
 	FILE *f = fopen(argv_path, "w");
 	if (f) {
 		for (int i = 0; i < argc; i++)
 			fprintf(f, "%s\n", argv[i]);
 		fclose(f);
 	}
+	f = fopen(env_path, "w");
+	if (f) {
+		for (char **e = environ; e && *e; e++)
+			fprintf(f, "%s\n", *e);
+		fclose(f);
+	}
 
 	/* A slow VMM: the API socket appears only after this many ms. */
-	const char *delay = getenv("MVM_FAKE_CH_DELAY_MS");
+	const char *delay = knob("MVM_FAKE_CH_DELAY_MS");
 	if (delay)
 		usleep((useconds_t)atoi(delay) * 1000u);
 	signal(SIGPIPE, SIG_IGN);
-	const char *polls = getenv("MVM_FAKE_CH_CREATED_POLLS");
+	const char *polls = knob("MVM_FAKE_CH_CREATED_POLLS");
+	unsigned n_polls = polls ? (unsigned)atoi(polls) : 3; /* knob()'s buffer is reused */
 	ch_double_config_t cfg = {
-		.created_polls = polls ? (unsigned)atoi(polls) : 3,
-		.ignore_power_button = getenv("MVM_FAKE_CH_IGNORE_POWER_BUTTON") != NULL,
+		.created_polls = n_polls,
+		.ignore_power_button = knob("MVM_FAKE_CH_IGNORE_POWER_BUTTON") != NULL,
 		.record_path = rec_path,
+		.config_path = cfg_path,
 	};
 	if (ch_double_new(api, &cfg, &d) < 0) {
 		fprintf(stderr, "fake-cloud-hypervisor: cannot listen on %s\n", api);
 		return 1;
 	}
-	serial_fd = listen_unix(serial);
-	if (serial_fd < 0 || listen_unix(vsock) < 0) {
-		fprintf(stderr, "fake-cloud-hypervisor: cannot listen on %s or %s\n", serial, vsock);
-		return 1;
-	}
 	fprintf(stderr, "fake-cloud-hypervisor: pid %d serving %s\n", (int)getpid(), api);
-	const char *life = getenv("MVM_FAKE_CH_LIFETIME_S");
+	const char *life = knob("MVM_FAKE_CH_LIFETIME_S");
 	alarm(life ? (unsigned)atoi(life) : 120u); /* SIGALRM's default action ends it */
 
 	for (;;) {
@@ -157,6 +190,16 @@ int main(int argc, char **argv)
 		if (p[0].revents) {
 			ch_double_event_t ev = CH_DOUBLE_NONE;
 			if (ch_double_serve_one(d, 0, &ev) == 0) {
+				/* The VM's devices exist once it is booted, as they were configured. */
+				if (ev == CH_DOUBLE_BOOT) {
+					const char *serial = ch_double_serial_socket(d), *vsock = ch_double_vsock_socket(d);
+					serial_fd = serial ? listen_unix(serial) : -1;
+					if (serial_fd < 0 || !vsock || listen_unix(vsock) < 0) {
+						fprintf(stderr, "fake-cloud-hypervisor: cannot listen on the serial or vsock socket\n");
+						ch_double_free(d);
+						return 1;
+					}
+				}
 				if (ev == CH_DOUBLE_POWER_BUTTON && !cfg.ignore_power_button) {
 					say(client, "mvm-init: shutting down (power button): sending SIGTERM to all processes\n"
 						    "mvm-init: powering off\n");
@@ -171,7 +214,7 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		if (p[1].revents) {
+		if (serial_fd >= 0 && p[1].revents) {
 			int c = accept4(serial_fd, NULL, NULL, SOCK_CLOEXEC);
 			if (c >= 0) {
 				if (client >= 0)

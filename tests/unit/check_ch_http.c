@@ -19,6 +19,7 @@
 #include "ch-api-double.h"
 #include "ch/api.h"
 #include "ch/http.h"
+#include "ch/vmconfig.h"
 
 static char dir[64], sock[128];
 static sd_event *e;
@@ -79,13 +80,36 @@ static void run_until(result_t *r)
 	ck_assert_msg(r->done, "request never completed");
 }
 
-static void call(ch_api_op_t op, result_t *r)
+static void call_body(ch_api_op_t op, const char *body, result_t *r)
 {
 	const ch_api_request_t *rq = ch_api_request(op);
 
 	memset(r, 0, sizeof(*r));
-	ck_assert_int_eq(ch_http_request(h, sock, rq->method, rq->path, 2000, CH_API_BODY_MAX, on_done, r, NULL), 0);
+	ck_assert_int_eq(ch_http_request_body(h, sock, rq->method, rq->path, body, 2000, CH_API_BODY_MAX, on_done, r,
+					      NULL),
+			 0);
 	run_until(r);
+}
+
+static void call(ch_api_op_t op, result_t *r)
+{
+	call_body(op, NULL, r);
+}
+
+/* The VmConfig mvmd would send, with a kernel file the double can read. */
+static char *vmconfig(void)
+{
+	char kernel[160], serial[160], vsock[160], *body;
+	snprintf(kernel, sizeof(kernel), "%s/vmlinux", dir);
+	snprintf(serial, sizeof(serial), "%s/serial.sock", dir);
+	snprintf(vsock, sizeof(vsock), "%s/vsock.sock", dir);
+	FILE *f = fopen(kernel, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ch_launch_t l = { .kernel = kernel, .cmdline = "console=ttyS0", .vcpus = 1, .memory_mib = 64,
+			  .serial_socket = serial, .vsock_socket = vsock, .cid = 3 };
+	ck_assert_int_eq(ch_vmconfig_build(&l, &body), 0);
+	return body;
 }
 
 static void expect_request(ch_double_t *d, size_t i, const char *want)
@@ -114,8 +138,29 @@ START_TEST(test_documented_endpoints)
 	ck_assert_str_eq(v, "41.0.0");
 	free(v);
 
+	/* Nothing to boot or describe before vm.create (404 as documented). */
+	call(CH_API_INFO, &r);
+	ck_assert_int_eq(r.status, 500);
+	call(CH_API_VM_BOOT, &r);
+	ck_assert_int_eq(r.status, 404);
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_BOOT, r.status), -EPROTO);
+	/* The body goes with the PUT; a bad one is refused with the reason. */
+	call_body(CH_API_VM_CREATE, "{\"payload\":{}}", &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_ptr_nonnull(strstr(r.body, "payload"));
+	char *body = vmconfig();
+	call_body(CH_API_VM_CREATE, body, &r);
+	ck_assert_int_eq(r.error, 0);
+	ck_assert_int_eq(r.status, 204);
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_CREATE, r.status), 0);
+	call_body(CH_API_VM_CREATE, body, &r); /* once only */
+	ck_assert_int_eq(r.status, 500);
+	call(CH_API_VM_BOOT, &r);
+	ck_assert_int_eq(r.status, 204);
+
 	call(CH_API_INFO, &r); /* the double says "Created" once, then "Running" */
 	ck_assert_int_eq(ch_api_check_status(CH_API_INFO, r.status), 0);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"cmdline\":\"console=ttyS0\"")); /* the config it was given */
 	ck_assert_int_eq(ch_api_parse_info(r.body, r.len, &s), 0);
 	ck_assert_int_eq(s, CH_VM_CREATED);
 	call(CH_API_INFO, &r);
@@ -131,14 +176,22 @@ START_TEST(test_documented_endpoints)
 	}
 	ch_double_stop(d);
 	/* What the server saw: the documented method and path, a Host header
-	 * (HTTP/1.1), and no body on the PUTs. */
-	ck_assert_uint_eq(ch_double_n_requests(d), 6);
+	 * (HTTP/1.1), the VmConfig on vm.create and no body on the other PUTs. */
+	char line[64];
+	ck_assert_uint_eq(ch_double_n_requests(d), 12);
 	expect_request(d, 0, "GET /api/v1/vmm.ping");
 	expect_request(d, 1, "GET /api/v1/vm.info");
-	expect_request(d, 2, "GET /api/v1/vm.info");
-	expect_request(d, 3, "PUT /api/v1/vm.power-button");
-	expect_request(d, 4, "PUT /api/v1/vm.shutdown");
-	expect_request(d, 5, "PUT /api/v1/vmm.shutdown");
+	expect_request(d, 2, "PUT /api/v1/vm.boot");
+	expect_request(d, 3, "PUT /api/v1/vm.create body=14");
+	snprintf(line, sizeof(line), "PUT /api/v1/vm.create body=%zu", strlen(body));
+	expect_request(d, 4, line);
+	expect_request(d, 6, "PUT /api/v1/vm.boot");
+	expect_request(d, 7, "GET /api/v1/vm.info");
+	expect_request(d, 8, "GET /api/v1/vm.info");
+	expect_request(d, 9, "PUT /api/v1/vm.power-button");
+	expect_request(d, 10, "PUT /api/v1/vm.shutdown");
+	expect_request(d, 11, "PUT /api/v1/vmm.shutdown");
+	free(body);
 	ck_assert_str_eq(ch_double_vm_state(d), "Shutdown");
 	ch_double_free(d);
 }
@@ -262,6 +315,8 @@ START_TEST(test_cancel)
 
 	ck_assert_int_eq(ch_http_request(h, sock, "POST", "/x", 1, 1, on_done, &r, NULL), -EINVAL);
 	ck_assert_int_eq(ch_http_request(h, sock, "GET", "x", 1, 1, on_done, &r, NULL), -EINVAL);
+	/* A body goes with a PUT only. */
+	ck_assert_int_eq(ch_http_request_body(h, sock, "GET", "/api/v1/vm.info", "{}", 1, 1, on_done, &r, NULL), -EINVAL);
 }
 END_TEST
 
