@@ -496,6 +496,9 @@ int main(int argc, char **argv)
 	}
 	log_info("loaded %zu VMs (%zu with unreadable state, %zu re-adopted, %zu lost, %zu interrupted creates cleaned)",
 		 rep.loaded, rep.broken, rep.adopted, rep.lost, rep.cleaned);
+	if (rep.removes_finished || rep.temp_files)
+		log_info("finished %zu interrupted removes, removed %zu temp files of interrupted writes",
+			 rep.removes_finished, rep.temp_files);
 	{
 		uint64_t n_blobs, blob_bytes;
 		blob_store_usage(manager_blobs(m), &n_blobs, &blob_bytes);
@@ -550,6 +553,13 @@ int main(int argc, char **argv)
 	r = sd_event_loop(event);
 	if (r < 0)
 		log_error_errno(r, "event loop failed: %m");
+	/* What could not be written yet (a full disk) gets a last try; what
+	 * still fails is lost, and the log says so. */
+	{
+		size_t left = manager_flush(m);
+		if (left)
+			log_error("%zu VM state(s) could not be written before exit; a restart will see older state", left);
+	}
 
 out:
 	srv = rpc_server_free(srv);

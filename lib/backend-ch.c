@@ -315,12 +315,30 @@ static int serial_connect(ch_vm_t *c)
 
 static void tick_arm(ch_vm_t *c);
 
+/* A readiness request that failed for want of fds or memory would fail
+ * again on every tick until the start's deadline: the start fails now,
+ * and says why (-32005 with data.errno, as a spawn that fails so). */
+static bool start_starved(ch_vm_t *c, int error)
+{
+	if (error != -EMFILE && error != -ENFILE && error != -ENOMEM && error != -ENOBUFS)
+		return false;
+	if (c->vm->state != VM_STATE_STARTING || c->killed)
+		return false;
+	c->vm->start_errno = error;
+	c->killed = error == -EMFILE || error == -ENFILE ? "cannot reach its API: mvmd is out of file descriptors"
+							 : "cannot reach its API: out of memory";
+	pidfd_kill(c->pidfd, SIGKILL);
+	return true;
+}
+
 static void on_ping(int error, long status, const char *body, size_t len, void *userdata)
 {
 	ch_vm_t *c = userdata;
 	_cleanup_free_ char *version = NULL;
 
 	c->req = NULL;
+	if (start_starved(c, error))
+		return;
 	if (error == 0 && ch_api_check_status(CH_API_PING, status) == 0 &&
 	    ch_api_parse_ping(body, len, &version) == 0 && c->phase == PHASE_PING)
 		c->phase = c->vmconfig && !c->adopted ? PHASE_CREATE : PHASE_INFO;
@@ -355,6 +373,8 @@ static void on_create(int error, long status, const char *body, size_t len, void
 	ch_vm_t *c = userdata;
 
 	c->req = NULL;
+	if (start_starved(c, error))
+		return;
 	if (c->phase != PHASE_CREATE) {
 		tick_arm(c);
 		return;
@@ -374,6 +394,8 @@ static void on_boot(int error, long status, const char *body, size_t len, void *
 	ch_vm_t *c = userdata;
 
 	c->req = NULL;
+	if (start_starved(c, error))
+		return;
 	if (c->phase != PHASE_BOOT) {
 		tick_arm(c);
 		return;
@@ -394,6 +416,8 @@ static void on_info(int error, long status, const char *body, size_t len, void *
 	ch_vm_state_t s;
 
 	c->req = NULL;
+	if (start_starved(c, error))
+		return;
 	if (c->phase != PHASE_INFO) {
 		tick_arm(c);
 		return;
@@ -431,6 +455,21 @@ static bool phase_starting(ch_phase_t p)
 	return p == PHASE_PING || p == PHASE_CREATE || p == PHASE_BOOT || p == PHASE_INFO;
 }
 
+/* The request the start's phase waits on. */
+static int api_send_phase(ch_vm_t *c)
+{
+	switch (c->phase) {
+	case PHASE_PING:
+		return api_send(c, CH_API_PING, on_ping);
+	case PHASE_CREATE:
+		return api_send(c, CH_API_VM_CREATE, on_create);
+	case PHASE_BOOT:
+		return api_send(c, CH_API_VM_BOOT, on_boot);
+	default:
+		return api_send(c, CH_API_INFO, on_info);
+	}
+}
+
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	ch_vm_t *c = userdata;
@@ -442,15 +481,11 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 		pidfd_kill(c->pidfd, SIGKILL);
 		return 0;
 	}
-	if (!c->req && c->phase == PHASE_PING)
-		(void)api_send(c, CH_API_PING, on_ping);
-	else if (!c->req && c->phase == PHASE_CREATE && c->vmconfig)
-		(void)api_send(c, CH_API_VM_CREATE, on_create);
-	else if (!c->req && c->phase == PHASE_BOOT)
-		(void)api_send(c, CH_API_VM_BOOT, on_boot);
-	else if (!c->req && c->phase == PHASE_INFO)
-		(void)api_send(c, CH_API_INFO, on_info);
-	else
+	if (!c->req && phase_starting(c->phase)) {
+		int r = api_send_phase(c);
+		if (r < 0 && !start_starved(c, r))
+			tick_arm(c);
+	} else
 		tick_arm(c);
 	return 0;
 }

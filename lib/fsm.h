@@ -73,6 +73,12 @@ void fsm_ring_done(fsm_ring_t *r);
  * number is returned through ret_seq when non-NULL. */
 int fsm_ring_push(fsm_ring_t *r, const fsm_event_t *ev, bool keep_seq, uint64_t *ret_seq);
 
+/* Take back the newest entry, as if it had never been pushed. When the
+ * push evicted the oldest entry (the ring was full), *evicted is a copy of
+ * it made before the push, put back as the oldest (its cause is taken
+ * over); NULL otherwise. */
+void fsm_ring_unpush(fsm_ring_t *r, fsm_event_t *evicted);
+
 /* The i-th oldest entry, 0 <= i < count. */
 const fsm_event_t *fsm_ring_get(const fsm_ring_t *r, size_t i);
 

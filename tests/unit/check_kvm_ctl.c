@@ -2,6 +2,7 @@
 /* The control-protocol codec and the result file format, without KVM. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "kvm/ctl.h"
 #include "kvm/grants.h"
+#include "backend-kvm.h"
 #include "kvm/sha256.h"
 
 static size_t frame(uint8_t *buf, uint32_t type, const void *p, uint32_t len)
@@ -204,6 +206,28 @@ START_TEST(test_result_text_roundtrip)
 	ck_assert_int_eq(got.error, -ENOEXEC);
 	ck_assert(!got.regs_valid);
 	ck_assert_int_eq(kvm_result_format(&e, buf, 10), -ENOBUFS);
+}
+END_TEST
+
+/* Issue 11, item 13: a worker error's cause names the error once ("File
+ * too large: ...: File too large" before). */
+START_TEST(test_result_describe)
+{
+	kvm_result_t r = { .outcome = KVM_OUTCOME_ERROR, .error = -EFBIG };
+	char *s;
+
+	snprintf(r.message, sizeof(r.message), "workload module larger than guest memory: %s", strerror(EFBIG));
+	s = backend_kvm_describe_result(&r);
+	ck_assert_str_eq(s, "worker error: workload module larger than guest memory: File too large");
+	free(s);
+	r.message[0] = 0;
+	s = backend_kvm_describe_result(&r);
+	ck_assert_str_eq(s, "worker error: File too large");
+	free(s);
+	r = (kvm_result_t){ .outcome = KVM_OUTCOME_EXIT, .exit_code = 3 };
+	s = backend_kvm_describe_result(&r);
+	ck_assert_str_eq(s, "guest exited with code 3");
+	free(s);
 }
 END_TEST
 
@@ -505,6 +529,7 @@ int main(void)
 	tcase_add_test(tc, test_ctl_queue_bounded);
 	tcase_add_test(tc, test_ctl_big_frames);
 	tcase_add_test(tc, test_result_text_roundtrip);
+	tcase_add_test(tc, test_result_describe);
 	tcase_add_test(tc, test_result_parse_refuses);
 	tcase_add_test(tc, test_result_exit_code_u32);
 	tcase_add_test(tc, test_names);

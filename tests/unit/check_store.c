@@ -402,6 +402,62 @@ START_TEST(test_remove)
 }
 END_TEST
 
+/* Issue 11, defects 8 and 11: a remove leaves no tombstone; what a killed
+ * mvmd left (a tombstone, temp files of state.json) goes at the next
+ * start, and nothing else does. */
+START_TEST(test_clean_tombstones_and_temp_files)
+{
+	vm_t *a = make_vm("a"), *b = make_vm("b");
+	char p[512];
+	store_clean_report_t rep;
+
+	ck_assert_int_eq(store_save(st, a, true), 0);
+	ck_assert_int_eq(store_save(st, b, true), 0);
+	ck_assert_int_eq(store_remove(st, b->id), 0);
+	snprintf(p, sizeof(p), "%s/vms/.%s.removing", dir, b->id);
+	ck_assert_int_eq(access(p, F_OK), -1);
+
+	/* a remove killed half-way: a tombstone without its state.json */
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/vms/.%s.removing/console.log", dir, b->id);
+	close(open(p, O_WRONLY | O_CREAT, 0600));
+	static const char *const temps[] = { ".state.json.0123abcd.tmp", ".state.json.ffffffff.tmp" };
+	static const char *const others[] = { ".state.json.0123abcd", ".state.json.0123ABCD.tmp", ".state.json.123.tmp",
+					      ".console.log.0123abcd.tmp", "state.json.0123abcd.tmp" };
+	for (size_t i = 0; i < sizeof(temps) / sizeof(temps[0]); i++) {
+		snprintf(p, sizeof(p), "%s/vms/%s/%s", dir, a->id, temps[i]);
+		close(open(p, O_WRONLY | O_CREAT, 0600));
+	}
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		snprintf(p, sizeof(p), "%s/vms/%s/%s", dir, a->id, others[i]);
+		close(open(p, O_WRONLY | O_CREAT, 0600));
+	}
+	snprintf(p, sizeof(p), "%s/vms/.not-a-tombstone.removing", dir);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+
+	ck_assert_int_eq(store_clean(st, &rep), 0);
+	ck_assert_uint_eq(rep.tombstones, 1);
+	ck_assert_uint_eq(rep.temp_files, 2);
+	snprintf(p, sizeof(p), "%s/vms/.%s.removing", dir, b->id);
+	ck_assert_int_eq(access(p, F_OK), -1);
+	for (size_t i = 0; i < sizeof(temps) / sizeof(temps[0]); i++) {
+		snprintf(p, sizeof(p), "%s/vms/%s/%s", dir, a->id, temps[i]);
+		ck_assert_int_eq(access(p, F_OK), -1);
+	}
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		snprintf(p, sizeof(p), "%s/vms/%s/%s", dir, a->id, others[i]);
+		ck_assert_int_eq(access(p, F_OK), 0);
+	}
+	snprintf(p, sizeof(p), "%s/vms/.not-a-tombstone.removing", dir);
+	ck_assert_int_eq(access(p, F_OK), 0);
+	vm_t *l = load_single();
+	ck_assert_str_eq(l->id, a->id);
+	vm_free(l);
+	vm_free(a);
+	vm_free(b);
+}
+END_TEST
+
 START_TEST(test_ids_and_names)
 {
 	ck_assert(vm_name_is_valid("a"));
@@ -445,6 +501,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_state_json_with_other_files);
 	tcase_add_test(tc, test_remove);
 	tcase_add_test(tc, test_ids_and_names);
+	tcase_add_test(tc, test_clean_tombstones_and_temp_files);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
