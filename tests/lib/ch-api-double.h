@@ -14,7 +14,9 @@
  * refused (500). vm.boot without a created VM is 404, as documented; with
  * an unreadable kernel 500 "Error booting VM: kernel ...". vm.info before
  * a create is 500 and afterwards returns the config it was given. Nothing
- * runs that was not created and booted through the API.
+ * runs that was not created and booted through the API. As
+ * cloud-hypervisor's HTTP server (micro_http), it answers 400 to a request
+ * whose Content-Type is neither application/json nor text/plain.
  * It stands in for cloud-hypervisor, which is not packaged by Debian and
  * cannot boot a guest on the development machines. It proves the client
  * side of the contract only; the real binary is exercised by

@@ -129,12 +129,21 @@ START_TEST(test_double_refuses)
 		"{\"payload\":{\"kernel\":\"/k\"},\"vsock\":{\"cid\":2,\"socket\":\"/v\"}}",
 		"{\"payload\":{\"kernel\":\"/k\"},\"vsock\":{\"cid\":3}}",
 		"{\"payload\":{\"kernel\":\"/k\"},\"kernel\":\"/k\"}",      /* not a VmConfig field */
+		/* the command line's spellings are not the API's field names */
+		"{\"payload\":{\"kernel\":\"/k\",\"cmd_line\":\"x\"}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot\":2,\"max_vcpus\":2}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"memory\":{\"size\":67108864,\"mib\":64}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"vsock\":{\"cid\":3,\"path\":\"/v\"}}",
+		/* SerialConfig has no virtio fields; ConsoleConfig has */
+		"{\"payload\":{\"kernel\":\"/k\"},\"serial\":{\"mode\":\"Off\",\"iommu\":false}}",
 		"{\"payload\":{\"kernel\":\"/k\"}} x",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(ch_double_vmconfig_error(bad[i], strlen(bad[i])) != NULL, "accepted %s", bad[i]);
 	const char *minimal = "{\"payload\":{\"kernel\":\"/k\"}}";
 	ck_assert_ptr_null(ch_double_vmconfig_error(minimal, strlen(minimal)));
+	const char *virtio = "{\"payload\":{\"kernel\":\"/k\"},\"console\":{\"mode\":\"Off\",\"iommu\":false}}";
+	ck_assert_ptr_null(ch_double_vmconfig_error(virtio, strlen(virtio)));
 }
 END_TEST
 
