@@ -22,6 +22,11 @@
  *  - MVM_FAKE_CH_DELAY_MS=N delays the API socket by N ms, and
  *    MVM_FAKE_CH_CREATED_POLLS=N (default 3) is how many vm.info answers
  *    after the boot say "Created" before "Running";
+ *  - MVM_FAKE_CH_PING_GATE=PATH answers the first vmm.ping only once PATH
+ *    exists, and from then listens on <api dir>/serial.sock before any
+ *    vm.create: mvmd holds the ping's connection until the test lets it
+ *    go, then its serial connection takes the fd that connection freed
+ *    (a test can leave mvmd no fd for the vm.create that follows);
  *  - it exits by itself after MVM_FAKE_CH_LIFETIME_S seconds (default
  *    120): a test that fails before its teardown leaves no process behind
  *    (the real one outlives mvmd by design, so nothing else would end it);
@@ -102,6 +107,27 @@ static void say(int fd, const char *s)
 		(void)!send(fd, s, strlen(s), MSG_NOSIGNAL);
 }
 
+typedef struct gate {
+	char path[512];   /* MVM_FAKE_CH_PING_GATE, "" when unset */
+	char serial[4200];
+	int serial_fd;
+	bool passed;
+} gate_t;
+
+/* ch_double_config_t.before_answer: hold the first vmm.ping at the gate. */
+static void gate_hold(const char *method, const char *path, void *userdata)
+{
+	gate_t *g = userdata;
+
+	(void)method;
+	if (!g->path[0] || g->passed || strcmp(path, "/api/v1/vmm.ping") != 0)
+		return;
+	while (access(g->path, F_OK) < 0)
+		usleep(10000); /* the lifetime alarm ends a gate never opened */
+	g->passed = true;
+	g->serial_fd = listen_unix(g->serial);
+}
+
 static const char *after(const char *arg, const char *prefix)
 {
 	return strncmp(arg, prefix, strlen(prefix)) == 0 ? arg + strlen(prefix) : NULL;
@@ -163,6 +189,11 @@ int main(int argc, char **argv)
 	if (delay)
 		usleep((useconds_t)atoi(delay) * 1000u);
 	signal(SIGPIPE, SIG_IGN);
+	gate_t gate = { .serial_fd = -1 };
+	const char *gate_path = knob("MVM_FAKE_CH_PING_GATE");
+	if (gate_path)
+		snprintf(gate.path, sizeof(gate.path), "%s", gate_path);
+	snprintf(gate.serial, sizeof(gate.serial), "%s/serial.sock", dir);
 	const char *polls = knob("MVM_FAKE_CH_CREATED_POLLS");
 	unsigned n_polls = polls ? (unsigned)atoi(polls) : 3; /* knob()'s buffer is reused */
 	ch_double_config_t cfg = {
@@ -170,6 +201,8 @@ int main(int argc, char **argv)
 		.ignore_power_button = knob("MVM_FAKE_CH_IGNORE_POWER_BUTTON") != NULL,
 		.record_path = rec_path,
 		.config_path = cfg_path,
+		.before_answer = gate_hold,
+		.userdata = &gate,
 	};
 	if (ch_double_new(api, &cfg, &d) < 0) {
 		fprintf(stderr, "fake-cloud-hypervisor: cannot listen on %s\n", api);
@@ -185,6 +218,11 @@ int main(int argc, char **argv)
 			{ .fd = serial_fd, .events = POLLIN },
 			{ .fd = client, .events = POLLIN },
 		};
+		if (serial_fd < 0 && gate.serial_fd >= 0) {
+			serial_fd = gate.serial_fd;
+			gate.serial_fd = -1;
+		}
+		p[1].fd = serial_fd;
 		if (poll(p, client >= 0 ? 3 : 2, -1) < 0)
 			continue;
 		if (p[0].revents) {
@@ -193,7 +231,8 @@ int main(int argc, char **argv)
 				/* The VM's devices exist once it is booted, as they were configured. */
 				if (ev == CH_DOUBLE_BOOT) {
 					const char *serial = ch_double_serial_socket(d), *vsock = ch_double_vsock_socket(d);
-					serial_fd = serial ? listen_unix(serial) : -1;
+					if (serial_fd < 0) /* (the gate may have opened it) */
+						serial_fd = serial ? listen_unix(serial) : -1;
 					if (serial_fd < 0 || !vsock || listen_unix(vsock) < 0) {
 						fprintf(stderr, "fake-cloud-hypervisor: cannot listen on the serial or vsock socket\n");
 						ch_double_free(d);

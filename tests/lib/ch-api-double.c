@@ -556,6 +556,8 @@ int ch_double_serve_one(ch_double_t *d, int timeout_ms, ch_double_event_t *ret)
 	if (body)
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), " body=%zu", body);
 	record(d, line);
+	if (d->cfg.before_answer)
+		d->cfg.before_answer(method, path, d->cfg.userdata);
 	*ret = answer(d, fd, method, path, req, body);
 	free(req);
 	close(fd);

@@ -53,6 +53,10 @@ typedef struct ch_double_config {
 	bool hang_up;               /* close every connection without an answer */
 	const char *record_path;    /* also append each request line to this file */
 	const char *config_path;    /* write the accepted VmConfig body to this file */
+	/* Called with each well-formed request before it is answered (the
+	 * caller is kept waiting meanwhile). NULL: none. */
+	void (*before_answer)(const char *method, const char *path, void *userdata);
+	void *userdata;
 } ch_double_config_t;
 
 typedef struct ch_double ch_double_t;

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -203,6 +205,24 @@ START_TEST(test_no_socket)
 
 	call(CH_API_PING, &r); /* nobody listens: the VMM has not started yet */
 	ck_assert_int_eq(r.error, -ECONNREFUSED);
+}
+END_TEST
+
+/* No fd for the connection: its errno, not a refusal (curl alone would
+ * say "could not connect" and keep no errno). The test process's own
+ * RLIMIT_NOFILE is lowered to the lowest fd it does not hold. */
+START_TEST(test_no_fd)
+{
+	struct rlimit rl;
+	result_t r;
+	int lowest = 0;
+
+	while (fcntl(lowest, F_GETFD) >= 0)
+		lowest++;
+	rl.rlim_cur = rl.rlim_max = (rlim_t)lowest;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	call(CH_API_PING, &r);
+	ck_assert_int_eq(r.error, -EMFILE);
 }
 END_TEST
 
@@ -409,6 +429,7 @@ int main(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_documented_endpoints);
 	tcase_add_test(tc, test_no_socket);
+	tcase_add_test(tc, test_no_fd);
 	tcase_add_test(tc, test_hang_up);
 	tcase_add_test(tc, test_bad_answers);
 	tcase_add_test(tc, test_body_cap);
