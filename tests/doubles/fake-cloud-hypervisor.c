@@ -16,6 +16,12 @@
  *    requests in <api dir>/fake-ch.requests and the accepted VmConfig in
  *    <api dir>/fake-ch.config, and once the VM is booted through the API
  *    listens on the serial and vsock socket paths of that VmConfig;
+ *  - the vsock socket speaks the hybrid vsock handshake ("CONNECT 52"
+ *    answered "OK <port>") in front of the project's exec agent
+ *    (lib/exec/agent.h) running host programs, as mvm-init's agent does
+ *    in a real guest, so compute.vm.exec works on the double; any other
+ *    port is refused by closing the connection, as cloud-hypervisor does
+ *    when nothing listens in the guest;
  *  - a serial client gets "mvm-init: ready" (the guest's banner) on its
  *    first connection and "fake-ch: serial reconnected" on later ones,
  *    and everything it writes echoed back as "echo: ...";
@@ -38,18 +44,23 @@
  * docs/linux-guests.md.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "ch-api-double.h"
+#include "exec/agent.h"
+#include "exec/frame.h"
 
 extern char **environ;
 
@@ -133,11 +144,105 @@ static const char *after(const char *arg, const char *prefix)
 	return strncmp(arg, prefix, strlen(prefix)) == 0 ? arg + strlen(prefix) : NULL;
 }
 
+/*
+ * In a helper process of the double: hold nothing of the VM's but `keep`
+ * (stdio on /dev/null, every other fd closed), so the only process with
+ * the VM's files open (ch.log) stays the double itself, whose pid mvmd
+ * reports, as with the real cloud-hypervisor.
+ */
+static void detach_fds(int keep)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	if (keep > 3)
+		close_range(3, (unsigned)keep - 1, 0);
+	close_range((unsigned)(keep >= 3 ? keep + 1 : 3), ~0u, 0);
+}
+
+/* The agent's side of the relay: a process of its own that dies with
+ * the double (a real guest's agent ends with the VM). */
+static int start_agent(const char *path)
+{
+	exec_agent_config_t cfg = { .transport = exec_transport_unix(path), .platform = "fake-cloud-hypervisor" };
+	exec_agent_t *a;
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid < 0 ? -1 : 0;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	detach_fds(-1);
+	signal(SIGCHLD, SIG_DFL); /* the agent reaps its own commands */
+	signal(SIGALRM, SIG_DFL);
+	if (exec_agent_new(&cfg, &a) < 0) {
+		fprintf(stderr, "fake-cloud-hypervisor: cannot start the exec agent on %s\n", path);
+		_exit(1);
+	}
+	exec_agent_run(a, -1);
+	_exit(0);
+}
+
+/* One hybrid vsock connection, in a child: read "CONNECT <port>\n",
+ * answer "OK <host port>\n" and relay bytes to the agent both ways. */
+static void vsock_conn(int c, const char *agent_path)
+{
+	char line[64];
+	size_t len = 0;
+	unsigned port = 0;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int a;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	detach_fds(c);
+	while (len < sizeof(line) - 1 && read(c, line + len, 1) == 1 && line[len] != '\n')
+		len++;
+	line[len] = '\0';
+	if (sscanf(line, "CONNECT %u", &port) != 1 || port != EXEC_AGENT_PORT)
+		_exit(0);
+	if (strlen(agent_path) >= sizeof(sa.sun_path))
+		_exit(0);
+	memcpy(sa.sun_path, agent_path, strlen(agent_path) + 1);
+	a = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (a < 0 || connect(a, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		_exit(0);
+	say(c, "OK 1073741824\n");
+	bool up = true, down = true;
+	while (up || down) {
+		struct pollfd p[2] = { { .fd = up ? c : -1, .events = POLLIN }, { .fd = down ? a : -1, .events = POLLIN } };
+		char buf[65536];
+		if (poll(p, 2, -1) < 0)
+			continue;
+		for (int i = 0; i < 2; i++) {
+			if (!p[i].revents)
+				continue;
+			int from = i ? a : c, to = i ? c : a;
+			ssize_t n = read(from, buf, sizeof(buf));
+			if (n <= 0) {
+				shutdown(to, SHUT_WR);
+				*(i ? &down : &up) = false;
+				continue;
+			}
+			for (ssize_t off = 0; off < n;) {
+				ssize_t w = send(to, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
+				if (w <= 0)
+					_exit(0);
+				off += w;
+			}
+		}
+	}
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	const char *api = NULL;
 	char dir[4096], argv_path[4200], rec_path[4200], cfg_path[4200], env_path[4200];
-	int serial_fd = -1, client = -1, connections = 0;
+	char agent_path[4300];
+	int serial_fd = -1, vsock_fd = -1, client = -1, connections = 0;
 	ch_double_t *d;
 
 	knobs_load(argv[0]);
@@ -208,14 +313,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fake-cloud-hypervisor: cannot listen on %s\n", api);
 		return 1;
 	}
+	/* Relays are reaped by the kernel; the agent resets this for its own
+	 * commands. */
+	signal(SIGCHLD, SIG_IGN);
+	snprintf(agent_path, sizeof(agent_path), "%s/fake-ch.agent.sock", dir);
+	if (start_agent(agent_path) < 0) {
+		fprintf(stderr, "fake-cloud-hypervisor: cannot fork the exec agent\n");
+		return 1;
+	}
 	fprintf(stderr, "fake-cloud-hypervisor: pid %d serving %s\n", (int)getpid(), api);
 	const char *life = knob("MVM_FAKE_CH_LIFETIME_S");
 	alarm(life ? (unsigned)atoi(life) : 120u); /* SIGALRM's default action ends it */
 
 	for (;;) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ .fd = ch_double_listen_fd(d), .events = POLLIN },
 			{ .fd = serial_fd, .events = POLLIN },
+			{ .fd = vsock_fd, .events = POLLIN },
 			{ .fd = client, .events = POLLIN },
 		};
 		if (serial_fd < 0 && gate.serial_fd >= 0) {
@@ -223,8 +337,16 @@ int main(int argc, char **argv)
 			gate.serial_fd = -1;
 		}
 		p[1].fd = serial_fd;
-		if (poll(p, client >= 0 ? 3 : 2, -1) < 0)
+		if (poll(p, client >= 0 ? 4 : 3, -1) < 0)
 			continue;
+		if (vsock_fd >= 0 && p[2].revents) {
+			int c = accept4(vsock_fd, NULL, NULL, SOCK_CLOEXEC);
+			if (c >= 0) {
+				if (fork() == 0)
+					vsock_conn(c, agent_path);
+				close(c);
+			}
+		}
 		if (p[0].revents) {
 			ch_double_event_t ev = CH_DOUBLE_NONE;
 			if (ch_double_serve_one(d, 0, &ev) == 0) {
@@ -233,7 +355,8 @@ int main(int argc, char **argv)
 					const char *serial = ch_double_serial_socket(d), *vsock = ch_double_vsock_socket(d);
 					if (serial_fd < 0) /* (the gate may have opened it) */
 						serial_fd = serial ? listen_unix(serial) : -1;
-					if (serial_fd < 0 || !vsock || listen_unix(vsock) < 0) {
+					vsock_fd = vsock ? listen_unix(vsock) : -1;
+					if (serial_fd < 0 || vsock_fd < 0) {
 						fprintf(stderr, "fake-cloud-hypervisor: cannot listen on the serial or vsock socket\n");
 						ch_double_free(d);
 						return 1;
@@ -262,7 +385,7 @@ int main(int argc, char **argv)
 				say(client, connections++ ? "fake-ch: serial reconnected\n" : "mvm-init: ready\n");
 			}
 		}
-		if (client >= 0 && p[2].revents) {
+		if (client >= 0 && p[3].revents) {
 			char buf[1024], out[1100];
 			ssize_t n = read(client, buf, sizeof(buf) - 1);
 			if (n <= 0) {

@@ -61,7 +61,7 @@ static void preflight(void)
 	if (k < 0)
 		skip("/dev/kvm cannot be opened");
 	close(k);
-	/* Under the nested PVM hypervisor a Linux kernel cannot run (DESIGN §5). */
+	/* Under the nested PVM hypervisor a Linux kernel cannot run (docs/design.md §5). */
 	if (stat("/sys/module/kvm_pvm", &st) == 0)
 		skip("/dev/kvm is nested PVM here: guest CPL0 is emulated, a Linux guest cannot boot");
 	env = getenv("MVM_CH_KERNEL");
