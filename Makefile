@@ -7,6 +7,8 @@
 #   make fuzz            libFuzzer targets (clang) into build/fuzz/
 #   make demo            start mvmd on temporary paths and drive a VM
 #   make install         install binaries, units and man pages (DESTDIR, PREFIX)
+#   make deps            install the missing Debian packages (as root); plain
+#                        make only names them: check, demo, bench install them
 #
 # Sources are found by wildcard per component, so adding a .c file to a
 # component needs no Makefile change. Special builds (freestanding guest,
@@ -47,17 +49,22 @@ endif
 
 # --- dependencies ----------------------------------------------------------
 # $(BUILD)/config.mk is generated (and make restarts with it) after
-# packaging/install-deps made sure the Debian packages are present, so a
-# fresh machine needs only `make check` as root.
+# packaging/install-deps looked for the Debian packages. `make deps`,
+# `make check`, `make demo` and `make bench` install the missing ones (and
+# say which), so a fresh machine needs only `make check` as root; any other
+# goal, plain `make` included, only names what is missing and stops.
+# DEPS_CHECK=0 skips the look (debian/rules: Build-Depends were checked).
 PKGS := json-c libsystemd libseccomp libcap-ng libcurl libcrypto
+DEPS_INSTALL_GOALS := deps check demo bench
+DEPS_CHECK ?= 1
 NODEPS_GOALS := clean distclean help
 ifeq ($(filter $(NODEPS_GOALS),$(MAKECMDGOALS)),)
--include $(BUILD)/config.mk
+include $(BUILD)/config.mk
 endif
 
 $(BUILD)/config.mk: packaging/build-deps packaging/install-deps
 	@mkdir -p $(@D)
-	$(Q)packaging/install-deps
+	$(Q)$(if $(filter 1,$(DEPS_CHECK)),packaging/install-deps $(if $(filter $(DEPS_INSTALL_GOALS),$(MAKECMDGOALS)),,--check))
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
 	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
 	   echo "CHECK_CFLAGS := $$(pkg-config --cflags check)"; \
@@ -519,7 +526,7 @@ clean:
 distclean: clean
 
 help:
-	@sed -n '2,12p' Makefile
+	@sed -n '2,13p' Makefile
 
 # Objects are kept between runs (pattern-rule intermediates otherwise are deleted).
 .SECONDARY:
