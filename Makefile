@@ -506,16 +506,39 @@ demo: all $(EXTRA_ALL)
 	$(Q)BUILD=$(BUILD) tests/demo.sh
 
 # --- install -------------------------------------------------------------------
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/lib/systemd/system \
-	           $(DESTDIR)/usr/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/man/man8 \
-	           $(DESTDIR)$(PREFIX)/lib/mvmd
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	# mvmd finds these in ../lib/mvmd from its own directory (lib/backends.c)
-	install -m 0644 $(BUILD)/guest/mvm-guest $(BUILD)/guest/initramfs.cpio.gz $(DESTDIR)$(PREFIX)/lib/mvmd/
-	install -m 0644 packaging/mvmd.service packaging/mvmd.socket $(DESTDIR)/lib/systemd/system/
-	install -m 0644 packaging/mvmd.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/mvmd.conf
-	install -m 0644 docs/mvmd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+# The layout of the Debian package (debian/rules runs this with PREFIX=/usr):
+# the daemon in sbin/, the operator's tools in bin/, what only mvmd runs
+# (the worker, the guest images) in libexec/mvmd/, where mvmd finds it from
+# its own directory (lib/backends.c). The unit's ExecStart= names
+# $(SBINDIR)/mvmd. `install` builds only what it installs.
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/mvmd
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= /lib/systemd/system
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
+INSTALL_PROGRAMS := $(BUILD)/bin/mvmd $(BUILD)/bin/mvmctl $(BUILD)/bin/mvm-wasm $(BUILD)/bin/mvm-vmm \
+                    $(GUEST_DIR)/mvm-guest $(INITRAMFS)
+.PHONY: programs
+programs: $(INSTALL_PROGRAMS)
+
+install: $(INSTALL_PROGRAMS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
+	           $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)/man8 \
+	           $(DESTDIR)$(SYSCONFDIR)/default
+	install -m 0755 $(BUILD)/bin/mvmd $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/bin/mvmctl $(BUILD)/bin/mvm-wasm $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD)/bin/mvm-vmm $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0644 $(GUEST_DIR)/mvm-guest $(INITRAMFS) $(DESTDIR)$(LIBEXECDIR)/
+	sed 's|^ExecStart=/usr/sbin/mvmd|ExecStart=$(SBINDIR)/mvmd|' packaging/mvmd.service >$(DESTDIR)$(SYSTEMDUNITDIR)/mvmd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/mvmd.service
+	install -m 0644 packaging/mvmd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0644 packaging/mvmd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/mvmd.conf
+	install -m 0644 docs/mvmd.8 $(DESTDIR)$(MANDIR)/man8/
+	# the operator's flags: never overwrite an edited copy
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/mvmd ] || \
+	   install -m 0644 packaging/mvmd.default $(DESTDIR)$(SYSCONFDIR)/default/mvmd
 
 deps:
 	packaging/install-deps
