@@ -57,7 +57,10 @@ else
 	tar --exclude=./build --exclude=./build-san -cf - . | tar -xf - -C "$tmp/src"
 fi
 echo "building the package in $tmp/src"
-if (cd "$tmp/src" && dpkg-buildpackage -b -us -uc -j"$(nproc)") >"$tmp/build.log" 2>&1; then
+# Not the calling make's jobserver nor its variables: the package build is
+# a build of its own, as on a Debian builder.
+if (cd "$tmp/src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u SANITIZE \
+	dpkg-buildpackage -b -us -uc -j"$(nproc)") >"$tmp/build.log" 2>&1; then
 	ok "dpkg-buildpackage -b -us -uc"
 else
 	bad "dpkg-buildpackage failed:"; tail -n 40 "$tmp/build.log"; finish
