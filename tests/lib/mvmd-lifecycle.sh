@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers for suites that drive an mvmd binary through VM lifecycles
 # with mvmctl (sourced by tests/suites/deb.sh and unit-sandbox.sh).
 #
@@ -20,8 +21,8 @@ lc_start() {
 	"${wrapper[@]}" "$mvmd" --rpc-socket "$LC_SOCK" --state-dir "$dir/state" \
 		--console-dir "$dir/console" "$@" >"$dir/mvmd.log" 2>&1 &
 	LC_PID=$!
-	local i
-	for i in $(seq 1 600); do
+	local _
+	for _ in $(seq 1 600); do
 		if [ -S "$LC_SOCK" ] && lc_call compute.node.info >/dev/null 2>&1; then
 			return 0
 		fi

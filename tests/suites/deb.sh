@@ -11,7 +11,7 @@
 # package builds its own unsanitized binaries, so a sanitized run would
 # only repeat the plain one at the cost of a full build.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 src=$PWD
 if [ "${SANITIZE:-}" = 1 ]; then

@@ -14,7 +14,7 @@
 # (lib/sandbox/vmm-policy.c) fits inside the unit's, since the worker
 # runs under both, and that systemd-analyze security rates the unit OK.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 src=$PWD
 unit=packaging/mvmd.service
@@ -76,7 +76,9 @@ expand() {
 	local item
 	for item in "$@"; do
 		case $item in
-		@*) expand $(systemd-analyze syscall-filter --no-pager "$item" | sed -n 's/^ \+\([@a-z0-9_-]\+\)$/\1/p') ;;
+		@*)
+			# shellcheck disable=SC2046 # one syscall or @group per word
+			expand $(systemd-analyze syscall-filter --no-pager "$item" | sed -n 's/^ \+\([@a-z0-9_-]\+\)$/\1/p') ;;
 		*) echo "$item" ;;
 		esac
 	done
