@@ -7,6 +7,8 @@
 #   make fuzz            libFuzzer targets (clang) into build/fuzz/
 #   make demo            start mvmd on temporary paths and drive a VM
 #   make install         install binaries, units and man pages (DESTDIR, PREFIX)
+#   make deps            install the missing Debian packages (as root); plain
+#                        make only names them: check, demo, bench install them
 #
 # Sources are found by wildcard per component, so adding a .c file to a
 # component needs no Makefile change. Special builds (freestanding guest,
@@ -47,17 +49,22 @@ endif
 
 # --- dependencies ----------------------------------------------------------
 # $(BUILD)/config.mk is generated (and make restarts with it) after
-# packaging/install-deps made sure the Debian packages are present, so a
-# fresh machine needs only `make check` as root.
+# packaging/install-deps looked for the Debian packages. `make deps`,
+# `make check`, `make demo` and `make bench` install the missing ones (and
+# say which), so a fresh machine needs only `make check` as root; any other
+# goal, plain `make` included, only names what is missing and stops.
+# DEPS_CHECK=0 skips the look (debian/rules: Build-Depends were checked).
 PKGS := json-c libsystemd libseccomp libcap-ng libcurl libcrypto
+DEPS_INSTALL_GOALS := deps check demo bench
+DEPS_CHECK ?= 1
 NODEPS_GOALS := clean distclean help
 ifeq ($(filter $(NODEPS_GOALS),$(MAKECMDGOALS)),)
--include $(BUILD)/config.mk
+include $(BUILD)/config.mk
 endif
 
 $(BUILD)/config.mk: packaging/build-deps packaging/install-deps
 	@mkdir -p $(@D)
-	$(Q)packaging/install-deps
+	$(Q)$(if $(filter 1,$(DEPS_CHECK)),packaging/install-deps $(if $(filter $(DEPS_INSTALL_GOALS),$(MAKECMDGOALS)),,--check))
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
 	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
 	   echo "CHECK_CFLAGS := $$(pkg-config --cflags check)"; \
@@ -554,16 +561,39 @@ demo: all $(EXTRA_ALL)
 	$(Q)BUILD=$(BUILD) tests/demo.sh
 
 # --- install -------------------------------------------------------------------
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/lib/systemd/system \
-	           $(DESTDIR)/usr/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/man/man8 \
-	           $(DESTDIR)$(PREFIX)/lib/mvmd
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	# mvmd finds these in ../lib/mvmd from its own directory (daemon/mvmd/backends.c)
-	install -m 0644 $(BUILD)/guest/mvm-guest $(BUILD)/guest/initramfs.cpio.gz $(DESTDIR)$(PREFIX)/lib/mvmd/
-	install -m 0644 packaging/mvmd.service packaging/mvmd.socket $(DESTDIR)/lib/systemd/system/
-	install -m 0644 packaging/mvmd.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/mvmd.conf
-	install -m 0644 docs/mvmd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+# The layout of the Debian package (debian/rules runs this with PREFIX=/usr):
+# the daemon in sbin/, the operator's tools in bin/, what only mvmd runs
+# (the worker, the guest images) in libexec/mvmd/, where mvmd finds it from
+# its own directory (daemon/mvmd/backends.c). The unit's ExecStart= names
+# $(SBINDIR)/mvmd. `install` builds only what it installs.
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/mvmd
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= /lib/systemd/system
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
+INSTALL_PROGRAMS := $(BUILD)/bin/mvmd $(BUILD)/bin/mvmctl $(BUILD)/bin/mvm-wasm $(BUILD)/bin/mvm-vmm \
+                    $(GUEST_DIR)/mvm-guest $(INITRAMFS)
+.PHONY: programs
+programs: $(INSTALL_PROGRAMS)
+
+install: $(INSTALL_PROGRAMS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
+	           $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)/man8 \
+	           $(DESTDIR)$(SYSCONFDIR)/default
+	install -m 0755 $(BUILD)/bin/mvmd $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BUILD)/bin/mvmctl $(BUILD)/bin/mvm-wasm $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD)/bin/mvm-vmm $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0644 $(GUEST_DIR)/mvm-guest $(INITRAMFS) $(DESTDIR)$(LIBEXECDIR)/
+	sed 's|^ExecStart=/usr/sbin/mvmd|ExecStart=$(SBINDIR)/mvmd|' packaging/mvmd.service >$(DESTDIR)$(SYSTEMDUNITDIR)/mvmd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/mvmd.service
+	install -m 0644 packaging/mvmd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0644 packaging/mvmd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/mvmd.conf
+	install -m 0644 docs/mvmd.8 $(DESTDIR)$(MANDIR)/man8/
+	# the operator's flags: never overwrite an edited copy
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/mvmd ] || \
+	   install -m 0644 packaging/mvmd.default $(DESTDIR)$(SYSCONFDIR)/default/mvmd
 
 deps:
 	packaging/install-deps
@@ -574,7 +604,7 @@ clean:
 distclean: clean
 
 help:
-	@sed -n '2,12p' Makefile
+	@sed -n '2,13p' Makefile
 
 # Objects are kept between runs (pattern-rule intermediates otherwise are
 # deleted). Not `.SECONDARY:` for everything: an archive whose member list

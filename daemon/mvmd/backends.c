@@ -27,22 +27,28 @@ static int self_dir(char *buf, size_t size)
 	return 0;
 }
 
-/* A guest artefact beside mvmd: build/bin/mvmd → build/guest/NAME,
- * /usr/bin/mvmd → /usr/lib/mvmd/NAME (make install puts it there). */
-static void artefact_path(const char *dir, const char *name, char *buf, size_t size)
+/*
+ * The worker and the guest images, found from mvmd's own directory so one
+ * binary works wherever it lands: the build tree keeps them in bin/ and
+ * guest/ (build/bin/mvmd → build/bin/mvm-vmm, build/guest/mvm-guest); an
+ * install keeps them private in libexec/mvmd beside sbin/ (make install
+ * PREFIX=P: P/sbin/mvmd → P/libexec/mvmd/NAME; the Debian package:
+ * /usr/sbin/mvmd → /usr/libexec/mvmd/NAME).
+ */
+static void private_path(const char *dir, const char *build_subdir, const char *name, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s/../guest/%s", dir, name);
-	if (access(buf, R_OK) < 0)
-		snprintf(buf, size, "%s/../lib/mvmd/%s", dir, name);
+	snprintf(buf, size, "%s/%s%s", dir, build_subdir, name);
+	if (access(buf, F_OK) < 0)
+		snprintf(buf, size, "%s/../libexec/mvmd/%s", dir, name);
 }
 
 int backends_register(manager_t *m, const backends_config_t *cfg)
 {
-	char dir[PATH_MAX] = ".", vmm[PATH_MAX + 16], image[PATH_MAX + 40];
+	char dir[PATH_MAX] = ".", vmm[PATH_MAX + 64], image[PATH_MAX + 64];
 
 	(void)self_dir(dir, sizeof(dir));
-	snprintf(vmm, sizeof(vmm), "%s/mvm-vmm", dir);
-	artefact_path(dir, "mvm-guest", image, sizeof(image));
+	private_path(dir, "", "mvm-vmm", vmm, sizeof(vmm));
+	private_path(dir, "../guest/", "mvm-guest", image, sizeof(image));
 
 	backend_kvm_config_t kcfg = {
 		.vmm_path = cfg && cfg->vmm_path ? cfg->vmm_path : vmm,
@@ -57,8 +63,8 @@ int backends_register(manager_t *m, const backends_config_t *cfg)
 		return r;
 
 	/* ch: the initramfs with mvm-init, found like the guest image. */
-	char initramfs[PATH_MAX + 40], canon[PATH_MAX];
-	artefact_path(dir, "initramfs.cpio.gz", initramfs, sizeof(initramfs));
+	char initramfs[PATH_MAX + 64], canon[PATH_MAX];
+	private_path(dir, "../guest/", "initramfs.cpio.gz", initramfs, sizeof(initramfs));
 	if (realpath(initramfs, canon))
 		snprintf(initramfs, sizeof(initramfs), "%s", canon);
 	backend_ch_config_t ccfg = {
