@@ -150,8 +150,9 @@ static json_object *number_build(const char *p, size_t len)
 	return o;
 }
 
-/* Builds the value at p[*i]; advances *i past it. Returns -ENOMEM, or
- * -EBADMSG for a member name containing U+0000. */
+/* Builds the value at p[*i]; advances *i past it. Returns -ENOMEM,
+ * -EBADMSG for a member name containing U+0000, or -EEXIST for an object
+ * with the same member name twice (after unescaping). */
 static int value_build(const char *p, size_t n, size_t *i, json_object **ret)
 {
 	size_t j = *i;
@@ -183,13 +184,20 @@ static int value_build(const char *p, size_t n, size_t *i, json_object **ret)
 				r = -EBADMSG;
 				goto fail;
 			}
+			if (json_object_object_get_ex(o, key, NULL)) {
+				/* json-c would keep the last one; other readers
+				 * keep the first: refuse text that means two
+				 * things. */
+				free(heap);
+				r = -EEXIST;
+				goto fail;
+			}
 			j = ws(p, n, ws(p, n, end) + 1); /* past ':' */
 			json_object *v;
 			r = value_build(p, n, &j, &v);
 			if (r == 0)
-				/* A key containing U+0000 cannot be a C string: it is
-				 * kept cut at the NUL, which names no param. */
-				r = json_object_object_add(o, key, v) < 0 ? (json_object_put(v), -ENOMEM) : 0;
+				r = json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_KEY_IS_NEW) < 0
+					    ? (json_object_put(v), -ENOMEM) : 0;
 			free(heap);
 			if (r < 0)
 				goto fail;

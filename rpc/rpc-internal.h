@@ -71,7 +71,8 @@ typedef struct rpc_buf {
 int rpc_buf_reserve(rpc_buf_t *b, size_t extra);
 int rpc_buf_add(rpc_buf_t *b, const char *s, size_t n);
 /* Text accepted by rpc_json_check() -> json-c objects (NULL for null).
- * -ENOMEM, or -EBADMSG for a member name containing U+0000. */
+ * -ENOMEM, -EBADMSG for a member name containing U+0000, or -EEXIST for
+ * an object that names a member twice (at any depth). */
 int rpc_json_build(const char *p, size_t n, json_object **ret);
 /* The same for the value at p[*i]; advances *i past it. */
 int rpc_json_build_at(const char *p, size_t n, size_t *i, json_object **ret);
