@@ -298,6 +298,8 @@ int rpc_buf_reserve(rpc_buf_t *b, size_t extra)
 
 int rpc_buf_add(rpc_buf_t *b, const char *s, size_t n)
 {
+	if (b->max && n > b->max - MIN(b->len, b->max))
+		return -EFBIG;
 	if (rpc_buf_reserve(b, n + 1) < 0)
 		return -ENOMEM;
 	memcpy(b->p + b->len, s, n);
@@ -309,6 +311,9 @@ int rpc_buf_add(rpc_buf_t *b, const char *s, size_t n)
 static int append_string(rpc_buf_t *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
+	/* Even unescaped the string would not fit: do not reserve for it. */
+	if (b->max && n + 2 > b->max - MIN(b->len, b->max))
+		return -EFBIG;
 	/* Worst case every byte becomes \u00XX. */
 	if (rpc_buf_reserve(b, n * 6 + 3) < 0)
 		return -ENOMEM;
@@ -340,7 +345,7 @@ static int append_string(rpc_buf_t *b, const char *s, size_t n)
 	*q++ = '"';
 	*q = '\0';
 	b->len = (size_t)(q - b->p);
-	return 0;
+	return b->max && b->len > b->max ? -EFBIG : 0;
 }
 
 int rpc_json_append(rpc_buf_t *b, json_object *o, unsigned depth)

@@ -39,32 +39,41 @@ json_object *rpc_errno_data(int error, const char *reason)
 	return d;
 }
 
-/* "<head><body>,\"id\":<id>}" */
+/* "<head><body>,\"id\":<id>}", at most max bytes (0: any) */
 static char *response_build(const char *head, size_t head_len, json_object *body, const char *id, size_t id_len,
-			    size_t *ret_len)
+			    size_t max, size_t *ret_len, int *ret_error)
 {
-	rpc_buf_t b = { 0 };
+	rpc_buf_t b = { .max = max };
+	int r;
 
 	if (!id) {
 		id = "null";
 		id_len = 4;
 	}
-	if (rpc_buf_reserve(&b, head_len + id_len + 64) < 0 || rpc_buf_add(&b, head, head_len) < 0 ||
-	    rpc_json_append(&b, body, 0) < 0 || rpc_buf_add(&b, ",\"id\":", 6) < 0 || rpc_buf_add(&b, id, id_len) < 0 ||
-	    rpc_buf_add(&b, "}", 1) < 0) {
+	if ((r = rpc_buf_reserve(&b, head_len + id_len + 64)) < 0 || (r = rpc_buf_add(&b, head, head_len)) < 0 ||
+	    (r = rpc_json_append(&b, body, 0)) < 0 || (r = rpc_buf_add(&b, ",\"id\":", 6)) < 0 ||
+	    (r = rpc_buf_add(&b, id, id_len)) < 0 || (r = rpc_buf_add(&b, "}", 1)) < 0) {
 		free(b.p);
+		if (ret_error)
+			*ret_error = r;
 		return NULL;
 	}
 	*ret_len = b.len;
 	return b.p;
 }
 
-char *rpc_response_result(const char *id, size_t id_len, json_object *result, size_t *ret_len)
+char *rpc_response_result_max(const char *id, size_t id_len, json_object *result, size_t max, size_t *ret_len,
+			      int *ret_error)
 {
 	static const char head[] = "{\"jsonrpc\":\"2.0\",\"result\":";
-	char *s = response_build(head, sizeof(head) - 1, result, id, id_len, ret_len);
+	char *s = response_build(head, sizeof(head) - 1, result, id, id_len, max, ret_len, ret_error);
 	json_object_put(result);
 	return s;
+}
+
+char *rpc_response_result(const char *id, size_t id_len, json_object *result, size_t *ret_len)
+{
+	return rpc_response_result_max(id, id_len, result, 0, ret_len, NULL);
 }
 
 char *rpc_response_error(const char *id, size_t id_len, int code, const char *message, json_object *data,
@@ -80,7 +89,7 @@ char *rpc_response_error(const char *id, size_t id_len, int code, const char *me
 	json_object_object_add(e, "code", json_object_new_int(code));
 	json_object_object_add(e, "message", json_object_new_string(message ? message : rpc_error_message(code)));
 	json_object_object_add(e, "data", data ? data : json_object_new_object());
-	char *s = response_build(head, sizeof(head) - 1, e, id, id_len, ret_len);
+	char *s = response_build(head, sizeof(head) - 1, e, id, id_len, 0, ret_len, NULL);
 	json_object_put(e);
 	return s;
 }

@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	rpc_server_stats_t st;
 	rpc_server_get_stats(s, &st);
-	if (st.pending_calls || st.input_bytes || st.output_bytes)
+	if (st.pending_calls || st.input_bytes || st.output_bytes || st.output_held)
 		abort();
 
 	/* Every line written is one JSON value. */
