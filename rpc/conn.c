@@ -10,10 +10,13 @@
  * queued. A line longer than max_request_bytes is answered with -32008 and
  * the connection closed without reading the rest.
  *
- * Memory: every byte of output held for a client (its queue, and the
- * finished answers of a batch still waiting for its other members) is
- * counted against the client's max_queue_bytes and the node's
- * max_total_output_bytes (rpc_conn_hold). Stopping to read a client bounds
+ * Memory: the output held for a client (its queue's buffer, counted by
+ * its size, not only by the bytes still in it, and the finished answers
+ * of a batch still waiting for its other members) is counted against
+ * the client's max_queue_bytes and the node's max_total_output_bytes
+ * (rpc_conn_hold). The buffer follows the bytes both ways: it keeps
+ * little slack as it grows, shrinks as a slow client takes a big answer,
+ * and is no longer counted once empty (a small one is kept). Stopping to read a client bounds
  * what it can ask for, not what it is owed: one answer can be megabytes,
  * and a client that never reads would keep it for ever. So over its own
  * cap a client is disconnected, and over the node's the clients whose
@@ -34,6 +37,10 @@
 #include "util/log.h"
 
 #define CONN_IN_MIN (16 * 1024)
+/* What an output buffer may keep beyond the bytes queued in it. */
+#define CONN_OUT_SLACK (64 * 1024)
+/* An empty output buffer up to this size is kept (not counted). */
+#define CONN_OUT_KEEP (2 * CONN_IN_MIN)
 
 static uint64_t conn_now(rpc_server_t *s)
 {
@@ -104,9 +111,26 @@ static void conn_discard_output(rpc_conn_t *c)
 	if (c->server)
 		c->server->out_held -= c->held;
 	c->held = 0;
+	c->out_counted = 0;
 	free(c->out);
 	c->out = NULL;
 	c->out_start = c->out_len = c->out_alloc = 0;
+}
+
+/* The queue is empty: its buffer is no longer counted, so what a client
+ * holds is what it has not taken yet. A small one is kept for the next
+ * answer (freeing and making it again for every answer cost about a
+ * sixth of the read throughput in bench/load.sh); a big one goes. */
+static void conn_out_release(rpc_conn_t *c)
+{
+	rpc_conn_unhold(c, c->out_counted);
+	c->out_counted = 0;
+	c->out_start = c->out_len = 0;
+	if (c->out_alloc > CONN_OUT_KEEP || c->out_alloc > c->server->limits.max_queue_bytes / 4) {
+		free(c->out);
+		c->out = NULL;
+		c->out_alloc = 0;
+	}
 }
 
 void rpc_conn_close(rpc_conn_t *c)
@@ -169,15 +193,22 @@ static int conn_flush(rpc_conn_t *c)
 			return -EPIPE;
 		}
 		c->out_start += (size_t)n;
-		rpc_conn_unhold(c, (size_t)n);
 		c->out_usec = c->active_usec = conn_now(c->server);
 	}
-	if (c->out_start == c->out_len) {
-		c->out_start = c->out_len = 0;
-		if (c->out_alloc > 2 * CONN_IN_MIN) {
-			free(c->out);
-			c->out = NULL;
-			c->out_alloc = 0;
+	size_t left = c->out_len - c->out_start;
+	if (left == 0) {
+		conn_out_release(c);
+	} else if (c->out_start >= c->out_alloc / 4 && c->out_alloc - left > 2 * CONN_OUT_SLACK) {
+		/* A big answer partly taken: give back what the client took
+		 * (each move is paid for by the quarter sent before it). */
+		memmove(c->out, c->out + c->out_start, left);
+		c->out_start = 0;
+		c->out_len = left;
+		char *v = realloc(c->out, left + CONN_OUT_SLACK);
+		if (v) {
+			rpc_conn_unhold(c, c->out_counted - (left + CONN_OUT_SLACK));
+			c->out = v;
+			c->out_alloc = c->out_counted = left + CONN_OUT_SLACK;
 		}
 	}
 	return 0;
@@ -257,23 +288,42 @@ void rpc_conn_unhold(rpc_conn_t *c, size_t n)
 		c->server->out_held -= n;
 }
 
-static int conn_append(rpc_conn_t *c, const char *p, size_t n)
+/* Room for n more bytes in c's output buffer, the growth counted
+ * (rpc_conn_hold): -ENOBUFS when c is dropped for it, -EPIPE when it is
+ * closing, -ENOMEM. The buffer doubles while small, but never keeps more
+ * than CONN_OUT_SLACK beyond what is queued, nor any slack that would
+ * put the client over its cap. */
+static int conn_out_reserve(rpc_conn_t *c, size_t n)
 {
-	if (c->out_alloc - c->out_len < n && c->out_start > 0) {
-		memmove(c->out, c->out + c->out_start, c->out_len - c->out_start);
-		c->out_len -= c->out_start;
+	const rpc_limits_t *l = &c->server->limits;
+	size_t left = c->out_len - c->out_start;
+	int r;
+
+	if (c->out_start > 0 && c->out_alloc - c->out_len < n) {
+		memmove(c->out, c->out + c->out_start, left);
 		c->out_start = 0;
+		c->out_len = left;
 	}
+	size_t need = left + n, want = c->out_alloc;
 	if (c->out_alloc - c->out_len < n) {
-		size_t want = MAX(c->out_alloc * 2, MAX(c->out_len + n, (size_t)CONN_IN_MIN));
+		want = MAX(need, MIN(MAX(c->out_alloc * 2, (size_t)CONN_IN_MIN), need + CONN_OUT_SLACK));
+		if (want - c->out_counted > l->max_queue_bytes - MIN(c->held, l->max_queue_bytes))
+			want = need;
+	}
+	/* A kept buffer counts again from its first byte queued. */
+	size_t add = want - c->out_counted;
+	if (add && (r = rpc_conn_hold(c, add)) < 0)
+		return r;
+	if (want != c->out_alloc) {
 		char *v = realloc(c->out, want);
-		if (!v)
+		if (!v) {
+			rpc_conn_unhold(c, add);
 			return -ENOMEM;
+		}
 		c->out = v;
 		c->out_alloc = want;
 	}
-	memcpy(c->out + c->out_len, p, n);
-	c->out_len += n;
+	c->out_counted = want;
 	return 0;
 }
 
@@ -286,16 +336,18 @@ int rpc_conn_queue_line(rpc_conn_t *c, const char *s, size_t len)
 
 	if (c->closed || c->dying)
 		return -EPIPE;
-	if ((r = rpc_conn_hold(c, len + 1)) < 0)
-		return r;
-	if (c->out_len == c->out_start)
-		c->out_usec = conn_now(c->server); /* the send timeout counts from here */
-	if ((r = conn_append(c, s, len)) < 0 || (r = conn_append(c, "\n", 1)) < 0) {
-		/* A half-written line would corrupt the stream. */
-		log_warning("rpc: connection %" PRIu64 ": out of memory queueing output, closing", c->id);
-		rpc_conn_close_later(c);
+	if ((r = conn_out_reserve(c, len + 1)) < 0) {
+		if (r == -ENOMEM) {
+			log_warning("rpc: connection %" PRIu64 ": out of memory queueing output, closing", c->id);
+			rpc_conn_close_later(c);
+		}
 		return r;
 	}
+	if (c->out_len == c->out_start)
+		c->out_usec = conn_now(c->server); /* the send timeout counts from here */
+	memcpy(c->out + c->out_len, s, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
 	if (!c->processing) {
 		if ((r = conn_flush(c)) < 0) {
 			rpc_conn_close_later(c);

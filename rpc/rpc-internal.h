@@ -172,7 +172,8 @@ struct rpc_conn {
 	size_t out_start, out_len, out_alloc;
 	rpc_reply_t *replies;   /* lines not answered yet */
 	unsigned n_pending;
-	size_t held;            /* queued output + finished answers of open batches */
+	size_t held;            /* out_counted + finished answers of open batches */
+	size_t out_counted;     /* out_alloc while output is queued, else 0 */
 	uint64_t active_usec;   /* last read, write or answer (idle timeout) */
 	uint64_t partial_usec;  /* an unterminated line began then; 0 = none */
 	uint64_t out_usec;      /* output queued since, or last taken then (send timeout) */

@@ -307,6 +307,97 @@ START_TEST(send_timeout_drops_a_client_that_reads_nothing)
 }
 END_TEST
 
+/*
+ * A client that pipelines slow calls with big answers and reads none:
+ * the answers arrive after the server stopped reading it, so flow
+ * control does not bound them; the client's cap (256 KiB here) does. It
+ * gets what fits, then the end, where it used to be owed all twelve.
+ */
+START_TEST(output_for_one_client_is_bounded)
+{
+	client_t hog, good;
+	char req[12 * 96] = "";
+	int err, answers = 0;
+
+	start(no_tweak);
+	client_open(&good, srv.path);
+	client_open(&hog, srv.path);
+	for (int i = 0; i < 12; i++)
+		strcat(req, "{\"jsonrpc\":\"2.0\",\"method\":\"slow_big\",\"params\":{\"ms\":100,\"n\":100000},\"id\":1}\n");
+	client_send(&hog, req);
+	json_object *s = stats_wait(&good, "dropped", 1);
+	json_object_put(s);
+	s = stats_wait(&good, "connections", 1);
+	ck_assert_int_eq(jint(s, "output_held"), 0);
+	json_object_put(s);
+	for (char *line; (line = client_readline(&hog)); answers++)
+		free(line);
+	ck_assert_msg(answers < 12, "all %d answers (1.2 MB) waited for a client capped at 256 KiB", answers);
+	ck_assert_msg(client_wait_eof(&hog, &err) || err == ECONNRESET, "not closed: %s", strerror(err));
+	served(&good);
+	client_close(&hog);
+	client_close(&good);
+	server_stop(&srv);
+}
+END_TEST
+
+static void big_answers(rpc_limits_t *l)
+{
+	l->max_answer_bytes = 4 << 20;
+	l->max_queue_bytes = 8 << 20;
+	l->max_total_output_bytes = 16 << 20;
+}
+
+/*
+ * A client that takes most of a 3 MB answer and then stops: what it has
+ * taken is given back, the server keeps (and counts) what is left plus
+ * some slack, not a 3 MB buffer until the client goes.
+ */
+START_TEST(output_taken_is_given_back)
+{
+	client_t slow, good;
+	char buf[65536];
+	size_t got = 0;
+
+	start(big_answers);
+	client_open(&good, srv.path);
+	client_open(&slow, srv.path);
+	client_send(&slow, "{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"params\":{\"n\":3000000},\"id\":1}\n");
+	while (got < 2700000) {
+		ssize_t n = recv(slow.fd, buf, MIN(sizeof(buf), 2700000 - got), 0);
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+	}
+	/* The client has all but 300 KB: the kernel holds some, the server
+	 * queues the rest. The queue's buffer is at most 4/3 of that plus
+	 * slack (it shrinks once a quarter has gone); all buffers, with
+	 * both clients' input and the good one's kept output buffer, stay
+	 * far from the 3 MB answer. */
+	json_object *s;
+	for (int i = 0;; i++) {
+		s = stats(&good);
+		if (jint(s, "output_bytes") > 0 || i == 200)
+			break;
+		json_object_put(s);
+		usleep(10 * 1000);
+	}
+	int64_t queued = jint(s, "output_bytes"), held = jint(s, "output_held"), buffers = jint(s, "buffer_bytes");
+	json_object_put(s);
+	ck_assert_int_le(queued, 300000);
+	ck_assert_msg(held >= queued && held <= queued * 4 / 3 + 256 * 1024,
+		      "%lld bytes held for %lld queued", (long long)held, (long long)queued);
+	ck_assert_msg(buffers <= 640 * 1024, "%lld bytes of buffers for %lld queued", (long long)buffers,
+		      (long long)queued);
+	client_close(&slow);
+	served(&good);
+	s = stats_wait(&good, "connections", 1);
+	ck_assert_int_eq(jint(s, "output_held"), 0);
+	json_object_put(s);
+	client_close(&good);
+	server_stop(&srv);
+}
+END_TEST
+
 static Suite *rpc_limits_suite(void)
 {
 	Suite *s = suite_create("rpc_limits");
@@ -318,6 +409,8 @@ static Suite *rpc_limits_suite(void)
 	tcase_add_test(tc, one_answer_is_capped);
 	tcase_add_test(tc, output_for_all_clients_is_bounded);
 	tcase_add_test(tc, send_timeout_drops_a_client_that_reads_nothing);
+	tcase_add_test(tc, output_for_one_client_is_bounded);
+	tcase_add_test(tc, output_taken_is_given_back);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -118,6 +118,39 @@ static void m_big(rpc_call_t *call, json_object *p, void *u)
 	free(s);
 }
 
+/* "big", answered after ms milliseconds: output a client is owed
+ * whether or not it reads. */
+struct slow_big {
+	rpc_call_t *call;
+	size_t n;
+};
+
+static int slow_big_done(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct slow_big *b = userdata;
+	char *p = malloc(b->n + 1);
+	memset(p, 'x', b->n);
+	p[b->n] = '\0';
+	rpc_call_reply(b->call, json_object_new_string_len(p, (int)b->n));
+	free(p);
+	free(b);
+	sd_event_source_disable_unref(s);
+	return 0;
+}
+
+static void m_slow_big(rpc_call_t *call, json_object *p, void *u)
+{
+	struct slow_big *b = malloc(sizeof(*b));
+	sd_event_source *src;
+	*b = (struct slow_big){ .call = call, .n = (size_t)num(p, "n") };
+	int r = sd_event_add_time_relative(ts.event, &src, CLOCK_MONOTONIC, (uint64_t)num(p, "ms") * 1000, 0,
+					   slow_big_done, b);
+	if (r < 0) {
+		free(b);
+		rpc_call_errno(call, r, "timer");
+	}
+}
+
 static void m_stats(rpc_call_t *call, json_object *p, void *u)
 {
 	rpc_server_stats_t st;
@@ -217,6 +250,11 @@ static const rpc_field_t big_params[] = {
 	{ "n", true, { .type = RPC_TYPE_INTEGER, .has_min = true, .min = 0, .has_max = true, .max = 16 << 20 } },
 	{ NULL },
 };
+static const rpc_field_t slow_big_params[] = {
+	{ "ms", true, { .type = RPC_TYPE_INTEGER, .has_min = true, .min = 0, .has_max = true, .max = 60000 } },
+	{ "n", true, { .type = RPC_TYPE_INTEGER, .has_min = true, .min = 0, .has_max = true, .max = 16 << 20 } },
+	{ NULL },
+};
 static const rpc_field_t fail_params[] = {
 	{ "errno", true, { .type = RPC_TYPE_INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 200 } },
 	{ NULL },
@@ -253,6 +291,7 @@ static const rpc_method_t test_methods[] = {
 	{ "subscribe", "count tick notifications", count_params, NULL, m_subscribe, 0 },
 	{ "flood", "notifications until the queue overflows", NULL, NULL, m_flood, 0 },
 	{ "big", "a string of n bytes", big_params, NULL, m_big, 0 },
+	{ "slow_big", "a string of n bytes after ms milliseconds", slow_big_params, NULL, m_slow_big, 0 },
 };
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
