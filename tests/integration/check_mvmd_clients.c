@@ -70,8 +70,8 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A VM whose console log holds LOG_BYTES, as if its guest printed them. */
-static void make_vm_with_log(int fd, const char *name)
+/* A VM whose console log holds LOG_BYTES of c, as if its guest printed them. */
+static void make_vm_with_log_of(int fd, const char *name, char c)
 {
 	char params[128], path[512];
 	snprintf(params, sizeof(params), "{\"name\":\"%s\",\"memory_mib\":16}", name);
@@ -79,12 +79,17 @@ static void make_vm_with_log(int fd, const char *name)
 	snprintf(path, sizeof(path), "%s/vms/%s/console.log", d.state, mvmt_str(r, "id"));
 	json_object_put(r);
 	char *buf = malloc(LOG_BYTES);
-	memset(buf, 'x', LOG_BYTES);
+	memset(buf, c, LOG_BYTES);
 	FILE *f = fopen(path, "we");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_eq(fwrite(buf, 1, LOG_BYTES, f), LOG_BYTES);
 	fclose(f);
 	free(buf);
+}
+
+static void make_vm_with_log(int fd, const char *name)
+{
+	make_vm_with_log_of(fd, name, 'x');
 }
 
 static const char logs_req[] = "{\"jsonrpc\":\"2.0\",\"method\":\"compute.vm.logs\",\"params\":{\"id\":\"big\","
@@ -189,6 +194,35 @@ START_TEST(test_big_answers_never_read)
 	for (int i = 0; i < HOGS; i++)
 		close(hogs[i]);
 	assert_served(fd, false);
+	close(fd);
+	mvmt_forget_fd(fd);
+}
+END_TEST
+
+/*
+ * Defect 7, one answer: 4 MiB of control characters as text is 24 MiB of
+ * JSON (each escaped in six bytes), over the 16 MiB cap on one answer:
+ * -32005 with data.limit, never built in full, and the connection goes
+ * on; the same bytes in base64 fit. The old mvmd sent the 24 MiB.
+ */
+START_TEST(test_answer_over_the_cap)
+{
+	mvmt_daemon_init(&d);
+	mvmt_daemon_start(&d, "--kvm-pool", "0", NULL);
+	int fd = mvmt_connect(d.sock);
+	make_vm_with_log_of(fd, "ctl", '\x01');
+	json_object *r = mvmt_call(fd, "compute.vm.logs", "{\"id\":\"ctl\",\"tail_bytes\":4194304}");
+	ck_assert_msg(mvmt_get(r, "error") != NULL, "a %d-byte log as text was answered", LOG_BYTES);
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32005);
+	ck_assert_int_eq(mvmt_int(r, "error.data.limit"), 16 * MIB);
+	json_object_put(r);
+	r = mvmt_result(fd, "compute.vm.logs", "{\"id\":\"ctl\",\"tail_bytes\":4194304,\"encoding\":\"base64\"}");
+	ck_assert_int_eq(mvmt_int(r, "bytes"), LOG_BYTES);
+	json_object_put(r);
+	ck_assert(log_has("the answer to compute.vm.logs is over 16777216 bytes"));
+	r = mvmt_result(fd, "compute.node.info", NULL);
+	ck_assert_int_eq(mvmt_int(r, "limits.max_answer_bytes"), 16 * MIB);
+	json_object_put(r);
 	close(fd);
 	mvmt_forget_fd(fd);
 }
@@ -451,6 +485,7 @@ static Suite *clients_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_big_answers_never_read);
+	tcase_add_test(tc, test_answer_over_the_cap);
 	tcase_add_test(tc, test_refused_client_reads_the_error);
 	tcase_add_test(tc, test_idle_and_half_line_clients_give_slots_back);
 	tcase_add_test(tc, test_slow_stalled_idle_clients);
