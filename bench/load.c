@@ -18,6 +18,11 @@
  *
  *   load -s SOCKET -p MVMD_PID [-c CLIENTS] [-n REQUESTS_PER_CLIENT] [-w W]
  *
+ * With -e the server is bench/line-echo, the floor: the same clients send
+ * the same lines and take each echoed line as the answer (no VM is made,
+ * nothing is checked), so the figures side by side say what mvmd adds to
+ * a raw Unix socket round trip under the same load.
+ *
  * Prints "key=value" lines for bench/load.sh after the table.
  */
 #include <dirent.h>
@@ -36,6 +41,7 @@
 
 static const char *sock_path;
 static unsigned n_requests = 1000, write_pct = 10;
+static bool echo_floor;
 
 typedef struct client {
 	pthread_t thread;
@@ -175,6 +181,10 @@ static void *client_run(void *arg)
 			return NULL;
 		}
 		c->lat_us[c->done++] = (uint32_t)(now_us() - t0);
+		if (echo_floor) {
+			consume(c, len);
+			continue;
+		}
 		/* Our encoder writes this head on every error answer. */
 		if (!strncmp(c->buf, "{\"jsonrpc\":\"2.0\",\"error\"", 24))
 			note_error(c, c->buf);
@@ -264,22 +274,23 @@ int main(int argc, char **argv)
 	pid_t pid = 0;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:p:c:n:w:")) >= 0)
+	while ((opt = getopt(argc, argv, "s:p:c:n:w:e")) >= 0)
 		switch (opt) {
 		case 's': sock_path = optarg; break;
 		case 'p': pid = (pid_t)atoi(optarg); break;
 		case 'c': n_clients = (unsigned)atoi(optarg); break;
 		case 'n': n_requests = (unsigned)atoi(optarg); break;
 		case 'w': write_pct = (unsigned)atoi(optarg); break;
+		case 'e': echo_floor = true; break;
 		default:
-			fprintf(stderr, "usage: load -s SOCKET -p MVMD_PID [-c CLIENTS] [-n REQUESTS_PER_CLIENT] [-w WRITE_PCT]\n");
+			fprintf(stderr, "usage: load -s SOCKET -p MVMD_PID [-c CLIENTS] [-n REQUESTS_PER_CLIENT] [-w WRITE_PCT] [-e]\n");
 			return 2;
 		}
 	if (!sock_path || pid <= 0 || n_clients == 0 || n_requests == 0 || write_pct > 100) {
 		fprintf(stderr, "load: -s and -p are required\n");
 		return 2;
 	}
-	if (!call_once("{\"jsonrpc\":\"2.0\",\"method\":\"compute.vm.create\",\"params\":{\"name\":\"load-shared\","
+	if (!echo_floor && !call_once("{\"jsonrpc\":\"2.0\",\"method\":\"compute.vm.create\",\"params\":{\"name\":\"load-shared\","
 		       "\"memory_mib\":16},\"id\":1}\n")) {
 		fprintf(stderr, "load: cannot create the shared VM\n");
 		return 1;
@@ -303,7 +314,9 @@ int main(int argc, char **argv)
 	double secs = (now_us() - t0) / 1e6;
 
 	/* Every client removed its VM and closed: mvmd should be back. */
-	(void)call_once("{\"jsonrpc\":\"2.0\",\"method\":\"compute.vm.remove\",\"params\":{\"id\":\"load-shared\"},\"id\":1}\n");
+	if (!echo_floor)
+		(void)call_once("{\"jsonrpc\":\"2.0\",\"method\":\"compute.vm.remove\",\"params\":{\"id\":\"load-shared\"},"
+				"\"id\":1}\n");
 	int fds1 = proc_fds_settled(pid);
 	long rss1 = proc_rss_kb(pid);
 
@@ -325,13 +338,16 @@ int main(int argc, char **argv)
 	uint32_t p50 = total ? all[total / 2] : 0, p99 = total ? all[total * 99 / 100] : 0,
 		 pmax = total ? all[total - 1] : 0;
 
-	printf("load: %u clients x %u requests: %u%% vm.create/remove, the rest vm.status:node.info:vm.list 45:30:15\n",
-	       n_clients, n_requests, write_pct);
+	printf("%s: %u clients x %u requests: %u%% vm.create/remove, the rest vm.status:node.info:vm.list 45:30:15\n",
+	       echo_floor ? "floor (raw Unix socket line echo, the same lines)" : "load", n_clients, n_requests,
+	       write_pct);
 	printf("  answered   %zu in %.1f s: %.0f requests/s\n", total, secs, (double)total / secs);
 	printf("  errors     %u (goal 0)\n", errors);
 	printf("  latency    p50 %u us, p99 %u us, max %u us\n", p50, p99, pmax);
-	printf("  mvmd RSS   %ld KiB before, %ld KiB after (%+ld)\n", rss0, rss1, rss1 - rss0);
-	printf("  mvmd fds   %d before, %d after (goal: flat)\n", fds0, fds1);
+	if (!echo_floor) {
+		printf("  mvmd RSS   %ld KiB before, %ld KiB after (%+ld)\n", rss0, rss1, rss1 - rss0);
+		printf("  mvmd fds   %d before, %d after (goal: flat)\n", fds0, fds1);
+	}
 	printf("requests=%zu\nerrors=%u\np50_us=%u\np99_us=%u\nrss_before_kb=%ld\nrss_after_kb=%ld\nfds_before=%d\nfds_after=%d\n",
 	       total, errors, p50, p99, rss0, rss1, fds0, fds1);
 	for (unsigned i = 0; i < n_clients; i++) {
