@@ -150,8 +150,9 @@ static json_object *number_build(const char *p, size_t len)
 	return o;
 }
 
-/* Builds the value at p[*i]; advances *i past it. Returns -ENOMEM, or
- * -EBADMSG for a member name containing U+0000. */
+/* Builds the value at p[*i]; advances *i past it. Returns -ENOMEM,
+ * -EBADMSG for a member name containing U+0000, or -EEXIST for an object
+ * with the same member name twice (after unescaping). */
 static int value_build(const char *p, size_t n, size_t *i, json_object **ret)
 {
 	size_t j = *i;
@@ -183,13 +184,20 @@ static int value_build(const char *p, size_t n, size_t *i, json_object **ret)
 				r = -EBADMSG;
 				goto fail;
 			}
+			if (json_object_object_get_ex(o, key, NULL)) {
+				/* json-c would keep the last one; other readers
+				 * keep the first: refuse text that means two
+				 * things. */
+				free(heap);
+				r = -EEXIST;
+				goto fail;
+			}
 			j = ws(p, n, ws(p, n, end) + 1); /* past ':' */
 			json_object *v;
 			r = value_build(p, n, &j, &v);
 			if (r == 0)
-				/* A key containing U+0000 cannot be a C string: it is
-				 * kept cut at the NUL, which names no param. */
-				r = json_object_object_add(o, key, v) < 0 ? (json_object_put(v), -ENOMEM) : 0;
+				r = json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_KEY_IS_NEW) < 0
+					    ? (json_object_put(v), -ENOMEM) : 0;
 			free(heap);
 			if (r < 0)
 				goto fail;
@@ -290,6 +298,8 @@ int rpc_buf_reserve(rpc_buf_t *b, size_t extra)
 
 int rpc_buf_add(rpc_buf_t *b, const char *s, size_t n)
 {
+	if (b->max && n > b->max - MIN(b->len, b->max))
+		return -EFBIG;
 	if (rpc_buf_reserve(b, n + 1) < 0)
 		return -ENOMEM;
 	memcpy(b->p + b->len, s, n);
@@ -301,6 +311,9 @@ int rpc_buf_add(rpc_buf_t *b, const char *s, size_t n)
 static int append_string(rpc_buf_t *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
+	/* Even unescaped the string would not fit: do not reserve for it. */
+	if (b->max && n + 2 > b->max - MIN(b->len, b->max))
+		return -EFBIG;
 	/* Worst case every byte becomes \u00XX. */
 	if (rpc_buf_reserve(b, n * 6 + 3) < 0)
 		return -ENOMEM;
@@ -332,7 +345,7 @@ static int append_string(rpc_buf_t *b, const char *s, size_t n)
 	*q++ = '"';
 	*q = '\0';
 	b->len = (size_t)(q - b->p);
-	return 0;
+	return b->max && b->len > b->max ? -EFBIG : 0;
 }
 
 int rpc_json_append(rpc_buf_t *b, json_object *o, unsigned depth)

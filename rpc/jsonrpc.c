@@ -39,32 +39,41 @@ json_object *rpc_errno_data(int error, const char *reason)
 	return d;
 }
 
-/* "<head><body>,\"id\":<id>}" */
+/* "<head><body>,\"id\":<id>}", at most max bytes (0: any) */
 static char *response_build(const char *head, size_t head_len, json_object *body, const char *id, size_t id_len,
-			    size_t *ret_len)
+			    size_t max, size_t *ret_len, int *ret_error)
 {
-	rpc_buf_t b = { 0 };
+	rpc_buf_t b = { .max = max };
+	int r;
 
 	if (!id) {
 		id = "null";
 		id_len = 4;
 	}
-	if (rpc_buf_reserve(&b, head_len + id_len + 64) < 0 || rpc_buf_add(&b, head, head_len) < 0 ||
-	    rpc_json_append(&b, body, 0) < 0 || rpc_buf_add(&b, ",\"id\":", 6) < 0 || rpc_buf_add(&b, id, id_len) < 0 ||
-	    rpc_buf_add(&b, "}", 1) < 0) {
+	if ((r = rpc_buf_reserve(&b, head_len + id_len + 64)) < 0 || (r = rpc_buf_add(&b, head, head_len)) < 0 ||
+	    (r = rpc_json_append(&b, body, 0)) < 0 || (r = rpc_buf_add(&b, ",\"id\":", 6)) < 0 ||
+	    (r = rpc_buf_add(&b, id, id_len)) < 0 || (r = rpc_buf_add(&b, "}", 1)) < 0) {
 		free(b.p);
+		if (ret_error)
+			*ret_error = r;
 		return NULL;
 	}
 	*ret_len = b.len;
 	return b.p;
 }
 
-char *rpc_response_result(const char *id, size_t id_len, json_object *result, size_t *ret_len)
+char *rpc_response_result_max(const char *id, size_t id_len, json_object *result, size_t max, size_t *ret_len,
+			      int *ret_error)
 {
 	static const char head[] = "{\"jsonrpc\":\"2.0\",\"result\":";
-	char *s = response_build(head, sizeof(head) - 1, result, id, id_len, ret_len);
+	char *s = response_build(head, sizeof(head) - 1, result, id, id_len, max, ret_len, ret_error);
 	json_object_put(result);
 	return s;
+}
+
+char *rpc_response_result(const char *id, size_t id_len, json_object *result, size_t *ret_len)
+{
+	return rpc_response_result_max(id, id_len, result, 0, ret_len, NULL);
 }
 
 char *rpc_response_error(const char *id, size_t id_len, int code, const char *message, json_object *data,
@@ -80,7 +89,7 @@ char *rpc_response_error(const char *id, size_t id_len, int code, const char *me
 	json_object_object_add(e, "code", json_object_new_int(code));
 	json_object_object_add(e, "message", json_object_new_string(message ? message : rpc_error_message(code)));
 	json_object_object_add(e, "data", data ? data : json_object_new_object());
-	char *s = response_build(head, sizeof(head) - 1, e, id, id_len, ret_len);
+	char *s = response_build(head, sizeof(head) - 1, e, id, id_len, 0, ret_len, NULL);
 	json_object_put(e);
 	return s;
 }
@@ -190,6 +199,10 @@ static void entry_parse(rpc_entry_t *e, const char *p, size_t n)
 {
 	const char *reason = NULL;
 	bool bad_id = false, have_jsonrpc = false, nul;
+	/* Members seen: a second "method" must not quietly replace the
+	 * first (a proxy that checked the first would be fooled). */
+	enum { SEEN_ID = 1, SEEN_JSONRPC = 2, SEEN_METHOD = 4, SEEN_PARAMS = 8 };
+	unsigned seen = 0, seen_twice = 0, member;
 	size_t i;
 
 	if (p[0] != '{')
@@ -209,11 +222,19 @@ static void entry_parse(rpc_entry_t *e, const char *p, size_t n)
 		size_t vs = skip_ws(p, n, i), ve;
 		const char *v = p + vs;
 		bool is_params = key_is(p + ks, ke - ks, "params", key);
+		member = is_params ? SEEN_PARAMS : key_is(p + ks, ke - ks, "id", key) ? SEEN_ID
+			 : key_is(p + ks, ke - ks, "jsonrpc", key) ? SEEN_JSONRPC
+			 : key_is(p + ks, ke - ks, "method", key) ? SEEN_METHOD : 0;
+		if (seen & member) {
+			reason = reason ? reason : "duplicate member in request object";
+			seen_twice |= member;
+		}
+		seen |= member;
 		/* params are built while walked; everything else is skipped */
 		ve = is_params && (v[0] == '{' || v[0] == '[') ? vs : skip_value(p, n, vs);
 		size_t vl = ve - vs;
 
-		if (key_is(p + ks, ke - ks, "id", key)) {
+		if (member == SEEN_ID) {
 			if (v[0] == '"' || v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) {
 				e->id = v;
 				e->id_len = vl;
@@ -222,14 +243,14 @@ static void entry_parse(rpc_entry_t *e, const char *p, size_t n)
 			} else
 				bad_id = true;
 			e->has_id = true;
-		} else if (key_is(p + ks, ke - ks, "jsonrpc", key)) {
+		} else if (member == SEEN_JSONRPC) {
 			_cleanup_free_ char *ver = NULL;
 			bool exact = vl == 5 && memcmp(v, "\"2.0\"", 5) == 0;
 			if (!exact && (v[0] != '"' || !(ver = decode_string(v, vl, &nul)) || strcmp(ver, "2.0") != 0 || nul))
 				reason = reason ? reason : "\"jsonrpc\" must be exactly \"2.0\"";
 			else
 				have_jsonrpc = true;
-		} else if (key_is(p + ks, ke - ks, "method", key)) {
+		} else if (member == SEEN_METHOD) {
 			entry_free_method(e);
 			nul = false;
 			if (v[0] != '"')
@@ -250,6 +271,8 @@ static void entry_parse(rpc_entry_t *e, const char *p, size_t n)
 				int r = rpc_json_build_at(p, n, &ve, &e->params);
 				if (r == -EBADMSG)
 					reason = reason ? reason : "a params member name contains U+0000";
+				else if (r == -EEXIST)
+					reason = reason ? reason : "duplicate member name in params";
 				else if (r < 0)
 					return entry_error(e, RPC_ERROR_INTERNAL, "out of memory");
 			}
@@ -261,6 +284,9 @@ static void entry_parse(rpc_entry_t *e, const char *p, size_t n)
 			i = skip_ws(p, n, i + 1);
 	}
 
+	/* Two ids: which one the client would match is anyone's guess. */
+	if (seen_twice & SEEN_ID)
+		e->id = NULL;
 	/* An id of the wrong type cannot be echoed: answer with null. */
 	if (bad_id) {
 		e->id = NULL;

@@ -6,8 +6,10 @@
  * and a few other extensions; JSON-RPC clients must get -32700 for those,
  * not a lenient reading. This scanner builds nothing: it walks the bytes
  * once with an explicit depth counter (no recursion, so hostile nesting
- * costs no stack) and reports the first offending offset. UTF-8 validity
- * is left to json-c (JSON_TOKENER_VALIDATE_UTF8).
+ * costs no stack) and reports the first offending offset. Strings must be
+ * valid UTF-8, and \u escapes of UTF-16 surrogates must pair up: a lone
+ * surrogate is refused rather than silently turned into U+FFFD (RFC 8259
+ * §8.2 leaves it undefined; I-JSON, RFC 7493, forbids it).
  */
 #include <stdbool.h>
 #include <string.h>
@@ -59,6 +61,20 @@ static size_t utf8_len(const unsigned char *p, size_t n, size_t i)
 	return len;
 }
 
+/* Whether p[i..i+4) are four hex digits. */
+static bool hex4_at(const char *p, size_t n, size_t i)
+{
+	return i + 4 <= n && is_hex(p[i]) && is_hex(p[i + 1]) && is_hex(p[i + 2]) && is_hex(p[i + 3]);
+}
+
+static unsigned hex4_value(const char *p)
+{
+	unsigned v = 0;
+	for (int k = 0; k < 4; k++)
+		v = v * 16 + (unsigned)(p[k] <= '9' ? p[k] - '0' : (p[k] | 0x20) - 'a' + 10);
+	return v;
+}
+
 /* Returns the offset after the string starting at p[i] == '"', or 0. */
 static size_t scan_string(const char *p, size_t n, size_t i, const char **reason)
 {
@@ -85,14 +101,31 @@ static size_t scan_string(const char *p, size_t n, size_t i, const char **reason
 			switch (p[i]) {
 			case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
 				break;
-			case 'u':
-				if (i + 4 >= n || !is_hex(p[i + 1]) || !is_hex(p[i + 2]) ||
-				    !is_hex(p[i + 3]) || !is_hex(p[i + 4])) {
+			case 'u': {
+				if (!hex4_at(p, n, i + 1)) {
 					*reason = "bad \\u escape";
 					return 0;
 				}
+				unsigned cp = hex4_value(p + i + 1);
 				i += 4;
+				/* A surrogate must come as a high-low pair: a lone
+				 * one is no character and has no UTF-8 form, so it
+				 * would have to be replaced, changing the text. */
+				if (cp >= 0xDC00 && cp <= 0xDFFF) {
+					*reason = "lone UTF-16 surrogate in \\u escape";
+					return 0;
+				}
+				if (cp >= 0xD800 && cp <= 0xDBFF) {
+					unsigned lo = i + 2 < n && p[i + 1] == '\\' && p[i + 2] == 'u' && hex4_at(p, n, i + 3)
+						? hex4_value(p + i + 3) : 0;
+					if (lo < 0xDC00 || lo > 0xDFFF) {
+						*reason = "lone UTF-16 surrogate in \\u escape";
+						return 0;
+					}
+					i += 6;
+				}
 				break;
+			}
 			default:
 				*reason = "bad escape";
 				return 0;

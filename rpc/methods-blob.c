@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "methods.h"
 #include "util/macro.h"
@@ -204,6 +205,7 @@ static void put_failed(rpc_call_t *call, int r, const char *param, const blob_pu
 			reply_param_errno(call, RPC_ERROR_INVALID_PARAMS, "path", r, reason);
 			return;
 		case -EINVAL:
+		case -ENXIO: /* a socket (or a device without a driver) swapped in after the lstat */
 			snprintf(reason, sizeof(reason), "%s: not a regular file", path);
 			reply_param_errno(call, RPC_ERROR_INVALID_PARAMS, "path", r, reason);
 			return;
@@ -211,6 +213,12 @@ static void put_failed(rpc_call_t *call, int r, const char *param, const blob_pu
 	}
 	snprintf(reason, sizeof(reason), "cannot store the blob: %s", strerror(-r));
 	rpc_call_errno(call, r, reason);
+}
+
+static const char *file_type_name(mode_t mode)
+{
+	return S_ISSOCK(mode) ? "a socket" : S_ISFIFO(mode) ? "a FIFO" : S_ISCHR(mode) ? "a character device"
+	       : S_ISBLK(mode) ? "a block device" : "not a file";
 }
 
 static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
@@ -260,6 +268,18 @@ static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
 		if (!methods_peer_may_name_host_files(call)) {
 			reply_param_errno(call, RPC_ERROR_SERVER, "path", EPERM,
 					  "only clients running as root (or as mvmd's user) may put host files by path; send data instead");
+			return;
+		}
+		/* Opening a FIFO or a device can block or act (a tape
+		 * rewinds, a tty is taken): refuse anything but a regular
+		 * file, a directory or a symlink (those get their own
+		 * answers below) from its lstat, before opening it. The
+		 * blob store checks again after opening, for the race. */
+		struct stat st;
+		if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+			char reason[512];
+			snprintf(reason, sizeof(reason), "%s: not a regular file (%s)", path, file_type_name(st.st_mode));
+			reply_param_errno(call, RPC_ERROR_INVALID_PARAMS, "path", -EINVAL, reason);
 			return;
 		}
 		r = blob_put_path(bs, path, &opts, &info, &created);

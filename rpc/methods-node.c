@@ -46,6 +46,7 @@ static void node_info(rpc_call_t *call, json_object *params, void *userdata)
 	json_object_object_add(limits, "max_memory_mib", json_object_new_int64((int64_t)cfg->max_memory_mib));
 	json_object_object_add(limits, "max_request_bytes", json_object_new_int64((int64_t)ctx->limits->max_request_bytes));
 	json_object_object_add(limits, "max_clients", json_object_new_int64(ctx->limits->max_clients));
+	json_object_object_add(limits, "max_answer_bytes", json_object_new_int64((int64_t)ctx->limits->max_answer_bytes));
 	json_object_object_add(limits, "event_ring_capacity", json_object_new_int64((int64_t)cfg->node_ring_capacity));
 	json_object_object_add(limits, "vm_transition_ring_capacity", json_object_new_int64(FSM_VM_RING_CAPACITY));
 	json_object_object_add(res, "limits", limits);

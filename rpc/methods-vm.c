@@ -303,7 +303,7 @@ static void follower_on_close(rpc_conn_t *c, void *userdata)
 static const rpc_field_t tail_params[] = {
 	{ "id", false, METHODS_VM_REF_SCHEMA },
 	{ "since", false, { .type = RPC_TYPE_INTEGER, .description = "first sequence number wanted (default: oldest held)", .has_min = true, .min = 0 } },
-	{ "limit", false, { .type = RPC_TYPE_INTEGER, .description = "at most this many events (default 100)", .has_min = true, .min = 1, .has_max = true, .max = 10000 } },
+	{ "limit", false, { .type = RPC_TYPE_INTEGER, .description = "at most this many events (default 100); 0: none, only \"next\" (with follow: just follow)", .has_min = true, .min = 0, .has_max = true, .max = 10000 } },
 	{ "follow", false, { .type = RPC_TYPE_BOOLEAN, .description = "keep sending compute.vm.event notifications on this connection" } },
 	{ NULL },
 };
@@ -333,7 +333,9 @@ static void vm_events_tail(rpc_call_t *call, json_object *params, void *userdata
 
 	arr = json_object_new_array();
 	next = MAX(since, ring->next_seq);
-	for (i = 0; arr && i < ring->count; i++) {
+	/* limit 0 asks for no backlog at all, not for all of it as
+	 * notifications: a follower that only wants what happens next. */
+	for (i = 0; arr && limit > 0 && i < ring->count; i++) {
 		const fsm_event_t *e = fsm_ring_get(ring, i);
 		if (e->seq < since || (vm_id[0] && strcmp(e->vm, vm_id) != 0))
 			continue;

@@ -14,6 +14,11 @@
 #include "util/macro.h"
 
 #define RPC_MAX_DEPTH_LIMIT 1024u
+/* Refused connections drained at once (beyond: closed at once). */
+#define RPC_LINGER_MAX 16u
+/* How long a refused connection is drained before it is closed. */
+#define RPC_USEC_PER_SEC 1000000ull
+#define RPC_LINGER_USEC (2 * RPC_USEC_PER_SEC)
 
 /* rpc/jsonscan.c: strict RFC 8259 syntax check; -EINVAL with the offset
  * and a static reason on the first error. */
@@ -57,6 +62,10 @@ void rpc_line_done(rpc_line_t *l);
 char *rpc_response_result(const char *id, size_t id_len, json_object *result, size_t *ret_len);
 char *rpc_response_error(const char *id, size_t id_len, int code, const char *message, json_object *data,
 			 size_t *ret_len);
+/* rpc_response_result() held to max bytes (0: no limit): NULL with
+ * *ret_error -EFBIG when the answer is longer, -ENOMEM or -ELOOP. */
+char *rpc_response_result_max(const char *id, size_t id_len, json_object *result, size_t max, size_t *ret_len,
+			      int *ret_error);
 json_object *rpc_error_data(const char *reason);
 json_object *rpc_errno_data(int error, const char *reason);
 /* Serialises obj plus a trailing '\n' (and a NUL not counted in
@@ -67,11 +76,13 @@ char *rpc_to_line(json_object *obj, size_t *ret_len);
 typedef struct rpc_buf {
 	char *p;          /* NUL-terminated while non-NULL */
 	size_t len, alloc;
+	size_t max;       /* 0, or appends that would pass it fail with -EFBIG */
 } rpc_buf_t;
 int rpc_buf_reserve(rpc_buf_t *b, size_t extra);
 int rpc_buf_add(rpc_buf_t *b, const char *s, size_t n);
 /* Text accepted by rpc_json_check() -> json-c objects (NULL for null).
- * -ENOMEM, or -EBADMSG for a member name containing U+0000. */
+ * -ENOMEM, -EBADMSG for a member name containing U+0000, or -EEXIST for
+ * an object that names a member twice (at any depth). */
 int rpc_json_build(const char *p, size_t n, json_object **ret);
 /* The same for the value at p[*i]; advances *i past it. */
 int rpc_json_build_at(const char *p, size_t n, size_t *i, json_object **ret);
@@ -133,9 +144,18 @@ struct rpc_server {
 	} *listeners;
 	size_t n_listeners;
 	sd_event_source *accept_retry;  /* re-enables listeners after EMFILE */
+	sd_event_source *sweep;         /* connection timeouts, lingering refusals */
 	rpc_conn_t *conns;              /* doubly linked */
 	unsigned n_conns;
-	uint64_t next_conn_id, n_accepted, n_rejected;
+	uint64_t next_conn_id, n_accepted, n_rejected, n_dropped;
+	size_t out_held;                /* sum of the connections' held output */
+	uint64_t next_queued_seq;       /* orders the connections by when their output began to wait */
+	struct rpc_linger {             /* refused connections being drained */
+		int fd;
+		sd_event_source *io;
+		uint64_t deadline;
+	} lingers[RPC_LINGER_MAX];
+	unsigned n_lingers;
 };
 
 struct rpc_conn {
@@ -152,6 +172,13 @@ struct rpc_conn {
 	size_t out_start, out_len, out_alloc;
 	rpc_reply_t *replies;   /* lines not answered yet */
 	unsigned n_pending;
+	size_t held;            /* out_counted + finished answers of open batches */
+	size_t out_counted;     /* out_alloc while output is queued, else 0 */
+	uint64_t active_usec;   /* last read, write or answer (idle timeout) */
+	uint64_t partial_usec;  /* an unterminated line began then; 0 = none */
+	uint64_t out_usec;      /* output queued since, or last taken then (send timeout) */
+	uint64_t queued_usec;   /* the queue last was empty then (for the log) */
+	uint64_t queued_seq;    /* ... in the server's order: the lowest is the slowest client */
 	bool eof, too_large, closed, processing;
 	bool dying;             /* to be closed from the loop (close_later) */
 	rpc_hook_t *hooks;
@@ -177,6 +204,7 @@ struct rpc_reply {
 	bool batch;
 	unsigned n_waiting;     /* calls not answered yet */
 	size_t n_slots;         /* answers expected (1 when not a batch) */
+	size_t text_bytes;      /* of the answers stored in slots */
 	struct rpc_slot {
 		char *text;
 		size_t len;
@@ -193,6 +221,16 @@ int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj);
 /* Queues p[0..n) followed by '\n'. */
 int rpc_conn_queue_line(rpc_conn_t *c, const char *p, size_t n);
 void rpc_conn_reply_done(rpc_conn_t *c);
+/* Accounts n more bytes of output held for c (rpc_conn_unhold gives them
+ * back). Over the client's or the node's limit the slowest clients are
+ * disconnected; -ENOBUFS when that is c (closed from the loop, the bytes
+ * not held). */
+int rpc_conn_hold(rpc_conn_t *c, size_t n);
+void rpc_conn_unhold(rpc_conn_t *c, size_t n);
+/* Applies the timeouts to c (from the server's sweep). */
+void rpc_conn_sweep(rpc_conn_t *c, uint64_t now);
+/* server.c: arms the sweep timer when something needs it. */
+void rpc_server_sweep_update(rpc_server_t *s);
 /* Close from the loop, soon: for failures inside calls handlers make. */
 void rpc_conn_close_later(rpc_conn_t *c);
 

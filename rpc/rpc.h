@@ -117,16 +117,18 @@ bool rpc_conn_is_open(rpc_conn_t *c);
 const struct ucred *rpc_conn_peer(rpc_conn_t *c);
 /* Queue a notification {"jsonrpc":"2.0","method":...,"params":...} to the
  * peer. Takes params (may be NULL: no params member). Returns 0, -EPIPE when
- * the connection is closed, or -ENOBUFS when its output queue was over the
- * hard cap (max_notify_bytes): the slow follower is then disconnected.
- * (-ENOMEM, or -ELOOP for params that contain themselves, are possible
- * too.) A connection that fails while a handler answers or notifies is
+ * the connection is closed, or -ENOBUFS when its output would pass the
+ * hard cap (max_queue_bytes, or the node's max_total_output_bytes with
+ * this client the slowest): the slow follower is then disconnected.
+ * (-ENOMEM, -EFBIG for a notification over max_answer_bytes, which is not
+ * sent, or -ELOOP for params that contain themselves, are possible too.) A connection that fails while a handler answers or notifies is
  * closed from the event loop shortly after, never inside that call: close
  * hooks do not run under the caller's feet; rpc_conn_is_open() turns false
  * at once. */
 int rpc_conn_notify(rpc_conn_t *c, const char *method, json_object *params);
 /* Close hooks run once, when the connection closes (peer left, error,
- * server freed), before the server drops its reference. Adding the same
+ * server freed), before the server drops its reference. A connection with
+ * a close hook counts as subscribed: the idle timeout spares it. Adding the same
  * (fn, userdata) twice registers it twice. -EPIPE if already closed or
  * closing (rpc_conn_is_open() false). */
 int rpc_conn_add_close_hook(rpc_conn_t *c, void (*fn)(rpc_conn_t *c, void *userdata), void *userdata);
@@ -141,9 +143,27 @@ typedef struct rpc_limits {
 	size_t max_request_bytes;  /* one line, without the '\n' (default 1 MiB) */
 	unsigned max_clients;      /* concurrent connections (default 256) */
 	size_t max_output_bytes;   /* stop reading a client whose queue is above (default 1 MiB) */
-	size_t max_notify_bytes;   /* rpc_conn_notify disconnects above (default 16 MiB) */
 	unsigned max_depth;        /* JSON nesting depth (default 64) */
 	unsigned max_pending;      /* request lines not yet answered per connection before it stops being read (default 128) */
+	/* Memory held for output. An answer (a batch's whole line, a
+	 * notification) longer than max_answer_bytes is replaced by a -32005
+	 * error (a notification is not sent). A client whose held output
+	 * (queued lines plus a batch's finished answers) would pass
+	 * max_queue_bytes is disconnected; when the output held for all
+	 * clients would pass max_total_output_bytes, the clients whose
+	 * queues have been waiting longest are disconnected until it fits.
+	 * max_answer_bytes <= max_queue_bytes <= max_total_output_bytes. */
+	size_t max_answer_bytes;        /* default 16 MiB */
+	size_t max_queue_bytes;         /* default 32 MiB */
+	size_t max_total_output_bytes;  /* default 256 MiB */
+	/* Connection timeouts in microseconds, 0 = none. Idle: no request in
+	 * progress, no output queued, no partial line, no subscription (a
+	 * close hook). Line: a request line begun and not finished; the
+	 * client gets -32006 and the connection ends once earlier answers
+	 * are out. Send: queued output of which the client took nothing. */
+	uint64_t idle_timeout_usec;     /* default 5 min */
+	uint64_t line_timeout_usec;     /* default 30 s */
+	uint64_t send_timeout_usec;     /* default 60 s */
 } rpc_limits_t;
 
 void rpc_limits_default(rpc_limits_t *l);
@@ -166,7 +186,9 @@ void *rpc_server_get_userdata(rpc_server_t *s);
 typedef struct rpc_server_stats {
 	unsigned n_connections;
 	uint64_t n_accepted, n_rejected;  /* rejected: over max_clients */
+	uint64_t n_dropped;               /* closed by an output limit or a timeout */
 	size_t input_bytes, output_bytes; /* buffered over all connections now */
+	size_t output_held;               /* output counted against max_total_output_bytes */
 	size_t buffer_bytes;              /* memory held by those buffers (capacity) */
 	unsigned pending_calls;           /* request lines not fully answered yet, all connections */
 } rpc_server_stats_t;

@@ -3,6 +3,7 @@
  * The server: listeners, accepting (with the client cap), dispatch of a
  * parsed line to method handlers, and the call objects handlers answer.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -18,9 +19,14 @@ void rpc_limits_default(rpc_limits_t *l)
 		.max_request_bytes = 1024 * 1024,
 		.max_clients = 256,
 		.max_output_bytes = 1024 * 1024,
-		.max_notify_bytes = 16 * 1024 * 1024,
 		.max_depth = 64,
 		.max_pending = 128,
+		.max_answer_bytes = 16 * 1024 * 1024,
+		.max_queue_bytes = 32 * 1024 * 1024,
+		.max_total_output_bytes = 256 * 1024 * 1024,
+		.idle_timeout_usec = 5 * 60 * RPC_USEC_PER_SEC,
+		.line_timeout_usec = 30 * RPC_USEC_PER_SEC,
+		.send_timeout_usec = 60 * RPC_USEC_PER_SEC,
 	};
 }
 
@@ -33,6 +39,21 @@ static void reply_free(rpc_reply_t *r)
 	if (r->slots != &r->one_slot)
 		free(r->slots);
 	free(r);
+}
+
+/* A batch's finished answers are held (counted as output of the
+ * connection) until the batch's line goes out; they are given back here
+ * and freed when they will never be sent. */
+static void reply_drop_texts(rpc_reply_t *r, rpc_conn_t *c)
+{
+	for (size_t i = 0; i < r->n_slots; i++) {
+		free(r->slots[i].text);
+		r->slots[i].text = NULL;
+		r->slots[i].len = 0;
+	}
+	if (r->batch && c)
+		rpc_conn_unhold(c, r->text_bytes);
+	r->text_bytes = 0;
 }
 
 static void reply_unlink(rpc_reply_t *r)
@@ -53,8 +74,11 @@ static void reply_unlink(rpc_reply_t *r)
 
 void rpc_reply_detach_all(rpc_conn_t *c)
 {
-	while (c->replies)
-		reply_unlink(c->replies);
+	while (c->replies) {
+		rpc_reply_t *r = c->replies;
+		reply_drop_texts(r, c);
+		reply_unlink(r);
+	}
 }
 
 /* Sends the line: the single answer, or "[a,b,...]" for a batch (no
@@ -70,6 +94,9 @@ static void reply_send(rpc_reply_t *r, rpc_conn_t *c)
 	for (size_t i = 0; i < r->n_slots; i++)
 		if (r->slots[i].text)
 			len += r->slots[i].len + 1, n++;
+	/* From here on the answers are the line's, counted as it is queued. */
+	rpc_conn_unhold(c, r->text_bytes);
+	r->text_bytes = 0;
 	if (n == 0)
 		return;
 	char *buf = malloc(len + 1), *q = buf;
@@ -107,15 +134,41 @@ static void reply_store(rpc_reply_t *r, long slot, char *text, size_t len)
 		free(text);
 		return;
 	}
-	free(r->slots[slot].text);
+	assert(!r->slots[slot].text); /* each call answers once */
+	/* A single answer goes out at once; a batch's waits for the others
+	 * and is held meanwhile (on failure the connection is going away
+	 * and r is detached). */
+	if (text && r->batch && rpc_conn_hold(r->conn, len + 1) < 0) {
+		free(text);
+		return;
+	}
 	r->slots[slot].text = text;
 	r->slots[slot].len = text ? len : 0;
+	if (text && r->batch)
+		r->text_bytes += len + 1;
+}
+
+static char *too_large_error(rpc_call_t *call, size_t limit, size_t *ret_len)
+{
+	json_object *d = rpc_error_data("the answer is larger than the limit on one answer; ask for less");
+	if (d)
+		json_object_object_add(d, "limit", json_object_new_int64((int64_t)limit));
+	return rpc_response_error(call->id, call->id_len, RPC_ERROR_RESOURCE_LIMIT, NULL, d, ret_len);
 }
 
 static void call_finish(rpc_call_t *call, char *text, size_t len)
 {
 	rpc_reply_t *r = call->reply;
 
+	/* A batch's line holds all its answers: together they stay within
+	 * the limit on one answer, the ones that do not fit say so. */
+	if (text && r->batch && r->conn) {
+		size_t max = r->conn->server->limits.max_answer_bytes;
+		if (len + 1 > max - MIN(r->text_bytes + 2, max)) {
+			free(text);
+			text = too_large_error(call, max, &len);
+		}
+	}
 	reply_store(r, call->slot, text, len);
 	if (call->id != call->id_buf)
 		free(call->id);
@@ -154,7 +207,14 @@ void rpc_call_reply(rpc_call_t *call, json_object *result)
 	char *text = NULL;
 
 	if (call_wants_answer(call)) {
-		text = rpc_response_result(call->id, call->id_len, result, &len);
+		size_t max = call->reply->conn->server->limits.max_answer_bytes;
+		int r = 0;
+		text = rpc_response_result_max(call->id, call->id_len, result, max, &len, &r);
+		if (!text && r == -EFBIG) {
+			log_info("rpc: connection %" PRIu64 ": the answer to %s is over %zu bytes; answering -32005",
+				 call->reply->conn->id, call->method->name, max);
+			text = too_large_error(call, max, &len);
+		}
 		if (!text)
 			text = fallback_error(call, &len);
 	} else
@@ -411,9 +471,46 @@ static int server_on_accept_retry(sd_event_source *src, uint64_t usec, void *use
 	return 0;
 }
 
-/* Over the cap the connection is accepted, told why in one error line, and
- * closed: a client learns the reason at once instead of hanging in the
- * listen backlog. */
+/* Reads and discards what a refused client sent; true once it is done
+ * (EOF or an error). */
+static bool linger_drain(int fd)
+{
+	char buf[4096];
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return true;
+		if (n < 0 && errno == EAGAIN)
+			return false;
+	}
+	return false;
+}
+
+static void linger_close(rpc_server_t *s, unsigned i)
+{
+	sd_event_source_disable_unref(s->lingers[i].io);
+	safe_close(s->lingers[i].fd);
+	s->lingers[i] = s->lingers[--s->n_lingers];
+}
+
+static int server_on_linger(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	rpc_server_t *s = userdata;
+	for (unsigned i = 0; i < s->n_lingers; i++)
+		if (s->lingers[i].fd == fd) {
+			if (linger_drain(fd))
+				linger_close(s, i);
+			break;
+		}
+	return 0;
+}
+
+/* Over the cap the connection is accepted, told why in one error line,
+ * and closed: a client learns the reason at once instead of hanging in
+ * the listen backlog. Closing a socket with unread input resets it, and
+ * the client would see ECONNRESET where it expects its answer: so the
+ * server stops writing (the client reads the line, then EOF) and drains
+ * what the client sends until it closes, for a short while. */
 static void server_reject(rpc_server_t *s, int fd)
 {
 	json_object *d = rpc_error_data("too many connections");
@@ -426,8 +523,82 @@ static void server_reject(rpc_server_t *s, int fd)
 		(void)!send(fd, line, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
 	free(line);
-	safe_close(fd);
 	s->n_rejected++;
+	(void)shutdown(fd, SHUT_WR);
+	if (linger_drain(fd) || s->n_lingers >= RPC_LINGER_MAX) {
+		safe_close(fd);
+		return;
+	}
+	struct rpc_linger *l = &s->lingers[s->n_lingers];
+	if (sd_event_add_io(s->event, &l->io, fd, EPOLLIN, server_on_linger, s) < 0) {
+		safe_close(fd);
+		return;
+	}
+	uint64_t now = 0;
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+	l->fd = fd;
+	l->deadline = now + RPC_LINGER_USEC;
+	s->n_lingers++;
+	rpc_server_sweep_update(s);
+}
+
+/* --- timeouts ---------------------------------------------------------------- */
+
+static bool server_has_timeouts(rpc_server_t *s)
+{
+	return s->limits.idle_timeout_usec || s->limits.line_timeout_usec || s->limits.send_timeout_usec;
+}
+
+/* A quarter of the shortest timeout, within 10 ms..1 s: a connection
+ * goes at most that much after its time. */
+static uint64_t server_sweep_interval(rpc_server_t *s)
+{
+	uint64_t m = RPC_LINGER_USEC;
+	const uint64_t t[] = { s->limits.idle_timeout_usec, s->limits.line_timeout_usec, s->limits.send_timeout_usec };
+	for (size_t i = 0; i < ELEMENTSOF(t); i++)
+		if (t[i])
+			m = MIN(m, t[i]);
+	return MIN(MAX(m / 4, 10 * 1000ull), RPC_USEC_PER_SEC);
+}
+
+static int server_on_sweep(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	rpc_server_t *s = userdata;
+	uint64_t now = 0;
+
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+	/* Sweeping closes from the loop (close_later): the list stays. */
+	for (rpc_conn_t *c = s->conns; c; c = c->next)
+		rpc_conn_sweep(c, now);
+	for (unsigned i = s->n_lingers; i > 0; i--)
+		if (now >= s->lingers[i - 1].deadline)
+			linger_close(s, i - 1);
+	rpc_server_sweep_update(s);
+	return 0;
+}
+
+void rpc_server_sweep_update(rpc_server_t *s)
+{
+	bool need = s->n_lingers > 0 || (s->n_conns > 0 && server_has_timeouts(s));
+	int enabled = SD_EVENT_OFF;
+	uint64_t interval = server_sweep_interval(s);
+
+	if (!need) {
+		if (s->sweep)
+			sd_event_source_set_enabled(s->sweep, SD_EVENT_OFF);
+		return;
+	}
+	if (!s->sweep) {
+		if (sd_event_add_time_relative(s->event, &s->sweep, CLOCK_MONOTONIC, interval, interval / 8,
+					       server_on_sweep, s) < 0)
+			log_warning("rpc: cannot arm the connection timeouts");
+		return;
+	}
+	/* From inside server_on_sweep the source is off (one-shot) again. */
+	if (sd_event_source_get_enabled(s->sweep, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+		return;
+	sd_event_source_set_time_relative(s->sweep, interval);
+	sd_event_source_set_enabled(s->sweep, SD_EVENT_ONESHOT);
 }
 
 static int server_on_listener(sd_event_source *src, int lfd, uint32_t revents, void *userdata)
@@ -515,7 +686,9 @@ int rpc_server_new(sd_event *e, const rpc_method_t *methods, size_t n_methods, c
 	else
 		rpc_limits_default(&s->limits);
 	if (s->limits.max_depth == 0 || s->limits.max_depth > RPC_MAX_DEPTH_LIMIT ||
-	    s->limits.max_request_bytes == 0 || s->limits.max_pending == 0 || s->limits.max_request_bytes > INT32_MAX) {
+	    s->limits.max_request_bytes == 0 || s->limits.max_pending == 0 || s->limits.max_request_bytes > INT32_MAX ||
+	    s->limits.max_answer_bytes < 1024 || s->limits.max_queue_bytes < s->limits.max_answer_bytes ||
+	    s->limits.max_total_output_bytes < s->limits.max_queue_bytes) {
 		r = -EINVAL;
 		goto fail;
 	}
@@ -550,6 +723,9 @@ rpc_server_t *rpc_server_free(rpc_server_t *s)
 		safe_close(s->listeners[i].fd);
 	}
 	free(s->listeners);
+	while (s->n_lingers)
+		linger_close(s, s->n_lingers - 1);
+	sd_event_source_disable_unref(s->sweep);
 	sd_event_source_disable_unref(s->accept_retry);
 	json_object_put(s->openrpc);
 	rpc_regex_cache_free(s->regex);
@@ -574,6 +750,8 @@ void rpc_server_get_stats(rpc_server_t *s, rpc_server_stats_t *ret)
 		.n_connections = s->n_conns,
 		.n_accepted = s->n_accepted,
 		.n_rejected = s->n_rejected,
+		.n_dropped = s->n_dropped,
+		.output_held = s->out_held,
 	};
 	for (rpc_conn_t *c = s->conns; c; c = c->next) {
 		st.input_bytes += c->in_len - c->in_start;

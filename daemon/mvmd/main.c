@@ -55,6 +55,7 @@ typedef struct options {
 	size_t kvm_pool;        /* warm kvm workers kept (0: none) */
 	size_t kvm_pool_mib;    /* their memory until starts ask for another size */
 	size_t kvm_pool_ready_ms; /* a warm worker not ready by then is a failure */
+	rpc_limits_t rpc;       /* output caps and connection timeouts (the rest above) */
 } options_t;
 
 static void help(void)
@@ -70,6 +71,15 @@ static void help(void)
 	       "  --log-level LEVEL         err, warning, notice, info (default), debug\n"
 	       "  --max-request-bytes N     longest request line (default 1048576)\n"
 	       "  --max-clients N           concurrent RPC connections (default 256)\n"
+	       "  --max-answer-bytes N      longest answer line; longer: error -32005 (default 16777216)\n"
+	       "  --max-client-output-bytes N  output waiting for one client before it is\n"
+	       "                            disconnected (default 33554432)\n"
+	       "  --max-total-output-bytes N  output waiting for all clients; above, the slowest\n"
+	       "                            are disconnected (default 268435456)\n"
+	       "  --idle-timeout-ms N       close a connection idle that long (default 300000, 0 never)\n"
+	       "  --line-timeout-ms N       a request line must be complete within (default 30000, 0 never)\n"
+	       "  --send-timeout-ms N       drop a client that reads none of its output that long\n"
+	       "                            (default 60000, 0 never)\n"
 	       "  --event-ring-size N       node-wide transition ring capacity (default 1024)\n"
 	       "  --max-vms N               VMs this node holds at most (default 4096)\n"
 	       "  --kvm-pool N              warm kvm workers kept ready for starts (default 4, 0 none)\n"
@@ -107,7 +117,8 @@ static int parse_argv(int argc, char **argv, options_t *o)
 {
 	enum { ARG_RPC = 0x100, ARG_STATE, ARG_CONSOLE, ARG_GROUP, ARG_LOG, ARG_MAXREQ,
 	       ARG_MAXCLI, ARG_RING, ARG_MAXVMS, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION,
-	       ARG_CH_BINARY, ARG_CH_INITRAMFS, ARG_POOL, ARG_POOL_MIB, ARG_POOL_READY };
+	       ARG_CH_BINARY, ARG_CH_INITRAMFS, ARG_POOL, ARG_POOL_MIB, ARG_POOL_READY,
+	       ARG_MAXANSWER, ARG_MAXCLIOUT, ARG_MAXTOTALOUT, ARG_IDLE_MS, ARG_LINE_MS, ARG_SEND_MS };
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, ARG_RPC },
 		{ "state-dir", required_argument, NULL, ARG_STATE },
@@ -116,6 +127,12 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		{ "log-level", required_argument, NULL, ARG_LOG },
 		{ "max-request-bytes", required_argument, NULL, ARG_MAXREQ },
 		{ "max-clients", required_argument, NULL, ARG_MAXCLI },
+		{ "max-answer-bytes", required_argument, NULL, ARG_MAXANSWER },
+		{ "max-client-output-bytes", required_argument, NULL, ARG_MAXCLIOUT },
+		{ "max-total-output-bytes", required_argument, NULL, ARG_MAXTOTALOUT },
+		{ "idle-timeout-ms", required_argument, NULL, ARG_IDLE_MS },
+		{ "line-timeout-ms", required_argument, NULL, ARG_LINE_MS },
+		{ "send-timeout-ms", required_argument, NULL, ARG_SEND_MS },
 		{ "event-ring-size", required_argument, NULL, ARG_RING },
 		{ "max-vms", required_argument, NULL, ARG_MAXVMS },
 		{ "kvm-device", required_argument, NULL, ARG_KVM },
@@ -161,6 +178,26 @@ static int parse_argv(int argc, char **argv, options_t *o)
 				return log_error_errno(-EINVAL, "--max-clients must be 1..65536: %s", optarg);
 			o->max_clients = (unsigned)v;
 			break;
+		case ARG_MAXANSWER:
+		case ARG_MAXCLIOUT:
+		case ARG_MAXTOTALOUT:
+			if (parse_size(optarg, 4096, (size_t)1 << 40, &v) < 0)
+				return log_error_errno(-EINVAL, "--%s must be 4096..2^40: %s",
+						       c == ARG_MAXANSWER ? "max-answer-bytes"
+						       : c == ARG_MAXCLIOUT ? "max-client-output-bytes" : "max-total-output-bytes",
+						       optarg);
+			*(c == ARG_MAXANSWER ? &o->rpc.max_answer_bytes
+			  : c == ARG_MAXCLIOUT ? &o->rpc.max_queue_bytes : &o->rpc.max_total_output_bytes) = v;
+			break;
+		case ARG_IDLE_MS:
+		case ARG_LINE_MS:
+		case ARG_SEND_MS:
+			if (parse_size(optarg, 0, 86400000, &v) < 0)
+				return log_error_errno(-EINVAL, "--%s-timeout-ms must be 0..86400000: %s",
+						       c == ARG_IDLE_MS ? "idle" : c == ARG_LINE_MS ? "line" : "send", optarg);
+			*(c == ARG_IDLE_MS ? &o->rpc.idle_timeout_usec
+			  : c == ARG_LINE_MS ? &o->rpc.line_timeout_usec : &o->rpc.send_timeout_usec) = (uint64_t)v * 1000;
+			break;
 		case ARG_RING:
 			if (parse_size(optarg, 16, 1u << 20, &o->event_ring) < 0)
 				return log_error_errno(-EINVAL, "--event-ring-size must be 16..1048576: %s", optarg);
@@ -193,6 +230,8 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		return log_error_errno(-EINVAL, "--rpc-socket must be an absolute path shorter than 108 bytes");
 	if (o->state_dir[0] != '/' || o->console_dir[0] != '/')
 		return log_error_errno(-EINVAL, "--state-dir and --console-dir must be absolute paths");
+	if (o->rpc.max_answer_bytes > o->rpc.max_queue_bytes || o->rpc.max_queue_bytes > o->rpc.max_total_output_bytes)
+		return log_error_errno(-EINVAL, "need --max-answer-bytes <= --max-client-output-bytes <= --max-total-output-bytes");
 	return 0;
 }
 
@@ -422,6 +461,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int r;
 
+	rpc_limits_default(&o.rpc);
 	r = parse_argv(argc, argv, &o);
 	if (r != 0)
 		return r > 0 ? EXIT_SUCCESS : 2;
@@ -506,7 +546,7 @@ int main(int argc, char **argv)
 			 blob_store_dir(manager_blobs(m)), n_blobs, blob_bytes, blob_store_cleaned(manager_blobs(m)));
 	}
 
-	rpc_limits_default(&limits);
+	limits = o.rpc;
 	if (o.max_request_bytes)
 		limits.max_request_bytes = o.max_request_bytes;
 	if (o.max_clients)

@@ -124,6 +124,13 @@ int base64_decode(const char *text, size_t len, void **ret, size_t *ret_len)
 		}
 		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)(v[2] < 0 ? 0 : v[2]) << 6 |
 			     (uint32_t)(v[3] < 0 ? 0 : v[3]);
+		/* The bits after the last whole byte must be zero (RFC 4648
+		 * §3.5): otherwise "YR==" and "YQ==" would both mean "a", and
+		 * one content would have many spellings. */
+		if ((v[2] < 0 && (w & 0xFFFF)) || (v[3] < 0 && (w & 0xFF))) {
+			free(out);
+			return -EINVAL;
+		}
 		out[o++] = (unsigned char)(w >> 16);
 		if (v[2] >= 0)
 			out[o++] = (unsigned char)(w >> 8);

@@ -11,7 +11,8 @@ int utf8_sanitize(const void *buf, size_t len, char **ret, size_t *ret_len);
 
 /* Standard base64 with padding (RFC 4648 §4), NUL-terminated. */
 int base64_encode(const void *buf, size_t len, char **ret, size_t *ret_len);
-/* Strict decoder: padding required, no whitespace; -EINVAL otherwise. */
+/* Strict decoder of the canonical form only: padding required, no
+ * whitespace, zero bits after the last byte; -EINVAL otherwise. */
 int base64_decode(const char *text, size_t len, void **ret, size_t *ret_len);
 
 #endif

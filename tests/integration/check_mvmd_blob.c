@@ -275,7 +275,10 @@ START_TEST(test_put_errors_leave_nothing)
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.blob.put", params), -32602);
 
 	/* bad base64 */
-	static const char *const bad64[] = { "aGVsbG8", "aGVsbG8=\\n", "aGVs bG8=", "a===", "!!!!", "aGVsbG8==" };
+	/* ... the last three: not the canonical spelling (bits after the
+	 * last byte set: "YQ==" is "a", "YR==" must not be too) */
+	static const char *const bad64[] = { "aGVsbG8", "aGVsbG8=\\n", "aGVs bG8=", "a===", "!!!!", "aGVsbG8==",
+					     "YR==", "aGVsbG9=", "aGVsbG8hYWJ=" };
 	for (size_t i = 0; i < sizeof(bad64) / sizeof(bad64[0]); i++) {
 		snprintf(params, sizeof(params), "{\"data\":\"%s\"}", bad64[i]);
 		resp = mvmt_call(fd, "compute.blob.put", params);
@@ -334,6 +337,23 @@ START_TEST(test_put_errors_leave_nothing)
 	ck_assert_int_eq(resp_code(resp), -32602);
 	ck_assert_ptr_nonnull(strstr(mvmt_str(resp, "error.data.reason"), "not a regular file"));
 	json_object_put(resp);
+
+	/* a socket file: refused as not regular (not -32000 ENXIO from
+	 * trying to open it) */
+	char sockpath[100];
+	snprintf(sockpath, sizeof(sockpath), "%s/sock", d.dir);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sockpath);
+	int sfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(sfd, 0);
+	ck_assert_int_eq(bind(sfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(params, sizeof(params), "{\"path\":\"%s\"}", sockpath);
+	resp = mvmt_call(fd, "compute.blob.put", params);
+	ck_assert_msg(resp_code(resp) == -32602, "%s", json_object_to_json_string(resp));
+	ck_assert_str_eq(mvmt_str(resp, "error.data.param"), "path");
+	ck_assert_ptr_nonnull(strstr(mvmt_str(resp, "error.data.reason"), "not a regular file"));
+	json_object_put(resp);
+	close(sfd);
 
 	/* over the blob size cap (a sparse file): refused before it is read */
 	char huge[256];

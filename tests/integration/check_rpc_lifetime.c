@@ -84,8 +84,10 @@ static void env_start_ex(env_t *t, unsigned max_pending, size_t max_notify)
 	ck_assert_int_eq(sd_event_new(&t->e), 0);
 	rpc_limits_default(&l);
 	l.max_pending = max_pending;
-	if (max_notify)
-		l.max_notify_bytes = max_notify;
+	if (max_notify) {
+		l.max_queue_bytes = max_notify;
+		l.max_answer_bytes = max_notify / 2;
+	}
 	ck_assert_int_eq(rpc_listen_unix(t->path, 0600, (gid_t)-1, &fd), 0);
 	ck_assert_int_eq(rpc_server_new(t->e, methods, ELEMENTSOF(methods), &l, "t", "1", NULL, &t->s), 0);
 	ck_assert_int_eq(rpc_server_add_listener(t->s, fd), 0);

@@ -2,8 +2,8 @@
 /*
  * A JSON-RPC server with the spec's example methods plus a few probes,
  * run in a forked child on a real socket and a real sd-event loop, and a
- * small blocking client to talk to it. Shared by check_rpc_server.c only;
- * kept in a header so the test file stays about tests.
+ * small blocking client to talk to it. Shared by check_rpc_server.c and
+ * check_rpc_limits.c; kept in a header so the test files stay about tests.
  */
 #ifndef MVM_TEST_RPC_SERVER_H
 #define MVM_TEST_RPC_SERVER_H
@@ -108,6 +108,49 @@ static void m_slow(rpc_call_t *call, json_object *p, void *u)
 		rpc_call_errno(call, r, "timer");
 }
 
+static void m_big(rpc_call_t *call, json_object *p, void *u)
+{
+	size_t n = (size_t)num(p, "n");
+	char *s = malloc(n + 1);
+	memset(s, 'x', n);
+	s[n] = '\0';
+	rpc_call_reply(call, json_object_new_string_len(s, (int)n));
+	free(s);
+}
+
+/* "big", answered after ms milliseconds: output a client is owed
+ * whether or not it reads. */
+struct slow_big {
+	rpc_call_t *call;
+	size_t n;
+};
+
+static int slow_big_done(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct slow_big *b = userdata;
+	char *p = malloc(b->n + 1);
+	memset(p, 'x', b->n);
+	p[b->n] = '\0';
+	rpc_call_reply(b->call, json_object_new_string_len(p, (int)b->n));
+	free(p);
+	free(b);
+	sd_event_source_disable_unref(s);
+	return 0;
+}
+
+static void m_slow_big(rpc_call_t *call, json_object *p, void *u)
+{
+	struct slow_big *b = malloc(sizeof(*b));
+	sd_event_source *src;
+	*b = (struct slow_big){ .call = call, .n = (size_t)num(p, "n") };
+	int r = sd_event_add_time_relative(ts.event, &src, CLOCK_MONOTONIC, (uint64_t)num(p, "ms") * 1000, 0,
+					   slow_big_done, b);
+	if (r < 0) {
+		free(b);
+		rpc_call_errno(call, r, "timer");
+	}
+}
+
 static void m_stats(rpc_call_t *call, json_object *p, void *u)
 {
 	rpc_server_stats_t st;
@@ -115,6 +158,8 @@ static void m_stats(rpc_call_t *call, json_object *p, void *u)
 	json_object *r = json_object_new_object();
 	json_object_object_add(r, "connections", json_object_new_int(st.n_connections));
 	json_object_object_add(r, "rejected", json_object_new_int64((int64_t)st.n_rejected));
+	json_object_object_add(r, "dropped", json_object_new_int64((int64_t)st.n_dropped));
+	json_object_object_add(r, "output_held", json_object_new_int64((int64_t)st.output_held));
 	json_object_object_add(r, "input_bytes", json_object_new_int64((int64_t)st.input_bytes));
 	json_object_object_add(r, "output_bytes", json_object_new_int64((int64_t)st.output_bytes));
 	json_object_object_add(r, "buffer_bytes", json_object_new_int64((int64_t)st.buffer_bytes));
@@ -201,6 +246,15 @@ static const rpc_field_t count_params[] = {
 	{ "count", false, { .type = RPC_TYPE_INTEGER, .has_min = true, .min = 0, .has_max = true, .max = 1000 } },
 	{ NULL },
 };
+static const rpc_field_t big_params[] = {
+	{ "n", true, { .type = RPC_TYPE_INTEGER, .has_min = true, .min = 0, .has_max = true, .max = 16 << 20 } },
+	{ NULL },
+};
+static const rpc_field_t slow_big_params[] = {
+	{ "ms", true, { .type = RPC_TYPE_INTEGER, .has_min = true, .min = 0, .has_max = true, .max = 60000 } },
+	{ "n", true, { .type = RPC_TYPE_INTEGER, .has_min = true, .min = 0, .has_max = true, .max = 16 << 20 } },
+	{ NULL },
+};
 static const rpc_field_t fail_params[] = {
 	{ "errno", true, { .type = RPC_TYPE_INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 200 } },
 	{ NULL },
@@ -236,6 +290,8 @@ static const rpc_method_t test_methods[] = {
 	{ "stats", "server counters", NULL, NULL, m_stats, 0 },
 	{ "subscribe", "count tick notifications", count_params, NULL, m_subscribe, 0 },
 	{ "flood", "notifications until the queue overflows", NULL, NULL, m_flood, 0 },
+	{ "big", "a string of n bytes", big_params, NULL, m_big, 0 },
+	{ "slow_big", "a string of n bytes after ms milliseconds", slow_big_params, NULL, m_slow_big, 0 },
 };
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -257,7 +313,9 @@ static void test_limits(rpc_limits_t *l)
 	l->max_request_bytes = 64 * 1024;
 	l->max_clients = 16;
 	l->max_output_bytes = 64 * 1024;
-	l->max_notify_bytes = 256 * 1024;
+	l->max_answer_bytes = 128 * 1024;
+	l->max_queue_bytes = 256 * 1024;
+	l->max_total_output_bytes = 1024 * 1024;
 }
 
 static void server_start(test_server_t *t, const rpc_limits_t *limits)

@@ -16,11 +16,15 @@ START_TEST(json_check)
 	static const char *const good[] = {
 		"{}", "[]", "0", "-0", "1.5e-3", "\"\\u00e9\\n\"", " [1, {\"a\": [true, false, null]}] ",
 		"{\"a\":\"\xc3\xa9\"}", "1E+2", "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]",
+		"\"\\ud83d\\ude00\"", "\"\\uDBFF\\uDFFFx\"", "\"\\ud7ff\\ue000\"",
 	};
 	static const char *const bad[] = {
 		"", " ", "{", "[1,]", "{\"a\":1,}", "{'a':1}", "NaN", "Infinity", "01", "1.", ".5", "-", "1e",
 		"\"abc", "\"\\x\"", "\"\\u12G4\"", "\"a\tb\"", "{\"a\" 1}", "{1:2}", "[1 2]", "{} {}", "tru", "nul",
 		"[1]]", "+1", "{\"a\":1}x",
+		/* lone UTF-16 surrogates: no character, no UTF-8 form */
+		"\"\\ud800\"", "\"\\udc00\"", "\"\\ud800x\"", "\"\\ud800\\u0041\"", "\"\\udbff\\ud800\"",
+		"\"\\ud83d\\ude00\\udc00\"", "{\"\\ud800\":1}", "\"\\ud800\\",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(good); i++)
 		ck_assert_msg(rpc_json_check(good[i], strlen(good[i]), 64, NULL, NULL) == 0, "refused %s", good[i]);
@@ -123,12 +127,29 @@ START_TEST(parse_requests)
 		"{\"jsonrpc\":\"2.00\",\"method\":\"a\"}",
 		"{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"x\":1}",
 		"{\"jsonrpc\":\"2.0\",\"method\":\"a\\u0000b\"}",
+		/* a member twice: the first must not be quietly replaced */
+		"{\"jsonrpc\":\"2.0\",\"method\":\"compute.vm.remove\",\"method\":\"compute.node.info\",\"id\":1}",
+		"{\"jsonrpc\":\"2.0\",\"jsonrpc\":\"2.0\",\"method\":\"a\"}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"params\":{},\"params\":{}}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"\\u006dethod\":\"b\"}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"params\":{\"id\":\"x\",\"id\":\"y\"},\"id\":1}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"params\":{\"w\":{\"env\":{\"K\":\"1\",\"K\":\"2\"}}}}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"params\":[{\"x\":1,\"x\":1}]}",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(invalid); i++) {
 		parse(invalid[i], &l);
 		ck_assert_msg(l.entries[0].error_code == RPC_ERROR_INVALID_REQUEST, "%s", invalid[i]);
 		rpc_line_done(&l);
 	}
+	/* Two ids: neither is echoed. */
+	parse("{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"id\":1,\"id\":2}", &l);
+	ck_assert_int_eq(l.entries[0].error_code, RPC_ERROR_INVALID_REQUEST);
+	ck_assert_ptr_null(l.entries[0].id);
+	rpc_line_done(&l);
+	/* A lone surrogate anywhere in the line is a parse error. */
+	parse("{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"params\":{\"name\":\"\\ud800\"},\"id\":1}", &l);
+	ck_assert_int_eq(l.entries[0].error_code, RPC_ERROR_PARSE);
+	rpc_line_done(&l);
 }
 END_TEST
 
@@ -192,7 +213,7 @@ START_TEST(build_and_append)
 	static const char *const docs[] = {
 		"{}", "[]", "{\"a\":[1,-2,3.25,-0.5e3,true,false,null,\"x\"],\"b\":{\"c\":{}}}",
 		"[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0001\\u00e9\\u20ac\\ud83d\\ude00\"]",
-		"{\"k\\u0041\":\"v\",\"k\\u0041\":\"last wins\"}", "[9223372036854775807,-9223372036854775808]",
+		"{\"k\\u0041\":\"v\",\"k\\u0042\":\"w\"}", "[9223372036854775807,-9223372036854775808]",
 		"[1e400, 18446744073709551615]",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(docs); i++) {
@@ -219,11 +240,16 @@ START_TEST(build_and_append)
 	ck_assert_str_eq(b.p, "[1.50,0,1E+2,\"\xc3\xa9\\u0000\\u001f\"]");
 	free(b.p);
 	json_object_put(o);
-	/* lone surrogates become U+FFFD */
-	d = "\"\\ud800x\\udc00\"";
-	ck_assert_int_eq(rpc_json_build(d, strlen(d), &o), 0);
-	ck_assert_str_eq(json_object_get_string(o), "\xef\xbf\xbdx\xef\xbf\xbd");
-	json_object_put(o);
+	/* A member named twice, at any depth and however it is spelled, is
+	 * refused: json-c keeps the last, other readers the first. */
+	static const char *const dups[] = {
+		"{\"a\":1,\"a\":2}", "{\"k\\u0041\":\"v\",\"kA\":\"w\"}", "[1,{\"x\":{\"b\":[],\"b\":null}}]",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(dups); i++) {
+		o = NULL;
+		ck_assert_msg(rpc_json_build(dups[i], strlen(dups[i]), &o) == -EEXIST, "built %s", dups[i]);
+		ck_assert_ptr_null(o);
+	}
 	/* a member name with U+0000 is refused */
 	d = "{\"a\\u0000b\":1}";
 	ck_assert_int_eq(rpc_json_build(d, strlen(d), &o), -EBADMSG);

@@ -64,7 +64,10 @@ END_TEST
 
 START_TEST(test_base64_rejects)
 {
-	static const char *bad[] = { "Zg=", "Zg", "Z===", "Zm9v\n", "Zm 9", "Zg=a", "=Zg=", "Zm9v====", "Zm-v", "ab=c" };
+	/* The last four: bits after the last byte that are not zero, so a
+	 * second spelling of "a" ("YQ==") and of "ab" ("YWI="). */
+	static const char *bad[] = { "Zg=", "Zg", "Z===", "Zm9v\n", "Zm 9", "Zg=a", "=Zg=", "Zm9v====", "Zm-v", "ab=c",
+				     "YR==", "Yf==", "YWJ=", "Zm9vYh==" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		void *dec;
 		size_t n;
