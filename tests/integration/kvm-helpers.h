@@ -45,9 +45,12 @@ static inline void tguest_path(char *buf, size_t n, const char *guest)
 		snprintf(buf, n, "%s/guest/tests/%s", tbuild(), guest);
 }
 
+/* Prepares t from scratch: a test's tvm_t lives on its stack, and a stale
+ * got_result there would end the wait for a console line at once. */
 static inline void tvm_config(tvm_t *t, const char *guest, kvm_worker_config_t *c)
 {
 	static char vmm[512];
+	memset(t, 0, sizeof(*t));
 	snprintf(t->dir, sizeof(t->dir), "/tmp/mvm-kvm-test.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(t->dir));
 	snprintf(t->ctl, sizeof(t->ctl), "%s/ctl.sock", t->dir);
