@@ -176,6 +176,22 @@ static inline long long tconsole_num(const tvm_t *t, const char *key)
 	return strtoll(p + strlen(pat), NULL, 0);
 }
 
+/* A shutdown fault on a host that resets the vCPU at a triple fault
+ * (mvmt_kvm_shutdown_keeps_regs): it says the registers are lost, and
+ * neither the RESULT nor the result file carries the reset state as the
+ * guest's. */
+static inline void tcheck_shutdown_regs_lost(const tvm_t *t)
+{
+	kvm_result_t f;
+
+	ck_assert_int_eq(t->res.fault, KVM_FAULT_SHUTDOWN);
+	ck_assert(!t->res.regs_valid);
+	ck_assert_ptr_nonnull(strstr(t->res.message, "registers lost"));
+	ck_assert_int_eq(kvm_result_read(t->result, &f), 0);
+	ck_assert_int_eq(f.fault, KVM_FAULT_SHUTDOWN);
+	ck_assert(!f.regs_valid);
+}
+
 static inline int tkvm_present(void)
 {
 	return access("/dev/kvm", R_OK | W_OK) == 0;
