@@ -35,7 +35,11 @@
 # 300 ms timeout passes before the guest is Running: StartFailed) and
 # test_kill9_readopt_running (the 1 s workload ends while mvmd restarts),
 # and, on a loaded host, any request answered past mvmtest's 10 s
-# (test_exit_codes, test_twenty_parallel, check_mvmd_fds).
+# (test_exit_codes, test_twenty_parallel, check_mvmd_fds) or an exec past
+# its 30 s (check_mvmd_exec's 17 MiB blob). check_mvmd_events'
+# test_vm_ends_are_logged fails when mvmd is killed before a kvm worker's
+# pid, written behind, is on disk: the restarted mvmd then takes a start
+# answered Running for StartFailed (a real gap that speed only widens).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
