@@ -3,6 +3,7 @@
 #   make                 build everything into build/
 #   make check           build, then run every test suite (tests/run)
 #   make check SANITIZE=1  the same under ASan+UBSan, in build-san/
+#   make check-kvm-in-qemu  the KVM suites in a QEMU guest, for hosts without /dev/kvm
 #   make bench           benchmarks under bench/ (never part of check)
 #   make fuzz            libFuzzer targets (clang) into build/fuzz/
 #   make demo            start mvmd on temporary paths and drive a VM
@@ -104,7 +105,7 @@ INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(I
 EXTRA_ALL :=
 EXTRA_CHECK_DEPS :=
 
-.PHONY: all check bench fuzz demo install clean distclean help deps
+.PHONY: all check check-kvm-in-qemu bench fuzz demo install clean distclean help deps
 
 all: $(BINS) $(UNIT_TESTS) $(INTEG_TESTS)
 
@@ -496,6 +497,11 @@ check: all $(EXTRA_ALL) $(EXTRA_CHECK_DEPS)
 	$(Q)BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run
 
 all: $(EXTRA_ALL)
+
+# The KVM suites inside a QEMU (TCG) guest whose emulated AMD SVM gives it a
+# /dev/kvm, for hosts that have none (docs/hacking.md). Not part of check.
+check-kvm-in-qemu: all $(EXTRA_ALL)
+	$(Q)BUILD=$(BUILD) tests/tools/kvm-in-qemu.sh
 
 # --- bench ---------------------------------------------------------------------
 bench: all $(EXTRA_ALL)

@@ -363,8 +363,13 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 	if (r < 0)
 		return r;
 	vm_touch(vm);
+	/* Written before anyone hears of it: a subscriber may answer a
+	 * waiting request at once (a reply made outside a connection's own
+	 * processing is flushed there and then), and a client told Stopped
+	 * must not find the VM lost after a crash before the write. */
+	r = manager_save_vm(m, vm, true);
 	publish(m, last_event(vm));
-	return manager_save_vm(m, vm, true);
+	return r;
 }
 
 /*

@@ -384,6 +384,50 @@ START_TEST(test_ch_start_killed_after_spawn_then_lost)
 }
 END_TEST
 
+/* An end is on disk before anyone hears of it. A ch VM (the TEST DOUBLE)
+ * stopped through its power button; mvmd is killed as it writes Stopped,
+ * its 5th state write (create, Starting, Running, Stopping, Stopped). A
+ * client told Stopped would find the VM Failed (lost) after the restart:
+ * no answer may come before mvmd dies. */
+START_TEST(test_ch_stop_answered_only_once_written)
+{
+	char fake_ch[PATH_MAX], rel[PATH_MAX], fake_kvm[300], kernel[300], p[600];
+	const char *b = getenv("MVM_BUILD_DIR");
+	int st = -1;
+
+	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
+	ck_assert_msg(realpath(rel, fake_ch), "%s is missing: run make", rel);
+	snprintf(fake_kvm, sizeof(fake_kvm), "%s/fake-kvm", d.dir);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
+	plant(fake_kvm);
+	plant(kernel);
+	const char *const extra[] = { "--ch-binary", fake_ch, "--kvm-device", fake_kvm, NULL };
+	dh_start_fault_with(&d, "store.tmp-written:5", true, extra);
+	fd = mvmt_connect(d.sock);
+	snprintf(p, sizeof(p), "{\"name\":\"chs\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", kernel);
+	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	json_object *r = call_id("compute.vm.start", "chs", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	json_object_put(r);
+
+	mvmt_send_line(fd, "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"compute.vm.stop\",\"params\":{\"id\":\"chs\"}}");
+	char *told = mvmt_read_line(fd, 20000);
+	ck_assert_msg(told == NULL, "answered before Stopped was written: %.200s", told);
+	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "mvmd-fault ended with status %d", st);
+	d.pid = 0;
+	if (fd >= 0) {
+		close(fd);
+		mvmt_forget_fd(fd);
+	}
+	mvmt_daemon_start(&d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
+	fd = mvmt_connect(d.sock);
+	json_object *s = status("chs");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Failed");
+	json_object_put(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mvmd_crash");
@@ -405,6 +449,7 @@ int main(void)
 	tcase_add_test(tc, test_killed_before_result_written);
 	tcase_add_test(tc, test_stop_killed_after_stopping);
 	tcase_add_test(tc, test_ch_start_killed_after_spawn_then_lost);
+	tcase_add_test(tc, test_ch_stop_answered_only_once_written);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
