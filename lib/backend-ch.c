@@ -882,6 +882,11 @@ static int ch_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 			r = -ESRCH;
 		}
 	}
+	if (r < 0 && vm->pid <= 0) {
+		/* Its pid is written before anything runs: none, no process. */
+		*ret_cause = strdup("start interrupted: mvmd stopped before cloud-hypervisor ran");
+		return -ENOENT;
+	}
 	if (r < 0) {
 		vm->pid = 0;
 		*ret_cause = strdup("cloud-hypervisor ended while mvmd was down");

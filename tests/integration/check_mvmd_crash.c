@@ -146,6 +146,29 @@ START_TEST(test_start_killed_after_spawn)
 }
 END_TEST
 
+/* The same, but the worker dies too while mvmd is down. Its pid was
+ * never written (it is written behind, after the answer), yet a worker
+ * took the run and may have been answered Running: Failed, not a
+ * StartFailed "start interrupted". */
+START_TEST(test_start_killed_after_spawn_then_worker_lost)
+{
+	DH_NEED_KVM();
+	dh_start_fault(&d, "start.spawned", true);
+	fd = mvmt_connect(d.sock);
+	json_object_put(create_wl("gone", "sleep", 16, "\"args\":[\"sleep\",\"60000\",\"0\"]"));
+	die_on("compute.vm.start", "{\"id\":\"gone\"}");
+	ck_assert(dh_wait_workers(d.dir, 1));
+	ck_assert_int_eq(dh_signal_procs(d.dir, "mvm-vmm", SIGKILL), 1);
+	ck_assert(dh_wait_workers(d.dir, 0));
+	restart_plain();
+	json_object *s = status("gone");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Failed");
+	ck_assert_str_eq(mvmt_str(s, "cause"), "worker lost while mvmd was down");
+	ck_assert_int_eq(dh_count_transitions_to(s, "StartFailed"), 0);
+	json_object_put(s);
+}
+END_TEST
+
 /* Killed when a RESULT is applied in memory, before it is written: the
  * result file still tells the restarted mvmd how the run ended. */
 START_TEST(test_killed_before_result_written)
@@ -447,6 +470,7 @@ int main(void)
 	tcase_add_test(tc, test_start_killed_after_starting_is_no_replay);
 	tcase_add_test(tc, test_start_killed_after_spawn);
 	tcase_add_test(tc, test_killed_before_result_written);
+	tcase_add_test(tc, test_start_killed_after_spawn_then_worker_lost);
 	tcase_add_test(tc, test_stop_killed_after_stopping);
 	tcase_add_test(tc, test_ch_start_killed_after_spawn_then_lost);
 	tcase_add_test(tc, test_ch_stop_answered_only_once_written);
