@@ -298,7 +298,7 @@ static void check_history(chaos_t *c, const chaos_vm_t *v, json_object *s)
 			starting_usec = time_usec(json_str_at(e, "time"));
 		/* A sleeper cannot end with its exit code before its sleep is
 		 * over: such a Stopped replays an earlier run's result. */
-		if (v->kind == KIND_SLEEP && to && !strcmp(to, "Stopped") && starting_usec &&
+		if (v->kind == KIND_SLEEP && to && !strcmp(to, "Stopped") && from && !strcmp(from, "Running") && starting_usec &&
 		    strstr(json_str_at(e, "cause") ? json_str_at(e, "cause") : "", "exited with code")) {
 			long long took = time_usec(json_str_at(e, "time")) - starting_usec;
 			if (took < v->sleep_ms * 800LL)
@@ -324,7 +324,12 @@ static bool check_vm(chaos_t *c, const chaos_vm_t *v, json_object *s)
 		chaos_violation(c, "VM %s is %s because of its state file: %s (cause: %s)", v->name, state, err,
 				json_str_at(s, "cause") ? json_str_at(s, "cause") : "");
 	check_history(c, v, s);
-	if (!state || strcmp(state, "Stopped") || !ec)
+	/* Only a VM that ended on its own (Running -> Stopped) has the exit
+	 * code of its program: a stopped guest may exit its own way. */
+	json_object *tr = json_at(s, "transitions");
+	size_t n = tr && json_object_is_type(tr, json_type_array) ? json_object_array_length(tr) : 0;
+	const char *from = n ? json_str_at(json_object_array_get_idx(tr, n - 1), "from") : NULL;
+	if (!state || strcmp(state, "Stopped") || !ec || !from || strcmp(from, "Running"))
 		return !err;
 	int code = json_object_get_int(ec);
 	if (v->kind == KIND_SPIN || v->kind == KIND_PLAIN || v->kind == KIND_CH)
