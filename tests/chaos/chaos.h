@@ -87,6 +87,7 @@ typedef struct chaos {
 	pid_t pid;         /* the running mvmd, 0 when none */
 	bool pid_is_fault; /* it is mvmd-fault */
 	const char *fault; /* its MVMD_FAULT */
+	int fault_fired;   /* -1 not known yet, 0 no (SIGKILL), 1 yes */
 	chaos_conn_t follow; /* events.tail follower of the running mvmd */
 
 	char hash_exit[80], hash_sleep[80], hash_spin[80];

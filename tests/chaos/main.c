@@ -68,8 +68,13 @@ void chaos_violation(chaos_t *c, const char *fmt, ...)
 	c->iter_violations++;
 	if (c->violations > MAX_PRINTED)
 		return;
-	printf("VIOLATION seed=%llu iter=%u%s%s: ", (unsigned long long)c->seed, c->iter, c->fault ? " fault=" : "",
-	       c->fault ? c->fault : "");
+	/* Which kill the check follows: a fault point that fired, or SIGKILL
+	 * (a point mvmd does not place, or does not reach, never fires). */
+	printf("VIOLATION seed=%llu iter=%u", (unsigned long long)c->seed, c->iter);
+	if (c->fault)
+		printf(c->fault_fired < 0 ? " MVMD_FAULT=%s" : c->fault_fired ? " fault=%s" : " sigkill (MVMD_FAULT=%s did not fire)",
+		       c->fault);
+	printf(": ");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -431,6 +436,7 @@ int main(int argc, char **argv)
 
 		c->iter_violations = 0;
 		c->fault = NULL;
+		c->fault_fired = -1;
 		if (fault) {
 			/* A fault point and how many passes before it fires. */
 			snprintf(spec, sizeof(spec), "%s:%u", fault_points[chaos_below(c, N_FAULT_POINTS)],
@@ -451,6 +457,7 @@ int main(int argc, char **argv)
 			c->startup_deaths++;
 		}
 		c->kills++;
+		c->fault_fired = died;
 		if (died)
 			c->fault_kills++; /* only mvmd-fault kills itself: a plain one dying is a violation above */
 		chaos_log(c, "%s%s", died ? "died at fault point " : "killed", died ? spec : "");
