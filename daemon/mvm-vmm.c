@@ -3,18 +3,23 @@
  * mvm-vmm: the per-VM worker. Exec'd by mvmd (lib/kvm/worker.c) with its
  * fds already open; see docs/worker-protocol.md.
  *
- *   mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N --result-fd=N [--cpuid-fd=N] [--vsock-fd=N]
- *           [--memory-mib=16] [--vcpus=1] [--arg=S]... [--cap=S]...
- *           [--workload=sha256:HEX [--blob-fd=N] [--env=NAME=VALUE]...]
- *           [--rlimit-as=BYTES]
+ *   mvm-vmm --kvm-fd=N --image-fd=N --assign-fd=N [--cpuid-fd=N]
+ *           [--memory-mib=16] [--vcpus=1] [--rlimit-as=BYTES]
  *           [--debug-forbidden-syscall] [--debug-exec-mapping]
+ *           a cold worker: its VM (control socket, result file, vsock
+ *           socket, module, args, capabilities, environment, workload
+ *           hash) comes in the one ASSIGN waiting on the assign socket
  *   mvm-vmm --kvm-fd=N --image-fd=N --pool-fd=N [--cpuid-fd=N] [--memory-mib=16]
  *           [--vcpus=1] [--warm-kib=N] [--rlimit-as=BYTES]
- *           a warm worker: the rest comes in an ASSIGN on the pool socket
- *           (lib/kvm/warm.h)
+ *           a warm worker: the same ASSIGN comes on the pool socket once
+ *           its guest is warm (lib/kvm/warm.h)
+ *
+ * Nothing a tenant gave is ever an option: /proc/PID/cmdline is readable
+ * by every local user.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +28,6 @@
 #include <unistd.h>
 
 #include "kvm/vmm.h"
-
-#define MAX_LIST 256
 
 static int parse_u32(const char *s, uint32_t *ret)
 {
@@ -48,26 +51,18 @@ static int parse_fd(const char *s, int *ret)
 
 int main(int argc, char **argv)
 {
-	static char *args[MAX_LIST], *caps[MAX_LIST], *envs[MAX_LIST];
 	kvm_vmm_config_t cfg = {
 		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1, .cpuid_fd = -1, .vsock_fd = -1,
-		.blob_fd = -1, .pool_fd = -1, .memory_mib = 16, .vcpus = 1, .args = args, .caps = caps, .envs = envs,
+		.blob_fd = -1, .pool_fd = -1, .assign_fd = -1, .memory_mib = 16, .vcpus = 1,
 	};
-	enum { O_KVM = 256, O_IMAGE, O_CTL, O_RESULT, O_CPUID, O_MEM, O_VCPUS, O_ARG, O_CAP, O_WL, O_BLOB, O_ENV, O_RLIMIT_AS, O_DEBUG_SYS, O_DEBUG_EXEC, O_VSOCK, O_POOL, O_WARM };
+	enum { O_KVM = 256, O_IMAGE, O_ASSIGN, O_CPUID, O_MEM, O_VCPUS, O_RLIMIT_AS, O_DEBUG_SYS, O_DEBUG_EXEC, O_POOL, O_WARM };
 	static const struct option opts[] = {
 		{ "kvm-fd", required_argument, NULL, O_KVM },
 		{ "image-fd", required_argument, NULL, O_IMAGE },
-		{ "ctl-fd", required_argument, NULL, O_CTL },
-		{ "result-fd", required_argument, NULL, O_RESULT },
+		{ "assign-fd", required_argument, NULL, O_ASSIGN },
 		{ "cpuid-fd", required_argument, NULL, O_CPUID },
-		{ "vsock-fd", required_argument, NULL, O_VSOCK },
 		{ "memory-mib", required_argument, NULL, O_MEM },
 		{ "vcpus", required_argument, NULL, O_VCPUS },
-		{ "arg", required_argument, NULL, O_ARG },
-		{ "cap", required_argument, NULL, O_CAP },
-		{ "workload", required_argument, NULL, O_WL },
-		{ "blob-fd", required_argument, NULL, O_BLOB },
-		{ "env", required_argument, NULL, O_ENV },
 		{ "rlimit-as", required_argument, NULL, O_RLIMIT_AS },
 		{ "debug-forbidden-syscall", no_argument, NULL, O_DEBUG_SYS },
 		{ "debug-exec-mapping", no_argument, NULL, O_DEBUG_EXEC },
@@ -82,23 +77,10 @@ int main(int argc, char **argv)
 		switch (c) {
 		case O_KVM: r = parse_fd(optarg, &cfg.kvm_fd); break;
 		case O_IMAGE: r = parse_fd(optarg, &cfg.image_fd); break;
-		case O_CTL: r = parse_fd(optarg, &cfg.ctl_fd); break;
-		case O_RESULT: r = parse_fd(optarg, &cfg.result_fd); break;
+		case O_ASSIGN: r = parse_fd(optarg, &cfg.assign_fd); break;
 		case O_CPUID: r = parse_fd(optarg, &cfg.cpuid_fd); break;
-		case O_VSOCK: r = parse_fd(optarg, &cfg.vsock_fd); break;
 		case O_MEM: r = parse_u32(optarg, &cfg.memory_mib); break;
 		case O_VCPUS: r = parse_u32(optarg, &cfg.vcpus); break;
-		case O_ARG:
-			if (cfg.nargs == MAX_LIST) r = -E2BIG; else args[cfg.nargs++] = optarg;
-			break;
-		case O_CAP:
-			if (cfg.ncaps == MAX_LIST) r = -E2BIG; else caps[cfg.ncaps++] = optarg;
-			break;
-		case O_WL: cfg.workload = optarg; break;
-		case O_BLOB: r = parse_fd(optarg, &cfg.blob_fd); break;
-		case O_ENV:
-			if (cfg.nenvs == MAX_LIST) r = -E2BIG; else envs[cfg.nenvs++] = optarg;
-			break;
 		case O_RLIMIT_AS: {
 			char *end;
 			errno = 0;
@@ -123,12 +105,10 @@ int main(int argc, char **argv)
 			return KVM_VMM_EXIT_USAGE;
 		}
 	}
-	/* A warm worker learns its VM later: nothing of it on the command line. */
+	/* Either way the VM itself comes in an ASSIGN: exactly one socket. */
 	bool warm = cfg.pool_fd >= 0;
-	if (optind != argc || cfg.kvm_fd < 0 || cfg.image_fd < 0 || (cfg.ctl_fd < 0) == !warm ||
-	    (warm && (cfg.result_fd >= 0 || cfg.vsock_fd >= 0 || cfg.blob_fd >= 0 || cfg.workload ||
-		      cfg.nargs || cfg.ncaps || cfg.nenvs))) {
-		fprintf(stderr, "usage: mvm-vmm --kvm-fd=N --image-fd=N --ctl-fd=N [--result-fd=N] ...\n"
+	if (optind != argc || cfg.kvm_fd < 0 || cfg.image_fd < 0 || (cfg.assign_fd < 0) == !warm) {
+		fprintf(stderr, "usage: mvm-vmm --kvm-fd=N --image-fd=N --assign-fd=N ...\n"
 				"       mvm-vmm --kvm-fd=N --image-fd=N --pool-fd=N [--warm-kib=N] ...\n");
 		return KVM_VMM_EXIT_USAGE;
 	}
@@ -148,7 +128,7 @@ int main(int argc, char **argv)
 	 * the seccomp filter allows (stdio would fstat). */
 	switch (res.outcome) {
 	case KVM_OUTCOME_EXIT:
-		snprintf(line, sizeof(line), "mvm-vmm[%d]: guest exited with %d\n", (int)getpid(), res.exit_code);
+		snprintf(line, sizeof(line), "mvm-vmm[%d]: guest exited with %" PRIu32 "\n", (int)getpid(), res.exit_code);
 		break;
 	case KVM_OUTCOME_STOPPED:
 		snprintf(line, sizeof(line), "mvm-vmm[%d]: guest stopped\n", (int)getpid());

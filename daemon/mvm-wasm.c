@@ -6,13 +6,15 @@
  *   mvm-wasm run [--env K=V]... [--inherit-env] [--deny CAP]... [--fuel N] FILE [ARGS...]
  *   mvm-wasm validate FILE
  *
- * Exit status: the module's (proc_exit code, 0 when _start returns);
- * 134 after a trap; 126 when the module cannot be loaded, validated or
- * linked; 2 for usage errors; validate exits 0 or 1.
+ * Exit status: the module's (proc_exit code, 0 when _start returns; a
+ * code above 255 exits 255 and is printed whole on stderr); 134 after a
+ * trap; 126 when the module cannot be loaded, validated or linked; 2 for
+ * usage errors; validate exits 0 or 1.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +51,9 @@ static void usage(FILE *f)
 	      "      --fuel N       trap (\"out of fuel\") after about N calls + loop\n"
 	      "                     iterations (default: unlimited)\n"
 	      "\n"
-	      "Exit status: the module's; 134 after a trap; 126 if the module cannot be\n"
-	      "loaded or linked; 2 on usage errors. validate exits 0 (\"ok\") or 1.\n",
+	      "Exit status: the module's (a code above 255: 255, the code on stderr);\n"
+	      "134 after a trap; 126 if the module cannot be loaded or linked; 2 on\n"
+	      "usage errors. validate exits 0 (\"ok\") or 1.\n",
 	      f);
 }
 
@@ -266,6 +269,22 @@ static int parse_run(int argc, char **argv, struct run_opts *o)
 }
 
 /*
+ * The module's exit code as this process's status. WASI's code is a u32
+ * and a status has 8 bits: a code that does not fit exits 255 rather
+ * than its low byte (256 would exit 0, a failure read as success), and
+ * the whole code goes to stderr, the only place left to say it.
+ */
+static int exit_status(uint32_t code)
+{
+	int status = wasi_exit_status(code);
+
+	if ((uint32_t)status != code)
+		fprintf(stderr, "mvm-wasm: exit code %" PRIu32 " does not fit in an exit status: exiting %d\n",
+			code, status);
+	return status;
+}
+
+/*
  * Resolver wrapper that remembers the import being linked: wasm_error has
  * no import index, and the library links imports in order, checking each
  * one's type right after resolving it, so on an unlinkable error the
@@ -299,7 +318,7 @@ static int cmd_run(int argc, char **argv)
 	wasm_config cfg;
 	wasi_link *link = NULL;
 	wasi_ctx ctx;
-	int32_t code = 0;
+	uint32_t code = 0;
 	int r, ret = EXIT_CANNOT_RUN, first;
 
 	first = parse_run(argc, argv, &o);
@@ -324,7 +343,7 @@ static int cmd_run(int argc, char **argv)
 	if (r < 0) {
 		if (err.kind == WASM_ERR_TRAP && err.trap.kind == WASM_TRAP_EXIT) {
 			/* proc_exit from the module's start function */
-			ret = (ctx.exited ? (int32_t)ctx.exit_code : err.trap.exit_code) & 0xff;
+			ret = exit_status(ctx.exited ? ctx.exit_code : (uint32_t)err.trap.exit_code);
 		} else if (err.kind == WASM_ERR_TRAP) {
 			fprintf(stderr, "mvm-wasm: trap: %s\n", wasm_trap_kind_to_string(err.trap.kind));
 			ret = EXIT_TRAP;
@@ -349,8 +368,7 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "mvm-wasm: trap: %s\n", wasm_trap_kind_to_string(trap.kind));
 		ret = EXIT_TRAP;
 	} else {
-		/* As a POSIX shell sees it: only the low 8 bits survive exit(). */
-		ret = code & 0xff;
+		ret = exit_status(code);
 	}
 out:
 	wasm_store_free(store);

@@ -66,7 +66,7 @@ static void help(void)
 	       "  --rpc-socket PATH         RPC socket (default /run/mvmd/rpc.sock)\n"
 	       "  --state-dir DIR           VM state (default /var/lib/mvmd)\n"
 	       "  --console-dir DIR         console sockets (default /run/mvmd/console)\n"
-	       "  --socket-group NAME       make the RPC socket 0660 with this group (default 0600 root)\n"
+	       "  --socket-group NAME       RPC and console sockets 0660 with this group (default 0600 root)\n"
 	       "  --log-level LEVEL         err, warning, notice, info (default), debug\n"
 	       "  --max-request-bytes N     longest request line (default 1048576)\n"
 	       "  --max-clients N           concurrent RPC connections (default 256)\n"
@@ -294,6 +294,85 @@ static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata)
 	notify_status(m);
 }
 
+/* The documented causes of a stop mvmd had to enforce (docs/rpc-methods.md,
+ * compute.vm.stop): a kill (forced, or at the stop's timeout), a micro-VM
+ * guest halted after its grace, a Linux guest that ignored the power
+ * button until the timeout. */
+static bool stop_was_enforced(const char *cause)
+{
+	return strncmp(cause, "killed by ", 10) == 0 || strstr(cause, "ignored the stop") ||
+	       strstr(cause, "ignored the power button");
+}
+
+/*
+ * Every end of a VM is logged once, from its transition, so that the
+ * journal shows each crash and each exit (docs/mvmd.8, LOGGING): a clean
+ * stop or exit code 0 at info; another exit code, or a stop mvmd had to
+ * enforce (a kill, a timeout that escalated), at notice; every Failed and
+ * StartFailed (guest faults, dead or lost workers, with the cause) at
+ * warning. Subscribed before manager_load, so VMs found dead at start are
+ * logged too. A removal is logged by compute.vm.remove, which knows the VM.
+ */
+static void log_vm_end(manager_t *m, const fsm_event_t *ev, void *userdata)
+{
+	const vm_t *vm = ev->removed ? NULL : manager_find(m, ev->vm);
+	const char *cause = ev->cause ? ev->cause : "no cause recorded";
+	char code[48] = "";
+	int level = LOG_WARNING;
+
+	if (!vm || (ev->to != VM_STATE_STOPPED && ev->to != VM_STATE_FAILED && ev->to != VM_STATE_START_FAILED))
+		return;
+	if (ev->to == VM_STATE_STOPPED) {
+		level = LOG_INFO;
+		if (vm->has_exit_code) {
+			snprintf(code, sizeof(code), ", exit code %lld", (long long)vm->exit_code);
+			if (vm->exit_code != 0)
+				level = LOG_NOTICE;
+		}
+		if (stop_was_enforced(cause))
+			level = LOG_NOTICE;
+	}
+	log_full_errno(level, 0, "vm %s%s%s%s: %s -> %s%s: %s", vm->id, vm->name ? " \"" : "", vm->name ? vm->name : "",
+		       vm->name ? "\"" : "", vm_state_to_string(ev->from), vm_state_to_string(ev->to), code, cause);
+}
+
+/*
+ * Privilege decision: the console directory is mvmd's, and its access
+ * follows the RPC socket's (docs/access.md): with --socket-group it is
+ * 0710 root:GROUP, so members reach the console socket whose path
+ * compute.vm.console.endpoint gave them (without listing the directory);
+ * without, 0700. Set at every start: the group may have changed since.
+ * Missing parents are made 0755 as the RPC socket's are, which they may
+ * share (/run/mvmd).
+ */
+static int console_dir_setup(const char *path, bool group, gid_t gid)
+{
+	_cleanup_free_ char *parent = strdup(path);
+	_cleanup_close_ int dfd = -1;
+	char *slash;
+	int r;
+
+	if (!parent)
+		return -ENOMEM;
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		r = mkdir_p(parent, 0755);
+		if (r < 0)
+			return r;
+	}
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (group && fchown(dfd, (uid_t)-1, gid) < 0)
+		return -errno;
+	if (fchmod(dfd, group ? 0710 : 0700) < 0)
+		return -errno;
+	return 0;
+}
+
 /*
  * Every VM costs mvmd a few fds (worker pidfd, control connection, console
  * socket and clients): the default soft limit of 1024 would cap a node at a
@@ -381,9 +460,9 @@ int main(int argc, char **argv)
 	if (r < 0)
 		log_warning_errno(r, "cannot enable the watchdog: %m");
 
-	r = mkdir_p(o.console_dir, 0700);
+	r = console_dir_setup(o.console_dir, o.socket_group, gid);
 	if (r < 0) {
-		log_error_errno(r, "cannot create %s: %m", o.console_dir);
+		log_error_errno(r, "cannot set up the console directory %s: %m", o.console_dir);
 		goto out;
 	}
 
@@ -392,12 +471,15 @@ int main(int argc, char **argv)
 		.console_dir = o.console_dir,
 		.node_ring_capacity = o.event_ring,
 		.max_vms = (unsigned)o.max_vms,
+		.socket_group = o.socket_group != NULL,
+		.socket_gid = gid,
 	};
 	r = manager_new(event, &mcfg, &m);
 	if (r < 0) {
 		log_error_errno(r, "cannot open state in %s: %m", o.state_dir);
 		goto out;
 	}
+	(void)manager_subscribe(m, log_vm_end, NULL);
 	backends_config_t bcfg = { .kvm_device = o.kvm_device, .vmm_path = o.vmm_path, .guest_image = o.guest_image,
 				   .ch_binary = o.ch_binary, .ch_initramfs = o.ch_initramfs,
 				   .kvm_pool = (unsigned)o.kvm_pool, .kvm_pool_mib = (uint32_t)o.kvm_pool_mib,
@@ -414,6 +496,9 @@ int main(int argc, char **argv)
 	}
 	log_info("loaded %zu VMs (%zu with unreadable state, %zu re-adopted, %zu lost, %zu interrupted creates cleaned)",
 		 rep.loaded, rep.broken, rep.adopted, rep.lost, rep.cleaned);
+	if (rep.removes_finished || rep.temp_files)
+		log_info("finished %zu interrupted removes, removed %zu temp files of interrupted writes",
+			 rep.removes_finished, rep.temp_files);
 	{
 		uint64_t n_blobs, blob_bytes;
 		blob_store_usage(manager_blobs(m), &n_blobs, &blob_bytes);
@@ -468,6 +553,13 @@ int main(int argc, char **argv)
 	r = sd_event_loop(event);
 	if (r < 0)
 		log_error_errno(r, "event loop failed: %m");
+	/* What could not be written yet (a full disk) gets a last try; what
+	 * still fails is lost, and the log says so. */
+	{
+		size_t left = manager_flush(m);
+		if (left)
+			log_error("%zu VM state(s) could not be written before exit; a restart will see older state", left);
+	}
 
 out:
 	srv = rpc_server_free(srv);

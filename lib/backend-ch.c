@@ -294,12 +294,30 @@ static int serial_connect(ch_vm_t *c)
 
 static void tick_arm(ch_vm_t *c);
 
+/* A readiness request that failed for want of fds or memory would fail
+ * again on every tick until the start's deadline: the start fails now,
+ * and says why (-32005 with data.errno, as a spawn that fails so). */
+static bool start_starved(ch_vm_t *c, int error)
+{
+	if (error != -EMFILE && error != -ENFILE && error != -ENOMEM && error != -ENOBUFS)
+		return false;
+	if (c->vm->state != VM_STATE_STARTING || c->killed)
+		return false;
+	c->vm->start_errno = error;
+	c->killed = error == -EMFILE || error == -ENFILE ? "cannot reach its API: mvmd is out of file descriptors"
+							 : "cannot reach its API: out of memory";
+	pidfd_kill(c->pidfd, SIGKILL);
+	return true;
+}
+
 static void on_ping(int error, long status, const char *body, size_t len, void *userdata)
 {
 	ch_vm_t *c = userdata;
 	_cleanup_free_ char *version = NULL;
 
 	c->req = NULL;
+	if (start_starved(c, error))
+		return;
 	if (error == 0 && ch_api_check_status(CH_API_PING, status) == 0 &&
 	    ch_api_parse_ping(body, len, &version) == 0 && c->phase == PHASE_PING)
 		c->phase = PHASE_INFO;
@@ -312,6 +330,8 @@ static void on_info(int error, long status, const char *body, size_t len, void *
 	ch_vm_state_t s;
 
 	c->req = NULL;
+	if (start_starved(c, error))
+		return;
 	if (error == 0 && ch_api_check_status(CH_API_INFO, status) == 0 && ch_api_parse_info(body, len, &s) == 0 &&
 	    s == CH_VM_RUNNING && c->phase == PHASE_INFO) {
 		c->phase = PHASE_RUNNING;
@@ -342,11 +362,11 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 		pidfd_kill(c->pidfd, SIGKILL);
 		return 0;
 	}
-	if (!c->req && c->phase == PHASE_PING)
-		(void)api_send(c, CH_API_PING, on_ping);
-	else if (!c->req && c->phase == PHASE_INFO)
-		(void)api_send(c, CH_API_INFO, on_info);
-	else
+	if (!c->req && (c->phase == PHASE_PING || c->phase == PHASE_INFO)) {
+		int r = c->phase == PHASE_PING ? api_send(c, CH_API_PING, on_ping) : api_send(c, CH_API_INFO, on_info);
+		if (r < 0 && !start_starved(c, r))
+			tick_arm(c);
+	} else
 		tick_arm(c);
 	return 0;
 }
@@ -379,6 +399,8 @@ static int ch_vm_attach(ch_vm_t *c)
 		return -ENOMEM;
 	console_config_t ccfg = {
 		.socket_path = sock,
+		.socket_group = manager_config(c->m)->socket_group,
+		.socket_gid = manager_config(c->m)->socket_gid,
 		.log_path = log,
 		.on_input = console_to_guest,
 		.userdata = c,

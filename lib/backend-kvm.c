@@ -30,6 +30,7 @@
 #include "kvm-pool.h"
 #include "kvm/vm.h"
 #include "kvm/worker.h"
+#include "util/fault.h"
 #include "util/macro.h"
 #include "util/pidfd.h"
 #include "util/reap.h"
@@ -81,14 +82,14 @@ static void runtime_free(kvm_runtime_t *k)
 
 /* --- how a VM ended ------------------------------------------------------ */
 
-static char *describe_result(const kvm_result_t *r)
+char *backend_kvm_describe_result(const kvm_result_t *r)
 {
 	char *s = NULL;
 	int n = -1;
 
 	switch (r->outcome) {
 	case KVM_OUTCOME_EXIT:
-		n = asprintf(&s, "guest exited with code %d", r->exit_code);
+		n = asprintf(&s, "guest exited with code %" PRIu32, r->exit_code);
 		break;
 	case KVM_OUTCOME_STOPPED:
 		n = asprintf(&s, "stopped");
@@ -110,7 +111,8 @@ static char *describe_result(const kvm_result_t *r)
 				     r->fault_addr, r->message[0] ? ": " : "", r->message);
 		break;
 	case KVM_OUTCOME_ERROR:
-		n = asprintf(&s, "worker error: %s%s%s", strerror(-r->error), r->message[0] ? ": " : "", r->message);
+		/* The worker's message ends with the error's text already. */
+		n = asprintf(&s, "worker error: %s", r->message[0] ? r->message : strerror(-r->error));
 		break;
 	default:
 		n = asprintf(&s, "worker ended without a result");
@@ -121,7 +123,7 @@ static char *describe_result(const kvm_result_t *r)
 /* Apply a final outcome to the VM: Stopped, StartFailed or Failed. */
 static void apply_end(manager_t *m, vm_t *vm, const kvm_result_t *r, const char *fallback_cause)
 {
-	_cleanup_free_ char *cause = r ? describe_result(r) : NULL;
+	_cleanup_free_ char *cause = r ? backend_kvm_describe_result(r) : NULL;
 	const char *why = cause ? cause : fallback_cause;
 	vm_state_t to;
 
@@ -131,6 +133,10 @@ static void apply_end(manager_t *m, vm_t *vm, const kvm_result_t *r, const char 
 		to = VM_STATE_STOPPED;
 	} else if (r && r->outcome == KVM_OUTCOME_STOPPED) {
 		to = VM_STATE_STOPPED;
+		/* The worker halts the vCPU only when the guest did not end
+		 * within the grace of the stop it was asked for: say so. */
+		if (vm->state == VM_STATE_STOPPING)
+			why = "stopped: the guest ignored the stop, its vCPU was halted after the grace";
 	} else if (!r && vm->state == VM_STATE_STOPPING && fallback_cause && strncmp(fallback_cause, "killed", 6) == 0) {
 		/* mvmd killed it because it was asked to stop it: that is a stop. */
 		to = VM_STATE_STOPPED;
@@ -143,6 +149,7 @@ static void apply_end(manager_t *m, vm_t *vm, const kvm_result_t *r, const char 
 		(void)manager_transition(m, vm, VM_STATE_RUNNING, "guest running");
 	vm->pid = 0;
 	vm->pid_starttime = 0;
+	fault_point("result.read");
 	if (manager_transition(m, vm, to, why) == -EBUSY)
 		(void)manager_save(m, vm);
 }
@@ -331,6 +338,8 @@ static int runtime_attach(kvm_runtime_t *k)
 		return -ENOMEM;
 	console_config_t ccfg = {
 		.socket_path = sock,
+		.socket_group = manager_config(k->m)->socket_group,
+		.socket_gid = manager_config(k->m)->socket_gid,
 		.log_path = log,
 		.on_input = console_to_guest,
 		.userdata = k,
@@ -551,6 +560,18 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_caus
 	return 0;
 }
 
+/* Before Starting is written: the worker of this run truncates the last
+ * run's result only once it is spawned, and a mvmd killed in between
+ * must not take that result for this run's end (docs/state.md). */
+static int kvm_forget_run(manager_t *m, vm_t *vm)
+{
+	_cleanup_free_ char *result = manager_vm_path(m, vm, "result");
+
+	if (!result)
+		return -ENOMEM;
+	return unlink(result) < 0 && errno != ENOENT ? negative_errno() : 0;
+}
+
 static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 {
 	return start_worker(m, vm, true, ret_cause);
@@ -651,8 +672,11 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 			apply_end(m, vm, &res, NULL);
 			return 1;
 		}
+		if (vm->state == VM_STATE_STARTING && vm->pid <= 0)
+			*ret_cause = strdup("start interrupted: no worker took the VM over while mvmd was down");
+		else
+			*ret_cause = strdup("worker lost while mvmd was down");
 		vm->pid = 0;
-		*ret_cause = strdup("worker lost while mvmd was down");
 		return -ESRCH;
 	}
 	k = calloc(1, sizeof(*k));
@@ -722,6 +746,7 @@ static const backend_ops_t kvm_ops = {
 	.validate = kvm_validate,
 	.describe = kvm_describe,
 	.provision = kvm_provision,
+	.forget_run = kvm_forget_run,
 	.start = kvm_start,
 	.stop = kvm_stop,
 	.adopt = kvm_adopt,

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "kvm/ctl.h"
 #include "manager.h"
 
 typedef struct backend_kvm_config {
@@ -18,5 +19,10 @@ typedef struct backend_kvm_config {
 
 int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg);
 void backend_kvm_unregister(void);
+
+/* How a worker's run ended, in words: the VM's cause ("guest exited with
+ * code 3", "worker error: reading the workload module: File too large").
+ * malloc'd; NULL when out of memory. */
+char *backend_kvm_describe_result(const kvm_result_t *r);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/macro.h"
 
@@ -338,6 +339,7 @@ static int tmp_commit(blob_store_t *s, tmp_file_t *t, const char *hex, blob_info
 		tmp_discard(s, t);
 		return r;
 	}
+	fault_point("blob.tmp-written");
 	/* Otherwise a file of the wrong size (truncated, damaged) or type is
 	 * replaced: putting the right bytes again is the repair. */
 	if (renameat(s->dirfd, t->name, s->dirfd, hex) < 0) {

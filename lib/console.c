@@ -123,7 +123,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	}
 }
 
-static int listen_unix(const char *path, int *ret_fd)
+static int listen_unix(const char *path, const console_config_t *cfg, int *ret_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_close_ int fd = -1;
@@ -140,7 +140,15 @@ static int listen_unix(const char *path, int *ret_fd)
 	mode_t old = umask(0177);
 	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (r < 0 || listen(fd, 16) < 0)
+	if (r < 0)
+		return negative_errno();
+	/* The group first, then its access; no one connects before listen(). */
+	if (cfg->socket_group && (chown(path, (uid_t)-1, cfg->socket_gid) < 0 || chmod(path, 0660) < 0)) {
+		r = negative_errno();
+		unlink(path);
+		return r;
+	}
+	if (listen(fd, 16) < 0)
 		return negative_errno();
 	*ret_fd = TAKE_FD(fd);
 	return 0;
@@ -176,7 +184,7 @@ int console_new(sd_event *e, const console_config_t *cfg, console_t **ret)
 		goto fail;
 	}
 	c->log_size = (uint64_t)st.st_size;
-	r = listen_unix(c->socket_path, &c->listen_fd);
+	r = listen_unix(c->socket_path, &c->cfg, &c->listen_fd);
 	if (r < 0)
 		goto fail;
 	r = sd_event_add_io(e, &c->listen_io, c->listen_fd, EPOLLIN, on_accept, c);

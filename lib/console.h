@@ -12,8 +12,10 @@
 #ifndef MVM_CONSOLE_H
 #define MVM_CONSOLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 typedef struct console console_t;
@@ -24,6 +26,11 @@ typedef int (*console_input_fn)(const void *buf, size_t len, void *userdata);
 
 typedef struct console_config {
 	const char *socket_path; /* created 0600; a stale socket is replaced */
+	/* Access as the RPC socket's (--socket-group): with socket_group the
+	 * socket is 0660 with group socket_gid, so that group's members may
+	 * attach; without, 0600 (mvmd's user only). */
+	bool socket_group;
+	gid_t socket_gid;
 	const char *log_path;
 	uint64_t log_max_bytes;  /* default 4 MiB */
 	size_t client_queue_max; /* per client; a client that falls further behind is disconnected (default 1 MiB) */

@@ -126,6 +126,26 @@ int fsm_ring_push(fsm_ring_t *r, const fsm_event_t *ev, bool keep_seq, uint64_t 
 	return 0;
 }
 
+void fsm_ring_unpush(fsm_ring_t *r, fsm_event_t *evicted)
+{
+	size_t slot;
+
+	if (!r->count)
+		return;
+	slot = (r->head + r->count - 1) % r->capacity;
+	free(r->entries[slot].cause);
+	r->next_seq = r->entries[slot].seq;
+	if (evicted) {
+		/* A full ring's push overwrote the oldest, at the old head. */
+		r->entries[slot] = *evicted;
+		evicted->cause = NULL;
+		r->head = slot;
+	} else {
+		r->entries[slot] = (fsm_event_t){ 0 };
+		r->count--;
+	}
+}
+
 const fsm_event_t *fsm_ring_get(const fsm_ring_t *r, size_t i)
 {
 	if (i >= r->count)

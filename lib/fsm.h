@@ -44,6 +44,10 @@ typedef struct fsm_event {
 	uint64_t wall_usec; /* CLOCK_REALTIME */
 	uint64_t mono_usec; /* CLOCK_MONOTONIC (0 when loaded from an older boot) */
 	vm_state_t from, to;
+	/* Not a transition: the VM was removed (to == from, its last state).
+	 * Only in the node ring, never in a VM's own ring or file; RPC shows
+	 * it as "to": "Removed" (docs/rpc-methods.md). */
+	bool removed;
 	char vm[40];
 	char *cause;
 } fsm_event_t;
@@ -68,6 +72,12 @@ void fsm_ring_done(fsm_ring_t *r);
  * keep_seq is true (used when reloading history); the assigned sequence
  * number is returned through ret_seq when non-NULL. */
 int fsm_ring_push(fsm_ring_t *r, const fsm_event_t *ev, bool keep_seq, uint64_t *ret_seq);
+
+/* Take back the newest entry, as if it had never been pushed. When the
+ * push evicted the oldest entry (the ring was full), *evicted is a copy of
+ * it made before the push, put back as the oldest (its cause is taken
+ * over); NULL otherwise. */
+void fsm_ring_unpush(fsm_ring_t *r, fsm_event_t *evicted);
 
 /* The i-th oldest entry, 0 <= i < count. */
 const fsm_event_t *fsm_ring_get(const fsm_ring_t *r, size_t i);

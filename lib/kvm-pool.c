@@ -22,7 +22,7 @@ typedef struct entry {
 	kvm_pool_t *pool;
 	kvm_warm_worker_t w;
 	sd_event_source *pool_src, *pidfd_src, *deadline_src;
-	bool evicted;   /* killed to make room for another size */
+	bool evicted;   /* killed on purpose: primed for a module no longer wanted */
 	bool timed_out; /* killed for not being ready in time */
 } entry_t;
 
@@ -31,7 +31,7 @@ struct kvm_pool {
 	char *vmm_path, *image_path, *kvm_path;
 	unsigned size;
 	uint32_t ready_timeout_ms;
-	uint32_t want_mib;   /* what refills make: the size asked for last */
+	uint32_t memory_mib; /* the size of every worker: the operator's, for good */
 	uint64_t warm_bytes;
 	entry_t **entries;   /* size slots; NULL where free */
 	sd_event_source *refill_src, *pause_src;
@@ -167,7 +167,7 @@ static unsigned count_primed(const kvm_pool_t *p, const char *workload)
  * (a second READY will follow). */
 static bool maybe_prime(kvm_pool_t *p, entry_t *e)
 {
-	if (!p->open_module || !p->prime[0] || e->w.primed[0] || e->w.memory_mib != p->want_mib ||
+	if (!p->open_module || !p->prime[0] || e->w.primed[0] ||
 	    strcmp(p->prime, p->unprimable) == 0 || count_primed(p, p->prime) >= (p->size + 1) / 2)
 		return false;
 	int fd = p->open_module(p->userdata, p->prime);
@@ -248,7 +248,7 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
 static int spawn_one(kvm_pool_t *p, unsigned slot)
 {
 	kvm_worker_config_t c = { .vmm_path = p->vmm_path, .image_path = p->image_path, .kvm_path = p->kvm_path,
-				  .memory_mib = p->want_mib, .vcpus = 1, .log_fd = -1 };
+				  .memory_mib = p->memory_mib, .vcpus = 1, .log_fd = -1 };
 	entry_t *e = calloc(1, sizeof(*e));
 	int r;
 
@@ -312,7 +312,7 @@ int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret)
 	p->open_module = cfg->open_module;
 	p->userdata = cfg->userdata;
 	p->ready_timeout_ms = cfg->ready_timeout_ms ? cfg->ready_timeout_ms : 10000;
-	p->want_mib = cfg->memory_mib ? cfg->memory_mib : 16;
+	p->memory_mib = cfg->memory_mib ? cfg->memory_mib : 16;
 	p->warm_bytes = cfg->warm_bytes;
 	p->vmm_path = strdup(cfg->vmm_path);
 	p->image_path = strdup(cfg->image_path);
@@ -362,10 +362,14 @@ kvm_pool_t *kvm_pool_free(kvm_pool_t *p)
 int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *ret)
 {
 	uint32_t mib = cfg->memory_mib ? cfg->memory_mib : 16, vcpus = cfg->vcpus ? cfg->vcpus : 1;
-	entry_t *e = NULL, *other = NULL;
+	entry_t *e = NULL;
 	int r;
 
-	if (vcpus != 1 || cfg->debug || cfg->rlimit_as || !cfg->image_path || strcmp(cfg->image_path, p->image_path) != 0 ||
+	/* A VM the pool's workers cannot be: started cold, and the pool is
+	 * left as it is. Its size is the operator's choice, so one VM of an
+	 * odd size must not turn every idle worker into that size. */
+	if (mib != p->memory_mib || vcpus != 1 || cfg->debug || cfg->rlimit_as || !cfg->image_path ||
+	    strcmp(cfg->image_path, p->image_path) != 0 ||
 	    (cfg->kvm_path && (!p->kvm_path || strcmp(cfg->kvm_path, p->kvm_path) != 0))) {
 		p->misses++;
 		return -ENOENT;
@@ -373,31 +377,19 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 	/* Best: primed with this VM's module; else any unprimed one. */
 	for (unsigned i = 0; i < p->size; i++) {
 		entry_t *x = p->entries[i];
-		if (!x)
+		if (!x || !x->w.ready || has_exited(x))
 			continue;
-		if (x->w.ready && x->w.memory_mib == mib && !has_exited(x)) {
-			if (x->w.primed[0] && cfg->workload && strcmp(x->w.primed, cfg->workload) == 0) {
-				e = x;
-				break;
-			}
-			if (!x->w.primed[0] && !e)
-				e = x;
+		if (x->w.primed[0] && cfg->workload && strcmp(x->w.primed, cfg->workload) == 0) {
+			e = x;
+			break;
 		}
-		if (x->w.memory_mib != mib && !x->evicted && !other)
-			other = x;
+		if (!x->w.primed[0] && !e)
+			e = x;
 	}
-	p->want_mib = mib;
 	set_prime(p, cfg->workload);
 	if (!e) {
 		p->misses++;
 		prime_some(p);
-		/* Make room for the size that is wanted now: its pidfd
-		 * reaps it and refills (no wait for its teardown here). */
-		if (other && count(p, false) == p->size) {
-			other->evicted = true;
-			other->w.ready = false;
-			pidfd_kill(other->w.pidfd, SIGKILL);
-		}
 		schedule_refill(p);
 		return -ENOENT;
 	}
@@ -427,7 +419,7 @@ json_object *kvm_pool_describe(const kvm_pool_t *p)
 			primed++;
 
 	json_object_object_add(o, "size", json_object_new_int((int)p->size));
-	json_object_object_add(o, "memory_mib", json_object_new_int64(p->want_mib));
+	json_object_object_add(o, "memory_mib", json_object_new_int64(p->memory_mib));
 	json_object_object_add(o, "ready", json_object_new_int((int)ready));
 	json_object_object_add(o, "warming", json_object_new_int((int)(all - ready)));
 	json_object_object_add(o, "primed", json_object_new_int((int)primed));

@@ -4,18 +4,19 @@
  * processes started ahead of time, each with its VM built, sandboxed and
  * its guest waiting, so that compute.vm.start only hands one its VM.
  *
- * The pool keeps up to `size` workers (warming or ready). A start takes a
- * ready one of the VM's size; either way the pool then refills, one spawn
- * per turn of the event loop at idle priority (after the start has been
- * answered), with the size that was asked for last: a node whose VMs are
- * all 64 MiB soon holds only 64 MiB workers. A worker that dies while
+ * The pool keeps up to `size` workers (warming or ready), all of its
+ * configured memory size. A start of that size takes a ready one; either
+ * way the pool then refills, one spawn per turn of the event loop at idle
+ * priority (after the start has been answered). A start of another size
+ * (or vCPU count, image, ...) is not the pool's: it is a miss, started
+ * cold, and leaves the pool as it was. A worker that dies while
  * idle is reaped and replaced, one that is not ready in time (a guest
  * image that does not wait in MVM_HC_CONFIG) is killed; after 3 failures
  * in a row the pool waits 10 s before it tries again. Freeing the pool closes the idle workers'
  * pool sockets (they exit by themselves) and reaps them.
  *
  * Priming: up to half the pool (rounded up) is primed with the module of
- * the last start that ran one (kvm_worker_prime(): the worker holds and
+ * the last start of the pool's size that ran one (kvm_worker_prime(): the worker holds and
  * has compiled that module, and serves only VMs that run it); the rest
  * serves any VM. A start takes a worker primed for its module if one is
  * ready, else an unprimed one. When starts move on to another module,
@@ -38,7 +39,7 @@ typedef struct kvm_pool kvm_pool_t;
 typedef struct kvm_pool_config {
 	const char *vmm_path, *image_path, *kvm_path;
 	unsigned size;       /* workers kept; 0: no pool */
-	uint32_t memory_mib; /* the size the pool starts with */
+	uint32_t memory_mib; /* the size of every warm worker (0: 16) */
 	uint64_t warm_bytes; /* heap each warm guest touches */
 	uint32_t ready_timeout_ms; /* a worker not READY by then is killed (a failure); 0: 10 s */
 	/* Opens a module by its "sha256:<hex>" read-only (the caller closes
@@ -55,11 +56,11 @@ typedef struct kvm_pool_config {
 int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret);
 kvm_pool_t *kvm_pool_free(kvm_pool_t *p);
 /*
- * Give a ready worker of cfg's size the VM cfg describes (as
- * kvm_worker_spawn() would start it: on success *ret is the same). Only a
- * VM with the pool's guest image, no debug flags and no rlimit qualifies.
- * -ENOENT: no ready worker fits (start one cold); other errors are
- * kvm_worker_assign()'s. Either way the pool refills towards cfg's size.
+ * Give a ready worker the VM cfg describes (as kvm_worker_spawn() would
+ * start it: on success *ret is the same). Only a VM of the pool's memory
+ * size, one vCPU, the pool's guest image, no debug flags and no rlimit
+ * qualifies. -ENOENT: no ready worker fits (start one cold); other errors
+ * are kvm_worker_assign()'s. The pool keeps its size either way.
  */
 int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *ret);
 /* {"size", "memory_mib", "ready", "warming", "primed", "prime"?, "hits",

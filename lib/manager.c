@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "manager.h"
+#include "manager-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,40 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/macro.h"
-
-typedef struct subscriber {
-	manager_event_fn fn;
-	void *userdata;
-	bool dead; /* unsubscribed while the list was being walked */
-} subscriber_t;
-
-struct manager {
-	sd_event *event;
-	manager_config_t cfg;
-	char *state_dir, *console_dir;
-	store_t *store;
-	blob_store_t *blobs;
-
-	vm_t **vms;
-	size_t n_vms, cap_vms;
-
-	fsm_ring_t node_ring;
-
-	subscriber_t *subs;
-	size_t n_subs, cap_subs;
-	unsigned notifying; /* depth of subscriber walks in progress */
-
-	const backend_ops_t *backends[_VM_BACKEND_MAX];
-	void *backend_userdata[_VM_BACKEND_MAX];
-
-	sd_event_source *save_src; /* writes VMs with save_pending, after the answers */
-	bool loaded;               /* manager_load ran: events.seq is ours to keep */
-};
-
-static void flush_pending(manager_t *m);
-static int on_save(sd_event_source *s, void *userdata);
 
 /*
  * Node sequence numbers never repeat across restarts. The ring is rebuilt
@@ -138,17 +107,10 @@ int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
 		return r;
 	}
 	m->event = e ? sd_event_ref(e) : NULL;
-	if (m->event) {
-		r = sd_event_add_defer(m->event, &m->save_src, on_save, m);
-		if (r < 0) {
-			manager_free(m);
-			return r;
-		}
-		/* After the answers: a defer source stays pending while
-		 * enabled, the oldest first, so at the same priority as a
-		 * connection's it would always go before it. */
-		sd_event_source_set_priority(m->save_src, SD_EVENT_PRIORITY_NORMAL + 1);
-		sd_event_source_set_enabled(m->save_src, SD_EVENT_OFF);
+	r = manager_save_init(m);
+	if (r < 0) {
+		manager_free(m);
+		return r;
 	}
 	*ret = m;
 	return 0;
@@ -166,8 +128,7 @@ manager_t *manager_free(manager_t *m)
 {
 	if (!m)
 		return NULL;
-	flush_pending(m);
-	m->save_src = sd_event_source_disable_unref(m->save_src);
+	manager_save_done(m);
 	if (m->loaded)
 		seq_file_write(m, true);
 	for (size_t i = 0; i < m->n_vms; i++) {
@@ -343,8 +304,13 @@ static void publish(manager_t *m, const fsm_event_t *ev)
 	const fsm_event_t *stored;
 
 	ne.seq = ev->node_seq;
-	if (fsm_ring_push(&m->node_ring, &ne, true, NULL) < 0)
-		return; /* out of memory for the cause: the VM ring still has it */
+	if (fsm_ring_push(&m->node_ring, &ne, true, NULL) < 0) {
+		/* Out of memory for the cause (the VM ring still has it):
+		 * the event without one: subscribers may wait on it. */
+		ne.cause = NULL;
+		if (fsm_ring_push(&m->node_ring, &ne, true, NULL) < 0)
+			return;
+	}
 	stored = fsm_ring_get(&m->node_ring, m->node_ring.count - 1);
 
 	/* Subscribers added during the walk see the next event, not this one. */
@@ -387,70 +353,6 @@ static const fsm_event_t *last_event(const vm_t *vm)
 	return fsm_ring_get(&vm->transitions, vm->transitions.count - 1);
 }
 
-/*
- * Which states are written with fsync (docs/state.md). Every write is an
- * atomic rename, so a crashed or restarted mvmd always reads a whole file
- * from the page cache. fsync only buys survival of a power cut, and after
- * one no worker is alive: Starting, Running and Stopping (and the pid) would
- * be read back only to be declared lost. What a power cut must not lose is
- * what cannot be found again: a VM's existence and spec (Configured, from
- * create) and how it ended (Stopped with its exit code, the causes of
- * StartFailed and Failed).
- */
-static bool state_is_durable(vm_state_t s)
-{
-	return !fsm_state_is_active(s);
-}
-
-static void flush_pending(manager_t *m)
-{
-	for (size_t i = 0; i < m->n_vms; i++) {
-		vm_t *vm = m->vms[i];
-		if (!vm->save_pending)
-			continue;
-		vm->save_pending = false;
-		/* An error leaves the older active state on disk, which a
-		 * restarted mvmd resolves through the worker (its HELLO). */
-		if (store_save(m->store, vm, state_is_durable(vm->state)) >= 0)
-			vm->disk_active = fsm_state_is_active(vm->state);
-	}
-}
-
-static int on_save(sd_event_source *s, void *userdata)
-{
-	flush_pending(userdata);
-	return 0;
-}
-
-/*
- * Write a VM's state. Entering an active state from an inactive one (the
- * Starting of a start) is written at once, before the backend starts a
- * process: a restarted mvmd must know to look for it. Transitions between
- * active states (Running, Stopping), and a kvm worker's pid, are written
- * behind (lazy), on a turn of the loop after the answers it had pending:
- * a restarted mvmd learns each of them again from the backend (a kvm
- * worker's HELLO carries its pid and state; cloud-hypervisor's vm.info
- * says Running), so they cost no write on a start's path; and a VM that
- * ends before then has its whole history written once, with its end.
- */
-static int save(manager_t *m, vm_t *vm, bool lazy)
-{
-	bool active = fsm_state_is_active(vm->state);
-	int r;
-
-	vm_touch(vm);
-	if (lazy && active && vm->disk_active && m->save_src) {
-		vm->save_pending = true;
-		sd_event_source_set_enabled(m->save_src, SD_EVENT_ONESHOT);
-		return 0;
-	}
-	vm->save_pending = false;
-	r = store_save(m->store, vm, state_is_durable(vm->state));
-	if (r >= 0)
-		vm->disk_active = active;
-	return r;
-}
-
 int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 {
 	int r = fsm_check(vm->state, to);
@@ -462,17 +364,56 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 		return r;
 	vm_touch(vm);
 	publish(m, last_event(vm));
-	return save(m, vm, true);
+	return manager_save_vm(m, vm, true);
 }
 
-int manager_save(manager_t *m, vm_t *vm)
+/*
+ * A transition that a request asks for and nothing has acted on yet (the
+ * Starting of a start): written at once, and taken back whole when it
+ * cannot be written, so that the VM is in its previous state in memory as
+ * on disk, no event was published, and the caller can fail the request
+ * before anything is spawned. A process started after an unwritten
+ * Starting would run on unowned: a restarted mvmd reads the VM's older
+ * state and does not look for it.
+ */
+static int transition_written(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 {
-	return save(m, vm, false);
-}
+	_cleanup_free_ char *old_cause = NULL;
+	fsm_event_t evicted = { 0 };
+	bool full = vm->transitions.count == vm->transitions.capacity;
+	uint64_t seq0 = vm->transitions.next_seq;
+	vm_state_t old_state = vm->state;
+	int r = fsm_check(vm->state, to);
 
-int manager_save_lazy(manager_t *m, vm_t *vm)
-{
-	return save(m, vm, true);
+	if (r < 0)
+		return r;
+	if (vm->cause && !(old_cause = strdup(vm->cause)))
+		return -ENOMEM;
+	if (full) {
+		evicted = *fsm_ring_get(&vm->transitions, 0);
+		if (evicted.cause && !(evicted.cause = strdup(evicted.cause)))
+			return -ENOMEM;
+	}
+	r = record(m, vm, to, cause, m->node_ring.next_seq);
+	if (r >= 0) {
+		vm_touch(vm);
+		r = store_save(m->store, vm, manager_state_is_durable(vm->state));
+		if (r >= 0) {
+			free(evicted.cause);
+			vm->save_pending = false;
+			vm->disk_active = fsm_state_is_active(vm->state);
+			publish(m, last_event(vm));
+			return 0;
+		}
+	}
+	/* record() may have pushed the entry before failing (its cause). */
+	if (vm->transitions.next_seq != seq0)
+		fsm_ring_unpush(&vm->transitions, full ? &evicted : NULL);
+	free(evicted.cause);
+	free(vm->cause);
+	vm->cause = TAKE_PTR(old_cause);
+	vm->state = old_state;
+	return r;
 }
 
 /* --- create / remove ---------------------------------------------------- */
@@ -534,6 +475,7 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_de
 	r = store_create_vm_dir(m->store, vm->id);
 	if (r < 0)
 		goto fail_free;
+	fault_point("create.dir-made");
 
 	/* Pending → Provisioning → Configured | Failed, recorded in the VM's
 	 * ring with tentative node sequence numbers; published only once the
@@ -575,9 +517,34 @@ fail_free:
 	return r;
 }
 
+/*
+ * A removal is an event (docs/rpc-methods.md, compute.vm.events.tail): it
+ * answers every request still waiting on the VM and tells followers. It is
+ * no transition, since no VM is ever in a "Removed" state: it lives in the
+ * node ring only, published once the VM has left the registry (a waiter
+ * that looks the VM up finds it gone). The VM's file, which held its
+ * events, is gone; events.seq, written next, keeps this number used.
+ */
+static void publish_removal(manager_t *m, const vm_t *vm, bool killed)
+{
+	fsm_event_t ev = {
+		.node_seq = m->node_ring.next_seq,
+		.wall_usec = fsm_now_wall_usec(),
+		.mono_usec = fsm_now_mono_usec(),
+		.from = vm->state,
+		.to = vm->state,
+		.removed = true,
+		.cause = (char *)(killed ? "removed by force: its worker was killed" : "removed"),
+	};
+
+	snprintf(ev.vm, sizeof(ev.vm), "%s", vm->id);
+	publish(m, &ev);
+}
+
 int manager_remove_vm(manager_t *m, vm_t *vm, bool force)
 {
 	const backend_ops_t *ops = m->backends[vm->backend];
+	bool killed = false;
 	int r;
 
 	if (fsm_state_is_active(vm->state)) {
@@ -588,13 +555,15 @@ int manager_remove_vm(manager_t *m, vm_t *vm, bool force)
 		r = ops->kill(m, vm);
 		if (r < 0)
 			return r;
+		killed = true;
 	}
 	r = store_remove(m->store, vm->id);
 	if (r < 0)
 		return r;
-	seq_file_write(m, false); /* its events' numbers left with its file */
 	release_backend(m, vm);
 	vms_del(m, vm);
+	publish_removal(m, vm, killed);
+	seq_file_write(m, false); /* its events' numbers left with its file */
 	vm_free(vm);
 	return 0;
 }
@@ -605,6 +574,7 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 {
 	const backend_ops_t *ops = m->backends[vm->backend];
 	_cleanup_free_ char *reason = NULL, *cause = NULL;
+	bool had_exit_code;
 	int r;
 
 	if (vm->load_error) {
@@ -614,9 +584,33 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 	r = fsm_check(vm->state, VM_STATE_STARTING);
 	if (r < 0)
 		return r;
-	r = manager_transition(m, vm, VM_STATE_STARTING, "start requested");
-	if (r < 0 && vm->state != VM_STATE_STARTING)
+	vm->start_errno = 0;
+	/* How the last run ended must be on disk before what it left goes. */
+	if (vm->save_pending) {
+		r = manager_save_now(m, vm);
+		if (r < 0) {
+			set_detail(ret_detail, "cannot write the VM's state: %s", strerror(-r));
+			return r;
+		}
+	}
+	/* Nothing the last run left may be read back as this run's. */
+	if (ops && ops->forget_run) {
+		r = ops->forget_run(m, vm);
+		if (r < 0) {
+			set_detail(ret_detail, "cannot clear the last run's files: %s", strerror(-r));
+			return r;
+		}
+	}
+	/* The exit code is the last run's: not part of this run's record. */
+	had_exit_code = vm->has_exit_code;
+	vm->has_exit_code = false;
+	r = transition_written(m, vm, VM_STATE_STARTING, "start requested");
+	if (r < 0) {
+		vm->has_exit_code = had_exit_code;
+		set_detail(ret_detail, "cannot write the Starting record: %s", strerror(-r));
 		return r;
+	}
+	fault_point("start.starting-written");
 
 	if (!ops || !ops->start || !manager_backend_usable(m, vm->backend, &reason)) {
 		set_detail(ret_detail, "%s backend unavailable: %s", vm_backend_to_string(vm->backend),
@@ -632,6 +626,7 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 		(void)manager_transition(m, vm, VM_STATE_START_FAILED, cause);
 		return r;
 	}
+	fault_point("start.spawned");
 	return 0;
 }
 
@@ -650,6 +645,7 @@ int manager_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
 		if (!ops || !ops->stop)
 			return -EOPNOTSUPP;
 		(void)manager_transition(m, vm, VM_STATE_STOPPING, force ? "forced stop requested" : "stop requested");
+		fault_point("stop.stopping-written");
 	}
 	if (!ops || !ops->stop)
 		return -EOPNOTSUPP;
@@ -702,9 +698,21 @@ static int rebuild_node_ring(manager_t *m)
 int manager_load(manager_t *m, manager_load_report_t *ret_report)
 {
 	manager_load_report_t rep = { 0 };
+	store_clean_report_t clean = { 0 };
+	_cleanup_close_ int dfd = -1;
 	vm_t **vms = NULL;
 	size_t n = 0;
 	int r;
+
+	/* What a killed mvmd left mid-write: removes to finish, temp files. */
+	r = store_clean(m->store, &clean);
+	if (r < 0)
+		return r;
+	rep.removes_finished = clean.tombstones;
+	rep.temp_files = clean.temp_files;
+	dfd = open(m->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0 && (r = remove_temp_files_at(dfd, SEQ_FILE)) > 0)
+		rep.temp_files += (size_t)r;
 
 	r = store_load_all(m->store, &vms, &n, &rep.cleaned);
 	if (r < 0)
@@ -737,8 +745,11 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 		vm->disk_active = fsm_state_is_active(vm->state);
 		if (!fsm_state_is_active(vm->state))
 			continue;
+		/* Known before adopt() forgets it: was a process spawned? */
+		bool spawned = vm->pid > 0;
 		if (ops && ops->adopt) {
 			r = ops->adopt(m, vm, &cause);
+			spawned = spawned || vm->pid > 0;
 			if (r == 0) {
 				rep.adopted++;
 				continue;
@@ -749,9 +760,19 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 			}
 		}
 		rep.lost++;
-		/* Running/Starting/Stopping → Failed are all in the table. */
-		(void)manager_transition(m, vm, VM_STATE_FAILED,
-					 cause ? cause : "worker lost while mvmd was down");
+		/* A start that no known process took over (mvmd died between
+		 * its Starting record and the spawn, or before it recorded the
+		 * pid) is a start that failed. A process that was recorded and
+		 * is gone may have been answered Running (Running is written
+		 * behind): it failed, whatever its state on disk. Starting →
+		 * StartFailed, Starting, Running and Stopping → Failed; all are
+		 * in the table. */
+		if (vm->state == VM_STATE_STARTING && !spawned)
+			(void)manager_transition(m, vm, VM_STATE_START_FAILED,
+						 cause ? cause : "start interrupted: mvmd stopped before the VM ran");
+		else
+			(void)manager_transition(m, vm, VM_STATE_FAILED,
+						 cause ? cause : "worker lost while mvmd was down");
 	}
 	if (ret_report)
 		*ret_report = rep;

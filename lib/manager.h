@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "blob.h"
@@ -30,6 +31,10 @@ typedef struct manager_config {
 	unsigned max_vms;          /* default 4096 */
 	unsigned max_vcpus;        /* per VM, default: online CPUs */
 	uint64_t max_memory_mib;   /* per VM, default: MemTotal */
+	/* --socket-group: VM consoles get the RPC socket's access, 0660 with
+	 * group socket_gid; without it 0600 (docs/access.md). */
+	bool socket_group;
+	gid_t socket_gid;
 } manager_config_t;
 
 /*
@@ -50,6 +55,10 @@ typedef struct backend_ops {
 	 * return with *ret_cause set makes the VM Failed; without a cause the
 	 * create fails as a whole. */
 	int (*provision)(manager_t *m, vm_t *vm, char **ret_cause);
+	/* Before a start's Starting record is written: remove what the last
+	 * run left that a restarted mvmd could take for this run's (kvm: the
+	 * result file). A negative return fails the start, nothing changed. */
+	int (*forget_run)(manager_t *m, vm_t *vm);
 	/* Start the VM's process; the VM is in Starting. Progress is reported
 	 * later through manager_transition (Running, StartFailed, ...). A
 	 * negative return with *ret_cause makes the VM StartFailed now. */
@@ -104,7 +113,9 @@ typedef struct manager_load_report {
 	size_t cleaned; /* interrupted creates removed */
 	size_t adopted; /* active VMs re-attached */
 	size_t ended;   /* active VMs whose end the backend found on disk */
-	size_t lost;    /* active VMs marked Failed */
+	size_t lost;    /* active VMs marked Failed (StartFailed when Starting) */
+	size_t removes_finished; /* tombstones of interrupted removes deleted */
+	size_t temp_files;       /* temp files of interrupted writes removed */
 } manager_load_report_t;
 
 /* Load every VM from the state directory, rebuild the node ring, and
@@ -126,7 +137,9 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_de
 /*
  * Start a VM: Starting, then the backend takes over. -EBUSY when the FSM
  * forbids it; -ENODEV when the backend is missing or unusable here (the
- * VM is then StartFailed with the reason in *ret_detail).
+ * VM is then StartFailed with the reason in *ret_detail). When the
+ * Starting record cannot be written (-ENOSPC, -EIO, ...) nothing is
+ * started and the VM keeps its state, in memory and on disk.
  */
 int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail);
 
@@ -139,8 +152,14 @@ int manager_remove_vm(manager_t *m, vm_t *vm, bool force);
 
 /* The only way a VM changes state. -EBUSY when the table forbids it.
  * The in-memory state changes even when persisting fails (the VM did
- * change); the persist error is returned for the caller to log. */
+ * change); the persist error is returned for the caller to log, and the
+ * write is tried again, with a backoff, until it succeeds. */
 int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause);
+
+/* Write every VM whose state is not on disk yet (written behind, or a
+ * write that failed); the number still unwritten. mvmd calls it before a
+ * clean exit (manager_free does too). */
+size_t manager_flush(manager_t *m);
 
 /* Persist a VM after a runtime change that is not a transition. */
 int manager_save(manager_t *m, vm_t *vm);

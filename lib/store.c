@@ -11,10 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fault.h"
 #include "util/fs.h"
 #include "util/macro.h"
 
 #define STATE_FILE "state.json"
+#define TOMBSTONE_SUFFIX ".removing"
 #define STORE_MAX_DEPTH 64
 
 struct store {
@@ -122,7 +124,7 @@ json_object *store_vm_to_json(const vm_t *vm)
 	json_object_object_add(rt, "pid", json_object_new_int64(vm->pid));
 	json_object_object_add(rt, "pid_starttime", json_object_new_int64((int64_t)vm->pid_starttime));
 	if (vm->has_exit_code)
-		json_object_object_add(rt, "exit_code", json_object_new_int(vm->exit_code));
+		json_object_object_add(rt, "exit_code", json_object_new_int64(vm->exit_code));
 	if (vm->backend_state)
 		json_object_object_add(rt, "backend", json_object_get(vm->backend_state));
 	json_object_object_add(doc, "runtime", rt);
@@ -151,17 +153,107 @@ int store_save(store_t *s, const vm_t *vm, bool durable)
 	if (dfd < 0)
 		r = negative_errno();
 	else
-		r = durable ? write_file_atomic_at(dfd, STATE_FILE, text, len, 0600)
-			    : replace_file_at(dfd, STATE_FILE, text, len, 0600);
+		r = write_file_at_full(dfd, STATE_FILE, text, len, 0600, durable, "store.tmp-written");
 	json_object_put(doc);
 	return r;
 }
 
+/* vms/.<id>.removing: a VM on its way out. The leading dot keeps it out
+ * of the VMs store_load_all() reads. */
+static void tombstone_name(const char *id, char ret[static VM_ID_LEN + 16])
+{
+	snprintf(ret, VM_ID_LEN + 16, ".%s" TOMBSTONE_SUFFIX, id);
+}
+
+static bool is_tombstone(const char *name)
+{
+	size_t l = strlen(name), sl = strlen(TOMBSTONE_SUFFIX);
+	char id[VM_ID_LEN + 1];
+
+	if (name[0] != '.' || l != 1 + VM_ID_LEN + sl || strcmp(name + 1 + VM_ID_LEN, TOMBSTONE_SUFFIX) != 0)
+		return false;
+	memcpy(id, name + 1, VM_ID_LEN);
+	id[VM_ID_LEN] = '\0';
+	return vm_id_is_valid(id);
+}
+
+/* Delete a tombstone: state.json first, so that even the half-deleted
+ * directory of a remove interrupted here says nothing about the VM. */
+static int tombstone_delete(store_t *s, const char *tomb)
+{
+	_cleanup_close_ int dfd = openat(s->vms_fd, tomb, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (dfd >= 0 && unlinkat(dfd, STATE_FILE, 0) == 0)
+		fault_point("remove.half-deleted");
+	return rm_rf_at(s->vms_fd, tomb);
+}
+
+/*
+ * A remove is one rename: vms/<id> becomes the tombstone vms/.<id>.removing
+ * (made durable), then the tombstone is deleted. A mvmd killed at any
+ * point leaves the whole VM or no VM: store_clean() deletes tombstones at
+ * the next start. rm -rf of vms/<id> itself would remove state.json early
+ * and leave a nameless directory behind, a VM that lost its spec.
+ */
 int store_remove(store_t *s, const char *id)
 {
+	char tomb[VM_ID_LEN + 16];
+
 	if (!vm_id_is_valid(id))
 		return -EINVAL;
-	return rm_rf_at(s->vms_fd, id);
+	tombstone_name(id, tomb);
+	if (renameat(s->vms_fd, id, s->vms_fd, tomb) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno != EEXIST && errno != ENOTEMPTY)
+			return negative_errno();
+		/* The tombstone of an earlier remove that could not finish. */
+		int r = rm_rf_at(s->vms_fd, tomb);
+		if (r < 0)
+			return r;
+		if (renameat(s->vms_fd, id, s->vms_fd, tomb) < 0)
+			return negative_errno();
+	}
+	/* Not undone by a power cut once deletion starts. An error here
+	 * changes nothing: the rename stands, and what is left of the
+	 * tombstone goes at the next start. */
+	(void)fsync(s->vms_fd);
+	fault_point("remove.tombstoned");
+	(void)tombstone_delete(s, tomb);
+	return 0;
+}
+
+int store_clean(store_t *s, store_clean_report_t *ret_report)
+{
+	store_clean_report_t rep = { 0 };
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	fd = openat(s->vms_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	d = fdopendir(fd);
+	if (!d) {
+		safe_close(fd);
+		return negative_errno();
+	}
+	while ((de = readdir(d))) {
+		if (is_tombstone(de->d_name)) {
+			if (rm_rf_at(s->vms_fd, de->d_name) == 0)
+				rep.tombstones++;
+			continue;
+		}
+		if (!vm_id_is_valid(de->d_name))
+			continue;
+		_cleanup_close_ int vfd = openat(s->vms_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		int n = vfd >= 0 ? remove_temp_files_at(vfd, STATE_FILE) : 0;
+		if (n > 0)
+			rep.temp_files += (size_t)n;
+	}
+	if (ret_report)
+		*ret_report = rep;
+	return 0;
 }
 
 /* --- loading ------------------------------------------------------------- */
@@ -285,8 +377,15 @@ int store_vm_from_json(json_object *doc, const char *id, vm_t **ret, char **ret_
 	vm->pid = (pid_t)get_i64(rt, "pid", 0);
 	vm->pid_starttime = (uint64_t)get_i64(rt, "pid_starttime", 0);
 	if (get_typed(rt, "exit_code", json_type_int, &v)) {
+		/* A u32 (WASI's exit code); files written when it was an int
+		 * hold 0..255, and a negative int32 reads as its u32. */
+		int64_t code = json_object_get_int64(v);
+		if (code < INT32_MIN || code > UINT32_MAX) {
+			vm_free(vm);
+			return fail(ret_error, "\"runtime.exit_code\" out of range");
+		}
 		vm->has_exit_code = true;
-		vm->exit_code = json_object_get_int(v);
+		vm->exit_code = (uint32_t)code;
 	}
 	if (get_typed(rt, "backend", json_type_object, &v))
 		vm->backend_state = json_object_get(v);

@@ -37,8 +37,20 @@ int store_create_vm_dir(store_t *s, const char *id);
  * durable: fsync the file and the directory (docs/state.md says when). */
 int store_save(store_t *s, const vm_t *vm, bool durable);
 
-/* Remove the VM's directory and everything in it. */
+/* Remove the VM's directory and everything in it, atomically: renamed to
+ * a tombstone first (docs/state.md). 0 also when it was gone already. */
 int store_remove(store_t *s, const char *id);
+
+/*
+ * What a mvmd killed mid-write leaves, removed before loading: tombstones
+ * of removes (vms/.<id>.removing) and the temp files of state.json writes
+ * (vms/<id>/.state.json.XXXXXXXX.tmp). Nothing else is touched.
+ */
+typedef struct store_clean_report {
+	size_t tombstones; /* removes finished */
+	size_t temp_files; /* temp files removed */
+} store_clean_report_t;
+int store_clean(store_t *s, store_clean_report_t *ret_report);
 
 /*
  * Load every VM directory. Each entry of *ret_vms is a VM; those whose

@@ -39,12 +39,13 @@ typedef struct vm {
 	vm_state_t state;
 	uint64_t created_usec; /* wall clock */
 	char *cause;           /* cause of the last transition */
+	int start_errno;       /* why the last start failed, if a system error (-errno); memory only */
 
 	/* Runtime of the backend process, when there is one. */
 	pid_t pid;
 	uint64_t pid_starttime; /* field 22 of /proc/PID/stat, defeats pid reuse */
 	bool has_exit_code;
-	int exit_code;
+	uint32_t exit_code; /* WASI's exit code is a u32: kept whole */
 
 	fsm_ring_t transitions; /* last FSM_VM_RING_CAPACITY transitions */
 
@@ -58,7 +59,8 @@ typedef struct vm {
 	void *backend_data; /* owned by the backend */
 
 	/* Write-behind of active states (lib/manager.c, save()): the state
-	 * on disk is active, and a newer active state waits to be written. */
+	 * on disk is active; save_pending: what is in memory is not on disk
+	 * yet (written behind, or a write that failed and is retried). */
 	bool disk_active;
 	bool save_pending;
 

@@ -143,7 +143,7 @@ static void job_reply(exec_job_t *j)
 	}
 	json_object *res = json_object_new_object();
 	if (r->kind == EXEC_EXIT_CODE) {
-		json_object_object_add(res, "exit_code", json_object_new_int((int)r->value));
+		json_object_object_add(res, "exit_code", json_object_new_int64(r->value)); /* a u32 */
 	} else {
 		json_object_object_add(res, "exit_code", NULL);
 		json_object_object_add(res, "signal", json_object_new_int((int)r->value));
@@ -204,9 +204,11 @@ static int build_request(exec_job_t *j, json_object *argv, json_object *env)
 	return 0;
 }
 
-static const rpc_schema_t exec_arg = { .type = RPC_TYPE_STRING, .has_min = true, .min = 0, .has_max = true, .max = EXEC_MAX_STRING };
+/* Frame strings (docs/exec-protocol.md): bytes, whatever the characters. */
+static const rpc_schema_t exec_arg = { .type = RPC_TYPE_STRING, .has_min = true, .min = 0, .has_max = true, .max = EXEC_MAX_STRING,
+				       .max_bytes = true };
 static const rpc_schema_t env_key = { .type = RPC_TYPE_STRING, .pattern = "[A-Za-z_][A-Za-z0-9_]{0,127}" };
-static const rpc_schema_t env_value = { .type = RPC_TYPE_STRING, .has_max = true, .max = 3968 };
+static const rpc_schema_t env_value = { .type = RPC_TYPE_STRING, .has_max = true, .max = 3968, .max_bytes = true };
 static const char *const encodings[] = { "utf-8", "base64", NULL };
 
 static const rpc_field_t exec_params[] = {

@@ -4,7 +4,8 @@
  *
  * start and stop are answered when the VM reaches the state they lead to
  * (a waiter subscribed to the manager's transitions), so a slow boot never
- * blocks other clients; a timeout answers -32006 and leaves the VM going.
+ * blocks other clients; a timeout answers -32006 and leaves the VM going;
+ * the VM's removal (an event too) answers -32001 at once.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -50,6 +51,20 @@ static void vm_error(rpc_call_t *call, int code, const char *message, const vm_t
 	rpc_call_error(call, code, message, data);
 }
 
+/* The same for a failure with a system error: data.errno names it. */
+static void vm_error_errno(rpc_call_t *call, int code, const char *message, const vm_t *vm, const char *reason,
+			   int error)
+{
+	json_object *data = json_object_new_object();
+
+	json_object_object_add(data, "id", json_object_new_string(vm->id));
+	json_object_object_add(data, "state", json_object_new_string(vm_state_to_string(vm->state)));
+	if (rpc_errno_name(error))
+		json_object_object_add(data, "errno", json_object_new_string(rpc_errno_name(error)));
+	json_object_object_add(data, "reason", json_object_new_string(reason));
+	rpc_call_error(call, code, message, data);
+}
+
 static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata);
 
 static void waiter_finish(waiter_t *w, bool timed_out)
@@ -59,13 +74,19 @@ static void waiter_finish(waiter_t *w, bool timed_out)
 	manager_unsubscribe(w->manager, on_transition, w);
 	sd_event_source_disable_unref(w->timer);
 	if (!vm) {
+		/* Removed meanwhile: what a request naming it now would get. */
 		json_object *data = json_object_new_object();
 		json_object_object_add(data, "id", json_object_new_string(w->vm));
+		json_object_object_add(data, "reason", json_object_new_string("removed while the request waited"));
 		rpc_call_error(w->call, RPC_ERROR_NOT_FOUND, "VM not found", data);
 	} else if (timed_out) {
 		vm_error(w->call, RPC_ERROR_TIMEOUT, "Timeout", vm,
 			 w->kind == WAIT_START ? "VM did not come up in time; it keeps starting"
 					       : "VM did not stop in time; it keeps stopping");
+	} else if (w->kind == WAIT_START && vm->state == VM_STATE_START_FAILED && vm->start_errno &&
+		   rpc_error_from_errno(vm->start_errno) == RPC_ERROR_RESOURCE_LIMIT) {
+		/* Out of fds or memory after the spawn: -32005, as before it. */
+		vm_error_errno(w->call, RPC_ERROR_RESOURCE_LIMIT, "Start failed", vm, vm->cause, vm->start_errno);
 	} else if (w->kind == WAIT_START && (vm->state == VM_STATE_START_FAILED || vm->state == VM_STATE_FAILED)) {
 		vm_error(w->call, RPC_ERROR_SERVER, "Start failed", vm, NULL);
 	} else {
@@ -78,7 +99,7 @@ static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata)
 {
 	waiter_t *w = userdata;
 
-	if (strcmp(ev->vm, w->vm) == 0 && is_target(w->kind, ev->to))
+	if (strcmp(ev->vm, w->vm) == 0 && (ev->removed || is_target(w->kind, ev->to)))
 		waiter_finish(w, false);
 }
 
@@ -150,8 +171,9 @@ static void vm_start(rpc_call_t *call, json_object *params, void *userdata)
 	}
 	if (r < 0) {
 		log_warning("vm %s: start failed: %s", vm->id, detail ? detail : strerror(-r));
-		vm_error(call, r == -EMFILE || r == -ENFILE || r == -ENOMEM ? RPC_ERROR_RESOURCE_LIMIT : RPC_ERROR_SERVER,
-			 "Start failed", vm, detail);
+		/* Out of fds, memory or disk: -32005; anything else -32000. */
+		int code = rpc_error_from_errno(r) == RPC_ERROR_RESOURCE_LIMIT ? RPC_ERROR_RESOURCE_LIMIT : RPC_ERROR_SERVER;
+		vm_error_errno(call, code, "Start failed", vm, detail ? detail : strerror(-r), r);
 		return;
 	}
 	log_info("vm %s: starting, worker pid %d", vm->id, (int)vm->pid);
@@ -187,7 +209,7 @@ static void vm_stop(rpc_call_t *call, json_object *params, void *userdata)
 	}
 	if (r < 0 && !is_target(WAIT_STOP, vm->state)) {
 		log_warning_errno(r, "vm %s: stop: %m", vm->id);
-		vm_error(call, RPC_ERROR_SERVER, "Stop failed", vm, strerror(-r));
+		vm_error_errno(call, RPC_ERROR_SERVER, "Stop failed", vm, strerror(-r), r);
 		return;
 	}
 	log_info("vm %s: stopping%s", vm->id, get_bool(params, "force") ? " (forced)" : "");

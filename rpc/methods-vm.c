@@ -223,9 +223,11 @@ static void vm_remove(rpc_call_t *call, json_object *params, void *userdata)
 {
 	methods_ctx_t *ctx = userdata;
 	vm_t *vm = methods_find_vm(call, ctx->manager, params);
+	_cleanup_free_ char *name = NULL;
 	json_object *v, *res;
 	bool force = false;
 	char id[VM_ID_LEN + 1];
+	vm_state_t was;
 	int r;
 
 	if (!vm)
@@ -233,6 +235,11 @@ static void vm_remove(rpc_call_t *call, json_object *params, void *userdata)
 	if (json_object_object_get_ex(params, "force", &v))
 		force = json_object_get_boolean(v);
 	memcpy(id, vm->id, sizeof(id));
+	was = vm->state;
+	if (vm->name && !(name = strdup(vm->name))) {
+		rpc_call_errno(call, -ENOMEM, NULL);
+		return;
+	}
 
 	r = manager_remove_vm(ctx->manager, vm, force);
 	if (r == -EBUSY) {
@@ -248,7 +255,12 @@ static void vm_remove(rpc_call_t *call, json_object *params, void *userdata)
 		rpc_call_errno(call, r, "remove failed");
 		return;
 	}
-	log_info("vm %s removed", id);
+	/* A VM's end, when its worker was killed for it (see log_vm_end in mvmd.c). */
+	if (fsm_state_is_active(was))
+		log_notice("vm %s%s%s%s: removed by force while %s: its worker was killed", id, name ? " \"" : "",
+			   name ? name : "", name ? "\"" : "", vm_state_to_string(was));
+	else
+		log_info("vm %s%s%s%s removed", id, name ? " \"" : "", name ? name : "", name ? "\"" : "");
 	res = json_object_new_object();
 	json_object_object_add(res, "id", json_object_new_string(id));
 	json_object_object_add(res, "removed", json_object_new_boolean(1));
@@ -390,7 +402,8 @@ static const rpc_schema_t list_result = { .type = RPC_TYPE_OBJECT, .description 
 static const rpc_schema_t remove_result = { .type = RPC_TYPE_OBJECT, .description = "{\"id\": ..., \"removed\": true}" };
 static const rpc_schema_t tail_result = {
 	.type = RPC_TYPE_OBJECT,
-	.description = "{\"events\": [{seq,time,vm,from,to,cause}], \"next\": N, \"first\": N, \"missed\"?: N, \"more\": bool}",
+	.description = "{\"events\": [{seq,time,vm,from,to,cause}], \"next\": N, \"first\": N, \"missed\"?: N, \"more\": bool}; "
+		       "to is \"Removed\" in the event of a VM's removal",
 };
 
 const rpc_method_t methods_vm[] = {

@@ -27,9 +27,12 @@ static const char *const cap_values[] = { "stdin", "stdout", "stderr", "clock", 
  */
 static const char *const cap_default[] = { "stdout", "stderr", "clock", "random", "args", "env", NULL };
 
-static const rpc_schema_t arg_schema = { .type = RPC_TYPE_STRING, .has_max = true, .max = 4096 };
+/* 4 KiB of boot info each: bytes of UTF-8, whatever the characters. */
+static const rpc_schema_t arg_schema = { .type = RPC_TYPE_STRING, .description = "at most 4096 bytes of UTF-8",
+					 .has_max = true, .max = 4096, .max_bytes = true };
 static const rpc_schema_t env_key = { .type = RPC_TYPE_STRING, .pattern = "[A-Za-z_][A-Za-z0-9_]{0,127}" };
-static const rpc_schema_t env_value = { .type = RPC_TYPE_STRING, .has_max = true, .max = 4096 };
+static const rpc_schema_t env_value = { .type = RPC_TYPE_STRING, .description = "at most 4096 bytes of UTF-8",
+					.has_max = true, .max = 4096, .max_bytes = true };
 static const rpc_schema_t cap_schema = { .type = RPC_TYPE_STRING, .enum_values = cap_values };
 
 const rpc_field_t methods_workload_fields[] = {

@@ -53,7 +53,8 @@ json_object *methods_event_to_json(const fsm_event_t *ev)
 	json_object_object_add(o, "time", methods_time_to_json(ev->wall_usec));
 	json_object_object_add(o, "vm", json_object_new_string(ev->vm));
 	json_object_object_add(o, "from", json_object_new_string(vm_state_to_string(ev->from)));
-	json_object_object_add(o, "to", json_object_new_string(vm_state_to_string(ev->to)));
+	/* "Removed" is no state: only a removal event says it. */
+	json_object_object_add(o, "to", json_object_new_string(ev->removed ? "Removed" : vm_state_to_string(ev->to)));
 	json_object_object_add(o, "cause", ev->cause ? json_object_new_string(ev->cause) : NULL);
 	return o;
 }
@@ -91,7 +92,7 @@ static json_object *vm_view(manager_t *m, const vm_t *vm, bool with_transitions)
 	if (vm->pid > 0)
 		json_object_object_add(o, "pid", json_object_new_int(vm->pid));
 	if (vm->has_exit_code)
-		json_object_object_add(o, "exit_code", json_object_new_int(vm->exit_code));
+		json_object_object_add(o, "exit_code", json_object_new_int64(vm->exit_code));
 	if (vm->load_error)
 		json_object_object_add(o, "state_file_error", json_object_new_string(vm->load_error));
 

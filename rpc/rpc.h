@@ -43,10 +43,12 @@ typedef struct rpc_field rpc_field_t;
 typedef struct rpc_schema {
 	rpc_type_t type;
 	const char *description;
-	/* integers: the value; strings: length in characters (code points);
-	 * arrays: item count; objects: member count. */
+	/* integers: the value; strings: length in characters (code points),
+	 * or in bytes of UTF-8 with max_bytes; arrays: item count; objects:
+	 * member count. */
 	bool has_min, has_max;
 	int64_t min, max;
+	bool max_bytes; /* strings: min/max count bytes (a buffer's size), not characters */
 	const char *pattern;                /* strings: POSIX ERE matched against the whole string */
 	const char *const *enum_values;     /* strings: NULL-terminated allowed values */
 	const rpc_field_t *fields;          /* objects: known members, {NULL}-terminated */

@@ -212,7 +212,7 @@ static int validate_string(vctx_t *v, const rpc_schema_t *s, json_object *o)
 	int64_t chars = 0;
 	for (size_t i = 0; i < len; i++)
 		chars += ((unsigned char)str[i] & 0xC0) != 0x80;
-	if ((r = check_count(v, s, chars, "characters")) < 0)
+	if ((r = s->max_bytes ? check_count(v, s, (int64_t)len, "bytes") : check_count(v, s, chars, "characters")) < 0)
 		return r;
 	if (s->enum_values) {
 		for (const char *const *e = s->enum_values; *e; e++)

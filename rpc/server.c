@@ -181,7 +181,9 @@ void rpc_call_errno(rpc_call_t *call, int neg_errno, const char *detail)
 	if (!call_wants_answer(call))
 		return call_finish(call, NULL, 0);
 	int code = rpc_error_from_errno(neg_errno);
-	rpc_call_error(call, code, rpc_error_message(code), rpc_errno_data(neg_errno, detail));
+	/* Every -errno error says why in words too (data.reason). */
+	rpc_call_error(call, code, rpc_error_message(code),
+		       rpc_errno_data(neg_errno, detail ? detail : strerror(neg_errno < 0 ? -neg_errno : neg_errno)));
 }
 
 void rpc_call_invalid_param(rpc_call_t *call, const char *param, const char *reason)

@@ -363,7 +363,7 @@ void agent_wasm_run(mvm_agent_t *a, agent_conn_t *c, uint64_t now)
 	wasm_trap trap = { 0 };
 	wasi_ctx ctx;
 	size_t free_b, largest, total = 0;
-	int32_t code = 0;
+	uint32_t code = 0;
 	int64_t n;
 	uint64_t need = 0;
 	wx_t x = { .a = a, .c = c, .last_tsc = rdtsc() };
@@ -448,7 +448,7 @@ void agent_wasm_run(mvm_agent_t *a, agent_conn_t *c, uint64_t now)
 	wasi_link_init(link, &ctx, store);
 	if (wasm_instantiate(store, mod, wasi_link_resolve, link, &inst, &err) < 0) {
 		if (err.kind == WASM_ERR_TRAP && err.trap.kind == WASM_TRAP_EXIT) {
-			code = err.trap.exit_code;
+			code = (uint32_t)err.trap.exit_code;
 			goto exited;
 		}
 		if (err.kind == WASM_ERR_TRAP) {
@@ -494,7 +494,7 @@ exited:
 	else if (x.timed_out)
 		agent_finish_exit(c, EXEC_EXIT_SIGNAL, EXEC_EXIT_FLAG_TIMED_OUT, 9);
 	else
-		agent_finish_exit(c, EXEC_EXIT_CODE, 0, (uint32_t)code & 0xff);
+		agent_finish_exit(c, EXEC_EXIT_CODE, 0, code); /* whole: WASI's code is a u32 */
 out:
 	wasm_store_free(store);
 	wasm_module_free(mod);

@@ -34,10 +34,12 @@
 int mvm_main(const struct mvm_boot_info *bi);
 /* MVM_HC_CONFIG (guest-abi.h); *mono_ns: CLOCK_MONOTONIC when it returned. */
 int64_t mvm_config(uint64_t *mono_ns);
-/* Run the boot info's Wasm workload (workload.c); returns its exit code. */
+/* Run the boot info's Wasm workload (workload.c); returns its exit code
+ * (WASI's u32, in an int's bits). */
 int mvm_workload_run(const struct mvm_boot_info *bi);
 
 const struct mvm_boot_info *mvm_boot_info(void);
+/* The host reports code's low 32 bits whole, as an unsigned number. */
 void mvm_exit(int code) __attribute__((noreturn));
 void mvm_abort(const char *msg) __attribute__((noreturn));
 uint64_t mvm_clock_monotonic(void);

@@ -198,7 +198,7 @@ int mvm_workload_run(const struct mvm_boot_info *bi)
 	wasm_error err = { 0 };
 	wasm_trap trap = { 0 };
 	wasi_ctx ctx;
-	int32_t code = 0;
+	uint32_t code = 0;
 	int64_t got;
 
 	boot_mono = mvm_clock_monotonic();
@@ -241,6 +241,12 @@ int mvm_workload_run(const struct mvm_boot_info *bi)
 		mvm_abort("workload: out of memory creating the store");
 	wasi_link_init(&res.link, &ctx, store);
 	if (wasm_instantiate(store, mod, wl_resolve, &res, &inst, &err) < 0) {
+		/* proc_exit from the module's start function: an exit like any
+		 * other (mvm-wasm and mvm-init treat it so), not a trap */
+		if (err.kind == WASM_ERR_TRAP && err.trap.kind == WASM_TRAP_EXIT) {
+			mvm_console_flush();
+			return (int)(ctx.exited ? ctx.exit_code : (uint32_t)err.trap.exit_code);
+		}
 		if (err.kind == WASM_ERR_UNLINKABLE)
 			wl_fail("workload: unknown import %s (%s)", res.last, err.message);
 		if (err.kind == WASM_ERR_TRAP)
@@ -262,5 +268,6 @@ int mvm_workload_run(const struct mvm_boot_info *bi)
 	if (r < 0)
 		mvm_abort("workload: _start could not run");
 	mvm_console_flush();
-	return code & 0xff;
+	/* Whole: WASI's exit code is a u32, and the exit call carries 32 bits. */
+	return (int)code;
 }

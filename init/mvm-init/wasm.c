@@ -7,12 +7,15 @@
  * runs its _start with the project's interpreter and WASI preview1 bound
  * to this process's stdio, clocks and getrandom (lib/wasi-posix.c).
  *
- * Exit codes, as mvm-wasm's: the module's (low 8 bits); 134 after a trap
+ * Exit codes, as mvm-wasm's: the module's, where a code above 255 (WASI's
+ * is a u32, a process status 8 bits) exits 255 with the whole code on
+ * stderr, so that no failure reads as success; 134 after a trap
  * (its kind on stderr); 126 when the module cannot be run (bytes that do
  * not match the hash, invalid, unlinkable, no _start); 127 when the host
  * has no such module for this VM (like a program that does not exist).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +67,16 @@ static void err(const char *fmt, ...)
 	}
 }
 
+/* The module's exit code as the child's status (see wasi_exit_status). */
+static int exit_status(uint32_t code)
+{
+	int status = wasi_exit_status(code);
+
+	if ((uint32_t)status != code)
+		err("exit code %" PRIu32 " does not fit in an exit status: exiting %d", code, status);
+	return status;
+}
+
 static int fetch(const char *hex, uint8_t **ret_data, size_t *ret_len)
 {
 	blob_fetch_transport_t t = blob_unix_path ? blob_fetch_transport_unix(blob_unix_path)
@@ -102,7 +115,7 @@ int init_wasm_main(const char *hash_hex, int argc, char **argv, char **envp)
 	uint8_t *bytes = NULL;
 	size_t len = 0;
 	uint32_t envc = 0;
-	int32_t code = 0;
+	uint32_t code = 0;
 	int r, ret;
 
 	ret = fetch(hash_hex, &bytes, &len);
@@ -131,7 +144,8 @@ int init_wasm_main(const char *hash_hex, int argc, char **argv, char **envp)
 	r = wasm_instantiate(store, m, wasi_link_resolve, link, &inst, &werr);
 	if (r < 0) {
 		if (werr.kind == WASM_ERR_TRAP && werr.trap.kind == WASM_TRAP_EXIT) {
-			ret = (int)(werr.trap.exit_code & 0xff); /* proc_exit from a start function */
+			/* proc_exit from a start function */
+			ret = exit_status(ctx.exited ? ctx.exit_code : (uint32_t)werr.trap.exit_code);
 		} else if (werr.kind == WASM_ERR_TRAP) {
 			err("trap: %s", wasm_trap_kind_to_string(werr.trap.kind));
 			ret = EXIT_TRAP;
@@ -149,7 +163,7 @@ int init_wasm_main(const char *hash_hex, int argc, char **argv, char **envp)
 		err("trap: %s", wasm_trap_kind_to_string(trap.kind));
 		ret = EXIT_TRAP;
 	} else {
-		ret = code & 0xff;
+		ret = exit_status(code);
 	}
 out:
 	wasm_store_free(store);

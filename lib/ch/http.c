@@ -130,6 +130,13 @@ static void check_done(ch_http_t *h)
 		if (!req)
 			continue;
 		err = map_error(msg->data.result, req->overflow);
+		if (msg->data.result == CURLE_COULDNT_CONNECT) {
+			/* Out of fds or memory is not a refusal: say which. */
+			long os = 0;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_OS_ERRNO, &os);
+			if (os == EMFILE || os == ENFILE || os == ENOMEM || os == ENOBUFS)
+				err = -(int)os;
+		}
 		if (err == 0)
 			curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
 		req_detach(req);

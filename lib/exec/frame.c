@@ -270,7 +270,8 @@ int exec_encode_exit(uint8_t *buf, size_t cap, const exec_exit_t *ex)
 
 	if (ex->kind >= EXEC_EXIT_KIND_MAX || (ex->flags & ~EXEC_EXIT_FLAG_TIMED_OUT))
 		return -EXEC_EINVAL;
-	if (ex->kind == EXEC_EXIT_CODE ? ex->value > 255 : (ex->value < 1 || ex->value > 64))
+	/* An exit code is any u32 (a Wasm module's, whole); a signal 1..64. */
+	if (ex->kind == EXEC_EXIT_SIGNAL && (ex->value < 1 || ex->value > 64))
 		return -EXEC_EINVAL;
 	if (cap < EXEC_FRAME_HEADER_SIZE + 8)
 		return -EXEC_ENOSPC;
@@ -384,7 +385,7 @@ int exec_parse_exit(const uint8_t *p, size_t len, exec_exit_t *ret)
 	ex.value = get32(p + 4);
 	if (get16(p + 2) != 0 || ex.kind >= EXEC_EXIT_KIND_MAX || (ex.flags & ~EXEC_EXIT_FLAG_TIMED_OUT))
 		return -EXEC_EBADMSG;
-	if (ex.kind == EXEC_EXIT_CODE ? ex.value > 255 : (ex.value < 1 || ex.value > 64))
+	if (ex.kind == EXEC_EXIT_SIGNAL && (ex.value < 1 || ex.value > 64))
 		return -EXEC_EBADMSG;
 	*ret = ex;
 	return 0;

@@ -70,7 +70,7 @@ typedef enum exec_stdin_mode {
 } exec_stdin_mode_t;
 
 typedef enum exec_exit_kind {
-	EXEC_EXIT_CODE = 0,   /* value is the exit code (0..255) */
+	EXEC_EXIT_CODE = 0,   /* value is the exit code (a process: 0..255; Wasm: any u32) */
 	EXEC_EXIT_SIGNAL = 1, /* value is the signal number that killed it */
 	EXEC_EXIT_KIND_MAX
 } exec_exit_kind_t;

@@ -78,7 +78,7 @@ enum {
 /* How a VM ended: the RESULT message payload and the result file's content. */
 typedef struct kvm_result {
 	uint32_t outcome;   /* kvm_outcome_t */
-	int32_t exit_code;  /* KVM_OUTCOME_EXIT: 0..255 */
+	uint32_t exit_code; /* KVM_OUTCOME_EXIT: the guest's code, whole */
 	uint32_t fault;     /* kvm_fault_t for KVM_OUTCOME_FAULT */
 	int32_t error;      /* -errno for KVM_OUTCOME_ERROR */
 	uint64_t fault_addr; /* MMIO address, port, or bad pointer */

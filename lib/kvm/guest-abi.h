@@ -32,7 +32,7 @@ enum mvm_hypercall {
 	MVM_HC_CONSOLE_READ = 1,  /* rdi=buf rsi=cap          -> rax=n (0: none) */
 	MVM_HC_CLOCK = 2,         /*                          -> rax=mono ns, rdx=real ns */
 	MVM_HC_RANDOM = 3,        /* rdi=buf rsi=len (<=256)  -> rax=len */
-	MVM_HC_EXIT = 4,          /* rdi=code (0..255)        -> does not return */
+	MVM_HC_EXIT = 4,          /* rdi=code (low 32 bits)   -> does not return */
 	MVM_HC_ABORT = 5,         /* rdi=msg rsi=len          -> does not return */
 	MVM_HC_WAIT = 6,          /* rdi=timeout ns (-1: none) -> rax=MVM_EV_* mask, rdx=mono ns */
 	MVM_HC_CONFIG = 7,        /* -> 0 once the boot info holds this VM's configuration

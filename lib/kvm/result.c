@@ -7,6 +7,8 @@
  *   mvm-result=1
  *   outcome=exit|stopped|fault|error
  *   exit_code=N  fault=NAME  fault_addr=0xHEX  error=-ERRNO
+ *     (exit_code: 0..4294967295, WASI's u32; files of older workers hold
+ *     0..255 and the parser also takes a negative int32, read as its u32)
  *   rip=0xHEX ... (all of kvm_reg_name(), only for faults with registers)
  *   message=TEXT (printable ASCII; anything else became '?')
  *
@@ -42,7 +44,7 @@ int kvm_result_format(const kvm_result_t *r, char *buf, size_t size)
 
 	if (r->outcome >= _KVM_OUTCOME_MAX || r->fault >= _KVM_FAULT_MAX)
 		return -EINVAL;
-	PUT("mvm-result=1\noutcome=%s\nexit_code=%d\nfault=%s\nfault_addr=0x%" PRIx64 "\nerror=%d\n",
+	PUT("mvm-result=1\noutcome=%s\nexit_code=%" PRIu32 "\nfault=%s\nfault_addr=0x%" PRIx64 "\nerror=%d\n",
 	    kvm_outcome_to_string(r->outcome), r->exit_code, kvm_fault_to_string(r->fault),
 	    r->fault_addr, r->error);
 	if (r->regs_valid)
@@ -67,6 +69,22 @@ static int parse_u64(const char *v, uint64_t *ret)
 	if (errno || end == v || *end)
 		return -EINVAL;
 	*ret = x;
+	return 0;
+}
+
+/*
+ * An exit code: a u32 in decimal. A negative int32 is taken too, as its
+ * two's complement (the field was an int32 before it was a u32), so any
+ * result file ever written still reads.
+ */
+static int parse_exit_code(const char *v, uint32_t *ret)
+{
+	char *end;
+	errno = 0;
+	long long x = strtoll(v, &end, 10);
+	if (errno || end == v || *end || x < INT32_MIN || x > UINT32_MAX)
+		return -EINVAL;
+	*ret = (uint32_t)x;
 	return 0;
 }
 
@@ -116,7 +134,7 @@ int kvm_result_parse(const char *text, size_t len, kvm_result_t *ret)
 			k = kvm_fault_from_string(v);
 			if (k >= 0) { r.fault = (uint32_t)k; k = 0; }
 		} else if (strcmp(line, "exit_code") == 0) {
-			k = parse_i32(v, &r.exit_code);
+			k = parse_exit_code(v, &r.exit_code);
 		} else if (strcmp(line, "error") == 0) {
 			k = parse_i32(v, &r.error);
 		} else if (strcmp(line, "fault_addr") == 0) {

@@ -129,7 +129,7 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 		break;
 	case MVM_HC_EXIT:
 		res->outcome = KVM_OUTCOME_EXIT;
-		res->exit_code = (int32_t)(a0 & 0xff);
+		res->exit_code = (uint32_t)a0; /* WASI's exit code is a u32: keep it whole */
 		return 1;
 	case MVM_HC_ABORT:
 		if (a1 > MVM_HC_ABORT_MAX)

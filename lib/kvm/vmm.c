@@ -671,27 +671,11 @@ static int host_config(void *ud, kvm_result_t *res)
 		return take_prime(m, &a, fds, primed, sizeof(primed)) < 0 ? 1 : 0;
 	}
 	c->pool_fd = safe_close(c->pool_fd);
-	/* The VM's control socket, result file and log first: whatever is
-	 * wrong below is then told to the parent as this VM's outcome. */
-	c->ctl_fd = fds[KVM_WARM_FD_CTL];
-	c->result_fd = fds[KVM_WARM_FD_RESULT];
-	c->vsock_fd = fds[KVM_WARM_FD_VSOCK];
-	c->blob_fd = fds[KVM_WARM_FD_BLOB];
-	if (fds[KVM_WARM_FD_LOG] >= 0) {
-		(void)dup3(fds[KVM_WARM_FD_LOG], 2, 0);
-		safe_close(fds[KVM_WARM_FD_LOG]);
-	}
-	c->args = (char **)a.args;
-	c->nargs = a.nargs;
-	c->caps = (char **)a.caps;
-	c->ncaps = a.ncaps;
-	c->envs = (char **)a.envs;
-	c->nenvs = a.nenvs;
-	c->workload = a.workload;
+	r = kvm_vmm_assign_apply(c, &a, fds);
 	if (setup_sockets(m) < 0)
 		return 1;
-	if (a.memory_mib != c->memory_mib || a.vcpus != c->vcpus) {
-		set_error(m, -EINVAL, "warm worker: assigned a VM of another size");
+	if (r < 0) {
+		set_error(m, r, "warm worker: assigned a VM of another size");
 		return 1;
 	}
 	if (primed[0] && (!a.workload || strcmp(a.workload, primed) != 0 || c->blob_fd >= 0)) {
@@ -735,10 +719,16 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 	m->wake_vcpu = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->wake_main < 0 || m->wake_vcpu < 0)
 		return fail_setup(m, negative_errno(), "eventfd");
+	/* A cold worker's VM comes in an ASSIGN too (lib/kvm/assign.c). */
+	r = warm ? 0 : kvm_vmm_assign_recv(&m->own);
+	if (r < 0 && r != -EINVAL)
+		return fail_setup(m, r, "reading the VM's ASSIGN");
 	if (!warm && setup_sockets(m) < 0) {
 		finish(m);
 		return KVM_VMM_EXIT_ERROR;
 	}
+	if (r < 0)
+		return fail_setup(m, r, "assigned a VM of another size");
 
 	r = build_vm(m);
 	if (r != 0)

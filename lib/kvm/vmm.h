@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "kvm/ctl.h"
+#include "kvm/warm.h"
 
 /* Worker process exit statuses (the outcome itself is in the result). */
 #define KVM_VMM_EXIT_OK 0    /* guest exited or was stopped */
@@ -49,7 +50,22 @@ typedef struct kvm_vmm_config {
 	 * in the ASSIGN it waits for once its guest is warm. */
 	int pool_fd;
 	uint64_t warm_bytes; /* heap the warm guest touches before it waits */
+	/* A cold worker: the SOCK_SEQPACKET socket its one ASSIGN waits on
+	 * (already sent), or -1. ctl/result/vsock/blob fds, strings and
+	 * workload come in it, as they come to a warm worker. */
+	int assign_fd;
 } kvm_vmm_config_t;
+
+/* Become the VM an ASSIGN describes (lib/kvm/assign.c): its fds into c
+ * (the log, if any, becomes stderr; every fds[i] is then -1) and its
+ * strings (which point into the message: keep it alive). -EINVAL when the
+ * ASSIGN is for another memory size or vCPU count than c's; the fds are
+ * taken all the same, so that error reaches the parent as the outcome. */
+int kvm_vmm_assign_apply(kvm_vmm_config_t *c, const kvm_warm_assign_t *a, int fds[KVM_WARM_FD_MAX]);
+/* A cold worker: read the one ASSIGN from c->assign_fd (then closed) and
+ * apply it. -EBADMSG for anything but an ASSIGN, else as
+ * kvm_warm_recv() and kvm_vmm_assign_apply(). */
+int kvm_vmm_assign_recv(kvm_vmm_config_t *c);
 
 /* Runs the VM to its end; returns the process exit status and, in
  * *ret_result (may be NULL), how it ended. Runs sandboxed: afterwards

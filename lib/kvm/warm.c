@@ -24,11 +24,27 @@ static int put(uint8_t *buf, size_t cap, size_t *off, char tag, const char *s)
 	return 0;
 }
 
+/* "sha256:" and 64 lowercase hex digits, as a VM spec's workload is: the
+ * worker keeps a primed hash in a fixed buffer and names it to its guest,
+ * so nothing else may pass for one. */
+static bool hash_ok(const char *s)
+{
+	if (strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64)
+		return false;
+	for (s += 7; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return false;
+	return true;
+}
+
 /* What each type must carry: an ASSIGN its control socket (and a module
- * only with its hash); a PRIME the hash and the module, nothing more. */
+ * only with its hash); a PRIME the hash and the module, nothing more. A
+ * hash, where there is one, is well formed. */
 static bool shape_ok(const kvm_warm_assign_t *a)
 {
 	if (a->fd_mask >> KVM_WARM_FD_MAX)
+		return false;
+	if (a->workload && !hash_ok(a->workload))
 		return false;
 	if (a->type == KVM_WARM_MSG_PRIME)
 		return a->fd_mask == 1u << KVM_WARM_FD_BLOB && a->workload && !a->nargs && !a->ncaps && !a->nenvs;

@@ -73,12 +73,15 @@ typedef struct kvm_warm_assign {
 /* Encode a (type, fd_mask, memory, vcpus and the strings) into buf: the
  * length, or -E2BIG (more than cap bytes or KVM_WARM_LIST_MAX strings of a
  * kind), -EINVAL (an ASSIGN without a control socket, a blob without a
- * workload, a PRIME with anything but the workload and its module). */
+ * workload, a PRIME with anything but the workload and its module, a
+ * workload that is not "sha256:<64 lowercase hex>"). */
 int kvm_warm_encode(const kvm_warm_assign_t *a, uint8_t *buf, size_t cap);
 /* Decode an ASSIGN of len bytes in buf (NUL-terminated strings in place:
  * buf must stay alive while *ret is used). -EBADMSG for anything that is
- * not exactly a well-formed message; nfds is how many fds came with it,
- * which must be the number of bits in fd_mask. */
+ * not exactly a well-formed message (one kvm_warm_encode() accepts);
+ * nfds is how many fds came with it, which must be the number of bits in
+ * fd_mask. So an ASSIGN that decodes has its control socket, a PRIME
+ * exactly its module. */
 int kvm_warm_decode(const uint8_t *buf, size_t len, size_t nfds, kvm_warm_assign_t *ret);
 
 /* Parent: send an ASSIGN or PRIME with fds[i] for each bit i of a->fd_mask. */

@@ -2,10 +2,14 @@
 /*
  * Spawn, adopt and reap mvm-vmm workers (the parent side; see worker.h).
  * The child gets exactly: 0,1 /dev/null, 2 log or /dev/null, 3 /dev/kvm,
- * 4 the guest image, 5 the listening control socket, 6 the result file,
- * 7 a sealed memfd with the supported-CPUID table (asked once per parent),
- * 8 the workload module opened read-only (only when there is one), 9 the
- * listening hybrid vsock socket (only with vsock_path).
+ * 4 the guest image, 5 a SOCK_SEQPACKET socket, 6 a sealed memfd with the
+ * supported-CPUID table (asked once per parent). On fd 5 a cold worker
+ * finds its ASSIGN (lib/kvm/warm.h) already waiting: the VM's control
+ * socket, result file, vsock socket and module as SCM_RIGHTS, and its
+ * strings (args, capabilities, environment, workload hash); a warm worker
+ * gets the same ASSIGN there later. The command line holds only fd
+ * numbers, sizes and limits: it is world-readable in /proc/PID/cmdline,
+ * and no string a tenant gave may be in it.
  * The parent closes its copies and sets them to -1 once handed over, as
  * OpenBSD vmd does, so no fd of one VM leaks into another VM's worker.
  */
@@ -35,13 +39,10 @@ extern char **environ;
 
 #define FD_KVM 3
 #define FD_IMAGE 4
-#define FD_CTL 5
-#define FD_RESULT 6
-#define FD_CPUID 7
-#define FD_BLOB 8 /* the workload module (read-only), only when there is one */
-#define FD_VSOCK 9 /* the hybrid vsock listening socket, only with vsock_path */
-#define CHILD_NFDS 10
-#define ARGV_MAX 1040
+#define FD_SOCK 5 /* the assign (cold) or pool (warm) socket */
+#define FD_CPUID 6
+#define CHILD_NFDS 7
+#define ARGV_MAX 16
 
 static int sockaddr_for(const char *path, struct sockaddr_un *sa)
 {
@@ -127,6 +128,7 @@ static int argv_add(argv_buf_t *a, const char *prefix, const char *s, unsigned l
 	return 0;
 }
 
+/* Numbers only: the VM's strings go in the ASSIGN. */
 static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus, argv_buf_t *a)
 {
 	int r = 0;
@@ -134,24 +136,10 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
 	r = r ?: argv_add(a, "", c->vmm_path, 0);
 	r = r ?: argv_add(a, "--kvm-fd=", NULL, FD_KVM);
 	r = r ?: argv_add(a, "--image-fd=", NULL, FD_IMAGE);
-	r = r ?: argv_add(a, "--ctl-fd=", NULL, FD_CTL);
-	if (c->result_path)
-		r = r ?: argv_add(a, "--result-fd=", NULL, FD_RESULT);
+	r = r ?: argv_add(a, "--assign-fd=", NULL, FD_SOCK);
 	r = r ?: argv_add(a, "--cpuid-fd=", NULL, FD_CPUID);
-	if (c->vsock_path)
-		r = r ?: argv_add(a, "--vsock-fd=", NULL, FD_VSOCK);
 	r = r ?: argv_add(a, "--memory-mib=", NULL, mem);
 	r = r ?: argv_add(a, "--vcpus=", NULL, vcpus);
-	for (size_t i = 0; i < c->nargs && !r; i++)
-		r = argv_add(a, "--arg=", c->args[i], 0);
-	for (size_t i = 0; i < c->ncaps && !r; i++)
-		r = argv_add(a, "--cap=", c->caps[i], 0);
-	if (c->workload)
-		r = r ?: argv_add(a, "--workload=", c->workload, 0);
-	if (c->workload && c->blob_fd > 0)
-		r = r ?: argv_add(a, "--blob-fd=", NULL, FD_BLOB);
-	for (size_t i = 0; i < c->nenvs && !r; i++)
-		r = argv_add(a, "--env=", c->envs[i], 0);
 	if (c->rlimit_as)
 		r = r ?: argv_add(a, "--rlimit-as=", NULL, (unsigned long)c->rlimit_as);
 	if (c->debug & KVM_WORKER_DEBUG_FORBIDDEN_SYSCALL)
@@ -216,12 +204,6 @@ static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 		goto out_fa;
 	for (int i = 0; i < CHILD_NFDS && r == 0; i++)
 		r = -posix_spawn_file_actions_adddup2(&fa, high[i] >= 0 ? high[i] : src[i], i);
-	/* The optional ones (the result, the blob, the vsock socket) that are absent were
-	 * filled with fd 0's /dev/null: close them again, so the child has
-	 * nothing there and whatever the parent had there cannot leak in. */
-	for (int i = FD_KVM; i < CHILD_NFDS && r == 0; i++)
-		if (src[i] == src[0])
-			r = -posix_spawn_file_actions_addclose(&fa, i);
 	if (r == 0)
 		r = -posix_spawn_file_actions_addclosefrom_np(&fa, CHILD_NFDS);
 	sigemptyset(&none);
@@ -347,10 +329,43 @@ static int open_sources(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcp
 	return 0;
 }
 
+/*
+ * The ASSIGN that makes a worker this VM (lib/kvm/warm.h), cold or warm:
+ * the VM's strings, and fds[] with its control socket, result file, vsock
+ * socket and (unless primed already, or none) its module. log_fd goes
+ * along only where asked (a warm worker's stderr is /dev/null until
+ * then; a cold one has its log as fd 2 from the start). *ret is big:
+ * the caller allocates it.
+ */
+static int assign_make(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus, const vm_fds_t *v, int log_fd,
+		       bool send_blob, kvm_warm_assign_t *ret, int fds[KVM_WARM_FD_MAX])
+{
+	if (c->nargs > KVM_WARM_LIST_MAX || c->ncaps > KVM_WARM_LIST_MAX || c->nenvs > KVM_WARM_LIST_MAX)
+		return -E2BIG;
+	*ret = (kvm_warm_assign_t){ .type = KVM_WARM_MSG_ASSIGN, .memory_mib = mem, .vcpus = vcpus,
+				    .workload = c->workload, .nargs = c->nargs, .ncaps = c->ncaps, .nenvs = c->nenvs };
+	for (size_t i = 0; i < c->nargs; i++)
+		ret->args[i] = c->args[i];
+	for (size_t i = 0; i < c->ncaps; i++)
+		ret->caps[i] = c->caps[i];
+	for (size_t i = 0; i < c->nenvs; i++)
+		ret->envs[i] = c->envs[i];
+	fds[KVM_WARM_FD_CTL] = v->listen_fd;
+	fds[KVM_WARM_FD_RESULT] = v->result_fd;
+	fds[KVM_WARM_FD_LOG] = log_fd;
+	fds[KVM_WARM_FD_VSOCK] = v->vsock_fd;
+	fds[KVM_WARM_FD_BLOB] = send_blob && c->workload && c->blob_fd > 0 ? c->blob_fd : -1;
+	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
+		if (fds[i] >= 0)
+			ret->fd_mask |= 1u << i;
+	return 0;
+}
+
 int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 {
-	_cleanup_close_ int kvm_fd = -1, image_fd = -1, null_fd = -1;
-	int cpuid_fd;
+	_cleanup_close_ int kvm_fd = -1, image_fd = -1, null_fd = -1, sock = -1, child_sock = -1;
+	_cleanup_free_ kvm_warm_assign_t *a = NULL;
+	int cpuid_fd, fds[KVM_WARM_FD_MAX], sp[2];
 	argv_buf_t argv = { .n = 0 };
 	vm_fds_t v;
 	uint32_t mem = c->memory_mib ? c->memory_mib : 16, vcpus = c->vcpus ? c->vcpus : 1;
@@ -362,17 +377,30 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 	r = open_sources(c, mem, vcpus, &kvm_fd, &image_fd, &cpuid_fd, &null_fd);
 	if (r < 0)
 		return r;
+	a = malloc(sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return negative_errno();
+	sock = sp[0];
+	child_sock = sp[1];
 	r = vm_fds_open(c, &v);
 	if (r < 0)
 		return r;
-	r = build_argv(c, mem, vcpus, &argv);
+	/* The ASSIGN waits in the socket before the worker exists: one
+	 * datagram, its fds in flight (dropped by the kernel if the spawn
+	 * fails and both ends close). */
+	r = assign_make(c, mem, vcpus, &v, -1, true, a, fds);
+	if (r == 0)
+		r = kvm_warm_send(sock, a, fds);
+	sock = safe_close(sock);
+	if (r == 0)
+		r = build_argv(c, mem, vcpus, &argv);
 	if (r < 0)
 		goto fail;
 
 	int src[CHILD_NFDS] = { null_fd, null_fd, c->log_fd >= 0 ? c->log_fd : null_fd,
-				kvm_fd, image_fd, v.listen_fd, v.result_fd >= 0 ? v.result_fd : null_fd, cpuid_fd,
-				c->workload && c->blob_fd > 0 ? c->blob_fd : null_fd,
-				v.vsock_fd >= 0 ? v.vsock_fd : null_fd };
+				kvm_fd, image_fd, child_sock, cpuid_fd };
 	r = spawn_child(src, argv.v, &pid);
 	argv_free(&argv);
 	if (r < 0)
@@ -389,6 +417,7 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 	}
 	return 0;
 fail:
+	argv_free(&argv);
 	vm_fds_close(&v, c, true);
 	return r;
 }
@@ -413,7 +442,7 @@ int kvm_worker_spawn_warm(const kvm_worker_config_t *c, uint64_t warm_bytes, kvm
 	r = r ?: argv_add(&a, "", c->vmm_path, 0);
 	r = r ?: argv_add(&a, "--kvm-fd=", NULL, FD_KVM);
 	r = r ?: argv_add(&a, "--image-fd=", NULL, FD_IMAGE);
-	r = r ?: argv_add(&a, "--pool-fd=", NULL, FD_CTL);
+	r = r ?: argv_add(&a, "--pool-fd=", NULL, FD_SOCK);
 	r = r ?: argv_add(&a, "--cpuid-fd=", NULL, FD_CPUID);
 	r = r ?: argv_add(&a, "--memory-mib=", NULL, mem);
 	r = r ?: argv_add(&a, "--vcpus=", NULL, vcpus);
@@ -421,8 +450,7 @@ int kvm_worker_spawn_warm(const kvm_worker_config_t *c, uint64_t warm_bytes, kvm
 	if (c->rlimit_as)
 		r = r ?: argv_add(&a, "--rlimit-as=", NULL, (unsigned long)c->rlimit_as);
 	if (r == 0) {
-		int src[CHILD_NFDS] = { null_fd, null_fd, null_fd, kvm_fd, image_fd, sp[1], null_fd, cpuid_fd,
-					null_fd, null_fd };
+		int src[CHILD_NFDS] = { null_fd, null_fd, null_fd, kvm_fd, image_fd, sp[1], cpuid_fd };
 		r = spawn_child(src, a.v, &pid);
 	}
 	argv_free(&a);
@@ -459,8 +487,8 @@ int kvm_worker_warm_ready(kvm_warm_worker_t *w)
 int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_worker_t *ret)
 {
 	uint32_t mem = c->memory_mib ? c->memory_mib : 16, vcpus = c->vcpus ? c->vcpus : 1;
-	kvm_warm_assign_t *a;
-	int fds[KVM_WARM_FD_MAX] = { -1, -1, -1, -1, -1 };
+	_cleanup_free_ kvm_warm_assign_t *a = NULL;
+	int fds[KVM_WARM_FD_MAX];
 	vm_fds_t v;
 	int r;
 
@@ -471,41 +499,15 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_wo
 	/* A primed worker holds one module: only a VM that runs it. */
 	if (w->primed[0] && (!c->workload || strcmp(c->workload, w->primed) != 0))
 		return -EINVAL;
-	a = calloc(1, sizeof(*a));
+	a = malloc(sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	a->type = KVM_WARM_MSG_ASSIGN;
-	a->memory_mib = mem;
-	a->vcpus = vcpus;
-	if (c->nargs > KVM_WARM_LIST_MAX || c->ncaps > KVM_WARM_LIST_MAX || c->nenvs > KVM_WARM_LIST_MAX) {
-		free(a);
-		return -E2BIG;
-	}
-	a->nargs = c->nargs;
-	a->ncaps = c->ncaps;
-	a->nenvs = c->nenvs;
-	for (size_t i = 0; i < c->nargs; i++)
-		a->args[i] = c->args[i];
-	for (size_t i = 0; i < c->ncaps; i++)
-		a->caps[i] = c->caps[i];
-	for (size_t i = 0; i < c->nenvs; i++)
-		a->envs[i] = c->envs[i];
-	a->workload = c->workload;
 	r = vm_fds_open(c, &v);
-	if (r < 0) {
-		free(a);
+	if (r < 0)
 		return r;
-	}
-	fds[KVM_WARM_FD_CTL] = v.listen_fd;
-	fds[KVM_WARM_FD_RESULT] = v.result_fd;
-	fds[KVM_WARM_FD_LOG] = c->log_fd;
-	fds[KVM_WARM_FD_VSOCK] = v.vsock_fd;
-	fds[KVM_WARM_FD_BLOB] = c->workload && c->blob_fd > 0 && !w->primed[0] ? c->blob_fd : -1;
-	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
-		if (fds[i] >= 0)
-			a->fd_mask |= 1u << i;
-	r = kvm_warm_send(w->pool_fd, a, fds);
-	free(a);
+	r = assign_make(c, mem, vcpus, &v, c->log_fd, !w->primed[0], a, fds);
+	if (r == 0)
+		r = kvm_warm_send(w->pool_fd, a, fds);
 	if (r < 0) {
 		vm_fds_close(&v, c, true);
 		return r;

@@ -73,7 +73,7 @@ typedef struct kvm_warm_worker {
  * start failures, never crashes: -ENOENT/-EACCES (no usable /dev/kvm,
  * image or mvm-vmm binary), -EMFILE/-ENFILE, -ENOMEM, -EINVAL (bad
  * config), -ENAMETOOLONG (ctl_path), -errno of socket/spawn. Only the fds
- * listed in docs/worker-protocol.md (3..7, plus /dev/null or log_fd as
+ * listed in docs/worker-protocol.md (3..6, plus /dev/null or log_fd as
  * 0-2) reach it. On success *ret owns pidfd and ctl (already connected);
  * the caller owns ctl_path and result_path and removes them with the VM.
  * The first spawn also creates the shared CPUID memfd (under a lock); it

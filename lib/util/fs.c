@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "macro.h"
 
 static int write_all(int fd, const void *data, size_t len)
@@ -31,7 +32,8 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static int write_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode, bool durable)
+int write_file_at_full(int dirfd, const char *name, const void *data, size_t len, mode_t mode, bool durable,
+		       const char *fault)
 {
 	char tmp[256];
 	_cleanup_close_ int fd = -1;
@@ -56,6 +58,8 @@ static int write_replace(int dirfd, const char *name, const void *data, size_t l
 	r = write_all(fd, data, len);
 	if (r == 0 && durable && fsync(fd) < 0)
 		r = negative_errno();
+	if (r == 0 && fault)
+		fault_point(fault);
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		r = negative_errno();
 	if (r < 0) {
@@ -70,12 +74,47 @@ static int write_replace(int dirfd, const char *name, const void *data, size_t l
 
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
 {
-	return write_replace(dirfd, name, data, len, mode, true);
+	return write_file_at_full(dirfd, name, data, len, mode, true, NULL);
 }
 
 int replace_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
 {
-	return write_replace(dirfd, name, data, len, mode, false);
+	return write_file_at_full(dirfd, name, data, len, mode, false, NULL);
+}
+
+/* ".<name>.XXXXXXXX.tmp" with eight lowercase hex digits: exactly what
+ * write_file_at_full() makes, nothing a user could have put there. */
+static bool is_temp_of(const char *f, const char *name)
+{
+	size_t n = strlen(name), l = strlen(f);
+
+	if (l != n + 14 || f[0] != '.' || strncmp(f + 1, name, n) != 0 || f[n + 1] != '.' ||
+	    strcmp(f + n + 10, ".tmp") != 0)
+		return false;
+	for (size_t i = n + 2; i < n + 10; i++)
+		if (!((f[i] >= '0' && f[i] <= '9') || (f[i] >= 'a' && f[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int remove_temp_files_at(int dirfd, const char *name)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int fd, n = 0;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	d = fdopendir(fd);
+	if (!d) {
+		safe_close(fd);
+		return negative_errno();
+	}
+	while ((de = readdir(d)))
+		if (is_temp_of(de->d_name, name) && unlinkat(dirfd, de->d_name, 0) == 0)
+			n++;
+	return n;
 }
 
 int read_file_at(int dirfd, const char *name, size_t max, char **ret_data, size_t *ret_len)
@@ -144,6 +183,9 @@ int rm_rf_at(int dirfd, const char *name)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return negative_errno();
+	/* An empty directory needs no fd (which may be what ran out). */
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return 0;
 
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)

@@ -3,6 +3,7 @@
 #ifndef MVM_UTIL_FS_H
 #define MVM_UTIL_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,6 +19,16 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t l
  * process) see the old or the new content, never a mix, but a power cut
  * may bring back the old one. */
 int replace_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
+
+/* Either of the two, and fault_point(fault) (lib/util/fault.h) once the
+ * temp file is complete, before its rename; fault may be NULL. */
+int write_file_at_full(int dirfd, const char *name, const void *data, size_t len, mode_t mode, bool durable,
+		       const char *fault);
+
+/* Remove the temp files of `name` in dirfd that the writers above leave
+ * behind when the process dies mid-write (".<name>.XXXXXXXX.tmp", nothing
+ * else). Returns how many were removed, or -errno. */
+int remove_temp_files_at(int dirfd, const char *name);
 
 /* Read a whole regular file of at most max bytes (-EFBIG beyond), NUL-terminated. */
 int read_file_at(int dirfd, const char *name, size_t max, char **ret_data, size_t *ret_len);

@@ -87,7 +87,7 @@ int wasi_link_resolve(void *ud, const wasm_import_desc *want, wasm_extern *ret)
 }
 
 int wasi_link_run_start(wasm_instance *inst, wasi_ctx *ctx, const wasm_call_opts *opts,
-			int32_t *ret_exit_code, wasm_trap *ret_trap)
+			uint32_t *ret_exit_code, wasm_trap *ret_trap)
 {
 	wasm_func *start = wasm_instance_func(inst, "_start");
 	wasm_trap trap = { 0 };
@@ -105,7 +105,7 @@ int wasi_link_run_start(wasm_instance *inst, wasi_ctx *ctx, const wasm_call_opts
 	}
 	if (k == WASM_TRAP_EXIT) {
 		/* wasi-libc's exit() and main's return both end in proc_exit. */
-		*ret_exit_code = ctx->exited ? (int32_t)ctx->exit_code : trap.exit_code;
+		*ret_exit_code = ctx->exited ? ctx->exit_code : (uint32_t)trap.exit_code;
 		return 0;
 	}
 	trap.kind = k;

@@ -49,10 +49,10 @@ int wasi_link_resolve(void *ud, const wasm_import_desc *want, wasm_extern *ret);
 
 /*
  * Run the command's "_start". Returns 0 and sets *ret_exit_code to the
- * proc_exit code (0 when _start returns); returns -WASM_ENOENT if there is
+ * proc_exit code, whole (WASI's exit code is a u32; 0 when _start returns); returns -WASM_ENOENT if there is
  * no _start of type [] -> []; returns 1 if it trapped, with *ret_trap set.
  */
 int wasi_link_run_start(wasm_instance *inst, wasi_ctx *ctx, const wasm_call_opts *opts,
-			int32_t *ret_exit_code, wasm_trap *ret_trap);
+			uint32_t *ret_exit_code, wasm_trap *ret_trap);
 
 #endif

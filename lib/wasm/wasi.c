@@ -8,7 +8,9 @@
  *
  * Order of checks in every call: the fd exists (BADF), the capability is
  * granted (NOTCAPABLE), every guest range fits in memory (FAULT); only
- * then does the call act, so a refused call has no side effect.
+ * then does the call act, so a refused call has no side effect. The args
+ * and env capabilities are the exception: withheld, they narrow what the
+ * calls show instead of refusing them (see args_visible).
  */
 #include "wasm/wasi-int.h"
 
@@ -107,33 +109,44 @@ static uint32_t strings_get(wasi_mem *mem, uint32_t n, const char *const *v, uin
 	return WASI_ERRNO_SUCCESS;
 }
 
+/*
+ * A denied args or env is not an error but a smaller view: the program
+ * sees only its name (argv[0]), or an empty environment. wasi-libc's
+ * start code and its first getenv() treat any error from these calls as
+ * fatal (exit 71 before main), so NOTCAPABLE here would kill every
+ * ordinary program; Wasmtime and Node's WASI answer the same way.
+ */
+static uint32_t args_visible(const wasi_ctx *ctx)
+{
+	if (granted(ctx, WASI_CAP_ARGS))
+		return ctx->argc;
+	return ctx->argc < 1 ? ctx->argc : 1;
+}
+
+static uint32_t env_visible(const wasi_ctx *ctx)
+{
+	return granted(ctx, WASI_CAP_ENV) ? ctx->envc : 0;
+}
+
 uint32_t wasi_args_sizes_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t argc_ptr, uint32_t size_ptr)
 {
-	if (!granted(ctx, WASI_CAP_ARGS))
-		return WASI_ERRNO_NOTCAPABLE;
-	return strings_sizes(mem, ctx->argc, ctx->argv, argc_ptr, size_ptr);
+	return strings_sizes(mem, args_visible(ctx), ctx->argv, argc_ptr, size_ptr);
 }
 
 uint32_t wasi_args_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t argv_ptr, uint32_t buf_ptr)
 {
-	if (!granted(ctx, WASI_CAP_ARGS))
-		return WASI_ERRNO_NOTCAPABLE;
-	return strings_get(mem, ctx->argc, ctx->argv, argv_ptr, buf_ptr);
+	return strings_get(mem, args_visible(ctx), ctx->argv, argv_ptr, buf_ptr);
 }
 
 uint32_t wasi_environ_sizes_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t count_ptr,
 				uint32_t size_ptr)
 {
-	if (!granted(ctx, WASI_CAP_ENV))
-		return WASI_ERRNO_NOTCAPABLE;
-	return strings_sizes(mem, ctx->envc, ctx->envp, count_ptr, size_ptr);
+	return strings_sizes(mem, env_visible(ctx), ctx->envp, count_ptr, size_ptr);
 }
 
 uint32_t wasi_environ_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t env_ptr, uint32_t buf_ptr)
 {
-	if (!granted(ctx, WASI_CAP_ENV))
-		return WASI_ERRNO_NOTCAPABLE;
-	return strings_get(mem, ctx->envc, ctx->envp, env_ptr, buf_ptr);
+	return strings_get(mem, env_visible(ctx), ctx->envp, env_ptr, buf_ptr);
 }
 
 /* ---- clocks and randomness ------------------------------------------------- */
@@ -408,4 +421,9 @@ void wasi_proc_exit(wasi_ctx *ctx, uint32_t code)
 {
 	ctx->exited = true;
 	ctx->exit_code = code;
+}
+
+int wasi_exit_status(uint32_t code)
+{
+	return code > 255 ? 255 : (int)code;
 }

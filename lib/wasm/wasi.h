@@ -13,7 +13,9 @@
  * Capabilities: a wasi_ctx carries a grant mask (WASI_CAP_*). A call that
  * needs a capability that is not granted fails with WASI_ERRNO_NOTCAPABLE
  * (76, "capabilities insufficient", the errno preview1 defines for
- * exactly this) and has no effect. Everything outside the supported subset
+ * exactly this) and has no effect; except args and env, which when withheld
+ * show the program only its name (argv[0]) and an empty environment, as
+ * Wasmtime and Node do (a libc treats any error there as fatal). Everything outside the supported subset
  * fails with WASI_ERRNO_NOSYS, or WASI_ERRNO_BADF when it names a file
  * descriptor that does not exist (only 0, 1 and 2 exist; there are no
  * preopened directories).
@@ -73,8 +75,8 @@ enum {
 	WASI_CAP_STDERR = 1u << 2, /* fd_write on 2 */
 	WASI_CAP_CLOCK = 1u << 3, /* clock_time_get, clock_res_get */
 	WASI_CAP_RANDOM = 1u << 4, /* random_get */
-	WASI_CAP_ENV = 1u << 5, /* environ_get, environ_sizes_get */
-	WASI_CAP_ARGS = 1u << 6, /* args_get, args_sizes_get */
+	WASI_CAP_ENV = 1u << 5, /* environ_*: withheld, the environment is empty */
+	WASI_CAP_ARGS = 1u << 6, /* args_*: withheld, argv is [argv[0]] */
 	WASI_CAP_ALL = (1u << 7) - 1,
 };
 
@@ -178,6 +180,15 @@ uint32_t wasi_poll_oneoff(wasi_ctx *ctx, wasi_mem *mem, uint32_t in, uint32_t ou
 			  uint32_t ret_nevents);
 /* Records the exit code; the caller must then stop the guest. */
 void wasi_proc_exit(wasi_ctx *ctx, uint32_t code);
+
+/*
+ * A WASI exit code (a u32) as a process exit status (8 bits), for
+ * embedders that end a process with it (mvm-wasm, mvm-init's runs):
+ * 0..255 unchanged, anything larger 255. Truncating instead would turn
+ * 256 into 0, a failure into success; saturating keeps every failure a
+ * failure. Embedders that can report the whole code (mvmd) do so.
+ */
+int wasi_exit_status(uint32_t code);
 
 /*
  * The whole preview1 namespace as data, for binding: name, parameter

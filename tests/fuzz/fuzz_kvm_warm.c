@@ -30,7 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t nfds = 0; nfds <= KVM_WARM_FD_MAX; nfds++) {
 		if (kvm_warm_decode(buf, size, nfds, &a) < 0)
 			continue;
-		if (!(a.fd_mask & 1u) || (size_t)__builtin_popcount(a.fd_mask) != nfds)
+		/* Each type's fds: an ASSIGN has its control socket, a PRIME
+		 * exactly the module (and both the count that came). */
+		if ((size_t)__builtin_popcount(a.fd_mask) != nfds)
+			__builtin_trap();
+		if (a.type == KVM_WARM_MSG_ASSIGN ? !(a.fd_mask & (1u << KVM_WARM_FD_CTL))
+						  : a.fd_mask != 1u << KVM_WARM_FD_BLOB || !a.workload)
 			__builtin_trap();
 		/* Strings come back in kind order (args, caps, envs, workload),
 		 * so a message in that order must round-trip byte for byte. */

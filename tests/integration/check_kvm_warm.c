@@ -365,10 +365,13 @@ START_TEST(test_garbage_assign)
 }
 END_TEST
 
+/* A well-formed hash: the decoder takes no other. */
+#define H0 "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+
 START_TEST(test_encode_decode)
 {
 	static const char *args[] = { "a", "", "c d" }, *envs[] = { "X=1" };
-	kvm_warm_assign_t in = { .type = KVM_WARM_MSG_ASSIGN, .fd_mask = 0x1f, .memory_mib = 16, .vcpus = 1, .workload = "sha256:00",
+	kvm_warm_assign_t in = { .type = KVM_WARM_MSG_ASSIGN, .fd_mask = 0x1f, .memory_mib = 16, .vcpus = 1, .workload = H0,
 				 .nargs = 3, .nenvs = 1 };
 	kvm_warm_assign_t out;
 	uint8_t buf[4096];
@@ -382,7 +385,7 @@ START_TEST(test_encode_decode)
 	ck_assert_str_eq(out.args[2], "c d");
 	ck_assert_str_eq(out.args[1], "");
 	ck_assert_str_eq(out.envs[0], "X=1");
-	ck_assert_str_eq(out.workload, "sha256:00");
+	ck_assert_str_eq(out.workload, H0);
 	/* fds must match the mask; nothing may trail; cut anywhere is bad */
 	ck_assert_int_eq(kvm_warm_decode(buf, (size_t)n, 4, &out), -EBADMSG);
 	ck_assert_int_eq(kvm_warm_decode(buf, (size_t)n + 1, 5, &out), -EBADMSG);
@@ -396,12 +399,12 @@ START_TEST(test_encode_decode)
 	ck_assert_int_eq(kvm_warm_encode(&in, buf, sizeof(buf)), -EINVAL);
 	/* a PRIME: the hash and the module, nothing else */
 	kvm_warm_assign_t pr = { .type = KVM_WARM_MSG_PRIME, .fd_mask = 1u << KVM_WARM_FD_BLOB, .memory_mib = 16,
-				 .vcpus = 1, .workload = "sha256:00" };
+				 .vcpus = 1, .workload = H0 };
 	n = kvm_warm_encode(&pr, buf, sizeof(buf));
 	ck_assert_int_gt(n, 0);
 	ck_assert_int_eq(kvm_warm_decode(buf, (size_t)n, 1, &out), 0);
 	ck_assert_int_eq(out.type, KVM_WARM_MSG_PRIME);
-	ck_assert_str_eq(out.workload, "sha256:00");
+	ck_assert_str_eq(out.workload, H0);
 	pr.nargs = 1;
 	pr.args[0] = "x";
 	ck_assert_int_eq(kvm_warm_encode(&pr, buf, sizeof(buf)), -EINVAL);
@@ -414,6 +417,35 @@ START_TEST(test_encode_decode)
 	/* too long for the buffer */
 	in.fd_mask = 0x1;
 	ck_assert_int_eq(kvm_warm_encode(&in, buf, 20), -E2BIG);
+	/* a hash that is not one: refused both ways */
+	pr.workload = "sha256:00";
+	ck_assert_int_eq(kvm_warm_encode(&pr, buf, sizeof(buf)), -EINVAL);
+	in.workload = "sha256:" "000000000000000000000000000000000000000000000000000000000000000G";
+	ck_assert_int_eq(kvm_warm_encode(&in, buf, sizeof(buf)), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_decode_fuzz_crash_44279c6f)
+{
+	/* tests/fuzz/corpus/kvm_warm/crash-44279c6f...: a PRIME (type 3)
+	 * with the module's fd (mask 0x10) and an empty workload "hash".
+	 * It used to decode, and the fuzz target, which took every decoded
+	 * message for an ASSIGN, trapped on its missing control socket. A
+	 * PRIME must name its module by a real hash: refused, with any fd
+	 * count. */
+	static const uint8_t crash[] = { 0x03, 0, 0, 0, 0x01, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0,
+					 0x03, 0, 0, 0, 0x01, 0, 0, 0, 'w', 0 };
+	kvm_warm_assign_t out;
+	for (size_t nfds = 0; nfds <= KVM_WARM_FD_MAX; nfds++)
+		ck_assert_int_eq(kvm_warm_decode(crash, sizeof(crash), nfds, &out), -EBADMSG);
+	/* the same PRIME with a hash decodes, and carries the module only */
+	uint8_t ok[sizeof(crash) + 71];
+	memcpy(ok, crash, sizeof(crash) - 1);
+	memcpy(ok + sizeof(crash) - 1, H0, sizeof(H0));
+	ck_assert_int_eq(kvm_warm_decode(ok, sizeof(ok), 1, &out), 0);
+	ck_assert_int_eq(out.type, KVM_WARM_MSG_PRIME);
+	ck_assert_uint_eq(out.fd_mask, 1u << KVM_WARM_FD_BLOB);
+	ck_assert_str_eq(out.workload, H0);
 }
 END_TEST
 
@@ -424,6 +456,7 @@ int main(void)
 	TCase *tc = tcase_create("warm");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_encode_decode);
+	tcase_add_test(tc, test_decode_fuzz_crash_44279c6f);
 	if (why || !tkvm_present()) {
 		printf("SKIP: %s: the warm-worker cases need a usable /dev/kvm\n", why ? why : "/dev/kvm is not available");
 	} else {

@@ -529,6 +529,15 @@ START_TEST(test_wasm_exit_code_env_stderr)
 	ck_assert_ptr_nonnull(res.err);
 	ck_assert_uint_gt(res.err_len, 0);
 	exec_result_clear(&res);
+	/* WASI's code is a u32, a process status 8 bits: 256 exits 255 (not
+	 * 0, a success) and the whole code is on stderr */
+	const char *argv3[] = { ref(h_exitcode), "256", NULL };
+	ck_assert_int_eq(exec_cases_run(argv3, NULL, NULL, 20000, &res), 0);
+	ck_assert(res.exited && res.kind == EXEC_EXIT_CODE);
+	ck_assert_uint_eq(res.value, 255);
+	ck_assert_msg(res.err && strstr((char *)res.err, "exit code 256 does not fit in an exit status: exiting 255"),
+		      "%s", res.err ? (char *)res.err : "");
+	exec_result_clear(&res);
 	ck_assert_int_eq(exec_cases_run(argv2, env, NULL, 20000, &res), 0);
 	ck_assert_msg(res.exited && res.value == 0, "exit %u: %s", res.value, res.err ? (char *)res.err : "");
 	ck_assert_msg(strstr((char *)res.out, "argv[1]=a b\n") && strstr((char *)res.out, "argv[2]=c\n"), "%s",

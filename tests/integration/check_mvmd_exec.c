@@ -501,9 +501,11 @@ START_TEST(test_wasm_by_hash_args_env_stdin_codes)
 	ck_assert(!json_object_get_boolean(mvmt_get(r, "result.truncated")));
 	json_object_put(r);
 
-	/* exit codes: returned from main, and through proc_exit */
-	const struct { const char *args; int code; } codes[] = {
+	/* exit codes: returned from main, and through proc_exit; WASI's
+	 * code is a u32 and the answer carries it whole */
+	const struct { const char *args; int64_t code; } codes[] = {
 		{ "\"1\"", 1 }, { "\"42\"", 42 }, { "\"42\",\"exit\"", 42 }, { "\"0\",\"exit\"", 0 },
+		{ "\"256\"", 256 }, { "\"2147483648\",\"exit\"", 2147483648 }, { "\"4294967295\"", 4294967295 },
 	};
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		snprintf(argv, sizeof(argv), "[\"%s\",%s]", h, codes[i].args);

@@ -34,22 +34,72 @@ START_TEST(test_hello_args_env)
 }
 END_TEST
 
+/*
+ * WASI's exit code is a u32: every one is reported whole, in status, in
+ * the cause and in the stored state (a restart reads it back); none of
+ * them may turn into another (256 used to read as 0, a success).
+ */
 START_TEST(test_exit_codes)
 {
-	const int codes[] = { 0, 1, 42 };
-	for (int i = 0; i < 3; i++) {
-		char name[32], extra[64], want[64];
-		snprintf(name, sizeof(name), "exit-%d", codes[i]);
-		snprintf(extra, sizeof(extra), "\"args\":[\"exit\",\"%d\"]", codes[i]);
+	static const uint32_t codes[] = { 0, 1, 42, 255, 256, 65536, 2147483647u, 2147483648u, 4294967295u };
+	const size_t n = sizeof(codes) / sizeof(codes[0]);
+	char name[32], extra[64], want[64];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "exit-%u", codes[i]);
+		snprintf(extra, sizeof(extra), "\"args\":[\"exit\",\"%u\"]", codes[i]);
 		json_object *s = run_wl(name, "exit", 16, extra);
 		ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
-		ck_assert_int_eq(mvmt_int(s, "exit_code"), codes[i]);
+		ck_assert_int_eq(mvmt_int(s, "exit_code"), (int64_t)codes[i]);
+		snprintf(want, sizeof(want), "guest exited with code %u", codes[i]);
+		ck_assert_str_eq(mvmt_str(s, "cause"), want);
 		json_object_put(s);
 		char *l = logs(name);
-		snprintf(want, sizeof(want), "exiting with %d\n", codes[i]);
+		snprintf(want, sizeof(want), "exiting with %u\n", codes[i]);
 		ck_assert_str_eq(l, want);
 		free(l);
 	}
+	/* the same after a restart: state.json holds the codes whole */
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGTERM);
+	mvmt_daemon_start(&d, NULL);
+	fd = mvmt_connect(d.sock);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "exit-%u", codes[i]);
+		json_object *s = status(name);
+		ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+		ck_assert_int_eq(mvmt_int(s, "exit_code"), (int64_t)codes[i]);
+		json_object_put(s);
+	}
+}
+END_TEST
+
+/*
+ * A program that reads its environment and arguments, run without the
+ * env and args grants: it must not die in libc's start-up (exit 71) but
+ * see argv = [argv[0]] and an empty environment.
+ */
+START_TEST(test_denied_env_args)
+{
+	json_object *s = run_wl("envargs", "envargs", 16,
+				"\"args\":[\"myname\",\"secret-arg\"],\"env\":{\"X\":\"secret-env\"},"
+				"\"capabilities\":[\"stdout\"]");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+	ck_assert_int_eq(mvmt_int(s, "exit_code"), 0);
+	json_object_put(s);
+	char *l = logs("envargs");
+	ck_assert_str_eq(l, "argc=1\nargv[0]=myname\nX=(unset)\nenvc=0\n");
+	free(l);
+	/* granted, the same program sees them all */
+	s = run_wl("envargs-all", "envargs", 16,
+		   "\"args\":[\"myname\",\"an arg\"],\"env\":{\"X\":\"x value\"},"
+		   "\"capabilities\":[\"stdout\",\"args\",\"env\"]");
+	ck_assert_int_eq(mvmt_int(s, "exit_code"), 0);
+	json_object_put(s);
+	l = logs("envargs-all");
+	ck_assert_str_eq(l, "argc=2\nargv[0]=myname\nargv[1]=an arg\nX=x value\nenvc=1\n");
+	free(l);
 }
 END_TEST
 
@@ -186,7 +236,9 @@ START_TEST(test_capabilities)
 	ck_assert_int_eq(json_object_array_length(mvmt_get(s, "workload.capabilities")), 1);
 	json_object_put(s);
 	l = logs("caps-none");
-	ck_assert_str_eq(l, "random_get: 76\nclock_time_get: 76\nargs_sizes_get: 76\nenviron_sizes_get: 76\n"
+	/* args and env denied are not errors but argv = [argv0] and an
+	 * empty environment (test_denied_env_args) */
+	ck_assert_str_eq(l, "random_get: 76\nclock_time_get: 76\nargs_sizes_get: 0\nenviron_sizes_get: 0\n"
 			    "fd_write(2): 76\nfd_read(0): 76\n");
 	free(l);
 }
@@ -326,7 +378,8 @@ END_TEST
 
 START_TEST(test_kill9_while_running)
 {
-	json_object_put(create_wl("sleeper", "sleep", 16, "\"args\":[\"sleep\",\"1500\",\"7\"]"));
+	/* an exit code above INT32_MAX: the result file keeps it whole */
+	json_object_put(create_wl("sleeper", "sleep", 16, "\"args\":[\"sleep\",\"1500\",\"3000000007\"]"));
 	json_object *r = call_id("compute.vm.start", "sleeper", NULL);
 	int pid = (int)mvmt_int(r, "result.pid");
 	json_object_put(r);
@@ -354,7 +407,8 @@ START_TEST(test_kill9_while_running)
 	fd = mvmt_connect(d.sock);
 	json_object *s = status("sleeper");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
-	ck_assert_int_eq(mvmt_int(s, "exit_code"), 7);
+	ck_assert_int_eq(mvmt_int(s, "exit_code"), 3000000007);
+	ck_assert_str_eq(mvmt_str(s, "cause"), "guest exited with code 3000000007");
 	json_object_put(s);
 	char *l = logs("sleeper");
 	assert_contains(l, "sleeping 1500 ms\n");
@@ -413,46 +467,119 @@ START_TEST(test_hand_edited_state)
 	fd = mvmt_connect(d.sock);
 	json_object_put(call_id("compute.vm.start", "edited", NULL));
 	json_object *s = wait_end("edited", 10000);
-	/* nothing granted any more: libc cannot read its environment and
-	 * exits 71 (EX_OSERR); what matters is that mvmd is still here */
+	/* nothing granted any more: no output, an empty environment and
+	 * only argv[0], so hello still ends well; and mvmd is still here */
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
-	ck_assert_int_eq(mvmt_int(s, "exit_code"), 71);
+	ck_assert_int_eq(mvmt_int(s, "exit_code"), 0);
 	json_object_put(s);
 	json_object_put(mvmt_result(fd, "compute.node.info", NULL));
 }
 END_TEST
 
+/*
+ * A workload that ended while mvmd was down is read from its result file
+ * when mvmd starts: its exit code whole, in the format workers write now
+ * (a u32) and in the one older workers wrote (an int32; 0..255 in
+ * practice). No worker runs here, the files say it all: no /dev/kvm
+ * needed.
+ */
+START_TEST(test_result_file_at_restart)
+{
+	static const struct {
+		const char *name, *line;
+		int64_t code;
+	} c[] = {
+		{ "res-u32", "exit_code=4294967295", 4294967295 },
+		{ "res-big", "exit_code=3000000007", 3000000007 },
+		{ "res-old", "exit_code=42", 42 },
+		{ "res-neg", "exit_code=-2147483648", 2147483648 },
+	};
+	const size_t n = sizeof(c) / sizeof(c[0]);
+	char ids[4][64], path[512], want[64];
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *r = create_wl(c[i].name, "exit", 16, NULL);
+		snprintf(ids[i], sizeof(ids[i]), "%s", mvmt_str(r, "id"));
+		json_object_put(r);
+	}
+	pid_t gone = fork(); /* a pid whose process is no more */
+	ck_assert_int_ge(gone, 0);
+	if (gone == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(gone, NULL, 0), gone);
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGTERM);
+	for (size_t i = 0; i < n; i++) {
+		/* as a mvmd killed while the worker ran left it */
+		snprintf(path, sizeof(path), "%s/vms/%s/state.json", d.state, ids[i]);
+		json_object *st = json_object_from_file(path), *rt;
+		ck_assert(json_object_object_get_ex(st, "runtime", &rt));
+		json_object_object_add(rt, "state", json_object_new_string("Running"));
+		json_object_object_add(rt, "pid", json_object_new_int(gone));
+		json_object_object_add(rt, "pid_starttime", json_object_new_int(1));
+		ck_assert_int_eq(json_object_to_file(path, st), 0);
+		json_object_put(st);
+		snprintf(path, sizeof(path), "%s/vms/%s/result", d.state, ids[i]);
+		FILE *f = fopen(path, "we");
+		ck_assert_ptr_nonnull(f);
+		fprintf(f, "mvm-result=1\noutcome=exit\n%s\nfault=none\nfault_addr=0x0\nerror=0\nmessage=\n", c[i].line);
+		ck_assert_int_eq(fclose(f), 0);
+	}
+	for (int round = 0; round < 2; round++) {
+		mvmt_daemon_start(&d, NULL);
+		fd = mvmt_connect(d.sock);
+		for (size_t i = 0; i < n; i++) {
+			json_object *s = status(c[i].name);
+			ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+			ck_assert_int_eq(mvmt_int(s, "exit_code"), c[i].code);
+			snprintf(want, sizeof(want), "guest exited with code %lld", (long long)c[i].code);
+			ck_assert_str_eq(mvmt_str(s, "cause"), want);
+			json_object_put(s);
+		}
+		if (round == 0) { /* and again from state.json alone */
+			close(fd);
+			mvmt_forget_fd(fd);
+			mvmt_daemon_stop(&d, SIGTERM);
+		}
+	}
+}
+END_TEST
+
 int main(void)
 {
+	Suite *s = suite_create("mvmd-workload");
+	/* Results read from files need no micro-VM. */
+	TCase *files = tcase_create("result-file");
+	tcase_add_checked_fixture(files, setup, teardown);
+	tcase_set_timeout(files, 60);
+	tcase_add_test(files, test_result_file_at_restart);
+	suite_add_tcase(s, files);
 	const char *why = mvmt_kvm_skip_reason();
 	if (why) {
-		printf("SKIP: %s\n", why);
-		return 77;
+		printf("SKIP: %s (the micro-VM cases)\n", why);
+	} else {
+		TCase *tc = tcase_create("workload");
+		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_set_timeout(tc, 120);
+		tcase_add_test(tc, test_hello_args_env);
+		tcase_add_test(tc, test_exit_codes);
+		tcase_add_test(tc, test_denied_env_args);
+		tcase_add_test(tc, test_traps);
+		tcase_add_test(tc, test_missing_import_and_bad_module);
+		tcase_add_test(tc, test_blob_not_found_and_bad_specs);
+		tcase_add_test(tc, test_blob_in_use);
+		tcase_add_test(tc, test_capabilities);
+		tcase_add_test(tc, test_timeout);
+		tcase_add_test(tc, test_memory_grow_bounded);
+		tcase_add_test(tc, test_flood);
+		tcase_add_test(tc, test_stdin);
+		tcase_add_test(tc, test_twenty_parallel);
+		tcase_add_test(tc, test_kill9_while_running);
+		tcase_add_test(tc, test_kill9_readopt_running);
+		tcase_add_test(tc, test_hand_edited_state);
+		suite_add_tcase(s, tc);
 	}
-	if (!mvmt_have_kvm()) {
-		printf("SKIP: /dev/kvm is not available: workloads cannot run here\n");
-		return 77;
-	}
-	Suite *s = suite_create("mvmd-workload");
-	TCase *tc = tcase_create("workload");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_hello_args_env);
-	tcase_add_test(tc, test_exit_codes);
-	tcase_add_test(tc, test_traps);
-	tcase_add_test(tc, test_missing_import_and_bad_module);
-	tcase_add_test(tc, test_blob_not_found_and_bad_specs);
-	tcase_add_test(tc, test_blob_in_use);
-	tcase_add_test(tc, test_capabilities);
-	tcase_add_test(tc, test_timeout);
-	tcase_add_test(tc, test_memory_grow_bounded);
-	tcase_add_test(tc, test_flood);
-	tcase_add_test(tc, test_stdin);
-	tcase_add_test(tc, test_twenty_parallel);
-	tcase_add_test(tc, test_kill9_while_running);
-	tcase_add_test(tc, test_kill9_readopt_running);
-	tcase_add_test(tc, test_hand_edited_state);
-	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

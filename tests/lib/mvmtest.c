@@ -446,6 +446,59 @@ json_object *mvmt_call_as_nobody(const char *sock, const char *method, const cha
 	return o;
 }
 
+int mvmt_run_as(uid_t uid, gid_t gid, const gid_t *groups, size_t n, int (*fn)(void *arg), void *arg)
+{
+	int st;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		alarm(20);
+		if (setgroups(n, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+			_exit(250);
+		_exit(fn(arg) & 0xff);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *log_find(const char *path, va_list ap)
+{
+	char *line = NULL, *found = NULL;
+	size_t cap = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return NULL;
+	while (!found && getline(&line, &cap, f) > 0) {
+		va_list aq;
+		bool all = true;
+		va_copy(aq, ap);
+		for (const char *needle; all && (needle = va_arg(aq, const char *));)
+			all = strstr(line, needle) != NULL;
+		va_end(aq);
+		if (all)
+			found = strdup(line);
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+char *mvmt_daemon_log_line(const mvmt_daemon_t *d, int timeout_ms, ...)
+{
+	char *found = NULL;
+
+	for (int waited = 0;; waited += 20) {
+		va_list ap;
+		va_start(ap, timeout_ms);
+		found = log_find(d->log, ap);
+		va_end(ap);
+		if (found || waited >= timeout_ms)
+			return found;
+		usleep(20000);
+	}
+}
 
 bool mvmt_have_kvm(void)
 {

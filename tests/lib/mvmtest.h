@@ -65,6 +65,19 @@ json_object *mvmt_get(json_object *o, const char *dotted);
  * sock (mvmd must grant the socket to nogroup); the parsed reply. */
 json_object *mvmt_call_as_nobody(const char *sock, const char *method, const char *params);
 
+/*
+ * Run fn(arg) in a forked child as uid:gid with exactly the supplementary
+ * groups given (n may be 0), and return its exit status (fn's return
+ * value, 0..255), or -1 when it died of a signal. The child has 20 s and
+ * must not use ck_assert: it reports through its return value.
+ */
+int mvmt_run_as(uid_t uid, gid_t gid, const gid_t *groups, size_t n, int (*fn)(void *arg), void *arg);
+
+/* The first line of the daemon's log (its stderr, d->log, kept across
+ * restarts of the same d) that contains every needle, waiting up to
+ * timeout_ms for it; malloc'd, NULL on timeout. A NULL ends the needles. */
+char *mvmt_daemon_log_line(const mvmt_daemon_t *d, int timeout_ms, ...) __attribute__((sentinel));
+
 /* True when /dev/kvm can be opened read-write here. */
 bool mvmt_have_kvm(void);
 /*

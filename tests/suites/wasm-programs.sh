@@ -86,7 +86,30 @@ same exitcode /dev/null 0
 same exitcode /dev/null 1
 same exitcode /dev/null 42
 same exitcode /dev/null 42 return stderr
-same exitcode /dev/null 300
+same exitcode /dev/null 255
+
+# WASI's exit code is a u32, a process status 8 bits. A code that does not
+# fit exits 255 (never its low byte: 256 would exit 0, success) and is
+# printed whole on stderr; natively exit(300) is 44, so no native twin.
+W=$P/wl-exit.wasm
+if [ -f "$W" ]; then
+	for c in 0:0 1:1 255:255 256:255 300:255 65536:255 2147483647:255 2147483648:255 4294967295:255; do
+		code=${c%%:*} want=${c#*:}
+		"$MVM_WASM" run "$W" "$code" >"$T/out" 2>"$T/err"
+		rc=$?
+		if [ $rc -ne "$want" ] || ! grep -qx "exiting with $code" "$T/out"; then
+			bad "exit code $code: rc=$rc, want $want: $(head -c 200 "$T/out" "$T/err")"
+		elif [ "$code" -gt 255 ] && ! grep -qx "mvm-wasm: exit code $code does not fit in an exit status: exiting 255" "$T/err"; then
+			bad "exit code $code: the whole code is not on stderr: $(head -c 200 "$T/err")"
+		elif [ "$code" -le 255 ] && [ -s "$T/err" ]; then
+			bad "exit code $code: unexpected stderr: $(head -c 200 "$T/err")"
+		else
+			ok "exit code $code: exit status $rc"
+		fi
+	done
+else
+	skip=$((skip + 1)); echo "SKIP: $W not built"
+fi
 
 # Buffering as libc chooses it from fd_fdstat_get, seen on one stream.
 # A pipe: stdout fully buffered, so "line 2" comes after the stderr line
@@ -183,6 +206,35 @@ if [ $rc -eq 1 ] && grep -q 'read error' "$T/err" && ! grep -q Hello "$T/out"; t
 	ok "--deny stdin: reads refused"
 else
 	bad "--deny stdin: rc=$rc $(head -c 300 "$T/err")"
+fi
+# Denied args and env are not errors (libc would exit 71 before main) but
+# argv = [argv0] and an empty environment, as in Wasmtime and Node.
+W=$P/wl-envargs.wasm
+if [ -f "$W" ]; then
+	"$MVM_WASM" run --deny env --deny args --env X=secret "$W" secret-arg >"$T/out" 2>"$T/err"
+	rc=$?
+	printf 'argc=1\nargv[0]=%s\nX=(unset)\nenvc=0\n' "$W" >"$T/want"
+	if [ $rc -eq 0 ] && cmp -s "$T/want" "$T/out" && [ ! -s "$T/err" ]; then
+		ok "--deny env --deny args: argv = [name], empty environment, exit 0"
+	else
+		bad "--deny env --deny args: rc=$rc $(head -c 300 "$T/out" "$T/err")"
+	fi
+	"$MVM_WASM" run --deny args --env X=1 "$W" a >"$T/out" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ] && grep -qx 'argc=1' "$T/out" && grep -qx 'X=1' "$T/out"; then
+		ok "--deny args alone: env still there"
+	else
+		bad "--deny args: rc=$rc $(head -c 300 "$T/out")"
+	fi
+	"$MVM_WASM" run --deny env --env X=1 "$W" a >"$T/out" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ] && grep -qx 'argc=2' "$T/out" && grep -qx 'argv\[1\]=a' "$T/out" && grep -qx 'envc=0' "$T/out"; then
+		ok "--deny env alone: args still there"
+	else
+		bad "--deny env: rc=$rc $(head -c 300 "$T/out")"
+	fi
+else
+	skip=$((skip + 1)); echo "SKIP: $W not built"
 fi
 "$MVM_WASM" run --deny random "$P/envclock.wasm" >"$T/out" 2>"$T/err"
 rc=$?

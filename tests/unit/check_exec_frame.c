@@ -144,6 +144,11 @@ START_TEST(test_encoder_caps)
 	static uint8_t data[EXEC_MAX_DATA + 1];
 	exec_exit_t ex = { EXEC_EXIT_CODE, 0, 256 };
 
+	/* A Wasm module's exit code is a u32: any value is an exit code. */
+	ck_assert_int_eq(exec_encode_exit(wire, sizeof(wire), &ex), EXEC_FRAME_HEADER_SIZE + 8);
+	ex.value = UINT32_MAX;
+	ck_assert_int_eq(exec_encode_exit(wire, sizeof(wire), &ex), EXEC_FRAME_HEADER_SIZE + 8);
+	ex = (exec_exit_t){ EXEC_EXIT_SIGNAL, 0, 65 };
 	memset(big, 'a', sizeof(big));
 	r->argv[1] = (exec_str_t){ big, EXEC_MAX_STRING };
 	ck_assert_int_gt(exec_encode_request(wire, sizeof(wire), r), 0);
@@ -322,7 +327,9 @@ START_TEST(test_decoder_corrupt_small_frames)
 	b[8] = 2;
 	ck_assert_int_eq(decode_one(b, n), -EBADMSG); /* kind */
 	n = exec_encode_exit(b, sizeof(b), &ex);
-	b[12] = 0; b[13] = 1; /* code 256 */
+	b[12] = 0; b[13] = 1; /* code 256: a u32 exit code is whole */
+	ck_assert_int_eq(decode_one(b, n), 1);
+	b[8] = EXEC_EXIT_SIGNAL; /* signal 256 */
 	ck_assert_int_eq(decode_one(b, n), -EBADMSG);
 	n = exec_encode_exit(b, sizeof(b), &ex);
 	b[10] = 1; /* reserved */

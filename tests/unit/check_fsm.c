@@ -118,6 +118,49 @@ START_TEST(test_ring_wraps)
 }
 END_TEST
 
+/* A push taken back leaves the ring as it was, full or not. */
+START_TEST(test_ring_unpush)
+{
+	fsm_ring_t r;
+	fsm_event_t e = ev(VM_STATE_RUNNING, VM_STATE_STOPPING, "one");
+	uint64_t seq;
+
+	ck_assert_int_eq(fsm_ring_init(&r, 3), 0);
+	ck_assert_int_eq(fsm_ring_push(&r, &e, false, NULL), 0);
+	e.cause = "two";
+	ck_assert_int_eq(fsm_ring_push(&r, &e, false, NULL), 0);
+	e.cause = "x";
+	ck_assert_int_eq(fsm_ring_push(&r, &e, false, NULL), 0); /* fills the last free slot */
+	fsm_ring_unpush(&r, NULL);
+	ck_assert_uint_eq(r.count, 2);
+	ck_assert_uint_eq(r.next_seq, 3);
+	ck_assert_str_eq(fsm_ring_get(&r, 1)->cause, "two");
+
+	/* full: the evicted oldest comes back */
+	e.cause = "three";
+	ck_assert_int_eq(fsm_ring_push(&r, &e, false, NULL), 0);
+	fsm_event_t old = *fsm_ring_get(&r, 0);
+	old.cause = strdup(old.cause);
+	e.cause = "four";
+	ck_assert_int_eq(fsm_ring_push(&r, &e, false, NULL), 0);
+	ck_assert_str_eq(fsm_ring_get(&r, 0)->cause, "two");
+	fsm_ring_unpush(&r, &old);
+	ck_assert_ptr_null(old.cause); /* taken over */
+	ck_assert_uint_eq(r.count, 3);
+	ck_assert_uint_eq(r.next_seq, 4);
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const want[] = { "one", "two", "three" };
+		ck_assert_str_eq(fsm_ring_get(&r, i)->cause, want[i]);
+		ck_assert_uint_eq(fsm_ring_get(&r, i)->seq, i + 1);
+	}
+	e.cause = "five";
+	ck_assert_int_eq(fsm_ring_push(&r, &e, false, &seq), 0);
+	ck_assert_uint_eq(seq, 4);
+	ck_assert_str_eq(fsm_ring_get(&r, 0)->cause, "two");
+	fsm_ring_done(&r);
+}
+END_TEST
+
 START_TEST(test_ring_keep_seq)
 {
 	fsm_ring_t r;
@@ -149,6 +192,7 @@ int main(void)
 	tcase_add_test(tc, test_active);
 	tcase_add_test(tc, test_ring_wraps);
 	tcase_add_test(tc, test_ring_keep_seq);
+	tcase_add_test(tc, test_ring_unpush);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

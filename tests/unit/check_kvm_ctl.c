@@ -2,6 +2,7 @@
 /* The control-protocol codec and the result file format, without KVM. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "kvm/ctl.h"
 #include "kvm/grants.h"
+#include "backend-kvm.h"
 #include "kvm/sha256.h"
 
 static size_t frame(uint8_t *buf, uint32_t type, const void *p, uint32_t len)
@@ -207,6 +209,28 @@ START_TEST(test_result_text_roundtrip)
 }
 END_TEST
 
+/* Issue 11, item 13: a worker error's cause names the error once ("File
+ * too large: ...: File too large" before). */
+START_TEST(test_result_describe)
+{
+	kvm_result_t r = { .outcome = KVM_OUTCOME_ERROR, .error = -EFBIG };
+	char *s;
+
+	snprintf(r.message, sizeof(r.message), "workload module larger than guest memory: %s", strerror(EFBIG));
+	s = backend_kvm_describe_result(&r);
+	ck_assert_str_eq(s, "worker error: workload module larger than guest memory: File too large");
+	free(s);
+	r.message[0] = 0;
+	s = backend_kvm_describe_result(&r);
+	ck_assert_str_eq(s, "worker error: File too large");
+	free(s);
+	r = (kvm_result_t){ .outcome = KVM_OUTCOME_EXIT, .exit_code = 3 };
+	s = backend_kvm_describe_result(&r);
+	ck_assert_str_eq(s, "guest exited with code 3");
+	free(s);
+}
+END_TEST
+
 START_TEST(test_result_parse_refuses)
 {
 	kvm_result_t got;
@@ -220,6 +244,39 @@ START_TEST(test_result_parse_refuses)
 	const char *ok = "mvm-result=1\noutcome=exit\nexit_code=3\nfuture_key=1\n";
 	ck_assert_int_eq(kvm_result_parse(ok, strlen(ok), &got), 0);
 	ck_assert_int_eq(got.exit_code, 3);
+}
+END_TEST
+
+/*
+ * Exit codes are u32s, whole, through the result file; files of older
+ * workers (0..255, or a negative int32) still read.
+ */
+START_TEST(test_result_exit_code_u32)
+{
+	static const uint32_t codes[] = { 0, 255, 256, 65536, 2147483647u, 2147483648u, 4294967295u };
+	kvm_result_t got;
+	char buf[4096];
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		kvm_result_t r = { .outcome = KVM_OUTCOME_EXIT, .exit_code = codes[i] };
+		int n = kvm_result_format(&r, buf, sizeof(buf));
+		ck_assert_int_gt(n, 0);
+		ck_assert_int_eq(kvm_result_parse(buf, (size_t)n, &got), 0);
+		ck_assert_uint_eq(got.exit_code, codes[i]);
+	}
+	const char *old = "mvm-result=1\noutcome=exit\nexit_code=42\nfault=none\nfault_addr=0x0\nerror=0\nmessage=\n";
+	ck_assert_int_eq(kvm_result_parse(old, strlen(old), &got), 0);
+	ck_assert_uint_eq(got.exit_code, 42);
+	const char *neg = "mvm-result=1\noutcome=exit\nexit_code=-1\n";
+	ck_assert_int_eq(kvm_result_parse(neg, strlen(neg), &got), 0);
+	ck_assert_uint_eq(got.exit_code, 4294967295u);
+	const char *bad[] = {
+		"mvm-result=1\noutcome=exit\nexit_code=4294967296\n",
+		"mvm-result=1\noutcome=exit\nexit_code=-2147483649\n",
+		"mvm-result=1\noutcome=exit\nexit_code=99999999999999999999\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(kvm_result_parse(bad[i], strlen(bad[i]), &got) < 0, "accepted: %s", bad[i]);
 }
 END_TEST
 
@@ -472,7 +529,9 @@ int main(void)
 	tcase_add_test(tc, test_ctl_queue_bounded);
 	tcase_add_test(tc, test_ctl_big_frames);
 	tcase_add_test(tc, test_result_text_roundtrip);
+	tcase_add_test(tc, test_result_describe);
 	tcase_add_test(tc, test_result_parse_refuses);
+	tcase_add_test(tc, test_result_exit_code_u32);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_ctl_blob_grant_carries_one_fd);
 	tcase_add_test(tc, test_ctl_fd_protocol_errors_leak_nothing);

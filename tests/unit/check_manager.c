@@ -49,6 +49,124 @@ static int count_dirs(void)
 	return WEXITSTATUS(system(cmd));
 }
 
+/* Make every state write of the VM fail (its directory replaced by a
+ * file: ENOTDIR), or make them work again. */
+static void break_vm_dir(const vm_t *vm, bool broken)
+{
+	char path[256], aside[300];
+
+	snprintf(path, sizeof(path), "%s/vms/%s", dir, vm->id);
+	snprintf(aside, sizeof(aside), "%s/aside", dir);
+	if (broken) {
+		ck_assert_int_eq(rename(path, aside), 0);
+		int f = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		ck_assert_int_ge(f, 0);
+		close(f);
+	} else {
+		ck_assert_int_eq(unlink(path), 0);
+		ck_assert_int_eq(rename(aside, path), 0);
+	}
+}
+
+static vm_t *load_one_vm(manager_t **ret_m, const char *id)
+{
+	*ret_m = mgr();
+	ck_assert_int_eq(manager_load(*ret_m, NULL), 0);
+	return manager_find(*ret_m, id);
+}
+
+static int started;
+static int start_count(manager_t *m, vm_t *vm, char **ret_cause)
+{
+	started++;
+	return 0;
+}
+static const backend_ops_t counting = { .start = start_count };
+
+/* Issue 11, defect 2: a Starting that cannot be written is taken back
+ * whole: no spawn, no event, the previous state in memory and on disk. */
+START_TEST(test_start_not_written_changes_nothing)
+{
+	manager_t *m = mgr();
+	json_object *s = spec("s", 1, 16);
+	vm_t *vm;
+	char *detail = NULL, id[VM_ID_LEN + 1];
+
+	manager_register_backend(m, VM_BACKEND_KVM, &counting, NULL);
+	ck_assert_int_eq(manager_create_vm(m, s, &vm, NULL), 0);
+	json_object_put(s);
+	strcpy(id, vm->id);
+	/* fill the VM's ring so the Starting record evicts its oldest entry */
+	for (int i = 0; i < 31; i++) {
+		ck_assert_int_eq(manager_start_vm(m, vm, NULL), 0);
+		ck_assert_int_eq(manager_transition(m, vm, VM_STATE_START_FAILED, "again"), 0);
+	}
+	ck_assert_uint_eq(vm->transitions.count, vm->transitions.capacity);
+	uint64_t first = fsm_ring_get(&vm->transitions, 0)->seq, next = manager_events(m)->next_seq;
+	started = 0;
+
+	break_vm_dir(vm, true);
+	ck_assert_int_eq(manager_start_vm(m, vm, &detail), -ENOTDIR);
+	ck_assert_ptr_nonnull(strstr(detail, "Starting"));
+	free(detail);
+	ck_assert_int_eq(started, 0);
+	ck_assert_int_eq(vm->state, VM_STATE_START_FAILED);
+	ck_assert_str_eq(vm->cause, "again");
+	ck_assert_uint_eq(vm->transitions.count, vm->transitions.capacity);
+	ck_assert_uint_eq(fsm_ring_get(&vm->transitions, 0)->seq, first);
+	ck_assert_int_eq(fsm_ring_get(&vm->transitions, vm->transitions.count - 1)->to, VM_STATE_START_FAILED);
+	ck_assert_uint_eq(manager_events(m)->next_seq, next);
+	ck_assert(!vm->save_pending);
+	break_vm_dir(vm, false);
+
+	/* and the next start is recorded as if nothing happened */
+	ck_assert_int_eq(manager_start_vm(m, vm, NULL), 0);
+	ck_assert_int_eq(started, 1);
+	ck_assert_uint_eq(fsm_ring_get(&vm->transitions, vm->transitions.count - 1)->node_seq, next);
+	manager_free(m);
+	vm = load_one_vm(&m, id);
+	ck_assert_int_eq(vm->state, VM_STATE_START_FAILED); /* Starting, lost: no backend here */
+	manager_free(m);
+}
+END_TEST
+
+/* Issue 11, defect 4: an end that could not be written stays pending and
+ * is written by manager_flush() (and by the retry timer, see
+ * check_mvmd_diskfull) once writes work again. */
+START_TEST(test_failed_write_is_flushed)
+{
+	manager_t *m = mgr();
+	json_object *s = spec("f", 1, 16);
+	vm_t *vm;
+	char id[VM_ID_LEN + 1];
+
+	manager_register_backend(m, VM_BACKEND_KVM, &counting, NULL);
+	ck_assert_int_eq(manager_create_vm(m, s, &vm, NULL), 0);
+	json_object_put(s);
+	strcpy(id, vm->id);
+	ck_assert_int_eq(manager_start_vm(m, vm, NULL), 0);
+	ck_assert_int_eq(manager_transition(m, vm, VM_STATE_RUNNING, "up"), 0);
+
+	break_vm_dir(vm, true);
+	vm->has_exit_code = true;
+	vm->exit_code = 3;
+	ck_assert_int_eq(manager_transition(m, vm, VM_STATE_STOPPED, "guest exited with code 3"), -ENOTDIR);
+	ck_assert_int_eq(vm->state, VM_STATE_STOPPED); /* it did end */
+	ck_assert(vm->save_pending);
+	ck_assert_uint_eq(manager_flush(m), 1);
+	break_vm_dir(vm, false);
+	ck_assert_uint_eq(manager_flush(m), 0);
+	ck_assert(!vm->save_pending);
+	manager_free(m);
+
+	vm = load_one_vm(&m, id);
+	ck_assert_int_eq(vm->state, VM_STATE_STOPPED);
+	ck_assert(vm->has_exit_code);
+	ck_assert_int_eq(vm->exit_code, 3);
+	manager_free(m);
+}
+END_TEST
+
 START_TEST(test_create_and_find)
 {
 	manager_t *m = mgr();
@@ -256,28 +374,66 @@ START_TEST(test_reload)
 	ck_assert_uint_eq(fsm_ring_first_seq(nr), 2);
 	manager_free(m);
 
-	/* without an adopting backend, active VMs become Failed */
+	/* without an adopting backend, active VMs become Failed; one that
+	 * was Starting never ran: its start failed */
 	m = mgr();
 	ck_assert_int_eq(manager_load(m, &rep), 0);
 	ck_assert_uint_eq(rep.lost, 2);
+	b = manager_find(m, idb);
+	ck_assert_int_eq(b->state, VM_STATE_FAILED);
+	ck_assert_str_eq(b->cause, "worker lost while mvmd was down");
 	c = manager_find(m, idc);
-	ck_assert_int_eq(c->state, VM_STATE_FAILED);
-	ck_assert_str_eq(c->cause, "worker lost while mvmd was down");
+	ck_assert_int_eq(c->state, VM_STATE_START_FAILED);
+	ck_assert_str_eq(c->cause, "start interrupted: mvmd stopped before the VM ran");
 	ck_assert_uint_eq(manager_events(m)->next_seq, next + 2);
 	manager_free(m);
 }
 END_TEST
 
+typedef struct seen {
+	fsm_event_t ev;
+	char cause[64];
+	bool vm_still_found; /* manager_find(ev.vm) from inside the callback */
+	int n;
+} seen_t;
+
+static void on_removal(manager_t *m, const fsm_event_t *ev, void *userdata)
+{
+	seen_t *s = userdata;
+
+	s->n++;
+	s->ev = *ev;
+	snprintf(s->cause, sizeof(s->cause), "%s", ev->cause ? ev->cause : "");
+	s->vm_still_found = manager_find(m, ev->vm) != NULL;
+}
+
 START_TEST(test_remove)
 {
 	manager_t *m = mgr();
 	json_object *s = spec("r", 1, 16);
+	seen_t seen = { 0 };
+	char id[40];
 	vm_t *vm;
 
 	ck_assert_int_eq(manager_create_vm(m, s, &vm, NULL), 0);
+	strcpy(id, vm->id);
+	uint64_t seq = manager_events(m)->next_seq;
+	ck_assert_int_eq(manager_subscribe(m, on_removal, &seen), 0);
 	ck_assert_int_eq(manager_remove_vm(m, vm, false), 0);
 	ck_assert_ptr_null(manager_find(m, "r"));
 	ck_assert_int_eq(count_dirs(), 0);
+	/* one event, after the VM left the registry, numbered next */
+	ck_assert_int_eq(seen.n, 1);
+	ck_assert(seen.ev.removed);
+	ck_assert(!seen.vm_still_found);
+	ck_assert_str_eq(seen.ev.vm, id);
+	ck_assert_int_eq(seen.ev.from, VM_STATE_CONFIGURED);
+	ck_assert_uint_eq(seen.ev.seq, seq);
+	ck_assert_str_eq(seen.cause, "removed");
+	/* in the node ring, the last */
+	const fsm_ring_t *ring = manager_events(m);
+	ck_assert_uint_eq(ring->next_seq, seq + 1);
+	ck_assert(fsm_ring_get(ring, ring->count - 1)->removed);
 	json_object_put(s);
 	manager_free(m);
 }
@@ -289,6 +445,8 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_create_and_find);
+	tcase_add_test(tc, test_start_not_written_changes_nothing);
+	tcase_add_test(tc, test_failed_write_is_flushed);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_provision_failure);
 	tcase_add_test(tc, test_subscribe_and_transition);

@@ -178,6 +178,70 @@ START_TEST(test_truncated_every_length)
 }
 END_TEST
 
+/* Rewrite runtime.exit_code of vm's state.json with a raw JSON integer. */
+static void set_stored_exit_code(const vm_t *vm, int64_t code)
+{
+	char *p = state_path(vm);
+	json_object *doc = json_object_from_file(p), *rt;
+	ck_assert_ptr_nonnull(doc);
+	ck_assert(json_object_object_get_ex(doc, "runtime", &rt));
+	json_object_object_add(rt, "exit_code", json_object_new_int64(code));
+	ck_assert_int_eq(json_object_to_file(p, doc), 0);
+	json_object_put(doc);
+	free(p);
+}
+
+/*
+ * An exit code is WASI's u32, kept whole as a JSON integer; what older
+ * mvmds wrote (0..255; an int) reads unchanged, a negative int32 as its
+ * u32, anything else outside the range is a load error.
+ */
+START_TEST(test_exit_code_u32)
+{
+	static const uint32_t codes[] = { 0, 255, 256, 65536, 2147483647u, 2147483648u, 4294967295u };
+	vm_t *vm = make_vm("codes");
+	push(vm, VM_STATE_PROVISIONING, NULL);
+	push(vm, VM_STATE_CONFIGURED, "provisioned");
+	vm->has_exit_code = true;
+	for (size_t i = 0; i < ELEMENTSOF(codes); i++) {
+		vm->exit_code = codes[i];
+		ck_assert_int_eq(store_save(st, vm, true), 0);
+		/* on disk: a plain JSON integer, the code itself */
+		char *p = state_path(vm);
+		json_object *doc = json_object_from_file(p), *rt, *v;
+		ck_assert(json_object_object_get_ex(doc, "runtime", &rt));
+		ck_assert(json_object_object_get_ex(rt, "exit_code", &v));
+		ck_assert(json_object_is_type(v, json_type_int));
+		ck_assert_int_eq(json_object_get_int64(v), (int64_t)codes[i]);
+		json_object_put(doc);
+		free(p);
+		vm_t *back = load_single();
+		ck_assert_ptr_null(back->load_error);
+		ck_assert(back->has_exit_code);
+		ck_assert_uint_eq(back->exit_code, codes[i]);
+		vm_free(back);
+	}
+	static const struct { int64_t stored; uint32_t read; } old[] = { { 3, 3 }, { -1, 4294967295u }, { INT32_MIN, 0x80000000u } };
+	for (size_t i = 0; i < ELEMENTSOF(old); i++) {
+		set_stored_exit_code(vm, old[i].stored);
+		vm_t *back = load_single();
+		ck_assert_ptr_null(back->load_error);
+		ck_assert_uint_eq(back->exit_code, old[i].read);
+		vm_free(back);
+	}
+	static const int64_t bad[] = { 4294967296, (int64_t)INT32_MIN - 1, INT64_MAX };
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		set_stored_exit_code(vm, bad[i]);
+		vm_t *back = load_single();
+		ck_assert_msg(back->load_error && strstr(back->load_error, "exit_code"), "%lld: %s", (long long)bad[i],
+			      back->load_error ? back->load_error : "(loaded)");
+		ck_assert_int_eq(back->state, VM_STATE_FAILED);
+		vm_free(back);
+	}
+	vm_free(vm);
+}
+END_TEST
+
 START_TEST(test_corrupt_bytes)
 {
 	vm_t *vm = make_vm("corrupt");
@@ -338,6 +402,62 @@ START_TEST(test_remove)
 }
 END_TEST
 
+/* Issue 11, defects 8 and 11: a remove leaves no tombstone; what a killed
+ * mvmd left (a tombstone, temp files of state.json) goes at the next
+ * start, and nothing else does. */
+START_TEST(test_clean_tombstones_and_temp_files)
+{
+	vm_t *a = make_vm("a"), *b = make_vm("b");
+	char p[512];
+	store_clean_report_t rep;
+
+	ck_assert_int_eq(store_save(st, a, true), 0);
+	ck_assert_int_eq(store_save(st, b, true), 0);
+	ck_assert_int_eq(store_remove(st, b->id), 0);
+	snprintf(p, sizeof(p), "%s/vms/.%s.removing", dir, b->id);
+	ck_assert_int_eq(access(p, F_OK), -1);
+
+	/* a remove killed half-way: a tombstone without its state.json */
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/vms/.%s.removing/console.log", dir, b->id);
+	close(open(p, O_WRONLY | O_CREAT, 0600));
+	static const char *const temps[] = { ".state.json.0123abcd.tmp", ".state.json.ffffffff.tmp" };
+	static const char *const others[] = { ".state.json.0123abcd", ".state.json.0123ABCD.tmp", ".state.json.123.tmp",
+					      ".console.log.0123abcd.tmp", "state.json.0123abcd.tmp" };
+	for (size_t i = 0; i < sizeof(temps) / sizeof(temps[0]); i++) {
+		snprintf(p, sizeof(p), "%s/vms/%s/%s", dir, a->id, temps[i]);
+		close(open(p, O_WRONLY | O_CREAT, 0600));
+	}
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		snprintf(p, sizeof(p), "%s/vms/%s/%s", dir, a->id, others[i]);
+		close(open(p, O_WRONLY | O_CREAT, 0600));
+	}
+	snprintf(p, sizeof(p), "%s/vms/.not-a-tombstone.removing", dir);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+
+	ck_assert_int_eq(store_clean(st, &rep), 0);
+	ck_assert_uint_eq(rep.tombstones, 1);
+	ck_assert_uint_eq(rep.temp_files, 2);
+	snprintf(p, sizeof(p), "%s/vms/.%s.removing", dir, b->id);
+	ck_assert_int_eq(access(p, F_OK), -1);
+	for (size_t i = 0; i < sizeof(temps) / sizeof(temps[0]); i++) {
+		snprintf(p, sizeof(p), "%s/vms/%s/%s", dir, a->id, temps[i]);
+		ck_assert_int_eq(access(p, F_OK), -1);
+	}
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		snprintf(p, sizeof(p), "%s/vms/%s/%s", dir, a->id, others[i]);
+		ck_assert_int_eq(access(p, F_OK), 0);
+	}
+	snprintf(p, sizeof(p), "%s/vms/.not-a-tombstone.removing", dir);
+	ck_assert_int_eq(access(p, F_OK), 0);
+	vm_t *l = load_single();
+	ck_assert_str_eq(l->id, a->id);
+	vm_free(l);
+	vm_free(a);
+	vm_free(b);
+}
+END_TEST
+
 START_TEST(test_ids_and_names)
 {
 	ck_assert(vm_name_is_valid("a"));
@@ -373,6 +493,7 @@ int main(void)
 	tcase_add_test(tc, test_no_temp_left);
 	tcase_add_test(tc, test_non_durable_save);
 	tcase_add_test(tc, test_truncated_every_length);
+	tcase_add_test(tc, test_exit_code_u32);
 	tcase_add_test(tc, test_corrupt_bytes);
 	tcase_add_test(tc, test_newer_version_refused_untouched);
 	tcase_add_test(tc, test_migration_steps);
@@ -380,6 +501,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_state_json_with_other_files);
 	tcase_add_test(tc, test_remove);
 	tcase_add_test(tc, test_ids_and_names);
+	tcase_add_test(tc, test_clean_tombstones_and_temp_files);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -265,10 +265,6 @@ START_TEST(test_denied_capabilities)
 	ck_assert_uint_eq(wasi_clock_time_get(&ctx, &mem, 0, 0, 32), WASI_ERRNO_NOTCAPABLE);
 	ck_assert_uint_eq(wasi_clock_res_get(&ctx, &mem, 1, 32), WASI_ERRNO_NOTCAPABLE);
 	ck_assert_uint_eq(wasi_random_get(&ctx, &mem, 32, 4), WASI_ERRNO_NOTCAPABLE);
-	ck_assert_uint_eq(wasi_environ_sizes_get(&ctx, &mem, 32, 36), WASI_ERRNO_NOTCAPABLE);
-	ck_assert_uint_eq(wasi_environ_get(&ctx, &mem, 32, 36), WASI_ERRNO_NOTCAPABLE);
-	ck_assert_uint_eq(wasi_args_sizes_get(&ctx, &mem, 32, 36), WASI_ERRNO_NOTCAPABLE);
-	ck_assert_uint_eq(wasi_args_get(&ctx, &mem, 32, 36), WASI_ERRNO_NOTCAPABLE);
 	ck_assert_int_eq(fake.calls, 0);
 	ck_assert_uint_eq(rd32(32), 0xdeadbeef); /* nothing written */
 	/* The granted one works. */
@@ -276,6 +272,52 @@ START_TEST(test_denied_capabilities)
 	ck_assert_mem_eq(fake.out[0], "secret", 6);
 	/* Denial is checked before memory: even a bad pointer says NOTCAPABLE. */
 	ck_assert_uint_eq(wasi_random_get(&ctx, &mem, MEM_SIZE, 99), WASI_ERRNO_NOTCAPABLE);
+}
+END_TEST
+
+/*
+ * Denied args and env are not refused (libc exits 71 before main on any
+ * error there) but narrowed: argv = [argv[0]], an empty environment.
+ */
+START_TEST(test_denied_args_env_narrow)
+{
+	setup_caps(WASI_CAP_ALL & ~(WASI_CAP_ARGS | WASI_CAP_ENV));
+	ck_assert_uint_eq(wasi_args_sizes_get(&ctx, &mem, 0, 4), WASI_ERRNO_SUCCESS);
+	ck_assert_uint_eq(rd32(0), 1);
+	ck_assert_uint_eq(rd32(4), 5);
+	ck_assert_uint_eq(wasi_args_get(&ctx, &mem, 100, 200), WASI_ERRNO_SUCCESS);
+	ck_assert_uint_eq(rd32(100), 200);
+	ck_assert_uint_eq(rd32(104), 0x55555555); /* no second pointer */
+	ck_assert_mem_eq(membuf + 200, "prog\0", 5);
+	ck_assert_uint_eq(membuf[205], 0x55); /* nothing of "a b" */
+	ck_assert_uint_eq(wasi_environ_sizes_get(&ctx, &mem, 8, 12), WASI_ERRNO_SUCCESS);
+	ck_assert_uint_eq(rd32(8), 0);
+	ck_assert_uint_eq(rd32(12), 0);
+	ck_assert_uint_eq(wasi_environ_get(&ctx, &mem, 300, 400), WASI_ERRNO_SUCCESS);
+	ck_assert_uint_eq(rd32(300), 0x55555555);
+	ck_assert_uint_eq(membuf[400], 0x55);
+	/* pointers are still checked */
+	ck_assert_uint_eq(wasi_args_sizes_get(&ctx, &mem, MEM_SIZE - 3, 0), WASI_ERRNO_FAULT);
+	ck_assert_uint_eq(wasi_environ_sizes_get(&ctx, &mem, 0, MEM_SIZE), WASI_ERRNO_FAULT);
+	ck_assert_int_eq(fake.calls, 0);
+	/* a context without any argument stays without */
+	wasi_ctx_init(&ctx, &fake_host, WASI_CAP_ALL & ~WASI_CAP_ARGS, 0, NULL, 0, NULL);
+	ck_assert_uint_eq(wasi_args_sizes_get(&ctx, &mem, 0, 4), WASI_ERRNO_SUCCESS);
+	ck_assert_uint_eq(rd32(0), 0);
+	ck_assert_uint_eq(rd32(4), 0);
+}
+END_TEST
+
+START_TEST(test_exit_status)
+{
+	/* a u32 as an 8-bit process status: saturated, never wrapped to 0 */
+	ck_assert_int_eq(wasi_exit_status(0), 0);
+	ck_assert_int_eq(wasi_exit_status(1), 1);
+	ck_assert_int_eq(wasi_exit_status(255), 255);
+	ck_assert_int_eq(wasi_exit_status(256), 255);
+	ck_assert_int_eq(wasi_exit_status(65536), 255);
+	ck_assert_int_eq(wasi_exit_status(0x80000000u), 255);
+	ck_assert_int_eq(wasi_exit_status(UINT32_MAX), 255);
 }
 END_TEST
 
@@ -479,6 +521,8 @@ static Suite *wasi_suite(void)
 	tcase_add_test(tc, test_fd_write_many_iovecs_and_short);
 	tcase_add_test(tc, test_fd_read_skips_empty_iovec);
 	tcase_add_test(tc, test_denied_capabilities);
+	tcase_add_test(tc, test_denied_args_env_narrow);
+	tcase_add_test(tc, test_exit_status);
 	tcase_add_test(tc, test_fdstat);
 	tcase_add_test(tc, test_seek_prestat_close);
 	tcase_add_test(tc, test_clocks_random);

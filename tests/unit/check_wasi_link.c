@@ -143,11 +143,11 @@ START_TEST(test_proc_exit_unwinds)
 {
 	struct env e;
 	wasm_trap trap = { 0 };
-	int32_t code = -1;
+	uint32_t code = UINT32_MAX;
 
 	env_setup(&e, mod_exit, sizeof(mod_exit), WASI_CAP_ALL);
 	ck_assert_int_eq(wasi_link_run_start(e.inst, &e.ctx, NULL, &code, &trap), 0);
-	ck_assert_int_eq(code, 7);
+	ck_assert_uint_eq(code, 7);
 	ck_assert(e.ctx.exited);
 	env_free(&e);
 }
@@ -157,11 +157,11 @@ START_TEST(test_no_start)
 {
 	struct env e;
 	wasm_trap trap = { 0 };
-	int32_t code = -1;
+	uint32_t code = UINT32_MAX;
 
 	env_setup(&e, mod_nomem, sizeof(mod_nomem), WASI_CAP_ALL);
 	ck_assert_int_eq(wasi_link_run_start(e.inst, &e.ctx, NULL, &code, &trap), -WASM_ENOENT);
-	ck_assert_int_eq(code, -1);
+	ck_assert_uint_eq(code, UINT32_MAX);
 	env_free(&e);
 }
 END_TEST

@@ -3,8 +3,9 @@
  * Exec'd by hash in micro-VMs (tests/integration/check_mvmd_exec.c):
  *   exectest CODE [exit] [ARGS...]
  * prints its argv and $GREETING on stdout, copies stdin to stdout, says
- * "to stderr" on stderr, and ends with CODE: returned from main, or through
- * exit() (proc_exit) when argv[2] is "exit".
+ * "to stderr" on stderr, and ends with CODE (a decimal u32, WASI's whole
+ * range): returned from main, or through exit() (proc_exit) when argv[2]
+ * is "exit".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ int main(int argc, char **argv)
 {
 	char buf[4096];
 	ssize_t n;
-	int code = argc > 1 ? atoi(argv[1]) : 0;
+	int code = argc > 1 ? (int)(unsigned)strtoul(argv[1], NULL, 10) : 0;
 	const char *g = getenv("GREETING");
 
 	printf("argc=%d\n", argc);

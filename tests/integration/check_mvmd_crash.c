@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mvmd killed at its fault points (build/bin/mvmd-fault, docs/hacking.md
+ * "Fault injection"), then a plain mvmd started on the same state
+ * directory: what it finds must be true. A start killed after its
+ * Starting record is a StartFailed start, not a replay of the last run's
+ * result; a remove killed half-way is a remove; a create or a blob put
+ * killed half-way left nothing; temp files of killed writes are removed
+ * at start, and nothing else is (docs/state.md).
+ */
+#include "durability-helpers.h"
+
+#define NOT_FOUND (-32001)
+
+static void fault_setup(void)
+{
+	mvmt_daemon_init(&d);
+	fd = -1;
+}
+
+static void fault_teardown(void)
+{
+	if (fd >= 0) {
+		close(fd);
+		mvmt_forget_fd(fd);
+	}
+	if (d.pid > 0)
+		mvmt_stop_running_vms(&d);
+	mvmt_daemon_cleanup(&d);
+}
+
+/* A plain mvmd on the same paths, after the fault build died. */
+static void restart_plain(void)
+{
+	if (fd >= 0) {
+		close(fd);
+		mvmt_forget_fd(fd);
+	}
+	mvmt_daemon_start(&d, NULL);
+	fd = mvmt_connect(d.sock);
+}
+
+static void die_on(const char *method, const char *params)
+{
+	char line[1024];
+
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"%s\",\"params\":%s}", method, params);
+	dh_call_expect_death(&d, fd, line);
+}
+
+static char *create_plain(const char *name)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "{\"name\":\"%s\",\"memory_mib\":16}", name);
+	json_object *r = mvmt_result(fd, "compute.vm.create", p);
+	char *id = strdup(mvmt_str(r, "id"));
+	json_object_put(r);
+	return id;
+}
+
+static bool is_blob_tmp(const char *n)
+{
+	return strncmp(n, ".tmp.", 5) == 0;
+}
+
+/* Issue 11, defect 3: the second start dies right after its Starting
+ * record, before a worker truncated the result file of the first run. */
+START_TEST(test_start_killed_after_starting_is_no_replay)
+{
+	DH_NEED_KVM();
+	dh_start_fault(&d, "start.starting-written:2", true);
+	fd = mvmt_connect(d.sock);
+	json_object *s = run_wl("three", "exit", 16, "\"args\":[\"exit\",\"3\"]");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+	ck_assert_int_eq(mvmt_int(s, "exit_code"), 3);
+	json_object_put(s);
+
+	die_on("compute.vm.start", "{\"id\":\"three\"}");
+	restart_plain();
+	s = status("three");
+	/* not a second "guest exited with code 3" that never happened */
+	ck_assert_int_eq(dh_count_transitions_to(s, "Stopped"), 1);
+	ck_assert_str_eq(mvmt_str(s, "state"), "StartFailed");
+	assert_contains(mvmt_str(s, "cause"), "start interrupted");
+	ck_assert_ptr_null(mvmt_get(s, "exit_code"));
+	json_object_put(s);
+	ck_assert_int_eq(dh_count_workers(d.dir), 0);
+
+	/* and it starts again */
+	json_object_put(call_id("compute.vm.start", "three", NULL));
+	s = wait_end("three", 10000);
+	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+	ck_assert_int_eq(mvmt_int(s, "exit_code"), 3);
+	ck_assert_int_eq(dh_count_transitions_to(s, "Stopped"), 2);
+	json_object_put(s);
+}
+END_TEST
+
+/* The same without /dev/kvm: the result file a last run left (planted
+ * here) must not be read as the end of a start killed after its
+ * Starting record. Also issue 11, item 13: such a start ends StartFailed,
+ * not Failed "worker lost". */
+START_TEST(test_start_killed_after_starting_ignores_old_result)
+{
+	static const char result[] = "mvm-result=1\noutcome=exit\nexit_code=3\nmessage=\n";
+	char path[512];
+
+	dh_start_fault(&d, "start.starting-written", true);
+	fd = mvmt_connect(d.sock);
+	char *id = create_plain("old");
+	snprintf(path, sizeof(path), "%s/vms/%s/result", d.state, id);
+	int rfd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(rfd, 0);
+	ck_assert_int_eq(write(rfd, result, sizeof(result) - 1), (ssize_t)(sizeof(result) - 1));
+	close(rfd);
+
+	die_on("compute.vm.start", "{\"id\":\"old\"}");
+	restart_plain();
+	json_object *s = status("old");
+	ck_assert_int_eq(dh_count_transitions_to(s, "Stopped"), 0);
+	ck_assert_str_eq(mvmt_str(s, "state"), "StartFailed");
+	assert_contains(mvmt_str(s, "cause"), "start interrupted");
+	ck_assert_ptr_null(mvmt_get(s, "exit_code"));
+	json_object_put(s);
+	free(id);
+}
+END_TEST
+
+/* Killed once the worker runs, before the start was answered: the
+ * restarted mvmd finds the worker and owns it; no orphan, no second one. */
+START_TEST(test_start_killed_after_spawn)
+{
+	DH_NEED_KVM();
+	dh_start_fault(&d, "start.spawned", true);
+	fd = mvmt_connect(d.sock);
+	json_object_put(create_wl("sleeper", "sleep", 16, "\"args\":[\"sleep\",\"5000\",\"5\"]"));
+	die_on("compute.vm.start", "{\"id\":\"sleeper\"}");
+	ck_assert(dh_wait_workers(d.dir, 1)); /* spawned, maybe not yet exec'd */
+	restart_plain();
+	json_object *s = wait_end("sleeper", 20000);
+	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+	ck_assert_int_eq(mvmt_int(s, "exit_code"), 5);
+	json_object_put(s);
+	ck_assert(dh_wait_workers(d.dir, 0));
+}
+END_TEST
+
+/* Killed when a RESULT is applied in memory, before it is written: the
+ * result file still tells the restarted mvmd how the run ended. */
+START_TEST(test_killed_before_result_written)
+{
+	DH_NEED_KVM();
+	dh_start_fault(&d, "result.read", true);
+	fd = mvmt_connect(d.sock);
+	json_object_put(create_wl("four", "exit", 16, "\"args\":[\"exit\",\"4\"]"));
+	die_on("compute.vm.start", "{\"id\":\"four\"}");
+	restart_plain();
+	json_object *s = status("four");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+	ck_assert_int_eq(mvmt_int(s, "exit_code"), 4);
+	ck_assert_int_eq(dh_count_transitions_to(s, "Stopped"), 1);
+	json_object_put(s);
+}
+END_TEST
+
+/* Killed after Stopping was recorded, before the worker was asked: the
+ * worker still runs, the restarted mvmd adopts it and can stop it. */
+START_TEST(test_stop_killed_after_stopping)
+{
+	DH_NEED_KVM();
+	dh_start_fault(&d, "stop.stopping-written", true);
+	fd = mvmt_connect(d.sock);
+	json_object_put(create_wl("long", "sleep", 16, "\"args\":[\"sleep\",\"60000\",\"0\"]"));
+	json_object *r = call_id("compute.vm.start", "long", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	json_object_put(r);
+	die_on("compute.vm.stop", "{\"id\":\"long\"}");
+	restart_plain();
+	json_object *s = status("long");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
+	json_object_put(s);
+	ck_assert_int_eq(dh_count_workers(d.dir), 1);
+	json_object_put(call_id("compute.vm.stop", "long", "\"force\":true"));
+	s = wait_end("long", 10000);
+	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+	json_object_put(s);
+	ck_assert(dh_wait_workers(d.dir, 0));
+}
+END_TEST
+
+/* Issue 11, defect 8: a remove killed after its rename, or with part of
+ * the files gone, is a finished remove after the restart. */
+static void remove_killed_at(const char *point)
+{
+	char vms[256], tomb[300];
+
+	dh_start_fault(&d, point, true);
+	fd = mvmt_connect(d.sock);
+	char *id = create_plain("doomed");
+	free(create_plain("keeper"));
+	die_on("compute.vm.remove", "{\"id\":\"doomed\"}");
+
+	/* killed between the steps: the VM's directory is a tombstone */
+	snprintf(vms, sizeof(vms), "%s/vms", d.state);
+	snprintf(tomb, sizeof(tomb), "%s/.%s.removing", vms, id);
+	ck_assert_msg(access(tomb, F_OK) == 0, "no tombstone %s", tomb);
+	restart_plain();
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.status", "{\"id\":\"doomed\"}"), NOT_FOUND);
+	json_object *l = mvmt_result(fd, "compute.vm.list", NULL);
+	ck_assert_int_eq(json_object_array_length(mvmt_get(l, "vms")), 1);
+	ck_assert_str_eq(mvmt_str(json_object_array_get_idx(mvmt_get(l, "vms"), 0), "name"), "keeper");
+	json_object_put(l);
+	ck_assert_int_eq(dh_count_entries(vms, NULL), 1); /* keeper only: no half VM, no tombstone */
+	/* the name is free again, for a whole new VM */
+	free(create_plain("doomed"));
+	free(id);
+}
+
+START_TEST(test_remove_killed_after_tombstone)
+{
+	remove_killed_at("remove.tombstoned");
+}
+END_TEST
+
+START_TEST(test_remove_killed_half_deleted)
+{
+	remove_killed_at("remove.half-deleted");
+}
+END_TEST
+
+/* A create killed before its first state.json, or with its temp file
+ * written but not renamed: no VM, no directory, no temp file. */
+static void create_killed_at(const char *point)
+{
+	char vms[256];
+
+	dh_start_fault(&d, point, true);
+	fd = mvmt_connect(d.sock);
+	die_on("compute.vm.create", "{\"name\":\"half\",\"memory_mib\":16}");
+	snprintf(vms, sizeof(vms), "%s/vms", d.state);
+	ck_assert_int_eq(dh_count_entries(vms, NULL), 1);
+	restart_plain();
+	ck_assert_int_eq(dh_count_entries(vms, NULL), 0);
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.status", "{\"id\":\"half\"}"), NOT_FOUND);
+	free(create_plain("half"));
+}
+
+START_TEST(test_create_killed_after_mkdir)
+{
+	create_killed_at("create.dir-made");
+}
+END_TEST
+
+START_TEST(test_create_killed_before_rename)
+{
+	create_killed_at("store.tmp-written");
+}
+END_TEST
+
+/* A put killed with its temp file complete: no blob, no temp file. */
+START_TEST(test_blob_put_killed_before_rename)
+{
+	char blobs[256];
+
+	dh_start_fault(&d, "blob.tmp-written", true);
+	fd = mvmt_connect(d.sock);
+	die_on("compute.blob.put", "{\"data\":\"aGVsbG8K\"}");
+	snprintf(blobs, sizeof(blobs), "%s/blobs/sha256", d.state);
+	ck_assert_int_eq(dh_count_entries(blobs, is_blob_tmp), 1);
+	restart_plain();
+	ck_assert_int_eq(dh_count_entries(blobs, NULL), 0);
+	json_object *r = mvmt_result(fd, "compute.blob.put", "{\"data\":\"aGVsbG8K\"}");
+	ck_assert_int_eq(mvmt_int(r, "size"), 6);
+	json_object_put(r);
+}
+END_TEST
+
+static void plant(const char *path)
+{
+	int pfd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_msg(pfd >= 0, "%s: %s", path, strerror(errno));
+	ck_assert_int_eq(write(pfd, "{\"partial", 9), 9);
+	close(pfd);
+}
+
+/* Issue 11, defect 11: the temp files a killed mvmd leaves are removed
+ * at the next start: exactly those, never a file that only looks alike. */
+START_TEST(test_temp_files_removed_at_start)
+{
+	char p[512], vmdir[300];
+	static const char *const gone[] = { ".state.json.0badf00d.tmp", ".state.json.12345678.tmp" };
+	static const char *const kept[] = { ".state.json.keep", "state.json.0badf00d.tmp", ".state.json.0BADF00D.tmp",
+					    ".console.log.0badf00d.tmp" };
+
+	mvmt_daemon_start(&d, "--kvm-pool", "0", NULL);
+	fd = mvmt_connect(d.sock);
+	char *id = create_plain("tidy");
+	ck_assert_int_eq(WEXITSTATUS(mvmt_daemon_stop(&d, SIGTERM)), 0);
+
+	snprintf(vmdir, sizeof(vmdir), "%s/vms/%s", d.state, id);
+	for (size_t i = 0; i < DH_N(gone); i++) {
+		snprintf(p, sizeof(p), "%s/%s", vmdir, gone[i]);
+		plant(p);
+	}
+	for (size_t i = 0; i < DH_N(kept); i++) {
+		snprintf(p, sizeof(p), "%s/%s", vmdir, kept[i]);
+		plant(p);
+	}
+	snprintf(p, sizeof(p), "%s/.events.seq.a1b2c3d4.tmp", d.state);
+	plant(p);
+	snprintf(p, sizeof(p), "%s/.events.seq.keep", d.state);
+	plant(p);
+
+	restart_plain();
+	for (size_t i = 0; i < DH_N(gone); i++) {
+		snprintf(p, sizeof(p), "%s/%s", vmdir, gone[i]);
+		ck_assert_msg(access(p, F_OK) < 0 && errno == ENOENT, "%s survived the restart", p);
+	}
+	for (size_t i = 0; i < DH_N(kept); i++) {
+		snprintf(p, sizeof(p), "%s/%s", vmdir, kept[i]);
+		ck_assert_msg(access(p, F_OK) == 0, "%s was removed", p);
+	}
+	snprintf(p, sizeof(p), "%s/.events.seq.a1b2c3d4.tmp", d.state);
+	ck_assert_msg(access(p, F_OK) < 0, "%s survived the restart", p);
+	snprintf(p, sizeof(p), "%s/.events.seq.keep", d.state);
+	ck_assert_msg(access(p, F_OK) == 0, "%s was removed", p);
+	json_object *s = status("tidy");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Configured");
+	json_object_put(s);
+	free(id);
+}
+END_TEST
+
+/* A ch VM (the cloud-hypervisor TEST DOUBLE, so no /dev/kvm needed)
+ * whose start was killed once cloud-hypervisor ran and its pid was
+ * recorded, before Running was written (it is written behind); then
+ * cloud-hypervisor dies while mvmd is down. The start may have been
+ * answered Running: the VM is Failed, not StartFailed. */
+START_TEST(test_ch_start_killed_after_spawn_then_lost)
+{
+	char fake_ch[PATH_MAX], rel[PATH_MAX], fake_kvm[300], kernel[300], p[600];
+	const char *b = getenv("MVM_BUILD_DIR");
+
+	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
+	ck_assert_msg(realpath(rel, fake_ch), "%s is missing: run make", rel);
+	snprintf(fake_kvm, sizeof(fake_kvm), "%s/fake-kvm", d.dir);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
+	plant(fake_kvm);
+	plant(kernel);
+	const char *const extra[] = { "--ch-binary", fake_ch, "--kvm-device", fake_kvm, NULL };
+	dh_start_fault_with(&d, "start.spawned", true, extra);
+	fd = mvmt_connect(d.sock);
+	snprintf(p, sizeof(p), "{\"name\":\"chl\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", kernel);
+	json_object *r = mvmt_result(fd, "compute.vm.create", p);
+	char *id = strdup(mvmt_str(r, "id"));
+	json_object_put(r);
+	die_on("compute.vm.start", "{\"id\":\"chl\"}");
+
+	char *text = dh_state_file(&d, id);
+	ck_assert_ptr_nonnull(text);
+	json_object *disk = json_tokener_parse(text);
+	free(text);
+	free(id);
+	ck_assert_ptr_nonnull(disk);
+	ck_assert_str_eq(mvmt_str(disk, "runtime.state"), "Starting");
+	pid_t pid = (pid_t)mvmt_int(disk, "runtime.pid");
+	json_object_put(disk);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert(mvmt_wait_process_ended(pid, 10000));
+
+	if (fd >= 0) {
+		close(fd);
+		mvmt_forget_fd(fd);
+	}
+	mvmt_daemon_start(&d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
+	fd = mvmt_connect(d.sock);
+	json_object *s = status("chl");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Failed");
+	ck_assert_str_eq(mvmt_str(s, "cause"), "cloud-hypervisor ended while mvmd was down");
+	ck_assert_int_eq(dh_count_transitions_to(s, "StartFailed"), 0);
+	json_object_put(s);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("mvmd_crash");
+	TCase *tc = tcase_create("store");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, fault_setup, fault_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_start_killed_after_starting_ignores_old_result);
+	tcase_add_test(tc, test_remove_killed_after_tombstone);
+	tcase_add_test(tc, test_remove_killed_half_deleted);
+	tcase_add_test(tc, test_create_killed_after_mkdir);
+	tcase_add_test(tc, test_create_killed_before_rename);
+	tcase_add_test(tc, test_blob_put_killed_before_rename);
+	tcase_add_test(tc, test_temp_files_removed_at_start);
+	tcase_add_test(tc, test_start_killed_after_starting_is_no_replay);
+	tcase_add_test(tc, test_start_killed_after_spawn);
+	tcase_add_test(tc, test_killed_before_result_written);
+	tcase_add_test(tc, test_stop_killed_after_stopping);
+	tcase_add_test(tc, test_ch_start_killed_after_spawn_then_lost);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mvmd out of file descriptors: its RLIMIT_NOFILE lowered (prlimit) to a
+ * little above what it uses idle, then used up by clients and running
+ * VMs. What needs an fd fails with a clear error (-32005, data.errno
+ * "EMFILE", data.reason) and leaves nothing behind; what needs none
+ * (status, list) still works; mvmd does not crash; once fds are free
+ * again, everything works. VMs are cloud-hypervisor VMs run by the test
+ * double (tests/doubles), so no /dev/kvm is needed.
+ */
+#include <limits.h>
+#include <sys/resource.h>
+
+#include "durability-helpers.h"
+
+#define RESOURCE_LIMIT (-32005)
+#define MAX_CLIENTS 200
+
+static char fake_ch[PATH_MAX], kernel[256];
+static int clients[MAX_CLIENTS];
+static int n_clients;
+
+static void fds_setup(void)
+{
+	const char *b = getenv("MVM_BUILD_DIR");
+	char rel[256];
+
+	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
+	ck_assert_msg(realpath(rel, fake_ch), "%s is missing: run make", rel);
+	mvmt_daemon_init(&d);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
+	FILE *f = fopen(kernel, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("not a kernel: the double only checks it is readable\n", f);
+	fclose(f);
+	/* The ch backend opens the KVM device only to check it. */
+	mvmt_daemon_start(&d, "--kvm-pool", "0", "--ch-binary", fake_ch, "--kvm-device",
+			  mvmt_kvm_skip_reason() ? "/dev/null" : "/dev/kvm", NULL);
+	fd = mvmt_connect(d.sock);
+	n_clients = 0;
+}
+
+static void close_clients(void)
+{
+	for (int i = 0; i < n_clients; i++) {
+		close(clients[i]);
+		mvmt_forget_fd(clients[i]);
+	}
+	n_clients = 0;
+}
+
+static void fds_teardown(void)
+{
+	close_clients();
+	/* Room again for the teardown's own requests. */
+	struct rlimit rl = { 4096, 4096 };
+	if (d.pid > 0)
+		prlimit(d.pid, RLIMIT_NOFILE, &rl, NULL);
+	close(fd);
+	mvmt_forget_fd(fd);
+	if (d.pid > 0) {
+		int c = mvmt_connect(d.sock);
+		json_object *r = mvmt_result(c, "compute.vm.list", NULL);
+		json_object *vms = mvmt_get(r, "vms");
+		for (size_t i = 0; i < json_object_array_length(vms); i++) {
+			char p[128];
+			snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
+			json_object_put(mvmt_call(c, "compute.vm.remove", p));
+		}
+		json_object_put(r);
+		close(c);
+		mvmt_forget_fd(c);
+	}
+	mvmt_daemon_cleanup(&d);
+}
+
+/* mvmd's open fds numbered below limit: it can open no more once that is
+ * limit (RLIMIT_NOFILE bounds fd numbers, not their count). */
+static int fds_below(rlim_t limit)
+{
+	char path[64];
+	DIR *dd;
+	struct dirent *de;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)d.pid);
+	dd = opendir(path);
+	ck_assert_ptr_nonnull(dd);
+	while ((de = readdir(dd)))
+		if (de->d_name[0] != '.' && (rlim_t)atoi(de->d_name) < limit)
+			n++;
+	closedir(dd);
+	return n;
+}
+
+static bool exhausted(void)
+{
+	struct rlimit rl;
+
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, NULL, &rl), 0);
+	return (rlim_t)fds_below(rl.rlim_cur) >= rl.rlim_cur;
+}
+
+/* Leave mvmd `spare` fds above what it holds now. */
+static void limit_fds(int spare)
+{
+	struct rlimit rl;
+	int used = mvmt_count_fds(d.pid);
+
+	ck_assert_int_gt(used, 0);
+	rl.rlim_cur = rl.rlim_max = (rlim_t)(used + spare);
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+}
+
+/* Connect clients until mvmd holds every fd it may (the rest wait in the
+ * listen backlog). */
+static void exhaust_with_clients(void)
+{
+	while (n_clients < MAX_CLIENTS && !exhausted()) {
+		clients[n_clients++] = mvmt_connect(d.sock);
+		for (int i = 0; i < 50 && !exhausted(); i++)
+			usleep(2000);
+	}
+	ck_assert_msg(exhausted(), "mvmd never used all its fds");
+}
+
+/* Before each request that must find no fd: take any fd that came free
+ * meanwhile (a connection mvmd was still closing). */
+static void ensure_exhausted(void)
+{
+	for (int i = 0; i < 200 && !exhausted(); i++) {
+		if (n_clients < MAX_CLIENTS)
+			clients[n_clients++] = mvmt_connect(d.sock);
+		usleep(20000);
+	}
+	ck_assert(exhausted());
+}
+
+static void assert_emfile(json_object *r)
+{
+	ck_assert_msg(mvmt_get(r, "error") != NULL, "no error: %s", json_object_to_json_string(r));
+	ck_assert_int_eq(mvmt_int(r, "error.code"), RESOURCE_LIMIT);
+	ck_assert_str_eq(mvmt_str(r, "error.data.errno"), "EMFILE");
+	ck_assert(strlen(mvmt_str(r, "error.data.reason")) > 0);
+}
+
+static void create_ch(const char *name)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "{\"name\":\"%s\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", name, kernel);
+	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+}
+
+static bool wait_fds_below(int n)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (mvmt_count_fds(d.pid) < n)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* Clients take every fd: create, start and blob.put fail with EMFILE
+ * and leave nothing; reads still work; then the clients go and all of
+ * it works, including new connections. */
+START_TEST(test_clients_use_every_fd)
+{
+	char vms[256], blobs[256];
+
+	create_ch("early");
+	limit_fds(24);
+	exhaust_with_clients();
+
+	ensure_exhausted();
+	json_object *r = mvmt_call(fd, "compute.vm.create", "{\"name\":\"late\",\"memory_mib\":16}");
+	assert_emfile(r);
+	json_object_put(r);
+	snprintf(vms, sizeof(vms), "%s/vms", d.state);
+	ck_assert_int_eq(dh_count_entries(vms, NULL), 1);
+
+	ensure_exhausted();
+	r = call_id("compute.vm.start", "early", NULL);
+	assert_emfile(r);
+	ck_assert_str_eq(mvmt_str(r, "error.data.state"), "Configured");
+	json_object_put(r);
+	ck_assert_int_eq(dh_count_procs(d.dir, "fake-cloud"), 0);
+
+	ensure_exhausted();
+	r = mvmt_call(fd, "compute.blob.put", "{\"data\":\"aGVsbG8K\"}");
+	assert_emfile(r);
+	json_object_put(r);
+	snprintf(blobs, sizeof(blobs), "%s/blobs/sha256", d.state);
+	ck_assert_int_eq(dh_count_entries(blobs, NULL), 0);
+
+	r = status("early");
+	ck_assert_str_eq(mvmt_str(r, "state"), "Configured");
+	json_object_put(r);
+	json_object_put(mvmt_result(fd, "compute.vm.list", NULL));
+
+	int used = mvmt_count_fds(d.pid);
+	close_clients();
+	ck_assert(wait_fds_below(used - 10));
+	json_object_put(mvmt_result(fd, "compute.vm.create", "{\"name\":\"late\",\"memory_mib\":16}"));
+	r = call_id("compute.vm.start", "early", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	json_object_put(r);
+	json_object_put(mvmt_result(fd, "compute.blob.put", "{\"data\":\"aGVsbG8K\"}"));
+	int c = mvmt_connect(d.sock);
+	json_object_put(mvmt_result(c, "compute.node.info", NULL));
+	close(c);
+	mvmt_forget_fd(c);
+	ck_assert_int_eq(kill(d.pid, 0), 0);
+}
+END_TEST
+
+/* Running VMs take the fds: a start that finds none fails with EMFILE
+ * and the VM keeps its state; once VMs stop, starts work again. */
+START_TEST(test_running_vms_use_every_fd)
+{
+	char name[32];
+	int running = 0;
+	json_object *r = NULL;
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "vm%d", i);
+		create_ch(name);
+	}
+	limit_fds(40);
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "vm%d", i);
+		r = call_id("compute.vm.start", name, NULL);
+		if (!mvmt_get(r, "result"))
+			break;
+		running++;
+		json_object_put(r);
+		r = NULL;
+	}
+	ck_assert_msg(r != NULL, "40 VMs ran on 40 spare fds");
+	ck_assert_int_gt(running, 0);
+	ck_assert_int_eq(mvmt_int(r, "error.code"), RESOURCE_LIMIT);
+	ck_assert_str_eq(mvmt_str(r, "error.data.errno"), "EMFILE");
+	ck_assert(strlen(mvmt_str(r, "error.data.reason")) > 0);
+	json_object_put(r);
+	json_object *s = status(name);
+	ck_assert(strcmp(mvmt_str(s, "state"), "Configured") == 0 || strcmp(mvmt_str(s, "state"), "StartFailed") == 0);
+	json_object_put(s);
+	ck_assert_int_eq(dh_count_procs(d.dir, "fake-cloud"), running);
+
+	/* stop them: the failed one starts */
+	for (int i = 0; i < running; i++) {
+		char other[32];
+		snprintf(other, sizeof(other), "vm%d", i);
+		json_object_put(call_id("compute.vm.stop", other, "\"force\":true"));
+	}
+	r = call_id("compute.vm.start", name, NULL);
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "start after the stops: %s", json_object_to_json_string(r));
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	json_object_put(r);
+	ck_assert_int_eq(kill(d.pid, 0), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("mvmd_fds");
+	TCase *tc = tcase_create("emfile");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, fds_setup, fds_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_clients_use_every_fd);
+	tcase_add_test(tc, test_running_vms_use_every_fd);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

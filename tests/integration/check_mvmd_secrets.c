@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The strings a tenant gives a workload (args, environment; also its
+ * capabilities and hash), through the real mvmd:
+ * - they are in no process's argv or environment, however its start is
+ *   served: with the pool off, with the pool on but a memory size it does
+ *   not hold (both spawn mvm-vmm cold), and from the pool. While each VM
+ *   runs, every /proc/PID/cmdline and /proc/PID/environ is read as root,
+ *   and again as nobody (what any local user sees). Needs /dev/kvm.
+ * - each is at most 4096 bytes of UTF-8, counted in bytes (the boot info
+ *   they go into is bytes), not characters; so are an exec's argv strings
+ *   and env values (exec frames are bytes too). Needs no /dev/kvm.
+ */
+#include <dirent.h>
+#include <grp.h>
+
+#include "util/macro.h"
+#include "workload-helpers.h"
+
+/* Distinct per run, so nothing left from another run can match. */
+static char arg_secret[64], env_secret[64], env_key[64];
+
+static void make_secrets(void)
+{
+	snprintf(arg_secret, sizeof(arg_secret), "ARG-SECRET-%d-%ld", (int)getpid(), (long)time(NULL));
+	snprintf(env_secret, sizeof(env_secret), "ENV-SECRET-%d-%ld", (int)getpid(), (long)time(NULL));
+	snprintf(env_key, sizeof(env_key), "MVMT_KEY_%d", (int)getpid());
+}
+
+/* Read /proc/PID/<what>; -1 when it cannot be read (gone, or not ours). */
+static ssize_t proc_read(const char *pid, const char *what, char *buf, size_t size)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "/proc/%s/%s", pid, what);
+	int f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -1;
+	size_t len = 0;
+	ssize_t k;
+	while (len < size && (k = read(f, buf + len, size - len)) > 0)
+		len += (size_t)k;
+	close(f);
+	return (ssize_t)len;
+}
+
+typedef struct scan {
+	int hits;           /* files with a secret in them */
+	int cmdlines_read;  /* /proc/PID/cmdline files that could be read */
+	bool saw_worker;    /* the VM's worker's cmdline was among them */
+	char first[256];    /* where the first hit was */
+} scan_t;
+
+/* Every process's cmdline and environ against the secrets. */
+static void scan_all(const char *const *secrets, size_t n, pid_t worker, scan_t *s)
+{
+	static char buf[1 << 20];
+	const char *what[] = { "cmdline", "environ" };
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+
+	memset(s, 0, sizeof(*s));
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		for (size_t w = 0; w < 2; w++) {
+			ssize_t len = proc_read(e->d_name, what[w], buf, sizeof(buf));
+			if (len < 0)
+				continue;
+			if (w == 0) {
+				s->cmdlines_read++;
+				s->saw_worker |= atoi(e->d_name) == worker;
+			}
+			for (size_t i = 0; i < n; i++)
+				if (memmem(buf, (size_t)len, secrets[i], strlen(secrets[i]))) {
+					if (!s->hits++)
+						snprintf(s->first, sizeof(s->first), "/proc/%.16s/%s has \"%.80s\"", e->d_name,
+							 what[w], secrets[i]);
+				}
+		}
+	}
+	closedir(dir);
+}
+
+/* The same scan in a child that has become nobody:nogroup. */
+static void scan_as_nobody(const char *const *secrets, size_t n, pid_t worker, scan_t *s)
+{
+	int p[2], st;
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		scan_t r;
+		close(p[0]);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0 || getuid() != 65534)
+			_exit(2);
+		scan_all(secrets, n, worker, &r);
+		_exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 3);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], s, sizeof(*s)), (ssize_t)sizeof(*s));
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "scan as nobody: status %d", st);
+}
+
+/*
+ * Start a VM running sleep.wasm (it waits in the host) with the secrets
+ * as an argument and an environment entry, at mem MiB; while it runs,
+ * scan as root and as nobody. Returns the worker's pid.
+ */
+static pid_t start_and_scan(const char *name, int mem)
+{
+	char extra[512];
+	make_secrets();
+	snprintf(extra, sizeof(extra),
+		 "\"args\":[\"sleep\",\"60000\",\"0\",\"--password=%s\"],\"env\":{\"%s\":\"%s\"}",
+		 arg_secret, env_key, env_secret);
+	json_object_put(create_wl(name, "sleep", mem, extra));
+	char *hash = put_prog("sleep"); /* the same bytes: the same hash */
+	json_object *r = call_id("compute.vm.start", name, NULL);
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "start failed: %s", json_object_to_json_string(r));
+	pid_t pid = (pid_t)mvmt_int(r, "result.pid");
+	json_object_put(r);
+	/* Running, and the guest has its args: it parsed argv[1]. A cold
+	 * start on a loaded host may take a while: 30 s. */
+	bool seen = false;
+	for (int i = 0; i < 3000 && !seen; i++) {
+		if (i)
+			usleep(10000);
+		char *l = logs(name);
+		seen = strstr(l, "sleeping 60000 ms") != NULL;
+		free(l);
+	}
+	ck_assert_msg(seen, "%s never said it was sleeping", name);
+	ck_assert_msg(!mvmt_process_ended(pid), "worker %d is gone", (int)pid);
+
+	/* The workload's hash is the tenant's choice too: its hex must not
+	 * show either. */
+	ck_assert_int_eq(strncmp(hash, "sha256:", 7), 0);
+	const char *secrets[] = { arg_secret, env_secret, env_key, hash + 7 };
+	scan_t s;
+	scan_all(secrets, ELEMENTSOF(secrets), pid, &s);
+	ck_assert_msg(s.hits == 0, "as root: %d hits, first: %s", s.hits, s.first);
+	ck_assert_msg(s.saw_worker, "as root: the worker %d was not scanned", (int)pid);
+	scan_as_nobody(secrets, ELEMENTSOF(secrets), pid, &s);
+	ck_assert_msg(s.hits == 0, "as nobody: %d hits, first: %s", s.hits, s.first);
+	/* Root's processes' cmdlines are readable by anyone: the scan saw them. */
+	ck_assert_msg(s.saw_worker, "as nobody: the worker %d's cmdline was not readable", (int)pid);
+	ck_assert_int_gt(s.cmdlines_read, 1);
+	free(hash);
+	return pid;
+}
+
+static long long pool_num(const char *key)
+{
+	char path[64];
+	json_object *r = mvmt_result(fd, "compute.node.info", NULL);
+	snprintf(path, sizeof(path), "backends.kvm.pool.%s", key);
+	long long v = mvmt_int(r, path);
+	json_object_put(r);
+	return v;
+}
+
+static void setup_no_pool(void)
+{
+	mvmt_daemon_init(&d);
+	mvmt_daemon_start(&d, "--kvm-pool", "0", NULL);
+	fd = mvmt_connect(d.sock);
+}
+
+START_TEST(test_cold_start_pool_off)
+{
+	start_and_scan("cold-off", 16);
+}
+END_TEST
+
+START_TEST(test_cold_start_size_not_pooled)
+{
+	/* The pool holds 16 MiB workers: a 32 MiB VM is spawned cold. */
+	mvmt_wait_pool_settled(fd);
+	long long misses = pool_num("misses"), hits = pool_num("hits");
+	start_and_scan("cold-32", 32);
+	ck_assert_int_eq(pool_num("misses"), misses + 1);
+	ck_assert_int_eq(pool_num("hits"), hits);
+}
+END_TEST
+
+START_TEST(test_start_from_pool)
+{
+	mvmt_wait_pool_settled(fd);
+	long long hits = pool_num("hits");
+	start_and_scan("warm-16", 16);
+	ck_assert_int_eq(pool_num("hits"), hits + 1);
+}
+END_TEST
+
+/* n copies of the UTF-8 sequence u, then tail. */
+static char *repeat(const char *u, size_t n, const char *tail)
+{
+	size_t l = strlen(u);
+	char *s = malloc(l * n + strlen(tail) + 1);
+	ck_assert_ptr_nonnull(s);
+	for (size_t i = 0; i < n; i++)
+		memcpy(s + i * l, u, l);
+	strcpy(s + l * n, tail);
+	return s;
+}
+
+/* create with member (0: one arg, 1: one env value) v: the error code,
+ * 0 if created. */
+static int create_with(size_t member, const char *v)
+{
+	static const char *h0 = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+	static const char *open_[] = { "\"args\":[\"", "\"env\":{\"K\":\"" }, *close_[] = { "\"]", "\"}" };
+	char *q;
+	ck_assert_int_ge(asprintf(&q, "{\"memory_mib\":16,\"workload\":{\"hash\":\"%s\",%s%s%s}}", h0, open_[member], v,
+				  close_[member]), 0);
+	json_object *r = mvmt_call(fd, "compute.vm.create", q);
+	int code = mvmt_get(r, "result") ? 0 : (int)mvmt_int(r, "error.code");
+	if (code) {
+		assert_contains(mvmt_str(r, "error.data.param"), "workload");
+		assert_contains(json_object_to_json_string(r), "4096 bytes");
+	}
+	json_object_put(r);
+	free(q);
+	return code;
+}
+
+START_TEST(test_string_caps_count_bytes)
+{
+	/* 2-, 3- and 4-byte characters to exactly 4096 bytes pass; one byte
+	 * more is refused, though it is far fewer than 4096 characters. */
+	static const struct { const char *u; size_t n; const char *tail, *over; } cases[] = {
+		{ "\xc3\xa9", 2048, "", "b" },            /* é: 2048 characters */
+		{ "\xe2\x82\xac", 1365, "a", "ab" },      /* €: 1366 characters */
+		{ "\xf0\x9f\x98\x80", 1024, "", "b" },    /* U+1F600: 1024 characters */
+	};
+	static const char *members[] = { "an arg", "an env value" };
+	size_t created = 0;
+	for (size_t m = 0; m < ELEMENTSOF(members); m++)
+		for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+			char *ok = repeat(cases[i].u, cases[i].n, cases[i].tail);
+			char *over = repeat(cases[i].u, cases[i].n, cases[i].over);
+			ck_assert_uint_eq(strlen(ok), 4096);
+			ck_assert_uint_eq(strlen(over), 4097);
+			ck_assert_msg(create_with(m, ok) == 0, "%s of 4096 bytes refused", members[m]);
+			created++;
+			ck_assert_int_eq(create_with(m, over), -32602);
+			free(ok);
+			free(over);
+		}
+	/* 4096 one-byte characters still pass; refused creates left nothing */
+	char *ascii = repeat("x", 4096, "");
+	ck_assert_int_eq(create_with(0, ascii), 0);
+	free(ascii);
+	created++;
+	json_object *r = mvmt_result(fd, "compute.vm.list", NULL);
+	ck_assert_uint_eq(json_object_array_length(mvmt_get(r, "vms")), created);
+	json_object_put(r);
+}
+END_TEST
+
+/* compute.vm.exec on a VM that does not exist with one argv string or
+ * env value v: -32602 when the params are refused, -32001 past them. */
+static int exec_with(bool env, const char *v)
+{
+	char *q;
+	ck_assert_int_ge(asprintf(&q, env ? "{\"id\":\"nope\",\"argv\":[\"x\"],\"env\":{\"K\":\"%s\"}}"
+					  : "{\"id\":\"nope\",\"argv\":[\"%s\"]}", v), 0);
+	int code = mvmt_error_code(fd, "compute.vm.exec", q);
+	free(q);
+	return code;
+}
+
+START_TEST(test_exec_string_caps_count_bytes)
+{
+	/* An exec frame holds 4096 bytes per argv string (3968 per env
+	 * value, with its key): 2048 "é" pass, 2049 (4098 bytes) do not. */
+	char *ok = repeat("\xc3\xa9", 2048, ""), *over = repeat("\xc3\xa9", 2049, "");
+	ck_assert_int_eq(exec_with(false, ok), -32001);
+	ck_assert_int_eq(exec_with(false, over), -32602);
+	free(ok);
+	free(over);
+	ok = repeat("\xc3\xa9", 1984, "");
+	over = repeat("\xc3\xa9", 1985, "");
+	ck_assert_int_eq(exec_with(true, ok), -32001);
+	ck_assert_int_eq(exec_with(true, over), -32602);
+	free(ok);
+	free(over);
+}
+END_TEST
+
+int main(void)
+{
+	const char *why = mvmt_kvm_skip_reason();
+	Suite *s = suite_create("mvmd-secrets");
+	TCase *caps = tcase_create("caps");
+	tcase_add_checked_fixture(caps, setup, teardown);
+	tcase_set_timeout(caps, 120);
+	tcase_add_test(caps, test_string_caps_count_bytes);
+	tcase_add_test(caps, test_exec_string_caps_count_bytes);
+	suite_add_tcase(s, caps);
+	if (why) {
+		printf("SKIP: %s: the cases that run VMs need it\n", why);
+	} else {
+		TCase *off = tcase_create("pool-off"), *on = tcase_create("pool-on");
+		tcase_add_checked_fixture(off, setup_no_pool, teardown);
+		tcase_add_checked_fixture(on, setup, teardown);
+		tcase_set_timeout(off, 120);
+		tcase_set_timeout(on, 120);
+		tcase_add_test(off, test_cold_start_pool_off);
+		tcase_add_test(on, test_cold_start_size_not_pooled);
+		tcase_add_test(on, test_start_from_pool);
+		suite_add_tcase(s, off);
+		suite_add_tcase(s, on);
+	}
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
