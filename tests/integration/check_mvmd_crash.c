@@ -337,17 +337,25 @@ END_TEST
  * recorded, before Running was written (it is written behind); then
  * cloud-hypervisor dies while mvmd is down. The start may have been
  * answered Running: the VM is Failed, not StartFailed. */
-START_TEST(test_ch_start_killed_after_spawn_then_lost)
+/* The cloud-hypervisor double and what a ch VM needs without /dev/kvm. */
+static void ch_double_paths(char *fake_ch, char *fake_kvm, size_t kvm_len, char *kernel, size_t kernel_len)
 {
-	char fake_ch[PATH_MAX], rel[PATH_MAX], fake_kvm[300], kernel[300], p[600];
+	char rel[PATH_MAX];
 	const char *b = getenv("MVM_BUILD_DIR");
 
 	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
 	ck_assert_msg(realpath(rel, fake_ch), "%s is missing: run make", rel);
-	snprintf(fake_kvm, sizeof(fake_kvm), "%s/fake-kvm", d.dir);
-	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
+	snprintf(fake_kvm, kvm_len, "%s/fake-kvm", d.dir);
+	snprintf(kernel, kernel_len, "%s/vmlinuz", d.dir);
 	plant(fake_kvm);
 	plant(kernel);
+}
+
+START_TEST(test_ch_start_killed_after_spawn_then_lost)
+{
+	char fake_ch[PATH_MAX], fake_kvm[300], kernel[300], p[600];
+
+	ch_double_paths(fake_ch, fake_kvm, sizeof(fake_kvm), kernel, sizeof(kernel));
 	const char *const extra[] = { "--ch-binary", fake_ch, "--kvm-device", fake_kvm, NULL };
 	dh_start_fault_with(&d, "start.spawned", true, extra);
 	fd = mvmt_connect(d.sock);
@@ -384,6 +392,46 @@ START_TEST(test_ch_start_killed_after_spawn_then_lost)
 }
 END_TEST
 
+/* Found by the chaos campaign (tests/chaos): mvmd killed while it wrote
+ * the pid of the cloud-hypervisor it had just spawned (the third state
+ * write of this VM: create, Starting, the pid). cloud-hypervisor must not
+ * run on with no record naming it: a restarted mvmd would call the start
+ * interrupted and never supervise, stop or reap it. */
+START_TEST(test_ch_start_killed_recording_pid_leaves_no_orphan)
+{
+	char fake_ch[PATH_MAX], fake_kvm[300], kernel[300], p[600];
+
+	ch_double_paths(fake_ch, fake_kvm, sizeof(fake_kvm), kernel, sizeof(kernel));
+	const char *const extra[] = { "--ch-binary", fake_ch, "--kvm-device", fake_kvm, NULL };
+	dh_start_fault_with(&d, "store.tmp-written:3", true, extra);
+	fd = mvmt_connect(d.sock);
+	snprintf(p, sizeof(p), "{\"name\":\"cho\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", kernel);
+	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	die_on("compute.vm.start", "{\"id\":\"cho\"}");
+
+	if (fd >= 0) {
+		close(fd);
+		mvmt_forget_fd(fd);
+	}
+	mvmt_daemon_start(&d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
+	fd = mvmt_connect(d.sock);
+	json_object *s = status("cho");
+	ck_assert_str_eq(mvmt_str(s, "state"), "StartFailed");
+	json_object_put(s);
+	/* comm is cut to 15 bytes: "fake-cloud-hype" */
+	int n = 1;
+	for (int i = 0; i < 1000 && (n = dh_count_procs(d.state, "fake-cloud-hype")) > 0; i++)
+		usleep(10000);
+	ck_assert_msg(n == 0, "a cloud-hypervisor runs on that no state file names");
+
+	/* and a new start runs exactly one */
+	s = mvmt_result(fd, "compute.vm.start", "{\"id\":\"cho\"}");
+	json_object_put(s);
+	json_object_put(mvmt_wait_state(fd, "cho", "Running"));
+	ck_assert_int_eq(dh_count_procs(d.state, "fake-cloud-hype"), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mvmd_crash");
@@ -405,6 +453,7 @@ int main(void)
 	tcase_add_test(tc, test_killed_before_result_written);
 	tcase_add_test(tc, test_stop_killed_after_stopping);
 	tcase_add_test(tc, test_ch_start_killed_after_spawn_then_lost);
+	tcase_add_test(tc, test_ch_start_killed_recording_pid_leaves_no_orphan);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
