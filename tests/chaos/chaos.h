@@ -54,6 +54,9 @@ typedef struct chaos_vm {
 	chaos_create_t created;
 	chaos_remove_t removed;
 	unsigned pending; /* requests naming it still unanswered */
+	/* Its last start was answered with the VM started (not an error):
+	 * that run may never turn into a failed start (docs/state.md). */
+	bool start_acked;
 } chaos_vm_t;
 
 typedef struct chaos_blob {

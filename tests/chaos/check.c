@@ -93,7 +93,9 @@ static void check_state_file(chaos_t *c, const char *dir, const char *id)
 		return; /* a half-made or half-removed VM: its status says which */
 	o = json_object_from_file(path);
 	if (!o) {
-		chaos_violation(c, "%s does not parse: %s", path, json_util_get_last_err());
+		const char *why = json_util_get_last_err();
+		why = why ? why : "";
+		chaos_violation(c, "%s does not parse: %.*s", path, (int)strcspn(why, "\n"), why);
 		return;
 	}
 	const char *fid = json_str_at(o, "id"), *st = json_str_at(o, "runtime.state");
@@ -275,7 +277,7 @@ static void check_orphans(chaos_t *c, chaos_conn_t *k)
 
 /* --- one VM ----------------------------------------------------------------- */
 
-static void check_history(chaos_t *c, const chaos_vm_t *v, json_object *s)
+static void check_history(chaos_t *c, chaos_vm_t *v, json_object *s)
 {
 	json_object *tr = json_at(s, "transitions");
 	const char *state = json_str_at(s, "state"), *prev_to = NULL;
@@ -309,11 +311,25 @@ static void check_history(chaos_t *c, const chaos_vm_t *v, json_object *s)
 	}
 	if (n && prev_to && state && strcmp(prev_to, state))
 		chaos_violation(c, "VM %s: state %s but its last transition goes to %s", v->name, state, prev_to);
+	/* A start answered with the VM started ran: its end is Stopped or
+	 * Failed, never StartFailed, even when mvmd died before it wrote
+	 * Running (docs/state.md, a recorded process that is gone). */
+	for (size_t i = n; v->start_acked && i-- > 0;) {
+		json_object *e = json_object_array_get_idx(tr, i);
+		const char *from = json_str_at(e, "from"), *to = json_str_at(e, "to");
+		if (to && !strcmp(to, "Starting"))
+			break; /* the answered run's Starting: nothing after it failed to start */
+		if (from && to && !strcmp(from, "Starting") && !strcmp(to, "StartFailed")) {
+			chaos_violation(c, "VM %s: its start was answered started, yet it is StartFailed \"%s\"", v->name,
+					json_str_at(e, "cause") ? json_str_at(e, "cause") : "");
+			v->start_acked = false; /* reported once */
+		}
+	}
 }
 
 /* False when the VM is broken for good (its state file): the caller
  * removes it, so that it is reported once, not at every later check. */
-static bool check_vm(chaos_t *c, const chaos_vm_t *v, json_object *s)
+static bool check_vm(chaos_t *c, chaos_vm_t *v, json_object *s)
 {
 	const char *state = json_str_at(s, "state"), *err = json_str_at(s, "state_file_error");
 	json_object *ec = json_at(s, "exit_code");

@@ -93,6 +93,8 @@ static void add_req(chaos_t *c, client_t *cl, char **batch, op_t op, size_t vm, 
 	cl->q[cl->nq++] = (pend_t){ .id = id, .op = op, .vm = vm, .blob = blob };
 	if (op != OP_BLOB)
 		c->vms[vm].pending++;
+	if (op == OP_START)
+		c->vms[vm].start_acked = false; /* a new run, unanswered yet */
 	c->ops++;
 }
 
@@ -257,6 +259,13 @@ static void on_answer(chaos_t *c, const pend_t *p, json_object *o)
 			v->created = CR_REFUSED;
 		}
 		return;
+	case OP_START: {
+		const char *st = json_str_at(res, "state");
+		/* Answered started (Running, or already ended): it ran. */
+		if (st && strcmp(st, "StartFailed") && strcmp(st, "Starting"))
+			v->start_acked = true;
+		break;
+	}
 	case OP_REMOVE:
 		if (res) {
 			v->removed = RM_ACKED;
