@@ -11,6 +11,8 @@
  * ops.c:    the clients' random requests and what their answers prove
  * check.c:  the invariants, checked after each restart
  * events.c: event sequence numbers across restarts
+ * selftest.c: --self-test, defects planted on purpose that the checks
+ *             must report
  */
 #ifndef MVM_CHAOS_H
 #define MVM_CHAOS_H
@@ -111,6 +113,13 @@ typedef struct chaos {
 	char **reported; /* leftovers already reported */
 	size_t n_reported;
 
+	/* --self-test: defects planted on purpose (selftest.c) */
+	bool self_test;
+	const char *planted; /* this iteration's, NULL when none */
+	unsigned n_planted, n_caught;
+	pid_t self_test_pid;
+	char iter_text[8192]; /* this iteration's violations, to judge by */
+
 	/* figures */
 	unsigned kills, fault_kills, violations, bad_iters, ops, acked, startup_deaths;
 	unsigned iter_violations;
@@ -157,5 +166,12 @@ void chaos_check_dead(chaos_t *c); /* mvmd is down: note its temp files */
 void chaos_check(chaos_t *c);      /* mvmd restarted: every invariant */
 /* Workers (mvm-vmm) whose files are in this state dir: pids and VM ids. */
 size_t chaos_workers(chaos_t *c, pid_t *pids, char (*ids)[40], size_t max);
+
+/* selftest.c: plant (while mvmd is down, before the check notes what it
+ * finds), judge (after the check), and the run's exit status. */
+void chaos_self_test_plant(chaos_t *c);
+void chaos_self_test_judge(chaos_t *c);
+bool chaos_self_test_over(chaos_t *c); /* every defect planted and judged */
+int chaos_self_test_result(chaos_t *c);
 
 #endif

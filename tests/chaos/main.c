@@ -3,11 +3,13 @@
  * mvm-chaos: the chaos campaign's driver (docs/hacking.md, "The chaos
  * campaign"; chaos.h for the map of its files).
  *
- *   mvm-chaos [--iter N] [--seed S] [--clients N] [--keep] [--verbose]
+ *   mvm-chaos [--iter N] [--seed S] [--clients N] [--keep] [--verbose] [--self-test]
  *
  * ITER and SEED in the environment do the same as the options. Exits 0
  * when no invariant was broken, 1 when one was (each violation is printed
- * with the seed and iteration that replays it), 2 on a setup error.
+ * with the seed and iteration that replays it), 2 on a setup error. With
+ * --self-test it breaks promises on purpose (selftest.c) and exits 0 only
+ * when every one of them was reported.
  */
 #include "chaos.h"
 
@@ -66,11 +68,17 @@ void chaos_violation(chaos_t *c, const char *fmt, ...)
 
 	c->violations++;
 	c->iter_violations++;
+	if (c->self_test) {
+		size_t len = strlen(c->iter_text);
+		va_start(ap, fmt);
+		vsnprintf(c->iter_text + len, sizeof(c->iter_text) - len, fmt, ap);
+		va_end(ap);
+	}
 	if (c->violations > MAX_PRINTED)
 		return;
 	/* Which kill the check follows: a fault point that fired, or SIGKILL
 	 * (a point mvmd does not place, or does not reach, never fires). */
-	printf("VIOLATION seed=%llu iter=%u", (unsigned long long)c->seed, c->iter);
+	printf("%sVIOLATION seed=%llu iter=%u", c->self_test ? "self-test: " : "", (unsigned long long)c->seed, c->iter);
 	if (c->fault)
 		printf(c->fault_fired < 0 ? " MVMD_FAULT=%s" : c->fault_fired ? " fault=%s" : " sigkill (MVMD_FAULT=%s did not fire)",
 		       c->fault);
@@ -341,8 +349,9 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-	printf("usage: mvm-chaos [--iter N] [--seed S] [--clients N] [--keep] [--verbose]\n"
-	       "  ITER=N and SEED=S in the environment do the same.\n");
+	printf("usage: mvm-chaos [--iter N] [--seed S] [--clients N] [--keep] [--verbose] [--self-test]\n"
+	       "  ITER=N and SEED=S in the environment do the same.\n"
+	       "  --self-test breaks promises on purpose: exit 0 when every one is reported.\n");
 }
 
 int main(int argc, char **argv)
@@ -354,6 +363,7 @@ int main(int argc, char **argv)
 		{ "iter", required_argument, NULL, 'i' }, { "seed", required_argument, NULL, 's' },
 		{ "clients", required_argument, NULL, 'c' }, { "keep", no_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },	 { "help", no_argument, NULL, 'h' },
+		{ "self-test", no_argument, NULL, 'T' },
 		{ 0 },
 	};
 
@@ -375,6 +385,7 @@ int main(int argc, char **argv)
 		case 'k': c->keep = true; break;
 		case 'v': c->verbose = true; break;
 		case 'h': usage(); return 0;
+		case 'T': c->self_test = true; break;
 		default: usage(); return 2;
 		}
 	}
@@ -435,6 +446,7 @@ int main(int argc, char **argv)
 		char spec[96];
 
 		c->iter_violations = 0;
+		c->iter_text[0] = '\0';
 		c->fault = NULL;
 		c->fault_fired = -1;
 		if (fault) {
@@ -461,23 +473,38 @@ int main(int argc, char **argv)
 		if (died)
 			c->fault_kills++; /* only mvmd-fault kills itself: a plain one dying is a violation above */
 		chaos_log(c, "%s%s", died ? "died at fault point " : "killed", died ? spec : "");
+		if (c->self_test)
+			chaos_self_test_plant(c);
 		chaos_check_dead(c);
 		daemon_start(c, NULL);
 		chaos_check(c);
+		if (c->self_test)
+			chaos_self_test_judge(c);
 		if (c->violations > before)
 			c->bad_iters++;
+		if (c->self_test && chaos_self_test_over(c)) {
+			c->iters = c->iter;
+			break;
+		}
 	}
 	c->fault = NULL;
 	teardown(c);
 	daemon_term(c);
 
 	long long ms = chaos_now_ms() - t0;
-	printf("chaos: seed=%llu iterations=%u kills=%u fault-point kills=%u (%u at startup) violations=%u ops=%u "
-	       "answered=%u time=%.1f s (%.2f s/iteration)\n",
-	       (unsigned long long)c->seed, c->iters, c->kills, c->fault_kills, c->startup_deaths, c->violations, c->ops,
-	       c->acked, ms / 1000.0, c->iters ? ms / 1000.0 / c->iters : 0.0);
-	printf("chaos: %u passed, %u failed\n", c->iters - c->bad_iters, c->bad_iters);
-	if (c->violations == 0 && !c->keep) {
+	unsigned vms_acked = 0;
+	for (size_t i = 0; i < c->n_vms; i++)
+		vms_acked += c->vms[i].created == CR_ACKED;
+	printf("chaos: seed=%llu iterations=%u kills=%u fault-point kills=%u (%u at startup) violations=%u "
+	       "VMs=%zu (%u created) requests=%u answered=%u events=%zu time=%.1f s (%.2f s/iteration)\n",
+	       (unsigned long long)c->seed, c->iters, c->kills, c->fault_kills, c->startup_deaths, c->violations, c->n_vms,
+	       vms_acked, c->ops, c->acked, c->n_events, ms / 1000.0, c->iters ? ms / 1000.0 / c->iters : 0.0);
+	/* The closing line tests/run counts; a self-test's iterations fail
+	 * on purpose: its verdict is chaos_self_test_result's line. */
+	if (!c->self_test)
+		printf("chaos: %u passed, %u failed\n", c->iters - c->bad_iters, c->bad_iters);
+	int ret = c->self_test ? chaos_self_test_result(c) : c->violations ? 1 : 0;
+	if (ret == 0 && !c->keep) {
 		char cmd[128];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
 		if (system(cmd) != 0)
@@ -485,5 +512,5 @@ int main(int argc, char **argv)
 	} else {
 		printf("chaos: state and mvmd.log kept in %s\n", c->dir);
 	}
-	return c->violations ? 1 : 0;
+	return ret;
 }
