@@ -212,10 +212,14 @@ size_t chaos_workers(chaos_t *c, pid_t *pids, char (*ids)[40], size_t max)
 			if (k <= 0)
 				continue;
 			link[k] = '\0';
-			if (strncmp(link, prefix, plen) || strlen(link + plen) < 36)
+			if (strncmp(link, prefix, plen))
+				continue;
+			/* vms/<id>/..., or its tombstone vms/.<id>.removing/... */
+			const char *id = link + plen + (link[plen] == '.');
+			if (strlen(id) < 36)
 				continue;
 			pids[n] = pid;
-			memcpy(ids[n], link + plen, 36);
+			memcpy(ids[n], id, 36);
 			ids[n][36] = '\0';
 			n++;
 			break;
