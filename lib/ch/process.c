@@ -241,25 +241,27 @@ int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec
 		child_abort(pid);
 		return r;
 	}
+	r = 0;
 	if (before_exec) {
 		r = before_exec(pid, userdata);
-		if (r >= 0 && write(gate_wr, "g", 1) != 1)
-			r = negative_errno();
 		if (r < 0) {
 			child_abort(pid);
 			close(pidfd);
 			return r;
 		}
+		/* EPIPE: the child is gone already (its setsid failed), and
+		 * its report says why. */
+		if (write(gate_wr, "g", 1) != 1)
+			r = negative_errno();
 		gate_wr = safe_close(gate_wr);
 	}
 	do
 		n = read(rd, &err, sizeof(err));
 	while (n < 0 && errno == EINTR);
-	if (n == sizeof(err)) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
+	if (n == sizeof(err) || r < 0) {
+		child_abort(pid);
 		close(pidfd);
-		return err > 0 ? -err : -EIO;
+		return n == sizeof(err) ? (err > 0 ? -err : -EIO) : r;
 	}
 	*ret_pid = pid;
 	*ret_pidfd = pidfd;
