@@ -432,6 +432,21 @@ DOUBLE_SRCS := $(wildcard tests/doubles/*.c)
 DOUBLE_BINS := $(patsubst tests/doubles/%.c,$(BUILD)/tests/doubles/%,$(DOUBLE_SRCS))
 EXTRA_ALL += $(DOUBLE_BINS)
 
+# --- section: mvmctl (daemon/mvmctl.c, daemon/mvmctl/*.c) -------------------
+# The operator's client is a host tool that talks to mvmd only through its
+# socket: it links json-c and lib/util's base64, none of mvmd's libraries.
+MVMCTL_OBJS := $(call obj,daemon/mvmctl.c $(wildcard daemon/mvmctl/*.c) lib/util/text.c)
+$(BUILD)/bin/mvmctl: $(MVMCTL_OBJS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $$(pkg-config --libs json-c)
+
+install: install-mvmctl-man
+.PHONY: install-mvmctl-man
+install-mvmctl-man:
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 docs/mvmctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
 # --- section: fault injection (tests/fault) --------------------------------
 # build/bin/mvmd-fault (beside mvmd, so it finds mvm-vmm and the guest the
 # same way; never installed: install takes daemon/*.c only) is mvmd with

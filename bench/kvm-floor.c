@@ -4,7 +4,7 @@
  *
  *   floor   raw KVM: open /dev/kvm, KVM_CREATE_VM, a 16 MiB memory slot, a
  *           vCPU, KVM_RUN to the first `out` (a real-mode guest, one
- *           instruction), then teardown (timed separately: DESIGN §5 keeps
+ *           instruction), then teardown (timed separately: docs/design.md §5 keeps
  *           it off the start path).
  *   worker  kvm_worker_spawn() of mvm-vmm with the exitcode guest: fork +
  *           exec, VM build, ELF load, sandbox, guest run, result, exit,

@@ -193,7 +193,7 @@ typedef struct split {
 	double create, to_running, to_stopped;
 } split_t;
 
-/* The durability floor, µs: what DESIGN §4 makes a create and a
+/* The durability floor, µs: what docs/design.md §4 makes a create and a
  * workload's end cost however fast the rest is. One state write as mvmd
  * makes it (temp file, fsync, rename over the old one, fsync of the
  * directory), in a directory beside mvmd's state, on its file system. */

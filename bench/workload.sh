@@ -26,6 +26,6 @@ f50=$(echo "$floor" | awk '/^floor: create/ {print $(NF-1)}')
 r50=$(echo "$out" | sed -n 's/^rpc_p50_us=//p')
 d50=$(echo "$out" | sed -n 's/^durable_p50_us=//p')
 awk -v r="$r50" -v f="$f50" 'BEGIN { printf "ratio Wasm workload cold start through RPC / raw KVM floor, p50: %.1fx (goal <= 1.5x)\n", r / f }'
-# A create and a workload's end are each one durable write (DESIGN §4):
+# A create and a workload's end are each one durable write (docs/design.md §4):
 # no start through mvmd can beat the KVM floor plus those two.
 awk -v r="$r50" -v f="$f50" -v d="$d50" 'BEGIN { printf "ratio to the KVM floor plus the two durable state writes a VM'"'"'s life needs (%.0f us), p50: %.1fx\n", f + 2 * d, r / (f + 2 * d) }'

@@ -7,12 +7,20 @@
  * its serial port (serial.sock) relayed by lib/console.c exactly as for
  * micro-VMs, and its hybrid vsock socket (vsock.sock) recorded for exec.
  *
- * Start:  spawn → GET vmm.ping until the API answers → GET vm.info until
- *         "Running" → Running. The serial socket is connected as soon as
- *         it exists, so the boot output is in the console log.
+ * Start:  spawn `cloud-hypervisor --api-socket path=...` (nothing a tenant
+ *         gave is on its command line or in its environment: both are
+ *         world-readable in /proc) → GET vmm.ping until the API answers →
+ *         PUT vm.create with the VmConfig (ch/vmconfig.h) → PUT vm.boot →
+ *         GET vm.info until "Running" → Running. A refused create or boot
+ *         kills the process: StartFailed, with what cloud-hypervisor said.
+ *         The serial socket is connected as soon as it exists, so the boot
+ *         output is in the console log.
  * Stop:   PUT vm.power-button; at timeout_ms PUT vm.shutdown then
  *         PUT vmm.shutdown; STOP_GRACE_MS later SIGKILL (pidfd).
- * Adopt:  pid + start time (as kvm), then reconnect the serial socket.
+ * Adopt:  pid + start time (as kvm), then reconnect the serial socket. A
+ *         VM adopted while Starting may have died with mvmd before its
+ *         create or boot: vm.info says which (no VM, "Created") and the
+ *         missing step is sent.
  */
 #include "backend-ch.h"
 
@@ -37,6 +45,7 @@
 #include "ch/http.h"
 #include "ch/process.h"
 #include "ch/version.h"
+#include "ch/vmconfig.h"
 #include "console.h"
 #include "kvm/worker.h"
 #include "util/macro.h"
@@ -46,6 +55,7 @@
 #define READY_TIMEOUT_USEC 30000000u /* spawn → vm.info "Running" */
 #define STOP_GRACE_MS 2000u        /* vmm.shutdown → SIGKILL */
 #define API_TIMEOUT_MS 2000u
+#define SETUP_TIMEOUT_MS 10000u    /* vm.create, vm.boot: loading the kernel takes a while */
 #define VERSION_TIMEOUT_MS 2000
 #define SERIAL_BUF 65536
 
@@ -59,6 +69,8 @@ typedef struct ch_backend {
 
 typedef enum ch_phase {
 	PHASE_PING,    /* waiting for the API to answer */
+	PHASE_CREATE,  /* PUT vm.create with the VmConfig */
+	PHASE_BOOT,    /* PUT vm.boot */
 	PHASE_INFO,    /* waiting for vm.info "Running" */
 	PHASE_RUNNING, /* up: only the serial socket may still need connecting */
 	PHASE_STOPPING,
@@ -73,6 +85,10 @@ typedef struct ch_vm {
 	ch_phase_t phase;
 	const char *killed; /* why mvmd killed it, NULL otherwise */
 	const char *stop_cause;
+	char *vmconfig;        /* the vm.create body, until it is accepted */
+	char *start_error;     /* why a start failed (create/boot refused), killed for it */
+	bool adopted;          /* re-adopted while Starting: create/boot may be missing */
+	bool boot_tried;       /* an adopted VM found "Created" was sent vm.boot once */
 	uint64_t ready_deadline; /* CLOCK_MONOTONIC usec */
 	char *api, *serial, *vsock, *log;
 	int serial_fd;
@@ -118,6 +134,8 @@ static void ch_vm_free(ch_vm_t *c)
 	free(c->serial);
 	free(c->vsock);
 	free(c->log);
+	free(c->vmconfig);
+	free(c->start_error);
 	if (c->vm && c->vm->backend_data == c)
 		c->vm->backend_data = NULL;
 	free(c);
@@ -189,7 +207,10 @@ static int on_exit_(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	if (!known)
 		snprintf(how, sizeof(how), "cloud-hypervisor ended (exit status unknown: re-adopted after a mvmd restart)");
 
-	if (c->killed) {
+	if (c->start_error && vm->state == VM_STATE_STARTING) {
+		snprintf(cause, sizeof(cause), "%s", c->start_error);
+		to = VM_STATE_START_FAILED;
+	} else if (c->killed) {
 		snprintf(cause, sizeof(cause), "killed by %s", c->killed);
 		to = vm->state == VM_STATE_STARTING ? VM_STATE_START_FAILED : VM_STATE_STOPPED;
 		if (vm->state == VM_STATE_STARTING)
@@ -320,7 +341,72 @@ static void on_ping(int error, long status, const char *body, size_t len, void *
 		return;
 	if (error == 0 && ch_api_check_status(CH_API_PING, status) == 0 &&
 	    ch_api_parse_ping(body, len, &version) == 0 && c->phase == PHASE_PING)
-		c->phase = PHASE_INFO;
+		c->phase = c->vmconfig && !c->adopted ? PHASE_CREATE : PHASE_INFO;
+	tick_arm(c);
+}
+
+/* cloud-hypervisor refused the VM (or could not be asked): the start fails
+ * with what it said, and the process goes (on_exit_ reports it). */
+static void start_fail(ch_vm_t *c, ch_api_op_t op, int error, long status, const char *body, size_t len)
+{
+	char said[256];
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n < sizeof(said) - 1; i++)
+		said[n++] = (unsigned char)body[i] < ' ' || body[i] == 0x7f ? ' ' : body[i];
+	said[n] = '\0';
+	free(c->start_error);
+	c->start_error = NULL;
+	if (error < 0 && asprintf(&c->start_error, "cloud-hypervisor's %s failed: %s", ch_api_op_to_string(op),
+				  strerror(-error)) < 0)
+		c->start_error = NULL;
+	else if (error == 0 && asprintf(&c->start_error, "cloud-hypervisor refused %s (HTTP %ld)%s%s",
+					ch_api_op_to_string(op), status, n ? ": " : "", said) < 0)
+		c->start_error = NULL;
+	if (!c->start_error)
+		c->killed = "the VM could not be created";
+	pidfd_kill(c->pidfd, SIGKILL);
+}
+
+static void on_create(int error, long status, const char *body, size_t len, void *userdata)
+{
+	ch_vm_t *c = userdata;
+
+	c->req = NULL;
+	if (start_starved(c, error))
+		return;
+	if (c->phase != PHASE_CREATE) {
+		tick_arm(c);
+		return;
+	}
+	if (error < 0 || ch_api_check_status(CH_API_VM_CREATE, status) < 0) {
+		start_fail(c, CH_API_VM_CREATE, error, status, body, len);
+		return;
+	}
+	free(c->vmconfig);
+	c->vmconfig = NULL;
+	c->phase = PHASE_BOOT;
+	tick_arm(c);
+}
+
+static void on_boot(int error, long status, const char *body, size_t len, void *userdata)
+{
+	ch_vm_t *c = userdata;
+
+	c->req = NULL;
+	if (start_starved(c, error))
+		return;
+	if (c->phase != PHASE_BOOT) {
+		tick_arm(c);
+		return;
+	}
+	/* An adopted VM may have been booted by the mvmd that died: vm.info
+	 * decides. */
+	if (!c->adopted && (error < 0 || ch_api_check_status(CH_API_VM_BOOT, status) < 0)) {
+		start_fail(c, CH_API_VM_BOOT, error, status, body, len);
+		return;
+	}
+	c->phase = PHASE_INFO;
 	tick_arm(c);
 }
 
@@ -332,11 +418,23 @@ static void on_info(int error, long status, const char *body, size_t len, void *
 	c->req = NULL;
 	if (start_starved(c, error))
 		return;
-	if (error == 0 && ch_api_check_status(CH_API_INFO, status) == 0 && ch_api_parse_info(body, len, &s) == 0 &&
-	    s == CH_VM_RUNNING && c->phase == PHASE_INFO) {
-		c->phase = PHASE_RUNNING;
-		if (c->vm->state == VM_STATE_STARTING)
-			(void)manager_transition(c->m, c->vm, VM_STATE_RUNNING, "guest running");
+	if (c->phase != PHASE_INFO) {
+		tick_arm(c);
+		return;
+	}
+	if (error == 0 && ch_api_check_status(CH_API_INFO, status) == 0 && ch_api_parse_info(body, len, &s) == 0) {
+		if (s == CH_VM_RUNNING) {
+			c->phase = PHASE_RUNNING;
+			if (c->vm->state == VM_STATE_STARTING)
+				(void)manager_transition(c->m, c->vm, VM_STATE_RUNNING, "guest running");
+		} else if (s == CH_VM_CREATED && c->adopted && !c->boot_tried) {
+			c->boot_tried = true;
+			c->phase = PHASE_BOOT;
+		}
+	} else if (error == 0 && c->adopted && c->vmconfig) {
+		/* No VM: the mvmd that spawned it died before its vm.create. */
+		c->adopted = false;
+		c->phase = PHASE_CREATE;
 	}
 	tick_arm(c);
 }
@@ -344,11 +442,32 @@ static void on_info(int error, long status, const char *body, size_t len, void *
 static int api_send(ch_vm_t *c, ch_api_op_t op, ch_http_done_fn done)
 {
 	const ch_api_request_t *rq = ch_api_request(op);
+	unsigned timeout = op == CH_API_VM_CREATE || op == CH_API_VM_BOOT ? SETUP_TIMEOUT_MS : API_TIMEOUT_MS;
 
 	ch_http_cancel(c->req);
 	c->req = NULL;
-	return ch_http_request(backend.http, c->api, rq->method, rq->path, API_TIMEOUT_MS, CH_API_BODY_MAX, done, c,
-			       &c->req);
+	return ch_http_request_body(backend.http, c->api, rq->method, rq->path, rq->takes_body ? c->vmconfig : NULL,
+				    timeout, CH_API_BODY_MAX, done, c, &c->req);
+}
+
+static bool phase_starting(ch_phase_t p)
+{
+	return p == PHASE_PING || p == PHASE_CREATE || p == PHASE_BOOT || p == PHASE_INFO;
+}
+
+/* The request the start's phase waits on. */
+static int api_send_phase(ch_vm_t *c)
+{
+	switch (c->phase) {
+	case PHASE_PING:
+		return api_send(c, CH_API_PING, on_ping);
+	case PHASE_CREATE:
+		return api_send(c, CH_API_VM_CREATE, on_create);
+	case PHASE_BOOT:
+		return api_send(c, CH_API_VM_BOOT, on_boot);
+	default:
+		return api_send(c, CH_API_INFO, on_info);
+	}
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
@@ -357,13 +476,13 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 
 	if (c->serial_fd < 0)
 		(void)serial_connect(c);
-	if ((c->phase == PHASE_PING || c->phase == PHASE_INFO) && now_usec(c->m) > c->ready_deadline) {
+	if (phase_starting(c->phase) && now_usec(c->m) > c->ready_deadline) {
 		c->killed = "the VM was not running 30 s after start";
 		pidfd_kill(c->pidfd, SIGKILL);
 		return 0;
 	}
-	if (!c->req && (c->phase == PHASE_PING || c->phase == PHASE_INFO)) {
-		int r = c->phase == PHASE_PING ? api_send(c, CH_API_PING, on_ping) : api_send(c, CH_API_INFO, on_info);
+	if (!c->req && phase_starting(c->phase)) {
+		int r = api_send_phase(c);
 		if (r < 0 && !start_starved(c, r))
 			tick_arm(c);
 	} else
@@ -374,7 +493,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 /* Poll again in TICK_USEC while something is still awaited. */
 static void tick_arm(ch_vm_t *c)
 {
-	bool want = c->phase == PHASE_PING || c->phase == PHASE_INFO ||
+	bool want = phase_starting(c->phase) ||
 		    (c->serial_fd < 0 && c->phase != PHASE_STOPPING);
 
 	if (!c->tick)
@@ -578,6 +697,23 @@ static int record_spawned(pid_t pid, void *userdata)
 	return r;
 }
 
+/* What cloud-hypervisor is told about the VM, from its spec and paths. */
+static ch_launch_t launch_of(const ch_vm_t *c, const char *binary)
+{
+	return (ch_launch_t){
+		.binary = binary,
+		.api_socket = c->api,
+		.kernel = spec_string(c->vm, "kernel"),
+		.initramfs = spec_string(c->vm, "initramfs"),
+		.cmdline = spec_string(c->vm, "cmdline"),
+		.vcpus = c->vm->vcpus,
+		.memory_mib = c->vm->memory_mib,
+		.serial_socket = c->serial,
+		.vsock_socket = c->vsock,
+		.cid = vm_cid(c->vm),
+	};
+}
+
 static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 {
 	_cleanup_free_ char *binary = NULL, *reason = NULL, **argv = NULL;
@@ -593,21 +729,16 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 	c = ch_vm_new(m, vm);
 	if (!c)
 		return -ENOMEM;
-	ch_launch_t l = {
-		.binary = binary,
-		.api_socket = c->api,
-		.kernel = spec_string(vm, "kernel"),
-		.initramfs = spec_string(vm, "initramfs"),
-		.cmdline = spec_string(vm, "cmdline"),
-		.vcpus = vm->vcpus,
-		.memory_mib = vm->memory_mib,
-		.serial_socket = c->serial,
-		.vsock_socket = c->vsock,
-		.cid = vm_cid(vm),
-	};
+	ch_launch_t l = launch_of(c, binary);
 	r = ch_cmdline_build(&l, &argv);
 	if (r < 0) {
 		if (asprintf(ret_cause, "cannot build the cloud-hypervisor command line: %s", strerror(-r)) < 0)
+			*ret_cause = NULL;
+		goto fail;
+	}
+	r = ch_vmconfig_build(&l, &c->vmconfig);
+	if (r < 0) {
+		if (asprintf(ret_cause, "cannot build the VM's configuration for cloud-hypervisor: %s", strerror(-r)) < 0)
 			*ret_cause = NULL;
 		goto fail;
 	}
@@ -792,6 +923,13 @@ static int ch_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 	c->pid = vm->pid;
 	c->pidfd = pidfd;
 	c->phase = vm->state == VM_STATE_STARTING ? PHASE_PING : PHASE_RUNNING;
+	if (vm->state == VM_STATE_STARTING) {
+		/* The old mvmd may have died before its vm.create: keep the body
+		 * at hand (on_info sends it when there is no VM). */
+		ch_launch_t l = launch_of(c, "cloud-hypervisor");
+		c->adopted = true;
+		(void)ch_vmconfig_build(&l, &c->vmconfig);
+	}
 	r = ch_vm_attach(c);
 	if (r < 0) {
 		ch_vm_free(c);

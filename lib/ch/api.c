@@ -15,6 +15,8 @@ static const ch_api_request_t requests[_CH_API_OP_MAX] = {
 	[CH_API_POWER_BUTTON] = { "PUT", "/api/v1/vm.power-button", false },
 	[CH_API_VM_SHUTDOWN] = { "PUT", "/api/v1/vm.shutdown", false },
 	[CH_API_VMM_SHUTDOWN] = { "PUT", "/api/v1/vmm.shutdown", false },
+	[CH_API_VM_CREATE] = { "PUT", "/api/v1/vm.create", false, true },
+	[CH_API_VM_BOOT] = { "PUT", "/api/v1/vm.boot", false },
 };
 
 static const char *const op_names[_CH_API_OP_MAX] = {
@@ -23,6 +25,8 @@ static const char *const op_names[_CH_API_OP_MAX] = {
 	[CH_API_POWER_BUTTON] = "vm.power-button",
 	[CH_API_VM_SHUTDOWN] = "vm.shutdown",
 	[CH_API_VMM_SHUTDOWN] = "vmm.shutdown",
+	[CH_API_VM_CREATE] = "vm.create",
+	[CH_API_VM_BOOT] = "vm.boot",
 };
 
 static const char *const state_names[_CH_VM_STATE_MAX] = {

@@ -6,6 +6,8 @@
  * Pure: the transport is ch/http.h.
  *
  *   GET /api/v1/vmm.ping          200 {"build_version", "version", ...}
+ *   PUT /api/v1/vm.create         204 (body: a VmConfig, ch/vmconfig.h)
+ *   PUT /api/v1/vm.boot           204
  *   GET /api/v1/vm.info           200 {"config": {...}, "state": "Running", ...}
  *   PUT /api/v1/vm.power-button   204
  *   PUT /api/v1/vm.shutdown       204
@@ -25,6 +27,8 @@ typedef enum ch_api_op {
 	CH_API_POWER_BUTTON,
 	CH_API_VM_SHUTDOWN,
 	CH_API_VMM_SHUTDOWN,
+	CH_API_VM_CREATE,
+	CH_API_VM_BOOT,
 	_CH_API_OP_MAX,
 } ch_api_op_t;
 
@@ -32,6 +36,7 @@ typedef struct ch_api_request {
 	const char *method; /* "GET" or "PUT" */
 	const char *path;   /* "/api/v1/..." */
 	bool has_body;      /* the answer carries JSON (200), else 204 */
+	bool takes_body;    /* the request carries JSON (vm.create) */
 } ch_api_request_t;
 
 /* NULL for an op out of range. */

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The cloud-hypervisor command line mvmd runs for a VM, built from its
- * spec and paths. Pure: no I/O, so unit tests pin every argument.
+ * What mvmd hands cloud-hypervisor for a VM: a command line that carries
+ * only the API socket (nothing a tenant gave: /proc/PID/cmdline is
+ * world-readable), and the VmConfig body of PUT /api/v1/vm.create that
+ * carries everything else (ch/vmconfig.h). Pure: no I/O, so unit tests pin
+ * every argument and field.
  */
 #ifndef MVM_CH_CMDLINE_H
 #define MVM_CH_CMDLINE_H
@@ -11,20 +14,21 @@
 typedef struct ch_launch {
 	const char *binary;        /* argv[0] */
 	const char *api_socket;    /* --api-socket path=... */
-	const char *kernel;        /* --kernel */
-	const char *initramfs;     /* --initramfs (NULL: none) */
-	const char *cmdline;       /* --cmdline (NULL: none) */
-	unsigned vcpus;            /* --cpus boot=N, 1..256 */
-	uint64_t memory_mib;       /* --memory size=NM, >= 1 */
-	const char *serial_socket; /* --serial socket=... */
-	const char *vsock_socket;  /* --vsock cid=N,socket=... */
-	uint32_t cid;              /* >= 3 */
+	const char *kernel;        /* payload.kernel */
+	const char *initramfs;     /* payload.initramfs (NULL: none) */
+	const char *cmdline;       /* payload.cmdline (NULL: none) */
+	unsigned vcpus;            /* cpus.boot_vcpus = max_vcpus, 1..256 */
+	uint64_t memory_mib;       /* memory.size (bytes), >= 1 MiB */
+	const char *serial_socket; /* serial: Socket mode on this path */
+	const char *vsock_socket;  /* vsock.socket */
+	uint32_t cid;              /* vsock.cid, >= 3 */
 } ch_launch_t;
 
 /*
- * A NULL-terminated argv (one malloc'd block; free() it). -EINVAL for a
- * missing path, a vcpus/memory/cid out of range, or a path containing ','
- * or '=' where cloud-hypervisor's key=value syntax would misread it.
+ * The NULL-terminated argv `binary --api-socket path=API` (one malloc'd
+ * block; free() it). Only binary and api_socket are read. -EINVAL for an
+ * empty binary or an API socket that is not an absolute path, or that holds
+ * ',' where cloud-hypervisor's key=value syntax would misread it.
  */
 int ch_cmdline_build(const ch_launch_t *l, char ***ret_argv);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 /* The I/O source of one of curl's sockets, by fd. Kept here rather than
@@ -33,6 +34,7 @@ struct ch_http_req {
 	char *buf;
 	size_t len, cap, max;
 	bool overflow;
+	int socket_errno; /* why socket() failed, 0 if it did not */
 	ch_http_done_fn done;
 	void *userdata;
 	ch_http_req_t *prev, *next;
@@ -130,7 +132,9 @@ static void check_done(ch_http_t *h)
 		if (!req)
 			continue;
 		err = map_error(msg->data.result, req->overflow);
-		if (msg->data.result == CURLE_COULDNT_CONNECT) {
+		if (msg->data.result == CURLE_COULDNT_CONNECT && req->socket_errno) {
+			err = -req->socket_errno;
+		} else if (msg->data.result == CURLE_COULDNT_CONNECT) {
 			/* Out of fds or memory is not a refusal: say which. */
 			long os = 0;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_OS_ERRNO, &os);
@@ -223,6 +227,23 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 }
 
 /* curl closes a socket: its source goes first. */
+/* curl turns a socket() that failed into CURLE_COULDNT_CONNECT and keeps
+ * no errno for it (CURLINFO_OS_ERRNO stays 0): mvmd out of fds would read
+ * as a VMM that refuses connections. Opening it here keeps the errno. */
+static curl_socket_t on_open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	ch_http_req_t *req = userp;
+	int fd;
+
+	(void)purpose;
+	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	if (fd < 0) {
+		req->socket_errno = errno;
+		return CURL_SOCKET_BAD;
+	}
+	return fd;
+}
+
 static int on_close_socket(void *userp, curl_socket_t fd)
 {
 	sock_forget(userp, fd);
@@ -306,6 +327,13 @@ int ch_http_request(ch_http_t *h, const char *sock_path, const char *method, con
 		    unsigned timeout_ms, size_t body_max, ch_http_done_fn done, void *userdata,
 		    ch_http_req_t **ret_req)
 {
+	return ch_http_request_body(h, sock_path, method, path, NULL, timeout_ms, body_max, done, userdata, ret_req);
+}
+
+int ch_http_request_body(ch_http_t *h, const char *sock_path, const char *method, const char *path,
+			 const char *body, unsigned timeout_ms, size_t body_max, ch_http_done_fn done,
+			 void *userdata, ch_http_req_t **ret_req)
+{
 	ch_http_req_t *req;
 	char url[512];
 	bool put;
@@ -313,7 +341,7 @@ int ch_http_request(ch_http_t *h, const char *sock_path, const char *method, con
 	if (!h || !sock_path || !method || !path || path[0] != '/' || !done)
 		return -EINVAL;
 	put = strcmp(method, "PUT") == 0;
-	if (!put && strcmp(method, "GET") != 0)
+	if ((!put && strcmp(method, "GET") != 0) || (body && !put))
 		return -EINVAL;
 	if (snprintf(url, sizeof(url), "http://localhost%s", path) >= (int)sizeof(url))
 		return -ENAMETOOLONG;
@@ -342,12 +370,16 @@ int ch_http_request(ch_http_t *h, const char *sock_path, const char *method, con
 	curl_easy_setopt(req->easy, CURLOPT_PROTOCOLS_STR, "http");
 	if (put) {
 		curl_easy_setopt(req->easy, CURLOPT_CUSTOMREQUEST, "PUT");
-		curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE, 0L);
+		/* COPYPOSTFIELDS: curl keeps its own copy, sent as is. */
+		curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE, body ? (long)strlen(body) : 0L);
+		if (curl_easy_setopt(req->easy, CURLOPT_COPYPOSTFIELDS, body ? body : "") != CURLE_OK)
+			goto oom;
 	}
 	curl_easy_setopt(req->easy, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(req->easy, CURLOPT_WRITEDATA, req);
 	curl_easy_setopt(req->easy, CURLOPT_PRIVATE, req);
+	curl_easy_setopt(req->easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	curl_easy_setopt(req->easy, CURLOPT_OPENSOCKETDATA, req);
 	curl_easy_setopt(req->easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
 	curl_easy_setopt(req->easy, CURLOPT_CLOSESOCKETDATA, h);
 	curl_easy_setopt(req->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);

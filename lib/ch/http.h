@@ -39,6 +39,12 @@ int ch_http_request(ch_http_t *h, const char *sock_path, const char *method, con
 		    unsigned timeout_ms, size_t body_max, ch_http_done_fn done, void *userdata,
 		    ch_http_req_t **ret_req);
 
+/* The same with a JSON request body (a PUT only; NULL: empty). The body is
+ * copied: the caller's may go at once. */
+int ch_http_request_body(ch_http_t *h, const char *sock_path, const char *method, const char *path,
+			 const char *body, unsigned timeout_ms, size_t body_max, ch_http_done_fn done,
+			 void *userdata, ch_http_req_t **ret_req);
+
 /* Drop a pending request; its callback never runs. NULL is a no-op. */
 void ch_http_cancel(ch_http_req_t *req);
 

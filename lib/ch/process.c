@@ -67,6 +67,27 @@ static int pidfd_open_(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+/*
+ * cloud-hypervisor gets none of mvmd's environment (NOTIFY_SOCKET,
+ * credentials, whatever an operator set), as mvm-vmm does: only the
+ * sanitizer options that make sanitized test runs work. It needs nothing
+ * else: every path it uses is absolute, and the VM comes through its API.
+ */
+static const char *const env_keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
+
+static void child_env(char *envp[static 4])
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(env_keep); i++)
+		for (char **e = environ; e && *e; e++)
+			if (strncmp(*e, env_keep[i], strlen(env_keep[i])) == 0 && (*e)[strlen(env_keep[i])] == '=') {
+				envp[n++] = *e;
+				break;
+			}
+	envp[n] = NULL;
+}
+
 /* Close every fd from 3 up but keep_a and keep_b (-1: none). */
 static void close_all_but(int keep_a, int keep_b)
 {
@@ -90,6 +111,9 @@ static void close_all_but(int keep_a, int keep_b)
  */
 static _Noreturn void child_exec(char *const argv[], int in_fd, int out_fd, int err_fd, int report_fd, int gate_fd)
 {
+	char *envp[ELEMENTSOF(env_keep) + 1];
+
+	child_env(envp);
 	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		goto fail;
 	/* Every fd of mvmd but the report and gate pipes (CLOEXEC) goes. */
@@ -107,7 +131,7 @@ static _Noreturn void child_exec(char *const argv[], int in_fd, int out_fd, int 
 		if (n != 1)
 			_exit(127);
 	}
-	execve(argv[0], argv, environ);
+	execve(argv[0], argv, envp);
 fail:;
 	int e = errno;
 	if (report_fd >= 0)

@@ -18,7 +18,8 @@
 int ch_binary_find(const char *name, char **ret);
 
 /*
- * Run `binary --version` (stdin /dev/null, stderr discarded) and parse its
+ * Run `binary --version` (stdin /dev/null, stderr discarded, the same bare
+ * environment as ch_process_spawn) and parse its
  * first line. Waits at most timeout_ms (then kills it: -ETIMEDOUT). The
  * parsed text (first line, at most 127 bytes) goes to ret_text if given.
  * -EINVAL for output that is not a version, -ENOEXEC when it exits non-zero.
@@ -30,8 +31,8 @@ typedef int (*ch_spawn_hook_t)(pid_t pid, void *userdata);
 
 /*
  * Start argv[0] with argv in a new session (setsid), stdin /dev/null,
- * stdout and stderr appended to log_fd, no other fds, the caller's
- * environment. The child is ours (reap it), yet it survives mvmd: it is not
+ * stdout and stderr appended to log_fd, no other fds, an environment of
+ * the sanitizer options only (none of mvmd's). The child is ours (reap it), yet it survives mvmd: it is not
  * in mvmd's process group and gets no signal when mvmd ends. Returns once
  * the exec happened (or failed: its errno, e.g. -ENOENT, -EACCES), with a
  * pidfd for it.

@@ -86,7 +86,7 @@ typedef struct chaos {
 	unsigned iters, iter;
 	bool verbose, keep;
 	bool have_kvm; /* micro-VMs run here; else their starts fail (StartFailed) */
-	char fake_ch[4096], kernel[160], fake_kvm[160];
+	char fake_ch[160], kernel[160], fake_kvm[160];
 
 	char dir[64], state[128], sock[128], console[128], log[160];
 	pid_t pid;         /* the running mvmd, 0 when none */

@@ -178,9 +178,6 @@ static int daemon_start(chaos_t *c, const char *fault)
 			else
 				unsetenv("MVMD_FAULT");
 			const char *bin = mvmt_bin(fault ? "mvmd-fault" : "mvmd");
-			/* the double ends by itself after this long: a driver
-			 * that dies leaves nothing running for good */
-			setenv("MVM_FAKE_CH_LIFETIME_S", "900", 1);
 			/* Without KVM: a stand-in device lets the ch backend (and
 			 * its double) run; kvm workers fail at their first ioctl. */
 			if (c->have_kvm)
@@ -395,9 +392,9 @@ int main(int argc, char **argv)
 
 	const char *nokvm = mvmt_kvm_skip_reason();
 	c->have_kvm = nokvm == NULL;
-	char rel[512];
+	char rel[512], real_ch[4096];
 	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", (e = getenv("MVM_BUILD_DIR")) && *e ? e : "build");
-	if (!realpath(rel, c->fake_ch)) {
+	if (!realpath(rel, real_ch)) {
 		fprintf(stderr, "chaos: %s is not built (make)\n", rel);
 		return 2;
 	}
@@ -418,6 +415,18 @@ int main(int argc, char **argv)
 	snprintf(c->fake_kvm, sizeof(c->fake_kvm), "%s/not-kvm", c->dir);
 	if (!c->have_kvm && close(open(c->fake_kvm, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
 		perror(c->fake_kvm);
+		return 2;
+	}
+	/* The double's knobs are in <binary>.env (mvmd gives cloud-hypervisor
+	 * none of its environment): this run's own link to it has its own.
+	 * It ends by itself after this long: a driver that dies leaves
+	 * nothing running for good. */
+	char env[sizeof(c->dir) + 32];
+	snprintf(c->fake_ch, sizeof(c->fake_ch), "%s/cloud-hypervisor", c->dir);
+	snprintf(env, sizeof(env), "%s/cloud-hypervisor.env", c->dir);
+	FILE *ef = symlink(real_ch, c->fake_ch) == 0 ? fopen(env, "w") : NULL;
+	if (!ef || fputs("MVM_FAKE_CH_LIFETIME_S=900\n", ef) < 0 || fclose(ef) != 0) {
+		perror(c->fake_ch);
 		return 2;
 	}
 	FILE *kf = fopen(c->kernel, "w");

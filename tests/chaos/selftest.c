@@ -70,17 +70,15 @@ static bool plant_litter(chaos_t *c)
 	return fd >= 0 && close(fd) == 0;
 }
 
-/* The double, on sockets of its own, with its output in a file of the
- * VM (chaos_workers knows a VM's processes by their fds). */
+/* The double, on an API socket of its own, with its output in a file of
+ * the VM (chaos_workers knows a VM's processes by their fds). */
 static bool plant_orphan(chaos_t *c, chaos_vm_t *v)
 {
-	char out[512], api[200], serial[200], vsock[200];
+	char out[512], api[200];
 	pid_t pid;
 
 	snprintf(out, sizeof(out), "%s/vms/%s/chaos-self-test.log", c->state, v->id);
 	snprintf(api, sizeof(api), "path=%s/st-api.sock", c->dir);
-	snprintf(serial, sizeof(serial), "socket=%s/st-serial.sock", c->dir);
-	snprintf(vsock, sizeof(vsock), "cid=99,socket=%s/st-vsock.sock", c->dir);
 	pid = fork();
 	if (pid < 0)
 		return false;
@@ -89,9 +87,7 @@ static bool plant_orphan(chaos_t *c, chaos_vm_t *v)
 		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 			_exit(127);
 		setsid();
-		setenv("MVM_FAKE_CH_LIFETIME_S", "120", 1);
-		execl(c->fake_ch, c->fake_ch, "--api-socket", api, "--serial", serial, "--vsock", vsock, "--kernel",
-		      c->kernel, (char *)NULL);
+		execl(c->fake_ch, c->fake_ch, "--api-socket", api, (char *)NULL);
 		_exit(127);
 	}
 	c->self_test_pid = pid;

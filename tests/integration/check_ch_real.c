@@ -3,7 +3,8 @@
  * The ch backend against the REAL cloud-hypervisor: mvmd boots Debian's
  * kernel with mvmd's initramfs (mvm-init as /init), the console relay shows
  * mvm-init's ready banner, and a stop ends the VM. This is what the doubles
- * of check_mvmd_ch.c cannot prove.
+ * of check_mvmd_ch.c cannot prove: that the real binary takes the VM from
+ * vm.create's VmConfig with nothing but --api-socket on its command line.
  *
  * It runs only where it can: a cloud-hypervisor >= v36.0 ($MVM_CH_BINARY or
  * on PATH), a /dev/kvm that boots Linux guests (not the nested PVM of the
@@ -60,7 +61,7 @@ static void preflight(void)
 	if (k < 0)
 		skip("/dev/kvm cannot be opened");
 	close(k);
-	/* Under the nested PVM hypervisor a Linux kernel cannot run (DESIGN §5). */
+	/* Under the nested PVM hypervisor a Linux kernel cannot run (docs/design.md §5). */
 	if (stat("/sys/module/kvm_pvm", &st) == 0)
 		skip("/dev/kvm is nested PVM here: guest CPL0 is emulated, a Linux guest cannot boot");
 	env = getenv("MVM_CH_KERNEL");
@@ -116,7 +117,20 @@ START_TEST(test_boot_banner_stop)
 	r = call_id("compute.vm.start", "\"timeout_ms\":30000");
 	ck_assert_msg(mvmt_get(r, "result") != NULL, "start: %s", json_object_to_json_string(r));
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	int pid = (int)mvmt_int(r, "result.pid");
 	json_object_put(r);
+
+	/* Its command line is the API socket only: the kernel command line
+	 * (the tenant's) is nowhere in it. */
+	char argv_buf[8192];
+	snprintf(p, sizeof(p), "/proc/%d/cmdline", pid);
+	int af = open(p, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(af, 0);
+	ssize_t an = read(af, argv_buf, sizeof(argv_buf) - 1);
+	close(af);
+	ck_assert_int_gt(an, 0);
+	ck_assert_ptr_null(memmem(argv_buf, (size_t)an, "mvm.hostname=ch-real", 20));
+	ck_assert_ptr_null(memmem(argv_buf, (size_t)an, "--kernel", 8));
 
 	/* The guest booted to mvm-init, whose banner came through the relay. */
 	bool ready = false;

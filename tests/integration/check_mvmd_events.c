@@ -66,19 +66,25 @@ static void touch(const char *path, const char *text)
 static void setup(void)
 {
 	const char *b = getenv("MVM_BUILD_DIR");
-	char rel[200];
+	char rel[PATH_MAX + 8];
 
 	snprintf(rel, sizeof(rel), "%s/guest/tests", b && *b ? b : "build");
 	ck_assert_ptr_nonnull(realpath(rel, guests));
+	char real[PATH_MAX];
 	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
-	ck_assert_msg(realpath(rel, fake_ch), "%s is missing: run make", rel);
+	ck_assert_msg(realpath(rel, real), "%s is missing: run make", rel);
 	mvmt_daemon_init(&d);
+	/* The double's knobs are in <binary>.env (it gets none of mvmd's
+	 * environment): this test's own link to it has its own. */
+	snprintf(fake_ch, sizeof(fake_ch), "%s/cloud-hypervisor", d.dir);
+	ck_assert_int_eq(symlink(real, fake_ch), 0);
 	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
 	touch(kernel, "not a kernel: the double only checks it is readable\n");
 	snprintf(fake_kvm, sizeof(fake_kvm), "%s/fake-kvm", d.dir);
 	touch(fake_kvm, "");
 	/* a guest that ignores the stop it is asked for, until its timeout */
-	setenv("MVM_FAKE_CH_IGNORE_POWER_BUTTON", "1", 1);
+	snprintf(rel, sizeof(rel), "%s.env", fake_ch);
+	touch(rel, "MVM_FAKE_CH_IGNORE_POWER_BUTTON=1\n");
 	start_daemon();
 }
 
@@ -124,7 +130,6 @@ static void teardown(void)
 	close(fd);
 	mvmt_forget_fd(fd);
 	mvmt_daemon_cleanup(&d);
-	unsetenv("MVM_FAKE_CH_IGNORE_POWER_BUTTON");
 }
 
 /* A VM that boots and runs until it is stopped; a kvm VM may name a test

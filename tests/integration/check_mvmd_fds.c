@@ -16,18 +16,22 @@
 #define RESOURCE_LIMIT (-32005)
 #define MAX_CLIENTS 200
 
-static char fake_ch[PATH_MAX], kernel[256];
+static char fake_ch[PATH_MAX + 32], kernel[256];
 static int clients[MAX_CLIENTS];
 static int n_clients;
 
 static void fds_setup(void)
 {
 	const char *b = getenv("MVM_BUILD_DIR");
-	char rel[256];
+	char rel[256], real[PATH_MAX];
 
 	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
-	ck_assert_msg(realpath(rel, fake_ch), "%s is missing: run make", rel);
+	ck_assert_msg(realpath(rel, real), "%s is missing: run make", rel);
 	mvmt_daemon_init(&d);
+	/* The double reads its knobs from <its path>.env (it gets no
+	 * environment): this suite's own link to it, under its own name. */
+	snprintf(fake_ch, sizeof(fake_ch), "%s/fake-cloud-hypervisor", d.dir);
+	ck_assert_int_eq(symlink(real, fake_ch), 0);
 	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
 	FILE *f = fopen(kernel, "w");
 	ck_assert_ptr_nonnull(f);
@@ -262,6 +266,107 @@ START_TEST(test_running_vms_use_every_fd)
 }
 END_TEST
 
+/* --- out of fds between the ping and the vm.create ------------------------ */
+
+static char *slurp(const char *path)
+{
+	static char buf[16384];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The lowest fd number mvmd does not hold (its tick opens and closes a
+ * socket now and then: the lowest of a few looks). */
+static int lowest_free_fd(pid_t pid)
+{
+	int lowest = INT_MAX;
+
+	for (int look = 0; look < 10; look++) {
+		char path[64];
+		bool used[4096] = { false };
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+		DIR *dd = opendir(path);
+		struct dirent *de;
+		ck_assert_ptr_nonnull(dd);
+		while ((de = readdir(dd)))
+			if (de->d_name[0] != '.' && atoi(de->d_name) < 4096)
+				used[atoi(de->d_name)] = true;
+		closedir(dd);
+		int n = 0;
+		while (n < 4096 && used[n])
+			n++;
+		if (n < lowest)
+			lowest = n;
+		usleep(5000);
+	}
+	return lowest;
+}
+
+/* mvmd pinged cloud-hypervisor, then found no fd for its vm.create: the
+ * start fails at once (-32005, errno EMFILE), not at its 30 s deadline and
+ * not as a refused connection. The double holds the ping's answer at a
+ * gate while the test lowers mvmd's RLIMIT_NOFILE to the lowest fd it does
+ * not hold; the ping's socket is then the only fd below the limit that
+ * comes free, and the serial socket (listened on from the gate on) takes
+ * it. */
+START_TEST(test_create_finds_no_fd)
+{
+	char knobs[PATH_MAX + 64], gate[300], reqs[512], line[256];
+	struct rlimit rl, old;
+
+	snprintf(gate, sizeof(gate), "%s/ping-gate", d.dir);
+	snprintf(knobs, sizeof(knobs), "%s.env", fake_ch);
+	FILE *f = fopen(knobs, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "MVM_FAKE_CH_PING_GATE=%s\n", gate);
+	fclose(f);
+	create_ch("starved");
+	json_object *s = status("starved");
+	snprintf(reqs, sizeof(reqs), "%s/vms/%s/fake-ch.requests", d.state, mvmt_str(s, "id"));
+	json_object_put(s);
+	snprintf(line, sizeof(line),
+		 "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"compute.vm.start\",\"params\":{\"id\":\"starved\"}}");
+	mvmt_send_line(fd, line);
+	for (int i = 0; i < 1000 && !(slurp(reqs) && strstr(slurp(reqs), "GET /api/v1/vmm.ping")); i++)
+		usleep(10000);
+	ck_assert_msg(slurp(reqs) && strstr(slurp(reqs), "GET /api/v1/vmm.ping"), "no ping reached the double");
+
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, NULL, &old), 0);
+	rl = old;
+	rl.rlim_cur = (rlim_t)lowest_free_fd(d.pid);
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+	f = fopen(gate, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+
+	char *answer = mvmt_read_line(fd, 20000);
+	ck_assert_msg(answer, "no answer to the start");
+	json_object *r = json_tokener_parse(answer);
+	free(answer);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_msg(mvmt_get(r, "error") != NULL && mvmt_int(r, "error.code") == RESOURCE_LIMIT &&
+			      strcmp(mvmt_str(r, "error.data.errno"), "EMFILE") == 0,
+		      "not EMFILE: %s", json_object_to_json_string(r));
+	json_object_put(r);
+	/* It was the vm.create that found no fd: none reached the double. */
+	const char *got = slurp(reqs);
+	ck_assert_msg(got && !strstr(got, "vm.create"), "%s", got);
+
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &old, NULL), 0);
+	s = mvmt_wait_state(fd, "starved", "StartFailed");
+	ck_assert_msg(strstr(mvmt_str(s, "cause"), "out of file descriptors"), "%s", mvmt_str(s, "cause"));
+	json_object_put(s);
+	ck_assert_int_eq(dh_count_procs(d.dir, "fake-cloud"), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mvmd_fds");
@@ -273,6 +378,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_clients_use_every_fd);
 	tcase_add_test(tc, test_running_vms_use_every_fd);
+	tcase_add_test(tc, test_create_finds_no_fd);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

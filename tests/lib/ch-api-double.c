@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,7 +22,9 @@ struct ch_double {
 	ch_double_config_t cfg;
 	char *path;
 	int listen_fd;
-	const char *state;
+	const char *state; /* NULL until vm.create */
+	bool booted;
+	json_object *config; /* the accepted VmConfig */
 	unsigned created_left;
 	pthread_mutex_t lock;
 	char **reqs;
@@ -46,7 +49,6 @@ int ch_double_new(const char *sock_path, const ch_double_config_t *cfg, ch_doubl
 	if (!d->cfg.version)
 		d->cfg.version = "40.0.0";
 	d->created_left = d->cfg.created_polls;
-	d->state = d->created_left ? "Created" : "Running";
 	d->stop_pipe[0] = d->stop_pipe[1] = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	d->path = strdup(sock_path);
@@ -73,6 +75,7 @@ void ch_double_free(ch_double_t *d)
 	if (d->path)
 		unlink(d->path);
 	free(d->path);
+	json_object_put(d->config);
 	for (size_t i = 0; i < d->n_reqs; i++)
 		free(d->reqs[i]);
 	free(d->reqs);
@@ -88,6 +91,173 @@ int ch_double_listen_fd(const ch_double_t *d)
 const char *ch_double_vm_state(const ch_double_t *d)
 {
 	return d->state;
+}
+
+static const char *config_string(const ch_double_t *d, const char *obj, const char *key)
+{
+	json_object *o, *v;
+
+	if (d->config && json_object_object_get_ex(d->config, obj, &o) && json_object_object_get_ex(o, key, &v) &&
+	    json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+const char *ch_double_serial_socket(const ch_double_t *d)
+{
+	return config_string(d, "serial", "socket");
+}
+
+const char *ch_double_vsock_socket(const ch_double_t *d)
+{
+	return config_string(d, "vsock", "socket");
+}
+
+/* --- VmConfig validation (cloud-hypervisor.yaml, components/schemas) ------- */
+
+static bool one_of(const char *key, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(key, *list) == 0)
+			return true;
+	return false;
+}
+
+/* Every key of o is documented for its schema. */
+static bool keys_known(json_object *o, const char *const *known)
+{
+	json_object_object_foreach(o, k, v) {
+		(void)v;
+		if (!one_of(k, known))
+			return false;
+	}
+	return true;
+}
+
+static json_object *field(json_object *o, const char *key, json_type type, bool *bad)
+{
+	json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return NULL;
+	if (!json_object_is_type(v, type)) {
+		*bad = true;
+		return NULL;
+	}
+	return v;
+}
+
+/* SerialConfig (file, socket, mode) or ConsoleConfig (those and the
+ * virtio device's iommu, id, pci_segment, pci_device_id). */
+static const char *check_console(json_object *o, bool virtio, const char *what)
+{
+	static const char *const serial_keys[] = { "file", "socket", "mode", NULL };
+	static const char *const console_keys[] = { "file", "socket", "mode", "iommu", "id", "pci_segment", "pci_device_id", NULL };
+	static const char *const modes[] = { "Off", "Pty", "Tty", "File", "Socket", "Null", NULL };
+	bool bad = false;
+	json_object *mode, *sock, *file;
+
+	if (!json_object_is_type(o, json_type_object) || !keys_known(o, virtio ? console_keys : serial_keys))
+		return what;
+	mode = field(o, "mode", json_type_string, &bad);
+	sock = field(o, "socket", json_type_string, &bad);
+	file = field(o, "file", json_type_string, &bad);
+	if (bad || !mode || !one_of(json_object_get_string(mode), modes))
+		return what;
+	if (strcmp(json_object_get_string(mode), "Socket") == 0 && !sock)
+		return what;
+	if (strcmp(json_object_get_string(mode), "File") == 0 && !file)
+		return what;
+	return NULL;
+}
+
+const char *ch_double_vmconfig_error(const char *body, size_t len)
+{
+	static const char *const top[] = {
+		"cpus", "memory", "payload", "rate_limit_groups", "disks", "net", "rng", "balloon", "fs",
+		"generic_vhost_user", "pmem", "serial", "console", "debug_console", "devices", "user_devices", "vdpa",
+		"vsock", "numa", "iommu", "watchdog", "rtc", "pvpanic", "pci_segments", "platform", "tpm",
+		"landlock_enable", "landlock_rules", NULL,
+	};
+	static const char *const payload_keys[] = { "firmware", "kernel", "cmdline", "initramfs", "igvm", "host_data", NULL };
+	static const char *const cpus_keys[] = { "boot_vcpus", "max_vcpus", "topology", "kvm_hyperv", "max_phys_bits",
+						 "nested", "affinity", "features", "core_scheduling", NULL };
+	static const char *const memory_keys[] = { "size", "hotplug_size", "hotplugged_size", "mergeable", "hotplug_method",
+						   "shared", "hugepages", "hugepage_size", "prefault", "reserve", "thp",
+						   "zones", NULL };
+	static const char *const vsock_keys[] = { "cid", "socket", "iommu", "pci_segment", "pci_device_id", "id", NULL };
+	const char *why = NULL;
+	json_tokener *tok;
+	json_object *o, *v, *a, *b;
+	bool bad = false;
+
+	if (!body || len == 0 || memchr(body, '\0', len))
+		return "the body is not a JSON object";
+	tok = json_tokener_new_ex(32);
+	if (!tok)
+		return "out of memory";
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	if (o && (size_t)json_tokener_get_parse_end(tok) != len)
+		why = "trailing characters after the VmConfig";
+	json_tokener_free(tok);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return "the body is not a JSON object";
+	}
+	if (why)
+		goto out;
+	why = "unknown field in VmConfig";
+	if (!keys_known(o, top))
+		goto out;
+	why = "payload: missing or invalid (an object with a string kernel, firmware or igvm)";
+	v = field(o, "payload", json_type_object, &bad);
+	if (!v || bad || !keys_known(v, payload_keys))
+		goto out;
+	json_object_object_foreach(v, pk, pv) {
+		(void)pk;
+		if (!json_object_is_type(pv, json_type_string))
+			goto out;
+	}
+	if (!json_object_object_get_ex(v, "kernel", NULL) && !json_object_object_get_ex(v, "firmware", NULL) &&
+	    !json_object_object_get_ex(v, "igvm", NULL))
+		goto out;
+	why = "cpus: boot_vcpus and max_vcpus are required integers, 1 <= boot_vcpus <= max_vcpus";
+	if ((v = field(o, "cpus", json_type_object, &bad)) || bad) {
+		if (bad || !keys_known(v, cpus_keys))
+			goto out;
+		a = field(v, "boot_vcpus", json_type_int, &bad);
+		b = field(v, "max_vcpus", json_type_int, &bad);
+		if (bad || !a || !b || json_object_get_int64(a) < 1 || json_object_get_int64(a) > json_object_get_int64(b))
+			goto out;
+	}
+	why = "memory: size is a required integer (bytes)";
+	if ((v = field(o, "memory", json_type_object, &bad)) || bad) {
+		if (bad || !keys_known(v, memory_keys))
+			goto out;
+		a = field(v, "size", json_type_int, &bad);
+		if (bad || !a || json_object_get_int64(a) < 1)
+			goto out;
+	}
+	why = NULL;
+	if (json_object_object_get_ex(o, "serial", &v))
+		why = check_console(v, false, "serial: mode is required, one of the ConsoleMode values, with its socket or file");
+	if (!why && json_object_object_get_ex(o, "console", &v))
+		why = check_console(v, true, "console: mode is required, one of the ConsoleMode values, with its socket or file");
+	if (why)
+		goto out;
+	why = "vsock: cid (an integer >= 3) and socket (a string) are required";
+	if ((v = field(o, "vsock", json_type_object, &bad)) || bad) {
+		if (bad || !keys_known(v, vsock_keys))
+			goto out;
+		a = field(v, "cid", json_type_int, &bad);
+		b = field(v, "socket", json_type_string, &bad);
+		if (bad || !a || !b || json_object_get_int64(a) < 3)
+			goto out;
+	}
+	why = NULL;
+out:
+	json_object_put(o);
+	return why;
 }
 
 static void record(ch_double_t *d, const char *line)
@@ -159,7 +329,24 @@ static void respond(int fd, int status, const char *reason, const char *body)
 }
 
 /* Read a request: head up to "\r\n\r\n", then Content-Length bytes. */
-static int read_request(int fd, char *head, size_t *ret_body_len, bool *ret_host)
+/* cloud-hypervisor's HTTP server (micro_http) knows two media types and
+ * refuses a request that names another: a JSON body sent as curl's default
+ * application/x-www-form-urlencoded never reaches vm.create. */
+static bool media_type_known(const char *v, const char *eol)
+{
+	static const char *const types[] = { "application/json", "text/plain" };
+
+	while (v < eol && (*v == ' ' || *v == '\t'))
+		v++;
+	while (eol > v && (eol[-1] == ' ' || eol[-1] == '\t'))
+		eol--;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if ((size_t)(eol - v) == strlen(types[i]) && strncasecmp(v, types[i], strlen(types[i])) == 0)
+			return true;
+	return false;
+}
+
+static int read_request(int fd, char *head, char **ret_body, size_t *ret_body_len, bool *ret_host, bool *ret_bad_type)
 {
 	size_t len = 0, body = 0;
 	char *end = NULL;
@@ -177,30 +364,98 @@ static int read_request(int fd, char *head, size_t *ret_body_len, bool *ret_host
 		head[len] = '\0';
 		end = strstr(head, "\r\n\r\n");
 	}
-	*ret_host = false;
+	*ret_host = *ret_bad_type = false;
 	for (char *line = strstr(head, "\r\n"); line && line < end; line = strstr(line + 2, "\r\n")) {
 		if (strncasecmp(line + 2, "Content-Length:", 15) == 0)
 			body = strtoul(line + 17, NULL, 10);
 		if (strncasecmp(line + 2, "Host:", 5) == 0)
 			*ret_host = true;
+		if (strncasecmp(line + 2, "Content-Type:", 13) == 0 && !media_type_known(line + 15, strstr(line + 2, "\r\n")))
+			*ret_bad_type = true;
 	}
 	if (body > BODY_MAX)
 		return -E2BIG;
 	/* Whatever of the body came with the head counts; read the rest. */
 	size_t have = len - (size_t)(end + 4 - head);
-	char sink[4096];
+	char *buf = malloc(body + 1);
+	if (!buf)
+		return -ENOMEM;
+	if (have > body)
+		have = body;
+	memcpy(buf, end + 4, have);
 	while (have < body) {
-		ssize_t n = read(fd, sink, sizeof(sink));
-		if (n <= 0)
+		ssize_t n = read(fd, buf + have, body - have);
+		if (n <= 0) {
+			free(buf);
 			return -ECONNRESET;
+		}
 		have += (size_t)n;
 	}
+	buf[body] = '\0';
 	*end = '\0';
+	*ret_body = buf;
 	*ret_body_len = body;
 	return 0;
 }
 
-static ch_double_event_t answer(ch_double_t *d, int fd, const char *method, const char *path)
+static void save_config(ch_double_t *d, const char *body, size_t len)
+{
+	FILE *f;
+
+	if (!d->cfg.config_path)
+		return;
+	f = fopen(d->cfg.config_path, "w");
+	if (f) {
+		fwrite(body, 1, len, f);
+		fclose(f);
+	}
+}
+
+static ch_double_event_t vm_create(ch_double_t *d, int fd, const char *req, size_t len)
+{
+	const char *why = ch_double_vmconfig_error(req, len);
+
+	if (why) {
+		respond(fd, 400, "Bad Request", why);
+		return CH_DOUBLE_OTHER;
+	}
+	if (d->config) {
+		respond(fd, 500, "Internal Server Error", "VM is already created");
+		return CH_DOUBLE_OTHER;
+	}
+	d->config = json_tokener_parse(req);
+	d->state = "Created";
+	save_config(d, req, len);
+	respond(fd, 204, NULL, NULL);
+	return CH_DOUBLE_CREATE;
+}
+
+static ch_double_event_t vm_boot(ch_double_t *d, int fd)
+{
+	const char *kernel = config_string(d, "payload", "kernel");
+	char why[4200];
+
+	if (!d->config) {
+		respond(fd, 404, "Not Found", "VM is not created");
+		return CH_DOUBLE_OTHER;
+	}
+	if (d->booted) {
+		respond(fd, 500, "Internal Server Error", "VM is already booted");
+		return CH_DOUBLE_OTHER;
+	}
+	if (kernel && access(kernel, R_OK) < 0) {
+		snprintf(why, sizeof(why), "Error booting VM: kernel %s: %s", kernel, strerror(errno));
+		respond(fd, 500, "Internal Server Error", why);
+		return CH_DOUBLE_OTHER;
+	}
+	d->booted = true;
+	d->state = d->created_left ? "Created" : "Running";
+	respond(fd, 204, NULL, NULL);
+	return CH_DOUBLE_BOOT;
+}
+
+static ch_double_event_t answer(ch_double_t *d, int fd, const char *method, const char *path, const char *req,
+				size_t req_len)
 {
 	bool get = strcmp(method, "GET") == 0, put = strcmp(method, "PUT") == 0;
 	char body[512];
@@ -211,22 +466,36 @@ static ch_double_event_t answer(ch_double_t *d, int fd, const char *method, cons
 		respond(fd, 200, "OK", body);
 		return CH_DOUBLE_PING;
 	}
+	if (strcmp(path, "/api/v1/vm.create") == 0 && put)
+		return vm_create(d, fd, req, req_len);
+	if (strcmp(path, "/api/v1/vm.boot") == 0 && put)
+		return vm_boot(d, fd);
 	if (strcmp(path, "/api/v1/vm.info") == 0 && get) {
-		if (d->created_left)
-			d->created_left--;
-		else if (strcmp(d->state, "Created") == 0)
-			d->state = "Running";
 		if (d->cfg.info_body || d->cfg.info_status) {
 			respond(fd, d->cfg.info_status ? d->cfg.info_status : 200, "Whatever",
 				d->cfg.info_body ? d->cfg.info_body : "");
 			return CH_DOUBLE_INFO;
 		}
-		snprintf(body, sizeof(body),
-			 "{\"config\":{\"cpus\":{\"boot_vcpus\":1,\"max_vcpus\":1},\"memory\":{\"size\":67108864}},"
-			 "\"state\":\"%s\",\"memory_actual_size\":67108864}",
-			 d->state);
-		respond(fd, 200, "OK", body);
+		if (!d->config) {
+			respond(fd, 500, "Internal Server Error", "VM is not created");
+			return CH_DOUBLE_INFO;
+		}
+		if (d->booted && d->created_left)
+			d->created_left--;
+		else if (d->booted && strcmp(d->state, "Created") == 0)
+			d->state = "Running";
+		/* VmInfo: the config it was given, as the real one answers. */
+		json_object *info = json_object_new_object();
+		json_object_object_add(info, "config", json_object_get(d->config));
+		json_object_object_add(info, "state", json_object_new_string(d->state));
+		json_object_object_add(info, "memory_actual_size", json_object_new_int64(67108864));
+		respond(fd, 200, "OK", json_object_to_json_string_ext(info, JSON_C_TO_STRING_PLAIN));
+		json_object_put(info);
 		return CH_DOUBLE_INFO;
+	}
+	if (strncmp(path, "/api/v1/vm.", 11) == 0 && put && !d->booted) {
+		respond(fd, 500, "Internal Server Error", "VM is not booted");
+		return CH_DOUBLE_OTHER;
 	}
 	if (strcmp(path, "/api/v1/vm.power-button") == 0 && put) {
 		respond(fd, 204, NULL, NULL);
@@ -253,9 +522,9 @@ static ch_double_event_t answer(ch_double_t *d, int fd, const char *method, cons
 
 int ch_double_serve_one(ch_double_t *d, int timeout_ms, ch_double_event_t *ret)
 {
-	char head[HEAD_MAX], method[16], path[256], line[400];
+	char head[HEAD_MAX], method[16], path[256], line[400], *req = NULL;
 	size_t body = 0;
-	bool host = false;
+	bool host = false, bad_type = false;
 	int fd, r;
 
 	struct pollfd p = { .fd = d->listen_fd, .events = POLLIN };
@@ -266,17 +535,20 @@ int ch_double_serve_one(ch_double_t *d, int timeout_ms, ch_double_event_t *ret)
 	if (fd < 0)
 		return -errno;
 	if (d->cfg.hang_up) {
-		(void)read_request(fd, head, &body, &host);
+		if (read_request(fd, head, &req, &body, &host, &bad_type) == 0)
+			free(req);
 		close(fd);
 		record(d, "hung up");
 		*ret = CH_DOUBLE_OTHER;
 		return 0;
 	}
-	r = read_request(fd, head, &body, &host);
-	if (r < 0 || sscanf(head, "%15s %255s HTTP/1.1", method, path) != 2 || !strstr(head, " HTTP/1.1\r\n")) {
-		respond(fd, 400, "Bad Request", "");
+	r = read_request(fd, head, &req, &body, &host, &bad_type);
+	if (r < 0 || sscanf(head, "%15s %255s HTTP/1.1", method, path) != 2 || !strstr(head, " HTTP/1.1\r\n") ||
+	    bad_type) {
+		respond(fd, 400, "Bad Request", bad_type ? "Invalid header: unsupported Content-Type" : "");
 		close(fd);
-		record(d, "bad request");
+		record(d, bad_type ? "bad content-type" : "bad request");
+		free(req);
 		*ret = CH_DOUBLE_BAD;
 		return 0;
 	}
@@ -284,7 +556,10 @@ int ch_double_serve_one(ch_double_t *d, int timeout_ms, ch_double_event_t *ret)
 	if (body)
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), " body=%zu", body);
 	record(d, line);
-	*ret = answer(d, fd, method, path);
+	if (d->cfg.before_answer)
+		d->cfg.before_answer(method, path, d->cfg.userdata);
+	*ret = answer(d, fd, method, path, req, body);
+	free(req);
 	close(fd);
 	return 0;
 }

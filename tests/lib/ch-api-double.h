@@ -2,8 +2,21 @@
 /*
  * TEST DOUBLE of cloud-hypervisor's REST API: a tiny HTTP/1.1 server on a
  * Unix socket that answers the documented endpoints mvmd uses (vmm.ping,
- * vm.info, vm.power-button, vm.shutdown, vmm.shutdown) with the documented
- * status codes and body shapes, and records every request it received.
+ * vm.create, vm.boot, vm.info, vm.power-button, vm.shutdown, vmm.shutdown)
+ * with the documented status codes and body shapes, and records every
+ * request it received.
+ *
+ * vm.create validates its VmConfig body as cloud-hypervisor's decoder
+ * does (a JSON object; "payload" required, with a "kernel"; the required
+ * fields and the types of cpus, memory, serial, console and vsock; the
+ * ConsoleMode enum) and, stricter than the real one, refuses keys its
+ * OpenAPI document does not list: 400 with the reason. A second create is
+ * refused (500). vm.boot without a created VM is 404, as documented; with
+ * an unreadable kernel 500 "Error booting VM: kernel ...". vm.info before
+ * a create is 500 and afterwards returns the config it was given. Nothing
+ * runs that was not created and booted through the API. As
+ * cloud-hypervisor's HTTP server (micro_http), it answers 400 to a request
+ * whose Content-Type is neither application/json nor text/plain.
  * It stands in for cloud-hypervisor, which is not packaged by Debian and
  * cannot boot a guest on the development machines. It proves the client
  * side of the contract only; the real binary is exercised by
@@ -21,6 +34,8 @@
 typedef enum ch_double_event {
 	CH_DOUBLE_NONE,
 	CH_DOUBLE_PING,
+	CH_DOUBLE_CREATE, /* a VmConfig was accepted */
+	CH_DOUBLE_BOOT,   /* the VM "booted": its serial and vsock sockets may be opened */
 	CH_DOUBLE_INFO,
 	CH_DOUBLE_POWER_BUTTON,
 	CH_DOUBLE_VM_SHUTDOWN,
@@ -37,6 +52,11 @@ typedef struct ch_double_config {
 	int info_status;            /* vm.info status instead of 200 */
 	bool hang_up;               /* close every connection without an answer */
 	const char *record_path;    /* also append each request line to this file */
+	const char *config_path;    /* write the accepted VmConfig body to this file */
+	/* Called with each well-formed request before it is answered (the
+	 * caller is kept waiting meanwhile). NULL: none. */
+	void (*before_answer)(const char *method, const char *path, void *userdata);
+	void *userdata;
 } ch_double_config_t;
 
 typedef struct ch_double ch_double_t;
@@ -49,8 +69,17 @@ int ch_double_listen_fd(const ch_double_t *d);
  * answer it. 0 with the event, -ETIMEDOUT, or -errno. */
 int ch_double_serve_one(ch_double_t *d, int timeout_ms, ch_double_event_t *ret);
 
-/* "Running", "Created" or "Shutdown". */
+/* "Running", "Created" or "Shutdown" (NULL: no VM created yet). */
 const char *ch_double_vm_state(const ch_double_t *d);
+
+/* From the accepted VmConfig: serial.socket (Socket mode) and vsock.socket,
+ * payload.kernel; NULL when absent or before vm.create. */
+const char *ch_double_serial_socket(const ch_double_t *d);
+const char *ch_double_vsock_socket(const ch_double_t *d);
+
+/* Why body (a vm.create VmConfig) would be refused: NULL when accepted,
+ * else a static sentence. Exposed for unit tests of mvmd's builder. */
+const char *ch_double_vmconfig_error(const char *body, size_t len);
 
 /* The requests received so far, "METHOD PATH" plus " body=N" and
  * " no-host" when the Host header was missing. Thread-safe. */

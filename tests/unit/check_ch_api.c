@@ -13,13 +13,15 @@ START_TEST(test_requests)
 	static const struct {
 		ch_api_op_t op;
 		const char *method, *path, *name;
-		bool body;
+		bool body, takes;
 	} want[] = {
 		{ CH_API_PING, "GET", "/api/v1/vmm.ping", "vmm.ping", true },
 		{ CH_API_INFO, "GET", "/api/v1/vm.info", "vm.info", true },
 		{ CH_API_POWER_BUTTON, "PUT", "/api/v1/vm.power-button", "vm.power-button", false },
 		{ CH_API_VM_SHUTDOWN, "PUT", "/api/v1/vm.shutdown", "vm.shutdown", false },
 		{ CH_API_VMM_SHUTDOWN, "PUT", "/api/v1/vmm.shutdown", "vmm.shutdown", false },
+		{ CH_API_VM_CREATE, "PUT", "/api/v1/vm.create", "vm.create", false, true },
+		{ CH_API_VM_BOOT, "PUT", "/api/v1/vm.boot", "vm.boot", false },
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const ch_api_request_t *r = ch_api_request(want[i].op);
@@ -27,6 +29,7 @@ START_TEST(test_requests)
 		ck_assert_str_eq(r->method, want[i].method);
 		ck_assert_str_eq(r->path, want[i].path);
 		ck_assert_int_eq(r->has_body, want[i].body);
+		ck_assert_int_eq(r->takes_body, want[i].takes);
 		ck_assert_str_eq(ch_api_op_to_string(want[i].op), want[i].name);
 	}
 	ck_assert_ptr_null(ch_api_request(_CH_API_OP_MAX));
@@ -43,6 +46,10 @@ START_TEST(test_status)
 	ck_assert_int_eq(ch_api_check_status(CH_API_VM_SHUTDOWN, 200), 0);
 	ck_assert_int_eq(ch_api_check_status(CH_API_VMM_SHUTDOWN, 404), -EPROTO);
 	ck_assert_int_eq(ch_api_check_status(CH_API_POWER_BUTTON, 500), -EPROTO);
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_CREATE, 204), 0);
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_CREATE, 400), -EPROTO);
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_BOOT, 204), 0);
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_BOOT, 404), -EPROTO);
 	ck_assert_int_eq(ch_api_check_status(_CH_API_OP_MAX, 200), -EINVAL);
 }
 END_TEST

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -19,6 +21,7 @@
 #include "ch-api-double.h"
 #include "ch/api.h"
 #include "ch/http.h"
+#include "ch/vmconfig.h"
 
 static char dir[64], sock[128];
 static sd_event *e;
@@ -79,13 +82,36 @@ static void run_until(result_t *r)
 	ck_assert_msg(r->done, "request never completed");
 }
 
-static void call(ch_api_op_t op, result_t *r)
+static void call_body(ch_api_op_t op, const char *body, result_t *r)
 {
 	const ch_api_request_t *rq = ch_api_request(op);
 
 	memset(r, 0, sizeof(*r));
-	ck_assert_int_eq(ch_http_request(h, sock, rq->method, rq->path, 2000, CH_API_BODY_MAX, on_done, r, NULL), 0);
+	ck_assert_int_eq(ch_http_request_body(h, sock, rq->method, rq->path, body, 2000, CH_API_BODY_MAX, on_done, r,
+					      NULL),
+			 0);
 	run_until(r);
+}
+
+static void call(ch_api_op_t op, result_t *r)
+{
+	call_body(op, NULL, r);
+}
+
+/* The VmConfig mvmd would send, with a kernel file the double can read. */
+static char *vmconfig(void)
+{
+	char kernel[160], serial[160], vsock[160], *body;
+	snprintf(kernel, sizeof(kernel), "%s/vmlinux", dir);
+	snprintf(serial, sizeof(serial), "%s/serial.sock", dir);
+	snprintf(vsock, sizeof(vsock), "%s/vsock.sock", dir);
+	FILE *f = fopen(kernel, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ch_launch_t l = { .kernel = kernel, .cmdline = "console=ttyS0", .vcpus = 1, .memory_mib = 64,
+			  .serial_socket = serial, .vsock_socket = vsock, .cid = 3 };
+	ck_assert_int_eq(ch_vmconfig_build(&l, &body), 0);
+	return body;
 }
 
 static void expect_request(ch_double_t *d, size_t i, const char *want)
@@ -114,8 +140,29 @@ START_TEST(test_documented_endpoints)
 	ck_assert_str_eq(v, "41.0.0");
 	free(v);
 
+	/* Nothing to boot or describe before vm.create (404 as documented). */
+	call(CH_API_INFO, &r);
+	ck_assert_int_eq(r.status, 500);
+	call(CH_API_VM_BOOT, &r);
+	ck_assert_int_eq(r.status, 404);
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_BOOT, r.status), -EPROTO);
+	/* The body goes with the PUT; a bad one is refused with the reason. */
+	call_body(CH_API_VM_CREATE, "{\"payload\":{}}", &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_ptr_nonnull(strstr(r.body, "payload"));
+	char *body = vmconfig();
+	call_body(CH_API_VM_CREATE, body, &r);
+	ck_assert_int_eq(r.error, 0);
+	ck_assert_int_eq(r.status, 204);
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_CREATE, r.status), 0);
+	call_body(CH_API_VM_CREATE, body, &r); /* once only */
+	ck_assert_int_eq(r.status, 500);
+	call(CH_API_VM_BOOT, &r);
+	ck_assert_int_eq(r.status, 204);
+
 	call(CH_API_INFO, &r); /* the double says "Created" once, then "Running" */
 	ck_assert_int_eq(ch_api_check_status(CH_API_INFO, r.status), 0);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"cmdline\":\"console=ttyS0\"")); /* the config it was given */
 	ck_assert_int_eq(ch_api_parse_info(r.body, r.len, &s), 0);
 	ck_assert_int_eq(s, CH_VM_CREATED);
 	call(CH_API_INFO, &r);
@@ -131,14 +178,22 @@ START_TEST(test_documented_endpoints)
 	}
 	ch_double_stop(d);
 	/* What the server saw: the documented method and path, a Host header
-	 * (HTTP/1.1), and no body on the PUTs. */
-	ck_assert_uint_eq(ch_double_n_requests(d), 6);
+	 * (HTTP/1.1), the VmConfig on vm.create and no body on the other PUTs. */
+	char line[64];
+	ck_assert_uint_eq(ch_double_n_requests(d), 12);
 	expect_request(d, 0, "GET /api/v1/vmm.ping");
 	expect_request(d, 1, "GET /api/v1/vm.info");
-	expect_request(d, 2, "GET /api/v1/vm.info");
-	expect_request(d, 3, "PUT /api/v1/vm.power-button");
-	expect_request(d, 4, "PUT /api/v1/vm.shutdown");
-	expect_request(d, 5, "PUT /api/v1/vmm.shutdown");
+	expect_request(d, 2, "PUT /api/v1/vm.boot");
+	expect_request(d, 3, "PUT /api/v1/vm.create body=14");
+	snprintf(line, sizeof(line), "PUT /api/v1/vm.create body=%zu", strlen(body));
+	expect_request(d, 4, line);
+	expect_request(d, 6, "PUT /api/v1/vm.boot");
+	expect_request(d, 7, "GET /api/v1/vm.info");
+	expect_request(d, 8, "GET /api/v1/vm.info");
+	expect_request(d, 9, "PUT /api/v1/vm.power-button");
+	expect_request(d, 10, "PUT /api/v1/vm.shutdown");
+	expect_request(d, 11, "PUT /api/v1/vmm.shutdown");
+	free(body);
 	ck_assert_str_eq(ch_double_vm_state(d), "Shutdown");
 	ch_double_free(d);
 }
@@ -150,6 +205,24 @@ START_TEST(test_no_socket)
 
 	call(CH_API_PING, &r); /* nobody listens: the VMM has not started yet */
 	ck_assert_int_eq(r.error, -ECONNREFUSED);
+}
+END_TEST
+
+/* No fd for the connection: its errno, not a refusal (curl alone would
+ * say "could not connect" and keep no errno). The test process's own
+ * RLIMIT_NOFILE is lowered to the lowest fd it does not hold. */
+START_TEST(test_no_fd)
+{
+	struct rlimit rl;
+	result_t r;
+	int lowest = 0;
+
+	while (fcntl(lowest, F_GETFD) >= 0)
+		lowest++;
+	rl.rlim_cur = rl.rlim_max = (rlim_t)lowest;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	call(CH_API_PING, &r);
+	ck_assert_int_eq(r.error, -EMFILE);
 }
 END_TEST
 
@@ -262,6 +335,8 @@ START_TEST(test_cancel)
 
 	ck_assert_int_eq(ch_http_request(h, sock, "POST", "/x", 1, 1, on_done, &r, NULL), -EINVAL);
 	ck_assert_int_eq(ch_http_request(h, sock, "GET", "x", 1, 1, on_done, &r, NULL), -EINVAL);
+	/* A body goes with a PUT only. */
+	ck_assert_int_eq(ch_http_request_body(h, sock, "GET", "/api/v1/vm.info", "{}", 1, 1, on_done, &r, NULL), -EINVAL);
 }
 END_TEST
 
@@ -299,6 +374,50 @@ START_TEST(test_cancel_then_reuse)
 }
 END_TEST
 
+/* The double refuses a body sent as a media type cloud-hypervisor's HTTP
+ * server does not know (curl's default for a PUT with data is
+ * application/x-www-form-urlencoded): so the contract test above proves
+ * mvmd's client names application/json. */
+static void raw_create(const char *ctype_line, const char *body, char *answer, size_t size)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char req[1024];
+	size_t n = 0;
+	ssize_t k;
+	int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(c, 0);
+	ck_assert_uint_lt(strlen(sock), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(req, sizeof(req), "PUT /api/v1/vm.create HTTP/1.1\r\nHost: localhost\r\n%sContent-Length: %zu\r\n\r\n%s",
+		 ctype_line, strlen(body), body);
+	ck_assert_int_eq(write(c, req, strlen(req)), (ssize_t)strlen(req));
+	while (n < size - 1 && (k = read(c, answer + n, size - 1 - n)) > 0)
+		n += (size_t)k;
+	answer[n] = '\0';
+	close(c);
+}
+
+START_TEST(test_double_media_types)
+{
+	ch_double_t *d;
+	char answer[512];
+	char *body = vmconfig();
+
+	ck_assert_int_eq(ch_double_new(sock, NULL, &d), 0);
+	ck_assert_int_eq(ch_double_start_thread(d), 0);
+	raw_create("Content-Type: application/x-www-form-urlencoded\r\n", body, answer, sizeof(answer));
+	ck_assert_msg(strncmp(answer, "HTTP/1.1 400 ", 13) == 0, "%s", answer);
+	ck_assert_ptr_null(ch_double_vm_state(d));
+	raw_create("Content-Type: application/json\r\n", body, answer, sizeof(answer));
+	ck_assert_msg(strncmp(answer, "HTTP/1.1 204 ", 13) == 0, "%s", answer);
+	ck_assert_str_eq(ch_double_vm_state(d), "Created");
+	ch_double_free(d);
+	free(body);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ch_http");
@@ -310,12 +429,14 @@ int main(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_documented_endpoints);
 	tcase_add_test(tc, test_no_socket);
+	tcase_add_test(tc, test_no_fd);
 	tcase_add_test(tc, test_hang_up);
 	tcase_add_test(tc, test_bad_answers);
 	tcase_add_test(tc, test_body_cap);
 	tcase_add_test(tc, test_timeout_does_not_block);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_cancel_then_reuse);
+	tcase_add_test(tc, test_double_media_types);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "ch/vmconfig.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_path(const char *s)
+{
+	return s && s[0] == '/';
+}
+
+/* json_object_object_add that reports a failed allocation. */
+static bool add(json_object *o, const char *key, json_object *v)
+{
+	if (!v)
+		return false;
+	if (json_object_object_add(o, key, v) < 0) {
+		json_object_put(v);
+		return false;
+	}
+	return true;
+}
+
+int ch_vmconfig_build(const ch_launch_t *l, char **ret_json)
+{
+	json_object *root, *payload, *cpus, *memory, *serial, *console, *vsock;
+	const char *text;
+	char *copy;
+	bool ok;
+
+	if (!l || !is_path(l->kernel) || (l->initramfs && !is_path(l->initramfs)) || !is_path(l->serial_socket) ||
+	    !is_path(l->vsock_socket))
+		return -EINVAL;
+	if (l->vcpus < 1 || l->vcpus > 256 || l->memory_mib < 1 || l->memory_mib > (UINT64_C(1) << 32) || l->cid < 3)
+		return -EINVAL;
+	if (l->cmdline && strlen(l->cmdline) > CH_VMCONFIG_CMDLINE_MAX)
+		return -EINVAL;
+
+	root = json_object_new_object();
+	if (!root)
+		return -ENOMEM;
+	ok = add(root, "payload", payload = json_object_new_object()) && add(payload, "kernel", json_object_new_string(l->kernel)) &&
+	     (!l->initramfs || add(payload, "initramfs", json_object_new_string(l->initramfs))) &&
+	     (!l->cmdline || add(payload, "cmdline", json_object_new_string(l->cmdline))) &&
+	     add(root, "cpus", cpus = json_object_new_object()) &&
+	     add(cpus, "boot_vcpus", json_object_new_int64(l->vcpus)) &&
+	     add(cpus, "max_vcpus", json_object_new_int64(l->vcpus)) &&
+	     add(root, "memory", memory = json_object_new_object()) &&
+	     /* MemoryConfig.size is in bytes (int64). */
+	     add(memory, "size", json_object_new_int64((int64_t)(l->memory_mib << 20))) &&
+	     add(root, "serial", serial = json_object_new_object()) &&
+	     add(serial, "mode", json_object_new_string("Socket")) &&
+	     add(serial, "socket", json_object_new_string(l->serial_socket)) &&
+	     add(root, "console", console = json_object_new_object()) &&
+	     add(console, "mode", json_object_new_string("Off")) &&
+	     add(root, "vsock", vsock = json_object_new_object()) &&
+	     add(vsock, "cid", json_object_new_int64(l->cid)) && add(vsock, "socket", json_object_new_string(l->vsock_socket));
+	text = ok ? json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
+	copy = text ? strdup(text) : NULL;
+	json_object_put(root);
+	if (!copy)
+		return -ENOMEM;
+	*ret_json = copy;
+	return 0;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The body of PUT /api/v1/vm.create: a VmConfig (cloud-hypervisor's
+ * OpenAPI document, schemas VmConfig, PayloadConfig, CpusConfig,
+ * MemoryConfig, SerialConfig, ConsoleConfig, VsockConfig) for a VM mvmd
+ * launches. Everything a tenant gave for the VM (kernel, initramfs,
+ * kernel command line) travels here, over the 0600 API socket, and never
+ * on cloud-hypervisor's command line. Pure: unit tests pin every field.
+ *
+ *   {"payload": {"kernel": K, "initramfs": I, "cmdline": C},
+ *    "cpus": {"boot_vcpus": N, "max_vcpus": N},
+ *    "memory": {"size": BYTES},
+ *    "serial": {"mode": "Socket", "socket": SERIAL},
+ *    "console": {"mode": "Off"},
+ *    "vsock": {"cid": CID, "socket": VSOCK}}
+ *
+ * The virtio console is off: the kernel's console is the serial port.
+ */
+#ifndef MVM_CH_VMCONFIG_H
+#define MVM_CH_VMCONFIG_H
+
+#include "ch/cmdline.h"
+
+#define CH_VMCONFIG_CMDLINE_MAX 4096 /* bytes; a longer kernel command line is refused */
+
+/*
+ * *ret_json: the body, malloc'd, NUL-terminated. binary and api_socket are
+ * not read. -EINVAL for a kernel, initramfs or socket that is not an
+ * absolute path, vcpus outside 1..256, memory outside 1 MiB..4 PiB, a cid
+ * below 3, or a command line longer than CH_VMCONFIG_CMDLINE_MAX.
+ */
+int ch_vmconfig_build(const ch_launch_t *l, char **ret_json);
+
+#endif

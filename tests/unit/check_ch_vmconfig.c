@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The VmConfig body of PUT vm.create, built from a VM's spec and paths:
+ * every field, the optional ones, what is refused, and that the API double
+ * (which checks bodies the way cloud-hypervisor's decoder does) accepts
+ * what mvmd builds and refuses what the schema forbids. */
+#include <check.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ch-api-double.h"
+#include "ch/vmconfig.h"
+
+static ch_launch_t base(void)
+{
+	return (ch_launch_t){
+		.binary = "/usr/bin/cloud-hypervisor",
+		.api_socket = "/var/lib/mvmd/vms/x/ch-api.sock",
+		.kernel = "/boot/vmlinuz",
+		.initramfs = "/usr/lib/mvmd/initramfs.cpio.gz",
+		.cmdline = "console=ttyS0 reboot=k panic=1 quiet",
+		.vcpus = 2,
+		.memory_mib = 256,
+		.serial_socket = "/var/lib/mvmd/vms/x/serial.sock",
+		.vsock_socket = "/var/lib/mvmd/vms/x/vsock.sock",
+		.cid = 7,
+	};
+}
+
+START_TEST(test_full)
+{
+	ch_launch_t l = base();
+	char *body;
+
+	ck_assert_int_eq(ch_vmconfig_build(&l, &body), 0);
+	ck_assert_str_eq(body, "{\"payload\":{\"kernel\":\"/boot/vmlinuz\",\"initramfs\":\"/usr/lib/mvmd/initramfs.cpio.gz\","
+			       "\"cmdline\":\"console=ttyS0 reboot=k panic=1 quiet\"},"
+			       "\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":2},\"memory\":{\"size\":268435456},"
+			       "\"serial\":{\"mode\":\"Socket\",\"socket\":\"/var/lib/mvmd/vms/x/serial.sock\"},"
+			       "\"console\":{\"mode\":\"Off\"},"
+			       "\"vsock\":{\"cid\":7,\"socket\":\"/var/lib/mvmd/vms/x/vsock.sock\"}}");
+	ck_assert_ptr_null(ch_double_vmconfig_error(body, strlen(body)));
+	free(body);
+}
+END_TEST
+
+START_TEST(test_optional_and_escaped)
+{
+	ch_launch_t l = base();
+	char *body;
+
+	l.initramfs = NULL;
+	l.cmdline = NULL;
+	l.vcpus = 256;
+	l.memory_mib = UINT64_C(1) << 32;
+	ck_assert_int_eq(ch_vmconfig_build(&l, &body), 0);
+	ck_assert_ptr_null(strstr(body, "initramfs"));
+	ck_assert_ptr_null(strstr(body, "cmdline"));
+	ck_assert_ptr_nonnull(strstr(body, "\"cpus\":{\"boot_vcpus\":256,\"max_vcpus\":256}"));
+	ck_assert_ptr_nonnull(strstr(body, "\"memory\":{\"size\":4503599627370496}"));
+	ck_assert_ptr_null(ch_double_vmconfig_error(body, strlen(body)));
+	free(body);
+
+	/* JSON carries any string: quotes, backslashes, commas in paths. */
+	l = base();
+	l.cmdline = "a=\"b\" c=d\\e";
+	l.serial_socket = "/a,b/serial.sock";
+	ck_assert_int_eq(ch_vmconfig_build(&l, &body), 0);
+	json_object *o = json_tokener_parse(body), *p, *v;
+	ck_assert_ptr_nonnull(o);
+	ck_assert(json_object_object_get_ex(o, "payload", &p) && json_object_object_get_ex(p, "cmdline", &v));
+	ck_assert_str_eq(json_object_get_string(v), "a=\"b\" c=d\\e");
+	ck_assert(json_object_object_get_ex(o, "serial", &p) && json_object_object_get_ex(p, "socket", &v));
+	ck_assert_str_eq(json_object_get_string(v), "/a,b/serial.sock");
+	json_object_put(o);
+	free(body);
+}
+END_TEST
+
+START_TEST(test_refused)
+{
+	ch_launch_t l;
+	char *body = (char *)0x1;
+	static char longline[CH_VMCONFIG_CMDLINE_MAX + 2];
+
+#define REFUSE(field, value)                                              \
+	do {                                                              \
+		l = base();                                               \
+		l.field = value;                                          \
+		ck_assert_int_eq(ch_vmconfig_build(&l, &body), -EINVAL);  \
+		ck_assert_ptr_eq(body, (char *)0x1);                      \
+	} while (0)
+	REFUSE(kernel, NULL);
+	REFUSE(kernel, "relative/vmlinuz");
+	REFUSE(initramfs, "initrd");
+	REFUSE(serial_socket, NULL);
+	REFUSE(vsock_socket, "vsock.sock");
+	REFUSE(vcpus, 0);
+	REFUSE(vcpus, 257);
+	REFUSE(memory_mib, 0);
+	REFUSE(memory_mib, (UINT64_C(1) << 32) + 1);
+	REFUSE(cid, 2); /* 0-2 are reserved (hypervisor, local, host) */
+	memset(longline, 'x', sizeof(longline) - 1);
+	REFUSE(cmdline, longline);
+	ck_assert_int_eq(ch_vmconfig_build(NULL, &body), -EINVAL);
+}
+END_TEST
+
+/* The double refuses what cloud-hypervisor's schema does: the test of the
+ * double itself, so that its "accepted" above means something. */
+START_TEST(test_double_refuses)
+{
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{}",                                                     /* payload is required */
+		"{\"payload\":{}}",                                       /* nothing to boot */
+		"{\"payload\":{\"kernel\":7}}",                           /* a string */
+		"{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":2}}", /* max_vcpus required */
+		"{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":3,\"max_vcpus\":2}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":\"2\",\"max_vcpus\":2}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"memory\":{}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"memory\":{\"size\":\"64M\"}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"serial\":{\"socket\":\"/s\"}}", /* mode required */
+		"{\"payload\":{\"kernel\":\"/k\"},\"serial\":{\"mode\":\"socket\",\"socket\":\"/s\"}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"serial\":{\"mode\":\"Socket\"}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"console\":{\"mode\":\"off\"}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"vsock\":{\"cid\":2,\"socket\":\"/v\"}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"vsock\":{\"cid\":3}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"kernel\":\"/k\"}",      /* not a VmConfig field */
+		/* the command line's spellings are not the API's field names */
+		"{\"payload\":{\"kernel\":\"/k\",\"cmd_line\":\"x\"}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot\":2,\"max_vcpus\":2}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"memory\":{\"size\":67108864,\"mib\":64}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"vsock\":{\"cid\":3,\"path\":\"/v\"}}",
+		/* SerialConfig has no virtio fields; ConsoleConfig has */
+		"{\"payload\":{\"kernel\":\"/k\"},\"serial\":{\"mode\":\"Off\",\"iommu\":false}}",
+		"{\"payload\":{\"kernel\":\"/k\"}} x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(ch_double_vmconfig_error(bad[i], strlen(bad[i])) != NULL, "accepted %s", bad[i]);
+	const char *minimal = "{\"payload\":{\"kernel\":\"/k\"}}";
+	ck_assert_ptr_null(ch_double_vmconfig_error(minimal, strlen(minimal)));
+	const char *virtio = "{\"payload\":{\"kernel\":\"/k\"},\"console\":{\"mode\":\"Off\",\"iommu\":false}}";
+	ck_assert_ptr_null(ch_double_vmconfig_error(virtio, strlen(virtio)));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ch_vmconfig");
+	TCase *tc = tcase_create("ch_vmconfig");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_optional_and_escaped);
+	tcase_add_test(tc, test_refused);
+	tcase_add_test(tc, test_double_refuses);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
