@@ -5,6 +5,7 @@
 #   make check SANITIZE=1  the same under ASan+UBSan, in build-san/
 #   make check-kvm-in-qemu  the KVM suites in a QEMU guest, for hosts without /dev/kvm
 #   make bench           benchmarks under bench/ (never part of check)
+#   make chaos           kill -9 campaign against mvmd (ITER=200, SEED= to replay)
 #   make fuzz            libFuzzer targets (clang) into build/fuzz/
 #   make demo            start mvmd on temporary paths and drive a VM
 #   make install         install binaries, units and man pages (DESTDIR, PREFIX)
@@ -466,6 +467,24 @@ $(MVMD_FAULT_BIN): $(BUILD)/obj/daemon/mvmd.o $(BUILD)/obj/tests/fault/fault-inj
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(ALL_LIBS) $(PKG_LIBS) -lm -lpthread
 EXTRA_ALL += $(MVMD_FAULT_BIN)
+
+# --- section: chaos campaign (tests/chaos) ----------------------------------
+# build/tests/chaos/mvm-chaos kills mvmd (and mvmd-fault at its fault points)
+# at random moments under a random load and checks the invariants after every
+# restart (docs/hacking.md, "The chaos campaign"). `make chaos ITER=N SEED=S`
+# runs it; tests/suites/chaos.sh runs a short campaign in `make check`.
+CHAOS_SRCS := $(wildcard tests/chaos/*.c)
+CHAOS_BIN := $(BUILD)/tests/chaos/mvm-chaos
+$(CHAOS_BIN): $(call obj,$(CHAOS_SRCS)) $(LIBTEST) $(ALL_LIBS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(call obj,$(CHAOS_SRCS)) $(LIBTEST) $(ALL_LIBS) $(CHECK_LIBS) $(PKG_LIBS) -lm -lpthread
+EXTRA_ALL += $(CHAOS_BIN)
+
+ITER ?= 200
+.PHONY: chaos
+chaos: all $(EXTRA_ALL)
+	$(Q)MVM_BUILD_DIR=$(CURDIR)/$(BUILD) ITER=$(ITER) SEED=$(SEED) $(CHAOS_BIN)
 
 # --- section: fuzz targets (tests/fuzz/fuzz_*.c, clang libFuzzer) ----------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)

@@ -368,6 +368,8 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 	 * processing is flushed there and then), and a client told Stopped
 	 * must not find the VM lost after a crash before the write. */
 	r = manager_save_vm(m, vm, true);
+	if (to == VM_STATE_STOPPED || to == VM_STATE_FAILED || to == VM_STATE_START_FAILED)
+		fault_point("end.written");
 	publish(m, last_event(vm));
 	return r;
 }
