@@ -3,7 +3,9 @@
 #   make                 build everything into build/
 #   make check           build, then run every test suite (tests/run)
 #   make check SANITIZE=1  the same under ASan+UBSan, in build-san/
+#   make check-kvm-in-qemu  the KVM suites in a QEMU guest, for hosts without /dev/kvm
 #   make bench           benchmarks under bench/ (never part of check)
+#   make chaos           kill -9 campaign against mvmd (ITER=200, SEED= to replay)
 #   make fuzz            libFuzzer targets (clang) into build/fuzz/
 #   make demo            start mvmd on temporary paths and drive a VM
 #   make install         install binaries, units and man pages (DESTDIR, PREFIX)
@@ -135,7 +137,7 @@ INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(I
 EXTRA_ALL :=
 EXTRA_CHECK_DEPS :=
 
-.PHONY: all check bench fuzz demo install clean distclean help deps
+.PHONY: all check check-kvm-in-qemu bench fuzz demo install clean distclean help deps
 
 all: $(BINS) $(UNIT_TESTS) $(INTEG_TESTS)
 
@@ -521,6 +523,24 @@ $(MVMD_FAULT_BIN): $(BUILD)/obj/daemon/mvmd/main.o $(BUILD)/obj/tests/fault/faul
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(MVMD_LIBS) $(PKG_LIBS) -lm -lpthread
 EXTRA_ALL += $(MVMD_FAULT_BIN)
 
+# --- section: chaos campaign (tests/chaos) ----------------------------------
+# build/tests/chaos/mvm-chaos kills mvmd (and mvmd-fault at its fault points)
+# at random moments under a random load and checks the invariants after every
+# restart (docs/hacking.md, "The chaos campaign"). `make chaos ITER=N SEED=S`
+# runs it; tests/suites/chaos.sh runs a short campaign in `make check`.
+CHAOS_SRCS := $(wildcard tests/chaos/*.c)
+CHAOS_BIN := $(BUILD)/tests/chaos/mvm-chaos
+$(CHAOS_BIN): $(call obj,$(CHAOS_SRCS)) $(LIBTEST) $(ALL_LIBS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(call obj,$(CHAOS_SRCS)) $(LIBTEST) $(ALL_LIBS) $(CHECK_LIBS) $(PKG_LIBS) -lm -lpthread
+EXTRA_ALL += $(CHAOS_BIN)
+
+ITER ?= 200
+.PHONY: chaos
+chaos: all $(EXTRA_ALL)
+	$(Q)MVM_BUILD_DIR=$(CURDIR)/$(BUILD) ITER=$(ITER) SEED=$(SEED) $(CHAOS_BIN)
+
 # --- section: fuzz targets (tests/fuzz/fuzz_*.c, clang libFuzzer) ----------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
@@ -551,6 +571,11 @@ check: all $(EXTRA_ALL) $(EXTRA_CHECK_DEPS)
 	$(Q)BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run
 
 all: $(EXTRA_ALL)
+
+# The KVM suites inside a QEMU (TCG) guest whose emulated AMD SVM gives it a
+# /dev/kvm, for hosts that have none (docs/hacking.md). Not part of check.
+check-kvm-in-qemu: all $(EXTRA_ALL)
+	$(Q)BUILD=$(BUILD) tests/tools/kvm-in-qemu.sh
 
 # --- bench ---------------------------------------------------------------------
 bench: all $(EXTRA_ALL)

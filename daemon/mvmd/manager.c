@@ -363,8 +363,15 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 	if (r < 0)
 		return r;
 	vm_touch(vm);
+	/* Written before anyone hears of it: a subscriber may answer a
+	 * waiting request at once (a reply made outside a connection's own
+	 * processing is flushed there and then), and a client told Stopped
+	 * must not find the VM lost after a crash before the write. */
+	r = manager_save_vm(m, vm, true);
+	if (to == VM_STATE_STOPPED || to == VM_STATE_FAILED || to == VM_STATE_START_FAILED)
+		fault_point("end.written");
 	publish(m, last_event(vm));
-	return manager_save_vm(m, vm, true);
+	return r;
 }
 
 /*
@@ -745,11 +752,9 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 		vm->disk_active = fsm_state_is_active(vm->state);
 		if (!fsm_state_is_active(vm->state))
 			continue;
-		/* Known before adopt() forgets it: was a process spawned? */
-		bool spawned = vm->pid > 0;
+		r = -ENOENT;
 		if (ops && ops->adopt) {
 			r = ops->adopt(m, vm, &cause);
-			spawned = spawned || vm->pid > 0;
 			if (r == 0) {
 				rep.adopted++;
 				continue;
@@ -760,14 +765,14 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 			}
 		}
 		rep.lost++;
-		/* A start that no known process took over (mvmd died between
-		 * its Starting record and the spawn, or before it recorded the
-		 * pid) is a start that failed. A process that was recorded and
-		 * is gone may have been answered Running (Running is written
-		 * behind): it failed, whatever its state on disk. Starting →
-		 * StartFailed, Starting, Running and Stopping → Failed; all are
-		 * in the table. */
-		if (vm->state == VM_STATE_STARTING && !spawned)
+		/* A start for which no process was ever started (mvmd died
+		 * between its Starting record and the spawn: the backend says
+		 * -ENOENT) is a start that failed. A process that was started
+		 * and is gone may have been answered Running (Running is
+		 * written behind): it failed, whatever its state on disk.
+		 * Starting → StartFailed, Starting, Running and Stopping →
+		 * Failed; all are in the table. */
+		if (vm->state == VM_STATE_STARTING && r == -ENOENT)
 			(void)manager_transition(m, vm, VM_STATE_START_FAILED,
 						 cause ? cause : "start interrupted: mvmd stopped before the VM ran");
 		else

@@ -69,8 +69,9 @@ typedef struct backend_ops {
 	int (*stop)(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms);
 	/* Re-attach to a VM that was active when mvmd last ran. Return 0 when
 	 * the VM is alive and adopted, 1 when the backend found how it ended
-	 * and made the transitions itself; a negative value with *ret_cause
-	 * makes it Failed. */
+	 * and made the transitions itself; -ENOENT when no process was ever
+	 * started for this run (a Starting VM becomes StartFailed); another
+	 * negative value with *ret_cause makes it Failed. */
 	int (*adopt)(manager_t *m, vm_t *vm, char **ret_cause);
 	/* Kill the VM's process synchronously (forced remove, shutdown of tests). */
 	int (*kill)(manager_t *m, vm_t *vm);

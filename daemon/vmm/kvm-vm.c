@@ -213,6 +213,15 @@ int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus,
 		r = negative_errno();
 		goto fail;
 	}
+	/* An instruction KVM cannot emulate (a fetch from the doorbell page)
+	 * ends as KVM_EXIT_INTERNAL_ERROR with the guest's registers. Without
+	 * this, KVM turns it into a #UD at CPL3, which with no IDT is a triple
+	 * fault; and on AMD hosts a triple fault loses the registers (see
+	 * shutdown_regs_lost in vcpu.c). Best effort: older kernels lack it. */
+	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_ON_EMULATION_FAILURE) > 0) {
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_EXIT_ON_EMULATION_FAILURE, .args = { 1 } };
+		(void)ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
+	}
 	struct kvm_userspace_memory_region region = {
 		.slot = 0, .guest_phys_addr = 0, .memory_size = vm->mem_size,
 		.userspace_addr = (uint64_t)(uintptr_t)vm->mem,

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -39,6 +40,20 @@ int kvm_vcpu_signal_setup(int sig)
 	if (sigaction(sig, &sa, NULL) < 0)
 		return -errno;
 	return 0;
+}
+
+/*
+ * KVM on AMD (svm shutdown_interception) INITs the vCPU on a triple fault,
+ * because the VMCB is undefined after a SHUTDOWN intercept: the registers
+ * KVM then returns are the reset state (RIP 0xfff0), not the guest's. The
+ * guest runs with paging on and cannot turn it off at CPL3, so CR0.PG clear
+ * after a shutdown means the host reset the vCPU and the registers are lost.
+ */
+static bool shutdown_regs_lost(kvm_vm_t *vm, unsigned idx)
+{
+	struct kvm_sregs sregs;
+
+	return ioctl(vm->vcpu[idx].fd, KVM_GET_SREGS, &sregs) == 0 && !(sregs.cr0 & (1ull << 31));
 }
 
 static void fill_regs(kvm_vm_t *vm, unsigned idx, kvm_result_t *r)
@@ -260,6 +275,13 @@ int kvm_vcpu_run(kvm_vm_t *vm, unsigned idx, const kvm_host_ops_t *ops,
 			goto out;
 		}
 		case KVM_EXIT_SHUTDOWN:
+			if (shutdown_regs_lost(vm, idx)) {
+				guest_fault(vm, idx, res, KVM_FAULT_SHUTDOWN, 0,
+					    "triple fault (exception with no IDT); registers lost: the host reset the vCPU");
+				memset(res->regs, 0, sizeof(res->regs));
+				res->regs_valid = 0;
+				goto out;
+			}
 			guest_fault(vm, idx, res, KVM_FAULT_SHUTDOWN, 0,
 				    "triple fault (exception with no IDT)");
 			goto out;

@@ -28,6 +28,11 @@ START_TEST(test_fault_exceptions)
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
 	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_FAULT);
 	ck_assert_str_eq(kvm_fault_to_string(t.res.fault), "shutdown");
+	if (!mvmt_kvm_shutdown_keeps_regs()) {
+		tcheck_shutdown_regs_lost(&t);
+		tvm_cleanup(&t);
+		return;
+	}
 	ck_assert(t.res.regs_valid);
 	uint64_t rip = (uint64_t)tconsole_num(&t, "fault-rip");
 	ck_assert_uint_eq(t.res.regs[KVM_REG_RIP], rip + shutdowns[_i].rip_delta);
@@ -58,7 +63,7 @@ static const struct { const char *kind; kvm_fault_t fault; uint64_t addr, rip, c
 	{ "jump-doorbell", KVM_FAULT_INTERNAL, 0, MVM_HC_DOORBELL, 0 }, /* fetch from MMIO */
 	{ "syscall", KVM_FAULT_SHUTDOWN, 0, 0, 0 }, /* lands on LSTAR = 0 */
 	{ "int80", KVM_FAULT_SHUTDOWN, 0, 1, 0 },
-	{ "sysenter", KVM_FAULT_SHUTDOWN, 0, 1, 0 },
+	{ "sysenter", KVM_FAULT_SHUTDOWN, 0, 1, 0 }, /* internal where KVM emulates it and cannot (AMD) */
 	{ "xsetbv", KVM_FAULT_SHUTDOWN, 0, 1, 0 },
 	{ "rsp0", KVM_FAULT_SHUTDOWN, 0, 1, 0xfffffffffffffff8ull },
 };
@@ -77,12 +82,28 @@ START_TEST(test_fault_other)
 		tvm_cleanup(&t);
 		return;
 	}
+	if (strcmp(other_faults[_i].kind, "sysenter") == 0 && t.res.fault == KVM_FAULT_INTERNAL) {
+		/* AMD: sysenter is #UD in long mode; KVM intercepts the #UD,
+		 * cannot emulate a 64-bit sysenter, and says so (the worker
+		 * asks for KVM_CAP_EXIT_ON_EMULATION_FAILURE), registers kept. */
+		ck_assert_ptr_nonnull(strstr(t.res.message, "KVM internal error, suberror 1"));
+		ck_assert(t.res.regs_valid);
+		ck_assert_uint_ge(t.res.regs[KVM_REG_RIP], 0x200000);
+		ck_assert_uint_lt(t.res.regs[KVM_REG_RIP], 0x300000);
+		tvm_cleanup(&t);
+		return;
+	}
 	ck_assert_msg(t.res.fault == (uint32_t)other_faults[_i].fault, "%s: fault %s (%s)",
 		      other_faults[_i].kind, kvm_fault_to_string(t.res.fault), t.res.message);
 	if (other_faults[_i].fault != KVM_FAULT_SHUTDOWN && other_faults[_i].fault != KVM_FAULT_ABORT)
 		ck_assert_uint_eq(t.res.fault_addr, other_faults[_i].addr);
 	if (other_faults[_i].fault == KVM_FAULT_ABORT)
 		ck_assert_str_eq(t.res.message, "guest gave up");
+	if (t.res.fault == KVM_FAULT_SHUTDOWN && !mvmt_kvm_shutdown_keeps_regs()) {
+		tcheck_shutdown_regs_lost(&t);
+		tvm_cleanup(&t);
+		return;
+	}
 	ck_assert(t.res.regs_valid);
 	if (other_faults[_i].rip == 1) {
 		ck_assert_uint_ge(t.res.regs[KVM_REG_RIP], 0x200000);
@@ -371,6 +392,12 @@ START_TEST(test_stack_overflow_hits_guard)
 	tvm_finish(&t, 10000);
 	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_FAULT);
 	ck_assert_int_eq(t.res.fault, KVM_FAULT_SHUTDOWN);
+	if (!mvmt_kvm_shutdown_keeps_regs()) {
+		tcheck_shutdown_regs_lost(&t);
+		tvm_cleanup(&t);
+		return;
+	}
+	ck_assert(t.res.regs_valid);
 	uint64_t guard = mem - MVM_GUEST_STACK_SIZE - MVM_GUEST_STACK_GUARD;
 	ck_assert_uint_ge(t.res.regs[KVM_REG_CR2], guard);
 	ck_assert_uint_lt(t.res.regs[KVM_REG_CR2], guard + MVM_GUEST_STACK_GUARD);

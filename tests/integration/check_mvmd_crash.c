@@ -146,6 +146,29 @@ START_TEST(test_start_killed_after_spawn)
 }
 END_TEST
 
+/* The same, but the worker dies too while mvmd is down. Its pid was
+ * never written (it is written behind, after the answer), yet a worker
+ * took the run and may have been answered Running: Failed, not a
+ * StartFailed "start interrupted". */
+START_TEST(test_start_killed_after_spawn_then_worker_lost)
+{
+	DH_NEED_KVM();
+	dh_start_fault(&d, "start.spawned", true);
+	fd = mvmt_connect(d.sock);
+	json_object_put(create_wl("gone", "sleep", 16, "\"args\":[\"sleep\",\"60000\",\"0\"]"));
+	die_on("compute.vm.start", "{\"id\":\"gone\"}");
+	ck_assert(dh_wait_workers(d.dir, 1));
+	ck_assert_int_eq(dh_signal_procs(d.dir, "mvm-vmm", SIGKILL), 1);
+	ck_assert(dh_wait_workers(d.dir, 0));
+	restart_plain();
+	json_object *s = status("gone");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Failed");
+	ck_assert_str_eq(mvmt_str(s, "cause"), "worker lost while mvmd was down");
+	ck_assert_int_eq(dh_count_transitions_to(s, "StartFailed"), 0);
+	json_object_put(s);
+}
+END_TEST
+
 /* Killed when a RESULT is applied in memory, before it is written: the
  * result file still tells the restarted mvmd how the run ended. */
 START_TEST(test_killed_before_result_written)
@@ -337,17 +360,25 @@ END_TEST
  * recorded, before Running was written (it is written behind); then
  * cloud-hypervisor dies while mvmd is down. The start may have been
  * answered Running: the VM is Failed, not StartFailed. */
-START_TEST(test_ch_start_killed_after_spawn_then_lost)
+/* The cloud-hypervisor double and what a ch VM needs without /dev/kvm. */
+static void ch_double_paths(char *fake_ch, char *fake_kvm, size_t kvm_len, char *kernel, size_t kernel_len)
 {
-	char fake_ch[PATH_MAX], rel[PATH_MAX], fake_kvm[300], kernel[300], p[600];
+	char rel[PATH_MAX];
 	const char *b = getenv("MVM_BUILD_DIR");
 
 	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
 	ck_assert_msg(realpath(rel, fake_ch), "%s is missing: run make", rel);
-	snprintf(fake_kvm, sizeof(fake_kvm), "%s/fake-kvm", d.dir);
-	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
+	snprintf(fake_kvm, kvm_len, "%s/fake-kvm", d.dir);
+	snprintf(kernel, kernel_len, "%s/vmlinuz", d.dir);
 	plant(fake_kvm);
 	plant(kernel);
+}
+
+START_TEST(test_ch_start_killed_after_spawn_then_lost)
+{
+	char fake_ch[PATH_MAX], fake_kvm[300], kernel[300], p[600];
+
+	ch_double_paths(fake_ch, fake_kvm, sizeof(fake_kvm), kernel, sizeof(kernel));
 	const char *const extra[] = { "--ch-binary", fake_ch, "--kvm-device", fake_kvm, NULL };
 	dh_start_fault_with(&d, "start.spawned", true, extra);
 	fd = mvmt_connect(d.sock);
@@ -384,6 +415,91 @@ START_TEST(test_ch_start_killed_after_spawn_then_lost)
 }
 END_TEST
 
+/* An end is on disk before anyone hears of it. A ch VM (the TEST DOUBLE)
+ * stopped through its power button; mvmd is killed between the write of
+ * Stopped and its publication (fault point end.written). An mvmd that
+ * told first would have answered the stop before it died, and a client
+ * told Stopped must find it Stopped after the restart. */
+START_TEST(test_ch_stop_answered_only_once_written)
+{
+	char fake_ch[PATH_MAX], fake_kvm[300], kernel[300], p[600];
+	int st = -1;
+
+	ch_double_paths(fake_ch, fake_kvm, sizeof(fake_kvm), kernel, sizeof(kernel));
+	const char *const extra[] = { "--ch-binary", fake_ch, "--kvm-device", fake_kvm, NULL };
+	dh_start_fault_with(&d, "end.written", true, extra);
+	fd = mvmt_connect(d.sock);
+	snprintf(p, sizeof(p), "{\"name\":\"chs\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", kernel);
+	json_object *r = mvmt_result(fd, "compute.vm.create", p);
+	char *id = strdup(mvmt_str(r, "id"));
+	json_object_put(r);
+	r = call_id("compute.vm.start", "chs", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	json_object_put(r);
+
+	mvmt_send_line(fd, "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"compute.vm.stop\",\"params\":{\"id\":\"chs\"}}");
+	char *told = mvmt_read_line(fd, 20000);
+	ck_assert_msg(told == NULL, "answered before Stopped was written: %.200s", told);
+	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "mvmd-fault ended with status %d", st);
+	d.pid = 0;
+	char *was = dh_disk_state(&d, id);
+	ck_assert_str_eq(was, "Stopped");
+	free(was);
+	free(id);
+	if (fd >= 0) {
+		close(fd);
+		mvmt_forget_fd(fd);
+	}
+	mvmt_daemon_start(&d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
+	fd = mvmt_connect(d.sock);
+	json_object *s = status("chs");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+	ck_assert_str_eq(mvmt_str(s, "cause"), "stopped (power button)");
+	json_object_put(s);
+}
+END_TEST
+
+/* Found by the chaos campaign (tests/chaos): mvmd killed while it wrote
+ * the pid of the cloud-hypervisor it had just spawned (the third state
+ * write of this VM: create, Starting, the pid). cloud-hypervisor must not
+ * run on with no record naming it: a restarted mvmd would call the start
+ * interrupted and never supervise, stop or reap it. */
+START_TEST(test_ch_start_killed_recording_pid_leaves_no_orphan)
+{
+	char fake_ch[PATH_MAX], fake_kvm[300], kernel[300], p[600];
+
+	ch_double_paths(fake_ch, fake_kvm, sizeof(fake_kvm), kernel, sizeof(kernel));
+	const char *const extra[] = { "--ch-binary", fake_ch, "--kvm-device", fake_kvm, NULL };
+	dh_start_fault_with(&d, "store.tmp-written:3", true, extra);
+	fd = mvmt_connect(d.sock);
+	snprintf(p, sizeof(p), "{\"name\":\"cho\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", kernel);
+	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	die_on("compute.vm.start", "{\"id\":\"cho\"}");
+
+	if (fd >= 0) {
+		close(fd);
+		mvmt_forget_fd(fd);
+	}
+	mvmt_daemon_start(&d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
+	fd = mvmt_connect(d.sock);
+	json_object *s = status("cho");
+	ck_assert_str_eq(mvmt_str(s, "state"), "StartFailed");
+	json_object_put(s);
+	/* comm is cut to 15 bytes: "fake-cloud-hype" */
+	int n = 1;
+	for (int i = 0; i < 1000 && (n = dh_count_procs(d.state, "fake-cloud-hype")) > 0; i++)
+		usleep(10000);
+	ck_assert_msg(n == 0, "a cloud-hypervisor runs on that no state file names");
+
+	/* and a new start runs exactly one */
+	s = mvmt_result(fd, "compute.vm.start", "{\"id\":\"cho\"}");
+	json_object_put(s);
+	json_object_put(mvmt_wait_state(fd, "cho", "Running"));
+	ck_assert_int_eq(dh_count_procs(d.state, "fake-cloud-hype"), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mvmd_crash");
@@ -403,8 +519,11 @@ int main(void)
 	tcase_add_test(tc, test_start_killed_after_starting_is_no_replay);
 	tcase_add_test(tc, test_start_killed_after_spawn);
 	tcase_add_test(tc, test_killed_before_result_written);
+	tcase_add_test(tc, test_start_killed_after_spawn_then_worker_lost);
 	tcase_add_test(tc, test_stop_killed_after_stopping);
 	tcase_add_test(tc, test_ch_start_killed_after_spawn_then_lost);
+	tcase_add_test(tc, test_ch_stop_answered_only_once_written);
+	tcase_add_test(tc, test_ch_start_killed_recording_pid_leaves_no_orphan);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -118,7 +118,9 @@ static inline void dh_call_expect_death(mvmt_daemon_t *dm, int cfd, const char *
 /* Live (not zombie) processes whose name starts with comm and that have
  * an fd into dir: the workers (mvm-vmm) or cloud-hypervisor doubles of a
  * test's VMs, whoever their parent is now. */
-static inline int dh_count_procs(const char *dir, const char *comm_prefix)
+/* The live processes named comm_prefix* that hold an fd under dir; each
+ * is sent sig unless it is 0. Their number. */
+static inline int dh_signal_procs(const char *dir, const char *comm_prefix, int sig)
 {
 	DIR *pd = opendir("/proc");
 	struct dirent *de;
@@ -154,10 +156,17 @@ static inline int dh_count_procs(const char *dir, const char *comm_prefix)
 		}
 		if (fdd)
 			closedir(fdd);
+		if (mine && sig)
+			kill(pid, sig);
 		n += mine;
 	}
 	closedir(pd);
 	return n;
+}
+
+static inline int dh_count_procs(const char *dir, const char *comm_prefix)
+{
+	return dh_signal_procs(dir, comm_prefix, 0);
 }
 
 static inline int dh_count_workers(const char *dir)

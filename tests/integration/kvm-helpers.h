@@ -45,9 +45,12 @@ static inline void tguest_path(char *buf, size_t n, const char *guest)
 		snprintf(buf, n, "%s/guest/tests/%s", tbuild(), guest);
 }
 
+/* Prepares t from scratch: a test's tvm_t lives on its stack, and a stale
+ * got_result there would end the wait for a console line at once. */
 static inline void tvm_config(tvm_t *t, const char *guest, kvm_worker_config_t *c)
 {
 	static char vmm[512];
+	memset(t, 0, sizeof(*t));
 	snprintf(t->dir, sizeof(t->dir), "/tmp/mvm-kvm-test.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(t->dir));
 	snprintf(t->ctl, sizeof(t->ctl), "%s/ctl.sock", t->dir);
@@ -171,6 +174,22 @@ static inline long long tconsole_num(const tvm_t *t, const char *key)
 	const char *p = t->console ? strstr(t->console, pat) : NULL;
 	ck_assert_msg(p, "no %s in console: %s", key, t->console ? t->console : "");
 	return strtoll(p + strlen(pat), NULL, 0);
+}
+
+/* A shutdown fault on a host that resets the vCPU at a triple fault
+ * (mvmt_kvm_shutdown_keeps_regs): it says the registers are lost, and
+ * neither the RESULT nor the result file carries the reset state as the
+ * guest's. */
+static inline void tcheck_shutdown_regs_lost(const tvm_t *t)
+{
+	kvm_result_t f;
+
+	ck_assert_int_eq(t->res.fault, KVM_FAULT_SHUTDOWN);
+	ck_assert(!t->res.regs_valid);
+	ck_assert_ptr_nonnull(strstr(t->res.message, "registers lost"));
+	ck_assert_int_eq(kvm_result_read(t->result, &f), 0);
+	ck_assert_int_eq(f.fault, KVM_FAULT_SHUTDOWN);
+	ck_assert(!f.regs_valid);
 }
 
 static inline int tkvm_present(void)

@@ -510,6 +510,11 @@ bool mvmt_have_kvm(void)
 	return true;
 }
 
+bool mvmt_kvm_shutdown_keeps_regs(void)
+{
+	return access("/sys/module/kvm_amd", F_OK) != 0;
+}
+
 const char *mvmt_kvm_skip_reason(void)
 {
 	int st;

@@ -89,6 +89,12 @@ bool mvmt_have_kvm(void);
  * sandboxed worker would hang. The probe's child is left behind if it hangs.
  */
 const char *mvmt_kvm_skip_reason(void);
+/*
+ * False on hosts whose KVM resets the vCPU at a triple fault (kvm_amd: the
+ * VMCB is undefined after a SHUTDOWN intercept), where mvm-vmm reports a
+ * shutdown fault without registers; true where they survive (PVM, Intel).
+ */
+bool mvmt_kvm_shutdown_keeps_regs(void);
 /* Gone, or a zombie its new parent (init) has not reaped yet. */
 bool mvmt_process_ended(pid_t pid);
 /* A VM is Stopped once its worker's RESULT is in; the process follows. */

@@ -168,7 +168,7 @@ START_TEST(test_spawn_detached)
 	snprintf(log, sizeof(log), "%s/out.log", dir);
 	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	int leak = open("/dev/null", O_RDONLY); /* not CLOEXEC: must not reach the child anyway */
-	ck_assert_int_eq(ch_process_spawn(argv, logfd, &pid, &pidfd), 0);
+	ck_assert_int_eq(ch_process_spawn(argv, logfd, NULL, NULL, &pid, &pidfd), 0);
 	close(leak);
 	ck_assert_int_ge(pidfd, 0);
 
@@ -210,7 +210,55 @@ START_TEST(test_spawn_detached)
 
 	char *missing[] = { (char *)"/nonexistent/cloud-hypervisor", NULL };
 	logfd = open(log, O_WRONLY | O_APPEND | O_CLOEXEC);
-	ck_assert_int_eq(ch_process_spawn(missing, logfd, &pid, &pidfd), -ENOENT);
+	ck_assert_int_eq(ch_process_spawn(missing, logfd, NULL, NULL, &pid, &pidfd), -ENOENT);
+	close(logfd);
+}
+END_TEST
+
+typedef struct gate {
+	pid_t seen;
+	char marker[200];
+	int ret;
+} gate_t;
+
+/* The hook runs with the child forked but not yet exec'd; -EIO refuses. */
+static int gate_hook(pid_t pid, void *userdata)
+{
+	gate_t *g = userdata;
+
+	g->seen = pid;
+	ck_assert_msg(access(g->marker, F_OK) < 0, "the child ran before the hook answered");
+	return g->ret;
+}
+
+START_TEST(test_spawn_gated)
+{
+	gate_t g = { 0 };
+	char log[128], cmd[300], *argv[] = { (char *)"/bin/sh", (char *)"-c", cmd, NULL };
+	pid_t pid = 0;
+	int pidfd = -1, st;
+
+	snprintf(log, sizeof(log), "%s/out.log", dir);
+	snprintf(g.marker, sizeof(g.marker), "%s/ran", dir);
+	snprintf(cmd, sizeof(cmd), "touch '%s'", g.marker);
+	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+	/* refused: killed before its exec, never runs */
+	g.ret = -EIO;
+	ck_assert_int_eq(ch_process_spawn(argv, logfd, gate_hook, &g, &pid, &pidfd), -EIO);
+	ck_assert_int_gt(g.seen, 0);
+	ck_assert_int_eq(waitpid(g.seen, &st, WNOHANG), -1); /* already reaped */
+	ck_assert_int_lt(access(g.marker, F_OK), 0);
+
+	/* accepted: the same child pid then runs argv */
+	g = (gate_t){ .ret = 0 };
+	snprintf(g.marker, sizeof(g.marker), "%s/ran", dir);
+	ck_assert_int_eq(ch_process_spawn(argv, logfd, gate_hook, &g, &pid, &pidfd), 0);
+	ck_assert_int_eq(pid, g.seen);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(access(g.marker, F_OK), 0);
+	close(pidfd);
 	close(logfd);
 }
 END_TEST
@@ -228,6 +276,7 @@ int main(void)
 	tcase_add_test(tc, test_probe_cache);
 	tcase_add_test(tc, test_log_last_line);
 	tcase_add_test(tc, test_spawn_detached);
+	tcase_add_test(tc, test_spawn_gated);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -667,6 +667,36 @@ static void record_runtime(ch_vm_t *c, const char *binary)
 	c->vm->backend_state = st;
 }
 
+typedef struct ch_spawn_record {
+	ch_vm_t *c;
+	const char *binary;
+} ch_spawn_record_t;
+
+/*
+ * Called between cloud-hypervisor's fork and its exec: its pid (and start
+ * time) go to the VM's state file first. A restarted mvmd then finds every
+ * cloud-hypervisor that ever ran; one killed before this write leaves a
+ * child that never execs (ch_process_spawn's gate), not an orphan that no
+ * record names, and one that cannot write it refuses the start.
+ */
+static int record_spawned(pid_t pid, void *userdata)
+{
+	ch_spawn_record_t *rec = userdata;
+	vm_t *vm = rec->c->vm;
+	int r;
+
+	vm->pid = pid;
+	(void)kvm_worker_proc_start_time(pid, &vm->pid_starttime);
+	vm->has_exit_code = false;
+	record_runtime(rec->c, rec->binary);
+	r = manager_save(rec->c->m, vm);
+	if (r < 0) {
+		vm->pid = 0;
+		vm->pid_starttime = 0;
+	}
+	return r;
+}
+
 /* What cloud-hypervisor is told about the VM, from its spec and paths. */
 static ch_launch_t launch_of(const ch_vm_t *c, const char *binary)
 {
@@ -725,16 +755,16 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 		r = negative_errno();
 		goto fail;
 	}
-	r = ch_process_spawn(argv, log_fd, &c->pid, &c->pidfd);
+	ch_spawn_record_t rec = { .c = c, .binary = binary };
+	r = ch_process_spawn(argv, log_fd, record_spawned, &rec, &c->pid, &c->pidfd);
 	if (r < 0) {
+		vm->pid = 0;
+		vm->pid_starttime = 0;
 		if (asprintf(ret_cause, "cannot start %s: %s", binary, strerror(-r)) < 0)
 			*ret_cause = NULL;
 		goto fail;
 	}
 	c->is_child = true;
-	vm->pid = c->pid;
-	(void)kvm_worker_proc_start_time(c->pid, &vm->pid_starttime);
-	vm->has_exit_code = false;
 	r = ch_vm_attach(c);
 	if (r < 0) {
 		pidfd_kill(c->pidfd, SIGKILL);
@@ -744,8 +774,6 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 			*ret_cause = NULL;
 		goto fail;
 	}
-	record_runtime(c, binary);
-	(void)manager_save(m, vm);
 	return 0;
 fail:
 	ch_vm_free(c);
@@ -881,6 +909,11 @@ static int ch_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 			close(pidfd);
 			r = -ESRCH;
 		}
+	}
+	if (r < 0 && vm->pid <= 0) {
+		/* Its pid is written before anything runs: none, no process. */
+		*ret_cause = strdup("start interrupted: mvmd stopped before cloud-hypervisor ran");
+		return -ENOENT;
 	}
 	if (r < 0) {
 		vm->pid = 0;

@@ -88,26 +88,49 @@ static void child_env(char *envp[static 4])
 	envp[n] = NULL;
 }
 
-/* In the child: fds 0-2 set up, everything else closed, then exec. */
-static _Noreturn void child_exec(char *const argv[], int in_fd, int out_fd, int err_fd, int report_fd)
+/* Close every fd from 3 up but keep_a and keep_b (-1: none). */
+static void close_all_but(int keep_a, int keep_b)
+{
+	const int keep[2] = { MIN(keep_a, keep_b), MAX(keep_a, keep_b) };
+	unsigned from = 3;
+
+	for (int i = 0; i < 2; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if ((unsigned)keep[i] > from)
+			close_range(from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	close_range(from, ~0u, 0);
+}
+
+/*
+ * In the child: fds 0-2 set up, everything else closed, then (with a
+ * gate_fd) wait for the parent's go, then exec. A gate that reads EOF
+ * means the parent died (or gave up) before the go: exit, never exec.
+ */
+static _Noreturn void child_exec(char *const argv[], int in_fd, int out_fd, int err_fd, int report_fd, int gate_fd)
 {
 	char *envp[ELEMENTSOF(env_keep) + 1];
 
 	child_env(envp);
 	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		goto fail;
-	/* Every fd of mvmd but the report pipe (CLOEXEC) goes. */
-	if (report_fd < 0) {
-		close_range(3, ~0u, 0);
-	} else {
-		if (report_fd > 3)
-			close_range(3, (unsigned)report_fd - 1, 0);
-		close_range((unsigned)report_fd + 1, ~0u, 0);
-	}
+	/* Every fd of mvmd but the report and gate pipes (CLOEXEC) goes. */
+	close_all_but(report_fd, gate_fd);
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	if (gate_fd >= 0) {
+		char go;
+		ssize_t n;
+		do
+			n = read(gate_fd, &go, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			_exit(127);
+	}
 	execve(argv[0], argv, envp);
 fail:;
 	int e = errno;
@@ -137,7 +160,7 @@ int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, cha
 	if (pid < 0)
 		return negative_errno();
 	if (pid == 0)
-		child_exec(argv, null_fd, wr, null_fd, -1);
+		child_exec(argv, null_fd, wr, null_fd, -1, -1);
 	wr = safe_close(wr);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
@@ -186,10 +209,19 @@ int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, cha
 	return 0;
 }
 
-int ch_process_spawn(char *const argv[], int log_fd, pid_t *ret_pid, int *ret_pidfd)
+/* Kill and reap a child that must not run on. */
+static void child_abort(pid_t pid)
 {
-	_cleanup_close_ int null_fd = -1, rd = -1, wr = -1;
-	int pipefd[2], err = 0, pidfd;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec, void *userdata, pid_t *ret_pid,
+		     int *ret_pidfd)
+{
+	_cleanup_close_ int null_fd = -1, rd = -1, wr = -1, gate_rd = -1, gate_wr = -1;
+	int pipefd[2], err = 0, pidfd, r;
 	ssize_t n;
 	pid_t pid;
 
@@ -203,6 +235,15 @@ int ch_process_spawn(char *const argv[], int log_fd, pid_t *ret_pid, int *ret_pi
 		return negative_errno();
 	rd = pipefd[0];
 	wr = pipefd[1];
+	/* The gate: the child execs only once the parent wrote its go, and
+	 * the write end lives in the parent alone, so a parent killed before
+	 * its go leaves a child that reads EOF and exits. */
+	if (before_exec) {
+		if (pipe2(pipefd, O_CLOEXEC) < 0)
+			return negative_errno();
+		gate_rd = pipefd[0];
+		gate_wr = pipefd[1];
+	}
 	pid = fork();
 	if (pid < 0)
 		return negative_errno();
@@ -214,24 +255,37 @@ int ch_process_spawn(char *const argv[], int log_fd, pid_t *ret_pid, int *ret_pi
 			(void)!write(wr, &e, sizeof(e));
 			_exit(127);
 		}
-		child_exec(argv, null_fd, log_fd, log_fd, wr);
+		child_exec(argv, null_fd, log_fd, log_fd, wr, gate_rd);
 	}
 	wr = safe_close(wr);
+	gate_rd = safe_close(gate_rd);
+	pidfd = pidfd_open_(pid);
+	if (pidfd < 0) {
+		r = negative_errno();
+		child_abort(pid);
+		return r;
+	}
+	r = 0;
+	if (before_exec) {
+		r = before_exec(pid, userdata);
+		if (r < 0) {
+			child_abort(pid);
+			close(pidfd);
+			return r;
+		}
+		/* EPIPE: the child is gone already (its setsid failed), and
+		 * its report says why. */
+		if (write(gate_wr, "g", 1) != 1)
+			r = negative_errno();
+		gate_wr = safe_close(gate_wr);
+	}
 	do
 		n = read(rd, &err, sizeof(err));
 	while (n < 0 && errno == EINTR);
-	if (n == sizeof(err)) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		return err > 0 ? -err : -EIO;
-	}
-	pidfd = pidfd_open_(pid);
-	if (pidfd < 0) {
-		int r = negative_errno();
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		return r;
+	if (n == sizeof(err) || r < 0) {
+		child_abort(pid);
+		close(pidfd);
+		return n == sizeof(err) ? (err > 0 ? -err : -EIO) : r;
 	}
 	*ret_pid = pid;
 	*ret_pidfd = pidfd;

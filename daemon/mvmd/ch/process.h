@@ -26,6 +26,9 @@ int ch_binary_find(const char *name, char **ret);
  */
 int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, char *ret_text, size_t text_size);
 
+/* Called with the child's pid before it may exec: < 0 refuses the exec. */
+typedef int (*ch_spawn_hook_t)(pid_t pid, void *userdata);
+
 /*
  * Start argv[0] with argv in a new session (setsid), stdin /dev/null,
  * stdout and stderr appended to log_fd, no other fds, an environment of
@@ -33,8 +36,15 @@ int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, cha
  * in mvmd's process group and gets no signal when mvmd ends. Returns once
  * the exec happened (or failed: its errno, e.g. -ENOENT, -EACCES), with a
  * pidfd for it.
+ *
+ * With before_exec, the forked child waits before its exec until
+ * before_exec(pid, userdata) returned >= 0 (a negative return kills it and
+ * is returned): the caller records the pid durably there, and a caller
+ * killed before then leaves a child that exits without ever running
+ * argv[0], never an untracked one.
  */
-int ch_process_spawn(char *const argv[], int log_fd, pid_t *ret_pid, int *ret_pidfd);
+int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec, void *userdata, pid_t *ret_pid,
+		     int *ret_pidfd);
 
 /*
  * What the configured binary is, cached by path, device, inode, size and

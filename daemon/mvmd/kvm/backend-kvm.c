@@ -671,11 +671,18 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 			apply_end(m, vm, &res, NULL);
 			return 1;
 		}
-		if (vm->state == VM_STATE_STARTING && vm->pid <= 0)
-			*ret_cause = strdup("start interrupted: no worker took the VM over while mvmd was down");
-		else
-			*ret_cause = strdup("worker lost while mvmd was down");
+		/* The pid is written behind, so a worker answered Running may
+		 * have none on disk. But its result file is made (empty) just
+		 * before it is spawned or assigned, after the Starting record,
+		 * and a start removes the last run's first (forget_run): no
+		 * file, no worker ever took this run. */
+		bool started = vm->pid > 0 || access(result, F_OK) == 0;
 		vm->pid = 0;
+		if (!started) {
+			*ret_cause = strdup("start interrupted: no worker took the VM over while mvmd was down");
+			return -ENOENT;
+		}
+		*ret_cause = strdup("worker lost while mvmd was down");
 		return -ESRCH;
 	}
 	k = calloc(1, sizeof(*k));

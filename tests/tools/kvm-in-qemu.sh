@@ -1,0 +1,244 @@
+#!/bin/bash
+# Run KVM test suites on a host without a usable /dev/kvm: boot a Linux
+# guest under QEMU's software emulation (TCG) with AMD SVM emulated, let
+# that guest's kvm_amd give it a real /dev/kvm, and run the suites there.
+#
+#   tests/tools/kvm-in-qemu.sh [suite...]
+#
+# A suite is a binary's name under $BUILD/tests/integration or
+# $BUILD/tests/unit (check_kvm_guest); with none, the KVM suites below.
+# Each suite's output is printed and kept in $BUILD/kvm-in-qemu/logs/NAME.log;
+# the last line is "N passed, M failed, K skipped", counted as tests/run
+# counts. Exit status: 0 when nothing failed.
+#
+# Environment:
+#   BUILD               build tree to test (default: build)
+#   KIQ_KERNEL          a linux-image-*.deb or a vmlinuz whose modules are in
+#                       ../lib/modules (default: Debian's cloud kernel,
+#                       fetched once with apt-get download)
+#   KIQ_MEM, KIQ_SMP    guest memory and CPUs (default 2G, 1: the host's
+#                       cores are shared; one emulated CPU is enough)
+#   KIQ_CPU             QEMU -cpu model (default max: SVM with nested paging)
+#   KIQ_KVM_AMD         kvm_amd module options (e.g. npt=0)
+#   KIQ_TIMEOUT         seconds before the whole QEMU run is killed (7200)
+#   KIQ_WORK            where generated files go (default $BUILD/kvm-in-qemu)
+#   KIQ_LOGS=1          keep the tests' temp dirs and print every mvmd.log
+#                       of a failed suite (lines "@@KIQ-LOG path: ...")
+#   CK_DEFAULT_TIMEOUT  per test case, in the guest (default 600: emulated)
+#
+# Needs qemu-system-x86 and busybox-static. Not part of `make check`:
+# `make check-kvm-in-qemu` runs it (docs/hacking.md).
+#
+# The guest's KVM is kvm_amd on an emulated CPU, so everything runs tens
+# of times slower than on a KVM host. Cases that assume speed fail here
+# without a defect behind them: check_mvmd_workload's test_timeout (the
+# 300 ms timeout passes before the guest is Running: StartFailed) and
+# test_kill9_readopt_running (the 1 s workload ends while mvmd restarts),
+# and, on a loaded host, any request answered past mvmtest's 10 s
+# (test_exit_codes, test_twenty_parallel, check_mvmd_fds) or an exec past
+# its 30 s (check_mvmd_exec's 17 MiB blob). check_mvmd_events'
+# test_vm_ends_are_logged fails when mvmd is killed before a kvm worker's
+# pid, written behind, is on disk: the restarted mvmd then takes a start
+# answered Running for StartFailed (a real gap that speed only widens).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+BUILD=$(cd "$BUILD" && pwd)
+WORK=${KIQ_WORK:-$BUILD/kvm-in-qemu}
+LOGDIR=$WORK/logs
+DEFAULT_SUITES="check_kvm_guest check_kvm_assign check_kvm_worker check_kvm_warm
+	check_mvmd_kvm check_mvmd_workload check_mvmd_secrets check_mvmd_crash
+	check_mvmd_diskfull check_mvmd_hostile check_mvmd_pool check_mvmd_events
+	check_mvmd_exec check_kvm_workload check_kvm_vsock check_mvmd_access
+	check_mvmd_fds"
+
+die() { echo "kvm-in-qemu: $*" >&2; exit 2; }
+
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+BUSYBOX=$(command -v busybox || true)
+[ -n "$BUSYBOX" ] && ! ldd "$BUSYBOX" >/dev/null 2>&1 ||
+	die "a static busybox is needed (apt-get install busybox-static)"
+
+suites=("$@")
+# shellcheck disable=SC2206
+[ ${#suites[@]} -gt 0 ] || suites=($DEFAULT_SUITES)
+for s in "${suites[@]}"; do
+	[ -x "$BUILD/tests/integration/$s" ] || [ -x "$BUILD/tests/unit/$s" ] ||
+		die "no suite $s under $BUILD/tests/{integration,unit}"
+done
+
+mkdir -p "$WORK" "$LOGDIR"
+
+# --- the kernel and its modules ---------------------------------------
+kdir=$WORK/kernel
+if [ -n "${KIQ_KERNEL:-}" ] && [[ $KIQ_KERNEL == *.deb ]]; then
+	rm -rf "$kdir"; mkdir -p "$kdir"
+	dpkg-deb -x "$KIQ_KERNEL" "$kdir"
+elif [ -n "${KIQ_KERNEL:-}" ]; then
+	kdir=$(cd "$(dirname "$KIQ_KERNEL")/.." && pwd)
+elif ! ls "$kdir"/boot/vmlinuz-* >/dev/null 2>&1; then
+	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9].*-cloud-amd64\)$/\1/p' | head -n1)
+	[ -n "$pkg" ] || die "cannot name Debian's cloud kernel package; set KIQ_KERNEL"
+	(cd "$WORK" && apt-get download "$pkg" >/dev/null) || die "apt-get download $pkg failed"
+	mkdir -p "$kdir"
+	dpkg-deb -x "$WORK/${pkg}"_*.deb "$kdir"
+fi
+if [ -n "${KIQ_KERNEL:-}" ] && [[ $KIQ_KERNEL != *.deb ]]; then
+	vmlinuz=$KIQ_KERNEL
+else
+	vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -n1)
+fi
+[ -f "$vmlinuz" ] || die "no kernel at $vmlinuz"
+kver=$(basename "$(ls -d "$kdir"/lib/modules/*/ | head -n1)")
+kmods=$kdir/lib/modules/$kver/kernel
+
+# --- the initramfs ----------------------------------------------------
+root=$WORK/root
+rm -rf "$root"
+mkdir -p "$root"/{bin,proc,sys,dev,tmp,etc,mods,build/tests,src}
+cp "$BUSYBOX" "$root/bin/busybox"
+# kvm-amd needs kvm, which needs irqbypass (their modinfo "depends=").
+for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko; do
+	cp "$kmods/$m" "$root/mods/"
+done
+
+# The build tree as the suites find it through MVM_BUILD_DIR.
+cp -a "$BUILD/bin" "$BUILD/wasm-programs" "$root/build/"
+mkdir -p "$root/build/guest"
+for f in "$BUILD"/guest/*; do
+	case $(basename "$f") in obj|*.a) continue;; esac
+	cp -a "$f" "$root/build/guest/"
+done
+mkdir -p "$root/build/tests/integration" "$root/build/tests/unit"
+for s in "${suites[@]}"; do
+	for d in integration unit; do
+		if [ -x "$BUILD/tests/$d/$s" ]; then cp -a "$BUILD/tests/$d/$s" "$root/build/tests/$d/"; fi
+	done
+done
+if [ -d "$BUILD/tests/doubles" ]; then cp -a "$BUILD/tests/doubles" "$root/build/tests/"; fi
+
+# Every shared library those binaries load, with the dynamic loader.
+for f in "$root"/build/bin/* "$root"/build/tests/*/*; do
+	[ -f "$f" ] || continue
+	{ ldd "$f" 2>/dev/null || true; } | awk '$3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+done | sort -u | while read -r lib; do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+	# Also under the path the loader was built with (usr-merged hosts).
+	real=$(readlink -f "$lib")
+	[ "$real" = "$lib" ] || { mkdir -p "$root$(dirname "$real")"; cp -L "$lib" "$root$real"; }
+done
+[ -e "$root/lib64/ld-linux-x86-64.so.2" ] || die "no dynamic loader collected"
+
+# check_mvmd_access's accounts, as its groupadd/useradd would make them
+# (the guest has no passwd package).
+printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nmvmdtest:x:999:999::/nonexistent:/usr/sbin/nologin\n' >"$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\nmvmdtest:x:999:\n' >"$root/etc/group"
+printf 'root:*:1::::::\n' >"$root/etc/shadow"
+
+printf 'SUITES="%s"\nCK_DEFAULT_TIMEOUT=%s\nKVM_AMD_OPTS="%s"\nKIQ_LOGS=%s\n' "${suites[*]}" \
+	"${CK_DEFAULT_TIMEOUT:-600}" "${KIQ_KVM_AMD:-}" "${KIQ_LOGS:-}" >"$root/kiq.env"
+
+cat >"$root/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+ip link set lo up 2>/dev/null
+. /kiq.env
+insmod /mods/irqbypass.ko
+insmod /mods/kvm.ko
+insmod /mods/kvm-amd.ko $KVM_AMD_OPTS
+echo "@@KIQ-INFO $(grep -o -w -E 'svm|npt|vgif|nrip_save' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+dmesg | grep -i -E 'kvm|svm' | sed 's/^/@@KIQ-DMESG /'
+if [ ! -c /dev/kvm ]; then
+	echo "@@KIQ-NOKVM"
+	poweroff -f
+fi
+export MVM_BUILD_DIR=/build MVM_SRC_DIR=/src CK_DEFAULT_TIMEOUT
+export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export PATH=/bin HOME=/ TMPDIR=/tmp
+[ -n "$KIQ_LOGS" ] && export MVM_KEEP_TEST_DIRS=1
+cd /
+for s in $SUITES; do
+	t=/build/tests/integration/$s
+	[ -x $t ] || t=/build/tests/unit/$s
+	echo "@@KIQ-BEGIN $s"
+	start=$(cut -d. -f1 /proc/uptime)
+	$t </dev/null 2>&1
+	rc=$?
+	secs=$(( $(cut -d. -f1 /proc/uptime) - start ))
+	if [ -n "$KIQ_LOGS" ] && [ $rc != 0 ] && [ $rc != 77 ]; then
+		for f in $(find /tmp -name mvmd.log); do sed "s|^|@@KIQ-LOG $f: |" $f; done
+	fi
+	[ -n "$KIQ_LOGS" ] && rm -rf /tmp/* 2>/dev/null
+	echo "@@KIQ-END $s rc=$rc secs=$secs"
+done
+echo "@@KIQ-DONE"
+poweroff -f
+EOF
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$WORK/initramfs.cpio.gz"
+
+# --- boot, then count -------------------------------------------------
+console=$WORK/console.log
+echo "kvm-in-qemu: booting $(basename "$vmlinuz") under TCG with ${#suites[@]} suite(s); progress: tail -f $console.raw"
+t0=$SECONDS
+set +e
+# The serial port goes straight to a file, so that `tail -f` shows progress.
+rm -f "$console.raw"
+timeout "${KIQ_TIMEOUT:-7200}" nice -n 19 qemu-system-x86_64 -accel tcg -cpu "${KIQ_CPU:-max}" \
+	-m "${KIQ_MEM:-2G}" -smp "${KIQ_SMP:-1}" -display none -monitor none -no-reboot \
+	-nodefaults -serial "file:$console.raw" -kernel "$vmlinuz" -initrd "$WORK/initramfs.cpio.gz" \
+	-append "console=ttyS0 quiet loglevel=3 panic=-1" </dev/null
+qrc=$?
+tr -d '\r' <"$console.raw" >"$console"
+set -e
+echo "kvm-in-qemu: QEMU ran $((SECONDS - t0))s (exit $qrc); console in $console"
+[ $qrc -eq 124 ] && echo "kvm-in-qemu: QEMU killed after ${KIQ_TIMEOUT:-7200}s"
+
+grep '^@@KIQ-INFO' "$console" | sed 's/^@@KIQ-INFO /guest cpu flags: /' || true
+if grep -q '^@@KIQ-NOKVM' "$console" || ! grep -q '^@@KIQ-BEGIN' "$console"; then
+	sed -n 's/^@@KIQ-DMESG //p' "$console"
+	die "no /dev/kvm in the guest (or it never got to the suites); see $console"
+fi
+
+passed=0 failed=0 skipped=0
+for s in "${suites[@]}"; do
+	log=$LOGDIR/$s.log
+	awk -v s="$s" '$0 == "@@KIQ-BEGIN " s { on = 1; next } on && index($0, "@@KIQ-END " s " ") == 1 { exit } on' \
+		"$console" >"$log"
+	end=$(grep -m1 "^@@KIQ-END $s " "$console" || true)
+	p=0 f=0 k=0 rc=-1 secs=?
+	if [ -n "$end" ]; then
+		rc=$(sed -E 's/.* rc=([0-9]+).*/\1/' <<<"$end")
+		secs=$(sed -E 's/.* secs=([0-9]+).*/\1/' <<<"$end")
+	fi
+	echo "==== $s ===="
+	cat "$log"
+	if line=$(grep -E '^[0-9]+%: Checks: [0-9]+' "$log" | tail -n1) && [ -n "$line" ]; then
+		n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+		fl=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+		er=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+		f=$((fl + er)); p=$((n - f))
+		k=$(grep -c '^SKIP:' "$log" || true); p=$((p - k)); [ $p -lt 0 ] && p=0
+	elif [ "$rc" = 77 ]; then
+		k=1
+	elif [ "$rc" = 0 ]; then
+		p=1
+	fi
+	[ "$rc" != 0 ] && [ "$rc" != 77 ] && [ $f -eq 0 ] && f=1
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + k))
+	verdict=ok; [ "$rc" = 77 ] && verdict=SKIP; [ $f -gt 0 ] && verdict=FAIL
+	[ -n "$end" ] || verdict="FAIL (never finished)"
+	printf '%s %s: %d passed %d failed %d skipped, %ss in the guest\n' "$verdict" "$s" $p $f $k "$secs"
+done
+echo "$passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]
