@@ -72,33 +72,64 @@ $(BUILD)/config.mk: packaging/build-deps packaging/install-deps
 	   echo "CHECK_CFLAGS := $$(pkg-config --cflags check)"; \
 	   echo "CHECK_LIBS := $$(pkg-config --libs check)"; } > $@.tmp && mv $@.tmp $@
 
-CPPFLAGS_BASE := -D_GNU_SOURCE -DMVM_VERSION=\"$(VERSION)\" -I. -Ilib -Irpc
+CPPFLAGS_BASE := -D_GNU_SOURCE -DMVM_VERSION=\"$(VERSION)\"
 CFLAGS_BASE := -std=gnu11 $(OPT) -g -pipe -fno-strict-aliasing $(WARNINGS) $(SAN_FLAGS)
 DEPFLAGS = -MMD -MP
-ALL_CFLAGS = $(CPPFLAGS_BASE) $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
+# Include roots by execution context: a file finds only the headers of
+# its own context and of lib/ (shared code), so an include across
+# contexts does not compile. Tests, benchmarks and fuzz targets see all.
+INC_MVMD := -Ilib -Irpc -Idaemon/mvmd
+INC_VMM := -Ilib -Idaemon/vmm
+INC_LINUX := -Ilib -Iinit/linux
+INC_LIB := -Ilib
+INC_MVMCTL := -Ilib -Idaemon/mvmctl
+INC_ALL := -I. -Ilib -Irpc -Idaemon/mvmd -Idaemon/vmm -Iinit/linux
+INC = $(INC_ALL)
+ALL_CFLAGS = $(CPPFLAGS_BASE) $(INC) $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 
 # --- components --------------------------------------------------------------
-# libmvm.a:      lib/*.c lib/util/*.c lib/kvm/*.c lib/ch/*.c lib/sandbox/*.c lib/exec/*.c
-# libmvmwasm.a:  lib/wasm/*.c (host build; the guest build is in its section)
-# libmvmrpc.a:   rpc/*.c
-LIB_SRCS := $(wildcard lib/*.c lib/util/*.c lib/kvm/*.c lib/ch/*.c lib/sandbox/*.c lib/exec/*.c)
+# One archive per folder, named after where its code runs (docs/hacking.md,
+# "Layout"); each program links only the archives of its context:
+#   libmvmd.a     daemon/mvmd/ with kvm/, ch/   mvmd
+#   libmvmrpc.a   rpc/                          mvmd
+#   libvmm.a      daemon/vmm/                   mvm-vmm
+#   libinit.a     init/linux/ (host build)      tests only: mvm-init is built with musl below
+#   libproto.a    lib/proto/                    mvmd, mvm-vmm (guests build exec-frame.c their way)
+#   libmvmwasm.a  lib/wasm/                     mvmd, mvm-wasm (guests build it their way)
+#   libutil.a     lib/util/                     every host program
+# tests/suites/link-separation.sh proves it on the linked binaries.
+MVMD_SRCS := $(filter-out daemon/mvmd/main.c,$(wildcard daemon/mvmd/*.c daemon/mvmd/*/*.c))
+VMM_SRCS := $(filter-out daemon/vmm/main.c,$(wildcard daemon/vmm/*.c))
+INITLIB_SRCS := $(filter-out init/linux/main.c,$(wildcard init/linux/*.c))
+PROTO_SRCS := $(wildcard lib/proto/*.c)
+UTIL_SRCS := $(wildcard lib/util/*.c)
 WASM_SRCS := $(wildcard lib/wasm/*.c)
+# The interpreter and WASI core, without the POSIX binding: what builds freestanding.
+WASM_CORE_SRCS := $(filter-out lib/wasm/wasi-posix.c,$(WASM_SRCS))
 RPC_SRCS := $(wildcard rpc/*.c)
-BIN_SRCS := $(wildcard daemon/*.c)
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 UNIT_SRCS := $(wildcard tests/unit/check_*.c)
 INTEG_SRCS := $(wildcard tests/integration/check_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-LIBMVM := $(BUILD)/lib/libmvm.a
+LIBMVMD := $(BUILD)/lib/libmvmd.a
+LIBVMM := $(BUILD)/lib/libvmm.a
+LIBINIT := $(BUILD)/lib/libinit.a
+LIBPROTO := $(BUILD)/lib/libproto.a
+LIBUTIL := $(BUILD)/lib/libutil.a
 LIBWASM := $(BUILD)/lib/libmvmwasm.a
 LIBRPC := $(BUILD)/lib/libmvmrpc.a
 LIBTEST := $(BUILD)/lib/libmvmtest.a
-ALL_LIBS := $(LIBRPC) $(LIBMVM) $(LIBWASM)
+MVMD_LIBS := $(LIBRPC) $(LIBMVMD) $(LIBPROTO) $(LIBWASM) $(LIBUTIL)
+VMM_LIBS := $(LIBVMM) $(LIBPROTO) $(LIBUTIL)
+WASM_TOOL_LIBS := $(LIBWASM) $(LIBUTIL)
+# Tests, benchmarks and test tools link everything.
+ALL_LIBS := $(LIBRPC) $(LIBMVMD) $(LIBVMM) $(LIBINIT) $(LIBPROTO) $(LIBWASM) $(LIBUTIL)
 
-BINS := $(patsubst daemon/%.c,$(BUILD)/bin/%,$(BIN_SRCS))
+# Programs: daemon/<dir>/main.c or daemon/<tool>.c.
+BINS := $(BUILD)/bin/mvmd $(BUILD)/bin/mvm-vmm $(BUILD)/bin/mvm-wasm $(BUILD)/bin/mvmctl
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INTEG_SRCS))
 
@@ -109,6 +140,11 @@ EXTRA_CHECK_DEPS :=
 .PHONY: all check check-kvm-in-qemu bench fuzz demo install clean distclean help deps
 
 all: $(BINS) $(UNIT_TESTS) $(INTEG_TESTS)
+
+$(BUILD)/obj/daemon/mvmd/%.o $(BUILD)/obj/rpc/%.o: INC = $(INC_MVMD)
+$(BUILD)/obj/daemon/vmm/%.o: INC = $(INC_VMM)
+$(BUILD)/obj/init/linux/%.o: INC = $(INC_LINUX)
+$(BUILD)/obj/lib/%.o $(BUILD)/obj/daemon/mvm-wasm.o: INC = $(INC_LIB)
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/config.mk
 	@mkdir -p $(@D)
@@ -121,7 +157,11 @@ define archive
 	$(Q)rm -f $@ && ar rcs $@ $^
 endef
 
-$(LIBMVM): $(call obj,$(LIB_SRCS)) ; $(archive)
+$(LIBMVMD): $(call obj,$(MVMD_SRCS)) ; $(archive)
+$(LIBVMM): $(call obj,$(VMM_SRCS)) ; $(archive)
+$(LIBINIT): $(call obj,$(INITLIB_SRCS)) ; $(archive)
+$(LIBPROTO): $(call obj,$(PROTO_SRCS)) ; $(archive)
+$(LIBUTIL): $(call obj,$(UTIL_SRCS)) ; $(archive)
 $(LIBWASM): $(call obj,$(WASM_SRCS)) ; $(archive)
 $(LIBRPC): $(call obj,$(RPC_SRCS)) ; $(archive)
 $(LIBTEST): $(call obj,$(TESTLIB_SRCS)) ; $(archive)
@@ -131,10 +171,15 @@ $(BUILD)/lib/%.a:
 	@mkdir -p $(@D)
 	$(Q)rm -f $@ && ar rcs $@
 
-$(BUILD)/bin/%: $(BUILD)/obj/daemon/%.o $(ALL_LIBS)
+$(BUILD)/bin/mvmd: $(BUILD)/obj/daemon/mvmd/main.o $(MVMD_LIBS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(PKG_LIBS) -lm -lpthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(MVMD_LIBS) $(PKG_LIBS) -lm -lpthread
+
+$(BUILD)/bin/mvm-wasm: $(BUILD)/obj/daemon/mvm-wasm.o $(WASM_TOOL_LIBS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(WASM_TOOL_LIBS) -lm
 
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CHECK_CFLAGS) -Itests/lib
 
@@ -143,10 +188,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBTEST) $(ALL_LIBS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBTEST) $(ALL_LIBS) $(CHECK_LIBS) $(PKG_LIBS) -lm -lpthread
 
-# --- section: micro-VM guest (init/guest, tests/guests) — owned by kvm work --
+# --- section: micro-VM guest (init/microvm, tests/microvm-guests) — owned by kvm work
 # The guest is freestanding x86-64 (no libc, no OS, never sanitized): its
-# runtime (init/guest/*.c except main.c, plus start.S) is an archive that
-# mvm-guest and every tests/guests/*.c program link against. Freestanding
+# runtime (init/microvm/*.c except main.c, plus start.S) is an archive that
+# mvm-guest and every tests/microvm-guests/*.c program link against. Freestanding
 # objects from other components (the Wasm runtime) join mvm-guest through
 # GUEST_EXTRA_OBJS.
 GUEST_CC ?= gcc
@@ -154,26 +199,26 @@ GUEST_DIR := $(BUILD)/guest
 GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie \
                 -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
                 -fno-tree-loop-distribute-patterns -mno-red-zone -mcmodel=small \
-                -Iinit/guest -Ilib $(WARNINGS) -Wno-missing-prototypes
-GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,init/guest/guest.ld -Wl,--build-id=none \
+                -Iinit/microvm -Ilib $(WARNINGS) -Wno-missing-prototypes
+GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,init/microvm/guest.ld -Wl,--build-id=none \
                  -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack
-GUEST_RT_SRCS := $(filter-out init/guest/main.c,$(wildcard init/guest/*.c)) init/guest/start.S
+GUEST_RT_SRCS := $(filter-out init/microvm/main.c,$(wildcard init/microvm/*.c)) init/microvm/start.S
 GUEST_RT_OBJS := $(patsubst %,$(GUEST_DIR)/obj/%.o,$(GUEST_RT_SRCS))
 GUEST_EXTRA_OBJS ?=
-# The exec agent (init/guest/agent*.c) speaks lib/exec's frame protocol.
-GUEST_EXTRA_OBJS += $(GUEST_DIR)/obj/lib/exec/frame.c.o
+# The exec agent (init/microvm/agent*.c) speaks the exec frame protocol.
+GUEST_EXTRA_OBJS += $(GUEST_DIR)/obj/lib/proto/exec-frame.c.o
 # The Wasm runtime (lib/wasm, freestanding) joins mvm-guest: it runs the
-# VM's workload (init/guest/workload.c, docs/workloads.md).
-GUEST_WASM_OBJS := $(patsubst %,$(GUEST_DIR)/obj/%.o,$(wildcard lib/wasm/*.c))
+# VM's workload (init/microvm/wasm-workload.c, docs/workloads.md).
+GUEST_WASM_OBJS := $(patsubst %,$(GUEST_DIR)/obj/%.o,$(WASM_CORE_SRCS))
 GUEST_EXTRA_OBJS += $(GUEST_WASM_OBJS)
 $(GUEST_WASM_OBJS): GUEST_CFLAGS += -fno-math-errno -Wno-unused-parameter -Wno-missing-field-initializers
 $(GUEST_WASM_OBJS): $(wildcard lib/wasm/*.h lib/wasm/*.inc)
-GUEST_TEST_SRCS := $(wildcard tests/guests/*.c)
-GUEST_TESTS := $(patsubst tests/guests/%.c,$(GUEST_DIR)/tests/%,$(GUEST_TEST_SRCS))
-GUEST_DEPS := init/guest/guest.ld init/guest/mvm.h lib/kvm/guest-abi.h
+GUEST_TEST_SRCS := $(wildcard tests/microvm-guests/*.c)
+GUEST_TESTS := $(patsubst tests/microvm-guests/%.c,$(GUEST_DIR)/tests/%,$(GUEST_TEST_SRCS))
+GUEST_DEPS := init/microvm/guest.ld init/microvm/mvm.h lib/proto/guest-abi.h
 
 # -MMD: a guest object is rebuilt when any header it includes changes (a
-# struct that grew in init/guest/agent.h must not leave stale objects).
+# struct that grew in init/microvm/agent.h must not leave stale objects).
 $(GUEST_DIR)/obj/%.o: % $(GUEST_DEPS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  GUESTCC $<")
@@ -184,11 +229,11 @@ $(GUEST_DIR)/libguest.a: $(GUEST_RT_OBJS)
 	@mkdir -p $(@D)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(GUEST_DIR)/mvm-guest: $(GUEST_DIR)/obj/init/guest/main.c.o $(GUEST_EXTRA_OBJS) $(GUEST_DIR)/libguest.a
+$(GUEST_DIR)/mvm-guest: $(GUEST_DIR)/obj/init/microvm/main.c.o $(GUEST_EXTRA_OBJS) $(GUEST_DIR)/libguest.a
 	@$(if $(Q),echo "  GUESTLD $@")
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $^ -lgcc
 
-$(GUEST_DIR)/tests/%: $(GUEST_DIR)/obj/tests/guests/%.c.o $(GUEST_DIR)/libguest.a
+$(GUEST_DIR)/tests/%: $(GUEST_DIR)/obj/tests/microvm-guests/%.c.o $(GUEST_DIR)/libguest.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  GUESTLD $@")
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $^ -lgcc
@@ -202,14 +247,20 @@ EXTRA_ALL += $(GUEST_DIR)/mvm-guest $(GUEST_TESTS)
 # dynamic (the sanitizer runtimes need it). glibc warns that libcap-ng's
 # user-lookup functions, which the worker never calls, need NSS: those
 # lines are filtered, anything else is shown.
+VMM_SYSLIBS := -lseccomp -lcap-ng -lpthread
 ifneq ($(SANITIZE),1)
-$(BUILD)/bin/mvm-vmm: $(BUILD)/obj/daemon/mvm-vmm.o $(LIBMVM)
+$(BUILD)/bin/mvm-vmm: $(BUILD)/obj/daemon/vmm/main.o $(VMM_LIBS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@ (static)")
-	$(Q)$(CC) $(ALL_LDFLAGS) -static-pie -o $@ $< $(LIBMVM) -lseccomp -lcap-ng -lpthread 2>$@.ldlog || \
+	$(Q)$(CC) $(ALL_LDFLAGS) -static-pie -o $@ $< $(VMM_LIBS) $(VMM_SYSLIBS) 2>$@.ldlog || \
 	   { cat $@.ldlog >&2; rm -f $@.ldlog; exit 1; }
 	$(Q)grep -v -e 'statically linked applications requires at runtime' -e ': in function' $@.ldlog >&2 || true
 	$(Q)rm -f $@.ldlog
+else
+$(BUILD)/bin/mvm-vmm: $(BUILD)/obj/daemon/vmm/main.o $(VMM_LIBS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(VMM_LIBS) $(VMM_SYSLIBS)
 endif
 
 # The kvm floor benchmark (bench/kvm.sh), built with `all` so it cannot rot.
@@ -221,15 +272,15 @@ EXTRA_ALL += $(BUILD)/bench/kvm-floor
 
 
 # --- section: mvm-init (musl static) and initramfs — owned by Linux-guest work
-# The exec frame codec (lib/exec/frame*.c) is shared with the freestanding
+# The exec frame codec (lib/proto/exec-frame.c) is shared with the freestanding
 # micro-VM guest: prove on every `make check` that it compiles with
 # -ffreestanding -nostdlib and leaves only mem* symbols undefined.
-EXEC_FRAME_SRCS := $(wildcard lib/exec/frame*.c)
+EXEC_FRAME_SRCS := lib/proto/exec-frame.c
 FREESTANDING_STAMP := $(BUILD)/freestanding/exec-frame.ok
 FREESTANDING_FLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -nostdinc \
    -isystem $(shell $(CC) -print-file-name=include) -fno-stack-protector \
-   -fno-pic -mno-red-zone -I. -Ilib -Wall -Wextra -Werror
-$(FREESTANDING_STAMP): $(EXEC_FRAME_SRCS) lib/exec/frame.h
+   -fno-pic -mno-red-zone -Ilib -Wall -Wextra -Werror
+$(FREESTANDING_STAMP): $(EXEC_FRAME_SRCS) lib/proto/exec-frame.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FREE    $(EXEC_FRAME_SRCS)")
 	$(Q)for f in $(EXEC_FRAME_SRCS); do \
@@ -242,15 +293,17 @@ EXTRA_CHECK_DEPS += $(FREESTANDING_STAMP)
 
 # mvm-init: a static musl binary (never sanitized: it is PID 1 in a guest).
 MUSL_CC ?= musl-gcc
-INIT_SRCS := $(wildcard init/mvm-init/*.c) $(filter-out lib/exec/client.c lib/exec/call.c,$(wildcard lib/exec/*.c)) \
-   lib/util/kcmdline.c lib/util/sha256.c lib/blob-fetch.c lib/wasi-posix.c $(WASM_SRCS)
+# Its sources: init/linux (PID 1, the exec agent, the blob fetch) and the
+# shared code it needs from lib/.
+INIT_SRCS := $(wildcard init/linux/*.c) lib/proto/exec-frame.c \
+   lib/util/kcmdline.c lib/util/sha256.c $(WASM_SRCS)
 INIT_OBJS := $(patsubst %.c,$(BUILD)/musl/%.o,$(INIT_SRCS))
 MVM_INIT := $(BUILD)/bin/mvm-init
 INIT_CFLAGS := -std=gnu11 -Os -g -pipe -D_GNU_SOURCE -DMVM_VERSION=\"$(VERSION)\" \
-   -I. -Ilib -fno-strict-aliasing $(WARNINGS)
+   $(INC_LINUX) -fno-strict-aliasing $(WARNINGS)
 # The interpreter and the module's hash check are the hot path of a Wasm
 # exec: -O2, as on the host.
-$(BUILD)/musl/lib/wasm/%.o: INIT_CFLAGS += -O2 -fno-math-errno
+$(patsubst %.c,$(BUILD)/musl/%.o,$(WASM_CORE_SRCS)): INIT_CFLAGS += -O2 -fno-math-errno
 $(BUILD)/musl/lib/util/sha256.o: INIT_CFLAGS += -O2
 $(BUILD)/musl/%.o: %.c
 	@mkdir -p $(@D)
@@ -269,21 +322,22 @@ $(MVM_INIT): $(INIT_OBJS)
 INITRAMFS := $(BUILD)/guest/initramfs.cpio.gz
 INITRAMFS_MODULES ?=
 INITRAMFS_KO := $(if $(INITRAMFS_MODULES),$(sort $(wildcard $(INITRAMFS_MODULES)/*.ko)))
-$(INITRAMFS): $(MVM_INIT) init/mkinitramfs $(INITRAMFS_KO)
+$(INITRAMFS): $(MVM_INIT) init/linux/mkinitramfs $(INITRAMFS_KO)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CPIO    $@")
 	$(Q)strip -o $(BUILD)/guest/init.stripped $(MVM_INIT)
-	$(Q)init/mkinitramfs $@ /init=$(BUILD)/guest/init.stripped \
+	$(Q)init/linux/mkinitramfs $@ /init=$(BUILD)/guest/init.stripped \
 	   $(foreach m,$(INITRAMFS_KO),/lib/modules/mvm-init/$(notdir $(m))=$(m))
 
 # Test helper for the QEMU suite: a static program the kernel command line
 # runs (the production initramfs holds nothing but /init).
 GUEST_PROBE := $(BUILD)/guest/mvm-probe
-GUEST_PROBE_SRCS := tests/guest/mvm-probe.c lib/exec/frame.c lib/exec/client.c lib/exec/call.c
-$(GUEST_PROBE): $(GUEST_PROBE_SRCS) lib/exec/client.h lib/exec/frame.h
+# It speaks to the agent as mvmd does, with mvmd's exec client.
+GUEST_PROBE_SRCS := tests/linux-guest/mvm-probe.c lib/proto/exec-frame.c daemon/mvmd/exec-client.c daemon/mvmd/exec-call.c
+$(GUEST_PROBE): $(GUEST_PROBE_SRCS) daemon/mvmd/exec-client.h lib/proto/exec-frame.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  MUSLCC  $<")
-	$(Q)$(MUSL_CC) $(INIT_CFLAGS) -static -o $@ $(GUEST_PROBE_SRCS)
+	$(Q)$(MUSL_CC) $(INIT_CFLAGS) -Idaemon/mvmd -static -o $@ $(GUEST_PROBE_SRCS)
 
 EXTRA_ALL += $(MVM_INIT) $(INITRAMFS)
 EXTRA_CHECK_DEPS += $(GUEST_PROBE)
@@ -367,9 +421,9 @@ EXTRA_ALL += $(WL_PROGS)
 # The WASI core must build freestanding (the micro-VM guest links it): no
 # libc headers, and no undefined symbols but the interpreter's own and
 # the four mem* functions the runtime contract allows (see wasm.h).
-WASI_FREESTANDING_SRCS := $(wildcard lib/wasm/wasi*.c)
+WASI_FREESTANDING_SRCS := $(filter lib/wasm/wasi%,$(WASM_CORE_SRCS))
 WASI_FREESTANDING_OK := $(BUILD)/freestanding/wasi.ok
-$(WASI_FREESTANDING_OK): $(WASI_FREESTANDING_SRCS) $(wildcard lib/wasm/wasi*.h) lib/wasm/wasm.h
+$(WASI_FREESTANDING_OK): $(WASI_FREESTANDING_SRCS) $(filter-out lib/wasm/wasi-posix.h,$(wildcard lib/wasm/wasi*.h)) lib/wasm/wasm.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FREESTD $(WASI_FREESTANDING_SRCS)")
 	$(Q)for f in $(WASI_FREESTANDING_SRCS); do \
@@ -402,7 +456,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(ALL_LIBS)
 
 # --- section: wasm interpreter (lib/wasm) — owned by wasm work ---------------
 # -fno-math-errno keeps any sqrt a plain instruction (lib/wasm has no libm).
-$(BUILD)/obj/lib/wasm/%.o: ALL_CFLAGS += -fno-math-errno
+$(call obj,$(WASM_CORE_SRCS)): ALL_CFLAGS += -fno-math-errno
 WASM_SPEC_SRCS := $(wildcard tests/wasm-spec/*.c)
 WASM_SPEC_RUNNER := $(BUILD)/tests/wasm-spec-runner
 $(WASM_SPEC_RUNNER): $(call obj,$(WASM_SPEC_SRCS)) $(LIBWASM)
@@ -411,16 +465,16 @@ $(WASM_SPEC_RUNNER): $(call obj,$(WASM_SPEC_SRCS)) $(LIBWASM)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(call obj,$(WASM_SPEC_SRCS)) $(LIBWASM) $(PKG_LIBS)
 EXTRA_ALL += $(WASM_SPEC_RUNNER)
 
-# Freestanding check: lib/wasm must build for the micro-VM guest with no
-# libc; only memcpy/memset/memmove/memcmp may remain undefined.
+# Freestanding check: lib/wasm (but its POSIX binding, wasi-posix.c) must
+# build for the micro-VM guest with no libc; only memcpy/memset/memmove/memcmp may remain undefined.
 WASM_FREE_FLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -fno-builtin -fno-math-errno \
                    -fno-stack-protector -fno-pic -Wall -Wextra -Werror -Wno-unused-parameter \
                    -Wno-missing-field-initializers -Ilib
 WASM_FREE_STAMP := $(BUILD)/wasm-freestanding.ok
-$(WASM_FREE_STAMP): $(WASM_SRCS) $(wildcard lib/wasm/*.h lib/wasm/*.inc)
+$(WASM_FREE_STAMP): $(WASM_CORE_SRCS) $(wildcard lib/wasm/*.h lib/wasm/*.inc)
 	@rm -rf $(BUILD)/wasm-free && mkdir -p $(BUILD)/wasm-free
 	@$(if $(Q),echo "  FREE    lib/wasm")
-	$(Q)for f in $(WASM_SRCS); do \
+	$(Q)for f in $(WASM_CORE_SRCS); do \
 	  $(CC) $(WASM_FREE_FLAGS) -c -o $(BUILD)/wasm-free/$$(basename $$f .c).o $$f || exit 1; done
 	$(Q)$(CC) $(WASM_FREE_FLAGS) -DWASM_SWITCH_DISPATCH -c -o $(BUILD)/wasm-free-switch.o lib/wasm/interp.c
 	$(Q)ld -r -o $(BUILD)/wasm-free.o $(BUILD)/wasm-free/*.o
@@ -440,11 +494,12 @@ DOUBLE_SRCS := $(wildcard tests/doubles/*.c)
 DOUBLE_BINS := $(patsubst tests/doubles/%.c,$(BUILD)/tests/doubles/%,$(DOUBLE_SRCS))
 EXTRA_ALL += $(DOUBLE_BINS)
 
-# --- section: mvmctl (daemon/mvmctl.c, daemon/mvmctl/*.c) -------------------
+# --- section: mvmctl (daemon/mvmctl/*.c) -------------------------------------
 # The operator's client is a host tool that talks to mvmd only through its
-# socket: it links json-c and lib/util's base64, none of mvmd's libraries.
-MVMCTL_OBJS := $(call obj,daemon/mvmctl.c $(wildcard daemon/mvmctl/*.c) lib/util/text.c)
-$(BUILD)/bin/mvmctl: $(MVMCTL_OBJS)
+# socket: it links json-c and lib/util (its base64), none of mvmd's libraries.
+MVMCTL_OBJS := $(call obj,$(wildcard daemon/mvmctl/*.c))
+$(BUILD)/obj/daemon/mvmctl/%.o: INC = $(INC_MVMCTL)
+$(BUILD)/bin/mvmctl: $(MVMCTL_OBJS) $(LIBUTIL)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $$(pkg-config --libs json-c)
@@ -457,15 +512,15 @@ install-mvmctl-man:
 
 # --- section: fault injection (tests/fault) --------------------------------
 # build/bin/mvmd-fault (beside mvmd, so it finds mvm-vmm and the guest the
-# same way; never installed: install takes daemon/*.c only) is mvmd with
+# same way; never installed: install takes $(BINS) only) is mvmd with
 # tests/fault/fault-inject.c linked in front of the
 # libraries: its fault_point() kills the process at the points MVMD_FAULT
 # names (lib/util/fault.h). The shipped mvmd keeps the empty one.
 MVMD_FAULT_BIN := $(BUILD)/bin/mvmd-fault
-$(MVMD_FAULT_BIN): $(BUILD)/obj/daemon/mvmd.o $(BUILD)/obj/tests/fault/fault-inject.o $(ALL_LIBS)
+$(MVMD_FAULT_BIN): $(BUILD)/obj/daemon/mvmd/main.o $(BUILD)/obj/tests/fault/fault-inject.o $(MVMD_LIBS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(ALL_LIBS) $(PKG_LIBS) -lm -lpthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(MVMD_LIBS) $(PKG_LIBS) -lm -lpthread
 EXTRA_ALL += $(MVMD_FAULT_BIN)
 
 # --- section: chaos campaign (tests/chaos) ----------------------------------
@@ -491,7 +546,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -g -O1 -std=gnu11 -D_GNU_SOURCE \
-              -DMVM_VERSION=\"$(VERSION)\" -I. -Ilib -Irpc -Wall -Wextra -Werror \
+              -DMVM_VERSION=\"$(VERSION)\" $(INC_ALL) -Wall -Wextra -Werror \
               -Wno-unused-parameter -Wno-missing-field-initializers
 # Each fuzz target lists the sources it needs in a comment line of the form
 #   /* fuzz-sources: rpc/jsonrpc.c lib/util/foo.c */
@@ -534,7 +589,7 @@ demo: all $(EXTRA_ALL)
 # The layout of the Debian package (debian/rules runs this with PREFIX=/usr):
 # the daemon in sbin/, the operator's tools in bin/, what only mvmd runs
 # (the worker, the guest images) in libexec/mvmd/, where mvmd finds it from
-# its own directory (lib/backends.c). The unit's ExecStart= names
+# its own directory (daemon/mvmd/backends.c). The unit's ExecStart= names
 # $(SBINDIR)/mvmd. `install` builds only what it installs.
 SBINDIR ?= $(PREFIX)/sbin
 BINDIR ?= $(PREFIX)/bin
@@ -576,7 +631,10 @@ distclean: clean
 help:
 	@sed -n '2,13p' Makefile
 
-# Objects are kept between runs (pattern-rule intermediates otherwise are deleted).
-.SECONDARY:
+# Objects are kept between runs (pattern-rule intermediates otherwise are
+# deleted). Not `.SECONDARY:` for everything: an archive whose member list
+# grew (a file added or moved into its folder) would then not be rebuilt
+# while the new member's object is missing.
+.PRECIOUS: $(BUILD)/obj/%.o $(GUEST_DIR)/obj/%.o
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

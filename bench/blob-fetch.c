@@ -4,7 +4,7 @@
  * module by hash, measured side by side in one run on the same bytes
  * (page cache warm):
  *
- *   fetch       blob_fetch() from the real lib/blob-serve server (its
+ *   fetch       blob_fetch() from the real daemon/mvmd/blob-serve server (its
  *               sd-event loop in a second thread) over AF_UNIX, including
  *               the guest's SHA-256 check
  *   read+sha    read() of the blob file plus the guest's SHA-256 (the

@@ -7,7 +7,7 @@
  *           the guest, i.e. one guest -> host -> guest round trip
  *   echo    connect to the VM's vsock.sock, CONNECT 52, request mvm.echo,
  *           stdout + exit frame, close: what compute.vm.exec does per call
- *           minus JSON-RPC (lib/exec client, blocking)
+ *           minus JSON-RPC (daemon/mvmd/exec-client.c, blocking)
  *   exits   VM exits per exec, from the worker's own counter (STATUS)
  *   wasm    with -w: the same round trip running a tiny Wasm module by
  *           hash (WASM, e.g. build/wasm-programs/wl-hi.wasm), preceded
@@ -33,8 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "exec/client.h"
-#include "kvm/sha256.h"
+#include "exec-client.h"
+#include "sha256.h"
 #include "kvm/worker.h"
 
 static double now_us(void)

@@ -340,7 +340,7 @@ static double worker_once(int i, bool wl, const char *want)
 	return worker_once_mode(i, wl, want, false);
 }
 
-/* Untimed: a warm worker (lib/kvm/warm.h) of 16 MiB that said READY. */
+/* Untimed: a warm worker (lib/proto/warm.h) of 16 MiB that said READY. */
 static void warm_ready(kvm_warm_worker_t *ww)
 {
 	kvm_worker_config_t c = { .vmm_path = vmm_path, .image_path = guest_path, .memory_mib = 16, .log_fd = -1 };

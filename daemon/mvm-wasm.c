@@ -23,7 +23,7 @@
 
 #include "util/macro.h"
 #include "wasm/wasi-link.h"
-#include "wasi-posix.h"
+#include "wasm/wasi-posix.h"
 #include "wasm/wasm.h"
 
 #define EXIT_USAGE 2

@@ -2,10 +2,10 @@
 /*
  * compute.vm.exec: run a command in a guest through its exec agent.
  *
- * One code path for every VM kind (DESIGN §7): connect to the VM's hybrid
+ * One code path for every VM kind (docs/design.md §7): connect to the VM's hybrid
  * vsock socket STATE_DIR/vms/<id>/vsock.sock, "CONNECT 52", then the
- * binary exec protocol (lib/exec). The exchange is blocking by design of
- * lib/exec/client, so each exec runs on a thread of its own and hands its
+ * binary exec protocol (daemon/mvmd/exec-client.c). The exchange is blocking by design of
+ * daemon/mvmd/exec-client, so each exec runs on a thread of its own and hands its
  * result back to the event loop through a pipe; the loop never waits.
  */
 #include <errno.h>
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "blob.h"
-#include "exec/client.h"
+#include "exec-client.h"
 #include "methods.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -324,7 +324,7 @@ static void vm_exec(rpc_call_t *call, json_object *params, void *userdata)
 	j->opts.output_cap = json_object_object_get_ex(params, "max_output_bytes", &v) ? (size_t)json_object_get_int64(v)
 											  : EXEC_DEFAULT_OUTPUT;
 	if (j->opts.output_cap == 0)
-		j->opts.output_cap = EXEC_OUTPUT_NONE; /* lib/exec's 0 is its default */
+		j->opts.output_cap = EXEC_OUTPUT_NONE; /* the exec client's 0 is its default */
 	r = store_vm_path(manager_store(ctx->manager), vm->id, "vsock.sock", &j->vsock_path);
 	if (r < 0)
 		goto fail;

@@ -10,7 +10,7 @@
 
 #include "methods.h"
 
-/* Boot info is 64 KiB in all (lib/kvm/guest-abi.h); args and env share it
+/* Boot info is 64 KiB in all (lib/proto/guest-abi.h); args and env share it
  * with the memory map and the capability names. */
 #define WORKLOAD_STRINGS_MAX (48u << 10)
 

@@ -67,18 +67,18 @@ int ctl_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* Write all of buf to fd; -errno on failure. */
 int ctl_write_all(int fd, const void *buf, size_t len);
 
-/* console.c */
+/* cmd-console.c */
 int ctl_cmd_console(ctl_t *c, int argc, char **argv);
 int ctl_cmd_logs(ctl_t *c, int argc, char **argv);
 
-/* table.c: columns padded to their widest cell, the last one not. */
+/* rpc.c: columns padded to their widest cell, the last one not. */
 typedef struct ctl_table ctl_table_t;
 ctl_table_t *ctl_table_new(size_t ncols, const char *const *headers);
 void ctl_table_add(ctl_table_t *t, const char *const *cells);
 void ctl_table_print(ctl_table_t *t);
 void ctl_table_free(ctl_table_t *t);
 
-/* commands.c */
+/* cmd-vm.c, cmd-exec.c, cmd-blob.c */
 int ctl_cmd_list(ctl_t *c, int argc, char **argv);
 int ctl_cmd_status(ctl_t *c, int argc, char **argv);
 int ctl_cmd_create(ctl_t *c, int argc, char **argv);

@@ -3,7 +3,7 @@
  * SHA-256 (FIPS 180-4) in plain C, for code that cannot use OpenSSL: the
  * static musl mvm-init verifies Wasm modules it fetched from the host
  * against their hash (docs/blob-protocol.md). Host code uses OpenSSL's EVP
- * (lib/blob.c); tests/unit/check_sha256.c holds this one to the FIPS
+ * (daemon/mvmd/blob.c); tests/unit/check_sha256.c holds this one to the FIPS
  * vectors and to OpenSSL. No allocation, no libc beyond memcpy/memset.
  */
 #ifndef MVM_UTIL_SHA256_H

@@ -25,7 +25,7 @@
 #include "mvmtest.h"
 #include "util/sha256.h"
 
-/* The FSM table of docs/architecture.md (lib/fsm.c is the authority). */
+/* The FSM table of docs/architecture.md (daemon/mvmd/fsm.c is the authority). */
 static const char *const fsm_states[] = { "Pending", "Provisioning", "Configured", "Starting", "Running",
 					  "StartFailed", "Stopping", "Stopped", "Failed" };
 static const char *const fsm_edges[] = {

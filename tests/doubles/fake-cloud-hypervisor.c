@@ -18,7 +18,7 @@
  *    listens on the serial and vsock socket paths of that VmConfig;
  *  - the vsock socket speaks the hybrid vsock handshake ("CONNECT 52"
  *    answered "OK <port>") in front of the project's exec agent
- *    (lib/exec/agent.h) running host programs, as mvm-init's agent does
+ *    (init/linux/exec-agent.h) running host programs, as mvm-init's agent does
  *    in a real guest, so compute.vm.exec works on the double; any other
  *    port is refused by closing the connection, as cloud-hypervisor does
  *    when nothing listens in the guest;
@@ -59,8 +59,8 @@
 #include <unistd.h>
 
 #include "ch-api-double.h"
-#include "exec/agent.h"
-#include "exec/frame.h"
+#include "exec-agent.h"
+#include "proto/exec-frame.h"
 
 extern char **environ;
 

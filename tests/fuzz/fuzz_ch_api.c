@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz-sources: lib/ch/api.c */
+/* fuzz-sources: daemon/mvmd/ch/api.c */
 /* Response bodies from cloud-hypervisor's API socket (vm.info, vmm.ping). */
 #include <errno.h>
 #include <stdint.h>

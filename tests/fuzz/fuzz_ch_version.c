@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz-sources: lib/ch/version.c */
+/* fuzz-sources: daemon/mvmd/ch/version.c */
 /* `cloud-hypervisor --version` output, as mvmd parses it before using a binary. */
 #include <errno.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz-sources: lib/exec/frame.c */
+/* fuzz-sources: lib/proto/exec-frame.c */
 /*
  * Feed arbitrary bytes to the exec frame decoder in input-derived chunk
  * sizes; parse every frame it returns; re-encode parsed requests, exits and
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exec/frame.h"
+#include "proto/exec-frame.h"
 
 static uint8_t buf[EXEC_MAX_PAYLOAD];
 static uint8_t out[EXEC_MAX_REQUEST + EXEC_FRAME_HEADER_SIZE];

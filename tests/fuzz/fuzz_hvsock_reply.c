@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz-sources: lib/exec/client.c lib/exec/call.c lib/exec/frame.c */
+/* fuzz-sources: daemon/mvmd/exec-client.c daemon/mvmd/exec-call.c lib/proto/exec-frame.c */
 /* The VMM's answer to "CONNECT <port>\n" (hybrid vsock), as the client parses it. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "exec/client.h"
+#include "exec-client.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,12 +4,12 @@
  * running a hostile guest may be compromised): decode arbitrary bytes as a
  * stream of frames, and parse them as a result file.
  */
-/* fuzz-sources: lib/kvm/ctl.c lib/kvm/result.c */
+/* fuzz-sources: lib/proto/ctl.c lib/proto/result.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "kvm/ctl.h"
+#include "proto/ctl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,11 +4,11 @@
  * memory. ASan catches any read outside the file or write outside memory;
  * an accepted image must lie inside [min, mem_size) with its entry in it.
  */
-/* fuzz-sources: lib/kvm/elf.c */
+/* fuzz-sources: daemon/vmm/elf.c */
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "kvm/vm.h"
+#include "kvm-vm.h"
 
 #define MEM (4u << 20)
 #define MIN 0x200000u

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The ASSIGN a warm worker waits for (lib/kvm/warm.c) comes from another
+ * The ASSIGN a warm worker waits for (lib/proto/warm.c) comes from another
  * process: decode arbitrary bytes with every fd count, and check that
  * whatever decodes encodes back to the same bytes.
  */
-/* fuzz-sources: lib/kvm/warm.c */
+/* fuzz-sources: lib/proto/warm.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kvm/warm.h"
+#include "proto/warm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
  * The first input byte's line is also fed to the CONNECT parser alone,
  * whose answers must be self-consistent.
  */
-/* fuzz-sources: lib/kvm/vsock.c lib/kvm/vm.c lib/kvm/elf.c lib/kvm/cpuid.c lib/kvm/boot.c */
+/* fuzz-sources: daemon/vmm/vsock.c daemon/vmm/kvm-vm.c daemon/vmm/elf.c lib/proto/cpuid.c daemon/vmm/boot.c */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,9 +21,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "kvm/guest-abi.h"
-#include "kvm/vm.h"
-#include "kvm/vsock.h"
+#include "proto/guest-abi.h"
+#include "kvm-vm.h"
+#include "vsock.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

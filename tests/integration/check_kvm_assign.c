@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A cold mvm-vmm takes its VM from an ASSIGN (lib/kvm/assign.c), as a warm
+ * A cold mvm-vmm takes its VM from an ASSIGN (daemon/vmm/assign.c), as a warm
  * one does: nothing a tenant gave is on its command line. Without
  * /dev/kvm the worker is run by hand (its "/dev/kvm" is /dev/null, so it
  * gets as far as creating the VM, after the ASSIGN); with it, a real
@@ -11,7 +11,7 @@
 #include <sys/un.h>
 
 #include "kvm-helpers.h"
-#include "kvm/warm.h"
+#include "proto/warm.h"
 #include "mvmtest.h"
 
 #define H1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"

@@ -10,7 +10,7 @@
 #include <sys/resource.h>
 
 #include "kvm-helpers.h"
-#include "kvm/guest-abi.h"
+#include "proto/guest-abi.h"
 #include "mvmtest.h"
 
 /* Faults that are exceptions: triple fault with RIP at the instruction
@@ -183,7 +183,7 @@ START_TEST(test_host_services)
 }
 END_TEST
 
-/* The guest heap (init/guest/heap.c) under random malloc/realloc/free
+/* The guest heap (init/microvm/heap.c) under random malloc/realloc/free
  * with every block's contents checked, then coalesced back to one block. */
 START_TEST(test_guest_heap_stress)
 {

@@ -9,11 +9,11 @@
 #include <signal.h>
 #include <sys/socket.h>
 
-#include "exec/client.h"
+#include "exec-client.h"
 #include "kvm-helpers.h"
-#include "kvm/guest-abi.h"
-#include "kvm/sha256.h"
-#include "kvm/vsock.h"
+#include "proto/guest-abi.h"
+#include "sha256.h"
+#include "vsock.h"
 #include "mvmtest.h"
 
 typedef struct vtvm {

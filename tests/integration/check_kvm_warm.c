@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Warm workers on real /dev/kvm, without mvmd (lib/kvm/warm.h): a worker
+ * Warm workers on real /dev/kvm, without mvmd (lib/proto/warm.h): a worker
  * started with --pool-fd is sandboxed and its guest waiting before it says
  * READY; an ASSIGN makes it exactly the VM a cold spawn would have been
  * (boot info, workload by hash, control socket, result file); a closed
@@ -13,7 +13,7 @@
 
 #include "blob.h"
 #include "kvm-helpers.h"
-#include "kvm/warm.h"
+#include "proto/warm.h"
 #include "mvmtest.h"
 
 #define WARM_BYTES (2u << 20)

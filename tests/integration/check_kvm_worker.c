@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The mvm-vmm worker on real /dev/kvm, driven through the parent-side
- * library (lib/kvm/worker.h) as mvmd will drive it: console over the
+ * library (daemon/mvmd/kvm/worker.h) as mvmd will drive it: console over the
  * control connection, stop, reconnect after the parent went away, the
  * result file, the sandbox, 50 concurrent workers.
  */

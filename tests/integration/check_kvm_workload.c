@@ -9,7 +9,7 @@
 
 #include "blob.h"
 #include "kvm-helpers.h"
-#include "kvm/guest-abi.h"
+#include "proto/guest-abi.h"
 #include "mvmtest.h"
 
 static char blob_path[256];

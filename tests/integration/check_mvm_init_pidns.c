@@ -359,7 +359,7 @@ START_TEST(test_not_pid1)
 END_TEST
 
 /* ---- Wasm modules by hash: mvm-init fetches them from the real blob
- * server (lib/blob-serve.c, in a child process with its sd-event loop,
+ * server (daemon/mvmd/blob-serve.c, in a child process with its sd-event loop,
  * on the AF_UNIX socket mvm-init's --blob-unix names) and runs them. ---- */
 
 static pid_t server_pid;

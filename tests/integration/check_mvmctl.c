@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mvmctl (daemon/mvmctl.c, docs/mvmctl.1) end to end: the real mvmctl
+ * mvmctl (daemon/mvmctl/, docs/mvmctl.1) end to end: the real mvmctl
  * binary against the real mvmd on temp paths. Its tables and --json
  * results, exit codes (0, 1 with mvmd's message, 2 usage, 3 no daemon;
  * exec: the command's, 255), call, blob put/ls/rm, events, logs,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mvmctl console, logs -f and events -f (daemon/mvmctl/console.c) with
+ * mvmctl console, logs -f and events -f (daemon/mvmctl/cmd-console.c) with
  * the real mvmctl and mvmd, the console driven through a pty as a person
  * would: raw mode, Enter sent as LF, the log replayed once, Ctrl-C passed
  * to the guest, Ctrl-] detaching, and the terminal restored on a detach,

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blob-proto.h"
+#include "proto/blob-proto.h"
 #include "mvmtest.h"
 
 static mvmt_daemon_t d;

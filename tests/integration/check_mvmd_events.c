@@ -133,7 +133,7 @@ static void teardown(void)
 }
 
 /* A VM that boots and runs until it is stopped; a kvm VM may name a test
- * guest (tests/guests/<guest>, with its args). Its id (static). */
+ * guest (tests/microvm-guests/<guest>, with its args). Its id (static). */
 static const char *create_vm(const char *name, const char *guest, const char *args_json)
 {
 	static char id[64];

@@ -52,7 +52,7 @@ static void teardown(void)
 	mvmt_daemon_cleanup(&d);
 }
 
-/* Create and start `name` (mvm-guest, or tests/guests/<guest>); wait until
+/* Create and start `name` (mvm-guest, or tests/microvm-guests/<guest>); wait until
  * the guest said it is ready. Returns the VM's id (static buffer). */
 static const char *start_vm(const char *name, const char *guest, const char *ready)
 {

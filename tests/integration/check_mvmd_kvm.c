@@ -44,7 +44,7 @@ static void teardown(void)
 	mvmt_daemon_cleanup(&d);
 }
 
-/* create {name, memory 16, guest image tests/guests/<guest> with args} */
+/* create {name, memory 16, guest image tests/microvm-guests/<guest> with args} */
 static void create_guest(const char *name, const char *guest, const char *args_json)
 {
 	char p[5200];

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mvmd's pool of warm kvm workers (lib/kvm-pool.h), through the real
+ * mvmd's pool of warm kvm workers (daemon/mvmd/kvm/kvm-pool.h), through the real
  * mvmd on the real /dev/kvm: starts served by idle workers, the pool
  * keeping its memory size and following the module asked for last, a module that
  * cannot be primed, idle workers killed from outside or left behind by a

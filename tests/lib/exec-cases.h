@@ -10,7 +10,7 @@
 #include <check.h>
 #include <stdbool.h>
 
-#include "exec/client.h"
+#include "exec-client.h"
 
 extern const char *exec_cases_path;     /* agent socket */
 extern const char *exec_cases_platform; /* expected in mvm.info */

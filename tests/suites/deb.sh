@@ -126,7 +126,7 @@ fi
 echo "not a kernel: the double only checks it is readable" >"$tmp/vmlinuz"
 : >"$tmp/fake-kvm"
 # A stand-in KVM device opens, so the kvm backend reports whether it found
-# its worker and guest image (lib/backend-kvm.c kvm_usable) and the ch
+# its worker and guest image (daemon/mvmd/kvm/backend-kvm.c kvm_usable) and the ch
 # backend names its initramfs: all three from /usr/libexec/mvmd.
 if lc_start "$tmp/ch" /usr/sbin/mvmd /usr/bin/mvmctl -- \
 	--ch-binary "$fake_ch" --kvm-device "$tmp/fake-kvm" --kvm-pool 0; then

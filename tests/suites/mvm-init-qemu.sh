@@ -73,7 +73,7 @@ if [ -n "$modules" ] && [ -d "$modules" ]; then
 	for m in "$modules"/*.ko; do extra+=("/lib/modules/mvm-init/$(basename "$m")=$m"); done
 	vsock=,--vsock
 fi
-"$S/init/mkinitramfs" "$work/probe.cpio.gz" "${extra[@]}" || exit 1
+"$S/init/linux/mkinitramfs" "$work/probe.cpio.gz" "${extra[@]}" || exit 1
 cat "$B/guest/initramfs.cpio.gz" "$work/probe.cpio.gz" > "$work/initrd.gz"
 
 base="console=ttyS0 tsc_early_khz=$((mhz * 1000)) panic=-1 quiet"

@@ -43,7 +43,7 @@ if command -v systemd-tmpfiles >/dev/null; then
 fi
 # make install honours PREFIX and DESTDIR, in the unit too, and the
 # installed mvmd finds its worker, guest and initramfs in the layout it
-# gets (PREFIX/sbin/mvmd -> PREFIX/libexec/mvmd/, lib/backends.c).
+# gets (PREFIX/sbin/mvmd -> PREFIX/libexec/mvmd/, daemon/mvmd/backends.c).
 inst=$root/inst prefix=/opt/mvmd-test
 if make -s install BUILD="$BUILD" DESTDIR="$inst" PREFIX="$prefix" >"$root/install.log" 2>&1; then
 	for f in sbin/mvmd bin/mvmctl bin/mvm-wasm libexec/mvmd/mvm-vmm libexec/mvmd/mvm-guest \

@@ -11,7 +11,7 @@
 # directive that breaks mvmd fails here. A directive this suite neither
 # applies nor knows to be out of its reach fails too, so the two cannot
 # drift. It also checks the worker's own seccomp allow-list
-# (lib/sandbox/vmm-policy.c) fits inside the unit's, since the worker
+# (daemon/vmm/seccomp-policy.c) fits inside the unit's, since the worker
 # runs under both, and that systemd-analyze security rates the unit OK.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -101,7 +101,7 @@ check test "$(wc -l <<<"$allowed")" -gt 100
 
 # The worker installs its own filter on top of the unit's: every syscall
 # it allows must pass the unit's too, or it would get EPERM mid-VM.
-policy=$(grep -v '^#define' lib/sandbox/vmm-policy.c | grep -oE '(ALLOW(_ARG)?\(|SYS_)[a-z0-9_]+' | sed -E 's/^(ALLOW(_ARG)?\(|SYS_)//' | sort -u)
+policy=$(grep -v '^#define' daemon/vmm/seccomp-policy.c | grep -oE '(ALLOW(_ARG)?\(|SYS_)[a-z0-9_]+' | sed -E 's/^(ALLOW(_ARG)?\(|SYS_)//' | sort -u)
 check test "$(wc -l <<<"$policy")" -gt 30
 missing=$(comm -23 <(echo "$policy") <(echo "$allowed"))
 [ -z "$missing" ] || echo "the worker's policy allows what the unit denies: $missing"

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The blob server (lib/blob-serve.c) on real Unix sockets and a real blob
+ * The blob server (daemon/mvmd/blob-serve.c) on real Unix sockets and a real blob
  * store in a temp dir, driven by its sd-event loop in this thread; the
- * guest's client (lib/blob-fetch.c, blocking) runs in a second thread.
+ * guest's client (init/linux/blob-fetch.c, blocking) runs in a second thread.
  * Covers: fetch, unknown and ungranted hashes (one indistinguishable
  * answer), malformed and oversize requests, a half request that times out,
  * a client that never reads (bounded, closed after the stall timeout while

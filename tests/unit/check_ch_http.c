@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Contract test of mvmd's cloud-hypervisor API client (lib/ch/http.c +
- * lib/ch/api.c) against the REST API DOUBLE (tests/lib/ch-api-double.c,
+ * Contract test of mvmd's cloud-hypervisor API client (daemon/mvmd/ch/http.c +
+ * daemon/mvmd/ch/api.c) against the REST API DOUBLE (tests/lib/ch-api-double.c,
  * a stand-in named as such: cloud-hypervisor is not installed here). The
  * double answers the documented endpoints and records what it received,
  * so each test checks both what was sent and how the answer is read.

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "exec-cases.h"
-#include "exec/agent.h"
+#include "exec-agent.h"
 
 static char dir[] = "/tmp/mvm-agent-XXXXXX";
 static char path[128];

@@ -17,8 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "exec/agent.h"
-#include "exec/client.h"
+#include "exec-agent.h"
+#include "exec-client.h"
 
 START_TEST(test_handshake_reads_only_its_line)
 {

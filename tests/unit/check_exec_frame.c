@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exec/frame.h"
+#include "proto/exec-frame.h"
 
 _Static_assert(EXEC_E2BIG == E2BIG && EXEC_EINVAL == EINVAL && EXEC_ENOSPC == ENOSPC &&
 		       EXEC_EPROTO == EPROTO && EXEC_EBADMSG == EBADMSG &&

@@ -7,7 +7,7 @@
 
 #include "fsm.h"
 
-/* The table of docs/design.md §3, restated independently of lib/fsm.c so that a
+/* The table of docs/design.md §3, restated independently of daemon/mvmd/fsm.c so that a
  * change to one without the other fails here. */
 static bool expected(vm_state_t f, vm_state_t t)
 {

@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kvm/ctl.h"
-#include "kvm/grants.h"
-#include "backend-kvm.h"
-#include "kvm/sha256.h"
+#include "proto/ctl.h"
+#include "grants.h"
+#include "kvm/backend-kvm.h"
+#include "sha256.h"
 
 static size_t frame(uint8_t *buf, uint32_t type, const void *p, uint32_t len)
 {

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kvm/guest-abi.h"
-#include "kvm/vm.h"
+#include "proto/guest-abi.h"
+#include "kvm-vm.h"
 
 #define MEM (8u << 20)
 #define BASE 0x200000u

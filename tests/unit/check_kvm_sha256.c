@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lib/kvm/sha256.c against the FIPS 180-4 examples and against OpenSSL
+/* daemon/vmm/sha256.c against the FIPS 180-4 examples and against OpenSSL
  * (blob_hash_data) on inputs of every length around the block edges. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "blob.h"
-#include "kvm/sha256.h"
+#include "sha256.h"
 
 START_TEST(test_vectors)
 {

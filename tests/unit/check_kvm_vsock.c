@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * lib/kvm/vsock.c without KVM: the CONNECT line grammar, the guest calls'
+ * daemon/vmm/vsock.c without KVM: the CONNECT line grammar, the guest calls'
  * argument checks against a plain memory buffer, and one connection end to
  * end over a real listening AF_UNIX socket with the control thread's
  * pollfds/dispatch driven by hand.
@@ -16,10 +16,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "kvm/ctl.h"
-#include "kvm/guest-abi.h"
-#include "kvm/vm.h"
-#include "kvm/vsock.h"
+#include "proto/ctl.h"
+#include "proto/guest-abi.h"
+#include "kvm-vm.h"
+#include "vsock.h"
 
 static int parse(const char *s, uint32_t *port, size_t *used)
 {

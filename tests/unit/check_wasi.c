@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "wasm/wasi.h"
-#include "wasi-posix.h"
+#include "wasm/wasi-posix.h"
 
 #define MEM_SIZE 4096
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "wasm/wasi.h"
-#include "wasi-posix.h"
+#include "wasm/wasi-posix.h"
 
 #define MEM_SIZE 2048
 

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The kvm backend: mvm-vmm workers supervised from mvmd's event loop. */
+#ifndef MVM_BACKEND_KVM_H
+#define MVM_BACKEND_KVM_H
+
+#include <stdint.h>
+
+#include "proto/ctl.h"
+#include "manager.h"
+
+typedef struct backend_kvm_config {
+	const char *vmm_path;   /* the mvm-vmm binary */
+	const char *image_path; /* the guest image (mvm-guest) */
+	const char *kvm_path;   /* NULL: /dev/kvm */
+	unsigned pool_size;     /* warm workers kept (daemon/mvmd/kvm/kvm-pool.h); 0: none */
+	uint32_t pool_memory_mib; /* 0: 16 */
+	uint32_t pool_ready_ms;   /* 0: 10 s */
+} backend_kvm_config_t;
+
+int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg);
+void backend_kvm_unregister(void);
+
+/* How a worker's run ended, in words: the VM's cause ("guest exited with
+ * code 3", "worker error: reading the workload module: File too large").
+ * malloc'd; NULL when out of memory. */
+char *backend_kvm_describe_result(const kvm_result_t *r);
+
+#endif

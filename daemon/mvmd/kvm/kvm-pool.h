@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mvmd's pool of warm kvm workers (lib/proto/warm.h): a few mvm-vmm
+ * processes started ahead of time, each with its VM built, sandboxed and
+ * its guest waiting, so that compute.vm.start only hands one its VM.
+ *
+ * The pool keeps up to `size` workers (warming or ready), all of its
+ * configured memory size. A start of that size takes a ready one; either
+ * way the pool then refills, one spawn per turn of the event loop at idle
+ * priority (after the start has been answered). A start of another size
+ * (or vCPU count, image, ...) is not the pool's: it is a miss, started
+ * cold, and leaves the pool as it was. A worker that dies while
+ * idle is reaped and replaced, one that is not ready in time (a guest
+ * image that does not wait in MVM_HC_CONFIG) is killed; after 3 failures
+ * in a row the pool waits 10 s before it tries again. Freeing the pool closes the idle workers'
+ * pool sockets (they exit by themselves) and reaps them.
+ *
+ * Priming: up to half the pool (rounded up) is primed with the module of
+ * the last start of the pool's size that ran one (kvm_worker_prime(): the worker holds and
+ * has compiled that module, and serves only VMs that run it); the rest
+ * serves any VM. A start takes a worker primed for its module if one is
+ * ready, else an unprimed one. When starts move on to another module,
+ * the workers primed for the old one are replaced. A module whose
+ * priming failed (the worker died: a module our runtime cannot compile)
+ * is not primed again.
+ * Never logs: kvm_pool_describe() reports what happened.
+ */
+#ifndef MVM_KVM_POOL_H
+#define MVM_KVM_POOL_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "kvm/worker.h"
+
+typedef struct kvm_pool kvm_pool_t;
+
+typedef struct kvm_pool_config {
+	const char *vmm_path, *image_path, *kvm_path;
+	unsigned size;       /* workers kept; 0: no pool */
+	uint32_t memory_mib; /* the size of every warm worker (0: 16) */
+	uint64_t warm_bytes; /* heap each warm guest touches */
+	uint32_t ready_timeout_ms; /* a worker not READY by then is killed (a failure); 0: 10 s */
+	/* Opens a module by its "sha256:<hex>" read-only (the caller closes
+	 * it), for priming; NULL: the pool never primes. */
+	int (*open_module)(void *userdata, const char *workload);
+	void *userdata;
+} kvm_pool_config_t;
+
+#define KVM_POOL_SIZE_DEFAULT 4u
+#define KVM_POOL_SIZE_MAX 256u
+#define KVM_POOL_WARM_BYTES (2u << 20)
+
+/* Starts filling on the first turn of the loop. Strings are copied. */
+int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret);
+kvm_pool_t *kvm_pool_free(kvm_pool_t *p);
+/*
+ * Give a ready worker the VM cfg describes (as kvm_worker_spawn() would
+ * start it: on success *ret is the same). Only a VM of the pool's memory
+ * size, one vCPU, the pool's guest image, no debug flags and no rlimit
+ * qualifies. -ENOENT: no ready worker fits (start one cold); other errors
+ * are kvm_worker_assign()'s. The pool keeps its size either way.
+ */
+int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *ret);
+/* {"size", "memory_mib", "ready", "warming", "primed", "prime"?, "hits",
+ *  "primed_hits", "misses", "failures", "last_error"?} */
+json_object *kvm_pool_describe(const kvm_pool_t *p);
+
+#endif

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The manager's insides, shared by its files: daemon/mvmd/manager.c (registry,
+ * transitions, create/remove/start/stop, load) and daemon/mvmd/manager-save.c
+ * (when a VM's state goes to disk). Nothing outside daemon/mvmd/manager*.c
+ * includes this.
+ */
+#ifndef MVM_MANAGER_INTERNAL_H
+#define MVM_MANAGER_INTERNAL_H
+
+#include "manager.h"
+
+typedef struct subscriber {
+	manager_event_fn fn;
+	void *userdata;
+	bool dead; /* unsubscribed while the list was being walked */
+} subscriber_t;
+
+struct manager {
+	sd_event *event;
+	manager_config_t cfg;
+	char *state_dir, *console_dir;
+	store_t *store;
+	blob_store_t *blobs;
+
+	vm_t **vms;
+	size_t n_vms, cap_vms;
+
+	fsm_ring_t node_ring;
+
+	subscriber_t *subs;
+	size_t n_subs, cap_subs;
+	unsigned notifying; /* depth of subscriber walks in progress */
+
+	const backend_ops_t *backends[_VM_BACKEND_MAX];
+	void *backend_userdata[_VM_BACKEND_MAX];
+
+	sd_event_source *save_src; /* writes VMs with save_pending, after the answers */
+	sd_event_source *retry_src; /* writes them again after a failed write */
+	uint64_t retry_usec;        /* its current backoff */
+	bool loaded;               /* manager_load ran: events.seq is ours to keep */
+};
+
+/* Sources of the write-behind and of the retries (NULL event: none). */
+int manager_save_init(manager_t *m);
+/* A last flush, then the sources go. */
+void manager_save_done(manager_t *m);
+/* Whether a VM in state s is written with fsync. */
+bool manager_state_is_durable(vm_state_t s);
+/* Write the VM now; a failure leaves it pending and arms the retry. */
+int manager_save_now(manager_t *m, vm_t *vm);
+/* Write the VM, behind when lazy and it is and was active (save()). */
+int manager_save_vm(manager_t *m, vm_t *vm, bool lazy);
+
+#endif

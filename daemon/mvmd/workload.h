@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mvmd's side of Wasm workloads by hash (docs/workloads.md): reading a VM
+ * spec's "workload" for the kvm backend. The worker side is
+ * daemon/vmm/module.c, the guest side init/microvm/wasm-workload.c.
+ */
+#ifndef MVM_WORKLOAD_H
+#define MVM_WORKLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "manager.h"
+
+#define WORKLOAD_LIST_MAX 256
+
+typedef struct workload_start {
+	const char *hash;          /* "sha256:<hex>", borrowed from the spec */
+	int blob_fd;               /* the module, O_RDONLY (owned) */
+	const char *args[WORKLOAD_LIST_MAX];
+	size_t nargs;
+	char *envs[WORKLOAD_LIST_MAX]; /* "NAME=value" (owned) */
+	size_t nenvs;
+	const char *caps[WORKLOAD_LIST_MAX];
+	size_t ncaps;
+	uint64_t timeout_ms;       /* 0: none */
+} workload_start_t;
+
+/* Whether the VM's spec has a workload. */
+bool workload_present(const vm_t *vm);
+/* The spec's timeout_ms, 0 when none. */
+uint64_t workload_timeout_ms(const vm_t *vm);
+/*
+ * Create-time check: the blob exists. 0 without a workload or when it
+ * does; -ENOENT with *ret_cause "blob not found: sha256:..." otherwise.
+ */
+int workload_provision(manager_t *m, vm_t *vm, char **ret_cause);
+/* Open the blob read-only and collect args, env and capabilities.
+ * -ENOENT (blob gone) and others with *ret_cause set. */
+int workload_start_prepare(manager_t *m, vm_t *vm, workload_start_t *ret, char **ret_cause);
+void workload_start_done(workload_start_t *w);
+/*
+ * Microseconds left until the timeout of a worker started at start_ticks
+ * (/proc/PID/stat field 22, clock ticks since boot): survives a mvmd
+ * restart without extra state. 0 when it has passed.
+ */
+uint64_t workload_timeout_left_usec(uint64_t timeout_ms, uint64_t start_ticks);
+
+#endif

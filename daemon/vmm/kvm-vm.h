@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One micro-VM inside the worker: the KVM VM, its guest memory, its vCPUs
+ * and the code that runs them. Used only by mvm-vmm (daemon/vmm/vmm.c).
+ */
+#ifndef MVM_KVM_VM_H
+#define MVM_KVM_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/cpuid.h"
+#include "proto/ctl.h"
+
+#define KVM_VM_IMAGE_MAX (64u << 20)
+
+struct kvm_run;
+
+typedef struct kvm_vcpu {
+	int fd;
+	struct kvm_run *run;
+} kvm_vcpu_t;
+
+typedef struct kvm_vm {
+	int kvm_fd; /* borrowed */
+	int vm_fd;
+	uint8_t *mem;
+	uint64_t mem_size;
+	unsigned nvcpus;
+	size_t run_size;
+	kvm_vcpu_t vcpu[KVM_VM_VCPUS_MAX];
+	uint64_t entry, image_lo, image_hi;
+} kvm_vm_t;
+
+/* The ELF loader (daemon/vmm/elf.c), kept free of KVM so it can be fuzzed. */
+typedef struct kvm_elf_image {
+	uint64_t entry;
+	uint64_t lo, hi; /* [lo, hi) spans every PT_LOAD segment */
+} kvm_elf_image_t;
+
+int kvm_elf_load(const uint8_t *file, size_t size, uint8_t *mem, uint64_t mem_size,
+		 uint64_t min_addr, kvm_elf_image_t *ret);
+
+/* Host services a running vCPU calls back into (daemon/vmm/vmm.c). */
+typedef struct kvm_host_ops {
+	void *userdata;
+	void (*console_write)(void *ud, const uint8_t *buf, size_t len);
+	size_t (*console_read)(void *ud, uint8_t *buf, size_t cap);
+	uint32_t (*wait)(void *ud, int64_t timeout_ns);
+	bool (*stop_forced)(void *ud);
+	struct kvm_vsock *vsock; /* hypercalls 16..20 (daemon/vmm/vsock.c); NULL: -ENOSYS */
+	/* MVM_HC_CONFIG from a warm guest: block until the VM has its
+	 * configuration (boot info rewritten), then 0 to resume the guest,
+	 * or 1 when the VM ended instead (*res says how). NULL: returns 0 at
+	 * once. */
+	int (*config)(void *ud, kvm_result_t *res);
+	/* The workload module (MVM_HC_BLOB_LOAD), verified; NULL: none. */
+	const uint8_t *blob;
+	uint64_t blob_size;
+	/* Blobs granted at exec time (MVM_HC_BLOB_LOAD_HASH, daemon/vmm/grants.h); NULL: none. */
+	struct kvm_grants *grants;
+} kvm_host_ops_t;
+
+/* kvm_fd is borrowed. vcpus in 1..KVM_VM_VCPUS_MAX, memory in MiB. cpuid:
+ * the table to give the vCPUs, or NULL to ask KVM (slow: see cpuid.c). */
+int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus,
+	       const struct kvm_cpuid2 *cpuid, kvm_vm_t **ret);
+kvm_vm_t *kvm_vm_free(kvm_vm_t *vm);
+/* Load the guest ELF read from fd and set every vCPU up to enter it. */
+int kvm_vm_load_image_fd(kvm_vm_t *vm, int fd);
+int kvm_vm_load_image(kvm_vm_t *vm, const uint8_t *file, size_t size);
+/* Write the boot-info block; strings are copied into guest memory. */
+int kvm_vm_write_boot_info(kvm_vm_t *vm, char *const *args, size_t nargs,
+			   char *const *caps, size_t ncaps, const char *workload);
+/* Mark the boot info warm (MVM_BOOT_F_WARM, guest-abi.h): the guest
+ * touches warm_bytes of heap, then waits in MVM_HC_CONFIG. */
+int kvm_vm_set_warm(kvm_vm_t *vm, uint64_t warm_bytes);
+/* Mark boot info that names only its workload primed (MVM_BOOT_F_PRIMED). */
+int kvm_vm_set_primed(kvm_vm_t *vm);
+/* Append envp (version 2 fields) after what kvm_vm_write_boot_info wrote,
+ * and record the workload module's size (daemon/vmm/module.c). */
+int kvm_vm_write_workload_info(kvm_vm_t *vm, char *const *envs, size_t nenvs,
+			       uint64_t workload_size);
+/* Read a workload blob from fd (at most max bytes, -EFBIG beyond) and
+ * check it hashes to ref ("sha256:<hex>"), -EBADMSG otherwise. */
+int kvm_workload_read(int fd, const char *ref, uint64_t max, uint8_t **ret, uint64_t *ret_size);
+/* Populate the host pages a workload guest touches first (the start of
+ * its heap, the top of its stack): see daemon/vmm/module.c. */
+void kvm_workload_prefault(kvm_vm_t *vm, uint64_t blob_size);
+/* MVM_HC_BLOB_LOAD: copy the module to guest buf (cap bytes). Sets *rax
+ * (size, -ENOENT without workload, -E2BIG if cap is short); returns
+ * false when buf is not writable guest memory (a bad-pointer fault). */
+bool kvm_hc_blob_load(kvm_vm_t *vm, const kvm_host_ops_t *ops, uint64_t buf, uint64_t cap,
+		      uint64_t *rax);
+/* Guest range check: a host pointer to [gpa, gpa+len) or NULL. */
+void *kvm_vm_guest_ptr(kvm_vm_t *vm, uint64_t gpa, uint64_t len, bool write);
+
+/*
+ * Run vCPU idx until the guest exits, faults or is stopped (ops->stop_forced
+ * after KVM_RUN returned EINTR). Returns 0 with *ret filled, or -errno when
+ * the host side failed. The calling thread must have the signal from
+ * kvm_vcpu_signal_setup() unblocked.
+ */
+int kvm_vcpu_run(kvm_vm_t *vm, unsigned idx, const kvm_host_ops_t *ops,
+		 kvm_result_t *ret, uint64_t *exits); /* *exits: atomic, relaxed */
+/* Install the handler for sig: it sets immediate_exit on the calling
+ * thread's vCPU so a stop signal cannot be lost between checks. */
+int kvm_vcpu_signal_setup(int sig);
+
+#endif

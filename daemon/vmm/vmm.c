@@ -1,0 +1,788 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The worker: builds the VM, sandboxes itself, then runs two threads.
+ *
+ *   vCPU (main)  KVM_RUN and hypercalls, in the main thread so the guest
+ *                starts at once while the control thread is still being
+ *                scheduled (a thread start costs milliseconds on a loaded
+ *                host); console output goes into a bounded
+ *                ring (oldest bytes dropped when full), WAIT blocks in poll
+ *                on an eventfd, so an idle guest costs no CPU.
+ *   main thread  the control socket: accepts (and re-accepts after a parent
+ *                restart) one connection, relays console bytes both ways,
+ *                handles stop/status, writes the result at the end.
+ *
+ * Stop: the main thread sets stop_forced and sends SIGUSR1 to the vCPU
+ * thread, whose handler sets immediate_exit, so KVM_RUN returns EINTR
+ * wherever the thread was (daemon/vmm/vcpu.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "grants.h"
+#include "proto/guest-abi.h"
+#include "kvm-vm.h"
+#include "vmm.h"
+#include "vsock.h"
+#include "proto/warm.h"
+#include "sandbox.h"
+#include "util/macro.h"
+
+#define STOP_SIGNAL SIGUSR1
+#define CONN_OUT_MAX (256u << 10)
+#define FINISH_FLUSH_MS 2000
+
+typedef struct ring {
+	uint8_t *buf;
+	size_t cap, head, len;
+} ring_t;
+
+typedef struct vmm {
+	const kvm_vmm_config_t *cfg; /* &own, filled in further by an ASSIGN */
+	kvm_vmm_config_t own;
+	kvm_host_ops_t ops;
+	bool ctl_started;
+	kvm_vm_t *vm;
+	pthread_t vcpu_thread, ctl_thread;
+	int loop_error;
+	pthread_mutex_t lock; /* guards the rings and console counters */
+	ring_t out, in;
+	uint64_t console_bytes, console_dropped;
+	uint64_t exits;
+	atomic_bool stop_requested, stop_forced, vcpu_done;
+	int wake_main, wake_vcpu; /* eventfds */
+	uid_t uid;
+	kvm_result_t result;
+	kvm_ctl_t *conn;
+	uint32_t state;
+	int64_t stop_deadline; /* ms, -1 none */
+	uint8_t *chunk;        /* KVM_MSG_PAYLOAD_MAX bytes: ring -> frame */
+	kvm_vsock_t *vsock;    /* hybrid vsock (daemon/vmm/vsock.c) */
+	uint8_t *blob;         /* the verified workload module, or NULL */
+	uint64_t blob_size;
+	kvm_grants_t *grants;  /* blobs granted at exec time (BLOB_GRANT) */
+} vmm_t;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t ring_put(ring_t *r, const uint8_t *p, size_t n, bool drop_oldest)
+{
+	size_t dropped = 0;
+
+	if (drop_oldest) {
+		if (n > r->cap) {
+			dropped += n - r->cap;
+			p += n - r->cap;
+			n = r->cap;
+		}
+		if (r->len + n > r->cap) {
+			size_t d = r->len + n - r->cap;
+			r->head = (r->head + d) % r->cap;
+			r->len -= d;
+			dropped += d;
+		}
+	} else if (r->len + n > r->cap) {
+		dropped = r->len + n - r->cap;
+		n = r->cap - r->len;
+	}
+	for (size_t i = 0; i < n;) {
+		size_t tail = (r->head + r->len) % r->cap;
+		size_t k = MIN(n - i, r->cap - tail);
+		memcpy(r->buf + tail, p + i, k);
+		r->len += k;
+		i += k;
+	}
+	return dropped;
+}
+
+static size_t ring_get(ring_t *r, uint8_t *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n && r->len) {
+		size_t k = MIN(n - got, MIN(r->len, r->cap - r->head));
+		memcpy(p + got, r->buf + r->head, k);
+		r->head = (r->head + k) % r->cap;
+		r->len -= k;
+		got += k;
+	}
+	return got;
+}
+
+static void efd_signal(int fd)
+{
+	uint64_t one = 1;
+	ssize_t _unused_ k = write(fd, &one, sizeof(one));
+}
+
+static void efd_drain(int fd)
+{
+	uint64_t v;
+	ssize_t _unused_ k = read(fd, &v, sizeof(v));
+}
+
+/* --- host services for the vCPU thread --------------------------------- */
+
+static void host_console_write(void *ud, const uint8_t *buf, size_t len)
+{
+	vmm_t *m = ud;
+	pthread_mutex_lock(&m->lock);
+	m->console_bytes += len;
+	m->console_dropped += ring_put(&m->out, buf, len, true);
+	pthread_mutex_unlock(&m->lock);
+	efd_signal(m->wake_main);
+}
+
+static size_t host_console_read(void *ud, uint8_t *buf, size_t cap)
+{
+	vmm_t *m = ud;
+	pthread_mutex_lock(&m->lock);
+	size_t n = ring_get(&m->in, buf, cap);
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+static uint32_t host_wait(void *ud, int64_t timeout_ns)
+{
+	vmm_t *m = ud;
+	/* In ns: a deadline in whole ms of a clock read in whole ms came up
+	 * to 1 ms short. Guest-chosen: saturate instead of overflowing. */
+	int64_t start = now_ns();
+	int64_t deadline = timeout_ns < 0 ? -1 : timeout_ns > INT64_MAX - start ? INT64_MAX : start + timeout_ns;
+
+	for (;;) {
+		uint32_t ev = 0;
+		pthread_mutex_lock(&m->lock);
+		if (m->in.len)
+			ev |= MVM_EV_CONSOLE_IN;
+		pthread_mutex_unlock(&m->lock);
+		if (atomic_load(&m->stop_requested) || atomic_load(&m->stop_forced))
+			ev |= MVM_EV_STOP;
+		ev |= kvm_vsock_take_events(m->vsock);
+		if (ev)
+			return ev;
+		int wait = -1;
+		if (deadline >= 0) {
+			int64_t left = deadline - now_ns();
+			if (left <= 0)
+				return 0;
+			/* poll sleeps whole ms: round up, never wake early */
+			wait = (int)MIN(left / 1000000 + (left % 1000000 != 0), (int64_t)INT32_MAX);
+		}
+		/* The vCPU sleeps here: an idle guest costs no CPU. */
+		struct pollfd p = { .fd = m->wake_vcpu, .events = POLLIN };
+		if (poll(&p, 1, wait) > 0)
+			efd_drain(m->wake_vcpu);
+	}
+}
+
+static bool host_stop_forced(void *ud)
+{
+	vmm_t *m = ud;
+	return atomic_load(&m->stop_forced);
+}
+
+static void vcpu_main(vmm_t *m)
+{
+	sigset_t set;
+	int r;
+
+	m->ops.userdata = m;
+	m->ops.console_write = host_console_write;
+	m->ops.console_read = host_console_read;
+	m->ops.wait = host_wait;
+	m->ops.stop_forced = host_stop_forced;
+	m->ops.vsock = m->vsock;
+	m->ops.blob = m->blob;
+	m->ops.blob_size = m->blob_size;
+	m->ops.grants = m->grants;
+	sigemptyset(&set);
+	sigaddset(&set, STOP_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	r = kvm_vcpu_run(m->vm, 0, &m->ops, &m->result, &m->exits);
+	if (r < 0) {
+		memset(&m->result, 0, sizeof(m->result));
+		m->result.outcome = KVM_OUTCOME_ERROR;
+		m->result.error = r;
+		snprintf(m->result.message, sizeof(m->result.message), "KVM_RUN: %s", strerror(-r));
+	}
+	atomic_store(&m->vcpu_done, true);
+	efd_signal(m->wake_main);
+}
+
+/* --- control connection --------------------------------------------------- */
+
+static void conn_drop(vmm_t *m)
+{
+	m->conn = kvm_ctl_free(m->conn);
+}
+
+/* Move console output from the ring into the connection's queue. */
+static void pump_console(vmm_t *m)
+{
+	while (m->conn) {
+		size_t space = kvm_ctl_space(m->conn);
+		if (space <= sizeof(kvm_msg_hdr_t))
+			break;
+		pthread_mutex_lock(&m->lock);
+		size_t n = ring_get(&m->out, m->chunk, MIN(space - sizeof(kvm_msg_hdr_t), KVM_MSG_PAYLOAD_MAX));
+		pthread_mutex_unlock(&m->lock);
+		if (n == 0)
+			break;
+		if (kvm_ctl_queue(m->conn, KVM_MSG_CONSOLE_OUT, m->chunk, n) < 0)
+			break;
+	}
+	if (m->conn && kvm_ctl_pending(m->conn) && kvm_ctl_flush(m->conn) < 0)
+		conn_drop(m);
+}
+
+static void queue_status(vmm_t *m)
+{
+	kvm_msg_status_t s = { .state = m->state };
+	pthread_mutex_lock(&m->lock);
+	s.console_bytes = m->console_bytes;
+	s.console_dropped = m->console_dropped;
+	s.console_buffered = m->out.len;
+	pthread_mutex_unlock(&m->lock);
+	s.exits = __atomic_load_n(&m->exits, __ATOMIC_RELAXED);
+	(void)kvm_ctl_queue(m->conn, KVM_MSG_STATUS, &s, sizeof(s));
+}
+
+static void accept_conn(vmm_t *m)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	kvm_ctl_t *c;
+	int fd;
+
+	fd = accept4(m->cfg->ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* Only root or our own uid may drive the VM (the socket is also 0600). */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    (cred.uid != 0 && cred.uid != m->uid)) {
+		close(fd);
+		return;
+	}
+	if (kvm_ctl_new(fd, CONN_OUT_MAX, &c) < 0) {
+		close(fd);
+		return;
+	}
+	/* The newest connection wins: a restarted mvmd replaces a stale one. */
+	conn_drop(m);
+	m->conn = c;
+	kvm_ctl_accept_fds(c, true); /* BLOB_GRANT; any other fd is refused */
+	kvm_msg_hello_t h = { .version = KVM_PROTO_VERSION, .state = m->state, .pid = getpid() };
+	(void)kvm_ctl_queue(m->conn, KVM_MSG_HELLO, &h, sizeof(h));
+	pump_console(m);
+}
+
+static void force_stop(vmm_t *m)
+{
+	if (atomic_exchange(&m->stop_forced, true))
+		return;
+	m->state = KVM_VM_STOPPING;
+	efd_signal(m->wake_vcpu);
+	pthread_kill(m->vcpu_thread, STOP_SIGNAL);
+}
+
+static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
+{
+	kvm_msg_stop_t stop;
+
+	switch (msg->type) {
+	case KVM_MSG_CONSOLE_IN:
+		pthread_mutex_lock(&m->lock);
+		ring_put(&m->in, msg->payload, msg->len, false);
+		pthread_mutex_unlock(&m->lock);
+		efd_signal(m->wake_vcpu);
+		break;
+	case KVM_MSG_STOP:
+		if (kvm_msg_get_stop(msg, &stop) < 0 || m->state == KVM_VM_ENDED)
+			break;
+		if (stop.grace_ms == 0) {
+			force_stop(m);
+		} else if (!atomic_exchange(&m->stop_requested, true)) {
+			m->state = KVM_VM_STOPPING;
+			m->stop_deadline = now_ms() + stop.grace_ms;
+			efd_signal(m->wake_vcpu);
+		}
+		break;
+	case KVM_MSG_STATUS_REQ:
+		queue_status(m);
+		break;
+	case KVM_MSG_BLOB_GRANT: {
+		/* Read and verified here, before the guest can ask for it
+		 * (main_loop handles this connection before vsock input). A
+		 * blob that does not match its name is not kept: the guest's
+		 * load then says it is not there. */
+		if (m->grants)
+			(void)kvm_grants_add_fd(m->grants, (const char *)msg->payload, msg->fd);
+		close(msg->fd);
+		break;
+	}
+	default:
+		/* Worker-to-parent types from the parent: a confused peer. */
+		conn_drop(m);
+		break;
+	}
+}
+
+static void read_conn(vmm_t *m)
+{
+	for (int rounds = 0; m->conn && rounds < 16; rounds++) {
+		kvm_msg_t msg;
+		int r = kvm_ctl_fill(m->conn);
+		if (r == 0 || (r < 0 && r != -EAGAIN && r != -ENOBUFS)) {
+			conn_drop(m);
+			return;
+		}
+		while (m->conn && (r = kvm_ctl_next(m->conn, &msg)) > 0)
+			handle_msg(m, &msg);
+		if (r < 0) {
+			conn_drop(m);
+			return;
+		}
+		if (r == 0 && rounds > 0)
+			return;
+	}
+}
+
+/* --- end of the VM -------------------------------------------------------- */
+
+static void write_result(vmm_t *m)
+{
+	char buf[4096];
+	int n = kvm_result_format(&m->result, buf, sizeof(buf));
+
+	if (n < 0 || m->cfg->result_fd < 0)
+		return;
+	/* No fsync (it cost ~12 ms per VM here): the file is read by a
+	 * restarted mvmd on the same running kernel, i.e. from the page
+	 * cache; after a host crash every VM is gone and marked Failed. */
+	if (pwrite(m->cfg->result_fd, buf, (size_t)n, 0) == n)
+		(void)!ftruncate(m->cfg->result_fd, n);
+}
+
+/* Deliver remaining console output and the result, for a bounded time. */
+static void finish(vmm_t *m)
+{
+	int64_t deadline = now_ms() + FINISH_FLUSH_MS;
+
+	m->state = KVM_VM_ENDED;
+	write_result(m);
+	if (!m->conn)
+		accept_conn(m); /* the parent's pre-connected socket, if any */
+	while (m->conn) {
+		pump_console(m);
+		pthread_mutex_lock(&m->lock);
+		bool empty = m->out.len == 0;
+		pthread_mutex_unlock(&m->lock);
+		if (m->conn && empty && kvm_ctl_space(m->conn) >= sizeof(kvm_msg_hdr_t) + sizeof(kvm_result_t)) {
+			(void)kvm_ctl_queue(m->conn, KVM_MSG_RESULT, &m->result, sizeof(m->result));
+			while (m->conn && kvm_ctl_pending(m->conn) && now_ms() < deadline) {
+				struct pollfd p = { .fd = kvm_ctl_fd(m->conn), .events = POLLOUT };
+				poll(&p, 1, (int)MAX(deadline - now_ms(), 1));
+				if (kvm_ctl_flush(m->conn) < 0)
+					conn_drop(m);
+			}
+			break;
+		}
+		if (!m->conn || now_ms() >= deadline)
+			break;
+		struct pollfd p = { .fd = kvm_ctl_fd(m->conn), .events = POLLOUT };
+		poll(&p, 1, (int)MAX(deadline - now_ms(), 1));
+	}
+	conn_drop(m);
+}
+
+static int set_error(vmm_t *m, int err, const char *what)
+{
+	memset(&m->result, 0, sizeof(m->result));
+	m->result.outcome = KVM_OUTCOME_ERROR;
+	m->result.error = err;
+	snprintf(m->result.message, sizeof(m->result.message), "%s: %s", what, strerror(-err));
+	return err;
+}
+
+static int fail_setup(vmm_t *m, int err, const char *what)
+{
+	set_error(m, err, what);
+	finish(m);
+	return KVM_VMM_EXIT_ERROR;
+}
+
+/* The VM itself: memory, vCPUs, the guest image. */
+static int build_vm(vmm_t *m)
+{
+	const kvm_vmm_config_t *c = m->cfg;
+	_cleanup_free_ struct kvm_cpuid2 *cpuid = NULL;
+	int r;
+
+	if (c->cpuid_fd >= 0) {
+		r = kvm_cpuid_read_fd(c->cpuid_fd, &cpuid);
+		if (r < 0)
+			return fail_setup(m, r, "reading the CPUID table");
+		safe_close(c->cpuid_fd);
+	}
+	r = kvm_vm_new(c->kvm_fd, c->memory_mib, c->vcpus, cpuid, &m->vm);
+	if (r < 0)
+		return fail_setup(m, r, "creating the VM");
+	/* Exec'd blobs: together at most the guest's memory (no more can load). */
+	r = kvm_grants_new(m->vm->mem_size, &m->grants);
+	if (r < 0)
+		return fail_setup(m, r, "allocating the blob grants");
+	r = kvm_vm_load_image_fd(m->vm, c->image_fd);
+	if (r == -E2BIG)
+		return fail_setup(m, r, "loading the guest image: a segment lies outside [2 MiB, stack guard)");
+	if (r < 0)
+		return fail_setup(m, r, "loading the guest image");
+	return 0;
+}
+
+/* What makes the VM this VM: boot info, the workload module. Runs before
+ * the sandbox for a cold worker, inside it for a warm one. Errors are
+ * set in m->result (outcome error) and returned. */
+static int configure_vm(vmm_t *m)
+{
+	const kvm_vmm_config_t *c = m->cfg;
+	int r;
+
+	r = kvm_vm_write_boot_info(m->vm, c->args, c->nargs, c->caps, c->ncaps, c->workload);
+	if (r < 0)
+		return set_error(m, r, "writing the boot info");
+	if (c->blob_fd >= 0) {
+		/* Verified here, before the guest runs: it gets exactly the
+		 * bytes the spec's hash names. Larger than guest memory cannot
+		 * load at all. */
+		r = kvm_workload_read(c->blob_fd, c->workload, m->vm->mem_size, &m->blob, &m->blob_size);
+		if (r < 0)
+			return set_error(m, r, r == -EFBIG ? "workload module larger than guest memory"
+					 : r == -EBADMSG ? "workload module does not match its hash"
+					 : "reading the workload module");
+		safe_close(c->blob_fd);
+		kvm_workload_prefault(m->vm, m->blob_size);
+	}
+	r = kvm_vm_write_workload_info(m->vm, c->envs, c->nenvs, m->blob_size);
+	if (r < 0)
+		return set_error(m, r, "writing the boot info");
+	return 0;
+}
+
+/* Non-blocking control and vsock sockets, and the vsock device. */
+static int setup_sockets(vmm_t *m)
+{
+	const kvm_vmm_config_t *c = m->cfg;
+	int fl, r;
+
+	fl = fcntl(c->ctl_fd, F_GETFL);
+	if (fl < 0 || fcntl(c->ctl_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return set_error(m, negative_errno(), "control socket");
+	if (c->vsock_fd >= 0) {
+		fl = fcntl(c->vsock_fd, F_GETFL);
+		if (fl < 0 || fcntl(c->vsock_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			return set_error(m, negative_errno(), "vsock socket");
+	}
+	/* Without a socket the calls still work; nobody can connect. */
+	r = kvm_vsock_new(c->vsock_fd, m->wake_vcpu, m->wake_main, (uint32_t)m->uid, &m->vsock);
+	if (r < 0)
+		return set_error(m, r, "vsock");
+	return 0;
+}
+
+static int main_loop(vmm_t *m)
+{
+	while (!atomic_load(&m->vcpu_done)) {
+		struct pollfd p[3 + KVM_VSOCK_POLLFDS_MAX] = {
+			{ .fd = m->cfg->ctl_fd, .events = POLLIN },
+			{ .fd = m->wake_main, .events = POLLIN },
+			{ .fd = m->conn ? kvm_ctl_fd(m->conn) : -1,
+			  .events = POLLIN | (m->conn && kvm_ctl_pending(m->conn) ? POLLOUT : 0) },
+		};
+		size_t nv = kvm_vsock_pollfds(m->vsock, p + 3, KVM_VSOCK_POLLFDS_MAX);
+		int timeout = kvm_vsock_timeout_ms(m->vsock, now_ms());
+		if (m->stop_deadline >= 0 && !atomic_load(&m->stop_forced)) {
+			int t = (int)MAX(m->stop_deadline - now_ms(), 0);
+			timeout = timeout < 0 ? t : MIN(timeout, t);
+		}
+		if (poll(p, 3 + nv, timeout) < 0 && errno != EINTR)
+			return -errno;
+		/* Control input before vsock input, in the same round: mvmd
+		 * writes a BLOB_GRANT before its exec connects to vsock.sock,
+		 * so the grant is stored before the guest hears of the exec
+		 * that will ask for it. */
+		if (m->conn && p[2].fd == kvm_ctl_fd(m->conn) && (p[2].revents & (POLLIN | POLLHUP | POLLERR)))
+			read_conn(m);
+		if (p[0].revents & POLLIN)
+			accept_conn(m);
+		kvm_vsock_dispatch(m->vsock, p + 3, nv, now_ms());
+		if (p[1].revents & POLLIN)
+			efd_drain(m->wake_main);
+		pump_console(m);
+		if (m->stop_deadline >= 0 && now_ms() >= m->stop_deadline)
+			force_stop(m);
+	}
+	return 0;
+}
+
+static void *ctl_main(void *p)
+{
+	vmm_t *m = p;
+	m->loop_error = main_loop(m);
+	if (m->loop_error < 0)
+		force_stop(m); /* nobody could stop it any more */
+	return NULL;
+}
+
+static vmm_t vmm; /* one per process */
+
+/* The guest runs from here on: READY to whoever is connected, then the
+ * control thread. Called on the vCPU thread, which keeps running it. */
+static int go_live(vmm_t *m)
+{
+	sigset_t set, old;
+	int r;
+
+	m->state = KVM_VM_RUNNING;
+	accept_conn(m);
+	if (m->conn)
+		(void)kvm_ctl_queue(m->conn, KVM_MSG_READY, NULL, 0);
+	pump_console(m);
+
+	/* Test hooks: each must die by SIGSYS. */
+	if (m->cfg->debug & KVM_VMM_DEBUG_FORBIDDEN_SYSCALL)
+		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	if (m->cfg->debug & KVM_VMM_DEBUG_EXEC_MAPPING)
+		mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	/* The control thread must not take the stop signal meant for the
+	 * vCPU thread: it starts with it blocked, whoever creates it. */
+	sigemptyset(&set);
+	sigaddset(&set, STOP_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	r = pthread_create(&m->ctl_thread, NULL, ctl_main, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0)
+		return set_error(m, -r, "creating the control thread");
+	m->ctl_started = true;
+	return 0;
+}
+
+/* Close what came with a refused message. */
+static void close_fds(int fds[KVM_WARM_FD_MAX])
+{
+	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
+		fds[i] = safe_close(fds[i]);
+}
+
+/*
+ * A PRIME: the module this worker's VM will run, before the VM itself.
+ * Read and verified here (inside the sandbox), then named in the boot
+ * info with MVM_BOOT_F_PRIMED, so that the guest loads and compiles it
+ * and calls MVM_HC_CONFIG again. Only an ASSIGN for that same module may
+ * follow: a worker never holds a module its VM does not run.
+ */
+static int take_prime(vmm_t *m, const kvm_warm_assign_t *a, int fds[KVM_WARM_FD_MAX], char *primed, size_t size)
+{
+	int r;
+
+	if (primed[0] || strlen(a->workload) >= size) {
+		close_fds(fds);
+		return set_error(m, -EINVAL, "warm worker: a second PRIME, or a bad hash");
+	}
+	snprintf(primed, size, "%s", a->workload);
+	r = kvm_workload_read(fds[KVM_WARM_FD_BLOB], primed, m->vm->mem_size, &m->blob, &m->blob_size);
+	close_fds(fds);
+	if (r < 0)
+		return set_error(m, r, r == -EFBIG ? "primed module larger than guest memory"
+				 : r == -EBADMSG ? "primed module does not match its hash" : "reading the primed module");
+	kvm_workload_prefault(m->vm, m->blob_size);
+	r = kvm_vm_write_boot_info(m->vm, NULL, 0, NULL, 0, primed);
+	if (r == 0)
+		r = kvm_vm_write_workload_info(m->vm, NULL, 0, m->blob_size);
+	if (r == 0)
+		r = kvm_vm_set_primed(m->vm);
+	if (r < 0)
+		return set_error(m, r, "writing the primed boot info");
+	m->ops.blob = m->blob;
+	m->ops.blob_size = m->blob_size;
+	return 0;
+}
+
+/*
+ * MVM_HC_CONFIG from a warm guest, on the vCPU thread: tell the pool we
+ * are ready, wait for a PRIME (then the guest compiles and asks again) or
+ * the ASSIGN, become that VM, go live. A parent that closes the pool
+ * socket instead wants no VM from us: leave quietly.
+ */
+static int host_config(void *ud, kvm_result_t *res)
+{
+	static uint8_t msg[KVM_WARM_MSG_MAX];
+	static kvm_warm_assign_t a;
+	static char primed[80]; /* the module a PRIME named, "" none */
+	vmm_t *m = ud;
+	kvm_vmm_config_t *c = &m->own;
+	int fds[KVM_WARM_FD_MAX], r;
+
+	(void)res; /* it is m->result */
+	if (c->pool_fd < 0)
+		return 0; /* a cold guest that asks: it has its configuration */
+	kvm_warm_ready_t ready = { .type = KVM_WARM_MSG_READY, .version = KVM_WARM_VERSION, .pid = getpid() };
+	if (write(c->pool_fd, &ready, sizeof(ready)) != (ssize_t)sizeof(ready))
+		_exit(KVM_VMM_EXIT_OK);
+	r = kvm_warm_recv(c->pool_fd, msg, &a, fds);
+	if (r == -EPIPE || r == -ECONNRESET)
+		_exit(KVM_VMM_EXIT_OK);
+	if (r < 0) {
+		set_error(m, r, "warm worker: bad message on the pool socket");
+		return 1;
+	}
+	if (a.type == KVM_WARM_MSG_PRIME) {
+		if (a.memory_mib != c->memory_mib || a.vcpus != c->vcpus) {
+			close_fds(fds);
+			set_error(m, -EINVAL, "warm worker: primed for a VM of another size");
+			return 1;
+		}
+		return take_prime(m, &a, fds, primed, sizeof(primed)) < 0 ? 1 : 0;
+	}
+	c->pool_fd = safe_close(c->pool_fd);
+	r = kvm_vmm_assign_apply(c, &a, fds);
+	if (setup_sockets(m) < 0)
+		return 1;
+	if (r < 0) {
+		set_error(m, r, "warm worker: assigned a VM of another size");
+		return 1;
+	}
+	if (primed[0] && (!a.workload || strcmp(a.workload, primed) != 0 || c->blob_fd >= 0)) {
+		set_error(m, -EINVAL, "warm worker: assigned a VM that does not run the module it was primed with");
+		return 1;
+	}
+	/* A primed worker has its module already (configure_vm keeps it). */
+	if (configure_vm(m) < 0)
+		return 1;
+	m->ops.vsock = m->vsock;
+	m->ops.blob = m->blob;
+	m->ops.blob_size = m->blob_size;
+	return go_live(m) < 0 ? 1 : 0;
+}
+
+static int vmm_run(const kvm_vmm_config_t *cfg)
+{
+	static uint8_t chunk[KVM_MSG_PAYLOAD_MAX];
+	vmm_t *m = &vmm;
+	bool warm = cfg->pool_fd >= 0;
+	sigset_t set;
+	int r, status;
+
+	*m = (vmm_t){ .own = *cfg, .state = KVM_VM_STARTING, .stop_deadline = -1,
+		      .wake_main = -1, .wake_vcpu = -1, .uid = getuid(), .chunk = chunk };
+	m->cfg = &m->own;
+	pthread_mutex_init(&m->lock, NULL);
+	m->out = (ring_t){ .buf = malloc(KVM_VMM_CONSOLE_RING), .cap = KVM_VMM_CONSOLE_RING };
+	m->in = (ring_t){ .buf = malloc(KVM_VMM_INPUT_RING), .cap = KVM_VMM_INPUT_RING };
+	if (!m->out.buf || !m->in.buf)
+		return fail_setup(m, -ENOMEM, "allocating console buffers");
+	/* The parent's death must not kill us: no SIGPIPE, no PDEATHSIG. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, STOP_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* only while running the vCPU */
+	r = kvm_vcpu_signal_setup(STOP_SIGNAL);
+	if (r < 0)
+		return fail_setup(m, r, "installing the stop signal");
+	m->wake_main = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	m->wake_vcpu = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->wake_main < 0 || m->wake_vcpu < 0)
+		return fail_setup(m, negative_errno(), "eventfd");
+	/* A cold worker's VM comes in an ASSIGN too (daemon/vmm/assign.c). */
+	r = warm ? 0 : kvm_vmm_assign_recv(&m->own);
+	if (r < 0 && r != -EINVAL)
+		return fail_setup(m, r, "reading the VM's ASSIGN");
+	if (!warm && setup_sockets(m) < 0) {
+		finish(m);
+		return KVM_VMM_EXIT_ERROR;
+	}
+	if (r < 0)
+		return fail_setup(m, r, "assigned a VM of another size");
+
+	r = build_vm(m);
+	if (r != 0)
+		return r;
+	if (warm) {
+		/* Boot info with the memory map only; the guest touches its
+		 * heap and waits in MVM_HC_CONFIG (host_config). The host side
+		 * of those pages is populated here, off anyone's clock. */
+		r = kvm_vm_write_boot_info(m->vm, NULL, 0, NULL, 0, NULL);
+		if (r == 0)
+			r = kvm_vm_set_warm(m->vm, cfg->warm_bytes);
+		if (r < 0)
+			return fail_setup(m, r, "writing the boot info");
+		kvm_workload_prefault(m->vm, cfg->warm_bytes / 8);
+		m->ops.config = host_config;
+	} else if (configure_vm(m) < 0) {
+		finish(m);
+		return KVM_VMM_EXIT_ERROR;
+	}
+	/* The guest image and /dev/kvm are no longer needed. */
+	safe_close(cfg->image_fd);
+	safe_close(cfg->kvm_fd);
+	m->vm->kvm_fd = -1;
+
+	/* Privilege boundary: from here on no capabilities, no new privileges,
+	 * and only the syscalls in daemon/vmm/seccomp-policy.c. */
+	r = sandbox_enter(sandbox_vmm_rules, sandbox_vmm_nrules);
+	if (r < 0)
+		return fail_setup(m, r, "entering the sandbox");
+
+	m->vcpu_thread = pthread_self();
+	/* A warm worker goes live inside MVM_HC_CONFIG, once it has a job. */
+	if (!warm && go_live(m) < 0) {
+		finish(m);
+		return KVM_VMM_EXIT_ERROR;
+	}
+	vcpu_main(m);
+	if (m->ctl_started)
+		pthread_join(m->ctl_thread, NULL);
+	if (m->loop_error < 0)
+		return fail_setup(m, m->loop_error, "control loop");
+	finish(m);
+	switch (m->result.outcome) {
+	case KVM_OUTCOME_EXIT: case KVM_OUTCOME_STOPPED: status = KVM_VMM_EXIT_OK; break;
+	case KVM_OUTCOME_FAULT: status = KVM_VMM_EXIT_FAULT; break;
+	default: status = KVM_VMM_EXIT_ERROR; break;
+	}
+	return status;
+}
+
+int kvm_vmm_main(const kvm_vmm_config_t *cfg, kvm_result_t *ret_result)
+{
+	int status = vmm_run(cfg);
+	if (ret_result)
+		*ret_result = vmm.result;
+	return status;
+}

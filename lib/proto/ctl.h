@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The control protocol between mvmd (or a test) and one mvm-vmm worker:
+ * typed, length-framed messages over the worker's AF_UNIX stream socket.
+ * docs/worker-protocol.md is the reference.
+ *
+ * Frame: struct kvm_msg_hdr (type, len; host byte order, both ends are the
+ * same host) followed by len payload bytes, len <= KVM_MSG_PAYLOAD_MAX.
+ *
+ * kvm_ctl_t buffers one connection non-blockingly so it can be driven from
+ * an sd-event loop: kvm_ctl_fill() on POLLIN, kvm_ctl_next() until it
+ * returns 0, kvm_ctl_flush() on POLLOUT while kvm_ctl_pending() > 0.
+ */
+#ifndef MVM_KVM_CTL_H
+#define MVM_KVM_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KVM_PROTO_VERSION 1u
+
+/* The VM sizes a worker builds: mvmd refuses others before it spawns one. */
+#define KVM_VM_VCPUS_MAX 16u
+#define KVM_VM_MEM_MIN_MIB 4u
+#define KVM_VM_MEM_MAX_MIB 3072u /* the doorbell sits at 3 GiB */
+#define KVM_MSG_PAYLOAD_MAX 65536u
+#define KVM_BLOB_REF_LEN 71u /* "sha256:" + 64 lowercase hex: BLOB_GRANT's payload */
+
+typedef enum kvm_msg_type {
+	KVM_MSG_HELLO = 1,       /* w->p  kvm_msg_hello_t, first on every connection */
+	KVM_MSG_READY = 2,       /* w->p  empty: sandboxed, guest running */
+	KVM_MSG_CONSOLE_OUT = 3, /* w->p  bytes the guest wrote */
+	KVM_MSG_CONSOLE_IN = 4,  /* p->w  bytes for the guest's console input */
+	KVM_MSG_STOP = 5,        /* p->w  kvm_msg_stop_t */
+	KVM_MSG_STATUS_REQ = 6,  /* p->w  empty */
+	KVM_MSG_STATUS = 7,      /* w->p  kvm_msg_status_t */
+	KVM_MSG_RESULT = 8,      /* w->p  kvm_result_t, last message before exit */
+	KVM_MSG_BLOB_GRANT = 9,  /* p->w  "sha256:<64 hex>" + one fd (SCM_RIGHTS): a blob the guest may load */
+	_KVM_MSG_MAX,
+} kvm_msg_type_t;
+
+typedef enum kvm_vm_state {
+	KVM_VM_STARTING = 1, /* building the VM, loading the image */
+	KVM_VM_RUNNING = 2,
+	KVM_VM_STOPPING = 3, /* stop requested, waiting for the guest */
+	KVM_VM_ENDED = 4,    /* the result is final */
+	_KVM_VM_STATE_MAX,
+} kvm_vm_state_t;
+
+typedef enum kvm_outcome {
+	KVM_OUTCOME_NONE = 0,
+	KVM_OUTCOME_EXIT = 1,    /* the guest called exit(code) */
+	KVM_OUTCOME_STOPPED = 2, /* stopped by request before it exited */
+	KVM_OUTCOME_FAULT = 3,   /* the guest faulted: fault, regs, message */
+	KVM_OUTCOME_ERROR = 4,   /* the worker failed: error (-errno), message */
+	_KVM_OUTCOME_MAX,
+} kvm_outcome_t;
+
+typedef enum kvm_fault {
+	KVM_FAULT_NONE = 0,
+	KVM_FAULT_SHUTDOWN = 1,    /* triple fault: #PF, #GP, #UD, hlt, int3 ... */
+	KVM_FAULT_MMIO = 2,        /* access to unbacked guest-physical memory */
+	KVM_FAULT_BAD_PORT = 3,    /* unknown hypercall number, or in/out to a port */
+	KVM_FAULT_BAD_POINTER = 4, /* hypercall buffer outside guest memory */
+	KVM_FAULT_BAD_ARG = 5,     /* hypercall argument out of range */
+	KVM_FAULT_ABORT = 6,       /* the guest called abort(message) */
+	KVM_FAULT_HLT = 7,         /* hlt with no interrupts: would never wake */
+	KVM_FAULT_INTERNAL = 8,    /* KVM could not run the guest (emulation, entry) */
+	_KVM_FAULT_MAX,
+} kvm_fault_t;
+
+enum {
+	KVM_REG_RAX, KVM_REG_RBX, KVM_REG_RCX, KVM_REG_RDX, KVM_REG_RSI, KVM_REG_RDI,
+	KVM_REG_RSP, KVM_REG_RBP, KVM_REG_R8, KVM_REG_R9, KVM_REG_R10, KVM_REG_R11,
+	KVM_REG_R12, KVM_REG_R13, KVM_REG_R14, KVM_REG_R15, KVM_REG_RIP, KVM_REG_RFLAGS,
+	KVM_REG_CR2, KVM_REG_CR3,
+	_KVM_REG_MAX,
+};
+
+#define KVM_RESULT_MESSAGE_MAX 256
+
+/* How a VM ended: the RESULT message payload and the result file's content. */
+typedef struct kvm_result {
+	uint32_t outcome;   /* kvm_outcome_t */
+	uint32_t exit_code; /* KVM_OUTCOME_EXIT: the guest's code, whole */
+	uint32_t fault;     /* kvm_fault_t for KVM_OUTCOME_FAULT */
+	int32_t error;      /* -errno for KVM_OUTCOME_ERROR */
+	uint64_t fault_addr; /* MMIO address, port, or bad pointer */
+	uint32_t regs_valid;
+	uint32_t pad;
+	uint64_t regs[_KVM_REG_MAX];
+	char message[KVM_RESULT_MESSAGE_MAX]; /* NUL terminated */
+} kvm_result_t;
+
+typedef struct kvm_msg_hdr {
+	uint32_t type;
+	uint32_t len;
+} kvm_msg_hdr_t;
+
+typedef struct kvm_msg_hello {
+	uint32_t version; /* KVM_PROTO_VERSION */
+	uint32_t state;   /* kvm_vm_state_t */
+	int32_t pid;
+	uint32_t pad;
+} kvm_msg_hello_t;
+
+typedef struct kvm_msg_stop {
+	uint32_t grace_ms; /* 0: stop the vCPU now; else let a waiting guest exit first */
+	uint32_t pad;
+} kvm_msg_stop_t;
+
+typedef struct kvm_msg_status {
+	uint32_t state; /* kvm_vm_state_t */
+	uint32_t pad;
+	uint64_t exits;           /* vCPU exits handled so far */
+	uint64_t console_bytes;   /* console bytes the guest wrote */
+	uint64_t console_dropped; /* of which dropped: buffer full, nobody reading */
+	uint64_t console_buffered; /* bytes waiting in the worker */
+} kvm_msg_status_t;
+
+/* A decoded message; payload points into the decoder's buffer. fd is -1,
+ * or (BLOB_GRANT from kvm_ctl_next) the descriptor that came with the
+ * frame: the caller owns it and must close it. */
+typedef struct kvm_msg {
+	uint32_t type;
+	uint32_t len;
+	const uint8_t *payload;
+	int fd;
+} kvm_msg_t;
+
+const char *kvm_msg_type_to_string(uint32_t t);
+const char *kvm_vm_state_to_string(uint32_t s);
+const char *kvm_outcome_to_string(uint32_t o);
+int kvm_outcome_from_string(const char *s);
+const char *kvm_fault_to_string(uint32_t f);
+int kvm_fault_from_string(const char *s);
+const char *kvm_reg_name(unsigned i);
+/* Whether frames of this type carry exactly one fd (and others none). */
+bool kvm_msg_type_has_fd(uint32_t type);
+
+/*
+ * Decode one frame from buf[0..len). Returns 1 and fills ret_msg (fd -1:
+ * the pure decoder sees no descriptors) and ret_consumed when a whole
+ * valid frame is there, 0 when more bytes are needed, -EBADMSG for an
+ * unknown type or a length the type does not allow.
+ */
+int kvm_msg_decode(const void *buf, size_t len, kvm_msg_t *ret_msg, size_t *ret_consumed);
+
+/* Typed views of fixed-size payloads (the decoder already checked len). */
+int kvm_msg_get_result(const kvm_msg_t *m, kvm_result_t *ret);
+int kvm_msg_get_status(const kvm_msg_t *m, kvm_msg_status_t *ret);
+int kvm_msg_get_hello(const kvm_msg_t *m, kvm_msg_hello_t *ret);
+int kvm_msg_get_stop(const kvm_msg_t *m, kvm_msg_stop_t *ret);
+
+typedef struct kvm_ctl kvm_ctl_t;
+
+/* Takes ownership of fd (made non-blocking). out_max bounds the queue.
+ * A new connection refuses descriptors: any SCM_RIGHTS that arrives is a
+ * protocol error (and is closed) until kvm_ctl_accept_fds(c, true); only
+ * the worker, which receives BLOB_GRANT, turns it on. */
+int kvm_ctl_new(int fd, size_t out_max, kvm_ctl_t **ret);
+void kvm_ctl_accept_fds(kvm_ctl_t *c, bool accept);
+kvm_ctl_t *kvm_ctl_free(kvm_ctl_t *c);
+int kvm_ctl_fd(const kvm_ctl_t *c);
+/* Queue a frame; -ENOBUFS when the queue would exceed out_max. */
+int kvm_ctl_queue(kvm_ctl_t *c, uint32_t type, const void *payload, size_t len);
+size_t kvm_ctl_pending(const kvm_ctl_t *c);
+size_t kvm_ctl_space(const kvm_ctl_t *c);
+/* Write queued bytes: 0 when all are out, 1 when some remain (EAGAIN), -errno. */
+int kvm_ctl_flush(kvm_ctl_t *c);
+/* One read (recvmsg): >0 bytes read, 0 on EOF, -EAGAIN, -errno;
+ * -EBADMSG when descriptors came that this connection does not take
+ * (refused, more than one, a second before the first was claimed, or
+ * truncated control data): every one received is closed. */
+int kvm_ctl_fill(kvm_ctl_t *c);
+/* Next buffered message: 1 (ret valid until the next call), 0 none,
+ * -EBADMSG (also for a frame that should carry an fd but came without one,
+ * or an fd that came with a frame that takes none). */
+int kvm_ctl_next(kvm_ctl_t *c, kvm_msg_t *ret);
+/*
+ * Send one frame that carries fd (SCM_RIGHTS on its first byte; fd stays
+ * the caller's). Only when nothing else is queued, so the frame is not
+ * delayed behind other output: -EAGAIN if the queue cannot be flushed at
+ * once or the frame is not written whole at once (its rest is then queued
+ * and goes out later; the fd went with its first byte).
+ */
+int kvm_ctl_send_fd(kvm_ctl_t *c, uint32_t type, const void *payload, size_t len, int fd);
+/*
+ * Blocking convenience for tools and tests: wait up to timeout_ms (-1: for
+ * ever) for the next message, flushing queued output meanwhile.
+ * -ETIMEDOUT, -ECONNRESET on EOF.
+ */
+int kvm_ctl_recv(kvm_ctl_t *c, int timeout_ms, kvm_msg_t *ret);
+
+int kvm_ctl_send_stop(kvm_ctl_t *c, uint32_t grace_ms);
+int kvm_ctl_send_console(kvm_ctl_t *c, const void *buf, size_t len);
+int kvm_ctl_send_status_req(kvm_ctl_t *c);
+
+/* Result file: "key=value" lines (docs/worker-protocol.md). */
+int kvm_result_format(const kvm_result_t *r, char *buf, size_t size);
+int kvm_result_parse(const char *text, size_t len, kvm_result_t *ret);
+/* Read the result file on fd / path: -ENODATA when it is still empty. */
+int kvm_result_read_fd(int fd, kvm_result_t *ret);
+int kvm_result_read(const char *path, kvm_result_t *ret);
+
+#endif
