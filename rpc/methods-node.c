@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <sys/utsname.h>
 
+#include "capacity.h"
 #include "methods.h"
 #include "util/macro.h"
 
@@ -58,6 +59,21 @@ static void node_info(rpc_call_t *call, json_object *params, void *userdata)
 
 	json_object_object_add(res, "vms", json_object_new_int64((int64_t)n_vms));
 
+	/* The budget starts check against: what VMs from Starting to
+	 * Stopping hold, and what is left. */
+	capacity_use_t cu;
+	json_object *cap = json_object_new_object();
+	capacity_use(ctx->manager, &cu);
+	json_object_object_add(cap, "memory_mib_limit", json_object_new_int64((int64_t)cu.memory_mib_limit));
+	json_object_object_add(cap, "memory_mib_used", json_object_new_int64((int64_t)cu.memory_mib_used));
+	json_object_object_add(cap, "memory_mib_free", json_object_new_int64(
+		cu.memory_mib_used < cu.memory_mib_limit ? (int64_t)(cu.memory_mib_limit - cu.memory_mib_used) : 0));
+	json_object_object_add(cap, "vcpus_limit", json_object_new_int64((int64_t)cu.vcpus_limit));
+	json_object_object_add(cap, "vcpus_used", json_object_new_int64((int64_t)cu.vcpus_used));
+	json_object_object_add(cap, "vcpus_free", json_object_new_int64(
+		cu.vcpus_used < cu.vcpus_limit ? (int64_t)(cu.vcpus_limit - cu.vcpus_used) : 0));
+	json_object_object_add(res, "capacity", cap);
+
 	uint64_t n_blobs, blob_bytes;
 	json_object *blobs = json_object_new_object();
 	blob_store_usage(manager_blobs(ctx->manager), &n_blobs, &blob_bytes);
@@ -70,7 +86,7 @@ static void node_info(rpc_call_t *call, json_object *params, void *userdata)
 
 static const rpc_schema_t info_result = {
 	.type = RPC_TYPE_OBJECT,
-	.description = "{version, hostname, kernel, arch, backends: {kvm: {usable, reason?, min_memory_mib, max_memory_mib, max_vcpus}, ch: {usable, reason?, min_version, default_initramfs, binary?, version?, version_output?}}, limits: {...}, paths: {...}, vms, blobs: {count, bytes, max_blob_bytes}}",
+	.description = "{version, hostname, kernel, arch, backends: {kvm: {usable, reason?, min_memory_mib, max_memory_mib, max_vcpus}, ch: {usable, reason?, min_version, default_initramfs, binary?, version?, version_output?}}, limits: {...}, paths: {...}, vms, capacity: {memory_mib_limit, memory_mib_used, memory_mib_free, vcpus_limit, vcpus_used, vcpus_free}, blobs: {count, bytes, max_blob_bytes}}",
 };
 
 const rpc_method_t methods_node[] = {

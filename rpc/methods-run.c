@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capacity.h"
 #include "console.h"
 #include "methods.h"
 #include "util/log.h"
@@ -63,6 +64,29 @@ static void vm_error_errno(rpc_call_t *call, int code, const char *message, cons
 		json_object_object_add(data, "errno", json_object_new_string(rpc_errno_name(error)));
 	json_object_object_add(data, "reason", json_object_new_string(reason));
 	rpc_call_error(call, code, message, data);
+}
+
+/* Over the node's budget: which resource, used, free, limit, requested. */
+static void capacity_error(rpc_call_t *call, manager_t *m, const vm_t *vm, const char *reason)
+{
+	json_object *data = json_object_new_object();
+	capacity_refusal_t ref;
+
+	json_object_object_add(data, "id", json_object_new_string(vm->id));
+	json_object_object_add(data, "state", json_object_new_string(vm_state_to_string(vm->state)));
+	/* The manager refused with the same check; nothing ran in between. */
+	if (capacity_check(m, vm, &ref) < 0) {
+		json_object_object_add(data, "resource", json_object_new_string(ref.resource));
+		json_object_object_add(data, "used", json_object_new_int64((int64_t)ref.used));
+		json_object_object_add(data, "free", json_object_new_int64(
+			ref.used < ref.limit ? (int64_t)(ref.limit - ref.used) : 0));
+		json_object_object_add(data, "limit", json_object_new_int64((int64_t)ref.limit));
+		json_object_object_add(data, "requested", json_object_new_int64((int64_t)ref.requested));
+	}
+	json_object_object_add(data, "errno", json_object_new_string("EDQUOT"));
+	if (reason)
+		json_object_object_add(data, "reason", json_object_new_string(reason));
+	rpc_call_error(call, RPC_ERROR_RESOURCE_LIMIT, "Resource limit", data);
 }
 
 static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata);
@@ -167,6 +191,10 @@ static void vm_start(rpc_call_t *call, json_object *params, void *userdata)
 	}
 	if (r == -ENODEV) {
 		vm_error(call, RPC_ERROR_BACKEND_UNAVAILABLE, "Backend unavailable", vm, detail);
+		return;
+	}
+	if (r == -EDQUOT) {
+		capacity_error(call, ctx->manager, vm, detail);
 		return;
 	}
 	if (r < 0) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capacity.h"
 #include "methods.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -208,9 +209,25 @@ static void vm_status(rpc_call_t *call, json_object *params, void *userdata)
 {
 	methods_ctx_t *ctx = userdata;
 	vm_t *vm = methods_find_vm(call, ctx->manager, params);
+	json_object *view, *res;
+	capacity_proc_t pc;
 
-	if (vm)
-		rpc_call_reply(call, methods_vm_to_json(ctx->manager, vm, true));
+	if (!vm)
+		return;
+	view = methods_vm_to_json(ctx->manager, vm, true);
+	/* What its process costs is read now, never cached with the view;
+	 * absent when no process runs. */
+	if (!view || vm->pid <= 0 || capacity_proc_read(vm->pid, vm->pid_starttime, &pc) < 0) {
+		rpc_call_reply(call, view);
+		return;
+	}
+	res = json_object_new_object();
+	json_object_object_foreach(view, key, val)
+		json_object_object_add(res, key, json_object_get(val));
+	json_object_put(view);
+	json_object_object_add(res, "cpu_seconds", json_object_new_double(pc.cpu_seconds));
+	json_object_object_add(res, "rss_bytes", json_object_new_int64((int64_t)pc.rss_bytes));
+	rpc_call_reply(call, res);
 }
 
 static const rpc_field_t remove_params[] = {
@@ -398,7 +415,7 @@ static void vm_events_tail(rpc_call_t *call, json_object *params, void *userdata
 
 static const rpc_schema_t vm_result = {
 	.type = RPC_TYPE_OBJECT,
-	.description = "the VM object: id, name, backend, state, cause, vcpus, memory_mib, labels, created, pid?, exit_code?, transitions",
+	.description = "the VM object: id, name, backend, state, cause, vcpus, memory_mib, labels, created, pid?, exit_code?, transitions; status adds cpu_seconds? and rss_bytes? of the running process",
 };
 static const rpc_schema_t list_result = { .type = RPC_TYPE_OBJECT, .description = "{\"vms\": [VM objects without transitions]}" };
 static const rpc_schema_t remove_result = { .type = RPC_TYPE_OBJECT, .description = "{\"id\": ..., \"removed\": true}" };

@@ -52,6 +52,7 @@ typedef struct options {
 	unsigned max_clients;
 	size_t event_ring;
 	size_t max_vms;
+	size_t max_memory_mib, max_vcpus; /* 0: from the host */
 	size_t kvm_pool;        /* warm kvm workers kept (0: none) */
 	size_t kvm_pool_mib;    /* their memory until starts ask for another size */
 	size_t kvm_pool_ready_ms; /* a warm worker not ready by then is a failure */
@@ -82,6 +83,9 @@ static void help(void)
 	       "                            (default 60000, 0 never)\n"
 	       "  --event-ring-size N       node-wide transition ring capacity (default 1024)\n"
 	       "  --max-vms N               VMs this node holds at most (default 4096)\n"
+	       "  --max-memory-mib N        guest memory of all started VMs together\n"
+	       "                            (default: RAM less an eighth, at least 256 MiB)\n"
+	       "  --max-vcpus N             vCPUs of all started VMs together (default: online CPUs x 8)\n"
 	       "  --kvm-pool N              warm kvm workers kept ready for starts (default 4, 0 none)\n"
 	       "  --kvm-pool-memory-mib N   their guest memory until starts ask for another (default 16)\n"
 	       "  --kvm-pool-ready-timeout-ms N  a warm worker not ready by then is killed (default 10000)\n"
@@ -116,7 +120,7 @@ static int parse_size(const char *s, size_t min, size_t max, size_t *ret)
 static int parse_argv(int argc, char **argv, options_t *o)
 {
 	enum { ARG_RPC = 0x100, ARG_STATE, ARG_CONSOLE, ARG_GROUP, ARG_LOG, ARG_MAXREQ,
-	       ARG_MAXCLI, ARG_RING, ARG_MAXVMS, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION,
+	       ARG_MAXCLI, ARG_RING, ARG_MAXVMS, ARG_MAXMEM, ARG_MAXVCPUS, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION,
 	       ARG_CH_BINARY, ARG_CH_INITRAMFS, ARG_POOL, ARG_POOL_MIB, ARG_POOL_READY,
 	       ARG_MAXANSWER, ARG_MAXCLIOUT, ARG_MAXTOTALOUT, ARG_IDLE_MS, ARG_LINE_MS, ARG_SEND_MS };
 	static const struct option longopts[] = {
@@ -135,6 +139,8 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		{ "send-timeout-ms", required_argument, NULL, ARG_SEND_MS },
 		{ "event-ring-size", required_argument, NULL, ARG_RING },
 		{ "max-vms", required_argument, NULL, ARG_MAXVMS },
+		{ "max-memory-mib", required_argument, NULL, ARG_MAXMEM },
+		{ "max-vcpus", required_argument, NULL, ARG_MAXVCPUS },
 		{ "kvm-device", required_argument, NULL, ARG_KVM },
 		{ "kvm-pool", required_argument, NULL, ARG_POOL },
 		{ "kvm-pool-memory-mib", required_argument, NULL, ARG_POOL_MIB },
@@ -205,6 +211,14 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		case ARG_MAXVMS:
 			if (parse_size(optarg, 1, 1u << 20, &o->max_vms) < 0)
 				return log_error_errno(-EINVAL, "--max-vms must be 1..1048576: %s", optarg);
+			break;
+		case ARG_MAXMEM:
+			if (parse_size(optarg, 1, 1u << 30, &o->max_memory_mib) < 0)
+				return log_error_errno(-EINVAL, "--max-memory-mib must be 1..1073741824: %s", optarg);
+			break;
+		case ARG_MAXVCPUS:
+			if (parse_size(optarg, 1, 1u << 20, &o->max_vcpus) < 0)
+				return log_error_errno(-EINVAL, "--max-vcpus must be 1..1048576: %s", optarg);
 			break;
 		case ARG_POOL:
 			if (parse_size(optarg, 0, KVM_POOL_SIZE_MAX, &o->kvm_pool) < 0)
@@ -511,6 +525,8 @@ int main(int argc, char **argv)
 		.console_dir = o.console_dir,
 		.node_ring_capacity = o.event_ring,
 		.max_vms = (unsigned)o.max_vms,
+		.max_vcpus = (unsigned)o.max_vcpus,
+		.max_memory_mib = o.max_memory_mib,
 		.socket_group = o.socket_group != NULL,
 		.socket_gid = gid,
 	};

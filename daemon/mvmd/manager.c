@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capacity.h"
 #include "util/fault.h"
 #include "util/fs.h"
 #include "util/macro.h"
@@ -57,20 +58,6 @@ static void seq_file_apply(manager_t *m)
 	seq_file_write(m, false);
 }
 
-static unsigned online_cpus(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
-}
-
-static uint64_t mem_total_mib(void)
-{
-	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-	if (pages <= 0 || psz <= 0)
-		return 1024;
-	return (uint64_t)pages * (uint64_t)psz >> 20;
-}
-
 int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
 {
 	manager_t *m;
@@ -85,9 +72,9 @@ int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
 	if (!m->cfg.max_vms)
 		m->cfg.max_vms = 4096;
 	if (!m->cfg.max_vcpus)
-		m->cfg.max_vcpus = online_cpus();
+		m->cfg.max_vcpus = capacity_default_vcpus();
 	if (!m->cfg.max_memory_mib)
-		m->cfg.max_memory_mib = mem_total_mib();
+		m->cfg.max_memory_mib = capacity_default_memory_mib();
 	m->state_dir = strdup(cfg->state_dir);
 	m->console_dir = strdup(cfg->console_dir ? cfg->console_dir : "");
 	if (!m->state_dir || !m->console_dir) {
@@ -581,6 +568,7 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 {
 	const backend_ops_t *ops = m->backends[vm->backend];
 	_cleanup_free_ char *reason = NULL, *cause = NULL;
+	capacity_refusal_t refusal;
 	bool had_exit_code;
 	int r;
 
@@ -591,6 +579,14 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 	r = fsm_check(vm->state, VM_STATE_STARTING);
 	if (r < 0)
 		return r;
+	/* Over the node's budget: refused before anything is written. */
+	r = capacity_check(m, vm, &refusal);
+	if (r < 0) {
+		set_detail(ret_detail, "%s %llu is over what the node has free (%llu of %llu used)", refusal.resource,
+			   (unsigned long long)refusal.requested, (unsigned long long)refusal.used,
+			   (unsigned long long)refusal.limit);
+		return r;
+	}
 	vm->start_errno = 0;
 	/* How the last run ended must be on disk before what it left goes. */
 	if (vm->save_pending) {

@@ -29,8 +29,11 @@ typedef struct manager_config {
 	const char *console_dir;
 	size_t node_ring_capacity; /* node-wide transition ring, default 1024 */
 	unsigned max_vms;          /* default 4096 */
-	unsigned max_vcpus;        /* per VM, default: online CPUs */
-	uint64_t max_memory_mib;   /* per VM, default: MemTotal */
+	/* The node's budget (capacity.h): what the VMs from Starting to
+	 * Stopping hold together, and so what one VM may ask at most.
+	 * 0: the host's defaults. */
+	unsigned max_vcpus;
+	uint64_t max_memory_mib;
 	/* --socket-group: VM consoles get the RPC socket's access, 0660 with
 	 * group socket_gid; without it 0600 (docs/access.md). */
 	bool socket_group;
