@@ -21,9 +21,10 @@
 /* Defaults from the host, without /proc/meminfo or /proc/cpuinfo: the
  * RAM sysinfo(2) reports less a reserve for the host (an eighth, at
  * least 256 MiB, at most half), and the online CPUs times
- * CAPACITY_VCPU_OVERCOMMIT (vCPUs mostly wait; memory is not
- * overcommitted, guest memory is real). */
-#define CAPACITY_VCPU_OVERCOMMIT 8u
+ * CAPACITY_VCPU_OVERCOMMIT (vCPUs mostly wait: an idle micro-VM's
+ * vCPU is a thread blocked in its worker, and a node is meant to hold
+ * thousands; memory is not overcommitted, guest memory is real). */
+#define CAPACITY_VCPU_OVERCOMMIT 64u
 #define CAPACITY_MEMORY_RESERVE_MIN_MIB 256u
 uint64_t capacity_default_memory_mib(void);
 unsigned capacity_default_vcpus(void);

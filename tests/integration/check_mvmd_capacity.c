@@ -251,7 +251,7 @@ START_TEST(test_defaults_from_host)
 	mvmt_daemon_start(&d2, "--kvm-pool", "0", NULL);
 	int c = mvmt_connect(d2.sock);
 	json_object *o = mvmt_result(c, "compute.node.info", NULL);
-	ck_assert_int_eq(mvmt_int(o, "capacity.vcpus_limit"), sysconf(_SC_NPROCESSORS_ONLN) * 8);
+	ck_assert_int_eq(mvmt_int(o, "capacity.vcpus_limit"), sysconf(_SC_NPROCESSORS_ONLN) * 64);
 	ck_assert_int_eq(mvmt_int(o, "capacity.memory_mib_limit"), (int64_t)(total - reserve));
 	ck_assert_int_eq(mvmt_int(o, "capacity.vcpus_used"), 0);
 	ck_assert_int_eq(mvmt_int(o, "capacity.memory_mib_free"), (int64_t)(total - reserve));
