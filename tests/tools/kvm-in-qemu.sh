@@ -4,12 +4,19 @@
 # that guest's kvm_amd give it a real /dev/kvm, and run the suites there.
 #
 #   tests/tools/kvm-in-qemu.sh [suite...]
+#   tests/tools/kvm-in-qemu.sh --demo
 #
 # A suite is a binary's name under $BUILD/tests/integration or
 # $BUILD/tests/unit (check_kvm_guest); with none, the KVM suites below.
 # Each suite's output is printed and kept in $BUILD/kvm-in-qemu/logs/NAME.log;
 # the last line is "N passed, M failed, K skipped", counted as tests/run
 # counts. Exit status: 0 when nothing failed.
+#
+# --demo is `make demo` on any host: where /dev/kvm is usable it is just
+# tests/demo.sh; where it is not, tests/demo.sh runs in the guest instead
+# of the suites, its output streamed as it comes, and its exit status is
+# this script's. Without qemu-system-x86 or busybox-static it says which
+# is missing and runs tests/demo.sh on the host (whose VMs cannot start).
 #
 # Environment:
 #   BUILD               build tree to test (default: build)
@@ -20,14 +27,16 @@
 #                       cores are shared; one emulated CPU is enough)
 #   KIQ_CPU             QEMU -cpu model (default max: SVM with nested paging)
 #   KIQ_KVM_AMD         kvm_amd module options (e.g. npt=0)
-#   KIQ_TIMEOUT         seconds before the whole QEMU run is killed (7200)
+#   KIQ_TIMEOUT         seconds before the whole QEMU run is killed (7200;
+#                       with --demo, 1800)
 #   KIQ_WORK            where generated files go (default $BUILD/kvm-in-qemu)
 #   KIQ_LOGS=1          keep the tests' temp dirs and print every mvmd.log
 #                       of a failed suite (lines "@@KIQ-LOG path: ...")
 #   CK_DEFAULT_TIMEOUT  per test case, in the guest (default 600: emulated)
 #
 # Needs qemu-system-x86 and busybox-static. Not part of `make check`:
-# `make check-kvm-in-qemu` runs it (docs/hacking.md).
+# `make check-kvm-in-qemu` runs it, `make demo` runs it with --demo
+# (docs/hacking.md).
 #
 # The guest's KVM is kvm_amd on an emulated CPU, so everything runs tens
 # of times slower than on a KVM host. Cases that assume speed fail here
@@ -43,6 +52,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
+build_given=$BUILD # as tests/demo.sh takes it: relative to the tree
 BUILD=$(cd "$BUILD" && pwd)
 WORK=${KIQ_WORK:-$BUILD/kvm-in-qemu}
 LOGDIR=$WORK/logs
@@ -54,14 +64,35 @@ DEFAULT_SUITES="check_kvm_guest check_kvm_assign check_kvm_worker check_kvm_warm
 
 die() { echo "kvm-in-qemu: $*" >&2; exit 2; }
 
-command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
 BUSYBOX=$(command -v busybox || true)
-[ -n "$BUSYBOX" ] && ! ldd "$BUSYBOX" >/dev/null 2>&1 ||
-	die "a static busybox is needed (apt-get install busybox-static)"
+[ -n "$BUSYBOX" ] && ldd "$BUSYBOX" >/dev/null 2>&1 && BUSYBOX=
+
+demo=
+if [ "${1:-}" = --demo ]; then
+	demo=1
+	shift
+	[ $# -eq 0 ] || die "--demo takes no suite"
+	KIQ_TIMEOUT=${KIQ_TIMEOUT:-1800}
+	# A /dev/kvm that opens read-write is one mvmd can use: the demo as is.
+	if [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; then
+		BUILD=$build_given exec tests/demo.sh
+	fi
+	missing=
+	command -v qemu-system-x86_64 >/dev/null || missing=qemu-system-x86
+	[ -n "$BUSYBOX" ] || missing="${missing:+$missing and }busybox-static"
+	if [ -n "$missing" ]; then
+		echo "no usable /dev/kvm here, and no $missing to run the demo in a QEMU guest (apt-get install ${missing/ and / }): the micro-VMs cannot start"
+		BUILD=$build_given exec tests/demo.sh
+	fi
+	echo "no usable /dev/kvm here: running the demo in a QEMU guest with emulated SVM (slow: ~30 s)"
+fi
+
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+[ -n "$BUSYBOX" ] || die "a static busybox is needed (apt-get install busybox-static)"
 
 suites=("$@")
 # shellcheck disable=SC2206
-[ ${#suites[@]} -gt 0 ] || suites=($DEFAULT_SUITES)
+[ ${#suites[@]} -gt 0 ] || [ -n "$demo" ] || suites=($DEFAULT_SUITES)
 for s in "${suites[@]}"; do
 	[ -x "$BUILD/tests/integration/$s" ] || [ -x "$BUILD/tests/unit/$s" ] ||
 		die "no suite $s under $BUILD/tests/{integration,unit}"
@@ -118,8 +149,21 @@ for s in "${suites[@]}"; do
 done
 if [ -d "$BUILD/tests/doubles" ]; then cp -a "$BUILD/tests/doubles" "$root/build/tests/"; fi
 
+# The demo as `make demo` runs it from the tree: /src/tests/demo.sh with
+# /src/build the build tree, and the host's bash and socat it runs with
+# (busybox has neither; tput is optional).
+if [ -n "$demo" ]; then
+	mkdir -p "$root/src/tests" "$root/usr/bin"
+	cp tests/demo.sh "$root/src/tests/"
+	ln -s /build "$root/src/build"
+	for t in bash socat; do
+		p=$(command -v $t) || die "$t is needed in the guest for the demo"
+		cp -L "$p" "$root/usr/bin/$t"
+	done
+fi
+
 # Every shared library those binaries load, with the dynamic loader.
-for f in "$root"/build/bin/* "$root"/build/tests/*/*; do
+for f in "$root"/build/bin/* "$root"/build/tests/*/* "$root"/usr/bin/*; do
 	[ -f "$f" ] || continue
 	{ ldd "$f" 2>/dev/null || true; } | awk '$3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
 done | sort -u | while read -r lib; do
@@ -137,8 +181,8 @@ printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin
 printf 'root:x:0:\nnogroup:x:65534:\nmvmdtest:x:999:\n' >"$root/etc/group"
 printf 'root:*:1::::::\n' >"$root/etc/shadow"
 
-printf 'SUITES="%s"\nCK_DEFAULT_TIMEOUT=%s\nKVM_AMD_OPTS="%s"\nKIQ_LOGS=%s\n' "${suites[*]}" \
-	"${CK_DEFAULT_TIMEOUT:-600}" "${KIQ_KVM_AMD:-}" "${KIQ_LOGS:-}" >"$root/kiq.env"
+printf 'SUITES="%s"\nCK_DEFAULT_TIMEOUT=%s\nKVM_AMD_OPTS="%s"\nKIQ_LOGS=%s\nDEMO=%s\n' "${suites[*]}" \
+	"${CK_DEFAULT_TIMEOUT:-600}" "${KIQ_KVM_AMD:-}" "${KIQ_LOGS:-}" "$demo" >"$root/kiq.env"
 
 cat >"$root/init" <<'EOF'
 #!/bin/busybox sh
@@ -167,6 +211,14 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export PATH=/bin HOME=/ TMPDIR=/tmp
 [ -n "$KIQ_LOGS" ] && export MVM_KEEP_TEST_DIRS=1
 cd /
+if [ -n "$DEMO" ]; then
+	echo "@@KIQ-BEGIN demo"
+	start=$(cut -d. -f1 /proc/uptime)
+	PATH=/usr/bin:/bin BUILD=build bash /src/tests/demo.sh </dev/null 2>&1
+	rc=$?
+	echo "@@KIQ-END demo rc=$rc secs=$(( $(cut -d. -f1 /proc/uptime) - start ))"
+	poweroff -f
+fi
 for s in $SUITES; do
 	t=/build/tests/integration/$s
 	[ -x $t ] || t=/build/tests/unit/$s
@@ -189,16 +241,39 @@ chmod +x "$root/init"
 
 # --- boot, then count -------------------------------------------------
 console=$WORK/console.log
-echo "kvm-in-qemu: booting $(basename "$vmlinuz") under TCG with ${#suites[@]} suite(s); progress: tail -f $console.raw"
+if [ -n "$demo" ]; then
+	echo "kvm-in-qemu: booting $(basename "$vmlinuz") under TCG for the demo; console: $console.raw"
+else
+	echo "kvm-in-qemu: booting $(basename "$vmlinuz") under TCG with ${#suites[@]} suite(s); progress: tail -f $console.raw"
+fi
 t0=$SECONDS
 set +e
-# The serial port goes straight to a file, so that `tail -f` shows progress.
-rm -f "$console.raw"
+# The serial port goes straight to a file, so that `tail -f` shows progress
+# (made empty first: --demo follows it from its first line).
+: >"$console.raw"
 timeout "${KIQ_TIMEOUT:-7200}" nice -n 19 qemu-system-x86_64 -accel tcg -cpu "${KIQ_CPU:-max}" \
 	-m "${KIQ_MEM:-2G}" -smp "${KIQ_SMP:-1}" -display none -monitor none -no-reboot \
 	-nodefaults -serial "file:$console.raw" -kernel "$vmlinuz" -initrd "$WORK/initramfs.cpio.gz" \
-	-append "console=ttyS0 quiet loglevel=3 panic=-1" </dev/null
+	-append "console=ttyS0 quiet loglevel=3 panic=-1" </dev/null &
+qpid=$!
+# Without job control a background job ignores SIGINT: a ^C must still end QEMU.
+trap 'kill $qpid 2>/dev/null' EXIT
+trap 'exit 130' INT TERM
+if [ -n "$demo" ]; then
+	# The demo's lines as the guest prints them, without the markers.
+	on=
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in
+		"@@KIQ-BEGIN demo") on=1 ;;
+		"@@KIQ-END demo "*) break ;;
+		*) [ -z "$on" ] || printf '%s\n' "$line" ;;
+		esac
+	done < <(tail -n +1 -f --pid=$qpid "$console.raw")
+fi
+wait $qpid
 qrc=$?
+trap - EXIT INT TERM
 tr -d '\r' <"$console.raw" >"$console"
 set -e
 echo "kvm-in-qemu: QEMU ran $((SECONDS - t0))s (exit $qrc); console in $console"
@@ -208,6 +283,12 @@ grep '^@@KIQ-INFO' "$console" | sed 's/^@@KIQ-INFO /guest cpu flags: /' || true
 if grep -q '^@@KIQ-NOKVM' "$console" || ! grep -q '^@@KIQ-BEGIN' "$console"; then
 	sed -n 's/^@@KIQ-DMESG //p' "$console"
 	die "no /dev/kvm in the guest (or it never got to the suites); see $console"
+fi
+
+if [ -n "$demo" ]; then
+	end=$(grep -m1 '^@@KIQ-END demo ' "$console" || true)
+	[ -n "$end" ] || die "the demo never finished in the guest; see $console"
+	exit "$(sed -E 's/.* rc=([0-9]+).*/\1/' <<<"$end")"
 fi
 
 passed=0 failed=0 skipped=0
