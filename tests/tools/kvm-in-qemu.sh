@@ -34,7 +34,8 @@
 #                       of a failed suite (lines "@@KIQ-LOG path: ...")
 #   CK_DEFAULT_TIMEOUT  per test case, in the guest (default 600: emulated)
 #
-# Needs qemu-system-x86 and busybox-static. Not part of `make check`:
+# Needs qemu-system-x86 and a static busybox (busybox-static installed, or
+# its package fetched with apt-get download and unpacked here). Not part of `make check`:
 # `make check-kvm-in-qemu` runs it, `make demo` runs it with --demo
 # (docs/hacking.md).
 #
@@ -66,6 +67,17 @@ die() { echo "kvm-in-qemu: $*" >&2; exit 2; }
 
 BUSYBOX=$(command -v busybox || true)
 [ -n "$BUSYBOX" ] && ldd "$BUSYBOX" >/dev/null 2>&1 && BUSYBOX=
+# No static busybox installed: take the one in Debian's busybox-static
+# package without installing it (it would replace the busybox package).
+if [ -z "$BUSYBOX" ]; then
+	bbdir=$WORK/busybox-static
+	if [ ! -x "$bbdir/bin/busybox" ] && command -v apt-get >/dev/null; then
+		mkdir -p "$bbdir"
+		(cd "$bbdir" && apt-get download busybox-static >/dev/null 2>&1 &&
+			dpkg-deb -x busybox-static_*.deb .) || true
+	fi
+	[ -x "$bbdir/bin/busybox" ] && BUSYBOX=$bbdir/bin/busybox
+fi
 
 demo=
 if [ "${1:-}" = --demo ]; then
