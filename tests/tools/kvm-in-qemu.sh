@@ -35,7 +35,8 @@
 #   CK_DEFAULT_TIMEOUT  per test case, in the guest (default 600: emulated)
 #
 # Needs qemu-system-x86 and a static busybox (busybox-static installed, or
-# its package fetched with apt-get download and unpacked here). Not part of `make check`:
+# its package fetched with apt-get download and unpacked here). Not part
+# of `make check`:
 # `make check-kvm-in-qemu` runs it, `make demo` runs it with --demo
 # (docs/hacking.md).
 #
@@ -46,10 +47,7 @@
 # test_kill9_readopt_running (the 1 s workload ends while mvmd restarts),
 # and, on a loaded host, any request answered past mvmtest's 10 s
 # (test_exit_codes, test_twenty_parallel, check_mvmd_fds) or an exec past
-# its 30 s (check_mvmd_exec's 17 MiB blob). check_mvmd_events'
-# test_vm_ends_are_logged fails when mvmd is killed before a kvm worker's
-# pid, written behind, is on disk: the restarted mvmd then takes a start
-# answered Running for StartFailed (a real gap that speed only widens).
+# its 30 s (check_mvmd_exec's 17 MiB blob).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
