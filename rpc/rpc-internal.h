@@ -116,8 +116,25 @@ int rpc_validate_params(const rpc_field_t *fields, json_object *params, rpc_rege
 /* Maps positional params onto fields in order; new object in *ret. */
 int rpc_params_from_array(const rpc_field_t *fields, json_object *array, json_object **ret,
 			  json_object **ret_data);
-/* JSON Schema for OpenRPC. */
-json_object *rpc_schema_to_json(const rpc_schema_t *s);
+/* JSON Schema for OpenRPC. With a render context, a schema that names a
+ * component becomes a $ref and is collected in comps (rendered by the
+ * caller), and "limit" names are resolved; without one, all is inline
+ * and static. The first failure is kept in error (-ENOMEM; -EINVAL for
+ * two schemas under one component name). */
+typedef struct rpc_schema_render {
+	struct rpc_component {
+		const char *name;
+		const rpc_schema_t *schema;
+	} *comps;
+	size_t n_comps;
+	const rpc_limits_t *limits;
+	rpc_limit_fn_t limit_fn;
+	void *userdata;
+	int error;
+} rpc_schema_render_t;
+json_object *rpc_schema_to_json(const rpc_schema_t *s, rpc_schema_render_t *r);
+/* The schema itself, even when it names a component (for components.schemas). */
+json_object *rpc_schema_to_json_inline(const rpc_schema_t *s, rpc_schema_render_t *r);
 
 /* rpc/openrpc.c: the built-in rpc.discover (answered by the server). */
 extern const rpc_method_t rpc_discover_method;
@@ -136,7 +153,9 @@ struct rpc_server {
 	size_t n_methods;
 	rpc_limits_t limits;
 	void *userdata;
-	json_object *openrpc;
+	json_object *openrpc;           /* the static document, checked at startup */
+	char *title, *version;
+	rpc_limit_fn_t limit_fn;        /* node bounds, read per rpc.discover */
 	rpc_regex_cache_t *regex;
 	struct rpc_listener {
 		int fd;

@@ -55,6 +55,12 @@ typedef struct rpc_schema {
 	const struct rpc_schema *values;    /* objects: schema of every member not in fields (maps) */
 	const struct rpc_schema *keys;      /* objects with values: schema (a string) of each free-form key */
 	const struct rpc_schema *items;     /* arrays */
+	/* Documentation only (the OpenRPC document; params never use them): */
+	const char *component;   /* documented once as components.schemas[component], used by $ref */
+	bool nullable;           /* null is a value too (results) */
+	const char *format;      /* JSON Schema format, e.g. "date-time" */
+	const char *limit;       /* integers, strings: the maximum is also this node's limit of
+				  * that name, read when rpc.discover is called (rpc_server_set_limit_fn) */
 } rpc_schema_t;
 /* An object with fields and no values rejects unknown members; an object
  * with neither fields nor values accepts any members unchecked. Strings
@@ -80,7 +86,16 @@ enum {
 	 * declaration order. Only for tests and the spec's examples: mvmd's
 	 * methods are by-name. */
 	RPC_METHOD_POSITIONAL = 1 << 0,
+	/* Not a method: a notification the server sends (rpc_conn_notify),
+	 * described in the OpenRPC document only. Calling it is -32601. */
+	RPC_METHOD_NOTIFICATION = 1 << 1,
 };
+
+/* An OpenRPC example pairing: params as one JSON object by name, the
+ * result as JSON (NULL for a notification), both text. */
+typedef struct rpc_example {
+	const char *name, *params, *result;
+} rpc_example_t;
 
 typedef struct rpc_method {
 	const char *name, *summary;
@@ -88,6 +103,11 @@ typedef struct rpc_method {
 	const rpc_schema_t *result;  /* documentation only (OpenRPC); NULL = any */
 	rpc_handler_t handler;
 	unsigned flags;              /* RPC_METHOD_* */
+	/* Documentation only: the error codes it answers with besides the ones
+	 * every method can (-32602, -32603, -32005), {0}-terminated; examples,
+	 * {NULL}-terminated. */
+	const int *errors;
+	const rpc_example_t *examples;
 } rpc_method_t;
 
 /* Answering. Each takes ownership of its json argument and frees the call;
@@ -194,12 +214,27 @@ typedef struct rpc_server_stats {
 } rpc_server_stats_t;
 void rpc_server_get_stats(rpc_server_t *s, rpc_server_stats_t *ret);
 
+/* Resolves a schema's "limit" name to this node's current bound (0, or
+ * -ENOENT for a name it does not know: the static bound stays). The
+ * server itself knows "rpc.max_request_bytes" and "rpc.max_answer_bytes". */
+typedef int (*rpc_limit_fn_t)(const char *name, int64_t *ret, void *userdata);
+/* Called with the server's userdata each time rpc.discover is answered. */
+void rpc_server_set_limit_fn(rpc_server_t *s, rpc_limit_fn_t fn);
+
 /* mkdir -p the parent (0755), unlink a stale socket, bind, chmod, chown to
  * gid unless (gid_t)-1, listen. Returns the fd in *ret_fd. */
 int rpc_listen_unix(const char *path, mode_t mode, gid_t gid, int *ret_fd);
 
-/* The OpenRPC 1.2.6 document for a method table (rpc.discover included).
+/* The OpenRPC 1.3 document for a method table (rpc.discover included).
  * Returns a new object, or NULL on allocation failure. */
 json_object *rpc_openrpc_document(const rpc_method_t *m, size_t n, const char *title, const char *version);
+
+/* The same with this node's bounds: limits (NULL: none shown) go to
+ * info["x-limits"], limit_fn (may be NULL) resolves the schemas' "limit"
+ * names. -ENOMEM, or -EINVAL when the table documents itself wrongly: two
+ * schemas under one component name, an example that is not JSON, an
+ * error code not in the error table. */
+int rpc_openrpc_build(const rpc_method_t *m, size_t n, const char *title, const char *version,
+		      const rpc_limits_t *limits, rpc_limit_fn_t limit_fn, void *userdata, json_object **ret);
 
 #endif

@@ -405,17 +405,93 @@ int rpc_params_from_array(const rpc_field_t *fields, json_object *array, json_ob
 
 /* --- JSON Schema ----------------------------------------------------------- */
 
-json_object *rpc_schema_to_json(const rpc_schema_t *s)
+static bool render_limit(rpc_schema_render_t *r, const char *name, int64_t *ret)
+{
+	if (!r || !name)
+		return false;
+	if (r->limits && strcmp(name, "rpc.max_request_bytes") == 0) {
+		*ret = (int64_t)r->limits->max_request_bytes;
+		return true;
+	}
+	if (r->limits && strcmp(name, "rpc.max_answer_bytes") == 0) {
+		*ret = (int64_t)r->limits->max_answer_bytes;
+		return true;
+	}
+	return r->limit_fn && r->limit_fn(name, ret, r->userdata) >= 0;
+}
+
+/* The same schema, member by member (a copy of the struct, say a field's
+ * schema given by value): padding makes memcmp() unfit. */
+static bool schema_same(const rpc_schema_t *a, const rpc_schema_t *b)
+{
+	return a->type == b->type && a->description == b->description && a->has_min == b->has_min &&
+	       a->has_max == b->has_max && a->min == b->min && a->max == b->max && a->max_bytes == b->max_bytes &&
+	       a->pattern == b->pattern && a->enum_values == b->enum_values && a->fields == b->fields &&
+	       a->values == b->values && a->keys == b->keys && a->items == b->items && a->nullable == b->nullable &&
+	       a->format == b->format && a->limit == b->limit;
+}
+
+static json_object *component_ref(const rpc_schema_t *s, rpc_schema_render_t *r)
+{
+	size_t len = strlen(s->component) + sizeof("#/components/schemas/");
+	char *ref = malloc(len);
+	json_object *j = json_object_new_object();
+
+	for (size_t i = 0; i < r->n_comps; i++)
+		if (strcmp(r->comps[i].name, s->component) == 0) {
+			/* A copy of the struct (a field's schema by value) is the
+			 * same component; another schema under its name is not. */
+			if (!schema_same(r->comps[i].schema, s) && !r->error)
+				r->error = -EINVAL;
+			goto found;
+		}
+	void *v = realloc(r->comps, (r->n_comps + 1) * sizeof(*r->comps));
+	if (!v)
+		goto nomem;
+	r->comps = v;
+	r->comps[r->n_comps++] = (struct rpc_component){ s->component, s };
+found:
+	if (!ref || !j)
+		goto nomem;
+	snprintf(ref, len, "#/components/schemas/%s", s->component);
+	json_object_object_add(j, "$ref", json_object_new_string(ref));
+	free(ref);
+	return j;
+nomem:
+	free(ref);
+	json_object_put(j);
+	if (!r->error)
+		r->error = -ENOMEM;
+	return NULL;
+}
+
+json_object *rpc_schema_to_json(const rpc_schema_t *s, rpc_schema_render_t *r)
+{
+	if (s && s->component && r)
+		return component_ref(s, r);
+	return rpc_schema_to_json_inline(s, r);
+}
+
+json_object *rpc_schema_to_json_inline(const rpc_schema_t *s, rpc_schema_render_t *r)
 {
 	json_object *j = json_object_new_object();
 	if (!j)
 		return NULL;
 	if (!s)
 		return j; /* {} = anything */
-	if (s->type != RPC_TYPE_ANY && (unsigned)s->type < _RPC_TYPE_MAX)
-		json_object_object_add(j, "type", json_object_new_string(type_names[s->type]));
+	if (s->type != RPC_TYPE_ANY && (unsigned)s->type < _RPC_TYPE_MAX) {
+		if (s->nullable) {
+			json_object *t = json_object_new_array();
+			json_object_array_add(t, json_object_new_string(type_names[s->type]));
+			json_object_array_add(t, json_object_new_string("null"));
+			json_object_object_add(j, "type", t);
+		} else
+			json_object_object_add(j, "type", json_object_new_string(type_names[s->type]));
+	}
 	if (s->description)
 		json_object_object_add(j, "description", json_object_new_string(s->description));
+	if (s->format)
+		json_object_object_add(j, "format", json_object_new_string(s->format));
 
 	const char *min_key = NULL, *max_key = NULL;
 	switch (s->type) {
@@ -425,10 +501,19 @@ json_object *rpc_schema_to_json(const rpc_schema_t *s)
 	case RPC_TYPE_OBJECT: min_key = "minProperties"; max_key = "maxProperties"; break;
 	default: break;
 	}
-	if (min_key && s->has_min)
+	/* A string bounded in bytes (max_bytes) has at most as many
+	 * characters as bytes, so maxLength holds; its minimum in bytes says
+	 * less in characters (1 to 4 bytes each) and is left out. */
+	bool has_max = s->has_max;
+	int64_t max = s->max, node_max;
+	if (render_limit(r, s->limit, &node_max) && (!has_max || node_max < max)) {
+		has_max = true;
+		max = node_max;
+	}
+	if (min_key && s->has_min && !(s->type == RPC_TYPE_STRING && s->max_bytes))
 		json_object_object_add(j, min_key, json_object_new_int64(s->min));
-	if (max_key && s->has_max)
-		json_object_object_add(j, max_key, json_object_new_int64(s->max));
+	if (max_key && has_max)
+		json_object_object_add(j, max_key, json_object_new_int64(max));
 
 	if (s->type == RPC_TYPE_STRING && s->pattern) {
 		size_t len = strlen(s->pattern) + 5;
@@ -443,14 +528,16 @@ json_object *rpc_schema_to_json(const rpc_schema_t *s)
 		json_object *e = json_object_new_array();
 		for (const char *const *v = s->enum_values; e && *v; v++)
 			json_object_array_add(e, json_object_new_string(*v));
+		if (s->nullable)
+			json_object_array_add(e, NULL);
 		json_object_object_add(j, "enum", e);
 	}
 	if (s->type == RPC_TYPE_ARRAY && s->items)
-		json_object_object_add(j, "items", rpc_schema_to_json(s->items));
+		json_object_object_add(j, "items", rpc_schema_to_json(s->items, r));
 	if (s->type == RPC_TYPE_OBJECT && (s->fields || s->values)) {
 		json_object *props = json_object_new_object(), *req = json_object_new_array();
 		for (const rpc_field_t *f = s->fields; f && f->name; f++) {
-			json_object_object_add(props, f->name, rpc_schema_to_json(&f->schema));
+			json_object_object_add(props, f->name, rpc_schema_to_json(&f->schema, r));
 			if (f->required)
 				json_object_array_add(req, json_object_new_string(f->name));
 		}
@@ -460,9 +547,9 @@ json_object *rpc_schema_to_json(const rpc_schema_t *s)
 		else
 			json_object_put(req);
 		json_object_object_add(j, "additionalProperties",
-				       s->values ? rpc_schema_to_json(s->values) : json_object_new_boolean(false));
+				       s->values ? rpc_schema_to_json(s->values, r) : json_object_new_boolean(false));
 		if (s->values && s->keys)
-			json_object_object_add(j, "propertyNames", rpc_schema_to_json(s->keys));
+			json_object_object_add(j, "propertyNames", rpc_schema_to_json(s->keys, r));
 	}
 	return j;
 }

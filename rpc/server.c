@@ -285,9 +285,32 @@ static const rpc_method_t *server_find_method(rpc_server_t *s, const char *name)
 	if (strcmp(name, rpc_discover_method.name) == 0)
 		return &rpc_discover_method;
 	for (size_t i = 0; i < s->n_methods; i++)
-		if (strcmp(s->methods[i].name, name) == 0)
+		if (!(s->methods[i].flags & RPC_METHOD_NOTIFICATION) && strcmp(s->methods[i].name, name) == 0)
 			return &s->methods[i];
 	return NULL;
+}
+
+/* The document with this node's bounds as they are now (a limit_fn's
+ * answers change: capacity set at startup, backends found later). */
+static void server_discover(rpc_server_t *s, rpc_call_t *call)
+{
+	json_object *doc = NULL;
+	int r;
+
+	if (!s->limit_fn) {
+		rpc_call_reply(call, json_object_get(s->openrpc));
+		return;
+	}
+	r = rpc_openrpc_build(s->methods, s->n_methods, s->title, s->version, &s->limits, s->limit_fn, s->userdata, &doc);
+	if (r < 0)
+		rpc_call_errno(call, r, "cannot describe the API");
+	else
+		rpc_call_reply(call, doc);
+}
+
+void rpc_server_set_limit_fn(rpc_server_t *s, rpc_limit_fn_t fn)
+{
+	s->limit_fn = fn;
 }
 
 /* Turns the request's params into the object the handler gets, or an
@@ -397,7 +420,7 @@ static void server_dispatch_entry(rpc_server_t *s, rpc_reply_t *reply, rpc_entry
 	}
 	/* From here on the reply may be gone as soon as the call is answered. */
 	if (m == &rpc_discover_method)
-		rpc_call_reply(call, json_object_get(s->openrpc));
+		server_discover(s, call);
 	else if (!m->handler)
 		rpc_call_error(call, RPC_ERROR_INTERNAL, NULL, rpc_error_data("method not implemented"));
 	else
@@ -700,11 +723,16 @@ int rpc_server_new(sd_event *e, const rpc_method_t *methods, size_t n_methods, c
 	for (size_t i = 0; i < n_methods; i++)
 		if ((r = rpc_regex_cache_add_fields(s->regex, methods[i].params)) < 0)
 			goto fail;
-	s->openrpc = rpc_openrpc_document(methods, n_methods, title, version);
-	if (!s->openrpc) {
+	s->title = strdup(title ? title : "mvmd");
+	s->version = strdup(version ? version : "0");
+	if (!s->title || !s->version) {
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* Built now so that a table that documents itself wrongly fails here. */
+	r = rpc_openrpc_build(methods, n_methods, s->title, s->version, &s->limits, NULL, NULL, &s->openrpc);
+	if (r < 0)
+		goto fail;
 	*ret = s;
 	return 0;
 fail:
@@ -728,6 +756,8 @@ rpc_server_t *rpc_server_free(rpc_server_t *s)
 	sd_event_source_disable_unref(s->sweep);
 	sd_event_source_disable_unref(s->accept_retry);
 	json_object_put(s->openrpc);
+	free(s->title);
+	free(s->version);
 	rpc_regex_cache_free(s->regex);
 	sd_event_unref(s->event);
 	free(s);

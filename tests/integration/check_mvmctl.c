@@ -222,7 +222,7 @@ START_TEST(test_call)
 	expect_ok(&r);
 	ck_assert_msg(strchr(r.out, '\n') == r.out + strlen(r.out) - 1, "--json is one line");
 	o = parse_out(&r);
-	ck_assert_str_eq(mvmt_str(o, "openrpc"), "1.2.6");
+	ck_assert_str_eq(mvmt_str(o, "openrpc"), "1.3.2");
 	json_object_put(o);
 
 	/* Params from stdin. */

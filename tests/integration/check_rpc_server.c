@@ -222,7 +222,7 @@ START_TEST(discover)
 	client_t c;
 	client_open(&c, srv.path);
 	json_object *r = client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"rpc.discover\",\"id\":1}\n");
-	ck_assert_str_eq(jstr(r, "result.openrpc"), "1.2.6");
+	ck_assert_str_eq(jstr(r, "result.openrpc"), "1.3.2");
 	ck_assert_str_eq(jstr(r, "result.info.title"), "rpc-test");
 	json_object *methods = jget(r, "result.methods");
 	ck_assert_int_eq(json_object_array_length(methods), ELEMENTSOF(test_methods) + 1);

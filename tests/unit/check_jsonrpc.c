@@ -541,7 +541,7 @@ START_TEST(openrpc)
 	};
 	json_object *doc = rpc_openrpc_document(m, ELEMENTSOF(m), "mvmd", "0.1.0"), *v, *meth, *params;
 	ck_assert_ptr_nonnull(doc);
-	ck_assert_str_eq(json_object_get_string(json_object_object_get(doc, "openrpc")), "1.2.6");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(doc, "openrpc")), "1.3.2");
 	ck_assert(json_object_object_get_ex(doc, "methods", &v));
 	ck_assert_int_eq(json_object_array_length(v), 3);
 	ck_assert_str_eq(json_object_get_string(json_object_object_get(json_object_array_get_idx(v, 0), "name")),
