@@ -100,12 +100,12 @@ static json_object *example_json(rpc_schema_render_t *r, const rpc_example_t *ex
 	}
 	json_object_put(p);
 	add(r, j, "params", params);
-	if (ex->result) {
-		json_object *res = json_object_new_object();
-		add(r, res, "name", json_object_new_string("result"));
-		json_object_object_add(res, "value", parse(r, ex->result));
-		add(r, j, "result", res);
-	}
+	/* A notification's example has the result its entry has: null. */
+	json_object *res = json_object_new_object();
+	add(r, res, "name", json_object_new_string(ex->result ? "result" : "none"));
+	if (res)
+		json_object_object_add(res, "value", ex->result ? parse(r, ex->result) : NULL);
+	add(r, j, "result", res);
 	return j;
 }
 
@@ -128,12 +128,20 @@ static json_object *method_json(rpc_schema_render_t *r, const rpc_method_t *m)
 		json_object_array_add(params, content_descriptor(r, f->name, f->required, &f->schema));
 	add(r, j, "params", params);
 	if (notification) {
-		/* OpenRPC has no server-to-client messages: a method entry
-		 * without result, marked so a generator can tell. */
+		/* OpenRPC has no server-to-client messages: a method entry,
+		 * tagged and marked so a generator can tell. */
 		json_object *tags = json_object_new_array(), *tag = json_object_new_object();
+		json_object *none = json_object_new_object(), *null = json_object_new_object();
 		add(r, j, "description", json_object_new_string(
 			"A notification the server sends (no id, never answered); clients do not call it "
 			"(-32601). params is the object described here."));
+		/* OpenRPC 1.3 lets result be absent, but the generator's
+		 * dereferencer (and older tools) need one: null, never sent. */
+		add(r, none, "name", json_object_new_string("none"));
+		add(r, none, "description", json_object_new_string("a notification is not answered"));
+		add(r, null, "type", json_object_new_string("null"));
+		add(r, none, "schema", null);
+		add(r, j, "result", none);
 		add(r, tag, "name", json_object_new_string("notification"));
 		if (tags && tag)
 			json_object_array_add(tags, tag);
@@ -228,8 +236,12 @@ int rpc_openrpc_build(const rpc_method_t *m, size_t n, const char *title, const 
 	add(&r, doc, "methods", methods);
 
 	/* Rendering a component may name more: r.n_comps grows meanwhile. */
-	for (size_t i = 0; i < r.n_comps; i++)
-		add(&r, schemas, r.comps[i].name, rpc_schema_to_json_inline(r.comps[i].schema, &r));
+	for (size_t i = 0; i < r.n_comps; i++) {
+		json_object *c = rpc_schema_to_json_inline(r.comps[i].schema, &r);
+		/* a generator names the type after the title */
+		add(&r, c, "title", json_object_new_string(r.comps[i].name));
+		add(&r, schemas, r.comps[i].name, c);
+	}
 	add(&r, components, "schemas", schemas);
 
 	for (size_t i = 0; i < rpc_error_table_size; i++) {

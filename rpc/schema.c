@@ -479,15 +479,23 @@ json_object *rpc_schema_to_json_inline(const rpc_schema_t *s, rpc_schema_render_
 		return NULL;
 	if (!s)
 		return j; /* {} = anything */
-	if (s->type != RPC_TYPE_ANY && (unsigned)s->type < _RPC_TYPE_MAX) {
-		if (s->nullable) {
-			json_object *t = json_object_new_array();
-			json_object_array_add(t, json_object_new_string(type_names[s->type]));
-			json_object_array_add(t, json_object_new_string("null"));
-			json_object_object_add(j, "type", t);
-		} else
-			json_object_object_add(j, "type", json_object_new_string(type_names[s->type]));
+	if (s->nullable) {
+		/* oneOf rather than "type": [..., "null"]: client generators
+		 * (OpenRPC's among them) handle it, and an enum stays as it is. */
+		rpc_schema_t inner = *s;
+		json_object *one_of = json_object_new_array(), *null = json_object_new_object();
+		inner.nullable = false;
+		inner.description = NULL;
+		if (s->description)
+			json_object_object_add(j, "description", json_object_new_string(s->description));
+		json_object_object_add(null, "type", json_object_new_string("null"));
+		json_object_array_add(one_of, rpc_schema_to_json_inline(&inner, r));
+		json_object_array_add(one_of, null);
+		json_object_object_add(j, "oneOf", one_of);
+		return j;
 	}
+	if (s->type != RPC_TYPE_ANY && (unsigned)s->type < _RPC_TYPE_MAX)
+		json_object_object_add(j, "type", json_object_new_string(type_names[s->type]));
 	if (s->description)
 		json_object_object_add(j, "description", json_object_new_string(s->description));
 	if (s->format)
@@ -528,11 +536,10 @@ json_object *rpc_schema_to_json_inline(const rpc_schema_t *s, rpc_schema_render_
 		json_object *e = json_object_new_array();
 		for (const char *const *v = s->enum_values; e && *v; v++)
 			json_object_array_add(e, json_object_new_string(*v));
-		if (s->nullable)
-			json_object_array_add(e, NULL);
 		json_object_object_add(j, "enum", e);
 	}
-	if (s->type == RPC_TYPE_ARRAY && s->items)
+	/* "items": {} rather than none: generators expect the member. */
+	if (s->type == RPC_TYPE_ARRAY)
 		json_object_object_add(j, "items", rpc_schema_to_json(s->items, r));
 	if (s->type == RPC_TYPE_OBJECT && (s->fields || s->values)) {
 		json_object *props = json_object_new_object(), *req = json_object_new_array();
