@@ -132,7 +132,8 @@ static int check_wasm(const void *data, size_t len, void *userdata)
 static const char *const kind_values[] = { "raw", "wasm", NULL };
 
 static const rpc_field_t put_params[] = {
-	{ "data", false, { .type = RPC_TYPE_STRING, .description = "the content, base64 (RFC 4648, padded); bounded by the request size limit" } },
+	{ "data", false, { .type = RPC_TYPE_STRING, .description = "the content, base64 (RFC 4648, padded); bounded by the request size limit",
+			   .limit = "rpc.max_request_bytes" } },
 	{ "path", false, { .type = RPC_TYPE_STRING, .description = "absolute path of a regular host file readable by mvmd (a symlink as last component is refused)",
 			   .pattern = "/.*", .has_max = true, .max = 4095 } },
 	{ "expect", false, HASH_SCHEMA("the hash the content must have; nothing is stored otherwise") },
@@ -451,27 +452,72 @@ static void blob_remove_method(rpc_call_t *call, json_object *params, void *user
 
 /* --- table ---------------------------------------------------------------- */
 
-static const rpc_schema_t put_result = {
-	.type = RPC_TYPE_OBJECT, .description = "{hash: \"sha256:<hex>\", size, created: false when the content was already stored}",
+static const rpc_field_t blob_fields[] = {
+	{ "hash", true, HASH_SCHEMA("its content's SHA-256") },
+	{ "size", true, { .type = RPC_TYPE_INTEGER, .description = "bytes", .has_min = true, .min = 0 } },
+	{ "created", true, { .type = RPC_TYPE_STRING, .description = "when it was stored (RFC 3339)", .format = "date-time" } },
+	{ NULL },
 };
-static const rpc_schema_t stat_result = {
-	.type = RPC_TYPE_OBJECT, .description = "{hash, size, created (RFC 3339), used_by: [VM ids], verified?, actual?}",
+static const rpc_schema_t blob_schema = {
+	.type = RPC_TYPE_OBJECT, .component = "Blob", .description = "A blob in the store", .fields = blob_fields,
 };
-static const rpc_schema_t list_result = {
-	.type = RPC_TYPE_OBJECT, .description = "{blobs: [{hash, size, created}] sorted by hash, more, next?, count, bytes}",
+
+static const rpc_field_t put_result_fields[] = {
+	{ "hash", true, HASH_SCHEMA("its content's SHA-256") },
+	{ "size", true, { .type = RPC_TYPE_INTEGER, .description = "bytes", .has_min = true, .min = 0 } },
+	{ "created", true, { .type = RPC_TYPE_BOOLEAN, .description = "false when the content was already stored" } },
+	{ NULL },
 };
-static const rpc_schema_t remove_result = {
-	.type = RPC_TYPE_OBJECT, .description = "{hash, removed: true}",
+static const rpc_schema_t put_result = { .type = RPC_TYPE_OBJECT, .fields = put_result_fields };
+
+static const rpc_field_t stat_result_fields[] = {
+	{ "hash", true, HASH_SCHEMA("its content's SHA-256") },
+	{ "size", true, { .type = RPC_TYPE_INTEGER, .description = "bytes", .has_min = true, .min = 0 } },
+	{ "created", true, { .type = RPC_TYPE_STRING, .description = "when it was stored (RFC 3339)", .format = "date-time" } },
+	{ "used_by", true, { .type = RPC_TYPE_ARRAY, .description = "ids of the VMs whose workload it is",
+			     .items = &(const rpc_schema_t){ .type = RPC_TYPE_STRING } } },
+	{ "verified", false, { .type = RPC_TYPE_BOOLEAN, .description = "verify: the content still has its hash" } },
+	{ "actual", false, HASH_SCHEMA("verify: the hash the content has now, when it is not its name") },
+	{ NULL },
+};
+static const rpc_schema_t stat_result = { .type = RPC_TYPE_OBJECT, .fields = stat_result_fields };
+
+static const rpc_field_t list_result_fields[] = {
+	{ "blobs", true, { .type = RPC_TYPE_ARRAY, .description = "sorted by hash", .items = &blob_schema } },
+	{ "more", true, { .type = RPC_TYPE_BOOLEAN, .description = "limit cut the list: pass next as after" } },
+	{ "next", false, HASH_SCHEMA("the last hash of this page (with more)") },
+	{ "count", true, { .type = RPC_TYPE_INTEGER, .description = "blobs in the store", .has_min = true, .min = 0 } },
+	{ "bytes", true, { .type = RPC_TYPE_INTEGER, .description = "their bytes in all", .has_min = true, .min = 0 } },
+	{ NULL },
+};
+static const rpc_schema_t list_result = { .type = RPC_TYPE_OBJECT, .fields = list_result_fields };
+
+static const rpc_field_t remove_result_fields[] = {
+	{ "hash", true, HASH_SCHEMA("the removed blob") },
+	{ "removed", true, { .type = RPC_TYPE_BOOLEAN } },
+	{ NULL },
+};
+static const rpc_schema_t remove_result = { .type = RPC_TYPE_OBJECT, .fields = remove_result_fields };
+
+#define EX_HASH "\"sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\""
+static const rpc_example_t put_examples[] = {
+	{ "\"hello\"", "{\"data\":\"aGVsbG8=\"}", "{\"hash\":" EX_HASH ",\"size\":5,\"created\":true}" },
+	{ NULL },
+};
+static const rpc_example_t list_examples[] = {
+	{ "the first page", "{\"limit\":1}",
+	  "{\"blobs\":[{\"hash\":" EX_HASH ",\"size\":5,\"created\":\"2026-12-07T14:30:07.123456Z\"}],\"more\":false,\"count\":1,\"bytes\":5}" },
+	{ NULL },
 };
 
 const rpc_method_t methods_blob[] = {
 	{ "compute.blob.put", "Store content (base64 data or a host path) by its SHA-256; idempotent", put_params,
-	  &put_result, blob_put, 0 },
+	  &put_result, blob_put, 0, METHODS_ERRORS(RPC_ERROR_NOT_FOUND, RPC_ERROR_SERVER), put_examples },
 	{ "compute.blob.stat", "Size and time of a blob, the VMs using it; verify re-hashes it", stat_params,
-	  &stat_result, blob_stat_method, 0 },
+	  &stat_result, blob_stat_method, 0, METHODS_ERRORS(RPC_ERROR_NOT_FOUND, RPC_ERROR_SERVER), NULL },
 	{ "compute.blob.list", "Blobs sorted by hash, paged with after/limit", list_params, &list_result,
-	  blob_list_method, 0 },
+	  blob_list_method, 0, METHODS_ERRORS(RPC_ERROR_SERVER), list_examples },
 	{ "compute.blob.remove", "Remove a blob no VM references (force: even then)", remove_params, &remove_result,
-	  blob_remove_method, 0 },
+	  blob_remove_method, 0, METHODS_ERRORS(RPC_ERROR_NOT_FOUND, RPC_ERROR_IN_USE, RPC_ERROR_SERVER), NULL },
 };
 const size_t methods_blob_n = ELEMENTSOF(methods_blob);

@@ -348,12 +348,34 @@ fail:
 	rpc_call_errno(call, r, "cannot start exec");
 }
 
+/* --- result, errors, examples (documentation: rpc.discover) ----------- */
+
+static const rpc_field_t exec_result_fields[] = {
+	{ "exit_code", true, { .type = RPC_TYPE_INTEGER, .description = "null when a signal ended it", .has_min = true, .min = 0,
+			       .has_max = true, .max = UINT32_MAX, .nullable = true } },
+	{ "signal", false, { .type = RPC_TYPE_INTEGER, .description = "the signal that ended it" } },
+	{ "timed_out", true, { .type = RPC_TYPE_BOOLEAN, .description = "timeout_ms passed and it was killed" } },
+	{ "stdout", true, { .type = RPC_TYPE_STRING, .description = "in the encoding" } },
+	{ "stderr", true, { .type = RPC_TYPE_STRING, .description = "in the encoding" } },
+	{ "truncated", true, { .type = RPC_TYPE_BOOLEAN, .description = "output beyond max_output_bytes was dropped" } },
+	{ "encoding", true, { .type = RPC_TYPE_STRING, .enum_values = encodings } },
+	{ NULL },
+};
 static const rpc_schema_t exec_result = {
 	.type = RPC_TYPE_OBJECT,
-	.description = "{\"exit_code\": N|null, \"signal\"?: N, \"timed_out\": bool, \"stdout\", \"stderr\", \"truncated\": bool, \"encoding\"}",
+	.component = "ExecResult",
+	.description = "How a command in a VM ended and what it printed",
+	.fields = exec_result_fields,
+};
+
+static const rpc_example_t exec_examples[] = {
+	{ "echo", "{\"id\":\"web\",\"argv\":[\"mvm.echo\",\"hi\"]}",
+	  "{\"exit_code\":0,\"timed_out\":false,\"stdout\":\"hi\\n\",\"stderr\":\"\",\"truncated\":false,\"encoding\":\"utf-8\"}" },
+	{ NULL },
 };
 
 const rpc_method_t methods_exec[] = {
-	{ "compute.vm.exec", "Run a command in a Running VM through its exec agent", exec_params, &exec_result, vm_exec, 0 },
+	{ "compute.vm.exec", "Run a command in a Running VM through its exec agent", exec_params, &exec_result, vm_exec, 0,
+	  METHODS_ERRORS(RPC_ERROR_NOT_FOUND, RPC_ERROR_INVALID_STATE, RPC_ERROR_TIMEOUT, RPC_ERROR_SERVER), exec_examples },
 };
 const size_t methods_exec_n = ELEMENTSOF(methods_exec);

@@ -84,12 +84,99 @@ static void node_info(rpc_call_t *call, json_object *params, void *userdata)
 	rpc_call_reply(call, res);
 }
 
+/* --- result (documentation: rpc.discover) ----------------------------- */
+
+#define COUNT(desc) { .type = RPC_TYPE_INTEGER, .description = desc, .has_min = true, .min = 0 }
+#define TEXT(desc) { .type = RPC_TYPE_STRING, .description = desc }
+
+static const rpc_field_t pool_fields[] = {
+	{ "size", true, COUNT("workers the pool keeps") },
+	{ "memory_mib", true, COUNT("guest memory of each") },
+	{ "ready", true, COUNT("workers ready to take a VM") },
+	{ "warming", true, COUNT("workers being made ready") },
+	{ "primed", true, COUNT("ready workers with the prime module loaded") },
+	{ "prime", false, TEXT("the module ready workers load ahead") },
+	{ "hits", true, COUNT("starts served from the pool") },
+	{ "primed_hits", true, COUNT("of which with the module already loaded") },
+	{ "misses", true, COUNT("starts that found no ready worker") },
+	{ "failures", true, COUNT("workers that failed to become ready") },
+	{ "last_error", false, TEXT("why the last one failed") },
+	{ NULL },
+};
+static const rpc_field_t backend_fields[] = {
+	{ "usable", true, { .type = RPC_TYPE_BOOLEAN, .description = "VMs of this backend can start here" } },
+	{ "reason", false, TEXT("why not") },
+	/* kvm */
+	{ "pool", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: the warm pool of workers", .fields = pool_fields } },
+	{ "min_memory_mib", false, COUNT("kvm: the least guest memory a VM takes") },
+	{ "max_memory_mib", false, COUNT("kvm: the most guest memory a VM takes") },
+	{ "max_vcpus", false, COUNT("kvm: the most vCPUs a VM takes") },
+	/* ch */
+	{ "min_version", false, TEXT("ch: the oldest cloud-hypervisor mvmd drives") },
+	{ "default_initramfs", false, TEXT("ch: the initramfs VMs boot unless they name one") },
+	{ "binary", false, TEXT("ch: the cloud-hypervisor found") },
+	{ "version", false, TEXT("ch: its version") },
+	{ "version_output", false, TEXT("ch: what its --version printed") },
+	{ NULL },
+};
+static const rpc_schema_t backend_schema = {
+	.type = RPC_TYPE_OBJECT, .component = "Backend", .description = "A VM backend as this node has it",
+	.fields = backend_fields,
+};
+static const rpc_field_t backends_fields[] = {
+	{ "kvm", true, backend_schema },
+	{ "ch", true, backend_schema },
+	{ NULL },
+};
+static const rpc_field_t limits_fields[] = {
+	{ "max_vms", true, COUNT("VMs this node holds at most") },
+	{ "max_vcpus", true, COUNT("vCPUs of the VMs running at once (the capacity budget)") },
+	{ "max_memory_mib", true, COUNT("guest memory of the VMs running at once") },
+	{ "max_request_bytes", true, COUNT("a request line's bytes") },
+	{ "max_clients", true, COUNT("connections at once") },
+	{ "max_answer_bytes", true, COUNT("an answer line's bytes") },
+	{ "event_ring_capacity", true, COUNT("node events compute.vm.events.tail holds") },
+	{ "vm_transition_ring_capacity", true, COUNT("transitions status holds per VM") },
+	{ NULL },
+};
+static const rpc_field_t paths_fields[] = {
+	{ "state_dir", true, TEXT("where VMs' state lives") },
+	{ "console_dir", true, TEXT("where console sockets live") },
+	{ NULL },
+};
+static const rpc_field_t capacity_fields[] = {
+	{ "memory_mib_limit", true, COUNT(NULL) }, { "memory_mib_used", true, COUNT(NULL) },
+	{ "memory_mib_free", true, COUNT(NULL) },  { "vcpus_limit", true, COUNT(NULL) },
+	{ "vcpus_used", true, COUNT(NULL) },       { "vcpus_free", true, COUNT(NULL) },
+	{ NULL },
+};
+static const rpc_field_t blobs_fields[] = {
+	{ "count", true, COUNT("blobs stored") },
+	{ "bytes", true, COUNT("their bytes in all") },
+	{ "max_blob_bytes", true, COUNT("the largest blob put takes") },
+	{ NULL },
+};
+static const rpc_field_t info_fields[] = {
+	{ "version", true, TEXT("mvmd's version") },
+	{ "hostname", false, TEXT(NULL) },
+	{ "kernel", false, TEXT("the host kernel's release") },
+	{ "arch", false, TEXT("the host's machine") },
+	{ "backends", true, { .type = RPC_TYPE_OBJECT, .fields = backends_fields } },
+	{ "limits", true, { .type = RPC_TYPE_OBJECT, .fields = limits_fields } },
+	{ "paths", true, { .type = RPC_TYPE_OBJECT, .fields = paths_fields } },
+	{ "vms", true, COUNT("VMs on this node") },
+	{ "capacity", true, { .type = RPC_TYPE_OBJECT, .description = "what VMs from Starting to Stopping hold, and what is left",
+			      .fields = capacity_fields } },
+	{ "blobs", true, { .type = RPC_TYPE_OBJECT, .description = "the blob store", .fields = blobs_fields } },
+	{ NULL },
+};
 static const rpc_schema_t info_result = {
-	.type = RPC_TYPE_OBJECT,
-	.description = "{version, hostname, kernel, arch, backends: {kvm: {usable, reason?, min_memory_mib, max_memory_mib, max_vcpus}, ch: {usable, reason?, min_version, default_initramfs, binary?, version?, version_output?}}, limits: {...}, paths: {...}, vms, capacity: {memory_mib_limit, memory_mib_used, memory_mib_free, vcpus_limit, vcpus_used, vcpus_free}, blobs: {count, bytes, max_blob_bytes}}",
+	.type = RPC_TYPE_OBJECT, .component = "NodeInfo", .description = "What this node is and can do",
+	.fields = info_fields,
 };
 
 const rpc_method_t methods_node[] = {
-	{ "compute.node.info", "Version, backends and whether each is usable here, limits", NULL, &info_result, node_info, 0 },
+	{ "compute.node.info", "Version, backends and whether each is usable here, limits", NULL, &info_result, node_info, 0,
+	  METHODS_NO_ERRORS, NULL },
 };
 const size_t methods_node_n = ELEMENTSOF(methods_node);

@@ -328,14 +328,54 @@ static void vm_logs(rpc_call_t *call, json_object *params, void *userdata)
 	rpc_call_reply(call, res);
 }
 
-static const rpc_schema_t vm_result = { .type = RPC_TYPE_OBJECT, .description = "the VM object" };
-static const rpc_schema_t endpoint_result = { .type = RPC_TYPE_OBJECT, .description = "{\"path\": ..., \"protocol\": \"raw\", \"active\": bool}" };
-static const rpc_schema_t logs_result = { .type = RPC_TYPE_OBJECT, .description = "{\"data\": ..., \"encoding\": ..., \"bytes\": N, \"size\": N}" };
+/* --- results, errors, examples (documentation: rpc.discover) ---------- */
+
+static const char *const protocol_values[] = { "raw", NULL };
+static const rpc_field_t endpoint_fields[] = {
+	{ "path", true, { .type = RPC_TYPE_STRING, .description = "the console's Unix socket" } },
+	{ "protocol", true, { .type = RPC_TYPE_STRING, .description = "bytes as they are, both ways", .enum_values = protocol_values } },
+	{ "active", true, { .type = RPC_TYPE_BOOLEAN, .description = "the socket exists (the VM is active)" } },
+	{ NULL },
+};
+static const rpc_schema_t endpoint_result = { .type = RPC_TYPE_OBJECT, .fields = endpoint_fields };
+
+static const rpc_field_t logs_fields[] = {
+	{ "data", true, { .type = RPC_TYPE_STRING, .description = "the log's tail in the encoding" } },
+	{ "encoding", true, { .type = RPC_TYPE_STRING, .enum_values = encodings } },
+	{ "bytes", true, { .type = RPC_TYPE_INTEGER, .description = "bytes of log in data", .has_min = true, .min = 0 } },
+	{ "size", true, { .type = RPC_TYPE_INTEGER, .description = "the log's whole size", .has_min = true, .min = 0 } },
+	{ NULL },
+};
+static const rpc_schema_t logs_result = { .type = RPC_TYPE_OBJECT, .fields = logs_fields };
+
+#define EX_VM(state, cause) \
+	"{\"id\":\"7d1c0f9e-3b6a-4c1e-9f2d-5a8b7c6d5e4f\",\"name\":\"web\",\"backend\":\"kvm\",\"state\":\"" state "\"," \
+	"\"cause\":" cause ",\"vcpus\":1,\"memory_mib\":64,\"labels\":{},\"created\":\"2026-12-07T14:30:07.123456Z\"}"
+static const rpc_example_t start_examples[] = {
+	{ "start", "{\"id\":\"web\"}", EX_VM("Running", "null") },
+	{ NULL },
+};
+static const rpc_example_t stop_examples[] = {
+	{ "stop, killing it after 5 s", "{\"id\":\"web\",\"timeout_ms\":5000}", EX_VM("Stopped", "\"stopped\"") },
+	{ NULL },
+};
+static const rpc_example_t logs_examples[] = {
+	{ "the last 64 bytes", "{\"id\":\"web\",\"tail_bytes\":64}",
+	  "{\"data\":\"hello\\n\",\"encoding\":\"utf-8\",\"bytes\":6,\"size\":6}" },
+	{ NULL },
+};
+
+/* start and stop wait: the VM may go (-32001), time out (-32006) or fail. */
+#define WAIT_ERRORS RPC_ERROR_NOT_FOUND, RPC_ERROR_INVALID_STATE, RPC_ERROR_TIMEOUT, RPC_ERROR_SERVER
 
 const rpc_method_t methods_run[] = {
-	{ "compute.vm.start", "Start a VM; answered once it is Running (or failed to start)", start_params, &vm_result, vm_start, 0 },
-	{ "compute.vm.stop", "Stop a VM; answered once it is Stopped (force, or timeout_ms, kill it)", stop_params, &vm_result, vm_stop, 0 },
-	{ "compute.vm.console.endpoint", "The VM's serial console socket", id_params, &endpoint_result, vm_console_endpoint, 0 },
-	{ "compute.vm.logs", "The tail of the VM's console log", logs_params, &logs_result, vm_logs, 0 },
+	{ "compute.vm.start", "Start a VM; answered once it is Running (or failed to start)", start_params,
+	  &methods_vm_schema, vm_start, 0, METHODS_ERRORS(WAIT_ERRORS, RPC_ERROR_BACKEND_UNAVAILABLE), start_examples },
+	{ "compute.vm.stop", "Stop a VM; answered once it is Stopped (force, or timeout_ms, kill it)", stop_params,
+	  &methods_vm_schema, vm_stop, 0, METHODS_ERRORS(WAIT_ERRORS), stop_examples },
+	{ "compute.vm.console.endpoint", "The VM's serial console socket", id_params, &endpoint_result, vm_console_endpoint, 0,
+	  METHODS_ERRORS(RPC_ERROR_NOT_FOUND), NULL },
+	{ "compute.vm.logs", "The tail of the VM's console log", logs_params, &logs_result, vm_logs, 0,
+	  METHODS_ERRORS(RPC_ERROR_NOT_FOUND, RPC_ERROR_SERVER), logs_examples },
 };
 const size_t methods_run_n = ELEMENTSOF(methods_run);

@@ -49,8 +49,10 @@ static const rpc_field_t guest_fields[] = {
 static const rpc_field_t create_params[] = {
 	{ "name", false, { .type = RPC_TYPE_STRING, .description = "unique name", .pattern = NAME_PATTERN } },
 	{ "backend", false, { .type = RPC_TYPE_STRING, .description = "\"kvm\" (default) or \"ch\"", .enum_values = backend_values } },
-	{ "vcpus", false, { .type = RPC_TYPE_INTEGER, .description = "virtual CPUs (default 1)", .has_min = true, .min = 1, .has_max = true, .max = 256 } },
-	{ "memory_mib", true, { .type = RPC_TYPE_INTEGER, .description = "guest memory in MiB", .has_min = true, .min = 1, .has_max = true, .max = 1 << 22 } },
+	{ "vcpus", false, { .type = RPC_TYPE_INTEGER, .description = "virtual CPUs (default 1); the maximum is this node's (beyond: -32005 at create)",
+			    .has_min = true, .min = 1, .has_max = true, .max = 256, .limit = "node.max_vcpus" } },
+	{ "memory_mib", true, { .type = RPC_TYPE_INTEGER, .description = "guest memory in MiB; the maximum is this node's (beyond: -32005 at create)",
+				.has_min = true, .min = 1, .has_max = true, .max = 1 << 22, .limit = "node.max_memory_mib" } },
 	{ "labels", false, labels_schema },
 	{ "guest", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: a custom guest image and boot arguments (needs mvmd --allow-custom-guests)",
 			    .fields = guest_fields } },
@@ -411,28 +413,82 @@ static void vm_events_tail(rpc_call_t *call, json_object *params, void *userdata
 	rpc_call_reply(call, res);
 }
 
-/* --- result schemas (documentation) ----------------------------------- */
+/* --- results, errors, examples (documentation: rpc.discover) ---------- */
 
-static const rpc_schema_t vm_result = {
-	.type = RPC_TYPE_OBJECT,
-	.description = "the VM object: id, name, backend, state, cause, vcpus, memory_mib, labels, created, pid?, exit_code?, transitions; status adds cpu_seconds? and rss_bytes? of the running process",
+static const rpc_field_t list_result_fields[] = {
+	{ "vms", true, { .type = RPC_TYPE_ARRAY, .description = "VM objects without transitions", .items = &methods_vm_schema } },
+	{ NULL },
 };
-static const rpc_schema_t list_result = { .type = RPC_TYPE_OBJECT, .description = "{\"vms\": [VM objects without transitions]}" };
-static const rpc_schema_t remove_result = { .type = RPC_TYPE_OBJECT, .description = "{\"id\": ..., \"removed\": true}" };
-static const rpc_schema_t tail_result = {
-	.type = RPC_TYPE_OBJECT,
-	.description = "{\"events\": [{seq,time,vm,from,to,cause}], \"next\": N, \"first\": N, \"missed\"?: N, \"more\": bool}; "
-		       "to is \"Removed\" in the event of a VM's removal",
+static const rpc_schema_t list_result = { .type = RPC_TYPE_OBJECT, .fields = list_result_fields };
+
+static const rpc_field_t remove_result_fields[] = {
+	{ "id", true, { .type = RPC_TYPE_STRING, .description = "the removed VM's id" } },
+	{ "removed", true, { .type = RPC_TYPE_BOOLEAN } },
+	{ NULL },
+};
+static const rpc_schema_t remove_result = { .type = RPC_TYPE_OBJECT, .fields = remove_result_fields };
+
+static const rpc_field_t tail_result_fields[] = {
+	{ "events", true, { .type = RPC_TYPE_ARRAY, .description = "oldest first", .items = &methods_event_schema } },
+	{ "next", true, { .type = RPC_TYPE_INTEGER, .description = "pass as since to continue", .has_min = true, .min = 0 } },
+	{ "first", true, { .type = RPC_TYPE_INTEGER, .description = "the oldest sequence number still held", .has_min = true, .min = 0 } },
+	{ "missed", false, { .type = RPC_TYPE_INTEGER, .description = "events after since no longer held", .has_min = true, .min = 1 } },
+	{ "more", true, { .type = RPC_TYPE_BOOLEAN, .description = "limit cut the backlog (never with follow: the rest follows as notifications)" } },
+	{ NULL },
+};
+static const rpc_schema_t tail_result = { .type = RPC_TYPE_OBJECT, .fields = tail_result_fields };
+
+#define EX_ID "\"id\":\"7d1c0f9e-3b6a-4c1e-9f2d-5a8b7c6d5e4f\""
+#define EX_EVENT(seq, from, to, cause) \
+	"{\"seq\":" #seq ",\"time\":\"2026-12-07T14:30:07.123456Z\",\"vm\":\"7d1c0f9e-3b6a-4c1e-9f2d-5a8b7c6d5e4f\"," \
+	"\"from\":\"" from "\",\"to\":\"" to "\",\"cause\":" cause "}"
+#define EX_VM(state, cause, transitions) \
+	"{" EX_ID ",\"name\":\"web\",\"backend\":\"kvm\",\"state\":\"" state "\",\"cause\":" cause "," \
+	"\"vcpus\":1,\"memory_mib\":64,\"labels\":{\"team\":\"a\"},\"created\":\"2026-12-07T14:30:07.123456Z\"" transitions "}"
+
+static const rpc_example_t create_examples[] = {
+	{ "a kvm micro-VM", "{\"name\":\"web\",\"memory_mib\":64,\"labels\":{\"team\":\"a\"}}",
+	  EX_VM("Configured", "null", ",\"transitions\":[" EX_EVENT(1, "Pending", "Provisioning", "\"created\"") ","
+				     EX_EVENT(2, "Provisioning", "Configured", "null") "]") },
+	{ NULL },
+};
+static const rpc_example_t list_examples[] = {
+	{ "VMs with a label", "{\"labels\":{\"team\":\"a\"}}", "{\"vms\":[" EX_VM("Running", "null", "") "]}" },
+	{ NULL },
+};
+static const rpc_example_t status_examples[] = {
+	{ "by name", "{\"id\":\"web\"}",
+	  EX_VM("Configured", "null", ",\"transitions\":[" EX_EVENT(2, "Provisioning", "Configured", "null") "]") },
+	{ NULL },
+};
+static const rpc_example_t remove_examples[] = {
+	{ "a stopped VM", "{\"id\":\"web\"}", "{" EX_ID ",\"removed\":true}" },
+	{ NULL },
+};
+static const rpc_example_t tail_examples[] = {
+	{ "follow one VM", "{\"id\":\"web\",\"since\":2,\"follow\":true}",
+	  "{\"events\":[" EX_EVENT(2, "Provisioning", "Configured", "null") "],\"next\":3,\"first\":1,\"more\":false}" },
+	{ NULL },
+};
+static const rpc_example_t event_examples[] = {
+	{ "a VM started", EX_EVENT(4, "Starting", "Running", "null"), NULL },
+	{ NULL },
 };
 
 const rpc_method_t methods_vm[] = {
 	{ "compute.vm.create", "Create a VM (Pending → Provisioning → Configured, or Failed with the cause)",
-	  create_params, &vm_result, vm_create, 0 },
-	{ "compute.vm.list", "List VMs, optionally filtered by state and labels", list_params, &list_result, vm_list, 0 },
-	{ "compute.vm.status", "One VM with its recent transitions", id_params, &vm_result, vm_status, 0 },
+	  create_params, &methods_vm_schema, vm_create, 0,
+	  METHODS_ERRORS(RPC_ERROR_SERVER, RPC_ERROR_NOT_FOUND, RPC_ERROR_EXISTS, RPC_ERROR_BACKEND_UNAVAILABLE),
+	  create_examples },
+	{ "compute.vm.list", "List VMs, optionally filtered by state and labels", list_params, &list_result, vm_list, 0,
+	  METHODS_NO_ERRORS, list_examples },
+	{ "compute.vm.status", "One VM with its recent transitions", id_params, &methods_vm_schema, vm_status, 0,
+	  METHODS_ERRORS(RPC_ERROR_NOT_FOUND), status_examples },
 	{ "compute.vm.remove", "Remove a VM that is not active (force: stop it first)", remove_params, &remove_result,
-	  vm_remove, 0 },
+	  vm_remove, 0, METHODS_ERRORS(RPC_ERROR_NOT_FOUND, RPC_ERROR_INVALID_STATE, RPC_ERROR_SERVER), remove_examples },
 	{ "compute.vm.events.tail", "Recent transitions node-wide or of one VM; follow streams compute.vm.event notifications",
-	  tail_params, &tail_result, vm_events_tail, 0 },
+	  tail_params, &tail_result, vm_events_tail, 0, METHODS_ERRORS(RPC_ERROR_NOT_FOUND, RPC_ERROR_SERVER), tail_examples },
+	{ "compute.vm.event", "Notification: a VM changed state (sent after compute.vm.events.tail with follow)",
+	  methods_event_fields, NULL, NULL, RPC_METHOD_NOTIFICATION, NULL, event_examples },
 };
 const size_t methods_vm_n = ELEMENTSOF(methods_vm);

@@ -40,6 +40,16 @@ const rpc_method_t *methods_table(size_t *ret_n);
 /* "id": a VM's id or name (a macro: struct initialisers must be constant) */
 #define METHODS_VM_REF_SCHEMA \
 	{ .type = RPC_TYPE_STRING, .description = "VM id (UUID) or name", .pattern = METHODS_NAME_PATTERN }
+/* The objects several methods answer with (methods-schema.c), and the
+ * error lists and examples the tables share. */
+extern const rpc_schema_t methods_vm_schema;    /* components.schemas.VM */
+extern const rpc_schema_t methods_event_schema; /* components.schemas.Event */
+extern const rpc_field_t methods_event_fields[];
+#define METHODS_ERRORS(...) ((const int[]){ __VA_ARGS__, 0 })
+#define METHODS_NO_ERRORS ((const int[]){ 0 })
+/* rpc_limit_fn_t for rpc.discover: "node.max_memory_mib", "node.max_vcpus". */
+int methods_limit(const char *name, int64_t *ret, void *userdata);
+
 json_object *methods_vm_to_json(manager_t *m, const vm_t *vm, bool with_transitions);
 json_object *methods_event_to_json(const fsm_event_t *ev);
 /* RFC 3339 UTC with microseconds, e.g. "2026-11-21T20:26:23.123456Z". */

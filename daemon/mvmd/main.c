@@ -574,6 +574,7 @@ int main(int argc, char **argv)
 		log_error_errno(r, "cannot set up the RPC server: %m");
 		goto out;
 	}
+	rpc_server_set_limit_fn(srv, methods_limit); /* rpc.discover shows this node's bounds */
 
 	r = take_listen_fds(srv, &n_fds);
 	if (r < 0) {

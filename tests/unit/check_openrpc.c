@@ -9,6 +9,7 @@
 #include <check.h>
 #include <errno.h>
 #include <string.h>
+#include "methods.h"
 #include "rpc-internal.h"
 #include "util/macro.h"
 
@@ -157,12 +158,40 @@ START_TEST(tables_that_document_themselves_wrongly)
 }
 END_TEST
 
+/* The check a method added without its documentation fails. */
+START_TEST(mvmd_table_documents_every_method)
+{
+	size_t n;
+	const rpc_method_t *m = methods_table(&n);
+	json_object *doc = NULL;
+	unsigned notifications = 0;
+
+	ck_assert_int_gt(n, 10);
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].flags & RPC_METHOD_NOTIFICATION) {
+			ck_assert_msg(!m[i].handler && !m[i].result, "%s: a notification has no handler or result", m[i].name);
+			notifications++;
+			continue;
+		}
+		const rpc_schema_t *r = m[i].result;
+		ck_assert_msg(r, "%s has no result schema (docs/hacking.md: adding a method)", m[i].name);
+		ck_assert_msg(r->type != RPC_TYPE_OBJECT || r->fields || r->values,
+			      "%s: its result is an untyped object: list its fields", m[i].name);
+		ck_assert_msg(m[i].errors, "%s declares no errors (METHODS_ERRORS or METHODS_NO_ERRORS)", m[i].name);
+	}
+	ck_assert_uint_eq(notifications, 1); /* compute.vm.event */
+	ck_assert_int_eq(rpc_openrpc_build(m, n, "mvmd", "0", NULL, NULL, NULL, &doc), 0);
+	json_object_put(doc);
+}
+END_TEST
+
 static Suite *openrpc_suite(void)
 {
 	Suite *s = suite_create("openrpc");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, components_errors_examples);
 	tcase_add_test(tc, tables_that_document_themselves_wrongly);
+	tcase_add_test(tc, mvmd_table_documents_every_method);
 	suite_add_tcase(s, tc);
 	return s;
 }
