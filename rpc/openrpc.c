@@ -10,9 +10,10 @@
 #include <string.h>
 #include "rpc-internal.h"
 
+/* Adds v to o; either missing is an allocation that failed. */
 static void add(rpc_schema_render_t *r, json_object *o, const char *key, json_object *v)
 {
-	if (!v && !r->error)
+	if ((!o || !v) && !r->error)
 		r->error = -ENOMEM;
 	if (o && v)
 		json_object_object_add(o, key, v);
@@ -117,6 +118,7 @@ static json_object *method_json(rpc_schema_render_t *r, const rpc_method_t *m)
 	if (!j || !params) {
 		json_object_put(j);
 		json_object_put(params);
+		r->error = r->error ?: -ENOMEM;
 		return NULL;
 	}
 	add(r, j, "name", json_object_new_string(m->name));
