@@ -122,6 +122,9 @@ manager_t *manager_free(manager_t *m)
 		release_backend(m, m->vms[i]);
 		vm_free(m->vms[i]);
 	}
+	for (int b = 0; b < _VM_BACKEND_MAX; b++)
+		if (m->backends[b] && m->backends[b]->done)
+			m->backends[b]->done(m, m->backend_userdata[b]);
 	free(m->vms);
 	free(m->subs);
 	fsm_ring_done(&m->node_ring);
