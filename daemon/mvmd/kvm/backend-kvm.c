@@ -330,6 +330,7 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 		*ret_cause = strdup("cannot supervise the re-adopted worker");
 		return r;
 	}
+	k->adopted = true;
 	r = kvm_runtime_attach(k);
 	if (r < 0) {
 		kvm_runtime_free(k);

@@ -208,8 +208,13 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 			k->heard = true;
 			switch (msg.type) {
 			case KVM_MSG_HELLO: {
+				/* Who it is and where it stands, first on every
+				 * connection. READY says Running; only a worker
+				 * re-adopted after a restart may have sent its
+				 * READY to the mvmd that died, and then its HELLO
+				 * is all this one hears of it. */
 				kvm_msg_hello_t h;
-				if (kvm_msg_get_hello(&msg, &h) == 0 && h.state == KVM_VM_RUNNING &&
+				if (k->adopted && kvm_msg_get_hello(&msg, &h) == 0 && h.state == KVM_VM_RUNNING &&
 				    k->vm->state == VM_STATE_STARTING)
 					(void)manager_transition(k->m, k->vm, VM_STATE_RUNNING, "guest running");
 				break;

@@ -31,6 +31,7 @@ typedef struct kvm_runtime {
 	kvm_worker_t w;    /* pid, start_time, ctl (the pidfd went to proc) */
 	sv_proc_t *proc;   /* the worker's pidfd, watched */
 	bool pooled;       /* a warm worker from the pool (daemon/mvmd/kvm/kvm-pool.h) */
+	bool adopted;      /* re-adopted after a restart: its READY may have gone to the last mvmd */
 	bool heard;        /* it said anything on its control connection */
 	bool have_result;
 	kvm_result_t result;
