@@ -33,6 +33,7 @@ struct kvm_pool {
 	uint64_t warm_bytes;
 	entry_t **entries;   /* size slots; NULL where free */
 	sd_event_source *refill_src, *pause_src;
+	sd_event_source *tidy_src; /* evictions and priming, after the start's answer */
 	unsigned failures_in_a_row;
 	uint64_t hits, primed_hits, misses, failures;
 	int (*open_module)(void *userdata, const char *workload);
@@ -128,13 +129,20 @@ static bool has_exited(const entry_t *e)
 	return sv_exited(e->proc);
 }
 
-/* Starts moved on to another module (or to none): workers primed for an
- * older one serve nobody now; replace them (their pidfd refills). */
+/* Starts moved on to another module (or to none): the pool now primes for
+ * this one; the workers primed for an older one are replaced later
+ * (tidy()), after the start is answered. */
 static void set_prime(kvm_pool_t *p, const char *workload)
 {
 	if (!workload || strcmp(workload, p->prime) == 0)
 		return;
 	snprintf(p->prime, sizeof(p->prime), "%s", strlen(workload) < sizeof(p->prime) ? workload : "");
+}
+
+/* Workers primed for a module other than the pool's serve nobody now:
+ * replace them (their exit refills). */
+static void evict_stale(kvm_pool_t *p)
+{
 	for (unsigned i = 0; i < p->size; i++) {
 		entry_t *x = p->entries[i];
 		if (x && x->w.primed[0] && strcmp(x->w.primed, p->prime) != 0 && !x->evicted) {
@@ -272,6 +280,24 @@ static int spawn_one(kvm_pool_t *p, unsigned slot)
 	return 0;
 }
 
+/* What a start changed for the other workers, once it is answered: the
+ * workers primed for a module no longer wanted go, idle ones are primed
+ * with the one that is. */
+static int on_tidy(sd_event_source *s, void *userdata)
+{
+	kvm_pool_t *p = userdata;
+
+	evict_stale(p);
+	prime_some(p);
+	return 0;
+}
+
+static void schedule_tidy(kvm_pool_t *p)
+{
+	if (p->tidy_src)
+		sd_event_source_set_enabled(p->tidy_src, SD_EVENT_ONESHOT);
+}
+
 /* One spawn per turn, at idle priority: a burst of starts is answered
  * before the pool catches up with it. */
 static int on_refill(sd_event_source *s, void *userdata)
@@ -327,6 +353,13 @@ int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret)
 	}
 	sd_event_source_set_priority(p->refill_src, SD_EVENT_PRIORITY_IDLE);
 	sd_event_source_set_enabled(p->refill_src, SD_EVENT_ONESHOT);
+	r = sd_event_add_defer(e, &p->tidy_src, on_tidy, p);
+	if (r < 0) {
+		kvm_pool_free(p);
+		return r;
+	}
+	sd_event_source_set_priority(p->tidy_src, SD_EVENT_PRIORITY_IDLE);
+	sd_event_source_set_enabled(p->tidy_src, SD_EVENT_OFF);
 	*ret = p;
 	return 0;
 }
@@ -348,6 +381,7 @@ kvm_pool_t *kvm_pool_free(kvm_pool_t *p)
 	free(p->entries);
 	sd_event_source_disable_unref(p->refill_src);
 	sd_event_source_disable_unref(p->pause_src);
+	sd_event_source_disable_unref(p->tidy_src);
 	sd_event_unref(p->event);
 	free(p->vmm_path);
 	free(p->image_path);
@@ -384,9 +418,9 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 			e = x;
 	}
 	set_prime(p, cfg->workload);
+	schedule_tidy(p);
 	if (!e) {
 		p->misses++;
-		prime_some(p);
 		schedule_refill(p);
 		return -ENOENT;
 	}
@@ -400,7 +434,6 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 			sv_abandon(p->sv, fd, true);
 			entry_remove(p, e);
 		}
-		prime_some(p);
 		schedule_refill(p);
 		return r;
 	}
@@ -408,8 +441,6 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 	if (e->w.primed[0])
 		p->primed_hits++;
 	entry_remove(p, e);
-	/* Only now: the worker just taken must not be primed under us. */
-	prime_some(p);
 	schedule_refill(p);
 	return 0;
 }

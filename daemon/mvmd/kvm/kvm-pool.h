@@ -20,7 +20,8 @@
  * has compiled that module, and serves only VMs that run it); the rest
  * serves any VM. A start takes a worker primed for its module if one is
  * ready, else an unprimed one. When starts move on to another module,
- * the workers primed for the old one are replaced. A module whose
+ * the workers primed for the old one are replaced; that and the priming
+ * run after the start was answered (at idle priority). A module whose
  * priming failed (the worker died: a module our runtime cannot compile)
  * is not primed again.
  * Never logs: kvm_pool_describe() reports what happened.
