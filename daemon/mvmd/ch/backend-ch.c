@@ -207,17 +207,20 @@ static int ch_vm_attach(ch_vm_t *c)
 
 /* --- backend ops ------------------------------------------------------- */
 
+/* /dev/kvm is opened once it can be, and kept: a start does not open it
+ * again just to see that it could (cloud-hypervisor opens its own). */
 static bool ch_usable(manager_t *m, char **ret_reason)
 {
 	ch_backend_t *b = backend_of(m);
-	int fd = open(b->kvm_path, O_RDWR | O_CLOEXEC);
 
-	if (fd < 0) {
-		if (asprintf(ret_reason, "%s: %s", b->kvm_path, strerror(errno)) < 0)
-			*ret_reason = NULL;
-		return false;
+	if (b->kvm_fd < 0) {
+		b->kvm_fd = open(b->kvm_path, O_RDWR | O_CLOEXEC);
+		if (b->kvm_fd < 0) {
+			if (asprintf(ret_reason, "%s: %s", b->kvm_path, strerror(errno)) < 0)
+				*ret_reason = NULL;
+			return false;
+		}
 	}
-	close(fd);
 	return binary_check(b, NULL, ret_reason) == 0;
 }
 
@@ -531,6 +534,7 @@ static void ch_done(manager_t *m, void *userdata)
 
 	b->http = ch_http_free(b->http);
 	b->sv = supervisor_free(b->sv);
+	safe_close(b->kvm_fd);
 	free(b->binary);
 	free(b->initramfs);
 	free(b->kvm_path);
@@ -558,6 +562,7 @@ int backend_ch_register(manager_t *m, const backend_ch_config_t *cfg)
 
 	if (!b)
 		return -ENOMEM;
+	b->kvm_fd = -1;
 	b->binary = strdup(cfg->binary ? cfg->binary : "cloud-hypervisor");
 	b->initramfs = strdup(cfg->initramfs);
 	b->kvm_path = strdup(cfg->kvm_path ? cfg->kvm_path : "/dev/kvm");

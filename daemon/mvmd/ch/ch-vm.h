@@ -33,6 +33,7 @@ typedef struct ch_backend {
 	char *binary;    /* as configured: a name looked up on PATH, or a path */
 	char *initramfs; /* default initramfs */
 	char *kvm_path;
+	int kvm_fd;      /* kvm_path, opened once it could be: the usable check keeps it */
 	ch_http_t *http;
 	ch_probe_t probe; /* the binary's --version, run once per change of the file */
 	supervisor_t *sv; /* the cloud-hypervisor processes' pidfds and reaping */

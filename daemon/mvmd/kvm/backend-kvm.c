@@ -37,17 +37,24 @@ static kvm_backend_t *backend_of(manager_t *m)
 
 /* --- backend ops ------------------------------------------------------- */
 
+/*
+ * /dev/kvm is opened once it can be, and kept: every worker gets that fd
+ * (its VM is made from it), and a start does not open the device again
+ * just to see that it could. The worker and the image are looked at on
+ * every start: a reinstall may move them.
+ */
 static bool kvm_usable(manager_t *m, char **ret_reason)
 {
 	kvm_backend_t *b = backend_of(m);
-	int fd = open(b->kvm_path, O_RDWR | O_CLOEXEC);
 
-	if (fd < 0) {
-		if (asprintf(ret_reason, "%s: %s", b->kvm_path, strerror(errno)) < 0)
-			*ret_reason = NULL;
-		return false;
+	if (b->kvm_fd < 0) {
+		b->kvm_fd = open(b->kvm_path, O_RDWR | O_CLOEXEC);
+		if (b->kvm_fd < 0) {
+			if (asprintf(ret_reason, "%s: %s", b->kvm_path, strerror(errno)) < 0)
+				*ret_reason = NULL;
+			return false;
+		}
 	}
-	close(fd);
 	if (access(b->vmm_path, X_OK) < 0) {
 		if (asprintf(ret_reason, "worker %s: %s", b->vmm_path, strerror(errno)) < 0)
 			*ret_reason = NULL;
@@ -159,6 +166,7 @@ int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
 	kvm_worker_config_t cfg = {
 		.vmm_path = b->vmm_path,
 		.kvm_path = b->kvm_path,
+		.kvm_fd = b->kvm_fd,
 		.image_path = spec_guest_image(vm) ? spec_guest_image(vm) : b->image_path,
 		.ctl_path = ctl,
 		.vsock_path = vsock,
@@ -418,6 +426,7 @@ static void kvm_done(manager_t *m, void *userdata)
 	 * left to outlive mvmd (its exit is no turn of the loop either). */
 	b->pool = kvm_pool_free(b->pool);
 	b->sv = supervisor_free(b->sv);
+	safe_close(b->kvm_fd);
 	free(b->vmm_path);
 	free(b->image_path);
 	free(b->kvm_path);
@@ -431,6 +440,7 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 
 	if (!b)
 		return -ENOMEM;
+	b->kvm_fd = -1;
 	b->vmm_path = strdup(cfg->vmm_path);
 	b->image_path = strdup(cfg->image_path);
 	b->kvm_path = strdup(cfg->kvm_path ? cfg->kvm_path : "/dev/kvm");
@@ -447,7 +457,7 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 	if (cfg->pool_size && kvm_usable(m, &why)) {
 		kvm_pool_config_t pcfg = {
 			.vmm_path = b->vmm_path, .image_path = b->image_path, .kvm_path = b->kvm_path,
-			.supervisor = b->sv,
+			.kvm_fd = b->kvm_fd, .supervisor = b->sv,
 			.size = cfg->pool_size, .memory_mib = cfg->pool_memory_mib,
 			.warm_bytes = KVM_POOL_WARM_BYTES, .ready_timeout_ms = cfg->pool_ready_ms,
 			.open_module = open_module, .userdata = m,

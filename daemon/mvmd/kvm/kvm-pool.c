@@ -27,6 +27,7 @@ struct kvm_pool {
 	sd_event *event;
 	supervisor_t *sv;
 	char *vmm_path, *image_path, *kvm_path;
+	int kvm_fd;
 	unsigned size;
 	uint32_t ready_timeout_ms;
 	uint32_t memory_mib; /* the size of every worker: the operator's, for good */
@@ -249,7 +250,7 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
 static int spawn_one(kvm_pool_t *p, unsigned slot)
 {
 	kvm_worker_config_t c = { .vmm_path = p->vmm_path, .image_path = p->image_path, .kvm_path = p->kvm_path,
-				  .memory_mib = p->memory_mib, .vcpus = 1, .log_fd = -1 };
+				  .kvm_fd = p->kvm_fd, .memory_mib = p->memory_mib, .vcpus = 1, .log_fd = -1 };
 	entry_t *e = calloc(1, sizeof(*e));
 	int r;
 
@@ -332,6 +333,7 @@ int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret)
 		return -ENOMEM;
 	p->event = sd_event_ref(e);
 	p->sv = cfg->supervisor;
+	p->kvm_fd = cfg->kvm_fd;
 	p->size = cfg->size;
 	p->open_module = cfg->open_module;
 	p->userdata = cfg->userdata;

@@ -40,6 +40,7 @@ typedef struct kvm_pool kvm_pool_t;
 
 typedef struct kvm_pool_config {
 	const char *vmm_path, *image_path, *kvm_path;
+	int kvm_fd;          /* kvm_path opened (borrowed, see kvm_worker_config_t) */
 	supervisor_t *supervisor; /* watches and reaps the workers (borrowed) */
 	unsigned size;       /* workers kept; 0: no pool */
 	uint32_t memory_mib; /* the size of every warm worker (0: 16) */

@@ -20,6 +20,7 @@
 /* The backend's state: the manager's userdata for VM_BACKEND_KVM. */
 typedef struct kvm_backend {
 	char *vmm_path, *image_path, *kvm_path;
+	int kvm_fd;         /* kvm_path, opened once it could be: handed to every worker */
 	kvm_pool_t *pool;   /* warm workers, or NULL */
 	supervisor_t *sv;   /* the workers' pidfds, and the reaping of those let go */
 } kvm_backend_t;

@@ -315,7 +315,12 @@ static int open_sources(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcp
 		return -EINVAL;
 	if (mem < KVM_VM_MEM_MIN_MIB || mem > KVM_VM_MEM_MAX_MIB || vcpus > KVM_VM_VCPUS_MAX)
 		return -EINVAL;
-	*ret_kvm = open(c->kvm_path ? c->kvm_path : "/dev/kvm", O_RDWR | O_CLOEXEC);
+	/* mvmd's own, opened once (it is stateless: every worker makes its
+	 * VM from its copy), or opened here. */
+	if (c->kvm_fd > 0)
+		*ret_kvm = fcntl(c->kvm_fd, F_DUPFD_CLOEXEC, 3);
+	else
+		*ret_kvm = open(c->kvm_path ? c->kvm_path : "/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (*ret_kvm < 0)
 		return negative_errno();
 	*ret_image = open(c->image_path, O_RDONLY | O_CLOEXEC);

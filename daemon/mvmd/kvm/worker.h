@@ -30,6 +30,7 @@
 typedef struct kvm_worker_config {
 	const char *vmm_path;    /* the mvm-vmm binary */
 	const char *kvm_path;    /* NULL: /dev/kvm */
+	int kvm_fd;              /* kvm_path opened already (borrowed); <= 0: opened here */
 	const char *image_path;  /* guest ELF (mvm-guest) */
 	const char *ctl_path;    /* control socket to create (0600, replaced) */
 	const char *result_path; /* result file to create (0600, truncated) */
