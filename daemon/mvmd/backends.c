@@ -74,9 +74,3 @@ int backends_register(manager_t *m, const backends_config_t *cfg)
 	};
 	return backend_ch_register(m, &ccfg);
 }
-
-void backends_unregister(void)
-{
-	backend_kvm_unregister();
-	backend_ch_unregister();
-}

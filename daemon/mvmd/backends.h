@@ -19,6 +19,5 @@ typedef struct backends_config {
 } backends_config_t;
 
 int backends_register(manager_t *m, const backends_config_t *cfg);
-void backends_unregister(void);
 
 #endif

@@ -622,8 +622,7 @@ out:
 	srv = rpc_server_free(srv);
 	if (own_socket)
 		unlink(o.rpc_socket);
-	m = manager_free(m);
-	backends_unregister();
+	m = manager_free(m); /* and the backends' state */
 	sd_event_unref(event);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

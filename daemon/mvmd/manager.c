@@ -122,6 +122,9 @@ manager_t *manager_free(manager_t *m)
 		release_backend(m, m->vms[i]);
 		vm_free(m->vms[i]);
 	}
+	for (int b = 0; b < _VM_BACKEND_MAX; b++)
+		if (m->backends[b] && m->backends[b]->done)
+			m->backends[b]->done(m, m->backend_userdata[b]);
 	free(m->vms);
 	free(m->subs);
 	fsm_ring_done(&m->node_ring);
@@ -340,13 +343,12 @@ static const fsm_event_t *last_event(const vm_t *vm)
 	return fsm_ring_get(&vm->transitions, vm->transitions.count - 1);
 }
 
-int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
+/* A transition the caller checked against the FSM table already: each is
+ * checked once, where the decision is made. */
+static int transition_checked(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 {
-	int r = fsm_check(vm->state, to);
+	int r = record(m, vm, to, cause, m->node_ring.next_seq);
 
-	if (r < 0)
-		return r;
-	r = record(m, vm, to, cause, m->node_ring.next_seq);
 	if (r < 0)
 		return r;
 	vm_touch(vm);
@@ -361,6 +363,13 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 	return r;
 }
 
+int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
+{
+	int r = fsm_check(vm->state, to);
+
+	return r < 0 ? r : transition_checked(m, vm, to, cause);
+}
+
 /*
  * A transition that a request asks for and nothing has acted on yet (the
  * Starting of a start): written at once, and taken back whole when it
@@ -368,7 +377,7 @@ int manager_transition(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
  * on disk, no event was published, and the caller can fail the request
  * before anything is spawned. A process started after an unwritten
  * Starting would run on unowned: a restarted mvmd reads the VM's older
- * state and does not look for it.
+ * state and does not look for it. The caller checked the FSM table.
  */
 static int transition_written(manager_t *m, vm_t *vm, vm_state_t to, const char *cause)
 {
@@ -377,10 +386,8 @@ static int transition_written(manager_t *m, vm_t *vm, vm_state_t to, const char 
 	bool full = vm->transitions.count == vm->transitions.capacity;
 	uint64_t seq0 = vm->transitions.next_seq;
 	vm_state_t old_state = vm->state;
-	int r = fsm_check(vm->state, to);
+	int r;
 
-	if (r < 0)
-		return r;
 	if (vm->cause && !(old_cause = strdup(vm->cause)))
 		return -ENOMEM;
 	if (full) {
@@ -647,7 +654,7 @@ int manager_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
 			return r;
 		if (!ops || !ops->stop)
 			return -EOPNOTSUPP;
-		(void)manager_transition(m, vm, VM_STATE_STOPPING, force ? "forced stop requested" : "stop requested");
+		(void)transition_checked(m, vm, VM_STATE_STOPPING, force ? "forced stop requested" : "stop requested");
 		fault_point("stop.stopping-written");
 	}
 	if (!ops || !ops->stop)

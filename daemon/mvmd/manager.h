@@ -83,6 +83,9 @@ typedef struct backend_ops {
 	/* Let the running VM fetch blob hex itself (Linux guests fetch Wasm
 	 * modules mvmd asks them to run; docs/blob-protocol.md). */
 	int (*grant_blob)(manager_t *m, vm_t *vm, const char *hex);
+	/* Free the backend's userdata: manager_free, after every VM's
+	 * release. The backend's state lives there, none in statics. */
+	void (*done)(manager_t *m, void *userdata);
 } backend_ops_t;
 
 int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret);

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include "kvm-helpers.h"
+#include "supervise.h"
 #include "mvmtest.h"
 
 START_TEST(test_hello_banner_then_stop)
@@ -255,8 +256,8 @@ START_TEST(test_survives_parent_death_and_readopt)
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	usleep(100 * 1000);
 
-	ck_assert_int_eq(kvm_worker_adopt(info.pid, info.start, &pidfd), 0);
-	ck_assert_int_eq(kvm_worker_adopt(info.pid, info.start + 1, &st), -ESRCH);
+	ck_assert_int_eq(sv_adopt(info.pid, info.start, &pidfd), 0);
+	ck_assert_int_eq(sv_adopt(info.pid, info.start + 1, &st), -ESRCH);
 	t.w.pid = info.pid;
 	t.w.pidfd = pidfd;
 	ck_assert_int_eq(kvm_worker_connect(t.ctl, &t.w.ctl), 0);
@@ -267,7 +268,7 @@ START_TEST(test_survives_parent_death_and_readopt)
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	ck_assert_int_eq(kvm_result_read(t.result, &f), 0);
 	ck_assert_int_eq(f.outcome, KVM_OUTCOME_STOPPED);
-	ck_assert_int_eq(kvm_worker_adopt(info.pid, info.start, &st), -ESRCH);
+	ck_assert_int_eq(sv_adopt(info.pid, info.start, &st), -ESRCH);
 	close(pfd[0]);
 	close(pfd[1]);
 	tvm_cleanup(&t);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -387,6 +388,38 @@ START_TEST(test_force_stop_and_crash)
 	json_object_put(r);
 	wait_ended(pid);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.status", "{\"id\":\"a\"}"), -32001);
+}
+END_TEST
+
+/* The KVM device is opened once, to know the backend can run VMs, and
+ * kept: a start does not open it again just to test it. */
+START_TEST(test_kvm_device_opened_once)
+{
+	char ev[4096];
+	int in;
+
+	start_daemon(NULL);
+	create_ch("k");
+	json_object *r = call_id("compute.vm.start", "k", NULL);
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "start failed: %s", json_object_to_json_string(r));
+	json_object_put(r);
+	json_object_put(wait_state("k", "Running"));
+	in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	ck_assert_int_ge(in, 0);
+	ck_assert_int_ge(inotify_add_watch(in, fake_kvm, IN_OPEN), 0);
+	for (int i = 0; i < 3; i++) {
+		r = call_id("compute.vm.stop", "k", "\"force\":true");
+		ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+		json_object_put(r);
+		r = call_id("compute.vm.start", "k", NULL);
+		ck_assert_msg(mvmt_get(r, "result") != NULL, "start failed: %s", json_object_to_json_string(r));
+		json_object_put(r);
+		json_object_put(wait_state("k", "Running"));
+	}
+	/* Each start was answered, so each open it made is in the queue. */
+	ck_assert_int_eq(read(in, ev, sizeof(ev)), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	close(in);
 }
 END_TEST
 
@@ -878,6 +911,7 @@ int main(void)
 	tcase_add_test(tc, test_lifecycle);
 	tcase_add_test(tc, test_power_button_ignored);
 	tcase_add_test(tc, test_force_stop_and_crash);
+	tcase_add_test(tc, test_kvm_device_opened_once);
 	tcase_add_test(tc, test_boot_error_reported);
 	tcase_add_test(tc, test_version_refused);
 	tcase_add_test(tc, test_missing_binary);

@@ -17,7 +17,8 @@ typedef struct backend_ch_config {
 	const char *kvm_path;  /* NULL: /dev/kvm */
 } backend_ch_config_t;
 
+/* The backend's state is the manager's userdata for VM_BACKEND_CH, freed
+ * by manager_free. */
 int backend_ch_register(manager_t *m, const backend_ch_config_t *cfg);
-void backend_ch_unregister(void);
 
 #endif

@@ -17,8 +17,9 @@ typedef struct backend_kvm_config {
 	uint32_t pool_ready_ms;   /* 0: 10 s */
 } backend_kvm_config_t;
 
+/* The backend's state is the manager's userdata for VM_BACKEND_KVM, freed
+ * by manager_free. */
 int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg);
-void backend_kvm_unregister(void);
 
 /* How a worker's run ended, in words: the VM's cause ("guest exited with
  * code 3", "worker error: reading the workload module: File too large").

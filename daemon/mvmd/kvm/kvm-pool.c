@@ -3,38 +3,38 @@
 #include "kvm-pool.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/macro.h"
-#include "util/pidfd.h"
 
 #define FAILURES_BEFORE_PAUSE 3u
 #define PAUSE_USEC (10ull * 1000000ull)
 
 typedef struct entry {
 	kvm_pool_t *pool;
-	kvm_warm_worker_t w;
-	sd_event_source *pool_src, *pidfd_src, *deadline_src;
+	kvm_warm_worker_t w; /* its pidfd is proc's */
+	sv_proc_t *proc;
+	sd_event_source *pool_src, *deadline_src;
 	bool evicted;   /* killed on purpose: primed for a module no longer wanted */
 	bool timed_out; /* killed for not being ready in time */
 } entry_t;
 
 struct kvm_pool {
 	sd_event *event;
+	supervisor_t *sv;
 	char *vmm_path, *image_path, *kvm_path;
+	int kvm_fd;
 	unsigned size;
 	uint32_t ready_timeout_ms;
 	uint32_t memory_mib; /* the size of every worker: the operator's, for good */
 	uint64_t warm_bytes;
 	entry_t **entries;   /* size slots; NULL where free */
 	sd_event_source *refill_src, *pause_src;
+	sd_event_source *tidy_src; /* evictions and priming, after the start's answer */
 	unsigned failures_in_a_row;
 	uint64_t hits, primed_hits, misses, failures;
 	int (*open_module)(void *userdata, const char *workload);
@@ -44,16 +44,16 @@ struct kvm_pool {
 	char last_error[128]; /* the last failure, "" none */
 };
 
-/* Drop an entry: its event sources, its fds; reap it if it has exited.
- * The worker itself is not touched: with its pool socket closed, an idle
- * worker leaves by itself. */
+/* Drop an entry: its event sources, its fds; the supervisor reaps it once
+ * it is gone. The worker itself is not touched: with its pool socket
+ * closed, an idle worker leaves by itself. */
 static void entry_free(entry_t *e)
 {
 	if (!e)
 		return;
 	sd_event_source_disable_unref(e->pool_src);
-	sd_event_source_disable_unref(e->pidfd_src);
 	sd_event_source_disable_unref(e->deadline_src);
+	e->proc = sv_release(e->proc);
 	kvm_worker_warm_release(&e->w);
 	free(e);
 }
@@ -99,55 +99,57 @@ static void note_failure(kvm_pool_t *p, const char *what)
 		(void)sd_event_add_time_relative(p->event, &p->pause_src, CLOCK_MONOTONIC, PAUSE_USEC, 0, on_unpause, p);
 }
 
-static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static void on_exit_(sv_proc_t *proc, const sv_exit_t *how, void *userdata)
 {
 	entry_t *e = userdata;
 	kvm_pool_t *p = e->pool;
-	siginfo_t si = { 0 };
 
-	/* Ours to reap: it was idle, nobody else waits for it. */
-	(void)pidfd_reap(fd, WEXITED | WNOHANG, &si);
 	/* Primed and gone before it was ready again: if it ended by itself
 	 * (the module did not verify or compile), do not prime that module
 	 * again; killed from outside, it says nothing about the module. */
-	bool killed = si.si_code != CLD_EXITED;
+	bool killed = !(how->known && how->exited);
 	if (!e->w.ready && !e->evicted && !e->timed_out) {
 		char why[128];
 		if (e->w.primed[0] && !killed)
 			snprintf(p->unprimable, sizeof(p->unprimable), "%s", e->w.primed);
 		if (!killed)
-			snprintf(why, sizeof(why), "a warm worker exited with status %d before it was ready", si.si_status);
+			snprintf(why, sizeof(why), "a warm worker exited with status %d before it was ready", how->status);
 		else
-			snprintf(why, sizeof(why), "a warm worker was killed by signal %d before it was ready", si.si_status);
+			snprintf(why, sizeof(why), "a warm worker was killed by signal %d before it was ready", how->status);
 		if (!(killed && e->w.primed[0]))
 			note_failure(p, why);
 	}
 	entry_remove(p, e);
 	schedule_refill(p);
-	return 0;
 }
 
 /* Gone already (its pidfd not handled yet): not one to give a VM. A kill
  * that lands later is the backend's to handle (it starts the VM cold). */
 static bool has_exited(const entry_t *e)
 {
-	struct pollfd p = { .fd = e->w.pidfd, .events = POLLIN };
-	return poll(&p, 1, 0) != 0;
+	return sv_exited(e->proc);
 }
 
-/* Starts moved on to another module (or to none): workers primed for an
- * older one serve nobody now; replace them (their pidfd refills). */
+/* Starts moved on to another module (or to none): the pool now primes for
+ * this one; the workers primed for an older one are replaced later
+ * (tidy()), after the start is answered. */
 static void set_prime(kvm_pool_t *p, const char *workload)
 {
 	if (!workload || strcmp(workload, p->prime) == 0)
 		return;
 	snprintf(p->prime, sizeof(p->prime), "%s", strlen(workload) < sizeof(p->prime) ? workload : "");
+}
+
+/* Workers primed for a module other than the pool's serve nobody now:
+ * replace them (their exit refills). */
+static void evict_stale(kvm_pool_t *p)
+{
 	for (unsigned i = 0; i < p->size; i++) {
 		entry_t *x = p->entries[i];
 		if (x && x->w.primed[0] && strcmp(x->w.primed, p->prime) != 0 && !x->evicted) {
 			x->evicted = true;
 			x->w.ready = false;
-			pidfd_kill(x->w.pidfd, SIGKILL);
+			(void)sv_kill(x->proc, NULL);
 		}
 	}
 }
@@ -199,7 +201,7 @@ static void prime_some(kvm_pool_t *p)
 			continue;
 		if (!e->pool_src &&
 		    sd_event_add_io(p->event, &e->pool_src, e->w.pool_fd, EPOLLIN, on_pool_socket, e) < 0) {
-			pidfd_kill(e->w.pidfd, SIGKILL); /* cannot hear it again: replace it */
+			(void)sv_kill(e->proc, NULL); /* cannot hear it again: replace it */
 			e->evicted = true;
 			continue;
 		}
@@ -227,7 +229,7 @@ static int on_pool_socket(sd_event_source *s, int fd, uint32_t revents, void *us
 		/* Closed (it is dying: its pidfd tells) or garbage (kill it). */
 		e->pool_src = sd_event_source_disable_unref(e->pool_src);
 		if (r != -EPIPE)
-			pidfd_kill(e->w.pidfd, SIGKILL);
+			(void)sv_kill(e->proc, NULL);
 	}
 	return 0;
 }
@@ -241,14 +243,14 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
 	e->timed_out = true;
 	snprintf(why, sizeof(why), "a warm worker was not ready within %u ms", e->pool->ready_timeout_ms);
 	note_failure(e->pool, why);
-	pidfd_kill(e->w.pidfd, SIGKILL);
+	(void)sv_kill(e->proc, NULL);
 	return 0;
 }
 
 static int spawn_one(kvm_pool_t *p, unsigned slot)
 {
 	kvm_worker_config_t c = { .vmm_path = p->vmm_path, .image_path = p->image_path, .kvm_path = p->kvm_path,
-				  .memory_mib = p->memory_mib, .vcpus = 1, .log_fd = -1 };
+				  .kvm_fd = p->kvm_fd, .memory_mib = p->memory_mib, .vcpus = 1, .log_fd = -1 };
 	entry_t *e = calloc(1, sizeof(*e));
 	int r;
 
@@ -260,19 +262,41 @@ static int spawn_one(kvm_pool_t *p, unsigned slot)
 		free(e);
 		return r;
 	}
+	r = sv_watch(p->sv, e->w.pid, e->w.pidfd, true, on_exit_, e, &e->proc);
+	if (r < 0) {
+		sv_abandon(p->sv, TAKE_FD(e->w.pidfd), true);
+		entry_free(e);
+		return r;
+	}
+	e->w.pidfd = -1;
 	r = sd_event_add_io(p->event, &e->pool_src, e->w.pool_fd, EPOLLIN, on_pool_socket, e);
-	if (r >= 0)
-		r = sd_event_add_io(p->event, &e->pidfd_src, e->w.pidfd, EPOLLIN, on_pidfd, e);
 	if (r >= 0)
 		r = arm_deadline(p, e);
 	if (r < 0) {
-		pidfd_kill(e->w.pidfd, SIGKILL);
-		(void)pidfd_reap(e->w.pidfd, WEXITED, NULL);
+		(void)sv_kill(e->proc, NULL);
 		entry_free(e);
 		return r;
 	}
 	p->entries[slot] = e;
 	return 0;
+}
+
+/* What a start changed for the other workers, once it is answered: the
+ * workers primed for a module no longer wanted go, idle ones are primed
+ * with the one that is. */
+static int on_tidy(sd_event_source *s, void *userdata)
+{
+	kvm_pool_t *p = userdata;
+
+	evict_stale(p);
+	prime_some(p);
+	return 0;
+}
+
+static void schedule_tidy(kvm_pool_t *p)
+{
+	if (p->tidy_src)
+		sd_event_source_set_enabled(p->tidy_src, SD_EVENT_ONESHOT);
 }
 
 /* One spawn per turn, at idle priority: a burst of starts is answered
@@ -302,12 +326,14 @@ int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret)
 	kvm_pool_t *p;
 	int r;
 
-	if (!cfg->size || cfg->size > KVM_POOL_SIZE_MAX || !cfg->vmm_path || !cfg->image_path)
+	if (!cfg->size || cfg->size > KVM_POOL_SIZE_MAX || !cfg->vmm_path || !cfg->image_path || !cfg->supervisor)
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->event = sd_event_ref(e);
+	p->sv = cfg->supervisor;
+	p->kvm_fd = cfg->kvm_fd;
 	p->size = cfg->size;
 	p->open_module = cfg->open_module;
 	p->userdata = cfg->userdata;
@@ -329,6 +355,13 @@ int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret)
 	}
 	sd_event_source_set_priority(p->refill_src, SD_EVENT_PRIORITY_IDLE);
 	sd_event_source_set_enabled(p->refill_src, SD_EVENT_ONESHOT);
+	r = sd_event_add_defer(e, &p->tidy_src, on_tidy, p);
+	if (r < 0) {
+		kvm_pool_free(p);
+		return r;
+	}
+	sd_event_source_set_priority(p->tidy_src, SD_EVENT_PRIORITY_IDLE);
+	sd_event_source_set_enabled(p->tidy_src, SD_EVENT_OFF);
 	*ret = p;
 	return 0;
 }
@@ -341,16 +374,16 @@ kvm_pool_t *kvm_pool_free(kvm_pool_t *p)
 		entry_t *e = p->entries[i];
 		if (!e)
 			continue;
-		/* EOF on its pool socket ends it; one that is still warming
-		 * gets there within milliseconds. Reap it: it is our child. */
+		/* EOF on its pool socket ends an idle one; one that is still
+		 * warming is killed. The supervisor reaps what is gone. */
 		e->w.pool_fd = safe_close(e->w.pool_fd);
-		pidfd_kill(e->w.pidfd, SIGKILL);
-		(void)pidfd_reap(e->w.pidfd, WEXITED, NULL);
+		(void)sv_kill(e->proc, NULL);
 		entry_free(e);
 	}
 	free(p->entries);
 	sd_event_source_disable_unref(p->refill_src);
 	sd_event_source_disable_unref(p->pause_src);
+	sd_event_source_disable_unref(p->tidy_src);
 	sd_event_unref(p->event);
 	free(p->vmm_path);
 	free(p->image_path);
@@ -387,15 +420,22 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 			e = x;
 	}
 	set_prime(p, cfg->workload);
+	schedule_tidy(p);
 	if (!e) {
 		p->misses++;
-		prime_some(p);
 		schedule_refill(p);
 		return -ENOENT;
 	}
+	/* Its pidfd goes with it: the VM's watch takes it over. */
+	e->w.pidfd = sv_unwatch(TAKE_PTR(e->proc));
 	r = kvm_worker_assign(&e->w, cfg, ret);
 	if (r < 0) {
-		prime_some(p);
+		/* Still the pool's: watched again, or killed if it cannot be. */
+		int fd = TAKE_FD(e->w.pidfd);
+		if (sv_watch(p->sv, e->w.pid, fd, true, on_exit_, e, &e->proc) < 0) {
+			sv_abandon(p->sv, fd, true);
+			entry_remove(p, e);
+		}
 		schedule_refill(p);
 		return r;
 	}
@@ -403,8 +443,6 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 	if (e->w.primed[0])
 		p->primed_hits++;
 	entry_remove(p, e);
-	/* Only now: the worker just taken must not be primed under us. */
-	prime_some(p);
 	schedule_refill(p);
 	return 0;
 }

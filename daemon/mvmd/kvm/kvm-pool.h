@@ -13,14 +13,15 @@
  * idle is reaped and replaced, one that is not ready in time (a guest
  * image that does not wait in MVM_HC_CONFIG) is killed; after 3 failures
  * in a row the pool waits 10 s before it tries again. Freeing the pool closes the idle workers'
- * pool sockets (they exit by themselves) and reaps them.
+ * pool sockets (they exit by themselves) and kills any still warming.
  *
  * Priming: up to half the pool (rounded up) is primed with the module of
  * the last start of the pool's size that ran one (kvm_worker_prime(): the worker holds and
  * has compiled that module, and serves only VMs that run it); the rest
  * serves any VM. A start takes a worker primed for its module if one is
  * ready, else an unprimed one. When starts move on to another module,
- * the workers primed for the old one are replaced. A module whose
+ * the workers primed for the old one are replaced; that and the priming
+ * run after the start was answered (at idle priority). A module whose
  * priming failed (the worker died: a module our runtime cannot compile)
  * is not primed again.
  * Never logs: kvm_pool_describe() reports what happened.
@@ -33,11 +34,14 @@
 #include <systemd/sd-event.h>
 
 #include "kvm/worker.h"
+#include "supervise.h"
 
 typedef struct kvm_pool kvm_pool_t;
 
 typedef struct kvm_pool_config {
 	const char *vmm_path, *image_path, *kvm_path;
+	int kvm_fd;          /* kvm_path opened (borrowed, see kvm_worker_config_t) */
+	supervisor_t *supervisor; /* watches and reaps the workers (borrowed) */
 	unsigned size;       /* workers kept; 0: no pool */
 	uint32_t memory_mib; /* the size of every warm worker (0: 16) */
 	uint64_t warm_bytes; /* heap each warm guest touches */

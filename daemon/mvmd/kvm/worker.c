@@ -33,6 +33,7 @@
 #include "proto/cpuid.h"
 #include "proto/warm.h"
 #include "kvm/worker.h"
+#include "supervise.h"
 #include "util/macro.h"
 
 extern char **environ;
@@ -300,7 +301,7 @@ static int watch_child(pid_t pid, int *ret_pidfd, uint64_t *ret_start_time)
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	*ret_pidfd = fd;
 	*ret_start_time = 0;
-	(void)kvm_worker_proc_start_time(pid, ret_start_time);
+	(void)sv_proc_start_time(pid, ret_start_time);
 	return 0;
 }
 
@@ -314,7 +315,12 @@ static int open_sources(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcp
 		return -EINVAL;
 	if (mem < KVM_VM_MEM_MIN_MIB || mem > KVM_VM_MEM_MAX_MIB || vcpus > KVM_VM_VCPUS_MAX)
 		return -EINVAL;
-	*ret_kvm = open(c->kvm_path ? c->kvm_path : "/dev/kvm", O_RDWR | O_CLOEXEC);
+	/* mvmd's own, opened once (it is stateless: every worker makes its
+	 * VM from its copy), or opened here. */
+	if (c->kvm_fd > 0)
+		*ret_kvm = fcntl(c->kvm_fd, F_DUPFD_CLOEXEC, 3);
+	else
+		*ret_kvm = open(c->kvm_path ? c->kvm_path : "/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (*ret_kvm < 0)
 		return negative_errno();
 	*ret_image = open(c->image_path, O_RDONLY | O_CLOEXEC);
@@ -554,76 +560,6 @@ void kvm_worker_release(kvm_worker_t *w)
 {
 	w->ctl = kvm_ctl_free(w->ctl);
 	w->pidfd = safe_close(w->pidfd);
-}
-
-/* Start time (field 22) and state (field 3) from /proc/PID/stat. */
-static int proc_stat(pid_t pid, uint64_t *ret_start, char *ret_state)
-{
-	char path[64], buf[1024];
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : negative_errno();
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return n < 0 ? negative_errno() : -ESRCH;
-	buf[n] = 0;
-	/* comm may contain spaces and parentheses: fields start after the last ')'. */
-	char *p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || !p[2])
-		return -EBADMSG;
-	p++;
-	if (ret_state)
-		*ret_state = p[1];
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p + 1, ' ');
-		if (!p)
-			return -EBADMSG;
-	}
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(p + 1, &end, 10);
-	if (errno || end == p + 1)
-		return -EBADMSG;
-	*ret_start = v;
-	return 0;
-}
-
-int kvm_worker_proc_start_time(pid_t pid, uint64_t *ret)
-{
-	return proc_stat(pid, ret, NULL);
-}
-
-int kvm_worker_adopt(pid_t pid, uint64_t start_time, int *ret_pidfd)
-{
-	uint64_t st;
-	int fd, r;
-
-	r = kvm_worker_proc_start_time(pid, &st);
-	if (r < 0)
-		return r;
-	if (st != start_time)
-		return -ESRCH;
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0)
-		return errno == ESRCH ? -ESRCH : negative_errno();
-	/* Check again with the pidfd held: the pid cannot be reused under it.
-	 * A zombie leader is gone too, even while the pidfd does not say so
-	 * yet: KVM's own threads in its group (the nx-lpage recovery worker)
-	 * may still be exiting, and the worker's main thread will never
-	 * speak again. */
-	char state = 0;
-	r = proc_stat(pid, &st, &state);
-	if (r < 0 || st != start_time || state == 'Z' || state == 'X') {
-		close(fd);
-		return r < 0 ? r : -ESRCH;
-	}
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	*ret_pidfd = fd;
-	return 0;
 }
 
 int kvm_worker_wait(kvm_worker_t *w, int timeout_ms, int *ret_status)

@@ -9,8 +9,9 @@
  *             worker sends HELLO, then READY once the guest runs (the VM is
  *             Running), or RESULT(error) and exits (StartFailed).
  * Restart:    persist pid + start_time + ctl_path + result_path; after a
- *             restart kvm_worker_adopt() (pid still the same process?) and
- *             kvm_worker_connect() again; HELLO says the worker's state.
+ *             restart sv_adopt() (daemon/mvmd/supervise.h: pid still the
+ *             same process?) and kvm_worker_connect() again; HELLO says
+ *             the worker's state.
  * End:        RESULT on the connection, and the same in the result file
  *             (kvm_result_read) for a parent that missed it.
  */
@@ -29,6 +30,7 @@
 typedef struct kvm_worker_config {
 	const char *vmm_path;    /* the mvm-vmm binary */
 	const char *kvm_path;    /* NULL: /dev/kvm */
+	int kvm_fd;              /* kvm_path opened already (borrowed); <= 0: opened here */
 	const char *image_path;  /* guest ELF (mvm-guest) */
 	const char *ctl_path;    /* control socket to create (0600, replaced) */
 	const char *result_path; /* result file to create (0600, truncated) */
@@ -108,12 +110,8 @@ void kvm_worker_warm_release(kvm_warm_worker_t *w);
 void kvm_worker_release(kvm_worker_t *w);
 /* Connect to a worker's control socket; non-blocking kvm_ctl_t. */
 int kvm_worker_connect(const char *ctl_path, kvm_ctl_t **ret);
-/* /proc/PID/stat start time (clock ticks since boot). -ESRCH if gone. */
-int kvm_worker_proc_start_time(pid_t pid, uint64_t *ret);
-/* Re-adopt: pidfd for pid if it is still the process started at
- * start_time; -ESRCH when it is gone or the pid was reused. */
-int kvm_worker_adopt(pid_t pid, uint64_t start_time, int *ret_pidfd);
-/* Reap our child (blocking up to timeout_ms, -1 for ever): its wait status. */
+/* Reap our child (blocking up to timeout_ms, -1 for ever): its wait status.
+ * For tests and tools: mvmd reaps through daemon/mvmd/supervise.h. */
 int kvm_worker_wait(kvm_worker_t *w, int timeout_ms, int *ret_status);
 
 #endif

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The ch backend's insides, shared by its files: daemon/mvmd/ch/backend-ch.c
+ * (the backend's operations: start, adopt, kill, ...), ch/boot.c (from the
+ * spawn to Running through the REST API), ch/serial.c (the serial port
+ * relayed to the VM's console) and ch/stop.c (power button, shutdown,
+ * kill). Nothing outside daemon/mvmd/ch/ includes this.
+ */
+#ifndef MVM_CH_VM_H
+#define MVM_CH_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "blob-serve.h"
+#include "ch/api.h"
+#include "ch/http.h"
+#include "ch/process.h"
+#include "console.h"
+#include "manager.h"
+#include "supervise.h"
+
+#define TICK_USEC 20000u           /* readiness / serial polling period */
+#define READY_TIMEOUT_USEC 30000000u /* spawn → vm.info "Running" */
+#define STOP_GRACE_MS 2000u        /* vmm.shutdown → SIGKILL */
+#define API_TIMEOUT_MS 2000u
+#define SETUP_TIMEOUT_MS 10000u    /* vm.create, vm.boot: loading the kernel takes a while */
+#define VERSION_TIMEOUT_MS 2000
+#define SERIAL_BUF 65536
+
+/* The backend's state: the manager's userdata for VM_BACKEND_CH. */
+typedef struct ch_backend {
+	char *binary;    /* as configured: a name looked up on PATH, or a path */
+	char *initramfs; /* default initramfs */
+	char *kvm_path;
+	int kvm_fd;      /* kvm_path, opened once it could be: the usable check keeps it */
+	ch_http_t *http;
+	ch_probe_t probe; /* the binary's --version, run once per change of the file */
+	supervisor_t *sv; /* the cloud-hypervisor processes' pidfds and reaping */
+} ch_backend_t;
+
+typedef enum ch_phase {
+	PHASE_PING,    /* waiting for the API to answer */
+	PHASE_CREATE,  /* PUT vm.create with the VmConfig */
+	PHASE_BOOT,    /* PUT vm.boot */
+	PHASE_INFO,    /* waiting for vm.info "Running" */
+	PHASE_RUNNING, /* up: only the serial socket may still need connecting */
+	PHASE_STOPPING,
+} ch_phase_t;
+
+typedef struct ch_vm {
+	manager_t *m;
+	ch_backend_t *b;
+	vm_t *vm;
+	sv_proc_t *proc; /* cloud-hypervisor, watched (daemon/mvmd/supervise.h) */
+	ch_phase_t phase;
+	const char *stop_cause;
+	char *vmconfig;        /* the vm.create body, until it is accepted */
+	char *start_error;     /* why a start failed (create/boot refused), killed for it */
+	bool adopted;          /* re-adopted while Starting: create/boot may be missing */
+	bool boot_tried;       /* an adopted VM found "Created" was sent vm.boot once */
+	uint64_t ready_deadline; /* CLOCK_MONOTONIC usec */
+	char *api, *serial, *vsock, *log;
+	int serial_fd;
+	ch_http_req_t *req; /* at most one API request in flight */
+	sd_event_source *serial_src, *tick, *stop_timer;
+	console_t *console;
+	blob_serve_t *blobs; /* the guest fetches Wasm modules: vsock.sock_1025 */
+} ch_vm_t;
+
+/* ch/serial.c */
+int ch_serial_connect(ch_vm_t *c);
+/* Read what the guest wrote, at most max_reads reads, into the console. */
+void ch_serial_drain(ch_vm_t *c, unsigned max_reads);
+void ch_serial_close(ch_vm_t *c);
+/* console_config_t.on_input: console input to the serial port. */
+int ch_serial_write(const void *buf, size_t len, void *userdata);
+
+/* ch/boot.c */
+/* The readiness timer's handler (sd_event_time_handler_t). */
+int ch_boot_on_tick(sd_event_source *s, uint64_t usec, void *userdata);
+/* Poll again in TICK_USEC while something is still awaited. */
+void ch_boot_tick_arm(ch_vm_t *c);
+/* Send op to the VM's API (the one request in flight: an older one is
+ * cancelled); done hears the answer. */
+int ch_vm_api_send(ch_vm_t *c, ch_api_op_t op, ch_http_done_fn done);
+
+/* ch/stop.c */
+int ch_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms);
+/* The guest did not power off in time (or cannot be asked): shut it down,
+ * then kill it STOP_GRACE_MS later. */
+void ch_stop_escalate(ch_vm_t *c, const char *cause);
+
+#endif

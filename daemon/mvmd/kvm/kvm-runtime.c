@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One kvm worker's life as mvmd follows it (daemon/mvmd/kvm/kvm-runtime.h):
+ * its control connection (HELLO, READY, console output, RESULT), its
+ * console, its workload's timeout, and how its VM ended: the RESULT, the
+ * result file for a worker that died before it could send one, or else
+ * how the process ended (daemon/mvmd/supervise.h).
+ */
+#include "kvm-runtime.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend-kvm.h"
+#include "util/fault.h"
+#include "util/macro.h"
+#include "workload.h"
+
+void kvm_runtime_free(kvm_runtime_t *k)
+{
+	if (!k)
+		return;
+	k->ctl_src = sd_event_source_disable_unref(k->ctl_src);
+	k->timeout_timer = sd_event_source_disable_unref(k->timeout_timer);
+	console_free(k->console);
+	k->proc = sv_release(k->proc);
+	kvm_worker_release(&k->w);
+	if (k->vm && k->vm->backend_data == k)
+		k->vm->backend_data = NULL;
+	free(k);
+}
+
+/* --- how a VM ended ------------------------------------------------------ */
+
+char *backend_kvm_describe_result(const kvm_result_t *r)
+{
+	char *s = NULL;
+	int n = -1;
+
+	switch (r->outcome) {
+	case KVM_OUTCOME_EXIT:
+		n = asprintf(&s, "guest exited with code %" PRIu32, r->exit_code);
+		break;
+	case KVM_OUTCOME_STOPPED:
+		n = asprintf(&s, "stopped");
+		break;
+	case KVM_OUTCOME_FAULT:
+		/* The guest said why (a Wasm trap, a missing import): its words
+		 * first; the registers of the abort call say nothing more. */
+		if (r->fault == KVM_FAULT_ABORT) {
+			n = asprintf(&s, "guest abort: %s", r->message);
+			break;
+		}
+		if (r->regs_valid)
+			n = asprintf(&s, "guest fault: %s at rip=0x%" PRIx64 " rsp=0x%" PRIx64 " cr2=0x%" PRIx64
+					 " addr=0x%" PRIx64 "%s%s",
+				     kvm_fault_to_string(r->fault), r->regs[KVM_REG_RIP], r->regs[KVM_REG_RSP],
+				     r->regs[KVM_REG_CR2], r->fault_addr, r->message[0] ? ": " : "", r->message);
+		else
+			n = asprintf(&s, "guest fault: %s addr=0x%" PRIx64 "%s%s", kvm_fault_to_string(r->fault),
+				     r->fault_addr, r->message[0] ? ": " : "", r->message);
+		break;
+	case KVM_OUTCOME_ERROR:
+		/* The worker's message ends with the error's text already. */
+		n = asprintf(&s, "worker error: %s", r->message[0] ? r->message : strerror(-r->error));
+		break;
+	default:
+		n = asprintf(&s, "worker ended without a result");
+	}
+	return n < 0 ? NULL : s;
+}
+
+void kvm_apply_end(manager_t *m, vm_t *vm, const kvm_result_t *r, const char *fallback_cause)
+{
+	_cleanup_free_ char *cause = r ? backend_kvm_describe_result(r) : NULL;
+	const char *why = cause ? cause : fallback_cause;
+	vm_state_t to;
+
+	if (r && r->outcome == KVM_OUTCOME_EXIT) {
+		vm->has_exit_code = true;
+		vm->exit_code = r->exit_code;
+		to = VM_STATE_STOPPED;
+	} else if (r && r->outcome == KVM_OUTCOME_STOPPED) {
+		to = VM_STATE_STOPPED;
+		/* The worker halts the vCPU only when the guest did not end
+		 * within the grace of the stop it was asked for: say so. */
+		if (vm->state == VM_STATE_STOPPING)
+			why = "stopped: the guest ignored the stop, its vCPU was halted after the grace";
+	} else if (!r && vm->state == VM_STATE_STOPPING && fallback_cause && strncmp(fallback_cause, "killed", 6) == 0) {
+		/* mvmd killed it because it was asked to stop it: that is a stop. */
+		to = VM_STATE_STOPPED;
+	} else {
+		to = vm->state == VM_STATE_STARTING && (!r || r->outcome == KVM_OUTCOME_ERROR)
+			     ? VM_STATE_START_FAILED : VM_STATE_FAILED;
+	}
+	/* A guest that exits while still Starting passed through Running. */
+	if (to == VM_STATE_STOPPED && vm->state == VM_STATE_STARTING)
+		(void)manager_transition(m, vm, VM_STATE_RUNNING, "guest running");
+	vm->pid = 0;
+	vm->pid_starttime = 0;
+	fault_point("result.read");
+	if (manager_transition(m, vm, to, why) == -EBUSY)
+		(void)manager_save(m, vm);
+}
+
+/*
+ * The VM has ended: apply how, drop the runtime, remove the sockets. A
+ * worker that sent its RESULT is only tearing its VM down now (closing a
+ * VM fd costs ~0.2 ms, p99 ~4 ms here, plus its memory): that is no part
+ * of the VM's life, so the supervisor reaps it whenever it is gone.
+ */
+static void end_vm(kvm_runtime_t *k, const kvm_result_t *r, const char *fallback)
+{
+	manager_t *m = k->m;
+	vm_t *vm = k->vm;
+
+	kvm_apply_end(m, vm, r, fallback);
+	kvm_runtime_free(k);
+	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"), *vsock = manager_vm_path(m, vm, "vsock.sock");
+	if (ctl)
+		unlink(ctl);
+	if (vsock)
+		unlink(vsock);
+}
+
+static void on_worker_exit(sv_proc_t *p, const sv_exit_t *how, void *userdata)
+{
+	kvm_runtime_t *k = userdata;
+	manager_t *m = k->m;
+	vm_t *vm = k->vm;
+	char fallback[128] = "worker exited without a result";
+
+	/* Drain what the worker said last (RESULT, console output). */
+	if (k->w.ctl) {
+		while (kvm_ctl_fill(k->w.ctl) > 0) {
+			kvm_msg_t msg;
+			while (kvm_ctl_next(k->w.ctl, &msg) > 0) {
+				if (msg.type == KVM_MSG_CONSOLE_OUT && k->console)
+					console_output(k->console, msg.payload, msg.len);
+				else if (msg.type == KVM_MSG_RESULT && kvm_msg_get_result(&msg, &k->result) == 0)
+					k->have_result = true;
+			}
+		}
+	}
+	if (!k->have_result) {
+		_cleanup_free_ char *rp = manager_vm_path(m, vm, "result");
+		if (rp && kvm_result_read(rp, &k->result) == 0)
+			k->have_result = true;
+	}
+	(void)sv_exit_text(how, "worker", fallback, sizeof(fallback));
+	if (how->killed && !k->have_result)
+		snprintf(fallback, sizeof(fallback), "killed by %s", how->killed);
+	/* A warm worker that died between its ASSIGN and its first word
+	 * (killed while idle, a moment before we picked it) never ran this
+	 * VM: start it again, cold. */
+	if (k->pooled && !k->heard && !k->have_result && !how->killed && vm->state == VM_STATE_STARTING) {
+		_cleanup_free_ char *cause = NULL;
+		kvm_runtime_free(k);
+		int r = kvm_start_worker(m, vm, false, &cause);
+		if (r < 0)
+			(void)manager_transition(m, vm, VM_STATE_START_FAILED,
+						 cause ? cause : "cannot start the worker");
+		return;
+	}
+	/* A worker killed by a signal may have left a stale partial result:
+	 * only a result it finished writing counts (the parser checks). */
+	end_vm(k, k->have_result ? &k->result : NULL, fallback);
+}
+
+/* --- the control connection ---------------------------------------------- */
+
+void kvm_runtime_ctl_update(kvm_runtime_t *k)
+{
+	if (k->ctl_src)
+		sd_event_source_set_io_events(k->ctl_src, kvm_ctl_pending(k->w.ctl) ? EPOLLIN | EPOLLOUT : EPOLLIN);
+}
+
+static void ctl_close(kvm_runtime_t *k)
+{
+	k->ctl_src = sd_event_source_disable_unref(k->ctl_src);
+	k->w.ctl = kvm_ctl_free(k->w.ctl);
+}
+
+static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	kvm_runtime_t *k = userdata;
+	kvm_msg_t msg;
+	int r;
+
+	if (revents & EPOLLOUT) {
+		if (kvm_ctl_flush(k->w.ctl) < 0) {
+			ctl_close(k);
+			return 0;
+		}
+	}
+	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		r = kvm_ctl_fill(k->w.ctl);
+		if (r == 0 || (r < 0 && r != -EAGAIN && r != -EINTR)) {
+			/* The worker closed: its pidfd tells the rest. */
+			ctl_close(k);
+			return 0;
+		}
+		while ((r = kvm_ctl_next(k->w.ctl, &msg)) > 0) {
+			k->heard = true;
+			switch (msg.type) {
+			case KVM_MSG_HELLO: {
+				/* Who it is and where it stands, first on every
+				 * connection. READY says Running; only a worker
+				 * re-adopted after a restart may have sent its
+				 * READY to the mvmd that died, and then its HELLO
+				 * is all this one hears of it. */
+				kvm_msg_hello_t h;
+				if (k->adopted && kvm_msg_get_hello(&msg, &h) == 0 && h.state == KVM_VM_RUNNING &&
+				    k->vm->state == VM_STATE_STARTING)
+					(void)manager_transition(k->m, k->vm, VM_STATE_RUNNING, "guest running");
+				break;
+			}
+			case KVM_MSG_READY:
+				if (k->vm->state == VM_STATE_STARTING)
+					(void)manager_transition(k->m, k->vm, VM_STATE_RUNNING, "guest running");
+				break;
+			case KVM_MSG_CONSOLE_OUT:
+				if (k->console)
+					console_output(k->console, msg.payload, msg.len);
+				break;
+			case KVM_MSG_RESULT:
+				/* The last frame: all its console output came
+				 * before it. The VM ends here, not when the
+				 * process is gone (end_vm). */
+				if (kvm_msg_get_result(&msg, &k->result) == 0) {
+					k->have_result = true;
+					end_vm(k, &k->result, NULL);
+					return 0;
+				}
+				break;
+			default:
+				break;
+			}
+		}
+		if (r < 0) {
+			/* A worker that speaks garbage is not trusted further. */
+			(void)sv_kill(k->proc, NULL);
+			ctl_close(k);
+			return 0;
+		}
+	}
+	kvm_runtime_ctl_update(k);
+	return 0;
+}
+
+static int console_to_guest(const void *buf, size_t len, void *userdata)
+{
+	kvm_runtime_t *k = userdata;
+	int r;
+
+	if (!k->w.ctl)
+		return -EPIPE;
+	r = kvm_ctl_send_console(k->w.ctl, buf, len);
+	kvm_runtime_ctl_update(k);
+	return r;
+}
+
+int kvm_runtime_new(manager_t *m, vm_t *vm, const kvm_worker_t *w, bool is_child, kvm_runtime_t **ret)
+{
+	kvm_backend_t *b = manager_backend_userdata(m, VM_BACKEND_KVM);
+	kvm_runtime_t *k = calloc(1, sizeof(*k));
+	int r;
+
+	if (!k)
+		return -ENOMEM;
+	k->m = m;
+	k->b = b;
+	k->vm = vm;
+	k->w = (kvm_worker_t){ .pid = w->pid, .pidfd = -1, .start_time = w->start_time, .ctl = w->ctl };
+	r = sv_watch(b->sv, w->pid, w->pidfd, is_child, on_worker_exit, k, &k->proc);
+	if (r < 0) {
+		free(k);
+		return r;
+	}
+	*ret = k;
+	return 0;
+}
+
+int kvm_runtime_attach(kvm_runtime_t *k)
+{
+	sd_event *e = manager_event(k->m);
+	_cleanup_free_ char *sock = manager_vm_console_path(k->m, k->vm), *log = manager_vm_path(k->m, k->vm, "console.log");
+	int r;
+
+	if (!sock || !log)
+		return -ENOMEM;
+	console_config_t ccfg = {
+		.socket_path = sock,
+		.socket_group = manager_config(k->m)->socket_group,
+		.socket_gid = manager_config(k->m)->socket_gid,
+		.log_path = log,
+		.on_input = console_to_guest,
+		.userdata = k,
+	};
+	r = console_new(e, &ccfg, &k->console);
+	if (r < 0)
+		return r;
+	if (k->w.ctl) {
+		r = sd_event_add_io(e, &k->ctl_src, kvm_ctl_fd(k->w.ctl), EPOLLIN, on_ctl, k);
+		if (r < 0)
+			return r;
+		/* Console output beats exit notifications: handle ctl first. */
+		sd_event_source_set_priority(k->ctl_src, -10);
+	}
+	k->vm->backend_data = k;
+	return 0;
+}
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	kvm_runtime_t *k = userdata;
+
+	/* No grace: a workload past its time is not asked, it is ended. */
+	snprintf(k->timeout_why, sizeof(k->timeout_why), "workload timeout (timeout_ms %" PRIu64 ")",
+		 workload_timeout_ms(k->vm));
+	(void)sv_kill(k->proc, k->timeout_why);
+	return 0;
+}
+
+int kvm_runtime_arm_timeout(kvm_runtime_t *k, uint64_t left_usec)
+{
+	if (!workload_timeout_ms(k->vm))
+		return 0;
+	k->timeout_timer = sd_event_source_disable_unref(k->timeout_timer);
+	return sd_event_add_time_relative(manager_event(k->m), &k->timeout_timer, CLOCK_MONOTONIC,
+					  MAX(left_usec, (uint64_t)1), 1000, on_timeout, k);
+}
