@@ -31,6 +31,7 @@
 #include "kvm/kvm-pool.h"
 #include "manager.h"
 #include "methods.h"
+#include "metrics.h"
 #include "proto/ctl.h"
 #include "rpc.h"
 #include "util/fs.h"
@@ -57,6 +58,8 @@ typedef struct options {
 	size_t kvm_pool_mib;    /* their memory until starts ask for another size */
 	size_t kvm_pool_ready_ms; /* a warm worker not ready by then is a failure */
 	rpc_limits_t rpc;       /* output caps and connection timeouts (the rest above) */
+	const char *metrics_textfile; /* --metrics-textfile: where the metrics go */
+	size_t metrics_interval_ms;
 } options_t;
 
 static void help(void)
@@ -89,6 +92,9 @@ static void help(void)
 	       "  --kvm-pool N              warm kvm workers kept ready for starts (default 4, 0 none)\n"
 	       "  --kvm-pool-memory-mib N   their guest memory until starts ask for another (default 16)\n"
 	       "  --kvm-pool-ready-timeout-ms N  a warm worker not ready by then is killed (default 10000)\n"
+	       "  --metrics-textfile PATH   write the metrics (Prometheus text format) to PATH, e.g.\n"
+	       "                            /var/lib/prometheus/node-exporter/mvmd.prom\n"
+	       "  --metrics-interval-ms N   how often (default 15000)\n"
 	       "  --kvm-device PATH         KVM device (default /dev/kvm)\n"
 	       "  --vmm PATH                the mvm-vmm worker (default: beside mvmd, else ../libexec/mvmd/)\n"
 	       "  --guest-image PATH        the micro-VM guest (default: ../guest/ from mvmd, else ../libexec/mvmd/)\n"
@@ -122,7 +128,8 @@ static int parse_argv(int argc, char **argv, options_t *o)
 	enum { ARG_RPC = 0x100, ARG_STATE, ARG_CONSOLE, ARG_GROUP, ARG_LOG, ARG_MAXREQ,
 	       ARG_MAXCLI, ARG_RING, ARG_MAXVMS, ARG_MAXMEM, ARG_MAXVCPUS, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION,
 	       ARG_CH_BINARY, ARG_CH_INITRAMFS, ARG_POOL, ARG_POOL_MIB, ARG_POOL_READY,
-	       ARG_MAXANSWER, ARG_MAXCLIOUT, ARG_MAXTOTALOUT, ARG_IDLE_MS, ARG_LINE_MS, ARG_SEND_MS };
+	       ARG_MAXANSWER, ARG_MAXCLIOUT, ARG_MAXTOTALOUT, ARG_IDLE_MS, ARG_LINE_MS, ARG_SEND_MS,
+	       ARG_METRICS_FILE, ARG_METRICS_MS };
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, ARG_RPC },
 		{ "state-dir", required_argument, NULL, ARG_STATE },
@@ -150,6 +157,8 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		{ "allow-custom-guests", no_argument, NULL, ARG_CUSTOM },
 		{ "ch-binary", required_argument, NULL, ARG_CH_BINARY },
 		{ "ch-initramfs", required_argument, NULL, ARG_CH_INITRAMFS },
+		{ "metrics-textfile", required_argument, NULL, ARG_METRICS_FILE },
+		{ "metrics-interval-ms", required_argument, NULL, ARG_METRICS_MS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
 		{},
@@ -233,6 +242,11 @@ static int parse_argv(int argc, char **argv, options_t *o)
 			if (parse_size(optarg, 1, 600000, &o->kvm_pool_ready_ms) < 0)
 				return log_error_errno(-EINVAL, "--kvm-pool-ready-timeout-ms must be 1..600000: %s", optarg);
 			break;
+		case ARG_METRICS_FILE: o->metrics_textfile = optarg; break;
+		case ARG_METRICS_MS:
+			if (parse_size(optarg, 100, 86400000, &o->metrics_interval_ms) < 0)
+				return log_error_errno(-EINVAL, "--metrics-interval-ms must be 100..86400000: %s", optarg);
+			break;
 		case 'h': help(); return 1;
 		case ARG_VERSION: printf("mvmd %s\n", MVM_VERSION); return 1;
 		default: return -EINVAL;
@@ -242,6 +256,8 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		return log_error_errno(-EINVAL, "unexpected argument: %s", argv[optind]);
 	if (o->rpc_socket[0] != '/' || strlen(o->rpc_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return log_error_errno(-EINVAL, "--rpc-socket must be an absolute path shorter than 108 bytes");
+	if (o->metrics_textfile && o->metrics_textfile[0] != '/')
+		return log_error_errno(-EINVAL, "--metrics-textfile must be an absolute path");
 	if (o->state_dir[0] != '/' || o->console_dir[0] != '/')
 		return log_error_errno(-EINVAL, "--state-dir and --console-dir must be absolute paths");
 	if (o->rpc.max_answer_bytes > o->rpc.max_queue_bytes || o->rpc.max_queue_bytes > o->rpc.max_total_output_bytes)
@@ -458,6 +474,7 @@ int main(int argc, char **argv)
 		.console_dir = "/run/mvmd/console",
 		.kvm_pool = KVM_POOL_SIZE_DEFAULT,
 		.kvm_pool_mib = 16,
+		.metrics_interval_ms = 15000,
 	};
 	_cleanup_close_ int lock_fd = -1;
 	sd_event *event = NULL;
@@ -574,6 +591,15 @@ int main(int argc, char **argv)
 		log_error_errno(r, "cannot set up the RPC server: %m");
 		goto out;
 	}
+	rpc_server_set_observer(srv, metrics_rpc_observe, manager_metrics(m));
+	if (o.metrics_textfile) {
+		r = metrics_textfile_start(m, o.metrics_textfile, (uint64_t)o.metrics_interval_ms * 1000);
+		if (r < 0) {
+			log_error_errno(r, "cannot write the metrics textfile %s: %m", o.metrics_textfile);
+			goto out;
+		}
+		log_info("writing metrics to %s every %zu ms", o.metrics_textfile, o.metrics_interval_ms);
+	}
 
 	r = take_listen_fds(srv, &n_fds);
 	if (r < 0) {
@@ -616,6 +642,7 @@ int main(int argc, char **argv)
 		if (left)
 			log_error("%zu VM state(s) could not be written before exit; a restart will see older state", left);
 	}
+	(void)metrics_textfile_write(m); /* what the node looked like at the end */
 
 out:
 	srv = rpc_server_free(srv);

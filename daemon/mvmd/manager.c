@@ -95,6 +95,8 @@ int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
 	}
 	m->event = e ? sd_event_ref(e) : NULL;
 	r = manager_save_init(m);
+	if (r >= 0 && (r = metrics_new(m, &m->metrics)) >= 0)
+		r = manager_subscribe(m, metrics_on_event, m->metrics);
 	if (r < 0) {
 		manager_free(m);
 		return r;
@@ -130,6 +132,7 @@ manager_t *manager_free(manager_t *m)
 	sd_event_unref(m->event);
 	free(m->state_dir);
 	free(m->console_dir);
+	metrics_free(m->metrics);
 	free(m);
 	return NULL;
 }
@@ -201,6 +204,7 @@ char *manager_vm_console_path(manager_t *m, const vm_t *vm)
 store_t *manager_store(manager_t *m) { return m->store; }
 blob_store_t *manager_blobs(manager_t *m) { return m->blobs; }
 const manager_config_t *manager_config(manager_t *m) { return &m->cfg; }
+metrics_t *manager_metrics(manager_t *m) { return m->metrics; }
 const fsm_ring_t *manager_events(manager_t *m) { return &m->node_ring; }
 
 vm_t *const *manager_vms(manager_t *m, size_t *ret_n)

@@ -801,6 +801,15 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 	return 0;
 }
 
+bool backend_kvm_pool_stats(kvm_pool_stats_t *ret)
+{
+	*ret = (kvm_pool_stats_t){ 0 };
+	if (!backend.pool)
+		return false;
+	kvm_pool_stats(backend.pool, ret);
+	return true;
+}
+
 void backend_kvm_unregister(void)
 {
 	/* Workers still tearing down are mvmd's children: let them go. */

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "kvm/kvm-pool.h"
 #include "proto/ctl.h"
 #include "manager.h"
 
@@ -19,6 +20,8 @@ typedef struct backend_kvm_config {
 
 int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg);
 void backend_kvm_unregister(void);
+/* The warm pool's counters; false (and *ret zeroed) when there is none. */
+bool backend_kvm_pool_stats(kvm_pool_stats_t *ret);
 
 /* How a worker's run ended, in words: the VM's cause ("guest exited with
  * code 3", "worker error: reading the workload module: File too large").

@@ -36,7 +36,7 @@ struct kvm_pool {
 	entry_t **entries;   /* size slots; NULL where free */
 	sd_event_source *refill_src, *pause_src;
 	unsigned failures_in_a_row;
-	uint64_t hits, primed_hits, misses, failures;
+	uint64_t hits, primed_hits, misses, failures, spawned, pauses;
 	int (*open_module)(void *userdata, const char *workload);
 	void *userdata;
 	char prime[80];      /* the module to prime with: the last start's, "" none */
@@ -95,8 +95,9 @@ static void note_failure(kvm_pool_t *p, const char *what)
 {
 	p->failures++;
 	snprintf(p->last_error, sizeof(p->last_error), "%s", what);
-	if (++p->failures_in_a_row >= FAILURES_BEFORE_PAUSE && !p->pause_src)
-		(void)sd_event_add_time_relative(p->event, &p->pause_src, CLOCK_MONOTONIC, PAUSE_USEC, 0, on_unpause, p);
+	if (++p->failures_in_a_row >= FAILURES_BEFORE_PAUSE && !p->pause_src &&
+	    sd_event_add_time_relative(p->event, &p->pause_src, CLOCK_MONOTONIC, PAUSE_USEC, 0, on_unpause, p) >= 0)
+		p->pauses++;
 }
 
 static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -272,6 +273,7 @@ static int spawn_one(kvm_pool_t *p, unsigned slot)
 		return r;
 	}
 	p->entries[slot] = e;
+	p->spawned++;
 	return 0;
 }
 
@@ -407,6 +409,18 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 	prime_some(p);
 	schedule_refill(p);
 	return 0;
+}
+
+void kvm_pool_stats(const kvm_pool_t *p, kvm_pool_stats_t *ret)
+{
+	unsigned ready = count(p, true);
+
+	*ret = (kvm_pool_stats_t){
+		.size = p->size, .ready = ready, .warming = count(p, false) - ready,
+		.hits = p->hits, .primed_hits = p->primed_hits, .misses = p->misses,
+		.spawned = p->spawned, .failures = p->failures, .pauses = p->pauses,
+		.paused = p->pause_src != NULL,
+	};
 }
 
 json_object *kvm_pool_describe(const kvm_pool_t *p)

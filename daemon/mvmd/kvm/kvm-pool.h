@@ -23,12 +23,14 @@
  * the workers primed for the old one are replaced. A module whose
  * priming failed (the worker died: a module our runtime cannot compile)
  * is not primed again.
- * Never logs: kvm_pool_describe() reports what happened.
+ * Never logs: kvm_pool_describe() and kvm_pool_stats() report what
+ * happened.
  */
 #ifndef MVM_KVM_POOL_H
 #define MVM_KVM_POOL_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
@@ -66,5 +68,13 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 /* {"size", "memory_mib", "ready", "warming", "primed", "prime"?, "hits",
  *  "primed_hits", "misses", "failures", "last_error"?} */
 json_object *kvm_pool_describe(const kvm_pool_t *p);
+
+/* Its counters since it was made, and its workers now (metrics). */
+typedef struct kvm_pool_stats {
+	unsigned size, ready, warming;
+	uint64_t hits, primed_hits, misses, spawned, failures, pauses;
+	bool paused;
+} kvm_pool_stats_t;
+void kvm_pool_stats(const kvm_pool_t *p, kvm_pool_stats_t *ret);
 
 #endif
