@@ -37,6 +37,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "vmlog.h"
 
 typedef struct options {
 	const char *rpc_socket;
@@ -363,48 +364,6 @@ static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata)
 	notify_status(m);
 }
 
-/* The documented causes of a stop mvmd had to enforce (docs/rpc-methods.md,
- * compute.vm.stop): a kill (forced, or at the stop's timeout), a micro-VM
- * guest halted after its grace, a Linux guest that ignored the power
- * button until the timeout. */
-static bool stop_was_enforced(const char *cause)
-{
-	return strncmp(cause, "killed by ", 10) == 0 || strstr(cause, "ignored the stop") ||
-	       strstr(cause, "ignored the power button");
-}
-
-/*
- * Every end of a VM is logged once, from its transition, so that the
- * journal shows each crash and each exit (docs/mvmd.8, LOGGING): a clean
- * stop or exit code 0 at info; another exit code, or a stop mvmd had to
- * enforce (a kill, a timeout that escalated), at notice; every Failed and
- * StartFailed (guest faults, dead or lost workers, with the cause) at
- * warning. Subscribed before manager_load, so VMs found dead at start are
- * logged too. A removal is logged by compute.vm.remove, which knows the VM.
- */
-static void log_vm_end(manager_t *m, const fsm_event_t *ev, void *userdata)
-{
-	const vm_t *vm = ev->removed ? NULL : manager_find(m, ev->vm);
-	const char *cause = ev->cause ? ev->cause : "no cause recorded";
-	char code[48] = "";
-	int level = LOG_WARNING;
-
-	if (!vm || (ev->to != VM_STATE_STOPPED && ev->to != VM_STATE_FAILED && ev->to != VM_STATE_START_FAILED))
-		return;
-	if (ev->to == VM_STATE_STOPPED) {
-		level = LOG_INFO;
-		if (vm->has_exit_code) {
-			snprintf(code, sizeof(code), ", exit code %lld", (long long)vm->exit_code);
-			if (vm->exit_code != 0)
-				level = LOG_NOTICE;
-		}
-		if (stop_was_enforced(cause))
-			level = LOG_NOTICE;
-	}
-	log_full_errno(level, 0, "vm %s%s%s%s: %s -> %s%s: %s", vm->id, vm->name ? " \"" : "", vm->name ? vm->name : "",
-		       vm->name ? "\"" : "", vm_state_to_string(ev->from), vm_state_to_string(ev->to), code, cause);
-}
-
 /*
  * Privilege decision: the console directory is mvmd's, and its access
  * follows the RPC socket's (docs/access.md): with --socket-group it is
@@ -552,7 +511,7 @@ int main(int argc, char **argv)
 		log_error_errno(r, "cannot open state in %s: %m", o.state_dir);
 		goto out;
 	}
-	(void)manager_subscribe(m, log_vm_end, NULL);
+	(void)manager_subscribe(m, vmlog_vm_end, NULL);
 	backends_config_t bcfg = { .kvm_device = o.kvm_device, .vmm_path = o.vmm_path, .guest_image = o.guest_image,
 				   .ch_binary = o.ch_binary, .ch_initramfs = o.ch_initramfs,
 				   .kvm_pool = (unsigned)o.kvm_pool, .kvm_pool_mib = (uint32_t)o.kvm_pool_mib,

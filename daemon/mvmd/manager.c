@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "capacity.h"
+#include "vmlog.h"
 #include "util/fault.h"
 #include "util/fs.h"
 #include "util/macro.h"
@@ -756,6 +757,7 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 		if (ops && ops->adopt) {
 			r = ops->adopt(m, vm, &cause);
 			if (r == 0) {
+				vmlog_adopted(vm);
 				rep.adopted++;
 				continue;
 			}

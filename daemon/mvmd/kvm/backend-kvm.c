@@ -33,6 +33,7 @@
 #include "util/macro.h"
 #include "util/pidfd.h"
 #include "reap.h"
+#include "vmlog.h"
 #include "workload.h"
 
 #define CTL_QUEUE_MAX (1u << 20)
@@ -792,7 +793,7 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 			.vmm_path = backend.vmm_path, .image_path = backend.image_path, .kvm_path = backend.kvm_path,
 			.size = cfg->pool_size, .memory_mib = cfg->pool_memory_mib,
 			.warm_bytes = KVM_POOL_WARM_BYTES, .ready_timeout_ms = cfg->pool_ready_ms,
-			.open_module = open_module, .userdata = m,
+			.open_module = open_module, .on_pause = vmlog_pool_pause, .userdata = m,
 		};
 		int r = kvm_pool_new(manager_event(m), &pcfg, &backend.pool);
 		if (r < 0)

@@ -38,6 +38,7 @@ struct kvm_pool {
 	unsigned failures_in_a_row;
 	uint64_t hits, primed_hits, misses, failures, spawned, pauses;
 	int (*open_module)(void *userdata, const char *workload);
+	void (*on_pause)(void *userdata, bool paused, const char *last_error);
 	void *userdata;
 	char prime[80];      /* the module to prime with: the last start's, "" none */
 	char unprimable[80]; /* a module whose priming killed its worker */
@@ -86,6 +87,8 @@ static int on_unpause(sd_event_source *s, uint64_t usec, void *userdata)
 	kvm_pool_t *p = userdata;
 	p->pause_src = sd_event_source_disable_unref(p->pause_src);
 	p->failures_in_a_row = 0;
+	if (p->on_pause)
+		p->on_pause(p->userdata, false, NULL);
 	schedule_refill(p);
 	return 0;
 }
@@ -96,8 +99,11 @@ static void note_failure(kvm_pool_t *p, const char *what)
 	p->failures++;
 	snprintf(p->last_error, sizeof(p->last_error), "%s", what);
 	if (++p->failures_in_a_row >= FAILURES_BEFORE_PAUSE && !p->pause_src &&
-	    sd_event_add_time_relative(p->event, &p->pause_src, CLOCK_MONOTONIC, PAUSE_USEC, 0, on_unpause, p) >= 0)
+	    sd_event_add_time_relative(p->event, &p->pause_src, CLOCK_MONOTONIC, PAUSE_USEC, 0, on_unpause, p) >= 0) {
 		p->pauses++;
+		if (p->on_pause)
+			p->on_pause(p->userdata, true, p->last_error);
+	}
 }
 
 static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -312,6 +318,7 @@ int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret)
 	p->event = sd_event_ref(e);
 	p->size = cfg->size;
 	p->open_module = cfg->open_module;
+	p->on_pause = cfg->on_pause;
 	p->userdata = cfg->userdata;
 	p->ready_timeout_ms = cfg->ready_timeout_ms ? cfg->ready_timeout_ms : 10000;
 	p->memory_mib = cfg->memory_mib ? cfg->memory_mib : 16;

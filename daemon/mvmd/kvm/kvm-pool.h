@@ -24,7 +24,8 @@
  * priming failed (the worker died: a module our runtime cannot compile)
  * is not primed again.
  * Never logs: kvm_pool_describe() and kvm_pool_stats() report what
- * happened.
+ * happened, and on_pause tells the caller when the pool pauses and
+ * resumes (mvmd logs it).
  */
 #ifndef MVM_KVM_POOL_H
 #define MVM_KVM_POOL_H
@@ -47,6 +48,10 @@ typedef struct kvm_pool_config {
 	/* Opens a module by its "sha256:<hex>" read-only (the caller closes
 	 * it), for priming; NULL: the pool never primes. */
 	int (*open_module)(void *userdata, const char *workload);
+	/* The pool paused after failures in a row (paused, with the last
+	 * failure's text) or resumed (paused false, last_error NULL); NULL:
+	 * nobody is told. */
+	void (*on_pause)(void *userdata, bool paused, const char *last_error);
 	void *userdata;
 } kvm_pool_config_t;
 
