@@ -36,24 +36,29 @@ static void render_vms(prom_buf_t *b, manager_t *m)
 			prom_sample_u64(b, "mvmd_vms", l, count[s][be]);
 		}
 
-	/* Each VM's process now: a kvm worker or cloud-hypervisor. */
+	/* Each VM's process now: a kvm worker or cloud-hypervisor, read once
+	 * for both families (one /proc/PID/stat each). */
+	_cleanup_free_ capacity_proc_t *pc = n ? calloc(n, sizeof(*pc)) : NULL;
+	_cleanup_free_ bool *have = n ? calloc(n, sizeof(*have)) : NULL;
+	if (n && (!pc || !have)) {
+		b->error = -ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		have[i] = vms[i]->pid > 0 && capacity_proc_read(vms[i]->pid, vms[i]->pid_starttime, &pc[i]) >= 0;
 	prom_family(b, "mvmd_vm_cpu_seconds_total", "counter",
 		    "CPU time (user and system) of the VM's process, from its start.");
-	for (size_t i = 0; i < n; i++) {
-		capacity_proc_t pc;
-		if (vms[i]->pid <= 0 || capacity_proc_read(vms[i]->pid, vms[i]->pid_starttime, &pc) < 0)
-			continue;
-		const char *l[] = { "id", vms[i]->id, "name", vms[i]->name ? vms[i]->name : "", NULL };
-		prom_sample(b, "mvmd_vm_cpu_seconds_total", l, pc.cpu_seconds);
-	}
+	for (size_t i = 0; i < n; i++)
+		if (have[i]) {
+			const char *l[] = { "id", vms[i]->id, "name", vms[i]->name ? vms[i]->name : "", NULL };
+			prom_sample(b, "mvmd_vm_cpu_seconds_total", l, pc[i].cpu_seconds);
+		}
 	prom_family(b, "mvmd_vm_rss_bytes", "gauge", "Resident memory of the VM's process.");
-	for (size_t i = 0; i < n; i++) {
-		capacity_proc_t pc;
-		if (vms[i]->pid <= 0 || capacity_proc_read(vms[i]->pid, vms[i]->pid_starttime, &pc) < 0)
-			continue;
-		const char *l[] = { "id", vms[i]->id, "name", vms[i]->name ? vms[i]->name : "", NULL };
-		prom_sample_u64(b, "mvmd_vm_rss_bytes", l, pc.rss_bytes);
-	}
+	for (size_t i = 0; i < n; i++)
+		if (have[i]) {
+			const char *l[] = { "id", vms[i]->id, "name", vms[i]->name ? vms[i]->name : "", NULL };
+			prom_sample_u64(b, "mvmd_vm_rss_bytes", l, pc[i].rss_bytes);
+		}
 }
 
 static void render_lifecycle(prom_buf_t *b, const metrics_t *mt)
