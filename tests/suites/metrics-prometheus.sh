@@ -163,6 +163,11 @@ expect 'mvmd_vm_transitions_total{to="Running"}' 2
 ch_pid=$(lc_call compute.vm.status "{\"id\":\"$id\"}" | jq -r '.pid // empty')
 expect "count(mvmd_vm_rss_bytes{id=\"$id\",name=\"prom-ch\"} > 0)" 1
 expect "count(mvmd_vm_cpu_seconds_total{id=\"$id\",name=\"prom-ch\"})" 1
+# The text with a running VM's series in it passes promtool too.
+lc_call compute.node.metrics | jq -r .text >"$tmp/metrics2.txt"
+check grep -q "^mvmd_vm_rss_bytes{id=\"$id\",name=\"prom-ch\"} [1-9]" "$tmp/metrics2.txt"
+if promtool check metrics <"$tmp/metrics2.txt" >"$tmp/promtool.out" 2>&1; then ok "promtool check metrics (a VM running)"; else
+	bad "promtool check metrics (a VM running):"; sed 's/^/  /' "$tmp/promtool.out"; fi
 
 # A clean exit writes the file once more; no temp file is left behind.
 check quiet lc_call compute.vm.stop "{\"id\":\"$id\"}"
