@@ -161,6 +161,11 @@ check quiet lc_call compute.vm.start "{\"id\":\"$id\"}"
 expect 'mvmd_vms{state="Running",backend="ch"}' 1
 expect 'mvmd_vm_transitions_total{to="Running"}' 2
 ch_pid=$(lc_call compute.vm.status "{\"id\":\"$id\"}" | jq -r '.pid // empty')
+# Execs by how they ended (the double runs the project's exec agent).
+check quiet lc_call compute.vm.exec "{\"id\":\"$id\",\"argv\":[\"/bin/true\"]}"
+check quiet lc_call compute.vm.exec "{\"id\":\"$id\",\"argv\":[\"/bin/sh\",\"-c\",\"exit 3\"]}"
+expect 'mvmd_exec_requests_total{result="ok"}' 1
+expect 'mvmd_exec_requests_total{result="exit_nonzero"}' 1
 expect "count(mvmd_vm_rss_bytes{id=\"$id\",name=\"prom-ch\"} > 0)" 1
 expect "count(mvmd_vm_cpu_seconds_total{id=\"$id\",name=\"prom-ch\"})" 1
 # The text with a running VM's series in it passes promtool too.
