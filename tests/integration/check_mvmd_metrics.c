@@ -20,6 +20,16 @@ static double metric(const char *text, const char *series)
 	return -1;
 }
 
+/* A pool of 2: half the default's warm-up, which under the emulated KVM
+ * of tests/tools/kvm-in-qemu.sh keeps mvmd answering within mvmtest's
+ * 10 s while it fills. */
+static void setup_pool2(void)
+{
+	mvmt_daemon_init(&d);
+	mvmt_daemon_start(&d, "--kvm-pool", "2", NULL);
+	fd = mvmt_connect(d.sock);
+}
+
 static char *metrics_text(int c)
 {
 	json_object *r = mvmt_result(c, "compute.node.metrics", NULL);
@@ -50,8 +60,8 @@ START_TEST(test_kvm_starts_counted)
 	ck_assert_int_eq((long long)metric(t, "mvmd_kvm_pool_hits_total"), mvmt_int(info, "backends.kvm.pool.hits"));
 	ck_assert_int_eq((long long)metric(t, "mvmd_kvm_pool_misses_total"), mvmt_int(info, "backends.kvm.pool.misses"));
 	ck_assert_int_eq((long long)metric(t, "mvmd_kvm_pool_failures_total"), 0);
-	ck_assert_int_eq((long long)metric(t, "mvmd_kvm_pool_size"), 4);
-	ck_assert(metric(t, "mvmd_kvm_pool_spawned_total") >= 4);
+	ck_assert_int_eq((long long)metric(t, "mvmd_kvm_pool_size"), 2);
+	ck_assert(metric(t, "mvmd_kvm_pool_spawned_total") >= 2);
 	ck_assert(metric(t, "mvmd_kvm_pool_hits_total") >= 1);
 	json_object_put(info);
 	/* Both starts went Starting -> Running (a workload that ends while
@@ -118,7 +128,7 @@ int main(void)
 	}
 	Suite *s = suite_create("mvmd-metrics");
 	TCase *tc = tcase_create("kvm");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup_pool2, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_kvm_starts_counted);
 	tcase_add_test(tc, test_pool_pause_counted_and_logged);
