@@ -19,6 +19,7 @@
 #include "blob.h"
 #include "exec-client.h"
 #include "methods.h"
+#include "metrics.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/text.h"
@@ -32,6 +33,7 @@
 
 typedef struct exec_job {
 	rpc_call_t *call;
+	metrics_t *metrics; /* counts how it ended */
 	char vm[VM_ID_LEN + 1];
 	char *vsock_path;
 	bool base64;
@@ -111,6 +113,7 @@ static void job_reply(exec_job_t *j)
 	exec_result_t *r = &j->result;
 	json_object *data;
 
+	metrics_exec(j->metrics, metrics_exec_classify(j->rc, r));
 	if (j->rc == -ECONNREFUSED || j->rc == -ENOENT || (j->rc == -ECONNRESET && !r->exited)) {
 		data = json_object_new_object();
 		json_object_object_add(data, "id", json_object_new_string(j->vm));
@@ -266,6 +269,7 @@ static void vm_exec(rpc_call_t *call, json_object *params, void *userdata)
 		return;
 	}
 	j->pipe[0] = j->pipe[1] = -1;
+	j->metrics = manager_metrics(ctx->manager);
 	memcpy(j->vm, vm->id, sizeof(j->vm));
 	json_object_object_get_ex(params, "argv", &argv);
 	json_object_object_get_ex(params, "env", &env);

@@ -5,6 +5,7 @@
 
 #include "capacity.h"
 #include "methods.h"
+#include "metrics.h"
 #include "util/macro.h"
 
 static json_object *backend_info(manager_t *m, vm_backend_t b)
@@ -175,8 +176,38 @@ static const rpc_schema_t info_result = {
 	.fields = info_fields,
 };
 
+/* The node's metrics in Prometheus's text format, for a scraper that
+ * reaches mvmd only through its socket (docs/operating.md, "Metrics"). */
+static void node_metrics(rpc_call_t *call, json_object *params, void *userdata)
+{
+	methods_ctx_t *ctx = userdata;
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r = metrics_render(ctx->manager, &text, &len);
+
+	if (r < 0) {
+		rpc_call_errno(call, r, "cannot build the metrics");
+		return;
+	}
+	json_object *res = json_object_new_object();
+	json_object_object_add(res, "text", json_object_new_string_len(text, (int)len));
+	json_object_object_add(res, "content_type", json_object_new_string(METRICS_CONTENT_TYPE));
+	rpc_call_reply(call, res);
+}
+
+static const rpc_field_t metrics_fields[] = {
+	{ "text", true, TEXT("the metrics in Prometheus's text exposition format 0.0.4 (docs/operating.md, \"Metrics\")") },
+	{ "content_type", true, TEXT("\"" METRICS_CONTENT_TYPE "\"") },
+	{ NULL },
+};
+static const rpc_schema_t metrics_result = {
+	.type = RPC_TYPE_OBJECT, .description = "The node's metrics, as a scraper would read them", .fields = metrics_fields,
+};
+
 const rpc_method_t methods_node[] = {
 	{ "compute.node.info", "Version, backends and whether each is usable here, limits", NULL, &info_result, node_info, 0,
 	  METHODS_NO_ERRORS, NULL },
+	{ "compute.node.metrics", "The node's metrics in Prometheus's text exposition format", NULL, &metrics_result,
+	  node_metrics, 0, METHODS_ERRORS(RPC_ERROR_SERVER), NULL },
 };
 const size_t methods_node_n = ELEMENTSOF(methods_node);

@@ -17,6 +17,7 @@
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/text.h"
+#include "vmlog.h"
 
 #define START_TIMEOUT_MS 30000
 #define STOP_TIMEOUT_MS 10000
@@ -198,13 +199,13 @@ static void vm_start(rpc_call_t *call, json_object *params, void *userdata)
 		return;
 	}
 	if (r < 0) {
-		log_warning("vm %s: start failed: %s", vm->id, detail ? detail : strerror(-r));
+		vmlog_vm(LOG_WARNING, vm, "vm %s: start failed: %s", vm->id, detail ? detail : strerror(-r));
 		/* Out of fds, memory or disk: -32005; anything else -32000. */
 		int code = rpc_error_from_errno(r) == RPC_ERROR_RESOURCE_LIMIT ? RPC_ERROR_RESOURCE_LIMIT : RPC_ERROR_SERVER;
 		vm_error_errno(call, code, "Start failed", vm, detail ? detail : strerror(-r), r);
 		return;
 	}
-	log_info("vm %s: starting, worker pid %d", vm->id, (int)vm->pid);
+	vmlog_vm(LOG_INFO, vm, "vm %s: starting, worker pid %d", vm->id, (int)vm->pid);
 	if (is_target(WAIT_START, vm->state)) {
 		rpc_call_reply(call, methods_vm_to_json(ctx->manager, vm, true));
 		return;
@@ -240,7 +241,7 @@ static void vm_stop(rpc_call_t *call, json_object *params, void *userdata)
 		vm_error_errno(call, RPC_ERROR_SERVER, "Stop failed", vm, strerror(-r), r);
 		return;
 	}
-	log_info("vm %s: stopping%s", vm->id, get_bool(params, "force") ? " (forced)" : "");
+	vmlog_vm(LOG_INFO, vm, "vm %s: stopping%s", vm->id, get_bool(params, "force") ? " (forced)" : "");
 	if (is_target(WAIT_STOP, vm->state)) {
 		rpc_call_reply(call, methods_vm_to_json(ctx->manager, vm, true));
 		return;

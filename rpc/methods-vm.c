@@ -8,6 +8,7 @@
 #include "methods.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "vmlog.h"
 
 #define NAME_PATTERN METHODS_NAME_PATTERN
 
@@ -148,7 +149,7 @@ static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
 		rpc_call_errno(call, r, detail);
 		return;
 	}
-	log_info("vm %s%s%s created: %s", vm->id, vm->name ? " " : "", vm->name ? vm->name : "",
+	vmlog_vm(LOG_INFO, vm, "vm %s%s%s created: %s", vm->id, vm->name ? " " : "", vm->name ? vm->name : "",
 		 vm_state_to_string(vm->state));
 	rpc_call_reply(call, methods_vm_to_json(ctx->manager, vm, true));
 }
@@ -274,12 +275,12 @@ static void vm_remove(rpc_call_t *call, json_object *params, void *userdata)
 		rpc_call_errno(call, r, "remove failed");
 		return;
 	}
-	/* A VM's end, when its worker was killed for it (see log_vm_end in mvmd.c). */
+	/* A VM's end, when its worker was killed for it (see vmlog_vm_end in daemon/mvmd/vmlog.c). */
 	if (fsm_state_is_active(was))
-		log_notice("vm %s%s%s%s: removed by force while %s: its worker was killed", id, name ? " \"" : "",
+		vmlog_id(LOG_NOTICE, id, name, "vm %s%s%s%s: removed by force while %s: its worker was killed", id, name ? " \"" : "",
 			   name ? name : "", name ? "\"" : "", vm_state_to_string(was));
 	else
-		log_info("vm %s%s%s%s removed", id, name ? " \"" : "", name ? name : "", name ? "\"" : "");
+		vmlog_id(LOG_INFO, id, name, "vm %s%s%s%s removed", id, name ? " \"" : "", name ? name : "", name ? "\"" : "");
 	res = json_object_new_object();
 	json_object_object_add(res, "id", json_object_new_string(id));
 	json_object_object_add(res, "removed", json_object_new_boolean(1));

@@ -164,6 +164,8 @@ struct rpc_server {
 	size_t n_listeners;
 	sd_event_source *accept_retry;  /* re-enables listeners after EMFILE */
 	sd_event_source *sweep;         /* connection timeouts, lingering refusals */
+	rpc_observer_t observe;         /* rpc_server_set_observer() */
+	void *observe_data;
 	rpc_conn_t *conns;              /* doubly linked */
 	unsigned n_conns;
 	uint64_t next_conn_id, n_accepted, n_rejected, n_dropped;
@@ -212,6 +214,11 @@ struct rpc_call {
 	size_t id_len;
 	bool embedded;          /* lives inside its reply (single requests) */
 	char id_buf[40];        /* short ids live here instead of the heap */
+	/* The server's observer when the call was made (it outlives the
+	 * connection), and when. */
+	rpc_observer_t observe;
+	void *observe_data;
+	uint64_t start_usec;
 };
 
 /* One line's worth of answers: a single response or a batch array,

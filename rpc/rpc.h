@@ -203,6 +203,17 @@ rpc_server_t *rpc_server_free(rpc_server_t *s);
 unsigned rpc_server_n_connections(rpc_server_t *s);
 void *rpc_server_get_userdata(rpc_server_t *s);
 
+/*
+ * Told of every request once it is answered (a notification: once its
+ * handler is done with it): the method's name from the table (NULL when
+ * no method was found, or the request was invalid before one could be),
+ * the JSON-RPC error code of the answer (0: a result), and the time from
+ * dispatch to answer in microseconds. Called from inside the answering
+ * call; it must not answer or close anything. NULL fn: no observer.
+ */
+typedef void (*rpc_observer_t)(const char *method, int code, uint64_t usec, void *userdata);
+void rpc_server_set_observer(rpc_server_t *s, rpc_observer_t fn, void *userdata);
+
 typedef struct rpc_server_stats {
 	unsigned n_connections;
 	uint64_t n_accepted, n_rejected;  /* rejected: over max_clients */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include "rpc-internal.h"
 #include "util/log.h"
 
@@ -156,7 +157,15 @@ static char *too_large_error(rpc_call_t *call, size_t limit, size_t *ret_len)
 	return rpc_response_error(call->id, call->id_len, RPC_ERROR_RESOURCE_LIMIT, NULL, d, ret_len);
 }
 
-static void call_finish(rpc_call_t *call, char *text, size_t len)
+static uint64_t mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * RPC_USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void call_finish(rpc_call_t *call, char *text, size_t len, int code)
 {
 	rpc_reply_t *r = call->reply;
 
@@ -167,8 +176,11 @@ static void call_finish(rpc_call_t *call, char *text, size_t len)
 		if (len + 1 > max - MIN(r->text_bytes + 2, max)) {
 			free(text);
 			text = too_large_error(call, max, &len);
+			code = RPC_ERROR_RESOURCE_LIMIT;
 		}
 	}
+	if (call->observe)
+		call->observe(call->method->name, code, mono_usec() - call->start_usec, call->observe_data);
 	reply_store(r, call->slot, text, len);
 	if (call->id != call->id_buf)
 		free(call->id);
@@ -205,6 +217,7 @@ void rpc_call_reply(rpc_call_t *call, json_object *result)
 {
 	size_t len = 0;
 	char *text = NULL;
+	int code = 0;
 
 	if (call_wants_answer(call)) {
 		size_t max = call->reply->conn->server->limits.max_answer_bytes;
@@ -214,12 +227,15 @@ void rpc_call_reply(rpc_call_t *call, json_object *result)
 			log_info("rpc: connection %" PRIu64 ": the answer to %s is over %zu bytes; answering -32005",
 				 call->reply->conn->id, call->method->name, max);
 			text = too_large_error(call, max, &len);
+			code = RPC_ERROR_RESOURCE_LIMIT;
 		}
-		if (!text)
+		if (!text) {
 			text = fallback_error(call, &len);
+			code = RPC_ERROR_INTERNAL;
+		}
 	} else
 		json_object_put(result);
-	call_finish(call, text, len);
+	call_finish(call, text, len, code);
 }
 
 void rpc_call_error(rpc_call_t *call, int code, const char *message, json_object *data)
@@ -229,18 +245,20 @@ void rpc_call_error(rpc_call_t *call, int code, const char *message, json_object
 
 	if (call_wants_answer(call)) {
 		text = rpc_response_error(call->id, call->id_len, code, message, data, &len);
-		if (!text)
+		if (!text) {
 			text = fallback_error(call, &len);
+			code = RPC_ERROR_INTERNAL;
+		}
 	} else
 		json_object_put(data);
-	call_finish(call, text, len);
+	call_finish(call, text, len, code);
 }
 
 void rpc_call_errno(rpc_call_t *call, int neg_errno, const char *detail)
 {
-	if (!call_wants_answer(call))
-		return call_finish(call, NULL, 0);
 	int code = rpc_error_from_errno(neg_errno);
+	if (!call_wants_answer(call))
+		return call_finish(call, NULL, 0, code);
 	/* Every -errno error says why in words too (data.reason). */
 	rpc_call_error(call, code, rpc_error_message(code),
 		       rpc_errno_data(neg_errno, detail ? detail : strerror(neg_errno < 0 ? -neg_errno : neg_errno)));
@@ -249,7 +267,7 @@ void rpc_call_errno(rpc_call_t *call, int neg_errno, const char *detail)
 void rpc_call_invalid_param(rpc_call_t *call, const char *param, const char *reason)
 {
 	if (!call_wants_answer(call))
-		return call_finish(call, NULL, 0);
+		return call_finish(call, NULL, 0, RPC_ERROR_INVALID_PARAMS);
 	json_object *d = json_object_new_object();
 	if (d) {
 		json_object_object_add(d, "param", json_object_new_string(param ? param : ""));
@@ -367,15 +385,26 @@ static void store_error(rpc_reply_t *reply, long slot, rpc_entry_t *e, int code,
 	reply_store(reply, slot, text, len);
 }
 
+/* A request answered before any handler saw it. */
+static void observe_early(rpc_server_t *s, const rpc_method_t *m, int code, uint64_t start)
+{
+	if (s->observe)
+		s->observe(m ? m->name : NULL, code, mono_usec() - start, s->observe_data);
+}
+
 static void server_dispatch_entry(rpc_server_t *s, rpc_reply_t *reply, rpc_entry_t *e, long slot, bool *ret_released)
 {
+	uint64_t start = s->observe ? mono_usec() : 0;
+
 	if (e->error_code) {
+		observe_early(s, NULL, e->error_code, start);
 		store_error(reply, slot, e, e->error_code, TAKE_PTR(e->error_data));
 		return;
 	}
 
 	const rpc_method_t *m = server_find_method(s, e->method);
 	if (!m) {
+		observe_early(s, NULL, RPC_ERROR_METHOD_NOT_FOUND, start);
 		if (slot >= 0) {
 			json_object *d = rpc_error_data("no such method");
 			if (d)
@@ -392,6 +421,7 @@ static void server_dispatch_entry(rpc_server_t *s, rpc_reply_t *reply, rpc_entry
 			json_object_put(data);
 			data = rpc_errno_data(r, "while preparing params");
 		}
+		observe_early(s, m, r == -EINVAL ? RPC_ERROR_INVALID_PARAMS : RPC_ERROR_INTERNAL, start);
 		store_error(reply, slot, e, r == -EINVAL ? RPC_ERROR_INVALID_PARAMS : RPC_ERROR_INTERNAL, data);
 		return;
 	}
@@ -399,7 +429,8 @@ static void server_dispatch_entry(rpc_server_t *s, rpc_reply_t *reply, rpc_entry
 	bool embed = !reply->batch;
 	rpc_call_t *call = embed ? &reply->one_call : malloc(sizeof(*call));
 	if (call) {
-		*call = (rpc_call_t){ .reply = reply, .slot = slot, .method = m, .id_len = e->id_len, .embedded = embed };
+		*call = (rpc_call_t){ .reply = reply, .slot = slot, .method = m, .id_len = e->id_len, .embedded = embed,
+				      .observe = s->observe, .observe_data = s->observe_data, .start_usec = start };
 		if (e->id && e->id_len < sizeof(call->id_buf))
 			call->id = memcpy(call->id_buf, e->id, e->id_len);
 		else if (e->id && !(call->id = strndup(e->id, e->id_len))) {
@@ -410,6 +441,7 @@ static void server_dispatch_entry(rpc_server_t *s, rpc_reply_t *reply, rpc_entry
 	}
 	if (!call) {
 		json_object_put(params);
+		observe_early(s, m, RPC_ERROR_INTERNAL, start);
 		store_error(reply, slot, e, RPC_ERROR_INTERNAL, rpc_errno_data(ENOMEM, NULL));
 		return;
 	}
@@ -767,6 +799,12 @@ rpc_server_t *rpc_server_free(rpc_server_t *s)
 unsigned rpc_server_n_connections(rpc_server_t *s)
 {
 	return s->n_conns;
+}
+
+void rpc_server_set_observer(rpc_server_t *s, rpc_observer_t fn, void *userdata)
+{
+	s->observe = fn;
+	s->observe_data = userdata;
 }
 
 void *rpc_server_get_userdata(rpc_server_t *s)

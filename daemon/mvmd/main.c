@@ -31,11 +31,13 @@
 #include "kvm/kvm-pool.h"
 #include "manager.h"
 #include "methods.h"
+#include "metrics.h"
 #include "proto/ctl.h"
 #include "rpc.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "vmlog.h"
 
 typedef struct options {
 	const char *rpc_socket;
@@ -57,6 +59,8 @@ typedef struct options {
 	size_t kvm_pool_mib;    /* their memory until starts ask for another size */
 	size_t kvm_pool_ready_ms; /* a warm worker not ready by then is a failure */
 	rpc_limits_t rpc;       /* output caps and connection timeouts (the rest above) */
+	const char *metrics_textfile; /* --metrics-textfile: where the metrics go */
+	size_t metrics_interval_ms;
 } options_t;
 
 static void help(void)
@@ -89,6 +93,9 @@ static void help(void)
 	       "  --kvm-pool N              warm kvm workers kept ready for starts (default 4, 0 none)\n"
 	       "  --kvm-pool-memory-mib N   their guest memory until starts ask for another (default 16)\n"
 	       "  --kvm-pool-ready-timeout-ms N  a warm worker not ready by then is killed (default 10000)\n"
+	       "  --metrics-textfile PATH   write the metrics (Prometheus text format) to PATH, e.g.\n"
+	       "                            /var/lib/prometheus/node-exporter/mvmd.prom\n"
+	       "  --metrics-interval-ms N   how often (default 15000)\n"
 	       "  --kvm-device PATH         KVM device (default /dev/kvm)\n"
 	       "  --vmm PATH                the mvm-vmm worker (default: beside mvmd, else ../libexec/mvmd/)\n"
 	       "  --guest-image PATH        the micro-VM guest (default: ../guest/ from mvmd, else ../libexec/mvmd/)\n"
@@ -122,7 +129,8 @@ static int parse_argv(int argc, char **argv, options_t *o)
 	enum { ARG_RPC = 0x100, ARG_STATE, ARG_CONSOLE, ARG_GROUP, ARG_LOG, ARG_MAXREQ,
 	       ARG_MAXCLI, ARG_RING, ARG_MAXVMS, ARG_MAXMEM, ARG_MAXVCPUS, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION,
 	       ARG_CH_BINARY, ARG_CH_INITRAMFS, ARG_POOL, ARG_POOL_MIB, ARG_POOL_READY,
-	       ARG_MAXANSWER, ARG_MAXCLIOUT, ARG_MAXTOTALOUT, ARG_IDLE_MS, ARG_LINE_MS, ARG_SEND_MS };
+	       ARG_MAXANSWER, ARG_MAXCLIOUT, ARG_MAXTOTALOUT, ARG_IDLE_MS, ARG_LINE_MS, ARG_SEND_MS,
+	       ARG_METRICS_FILE, ARG_METRICS_MS };
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, ARG_RPC },
 		{ "state-dir", required_argument, NULL, ARG_STATE },
@@ -150,6 +158,8 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		{ "allow-custom-guests", no_argument, NULL, ARG_CUSTOM },
 		{ "ch-binary", required_argument, NULL, ARG_CH_BINARY },
 		{ "ch-initramfs", required_argument, NULL, ARG_CH_INITRAMFS },
+		{ "metrics-textfile", required_argument, NULL, ARG_METRICS_FILE },
+		{ "metrics-interval-ms", required_argument, NULL, ARG_METRICS_MS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
 		{},
@@ -233,6 +243,11 @@ static int parse_argv(int argc, char **argv, options_t *o)
 			if (parse_size(optarg, 1, 600000, &o->kvm_pool_ready_ms) < 0)
 				return log_error_errno(-EINVAL, "--kvm-pool-ready-timeout-ms must be 1..600000: %s", optarg);
 			break;
+		case ARG_METRICS_FILE: o->metrics_textfile = optarg; break;
+		case ARG_METRICS_MS:
+			if (parse_size(optarg, 100, 86400000, &o->metrics_interval_ms) < 0)
+				return log_error_errno(-EINVAL, "--metrics-interval-ms must be 100..86400000: %s", optarg);
+			break;
 		case 'h': help(); return 1;
 		case ARG_VERSION: printf("mvmd %s\n", MVM_VERSION); return 1;
 		default: return -EINVAL;
@@ -242,6 +257,8 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		return log_error_errno(-EINVAL, "unexpected argument: %s", argv[optind]);
 	if (o->rpc_socket[0] != '/' || strlen(o->rpc_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return log_error_errno(-EINVAL, "--rpc-socket must be an absolute path shorter than 108 bytes");
+	if (o->metrics_textfile && o->metrics_textfile[0] != '/')
+		return log_error_errno(-EINVAL, "--metrics-textfile must be an absolute path");
 	if (o->state_dir[0] != '/' || o->console_dir[0] != '/')
 		return log_error_errno(-EINVAL, "--state-dir and --console-dir must be absolute paths");
 	if (o->rpc.max_answer_bytes > o->rpc.max_queue_bytes || o->rpc.max_queue_bytes > o->rpc.max_total_output_bytes)
@@ -347,48 +364,6 @@ static void on_transition(manager_t *m, const fsm_event_t *ev, void *userdata)
 	notify_status(m);
 }
 
-/* The documented causes of a stop mvmd had to enforce (docs/rpc-methods.md,
- * compute.vm.stop): a kill (forced, or at the stop's timeout), a micro-VM
- * guest halted after its grace, a Linux guest that ignored the power
- * button until the timeout. */
-static bool stop_was_enforced(const char *cause)
-{
-	return strncmp(cause, "killed by ", 10) == 0 || strstr(cause, "ignored the stop") ||
-	       strstr(cause, "ignored the power button");
-}
-
-/*
- * Every end of a VM is logged once, from its transition, so that the
- * journal shows each crash and each exit (docs/mvmd.8, LOGGING): a clean
- * stop or exit code 0 at info; another exit code, or a stop mvmd had to
- * enforce (a kill, a timeout that escalated), at notice; every Failed and
- * StartFailed (guest faults, dead or lost workers, with the cause) at
- * warning. Subscribed before manager_load, so VMs found dead at start are
- * logged too. A removal is logged by compute.vm.remove, which knows the VM.
- */
-static void log_vm_end(manager_t *m, const fsm_event_t *ev, void *userdata)
-{
-	const vm_t *vm = ev->removed ? NULL : manager_find(m, ev->vm);
-	const char *cause = ev->cause ? ev->cause : "no cause recorded";
-	char code[48] = "";
-	int level = LOG_WARNING;
-
-	if (!vm || (ev->to != VM_STATE_STOPPED && ev->to != VM_STATE_FAILED && ev->to != VM_STATE_START_FAILED))
-		return;
-	if (ev->to == VM_STATE_STOPPED) {
-		level = LOG_INFO;
-		if (vm->has_exit_code) {
-			snprintf(code, sizeof(code), ", exit code %lld", (long long)vm->exit_code);
-			if (vm->exit_code != 0)
-				level = LOG_NOTICE;
-		}
-		if (stop_was_enforced(cause))
-			level = LOG_NOTICE;
-	}
-	log_full_errno(level, 0, "vm %s%s%s%s: %s -> %s%s: %s", vm->id, vm->name ? " \"" : "", vm->name ? vm->name : "",
-		       vm->name ? "\"" : "", vm_state_to_string(ev->from), vm_state_to_string(ev->to), code, cause);
-}
-
 /*
  * Privilege decision: the console directory is mvmd's, and its access
  * follows the RPC socket's (docs/access.md): with --socket-group it is
@@ -458,6 +433,7 @@ int main(int argc, char **argv)
 		.console_dir = "/run/mvmd/console",
 		.kvm_pool = KVM_POOL_SIZE_DEFAULT,
 		.kvm_pool_mib = 16,
+		.metrics_interval_ms = 15000,
 	};
 	_cleanup_close_ int lock_fd = -1;
 	sd_event *event = NULL;
@@ -535,7 +511,7 @@ int main(int argc, char **argv)
 		log_error_errno(r, "cannot open state in %s: %m", o.state_dir);
 		goto out;
 	}
-	(void)manager_subscribe(m, log_vm_end, NULL);
+	(void)manager_subscribe(m, vmlog_vm_end, NULL);
 	backends_config_t bcfg = { .kvm_device = o.kvm_device, .vmm_path = o.vmm_path, .guest_image = o.guest_image,
 				   .ch_binary = o.ch_binary, .ch_initramfs = o.ch_initramfs,
 				   .kvm_pool = (unsigned)o.kvm_pool, .kvm_pool_mib = (uint32_t)o.kvm_pool_mib,
@@ -575,6 +551,15 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rpc_server_set_limit_fn(srv, methods_limit); /* rpc.discover shows this node's bounds */
+	rpc_server_set_observer(srv, metrics_rpc_observe, manager_metrics(m));
+	if (o.metrics_textfile) {
+		r = metrics_textfile_start(m, o.metrics_textfile, (uint64_t)o.metrics_interval_ms * 1000);
+		if (r < 0) {
+			log_error_errno(r, "cannot write the metrics textfile %s: %m", o.metrics_textfile);
+			goto out;
+		}
+		log_info("writing metrics to %s every %zu ms", o.metrics_textfile, o.metrics_interval_ms);
+	}
 
 	r = take_listen_fds(srv, &n_fds);
 	if (r < 0) {
@@ -617,6 +602,7 @@ int main(int argc, char **argv)
 		if (left)
 			log_error("%zu VM state(s) could not be written before exit; a restart will see older state", left);
 	}
+	(void)metrics_textfile_write(m); /* what the node looked like at the end */
 
 out:
 	srv = rpc_server_free(srv);

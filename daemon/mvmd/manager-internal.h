@@ -9,6 +9,7 @@
 #define MVM_MANAGER_INTERNAL_H
 
 #include "manager.h"
+#include "metrics.h"
 
 typedef struct subscriber {
 	manager_event_fn fn;
@@ -39,6 +40,7 @@ struct manager {
 	sd_event_source *retry_src; /* writes them again after a failed write */
 	uint64_t retry_usec;        /* its current backoff */
 	bool loaded;               /* manager_load ran: events.seq is ours to keep */
+	metrics_t *metrics;        /* fed by its transitions; freed last */
 };
 
 /* Sources of the write-behind and of the retries (NULL event: none). */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "capacity.h"
+#include "vmlog.h"
 #include "util/fault.h"
 #include "util/fs.h"
 #include "util/macro.h"
@@ -95,6 +96,8 @@ int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
 	}
 	m->event = e ? sd_event_ref(e) : NULL;
 	r = manager_save_init(m);
+	if (r >= 0 && (r = metrics_new(m, &m->metrics)) >= 0)
+		r = manager_subscribe(m, metrics_on_event, m->metrics);
 	if (r < 0) {
 		manager_free(m);
 		return r;
@@ -133,6 +136,7 @@ manager_t *manager_free(manager_t *m)
 	sd_event_unref(m->event);
 	free(m->state_dir);
 	free(m->console_dir);
+	metrics_free(m->metrics);
 	free(m);
 	return NULL;
 }
@@ -204,6 +208,7 @@ char *manager_vm_console_path(manager_t *m, const vm_t *vm)
 store_t *manager_store(manager_t *m) { return m->store; }
 blob_store_t *manager_blobs(manager_t *m) { return m->blobs; }
 const manager_config_t *manager_config(manager_t *m) { return &m->cfg; }
+metrics_t *manager_metrics(manager_t *m) { return m->metrics; }
 const fsm_ring_t *manager_events(manager_t *m) { return &m->node_ring; }
 
 vm_t *const *manager_vms(manager_t *m, size_t *ret_n)
@@ -759,6 +764,7 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 		if (ops && ops->adopt) {
 			r = ops->adopt(m, vm, &cause);
 			if (r == 0) {
+				vmlog_adopted(vm);
 				rep.adopted++;
 				continue;
 			}

@@ -113,6 +113,8 @@ store_t *manager_store(manager_t *m);
 /* The blob store (STATE_DIR/blobs), opened by manager_new. */
 blob_store_t *manager_blobs(manager_t *m);
 const manager_config_t *manager_config(manager_t *m);
+/* The node's counters (daemon/mvmd/metrics.h). */
+struct metrics *manager_metrics(manager_t *m);
 
 typedef struct manager_load_report {
 	size_t loaded;  /* VMs read from disk */

@@ -209,6 +209,7 @@ async function main() {
 
 	await call('rpc.discover', undefined, 'result');
 	const info = (await call('compute.node.info', {}, 'result')).result;
+	await call('compute.node.metrics', {}, 'result');
 
 	const hash = (await call('compute.blob.put', { data: Buffer.from('hello').toString('base64') }, 'result')).result.hash;
 	await call('compute.blob.put', { data: Buffer.from('hello').toString('base64'), expect: hash }, 'result');

@@ -172,10 +172,23 @@ ch_spec="{\"name\":\"sb-ch\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"$
 
 # A ch VM on the cloud-hypervisor double, with consoles handed to a group
 # (--socket-group: the chown the unit keeps CAP_CHOWN and chown(2) for).
+# Its metrics go to a textfile as the node exporter's collector reads
+# them (--metrics-textfile): a writable directory the unit names, a file
+# the exporter's user can read despite UMask=0077.
+check grep -qx 'ReadWritePaths=-/var/lib/prometheus/node-exporter' "$unit"
+mkdir -p "$tmp/textfile"
 if lc_start "$tmp/ch" "$src/$BUILD/bin/mvmd" "$src/$BUILD/bin/mvmctl" "${sandbox[@]}" -- \
-	--ch-binary "$fake_ch" --kvm-device "$tmp/fake-kvm" --kvm-pool 0 --socket-group nogroup; then
+	--ch-binary "$fake_ch" --kvm-device "$tmp/fake-kvm" --kvm-pool 0 --socket-group nogroup \
+	--metrics-textfile "$tmp/textfile/mvmd.prom" --metrics-interval-ms 200; then
 	check lc_vm sb-ch "$ch_spec"
 	check test "$(stat -c %G "$tmp/ch/console")" = nogroup
+	check test "$(stat -c %a "$tmp/textfile/mvmd.prom")" = 644
+	# Written every 200 ms: the stop shows within a few writes.
+	for _ in $(seq 1 100); do
+		grep -q '^mvmd_vm_transitions_total{to="Stopped"} 1$' "$tmp/textfile/mvmd.prom" && break
+		sleep 0.1
+	done
+	check grep -q '^mvmd_vm_transitions_total{to="Stopped"} 1$' "$tmp/textfile/mvmd.prom"
 	check grep -qE '^NoNewPrivs:\s+1$' "/proc/$LC_PID/status"
 	check test "$(bits "$(sed -n 's/^CapEff:\s*//p' "/proc/$LC_PID/status")")" = "$ncaps"
 	lc_stop

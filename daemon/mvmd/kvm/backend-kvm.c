@@ -25,6 +25,7 @@
 #include "blob.h"
 #include "kvm-runtime.h"
 #include "util/macro.h"
+#include "vmlog.h"
 #include "workload.h"
 
 #define STOP_GRACE_MS 2000u
@@ -460,11 +461,22 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 			.kvm_fd = b->kvm_fd, .supervisor = b->sv,
 			.size = cfg->pool_size, .memory_mib = cfg->pool_memory_mib,
 			.warm_bytes = KVM_POOL_WARM_BYTES, .ready_timeout_ms = cfg->pool_ready_ms,
-			.open_module = open_module, .userdata = m,
+			.open_module = open_module, .on_pause = vmlog_pool_pause, .userdata = m,
 		};
 		r = kvm_pool_new(manager_event(m), &pcfg, &b->pool);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+bool backend_kvm_pool_stats(manager_t *m, kvm_pool_stats_t *ret)
+{
+	kvm_backend_t *b = manager_backend_userdata(m, VM_BACKEND_KVM);
+
+	*ret = (kvm_pool_stats_t){ 0 };
+	if (!b || !b->pool)
+		return false;
+	kvm_pool_stats(b->pool, ret);
+	return true;
 }

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "kvm/kvm-pool.h"
 #include "proto/ctl.h"
 #include "manager.h"
 
@@ -20,6 +21,8 @@ typedef struct backend_kvm_config {
 /* The backend's state is the manager's userdata for VM_BACKEND_KVM, freed
  * by manager_free. */
 int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg);
+/* The warm pool's counters; false (and *ret zeroed) when there is none. */
+bool backend_kvm_pool_stats(manager_t *m, kvm_pool_stats_t *ret);
 
 /* How a worker's run ended, in words: the VM's cause ("guest exited with
  * code 3", "worker error: reading the workload module: File too large").

@@ -36,8 +36,9 @@ struct kvm_pool {
 	sd_event_source *refill_src, *pause_src;
 	sd_event_source *tidy_src; /* evictions and priming, after the start's answer */
 	unsigned failures_in_a_row;
-	uint64_t hits, primed_hits, misses, failures;
+	uint64_t hits, primed_hits, misses, failures, spawned, pauses;
 	int (*open_module)(void *userdata, const char *workload);
+	void (*on_pause)(void *userdata, bool paused, const char *last_error);
 	void *userdata;
 	char prime[80];      /* the module to prime with: the last start's, "" none */
 	char unprimable[80]; /* a module whose priming killed its worker */
@@ -86,6 +87,8 @@ static int on_unpause(sd_event_source *s, uint64_t usec, void *userdata)
 	kvm_pool_t *p = userdata;
 	p->pause_src = sd_event_source_disable_unref(p->pause_src);
 	p->failures_in_a_row = 0;
+	if (p->on_pause)
+		p->on_pause(p->userdata, false, NULL);
 	schedule_refill(p);
 	return 0;
 }
@@ -95,8 +98,12 @@ static void note_failure(kvm_pool_t *p, const char *what)
 {
 	p->failures++;
 	snprintf(p->last_error, sizeof(p->last_error), "%s", what);
-	if (++p->failures_in_a_row >= FAILURES_BEFORE_PAUSE && !p->pause_src)
-		(void)sd_event_add_time_relative(p->event, &p->pause_src, CLOCK_MONOTONIC, PAUSE_USEC, 0, on_unpause, p);
+	if (++p->failures_in_a_row >= FAILURES_BEFORE_PAUSE && !p->pause_src &&
+	    sd_event_add_time_relative(p->event, &p->pause_src, CLOCK_MONOTONIC, PAUSE_USEC, 0, on_unpause, p) >= 0) {
+		p->pauses++;
+		if (p->on_pause)
+			p->on_pause(p->userdata, true, p->last_error);
+	}
 }
 
 static void on_exit_(sv_proc_t *proc, const sv_exit_t *how, void *userdata)
@@ -278,6 +285,7 @@ static int spawn_one(kvm_pool_t *p, unsigned slot)
 		return r;
 	}
 	p->entries[slot] = e;
+	p->spawned++;
 	return 0;
 }
 
@@ -336,6 +344,7 @@ int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret)
 	p->kvm_fd = cfg->kvm_fd;
 	p->size = cfg->size;
 	p->open_module = cfg->open_module;
+	p->on_pause = cfg->on_pause;
 	p->userdata = cfg->userdata;
 	p->ready_timeout_ms = cfg->ready_timeout_ms ? cfg->ready_timeout_ms : 10000;
 	p->memory_mib = cfg->memory_mib ? cfg->memory_mib : 16;
@@ -445,6 +454,18 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 	entry_remove(p, e);
 	schedule_refill(p);
 	return 0;
+}
+
+void kvm_pool_stats(const kvm_pool_t *p, kvm_pool_stats_t *ret)
+{
+	unsigned ready = count(p, true);
+
+	*ret = (kvm_pool_stats_t){
+		.size = p->size, .ready = ready, .warming = count(p, false) - ready,
+		.hits = p->hits, .primed_hits = p->primed_hits, .misses = p->misses,
+		.spawned = p->spawned, .failures = p->failures, .pauses = p->pauses,
+		.paused = p->pause_src != NULL,
+	};
 }
 
 json_object *kvm_pool_describe(const kvm_pool_t *p)

@@ -24,12 +24,15 @@
  * run after the start was answered (at idle priority). A module whose
  * priming failed (the worker died: a module our runtime cannot compile)
  * is not primed again.
- * Never logs: kvm_pool_describe() reports what happened.
+ * Never logs: kvm_pool_describe() and kvm_pool_stats() report what
+ * happened, and on_pause tells the caller when the pool pauses and
+ * resumes (mvmd logs it).
  */
 #ifndef MVM_KVM_POOL_H
 #define MVM_KVM_POOL_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
@@ -49,6 +52,10 @@ typedef struct kvm_pool_config {
 	/* Opens a module by its "sha256:<hex>" read-only (the caller closes
 	 * it), for priming; NULL: the pool never primes. */
 	int (*open_module)(void *userdata, const char *workload);
+	/* The pool paused after failures in a row (paused, with the last
+	 * failure's text) or resumed (paused false, last_error NULL); NULL:
+	 * nobody is told. */
+	void (*on_pause)(void *userdata, bool paused, const char *last_error);
 	void *userdata;
 } kvm_pool_config_t;
 
@@ -70,5 +77,13 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 /* {"size", "memory_mib", "ready", "warming", "primed", "prime"?, "hits",
  *  "primed_hits", "misses", "failures", "last_error"?} */
 json_object *kvm_pool_describe(const kvm_pool_t *p);
+
+/* Its counters since it was made, and its workers now (metrics). */
+typedef struct kvm_pool_stats {
+	unsigned size, ready, warming;
+	uint64_t hits, primed_hits, misses, spawned, failures, pauses;
+	bool paused;
+} kvm_pool_stats_t;
+void kvm_pool_stats(const kvm_pool_t *p, kvm_pool_stats_t *ret);
 
 #endif
