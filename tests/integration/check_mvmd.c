@@ -16,6 +16,7 @@
 
 #include "mvmtest.h"
 #include "util/macro.h"
+#include "mvmt-main.h"
 
 static mvmt_daemon_t d;
 static int fd;
@@ -647,31 +648,30 @@ START_TEST(test_corrupt_and_future_state_files)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("mvmd");
-	TCase *tc = tcase_create("rpc");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_lifecycle);
-	tcase_add_test(tc, test_create_errors_leave_nothing);
-	tcase_add_test(tc, test_not_found_and_unknown_method);
-	tcase_add_test(tc, test_max_vms);
-	tcase_add_test(tc, test_host_files_need_privileged_client);
-	tcase_add_test(tc, test_discover_matches_dispatch);
-	tcase_add_test(tc, test_bad_input);
-	tcase_add_test(tc, test_oversize_line_closes);
-	tcase_add_test(tc, test_pipelined_1000);
-	tcase_add_test(tc, test_batch_and_notifications);
-	tcase_add_test(tc, test_follow_events);
-	tcase_add_test(tc, test_no_fd_leak);
-	tcase_add_test(tc, test_restart_persistence);
-	tcase_add_test(tc, test_events_seq_file_damaged);
-	tcase_add_test(tc, test_corrupt_and_future_state_files);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "rpc",
+		.timeout = 60,
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_lifecycle),
+			MVMT_TEST(test_create_errors_leave_nothing),
+			MVMT_TEST(test_not_found_and_unknown_method),
+			MVMT_TEST(test_max_vms),
+			MVMT_TEST(test_host_files_need_privileged_client),
+			MVMT_TEST(test_discover_matches_dispatch),
+			MVMT_TEST(test_bad_input),
+			MVMT_TEST(test_oversize_line_closes),
+			MVMT_TEST(test_pipelined_1000),
+			MVMT_TEST(test_batch_and_notifications),
+			MVMT_TEST(test_follow_events),
+			MVMT_TEST(test_no_fd_leak),
+			MVMT_TEST(test_restart_persistence),
+			MVMT_TEST(test_events_seq_file_damaged),
+			MVMT_TEST(test_corrupt_and_future_state_files)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "mvmd", .tcases = tcases)

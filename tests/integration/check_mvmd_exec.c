@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "mvmtest.h"
+#include "mvmt-main.h"
 
 static mvmt_daemon_t d;
 static int fd;
@@ -616,40 +617,25 @@ START_TEST(test_wasm_by_hash_twenty_no_leak)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("mvmd-exec");
-	TCase *tc = tcase_create("exec");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_echo_args_stdin_exit_codes_stderr);
-	tcase_add_test(tc, test_output_cap_timeout_and_state);
-	tcase_add_test(tc, test_raw_hybrid_vsock);
-	tcase_add_test(tc, test_backpressure_host_never_reads);
-	tcase_add_test(tc, test_many_sequential_and_concurrent);
-	tcase_add_test(tc, test_exec_after_mvmd_kill9);
-	tcase_add_test(tc, test_workload_vm_busy_and_wasm_by_hash);
-	tcase_add_test(tc, test_wasm_by_hash_args_env_stdin_codes);
-	tcase_add_test(tc, test_wasm_by_hash_trap_timeout_missing_big);
-	tcase_add_test(tc, test_wasm_by_hash_twenty_no_leak);
-	suite_add_tcase(s, tc);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "exec",
+		.timeout = 60,
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_echo_args_stdin_exit_codes_stderr),
+			MVMT_TEST(test_output_cap_timeout_and_state),
+			MVMT_TEST(test_raw_hybrid_vsock),
+			MVMT_TEST(test_backpressure_host_never_reads),
+			MVMT_TEST(test_many_sequential_and_concurrent),
+			MVMT_TEST(test_exec_after_mvmd_kill9),
+			MVMT_TEST(test_workload_vm_busy_and_wasm_by_hash),
+			MVMT_TEST(test_wasm_by_hash_args_env_stdin_codes),
+			MVMT_TEST(test_wasm_by_hash_trap_timeout_missing_big),
+			MVMT_TEST(test_wasm_by_hash_twenty_no_leak)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	const char *why = mvmt_kvm_skip_reason();
-	if (why) {
-		printf("SKIP: %s\n", why);
-		return 77;
-	}
-	if (!mvmt_have_kvm()) {
-		printf("skip: no usable /dev/kvm\n");
-		return 77;
-	}
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "mvmd-exec", .tcases = tcases, .skip = mvmt_kvm_skip_reason)

@@ -21,6 +21,7 @@
 #include "mvmtest.h"
 #include "wasm-build.h"
 #include "wasm/wasi.h"
+#include "mvmt-main.h"
 
 /* Function indices: the two imports, then _start, then the extra ones. */
 enum { FN_EXIT = 0, FN_WRITE = 1, FN_START = 2, FN_EXTRA = 3 };
@@ -528,31 +529,29 @@ START_TEST(test_endless_flood)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("mvmd-hostile");
-	TCase *host = tcase_create("modules");
-	tcase_add_checked_fixture(host, tmp_setup, tmp_teardown);
-	tcase_set_timeout(host, 120);
-	tcase_add_test(host, test_modules_under_mvm_wasm);
-	suite_add_tcase(s, host);
-	const char *why = mvmt_kvm_skip_reason();
-	if (why) {
-		printf("SKIP: %s (the micro-VM cases)\n", why);
-	} else {
-		TCase *tc = tcase_create("mvmd");
-		tcase_add_checked_fixture(tc, vm_setup, vm_teardown);
-		tcase_set_timeout(tc, 180);
-		tcase_add_test(tc, test_exit_codes_at_the_edges);
-		tcase_add_test(tc, test_memory_bombs);
-		tcase_add_test(tc, test_100k_functions);
-		tcase_add_test(tc, test_endless_recursion);
-		tcase_add_test(tc, test_endless_flood);
-		suite_add_tcase(s, tc);
-	}
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "modules",
+		.timeout = 120,
+		.setup = tmp_setup,
+		.teardown = tmp_teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_modules_under_mvm_wasm)),
+	},
+	{
+		.name = "mvmd",
+		.timeout = 180,
+		.setup = vm_setup,
+		.teardown = vm_teardown,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_exit_codes_at_the_edges),
+			MVMT_TEST(test_memory_bombs),
+			MVMT_TEST(test_100k_functions),
+			MVMT_TEST(test_endless_recursion),
+			MVMT_TEST(test_endless_flood)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "mvmd-hostile", .tcases = tcases)
