@@ -395,7 +395,7 @@ START_TEST(test_slow_start)
 	s = chd_status("slow");
 	pid = (int)mvmt_int(s, "pid");
 	json_object_put(s);
-	for (int i = 0; i < 500 && !strstr(chd_slurp(reqs) + before, "GET /api/v1/vm.info"); i++)
+	for (int i = 0; i < MVMT_EVENT_TIMEOUT_MS / 10 && !strstr(chd_slurp(reqs) + before, "GET /api/v1/vm.info"); i++)
 		usleep(10000);
 	s = chd_status("slow");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Starting");

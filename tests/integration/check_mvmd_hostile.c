@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mvmt-events.h"
 #include "mvmtest.h"
 #include "wasm-build.h"
 #include "wasm/wasi.h"
@@ -410,26 +411,14 @@ static pid_t start_mod(const struct hmod *m, const char *vm, int memory_mib, int
 	return pid;
 }
 
-static bool is_end(const char *s)
-{
-	return !strcmp(s, "Stopped") || !strcmp(s, "Failed") || !strcmp(s, "StartFailed");
-}
-
 /* Wait for the VM's end state (generous: a loaded machine); its status.
  * Its worker must be gone too: none is left behind. */
 static json_object *wait_end(const char *vm, pid_t pid)
 {
-	json_object *s = NULL;
-	for (int i = 0; i < 6000; i++) {
-		s = mvmt_status(fd, vm);
-		if (is_end(mvmt_str(s, "state")))
-			break;
-		json_object_put(s);
-		s = NULL;
-		usleep(10000);
-	}
-	ck_assert_msg(s != NULL, "%s never ended", vm);
-	ck_assert_msg(pid <= 0 || mvmt_wait_process_ended(pid, 20000), "%s: worker %d left behind", vm, (int)pid);
+	json_object *s = mvmt_wait_final(fd, vm, MVMT_EVENT_TIMEOUT_MS);
+
+	ck_assert_msg(pid <= 0 || mvmt_wait_process_ended(pid, MVMT_EVENT_TIMEOUT_MS), "%s: worker %d left behind", vm,
+		      (int)pid);
 	return s;
 }
 

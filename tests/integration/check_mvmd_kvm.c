@@ -110,7 +110,7 @@ START_TEST(test_lifecycle_and_restart_from_stopped)
 	json_object_put(r);
 	/* Stopped once the guest can no longer run and its result is in;
 	 * the worker then tears its VM down and is reaped moments later. */
-	for (int i = 0; i < 200 && access(proc, F_OK) == 0; i++)
+	for (int i = 0; i < 6000 && access(proc, F_OK) == 0; i++) /* 60 s */
 		usleep(10000);
 	ck_assert_int_eq(access(proc, F_OK), -1); /* reaped */
 	/* stop while Stopped: invalid state */

@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -107,4 +108,34 @@ bool mvmt_follow_next_is(mvmt_follow_t *f, const char *vm_id, const char *state,
 
 	json_object_put(ev);
 	return is;
+}
+
+bool mvmt_state_is_final(const char *s)
+{
+	return !strcmp(s, "Stopped") || !strcmp(s, "Failed") || !strcmp(s, "StartFailed");
+}
+
+static bool is_end_of(json_object *ev, void *id)
+{
+	return strcmp(mvmt_str(ev, "vm"), id) == 0 && mvmt_state_is_final(mvmt_str(ev, "to"));
+}
+
+json_object *mvmt_wait_final(int fd, const char *name, int timeout_ms)
+{
+	mvmt_follow_t f;
+	char id[128];
+
+	/* Subscribed before the first look, so the end cannot slip by. */
+	mvmt_follow_open_like(&f, fd);
+	json_object *s = mvmt_status(fd, name);
+	if (!mvmt_state_is_final(mvmt_str(s, "state"))) {
+		snprintf(id, sizeof(id), "%s", mvmt_str(s, "id"));
+		json_object_put(s);
+		json_object *ev = mvmt_follow_next(&f, timeout_ms, is_end_of, id);
+		s = mvmt_status(fd, name);
+		ck_assert_msg(ev, "%s never ended: %s", name, json_object_to_json_string(s));
+		json_object_put(ev);
+	}
+	mvmt_follow_close(&f);
+	return s;
 }

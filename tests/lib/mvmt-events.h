@@ -48,4 +48,10 @@ json_object *mvmt_follow_wait_state(mvmt_follow_t *f, const char *vm_id, const c
  * false when another transition of that VM comes first, or none comes. */
 bool mvmt_follow_next_is(mvmt_follow_t *f, const char *vm_id, const char *state, int timeout_ms);
 
+/* Stopped, Failed or StartFailed: a state a VM does not leave on its own. */
+bool mvmt_state_is_final(const char *state);
+/* compute.vm.status of VM name (on fd's mvmd) once it is in a final
+ * state, waiting on its events for up to timeout_ms; fails the test then. */
+json_object *mvmt_wait_final(int fd, const char *name, int timeout_ms);
+
 #endif

@@ -58,33 +58,12 @@ json_object *wl_status(const char *name)
 
 bool wl_is_final(const char *s)
 {
-	return !strcmp(s, "Stopped") || !strcmp(s, "Failed") || !strcmp(s, "StartFailed");
-}
-
-static bool is_end_of(json_object *ev, void *id)
-{
-	return strcmp(mvmt_str(ev, "vm"), id) == 0 && wl_is_final(mvmt_str(ev, "to"));
+	return mvmt_state_is_final(s);
 }
 
 json_object *wl_wait_end(const char *name, int timeout_ms)
 {
-	mvmt_follow_t f;
-	char id[128];
-
-	/* Subscribed before the first look, so the end cannot slip by. */
-	mvmt_follow_open(&f, wl.d.sock);
-	json_object *s = wl_status(name);
-	if (!wl_is_final(mvmt_str(s, "state"))) {
-		snprintf(id, sizeof(id), "%s", mvmt_str(s, "id"));
-		json_object_put(s);
-		json_object *ev = mvmt_follow_next(&f, timeout_ms > MVMT_EVENT_TIMEOUT_MS ? timeout_ms : MVMT_EVENT_TIMEOUT_MS,
-						   is_end_of, id);
-		s = wl_status(name);
-		ck_assert_msg(ev, "%s never ended: %s", name, json_object_to_json_string(s));
-		json_object_put(ev);
-	}
-	mvmt_follow_close(&f);
-	return s;
+	return mvmt_wait_final(wl.fd, name, timeout_ms > MVMT_EVENT_TIMEOUT_MS ? timeout_ms : MVMT_EVENT_TIMEOUT_MS);
 }
 
 char *wl_logs(const char *name)
