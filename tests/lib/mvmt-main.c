@@ -20,17 +20,15 @@
 static FILE *skip_log;
 static const char *suite_name;
 
-void mvmt_skip_running(const char *test, const char *why)
+void mvmt_skip_running(const char *why)
 {
-	size_t n = strlen(test);
+	/* Check's tcase_name() names the running test, not its case. */
+	const char *test = tcase_name();
 
-	/* START_TEST(x) names its function x_fn. */
-	if (n > 3 && strcmp(test + n - 3, "_fn") == 0)
-		n -= 3;
-	printf("SKIP: %s/%s/%.*s: %s\n", suite_name, tcase_name(), (int)n, test, why);
+	printf("SKIP: %s/%s: %s\n", suite_name, test, why);
 	fflush(stdout);
 	if (skip_log) {
-		fprintf(skip_log, "%.*s\n", (int)n, test);
+		fprintf(skip_log, "%s\n", test);
 		fflush(skip_log);
 	}
 }

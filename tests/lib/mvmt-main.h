@@ -16,11 +16,12 @@
  * Check has no "skipped" verdict, so mvmt_main() keeps its own: a test of
  * a case whose skip predicate gives a reason is not run and is printed as
  * "SKIP: <suite>/<case>/<test>: <reason>"; a test that finds out only
- * while running that it cannot run here calls MVMT_SKIP(reason) and
- * returns. Either way it counts as skipped, never as passed. The last
- * line is "mvmt: P passed, F failed, S skipped", which tests/run adds to
- * its totals; the exit status is 1 on a failure, 77 when every test
- * skipped, 0 otherwise.
+ * while running that it cannot run here calls MVMT_SKIP(reason), which
+ * prints "SKIP: <suite>/<test>: <reason>" and returns. Either way it
+ * counts as skipped, never as passed. The last line is
+ * "mvmt: P passed, F failed, S skipped", which tests/run adds to its
+ * totals; the exit status is 1 on a failure, 77 when every test skipped,
+ * 0 otherwise.
  */
 #ifndef MVM_TESTS_MVMT_MAIN_H
 #define MVM_TESTS_MVMT_MAIN_H
@@ -80,11 +81,11 @@ int mvmt_main(const mvmt_suite_t *suite);
 void mvmt_ignore_sigpipe(void);
 
 /* Inside a running test: record that it cannot run here and why. */
-void mvmt_skip_running(const char *test, const char *why);
-#define MVMT_SKIP(why)                               \
-	do {                                         \
-		mvmt_skip_running(__func__, (why));  \
-		return;                              \
+void mvmt_skip_running(const char *why);
+#define MVMT_SKIP(why)                        \
+	do {                                  \
+		mvmt_skip_running(why);       \
+		return;                       \
 	} while (0)
 
 #endif
