@@ -26,6 +26,7 @@
 
 #include "ch/process.h"
 #include "ch/version.h"
+#include "mvmt-main.h"
 #include "mvmtest.h"
 
 static char binary[PATH_MAX], kernel[PATH_MAX];
@@ -33,49 +34,44 @@ static char binary[PATH_MAX], kernel[PATH_MAX];
 static mvmt_daemon_t d;
 static int fd = -1;
 
-static _Noreturn void skip(const char *why)
-{
-	printf("SKIP: cloud-hypervisor not available\n");
-	fprintf(stderr, "(%s)\n", why);
-	exit(77);
-}
-
-/* Everything the test needs, or a skip with the reason. */
-static void preflight(void)
+/* NULL when everything the test needs is here, else why not. */
+static const char *ch_real_skip_reason(void)
 {
 	const char *env = getenv("MVM_CH_BINARY"), *src = getenv("MVM_SRC_DIR");
-	char *found = NULL, text[128], why[PATH_MAX + 128];
+	static char why[PATH_MAX + 128];
+	char *found = NULL, text[128];
 	ch_version_t v;
 	struct stat st;
 	int k;
 
 	if (ch_binary_find(env && *env ? env : "cloud-hypervisor", &found) < 0)
-		skip("no cloud-hypervisor on PATH and no $MVM_CH_BINARY");
+		return "no cloud-hypervisor on PATH and no $MVM_CH_BINARY";
 	snprintf(binary, sizeof(binary), "%s", found);
 	free(found);
 	if (ch_binary_version(binary, 2000, &v, text, sizeof(text)) < 0)
-		skip("cloud-hypervisor --version does not print a version");
+		return "cloud-hypervisor --version does not print a version";
 	if (!ch_version_supported(&v))
-		skip("cloud-hypervisor is older than " CH_VERSION_MIN_TEXT);
+		return "cloud-hypervisor is older than " CH_VERSION_MIN_TEXT;
 	k = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (k < 0)
-		skip("/dev/kvm cannot be opened");
+		return "/dev/kvm cannot be opened";
 	close(k);
 	/* Under the nested PVM hypervisor a Linux kernel cannot run (docs/design.md §5). */
 	if (stat("/sys/module/kvm_pvm", &st) == 0)
-		skip("/dev/kvm is nested PVM here: guest CPL0 is emulated, a Linux guest cannot boot");
+		return "/dev/kvm is nested PVM here: guest CPL0 is emulated, a Linux guest cannot boot";
 	env = getenv("MVM_CH_KERNEL");
 	if (env && *env) {
 		snprintf(kernel, sizeof(kernel), "%s", env);
 	} else {
 		if (v.major < 39)
-			skip("cloud-hypervisor < v39.0 cannot boot a bzImage: set MVM_CH_KERNEL to a vmlinux");
+			return "cloud-hypervisor < v39.0 cannot boot a bzImage: set MVM_CH_KERNEL to a vmlinux";
 		snprintf(kernel, sizeof(kernel), "%s/build/guest/kernel/vmlinuz", src && *src ? src : ".");
 	}
 	if (access(kernel, R_OK) < 0) {
 		snprintf(why, sizeof(why), "no kernel at %s (run make check once with network, or set MVM_CH_KERNEL)", kernel);
-		skip(why);
+		return why;
 	}
+	return NULL;
 }
 
 static json_object *call_id(const char *method, const char *extra)
@@ -154,21 +150,14 @@ START_TEST(test_boot_banner_stop)
 }
 END_TEST
 
-int main(void)
-{
-	preflight();
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "ch_real",
+		.timeout = 120,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_boot_banner_stop)),
+	},
+	{ 0 }
+};
 
-	Suite *s = suite_create("ch_real");
-	TCase *tc = tcase_create("ch_real");
-	SRunner *sr;
-	int failed;
-
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_boot_banner_stop);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "ch_real", .tcases = tcases, .skip = ch_real_skip_reason)

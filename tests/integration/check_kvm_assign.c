@@ -13,6 +13,7 @@
 #include "kvm-helpers.h"
 #include "proto/warm.h"
 #include "mvmtest.h"
+#include "mvmt-main.h"
 
 #define H1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 
@@ -231,25 +232,24 @@ START_TEST(test_spawned_worker_shows_no_vm_strings)
 }
 END_TEST
 
-int main(void)
-{
-	const char *why = mvmt_kvm_skip_reason();
-	Suite *s = suite_create("kvm-assign");
-	TCase *tc = tcase_create("assign");
-	tcase_set_timeout(tc, 60);
-	signal(SIGPIPE, SIG_IGN);
-	tcase_add_test(tc, test_cold_worker_takes_its_vm_from_the_assign);
-	tcase_add_test(tc, test_cold_worker_of_another_size);
-	tcase_add_test(tc, test_cold_worker_without_an_assign);
-	tcase_add_test(tc, test_vm_strings_are_no_options);
-	if (why || !tkvm_present())
-		printf("SKIP: %s: the spawned-worker case needs a usable /dev/kvm\n", why ? why : "/dev/kvm is not available");
-	else
-		tcase_add_test(tc, test_spawned_worker_shows_no_vm_strings);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "assign",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_cold_worker_takes_its_vm_from_the_assign),
+			MVMT_TEST(test_cold_worker_of_another_size),
+			MVMT_TEST(test_cold_worker_without_an_assign),
+			MVMT_TEST(test_vm_strings_are_no_options)),
+	},
+	{
+		.name = "spawned",
+		.timeout = 60,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_spawned_worker_shows_no_vm_strings)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "kvm-assign", .tcases = tcases, .init = mvmt_ignore_sigpipe)

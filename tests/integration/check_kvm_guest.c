@@ -12,6 +12,7 @@
 #include "kvm-helpers.h"
 #include "proto/guest-abi.h"
 #include "mvmtest.h"
+#include "mvmt-main.h"
 
 /* Faults that are exceptions: triple fault with RIP at the instruction
  * (int3 is a trap: RIP is past it). */
@@ -332,8 +333,7 @@ END_TEST
 START_TEST(test_start_enomem)
 {
 #if defined(__SANITIZE_ADDRESS__)
-	printf("SKIP: ASan reserves terabytes of shadow: RLIMIT_AS cannot be tested under it\n");
-	return;
+	MVMT_SKIP("ASan reserves terabytes of shadow: RLIMIT_AS cannot be tested under it");
 #else
 	tvm_t t;
 	kvm_worker_config_t c;
@@ -425,51 +425,40 @@ START_TEST(test_wait_max_timeout)
 }
 END_TEST
 
-static Suite *kvm_guest_suite(void)
-{
-	Suite *s = suite_create("kvm-guest");
-	TCase *tc = tcase_create("faults");
-	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, test_fault_exceptions, 0, (int)ELEMENTSOF(shutdowns));
-	tcase_add_loop_test(tc, test_fault_other, 0, (int)ELEMENTSOF(other_faults));
-	tcase_add_test(tc, test_stack_overflow_hits_guard);
-	tcase_add_loop_test(tc, test_bad_pointer_is_guest_fault, 0, (int)ELEMENTSOF(bad_pointers));
-	suite_add_tcase(s, tc);
-	TCase *svc = tcase_create("services");
-	tcase_set_timeout(svc, 60);
-	tcase_add_test(svc, test_host_services);
-	tcase_add_test(svc, test_guest_heap_stress);
-	tcase_add_test(svc, test_wait_max_timeout);
-	suite_add_tcase(s, svc);
-	TCase *img = tcase_create("images");
-	tcase_set_timeout(img, 60);
-	tcase_add_loop_test(img, test_hostile_elf_refused, 0, _H_MAX);
-	suite_add_tcase(s, img);
-	TCase *st = tcase_create("start");
-	tcase_set_timeout(st, 60);
-	tcase_add_test(st, test_start_errors);
-	tcase_add_test(st, test_start_emfile);
-	tcase_add_test(st, test_start_enomem);
-	tcase_add_test(st, test_vmm_usage_errors);
-	suite_add_tcase(s, st);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "faults",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_LOOP(test_fault_exceptions, ELEMENTSOF(shutdowns)),
+			MVMT_LOOP(test_fault_other, ELEMENTSOF(other_faults)),
+			MVMT_TEST(test_stack_overflow_hits_guard),
+			MVMT_LOOP(test_bad_pointer_is_guest_fault, ELEMENTSOF(bad_pointers))),
+	},
+	{
+		.name = "services",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_host_services),
+			MVMT_TEST(test_guest_heap_stress),
+			MVMT_TEST(test_wait_max_timeout)),
+	},
+	{
+		.name = "images",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_LOOP(test_hostile_elf_refused, _H_MAX)),
+	},
+	{
+		.name = "start",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_start_errors),
+			MVMT_TEST(test_start_emfile),
+			MVMT_TEST(test_start_enomem),
+			MVMT_TEST(test_vmm_usage_errors)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	const char *why = mvmt_kvm_skip_reason();
-	if (why) {
-		printf("SKIP: %s\n", why);
-		return 77;
-	}
-	if (!tkvm_present()) {
-		printf("SKIP: /dev/kvm is missing or not usable: the kvm worker needs it\n");
-		return 77;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	SRunner *sr = srunner_create(kvm_guest_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "kvm-guest", .tcases = tcases, .skip = mvmt_kvm_skip_reason, .init = mvmt_ignore_sigpipe)

@@ -15,6 +15,7 @@
 #include "sha256.h"
 #include "vsock.h"
 #include "mvmtest.h"
+#include "mvmt-main.h"
 
 typedef struct vtvm {
 	tvm_t t;
@@ -491,36 +492,19 @@ START_TEST(test_agent_wasm_grants_and_exits)
 }
 END_TEST
 
-static Suite *vsock_suite(void)
-{
-	Suite *s = suite_create("kvm-vsock");
-	TCase *tc = tcase_create("vsock");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_abi_answers);
-	tcase_add_loop_test(tc, test_bad_calls_fault, 0, sizeof(bad_calls) / sizeof(bad_calls[0]));
-	tcase_add_test(tc, test_echo_many_connections);
-	tcase_add_test(tc, test_guest_never_reads);
-	tcase_add_test(tc, test_agent_stream_and_errors);
-	tcase_add_test(tc, test_agent_wasm_grants_and_exits);
-	suite_add_tcase(s, tc);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "vsock",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_abi_answers),
+			MVMT_LOOP(test_bad_calls_fault, sizeof(bad_calls) / sizeof(bad_calls[0])),
+			MVMT_TEST(test_echo_many_connections),
+			MVMT_TEST(test_guest_never_reads),
+			MVMT_TEST(test_agent_stream_and_errors),
+			MVMT_TEST(test_agent_wasm_grants_and_exits)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	const char *why = mvmt_kvm_skip_reason();
-	if (why) {
-		printf("SKIP: %s\n", why);
-		return 77;
-	}
-	if (!tkvm_present()) {
-		printf("SKIP: /dev/kvm is missing or not usable: the kvm worker needs it\n");
-		return 77;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	SRunner *sr = srunner_create(vsock_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "kvm-vsock", .tcases = tcases, .skip = mvmt_kvm_skip_reason, .init = mvmt_ignore_sigpipe)

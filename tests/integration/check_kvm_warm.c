@@ -15,6 +15,7 @@
 #include "kvm-helpers.h"
 #include "proto/warm.h"
 #include "mvmtest.h"
+#include "mvmt-main.h"
 
 #define WARM_BYTES (2u << 20)
 
@@ -449,32 +450,31 @@ START_TEST(test_decode_fuzz_crash_44279c6f)
 }
 END_TEST
 
-int main(void)
-{
-	const char *why = mvmt_kvm_skip_reason();
-	Suite *s = suite_create("kvm-warm");
-	TCase *tc = tcase_create("warm");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_encode_decode);
-	tcase_add_test(tc, test_decode_fuzz_crash_44279c6f);
-	if (why || !tkvm_present()) {
-		printf("SKIP: %s: the warm-worker cases need a usable /dev/kvm\n", why ? why : "/dev/kvm is not available");
-	} else {
-		tcase_add_test(tc, test_ready_means_sandboxed);
-		tcase_add_test(tc, test_assign_boot_info);
-		tcase_add_test(tc, test_assign_workload);
-		tcase_add_test(tc, test_assign_wrong_module);
-		tcase_add_test(tc, test_assign_other_size_refused);
-		tcase_add_test(tc, test_garbage_assign);
-		tcase_add_test(tc, test_prime_then_assign);
-		tcase_add_test(tc, test_primed_worker_refuses_another_module);
-		tcase_add_test(tc, test_prime_wrong_bytes);
-		tcase_add_test(tc, test_worker_refuses_another_size);
-	}
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "warm",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_encode_decode),
+			MVMT_TEST(test_decode_fuzz_crash_44279c6f)),
+	},
+	{
+		.name = "workers",
+		.timeout = 60,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_ready_means_sandboxed),
+			MVMT_TEST(test_assign_boot_info),
+			MVMT_TEST(test_assign_workload),
+			MVMT_TEST(test_assign_wrong_module),
+			MVMT_TEST(test_assign_other_size_refused),
+			MVMT_TEST(test_garbage_assign),
+			MVMT_TEST(test_prime_then_assign),
+			MVMT_TEST(test_primed_worker_refuses_another_module),
+			MVMT_TEST(test_prime_wrong_bytes),
+			MVMT_TEST(test_worker_refuses_another_size)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "kvm-warm", .tcases = tcases)

@@ -13,6 +13,7 @@
 #include "kvm-helpers.h"
 #include "supervise.h"
 #include "mvmtest.h"
+#include "mvmt-main.h"
 
 START_TEST(test_hello_banner_then_stop)
 {
@@ -490,49 +491,34 @@ START_TEST(test_fifty_concurrent_workers)
 }
 END_TEST
 
-static Suite *kvm_worker_suite(void)
-{
-	Suite *s = suite_create("kvm-worker");
-	TCase *tc = tcase_create("worker");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_hello_banner_then_stop);
-	tcase_add_test(tc, test_hello_exits_zero_and_result_file);
-	tcase_add_loop_test(tc, test_exit_code_from_args, 0, (int)ELEMENTSOF(exit_codes));
-	tcase_add_test(tc, test_result_file_without_reading);
-	tcase_add_test(tc, test_endless_loop_is_stoppable);
-	tcase_add_test(tc, test_stop_with_grace_lets_guest_exit);
-	tcase_add_test(tc, test_stop_grace_expires_for_busy_guest);
-	tcase_add_test(tc, test_output_flood_is_bounded);
-	tcase_add_test(tc, test_reconnect_then_console_and_stop);
-	tcase_add_test(tc, test_survives_parent_death_and_readopt);
-	tcase_add_test(tc, test_sandbox_while_running);
-	tcase_add_loop_test(tc, test_forbidden_syscall_kills_worker, 0, (int)ELEMENTSOF(forbidden));
-	tcase_add_test(tc, test_idle_guest_uses_no_cpu);
-	tcase_add_test(tc, test_newest_connection_wins);
-	tcase_add_test(tc, test_protocol_violation_drops_connection_only);
-	suite_add_tcase(s, tc);
-	TCase *big = tcase_create("concurrency");
-	tcase_set_timeout(big, 180);
-	tcase_add_test(big, test_fifty_concurrent_workers);
-	suite_add_tcase(s, big);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "worker",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_hello_banner_then_stop),
+			MVMT_TEST(test_hello_exits_zero_and_result_file),
+			MVMT_LOOP(test_exit_code_from_args, ELEMENTSOF(exit_codes)),
+			MVMT_TEST(test_result_file_without_reading),
+			MVMT_TEST(test_endless_loop_is_stoppable),
+			MVMT_TEST(test_stop_with_grace_lets_guest_exit),
+			MVMT_TEST(test_stop_grace_expires_for_busy_guest),
+			MVMT_TEST(test_output_flood_is_bounded),
+			MVMT_TEST(test_reconnect_then_console_and_stop),
+			MVMT_TEST(test_survives_parent_death_and_readopt),
+			MVMT_TEST(test_sandbox_while_running),
+			MVMT_LOOP(test_forbidden_syscall_kills_worker, ELEMENTSOF(forbidden)),
+			MVMT_TEST(test_idle_guest_uses_no_cpu),
+			MVMT_TEST(test_newest_connection_wins),
+			MVMT_TEST(test_protocol_violation_drops_connection_only)),
+	},
+	{
+		.name = "concurrency",
+		.timeout = 180,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_fifty_concurrent_workers)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	const char *why = mvmt_kvm_skip_reason();
-	if (why) {
-		printf("SKIP: %s\n", why);
-		return 77;
-	}
-	if (!tkvm_present()) {
-		printf("SKIP: /dev/kvm is missing or not usable: the kvm worker needs it\n");
-		return 77;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	SRunner *sr = srunner_create(kvm_worker_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "kvm-worker", .tcases = tcases, .skip = mvmt_kvm_skip_reason, .init = mvmt_ignore_sigpipe)

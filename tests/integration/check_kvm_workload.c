@@ -11,6 +11,7 @@
 #include "kvm-helpers.h"
 #include "proto/guest-abi.h"
 #include "mvmtest.h"
+#include "mvmt-main.h"
 
 static char blob_path[256];
 static char blob_ref[80];
@@ -268,32 +269,21 @@ START_TEST(test_sandboxed_worker_holds_no_blob)
 }
 END_TEST
 
-int main(void)
-{
-	const char *why = mvmt_kvm_skip_reason();
-	if (why) {
-		printf("SKIP: %s\n", why);
-		return 77;
-	}
-	if (!tkvm_present()) {
-		printf("SKIP: /dev/kvm is not available\n");
-		return 77;
-	}
-	Suite *s = suite_create("kvm-workload");
-	TCase *tc = tcase_create("workload");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_boot_info_v2);
-	tcase_add_test(tc, test_blob_load);
-	tcase_add_test(tc, test_blob_load_bad_pointers);
-	tcase_add_test(tc, test_blob_verified);
-	tcase_add_test(tc, test_blob_larger_than_memory);
-	tcase_add_test(tc, test_module_larger_than_heap);
-	tcase_add_test(tc, test_mvm_guest_runs_module);
-	tcase_add_test(tc, test_sandboxed_worker_holds_no_blob);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "workload",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_boot_info_v2),
+			MVMT_TEST(test_blob_load),
+			MVMT_TEST(test_blob_load_bad_pointers),
+			MVMT_TEST(test_blob_verified),
+			MVMT_TEST(test_blob_larger_than_memory),
+			MVMT_TEST(test_module_larger_than_heap),
+			MVMT_TEST(test_mvm_guest_runs_module),
+			MVMT_TEST(test_sandboxed_worker_holds_no_blob)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "kvm-workload", .tcases = tcases, .skip = mvmt_kvm_skip_reason)

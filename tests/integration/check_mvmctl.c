@@ -25,9 +25,9 @@
 #include <unistd.h>
 
 #include "mvmctl-run.h"
+#include "mvmt-main.h"
 
 static mvmt_ctl_t t;
-static const char *kvm_skip; /* why tcase "kvm" skips here, or NULL */
 
 static void setup(void)
 {
@@ -434,9 +434,6 @@ END_TEST
 
 static void setup_kvm(void)
 {
-	kvm_skip = mvmt_kvm_skip_reason();
-	if (kvm_skip)
-		return;
 	mvmt_ctl_init(&t);
 	mvmt_daemon_start(&t.d, "--kvm-pool", "0", NULL);
 	t.fd = mvmt_connect(t.d.sock);
@@ -444,8 +441,6 @@ static void setup_kvm(void)
 
 static void teardown_kvm(void)
 {
-	if (kvm_skip)
-		return;
 	mvmt_stop_running_vms(&t.d);
 	teardown();
 }
@@ -454,10 +449,6 @@ START_TEST(test_exec_kvm)
 {
 	mvmt_run_t r;
 
-	if (kvm_skip) {
-		printf("SKIP: %s\n", kvm_skip);
-		return;
-	}
 	RUN(&r, NULL, "create", "--name", "m", "--memory", "16");
 	expect_ok(&r);
 	RUN(&r, NULL, "start", "m");
@@ -486,35 +477,30 @@ START_TEST(test_exec_kvm)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("mvmctl");
-	TCase *tc = tcase_create("ch-double");
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "ch-double",
+		.timeout = 120,
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_list_status_create_rm),
+			MVMT_TEST(test_exit_codes),
+			MVMT_TEST(test_call),
+			MVMT_TEST(test_blob),
+			MVMT_TEST(test_lifecycle_events_logs),
+			MVMT_TEST(test_exec)),
+	},
+	{
+		.name = "kvm",
+		.timeout = 120,
+		.skip = mvmt_kvm_skip_reason,
+		.setup = setup_kvm,
+		.teardown = teardown_kvm,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_exec_kvm)),
+	},
+	{ 0 }
+};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_list_status_create_rm);
-	tcase_add_test(tc, test_exit_codes);
-	tcase_add_test(tc, test_call);
-	tcase_add_test(tc, test_blob);
-	tcase_add_test(tc, test_lifecycle_events_logs);
-	tcase_add_test(tc, test_exec);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("kvm");
-	tcase_add_checked_fixture(tc, setup_kvm, teardown_kvm);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_exec_kvm);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "mvmctl", .tcases = tcases)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "mvmctl-run.h"
+#include "mvmt-main.h"
 
 static mvmt_ctl_t t;
 
@@ -227,26 +228,18 @@ START_TEST(test_console_ends_with_vm)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("mvmctl_console");
-	TCase *tc = tcase_create("ch-double");
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "ch-double",
+		.timeout = 120,
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_follow),
+			MVMT_TEST(test_console),
+			MVMT_TEST(test_console_ends_with_vm)),
+	},
+	{ 0 }
+};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_follow);
-	tcase_add_test(tc, test_console);
-	tcase_add_test(tc, test_console_ends_with_vm);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "mvmctl_console", .tcases = tcases)

@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mvmt-main.h"
 #include "mvmtest.h"
 
 #define TEST_ACCOUNT "mvmdtest"
@@ -40,7 +41,6 @@
 typedef enum { BACKEND_KVM, BACKEND_CH_DOUBLE } backend_t;
 
 static backend_t backend;
-static const char *kvm_skip; /* why the kvm cases skip here, or NULL */
 static mvmt_daemon_t d;
 static int fd = -1;
 static uid_t member_uid, outsider_uid;
@@ -159,18 +159,8 @@ static void setup(void)
 static void setup_kvm(void)
 {
 	backend = BACKEND_KVM;
-	if (!kvm_skip)
-		setup();
+	setup();
 }
-
-/* Each kvm case says it skips (tests/run counts the lines). */
-#define SKIP_WITHOUT_KVM()                                \
-	do {                                              \
-		if (backend == BACKEND_KVM && kvm_skip) { \
-			printf("SKIP: %s\n", kvm_skip);  \
-			return;                           \
-		}                                         \
-	} while (0)
 
 static void setup_ch(void)
 {
@@ -180,8 +170,6 @@ static void setup_ch(void)
 
 static void teardown(void)
 {
-	if (backend == BACKEND_KVM && kvm_skip)
-		return;
 	if (d.pid > 0 && fd >= 0) {
 		json_object *r = mvmt_result(fd, "compute.vm.list", NULL);
 		json_object *vms = mvmt_get(r, "vms");
@@ -327,7 +315,6 @@ static void assert_mode(const char *path, mode_t mode, gid_t gid)
 
 START_TEST(test_group_member_uses_console)
 {
-	SKIP_WITHOUT_KVM();
 	start_daemon(true);
 	run_vm("shared");
 	find_console("shared");
@@ -347,7 +334,6 @@ END_TEST
  * (the console directory follows the option at every start). */
 START_TEST(test_without_group_root_only)
 {
-	SKIP_WITHOUT_KVM();
 	start_daemon(true);
 	close(fd);
 	mvmt_forget_fd(fd);
@@ -366,31 +352,30 @@ START_TEST(test_without_group_root_only)
 }
 END_TEST
 
-static TCase *tcase(const char *name, void (*setup_fn)(void))
-{
-	TCase *tc = tcase_create(name);
-	tcase_add_checked_fixture(tc, setup_fn, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_group_member_uses_console);
-	tcase_add_test(tc, test_without_group_root_only);
-	return tc;
-}
+/* Each case runs once on each backend. */
+static const mvmt_test_t cases[] = {
+	MVMT_TEST(test_group_member_uses_console),
+	MVMT_TEST(test_without_group_root_only),
+	{ 0 }
+};
 
-int main(void)
-{
-	const char *why = test_accounts();
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "kvm",
+		.timeout = 60,
+		.setup = setup_kvm,
+		.teardown = teardown,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = cases,
+	},
+	{
+		.name = "ch-double",
+		.timeout = 60,
+		.setup = setup_ch,
+		.teardown = teardown,
+		.tests = cases,
+	},
+	{ 0 }
+};
 
-	if (why) {
-		printf("SKIP: %s\n", why);
-		return 77;
-	}
-	Suite *s = suite_create("mvmd-access");
-	kvm_skip = mvmt_kvm_skip_reason();
-	suite_add_tcase(s, tcase("kvm", setup_kvm));
-	suite_add_tcase(s, tcase("ch-double", setup_ch));
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "mvmd-access", .tcases = tcases, .skip = test_accounts)

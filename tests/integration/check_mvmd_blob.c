@@ -22,6 +22,7 @@
 
 #include "mvmtest.h"
 #include "util/text.h"
+#include "mvmt-main.h"
 
 /* sha256("hello"), sha256("") */
 #define HELLO_REF "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
@@ -753,27 +754,26 @@ START_TEST(test_discover_lists_blob_methods)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("mvmd_blob");
-	TCase *tc = tcase_create("blob");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_put_stat_list_remove);
-	tcase_add_test(tc, test_bad_hash_strings);
-	tcase_add_test(tc, test_put_errors_leave_nothing);
-	tcase_add_test(tc, test_wasm_kind);
-	tcase_add_test(tc, test_remove_refused_while_referenced);
-	tcase_add_test(tc, test_survives_restart_and_cleans_temps);
-	tcase_add_test(tc, test_corruption_detected_on_verify);
-	tcase_add_test(tc, test_oversized_data_hits_cap);
-	tcase_add_test(tc, test_no_fd_leak);
-	tcase_add_test(tc, test_path_needs_privileged_client);
-	tcase_add_test(tc, test_discover_lists_blob_methods);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "blob",
+		.timeout = 60,
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_put_stat_list_remove),
+			MVMT_TEST(test_bad_hash_strings),
+			MVMT_TEST(test_put_errors_leave_nothing),
+			MVMT_TEST(test_wasm_kind),
+			MVMT_TEST(test_remove_refused_while_referenced),
+			MVMT_TEST(test_survives_restart_and_cleans_temps),
+			MVMT_TEST(test_corruption_detected_on_verify),
+			MVMT_TEST(test_oversized_data_hits_cap),
+			MVMT_TEST(test_no_fd_leak),
+			MVMT_TEST(test_path_needs_privileged_client),
+			MVMT_TEST(test_discover_lists_blob_methods)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "mvmd_blob", .tcases = tcases)

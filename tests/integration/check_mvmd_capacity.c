@@ -14,6 +14,7 @@
 #include <sys/sysinfo.h>
 
 #include "durability-helpers.h"
+#include "mvmt-main.h"
 
 #define RESOURCE_LIMIT (-32005)
 
@@ -26,36 +27,36 @@ static void cap_setup(void)
 
 	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
 	ck_assert_msg(realpath(rel, real), "%s is missing: run make", rel);
-	mvmt_daemon_init(&d);
+	mvmt_daemon_init(&wl.d);
 	/* This suite's own link to the double, so its processes are counted
 	 * by this suite's directory. */
-	snprintf(fake_ch, sizeof(fake_ch), "%s/fake-cloud-hypervisor", d.dir);
+	snprintf(fake_ch, sizeof(fake_ch), "%s/fake-cloud-hypervisor", wl.d.dir);
 	ck_assert_int_eq(symlink(real, fake_ch), 0);
-	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", wl.d.dir);
 	FILE *f = fopen(kernel, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("not a kernel: the double only checks it is readable\n", f);
 	fclose(f);
-	mvmt_daemon_start(&d, "--kvm-pool", "0", "--ch-binary", fake_ch, "--kvm-device",
+	mvmt_daemon_start(&wl.d, "--kvm-pool", "0", "--ch-binary", fake_ch, "--kvm-device",
 			  mvmt_kvm_skip_reason() ? "/dev/null" : "/dev/kvm", "--max-memory-mib", "200",
 			  "--max-vcpus", "3", NULL);
-	fd = mvmt_connect(d.sock);
+	wl.fd = mvmt_connect(wl.d.sock);
 }
 
 static void cap_teardown(void)
 {
-	json_object *r = mvmt_result(fd, "compute.vm.list", NULL);
+	json_object *r = mvmt_result(wl.fd, "compute.vm.list", NULL);
 	json_object *vms = mvmt_get(r, "vms");
 
 	for (size_t i = 0; i < json_object_array_length(vms); i++) {
 		char p[128];
 		snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
-		json_object_put(mvmt_call(fd, "compute.vm.remove", p));
+		json_object_put(mvmt_call(wl.fd, "compute.vm.remove", p));
 	}
 	json_object_put(r);
-	close(fd);
-	mvmt_forget_fd(fd);
-	mvmt_daemon_cleanup(&d);
+	close(wl.fd);
+	mvmt_forget_fd(wl.fd);
+	mvmt_daemon_cleanup(&wl.d);
 }
 
 static void create_ch(const char *name, int memory_mib, int vcpus)
@@ -64,12 +65,12 @@ static void create_ch(const char *name, int memory_mib, int vcpus)
 
 	snprintf(p, sizeof(p), "{\"name\":\"%s\",\"backend\":\"ch\",\"memory_mib\":%d,\"vcpus\":%d,\"kernel\":\"%s\"}",
 		 name, memory_mib, vcpus, kernel);
-	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	json_object_put(mvmt_result(wl.fd, "compute.vm.create", p));
 }
 
 static void start_ok(const char *name)
 {
-	json_object *r = call_id("compute.vm.start", name, NULL);
+	json_object *r = wl_call_id("compute.vm.start", name, NULL);
 
 	ck_assert_msg(mvmt_get(r, "result") != NULL, "start %s: %s", name, json_object_to_json_string(r));
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
@@ -78,7 +79,7 @@ static void start_ok(const char *name)
 
 static void stop_ok(const char *name)
 {
-	json_object *r = call_id("compute.vm.stop", name, "\"force\":true");
+	json_object *r = wl_call_id("compute.vm.stop", name, "\"force\":true");
 
 	ck_assert_msg(mvmt_get(r, "result") != NULL, "stop %s: %s", name, json_object_to_json_string(r));
 	json_object_put(r);
@@ -87,13 +88,13 @@ static void stop_ok(const char *name)
 /* The VM's state.json as mvmd last wrote it. */
 static char *state_file(const char *name)
 {
-	json_object *s = status(name);
+	json_object *s = wl_status(name);
 	char path[512];
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/vms/%s/state.json", d.state, mvmt_str(s, "id"));
+	snprintf(path, sizeof(path), "%s/vms/%s/state.json", wl.d.state, mvmt_str(s, "id"));
 	json_object_put(s);
 	f = fopen(path, "r");
 	ck_assert_ptr_nonnull(f);
@@ -107,12 +108,12 @@ static char *state_file(const char *name)
 static void assert_refused(const char *name, const char *resource, int used, int limit, int requested)
 {
 	char *before = state_file(name), *after = NULL;
-	int procs = dh_count_procs(d.dir, "fake-cloud");
-	json_object *s = status(name);
+	int procs = dh_count_procs(wl.d.dir, "fake-cloud");
+	json_object *s = wl_status(name);
 	char was[32];
 	snprintf(was, sizeof(was), "%s", mvmt_str(s, "state"));
 	json_object_put(s);
-	json_object *r = call_id("compute.vm.start", name, NULL);
+	json_object *r = wl_call_id("compute.vm.start", name, NULL);
 
 	ck_assert_msg(mvmt_get(r, "error") != NULL, "start %s: %s", name, json_object_to_json_string(r));
 	ck_assert_int_eq(mvmt_int(r, "error.code"), RESOURCE_LIMIT);
@@ -125,7 +126,7 @@ static void assert_refused(const char *name, const char *resource, int used, int
 	ck_assert(strlen(mvmt_str(r, "error.data.reason")) > 0);
 	json_object_put(r);
 
-	s = status(name);
+	s = wl_status(name);
 	ck_assert_str_eq(mvmt_str(s, "state"), was);
 	ck_assert_ptr_null(mvmt_get(s, "pid"));
 	ck_assert_ptr_null(mvmt_get(s, "cpu_seconds"));
@@ -134,12 +135,12 @@ static void assert_refused(const char *name, const char *resource, int used, int
 	ck_assert_str_eq(before, after);
 	free(before);
 	free(after);
-	ck_assert_int_eq(dh_count_procs(d.dir, "fake-cloud"), procs);
+	ck_assert_int_eq(dh_count_procs(wl.d.dir, "fake-cloud"), procs);
 }
 
 static void assert_capacity(int mem_used, int vcpus_used)
 {
-	json_object *o = mvmt_result(fd, "compute.node.info", NULL);
+	json_object *o = mvmt_result(wl.fd, "compute.node.info", NULL);
 
 	ck_assert_int_eq(mvmt_int(o, "capacity.memory_mib_limit"), 200);
 	ck_assert_int_eq(mvmt_int(o, "capacity.memory_mib_used"), mem_used);
@@ -192,9 +193,9 @@ START_TEST(test_create_over_budget)
 	char p[512];
 
 	snprintf(p, sizeof(p), "{\"backend\":\"ch\",\"memory_mib\":256,\"kernel\":\"%s\"}", kernel);
-	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", p), RESOURCE_LIMIT);
+	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.create", p), RESOURCE_LIMIT);
 	snprintf(p, sizeof(p), "{\"backend\":\"ch\",\"memory_mib\":32,\"vcpus\":4,\"kernel\":\"%s\"}", kernel);
-	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.create", p), RESOURCE_LIMIT);
+	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.create", p), RESOURCE_LIMIT);
 }
 END_TEST
 
@@ -203,13 +204,13 @@ START_TEST(test_status_process_usage)
 	char path[64], comm[64] = "";
 
 	create_ch("a", 64, 1);
-	json_object *s = status("a");
+	json_object *s = wl_status("a");
 	ck_assert_ptr_null(mvmt_get(s, "cpu_seconds"));
 	ck_assert_ptr_null(mvmt_get(s, "rss_bytes"));
 	json_object_put(s);
 
 	start_ok("a");
-	s = status("a");
+	s = wl_status("a");
 	int pid = (int)mvmt_int(s, "pid");
 	ck_assert_int_gt(pid, 0);
 	/* The pid is the double's process. */
@@ -225,7 +226,7 @@ START_TEST(test_status_process_usage)
 	json_object_put(s);
 
 	stop_ok("a");
-	s = status("a");
+	s = wl_status("a");
 	ck_assert(strcmp(mvmt_str(s, "state"), "Stopped") == 0 || strcmp(mvmt_str(s, "state"), "Failed") == 0);
 	ck_assert_ptr_null(mvmt_get(s, "cpu_seconds"));
 	ck_assert_ptr_null(mvmt_get(s, "rss_bytes"));
@@ -262,24 +263,20 @@ START_TEST(test_defaults_from_host)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("mvmd_capacity");
-	TCase *tc = tcase_create("budget");
-	SRunner *sr;
-	int failed;
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "budget",
+		.timeout = 120,
+		.setup = cap_setup,
+		.teardown = cap_teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_memory_budget),
+			MVMT_TEST(test_vcpu_budget),
+			MVMT_TEST(test_create_over_budget),
+			MVMT_TEST(test_status_process_usage),
+			MVMT_TEST(test_defaults_from_host)),
+	},
+	{ 0 }
+};
 
-	tcase_add_checked_fixture(tc, cap_setup, cap_teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_memory_budget);
-	tcase_add_test(tc, test_vcpu_budget);
-	tcase_add_test(tc, test_create_over_budget);
-	tcase_add_test(tc, test_status_process_usage);
-	tcase_add_test(tc, test_defaults_from_host);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "mvmd_capacity", .tcases = tcases)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "mvmtest.h"
+#include "mvmt-main.h"
 
 #define LOG_BYTES (4 << 20)
 
@@ -478,26 +479,20 @@ START_TEST(test_slow_stalled_idle_clients)
 }
 END_TEST
 
-static Suite *clients_suite(void)
-{
-	Suite *s = suite_create("mvmd_clients");
-	TCase *tc = tcase_create("clients");
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_set_timeout(tc, 180);
-	tcase_add_test(tc, test_big_answers_never_read);
-	tcase_add_test(tc, test_answer_over_the_cap);
-	tcase_add_test(tc, test_refused_client_reads_the_error);
-	tcase_add_test(tc, test_idle_and_half_line_clients_give_slots_back);
-	tcase_add_test(tc, test_slow_stalled_idle_clients);
-	suite_add_tcase(s, tc);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "clients",
+		.timeout = 180,
+		.setup = NULL,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_big_answers_never_read),
+			MVMT_TEST(test_answer_over_the_cap),
+			MVMT_TEST(test_refused_client_reads_the_error),
+			MVMT_TEST(test_idle_and_half_line_clients_give_slots_back),
+			MVMT_TEST(test_slow_stalled_idle_clients)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	SRunner *sr = srunner_create(clients_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "mvmd_clients", .tcases = tcases)

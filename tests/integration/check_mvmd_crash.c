@@ -9,35 +9,36 @@
  * at start, and nothing else is (docs/state.md).
  */
 #include "durability-helpers.h"
+#include "mvmt-main.h"
 
 #define NOT_FOUND (-32001)
 
 static void fault_setup(void)
 {
-	mvmt_daemon_init(&d);
-	fd = -1;
+	mvmt_daemon_init(&wl.d);
+	wl.fd = -1;
 }
 
 static void fault_teardown(void)
 {
-	if (fd >= 0) {
-		close(fd);
-		mvmt_forget_fd(fd);
+	if (wl.fd >= 0) {
+		close(wl.fd);
+		mvmt_forget_fd(wl.fd);
 	}
-	if (d.pid > 0)
-		mvmt_stop_running_vms(&d);
-	mvmt_daemon_cleanup(&d);
+	if (wl.d.pid > 0)
+		mvmt_stop_running_vms(&wl.d);
+	mvmt_daemon_cleanup(&wl.d);
 }
 
 /* A plain mvmd on the same paths, after the fault build died. */
 static void restart_plain(void)
 {
-	if (fd >= 0) {
-		close(fd);
-		mvmt_forget_fd(fd);
+	if (wl.fd >= 0) {
+		close(wl.fd);
+		mvmt_forget_fd(wl.fd);
 	}
-	mvmt_daemon_start(&d, NULL);
-	fd = mvmt_connect(d.sock);
+	mvmt_daemon_start(&wl.d, NULL);
+	wl.fd = mvmt_connect(wl.d.sock);
 }
 
 static void die_on(const char *method, const char *params)
@@ -45,7 +46,7 @@ static void die_on(const char *method, const char *params)
 	char line[1024];
 
 	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"%s\",\"params\":%s}", method, params);
-	dh_call_expect_death(&d, fd, line);
+	dh_call_expect_death(&wl.d, wl.fd, line);
 }
 
 static char *create_plain(const char *name)
@@ -53,7 +54,7 @@ static char *create_plain(const char *name)
 	char p[256];
 
 	snprintf(p, sizeof(p), "{\"name\":\"%s\",\"memory_mib\":16}", name);
-	json_object *r = mvmt_result(fd, "compute.vm.create", p);
+	json_object *r = mvmt_result(wl.fd, "compute.vm.create", p);
 	char *id = strdup(mvmt_str(r, "id"));
 	json_object_put(r);
 	return id;
@@ -68,28 +69,27 @@ static bool is_blob_tmp(const char *n)
  * record, before a worker truncated the result file of the first run. */
 START_TEST(test_start_killed_after_starting_is_no_replay)
 {
-	DH_NEED_KVM();
-	dh_start_fault(&d, "start.starting-written:2", true);
-	fd = mvmt_connect(d.sock);
-	json_object *s = run_wl("three", "exit", 16, "\"args\":[\"exit\",\"3\"]");
+	dh_start_fault(&wl.d, "start.starting-written:2", true);
+	wl.fd = mvmt_connect(wl.d.sock);
+	json_object *s = wl_run("three", "exit", 16, "\"args\":[\"exit\",\"3\"]");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
 	ck_assert_int_eq(mvmt_int(s, "exit_code"), 3);
 	json_object_put(s);
 
 	die_on("compute.vm.start", "{\"id\":\"three\"}");
 	restart_plain();
-	s = status("three");
+	s = wl_status("three");
 	/* not a second "guest exited with code 3" that never happened */
 	ck_assert_int_eq(dh_count_transitions_to(s, "Stopped"), 1);
 	ck_assert_str_eq(mvmt_str(s, "state"), "StartFailed");
-	assert_contains(mvmt_str(s, "cause"), "start interrupted");
+	wl_assert_contains(mvmt_str(s, "cause"), "start interrupted");
 	ck_assert_ptr_null(mvmt_get(s, "exit_code"));
 	json_object_put(s);
-	ck_assert_int_eq(dh_count_workers(d.dir), 0);
+	ck_assert_int_eq(dh_count_workers(wl.d.dir), 0);
 
 	/* and it starts again */
-	json_object_put(call_id("compute.vm.start", "three", NULL));
-	s = wait_end("three", 10000);
+	json_object_put(wl_call_id("compute.vm.start", "three", NULL));
+	s = wl_wait_end("three", 10000);
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
 	ck_assert_int_eq(mvmt_int(s, "exit_code"), 3);
 	ck_assert_int_eq(dh_count_transitions_to(s, "Stopped"), 2);
@@ -106,10 +106,10 @@ START_TEST(test_start_killed_after_starting_ignores_old_result)
 	static const char result[] = "mvm-result=1\noutcome=exit\nexit_code=3\nmessage=\n";
 	char path[512];
 
-	dh_start_fault(&d, "start.starting-written", true);
-	fd = mvmt_connect(d.sock);
+	dh_start_fault(&wl.d, "start.starting-written", true);
+	wl.fd = mvmt_connect(wl.d.sock);
 	char *id = create_plain("old");
-	snprintf(path, sizeof(path), "%s/vms/%s/result", d.state, id);
+	snprintf(path, sizeof(path), "%s/vms/%s/result", wl.d.state, id);
 	int rfd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	ck_assert_int_ge(rfd, 0);
 	ck_assert_int_eq(write(rfd, result, sizeof(result) - 1), (ssize_t)(sizeof(result) - 1));
@@ -117,10 +117,10 @@ START_TEST(test_start_killed_after_starting_ignores_old_result)
 
 	die_on("compute.vm.start", "{\"id\":\"old\"}");
 	restart_plain();
-	json_object *s = status("old");
+	json_object *s = wl_status("old");
 	ck_assert_int_eq(dh_count_transitions_to(s, "Stopped"), 0);
 	ck_assert_str_eq(mvmt_str(s, "state"), "StartFailed");
-	assert_contains(mvmt_str(s, "cause"), "start interrupted");
+	wl_assert_contains(mvmt_str(s, "cause"), "start interrupted");
 	ck_assert_ptr_null(mvmt_get(s, "exit_code"));
 	json_object_put(s);
 	free(id);
@@ -131,18 +131,17 @@ END_TEST
  * restarted mvmd finds the worker and owns it; no orphan, no second one. */
 START_TEST(test_start_killed_after_spawn)
 {
-	DH_NEED_KVM();
-	dh_start_fault(&d, "start.spawned", true);
-	fd = mvmt_connect(d.sock);
-	json_object_put(create_wl("sleeper", "sleep", 16, "\"args\":[\"sleep\",\"5000\",\"5\"]"));
+	dh_start_fault(&wl.d, "start.spawned", true);
+	wl.fd = mvmt_connect(wl.d.sock);
+	json_object_put(wl_create("sleeper", "sleep", 16, "\"args\":[\"sleep\",\"5000\",\"5\"]"));
 	die_on("compute.vm.start", "{\"id\":\"sleeper\"}");
-	ck_assert(dh_wait_workers(d.dir, 1)); /* spawned, maybe not yet exec'd */
+	ck_assert(dh_wait_workers(wl.d.dir, 1)); /* spawned, maybe not yet exec'd */
 	restart_plain();
-	json_object *s = wait_end("sleeper", 20000);
+	json_object *s = wl_wait_end("sleeper", 20000);
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
 	ck_assert_int_eq(mvmt_int(s, "exit_code"), 5);
 	json_object_put(s);
-	ck_assert(dh_wait_workers(d.dir, 0));
+	ck_assert(dh_wait_workers(wl.d.dir, 0));
 }
 END_TEST
 
@@ -152,16 +151,15 @@ END_TEST
  * StartFailed "start interrupted". */
 START_TEST(test_start_killed_after_spawn_then_worker_lost)
 {
-	DH_NEED_KVM();
-	dh_start_fault(&d, "start.spawned", true);
-	fd = mvmt_connect(d.sock);
-	json_object_put(create_wl("gone", "sleep", 16, "\"args\":[\"sleep\",\"60000\",\"0\"]"));
+	dh_start_fault(&wl.d, "start.spawned", true);
+	wl.fd = mvmt_connect(wl.d.sock);
+	json_object_put(wl_create("gone", "sleep", 16, "\"args\":[\"sleep\",\"60000\",\"0\"]"));
 	die_on("compute.vm.start", "{\"id\":\"gone\"}");
-	ck_assert(dh_wait_workers(d.dir, 1));
-	ck_assert_int_eq(dh_signal_procs(d.dir, "mvm-vmm", SIGKILL), 1);
-	ck_assert(dh_wait_workers(d.dir, 0));
+	ck_assert(dh_wait_workers(wl.d.dir, 1));
+	ck_assert_int_eq(dh_signal_procs(wl.d.dir, "mvm-vmm", SIGKILL), 1);
+	ck_assert(dh_wait_workers(wl.d.dir, 0));
 	restart_plain();
-	json_object *s = status("gone");
+	json_object *s = wl_status("gone");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Failed");
 	ck_assert_str_eq(mvmt_str(s, "cause"), "worker lost while mvmd was down");
 	ck_assert_int_eq(dh_count_transitions_to(s, "StartFailed"), 0);
@@ -173,13 +171,12 @@ END_TEST
  * result file still tells the restarted mvmd how the run ended. */
 START_TEST(test_killed_before_result_written)
 {
-	DH_NEED_KVM();
-	dh_start_fault(&d, "result.read", true);
-	fd = mvmt_connect(d.sock);
-	json_object_put(create_wl("four", "exit", 16, "\"args\":[\"exit\",\"4\"]"));
+	dh_start_fault(&wl.d, "result.read", true);
+	wl.fd = mvmt_connect(wl.d.sock);
+	json_object_put(wl_create("four", "exit", 16, "\"args\":[\"exit\",\"4\"]"));
 	die_on("compute.vm.start", "{\"id\":\"four\"}");
 	restart_plain();
-	json_object *s = status("four");
+	json_object *s = wl_status("four");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
 	ck_assert_int_eq(mvmt_int(s, "exit_code"), 4);
 	ck_assert_int_eq(dh_count_transitions_to(s, "Stopped"), 1);
@@ -191,24 +188,23 @@ END_TEST
  * worker still runs, the restarted mvmd adopts it and can stop it. */
 START_TEST(test_stop_killed_after_stopping)
 {
-	DH_NEED_KVM();
-	dh_start_fault(&d, "stop.stopping-written", true);
-	fd = mvmt_connect(d.sock);
-	json_object_put(create_wl("long", "sleep", 16, "\"args\":[\"sleep\",\"60000\",\"0\"]"));
-	json_object *r = call_id("compute.vm.start", "long", NULL);
+	dh_start_fault(&wl.d, "stop.stopping-written", true);
+	wl.fd = mvmt_connect(wl.d.sock);
+	json_object_put(wl_create("long", "sleep", 16, "\"args\":[\"sleep\",\"60000\",\"0\"]"));
+	json_object *r = wl_call_id("compute.vm.start", "long", NULL);
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
 	json_object_put(r);
 	die_on("compute.vm.stop", "{\"id\":\"long\"}");
 	restart_plain();
-	json_object *s = status("long");
+	json_object *s = wl_status("long");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
 	json_object_put(s);
-	ck_assert_int_eq(dh_count_workers(d.dir), 1);
-	json_object_put(call_id("compute.vm.stop", "long", "\"force\":true"));
-	s = wait_end("long", 10000);
+	ck_assert_int_eq(dh_count_workers(wl.d.dir), 1);
+	json_object_put(wl_call_id("compute.vm.stop", "long", "\"force\":true"));
+	s = wl_wait_end("long", 10000);
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
 	json_object_put(s);
-	ck_assert(dh_wait_workers(d.dir, 0));
+	ck_assert(dh_wait_workers(wl.d.dir, 0));
 }
 END_TEST
 
@@ -218,19 +214,19 @@ static void remove_killed_at(const char *point)
 {
 	char vms[256], tomb[300];
 
-	dh_start_fault(&d, point, true);
-	fd = mvmt_connect(d.sock);
+	dh_start_fault(&wl.d, point, true);
+	wl.fd = mvmt_connect(wl.d.sock);
 	char *id = create_plain("doomed");
 	free(create_plain("keeper"));
 	die_on("compute.vm.remove", "{\"id\":\"doomed\"}");
 
 	/* killed between the steps: the VM's directory is a tombstone */
-	snprintf(vms, sizeof(vms), "%s/vms", d.state);
+	snprintf(vms, sizeof(vms), "%s/vms", wl.d.state);
 	snprintf(tomb, sizeof(tomb), "%s/.%s.removing", vms, id);
 	ck_assert_msg(access(tomb, F_OK) == 0, "no tombstone %s", tomb);
 	restart_plain();
-	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.status", "{\"id\":\"doomed\"}"), NOT_FOUND);
-	json_object *l = mvmt_result(fd, "compute.vm.list", NULL);
+	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.status", "{\"id\":\"doomed\"}"), NOT_FOUND);
+	json_object *l = mvmt_result(wl.fd, "compute.vm.list", NULL);
 	ck_assert_int_eq(json_object_array_length(mvmt_get(l, "vms")), 1);
 	ck_assert_str_eq(mvmt_str(json_object_array_get_idx(mvmt_get(l, "vms"), 0), "name"), "keeper");
 	json_object_put(l);
@@ -258,14 +254,14 @@ static void create_killed_at(const char *point)
 {
 	char vms[256];
 
-	dh_start_fault(&d, point, true);
-	fd = mvmt_connect(d.sock);
+	dh_start_fault(&wl.d, point, true);
+	wl.fd = mvmt_connect(wl.d.sock);
 	die_on("compute.vm.create", "{\"name\":\"half\",\"memory_mib\":16}");
-	snprintf(vms, sizeof(vms), "%s/vms", d.state);
+	snprintf(vms, sizeof(vms), "%s/vms", wl.d.state);
 	ck_assert_int_eq(dh_count_entries(vms, NULL), 1);
 	restart_plain();
 	ck_assert_int_eq(dh_count_entries(vms, NULL), 0);
-	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.status", "{\"id\":\"half\"}"), NOT_FOUND);
+	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.status", "{\"id\":\"half\"}"), NOT_FOUND);
 	free(create_plain("half"));
 }
 
@@ -286,14 +282,14 @@ START_TEST(test_blob_put_killed_before_rename)
 {
 	char blobs[256];
 
-	dh_start_fault(&d, "blob.tmp-written", true);
-	fd = mvmt_connect(d.sock);
+	dh_start_fault(&wl.d, "blob.tmp-written", true);
+	wl.fd = mvmt_connect(wl.d.sock);
 	die_on("compute.blob.put", "{\"data\":\"aGVsbG8K\"}");
-	snprintf(blobs, sizeof(blobs), "%s/blobs/sha256", d.state);
+	snprintf(blobs, sizeof(blobs), "%s/blobs/sha256", wl.d.state);
 	ck_assert_int_eq(dh_count_entries(blobs, is_blob_tmp), 1);
 	restart_plain();
 	ck_assert_int_eq(dh_count_entries(blobs, NULL), 0);
-	json_object *r = mvmt_result(fd, "compute.blob.put", "{\"data\":\"aGVsbG8K\"}");
+	json_object *r = mvmt_result(wl.fd, "compute.blob.put", "{\"data\":\"aGVsbG8K\"}");
 	ck_assert_int_eq(mvmt_int(r, "size"), 6);
 	json_object_put(r);
 }
@@ -316,12 +312,12 @@ START_TEST(test_temp_files_removed_at_start)
 	static const char *const kept[] = { ".state.json.keep", "state.json.0badf00d.tmp", ".state.json.0BADF00D.tmp",
 					    ".console.log.0badf00d.tmp" };
 
-	mvmt_daemon_start(&d, "--kvm-pool", "0", NULL);
-	fd = mvmt_connect(d.sock);
+	mvmt_daemon_start(&wl.d, "--kvm-pool", "0", NULL);
+	wl.fd = mvmt_connect(wl.d.sock);
 	char *id = create_plain("tidy");
-	ck_assert_int_eq(WEXITSTATUS(mvmt_daemon_stop(&d, SIGTERM)), 0);
+	ck_assert_int_eq(WEXITSTATUS(mvmt_daemon_stop(&wl.d, SIGTERM)), 0);
 
-	snprintf(vmdir, sizeof(vmdir), "%s/vms/%s", d.state, id);
+	snprintf(vmdir, sizeof(vmdir), "%s/vms/%s", wl.d.state, id);
 	for (size_t i = 0; i < DH_N(gone); i++) {
 		snprintf(p, sizeof(p), "%s/%s", vmdir, gone[i]);
 		plant(p);
@@ -330,9 +326,9 @@ START_TEST(test_temp_files_removed_at_start)
 		snprintf(p, sizeof(p), "%s/%s", vmdir, kept[i]);
 		plant(p);
 	}
-	snprintf(p, sizeof(p), "%s/.events.seq.a1b2c3d4.tmp", d.state);
+	snprintf(p, sizeof(p), "%s/.events.seq.a1b2c3d4.tmp", wl.d.state);
 	plant(p);
-	snprintf(p, sizeof(p), "%s/.events.seq.keep", d.state);
+	snprintf(p, sizeof(p), "%s/.events.seq.keep", wl.d.state);
 	plant(p);
 
 	restart_plain();
@@ -344,11 +340,11 @@ START_TEST(test_temp_files_removed_at_start)
 		snprintf(p, sizeof(p), "%s/%s", vmdir, kept[i]);
 		ck_assert_msg(access(p, F_OK) == 0, "%s was removed", p);
 	}
-	snprintf(p, sizeof(p), "%s/.events.seq.a1b2c3d4.tmp", d.state);
+	snprintf(p, sizeof(p), "%s/.events.seq.a1b2c3d4.tmp", wl.d.state);
 	ck_assert_msg(access(p, F_OK) < 0, "%s survived the restart", p);
-	snprintf(p, sizeof(p), "%s/.events.seq.keep", d.state);
+	snprintf(p, sizeof(p), "%s/.events.seq.keep", wl.d.state);
 	ck_assert_msg(access(p, F_OK) == 0, "%s was removed", p);
-	json_object *s = status("tidy");
+	json_object *s = wl_status("tidy");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Configured");
 	json_object_put(s);
 	free(id);
@@ -368,8 +364,8 @@ static void ch_double_paths(char *fake_ch, char *fake_kvm, size_t kvm_len, char 
 
 	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
 	ck_assert_msg(realpath(rel, fake_ch), "%s is missing: run make", rel);
-	snprintf(fake_kvm, kvm_len, "%s/fake-kvm", d.dir);
-	snprintf(kernel, kernel_len, "%s/vmlinuz", d.dir);
+	snprintf(fake_kvm, kvm_len, "%s/fake-kvm", wl.d.dir);
+	snprintf(kernel, kernel_len, "%s/vmlinuz", wl.d.dir);
 	plant(fake_kvm);
 	plant(kernel);
 }
@@ -380,15 +376,15 @@ START_TEST(test_ch_start_killed_after_spawn_then_lost)
 
 	ch_double_paths(fake_ch, fake_kvm, sizeof(fake_kvm), kernel, sizeof(kernel));
 	const char *const extra[] = { "--ch-binary", fake_ch, "--kvm-device", fake_kvm, NULL };
-	dh_start_fault_with(&d, "start.spawned", true, extra);
-	fd = mvmt_connect(d.sock);
+	dh_start_fault_with(&wl.d, "start.spawned", true, extra);
+	wl.fd = mvmt_connect(wl.d.sock);
 	snprintf(p, sizeof(p), "{\"name\":\"chl\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", kernel);
-	json_object *r = mvmt_result(fd, "compute.vm.create", p);
+	json_object *r = mvmt_result(wl.fd, "compute.vm.create", p);
 	char *id = strdup(mvmt_str(r, "id"));
 	json_object_put(r);
 	die_on("compute.vm.start", "{\"id\":\"chl\"}");
 
-	char *text = dh_state_file(&d, id);
+	char *text = dh_state_file(&wl.d, id);
 	ck_assert_ptr_nonnull(text);
 	json_object *disk = json_tokener_parse(text);
 	free(text);
@@ -401,13 +397,13 @@ START_TEST(test_ch_start_killed_after_spawn_then_lost)
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	ck_assert(mvmt_wait_process_ended(pid, 10000));
 
-	if (fd >= 0) {
-		close(fd);
-		mvmt_forget_fd(fd);
+	if (wl.fd >= 0) {
+		close(wl.fd);
+		mvmt_forget_fd(wl.fd);
 	}
-	mvmt_daemon_start(&d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
-	fd = mvmt_connect(d.sock);
-	json_object *s = status("chl");
+	mvmt_daemon_start(&wl.d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
+	wl.fd = mvmt_connect(wl.d.sock);
+	json_object *s = wl_status("chl");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Failed");
 	ck_assert_str_eq(mvmt_str(s, "cause"), "cloud-hypervisor ended while mvmd was down");
 	ck_assert_int_eq(dh_count_transitions_to(s, "StartFailed"), 0);
@@ -427,33 +423,33 @@ START_TEST(test_ch_stop_answered_only_once_written)
 
 	ch_double_paths(fake_ch, fake_kvm, sizeof(fake_kvm), kernel, sizeof(kernel));
 	const char *const extra[] = { "--ch-binary", fake_ch, "--kvm-device", fake_kvm, NULL };
-	dh_start_fault_with(&d, "end.written", true, extra);
-	fd = mvmt_connect(d.sock);
+	dh_start_fault_with(&wl.d, "end.written", true, extra);
+	wl.fd = mvmt_connect(wl.d.sock);
 	snprintf(p, sizeof(p), "{\"name\":\"chs\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", kernel);
-	json_object *r = mvmt_result(fd, "compute.vm.create", p);
+	json_object *r = mvmt_result(wl.fd, "compute.vm.create", p);
 	char *id = strdup(mvmt_str(r, "id"));
 	json_object_put(r);
-	r = call_id("compute.vm.start", "chs", NULL);
+	r = wl_call_id("compute.vm.start", "chs", NULL);
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
 	json_object_put(r);
 
-	mvmt_send_line(fd, "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"compute.vm.stop\",\"params\":{\"id\":\"chs\"}}");
-	char *told = mvmt_read_line(fd, 20000);
+	mvmt_send_line(wl.fd, "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"compute.vm.stop\",\"params\":{\"id\":\"chs\"}}");
+	char *told = mvmt_read_line(wl.fd, 20000);
 	ck_assert_msg(told == NULL, "answered before Stopped was written: %.200s", told);
-	ck_assert_int_eq(waitpid(d.pid, &st, 0), d.pid);
+	ck_assert_int_eq(waitpid(wl.d.pid, &st, 0), wl.d.pid);
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "mvmd-fault ended with status %d", st);
-	d.pid = 0;
-	char *was = dh_disk_state(&d, id);
+	wl.d.pid = 0;
+	char *was = dh_disk_state(&wl.d, id);
 	ck_assert_str_eq(was, "Stopped");
 	free(was);
 	free(id);
-	if (fd >= 0) {
-		close(fd);
-		mvmt_forget_fd(fd);
+	if (wl.fd >= 0) {
+		close(wl.fd);
+		mvmt_forget_fd(wl.fd);
 	}
-	mvmt_daemon_start(&d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
-	fd = mvmt_connect(d.sock);
-	json_object *s = status("chs");
+	mvmt_daemon_start(&wl.d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
+	wl.fd = mvmt_connect(wl.d.sock);
+	json_object *s = wl_status("chs");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
 	ck_assert_str_eq(mvmt_str(s, "cause"), "stopped (power button)");
 	json_object_put(s);
@@ -471,63 +467,67 @@ START_TEST(test_ch_start_killed_recording_pid_leaves_no_orphan)
 
 	ch_double_paths(fake_ch, fake_kvm, sizeof(fake_kvm), kernel, sizeof(kernel));
 	const char *const extra[] = { "--ch-binary", fake_ch, "--kvm-device", fake_kvm, NULL };
-	dh_start_fault_with(&d, "store.tmp-written:3", true, extra);
-	fd = mvmt_connect(d.sock);
+	dh_start_fault_with(&wl.d, "store.tmp-written:3", true, extra);
+	wl.fd = mvmt_connect(wl.d.sock);
 	snprintf(p, sizeof(p), "{\"name\":\"cho\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", kernel);
-	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	json_object_put(mvmt_result(wl.fd, "compute.vm.create", p));
 	die_on("compute.vm.start", "{\"id\":\"cho\"}");
 
-	if (fd >= 0) {
-		close(fd);
-		mvmt_forget_fd(fd);
+	if (wl.fd >= 0) {
+		close(wl.fd);
+		mvmt_forget_fd(wl.fd);
 	}
-	mvmt_daemon_start(&d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
-	fd = mvmt_connect(d.sock);
-	json_object *s = status("cho");
+	mvmt_daemon_start(&wl.d, "--ch-binary", fake_ch, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
+	wl.fd = mvmt_connect(wl.d.sock);
+	json_object *s = wl_status("cho");
 	ck_assert_str_eq(mvmt_str(s, "state"), "StartFailed");
 	json_object_put(s);
 	/* comm is cut to 15 bytes: "fake-cloud-hype" */
 	int n = 1;
-	for (int i = 0; i < 1000 && (n = dh_count_procs(d.state, "fake-cloud-hype")) > 0; i++)
+	for (int i = 0; i < 1000 && (n = dh_count_procs(wl.d.state, "fake-cloud-hype")) > 0; i++)
 		usleep(10000);
 	ck_assert_msg(n == 0, "a cloud-hypervisor runs on that no state file names");
 
 	/* and a new start runs exactly one */
-	s = mvmt_result(fd, "compute.vm.start", "{\"id\":\"cho\"}");
+	s = mvmt_result(wl.fd, "compute.vm.start", "{\"id\":\"cho\"}");
 	json_object_put(s);
-	json_object_put(mvmt_wait_state(fd, "cho", "Running"));
-	ck_assert_int_eq(dh_count_procs(d.state, "fake-cloud-hype"), 1);
+	json_object_put(mvmt_wait_state(wl.fd, "cho", "Running"));
+	ck_assert_int_eq(dh_count_procs(wl.d.state, "fake-cloud-hype"), 1);
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("mvmd_crash");
-	TCase *tc = tcase_create("store");
-	SRunner *sr;
-	int failed;
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "store",
+		.timeout = 120,
+		.setup = fault_setup,
+		.teardown = fault_teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_start_killed_after_starting_ignores_old_result),
+			MVMT_TEST(test_remove_killed_after_tombstone),
+			MVMT_TEST(test_remove_killed_half_deleted),
+			MVMT_TEST(test_create_killed_after_mkdir),
+			MVMT_TEST(test_create_killed_before_rename),
+			MVMT_TEST(test_blob_put_killed_before_rename),
+			MVMT_TEST(test_temp_files_removed_at_start),
+			MVMT_TEST(test_ch_start_killed_after_spawn_then_lost),
+			MVMT_TEST(test_ch_stop_answered_only_once_written),
+			MVMT_TEST(test_ch_start_killed_recording_pid_leaves_no_orphan)),
+	},
+	{
+		.name = "kvm",
+		.timeout = 120,
+		.setup = fault_setup,
+		.teardown = fault_teardown,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_start_killed_after_starting_is_no_replay),
+			MVMT_TEST(test_start_killed_after_spawn),
+			MVMT_TEST(test_killed_before_result_written),
+			MVMT_TEST(test_start_killed_after_spawn_then_worker_lost),
+			MVMT_TEST(test_stop_killed_after_stopping)),
+	},
+	{ 0 }
+};
 
-	tcase_add_checked_fixture(tc, fault_setup, fault_teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_start_killed_after_starting_ignores_old_result);
-	tcase_add_test(tc, test_remove_killed_after_tombstone);
-	tcase_add_test(tc, test_remove_killed_half_deleted);
-	tcase_add_test(tc, test_create_killed_after_mkdir);
-	tcase_add_test(tc, test_create_killed_before_rename);
-	tcase_add_test(tc, test_blob_put_killed_before_rename);
-	tcase_add_test(tc, test_temp_files_removed_at_start);
-	tcase_add_test(tc, test_start_killed_after_starting_is_no_replay);
-	tcase_add_test(tc, test_start_killed_after_spawn);
-	tcase_add_test(tc, test_killed_before_result_written);
-	tcase_add_test(tc, test_start_killed_after_spawn_then_worker_lost);
-	tcase_add_test(tc, test_stop_killed_after_stopping);
-	tcase_add_test(tc, test_ch_start_killed_after_spawn_then_lost);
-	tcase_add_test(tc, test_ch_stop_answered_only_once_written);
-	tcase_add_test(tc, test_ch_start_killed_recording_pid_leaves_no_orphan);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "mvmd_crash", .tcases = tcases)

@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 
 #include "durability-helpers.h"
+#include "mvmt-main.h"
 
 #define RESOURCE_LIMIT (-32005)
 #define NOT_FOUND (-32001)
@@ -26,9 +27,9 @@ static char fake_ch[PATH_MAX], kernel[256];
  * the device to check it); the kvm cases skip. */
 static void start_mvmd(void)
 {
-	mvmt_daemon_start(&d, "--kvm-pool", "0", "--ch-binary", fake_ch, "--kvm-device",
+	mvmt_daemon_start(&wl.d, "--kvm-pool", "0", "--ch-binary", fake_ch, "--kvm-device",
 			  mvmt_kvm_skip_reason() ? "/dev/null" : "/dev/kvm", NULL);
-	fd = mvmt_connect(d.sock);
+	wl.fd = mvmt_connect(wl.d.sock);
 }
 
 static void full_setup(void)
@@ -38,29 +39,29 @@ static void full_setup(void)
 
 	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
 	ck_assert_msg(realpath(rel, fake_ch), "%s is missing: run make", rel);
-	mvmt_daemon_init(&d);
-	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
+	mvmt_daemon_init(&wl.d);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", wl.d.dir);
 	FILE *f = fopen(kernel, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("not a kernel: the double only checks it is readable\n", f);
 	fclose(f);
-	ck_assert(mkdir(d.state, 0700) == 0 || errno == EEXIST);
-	ck_assert_msg(mount("tmpfs", d.state, "tmpfs", MS_NOSUID | MS_NODEV, "size=2m,mode=0700") == 0,
-		      "mount tmpfs on %s: %s", d.state, strerror(errno));
+	ck_assert(mkdir(wl.d.state, 0700) == 0 || errno == EEXIST);
+	ck_assert_msg(mount("tmpfs", wl.d.state, "tmpfs", MS_NOSUID | MS_NODEV, "size=2m,mode=0700") == 0,
+		      "mount tmpfs on %s: %s", wl.d.state, strerror(errno));
 	mounted = true;
 	start_mvmd();
 }
 
 static void full_teardown(void)
 {
-	close(fd);
-	mvmt_forget_fd(fd);
-	if (d.pid > 0)
-		mvmt_stop_running_vms(&d); /* workers and doubles outlive mvmd */
-	mvmt_daemon_stop(&d, SIGKILL);
+	close(wl.fd);
+	mvmt_forget_fd(wl.fd);
+	if (wl.d.pid > 0)
+		mvmt_stop_running_vms(&wl.d); /* workers and doubles outlive mvmd */
+	mvmt_daemon_stop(&wl.d, SIGKILL);
 	if (mounted)
-		umount2(d.state, MNT_DETACH);
-	mvmt_daemon_cleanup(&d);
+		umount2(wl.d.state, MNT_DETACH);
+	mvmt_daemon_cleanup(&wl.d);
 }
 
 static char filler[300];
@@ -71,7 +72,7 @@ static void fill_disk(void)
 	static char buf[65536];
 	int ffd;
 
-	snprintf(filler, sizeof(filler), "%s/filler", d.state);
+	snprintf(filler, sizeof(filler), "%s/filler", wl.d.state);
 	ffd = open(filler, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	ck_assert_int_ge(ffd, 0);
 	memset(buf, 'x', sizeof(buf));
@@ -88,9 +89,9 @@ static void free_disk(void)
 
 static void restart(void)
 {
-	close(fd);
-	mvmt_forget_fd(fd);
-	ck_assert_int_eq(WEXITSTATUS(mvmt_daemon_stop(&d, SIGTERM)), 0);
+	close(wl.fd);
+	mvmt_forget_fd(wl.fd);
+	ck_assert_int_eq(WEXITSTATUS(mvmt_daemon_stop(&wl.d, SIGTERM)), 0);
 	start_mvmd();
 }
 
@@ -99,12 +100,12 @@ static void create_ch(const char *name)
 	char p[512];
 
 	snprintf(p, sizeof(p), "{\"name\":\"%s\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", name, kernel);
-	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	json_object_put(mvmt_result(wl.fd, "compute.vm.create", p));
 }
 
 static int count_ch(void)
 {
-	return dh_count_procs(d.dir, "fake-cloud");
+	return dh_count_procs(wl.d.dir, "fake-cloud");
 }
 
 static bool wait_ch(int n)
@@ -116,7 +117,7 @@ static bool wait_ch(int n)
 
 static char *vm_id(const char *name)
 {
-	json_object *s = status(name);
+	json_object *s = wl_status(name);
 	char *id = strdup(mvmt_str(s, "id"));
 	json_object_put(s);
 	return id;
@@ -135,7 +136,7 @@ static void assert_enospc(json_object *r)
 static bool wait_disk_state(const char *id, const char *state)
 {
 	for (int i = 0; i < 1500; i++) {
-		char *s = dh_disk_state(&d, id);
+		char *s = dh_disk_state(&wl.d, id);
 		bool ok = strcmp(s, state) == 0;
 		free(s);
 		if (ok)
@@ -154,30 +155,30 @@ START_TEST(test_start_refused_when_full_ch)
 	char *id = vm_id("web");
 	fill_disk();
 
-	json_object *r = call_id("compute.vm.start", "web", NULL);
+	json_object *r = wl_call_id("compute.vm.start", "web", NULL);
 	assert_enospc(r);
 	ck_assert_str_eq(mvmt_str(r, "error.data.state"), "Configured");
 	json_object_put(r);
 	ck_assert_int_eq(count_ch(), 0);
-	json_object *s = status("web");
+	json_object *s = wl_status("web");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Configured");
 	ck_assert_int_eq(dh_count_transitions_to(s, "Starting"), 0);
 	json_object_put(s);
-	char *disk = dh_disk_state(&d, id);
+	char *disk = dh_disk_state(&wl.d, id);
 	ck_assert_str_eq(disk, "Configured");
 	free(disk);
 
 	free_disk();
-	r = call_id("compute.vm.start", "web", NULL);
+	r = wl_call_id("compute.vm.start", "web", NULL);
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
 	json_object_put(r);
 	ck_assert_int_eq(count_ch(), 1);
 	restart();
-	s = status("web");
+	s = wl_status("web");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
 	json_object_put(s);
 	ck_assert_int_eq(count_ch(), 1);
-	json_object_put(call_id("compute.vm.stop", "web", "\"force\":true"));
+	json_object_put(wl_call_id("compute.vm.stop", "web", "\"force\":true"));
 	ck_assert(wait_ch(0));
 	free(id);
 }
@@ -185,37 +186,36 @@ END_TEST
 
 START_TEST(test_start_refused_when_full)
 {
-	DH_NEED_KVM();
-	json_object_put(create_wl("full", "sleep", 16, "\"args\":[\"sleep\",\"3000\",\"0\"]"));
+	json_object_put(wl_create("full", "sleep", 16, "\"args\":[\"sleep\",\"3000\",\"0\"]"));
 	char *id = vm_id("full");
 	fill_disk();
 
-	json_object *r = call_id("compute.vm.start", "full", NULL);
+	json_object *r = wl_call_id("compute.vm.start", "full", NULL);
 	assert_enospc(r);
 	ck_assert_str_eq(mvmt_str(r, "error.data.state"), "Configured");
 	json_object_put(r);
-	ck_assert_int_eq(dh_count_workers(d.dir), 0);
-	json_object *s = status("full");
+	ck_assert_int_eq(dh_count_workers(wl.d.dir), 0);
+	json_object *s = wl_status("full");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Configured");
 	ck_assert_int_eq(dh_count_transitions_to(s, "Starting"), 0);
 	json_object_put(s);
-	char *disk = dh_disk_state(&d, id);
+	char *disk = dh_disk_state(&wl.d, id);
 	ck_assert_str_eq(disk, "Configured");
 	free(disk);
 
 	/* space back: it starts, and a restarted mvmd owns that one worker */
 	free_disk();
-	r = call_id("compute.vm.start", "full", NULL);
+	r = wl_call_id("compute.vm.start", "full", NULL);
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
 	json_object_put(r);
-	ck_assert_int_eq(dh_count_workers(d.dir), 1);
+	ck_assert_int_eq(dh_count_workers(wl.d.dir), 1);
 	restart();
-	ck_assert_int_eq(dh_count_workers(d.dir), 1);
-	s = wait_end("full", 20000);
+	ck_assert_int_eq(dh_count_workers(wl.d.dir), 1);
+	s = wl_wait_end("full", 20000);
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
 	ck_assert_int_eq(mvmt_int(s, "exit_code"), 0);
 	json_object_put(s);
-	ck_assert(dh_wait_workers(d.dir, 0));
+	ck_assert(dh_wait_workers(wl.d.dir, 0));
 	free(id);
 }
 END_TEST
@@ -225,18 +225,17 @@ END_TEST
  * says otherwise. */
 static char *end_while_full(const char *name)
 {
-	DH_NEED_KVM_NULL();
-	json_object_put(create_wl(name, "sleep", 16, "\"args\":[\"sleep\",\"1500\",\"7\"]"));
+	json_object_put(wl_create(name, "sleep", 16, "\"args\":[\"sleep\",\"1500\",\"7\"]"));
 	char *id = vm_id(name);
-	json_object *r = call_id("compute.vm.start", name, NULL);
+	json_object *r = wl_call_id("compute.vm.start", name, NULL);
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
 	json_object_put(r);
 	fill_disk();
-	json_object *s = wait_end(name, 20000);
+	json_object *s = wl_wait_end(name, 20000);
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
 	ck_assert_int_eq(mvmt_int(s, "exit_code"), 7);
 	json_object_put(s);
-	char *disk = dh_disk_state(&d, id);
+	char *disk = dh_disk_state(&wl.d, id);
 	ck_assert_str_ne(disk, "Stopped");
 	free(disk);
 	return id;
@@ -244,7 +243,7 @@ static char *end_while_full(const char *name)
 
 static void assert_disk_stopped_7(const char *id)
 {
-	char *text = dh_state_file(&d, id);
+	char *text = dh_state_file(&wl.d, id);
 	json_object *doc = json_tokener_parse(text);
 	ck_assert_str_eq(mvmt_str(doc, "runtime.state"), "Stopped");
 	ck_assert_int_eq(mvmt_int(doc, "runtime.exit_code"), 7);
@@ -257,9 +256,6 @@ static void assert_disk_stopped_7(const char *id)
 START_TEST(test_end_written_when_space_returns)
 {
 	char *id = end_while_full("late");
-
-	if (!id)
-		return;
 	free_disk();
 	ck_assert_msg(wait_disk_state(id, "Stopped"), "the end never reached the disk");
 	assert_disk_stopped_7(id);
@@ -271,16 +267,13 @@ END_TEST
 START_TEST(test_end_written_at_sigterm)
 {
 	char *id = end_while_full("term");
-
-	if (!id)
-		return;
 	free_disk();
-	close(fd);
-	mvmt_forget_fd(fd);
-	ck_assert_int_eq(WEXITSTATUS(mvmt_daemon_stop(&d, SIGTERM)), 0);
+	close(wl.fd);
+	mvmt_forget_fd(wl.fd);
+	ck_assert_int_eq(WEXITSTATUS(mvmt_daemon_stop(&wl.d, SIGTERM)), 0);
 	assert_disk_stopped_7(id);
 	start_mvmd();
-	json_object *s = status("term");
+	json_object *s = wl_status("term");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
 	ck_assert_int_eq(mvmt_int(s, "exit_code"), 7);
 	json_object_put(s);
@@ -294,15 +287,15 @@ START_TEST(test_create_when_full)
 {
 	char vms[256];
 
-	snprintf(vms, sizeof(vms), "%s/vms", d.state);
+	snprintf(vms, sizeof(vms), "%s/vms", wl.d.state);
 	fill_disk();
-	json_object *r = mvmt_call(fd, "compute.vm.create", "{\"name\":\"nospace\",\"memory_mib\":16}");
+	json_object *r = mvmt_call(wl.fd, "compute.vm.create", "{\"name\":\"nospace\",\"memory_mib\":16}");
 	assert_enospc(r);
 	json_object_put(r);
 	ck_assert_int_eq(dh_count_entries(vms, NULL), 0);
-	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.status", "{\"id\":\"nospace\"}"), NOT_FOUND);
+	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.status", "{\"id\":\"nospace\"}"), NOT_FOUND);
 	free_disk();
-	r = mvmt_result(fd, "compute.vm.create", "{\"name\":\"nospace\",\"memory_mib\":16}");
+	r = mvmt_result(wl.fd, "compute.vm.create", "{\"name\":\"nospace\",\"memory_mib\":16}");
 	ck_assert_str_eq(mvmt_str(r, "state"), "Configured");
 	json_object_put(r);
 }
@@ -316,14 +309,14 @@ static char *stop_while_full(const char *name)
 {
 	create_ch(name);
 	char *id = vm_id(name);
-	json_object *r = call_id("compute.vm.start", name, NULL);
+	json_object *r = wl_call_id("compute.vm.start", name, NULL);
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
 	json_object_put(r);
 	fill_disk();
-	r = call_id("compute.vm.stop", name, NULL);
+	r = wl_call_id("compute.vm.stop", name, NULL);
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
 	json_object_put(r);
-	char *disk = dh_disk_state(&d, id);
+	char *disk = dh_disk_state(&wl.d, id);
 	ck_assert_str_ne(disk, "Stopped");
 	free(disk);
 	return id;
@@ -336,7 +329,7 @@ START_TEST(test_stop_written_when_space_returns)
 	free_disk();
 	ck_assert_msg(wait_disk_state(id, "Stopped"), "the stop never reached the disk");
 	restart();
-	json_object *s = status("halt");
+	json_object *s = wl_status("halt");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
 	json_object_put(s);
 	free(id);
@@ -348,14 +341,14 @@ START_TEST(test_stop_written_at_sigterm)
 	char *id = stop_while_full("bye");
 
 	free_disk();
-	close(fd);
-	mvmt_forget_fd(fd);
-	ck_assert_int_eq(WEXITSTATUS(mvmt_daemon_stop(&d, SIGTERM)), 0);
-	char *disk = dh_disk_state(&d, id);
+	close(wl.fd);
+	mvmt_forget_fd(wl.fd);
+	ck_assert_int_eq(WEXITSTATUS(mvmt_daemon_stop(&wl.d, SIGTERM)), 0);
+	char *disk = dh_disk_state(&wl.d, id);
 	ck_assert_str_eq(disk, "Stopped");
 	free(disk);
 	start_mvmd();
-	json_object *s = status("bye");
+	json_object *s = wl_status("bye");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
 	json_object_put(s);
 	free(id);
@@ -368,21 +361,21 @@ START_TEST(test_remove_when_full)
 
 	create_ch("r1");
 	create_ch("r2");
-	json_object_put(call_id("compute.vm.start", "r2", NULL));
+	json_object_put(wl_call_id("compute.vm.start", "r2", NULL));
 	fill_disk();
-	json_object *r = call_id("compute.vm.remove", "r1", NULL);
+	json_object *r = wl_call_id("compute.vm.remove", "r1", NULL);
 	ck_assert(json_object_get_boolean(mvmt_get(r, "result.removed")));
 	json_object_put(r);
-	r = call_id("compute.vm.remove", "r2", "\"force\":true");
+	r = wl_call_id("compute.vm.remove", "r2", "\"force\":true");
 	ck_assert(json_object_get_boolean(mvmt_get(r, "result.removed")));
 	json_object_put(r);
 	ck_assert(wait_ch(0));
-	snprintf(vms, sizeof(vms), "%s/vms", d.state);
+	snprintf(vms, sizeof(vms), "%s/vms", wl.d.state);
 	ck_assert_int_eq(dh_count_entries(vms, NULL), 0);
 	free_disk();
 	restart();
-	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.status", "{\"id\":\"r1\"}"), NOT_FOUND);
-	ck_assert_int_eq(mvmt_error_code(fd, "compute.vm.status", "{\"id\":\"r2\"}"), NOT_FOUND);
+	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.status", "{\"id\":\"r1\"}"), NOT_FOUND);
+	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.status", "{\"id\":\"r2\"}"), NOT_FOUND);
 }
 END_TEST
 
@@ -402,16 +395,16 @@ START_TEST(test_blob_put_when_full)
 	for (size_t i = 0; i < n; i++)
 		p[9 + i] = b64[(i * 7 + i / 64) % 64];
 	strcpy(p + 9 + n, "\"}");
-	snprintf(blobs, sizeof(blobs), "%s/blobs/sha256", d.state);
+	snprintf(blobs, sizeof(blobs), "%s/blobs/sha256", wl.d.state);
 
 	fill_disk();
-	json_object *r = mvmt_call(fd, "compute.blob.put", p);
+	json_object *r = mvmt_call(wl.fd, "compute.blob.put", p);
 	assert_enospc(r);
 	json_object_put(r);
 	ck_assert_int_eq(dh_count_entries(blobs, is_blob_tmp), 0);
 	ck_assert_int_eq(dh_count_entries(blobs, NULL), 0);
 	free_disk();
-	r = mvmt_result(fd, "compute.blob.put", p);
+	r = mvmt_result(wl.fd, "compute.blob.put", p);
 	ck_assert_int_eq(mvmt_int(r, "size"), (int64_t)(n / 4 * 3));
 	json_object_put(r);
 	free(p);
@@ -428,32 +421,42 @@ static bool private_mounts(void)
 	return unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0;
 }
 
-int main(void)
+static const char *diskfull_skip_reason(void)
 {
-	if (!private_mounts()) {
-		printf("SKIP: cannot mount a tmpfs here (needs root): %s\n", strerror(errno));
-		return 77;
-	}
-	Suite *s = suite_create("mvmd_diskfull");
-	TCase *tc = tcase_create("full");
-	SRunner *sr;
-	int failed;
+	static char why[160];
 
-	tcase_add_checked_fixture(tc, full_setup, full_teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_start_refused_when_full_ch);
-	tcase_add_test(tc, test_start_refused_when_full);
-	tcase_add_test(tc, test_end_written_when_space_returns);
-	tcase_add_test(tc, test_end_written_at_sigterm);
-	tcase_add_test(tc, test_stop_written_when_space_returns);
-	tcase_add_test(tc, test_stop_written_at_sigterm);
-	tcase_add_test(tc, test_create_when_full);
-	tcase_add_test(tc, test_remove_when_full);
-	tcase_add_test(tc, test_blob_put_when_full);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	if (private_mounts())
+		return NULL;
+	snprintf(why, sizeof(why), "cannot mount a tmpfs here (needs root): %s", strerror(errno));
+	return why;
 }
+
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "full",
+		.timeout = 120,
+		.setup = full_setup,
+		.teardown = full_teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_start_refused_when_full_ch),
+			MVMT_TEST(test_stop_written_when_space_returns),
+			MVMT_TEST(test_stop_written_at_sigterm),
+			MVMT_TEST(test_create_when_full),
+			MVMT_TEST(test_remove_when_full),
+			MVMT_TEST(test_blob_put_when_full)),
+	},
+	{
+		.name = "full-kvm",
+		.timeout = 120,
+		.setup = full_setup,
+		.teardown = full_teardown,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_start_refused_when_full),
+			MVMT_TEST(test_end_written_when_space_returns),
+			MVMT_TEST(test_end_written_at_sigterm)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "mvmd_diskfull", .tcases = tcases, .skip = diskfull_skip_reason)

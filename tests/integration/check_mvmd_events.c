@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mvmt-main.h"
 #include "mvmtest.h"
 
 /* Far below the 30 s a start waits for and the 65 s of a stop with
@@ -33,7 +34,6 @@
 typedef enum { BACKEND_KVM, BACKEND_CH_DOUBLE } backend_t;
 
 static backend_t backend;
-static const char *kvm_skip; /* why the kvm cases skip here, or NULL */
 static mvmt_daemon_t d;
 static int fd;
 static char guests[PATH_MAX], fake_ch[PATH_MAX], fake_kvm[PATH_MAX], kernel[PATH_MAX];
@@ -91,18 +91,8 @@ static void setup(void)
 static void setup_kvm(void)
 {
 	backend = BACKEND_KVM;
-	if (!kvm_skip)
-		setup();
+	setup();
 }
-
-/* Each kvm case says it skips (tests/run counts the lines). */
-#define SKIP_WITHOUT_KVM()                                \
-	do {                                              \
-		if (backend == BACKEND_KVM && kvm_skip) { \
-			printf("SKIP: %s\n", kvm_skip);  \
-			return;                           \
-		}                                         \
-	} while (0)
 
 static void setup_ch(void)
 {
@@ -114,8 +104,6 @@ static void setup_ch(void)
  * cloud-hypervisor outlive mvmd by design. */
 static void teardown(void)
 {
-	if (backend == BACKEND_KVM && kvm_skip)
-		return;
 	if (d.pid > 0) {
 		json_object *r = mvmt_result(fd, "compute.vm.list", NULL);
 		json_object *vms = mvmt_get(r, "vms");
@@ -215,7 +203,6 @@ static void assert_removed_answer(json_object *o, const char *vm)
 
 START_TEST(test_remove_answers_a_waiting_start)
 {
-	SKIP_WITHOUT_KVM();
 	char vm[64], req[256];
 	json_object *a[2];
 
@@ -243,7 +230,6 @@ END_TEST
 
 START_TEST(test_remove_answers_a_waiting_stop)
 {
-	SKIP_WITHOUT_KVM();
 	char vm[64], req[256];
 	json_object *a[2];
 
@@ -276,7 +262,6 @@ END_TEST
  * events (after a restart too) after it. */
 START_TEST(test_removal_event_in_the_ring)
 {
-	SKIP_WITHOUT_KVM();
 	char vm[64];
 
 	snprintf(vm, sizeof(vm), "%s", create_vm("r-tail", NULL, NULL));
@@ -418,7 +403,6 @@ static int end_two_ch(char vm[][64])
 
 START_TEST(test_vm_ends_are_logged)
 {
-	SKIP_WITHOUT_KVM();
 	char vm[4][64];
 	json_object *r;
 	int n = backend == BACKEND_KVM ? end_three_kvm(vm) : end_two_ch(vm);
@@ -455,28 +439,32 @@ START_TEST(test_vm_ends_are_logged)
 }
 END_TEST
 
-static TCase *tcase(const char *name, void (*setup_fn)(void))
-{
-	TCase *tc = tcase_create(name);
-	tcase_add_checked_fixture(tc, setup_fn, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_remove_answers_a_waiting_start);
-	tcase_add_test(tc, test_remove_answers_a_waiting_stop);
-	tcase_add_test(tc, test_removal_event_in_the_ring);
-	tcase_add_test(tc, test_vm_ends_are_logged);
-	return tc;
-}
+/* Each case runs once on each backend. */
+static const mvmt_test_t cases[] = {
+	MVMT_TEST(test_remove_answers_a_waiting_start),
+	MVMT_TEST(test_remove_answers_a_waiting_stop),
+	MVMT_TEST(test_removal_event_in_the_ring),
+	MVMT_TEST(test_vm_ends_are_logged),
+	{ 0 }
+};
 
-int main(void)
-{
-	Suite *s = suite_create("mvmd-events");
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "kvm",
+		.timeout = 120,
+		.setup = setup_kvm,
+		.teardown = teardown,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = cases,
+	},
+	{
+		.name = "ch-double",
+		.timeout = 120,
+		.setup = setup_ch,
+		.teardown = teardown,
+		.tests = cases,
+	},
+	{ 0 }
+};
 
-	kvm_skip = mvmt_kvm_skip_reason();
-	suite_add_tcase(s, tcase("kvm", setup_kvm));
-	suite_add_tcase(s, tcase("ch-double", setup_ch));
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "mvmd-events", .tcases = tcases)

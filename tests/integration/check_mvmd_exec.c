@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "mvmtest.h"
+#include "mvmt-main.h"
 
 static mvmt_daemon_t d;
 static int fd;
@@ -142,8 +143,6 @@ static ssize_t read_reply(int c, char *buf, size_t cap)
 
 START_TEST(test_echo_args_stdin_exit_codes_stderr)
 {
-	if (!mvmt_have_kvm())
-		return;
 	start_vm("ex", NULL, "mvm-guest: ready");
 	/* stdin "abc\n" in base64 */
 	json_object *r = exec_ok("ex", "[\"mvm.echo\",\"hello\",\"wide world\"]", "\"stdin\":\"YWJjCg==\"");
@@ -192,8 +191,6 @@ END_TEST
 
 START_TEST(test_output_cap_timeout_and_state)
 {
-	if (!mvmt_have_kvm())
-		return;
 	/* not Running: -32002 */
 	json_object_put(mvmt_result(fd, "compute.vm.create", "{\"name\":\"idle\",\"memory_mib\":16}"));
 	json_object *r = exec_on(fd, "idle", "[\"mvm.echo\"]", NULL);
@@ -242,8 +239,6 @@ END_TEST
 
 START_TEST(test_raw_hybrid_vsock)
 {
-	if (!mvmt_have_kvm())
-		return;
 	const char *id = start_vm("raw", NULL, "mvm-guest: ready");
 	char buf[256];
 	int64_t t0 = now_ms();
@@ -320,8 +315,6 @@ static int worker_rss_kib(const char *name)
 
 START_TEST(test_backpressure_host_never_reads)
 {
-	if (!mvmt_have_kvm())
-		return;
 	const char *id = start_vm("bp", NULL, "mvm-guest: ready");
 	int rss0 = worker_rss_kib("bp");
 	char buf[64];
@@ -359,8 +352,6 @@ END_TEST
 
 START_TEST(test_many_sequential_and_concurrent)
 {
-	if (!mvmt_have_kvm())
-		return;
 	start_vm("many", NULL, "mvm-guest: ready");
 	start_vm("other", NULL, "mvm-guest: ready");
 	for (int i = 0; i < 100; i++) {
@@ -401,8 +392,6 @@ END_TEST
 
 START_TEST(test_exec_after_mvmd_kill9)
 {
-	if (!mvmt_have_kvm())
-		return;
 	start_vm("ad", NULL, "mvm-guest: ready");
 	json_object *r = exec_ok("ad", "[\"mvm.echo\",\"before\"]", NULL);
 	json_object_put(r);
@@ -425,8 +414,6 @@ END_TEST
  * the same module exec'd by hash in an idle VM runs there. */
 START_TEST(test_workload_vm_busy_and_wasm_by_hash)
 {
-	if (!mvmt_have_kvm())
-		return;
 	char rel[256], abs[4096], p[8192];
 	const char *b = getenv("MVM_BUILD_DIR");
 	snprintf(rel, sizeof(rel), "%s/wasm-programs/wl-sleep.wasm", b && *b ? b : "build");
@@ -484,8 +471,6 @@ static size_t heap_free(const char *vm)
 
 START_TEST(test_wasm_by_hash_args_env_stdin_codes)
 {
-	if (!mvmt_have_kvm())
-		return;
 	char h[128], argv[512];
 	put_program("wl-exectest.wasm", h, sizeof(h));
 	start_vm("wx", NULL, "mvm-guest: ready");
@@ -526,8 +511,6 @@ END_TEST
 
 START_TEST(test_wasm_by_hash_trap_timeout_missing_big)
 {
-	if (!mvmt_have_kvm())
-		return;
 	char trap[128], spin[128], ok[128], argv[512], p[4200];
 	put_program("wl-trap.wasm", trap, sizeof(trap));
 	put_program("wl-spin.wasm", spin, sizeof(spin));
@@ -596,8 +579,6 @@ END_TEST
 /* Twenty in a row: every instance freed, the guest's heap as before. */
 START_TEST(test_wasm_by_hash_twenty_no_leak)
 {
-	if (!mvmt_have_kvm())
-		return;
 	char h[128], argv[512], want[64];
 	put_program("wl-exectest.wasm", h, sizeof(h));
 	start_vm("wl20", NULL, "mvm-guest: ready");
@@ -616,40 +597,25 @@ START_TEST(test_wasm_by_hash_twenty_no_leak)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("mvmd-exec");
-	TCase *tc = tcase_create("exec");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_echo_args_stdin_exit_codes_stderr);
-	tcase_add_test(tc, test_output_cap_timeout_and_state);
-	tcase_add_test(tc, test_raw_hybrid_vsock);
-	tcase_add_test(tc, test_backpressure_host_never_reads);
-	tcase_add_test(tc, test_many_sequential_and_concurrent);
-	tcase_add_test(tc, test_exec_after_mvmd_kill9);
-	tcase_add_test(tc, test_workload_vm_busy_and_wasm_by_hash);
-	tcase_add_test(tc, test_wasm_by_hash_args_env_stdin_codes);
-	tcase_add_test(tc, test_wasm_by_hash_trap_timeout_missing_big);
-	tcase_add_test(tc, test_wasm_by_hash_twenty_no_leak);
-	suite_add_tcase(s, tc);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "exec",
+		.timeout = 60,
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_echo_args_stdin_exit_codes_stderr),
+			MVMT_TEST(test_output_cap_timeout_and_state),
+			MVMT_TEST(test_raw_hybrid_vsock),
+			MVMT_TEST(test_backpressure_host_never_reads),
+			MVMT_TEST(test_many_sequential_and_concurrent),
+			MVMT_TEST(test_exec_after_mvmd_kill9),
+			MVMT_TEST(test_workload_vm_busy_and_wasm_by_hash),
+			MVMT_TEST(test_wasm_by_hash_args_env_stdin_codes),
+			MVMT_TEST(test_wasm_by_hash_trap_timeout_missing_big),
+			MVMT_TEST(test_wasm_by_hash_twenty_no_leak)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	const char *why = mvmt_kvm_skip_reason();
-	if (why) {
-		printf("SKIP: %s\n", why);
-		return 77;
-	}
-	if (!mvmt_have_kvm()) {
-		printf("skip: no usable /dev/kvm\n");
-		return 77;
-	}
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "mvmd-exec", .tcases = tcases, .skip = mvmt_kvm_skip_reason)

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include "durability-helpers.h"
+#include "mvmt-main.h"
 
 #define RESOURCE_LIMIT (-32005)
 #define MAX_CLIENTS 200
@@ -27,20 +28,20 @@ static void fds_setup(void)
 
 	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
 	ck_assert_msg(realpath(rel, real), "%s is missing: run make", rel);
-	mvmt_daemon_init(&d);
+	mvmt_daemon_init(&wl.d);
 	/* The double reads its knobs from <its path>.env (it gets no
 	 * environment): this suite's own link to it, under its own name. */
-	snprintf(fake_ch, sizeof(fake_ch), "%s/fake-cloud-hypervisor", d.dir);
+	snprintf(fake_ch, sizeof(fake_ch), "%s/fake-cloud-hypervisor", wl.d.dir);
 	ck_assert_int_eq(symlink(real, fake_ch), 0);
-	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", wl.d.dir);
 	FILE *f = fopen(kernel, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("not a kernel: the double only checks it is readable\n", f);
 	fclose(f);
 	/* The ch backend opens the KVM device only to check it. */
-	mvmt_daemon_start(&d, "--kvm-pool", "0", "--ch-binary", fake_ch, "--kvm-device",
+	mvmt_daemon_start(&wl.d, "--kvm-pool", "0", "--ch-binary", fake_ch, "--kvm-device",
 			  mvmt_kvm_skip_reason() ? "/dev/null" : "/dev/kvm", NULL);
-	fd = mvmt_connect(d.sock);
+	wl.fd = mvmt_connect(wl.d.sock);
 	n_clients = 0;
 }
 
@@ -58,12 +59,12 @@ static void fds_teardown(void)
 	close_clients();
 	/* Room again for the teardown's own requests. */
 	struct rlimit rl = { 4096, 4096 };
-	if (d.pid > 0)
-		prlimit(d.pid, RLIMIT_NOFILE, &rl, NULL);
-	close(fd);
-	mvmt_forget_fd(fd);
-	if (d.pid > 0) {
-		int c = mvmt_connect(d.sock);
+	if (wl.d.pid > 0)
+		prlimit(wl.d.pid, RLIMIT_NOFILE, &rl, NULL);
+	close(wl.fd);
+	mvmt_forget_fd(wl.fd);
+	if (wl.d.pid > 0) {
+		int c = mvmt_connect(wl.d.sock);
 		json_object *r = mvmt_result(c, "compute.vm.list", NULL);
 		json_object *vms = mvmt_get(r, "vms");
 		for (size_t i = 0; i < json_object_array_length(vms); i++) {
@@ -75,7 +76,7 @@ static void fds_teardown(void)
 		close(c);
 		mvmt_forget_fd(c);
 	}
-	mvmt_daemon_cleanup(&d);
+	mvmt_daemon_cleanup(&wl.d);
 }
 
 /* mvmd's open fds numbered below limit: it can open no more once that is
@@ -87,7 +88,7 @@ static int fds_below(rlim_t limit)
 	struct dirent *de;
 	int n = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)d.pid);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)wl.d.pid);
 	dd = opendir(path);
 	ck_assert_ptr_nonnull(dd);
 	while ((de = readdir(dd)))
@@ -101,7 +102,7 @@ static bool exhausted(void)
 {
 	struct rlimit rl;
 
-	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, NULL, &rl), 0);
+	ck_assert_int_eq(prlimit(wl.d.pid, RLIMIT_NOFILE, NULL, &rl), 0);
 	return (rlim_t)fds_below(rl.rlim_cur) >= rl.rlim_cur;
 }
 
@@ -109,11 +110,11 @@ static bool exhausted(void)
 static void limit_fds(int spare)
 {
 	struct rlimit rl;
-	int used = mvmt_count_fds(d.pid);
+	int used = mvmt_count_fds(wl.d.pid);
 
 	ck_assert_int_gt(used, 0);
 	rl.rlim_cur = rl.rlim_max = (rlim_t)(used + spare);
-	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+	ck_assert_int_eq(prlimit(wl.d.pid, RLIMIT_NOFILE, &rl, NULL), 0);
 }
 
 /* Connect clients until mvmd holds every fd it may (the rest wait in the
@@ -121,7 +122,7 @@ static void limit_fds(int spare)
 static void exhaust_with_clients(void)
 {
 	while (n_clients < MAX_CLIENTS && !exhausted()) {
-		clients[n_clients++] = mvmt_connect(d.sock);
+		clients[n_clients++] = mvmt_connect(wl.d.sock);
 		for (int i = 0; i < 50 && !exhausted(); i++)
 			usleep(2000);
 	}
@@ -134,7 +135,7 @@ static void ensure_exhausted(void)
 {
 	for (int i = 0; i < 200 && !exhausted(); i++) {
 		if (n_clients < MAX_CLIENTS)
-			clients[n_clients++] = mvmt_connect(d.sock);
+			clients[n_clients++] = mvmt_connect(wl.d.sock);
 		usleep(20000);
 	}
 	ck_assert(exhausted());
@@ -153,13 +154,13 @@ static void create_ch(const char *name)
 	char p[512];
 
 	snprintf(p, sizeof(p), "{\"name\":\"%s\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", name, kernel);
-	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	json_object_put(mvmt_result(wl.fd, "compute.vm.create", p));
 }
 
 static bool wait_fds_below(int n)
 {
 	for (int i = 0; i < 1000; i++) {
-		if (mvmt_count_fds(d.pid) < n)
+		if (mvmt_count_fds(wl.d.pid) < n)
 			return true;
 		usleep(10000);
 	}
@@ -178,44 +179,44 @@ START_TEST(test_clients_use_every_fd)
 	exhaust_with_clients();
 
 	ensure_exhausted();
-	json_object *r = mvmt_call(fd, "compute.vm.create", "{\"name\":\"late\",\"memory_mib\":16}");
+	json_object *r = mvmt_call(wl.fd, "compute.vm.create", "{\"name\":\"late\",\"memory_mib\":16}");
 	assert_emfile(r);
 	json_object_put(r);
-	snprintf(vms, sizeof(vms), "%s/vms", d.state);
+	snprintf(vms, sizeof(vms), "%s/vms", wl.d.state);
 	ck_assert_int_eq(dh_count_entries(vms, NULL), 1);
 
 	ensure_exhausted();
-	r = call_id("compute.vm.start", "early", NULL);
+	r = wl_call_id("compute.vm.start", "early", NULL);
 	assert_emfile(r);
 	ck_assert_str_eq(mvmt_str(r, "error.data.state"), "Configured");
 	json_object_put(r);
-	ck_assert_int_eq(dh_count_procs(d.dir, "fake-cloud"), 0);
+	ck_assert_int_eq(dh_count_procs(wl.d.dir, "fake-cloud"), 0);
 
 	ensure_exhausted();
-	r = mvmt_call(fd, "compute.blob.put", "{\"data\":\"aGVsbG8K\"}");
+	r = mvmt_call(wl.fd, "compute.blob.put", "{\"data\":\"aGVsbG8K\"}");
 	assert_emfile(r);
 	json_object_put(r);
-	snprintf(blobs, sizeof(blobs), "%s/blobs/sha256", d.state);
+	snprintf(blobs, sizeof(blobs), "%s/blobs/sha256", wl.d.state);
 	ck_assert_int_eq(dh_count_entries(blobs, NULL), 0);
 
-	r = status("early");
+	r = wl_status("early");
 	ck_assert_str_eq(mvmt_str(r, "state"), "Configured");
 	json_object_put(r);
-	json_object_put(mvmt_result(fd, "compute.vm.list", NULL));
+	json_object_put(mvmt_result(wl.fd, "compute.vm.list", NULL));
 
-	int used = mvmt_count_fds(d.pid);
+	int used = mvmt_count_fds(wl.d.pid);
 	close_clients();
 	ck_assert(wait_fds_below(used - 10));
-	json_object_put(mvmt_result(fd, "compute.vm.create", "{\"name\":\"late\",\"memory_mib\":16}"));
-	r = call_id("compute.vm.start", "early", NULL);
+	json_object_put(mvmt_result(wl.fd, "compute.vm.create", "{\"name\":\"late\",\"memory_mib\":16}"));
+	r = wl_call_id("compute.vm.start", "early", NULL);
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
 	json_object_put(r);
-	json_object_put(mvmt_result(fd, "compute.blob.put", "{\"data\":\"aGVsbG8K\"}"));
-	int c = mvmt_connect(d.sock);
+	json_object_put(mvmt_result(wl.fd, "compute.blob.put", "{\"data\":\"aGVsbG8K\"}"));
+	int c = mvmt_connect(wl.d.sock);
 	json_object_put(mvmt_result(c, "compute.node.info", NULL));
 	close(c);
 	mvmt_forget_fd(c);
-	ck_assert_int_eq(kill(d.pid, 0), 0);
+	ck_assert_int_eq(kill(wl.d.pid, 0), 0);
 }
 END_TEST
 
@@ -234,7 +235,7 @@ START_TEST(test_running_vms_use_every_fd)
 	limit_fds(40);
 	for (int i = 0; i < 40; i++) {
 		snprintf(name, sizeof(name), "vm%d", i);
-		r = call_id("compute.vm.start", name, NULL);
+		r = wl_call_id("compute.vm.start", name, NULL);
 		if (!mvmt_get(r, "result"))
 			break;
 		running++;
@@ -247,22 +248,22 @@ START_TEST(test_running_vms_use_every_fd)
 	ck_assert_str_eq(mvmt_str(r, "error.data.errno"), "EMFILE");
 	ck_assert(strlen(mvmt_str(r, "error.data.reason")) > 0);
 	json_object_put(r);
-	json_object *s = status(name);
+	json_object *s = wl_status(name);
 	ck_assert(strcmp(mvmt_str(s, "state"), "Configured") == 0 || strcmp(mvmt_str(s, "state"), "StartFailed") == 0);
 	json_object_put(s);
-	ck_assert_int_eq(dh_count_procs(d.dir, "fake-cloud"), running);
+	ck_assert_int_eq(dh_count_procs(wl.d.dir, "fake-cloud"), running);
 
 	/* stop them: the failed one starts */
 	for (int i = 0; i < running; i++) {
 		char other[32];
 		snprintf(other, sizeof(other), "vm%d", i);
-		json_object_put(call_id("compute.vm.stop", other, "\"force\":true"));
+		json_object_put(wl_call_id("compute.vm.stop", other, "\"force\":true"));
 	}
-	r = call_id("compute.vm.start", name, NULL);
+	r = wl_call_id("compute.vm.start", name, NULL);
 	ck_assert_msg(mvmt_get(r, "result") != NULL, "start after the stops: %s", json_object_to_json_string(r));
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
 	json_object_put(r);
-	ck_assert_int_eq(kill(d.pid, 0), 0);
+	ck_assert_int_eq(kill(wl.d.pid, 0), 0);
 }
 END_TEST
 
@@ -321,32 +322,32 @@ START_TEST(test_create_finds_no_fd)
 	char knobs[PATH_MAX + 64], gate[300], reqs[512], line[256];
 	struct rlimit rl, old;
 
-	snprintf(gate, sizeof(gate), "%s/ping-gate", d.dir);
+	snprintf(gate, sizeof(gate), "%s/ping-gate", wl.d.dir);
 	snprintf(knobs, sizeof(knobs), "%s.env", fake_ch);
 	FILE *f = fopen(knobs, "w");
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "MVM_FAKE_CH_PING_GATE=%s\n", gate);
 	fclose(f);
 	create_ch("starved");
-	json_object *s = status("starved");
-	snprintf(reqs, sizeof(reqs), "%s/vms/%s/fake-ch.requests", d.state, mvmt_str(s, "id"));
+	json_object *s = wl_status("starved");
+	snprintf(reqs, sizeof(reqs), "%s/vms/%s/fake-ch.requests", wl.d.state, mvmt_str(s, "id"));
 	json_object_put(s);
 	snprintf(line, sizeof(line),
 		 "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"compute.vm.start\",\"params\":{\"id\":\"starved\"}}");
-	mvmt_send_line(fd, line);
+	mvmt_send_line(wl.fd, line);
 	for (int i = 0; i < 1000 && !(slurp(reqs) && strstr(slurp(reqs), "GET /api/v1/vmm.ping")); i++)
 		usleep(10000);
 	ck_assert_msg(slurp(reqs) && strstr(slurp(reqs), "GET /api/v1/vmm.ping"), "no ping reached the double");
 
-	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, NULL, &old), 0);
+	ck_assert_int_eq(prlimit(wl.d.pid, RLIMIT_NOFILE, NULL, &old), 0);
 	rl = old;
-	rl.rlim_cur = (rlim_t)lowest_free_fd(d.pid);
-	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+	rl.rlim_cur = (rlim_t)lowest_free_fd(wl.d.pid);
+	ck_assert_int_eq(prlimit(wl.d.pid, RLIMIT_NOFILE, &rl, NULL), 0);
 	f = fopen(gate, "w");
 	ck_assert_ptr_nonnull(f);
 	fclose(f);
 
-	char *answer = mvmt_read_line(fd, 20000);
+	char *answer = mvmt_read_line(wl.fd, 20000);
 	ck_assert_msg(answer, "no answer to the start");
 	json_object *r = json_tokener_parse(answer);
 	free(answer);
@@ -359,30 +360,26 @@ START_TEST(test_create_finds_no_fd)
 	const char *got = slurp(reqs);
 	ck_assert_msg(got && !strstr(got, "vm.create"), "%s", got);
 
-	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &old, NULL), 0);
-	s = mvmt_wait_state(fd, "starved", "StartFailed");
+	ck_assert_int_eq(prlimit(wl.d.pid, RLIMIT_NOFILE, &old, NULL), 0);
+	s = mvmt_wait_state(wl.fd, "starved", "StartFailed");
 	ck_assert_msg(strstr(mvmt_str(s, "cause"), "out of file descriptors"), "%s", mvmt_str(s, "cause"));
 	json_object_put(s);
-	ck_assert_int_eq(dh_count_procs(d.dir, "fake-cloud"), 0);
+	ck_assert_int_eq(dh_count_procs(wl.d.dir, "fake-cloud"), 0);
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("mvmd_fds");
-	TCase *tc = tcase_create("emfile");
-	SRunner *sr;
-	int failed;
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "emfile",
+		.timeout = 120,
+		.setup = fds_setup,
+		.teardown = fds_teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_clients_use_every_fd),
+			MVMT_TEST(test_running_vms_use_every_fd),
+			MVMT_TEST(test_create_finds_no_fd)),
+	},
+	{ 0 }
+};
 
-	tcase_add_checked_fixture(tc, fds_setup, fds_teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_clients_use_every_fd);
-	tcase_add_test(tc, test_running_vms_use_every_fd);
-	tcase_add_test(tc, test_create_finds_no_fd);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "mvmd_fds", .tcases = tcases)

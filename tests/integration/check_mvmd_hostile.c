@@ -18,9 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mvmt-events.h"
 #include "mvmtest.h"
 #include "wasm-build.h"
 #include "wasm/wasi.h"
+#include "mvmt-main.h"
 
 /* Function indices: the two imports, then _start, then the extra ones. */
 enum { FN_EXIT = 0, FN_WRITE = 1, FN_START = 2, FN_EXTRA = 3 };
@@ -409,26 +411,14 @@ static pid_t start_mod(const struct hmod *m, const char *vm, int memory_mib, int
 	return pid;
 }
 
-static bool is_end(const char *s)
-{
-	return !strcmp(s, "Stopped") || !strcmp(s, "Failed") || !strcmp(s, "StartFailed");
-}
-
 /* Wait for the VM's end state (generous: a loaded machine); its status.
  * Its worker must be gone too: none is left behind. */
 static json_object *wait_end(const char *vm, pid_t pid)
 {
-	json_object *s = NULL;
-	for (int i = 0; i < 6000; i++) {
-		s = mvmt_status(fd, vm);
-		if (is_end(mvmt_str(s, "state")))
-			break;
-		json_object_put(s);
-		s = NULL;
-		usleep(10000);
-	}
-	ck_assert_msg(s != NULL, "%s never ended", vm);
-	ck_assert_msg(pid <= 0 || mvmt_wait_process_ended(pid, 20000), "%s: worker %d left behind", vm, (int)pid);
+	json_object *s = mvmt_wait_final(fd, vm, MVMT_EVENT_TIMEOUT_MS);
+
+	ck_assert_msg(pid <= 0 || mvmt_wait_process_ended(pid, MVMT_EVENT_TIMEOUT_MS), "%s: worker %d left behind", vm,
+		      (int)pid);
 	return s;
 }
 
@@ -528,31 +518,29 @@ START_TEST(test_endless_flood)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("mvmd-hostile");
-	TCase *host = tcase_create("modules");
-	tcase_add_checked_fixture(host, tmp_setup, tmp_teardown);
-	tcase_set_timeout(host, 120);
-	tcase_add_test(host, test_modules_under_mvm_wasm);
-	suite_add_tcase(s, host);
-	const char *why = mvmt_kvm_skip_reason();
-	if (why) {
-		printf("SKIP: %s (the micro-VM cases)\n", why);
-	} else {
-		TCase *tc = tcase_create("mvmd");
-		tcase_add_checked_fixture(tc, vm_setup, vm_teardown);
-		tcase_set_timeout(tc, 180);
-		tcase_add_test(tc, test_exit_codes_at_the_edges);
-		tcase_add_test(tc, test_memory_bombs);
-		tcase_add_test(tc, test_100k_functions);
-		tcase_add_test(tc, test_endless_recursion);
-		tcase_add_test(tc, test_endless_flood);
-		suite_add_tcase(s, tc);
-	}
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "modules",
+		.timeout = 120,
+		.setup = tmp_setup,
+		.teardown = tmp_teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_modules_under_mvm_wasm)),
+	},
+	{
+		.name = "mvmd",
+		.timeout = 180,
+		.setup = vm_setup,
+		.teardown = vm_teardown,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_exit_codes_at_the_edges),
+			MVMT_TEST(test_memory_bombs),
+			MVMT_TEST(test_100k_functions),
+			MVMT_TEST(test_endless_recursion),
+			MVMT_TEST(test_endless_flood)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "mvmd-hostile", .tcases = tcases)

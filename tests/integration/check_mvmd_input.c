@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mvmtest.h"
+#include "mvmt-main.h"
 
 static mvmt_daemon_t d;
 static int fd;
@@ -143,24 +144,18 @@ START_TEST(test_events_tail_limit_zero_follows_without_backlog)
 }
 END_TEST
 
-static Suite *input_suite(void)
-{
-	Suite *s = suite_create("mvmd_input");
-	TCase *tc = tcase_create("input");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_duplicate_members_refused);
-	tcase_add_test(tc, test_lone_surrogates_refused);
-	tcase_add_test(tc, test_events_tail_limit_zero_follows_without_backlog);
-	suite_add_tcase(s, tc);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "input",
+		.timeout = 60,
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_duplicate_members_refused),
+			MVMT_TEST(test_lone_surrogates_refused),
+			MVMT_TEST(test_events_tail_limit_zero_follows_without_backlog)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	SRunner *sr = srunner_create(input_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "mvmd_input", .tcases = tcases)

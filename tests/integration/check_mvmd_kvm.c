@@ -20,6 +20,7 @@
 
 #include "kvm/worker.h"
 #include "mvmtest.h"
+#include "mvmt-main.h"
 
 static mvmt_daemon_t d;
 static int fd;
@@ -109,7 +110,7 @@ START_TEST(test_lifecycle_and_restart_from_stopped)
 	json_object_put(r);
 	/* Stopped once the guest can no longer run and its result is in;
 	 * the worker then tears its VM down and is reaped moments later. */
-	for (int i = 0; i < 200 && access(proc, F_OK) == 0; i++)
+	for (int i = 0; i < 6000 && access(proc, F_OK) == 0; i++) /* 60 s */
 		usleep(10000);
 	ck_assert_int_eq(access(proc, F_OK), -1); /* reaped */
 	/* stop while Stopped: invalid state */
@@ -477,33 +478,30 @@ START_TEST(test_without_kvm)
 }
 END_TEST
 
-int main(void)
-{
-	const char *why = mvmt_kvm_skip_reason();
-	if (why) {
-		printf("SKIP: %s\n", why);
-		return 77;
-	}
-	if (!mvmt_have_kvm()) {
-		printf("SKIP: /dev/kvm is not available: the kvm backend cannot be tested here\n");
-		return 77;
-	}
-	Suite *s = suite_create("mvmd-kvm");
-	TCase *tc = tcase_create("kvm");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_lifecycle_and_restart_from_stopped);
-	tcase_add_test(tc, test_console_two_clients_and_log);
-	tcase_add_test(tc, test_hostile_guests);
-	tcase_add_test(tc, test_fifty_concurrent);
-	tcase_add_test(tc, test_kill9_readopt);
-	tcase_add_test(tc, test_readopt_without_recorded_pid);
-	tcase_add_test(tc, test_worker_sandbox);
-	tcase_add_test(tc, test_without_kvm);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "kvm",
+		.timeout = 120,
+		.setup = setup,
+		.teardown = teardown,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_lifecycle_and_restart_from_stopped),
+			MVMT_TEST(test_console_two_clients_and_log),
+			MVMT_TEST(test_hostile_guests),
+			MVMT_TEST(test_fifty_concurrent),
+			MVMT_TEST(test_kill9_readopt),
+			MVMT_TEST(test_readopt_without_recorded_pid),
+			MVMT_TEST(test_worker_sandbox)),
+	},
+	{
+		/* mvmd without a usable /dev/kvm: runs everywhere. */
+		.name = "no-kvm",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_without_kvm)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "mvmd-kvm", .tcases = tcases)

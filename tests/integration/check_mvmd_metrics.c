@@ -6,7 +6,8 @@
  * their latency, a workload's non-zero exit as a failure class, and a
  * pool that pauses after failures, counted and logged, then resumes.
  */
-#include "workload-helpers.h"
+#include "workload-daemon.h"
+#include "mvmt-main.h"
 
 /* The value of the sample whose name and labels are exactly `series`
  * ("name{a=\"b\"}" or "name"); -1 when there is none. */
@@ -25,9 +26,9 @@ static double metric(const char *text, const char *series)
  * 10 s while it fills. */
 static void setup_pool2(void)
 {
-	mvmt_daemon_init(&d);
-	mvmt_daemon_start(&d, "--kvm-pool", "2", NULL);
-	fd = mvmt_connect(d.sock);
+	mvmt_daemon_init(&wl.d);
+	mvmt_daemon_start(&wl.d, "--kvm-pool", "2", NULL);
+	wl.fd = mvmt_connect(wl.d.sock);
 }
 
 static char *metrics_text(int c)
@@ -42,20 +43,20 @@ static char *metrics_text(int c)
 
 START_TEST(test_kvm_starts_counted)
 {
-	mvmt_wait_pool_settled(fd);
-	json_object_put(create_wl("m-hello", "hello", 16, NULL));
-	json_object_put(call_id("compute.vm.start", "m-hello", NULL));
-	json_object *st = wait_end("m-hello", 10000);
+	mvmt_wait_pool_settled(wl.fd);
+	json_object_put(wl_create("m-hello", "hello", 16, NULL));
+	json_object_put(wl_call_id("compute.vm.start", "m-hello", NULL));
+	json_object *st = wl_wait_end("m-hello", 10000);
 	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
 	json_object_put(st);
-	json_object_put(create_wl("m-exit", "exit", 16, "\"args\":[\"exit\",\"3\"]"));
-	json_object_put(call_id("compute.vm.start", "m-exit", NULL));
-	st = wait_end("m-exit", 10000);
+	json_object_put(wl_create("m-exit", "exit", 16, "\"args\":[\"exit\",\"3\"]"));
+	json_object_put(wl_call_id("compute.vm.start", "m-exit", NULL));
+	st = wl_wait_end("m-exit", 10000);
 	ck_assert_int_eq(mvmt_int(st, "exit_code"), 3);
 	json_object_put(st);
 
-	json_object *info = mvmt_result(fd, "compute.node.info", NULL);
-	char *t = metrics_text(fd);
+	json_object *info = mvmt_result(wl.fd, "compute.node.info", NULL);
+	char *t = metrics_text(wl.fd);
 	/* The pool's own counters, as compute.node.info shows them. */
 	ck_assert_int_eq((long long)metric(t, "mvmd_kvm_pool_hits_total"), mvmt_int(info, "backends.kvm.pool.hits"));
 	ck_assert_int_eq((long long)metric(t, "mvmd_kvm_pool_misses_total"), mvmt_int(info, "backends.kvm.pool.misses"));
@@ -115,27 +116,17 @@ START_TEST(test_pool_pause_counted_and_logged)
 }
 END_TEST
 
-int main(void)
-{
-	const char *why = mvmt_kvm_skip_reason();
-	if (why) {
-		printf("SKIP: %s\n", why);
-		return 77;
-	}
-	if (!mvmt_have_kvm()) {
-		printf("SKIP: /dev/kvm is not available: no kvm micro-VMs here\n");
-		return 77;
-	}
-	Suite *s = suite_create("mvmd-metrics");
-	TCase *tc = tcase_create("kvm");
-	tcase_add_checked_fixture(tc, setup_pool2, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_kvm_starts_counted);
-	tcase_add_test(tc, test_pool_pause_counted_and_logged);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "kvm",
+		.timeout = 120,
+		.setup = setup_pool2,
+		.teardown = wl_teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_kvm_starts_counted),
+			MVMT_TEST(test_pool_pause_counted_and_logged)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "mvmd-metrics", .tcases = tcases, .skip = mvmt_kvm_skip_reason)

@@ -6,12 +6,13 @@
  * cannot be primed, idle workers killed from outside or left behind by a
  * dying mvmd, failures that pause the pool, and its options.
  */
-#include "workload-helpers.h"
+#include "workload-daemon.h"
+#include "mvmt-main.h"
 
 static long long pool_num(const char *key)
 {
 	char path[64];
-	json_object *r = mvmt_result(fd, "compute.node.info", NULL);
+	json_object *r = mvmt_result(wl.fd, "compute.node.info", NULL);
 	snprintf(path, sizeof(path), "backends.kvm.pool.%s", key);
 	long long v = mvmt_int(r, path);
 	json_object_put(r);
@@ -48,15 +49,15 @@ START_TEST(test_pool_serves_starts)
 {
 	/* A full pool: the start takes a warm worker, the workload runs as
 	 * from a cold one (output, exit code, sandbox), the pool refills. */
-	mvmt_wait_pool_settled(fd);
+	mvmt_wait_pool_settled(wl.fd);
 	long long size = pool_num("size"), hits = pool_num("hits");
 	ck_assert_int_eq(size, 4);
 	ck_assert_int_eq(pool_num("ready"), size);
 	pid_t idle[16];
-	size_t nidle = vmm_children(d.pid, idle, 16);
+	size_t nidle = vmm_children(wl.d.pid, idle, 16);
 	ck_assert_uint_eq(nidle, (size_t)size);
-	json_object_put(create_wl("from-pool", "hello", 16, "\"args\":[\"hello\",\"pool\"]"));
-	json_object *r = call_id("compute.vm.start", "from-pool", NULL);
+	json_object_put(wl_create("from-pool", "hello", 16, "\"args\":[\"hello\",\"pool\"]"));
+	json_object *r = wl_call_id("compute.vm.start", "from-pool", NULL);
 	pid_t pid = (pid_t)mvmt_int(r, "result.pid");
 	json_object_put(r);
 	/* The VM's worker is one of the idle ones, not a new process. */
@@ -64,15 +65,15 @@ START_TEST(test_pool_serves_starts)
 	for (size_t i = 0; i < nidle; i++)
 		was_idle |= idle[i] == pid;
 	ck_assert_msg(was_idle, "pid %d was not an idle pool worker", (int)pid);
-	json_object *st = wait_end("from-pool", 10000);
+	json_object *st = wl_wait_end("from-pool", 10000);
 	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
 	ck_assert_int_eq(mvmt_int(st, "exit_code"), 0);
 	json_object_put(st);
-	char *l = logs("from-pool");
-	assert_contains(l, "argv[1] = pool\n");
+	char *l = wl_logs("from-pool");
+	wl_assert_contains(l, "argv[1] = pool\n");
 	free(l);
 	ck_assert_int_eq(pool_num("hits"), hits + 1);
-	mvmt_wait_pool_settled(fd);
+	mvmt_wait_pool_settled(wl.fd);
 	ck_assert_int_eq(pool_num("ready"), size);
 	ck_assert_int_eq(pool_num("failures"), 0);
 }
@@ -81,7 +82,7 @@ END_TEST
 static char *pool_str(const char *key)
 {
 	char path[64];
-	json_object *r = mvmt_result(fd, "compute.node.info", NULL);
+	json_object *r = mvmt_result(wl.fd, "compute.node.info", NULL);
 	snprintf(path, sizeof(path), "backends.kvm.pool.%s", key);
 	json_object *v = mvmt_get(r, path);
 	char *s = v ? strdup(json_object_get_string(v)) : NULL;
@@ -103,9 +104,9 @@ START_TEST(test_pool_primes_the_last_module)
 	 * the next hello start takes one of those and still gets its own
 	 * arguments and environment; another module is served by an
 	 * unprimed worker and then becomes the one primed. */
-	char *hello = put_prog("hello");
+	char *hello = wl_put_prog("hello");
 	json_object *pi;
-	json_object *st = run_wl("p-1", "hello", 16, NULL);
+	json_object *st = wl_run("p-1", "hello", 16, NULL);
 	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
 	json_object_put(st);
 	char *prime = pool_str("prime");
@@ -113,35 +114,35 @@ START_TEST(test_pool_primes_the_last_module)
 	free(prime);
 	wait_primed(2);
 	long long primed_hits = pool_num("primed_hits"), hits = pool_num("hits");
-	st = run_wl("p-2", "hello", 16, "\"args\":[\"hello\",\"primed\"],\"env\":{\"WHO\":\"p-2\"}");
+	st = wl_run("p-2", "hello", 16, "\"args\":[\"hello\",\"primed\"],\"env\":{\"WHO\":\"p-2\"}");
 	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
 	ck_assert_int_eq(mvmt_int(st, "exit_code"), 0);
 	json_object_put(st);
 	ck_assert_int_eq(pool_num("primed_hits"), primed_hits + 1);
-	char *l = logs("p-2");
-	assert_contains(l, "argv[1] = primed\n");
-	assert_contains(l, "env WHO=p-2\n");
+	char *l = wl_logs("p-2");
+	wl_assert_contains(l, "argv[1] = primed\n");
+	wl_assert_contains(l, "env WHO=p-2\n");
 	free(l);
 	/* another module: an unprimed worker (a hit, not a primed one) */
-	mvmt_wait_pool_settled(fd);
+	mvmt_wait_pool_settled(wl.fd);
 	hits = pool_num("hits");
 	primed_hits = pool_num("primed_hits");
-	st = run_wl("p-3", "exit", 16, "\"args\":[\"exit\",\"7\"]");
+	st = wl_run("p-3", "exit", 16, "\"args\":[\"exit\",\"7\"]");
 	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
 	ck_assert_int_eq(mvmt_int(st, "exit_code"), 7);
 	json_object_put(st);
-	pi = mvmt_result(fd, "compute.node.info", NULL);
+	pi = mvmt_result(wl.fd, "compute.node.info", NULL);
 	ck_assert_msg(mvmt_int(pi, "backends.kvm.pool.hits") == hits + 1, "not a hit: %s",
 		      json_object_to_json_string(mvmt_get(pi, "backends.kvm.pool")));
 	json_object_put(pi);
 	ck_assert_int_eq(pool_num("primed_hits"), primed_hits);
-	char *exitmod = put_prog("exit");
+	char *exitmod = wl_put_prog("exit");
 	prime = pool_str("prime");
 	ck_assert_str_eq(prime, exitmod);
 	free(prime);
 	/* the hello-primed workers are replaced by exit-primed ones */
 	wait_primed(2);
-	mvmt_wait_pool_settled(fd);
+	mvmt_wait_pool_settled(wl.fd);
 	ck_assert_int_eq(pool_num("failures"), 0);
 	free(hello);
 	free(exitmod);
@@ -154,14 +155,14 @@ START_TEST(test_pool_does_not_reprime_a_bad_module)
 	 * them; a primed worker whose guest cannot compile its module ends
 	 * before it is ready again (a failure), and that module is not
 	 * primed again: the pool settles full of unprimed workers. */
-	mvmt_wait_pool_settled(fd);
-	json_object *r = mvmt_result(fd, "compute.blob.put", "{\"data\":\"bm90IGEgd2FzbSBtb2R1bGUK\"}");
+	mvmt_wait_pool_settled(wl.fd);
+	json_object *r = mvmt_result(wl.fd, "compute.blob.put", "{\"data\":\"bm90IGEgd2FzbSBtb2R1bGUK\"}");
 	char p[512], *hash = strdup(mvmt_str(r, "hash"));
 	json_object_put(r);
 	snprintf(p, sizeof(p), "{\"name\":\"bad\",\"memory_mib\":16,\"workload\":{\"hash\":\"%s\"}}", hash);
-	json_object_put(mvmt_result(fd, "compute.vm.create", p));
-	json_object_put(call_id("compute.vm.start", "bad", NULL));
-	json_object *st = wait_end("bad", 10000);
+	json_object_put(mvmt_result(wl.fd, "compute.vm.create", p));
+	json_object_put(wl_call_id("compute.vm.start", "bad", NULL));
+	json_object *st = wl_wait_end("bad", 10000);
 	ck_assert_str_eq(mvmt_str(st, "state"), "Failed");
 	json_object_put(st);
 	char *prime = pool_str("prime");
@@ -171,12 +172,12 @@ START_TEST(test_pool_does_not_reprime_a_bad_module)
 		usleep(10000);
 	ck_assert_int_ge(pool_num("failures"), 1);
 	char *err = pool_str("last_error");
-	assert_contains(err, "exited with status");
+	wl_assert_contains(err, "exited with status");
 	free(err);
-	mvmt_wait_pool_settled(fd);
+	mvmt_wait_pool_settled(wl.fd);
 	long long failures = pool_num("failures");
 	usleep(500000);
-	mvmt_wait_pool_settled(fd);
+	mvmt_wait_pool_settled(wl.fd);
 	ck_assert_int_eq(pool_num("failures"), failures);
 	/* at most the workers primed at once before the first one failed */
 	ck_assert_int_le(failures, (pool_num("size") + 1) / 2);
@@ -210,21 +211,21 @@ START_TEST(test_pool_keeps_its_size)
 	/* 32 MiB while the pool holds 16 MiB workers: a cold start (a miss)
 	 * that leaves the pool as it was, full of 16 MiB workers; so is the
 	 * next one. A 16 MiB start is still a hit. */
-	mvmt_wait_pool_settled(fd);
+	mvmt_wait_pool_settled(wl.fd);
 	long long hits = pool_num("hits"), misses = pool_num("misses"), size = pool_num("size");
 	ck_assert_int_eq(pool_num("memory_mib"), 16);
 	for (int i = 0; i < 2; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "big-%d", i);
-		json_object *st = run_wl(name, "hello", 32, NULL);
+		json_object *st = wl_run(name, "hello", 32, NULL);
 		ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
 		json_object_put(st);
-		json_object *b = mvmt_status(fd, name);
+		json_object *b = mvmt_status(wl.fd, name);
 		ck_assert_int_eq(mvmt_int(b, "memory_mib"), 32);
 		json_object_put(b);
 		ck_assert_int_eq(pool_num("misses"), misses + 1 + i);
 		ck_assert_int_eq(pool_num("memory_mib"), 16);
-		mvmt_wait_pool_settled(fd);
+		mvmt_wait_pool_settled(wl.fd);
 		ck_assert_int_eq(pool_num("ready"), size);
 		ck_assert_int_eq(pool_num("hits"), hits);
 	}
@@ -235,14 +236,14 @@ START_TEST(test_pool_keeps_its_size)
 	for (int t = 0; t < 1000 && !(n == (size_t)size && sized == n); t++) {
 		if (t)
 			usleep(10000);
-		n = vmm_children(d.pid, idle, 16);
+		n = vmm_children(wl.d.pid, idle, 16);
 		sized = 0;
 		for (size_t i = 0; i < n; i++)
 			sized += cmdline_has(idle[i], "--memory-mib=16");
 	}
 	ck_assert_uint_eq(n, (size_t)size);
 	ck_assert_uint_eq(sized, n);
-	json_object *st = run_wl("small", "hello", 16, NULL);
+	json_object *st = wl_run("small", "hello", 16, NULL);
 	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
 	json_object_put(st);
 	ck_assert_int_eq(pool_num("hits"), hits + 1);
@@ -254,16 +255,16 @@ START_TEST(test_pool_worker_killed_while_idle)
 {
 	/* An idle worker killed from outside is reaped and replaced; it was
 	 * ready, so that is no failure; starts keep working. */
-	mvmt_wait_pool_settled(fd);
+	mvmt_wait_pool_settled(wl.fd);
 	pid_t idle[16];
-	size_t n = vmm_children(d.pid, idle, 16);
+	size_t n = vmm_children(wl.d.pid, idle, 16);
 	ck_assert_uint_ge(n, 2);
 	kill(idle[0], SIGKILL);
 	kill(idle[1], SIGKILL);
-	json_object *st = run_wl("after-kill", "hello", 16, NULL);
+	json_object *st = wl_run("after-kill", "hello", 16, NULL);
 	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
 	json_object_put(st);
-	mvmt_wait_pool_settled(fd);
+	mvmt_wait_pool_settled(wl.fd);
 	ck_assert_int_eq(pool_num("ready"), pool_num("size"));
 	ck_assert_int_eq(pool_num("failures"), 0);
 	/* no zombies left behind: soon every child is a live pool worker
@@ -271,7 +272,7 @@ START_TEST(test_pool_worker_killed_while_idle)
 	pid_t now[16];
 	size_t zombies = 0;
 	for (int i = 0; i < 300; i++) {
-		n = vmm_children(d.pid, now, 16);
+		n = vmm_children(wl.d.pid, now, 16);
 		zombies = 0;
 		for (size_t j = 0; j < n; j++) {
 			char path[64], state = 0;
@@ -296,21 +297,21 @@ START_TEST(test_pool_leaves_with_mvmd)
 	/* Idle workers are mvmd's, not VMs: when mvmd goes (SIGTERM or
 	 * kill -9) they go too, by themselves (EOF on their pool socket). */
 	for (int sig = SIGTERM; sig; sig = sig == SIGTERM ? SIGKILL : 0) {
-		mvmt_wait_pool_settled(fd);
+		mvmt_wait_pool_settled(wl.fd);
 		pid_t idle[16];
-		size_t n = vmm_children(d.pid, idle, 16);
+		size_t n = vmm_children(wl.d.pid, idle, 16);
 		ck_assert_uint_eq(n, 4);
-		close(fd);
-		mvmt_forget_fd(fd);
-		mvmt_daemon_stop(&d, sig);
+		close(wl.fd);
+		mvmt_forget_fd(wl.fd);
+		mvmt_daemon_stop(&wl.d, sig);
 		for (size_t i = 0; i < n; i++) {
 			int k = 0;
 			while (kill(idle[i], 0) == 0 && k++ < 500)
 				usleep(10000);
 			ck_assert_msg(kill(idle[i], 0) < 0, "idle worker %d outlived mvmd (signal %d)", (int)idle[i], sig);
 		}
-		mvmt_daemon_start(&d, NULL);
-		fd = mvmt_connect(d.sock);
+		mvmt_daemon_start(&wl.d, NULL);
+		wl.fd = mvmt_connect(wl.d.sock);
 	}
 }
 END_TEST
@@ -334,7 +335,7 @@ START_TEST(test_pool_failures_pause_it)
 	}
 	ck_assert_int_ge(mvmt_int(r, "backends.kvm.pool.failures"), 3);
 	ck_assert_int_eq(mvmt_int(r, "backends.kvm.pool.ready"), 0);
-	assert_contains(mvmt_str(r, "backends.kvm.pool.last_error"), "not ready within 1 ms");
+	wl_assert_contains(mvmt_str(r, "backends.kvm.pool.last_error"), "not ready within 1 ms");
 	long long failures = mvmt_int(r, "backends.kvm.pool.failures");
 	json_object_put(r);
 	/* paused: nothing new is tried for a while, and nothing is left */
@@ -397,33 +398,23 @@ START_TEST(test_pool_options)
 }
 END_TEST
 
-int main(void)
-{
-	const char *why = mvmt_kvm_skip_reason();
-	if (why) {
-		printf("SKIP: %s\n", why);
-		return 77;
-	}
-	if (!mvmt_have_kvm()) {
-		printf("SKIP: /dev/kvm is not available: no warm workers here\n");
-		return 77;
-	}
-	Suite *s = suite_create("mvmd-pool");
-	TCase *tc = tcase_create("pool");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_pool_serves_starts);
-	tcase_add_test(tc, test_pool_keeps_its_size);
-	tcase_add_test(tc, test_pool_primes_the_last_module);
-	tcase_add_test(tc, test_pool_does_not_reprime_a_bad_module);
-	tcase_add_test(tc, test_pool_worker_killed_while_idle);
-	tcase_add_test(tc, test_pool_leaves_with_mvmd);
-	tcase_add_test(tc, test_pool_options);
-	tcase_add_test(tc, test_pool_failures_pause_it);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "pool",
+		.timeout = 120,
+		.setup = wl_setup,
+		.teardown = wl_teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_pool_serves_starts),
+			MVMT_TEST(test_pool_keeps_its_size),
+			MVMT_TEST(test_pool_primes_the_last_module),
+			MVMT_TEST(test_pool_does_not_reprime_a_bad_module),
+			MVMT_TEST(test_pool_worker_killed_while_idle),
+			MVMT_TEST(test_pool_leaves_with_mvmd),
+			MVMT_TEST(test_pool_options),
+			MVMT_TEST(test_pool_failures_pause_it)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "mvmd-pool", .tcases = tcases, .skip = mvmt_kvm_skip_reason)

@@ -15,7 +15,8 @@
 #include <grp.h>
 
 #include "util/macro.h"
-#include "workload-helpers.h"
+#include "workload-daemon.h"
+#include "mvmt-main.h"
 
 /* Distinct per run, so nothing left from another run can match. */
 static char arg_secret[64], env_secret[64], env_key[64];
@@ -117,9 +118,9 @@ static pid_t start_and_scan(const char *name, int mem)
 	snprintf(extra, sizeof(extra),
 		 "\"args\":[\"sleep\",\"60000\",\"0\",\"--password=%s\"],\"env\":{\"%s\":\"%s\"}",
 		 arg_secret, env_key, env_secret);
-	json_object_put(create_wl(name, "sleep", mem, extra));
-	char *hash = put_prog("sleep"); /* the same bytes: the same hash */
-	json_object *r = call_id("compute.vm.start", name, NULL);
+	json_object_put(wl_create(name, "sleep", mem, extra));
+	char *hash = wl_put_prog("sleep"); /* the same bytes: the same hash */
+	json_object *r = wl_call_id("compute.vm.start", name, NULL);
 	ck_assert_msg(mvmt_get(r, "result") != NULL, "start failed: %s", json_object_to_json_string(r));
 	pid_t pid = (pid_t)mvmt_int(r, "result.pid");
 	json_object_put(r);
@@ -129,7 +130,7 @@ static pid_t start_and_scan(const char *name, int mem)
 	for (int i = 0; i < 3000 && !seen; i++) {
 		if (i)
 			usleep(10000);
-		char *l = logs(name);
+		char *l = wl_logs(name);
 		seen = strstr(l, "sleeping 60000 ms") != NULL;
 		free(l);
 	}
@@ -156,7 +157,7 @@ static pid_t start_and_scan(const char *name, int mem)
 static long long pool_num(const char *key)
 {
 	char path[64];
-	json_object *r = mvmt_result(fd, "compute.node.info", NULL);
+	json_object *r = mvmt_result(wl.fd, "compute.node.info", NULL);
 	snprintf(path, sizeof(path), "backends.kvm.pool.%s", key);
 	long long v = mvmt_int(r, path);
 	json_object_put(r);
@@ -165,9 +166,9 @@ static long long pool_num(const char *key)
 
 static void setup_no_pool(void)
 {
-	mvmt_daemon_init(&d);
-	mvmt_daemon_start(&d, "--kvm-pool", "0", NULL);
-	fd = mvmt_connect(d.sock);
+	mvmt_daemon_init(&wl.d);
+	mvmt_daemon_start(&wl.d, "--kvm-pool", "0", NULL);
+	wl.fd = mvmt_connect(wl.d.sock);
 }
 
 START_TEST(test_cold_start_pool_off)
@@ -179,7 +180,7 @@ END_TEST
 START_TEST(test_cold_start_size_not_pooled)
 {
 	/* The pool holds 16 MiB workers: a 32 MiB VM is spawned cold. */
-	mvmt_wait_pool_settled(fd);
+	mvmt_wait_pool_settled(wl.fd);
 	long long misses = pool_num("misses"), hits = pool_num("hits");
 	start_and_scan("cold-32", 32);
 	ck_assert_int_eq(pool_num("misses"), misses + 1);
@@ -189,7 +190,7 @@ END_TEST
 
 START_TEST(test_start_from_pool)
 {
-	mvmt_wait_pool_settled(fd);
+	mvmt_wait_pool_settled(wl.fd);
 	long long hits = pool_num("hits");
 	start_and_scan("warm-16", 16);
 	ck_assert_int_eq(pool_num("hits"), hits + 1);
@@ -217,11 +218,11 @@ static int create_with(size_t member, const char *v)
 	char *q;
 	ck_assert_int_ge(asprintf(&q, "{\"memory_mib\":16,\"workload\":{\"hash\":\"%s\",%s%s%s}}", h0, open_[member], v,
 				  close_[member]), 0);
-	json_object *r = mvmt_call(fd, "compute.vm.create", q);
+	json_object *r = mvmt_call(wl.fd, "compute.vm.create", q);
 	int code = mvmt_get(r, "result") ? 0 : (int)mvmt_int(r, "error.code");
 	if (code) {
-		assert_contains(mvmt_str(r, "error.data.param"), "workload");
-		assert_contains(json_object_to_json_string(r), "4096 bytes");
+		wl_assert_contains(mvmt_str(r, "error.data.param"), "workload");
+		wl_assert_contains(json_object_to_json_string(r), "4096 bytes");
 	}
 	json_object_put(r);
 	free(q);
@@ -256,7 +257,7 @@ START_TEST(test_string_caps_count_bytes)
 	ck_assert_int_eq(create_with(0, ascii), 0);
 	free(ascii);
 	created++;
-	json_object *r = mvmt_result(fd, "compute.vm.list", NULL);
+	json_object *r = mvmt_result(wl.fd, "compute.vm.list", NULL);
 	ck_assert_uint_eq(json_object_array_length(mvmt_get(r, "vms")), created);
 	json_object_put(r);
 }
@@ -269,7 +270,7 @@ static int exec_with(bool env, const char *v)
 	char *q;
 	ck_assert_int_ge(asprintf(&q, env ? "{\"id\":\"nope\",\"argv\":[\"x\"],\"env\":{\"K\":\"%s\"}}"
 					  : "{\"id\":\"nope\",\"argv\":[\"%s\"]}", v), 0);
-	int code = mvmt_error_code(fd, "compute.vm.exec", q);
+	int code = mvmt_error_code(wl.fd, "compute.vm.exec", q);
 	free(q);
 	return code;
 }
@@ -292,33 +293,36 @@ START_TEST(test_exec_string_caps_count_bytes)
 }
 END_TEST
 
-int main(void)
-{
-	const char *why = mvmt_kvm_skip_reason();
-	Suite *s = suite_create("mvmd-secrets");
-	TCase *caps = tcase_create("caps");
-	tcase_add_checked_fixture(caps, setup, teardown);
-	tcase_set_timeout(caps, 120);
-	tcase_add_test(caps, test_string_caps_count_bytes);
-	tcase_add_test(caps, test_exec_string_caps_count_bytes);
-	suite_add_tcase(s, caps);
-	if (why) {
-		printf("SKIP: %s: the cases that run VMs need it\n", why);
-	} else {
-		TCase *off = tcase_create("pool-off"), *on = tcase_create("pool-on");
-		tcase_add_checked_fixture(off, setup_no_pool, teardown);
-		tcase_add_checked_fixture(on, setup, teardown);
-		tcase_set_timeout(off, 120);
-		tcase_set_timeout(on, 120);
-		tcase_add_test(off, test_cold_start_pool_off);
-		tcase_add_test(on, test_cold_start_size_not_pooled);
-		tcase_add_test(on, test_start_from_pool);
-		suite_add_tcase(s, off);
-		suite_add_tcase(s, on);
-	}
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "caps",
+		.timeout = 120,
+		.setup = wl_setup,
+		.teardown = wl_teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_string_caps_count_bytes),
+			MVMT_TEST(test_exec_string_caps_count_bytes)),
+	},
+	{
+		.name = "pool-off",
+		.timeout = 120,
+		.setup = setup_no_pool,
+		.teardown = wl_teardown,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_cold_start_pool_off)),
+	},
+	{
+		.name = "pool-on",
+		.timeout = 120,
+		.setup = wl_setup,
+		.teardown = wl_teardown,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_cold_start_size_not_pooled),
+			MVMT_TEST(test_start_from_pool)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "mvmd-secrets", .tcases = tcases)

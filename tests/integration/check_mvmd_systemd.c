@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "mvmtest.h"
+#include "mvmt-main.h"
 
 static mvmt_daemon_t d;
 
@@ -58,9 +59,8 @@ START_TEST(test_fd_limit_raised)
 
 	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	if (rl.rlim_max <= 1024) {
-		printf("SKIP: the hard fd limit is %lu: nothing to raise\n", (unsigned long)rl.rlim_max);
-		fflush(stdout);
-		return;
+		snprintf(line, sizeof(line), "the hard fd limit is %lu: nothing to raise", (unsigned long)rl.rlim_max);
+		MVMT_SKIP(line);
 	}
 	rl.rlim_cur = 1024; /* mvmd inherits 1024 / hard */
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
@@ -170,11 +170,8 @@ END_TEST
 START_TEST(test_socket_activation)
 {
 	const char *act = "/usr/bin/systemd-socket-activate";
-	if (access(act, X_OK) != 0) {
-		printf("SKIP: %s not installed\n", act);
-		fflush(stdout);
-		return;
-	}
+	if (access(act, X_OK) != 0)
+		MVMT_SKIP("/usr/bin/systemd-socket-activate is not installed");
 	pid_t pid = fork();
 	if (pid == 0) {
 		int fd = open(d.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -274,23 +271,22 @@ START_TEST(test_sd_notify)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("mvmd-systemd");
-	TCase *tc = tcase_create("service");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_socket_mode_default);
-	tcase_add_test(tc, test_socket_group);
-	tcase_add_test(tc, test_fd_limit_raised);
-	tcase_add_test(tc, test_command_line);
-	tcase_add_test(tc, test_one_daemon_per_state_dir);
-	tcase_add_test(tc, test_socket_activation);
-	tcase_add_test(tc, test_sd_notify);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "service",
+		.timeout = 60,
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_socket_mode_default),
+			MVMT_TEST(test_socket_group),
+			MVMT_TEST(test_fd_limit_raised),
+			MVMT_TEST(test_command_line),
+			MVMT_TEST(test_one_daemon_per_state_dir),
+			MVMT_TEST(test_socket_activation),
+			MVMT_TEST(test_sd_notify)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "mvmd-systemd", .tcases = tcases)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "rpc.h"
 #include "util/macro.h"
+#include "mvmt-main.h"
 
 #define HELD_MAX 64
 
@@ -306,20 +307,18 @@ START_TEST(unwritable_result)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("rpc_lifetime");
-	TCase *tc = tcase_create("lifetime");
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, call_outlives_connection_and_server);
-	tcase_add_test(tc, pending_cap_stops_reading);
-	tcase_add_test(tc, handler_closes_its_connection_mid_batch);
-	tcase_add_test(tc, slow_follower_closed_from_the_loop);
-	tcase_add_test(tc, unwritable_result);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "lifetime",
+		.timeout = 30,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(call_outlives_connection_and_server),
+			MVMT_TEST(pending_cap_stops_reading),
+			MVMT_TEST(handler_closes_its_connection_mid_batch),
+			MVMT_TEST(slow_follower_closed_from_the_loop),
+			MVMT_TEST(unwritable_result)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "rpc_lifetime", .tcases = tcases)

@@ -9,30 +9,31 @@
  */
 #include <errno.h>
 #include "rpc-test-server.h"
+#include "mvmt-main.h"
 
-static test_server_t srv;
+static rts_server_t srv;
 static rpc_limits_t limits;
 
 static const char get_data[] = "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1}\n";
 
 static void start(void (*tweak)(rpc_limits_t *l))
 {
-	test_limits(&limits);
+	rts_limits(&limits);
 	limits.idle_timeout_usec = limits.line_timeout_usec = limits.send_timeout_usec = 0;
 	tweak(&limits);
-	server_start(&srv, &limits);
+	rts_start(&srv, &limits);
 }
 
-static void served(client_t *c)
+static void served(rts_client_t *c)
 {
-	json_object *r = client_call(c, get_data);
-	ck_assert_msg(jget(r, "result") != NULL, "%s", json_object_to_json_string(r));
+	json_object *r = rts_call(c, get_data);
+	ck_assert_msg(rts_get(r, "result") != NULL, "%s", json_object_to_json_string(r));
 	json_object_put(r);
 }
 
 /* Waits (up to the client's 20 s receive timeout) for the server to end
  * the connection, discarding lines; true on a clean end of file. */
-static bool client_wait_eof(client_t *c, int *ret_errno)
+static bool client_wait_eof(rts_client_t *c, int *ret_errno)
 {
 	char buf[65536];
 	for (;;) {
@@ -46,17 +47,17 @@ static bool client_wait_eof(client_t *c, int *ret_errno)
 
 /* Connects until the server takes the client instead of refusing it
  * (the -32005 line), for up to 20 s. */
-static void connect_until_served(client_t *c)
+static void connect_until_served(rts_client_t *c)
 {
 	for (int i = 0; i < 400; i++) {
-		client_open(c, srv.path);
-		client_send(c, get_data);
-		json_object *r = client_read_json(c);
-		bool ok = jget(r, "result") != NULL;
+		rts_open(c, srv.path);
+		rts_send(c, get_data);
+		json_object *r = rts_read_json(c);
+		bool ok = rts_get(r, "result") != NULL;
 		json_object_put(r);
 		if (ok)
 			return;
-		client_close(c);
+		rts_close(c);
 		usleep(50 * 1000);
 	}
 	ck_abort_msg("never served: the slots stay taken");
@@ -69,32 +70,32 @@ static void idle_300ms(rpc_limits_t *l)
 
 START_TEST(idle_timeout_spares_work_in_progress)
 {
-	client_t sub, busy, idle;
+	rts_client_t sub, busy, idle;
 	int err;
 
 	start(idle_300ms);
-	client_open(&sub, srv.path);
-	json_object *r = client_call(&sub, "{\"jsonrpc\":\"2.0\",\"method\":\"subscribe\",\"params\":{\"count\":0},\"id\":1}\n");
+	rts_open(&sub, srv.path);
+	json_object *r = rts_call(&sub, "{\"jsonrpc\":\"2.0\",\"method\":\"subscribe\",\"params\":{\"count\":0},\"id\":1}\n");
 	json_object_put(r);
-	client_open(&busy, srv.path);
-	client_send(&busy, "{\"jsonrpc\":\"2.0\",\"method\":\"slow\",\"params\":{\"ms\":1500},\"id\":1}\n");
-	client_open(&idle, srv.path);
+	rts_open(&busy, srv.path);
+	rts_send(&busy, "{\"jsonrpc\":\"2.0\",\"method\":\"slow\",\"params\":{\"ms\":1500},\"id\":1}\n");
+	rts_open(&idle, srv.path);
 	served(&idle);
 
 	/* The idle client is let go ... */
 	ck_assert_msg(client_wait_eof(&idle, &err), "idle connection not closed cleanly: %s", strerror(err));
 	/* ... the one with a call in progress (five times the timeout) gets
 	 * its answer, and the subscriber, as idle as the idle one, stays. */
-	r = client_read_json(&busy);
-	ck_assert_msg(json_object_get_boolean(jget(r, "result.slept")), "%s", json_object_to_json_string(r));
+	r = rts_read_json(&busy);
+	ck_assert_msg(json_object_get_boolean(rts_get(r, "result.slept")), "%s", json_object_to_json_string(r));
 	json_object_put(r);
-	json_object *s = stats(&sub);
-	ck_assert_int_ge(jint(s, "dropped"), 1);
+	json_object *s = rts_stats(&sub);
+	ck_assert_int_ge(rts_int(s, "dropped"), 1);
 	json_object_put(s);
-	client_close(&idle);
-	client_close(&busy);
-	client_close(&sub);
-	server_stop(&srv);
+	rts_close(&idle);
+	rts_close(&busy);
+	rts_close(&sub);
+	rts_stop(&srv);
 }
 END_TEST
 
@@ -106,42 +107,42 @@ static void line_300ms_2_clients(rpc_limits_t *l)
 
 START_TEST(partial_lines_do_not_hold_slots)
 {
-	client_t a, b, c;
+	rts_client_t a, b, c;
 	int err;
 
 	start(line_300ms_2_clients);
-	client_open(&a, srv.path);
-	client_open(&b, srv.path);
+	rts_open(&a, srv.path);
+	rts_open(&b, srv.path);
 	/* a: one whole request, then half of the next; b: half of one. */
-	client_send(&a, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1}\n{\"jsonrpc\":\"2.0\",");
-	client_send(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"get");
-	json_object *r = client_read_json(&a);
-	ck_assert_ptr_nonnull(jget(r, "result"));
+	rts_send(&a, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1}\n{\"jsonrpc\":\"2.0\",");
+	rts_send(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"get");
+	json_object *r = rts_read_json(&a);
+	ck_assert_ptr_nonnull(rts_get(r, "result"));
 	json_object_put(r);
 
 	/* Both slots are taken: the next client is refused for now ... */
-	client_open(&c, srv.path);
-	r = client_read_json(&c);
-	ck_assert_int_eq(jint(r, "error.code"), -32005);
+	rts_open(&c, srv.path);
+	r = rts_read_json(&c);
+	ck_assert_int_eq(rts_int(r, "error.code"), -32005);
 	json_object_put(r);
-	client_close(&c);
+	rts_close(&c);
 
 	/* ... the stalled ones are told why and let go ... */
-	client_t *stalled[] = { &a, &b };
+	rts_client_t *stalled[] = { &a, &b };
 	for (int i = 0; i < 2; i++) {
-		r = client_read_json(stalled[i]);
-		ck_assert_int_eq(jint(r, "error.code"), -32006);
-		ck_assert_int_eq(jint(r, "error.data.timeout_ms"), 300);
-		ck_assert(json_object_is_type(jget(r, "id"), json_type_null));
+		r = rts_read_json(stalled[i]);
+		ck_assert_int_eq(rts_int(r, "error.code"), -32006);
+		ck_assert_int_eq(rts_int(r, "error.data.timeout_ms"), 300);
+		ck_assert(json_object_is_type(rts_get(r, "id"), json_type_null));
 		json_object_put(r);
 		ck_assert_msg(client_wait_eof(stalled[i], &err), "not closed cleanly: %s", strerror(err));
 	}
 	/* ... and a new client gets in. */
 	connect_until_served(&c);
-	client_close(&c);
-	client_close(&a);
-	client_close(&b);
-	server_stop(&srv);
+	rts_close(&c);
+	rts_close(&a);
+	rts_close(&b);
+	rts_stop(&srv);
 }
 END_TEST
 
@@ -152,28 +153,28 @@ static void one_client(rpc_limits_t *l)
 
 START_TEST(refusal_is_readable)
 {
-	client_t a, b;
+	rts_client_t a, b;
 	int err;
 
 	start(one_client);
-	client_open(&a, srv.path);
+	rts_open(&a, srv.path);
 	served(&a);
 	/* The refused client's request is already waiting when the server
 	 * accepts it: closing over unread input used to reset the
 	 * connection, and the client saw ECONNRESET instead of an EOF. */
 	ck_assert_int_eq(kill(srv.pid, SIGSTOP), 0);
-	client_open(&b, srv.path);
-	client_send(&b, get_data);
+	rts_open(&b, srv.path);
+	rts_send(&b, get_data);
 	ck_assert_int_eq(kill(srv.pid, SIGCONT), 0);
-	json_object *r = client_read_json(&b);
-	ck_assert_int_eq(jint(r, "error.code"), -32005);
-	ck_assert_str_eq(jstr(r, "error.data.reason"), "too many connections");
+	json_object *r = rts_read_json(&b);
+	ck_assert_int_eq(rts_int(r, "error.code"), -32005);
+	ck_assert_str_eq(rts_str(r, "error.data.reason"), "too many connections");
 	json_object_put(r);
 	ck_assert_msg(client_wait_eof(&b, &err), "refused client saw %s, not EOF", strerror(err));
-	client_close(&b);
+	rts_close(&b);
 	served(&a);
-	client_close(&a);
-	server_stop(&srv);
+	rts_close(&a);
+	rts_stop(&srv);
 }
 END_TEST
 
@@ -183,32 +184,32 @@ static void no_tweak(rpc_limits_t *l)
 
 START_TEST(one_answer_is_capped)
 {
-	client_t c;
+	rts_client_t c;
 
 	start(no_tweak);
-	client_open(&c, srv.path);
-	json_object *r = client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"params\":{\"n\":200000},\"id\":7}\n");
-	ck_assert_int_eq(jint(r, "error.code"), -32005);
-	ck_assert_int_eq(jint(r, "error.data.limit"), (int64_t)limits.max_answer_bytes);
-	ck_assert_int_eq(jint(r, "id"), 7);
+	rts_open(&c, srv.path);
+	json_object *r = rts_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"params\":{\"n\":200000},\"id\":7}\n");
+	ck_assert_int_eq(rts_int(r, "error.code"), -32005);
+	ck_assert_int_eq(rts_int(r, "error.data.limit"), (int64_t)limits.max_answer_bytes);
+	ck_assert_int_eq(rts_int(r, "id"), 7);
 	json_object_put(r);
-	r = client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"params\":{\"n\":100000},\"id\":8}\n");
-	ck_assert_int_eq(strlen(jstr(r, "result")), 100000);
+	r = rts_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"params\":{\"n\":100000},\"id\":8}\n");
+	ck_assert_int_eq(strlen(rts_str(r, "result")), 100000);
 	json_object_put(r);
 	/* A batch's line counts as one answer: what does not fit says so. */
-	r = client_call(&c, "[{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"params\":{\"n\":80000},\"id\":1},"
+	r = rts_call(&c, "[{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"params\":{\"n\":80000},\"id\":1},"
 			    "{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"params\":{\"n\":80000},\"id\":2},"
 			    "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":3}]\n");
 	ck_assert_int_eq(json_object_array_length(r), 3);
-	ck_assert_int_eq(strlen(jstr(json_object_array_get_idx(r, 0), "result")), 80000);
-	ck_assert_int_eq(jint(json_object_array_get_idx(r, 1), "error.code"), -32005);
-	ck_assert_ptr_nonnull(jget(json_object_array_get_idx(r, 2), "result"));
+	ck_assert_int_eq(strlen(rts_str(json_object_array_get_idx(r, 0), "result")), 80000);
+	ck_assert_int_eq(rts_int(json_object_array_get_idx(r, 1), "error.code"), -32005);
+	ck_assert_ptr_nonnull(rts_get(json_object_array_get_idx(r, 2), "result"));
 	json_object_put(r);
-	json_object *s = stats(&c);
-	ck_assert_int_eq(jint(s, "output_held"), 0);
+	json_object *s = rts_stats(&c);
+	ck_assert_int_eq(rts_int(s, "output_held"), 0);
 	json_object_put(s);
-	client_close(&c);
-	server_stop(&srv);
+	rts_close(&c);
+	rts_stop(&srv);
 }
 END_TEST
 
@@ -218,31 +219,31 @@ static void many_clients(rpc_limits_t *l)
 }
 
 /* n clients that each ask for eight 100 KB answers and read none. */
-static void open_hogs(client_t *hogs, int n)
+static void open_hogs(rts_client_t *hogs, int n)
 {
 	char req[8 * 80] = "";
 	for (int k = 0; k < 8; k++)
 		strcat(req, "{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"params\":{\"n\":100000},\"id\":1}\n");
 	for (int i = 0; i < n; i++) {
-		client_open(&hogs[i], srv.path);
-		client_send(&hogs[i], req);
+		rts_open(&hogs[i], srv.path);
+		rts_send(&hogs[i], req);
 	}
 }
 
 START_TEST(output_for_all_clients_is_bounded)
 {
-	client_t hogs[24], good;
+	rts_client_t hogs[24], good;
 	int err;
 
 	start(many_clients);
-	client_open(&good, srv.path);
+	rts_open(&good, srv.path);
 	/* The first hog's output waits before any other's ... */
 	open_hogs(hogs, 1);
 	json_object *s0;
 	for (int i = 0;; i++) {
 		ck_assert_msg(i < 2000, "the first hog's output never waited");
-		s0 = stats(&good);
-		bool waiting = jint(s0, "output_held") > 0;
+		s0 = rts_stats(&good);
+		bool waiting = rts_int(s0, "output_held") > 0;
 		json_object_put(s0);
 		if (waiting)
 			break;
@@ -254,9 +255,9 @@ START_TEST(output_for_all_clients_is_bounded)
 	json_object *s;
 	for (int i = 0;; i++) {
 		ck_assert_msg(i < 2000, "no hog was dropped");
-		s = stats(&good);
-		int64_t dropped = jint(s, "dropped");
-		ck_assert_int_le(jint(s, "output_held"), (int64_t)limits.max_total_output_bytes);
+		s = rts_stats(&good);
+		int64_t dropped = rts_int(s, "dropped");
+		ck_assert_int_le(rts_int(s, "output_held"), (int64_t)limits.max_total_output_bytes);
 		json_object_put(s);
 		if (dropped >= 1)
 			break;
@@ -266,17 +267,17 @@ START_TEST(output_for_all_clients_is_bounded)
 	 * answers included, and the node's output stays under its cap. */
 	ck_assert_msg(client_wait_eof(&hogs[0], &err) || err == ECONNRESET, "the first hog is still served: %s",
 		      strerror(err));
-	json_object *r = client_call(&good, "{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"params\":{\"n\":100000},\"id\":2}\n");
-	ck_assert_int_eq(strlen(jstr(r, "result")), 100000);
+	json_object *r = rts_call(&good, "{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"params\":{\"n\":100000},\"id\":2}\n");
+	ck_assert_int_eq(strlen(rts_str(r, "result")), 100000);
 	json_object_put(r);
-	s = stats(&good);
-	ck_assert_int_le(jint(s, "output_held"), (int64_t)limits.max_total_output_bytes);
-	ck_assert_int_le(jint(s, "buffer_bytes"), (int64_t)(limits.max_total_output_bytes + 64 * limits.max_request_bytes));
+	s = rts_stats(&good);
+	ck_assert_int_le(rts_int(s, "output_held"), (int64_t)limits.max_total_output_bytes);
+	ck_assert_int_le(rts_int(s, "buffer_bytes"), (int64_t)(limits.max_total_output_bytes + 64 * limits.max_request_bytes));
 	json_object_put(s);
 	for (int i = 0; i < 24; i++)
-		client_close(&hogs[i]);
-	client_close(&good);
-	server_stop(&srv);
+		rts_close(&hogs[i]);
+	rts_close(&good);
+	rts_stop(&srv);
 }
 END_TEST
 
@@ -287,23 +288,23 @@ static void send_300ms(rpc_limits_t *l)
 
 START_TEST(send_timeout_drops_a_client_that_reads_nothing)
 {
-	client_t hog, good;
+	rts_client_t hog, good;
 	int err;
 
 	start(send_300ms);
-	client_open(&good, srv.path);
+	rts_open(&good, srv.path);
 	open_hogs(&hog, 1);
-	json_object *s = stats_wait(&good, "dropped", 1);
+	json_object *s = rts_stats_wait(&good, "dropped", 1);
 	json_object_put(s);
-	s = stats_wait(&good, "connections", 1);
-	ck_assert_int_eq(jint(s, "output_held"), 0);
+	s = rts_stats_wait(&good, "connections", 1);
+	ck_assert_int_eq(rts_int(s, "output_held"), 0);
 	json_object_put(s);
 	/* It gets what the kernel held, then the end. */
 	ck_assert_msg(client_wait_eof(&hog, &err) || err == ECONNRESET, "not closed: %s", strerror(err));
 	served(&good);
-	client_close(&hog);
-	client_close(&good);
-	server_stop(&srv);
+	rts_close(&hog);
+	rts_close(&good);
+	rts_stop(&srv);
 }
 END_TEST
 
@@ -315,29 +316,29 @@ END_TEST
  */
 START_TEST(output_for_one_client_is_bounded)
 {
-	client_t hog, good;
+	rts_client_t hog, good;
 	char req[12 * 96] = "";
 	int err, answers = 0;
 
 	start(no_tweak);
-	client_open(&good, srv.path);
-	client_open(&hog, srv.path);
+	rts_open(&good, srv.path);
+	rts_open(&hog, srv.path);
 	for (int i = 0; i < 12; i++)
 		strcat(req, "{\"jsonrpc\":\"2.0\",\"method\":\"slow_big\",\"params\":{\"ms\":100,\"n\":100000},\"id\":1}\n");
-	client_send(&hog, req);
-	json_object *s = stats_wait(&good, "dropped", 1);
+	rts_send(&hog, req);
+	json_object *s = rts_stats_wait(&good, "dropped", 1);
 	json_object_put(s);
-	s = stats_wait(&good, "connections", 1);
-	ck_assert_int_eq(jint(s, "output_held"), 0);
+	s = rts_stats_wait(&good, "connections", 1);
+	ck_assert_int_eq(rts_int(s, "output_held"), 0);
 	json_object_put(s);
-	for (char *line; (line = client_readline(&hog)); answers++)
+	for (char *line; (line = rts_readline(&hog)); answers++)
 		free(line);
 	ck_assert_msg(answers < 12, "all %d answers (1.2 MB) waited for a client capped at 256 KiB", answers);
 	ck_assert_msg(client_wait_eof(&hog, &err) || err == ECONNRESET, "not closed: %s", strerror(err));
 	served(&good);
-	client_close(&hog);
-	client_close(&good);
-	server_stop(&srv);
+	rts_close(&hog);
+	rts_close(&good);
+	rts_stop(&srv);
 }
 END_TEST
 
@@ -355,14 +356,14 @@ static void big_answers(rpc_limits_t *l)
  */
 START_TEST(output_taken_is_given_back)
 {
-	client_t slow, good;
+	rts_client_t slow, good;
 	char buf[65536];
 	size_t got = 0;
 
 	start(big_answers);
-	client_open(&good, srv.path);
-	client_open(&slow, srv.path);
-	client_send(&slow, "{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"params\":{\"n\":3000000},\"id\":1}\n");
+	rts_open(&good, srv.path);
+	rts_open(&slow, srv.path);
+	rts_send(&slow, "{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"params\":{\"n\":3000000},\"id\":1}\n");
 	while (got < 2700000) {
 		ssize_t n = recv(slow.fd, buf, MIN(sizeof(buf), 2700000 - got), 0);
 		ck_assert_int_gt(n, 0);
@@ -375,51 +376,44 @@ START_TEST(output_taken_is_given_back)
 	 * far from the 3 MB answer. */
 	json_object *s;
 	for (int i = 0;; i++) {
-		s = stats(&good);
-		if (jint(s, "output_bytes") > 0 || i == 200)
+		s = rts_stats(&good);
+		if (rts_int(s, "output_bytes") > 0 || i == 200)
 			break;
 		json_object_put(s);
 		usleep(10 * 1000);
 	}
-	int64_t queued = jint(s, "output_bytes"), held = jint(s, "output_held"), buffers = jint(s, "buffer_bytes");
+	int64_t queued = rts_int(s, "output_bytes"), held = rts_int(s, "output_held"), buffers = rts_int(s, "buffer_bytes");
 	json_object_put(s);
 	ck_assert_int_le(queued, 300000);
 	ck_assert_msg(held >= queued && held <= queued * 4 / 3 + 256 * 1024,
 		      "%lld bytes held for %lld queued", (long long)held, (long long)queued);
 	ck_assert_msg(buffers <= 640 * 1024, "%lld bytes of buffers for %lld queued", (long long)buffers,
 		      (long long)queued);
-	client_close(&slow);
+	rts_close(&slow);
 	served(&good);
-	s = stats_wait(&good, "connections", 1);
-	ck_assert_int_eq(jint(s, "output_held"), 0);
+	s = rts_stats_wait(&good, "connections", 1);
+	ck_assert_int_eq(rts_int(s, "output_held"), 0);
 	json_object_put(s);
-	client_close(&good);
-	server_stop(&srv);
+	rts_close(&good);
+	rts_stop(&srv);
 }
 END_TEST
 
-static Suite *rpc_limits_suite(void)
-{
-	Suite *s = suite_create("rpc_limits");
-	TCase *tc = tcase_create("limits");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, idle_timeout_spares_work_in_progress);
-	tcase_add_test(tc, partial_lines_do_not_hold_slots);
-	tcase_add_test(tc, refusal_is_readable);
-	tcase_add_test(tc, one_answer_is_capped);
-	tcase_add_test(tc, output_for_all_clients_is_bounded);
-	tcase_add_test(tc, send_timeout_drops_a_client_that_reads_nothing);
-	tcase_add_test(tc, output_for_one_client_is_bounded);
-	tcase_add_test(tc, output_taken_is_given_back);
-	suite_add_tcase(s, tc);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "limits",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(idle_timeout_spares_work_in_progress),
+			MVMT_TEST(partial_lines_do_not_hold_slots),
+			MVMT_TEST(refusal_is_readable),
+			MVMT_TEST(one_answer_is_capped),
+			MVMT_TEST(output_for_all_clients_is_bounded),
+			MVMT_TEST(send_timeout_drops_a_client_that_reads_nothing),
+			MVMT_TEST(output_for_one_client_is_bounded),
+			MVMT_TEST(output_taken_is_given_back)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	SRunner *sr = srunner_create(rpc_limits_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "rpc_limits", .tcases = tcases)

@@ -6,19 +6,20 @@
  * close hooks and fd hygiene.
  */
 #include "rpc-test-server.h"
+#include "mvmt-main.h"
 
-static test_server_t srv;
+static rts_server_t srv;
 static rpc_limits_t limits;
 
 static void setup(void)
 {
-	test_limits(&limits);
-	server_start(&srv, &limits);
+	rts_limits(&limits);
+	rts_start(&srv, &limits);
 }
 
 static void teardown(void)
 {
-	server_stop(&srv);
+	rts_stop(&srv);
 }
 
 /* Compares a response with the spec's, ignoring the error "data" member
@@ -48,9 +49,9 @@ static int cmp_by_id(const void *a, const void *b)
 	return strcmp(json_object_to_json_string(ix), json_object_to_json_string(iy));
 }
 
-static void expect(client_t *c, const char *request, const char *expected)
+static void expect(rts_client_t *c, const char *request, const char *expected)
 {
-	json_object *got = client_call(c, request), *want = json_tokener_parse(expected);
+	json_object *got = rts_call(c, request), *want = json_tokener_parse(expected);
 	ck_assert_ptr_nonnull(want);
 	strip_data(got);
 	if (json_object_is_type(got, json_type_array) && json_object_is_type(want, json_type_array)) {
@@ -64,17 +65,17 @@ static void expect(client_t *c, const char *request, const char *expected)
 }
 
 /* Nothing may be answered: the next line must be the answer to a probe. */
-static void expect_nothing(client_t *c, const char *request)
+static void expect_nothing(rts_client_t *c, const char *request)
 {
-	client_send(c, request);
+	rts_send(c, request);
 	expect(c, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":\"probe\"}\n",
 	       "{\"jsonrpc\":\"2.0\",\"result\":[\"hello\",5],\"id\":\"probe\"}");
 }
 
 START_TEST(spec_examples)
 {
-	client_t c;
-	client_open(&c, srv.path);
+	rts_client_t c;
+	rts_open(&c, srv.path);
 	/* positional parameters */
 	expect(&c, "{\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": [42, 23], \"id\": 1}\n",
 	       "{\"jsonrpc\": \"2.0\", \"result\": 19, \"id\": 1}");
@@ -126,22 +127,22 @@ START_TEST(spec_examples)
 	/* batch of notifications only */
 	expect_nothing(&c, "[ {\"jsonrpc\": \"2.0\", \"method\": \"notify_sum\", \"params\": [1,2,4]},"
 			   " {\"jsonrpc\": \"2.0\", \"method\": \"notify_hello\", \"params\": [7]} ]\n");
-	client_close(&c);
+	rts_close(&c);
 }
 END_TEST
 
 START_TEST(ids_and_request_validation)
 {
-	client_t c;
-	client_open(&c, srv.path);
+	rts_client_t c;
+	rts_open(&c, srv.path);
 	/* Ids come back exactly as sent. */
 	const char *ids[] = { "0", "-7", "1.5", "1e3", "-2.50E+2", "9007199254740993", "\"\"", "\"x\\ny\"", "null" };
 	for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
 		char req[256], want[256];
 		snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":%s}\n", ids[i]);
 		snprintf(want, sizeof(want), "{\"jsonrpc\":\"2.0\",\"result\":[\"hello\",5],\"id\":%s}", ids[i]);
-		client_send(&c, req);
-		char *line = client_readline(&c);
+		rts_send(&c, req);
+		char *line = rts_readline(&c);
 		ck_assert_str_eq(line, want);
 		free(line);
 	}
@@ -163,92 +164,92 @@ START_TEST(ids_and_request_validation)
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		char req[256];
 		snprintf(req, sizeof(req), "%s\n", bad[i]);
-		json_object *r = client_call(&c, req);
-		ck_assert_msg(jint(r, "error.code") == -32600, "%s -> %s", bad[i], json_object_to_json_string(r));
-		ck_assert_ptr_nonnull(jget(r, "error.data.reason"));
+		json_object *r = rts_call(&c, req);
+		ck_assert_msg(rts_int(r, "error.code") == -32600, "%s -> %s", bad[i], json_object_to_json_string(r));
+		ck_assert_ptr_nonnull(rts_get(r, "error.data.reason"));
 		json_object_put(r);
 	}
 	/* Invalid params: by name only, unknown keys, nested paths. */
-	json_object *r = client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1],\"id\":1}\n");
-	ck_assert_int_eq(jint(r, "error.code"), -32602);
+	json_object *r = rts_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1],\"id\":1}\n");
+	ck_assert_int_eq(rts_int(r, "error.code"), -32602);
 	json_object_put(r);
-	r = client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"workload\":{\"hash\":\"sha256:"
+	r = rts_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"workload\":{\"hash\":\"sha256:"
 			    "0000000000000000000000000000000000000000000000000000000000000000\",\"args\":[\"a\",\"b\",3]}},\"id\":1}\n");
-	ck_assert_int_eq(jint(r, "error.code"), -32602);
-	ck_assert_str_eq(jstr(r, "error.data.param"), "workload.args[2]");
-	ck_assert_str_eq(jstr(r, "error.data.reason"), "expected string");
+	ck_assert_int_eq(rts_int(r, "error.code"), -32602);
+	ck_assert_str_eq(rts_str(r, "error.data.param"), "workload.args[2]");
+	ck_assert_str_eq(rts_str(r, "error.data.reason"), "expected string");
 	json_object_put(r);
-	r = client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"nmae\":\"x\"},\"id\":1}\n");
-	ck_assert_str_eq(jstr(r, "error.data.param"), "nmae");
-	ck_assert_str_eq(jstr(r, "error.data.reason"), "unknown parameter");
+	r = rts_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"nmae\":\"x\"},\"id\":1}\n");
+	ck_assert_str_eq(rts_str(r, "error.data.param"), "nmae");
+	ck_assert_str_eq(rts_str(r, "error.data.reason"), "unknown parameter");
 	json_object_put(r);
-	r = client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"memory_mib\":0},\"id\":1}\n");
-	ck_assert_str_eq(jstr(r, "error.data.param"), "memory_mib");
+	r = rts_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"memory_mib\":0},\"id\":1}\n");
+	ck_assert_str_eq(rts_str(r, "error.data.param"), "memory_mib");
 	json_object_put(r);
 	/* Valid params reach the handler unchanged. */
-	r = client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"name\":\"vm1\",\"backend\":\"ch\","
+	r = rts_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"name\":\"vm1\",\"backend\":\"ch\","
 			    "\"workload\":{\"hash\":\"sha256:0000000000000000000000000000000000000000000000000000000000000000\","
 			    "\"env\":{\"A_B\":\"c\"}}},\"id\":1}\n");
-	ck_assert_str_eq(jstr(r, "result.workload.env.A_B"), "c");
+	ck_assert_str_eq(rts_str(r, "result.workload.env.A_B"), "c");
 	json_object_put(r);
 	/* Methods without params take none, [] or {}. */
 	expect(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"params\":[],\"id\":1}\n",
 	       "{\"jsonrpc\":\"2.0\",\"result\":[\"hello\",5],\"id\":1}");
 	expect(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"params\":{},\"id\":1}\n",
 	       "{\"jsonrpc\":\"2.0\",\"result\":[\"hello\",5],\"id\":1}");
-	r = client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"params\":{\"x\":1},\"id\":1}\n");
-	ck_assert_int_eq(jint(r, "error.code"), -32602);
+	r = rts_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"params\":{\"x\":1},\"id\":1}\n");
+	ck_assert_int_eq(rts_int(r, "error.code"), -32602);
 	json_object_put(r);
 	/* errno answers. */
-	r = client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"fail\",\"params\":{\"errno\":2},\"id\":1}\n");
-	ck_assert_int_eq(jint(r, "error.code"), -32001);
-	ck_assert_str_eq(jstr(r, "error.data.errno"), "ENOENT");
-	ck_assert_str_eq(jstr(r, "error.data.reason"), "asked to fail");
+	r = rts_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"fail\",\"params\":{\"errno\":2},\"id\":1}\n");
+	ck_assert_int_eq(rts_int(r, "error.code"), -32001);
+	ck_assert_str_eq(rts_str(r, "error.data.errno"), "ENOENT");
+	ck_assert_str_eq(rts_str(r, "error.data.reason"), "asked to fail");
 	json_object_put(r);
-	r = client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"fail\",\"params\":{\"errno\":5},\"id\":1}\n");
-	ck_assert_int_eq(jint(r, "error.code"), -32000);
-	ck_assert_str_eq(jstr(r, "error.data.errno"), "EIO");
+	r = rts_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"fail\",\"params\":{\"errno\":5},\"id\":1}\n");
+	ck_assert_int_eq(rts_int(r, "error.code"), -32000);
+	ck_assert_str_eq(rts_str(r, "error.data.errno"), "EIO");
 	json_object_put(r);
 	/* CRLF and blank lines are tolerated. */
-	client_send(&c, "\n   \n");
+	rts_send(&c, "\n   \n");
 	expect(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":7}\r\n",
 	       "{\"jsonrpc\":\"2.0\",\"result\":[\"hello\",5],\"id\":7}");
-	client_close(&c);
+	rts_close(&c);
 }
 END_TEST
 
 START_TEST(discover)
 {
-	client_t c;
-	client_open(&c, srv.path);
-	json_object *r = client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"rpc.discover\",\"id\":1}\n");
-	ck_assert_str_eq(jstr(r, "result.openrpc"), "1.3.2");
-	ck_assert_str_eq(jstr(r, "result.info.title"), "rpc-test");
-	json_object *methods = jget(r, "result.methods");
-	ck_assert_int_eq(json_object_array_length(methods), ELEMENTSOF(test_methods) + 1);
-	ck_assert_int_eq(jint(r, "result.components.errors.NotFound.code"), -32001);
+	rts_client_t c;
+	rts_open(&c, srv.path);
+	json_object *r = rts_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"rpc.discover\",\"id\":1}\n");
+	ck_assert_str_eq(rts_str(r, "result.openrpc"), "1.3.2");
+	ck_assert_str_eq(rts_str(r, "result.info.title"), "rpc-test");
+	json_object *methods = rts_get(r, "result.methods");
+	ck_assert_int_eq(json_object_array_length(methods), rts_method_count + 1);
+	ck_assert_int_eq(rts_int(r, "result.components.errors.NotFound.code"), -32001);
 	json_object_put(r);
-	client_close(&c);
+	rts_close(&c);
 }
 END_TEST
 
 START_TEST(hostile_input)
 {
-	client_t c, probe;
-	client_open(&probe, srv.path);
+	rts_client_t c, probe;
+	rts_open(&probe, srv.path);
 	/* sd-event opens its timerfd on first use: not a leak, so make it
 	 * exist before counting. */
-	json_object_put(client_call(&probe, "{\"jsonrpc\":\"2.0\",\"method\":\"slow\",\"params\":{\"ms\":0},\"id\":0}\n"));
-	json_object *s0 = stats(&probe);
-	int fds0 = (int)jint(s0, "fds");
+	json_object_put(rts_call(&probe, "{\"jsonrpc\":\"2.0\",\"method\":\"slow\",\"params\":{\"ms\":0},\"id\":0}\n"));
+	json_object *s0 = rts_stats(&probe);
+	int fds0 = (int)rts_int(s0, "fds");
 	json_object_put(s0);
 
-	client_open(&c, srv.path);
+	rts_open(&c, srv.path);
 	/* binary garbage, NULs, invalid UTF-8, trailing junk, JSON extensions */
 	static const char garbage[] = "\x00\xff\xfe{\x01\x02\"\x80\"}\n";
 	ck_assert_int_eq(send(c.fd, garbage, sizeof(garbage) - 1, 0), (ssize_t)sizeof(garbage) - 1);
-	json_object *r = client_read_json(&c);
-	ck_assert_int_eq(jint(r, "error.code"), -32700);
+	json_object *r = rts_read_json(&c);
+	ck_assert_int_eq(rts_int(r, "error.code"), -32700);
 	json_object_put(r);
 	const char *bad_json[] = {
 		"{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1} {}",
@@ -262,8 +263,8 @@ START_TEST(hostile_input)
 	for (size_t i = 0; i < ELEMENTSOF(bad_json); i++) {
 		char req[256];
 		snprintf(req, sizeof(req), "%s\n", bad_json[i]);
-		r = client_call(&c, req);
-		ck_assert_msg(jint(r, "error.code") == -32700, "%s -> %s", bad_json[i], json_object_to_json_string(r));
+		r = rts_call(&c, req);
+		ck_assert_msg(rts_int(r, "error.code") == -32700, "%s -> %s", bad_json[i], json_object_to_json_string(r));
 		json_object *id;
 		ck_assert_msg(json_object_object_get_ex(r, "id", &id) && !id, "id not null");
 		json_object_put(r);
@@ -277,8 +278,8 @@ START_TEST(hostile_input)
 	for (int i = 0; i < 62; i++)
 		deep[n++] = ']';
 	n += (size_t)sprintf(deep + n, "},\"id\":1}\n");
-	r = client_call(&c, deep);
-	ck_assert_msg(jget(r, "result") != NULL, "depth 64 refused: %s", json_object_to_json_string(r));
+	r = rts_call(&c, deep);
+	ck_assert_msg(rts_get(r, "result") != NULL, "depth 64 refused: %s", json_object_to_json_string(r));
 	json_object_put(r);
 	n = 0;
 	for (int i = 0; i < 65; i++)
@@ -287,51 +288,51 @@ START_TEST(hostile_input)
 		deep[n++] = ']';
 	deep[n++] = '\n';
 	deep[n] = '\0';
-	r = client_call(&c, deep);
-	ck_assert_int_eq(jint(r, "error.code"), -32700);
-	ck_assert_str_eq(jstr(r, "error.data.reason"), "nesting too deep");
+	r = rts_call(&c, deep);
+	ck_assert_int_eq(rts_int(r, "error.code"), -32700);
+	ck_assert_str_eq(rts_str(r, "error.data.reason"), "nesting too deep");
 	json_object_put(r);
 	/* Still alive after all that. */
 	expect(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1}\n",
 	       "{\"jsonrpc\":\"2.0\",\"result\":[\"hello\",5],\"id\":1}");
-	client_close(&c);
+	rts_close(&c);
 
 	/* Half a line, then close. */
-	client_open(&c, srv.path);
-	client_send(&c, "{\"jsonrpc\":\"2.0\",\"meth");
-	client_close(&c);
+	rts_open(&c, srv.path);
+	rts_send(&c, "{\"jsonrpc\":\"2.0\",\"meth");
+	rts_close(&c);
 	/* A complete request then a half-close: answered, then EOF. */
-	client_open(&c, srv.path);
-	client_send(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"slow\",\"params\":{\"ms\":50},\"id\":1}\n{\"jsonrpc\":");
+	rts_open(&c, srv.path);
+	rts_send(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"slow\",\"params\":{\"ms\":50},\"id\":1}\n{\"jsonrpc\":");
 	shutdown(c.fd, SHUT_WR);
-	r = client_read_json(&c);
-	ck_assert_ptr_nonnull(jget(r, "result.slept"));
+	r = rts_read_json(&c);
+	ck_assert_ptr_nonnull(rts_get(r, "result.slept"));
 	json_object_put(r);
-	ck_assert_ptr_null(client_readline(&c));
-	client_close(&c);
+	ck_assert_ptr_null(rts_readline(&c));
+	rts_close(&c);
 
-	json_object *s1 = stats_wait(&probe, "connections", 1);
-	ck_assert_int_eq(jint(s1, "fds"), fds0);
-	ck_assert_int_eq(jint(s1, "input_bytes"), 0);
+	json_object *s1 = rts_stats_wait(&probe, "connections", 1);
+	ck_assert_int_eq(rts_int(s1, "fds"), fds0);
+	ck_assert_int_eq(rts_int(s1, "input_bytes"), 0);
 	json_object_put(s1);
-	client_close(&probe);
+	rts_close(&probe);
 }
 END_TEST
 
 START_TEST(oversized_line)
 {
-	client_t c, probe;
-	client_open(&probe, srv.path);
+	rts_client_t c, probe;
+	rts_open(&probe, srv.path);
 	/* sd-event opens its timerfd on first use: not a leak, so make it
 	 * exist before counting. */
-	json_object_put(client_call(&probe, "{\"jsonrpc\":\"2.0\",\"method\":\"slow\",\"params\":{\"ms\":0},\"id\":0}\n"));
-	json_object *s0 = stats(&probe);
-	int fds0 = (int)jint(s0, "fds");
+	json_object_put(rts_call(&probe, "{\"jsonrpc\":\"2.0\",\"method\":\"slow\",\"params\":{\"ms\":0},\"id\":0}\n"));
+	json_object *s0 = rts_stats(&probe);
+	int fds0 = (int)rts_int(s0, "fds");
 	json_object_put(s0);
 
-	client_open(&c, srv.path);
+	rts_open(&c, srv.path);
 	/* One good request first: its answer comes before the error. */
-	client_send(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1}\n");
+	rts_send(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1}\n");
 	/* Then 8 MiB without a newline (limit 64 KiB): the server must answer
 	 * and close long before reading it all, so our writes fail. */
 	size_t chunk = 64 * 1024, sent = 0;
@@ -348,42 +349,42 @@ START_TEST(oversized_line)
 	}
 	free(buf);
 	ck_assert_msg(sent < 8u * 1024 * 1024, "server read all %zu bytes", sent);
-	json_object *r = client_read_json(&c);
-	ck_assert_ptr_nonnull(jget(r, "result"));
+	json_object *r = rts_read_json(&c);
+	ck_assert_ptr_nonnull(rts_get(r, "result"));
 	json_object_put(r);
-	char *line = client_readline(&c);
+	char *line = rts_readline(&c);
 	ck_assert_ptr_nonnull(line);
 	r = json_tokener_parse(line);
 	free(line);
-	ck_assert_int_eq(jint(r, "error.code"), -32008);
-	ck_assert_int_eq(jint(r, "error.data.limit"), 64 * 1024);
-	ck_assert(json_object_is_type(jget(r, "id"), json_type_null));
+	ck_assert_int_eq(rts_int(r, "error.code"), -32008);
+	ck_assert_int_eq(rts_int(r, "error.data.limit"), 64 * 1024);
+	ck_assert(json_object_is_type(rts_get(r, "id"), json_type_null));
 	json_object_put(r);
-	ck_assert_ptr_null(client_readline(&c));
-	client_close(&c);
+	ck_assert_ptr_null(rts_readline(&c));
+	rts_close(&c);
 
-	json_object *s1 = stats_wait(&probe, "connections", 1);
-	ck_assert_int_eq(jint(s1, "fds"), fds0);
+	json_object *s1 = rts_stats_wait(&probe, "connections", 1);
+	ck_assert_int_eq(rts_int(s1, "fds"), fds0);
 	json_object_put(s1);
-	client_close(&probe);
+	rts_close(&probe);
 }
 END_TEST
 
 START_TEST(pipelined_1000)
 {
-	client_t c;
-	client_open(&c, srv.path);
+	rts_client_t c;
+	rts_open(&c, srv.path);
 	size_t cap = 1000 * 128, n = 0;
 	char *req = malloc(cap);
 	for (int i = 0; i < 1000; i++)
 		n += (size_t)snprintf(req + n, cap - n,
 				      "{\"jsonrpc\":\"2.0\",\"method\":\"subtract\",\"params\":[%d,1],\"id\":%d}\n", i, i);
-	client_send(&c, req);
+	rts_send(&c, req);
 	free(req);
 	for (int i = 0; i < 1000; i++) {
-		json_object *r = client_read_json(&c);
-		ck_assert_int_eq(jint(r, "id"), i);
-		ck_assert_int_eq(jint(r, "result"), i - 1);
+		json_object *r = rts_read_json(&c);
+		ck_assert_int_eq(rts_int(r, "id"), i);
+		ck_assert_int_eq(rts_int(r, "result"), i - 1);
 		json_object_put(r);
 	}
 
@@ -394,16 +395,16 @@ START_TEST(pipelined_1000)
 	memset(big + n, 'b', 60 * 1024);
 	n += 60 * 1024;
 	sprintf(big + n, "\"},\"id\":\"big\"}\n");
-	json_object *r = client_call(&c, big);
+	json_object *r = rts_call(&c, big);
 	free(big);
-	ck_assert_str_eq(jstr(r, "id"), "big");
+	ck_assert_str_eq(rts_str(r, "id"), "big");
 	json_object_put(r);
-	json_object_put(client_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1}\n"));
-	json_object *st = stats(&c);
-	ck_assert_msg(jint(st, "buffer_bytes") <= 64 * 1024, "buffers still hold %lld bytes",
-		      (long long)jint(st, "buffer_bytes"));
+	json_object_put(rts_call(&c, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1}\n"));
+	json_object *st = rts_stats(&c);
+	ck_assert_msg(rts_int(st, "buffer_bytes") <= 64 * 1024, "buffers still hold %lld bytes",
+		      (long long)rts_int(st, "buffer_bytes"));
 	json_object_put(st);
-	client_close(&c);
+	rts_close(&c);
 }
 END_TEST
 
@@ -416,69 +417,69 @@ static double now_s(void)
 
 START_TEST(async_does_not_block)
 {
-	client_t a, b;
-	client_open(&a, srv.path);
-	client_open(&b, srv.path);
+	rts_client_t a, b;
+	rts_open(&a, srv.path);
+	rts_open(&b, srv.path);
 	double t0 = now_s();
-	client_send(&a, "{\"jsonrpc\":\"2.0\",\"method\":\"slow\",\"params\":{\"ms\":1500},\"id\":\"slow\"}\n");
+	rts_send(&a, "{\"jsonrpc\":\"2.0\",\"method\":\"slow\",\"params\":{\"ms\":1500},\"id\":\"slow\"}\n");
 	/* Another client is served meanwhile ... */
 	expect(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1}\n",
 	       "{\"jsonrpc\":\"2.0\",\"result\":[\"hello\",5],\"id\":1}");
 	ck_assert_msg(now_s() - t0 < 1.0, "second client waited for the slow call");
 	/* ... and so is a later request on the same connection: answers may
 	 * overtake a pending async call (documented in docs/rpc.md). */
-	json_object *r = client_call(&a, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":\"fast\"}\n");
-	ck_assert_str_eq(jstr(r, "id"), "fast");
+	json_object *r = rts_call(&a, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":\"fast\"}\n");
+	ck_assert_str_eq(rts_str(r, "id"), "fast");
 	ck_assert_msg(now_s() - t0 < 1.0, "pipelined request waited for the slow call");
 	json_object_put(r);
-	r = client_read_json(&a);
-	ck_assert_str_eq(jstr(r, "id"), "slow");
+	r = rts_read_json(&a);
+	ck_assert_str_eq(rts_str(r, "id"), "slow");
 	ck_assert_msg(now_s() - t0 >= 1.4, "slow call answered early");
 	json_object_put(r);
 	/* A batch with an async member is one line, sent when all are done. */
-	r = client_call(&a, "[{\"jsonrpc\":\"2.0\",\"method\":\"slow\",\"params\":{\"ms\":100},\"id\":1},"
+	r = rts_call(&a, "[{\"jsonrpc\":\"2.0\",\"method\":\"slow\",\"params\":{\"ms\":100},\"id\":1},"
 			    "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":2}]\n");
 	ck_assert_int_eq(json_object_array_length(r), 2);
 	json_object_put(r);
-	client_close(&a);
-	client_close(&b);
+	rts_close(&a);
+	rts_close(&b);
 }
 END_TEST
 
 START_TEST(client_cap)
 {
-	client_t c[16], extra;
+	rts_client_t c[16], extra;
 	for (int i = 0; i < 16; i++) {
-		client_open(&c[i], srv.path);
-		json_object *r = client_call(&c[i], "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1}\n");
+		rts_open(&c[i], srv.path);
+		json_object *r = rts_call(&c[i], "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1}\n");
 		json_object_put(r);
 	}
-	client_open(&extra, srv.path);
-	json_object *r = client_read_json(&extra);
-	ck_assert_int_eq(jint(r, "error.code"), -32005);
-	ck_assert_int_eq(jint(r, "error.data.limit"), 16);
+	rts_open(&extra, srv.path);
+	json_object *r = rts_read_json(&extra);
+	ck_assert_int_eq(rts_int(r, "error.code"), -32005);
+	ck_assert_int_eq(rts_int(r, "error.data.limit"), 16);
 	json_object_put(r);
-	ck_assert_ptr_null(client_readline(&extra));
-	client_close(&extra);
-	client_close(&c[15]);
-	json_object *s = stats_wait(&c[0], "connections", 15);
-	ck_assert_int_ge(jint(s, "rejected"), 1);
+	ck_assert_ptr_null(rts_readline(&extra));
+	rts_close(&extra);
+	rts_close(&c[15]);
+	json_object *s = rts_stats_wait(&c[0], "connections", 15);
+	ck_assert_int_ge(rts_int(s, "rejected"), 1);
 	json_object_put(s);
-	client_open(&extra, srv.path);
-	r = client_call(&extra, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1}\n");
-	ck_assert_ptr_nonnull(jget(r, "result"));
+	rts_open(&extra, srv.path);
+	r = rts_call(&extra, "{\"jsonrpc\":\"2.0\",\"method\":\"get_data\",\"id\":1}\n");
+	ck_assert_ptr_nonnull(rts_get(r, "result"));
 	json_object_put(r);
-	client_close(&extra);
+	rts_close(&extra);
 	for (int i = 0; i < 15; i++)
-		client_close(&c[i]);
+		rts_close(&c[i]);
 }
 END_TEST
 
 START_TEST(backpressure)
 {
-	client_t hog, other;
-	client_open(&hog, srv.path);
-	client_open(&other, srv.path);
+	rts_client_t hog, other;
+	rts_open(&hog, srv.path);
+	rts_open(&other, srv.path);
 	/* The hog writes requests with ~1 KiB answers and never reads. */
 	char req[1400];
 	char pad[1001];
@@ -509,12 +510,12 @@ START_TEST(backpressure)
 	ck_assert_msg(sent_reqs > 100, "only %zu requests fit: no backpressure to test", sent_reqs);
 	printf("backpressure: %zu requests written before the kernel buffers filled\n", sent_reqs);
 	/* The server stopped reading: its buffers for the hog stay bounded. */
-	json_object *s = stats(&other);
-	int64_t out = jint(s, "output_bytes"), in = jint(s, "input_bytes");
+	json_object *s = rts_stats(&other);
+	int64_t out = rts_int(s, "output_bytes"), in = rts_int(s, "input_bytes");
 	ck_assert_msg(out <= (int64_t)limits.max_output_bytes + 4096 && in <= (int64_t)limits.max_request_bytes + 1,
 		      "unbounded buffering: out %lld in %lld", (long long)out, (long long)in);
 	/* and so does the memory behind them (both connections) */
-	int64_t mem = jint(s, "buffer_bytes");
+	int64_t mem = rts_int(s, "buffer_bytes");
 	ck_assert_msg(mem <= 2 * (int64_t)(limits.max_output_bytes + limits.max_request_bytes) + 64 * 1024,
 		      "buffers hold %lld bytes", (long long)mem);
 	json_object_put(s);
@@ -524,77 +525,71 @@ START_TEST(backpressure)
 	/* Reading resumes everything: every request gets its answer. */
 	fcntl(hog.fd, F_SETFL, flags);
 	for (size_t i = 0; i < sent_reqs; i++) {
-		char *line = client_readline(&hog);
+		char *line = rts_readline(&hog);
 		ck_assert_msg(line != NULL, "answer %zu of %zu missing", i, sent_reqs);
 		free(line);
 	}
-	client_close(&hog);
-	client_close(&other);
+	rts_close(&hog);
+	rts_close(&other);
 }
 END_TEST
 
 START_TEST(notifications_and_hooks)
 {
-	client_t a, probe;
-	client_open(&probe, srv.path);
-	client_open(&a, srv.path);
-	json_object *r = client_call(&a, "{\"jsonrpc\":\"2.0\",\"method\":\"subscribe\",\"params\":{\"count\":3},\"id\":1}\n");
-	ck_assert_msg(json_object_get_boolean(jget(r, "result")), "%s", json_object_to_json_string(r));
+	rts_client_t a, probe;
+	rts_open(&probe, srv.path);
+	rts_open(&a, srv.path);
+	json_object *r = rts_call(&a, "{\"jsonrpc\":\"2.0\",\"method\":\"subscribe\",\"params\":{\"count\":3},\"id\":1}\n");
+	ck_assert_msg(json_object_get_boolean(rts_get(r, "result")), "%s", json_object_to_json_string(r));
 	json_object_put(r);
 	for (int i = 0; i < 3; i++) {
-		r = client_read_json(&a);
-		ck_assert_str_eq(jstr(r, "method"), "tick");
-		ck_assert_int_eq(jint(r, "params.n"), i);
-		ck_assert_ptr_null(jget(r, "id"));
+		r = rts_read_json(&a);
+		ck_assert_str_eq(rts_str(r, "method"), "tick");
+		ck_assert_int_eq(rts_int(r, "params.n"), i);
+		ck_assert_ptr_null(rts_get(r, "id"));
 		json_object_put(r);
 	}
-	client_close(&a);
-	json_object *s = stats_wait(&probe, "close_hooks", 1);
+	rts_close(&a);
+	json_object *s = rts_stats_wait(&probe, "close_hooks", 1);
 	json_object_put(s);
-	s = stats_wait(&probe, "connections", 1);
+	s = rts_stats_wait(&probe, "connections", 1);
 	/* peer credentials are ours */
-	ck_assert_int_eq(jint(s, "peer_pid"), getpid());
-	ck_assert_int_eq(jint(s, "peer_uid"), (int64_t)getuid());
+	ck_assert_int_eq(rts_int(s, "peer_pid"), getpid());
+	ck_assert_int_eq(rts_int(s, "peer_uid"), (int64_t)getuid());
 	json_object_put(s);
 
 	/* A follower that never reads is cut off at the hard cap. */
-	client_open(&a, srv.path);
-	r = client_call(&a, "{\"jsonrpc\":\"2.0\",\"method\":\"flood\",\"id\":1}\n");
+	rts_open(&a, srv.path);
+	r = rts_call(&a, "{\"jsonrpc\":\"2.0\",\"method\":\"flood\",\"id\":1}\n");
 	json_object_put(r);
-	s = stats_wait(&probe, "flood_result", -ENOBUFS);
-	ck_assert_int_eq(jint(s, "connections"), 1);
-	ck_assert_int_ge(jint(s, "flood_sent"), 256 * 1024 / 300);
+	s = rts_stats_wait(&probe, "flood_result", -ENOBUFS);
+	ck_assert_int_eq(rts_int(s, "connections"), 1);
+	ck_assert_int_ge(rts_int(s, "flood_sent"), 256 * 1024 / 300);
 	json_object_put(s);
-	client_close(&a);
-	client_close(&probe);
+	rts_close(&a);
+	rts_close(&probe);
 }
 END_TEST
 
-static Suite *rpc_server_suite(void)
-{
-	Suite *s = suite_create("rpc_server");
-	TCase *tc = tcase_create("server");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, spec_examples);
-	tcase_add_test(tc, ids_and_request_validation);
-	tcase_add_test(tc, discover);
-	tcase_add_test(tc, hostile_input);
-	tcase_add_test(tc, oversized_line);
-	tcase_add_test(tc, pipelined_1000);
-	tcase_add_test(tc, async_does_not_block);
-	tcase_add_test(tc, client_cap);
-	tcase_add_test(tc, backpressure);
-	tcase_add_test(tc, notifications_and_hooks);
-	suite_add_tcase(s, tc);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "server",
+		.timeout = 60,
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(spec_examples),
+			MVMT_TEST(ids_and_request_validation),
+			MVMT_TEST(discover),
+			MVMT_TEST(hostile_input),
+			MVMT_TEST(oversized_line),
+			MVMT_TEST(pipelined_1000),
+			MVMT_TEST(async_does_not_block),
+			MVMT_TEST(client_cap),
+			MVMT_TEST(backpressure),
+			MVMT_TEST(notifications_and_hooks)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	SRunner *sr = srunner_create(rpc_server_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "rpc_server", .tcases = tcases)

@@ -448,19 +448,19 @@ START_TEST(test_disconnect_kills_child)
 }
 END_TEST
 
-void exec_cases_add(TCase *tc)
-{
-	tcase_add_test(tc, test_echo_builtin);
-	tcase_add_test(tc, test_echo_stream);
-	tcase_add_test(tc, test_info_builtin);
-	tcase_add_test(tc, test_argv_env_exact);
-	tcase_add_test(tc, test_stdin_inline_and_separation);
-	tcase_add_test(tc, test_stdin_none_is_devnull);
-	tcase_add_test(tc, test_cat_stream);
-	tcase_add_test(tc, test_signal_death);
-	tcase_add_test(tc, test_timeout_kills_group);
-	tcase_add_test(tc, test_not_found_and_wasm);
-	tcase_add_test(tc, test_malformed_frames);
-	tcase_add_test(tc, test_several_connections);
-	tcase_add_test(tc, test_disconnect_kills_child);
-}
+const mvmt_test_t exec_cases[] = {
+	MVMT_TEST(test_echo_builtin),
+	MVMT_TEST(test_echo_stream),
+	MVMT_TEST(test_info_builtin),
+	MVMT_TEST(test_argv_env_exact),
+	MVMT_TEST(test_stdin_inline_and_separation),
+	MVMT_TEST(test_stdin_none_is_devnull),
+	MVMT_TEST(test_cat_stream),
+	MVMT_TEST(test_signal_death),
+	MVMT_TEST(test_timeout_kills_group),
+	MVMT_TEST(test_not_found_and_wasm),
+	MVMT_TEST(test_malformed_frames),
+	MVMT_TEST(test_several_connections),
+	MVMT_TEST(test_disconnect_kills_child),
+	{ 0 }
+};

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "exec-client.h"
+#include "mvmt-main.h"
 
 extern const char *exec_cases_path;     /* agent socket */
 extern const char *exec_cases_platform; /* expected in mvm.info */
@@ -18,8 +19,8 @@ extern const char *exec_cases_platform; /* expected in mvm.info */
  * the host instead of answered not-supported. */
 extern bool exec_cases_wasm;
 
-/* Add every agent case to tc. */
-void exec_cases_add(TCase *tc);
+/* Every agent case, for an mvmt_tcase_t's .tests. */
+extern const mvmt_test_t exec_cases[];
 
 /* Run argv (NULL-terminated) with optional env and inline stdin. */
 int exec_cases_run(const char *const *argv, const char *const *env, const char *in,

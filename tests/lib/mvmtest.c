@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "mvmtest.h"
+#include "mvmt-events.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -581,15 +582,19 @@ json_object *mvmt_status(int fd, const char *name)
 
 json_object *mvmt_wait_state(int fd, const char *name, const char *state)
 {
-	for (int i = 0; i < 500; i++) {
-		json_object *s = mvmt_status(fd, name);
-		if (strcmp(mvmt_str(s, "state"), state) == 0)
-			return s;
-		json_object_put(s);
-		usleep(10000);
-	}
+	mvmt_follow_t f;
+	char id[128];
+
+	/* Subscribed before the first look, so no transition is missed. */
+	mvmt_follow_open_like(&f, fd);
 	json_object *s = mvmt_status(fd, name);
-	ck_abort_msg("%s never reached %s: %s", name, state, json_object_to_json_string(s));
+	if (strcmp(mvmt_str(s, "state"), state) != 0) {
+		snprintf(id, sizeof(id), "%s", mvmt_str(s, "id"));
+		json_object_put(s);
+		json_object_put(mvmt_follow_wait_state(&f, id, state));
+		s = mvmt_status(fd, name);
+	}
+	mvmt_follow_close(&f);
 	return s;
 }
 

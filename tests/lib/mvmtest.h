@@ -105,7 +105,8 @@ bool mvmt_wait_process_ended(pid_t pid, int timeout_ms);
 json_object *mvmt_call_id(int fd, const char *method, const char *name, const char *extra);
 /* compute.vm.status of name: the result (fails the test on an error). */
 json_object *mvmt_status(int fd, const char *name);
-/* Poll status until the VM is in `state` (5 s); its status. */
+/* Wait on mvmd's events until the VM enters `state` (at once if it is
+ * in it; MVMT_EVENT_TIMEOUT_MS, tests/lib/mvmt-events.h); its status then. */
 json_object *mvmt_wait_state(int fd, const char *name, const char *state);
 /* Poll compute.vm.logs until it contains needle (5 s). */
 void mvmt_wait_log(int fd, const char *name, const char *needle);

@@ -314,7 +314,11 @@ for s in "${suites[@]}"; do
 	fi
 	echo "==== $s ===="
 	cat "$log"
-	if line=$(grep -E '^[0-9]+%: Checks: [0-9]+' "$log" | tail -n1) && [ -n "$line" ]; then
+	if line=$(grep -E '^mvmt: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n1) && [ -n "$line" ]; then
+		p=$(sed -E 's/^mvmt: ([0-9]+) passed.*/\1/' <<<"$line")
+		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+		k=$(sed -E 's/.* ([0-9]+) skipped$/\1/' <<<"$line")
+	elif line=$(grep -E '^[0-9]+%: Checks: [0-9]+' "$log" | tail -n1) && [ -n "$line" ]; then
 		n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
 		fl=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
 		er=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")

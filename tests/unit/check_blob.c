@@ -20,6 +20,7 @@
 #include "blob.h"
 #include "util/fs.h"
 #include "util/macro.h"
+#include "mvmt-main.h"
 
 /* sha256("abc"), FIPS 180-2 appendix B.1 */
 #define ABC_HEX "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -531,8 +532,7 @@ START_TEST(test_disk_full_leaves_nothing)
 
 	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		printf("SKIP: disk-full test needs root and mount namespaces\n");
-		return;
+		MVMT_SKIP("the disk-full case needs root and a mount namespace");
 	}
 	snprintf(mnt, sizeof(mnt), "%s/small", dir);
 	ck_assert_int_eq(mkdir(mnt, 0700), 0);
@@ -559,28 +559,27 @@ START_TEST(test_disk_full_leaves_nothing)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("blob");
-	TCase *tc = tcase_create("store");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_hex_and_ref);
-	tcase_add_test(tc, test_round_trip_and_idempotent);
-	tcase_add_test(tc, test_expect);
-	tcase_add_test(tc, test_crash_leftovers_cleaned);
-	tcase_add_test(tc, test_corruption_detected);
-	tcase_add_test(tc, test_remove);
-	tcase_add_test(tc, test_list_sorted_paged);
-	tcase_add_test(tc, test_path_input);
-	tcase_add_test(tc, test_check_refuses);
-	tcase_add_test(tc, test_size_cap);
-	tcase_add_test(tc, test_write_error_leaves_nothing);
-	tcase_add_test(tc, test_disk_full_leaves_nothing);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "store",
+		.timeout = 60,
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_hex_and_ref),
+			MVMT_TEST(test_round_trip_and_idempotent),
+			MVMT_TEST(test_expect),
+			MVMT_TEST(test_crash_leftovers_cleaned),
+			MVMT_TEST(test_corruption_detected),
+			MVMT_TEST(test_remove),
+			MVMT_TEST(test_list_sorted_paged),
+			MVMT_TEST(test_path_input),
+			MVMT_TEST(test_check_refuses),
+			MVMT_TEST(test_size_cap),
+			MVMT_TEST(test_write_error_leaves_nothing),
+			MVMT_TEST(test_disk_full_leaves_nothing)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "blob", .tcases = tcases)

@@ -28,6 +28,7 @@
 #include "blob-fetch.h"
 #include "blob-serve.h"
 #include "util/fs.h"
+#include "mvmt-main.h"
 
 static char dir[64], sock[128];
 static blob_store_t *bs;
@@ -527,31 +528,27 @@ START_TEST(test_many_concurrent_fetches)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("blob_serve");
-	TCase *tc = tcase_create("serve");
-	SRunner *sr;
-	int failed;
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "serve",
+		.timeout = 30,
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_parse_request),
+			MVMT_TEST(test_fetch_ok),
+			MVMT_TEST(test_empty_blob),
+			MVMT_TEST(test_unknown_and_disallowed),
+			MVMT_TEST(test_malformed_and_oversize),
+			MVMT_TEST(test_half_request_times_out),
+			MVMT_TEST(test_client_never_reads),
+			MVMT_TEST(test_connection_cap),
+			MVMT_TEST(test_many_concurrent_fetches),
+			MVMT_TEST(test_tampered_blob_refused_by_client),
+			MVMT_TEST(test_client_limits),
+			MVMT_TEST(test_vsock_path_and_stop)),
+	},
+	{ 0 }
+};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_parse_request);
-	tcase_add_test(tc, test_fetch_ok);
-	tcase_add_test(tc, test_empty_blob);
-	tcase_add_test(tc, test_unknown_and_disallowed);
-	tcase_add_test(tc, test_malformed_and_oversize);
-	tcase_add_test(tc, test_half_request_times_out);
-	tcase_add_test(tc, test_client_never_reads);
-	tcase_add_test(tc, test_connection_cap);
-	tcase_add_test(tc, test_many_concurrent_fetches);
-	tcase_add_test(tc, test_tampered_blob_refused_by_client);
-	tcase_add_test(tc, test_client_limits);
-	tcase_add_test(tc, test_vsock_path_and_stop);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "blob_serve", .tcases = tcases)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ch/api.h"
+#include "mvmt-main.h"
 
 START_TEST(test_requests)
 {
@@ -127,22 +128,17 @@ START_TEST(test_states)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("ch_api");
-	TCase *tc = tcase_create("ch_api");
-	SRunner *sr;
-	int failed;
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "ch_api",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_requests),
+			MVMT_TEST(test_status),
+			MVMT_TEST(test_info),
+			MVMT_TEST(test_ping),
+			MVMT_TEST(test_states)),
+	},
+	{ 0 }
+};
 
-	tcase_add_test(tc, test_requests);
-	tcase_add_test(tc, test_status);
-	tcase_add_test(tc, test_info);
-	tcase_add_test(tc, test_ping);
-	tcase_add_test(tc, test_states);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "ch_api", .tcases = tcases)

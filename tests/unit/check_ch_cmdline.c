@@ -8,6 +8,7 @@
 
 #include "ch/cmdline.h"
 #include "ch/version.h"
+#include "mvmt-main.h"
 
 static ch_launch_t base(void)
 {
@@ -122,21 +123,16 @@ START_TEST(test_version_minimum)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("ch_cmdline");
-	TCase *tc = tcase_create("ch_cmdline");
-	SRunner *sr;
-	int failed;
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "ch_cmdline",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_full),
+			MVMT_TEST(test_refused),
+			MVMT_TEST(test_version_parse),
+			MVMT_TEST(test_version_minimum)),
+	},
+	{ 0 }
+};
 
-	tcase_add_test(tc, test_full);
-	tcase_add_test(tc, test_refused);
-	tcase_add_test(tc, test_version_parse);
-	tcase_add_test(tc, test_version_minimum);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "ch_cmdline", .tcases = tcases)

@@ -22,6 +22,7 @@
 #include "ch/api.h"
 #include "ch/http.h"
 #include "ch/vmconfig.h"
+#include "mvmt-main.h"
 
 static char dir[64], sock[128];
 static sd_event *e;
@@ -418,29 +419,25 @@ START_TEST(test_double_media_types)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("ch_http");
-	TCase *tc = tcase_create("ch_http");
-	SRunner *sr;
-	int failed;
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "ch_http",
+		.timeout = 20,
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_documented_endpoints),
+			MVMT_TEST(test_no_socket),
+			MVMT_TEST(test_no_fd),
+			MVMT_TEST(test_hang_up),
+			MVMT_TEST(test_bad_answers),
+			MVMT_TEST(test_body_cap),
+			MVMT_TEST(test_timeout_does_not_block),
+			MVMT_TEST(test_cancel),
+			MVMT_TEST(test_cancel_then_reuse),
+			MVMT_TEST(test_double_media_types)),
+	},
+	{ 0 }
+};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 20);
-	tcase_add_test(tc, test_documented_endpoints);
-	tcase_add_test(tc, test_no_socket);
-	tcase_add_test(tc, test_no_fd);
-	tcase_add_test(tc, test_hang_up);
-	tcase_add_test(tc, test_bad_answers);
-	tcase_add_test(tc, test_body_cap);
-	tcase_add_test(tc, test_timeout_does_not_block);
-	tcase_add_test(tc, test_cancel);
-	tcase_add_test(tc, test_cancel_then_reuse);
-	tcase_add_test(tc, test_double_media_types);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "ch_http", .tcases = tcases)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ch/process.h"
+#include "mvmt-main.h"
 
 static char dir[64];
 
@@ -263,24 +264,20 @@ START_TEST(test_spawn_gated)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("ch_process");
-	TCase *tc = tcase_create("ch_process");
-	SRunner *sr;
-	int failed;
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "ch_process",
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_find),
+			MVMT_TEST(test_version),
+			MVMT_TEST(test_probe_cache),
+			MVMT_TEST(test_log_last_line),
+			MVMT_TEST(test_spawn_detached),
+			MVMT_TEST(test_spawn_gated)),
+	},
+	{ 0 }
+};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_find);
-	tcase_add_test(tc, test_version);
-	tcase_add_test(tc, test_probe_cache);
-	tcase_add_test(tc, test_log_last_line);
-	tcase_add_test(tc, test_spawn_detached);
-	tcase_add_test(tc, test_spawn_gated);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "ch_process", .tcases = tcases)

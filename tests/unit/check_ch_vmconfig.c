@@ -11,6 +11,7 @@
 
 #include "ch-api-double.h"
 #include "ch/vmconfig.h"
+#include "mvmt-main.h"
 
 static ch_launch_t base(void)
 {
@@ -147,21 +148,16 @@ START_TEST(test_double_refuses)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("ch_vmconfig");
-	TCase *tc = tcase_create("ch_vmconfig");
-	SRunner *sr;
-	int failed;
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "ch_vmconfig",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_full),
+			MVMT_TEST(test_optional_and_escaped),
+			MVMT_TEST(test_refused),
+			MVMT_TEST(test_double_refuses)),
+	},
+	{ 0 }
+};
 
-	tcase_add_test(tc, test_full);
-	tcase_add_test(tc, test_optional_and_escaped);
-	tcase_add_test(tc, test_refused);
-	tcase_add_test(tc, test_double_refuses);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "ch_vmconfig", .tcases = tcases)

@@ -15,6 +15,7 @@
 #include "console.h"
 #include "util/fs.h"
 #include "util/macro.h"
+#include "mvmt-main.h"
 
 static char dir[64], sock[128], logp[128];
 static sd_event *ev;
@@ -159,19 +160,18 @@ START_TEST(test_no_log_yet)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("console");
-	TCase *tc = tcase_create("core");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_broadcast_input_and_log);
-	tcase_add_test(tc, test_log_cap_keeps_the_tail);
-	tcase_add_test(tc, test_slow_client_is_dropped);
-	tcase_add_test(tc, test_no_log_yet);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "core",
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_broadcast_input_and_log),
+			MVMT_TEST(test_log_cap_keeps_the_tail),
+			MVMT_TEST(test_slow_client_is_dropped),
+			MVMT_TEST(test_no_log_yet)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "console", .tcases = tcases)

@@ -170,30 +170,31 @@ START_TEST(test_wasm_hook)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("exec_agent");
-	TCase *tc = tcase_create("agent");
-	SRunner *sr;
-	int failed;
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "agent",
+		.timeout = 30,
+		.setup = agent_setup,
+		.teardown = agent_teardown,
+		.tests = exec_cases,
+	},
+	{
+		.name = "limits",
+		.timeout = 30,
+		.setup = short_timeout_setup,
+		.teardown = agent_teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_idle_connections_dropped)),
+	},
+	{
+		.name = "wasm-hook",
+		.timeout = 30,
+		.setup = wasm_setup,
+		.teardown = agent_teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_wasm_hook)),
+	},
+	{ 0 }
+};
 
-	tcase_set_timeout(tc, 30);
-	tcase_add_checked_fixture(tc, agent_setup, agent_teardown);
-	exec_cases_add(tc);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("limits");
-	tcase_set_timeout(tc, 30);
-	tcase_add_checked_fixture(tc, short_timeout_setup, agent_teardown);
-	tcase_add_test(tc, test_idle_connections_dropped);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("wasm-hook");
-	tcase_set_timeout(tc, 30);
-	tcase_add_checked_fixture(tc, wasm_setup, agent_teardown);
-	tcase_add_test(tc, test_wasm_hook);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "exec_agent", .tcases = tcases)

@@ -19,6 +19,7 @@
 
 #include "exec-agent.h"
 #include "exec-client.h"
+#include "mvmt-main.h"
 
 START_TEST(test_handshake_reads_only_its_line)
 {
@@ -336,25 +337,19 @@ START_TEST(test_call_sans_io)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("exec_client");
-	TCase *tc = tcase_create("client");
-	SRunner *sr;
-	int failed;
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "client",
+		.timeout = 30,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_handshake_reads_only_its_line),
+			MVMT_TEST(test_handshake_refusals),
+			MVMT_TEST(test_parse_reply),
+			MVMT_TEST(test_exec_through_hvsock_double),
+			MVMT_TEST(test_client_timeout_and_bad_reply),
+			MVMT_TEST(test_call_sans_io)),
+	},
+	{ 0 }
+};
 
-	signal(SIGPIPE, SIG_IGN);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_handshake_reads_only_its_line);
-	tcase_add_test(tc, test_handshake_refusals);
-	tcase_add_test(tc, test_parse_reply);
-	tcase_add_test(tc, test_exec_through_hvsock_double);
-	tcase_add_test(tc, test_client_timeout_and_bad_reply);
-	tcase_add_test(tc, test_call_sans_io);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "exec_client", .tcases = tcases, .init = mvmt_ignore_sigpipe)

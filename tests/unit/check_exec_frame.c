@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proto/exec-frame.h"
+#include "mvmt-main.h"
 
 _Static_assert(EXEC_E2BIG == E2BIG && EXEC_EINVAL == EINVAL && EXEC_ENOSPC == ENOSPC &&
 		       EXEC_EPROTO == EPROTO && EXEC_EBADMSG == EBADMSG &&
@@ -385,31 +386,21 @@ START_TEST(test_names)
 }
 END_TEST
 
-static Suite *exec_frame_suite(void)
-{
-	Suite *s = suite_create("exec_frame");
-	TCase *tc = tcase_create("codec");
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "codec",
+		.timeout = 30,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_request_roundtrip),
+			MVMT_TEST(test_stream_of_frames),
+			MVMT_TEST(test_encoder_caps),
+			MVMT_TEST(test_decoder_rejects_headers),
+			MVMT_TEST(test_decoder_truncated),
+			MVMT_TEST(test_decoder_corrupt_request),
+			MVMT_TEST(test_decoder_corrupt_small_frames),
+			MVMT_TEST(test_names)),
+	},
+	{ 0 }
+};
 
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_request_roundtrip);
-	tcase_add_test(tc, test_stream_of_frames);
-	tcase_add_test(tc, test_encoder_caps);
-	tcase_add_test(tc, test_decoder_rejects_headers);
-	tcase_add_test(tc, test_decoder_truncated);
-	tcase_add_test(tc, test_decoder_corrupt_request);
-	tcase_add_test(tc, test_decoder_corrupt_small_frames);
-	tcase_add_test(tc, test_names);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(exec_frame_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "exec_frame", .tcases = tcases)

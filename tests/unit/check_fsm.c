@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fsm.h"
+#include "mvmt-main.h"
 
 /* The table of docs/design.md §3, restated independently of daemon/mvmd/fsm.c so that a
  * change to one without the other fails here. */
@@ -181,22 +182,20 @@ START_TEST(test_ring_keep_seq)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("fsm");
-	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, test_table_exhaustive);
-	tcase_add_test(tc, test_start_sources);
-	tcase_add_test(tc, test_out_of_range);
-	tcase_add_test(tc, test_names_round_trip);
-	tcase_add_test(tc, test_active);
-	tcase_add_test(tc, test_ring_wraps);
-	tcase_add_test(tc, test_ring_keep_seq);
-	tcase_add_test(tc, test_ring_unpush);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "core",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_table_exhaustive),
+			MVMT_TEST(test_start_sources),
+			MVMT_TEST(test_out_of_range),
+			MVMT_TEST(test_names_round_trip),
+			MVMT_TEST(test_active),
+			MVMT_TEST(test_ring_wraps),
+			MVMT_TEST(test_ring_keep_seq),
+			MVMT_TEST(test_ring_unpush)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "fsm", .tcases = tcases)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "rpc-internal.h"
 #include "util/log.h"
+#include "mvmt-main.h"
 
 /* --- syntax ------------------------------------------------------------------ */
 
@@ -597,30 +598,23 @@ START_TEST(log_levels)
 }
 END_TEST
 
-static Suite *jsonrpc_suite(void)
-{
-	Suite *s = suite_create("jsonrpc");
-	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, json_check);
-	tcase_add_test(tc, parse_requests);
-	tcase_add_test(tc, encode_responses);
-	tcase_add_test(tc, build_and_append);
-	tcase_add_test(tc, patterns);
-	tcase_add_test(tc, schema_validation);
-	tcase_add_test(tc, positional);
-	tcase_add_test(tc, server_rejects_bad_tables);
-	tcase_add_test(tc, errno_table);
-	tcase_add_test(tc, openrpc);
-	tcase_add_test(tc, log_levels);
-	suite_add_tcase(s, tc);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "core",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(json_check),
+			MVMT_TEST(parse_requests),
+			MVMT_TEST(encode_responses),
+			MVMT_TEST(build_and_append),
+			MVMT_TEST(patterns),
+			MVMT_TEST(schema_validation),
+			MVMT_TEST(positional),
+			MVMT_TEST(server_rejects_bad_tables),
+			MVMT_TEST(errno_table),
+			MVMT_TEST(openrpc),
+			MVMT_TEST(log_levels)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	SRunner *sr = srunner_create(jsonrpc_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "jsonrpc", .tcases = tcases)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/kcmdline.h"
+#include "mvmt-main.h"
 
 static const char *get(const char *cmdline, const char *key)
 {
@@ -84,20 +85,15 @@ START_TEST(test_split_run)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("kcmdline");
-	TCase *tc = tcase_create("kcmdline");
-	SRunner *sr;
-	int failed;
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "kcmdline",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_get),
+			MVMT_TEST(test_bool),
+			MVMT_TEST(test_split_run)),
+	},
+	{ 0 }
+};
 
-	tcase_add_test(tc, test_get);
-	tcase_add_test(tc, test_bool);
-	tcase_add_test(tc, test_split_run);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "kcmdline", .tcases = tcases)

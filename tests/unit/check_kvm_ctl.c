@@ -14,6 +14,7 @@
 #include "grants.h"
 #include "kvm/backend-kvm.h"
 #include "sha256.h"
+#include "mvmt-main.h"
 
 static size_t frame(uint8_t *buf, uint32_t type, const void *p, uint32_t len)
 {
@@ -518,28 +519,26 @@ START_TEST(test_grants_verify_cap_and_evict)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("kvm-ctl");
-	TCase *tc = tcase_create("codec");
-	tcase_add_test(tc, test_decode_whole_and_partial);
-	tcase_add_test(tc, test_decode_refuses_bad_frames);
-	tcase_add_test(tc, test_result_payload_validated);
-	tcase_add_test(tc, test_ctl_roundtrip_socketpair);
-	tcase_add_test(tc, test_ctl_queue_bounded);
-	tcase_add_test(tc, test_ctl_big_frames);
-	tcase_add_test(tc, test_result_text_roundtrip);
-	tcase_add_test(tc, test_result_describe);
-	tcase_add_test(tc, test_result_parse_refuses);
-	tcase_add_test(tc, test_result_exit_code_u32);
-	tcase_add_test(tc, test_names);
-	tcase_add_test(tc, test_ctl_blob_grant_carries_one_fd);
-	tcase_add_test(tc, test_ctl_fd_protocol_errors_leak_nothing);
-	tcase_add_test(tc, test_grants_verify_cap_and_evict);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "codec",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_decode_whole_and_partial),
+			MVMT_TEST(test_decode_refuses_bad_frames),
+			MVMT_TEST(test_result_payload_validated),
+			MVMT_TEST(test_ctl_roundtrip_socketpair),
+			MVMT_TEST(test_ctl_queue_bounded),
+			MVMT_TEST(test_ctl_big_frames),
+			MVMT_TEST(test_result_text_roundtrip),
+			MVMT_TEST(test_result_describe),
+			MVMT_TEST(test_result_parse_refuses),
+			MVMT_TEST(test_result_exit_code_u32),
+			MVMT_TEST(test_names),
+			MVMT_TEST(test_ctl_blob_grant_carries_one_fd),
+			MVMT_TEST(test_ctl_fd_protocol_errors_leak_nothing),
+			MVMT_TEST(test_grants_verify_cap_and_evict)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "kvm-ctl", .tcases = tcases)

@@ -8,6 +8,7 @@
 
 #include "proto/guest-abi.h"
 #include "kvm-vm.h"
+#include "mvmt-main.h"
 
 #define MEM (8u << 20)
 #define BASE 0x200000u
@@ -178,19 +179,18 @@ START_TEST(test_guest_ptr)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("kvm-elf");
-	TCase *tc = tcase_create("loader");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_load_valid);
-	tcase_add_loop_test(tc, test_load_refuses, 0, _M_MAX);
-	tcase_add_test(tc, test_boot_info);
-	tcase_add_test(tc, test_guest_ptr);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "loader",
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_load_valid),
+			MVMT_LOOP(test_load_refuses, _M_MAX),
+			MVMT_TEST(test_boot_info),
+			MVMT_TEST(test_guest_ptr)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "kvm-elf", .tcases = tcases)

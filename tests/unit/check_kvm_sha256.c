@@ -7,6 +7,7 @@
 
 #include "blob.h"
 #include "sha256.h"
+#include "mvmt-main.h"
 
 START_TEST(test_vectors)
 {
@@ -42,16 +43,14 @@ START_TEST(test_against_openssl)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("kvm-sha256");
-	TCase *tc = tcase_create("sha256");
-	tcase_add_test(tc, test_vectors);
-	tcase_add_test(tc, test_against_openssl);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "sha256",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_vectors),
+			MVMT_TEST(test_against_openssl)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "kvm-sha256", .tcases = tcases)

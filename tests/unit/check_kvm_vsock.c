@@ -20,6 +20,7 @@
 #include "proto/guest-abi.h"
 #include "kvm-vm.h"
 #include "vsock.h"
+#include "mvmt-main.h"
 
 static int parse(const char *s, uint32_t *port, size_t *used)
 {
@@ -224,20 +225,27 @@ START_TEST(test_one_connection_end_to_end)
 }
 END_TEST
 
-int main(void)
+/* One guest memory for the whole run: each test's fork gets its own copy. */
+static void vsock_init(void)
 {
 	mem = calloc(1, MEM);
 	vm = (kvm_vm_t){ .mem = mem, .mem_size = MEM };
-	Suite *s = suite_create("kvm-vsock");
-	TCase *tc = tcase_create("vsock");
-	tcase_add_test(tc, test_connect_line);
-	tcase_add_test(tc, test_guest_call_checks);
-	tcase_add_test(tc, test_one_connection_end_to_end);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	free(mem);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+static void vsock_fini(void)
+{
+	free(mem);
+}
+
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "vsock",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_connect_line),
+			MVMT_TEST(test_guest_call_checks),
+			MVMT_TEST(test_one_connection_end_to_end)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "kvm-vsock", .tcases = tcases, .init = vsock_init, .fini = vsock_fini)

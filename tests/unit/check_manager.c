@@ -9,6 +9,7 @@
 
 #include "manager.h"
 #include "util/fs.h"
+#include "mvmt-main.h"
 
 static char dir[64];
 
@@ -439,24 +440,23 @@ START_TEST(test_remove)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("manager");
-	TCase *tc = tcase_create("core");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_create_and_find);
-	tcase_add_test(tc, test_start_not_written_changes_nothing);
-	tcase_add_test(tc, test_failed_write_is_flushed);
-	tcase_add_test(tc, test_limits);
-	tcase_add_test(tc, test_provision_failure);
-	tcase_add_test(tc, test_subscribe_and_transition);
-	tcase_add_test(tc, test_reload);
-	tcase_add_test(tc, test_remove);
-	tcase_add_test(tc, test_grant_blob_hook);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "core",
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_create_and_find),
+			MVMT_TEST(test_start_not_written_changes_nothing),
+			MVMT_TEST(test_failed_write_is_flushed),
+			MVMT_TEST(test_limits),
+			MVMT_TEST(test_provision_failure),
+			MVMT_TEST(test_subscribe_and_transition),
+			MVMT_TEST(test_reload),
+			MVMT_TEST(test_remove),
+			MVMT_TEST(test_grant_blob_hook)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "manager", .tcases = tcases)

@@ -14,6 +14,7 @@
 #include "manager.h"
 #include "metrics.h"
 #include "util/fs.h"
+#include "mvmt-main.h"
 
 START_TEST(test_cause_classes)
 {
@@ -201,21 +202,22 @@ START_TEST(test_textfile)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("metrics");
-	TCase *tc = tcase_create("classes");
-	tcase_add_test(tc, test_cause_classes);
-	tcase_add_test(tc, test_exec_classes);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("render");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_render);
-	tcase_add_test(tc, test_textfile);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "classes",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_cause_classes),
+			MVMT_TEST(test_exec_classes)),
+	},
+	{
+		.name = "render",
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_render),
+			MVMT_TEST(test_textfile)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "metrics", .tcases = tcases)

@@ -12,6 +12,7 @@
 #include "methods.h"
 #include "rpc-internal.h"
 #include "util/macro.h"
+#include "mvmt-main.h"
 
 static void nop(rpc_call_t *call, json_object *params, void *userdata)
 {
@@ -185,22 +186,15 @@ START_TEST(mvmd_table_documents_every_method)
 }
 END_TEST
 
-static Suite *openrpc_suite(void)
-{
-	Suite *s = suite_create("openrpc");
-	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, components_errors_examples);
-	tcase_add_test(tc, tables_that_document_themselves_wrongly);
-	tcase_add_test(tc, mvmd_table_documents_every_method);
-	suite_add_tcase(s, tc);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "core",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(components_errors_examples),
+			MVMT_TEST(tables_that_document_themselves_wrongly),
+			MVMT_TEST(mvmd_table_documents_every_method)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	SRunner *sr = srunner_create(openrpc_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "openrpc", .tcases = tcases)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "prom.h"
+#include "mvmt-main.h"
 
 static char *take(prom_buf_t *b)
 {
@@ -82,17 +83,15 @@ START_TEST(test_histogram)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("prom");
-	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, test_escape);
-	tcase_add_test(tc, test_values);
-	tcase_add_test(tc, test_histogram);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "core",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_escape),
+			MVMT_TEST(test_values),
+			MVMT_TEST(test_histogram)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "prom", .tcases = tcases)

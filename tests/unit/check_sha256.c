@@ -11,6 +11,7 @@
 
 #include "blob.h"
 #include "util/sha256.h"
+#include "mvmt-main.h"
 
 static const char *hex_of(const void *p, size_t n)
 {
@@ -76,20 +77,15 @@ START_TEST(test_matches_openssl)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("sha256");
-	TCase *tc = tcase_create("sha256");
-	SRunner *sr;
-	int failed;
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "sha256",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_fips_vectors),
+			MVMT_TEST(test_million_a_in_pieces),
+			MVMT_TEST(test_matches_openssl)),
+	},
+	{ 0 }
+};
 
-	tcase_add_test(tc, test_fips_vectors);
-	tcase_add_test(tc, test_million_a_in_pieces);
-	tcase_add_test(tc, test_matches_openssl);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "sha256", .tcases = tcases)

@@ -11,6 +11,7 @@
 #include "store.h"
 #include "util/fs.h"
 #include "util/macro.h"
+#include "mvmt-main.h"
 
 static char dir[] = "/tmp/mvm-store-XXXXXX";
 static store_t *st;
@@ -484,28 +485,27 @@ START_TEST(test_ids_and_names)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("store");
-	TCase *tc = tcase_create("core");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_round_trip);
-	tcase_add_test(tc, test_no_temp_left);
-	tcase_add_test(tc, test_non_durable_save);
-	tcase_add_test(tc, test_truncated_every_length);
-	tcase_add_test(tc, test_exit_code_u32);
-	tcase_add_test(tc, test_corrupt_bytes);
-	tcase_add_test(tc, test_newer_version_refused_untouched);
-	tcase_add_test(tc, test_migration_steps);
-	tcase_add_test(tc, test_interrupted_create_cleaned);
-	tcase_add_test(tc, test_missing_state_json_with_other_files);
-	tcase_add_test(tc, test_remove);
-	tcase_add_test(tc, test_ids_and_names);
-	tcase_add_test(tc, test_clean_tombstones_and_temp_files);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "core",
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_round_trip),
+			MVMT_TEST(test_no_temp_left),
+			MVMT_TEST(test_non_durable_save),
+			MVMT_TEST(test_truncated_every_length),
+			MVMT_TEST(test_exit_code_u32),
+			MVMT_TEST(test_corrupt_bytes),
+			MVMT_TEST(test_newer_version_refused_untouched),
+			MVMT_TEST(test_migration_steps),
+			MVMT_TEST(test_interrupted_create_cleaned),
+			MVMT_TEST(test_missing_state_json_with_other_files),
+			MVMT_TEST(test_remove),
+			MVMT_TEST(test_ids_and_names),
+			MVMT_TEST(test_clean_tombstones_and_temp_files)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "store", .tcases = tcases)

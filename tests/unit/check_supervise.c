@@ -12,6 +12,7 @@
 
 #include "mvmtest.h"
 #include "supervise.h"
+#include "mvmt-main.h"
 
 static sd_event *ev;
 static supervisor_t *sv;
@@ -206,21 +207,20 @@ START_TEST(test_unknown_status)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("supervise");
-	TCase *tc = tcase_create("core");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_exit_status);
-	tcase_add_test(tc, test_kill_now_and_at_deadline);
-	tcase_add_test(tc, test_release_never_waits);
-	tcase_add_test(tc, test_abandon);
-	tcase_add_test(tc, test_adopt);
-	tcase_add_test(tc, test_unknown_status);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "core",
+		.setup = setup,
+		.teardown = teardown,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_exit_status),
+			MVMT_TEST(test_kill_now_and_at_deadline),
+			MVMT_TEST(test_release_never_waits),
+			MVMT_TEST(test_abandon),
+			MVMT_TEST(test_adopt),
+			MVMT_TEST(test_unknown_status)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "supervise", .tcases = tcases)

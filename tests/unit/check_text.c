@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "util/text.h"
+#include "mvmt-main.h"
 
 static void sanitize_eq(const char *in, size_t len, const char *want)
 {
@@ -76,17 +77,15 @@ START_TEST(test_base64_rejects)
 }
 END_TEST
 
-int main(void)
-{
-	Suite *s = suite_create("text");
-	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, test_utf8);
-	tcase_add_test(tc, test_base64_round_trip);
-	tcase_add_test(tc, test_base64_rejects);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "core",
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_utf8),
+			MVMT_TEST(test_base64_round_trip),
+			MVMT_TEST(test_base64_rejects)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "text", .tcases = tcases)

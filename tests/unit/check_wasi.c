@@ -11,6 +11,7 @@
 
 #include "wasm/wasi.h"
 #include "wasm/wasi-posix.h"
+#include "mvmt-main.h"
 
 #define MEM_SIZE 4096
 
@@ -506,41 +507,32 @@ START_TEST(test_posix_host)
 }
 END_TEST
 
-static Suite *wasi_suite(void)
-{
-	Suite *s = suite_create("wasi");
-	TCase *tc = tcase_create("core");
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "core",
+		.timeout = 10,
+		.setup = setup,
+		.teardown = NULL,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_args_layout),
+			MVMT_TEST(test_env_layout),
+			MVMT_TEST(test_bad_pointers_fault),
+			MVMT_TEST(test_fd_write_fault_writes_nothing),
+			MVMT_TEST(test_fd_write_gather),
+			MVMT_TEST(test_fd_write_many_iovecs_and_short),
+			MVMT_TEST(test_fd_read_skips_empty_iovec),
+			MVMT_TEST(test_denied_capabilities),
+			MVMT_TEST(test_denied_args_env_narrow),
+			MVMT_TEST(test_exit_status),
+			MVMT_TEST(test_fdstat),
+			MVMT_TEST(test_seek_prestat_close),
+			MVMT_TEST(test_clocks_random),
+			MVMT_TEST(test_dispatch_namespace),
+			MVMT_TEST(test_no_memory),
+			MVMT_TEST(test_caps_names),
+			MVMT_TEST(test_posix_host)),
+	},
+	{ 0 }
+};
 
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 10);
-	tcase_add_test(tc, test_args_layout);
-	tcase_add_test(tc, test_env_layout);
-	tcase_add_test(tc, test_bad_pointers_fault);
-	tcase_add_test(tc, test_fd_write_fault_writes_nothing);
-	tcase_add_test(tc, test_fd_write_gather);
-	tcase_add_test(tc, test_fd_write_many_iovecs_and_short);
-	tcase_add_test(tc, test_fd_read_skips_empty_iovec);
-	tcase_add_test(tc, test_denied_capabilities);
-	tcase_add_test(tc, test_denied_args_env_narrow);
-	tcase_add_test(tc, test_exit_status);
-	tcase_add_test(tc, test_fdstat);
-	tcase_add_test(tc, test_seek_prestat_close);
-	tcase_add_test(tc, test_clocks_random);
-	tcase_add_test(tc, test_dispatch_namespace);
-	tcase_add_test(tc, test_no_memory);
-	tcase_add_test(tc, test_caps_names);
-	tcase_add_test(tc, test_posix_host);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(wasi_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "wasi", .tcases = tcases)

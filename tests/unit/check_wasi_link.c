@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "wasm/wasi-link.h"
+#include "mvmt-main.h"
 
 /*
  * mod_nomem: no memory; imports fd_write; export run() -> i32 returns
@@ -200,29 +201,19 @@ START_TEST(test_resolver)
 }
 END_TEST
 
-static Suite *wasi_link_suite(void)
-{
-	Suite *s = suite_create("wasi_link");
-	TCase *tc = tcase_create("link");
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "link",
+		.timeout = 10,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_no_memory_faults),
+			MVMT_TEST(test_i64_argument_and_result),
+			MVMT_TEST(test_denied_through_interpreter),
+			MVMT_TEST(test_proc_exit_unwinds),
+			MVMT_TEST(test_no_start),
+			MVMT_TEST(test_resolver)),
+	},
+	{ 0 }
+};
 
-	tcase_set_timeout(tc, 10);
-	tcase_add_test(tc, test_no_memory_faults);
-	tcase_add_test(tc, test_i64_argument_and_result);
-	tcase_add_test(tc, test_denied_through_interpreter);
-	tcase_add_test(tc, test_proc_exit_unwinds);
-	tcase_add_test(tc, test_no_start);
-	tcase_add_test(tc, test_resolver);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(wasi_link_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "wasi_link", .tcases = tcases)

@@ -9,6 +9,7 @@
 
 #include "wasm/wasi.h"
 #include "wasm/wasi-posix.h"
+#include "mvmt-main.h"
 
 #define MEM_SIZE 2048
 
@@ -168,30 +169,21 @@ START_TEST(test_posix_sleep)
 }
 END_TEST
 
-static Suite *wasi_poll_suite(void)
-{
-	Suite *s = suite_create("wasi_poll");
-	TCase *tc = tcase_create("poll_oneoff");
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "poll_oneoff",
+		.timeout = 10,
+		.setup = setup,
+		.teardown = NULL,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_relative_sleep),
+			MVMT_TEST(test_earliest_of_several),
+			MVMT_TEST(test_past_deadline_no_sleep),
+			MVMT_TEST(test_fd_ready_at_once),
+			MVMT_TEST(test_refusals),
+			MVMT_TEST(test_posix_sleep)),
+	},
+	{ 0 }
+};
 
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 10);
-	tcase_add_test(tc, test_relative_sleep);
-	tcase_add_test(tc, test_earliest_of_several);
-	tcase_add_test(tc, test_past_deadline_no_sleep);
-	tcase_add_test(tc, test_fd_ready_at_once);
-	tcase_add_test(tc, test_refusals);
-	tcase_add_test(tc, test_posix_sleep);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(wasi_poll_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+MVMT_MAIN(.name = "wasi_poll", .tcases = tcases)

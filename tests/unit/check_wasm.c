@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "wasm-build.h"
+#include "mvmt-main.h"
 
 static const uint8_t I32[] = { 0x7f }, I32I32[] = { 0x7f, 0x7f };
 
@@ -367,35 +368,28 @@ START_TEST(test_enum_strings)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("wasm");
-	TCase *tc = tcase_create("runtime");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_div_traps);
-	tcase_add_test(tc, test_unreachable_and_bad_call);
-	tcase_add_test(tc, test_memory_cap);
-	tcase_add_test(tc, test_memory_cap_at_instantiation);
-	tcase_add_test(tc, test_oob_memory);
-	tcase_add_test(tc, test_call_depth_exhaustion);
-	tcase_add_test(tc, test_value_stack_exhaustion);
-	tcase_add_test(tc, test_fuel);
-	tcase_add_test(tc, test_fuel_refuel_hook);
-	tcase_add_test(tc, test_host_exit);
-	tcase_add_test(tc, test_host_memory_access);
-	tcase_add_test(tc, test_host_reentry);
-	tcase_add_test(tc, test_unlinkable);
-	tcase_add_test(tc, test_loop_sum);
-	tcase_add_test(tc, test_enum_strings);
-	suite_add_tcase(s, tc);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "runtime",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_div_traps),
+			MVMT_TEST(test_unreachable_and_bad_call),
+			MVMT_TEST(test_memory_cap),
+			MVMT_TEST(test_memory_cap_at_instantiation),
+			MVMT_TEST(test_oob_memory),
+			MVMT_TEST(test_call_depth_exhaustion),
+			MVMT_TEST(test_value_stack_exhaustion),
+			MVMT_TEST(test_fuel),
+			MVMT_TEST(test_fuel_refuel_hook),
+			MVMT_TEST(test_host_exit),
+			MVMT_TEST(test_host_memory_access),
+			MVMT_TEST(test_host_reentry),
+			MVMT_TEST(test_unlinkable),
+			MVMT_TEST(test_loop_sum),
+			MVMT_TEST(test_enum_strings)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "wasm", .tcases = tcases)

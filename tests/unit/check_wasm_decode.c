@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "wasm-build.h"
+#include "mvmt-main.h"
 
 static const uint8_t I32[] = { 0x7f };
 
@@ -296,34 +297,27 @@ START_TEST(test_random_bytes)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("wasm_decode");
-	TCase *tc = tcase_create("decode");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_bad_magic);
-	tcase_add_test(tc, test_type_mismatch_offset);
-	tcase_add_test(tc, test_illegal_opcode_offset);
-	tcase_add_test(tc, test_missing_end);
-	tcase_add_test(tc, test_huge_counts);
-	tcase_add_test(tc, test_type_cap);
-	tcase_add_test(tc, test_too_many_locals);
-	tcase_add_test(tc, test_deep_nesting);
-	tcase_add_test(tc, test_br_table_cap);
-	tcase_add_test(tc, test_module_size_cap);
-	tcase_add_test(tc, test_regress_br_if_retypes);
-	tcase_add_test(tc, test_regress_br_table_bottom);
-	tcase_add_test(tc, test_regress_two_imported_memories);
-	tcase_add_test(tc, test_random_bytes);
-	suite_add_tcase(s, tc);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "decode",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_bad_magic),
+			MVMT_TEST(test_type_mismatch_offset),
+			MVMT_TEST(test_illegal_opcode_offset),
+			MVMT_TEST(test_missing_end),
+			MVMT_TEST(test_huge_counts),
+			MVMT_TEST(test_type_cap),
+			MVMT_TEST(test_too_many_locals),
+			MVMT_TEST(test_deep_nesting),
+			MVMT_TEST(test_br_table_cap),
+			MVMT_TEST(test_module_size_cap),
+			MVMT_TEST(test_regress_br_if_retypes),
+			MVMT_TEST(test_regress_br_table_bottom),
+			MVMT_TEST(test_regress_two_imported_memories),
+			MVMT_TEST(test_random_bytes)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "wasm_decode", .tcases = tcases)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "wasm-build.h"
+#include "mvmt-main.h"
 
 static const uint8_t I32[] = { 0x7f }, I32I32[] = { 0x7f, 0x7f };
 static const int32_t vals[] = { 0, 1, -1, 2, 100, -100, INT32_MIN, INT32_MAX, 16, 17 };
@@ -260,25 +261,18 @@ START_TEST(test_indexed_access)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("wasm_fuse");
-	TCase *tc = tcase_create("fuse");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_fused_compares);
-	tcase_add_test(tc, test_const_address_load);
-	tcase_add_test(tc, test_add_load_wraps);
-	tcase_add_test(tc, test_add_store_wraps);
-	tcase_add_test(tc, test_indexed_access);
-	suite_add_tcase(s, tc);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "fuse",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_fused_compares),
+			MVMT_TEST(test_const_address_load),
+			MVMT_TEST(test_add_load_wraps),
+			MVMT_TEST(test_add_store_wraps),
+			MVMT_TEST(test_indexed_access)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "wasm_fuse", .tcases = tcases)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "wasm-build.h"
+#include "mvmt-main.h"
 
 static const uint8_t V2[] = { 0x7b, 0x7b }, V1[] = { 0x7b }, I32[] = { 0x7f };
 
@@ -138,23 +139,16 @@ START_TEST(test_v128_local_moves)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-	Suite *s = suite_create("wasm_simd");
-	TCase *tc = tcase_create("simd");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_v128_args_results);
-	tcase_add_test(tc, test_regress_load_zero);
-	tcase_add_test(tc, test_v128_local_moves);
-	suite_add_tcase(s, tc);
-	return s;
-}
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "simd",
+		.timeout = 60,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_v128_args_results),
+			MVMT_TEST(test_regress_load_zero),
+			MVMT_TEST(test_v128_local_moves)),
+	},
+	{ 0 }
+};
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+MVMT_MAIN(.name = "wasm_simd", .tcases = tcases)

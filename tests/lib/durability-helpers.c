@@ -1,44 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/*
- * Helpers shared by the suites that crash, starve or fill up mvmd
- * (check_mvmd_crash, check_mvmd_diskfull, check_mvmd_fds): start the
- * fault-injection build (build/bin/mvmd-fault, docs/hacking.md "Fault
- * injection") on a test daemon's paths, count the workers that belong to
- * a test's state directory, read a VM's state.json from disk. Header-only
- * on top of workload-helpers.h, so each suite stays one binary.
- */
-#ifndef MVM_TESTS_DURABILITY_HELPERS_H
-#define MVM_TESTS_DURABILITY_HELPERS_H
-
-#include <dirent.h>
-#include <errno.h>
-#include <poll.h>
-#include <sys/stat.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-
-#include "workload-helpers.h"
-
-#define DH_N(a) (sizeof(a) / sizeof((a)[0]))
-
-/* First line of a case that runs micro-VM workers: skip it without them. */
-#define DH_NEED_KVM()                                                   \
-	do {                                                            \
-		if (mvmt_kvm_skip_reason()) {                           \
-			printf("SKIP: %s\n", mvmt_kvm_skip_reason());   \
-			return;                                         \
-		}                                                       \
-	} while (0)
-#define DH_NEED_KVM_NULL()                                              \
-	do {                                                            \
-		if (mvmt_kvm_skip_reason()) {                           \
-			printf("SKIP: %s\n", mvmt_kvm_skip_reason());   \
-			return NULL;                                    \
-		}                                                       \
-	} while (0)
+/* The durability suites' helpers (see durability-helpers.h). */
+#include "durability-helpers.h"
 
 /* A daemon that answers rpc.discover on d->sock. */
-static inline bool dh_answers(const mvmt_daemon_t *dm)
+bool dh_answers(const mvmt_daemon_t *dm)
 {
 	static const char req[] = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"rpc.discover\"}\n";
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -64,7 +29,7 @@ static inline bool dh_answers(const mvmt_daemon_t *dm)
 /* build/bin/mvmd-fault with MVMD_FAULT=fault on dm's paths (with
  * --kvm-pool 0 when pool_off, then up to 4 more arguments from extra,
  * NULL-terminated, when it is not NULL), then wait until it answers. */
-static inline void dh_start_fault_with(mvmt_daemon_t *dm, const char *fault, bool pool_off, const char *const *extra)
+void dh_start_fault_with(mvmt_daemon_t *dm, const char *fault, bool pool_off, const char *const *extra)
 {
 	const char *more[5] = { NULL };
 	pid_t pid;
@@ -97,14 +62,14 @@ static inline void dh_start_fault_with(mvmt_daemon_t *dm, const char *fault, boo
 	ck_abort_msg("mvmd-fault did not start listening on %s", dm->sock);
 }
 
-static inline void dh_start_fault(mvmt_daemon_t *dm, const char *fault, bool pool_off)
+void dh_start_fault(mvmt_daemon_t *dm, const char *fault, bool pool_off)
 {
 	dh_start_fault_with(dm, fault, pool_off, NULL);
 }
 
 /* Send a request line and expect the daemon to die on it (its fault
  * point fired): EOF instead of an answer, and a SIGKILL status. */
-static inline void dh_call_expect_death(mvmt_daemon_t *dm, int cfd, const char *line)
+void dh_call_expect_death(mvmt_daemon_t *dm, int cfd, const char *line)
 {
 	int st = -1;
 
@@ -115,12 +80,9 @@ static inline void dh_call_expect_death(mvmt_daemon_t *dm, int cfd, const char *
 	dm->pid = 0;
 }
 
-/* Live (not zombie) processes whose name starts with comm and that have
- * an fd into dir: the workers (mvm-vmm) or cloud-hypervisor doubles of a
- * test's VMs, whoever their parent is now. */
 /* The live processes named comm_prefix* that hold an fd under dir; each
  * is sent sig unless it is 0. Their number. */
-static inline int dh_signal_procs(const char *dir, const char *comm_prefix, int sig)
+int dh_signal_procs(const char *dir, const char *comm_prefix, int sig)
 {
 	DIR *pd = opendir("/proc");
 	struct dirent *de;
@@ -164,20 +126,20 @@ static inline int dh_signal_procs(const char *dir, const char *comm_prefix, int 
 	return n;
 }
 
-static inline int dh_count_procs(const char *dir, const char *comm_prefix)
+int dh_count_procs(const char *dir, const char *comm_prefix)
 {
 	return dh_signal_procs(dir, comm_prefix, 0);
 }
 
-static inline int dh_count_workers(const char *dir)
+int dh_count_workers(const char *dir)
 {
 	return dh_count_procs(dir, "mvm-vmm");
 }
 
-/* Wait (10 s) until the test's workers number n. */
-static inline bool dh_wait_workers(const char *dir, int n)
+/* Wait (MVMT_EVENT_TIMEOUT_MS: processes are no events) until the test's workers number n. */
+bool dh_wait_workers(const char *dir, int n)
 {
-	for (int i = 0; i < 1000; i++) {
+	for (int i = 0; i < MVMT_EVENT_TIMEOUT_MS / 10; i++) {
 		if (dh_count_workers(dir) == n)
 			return true;
 		usleep(10000);
@@ -186,7 +148,7 @@ static inline bool dh_wait_workers(const char *dir, int n)
 }
 
 /* STATE/vms/<id>/state.json as text (caller frees), NULL when missing. */
-static inline char *dh_state_file(const mvmt_daemon_t *dm, const char *id)
+char *dh_state_file(const mvmt_daemon_t *dm, const char *id)
 {
 	char path[512];
 	FILE *f;
@@ -214,7 +176,7 @@ static inline char *dh_state_file(const mvmt_daemon_t *dm, const char *id)
 }
 
 /* The runtime.state of the VM's state.json on disk ("" when missing). */
-static inline char *dh_disk_state(const mvmt_daemon_t *dm, const char *id)
+char *dh_disk_state(const mvmt_daemon_t *dm, const char *id)
 {
 	char *text = dh_state_file(dm, id);
 	json_object *doc = text ? json_tokener_parse(text) : NULL, *v;
@@ -227,7 +189,7 @@ static inline char *dh_disk_state(const mvmt_daemon_t *dm, const char *id)
 }
 
 /* Entries of dir whose name satisfies keep(name) (NULL: all but . and ..). */
-static inline int dh_count_entries(const char *dir, bool (*keep)(const char *))
+int dh_count_entries(const char *dir, bool (*keep)(const char *))
 {
 	DIR *dd = opendir(dir);
 	struct dirent *de;
@@ -243,7 +205,7 @@ static inline int dh_count_entries(const char *dir, bool (*keep)(const char *))
 }
 
 /* How many transitions of a status object lead to `to`. */
-static inline int dh_count_transitions_to(json_object *st, const char *to)
+int dh_count_transitions_to(json_object *st, const char *to)
 {
 	json_object *arr = mvmt_get(st, "transitions");
 	int n = 0;
@@ -252,5 +214,3 @@ static inline int dh_count_transitions_to(json_object *st, const char *to)
 		n += strcmp(mvmt_str(json_object_array_get_idx(arr, i), "to"), to) == 0;
 	return n;
 }
-
-#endif

@@ -1,41 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Helpers shared by the kvm worker suites: start a worker on a test guest
- * in a fresh temp dir, collect its console and result. Header-only so
- * the suites stay self-contained binaries. */
-#ifndef MVM_TESTS_KVM_HELPERS_H
-#define MVM_TESTS_KVM_HELPERS_H
+/* The kvm worker suites' helpers (see kvm-helpers.h). */
+#include "kvm-helpers.h"
 
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include <poll.h>
 
-#include "kvm/worker.h"
-#include "util/macro.h"
-
-typedef struct tvm {
-	char dir[256], ctl[300], result[300], image[512];
-	kvm_worker_t w;
-	char *console;
-	size_t console_len;
-	kvm_result_t res;
-	int got_result, got_ready;
-	uint32_t hello_state;
-} tvm_t;
-
-static inline const char *tbuild(void)
+const char *tbuild(void)
 {
 	const char *b = getenv("MVM_BUILD_DIR");
 	return b ? b : "build";
 }
 
-static inline void tguest_path(char *buf, size_t n, const char *guest)
+void tguest_path(char *buf, size_t n, const char *guest)
 {
 	if (strcmp(guest, "mvm-guest") == 0)
 		snprintf(buf, n, "%s/guest/mvm-guest", tbuild());
@@ -47,7 +22,7 @@ static inline void tguest_path(char *buf, size_t n, const char *guest)
 
 /* Prepares t from scratch: a test's tvm_t lives on its stack, and a stale
  * got_result there would end the wait for a console line at once. */
-static inline void tvm_config(tvm_t *t, const char *guest, kvm_worker_config_t *c)
+void tvm_config(tvm_t *t, const char *guest, kvm_worker_config_t *c)
 {
 	static char vmm[512];
 	memset(t, 0, sizeof(*t));
@@ -63,13 +38,13 @@ static inline void tvm_config(tvm_t *t, const char *guest, kvm_worker_config_t *
 	};
 }
 
-static inline int tvm_start_cfg(tvm_t *t, const kvm_worker_config_t *c)
+int tvm_start_cfg(tvm_t *t, const kvm_worker_config_t *c)
 {
 	return kvm_worker_spawn(c, &t->w);
 }
 
 /* Start guest with args; asserts success. */
-static inline void tvm_start(tvm_t *t, const char *guest, const char *const *args, size_t nargs)
+void tvm_start(tvm_t *t, const char *guest, const char *const *args, size_t nargs)
 {
 	kvm_worker_config_t c;
 	memset(t, 0, sizeof(*t));
@@ -81,7 +56,7 @@ static inline void tvm_start(tvm_t *t, const char *guest, const char *const *arg
 }
 
 /* Handle one message into t; returns its type or -errno. */
-static inline int tvm_step(tvm_t *t, int timeout_ms)
+int tvm_step(tvm_t *t, int timeout_ms)
 {
 	kvm_msg_t m;
 	int r = kvm_ctl_recv(t->w.ctl, timeout_ms, &m);
@@ -116,7 +91,7 @@ static inline int tvm_step(tvm_t *t, int timeout_ms)
 	return (int)m.type;
 }
 
-static inline int64_t tnow_ms(void)
+int64_t tnow_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -124,7 +99,7 @@ static inline int64_t tnow_ms(void)
 }
 
 /* Read until the console contains s (or fail after timeout_ms). */
-static inline void tvm_wait_console(tvm_t *t, const char *s, int timeout_ms)
+void tvm_wait_console(tvm_t *t, const char *s, int timeout_ms)
 {
 	int64_t end = tnow_ms() + timeout_ms;
 	while (!(t->console && strstr(t->console, s))) {
@@ -141,7 +116,7 @@ static inline void tvm_wait_console(tvm_t *t, const char *s, int timeout_ms)
 }
 
 /* Read until RESULT, then reap; returns the worker's wait status. */
-static inline int tvm_finish(tvm_t *t, int timeout_ms)
+int tvm_finish(tvm_t *t, int timeout_ms)
 {
 	int64_t end = tnow_ms() + timeout_ms;
 	int status = -1, r;
@@ -156,7 +131,7 @@ static inline int tvm_finish(tvm_t *t, int timeout_ms)
 	return status;
 }
 
-static inline void tvm_cleanup(tvm_t *t)
+void tvm_cleanup(tvm_t *t)
 {
 	kvm_worker_release(&t->w);
 	unlink(t->ctl);
@@ -167,7 +142,7 @@ static inline void tvm_cleanup(tvm_t *t)
 }
 
 /* "key=NUMBER" from the console, or fail. */
-static inline long long tconsole_num(const tvm_t *t, const char *key)
+long long tconsole_num(const tvm_t *t, const char *key)
 {
 	char pat[64];
 	snprintf(pat, sizeof(pat), "%s=", key);
@@ -180,7 +155,7 @@ static inline long long tconsole_num(const tvm_t *t, const char *key)
  * (mvmt_kvm_shutdown_keeps_regs): it says the registers are lost, and
  * neither the RESULT nor the result file carries the reset state as the
  * guest's. */
-static inline void tcheck_shutdown_regs_lost(const tvm_t *t)
+void tcheck_shutdown_regs_lost(const tvm_t *t)
 {
 	kvm_result_t f;
 
@@ -191,10 +166,3 @@ static inline void tcheck_shutdown_regs_lost(const tvm_t *t)
 	ck_assert_int_eq(f.fault, KVM_FAULT_SHUTDOWN);
 	ck_assert(!f.regs_valid);
 }
-
-static inline int tkvm_present(void)
-{
-	return access("/dev/kvm", R_OK | W_OK) == 0;
-}
-
-#endif

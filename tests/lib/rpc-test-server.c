@@ -1,28 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/*
- * A JSON-RPC server with the spec's example methods plus a few probes,
- * run in a forked child on a real socket and a real sd-event loop, and a
- * small blocking client to talk to it. Shared by check_rpc_server.c and
- * check_rpc_limits.c; kept in a header so the test files stay about tests.
- */
-#ifndef MVM_TEST_RPC_SERVER_H
-#define MVM_TEST_RPC_SERVER_H
+/* The JSON-RPC test server and its client (see rpc-test-server.h). */
+#include "rpc-test-server.h"
 
-#include <check.h>
-#include <dirent.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-#include "rpc.h"
-#include "util/log.h"
+#include "util/macro.h"
 
 /* --- server side (runs in the child) --------------------------------------- */
 
@@ -300,14 +280,9 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 	return 0;
 }
 
-/* --- harness ------------------------------------------------------------------- */
+const size_t rts_method_count = ELEMENTSOF(test_methods);
 
-typedef struct test_server {
-	char dir[64], path[128];
-	pid_t pid;
-} test_server_t;
-
-static void test_limits(rpc_limits_t *l)
+void rts_limits(rpc_limits_t *l)
 {
 	rpc_limits_default(l);
 	l->max_request_bytes = 64 * 1024;
@@ -318,7 +293,7 @@ static void test_limits(rpc_limits_t *l)
 	l->max_total_output_bytes = 1024 * 1024;
 }
 
-static void server_start(test_server_t *t, const rpc_limits_t *limits)
+void rts_start(rts_server_t *t, const rpc_limits_t *limits)
 {
 	int fd;
 	strcpy(t->dir, "/tmp/mvm-rpc-test.XXXXXX");
@@ -350,7 +325,7 @@ static void server_start(test_server_t *t, const rpc_limits_t *limits)
 
 /* Stops the server and checks it shut down cleanly (under ASan this also
  * means no leaks in the child). */
-static void server_stop(test_server_t *t)
+void rts_stop(rts_server_t *t)
 {
 	int status;
 	ck_assert_int_eq(kill(t->pid, SIGTERM), 0);
@@ -363,15 +338,7 @@ static void server_stop(test_server_t *t)
 	rmdir(t->dir);
 }
 
-/* --- client side ------------------------------------------------------------------ */
-
-typedef struct client {
-	int fd;
-	char *buf;
-	size_t len, alloc;
-} client_t;
-
-static void client_open(client_t *c, const char *path)
+void rts_open(rts_client_t *c, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = 20 };
@@ -385,7 +352,7 @@ static void client_open(client_t *c, const char *path)
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-static void client_close(client_t *c)
+void rts_close(rts_client_t *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
@@ -395,7 +362,7 @@ static void client_close(client_t *c)
 	c->len = c->alloc = 0;
 }
 
-static void client_send(client_t *c, const char *s)
+void rts_send(rts_client_t *c, const char *s)
 {
 	size_t n = strlen(s), off = 0;
 	while (off < n) {
@@ -406,7 +373,7 @@ static void client_send(client_t *c, const char *s)
 }
 
 /* Next line without its '\n' (malloc'd), or NULL at EOF/error/timeout. */
-static char *client_readline(client_t *c)
+char *rts_readline(rts_client_t *c)
 {
 	for (;;) {
 		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
@@ -428,9 +395,9 @@ static char *client_readline(client_t *c)
 	}
 }
 
-static json_object *client_read_json(client_t *c)
+json_object *rts_read_json(rts_client_t *c)
 {
-	char *line = client_readline(c);
+	char *line = rts_readline(c);
 	ck_assert_msg(line != NULL, "no response line");
 	struct json_tokener *tok = json_tokener_new_ex(1000);
 	json_object *o = json_tokener_parse_ex(tok, line, (int)strlen(line) + 1);
@@ -440,13 +407,13 @@ static json_object *client_read_json(client_t *c)
 	return o;
 }
 
-static json_object *client_call(client_t *c, const char *request)
+json_object *rts_call(rts_client_t *c, const char *request)
 {
-	client_send(c, request);
-	return client_read_json(c);
+	rts_send(c, request);
+	return rts_read_json(c);
 }
 
-static json_object *jget(json_object *o, const char *path)
+json_object *rts_get(json_object *o, const char *path)
 {
 	/* "a.b" lookup */
 	char buf[128];
@@ -457,36 +424,36 @@ static json_object *jget(json_object *o, const char *path)
 	return o;
 }
 
-static int64_t jint(json_object *o, const char *path)
+int64_t rts_int(json_object *o, const char *path)
 {
-	json_object *v = jget(o, path);
+	json_object *v = rts_get(o, path);
 	ck_assert_msg(v != NULL, "no %s in %s", path, json_object_to_json_string(o));
 	return json_object_get_int64(v);
 }
 
-static const char *jstr(json_object *o, const char *path)
+const char *rts_str(json_object *o, const char *path)
 {
-	json_object *v = jget(o, path);
+	json_object *v = rts_get(o, path);
 	ck_assert_msg(v != NULL, "no %s in %s", path, json_object_to_json_string(o));
 	return json_object_get_string(v);
 }
 
 /* The "stats" method's result. */
-static json_object *stats(client_t *c)
+json_object *rts_stats(rts_client_t *c)
 {
-	json_object *r = client_call(c, "{\"jsonrpc\":\"2.0\",\"method\":\"stats\",\"id\":\"s\"}\n");
-	json_object *res = json_object_get(jget(r, "result"));
+	json_object *r = rts_call(c, "{\"jsonrpc\":\"2.0\",\"method\":\"stats\",\"id\":\"s\"}\n");
+	json_object *res = json_object_get(rts_get(r, "result"));
 	ck_assert_msg(res != NULL, "stats failed: %s", json_object_to_json_string(r));
 	json_object_put(r);
 	return res;
 }
 
 /* Polls stats until field == want (for things that happen after a close). */
-static json_object *stats_wait(client_t *c, const char *field, int64_t want)
+json_object *rts_stats_wait(rts_client_t *c, const char *field, int64_t want)
 {
-	for (int i = 0; i < 500; i++) {
-		json_object *s = stats(c);
-		if (jint(s, field) == want)
+	for (int i = 0; i < 6000; i++) { /* 60 s */
+		json_object *s = rts_stats(c);
+		if (rts_int(s, field) == want)
 			return s;
 		json_object_put(s);
 		usleep(10 * 1000);
@@ -494,5 +461,3 @@ static json_object *stats_wait(client_t *c, const char *field, int64_t want)
 	ck_abort_msg("stats.%s never became %lld", field, (long long)want);
 	return NULL;
 }
-
-#endif
