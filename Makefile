@@ -273,14 +273,15 @@ EXTRA_ALL += $(BUILD)/bench/kvm-floor
 
 # --- section: mvm-init (musl static) and initramfs — owned by Linux-guest work
 # The exec frame codec (lib/proto/exec-frame.c) is shared with the freestanding
-# micro-VM guest: prove on every `make check` that it compiles with
-# -ffreestanding -nostdlib and leaves only mem* symbols undefined.
-EXEC_FRAME_SRCS := lib/proto/exec-frame.c
+# micro-VM guest, and the one SHA-256 (lib/util/sha256.c) with the worker and
+# mvm-init: prove on every `make check` that they compile with
+# -ffreestanding -nostdlib and leave only mem* symbols undefined.
+EXEC_FRAME_SRCS := lib/proto/exec-frame.c lib/util/sha256.c
 FREESTANDING_STAMP := $(BUILD)/freestanding/exec-frame.ok
 FREESTANDING_FLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -nostdinc \
    -isystem $(shell $(CC) -print-file-name=include) -fno-stack-protector \
    -fno-pic -mno-red-zone -Ilib -Wall -Wextra -Werror
-$(FREESTANDING_STAMP): $(EXEC_FRAME_SRCS) lib/proto/exec-frame.h
+$(FREESTANDING_STAMP): $(EXEC_FRAME_SRCS) lib/proto/exec-frame.h lib/util/sha256.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FREE    $(EXEC_FRAME_SRCS)")
 	$(Q)for f in $(EXEC_FRAME_SRCS); do \
