@@ -64,9 +64,6 @@ bool ctl_has(json_object *o, const char *key);
 /* All of a file (or stdin for "-"), at most max bytes (-E2BIG). */
 int ctl_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 
-/* Write all of buf to fd; -errno on failure. */
-int ctl_write_all(int fd, const void *buf, size_t len);
-
 /* cmd-console.c */
 int ctl_cmd_console(ctl_t *c, int argc, char **argv);
 int ctl_cmd_logs(ctl_t *c, int argc, char **argv);

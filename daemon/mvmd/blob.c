@@ -13,6 +13,7 @@
 
 #include "util/fault.h"
 #include "util/fs.h"
+#include "util/io.h"
 #include "util/macro.h"
 
 #define COPY_CHUNK (1u << 20)
@@ -134,25 +135,6 @@ static int hash_fd(int fd, char *ret_hex, uint64_t *ret_size)
 	if (r == 0 && ret_size)
 		*ret_size = off;
 	return r;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* --- the store -------------------------------------------------------- */

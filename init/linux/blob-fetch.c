@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "blob-fetch.h"
+#include "util/io.h"
 #include "util/sha256.h"
 
 #ifndef AF_VSOCK
@@ -90,22 +91,6 @@ static int read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static int write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static bool hex_ok(const char *hex)
 {
 	for (int i = 0; i < 64; i++)
@@ -136,7 +121,7 @@ int blob_fetch(const blob_fetch_transport_t *t, const char *hex, const blob_fetc
 	memcpy(req, "sha256:", 7);
 	memcpy(req + 7, hex, 64);
 	req[71] = '\n';
-	r = write_full(fd, req, BLOB_PROTO_REQUEST_LEN);
+	r = write_all(fd, req, BLOB_PROTO_REQUEST_LEN);
 	if (r >= 0)
 		r = read_full(fd, hdr, sizeof(hdr));
 	if (r < 0)

@@ -13,24 +13,8 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "io.h"
 #include "macro.h"
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 int write_file_at_full(int dirfd, const char *name, const void *data, size_t len, mode_t mode, bool durable,
 		       const char *fault)
