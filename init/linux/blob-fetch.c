@@ -12,19 +12,7 @@
 #include "blob-fetch.h"
 #include "util/io.h"
 #include "util/sha256.h"
-
-#ifndef AF_VSOCK
-#define AF_VSOCK 40
-#endif
-/* musl ships no kernel headers: the sockaddr_vm ABI is stable, spell it. */
-struct fetch_sockaddr_vm {
-	unsigned short svm_family;
-	unsigned short svm_reserved1;
-	unsigned int svm_port;
-	unsigned int svm_cid;
-	unsigned char svm_flags;
-	unsigned char svm_zero[3];
-};
+#include "vsock-addr.h"
 
 #define DEFAULT_MAX_SIZE ((uint64_t)256 << 20)
 #define DEFAULT_TIMEOUT_MS 30000
@@ -47,7 +35,9 @@ static int connect_fd(int fd, const struct sockaddr *sa, socklen_t len)
 
 static int vsock_connect(const blob_fetch_transport_t *t)
 {
-	struct fetch_sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_port = t->port, .svm_cid = t->cid };
+	mvm_sockaddr_vm sa;
+
+	vsock_addr(&sa, t->cid, t->port);
 
 	return connect_fd(socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0), (struct sockaddr *)&sa, sizeof(sa));
 }
