@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/cause.h"
 #include "util/macro.h"
 
 extern char **environ;
@@ -292,20 +292,7 @@ int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec
 	return 0;
 }
 
-static void set_reason(char **ret_reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_reason(char **ret_reason, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!ret_reason)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(ret_reason, fmt, ap) < 0)
-		*ret_reason = NULL;
-	va_end(ap);
-}
-
-int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_path, char **ret_reason)
+int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_path, char **ret_cause)
 {
 	_cleanup_free_ char *path = NULL;
 	struct stat st;
@@ -314,10 +301,8 @@ int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_
 	r = ch_binary_find(name, &path);
 	if (r < 0) {
 		if (strchr(name, '/'))
-			set_reason(ret_reason, "%s: %s", name, strerror(-r));
-		else
-			set_reason(ret_reason, "%s not found on PATH (install it, or pass mvmd --ch-binary)", name);
-		return r;
+			return set_cause(ret_cause, r, "%s: %s", name, strerror(-r));
+		return set_cause(ret_cause, r, "%s not found on PATH (install it, or pass mvmd --ch-binary)", name);
 	}
 	if (stat(path, &st) < 0)
 		return negative_errno();
@@ -334,14 +319,12 @@ int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_
 		p->error = ch_binary_version(path, timeout_ms, &p->version, p->text, sizeof(p->text));
 	}
 	if (p->error < 0) {
-		set_reason(ret_reason, "%s --version: %s", path,
-			   p->error == -EINVAL ? "output is not a version" : strerror(-p->error));
-		return p->error;
+		return set_cause(ret_cause, p->error, "%s --version: %s", path,
+				 p->error == -EINVAL ? "output is not a version" : strerror(-p->error));
 	}
 	if (!ch_version_supported(&p->version)) {
-		set_reason(ret_reason, "%s is %u.%u.%u, older than the minimum " CH_VERSION_MIN_TEXT, path,
-			   p->version.major, p->version.minor, p->version.patch);
-		return -EPROTONOSUPPORT;
+		return set_cause(ret_cause, -EPROTONOSUPPORT, "%s is %u.%u.%u, older than the minimum " CH_VERSION_MIN_TEXT,
+				 path, p->version.major, p->version.minor, p->version.patch);
 	}
 	if (ret_path)
 		*ret_path = TAKE_PTR(path);
