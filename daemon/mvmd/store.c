@@ -228,16 +228,11 @@ int store_clean(store_t *s, store_clean_report_t *ret_report)
 	store_clean_report_t rep = { 0 };
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
-	int fd;
+	int r;
 
-	fd = openat(s->vms_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return negative_errno();
-	}
+	r = opendir_at(s->vms_fd, ".", 0, &d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d))) {
 		if (is_tombstone(de->d_name)) {
 			if (rm_rf_at(s->vms_fd, de->d_name) == 0)
@@ -464,17 +459,11 @@ static int load_one(store_t *s, const char *id, vm_t **ret)
 /* True when dirfd/id holds only temp files ("." prefixed) or nothing. */
 static bool dir_is_interrupted_create(int vms_fd, const char *id)
 {
-	int fd = openat(vms_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 
-	if (fd < 0)
+	if (opendir_at(vms_fd, id, O_NOFOLLOW, &d) < 0)
 		return false;
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return false;
-	}
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.')
 			return false;
@@ -501,16 +490,11 @@ int store_load_all(store_t *s, vm_t ***ret_vms, size_t *ret_n, size_t *ret_clean
 	vm_t **vms = NULL;
 	size_t n = 0, cap = 0, cleaned = 0;
 	struct dirent *de;
-	int fd, r = 0;
+	int r;
 
-	fd = openat(s->vms_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return negative_errno();
-	}
+	r = opendir_at(s->vms_fd, ".", 0, &d);
+	if (r < 0)
+		return r;
 
 	while ((de = readdir(d))) {
 		vm_t *vm = NULL;

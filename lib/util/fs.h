@@ -3,6 +3,7 @@
 #ifndef MVM_UTIL_FS_H
 #define MVM_UTIL_FS_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -32,6 +33,11 @@ int remove_temp_files_at(int dirfd, const char *name);
 
 /* Read a whole regular file of at most max bytes (-EFBIG beyond), NUL-terminated. */
 int read_file_at(int dirfd, const char *name, size_t max, char **ret_data, size_t *ret_len);
+
+/* dirfd/name (".": dirfd itself) as a directory stream of its own fd, so
+ * closedir() leaves dirfd open. flags are added to openat()'s
+ * (O_NOFOLLOW). */
+int opendir_at(int dirfd, const char *name, int flags, DIR **ret);
 
 /* Remove dirfd/name and everything below it, never following symlinks. */
 int rm_rf_at(int dirfd, const char *name);
