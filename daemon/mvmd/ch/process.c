@@ -139,23 +139,34 @@ fail:;
 	_exit(127);
 }
 
+/* /dev/null and a CLOEXEC pipe, what every child this file forks needs. */
+static int null_and_pipe(int *ret_null, int *ret_rd, int *ret_wr)
+{
+	int pipefd[2];
+
+	*ret_null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (*ret_null < 0)
+		return negative_errno();
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return negative_errno();
+	*ret_rd = pipefd[0];
+	*ret_wr = pipefd[1];
+	return 0;
+}
+
 int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, char *ret_text, size_t text_size)
 {
 	_cleanup_close_ int null_fd = -1, rd = -1, wr = -1;
 	char *argv[] = { (char *)binary, (char *)"--version", NULL };
 	char buf[4096];
 	size_t len = 0;
-	int pipefd[2], st = 0, r = 0;
+	int st = 0, r = 0;
 	pid_t pid;
 	struct timespec t0, t1;
 
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0)
-		return negative_errno();
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return negative_errno();
-	rd = pipefd[0];
-	wr = pipefd[1];
+	r = null_and_pipe(&null_fd, &rd, &wr);
+	if (r < 0)
+		return r;
 	pid = fork();
 	if (pid < 0)
 		return negative_errno();
@@ -227,14 +238,10 @@ int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec
 
 	if (!argv || !argv[0] || log_fd < 0)
 		return -EINVAL;
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0)
-		return negative_errno();
 	/* A CLOEXEC pipe: EOF means exec happened, an int means it failed. */
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return negative_errno();
-	rd = pipefd[0];
-	wr = pipefd[1];
+	r = null_and_pipe(&null_fd, &rd, &wr);
+	if (r < 0)
+		return r;
 	/* The gate: the child execs only once the parent wrote its go, and
 	 * the write end lives in the parent alone, so a parent killed before
 	 * its go leaves a child that reads EOF and exits. */
