@@ -304,16 +304,24 @@ static int op_call(struct fc *c, const struct functype *ft, unsigned op, uint64_
 	return 0;
 }
 
-static int end_block(struct fc *c)
+/* The end of a block's (or then-arm's) body: pop its results, no more. */
+static int pop_results(struct fc *c, struct ctrl *t, const char *mismatch)
 {
-	struct ctrl *t = &c->cs[c->ch - 1];
 	uint32_t n = t->nresults;
 	if (!c->dead)
 		for (uint32_t i = 0; i < n && i < c->vh - t->height; i++)
 			TRY(cc_materialize(c, c->vh - 1 - i));
 	TRY(pop_vals(c, n, t->results));
 	if (c->vh != t->height)
-		return vd_invalid(c, "type mismatch (values remaining on stack at end of block)");
+		return vd_invalid(c, mismatch);
+	return 0;
+}
+
+static int end_block(struct fc *c)
+{
+	struct ctrl *t = &c->cs[c->ch - 1];
+	uint32_t n = t->nresults;
+	TRY(pop_results(c, t, "type mismatch (values remaining on stack at end of block)"));
 	if (t->kind == CT_IF) {
 		if (t->nparams != n || (n && __builtin_memcmp(t->params, t->results, n)))
 			return vd_invalid(c, "type mismatch (if without else)");
@@ -380,13 +388,7 @@ static int body(struct fc *c)
 			struct ctrl *t = &c->cs[c->ch - 1];
 			if (t->kind != CT_IF)
 				return cc_fail(c, WASM_ERR_MALFORMED, "else without if");
-			uint32_t n = t->nresults;
-			if (!c->dead)
-				for (uint32_t i = 0; i < n && i < c->vh - t->height; i++)
-					TRY(cc_materialize(c, c->vh - 1 - i));
-			TRY(pop_vals(c, n, t->results));
-			if (c->vh != t->height)
-				return vd_invalid(c, "type mismatch");
+			TRY(pop_results(c, t, "type mismatch"));
 			if (!c->dead) {
 				uint32_t at = c->len;
 				EMIT(OP_br, -1, 0);
