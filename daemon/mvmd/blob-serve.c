@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "blob-serve.h"
+#include "util/list.h"
 #include "util/macro.h"
 
 #define BUF_SIZE (64 * 1024)
@@ -100,12 +101,7 @@ static void conn_free(conn_t *c)
 {
 	blob_serve_t *s = c->srv;
 
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(s->conns, c);
 	s->nconns--;
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->timer);
@@ -263,10 +259,7 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 	c->srv = s;
 	c->fd = cfd;
 	c->file_fd = -1;
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
+	LIST_PREPEND(s->conns, c);
 	s->nconns++;
 	s->stats.accepted++;
 	r = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_conn_io, c);
