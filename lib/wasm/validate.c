@@ -26,16 +26,22 @@ int vd_invalid(struct fc *c, const char *msg)
 	return cc_fail(c, WASM_ERR_INVALID, msg);
 }
 
+/* Double the array *p of *cap elements (first to min). */
+static int grow(struct fc *c, void **p, uint32_t *cap, uint32_t min, size_t elem)
+{
+	uint32_t ncap = *cap ? *cap * 2 : min;
+	void *n = wasm_realloc(c->cfg, *p, (size_t)*cap * elem, (size_t)ncap * elem);
+	if (!n)
+		return cc_fail(c, WASM_ERR_NOMEM, "out of memory");
+	*p = n;
+	*cap = ncap;
+	return 0;
+}
+
 static int push(struct fc *c, uint8_t t)
 {
-	if (c->vh == c->vcap) {
-		uint32_t ncap = c->vcap ? c->vcap * 2 : 64;
-		struct vent *n = wasm_realloc(c->cfg, c->vs, (size_t)c->vcap * sizeof(*n), (size_t)ncap * sizeof(*n));
-		if (!n)
-			return cc_fail(c, WASM_ERR_NOMEM, "out of memory");
-		c->vs = n;
-		c->vcap = ncap;
-	}
+	if (c->vh == c->vcap)
+		TRY(grow(c, (void **)&c->vs, &c->vcap, 64, sizeof(*c->vs)));
 	uint32_t slot = next_slot(c);
 	c->vs[c->vh++] = (struct vent){ .type = t, .slot = slot, .local = NO_LOCAL };
 	if (slot + width_of(t) > c->smax) {
@@ -89,12 +95,7 @@ static int push_ctrl(struct fc *c, uint8_t kind, uint32_t np, const uint8_t *p, 
 	if (c->ch == c->ccap) {
 		if (c->ccap >= c->cfg->max_nesting)
 			return cc_fail(c, WASM_ERR_LIMIT, "block nesting exceeds configured limit");
-		uint32_t ncap = c->ccap ? c->ccap * 2 : 16;
-		struct ctrl *n = wasm_realloc(c->cfg, c->cs, (size_t)c->ccap * sizeof(*n), (size_t)ncap * sizeof(*n));
-		if (!n)
-			return cc_fail(c, WASM_ERR_NOMEM, "out of memory");
-		c->cs = n;
-		c->ccap = ncap;
+		TRY(grow(c, (void **)&c->cs, &c->ccap, 16, sizeof(*c->cs)));
 	}
 	struct ctrl *t = &c->cs[c->ch++];
 	*t = (struct ctrl){ .kind = kind, .entry_dead = c->dead, .height = c->vh,

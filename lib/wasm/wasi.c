@@ -270,52 +270,45 @@ static uint32_t iovs_transfer(wasi_ctx *ctx, wasi_mem *mem, host_iov_fn fn, uint
 	return WASI_ERRNO_SUCCESS;
 }
 
-uint32_t wasi_fd_write(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t iovs,
-		       uint32_t iovs_len, uint32_t ret_ptr)
+/* fd_write and fd_read once the fd and its capability are checked. */
+static uint32_t iovs_io(wasi_ctx *ctx, wasi_mem *mem, host_iov_fn fn, uint32_t fd, uint32_t iovs,
+			uint32_t iovs_len, uint32_t ret_ptr)
 {
 	uint64_t total, done;
 	uint32_t e;
 
-	if (!fd_open(ctx, fd) || fd == 0)
-		return WASI_ERRNO_BADF;
-	if (!granted(ctx, fd_cap(fd)))
-		return WASI_ERRNO_NOTCAPABLE;
 	if (!mem_ok(mem, ret_ptr, 4))
 		return WASI_ERRNO_FAULT;
 	e = iovs_check(mem, iovs, iovs_len, &total);
 	if (e)
 		return e;
-	if (!ctx->host->writev)
+	if (!fn)
 		return WASI_ERRNO_NOSYS;
-	e = iovs_transfer(ctx, mem, ctx->host->writev, fd, iovs, iovs_len, &done);
+	e = iovs_transfer(ctx, mem, fn, fd, iovs, iovs_len, &done);
 	if (e)
 		return e;
 	put_u32(mem, ret_ptr, (uint32_t)done);
 	return WASI_ERRNO_SUCCESS;
 }
 
+uint32_t wasi_fd_write(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t iovs,
+		       uint32_t iovs_len, uint32_t ret_ptr)
+{
+	if (!fd_open(ctx, fd) || fd == 0)
+		return WASI_ERRNO_BADF;
+	if (!granted(ctx, fd_cap(fd)))
+		return WASI_ERRNO_NOTCAPABLE;
+	return iovs_io(ctx, mem, ctx->host->writev, fd, iovs, iovs_len, ret_ptr);
+}
+
 uint32_t wasi_fd_read(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
 		      uint32_t ret_ptr)
 {
-	uint64_t total, done;
-	uint32_t e;
-
 	if (!fd_open(ctx, fd) || fd != 0)
 		return WASI_ERRNO_BADF;
 	if (!granted(ctx, WASI_CAP_STDIN))
 		return WASI_ERRNO_NOTCAPABLE;
-	if (!mem_ok(mem, ret_ptr, 4))
-		return WASI_ERRNO_FAULT;
-	e = iovs_check(mem, iovs, iovs_len, &total);
-	if (e)
-		return e;
-	if (!ctx->host->readv)
-		return WASI_ERRNO_NOSYS;
-	e = iovs_transfer(ctx, mem, ctx->host->readv, fd, iovs, iovs_len, &done);
-	if (e)
-		return e;
-	put_u32(mem, ret_ptr, (uint32_t)done);
-	return WASI_ERRNO_SUCCESS;
+	return iovs_io(ctx, mem, ctx->host->readv, fd, iovs, iovs_len, ret_ptr);
 }
 
 uint32_t wasi_fd_close(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd)
