@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Configuration defaults, names, and the host-object part of the API. */
+/* The embedder's side of the API: configuration defaults, names, and host
+ * objects (functions, memories, tables, globals). */
 #include "wasm-int.h"
 
 #define DEF(field, v)              \
@@ -186,6 +187,11 @@ wasm_table *wasm_table_new(wasm_store *s, wasm_valtype elem, wasm_limits lim)
 	return t;
 }
 
+static void wasm_global_set_raw(wasm_global *g, wasm_val v)
+{
+	val_to_slots(&v, g->type, g->val);
+}
+
 wasm_global *wasm_global_new(wasm_store *s, wasm_val init, bool mutable_)
 {
 	if (!valtype_ok(init.type))
@@ -197,11 +203,6 @@ wasm_global *wasm_global_new(wasm_store *s, wasm_val init, bool mutable_)
 	g->mut = mutable_;
 	wasm_global_set_raw(g, init);
 	return g;
-}
-
-void wasm_global_set_raw(wasm_global *g, wasm_val v)
-{
-	val_to_slots(&v, g->type, g->val);
 }
 
 wasm_val wasm_global_get(const wasm_global *g)

@@ -227,8 +227,6 @@ int validate_function(wasm_module *m, uint32_t fidx, const uint8_t *bytes, wasm_
 int decode_module(wasm_module *m, const uint8_t *bytes, size_t len, wasm_error *err);
 void set_error(wasm_error *err, wasm_error_kind kind, uint32_t off, const char *msg);
 
-/* api.c */
-void wasm_global_set_raw(wasm_global *g, wasm_val v);
 
 /* instance.c */
 /* ret gets one slot, or two for v128 */
