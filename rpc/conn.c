@@ -353,7 +353,7 @@ int rpc_conn_queue_line(rpc_conn_t *c, const char *s, size_t len)
 	return 0;
 }
 
-int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj)
+static int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj)
 {
 	rpc_buf_t b = { .max = c->server ? c->server->limits.max_answer_bytes : 0 };
 	int r = rpc_json_append(&b, obj, 0);

@@ -51,7 +51,6 @@ int ctl_call(ctl_t *c, const char *method, json_object *params, json_object **re
  * once the connection closed. */
 json_object *ctl_read_message(ctl_t *c);
 
-void ctl_print_error(const char *method, json_object *error);
 /* Print a result as JSON on stdout, one line (--json) or pretty. */
 void ctl_print_json(json_object *o, bool pretty);
 

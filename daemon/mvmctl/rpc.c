@@ -89,7 +89,7 @@ json_object *ctl_read_message(ctl_t *c)
 
 /* "mvmctl: METHOD: message: reason (param: x, errno: ENOENT) [code]":
  * every member of the error's data, so nothing mvmd says is lost. */
-void ctl_print_error(const char *method, json_object *error)
+static void ctl_print_error(const char *method, json_object *error)
 {
 	json_object *data = NULL;
 	bool first = true;

@@ -127,6 +127,14 @@ static int on_timer(sd_event_source *src, uint64_t usec, void *userdata)
 	return 0;
 }
 
+static bool blob_serve_granted(const blob_serve_t *s, const char *hex)
+{
+	for (size_t i = 0; i < s->ngrants; i++)
+		if (memcmp(s->grants[i], hex, BLOB_HEX_LEN) == 0)
+			return true;
+	return false;
+}
+
 /* Decide the answer to a complete (or malformed) request; switch to WRITE. */
 static int conn_answer(conn_t *c, int parse_r, const char *hex)
 {
@@ -354,14 +362,6 @@ blob_serve_t *blob_serve_stop(blob_serve_t *s)
 	free(s->path);
 	free(s);
 	return NULL;
-}
-
-bool blob_serve_granted(const blob_serve_t *s, const char *hex)
-{
-	for (size_t i = 0; i < s->ngrants; i++)
-		if (memcmp(s->grants[i], hex, BLOB_HEX_LEN) == 0)
-			return true;
-	return false;
 }
 
 int blob_serve_grant(blob_serve_t *s, const char *hex)

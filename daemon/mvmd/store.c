@@ -63,11 +63,6 @@ store_t *store_free(store_t *s)
 	return NULL;
 }
 
-const char *store_state_dir(const store_t *s)
-{
-	return s->state_dir;
-}
-
 int store_vm_path(const store_t *s, const char *id, const char *file, char **ret)
 {
 	if (!vm_id_is_valid(id))

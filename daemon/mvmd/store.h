@@ -25,7 +25,6 @@ typedef struct store store_t;
 int store_open(const char *state_dir, store_t **ret);
 store_t *store_free(store_t *s);
 
-const char *store_state_dir(const store_t *s);
 
 /* Path of a file inside the VM's directory (caller frees). */
 int store_vm_path(const store_t *s, const char *id, const char *file, char **ret);

@@ -56,11 +56,6 @@ int write_file_at_full(int dirfd, const char *name, const void *data, size_t len
 	return 0;
 }
 
-int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
-{
-	return write_file_at_full(dirfd, name, data, len, mode, true, NULL);
-}
-
 int replace_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
 {
 	return write_file_at_full(dirfd, name, data, len, mode, false, NULL);

@@ -51,7 +51,7 @@ void cc_reset_peephole(struct fc *c)
 	c->last_kind = OP_MAX;
 }
 
-int cc_copy(struct fc *c, uint32_t dst, uint32_t src, uint8_t type)
+static int cc_copy(struct fc *c, uint32_t dst, uint32_t src, uint8_t type)
 {
 	if (dst == src || c->dead)
 		return 0;
@@ -71,14 +71,7 @@ int cc_materialize(struct fc *c, uint32_t h)
 	return cc_copy(c, slot_of(c, h), l, e->type);
 }
 
-int cc_materialize_all(struct fc *c)
-{
-	for (uint32_t h = 0; h < c->vh; h++)
-		TRY(cc_materialize(c, h));
-	return 0;
-}
-
-int cc_materialize_local(struct fc *c, uint32_t local)
+static int cc_materialize_local(struct fc *c, uint32_t local)
 {
 	for (uint32_t h = 0; h < c->vh; h++)
 		if (c->vs[h].local == local)

@@ -100,9 +100,6 @@ int cc_op(struct fc *c, unsigned op);
 void cc_mark_dst(struct fc *c); /* the cell just emitted is the op's destination */
 void cc_reset_peephole(struct fc *c);
 int cc_materialize(struct fc *c, uint32_t h);
-int cc_materialize_all(struct fc *c);
-int cc_materialize_local(struct fc *c, uint32_t local);
-int cc_copy(struct fc *c, uint32_t dst, uint32_t src, uint8_t type);
 uint32_t cc_label_slot(const struct ctrl *t, uint32_t i);
 int cc_branch(struct fc *c, uint32_t depth); /* unconditional br with value moves */
 int cc_br_if(struct fc *c, uint32_t depth, uint32_t cond_slot);

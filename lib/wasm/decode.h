@@ -28,7 +28,6 @@ int rd_reftype(struct rd *r, uint8_t *ret);
 bool is_reftype(uint8_t t);
 /* a count followed by at least min_bytes per item, capped */
 int rd_count(struct rd *r, uint32_t cap, uint32_t min_bytes, uint32_t *ret);
-bool utf8_valid(const uint8_t *s, uint32_t n);
 /* a name, copied NUL-terminated into *ret (if ret) */
 int rd_name_len(struct rd *r, char **ret, uint32_t *ret_len);
 int rd_name(struct rd *r, char **ret);

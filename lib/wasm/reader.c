@@ -152,7 +152,7 @@ int rd_count(struct rd *r, uint32_t cap, uint32_t min_bytes, uint32_t *ret)
 	return 0;
 }
 
-bool utf8_valid(const uint8_t *s, uint32_t n)
+static bool utf8_valid(const uint8_t *s, uint32_t n)
 {
 	uint32_t i = 0;
 	while (i < n) {
