@@ -199,7 +199,7 @@ GUEST_DIR := $(BUILD)/guest
 GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie \
                 -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
                 -fno-tree-loop-distribute-patterns -mno-red-zone -mcmodel=small \
-                -Iinit/microvm -Ilib $(WARNINGS) -Wno-missing-prototypes
+                -Iinit/microvm -Ilib $(WARNINGS)
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,init/microvm/guest.ld -Wl,--build-id=none \
                  -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack
 GUEST_RT_SRCS := $(filter-out init/microvm/main.c,$(wildcard init/microvm/*.c)) init/microvm/start.S
