@@ -446,14 +446,17 @@ install-mvm-wasm-man:
 
 # --- section: bench programs (bench/*.c -> $(BUILD)/bench/*) — owned by rpc work
 # Built with `all` so they cannot rot; run by `make bench` (bench/run).
+# What several of them share (an RPC client, percentiles) is bench/lib/,
+# linked into each.
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+BENCH_LIB_OBJS := $(call obj,$(wildcard bench/lib/*.c))
 EXTRA_ALL += $(BENCH_BINS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(ALL_LIBS)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BENCH_LIB_OBJS) $(ALL_LIBS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(PKG_LIBS) -lm -lpthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(BENCH_LIB_OBJS) $(ALL_LIBS) $(PKG_LIBS) -lm -lpthread
 
 # --- section: wasm interpreter (lib/wasm) — owned by wasm work ---------------
 # -fno-math-errno keeps any sqrt a plain instruction (lib/wasm has no libm).
