@@ -199,7 +199,7 @@ GUEST_DIR := $(BUILD)/guest
 GUEST_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie \
                 -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
                 -fno-tree-loop-distribute-patterns -mno-red-zone -mcmodel=small \
-                -Iinit/microvm -Ilib $(WARNINGS) -Wno-missing-prototypes
+                -Iinit/microvm -Ilib $(WARNINGS)
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,init/microvm/guest.ld -Wl,--build-id=none \
                  -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack
 GUEST_RT_SRCS := $(filter-out init/microvm/main.c,$(wildcard init/microvm/*.c)) init/microvm/start.S
@@ -273,14 +273,15 @@ EXTRA_ALL += $(BUILD)/bench/kvm-floor
 
 # --- section: mvm-init (musl static) and initramfs — owned by Linux-guest work
 # The exec frame codec (lib/proto/exec-frame.c) is shared with the freestanding
-# micro-VM guest: prove on every `make check` that it compiles with
-# -ffreestanding -nostdlib and leaves only mem* symbols undefined.
-EXEC_FRAME_SRCS := lib/proto/exec-frame.c
+# micro-VM guest, and the one SHA-256 (lib/util/sha256.c) with the worker and
+# mvm-init: prove on every `make check` that they compile with
+# -ffreestanding -nostdlib and leave only mem* symbols undefined.
+EXEC_FRAME_SRCS := lib/proto/exec-frame.c lib/util/sha256.c
 FREESTANDING_STAMP := $(BUILD)/freestanding/exec-frame.ok
 FREESTANDING_FLAGS := -std=gnu11 -O2 -ffreestanding -nostdlib -nostdinc \
    -isystem $(shell $(CC) -print-file-name=include) -fno-stack-protector \
    -fno-pic -mno-red-zone -Ilib -Wall -Wextra -Werror
-$(FREESTANDING_STAMP): $(EXEC_FRAME_SRCS) lib/proto/exec-frame.h
+$(FREESTANDING_STAMP): $(EXEC_FRAME_SRCS) lib/proto/exec-frame.h lib/util/sha256.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FREE    $(EXEC_FRAME_SRCS)")
 	$(Q)for f in $(EXEC_FRAME_SRCS); do \
@@ -296,7 +297,7 @@ MUSL_CC ?= musl-gcc
 # Its sources: init/linux (PID 1, the exec agent, the blob fetch) and the
 # shared code it needs from lib/.
 INIT_SRCS := $(wildcard init/linux/*.c) lib/proto/exec-frame.c \
-   lib/util/kcmdline.c lib/util/sha256.c $(WASM_SRCS)
+   lib/util/io.c lib/util/kcmdline.c lib/util/sha256.c $(WASM_SRCS)
 INIT_OBJS := $(patsubst %.c,$(BUILD)/musl/%.o,$(INIT_SRCS))
 MVM_INIT := $(BUILD)/bin/mvm-init
 INIT_CFLAGS := -std=gnu11 -Os -g -pipe -D_GNU_SOURCE -DMVM_VERSION=\"$(VERSION)\" \
@@ -445,14 +446,17 @@ install-mvm-wasm-man:
 
 # --- section: bench programs (bench/*.c -> $(BUILD)/bench/*) — owned by rpc work
 # Built with `all` so they cannot rot; run by `make bench` (bench/run).
+# What several of them share (an RPC client, percentiles) is bench/lib/,
+# linked into each.
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+BENCH_LIB_OBJS := $(call obj,$(wildcard bench/lib/*.c))
 EXTRA_ALL += $(BENCH_BINS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(ALL_LIBS)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BENCH_LIB_OBJS) $(ALL_LIBS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(PKG_LIBS) -lm -lpthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(BENCH_LIB_OBJS) $(ALL_LIBS) $(PKG_LIBS) -lm -lpthread
 
 # --- section: wasm interpreter (lib/wasm) — owned by wasm work ---------------
 # -fno-math-errno keeps any sqrt a plain instruction (lib/wasm has no libm).

@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "exec-client.h"
-#include "sha256.h"
+#include "util/sha256.h"
 #include "kvm/worker.h"
 
 static double now_us(void)
@@ -208,7 +208,7 @@ static int file_ref(const char *path, char ref[KVM_BLOB_REF_LEN + 1])
 	if (n < 0)
 		return -1;
 	memcpy(ref, "sha256:", 7);
-	kvm_sha256_hex(buf, (size_t)n, ref + 7);
+	sha256_hex(buf, (size_t)n, ref + 7);
 	return 0;
 }
 

@@ -27,99 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct conn {
-	int fd;
-	char buf[8 << 20]; /* a list of thousands of VMs is one line */
-	size_t len;
-	int next_id;
-} conn_t;
+#include "bench/lib/bench-rpc.h"
 
 static const char *sock_path, *guest;
-
-static double now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "kvm-rpc: %s\n", what);
-	exit(1);
-}
-
-static void conn_open(conn_t *c)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	memset(c, 0, sizeof(*c));
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die("cannot connect to mvmd");
-}
-
-static json_object *read_msg(conn_t *c)
-{
-	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
-		if (nl) {
-			*nl = 0;
-			json_object *o = json_tokener_parse(c->buf);
-			size_t used = (size_t)(nl - c->buf) + 1;
-			memmove(c->buf, nl + 1, c->len - used);
-			c->len -= used;
-			if (!o)
-				die("unparsable line from mvmd");
-			return o;
-		}
-		if (c->len == sizeof(c->buf))
-			die("line too long");
-		ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-		if (n <= 0)
-			die("mvmd closed the connection");
-		c->len += (size_t)n;
-	}
-}
-
-static void send_req(conn_t *c, const char *method, const char *params, int *ret_id)
-{
-	char line[4096];
-	int id = ++c->next_id;
-	int n = snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\",\"params\":%s}\n", id,
-			 method, params);
-	if (write(c->fd, line, (size_t)n) != n)
-		die("write");
-	*ret_id = id;
-}
-
-/* Send a request and return its result, skipping event notifications
- * (each one is offered to on_event first). */
-static json_object *call(conn_t *c, const char *method, const char *params,
-			 void (*on_event)(json_object *ev, void *ud), void *ud)
-{
-	int id;
-	send_req(c, method, params, &id);
-	for (;;) {
-		json_object *o = read_msg(c), *v, *r;
-		if (!json_object_object_get_ex(o, "id", &v)) {
-			if (on_event && json_object_object_get_ex(o, "params", &v))
-				on_event(v, ud);
-			json_object_put(o);
-			continue;
-		}
-		if (json_object_get_int(v) != id)
-			die("response out of order");
-		if (!json_object_object_get_ex(o, "result", &r)) {
-			fprintf(stderr, "%s failed: %s\n", method, json_object_to_json_string(o));
-			exit(1);
-		}
-		r = json_object_get(r);
-		json_object_put(o);
-		return r;
-	}
-}
 
 typedef struct waitfor {
 	char vm[64];
@@ -138,7 +48,7 @@ static void on_event(json_object *ev, void *ud)
 
 /* One cold start on connection c (which follows events): µs from the
  * create request to the Stopped event. */
-static double one_run(conn_t *c, int tag)
+static double one_run(bench_conn_t *c, int tag)
 {
 	char params[1200];
 	waitfor_t w = { .to = "Stopped" };
@@ -146,43 +56,31 @@ static double one_run(conn_t *c, int tag)
 
 	snprintf(params, sizeof(params), "{\"memory_mib\":16,\"labels\":{\"bench\":\"%d\"},\"guest\":{\"image\":\"%s\",\"args\":[\"0\"]}}",
 		 tag, guest);
-	double t0 = now_us();
-	r = call(c, "compute.vm.create", params, on_event, &w);
+	double t0 = bench_now_us();
+	r = bench_call(c, "compute.vm.create", params, on_event, &w);
 	json_object_object_get_ex(r, "id", &v);
 	snprintf(w.vm, sizeof(w.vm), "%s", json_object_get_string(v));
 	json_object_put(r);
 	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", w.vm);
-	r = call(c, "compute.vm.start", params, on_event, &w);
+	r = bench_call(c, "compute.vm.start", params, on_event, &w);
 	json_object_object_get_ex(r, "state", &v);
 	if (strcmp(json_object_get_string(v), "Stopped") == 0)
 		w.seen = true;
 	json_object_put(r);
 	while (!w.seen) {
-		json_object *o = read_msg(c), *p;
+		json_object *o = bench_read_msg(c), *p;
 		if (json_object_object_get_ex(o, "params", &p))
 			on_event(p, &w);
 		json_object_put(o);
 	}
-	double dt = now_us() - t0;
-	json_object_put(call(c, "compute.vm.remove", params, NULL, NULL));
+	double dt = bench_now_us() - t0;
+	json_object_put(bench_call(c, "compute.vm.remove", params, NULL, NULL));
 	return dt;
 }
 
-static void follow(conn_t *c)
+static void follow(bench_conn_t *c)
 {
-	json_object_put(call(c, "compute.vm.events.tail", "{\"follow\":true,\"limit\":1}", NULL, NULL));
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double p)
-{
-	int i = (int)(p * (n - 1) + 0.5);
-	return v[i < n ? i : n - 1];
+	json_object_put(bench_call(c, "compute.vm.events.tail", "{\"follow\":true,\"limit\":1}", NULL, NULL));
 }
 
 typedef struct worker_arg {
@@ -192,8 +90,8 @@ typedef struct worker_arg {
 static void *rate_worker(void *p)
 {
 	worker_arg_t *a = p;
-	conn_t *c = malloc(sizeof(*c));
-	conn_open(c);
+	bench_conn_t *c = malloc(sizeof(*c));
+	bench_conn_open(c, sock_path, 8 << 20);
 	follow(c);
 	for (int i = 0; i < a->runs; i++)
 		one_run(c, a->tag);
@@ -227,23 +125,23 @@ int main(int argc, char **argv)
 		case 'c': clients = atoi(optarg); break;
 		case 'r': rate_runs = atoi(optarg); break;
 		case 'i': idle = atoi(optarg); break;
-		default: die("usage: kvm-rpc -s SOCKET -g EXIT_GUEST [-n RUNS] [-c CLIENTS] [-r RATE_RUNS] [-i IDLE]");
+		default: bench_die("usage: kvm-rpc -s SOCKET -g EXIT_GUEST [-n RUNS] [-c CLIENTS] [-r RATE_RUNS] [-i IDLE]");
 		}
 	}
 	if (!sock_path || !guest || n < 1 || clients < 1)
-		die("usage: kvm-rpc -s SOCKET -g EXIT_GUEST [-n RUNS] [-c CLIENTS] [-r RATE_RUNS] [-i IDLE]");
+		bench_die("usage: kvm-rpc -s SOCKET -g EXIT_GUEST [-n RUNS] [-c CLIENTS] [-r RATE_RUNS] [-i IDLE]");
 
-	conn_t *c = malloc(sizeof(*c));
-	conn_open(c);
+	bench_conn_t *c = malloc(sizeof(*c));
+	bench_conn_open(c, sock_path, 8 << 20);
 	follow(c);
 	for (int i = 0; i < 5; i++) /* warm the page cache and mvmd */
 		one_run(c, 0);
 	double *t = calloc((size_t)n, sizeof(*t));
 	for (int i = 0; i < n; i++)
 		t[i] = one_run(c, 1);
-	qsort(t, (size_t)n, sizeof(*t), cmp_d);
+	qsort(t, (size_t)n, sizeof(*t), bench_cmp_double);
 	printf("%-52s %10s %10s\n", "kvm start through RPC (us)", "p50", "p99");
-	printf("%-52s %10.0f %10.0f\n", "create+start -> guest exit (Stopped event)", pct(t, n, 0.5), pct(t, n, 0.99));
+	printf("%-52s %10.0f %10.0f\n", "create+start -> guest exit (Stopped event)", bench_pct(t, n, 0.5), bench_pct(t, n, 0.99));
 
 	double rate = 0;
 	if (rate_runs > 0) {
@@ -251,14 +149,14 @@ int main(int argc, char **argv)
 		worker_arg_t args[64];
 		int per = rate_runs / clients;
 		clients = clients > 64 ? 64 : clients;
-		double t0 = now_us();
+		double t0 = bench_now_us();
 		for (int i = 0; i < clients; i++) {
 			args[i] = (worker_arg_t){ .runs = per, .tag = 100 + i };
 			pthread_create(&th[i], NULL, rate_worker, &args[i]);
 		}
 		for (int i = 0; i < clients; i++)
 			pthread_join(th[i], NULL);
-		rate = per * clients / ((now_us() - t0) / 1e6);
+		rate = per * clients / ((bench_now_us() - t0) / 1e6);
 		printf("VMs created, run to exit and removed per second (%d clients, %d VMs): %.0f\n", clients,
 		       per * clients, rate);
 	}
@@ -268,30 +166,30 @@ int main(int argc, char **argv)
 		long before = mem_available_kib();
 		char params[256];
 		for (int i = 0; i < idle; i++) {
-			json_object *r = call(c, "compute.vm.create", "{\"memory_mib\":16,\"labels\":{\"bench\":\"idle\"}}", NULL, NULL), *v;
+			json_object *r = bench_call(c, "compute.vm.create", "{\"memory_mib\":16,\"labels\":{\"bench\":\"idle\"}}", NULL, NULL), *v;
 			json_object_object_get_ex(r, "id", &v);
 			snprintf(params, sizeof(params), "{\"id\":\"%s\"}", json_object_get_string(v));
 			json_object_put(r);
-			json_object_put(call(c, "compute.vm.start", params, NULL, NULL));
+			json_object_put(bench_call(c, "compute.vm.start", params, NULL, NULL));
 		}
 		sleep(1);
 		long after = mem_available_kib();
 		per_vm = (before - after) / idle;
 		printf("idle VMs Running: %d; MemAvailable drop per VM: %ld KiB\n", idle, per_vm);
-		json_object *r = call(c, "compute.vm.list", "{\"labels\":{\"bench\":\"idle\"}}", NULL, NULL), *vms;
+		json_object *r = bench_call(c, "compute.vm.list", "{\"labels\":{\"bench\":\"idle\"}}", NULL, NULL), *vms;
 		json_object_object_get_ex(r, "vms", &vms);
 		for (size_t i = 0; i < json_object_array_length(vms); i++) {
 			json_object *id;
 			json_object_object_get_ex(json_object_array_get_idx(vms, i), "id", &id);
 			snprintf(params, sizeof(params), "{\"id\":\"%s\",\"force\":true}", json_object_get_string(id));
-			json_object_put(call(c, "compute.vm.stop", params, NULL, NULL));
+			json_object_put(bench_call(c, "compute.vm.stop", params, NULL, NULL));
 			snprintf(params, sizeof(params), "{\"id\":\"%s\"}", json_object_get_string(id));
-			json_object_put(call(c, "compute.vm.remove", params, NULL, NULL));
+			json_object_put(bench_call(c, "compute.vm.remove", params, NULL, NULL));
 		}
 		json_object_put(r);
 	}
-	printf("rpc_p50_us=%.0f\nrpc_p99_us=%.0f\nrate_per_s=%.0f\nidle_kib_per_vm=%ld\n", pct(t, n, 0.5),
-	       pct(t, n, 0.99), rate, per_vm);
+	printf("rpc_p50_us=%.0f\nrpc_p99_us=%.0f\nrate_per_s=%.0f\nidle_kib_per_vm=%ld\n", bench_pct(t, n, 0.5),
+	       bench_pct(t, n, 0.99), rate, per_vm);
 	free(t);
 	close(c->fd);
 	free(c);

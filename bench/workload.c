@@ -35,14 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/lib/bench-rpc.h"
 #include "kvm/worker.h"
-
-typedef struct conn {
-	int fd;
-	char buf[1 << 16];
-	size_t len;
-	int next_id;
-} conn_t;
 
 static const char *sock_path, *module_path, *vmm_path, *guest_path, *exit_guest;
 static char hash[80], blob_file[4096], tmpdir[64] = "/tmp/mvm-bench-wl-XXXXXX";
@@ -77,105 +71,25 @@ static void mvmd_cpu_ms(int pid, double *self, double *kids)
 	}
 }
 
-static double now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "workload-bench: %s\n", what);
-	exit(1);
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double p)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_d);
-	int i = (int)(p * (n - 1) + 0.5);
-	return v[i < n ? i : n - 1];
-}
-
 /* --- JSON-RPC over the socket ------------------------------------------ */
-
-static void conn_open(conn_t *c)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	memset(c, 0, sizeof(*c));
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die("cannot connect to mvmd");
-}
-
-static json_object *read_msg(conn_t *c)
-{
-	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
-		if (nl) {
-			*nl = 0;
-			json_object *o = json_tokener_parse(c->buf);
-			size_t used = (size_t)(nl - c->buf) + 1;
-			memmove(c->buf, nl + 1, c->len - used);
-			c->len -= used;
-			if (!o)
-				die("unparsable line from mvmd");
-			return o;
-		}
-		if (c->len == sizeof(c->buf))
-			die("line too long");
-		ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-		if (n <= 0)
-			die("mvmd closed the connection");
-		c->len += (size_t)n;
-	}
-}
 
 typedef struct waitfor {
 	char vm[64];
 	bool seen;
 } waitfor_t;
 
-static void on_event(json_object *ev, waitfor_t *w)
+static void on_event(json_object *ev, void *ud)
 {
+	waitfor_t *w = ud;
 	json_object *vm, *to;
 	if (w && json_object_object_get_ex(ev, "vm", &vm) && json_object_object_get_ex(ev, "to", &to) &&
 	    strcmp(json_object_get_string(vm), w->vm) == 0 && strcmp(json_object_get_string(to), "Stopped") == 0)
 		w->seen = true;
 }
 
-static json_object *call(conn_t *c, const char *method, const char *params, waitfor_t *w)
+static json_object *call(bench_conn_t *c, const char *method, const char *params, waitfor_t *w)
 {
-	char line[4096];
-	int id = ++c->next_id;
-	int n = snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\",\"params\":%s}\n", id,
-			 method, params);
-	if (write(c->fd, line, (size_t)n) != n)
-		die("write");
-	for (;;) {
-		json_object *o = read_msg(c), *v, *r;
-		if (!json_object_object_get_ex(o, "id", &v)) {
-			if (json_object_object_get_ex(o, "params", &v))
-				on_event(v, w);
-			json_object_put(o);
-			continue;
-		}
-		if (!json_object_object_get_ex(o, "result", &r)) {
-			fprintf(stderr, "%s failed: %s\n", method, json_object_to_json_string(o));
-			exit(1);
-		}
-		r = json_object_get(r);
-		json_object_put(o);
-		return r;
-	}
+	return bench_call(c, method, params, on_event, w);
 }
 
 /* Seconds within the day of an RFC 3339 time ("...T21:00:44.446303Z"). */
@@ -207,13 +121,13 @@ static double durable_write_us(const char *state_dir)
 	snprintf(dst, sizeof(dst), "%s/state.json", dir);
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		die("durable write: open dir");
-	double t0 = now_us();
+		bench_die("durable write: open dir");
+	double t0 = bench_now_us();
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) || fsync(fd) < 0 || rename(tmp, dst) < 0 ||
 	    fsync(dfd) < 0)
-		die("durable write");
-	double dt = now_us() - t0;
+		bench_die("durable write");
+	double dt = bench_now_us() - t0;
 	close(fd);
 	close(dfd);
 	return dt;
@@ -231,7 +145,7 @@ static void durable_cleanup(const char *state_dir)
 /* Untimed: until mvmd's warm pool is full again (node.info kvm.pool), so
  * each timed start sees the node as an idle one would; returns false
  * when mvmd has no pool. */
-static bool wait_pool(conn_t *c)
+static bool wait_pool(bench_conn_t *c)
 {
 	for (int i = 0; i < 5000; i++) {
 		json_object *r = call(c, "compute.node.info", "{}", NULL), *b, *k, *p, *ready, *size;
@@ -245,13 +159,13 @@ static bool wait_pool(conn_t *c)
 			return have;
 		usleep(1000);
 	}
-	die("mvmd's warm pool never filled up");
+	bench_die("mvmd's warm pool never filled up");
 	return false;
 }
 
 /* One cold start: µs from the create request to the Stopped event. With
  * sp, the VM's transitions are read afterwards (untimed). */
-static double one_run(conn_t *c, int tag, split_t *sp)
+static double one_run(bench_conn_t *c, int tag, split_t *sp)
 {
 	char params[1400];
 	waitfor_t w = { .seen = false };
@@ -260,7 +174,7 @@ static double one_run(conn_t *c, int tag, split_t *sp)
 	snprintf(params, sizeof(params),
 		 "{\"memory_mib\":16,\"labels\":{\"bench\":\"%d\"},\"workload\":{\"hash\":\"%s\",\"args\":[\"hello\",\"bench\"]}}",
 		 tag, hash);
-	double t0 = now_us();
+	double t0 = bench_now_us();
 	r = call(c, "compute.vm.create", params, &w);
 	json_object_object_get_ex(r, "id", &v);
 	snprintf(w.vm, sizeof(w.vm), "%s", json_object_get_string(v));
@@ -272,24 +186,24 @@ static double one_run(conn_t *c, int tag, split_t *sp)
 		w.seen = true;
 	json_object_put(r);
 	while (!w.seen) {
-		json_object *o = read_msg(c), *p;
+		json_object *o = bench_read_msg(c), *p;
 		if (json_object_object_get_ex(o, "params", &p))
 			on_event(p, &w);
 		json_object_put(o);
 	}
-	double dt = now_us() - t0;
+	double dt = bench_now_us() - t0;
 
 	/* Untimed: the output is there, and (with sp) the split. */
 	r = call(c, "compute.vm.logs", params, NULL);
 	json_object_object_get_ex(r, "data", &v);
 	if (!strstr(json_object_get_string(v), "argv[1] = bench"))
-		die("the workload's output is not in the log");
+		bench_die("the workload's output is not in the log");
 	json_object_put(r);
 	if (sp) {
 		r = call(c, "compute.vm.status", params, NULL);
 		json_object *tr, *code;
 		if (!json_object_object_get_ex(r, "exit_code", &code) || json_object_get_int(code) != 0)
-			die("the workload did not exit with 0");
+			bench_die("the workload did not exit with 0");
 		json_object_object_get_ex(r, "transitions", &tr);
 		double t[8] = { 0 };
 		for (size_t i = 0; i < json_object_array_length(tr) && i < 8; i++) {
@@ -307,7 +221,7 @@ static double one_run(conn_t *c, int tag, split_t *sp)
 	return dt;
 }
 
-static void follow(conn_t *c)
+static void follow(bench_conn_t *c)
 {
 	json_object_put(call(c, "compute.vm.events.tail", "{\"follow\":true,\"limit\":1}", NULL));
 }
@@ -319,8 +233,8 @@ typedef struct worker_arg {
 static void *rate_worker(void *p)
 {
 	worker_arg_t *a = p;
-	conn_t *c = malloc(sizeof(*c));
-	conn_open(c);
+	bench_conn_t *c = malloc(sizeof(*c));
+	bench_conn_open(c, sock_path, 1 << 16);
 	follow(c);
 	for (int i = 0; i < a->runs; i++)
 		one_run(c, a->tag, NULL);
@@ -345,10 +259,10 @@ static void warm_ready(kvm_warm_worker_t *ww)
 {
 	kvm_worker_config_t c = { .vmm_path = vmm_path, .image_path = guest_path, .memory_mib = 16, .log_fd = -1 };
 	if (kvm_worker_spawn_warm(&c, 2u << 20, ww) < 0)
-		die("kvm_worker_spawn_warm failed");
+		bench_die("kvm_worker_spawn_warm failed");
 	struct pollfd p = { .fd = ww->pool_fd, .events = POLLIN };
 	if (poll(&p, 1, 10000) != 1 || kvm_worker_warm_ready(ww) != 1)
-		die("the warm worker did not get ready");
+		bench_die("the warm worker did not get ready");
 }
 
 static double worker_once_mode(int i, bool wl, const char *want, bool warm)
@@ -370,12 +284,12 @@ static double worker_once_mode(int i, bool wl, const char *want, bool warm)
 				    .args = wl ? args : NULL, .nargs = wl ? 2 : 0 };
 	if (warm)
 		warm_ready(&ww);
-	double t0 = now_us();
+	double t0 = bench_now_us();
 	if (wl) {
 		/* as mvmd does: open the blob read-only, hand it over */
 		bfd = open(blob_file, O_RDONLY | O_CLOEXEC);
 		if (bfd < 0)
-			die("cannot open the blob");
+			bench_die("cannot open the blob");
 		cfg.workload = hash;
 		cfg.blob_fd = bfd;
 		cfg.caps = caps;
@@ -383,16 +297,16 @@ static double worker_once_mode(int i, bool wl, const char *want, bool warm)
 	}
 	if (warm) {
 		if (kvm_worker_assign(&ww, &cfg, &w) < 0)
-			die("kvm_worker_assign failed");
+			bench_die("kvm_worker_assign failed");
 		kvm_worker_warm_release(&ww);
 	} else if (kvm_worker_spawn(&cfg, &w) < 0) {
-		die("kvm_worker_spawn failed");
+		bench_die("kvm_worker_spawn failed");
 	}
 	if (bfd >= 0)
 		close(bfd);
 	for (;;) {
 		if (kvm_ctl_recv(w.ctl, 10000, &m) < 0)
-			die("worker: no result");
+			bench_die("worker: no result");
 		if (m.type == KVM_MSG_CONSOLE_OUT && outlen + m.len < sizeof(out)) {
 			memcpy(out + outlen, m.payload, m.len);
 			outlen += m.len;
@@ -402,15 +316,15 @@ static double worker_once_mode(int i, bool wl, const char *want, bool warm)
 	}
 	if (kvm_msg_get_result(&m, &r) < 0 || r.outcome != KVM_OUTCOME_EXIT || r.exit_code != 0) {
 		fprintf(stderr, "worker result: outcome %d: %s\n", (int)r.outcome, r.message);
-		die("worker did not exit with 0");
+		bench_die("worker did not exit with 0");
 	}
 	if (kvm_worker_wait(&w, 10000, &st) < 0 || st != 0)
-		die("worker exit status");
-	double dt = now_us() - t0;
+		bench_die("worker exit status");
+	double dt = bench_now_us() - t0;
 	kvm_worker_release(&w);
 	out[outlen] = 0;
 	if (want && !strstr(out, want))
-		die("worker: the workload's output is missing");
+		bench_die("worker: the workload's output is missing");
 	unlink(ctl);
 	unlink(res);
 	return dt;
@@ -431,17 +345,17 @@ int main(int argc, char **argv)
 		case 'c': clients = atoi(optarg); break;
 		case 'r': rate_runs = atoi(optarg); break;
 		case 'p': mvmd_pid = atoi(optarg); break;
-		default: die("usage: workload -s SOCK -m HELLO.wasm -v MVM_VMM -g MVM_GUEST -e EXIT_GUEST [-n N] [-c C] [-r R]");
+		default: bench_die("usage: workload -s SOCK -m HELLO.wasm -v MVM_VMM -g MVM_GUEST -e EXIT_GUEST [-n N] [-c C] [-r R]");
 		}
 	}
 	if (!sock_path || !module_path || !vmm_path || !guest_path || !exit_guest || n < 1 || clients < 1 ||
 	    clients > 64)
-		die("usage: workload -s SOCK -m HELLO.wasm -v MVM_VMM -g MVM_GUEST -e EXIT_GUEST [-n N] [-c C] [-r R]");
+		bench_die("usage: workload -s SOCK -m HELLO.wasm -v MVM_VMM -g MVM_GUEST -e EXIT_GUEST [-n N] [-c C] [-r R]");
 	if (!mkdtemp(tmpdir))
-		die("mkdtemp");
+		bench_die("mkdtemp");
 
-	conn_t *c = malloc(sizeof(*c));
-	conn_open(c);
+	bench_conn_t *c = malloc(sizeof(*c));
+	bench_conn_open(c, sock_path, 1 << 16);
 	char params[4200];
 	snprintf(params, sizeof(params), "{\"path\":\"%s\"}", module_path);
 	json_object *r = call(c, "compute.blob.put", params, NULL), *v;
@@ -457,7 +371,7 @@ int main(int argc, char **argv)
 	}
 	json_object_put(r);
 	if (access(blob_file, R_OK) < 0)
-		die("cannot find the blob file (node.info paths.state_dir)");
+		bench_die("cannot find the blob file (node.info paths.state_dir)");
 
 	/* the worker alone, interleaved so both see the same machine */
 	double *wa = calloc((size_t)n, sizeof(double)), *wb = calloc((size_t)n, sizeof(double)),
@@ -500,18 +414,18 @@ int main(int argc, char **argv)
 	}
 	if (mvmd_pid)
 		mvmd_cpu_ms(mvmd_pid, &m_self1, &m_kids1);
-	double a50 = pct(wa, n, 0.5), a99 = pct(wa, n, 0.99), b50 = pct(wb, n, 0.5), b99 = pct(wb, n, 0.99);
-	double t50 = pct(t, n, 0.5), t99 = pct(t, n, 0.99);
+	double a50 = bench_pct(wa, n, 0.5), a99 = bench_pct(wa, n, 0.99), b50 = bench_pct(wb, n, 0.5), b99 = bench_pct(wb, n, 0.99);
+	double t50 = bench_pct(t, n, 0.5), t99 = bench_pct(t, n, 0.99);
 	printf("%-60s %9s %9s\n", "hello-world Wasm workload cold start (us)", "p50", "p99");
 	printf("%-60s %9.0f %9.0f\n", "worker alone, trivial guest (spawn..reaped)", a50, a99);
 	printf("%-60s %9.0f %9.0f\n", "worker alone, mvm-guest + hello.wasm by hash", b50, b99);
-	printf("%-60s %9.0f %9.0f\n", "warm worker alone, hello.wasm (assign..reaped)", pct(wc, n, 0.5), pct(wc, n, 0.99));
+	printf("%-60s %9.0f %9.0f\n", "warm worker alone, hello.wasm (assign..reaped)", bench_pct(wc, n, 0.5), bench_pct(wc, n, 0.99));
 	printf("%-60s %9.0f %9.0f\n", pool ? "RPC, warm pool full: create+start -> Stopped event"
 					    : "RPC (no pool): create+start -> Stopped event", t50, t99);
-	printf("%-60s %9.0f %9.0f\n", "  split: create (Provisioning -> Configured)", pct(sc, n, 0.5), pct(sc, n, 0.99));
-	printf("%-60s %9.0f %9.0f\n", "  split: Starting -> Running (spawn, VM build, sandbox)", pct(sr, n, 0.5), pct(sr, n, 0.99));
-	printf("%-60s %9.0f %9.0f\n", "  split: Running -> Stopped (guest work, worker end)", pct(ss, n, 0.5), pct(ss, n, 0.99));
-	printf("%-60s %9.0f %9.0f\n", "one durable state write (fsync, rename, fsync dir)", pct(dw, n, 0.5), pct(dw, n, 0.99));
+	printf("%-60s %9.0f %9.0f\n", "  split: create (Provisioning -> Configured)", bench_pct(sc, n, 0.5), bench_pct(sc, n, 0.99));
+	printf("%-60s %9.0f %9.0f\n", "  split: Starting -> Running (spawn, VM build, sandbox)", bench_pct(sr, n, 0.5), bench_pct(sr, n, 0.99));
+	printf("%-60s %9.0f %9.0f\n", "  split: Running -> Stopped (guest work, worker end)", bench_pct(ss, n, 0.5), bench_pct(ss, n, 0.99));
+	printf("%-60s %9.0f %9.0f\n", "one durable state write (fsync, rename, fsync dir)", bench_pct(dw, n, 0.5), bench_pct(dw, n, 0.99));
 	printf("Wasm path inside the VM (worker with hello - trivial), p50: %.0f us\n", b50 - a50);
 	printf("mvmd's share (RPC - worker with hello), p50: %.0f us\n", t50 - b50);
 	printf("CPU per VM (ms, load-independent): worker trivial %.2f, worker with hello.wasm %.2f", cpu_a / n, cpu_b / n);
@@ -524,14 +438,14 @@ int main(int argc, char **argv)
 		pthread_t th[64];
 		worker_arg_t args[64];
 		int per = rate_runs / clients;
-		double t0 = now_us();
+		double t0 = bench_now_us();
 		for (int i = 0; i < clients; i++) {
 			args[i] = (worker_arg_t){ .runs = per, .tag = 100 + i };
 			pthread_create(&th[i], NULL, rate_worker, &args[i]);
 		}
 		for (int i = 0; i < clients; i++)
 			pthread_join(th[i], NULL);
-		rate = per * clients / ((now_us() - t0) / 1e6);
+		rate = per * clients / ((bench_now_us() - t0) / 1e6);
 		printf("hello workloads created, run to exit, checked and removed per second (%d clients, %d VMs): %.0f\n",
 		       clients, per * clients, rate);
 	}
@@ -542,7 +456,7 @@ int main(int argc, char **argv)
 		printf("mvmd's warm pool after the run: %s\n", json_object_to_json_string(pl));
 	json_object_put(r);
 	printf("worker_trivial_p50_us=%.0f\nworker_wasm_p50_us=%.0f\nwarm_wasm_p50_us=%.0f\nrpc_p50_us=%.0f\nrpc_p99_us=%.0f\nrate_per_s=%.0f\ndurable_p50_us=%.0f\n",
-	       a50, b50, pct(wc, n, 0.5), t50, t99, rate, pct(dw, n, 0.5));
+	       a50, b50, bench_pct(wc, n, 0.5), t50, t99, rate, bench_pct(dw, n, 0.5));
 	durable_cleanup(state_dir);
 	free(dw);
 	rmdir(tmpdir);

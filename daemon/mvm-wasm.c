@@ -312,14 +312,11 @@ static int cmd_run(int argc, char **argv)
 	struct run_opts o = { 0 };
 	wasm_module *m = NULL;
 	wasm_store *store = NULL;
-	wasm_instance *inst = NULL;
-	wasm_error err = { 0 };
-	wasm_trap trap = { 0 };
+	wasi_run_result run;
 	wasm_config cfg;
 	wasi_link *link = NULL;
 	wasi_ctx ctx;
-	uint32_t code = 0;
-	int r, ret = EXIT_CANNOT_RUN, first;
+	int ret = EXIT_CANNOT_RUN, first;
 
 	first = parse_run(argc, argv, &o);
 	if (first < 0) {
@@ -339,36 +336,27 @@ static int cmd_run(int argc, char **argv)
 		      (const char *const *)argv + first, o.envc, o.env);
 	wasi_link_init(link, &ctx, store);
 	rs.link = link;
-	r = wasm_instantiate(store, m, resolve_import, &rs, &inst, &err);
-	if (r < 0) {
-		if (err.kind == WASM_ERR_TRAP && err.trap.kind == WASM_TRAP_EXIT) {
-			/* proc_exit from the module's start function */
-			ret = exit_status(ctx.exited ? ctx.exit_code : (uint32_t)err.trap.exit_code);
-		} else if (err.kind == WASM_ERR_TRAP) {
-			fprintf(stderr, "mvm-wasm: trap: %s\n", wasm_trap_kind_to_string(err.trap.kind));
-			ret = EXIT_TRAP;
-		} else if (err.kind == WASM_ERR_UNLINKABLE && rs.current[0]) {
-			fprintf(stderr, "mvm-wasm: %s: cannot link import %s: %s\n", argv[first],
-				rs.current,
+	wasm_call_opts copts = { .fuel = o.fuel };
+	switch (wasi_link_run_command(link, m, resolve_import, &rs, &copts, &run)) {
+	case WASI_RUN_EXITED:
+		ret = exit_status(run.exit_code);
+		break;
+	case WASI_RUN_TRAPPED:
+		fprintf(stderr, "mvm-wasm: trap: %s\n", wasm_trap_kind_to_string(run.trap.kind));
+		ret = EXIT_TRAP;
+		break;
+	case WASI_RUN_NO_START:
+		fprintf(stderr, "mvm-wasm: %s: no _start function (not a WASI command)\n", argv[first]);
+		break;
+	case WASI_RUN_NOT_INSTANTIATED:
+		if (run.err.kind == WASM_ERR_UNLINKABLE && rs.current[0])
+			fprintf(stderr, "mvm-wasm: %s: cannot link import %s: %s\n", argv[first], rs.current,
 				rs.unknown ? "unknown (only " WASI_MODULE_NAME " is provided)"
 					   : "wrong type for that name");
-		} else {
-			fprintf(stderr, "mvm-wasm: %s: %s: %s\n", argv[first],
-				wasm_error_kind_to_string(err.kind),
-				err.message[0] ? err.message : strerror(-r));
-		}
-		goto out;
-	}
-	wasm_instance_set_userdata(inst, &ctx);
-	wasm_call_opts copts = { .fuel = o.fuel };
-	r = wasi_link_run_start(inst, &ctx, &copts, &code, &trap);
-	if (r < 0) {
-		fprintf(stderr, "mvm-wasm: %s: no _start function (not a WASI command)\n", argv[first]);
-	} else if (r > 0) {
-		fprintf(stderr, "mvm-wasm: trap: %s\n", wasm_trap_kind_to_string(trap.kind));
-		ret = EXIT_TRAP;
-	} else {
-		ret = exit_status(code);
+		else
+			fprintf(stderr, "mvm-wasm: %s: %s: %s\n", argv[first], wasm_error_kind_to_string(run.err.kind),
+				run.err.message[0] ? run.err.message : "cannot instantiate");
+		break;
 	}
 out:
 	wasm_store_free(store);

@@ -34,6 +34,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include "rpc-internal.h"
+#include "util/list.h"
 #include "util/log.h"
 
 #define CONN_IN_MIN (16 * 1024)
@@ -164,13 +165,7 @@ void rpc_conn_close(rpc_conn_t *c)
 		hooks[i].fn(c, hooks[i].userdata);
 	free(hooks);
 
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
+	LIST_REMOVE(s->conns, c);
 	s->n_conns--;
 	rpc_server_sweep_update(s);
 	c->server = NULL;
@@ -358,7 +353,7 @@ int rpc_conn_queue_line(rpc_conn_t *c, const char *s, size_t len)
 	return 0;
 }
 
-int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj)
+static int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj)
 {
 	rpc_buf_t b = { .max = c->server ? c->server->limits.max_answer_bytes : 0 };
 	int r = rpc_json_append(&b, obj, 0);
@@ -692,10 +687,7 @@ int rpc_conn_new(rpc_server_t *s, int fd, rpc_conn_t **ret)
 
 	c->fd = TAKE_FD(owned);
 	c->server = s;
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
+	LIST_PREPEND(s->conns, c);
 	s->n_conns++;
 	s->n_accepted++;
 	c->active_usec = conn_now(s);

@@ -297,6 +297,29 @@ static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
 	rpc_call_reply(call, res);
 }
 
+/* The blob that params' "hash" names, stat'ed into *info; false when
+ * the call was answered (a bad hash, no such blob, an I/O error). */
+static bool blob_of_params(rpc_call_t *call, blob_store_t *bs, json_object *params, char hex[BLOB_HEX_LEN + 1],
+			   blob_info_t *info)
+{
+	int r;
+
+	if (!param_hex(params, "hash", hex)) {
+		rpc_call_invalid_param(call, "hash", "expected sha256:<64 lowercase hex>");
+		return false;
+	}
+	r = blob_stat(bs, hex, info);
+	if (r == -ENOENT) {
+		reply_not_found(call, hex);
+		return false;
+	}
+	if (r < 0) {
+		rpc_call_errno(call, r, "cannot stat the blob");
+		return false;
+	}
+	return true;
+}
+
 /* --- compute.blob.stat -------------------------------------------------- */
 
 static const rpc_field_t stat_params[] = {
@@ -314,19 +337,8 @@ static void blob_stat_method(rpc_call_t *call, json_object *params, void *userda
 	json_object *res;
 	int r;
 
-	if (!param_hex(params, "hash", hex)) {
-		rpc_call_invalid_param(call, "hash", "expected sha256:<64 lowercase hex>");
+	if (!blob_of_params(call, bs, params, hex, &info))
 		return;
-	}
-	r = blob_stat(bs, hex, &info);
-	if (r == -ENOENT) {
-		reply_not_found(call, hex);
-		return;
-	}
-	if (r < 0) {
-		rpc_call_errno(call, r, "cannot stat the blob");
-		return;
-	}
 	res = info_json(&info);
 	json_object_object_add(res, "used_by", blob_users(ctx->manager, hex));
 	if (param_bool(params, "verify")) {
@@ -405,19 +417,8 @@ static void blob_remove_method(rpc_call_t *call, json_object *params, void *user
 	json_object *users, *res;
 	int r;
 
-	if (!param_hex(params, "hash", hex)) {
-		rpc_call_invalid_param(call, "hash", "expected sha256:<64 lowercase hex>");
+	if (!blob_of_params(call, bs, params, hex, &info))
 		return;
-	}
-	r = blob_stat(bs, hex, &info);
-	if (r == -ENOENT) {
-		reply_not_found(call, hex);
-		return;
-	}
-	if (r < 0) {
-		rpc_call_errno(call, r, "cannot stat the blob");
-		return;
-	}
 	users = blob_users(ctx->manager, hex);
 	if (!users) {
 		rpc_call_errno(call, -ENOMEM, "out of memory");

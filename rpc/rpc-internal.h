@@ -243,7 +243,6 @@ void rpc_server_dispatch_line(rpc_conn_t *c, const char *p, size_t n);
 void rpc_reply_detach_all(rpc_conn_t *c);
 /* conn.c */
 int rpc_conn_new(rpc_server_t *s, int fd, rpc_conn_t **ret);
-int rpc_conn_queue_json(rpc_conn_t *c, json_object *obj);
 /* Queues p[0..n) followed by '\n'. */
 int rpc_conn_queue_line(rpc_conn_t *c, const char *p, size_t n);
 void rpc_conn_reply_done(rpc_conn_t *c);

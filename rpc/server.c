@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include "rpc-internal.h"
+#include "util/list.h"
 #include "util/log.h"
 
 void rpc_limits_default(rpc_limits_t *l)
@@ -62,13 +63,7 @@ static void reply_unlink(rpc_reply_t *r)
 	rpc_conn_t *c = r->conn;
 	if (!c)
 		return;
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		c->replies = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	r->prev = r->next = NULL;
+	LIST_REMOVE(c->replies, r);
 	r->conn = NULL;
 	c->n_pending--;
 }
@@ -480,10 +475,7 @@ void rpc_server_dispatch_line(rpc_conn_t *c, const char *p, size_t n)
 		goto oom;
 
 	reply->conn = c;
-	reply->next = c->replies;
-	if (c->replies)
-		c->replies->prev = reply;
-	c->replies = reply;
+	LIST_PREPEND(c->replies, reply);
 	c->n_pending++;
 
 	/* Hold the reply open while dispatching so answers given

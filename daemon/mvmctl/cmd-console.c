@@ -28,6 +28,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "util/io.h"
 #include "util/text.h"
 
 #define DETACH_KEY 0x1d /* Ctrl-] */
@@ -207,9 +208,9 @@ static int attach_replay(attach_t *a, bool line_start)
 		if (nl)
 			from = (size_t)(nl + 1 - a->log);
 	}
-	if (a->loglen > from && ctl_write_all(1, a->log + from, a->loglen - from) < 0)
+	if (a->loglen > from && write_all(1, a->log + from, a->loglen - from) < 0)
 		return -EIO;
-	if (a->livelen > skip && ctl_write_all(1, a->live + skip, a->livelen - skip) < 0)
+	if (a->livelen > skip && write_all(1, a->live + skip, a->livelen - skip) < 0)
 		return -EIO;
 	return 0;
 }
@@ -275,7 +276,7 @@ int ctl_cmd_logs(ctl_t *c, int argc, char **argv)
 		if (r != CTL_OK)
 			return r;
 		const char *text = ctl_str(res, "data");
-		if (base64_decode(text, strlen(text), &raw, &len) < 0 || ctl_write_all(1, raw, len) < 0)
+		if (base64_decode(text, strlen(text), &raw, &len) < 0 || write_all(1, raw, len) < 0)
 			r = CTL_ERR_CONNECT;
 		free(raw);
 		json_object_put(res);
@@ -294,7 +295,7 @@ int ctl_cmd_logs(ctl_t *c, int argc, char **argv)
 			continue;
 		if (n <= 0)
 			break;
-		if (ctl_write_all(1, buf, (size_t)n) < 0)
+		if (write_all(1, buf, (size_t)n) < 0)
 			r = CTL_ERR_CONNECT;
 	}
 	attach_done(&a);
@@ -386,7 +387,7 @@ int ctl_cmd_console(ctl_t *c, int argc, char **argv)
 				fprintf(stderr, "\r\nmvmctl: the console of %s closed (the VM stopped)\r\n", argv[optind]);
 				break;
 			}
-			if (ctl_write_all(1, buf, (size_t)n) < 0)
+			if (write_all(1, buf, (size_t)n) < 0)
 				r = CTL_ERR_CONNECT;
 		}
 		if (p[1].revents) {
@@ -399,7 +400,7 @@ int ctl_cmd_console(ctl_t *c, int argc, char **argv)
 				continue;
 			}
 			size_t o = translate_input(buf, (size_t)n, out, translate, &prev_cr, &detach);
-			if (o > 0 && ctl_write_all(a.fd, out, o) < 0) {
+			if (o > 0 && write_all(a.fd, out, o) < 0) {
 				fprintf(stderr, "\r\nmvmctl: the console of %s closed\r\n", argv[optind]);
 				break;
 			}

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/io.h"
 #include "util/text.h"
 
 /* The most compute.vm.exec takes as stdin (decoded). */
@@ -82,7 +83,7 @@ static int write_stream(json_object *res, const char *key, int fd)
 	int r = base64_decode(text, strlen(text), &raw, &len);
 
 	if (r == 0)
-		r = ctl_write_all(fd, raw, len);
+		r = write_all(fd, raw, len);
 	free(raw);
 	return r;
 }

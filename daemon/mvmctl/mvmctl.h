@@ -51,7 +51,6 @@ int ctl_call(ctl_t *c, const char *method, json_object *params, json_object **re
  * once the connection closed. */
 json_object *ctl_read_message(ctl_t *c);
 
-void ctl_print_error(const char *method, json_object *error);
 /* Print a result as JSON on stdout, one line (--json) or pretty. */
 void ctl_print_json(json_object *o, bool pretty);
 
@@ -63,9 +62,6 @@ bool ctl_has(json_object *o, const char *key);
 
 /* All of a file (or stdin for "-"), at most max bytes (-E2BIG). */
 int ctl_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
-
-/* Write all of buf to fd; -errno on failure. */
-int ctl_write_all(int fd, const void *buf, size_t len);
 
 /* cmd-console.c */
 int ctl_cmd_console(ctl_t *c, int argc, char **argv);

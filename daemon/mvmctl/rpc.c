@@ -6,6 +6,7 @@
  * start, stop or exec may take as long as the caller asked it to.
  */
 #include "mvmctl.h"
+#include "util/io.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -15,30 +16,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-int ctl_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == ENOTSOCK)
-			n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-				(void)poll(&pfd, 1, -1);
-				continue;
-			}
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 int ctl_connect(ctl_t *c)
 {
@@ -112,7 +89,7 @@ json_object *ctl_read_message(ctl_t *c)
 
 /* "mvmctl: METHOD: message: reason (param: x, errno: ENOENT) [code]":
  * every member of the error's data, so nothing mvmd says is lost. */
-void ctl_print_error(const char *method, json_object *error)
+static void ctl_print_error(const char *method, json_object *error)
 {
 	json_object *data = NULL;
 	bool first = true;
@@ -157,7 +134,7 @@ int ctl_call(ctl_t *c, const char *method, json_object *params, json_object **re
 	memcpy(line, s, n);
 	line[n] = '\n';
 	json_object_put(req);
-	r = ctl_write_all(c->fd, line, n + 1);
+	r = write_all(c->fd, line, n + 1);
 	free(line);
 	if (r < 0) {
 		fprintf(stderr, "mvmctl: %s: cannot send to mvmd: %s\n", method, strerror(-r));

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "blob-serve.h"
+#include "util/list.h"
 #include "util/macro.h"
 
 #define BUF_SIZE (64 * 1024)
@@ -100,12 +101,7 @@ static void conn_free(conn_t *c)
 {
 	blob_serve_t *s = c->srv;
 
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(s->conns, c);
 	s->nconns--;
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->timer);
@@ -129,6 +125,14 @@ static int on_timer(sd_event_source *src, uint64_t usec, void *userdata)
 	c->srv->stats.timed_out++;
 	conn_free(c);
 	return 0;
+}
+
+static bool blob_serve_granted(const blob_serve_t *s, const char *hex)
+{
+	for (size_t i = 0; i < s->ngrants; i++)
+		if (memcmp(s->grants[i], hex, BLOB_HEX_LEN) == 0)
+			return true;
+	return false;
 }
 
 /* Decide the answer to a complete (or malformed) request; switch to WRITE. */
@@ -263,10 +267,7 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 	c->srv = s;
 	c->fd = cfd;
 	c->file_fd = -1;
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
+	LIST_PREPEND(s->conns, c);
 	s->nconns++;
 	s->stats.accepted++;
 	r = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_conn_io, c);
@@ -361,14 +362,6 @@ blob_serve_t *blob_serve_stop(blob_serve_t *s)
 	free(s->path);
 	free(s);
 	return NULL;
-}
-
-bool blob_serve_granted(const blob_serve_t *s, const char *hex)
-{
-	for (size_t i = 0; i < s->ngrants; i++)
-		if (memcmp(s->grants[i], hex, BLOB_HEX_LEN) == 0)
-			return true;
-	return false;
 }
 
 int blob_serve_grant(blob_serve_t *s, const char *hex)

@@ -62,7 +62,6 @@ int blob_serve_start_at(sd_event *e, blob_store_t *store, const char *socket_pat
  * -ENOSPC past BLOB_SERVE_MAX_GRANTS. Granting twice is a no-op. */
 #define BLOB_SERVE_MAX_GRANTS 4096
 int blob_serve_grant(blob_serve_t *s, const char *hex);
-bool blob_serve_granted(const blob_serve_t *s, const char *hex);
 
 unsigned blob_serve_connections(const blob_serve_t *s);
 void blob_serve_get_stats(const blob_serve_t *s, blob_serve_stats_t *ret);

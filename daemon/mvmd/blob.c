@@ -13,6 +13,7 @@
 
 #include "util/fault.h"
 #include "util/fs.h"
+#include "util/io.h"
 #include "util/macro.h"
 
 #define COPY_CHUNK (1u << 20)
@@ -136,25 +137,6 @@ static int hash_fd(int fd, char *ret_hex, uint64_t *ret_size)
 	return r;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* --- the store -------------------------------------------------------- */
 
 static bool is_tmp_name(const char *name)
@@ -167,17 +149,12 @@ static bool is_tmp_name(const char *name)
  * write. */
 static int scan(blob_store_t *s, bool clean)
 {
-	int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
+	int r = opendir_at(s->dirfd, ".", 0, &d);
 
-	if (fd < 0)
-		return negative_errno();
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return negative_errno();
-	}
+	if (r < 0)
+		return r;
 	s->count = s->bytes = 0;
 	while ((errno = 0, de = readdir(d))) {
 		struct stat st;
@@ -638,18 +615,13 @@ int blob_list(blob_store_t *s, const char *after_hex, size_t limit, blob_info_t 
 	_cleanup_closedir_ DIR *d = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
-	int fd;
+	int r;
 
 	if (after_hex && !blob_hex_is_valid(after_hex))
 		return -EINVAL;
-	fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return negative_errno();
-	}
+	r = opendir_at(s->dirfd, ".", 0, &d);
+	if (r < 0)
+		return r;
 	while ((errno = 0, de = readdir(d))) {
 		struct stat st;
 

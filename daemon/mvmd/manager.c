@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include "capacity.h"
 #include "vmlog.h"
+#include "util/cause.h"
 #include "util/fault.h"
 #include "util/fs.h"
 #include "util/macro.h"
@@ -172,18 +172,18 @@ int manager_vm_grant_blob(manager_t *m, vm_t *vm, const char *hex)
 	return ops->grant_blob(m, vm, hex);
 }
 
-bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason)
+bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_cause)
 {
 	const backend_ops_t *ops = m->backends[b];
 
-	*ret_reason = NULL;
+	*ret_cause = NULL;
 	if (!ops) {
-		*ret_reason = strdup("backend not implemented in this build");
+		set_cause(ret_cause, -ENODEV, "backend not implemented in this build");
 		return false;
 	}
 	if (!ops->usable)
 		return true;
-	return ops->usable(m, ret_reason);
+	return ops->usable(m, ret_cause);
 }
 
 sd_event *manager_event(manager_t *m) { return m->event; }
@@ -424,19 +424,7 @@ static int transition_written(manager_t *m, vm_t *vm, vm_state_t to, const char 
 
 /* --- create / remove ---------------------------------------------------- */
 
-static _printf_(2, 3) void set_detail(char **ret_detail, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!ret_detail)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(ret_detail, fmt, ap) < 0)
-		*ret_detail = NULL;
-	va_end(ap);
-}
-
-int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_detail)
+int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_cause)
 {
 	const backend_ops_t *ops;
 	_cleanup_free_ char *cause = NULL;
@@ -445,8 +433,7 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_de
 	int r;
 
 	if (m->n_vms >= m->cfg.max_vms) {
-		set_detail(ret_detail, "node holds the maximum of %u VMs", m->cfg.max_vms);
-		return -ENOSPC;
+		return set_cause(ret_cause, -ENOSPC, "node holds the maximum of %u VMs", m->cfg.max_vms);
 	}
 	r = vm_new(&vm);
 	if (r < 0)
@@ -455,25 +442,22 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_de
 	if (r < 0)
 		goto fail_free;
 	if (vm->name && manager_find(m, vm->name)) {
-		set_detail(ret_detail, "a VM named \"%s\" exists", vm->name);
-		r = -EEXIST;
+		r = set_cause(ret_cause, -EEXIST, "a VM named \"%s\" exists", vm->name);
 		goto fail_free;
 	}
 	if (vm->vcpus > m->cfg.max_vcpus) {
-		set_detail(ret_detail, "vcpus %u exceeds the node limit of %u", vm->vcpus, m->cfg.max_vcpus);
-		r = -ENOSPC;
+		r = set_cause(ret_cause, -ENOSPC, "vcpus %u exceeds the node limit of %u", vm->vcpus, m->cfg.max_vcpus);
 		goto fail_free;
 	}
 	if (vm->memory_mib > m->cfg.max_memory_mib) {
-		set_detail(ret_detail, "memory_mib %llu exceeds the node limit of %llu",
-			   (unsigned long long)vm->memory_mib, (unsigned long long)m->cfg.max_memory_mib);
-		r = -ENOSPC;
+		r = set_cause(ret_cause, -ENOSPC, "memory_mib %llu exceeds the node limit of %llu",
+			      (unsigned long long)vm->memory_mib, (unsigned long long)m->cfg.max_memory_mib);
 		goto fail_free;
 	}
 
 	ops = m->backends[vm->backend];
 	if (ops && ops->validate) {
-		r = ops->validate(m, vm, ret_detail);
+		r = ops->validate(m, vm, ret_cause);
 		if (r < 0)
 			goto fail_free;
 	}
@@ -492,7 +476,7 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_de
 	if (ops && ops->provision) {
 		r = ops->provision(m, vm, &cause);
 		if (r < 0 && !cause) {
-			set_detail(ret_detail, "provisioning failed: %s", strerror(-r));
+			set_cause(ret_cause, r, "provisioning failed: %s", strerror(-r));
 			goto fail_dir;
 		}
 	}
@@ -576,7 +560,7 @@ int manager_remove_vm(manager_t *m, vm_t *vm, bool force)
 
 /* --- start / stop ------------------------------------------------------- */
 
-int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
+int manager_start_vm(manager_t *m, vm_t *vm, char **ret_cause)
 {
 	const backend_ops_t *ops = m->backends[vm->backend];
 	_cleanup_free_ char *reason = NULL, *cause = NULL;
@@ -585,8 +569,7 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 	int r;
 
 	if (vm->load_error) {
-		set_detail(ret_detail, "state file unreadable: %s", vm->load_error);
-		return -EBUSY;
+		return set_cause(ret_cause, -EBUSY, "state file unreadable: %s", vm->load_error);
 	}
 	r = fsm_check(vm->state, VM_STATE_STARTING);
 	if (r < 0)
@@ -594,26 +577,23 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 	/* Over the node's budget: refused before anything is written. */
 	r = capacity_check(m, vm, &refusal);
 	if (r < 0) {
-		set_detail(ret_detail, "%s %llu is over what the node has free (%llu of %llu used)", refusal.resource,
-			   (unsigned long long)refusal.requested, (unsigned long long)refusal.used,
-			   (unsigned long long)refusal.limit);
-		return r;
+		return set_cause(ret_cause, r, "%s %llu is over what the node has free (%llu of %llu used)",
+				 refusal.resource, (unsigned long long)refusal.requested,
+				 (unsigned long long)refusal.used, (unsigned long long)refusal.limit);
 	}
 	vm->start_errno = 0;
 	/* How the last run ended must be on disk before what it left goes. */
 	if (vm->save_pending) {
 		r = manager_save_now(m, vm);
 		if (r < 0) {
-			set_detail(ret_detail, "cannot write the VM's state: %s", strerror(-r));
-			return r;
+			return set_cause(ret_cause, r, "cannot write the VM's state: %s", strerror(-r));
 		}
 	}
 	/* Nothing the last run left may be read back as this run's. */
 	if (ops && ops->forget_run) {
 		r = ops->forget_run(m, vm);
 		if (r < 0) {
-			set_detail(ret_detail, "cannot clear the last run's files: %s", strerror(-r));
-			return r;
+			return set_cause(ret_cause, r, "cannot clear the last run's files: %s", strerror(-r));
 		}
 	}
 	/* The exit code is the last run's: not part of this run's record. */
@@ -622,22 +602,21 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail)
 	r = transition_written(m, vm, VM_STATE_STARTING, "start requested");
 	if (r < 0) {
 		vm->has_exit_code = had_exit_code;
-		set_detail(ret_detail, "cannot write the Starting record: %s", strerror(-r));
-		return r;
+		return set_cause(ret_cause, r, "cannot write the Starting record: %s", strerror(-r));
 	}
 	fault_point("start.starting-written");
 
 	if (!ops || !ops->start || !manager_backend_usable(m, vm->backend, &reason)) {
-		set_detail(ret_detail, "%s backend unavailable: %s", vm_backend_to_string(vm->backend),
-			   reason ? reason : "not implemented in this build");
-		(void)manager_transition(m, vm, VM_STATE_START_FAILED, ret_detail ? *ret_detail : "backend unavailable");
+		set_cause(ret_cause, -ENODEV, "%s backend unavailable: %s", vm_backend_to_string(vm->backend),
+			  reason ? reason : "not implemented in this build");
+		(void)manager_transition(m, vm, VM_STATE_START_FAILED, ret_cause ? *ret_cause : "backend unavailable");
 		return -ENODEV;
 	}
 	r = ops->start(m, vm, &cause);
 	if (r < 0) {
 		if (!cause && asprintf(&cause, "start failed: %s", strerror(-r)) < 0)
 			cause = NULL;
-		set_detail(ret_detail, "%s", cause ? cause : "start failed");
+		set_cause(ret_cause, r, "%s", cause ? cause : "start failed");
 		(void)manager_transition(m, vm, VM_STATE_START_FAILED, cause);
 		return r;
 	}

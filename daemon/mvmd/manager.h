@@ -45,12 +45,12 @@ typedef struct manager_config {
  * `start` cannot run VMs, and `usable` says why not.
  */
 typedef struct backend_ops {
-	/* Is the backend usable on this host? On false, *ret_reason (malloc'd) says why. */
-	bool (*usable)(manager_t *m, char **ret_reason);
+	/* Is the backend usable on this host? On false, *ret_cause (malloc'd) says why. */
+	bool (*usable)(manager_t *m, char **ret_cause);
 	/* Limits of the backend checked at create time, before anything is
 	 * made: a negative return (-ENOSPC over a limit, -EINVAL) fails the
-	 * create as a request, with *ret_detail (malloc'd) saying why. */
-	int (*validate)(manager_t *m, const vm_t *vm, char **ret_detail);
+	 * create as a request, with *ret_cause (malloc'd) saying why. */
+	int (*validate)(manager_t *m, const vm_t *vm, char **ret_cause);
 	/* Describe the backend for compute.node.info: its own limits and
 	 * facts (binary, version, ...); fills obj, its entry there. */
 	void (*describe)(manager_t *m, json_object *obj);
@@ -100,7 +100,7 @@ void manager_backend_describe(manager_t *m, vm_backend_t b, json_object *obj);
 /* backend_ops_t.grant_blob; -EOPNOTSUPP for a backend without it. */
 int manager_vm_grant_blob(manager_t *m, vm_t *vm, const char *hex);
 /* usable: true/false; reason is malloc'd (may be NULL). */
-bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_reason);
+bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_cause);
 
 sd_event *manager_event(manager_t *m);
 
@@ -138,19 +138,19 @@ vm_t *const *manager_vms(manager_t *m, size_t *ret_n);
 /*
  * Create a VM from a validated spec (the RPC layer checked types and
  * ranges). On success the VM exists and is persisted, Configured or
- * Failed. On error nothing is left behind; *ret_detail (malloc'd) may
+ * Failed. On error nothing is left behind; *ret_cause (malloc'd) may
  * explain: -EEXIST name taken, -ENOSPC over a node limit.
  */
-int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_detail);
+int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_cause);
 
 /*
  * Start a VM: Starting, then the backend takes over. -EBUSY when the FSM
  * forbids it; -ENODEV when the backend is missing or unusable here (the
- * VM is then StartFailed with the reason in *ret_detail). When the
+ * VM is then StartFailed with the reason in *ret_cause). When the
  * Starting record cannot be written (-ENOSPC, -EIO, ...) nothing is
  * started and the VM keeps its state, in memory and on disk.
  */
-int manager_start_vm(manager_t *m, vm_t *vm, char **ret_detail);
+int manager_start_vm(manager_t *m, vm_t *vm, char **ret_cause);
 
 /* Stop a VM: Stopping, then the backend. -EBUSY unless Starting, Running
  * or (with force, to escalate) Stopping. */

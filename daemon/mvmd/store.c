@@ -4,13 +4,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/cause.h"
 #include "util/fault.h"
 #include "util/fs.h"
 #include "util/macro.h"
@@ -61,11 +61,6 @@ store_t *store_free(store_t *s)
 	free(s->state_dir);
 	free(s);
 	return NULL;
-}
-
-const char *store_state_dir(const store_t *s)
-{
-	return s->state_dir;
 }
 
 int store_vm_path(const store_t *s, const char *id, const char *file, char **ret)
@@ -228,16 +223,11 @@ int store_clean(store_t *s, store_clean_report_t *ret_report)
 	store_clean_report_t rep = { 0 };
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
-	int fd;
+	int r;
 
-	fd = openat(s->vms_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return negative_errno();
-	}
+	r = opendir_at(s->vms_fd, ".", 0, &d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d))) {
 		if (is_tombstone(de->d_name)) {
 			if (rm_rf_at(s->vms_fd, de->d_name) == 0)
@@ -258,17 +248,6 @@ int store_clean(store_t *s, store_clean_report_t *ret_report)
 
 /* --- loading ------------------------------------------------------------- */
 
-static _printf_(2, 3) int fail(char **ret_error, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(ret_error, fmt, ap) < 0)
-		*ret_error = NULL;
-	va_end(ap);
-	return -EBADMSG;
-}
-
 static bool get_typed(json_object *o, const char *key, json_type t, json_object **ret)
 {
 	json_object *v;
@@ -286,37 +265,36 @@ static int64_t get_i64(json_object *o, const char *key, int64_t dflt)
 	return get_typed(o, key, json_type_int, &v) ? json_object_get_int64(v) : dflt;
 }
 
-int store_migrate(json_object *doc, const store_migrate_fn *steps, int target, char **ret_error)
+int store_migrate(json_object *doc, const store_migrate_fn *steps, int target, char **ret_cause)
 {
 	json_object *v;
 	int version;
 
 	if (!get_typed(doc, "version", json_type_int, &v))
-		return fail(ret_error, "missing or non-integer \"version\"");
+		return set_cause(ret_cause, -EBADMSG, "missing or non-integer \"version\"");
 	version = json_object_get_int(v);
-	if (version > target) {
-		fail(ret_error, "state format version %d is newer than this mvmd supports (%d)", version, target);
-		return -EPROTONOSUPPORT;
-	}
+	if (version > target)
+		return set_cause(ret_cause, -EPROTONOSUPPORT,
+				 "state format version %d is newer than this mvmd supports (%d)", version, target);
 	if (version < 1)
-		return fail(ret_error, "invalid state format version %d", version);
+		return set_cause(ret_cause, -EBADMSG, "invalid state format version %d", version);
 	for (; version < target; version++) {
 		if (!steps[version])
-			return fail(ret_error, "no migration from state format version %d", version);
+			return set_cause(ret_cause, -EBADMSG, "no migration from state format version %d", version);
 		int r = steps[version](doc);
 		if (r < 0)
-			return fail(ret_error, "migration from version %d failed: %s", version, strerror(-r));
+			return set_cause(ret_cause, -EBADMSG, "migration from version %d failed: %s", version, strerror(-r));
 		json_object_object_add(doc, "version", json_object_new_int(version + 1));
 	}
 	return 0;
 }
 
-static int event_from_json(json_object *o, const char *id, fsm_event_t *ret, char **ret_error)
+static int event_from_json(json_object *o, const char *id, fsm_event_t *ret, char **ret_cause)
 {
 	json_object *v;
 
 	if (!json_object_is_type(o, json_type_object))
-		return fail(ret_error, "transitions: entry is not an object");
+		return set_cause(ret_cause, -EBADMSG, "transitions: entry is not an object");
 	*ret = (fsm_event_t){
 		.seq = (uint64_t)get_i64(o, "seq", 0),
 		.node_seq = (uint64_t)get_i64(o, "node_seq", 0),
@@ -326,49 +304,49 @@ static int event_from_json(json_object *o, const char *id, fsm_event_t *ret, cha
 		.to = get_typed(o, "to", json_type_string, &v) ? vm_state_from_string(json_object_get_string(v)) : _VM_STATE_INVALID,
 	};
 	if (ret->seq == 0 || ret->from < 0 || ret->to < 0)
-		return fail(ret_error, "transitions: malformed entry");
+		return set_cause(ret_cause, -EBADMSG, "transitions: malformed entry");
 	snprintf(ret->vm, sizeof(ret->vm), "%s", id);
 	if (get_typed(o, "cause", json_type_string, &v))
 		ret->cause = (char *)json_object_get_string(v); /* copied by fsm_ring_push */
 	return 0;
 }
 
-int store_vm_from_json(json_object *doc, const char *id, vm_t **ret, char **ret_error)
+int store_vm_from_json(json_object *doc, const char *id, vm_t **ret, char **ret_cause)
 {
 	json_object *v, *spec, *rt, *tr;
 	vm_t *vm = NULL;
 	int r;
 
 	if (!json_object_is_type(doc, json_type_object))
-		return fail(ret_error, "top level is not an object");
-	r = store_migrate(doc, builtin_migrations, STORE_FORMAT_VERSION, ret_error);
+		return set_cause(ret_cause, -EBADMSG, "top level is not an object");
+	r = store_migrate(doc, builtin_migrations, STORE_FORMAT_VERSION, ret_cause);
 	if (r < 0)
 		return r;
 	if (!get_typed(doc, "id", json_type_string, &v) || strcmp(json_object_get_string(v), id) != 0)
-		return fail(ret_error, "\"id\" does not match the directory name");
+		return set_cause(ret_cause, -EBADMSG, "\"id\" does not match the directory name");
 	if (!get_typed(doc, "spec", json_type_object, &spec))
-		return fail(ret_error, "missing \"spec\" object");
+		return set_cause(ret_cause, -EBADMSG, "missing \"spec\" object");
 	if (!get_typed(doc, "runtime", json_type_object, &rt))
-		return fail(ret_error, "missing \"runtime\" object");
+		return set_cause(ret_cause, -EBADMSG, "missing \"runtime\" object");
 	if (!get_typed(doc, "transitions", json_type_array, &tr))
-		return fail(ret_error, "missing \"transitions\" array");
+		return set_cause(ret_cause, -EBADMSG, "missing \"transitions\" array");
 
 	r = vm_new_with_id(id, &vm);
 	if (r < 0)
 		return r;
 	if (vm_set_spec(vm, spec) < 0) {
 		vm_free(vm);
-		return fail(ret_error, "invalid \"spec\"");
+		return set_cause(ret_cause, -EBADMSG, "invalid \"spec\"");
 	}
 	if (vm->name && !vm_name_is_valid(vm->name)) {
 		vm_free(vm);
-		return fail(ret_error, "invalid VM name in \"spec\"");
+		return set_cause(ret_cause, -EBADMSG, "invalid VM name in \"spec\"");
 	}
 	vm->created_usec = (uint64_t)get_i64(doc, "created_usec", 0);
 	vm->state = get_typed(rt, "state", json_type_string, &v) ? vm_state_from_string(json_object_get_string(v)) : _VM_STATE_INVALID;
 	if (vm->state < 0) {
 		vm_free(vm);
-		return fail(ret_error, "missing or unknown \"runtime.state\"");
+		return set_cause(ret_cause, -EBADMSG, "missing or unknown \"runtime.state\"");
 	}
 	if (get_typed(rt, "cause", json_type_string, &v) && vm_set_cause(vm, json_object_get_string(v)) < 0) {
 		vm_free(vm);
@@ -382,7 +360,7 @@ int store_vm_from_json(json_object *doc, const char *id, vm_t **ret, char **ret_
 		int64_t code = json_object_get_int64(v);
 		if (code < INT32_MIN || code > UINT32_MAX) {
 			vm_free(vm);
-			return fail(ret_error, "\"runtime.exit_code\" out of range");
+			return set_cause(ret_cause, -EBADMSG, "\"runtime.exit_code\" out of range");
 		}
 		vm->has_exit_code = true;
 		vm->exit_code = (uint32_t)code;
@@ -392,9 +370,9 @@ int store_vm_from_json(json_object *doc, const char *id, vm_t **ret, char **ret_
 
 	for (size_t i = 0; i < json_object_array_length(tr); i++) {
 		fsm_event_t e;
-		r = event_from_json(json_object_array_get_idx(tr, i), id, &e, ret_error);
+		r = event_from_json(json_object_array_get_idx(tr, i), id, &e, ret_cause);
 		if (r == 0 && fsm_ring_push(&vm->transitions, &e, true, NULL) < 0)
-			r = fail(ret_error, "transitions: sequence numbers out of order");
+			r = set_cause(ret_cause, -EBADMSG, "transitions: sequence numbers out of order");
 		if (r < 0) {
 			vm_free(vm);
 			return r;
@@ -476,17 +454,11 @@ static int load_one(store_t *s, const char *id, vm_t **ret)
 /* True when dirfd/id holds only temp files ("." prefixed) or nothing. */
 static bool dir_is_interrupted_create(int vms_fd, const char *id)
 {
-	int fd = openat(vms_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 
-	if (fd < 0)
+	if (opendir_at(vms_fd, id, O_NOFOLLOW, &d) < 0)
 		return false;
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return false;
-	}
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.')
 			return false;
@@ -513,16 +485,11 @@ int store_load_all(store_t *s, vm_t ***ret_vms, size_t *ret_n, size_t *ret_clean
 	vm_t **vms = NULL;
 	size_t n = 0, cap = 0, cleaned = 0;
 	struct dirent *de;
-	int fd, r = 0;
+	int r;
 
-	fd = openat(s->vms_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return negative_errno();
-	}
+	r = opendir_at(s->vms_fd, ".", 0, &d);
+	if (r < 0)
+		return r;
 
 	while ((de = readdir(d))) {
 		vm_t *vm = NULL;

@@ -25,7 +25,6 @@ typedef struct store store_t;
 int store_open(const char *state_dir, store_t **ret);
 store_t *store_free(store_t *s);
 
-const char *store_state_dir(const store_t *s);
 
 /* Path of a file inside the VM's directory (caller frees). */
 int store_vm_path(const store_t *s, const char *id, const char *file, char **ret);
@@ -63,7 +62,7 @@ int store_load_all(store_t *s, vm_t ***ret_vms, size_t *ret_n, size_t *ret_clean
 
 /* Serialisation, exposed for tests and for the RPC layer's VM objects. */
 json_object *store_vm_to_json(const vm_t *vm);
-int store_vm_from_json(json_object *doc, const char *id, vm_t **ret, char **ret_error);
+int store_vm_from_json(json_object *doc, const char *id, vm_t **ret, char **ret_cause);
 
 /*
  * Format migrations: steps[v] rewrites a version-v document into version v+1
@@ -72,6 +71,6 @@ int store_vm_from_json(json_object *doc, const char *id, vm_t **ret, char **ret_
  * table is empty while STORE_FORMAT_VERSION is 1.
  */
 typedef int (*store_migrate_fn)(json_object *doc);
-int store_migrate(json_object *doc, const store_migrate_fn *steps, int target, char **ret_error);
+int store_migrate(json_object *doc, const store_migrate_fn *steps, int target, char **ret_cause);
 
 #endif

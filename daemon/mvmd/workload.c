@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "util/cause.h"
 #include "util/macro.h"
 
 static json_object *spec_workload(const vm_t *vm)
@@ -70,15 +71,11 @@ int workload_provision(manager_t *m, vm_t *vm, char **ret_cause)
 		return 0;
 	h = workload_hash(vm, hex);
 	if (!h) {
-		*ret_cause = strdup("workload hash is not sha256:<64 lowercase hex>");
-		return -EINVAL;
+		return set_cause(ret_cause, -EINVAL, "workload hash is not sha256:<64 lowercase hex>");
 	}
 	r = blob_stat(manager_blobs(m), hex, &info);
-	if (r < 0) {
-		if (asprintf(ret_cause, r == -ENOENT ? "blob not found: %s" : "blob %s: %s", h, strerror(-r)) < 0)
-			*ret_cause = NULL;
-		return r;
-	}
+	if (r < 0)
+		return set_cause(ret_cause, r, r == -ENOENT ? "blob not found: %s" : "blob %s: %s", h, strerror(-r));
 	return 0;
 }
 
@@ -93,16 +90,12 @@ int workload_start_prepare(manager_t *m, vm_t *vm, workload_start_t *ret, char *
 	s->blob_fd = -1;
 	s->hash = workload_hash(vm, hex);
 	if (!w || !s->hash) {
-		*ret_cause = strdup("workload hash is not sha256:<64 lowercase hex>");
-		return -EINVAL;
+		return set_cause(ret_cause, -EINVAL, "workload hash is not sha256:<64 lowercase hex>");
 	}
 	/* Not verified here: the worker hashes what it reads, off mvmd's loop. */
 	r = blob_open(manager_blobs(m), hex, false, &s->blob_fd, NULL);
-	if (r < 0) {
-		if (asprintf(ret_cause, r == -ENOENT ? "blob not found: %s" : "blob %s: %s", s->hash, strerror(-r)) < 0)
-			*ret_cause = NULL;
-		return r;
-	}
+	if (r < 0)
+		return set_cause(ret_cause, r, r == -ENOENT ? "blob not found: %s" : "blob %s: %s", s->hash, strerror(-r));
 	if ((v = member(w, "args", json_type_array)))
 		for (size_t i = 0; i < json_object_array_length(v) && s->nargs < WORKLOAD_LIST_MAX; i++)
 			s->args[s->nargs++] = json_object_get_string(json_object_array_get_idx(v, i));

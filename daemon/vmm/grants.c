@@ -14,7 +14,7 @@
 
 #include "grants.h"
 #include "proto/guest-abi.h"
-#include "sha256.h"
+#include "util/sha256.h"
 #include "kvm-vm.h"
 #include "util/macro.h"
 
@@ -144,7 +144,7 @@ static int read_all(int fd, uint64_t max, uint8_t **ret, uint64_t *ret_size)
 
 int kvm_grants_add_fd(kvm_grants_t *g, const char *ref, int fd)
 {
-	char hex[2 * KVM_SHA256_LEN + 1];
+	char hex[2 * SHA256_DIGEST_LEN + 1];
 	uint8_t *data = NULL;
 	uint64_t size = 0;
 	grant_t *e;
@@ -165,7 +165,7 @@ int kvm_grants_add_fd(kvm_grants_t *g, const char *ref, int fd)
 	if (r < 0 && r != -EFBIG)
 		return r;
 	if (r == 0) {
-		kvm_sha256_hex(data, size, hex);
+		sha256_hex(data, size, hex);
 		if (memcmp(hex, ref + PREFIX_LEN, sizeof(hex) - 1) != 0) {
 			free(data);
 			return -EBADMSG;

@@ -165,6 +165,8 @@ static int setup_vcpu(kvm_vm_t *vm, unsigned idx, const struct kvm_cpuid2 *cpuid
 	return 0;
 }
 
+static kvm_vm_t *kvm_vm_free(kvm_vm_t *vm);
+
 int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus,
 	       const struct kvm_cpuid2 *cpuid, kvm_vm_t **ret)
 {
@@ -250,7 +252,7 @@ fail:
 	return r;
 }
 
-kvm_vm_t *kvm_vm_free(kvm_vm_t *vm)
+static kvm_vm_t *kvm_vm_free(kvm_vm_t *vm)
 {
 	if (!vm)
 		return NULL;
@@ -291,7 +293,7 @@ static int start_vcpu(kvm_vm_t *vm, unsigned idx)
 	return 0;
 }
 
-int kvm_vm_load_image(kvm_vm_t *vm, const uint8_t *file, size_t size)
+static int kvm_vm_load_image(kvm_vm_t *vm, const uint8_t *file, size_t size)
 {
 	kvm_elf_image_t img;
 	uint64_t limit = vm->mem_size - MVM_GUEST_STACK_SIZE - MVM_GUEST_STACK_GUARD;

@@ -66,10 +66,8 @@ typedef struct kvm_host_ops {
  * the table to give the vCPUs, or NULL to ask KVM (slow: see cpuid.c). */
 int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus,
 	       const struct kvm_cpuid2 *cpuid, kvm_vm_t **ret);
-kvm_vm_t *kvm_vm_free(kvm_vm_t *vm);
 /* Load the guest ELF read from fd and set every vCPU up to enter it. */
 int kvm_vm_load_image_fd(kvm_vm_t *vm, int fd);
-int kvm_vm_load_image(kvm_vm_t *vm, const uint8_t *file, size_t size);
 /* Write the boot-info block; strings are copied into guest memory. */
 int kvm_vm_write_boot_info(kvm_vm_t *vm, char *const *args, size_t nargs,
 			   char *const *caps, size_t ncaps, const char *workload);

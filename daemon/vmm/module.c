@@ -17,14 +17,14 @@
 #include <unistd.h>
 
 #include "proto/guest-abi.h"
-#include "sha256.h"
+#include "util/sha256.h"
 #include "kvm-vm.h"
 #include "util/macro.h"
 
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
 #define REF_PREFIX "sha256:"
-#define HEX_LEN (2 * KVM_SHA256_LEN)
+#define HEX_LEN (2 * SHA256_DIGEST_LEN)
 
 /* "sha256:<64 lowercase hex>" -> the hex (mvm-vmm is linked without
  * daemon/mvmd/blob.c and its OpenSSL). */
@@ -76,7 +76,7 @@ int kvm_workload_read(int fd, const char *ref, uint64_t max, uint8_t **ret, uint
 		off += (uint64_t)n;
 	}
 	/* Not OpenSSL: its first digest in a process costs ~0.9 ms of setup. */
-	kvm_sha256_hex(buf, off, got);
+	sha256_hex(buf, off, got);
 	if (strcmp(want, got) != 0) {
 		free(buf);
 		return -EBADMSG;

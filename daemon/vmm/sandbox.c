@@ -6,7 +6,8 @@
 
 #include "sandbox.h"
 
-int sandbox_drop_caps(void)
+/* Drop effective, permitted, inheritable, bounding and ambient sets. */
+static int sandbox_drop_caps(void)
 {
 	/* Clearing the bounding set needs CAP_SETPCAP, which we still hold
 	 * when started as root; an unprivileged caller only has the others. */
@@ -22,14 +23,15 @@ int sandbox_drop_caps(void)
 	return 0;
 }
 
-int sandbox_no_new_privs(void)
+static int sandbox_no_new_privs(void)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
 	return 0;
 }
 
-int sandbox_seccomp_load(const sandbox_rule_t *rules, size_t n)
+/* Load the allow-list for this thread and all threads created after. */
+static int sandbox_seccomp_load(const sandbox_rule_t *rules, size_t n)
 {
 	scmp_filter_ctx ctx;
 	int r;

@@ -20,11 +20,6 @@ typedef struct sandbox_rule {
 	int errno_ret;  /* != 0: fail with this errno instead of allowing */
 } sandbox_rule_t;
 
-/* Drop effective, permitted, inheritable, bounding and ambient sets. */
-int sandbox_drop_caps(void);
-int sandbox_no_new_privs(void);
-/* Load the allow-list for this thread and all threads created after. */
-int sandbox_seccomp_load(const sandbox_rule_t *rules, size_t n);
 /* All three, in order. */
 int sandbox_enter(const sandbox_rule_t *rules, size_t n);
 

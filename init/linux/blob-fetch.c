@@ -10,20 +10,9 @@
 #include <unistd.h>
 
 #include "blob-fetch.h"
+#include "util/io.h"
 #include "util/sha256.h"
-
-#ifndef AF_VSOCK
-#define AF_VSOCK 40
-#endif
-/* musl ships no kernel headers: the sockaddr_vm ABI is stable, spell it. */
-struct fetch_sockaddr_vm {
-	unsigned short svm_family;
-	unsigned short svm_reserved1;
-	unsigned int svm_port;
-	unsigned int svm_cid;
-	unsigned char svm_flags;
-	unsigned char svm_zero[3];
-};
+#include "vsock-addr.h"
 
 #define DEFAULT_MAX_SIZE ((uint64_t)256 << 20)
 #define DEFAULT_TIMEOUT_MS 30000
@@ -46,7 +35,9 @@ static int connect_fd(int fd, const struct sockaddr *sa, socklen_t len)
 
 static int vsock_connect(const blob_fetch_transport_t *t)
 {
-	struct fetch_sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_port = t->port, .svm_cid = t->cid };
+	mvm_sockaddr_vm sa;
+
+	vsock_addr(&sa, t->cid, t->port);
 
 	return connect_fd(socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0), (struct sockaddr *)&sa, sizeof(sa));
 }
@@ -90,22 +81,6 @@ static int read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static int write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static bool hex_ok(const char *hex)
 {
 	for (int i = 0; i < 64; i++)
@@ -136,7 +111,7 @@ int blob_fetch(const blob_fetch_transport_t *t, const char *hex, const blob_fetc
 	memcpy(req, "sha256:", 7);
 	memcpy(req + 7, hex, 64);
 	req[71] = '\n';
-	r = write_full(fd, req, BLOB_PROTO_REQUEST_LEN);
+	r = write_all(fd, req, BLOB_PROTO_REQUEST_LEN);
 	if (r >= 0)
 		r = read_full(fd, hdr, sizeof(hdr));
 	if (r < 0)

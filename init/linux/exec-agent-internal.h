@@ -66,15 +66,10 @@ enum { POLL_SOCK, POLL_CHILD_IN, POLL_CHILD_OUT, POLL_CHILD_ERR };
 
 uint64_t agent_now_ms(void);
 /* Queue frames for the host; -ENOMEM on allocation failure. */
-int conn_queue(exec_conn_t *c, const void *frame, size_t len);
 int conn_queue_data(exec_conn_t *c, int type, const void *data, size_t len);
 int conn_queue_error(exec_conn_t *c, uint32_t code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int conn_queue_exit(exec_conn_t *c, int kind, unsigned value, bool timed_out);
-/* Reserve room for a frame of up to len payload bytes; returns where the
- * payload goes (header is written by conn_commit_data). */
-uint8_t *conn_reserve_data(exec_conn_t *c, size_t len);
-void conn_commit_data(exec_conn_t *c, int type, size_t len);
 
 /* agent-spawn.c: fork/execve the request; on failure queue an error frame. */
 int agent_spawn(exec_conn_t *c, const exec_request_t *req);

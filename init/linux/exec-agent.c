@@ -51,7 +51,7 @@ static int out_reserve(exec_conn_t *c, size_t len)
 	return 0;
 }
 
-int conn_queue(exec_conn_t *c, const void *frame, size_t len)
+static int conn_queue(exec_conn_t *c, const void *frame, size_t len)
 {
 	if (out_reserve(c, len) < 0)
 		return -ENOMEM;
@@ -60,14 +60,16 @@ int conn_queue(exec_conn_t *c, const void *frame, size_t len)
 	return 0;
 }
 
-uint8_t *conn_reserve_data(exec_conn_t *c, size_t len)
+/* Reserve room for a frame of up to len payload bytes; returns where the
+ * payload goes (header is written by conn_commit_data). */
+static uint8_t *conn_reserve_data(exec_conn_t *c, size_t len)
 {
 	if (out_reserve(c, EXEC_FRAME_HEADER_SIZE + len) < 0)
 		return NULL;
 	return c->out + c->out_len + EXEC_FRAME_HEADER_SIZE;
 }
 
-void conn_commit_data(exec_conn_t *c, int type, size_t len)
+static void conn_commit_data(exec_conn_t *c, int type, size_t len)
 {
 	exec_encode_header(c->out + c->out_len, EXEC_FRAME_HEADER_SIZE, type, (uint32_t)len);
 	c->out_len += EXEC_FRAME_HEADER_SIZE + len;
@@ -418,11 +420,6 @@ exec_agent_t *exec_agent_free(exec_agent_t *a)
 	free(a->refs);
 	free(a);
 	return NULL;
-}
-
-unsigned exec_agent_connections(const exec_agent_t *a)
-{
-	return a->nconns;
 }
 
 size_t exec_agent_max_pollfds(const exec_agent_t *a)

@@ -72,8 +72,6 @@ int exec_agent_dispatch(exec_agent_t *a, const struct pollfd *fds, size_t n);
 int exec_agent_timeout_ms(const exec_agent_t *a);
 /* A child was reaped; true if it was one of the agent's. */
 bool exec_agent_child_exited(exec_agent_t *a, pid_t pid, int status);
-/* Number of connections currently open. */
-unsigned exec_agent_connections(const exec_agent_t *a);
 
 /* Serve until stop_fd (if >= 0) becomes readable. Blocks SIGCHLD in the
  * calling thread and reaps only the agent's own children. */

@@ -9,20 +9,7 @@
 #include <unistd.h>
 
 #include "exec-agent.h"
-
-#ifndef AF_VSOCK
-#define AF_VSOCK 40
-#endif
-/* musl ships no kernel headers: the sockaddr_vm ABI is stable, spell it. */
-struct mvm_sockaddr_vm {
-	unsigned short svm_family;
-	unsigned short svm_reserved1;
-	unsigned int svm_port;
-	unsigned int svm_cid;
-	unsigned char svm_flags;
-	unsigned char svm_zero[3];
-};
-#define MVM_VMADDR_CID_ANY 0xffffffffu
+#include "vsock-addr.h"
 
 static int listen_on(int fd, const struct sockaddr *sa, socklen_t len)
 {
@@ -36,12 +23,10 @@ static int listen_on(int fd, const struct sockaddr *sa, socklen_t len)
 
 static int vsock_listen(const exec_transport_t *t)
 {
-	struct mvm_sockaddr_vm sa = {
-		.svm_family = AF_VSOCK,
-		.svm_port = t->port,
-		.svm_cid = MVM_VMADDR_CID_ANY,
-	};
+	mvm_sockaddr_vm sa;
 	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	vsock_addr(&sa, MVM_VMADDR_CID_ANY, t->port);
 
 	if (fd < 0)
 		return -errno;

@@ -106,16 +106,14 @@ int init_wasm_main(const char *hash_hex, int argc, char **argv, char **envp)
 {
 	wasm_module *m = NULL;
 	wasm_store *store = NULL;
-	wasm_instance *inst = NULL;
 	wasm_error werr = { 0 };
-	wasm_trap trap = { 0 };
+	wasi_run_result run;
 	wasm_config cfg = { .alloc = wasm_alloc };
 	wasi_link *link = NULL;
 	wasi_ctx ctx;
 	uint8_t *bytes = NULL;
 	size_t len = 0;
 	uint32_t envc = 0;
-	uint32_t code = 0;
 	int r, ret;
 
 	ret = fetch(hash_hex, &bytes, &len);
@@ -141,29 +139,21 @@ int init_wasm_main(const char *hash_hex, int argc, char **argv, char **envp)
 	wasi_ctx_init(&ctx, &wasi_host_posix, WASI_CAP_ALL, (uint32_t)argc, (const char *const *)argv, envc,
 		      (const char *const *)envp);
 	wasi_link_init(link, &ctx, store);
-	r = wasm_instantiate(store, m, wasi_link_resolve, link, &inst, &werr);
-	if (r < 0) {
-		if (werr.kind == WASM_ERR_TRAP && werr.trap.kind == WASM_TRAP_EXIT) {
-			/* proc_exit from a start function */
-			ret = exit_status(ctx.exited ? ctx.exit_code : (uint32_t)werr.trap.exit_code);
-		} else if (werr.kind == WASM_ERR_TRAP) {
-			err("trap: %s", wasm_trap_kind_to_string(werr.trap.kind));
-			ret = EXIT_TRAP;
-		} else {
-			err("sha256:%s: %s: %s", hash_hex, wasm_error_kind_to_string(werr.kind),
-			    werr.message[0] ? werr.message : "cannot instantiate");
-		}
-		goto out;
-	}
-	wasm_instance_set_userdata(inst, &ctx);
-	r = wasi_link_run_start(inst, &ctx, NULL, &code, &trap);
-	if (r < 0) {
-		err("sha256:%s: no _start function (not a WASI command)", hash_hex);
-	} else if (r > 0) {
-		err("trap: %s", wasm_trap_kind_to_string(trap.kind));
+	switch (wasi_link_run_command(link, m, NULL, NULL, NULL, &run)) {
+	case WASI_RUN_EXITED:
+		ret = exit_status(run.exit_code);
+		break;
+	case WASI_RUN_TRAPPED:
+		err("trap: %s", wasm_trap_kind_to_string(run.trap.kind));
 		ret = EXIT_TRAP;
-	} else {
-		ret = exit_status(code);
+		break;
+	case WASI_RUN_NO_START:
+		err("sha256:%s: no _start function (not a WASI command)", hash_hex);
+		break;
+	case WASI_RUN_NOT_INSTANTIATED:
+		err("sha256:%s: %s: %s", hash_hex, wasm_error_kind_to_string(run.err.kind),
+		    run.err.message[0] ? run.err.message : "cannot instantiate");
+		break;
 	}
 out:
 	wasm_store_free(store);

@@ -357,9 +357,9 @@ void agent_wasm_run(mvm_agent_t *a, agent_conn_t *c, uint64_t now)
 	wasm_config cfg = { 0 };
 	wasm_module *mod = NULL;
 	wasm_store *store = NULL;
-	wasm_instance *inst = NULL;
 	wasi_link *link = NULL;
 	wasm_error err = { 0 };
+	wasi_run_result run;
 	wasm_trap trap = { 0 };
 	wasi_ctx ctx;
 	size_t free_b, largest, total = 0;
@@ -446,33 +446,27 @@ void agent_wasm_run(mvm_agent_t *a, agent_conn_t *c, uint64_t now)
 	wasi_ctx_init(&ctx, &host, WASI_CAP_ALL, req->argc, (const char *const *)argv, req->envc,
 		      (const char *const *)(argv + req->argc + 1));
 	wasi_link_init(link, &ctx, store);
-	if (wasm_instantiate(store, mod, wasi_link_resolve, link, &inst, &err) < 0) {
-		if (err.kind == WASM_ERR_TRAP && err.trap.kind == WASM_TRAP_EXIT) {
-			code = (uint32_t)err.trap.exit_code;
-			goto exited;
-		}
-		if (err.kind == WASM_ERR_TRAP) {
-			trap = err.trap;
-			goto trapped;
-		}
-		if (err.kind == WASM_ERR_NOMEM) {
-			agent_finish_error(c, EXEC_ERROR_RESOURCES, "out of guest memory instantiating the module");
-			goto out;
-		}
-		wx_fail_exit(c, WX_EXIT_CANNOT_RUN, "mvm-guest: wasm: %s: cannot instantiate: %s\n", ref,
-			     err.message[0] ? err.message : wasm_error_kind_to_string(err.kind));
-		goto out;
-	}
-	wasm_instance_set_userdata(inst, &ctx);
 	wasm_call_opts opts = { .fuel = WX_SLICE };
-	int r = wasi_link_run_start(inst, &ctx, &opts, &code, &trap);
-	if (r < 0) {
+	switch (wasi_link_run_command(link, mod, NULL, NULL, &opts, &run)) {
+	case WASI_RUN_EXITED:
+		code = run.exit_code;
+		goto exited;
+	case WASI_RUN_TRAPPED:
+		trap = run.trap;
+		goto trapped;
+	case WASI_RUN_NO_START:
 		wx_fail_exit(c, WX_EXIT_CANNOT_RUN, "mvm-guest: wasm: %s: no _start function (not a WASI command)%s\n",
 			     ref, "");
 		goto out;
+	case WASI_RUN_NOT_INSTANTIATED:
+		break;
 	}
-	if (r == 0)
-		goto exited;
+	if (run.err.kind == WASM_ERR_NOMEM)
+		agent_finish_error(c, EXEC_ERROR_RESOURCES, "out of guest memory instantiating the module");
+	else
+		wx_fail_exit(c, WX_EXIT_CANNOT_RUN, "mvm-guest: wasm: %s: cannot instantiate: %s\n", ref,
+			     run.err.message[0] ? run.err.message : wasm_error_kind_to_string(run.err.kind));
+	goto out;
 trapped:
 	if (x.proto_error) {
 		agent_finish_error(c, EXEC_ERROR_PROTOCOL, "unexpected frame");

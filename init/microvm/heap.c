@@ -185,16 +185,6 @@ void *mvm_realloc(void *p, size_t n)
 	return q;
 }
 
-void *mvm_calloc(size_t n, size_t size)
-{
-	if (size && n > (size_t)-1 / size)
-		return 0;
-	void *p = mvm_malloc(n * size);
-	if (p)
-		memset(p, 0, n * size);
-	return p;
-}
-
 /* The Wasm runtime's allocator hook (lib/wasm/wasm.h: wasm_alloc_fn). */
 void *mvm_heap_hook(void *ud, void *ptr, size_t old_size, size_t new_size)
 {

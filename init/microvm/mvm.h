@@ -58,7 +58,6 @@ long mvm_atol(const char *s);
 int mvm_heap_init(void *base, size_t size);
 int mvm_heap_init_boot(const struct mvm_boot_info *bi); /* largest free region */
 void *mvm_malloc(size_t n);
-void *mvm_calloc(size_t n, size_t size);
 void *mvm_realloc(void *p, size_t n);
 void mvm_free(void *p);
 void *mvm_heap_hook(void *ud, void *ptr, size_t old_size, size_t new_size);

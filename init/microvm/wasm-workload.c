@@ -194,11 +194,9 @@ int mvm_workload_run(const struct mvm_boot_info *bi)
 	size_t free_bytes, largest;
 	wasm_config cfg = { 0 };
 	wasm_module *mod = NULL;
-	wasm_instance *inst = NULL;
 	wasm_error err = { 0 };
-	wasm_trap trap = { 0 };
+	wasi_run_result run;
 	wasi_ctx ctx;
-	uint32_t code = 0;
 	int64_t got;
 
 	boot_mono = mvm_clock_monotonic();
@@ -240,34 +238,26 @@ int mvm_workload_run(const struct mvm_boot_info *bi)
 	if (!store)
 		mvm_abort("workload: out of memory creating the store");
 	wasi_link_init(&res.link, &ctx, store);
-	if (wasm_instantiate(store, mod, wl_resolve, &res, &inst, &err) < 0) {
-		/* proc_exit from the module's start function: an exit like any
-		 * other (mvm-wasm and mvm-init treat it so), not a trap */
-		if (err.kind == WASM_ERR_TRAP && err.trap.kind == WASM_TRAP_EXIT) {
-			mvm_console_flush();
-			return (int)(ctx.exited ? ctx.exit_code : (uint32_t)err.trap.exit_code);
-		}
-		if (err.kind == WASM_ERR_UNLINKABLE)
-			wl_fail("workload: unknown import %s (%s)", res.last, err.message);
-		if (err.kind == WASM_ERR_TRAP)
-			wl_fail("wasm trap: %s (during instantiation)%s", wasm_trap_kind_to_string(err.trap.kind), "");
-		wl_fail("workload: cannot instantiate (%s): %s", wasm_error_kind_to_string(err.kind), err.message);
-	}
-	wasm_module_free(mod);
-
 	wasm_call_opts opts = { .fuel = 0 };
-	int r = wasi_link_run_start(inst, &ctx, &opts, &code, &trap);
-	if (r == -WASM_ENOENT)
+	wasi_run_status st = wasi_link_run_command(&res.link, mod, wl_resolve, &res, &opts, &run);
+	wasm_module_free(mod);
+	if (st == WASI_RUN_NOT_INSTANTIATED) {
+		if (run.err.kind == WASM_ERR_UNLINKABLE)
+			wl_fail("workload: unknown import %s (%s)", res.last, run.err.message);
+		wl_fail("workload: cannot instantiate (%s): %s", wasm_error_kind_to_string(run.err.kind),
+			run.err.message);
+	}
+	if (st == WASI_RUN_NO_START)
 		mvm_abort("workload: the module has no _start function of type [] -> []");
-	if (r == 1) {
-		const char *kind = wasm_trap_kind_to_string(trap.kind);
-		if (trap.message && trap.message[0] && !(trap.message == kind))
-			wl_fail("wasm trap: %s: %s", kind, trap.message);
+	if (st == WASI_RUN_TRAPPED) {
+		const char *kind = wasm_trap_kind_to_string(run.trap.kind);
+		if (run.in_start_function)
+			wl_fail("wasm trap: %s (during instantiation)%s", kind, "");
+		if (run.trap.message && run.trap.message[0] && !(run.trap.message == kind))
+			wl_fail("wasm trap: %s: %s", kind, run.trap.message);
 		wl_fail("wasm trap: %s%s", kind, "");
 	}
-	if (r < 0)
-		mvm_abort("workload: _start could not run");
 	mvm_console_flush();
 	/* Whole: WASI's exit code is a u32, and the exit call carries 32 bits. */
-	return (int)code;
+	return (int)run.exit_code;
 }

@@ -109,7 +109,8 @@ static int msg_len_ok(uint32_t type, uint32_t len)
 	}
 }
 
-bool kvm_msg_type_has_fd(uint32_t type)
+/* Whether frames of this type carry exactly one fd (and others none). */
+static bool kvm_msg_type_has_fd(uint32_t type)
 {
 	return type == KVM_MSG_BLOB_GRANT;
 }

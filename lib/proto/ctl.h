@@ -136,8 +136,6 @@ int kvm_outcome_from_string(const char *s);
 const char *kvm_fault_to_string(uint32_t f);
 int kvm_fault_from_string(const char *s);
 const char *kvm_reg_name(unsigned i);
-/* Whether frames of this type carry exactly one fd (and others none). */
-bool kvm_msg_type_has_fd(uint32_t type);
 
 /*
  * Decode one frame from buf[0..len). Returns 1 and fills ret_msg (fd -1:
@@ -200,8 +198,7 @@ int kvm_ctl_send_status_req(kvm_ctl_t *c);
 /* Result file: "key=value" lines (docs/worker-protocol.md). */
 int kvm_result_format(const kvm_result_t *r, char *buf, size_t size);
 int kvm_result_parse(const char *text, size_t len, kvm_result_t *ret);
-/* Read the result file on fd / path: -ENODATA when it is still empty. */
-int kvm_result_read_fd(int fd, kvm_result_t *ret);
+/* Read the result file at path: -ENODATA when it is still empty. */
 int kvm_result_read(const char *path, kvm_result_t *ret);
 
 #endif

@@ -158,7 +158,8 @@ int kvm_result_parse(const char *text, size_t len, kvm_result_t *ret)
 	return 0;
 }
 
-int kvm_result_read_fd(int fd, kvm_result_t *ret)
+/* -ENODATA when the file is still empty. */
+static int kvm_result_read_fd(int fd, kvm_result_t *ret)
 {
 	char buf[RESULT_FILE_MAX];
 	size_t n = 0;

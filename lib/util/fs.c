@@ -13,24 +13,8 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "io.h"
 #include "macro.h"
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 int write_file_at_full(int dirfd, const char *name, const void *data, size_t len, mode_t mode, bool durable,
 		       const char *fault)
@@ -72,11 +56,6 @@ int write_file_at_full(int dirfd, const char *name, const void *data, size_t len
 	return 0;
 }
 
-int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
-{
-	return write_file_at_full(dirfd, name, data, len, mode, true, NULL);
-}
-
 int replace_file_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
 {
 	return write_file_at_full(dirfd, name, data, len, mode, false, NULL);
@@ -97,20 +76,32 @@ static bool is_temp_of(const char *f, const char *name)
 	return true;
 }
 
-int remove_temp_files_at(int dirfd, const char *name)
+int opendir_at(int dirfd, const char *name, int flags, DIR **ret)
 {
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-	int fd, n = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
+	DIR *d;
 
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return negative_errno();
 	d = fdopendir(fd);
 	if (!d) {
+		int r = negative_errno();
 		safe_close(fd);
-		return negative_errno();
+		return r;
 	}
+	*ret = d;
+	return 0;
+}
+
+int remove_temp_files_at(int dirfd, const char *name)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int n = 0, r;
+
+	r = opendir_at(dirfd, ".", 0, &d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d)))
 		if (is_temp_of(de->d_name, name) && unlinkat(dirfd, de->d_name, 0) == 0)
 			n++;

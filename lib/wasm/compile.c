@@ -6,22 +6,22 @@
  */
 #include "compile.h"
 
-int cc_fail(struct fc *c, wasm_error_kind kind, const char *msg)
+int wasmi_cc_fail(struct fc *c, wasm_error_kind kind, const char *msg)
 {
-	return rd_fail(c->r, kind, msg);
+	return wasmi_rd_fail(c->r, kind, msg);
 }
 
-int cc_emit(struct fc *c, uint64_t v)
+int wasmi_cc_emit(struct fc *c, uint64_t v)
 {
 	if (c->dead)
 		return 0;
 	if (c->len == c->cap) {
 		uint32_t ncap = c->cap ? c->cap * 2 : 64;
 		if ((c->m->code_cells + ncap) * sizeof(cell) > c->cfg->max_code_size)
-			return cc_fail(c, WASM_ERR_LIMIT, "compiled code exceeds configured limit");
+			return wasmi_cc_fail(c, WASM_ERR_LIMIT, "compiled code exceeds configured limit");
 		cell *n = wasm_realloc(c->cfg, c->code, (size_t)c->cap * sizeof(cell), (size_t)ncap * sizeof(cell));
 		if (!n)
-			return cc_fail(c, WASM_ERR_NOMEM, "out of memory");
+			return wasmi_cc_fail(c, WASM_ERR_NOMEM, "out of memory");
 		c->code = n;
 		c->cap = ncap;
 	}
@@ -29,39 +29,39 @@ int cc_emit(struct fc *c, uint64_t v)
 	return 0;
 }
 
-int cc_op(struct fc *c, unsigned op)
+int wasmi_cc_op(struct fc *c, unsigned op)
 {
 	if (c->dead)
 		return 0;
 	c->last_op = c->len;
 	c->last_dst = NO_POS;
 	c->last_kind = op;
-	return cc_emit(c, (uint64_t)(uintptr_t)interp_handler(op));
+	return wasmi_cc_emit(c, (uint64_t)(uintptr_t)wasmi_interp_handler(op));
 }
 
-void cc_mark_dst(struct fc *c)
+void wasmi_cc_mark_dst(struct fc *c)
 {
 	if (!c->dead)
 		c->last_dst = c->len - 1;
 }
 
-void cc_reset_peephole(struct fc *c)
+void wasmi_cc_reset_peephole(struct fc *c)
 {
 	c->last_op = c->last_dst = NO_POS;
 	c->last_kind = OP_MAX;
 }
 
-int cc_copy(struct fc *c, uint32_t dst, uint32_t src, uint8_t type)
+static int cc_copy(struct fc *c, uint32_t dst, uint32_t src, uint8_t type)
 {
 	if (dst == src || c->dead)
 		return 0;
-	TRY(cc_op(c, width_of(type) == 2 ? OP_copy2 : OP_copy));
-	TRY(cc_emit(c, dst));
-	cc_mark_dst(c);
-	return cc_emit(c, src);
+	TRY(wasmi_cc_op(c, width_of(type) == 2 ? OP_copy2 : OP_copy));
+	TRY(wasmi_cc_emit(c, dst));
+	wasmi_cc_mark_dst(c);
+	return wasmi_cc_emit(c, src);
 }
 
-int cc_materialize(struct fc *c, uint32_t h)
+int wasmi_cc_materialize(struct fc *c, uint32_t h)
 {
 	struct vent *e = &c->vs[h];
 	if (e->local == NO_LOCAL)
@@ -71,18 +71,11 @@ int cc_materialize(struct fc *c, uint32_t h)
 	return cc_copy(c, slot_of(c, h), l, e->type);
 }
 
-int cc_materialize_all(struct fc *c)
-{
-	for (uint32_t h = 0; h < c->vh; h++)
-		TRY(cc_materialize(c, h));
-	return 0;
-}
-
-int cc_materialize_local(struct fc *c, uint32_t local)
+static int cc_materialize_local(struct fc *c, uint32_t local)
 {
 	for (uint32_t h = 0; h < c->vh; h++)
 		if (c->vs[h].local == local)
-			TRY(cc_materialize(c, h));
+			TRY(wasmi_cc_materialize(c, h));
 	return 0;
 }
 
@@ -96,7 +89,7 @@ static uint32_t label_arity(const struct ctrl *t)
 	return t->kind == CT_LOOP ? t->nparams : t->nresults;
 }
 
-uint32_t cc_label_slot(const struct ctrl *t, uint32_t i)
+uint32_t wasmi_cc_label_slot(const struct ctrl *t, uint32_t i)
 {
 	const uint8_t *types = t->kind == CT_LOOP ? t->params : t->results;
 	uint32_t s = t->slot_base;
@@ -111,7 +104,7 @@ static bool needs_moves(struct fc *c, uint32_t depth)
 	struct ctrl *t = target(c, depth);
 	uint32_t n = label_arity(t);
 	for (uint32_t i = 0; i < n; i++)
-		if (operand_slot(c, c->vh - n + i) != cc_label_slot(t, i))
+		if (operand_slot(c, c->vh - n + i) != wasmi_cc_label_slot(t, i))
 			return true;
 	return false;
 }
@@ -122,11 +115,11 @@ static int emit_moves(struct fc *c, uint32_t depth)
 	uint32_t n = label_arity(t);
 	/* ascending: destinations never lie above their sources */
 	for (uint32_t i = 0; i < n; i++)
-		TRY(cc_copy(c, cc_label_slot(t, i), operand_slot(c, c->vh - n + i), c->vs[c->vh - n + i].type));
+		TRY(cc_copy(c, wasmi_cc_label_slot(t, i), operand_slot(c, c->vh - n + i), c->vs[c->vh - n + i].type));
 	return 0;
 }
 
-int cc_jump_to(struct fc *c, uint32_t opstart, uint32_t rel_cell, uint32_t depth)
+int wasmi_cc_jump_to(struct fc *c, uint32_t opstart, uint32_t rel_cell, uint32_t depth)
 {
 	if (c->dead)
 		return 0;
@@ -139,7 +132,7 @@ int cc_jump_to(struct fc *c, uint32_t opstart, uint32_t rel_cell, uint32_t depth
 		uint32_t ncap = c->fxcap ? c->fxcap * 2 : 32;
 		struct fixup *n = wasm_realloc(c->cfg, c->fx, (size_t)c->fxcap * sizeof(*n), (size_t)ncap * sizeof(*n));
 		if (!n)
-			return cc_fail(c, WASM_ERR_NOMEM, "out of memory");
+			return wasmi_cc_fail(c, WASM_ERR_NOMEM, "out of memory");
 		c->fx = n;
 		c->fxcap = ncap;
 	}
@@ -148,32 +141,32 @@ int cc_jump_to(struct fc *c, uint32_t opstart, uint32_t rel_cell, uint32_t depth
 	return 0;
 }
 
-int cc_patch_here(struct fc *c, uint32_t opstart, uint32_t rel_cell)
+int wasmi_cc_patch_here(struct fc *c, uint32_t opstart, uint32_t rel_cell)
 {
 	if (opstart != NO_POS)
 		c->code[rel_cell].i = (int64_t)c->len - (int64_t)opstart;
-	cc_reset_peephole(c);
+	wasmi_cc_reset_peephole(c);
 	return 0;
 }
 
-int cc_bind_fixups(struct fc *c, struct ctrl *t)
+int wasmi_cc_bind_fixups(struct fc *c, struct ctrl *t)
 {
 	for (uint32_t f = t->fixups; f != NO_POS; f = c->fx[f].next)
 		c->code[c->fx[f].cell].i = (int64_t)c->len - (int64_t)c->fx[f].opstart;
 	t->fixups = NO_POS;
-	cc_reset_peephole(c);
+	wasmi_cc_reset_peephole(c);
 	return 0;
 }
 
-int cc_branch(struct fc *c, uint32_t depth)
+int wasmi_cc_branch(struct fc *c, uint32_t depth)
 {
 	if (c->dead)
 		return 0;
 	TRY(emit_moves(c, depth));
 	uint32_t at = c->len;
-	TRY(cc_op(c, OP_br));
-	TRY(cc_emit(c, 0));
-	return cc_jump_to(c, at, at + 1, depth);
+	TRY(wasmi_cc_op(c, OP_br));
+	TRY(wasmi_cc_emit(c, 0));
+	return wasmi_cc_jump_to(c, at, at + 1, depth);
 }
 
 /* Turn "compare; br_if" into one compare-and-branch instruction. */
@@ -214,7 +207,7 @@ static const uint16_t negations[][2] = {
  * Returns true when folded. Valid for integer compares only (float
  * compares are not negations of each other because of NaN).
  */
-bool cc_fold_eqz(struct fc *c, uint32_t h)
+bool wasmi_cc_fold_eqz(struct fc *c, uint32_t h)
 {
 	if (c->dead || c->last_dst == NO_POS || c->vs[h].local != NO_LOCAL ||
 	    c->code[c->last_dst].u != slot_of(c, h) || c->last_dst != c->last_op + 1)
@@ -226,7 +219,7 @@ bool cc_fold_eqz(struct fc *c, uint32_t h)
 			if (k == 1 && negations[i][0] == OP_i32_and_imm)
 				return false;
 			unsigned neg = negations[i][1 - k];
-			c->code[c->last_op].u = (uint64_t)(uintptr_t)interp_handler(neg);
+			c->code[c->last_op].u = (uint64_t)(uintptr_t)wasmi_interp_handler(neg);
 			c->last_kind = neg;
 			return true;
 		}
@@ -239,7 +232,7 @@ bool cc_fold_eqz(struct fc *c, uint32_t h)
  * compare, rewrite that compare in place into a compare-and-branch and
  * return the cell that must receive the branch offset; else NO_POS.
  */
-unsigned cc_fuse_branch(struct fc *c, uint32_t cond_h, bool negate)
+unsigned wasmi_cc_fuse_branch(struct fc *c, uint32_t cond_h, bool negate)
 {
 	if (c->dead || c->last_dst == NO_POS || c->vs[cond_h].local != NO_LOCAL ||
 	    c->code[c->last_dst].u != slot_of(c, cond_h) || c->last_dst != c->last_op + 1)
@@ -250,57 +243,57 @@ unsigned cc_fuse_branch(struct fc *c, uint32_t cond_h, bool negate)
 		unsigned op = negate ? fusable[i].neg : fusable[i].br;
 		uint32_t at = c->last_op;
 		/* [cmp][dst][a][b] -> [br][a][b][rel]; [eqz][dst][a] -> [br][a][rel] */
-		c->code[at].u = (uint64_t)(uintptr_t)interp_handler(op);
+		c->code[at].u = (uint64_t)(uintptr_t)wasmi_interp_handler(op);
 		uint32_t n = c->len - at;
 		for (uint32_t k = 1; k + 1 < n; k++)
 			c->code[at + k] = c->code[at + k + 1];
-		cc_reset_peephole(c);
+		wasmi_cc_reset_peephole(c);
 		return at;
 	}
 	return NO_POS;
 }
 
-int cc_br_if(struct fc *c, uint32_t depth, uint32_t cond_h)
+int wasmi_cc_br_if(struct fc *c, uint32_t depth, uint32_t cond_h)
 {
 	if (c->dead)
 		return 0;
 	if (!needs_moves(c, depth)) {
-		uint32_t at = cc_fuse_branch(c, cond_h, false);
+		uint32_t at = wasmi_cc_fuse_branch(c, cond_h, false);
 		if (at != NO_POS)
-			return cc_jump_to(c, at, c->len - 1, depth);
+			return wasmi_cc_jump_to(c, at, c->len - 1, depth);
 		at = c->len;
-		TRY(cc_op(c, OP_br_if_nz));
-		TRY(cc_emit(c, operand_slot(c, cond_h)));
-		TRY(cc_emit(c, 0));
-		return cc_jump_to(c, at, at + 2, depth);
+		TRY(wasmi_cc_op(c, OP_br_if_nz));
+		TRY(wasmi_cc_emit(c, operand_slot(c, cond_h)));
+		TRY(wasmi_cc_emit(c, 0));
+		return wasmi_cc_jump_to(c, at, at + 2, depth);
 	}
 	uint32_t skip = c->len;
-	TRY(cc_op(c, OP_br_if_z));
-	TRY(cc_emit(c, operand_slot(c, cond_h)));
-	TRY(cc_emit(c, 0));
-	TRY(cc_branch(c, depth));
-	return cc_patch_here(c, skip, skip + 2);
+	TRY(wasmi_cc_op(c, OP_br_if_z));
+	TRY(wasmi_cc_emit(c, operand_slot(c, cond_h)));
+	TRY(wasmi_cc_emit(c, 0));
+	TRY(wasmi_cc_branch(c, depth));
+	return wasmi_cc_patch_here(c, skip, skip + 2);
 }
 
-int cc_return(struct fc *c)
+int wasmi_cc_return(struct fc *c)
 {
 	if (c->dead)
 		return 0;
 	uint32_t n = c->nresults;
 	if (n == 0)
-		return cc_op(c, OP_ret0);
+		return wasmi_cc_op(c, OP_ret0);
 	if (n == 1 && width_of(c->vs[c->vh - 1].type) == 1) {
-		TRY(cc_op(c, OP_ret1));
-		return cc_emit(c, operand_slot(c, c->vh - 1));
+		TRY(wasmi_cc_op(c, OP_ret1));
+		return wasmi_cc_emit(c, operand_slot(c, c->vh - 1));
 	}
 	for (uint32_t i = c->vh - n; i < c->vh; i++)
-		TRY(cc_materialize(c, i));
-	TRY(cc_op(c, OP_ret));
-	TRY(cc_emit(c, next_slot(c) - slot_of(c, c->vh - n)));
-	return cc_emit(c, slot_of(c, c->vh - n));
+		TRY(wasmi_cc_materialize(c, i));
+	TRY(wasmi_cc_op(c, OP_ret));
+	TRY(wasmi_cc_emit(c, next_slot(c) - slot_of(c, c->vh - n)));
+	return wasmi_cc_emit(c, slot_of(c, c->vh - n));
 }
 
-int cc_local_set(struct fc *c, uint32_t index, bool tee)
+int wasmi_cc_local_set(struct fc *c, uint32_t index, bool tee)
 {
 	uint32_t local = c->lslot[index];
 	uint32_t top = c->vh - 1;
@@ -311,7 +304,7 @@ int cc_local_set(struct fc *c, uint32_t index, bool tee)
 			c->code[c->last_dst].u = local;
 		else
 			TRY(cc_copy(c, local, operand_slot(c, top), e.type));
-		cc_reset_peephole(c);
+		wasmi_cc_reset_peephole(c);
 	}
 	if (tee) {
 		c->vs[top].local = local;
@@ -322,7 +315,7 @@ int cc_local_set(struct fc *c, uint32_t index, bool tee)
 	return 0;
 }
 
-int cc_finish(struct fc *c, struct func_code *out)
+int wasmi_cc_finish(struct fc *c, struct func_code *out)
 {
 	uint32_t slots = c->smax + 1;
 	uint32_t rslots = 0;
@@ -333,7 +326,7 @@ int cc_finish(struct fc *c, struct func_code *out)
 	out->frame_slots = slots;
 	out->code = wasm_realloc(c->cfg, c->code, (size_t)c->cap * sizeof(cell), (size_t)c->len * sizeof(cell));
 	if (!out->code && c->len)
-		return cc_fail(c, WASM_ERR_NOMEM, "out of memory");
+		return wasmi_cc_fail(c, WASM_ERR_NOMEM, "out of memory");
 	out->code_len = c->len;
 	c->m->code_cells += c->len;
 	c->code = NULL;

@@ -95,41 +95,38 @@ static inline uint32_t operand_slot(const struct fc *c, uint32_t h)
 	return c->vs[h].local != NO_LOCAL ? c->vs[h].local : slot_of(c, h);
 }
 
-int cc_emit(struct fc *c, uint64_t v);
-int cc_op(struct fc *c, unsigned op);
-void cc_mark_dst(struct fc *c); /* the cell just emitted is the op's destination */
-void cc_reset_peephole(struct fc *c);
-int cc_materialize(struct fc *c, uint32_t h);
-int cc_materialize_all(struct fc *c);
-int cc_materialize_local(struct fc *c, uint32_t local);
-int cc_copy(struct fc *c, uint32_t dst, uint32_t src, uint8_t type);
-uint32_t cc_label_slot(const struct ctrl *t, uint32_t i);
-int cc_branch(struct fc *c, uint32_t depth); /* unconditional br with value moves */
-int cc_br_if(struct fc *c, uint32_t depth, uint32_t cond_slot);
-int cc_jump_to(struct fc *c, uint32_t opstart, uint32_t rel_cell, uint32_t depth);
-int cc_bind_fixups(struct fc *c, struct ctrl *ct);
-int cc_patch_here(struct fc *c, uint32_t opstart, uint32_t rel_cell);
-int cc_return(struct fc *c);
-int cc_local_set(struct fc *c, uint32_t local, bool tee);
-int cc_fail(struct fc *c, wasm_error_kind kind, const char *msg);
-int cc_finish(struct fc *c, struct func_code *out);
-unsigned cc_fuse_branch(struct fc *c, uint32_t cond_h, bool negate);
-bool cc_fold_eqz(struct fc *c, uint32_t h);
+int wasmi_cc_emit(struct fc *c, uint64_t v);
+int wasmi_cc_op(struct fc *c, unsigned op);
+void wasmi_cc_mark_dst(struct fc *c); /* the cell just emitted is the op's destination */
+void wasmi_cc_reset_peephole(struct fc *c);
+int wasmi_cc_materialize(struct fc *c, uint32_t h);
+uint32_t wasmi_cc_label_slot(const struct ctrl *t, uint32_t i);
+int wasmi_cc_branch(struct fc *c, uint32_t depth); /* unconditional br with value moves */
+int wasmi_cc_br_if(struct fc *c, uint32_t depth, uint32_t cond_slot);
+int wasmi_cc_jump_to(struct fc *c, uint32_t opstart, uint32_t rel_cell, uint32_t depth);
+int wasmi_cc_bind_fixups(struct fc *c, struct ctrl *ct);
+int wasmi_cc_patch_here(struct fc *c, uint32_t opstart, uint32_t rel_cell);
+int wasmi_cc_return(struct fc *c);
+int wasmi_cc_local_set(struct fc *c, uint32_t local, bool tee);
+int wasmi_cc_fail(struct fc *c, wasm_error_kind kind, const char *msg);
+int wasmi_cc_finish(struct fc *c, struct func_code *out);
+unsigned wasmi_cc_fuse_branch(struct fc *c, uint32_t cond_h, bool negate);
+bool wasmi_cc_fold_eqz(struct fc *c, uint32_t h);
 
 /* validate.c helpers shared with validate-simd.c */
-int vd_push(struct fc *c, uint8_t t);
-int vd_pop(struct fc *c, uint8_t expect); /* type, TY_UNKNOWN, or -1 */
-int vd_emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int dst_index);
-int vd_memarg(struct fc *c, unsigned natural_align, uint32_t *ret_offset);
-int vd_invalid(struct fc *c, const char *msg);
-int vd_zero_byte(struct fc *c);
-int vd_need_memory(struct fc *c);
-int vd_read_table(struct fc *c, uint32_t *ret);
-int vd_numeric(struct fc *c, unsigned op, uint8_t a, uint8_t b, uint8_t out);
+int wasmi_vd_push(struct fc *c, uint8_t t);
+int wasmi_vd_pop(struct fc *c, uint8_t expect); /* type, TY_UNKNOWN, or -1 */
+int wasmi_vd_emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int dst_index);
+int wasmi_vd_memarg(struct fc *c, unsigned natural_align, uint32_t *ret_offset);
+int wasmi_vd_invalid(struct fc *c, const char *msg);
+int wasmi_vd_zero_byte(struct fc *c);
+int wasmi_vd_need_memory(struct fc *c);
+int wasmi_vd_read_table(struct fc *c, uint32_t *ret);
+int wasmi_vd_numeric(struct fc *c, unsigned op, uint8_t a, uint8_t b, uint8_t out);
 /* validate-mem.c */
-int vd_memop(struct fc *c, unsigned op, uint8_t type, unsigned align, bool store);
-int vd_op_fc(struct fc *c);
-int vd_pop_i32s(struct fc *c, unsigned n, uint64_t *slots); /* slots in push order */
-int validate_simd(struct fc *c);
+int wasmi_vd_memop(struct fc *c, unsigned op, uint8_t type, unsigned align, bool store);
+int wasmi_vd_op_fc(struct fc *c);
+int wasmi_vd_pop_i32s(struct fc *c, unsigned n, uint64_t *slots); /* slots in push order */
+int wasmi_validate_simd(struct fc *c);
 
 #endif

@@ -12,26 +12,26 @@ static int rd_limits(struct rd *r, wasm_limits *lim, uint64_t bound, const char 
 {
 	uint8_t flag;
 	uint32_t v;
-	TRY(rd_u8(r, &flag));
+	TRY(wasmi_rd_u8(r, &flag));
 	if (flag > 1) {
 		r->p--;
-		return rd_fail(r, WASM_ERR_MALFORMED, "integer too large (limits flag)");
+		return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "integer too large (limits flag)");
 	}
 	uint32_t at = rd_off(r);
-	TRY(rd_u32(r, &v));
+	TRY(wasmi_rd_u32(r, &v));
 	lim->min = v;
 	lim->has_max = flag == 1;
 	lim->max = 0;
 	if (lim->has_max) {
-		TRY(rd_u32(r, &v));
+		TRY(wasmi_rd_u32(r, &v));
 		lim->max = v;
 	}
 	if (lim->min > bound || (lim->has_max && lim->max > bound)) {
-		set_error(r->err, WASM_ERR_INVALID, at, what);
+		wasmi_set_error(r->err, WASM_ERR_INVALID, at, what);
 		return -1;
 	}
 	if (lim->has_max && lim->max < lim->min) {
-		set_error(r->err, WASM_ERR_INVALID, at, "size minimum must not be greater than maximum");
+		wasmi_set_error(r->err, WASM_ERR_INVALID, at, "size minimum must not be greater than maximum");
 		return -1;
 	}
 	return 0;
@@ -39,7 +39,7 @@ static int rd_limits(struct rd *r, wasm_limits *lim, uint64_t bound, const char 
 
 static int rd_table_type(struct rd *r, struct table_type *t)
 {
-	TRY(rd_reftype(r, &t->elem));
+	TRY(wasmi_rd_reftype(r, &t->elem));
 	return rd_limits(r, &t->lim, 0xffffffffu, "table size");
 }
 
@@ -51,11 +51,11 @@ static int rd_mem_type(struct rd *r, wasm_limits *l)
 static int rd_global_type(struct rd *r, struct global_type *g)
 {
 	uint8_t mut;
-	TRY(rd_valtype(r, &g->type));
-	TRY(rd_u8(r, &mut));
+	TRY(wasmi_rd_valtype(r, &g->type));
+	TRY(wasmi_rd_u8(r, &mut));
 	if (mut > 1) {
 		r->p--;
-		return rd_fail(r, WASM_ERR_MALFORMED, "malformed mutability");
+		return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "malformed mutability");
 	}
 	g->mut = mut;
 	return 0;
@@ -67,85 +67,85 @@ static int rd_cexpr(struct rd *r, wasm_module *m, uint8_t want, uint32_t nglobal
 {
 	uint8_t op;
 	uint32_t at = rd_off(r);
-	TRY(rd_u8(r, &op));
+	TRY(wasmi_rd_u8(r, &op));
 	e->idx = 0;
 	e->hi = 0;
 	e->value = 0;
 	switch (op) {
 	case 0x41: {
 		int32_t v;
-		TRY(rd_s32(r, &v));
+		TRY(wasmi_rd_s32(r, &v));
 		e->kind = CEXPR_CONST, e->type = WASM_I32, e->value = (uint32_t)v;
 		break;
 	}
 	case 0x42: {
 		int64_t v;
-		TRY(rd_s64(r, &v));
+		TRY(wasmi_rd_s64(r, &v));
 		e->kind = CEXPR_CONST, e->type = WASM_I64, e->value = (uint64_t)v;
 		break;
 	}
 	case 0x43: {
 		uint32_t v;
-		TRY(rd_fixed(r, &v, 4));
+		TRY(wasmi_rd_fixed(r, &v, 4));
 		e->kind = CEXPR_CONST, e->type = WASM_F32, e->value = v;
 		break;
 	}
 	case 0x44: {
 		uint64_t v;
-		TRY(rd_fixed(r, &v, 8));
+		TRY(wasmi_rd_fixed(r, &v, 8));
 		e->kind = CEXPR_CONST, e->type = WASM_F64, e->value = v;
 		break;
 	}
 	case 0x23: {
-		TRY(rd_u32(r, &e->idx));
+		TRY(wasmi_rd_u32(r, &e->idx));
 		if (e->idx >= nglobals_visible || e->idx >= m->nglobals) {
-			set_error(r->err, WASM_ERR_INVALID, at, "unknown global");
+			wasmi_set_error(r->err, WASM_ERR_INVALID, at, "unknown global");
 			return -1;
 		}
 		if (m->globals[e->idx].mut) {
-			set_error(r->err, WASM_ERR_INVALID, at, "constant expression required");
+			wasmi_set_error(r->err, WASM_ERR_INVALID, at, "constant expression required");
 			return -1;
 		}
 		e->kind = CEXPR_GLOBAL, e->type = m->globals[e->idx].type;
 		break;
 	}
 	case 0xd2:
-		TRY(rd_u32(r, &e->idx));
+		TRY(wasmi_rd_u32(r, &e->idx));
 		if (e->idx >= m->nfuncs) {
-			set_error(r->err, WASM_ERR_INVALID, at, "unknown function");
+			wasmi_set_error(r->err, WASM_ERR_INVALID, at, "unknown function");
 			return -1;
 		}
 		e->kind = CEXPR_REF_FUNC, e->type = WASM_FUNCREF;
 		m->declared_funcs[e->idx >> 3] |= (uint8_t)(1u << (e->idx & 7));
 		break;
 	case 0xd0:
-		TRY(rd_reftype(r, &e->type));
+		TRY(wasmi_rd_reftype(r, &e->type));
 		e->kind = CEXPR_REF_NULL;
 		break;
 	case 0xfd: {
 		uint32_t sub;
-		TRY(rd_u32(r, &sub));
+		TRY(wasmi_rd_u32(r, &sub));
 		if (sub != 12) {
-			set_error(r->err, WASM_ERR_INVALID, at, "constant expression required");
+			wasmi_set_error(r->err, WASM_ERR_INVALID, at, "constant expression required");
 			return -1;
 		}
-		TRY(rd_fixed(r, &e->value, 8));
-		TRY(rd_fixed(r, &e->hi, 8));
+		TRY(wasmi_rd_fixed(r, &e->value, 8));
+		TRY(wasmi_rd_fixed(r, &e->hi, 8));
 		e->kind = CEXPR_CONST, e->type = WASM_V128;
 		break;
 	}
 	default:
-		set_error(r->err, WASM_ERR_INVALID, at, "constant expression required");
+		wasmi_set_error(r->err, WASM_ERR_INVALID, at, "constant expression required");
 		return -1;
 	}
 	at = rd_off(r);
-	TRY(rd_u8(r, &op));
+	TRY(wasmi_rd_u8(r, &op));
 	if (op != 0x0b) {
-		set_error(r->err, WASM_ERR_INVALID, at, "constant expression required (type mismatch)");
+		wasmi_set_error(r->err, WASM_ERR_INVALID, at, "constant expression required (type mismatch)");
 		return -1;
 	}
 	if (e->type != want) {
-		set_error(r->err, WASM_ERR_INVALID, at, "type mismatch");
+		wasmi_set_error(r->err, WASM_ERR_INVALID, at, "type mismatch");
 		return -1;
 	}
 	return 0;
@@ -153,39 +153,39 @@ static int rd_cexpr(struct rd *r, wasm_module *m, uint8_t want, uint32_t nglobal
 
 static int sec_type(struct rd *r, wasm_module *m)
 {
-	TRY(rd_count(r, r->cfg->max_types, 3, &m->ntypes));
+	TRY(wasmi_rd_count(r, r->cfg->max_types, 3, &m->ntypes));
 	m->types = wasm_zalloc(r->cfg, (size_t)m->ntypes * sizeof(*m->types));
 	if (m->ntypes && !m->types)
-		return rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+		return wasmi_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 	for (uint32_t i = 0; i < m->ntypes; i++) {
 		struct functype *t = &m->types[i];
 		uint8_t form;
 		uint32_t np, nr;
-		TRY(rd_u8(r, &form));
+		TRY(wasmi_rd_u8(r, &form));
 		if (form != 0x60) {
 			r->p--;
-			return rd_fail(r, WASM_ERR_MALFORMED, "integer representation too long (bad type form)");
+			return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "integer representation too long (bad type form)");
 		}
-		TRY(rd_count(r, r->cfg->max_params, 1, &np));
+		TRY(wasmi_rd_count(r, r->cfg->max_params, 1, &np));
 		const uint8_t *pp = r->p;
 		for (uint32_t k = 0; k < np; k++) {
 			uint8_t vt;
-			TRY(rd_valtype(r, &vt));
+			TRY(wasmi_rd_valtype(r, &vt));
 		}
-		TRY(rd_count(r, r->cfg->max_params, 1, &nr));
+		TRY(wasmi_rd_count(r, r->cfg->max_params, 1, &nr));
 		const uint8_t *rp = r->p;
 		for (uint32_t k = 0; k < nr; k++) {
 			uint8_t vt;
-			TRY(rd_valtype(r, &vt));
+			TRY(wasmi_rd_valtype(r, &vt));
 		}
 		t->types = wasm_alloc(r->cfg, (size_t)np + nr + 1);
 		if (!t->types)
-			return rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+			return wasmi_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 		__builtin_memcpy(t->types, pp, np);
 		__builtin_memcpy(t->types + np, rp, nr);
 		t->nparams = np, t->nresults = nr;
-		if (functype_init_pub(r->cfg, t) < 0)
-			return rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+		if (wasmi_functype_init_pub(r->cfg, t) < 0)
+			return wasmi_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 	}
 	return 0;
 }
@@ -193,10 +193,10 @@ static int sec_type(struct rd *r, wasm_module *m)
 static int grow_space(struct rd *r, void **arr, uint32_t have, uint32_t add, size_t elsz, uint32_t cap)
 {
 	if ((uint64_t)have + add > cap)
-		return rd_fail(r, WASM_ERR_LIMIT, "count exceeds configured limit");
+		return wasmi_rd_fail(r, WASM_ERR_LIMIT, "count exceeds configured limit");
 	void *n = wasm_realloc(r->cfg, *arr, (size_t)have * elsz, (size_t)(have + add) * elsz);
 	if (!n && have + add)
-		return rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+		return wasmi_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 	__builtin_memset((char *)n + (size_t)have * elsz, 0, (size_t)add * elsz);
 	*arr = n;
 	return 0;
@@ -205,23 +205,23 @@ static int grow_space(struct rd *r, void **arr, uint32_t have, uint32_t add, siz
 static int sec_import(struct rd *r, wasm_module *m)
 {
 	uint32_t n;
-	TRY(rd_count(r, r->cfg->max_imports, 4, &n));
+	TRY(wasmi_rd_count(r, r->cfg->max_imports, 4, &n));
 	m->imports = wasm_zalloc(r->cfg, (size_t)n * sizeof(*m->imports));
 	if (n && !m->imports)
-		return rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+		return wasmi_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		struct import *im = &m->imports[i];
 		m->nimports = i + 1;
-		TRY(rd_name(r, &im->module));
-		TRY(rd_name(r, &im->name));
-		TRY(rd_u8(r, &im->kind));
+		TRY(wasmi_rd_name(r, &im->module));
+		TRY(wasmi_rd_name(r, &im->name));
+		TRY(wasmi_rd_u8(r, &im->kind));
 		uint32_t at = rd_off(r);
 		switch (im->kind) {
 		case WASM_EXTERN_FUNC: {
 			uint32_t t;
-			TRY(rd_u32(r, &t));
+			TRY(wasmi_rd_u32(r, &t));
 			if (t >= m->ntypes) {
-				set_error(r->err, WASM_ERR_INVALID, at, "unknown type");
+				wasmi_set_error(r->err, WASM_ERR_INVALID, at, "unknown type");
 				return -1;
 			}
 			TRY(grow_space(r, (void **)&m->func_types, m->nfuncs, 1, 4, r->cfg->max_functions));
@@ -250,7 +250,7 @@ static int sec_import(struct rd *r, wasm_module *m)
 			break;
 		default:
 			r->p--;
-			return rd_fail(r, WASM_ERR_MALFORMED, "malformed import kind");
+			return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "malformed import kind");
 		}
 	}
 	return 0;
@@ -259,13 +259,13 @@ static int sec_import(struct rd *r, wasm_module *m)
 static int sec_function(struct rd *r, wasm_module *m, uint32_t *ndefined)
 {
 	uint32_t n;
-	TRY(rd_count(r, r->cfg->max_functions, 1, &n));
+	TRY(wasmi_rd_count(r, r->cfg->max_functions, 1, &n));
 	TRY(grow_space(r, (void **)&m->func_types, m->nfuncs, n, 4, r->cfg->max_functions));
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t at = rd_off(r), t;
-		TRY(rd_u32(r, &t));
+		TRY(wasmi_rd_u32(r, &t));
 		if (t >= m->ntypes) {
-			set_error(r->err, WASM_ERR_INVALID, at, "unknown type");
+			wasmi_set_error(r->err, WASM_ERR_INVALID, at, "unknown type");
 			return -1;
 		}
 		m->func_types[m->nfuncs + i] = t;
@@ -278,7 +278,7 @@ static int sec_function(struct rd *r, wasm_module *m, uint32_t *ndefined)
 static int sec_table(struct rd *r, wasm_module *m)
 {
 	uint32_t n;
-	TRY(rd_count(r, r->cfg->max_tables, 3, &n));
+	TRY(wasmi_rd_count(r, r->cfg->max_tables, 3, &n));
 	TRY(grow_space(r, (void **)&m->tables, m->ntables, n, sizeof(*m->tables), r->cfg->max_tables));
 	for (uint32_t i = 0; i < n; i++)
 		TRY(rd_table_type(r, &m->tables[m->ntables++]));
@@ -289,12 +289,12 @@ static int sec_memory(struct rd *r, wasm_module *m)
 {
 	uint32_t n;
 	uint32_t at = rd_off(r);
-	TRY(rd_count(r, r->cfg->max_memories, 2, &n));
+	TRY(wasmi_rd_count(r, r->cfg->max_memories, 2, &n));
 	TRY(grow_space(r, (void **)&m->mems, m->nmems, n, sizeof(*m->mems), r->cfg->max_memories));
 	for (uint32_t i = 0; i < n; i++)
 		TRY(rd_mem_type(r, &m->mems[m->nmems++]));
 	if (m->nmems > 1) {
-		set_error(r->err, WASM_ERR_INVALID, at, "multiple memories");
+		wasmi_set_error(r->err, WASM_ERR_INVALID, at, "multiple memories");
 		return -1;
 	}
 	return 0;
@@ -303,7 +303,7 @@ static int sec_memory(struct rd *r, wasm_module *m)
 static int sec_global(struct rd *r, wasm_module *m)
 {
 	uint32_t n;
-	TRY(rd_count(r, r->cfg->max_globals, 4, &n));
+	TRY(wasmi_rd_count(r, r->cfg->max_globals, 4, &n));
 	uint32_t visible = m->nglobal_imports;
 	TRY(grow_space(r, (void **)&m->globals, m->nglobals, n, sizeof(*m->globals), r->cfg->max_globals));
 	for (uint32_t i = 0; i < n; i++) {
@@ -318,17 +318,17 @@ static int sec_global(struct rd *r, wasm_module *m)
 static int sec_export(struct rd *r, wasm_module *m)
 {
 	uint32_t n;
-	TRY(rd_count(r, r->cfg->max_exports, 3, &n));
+	TRY(wasmi_rd_count(r, r->cfg->max_exports, 3, &n));
 	m->exports = wasm_zalloc(r->cfg, (size_t)n * sizeof(*m->exports));
 	if (n && !m->exports)
-		return rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+		return wasmi_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		struct export *e = &m->exports[i];
 		uint32_t at = rd_off(r);
 		m->nexports = i + 1;
-		TRY(rd_name_len(r, &e->name, &e->name_len));
-		TRY(rd_u8(r, &e->kind));
-		TRY(rd_u32(r, &e->idx));
+		TRY(wasmi_rd_name_len(r, &e->name, &e->name_len));
+		TRY(wasmi_rd_u8(r, &e->kind));
+		TRY(wasmi_rd_u32(r, &e->idx));
 		uint32_t lim;
 		switch (e->kind) {
 		case WASM_EXTERN_FUNC: lim = m->nfuncs; break;
@@ -336,10 +336,10 @@ static int sec_export(struct rd *r, wasm_module *m)
 		case WASM_EXTERN_MEMORY: lim = m->nmems; break;
 		case WASM_EXTERN_GLOBAL: lim = m->nglobals; break;
 		default:
-			return rd_fail(r, WASM_ERR_MALFORMED, "malformed export kind");
+			return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "malformed export kind");
 		}
 		if (e->idx >= lim) {
-			set_error(r->err, WASM_ERR_INVALID, at, "unknown export index");
+			wasmi_set_error(r->err, WASM_ERR_INVALID, at, "unknown export index");
 			return -1;
 		}
 		if (e->kind == WASM_EXTERN_FUNC)
@@ -348,7 +348,7 @@ static int sec_export(struct rd *r, wasm_module *m)
 		for (uint32_t k = 0; k < i; k++)
 			if (m->exports[k].name_len == e->name_len &&
 			    !__builtin_memcmp(m->exports[k].name, e->name, e->name_len)) {
-				set_error(r->err, WASM_ERR_INVALID, at, "duplicate export name");
+				wasmi_set_error(r->err, WASM_ERR_INVALID, at, "duplicate export name");
 				return -1;
 			}
 	}
@@ -358,14 +358,14 @@ static int sec_export(struct rd *r, wasm_module *m)
 static int sec_start(struct rd *r, wasm_module *m)
 {
 	uint32_t at = rd_off(r);
-	TRY(rd_u32(r, &m->start));
+	TRY(wasmi_rd_u32(r, &m->start));
 	if (m->start >= m->nfuncs) {
-		set_error(r->err, WASM_ERR_INVALID, at, "unknown function");
+		wasmi_set_error(r->err, WASM_ERR_INVALID, at, "unknown function");
 		return -1;
 	}
 	const struct functype *t = &m->types[m->func_types[m->start]];
 	if (t->nparams || t->nresults) {
-		set_error(r->err, WASM_ERR_INVALID, at, "start function must have type [] -> []");
+		wasmi_set_error(r->err, WASM_ERR_INVALID, at, "start function must have type [] -> []");
 		return -1;
 	}
 	m->has_start = true;
@@ -375,7 +375,7 @@ static int sec_start(struct rd *r, wasm_module *m)
 static int check_table(struct rd *r, wasm_module *m, uint32_t at, uint32_t t)
 {
 	if (t >= m->ntables) {
-		set_error(r->err, WASM_ERR_INVALID, at, "unknown table");
+		wasmi_set_error(r->err, WASM_ERR_INVALID, at, "unknown table");
 		return -1;
 	}
 	return 0;
@@ -384,51 +384,51 @@ static int check_table(struct rd *r, wasm_module *m, uint32_t at, uint32_t t)
 static int sec_elem(struct rd *r, wasm_module *m)
 {
 	uint32_t n;
-	TRY(rd_count(r, r->cfg->max_segments, 1, &n));
+	TRY(wasmi_rd_count(r, r->cfg->max_segments, 1, &n));
 	m->elems = wasm_zalloc(r->cfg, (size_t)n * sizeof(*m->elems));
 	if (n && !m->elems)
-		return rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+		return wasmi_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		struct elem_seg *s = &m->elems[i];
 		uint32_t flags, at = rd_off(r);
 		m->nelems = i + 1;
-		TRY(rd_u32(r, &flags));
+		TRY(wasmi_rd_u32(r, &flags));
 		if (flags > 7)
-			return rd_fail(r, WASM_ERR_MALFORMED, "malformed elements segment kind");
+			return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "malformed elements segment kind");
 		s->mode = (flags & 1) ? ((flags & 2) ? SEG_DECLARATIVE : SEG_PASSIVE) : SEG_ACTIVE;
 		s->table = 0;
 		s->type = WASM_FUNCREF;
 		if (s->mode == SEG_ACTIVE) {
 			at = rd_off(r);
 			if (flags & 2)
-				TRY(rd_u32(r, &s->table));
+				TRY(wasmi_rd_u32(r, &s->table));
 			TRY(check_table(r, m, at, s->table));
 			TRY(rd_cexpr(r, m, WASM_I32, m->nglobal_imports, &s->offset));
 		}
 		bool exprs = flags & 4;
 		if (flags & 3) {
 			if (exprs) {
-				TRY(rd_reftype(r, &s->type));
+				TRY(wasmi_rd_reftype(r, &s->type));
 			} else {
 				uint8_t kind;
-				TRY(rd_u8(r, &kind));
+				TRY(wasmi_rd_u8(r, &kind));
 				if (kind != 0)
-					return rd_fail(r, WASM_ERR_MALFORMED, "malformed element kind");
+					return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "malformed element kind");
 			}
 		}
-		TRY(rd_count(r, r->cfg->max_segment_elems, 1, &s->n));
+		TRY(wasmi_rd_count(r, r->cfg->max_segment_elems, 1, &s->n));
 		s->items = wasm_zalloc(r->cfg, (size_t)s->n * sizeof(*s->items));
 		if (s->n && !s->items)
-			return rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+			return wasmi_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 		for (uint32_t k = 0; k < s->n; k++) {
 			struct cexpr *e = &s->items[k];
 			if (exprs) {
 				TRY(rd_cexpr(r, m, s->type, m->nglobal_imports, e));
 			} else {
 				uint32_t fat = rd_off(r);
-				TRY(rd_u32(r, &e->idx));
+				TRY(wasmi_rd_u32(r, &e->idx));
 				if (e->idx >= m->nfuncs) {
-					set_error(r->err, WASM_ERR_INVALID, fat, "unknown function");
+					wasmi_set_error(r->err, WASM_ERR_INVALID, fat, "unknown function");
 					return -1;
 				}
 				e->kind = CEXPR_REF_FUNC, e->type = WASM_FUNCREF;
@@ -436,7 +436,7 @@ static int sec_elem(struct rd *r, wasm_module *m)
 			}
 		}
 		if (s->mode == SEG_ACTIVE && m->tables[s->table].elem != s->type) {
-			set_error(r->err, WASM_ERR_INVALID, at, "type mismatch");
+			wasmi_set_error(r->err, WASM_ERR_INVALID, at, "type mismatch");
 			return -1;
 		}
 	}
@@ -446,45 +446,45 @@ static int sec_elem(struct rd *r, wasm_module *m)
 static int sec_code(struct rd *r, wasm_module *m, uint32_t ndefined)
 {
 	uint32_t n;
-	TRY(rd_count(r, r->cfg->max_functions, 1, &n));
+	TRY(wasmi_rd_count(r, r->cfg->max_functions, 1, &n));
 	if (n != ndefined)
-		return rd_fail(r, WASM_ERR_MALFORMED, "function and code section have inconsistent lengths");
+		return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "function and code section have inconsistent lengths");
 	for (uint32_t i = 0; i < n; i++) {
 		struct func_code *c = &m->code[i];
 		uint32_t size;
-		TRY(rd_u32(r, &size));
+		TRY(wasmi_rd_u32(r, &size));
 		if (size > (uint32_t)(r->end - r->p))
-			return rd_fail(r, WASM_ERR_MALFORMED, "unexpected end (code size)");
+			return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end (code size)");
 		if (size > r->cfg->max_function_size)
-			return rd_fail(r, WASM_ERR_LIMIT, "function body exceeds configured limit");
+			return wasmi_rd_fail(r, WASM_ERR_LIMIT, "function body exceeds configured limit");
 		struct rd b = { r->base, r->p, r->p + size, r->err, r->cfg };
 		uint32_t ngroups;
 		uint64_t total = 0;
-		TRY(rd_count(&b, 0xffffffffu, 2, &ngroups));
+		TRY(wasmi_rd_count(&b, 0xffffffffu, 2, &ngroups));
 		const uint8_t *groups = b.p;
 		const struct functype *ft = &m->types[m->func_types[m->nfunc_imports + i]];
 		for (uint32_t g = 0; g < ngroups; g++) {
 			uint32_t cnt;
 			uint8_t vt;
-			TRY(rd_u32(&b, &cnt));
-			TRY(rd_valtype(&b, &vt));
+			TRY(wasmi_rd_u32(&b, &cnt));
+			TRY(wasmi_rd_valtype(&b, &vt));
 			total += cnt;
 			if (total > 0xffffffffu)
-				return rd_fail(&b, WASM_ERR_MALFORMED, "too many locals");
+				return wasmi_rd_fail(&b, WASM_ERR_MALFORMED, "too many locals");
 		}
 		if (total + ft->nparams > r->cfg->max_locals)
-			return rd_fail(&b, WASM_ERR_LIMIT, "too many locals (configured limit)");
+			return wasmi_rd_fail(&b, WASM_ERR_LIMIT, "too many locals (configured limit)");
 		c->nlocals = (uint32_t)total;
 		c->local_types = wasm_alloc(r->cfg, (size_t)total + 1);
 		if (!c->local_types)
-			return rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+			return wasmi_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 		b.p = groups;
 		uint32_t k = 0;
 		for (uint32_t g = 0; g < ngroups; g++) {
 			uint32_t cnt;
 			uint8_t vt;
-			TRY(rd_u32(&b, &cnt));
-			TRY(rd_valtype(&b, &vt));
+			TRY(wasmi_rd_u32(&b, &cnt));
+			TRY(wasmi_rd_valtype(&b, &vt));
 			__builtin_memset(c->local_types + k, vt, cnt);
 			k += cnt;
 		}
@@ -498,36 +498,36 @@ static int sec_code(struct rd *r, wasm_module *m, uint32_t ndefined)
 static int sec_data(struct rd *r, wasm_module *m)
 {
 	uint32_t n;
-	TRY(rd_count(r, r->cfg->max_segments, 1, &n));
+	TRY(wasmi_rd_count(r, r->cfg->max_segments, 1, &n));
 	if (m->has_datacount && n != m->datacount)
-		return rd_fail(r, WASM_ERR_MALFORMED, "data count and data section have inconsistent lengths");
+		return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "data count and data section have inconsistent lengths");
 	m->datas = wasm_zalloc(r->cfg, (size_t)n * sizeof(*m->datas));
 	if (n && !m->datas)
-		return rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+		return wasmi_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		struct data_seg *s = &m->datas[i];
 		uint32_t flags, at = rd_off(r);
 		m->ndatas = i + 1;
-		TRY(rd_u32(r, &flags));
+		TRY(wasmi_rd_u32(r, &flags));
 		if (flags > 2)
-			return rd_fail(r, WASM_ERR_MALFORMED, "malformed data segment kind");
+			return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "malformed data segment kind");
 		s->mode = flags == 1 ? SEG_PASSIVE : SEG_ACTIVE;
 		if (flags == 2)
-			TRY(rd_u32(r, &s->mem));
+			TRY(wasmi_rd_u32(r, &s->mem));
 		if (s->mode == SEG_ACTIVE) {
 			if (s->mem >= m->nmems) {
-				set_error(r->err, WASM_ERR_INVALID, at, "unknown memory");
+				wasmi_set_error(r->err, WASM_ERR_INVALID, at, "unknown memory");
 				return -1;
 			}
 			TRY(rd_cexpr(r, m, WASM_I32, m->nglobal_imports, &s->offset));
 		}
-		TRY(rd_u32(r, &s->len));
+		TRY(wasmi_rd_u32(r, &s->len));
 		if (s->len > (uint32_t)(r->end - r->p))
-			return rd_fail(r, WASM_ERR_MALFORMED, "unexpected end of section or function");
+			return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end of section or function");
 		s->bytes = wasm_alloc(r->cfg, (size_t)s->len + 1);
 		if (!s->bytes)
-			return rd_fail(r, WASM_ERR_NOMEM, "out of memory");
-		TRY(rd_fixed(r, s->bytes, s->len));
+			return wasmi_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+		TRY(wasmi_rd_fixed(r, s->bytes, s->len));
 	}
 	return 0;
 }
@@ -539,7 +539,7 @@ static int section_rank(uint8_t id)
 	return id <= 12 ? rank[id] : -1;
 }
 
-int decode_module(wasm_module *m, const uint8_t *bytes, size_t len, wasm_error *err)
+int wasmi_decode_module(wasm_module *m, const uint8_t *bytes, size_t len, wasm_error *err)
 {
 	struct rd r = { bytes, bytes, bytes + len, err, &m->cfg };
 	uint8_t hdr[8];
@@ -549,30 +549,30 @@ int decode_module(wasm_module *m, const uint8_t *bytes, size_t len, wasm_error *
 	bool have_func_sec = false, have_code_sec = false;
 
 	if (len > m->cfg.max_module_size)
-		return rd_fail(&r, WASM_ERR_LIMIT, "module exceeds configured size limit");
+		return wasmi_rd_fail(&r, WASM_ERR_LIMIT, "module exceeds configured size limit");
 	if (len < 4 || __builtin_memcmp(bytes, want, 4))
-		return rd_fail(&r, WASM_ERR_MALFORMED, "magic header not detected");
+		return wasmi_rd_fail(&r, WASM_ERR_MALFORMED, "magic header not detected");
 	if (len < 8 || __builtin_memcmp(bytes + 4, want + 4, 4)) {
 		r.p = bytes + 4;
-		return rd_fail(&r, WASM_ERR_MALFORMED, "unknown binary version");
+		return wasmi_rd_fail(&r, WASM_ERR_MALFORMED, "unknown binary version");
 	}
-	TRY(rd_fixed(&r, hdr, 8));
+	TRY(wasmi_rd_fixed(&r, hdr, 8));
 	/* bitmap for ref.func declarations; grown once nfuncs is known */
 	while (r.p < r.end) {
 		uint8_t id;
 		uint32_t size;
 		uint32_t at = rd_off(&r);
-		TRY(rd_u8(&r, &id));
-		TRY(rd_u32(&r, &size));
+		TRY(wasmi_rd_u8(&r, &id));
+		TRY(wasmi_rd_u32(&r, &size));
 		if (size > (uint32_t)(r.end - r.p))
-			return rd_fail(&r, WASM_ERR_MALFORMED, "section size mismatch (length out of bounds)");
+			return wasmi_rd_fail(&r, WASM_ERR_MALFORMED, "section size mismatch (length out of bounds)");
 		int rank = section_rank(id);
 		if (rank < 0) {
-			set_error(err, WASM_ERR_MALFORMED, at, "malformed section id");
+			wasmi_set_error(err, WASM_ERR_MALFORMED, at, "malformed section id");
 			return -1;
 		}
 		if (rank && rank <= last) {
-			set_error(err, WASM_ERR_MALFORMED, at, "unexpected content after last section (section order)");
+			wasmi_set_error(err, WASM_ERR_MALFORMED, at, "unexpected content after last section (section order)");
 			return -1;
 		}
 		if (rank)
@@ -581,7 +581,7 @@ int decode_module(wasm_module *m, const uint8_t *bytes, size_t len, wasm_error *
 		int rc = 0;
 		switch (id) {
 		case 0:
-			rc = rd_name(&s, NULL);
+			rc = wasmi_rd_name(&s, NULL);
 			s.p = s.end;
 			break;
 		case 1: rc = sec_type(&s, m); break;
@@ -597,9 +597,9 @@ int decode_module(wasm_module *m, const uint8_t *bytes, size_t len, wasm_error *
 		case 8: rc = sec_start(&s, m); break;
 		case 9: rc = sec_elem(&s, m); break;
 		case 12:
-			rc = rd_u32(&s, &m->datacount);
+			rc = wasmi_rd_u32(&s, &m->datacount);
 			if (rc == 0 && m->datacount > m->cfg.max_segments)
-				rc = rd_fail(&s, WASM_ERR_LIMIT, "count exceeds configured limit");
+				rc = wasmi_rd_fail(&s, WASM_ERR_LIMIT, "count exceeds configured limit");
 			m->has_datacount = true;
 			break;
 		case 10:
@@ -611,7 +611,7 @@ int decode_module(wasm_module *m, const uint8_t *bytes, size_t len, wasm_error *
 		if (rc < 0)
 			return -1;
 		if (s.p != s.end) {
-			set_error(err, WASM_ERR_MALFORMED, rd_off(&s), "section size mismatch");
+			wasmi_set_error(err, WASM_ERR_MALFORMED, rd_off(&s), "section size mismatch");
 			return -1;
 		}
 		r.p = s.end;
@@ -621,14 +621,14 @@ int decode_module(wasm_module *m, const uint8_t *bytes, size_t len, wasm_error *
 			size_t bm = ((size_t)m->nfuncs + 8) / 8;
 			uint8_t *nb = wasm_zalloc(&m->cfg, bm);
 			if (!nb)
-				return rd_fail(&r, WASM_ERR_NOMEM, "out of memory");
+				return wasmi_rd_fail(&r, WASM_ERR_NOMEM, "out of memory");
 			wasm_free(&m->cfg, m->declared_funcs, 0);
 			m->declared_funcs = nb;
 		}
 		if (id == 3 && ndefined) {
 			m->code = wasm_zalloc(&m->cfg, (size_t)ndefined * sizeof(*m->code));
 			if (!m->code)
-				return rd_fail(&r, WASM_ERR_NOMEM, "out of memory");
+				return wasmi_rd_fail(&r, WASM_ERR_NOMEM, "out of memory");
 		}
 		if (id < 3 && id != 0 && !m->declared_funcs) {
 			/* keep the invariant "bitmap exists" for later sections */
@@ -637,13 +637,13 @@ int decode_module(wasm_module *m, const uint8_t *bytes, size_t len, wasm_error *
 	if (!m->declared_funcs) {
 		m->declared_funcs = wasm_zalloc(&m->cfg, ((size_t)m->nfuncs + 8) / 8);
 		if (!m->declared_funcs)
-			return rd_fail(&r, WASM_ERR_NOMEM, "out of memory");
+			return wasmi_rd_fail(&r, WASM_ERR_NOMEM, "out of memory");
 	}
 	if (m->nmems > 1)
-		return rd_fail(&r, WASM_ERR_INVALID, "multiple memories");
+		return wasmi_rd_fail(&r, WASM_ERR_INVALID, "multiple memories");
 	if (ndefined && !have_code_sec)
-		return rd_fail(&r, WASM_ERR_MALFORMED, "function and code section have inconsistent lengths");
+		return wasmi_rd_fail(&r, WASM_ERR_MALFORMED, "function and code section have inconsistent lengths");
 	if (m->has_datacount && m->datacount != m->ndatas)
-		return rd_fail(&r, WASM_ERR_MALFORMED, "data count and data section have inconsistent lengths");
+		return wasmi_rd_fail(&r, WASM_ERR_MALFORMED, "data count and data section have inconsistent lengths");
 	return 0;
 }

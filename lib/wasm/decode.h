@@ -16,22 +16,21 @@ static inline uint32_t rd_off(const struct rd *r)
 	return (uint32_t)(r->p - r->base);
 }
 
-int rd_fail(struct rd *r, wasm_error_kind kind, const char *msg);
-int rd_u8(struct rd *r, uint8_t *ret);
-int rd_u32(struct rd *r, uint32_t *ret);
-int rd_s32(struct rd *r, int32_t *ret);
-int rd_s33(struct rd *r, int64_t *ret);
-int rd_s64(struct rd *r, int64_t *ret);
-int rd_fixed(struct rd *r, void *dst, size_t n);
-int rd_valtype(struct rd *r, uint8_t *ret);
-int rd_reftype(struct rd *r, uint8_t *ret);
-bool is_reftype(uint8_t t);
+int wasmi_rd_fail(struct rd *r, wasm_error_kind kind, const char *msg);
+int wasmi_rd_u8(struct rd *r, uint8_t *ret);
+int wasmi_rd_u32(struct rd *r, uint32_t *ret);
+int wasmi_rd_s32(struct rd *r, int32_t *ret);
+int wasmi_rd_s33(struct rd *r, int64_t *ret);
+int wasmi_rd_s64(struct rd *r, int64_t *ret);
+int wasmi_rd_fixed(struct rd *r, void *dst, size_t n);
+int wasmi_rd_valtype(struct rd *r, uint8_t *ret);
+int wasmi_rd_reftype(struct rd *r, uint8_t *ret);
+bool wasmi_is_reftype(uint8_t t);
 /* a count followed by at least min_bytes per item, capped */
-int rd_count(struct rd *r, uint32_t cap, uint32_t min_bytes, uint32_t *ret);
-bool utf8_valid(const uint8_t *s, uint32_t n);
+int wasmi_rd_count(struct rd *r, uint32_t cap, uint32_t min_bytes, uint32_t *ret);
 /* a name, copied NUL-terminated into *ret (if ret) */
-int rd_name_len(struct rd *r, char **ret, uint32_t *ret_len);
-int rd_name(struct rd *r, char **ret);
+int wasmi_rd_name_len(struct rd *r, char **ret, uint32_t *ret_len);
+int wasmi_rd_name(struct rd *r, char **ret);
 
 #define TRY(x)                       \
 	do {                         \

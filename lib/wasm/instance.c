@@ -30,13 +30,13 @@ void wasm_free(const wasm_config *c, void *p, size_t n)
 		c->alloc(c->alloc_ud, p, n, 0);
 }
 
-bool functype_eq(const struct functype *a, const struct functype *b)
+bool wasmi_functype_eq(const struct functype *a, const struct functype *b)
 {
 	return a == b || (a->nparams == b->nparams && a->nresults == b->nresults &&
 			  !__builtin_memcmp(a->types, b->types, a->nparams + a->nresults));
 }
 
-int functype_init_pub(const wasm_config *c, struct functype *t)
+int wasmi_functype_init_pub(const wasm_config *c, struct functype *t)
 {
 	uint32_t n = t->nparams + t->nresults;
 	wasm_valtype *v = wasm_alloc(c, (size_t)(n + 1) * sizeof(*v));
@@ -106,20 +106,20 @@ int wasm_module_new(const wasm_config *cfg, const uint8_t *bytes, size_t len, wa
 	wasm_error *err = ret_err ? ret_err : &dummy;
 	__builtin_memset(err, 0, sizeof(*err));
 	if (!cfg || !cfg->alloc) {
-		set_error(err, WASM_ERR_INVALID, 0, "no allocator configured");
+		wasmi_set_error(err, WASM_ERR_INVALID, 0, "no allocator configured");
 		return -WASM_EINVAL;
 	}
 	wasm_module *m = wasm_zalloc(cfg, sizeof(*m));
 	if (!m) {
-		set_error(err, WASM_ERR_NOMEM, 0, "out of memory");
+		wasmi_set_error(err, WASM_ERR_NOMEM, 0, "out of memory");
 		return -WASM_ENOMEM;
 	}
 	m->cfg = *cfg;
 	wasm_config_init(&m->cfg);
 	m->refs = 1;
-	int r = decode_module(m, bytes, len, err);
+	int r = wasmi_decode_module(m, bytes, len, err);
 	for (uint32_t i = 0; r == 0 && i < m->nfuncs - m->nfunc_imports; i++)
-		r = validate_function(m, i, bytes, err);
+		r = wasmi_validate_function(m, i, bytes, err);
 	if (r < 0) {
 		module_destroy(m);
 		return err->kind == WASM_ERR_NOMEM ? -WASM_ENOMEM : err->kind == WASM_ERR_LIMIT ? -WASM_E2BIG : -WASM_EINVAL;
@@ -189,7 +189,7 @@ wasm_store *wasm_store_new(const wasm_config *cfg)
 	return s;
 }
 
-void *store_new_obj(wasm_store *s, uint8_t kind, size_t size)
+void *wasmi_store_new_obj(wasm_store *s, uint8_t kind, size_t size)
 {
 	struct obj *o = wasm_zalloc(&s->cfg, sizeof(struct obj) + size);
 	if (!o)
@@ -249,7 +249,7 @@ void wasm_store_free(wasm_store *s)
 
 /* ---- instantiation ---- */
 
-int cexpr_eval(wasm_instance *inst, const struct cexpr *e, slot_t *ret)
+int wasmi_cexpr_eval(wasm_instance *inst, const struct cexpr *e, slot_t *ret)
 {
 	switch (e->kind) {
 	case CEXPR_CONST:
@@ -285,7 +285,7 @@ static int link_import(wasm_instance *inst, uint32_t i, wasm_resolve_fn resolve,
 	wasm_extern ext = { 0 };
 	wasm_module_import(m, i, &d);
 	if (!resolve || resolve(ud, &d, &ext) < 0) {
-		set_error(err, WASM_ERR_UNLINKABLE, 0, "unknown import");
+		wasmi_set_error(err, WASM_ERR_UNLINKABLE, 0, "unknown import");
 		return -1;
 	}
 	if (ext.kind != (wasm_externkind)im->kind)
@@ -293,7 +293,7 @@ static int link_import(wasm_instance *inst, uint32_t i, wasm_resolve_fn resolve,
 	switch (im->kind) {
 	case WASM_EXTERN_FUNC:
 		if (!ext.of.func || ext.of.func->store != inst->store ||
-		    !functype_eq(ext.of.func->type, &m->types[m->func_types[im->idx]]))
+		    !wasmi_functype_eq(ext.of.func->type, &m->types[m->func_types[im->idx]]))
 			goto mismatch;
 		inst->funcs[im->idx] = ext.of.func;
 		break;
@@ -325,13 +325,13 @@ static int link_import(wasm_instance *inst, uint32_t i, wasm_resolve_fn resolve,
 	}
 	return 0;
 mismatch:
-	set_error(err, WASM_ERR_UNLINKABLE, 0, "incompatible import type");
+	wasmi_set_error(err, WASM_ERR_UNLINKABLE, 0, "incompatible import type");
 	return -1;
 }
 
 static int instance_trap(wasm_error *err, wasm_trap_kind k, const char *msg)
 {
-	set_error(err, WASM_ERR_TRAP, 0, msg ? msg : wasm_trap_kind_to_string(k));
+	wasmi_set_error(err, WASM_ERR_TRAP, 0, msg ? msg : wasm_trap_kind_to_string(k));
 	err->trap.kind = k;
 	err->trap.message = wasm_trap_kind_to_string(k);
 	return -1;
@@ -344,13 +344,13 @@ static int init_segments(wasm_instance *inst, wasm_error *err)
 		const struct elem_seg *sg = &m->elems[i];
 		if (sg->mode == SEG_ACTIVE) {
 			slot_t off;
-			cexpr_eval(inst, &sg->offset, &off);
+			wasmi_cexpr_eval(inst, &sg->offset, &off);
 			wasm_table *t = inst->tables[sg->table];
 			if ((uint64_t)(uint32_t)off + sg->n > t->size)
 				return instance_trap(err, WASM_TRAP_OOB_TABLE, NULL);
 			for (uint32_t k = 0; k < sg->n; k++) {
 				slot_t v;
-				cexpr_eval(inst, &sg->items[k], &v);
+				wasmi_cexpr_eval(inst, &sg->items[k], &v);
 				t->elems[(uint32_t)off + k] = v;
 			}
 		}
@@ -362,7 +362,7 @@ static int init_segments(wasm_instance *inst, wasm_error *err)
 		if (sg->mode != SEG_ACTIVE)
 			continue;
 		slot_t off;
-		cexpr_eval(inst, &sg->offset, &off);
+		wasmi_cexpr_eval(inst, &sg->offset, &off);
 		wasm_memory *mem = inst->mems[sg->mem];
 		if ((uint64_t)(uint32_t)off + sg->len > mem->size)
 			return instance_trap(err, WASM_TRAP_OOB_MEMORY, NULL);
@@ -380,7 +380,7 @@ int wasm_instantiate(wasm_store *s, wasm_module *m, wasm_resolve_fn resolve, voi
 	wasm_error *err = ret_err ? ret_err : &dummy;
 	const wasm_config *c = &s->cfg;
 	__builtin_memset(err, 0, sizeof(*err));
-	wasm_instance *inst = store_new_obj(s, OBJ_INSTANCE, sizeof(*inst));
+	wasm_instance *inst = wasmi_store_new_obj(s, OBJ_INSTANCE, sizeof(*inst));
 	if (!inst)
 		goto nomem;
 	inst->store = s;
@@ -416,7 +416,7 @@ int wasm_instantiate(wasm_store *s, wasm_module *m, wasm_resolve_fn resolve, voi
 		const struct table_type *tt = &m->tables[i];
 		wasm_limits lim = tt->lim;
 		if (lim.min > c->max_table_elems) {
-			set_error(err, WASM_ERR_LIMIT, 0, "table exceeds configured limit");
+			wasmi_set_error(err, WASM_ERR_LIMIT, 0, "table exceeds configured limit");
 			return -WASM_E2BIG;
 		}
 		wasm_table *t = wasm_table_new(s, (wasm_valtype)tt->elem, lim);
@@ -426,7 +426,7 @@ int wasm_instantiate(wasm_store *s, wasm_module *m, wasm_resolve_fn resolve, voi
 	}
 	for (uint32_t i = m->nmem_imports; i < m->nmems; i++) {
 		if (m->mems[i].min > c->max_memory_pages) {
-			set_error(err, WASM_ERR_LIMIT, 0, "memory exceeds configured limit");
+			wasmi_set_error(err, WASM_ERR_LIMIT, 0, "memory exceeds configured limit");
 			return -WASM_E2BIG;
 		}
 		wasm_memory *mem = wasm_memory_new(s, m->mems[i]);
@@ -435,12 +435,12 @@ int wasm_instantiate(wasm_store *s, wasm_module *m, wasm_resolve_fn resolve, voi
 		inst->mems[i] = mem;
 	}
 	for (uint32_t i = m->nglobal_imports; i < m->nglobals; i++) {
-		wasm_global *g = store_new_obj(s, OBJ_GLOBAL, sizeof(*g));
+		wasm_global *g = wasmi_store_new_obj(s, OBJ_GLOBAL, sizeof(*g));
 		if (!g)
 			goto nomem;
 		g->type = m->globals[i].type;
 		g->mut = m->globals[i].mut;
-		cexpr_eval(inst, &m->globals[i].init, g->val);
+		wasmi_cexpr_eval(inst, &m->globals[i].init, g->val);
 		inst->globals[i] = g;
 	}
 	if (init_segments(inst, err) < 0)
@@ -457,7 +457,7 @@ int wasm_instantiate(wasm_store *s, wasm_module *m, wasm_resolve_fn resolve, voi
 	*ret_inst = inst;
 	return 0;
 nomem:
-	set_error(err, WASM_ERR_NOMEM, 0, "out of memory");
+	wasmi_set_error(err, WASM_ERR_NOMEM, 0, "out of memory");
 	return -WASM_ENOMEM;
 }
 
@@ -515,7 +515,7 @@ void *wasm_instance_userdata(const wasm_instance *inst)
 
 /* ---- calls ---- */
 
-uint32_t val_to_slots(const wasm_val *v, uint8_t type, slot_t *dst)
+uint32_t wasmi_val_to_slots(const wasm_val *v, uint8_t type, slot_t *dst)
 {
 	switch (type) {
 	case WASM_I32: case WASM_F32: dst[0] = (uint32_t)v->of.i32; return 1;
@@ -525,7 +525,7 @@ uint32_t val_to_slots(const wasm_val *v, uint8_t type, slot_t *dst)
 	}
 }
 
-uint32_t slots_to_val(uint8_t type, const slot_t *src, wasm_val *v)
+uint32_t wasmi_slots_to_val(uint8_t type, const slot_t *src, wasm_val *v)
 {
 	__builtin_memset(v, 0, sizeof(*v));
 	v->type = (wasm_valtype)type;
@@ -580,14 +580,14 @@ wasm_trap_kind wasm_call(wasm_func *f, const wasm_val *args, uint32_t nargs, was
 		return WASM_TRAP_STACK_EXHAUSTED;
 	}
 	for (uint32_t i = 0, k = 0; i < nargs; i++)
-		k += val_to_slots(&args[i], t->types[i], base + k);
+		k += wasmi_val_to_slots(&args[i], t->types[i], base + k);
 	uint64_t saved_fuel = s->fuel;
 	if (opts && opts->fuel)
 		s->fuel = opts->fuel;
 	else if (s->host_nesting == 0)
 		s->fuel = ~(uint64_t)0;
 	s->trap_msg = NULL;
-	wasm_trap_kind k = interp_call(s, f, base, ret_trap);
+	wasm_trap_kind k = wasmi_interp_call(s, f, base, ret_trap);
 	if (s->host_nesting == 0)
 		s->fuel = saved_fuel;
 	s->sp = base;
@@ -596,7 +596,7 @@ wasm_trap_kind wasm_call(wasm_func *f, const wasm_val *args, uint32_t nargs, was
 		return k;
 	}
 	for (uint32_t i = 0, n = 0; i < nresults; i++)
-		n += slots_to_val(t->types[t->nparams + i], base + n, &results[i]);
+		n += wasmi_slots_to_val(t->types[t->nparams + i], base + n, &results[i]);
 	fill_trap(s, WASM_TRAP_NONE, ret_trap);
 	return WASM_TRAP_NONE;
 }

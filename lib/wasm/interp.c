@@ -25,7 +25,7 @@ static const void *const *handler_table;
 
 static wasm_trap_kind run(wasm_store *s, const cell *ip, slot_t *fp, wasm_instance *inst);
 
-const void *interp_handler(unsigned op)
+const void *wasmi_interp_handler(unsigned op)
 {
 #ifdef WASM_SWITCH_DISPATCH
 	return (const void *)(uintptr_t)op;
@@ -36,7 +36,7 @@ const void *interp_handler(unsigned op)
 #endif
 }
 
-int64_t memory_grow(wasm_memory *m, uint32_t delta)
+int64_t wasmi_memory_grow(wasm_memory *m, uint32_t delta)
 {
 	uint32_t old = m->pages;
 	if (delta == 0)
@@ -57,7 +57,7 @@ int64_t memory_grow(wasm_memory *m, uint32_t delta)
 	return old;
 }
 
-int64_t table_grow(wasm_table *t, uint32_t delta, uint64_t init)
+int64_t wasmi_table_grow(wasm_table *t, uint32_t delta, uint64_t init)
 {
 	uint32_t old = t->size;
 	if ((uint64_t)old + delta > t->max)
@@ -80,7 +80,7 @@ static wasm_trap_kind call_host(wasm_store *s, wasm_func *f, wasm_instance *call
 	const struct functype *t = f->type;
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < t->nparams; i++)
-		k += slots_to_val(t->types[i], args + k, &in[i]);
+		k += wasmi_slots_to_val(t->types[i], args + k, &in[i]);
 	for (uint32_t i = 0; i < t->nresults; i++) {
 		__builtin_memset(&out[i], 0, sizeof(out[i]));
 		out[i].type = (wasm_valtype)t->types[t->nparams + i];
@@ -95,14 +95,14 @@ static wasm_trap_kind call_host(wasm_store *s, wasm_func *f, wasm_instance *call
 		return tk;
 	k = 0;
 	for (uint32_t i = 0; i < t->nresults; i++)
-		k += val_to_slots(&out[i], t->types[t->nparams + i], args + k);
+		k += wasmi_val_to_slots(&out[i], t->types[t->nparams + i], args + k);
 	return WASM_TRAP_NONE;
 }
 
-wasm_trap_kind interp_call(wasm_store *s, wasm_func *f, slot_t *args, wasm_trap *ret_trap)
+wasm_trap_kind wasmi_interp_call(wasm_store *s, wasm_func *f, slot_t *args, wasm_trap *ret_trap)
 {
 	(void)ret_trap;
-	(void)interp_handler(OP_exit);
+	(void)wasmi_interp_handler(OP_exit);
 	if (f->host)
 		return call_host(s, f, NULL, args);
 	uint32_t depth0 = s->depth;

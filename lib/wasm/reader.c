@@ -6,7 +6,7 @@
  */
 #include "decode.h"
 
-void set_error(wasm_error *err, wasm_error_kind kind, uint32_t off, const char *msg)
+void wasmi_set_error(wasm_error *err, wasm_error_kind kind, uint32_t off, const char *msg)
 {
 	if (!err || err->kind != WASM_ERR_NONE)
 		return;
@@ -18,16 +18,16 @@ void set_error(wasm_error *err, wasm_error_kind kind, uint32_t off, const char *
 	err->message[i] = 0;
 }
 
-int rd_fail(struct rd *r, wasm_error_kind kind, const char *msg)
+int wasmi_rd_fail(struct rd *r, wasm_error_kind kind, const char *msg)
 {
-	set_error(r->err, kind, rd_off(r), msg);
+	wasmi_set_error(r->err, kind, rd_off(r), msg);
 	return -1;
 }
 
-int rd_u8(struct rd *r, uint8_t *ret)
+int wasmi_rd_u8(struct rd *r, uint8_t *ret)
 {
 	if (r->p >= r->end)
-		return rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
+		return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
 	*ret = *r->p++;
 	return 0;
 }
@@ -40,18 +40,18 @@ static int rd_leb(struct rd *r, unsigned bits, bool sign, uint64_t *ret)
 	for (unsigned i = 0;; i++) {
 		uint8_t b;
 		if (r->p >= r->end)
-			return rd_fail(r, WASM_ERR_MALFORMED, "unexpected end of LEB128");
+			return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end of LEB128");
 		b = *r->p++;
 		if (i == maxbytes - 1) {
 			/* last byte: continuation bit clear, unused bits zero (or sign) */
 			if (b & 0x80)
-				return rd_fail(r, WASM_ERR_MALFORMED, "integer representation too long");
+				return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "integer representation too long");
 			unsigned used = bits - shift; /* bits this byte contributes */
 			if (used < 7) {
 				uint8_t extra = (uint8_t)(b & 0x7f) >> (used - (sign ? 1 : 0));
 				uint8_t allones = (uint8_t)(0x7f >> (used - (sign ? 1 : 0)));
 				if (!(extra == 0 || (sign && extra == allones)))
-					return rd_fail(r, WASM_ERR_MALFORMED, "integer too large");
+					return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "integer too large");
 			}
 		}
 		v |= (uint64_t)(b & 0x7f) << shift;
@@ -66,7 +66,7 @@ static int rd_leb(struct rd *r, unsigned bits, bool sign, uint64_t *ret)
 	return 0;
 }
 
-int rd_u32(struct rd *r, uint32_t *ret)
+int wasmi_rd_u32(struct rd *r, uint32_t *ret)
 {
 	uint64_t v;
 	TRY(rd_leb(r, 32, false, &v));
@@ -74,7 +74,7 @@ int rd_u32(struct rd *r, uint32_t *ret)
 	return 0;
 }
 
-int rd_s32(struct rd *r, int32_t *ret)
+int wasmi_rd_s32(struct rd *r, int32_t *ret)
 {
 	uint64_t v;
 	TRY(rd_leb(r, 32, true, &v));
@@ -82,7 +82,7 @@ int rd_s32(struct rd *r, int32_t *ret)
 	return 0;
 }
 
-int rd_s33(struct rd *r, int64_t *ret)
+int wasmi_rd_s33(struct rd *r, int64_t *ret)
 {
 	uint64_t v;
 	TRY(rd_leb(r, 33, true, &v));
@@ -90,7 +90,7 @@ int rd_s33(struct rd *r, int64_t *ret)
 	return 0;
 }
 
-int rd_s64(struct rd *r, int64_t *ret)
+int wasmi_rd_s64(struct rd *r, int64_t *ret)
 {
 	uint64_t v;
 	TRY(rd_leb(r, 64, true, &v));
@@ -98,24 +98,24 @@ int rd_s64(struct rd *r, int64_t *ret)
 	return 0;
 }
 
-int rd_fixed(struct rd *r, void *dst, size_t n)
+int wasmi_rd_fixed(struct rd *r, void *dst, size_t n)
 {
 	if ((size_t)(r->end - r->p) < n)
-		return rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
+		return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
 	__builtin_memcpy(dst, r->p, n);
 	r->p += n;
 	return 0;
 }
 
-bool is_reftype(uint8_t t)
+bool wasmi_is_reftype(uint8_t t)
 {
 	return t == WASM_FUNCREF || t == WASM_EXTERNREF;
 }
 
-int rd_valtype(struct rd *r, uint8_t *ret)
+int wasmi_rd_valtype(struct rd *r, uint8_t *ret)
 {
 	uint8_t t;
-	TRY(rd_u8(r, &t));
+	TRY(wasmi_rd_u8(r, &t));
 	switch (t) {
 	case WASM_I32: case WASM_I64: case WASM_F32: case WASM_F64: case WASM_V128:
 	case WASM_FUNCREF: case WASM_EXTERNREF:
@@ -123,36 +123,36 @@ int rd_valtype(struct rd *r, uint8_t *ret)
 		return 0;
 	default:
 		r->p--;
-		return rd_fail(r, WASM_ERR_MALFORMED, "malformed value type");
+		return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "malformed value type");
 	}
 }
 
-int rd_reftype(struct rd *r, uint8_t *ret)
+int wasmi_rd_reftype(struct rd *r, uint8_t *ret)
 {
 	uint8_t t;
-	TRY(rd_u8(r, &t));
-	if (!is_reftype(t)) {
+	TRY(wasmi_rd_u8(r, &t));
+	if (!wasmi_is_reftype(t)) {
 		r->p--;
-		return rd_fail(r, WASM_ERR_MALFORMED, "malformed reference type");
+		return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "malformed reference type");
 	}
 	*ret = t;
 	return 0;
 }
 
 /* A count that will be followed by at least min_bytes per item. */
-int rd_count(struct rd *r, uint32_t cap, uint32_t min_bytes, uint32_t *ret)
+int wasmi_rd_count(struct rd *r, uint32_t cap, uint32_t min_bytes, uint32_t *ret)
 {
 	uint32_t n;
-	TRY(rd_u32(r, &n));
+	TRY(wasmi_rd_u32(r, &n));
 	if (n > cap)
-		return rd_fail(r, WASM_ERR_LIMIT, "count exceeds configured limit");
+		return wasmi_rd_fail(r, WASM_ERR_LIMIT, "count exceeds configured limit");
 	if (min_bytes && (uint64_t)n * min_bytes > (uint64_t)(r->end - r->p))
-		return rd_fail(r, WASM_ERR_MALFORMED, "unexpected end (length out of bounds)");
+		return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end (length out of bounds)");
 	*ret = n;
 	return 0;
 }
 
-bool utf8_valid(const uint8_t *s, uint32_t n)
+static bool utf8_valid(const uint8_t *s, uint32_t n)
 {
 	uint32_t i = 0;
 	while (i < n) {
@@ -185,18 +185,18 @@ bool utf8_valid(const uint8_t *s, uint32_t n)
 	return true;
 }
 
-int rd_name_len(struct rd *r, char **ret, uint32_t *ret_len)
+int wasmi_rd_name_len(struct rd *r, char **ret, uint32_t *ret_len)
 {
 	uint32_t n;
-	TRY(rd_u32(r, &n));
+	TRY(wasmi_rd_u32(r, &n));
 	if (n > (uint32_t)(r->end - r->p))
-		return rd_fail(r, WASM_ERR_MALFORMED, "unexpected end (length out of bounds)");
+		return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end (length out of bounds)");
 	if (!utf8_valid(r->p, n))
-		return rd_fail(r, WASM_ERR_MALFORMED, "malformed UTF-8 encoding");
+		return wasmi_rd_fail(r, WASM_ERR_MALFORMED, "malformed UTF-8 encoding");
 	if (ret) {
 		char *s = wasm_alloc(r->cfg, (size_t)n + 1);
 		if (!s)
-			return rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+			return wasmi_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 		__builtin_memcpy(s, r->p, n);
 		s[n] = 0;
 		*ret = s;
@@ -207,7 +207,7 @@ int rd_name_len(struct rd *r, char **ret, uint32_t *ret_len)
 	return 0;
 }
 
-int rd_name(struct rd *r, char **ret)
+int wasmi_rd_name(struct rd *r, char **ret)
 {
-	return rd_name_len(r, ret, NULL);
+	return wasmi_rd_name_len(r, ret, NULL);
 }

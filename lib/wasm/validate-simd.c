@@ -16,9 +16,9 @@ static uint64_t popped(struct fc *c)
 static int lane(struct fc *c, unsigned lanes, uint64_t *ret)
 {
 	uint8_t l;
-	TRY(rd_u8(c->r, &l));
+	TRY(wasmi_rd_u8(c->r, &l));
 	if (l >= lanes)
-		return cc_fail(c, WASM_ERR_INVALID, "invalid lane index");
+		return wasmi_cc_fail(c, WASM_ERR_INVALID, "invalid lane index");
 	*ret = l;
 	return 0;
 }
@@ -29,13 +29,13 @@ static int generic(struct fc *c, unsigned op, unsigned n, const uint8_t *in, uin
 {
 	uint64_t ops[8];
 	for (unsigned i = n; i-- > 0;) {
-		if (vd_pop(c, in[i]) < 0)
+		if (wasmi_vd_pop(c, in[i]) < 0)
 			return -1;
 		ops[1 + i] = popped(c);
 	}
 	uint32_t k = 0;
 	if (out) {
-		TRY(vd_push(c, out));
+		TRY(wasmi_vd_push(c, out));
 		ops[0] = c->dead ? 0 : slot_of(c, c->vh - 1);
 		k = 1;
 	}
@@ -45,7 +45,7 @@ static int generic(struct fc *c, unsigned op, unsigned n, const uint8_t *in, uin
 		ops[k + n + i] = extra[i];
 	if (c->dead)
 		return 0;
-	return vd_emit(c, op, k + n + nextra, ops, out ? 0 : -1);
+	return wasmi_vd_emit(c, op, k + n + nextra, ops, out ? 0 : -1);
 }
 
 static int s_BIN(struct fc *c, unsigned op, unsigned lanes, unsigned align)
@@ -108,7 +108,7 @@ static int s_LOAD(struct fc *c, unsigned op, unsigned lanes, unsigned align)
 	static const uint8_t in[] = { WASM_I32 };
 	uint32_t off;
 	uint64_t o;
-	TRY(vd_memarg(c, align, &off));
+	TRY(wasmi_vd_memarg(c, align, &off));
 	o = off;
 	return generic(c, op, 1, in, V, &o, 1);
 }
@@ -118,14 +118,14 @@ static int s_STORE(struct fc *c, unsigned op, unsigned lanes, unsigned align)
 	static const uint8_t in[] = { WASM_I32, V };
 	uint32_t off;
 	uint64_t ops[3];
-	TRY(vd_memarg(c, align, &off));
-	TRY(vd_pop(c, V));
+	TRY(wasmi_vd_memarg(c, align, &off));
+	TRY(wasmi_vd_pop(c, V));
 	ops[0] = popped(c);
-	TRY(vd_pop(c, WASM_I32));
+	TRY(wasmi_vd_pop(c, WASM_I32));
 	ops[1] = popped(c);
 	ops[2] = off;
 	(void)in;
-	return c->dead ? 0 : vd_emit(c, op, 3, ops, -1);
+	return c->dead ? 0 : wasmi_vd_emit(c, op, 3, ops, -1);
 }
 
 /* [op][dst][addr][offset][vector][lane] */
@@ -133,19 +133,19 @@ static int s_LOAD_LANE(struct fc *c, unsigned op, unsigned lanes, unsigned align
 {
 	uint32_t off;
 	uint64_t l = 0, ops[5];
-	TRY(vd_memarg(c, align, &off));
+	TRY(wasmi_vd_memarg(c, align, &off));
 	TRY(lane(c, lanes, &l));
-	TRY(vd_pop(c, V));
+	TRY(wasmi_vd_pop(c, V));
 	ops[3] = popped(c);
-	TRY(vd_pop(c, WASM_I32));
+	TRY(wasmi_vd_pop(c, WASM_I32));
 	ops[1] = popped(c);
-	TRY(vd_push(c, V));
+	TRY(wasmi_vd_push(c, V));
 	if (c->dead)
 		return 0;
 	ops[0] = slot_of(c, c->vh - 1);
 	ops[2] = off;
 	ops[4] = l;
-	return vd_emit(c, op, 5, ops, 0);
+	return wasmi_vd_emit(c, op, 5, ops, 0);
 }
 
 /* [op][vector][addr][offset][lane] */
@@ -153,21 +153,21 @@ static int s_STORE_LANE(struct fc *c, unsigned op, unsigned lanes, unsigned alig
 {
 	uint32_t off;
 	uint64_t l = 0, ops[4];
-	TRY(vd_memarg(c, align, &off));
+	TRY(wasmi_vd_memarg(c, align, &off));
 	TRY(lane(c, lanes, &l));
-	TRY(vd_pop(c, V));
+	TRY(wasmi_vd_pop(c, V));
 	ops[0] = popped(c);
-	TRY(vd_pop(c, WASM_I32));
+	TRY(wasmi_vd_pop(c, WASM_I32));
 	ops[1] = popped(c);
 	ops[2] = off;
 	ops[3] = l;
-	return c->dead ? 0 : vd_emit(c, op, 4, ops, -1);
+	return c->dead ? 0 : wasmi_vd_emit(c, op, 4, ops, -1);
 }
 
 static int s_CONST(struct fc *c, unsigned op, unsigned lanes, unsigned align)
 {
 	uint64_t v[2];
-	TRY(rd_fixed(c->r, v, 16));
+	TRY(wasmi_rd_fixed(c->r, v, 16));
 	return generic(c, op, 0, NULL, V, v, 2);
 }
 
@@ -176,18 +176,18 @@ static int s_SHUFFLE(struct fc *c, unsigned op, unsigned lanes, unsigned align)
 	static const uint8_t in[] = { V, V };
 	uint8_t idx[16];
 	uint64_t imm[2];
-	TRY(rd_fixed(c->r, idx, 16));
+	TRY(wasmi_rd_fixed(c->r, idx, 16));
 	for (int i = 0; i < 16; i++)
 		if (idx[i] >= 32)
-			return cc_fail(c, WASM_ERR_INVALID, "invalid lane index");
+			return wasmi_cc_fail(c, WASM_ERR_INVALID, "invalid lane index");
 	__builtin_memcpy(imm, idx, 16);
 	return generic(c, op, 2, in, V, imm, 2);
 }
 
-int validate_simd(struct fc *c)
+int wasmi_validate_simd(struct fc *c)
 {
 	uint32_t sub;
-	TRY(rd_u32(c->r, &sub));
+	TRY(wasmi_rd_u32(c->r, &sub));
 	switch (sub) {
 #define X_SIMD(code, name, shape, lanes, align) \
 	case code:                              \
@@ -195,6 +195,6 @@ int validate_simd(struct fc *c)
 		WASM_SIMD_OPS(X_SIMD)
 #undef X_SIMD
 	default:
-		return cc_fail(c, WASM_ERR_MALFORMED, "illegal opcode");
+		return wasmi_cc_fail(c, WASM_ERR_MALFORMED, "illegal opcode");
 	}
 }

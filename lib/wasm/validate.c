@@ -21,27 +21,33 @@ static const uint8_t *single(uint8_t t)
 	return vt_single;
 }
 
-int vd_invalid(struct fc *c, const char *msg)
+int wasmi_vd_invalid(struct fc *c, const char *msg)
 {
-	return cc_fail(c, WASM_ERR_INVALID, msg);
+	return wasmi_cc_fail(c, WASM_ERR_INVALID, msg);
+}
+
+/* Double the array *p of *cap elements (first to min). */
+static int grow(struct fc *c, void **p, uint32_t *cap, uint32_t min, size_t elem)
+{
+	uint32_t ncap = *cap ? *cap * 2 : min;
+	void *n = wasm_realloc(c->cfg, *p, (size_t)*cap * elem, (size_t)ncap * elem);
+	if (!n)
+		return wasmi_cc_fail(c, WASM_ERR_NOMEM, "out of memory");
+	*p = n;
+	*cap = ncap;
+	return 0;
 }
 
 static int push(struct fc *c, uint8_t t)
 {
-	if (c->vh == c->vcap) {
-		uint32_t ncap = c->vcap ? c->vcap * 2 : 64;
-		struct vent *n = wasm_realloc(c->cfg, c->vs, (size_t)c->vcap * sizeof(*n), (size_t)ncap * sizeof(*n));
-		if (!n)
-			return cc_fail(c, WASM_ERR_NOMEM, "out of memory");
-		c->vs = n;
-		c->vcap = ncap;
-	}
+	if (c->vh == c->vcap)
+		TRY(grow(c, (void **)&c->vs, &c->vcap, 64, sizeof(*c->vs)));
 	uint32_t slot = next_slot(c);
 	c->vs[c->vh++] = (struct vent){ .type = t, .slot = slot, .local = NO_LOCAL };
 	if (slot + width_of(t) > c->smax) {
 		c->smax = slot + width_of(t);
 		if (c->smax > c->cfg->max_value_stack)
-			return cc_fail(c, WASM_ERR_LIMIT, "operand stack exceeds configured limit");
+			return wasmi_cc_fail(c, WASM_ERR_LIMIT, "operand stack exceeds configured limit");
 	}
 	return 0;
 }
@@ -53,11 +59,11 @@ static int pop(struct fc *c, uint8_t expect)
 	if (c->vh == t->height) {
 		if (t->unreachable)
 			return TY_UNKNOWN;
-		return vd_invalid(c, "type mismatch (operand stack underflow)");
+		return wasmi_vd_invalid(c, "type mismatch (operand stack underflow)");
 	}
 	uint8_t got = c->vs[--c->vh].type;
 	if (expect != TY_UNKNOWN && got != TY_UNKNOWN && got != expect)
-		return vd_invalid(c, "type mismatch");
+		return wasmi_vd_invalid(c, "type mismatch");
 	return got;
 }
 
@@ -88,13 +94,8 @@ static int push_ctrl(struct fc *c, uint8_t kind, uint32_t np, const uint8_t *p, 
 {
 	if (c->ch == c->ccap) {
 		if (c->ccap >= c->cfg->max_nesting)
-			return cc_fail(c, WASM_ERR_LIMIT, "block nesting exceeds configured limit");
-		uint32_t ncap = c->ccap ? c->ccap * 2 : 16;
-		struct ctrl *n = wasm_realloc(c->cfg, c->cs, (size_t)c->ccap * sizeof(*n), (size_t)ncap * sizeof(*n));
-		if (!n)
-			return cc_fail(c, WASM_ERR_NOMEM, "out of memory");
-		c->cs = n;
-		c->ccap = ncap;
+			return wasmi_cc_fail(c, WASM_ERR_LIMIT, "block nesting exceeds configured limit");
+		TRY(grow(c, (void **)&c->cs, &c->ccap, 16, sizeof(*c->cs)));
 	}
 	struct ctrl *t = &c->cs[c->ch++];
 	*t = (struct ctrl){ .kind = kind, .entry_dead = c->dead, .height = c->vh,
@@ -107,7 +108,7 @@ static int push_ctrl(struct fc *c, uint8_t kind, uint32_t np, const uint8_t *p, 
 static int read_blocktype(struct fc *c, uint32_t *np, const uint8_t **p, uint32_t *nr, const uint8_t **r)
 {
 	int64_t bt;
-	TRY(rd_s33(c->r, &bt));
+	TRY(wasmi_rd_s33(c->r, &bt));
 	*np = 0, *p = NULL;
 	if (bt == -64) {
 		*nr = 0, *r = NULL;
@@ -116,13 +117,13 @@ static int read_blocktype(struct fc *c, uint32_t *np, const uint8_t **p, uint32_
 	if (bt < 0) {
 		uint8_t t = (uint8_t)(bt & 0x7f);
 		if (t != WASM_I32 && t != WASM_I64 && t != WASM_F32 && t != WASM_F64 && t != WASM_V128 &&
-		    !is_reftype(t))
-			return cc_fail(c, WASM_ERR_MALFORMED, "malformed value type");
+		    !wasmi_is_reftype(t))
+			return wasmi_cc_fail(c, WASM_ERR_MALFORMED, "malformed value type");
 		*nr = 1, *r = single(t);
 		return 0;
 	}
 	if ((uint64_t)bt >= c->m->ntypes)
-		return vd_invalid(c, "unknown type");
+		return wasmi_vd_invalid(c, "unknown type");
 	const struct functype *ft = &c->m->types[bt];
 	*np = ft->nparams, *p = ft->types;
 	*nr = ft->nresults, *r = ft->types + ft->nparams;
@@ -167,44 +168,44 @@ static int check_label(struct fc *c, uint32_t depth)
 
 static int read_label(struct fc *c, uint32_t *ret)
 {
-	TRY(rd_u32(c->r, ret));
+	TRY(wasmi_rd_u32(c->r, ret));
 	if (*ret >= c->ch)
-		return vd_invalid(c, "unknown label");
+		return wasmi_vd_invalid(c, "unknown label");
 	return 0;
 }
 
-int vd_zero_byte(struct fc *c)
+int wasmi_vd_zero_byte(struct fc *c)
 {
 	uint8_t b;
-	TRY(rd_u8(c->r, &b));
+	TRY(wasmi_rd_u8(c->r, &b));
 	if (b != 0)
-		return cc_fail(c, WASM_ERR_MALFORMED, "zero byte expected");
+		return wasmi_cc_fail(c, WASM_ERR_MALFORMED, "zero byte expected");
 	return 0;
 }
 
-int vd_need_memory(struct fc *c)
+int wasmi_vd_need_memory(struct fc *c)
 {
 	if (c->m->nmems == 0)
-		return vd_invalid(c, "unknown memory 0");
+		return wasmi_vd_invalid(c, "unknown memory 0");
 	return 0;
 }
 
-int vd_read_table(struct fc *c, uint32_t *ret)
+int wasmi_vd_read_table(struct fc *c, uint32_t *ret)
 {
-	TRY(rd_u32(c->r, ret));
+	TRY(wasmi_rd_u32(c->r, ret));
 	if (*ret >= c->m->ntables)
-		return vd_invalid(c, "unknown table");
+		return wasmi_vd_invalid(c, "unknown table");
 	return 0;
 }
 
 /* emit [op] followed by n operand cells */
 static int emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int dst_index)
 {
-	TRY(cc_op(c, op));
+	TRY(wasmi_cc_op(c, op));
 	for (unsigned i = 0; i < n; i++) {
-		TRY(cc_emit(c, ops[i]));
+		TRY(wasmi_cc_emit(c, ops[i]));
 		if ((int)i == dst_index)
-			cc_mark_dst(c);
+			wasmi_cc_mark_dst(c);
 	}
 	return 0;
 }
@@ -228,7 +229,7 @@ static unsigned imm_variant(unsigned op)
 	}
 }
 
-int vd_numeric(struct fc *c, unsigned op, uint8_t a, uint8_t b, uint8_t out)
+int wasmi_vd_numeric(struct fc *c, unsigned op, uint8_t a, uint8_t b, uint8_t out)
 {
 	uint32_t ha, hb = 0;
 	if (b) {
@@ -239,7 +240,7 @@ int vd_numeric(struct fc *c, unsigned op, uint8_t a, uint8_t b, uint8_t out)
 	ha = c->vh;
 	if (c->dead)
 		return push(c, out);
-	if (op == OP_i32_eqz && cc_fold_eqz(c, ha)) {
+	if (op == OP_i32_eqz && wasmi_cc_fold_eqz(c, ha)) {
 		TRY(push(c, out)); /* same slot: the rewritten instruction's result */
 		return 0;
 	}
@@ -292,7 +293,7 @@ static int op_call(struct fc *c, const struct functype *ft, unsigned op, uint64_
 	}
 	if (!c->dead)
 		for (uint32_t i = 0; i < ft->nparams && i < c->vh; i++)
-			TRY(cc_materialize(c, c->vh - 1 - i));
+			TRY(wasmi_cc_materialize(c, c->vh - 1 - i));
 	TRY(pop_vals(c, ft->nparams, ft->types));
 	uint32_t base = next_slot(c);
 	if (indirect)
@@ -304,22 +305,30 @@ static int op_call(struct fc *c, const struct functype *ft, unsigned op, uint64_
 	return 0;
 }
 
+/* The end of a block's (or then-arm's) body: pop its results, no more. */
+static int pop_results(struct fc *c, struct ctrl *t, const char *mismatch)
+{
+	uint32_t n = t->nresults;
+	if (!c->dead)
+		for (uint32_t i = 0; i < n && i < c->vh - t->height; i++)
+			TRY(wasmi_cc_materialize(c, c->vh - 1 - i));
+	TRY(pop_vals(c, n, t->results));
+	if (c->vh != t->height)
+		return wasmi_vd_invalid(c, mismatch);
+	return 0;
+}
+
 static int end_block(struct fc *c)
 {
 	struct ctrl *t = &c->cs[c->ch - 1];
 	uint32_t n = t->nresults;
-	if (!c->dead)
-		for (uint32_t i = 0; i < n && i < c->vh - t->height; i++)
-			TRY(cc_materialize(c, c->vh - 1 - i));
-	TRY(pop_vals(c, n, t->results));
-	if (c->vh != t->height)
-		return vd_invalid(c, "type mismatch (values remaining on stack at end of block)");
+	TRY(pop_results(c, t, "type mismatch (values remaining on stack at end of block)"));
 	if (t->kind == CT_IF) {
 		if (t->nparams != n || (n && __builtin_memcmp(t->params, t->results, n)))
-			return vd_invalid(c, "type mismatch (if without else)");
+			return wasmi_vd_invalid(c, "type mismatch (if without else)");
 	}
 	c->dead = t->entry_dead;
-	cc_bind_fixups(c, t);
+	wasmi_cc_bind_fixups(c, t);
 	return 0;
 }
 
@@ -332,8 +341,8 @@ static int body(struct fc *c)
 		uint32_t x;
 		uint64_t s[3];
 		if (r->p >= r->end)
-			return cc_fail(c, WASM_ERR_MALFORMED, "unexpected end of function body");
-		TRY(rd_u8(r, &op));
+			return wasmi_cc_fail(c, WASM_ERR_MALFORMED, "unexpected end of function body");
+		TRY(wasmi_rd_u8(r, &op));
 		switch (op) {
 		case 0x00:
 			EMIT(OP_unreachable, -1, 0);
@@ -352,10 +361,10 @@ static int body(struct fc *c)
 			}
 			if (!c->dead)
 				for (uint32_t h = 0; h < c->vh; h++)
-					TRY(cc_materialize(c, h));
+					TRY(wasmi_cc_materialize(c, h));
 			uint32_t fix = NO_POS;
 			if (op == 0x04 && !c->dead) {
-				fix = cc_fuse_branch(c, cond, true);
+				fix = wasmi_cc_fuse_branch(c, cond, true);
 				if (fix == NO_POS) {
 					fix = c->len;
 					EMIT(OP_br_if_z, -1, operand_slot(c, cond), 0);
@@ -366,7 +375,7 @@ static int body(struct fc *c)
 			struct ctrl *t = &c->cs[c->ch - 1];
 			if (op == 0x03) {
 				/* no loop header: backward jumps pay the fuel */
-				cc_reset_peephole(c);
+				wasmi_cc_reset_peephole(c);
 				t->loop_pos = c->len;
 			} else if (op == 0x04) {
 				/* else_fix: start of the branch to the else arm; its
@@ -379,22 +388,16 @@ static int body(struct fc *c)
 		case 0x05: {
 			struct ctrl *t = &c->cs[c->ch - 1];
 			if (t->kind != CT_IF)
-				return cc_fail(c, WASM_ERR_MALFORMED, "else without if");
-			uint32_t n = t->nresults;
-			if (!c->dead)
-				for (uint32_t i = 0; i < n && i < c->vh - t->height; i++)
-					TRY(cc_materialize(c, c->vh - 1 - i));
-			TRY(pop_vals(c, n, t->results));
-			if (c->vh != t->height)
-				return vd_invalid(c, "type mismatch");
+				return wasmi_cc_fail(c, WASM_ERR_MALFORMED, "else without if");
+			TRY(pop_results(c, t, "type mismatch"));
 			if (!c->dead) {
 				uint32_t at = c->len;
 				EMIT(OP_br, -1, 0);
-				TRY(cc_jump_to(c, at, at + 1, 0));
+				TRY(wasmi_cc_jump_to(c, at, at + 1, 0));
 			}
 			c->dead = t->entry_dead;
 			if (!t->entry_dead)
-				cc_patch_here(c, t->else_fix, t->loop_pos);
+				wasmi_cc_patch_here(c, t->else_fix, t->loop_pos);
 			t->kind = CT_ELSE;
 			t->unreachable = false;
 			t->else_fix = NO_POS;
@@ -418,7 +421,7 @@ static int body(struct fc *c)
 				c->dead = false;
 				c->vh = 0;
 				TRY(push_vals(c, c->nresults, c->results));
-				TRY(cc_return(c));
+				TRY(wasmi_cc_return(c));
 				return 0;
 			}
 			uint32_t nr = t->nresults;
@@ -430,7 +433,7 @@ static int body(struct fc *c)
 		case 0x0c:
 			TRY(read_label(c, &x));
 			TRY(check_label(c, x));
-			TRY(cc_branch(c, x));
+			TRY(wasmi_cc_branch(c, x));
 			set_unreachable(c);
 			break;
 		case 0x0d: {
@@ -444,16 +447,16 @@ static int body(struct fc *c)
 				for (uint32_t i = 0; i < n; i++)
 					c->vs[c->vh - n + i].type = label_types(t)[i];
 			}
-			TRY(cc_br_if(c, x, ch));
+			TRY(wasmi_cc_br_if(c, x, ch));
 			break;
 		}
 		case 0x0e: {
 			uint32_t n, def;
-			TRY(rd_u32(r, &n));
+			TRY(wasmi_rd_u32(r, &n));
 			if (n > c->cfg->max_br_table)
-				return cc_fail(c, WASM_ERR_LIMIT, "br_table exceeds configured limit");
+				return wasmi_cc_fail(c, WASM_ERR_LIMIT, "br_table exceeds configured limit");
 			if ((uint64_t)n > (uint64_t)(r->end - r->p))
-				return cc_fail(c, WASM_ERR_MALFORMED, "unexpected end");
+				return wasmi_cc_fail(c, WASM_ERR_MALFORMED, "unexpected end");
 			const uint8_t *targets = r->p;
 			for (uint32_t i = 0; i < n; i++)
 				TRY(read_label(c, &x));
@@ -465,11 +468,11 @@ static int body(struct fc *c)
 			r->p = targets;
 			for (uint32_t i = 0; i <= n; i++) {
 				if (i < n)
-					TRY(rd_u32(r, &x));
+					TRY(wasmi_rd_u32(r, &x));
 				else
 					x = def;
 				if (label_arity(&c->cs[c->ch - 1 - x]) != arity)
-					return vd_invalid(c, "type mismatch (br_table arity)");
+					return wasmi_vd_invalid(c, "type mismatch (br_table arity)");
 				TRY(check_label(c, x));
 			}
 			r->p = after;
@@ -477,25 +480,25 @@ static int body(struct fc *c)
 				uint32_t at = c->len;
 				EMIT(OP_br_table, -1, operand_slot(c, hi), n);
 				for (uint32_t i = 0; i <= n; i++)
-					TRY(cc_emit(c, 0));
+					TRY(wasmi_cc_emit(c, 0));
 				/* direct targets, or stubs after the table that move values */
 				for (int pass = 0; pass < 2; pass++) {
 					r->p = targets;
 					for (uint32_t i = 0; i <= n; i++) {
 						if (i < n)
-							TRY(rd_u32(r, &x));
+							TRY(wasmi_rd_u32(r, &x));
 						else
 							x = def;
 						struct ctrl *t = &c->cs[c->ch - 1 - x];
 						bool need = false;
 						for (uint32_t k = 0; k < arity; k++)
-							if (operand_slot(c, c->vh - arity + k) != cc_label_slot(t, k))
+							if (operand_slot(c, c->vh - arity + k) != wasmi_cc_label_slot(t, k))
 								need = true;
 						if (pass == 0 && !need)
-							TRY(cc_jump_to(c, at, at + 3 + i, x));
+							TRY(wasmi_cc_jump_to(c, at, at + 3 + i, x));
 						if (pass == 1 && need) {
 							c->code[at + 3 + i].i = (int64_t)c->len - (int64_t)at;
-							TRY(cc_branch(c, x));
+							TRY(wasmi_cc_branch(c, x));
 						}
 					}
 				}
@@ -508,24 +511,24 @@ static int body(struct fc *c)
 			TRY(pop_vals(c, c->nresults, c->results));
 			if (!c->dead) {
 				c->vh += c->nresults;
-				TRY(cc_return(c));
+				TRY(wasmi_cc_return(c));
 			}
 			set_unreachable(c);
 			break;
 		case 0x10:
-			TRY(rd_u32(r, &x));
+			TRY(wasmi_rd_u32(r, &x));
 			if (x >= m->nfuncs)
-				return vd_invalid(c, "unknown function");
+				return wasmi_vd_invalid(c, "unknown function");
 			TRY(op_call(c, &m->types[m->func_types[x]], OP_call, x, 0, false));
 			break;
 		case 0x11: {
 			uint32_t ti, tab;
-			TRY(rd_u32(r, &ti));
-			TRY(vd_read_table(c, &tab));
+			TRY(wasmi_rd_u32(r, &ti));
+			TRY(wasmi_vd_read_table(c, &tab));
 			if (ti >= m->ntypes)
-				return vd_invalid(c, "unknown type");
+				return wasmi_vd_invalid(c, "unknown type");
 			if (m->tables[tab].elem != WASM_FUNCREF)
-				return vd_invalid(c, "type mismatch (call_indirect on non-funcref table)");
+				return wasmi_vd_invalid(c, "type mismatch (call_indirect on non-funcref table)");
 			TRY(op_call(c, &m->types[ti], OP_call_indirect, tab, ti, true));
 			break;
 		}
@@ -536,10 +539,10 @@ static int body(struct fc *c)
 			uint8_t t = TY_UNKNOWN;
 			if (op == 0x1c) {
 				uint32_t n;
-				TRY(rd_u32(r, &n));
+				TRY(wasmi_rd_u32(r, &n));
 				if (n != 1)
-					return vd_invalid(c, "invalid result arity");
-				TRY(rd_valtype(r, &t));
+					return wasmi_vd_invalid(c, "invalid result arity");
+				TRY(wasmi_rd_valtype(r, &t));
 			}
 			TRY(pop(c, I32));
 			uint32_t hc = c->vh;
@@ -550,10 +553,10 @@ static int body(struct fc *c)
 			TRY(t1);
 			uint32_t ha = c->vh;
 			if (op == 0x1b) {
-				if ((t1 && is_reftype((uint8_t)t1)) || (t2 && is_reftype((uint8_t)t2)))
-					return vd_invalid(c, "type mismatch (select on reference types needs a type)");
+				if ((t1 && wasmi_is_reftype((uint8_t)t1)) || (t2 && wasmi_is_reftype((uint8_t)t2)))
+					return wasmi_vd_invalid(c, "type mismatch (select on reference types needs a type)");
 				if (t1 && t2 && t1 != t2)
-					return vd_invalid(c, "type mismatch");
+					return wasmi_vd_invalid(c, "type mismatch");
 				t = (uint8_t)(t1 ? t1 : t2);
 			}
 			if (c->dead)
@@ -566,17 +569,17 @@ static int body(struct fc *c)
 			break;
 		}
 		case 0x20:
-			TRY(rd_u32(r, &x));
+			TRY(wasmi_rd_u32(r, &x));
 			if (x >= c->nlocals)
-				return vd_invalid(c, "unknown local");
+				return wasmi_vd_invalid(c, "unknown local");
 			TRY(push(c, c->ltypes[x]));
 			if (!c->dead)
 				c->vs[c->vh - 1].local = c->lslot[x];
 			break;
 		case 0x21: case 0x22: {
-			TRY(rd_u32(r, &x));
+			TRY(wasmi_rd_u32(r, &x));
 			if (x >= c->nlocals)
-				return vd_invalid(c, "unknown local");
+				return wasmi_vd_invalid(c, "unknown local");
 			uint32_t vh = c->vh;
 			TRY(pop(c, c->ltypes[x]));
 			if (c->vh == vh) { /* polymorphic: nothing to move */
@@ -586,28 +589,28 @@ static int body(struct fc *c)
 			}
 			c->vh++;
 			c->vs[c->vh - 1].type = c->ltypes[x];
-			TRY(cc_local_set(c, x, op == 0x22));
+			TRY(wasmi_cc_local_set(c, x, op == 0x22));
 			break;
 		}
 		case 0x23:
-			TRY(rd_u32(r, &x));
+			TRY(wasmi_rd_u32(r, &x));
 			if (x >= m->nglobals)
-				return vd_invalid(c, "unknown global");
+				return wasmi_vd_invalid(c, "unknown global");
 			TRY(push(c, m->globals[x].type));
 			EMIT(m->globals[x].type == WASM_V128 ? OP_global_get2 : OP_global_get, 0, slot_of(c, c->vh - 1), x);
 			break;
 		case 0x24:
-			TRY(rd_u32(r, &x));
+			TRY(wasmi_rd_u32(r, &x));
 			if (x >= m->nglobals)
-				return vd_invalid(c, "unknown global");
+				return wasmi_vd_invalid(c, "unknown global");
 			if (!m->globals[x].mut)
-				return vd_invalid(c, "global is immutable");
+				return wasmi_vd_invalid(c, "global is immutable");
 			TRY(pop(c, m->globals[x].type));
 			EMIT(m->globals[x].type == WASM_V128 ? OP_global_set2 : OP_global_set, -1, x,
 			     c->dead ? 0 : operand_slot(c, c->vh));
 			break;
 		case 0x25: {
-			TRY(vd_read_table(c, &x));
+			TRY(wasmi_vd_read_table(c, &x));
 			TRY(pop(c, I32));
 			uint32_t hi = c->vh;
 			uint64_t si = c->dead ? 0 : operand_slot(c, hi);
@@ -616,7 +619,7 @@ static int body(struct fc *c)
 			break;
 		}
 		case 0x26: {
-			TRY(vd_read_table(c, &x));
+			TRY(wasmi_vd_read_table(c, &x));
 			TRY(pop(c, m->tables[x].elem));
 			uint64_t sv = c->dead ? 0 : operand_slot(c, c->vh);
 			TRY(pop(c, I32));
@@ -625,51 +628,51 @@ static int body(struct fc *c)
 		}
 #define X_MEM(code, type, align, name, st)                                   \
 	case code:                                                           \
-		TRY(vd_memop(c, OP_##name, WASM_##type, align, st));            \
+		TRY(wasmi_vd_memop(c, OP_##name, WASM_##type, align, st));            \
 		break;
 		WASM_MEM_OPS(X_MEM)
 #undef X_MEM
 		case 0x3f:
-			TRY(vd_zero_byte(c));
-			TRY(vd_need_memory(c));
+			TRY(wasmi_vd_zero_byte(c));
+			TRY(wasmi_vd_need_memory(c));
 			TRY(push(c, I32));
 			EMIT(OP_memory_size, 0, slot_of(c, c->vh - 1));
 			break;
 		case 0x40: {
-			TRY(vd_zero_byte(c));
-			TRY(vd_need_memory(c));
-			TRY(vd_pop_i32s(c, 1, s));
+			TRY(wasmi_vd_zero_byte(c));
+			TRY(wasmi_vd_need_memory(c));
+			TRY(wasmi_vd_pop_i32s(c, 1, s));
 			TRY(push(c, I32));
 			EMIT(OP_memory_grow, 0, slot_of(c, c->vh - 1), s[0]);
 			break;
 		}
 		case 0x41: {
 			int32_t v;
-			TRY(rd_s32(r, &v));
+			TRY(wasmi_rd_s32(r, &v));
 			TRY(push_const(c, I32, (uint32_t)v));
 			break;
 		}
 		case 0x42: {
 			int64_t v;
-			TRY(rd_s64(r, &v));
+			TRY(wasmi_rd_s64(r, &v));
 			TRY(push_const(c, I64, (uint64_t)v));
 			break;
 		}
 		case 0x43: {
 			uint32_t v;
-			TRY(rd_fixed(r, &v, 4));
+			TRY(wasmi_rd_fixed(r, &v, 4));
 			TRY(push_const(c, F32, v));
 			break;
 		}
 		case 0x44: {
 			uint64_t v;
-			TRY(rd_fixed(r, &v, 8));
+			TRY(wasmi_rd_fixed(r, &v, 8));
 			TRY(push_const(c, F64, v));
 			break;
 		}
 #define X_NUM(code, name, a, b, o)                                                   \
 	case code:                                                                   \
-		TRY(vd_numeric(c, OP_##name, WASM_##a, (uint8_t)(b + 0), WASM_##o));    \
+		TRY(wasmi_vd_numeric(c, OP_##name, WASM_##a, (uint8_t)(b + 0), WASM_##o));    \
 		break;
 #define WASM_0 0
 			WASM_NUMERIC_OPS(X_NUM)
@@ -690,7 +693,7 @@ static int body(struct fc *c)
 		}
 		case 0xd0: {
 			uint8_t t;
-			TRY(rd_reftype(r, &t));
+			TRY(wasmi_rd_reftype(r, &t));
 			TRY(push_const(c, t, 0));
 			c->vs[c->vh - 1].is_const = false;
 			break;
@@ -698,8 +701,8 @@ static int body(struct fc *c)
 		case 0xd1: {
 			int t = pop(c, TY_UNKNOWN);
 			TRY(t);
-			if (t != TY_UNKNOWN && !is_reftype((uint8_t)t))
-				return vd_invalid(c, "type mismatch");
+			if (t != TY_UNKNOWN && !wasmi_is_reftype((uint8_t)t))
+				return wasmi_vd_invalid(c, "type mismatch");
 			uint32_t ha = c->vh;
 			uint64_t sa = c->dead ? 0 : operand_slot(c, ha);
 			TRY(push(c, I32));
@@ -707,43 +710,43 @@ static int body(struct fc *c)
 			break;
 		}
 		case 0xd2:
-			TRY(rd_u32(r, &x));
+			TRY(wasmi_rd_u32(r, &x));
 			if (x >= m->nfuncs)
-				return vd_invalid(c, "unknown function");
+				return wasmi_vd_invalid(c, "unknown function");
 			if (!(m->declared_funcs[x >> 3] & (1u << (x & 7))))
-				return vd_invalid(c, "undeclared function reference");
+				return wasmi_vd_invalid(c, "undeclared function reference");
 			TRY(push(c, WASM_FUNCREF));
 			EMIT(OP_ref_func, 0, slot_of(c, c->vh - 1), x);
 			break;
 		case 0xfc:
-			TRY(vd_op_fc(c));
+			TRY(wasmi_vd_op_fc(c));
 			break;
 		case 0xfd:
-			TRY(validate_simd(c));
+			TRY(wasmi_validate_simd(c));
 			break;
 		default:
 			r->p--;
-			return cc_fail(c, WASM_ERR_MALFORMED, "illegal opcode");
+			return wasmi_cc_fail(c, WASM_ERR_MALFORMED, "illegal opcode");
 		}
 	}
 }
 
-int vd_push(struct fc *c, uint8_t t)
+int wasmi_vd_push(struct fc *c, uint8_t t)
 {
 	return push(c, t);
 }
 
-int vd_pop(struct fc *c, uint8_t expect)
+int wasmi_vd_pop(struct fc *c, uint8_t expect)
 {
 	return pop(c, expect);
 }
 
-int vd_emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int dst_index)
+int wasmi_vd_emit(struct fc *c, unsigned op, unsigned n, const uint64_t *ops, int dst_index)
 {
 	return emit(c, op, n, ops, dst_index);
 }
 
-int validate_function(wasm_module *m, uint32_t fi, const uint8_t *bytes, wasm_error *err)
+int wasmi_validate_function(wasm_module *m, uint32_t fi, const uint8_t *bytes, wasm_error *err)
 {
 	struct func_code *code = &m->code[fi];
 	const struct functype *ft = &m->types[m->func_types[m->nfunc_imports + fi]];
@@ -754,14 +757,14 @@ int validate_function(wasm_module *m, uint32_t fi, const uint8_t *bytes, wasm_er
 	c.nlocals = ft->nparams + code->nlocals;
 	c.ltypes = wasm_alloc(c.cfg, (size_t)c.nlocals + 1);
 	if (!c.ltypes) {
-		rd_fail(&r, WASM_ERR_NOMEM, "out of memory");
+		wasmi_rd_fail(&r, WASM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	__builtin_memcpy(c.ltypes, ft->types, ft->nparams);
 	__builtin_memcpy(c.ltypes + ft->nparams, code->local_types, code->nlocals);
 	c.lslot = wasm_alloc(c.cfg, ((size_t)c.nlocals + 1) * sizeof(uint32_t));
 	if (!c.lslot) {
-		rd_fail(&r, WASM_ERR_NOMEM, "out of memory");
+		wasmi_rd_fail(&r, WASM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	for (uint32_t i = 0; i < c.nlocals; i++) {
@@ -774,16 +777,16 @@ int validate_function(wasm_module *m, uint32_t fi, const uint8_t *bytes, wasm_er
 	c.smax = c.nlslots;
 	c.nresults = ft->nresults;
 	c.results = ft->types + ft->nparams;
-	cc_reset_peephole(&c);
+	wasmi_cc_reset_peephole(&c);
 	if (push_ctrl(&c, CT_FUNC, 0, NULL, ft->nresults, c.results) < 0)
 		goto out;
 	if (body(&c) < 0)
 		goto out;
 	if (r.p != r.end) {
-		rd_fail(&r, WASM_ERR_MALFORMED, "section size mismatch (operators after final end)");
+		wasmi_rd_fail(&r, WASM_ERR_MALFORMED, "section size mismatch (operators after final end)");
 		goto out;
 	}
-	if (cc_finish(&c, code) < 0)
+	if (wasmi_cc_finish(&c, code) < 0)
 		goto out;
 	rc = 0;
 out:

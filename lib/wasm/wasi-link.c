@@ -113,3 +113,35 @@ int wasi_link_run_start(wasm_instance *inst, wasi_ctx *ctx, const wasm_call_opts
 		*ret_trap = trap;
 	return 1;
 }
+
+wasi_run_status wasi_link_run_command(wasi_link *link, wasm_module *m, wasm_resolve_fn resolve,
+				      void *resolve_ud, const wasm_call_opts *opts, wasi_run_result *ret)
+{
+	wasm_instance *inst = NULL;
+	int r;
+
+	*ret = (wasi_run_result){ 0 };
+	if (!resolve) {
+		resolve = wasi_link_resolve;
+		resolve_ud = link;
+	}
+	if (wasm_instantiate(link->store, m, resolve, resolve_ud, &inst, &ret->err) < 0) {
+		if (ret->err.kind == WASM_ERR_TRAP && ret->err.trap.kind == WASM_TRAP_EXIT) {
+			/* proc_exit from the module's start function: an exit
+			 * like any other, not a trap */
+			ret->exit_code = link->ctx->exited ? link->ctx->exit_code : (uint32_t)ret->err.trap.exit_code;
+			return ret->status = WASI_RUN_EXITED;
+		}
+		if (ret->err.kind == WASM_ERR_TRAP) {
+			ret->trap = ret->err.trap;
+			ret->in_start_function = true;
+			return ret->status = WASI_RUN_TRAPPED;
+		}
+		return ret->status = WASI_RUN_NOT_INSTANTIATED;
+	}
+	wasm_instance_set_userdata(inst, link->ctx);
+	r = wasi_link_run_start(inst, link->ctx, opts, &ret->exit_code, &ret->trap);
+	if (r < 0)
+		return ret->status = WASI_RUN_NO_START;
+	return ret->status = r > 0 ? WASI_RUN_TRAPPED : WASI_RUN_EXITED;
+}

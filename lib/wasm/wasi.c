@@ -151,7 +151,9 @@ uint32_t wasi_environ_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t env_ptr, uint32
 
 /* ---- clocks and randomness ------------------------------------------------- */
 
-uint32_t wasi_clock_res_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t id, uint32_t ret_ptr)
+/* clock_res_get and clock_time_get: the same checks, another host call. */
+static uint32_t clock_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t id, uint32_t ret_ptr,
+			  int (*host_fn)(void *user, uint32_t id, uint64_t *ret_ns))
 {
 	uint64_t ns;
 	int r;
@@ -162,35 +164,25 @@ uint32_t wasi_clock_res_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t id, uint32_t 
 		return WASI_ERRNO_INVAL;
 	if (!mem_ok(mem, ret_ptr, 8))
 		return WASI_ERRNO_FAULT;
-	if (!ctx->host->clock_res)
+	if (!host_fn)
 		return WASI_ERRNO_NOSYS;
-	r = ctx->host->clock_res(ctx->host->user, id, &ns);
+	r = host_fn(ctx->host->user, id, &ns);
 	if (r < 0)
 		return host_errno(r);
 	put_u64(mem, ret_ptr, ns);
 	return WASI_ERRNO_SUCCESS;
 }
 
+uint32_t wasi_clock_res_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t id, uint32_t ret_ptr)
+{
+	return clock_get(ctx, mem, id, ret_ptr, ctx->host->clock_res);
+}
+
 uint32_t wasi_clock_time_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t id, uint64_t precision,
 			     uint32_t ret_ptr)
 {
-	uint64_t ns;
-	int r;
-
 	(void)precision; /* a hint; the host clock is as precise as it gets */
-	if (!granted(ctx, WASI_CAP_CLOCK))
-		return WASI_ERRNO_NOTCAPABLE;
-	if (id > WASI_CLOCK_THREAD_CPUTIME)
-		return WASI_ERRNO_INVAL;
-	if (!mem_ok(mem, ret_ptr, 8))
-		return WASI_ERRNO_FAULT;
-	if (!ctx->host->clock_time)
-		return WASI_ERRNO_NOSYS;
-	r = ctx->host->clock_time(ctx->host->user, id, &ns);
-	if (r < 0)
-		return host_errno(r);
-	put_u64(mem, ret_ptr, ns);
-	return WASI_ERRNO_SUCCESS;
+	return clock_get(ctx, mem, id, ret_ptr, ctx->host->clock_time);
 }
 
 uint32_t wasi_random_get(wasi_ctx *ctx, wasi_mem *mem, uint32_t buf, uint32_t len)
@@ -278,52 +270,45 @@ static uint32_t iovs_transfer(wasi_ctx *ctx, wasi_mem *mem, host_iov_fn fn, uint
 	return WASI_ERRNO_SUCCESS;
 }
 
-uint32_t wasi_fd_write(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t iovs,
-		       uint32_t iovs_len, uint32_t ret_ptr)
+/* fd_write and fd_read once the fd and its capability are checked. */
+static uint32_t iovs_io(wasi_ctx *ctx, wasi_mem *mem, host_iov_fn fn, uint32_t fd, uint32_t iovs,
+			uint32_t iovs_len, uint32_t ret_ptr)
 {
 	uint64_t total, done;
 	uint32_t e;
 
-	if (!fd_open(ctx, fd) || fd == 0)
-		return WASI_ERRNO_BADF;
-	if (!granted(ctx, fd_cap(fd)))
-		return WASI_ERRNO_NOTCAPABLE;
 	if (!mem_ok(mem, ret_ptr, 4))
 		return WASI_ERRNO_FAULT;
 	e = iovs_check(mem, iovs, iovs_len, &total);
 	if (e)
 		return e;
-	if (!ctx->host->writev)
+	if (!fn)
 		return WASI_ERRNO_NOSYS;
-	e = iovs_transfer(ctx, mem, ctx->host->writev, fd, iovs, iovs_len, &done);
+	e = iovs_transfer(ctx, mem, fn, fd, iovs, iovs_len, &done);
 	if (e)
 		return e;
 	put_u32(mem, ret_ptr, (uint32_t)done);
 	return WASI_ERRNO_SUCCESS;
 }
 
+uint32_t wasi_fd_write(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t iovs,
+		       uint32_t iovs_len, uint32_t ret_ptr)
+{
+	if (!fd_open(ctx, fd) || fd == 0)
+		return WASI_ERRNO_BADF;
+	if (!granted(ctx, fd_cap(fd)))
+		return WASI_ERRNO_NOTCAPABLE;
+	return iovs_io(ctx, mem, ctx->host->writev, fd, iovs, iovs_len, ret_ptr);
+}
+
 uint32_t wasi_fd_read(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
 		      uint32_t ret_ptr)
 {
-	uint64_t total, done;
-	uint32_t e;
-
 	if (!fd_open(ctx, fd) || fd != 0)
 		return WASI_ERRNO_BADF;
 	if (!granted(ctx, WASI_CAP_STDIN))
 		return WASI_ERRNO_NOTCAPABLE;
-	if (!mem_ok(mem, ret_ptr, 4))
-		return WASI_ERRNO_FAULT;
-	e = iovs_check(mem, iovs, iovs_len, &total);
-	if (e)
-		return e;
-	if (!ctx->host->readv)
-		return WASI_ERRNO_NOSYS;
-	e = iovs_transfer(ctx, mem, ctx->host->readv, fd, iovs, iovs_len, &done);
-	if (e)
-		return e;
-	put_u32(mem, ret_ptr, (uint32_t)done);
-	return WASI_ERRNO_SUCCESS;
+	return iovs_io(ctx, mem, ctx->host->readv, fd, iovs, iovs_len, ret_ptr);
 }
 
 uint32_t wasi_fd_close(wasi_ctx *ctx, wasi_mem *mem, uint32_t fd)

@@ -37,8 +37,8 @@ struct functype {
 	wasm_functype pub;
 };
 
-bool functype_eq(const struct functype *a, const struct functype *b);
-int functype_init_pub(const wasm_config *c, struct functype *t);
+bool wasmi_functype_eq(const struct functype *a, const struct functype *b);
+int wasmi_functype_init_pub(const wasm_config *c, struct functype *t);
 
 enum obj_kind { OBJ_FUNC, OBJ_MEMORY, OBJ_TABLE, OBJ_GLOBAL, OBJ_INSTANCE };
 
@@ -211,31 +211,29 @@ struct wasm_store {
 	const char *trap_msg; /* set by wasm_trap_host */
 };
 
-void *store_new_obj(wasm_store *s, uint8_t kind, size_t size);
+void *wasmi_store_new_obj(wasm_store *s, uint8_t kind, size_t size);
 
 /* interp.c */
-const void *interp_handler(unsigned op);
-wasm_trap_kind interp_call(wasm_store *s, wasm_func *f, slot_t *args, wasm_trap *ret_trap);
-int64_t memory_grow(wasm_memory *m, uint32_t delta);
-int64_t table_grow(wasm_table *t, uint32_t delta, uint64_t init);
+const void *wasmi_interp_handler(unsigned op);
+wasm_trap_kind wasmi_interp_call(wasm_store *s, wasm_func *f, slot_t *args, wasm_trap *ret_trap);
+int64_t wasmi_memory_grow(wasm_memory *m, uint32_t delta);
+int64_t wasmi_table_grow(wasm_table *t, uint32_t delta, uint64_t init);
 
 /* validate.c: validate and compile one function body */
 struct dec;
-int validate_function(wasm_module *m, uint32_t fidx, const uint8_t *bytes, wasm_error *err);
+int wasmi_validate_function(wasm_module *m, uint32_t fidx, const uint8_t *bytes, wasm_error *err);
 
 /* decode.c */
-int decode_module(wasm_module *m, const uint8_t *bytes, size_t len, wasm_error *err);
-void set_error(wasm_error *err, wasm_error_kind kind, uint32_t off, const char *msg);
+int wasmi_decode_module(wasm_module *m, const uint8_t *bytes, size_t len, wasm_error *err);
+void wasmi_set_error(wasm_error *err, wasm_error_kind kind, uint32_t off, const char *msg);
 
-/* api.c */
-void wasm_global_set_raw(wasm_global *g, wasm_val v);
 
 /* instance.c */
 /* ret gets one slot, or two for v128 */
-int cexpr_eval(wasm_instance *inst, const struct cexpr *e, slot_t *ret);
+int wasmi_cexpr_eval(wasm_instance *inst, const struct cexpr *e, slot_t *ret);
 /* wasm_val <-> frame slots; both return the number of slots (1 or 2) */
-uint32_t val_to_slots(const wasm_val *v, uint8_t type, slot_t *dst);
-uint32_t slots_to_val(uint8_t type, const slot_t *src, wasm_val *v);
+uint32_t wasmi_val_to_slots(const wasm_val *v, uint8_t type, slot_t *dst);
+uint32_t wasmi_slots_to_val(uint8_t type, const slot_t *src, wasm_val *v);
 
 static inline size_t wasm_strlen(const char *s)
 {

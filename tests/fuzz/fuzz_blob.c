@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz-sources: daemon/mvmd/blob.c lib/util/fs.c lib/util/fault.c */
+/* fuzz-sources: daemon/mvmd/blob.c lib/util/fs.c lib/util/fault.c lib/util/io.c */
 /*
  * The blob store's untrusted inputs: hash strings from requests and
  * content bytes.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz-sources: daemon/mvmd/blob-serve.c daemon/mvmd/blob.c lib/util/fs.c lib/util/fault.c */
+/* fuzz-sources: daemon/mvmd/blob-serve.c daemon/mvmd/blob.c lib/util/fs.c lib/util/fault.c lib/util/io.c */
 /*
  * The blob server's request parser and request path on guest bytes.
  *

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz-sources: daemon/mvmd/store.c daemon/mvmd/vm.c daemon/mvmd/fsm.c lib/util/fs.c lib/util/fault.c */
+/* fuzz-sources: daemon/mvmd/store.c daemon/mvmd/vm.c daemon/mvmd/fsm.c lib/util/fs.c lib/util/fault.c lib/util/io.c lib/util/cause.c */
 /*
  * state.json as the loader sees it: bytes from disk (a truncated, corrupt
  * or hostile file) through the JSON parser, migration and deserialisation.

@@ -5,7 +5,7 @@
  * function with zero arguments under a fuel limit.
  *
  */
-/* fuzz-sources: lib/wasm/api.c lib/wasm/compile.c lib/wasm/decode.c lib/wasm/instance.c lib/wasm/interp.c lib/wasm/validate.c lib/wasm/validate-simd.c lib/wasm/validate-mem.c lib/wasm/reader.c */
+/* fuzz-sources: lib/wasm/embed.c lib/wasm/compile.c lib/wasm/decode.c lib/wasm/instance.c lib/wasm/interp.c lib/wasm/validate.c lib/wasm/validate-simd.c lib/wasm/validate-mem.c lib/wasm/reader.c */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -12,7 +12,7 @@
 #include "exec-client.h"
 #include "kvm-helpers.h"
 #include "proto/guest-abi.h"
-#include "sha256.h"
+#include "util/sha256.h"
 #include "vsock.h"
 #include "mvmtest.h"
 #include "mvmt-main.h"
@@ -372,7 +372,7 @@ static void file_ref(const char *path, char ref[KVM_BLOB_REF_LEN + 1])
 	close(fd);
 	ck_assert_int_gt(n, 0);
 	memcpy(ref, "sha256:", 7);
-	kvm_sha256_hex(buf, (size_t)n, ref + 7);
+	sha256_hex(buf, (size_t)n, ref + 7);
 }
 
 /* Send a BLOB_GRANT for ref with nfds copies of the fd of path (raw: the

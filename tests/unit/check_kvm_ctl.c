@@ -13,7 +13,7 @@
 #include "proto/ctl.h"
 #include "grants.h"
 #include "kvm/backend-kvm.h"
-#include "sha256.h"
+#include "util/sha256.h"
 #include "mvmt-main.h"
 
 static size_t frame(uint8_t *buf, uint32_t type, const void *p, uint32_t len)
@@ -463,7 +463,7 @@ static int tmp_file(const void *data, size_t len)
 static void ref_of(const void *data, size_t len, char ref[KVM_BLOB_REF_LEN + 1])
 {
 	memcpy(ref, "sha256:", 7);
-	kvm_sha256_hex(data, len, ref + 7);
+	sha256_hex(data, len, ref + 7);
 }
 
 START_TEST(test_grants_verify_cap_and_evict)

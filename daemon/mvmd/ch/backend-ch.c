@@ -42,6 +42,7 @@
 #include "ch/cmdline.h"
 #include "ch/version.h"
 #include "ch/vmconfig.h"
+#include "util/cause.h"
 #include "util/macro.h"
 
 static ch_backend_t *backend_of(manager_t *m)
@@ -112,9 +113,9 @@ static ch_vm_t *ch_vm_new(manager_t *m, vm_t *vm)
 
 /* --- the binary and its version --------------------------------------------- */
 
-static int binary_check(ch_backend_t *b, char **ret_path, char **ret_reason)
+static int binary_check(ch_backend_t *b, char **ret_path, char **ret_cause)
 {
-	return ch_probe_binary(&b->probe, b->binary, VERSION_TIMEOUT_MS, ret_path, ret_reason);
+	return ch_probe_binary(&b->probe, b->binary, VERSION_TIMEOUT_MS, ret_path, ret_cause);
 }
 
 /* --- how a VM ended ------------------------------------------------------ */
@@ -209,19 +210,18 @@ static int ch_vm_attach(ch_vm_t *c)
 
 /* /dev/kvm is opened once it can be, and kept: a start does not open it
  * again just to see that it could (cloud-hypervisor opens its own). */
-static bool ch_usable(manager_t *m, char **ret_reason)
+static bool ch_usable(manager_t *m, char **ret_cause)
 {
 	ch_backend_t *b = backend_of(m);
 
 	if (b->kvm_fd < 0) {
 		b->kvm_fd = open(b->kvm_path, O_RDWR | O_CLOEXEC);
 		if (b->kvm_fd < 0) {
-			if (asprintf(ret_reason, "%s: %s", b->kvm_path, strerror(errno)) < 0)
-				*ret_reason = NULL;
+			(void)set_cause(ret_cause, 0, "%s: %s", b->kvm_path, strerror(errno));
 			return false;
 		}
 	}
-	return binary_check(b, NULL, ret_reason) == 0;
+	return binary_check(b, NULL, ret_cause) == 0;
 }
 
 static void ch_describe(manager_t *m, json_object *info)
@@ -248,8 +248,7 @@ static int file_check(const char *what, const char *path, char **ret_cause)
 
 	errno = 0;
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, R_OK) < 0) {
-		if (asprintf(ret_cause, "%s not usable: %s: %s", what, path, errno ? strerror(errno) : "not a regular file") < 0)
-			*ret_cause = NULL;
+		(void)set_cause(ret_cause, 0, "%s not usable: %s: %s", what, path, errno ? strerror(errno) : "not a regular file");
 		return -ENOENT;
 	}
 	return 0;
@@ -402,14 +401,12 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 	ch_launch_t l = launch_of(c, binary);
 	r = ch_cmdline_build(&l, &argv);
 	if (r < 0) {
-		if (asprintf(ret_cause, "cannot build the cloud-hypervisor command line: %s", strerror(-r)) < 0)
-			*ret_cause = NULL;
+		(void)set_cause(ret_cause, 0, "cannot build the cloud-hypervisor command line: %s", strerror(-r));
 		goto fail;
 	}
 	r = ch_vmconfig_build(&l, &c->vmconfig);
 	if (r < 0) {
-		if (asprintf(ret_cause, "cannot build the VM's configuration for cloud-hypervisor: %s", strerror(-r)) < 0)
-			*ret_cause = NULL;
+		(void)set_cause(ret_cause, 0, "cannot build the VM's configuration for cloud-hypervisor: %s", strerror(-r));
 		goto fail;
 	}
 	if (strlen(c->api) >= sizeof(((struct sockaddr_un *)0)->sun_path) ||
@@ -430,8 +427,7 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 	if (r < 0) {
 		vm->pid = 0;
 		vm->pid_starttime = 0;
-		if (asprintf(ret_cause, "cannot start %s: %s", binary, strerror(-r)) < 0)
-			*ret_cause = NULL;
+		(void)set_cause(ret_cause, 0, "cannot start %s: %s", binary, strerror(-r));
 		goto fail;
 	}
 	r = sv_watch(b->sv, pid, pidfd, true, on_exit_, c, &c->proc);
@@ -442,8 +438,7 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 		(void)sv_kill(c->proc, NULL);
 	if (r < 0) {
 		vm->pid = 0;
-		if (asprintf(ret_cause, "cannot supervise cloud-hypervisor: %s", strerror(-r)) < 0)
-			*ret_cause = NULL;
+		(void)set_cause(ret_cause, 0, "cannot supervise cloud-hypervisor: %s", strerror(-r));
 		goto fail;
 	}
 	return 0;

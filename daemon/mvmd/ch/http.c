@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "util/list.h"
+
 /* The I/O source of one of curl's sockets, by fd. Kept here rather than
  * with curl_multi_assign(): the entry goes when the socket is closed (our
  * close callback), so an fd number curl reuses never meets a stale source. */
@@ -59,12 +61,7 @@ static void req_detach(ch_http_req_t *req)
 	if (!h)
 		return;
 	curl_multi_remove_handle(h->multi, req->easy);
-	if (req->prev)
-		req->prev->next = req->next;
-	else
-		h->reqs = req->next;
-	if (req->next)
-		req->next->prev = req->prev;
+	LIST_REMOVE(h->reqs, req);
 	req->h = NULL;
 }
 
@@ -391,10 +388,7 @@ int ch_http_request_body(ch_http_t *h, const char *sock_path, const char *method
 	if (curl_multi_add_handle(h->multi, req->easy) != CURLM_OK)
 		goto oom;
 	req->h = h;
-	req->next = h->reqs;
-	if (h->reqs)
-		h->reqs->prev = req;
-	h->reqs = req;
+	LIST_PREPEND(h->reqs, req);
 	if (ret_req)
 		*ret_req = req;
 	return 0;

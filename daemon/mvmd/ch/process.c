@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/cause.h"
 #include "util/macro.h"
 
 extern char **environ;
@@ -139,23 +139,34 @@ fail:;
 	_exit(127);
 }
 
+/* /dev/null and a CLOEXEC pipe, what every child this file forks needs. */
+static int null_and_pipe(int *ret_null, int *ret_rd, int *ret_wr)
+{
+	int pipefd[2];
+
+	*ret_null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (*ret_null < 0)
+		return negative_errno();
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return negative_errno();
+	*ret_rd = pipefd[0];
+	*ret_wr = pipefd[1];
+	return 0;
+}
+
 int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, char *ret_text, size_t text_size)
 {
 	_cleanup_close_ int null_fd = -1, rd = -1, wr = -1;
 	char *argv[] = { (char *)binary, (char *)"--version", NULL };
 	char buf[4096];
 	size_t len = 0;
-	int pipefd[2], st = 0, r = 0;
+	int st = 0, r = 0;
 	pid_t pid;
 	struct timespec t0, t1;
 
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0)
-		return negative_errno();
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return negative_errno();
-	rd = pipefd[0];
-	wr = pipefd[1];
+	r = null_and_pipe(&null_fd, &rd, &wr);
+	if (r < 0)
+		return r;
 	pid = fork();
 	if (pid < 0)
 		return negative_errno();
@@ -227,14 +238,10 @@ int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec
 
 	if (!argv || !argv[0] || log_fd < 0)
 		return -EINVAL;
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0)
-		return negative_errno();
 	/* A CLOEXEC pipe: EOF means exec happened, an int means it failed. */
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return negative_errno();
-	rd = pipefd[0];
-	wr = pipefd[1];
+	r = null_and_pipe(&null_fd, &rd, &wr);
+	if (r < 0)
+		return r;
 	/* The gate: the child execs only once the parent wrote its go, and
 	 * the write end lives in the parent alone, so a parent killed before
 	 * its go leaves a child that reads EOF and exits. */
@@ -292,20 +299,7 @@ int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec
 	return 0;
 }
 
-static void set_reason(char **ret_reason, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_reason(char **ret_reason, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!ret_reason)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(ret_reason, fmt, ap) < 0)
-		*ret_reason = NULL;
-	va_end(ap);
-}
-
-int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_path, char **ret_reason)
+int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_path, char **ret_cause)
 {
 	_cleanup_free_ char *path = NULL;
 	struct stat st;
@@ -314,10 +308,8 @@ int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_
 	r = ch_binary_find(name, &path);
 	if (r < 0) {
 		if (strchr(name, '/'))
-			set_reason(ret_reason, "%s: %s", name, strerror(-r));
-		else
-			set_reason(ret_reason, "%s not found on PATH (install it, or pass mvmd --ch-binary)", name);
-		return r;
+			return set_cause(ret_cause, r, "%s: %s", name, strerror(-r));
+		return set_cause(ret_cause, r, "%s not found on PATH (install it, or pass mvmd --ch-binary)", name);
 	}
 	if (stat(path, &st) < 0)
 		return negative_errno();
@@ -334,14 +326,12 @@ int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_
 		p->error = ch_binary_version(path, timeout_ms, &p->version, p->text, sizeof(p->text));
 	}
 	if (p->error < 0) {
-		set_reason(ret_reason, "%s --version: %s", path,
-			   p->error == -EINVAL ? "output is not a version" : strerror(-p->error));
-		return p->error;
+		return set_cause(ret_cause, p->error, "%s --version: %s", path,
+				 p->error == -EINVAL ? "output is not a version" : strerror(-p->error));
 	}
 	if (!ch_version_supported(&p->version)) {
-		set_reason(ret_reason, "%s is %u.%u.%u, older than the minimum " CH_VERSION_MIN_TEXT, path,
-			   p->version.major, p->version.minor, p->version.patch);
-		return -EPROTONOSUPPORT;
+		return set_cause(ret_cause, -EPROTONOSUPPORT, "%s is %u.%u.%u, older than the minimum " CH_VERSION_MIN_TEXT,
+				 path, p->version.major, p->version.minor, p->version.patch);
 	}
 	if (ret_path)
 		*ret_path = TAKE_PTR(path);

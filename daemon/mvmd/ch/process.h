@@ -61,10 +61,10 @@ typedef struct ch_probe {
 /*
  * Find `name` (ch_binary_find) and refresh *p when the file changed. 0 when
  * the binary is usable: found, printing a version, at least the minimum.
- * Otherwise -errno and, when ret_reason is given, a malloc'd sentence saying
+ * Otherwise -errno and, when ret_cause is given, a malloc'd sentence saying
  * why (for compute.node.info). *ret_path (optional, malloc'd) on success.
  */
-int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_path, char **ret_reason);
+int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_path, char **ret_cause);
 void ch_probe_done(ch_probe_t *p);
 
 /* The last non-empty line of a log file (what a process said last), with

@@ -24,6 +24,7 @@
 
 #include "blob.h"
 #include "kvm-runtime.h"
+#include "util/cause.h"
 #include "util/macro.h"
 #include "vmlog.h"
 #include "workload.h"
@@ -44,26 +45,23 @@ static kvm_backend_t *backend_of(manager_t *m)
  * just to see that it could. The worker and the image are looked at on
  * every start: a reinstall may move them.
  */
-static bool kvm_usable(manager_t *m, char **ret_reason)
+static bool kvm_usable(manager_t *m, char **ret_cause)
 {
 	kvm_backend_t *b = backend_of(m);
 
 	if (b->kvm_fd < 0) {
 		b->kvm_fd = open(b->kvm_path, O_RDWR | O_CLOEXEC);
 		if (b->kvm_fd < 0) {
-			if (asprintf(ret_reason, "%s: %s", b->kvm_path, strerror(errno)) < 0)
-				*ret_reason = NULL;
+			(void)set_cause(ret_cause, 0, "%s: %s", b->kvm_path, strerror(errno));
 			return false;
 		}
 	}
 	if (access(b->vmm_path, X_OK) < 0) {
-		if (asprintf(ret_reason, "worker %s: %s", b->vmm_path, strerror(errno)) < 0)
-			*ret_reason = NULL;
+		(void)set_cause(ret_cause, 0, "worker %s: %s", b->vmm_path, strerror(errno));
 		return false;
 	}
 	if (access(b->image_path, R_OK) < 0) {
-		if (asprintf(ret_reason, "guest image %s: %s", b->image_path, strerror(errno)) < 0)
-			*ret_reason = NULL;
+		(void)set_cause(ret_cause, 0, "guest image %s: %s", b->image_path, strerror(errno));
 		return false;
 	}
 	return true;
@@ -91,17 +89,15 @@ static size_t spec_guest_args(const vm_t *vm, const char **args, size_t max)
 	return n;
 }
 
-static int kvm_validate(manager_t *m, const vm_t *vm, char **ret_detail)
+static int kvm_validate(manager_t *m, const vm_t *vm, char **ret_cause)
 {
 	if (vm->memory_mib < KVM_VM_MEM_MIN_MIB || vm->memory_mib > KVM_VM_MEM_MAX_MIB) {
-		if (asprintf(ret_detail, "kvm micro-VMs take %u..%u MiB of memory, not %llu", KVM_VM_MEM_MIN_MIB,
-			     KVM_VM_MEM_MAX_MIB, (unsigned long long)vm->memory_mib) < 0)
-			*ret_detail = NULL;
+		(void)set_cause(ret_cause, 0, "kvm micro-VMs take %u..%u MiB of memory, not %llu", KVM_VM_MEM_MIN_MIB,
+			     KVM_VM_MEM_MAX_MIB, (unsigned long long)vm->memory_mib);
 		return -ENOSPC;
 	}
 	if (vm->vcpus > KVM_VM_VCPUS_MAX) {
-		if (asprintf(ret_detail, "kvm micro-VMs take at most %u vCPUs, not %u", KVM_VM_VCPUS_MAX, vm->vcpus) < 0)
-			*ret_detail = NULL;
+		(void)set_cause(ret_cause, 0, "kvm micro-VMs take at most %u vCPUs, not %u", KVM_VM_VCPUS_MAX, vm->vcpus);
 		return -ENOSPC;
 	}
 	return 0;
@@ -129,9 +125,8 @@ static int kvm_provision(manager_t *m, vm_t *vm, char **ret_cause)
 	if (!image)
 		return 0;
 	if (stat(image, &st) < 0 || !S_ISREG(st.st_mode) || access(image, R_OK) < 0) {
-		if (asprintf(ret_cause, "guest image not usable: %s: %s", image,
-			     errno ? strerror(errno) : "not a regular file") < 0)
-			*ret_cause = NULL;
+		(void)set_cause(ret_cause, 0, "guest image not usable: %s: %s", image,
+			     errno ? strerror(errno) : "not a regular file");
 		return -ENOENT;
 	}
 	return 0;
@@ -196,8 +191,7 @@ int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
 	if (r < 0)
 		r = kvm_worker_spawn(&cfg, &w);
 	if (r < 0) {
-		if (asprintf(ret_cause, "cannot start the worker: %s", strerror(-r)) < 0)
-			*ret_cause = NULL;
+		(void)set_cause(ret_cause, 0, "cannot start the worker: %s", strerror(-r));
 		return r;
 	}
 	r = kvm_runtime_new(m, vm, &w, true, &k);
@@ -215,8 +209,7 @@ int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
 		}
 	}
 	if (r < 0) {
-		if (asprintf(ret_cause, "cannot supervise the worker: %s", strerror(-r)) < 0)
-			*ret_cause = NULL;
+		(void)set_cause(ret_cause, 0, "cannot supervise the worker: %s", strerror(-r));
 		return r;
 	}
 	vm->pid = w.pid;

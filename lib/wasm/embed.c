@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Configuration defaults, names, and the host-object part of the API. */
+/* The embedder's side of the API: configuration defaults, names, and host
+ * objects (functions, memories, tables, globals). */
 #include "wasm-int.h"
 
 #define DEF(field, v)              \
@@ -121,7 +122,7 @@ wasm_func *wasm_func_new_host(wasm_store *s, const wasm_functype *type, wasm_hos
 	for (uint32_t i = 0; i < type->nresults; i++)
 		if (!valtype_ok(type->results[i]))
 			return NULL;
-	wasm_func *f = store_new_obj(s, OBJ_FUNC, sizeof(*f));
+	wasm_func *f = wasmi_store_new_obj(s, OBJ_FUNC, sizeof(*f));
 	if (!f)
 		return NULL;
 	f->host = true;
@@ -137,7 +138,7 @@ wasm_func *wasm_func_new_host(wasm_store *s, const wasm_functype *type, wasm_hos
 		f->own_type.types[i] = (uint8_t)type->params[i];
 	for (uint32_t i = 0; i < type->nresults; i++)
 		f->own_type.types[type->nparams + i] = (uint8_t)type->results[i];
-	if (functype_init_pub(&s->cfg, &f->own_type) < 0)
+	if (wasmi_functype_init_pub(&s->cfg, &f->own_type) < 0)
 		return NULL;
 	f->type = &f->own_type;
 	f->nparams = type->nparams;
@@ -154,7 +155,7 @@ wasm_memory *wasm_memory_new(wasm_store *s, wasm_limits lim)
 	if (lim.min > s->cfg.max_memory_pages || (lim.has_max && lim.max < lim.min) ||
 	    (lim.has_max && lim.max > WASM_MAX_PAGES))
 		return NULL;
-	wasm_memory *m = store_new_obj(s, OBJ_MEMORY, sizeof(*m));
+	wasm_memory *m = wasmi_store_new_obj(s, OBJ_MEMORY, sizeof(*m));
 	if (!m)
 		return NULL;
 	m->store = s;
@@ -162,7 +163,7 @@ wasm_memory *wasm_memory_new(wasm_store *s, wasm_limits lim)
 	m->has_max = lim.has_max;
 	m->max = lim.has_max && lim.max < s->cfg.max_memory_pages ? (uint32_t)lim.max : s->cfg.max_memory_pages;
 	m->pages = 0;
-	if (lim.min && memory_grow(m, (uint32_t)lim.min) < 0)
+	if (lim.min && wasmi_memory_grow(m, (uint32_t)lim.min) < 0)
 		return NULL;
 	return m;
 }
@@ -172,7 +173,7 @@ wasm_table *wasm_table_new(wasm_store *s, wasm_valtype elem, wasm_limits lim)
 	if ((elem != WASM_FUNCREF && elem != WASM_EXTERNREF) || lim.min > s->cfg.max_table_elems ||
 	    (lim.has_max && lim.max < lim.min))
 		return NULL;
-	wasm_table *t = store_new_obj(s, OBJ_TABLE, sizeof(*t));
+	wasm_table *t = wasmi_store_new_obj(s, OBJ_TABLE, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->store = s;
@@ -181,16 +182,21 @@ wasm_table *wasm_table_new(wasm_store *s, wasm_valtype elem, wasm_limits lim)
 	t->max = lim.has_max && lim.max < s->cfg.max_table_elems ? (uint32_t)lim.max : s->cfg.max_table_elems;
 	/* linking checks the declared maximum, not the embedder's cap */
 	t->decl_max = lim.has_max ? lim.max : 0;
-	if (lim.min && table_grow(t, (uint32_t)lim.min, 0) < 0)
+	if (lim.min && wasmi_table_grow(t, (uint32_t)lim.min, 0) < 0)
 		return NULL;
 	return t;
+}
+
+static void wasm_global_set_raw(wasm_global *g, wasm_val v)
+{
+	wasmi_val_to_slots(&v, g->type, g->val);
 }
 
 wasm_global *wasm_global_new(wasm_store *s, wasm_val init, bool mutable_)
 {
 	if (!valtype_ok(init.type))
 		return NULL;
-	wasm_global *g = store_new_obj(s, OBJ_GLOBAL, sizeof(*g));
+	wasm_global *g = wasmi_store_new_obj(s, OBJ_GLOBAL, sizeof(*g));
 	if (!g)
 		return NULL;
 	g->type = (uint8_t)init.type;
@@ -199,15 +205,10 @@ wasm_global *wasm_global_new(wasm_store *s, wasm_val init, bool mutable_)
 	return g;
 }
 
-void wasm_global_set_raw(wasm_global *g, wasm_val v)
-{
-	val_to_slots(&v, g->type, g->val);
-}
-
 wasm_val wasm_global_get(const wasm_global *g)
 {
 	wasm_val v;
-	slots_to_val(g->type, g->val, &v);
+	wasmi_slots_to_val(g->type, g->val, &v);
 	return v;
 }
 
@@ -233,7 +234,7 @@ uint32_t wasm_memory_pages(const wasm_memory *mem)
 
 int64_t wasm_memory_grow(wasm_memory *mem, uint32_t delta)
 {
-	return memory_grow(mem, delta);
+	return wasmi_memory_grow(mem, delta);
 }
 
 void *wasm_memory_ptr(wasm_memory *mem, uint64_t addr, uint64_t len)

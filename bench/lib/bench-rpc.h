@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the benchmarks that drive mvmd share (bench/kvm-rpc.c,
+ * bench/workload.c): a JSON-RPC connection that reads one response at a
+ * time and hands the notifications in between to a callback, a clock and
+ * percentiles. Errors end the program: a benchmark has no caller to tell.
+ */
+#ifndef MVM_BENCH_RPC_H
+#define MVM_BENCH_RPC_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+typedef struct bench_conn {
+	int fd;
+	char *buf; /* one line at most: a list of thousands of VMs is one line */
+	size_t cap, len;
+	int next_id;
+} bench_conn_t;
+
+/* Prints "PROGRAM: what" and exits 1. */
+void bench_die(const char *what) __attribute__((noreturn));
+double bench_now_us(void); /* CLOCK_MONOTONIC */
+int bench_cmp_double(const void *a, const void *b);
+/* The p-quantile (0..1) of v[0..n), which it sorts. */
+double bench_pct(double *v, int n, double p);
+
+/* Connect to mvmd's socket at path, with room for lines of cap bytes. */
+void bench_conn_open(bench_conn_t *c, const char *path, size_t cap);
+/* The next message, response or notification. */
+json_object *bench_read_msg(bench_conn_t *c);
+/* Send a request and return its result (a reference the caller puts);
+ * notifications that arrive first go to on_event (may be NULL). */
+json_object *bench_call(bench_conn_t *c, const char *method, const char *params,
+			void (*on_event)(json_object *ev, void *ud), void *ud);
+
+#endif
