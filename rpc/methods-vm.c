@@ -46,6 +46,23 @@ static const rpc_field_t guest_fields[] = {
 #define CH_PATH_SCHEMA(desc) \
 	{ .type = RPC_TYPE_STRING, .description = desc, .pattern = "/.*", .has_max = true, .max = 4095 }
 
+/* ch: prepared disk images and existing taps (daemon/mvmd/ch/spec-devices.h). */
+static const rpc_field_t disk_fields[] = {
+	{ "path", true, CH_PATH_SCHEMA("absolute host path of a regular file or block device (no \".\" or \"..\" components)") },
+	{ "readonly", false, { .type = RPC_TYPE_BOOLEAN, .description = "the guest cannot write it (default false)" } },
+	{ "serial", false, { .type = RPC_TYPE_STRING, .description = "the virtio-blk serial the guest sees (/sys/block/vdX/serial)",
+			     .pattern = "[A-Za-z0-9_.-]{1,20}" } },
+	{ NULL },
+};
+static const rpc_schema_t disk_schema = { .type = RPC_TYPE_OBJECT, .fields = disk_fields };
+static const rpc_field_t net_fields[] = {
+	{ "tap", true, { .type = RPC_TYPE_STRING, .description = "an existing tap device's name", .pattern = "[A-Za-z0-9_.-]{1,15}" } },
+	{ "mac", false, { .type = RPC_TYPE_STRING, .description = "the guest's MAC (default: derived from the VM id, locally administered)",
+			  .pattern = "[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}" } },
+	{ NULL },
+};
+static const rpc_schema_t net_schema = { .type = RPC_TYPE_OBJECT, .fields = net_fields };
+
 static const rpc_field_t create_params[] = {
 	{ "name", false, { .type = RPC_TYPE_STRING, .description = "unique name", .pattern = NAME_PATTERN } },
 	{ "backend", false, { .type = RPC_TYPE_STRING, .description = "\"kvm\" (default) or \"ch\"", .enum_values = backend_values } },
@@ -58,6 +75,10 @@ static const rpc_field_t create_params[] = {
 	{ "initramfs", false, CH_PATH_SCHEMA("ch: absolute host path of the initramfs (default: mvmd's, mvm-init as /init)") },
 	{ "cmdline", false, { .type = RPC_TYPE_STRING, .description = "ch: kernel command line (default \"console=ttyS0 reboot=k panic=1 quiet\")",
 			      .pattern = "[ -~]*", .has_max = true, .max = 2047 } },
+	{ "disks", false, { .type = RPC_TYPE_ARRAY, .description = "ch: disks, the guest's vda, vdb, ... (at most 16)",
+			    .has_max = true, .max = 16, .items = &disk_schema } },
+	{ "net", false, { .type = RPC_TYPE_ARRAY, .description = "ch: network interfaces backed by existing taps (at most 16)",
+			  .has_max = true, .max = 16, .items = &net_schema } },
 	{ "workload", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: a Wasm module by hash to run (docs/workloads.md)",
 			       .fields = methods_workload_fields } },
 	{ NULL },
@@ -76,7 +97,7 @@ static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
 		backend = vm_backend_from_string(json_object_get_string(v));
 	/* kernel, initramfs and guest.image name host files (methods.h). */
 	if (!methods_peer_may_name_host_files(call)) {
-		static const char *const files[] = { "kernel", "initramfs" };
+		static const char *const files[] = { "kernel", "initramfs", "disks" };
 		json_object *g;
 		for (size_t i = 0; i < ELEMENTSOF(files); i++)
 			if (json_object_object_get_ex(params, files[i], NULL)) {
@@ -104,7 +125,7 @@ static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
 		return;
 	}
 	if (backend != VM_BACKEND_CH) {
-		static const char *const ch_only[] = { "kernel", "initramfs", "cmdline" };
+		static const char *const ch_only[] = { "kernel", "initramfs", "cmdline", "disks", "net" };
 		for (size_t i = 0; i < ELEMENTSOF(ch_only); i++)
 			if (json_object_object_get_ex(params, ch_only[i], NULL)) {
 				rpc_call_invalid_param(call, ch_only[i], "only for the ch backend");

@@ -171,6 +171,47 @@ static const char *check_console(json_object *o, bool virtio, const char *what)
 	return NULL;
 }
 
+/* disks: [DiskConfig], net: [NetConfig]; the keys as documented, the
+ * types of those mvmd sends. */
+static const char *check_devices(json_object *o)
+{
+	static const char *const disk_keys[] = { "path", "readonly", "direct", "iommu", "num_queues", "queue_size",
+						 "vhost_user", "vhost_socket", "rate_limiter_config", "pci_segment",
+						 "pci_device_id", "id", "serial", "rate_limit_group", "queue_affinity",
+						 "backing_files", "sparse", "image_type", "lock_granularity", NULL };
+	static const char *const net_keys[] = { "tap", "ip", "mask", "mac", "host_mac", "mtu", "iommu", "num_queues",
+						"queue_size", "vhost_user", "vhost_socket", "vhost_mode", "id", "pci_segment",
+						"pci_device_id", "rate_limiter_config", "offload_tso", "offload_ufo",
+						"offload_csum", NULL };
+	json_object *a, *v;
+	bool bad = false;
+
+	if ((a = field(o, "disks", json_type_array, &bad)) || bad) {
+		for (size_t i = 0; !bad && i < json_object_array_length(a); i++) {
+			v = json_object_array_get_idx(a, i);
+			if (!json_object_is_type(v, json_type_object) || !keys_known(v, disk_keys) ||
+			    !field(v, "path", json_type_string, &bad))
+				return "disks: an array of DiskConfig objects with a string path";
+			field(v, "readonly", json_type_boolean, &bad);
+			field(v, "serial", json_type_string, &bad);
+		}
+		if (bad)
+			return "disks: an array of DiskConfig objects with a string path";
+	}
+	if ((a = field(o, "net", json_type_array, &bad)) || bad) {
+		for (size_t i = 0; !bad && i < json_object_array_length(a); i++) {
+			v = json_object_array_get_idx(a, i);
+			if (!json_object_is_type(v, json_type_object) || !keys_known(v, net_keys))
+				return "net: an array of NetConfig objects";
+			field(v, "tap", json_type_string, &bad);
+			field(v, "mac", json_type_string, &bad);
+		}
+		if (bad)
+			return "net: an array of NetConfig objects";
+	}
+	return NULL;
+}
+
 const char *ch_double_vmconfig_error(const char *body, size_t len)
 {
 	static const char *const top[] = {
@@ -254,7 +295,7 @@ const char *ch_double_vmconfig_error(const char *body, size_t len)
 		if (bad || !a || !b || json_object_get_int64(a) < 3)
 			goto out;
 	}
-	why = NULL;
+	why = check_devices(o);
 out:
 	json_object_put(o);
 	return why;
@@ -448,6 +489,20 @@ static ch_double_event_t vm_boot(ch_double_t *d, int fd)
 		respond(fd, 500, "Internal Server Error", why);
 		return CH_DOUBLE_OTHER;
 	}
+	/* cloud-hypervisor opens the disks at boot: a missing one fails it. */
+	json_object *disks;
+	if (json_object_object_get_ex(d->config, "disks", &disks))
+		for (size_t i = 0; i < json_object_array_length(disks); i++) {
+			json_object *p;
+			const char *path = json_object_object_get_ex(json_object_array_get_idx(disks, i), "path", &p)
+						   ? json_object_get_string(p)
+						   : "";
+			if (access(path, R_OK) < 0) {
+				snprintf(why, sizeof(why), "Error booting VM: disk %s: %s", path, strerror(errno));
+				respond(fd, 500, "Internal Server Error", why);
+				return CH_DOUBLE_OTHER;
+			}
+		}
 	d->booted = true;
 	d->state = d->created_left ? "Created" : "Running";
 	respond(fd, 204, NULL, NULL);

@@ -44,6 +44,7 @@
 #include "ch/cmdline.h"
 #include "ch/http.h"
 #include "ch/process.h"
+#include "ch/spec-devices.h"
 #include "ch/version.h"
 #include "ch/vmconfig.h"
 #include "console.h"
@@ -625,6 +626,9 @@ static int ch_provision(manager_t *m, vm_t *vm, char **ret_cause)
 	}
 	if (!spec_string(vm, "cmdline"))
 		json_object_object_add(vm->spec, "cmdline", json_object_new_string(BACKEND_CH_DEFAULT_CMDLINE));
+	r = ch_spec_devices_fill(vm);
+	if (r < 0)
+		return r;
 	r = file_check("kernel", kernel, ret_cause);
 	if (r >= 0)
 		r = file_check("initramfs", initramfs, ret_cause);
@@ -700,7 +704,7 @@ static int record_spawned(pid_t pid, void *userdata)
 /* What cloud-hypervisor is told about the VM, from its spec and paths. */
 static ch_launch_t launch_of(const ch_vm_t *c, const char *binary)
 {
-	return (ch_launch_t){
+	ch_launch_t l = {
 		.binary = binary,
 		.api_socket = c->api,
 		.kernel = spec_string(c->vm, "kernel"),
@@ -712,6 +716,9 @@ static ch_launch_t launch_of(const ch_vm_t *c, const char *binary)
 		.vsock_socket = c->vsock,
 		.cid = vm_cid(c->vm),
 	};
+
+	ch_spec_devices_launch(c->vm, &l);
+	return l;
 }
 
 static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
@@ -956,8 +963,16 @@ static int ch_grant_blob(manager_t *m, vm_t *vm, const char *hex)
 	return c && c->blobs ? blob_serve_grant(c->blobs, hex) : -ESRCH;
 }
 
+/* Disks and taps are checked before the VM exists: a bad one is -32602
+ * and leaves nothing behind. */
+static int ch_validate(manager_t *m, const vm_t *vm, char **ret_detail)
+{
+	return ch_spec_devices_validate(vm, ret_detail);
+}
+
 static const backend_ops_t ch_ops = {
 	.usable = ch_usable,
+	.validate = ch_validate,
 	.provision = ch_provision,
 	.start = ch_start,
 	.stop = ch_stop,

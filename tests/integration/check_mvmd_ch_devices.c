@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A ch VM's disks and taps through the real mvmd, against the TEST DOUBLE
+ * of cloud-hypervisor (build/tests/doubles/fake-cloud-hypervisor, serving
+ * tests/lib/ch-api-double.c, which checks DiskConfig and NetConfig the
+ * way the OpenAPI document defines them): the exact vm.create body, what
+ * status reports, the derived MACs, re-adoption after kill -9 of mvmd, and
+ * bad input refused with -32602 leaving nothing behind.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mvmtest.h"
+
+static mvmt_daemon_t d;
+static int fd = -1;
+static char fake[PATH_MAX], kernel[256], fake_kvm[256], img_a[256], img_b[256];
+
+static void touch(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void setup(void)
+{
+	const char *b = getenv("MVM_BUILD_DIR");
+	char rel[256], real[PATH_MAX];
+
+	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
+	ck_assert_msg(realpath(rel, real), "%s is missing: run make", rel);
+	mvmt_daemon_init(&d);
+	snprintf(fake, sizeof(fake), "%s/cloud-hypervisor", d.dir);
+	ck_assert_int_eq(symlink(real, fake), 0);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
+	touch(kernel, "not really a kernel\n");
+	/* The double runs no VM: mvmd only opens this to call the backend usable. */
+	snprintf(fake_kvm, sizeof(fake_kvm), "%s/fake-kvm", d.dir);
+	touch(fake_kvm, "");
+	snprintf(img_a, sizeof(img_a), "%s/root,a.img", d.dir); /* a comma: JSON carries it, key=value would not */
+	touch(img_a, "root image\n");
+	snprintf(img_b, sizeof(img_b), "%s/data.img", d.dir);
+	touch(img_b, "data image\n");
+	mvmt_daemon_start(&d, "--ch-binary", fake, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
+	fd = mvmt_connect(d.sock);
+}
+
+static void teardown(void)
+{
+	if (fd >= 0) {
+		close(fd);
+		mvmt_forget_fd(fd);
+		fd = -1;
+	}
+	mvmt_stop_running_vms(&d);
+	mvmt_daemon_cleanup(&d);
+}
+
+static bool mac_local_unicast(const char *mac)
+{
+	unsigned first;
+
+	return mac && strlen(mac) == 17 && sscanf(mac, "%2x:", &first) == 1 && (first & 3) == 2;
+}
+
+/* Disks and taps reach cloud-hypervisor in vm.create's body, exactly;
+ * status reports them; a re-adopting mvmd keeps them. */
+START_TEST(test_devices_in_vmconfig)
+{
+	char p[2048], path[PATH_MAX], mac0[18];
+
+	snprintf(p, sizeof(p),
+		 "{\"name\":\"dev\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\","
+		 "\"disks\":[{\"path\":\"%s\",\"readonly\":true,\"serial\":\"root\"},{\"path\":\"%s\"}],"
+		 "\"net\":[{\"tap\":\"tap-dev0\"},{\"tap\":\"tap.dev1\",\"mac\":\"52:54:00:12:34:56\"}]}",
+		 kernel, img_a, img_b);
+	json_object *r = mvmt_result(fd, "compute.vm.create", p);
+	ck_assert_str_eq(mvmt_str(r, "state"), "Configured");
+	/* The MAC left out is derived: locally administered, unicast. */
+	snprintf(mac0, sizeof(mac0), "%s", mvmt_str(json_object_array_get_idx(mvmt_get(r, "net"), 0), "mac"));
+	ck_assert_msg(mac_local_unicast(mac0), "%s", mac0);
+	ck_assert_str_eq(mvmt_str(json_object_array_get_idx(mvmt_get(r, "net"), 1), "mac"), "52:54:00:12:34:56");
+	ck_assert_int_eq(json_object_array_length(mvmt_get(r, "disks")), 2);
+	json_object_put(r);
+
+	r = mvmt_call_id(fd, "compute.vm.start", "dev", NULL);
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "start failed: %s", json_object_to_json_string(r));
+	const char *id = mvmt_str(r, "result.id");
+	int pid = (int)mvmt_int(r, "result.pid");
+	snprintf(path, sizeof(path), "%s/vms/%s/fake-ch.config", d.state, id);
+	json_object_put(r);
+	json_object *cfg = json_object_from_file(path);
+	ck_assert_ptr_nonnull(cfg);
+	char expect[2048];
+	snprintf(expect, sizeof(expect),
+		 "[{\"path\":\"%s\",\"readonly\":true,\"serial\":\"root\"},{\"path\":\"%s\",\"readonly\":false}]", img_a,
+		 img_b);
+	ck_assert_str_eq(json_object_to_json_string_ext(mvmt_get(cfg, "disks"), JSON_C_TO_STRING_PLAIN |
+											      JSON_C_TO_STRING_NOSLASHESCAPE),
+			 expect);
+	snprintf(expect, sizeof(expect),
+		 "[{\"tap\":\"tap-dev0\",\"mac\":\"%s\"},{\"tap\":\"tap.dev1\",\"mac\":\"52:54:00:12:34:56\"}]", mac0);
+	ck_assert_str_eq(json_object_to_json_string_ext(mvmt_get(cfg, "net"), JSON_C_TO_STRING_PLAIN), expect);
+	json_object_put(cfg);
+
+	/* kill -9 mvmd: the re-adopted VM reports the same devices. */
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGKILL);
+	mvmt_daemon_start(&d, "--ch-binary", fake, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
+	fd = mvmt_connect(d.sock);
+	json_object *s = mvmt_wait_state(fd, "dev", "Running");
+	ck_assert_int_eq(mvmt_int(s, "pid"), pid);
+	ck_assert_str_eq(mvmt_str(json_object_array_get_idx(mvmt_get(s, "net"), 0), "mac"), mac0);
+	ck_assert_str_eq(mvmt_str(json_object_array_get_idx(mvmt_get(s, "disks"), 0), "path"), img_a);
+	ck_assert_str_eq(mvmt_str(json_object_array_get_idx(mvmt_get(s, "disks"), 0), "serial"), "root");
+	json_object_put(s);
+
+	/* The MAC is the VM's: another VM on the same tap name gets another. */
+	snprintf(p, sizeof(p), "{\"name\":\"dev2\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\",\"net\":[{\"tap\":\"tap-dev0\"}]}",
+		 kernel);
+	r = mvmt_result(fd, "compute.vm.create", p);
+	const char *mac2 = mvmt_str(json_object_array_get_idx(mvmt_get(r, "net"), 0), "mac");
+	ck_assert_msg(mac_local_unicast(mac2), "%s", mac2);
+	ck_assert_str_ne(mac2, mac0);
+	json_object_put(r);
+}
+END_TEST
+
+static size_t vm_dirs(void)
+{
+	char path[PATH_MAX];
+	size_t n = 0;
+	struct dirent *e;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/vms", d.state);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/* Bad disks and taps: -32602, naming the entry; no VM, no directory. */
+START_TEST(test_devices_refused)
+{
+	char dir[256], p[8192], many[6000];
+	size_t off = 0;
+
+	snprintf(dir, sizeof(dir), "%s/adir", d.dir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	off += (size_t)snprintf(many + off, sizeof(many) - off, "[");
+	for (int i = 0; i < 64; i++)
+		off += (size_t)snprintf(many + off, sizeof(many) - off, "%s{\"path\":\"%s\",\"readonly\":true}", i ? "," : "",
+					img_b);
+	snprintf(many + off, sizeof(many) - off, "]");
+
+	struct {
+		const char *devices, *why;
+	} cases[] = {
+		{ "\"disks\":[{\"path\":\"data.img\"}]", "path" },
+		{ "\"disks\":[{\"path\":\"@/../data.img\"}]", "disks[0].path" },
+		{ "\"disks\":[{\"path\":\"@/./data.img\"}]", "disks[0].path" },
+		{ "\"disks\":[{\"path\":\"@/adir\"}]", "is a directory" },
+		{ "\"disks\":[{\"path\":\"@/missing.img\"}]", "No such file" },
+		{ "\"disks\":[{\"path\":\"/dev/null\"}]", "neither a regular file nor a block device" },
+		{ "\"disks\":[{\"path\":\"@/data.img\",\"serial\":\"x\"},{\"path\":\"@/data.img\",\"serial\":\"x\",\"readonly\":true}]",
+		  "disks[1].serial" },
+		{ "\"disks\":[{\"path\":\"@/data.img\",\"serial\":\"has space\"}]", "serial" },
+		{ "\"disks\":[{\"path\":\"@/data.img\",\"cache\":\"none\"}]", "cache" },
+		{ "\"disks\":@", "disks" },
+		{ "\"net\":[{\"tap\":\"../tap0\"}]", "tap" },
+		{ "\"net\":[{\"tap\":\"a/b\"}]", "tap" },
+		{ "\"net\":[{\"tap\":\"tap0123456789abc\"}]", "tap" },
+		{ "\"net\":[{\"tap\":\"tap0\"},{\"tap\":\"tap0\"}]", "net[1].tap" },
+		{ "\"net\":[{\"tap\":\"tap0\",\"mac\":\"02:00:00:00:00\"}]", "mac" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char devices[7000];
+		size_t n = 0;
+		/* "@/" is the test's directory; a "@" alone, the 64 disks */
+		for (const char *c = cases[i].devices; *c && n < sizeof(devices) - 1; c++) {
+			const char *sub = *c != '@' ? NULL : c[1] == '/' ? d.dir : many;
+			if (sub)
+				n += (size_t)snprintf(devices + n, sizeof(devices) - n, "%s", sub);
+			else
+				devices[n++] = *c;
+		}
+		devices[n] = '\0';
+		snprintf(p, sizeof(p), "{\"name\":\"bad\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\",%s}", kernel,
+			 devices);
+		json_object *r = mvmt_call(fd, "compute.vm.create", p);
+		ck_assert_msg(mvmt_int(r, "error.code") == -32602, "case %zu: %s", i, json_object_to_json_string(r));
+		ck_assert_msg(strstr(json_object_to_json_string(r), cases[i].why), "case %zu: %s", i,
+			      json_object_to_json_string(r));
+		json_object_put(r);
+		r = mvmt_result(fd, "compute.vm.list", NULL);
+		ck_assert_int_eq(json_object_array_length(mvmt_get(r, "vms")), 0);
+		json_object_put(r);
+		ck_assert_int_eq(vm_dirs(), 0);
+	}
+	/* A kvm VM takes neither. */
+	json_object *r = mvmt_call(fd, "compute.vm.create", "{\"memory_mib\":16,\"net\":[{\"tap\":\"tap0\"}]}");
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32602);
+	json_object_put(r);
+	ck_assert_int_eq(vm_dirs(), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("mvmd_ch_devices");
+	TCase *tc = tcase_create("mvmd_ch_devices");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_devices_in_vmconfig);
+	tcase_add_test(tc, test_devices_refused);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
