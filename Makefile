@@ -296,7 +296,7 @@ MUSL_CC ?= musl-gcc
 # Its sources: init/linux (PID 1, the exec agent, the blob fetch) and the
 # shared code it needs from lib/.
 INIT_SRCS := $(wildcard init/linux/*.c) lib/proto/exec-frame.c \
-   lib/util/kcmdline.c lib/util/sha256.c $(WASM_SRCS)
+   lib/util/kcmdline.c lib/util/guestconf.c lib/util/sha256.c $(WASM_SRCS)
 INIT_OBJS := $(patsubst %.c,$(BUILD)/musl/%.o,$(INIT_SRCS))
 MVM_INIT := $(BUILD)/bin/mvm-init
 INIT_CFLAGS := -std=gnu11 -Os -g -pipe -D_GNU_SOURCE -DMVM_VERSION=\"$(VERSION)\" \

@@ -78,10 +78,13 @@ static char *run_param(const char *const *argv)
 	return buf;
 }
 
+/* The next start_init's --process-conf text (lib/util/guestconf.h), or NULL. */
+static const char *process_conf;
+
 /* Start mvm-init in new PID+mount+UTS namespaces; returns false to skip. */
 static bool start_init(const char *cmdline)
 {
-	char children[64], *p;
+	char children[64], *p, confpath[300];
 	int st;
 
 	snprintf(dir, sizeof(dir), "/tmp/mvm-pidns-XXXXXX");
@@ -93,6 +96,14 @@ static bool start_init(const char *cmdline)
 	snprintf(blobsock, sizeof(blobsock), "%s/blob.sock", dir);
 	snprintf(init_bin, sizeof(init_bin), "%s/bin/mvm-init",
 		 getenv("MVM_BUILD_DIR") ? getenv("MVM_BUILD_DIR") : "build");
+	snprintf(confpath, sizeof(confpath), "%s/process.conf", dir);
+	if (process_conf) {
+		FILE *f = fopen(confpath, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs(process_conf, f);
+		fclose(f);
+		process_conf = NULL;
+	}
 	exec_cases_path = sock;
 	exec_cases_platform = "mvm-init";
 	exec_cases_wasm = true;
@@ -104,7 +115,7 @@ static bool start_init(const char *cmdline)
 		dup2(fd, 2);
 		execlp("unshare", "unshare", "--pid", "--fork", "--mount-proc", "--uts", init_bin,
 		       "--no-mount", "--agent-unix", sock, "--blob-unix", blobsock, "--cmdline", cmdline,
-		       (char *)NULL);
+		       "--process-conf", confpath, (char *)NULL);
 		_exit(127);
 	}
 	for (double end = now_s() + 10; now_s() < end; usleep(10000)) {
@@ -247,6 +258,45 @@ START_TEST(test_run_and_poweroff)
 	ck_assert(log_has("run-err\n"));
 	ck_assert(log_has("mvm-init: run: exit code 5\n"));
 	ck_assert(strstr(slurp(logpath), "mvm-init: ready") < strstr(slurp(logpath), "run-out"));
+	cleanup_dir();
+}
+END_TEST
+
+/* The image's process from its config file: argv, exactly its
+ * environment, its directory, its exit code; then the poweroff. */
+START_TEST(test_process_conf)
+{
+	process_conf = "arg=/bin/sh\narg=-c\narg=echo%20\"[$GREETING]%20$(pwd)%20$#\";%20exit%203\n"
+		       "env=GREETING=hi%20there\nenv=PATH=/usr/bin:/bin\ncwd=/tmp\n";
+	if (!start_init("console=ttyS0"))
+		return;
+	assert_powered_off(wait_end(10));
+	ck_assert_msg(log_has("[hi there] /tmp 0\n"), "%s", slurp(logpath));
+	ck_assert(log_has("mvm-init: process: /bin/sh (3 arguments, 2 environment variables, cwd /tmp, user 0:0)\n"));
+	ck_assert(log_has("mvm-init: process: exit code 3\n"));
+	ck_assert(log_has("mvm-init: shutting down (the process ended)"));
+	cleanup_dir();
+}
+END_TEST
+
+/* keep_running: the process ends, the VM stays until told to stop; a bad
+ * config is exit code 126 and a poweroff. */
+START_TEST(test_process_keep_running_and_bad_conf)
+{
+	process_conf = "arg=/bin/sh\narg=-c\narg=kill%20-9%20$$\nkeep_running=1\n";
+	if (!start_init("console=ttyS0"))
+		return;
+	ck_assert(wait_log("mvm-init: process: killed by signal 9: exit code 137\n", 10));
+	ck_assert(!log_has("shutting down"));
+	kill_init(SIGTERM);
+	assert_powered_off(wait_end(10));
+	cleanup_dir();
+
+	process_conf = "arg=/bin/true\nuser=nobody\n";
+	if (!start_init("console=ttyS0"))
+		return;
+	assert_powered_off(wait_end(10));
+	ck_assert(log_has("mvm-init: process: exit code 126 (its process config is invalid)\n"));
 	cleanup_dir();
 }
 END_TEST
@@ -629,6 +679,8 @@ int main(void)
 	tcase_add_test(wasm, test_wasm_not_granted_127);
 	suite_add_tcase(s, wasm);
 	tcase_set_timeout(life, 30);
+	tcase_add_test(life, test_process_conf);
+	tcase_add_test(life, test_process_keep_running_and_bad_conf);
 	tcase_add_test(life, test_run_and_poweroff);
 	tcase_add_test(life, test_run_signal_and_bad_value);
 	tcase_add_test(life, test_sigterm_shutdown_sequence);
