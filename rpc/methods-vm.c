@@ -63,6 +63,26 @@ static const rpc_field_t net_fields[] = {
 };
 static const rpc_schema_t net_schema = { .type = RPC_TYPE_OBJECT, .fields = net_fields };
 
+/* ch: the image's process and its root disk (daemon/mvmd/ch/guest-process.h). */
+static const rpc_field_t root_fields[] = {
+	{ "disk", true, { .type = RPC_TYPE_ANY, .description = "the root disk: an index of disks, or a disk's serial" } },
+	{ "fstype", false, { .type = RPC_TYPE_STRING, .description = "its filesystem type (default ext4)", .pattern = "[a-z0-9_]{1,16}" } },
+	{ "readonly", false, { .type = RPC_TYPE_BOOLEAN, .description = "mount it read-only (default false)" } },
+	{ NULL },
+};
+static const rpc_schema_t proc_arg = { .type = RPC_TYPE_STRING, .has_max = true, .max = 4096, .max_bytes = true };
+static const rpc_schema_t proc_env_key = { .type = RPC_TYPE_STRING, .pattern = "[A-Za-z_][A-Za-z0-9_]{0,127}" };
+static const rpc_field_t process_fields[] = {
+	{ "args", true, { .type = RPC_TYPE_ARRAY, .description = "argv (1..256 strings); argv[0] without '/' is looked up in the env's PATH",
+			  .has_min = true, .min = 1, .has_max = true, .max = 256, .items = &proc_arg } },
+	{ "env", false, { .type = RPC_TYPE_OBJECT, .description = "the environment, exactly, NAME -> value", .has_max = true, .max = 256,
+			  .keys = &proc_env_key, .values = &proc_arg } },
+	{ "cwd", false, { .type = RPC_TYPE_STRING, .description = "working directory (default /)", .pattern = "/.*", .has_max = true, .max = 4095 } },
+	{ "user", false, { .type = RPC_TYPE_STRING, .description = "numeric UID[:GID] (default 0:0)", .pattern = "[0-9]{1,10}(:[0-9]{1,10})?" } },
+	{ "keep_running", false, { .type = RPC_TYPE_BOOLEAN, .description = "the VM stays up when the process ends (default false: it powers off)" } },
+	{ NULL },
+};
+
 static const rpc_field_t create_params[] = {
 	{ "name", false, { .type = RPC_TYPE_STRING, .description = "unique name", .pattern = NAME_PATTERN } },
 	{ "backend", false, { .type = RPC_TYPE_STRING, .description = "\"kvm\" (default) or \"ch\"", .enum_values = backend_values } },
@@ -79,6 +99,9 @@ static const rpc_field_t create_params[] = {
 			    .has_max = true, .max = 16, .items = &disk_schema } },
 	{ "net", false, { .type = RPC_TYPE_ARRAY, .description = "ch: network interfaces backed by existing taps (at most 16)",
 			  .has_max = true, .max = 16, .items = &net_schema } },
+	{ "root", false, { .type = RPC_TYPE_OBJECT, .description = "ch: the disk mvm-init mounts as / for the process", .fields = root_fields } },
+	{ "process", false, { .type = RPC_TYPE_OBJECT, .description = "ch: the process mvm-init runs (an image's Entrypoint/Cmd, Env, WorkingDir, User)",
+			      .fields = process_fields } },
 	{ "workload", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: a Wasm module by hash to run (docs/workloads.md)",
 			       .fields = methods_workload_fields } },
 	{ NULL },
@@ -125,7 +148,7 @@ static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
 		return;
 	}
 	if (backend != VM_BACKEND_CH) {
-		static const char *const ch_only[] = { "kernel", "initramfs", "cmdline", "disks", "net" };
+		static const char *const ch_only[] = { "kernel", "initramfs", "cmdline", "disks", "net", "root", "process" };
 		for (size_t i = 0; i < ELEMENTSOF(ch_only); i++)
 			if (json_object_object_get_ex(params, ch_only[i], NULL)) {
 				rpc_call_invalid_param(call, ch_only[i], "only for the ch backend");

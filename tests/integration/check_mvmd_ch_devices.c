@@ -220,6 +220,159 @@ START_TEST(test_devices_refused)
 }
 END_TEST
 
+static char *slurp_n(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1 << 20;
+			buf = realloc(buf, cap + 1);
+			ck_assert_ptr_nonnull(buf);
+		}
+		size_t r = fread(buf + n, 1, cap - n, f);
+		if (r == 0)
+			break;
+		n += r;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*ret_len = n;
+	return buf;
+}
+
+static bool proc_file_has(int pid, const char *file, const char *needle)
+{
+	char path[64];
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	char *buf = slurp_n(path, &n);
+	bool found = memmem(buf, n, needle, strlen(needle)) != NULL;
+	free(buf);
+	return found;
+}
+
+/* The image's process: its config reaches the guest in the VM's own
+ * initramfs (the spec's, then a newc archive with /mvm/process.conf),
+ * 0600 in the VM's directory, and in no process's argv or environment. */
+START_TEST(test_process_in_initramfs)
+{
+	char p[2048], path[PATH_MAX], base[PATH_MAX], rel[256];
+	const char *b = getenv("MVM_BUILD_DIR");
+
+	snprintf(p, sizeof(p),
+		 "{\"name\":\"app\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\","
+		 "\"disks\":[{\"path\":\"%s\",\"serial\":\"root\"}],\"root\":{\"disk\":\"root\",\"readonly\":true},"
+		 "\"process\":{\"args\":[\"/bin/sh\",\"-c\",\"echo tenant-arg-7f3a\"],\"env\":{\"TOKEN\":\"tenant secret 91c2\"},"
+		 "\"cwd\":\"/srv\",\"user\":\"1000:1000\"}}",
+		 kernel, img_a);
+	json_object *r = mvmt_result(fd, "compute.vm.create", p);
+	ck_assert_str_eq(mvmt_str(r, "state"), "Configured");
+	ck_assert_str_eq(mvmt_str(r, "process.env.TOKEN"), "tenant secret 91c2");
+	ck_assert_str_eq(mvmt_str(r, "root.disk"), "root");
+	json_object_put(r);
+	r = mvmt_call_id(fd, "compute.vm.start", "app", NULL);
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "start failed: %s", json_object_to_json_string(r));
+	const char *id = mvmt_str(r, "result.id");
+	int pid = (int)mvmt_int(r, "result.pid");
+	char dir[1024];
+	snprintf(dir, sizeof(dir), "%s/vms/%s", d.state, id);
+	json_object_put(r);
+
+	/* cloud-hypervisor boots the VM's own initramfs ... */
+	snprintf(path, sizeof(path), "%s/fake-ch.config", dir);
+	json_object *cfg = json_object_from_file(path);
+	char img[PATH_MAX];
+	snprintf(img, sizeof(img), "%s/initramfs.img", dir);
+	ck_assert_str_eq(mvmt_str(cfg, "payload.initramfs"), img);
+	json_object_put(cfg);
+	struct stat st;
+	ck_assert_int_eq(stat(img, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	/* ... which is the default one, padded to 4 bytes, then the config. */
+	snprintf(rel, sizeof(rel), "%s/guest/initramfs.cpio.gz", b && *b ? b : "build");
+	ck_assert_ptr_nonnull(realpath(rel, base));
+	size_t nb, ni;
+	char *bb = slurp_n(base, &nb), *ib = slurp_n(img, &ni);
+	ck_assert_int_gt(ni, nb);
+	ck_assert_mem_eq(ib, bb, nb);
+	size_t off = (nb + 3) & ~(size_t)3;
+	for (size_t i = nb; i < off; i++)
+		ck_assert_int_eq(ib[i], 0);
+	ck_assert_mem_eq(ib + off, "070701", 6);
+	ck_assert_ptr_nonnull(memmem(ib + off, ni - off, "mvm/process.conf", 17));
+	const char *conf = "root.serial=root\nroot.readonly=1\narg=/bin/sh\narg=-c\narg=echo%20tenant-arg-7f3a\n"
+			   "env=TOKEN=tenant%20secret%2091c2\ncwd=/srv\nuser=1000:1000\n";
+	ck_assert_msg(memmem(ib + off, ni - off, conf, strlen(conf)), "no config in %s", img);
+	/* A real cpio reads the archive (the kernel's format: newc). */
+	snprintf(path, sizeof(path), "%s/tail.cpio", d.dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fwrite(ib + off, 1, ni - off, f), ni - off);
+	fclose(f);
+	free(bb);
+	free(ib);
+	char cmd[3 * PATH_MAX];
+	snprintf(cmd, sizeof(cmd), "cpio -it --quiet < %s > %s.list", path, path);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s.list", path);
+	size_t nl;
+	char *list = slurp_n(cmd, &nl);
+	ck_assert_str_eq(list, "mvm\nmvm/process.conf\n");
+	free(list);
+
+	/* Not in cloud-hypervisor's argv or environment, nor mvmd's. */
+	const char *secrets[] = { "tenant-arg-7f3a", "tenant secret 91c2", "91c2" };
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+		ck_assert(!proc_file_has(pid, "cmdline", secrets[i]));
+		ck_assert(!proc_file_has(pid, "environ", secrets[i]));
+		ck_assert(!proc_file_has(d.pid, "cmdline", secrets[i]));
+		ck_assert(!proc_file_has(d.pid, "environ", secrets[i]));
+	}
+}
+END_TEST
+
+/* root and process refused: -32602, nothing created. */
+START_TEST(test_process_refused)
+{
+	char p[2048];
+	static const char *const bad[] = {
+		"\"disks\":[{\"path\":\"@\"}],\"root\":{\"disk\":1},\"process\":{\"args\":[\"/x\"]}",
+		"\"disks\":[{\"path\":\"@\"}],\"root\":{\"disk\":-1},\"process\":{\"args\":[\"/x\"]}",
+		"\"disks\":[{\"path\":\"@\",\"serial\":\"a\"}],\"root\":{\"disk\":\"b\"},\"process\":{\"args\":[\"/x\"]}",
+		"\"disks\":[{\"path\":\"@\"}],\"root\":{\"disk\":true},\"process\":{\"args\":[\"/x\"]}",
+		"\"disks\":[{\"path\":\"@\"}],\"root\":{\"disk\":0}",
+		"\"process\":{\"args\":[]}",
+		"\"process\":{\"args\":[\"/x\"],\"cwd\":\"relative\"}",
+		"\"process\":{\"args\":[\"/x\"],\"user\":\"root\"}",
+		"\"process\":{\"args\":[\"/x\"],\"env\":{\"A=B\":\"c\"}}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char extra[512];
+		size_t n = 0;
+		for (const char *c = bad[i]; *c && n < sizeof(extra) - 1; c++)
+			if (*c == '@')
+				n += (size_t)snprintf(extra + n, sizeof(extra) - n, "%s", img_b);
+			else
+				extra[n++] = *c;
+		extra[n] = '\0';
+		snprintf(p, sizeof(p), "{\"name\":\"bad\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\",%s}", kernel, extra);
+		json_object *r = mvmt_call(fd, "compute.vm.create", p);
+		ck_assert_msg(mvmt_int(r, "error.code") == -32602, "case %zu: %s", i, json_object_to_json_string(r));
+		json_object_put(r);
+		ck_assert_int_eq(vm_dirs(), 0);
+	}
+	json_object *r = mvmt_call(fd, "compute.vm.create", "{\"memory_mib\":16,\"process\":{\"args\":[\"/x\"]}}");
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32602);
+	json_object_put(r);
+	ck_assert_int_eq(vm_dirs(), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mvmd_ch_devices");
@@ -231,6 +384,8 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_devices_in_vmconfig);
 	tcase_add_test(tc, test_devices_refused);
+	tcase_add_test(tc, test_process_in_initramfs);
+	tcase_add_test(tc, test_process_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

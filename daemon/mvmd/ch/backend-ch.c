@@ -43,6 +43,7 @@
 #include "ch/api.h"
 #include "ch/cmdline.h"
 #include "ch/http.h"
+#include "ch/guest-process.h"
 #include "ch/process.h"
 #include "ch/spec-devices.h"
 #include "ch/version.h"
@@ -92,6 +93,7 @@ typedef struct ch_vm {
 	bool boot_tried;       /* an adopted VM found "Created" was sent vm.boot once */
 	uint64_t ready_deadline; /* CLOCK_MONOTONIC usec */
 	char *api, *serial, *vsock, *log;
+	char *guest_initramfs; /* the VM's own initramfs, with its process (ch/guest-process.h) */
 	int serial_fd;
 	ch_http_req_t *req; /* at most one API request in flight */
 	sd_event_source *pidfd_src, *serial_src, *tick, *stop_timer;
@@ -135,6 +137,7 @@ static void ch_vm_free(ch_vm_t *c)
 	free(c->serial);
 	free(c->vsock);
 	free(c->log);
+	free(c->guest_initramfs);
 	free(c->vmconfig);
 	free(c->start_error);
 	if (c->vm && c->vm->backend_data == c)
@@ -156,7 +159,8 @@ static ch_vm_t *ch_vm_new(manager_t *m, vm_t *vm)
 	c->serial = manager_vm_path(m, vm, "serial.sock");
 	c->vsock = manager_vm_path(m, vm, "vsock.sock");
 	c->log = manager_vm_path(m, vm, "ch.log");
-	if (!c->api || !c->serial || !c->vsock || !c->log) {
+	c->guest_initramfs = manager_vm_path(m, vm, CH_GUEST_INITRAMFS);
+	if (!c->api || !c->serial || !c->vsock || !c->log || !c->guest_initramfs) {
 		ch_vm_free(c);
 		return NULL;
 	}
@@ -708,7 +712,7 @@ static ch_launch_t launch_of(const ch_vm_t *c, const char *binary)
 		.binary = binary,
 		.api_socket = c->api,
 		.kernel = spec_string(c->vm, "kernel"),
-		.initramfs = spec_string(c->vm, "initramfs"),
+		.initramfs = ch_guest_process_wanted(c->vm) ? c->guest_initramfs : spec_string(c->vm, "initramfs"),
 		.cmdline = spec_string(c->vm, "cmdline"),
 		.vcpus = c->vm->vcpus,
 		.memory_mib = c->vm->memory_mib,
@@ -719,6 +723,21 @@ static ch_launch_t launch_of(const ch_vm_t *c, const char *binary)
 
 	ch_spec_devices_launch(c->vm, &l);
 	return l;
+}
+
+/* The spec's initramfs plus the process's config, written at each start. */
+static int guest_initramfs_prepare(ch_vm_t *c)
+{
+	_cleanup_free_ char *conf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!ch_guest_process_wanted(c->vm))
+		return 0;
+	r = ch_guest_process_conf(c->vm, &conf, &len);
+	if (r < 0)
+		return r;
+	return ch_guest_initramfs_write(spec_string(c->vm, "initramfs"), c->guest_initramfs, conf, len);
 }
 
 static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
@@ -740,6 +759,12 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 	r = ch_cmdline_build(&l, &argv);
 	if (r < 0) {
 		if (asprintf(ret_cause, "cannot build the cloud-hypervisor command line: %s", strerror(-r)) < 0)
+			*ret_cause = NULL;
+		goto fail;
+	}
+	r = guest_initramfs_prepare(c);
+	if (r < 0) {
+		if (asprintf(ret_cause, "cannot write the VM's initramfs with its process: %s", strerror(-r)) < 0)
 			*ret_cause = NULL;
 		goto fail;
 	}
@@ -967,7 +992,9 @@ static int ch_grant_blob(manager_t *m, vm_t *vm, const char *hex)
  * and leaves nothing behind. */
 static int ch_validate(manager_t *m, const vm_t *vm, char **ret_detail)
 {
-	return ch_spec_devices_validate(vm, ret_detail);
+	int r = ch_spec_devices_validate(vm, ret_detail);
+
+	return r < 0 ? r : ch_guest_process_validate(vm, ret_detail);
 }
 
 static const backend_ops_t ch_ops = {
