@@ -59,7 +59,7 @@ uint64_t init_now_ms(void)
 
 static void usage(void)
 {
-	printf("usage: mvm-init [--no-mount] [--agent-unix PATH] [--blob-unix PATH] [--cmdline STRING] [--process-conf PATH]\n"
+	printf("usage: mvm-init [--no-mount] [--agent-unix PATH] [--blob-unix PATH] [--cmdline STRING] [--process-conf PATH] [--exit-unix PATH]\n"
 	       "PID 1 of an mvmd Linux guest; options are for tests (docs/linux-guests.md).\n");
 }
 
@@ -76,6 +76,8 @@ static int parse_args(init_state_t *s, int argc, char **argv, const char **cmdli
 			*cmdline = argv[++i];
 		else if (strcmp(argv[i], "--process-conf") == 0 && i + 1 < argc)
 			s->process_conf = argv[++i];
+		else if (strcmp(argv[i], "--exit-unix") == 0 && i + 1 < argc)
+			process_set_exit_unix(argv[++i]);
 		else if (strcmp(argv[i], "--version") == 0) {
 			printf("mvm-init %s\n", MVM_VERSION);
 			return 0;

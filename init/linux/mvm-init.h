@@ -58,6 +58,7 @@ int process_enter_root(init_state_t *s);
 void process_start(init_state_t *s);
 void process_exited(init_state_t *s, int status);
 void process_failed(init_state_t *s, const char *why);
+void process_set_exit_unix(const char *path); /* --exit-unix: AF_UNIX instead of vsock port 1026 */
 int root_enter(const guestconf_t *c);
 
 /* power-button.c: the ACPI power button as an input device */

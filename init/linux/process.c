@@ -20,7 +20,37 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "blob-fetch.h"
 #include "mvm-init.h"
+
+#define EXIT_REPORT_PORT 1026 /* the host's end: daemon/mvmd/ch/exit-report.h */
+
+static const char *exit_unix; /* --exit-unix: report on AF_UNIX instead of vsock */
+
+void process_set_exit_unix(const char *path)
+{
+	exit_unix = path;
+}
+
+/* Tell the host how the process ended ("exit_code N"), so the VM ends with
+ * that code. No host end (QEMU, no vsock): said once, nothing else. */
+static void report_exit(int code)
+{
+	blob_fetch_transport_t t = exit_unix ? blob_fetch_transport_unix(exit_unix)
+					     : blob_fetch_transport_vsock(2, EXIT_REPORT_PORT);
+	char line[32];
+	int fd = t.connect(&t), n;
+
+	if (fd < 0) {
+		errno = -fd;
+		say("process: cannot report the exit code to the host: %m");
+		return;
+	}
+	n = snprintf(line, sizeof(line), "exit_code %d\n", code);
+	if (write(fd, line, (size_t)n) != n)
+		say("process: cannot report the exit code to the host: %m");
+	close(fd);
+}
 
 static guestconf_t conf;
 
@@ -135,6 +165,7 @@ void process_start(init_state_t *s)
 void process_failed(init_state_t *s, const char *why)
 {
 	say("process: exit code 126 (%s)", why);
+	report_exit(126);
 	shutdown_begin(s, why);
 }
 
@@ -147,6 +178,7 @@ void process_exited(init_state_t *s, int status)
 		say("process: killed by signal %d: exit code %d", WTERMSIG(status), code);
 	else
 		say("process: exit code %d", code);
+	report_exit(code);
 	if (s->poweroff_after_process)
 		shutdown_begin(s, "the process ended");
 }

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +82,8 @@ static char *run_param(const char *const *argv)
 
 /* The next start_init's --process-conf text (lib/util/guestconf.h), or NULL. */
 static const char *process_conf;
+/* Where start_init's mvm-init reports the process's end (--exit-unix). */
+static int exit_listen_fd = -1;
 
 /* Start mvm-init in new PID+mount+UTS namespaces; returns false to skip. */
 static bool start_init(const char *cmdline)
@@ -97,6 +101,19 @@ static bool start_init(const char *cmdline)
 	snprintf(init_bin, sizeof(init_bin), "%s/bin/mvm-init",
 		 getenv("MVM_BUILD_DIR") ? getenv("MVM_BUILD_DIR") : "build");
 	snprintf(confpath, sizeof(confpath), "%s/process.conf", dir);
+	char exitpath[320];
+	snprintf(exitpath, sizeof(exitpath), "%s/exit.sock", dir);
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		ck_assert_uint_lt(strlen(exitpath), sizeof(sa.sun_path));
+		memcpy(sa.sun_path, exitpath, strlen(exitpath) + 1);
+		if (exit_listen_fd >= 0)
+			close(exit_listen_fd);
+		exit_listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(exit_listen_fd, 0);
+		ck_assert_int_eq(bind(exit_listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		ck_assert_int_eq(listen(exit_listen_fd, 4), 0);
+	}
 	if (process_conf) {
 		FILE *f = fopen(confpath, "w");
 		ck_assert_ptr_nonnull(f);
@@ -115,7 +132,7 @@ static bool start_init(const char *cmdline)
 		dup2(fd, 2);
 		execlp("unshare", "unshare", "--pid", "--fork", "--mount-proc", "--uts", init_bin,
 		       "--no-mount", "--agent-unix", sock, "--blob-unix", blobsock, "--cmdline", cmdline,
-		       "--process-conf", confpath, (char *)NULL);
+		       "--process-conf", confpath, "--exit-unix", exitpath, (char *)NULL);
 		_exit(127);
 	}
 	for (double end = now_s() + 10; now_s() < end; usleep(10000)) {
@@ -275,6 +292,13 @@ START_TEST(test_process_conf)
 	ck_assert(log_has("mvm-init: process: /bin/sh (3 arguments, 2 environment variables, cwd /tmp, user 0:0)\n"));
 	ck_assert(log_has("mvm-init: process: exit code 3\n"));
 	ck_assert(log_has("mvm-init: shutting down (the process ended)"));
+	/* The host heard it: "exit_code 3" (daemon/mvmd/ch/exit-report.h). */
+	int c = accept(exit_listen_fd, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	char got[64] = "";
+	ck_assert_int_gt(read(c, got, sizeof(got) - 1), 0);
+	ck_assert_str_eq(got, "exit_code 3\n");
+	close(c);
 	cleanup_dir();
 }
 END_TEST

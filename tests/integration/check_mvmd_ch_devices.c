@@ -373,6 +373,55 @@ START_TEST(test_process_refused)
 }
 END_TEST
 
+/* The image's process ends with 3: mvm-init reports it over vsock port
+ * 1026 (here the double, as mvm-init does), the guest powers off, and the
+ * VM is Stopped with exit_code 3. */
+START_TEST(test_process_exit_code)
+{
+	char p[1024], knobs[PATH_MAX + 8];
+
+	snprintf(knobs, sizeof(knobs), "%s.env", fake);
+	FILE *f = fopen(knobs, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("MVM_FAKE_CH_EXIT_CODE=3\n", f);
+	fclose(f);
+	snprintf(p, sizeof(p),
+		 "{\"name\":\"job\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\","
+		 "\"process\":{\"args\":[\"/bin/false\"]}}",
+		 kernel);
+	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	json_object_put(mvmt_call_id(fd, "compute.vm.start", "job", NULL));
+	json_object *s = mvmt_wait_state(fd, "job", "Stopped");
+	ck_assert_str_eq(mvmt_str(s, "cause"), "guest powered off");
+	ck_assert_msg(mvmt_get(s, "exit_code") != NULL, "%s", json_object_to_json_string(s));
+	ck_assert_int_eq(mvmt_int(s, "exit_code"), 3);
+	json_object_put(s);
+	unlink(knobs);
+}
+END_TEST
+
+/* node.info names the kernel whose modules the default initramfs holds. */
+START_TEST(test_initramfs_kernel_in_node_info)
+{
+	const char *b = getenv("MVM_BUILD_DIR");
+	char path[512], want[256] = "";
+
+	snprintf(path, sizeof(path), "%s/guest/initramfs.cpio.gz.kernel", b && *b ? b : "build");
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f, "%s: missing (make writes it)", path);
+	if (fgets(want, sizeof(want), f))
+		want[strcspn(want, "\n")] = '\0';
+	fclose(f);
+	json_object *r = mvmt_result(fd, "compute.node.info", NULL);
+	json_object *k = mvmt_get(r, "backends.ch.initramfs_kernel");
+	if (want[0])
+		ck_assert_str_eq(json_object_get_string(k), want);
+	else
+		ck_assert_msg(k == NULL, "%s", json_object_to_json_string(r));
+	json_object_put(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mvmd_ch_devices");
@@ -386,6 +435,8 @@ int main(void)
 	tcase_add_test(tc, test_devices_refused);
 	tcase_add_test(tc, test_process_in_initramfs);
 	tcase_add_test(tc, test_process_refused);
+	tcase_add_test(tc, test_initramfs_kernel_in_node_info);
+	tcase_add_test(tc, test_process_exit_code);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -43,6 +43,7 @@
 #include "ch/api.h"
 #include "ch/cmdline.h"
 #include "ch/http.h"
+#include "ch/exit-report.h"
 #include "ch/guest-process.h"
 #include "ch/process.h"
 #include "ch/spec-devices.h"
@@ -99,6 +100,7 @@ typedef struct ch_vm {
 	sd_event_source *pidfd_src, *serial_src, *tick, *stop_timer;
 	console_t *console;
 	blob_serve_t *blobs; /* the guest fetches Wasm modules: vsock.sock_1025 */
+	ch_exit_report_t *exit_report; /* how the image's process ended: vsock.sock_1026 */
 } ch_vm_t;
 
 static ch_backend_t backend;
@@ -131,6 +133,7 @@ static void ch_vm_free(ch_vm_t *c)
 	sd_event_source_disable_unref(c->stop_timer);
 	console_free(c->console);
 	blob_serve_stop(c->blobs);
+	ch_exit_report_stop(c->exit_report);
 	safe_close(c->serial_fd);
 	safe_close(c->pidfd);
 	free(c->api);
@@ -511,6 +514,16 @@ static void tick_arm(ch_vm_t *c)
 	sd_event_source_set_enabled(c->tick, SD_EVENT_ONESHOT);
 }
 
+/* mvm-init says how the image's process ended: the VM's exit_code. */
+static void on_exit_report(int code, void *userdata)
+{
+	ch_vm_t *c = userdata;
+
+	c->vm->exit_code = (uint32_t)code;
+	c->vm->has_exit_code = true;
+	(void)manager_save(c->m, c->vm);
+}
+
 /* Event sources and console for a process we hold a pidfd for. */
 static int ch_vm_attach(ch_vm_t *c)
 {
@@ -534,6 +547,12 @@ static int ch_vm_attach(ch_vm_t *c)
 		return r;
 	/* Grants do not survive a re-adoption: each exec grants again. */
 	r = blob_serve_start(e, manager_blobs(c->m), c->vsock, NULL, &c->blobs);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *exit_path = NULL;
+	if (asprintf(&exit_path, "%s_%d", c->vsock, CH_EXIT_REPORT_PORT) < 0)
+		return -ENOMEM;
+	r = ch_exit_report_start(e, exit_path, on_exit_report, c, &c->exit_report);
 	if (r < 0)
 		return r;
 	r = sd_event_add_io(e, &c->pidfd_src, c->pidfd, EPOLLIN, on_exit_, c);
@@ -569,6 +588,10 @@ static void ch_describe(manager_t *m, json_object *info)
 
 	json_object_object_add(info, "min_version", json_object_new_string(CH_VERSION_MIN_TEXT));
 	json_object_object_add(info, "default_initramfs", json_object_new_string(backend.initramfs));
+	/* Which guest kernel its modules (vsock, virtio, button) are for. */
+	_cleanup_free_ char *kernel = NULL;
+	(void)ch_initramfs_kernel(backend.initramfs, &kernel);
+	json_object_object_add(info, "initramfs_kernel", kernel ? json_object_new_string(kernel) : NULL);
 	(void)binary_check(NULL, &reason); /* refreshes the cache */
 	if (backend.probe.path && backend.probe.error == 0 && ch_binary_find(backend.binary, &path) == 0 &&
 	    strcmp(path, backend.probe.path) == 0) {

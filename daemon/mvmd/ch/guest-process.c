@@ -223,3 +223,28 @@ int ch_guest_initramfs_write(const char *base, const char *out, const char *conf
 		unlink(tmp);
 	return r;
 }
+
+int ch_initramfs_kernel(const char *initramfs, char **ret)
+{
+	_cleanup_free_ char *path = NULL;
+	char buf[256];
+	ssize_t n;
+	int fd;
+
+	*ret = NULL;
+	if (asprintf(&path, "%s.kernel", initramfs) < 0)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return negative_errno();
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (!buf[0])
+		return 0;
+	*ret = strdup(buf);
+	return *ret ? 0 : -ENOMEM;
+}

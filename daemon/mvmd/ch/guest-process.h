@@ -37,4 +37,12 @@ int ch_guest_process_conf(const vm_t *vm, char **ret, size_t *ret_len);
  */
 int ch_guest_initramfs_write(const char *base, const char *out, const char *conf, size_t len);
 
+/*
+ * The kernel release whose modules the initramfs carries, from the
+ * `<initramfs>.kernel` file `make` writes beside it (docs/linux-guests.md,
+ * "The initramfs"): *ret malloc'd, NULL when the file is missing or empty
+ * (an initramfs without modules).
+ */
+int ch_initramfs_kernel(const char *initramfs, char **ret);
+
 #endif
