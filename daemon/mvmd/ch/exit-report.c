@@ -82,6 +82,8 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		close(c);
 		return 0;
 	}
+	/* Before the pidfd's exit: a guest reports, then powers off at once. */
+	sd_event_source_set_priority(r->conn_src, -10);
 	r->conn_fd = c;
 	return 0;
 }
@@ -137,6 +139,7 @@ int ch_exit_report_start(sd_event *e, const char *path, ch_exit_report_fn fn, vo
 		ch_exit_report_stop(r);
 		return err;
 	}
+	sd_event_source_set_priority(r->listen_src, -10);
 	*ret = r;
 	return 0;
 }
