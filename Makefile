@@ -297,7 +297,7 @@ MUSL_CC ?= musl-gcc
 # Its sources: init/linux (PID 1, the exec agent, the blob fetch) and the
 # shared code it needs from lib/.
 INIT_SRCS := $(wildcard init/linux/*.c) lib/proto/exec-frame.c \
-   lib/util/io.c lib/util/kcmdline.c lib/util/sha256.c $(WASM_SRCS)
+   lib/util/io.c lib/util/kcmdline.c lib/util/guestconf.c lib/util/sha256.c $(WASM_SRCS)
 INIT_OBJS := $(patsubst %.c,$(BUILD)/musl/%.o,$(INIT_SRCS))
 MVM_INIT := $(BUILD)/bin/mvm-init
 INIT_CFLAGS := -std=gnu11 -Os -g -pipe -D_GNU_SOURCE -DMVM_VERSION=\"$(VERSION)\" \
@@ -320,15 +320,32 @@ $(MVM_INIT): $(INIT_OBJS)
 # reproducible cpio newc archive (fixed mtimes, root owner, sorted names).
 # INITRAMFS_MODULES=DIR adds DIR/*.ko as /lib/modules/mvm-init/ (mvm-init
 # loads them in name order at boot; see docs/linux-guests.md).
+# With a Debian guest kernel's module tree (GUEST_KERNEL_TREE=.../lib/modules/
+# <version>; default: the one tests/suites/mvm-init-root-qemu.sh fetched into
+# build/guest/kernel-tree), the modules a cloud-hypervisor guest needs and
+# what they depend on go in too (init/linux/guest-modules), and
+# initramfs.cpio.gz.kernel names that kernel for node.info (empty: none).
 INITRAMFS := $(BUILD)/guest/initramfs.cpio.gz
 INITRAMFS_MODULES ?=
 INITRAMFS_KO := $(if $(INITRAMFS_MODULES),$(sort $(wildcard $(INITRAMFS_MODULES)/*.ko)))
-$(INITRAMFS): $(MVM_INIT) init/linux/mkinitramfs $(INITRAMFS_KO)
+GUEST_KERNEL_TREE ?= $(firstword $(wildcard build/guest/kernel-tree/lib/modules/*))
+GUEST_MODULES := vsock vmw_vsock_virtio_transport virtio_pci virtio_blk virtio_net button evdev
+GUEST_TREE_KO := $(if $(INITRAMFS_MODULES),,$(GUEST_KERNEL_TREE))
+# Rebuilt when the tree appears, goes or changes.
+GUEST_TREE_STAMP := $(BUILD)/guest/kernel-tree.used
+$(GUEST_TREE_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo "$(GUEST_TREE_KO)" | cmp -s - $@ 2>/dev/null || echo "$(GUEST_TREE_KO)" > $@
+$(INITRAMFS): $(MVM_INIT) init/linux/mkinitramfs init/linux/guest-modules $(INITRAMFS_KO) $(GUEST_TREE_STAMP)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CPIO    $@")
 	$(Q)strip -o $(BUILD)/guest/init.stripped $(MVM_INIT)
+	$(Q)rm -rf $(BUILD)/guest/modules && mkdir -p $(BUILD)/guest/modules
+	$(Q)$(if $(GUEST_TREE_KO),init/linux/guest-modules $(GUEST_TREE_KO) $(BUILD)/guest/modules $(GUEST_MODULES))
 	$(Q)init/linux/mkinitramfs $@ /init=$(BUILD)/guest/init.stripped \
-	   $(foreach m,$(INITRAMFS_KO),/lib/modules/mvm-init/$(notdir $(m))=$(m))
+	   $(foreach m,$(INITRAMFS_KO),/lib/modules/mvm-init/$(notdir $(m))=$(m)) \
+	   $$(for m in $(BUILD)/guest/modules/*.ko; do [ -f "$$m" ] && echo "/lib/modules/mvm-init/$${m##*/}=$$m"; done)
+	$(Q)echo "$(if $(GUEST_TREE_KO),$(notdir $(GUEST_TREE_KO)))" > $@.kernel
 
 # Test helper for the QEMU suite: a static program the kernel command line
 # runs (the production initramfs holds nothing but /init).
@@ -616,7 +633,7 @@ install: $(INSTALL_PROGRAMS)
 	install -m 0755 $(BUILD)/bin/mvmd $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/bin/mvmctl $(BUILD)/bin/mvm-wasm $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(BUILD)/bin/mvm-vmm $(DESTDIR)$(LIBEXECDIR)/
-	install -m 0644 $(GUEST_DIR)/mvm-guest $(INITRAMFS) $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0644 $(GUEST_DIR)/mvm-guest $(INITRAMFS) $(INITRAMFS).kernel $(DESTDIR)$(LIBEXECDIR)/
 	sed 's|^ExecStart=/usr/sbin/mvmd|ExecStart=$(SBINDIR)/mvmd|' packaging/mvmd.service >$(DESTDIR)$(SYSTEMDUNITDIR)/mvmd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/mvmd.service
 	install -m 0644 packaging/mvmd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/

@@ -115,6 +115,8 @@ static const rpc_field_t backend_fields[] = {
 	/* ch */
 	{ "min_version", false, TEXT("ch: the oldest cloud-hypervisor mvmd drives") },
 	{ "default_initramfs", false, TEXT("ch: the initramfs VMs boot unless they name one") },
+	{ "initramfs_kernel", false, { .type = RPC_TYPE_STRING, .nullable = true,
+				       .description = "ch: the guest kernel whose modules the default initramfs carries, null when none" } },
 	{ "binary", false, TEXT("ch: the cloud-hypervisor found") },
 	{ "version", false, TEXT("ch: its version") },
 	{ "version_output", false, TEXT("ch: what its --version printed") },

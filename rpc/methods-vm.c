@@ -47,6 +47,43 @@ static const rpc_field_t guest_fields[] = {
 #define CH_PATH_SCHEMA(desc) \
 	{ .type = RPC_TYPE_STRING, .description = desc, .pattern = "/.*", .has_max = true, .max = 4095 }
 
+/* ch: prepared disk images and existing taps (daemon/mvmd/ch/spec-devices.h). */
+static const rpc_field_t disk_fields[] = {
+	{ "path", true, CH_PATH_SCHEMA("absolute host path of a regular file or block device (no \".\" or \"..\" components)") },
+	{ "readonly", false, { .type = RPC_TYPE_BOOLEAN, .description = "the guest cannot write it (default false)" } },
+	{ "serial", false, { .type = RPC_TYPE_STRING, .description = "the virtio-blk serial the guest sees (/sys/block/vdX/serial)",
+			     .pattern = "[A-Za-z0-9_.-]{1,20}" } },
+	{ NULL },
+};
+const rpc_schema_t methods_disk_schema = { .type = RPC_TYPE_OBJECT, .fields = disk_fields };
+static const rpc_field_t net_fields[] = {
+	{ "tap", true, { .type = RPC_TYPE_STRING, .description = "an existing tap device's name", .pattern = "[A-Za-z0-9_.-]{1,15}" } },
+	{ "mac", false, { .type = RPC_TYPE_STRING, .description = "the guest's MAC (default: derived from the VM id, locally administered)",
+			  .pattern = "[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}" } },
+	{ NULL },
+};
+const rpc_schema_t methods_net_schema = { .type = RPC_TYPE_OBJECT, .fields = net_fields };
+
+/* ch: the image's process and its root disk (daemon/mvmd/ch/guest-process.h). */
+const rpc_field_t methods_root_fields[] = {
+	{ "disk", true, { .type = RPC_TYPE_ANY, .description = "the root disk: an index of disks, or a disk's serial" } },
+	{ "fstype", false, { .type = RPC_TYPE_STRING, .description = "its filesystem type (default ext4)", .pattern = "[a-z0-9_]{1,16}" } },
+	{ "readonly", false, { .type = RPC_TYPE_BOOLEAN, .description = "mount it read-only (default false)" } },
+	{ NULL },
+};
+static const rpc_schema_t proc_arg = { .type = RPC_TYPE_STRING, .has_max = true, .max = 4096, .max_bytes = true };
+static const rpc_schema_t proc_env_key = { .type = RPC_TYPE_STRING, .pattern = "[A-Za-z_][A-Za-z0-9_]{0,127}" };
+const rpc_field_t methods_process_fields[] = {
+	{ "args", true, { .type = RPC_TYPE_ARRAY, .description = "argv (1..256 strings); argv[0] without '/' is looked up in the env's PATH",
+			  .has_min = true, .min = 1, .has_max = true, .max = 256, .items = &proc_arg } },
+	{ "env", false, { .type = RPC_TYPE_OBJECT, .description = "the environment, exactly, NAME -> value", .has_max = true, .max = 256,
+			  .keys = &proc_env_key, .values = &proc_arg } },
+	{ "cwd", false, { .type = RPC_TYPE_STRING, .description = "working directory (default /)", .pattern = "/.*", .has_max = true, .max = 4095 } },
+	{ "user", false, { .type = RPC_TYPE_STRING, .description = "numeric UID[:GID] (default 0:0)", .pattern = "[0-9]{1,10}(:[0-9]{1,10})?" } },
+	{ "keep_running", false, { .type = RPC_TYPE_BOOLEAN, .description = "the VM stays up when the process ends (default false: it powers off)" } },
+	{ NULL },
+};
+
 static const rpc_field_t create_params[] = {
 	{ "name", false, { .type = RPC_TYPE_STRING, .description = "unique name", .pattern = NAME_PATTERN } },
 	{ "backend", false, { .type = RPC_TYPE_STRING, .description = "\"kvm\" (default) or \"ch\"", .enum_values = backend_values } },
@@ -61,6 +98,13 @@ static const rpc_field_t create_params[] = {
 	{ "initramfs", false, CH_PATH_SCHEMA("ch: absolute host path of the initramfs (default: mvmd's, mvm-init as /init)") },
 	{ "cmdline", false, { .type = RPC_TYPE_STRING, .description = "ch: kernel command line (default \"console=ttyS0 reboot=k panic=1 quiet\")",
 			      .pattern = "[ -~]*", .has_max = true, .max = 2047 } },
+	{ "disks", false, { .type = RPC_TYPE_ARRAY, .description = "ch: disks, the guest's vda, vdb, ... (at most 16)",
+			    .has_max = true, .max = 16, .items = &methods_disk_schema } },
+	{ "net", false, { .type = RPC_TYPE_ARRAY, .description = "ch: network interfaces backed by existing taps (at most 16)",
+			  .has_max = true, .max = 16, .items = &methods_net_schema } },
+	{ "root", false, { .type = RPC_TYPE_OBJECT, .description = "ch: the disk mvm-init mounts as / for the process", .fields = methods_root_fields } },
+	{ "process", false, { .type = RPC_TYPE_OBJECT, .description = "ch: the process mvm-init runs (an image's Entrypoint/Cmd, Env, WorkingDir, User)",
+			      .fields = methods_process_fields } },
 	{ "workload", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: a Wasm module by hash to run (docs/workloads.md)",
 			       .fields = methods_workload_fields } },
 	{ NULL },
@@ -79,7 +123,7 @@ static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
 		backend = vm_backend_from_string(json_object_get_string(v));
 	/* kernel, initramfs and guest.image name host files (methods.h). */
 	if (!methods_peer_may_name_host_files(call)) {
-		static const char *const files[] = { "kernel", "initramfs" };
+		static const char *const files[] = { "kernel", "initramfs", "disks" };
 		json_object *g;
 		for (size_t i = 0; i < ELEMENTSOF(files); i++)
 			if (json_object_object_get_ex(params, files[i], NULL)) {
@@ -107,7 +151,7 @@ static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
 		return;
 	}
 	if (backend != VM_BACKEND_CH) {
-		static const char *const ch_only[] = { "kernel", "initramfs", "cmdline" };
+		static const char *const ch_only[] = { "kernel", "initramfs", "cmdline", "disks", "net", "root", "process" };
 		for (size_t i = 0; i < ELEMENTSOF(ch_only); i++)
 			if (json_object_object_get_ex(params, ch_only[i], NULL)) {
 				rpc_call_invalid_param(call, ch_only[i], "only for the ch backend");

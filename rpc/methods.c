@@ -79,7 +79,7 @@ static json_object *vm_view(manager_t *m, const vm_t *vm, bool with_transitions)
 	json_object_object_add(o, "created", vm->created_usec ? methods_time_to_json(vm->created_usec) : NULL);
 	/* ch: what the VM boots, and where exec reaches it (hybrid vsock). */
 	if (vm->backend == VM_BACKEND_CH && vm->spec) {
-		static const char *const keys[] = { "kernel", "initramfs", "cmdline" };
+		static const char *const keys[] = { "kernel", "initramfs", "cmdline", "disks", "net", "root", "process" };
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			if (json_object_object_get_ex(vm->spec, keys[i], &v))
 				json_object_object_add(o, keys[i], json_object_get(v));

@@ -59,6 +59,10 @@ json_object *methods_time_to_json(uint64_t wall_usec);
  * the check + defaults applied to the spec being stored (answers the call
  * and returns < 0 when refused). */
 extern const rpc_field_t methods_workload_fields[];
+/* A ch VM's disks, taps, root and process, as create takes them and status
+ * shows them (rpc/methods-vm.c). */
+extern const rpc_schema_t methods_disk_schema, methods_net_schema;
+extern const rpc_field_t methods_root_fields[], methods_process_fields[];
 int methods_workload_prepare(rpc_call_t *call, json_object *spec, vm_backend_t backend);
 
 /*

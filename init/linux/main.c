@@ -59,7 +59,7 @@ uint64_t init_now_ms(void)
 
 static void usage(void)
 {
-	printf("usage: mvm-init [--no-mount] [--agent-unix PATH] [--blob-unix PATH] [--cmdline STRING]\n"
+	printf("usage: mvm-init [--no-mount] [--agent-unix PATH] [--blob-unix PATH] [--cmdline STRING] [--process-conf PATH] [--exit-unix PATH]\n"
 	       "PID 1 of an mvmd Linux guest; options are for tests (docs/linux-guests.md).\n");
 }
 
@@ -74,6 +74,10 @@ static int parse_args(init_state_t *s, int argc, char **argv, const char **cmdli
 			init_wasm_set_blob_unix(argv[++i]);
 		else if (strcmp(argv[i], "--cmdline") == 0 && i + 1 < argc)
 			*cmdline = argv[++i];
+		else if (strcmp(argv[i], "--process-conf") == 0 && i + 1 < argc)
+			s->process_conf = argv[++i];
+		else if (strcmp(argv[i], "--exit-unix") == 0 && i + 1 < argc)
+			process_set_exit_unix(argv[++i]);
 		else if (strcmp(argv[i], "--version") == 0) {
 			printf("mvm-init %s\n", MVM_VERSION);
 			return 0;
@@ -152,6 +156,8 @@ static void reap(init_state_t *s)
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		if (pid == s->run_pid)
 			run_exited(s, st);
+		else if (pid == s->process_pid)
+			process_exited(s, st);
 		else if (!(s->agent && exec_agent_child_exited(s->agent, pid, st)))
 			s->reaped_orphans++;
 	}
@@ -182,7 +188,9 @@ static int min_timeout(int a, int b)
 
 int main(int argc, char **argv)
 {
-	init_state_t s = { .pid1 = getpid() == 1, .stop_timeout_ms = INIT_DEFAULT_STOP_TIMEOUT_MS };
+	init_state_t s = { .pid1 = getpid() == 1, .stop_timeout_ms = INIT_DEFAULT_STOP_TIMEOUT_MS,
+			   .process_conf = INIT_PROCESS_CONF, .power_button_fd = -1 };
+	const char *unusable = NULL;
 	const char *cmdline_override = NULL;
 	char *v = NULL;
 	int sfd, r;
@@ -208,14 +216,27 @@ int main(int argc, char **argv)
 		free(v);
 	}
 	system_hostname(&s);
-	if (s.pid1 && !s.no_mount)
+	if (s.pid1 && !s.no_mount) {
 		system_load_modules();
+		s.power_button_fd = power_button_open();
+	}
+	/* The image's process: its root disk first, so the agent and the
+	 * process see the image's filesystem. */
+	r = process_load(&s, s.process_conf);
+	if (r < 0)
+		unusable = "its process config is invalid";
+	else if (r > 0 && process_enter_root(&s) < 0)
+		unusable = "the root disk is unusable";
 	start_agent(&s);
 	say("ready");
 	run_start(&s);
+	if (unusable)
+		process_failed(&s, unusable);
+	else
+		process_start(&s);
 
 	for (;;) {
-		size_t max = 1 + (s.agent ? exec_agent_max_pollfds(s.agent) : 0), n = 0;
+		size_t max = 2 + (s.agent ? exec_agent_max_pollfds(s.agent) : 0), n = 0;
 		struct pollfd *fds = calloc(max, sizeof(*fds));
 		int timeout;
 
@@ -226,17 +247,20 @@ int main(int argc, char **argv)
 			continue;
 		}
 		fds[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		fds[1] = (struct pollfd){ .fd = s.power_button_fd, .events = POLLIN }; /* -1: ignored by poll */
 		if (s.agent)
-			n = exec_agent_pollfds(s.agent, fds + 1, max - 1);
+			n = exec_agent_pollfds(s.agent, fds + 2, max - 2);
 		timeout = min_timeout(s.agent ? exec_agent_timeout_ms(s.agent) : -1, shutdown_timeout_ms(&s));
 		if (sfd < 0)
 			timeout = min_timeout(timeout, 1000);
-		if (poll(fds, 1 + n, timeout) < 0 && errno != EINTR)
+		if (poll(fds, 2 + n, timeout) < 0 && errno != EINTR)
 			say("poll: %m");
 		if (sfd >= 0)
 			handle_signals(&s, sfd);
+		if (fds[1].revents && power_button_pressed(s.power_button_fd))
+			shutdown_begin(&s, "power button");
 		reap(&s);
-		if (s.agent && exec_agent_dispatch(s.agent, fds + 1, n) < 0) {
+		if (s.agent && exec_agent_dispatch(s.agent, fds + 2, n) < 0) {
 			say("exec agent failed; disabling it");
 			s.agent = exec_agent_free(s.agent);
 		}

@@ -13,9 +13,11 @@
 #include <sys/types.h>
 
 #include "exec-agent.h"
+#include "util/guestconf.h"
 
 #define INIT_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define INIT_DEFAULT_STOP_TIMEOUT_MS 3000
+#define INIT_PROCESS_CONF "/mvm/process.conf" /* the image's process (lib/util/guestconf.h) */
 
 typedef struct init_state {
 	bool pid1;          /* getpid() == 1 (also true as a PID-namespace init) */
@@ -27,6 +29,11 @@ typedef struct init_state {
 	bool poweroff_after_run;
 	unsigned stop_timeout_ms;
 	unsigned long reaped_orphans;
+	const char *process_conf; /* INIT_PROCESS_CONF, or --process-conf */
+	pid_t process_pid;        /* the image's process while it runs */
+	bool poweroff_after_process;
+	bool root_mounted;        /* / is the root disk: remounted read-only at poweroff */
+	int power_button_fd;      /* evdev of the ACPI "Power Button", or -1 */
 	/* Shutdown: 0 none, 1 TERM sent (waiting), 2 KILL sent. */
 	int stopping;
 	uint64_t stop_deadline_ms;
@@ -44,6 +51,19 @@ void system_load_modules(void);
 /* run.c */
 void run_start(init_state_t *s);
 void run_exited(init_state_t *s, int status);
+
+/* process.c: the image's process (INIT_PROCESS_CONF); root.c: its root disk */
+int process_load(init_state_t *s, const char *path); /* 0 none, 1 loaded, <0 unusable (said) */
+int process_enter_root(init_state_t *s);
+void process_start(init_state_t *s);
+void process_exited(init_state_t *s, int status);
+void process_failed(init_state_t *s, const char *why);
+void process_set_exit_unix(const char *path); /* --exit-unix: AF_UNIX instead of vsock port 1026 */
+int root_enter(const guestconf_t *c);
+
+/* power-button.c: the ACPI power button as an input device */
+int power_button_open(void); /* fd or -1 */
+bool power_button_pressed(int fd);
 
 /* shutdown.c */
 void shutdown_begin(init_state_t *s, const char *why);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,6 +82,10 @@ static void __attribute__((noreturn)) finish(init_state_t *s)
 {
 	s->agent = exec_agent_free(s->agent);
 	sync();
+	/* The root disk is mounted as /, which cannot be unmounted: read-only
+	 * leaves it clean, as an unmount would. */
+	if (s->root_mounted && mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		say("cannot remount / read-only: %m");
 	say("powering off");
 	if (!s->pid1)
 		exit(0);

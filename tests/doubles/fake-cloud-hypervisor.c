@@ -33,6 +33,9 @@
  *    vm.create: mvmd holds the ping's connection until the test lets it
  *    go, then its serial connection takes the fd that connection freed
  *    (a test can leave mvmd no fd for the vm.create that follows);
+ *  - MVM_FAKE_CH_EXIT_CODE=N: once mvmd connected the serial console, the
+ *    "image's process" ends with N: reported as mvm-init does (vsock port
+ *    1026, "exit_code N"), then the guest powers off (exit 0).
  *  - it exits by itself after MVM_FAKE_CH_LIFETIME_S seconds (default
  *    120): a test that fails before its teardown leaves no process behind
  *    (the real one outlives mvmd by design, so nothing else would end it);
@@ -110,6 +113,34 @@ static int listen_unix(const char *path)
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0)
 		return -1;
 	return fd;
+}
+
+/* What mvm-init does when the image's process ends: connect to the host
+ * on vsock port 1026 (hybrid vsock: the Unix socket <vsock>_1026) and
+ * write "exit_code N". */
+static void guest_reports_exit(const char *vsock, const char *code)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char line[32];
+	int fd;
+
+	if (!vsock)
+		return;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_1026", vsock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		int n = snprintf(line, sizeof(line), "exit_code %s\n", code);
+		if (write(fd, line, (size_t)n) != n)
+			fprintf(stderr, "fake-cloud-hypervisor: exit report not written\n");
+		shutdown(fd, SHUT_WR);
+		/* mvmd closes when it has read it: then power off. */
+		char c;
+		while (read(fd, &c, 1) > 0)
+			;
+	}
+	close(fd);
 }
 
 static void say(int fd, const char *s)
@@ -322,6 +353,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr, "fake-cloud-hypervisor: pid %d serving %s\n", (int)getpid(), api);
+	char exit_code[16] = "";
+	if (knob("MVM_FAKE_CH_EXIT_CODE"))
+		snprintf(exit_code, sizeof(exit_code), "%s", knob("MVM_FAKE_CH_EXIT_CODE"));
 	const char *life = knob("MVM_FAKE_CH_LIFETIME_S");
 	alarm(life ? (unsigned)atoi(life) : 120u); /* SIGALRM's default action ends it */
 
@@ -383,6 +417,15 @@ int main(int argc, char **argv)
 					close(client);
 				client = c;
 				say(client, connections++ ? "fake-ch: serial reconnected\n" : "mvm-init: ready\n");
+				/* The image's process ends with this code: mvm-init's report
+				 * over vsock port 1026, then the poweroff. */
+				if (exit_code[0] && connections == 1) {
+					guest_reports_exit(ch_double_vsock_socket(d), exit_code);
+					say(client, "mvm-init: powering off\n");
+					fprintf(stderr, "fake-cloud-hypervisor: guest powered off\n");
+					ch_double_free(d);
+					return 0;
+				}
 			}
 		}
 		if (client >= 0 && p[3].revents) {

@@ -2,7 +2,10 @@
 /*
  * The ch backend against the REAL cloud-hypervisor: mvmd boots Debian's
  * kernel with mvmd's initramfs (mvm-init as /init), the console relay shows
- * mvm-init's ready banner, and a stop ends the VM. This is what the doubles
+ * mvm-init's ready banner, and a stop ends the VM (by the ACPI power
+ * button when the initramfs carries its driver); and a VM with a root disk
+ * (a busybox image built here) runs its process, whose exit code is the
+ * VM's. This is what the doubles
  * of check_mvmd_ch.c cannot prove: that the real binary takes the VM from
  * vm.create's VmConfig with nothing but --api-socket on its command line.
  *
@@ -138,12 +141,72 @@ START_TEST(test_boot_banner_stop)
 	}
 
 	/* mvm-init powers off on the power button (ACPI) or is shut down by
-	 * vm.shutdown after the timeout: either way the VM ends Stopped. */
-	r = call_id("compute.vm.stop", "\"timeout_ms\":10000");
+	 * vm.shutdown after the timeout: either way the VM ends Stopped. With
+	 * the button driver in the initramfs (node.info's initramfs_kernel is
+	 * this kernel's) it must be the button, well before the timeout. */
+	info = mvmt_result(fd, "compute.node.info", NULL);
+	bool has_button = mvmt_get(info, "backends.ch.initramfs_kernel") != NULL;
+	json_object_put(info);
+	r = call_id("compute.vm.stop", "\"timeout_ms\":60000");
 	ck_assert_msg(mvmt_get(r, "result") != NULL, "stop: %s", json_object_to_json_string(r));
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	if (has_button)
+		ck_assert_str_eq(mvmt_str(r, "result.cause"), "stopped (power button)");
 	json_object_put(r);
+	if (has_button)
+		ck_assert(log_has("mvm-init: shutting down (power button)"));
 
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_cleanup(&d);
+}
+END_TEST
+
+/* The image's process on a root disk: a busybox ext4 image built here
+ * (mke2fs -d), attached as a disk with a serial, mounted by mvm-init as /,
+ * the process's output on the console and its exit code the VM's. */
+START_TEST(test_image_process)
+{
+	char p[16384], root[1024], img[1100];
+
+	mvmt_daemon_init(&d);
+	snprintf(root, sizeof(root), "%s/rootfs", d.dir);
+	snprintf(img, sizeof(img), "%s/root.img", d.dir);
+	snprintf(p, sizeof(p),
+		 "mkdir -p %s/bin %s/dev %s/proc %s/sys %s/run && cp /bin/busybox %s/bin/busybox && "
+		 "ln -s busybox %s/bin/sh && mke2fs -q -t ext4 -d %s %s 16M",
+		 root, root, root, root, root, root, root, root, img);
+	if (system(p) != 0) {
+		mvmt_daemon_cleanup(&d);
+		MVMT_SKIP("no static /bin/busybox or mke2fs to build a root image");
+	}
+	mvmt_daemon_start(&d, "--ch-binary", binary, NULL);
+	fd = mvmt_connect(d.sock);
+	json_object *info = mvmt_result(fd, "compute.node.info", NULL);
+	bool modules = mvmt_get(info, "backends.ch.initramfs_kernel") != NULL;
+	json_object_put(info);
+	if (!modules) {
+		close(fd);
+		mvmt_forget_fd(fd);
+		mvmt_daemon_cleanup(&d);
+		MVMT_SKIP("the default initramfs has no guest kernel modules (virtio-blk): make with GUEST_KERNEL_TREE");
+	}
+	snprintf(p, sizeof(p),
+		 "{\"name\":\"linux\",\"backend\":\"ch\",\"memory_mib\":256,\"kernel\":\"%s\","
+		 "\"disks\":[{\"path\":\"%s\",\"serial\":\"root\"}],\"root\":{\"disk\":\"root\"},"
+		 "\"process\":{\"args\":[\"/bin/sh\",\"-c\",\"echo from-image $X; exit 3\"],\"env\":{\"X\":\"y\"}}}",
+		 kernel, img);
+	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	json_object *r = call_id("compute.vm.start", "\"timeout_ms\":30000");
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "start: %s", json_object_to_json_string(r));
+	json_object_put(r);
+	json_object *st = mvmt_wait_state(fd, "linux", "Stopped");
+	r = call_id("compute.vm.logs", NULL);
+	ck_assert_msg(strstr(mvmt_str(r, "result.data"), "from-image y"), "%s", mvmt_str(r, "result.data"));
+	json_object_put(r);
+	ck_assert_str_eq(mvmt_str(st, "cause"), "guest powered off");
+	ck_assert_int_eq(mvmt_int(st, "exit_code"), 3);
+	json_object_put(st);
 	close(fd);
 	mvmt_forget_fd(fd);
 	mvmt_daemon_cleanup(&d);
@@ -155,7 +218,8 @@ static const mvmt_tcase_t tcases[] = {
 		.name = "ch_real",
 		.timeout = 120,
 		.tests = MVMT_TESTS(
-			MVMT_TEST(test_boot_banner_stop)),
+			MVMT_TEST(test_boot_banner_stop),
+			MVMT_TEST(test_image_process)),
 	},
 	{ 0 }
 };

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,11 +80,16 @@ static char *run_param(const char *const *argv)
 	return buf;
 }
 
+/* The next start_init's --process-conf text (lib/util/guestconf.h), or NULL. */
+static const char *process_conf;
+/* Where start_init's mvm-init reports the process's end (--exit-unix). */
+static int exit_listen_fd = -1;
+
 /* Start mvm-init in new PID+mount+UTS namespaces (the suite skips where
  * unshare cannot make them, so a failure here is a failure). */
 static void start_init(const char *cmdline)
 {
-	char children[64], *p;
+	char children[64], *p, confpath[300];
 	int st;
 
 	snprintf(dir, sizeof(dir), "/tmp/mvm-pidns-XXXXXX");
@@ -94,6 +101,27 @@ static void start_init(const char *cmdline)
 	snprintf(blobsock, sizeof(blobsock), "%s/blob.sock", dir);
 	snprintf(init_bin, sizeof(init_bin), "%s/bin/mvm-init",
 		 getenv("MVM_BUILD_DIR") ? getenv("MVM_BUILD_DIR") : "build");
+	snprintf(confpath, sizeof(confpath), "%s/process.conf", dir);
+	char exitpath[320];
+	snprintf(exitpath, sizeof(exitpath), "%s/exit.sock", dir);
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		ck_assert_uint_lt(strlen(exitpath), sizeof(sa.sun_path));
+		memcpy(sa.sun_path, exitpath, strlen(exitpath) + 1);
+		if (exit_listen_fd >= 0)
+			close(exit_listen_fd);
+		exit_listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(exit_listen_fd, 0);
+		ck_assert_int_eq(bind(exit_listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		ck_assert_int_eq(listen(exit_listen_fd, 4), 0);
+	}
+	if (process_conf) {
+		FILE *f = fopen(confpath, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs(process_conf, f);
+		fclose(f);
+		process_conf = NULL;
+	}
 	exec_cases_path = sock;
 	exec_cases_platform = "mvm-init";
 	exec_cases_wasm = true;
@@ -105,7 +133,7 @@ static void start_init(const char *cmdline)
 		dup2(fd, 2);
 		execlp("unshare", "unshare", "--pid", "--fork", "--mount-proc", "--uts", init_bin,
 		       "--no-mount", "--agent-unix", sock, "--blob-unix", blobsock, "--cmdline", cmdline,
-		       (char *)NULL);
+		       "--process-conf", confpath, "--exit-unix", exitpath, (char *)NULL);
 		_exit(127);
 	}
 	for (double end = now_s() + 10; now_s() < end; usleep(10000)) {
@@ -233,6 +261,49 @@ START_TEST(test_run_and_poweroff)
 	ck_assert(log_has("run-err\n"));
 	ck_assert(log_has("mvm-init: run: exit code 5\n"));
 	ck_assert(strstr(slurp(logpath), "mvm-init: ready") < strstr(slurp(logpath), "run-out"));
+	cleanup_dir();
+}
+END_TEST
+
+/* The image's process from its config file: argv, exactly its
+ * environment, its directory, its exit code; then the poweroff. */
+START_TEST(test_process_conf)
+{
+	process_conf = "arg=/bin/sh\narg=-c\narg=echo%20\"[$GREETING]%20$(pwd)%20$#\";%20exit%203\n"
+		       "env=GREETING=hi%20there\nenv=PATH=/usr/bin:/bin\ncwd=/tmp\n";
+	start_init("console=ttyS0");
+	assert_powered_off(wait_end(10));
+	ck_assert_msg(log_has("[hi there] /tmp 0\n"), "%s", slurp(logpath));
+	ck_assert(log_has("mvm-init: process: /bin/sh (3 arguments, 2 environment variables, cwd /tmp, user 0:0)\n"));
+	ck_assert(log_has("mvm-init: process: exit code 3\n"));
+	ck_assert(log_has("mvm-init: shutting down (the process ended)"));
+	/* The host heard it: "exit_code 3" (daemon/mvmd/ch/exit-report.h). */
+	int c = accept(exit_listen_fd, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	char got[64] = "";
+	ck_assert_int_gt(read(c, got, sizeof(got) - 1), 0);
+	ck_assert_str_eq(got, "exit_code 3\n");
+	close(c);
+	cleanup_dir();
+}
+END_TEST
+
+/* keep_running: the process ends, the VM stays until told to stop; a bad
+ * config is exit code 126 and a poweroff. */
+START_TEST(test_process_keep_running_and_bad_conf)
+{
+	process_conf = "arg=/bin/sh\narg=-c\narg=kill%20-9%20$$\nkeep_running=1\n";
+	start_init("console=ttyS0");
+	ck_assert(wait_log("mvm-init: process: killed by signal 9: exit code 137\n", 10));
+	ck_assert(!log_has("shutting down"));
+	kill_init(SIGTERM);
+	assert_powered_off(wait_end(10));
+	cleanup_dir();
+
+	process_conf = "arg=/bin/true\nuser=nobody\n";
+	start_init("console=ttyS0");
+	assert_powered_off(wait_end(10));
+	ck_assert(log_has("mvm-init: process: exit code 126 (its process config is invalid)\n"));
 	cleanup_dir();
 }
 END_TEST
@@ -615,6 +686,8 @@ static const mvmt_tcase_t tcases[] = {
 		.name = "lifecycle",
 		.timeout = 30,
 		.tests = MVMT_TESTS(
+			MVMT_TEST(test_process_conf),
+			MVMT_TEST(test_process_keep_running_and_bad_conf),
 			MVMT_TEST(test_run_and_poweroff),
 			MVMT_TEST(test_run_signal_and_bad_value),
 			MVMT_TEST(test_sigterm_shutdown_sequence),

@@ -193,6 +193,7 @@ START_TEST(test_host_files_need_privileged_client)
 		{ "{\"memory_mib\":64,\"backend\":\"ch\",\"kernel\":\"/etc/shadow\"}", "kernel" },
 		{ "{\"memory_mib\":64,\"backend\":\"ch\",\"kernel\":\"/boot/vmlinuz\",\"initramfs\":\"/etc/shadow\"}", "kernel" },
 		{ "{\"memory_mib\":16,\"guest\":{\"image\":\"/etc/shadow\"}}", "guest.image" },
+		{ "{\"memory_mib\":64,\"backend\":\"ch\",\"disks\":[{\"path\":\"/etc/shadow\",\"readonly\":true}]}", "disks" },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		o = mvmt_call_as_nobody(d2.sock, "compute.vm.create", cases[i].params);
@@ -201,6 +202,10 @@ START_TEST(test_host_files_need_privileged_client)
 		ck_assert_str_eq(mvmt_str(o, "error.data.param"), cases[i].param);
 		json_object_put(o);
 	}
+	/* nothing was created */
+	o = mvmt_call_as_nobody(d2.sock, "compute.vm.list", "{}");
+	ck_assert_int_eq(json_object_array_length(mvmt_get(o, "result.vms")), 0);
+	json_object_put(o);
 	/* a VM that names no host file is fine */
 	o = mvmt_call_as_nobody(d2.sock, "compute.vm.create", "{\"memory_mib\":16,\"guest\":{\"args\":[\"x\"]}}");
 	ck_assert_str_eq(mvmt_str(o, "result.state"), "Configured");

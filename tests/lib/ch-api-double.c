@@ -3,6 +3,7 @@
 #include "ch-api-double.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
@@ -171,6 +172,47 @@ static const char *check_console(json_object *o, bool virtio, const char *what)
 	return NULL;
 }
 
+/* disks: [DiskConfig], net: [NetConfig]; the keys as documented, the
+ * types of those mvmd sends. */
+static const char *check_devices(json_object *o)
+{
+	static const char *const disk_keys[] = { "path", "readonly", "direct", "iommu", "num_queues", "queue_size",
+						 "vhost_user", "vhost_socket", "rate_limiter_config", "pci_segment",
+						 "pci_device_id", "id", "serial", "rate_limit_group", "queue_affinity",
+						 "backing_files", "sparse", "image_type", "lock_granularity", NULL };
+	static const char *const net_keys[] = { "tap", "ip", "mask", "mac", "host_mac", "mtu", "iommu", "num_queues",
+						"queue_size", "vhost_user", "vhost_socket", "vhost_mode", "id", "pci_segment",
+						"pci_device_id", "rate_limiter_config", "offload_tso", "offload_ufo",
+						"offload_csum", NULL };
+	json_object *a, *v;
+	bool bad = false;
+
+	if ((a = field(o, "disks", json_type_array, &bad)) || bad) {
+		for (size_t i = 0; !bad && i < json_object_array_length(a); i++) {
+			v = json_object_array_get_idx(a, i);
+			if (!json_object_is_type(v, json_type_object) || !keys_known(v, disk_keys) ||
+			    !field(v, "path", json_type_string, &bad))
+				return "disks: an array of DiskConfig objects with a string path";
+			field(v, "readonly", json_type_boolean, &bad);
+			field(v, "serial", json_type_string, &bad);
+		}
+		if (bad)
+			return "disks: an array of DiskConfig objects with a string path";
+	}
+	if ((a = field(o, "net", json_type_array, &bad)) || bad) {
+		for (size_t i = 0; !bad && i < json_object_array_length(a); i++) {
+			v = json_object_array_get_idx(a, i);
+			if (!json_object_is_type(v, json_type_object) || !keys_known(v, net_keys))
+				return "net: an array of NetConfig objects";
+			field(v, "tap", json_type_string, &bad);
+			field(v, "mac", json_type_string, &bad);
+		}
+		if (bad)
+			return "net: an array of NetConfig objects";
+	}
+	return NULL;
+}
+
 const char *ch_double_vmconfig_error(const char *body, size_t len)
 {
 	static const char *const top[] = {
@@ -254,7 +296,7 @@ const char *ch_double_vmconfig_error(const char *body, size_t len)
 		if (bad || !a || !b || json_object_get_int64(a) < 3)
 			goto out;
 	}
-	why = NULL;
+	why = check_devices(o);
 out:
 	json_object_put(o);
 	return why;
@@ -448,10 +490,104 @@ static ch_double_event_t vm_boot(ch_double_t *d, int fd)
 		respond(fd, 500, "Internal Server Error", why);
 		return CH_DOUBLE_OTHER;
 	}
+	/* cloud-hypervisor opens the disks at boot: a missing one fails it. */
+	json_object *disks;
+	if (json_object_object_get_ex(d->config, "disks", &disks))
+		for (size_t i = 0; i < json_object_array_length(disks); i++) {
+			json_object *p;
+			const char *path = json_object_object_get_ex(json_object_array_get_idx(disks, i), "path", &p)
+						   ? json_object_get_string(p)
+						   : "";
+			if (access(path, R_OK) < 0) {
+				snprintf(why, sizeof(why), "Error booting VM: disk %s: %s", path, strerror(errno));
+				respond(fd, 500, "Internal Server Error", why);
+				return CH_DOUBLE_OTHER;
+			}
+		}
 	d->booted = true;
 	d->state = d->created_left ? "Created" : "Running";
 	respond(fd, 204, NULL, NULL);
 	return CH_DOUBLE_BOOT;
+}
+
+/* The directory of a {"KEY": "file:///abs/dir"} body with no other key
+ * (VmSnapshotConfig, RestoreConfig as mvmd sends them), or NULL. */
+static char *url_dir(const char *req, size_t len, const char *key)
+{
+	json_object *o = req && len ? json_tokener_parse(req) : NULL, *v;
+	char *dir = NULL;
+
+	if (o && json_object_is_type(o, json_type_object) && json_object_object_length(o) == 1 &&
+	    json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) &&
+	    strncmp(json_object_get_string(v), "file:///", 8) == 0)
+		dir = strdup(json_object_get_string(v) + 7);
+	json_object_put(o);
+	return dir;
+}
+
+/* vm.snapshot writes DIR/config.json (the VmConfig) and DIR/state.json as
+ * cloud-hypervisor writes its files there; vm.restore reads config.json. */
+static ch_double_event_t vm_snapshot(ch_double_t *d, int fd, const char *req, size_t len)
+{
+	char *dir = url_dir(req, len, "destination_url"), path[PATH_MAX];
+	FILE *f;
+
+	if (!dir) {
+		respond(fd, 400, "Bad Request", "VmSnapshotConfig: destination_url is a file:// URL");
+		return CH_DOUBLE_OTHER;
+	}
+	if (strcmp(d->state, "Paused") != 0) {
+		free(dir);
+		respond(fd, 500, "Internal Server Error", "Error creating snapshot: the VM is not paused");
+		return CH_DOUBLE_OTHER;
+	}
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	f = fopen(path, "w");
+	if (f) {
+		fputs(json_object_to_json_string_ext(d->config, JSON_C_TO_STRING_PLAIN), f);
+		fclose(f);
+		snprintf(path, sizeof(path), "%s/state.json", dir);
+		f = fopen(path, "w");
+		if (f) {
+			fputs("{\"double\":\"state\"}", f);
+			fclose(f);
+		}
+	}
+	free(dir);
+	if (!f) {
+		respond(fd, 500, "Internal Server Error", "Error creating snapshot: cannot write its files");
+		return CH_DOUBLE_OTHER;
+	}
+	respond(fd, 204, NULL, NULL);
+	return CH_DOUBLE_SNAPSHOT;
+}
+
+static ch_double_event_t vm_restore(ch_double_t *d, int fd, const char *req, size_t len)
+{
+	char *dir = url_dir(req, len, "source_url"), path[PATH_MAX];
+	json_object *cfg;
+
+	if (!dir) {
+		respond(fd, 400, "Bad Request", "RestoreConfig: source_url is a file:// URL");
+		return CH_DOUBLE_OTHER;
+	}
+	if (d->config) {
+		free(dir);
+		respond(fd, 500, "Internal Server Error", "VM is already created");
+		return CH_DOUBLE_OTHER;
+	}
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	free(dir);
+	cfg = json_object_from_file(path);
+	if (!cfg) {
+		respond(fd, 500, "Internal Server Error", "Error restoring VM: no snapshot there");
+		return CH_DOUBLE_OTHER;
+	}
+	d->config = cfg;
+	d->booted = true;
+	d->state = "Paused";
+	respond(fd, 204, NULL, NULL);
+	return CH_DOUBLE_RESTORE;
 }
 
 static ch_double_event_t answer(ch_double_t *d, int fd, const char *method, const char *path, const char *req,
@@ -493,6 +629,8 @@ static ch_double_event_t answer(ch_double_t *d, int fd, const char *method, cons
 		json_object_put(info);
 		return CH_DOUBLE_INFO;
 	}
+	if (strcmp(path, "/api/v1/vm.restore") == 0 && put)
+		return vm_restore(d, fd, req, req_len);
 	if (strncmp(path, "/api/v1/vm.", 11) == 0 && put && !d->booted) {
 		respond(fd, 500, "Internal Server Error", "VM is not booted");
 		return CH_DOUBLE_OTHER;
@@ -503,6 +641,26 @@ static ch_double_event_t answer(ch_double_t *d, int fd, const char *method, cons
 			d->state = "Shutdown";
 		return CH_DOUBLE_POWER_BUTTON;
 	}
+	if (strcmp(path, "/api/v1/vm.pause") == 0 && put) {
+		if (strcmp(d->state, "Running") != 0) {
+			respond(fd, 405, "Method Not Allowed", "VM is not running");
+			return CH_DOUBLE_OTHER;
+		}
+		d->state = "Paused";
+		respond(fd, 204, NULL, NULL);
+		return CH_DOUBLE_PAUSE;
+	}
+	if (strcmp(path, "/api/v1/vm.resume") == 0 && put) {
+		if (strcmp(d->state, "Paused") != 0) {
+			respond(fd, 405, "Method Not Allowed", "VM is not paused");
+			return CH_DOUBLE_OTHER;
+		}
+		d->state = "Running";
+		respond(fd, 204, NULL, NULL);
+		return CH_DOUBLE_RESUME;
+	}
+	if (strcmp(path, "/api/v1/vm.snapshot") == 0 && put)
+		return vm_snapshot(d, fd, req, req_len);
 	if (strcmp(path, "/api/v1/vm.shutdown") == 0 && put) {
 		respond(fd, 204, NULL, NULL);
 		d->state = "Shutdown";

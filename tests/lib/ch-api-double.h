@@ -42,6 +42,10 @@ typedef enum ch_double_event {
 	CH_DOUBLE_VMM_SHUTDOWN,
 	CH_DOUBLE_OTHER, /* an unknown path or method: 404 / 405 */
 	CH_DOUBLE_BAD,   /* not HTTP: 400 */
+	CH_DOUBLE_PAUSE,    /* vm.pause: Running -> Paused */
+	CH_DOUBLE_RESUME,   /* vm.resume: Paused -> Running */
+	CH_DOUBLE_SNAPSHOT, /* vm.snapshot of a Paused VM into destination_url's directory */
+	CH_DOUBLE_RESTORE,  /* vm.restore from source_url's directory: a Paused VM */
 } ch_double_event_t;
 
 typedef struct ch_double_config {

@@ -23,6 +23,10 @@ START_TEST(test_requests)
 		{ CH_API_VMM_SHUTDOWN, "PUT", "/api/v1/vmm.shutdown", "vmm.shutdown", false },
 		{ CH_API_VM_CREATE, "PUT", "/api/v1/vm.create", "vm.create", false, true },
 		{ CH_API_VM_BOOT, "PUT", "/api/v1/vm.boot", "vm.boot", false },
+		{ CH_API_VM_PAUSE, "PUT", "/api/v1/vm.pause", "vm.pause", false },
+		{ CH_API_VM_RESUME, "PUT", "/api/v1/vm.resume", "vm.resume", false },
+		{ CH_API_VM_SNAPSHOT, "PUT", "/api/v1/vm.snapshot", "vm.snapshot", false, true },
+		{ CH_API_VM_RESTORE, "PUT", "/api/v1/vm.restore", "vm.restore", false, true },
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const ch_api_request_t *r = ch_api_request(want[i].op);

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -197,6 +198,75 @@ START_TEST(test_documented_endpoints)
 	free(body);
 	ck_assert_str_eq(ch_double_vm_state(d), "Shutdown");
 	ch_double_free(d);
+}
+END_TEST
+
+/* vm.pause, vm.resume, vm.snapshot and vm.restore as documented: the
+ * bodies (VmSnapshotConfig, RestoreConfig), the state each leaves, and a
+ * new VMM restored from the snapshot directory is Paused until resumed. */
+START_TEST(test_pause_snapshot_restore)
+{
+	ch_double_config_t cfg = { .created_polls = 0 };
+	ch_double_t *d;
+	result_t r;
+	ch_vm_state_t s;
+	char *body = vmconfig(), *snap, snapdir[128], line[256];
+
+	ck_assert_int_eq(ch_double_new(sock, &cfg, &d), 0);
+	ck_assert_int_eq(ch_double_start_thread(d), 0);
+	call_body(CH_API_VM_CREATE, body, &r);
+	ck_assert_int_eq(r.status, 204);
+	call(CH_API_VM_BOOT, &r);
+	ck_assert_int_eq(r.status, 204);
+	call(CH_API_VM_RESUME, &r); /* not paused */
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_RESUME, r.status), -EPROTO);
+	call(CH_API_VM_PAUSE, &r);
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_PAUSE, r.status), 0);
+	call(CH_API_INFO, &r);
+	ck_assert_int_eq(ch_api_parse_info(r.body, r.len, &s), 0);
+	ck_assert_int_eq(s, CH_VM_PAUSED);
+
+	snprintf(snapdir, sizeof(snapdir), "%s/snap", dir);
+	ck_assert_int_eq(mkdir(snapdir, 0700), 0);
+	ck_assert_int_eq(ch_api_snapshot_body("relative", &snap), -EINVAL);
+	ck_assert_int_eq(ch_api_snapshot_body(snapdir, &snap), 0);
+	snprintf(line, sizeof(line), "{\"destination_url\":\"file://%s\"}", snapdir);
+	ck_assert_str_eq(snap, line);
+	call_body(CH_API_VM_SNAPSHOT, snap, &r);
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_SNAPSHOT, r.status), 0);
+	free(snap);
+	call(CH_API_VM_RESUME, &r);
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_RESUME, r.status), 0);
+	ck_assert_str_eq(ch_double_vm_state(d), "Running");
+	ch_double_stop(d);
+	snprintf(line, sizeof(line), "PUT /api/v1/vm.snapshot body=%zu", strlen(snapdir) + 29);
+	ck_assert_uint_eq(ch_double_n_requests(d), 7);
+	expect_request(d, 3, "PUT /api/v1/vm.pause");
+	expect_request(d, 5, line);
+	expect_request(d, 6, "PUT /api/v1/vm.resume");
+	ch_double_free(d);
+
+	/* A new cloud-hypervisor, restored from the directory: Paused. */
+	unlink(sock);
+	ck_assert_int_eq(ch_double_new(sock, &cfg, &d), 0);
+	ck_assert_int_eq(ch_double_start_thread(d), 0);
+	ck_assert_int_eq(ch_api_restore_body(snapdir, &snap), 0);
+	snprintf(line, sizeof(line), "{\"source_url\":\"file://%s\"}", snapdir);
+	ck_assert_str_eq(snap, line);
+	call_body(CH_API_VM_RESTORE, snap, &r);
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_RESTORE, r.status), 0);
+	call_body(CH_API_VM_RESTORE, snap, &r); /* already created */
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_RESTORE, r.status), -EPROTO);
+	free(snap);
+	call(CH_API_INFO, &r);
+	ck_assert_int_eq(ch_api_parse_info(r.body, r.len, &s), 0);
+	ck_assert_int_eq(s, CH_VM_PAUSED);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"cmdline\":\"console=ttyS0\"")); /* the snapshot's config */
+	call(CH_API_VM_RESUME, &r);
+	ck_assert_int_eq(ch_api_check_status(CH_API_VM_RESUME, r.status), 0);
+	ch_double_stop(d);
+	ch_double_free(d);
+	free(body);
 }
 END_TEST
 
@@ -427,6 +497,7 @@ static const mvmt_tcase_t tcases[] = {
 		.teardown = teardown,
 		.tests = MVMT_TESTS(
 			MVMT_TEST(test_documented_endpoints),
+			MVMT_TEST(test_pause_snapshot_restore),
 			MVMT_TEST(test_no_socket),
 			MVMT_TEST(test_no_fd),
 			MVMT_TEST(test_hang_up),

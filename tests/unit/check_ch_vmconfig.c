@@ -79,6 +79,51 @@ START_TEST(test_optional_and_escaped)
 }
 END_TEST
 
+/* disks and net, in DiskConfig / NetConfig, in the spec's order. */
+START_TEST(test_devices)
+{
+	ch_launch_t l = base();
+	char *body;
+
+	l.disks[0] = (ch_disk_t){ .path = "/srv/root.img", .readonly = true, .serial = "root" };
+	l.disks[1] = (ch_disk_t){ .path = "/dev/vg0/data" };
+	l.n_disks = 2;
+	l.nets[0] = (ch_net_t){ .tap = "tap0", .mac = "02:00:00:00:00:01" };
+	l.n_nets = 1;
+	ck_assert_int_eq(ch_vmconfig_build(&l, &body), 0);
+	ck_assert_ptr_nonnull(strstr(body, ",\"disks\":[{\"path\":\"/srv/root.img\",\"readonly\":true,\"serial\":\"root\"},"
+					   "{\"path\":\"/dev/vg0/data\",\"readonly\":false}],"
+					   "\"net\":[{\"tap\":\"tap0\",\"mac\":\"02:00:00:00:00:01\"}]}"));
+	ck_assert_ptr_null(ch_double_vmconfig_error(body, strlen(body)));
+	free(body);
+
+	/* Refused: a relative disk path, a tap name with '/', a bad MAC, too many. */
+	l.disks[1].path = "data.img";
+	ck_assert_int_eq(ch_vmconfig_build(&l, &body), -EINVAL);
+	l.disks[1].path = "/data.img";
+	l.nets[0].tap = "a/b";
+	ck_assert_int_eq(ch_vmconfig_build(&l, &body), -EINVAL);
+	l.nets[0].tap = "tap0123456789abc"; /* 16 bytes: IFNAMSIZ holds 15 */
+	ck_assert_int_eq(ch_vmconfig_build(&l, &body), -EINVAL);
+	l.nets[0].tap = "tap0";
+	l.nets[0].mac = "02:00:00:00:00";
+	ck_assert_int_eq(ch_vmconfig_build(&l, &body), -EINVAL);
+	l.nets[0].mac = "02:00:00:00:00:01";
+	l.n_disks = CH_DISKS_MAX + 1;
+	ck_assert_int_eq(ch_vmconfig_build(&l, &body), -EINVAL);
+
+	/* The double refuses undocumented keys and wrong types in them. */
+	static const char *const bad[] = {
+		"{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"file\":\"/x\"}]}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/x\",\"readonly\":\"on\"}]}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"disks\":{\"path\":\"/x\"}}",
+		"{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"tap\":\"t\",\"macaddr\":\"x\"}]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(ch_double_vmconfig_error(bad[i], strlen(bad[i])), "accepted: %s", bad[i]);
+}
+END_TEST
+
 START_TEST(test_refused)
 {
 	ch_launch_t l;
@@ -154,6 +199,7 @@ static const mvmt_tcase_t tcases[] = {
 		.tests = MVMT_TESTS(
 			MVMT_TEST(test_full),
 			MVMT_TEST(test_optional_and_escaped),
+			MVMT_TEST(test_devices),
 			MVMT_TEST(test_refused),
 			MVMT_TEST(test_double_refuses)),
 	},

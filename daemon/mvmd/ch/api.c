@@ -3,6 +3,7 @@
 #include "ch/api.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,10 @@ static const ch_api_request_t requests[_CH_API_OP_MAX] = {
 	[CH_API_VMM_SHUTDOWN] = { "PUT", "/api/v1/vmm.shutdown", false },
 	[CH_API_VM_CREATE] = { "PUT", "/api/v1/vm.create", false, true },
 	[CH_API_VM_BOOT] = { "PUT", "/api/v1/vm.boot", false },
+	[CH_API_VM_PAUSE] = { "PUT", "/api/v1/vm.pause", false },
+	[CH_API_VM_RESUME] = { "PUT", "/api/v1/vm.resume", false },
+	[CH_API_VM_SNAPSHOT] = { "PUT", "/api/v1/vm.snapshot", false, true },
+	[CH_API_VM_RESTORE] = { "PUT", "/api/v1/vm.restore", false, true },
 };
 
 static const char *const op_names[_CH_API_OP_MAX] = {
@@ -27,6 +32,10 @@ static const char *const op_names[_CH_API_OP_MAX] = {
 	[CH_API_VMM_SHUTDOWN] = "vmm.shutdown",
 	[CH_API_VM_CREATE] = "vm.create",
 	[CH_API_VM_BOOT] = "vm.boot",
+	[CH_API_VM_PAUSE] = "vm.pause",
+	[CH_API_VM_RESUME] = "vm.resume",
+	[CH_API_VM_SNAPSHOT] = "vm.snapshot",
+	[CH_API_VM_RESTORE] = "vm.restore",
 };
 
 static const char *const state_names[_CH_VM_STATE_MAX] = {
@@ -145,4 +154,37 @@ int ch_api_parse_ping(const char *body, size_t len, char **ret_version)
 		return r;
 	*ret_version = copy;
 	return 0;
+}
+
+static int url_body(const char *key, const char *dir, char **ret)
+{
+	json_object *o;
+	char *url = NULL, *copy;
+	int r = -ENOMEM;
+
+	if (!dir || dir[0] != '/')
+		return -EINVAL;
+	if (asprintf(&url, "file://%s", dir) < 0)
+		return -ENOMEM;
+	o = json_object_new_object();
+	if (o && json_object_object_add(o, key, json_object_new_string(url)) == 0) {
+		copy = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		if (copy) {
+			*ret = copy;
+			r = 0;
+		}
+	}
+	json_object_put(o);
+	free(url);
+	return r;
+}
+
+int ch_api_snapshot_body(const char *dir, char **ret)
+{
+	return url_body("destination_url", dir, ret);
+}
+
+int ch_api_restore_body(const char *dir, char **ret)
+{
+	return url_body("source_url", dir, ret);
 }

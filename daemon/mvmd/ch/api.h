@@ -12,6 +12,10 @@
  *   PUT /api/v1/vm.power-button   204
  *   PUT /api/v1/vm.shutdown       204
  *   PUT /api/v1/vmm.shutdown      204
+ *   PUT /api/v1/vm.pause          204
+ *   PUT /api/v1/vm.resume         204
+ *   PUT /api/v1/vm.snapshot       204 (body: VmSnapshotConfig, ch_api_snapshot_body)
+ *   PUT /api/v1/vm.restore        204 (body: RestoreConfig, ch_api_restore_body)
  */
 #ifndef MVM_CH_API_H
 #define MVM_CH_API_H
@@ -29,6 +33,10 @@ typedef enum ch_api_op {
 	CH_API_VMM_SHUTDOWN,
 	CH_API_VM_CREATE,
 	CH_API_VM_BOOT,
+	CH_API_VM_PAUSE,
+	CH_API_VM_RESUME,
+	CH_API_VM_SNAPSHOT,
+	CH_API_VM_RESTORE,
 	_CH_API_OP_MAX,
 } ch_api_op_t;
 
@@ -36,7 +44,7 @@ typedef struct ch_api_request {
 	const char *method; /* "GET" or "PUT" */
 	const char *path;   /* "/api/v1/..." */
 	bool has_body;      /* the answer carries JSON (200), else 204 */
-	bool takes_body;    /* the request carries JSON (vm.create) */
+	bool takes_body;    /* the request carries JSON (vm.create, vm.snapshot, vm.restore) */
 } ch_api_request_t;
 
 /* NULL for an op out of range. */
@@ -70,5 +78,14 @@ int ch_api_parse_info(const char *body, size_t len, ch_vm_state_t *ret);
 /* Parse a vmm.ping body: a JSON object with a string "version" (or
  * "build_version"); *ret_version is a malloc'd copy. -EBADMSG otherwise. */
 int ch_api_parse_ping(const char *body, size_t len, char **ret_version);
+
+/*
+ * {"destination_url": "file://DIR"} (VmSnapshotConfig) and
+ * {"source_url": "file://DIR"} (RestoreConfig): a snapshot is a directory
+ * cloud-hypervisor writes (config, device state, memory) and reads back.
+ * -EINVAL for a dir that is not absolute; *ret malloc'd.
+ */
+int ch_api_snapshot_body(const char *dir, char **ret);
+int ch_api_restore_body(const char *dir, char **ret);
 
 #endif

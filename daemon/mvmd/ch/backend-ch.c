@@ -40,6 +40,9 @@
 
 #include "ch/ch-vm.h"
 #include "ch/cmdline.h"
+#include "ch/exit-report.h"
+#include "ch/guest-process.h"
+#include "ch/spec-devices.h"
 #include "ch/version.h"
 #include "ch/vmconfig.h"
 #include "util/cause.h"
@@ -78,11 +81,13 @@ static void ch_vm_free(ch_vm_t *c)
 	sd_event_source_disable_unref(c->stop_timer);
 	console_free(c->console);
 	blob_serve_stop(c->blobs);
+	ch_exit_report_stop(c->exit_report);
 	safe_close(c->serial_fd);
 	free(c->api);
 	free(c->serial);
 	free(c->vsock);
 	free(c->log);
+	free(c->guest_initramfs);
 	free(c->vmconfig);
 	free(c->start_error);
 	if (c->vm && c->vm->backend_data == c)
@@ -104,7 +109,8 @@ static ch_vm_t *ch_vm_new(manager_t *m, vm_t *vm)
 	c->serial = manager_vm_path(m, vm, "serial.sock");
 	c->vsock = manager_vm_path(m, vm, "vsock.sock");
 	c->log = manager_vm_path(m, vm, "ch.log");
-	if (!c->api || !c->serial || !c->vsock || !c->log) {
+	c->guest_initramfs = manager_vm_path(m, vm, CH_GUEST_INITRAMFS);
+	if (!c->api || !c->serial || !c->vsock || !c->log || !c->guest_initramfs) {
 		ch_vm_free(c);
 		return NULL;
 	}
@@ -172,6 +178,16 @@ static void on_exit_(sv_proc_t *p, const sv_exit_t *x, void *userdata)
 		(void)manager_save(m, vm);
 }
 
+/* mvm-init says how the image's process ended: the VM's exit_code. */
+static void on_exit_report(int code, void *userdata)
+{
+	ch_vm_t *c = userdata;
+
+	c->vm->exit_code = (uint32_t)code;
+	c->vm->has_exit_code = true;
+	(void)manager_save(c->m, c->vm);
+}
+
 /* Event sources and console for a process we watch (c->proc). */
 static int ch_vm_attach(ch_vm_t *c)
 {
@@ -195,6 +211,12 @@ static int ch_vm_attach(ch_vm_t *c)
 		return r;
 	/* Grants do not survive a re-adoption: each exec grants again. */
 	r = blob_serve_start(e, manager_blobs(c->m), c->vsock, NULL, &c->blobs);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *exit_path = NULL;
+	if (asprintf(&exit_path, "%s_%d", c->vsock, CH_EXIT_REPORT_PORT) < 0)
+		return -ENOMEM;
+	r = ch_exit_report_start(e, exit_path, on_exit_report, c, &c->exit_report);
 	if (r < 0)
 		return r;
 	r = sd_event_add_time_relative(e, &c->tick, CLOCK_MONOTONIC, 0, 1000, ch_boot_on_tick, c);
@@ -231,6 +253,10 @@ static void ch_describe(manager_t *m, json_object *info)
 
 	json_object_object_add(info, "min_version", json_object_new_string(CH_VERSION_MIN_TEXT));
 	json_object_object_add(info, "default_initramfs", json_object_new_string(b->initramfs));
+	/* Which guest kernel its modules (vsock, virtio, button) are for. */
+	_cleanup_free_ char *kernel = NULL;
+	(void)ch_initramfs_kernel(b->initramfs, &kernel);
+	json_object_object_add(info, "initramfs_kernel", kernel ? json_object_new_string(kernel) : NULL);
 	(void)binary_check(b, NULL, &reason); /* refreshes the cache */
 	if (b->probe.path && b->probe.error == 0 && ch_binary_find(b->binary, &path) == 0 &&
 	    strcmp(path, b->probe.path) == 0) {
@@ -292,6 +318,9 @@ static int ch_provision(manager_t *m, vm_t *vm, char **ret_cause)
 	}
 	if (!spec_string(vm, "cmdline"))
 		json_object_object_add(vm->spec, "cmdline", json_object_new_string(BACKEND_CH_DEFAULT_CMDLINE));
+	r = ch_spec_devices_fill(vm);
+	if (r < 0)
+		return r;
 	r = file_check("kernel", kernel, ret_cause);
 	if (r >= 0)
 		r = file_check("initramfs", initramfs, ret_cause);
@@ -367,11 +396,11 @@ static int record_spawned(pid_t pid, void *userdata)
 /* What cloud-hypervisor is told about the VM, from its spec and paths. */
 static ch_launch_t launch_of(const ch_vm_t *c, const char *binary)
 {
-	return (ch_launch_t){
+	ch_launch_t l = {
 		.binary = binary,
 		.api_socket = c->api,
 		.kernel = spec_string(c->vm, "kernel"),
-		.initramfs = spec_string(c->vm, "initramfs"),
+		.initramfs = ch_guest_process_wanted(c->vm) ? c->guest_initramfs : spec_string(c->vm, "initramfs"),
 		.cmdline = spec_string(c->vm, "cmdline"),
 		.vcpus = c->vm->vcpus,
 		.memory_mib = c->vm->memory_mib,
@@ -379,6 +408,24 @@ static ch_launch_t launch_of(const ch_vm_t *c, const char *binary)
 		.vsock_socket = c->vsock,
 		.cid = vm_cid(c->vm),
 	};
+
+	ch_spec_devices_launch(c->vm, &l);
+	return l;
+}
+
+/* The spec's initramfs plus the process's config, written at each start. */
+static int guest_initramfs_prepare(ch_vm_t *c)
+{
+	_cleanup_free_ char *conf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!ch_guest_process_wanted(c->vm))
+		return 0;
+	r = ch_guest_process_conf(c->vm, &conf, &len);
+	if (r < 0)
+		return r;
+	return ch_guest_initramfs_write(spec_string(c->vm, "initramfs"), c->guest_initramfs, conf, len);
 }
 
 static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
@@ -402,6 +449,11 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 	r = ch_cmdline_build(&l, &argv);
 	if (r < 0) {
 		(void)set_cause(ret_cause, 0, "cannot build the cloud-hypervisor command line: %s", strerror(-r));
+		goto fail;
+	}
+	r = guest_initramfs_prepare(c);
+	if (r < 0) {
+		(void)set_cause(ret_cause, 0, "cannot write the VM's initramfs with its process: %s", strerror(-r));
 		goto fail;
 	}
 	r = ch_vmconfig_build(&l, &c->vmconfig);
@@ -537,8 +589,18 @@ static void ch_done(manager_t *m, void *userdata)
 	free(b);
 }
 
+/* Disks and taps are checked before the VM exists: a bad one is -32602
+ * and leaves nothing behind. */
+static int ch_validate(manager_t *m, const vm_t *vm, char **ret_cause)
+{
+	int r = ch_spec_devices_validate(vm, ret_cause);
+
+	return r < 0 ? r : ch_guest_process_validate(vm, ret_cause);
+}
+
 static const backend_ops_t ch_ops = {
 	.usable = ch_usable,
+	.validate = ch_validate,
 	.provision = ch_provision,
 	.start = ch_start,
 	.stop = ch_stop_vm,

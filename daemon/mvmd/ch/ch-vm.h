@@ -14,6 +14,7 @@
 
 #include "blob-serve.h"
 #include "ch/api.h"
+#include "ch/exit-report.h"
 #include "ch/http.h"
 #include "ch/process.h"
 #include "console.h"
@@ -61,11 +62,13 @@ typedef struct ch_vm {
 	bool boot_tried;       /* an adopted VM found "Created" was sent vm.boot once */
 	uint64_t ready_deadline; /* CLOCK_MONOTONIC usec */
 	char *api, *serial, *vsock, *log;
+	char *guest_initramfs; /* the VM's own initramfs, with its process (ch/guest-process.h) */
 	int serial_fd;
 	ch_http_req_t *req; /* at most one API request in flight */
 	sd_event_source *serial_src, *tick, *stop_timer;
 	console_t *console;
 	blob_serve_t *blobs; /* the guest fetches Wasm modules: vsock.sock_1025 */
+	ch_exit_report_t *exit_report; /* how the image's process ended: vsock.sock_1026 */
 } ch_vm_t;
 
 /* ch/serial.c */

@@ -9,7 +9,25 @@
 #ifndef MVM_CH_CMDLINE_H
 #define MVM_CH_CMDLINE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#define CH_DISKS_MAX 16 /* disks of a VM (the spec's limit too) */
+#define CH_NETS_MAX 16  /* network interfaces of a VM */
+
+/* A prepared image: DiskConfig {path, readonly, serial}. */
+typedef struct ch_disk {
+	const char *path;   /* absolute */
+	bool readonly;
+	const char *serial; /* NULL: none (the guest sees no serial) */
+} ch_disk_t;
+
+/* An existing tap device: NetConfig {tap, mac}. */
+typedef struct ch_net {
+	const char *tap; /* interface name, 1-15 bytes */
+	const char *mac; /* the guest's MAC, "xx:xx:xx:xx:xx:xx" */
+} ch_net_t;
 
 typedef struct ch_launch {
 	const char *binary;        /* argv[0] */
@@ -22,6 +40,10 @@ typedef struct ch_launch {
 	const char *serial_socket; /* serial: Socket mode on this path */
 	const char *vsock_socket;  /* vsock.socket */
 	uint32_t cid;              /* vsock.cid, >= 3 */
+	ch_disk_t disks[CH_DISKS_MAX]; /* disks, in the guest's order (vda, vdb, ...) */
+	size_t n_disks;
+	ch_net_t nets[CH_NETS_MAX]; /* net */
+	size_t n_nets;
 } ch_launch_t;
 
 /*

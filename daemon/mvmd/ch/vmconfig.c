@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "ch/vmconfig.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -24,6 +25,60 @@ static bool add(json_object *o, const char *key, json_object *v)
 	return true;
 }
 
+/* "disks": [DiskConfig] and "net": [NetConfig], absent when there are none. */
+static bool add_devices(json_object *root, const ch_launch_t *l)
+{
+	json_object *arr = NULL, *o;
+
+	if (l->n_disks && !add(root, "disks", arr = json_object_new_array()))
+		return false;
+	for (size_t i = 0; i < l->n_disks; i++) {
+		const ch_disk_t *d = &l->disks[i];
+		if (!(o = json_object_new_object()) || json_object_array_add(arr, o) < 0) {
+			json_object_put(o);
+			return false;
+		}
+		if (!add(o, "path", json_object_new_string(d->path)) ||
+		    !add(o, "readonly", json_object_new_boolean(d->readonly)) ||
+		    (d->serial && !add(o, "serial", json_object_new_string(d->serial))))
+			return false;
+	}
+	if (l->n_nets && !add(root, "net", arr = json_object_new_array()))
+		return false;
+	for (size_t i = 0; i < l->n_nets; i++) {
+		const ch_net_t *n = &l->nets[i];
+		if (!(o = json_object_new_object()) || json_object_array_add(arr, o) < 0) {
+			json_object_put(o);
+			return false;
+		}
+		if (!add(o, "tap", json_object_new_string(n->tap)) || !add(o, "mac", json_object_new_string(n->mac)))
+			return false;
+	}
+	return true;
+}
+
+static bool tap_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n < 1 || n > 15)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return false;
+	return true;
+}
+
+static bool mac_ok(const char *s)
+{
+	if (!s || strlen(s) != 17)
+		return false;
+	for (size_t i = 0; i < 17; i++)
+		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
 int ch_vmconfig_build(const ch_launch_t *l, char **ret_json)
 {
 	json_object *root, *payload, *cpus, *memory, *serial, *console, *vsock;
@@ -38,6 +93,14 @@ int ch_vmconfig_build(const ch_launch_t *l, char **ret_json)
 		return -EINVAL;
 	if (l->cmdline && strlen(l->cmdline) > CH_VMCONFIG_CMDLINE_MAX)
 		return -EINVAL;
+	if (l->n_disks > CH_DISKS_MAX || l->n_nets > CH_NETS_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < l->n_disks; i++)
+		if (!is_path(l->disks[i].path))
+			return -EINVAL;
+	for (size_t i = 0; i < l->n_nets; i++)
+		if (!tap_ok(l->nets[i].tap) || !mac_ok(l->nets[i].mac))
+			return -EINVAL;
 
 	root = json_object_new_object();
 	if (!root)
@@ -58,6 +121,7 @@ int ch_vmconfig_build(const ch_launch_t *l, char **ret_json)
 	     add(console, "mode", json_object_new_string("Off")) &&
 	     add(root, "vsock", vsock = json_object_new_object()) &&
 	     add(vsock, "cid", json_object_new_int64(l->cid)) && add(vsock, "socket", json_object_new_string(l->vsock_socket));
+	ok = ok && add_devices(root, l);
 	text = ok ? json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
 	copy = text ? strdup(text) : NULL;
 	json_object_put(root);

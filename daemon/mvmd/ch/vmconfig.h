@@ -12,8 +12,13 @@
  *    "memory": {"size": BYTES},
  *    "serial": {"mode": "Socket", "socket": SERIAL},
  *    "console": {"mode": "Off"},
- *    "vsock": {"cid": CID, "socket": VSOCK}}
+ *    "vsock": {"cid": CID, "socket": VSOCK},
+ *    "disks": [{"path": P, "readonly": B, "serial": S}, ...],
+ *    "net": [{"tap": T, "mac": M}, ...]}
  *
+ * disks and net are left out when there are none; a disk's serial when it
+ * has none. cloud-hypervisor gives the disks to the guest as virtio-blk
+ * devices in this order (vda, vdb, ...) and the taps as virtio-net.
  * The virtio console is off: the kernel's console is the serial port.
  */
 #ifndef MVM_CH_VMCONFIG_H
@@ -27,7 +32,10 @@
  * *ret_json: the body, malloc'd, NUL-terminated. binary and api_socket are
  * not read. -EINVAL for a kernel, initramfs or socket that is not an
  * absolute path, vcpus outside 1..256, memory outside 1 MiB..4 PiB, a cid
- * below 3, or a command line longer than CH_VMCONFIG_CMDLINE_MAX.
+ * below 3, a command line longer than CH_VMCONFIG_CMDLINE_MAX, more than
+ * CH_DISKS_MAX disks or CH_NETS_MAX taps, a disk path that is not
+ * absolute, a tap name outside [A-Za-z0-9_.-]{1,15} or a MAC that is not
+ * six ':'-separated hex pairs.
  */
 int ch_vmconfig_build(const ch_launch_t *l, char **ret_json);
 

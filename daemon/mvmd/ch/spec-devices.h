@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A ch VM's devices as its spec names them (docs/linux-guests.md,
+ * "Disks and taps"):
+ *
+ *   "disks": [{"path": "/abs/image", "readonly": false, "serial": "data"}]
+ *   "net":   [{"tap": "tap0", "mac": "02:..."}]
+ *
+ * The RPC layer checked the types, patterns and counts; this checks what
+ * only the host can say (the file exists, is a regular file or a block
+ * device, can be opened as asked) at create, before anything is made, and
+ * fills what the spec left out (a MAC derived from the VM id) so a later
+ * start or a re-adopting mvmd means the same devices.
+ */
+#ifndef MVM_CH_SPEC_DEVICES_H
+#define MVM_CH_SPEC_DEVICES_H
+
+#include <stddef.h>
+
+#include "ch/cmdline.h"
+#include "vm.h"
+
+/*
+ * 0, or -EINVAL with *ret_detail (malloc'd) saying which entry is wrong:
+ * a disk path that is not absolute or holds a "." or ".." component, a
+ * file that is missing, a directory, neither a regular file nor a block
+ * device, not readable (or not writable for a disk that is not readonly),
+ * two disks with one serial, more than CH_DISKS_MAX disks or CH_NETS_MAX
+ * taps, a tap name outside [A-Za-z0-9_.-]{1,15}.
+ */
+int ch_spec_devices_validate(const vm_t *vm, char **ret_detail);
+
+/* Writes the derived MAC into every "net" entry that has none. */
+int ch_spec_devices_fill(vm_t *vm);
+
+/* The guest MAC for the VM's index-th tap: locally administered, unicast,
+ * the rest from SHA-256("mvmd-net:" id ":" index). ret: "xx:xx:xx:xx:xx:xx". */
+void ch_spec_mac(const char *vm_id, size_t index, char ret[18]);
+
+/* l->disks, l->nets from the spec (pointers into it: valid while it is). */
+void ch_spec_devices_launch(const vm_t *vm, ch_launch_t *l);
+
+#endif
