@@ -9,7 +9,8 @@
  * its one thread; a client that leaves mid-exec frees everything (mvmd's
  * fds back to where they were, the command killed); removing the VM
  * answers its pending execs at once (-32001); an exec that times out on
- * the host leaves no fd; a SIGTERM with execs pending ends mvmd cleanly.
+ * the host leaves no fd; a SIGTERM with execs pending ends mvmd cleanly;
+ * the node's limit of 64 execs at once answers the next -32005.
  * The same exchanges into micro-VMs are check_mvmd_exec.c (needs KVM).
  */
 #include <check.h>
@@ -270,6 +271,45 @@ START_TEST(test_concurrent_execs_one_thread)
 }
 END_TEST
 
+/* The node's limit (EXEC_PROXY_MAX_IN_FLIGHT, 64): one more is refused
+ * with -32005 and the limit, and served once the others are done. The
+ * double's vsock backlog is 4, so most of these connects meet a full
+ * one first and are asked again. */
+START_TEST(test_node_limit)
+{
+	enum { LIMIT = 64 };
+	char script[1024], path[300];
+	int c[LIMIT];
+
+	start_ch("web");
+	int fds0 = mvmt_count_fds(d.pid);
+	snprintf(path, sizeof(path), "%s/go", gates);
+	snprintf(script, sizeof(script), "while [ ! -e %s ]; do sleep 0.05; done; echo ok", path);
+	for (int i = 0; i < LIMIT; i++)
+		c[i] = exec_async("web", script, NULL);
+	/* All in flight: each holds its RPC connection and its vsock socket. */
+	int n = wait_fds(fds0 + 2 * LIMIT);
+	ck_assert_msg(n == fds0 + 2 * LIMIT, "mvmd holds %d fds, %d before %d execs", n, fds0, LIMIT);
+	json_object *r = mvmt_call(fd, "compute.vm.exec", "{\"id\":\"web\",\"argv\":[\"mvm.echo\",\"one more\"]}");
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32005);
+	ck_assert_int_eq(mvmt_int(r, "error.data.limit"), LIMIT);
+	json_object_put(r);
+	write_file(path, "");
+	for (int i = 0; i < LIMIT; i++) {
+		json_object *o = answer(c[i]);
+		ck_assert_msg(mvmt_get(o, "result") != NULL, "exec %d: %s", i, json_object_to_json_string(o));
+		ck_assert_str_eq(mvmt_str(o, "result.stdout"), "ok\n");
+		json_object_put(o);
+		close_conn(c[i]);
+	}
+	r = mvmt_result(fd, "compute.vm.exec", "{\"id\":\"web\",\"argv\":[\"mvm.echo\",\"one more\"]}");
+	ck_assert_str_eq(mvmt_str(r, "stdout"), "one more\n");
+	json_object_put(r);
+	n = wait_fds(fds0);
+	ck_assert_msg(n == fds0, "mvmd holds %d fds, %d before", n, fds0);
+}
+END_TEST
+
 START_TEST(test_client_leaves_mid_exec)
 {
 	pid_t cmd;
@@ -390,6 +430,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_concurrent_execs_one_thread);
+	tcase_add_test(tc, test_node_limit);
 	tcase_add_test(tc, test_client_leaves_mid_exec);
 	tcase_add_test(tc, test_remove_answers_pending_execs);
 	tcase_add_test(tc, test_host_timeout_leaves_no_fd);
