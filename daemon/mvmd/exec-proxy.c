@@ -334,11 +334,6 @@ exec_proxy_t *exec_proxy_free(exec_proxy_t *p)
 	return NULL;
 }
 
-unsigned exec_proxy_in_flight(const exec_proxy_t *p)
-{
-	return p->n_ops;
-}
-
 bool exec_proxy_full(const exec_proxy_t *p)
 {
 	return p->n_ops >= EXEC_PROXY_MAX_IN_FLIGHT;

@@ -55,7 +55,6 @@ int exec_proxy_new(manager_t *m, exec_proxy_t **ret);
 /* Ends every exec still running with -ECANCELED (their callbacks run). */
 exec_proxy_t *exec_proxy_free(exec_proxy_t *p);
 
-unsigned exec_proxy_in_flight(const exec_proxy_t *p);
 bool exec_proxy_full(const exec_proxy_t *p);
 /* How long the host waits for the answer to a request whose agent-side
  * timeout is timeout_ms: timeout_ms + EXEC_PROXY_SLACK_MS. */
