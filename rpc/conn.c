@@ -88,6 +88,12 @@ static bool conn_blocked(rpc_conn_t *c)
 	return c->out_len - c->out_start > s->limits.max_output_bytes || c->n_pending >= s->limits.max_pending;
 }
 
+/* A complete request line is buffered, not handled yet. */
+static bool conn_has_line(rpc_conn_t *c)
+{
+	return c->in_len > c->in_start && memchr(c->in + c->in_start, '\n', c->in_len - c->in_start);
+}
+
 static void conn_update_events(rpc_conn_t *c)
 {
 	if (c->closed || c->dying)
@@ -97,7 +103,14 @@ static void conn_update_events(rpc_conn_t *c)
 		ev |= EPOLLIN;
 	if (c->out_len > c->out_start)
 		ev |= EPOLLOUT;
-	if (ev) {
+	/* After the client's end of file, calls still to answer and nothing
+	 * else to read: a half-close (shutdown(SHUT_WR), as socat does)
+	 * still wants the answers, a client that closed its socket does
+	 * not. Epoll reports that hang-up (EPOLLHUP: both directions shut)
+	 * with no events asked; conn_on_io then closes, and the calls'
+	 * close hooks cancel what they were doing for it (an exec). */
+	bool hangup_watch = c->eof && c->n_pending > 0 && !conn_has_line(c);
+	if (ev || hangup_watch) {
 		sd_event_source_set_io_events(c->io, ev);
 		sd_event_source_set_enabled(c->io, SD_EVENT_ON);
 	} else
@@ -435,8 +448,7 @@ static bool conn_done(rpc_conn_t *c)
 		return false;
 	if (c->too_large)
 		return true;
-	return c->eof && c->n_pending == 0 &&
-	       !(c->in_len > c->in_start && memchr(c->in + c->in_start, '\n', c->in_len - c->in_start));
+	return c->eof && c->n_pending == 0 && !conn_has_line(c);
 }
 
 /* Handles the complete lines in the input buffer as far as flow control

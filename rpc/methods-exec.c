@@ -2,22 +2,20 @@
 /*
  * compute.vm.exec: run a command in a guest through its exec agent.
  *
- * One code path for every VM kind (docs/design.md §7): connect to the VM's hybrid
- * vsock socket STATE_DIR/vms/<id>/vsock.sock, "CONNECT 52", then the
- * binary exec protocol (daemon/mvmd/exec-client.c). The exchange is blocking by design of
- * daemon/mvmd/exec-client, so each exec runs on a thread of its own and hands its
- * result back to the event loop through a pipe; the loop never waits.
+ * One code path for every VM kind (docs/design.md §7): mvmd's exec proxy
+ * (daemon/mvmd/exec-proxy.c) connects to the VM's hybrid vsock socket
+ * STATE_DIR/vms/<id>/vsock.sock, says "CONNECT 52" and speaks the exec
+ * protocol from the event loop. This file turns params into a request and
+ * the outcome into the answer, which is deferred: the call is answered
+ * when the proxy is done, and an exec whose client went away is cancelled
+ * (its connection's close hook), which frees everything it held.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "blob.h"
-#include "exec-client.h"
+#include "exec-proxy.h"
 #include "methods.h"
 #include "metrics.h"
 #include "util/log.h"
@@ -28,74 +26,33 @@
 #define EXEC_DEFAULT_TIMEOUT_MS 30000
 #define EXEC_DEFAULT_OUTPUT (1u << 20)
 #define EXEC_MAX_OUTPUT (8u << 20)
-#define EXEC_MAX_IN_FLIGHT 64
-#define EXEC_CONNECT_SLACK_MS 2000
 
+/* One exec waiting for its answer. */
 typedef struct exec_job {
 	rpc_call_t *call;
 	metrics_t *metrics; /* counts how it ended */
+	rpc_conn_t *conn; /* alive while the job is: its close hook frees the job */
+	exec_op_t *op;
 	char vm[VM_ID_LEN + 1];
-	char *vsock_path;
 	bool base64;
-	/* the request: strings point into `strings` */
+	uint64_t host_timeout_ms;
+} exec_job_t;
+
+/* The request while it is built: strings point into `strings`. The proxy
+ * encodes it at once, so it lives only as long as the handler. */
+typedef struct exec_req_buf {
 	exec_request_t req;
 	char *strings;
 	void *stdin_buf;
-	exec_client_opts_t opts;
-	int host_timeout_ms;
-	/* the outcome, written by the thread */
-	int rc;
-	exec_result_t result;
-	/* thread → loop */
-	pthread_t thread;
-	int pipe[2];
-	sd_event_source *done;
-} exec_job_t;
+} exec_req_buf_t;
 
-static unsigned in_flight;
-
-static int64_t now_ms(void)
+static void req_buf_free(exec_req_buf_t *b)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void job_free(exec_job_t *j)
-{
-	sd_event_source_disable_unref(j->done);
-	safe_close(j->pipe[0]);
-	safe_close(j->pipe[1]);
-	exec_result_clear(&j->result);
-	free(j->vsock_path);
-	free(j->strings);
-	free(j->stdin_buf);
-	free(j);
-}
-
-static void *job_run(void *p)
-{
-	exec_job_t *j = p;
-	int fd = -1;
-
-	/* A VM is Running as soon as its guest runs, which is a moment
-	 * before the guest's agent listens: a start followed at once by an
-	 * exec finds the port closed. Ask again for a little while. */
-	int64_t give_up = now_ms() + EXEC_CONNECT_SLACK_MS;
-	for (;;) {
-		j->rc = exec_client_connect_hvsock(j->vsock_path, EXEC_AGENT_PORT, EXEC_CONNECT_SLACK_MS, &fd);
-		if ((j->rc != -ECONNRESET && j->rc != -ECONNREFUSED) || now_ms() >= give_up)
-			break;
-		usleep(10000);
-	}
-	if (j->rc == 0) {
-		j->opts.timeout_ms = j->host_timeout_ms;
-		j->rc = exec_client_run(fd, &j->req, &j->opts, &j->result);
-		close(fd);
-	}
-	char one = 1;
-	(void)!write(j->pipe[1], &one, 1);
-	return NULL;
+	if (!b)
+		return;
+	free(b->strings);
+	free(b->stdin_buf);
+	free(b);
 }
 
 static json_object *text_json(const uint8_t *buf, size_t len, bool b64)
@@ -108,30 +65,38 @@ static json_object *text_json(const uint8_t *buf, size_t len, bool b64)
 	return json_object_new_string_len(s, (int)n);
 }
 
-static void job_reply(exec_job_t *j)
+static void job_reply(exec_job_t *j, int rc, const exec_result_t *r)
 {
-	exec_result_t *r = &j->result;
 	json_object *data;
 
-	metrics_exec(j->metrics, metrics_exec_classify(j->rc, r));
-	if (j->rc == -ECONNREFUSED || j->rc == -ENOENT || (j->rc == -ECONNRESET && !r->exited)) {
+	metrics_exec(j->metrics, metrics_exec_classify(rc, r));
+	if (rc == -EIDRM) {
+		/* Removed meanwhile: what a request naming it now would get,
+		 * as for a start or stop that waited (methods-run.c). */
+		data = json_object_new_object();
+		json_object_object_add(data, "id", json_object_new_string(j->vm));
+		json_object_object_add(data, "reason", json_object_new_string("removed while the request waited"));
+		rpc_call_error(j->call, RPC_ERROR_NOT_FOUND, "VM not found", data);
+		return;
+	}
+	if (rc == -ECONNREFUSED || rc == -ENOENT || (rc == -ECONNRESET && !r->exited)) {
 		data = json_object_new_object();
 		json_object_object_add(data, "id", json_object_new_string(j->vm));
 		json_object_object_add(data, "reason", json_object_new_string(
-			j->rc == -ECONNRESET ? "the exec agent closed the connection"
-					     : "no exec agent listening in the guest (vsock port 52)"));
+			rc == -ECONNRESET ? "the exec agent closed the connection"
+					  : "no exec agent listening in the guest (vsock port 52)"));
 		rpc_call_error(j->call, RPC_ERROR_SERVER, "Exec agent unreachable", data);
 		return;
 	}
-	if (j->rc == -ETIMEDOUT) {
+	if (rc == -ETIMEDOUT) {
 		data = json_object_new_object();
 		json_object_object_add(data, "id", json_object_new_string(j->vm));
-		json_object_object_add(data, "timeout_ms", json_object_new_int64(j->host_timeout_ms));
+		json_object_object_add(data, "timeout_ms", json_object_new_int64((int64_t)j->host_timeout_ms));
 		rpc_call_error(j->call, RPC_ERROR_TIMEOUT, "Timeout", data);
 		return;
 	}
-	if (j->rc < 0) {
-		rpc_call_errno(j->call, j->rc, "exec failed");
+	if (rc < 0) {
+		rpc_call_errno(j->call, rc, "exec failed");
 		return;
 	}
 	if (!r->exited) {
@@ -159,19 +124,32 @@ static void job_reply(exec_job_t *j)
 	rpc_call_reply(j->call, res);
 }
 
-static int on_job_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static void on_conn_close(rpc_conn_t *c, void *userdata);
+
+/* The proxy is done: answer, and the job is over. */
+static void on_exec_done(int rc, exec_result_t *result, void *userdata)
 {
 	exec_job_t *j = userdata;
 
-	pthread_join(j->thread, NULL);
-	in_flight--;
-	job_reply(j);
-	job_free(j);
-	return 0;
+	rpc_conn_remove_close_hook(j->conn, on_conn_close, j);
+	job_reply(j, rc, result);
+	free(j);
+}
+
+/* The client went away (or mvmd is shutting down, which closes every
+ * connection first): nobody waits for this exec any more. Stopping it
+ * closes its vsock connection, and the agent kills the command. */
+static void on_conn_close(rpc_conn_t *c, void *userdata)
+{
+	exec_job_t *j = userdata;
+
+	exec_op_cancel(j->op);
+	rpc_call_errno(j->call, -ECONNRESET, NULL); /* into the void: frees the call */
+	free(j);
 }
 
 /* Copy argv strings and "K=V" env strings into one buffer the request points into. */
-static int build_request(exec_job_t *j, json_object *argv, json_object *env)
+static int build_request(exec_req_buf_t *b, json_object *argv, json_object *env)
 {
 	size_t total = 0, off = 0;
 
@@ -181,26 +159,26 @@ static int build_request(exec_job_t *j, json_object *argv, json_object *env)
 		json_object_object_foreach(env, k, v)
 			total += strlen(k) + 1 + (size_t)json_object_get_string_len(v);
 	}
-	j->strings = malloc(total + 1);
-	if (!j->strings)
+	b->strings = malloc(total + 1);
+	if (!b->strings)
 		return -ENOMEM;
 
-	j->req.version = EXEC_PROTOCOL_VERSION;
+	b->req.version = EXEC_PROTOCOL_VERSION;
 	for (size_t i = 0; i < json_object_array_length(argv); i++) {
 		json_object *a = json_object_array_get_idx(argv, i);
 		size_t n = (size_t)json_object_get_string_len(a);
-		memcpy(j->strings + off, json_object_get_string(a), n);
-		j->req.argv[j->req.argc++] = (exec_str_t){ j->strings + off, (uint32_t)n };
+		memcpy(b->strings + off, json_object_get_string(a), n);
+		b->req.argv[b->req.argc++] = (exec_str_t){ b->strings + off, (uint32_t)n };
 		off += n;
 	}
 	if (env) {
 		json_object_object_foreach(env, k, v) {
 			size_t kn = strlen(k), vn = (size_t)json_object_get_string_len(v);
-			char *p = j->strings + off;
+			char *p = b->strings + off;
 			memcpy(p, k, kn);
 			p[kn] = '=';
 			memcpy(p + kn + 1, json_object_get_string(v), vn);
-			j->req.envp[j->req.envc++] = (exec_str_t){ p, (uint32_t)(kn + 1 + vn) };
+			b->req.envp[b->req.envc++] = (exec_str_t){ p, (uint32_t)(kn + 1 + vn) };
 			off += kn + 1 + vn;
 		}
 	}
@@ -232,7 +210,9 @@ static void vm_exec(rpc_call_t *call, json_object *params, void *userdata)
 	methods_ctx_t *ctx = userdata;
 	vm_t *vm = methods_find_vm(call, ctx->manager, params);
 	json_object *argv, *env = NULL, *v;
-	exec_job_t *j;
+	exec_client_opts_t opts = { 0 };
+	exec_req_buf_t *b = NULL;
+	exec_job_t *j = NULL;
 	int r;
 
 	if (!vm)
@@ -257,18 +237,18 @@ static void vm_exec(rpc_call_t *call, json_object *params, void *userdata)
 		rpc_call_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", data);
 		return;
 	}
-	if (in_flight >= EXEC_MAX_IN_FLIGHT) {
+	if (exec_proxy_full(ctx->execs)) {
 		json_object *data = json_object_new_object();
-		json_object_object_add(data, "limit", json_object_new_int(EXEC_MAX_IN_FLIGHT));
+		json_object_object_add(data, "limit", json_object_new_int(EXEC_PROXY_MAX_IN_FLIGHT));
 		rpc_call_error(call, RPC_ERROR_RESOURCE_LIMIT, "Resource limit", data);
 		return;
 	}
+	b = calloc(1, sizeof(*b));
 	j = calloc(1, sizeof(*j));
-	if (!j) {
-		rpc_call_errno(call, -ENOMEM, NULL);
-		return;
+	if (!b || !j) {
+		r = -ENOMEM;
+		goto fail;
 	}
-	j->pipe[0] = j->pipe[1] = -1;
 	j->metrics = manager_metrics(ctx->manager);
 	memcpy(j->vm, vm->id, sizeof(j->vm));
 	json_object_object_get_ex(params, "argv", &argv);
@@ -276,14 +256,14 @@ static void vm_exec(rpc_call_t *call, json_object *params, void *userdata)
 	if (json_object_object_get_ex(params, "encoding", &v))
 		j->base64 = strcmp(json_object_get_string(v), "base64") == 0;
 
-	r = build_request(j, argv, env);
+	r = build_request(b, argv, env);
 	if (r < 0)
 		goto fail;
-	if (j->req.argc > 0 && j->req.argv[0].len == BLOB_REF_LEN) {
+	if (b->req.argc > 0 && b->req.argv[0].len == BLOB_REF_LEN) {
 		/* A Wasm module by hash: a Linux guest fetches it from mvmd
 		 * (docs/blob-protocol.md), so let this VM have this one. */
 		char ref[BLOB_REF_LEN + 1], hex[BLOB_HEX_LEN + 1];
-		memcpy(ref, j->req.argv[0].ptr, BLOB_REF_LEN);
+		memcpy(ref, b->req.argv[0].ptr, BLOB_REF_LEN);
 		ref[BLOB_REF_LEN] = '\0';
 		if (blob_ref_to_hex(ref, hex) == 0) {
 			r = manager_vm_grant_blob(ctx->manager, vm, hex);
@@ -297,59 +277,58 @@ static void vm_exec(rpc_call_t *call, json_object *params, void *userdata)
 					: r == -ENOTCONN ? "cannot hand the module to the VM's worker: not connected to it"
 					: "cannot hand the module to the VM"));
 				json_object_object_add(data, "errno", json_object_new_string(strerror(-r)));
-				job_free(j);
 				rpc_call_error(call, RPC_ERROR_SERVER, "Exec failed", data);
-				return;
+				goto out;
 			}
 		}
 	}
-	j->req.stdin_mode = EXEC_STDIN_NONE;
+	b->req.stdin_mode = EXEC_STDIN_NONE;
 	if (json_object_object_get_ex(params, "stdin", &v)) {
 		size_t n;
-		if (base64_decode(json_object_get_string(v), (size_t)json_object_get_string_len(v), &j->stdin_buf, &n) < 0) {
-			job_free(j);
+		if (base64_decode(json_object_get_string(v), (size_t)json_object_get_string_len(v), &b->stdin_buf, &n) < 0) {
 			rpc_call_invalid_param(call, "stdin", "not valid base64");
-			return;
+			goto out;
 		}
 		if (n > EXEC_MAX_INLINE_STDIN) {
-			job_free(j);
 			rpc_call_invalid_param(call, "stdin", "more than 64 KiB");
-			return;
+			goto out;
 		}
-		j->req.stdin_mode = EXEC_STDIN_INLINE;
-		j->req.stdin_data = j->stdin_buf;
-		j->req.stdin_len = (uint32_t)n;
+		b->req.stdin_mode = EXEC_STDIN_INLINE;
+		b->req.stdin_data = b->stdin_buf;
+		b->req.stdin_len = (uint32_t)n;
 	}
-	j->req.timeout_ms = json_object_object_get_ex(params, "timeout_ms", &v) ? (uint32_t)json_object_get_int64(v)
+	b->req.timeout_ms = json_object_object_get_ex(params, "timeout_ms", &v) ? (uint32_t)json_object_get_int64(v)
 										   : EXEC_DEFAULT_TIMEOUT_MS;
 	/* The agent kills the command at timeout_ms; the host gives it a
 	 * little more to say so, then gives up on the connection. */
-	j->host_timeout_ms = (int)MIN((uint64_t)j->req.timeout_ms + EXEC_CONNECT_SLACK_MS, (uint64_t)INT32_MAX);
-	j->opts.output_cap = json_object_object_get_ex(params, "max_output_bytes", &v) ? (size_t)json_object_get_int64(v)
-											  : EXEC_DEFAULT_OUTPUT;
-	if (j->opts.output_cap == 0)
-		j->opts.output_cap = EXEC_OUTPUT_NONE; /* the exec client's 0 is its default */
-	r = store_vm_path(manager_store(ctx->manager), vm->id, "vsock.sock", &j->vsock_path);
-	if (r < 0)
-		goto fail;
-	if (pipe2(j->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-		r = negative_errno();
-		goto fail;
-	}
-	r = sd_event_add_io(manager_event(ctx->manager), &j->done, j->pipe[0], EPOLLIN, on_job_done, j);
-	if (r < 0)
-		goto fail;
+	j->host_timeout_ms = exec_proxy_host_timeout_ms(b->req.timeout_ms);
+	opts.output_cap = json_object_object_get_ex(params, "max_output_bytes", &v) ? (size_t)json_object_get_int64(v)
+										       : EXEC_DEFAULT_OUTPUT;
+	if (opts.output_cap == 0)
+		opts.output_cap = EXEC_OUTPUT_NONE; /* the exec client's 0 is its default */
+
 	j->call = call;
-	r = -pthread_create(&j->thread, NULL, job_run, j);
-	if (r < 0) {
-		j->call = NULL;
-		goto fail;
+	j->conn = rpc_call_get_conn(call);
+	if (!j->conn || rpc_conn_add_close_hook(j->conn, on_conn_close, j) < 0) {
+		/* The client is gone already: nothing to run it for. */
+		rpc_call_errno(call, -ECONNRESET, NULL);
+		goto out;
 	}
-	in_flight++;
+	r = exec_proxy_start(ctx->execs, vm, &b->req, &opts, on_exec_done, j, &j->op);
+	if (r < 0) {
+		rpc_conn_remove_close_hook(j->conn, on_conn_close, j);
+		/* The request itself (too big to encode) or no memory: the
+		 * same answer as when the exchange failed. */
+		rpc_call_errno(call, r, "exec failed");
+		goto out;
+	}
+	req_buf_free(b);
 	return;
 fail:
-	job_free(j);
 	rpc_call_errno(call, r, "cannot start exec");
+out:
+	req_buf_free(b);
+	free(j);
 }
 
 /* --- result, errors, examples (documentation: rpc.discover) ----------- */

@@ -10,12 +10,14 @@
 
 #include <json-c/json.h>
 
+#include "exec-proxy.h"
 #include "manager.h"
 #include "rpc.h"
 
 /* What every handler gets as userdata. */
 typedef struct methods_ctx {
 	manager_t *manager;
+	exec_proxy_t *execs; /* compute.vm.exec's exchanges */
 	const rpc_limits_t *limits;
 	bool allow_custom_guests; /* --allow-custom-guests: create accepts "guest" */
 } methods_ctx_t;

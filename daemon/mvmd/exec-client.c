@@ -49,13 +49,18 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 
 int exec_client_connect_unix(const char *path, int *ret_fd)
 {
+	return exec_client_connect_unix_flags(path, 0, ret_fd);
+}
+
+int exec_client_connect_unix_flags(const char *path, int sock_flags, int *ret_fd)
+{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_close_ int fd = -1;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | sock_flags, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)

@@ -2,8 +2,9 @@
 /*
  * Host side of the exec protocol (docs/exec-protocol.md): reach a guest's
  * agent (hybrid vsock or AF_UNIX), send one request, collect stdout,
- * stderr and the exit or error frame. Blocking, with a deadline; mvmd runs
- * it off its event loop. Does not log.
+ * stderr and the exit or error frame. exec_client_run blocks, with a
+ * deadline (tests, mvm-probe); mvmd drives the same exchange without I/O
+ * (exec_call_*, below) from its event loop (exec-proxy.h). Does not log.
  */
 #ifndef MVM_EXEC_CLIENT_H
 #define MVM_EXEC_CLIENT_H
@@ -16,6 +17,9 @@
 
 /* Connect to an AF_UNIX stream socket; *ret_fd is close-on-exec. */
 int exec_client_connect_unix(const char *path, int *ret_fd);
+/* The same with more socket(2) type flags (SOCK_NONBLOCK: an AF_UNIX
+ * connect then fails with -EAGAIN instead of waiting for a full backlog). */
+int exec_client_connect_unix_flags(const char *path, int sock_flags, int *ret_fd);
 
 /*
  * Hybrid vsock (cloud-hypervisor, Firecracker, mvm-vmm): connect to the

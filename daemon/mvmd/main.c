@@ -438,6 +438,7 @@ int main(int argc, char **argv)
 	_cleanup_close_ int lock_fd = -1;
 	sd_event *event = NULL;
 	manager_t *m = NULL;
+	exec_proxy_t *execs = NULL;
 	rpc_server_t *srv = NULL;
 	rpc_limits_t limits;
 	methods_ctx_t ctx;
@@ -543,7 +544,12 @@ int main(int argc, char **argv)
 		limits.max_request_bytes = o.max_request_bytes;
 	if (o.max_clients)
 		limits.max_clients = o.max_clients;
-	ctx = (methods_ctx_t){ .manager = m, .limits = &limits, .allow_custom_guests = o.allow_custom_guests };
+	r = exec_proxy_new(m, &execs);
+	if (r < 0) {
+		log_error_errno(r, "cannot set up the exec proxy: %m");
+		goto out;
+	}
+	ctx = (methods_ctx_t){ .manager = m, .execs = execs, .limits = &limits, .allow_custom_guests = o.allow_custom_guests };
 	table = methods_table(&n_methods);
 	r = rpc_server_new(event, table, n_methods, &limits, "mvmd", MVM_VERSION, &ctx, &srv);
 	if (r < 0) {
@@ -605,7 +611,10 @@ int main(int argc, char **argv)
 	(void)metrics_textfile_write(m); /* what the node looked like at the end */
 
 out:
+	/* Closing the connections cancels their execs (close hooks); the
+	 * proxy goes before the manager it subscribed to. */
 	srv = rpc_server_free(srv);
+	execs = exec_proxy_free(execs);
 	if (own_socket)
 		unlink(o.rpc_socket);
 	m = manager_free(m); /* and the backends' state */

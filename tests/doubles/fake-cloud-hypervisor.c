@@ -21,7 +21,9 @@
  *    (init/linux/exec-agent.h) running host programs, as mvm-init's agent does
  *    in a real guest, so compute.vm.exec works on the double; any other
  *    port is refused by closing the connection, as cloud-hypervisor does
- *    when nothing listens in the guest;
+ *    when nothing listens in the guest; with MVM_FAKE_CH_VSOCK_MUTE=1 it
+ *    answers "OK" and then reads and drops everything, never answering
+ *    (a guest whose agent hangs);
  *  - a serial client gets "mvm-init: ready" (the guest's banner) on its
  *    first connection and "fake-ch: serial reconnected" on later ones,
  *    and everything it writes echoed back as "echo: ...";
@@ -219,7 +221,7 @@ static int start_agent(const char *path)
 
 /* One hybrid vsock connection, in a child: read "CONNECT <port>\n",
  * answer "OK <host port>\n" and relay bytes to the agent both ways. */
-static void vsock_conn(int c, const char *agent_path)
+static void vsock_conn(int c, const char *agent_path, bool mute)
 {
 	char line[64];
 	size_t len = 0;
@@ -234,6 +236,13 @@ static void vsock_conn(int c, const char *agent_path)
 	line[len] = '\0';
 	if (sscanf(line, "CONNECT %u", &port) != 1 || port != EXEC_AGENT_PORT)
 		_exit(0);
+	if (mute) {
+		char sink[4096];
+		say(c, "OK 1073741824\n");
+		while (read(c, sink, sizeof(sink)) > 0)
+			;
+		_exit(0);
+	}
 	if (strlen(agent_path) >= sizeof(sa.sun_path))
 		_exit(0);
 	memcpy(sa.sun_path, agent_path, strlen(agent_path) + 1);
@@ -330,6 +339,7 @@ int main(int argc, char **argv)
 	if (gate_path)
 		snprintf(gate.path, sizeof(gate.path), "%s", gate_path);
 	snprintf(gate.serial, sizeof(gate.serial), "%s/serial.sock", dir);
+	bool vsock_mute = knob("MVM_FAKE_CH_VSOCK_MUTE") != NULL;
 	const char *polls = knob("MVM_FAKE_CH_CREATED_POLLS");
 	unsigned n_polls = polls ? (unsigned)atoi(polls) : 3; /* knob()'s buffer is reused */
 	ch_double_config_t cfg = {
@@ -377,7 +387,7 @@ int main(int argc, char **argv)
 			int c = accept4(vsock_fd, NULL, NULL, SOCK_CLOEXEC);
 			if (c >= 0) {
 				if (fork() == 0)
-					vsock_conn(c, agent_path);
+					vsock_conn(c, agent_path, vsock_mute);
 				close(c);
 			}
 		}

@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +262,59 @@ START_TEST(slow_follower_closed_from_the_loop)
 }
 END_TEST
 
+/* A call the handler answers later, on a client that shut its side:
+ * half-closed (shutdown(SHUT_WR), as socat does) it still gets the
+ * answer; closed, the connection's close hooks run at once, so what the
+ * call was doing for it (an exec) stops instead of running to its end. */
+START_TEST(hangup_while_a_call_waits)
+{
+	env_t t;
+	char buf[4096];
+	int fds0 = count_fds();
+	env_start(&t, 128);
+	const char *req = "{\"jsonrpc\":\"2.0\",\"method\":\"subscribe\",\"id\":1}\n";
+	ck_assert_int_eq(send(t.client, req, strlen(req), 0), (ssize_t)strlen(req));
+	for (int i = 0; i < 100 && n_held < 1; i++)
+		spin(&t, 1);
+	ck_assert_uint_eq(n_held, 1);
+	ck_assert_int_eq(shutdown(t.client, SHUT_WR), 0);
+	spin(&t, 5);
+	rpc_call_reply(held[0], json_object_new_int(1));
+	for (int i = 0; i < 100 && n_hooks < 1; i++)
+		spin(&t, 1);
+	/* Answered, then closed: the connection had nothing left to do. */
+	int fl = fcntl(t.client, F_GETFL);
+	fcntl(t.client, F_SETFL, fl & ~O_NONBLOCK);
+	drain(&t, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "{\"jsonrpc\":\"2.0\",\"result\":1,\"id\":1}\n");
+	conn_ref = rpc_conn_unref(conn_ref);
+	close(t.client);
+
+	/* Again, and the client closes its socket: the hook runs with the
+	 * call still unanswered. */
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	memcpy(sa.sun_path, t.path, strlen(t.path) + 1);
+	t.client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(t.client, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	n_hooks = 0;
+	ck_assert_int_eq(send(t.client, req, strlen(req), 0), (ssize_t)strlen(req));
+	for (int i = 0; i < 100 && n_held < 2; i++)
+		spin(&t, 1);
+	ck_assert_uint_eq(n_held, 2);
+	close(t.client);
+	t.client = -1;
+	for (int i = 0; i < 100 && n_hooks < 1; i++)
+		spin(&t, 1);
+	ck_assert_uint_eq(n_hooks, 1);
+	ck_assert_uint_eq(rpc_server_n_connections(t.s), 0);
+	ck_assert_ptr_null(rpc_call_get_conn(held[1]));
+	rpc_call_reply(held[1], json_object_new_string("into the void"));
+	conn_ref = rpc_conn_unref(conn_ref);
+	env_stop(&t);
+	ck_assert_int_eq(count_fds(), fds0);
+}
+END_TEST
+
 static void bad_handler_result(rpc_call_t *call, json_object *params, void *userdata)
 {
 	/* A result with a cycle cannot be written: the call still gets an
@@ -316,6 +370,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(pending_cap_stops_reading),
 			MVMT_TEST(handler_closes_its_connection_mid_batch),
 			MVMT_TEST(slow_follower_closed_from_the_loop),
+			MVMT_TEST(hangup_while_a_call_waits),
 			MVMT_TEST(unwritable_result)),
 	},
 	{ 0 }
