@@ -319,6 +319,20 @@ static void blob_stat_method(rpc_call_t *call, json_object *params, void *userda
 	}
 	r = blob_stat(bs, hex, &info);
 	if (r == -ENOENT) {
+		pull_progress_t pp;
+		size_t waiters = 0;
+		/* Not here yet but on its way (compute.blob.pull): say how far. */
+		if (puller_in_flight(manager_puller(ctx->manager), hex, &pp, &waiters)) {
+			res = json_object_new_object();
+			json_object_object_add(res, "hash", ref_json(hex));
+			json_object_object_add(res, "pulling", json_object_new_boolean(true));
+			json_object_object_add(res, "source", pp.source ? json_object_new_string(pp.source) : NULL);
+			json_object_object_add(res, "bytes", json_object_new_int64((int64_t)pp.bytes));
+			json_object_object_add(res, "total", json_object_new_int64((int64_t)pp.total));
+			json_object_object_add(res, "waiters", json_object_new_int64((int64_t)waiters));
+			rpc_call_reply(call, res);
+			return;
+		}
 		reply_not_found(call, hex);
 		return;
 	}
@@ -455,7 +469,8 @@ static const rpc_schema_t put_result = {
 	.type = RPC_TYPE_OBJECT, .description = "{hash: \"sha256:<hex>\", size, created: false when the content was already stored}",
 };
 static const rpc_schema_t stat_result = {
-	.type = RPC_TYPE_OBJECT, .description = "{hash, size, created (RFC 3339), used_by: [VM ids], verified?, actual?}",
+	.type = RPC_TYPE_OBJECT, .description = "{hash, size, created (RFC 3339), used_by: [VM ids], verified?, actual?}; "
+					      "for a blob being pulled: {hash, pulling: true, source, bytes, total, waiters}",
 };
 static const rpc_schema_t list_result = {
 	.type = RPC_TYPE_OBJECT, .description = "{blobs: [{hash, size, created}] sorted by hash, more, next?, count, bytes}",

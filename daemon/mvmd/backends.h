@@ -20,5 +20,8 @@ typedef struct backends_config {
 
 int backends_register(manager_t *m, const backends_config_t *cfg);
 void backends_unregister(void);
+/* A private program (mvm-fetch, ...) found like mvm-vmm: beside mvmd in a
+ * build tree, in ../libexec/mvmd/ when installed. */
+void backends_program_path(const char *name, char *buf, size_t size);
 
 #endif

@@ -438,17 +438,17 @@ static int kvm_provision(manager_t *m, vm_t *vm, char **ret_cause)
 	struct stat st;
 
 	int r = workload_provision(m, vm, ret_cause);
-	if (r < 0)
+	if (r < 0 && r != -EINPROGRESS) /* -EINPROGRESS: a pull; the image is checked now all the same */
 		return r;
 	if (!image)
-		return 0;
+		return r;
 	if (stat(image, &st) < 0 || !S_ISREG(st.st_mode) || access(image, R_OK) < 0) {
 		if (asprintf(ret_cause, "guest image not usable: %s: %s", image,
 			     errno ? strerror(errno) : "not a regular file") < 0)
 			*ret_cause = NULL;
 		return -ENOENT;
 	}
-	return 0;
+	return r;
 }
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
