@@ -499,6 +499,12 @@ static int download(req_t *q, const char *url, uint64_t expect_size, char *reaso
 		if (!transient(r) || attempt >= MAX_RETRIES) {
 			if (r > 0)
 				snprintf(reason, rlen, "GET blob answered %d", r);
+			if (transient(r) && attempt > 0) {
+				char last[400];
+				snprintf(last, sizeof(last), "%s", reason);
+				snprintf(reason, rlen, "%s (gave up after %d retries, %" PRIu64 " bytes received)", last, attempt,
+					 q->file_off);
+			}
 			return r;
 		}
 		if (r > 0)
