@@ -9,6 +9,10 @@
  *   tamper   flips the first byte of every blob body: wrong bytes for a digest
  *   cut      the first blob GET is cut off after half its body (later ones pass)
  *   loop     every request is answered 307 to itself, never forwarded
+ *   bearer   a token gate: requests without "Authorization: Bearer
+ *            t0k3n" get 401 with a Bearer challenge whose realm is this
+ *            proxy's /token, which answers {"token": "t0k3n"} (and its
+ *            request line goes to --count-file); others pass
  *
  * --count-file F   appends one line per blob GET to F
  * --hold-file F    holds each blob GET's answer until F exists
@@ -32,6 +36,7 @@
 
 static const char *mode = "pass", *count_file, *hold_file, *cut_marker;
 static struct sockaddr_in up;
+static int own_port;
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -73,7 +78,26 @@ static void serve(int c)
 		write_all(c, buf, (size_t)n);
 		return;
 	}
-	if (blob_get && count_file) {
+	if (strcmp(mode, "bearer") == 0) {
+		int n;
+		if (strncmp(req, "GET /token", 10) == 0) {
+			int fd = count_file ? open(count_file, O_WRONLY | O_APPEND | O_CREAT, 0644) : -1;
+			if (fd >= 0) {
+				write_all(fd, req, (size_t)(line_end - req));
+				write_all(fd, "\n", 1);
+				close(fd);
+			}
+			n = snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 18\r\nConnection: close\r\n\r\n{\"token\": \"t0k3n\"}");
+			write_all(c, buf, (size_t)n);
+			return;
+		}
+		if (!strstr(req, "\r\nAuthorization: Bearer t0k3n\r\n")) {
+			n = snprintf(buf, sizeof(buf), "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://127.0.0.1:%d/token\",service=\"mvmd-test\",scope=\"repository:wasm/hello:pull\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", own_port);
+			write_all(c, buf, (size_t)n);
+			return;
+		}
+	}
+	if (blob_get && count_file && strcmp(mode, "bearer") != 0) {
 		int fd = open(count_file, O_WRONLY | O_APPEND | O_CREAT, 0644);
 		if (fd >= 0) {
 			write_all(fd, "GET\n", 4);
@@ -178,6 +202,7 @@ int main(int argc, char **argv)
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 128) < 0 || getsockname(l, (struct sockaddr *)&a, &al) < 0)
 		return 1;
+	own_port = ntohs(a.sin_port);
 	char tmp[4096];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
 	FILE *f = fopen(tmp, "w");

@@ -235,6 +235,15 @@ check blob_absent "$G"
 check no_temp_files
 lc_stop
 
+# --- the Bearer token flow (a token gate in front of the registry) -----------------------------------
+proxy bearer bearer --upstream "127.0.0.1:${R1##*:}" --count-file "$tmp/token-requests"
+mvmd_up m6b -- --blob-source "tk=$PROXY_URL/wasm/hello" || { bad "mvmd starts"; finish; }
+out=$(call compute.blob.pull "{\"reference\":\"tk:v1\"}")
+echo "bearer token: $out"
+check grep -q "\"hash\":\"sha256:$H\".*\"source\":\"tk\"" <<<"$out"
+check grep -q 'GET /token?service=mvmd-test&scope=repository%3Awasm%2Fhello%3Apull ' "$tmp/token-requests"
+lc_stop
+
 # --- htpasswd auth -------------------------------------------------------------------------------
 htpasswd -Bbn puller s3cret >"$tmp/htpasswd"
 reg_start "$tmp/r4" htpasswd "$tmp/htpasswd" || { bad "registry 4 starts"; finish; }
