@@ -242,6 +242,8 @@ static void setup_common(req_t *q, const char *url)
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, q);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, q->curl_err);
+	/* fewer, larger writes into the temp file (curl's default is 16 KiB) */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
 }
 
 static void reset_answer(req_t *q)
