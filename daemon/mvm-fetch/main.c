@@ -126,6 +126,14 @@ int main(int argc, char **argv)
 	}
 	ca_file = get_str(req, "ca_file");
 	r = read_file_at(AT_FDCWD, ca_file ? ca_file : SYSTEM_CA_BUNDLE, CA_MAX, &ca, &ca_len);
+	if (r < 0 && !ca_file) {
+		/* No system bundle (no ca-certificates): plain http to loopback
+		 * still works, and any TLS peer fails verification. */
+		fprintf(stderr, "mvm-fetch: no CA bundle at %s: TLS peers cannot be verified\n", SYSTEM_CA_BUNDLE);
+		ca = strdup("");
+		ca_len = 0;
+		r = ca ? 0 : -ENOMEM;
+	}
 	if (r < 0) {
 		char reason[512];
 		snprintf(reason, sizeof(reason), "cannot read the CA bundle %s: %s", ca_file ? ca_file : SYSTEM_CA_BUNDLE,
@@ -137,7 +145,7 @@ int main(int argc, char **argv)
 		fetch_send(FETCH_CTL_FD, o);
 		return 1;
 	}
-	job.ca = ca;
+	job.ca = ca_len ? ca : NULL;
 	job.ca_len = ca_len;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
