@@ -153,8 +153,8 @@ if command -v docker-registry >/dev/null && command -v curl >/dev/null && [ -f "
 			sed -E 's/.*"data":"(([^"\\]|\\.)*)".*/\1/' <<<"$last" | sed 's/\\n/\n/g' | sed '/^$/d; s/^/   wasm| /'
 		fi
 		callb compute.vm.remove '{"id":"pulled"}'
-		kill "$node_b" 2>/dev/null
-		wait "$node_b" 2>/dev/null
+		kill "$node_b" 2>/dev/null || true
+		wait "$node_b" 2>/dev/null || true
 	else
 		echo "   (no local registry could be started: skipped)"
 	fi

@@ -91,5 +91,6 @@ reg_push_manifest() {
 reg_stop() {
 	[ -n "${1:-}" ] || return 0
 	kill "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
+	# killed by our SIGTERM: not a failure (for callers under set -e)
+	wait "$1" 2>/dev/null || true
 }

@@ -153,6 +153,16 @@ check grep -q '"source":"b","status":404' <<<"$out"
 out=$(call compute.blob.pull '{"reference":"nosuch:v1"}')
 check grep -q '\[-32602\]' <<<"$out"
 
+# progress: notifications on the requesting connection, before the answer
+if command -v socat >/dev/null; then
+	printf '{"jsonrpc":"2.0","id":7,"method":"compute.blob.pull","params":{"hash":"sha256:%s","progress":true}}\n' "$G" |
+		socat -t60 - UNIX-CONNECT:"$LC_SOCK" >"$tmp/progress.out" &
+	bg+=($!)
+	check wait_for 120 grep -q '"id":7' "$tmp/progress.out"
+	check grep -q "\"method\":\"compute.blob.pull.progress\",\"params\":{\"hash\":\"sha256:$G\",\"source\":\"b\",\"bytes\":3000000,\"total\":3000000}" "$tmp/progress.out"
+	check test "$(grep -n '"id":7' "$tmp/progress.out" | cut -d: -f1)" = "$(wc -l <"$tmp/progress.out")"
+fi
+
 # --- pull on demand -------------------------------------------------------------------
 out=$(call compute.vm.create "{\"name\":\"od\",\"memory_mib\":16,\"workload\":{\"hash\":\"sha256:$M\"}}")
 check grep -q '"state":"Provisioning"' <<<"$out"    # create answers at once
