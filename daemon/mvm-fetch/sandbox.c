@@ -19,7 +19,9 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "fetch.h"
@@ -42,7 +44,7 @@ static const int allowed[] = {
 	SCMP_SYS(socketpair), SCMP_SYS(pipe2), SCMP_SYS(eventfd2), SCMP_SYS(fcntl), SCMP_SYS(dup), SCMP_SYS(dup3),
 	SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(uname), SCMP_SYS(getuid),
 	SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_yield),
-	SCMP_SYS(getdents64), SCMP_SYS(readlink), SCMP_SYS(ioctl), SCMP_SYS(sysinfo), SCMP_SYS(prlimit64) /* read only: below */,
+	SCMP_SYS(getdents64), SCMP_SYS(readlink), SCMP_SYS(sysinfo), SCMP_SYS(prlimit64) /* read only: below */,
 };
 
 static int seccomp_load_policy(void)
@@ -62,6 +64,11 @@ static int seccomp_load_policy(void)
 	static const int families[] = { AF_INET, AF_INET6, AF_UNIX, AF_NETLINK };
 	for (size_t i = 0; i < ELEMENTSOF(families) && r == 0; i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
+	/* ioctl: only asking how much can be read, non-blocking mode and
+	 * isatty (stdio); never TIOCSTI & co. on an inherited terminal */
+	static const unsigned long ioctls[] = { FIONREAD, FIONBIO, TCGETS };
+	for (size_t i = 0; i < ELEMENTSOF(ioctls) && r == 0; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctls[i]));
 	/* opens for reading only */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
