@@ -16,6 +16,9 @@
  *
  * --count-file F   appends one line per blob GET to F
  * --hold-file F    holds each blob GET's answer until F exists
+ * --stall-file F   relays half of each blob GET's body, then waits for
+ *                  F; when it appears the proxy dies (every connection
+ *                  and the listener): a source that went away mid-body
  *
  * Usage: registry-proxy --port-file F --upstream 127.0.0.1:PORT [--mode M] [...]
  * One process per connection; exits with its parent's SIGTERM.
@@ -34,7 +37,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *mode = "pass", *count_file, *hold_file, *cut_marker;
+static const char *mode = "pass", *count_file, *hold_file, *cut_marker, *stall_file;
 static struct sockaddr_in up;
 static int own_port;
 
@@ -127,6 +130,7 @@ static void serve(int c)
 	bool cut = blob_get && strcmp(mode, "cut") == 0 && cut_marker &&
 		   open(cut_marker, O_WRONLY | O_CREAT | O_EXCL, 0644) >= 0;
 	bool tamper = blob_get && strcmp(mode, "tamper") == 0;
+	bool stall = blob_get && stall_file;
 	bool in_body = false;
 	long long body = 0, cut_at = -1;
 	char rhead[16384];
@@ -153,13 +157,20 @@ static void serve(int c)
 			p += hdr_in_this, m -= hdr_in_this;
 			in_body = true;
 			char *cl = strcasestr(rhead, "\r\nContent-Length:");
-			if (cut && cl)
+			if ((cut || stall) && cl)
 				cut_at = atoll(cl + 17) / 2;
 		}
 		if (tamper && body == 0 && m > 0)
 			p[0] ^= 0x01;
 		if (cut_at >= 0 && body + (long long)m >= cut_at) {
 			write_all(c, p, (size_t)(cut_at - body));
+			if (stall) {
+				struct stat st;
+				while (stat(stall_file, &st) < 0)
+					usleep(10000);
+				kill(getppid(), SIGKILL); /* the listener too */
+				_exit(0);
+			}
 			shutdown(c, SHUT_RDWR);
 			break;
 		}
@@ -181,6 +192,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--count-file")) count_file = argv[i + 1];
 		else if (!strcmp(argv[i], "--hold-file")) hold_file = argv[i + 1];
 		else if (!strcmp(argv[i], "--cut-marker")) cut_marker = argv[i + 1];
+		else if (!strcmp(argv[i], "--stall-file")) stall_file = argv[i + 1];
 		else { fprintf(stderr, "registry-proxy: unknown option %s\n", argv[i]); return 2; }
 	}
 	if (!port_file || (!upstream && strcmp(mode, "loop") != 0)) {

@@ -227,16 +227,19 @@ check grep -qE '"GET /v2/wasm/hello/blobs/sha256:'"$G"'.*" 206 ' "$tmp/r1/regist
 lc_stop
 
 # --- the registry killed mid-download ----------------------------------------------------------
+# The relay in front stops halfway through the body (so the download is
+# surely under way), then the registry and its relay are killed: what
+# is left to fetch is gone, the retries find nothing to connect to.
 reg_start "$tmp/r3" || { bad "registry 3 starts"; finish; }
 bg+=("$REG_PID") R3_PID=$REG_PID
 check reg_push_blob "$REG_URL" wasm/hello "$tmp/big"
-proxy hold3 pass --upstream "127.0.0.1:$REG_PORT" --hold-file "$tmp/release3"
+proxy hold3 pass --upstream "127.0.0.1:$REG_PORT" --stall-file "$tmp/die3"
 mvmd_up m6 -- --blob-source "k=$PROXY_URL/wasm/hello" || { bad "mvmd starts"; finish; }
 lc_call compute.blob.pull "{\"hash\":\"sha256:$G\"}" >"$tmp/killed.out" 2>&1 &
 pull_pid=$!
-check wait_for 60 bash -c "$LC_CTL --socket $LC_SOCK --json call compute.blob.stat '{\"hash\":\"sha256:$G\"}' 2>/dev/null | grep -q '\"pulling\":true'"
+check wait_for 120 bash -c "$LC_CTL --socket $LC_SOCK --json call compute.blob.stat '{\"hash\":\"sha256:$G\"}' 2>/dev/null | grep -q '\"pulling\":true.*\"bytes\":[1-9]'"
 kill -9 "$R3_PID"
-touch "$tmp/release3"
+touch "$tmp/die3"
 wait "$pull_pid"
 out=$(cat "$tmp/killed.out")
 echo "registry killed: $out"
