@@ -8,6 +8,7 @@
  *   pass     nothing (with --count-file and --hold-file, a counting gate)
  *   tamper   flips the first byte of every blob body: wrong bytes for a digest
  *   cut      the first blob GET is cut off after half its body (later ones pass)
+ *   busy     the first blob GET is answered 503 (later ones pass)
  *   loop     every request is answered 307 to itself, never forwarded
  *   bearer   a token gate: requests without "Authorization: Bearer
  *            t0k3n" get 401 with a Bearer challenge whose realm is this
@@ -126,6 +127,12 @@ static void serve(int c)
 		struct stat st;
 		while (stat(hold_file, &st) < 0)
 			usleep(10000);
+	}
+	if (blob_get && strcmp(mode, "busy") == 0 && cut_marker && open(cut_marker, O_WRONLY | O_CREAT | O_EXCL, 0644) >= 0) {
+		static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+		write_all(c, busy, sizeof(busy) - 1);
+		close(u);
+		return;
 	}
 	bool cut = blob_get && strcmp(mode, "cut") == 0 && cut_marker &&
 		   open(cut_marker, O_WRONLY | O_CREAT | O_EXCL, 0644) >= 0;

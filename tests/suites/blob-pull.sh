@@ -226,6 +226,16 @@ check grep -q 'retrying from byte [1-9]' "$LC_DIR/mvmd.log"
 check grep -qE '"GET /v2/wasm/hello/blobs/sha256:'"$G"'.*" 206 ' "$tmp/r1/registry.log"
 lc_stop
 
+# a 503 is retried (after a backoff) and then served
+proxy busy busy --upstream "127.0.0.1:${R1##*:}" --cut-marker "$tmp/busy-done"
+mvmd_up m5b -- --blob-source "busy=$PROXY_URL/wasm/hello" || { bad "mvmd starts"; finish; }
+out=$(call compute.blob.pull "{\"hash\":\"sha256:$T\"}")
+echo "503 once: $out"
+check test -e "$tmp/busy-done"
+check grep -q "\"hash\":\"sha256:$T\".*\"source\":\"busy\"" <<<"$out"
+check grep -q 'GET blob answered 503; retrying from byte 0' "$LC_DIR/mvmd.log"
+lc_stop
+
 # --- the registry killed mid-download ----------------------------------------------------------
 # The relay in front stops halfway through the body (so the download is
 # surely under way), then the registry and its relay are killed: what
