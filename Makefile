@@ -83,7 +83,8 @@ INC_VMM := -Ilib -Idaemon/vmm
 INC_LINUX := -Ilib -Iinit/linux
 INC_LIB := -Ilib
 INC_MVMCTL := -Ilib -Idaemon/mvmctl
-INC_ALL := -I. -Ilib -Irpc -Idaemon/mvmd -Idaemon/vmm -Iinit/linux
+INC_FETCH := -Ilib -Idaemon/mvm-fetch
+INC_ALL := -I. -Ilib -Irpc -Idaemon/mvmd -Idaemon/vmm -Iinit/linux -Idaemon/mvm-fetch
 INC = $(INC_ALL)
 ALL_CFLAGS = $(CPPFLAGS_BASE) $(INC) $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
@@ -94,6 +95,7 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 #   libmvmd.a     daemon/mvmd/ with kvm/, ch/   mvmd
 #   libmvmrpc.a   rpc/                          mvmd
 #   libvmm.a      daemon/vmm/                   mvm-vmm
+#   libfetch.a    daemon/mvm-fetch/             mvm-fetch (the sandboxed registry client)
 #   libinit.a     init/linux/ (host build)      tests only: mvm-init is built with musl below
 #   libproto.a    lib/proto/                    mvmd, mvm-vmm (guests build exec-frame.c their way)
 #   libmvmwasm.a  lib/wasm/                     mvmd, mvm-wasm (guests build it their way)
@@ -101,6 +103,7 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 # tests/suites/link-separation.sh proves it on the linked binaries.
 MVMD_SRCS := $(filter-out daemon/mvmd/main.c,$(wildcard daemon/mvmd/*.c daemon/mvmd/*/*.c))
 VMM_SRCS := $(filter-out daemon/vmm/main.c,$(wildcard daemon/vmm/*.c))
+FETCH_SRCS := $(filter-out daemon/mvm-fetch/main.c,$(wildcard daemon/mvm-fetch/*.c))
 INITLIB_SRCS := $(filter-out init/linux/main.c,$(wildcard init/linux/*.c))
 PROTO_SRCS := $(wildcard lib/proto/*.c)
 UTIL_SRCS := $(wildcard lib/util/*.c)
@@ -116,6 +119,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIBMVMD := $(BUILD)/lib/libmvmd.a
 LIBVMM := $(BUILD)/lib/libvmm.a
+LIBFETCH := $(BUILD)/lib/libfetch.a
 LIBINIT := $(BUILD)/lib/libinit.a
 LIBPROTO := $(BUILD)/lib/libproto.a
 LIBUTIL := $(BUILD)/lib/libutil.a
@@ -126,10 +130,11 @@ MVMD_LIBS := $(LIBRPC) $(LIBMVMD) $(LIBPROTO) $(LIBWASM) $(LIBUTIL)
 VMM_LIBS := $(LIBVMM) $(LIBPROTO) $(LIBUTIL)
 WASM_TOOL_LIBS := $(LIBWASM) $(LIBUTIL)
 # Tests, benchmarks and test tools link everything.
-ALL_LIBS := $(LIBRPC) $(LIBMVMD) $(LIBVMM) $(LIBINIT) $(LIBPROTO) $(LIBWASM) $(LIBUTIL)
+ALL_LIBS := $(LIBRPC) $(LIBMVMD) $(LIBVMM) $(LIBFETCH) $(LIBINIT) $(LIBPROTO) $(LIBWASM) $(LIBUTIL)
+FETCH_LIBS := $(LIBFETCH) $(LIBUTIL)
 
 # Programs: daemon/<dir>/main.c or daemon/<tool>.c.
-BINS := $(BUILD)/bin/mvmd $(BUILD)/bin/mvm-vmm $(BUILD)/bin/mvm-wasm $(BUILD)/bin/mvmctl
+BINS := $(BUILD)/bin/mvmd $(BUILD)/bin/mvm-vmm $(BUILD)/bin/mvm-wasm $(BUILD)/bin/mvmctl $(BUILD)/bin/mvm-fetch
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INTEG_SRCS))
 
@@ -143,6 +148,7 @@ all: $(BINS) $(UNIT_TESTS) $(INTEG_TESTS)
 
 $(BUILD)/obj/daemon/mvmd/%.o $(BUILD)/obj/rpc/%.o: INC = $(INC_MVMD)
 $(BUILD)/obj/daemon/vmm/%.o: INC = $(INC_VMM)
+$(BUILD)/obj/daemon/mvm-fetch/%.o: INC = $(INC_FETCH)
 $(BUILD)/obj/init/linux/%.o: INC = $(INC_LINUX)
 $(BUILD)/obj/lib/%.o $(BUILD)/obj/daemon/mvm-wasm.o: INC = $(INC_LIB)
 
@@ -159,6 +165,7 @@ endef
 
 $(LIBMVMD): $(call obj,$(MVMD_SRCS)) ; $(archive)
 $(LIBVMM): $(call obj,$(VMM_SRCS)) ; $(archive)
+$(LIBFETCH): $(call obj,$(FETCH_SRCS)) ; $(archive)
 $(LIBINIT): $(call obj,$(INITLIB_SRCS)) ; $(archive)
 $(LIBPROTO): $(call obj,$(PROTO_SRCS)) ; $(archive)
 $(LIBUTIL): $(call obj,$(UTIL_SRCS)) ; $(archive)
@@ -175,6 +182,13 @@ $(BUILD)/bin/mvmd: $(BUILD)/obj/daemon/mvmd/main.o $(MVMD_LIBS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(MVMD_LIBS) $(PKG_LIBS) -lm -lpthread
+
+# mvm-fetch talks to registries for mvmd, sandboxed (docs/blobs.md): libcurl,
+# json-c and the seccomp/capability libraries, nothing of mvmd.
+$(BUILD)/bin/mvm-fetch: $(BUILD)/obj/daemon/mvm-fetch/main.o $(FETCH_LIBS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(FETCH_LIBS) $$(pkg-config --libs libcurl json-c libseccomp libcap-ng)
 
 $(BUILD)/bin/mvm-wasm: $(BUILD)/obj/daemon/mvm-wasm.o $(WASM_TOOL_LIBS)
 	@mkdir -p $(@D)
@@ -621,7 +635,7 @@ MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= /lib/systemd/system
 TMPFILESDIR ?= /usr/lib/tmpfiles.d
-INSTALL_PROGRAMS := $(BUILD)/bin/mvmd $(BUILD)/bin/mvmctl $(BUILD)/bin/mvm-wasm $(BUILD)/bin/mvm-vmm \
+INSTALL_PROGRAMS := $(BUILD)/bin/mvmd $(BUILD)/bin/mvmctl $(BUILD)/bin/mvm-wasm $(BUILD)/bin/mvm-vmm $(BUILD)/bin/mvm-fetch \
                     $(GUEST_DIR)/mvm-guest $(INITRAMFS)
 .PHONY: programs
 programs: $(INSTALL_PROGRAMS)
@@ -632,13 +646,16 @@ install: $(INSTALL_PROGRAMS)
 	           $(DESTDIR)$(SYSCONFDIR)/default
 	install -m 0755 $(BUILD)/bin/mvmd $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(BUILD)/bin/mvmctl $(BUILD)/bin/mvm-wasm $(DESTDIR)$(BINDIR)/
-	install -m 0755 $(BUILD)/bin/mvm-vmm $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(BUILD)/bin/mvm-vmm $(BUILD)/bin/mvm-fetch $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 $(GUEST_DIR)/mvm-guest $(INITRAMFS) $(INITRAMFS).kernel $(DESTDIR)$(LIBEXECDIR)/
 	sed 's|^ExecStart=/usr/sbin/mvmd|ExecStart=$(SBINDIR)/mvmd|' packaging/mvmd.service >$(DESTDIR)$(SYSTEMDUNITDIR)/mvmd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/mvmd.service
 	install -m 0644 packaging/mvmd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
 	install -m 0644 packaging/mvmd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/mvmd.conf
 	install -m 0644 docs/mvmd.8 $(DESTDIR)$(MANDIR)/man8/
+	# the drop-in a node that pulls from registries applies (docs/blobs.md)
+	install -d $(DESTDIR)$(PREFIX)/share/doc/mvmd/examples
+	install -m 0644 packaging/mvmd-blob-sources.conf $(DESTDIR)$(PREFIX)/share/doc/mvmd/examples/
 	# the operator's flags: never overwrite an edited copy
 	[ -e $(DESTDIR)$(SYSCONFDIR)/default/mvmd ] || \
 	   install -m 0644 packaging/mvmd.default $(DESTDIR)$(SYSCONFDIR)/default/mvmd

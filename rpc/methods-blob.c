@@ -328,6 +328,27 @@ static const rpc_field_t stat_params[] = {
 	{ NULL },
 };
 
+/* Not here yet but on its way (compute.blob.pull): say how far; false
+ * when no pull of it is in flight. */
+static bool stat_pulling(rpc_call_t *call, methods_ctx_t *ctx, const char *hex)
+{
+	pull_progress_t pp;
+	size_t waiters = 0;
+	json_object *res;
+
+	if (!puller_in_flight(manager_puller(ctx->manager), hex, &pp, &waiters))
+		return false;
+	res = json_object_new_object();
+	json_object_object_add(res, "hash", ref_json(hex));
+	json_object_object_add(res, "pulling", json_object_new_boolean(true));
+	json_object_object_add(res, "source", pp.source ? json_object_new_string(pp.source) : NULL);
+	json_object_object_add(res, "bytes", json_object_new_int64((int64_t)pp.bytes));
+	json_object_object_add(res, "total", json_object_new_int64((int64_t)pp.total));
+	json_object_object_add(res, "waiters", json_object_new_int64((int64_t)waiters));
+	rpc_call_reply(call, res);
+	return true;
+}
+
 static void blob_stat_method(rpc_call_t *call, json_object *params, void *userdata)
 {
 	methods_ctx_t *ctx = userdata;
@@ -337,6 +358,8 @@ static void blob_stat_method(rpc_call_t *call, json_object *params, void *userda
 	json_object *res;
 	int r;
 
+	if (param_hex(params, "hash", hex) && blob_stat(bs, hex, &info) == -ENOENT && stat_pulling(call, ctx, hex))
+		return;
 	if (!blob_of_params(call, bs, params, hex, &info))
 		return;
 	res = info_json(&info);
@@ -473,10 +496,15 @@ static const rpc_schema_t put_result = { .type = RPC_TYPE_OBJECT, .fields = put_
 
 static const rpc_field_t stat_result_fields[] = {
 	{ "hash", true, HASH_SCHEMA("its content's SHA-256") },
-	{ "size", true, { .type = RPC_TYPE_INTEGER, .description = "bytes", .has_min = true, .min = 0 } },
-	{ "created", true, { .type = RPC_TYPE_STRING, .description = "when it was stored (RFC 3339)", .format = "date-time" } },
-	{ "used_by", true, { .type = RPC_TYPE_ARRAY, .description = "ids of the VMs whose workload it is",
+	{ "size", false, { .type = RPC_TYPE_INTEGER, .description = "bytes (a stored blob)", .has_min = true, .min = 0 } },
+	{ "created", false, { .type = RPC_TYPE_STRING, .description = "when it was stored (RFC 3339)", .format = "date-time" } },
+	{ "used_by", false, { .type = RPC_TYPE_ARRAY, .description = "ids of the VMs whose workload it is",
 			     .items = &(const rpc_schema_t){ .type = RPC_TYPE_STRING } } },
+	{ "pulling", false, { .type = RPC_TYPE_BOOLEAN, .description = "true: not stored yet, a pull of it is in flight (compute.blob.pull)" } },
+	{ "source", false, { .type = RPC_TYPE_STRING, .nullable = true, .description = "pulling: the source it comes from" } },
+	{ "bytes", false, { .type = RPC_TYPE_INTEGER, .description = "pulling: bytes so far", .has_min = true, .min = 0 } },
+	{ "total", false, { .type = RPC_TYPE_INTEGER, .description = "pulling: its size, 0 when not known yet", .has_min = true, .min = 0 } },
+	{ "waiters", false, { .type = RPC_TYPE_INTEGER, .description = "pulling: requests and creates waiting for it", .has_min = true, .min = 0 } },
 	{ "verified", false, { .type = RPC_TYPE_BOOLEAN, .description = "verify: the content still has its hash" } },
 	{ "actual", false, HASH_SCHEMA("verify: the hash the content has now, when it is not its name") },
 	{ NULL },

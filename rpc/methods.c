@@ -21,6 +21,7 @@ const rpc_method_t *methods_table(size_t *ret_n)
 			{ methods_run, methods_run_n },
 			{ methods_exec, methods_exec_n },
 			{ methods_blob, methods_blob_n },
+			{ methods_pull, methods_pull_n },
 		};
 		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 			for (size_t j = 0; j < parts[i].n && n < sizeof(table) / sizeof(table[0]); j++)

@@ -33,6 +33,8 @@ extern const rpc_method_t methods_exec[];
 extern const size_t methods_exec_n;
 extern const rpc_method_t methods_blob[];
 extern const size_t methods_blob_n;
+extern const rpc_method_t methods_pull[];
+extern const size_t methods_pull_n;
 
 /* The joined table (static storage; built once). */
 const rpc_method_t *methods_table(size_t *ret_n);

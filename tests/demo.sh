@@ -105,6 +105,62 @@ if grep -q '"kvm":{"usable":true' <<<"$(echo '{"jsonrpc":"2.0","id":0,"method":"
 	call compute.blob.remove "{\"hash\":\"$hash\"}"
 fi
 
+# A node that does not have the module: a local OCI registry (Debian's
+# docker-registry) serves it, and a second mvmd configured with it as a
+# blob source pulls it when a VM is created (docs/blobs.md).
+wasm="$PWD/$BUILD/wasm-programs/wl-hello.wasm"
+if command -v docker-registry >/dev/null && command -v curl >/dev/null && [ -f "$wasm" ] &&
+	[ -x "$PWD/$BUILD/bin/mvm-fetch" ]; then
+	# shellcheck source=tests/lib/registry.sh
+	. "$(dirname "$0")/lib/registry.sh"
+	echo
+	echo "${bold}# a node without the module: it is pulled from a local OCI registry${norm}"
+	if reg_start "$dir/registry" && reg_push_blob "$REG_URL" demo/wasm "$wasm"; then
+		echo "   registry on $REG_URL, module pushed as demo/wasm blob $(sha256sum "$wasm" | cut -d' ' -f1)"
+		sock_b="$dir/node-b/rpc.sock"
+		# node B's calls, one connection each (call's coprocess talks to the first mvmd)
+		callb() {
+			id=$((id + 1))
+			local req="{\"jsonrpc\":\"2.0\",\"id\":$id,\"method\":\"$1\",\"params\":$2}"
+			echo
+			echo "${bold}B-> $req${norm}"
+			last=$(echo "$req" | socat -t10 - UNIX-CONNECT:"$sock_b")
+			echo "<-B $last"
+		}
+		"$MVMD" --rpc-socket "$sock_b" --state-dir "$dir/node-b/state" --console-dir "$dir/node-b/console" \
+			--blob-source "local=$REG_URL/demo/wasm" --log-level info 2>"$dir/node-b.log" &
+		node_b=$!
+		for _ in $(seq 100); do [ -S "$sock_b" ] && break; sleep 0.05; done
+		hash=sha256:$(sha256sum "$wasm" | cut -d' ' -f1)
+		callb compute.blob.stat "{\"hash\":\"$hash\"}"
+		callb compute.vm.create "{\"name\":\"pulled\",\"memory_mib\":16,\"workload\":{\"hash\":\"$hash\",\"args\":[\"hello\",\"from\",\"a registry\"],\"capabilities\":[\"stdout\",\"args\"],\"timeout_ms\":5000}}"
+		for _ in $(seq 200); do
+			st=$(echo '{"jsonrpc":"2.0","id":0,"method":"compute.vm.status","params":{"id":"pulled"}}' | socat - UNIX-CONNECT:"$sock_b")
+			grep -qE '"state":"(Configured|Failed)"' <<<"$st" && break
+			sleep 0.05
+		done
+		callb compute.vm.status '{"id":"pulled"}'
+		echo "   state: $(sed -E 's/.*"state":"([A-Za-z]+)".*/\1/' <<<"$last") ($(sed -E 's/.*"cause":"([^"]*)".*/\1/' <<<"$last"))"
+		if grep -q '"kvm":{"usable":true' <<<"$(echo '{"jsonrpc":"2.0","id":0,"method":"compute.node.info"}' | socat - UNIX-CONNECT:"$sock_b")"; then
+			callb compute.vm.start '{"id":"pulled"}'
+			for _ in $(seq 100); do
+				st=$(echo '{"jsonrpc":"2.0","id":0,"method":"compute.vm.status","params":{"id":"pulled"}}' | socat - UNIX-CONNECT:"$sock_b")
+				grep -qE '"state":"(Stopped|Failed)"' <<<"$st" && break
+				sleep 0.05
+			done
+			callb compute.vm.logs '{"id":"pulled"}'
+			echo "${bold}# its output:${norm}"
+			sed -E 's/.*"data":"(([^"\\]|\\.)*)".*/\1/' <<<"$last" | sed 's/\\n/\n/g' | sed '/^$/d; s/^/   wasm| /'
+		fi
+		callb compute.vm.remove '{"id":"pulled"}'
+		kill "$node_b" 2>/dev/null || true
+		wait "$node_b" 2>/dev/null || true
+	else
+		echo "   (no local registry could be started: skipped)"
+	fi
+	reg_stop "${REG_PID:-}"
+fi
+
 echo
 echo "${bold}# mvmd log${norm}"
 cat "$dir/mvmd.log"

@@ -74,3 +74,11 @@ int backends_register(manager_t *m, const backends_config_t *cfg)
 	};
 	return backend_ch_register(m, &ccfg);
 }
+
+void backends_program_path(const char *name, char *buf, size_t size)
+{
+	char dir[PATH_MAX] = ".";
+
+	(void)self_dir(dir, sizeof(dir));
+	private_path(dir, "", name, buf, size);
+}

@@ -19,5 +19,8 @@ typedef struct backends_config {
 } backends_config_t;
 
 int backends_register(manager_t *m, const backends_config_t *cfg);
+/* A private program (mvm-fetch, ...) found like mvm-vmm: beside mvmd in a
+ * build tree, in ../libexec/mvmd/ when installed. */
+void backends_program_path(const char *name, char *buf, size_t size);
 
 #endif

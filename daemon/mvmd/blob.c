@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -535,6 +536,88 @@ int blob_put_path(blob_store_t *s, const char *path, blob_put_opts_t *opts,
 	return tmp_commit(s, &t, hex, ret_info, ret_created);
 fail:
 	tmp_discard(s, &t);
+	return r;
+}
+
+/* --- filled by another process (pulls) --------------------------------- */
+
+struct blob_tmp {
+	tmp_file_t t;
+};
+
+int blob_tmp_new(blob_store_t *s, blob_tmp_t **ret)
+{
+	blob_tmp_t *b = calloc(1, sizeof(*b));
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	b->t.fd = -1;
+	r = tmp_create(s, &b->t);
+	if (r < 0) {
+		free(b);
+		return r;
+	}
+	*ret = b;
+	return 0;
+}
+
+int blob_tmp_fd(const blob_tmp_t *t) { return t->t.fd; }
+
+void blob_tmp_discard(blob_store_t *s, blob_tmp_t *t)
+{
+	if (!t)
+		return;
+	tmp_discard(s, &t->t);
+	free(t);
+}
+
+int blob_tmp_commit(blob_store_t *s, blob_tmp_t *b, blob_put_opts_t *opts, blob_info_t *ret_info, bool *ret_created)
+{
+	char hex[BLOB_HEX_LEN + 1];
+	struct stat st;
+	uint64_t size;
+	int r;
+
+	r = check_opts(opts);
+	if (r < 0)
+		goto fail;
+	if (fstat(b->t.fd, &st) < 0) {
+		r = negative_errno();
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > max_size(opts)) {
+		r = -E2BIG;
+		goto fail;
+	}
+	r = hash_fd(b->t.fd, hex, &size);
+	if (r < 0)
+		goto fail;
+	r = check_expect(opts, hex);
+	if (r < 0)
+		goto fail;
+	if (opts && opts->check) {
+		void *map;
+		if (size > check_max(opts)) {
+			r = -EFBIG;
+			goto fail;
+		}
+		map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, b->t.fd, 0) : (void *)"";
+		if (map == MAP_FAILED) {
+			r = negative_errno();
+			goto fail;
+		}
+		r = opts->check(map, size, opts->check_userdata);
+		if (size)
+			munmap(map, size);
+		if (r < 0)
+			goto fail;
+	}
+	r = tmp_commit(s, &b->t, hex, ret_info, ret_created);
+	free(b);
+	return r;
+fail:
+	blob_tmp_discard(s, b);
 	return r;
 }
 

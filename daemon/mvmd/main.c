@@ -61,6 +61,7 @@ typedef struct options {
 	rpc_limits_t rpc;       /* output caps and connection timeouts (the rest above) */
 	const char *metrics_textfile; /* --metrics-textfile: where the metrics go */
 	size_t metrics_interval_ms;
+	pull_config_t pull;     /* --blob-source*: registries to pull blobs from */
 } options_t;
 
 static void help(void)
@@ -102,6 +103,13 @@ static void help(void)
 	       "  --allow-custom-guests     let compute.vm.create name any host file as guest image\n"
 	       "  --ch-binary PATH          cloud-hypervisor (default: cloud-hypervisor on PATH)\n"
 	       "  --ch-initramfs PATH       default initramfs of ch VMs (default: found like the guest image)\n"
+	       "  --blob-source NAME=URL    a registry to pull blobs from, in the order given;\n"
+	       "                            URL https://host[:port]/repository (docs/blobs.md)\n"
+	       "  --blob-source-ca FILE     PEM CA bundle for the sources (default: the system's)\n"
+	       "  --blob-source-auth FILE   registry credentials, Docker config.json \"auths\" (root-only file)\n"
+	       "  --blob-source-insecure    allow plain http:// sources on non-loopback hosts\n"
+	       "  --blob-pull-max-size N    largest blob a pull accepts (default and most 1073741824)\n"
+	       "  --fetch-helper PATH       the mvm-fetch helper (default: found like --vmm)\n"
 	       "  -h, --help                this help\n"
 	       "  --version                 print the version\n"
 	       "\n"
@@ -130,7 +138,8 @@ static int parse_argv(int argc, char **argv, options_t *o)
 	       ARG_MAXCLI, ARG_RING, ARG_MAXVMS, ARG_MAXMEM, ARG_MAXVCPUS, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION,
 	       ARG_CH_BINARY, ARG_CH_INITRAMFS, ARG_POOL, ARG_POOL_MIB, ARG_POOL_READY,
 	       ARG_MAXANSWER, ARG_MAXCLIOUT, ARG_MAXTOTALOUT, ARG_IDLE_MS, ARG_LINE_MS, ARG_SEND_MS,
-	       ARG_METRICS_FILE, ARG_METRICS_MS };
+	       ARG_METRICS_FILE, ARG_METRICS_MS, ARG_BLOB_SOURCE, ARG_BLOB_CA, ARG_BLOB_AUTH, ARG_BLOB_INSECURE, ARG_FETCH,
+	       ARG_BLOB_MAX };
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, ARG_RPC },
 		{ "state-dir", required_argument, NULL, ARG_STATE },
@@ -160,6 +169,12 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		{ "ch-initramfs", required_argument, NULL, ARG_CH_INITRAMFS },
 		{ "metrics-textfile", required_argument, NULL, ARG_METRICS_FILE },
 		{ "metrics-interval-ms", required_argument, NULL, ARG_METRICS_MS },
+		{ "blob-source", required_argument, NULL, ARG_BLOB_SOURCE },
+		{ "blob-source-ca", required_argument, NULL, ARG_BLOB_CA },
+		{ "blob-source-auth", required_argument, NULL, ARG_BLOB_AUTH },
+		{ "blob-source-insecure", no_argument, NULL, ARG_BLOB_INSECURE },
+		{ "fetch-helper", required_argument, NULL, ARG_FETCH },
+		{ "blob-pull-max-size", required_argument, NULL, ARG_BLOB_MAX },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
 		{},
@@ -247,6 +262,30 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		case ARG_METRICS_MS:
 			if (parse_size(optarg, 100, 86400000, &o->metrics_interval_ms) < 0)
 				return log_error_errno(-EINVAL, "--metrics-interval-ms must be 100..86400000: %s", optarg);
+			break;
+		case ARG_BLOB_SOURCE: {
+			_cleanup_free_ char *err = NULL;
+			int r = pull_config_add_source(&o->pull, optarg, &err);
+			if (r < 0)
+				return log_error_errno(r, "%s", err ? err : "--blob-source: out of memory");
+			break;
+		}
+		case ARG_BLOB_CA:
+		case ARG_BLOB_AUTH:
+		case ARG_FETCH: {
+			char **dst = c == ARG_BLOB_CA ? &o->pull.ca_file : c == ARG_BLOB_AUTH ? &o->pull.auth_file : &o->pull.fetch_path;
+			free(*dst);
+			*dst = strdup(optarg);
+			if (!*dst)
+				return -ENOMEM;
+			break;
+		}
+		case ARG_BLOB_INSECURE: o->pull.insecure = true; break;
+		case ARG_BLOB_MAX:
+			if (parse_size(optarg, 1, (size_t)BLOB_DEFAULT_MAX_SIZE, &v) < 0)
+				return log_error_errno(-EINVAL, "--blob-pull-max-size must be 1..%llu: %s",
+						       (unsigned long long)BLOB_DEFAULT_MAX_SIZE, optarg);
+			o->pull.max_size = v;
 			break;
 		case 'h': help(); return 1;
 		case ARG_VERSION: printf("mvmd %s\n", MVM_VERSION); return 1;
@@ -522,6 +561,29 @@ int main(int argc, char **argv)
 		log_error_errno(r, "cannot set up backends: %m");
 		goto out;
 	}
+	if (o.pull.n_sources > 0) {
+		_cleanup_free_ char *err = NULL;
+		puller_t *puller;
+		r = pull_config_finish(&o.pull, &err);
+		if (r < 0) {
+			log_error_errno(r, "%s", err ? err : "blob sources: out of memory");
+			goto out;
+		}
+		if (!o.pull.fetch_path) {
+			char path[PATH_MAX + 64];
+			backends_program_path("mvm-fetch", path, sizeof(path));
+			o.pull.fetch_path = strdup(path);
+		}
+		log_info("pulling missing blobs from %zu source(s) with %s", o.pull.n_sources,
+			 o.pull.fetch_path ? o.pull.fetch_path : "(none)");
+		r = puller_new(event, manager_blobs(m), &o.pull, &puller);
+		if (r < 0) {
+			log_error_errno(r, "cannot set up blob pulls: %m");
+			goto out;
+		}
+		puller_set_metrics(puller, manager_metrics(m));
+		manager_set_puller(m, puller);
+	}
 	r = manager_load(m, &rep);
 	if (r < 0) {
 		log_error_errno(r, "cannot load VMs from %s: %m", o.state_dir);
@@ -618,6 +680,7 @@ out:
 	if (own_socket)
 		unlink(o.rpc_socket);
 	m = manager_free(m); /* and the backends' state */
+	pull_config_done(&o.pull);
 	sd_event_unref(event);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

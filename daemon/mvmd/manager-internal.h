@@ -23,6 +23,7 @@ struct manager {
 	char *state_dir, *console_dir;
 	store_t *store;
 	blob_store_t *blobs;
+	puller_t *puller; /* pulls from registries (pull.h); NULL: none configured */
 
 	vm_t **vms;
 	size_t n_vms, cap_vms;

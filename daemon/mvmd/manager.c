@@ -132,6 +132,7 @@ manager_t *manager_free(manager_t *m)
 	free(m->subs);
 	fsm_ring_done(&m->node_ring);
 	store_free(m->store);
+	puller_free(m->puller);
 	blob_store_free(m->blobs);
 	sd_event_unref(m->event);
 	free(m->state_dir);
@@ -207,6 +208,8 @@ char *manager_vm_console_path(manager_t *m, const vm_t *vm)
 }
 store_t *manager_store(manager_t *m) { return m->store; }
 blob_store_t *manager_blobs(manager_t *m) { return m->blobs; }
+void manager_set_puller(manager_t *m, puller_t *p) { puller_free(m->puller); m->puller = p; }
+puller_t *manager_puller(manager_t *m) { return m->puller; }
 const manager_config_t *manager_config(manager_t *m) { return &m->cfg; }
 metrics_t *manager_metrics(manager_t *m) { return m->metrics; }
 const fsm_ring_t *manager_events(manager_t *m) { return &m->node_ring; }
@@ -473,14 +476,20 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_ca
 	r = record(m, vm, VM_STATE_PROVISIONING, "created", seq0);
 	if (r < 0)
 		goto fail_dir;
+	bool pending = false;
 	if (ops && ops->provision) {
 		r = ops->provision(m, vm, &cause);
-		if (r < 0 && !cause) {
+		/* -EINPROGRESS: provisioning goes on (a module is being pulled,
+		 * docs/blobs.md); the backend makes the next transition. */
+		pending = r == -EINPROGRESS && !cause;
+		if (r < 0 && !cause && !pending) {
 			set_cause(ret_cause, r, "provisioning failed: %s", strerror(-r));
 			goto fail_dir;
 		}
 	}
-	if (cause)
+	if (pending)
+		r = 0;
+	else if (cause)
 		r = record(m, vm, VM_STATE_FAILED, cause, seq0 + 1);
 	else
 		r = record(m, vm, VM_STATE_CONFIGURED, "provisioned", seq0 + 1);
@@ -737,6 +746,13 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 		_cleanup_free_ char *cause = NULL;
 
 		vm->disk_active = fsm_state_is_active(vm->state);
+		if (vm->state == VM_STATE_PROVISIONING) {
+			/* Its pull died with the last mvmd (and its temp file
+			 * went with blob_store_open): say so rather than wait. */
+			(void)manager_transition(m, vm, VM_STATE_FAILED,
+						 "provisioning interrupted: mvmd stopped while the module was being pulled");
+			continue;
+		}
 		if (!fsm_state_is_active(vm->state))
 			continue;
 		r = -ENOENT;

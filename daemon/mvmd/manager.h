@@ -19,6 +19,7 @@
 
 #include "blob.h"
 #include "fsm.h"
+#include "pull.h"
 #include "store.h"
 #include "vm.h"
 
@@ -115,6 +116,10 @@ blob_store_t *manager_blobs(manager_t *m);
 const manager_config_t *manager_config(manager_t *m);
 /* The node's counters (daemon/mvmd/metrics.h). */
 struct metrics *manager_metrics(manager_t *m);
+/* Registry pulls (pull.h): the manager owns p from now on. NULL when
+ * mvmd runs without --blob-source. */
+void manager_set_puller(manager_t *m, puller_t *p);
+puller_t *manager_puller(manager_t *m);
 
 typedef struct manager_load_report {
 	size_t loaded;  /* VMs read from disk */

@@ -60,6 +60,74 @@ static const char *workload_hash(const vm_t *vm, char hex[static BLOB_HEX_LEN + 
 	return h && blob_ref_to_hex(h, hex) == 0 ? h : NULL;
 }
 
+/* --- pull on demand (docs/blobs.md, "Pull on demand") ------------------------ */
+
+typedef struct provision_pull {
+	manager_t *m;
+	char id[64];
+} provision_pull_t;
+
+/* "a: 404: blob unknown; b: cannot connect: ..." */
+static void append_answers(FILE *f, json_object *answers)
+{
+	size_t n = answers ? json_object_array_length(answers) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *a = json_object_array_get_idx(answers, i), *s, *why;
+		fprintf(f, "%s%s: %s", i ? "; " : "",
+			json_object_object_get_ex(a, "source", &s) ? json_object_get_string(s) : "?",
+			json_object_object_get_ex(a, "reason", &why) ? json_object_get_string(why) : "no answer");
+	}
+}
+
+/* The VM may have been removed (or failed otherwise) meanwhile: the blob
+ * is stored all the same, the VM is left as it is. */
+static void provision_pulled(const pull_result_t *res, void *userdata)
+{
+	_cleanup_free_ provision_pull_t *pp = userdata;
+	_cleanup_free_ char *cause = NULL;
+	vm_t *vm = manager_find(pp->m, pp->id);
+	size_t len = 0;
+	FILE *f;
+
+	if (!vm || vm->state != VM_STATE_PROVISIONING)
+		return;
+	f = open_memstream(&cause, &len);
+	if (!f)
+		return;
+	if (!res->error)
+		fprintf(f, "provisioned: module pulled from %s", res->source ? res->source : "a source");
+	else {
+		fprintf(f, "module could not be pulled: %s", res->reason ? res->reason : res->error_class);
+		if (res->answers && json_object_array_length(res->answers) > 0) {
+			fprintf(f, " (");
+			append_answers(f, res->answers);
+			fprintf(f, ")");
+		}
+	}
+	fclose(f);
+	(void)manager_transition(pp->m, vm, res->error ? VM_STATE_FAILED : VM_STATE_CONFIGURED, cause);
+}
+
+static int provision_pull_start(manager_t *m, vm_t *vm, const char *hex)
+{
+	provision_pull_t *pp = calloc(1, sizeof(*pp));
+	pull_spec_t spec = { .wasm = true };
+	int r;
+
+	if (!pp)
+		return -ENOMEM;
+	pp->m = m;
+	snprintf(pp->id, sizeof(pp->id), "%s", vm->id);
+	memcpy(spec.hex, hex, sizeof(spec.hex));
+	r = puller_start(manager_puller(m), &spec, provision_pulled, NULL, pp, NULL);
+	if (r < 0) {
+		free(pp);
+		return r;
+	}
+	return -EINPROGRESS;
+}
+
 int workload_provision(manager_t *m, vm_t *vm, char **ret_cause)
 {
 	char hex[BLOB_HEX_LEN + 1];
@@ -74,6 +142,13 @@ int workload_provision(manager_t *m, vm_t *vm, char **ret_cause)
 		return set_cause(ret_cause, -EINVAL, "workload hash is not sha256:<64 lowercase hex>");
 	}
 	r = blob_stat(manager_blobs(m), hex, &info);
+	if (r == -ENOENT && puller_has_sources(manager_puller(m))) {
+		/* Missing here: the VM stays Provisioning while it is pulled. */
+		r = provision_pull_start(m, vm, hex);
+		if (r == -EINPROGRESS)
+			return r;
+		return set_cause(ret_cause, r, "blob not found: %s, and its pull could not start: %s", h, strerror(-r));
+	}
 	if (r < 0)
 		return set_cause(ret_cause, r, r == -ENOENT ? "blob not found: %s" : "blob %s: %s", h, strerror(-r));
 	return 0;

@@ -33,7 +33,10 @@ bool workload_present(const vm_t *vm);
 uint64_t workload_timeout_ms(const vm_t *vm);
 /*
  * Create-time check: the blob exists. 0 without a workload or when it
- * does; -ENOENT with *ret_cause "blob not found: sha256:..." otherwise.
+ * does. Missing, with blob sources configured (pull.h): a pull starts and
+ * -EINPROGRESS says the VM stays Provisioning until it ends (Configured,
+ * or Failed with a cause naming each source's answer). Otherwise -ENOENT
+ * with *ret_cause "blob not found: sha256:...".
  */
 int workload_provision(manager_t *m, vm_t *vm, char **ret_cause);
 /* Open the blob read-only and collect args, env and capabilities.

@@ -216,6 +216,8 @@ async function main() {
 	await call('compute.blob.stat', { hash, verify: true }, 'result');
 	await call('compute.blob.list', { limit: 1 }, 'result');
 	await call('compute.blob.list', {}, 'result');
+	await call('compute.blob.pull', { hash }, 'result');
+	await call('compute.blob.pull', { hash: 'sha256:' + '1'.repeat(64) }, -32004);
 	await call('compute.blob.stat', { hash: 'sha256:' + '0'.repeat(64) }, -32001);
 	await call('compute.blob.put', { data: 'not base64!' }, -32602);
 	await call('compute.blob.put', { path: '/nonexistent/blob' }, 'any');

@@ -80,7 +80,7 @@ fi
 
 # --- what the package holds, where Debian wants it
 contents=$(dpkg-deb -c "$deb" | awk '{print $NF}')
-for p in ./usr/sbin/mvmd ./usr/bin/mvmctl ./usr/bin/mvm-wasm ./usr/libexec/mvmd/mvm-vmm \
+for p in ./usr/sbin/mvmd ./usr/bin/mvmctl ./usr/bin/mvm-wasm ./usr/libexec/mvmd/mvm-vmm ./usr/libexec/mvmd/mvm-fetch \
 	 ./usr/libexec/mvmd/mvm-guest ./usr/libexec/mvmd/initramfs.cpio.gz \
 	 ./lib/systemd/system/mvmd.service ./lib/systemd/system/mvmd.socket \
 	 ./usr/lib/tmpfiles.d/mvmd.conf ./etc/default/mvmd ./usr/share/man/man8/mvmd.8.gz \

@@ -7,6 +7,8 @@
 #   mvmd      no code of the worker (daemon/vmm) or of the Linux guest
 #   mvm-wasm  nothing but lib/ and libc
 #   mvmctl    json-c and lib/, nothing of mvmd: it talks to it by socket
+#   mvm-fetch libcurl, json-c and lib/, nothing of mvmd, the worker or the
+#             Linux guest (and mvmd holds none of its registry parsers)
 #   mvm-init, mvm-guest  nothing of a host program, no host library
 #
 # Symbols are read from the linked binaries, so the check holds whatever
@@ -22,7 +24,7 @@ ok() { echo "ok - $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL - $1"; [ $# -gt 1 ] && printf "%s\n" "${2%$'\n'}" | head -n 10 | sed 's/^/    /'; failed=$((failed + 1)); }
 
 for f in "$B"/bin/mvmd "$B"/bin/mvm-vmm "$B"/bin/mvm-wasm "$B"/bin/mvmctl "$B"/bin/mvm-init "$B"/guest/mvm-guest \
-	 "$B"/lib/libmvmd.a "$B"/lib/libmvmrpc.a "$B"/lib/libvmm.a "$B"/lib/libinit.a; do
+	 "$B"/bin/mvm-fetch "$B"/lib/libmvmd.a "$B"/lib/libmvmrpc.a "$B"/lib/libvmm.a "$B"/lib/libinit.a "$B"/lib/libfetch.a; do
 	[ -e "$f" ] || { echo "SKIP: $f is not built (run make)"; exit 77; }
 done
 
@@ -33,6 +35,7 @@ ctx_roots() {
 	daemon/mvmd/* | rpc/*) echo "lib rpc daemon/mvmd" ;;
 	daemon/vmm/*) echo "lib daemon/vmm" ;;
 	daemon/mvmctl/*) echo "lib daemon/mvmctl" ;;
+	daemon/mvm-fetch/*) echo "lib daemon/mvm-fetch" ;;
 	init/linux/*) echo "lib init/linux" ;;
 	init/microvm/*) echo "lib init/microvm" ;;
 	daemon/* | lib/*) echo "lib" ;;
@@ -87,6 +90,7 @@ trap 'rm -rf "$tmp"' EXIT
 defs "$B"/lib/libmvmd.a "$B"/lib/libmvmrpc.a >"$tmp/mvmd"
 defs "$B"/lib/libvmm.a >"$tmp/vmm"
 defs "$B"/lib/libinit.a >"$tmp/init"
+defs "$B"/lib/libfetch.a >"$tmp/fetch"
 cat "$tmp/mvmd" "$tmp/vmm" "$tmp/init" | sort -u >"$tmp/host"
 cat "$tmp/mvmd" "$tmp/vmm" | sort -u >"$tmp/daemons"
 
@@ -109,6 +113,12 @@ no_code_of mvm-wasm "$B/bin/mvm-wasm" "mvmd, the worker or the Linux guest" "$tm
 no_hostlibs mvmctl "$B/bin/mvmctl" "$(sed 's/json_object_|json_tokener_|json_c_|//' <<<"$HOSTLIBS")" \
 	'lib(curl|crypto|ssl|systemd)\.so' "libcurl, libcrypto or libsystemd"
 no_code_of mvmctl "$B/bin/mvmctl" "mvmd, the worker or the Linux guest" "$tmp/host"
+if [ -n "$(comm -12 <(syms "$B/bin/mvm-fetch") "$tmp/fetch")" ]; then
+	ok "control: mvm-fetch shows its own archive's symbols"
+else fail "control: mvm-fetch does not show libfetch.a's symbols; the check is blind"; fi
+no_code_of mvm-fetch "$B/bin/mvm-fetch" "mvmd, the worker or the Linux guest" "$tmp/host"
+no_code_of mvmd "$B/bin/mvmd" "the registry client (daemon/mvm-fetch)" "$tmp/fetch"
+no_code_of mvm-vmm "$B/bin/mvm-vmm" "the registry client (daemon/mvm-fetch)" "$tmp/fetch"
 no_hostlibs mvm-init "$B/bin/mvm-init"
 no_code_of mvm-init "$B/bin/mvm-init" "mvmd or the worker" "$tmp/daemons"
 no_hostlibs mvm-guest "$B/guest/mvm-guest"

@@ -46,7 +46,8 @@ fi
 # gets (PREFIX/sbin/mvmd -> PREFIX/libexec/mvmd/, daemon/mvmd/backends.c).
 inst=$root/inst prefix=/opt/mvmd-test
 if make -s install BUILD="$BUILD" DESTDIR="$inst" PREFIX="$prefix" >"$root/install.log" 2>&1; then
-	for f in sbin/mvmd bin/mvmctl bin/mvm-wasm libexec/mvmd/mvm-vmm libexec/mvmd/mvm-guest \
+	for f in sbin/mvmd bin/mvmctl bin/mvm-wasm libexec/mvmd/mvm-vmm libexec/mvmd/mvm-fetch libexec/mvmd/mvm-guest \
+		 share/doc/mvmd/examples/mvmd-blob-sources.conf \
 		 libexec/mvmd/initramfs.cpio.gz share/man/man8/mvmd.8 share/man/man1/mvmctl.1; do
 		check test -e "$inst$prefix/$f"
 	done

@@ -213,6 +213,60 @@ else
 	skip=$((skip + 1))
 fi
 
+# --- blob pulls: the shipped unit keeps mvm-fetch off the network; the
+# drop-in docs/blobs.md prescribes (packaging/mvmd-blob-sources.conf) lets
+# it reach a registry, with the rest of the unit's sandbox in place.
+dropin=packaging/mvmd-blob-sources.conf
+if command -v docker-registry >/dev/null && command -v curl >/dev/null; then
+	# shellcheck source=tests/lib/registry.sh
+	. tests/lib/registry.sh
+	unknown=
+	for d in $(sed -n 's/^\([A-Za-z]*\)=.*/\1/p' "$dropin" | sort -u); do
+		case $d in PrivateNetwork | RestrictAddressFamilies | IPAddressAllow) ;; *) unknown="$unknown $d" ;; esac
+	done
+	check test -z "$unknown"   # a directive the drop-in adds that this suite would not apply
+	pull_families=
+	for f in $(sed -n 's/^RestrictAddressFamilies=//p' "$dropin" | tail -n1); do
+		case $f in AF_UNIX) pull_families="$pull_families 1" ;; AF_INET) pull_families="$pull_families 2" ;;
+		AF_INET6) pull_families="$pull_families 10" ;; AF_NETLINK) pull_families="$pull_families 16" ;; esac
+	done
+	pulling=()
+	for ((i = 0; i < ${#sandbox[@]}; i++)); do
+		case ${sandbox[i]} in
+		--families) pulling+=(--families "$pull_families"); i=$((i + 1)) ;;
+		--private-network) [ "$(sed -n 's/^PrivateNetwork=//p' "$dropin" | tail -n1)" = no ] || pulling+=(--private-network) ;;
+		*) pulling+=("${sandbox[i]}") ;;
+		esac
+	done
+	printf 'module bytes\n' >"$tmp/blob"
+	hex=$(sha256sum "$tmp/blob" | cut -d' ' -f1)
+	if reg_start "$tmp/reg" && reg_push_blob "$REG_URL" sb/blobs "$tmp/blob"; then
+		for variant in unit dropin; do
+			wrapper=("${sandbox[@]}")
+			[ $variant = dropin ] && wrapper=("${pulling[@]}")
+			if lc_start "$tmp/pull-$variant" "$src/$BUILD/bin/mvmd" "$src/$BUILD/bin/mvmctl" "${wrapper[@]}" -- \
+				--kvm-device "$tmp/fake-kvm" --kvm-pool 0 --blob-source "r=$REG_URL/sb/blobs"; then
+				out=$(lc_call compute.blob.pull "{\"hash\":\"sha256:$hex\"}" 2>&1)
+				echo "pull under the $variant: $out"
+				if [ $variant = unit ]; then
+					check grep -q 'error: network' <<<"$out"
+				else
+					check grep -q "\"hash\":\"sha256:$hex\",.*\"source\":\"r\"" <<<"$out"
+				fi
+				lc_stop
+			else
+				bad "mvmd did not start under the $variant's sandbox with --blob-source"
+			fi
+		done
+	else
+		bad "a registry for the pull case"
+	fi
+	reg_stop "${REG_PID:-}"
+else
+	echo "SKIP: docker-registry not installed: pulls under the unit's sandbox did not run"
+	skip=$((skip + 1))
+fi
+
 # --- the exposure systemd-analyze rates (docs/operating.md) ------------------
 if systemd-analyze security --help 2>/dev/null | grep -q -- --offline; then
 	score=$(systemd-analyze security --offline=true "$unit" 2>/dev/null |

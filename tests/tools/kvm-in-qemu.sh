@@ -163,12 +163,17 @@ if [ -d "$BUILD/tests/doubles" ]; then cp -a "$BUILD/tests/doubles" "$root/build
 # /src/build the build tree, and the host's bash and socat it runs with
 # (busybox has neither; tput is optional).
 if [ -n "$demo" ]; then
-	mkdir -p "$root/src/tests" "$root/usr/bin"
+	mkdir -p "$root/src/tests/lib" "$root/usr/bin"
 	cp tests/demo.sh "$root/src/tests/"
+	cp tests/lib/registry.sh "$root/src/tests/lib/"
 	ln -s /build "$root/src/build"
 	for t in bash socat; do
 		p=$(command -v $t) || die "$t is needed in the guest for the demo"
 		cp -L "$p" "$root/usr/bin/$t"
+	done
+	# the demo's local registry, when installed (packaging/build-deps)
+	for t in docker-registry curl sha256sum; do
+		p=$(command -v $t) && cp -L "$p" "$root/usr/bin/$t"
 	done
 fi
 

@@ -120,16 +120,16 @@ static int kvm_provision(manager_t *m, vm_t *vm, char **ret_cause)
 	struct stat st;
 
 	int r = workload_provision(m, vm, ret_cause);
-	if (r < 0)
+	if (r < 0 && r != -EINPROGRESS) /* -EINPROGRESS: a pull; the image is checked now all the same */
 		return r;
 	if (!image)
-		return 0;
+		return r;
 	if (stat(image, &st) < 0 || !S_ISREG(st.st_mode) || access(image, R_OK) < 0) {
 		(void)set_cause(ret_cause, 0, "guest image not usable: %s: %s", image,
 			     errno ? strerror(errno) : "not a regular file");
 		return -ENOENT;
 	}
-	return 0;
+	return r;
 }
 
 int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
