@@ -93,7 +93,7 @@ void metrics_exec(metrics_t *mt, metrics_exec_t e);
  * distinct words get their own series; later ones, and words that are not
  * [a-z_]{1,32}, count as "other".
  */
-#define METRICS_MAX_PULL_RESULTS 8
+#define METRICS_MAX_PULL_RESULTS 12 /* room for "ok" and every error_class of pull.h */
 void metrics_blob_pull(metrics_t *mt, const char *result);
 
 /* The whole exposition (NUL-terminated, the caller frees), or -ENOMEM. */
