@@ -277,6 +277,44 @@ START_TEST(test_snapshot)
 }
 END_TEST
 
+/* A snapshot cloud-hypervisor fails halfway (it wrote part of its files)
+ * leaves no directory; a VM paused for it is resumed, then the error. */
+START_TEST(test_snapshot_refused)
+{
+	char dir[512], tr[4096];
+
+	chd_knob("MVM_FAKE_CH_REFUSE_SNAPSHOT", "1");
+	chd_start(NULL);
+	start_vm("bad");
+	chd_vm_file("bad", "snapshots/1", dir, sizeof(dir));
+	json_object *r = chd_call_id("compute.vm.snapshot", "bad", NULL);
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32000);
+	ck_assert_str_eq(mvmt_str(r, "error.message"), "Snapshot failed");
+	ck_assert_str_eq(mvmt_str(r, "error.data.state"), "Running");
+	ck_assert_msg(strstr(mvmt_str(r, "error.data.reason"), "cloud-hypervisor refused vm.snapshot (HTTP 500): "
+							       "Error creating snapshot: No space left on device"),
+		      "%s", json_object_to_json_string(r));
+	json_object_put(r);
+	ck_assert_int_ne(access(dir, F_OK), 0);
+	ck_assert_msg(strstr(requests("bad"), "PUT /api/v1/vm.pause\nPUT /api/v1/vm.snapshot body="), "%s", requests("bad"));
+	ck_assert_msg(strstr(strstr(requests("bad"), "PUT /api/v1/vm.snapshot body="), "\nPUT /api/v1/vm.resume\n"), "%s",
+		      requests("bad"));
+	transitions("bad", tr, sizeof(tr));
+	ck_assert_msg(strstr(tr, "Running>Paused:paused for a snapshot;Paused>Running:resumed after a snapshot;"), "%s", tr);
+
+	/* Paused: it stays Paused, and the next number is still 1. */
+	json_object_put(ok("compute.vm.pause", "bad"));
+	r = chd_call_id("compute.vm.snapshot", "bad", NULL);
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32000);
+	ck_assert_str_eq(mvmt_str(r, "error.data.state"), "Paused");
+	json_object_put(r);
+	ck_assert_int_ne(access(dir, F_OK), 0);
+	json_object *s = chd_status("bad");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Paused");
+	json_object_put(s);
+}
+END_TEST
+
 START_TEST(test_paused_across_restart)
 {
 	chd_start(NULL);
@@ -324,6 +362,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_force_stop_and_death_while_paused),
 			MVMT_TEST(test_invalid_state_and_kvm),
 			MVMT_TEST(test_snapshot),
+			MVMT_TEST(test_snapshot_refused),
 			MVMT_TEST(test_paused_across_restart)),
 	},
 	{ 0 }
