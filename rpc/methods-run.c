@@ -233,7 +233,7 @@ static void vm_stop(rpc_call_t *call, json_object *params, void *userdata)
 	if (r == -EBUSY || r == -EALREADY) {
 		vm_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm,
 			 r == -EALREADY ? "already stopping; pass \"force\": true to kill it"
-					: "stop is allowed from Starting and Running");
+					: "stop is allowed from Starting, Running and Paused");
 		return;
 	}
 	if (r < 0 && !is_target(WAIT_STOP, vm->state)) {

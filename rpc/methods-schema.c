@@ -13,10 +13,10 @@
 
 static const char *const backend_values[] = { "kvm", "ch", NULL };
 static const char *const state_values[] = { "Pending", "Provisioning", "Configured", "Starting", "Running",
-					    "StartFailed", "Stopping", "Stopped", "Failed", NULL };
+					    "StartFailed", "Stopping", "Stopped", "Failed", "Paused", NULL };
 /* An event's "to" is a state, or "Removed" for a VM's removal. */
 static const char *const to_values[] = { "Pending", "Provisioning", "Configured", "Starting", "Running",
-					 "StartFailed", "Stopping", "Stopped", "Failed", "Removed", NULL };
+					 "StartFailed", "Stopping", "Stopped", "Failed", "Paused", "Removed", NULL };
 
 #define TIME_SCHEMA(desc, null) \
 	{ .type = RPC_TYPE_STRING, .description = desc, .format = "date-time", .nullable = null }

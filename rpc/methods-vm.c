@@ -14,7 +14,7 @@
 
 static const char *const backend_values[] = { "kvm", "ch", NULL };
 static const char *const state_values[] = { "Pending", "Provisioning", "Configured", "Starting", "Running",
-					    "StartFailed", "Stopping", "Stopped", "Failed", NULL };
+					    "StartFailed", "Stopping", "Stopped", "Failed", "Paused", NULL };
 
 static const rpc_schema_t label_key = {
 	.type = RPC_TYPE_STRING,

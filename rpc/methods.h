@@ -28,6 +28,9 @@ extern const rpc_method_t methods_vm[];
 extern const size_t methods_vm_n;
 extern const rpc_method_t methods_run[];
 extern const size_t methods_run_n;
+/* compute.vm.pause / resume / snapshot (methods-pause.c). */
+extern const rpc_method_t methods_pause[];
+extern const size_t methods_pause_n;
 /* compute.vm.exec: joins the table once micro-VMs serve hybrid vsock. */
 extern const rpc_method_t methods_exec[];
 extern const size_t methods_exec_n;

@@ -355,6 +355,29 @@ int ctl_cmd_stop(ctl_t *c, int argc, char **argv)
 	return run_simple(c, argc, argv, "compute.vm.stop", true, true, show_state);
 }
 
+int ctl_cmd_pause(ctl_t *c, int argc, char **argv)
+{
+	return run_simple(c, argc, argv, "compute.vm.pause", false, false, show_state);
+}
+
+int ctl_cmd_resume(ctl_t *c, int argc, char **argv)
+{
+	return run_simple(c, argc, argv, "compute.vm.resume", false, false, show_state);
+}
+
+static void show_snapshot(json_object *res)
+{
+	json_object *snap = NULL;
+
+	(void)json_object_object_get_ex(res, "snapshot", &snap);
+	printf("%s\n", ctl_str(snap, "path"));
+}
+
+int ctl_cmd_snapshot(ctl_t *c, int argc, char **argv)
+{
+	return run_simple(c, argc, argv, "compute.vm.snapshot", false, false, show_snapshot);
+}
+
 int ctl_cmd_rm(ctl_t *c, int argc, char **argv)
 {
 	return run_simple(c, argc, argv, "compute.vm.remove", true, false, show_removed);

@@ -30,6 +30,8 @@ static void usage(FILE *f)
 		"  create --memory MIB [OPTIONS]         create a VM (see mvmctl(1)); prints its id\n"
 		"  start ID [--timeout-ms N]             start; waits until it runs\n"
 		"  stop ID [--force] [--timeout-ms N]    stop; waits until it stopped\n"
+		"  pause ID | resume ID                  pause / resume a ch VM\n"
+		"  snapshot ID                           snapshot a ch VM; prints its directory\n"
 		"  rm ID [--force]                       remove a VM\n"
 		"  logs ID [-f] [--tail BYTES]           the console log; -f follows it\n"
 		"  events [-f] [--id ID] [--since N] [--limit N]\n"
@@ -76,6 +78,9 @@ static const struct {
 	{ "create", ctl_cmd_create },
 	{ "start", ctl_cmd_start },
 	{ "stop", ctl_cmd_stop },
+	{ "pause", ctl_cmd_pause },
+	{ "resume", ctl_cmd_resume },
+	{ "snapshot", ctl_cmd_snapshot },
 	{ "rm", ctl_cmd_rm },
 	{ "logs", ctl_cmd_logs },
 	{ "events", ctl_cmd_events },

@@ -37,7 +37,7 @@ unsigned capacity_default_vcpus(void)
 
 static bool holds_budget(vm_state_t s)
 {
-	return s == VM_STATE_STARTING || s == VM_STATE_RUNNING || s == VM_STATE_STOPPING;
+	return s == VM_STATE_STARTING || s == VM_STATE_RUNNING || s == VM_STATE_STOPPING || s == VM_STATE_PAUSED;
 }
 
 void capacity_use(manager_t *m, capacity_use_t *ret)

@@ -16,6 +16,7 @@ static const char *const state_names[_VM_STATE_MAX] = {
 	[VM_STATE_STOPPING] = "Stopping",
 	[VM_STATE_STOPPED] = "Stopped",
 	[VM_STATE_FAILED] = "Failed",
+	[VM_STATE_PAUSED] = "Paused",
 };
 
 /*
@@ -28,7 +29,11 @@ static const char *const state_names[_VM_STATE_MAX] = {
  *  - Starting → Failed: the worker died after it reported the guest
  *    running but before mvmd saw it (and a lost worker on re-adoption);
  *  - Starting → Stopping: a stop (or forced remove) that arrives while the
- *    worker is still starting.
+ *    worker is still starting;
+ *  - Running ⇄ Paused: compute.vm.pause / resume (and a snapshot of a
+ *    Running VM, which pauses it around the snapshot); a Paused VM is
+ *    stopped (Stopping), killed (Stopped) or its process dies (Failed)
+ *    like a Running one.
  */
 #define B(s) (1u << (s))
 static const unsigned transitions[_VM_STATE_MAX] = {
@@ -37,7 +42,9 @@ static const unsigned transitions[_VM_STATE_MAX] = {
 	[VM_STATE_CONFIGURED] = B(VM_STATE_STARTING),
 	[VM_STATE_STARTING] = B(VM_STATE_RUNNING) | B(VM_STATE_START_FAILED) |
 			      B(VM_STATE_FAILED) | B(VM_STATE_STOPPING),
-	[VM_STATE_RUNNING] = B(VM_STATE_STOPPING) | B(VM_STATE_STOPPED) | B(VM_STATE_FAILED),
+	[VM_STATE_RUNNING] = B(VM_STATE_STOPPING) | B(VM_STATE_STOPPED) | B(VM_STATE_FAILED) |
+			     B(VM_STATE_PAUSED),
+	[VM_STATE_PAUSED] = B(VM_STATE_RUNNING) | B(VM_STATE_STOPPING) | B(VM_STATE_STOPPED) | B(VM_STATE_FAILED),
 	[VM_STATE_START_FAILED] = B(VM_STATE_STARTING),
 	[VM_STATE_STOPPING] = B(VM_STATE_STOPPED) | B(VM_STATE_FAILED),
 	[VM_STATE_STOPPED] = B(VM_STATE_STARTING),
@@ -71,7 +78,7 @@ int fsm_check(vm_state_t from, vm_state_t to)
 
 bool fsm_state_is_active(vm_state_t s)
 {
-	return s == VM_STATE_STARTING || s == VM_STATE_RUNNING || s == VM_STATE_STOPPING;
+	return s == VM_STATE_STARTING || s == VM_STATE_RUNNING || s == VM_STATE_STOPPING || s == VM_STATE_PAUSED;
 }
 
 int fsm_ring_init(fsm_ring_t *r, size_t capacity)

@@ -22,6 +22,7 @@ typedef enum vm_state {
 	VM_STATE_STOPPING,
 	VM_STATE_STOPPED,
 	VM_STATE_FAILED,
+	VM_STATE_PAUSED, /* after the others: persisted by name, never by number */
 	_VM_STATE_MAX,
 	_VM_STATE_INVALID = -1,
 } vm_state_t;

@@ -142,12 +142,19 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
  * worker's HELLO carries its pid and state; cloud-hypervisor's vm.info
  * says Running), so they cost no write on a start's path; and a VM that
  * ends before then has its whole history written once, with its end.
+ * Paused, and the Running a resume leads to, are written at once: the
+ * backend is not asked again which of the two its VM is in.
  */
 int manager_save_vm(manager_t *m, vm_t *vm, bool lazy)
 {
 	bool active = fsm_state_is_active(vm->state);
+	const fsm_event_t *last = vm->transitions.count ? fsm_ring_get(&vm->transitions, vm->transitions.count - 1) : NULL;
 
 	vm_touch(vm);
+	/* Into or out of Paused: nothing tells a restarted mvmd which it is
+	 * (it adopts the process as it was recorded), so it is written now. */
+	if (last && (last->to == VM_STATE_PAUSED || last->from == VM_STATE_PAUSED))
+		lazy = false;
 	if (lazy && active && vm->disk_active && m->save_src) {
 		vm->save_pending = true;
 		sd_event_source_set_enabled(m->save_src, SD_EVENT_ONESHOT);

@@ -25,6 +25,13 @@
 
 typedef struct manager manager_t;
 
+/* How a backend's pause, resume or snapshot ended: error 0, or a negative
+ * errno with cause (may be NULL) saying why. Called exactly once for an
+ * operation its hook accepted (returned 0), from the event loop, also
+ * when the VM stops or goes meanwhile (-ECANCELED); never for one it
+ * refused. vm_id names the VM: it may be gone when this runs. */
+typedef void (*manager_done_fn)(manager_t *m, const char *vm_id, int error, const char *cause, void *userdata);
+
 typedef struct manager_config {
 	const char *state_dir;
 	const char *console_dir;
@@ -84,6 +91,15 @@ typedef struct backend_ops {
 	/* Let the running VM fetch blob hex itself (Linux guests fetch Wasm
 	 * modules mvmd asks them to run; docs/blob-protocol.md). */
 	int (*grant_blob)(manager_t *m, vm_t *vm, const char *hex);
+	/* Pause the Running VM (its vCPUs; memory and devices stay), then
+	 * Running → Paused; resume: Paused → Running. -EBUSY when another of
+	 * these is in progress. NULL: the backend cannot (kvm). */
+	int (*pause)(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata);
+	int (*resume)(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata);
+	/* Write a snapshot of the VM into dir (empty, made by the manager):
+	 * a Paused VM as it is; a Running one is paused around it (Paused,
+	 * then Running again). */
+	int (*snapshot)(manager_t *m, vm_t *vm, const char *dir, manager_done_fn done, void *userdata);
 	/* Free the backend's userdata: manager_free, after every VM's
 	 * release. The backend's state lives there, none in statics. */
 	void (*done)(manager_t *m, void *userdata);
@@ -160,6 +176,20 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_cause);
 /* Stop a VM: Stopping, then the backend. -EBUSY unless Starting, Running
  * or (with force, to escalate) Stopping. */
 int manager_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms);
+
+/*
+ * Pause, resume, snapshot (daemon/mvmd/manager-pause.c): -EOPNOTSUPP when
+ * the VM's backend cannot (checked first: whatever the VM's state), -EBUSY
+ * when the FSM forbids it (pause: Running; resume: Paused; snapshot:
+ * Running or Paused) or another is in progress. On 0, done hears the end.
+ * A snapshot goes to STATE_DIR/vms/<id>/snapshots/<n>/ (n = 1, 2, ...),
+ * *ret_name is n (caller frees); a failed one leaves no directory.
+ */
+int manager_pause_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata);
+int manager_resume_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata);
+int manager_snapshot_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata, char **ret_name);
+/* STATE_DIR/vms/<id>/snapshots/<name> (caller frees), NULL when out of memory. */
+char *manager_snapshot_path(manager_t *m, const vm_t *vm, const char *name);
 
 /* Remove a VM. -EBUSY when it is active and !force. */
 int manager_remove_vm(manager_t *m, vm_t *vm, bool force);

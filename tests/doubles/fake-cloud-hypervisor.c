@@ -43,7 +43,9 @@
  *    (the real one outlives mvmd by design, so nothing else would end it);
  *  - vm.power-button makes the "guest" print "mvm-init: powering off" and
  *    the process exit 0, as cloud-hypervisor does when its guest powers
- *    off (unless MVM_FAKE_CH_IGNORE_POWER_BUTTON=1); vmm.shutdown exits 0.
+ *    off (unless MVM_FAKE_CH_IGNORE_POWER_BUTTON=1); vmm.shutdown exits 0;
+ *  - MVM_FAKE_CH_REFUSE_SNAPSHOT=1: vm.snapshot writes config.json, then
+ *    answers 500 (a snapshot that failed halfway).
  *
  * It boots nothing: what only the real binary proves is listed in
  * docs/linux-guests.md.
@@ -345,6 +347,7 @@ int main(int argc, char **argv)
 	ch_double_config_t cfg = {
 		.created_polls = n_polls,
 		.ignore_power_button = knob("MVM_FAKE_CH_IGNORE_POWER_BUTTON") != NULL,
+		.refuse_snapshot = knob("MVM_FAKE_CH_REFUSE_SNAPSHOT") != NULL,
 		.record_path = rec_path,
 		.config_path = cfg_path,
 		.before_answer = gate_hold,

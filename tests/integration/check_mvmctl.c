@@ -376,6 +376,26 @@ END_TEST
 
 /* --- exec ------------------------------------------------------------------------ */
 
+START_TEST(test_pause_resume_snapshot)
+{
+	mvmt_run_t r;
+
+	start_web();
+	RUN(&r, NULL, "pause", "web");
+	expect_ok(&r);
+	ck_assert_str_eq(r.out, "web: Paused (paused)\n");
+	RUN(&r, NULL, "snapshot", "web");
+	expect_ok(&r);
+	ck_assert_msg(strstr(r.out, "/snapshots/1\n") != NULL, "snapshot printed \"%s\"", r.out);
+	RUN(&r, NULL, "resume", "web");
+	expect_ok(&r);
+	ck_assert_str_eq(r.out, "web: Running (resumed)\n");
+	RUN(&r, NULL, "resume", "web");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "Invalid state transition"));
+}
+END_TEST
+
 START_TEST(test_exec)
 {
 	mvmt_run_t r;
@@ -489,6 +509,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_call),
 			MVMT_TEST(test_blob),
 			MVMT_TEST(test_lifecycle_events_logs),
+			MVMT_TEST(test_pause_resume_snapshot),
 			MVMT_TEST(test_exec)),
 	},
 	{

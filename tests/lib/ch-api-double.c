@@ -546,6 +546,12 @@ static ch_double_event_t vm_snapshot(ch_double_t *d, int fd, const char *req, si
 	if (f) {
 		fputs(json_object_to_json_string_ext(d->config, JSON_C_TO_STRING_PLAIN), f);
 		fclose(f);
+		if (d->cfg.refuse_snapshot) {
+			/* as a real one that runs out of disk halfway */
+			free(dir);
+			respond(fd, 500, "Internal Server Error", "Error creating snapshot: No space left on device");
+			return CH_DOUBLE_OTHER;
+		}
 		snprintf(path, sizeof(path), "%s/state.json", dir);
 		f = fopen(path, "w");
 		if (f) {

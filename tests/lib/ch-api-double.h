@@ -52,6 +52,7 @@ typedef struct ch_double_config {
 	const char *version;        /* vmm.ping version, default "40.0.0" */
 	unsigned created_polls;     /* vm.info says "Created" this many times first */
 	bool ignore_power_button;   /* 204, but the guest "ignores" it */
+	bool refuse_snapshot;       /* vm.snapshot writes part of its files, then answers 500 */
 	const char *info_body;      /* raw vm.info body instead of the real shape */
 	int info_status;            /* vm.info status instead of 200 */
 	bool hang_up;               /* close every connection without an answer */

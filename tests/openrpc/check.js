@@ -264,6 +264,15 @@ async function main() {
 	await call('compute.vm.exec', { id: 'c1', argv: ['/nonexistent/program'] }, 'error');
 	await call('compute.vm.exec', { id: 'k1', argv: ['/bin/true'] }, -32002);
 	await call('compute.vm.remove', { id: 'c1' }, -32002);
+	await call('compute.vm.resume', { id: 'c1' }, -32002);
+	await call('compute.vm.snapshot', { id: 'c1' }, 'result');
+	await call('compute.vm.pause', { id: 'c1' }, 'result');
+	await call('compute.vm.pause', { id: 'c1' }, -32002);
+	await call('compute.vm.list', { state: 'Paused' }, 'result');
+	await call('compute.vm.snapshot', { id: 'c1' }, 'result');
+	await call('compute.vm.resume', { id: 'c1' }, 'result');
+	await call('compute.vm.pause', { id: 'k1' }, -32602);
+	await call('compute.vm.snapshot', { id: 'nope' }, -32001);
 	await call('compute.vm.events.tail', { id: 'c1' }, 'result');
 	await call('compute.vm.events.tail', { limit: 1, since: 1 }, 'result');
 	await call('compute.vm.stop', { id: 'c1' }, 'result');

@@ -19,7 +19,10 @@ static bool expected(vm_state_t f, vm_state_t t)
 	case VM_STATE_STARTING:
 		return t == VM_STATE_RUNNING || t == VM_STATE_START_FAILED || t == VM_STATE_FAILED ||
 		       t == VM_STATE_STOPPING;
-	case VM_STATE_RUNNING: return t == VM_STATE_STOPPING || t == VM_STATE_STOPPED || t == VM_STATE_FAILED;
+	case VM_STATE_RUNNING:
+		return t == VM_STATE_STOPPING || t == VM_STATE_STOPPED || t == VM_STATE_FAILED || t == VM_STATE_PAUSED;
+	case VM_STATE_PAUSED:
+		return t == VM_STATE_RUNNING || t == VM_STATE_STOPPING || t == VM_STATE_STOPPED || t == VM_STATE_FAILED;
 	case VM_STATE_START_FAILED: return t == VM_STATE_STARTING;
 	case VM_STATE_STOPPING: return t == VM_STATE_STOPPED || t == VM_STATE_FAILED;
 	case VM_STATE_STOPPED: return t == VM_STATE_STARTING;
@@ -39,7 +42,7 @@ START_TEST(test_table_exhaustive)
 				      vm_state_to_string(f), vm_state_to_string(t), r);
 			allowed += r == 0;
 		}
-	ck_assert_int_eq(allowed, 16);
+	ck_assert_int_eq(allowed, 21);
 }
 END_TEST
 
@@ -66,7 +69,7 @@ END_TEST
 START_TEST(test_names_round_trip)
 {
 	static const char *names[] = { "Pending", "Provisioning", "Configured", "Starting", "Running",
-				       "StartFailed", "Stopping", "Stopped", "Failed" };
+				       "StartFailed", "Stopping", "Stopped", "Failed", "Paused" };
 	for (int i = 0; i < _VM_STATE_MAX; i++) {
 		ck_assert_str_eq(vm_state_to_string(i), names[i]);
 		ck_assert_int_eq(vm_state_from_string(names[i]), i);
@@ -81,7 +84,8 @@ START_TEST(test_active)
 {
 	for (int s = 0; s < _VM_STATE_MAX; s++)
 		ck_assert_int_eq(fsm_state_is_active(s),
-				 s == VM_STATE_STARTING || s == VM_STATE_RUNNING || s == VM_STATE_STOPPING);
+				 s == VM_STATE_STARTING || s == VM_STATE_RUNNING || s == VM_STATE_STOPPING ||
+					 s == VM_STATE_PAUSED);
 }
 END_TEST
 

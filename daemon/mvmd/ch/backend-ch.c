@@ -90,6 +90,8 @@ static void ch_vm_free(ch_vm_t *c)
 	free(c->guest_initramfs);
 	free(c->vmconfig);
 	free(c->start_error);
+	free(c->op_body);
+	free(c->op_cause);
 	if (c->vm && c->vm->backend_data == c)
 		c->vm->backend_data = NULL;
 	free(c);
@@ -105,6 +107,7 @@ static ch_vm_t *ch_vm_new(manager_t *m, vm_t *vm)
 	c->b = backend_of(m);
 	c->vm = vm;
 	c->serial_fd = -1;
+	c->op = _CH_API_OP_MAX;
 	c->api = manager_vm_path(m, vm, "ch-api.sock");
 	c->serial = manager_vm_path(m, vm, "serial.sock");
 	c->vsock = manager_vm_path(m, vm, "vsock.sock");
@@ -173,6 +176,7 @@ static void on_exit_(sv_proc_t *p, const sv_exit_t *x, void *userdata)
 	vm->pid = 0;
 	vm->pid_starttime = 0;
 	unlink_sockets(c);
+	ch_op_abort(c, "cloud-hypervisor ended");
 	ch_vm_free(c);
 	if (manager_transition(m, vm, to, cause) == -EBUSY)
 		(void)manager_save(m, vm);
@@ -508,11 +512,14 @@ static int ch_kill(manager_t *m, vm_t *vm)
 	/* Killed, not waited for: the supervisor reaps it once it is gone. */
 	(void)sv_kill(c->proc, NULL);
 	unlink_sockets(c);
+	ch_op_abort(c, "the VM was killed");
 	ch_vm_free(c);
 	vm->pid = 0;
 	return 0;
 }
 
+/* mvmd is exiting (or the VM is gone): an operation in progress is
+ * dropped unanswered, as the server that would answer it is gone. */
 static void ch_release(manager_t *m, vm_t *vm)
 {
 	ch_vm_free(vm->backend_data);
@@ -547,6 +554,8 @@ static int ch_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 		return r;
 	}
 	c->phase = vm->state == VM_STATE_STARTING ? PHASE_PING : PHASE_RUNNING;
+	/* Paused stays Paused: cloud-hypervisor kept it so (vm.info says "Paused"). */
+	c->paused = vm->state == VM_STATE_PAUSED;
 	if (vm->state == VM_STATE_STARTING) {
 		/* The old mvmd may have died before its vm.create: keep the body
 		 * at hand (on_info sends it when there is no VM). */
@@ -609,6 +618,9 @@ static const backend_ops_t ch_ops = {
 	.release = ch_release,
 	.describe = ch_describe,
 	.grant_blob = ch_grant_blob,
+	.pause = ch_pause_vm,
+	.resume = ch_resume_vm,
+	.snapshot = ch_snapshot_vm,
 	.done = ch_done,
 };
 

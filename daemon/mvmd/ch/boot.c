@@ -152,8 +152,10 @@ int ch_vm_api_send(ch_vm_t *c, ch_api_op_t op, ch_http_done_fn done)
 
 	ch_http_cancel(c->req);
 	c->req = NULL;
-	return ch_http_request_body(c->b->http, c->api, rq->method, rq->path, rq->takes_body ? c->vmconfig : NULL,
-				    timeout, CH_API_BODY_MAX, done, c, &c->req);
+	const char *body = !rq->takes_body ? NULL : op == CH_API_VM_CREATE ? c->vmconfig : c->op_body;
+
+	return ch_http_request_body(c->b->http, c->api, rq->method, rq->path, body, timeout, CH_API_BODY_MAX, done, c,
+				    &c->req);
 }
 
 static bool phase_starting(ch_phase_t p)

@@ -69,6 +69,15 @@ typedef struct ch_vm {
 	console_t *console;
 	blob_serve_t *blobs; /* the guest fetches Wasm modules: vsock.sock_1025 */
 	ch_exit_report_t *exit_report; /* how the image's process ended: vsock.sock_1026 */
+	/* Pause, resume, snapshot (ch/pause.c): at most one at a time. */
+	bool paused;            /* cloud-hypervisor's VM is Paused (a stop skips the power button) */
+	ch_api_op_t op;         /* the request in flight for it; _CH_API_OP_MAX: none */
+	bool op_resume;         /* a snapshot of a Running VM: resume after it */
+	int op_error;           /* a snapshot that failed, reported after the resume */
+	char *op_cause;
+	char *op_body;          /* vm.snapshot's VmSnapshotConfig */
+	manager_done_fn op_done;
+	void *op_userdata;
 } ch_vm_t;
 
 /* ch/serial.c */
@@ -87,6 +96,14 @@ void ch_boot_tick_arm(ch_vm_t *c);
 /* Send op to the VM's API (the one request in flight: an older one is
  * cancelled); done hears the answer. */
 int ch_vm_api_send(ch_vm_t *c, ch_api_op_t op, ch_http_done_fn done);
+
+/* ch/pause.c: backend_ops_t's pause, resume, snapshot. */
+int ch_pause_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata);
+int ch_resume_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata);
+int ch_snapshot_vm(manager_t *m, vm_t *vm, const char *dir, manager_done_fn done, void *userdata);
+/* End the operation in progress, if any (its request is cancelled): a
+ * stop, a kill or the process's end came first. */
+void ch_op_abort(ch_vm_t *c, const char *cause);
 
 /* ch/stop.c */
 int ch_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms);

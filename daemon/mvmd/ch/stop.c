@@ -2,7 +2,8 @@
 /*
  * Stopping a ch VM: PUT vm.power-button; at timeout_ms PUT vm.shutdown
  * then PUT vmm.shutdown; STOP_GRACE_MS later SIGKILL (daemon/mvmd/supervise.h).
- * A forced stop kills at once. How it ended is backend-ch.c's to say, when
+ * A paused VM (ch/pause.c) goes straight to vm.shutdown: its guest cannot
+ * hear the button. A forced stop kills at once. How it ended is backend-ch.c's to say, when
  * the process is gone.
  */
 #include <errno.h>
@@ -72,12 +73,18 @@ int ch_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
 
 	if (!c)
 		return -ESRCH;
+	ch_op_abort(c, "the VM is being stopped");
 	if (force || timeout_ms == 0)
 		return sv_kill(c->proc, "forced stop");
 	c->phase = PHASE_STOPPING;
 	c->stop_cause = "stopped (power button)";
 	if (c->tick)
 		sd_event_source_set_enabled(c->tick, SD_EVENT_OFF);
+	/* A paused guest cannot hear the power button: shut it down. */
+	if (c->paused) {
+		ch_stop_escalate(c, "stopped by vm.shutdown (the VM was paused)");
+		return 0;
+	}
 	if (ch_vm_api_send(c, CH_API_POWER_BUTTON, on_power_button) < 0) {
 		ch_stop_escalate(c, "stopped by vm.shutdown (the power button request failed)");
 		return 0;
