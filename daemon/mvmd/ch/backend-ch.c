@@ -468,7 +468,7 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 		goto fail;
 	}
 	ch_spawn_record_t rec = { .c = c, .binary = binary };
-	r = ch_process_spawn(argv, log_fd, record_spawned, &rec, &pid, &pidfd);
+	r = ch_process_spawn(b->sv, argv, log_fd, record_spawned, &rec, &pid, &pidfd);
 	if (r < 0) {
 		vm->pid = 0;
 		vm->pid_starttime = 0;

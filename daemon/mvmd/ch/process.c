@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "supervise.h"
 #include "util/cause.h"
 #include "util/macro.h"
 
@@ -154,7 +155,14 @@ static int null_and_pipe(int *ret_null, int *ret_rd, int *ret_wr)
 	return 0;
 }
 
-/* Kill and reap a child that must not run on. */
+/* Kill and reap a child that must not run on and that we hold no pidfd
+ * for (pidfd_open failed: out of fds or memory). Without a pidfd the loop
+ * cannot hear it end, and leaving it would leave a zombie for mvmd's
+ * lifetime, so this one wait stays blocking. It is short: the child was
+ * forked a moment ago and is either still before its exec (waiting on a
+ * pipe, which SIGKILL interrupts) or has just exec'd, not yet in any
+ * uninterruptible I/O; the wait is for the kernel's exit path only. A
+ * child with a pidfd is handed to the supervisor instead (sv_abandon). */
 static void child_abort(pid_t pid)
 {
 	kill(pid, SIGKILL);
@@ -259,15 +267,15 @@ int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, cha
 				 ret_text, text_size);
 }
 
-int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec, void *userdata, pid_t *ret_pid,
-		     int *ret_pidfd)
+int ch_process_spawn(supervisor_t *sv, char *const argv[], int log_fd, ch_spawn_hook_t before_exec, void *userdata,
+		     pid_t *ret_pid, int *ret_pidfd)
 {
 	_cleanup_close_ int null_fd = -1, rd = -1, wr = -1, gate_rd = -1, gate_wr = -1;
 	int pipefd[2], err = 0, pidfd, r;
 	ssize_t n;
 	pid_t pid;
 
-	if (!argv || !argv[0] || log_fd < 0)
+	if (!sv || !argv || !argv[0] || log_fd < 0)
 		return -EINVAL;
 	/* A CLOEXEC pipe: EOF means exec happened, an int means it failed. */
 	r = null_and_pipe(&null_fd, &rd, &wr);
@@ -307,8 +315,8 @@ int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec
 	if (before_exec) {
 		r = before_exec(pid, userdata);
 		if (r < 0) {
-			child_abort(pid);
-			close(pidfd);
+			/* Killed before its exec; the supervisor reaps it. */
+			sv_abandon(sv, pidfd, true);
 			return r;
 		}
 		/* EPIPE: the child is gone already (its setsid failed), and
@@ -321,8 +329,7 @@ int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec
 		n = read(rd, &err, sizeof(err));
 	while (n < 0 && errno == EINTR);
 	if (n == sizeof(err) || r < 0) {
-		child_abort(pid);
-		close(pidfd);
+		sv_abandon(sv, pidfd, true);
 		return n == sizeof(err) ? (err > 0 ? -err : -EIO) : r;
 	}
 	*ret_pid = pid;

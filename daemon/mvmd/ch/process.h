@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "ch/version.h"
+#include "supervise.h"
 
 /* "cloud-hypervisor" on $PATH (or a path with '/', taken as is), when it is
  * an executable regular file. *ret is malloc'd. -ENOENT when not found. */
@@ -50,12 +51,12 @@ typedef int (*ch_spawn_hook_t)(pid_t pid, void *userdata);
  *
  * With before_exec, the forked child waits before its exec until
  * before_exec(pid, userdata) returned >= 0 (a negative return kills it and
- * is returned): the caller records the pid durably there, and a caller
+ * is returned; sv reaps every child that does not run on): the caller records the pid durably there, and a caller
  * killed before then leaves a child that exits without ever running
  * argv[0], never an untracked one.
  */
-int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec, void *userdata, pid_t *ret_pid,
-		     int *ret_pidfd);
+int ch_process_spawn(supervisor_t *sv, char *const argv[], int log_fd, ch_spawn_hook_t before_exec, void *userdata,
+		     pid_t *ret_pid, int *ret_pidfd);
 
 /*
  * What the configured binary is, cached by path, device, inode, size and
