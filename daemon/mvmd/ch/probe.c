@@ -105,9 +105,7 @@ static void run_start(ch_backend_t *b, const char *path, const struct stat *st)
 	pid_t pid;
 	int pidfd, r;
 
-	if (run && strcmp(run->path, path) == 0 && run->st.st_ino == st->st_ino && run->st.st_dev == st->st_dev &&
-	    run->st.st_size == st->st_size && run->st.st_mtim.tv_sec == st->st_mtim.tv_sec &&
-	    run->st.st_mtim.tv_nsec == st->st_mtim.tv_nsec)
+	if (run && strcmp(run->path, path) == 0 && ch_same_file(&run->st, st))
 		return;
 	ch_version_run_free(b);
 	run = calloc(1, sizeof(*run));

@@ -353,11 +353,15 @@ int ch_probe_find(const char *name, char **ret_path, struct stat *ret_st, char *
 	return 0;
 }
 
+bool ch_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
 bool ch_probe_fresh(const ch_probe_t *p, const char *path, const struct stat *st)
 {
-	return p->path && strcmp(p->path, path) == 0 && p->st.st_ino == st->st_ino && p->st.st_dev == st->st_dev &&
-	       p->st.st_size == st->st_size && p->st.st_mtim.tv_sec == st->st_mtim.tv_sec &&
-	       p->st.st_mtim.tv_nsec == st->st_mtim.tv_nsec;
+	return p->path && strcmp(p->path, path) == 0 && ch_same_file(&p->st, st);
 }
 
 int ch_probe_set(ch_probe_t *p, const char *path, const struct stat *st, int error, const ch_version_t *v,

@@ -82,6 +82,8 @@ int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_
  * very file; record a result; and the verdict on what *p holds (-EAGAIN
  * when it holds nothing yet). */
 int ch_probe_find(const char *name, char **ret_path, struct stat *ret_st, char **ret_cause);
+/* The same file, unchanged: device, inode, size and mtime. */
+bool ch_same_file(const struct stat *a, const struct stat *b);
 bool ch_probe_fresh(const ch_probe_t *p, const char *path, const struct stat *st);
 int ch_probe_set(ch_probe_t *p, const char *path, const struct stat *st, int error, const ch_version_t *v,
 		 const char *text);
