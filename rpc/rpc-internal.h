@@ -254,8 +254,10 @@ int rpc_conn_hold(rpc_conn_t *c, size_t n);
 void rpc_conn_unhold(rpc_conn_t *c, size_t n);
 /* Applies the timeouts to c (from the server's sweep). */
 void rpc_conn_sweep(rpc_conn_t *c, uint64_t now);
-/* server.c: arms the sweep timer when something needs it. */
+/* accept.c: arms the sweep timer when something needs it. */
 void rpc_server_sweep_update(rpc_server_t *s);
+/* accept.c: closes the listeners, lingering sockets and timers. */
+void rpc_server_accept_free(rpc_server_t *s);
 /* Close from the loop, soon: for failures inside calls handlers make. */
 void rpc_conn_close_later(rpc_conn_t *c);
 

@@ -50,6 +50,9 @@ void system_load_modules(void);
 
 /* run.c */
 void run_start(init_state_t *s);
+/* In a forked child before its exec: PID 1's signal dispositions and mask
+ * undone, and a session of its own. */
+void run_child_setup(void);
 void run_exited(init_state_t *s, int status);
 
 /* process.c: the image's process (INIT_PROCESS_CONF); root.c: its root disk */

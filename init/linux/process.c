@@ -121,13 +121,7 @@ static void exec_in_path(char **argv, char **envp)
 
 static void __attribute__((noreturn)) child(void)
 {
-	sigset_t none;
-
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	setsid();
+	run_child_setup();
 	if (chdir(conf.cwd) < 0) {
 		say("process: cannot change to %s: %m", conf.cwd);
 		_exit(126);

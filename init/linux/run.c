@@ -15,7 +15,7 @@
 #include "mvm-init.h"
 #include "util/kcmdline.h"
 
-static void run_child(char **argv)
+void run_child_setup(void)
 {
 	sigset_t none;
 
@@ -24,6 +24,11 @@ static void run_child(char **argv)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
+}
+
+static void run_child(char **argv)
+{
+	run_child_setup();
 	execvp(argv[0], argv);
 	say("run: cannot execute %s: %m", argv[0]);
 	_exit(127);

@@ -11,7 +11,7 @@
  * client's cap (the connection is then dropped: its last line may be cut
  * short, the one case where a partial line is allowed) are reached.
  */
-/* fuzz-sources: rpc/conn.c rpc/server.c rpc/jsonrpc.c rpc/jsonscan.c rpc/json.c rpc/schema.c rpc/pattern.c rpc/errors.c rpc/openrpc.c lib/util/log.c */
+/* fuzz-sources: rpc/conn.c rpc/server.c rpc/accept.c rpc/jsonrpc.c rpc/jsonscan.c rpc/json.c rpc/schema.c rpc/pattern.c rpc/errors.c rpc/openrpc.c lib/util/log.c */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>

@@ -303,6 +303,63 @@ START_TEST(test_version_refused)
 }
 END_TEST
 
+/* A binary replaced under a running mvmd is probed again, from the event
+ * loop: while its --version hangs, mvmd keeps answering (from the previous
+ * result) instead of stalling every client for the probe's deadline; the
+ * hang is then reported, and a good binary is taken up again. */
+static void write_script(const char *path, const char *body)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	FILE *f = fopen(tmp, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "#!/bin/sh\n%s\n", body);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(tmp, 0755), 0);
+	ck_assert_int_eq(rename(tmp, path), 0); /* a new inode: a changed file */
+}
+
+static json_object *wait_node_info(const char *path, const char *want)
+{
+	for (int i = 0; i < 600; i++) {
+		json_object *info = mvmt_result(chd.fd, "compute.node.info", NULL);
+		json_object *v = mvmt_get(info, path);
+		if (v && strstr(json_object_get_string(v), want))
+			return info;
+		json_object_put(info);
+		poll(NULL, 0, 50);
+	}
+	ck_abort_msg("compute.node.info never had %s ~ %s", path, want);
+	return NULL;
+}
+
+START_TEST(test_version_probe_off_loop)
+{
+	char bin[PATH_MAX];
+	snprintf(bin, sizeof(bin), "%s/ch-script", chd.d.dir);
+	write_script(bin, "echo 'cloud-hypervisor v40.0.0'");
+	chd_start(bin);
+	json_object *info = mvmt_result(chd.fd, "compute.node.info", NULL);
+	ck_assert(json_object_get_boolean(mvmt_get(info, "backends.ch.usable")));
+	ck_assert_str_eq(mvmt_str(info, "backends.ch.version"), "40.0.0");
+	json_object_put(info);
+
+	write_script(bin, "exec sleep 30");
+	/* The answer does not wait for the hanging --version. */
+	info = mvmt_result(chd.fd, "compute.node.info", NULL);
+	ck_assert_msg(json_object_get_boolean(mvmt_get(info, "backends.ch.usable")), "%s",
+		      json_object_to_json_string(info));
+	ck_assert_str_eq(mvmt_str(info, "backends.ch.version"), "40.0.0");
+	json_object_put(info);
+	info = wait_node_info("backends.ch.reason", "--version: Connection timed out");
+	ck_assert(!json_object_get_boolean(mvmt_get(info, "backends.ch.usable")));
+	json_object_put(info);
+
+	write_script(bin, "echo 'cloud-hypervisor v41.0.0'");
+	json_object_put(wait_node_info("backends.ch.version", "41.0.0"));
+}
+END_TEST
+
 START_TEST(test_missing_binary)
 {
 	chd_start("/nonexistent/cloud-hypervisor");
@@ -513,6 +570,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_boot_error_reported),
 			MVMT_TEST(test_version_refused),
 			MVMT_TEST(test_missing_binary),
+			MVMT_TEST(test_version_probe_off_loop),
 			MVMT_TEST(test_blob_server_follows_vm),
 			MVMT_TEST(test_slow_start),
 			MVMT_TEST(test_stop_before_api),

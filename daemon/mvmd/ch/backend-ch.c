@@ -120,13 +120,6 @@ static ch_vm_t *ch_vm_new(manager_t *m, vm_t *vm)
 	return c;
 }
 
-/* --- the binary and its version --------------------------------------------- */
-
-static int binary_check(ch_backend_t *b, char **ret_path, char **ret_cause)
-{
-	return ch_probe_binary(&b->probe, b->binary, VERSION_TIMEOUT_MS, ret_path, ret_cause);
-}
-
 /* --- how a VM ended ------------------------------------------------------ */
 
 static void unlink_sockets(ch_vm_t *c)
@@ -247,7 +240,7 @@ static bool ch_usable(manager_t *m, char **ret_cause)
 			return false;
 		}
 	}
-	return binary_check(b, NULL, ret_cause) == 0;
+	return ch_binary_check(b, NULL, ret_cause) == 0;
 }
 
 static void ch_describe(manager_t *m, json_object *info)
@@ -261,7 +254,7 @@ static void ch_describe(manager_t *m, json_object *info)
 	_cleanup_free_ char *kernel = NULL;
 	(void)ch_initramfs_kernel(b->initramfs, &kernel);
 	json_object_object_add(info, "initramfs_kernel", kernel ? json_object_new_string(kernel) : NULL);
-	(void)binary_check(b, NULL, &reason); /* refreshes the cache */
+	(void)ch_binary_check(b, NULL, &reason); /* refreshes the cache */
 	if (b->probe.path && b->probe.error == 0 && ch_binary_find(b->binary, &path) == 0 &&
 	    strcmp(path, b->probe.path) == 0) {
 		char v[48];
@@ -441,7 +434,7 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 	pid_t pid;
 	int pidfd, r;
 
-	r = binary_check(b, &binary, &reason);
+	r = ch_binary_check(b, &binary, &reason);
 	if (r < 0) {
 		*ret_cause = TAKE_PTR(reason);
 		return r;
@@ -479,7 +472,7 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 		goto fail;
 	}
 	ch_spawn_record_t rec = { .c = c, .binary = binary };
-	r = ch_process_spawn(argv, log_fd, record_spawned, &rec, &pid, &pidfd);
+	r = ch_process_spawn(b->sv, argv, log_fd, record_spawned, &rec, &pid, &pidfd);
 	if (r < 0) {
 		vm->pid = 0;
 		vm->pid_starttime = 0;
@@ -588,6 +581,7 @@ static void ch_done(manager_t *m, void *userdata)
 {
 	ch_backend_t *b = userdata;
 
+	ch_version_run_free(b);
 	b->http = ch_http_free(b->http);
 	b->sv = supervisor_free(b->sv);
 	safe_close(b->kvm_fd);
@@ -644,6 +638,12 @@ int backend_ch_register(manager_t *m, const backend_ch_config_t *cfg)
 		ch_done(m, b);
 		return r;
 	}
+	/* The binary's --version, once now: the loop does not serve anyone
+	 * yet, and the first compute.node.info already knows. Later runs
+	 * (a changed file) go through the loop. */
+	(void)ch_binary_check(b, NULL, NULL);
+	b->event = manager_event(m);
+	b->probe_in_loop = true;
 	/* From here the manager owns b (ch_ops.done). */
 	manager_register_backend(m, VM_BACKEND_CH, &ch_ops, b);
 	return 0;

@@ -38,6 +38,9 @@ typedef struct ch_backend {
 	ch_http_t *http;
 	ch_probe_t probe; /* the binary's --version, run once per change of the file */
 	supervisor_t *sv; /* the cloud-hypervisor processes' pidfds and reaping */
+	sd_event *event;  /* the manager's loop (borrowed), NULL in unit tests */
+	bool probe_in_loop; /* registered: a --version runs from the loop (ch/probe.c) */
+	struct ch_version_run *version_run; /* the one running, if any */
 } ch_backend_t;
 
 typedef enum ch_phase {
@@ -79,6 +82,13 @@ typedef struct ch_vm {
 	manager_done_fn op_done;
 	void *op_userdata;
 } ch_vm_t;
+
+/* ch/probe.c: ch_probe_binary for the configured binary; once registered,
+ * a changed file's --version runs from the loop and the previous result
+ * answers meanwhile. */
+typedef struct ch_version_run ch_version_run_t;
+int ch_binary_check(ch_backend_t *b, char **ret_path, char **ret_cause);
+void ch_version_run_free(ch_backend_t *b);
 
 /* ch/serial.c */
 int ch_serial_connect(ch_vm_t *c);

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/cause.h"
 #include "util/guestconf.h"
 #include "util/macro.h"
 
@@ -30,18 +30,6 @@ static json_object *member(json_object *o, const char *key)
 	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 
-static int refuse(char **ret_detail, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int refuse(char **ret_detail, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(ret_detail, fmt, ap) < 0)
-		*ret_detail = NULL;
-	va_end(ap);
-	return -EINVAL;
-}
-
 bool ch_guest_process_wanted(const vm_t *vm)
 {
 	return spec_member(vm, "process", json_type_object) != NULL;
@@ -56,11 +44,11 @@ int ch_guest_process_validate(const vm_t *vm, char **ret_detail)
 	int r;
 
 	if (root && !ch_guest_process_wanted(vm))
-		return refuse(ret_detail, "root: needs a process to run on it");
+		return set_cause(ret_detail, -EINVAL, "root: needs a process to run on it");
 	if (root && json_object_is_type(which, json_type_int)) {
 		int64_t i = json_object_get_int64(which);
 		if (i < 0 || (size_t)i >= n)
-			return refuse(ret_detail, "root.disk: %lld is not an index of disks (the VM has %zu)", (long long)i, n);
+			return set_cause(ret_detail, -EINVAL, "root.disk: %lld is not an index of disks (the VM has %zu)", (long long)i, n);
 	} else if (root && json_object_is_type(which, json_type_string)) {
 		bool found = false;
 		for (size_t i = 0; i < n && !found; i++) {
@@ -68,9 +56,9 @@ int ch_guest_process_validate(const vm_t *vm, char **ret_detail)
 			found = s && strcmp(json_object_get_string(s), json_object_get_string(which)) == 0;
 		}
 		if (!found)
-			return refuse(ret_detail, "root.disk: no disk has the serial \"%s\"", json_object_get_string(which));
+			return set_cause(ret_detail, -EINVAL, "root.disk: no disk has the serial \"%s\"", json_object_get_string(which));
 	} else if (root) {
-		return refuse(ret_detail, "root.disk: the index of a disk, or a disk's serial");
+		return set_cause(ret_detail, -EINVAL, "root.disk: the index of a disk, or a disk's serial");
 	}
 	if (!ch_guest_process_wanted(vm))
 		return 0;
@@ -78,7 +66,7 @@ int ch_guest_process_validate(const vm_t *vm, char **ret_detail)
 	if (r < 0)
 		return r;
 	if (len > CH_GUEST_CONF_MAX)
-		return refuse(ret_detail, "process: %zu bytes encoded, at most %u", len, CH_GUEST_CONF_MAX);
+		return set_cause(ret_detail, -EINVAL, "process: %zu bytes encoded, at most %u", len, CH_GUEST_CONF_MAX);
 	return 0;
 }
 

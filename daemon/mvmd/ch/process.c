@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "supervise.h"
 #include "util/cause.h"
 #include "util/macro.h"
 
@@ -154,15 +155,27 @@ static int null_and_pipe(int *ret_null, int *ret_rd, int *ret_wr)
 	return 0;
 }
 
-int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, char *ret_text, size_t text_size)
+/* Kill and reap a child that must not run on and that we hold no pidfd
+ * for (pidfd_open failed: out of fds or memory). Without a pidfd the loop
+ * cannot hear it end, and leaving it would leave a zombie for mvmd's
+ * lifetime, so this one wait stays blocking. It is short: the child was
+ * forked a moment ago and is either still before its exec (waiting on a
+ * pipe, which SIGKILL interrupts) or has just exec'd, not yet in any
+ * uninterruptible I/O; the wait is for the kernel's exit path only. A
+ * child with a pidfd is handed to the supervisor instead (sv_abandon). */
+static void child_abort(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+int ch_version_spawn(const char *binary, pid_t *ret_pid, int *ret_pidfd, int *ret_rd)
 {
 	_cleanup_close_ int null_fd = -1, rd = -1, wr = -1;
 	char *argv[] = { (char *)binary, (char *)"--version", NULL };
-	char buf[4096];
-	size_t len = 0;
-	int st = 0, r = 0;
 	pid_t pid;
-	struct timespec t0, t1;
+	int pidfd, r;
 
 	r = null_and_pipe(&null_fd, &rd, &wr);
 	if (r < 0)
@@ -172,7 +185,50 @@ int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, cha
 		return negative_errno();
 	if (pid == 0)
 		child_exec(argv, null_fd, wr, null_fd, -1, -1);
-	wr = safe_close(wr);
+	pidfd = pidfd_open_(pid);
+	if (pidfd < 0) {
+		r = negative_errno();
+		child_abort(pid);
+		return r;
+	}
+	*ret_pid = pid;
+	*ret_pidfd = pidfd;
+	*ret_rd = TAKE_FD(rd);
+	return 0;
+}
+
+int ch_version_result(char *buf, size_t len, bool full, bool exited_ok, ch_version_t *ret, char *ret_text,
+		      size_t text_size)
+{
+	int r;
+
+	/* Killed for being chatty, it may not have exited well: its first
+	 * line is all that counts. */
+	if (!exited_ok && !full)
+		return -ENOEXEC;
+	buf[len] = '\0';
+	r = ch_version_parse(buf, len, ret);
+	if (r < 0)
+		return r;
+	if (ret_text && text_size) {
+		size_t n = strcspn(buf, "\n");
+		snprintf(ret_text, text_size, "%.*s", (int)MIN(n, (size_t)127), buf);
+	}
+	return 0;
+}
+
+int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, char *ret_text, size_t text_size)
+{
+	_cleanup_close_ int rd = -1, pidfd = -1;
+	char buf[CH_VERSION_OUTPUT_MAX];
+	size_t len = 0;
+	int st = 0, r = 0;
+	pid_t pid;
+	struct timespec t0, t1;
+
+	r = ch_version_spawn(binary, &pid, &pidfd, &rd);
+	if (r < 0)
+		return r;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		struct pollfd p = { .fd = rd, .events = POLLIN };
@@ -198,45 +254,28 @@ int ch_binary_version(const char *binary, int timeout_ms, ch_version_t *ret, cha
 		if (len == sizeof(buf) - 1)
 			break; /* the first line is all that counts */
 	}
-	if (r < 0)
-		kill(pid, SIGKILL);
-	else if (len == sizeof(buf) - 1)
-		kill(pid, SIGKILL); /* chatty beyond reason: no need to wait for it */
+	if (r < 0 || len == sizeof(buf) - 1)
+		kill(pid, SIGKILL); /* late, or chatty beyond reason: no need to wait for it */
+	/* The blocking wait is for callers without an event loop (mvmd's
+	 * start-up, before the loop runs, and tests); mvmd's loop runs the
+	 * probe through the supervisor (ch/probe.c). */
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	if (r < 0)
 		return r;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		if (len != sizeof(buf) - 1)
-			return -ENOEXEC;
-	buf[len] = '\0';
-	r = ch_version_parse(buf, len, ret);
-	if (r < 0)
-		return r;
-	if (ret_text && text_size) {
-		size_t n = strcspn(buf, "\n");
-		snprintf(ret_text, text_size, "%.*s", (int)MIN(n, (size_t)127), buf);
-	}
-	return 0;
+	return ch_version_result(buf, len, len == sizeof(buf) - 1, WIFEXITED(st) && WEXITSTATUS(st) == 0, ret,
+				 ret_text, text_size);
 }
 
-/* Kill and reap a child that must not run on. */
-static void child_abort(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-}
-
-int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec, void *userdata, pid_t *ret_pid,
-		     int *ret_pidfd)
+int ch_process_spawn(supervisor_t *sv, char *const argv[], int log_fd, ch_spawn_hook_t before_exec, void *userdata,
+		     pid_t *ret_pid, int *ret_pidfd)
 {
 	_cleanup_close_ int null_fd = -1, rd = -1, wr = -1, gate_rd = -1, gate_wr = -1;
 	int pipefd[2], err = 0, pidfd, r;
 	ssize_t n;
 	pid_t pid;
 
-	if (!argv || !argv[0] || log_fd < 0)
+	if (!sv || !argv || !argv[0] || log_fd < 0)
 		return -EINVAL;
 	/* A CLOEXEC pipe: EOF means exec happened, an int means it failed. */
 	r = null_and_pipe(&null_fd, &rd, &wr);
@@ -276,8 +315,8 @@ int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec
 	if (before_exec) {
 		r = before_exec(pid, userdata);
 		if (r < 0) {
-			child_abort(pid);
-			close(pidfd);
+			/* Killed before its exec; the supervisor reaps it. */
+			sv_abandon(sv, pidfd, true);
 			return r;
 		}
 		/* EPIPE: the child is gone already (its setsid failed), and
@@ -290,12 +329,69 @@ int ch_process_spawn(char *const argv[], int log_fd, ch_spawn_hook_t before_exec
 		n = read(rd, &err, sizeof(err));
 	while (n < 0 && errno == EINTR);
 	if (n == sizeof(err) || r < 0) {
-		child_abort(pid);
-		close(pidfd);
+		sv_abandon(sv, pidfd, true);
 		return n == sizeof(err) ? (err > 0 ? -err : -EIO) : r;
 	}
 	*ret_pid = pid;
 	*ret_pidfd = pidfd;
+	return 0;
+}
+
+int ch_probe_find(const char *name, char **ret_path, struct stat *ret_st, char **ret_cause)
+{
+	_cleanup_free_ char *path = NULL;
+	int r = ch_binary_find(name, &path);
+
+	if (r < 0) {
+		if (strchr(name, '/'))
+			return set_cause(ret_cause, r, "%s: %s", name, strerror(-r));
+		return set_cause(ret_cause, r, "%s not found on PATH (install it, or pass mvmd --ch-binary)", name);
+	}
+	if (stat(path, ret_st) < 0)
+		return negative_errno();
+	*ret_path = TAKE_PTR(path);
+	return 0;
+}
+
+bool ch_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+bool ch_probe_fresh(const ch_probe_t *p, const char *path, const struct stat *st)
+{
+	return p->path && strcmp(p->path, path) == 0 && ch_same_file(&p->st, st);
+}
+
+int ch_probe_set(ch_probe_t *p, const char *path, const struct stat *st, int error, const ch_version_t *v,
+		 const char *text)
+{
+	char *copy = strdup(path);
+
+	if (!copy)
+		return -ENOMEM;
+	free(p->path);
+	p->path = copy;
+	p->st = *st;
+	p->error = error;
+	p->version = error == 0 && v ? *v : (ch_version_t){ 0 };
+	snprintf(p->text, sizeof(p->text), "%s", error == 0 && text ? text : "");
+	return 0;
+}
+
+int ch_probe_verdict(const ch_probe_t *p, char **ret_cause)
+{
+	if (!p->path)
+		return set_cause(ret_cause, -EAGAIN, "the binary's --version is still being checked");
+	if (p->error < 0) {
+		return set_cause(ret_cause, p->error, "%s --version: %s", p->path,
+				 p->error == -EINVAL ? "output is not a version" : strerror(-p->error));
+	}
+	if (!ch_version_supported(&p->version)) {
+		return set_cause(ret_cause, -EPROTONOSUPPORT, "%s is %u.%u.%u, older than the minimum " CH_VERSION_MIN_TEXT,
+				 p->path, p->version.major, p->version.minor, p->version.patch);
+	}
 	return 0;
 }
 
@@ -305,37 +401,21 @@ int ch_probe_binary(ch_probe_t *p, const char *name, int timeout_ms, char **ret_
 	struct stat st;
 	int r;
 
-	r = ch_binary_find(name, &path);
-	if (r < 0) {
-		if (strchr(name, '/'))
-			return set_cause(ret_cause, r, "%s: %s", name, strerror(-r));
-		return set_cause(ret_cause, r, "%s not found on PATH (install it, or pass mvmd --ch-binary)", name);
+	r = ch_probe_find(name, &path, &st, ret_cause);
+	if (r < 0)
+		return r;
+	if (!ch_probe_fresh(p, path, &st)) {
+		ch_version_t v;
+		char text[sizeof(p->text)] = "";
+		int e = ch_binary_version(path, timeout_ms, &v, text, sizeof(text));
+		r = ch_probe_set(p, path, &st, e, &v, text);
+		if (r < 0)
+			return r;
 	}
-	if (stat(path, &st) < 0)
-		return negative_errno();
-	if (!p->path || strcmp(p->path, path) != 0 || p->st.st_ino != st.st_ino || p->st.st_dev != st.st_dev ||
-	    p->st.st_size != st.st_size || p->st.st_mtim.tv_sec != st.st_mtim.tv_sec ||
-	    p->st.st_mtim.tv_nsec != st.st_mtim.tv_nsec) {
-		char *copy = strdup(path);
-		if (!copy)
-			return -ENOMEM;
-		free(p->path);
-		p->path = copy;
-		p->st = st;
-		p->text[0] = '\0';
-		p->error = ch_binary_version(path, timeout_ms, &p->version, p->text, sizeof(p->text));
-	}
-	if (p->error < 0) {
-		return set_cause(ret_cause, p->error, "%s --version: %s", path,
-				 p->error == -EINVAL ? "output is not a version" : strerror(-p->error));
-	}
-	if (!ch_version_supported(&p->version)) {
-		return set_cause(ret_cause, -EPROTONOSUPPORT, "%s is %u.%u.%u, older than the minimum " CH_VERSION_MIN_TEXT,
-				 path, p->version.major, p->version.minor, p->version.patch);
-	}
-	if (ret_path)
+	r = ch_probe_verdict(p, ret_cause);
+	if (r == 0 && ret_path)
 		*ret_path = TAKE_PTR(path);
-	return 0;
+	return r;
 }
 
 void ch_probe_done(ch_probe_t *p)

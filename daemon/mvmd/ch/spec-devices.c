@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/cause.h"
 #include "util/sha256.h"
 
 static json_object *spec_array(const vm_t *vm, const char *key)
@@ -36,18 +36,6 @@ static bool member_true(json_object *o, const char *key)
 	json_object *v;
 
 	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
-}
-
-static int refuse(char **ret_detail, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int refuse(char **ret_detail, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(ret_detail, fmt, ap) < 0)
-		*ret_detail = NULL;
-	va_end(ap);
-	return -EINVAL;
 }
 
 /* Absolute, and no "." or ".." component: the path names the file the
@@ -87,17 +75,17 @@ static int disk_check(size_t i, json_object *d, char **ret_detail)
 	struct stat st;
 
 	if (!path || !path_plain(path))
-		return refuse(ret_detail, "disks[%zu].path: an absolute path without \".\" or \"..\" components", i);
+		return set_cause(ret_detail, -EINVAL, "disks[%zu].path: an absolute path without \".\" or \"..\" components", i);
 	if (stat(path, &st) < 0)
-		return refuse(ret_detail, "disks[%zu].path: %s: %s", i, path, strerror(errno));
+		return set_cause(ret_detail, -EINVAL, "disks[%zu].path: %s: %s", i, path, strerror(errno));
 	if (S_ISDIR(st.st_mode))
-		return refuse(ret_detail, "disks[%zu].path: %s: is a directory (a disk is a regular file or a block device)", i,
-			      path);
+		return set_cause(ret_detail, -EINVAL,
+				 "disks[%zu].path: %s: is a directory (a disk is a regular file or a block device)", i, path);
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		return refuse(ret_detail, "disks[%zu].path: %s: neither a regular file nor a block device", i, path);
+		return set_cause(ret_detail, -EINVAL, "disks[%zu].path: %s: neither a regular file nor a block device", i, path);
 	if (access(path, ro ? R_OK : R_OK | W_OK) < 0)
-		return refuse(ret_detail, "disks[%zu].path: %s: cannot be opened %s: %s", i, path,
-			      ro ? "for reading" : "for reading and writing", strerror(errno));
+		return set_cause(ret_detail, -EINVAL, "disks[%zu].path: %s: cannot be opened %s: %s", i, path,
+				 ro ? "for reading" : "for reading and writing", strerror(errno));
 	return 0;
 }
 
@@ -108,9 +96,9 @@ int ch_spec_devices_validate(const vm_t *vm, char **ret_detail)
 	int r;
 
 	if (nd > CH_DISKS_MAX)
-		return refuse(ret_detail, "disks: at most %d", CH_DISKS_MAX);
+		return set_cause(ret_detail, -EINVAL, "disks: at most %d", CH_DISKS_MAX);
 	if (nn > CH_NETS_MAX)
-		return refuse(ret_detail, "net: at most %d", CH_NETS_MAX);
+		return set_cause(ret_detail, -EINVAL, "net: at most %d", CH_NETS_MAX);
 	for (size_t i = 0; i < nd; i++) {
 		json_object *d = json_object_array_get_idx(disks, i);
 		const char *serial = member_string(d, "serial");
@@ -120,16 +108,16 @@ int ch_spec_devices_validate(const vm_t *vm, char **ret_detail)
 		for (size_t j = 0; serial && j < i; j++) {
 			const char *other = member_string(json_object_array_get_idx(disks, j), "serial");
 			if (other && strcmp(other, serial) == 0)
-				return refuse(ret_detail, "disks[%zu].serial: \"%s\" is also disks[%zu]'s", i, serial, j);
+				return set_cause(ret_detail, -EINVAL, "disks[%zu].serial: \"%s\" is also disks[%zu]'s", i, serial, j);
 		}
 	}
 	for (size_t i = 0; i < nn; i++) {
 		const char *tap = member_string(json_object_array_get_idx(nets, i), "tap");
 		if (!tap || !tap_plain(tap))
-			return refuse(ret_detail, "net[%zu].tap: an interface name of 1-15 bytes from [A-Za-z0-9_.-]", i);
+			return set_cause(ret_detail, -EINVAL, "net[%zu].tap: an interface name of 1-15 bytes from [A-Za-z0-9_.-]", i);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(tap, member_string(json_object_array_get_idx(nets, j), "tap")) == 0)
-				return refuse(ret_detail, "net[%zu].tap: \"%s\" is also net[%zu]'s", i, tap, j);
+				return set_cause(ret_detail, -EINVAL, "net[%zu].tap: \"%s\" is also net[%zu]'s", i, tap, j);
 	}
 	return 0;
 }

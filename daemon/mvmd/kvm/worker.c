@@ -293,9 +293,17 @@ static int watch_child(pid_t pid, int *ret_pidfd, uint64_t *ret_start_time)
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0), r;
 
 	if (fd < 0) {
+		/* No pidfd (out of fds or memory): the loop cannot hear this
+		 * worker end and the supervisor cannot take it (it reaps by
+		 * pidfd), while leaving it would leave a zombie for mvmd's
+		 * lifetime. So this one wait stays blocking; it is short: the
+		 * worker was spawned a moment ago, has no VM yet and is in no
+		 * uninterruptible wait, so SIGKILL ends it at once and the
+		 * wait is for the kernel's exit path only. */
 		r = negative_errno();
 		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
 		return r;
 	}
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
