@@ -172,19 +172,47 @@ static bool get_bool(json_object *params, const char *key)
 static const rpc_field_t start_params[] = {
 	{ "id", true, METHODS_VM_REF_SCHEMA },
 	{ "timeout_ms", false, { .type = RPC_TYPE_INTEGER, .description = "answer -32006 if not Running by then (default 30000)", .has_min = true, .min = 1, .has_max = true, .max = 600000 } },
+	{ "snapshot", false, { .type = RPC_TYPE_STRING, .description = "restore the VM from this snapshot of its own (compute.vm.snapshot's name) instead of booting it (ch backend)" } },
 	{ NULL },
 };
+
+/* -32602 with data: a restore the backend cannot do, or no such snapshot. */
+static void restore_refused(rpc_call_t *call, const vm_t *vm, int r, const char *snapshot, const char *detail)
+{
+	_cleanup_free_ char *reason = NULL;
+	json_object *data = json_object_new_object();
+	const char *backend = vm_backend_to_string(vm->backend);
+
+	json_object_object_add(data, "param", json_object_new_string("snapshot"));
+	json_object_object_add(data, "id", json_object_new_string(vm->id));
+	json_object_object_add(data, "snapshot", json_object_new_string(snapshot));
+	if (r == -EOPNOTSUPP) {
+		json_object_object_add(data, "backend", json_object_new_string(backend));
+		if (asprintf(&reason, "restore is not supported by the %s backend", backend) < 0)
+			reason = NULL;
+	}
+	json_object_object_add(data, "reason", json_object_new_string(reason ? reason : detail ? detail : "no such snapshot"));
+	rpc_call_error(call, RPC_ERROR_INVALID_PARAMS, NULL, data);
+}
 
 static void vm_start(rpc_call_t *call, json_object *params, void *userdata)
 {
 	methods_ctx_t *ctx = userdata;
 	vm_t *vm = methods_find_vm(call, ctx->manager, params);
 	_cleanup_free_ char *detail = NULL;
+	const char *snapshot = NULL;
+	json_object *v;
 	int r;
 
 	if (!vm)
 		return;
-	r = manager_start_vm(ctx->manager, vm, &detail);
+	if (json_object_object_get_ex(params, "snapshot", &v))
+		snapshot = json_object_get_string(v);
+	r = snapshot ? manager_restore_vm(ctx->manager, vm, snapshot, &detail) : manager_start_vm(ctx->manager, vm, &detail);
+	if (snapshot && (r == -EOPNOTSUPP || r == -ENOENT)) {
+		restore_refused(call, vm, r, snapshot, detail);
+		return;
+	}
 	if (r == -EBUSY) {
 		vm_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm,
 			 detail ? detail : "start is allowed from Configured, Stopped, StartFailed and Failed");
@@ -205,7 +233,10 @@ static void vm_start(rpc_call_t *call, json_object *params, void *userdata)
 		vm_error_errno(call, code, "Start failed", vm, detail ? detail : strerror(-r), r);
 		return;
 	}
-	vmlog_vm(LOG_INFO, vm, "vm %s: starting, worker pid %d", vm->id, (int)vm->pid);
+	if (snapshot)
+		vmlog_vm(LOG_INFO, vm, "vm %s: restoring from snapshot %s, worker pid %d", vm->id, snapshot, (int)vm->pid);
+	else
+		vmlog_vm(LOG_INFO, vm, "vm %s: starting, worker pid %d", vm->id, (int)vm->pid);
 	if (is_target(WAIT_START, vm->state)) {
 		rpc_call_reply(call, methods_vm_to_json(ctx->manager, vm, true));
 		return;
@@ -354,6 +385,7 @@ static const rpc_schema_t logs_result = { .type = RPC_TYPE_OBJECT, .fields = log
 	"\"cause\":" cause ",\"vcpus\":1,\"memory_mib\":64,\"labels\":{},\"created\":\"2026-12-07T14:30:07.123456Z\"}"
 static const rpc_example_t start_examples[] = {
 	{ "start", "{\"id\":\"web\"}", EX_VM("Running", "null") },
+	{ "restore from snapshot 1 (ch)", "{\"id\":\"web\",\"snapshot\":\"1\"}", EX_VM("Running", "null") },
 	{ NULL },
 };
 static const rpc_example_t stop_examples[] = {
@@ -370,8 +402,9 @@ static const rpc_example_t logs_examples[] = {
 #define WAIT_ERRORS RPC_ERROR_NOT_FOUND, RPC_ERROR_INVALID_STATE, RPC_ERROR_TIMEOUT, RPC_ERROR_SERVER
 
 const rpc_method_t methods_run[] = {
-	{ "compute.vm.start", "Start a VM; answered once it is Running (or failed to start)", start_params,
-	  &methods_vm_schema, vm_start, 0, METHODS_ERRORS(WAIT_ERRORS, RPC_ERROR_BACKEND_UNAVAILABLE), start_examples },
+	{ "compute.vm.start", "Start a VM (or restore it from one of its snapshots); answered once it is Running (or failed to start)",
+	  start_params, &methods_vm_schema, vm_start, 0,
+	  METHODS_ERRORS(WAIT_ERRORS, RPC_ERROR_BACKEND_UNAVAILABLE), start_examples },
 	{ "compute.vm.stop", "Stop a VM; answered once it is Stopped (force, or timeout_ms, kill it)", stop_params,
 	  &methods_vm_schema, vm_stop, 0, METHODS_ERRORS(WAIT_ERRORS), stop_examples },
 	{ "compute.vm.console.endpoint", "The VM's serial console socket", id_params, &endpoint_result, vm_console_endpoint, 0,

@@ -321,14 +321,18 @@ static int run_simple(ctl_t *c, int argc, char **argv, const char *method, bool 
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "snapshot", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	json_object *p = json_object_new_object();
 	long long v;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "ft:", opts, NULL)) != -1) {
-		if (opt == 'f' && force_ok) {
+	while ((opt = getopt_long(argc, argv, "ft:s:", opts, NULL)) != -1) {
+		/* start --snapshot N: restore the VM from its snapshot N */
+		if (opt == 's' && strcmp(method, "compute.vm.start") == 0) {
+			json_object_object_add(p, "snapshot", json_object_new_string(optarg));
+		} else if (opt == 'f' && force_ok) {
 			json_object_object_add(p, "force", json_object_new_boolean(1));
 		} else if (opt == 't' && timeout_ok && (v = parse_count(optarg)) >= 0) {
 			json_object_object_add(p, "timeout_ms", json_object_new_int64(v));

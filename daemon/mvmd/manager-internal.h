@@ -54,5 +54,8 @@ bool manager_state_is_durable(vm_state_t s);
 int manager_save_now(manager_t *m, vm_t *vm);
 /* Write the VM, behind when lazy and it is and was active (save()). */
 int manager_save_vm(manager_t *m, vm_t *vm, bool lazy);
+/* manager_start_vm (restore_dir NULL) or manager_restore_vm (the
+ * snapshot's directory); why is the Starting transition's cause. */
+int manager_start_from(manager_t *m, vm_t *vm, const char *restore_dir, const char *why, char **ret_cause);
 
 #endif

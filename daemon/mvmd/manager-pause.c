@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Pause, resume and snapshot: the checks every backend shares (does the
+ * Pause, resume, snapshot and restore: the checks every backend shares (does the
  * backend do it at all, does the FSM allow it) and where snapshots live,
  * STATE_DIR/vms/<id>/snapshots/<n>/ (docs/state.md). The backend does the
  * work and the transitions (Running ⇄ Paused) when its VMM has answered.
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "manager-internal.h"
+#include "util/cause.h"
 #include "util/fs.h"
 #include "util/macro.h"
 
@@ -148,4 +149,29 @@ int manager_snapshot_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *user
 	}
 	*ret_name = TAKE_PTR(name);
 	return 0;
+}
+
+int manager_restore_vm(manager_t *m, vm_t *vm, const char *name, char **ret_cause)
+{
+	const backend_ops_t *ops = ops_of(m, vm);
+	_cleanup_free_ char *dir = NULL, *why = NULL;
+	struct stat st;
+	size_t len = strlen(name);
+	int r;
+
+	if (!ops || !ops->restore)
+		return -EOPNOTSUPP;
+	r = fsm_check(vm->state, VM_STATE_STARTING);
+	if (r < 0)
+		return r;
+	/* Only the names manager_snapshot_vm gives ("1", "2", ...): nothing
+	 * else may lead out of snapshots/. */
+	if (len == 0 || len > 10 || name[0] < '1' || name[0] > '9' || strspn(name, "0123456789") != len)
+		return set_cause(ret_cause, -ENOENT, "\"%s\" is no snapshot name (they are 1, 2, ...)", name);
+	dir = manager_snapshot_path(m, vm, name);
+	if (!dir || asprintf(&why, "restore from snapshot %s requested", name) < 0)
+		return -ENOMEM;
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return set_cause(ret_cause, -ENOENT, "the VM has no snapshot %s", name);
+	return manager_start_from(m, vm, dir, why, ret_cause);
 }

@@ -569,7 +569,8 @@ int manager_remove_vm(manager_t *m, vm_t *vm, bool force)
 
 /* --- start / stop ------------------------------------------------------- */
 
-int manager_start_vm(manager_t *m, vm_t *vm, char **ret_cause)
+/* A start, or a restore (manager-internal.h). */
+int manager_start_from(manager_t *m, vm_t *vm, const char *restore_dir, const char *why, char **ret_cause)
 {
 	const backend_ops_t *ops = m->backends[vm->backend];
 	_cleanup_free_ char *reason = NULL, *cause = NULL;
@@ -608,20 +609,20 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_cause)
 	/* The exit code is the last run's: not part of this run's record. */
 	had_exit_code = vm->has_exit_code;
 	vm->has_exit_code = false;
-	r = transition_written(m, vm, VM_STATE_STARTING, "start requested");
+	r = transition_written(m, vm, VM_STATE_STARTING, why);
 	if (r < 0) {
 		vm->has_exit_code = had_exit_code;
 		return set_cause(ret_cause, r, "cannot write the Starting record: %s", strerror(-r));
 	}
 	fault_point("start.starting-written");
 
-	if (!ops || !ops->start || !manager_backend_usable(m, vm->backend, &reason)) {
+	if (!ops || (restore_dir ? !ops->restore : !ops->start) || !manager_backend_usable(m, vm->backend, &reason)) {
 		set_cause(ret_cause, -ENODEV, "%s backend unavailable: %s", vm_backend_to_string(vm->backend),
 			  reason ? reason : "not implemented in this build");
 		(void)manager_transition(m, vm, VM_STATE_START_FAILED, ret_cause ? *ret_cause : "backend unavailable");
 		return -ENODEV;
 	}
-	r = ops->start(m, vm, &cause);
+	r = restore_dir ? ops->restore(m, vm, restore_dir, &cause) : ops->start(m, vm, &cause);
 	if (r < 0) {
 		if (!cause && asprintf(&cause, "start failed: %s", strerror(-r)) < 0)
 			cause = NULL;
@@ -631,6 +632,11 @@ int manager_start_vm(manager_t *m, vm_t *vm, char **ret_cause)
 	}
 	fault_point("start.spawned");
 	return 0;
+}
+
+int manager_start_vm(manager_t *m, vm_t *vm, char **ret_cause)
+{
+	return manager_start_from(m, vm, NULL, "start requested", ret_cause);
 }
 
 int manager_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)

@@ -74,6 +74,10 @@ typedef struct backend_ops {
 	 * later through manager_transition (Running, StartFailed, ...). A
 	 * negative return with *ret_cause makes the VM StartFailed now. */
 	int (*start)(manager_t *m, vm_t *vm, char **ret_cause);
+	/* As start, but the VM comes back from the snapshot in dir (one of
+	 * its own, STATE_DIR/vms/<id>/snapshots/<n>) instead of booting.
+	 * NULL: the backend cannot (kvm). */
+	int (*restore)(manager_t *m, vm_t *vm, const char *dir, char **ret_cause);
 	/* Ask the VM to stop; it is in Stopping (or already was, when a
 	 * forced stop escalates). force: kill now; otherwise kill after
 	 * timeout_ms. Completion through manager_transition (Stopped/Failed). */
@@ -172,6 +176,14 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_ca
  * started and the VM keeps its state, in memory and on disk.
  */
 int manager_start_vm(manager_t *m, vm_t *vm, char **ret_cause);
+/*
+ * Start a VM from its snapshot `name` (snapshots/<name>, as
+ * manager_snapshot_vm wrote it) instead of booting it: the same states,
+ * checks and errors as manager_start_vm, plus -EOPNOTSUPP when the
+ * backend cannot (checked first, whatever the VM's state) and -ENOENT
+ * when the VM has no such snapshot (nothing written, nothing started).
+ */
+int manager_restore_vm(manager_t *m, vm_t *vm, const char *name, char **ret_cause);
 
 /* Stop a VM: Stopping, then the backend. -EBUSY unless Starting, Running
  * or (with force, to escalate) Stopping. */

@@ -32,7 +32,7 @@
 static const char *const fault_points[] = {
 	"create.dir-made",	  "store.tmp-written", "start.starting-written", "start.spawned",
 	"stop.stopping-written", "remove.tombstoned", "remove.half-deleted",	   "blob.tmp-written",
-	"result.read",		  "end.written",	"pull.tmp-written",
+	"result.read",		  "end.written",	"pull.tmp-written",	   "restore.restored",
 };
 #define N_FAULT_POINTS (sizeof(fault_points) / sizeof(fault_points[0]))
 #define MAX_PRINTED 200

@@ -15,6 +15,7 @@
  *    (tests/lib/ch-api-double.c) on the --api-socket path, recording
  *    requests in <api dir>/fake-ch.requests and the accepted VmConfig in
  *    <api dir>/fake-ch.config, and once the VM is booted through the API
+ *    (or restored through vm.restore from a snapshot's config.json)
  *    listens on the serial and vsock socket paths of that VmConfig;
  *  - the vsock socket speaks the hybrid vsock handshake ("CONNECT 52"
  *    answered "OK <port>") in front of the project's exec agent
@@ -397,8 +398,9 @@ int main(int argc, char **argv)
 		if (p[0].revents) {
 			ch_double_event_t ev = CH_DOUBLE_NONE;
 			if (ch_double_serve_one(d, 0, &ev) == 0) {
-				/* The VM's devices exist once it is booted, as they were configured. */
-				if (ev == CH_DOUBLE_BOOT) {
+				/* The VM's devices exist once it is booted (or restored), as
+				 * they were configured. */
+				if (ev == CH_DOUBLE_BOOT || ev == CH_DOUBLE_RESTORE) {
 					const char *serial = ch_double_serial_socket(d), *vsock = ch_double_vsock_socket(d);
 					if (serial_fd < 0) /* (the gate may have opened it) */
 						serial_fd = serial ? listen_unix(serial) : -1;

@@ -393,6 +393,18 @@ START_TEST(test_pause_resume_snapshot)
 	RUN(&r, NULL, "resume", "web");
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_ptr_nonnull(strstr(r.err, "Invalid state transition"));
+
+	/* start --snapshot restores it from that snapshot */
+	RUN(&r, NULL, "stop", "web");
+	expect_ok(&r);
+	RUN(&r, NULL, "start", "web", "--snapshot", "2");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "the VM has no snapshot 2") != NULL, "start --snapshot 2 said \"%s\"", r.err);
+	RUN(&r, NULL, "start", "web", "--snapshot", "1");
+	expect_ok(&r);
+	ck_assert_str_eq(r.out, "web: Running (guest running)\n");
+	RUN(&r, NULL, "stop", "web", "--snapshot", "1");
+	ck_assert_int_eq(r.status, 2);
 }
 END_TEST
 

@@ -277,6 +277,10 @@ async function main() {
 	await call('compute.vm.events.tail', { limit: 1, since: 1 }, 'result');
 	await call('compute.vm.stop', { id: 'c1' }, 'result');
 	await call('compute.vm.stop', { id: 'c1' }, -32002);
+	await call('compute.vm.start', { id: 'c1', snapshot: '9' }, -32602);
+	await call('compute.vm.start', { id: 'k1', snapshot: '1' }, -32602);
+	await call('compute.vm.start', { id: 'c1', snapshot: '1' }, 'result');
+	await call('compute.vm.stop', { id: 'c1' }, 'result');
 	await call('compute.vm.start', { id: 'k1', timeout_ms: 20000 }, 'any');
 	await call('compute.vm.status', { id: 'k1' }, 'result');
 	await call('compute.vm.remove', { id: 'k1', force: true }, 'result');

@@ -21,6 +21,9 @@
  *         reconnect the serial socket. A VM adopted while Starting may
  *         have died with mvmd before its create or boot: vm.info says
  *         which (no VM, "Created") and the missing step is sent.
+ * Restore: as Start, with PUT vm.restore {"source_url": "file://<the VM's
+ *         snapshots/<n>>"} and PUT vm.resume for vm.create and vm.boot;
+ *         runtime.backend.restored_from records it for a re-adoption.
  *
  * This file holds the backend's operations and how a VM ended; the start's
  * API steps are in ch/boot.c, the serial port in ch/serial.c, the stop in
@@ -343,7 +346,7 @@ static uint32_t vm_cid(const vm_t *vm)
 }
 
 /* runtime.backend: what exec and an operator need to find the VM's sockets. */
-static void record_runtime(ch_vm_t *c, const char *binary)
+static void record_runtime(ch_vm_t *c, const char *binary, const char *restore_dir)
 {
 	json_object *st = json_object_new_object();
 
@@ -356,6 +359,9 @@ static void record_runtime(ch_vm_t *c, const char *binary)
 	json_object_object_add(st, "log", json_object_new_string(c->log));
 	json_object_object_add(st, "binary", json_object_new_string(binary));
 	json_object_object_add(st, "version", json_object_new_string(c->b->probe.text));
+	/* A restarted mvmd finishes a restore, not a boot (ch_adopt). */
+	if (restore_dir)
+		json_object_object_add(st, "restored_from", json_object_new_string(restore_dir));
 	json_object_put(c->vm->backend_state);
 	c->vm->backend_state = st;
 }
@@ -363,6 +369,7 @@ static void record_runtime(ch_vm_t *c, const char *binary)
 typedef struct ch_spawn_record {
 	ch_vm_t *c;
 	const char *binary;
+	const char *restore_dir;
 } ch_spawn_record_t;
 
 /*
@@ -381,7 +388,7 @@ static int record_spawned(pid_t pid, void *userdata)
 	vm->pid = pid;
 	(void)sv_proc_start_time(pid, &vm->pid_starttime);
 	vm->has_exit_code = false;
-	record_runtime(rec->c, rec->binary);
+	record_runtime(rec->c, rec->binary, rec->restore_dir);
 	r = manager_save(rec->c->m, vm);
 	if (r < 0) {
 		vm->pid = 0;
@@ -425,7 +432,10 @@ static int guest_initramfs_prepare(ch_vm_t *c)
 	return ch_guest_initramfs_write(spec_string(c->vm, "initramfs"), c->guest_initramfs, conf, len);
 }
 
-static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
+/* A start, or a restore from the snapshot in restore_dir: the same
+ * process, supervision and records; ch/boot.c sends vm.restore and
+ * vm.resume instead of vm.create and vm.boot. */
+static int launch(manager_t *m, vm_t *vm, const char *restore_dir, char **ret_cause)
 {
 	_cleanup_free_ char *binary = NULL, *reason = NULL, **argv = NULL;
 	_cleanup_close_ int log_fd = -1;
@@ -453,7 +463,8 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 		(void)set_cause(ret_cause, 0, "cannot write the VM's initramfs with its process: %s", strerror(-r));
 		goto fail;
 	}
-	r = ch_vmconfig_build(&l, &c->vmconfig);
+	c->restoring = restore_dir != NULL;
+	r = restore_dir ? ch_api_restore_body(restore_dir, &c->vmconfig) : ch_vmconfig_build(&l, &c->vmconfig);
 	if (r < 0) {
 		(void)set_cause(ret_cause, 0, "cannot build the VM's configuration for cloud-hypervisor: %s", strerror(-r));
 		goto fail;
@@ -471,7 +482,7 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 		r = negative_errno();
 		goto fail;
 	}
-	ch_spawn_record_t rec = { .c = c, .binary = binary };
+	ch_spawn_record_t rec = { .c = c, .binary = binary, .restore_dir = restore_dir };
 	r = ch_process_spawn(b->sv, argv, log_fd, record_spawned, &rec, &pid, &pidfd);
 	if (r < 0) {
 		vm->pid = 0;
@@ -494,6 +505,16 @@ static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
 fail:
 	ch_vm_free(c);
 	return r;
+}
+
+static int ch_start(manager_t *m, vm_t *vm, char **ret_cause)
+{
+	return launch(m, vm, NULL, ret_cause);
+}
+
+static int ch_restore(manager_t *m, vm_t *vm, const char *dir, char **ret_cause)
+{
+	return launch(m, vm, dir, ret_cause);
 }
 
 static int ch_kill(manager_t *m, vm_t *vm)
@@ -550,11 +571,17 @@ static int ch_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 	/* Paused stays Paused: cloud-hypervisor kept it so (vm.info says "Paused"). */
 	c->paused = vm->state == VM_STATE_PAUSED;
 	if (vm->state == VM_STATE_STARTING) {
-		/* The old mvmd may have died before its vm.create: keep the body
-		 * at hand (on_info sends it when there is no VM). */
+		/* The old mvmd may have died before its vm.create (vm.restore):
+		 * keep the body at hand (on_info sends it when there is no VM). */
 		ch_launch_t l = launch_of(c, "cloud-hypervisor");
+		json_object *v;
 		c->adopted = true;
-		(void)ch_vmconfig_build(&l, &c->vmconfig);
+		c->restoring = vm->backend_state && json_object_object_get_ex(vm->backend_state, "restored_from", &v) &&
+			       json_object_is_type(v, json_type_string);
+		if (c->restoring)
+			(void)ch_api_restore_body(json_object_get_string(v), &c->vmconfig);
+		else
+			(void)ch_vmconfig_build(&l, &c->vmconfig);
 	}
 	r = ch_vm_attach(c);
 	if (r < 0) {
@@ -606,6 +633,7 @@ static const backend_ops_t ch_ops = {
 	.validate = ch_validate,
 	.provision = ch_provision,
 	.start = ch_start,
+	.restore = ch_restore,
 	.stop = ch_stop_vm,
 	.adopt = ch_adopt,
 	.kill = ch_kill,

@@ -3,9 +3,14 @@
  * A ch VM from its spawn to Running, through cloud-hypervisor's REST API
  * (daemon/mvmd/ch/http.h, never blocking the loop): GET vmm.ping until the
  * API answers, PUT vm.create with the VmConfig, PUT vm.boot, GET vm.info
- * until "Running". One request in flight; a tick polls every TICK_USEC
- * until READY_TIMEOUT_USEC. A VM re-adopted while Starting sends what the
- * mvmd that died did not (vm.info says which step is missing).
+ * until "Running". A restore (compute.vm.start with "snapshot") sends
+ * PUT vm.restore {"source_url": "file://<snapshot dir>"} then PUT vm.resume
+ * instead of vm.create and vm.boot: cloud-hypervisor restores a VM
+ * Paused. One request in flight; a tick polls every TICK_USEC until
+ * READY_TIMEOUT_USEC. A VM re-adopted while Starting sends what the mvmd
+ * that died did not (vm.info says which step is missing: no VM, "Created"
+ * or, for a restore, "Paused", which is resumed: the start asked for a
+ * Running VM).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +18,7 @@
 #include <string.h>
 
 #include "ch/ch-vm.h"
+#include "util/fault.h"
 #include "util/macro.h"
 
 static uint64_t now_usec(manager_t *m)
@@ -49,7 +55,7 @@ static void on_ping(int error, long status, const char *body, size_t len, void *
 		return;
 	if (error == 0 && ch_api_check_status(CH_API_PING, status) == 0 &&
 	    ch_api_parse_ping(body, len, &version) == 0 && c->phase == PHASE_PING)
-		c->phase = c->vmconfig && !c->adopted ? PHASE_CREATE : PHASE_INFO;
+		c->phase = !c->vmconfig || c->adopted ? PHASE_INFO : c->restoring ? PHASE_RESTORE : PHASE_CREATE;
 	ch_boot_tick_arm(c);
 }
 
@@ -95,6 +101,49 @@ static void on_create(int error, long status, const char *body, size_t len, void
 	ch_boot_tick_arm(c);
 }
 
+static void on_restore(int error, long status, const char *body, size_t len, void *userdata)
+{
+	ch_vm_t *c = userdata;
+
+	c->req = NULL;
+	if (start_starved(c, error))
+		return;
+	if (c->phase != PHASE_RESTORE) {
+		ch_boot_tick_arm(c);
+		return;
+	}
+	if (error < 0 || ch_api_check_status(CH_API_VM_RESTORE, status) < 0) {
+		start_fail(c, CH_API_VM_RESTORE, error, status, body, len);
+		return;
+	}
+	free(c->vmconfig);
+	c->vmconfig = NULL;
+	c->phase = PHASE_RESUME;
+	fault_point("restore.restored");
+	ch_boot_tick_arm(c);
+}
+
+static void on_resume(int error, long status, const char *body, size_t len, void *userdata)
+{
+	ch_vm_t *c = userdata;
+
+	c->req = NULL;
+	if (start_starved(c, error))
+		return;
+	if (c->phase != PHASE_RESUME) {
+		ch_boot_tick_arm(c);
+		return;
+	}
+	/* An adopted VM may have been resumed by the mvmd that died:
+	 * vm.info decides. */
+	if (!c->adopted && (error < 0 || ch_api_check_status(CH_API_VM_RESUME, status) < 0)) {
+		start_fail(c, CH_API_VM_RESUME, error, status, body, len);
+		return;
+	}
+	c->phase = PHASE_INFO;
+	ch_boot_tick_arm(c);
+}
+
 static void on_boot(int error, long status, const char *body, size_t len, void *userdata)
 {
 	ch_vm_t *c = userdata;
@@ -133,14 +182,19 @@ static void on_info(int error, long status, const char *body, size_t len, void *
 			c->phase = PHASE_RUNNING;
 			if (c->vm->state == VM_STATE_STARTING)
 				(void)manager_transition(c->m, c->vm, VM_STATE_RUNNING, "guest running");
-		} else if (s == CH_VM_CREATED && c->adopted && !c->boot_tried) {
+		} else if (s == CH_VM_CREATED && c->adopted && !c->boot_tried && !c->restoring) {
 			c->boot_tried = true;
 			c->phase = PHASE_BOOT;
+		} else if (s == CH_VM_PAUSED && c->adopted && !c->resume_tried && c->restoring) {
+			/* Restored by the mvmd that died, not yet resumed. */
+			c->resume_tried = true;
+			c->phase = PHASE_RESUME;
 		}
 	} else if (error == 0 && c->adopted && c->vmconfig) {
-		/* No VM: the mvmd that spawned it died before its vm.create. */
+		/* No VM: the mvmd that spawned it died before its vm.create
+		 * (vm.restore). */
 		c->adopted = false;
-		c->phase = PHASE_CREATE;
+		c->phase = c->restoring ? PHASE_RESTORE : PHASE_CREATE;
 	}
 	ch_boot_tick_arm(c);
 }
@@ -148,11 +202,14 @@ static void on_info(int error, long status, const char *body, size_t len, void *
 int ch_vm_api_send(ch_vm_t *c, ch_api_op_t op, ch_http_done_fn done)
 {
 	const ch_api_request_t *rq = ch_api_request(op);
-	unsigned timeout = op == CH_API_VM_CREATE || op == CH_API_VM_BOOT ? SETUP_TIMEOUT_MS : API_TIMEOUT_MS;
+	unsigned timeout = op == CH_API_VM_CREATE || op == CH_API_VM_BOOT || op == CH_API_VM_RESTORE ? SETUP_TIMEOUT_MS
+															    : API_TIMEOUT_MS;
 
 	ch_http_cancel(c->req);
 	c->req = NULL;
-	const char *body = !rq->takes_body ? NULL : op == CH_API_VM_CREATE ? c->vmconfig : c->op_body;
+	const char *body = !rq->takes_body ? NULL
+			   : op == CH_API_VM_CREATE || op == CH_API_VM_RESTORE ? c->vmconfig
+									      : c->op_body;
 
 	return ch_http_request_body(c->b->http, c->api, rq->method, rq->path, body, timeout, CH_API_BODY_MAX, done, c,
 				    &c->req);
@@ -160,7 +217,8 @@ int ch_vm_api_send(ch_vm_t *c, ch_api_op_t op, ch_http_done_fn done)
 
 static bool phase_starting(ch_phase_t p)
 {
-	return p == PHASE_PING || p == PHASE_CREATE || p == PHASE_BOOT || p == PHASE_INFO;
+	return p == PHASE_PING || p == PHASE_CREATE || p == PHASE_BOOT || p == PHASE_RESTORE || p == PHASE_RESUME ||
+	       p == PHASE_INFO;
 }
 
 /* The request the start's phase waits on. */
@@ -173,6 +231,10 @@ static int api_send_phase(ch_vm_t *c)
 		return ch_vm_api_send(c, CH_API_VM_CREATE, on_create);
 	case PHASE_BOOT:
 		return ch_vm_api_send(c, CH_API_VM_BOOT, on_boot);
+	case PHASE_RESTORE:
+		return ch_vm_api_send(c, CH_API_VM_RESTORE, on_restore);
+	case PHASE_RESUME:
+		return ch_vm_api_send(c, CH_API_VM_RESUME, on_resume);
 	default:
 		return ch_vm_api_send(c, CH_API_INFO, on_info);
 	}

@@ -47,6 +47,8 @@ typedef enum ch_phase {
 	PHASE_PING,    /* waiting for the API to answer */
 	PHASE_CREATE,  /* PUT vm.create with the VmConfig */
 	PHASE_BOOT,    /* PUT vm.boot */
+	PHASE_RESTORE, /* a restore: PUT vm.restore with the RestoreConfig */
+	PHASE_RESUME,  /* a restore: PUT vm.resume (restored VMs come back Paused) */
 	PHASE_INFO,    /* waiting for vm.info "Running" */
 	PHASE_RUNNING, /* up: only the serial socket may still need connecting */
 	PHASE_STOPPING,
@@ -59,7 +61,9 @@ typedef struct ch_vm {
 	sv_proc_t *proc; /* cloud-hypervisor, watched (daemon/mvmd/supervise.h) */
 	ch_phase_t phase;
 	const char *stop_cause;
-	char *vmconfig;        /* the vm.create body, until it is accepted */
+	char *vmconfig;        /* the vm.create (or vm.restore) body, until it is accepted */
+	bool restoring;        /* this start is a restore (ch/boot.c): vm.restore + vm.resume */
+	bool resume_tried;     /* an adopted restore found "Paused" was sent vm.resume once */
 	char *start_error;     /* why a start failed (create/boot refused), killed for it */
 	bool adopted;          /* re-adopted while Starting: create/boot may be missing */
 	bool boot_tried;       /* an adopted VM found "Created" was sent vm.boot once */
