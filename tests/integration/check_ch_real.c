@@ -162,6 +162,60 @@ START_TEST(test_boot_banner_stop)
 }
 END_TEST
 
+/* Pause, resume, snapshot and restore through the real binary's API: the
+ * guest keeps its state across pause, and a VM stopped after a snapshot
+ * comes back Running from it (vm.restore + vm.resume, no boot). */
+START_TEST(test_pause_snapshot_restore)
+{
+	char p[PATH_MAX + 256], snap[64];
+
+	mvmt_daemon_init(&d);
+	mvmt_daemon_start(&d, "--ch-binary", binary, NULL);
+	fd = mvmt_connect(d.sock);
+	snprintf(p, sizeof(p), "{\"name\":\"linux\",\"backend\":\"ch\",\"memory_mib\":256,\"kernel\":\"%s\"}", kernel);
+	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	json_object *r = call_id("compute.vm.start", "\"timeout_ms\":30000");
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "start: %s", json_object_to_json_string(r));
+	json_object_put(r);
+	bool ready = false;
+	for (int i = 0; i < 600 && !(ready = log_has("mvm-init: ready")); i++)
+		usleep(100000);
+	ck_assert_msg(ready, "no ready banner in 60 s");
+
+	r = call_id("compute.vm.pause", NULL);
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "pause: %s", json_object_to_json_string(r));
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Paused");
+	json_object_put(r);
+	r = call_id("compute.vm.resume", NULL);
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "resume: %s", json_object_to_json_string(r));
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	json_object_put(r);
+
+	r = call_id("compute.vm.snapshot", NULL);
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "snapshot: %s", json_object_to_json_string(r));
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	snprintf(snap, sizeof(snap), "%s", mvmt_str(r, "result.snapshot.name"));
+	json_object_put(r);
+
+	r = call_id("compute.vm.stop", "\"force\":true");
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	json_object_put(r);
+	char extra[128];
+	snprintf(extra, sizeof(extra), "\"timeout_ms\":30000,\"snapshot\":\"%.60s\"", snap);
+	r = call_id("compute.vm.start", extra);
+	ck_assert_msg(mvmt_get(r, "result") != NULL, "restore: %s", json_object_to_json_string(r));
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	json_object_put(r);
+	r = call_id("compute.vm.stop", "\"timeout_ms\":60000");
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	json_object_put(r);
+
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_cleanup(&d);
+}
+END_TEST
+
 /* The image's process on a root disk: a busybox ext4 image built here
  * (mke2fs -d), attached as a disk with a serial, mounted by mvm-init as /,
  * the process's output on the console and its exit code the VM's. */
@@ -219,7 +273,8 @@ static const mvmt_tcase_t tcases[] = {
 		.timeout = 120,
 		.tests = MVMT_TESTS(
 			MVMT_TEST(test_boot_banner_stop),
-			MVMT_TEST(test_image_process)),
+			MVMT_TEST(test_image_process),
+			MVMT_TEST(test_pause_snapshot_restore)),
 	},
 	{ 0 }
 };
