@@ -387,6 +387,7 @@ static const rpc_example_t exec_examples[] = {
 
 const rpc_method_t methods_exec[] = {
 	{ "compute.vm.exec", "Run a command in a Running VM through its exec agent", exec_params, &exec_result, vm_exec, 0,
-	  METHODS_ERRORS(RPC_ERROR_NOT_FOUND, RPC_ERROR_INVALID_STATE, RPC_ERROR_TIMEOUT, RPC_ERROR_SERVER), exec_examples },
+	  METHODS_ERRORS(RPC_ERROR_NOT_FOUND, RPC_ERROR_INVALID_STATE, RPC_ERROR_RESOURCE_LIMIT, RPC_ERROR_TIMEOUT, RPC_ERROR_SERVER),
+	  exec_examples },
 };
 const size_t methods_exec_n = ELEMENTSOF(methods_exec);
