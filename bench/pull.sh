@@ -11,6 +11,10 @@
 # stored, and, where /dev/kvm works, create+start -> Stopped of both.
 #
 #   PULL_RUNS=N   timed runs per case (default 7; median taken)
+#   PULL_BASELINE=DIR  also time the mvmd in DIR/bin (another build, with its
+#                 mvm-fetch and mvmctl) against the same registry, its runs
+#                 interleaved with this build's and curl's (a before/after
+#                 on a loaded machine, where separate runs drift apart)
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -24,7 +28,8 @@ done
 . tests/lib/registry.sh
 runs=${PULL_RUNS:-7}
 tmp=$(mktemp -d /tmp/mvm-pull-bench.XXXXXX)
-trap 'lc_stop; reg_stop "${REG_PID:-}"; rm -rf "$tmp"' EXIT
+base=${PULL_BASELINE:-} base_pid=
+trap 'lc_stop; [ -n "$base_pid" ] && { kill "$base_pid"; wait "$base_pid"; } 2>/dev/null; reg_stop "${REG_PID:-}"; rm -rf "$tmp"' EXIT
 
 now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -32,6 +37,11 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 reg_start "$tmp/reg" || exit 1
 kvm_flags=(--kvm-pool 0)
 [ -w /dev/kvm ] || kvm_flags+=(--kvm-device "$tmp/no-kvm")
+if [ -n "$base" ]; then
+	lc_start "$tmp/base" "$base/bin/mvmd" "$base/bin/mvmctl" -- "${kvm_flags[@]}" --blob-source "r=$REG_URL/bench/blobs" || exit 1
+	base_pid=$LC_PID base_sock=$LC_SOCK LC_PID=
+	base_call() { "$base/bin/mvmctl" --socket "$base_sock" --json call "$@"; }
+fi
 lc_start "$tmp/m" "$B/bin/mvmd" "$B/bin/mvmctl" -- "${kvm_flags[@]}" --blob-source "r=$REG_URL/bench/blobs" || exit 1
 
 printf '%-8s %12s %12s %12s %12s %8s\n' size "mvmd s" "mvmd MB/s" "curl s" "curl MB/s" ratio
@@ -39,8 +49,14 @@ for mib in 1 64; do
 	head -c $((mib << 20)) /dev/urandom >"$tmp/blob.$mib"
 	hex=$(sha256sum "$tmp/blob.$mib" | cut -d' ' -f1)
 	reg_push_blob "$REG_URL" bench/blobs "$tmp/blob.$mib" || { echo "push failed"; exit 1; }
-	: >"$tmp/t.mvmd"; : >"$tmp/t.curl"
+	: >"$tmp/t.mvmd"; : >"$tmp/t.curl"; : >"$tmp/t.base"
 	for _ in $(seq 1 "$runs"); do
+		if [ -n "$base" ]; then
+			base_call compute.blob.remove "{\"hash\":\"sha256:$hex\"}" >/dev/null 2>&1
+			t0=$(now)
+			base_call compute.blob.pull "{\"hash\":\"sha256:$hex\"}" >/dev/null || { echo "baseline pull failed"; exit 1; }
+			echo $(($(now) - t0)) >>"$tmp/t.base"
+		fi
 		lc_call compute.blob.remove "{\"hash\":\"sha256:$hex\"}" >/dev/null 2>&1
 		t0=$(now)
 		lc_call compute.blob.pull "{\"hash\":\"sha256:$hex\"}" >/dev/null || { echo "pull failed"; exit 1; }
@@ -54,6 +70,9 @@ for mib in 1 64; do
 	awk -v mib="$mib" -v m="$m" -v c="$c" 'BEGIN {
 		printf "%-8s %12.4f %12.1f %12.4f %12.1f %7.2fx\n", mib " MiB", m / 1e9, mib * 1.048576 / (m / 1e9),
 		       c / 1e9, mib * 1.048576 / (c / 1e9), c / m }'
+	[ -z "$base" ] || awk -v mib="$mib" -v m="$(median <"$tmp/t.base")" -v c="$c" 'BEGIN {
+		printf "%-8s %12.4f %12.1f %12s %12s %7.2fx  (PULL_BASELINE)\n", mib " MiB", m / 1e9, mib * 1.048576 / (m / 1e9),
+		       "", "", c / m }'
 done
 echo "(ratio: mvmd's throughput over curl's; the goal is >= 0.8)"
 

@@ -65,11 +65,38 @@ static json_object *text_json(const uint8_t *buf, size_t len, bool b64)
 	return json_object_new_string_len(s, (int)n);
 }
 
-static void job_reply(exec_job_t *j, int rc, const exec_result_t *r)
+/* A kvm worker gets the module over its control socket before the exec
+ * connects; when that fails the exec could not load it. */
+static void reply_grant_failed(rpc_call_t *call, const char *vm, int r)
+{
+	json_object *data = json_object_new_object();
+
+	json_object_object_add(data, "id", json_object_new_string(vm));
+	json_object_object_add(data, "reason", json_object_new_string(
+		r == -EAGAIN ? "cannot hand the module to the VM's worker now: its control socket is busy"
+		: r == -ENOTCONN ? "cannot hand the module to the VM's worker: not connected to it"
+		: "cannot hand the module to the VM"));
+	json_object_object_add(data, "errno", json_object_new_string(strerror(-r)));
+	rpc_call_error(call, RPC_ERROR_SERVER, "Exec failed", data);
+}
+
+static void job_reply(exec_job_t *j, int rc, const exec_result_t *r, const exec_proxy_prelude_t *pre)
 {
 	json_object *data;
 
-	metrics_exec(j->metrics, metrics_exec_classify(rc, r));
+	/* Its prelude's errnos are not the exchange's (a pull's -ENOENT is
+	 * not an unreachable agent). */
+	metrics_exec(j->metrics, pre ? METRICS_EXEC_ERROR : metrics_exec_classify(rc, r));
+	if (pre && pre->pull) {
+		/* Its module is on no source (or not a valid one): what
+		 * compute.blob.pull of it would answer. */
+		methods_pull_reply_failed(j->call, pre->pull);
+		return;
+	}
+	if (pre && pre->grant) {
+		reply_grant_failed(j->call, j->vm, rc);
+		return;
+	}
 	if (rc == -EIDRM) {
 		/* Removed meanwhile: what a request naming it now would get,
 		 * as for a start or stop that waited (methods-run.c). */
@@ -127,12 +154,12 @@ static void job_reply(exec_job_t *j, int rc, const exec_result_t *r)
 static void on_conn_close(rpc_conn_t *c, void *userdata);
 
 /* The proxy is done: answer, and the job is over. */
-static void on_exec_done(int rc, exec_result_t *result, void *userdata)
+static void on_exec_done(int rc, exec_result_t *result, const exec_proxy_prelude_t *pre, void *userdata)
 {
 	exec_job_t *j = userdata;
 
 	rpc_conn_remove_close_hook(j->conn, on_conn_close, j);
-	job_reply(j, rc, result);
+	job_reply(j, rc, result, pre);
 	free(j);
 }
 
@@ -213,6 +240,7 @@ static void vm_exec(rpc_call_t *call, json_object *params, void *userdata)
 	exec_client_opts_t opts = { 0 };
 	exec_req_buf_t *b = NULL;
 	exec_job_t *j = NULL;
+	char pull_hex[BLOB_HEX_LEN + 1] = "";
 	int r;
 
 	if (!vm)
@@ -266,19 +294,19 @@ static void vm_exec(rpc_call_t *call, json_object *params, void *userdata)
 		memcpy(ref, b->req.argv[0].ptr, BLOB_REF_LEN);
 		ref[BLOB_REF_LEN] = '\0';
 		if (blob_ref_to_hex(ref, hex) == 0) {
-			r = manager_vm_grant_blob(ctx->manager, vm, hex);
-			if (r < 0 && r != -EOPNOTSUPP) {
-				/* A kvm worker gets the module over its control
-				 * socket now, or the exec could not load it. */
-				json_object *data = json_object_new_object();
-				json_object_object_add(data, "id", json_object_new_string(vm->id));
-				json_object_object_add(data, "reason", json_object_new_string(
-					r == -EAGAIN ? "cannot hand the module to the VM's worker now: its control socket is busy"
-					: r == -ENOTCONN ? "cannot hand the module to the VM's worker: not connected to it"
-					: "cannot hand the module to the VM"));
-				json_object_object_add(data, "errno", json_object_new_string(strerror(-r)));
-				rpc_call_error(call, RPC_ERROR_SERVER, "Exec failed", data);
-				goto out;
+			blob_info_t info;
+
+			if (blob_stat(manager_blobs(ctx->manager), hex, &info) == -ENOENT &&
+			    puller_has_sources(manager_puller(ctx->manager))) {
+				/* Missing here: the exec pulls it first, then
+				 * grants it (exec-proxy.c, PULL). */
+				memcpy(pull_hex, hex, sizeof(pull_hex));
+			} else {
+				r = manager_vm_grant_blob(ctx->manager, vm, hex);
+				if (r < 0 && r != -EOPNOTSUPP) {
+					reply_grant_failed(call, vm->id, r);
+					goto out;
+				}
 			}
 		}
 	}
@@ -314,7 +342,7 @@ static void vm_exec(rpc_call_t *call, json_object *params, void *userdata)
 		rpc_call_errno(call, -ECONNRESET, NULL);
 		goto out;
 	}
-	r = exec_proxy_start(ctx->execs, vm, &b->req, &opts, on_exec_done, j, &j->op);
+	r = exec_proxy_start(ctx->execs, vm, &b->req, &opts, pull_hex[0] ? pull_hex : NULL, on_exec_done, j, &j->op);
 	if (r < 0) {
 		rpc_conn_remove_close_hook(j->conn, on_conn_close, j);
 		/* The request itself (too big to encode) or no memory: the
@@ -359,6 +387,7 @@ static const rpc_example_t exec_examples[] = {
 
 const rpc_method_t methods_exec[] = {
 	{ "compute.vm.exec", "Run a command in a Running VM through its exec agent", exec_params, &exec_result, vm_exec, 0,
-	  METHODS_ERRORS(RPC_ERROR_NOT_FOUND, RPC_ERROR_INVALID_STATE, RPC_ERROR_TIMEOUT, RPC_ERROR_SERVER), exec_examples },
+	  METHODS_ERRORS(RPC_ERROR_NOT_FOUND, RPC_ERROR_INVALID_STATE, RPC_ERROR_RESOURCE_LIMIT, RPC_ERROR_TIMEOUT, RPC_ERROR_SERVER),
+	  exec_examples },
 };
 const size_t methods_exec_n = ELEMENTSOF(methods_exec);

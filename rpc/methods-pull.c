@@ -63,7 +63,7 @@ static void on_progress(const pull_progress_t *p, void *userdata)
 }
 
 /* The error of a failed pull: stable code, data {error, reason, answers, source?}. */
-static void reply_failed(rpc_call_t *call, const pull_result_t *res)
+void methods_pull_reply_failed(rpc_call_t *call, const pull_result_t *res)
 {
 	json_object *data = json_object_new_object();
 	int code = RPC_ERROR_SERVER;
@@ -93,7 +93,7 @@ static void on_done(const pull_result_t *res, void *userdata)
 	json_object *o;
 
 	if (res->error) {
-		reply_failed(pc->call, res);
+		methods_pull_reply_failed(pc->call, res);
 		pull_call_free(pc);
 		return;
 	}

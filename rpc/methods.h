@@ -87,5 +87,8 @@ void methods_reply_host_file_denied(rpc_call_t *call, const char *param);
 
 /* Look up params.id; answers -32001 and returns NULL when there is none. */
 vm_t *methods_find_vm(rpc_call_t *call, manager_t *m, json_object *params);
+/* Answer call with a failed pull's error (methods-pull.c): the one shape
+ * of compute.blob.pull, also for an exec whose module could not be pulled. */
+void methods_pull_reply_failed(rpc_call_t *call, const pull_result_t *res);
 
 #endif

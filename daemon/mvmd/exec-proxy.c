@@ -12,6 +12,11 @@
  *              and collected by exec_call_* up to the output cap, until
  *              the exit or error frame; the host timeout runs from here
  *
+ * preceded, for a module argv[0] names by hash that the store lacks, by
+ *
+ *   PULL       waiting on the puller (pull.h) for the module; then it is
+ *              granted to the VM and the exec goes on to CONNECT
+ *
  * and ends in finish(), which is the only place an exec leaves the list.
  * The one timer of an exec is, by phase: the next connect attempt, the
  * handshake's deadline, the host timeout. The same bounds as the blocking
@@ -31,7 +36,7 @@
 #define HVSOCK_LINE_MAX 64 /* as exec_hvsock_handshake */
 #define READ_CHUNK 65536
 
-typedef enum { OP_CONNECT, OP_HANDSHAKE, OP_EXCHANGE } op_phase_t;
+typedef enum { OP_PULL, OP_CONNECT, OP_HANDSHAKE, OP_EXCHANGE } op_phase_t;
 
 struct exec_op {
 	exec_proxy_t *proxy;
@@ -48,6 +53,8 @@ struct exec_op {
 	size_t hello_sent;
 	char line[HVSOCK_LINE_MAX + 1];
 	size_t line_len;
+	char pull_hex[BLOB_HEX_LEN + 1];
+	pull_waiter_t *waiter; /* PULL */
 	exec_proxy_done_fn done;
 	void *userdata;
 };
@@ -72,6 +79,7 @@ static uint64_t now_usec(void)
 
 static void op_free(exec_op_t *op)
 {
+	pull_waiter_cancel(op->waiter); /* the pull goes on for the others */
 	sd_event_source_disable_unref(op->io);
 	sd_event_source_disable_unref(op->timer);
 	safe_close(op->fd);
@@ -93,8 +101,9 @@ static void op_unlink(exec_op_t *op)
 	p->n_ops--;
 }
 
-/* The exec is over: its client hears how (rc, or the result when 0). */
-static void finish(exec_op_t *op, int rc)
+/* The exec is over: its client hears how (rc, or the result when 0; pre
+ * when it ended before the exchange, see exec_proxy_prelude_t). */
+static void finish_pre(exec_op_t *op, int rc, const exec_proxy_prelude_t *pre)
 {
 	exec_result_t res = { 0 };
 
@@ -105,9 +114,14 @@ static void finish(exec_op_t *op, int rc)
 	op->fd = safe_close(op->fd);
 	if (rc == 0 && exec_call_take_result(op->call, &res) < 0)
 		rc = -EBADMSG;
-	op->done(rc, &res, op->userdata);
+	op->done(rc, &res, pre, op->userdata);
 	exec_result_clear(&res);
 	op_free(op);
+}
+
+static void finish(exec_op_t *op, int rc)
+{
+	finish_pre(op, rc, NULL);
 }
 
 static int arm_timer(exec_op_t *op, uint64_t usec)
@@ -171,7 +185,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	if (op->phase == OP_CONNECT)
 		try_connect(op);
 	else
-		finish(op, -ETIMEDOUT); /* the handshake's deadline, or the host timeout */
+		finish(op, -ETIMEDOUT); /* the pull or the handshake outlasted its deadline, or the host timeout */
 	return 0;
 }
 
@@ -291,6 +305,47 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	return 0;
 }
 
+/* The connect phases' clocks start now: the pull took what it took. */
+static void connect_soon(exec_op_t *op)
+{
+	uint64_t now = now_usec();
+	int r;
+
+	op->phase = OP_CONNECT;
+	op->give_up_usec = now + EXEC_PROXY_SLACK_MS * 1000ull;
+	op->busy_usec = now + op->host_timeout_usec;
+	r = arm_timer(op, now);
+	if (r < 0)
+		finish(op, r);
+}
+
+/* The module's pull ended (the waiter is freed after this returns). */
+static void on_pulled(const pull_result_t *res, void *userdata)
+{
+	exec_op_t *op = userdata;
+	exec_proxy_prelude_t pre = { 0 };
+	vm_t *vm;
+	int r;
+
+	op->waiter = NULL;
+	if (res->error) {
+		pre.pull = res;
+		return finish_pre(op, res->error, &pre);
+	}
+	/* A removal would have ended this exec already (on_event). */
+	vm = manager_find(op->proxy->manager, op->vm);
+	if (!vm)
+		return finish(op, -EIDRM);
+	/* As compute.vm.exec does for a module that was here: the VM may
+	 * load this one (a kvm worker gets its fd before the exec connects). */
+	r = manager_vm_grant_blob(op->proxy->manager, vm, op->pull_hex);
+	if (r < 0 && r != -EOPNOTSUPP) {
+		pre.grant = true;
+		return finish_pre(op, r, &pre);
+	}
+	connect_soon(op);
+}
+
 /* A removal is an event (manager.h): it answers the VM's execs at once
  * instead of when its socket closes (or never, for a VMM that lingers). */
 static void on_event(manager_t *m, const fsm_event_t *ev, void *userdata)
@@ -345,7 +400,7 @@ uint64_t exec_proxy_host_timeout_ms(uint32_t timeout_ms)
 }
 
 int exec_proxy_start(exec_proxy_t *p, const vm_t *vm, const exec_request_t *req, const exec_client_opts_t *opts,
-		     exec_proxy_done_fn done, void *userdata, exec_op_t **ret)
+		     const char *pull_hex, exec_proxy_done_fn done, void *userdata, exec_op_t **ret)
 {
 	exec_op_t *op;
 	uint64_t now = now_usec();
@@ -365,9 +420,19 @@ int exec_proxy_start(exec_proxy_t *p, const vm_t *vm, const exec_request_t *req,
 	if (r >= 0)
 		r = store_vm_path(manager_store(p->manager), vm->id, "vsock.sock", &op->path);
 	/* The first attempt runs from the loop too: done never runs inside
-	 * this call, whatever the socket says. */
+	 * this call, whatever the socket says. While a pull runs, the timer
+	 * is its deadline. */
 	if (r >= 0)
-		r = sd_event_add_time(manager_event(p->manager), &op->timer, CLOCK_MONOTONIC, now, 1, on_timer, op);
+		r = sd_event_add_time(manager_event(p->manager), &op->timer, CLOCK_MONOTONIC,
+				      pull_hex ? now + op->host_timeout_usec : now, 1, on_timer, op);
+	if (r >= 0 && pull_hex) {
+		pull_spec_t spec = { .wasm = true }; /* an exec loads it as a module */
+
+		op->phase = OP_PULL;
+		snprintf(op->pull_hex, sizeof(op->pull_hex), "%s", pull_hex);
+		memcpy(spec.hex, op->pull_hex, sizeof(spec.hex));
+		r = puller_start(manager_puller(p->manager), &spec, on_pulled, NULL, op, &op->waiter);
+	}
 	if (r < 0) {
 		op_free(op);
 		return r;

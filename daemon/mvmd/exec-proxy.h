@@ -20,8 +20,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "blob.h"
 #include "exec-client.h"
 #include "manager.h"
+#include "pull.h"
 
 #define EXEC_PROXY_MAX_IN_FLIGHT 64u
 /* A VM is Running a moment before its guest's agent listens: a closed
@@ -35,6 +37,16 @@ typedef struct exec_proxy exec_proxy_t;
 typedef struct exec_op exec_op_t;
 
 /*
+ * Where an exec that never reached its agent stopped, when that was
+ * before the exchange: the pull of its module, or handing the pulled
+ * module to the VM (manager_vm_grant_blob).
+ */
+typedef struct exec_proxy_prelude {
+	const pull_result_t *pull; /* the pull failed: how (rc is pull->error) */
+	bool grant;                /* rc is manager_vm_grant_blob's */
+} exec_proxy_prelude_t;
+
+/*
  * How an exec ended: rc 0 with *result filled (an exit or an error frame
  * arrived; the callee may move its buffers out, the rest is freed after
  * the call), or rc < 0:
@@ -46,9 +58,12 @@ typedef struct exec_op exec_op_t;
  *   -EIDRM         the VM was removed
  *   -ECANCELED     mvmd is shutting down
  *   -EBADMSG, -ENOMEM, -ENAMETOOLONG, ... as the socket calls say
+ * pre is non-NULL when it ended in its prelude (exec_proxy_start's
+ * pull_hex): rc then says what the pull or the grant said (-ETIMEDOUT and
+ * -EIDRM keep pre NULL: they mean what they mean for any exec).
  * The op is freed after the callback returns.
  */
-typedef void (*exec_proxy_done_fn)(int rc, exec_result_t *result, void *userdata);
+typedef void (*exec_proxy_done_fn)(int rc, exec_result_t *result, const exec_proxy_prelude_t *pre, void *userdata);
 
 /* Subscribes to m's events (for removals); free it before m. */
 int exec_proxy_new(manager_t *m, exec_proxy_t **ret);
@@ -65,11 +80,19 @@ uint64_t exec_proxy_host_timeout_ms(uint32_t timeout_ms);
  * request is encoded at once (req and opts need not outlive the call;
  * opts->timeout_ms is ignored: the host timeout follows req->timeout_ms).
  * done runs later, from the event loop, never inside this call.
+ *
+ * pull_hex (may be NULL): argv[0]'s module, missing from the store. The
+ * exec first pulls it from the configured sources (or joins the pull
+ * already under way; pull.h), then grants it to the VM and connects. The
+ * pull counts against the host timeout; the command, once started, has
+ * its whole timeout_ms. Cancelling the exec leaves the pull, which goes on
+ * for the store and its other waiters.
+ *
  * -EBUSY when EXEC_PROXY_MAX_IN_FLIGHT run already; -E2BIG/-EINVAL from
- * the encoder; -ENOMEM.
+ * the encoder; -ENOMEM; puller_start's errors.
  */
 int exec_proxy_start(exec_proxy_t *p, const vm_t *vm, const exec_request_t *req, const exec_client_opts_t *opts,
-		     exec_proxy_done_fn done, void *userdata, exec_op_t **ret);
+		     const char *pull_hex, exec_proxy_done_fn done, void *userdata, exec_op_t **ret);
 /* Stop an exec and free it without calling done (its client went away):
  * closing the socket tells the agent, which kills the command. */
 void exec_op_cancel(exec_op_t *op);

@@ -20,7 +20,11 @@
  *  - the vsock socket speaks the hybrid vsock handshake ("CONNECT 52"
  *    answered "OK <port>") in front of the project's exec agent
  *    (init/linux/exec-agent.h) running host programs, as mvm-init's agent does
- *    in a real guest, so compute.vm.exec works on the double; any other
+ *    in a real guest, so compute.vm.exec works on the double; an exec of
+ *    argv[0] = sha256:<hex> fetches that module from mvmd's blob server
+ *    (docs/blob-protocol.md, the Unix socket <vm dir>/vsock.sock_1025)
+ *    as the guest's Wasm runtime does, and prints
+ *    "module sha256:<hex>: <n> bytes" instead of running it; any other
  *    port is refused by closing the connection, as cloud-hypervisor does
  *    when nothing listens in the guest; with MVM_FAKE_CH_VSOCK_MUTE=1 it
  *    answers "OK" and then reads and drops everything, never answering
@@ -67,6 +71,7 @@
 #include <unistd.h>
 
 #include "ch-api-double.h"
+#include "blob-fetch.h"
 #include "exec-agent.h"
 #include "proto/exec-frame.h"
 
@@ -200,11 +205,36 @@ static void detach_fds(int keep)
 	close_range((unsigned)(keep >= 3 ? keep + 1 : 3), ~0u, 0);
 }
 
+/* Where a guest's Wasm runtime gets modules: mvmd's blob server for this VM. */
+static char blob_socket[4200];
+
+/* In the agent's child, stdio connected: fetch (mvmd verifies the grant,
+ * blob_fetch the hash) and say what came, without a Wasm runtime. */
+static int fetch_module(const char *hash_hex, int argc, char **argv, char **envp)
+{
+	blob_fetch_transport_t t = blob_fetch_transport_unix(blob_socket);
+	uint8_t *data = NULL;
+	size_t len = 0;
+	uint32_t status = 0;
+	int r = blob_fetch(&t, hash_hex, NULL, &data, &len, &status);
+
+	if (r < 0) {
+		fprintf(stderr, "fake-cloud-hypervisor: fetching sha256:%s: %s (status %u)\n", hash_hex, strerror(-r),
+			(unsigned)status);
+		return 127;
+	}
+	printf("module sha256:%s: %zu bytes\n", hash_hex, len);
+	fflush(stdout); /* the agent's child ends with _exit */
+	free(data);
+	return 0;
+}
+
 /* The agent's side of the relay: a process of its own that dies with
  * the double (a real guest's agent ends with the VM). */
 static int start_agent(const char *path)
 {
-	exec_agent_config_t cfg = { .transport = exec_transport_unix(path), .platform = "fake-cloud-hypervisor" };
+	exec_agent_config_t cfg = { .transport = exec_transport_unix(path), .platform = "fake-cloud-hypervisor",
+				    .wasm_main = fetch_module };
 	exec_agent_t *a;
 	pid_t pid = fork();
 
@@ -362,6 +392,7 @@ int main(int argc, char **argv)
 	 * commands. */
 	signal(SIGCHLD, SIG_IGN);
 	snprintf(agent_path, sizeof(agent_path), "%s/fake-ch.agent.sock", dir);
+	snprintf(blob_socket, sizeof(blob_socket), "%s/vsock.sock_1025", dir);
 	if (start_agent(agent_path) < 0) {
 		fprintf(stderr, "fake-cloud-hypervisor: cannot fork the exec agent\n");
 		return 1;
