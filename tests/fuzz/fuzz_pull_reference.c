@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fuzz-sources: daemon/mvmd/pull-config.c daemon/mvmd/blob.c lib/util/text.c lib/util/fault.c lib/util/fs.c */
+/* fuzz-sources: daemon/mvmd/pull-config.c daemon/mvmd/blob.c lib/util/text.c lib/util/fault.c lib/util/fs.c lib/util/io.c */
 /* What clients and operators hand mvmd about registries: a reference
  * (compute.blob.pull) and a --blob-source flag. */
 #include <stdint.h>
