@@ -11,7 +11,7 @@
 #include "methods.h"
 #include "util/macro.h"
 #include "util/text.h"
-#include "wasm/wasm.h"
+#include "wasm-check.h"
 
 /* The one spelling of a hash on the wire; the schema rejects every other
  * (uppercase, short, no prefix, "sha256:../../etc") with -32602 before a
@@ -95,39 +95,6 @@ static void reply_param_errno(rpc_call_t *call, int code, const char *param, int
 }
 
 /* --- compute.blob.put ------------------------------------------------- */
-
-typedef struct wasm_check {
-	wasm_error err;
-	bool failed;
-} wasm_check_t;
-
-static void *wasm_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
-{
-	if (new_size == 0) {
-		free(ptr);
-		return NULL;
-	}
-	return realloc(ptr, new_size);
-}
-
-/* kind "wasm": the module must decode and validate with the project's
- * interpreter (the same code that will run it). */
-static int check_wasm(const void *data, size_t len, void *userdata)
-{
-	wasm_check_t *wc = userdata;
-	wasm_config cfg = { .alloc = wasm_alloc };
-	wasm_module *mod = NULL;
-	int r;
-
-	wasm_config_init(&cfg);
-	r = wasm_module_new(&cfg, data, len, &mod, &wc->err);
-	if (r < 0) {
-		wc->failed = true;
-		return wc->err.kind == WASM_ERR_NOMEM ? -ENOMEM : -EINVAL;
-	}
-	wasm_module_free(mod);
-	return 0;
-}
 
 static const char *const kind_values[] = { "raw", "wasm", NULL };
 
@@ -243,7 +210,7 @@ static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
 	if (param_hex(params, "expect", expect))
 		opts.expect_hex = expect;
 	if (json_object_object_get_ex(params, "kind", &v) && strcmp(json_object_get_string(v), "wasm") == 0) {
-		opts.check = check_wasm;
+		opts.check = wasm_check_module;
 		opts.check_userdata = &wc;
 	}
 

@@ -23,7 +23,7 @@
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/pidfd.h"
-#include "wasm/wasm.h"
+#include "wasm-check.h"
 
 typedef struct pull_job pull_job_t;
 
@@ -144,38 +144,9 @@ static void job_key(const pull_spec_t *s, char *buf, size_t size)
 
 /* --- the end of a pull ----------------------------------------------------------- */
 
-typedef struct wasm_check {
-	wasm_error err;
-	bool failed;
-} wasm_check_t;
-
-static void *wasm_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
-{
-	if (new_size == 0) {
-		free(ptr);
-		return NULL;
-	}
-	return realloc(ptr, new_size);
-}
-
-static int check_wasm(const void *data, size_t len, void *userdata)
-{
-	wasm_check_t *wc = userdata;
-	wasm_config cfg = { .alloc = wasm_alloc };
-	wasm_module *mod = NULL;
-
-	wasm_config_init(&cfg);
-	if (wasm_module_new(&cfg, data, len, &mod, &wc->err) < 0) {
-		wc->failed = true;
-		return wc->err.kind == WASM_ERR_NOMEM ? -ENOMEM : -EINVAL;
-	}
-	wasm_module_free(mod);
-	return 0;
-}
-
 /*
  * The one place a pull ends: every waiter hears the same result, then the
- * job is gone. (A node-wide pull counter belongs here.)
+ * job is gone, and mvmd_blob_pulls_total counts it.
  */
 static void pull_finish(pull_job_t *j, pull_result_t *res)
 {
@@ -260,7 +231,7 @@ static void job_judge(pull_job_t *j, const siginfo_t *si)
 	opts.expect_hex = expect;
 	opts.max_size = pull_max_size(j->p);
 	if (j->spec.wasm) {
-		opts.check = check_wasm;
+		opts.check = wasm_check_module;
 		opts.check_userdata = &wc;
 	}
 	tmp = TAKE_PTR(j->tmp);
