@@ -18,12 +18,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ch-daemon.h"
 #include "mvmtest.h"
 #include "mvmt-main.h"
 
-static mvmt_daemon_t d;
-static int fd = -1;
-static char fake[PATH_MAX], kernel[256], fake_kvm[256], img_a[256], img_b[256];
+static char img_a[256], img_b[256];
 
 static void touch(const char *path, const char *text)
 {
@@ -33,38 +32,15 @@ static void touch(const char *path, const char *text)
 	fclose(f);
 }
 
+/* The ch fixture (tests/lib/ch-daemon.h), with two disk images. */
 static void setup(void)
 {
-	const char *b = getenv("MVM_BUILD_DIR");
-	char rel[256], real[PATH_MAX];
-
-	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
-	ck_assert_msg(realpath(rel, real), "%s is missing: run make", rel);
-	mvmt_daemon_init(&d);
-	snprintf(fake, sizeof(fake), "%s/cloud-hypervisor", d.dir);
-	ck_assert_int_eq(symlink(real, fake), 0);
-	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
-	touch(kernel, "not really a kernel\n");
-	/* The double runs no VM: mvmd only opens this to call the backend usable. */
-	snprintf(fake_kvm, sizeof(fake_kvm), "%s/fake-kvm", d.dir);
-	touch(fake_kvm, "");
-	snprintf(img_a, sizeof(img_a), "%s/root,a.img", d.dir); /* a comma: JSON carries it, key=value would not */
+	chd_setup();
+	snprintf(img_a, sizeof(img_a), "%s/root,a.img", chd.d.dir); /* a comma: JSON carries it, key=value would not */
 	touch(img_a, "root image\n");
-	snprintf(img_b, sizeof(img_b), "%s/data.img", d.dir);
+	snprintf(img_b, sizeof(img_b), "%s/data.img", chd.d.dir);
 	touch(img_b, "data image\n");
-	mvmt_daemon_start(&d, "--ch-binary", fake, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
-	fd = mvmt_connect(d.sock);
-}
-
-static void teardown(void)
-{
-	if (fd >= 0) {
-		close(fd);
-		mvmt_forget_fd(fd);
-		fd = -1;
-	}
-	mvmt_stop_running_vms(&d);
-	mvmt_daemon_cleanup(&d);
+	chd_start(NULL);
 }
 
 static bool mac_local_unicast(const char *mac)
@@ -84,8 +60,8 @@ START_TEST(test_devices_in_vmconfig)
 		 "{\"name\":\"dev\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\","
 		 "\"disks\":[{\"path\":\"%s\",\"readonly\":true,\"serial\":\"root\"},{\"path\":\"%s\"}],"
 		 "\"net\":[{\"tap\":\"tap-dev0\"},{\"tap\":\"tap.dev1\",\"mac\":\"52:54:00:12:34:56\"}]}",
-		 kernel, img_a, img_b);
-	json_object *r = mvmt_result(fd, "compute.vm.create", p);
+		 chd.kernel, img_a, img_b);
+	json_object *r = mvmt_result(chd.fd, "compute.vm.create", p);
 	ck_assert_str_eq(mvmt_str(r, "state"), "Configured");
 	/* The MAC left out is derived: locally administered, unicast. */
 	snprintf(mac0, sizeof(mac0), "%s", mvmt_str(json_object_array_get_idx(mvmt_get(r, "net"), 0), "mac"));
@@ -94,11 +70,11 @@ START_TEST(test_devices_in_vmconfig)
 	ck_assert_int_eq(json_object_array_length(mvmt_get(r, "disks")), 2);
 	json_object_put(r);
 
-	r = mvmt_call_id(fd, "compute.vm.start", "dev", NULL);
+	r = mvmt_call_id(chd.fd, "compute.vm.start", "dev", NULL);
 	ck_assert_msg(mvmt_get(r, "result") != NULL, "start failed: %s", json_object_to_json_string(r));
 	const char *id = mvmt_str(r, "result.id");
 	int pid = (int)mvmt_int(r, "result.pid");
-	snprintf(path, sizeof(path), "%s/vms/%s/fake-ch.config", d.state, id);
+	snprintf(path, sizeof(path), "%s/vms/%s/fake-ch.config", chd.d.state, id);
 	json_object_put(r);
 	json_object *cfg = json_object_from_file(path);
 	ck_assert_ptr_nonnull(cfg);
@@ -115,12 +91,12 @@ START_TEST(test_devices_in_vmconfig)
 	json_object_put(cfg);
 
 	/* kill -9 mvmd: the re-adopted VM reports the same devices. */
-	close(fd);
-	mvmt_forget_fd(fd);
-	mvmt_daemon_stop(&d, SIGKILL);
-	mvmt_daemon_start(&d, "--ch-binary", fake, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
-	fd = mvmt_connect(d.sock);
-	json_object *s = mvmt_wait_state(fd, "dev", "Running");
+	close(chd.fd);
+	mvmt_forget_fd(chd.fd);
+	mvmt_daemon_stop(&chd.d, SIGKILL);
+	mvmt_daemon_start(&chd.d, "--ch-binary", chd.fake, "--kvm-device", chd.fake_kvm, "--kvm-pool", "0", NULL);
+	chd.fd = mvmt_connect(chd.d.sock);
+	json_object *s = mvmt_wait_state(chd.fd, "dev", "Running");
 	ck_assert_int_eq(mvmt_int(s, "pid"), pid);
 	ck_assert_str_eq(mvmt_str(json_object_array_get_idx(mvmt_get(s, "net"), 0), "mac"), mac0);
 	ck_assert_str_eq(mvmt_str(json_object_array_get_idx(mvmt_get(s, "disks"), 0), "path"), img_a);
@@ -129,8 +105,8 @@ START_TEST(test_devices_in_vmconfig)
 
 	/* The MAC is the VM's: another VM on the same tap name gets another. */
 	snprintf(p, sizeof(p), "{\"name\":\"dev2\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\",\"net\":[{\"tap\":\"tap-dev0\"}]}",
-		 kernel);
-	r = mvmt_result(fd, "compute.vm.create", p);
+		 chd.kernel);
+	r = mvmt_result(chd.fd, "compute.vm.create", p);
 	const char *mac2 = mvmt_str(json_object_array_get_idx(mvmt_get(r, "net"), 0), "mac");
 	ck_assert_msg(mac_local_unicast(mac2), "%s", mac2);
 	ck_assert_str_ne(mac2, mac0);
@@ -145,7 +121,7 @@ static size_t vm_dirs(void)
 	struct dirent *e;
 	DIR *dir;
 
-	snprintf(path, sizeof(path), "%s/vms", d.state);
+	snprintf(path, sizeof(path), "%s/vms", chd.d.state);
 	dir = opendir(path);
 	if (!dir)
 		return 0;
@@ -161,7 +137,7 @@ START_TEST(test_devices_refused)
 	char dir[256], p[8192], many[6000];
 	size_t off = 0;
 
-	snprintf(dir, sizeof(dir), "%s/adir", d.dir);
+	snprintf(dir, sizeof(dir), "%s/adir", chd.d.dir);
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	off += (size_t)snprintf(many + off, sizeof(many) - off, "[");
 	for (int i = 0; i < 64; i++)
@@ -194,27 +170,27 @@ START_TEST(test_devices_refused)
 		size_t n = 0;
 		/* "@/" is the test's directory; a "@" alone, the 64 disks */
 		for (const char *c = cases[i].devices; *c && n < sizeof(devices) - 1; c++) {
-			const char *sub = *c != '@' ? NULL : c[1] == '/' ? d.dir : many;
+			const char *sub = *c != '@' ? NULL : c[1] == '/' ? chd.d.dir : many;
 			if (sub)
 				n += (size_t)snprintf(devices + n, sizeof(devices) - n, "%s", sub);
 			else
 				devices[n++] = *c;
 		}
 		devices[n] = '\0';
-		snprintf(p, sizeof(p), "{\"name\":\"bad\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\",%s}", kernel,
+		snprintf(p, sizeof(p), "{\"name\":\"bad\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\",%s}", chd.kernel,
 			 devices);
-		json_object *r = mvmt_call(fd, "compute.vm.create", p);
+		json_object *r = mvmt_call(chd.fd, "compute.vm.create", p);
 		ck_assert_msg(mvmt_int(r, "error.code") == -32602, "case %zu: %s", i, json_object_to_json_string(r));
 		ck_assert_msg(strstr(json_object_to_json_string(r), cases[i].why), "case %zu: %s", i,
 			      json_object_to_json_string(r));
 		json_object_put(r);
-		r = mvmt_result(fd, "compute.vm.list", NULL);
+		r = mvmt_result(chd.fd, "compute.vm.list", NULL);
 		ck_assert_int_eq(json_object_array_length(mvmt_get(r, "vms")), 0);
 		json_object_put(r);
 		ck_assert_int_eq(vm_dirs(), 0);
 	}
 	/* A kvm VM takes neither. */
-	json_object *r = mvmt_call(fd, "compute.vm.create", "{\"memory_mib\":16,\"net\":[{\"tap\":\"tap0\"}]}");
+	json_object *r = mvmt_call(chd.fd, "compute.vm.create", "{\"memory_mib\":16,\"net\":[{\"tap\":\"tap0\"}]}");
 	ck_assert_int_eq(mvmt_int(r, "error.code"), -32602);
 	json_object_put(r);
 	ck_assert_int_eq(vm_dirs(), 0);
@@ -270,18 +246,18 @@ START_TEST(test_process_in_initramfs)
 		 "\"disks\":[{\"path\":\"%s\",\"serial\":\"root\"}],\"root\":{\"disk\":\"root\",\"readonly\":true},"
 		 "\"process\":{\"args\":[\"/bin/sh\",\"-c\",\"echo tenant-arg-7f3a\"],\"env\":{\"TOKEN\":\"tenant secret 91c2\"},"
 		 "\"cwd\":\"/srv\",\"user\":\"1000:1000\"}}",
-		 kernel, img_a);
-	json_object *r = mvmt_result(fd, "compute.vm.create", p);
+		 chd.kernel, img_a);
+	json_object *r = mvmt_result(chd.fd, "compute.vm.create", p);
 	ck_assert_str_eq(mvmt_str(r, "state"), "Configured");
 	ck_assert_str_eq(mvmt_str(r, "process.env.TOKEN"), "tenant secret 91c2");
 	ck_assert_str_eq(mvmt_str(r, "root.disk"), "root");
 	json_object_put(r);
-	r = mvmt_call_id(fd, "compute.vm.start", "app", NULL);
+	r = mvmt_call_id(chd.fd, "compute.vm.start", "app", NULL);
 	ck_assert_msg(mvmt_get(r, "result") != NULL, "start failed: %s", json_object_to_json_string(r));
 	const char *id = mvmt_str(r, "result.id");
 	int pid = (int)mvmt_int(r, "result.pid");
 	char dir[1024];
-	snprintf(dir, sizeof(dir), "%s/vms/%s", d.state, id);
+	snprintf(dir, sizeof(dir), "%s/vms/%s", chd.d.state, id);
 	json_object_put(r);
 
 	/* cloud-hypervisor boots the VM's own initramfs ... */
@@ -310,7 +286,7 @@ START_TEST(test_process_in_initramfs)
 			   "env=TOKEN=tenant%20secret%2091c2\ncwd=/srv\nuser=1000:1000\n";
 	ck_assert_msg(memmem(ib + off, ni - off, conf, strlen(conf)), "no config in %s", img);
 	/* A real cpio reads the archive (the kernel's format: newc). */
-	snprintf(path, sizeof(path), "%s/tail.cpio", d.dir);
+	snprintf(path, sizeof(path), "%s/tail.cpio", chd.d.dir);
 	FILE *f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_int_eq(fwrite(ib + off, 1, ni - off, f), ni - off);
@@ -331,8 +307,8 @@ START_TEST(test_process_in_initramfs)
 	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
 		ck_assert(!proc_file_has(pid, "cmdline", secrets[i]));
 		ck_assert(!proc_file_has(pid, "environ", secrets[i]));
-		ck_assert(!proc_file_has(d.pid, "cmdline", secrets[i]));
-		ck_assert(!proc_file_has(d.pid, "environ", secrets[i]));
+		ck_assert(!proc_file_has(chd.d.pid, "cmdline", secrets[i]));
+		ck_assert(!proc_file_has(chd.d.pid, "environ", secrets[i]));
 	}
 }
 END_TEST
@@ -361,13 +337,13 @@ START_TEST(test_process_refused)
 			else
 				extra[n++] = *c;
 		extra[n] = '\0';
-		snprintf(p, sizeof(p), "{\"name\":\"bad\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\",%s}", kernel, extra);
-		json_object *r = mvmt_call(fd, "compute.vm.create", p);
+		snprintf(p, sizeof(p), "{\"name\":\"bad\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\",%s}", chd.kernel, extra);
+		json_object *r = mvmt_call(chd.fd, "compute.vm.create", p);
 		ck_assert_msg(mvmt_int(r, "error.code") == -32602, "case %zu: %s", i, json_object_to_json_string(r));
 		json_object_put(r);
 		ck_assert_int_eq(vm_dirs(), 0);
 	}
-	json_object *r = mvmt_call(fd, "compute.vm.create", "{\"memory_mib\":16,\"process\":{\"args\":[\"/x\"]}}");
+	json_object *r = mvmt_call(chd.fd, "compute.vm.create", "{\"memory_mib\":16,\"process\":{\"args\":[\"/x\"]}}");
 	ck_assert_int_eq(mvmt_int(r, "error.code"), -32602);
 	json_object_put(r);
 	ck_assert_int_eq(vm_dirs(), 0);
@@ -381,7 +357,7 @@ START_TEST(test_process_exit_code)
 {
 	char p[1024], knobs[PATH_MAX + 8];
 
-	snprintf(knobs, sizeof(knobs), "%s.env", fake);
+	snprintf(knobs, sizeof(knobs), "%s.env", chd.fake);
 	FILE *f = fopen(knobs, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("MVM_FAKE_CH_EXIT_CODE=3\n", f);
@@ -389,10 +365,10 @@ START_TEST(test_process_exit_code)
 	snprintf(p, sizeof(p),
 		 "{\"name\":\"job\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\","
 		 "\"process\":{\"args\":[\"/bin/false\"]}}",
-		 kernel);
-	json_object_put(mvmt_result(fd, "compute.vm.create", p));
-	json_object_put(mvmt_call_id(fd, "compute.vm.start", "job", NULL));
-	json_object *s = mvmt_wait_state(fd, "job", "Stopped");
+		 chd.kernel);
+	json_object_put(mvmt_result(chd.fd, "compute.vm.create", p));
+	json_object_put(mvmt_call_id(chd.fd, "compute.vm.start", "job", NULL));
+	json_object *s = mvmt_wait_state(chd.fd, "job", "Stopped");
 	ck_assert_str_eq(mvmt_str(s, "cause"), "guest powered off");
 	ck_assert_msg(mvmt_get(s, "exit_code") != NULL, "%s", json_object_to_json_string(s));
 	ck_assert_int_eq(mvmt_int(s, "exit_code"), 3);
@@ -413,7 +389,7 @@ START_TEST(test_initramfs_kernel_in_node_info)
 	if (fgets(want, sizeof(want), f))
 		want[strcspn(want, "\n")] = '\0';
 	fclose(f);
-	json_object *r = mvmt_result(fd, "compute.node.info", NULL);
+	json_object *r = mvmt_result(chd.fd, "compute.node.info", NULL);
 	json_object *k = mvmt_get(r, "backends.ch.initramfs_kernel");
 	if (want[0])
 		ck_assert_str_eq(json_object_get_string(k), want);
@@ -428,7 +404,7 @@ static const mvmt_tcase_t tcases[] = {
 		.name = "mvmd_ch_devices",
 		.timeout = 60,
 		.setup = setup,
-		.teardown = teardown,
+		.teardown = chd_teardown,
 		.tests = MVMT_TESTS(
 			MVMT_TEST(test_devices_in_vmconfig),
 			MVMT_TEST(test_devices_refused),
