@@ -24,26 +24,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ch-daemon.h"
 #include "mvmtest.h"
 #include "mvmt-main.h"
 
 #define N_CONCURRENT 12 /* within the double's agent's 16 connections */
 
-static mvmt_daemon_t d;
-static int fd = -1;
-static char fake[PATH_MAX], kernel[256], fake_kvm[256], gates[256];
-
-/* A knob of the double: mvmd gives cloud-hypervisor none of its
- * environment, so knobs go in <binary>.env, read when it starts. */
-static void fake_knob(const char *key, const char *value)
-{
-	char path[PATH_MAX + 8];
-	snprintf(path, sizeof(path), "%s.env", fake);
-	FILE *f = fopen(path, "a");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "%s=%s\n", key, value);
-	fclose(f);
-}
+static char gates[256];
 
 static void write_file(const char *path, const char *text)
 {
@@ -53,25 +40,14 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* The ch fixture (tests/lib/ch-daemon.h), with a directory for the
+ * commands' gates. */
 static void setup(void)
 {
-	const char *b = getenv("MVM_BUILD_DIR");
-	char rel[256], real[PATH_MAX];
-
-	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
-	ck_assert_msg(realpath(rel, real), "%s is missing: run make", rel);
-	mvmt_daemon_init(&d);
-	/* This suite's own name for the double, so its knobs file is its own. */
-	snprintf(fake, sizeof(fake), "%s/cloud-hypervisor", d.dir);
-	ck_assert_int_eq(symlink(real, fake), 0);
-	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", d.dir);
-	write_file(kernel, "not a kernel: the double only checks it is readable\n");
-	snprintf(fake_kvm, sizeof(fake_kvm), "%s/fake-kvm", d.dir);
-	write_file(fake_kvm, "");
-	snprintf(gates, sizeof(gates), "%s/gates", d.dir);
+	chd_setup();
+	snprintf(gates, sizeof(gates), "%s/gates", chd.d.dir);
 	ck_assert_int_eq(mkdir(gates, 0755), 0);
-	mvmt_daemon_start(&d, "--ch-binary", fake, "--kvm-device", fake_kvm, "--kvm-pool", "0", NULL);
-	fd = mvmt_connect(d.sock);
+	chd_start(NULL);
 }
 
 /* The commands the tests left (gates/NAME.pid): a guest's end would end
@@ -101,42 +77,26 @@ static void kill_commands(void)
 static void teardown(void)
 {
 	kill_commands();
-	if (fd >= 0 && d.pid > 0) {
-		/* cloud-hypervisor outlives mvmd by design: end the doubles. */
-		json_object *r = mvmt_result(fd, "compute.vm.list", NULL);
-		json_object *vms = mvmt_get(r, "vms");
-		for (size_t i = 0; i < json_object_array_length(vms); i++) {
-			char p[128];
-			snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
-			json_object_put(mvmt_call(fd, "compute.vm.remove", p));
-		}
-		json_object_put(r);
-	}
-	if (fd >= 0) {
-		close(fd);
-		mvmt_forget_fd(fd);
-		fd = -1;
-	}
-	mvmt_daemon_cleanup(&d);
+	chd_teardown();
 }
 
 static void start_ch(const char *name)
 {
 	char p[512];
-	snprintf(p, sizeof(p), "{\"name\":\"%s\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", name, kernel);
-	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	snprintf(p, sizeof(p), "{\"name\":\"%s\",\"backend\":\"ch\",\"memory_mib\":64,\"kernel\":\"%s\"}", name, chd.kernel);
+	json_object_put(mvmt_result(chd.fd, "compute.vm.create", p));
 	snprintf(p, sizeof(p), "{\"id\":\"%s\"}", name);
-	json_object *r = mvmt_result(fd, "compute.vm.start", p);
+	json_object *r = mvmt_result(chd.fd, "compute.vm.start", p);
 	ck_assert_str_eq(mvmt_str(r, "state"), "Running");
 	json_object_put(r);
-	mvmt_wait_log(fd, name, "mvm-init: ready");
+	mvmt_wait_log(chd.fd, name, "mvm-init: ready");
 }
 
 /* A new connection with one compute.vm.exec of "/bin/sh -c script" sent. */
 static int exec_async(const char *vm, const char *script, const char *extra)
 {
 	char line[2048];
-	int c = mvmt_connect(d.sock);
+	int c = mvmt_connect(chd.d.sock);
 	json_object *s = json_object_new_string(script);
 
 	snprintf(line, sizeof(line),
@@ -197,10 +157,10 @@ static int count_tasks(pid_t pid)
 /* Wait (20 s) until mvmd holds `want` fds; the last count. */
 static int wait_fds(int want)
 {
-	int n = mvmt_count_fds(d.pid);
+	int n = mvmt_count_fds(chd.d.pid);
 	for (int i = 0; i < 2000 && n != want; i++) {
 		usleep(10000);
-		n = mvmt_count_fds(d.pid);
+		n = mvmt_count_fds(chd.d.pid);
 	}
 	return n;
 }
@@ -236,7 +196,7 @@ START_TEST(test_concurrent_execs_one_thread)
 	char script[1024], path[300];
 
 	start_ch("web");
-	tasks0 = count_tasks(d.pid);
+	tasks0 = count_tasks(chd.d.pid);
 	/* Each waits for its own gate: none can finish before the test says. */
 	for (int i = 0; i < N_CONCURRENT; i++) {
 		snprintf(script, sizeof(script),
@@ -250,9 +210,9 @@ START_TEST(test_concurrent_execs_one_thread)
 	}
 	/* All of them in flight in the guest, and mvmd is still one event
 	 * loop on as many threads as before (a thread per exec made it 13). */
-	ck_assert_int_eq(count_tasks(d.pid), tasks0);
+	ck_assert_int_eq(count_tasks(chd.d.pid), tasks0);
 	/* Another exec meanwhile is answered at once, on the test's own connection. */
-	json_object *r = mvmt_result(fd, "compute.vm.exec", "{\"id\":\"web\",\"argv\":[\"mvm.echo\",\"meanwhile\"]}");
+	json_object *r = mvmt_result(chd.fd, "compute.vm.exec", "{\"id\":\"web\",\"argv\":[\"mvm.echo\",\"meanwhile\"]}");
 	ck_assert_str_eq(mvmt_str(r, "stdout"), "meanwhile\n");
 	json_object_put(r);
 	/* Released last first: each is answered when its own gate opens. */
@@ -268,7 +228,7 @@ START_TEST(test_concurrent_execs_one_thread)
 		json_object_put(o);
 		close_conn(c[i]);
 	}
-	ck_assert_int_eq(count_tasks(d.pid), tasks0);
+	ck_assert_int_eq(count_tasks(chd.d.pid), tasks0);
 }
 END_TEST
 
@@ -283,7 +243,7 @@ START_TEST(test_node_limit)
 	int c[LIMIT];
 
 	start_ch("web");
-	int fds0 = mvmt_count_fds(d.pid);
+	int fds0 = mvmt_count_fds(chd.d.pid);
 	snprintf(path, sizeof(path), "%s/go", gates);
 	snprintf(script, sizeof(script), "while [ ! -e %s ]; do sleep 0.05; done; echo ok", path);
 	for (int i = 0; i < LIMIT; i++)
@@ -291,7 +251,7 @@ START_TEST(test_node_limit)
 	/* All in flight: each holds its RPC connection and its vsock socket. */
 	int n = wait_fds(fds0 + 2 * LIMIT);
 	ck_assert_msg(n == fds0 + 2 * LIMIT, "mvmd holds %d fds, %d before %d execs", n, fds0, LIMIT);
-	json_object *r = mvmt_call(fd, "compute.vm.exec", "{\"id\":\"web\",\"argv\":[\"mvm.echo\",\"one more\"]}");
+	json_object *r = mvmt_call(chd.fd, "compute.vm.exec", "{\"id\":\"web\",\"argv\":[\"mvm.echo\",\"one more\"]}");
 	ck_assert_int_eq(mvmt_int(r, "error.code"), -32005);
 	ck_assert_int_eq(mvmt_int(r, "error.data.limit"), LIMIT);
 	json_object_put(r);
@@ -303,7 +263,7 @@ START_TEST(test_node_limit)
 		json_object_put(o);
 		close_conn(c[i]);
 	}
-	r = mvmt_result(fd, "compute.vm.exec", "{\"id\":\"web\",\"argv\":[\"mvm.echo\",\"one more\"]}");
+	r = mvmt_result(chd.fd, "compute.vm.exec", "{\"id\":\"web\",\"argv\":[\"mvm.echo\",\"one more\"]}");
 	ck_assert_str_eq(mvmt_str(r, "stdout"), "one more\n");
 	json_object_put(r);
 	n = wait_fds(fds0);
@@ -316,10 +276,10 @@ START_TEST(test_client_leaves_mid_exec)
 	pid_t cmd;
 
 	start_ch("web");
-	int fds0 = mvmt_count_fds(d.pid);
+	int fds0 = mvmt_count_fds(chd.d.pid);
 	int c = exec_sleeper("web", "leaver", &cmd);
 	/* Its RPC connection and its vsock connection. */
-	ck_assert_int_eq(mvmt_count_fds(d.pid), fds0 + 2);
+	ck_assert_int_eq(mvmt_count_fds(chd.d.pid), fds0 + 2);
 	close_conn(c);
 	/* mvmd lets go of the exec's socket as soon as its client is gone
 	 * (a thread would hold it until the command ended, 120 s later),
@@ -330,7 +290,7 @@ START_TEST(test_client_leaves_mid_exec)
 		usleep(10000);
 	ck_assert_msg(mvmt_process_ended(cmd), "the command (pid %d) still runs", (int)cmd);
 	/* The VM serves the next one. */
-	json_object *r = mvmt_result(fd, "compute.vm.exec", "{\"id\":\"web\",\"argv\":[\"mvm.echo\",\"next\"]}");
+	json_object *r = mvmt_result(chd.fd, "compute.vm.exec", "{\"id\":\"web\",\"argv\":[\"mvm.echo\",\"next\"]}");
 	ck_assert_str_eq(mvmt_str(r, "stdout"), "next\n");
 	json_object_put(r);
 }
@@ -343,7 +303,7 @@ START_TEST(test_remove_answers_pending_execs)
 	int c[3];
 
 	start_ch("other");
-	int fds0 = mvmt_count_fds(d.pid);
+	int fds0 = mvmt_count_fds(chd.d.pid);
 	start_ch("web");
 	c[0] = exec_sleeper("web", "web0", &cmd);
 	c[1] = exec_sleeper("web", "web1", &cmd);
@@ -352,7 +312,7 @@ START_TEST(test_remove_answers_pending_execs)
 	c[2] = exec_async("other", script, NULL);
 	wait_file(path);
 
-	json_object *r = mvmt_result(fd, "compute.vm.remove", "{\"id\":\"web\",\"force\":true}");
+	json_object *r = mvmt_result(chd.fd, "compute.vm.remove", "{\"id\":\"web\",\"force\":true}");
 	ck_assert(json_object_get_boolean(mvmt_get(r, "removed")));
 	json_object_put(r);
 	/* Both of web's execs: the VM is gone, as a request naming it now
@@ -385,10 +345,10 @@ START_TEST(test_host_timeout_leaves_no_fd)
 {
 	/* A guest whose agent never answers: the double says OK to the
 	 * CONNECT line and then swallows everything. */
-	fake_knob("MVM_FAKE_CH_VSOCK_MUTE", "1");
+	chd_knob("MVM_FAKE_CH_VSOCK_MUTE", "1");
 	start_ch("mute");
-	int fds0 = mvmt_count_fds(d.pid);
-	json_object *r = mvmt_call(fd, "compute.vm.exec", "{\"id\":\"mute\",\"argv\":[\"mvm.echo\"],\"timeout_ms\":1}");
+	int fds0 = mvmt_count_fds(chd.d.pid);
+	json_object *r = mvmt_call(chd.fd, "compute.vm.exec", "{\"id\":\"mute\",\"argv\":[\"mvm.echo\"],\"timeout_ms\":1}");
 	/* The agent would have killed it at timeout_ms; the host waits 2 s
 	 * more for it to say so, then gives up. */
 	ck_assert_int_eq(mvmt_int(r, "error.code"), -32006);
@@ -409,12 +369,12 @@ START_TEST(test_sigterm_with_execs_pending)
 	c[0] = exec_sleeper("web", "term0", &cmd);
 	c[1] = exec_sleeper("web", "term1", &cmd);
 	/* The double outlives mvmd by design: ended by its pid, after mvmd. */
-	json_object *s = mvmt_status(fd, "web");
+	json_object *s = mvmt_status(chd.fd, "web");
 	pid_t ch = (pid_t)mvmt_int(s, "pid");
 	json_object_put(s);
-	close_conn(fd);
-	fd = -1;
-	int st = mvmt_daemon_stop(&d, SIGTERM);
+	close_conn(chd.fd);
+	chd.fd = -1;
+	int st = mvmt_daemon_stop(&chd.d, SIGTERM);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mvmd ended with status 0x%x", st);
 	for (int i = 0; i < 2; i++) {
 		ck_assert(mvmt_wait_closed(c[i], 20000));
