@@ -243,7 +243,7 @@ START_TEST(test_node_limit)
 	int c[LIMIT];
 
 	start_ch("web");
-	int fds0 = mvmt_count_fds(chd.d.pid);
+	int fds0 = mvmt_settled_fds(chd.d.pid);
 	snprintf(path, sizeof(path), "%s/go", gates);
 	snprintf(script, sizeof(script), "while [ ! -e %s ]; do sleep 0.05; done; echo ok", path);
 	for (int i = 0; i < LIMIT; i++)
@@ -276,7 +276,7 @@ START_TEST(test_client_leaves_mid_exec)
 	pid_t cmd;
 
 	start_ch("web");
-	int fds0 = mvmt_count_fds(chd.d.pid);
+	int fds0 = mvmt_settled_fds(chd.d.pid);
 	int c = exec_sleeper("web", "leaver", &cmd);
 	/* Its RPC connection and its vsock connection. */
 	ck_assert_int_eq(mvmt_count_fds(chd.d.pid), fds0 + 2);
@@ -303,7 +303,7 @@ START_TEST(test_remove_answers_pending_execs)
 	int c[3];
 
 	start_ch("other");
-	int fds0 = mvmt_count_fds(chd.d.pid);
+	int fds0 = mvmt_settled_fds(chd.d.pid);
 	start_ch("web");
 	c[0] = exec_sleeper("web", "web0", &cmd);
 	c[1] = exec_sleeper("web", "web1", &cmd);
@@ -347,7 +347,7 @@ START_TEST(test_host_timeout_leaves_no_fd)
 	 * CONNECT line and then swallows everything. */
 	chd_knob("MVM_FAKE_CH_VSOCK_MUTE", "1");
 	start_ch("mute");
-	int fds0 = mvmt_count_fds(chd.d.pid);
+	int fds0 = mvmt_settled_fds(chd.d.pid);
 	json_object *r = mvmt_call(chd.fd, "compute.vm.exec", "{\"id\":\"mute\",\"argv\":[\"mvm.echo\"],\"timeout_ms\":1}");
 	/* The agent would have killed it at timeout_ms; the host waits 2 s
 	 * more for it to say so, then gives up. */

@@ -382,6 +382,21 @@ int mvmt_count_fds(pid_t pid)
 	return n;
 }
 
+int mvmt_settled_fds(pid_t pid)
+{
+	/* A count taken while a VM's start still winds down (a guest's
+	 * module fetch or boot-time connection closing) is no baseline:
+	 * wait until it holds for half a second, at most 20 s. */
+	int n = mvmt_count_fds(pid), same = 0;
+	for (int i = 0; i < 2000 && same < 50; i++) {
+		usleep(10000);
+		int m = mvmt_count_fds(pid);
+		same = m == n ? same + 1 : 0;
+		n = m;
+	}
+	return n;
+}
+
 void mvmt_wait_pool_settled(int fd)
 {
 	/* Until the daemon's warm kvm pool (node.info backends.kvm.pool) is

@@ -116,6 +116,8 @@ void mvmt_stop_running_vms(const mvmt_daemon_t *d);
 
 /* Number of open fds of a process. */
 int mvmt_count_fds(pid_t pid);
+/* The count once it has not changed for half a second: a baseline. */
+int mvmt_settled_fds(pid_t pid);
 /* Wait until mvmd's warm kvm pool is full and idle (its fd count stable). */
 void mvmt_wait_pool_settled(int fd);
 
