@@ -46,7 +46,10 @@ int kvm_elf_load(const uint8_t *file, size_t size, uint8_t *mem, uint64_t mem_si
 typedef struct kvm_host_ops {
 	void *userdata;
 	void (*console_write)(void *ud, const uint8_t *buf, size_t len);
-	size_t (*console_read)(void *ud, uint8_t *buf, size_t cap);
+	/* bytes read, 0 none waiting, -EPIPE: the input ended */
+	int64_t (*console_read)(void *ud, uint8_t *buf, size_t cap);
+	/* MVM_HC_STDERR_WRITE: the workload's stderr */
+	void (*stderr_write)(void *ud, const uint8_t *buf, size_t len);
 	uint32_t (*wait)(void *ud, int64_t timeout_ns);
 	bool (*stop_forced)(void *ud);
 	struct kvm_vsock *vsock; /* hypercalls 16..20 (daemon/vmm/vsock.c); NULL: -ENOSYS */

@@ -38,17 +38,13 @@
 #include "vmm.h"
 #include "vsock.h"
 #include "proto/warm.h"
+#include "ring.h"
 #include "sandbox.h"
 #include "util/macro.h"
 
 #define STOP_SIGNAL SIGUSR1
 #define CONN_OUT_MAX (256u << 10)
 #define FINISH_FLUSH_MS 2000
-
-typedef struct ring {
-	uint8_t *buf;
-	size_t cap, head, len;
-} ring_t;
 
 typedef struct vmm {
 	const kvm_vmm_config_t *cfg; /* &own, filled in further by an ASSIGN */
@@ -58,8 +54,11 @@ typedef struct vmm {
 	kvm_vm_t *vm;
 	pthread_t vcpu_thread, ctl_thread;
 	int loop_error;
-	pthread_mutex_t lock; /* guards the rings and console counters */
+	pthread_mutex_t lock; /* guards the rings, console counters and input flags */
 	ring_t out, in;
+	ring_t err;            /* a run's stderr (KVM_WARM_F_RUN); else it goes to out */
+	bool in_eof;           /* CONSOLE_EOF came: reads past the input say -EPIPE */
+	bool eof_unseen;       /* ... and no wait has said so yet */
 	uint64_t console_bytes, console_dropped;
 	uint64_t exits;
 	atomic_bool stop_requested, stop_forced, vcpu_done;
@@ -90,50 +89,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static size_t ring_put(ring_t *r, const uint8_t *p, size_t n, bool drop_oldest)
-{
-	size_t dropped = 0;
-
-	if (drop_oldest) {
-		if (n > r->cap) {
-			dropped += n - r->cap;
-			p += n - r->cap;
-			n = r->cap;
-		}
-		if (r->len + n > r->cap) {
-			size_t d = r->len + n - r->cap;
-			r->head = (r->head + d) % r->cap;
-			r->len -= d;
-			dropped += d;
-		}
-	} else if (r->len + n > r->cap) {
-		dropped = r->len + n - r->cap;
-		n = r->cap - r->len;
-	}
-	for (size_t i = 0; i < n;) {
-		size_t tail = (r->head + r->len) % r->cap;
-		size_t k = MIN(n - i, r->cap - tail);
-		memcpy(r->buf + tail, p + i, k);
-		r->len += k;
-		i += k;
-	}
-	return dropped;
-}
-
-static size_t ring_get(ring_t *r, uint8_t *p, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n && r->len) {
-		size_t k = MIN(n - got, MIN(r->len, r->cap - r->head));
-		memcpy(p + got, r->buf + r->head, k);
-		r->head = (r->head + k) % r->cap;
-		r->len -= k;
-		got += k;
-	}
-	return got;
-}
-
 static void efd_signal(int fd)
 {
 	uint64_t one = 1;
@@ -148,23 +103,65 @@ static void efd_drain(int fd)
 
 /* --- host services for the vCPU thread --------------------------------- */
 
-static void host_console_write(void *ud, const uint8_t *buf, size_t len)
+/*
+ * Output into a ring. A console drops its oldest bytes when the ring is
+ * full: a flooding guest costs bounded memory whether anyone reads or not.
+ * A run's output is its answer (KVM_WARM_F_RUN), which must not lose
+ * bytes unsaid: its guest waits instead, as a writer to a full pipe does,
+ * until the control thread has moved bytes on (it wakes wake_vcpu) or the
+ * VM is being stopped (then the rest is dropped and counted).
+ */
+static void output_put(vmm_t *m, ring_t *r, const uint8_t *buf, size_t len)
 {
-	vmm_t *m = ud;
+	bool run = m->cfg->flags & KVM_WARM_F_RUN;
+
 	pthread_mutex_lock(&m->lock);
 	m->console_bytes += len;
-	m->console_dropped += ring_put(&m->out, buf, len, true);
+	while (run && len) {
+		size_t k = MIN(len, r->cap - r->len);
+		if (k == 0) {
+			if (atomic_load(&m->stop_forced))
+				break;
+			pthread_mutex_unlock(&m->lock);
+			efd_signal(m->wake_main);
+			struct pollfd p = { .fd = m->wake_vcpu, .events = POLLIN };
+			if (poll(&p, 1, 100) > 0)
+				efd_drain(m->wake_vcpu);
+			pthread_mutex_lock(&m->lock);
+			continue;
+		}
+		ring_put(r, buf, k, false);
+		buf += k;
+		len -= k;
+	}
+	m->console_dropped += ring_put(r, buf, len, true);
 	pthread_mutex_unlock(&m->lock);
 	efd_signal(m->wake_main);
 }
 
-static size_t host_console_read(void *ud, uint8_t *buf, size_t cap)
+static void host_console_write(void *ud, const uint8_t *buf, size_t len)
+{
+	vmm_t *m = ud;
+	output_put(m, &m->out, buf, len);
+}
+
+/* A run's stderr is a stream of its own; any other VM's joins the console. */
+static void host_stderr_write(void *ud, const uint8_t *buf, size_t len)
+{
+	vmm_t *m = ud;
+	output_put(m, m->err.buf ? &m->err : &m->out, buf, len);
+}
+
+static int64_t host_console_read(void *ud, uint8_t *buf, size_t cap)
 {
 	vmm_t *m = ud;
 	pthread_mutex_lock(&m->lock);
 	size_t n = ring_get(&m->in, buf, cap);
+	bool eof = n == 0 && m->in_eof;
+	if (eof)
+		m->eof_unseen = false;
 	pthread_mutex_unlock(&m->lock);
-	return n;
+	return eof ? -EPIPE : (int64_t)n;
 }
 
 static uint32_t host_wait(void *ud, int64_t timeout_ns)
@@ -178,8 +175,11 @@ static uint32_t host_wait(void *ud, int64_t timeout_ns)
 	for (;;) {
 		uint32_t ev = 0;
 		pthread_mutex_lock(&m->lock);
-		if (m->in.len)
+		/* The end of input wakes a reader once (the read then says
+		 * so), not every wait after it: a sleeper must not spin. */
+		if (m->in.len || m->eof_unseen)
 			ev |= MVM_EV_CONSOLE_IN;
+		m->eof_unseen = false;
 		pthread_mutex_unlock(&m->lock);
 		if (atomic_load(&m->stop_requested) || atomic_load(&m->stop_forced))
 			ev |= MVM_EV_STOP;
@@ -215,6 +215,7 @@ static void vcpu_main(vmm_t *m)
 	m->ops.userdata = m;
 	m->ops.console_write = host_console_write;
 	m->ops.console_read = host_console_read;
+	m->ops.stderr_write = host_stderr_write;
 	m->ops.wait = host_wait;
 	m->ops.stop_forced = host_stop_forced;
 	m->ops.vsock = m->vsock;
@@ -242,23 +243,47 @@ static void conn_drop(vmm_t *m)
 	m->conn = kvm_ctl_free(m->conn);
 }
 
-/* Move console output from the ring into the connection's queue. */
-static void pump_console(vmm_t *m)
+static void force_stop(vmm_t *m);
+
+/*
+ * The connection failed or closed. A run's worker stops its VM then: no
+ * restarted mvmd will look for it (nothing durable names it), so a worker
+ * whose mvmd is gone must not run on (lib/proto/warm.h, KVM_WARM_F_RUN).
+ */
+static void conn_lost(vmm_t *m)
 {
-	while (m->conn) {
+	conn_drop(m);
+	if ((m->cfg->flags & KVM_WARM_F_RUN) && m->state != KVM_VM_ENDED)
+		force_stop(m);
+}
+
+/* Move output from a ring into the connection's queue as frames of type. */
+static void pump_ring(vmm_t *m, ring_t *ring, uint32_t type)
+{
+	while (m->conn && ring->buf) {
 		size_t space = kvm_ctl_space(m->conn);
 		if (space <= sizeof(kvm_msg_hdr_t))
 			break;
 		pthread_mutex_lock(&m->lock);
-		size_t n = ring_get(&m->out, m->chunk, MIN(space - sizeof(kvm_msg_hdr_t), KVM_MSG_PAYLOAD_MAX));
+		size_t n = ring_get(ring, m->chunk, MIN(space - sizeof(kvm_msg_hdr_t), KVM_MSG_PAYLOAD_MAX));
 		pthread_mutex_unlock(&m->lock);
 		if (n == 0)
 			break;
-		if (kvm_ctl_queue(m->conn, KVM_MSG_CONSOLE_OUT, m->chunk, n) < 0)
+		/* A run's guest may wait for room (output_put). */
+		if (m->cfg->flags & KVM_WARM_F_RUN)
+			efd_signal(m->wake_vcpu);
+		if (kvm_ctl_queue(m->conn, type, m->chunk, n) < 0)
 			break;
 	}
+}
+
+/* Move console (and a run's stderr) output into the connection's queue. */
+static void pump_console(vmm_t *m)
+{
+	pump_ring(m, &m->out, KVM_MSG_CONSOLE_OUT);
+	pump_ring(m, &m->err, KVM_MSG_STDERR_OUT);
 	if (m->conn && kvm_ctl_pending(m->conn) && kvm_ctl_flush(m->conn) < 0)
-		conn_drop(m);
+		conn_lost(m);
 }
 
 static void queue_status(vmm_t *m)
@@ -267,7 +292,7 @@ static void queue_status(vmm_t *m)
 	pthread_mutex_lock(&m->lock);
 	s.console_bytes = m->console_bytes;
 	s.console_dropped = m->console_dropped;
-	s.console_buffered = m->out.len;
+	s.console_buffered = m->out.len + m->err.len;
 	pthread_mutex_unlock(&m->lock);
 	s.exits = __atomic_load_n(&m->exits, __ATOMIC_RELAXED);
 	(void)kvm_ctl_queue(m->conn, KVM_MSG_STATUS, &s, sizeof(s));
@@ -322,6 +347,13 @@ static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
 		pthread_mutex_unlock(&m->lock);
 		efd_signal(m->wake_vcpu);
 		break;
+	case KVM_MSG_CONSOLE_EOF:
+		pthread_mutex_lock(&m->lock);
+		m->eof_unseen = !m->in_eof;
+		m->in_eof = true;
+		pthread_mutex_unlock(&m->lock);
+		efd_signal(m->wake_vcpu);
+		break;
 	case KVM_MSG_STOP:
 		if (kvm_msg_get_stop(msg, &stop) < 0 || m->state == KVM_VM_ENDED)
 			break;
@@ -359,13 +391,13 @@ static void read_conn(vmm_t *m)
 		kvm_msg_t msg;
 		int r = kvm_ctl_fill(m->conn);
 		if (r == 0 || (r < 0 && r != -EAGAIN && r != -ENOBUFS)) {
-			conn_drop(m);
+			conn_lost(m);
 			return;
 		}
 		while (m->conn && (r = kvm_ctl_next(m->conn, &msg)) > 0)
 			handle_msg(m, &msg);
 		if (r < 0) {
-			conn_drop(m);
+			conn_lost(m);
 			return;
 		}
 		if (r == 0 && rounds > 0)
@@ -401,7 +433,7 @@ static void finish(vmm_t *m)
 	while (m->conn) {
 		pump_console(m);
 		pthread_mutex_lock(&m->lock);
-		bool empty = m->out.len == 0;
+		bool empty = m->out.len == 0 && m->err.len == 0;
 		pthread_mutex_unlock(&m->lock);
 		if (m->conn && empty && kvm_ctl_space(m->conn) >= sizeof(kvm_msg_hdr_t) + sizeof(kvm_result_t)) {
 			(void)kvm_ctl_queue(m->conn, KVM_MSG_RESULT, &m->result, sizeof(m->result));
@@ -473,6 +505,12 @@ static int configure_vm(vmm_t *m)
 	const kvm_vmm_config_t *c = m->cfg;
 	int r;
 
+	/* A run's stderr waits in a ring of its own (host_stderr_write). */
+	if ((c->flags & KVM_WARM_F_RUN) && !m->err.buf) {
+		m->err = (ring_t){ .buf = malloc(KVM_VMM_CONSOLE_RING), .cap = KVM_VMM_CONSOLE_RING };
+		if (!m->err.buf)
+			return set_error(m, -ENOMEM, "allocating the stderr buffer");
+	}
 	r = kvm_vm_write_boot_info(m->vm, c->args, c->nargs, c->caps, c->ncaps, c->workload);
 	if (r < 0)
 		return set_error(m, r, "writing the boot info");

@@ -45,6 +45,7 @@ typedef struct kvm_vmm_config {
 	char **envs;   /* the workload's "NAME=value" environment */
 	size_t nenvs;
 	unsigned debug; /* KVM_VMM_DEBUG_* */
+	uint32_t flags; /* KVM_WARM_F_* from the ASSIGN (lib/proto/warm.h) */
 	/* A warm worker (lib/proto/warm.h): the pool socket, or -1. Started
 	 * without ctl/result/vsock/blob fds, strings or workload: they come
 	 * in the ASSIGN it waits for once its guest is warm. */

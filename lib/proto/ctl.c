@@ -45,7 +45,8 @@ static const char *const msg_names[_KVM_MSG_MAX] = {
 	[KVM_MSG_CONSOLE_OUT] = "console-out", [KVM_MSG_CONSOLE_IN] = "console-in",
 	[KVM_MSG_STOP] = "stop", [KVM_MSG_STATUS_REQ] = "status-request",
 	[KVM_MSG_STATUS] = "status", [KVM_MSG_RESULT] = "result",
-	[KVM_MSG_BLOB_GRANT] = "blob-grant",
+	[KVM_MSG_BLOB_GRANT] = "blob-grant", [KVM_MSG_STDERR_OUT] = "stderr-out",
+	[KVM_MSG_CONSOLE_EOF] = "console-eof",
 };
 
 static const char *const state_names[_KVM_VM_STATE_MAX] = {
@@ -100,7 +101,9 @@ static int msg_len_ok(uint32_t type, uint32_t len)
 	switch (type) {
 	case KVM_MSG_HELLO: return len == sizeof(kvm_msg_hello_t);
 	case KVM_MSG_READY: case KVM_MSG_STATUS_REQ: return len == 0;
-	case KVM_MSG_CONSOLE_OUT: case KVM_MSG_CONSOLE_IN: return len >= 1 && len <= KVM_MSG_PAYLOAD_MAX;
+	case KVM_MSG_CONSOLE_OUT: case KVM_MSG_CONSOLE_IN: case KVM_MSG_STDERR_OUT:
+		return len >= 1 && len <= KVM_MSG_PAYLOAD_MAX;
+	case KVM_MSG_CONSOLE_EOF: return len == 0;
 	case KVM_MSG_STOP: return len == sizeof(kvm_msg_stop_t);
 	case KVM_MSG_STATUS: return len == sizeof(kvm_msg_status_t);
 	case KVM_MSG_RESULT: return len == sizeof(kvm_result_t);
@@ -482,6 +485,12 @@ int kvm_ctl_send_stop(kvm_ctl_t *c, uint32_t grace_ms)
 int kvm_ctl_send_console(kvm_ctl_t *c, const void *buf, size_t len)
 {
 	int r = kvm_ctl_queue(c, KVM_MSG_CONSOLE_IN, buf, len);
+	return r < 0 ? r : (kvm_ctl_flush(c) < 0 ? -EPIPE : 0);
+}
+
+int kvm_ctl_send_console_eof(kvm_ctl_t *c)
+{
+	int r = kvm_ctl_queue(c, KVM_MSG_CONSOLE_EOF, NULL, 0);
 	return r < 0 ? r : (kvm_ctl_flush(c) < 0 ? -EPIPE : 0);
 }
 

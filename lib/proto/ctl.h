@@ -37,6 +37,8 @@ typedef enum kvm_msg_type {
 	KVM_MSG_STATUS = 7,      /* w->p  kvm_msg_status_t */
 	KVM_MSG_RESULT = 8,      /* w->p  kvm_result_t, last message before exit */
 	KVM_MSG_BLOB_GRANT = 9,  /* p->w  "sha256:<64 hex>" + one fd (SCM_RIGHTS): a blob the guest may load */
+	KVM_MSG_STDERR_OUT = 10, /* w->p  bytes the workload wrote to stderr (a run only: KVM_WARM_F_RUN) */
+	KVM_MSG_CONSOLE_EOF = 11, /* p->w  empty: no more console input; the guest reads end of input */
 	_KVM_MSG_MAX,
 } kvm_msg_type_t;
 
@@ -193,6 +195,8 @@ int kvm_ctl_recv(kvm_ctl_t *c, int timeout_ms, kvm_msg_t *ret);
 
 int kvm_ctl_send_stop(kvm_ctl_t *c, uint32_t grace_ms);
 int kvm_ctl_send_console(kvm_ctl_t *c, const void *buf, size_t len);
+/* CONSOLE_EOF: queued behind any input, so the guest reads all of it first. */
+int kvm_ctl_send_console_eof(kvm_ctl_t *c);
 int kvm_ctl_send_status_req(kvm_ctl_t *c);
 
 /* Result file: "key=value" lines (docs/worker-protocol.md). */

@@ -356,7 +356,7 @@ static int assign_make(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpu
 {
 	if (c->nargs > KVM_WARM_LIST_MAX || c->ncaps > KVM_WARM_LIST_MAX || c->nenvs > KVM_WARM_LIST_MAX)
 		return -E2BIG;
-	*ret = (kvm_warm_assign_t){ .type = KVM_WARM_MSG_ASSIGN, .memory_mib = mem, .vcpus = vcpus,
+	*ret = (kvm_warm_assign_t){ .type = KVM_WARM_MSG_ASSIGN, .memory_mib = mem, .vcpus = vcpus, .flags = c->flags,
 				    .workload = c->workload, .nargs = c->nargs, .ncaps = c->ncaps, .nenvs = c->nenvs };
 	for (size_t i = 0; i < c->nargs; i++)
 		ret->args[i] = c->args[i];
