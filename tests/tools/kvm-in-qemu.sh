@@ -56,7 +56,7 @@ BUILD=$(cd "$BUILD" && pwd)
 WORK=${KIQ_WORK:-$BUILD/kvm-in-qemu}
 LOGDIR=$WORK/logs
 DEFAULT_SUITES="check_kvm_guest check_kvm_assign check_kvm_worker check_kvm_warm
-	check_mvmd_kvm check_mvmd_workload check_mvmd_secrets check_mvmd_crash
+	check_mvmd_kvm check_mvmd_workload check_mvmd_run check_mvmd_secrets check_mvmd_crash
 	check_mvmd_diskfull check_mvmd_hostile check_mvmd_pool check_mvmd_events
 	check_mvmd_exec check_kvm_workload check_kvm_vsock check_mvmd_access
 	check_mvmd_fds check_mvmd_metrics"

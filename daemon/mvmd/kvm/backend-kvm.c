@@ -24,6 +24,8 @@
 
 #include "blob.h"
 #include "kvm-runtime.h"
+#include "proto/warm.h"
+#include "run.h"
 #include "util/cause.h"
 #include "util/macro.h"
 #include "vmlog.h"
@@ -138,15 +140,20 @@ int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
 	kvm_worker_t w = { .pidfd = -1 };
 	const char *args[64];
 	size_t nargs = spec_guest_args(vm, args, ELEMENTSOF(args));
-	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"), *result = manager_vm_path(m, vm, "result"),
-			   *wlog = manager_vm_path(m, vm, "worker.log"), *vsock = manager_vm_path(m, vm, "vsock.sock");
+	/* A run (run.h) has no result file and no vsock: nobody re-adopts
+	 * it, and nobody execs into its one module. */
+	bool run = vm->ephemeral;
+	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"),
+			   *result = run ? NULL : manager_vm_path(m, vm, "result"),
+			   *wlog = manager_vm_path(m, vm, "worker.log"),
+			   *vsock = run ? NULL : manager_vm_path(m, vm, "vsock.sock");
 	_cleanup_close_ int log_fd = -1;
 	_cleanup_(workload_start_done) workload_start_t wl = { .blob_fd = -1 };
 	kvm_runtime_t *k;
 	bool pooled;
 	int r;
 
-	if (!ctl || !result || !wlog || !vsock)
+	if (!ctl || (!result && !run) || !wlog || (!vsock && !run))
 		return -ENOMEM;
 	if (workload_present(vm)) {
 		r = workload_start_prepare(m, vm, &wl, ret_cause);
@@ -172,6 +179,7 @@ int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
 		.memory_mib = (uint32_t)vm->memory_mib,
 		.vcpus = vm->vcpus,
 		.log_fd = log_fd,
+		.flags = run ? KVM_WARM_F_RUN : 0,
 	};
 	if (wl.hash) {
 		/* The workload's argv replaces the guest's boot arguments. */
@@ -216,6 +224,10 @@ int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
 	vm->pid_starttime = w.start_time;
 	vm->has_exit_code = false;
 	(void)kvm_runtime_arm_timeout(k, wl.timeout_ms * 1000u);
+	/* A worker that cannot take its stdin is gone or broken: killed,
+	 * its end comes as any worker's does, through its pidfd. */
+	if (vm->run && kvm_runtime_send_input(k) < 0)
+		(void)sv_kill(k->proc, "mvmd: the run's stdin could not be sent");
 	/* The pid: a restarted mvmd finds it through HELLO if need be. */
 	(void)manager_save_lazy(m, vm);
 	return 0;
