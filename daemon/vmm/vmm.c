@@ -52,7 +52,8 @@ typedef struct vmm {
 	kvm_host_ops_t ops;
 	bool ctl_started;
 	kvm_vm_t *vm;
-	pthread_t vcpu_thread, ctl_thread;
+	pthread_t ctl_thread;
+	pid_t vcpu_tid; /* the vCPU (main) thread, for the stop signal */
 	int loop_error;
 	pthread_mutex_t lock; /* guards the rings, console counters and input flags */
 	ring_t out, in;
@@ -333,7 +334,10 @@ static void force_stop(vmm_t *m)
 		return;
 	m->state = KVM_VM_STOPPING;
 	efd_signal(m->wake_vcpu);
-	pthread_kill(m->vcpu_thread, STOP_SIGNAL);
+	/* By its kernel tid, not pthread_kill: in a worker forked by the
+	 * zygote (daemon/vmm/zygote.c) glibc still holds the zygote's tid for
+	 * the main thread, which is the vCPU thread. */
+	syscall(SYS_tgkill, getpid(), m->vcpu_tid, STOP_SIGNAL);
 }
 
 static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
@@ -793,11 +797,11 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 
 	/* Privilege boundary: from here on no capabilities, no new privileges,
 	 * and only the syscalls in daemon/vmm/seccomp-policy.c. */
-	r = sandbox_enter(sandbox_vmm_rules, sandbox_vmm_nrules);
+	r = cfg->sandboxed ? 0 : sandbox_enter(sandbox_vmm_rules, sandbox_vmm_nrules);
 	if (r < 0)
 		return fail_setup(m, r, "entering the sandbox");
 
-	m->vcpu_thread = pthread_self();
+	m->vcpu_tid = (pid_t)syscall(SYS_gettid);
 	/* A warm worker goes live inside MVM_HC_CONFIG, once it has a job. */
 	if (!warm && go_live(m) < 0) {
 		finish(m);

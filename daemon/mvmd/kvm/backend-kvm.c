@@ -24,6 +24,7 @@
 
 #include "blob.h"
 #include "kvm-runtime.h"
+#include "kvm/zygote.h"
 #include "proto/warm.h"
 #include "run.h"
 #include "util/cause.h"
@@ -460,7 +461,10 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 	/* Warm workers only where a VM could start at all; primed from the
 	 * blob store (the worker verifies what it reads). */
 	_cleanup_free_ char *why = NULL;
-	if (cfg->pool_size && kvm_usable(m, &why)) {
+	bool usable = kvm_usable(m, &why);
+	if (usable)
+		kvm_zygote_prestart(b->vmm_path);
+	if (cfg->pool_size && usable) {
 		kvm_pool_config_t pcfg = {
 			.vmm_path = b->vmm_path, .image_path = b->image_path, .kvm_path = b->kvm_path,
 			.kvm_fd = b->kvm_fd, .supervisor = b->sv,

@@ -33,6 +33,7 @@
 #include "proto/cpuid.h"
 #include "proto/warm.h"
 #include "kvm/worker.h"
+#include "kvm/zygote.h"
 #include "supervise.h"
 #include "util/macro.h"
 
@@ -42,8 +43,10 @@ extern char **environ;
 #define FD_IMAGE 4
 #define FD_SOCK 5 /* the assign (cold) or pool (warm) socket */
 #define FD_CPUID 6
-#define CHILD_NFDS 7
+#define CHILD_NFDS KVM_WORKER_NFDS
 #define ARGV_MAX 16
+
+static int spawn_exec(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid);
 
 static int sockaddr_for(const char *path, struct sockaddr_un *sa)
 {
@@ -179,6 +182,21 @@ static void worker_env(char *envp[static 4])
 }
 
 static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
+{
+	/* The zygote forks it into the one shared filter (zygote.c); a
+	 * zygote that cannot run here leaves the worker to load its own. */
+	int z = kvm_zygote_fork(argv[0], src, argv, ret_pid);
+	if (z != -ENOSYS)
+		return z;
+	return spawn_exec(src, argv, ret_pid);
+}
+
+int kvm_worker_exec(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
+{
+	return spawn_exec(src, argv, ret_pid);
+}
+
+static int spawn_exec(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 {
 	char *envp[ELEMENTSOF(env_keep) + 1];
 	posix_spawn_file_actions_t fa;
