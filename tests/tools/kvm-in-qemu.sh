@@ -5,6 +5,7 @@
 #
 #   tests/tools/kvm-in-qemu.sh [suite...]
 #   tests/tools/kvm-in-qemu.sh --demo
+#   tests/tools/kvm-in-qemu.sh --bench NAME
 #
 # A suite is a binary's name under $BUILD/tests/integration or
 # $BUILD/tests/unit (check_kvm_guest); with none, the KVM suites below.
@@ -17,6 +18,11 @@
 # of the suites, its output streamed as it comes, and its exit status is
 # this script's. Without qemu-system-x86 or busybox-static it says which
 # is missing and runs tests/demo.sh on the host (whose VMs cannot start).
+#
+# --bench NAME runs bench/NAME.sh in the guest instead of the suites (its
+# program build/bench/NAME with it), its output streamed as the demo's;
+# N, STAGE, POOL, ZYGOTE, RUNS and IDLE are passed on. Timings under TCG mean
+# nothing; counts (memory, fds) do. Give the guest room: KIQ_MEM=8G.
 #
 # Environment:
 #   BUILD               build tree to test (default: build)
@@ -56,7 +62,7 @@ BUILD=$(cd "$BUILD" && pwd)
 WORK=${KIQ_WORK:-$BUILD/kvm-in-qemu}
 LOGDIR=$WORK/logs
 DEFAULT_SUITES="check_kvm_guest check_kvm_assign check_kvm_worker check_kvm_warm
-	check_mvmd_kvm check_mvmd_workload check_mvmd_run check_mvmd_secrets check_mvmd_crash
+	check_kvm_zygote check_mvmd_kvm check_mvmd_workload check_mvmd_run check_mvmd_secrets check_mvmd_crash
 	check_mvmd_diskfull check_mvmd_hostile check_mvmd_pool check_mvmd_events
 	check_mvmd_exec check_kvm_workload check_kvm_vsock check_mvmd_access
 	check_mvmd_fds check_mvmd_metrics"
@@ -78,6 +84,14 @@ if [ -z "$BUSYBOX" ]; then
 fi
 
 demo=
+bench=
+if [ "${1:-}" = --bench ]; then
+	bench=${2:-}
+	[ -n "$bench" ] && [ -f "bench/$bench.sh" ] || die "--bench NAME: no bench/NAME.sh"
+	shift 2
+	[ $# -eq 0 ] || die "--bench takes no suite"
+	set -- --demo
+fi
 if [ "${1:-}" = --demo ]; then
 	demo=1
 	shift
@@ -85,11 +99,15 @@ if [ "${1:-}" = --demo ]; then
 	KIQ_TIMEOUT=${KIQ_TIMEOUT:-1800}
 	# A /dev/kvm that opens read-write is one mvmd can use: the demo as is.
 	if [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; then
+		if [ -n "$bench" ]; then BUILD=$build_given exec bash "bench/$bench.sh"; fi
 		BUILD=$build_given exec tests/demo.sh
 	fi
 	missing=
 	command -v qemu-system-x86_64 >/dev/null || missing=qemu-system-x86
 	[ -n "$BUSYBOX" ] || missing="${missing:+$missing and }busybox-static"
+	if [ -n "$missing" ] && [ -n "$bench" ]; then
+		die "no usable /dev/kvm here, and no $missing to run bench/$bench.sh in a QEMU guest"
+	fi
 	if [ -n "$missing" ]; then
 		echo "no usable /dev/kvm here, and no $missing to run the demo in a QEMU guest (apt-get install ${missing/ and / }): the micro-VMs cannot start"
 		BUILD=$build_given exec tests/demo.sh
@@ -163,7 +181,11 @@ if [ -d "$BUILD/tests/doubles" ]; then cp -a "$BUILD/tests/doubles" "$root/build
 # /src/build the build tree, and the host's bash and socat it runs with
 # (busybox has neither; tput is optional).
 if [ -n "$demo" ]; then
-	mkdir -p "$root/src/tests/lib" "$root/usr/bin"
+	mkdir -p "$root/src/tests/lib" "$root/usr/bin" "$root/src/bench" "$root/build/bench"
+	if [ -n "$bench" ]; then
+		cp "bench/$bench.sh" "$root/src/bench/"
+		if [ -x "$BUILD/bench/$bench" ]; then cp -a "$BUILD/bench/$bench" "$root/build/bench/"; fi
+	fi
 	cp tests/demo.sh "$root/src/tests/"
 	cp tests/lib/registry.sh "$root/src/tests/lib/"
 	ln -s /build "$root/src/build"
@@ -196,8 +218,11 @@ printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin
 printf 'root:x:0:\nnogroup:x:65534:\nmvmdtest:x:999:\n' >"$root/etc/group"
 printf 'root:*:1::::::\n' >"$root/etc/shadow"
 
-printf 'SUITES="%s"\nCK_DEFAULT_TIMEOUT=%s\nKVM_AMD_OPTS="%s"\nKIQ_LOGS=%s\nDEMO=%s\n' "${suites[*]}" \
-	"${CK_DEFAULT_TIMEOUT:-600}" "${KIQ_KVM_AMD:-}" "${KIQ_LOGS:-}" "$demo" >"$root/kiq.env"
+printf 'SUITES="%s"\nCK_DEFAULT_TIMEOUT=%s\nKVM_AMD_OPTS="%s"\nKIQ_LOGS=%s\nDEMO=%s\nBENCH=%s\n' "${suites[*]}" \
+	"${CK_DEFAULT_TIMEOUT:-600}" "${KIQ_KVM_AMD:-}" "${KIQ_LOGS:-}" "$demo" "$bench" >"$root/kiq.env"
+for v in N STAGE POOL ZYGOTE RUNS IDLE; do
+	if [ -n "${!v:-}" ]; then printf 'export %s=%s\n' "$v" "${!v}" >>"$root/kiq.env"; fi
+done
 
 cat >"$root/init" <<'EOF'
 #!/bin/busybox sh
@@ -229,7 +254,12 @@ cd /
 if [ -n "$DEMO" ]; then
 	echo "@@KIQ-BEGIN demo"
 	start=$(cut -d. -f1 /proc/uptime)
-	PATH=/usr/bin:/bin BUILD=build bash /src/tests/demo.sh </dev/null 2>&1
+	if [ -n "$BENCH" ]; then
+		ulimit -n 1048576
+		(cd /src && PATH=/usr/bin:/bin BUILD=build bash bench/$BENCH.sh </dev/null 2>&1)
+	else
+		PATH=/usr/bin:/bin BUILD=build bash /src/tests/demo.sh </dev/null 2>&1
+	fi
 	rc=$?
 	echo "@@KIQ-END demo rc=$rc secs=$(( $(cut -d. -f1 /proc/uptime) - start ))"
 	poweroff -f
