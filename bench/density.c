@@ -212,7 +212,8 @@ int main(int argc, char **argv)
 	printf("| host memory per idle VM (MemAvailable drop) | %.0f KiB (goal <= 1024) |\n", kib_per_vm);
 	printf("| of which the worker's Pss | %.0f KiB |\n", pss_per_vm);
 	printf("| mvmd fds per idle VM | %.2f (goal <= 2); mvmd RSS %ld -> %ld KiB |\n", fds_per_vm, rss0, rss1);
-	printf("| seccomp filters held by the workers | %ld for %d workers |\n", filters, running);
+	printf("| seccomp filters per worker (Seccomp_filters) | %ld for %d workers: the zygote's one, shared, or one loaded by each |\n",
+	       filters, running);
 	printf("| staged forced stop of %zu VMs, stages of %d | %.1f s; node.info between stages p50 %.0f us, max %.0f us |\n",
 	       nv, stage, stop_s, probe_p50, probe_max);
 	printf("density_n=%d\nkib_per_vm=%.0f\npss_kib_per_vm=%.0f\nfds_per_vm=%.2f\nstop_s=%.1f\nprobe_max_us=%.0f\n", n,
