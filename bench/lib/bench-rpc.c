@@ -2,6 +2,7 @@
 #include "bench-rpc.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,4 +103,51 @@ json_object *bench_call(bench_conn_t *c, const char *method, const char *params,
 		json_object_put(o);
 		return r;
 	}
+}
+
+void bench_follow(bench_conn_t *c)
+{
+	json_object_put(bench_call(c, "compute.vm.events.tail", "{\"follow\":true,\"limit\":1}", NULL, NULL));
+}
+
+typedef struct waitfor {
+	char vm[64];
+	bool seen;
+} waitfor_t;
+
+static void on_event(json_object *ev, void *ud)
+{
+	waitfor_t *w = ud;
+	json_object *vm, *to;
+	if (json_object_object_get_ex(ev, "vm", &vm) && json_object_object_get_ex(ev, "to", &to) &&
+	    strcmp(json_object_get_string(vm), w->vm) == 0 && strcmp(json_object_get_string(to), "Stopped") == 0)
+		w->seen = true;
+}
+
+double bench_run_to_stopped(bench_conn_t *c, const char *create_params, char id[64])
+{
+	char params[128];
+	waitfor_t w = { .seen = false };
+	json_object *r, *v;
+
+	double t0 = bench_now_us();
+	r = bench_call(c, "compute.vm.create", create_params, on_event, &w);
+	json_object_object_get_ex(r, "id", &v);
+	snprintf(w.vm, sizeof(w.vm), "%s", json_object_get_string(v));
+	json_object_put(r);
+	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", w.vm);
+	r = bench_call(c, "compute.vm.start", params, on_event, &w);
+	json_object_object_get_ex(r, "state", &v);
+	if (strcmp(json_object_get_string(v), "Stopped") == 0)
+		w.seen = true;
+	json_object_put(r);
+	while (!w.seen) {
+		json_object *o = bench_read_msg(c), *p;
+		if (json_object_object_get_ex(o, "params", &p))
+			on_event(p, &w);
+		json_object_put(o);
+	}
+	double dt = bench_now_us() - t0;
+	memcpy(id, w.vm, sizeof(w.vm));
+	return dt;
 }
