@@ -17,7 +17,6 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,23 +42,6 @@ static double one_run(bench_conn_t *c, int tag)
 	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", id);
 	json_object_put(bench_call(c, "compute.vm.remove", params, NULL, NULL));
 	return dt;
-}
-
-typedef struct worker_arg {
-	int runs, tag;
-} worker_arg_t;
-
-static void *rate_worker(void *p)
-{
-	worker_arg_t *a = p;
-	bench_conn_t *c = malloc(sizeof(*c));
-	bench_conn_open(c, sock_path, 8 << 20);
-	bench_follow(c);
-	for (int i = 0; i < a->runs; i++)
-		one_run(c, a->tag);
-	close(c->fd);
-	free(c);
-	return NULL;
 }
 
 static long mem_available_kib(void)
@@ -107,20 +89,10 @@ int main(int argc, char **argv)
 
 	double rate = 0;
 	if (rate_runs > 0) {
-		pthread_t th[64];
-		worker_arg_t args[64];
-		int per = rate_runs / clients;
-		clients = clients > 64 ? 64 : clients;
-		double t0 = bench_now_us();
-		for (int i = 0; i < clients; i++) {
-			args[i] = (worker_arg_t){ .runs = per, .tag = 100 + i };
-			pthread_create(&th[i], NULL, rate_worker, &args[i]);
-		}
-		for (int i = 0; i < clients; i++)
-			pthread_join(th[i], NULL);
-		rate = per * clients / ((bench_now_us() - t0) / 1e6);
-		printf("VMs created, run to exit and removed per second (%d clients, %d VMs): %.0f\n", clients,
-		       per * clients, rate);
+		int runs;
+		rate = bench_rate(sock_path, 8 << 20, clients, rate_runs, one_run, &runs);
+		printf("VMs created, run to exit and removed per second (%d clients, %d VMs): %.0f\n",
+		       clients > 64 ? 64 : clients, runs, rate);
 	}
 
 	long per_vm = 0;

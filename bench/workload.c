@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,21 +189,10 @@ static double one_run(bench_conn_t *c, int tag, split_t *sp)
 	return dt;
 }
 
-typedef struct worker_arg {
-	int runs, tag;
-} worker_arg_t;
-
-static void *rate_worker(void *p)
+/* one_run for bench_rate(): no split. */
+static double rate_run(bench_conn_t *c, int tag)
 {
-	worker_arg_t *a = p;
-	bench_conn_t *c = malloc(sizeof(*c));
-	bench_conn_open(c, sock_path, 1 << 16);
-	bench_follow(c);
-	for (int i = 0; i < a->runs; i++)
-		one_run(c, a->tag, NULL);
-	close(c->fd);
-	free(c);
-	return NULL;
+	return one_run(c, tag, NULL);
 }
 
 /* --- the worker alone ---------------------------------------------------- */
@@ -399,19 +387,10 @@ int main(int argc, char **argv)
 
 	double rate = 0;
 	if (rate_runs > 0) {
-		pthread_t th[64];
-		worker_arg_t args[64];
-		int per = rate_runs / clients;
-		double t0 = bench_now_us();
-		for (int i = 0; i < clients; i++) {
-			args[i] = (worker_arg_t){ .runs = per, .tag = 100 + i };
-			pthread_create(&th[i], NULL, rate_worker, &args[i]);
-		}
-		for (int i = 0; i < clients; i++)
-			pthread_join(th[i], NULL);
-		rate = per * clients / ((bench_now_us() - t0) / 1e6);
+		int runs;
+		rate = bench_rate(sock_path, 1 << 16, clients, rate_runs, rate_run, &runs);
 		printf("hello workloads created, run to exit, checked and removed per second (%d clients, %d VMs): %.0f\n",
-		       clients, per * clients, rate);
+		       clients > 64 ? 64 : clients, runs, rate);
 	}
 	r = call(c, "compute.node.info", "{}");
 	json_object *b, *k, *pl;

@@ -2,6 +2,7 @@
 #include "bench-rpc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,4 +151,46 @@ double bench_run_to_stopped(bench_conn_t *c, const char *create_params, char id[
 	double dt = bench_now_us() - t0;
 	memcpy(id, w.vm, sizeof(w.vm));
 	return dt;
+}
+
+typedef struct rate_arg {
+	pthread_t thread;
+	const char *sock_path;
+	size_t cap;
+	int runs, tag;
+	double (*one_run)(bench_conn_t *c, int tag);
+} rate_arg_t;
+
+static void *rate_worker(void *p)
+{
+	rate_arg_t *a = p;
+	bench_conn_t c;
+
+	bench_conn_open(&c, a->sock_path, a->cap);
+	bench_follow(&c);
+	for (int i = 0; i < a->runs; i++)
+		a->one_run(&c, a->tag);
+	close(c.fd);
+	free(c.buf);
+	return NULL;
+}
+
+double bench_rate(const char *sock_path, size_t cap, int clients, int runs, double (*one_run)(bench_conn_t *c, int tag),
+		  int *ret_runs)
+{
+	rate_arg_t args[64];
+	int per;
+
+	clients = clients < 1 ? 1 : clients > 64 ? 64 : clients;
+	per = runs / clients;
+	double t0 = bench_now_us();
+	for (int i = 0; i < clients; i++) {
+		args[i] = (rate_arg_t){ .sock_path = sock_path, .cap = cap, .runs = per, .tag = 100 + i, .one_run = one_run };
+		if (pthread_create(&args[i].thread, NULL, rate_worker, &args[i]) != 0)
+			bench_die("pthread_create");
+	}
+	for (int i = 0; i < clients; i++)
+		pthread_join(args[i].thread, NULL);
+	*ret_runs = per * clients;
+	return per * clients / ((bench_now_us() - t0) / 1e6);
 }

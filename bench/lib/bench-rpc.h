@@ -41,5 +41,11 @@ void bench_follow(bench_conn_t *c);
  * Stopped. Returns µs from the create request to that event; the VM's id
  * goes into id. */
 double bench_run_to_stopped(bench_conn_t *c, const char *create_params, char id[64]);
+/* The rate: `clients` connections to sock_path (lines of cap bytes, at
+ * most 64), each following events and calling one_run(c, 100 + its index)
+ * runs / clients times, in parallel. Returns runs completed per second,
+ * how many into *ret_runs. */
+double bench_rate(const char *sock_path, size_t cap, int clients, int runs, double (*one_run)(bench_conn_t *c, int tag),
+		  int *ret_runs);
 
 #endif
