@@ -264,18 +264,10 @@ static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
 	rpc_call_reply(call, res);
 }
 
-/* The blob that params' "hash" names, stat'ed into *info; false when
- * the call was answered (a bad hash, no such blob, an I/O error). */
-static bool blob_of_params(rpc_call_t *call, blob_store_t *bs, json_object *params, char hex[BLOB_HEX_LEN + 1],
-			   blob_info_t *info)
+/* blob_stat()'s r: true when it found the blob, else false with the
+ * call answered (no such blob, an I/O error). */
+static bool stat_answered(rpc_call_t *call, const char *hex, int r)
 {
-	int r;
-
-	if (!param_hex(params, "hash", hex)) {
-		rpc_call_invalid_param(call, "hash", "expected sha256:<64 lowercase hex>");
-		return false;
-	}
-	r = blob_stat(bs, hex, info);
 	if (r == -ENOENT) {
 		reply_not_found(call, hex);
 		return false;
@@ -285,6 +277,23 @@ static bool blob_of_params(rpc_call_t *call, blob_store_t *bs, json_object *para
 		return false;
 	}
 	return true;
+}
+
+/* params' "hash" into hex; false with the call answered when it is bad. */
+static bool hash_of_params(rpc_call_t *call, json_object *params, char hex[BLOB_HEX_LEN + 1])
+{
+	if (param_hex(params, "hash", hex))
+		return true;
+	rpc_call_invalid_param(call, "hash", "expected sha256:<64 lowercase hex>");
+	return false;
+}
+
+/* The blob that params' "hash" names, stat'ed into *info; false when
+ * the call was answered (a bad hash, no such blob, an I/O error). */
+static bool blob_of_params(rpc_call_t *call, blob_store_t *bs, json_object *params, char hex[BLOB_HEX_LEN + 1],
+			   blob_info_t *info)
+{
+	return hash_of_params(call, params, hex) && stat_answered(call, hex, blob_stat(bs, hex, info));
 }
 
 /* --- compute.blob.stat -------------------------------------------------- */
@@ -325,9 +334,13 @@ static void blob_stat_method(rpc_call_t *call, json_object *params, void *userda
 	json_object *res;
 	int r;
 
-	if (param_hex(params, "hash", hex) && blob_stat(bs, hex, &info) == -ENOENT && stat_pulling(call, ctx, hex))
+	if (!hash_of_params(call, params, hex))
 		return;
-	if (!blob_of_params(call, bs, params, hex, &info))
+	/* One stat: a blob missing here may be on its way (a pull). */
+	r = blob_stat(bs, hex, &info);
+	if (r == -ENOENT && stat_pulling(call, ctx, hex))
+		return;
+	if (!stat_answered(call, hex, r))
 		return;
 	res = info_json(&info);
 	json_object_object_add(res, "used_by", blob_users(ctx->manager, hex));

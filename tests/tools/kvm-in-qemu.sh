@@ -5,6 +5,7 @@
 #
 #   tests/tools/kvm-in-qemu.sh [suite...]
 #   tests/tools/kvm-in-qemu.sh --demo
+#   tests/tools/kvm-in-qemu.sh --run 'COMMAND'
 #
 # A suite is a binary's name under $BUILD/tests/integration or
 # $BUILD/tests/unit (check_kvm_guest); with none, the KVM suites below.
@@ -18,6 +19,16 @@
 # this script's. Without qemu-system-x86 or busybox-static it says which
 # is missing and runs tests/demo.sh on the host (whose VMs cannot start).
 #
+# --run runs COMMAND with bash in the guest instead of the suites, from
+# /src: this tree's bench/ scripts, its build as /src/build
+# (bench programs too); its output streamed, its exit status this
+# script's. Each directory of KIQ_TREES (other checkouts, built) comes as
+# /trees/<its basename> the same way, so one boot can run the benchmarks
+# of two builds side by side (timings under TCG compare, they mean
+# nothing alone), e.g.
+#   KIQ_TREES=/tmp/old tests/tools/kvm-in-qemu.sh --run \
+#       'for t in /src /trees/old; do (cd $t && RUNS=20 bash bench/kvm-rpc.sh); done'
+#
 # Environment:
 #   BUILD               build tree to test (default: build)
 #   KIQ_KERNEL          a linux-image-*.deb or a vmlinuz whose modules are in
@@ -29,6 +40,7 @@
 #   KIQ_KVM_AMD         kvm_amd module options (e.g. npt=0)
 #   KIQ_TIMEOUT         seconds before the whole QEMU run is killed (7200;
 #                       with --demo, 1800)
+#   KIQ_TREES           with --run: more trees to copy in (see above)
 #   KIQ_WORK            where generated files go (default $BUILD/kvm-in-qemu)
 #   KIQ_LOGS=1          keep the tests' temp dirs and print every mvmd.log
 #                       of a failed suite (lines "@@KIQ-LOG path: ...")
@@ -77,8 +89,12 @@ if [ -z "$BUSYBOX" ]; then
 	[ -x "$bbdir/bin/busybox" ] && BUSYBOX=$bbdir/bin/busybox
 fi
 
-demo=
-if [ "${1:-}" = --demo ]; then
+demo= run=
+if [ "${1:-}" = --run ]; then
+	[ $# -eq 2 ] || die "--run takes one command"
+	run=$2
+	shift 2
+elif [ "${1:-}" = --demo ]; then
 	demo=1
 	shift
 	[ $# -eq 0 ] || die "--demo takes no suite"
@@ -102,7 +118,7 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (apt
 
 suites=("$@")
 # shellcheck disable=SC2206
-[ ${#suites[@]} -gt 0 ] || [ -n "$demo" ] || suites=($DEFAULT_SUITES)
+[ ${#suites[@]} -gt 0 ] || [ -n "$demo$run" ] || suites=($DEFAULT_SUITES)
 for s in "${suites[@]}"; do
 	[ -x "$BUILD/tests/integration/$s" ] || [ -x "$BUILD/tests/unit/$s" ] ||
 		die "no suite $s under $BUILD/tests/{integration,unit}"
@@ -144,13 +160,18 @@ for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko; do
 	cp "$kmods/$m" "$root/mods/"
 done
 
-# The build tree as the suites find it through MVM_BUILD_DIR.
-cp -a "$BUILD/bin" "$BUILD/wasm-programs" "$root/build/"
-mkdir -p "$root/build/guest"
-for f in "$BUILD"/guest/*; do
-	case $(basename "$f") in obj|*.a) continue;; esac
-	cp -a "$f" "$root/build/guest/"
-done
+# The build tree as the suites find it through MVM_BUILD_DIR (with
+# --run, the bench programs too).
+copy_build() { # from to
+	cp -a "$1/bin" "$1/wasm-programs" "$2/"
+	[ -z "$run" ] || cp -a "$1/bench" "$2/"
+	mkdir -p "$2/guest"
+	for f in "$1"/guest/*; do
+		case $(basename "$f") in obj|*.a) continue;; esac
+		cp -a "$f" "$2/guest/"
+	done
+}
+copy_build "$BUILD" "$root/build"
 mkdir -p "$root/build/tests/integration" "$root/build/tests/unit"
 for s in "${suites[@]}"; do
 	for d in integration unit; do
@@ -158,6 +179,24 @@ for s in "${suites[@]}"; do
 	done
 done
 if [ -d "$BUILD/tests/doubles" ]; then cp -a "$BUILD/tests/doubles" "$root/build/tests/"; fi
+
+# --run: the tree's scripts at /src, /src/build the build tree, every
+# KIQ_TREES tree at /trees/NAME, and the host's bash.
+if [ -n "$run" ]; then
+	mkdir -p "$root/usr/bin"
+	cp -a bench "$root/src/"
+	ln -s /build "$root/src/build"
+	for t in ${KIQ_TREES:-}; do
+		n=$root/trees/$(basename "$t")
+		[ -d "$t/build/bin" ] || die "$t has no build (make all there first)"
+		mkdir -p "$n/build"
+		cp -a "$t/bench" "$n/"
+		copy_build "$t/build" "$n/build"
+	done
+	p=$(command -v bash) || die "bash is needed in the guest for --run"
+	cp -L "$p" "$root/usr/bin/bash"
+	printf '%s\n' "$run" >"$root/kiq-run.sh"
+fi
 
 # The demo as `make demo` runs it from the tree: /src/tests/demo.sh with
 # /src/build the build tree, and the host's bash and socat it runs with
@@ -178,7 +217,8 @@ if [ -n "$demo" ]; then
 fi
 
 # Every shared library those binaries load, with the dynamic loader.
-for f in "$root"/build/bin/* "$root"/build/tests/*/* "$root"/usr/bin/*; do
+for f in "$root"/build/bin/* "$root"/build/tests/*/* "$root"/build/bench/* "$root"/usr/bin/* \
+	"$root"/trees/*/build/bin/* "$root"/trees/*/build/bench/*; do
 	[ -f "$f" ] || continue
 	{ ldd "$f" 2>/dev/null || true; } | awk '$3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
 done | sort -u | while read -r lib; do
@@ -196,8 +236,8 @@ printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin
 printf 'root:x:0:\nnogroup:x:65534:\nmvmdtest:x:999:\n' >"$root/etc/group"
 printf 'root:*:1::::::\n' >"$root/etc/shadow"
 
-printf 'SUITES="%s"\nCK_DEFAULT_TIMEOUT=%s\nKVM_AMD_OPTS="%s"\nKIQ_LOGS=%s\nDEMO=%s\n' "${suites[*]}" \
-	"${CK_DEFAULT_TIMEOUT:-600}" "${KIQ_KVM_AMD:-}" "${KIQ_LOGS:-}" "$demo" >"$root/kiq.env"
+printf 'SUITES="%s"\nCK_DEFAULT_TIMEOUT=%s\nKVM_AMD_OPTS="%s"\nKIQ_LOGS=%s\nDEMO=%s\nRUN=%s\n' "${suites[*]}" \
+	"${CK_DEFAULT_TIMEOUT:-600}" "${KIQ_KVM_AMD:-}" "${KIQ_LOGS:-}" "$demo" "${run:+1}" >"$root/kiq.env"
 
 cat >"$root/init" <<'EOF'
 #!/bin/busybox sh
@@ -226,6 +266,14 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export PATH=/bin HOME=/ TMPDIR=/tmp
 [ -n "$KIQ_LOGS" ] && export MVM_KEEP_TEST_DIRS=1
 cd /
+if [ -n "$RUN" ]; then
+	echo "@@KIQ-BEGIN run"
+	start=$(cut -d. -f1 /proc/uptime)
+	(cd /src && PATH=/usr/bin:/bin BUILD=build bash /kiq-run.sh </dev/null 2>&1)
+	rc=$?
+	echo "@@KIQ-END run rc=$rc secs=$(( $(cut -d. -f1 /proc/uptime) - start ))"
+	poweroff -f
+fi
 if [ -n "$DEMO" ]; then
 	echo "@@KIQ-BEGIN demo"
 	start=$(cut -d. -f1 /proc/uptime)
@@ -256,8 +304,9 @@ chmod +x "$root/init"
 
 # --- boot, then count -------------------------------------------------
 console=$WORK/console.log
-if [ -n "$demo" ]; then
-	echo "kvm-in-qemu: booting $(basename "$vmlinuz") under TCG for the demo; console: $console.raw"
+mark=${demo:+demo}${run:+run}
+if [ -n "$mark" ]; then
+	echo "kvm-in-qemu: booting $(basename "$vmlinuz") under TCG for the $mark; console: $console.raw"
 else
 	echo "kvm-in-qemu: booting $(basename "$vmlinuz") under TCG with ${#suites[@]} suite(s); progress: tail -f $console.raw"
 fi
@@ -274,14 +323,15 @@ qpid=$!
 # Without job control a background job ignores SIGINT: a ^C must still end QEMU.
 trap 'kill $qpid 2>/dev/null' EXIT
 trap 'exit 130' INT TERM
-if [ -n "$demo" ]; then
-	# The demo's lines as the guest prints them, without the markers.
+if [ -n "$mark" ]; then
+	# The demo's (or command's) lines as the guest prints them, without
+	# the markers.
 	on=
 	while IFS= read -r line; do
 		line=${line%$'\r'}
 		case $line in
-		"@@KIQ-BEGIN demo") on=1 ;;
-		"@@KIQ-END demo "*) break ;;
+		"@@KIQ-BEGIN $mark") on=1 ;;
+		"@@KIQ-END $mark "*) break ;;
 		*) [ -z "$on" ] || printf '%s\n' "$line" ;;
 		esac
 	done < <(tail -n +1 -f --pid=$qpid "$console.raw")
@@ -300,9 +350,9 @@ if grep -q '^@@KIQ-NOKVM' "$console" || ! grep -q '^@@KIQ-BEGIN' "$console"; the
 	die "no /dev/kvm in the guest (or it never got to the suites); see $console"
 fi
 
-if [ -n "$demo" ]; then
-	end=$(grep -m1 '^@@KIQ-END demo ' "$console" || true)
-	[ -n "$end" ] || die "the demo never finished in the guest; see $console"
+if [ -n "$mark" ]; then
+	end=$(grep -m1 "^@@KIQ-END $mark " "$console" || true)
+	[ -n "$end" ] || die "the $mark never finished in the guest; see $console"
 	exit "$(sed -E 's/.* rc=([0-9]+).*/\1/' <<<"$end")"
 fi
 

@@ -15,6 +15,7 @@
 #include "blob-serve.h"
 #include "ch/api.h"
 #include "ch/exit-report.h"
+#include "ch/guest-process.h"
 #include "ch/http.h"
 #include "ch/process.h"
 #include "console.h"
@@ -33,6 +34,7 @@
 typedef struct ch_backend {
 	char *binary;    /* as configured: a name looked up on PATH, or a path */
 	char *initramfs; /* default initramfs */
+	ch_kernel_cache_t initramfs_kernel; /* its .kernel file (ch/guest-process.h) */
 	char *kvm_path;
 	int kvm_fd;      /* kvm_path, opened once it could be: the usable check keeps it */
 	ch_http_t *http;
