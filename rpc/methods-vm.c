@@ -42,27 +42,31 @@ static const rpc_field_t guest_fields[] = {
 	{ NULL },
 };
 
-/* ch: host paths of the guest kernel and initramfs, the kernel command line
- * (printable ASCII; the x86 kernel takes at most 2048 bytes). */
-#define CH_PATH_SCHEMA(desc) \
-	{ .type = RPC_TYPE_STRING, .description = desc, .pattern = "/.*", .has_max = true, .max = 4095 }
-
-/* ch: prepared disk images and existing taps (daemon/mvmd/ch/spec-devices.h). */
+/* ch: prepared disk images and existing taps (daemon/mvmd/ch/spec-devices.h):
+ * METHODS_DISK_FIELDS, METHODS_NET_FIELDS in methods.h. */
 static const rpc_field_t disk_fields[] = {
-	{ "path", true, CH_PATH_SCHEMA("absolute host path of a regular file or block device (no \".\" or \"..\" components)") },
-	{ "readonly", false, { .type = RPC_TYPE_BOOLEAN, .description = "the guest cannot write it (default false)" } },
-	{ "serial", false, { .type = RPC_TYPE_STRING, .description = "the virtio-blk serial the guest sees (/sys/block/vdX/serial)",
-			     .pattern = "[A-Za-z0-9_.-]{1,20}" } },
+	METHODS_DISK_FIELDS,
 	{ NULL },
 };
 const rpc_schema_t methods_disk_schema = { .type = RPC_TYPE_OBJECT, .fields = disk_fields };
 static const rpc_field_t net_fields[] = {
-	{ "tap", true, { .type = RPC_TYPE_STRING, .description = "an existing tap device's name", .pattern = "[A-Za-z0-9_.-]{1,15}" } },
-	{ "mac", false, { .type = RPC_TYPE_STRING, .description = "the guest's MAC (default: derived from the VM id, locally administered)",
-			  .pattern = "[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}" } },
+	METHODS_NET_FIELDS,
 	{ NULL },
 };
 const rpc_schema_t methods_net_schema = { .type = RPC_TYPE_OBJECT, .fields = net_fields };
+
+/* As status shows them: with the id mvmd gave each (compute.vm.remove-device). */
+#define DEVICE_ID_FIELD \
+	{ "id", true, { .type = RPC_TYPE_STRING, .description = "the device's id: disk0, disk1, ... / net0, ... (compute.vm.remove-device)", \
+			.pattern = "(disk|net)[0-9]{1,5}" } }
+static const rpc_field_t disk_status_fields[] = {
+	DEVICE_ID_FIELD, METHODS_DISK_FIELDS, { NULL },
+};
+const rpc_schema_t methods_disk_status_schema = { .type = RPC_TYPE_OBJECT, .fields = disk_status_fields };
+static const rpc_field_t net_status_fields[] = {
+	DEVICE_ID_FIELD, METHODS_NET_FIELDS, { NULL },
+};
+const rpc_schema_t methods_net_status_schema = { .type = RPC_TYPE_OBJECT, .fields = net_status_fields };
 
 /* ch: the image's process and its root disk (daemon/mvmd/ch/guest-process.h). */
 const rpc_field_t methods_root_fields[] = {
@@ -94,8 +98,8 @@ static const rpc_field_t create_params[] = {
 	{ "labels", false, labels_schema },
 	{ "guest", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: a custom guest image and boot arguments (needs mvmd --allow-custom-guests)",
 			    .fields = guest_fields } },
-	{ "kernel", false, CH_PATH_SCHEMA("ch (required): absolute host path of the guest kernel (vmlinux or bzImage)") },
-	{ "initramfs", false, CH_PATH_SCHEMA("ch: absolute host path of the initramfs (default: mvmd's, mvm-init as /init)") },
+	{ "kernel", false, METHODS_CH_PATH_SCHEMA("ch (required): absolute host path of the guest kernel (vmlinux or bzImage)") },
+	{ "initramfs", false, METHODS_CH_PATH_SCHEMA("ch: absolute host path of the initramfs (default: mvmd's, mvm-init as /init)") },
 	{ "cmdline", false, { .type = RPC_TYPE_STRING, .description = "ch: kernel command line (default \"console=ttyS0 reboot=k panic=1 quiet\")",
 			      .pattern = "[ -~]*", .has_max = true, .max = 2047 } },
 	{ "disks", false, { .type = RPC_TYPE_ARRAY, .description = "ch: disks, the guest's vda, vdb, ... (at most 16)",

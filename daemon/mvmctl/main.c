@@ -34,6 +34,9 @@ static void usage(FILE *f)
 		"  stop ID [--force] [--timeout-ms N]    stop; waits until it stopped\n"
 		"  pause ID | resume ID                  pause / resume a ch VM\n"
 		"  snapshot ID                           snapshot a ch VM; prints its directory\n"
+		"  device add-disk ID PATH [--readonly] [--serial S]\n"
+		"  device add-net ID TAP [--mac MAC]\n"
+		"  device rm ID DEVICE                   hotplug on a Running ch VM; prints the device's id\n"
 		"  rm ID [--force]                       remove a VM\n"
 		"  logs ID [-f] [--tail BYTES]           the console log; -f follows it\n"
 		"  events [-f] [--id ID] [--since N] [--limit N]\n"
@@ -89,6 +92,7 @@ static const struct {
 	{ "exec", ctl_cmd_exec },
 	{ "console", ctl_cmd_console },
 	{ "blob", ctl_cmd_blob },
+	{ "device", ctl_cmd_device },
 	{ "call", ctl_cmd_call },
 };
 

@@ -87,6 +87,8 @@ int ctl_cmd_rm(ctl_t *c, int argc, char **argv);
 int ctl_cmd_events(ctl_t *c, int argc, char **argv);
 int ctl_cmd_exec(ctl_t *c, int argc, char **argv);
 int ctl_cmd_blob(ctl_t *c, int argc, char **argv);
+/* cmd-device.c */
+int ctl_cmd_device(ctl_t *c, int argc, char **argv);
 int ctl_cmd_call(ctl_t *c, int argc, char **argv);
 
 /* Print "mvmctl: <fmt>" and the usage hint; returns CTL_ERR_USAGE. */

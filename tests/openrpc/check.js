@@ -272,6 +272,15 @@ async function main() {
 	await call('compute.vm.snapshot', { id: 'c1' }, 'result');
 	await call('compute.vm.resume', { id: 'c1' }, 'result');
 	await call('compute.vm.pause', { id: 'k1' }, -32602);
+	// hotplug: the kernel file stands in for a disk image
+	await call('compute.vm.add-disk', { id: 'c1', path: kernel, readonly: true, serial: 'data' }, 'result');
+	await call('compute.vm.add-disk', { id: 'c1', path: 'relative.img' }, -32602);
+	await call('compute.vm.add-net', { id: 'c1', tap: 'tap-o1' }, 'result');
+	await call('compute.vm.add-net', { id: 'k1', tap: 'tap-o1' }, -32602);
+	await call('compute.vm.status', { id: 'c1' }, 'result');
+	await call('compute.vm.remove-device', { id: 'c1', device: 'disk0' }, 'result');
+	await call('compute.vm.remove-device', { id: 'c1', device: 'disk0' }, -32602);
+	await call('compute.vm.remove-device', { id: 'nope', device: 'disk0' }, -32001);
 	await call('compute.vm.snapshot', { id: 'nope' }, -32001);
 	await call('compute.vm.events.tail', { id: 'c1' }, 'result');
 	await call('compute.vm.events.tail', { limit: 1, since: 1 }, 'result');

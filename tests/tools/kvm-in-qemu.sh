@@ -8,7 +8,12 @@
 #   tests/tools/kvm-in-qemu.sh --run 'COMMAND'
 #
 # A suite is a binary's name under $BUILD/tests/integration or
-# $BUILD/tests/unit (check_kvm_guest); with none, the KVM suites below.
+# $BUILD/tests/unit (check_kvm_guest), or the name of a script
+# tests/suites/NAME.sh that stages itself (NAME.sh --stage DIR builds what
+# its guest side needs into DIR, with DIR/run.sh, a POSIX sh script run
+# in the guest with QEMU at hand: mvm-init-vsock-qemu); with none, the
+# KVM suites below. The guest also loads vhost_vsock, so /dev/vhost-vsock
+# exists there (reported as "guest vhost-vsock: ...").
 # Each suite's output is printed and kept in $BUILD/kvm-in-qemu/logs/NAME.log;
 # the last line is "N passed, M failed, K skipped", counted as tests/run
 # counts. Exit status: 0 when nothing failed.
@@ -119,9 +124,11 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (apt
 suites=("$@")
 # shellcheck disable=SC2206
 [ ${#suites[@]} -gt 0 ] || [ -n "$demo$run" ] || suites=($DEFAULT_SUITES)
+staged=
 for s in "${suites[@]}"; do
-	[ -x "$BUILD/tests/integration/$s" ] || [ -x "$BUILD/tests/unit/$s" ] ||
-		die "no suite $s under $BUILD/tests/{integration,unit}"
+	if [ -x "$BUILD/tests/integration/$s" ] || [ -x "$BUILD/tests/unit/$s" ]; then continue; fi
+	[ -f "tests/suites/$s.sh" ] || die "no suite $s under $BUILD/tests/{integration,unit} or tests/suites"
+	staged=1
 done
 
 mkdir -p "$WORK" "$LOGDIR"
@@ -158,6 +165,12 @@ cp "$BUSYBOX" "$root/bin/busybox"
 # kvm-amd needs kvm, which needs irqbypass (their modinfo "depends=").
 for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko; do
 	cp "$kmods/$m" "$root/mods/"
+done
+# vhost_vsock and what it needs, in load order: /dev/vhost-vsock for QEMU.
+mkdir -p "$root/mods/vhost"
+for m in drivers/vhost/vhost_iotlb.ko drivers/vhost/vhost.ko net/vmw_vsock/vsock.ko \
+	net/vmw_vsock/vmw_vsock_virtio_transport_common.ko drivers/vhost/vhost_vsock.ko; do
+	[ -f "$kmods/$m" ] && cp "$kmods/$m" "$root/mods/vhost/$(ls "$root/mods/vhost" | wc -l)-$(basename "$m")"
 done
 
 # The build tree as the suites find it through MVM_BUILD_DIR (with
@@ -196,6 +209,19 @@ if [ -n "$run" ]; then
 	p=$(command -v bash) || die "bash is needed in the guest for --run"
 	cp -L "$p" "$root/usr/bin/bash"
 	printf '%s\n' "$run" >"$root/kiq-run.sh"
+fi
+# Staged suites: their files under /stage/NAME, and QEMU with its firmware.
+if [ -n "$staged" ]; then
+	p=$(command -v qemu-system-x86_64)
+	mkdir -p "$root/usr/bin" "$root/usr/share"
+	cp -L "$p" "$root/usr/bin/"
+	cp -rL /usr/share/qemu "$root/usr/share/"
+	[ -d /usr/share/seabios ] && cp -rL /usr/share/seabios "$root/usr/share/"
+	for s in "${suites[@]}"; do
+		[ -f "tests/suites/$s.sh" ] || continue
+		MVM_BUILD_DIR=$BUILD MVM_SRC_DIR=$PWD bash "tests/suites/$s.sh" --stage "$root/stage/$s" ||
+			die "tests/suites/$s.sh --stage failed"
+	done
 fi
 
 # The demo as `make demo` runs it from the tree: /src/tests/demo.sh with
@@ -255,6 +281,8 @@ insmod /mods/irqbypass.ko
 insmod /mods/kvm.ko
 insmod /mods/kvm-amd.ko $KVM_AMD_OPTS
 echo "@@KIQ-INFO $(grep -o -w -E 'svm|npt|vgif|nrip_save' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+for m in /mods/vhost/*.ko; do insmod "$m" 2>&1 | sed 's/^/@@KIQ-DMESG /'; done
+if [ -c /dev/vhost-vsock ]; then echo "@@KIQ-VHOST yes"; else echo "@@KIQ-VHOST no"; fi
 dmesg | grep -i -E 'kvm|svm' | sed 's/^/@@KIQ-DMESG /'
 if [ ! -c /dev/kvm ]; then
 	echo "@@KIQ-NOKVM"
@@ -263,7 +291,7 @@ fi
 export MVM_BUILD_DIR=/build MVM_SRC_DIR=/src CK_DEFAULT_TIMEOUT
 export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export PATH=/bin HOME=/ TMPDIR=/tmp
+export PATH=/bin:/usr/bin HOME=/ TMPDIR=/tmp
 [ -n "$KIQ_LOGS" ] && export MVM_KEEP_TEST_DIRS=1
 cd /
 if [ -n "$RUN" ]; then
@@ -285,6 +313,7 @@ fi
 for s in $SUITES; do
 	t=/build/tests/integration/$s
 	[ -x $t ] || t=/build/tests/unit/$s
+	[ -x $t ] || t="sh /stage/$s/run.sh"
 	echo "@@KIQ-BEGIN $s"
 	start=$(cut -d. -f1 /proc/uptime)
 	$t </dev/null 2>&1
@@ -345,6 +374,7 @@ echo "kvm-in-qemu: QEMU ran $((SECONDS - t0))s (exit $qrc); console in $console"
 [ $qrc -eq 124 ] && echo "kvm-in-qemu: QEMU killed after ${KIQ_TIMEOUT:-7200}s"
 
 grep '^@@KIQ-INFO' "$console" | sed 's/^@@KIQ-INFO /guest cpu flags: /' || true
+grep '^@@KIQ-VHOST' "$console" | sed 's/^@@KIQ-VHOST /guest vhost-vsock: /' || true
 if grep -q '^@@KIQ-NOKVM' "$console" || ! grep -q '^@@KIQ-BEGIN' "$console"; then
 	sed -n 's/^@@KIQ-DMESG //p' "$console"
 	die "no /dev/kvm in the guest (or it never got to the suites); see $console"

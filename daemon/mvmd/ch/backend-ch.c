@@ -94,6 +94,7 @@ static void ch_vm_free(ch_vm_t *c)
 	free(c->vmconfig);
 	free(c->start_error);
 	free(c->op_body);
+	json_object_put(c->op_device);
 	free(c->op_cause);
 	if (c->vm && c->vm->backend_data == c)
 		c->vm->backend_data = NULL;
@@ -644,6 +645,8 @@ static const backend_ops_t ch_ops = {
 	.pause = ch_pause_vm,
 	.resume = ch_resume_vm,
 	.snapshot = ch_snapshot_vm,
+	.add_device = ch_add_device,
+	.remove_device = ch_remove_device,
 	.done = ch_done,
 };
 
