@@ -4,7 +4,8 @@
  * (HEAD, then GET), manifests by tag or digest, the Bearer token flow and
  * Basic auth, redirects followed by hand (so each target passes the same
  * transport policy, fetch_url_allowed), and downloads that retry with
- * backoff and resume with Range.
+ * backoff and resume with Range. The blob's bytes go to mvmd over the
+ * data pipe (lib/proto/fetch-proto.h), in frames of up to OUT_FRAME.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -20,13 +21,16 @@
 #include "fetch.h"
 #include "parse.h"
 #include "proto/fetch-proto.h"
+#include "util/io.h"
 #include "util/macro.h"
 #include "util/sha256.h"
 
 #define MAX_REDIRECTS 5
 #define MAX_RETRIES 3
 #define ERRBODY_MAX 2048
-#define PROGRESS_EVERY_USEC 100000
+/* libcurl hands the body over 16 KiB at a time: gathered into frames of
+ * this size, a 64 MiB blob is 256 writes to the pipe instead of 4096 */
+#define OUT_FRAME ((size_t)256 << 10)
 
 typedef struct membuf {
 	char *data;
@@ -44,25 +48,21 @@ typedef struct req {
 	char *location;
 	char www_auth[2048];
 	int64_t content_length;
-	/* the sink: memory, or the temp file from *file_off on */
+	/* the sink: memory, or the data pipe (file_off bytes of the blob so far) */
 	membuf_t *mem;
 	bool to_file;
 	uint64_t file_off, file_total;
 	bool too_large;
-	bool range_sent; /* a 200 to it restarts the file from byte 0 */
+	bool range_sent; /* a 200 to it restarts the blob from byte 0 */
 	int write_err;
 	membuf_t errbody;
-	uint64_t last_progress;
 	char curl_err[CURL_ERROR_SIZE];
+	/* the frame being gathered: header, then out_len bytes */
+	uint8_t *out;
+	size_t out_len;
+	bool out_started; /* bytes of the blob went to mvmd since the last restart */
 	char *bearer; /* token for the source's host */
 } req_t;
-
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static void membuf_add(membuf_t *b, const char *p, size_t n)
 {
@@ -94,18 +94,57 @@ static void send_answer(fetch_job_t *job, const fetch_source_t *src, long status
 	(void)fetch_send(job->ctl_fd, o);
 }
 
-static void send_progress(req_t *q, bool force)
+/* A download from q->src starts: mvmd counts the bytes, we name the total. */
+static void send_progress(req_t *q)
 {
-	uint64_t now = now_usec();
-	if (!force && now - q->last_progress < PROGRESS_EVERY_USEC)
-		return;
-	q->last_progress = now;
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "type", json_object_new_string("progress"));
 	json_object_object_add(o, "source", json_object_new_string(q->src->name));
-	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)q->file_off));
 	json_object_object_add(o, "total", json_object_new_int64((int64_t)q->file_total));
 	(void)fetch_send(q->job->ctl_fd, o);
+}
+
+/* --- the data pipe ----------------------------------------------------------- */
+
+static int out_flush(req_t *q)
+{
+	fetch_frame_t f = { .type = FETCH_FRAME_DATA, .len = (uint32_t)q->out_len };
+
+	if (!q->out_len)
+		return 0;
+	memcpy(q->out, &f, sizeof(f));
+	q->out_len = 0;
+	q->out_started = true;
+	return write_all(q->job->data_fd, q->out, sizeof(f) + f.len);
+}
+
+static int out_write(req_t *q, const char *p, size_t n)
+{
+	while (n) {
+		size_t k = OUT_FRAME - q->out_len < n ? OUT_FRAME - q->out_len : n;
+		memcpy(q->out + sizeof(fetch_frame_t) + q->out_len, p, k);
+		q->out_len += k;
+		p += k, n -= k;
+		if (q->out_len == OUT_FRAME) {
+			int r = out_flush(q);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* The blob starts again at byte 0: what mvmd has of it is void. */
+static int out_restart(req_t *q)
+{
+	fetch_frame_t f = { .type = FETCH_FRAME_RESTART, .len = 0 };
+
+	q->out_len = 0;
+	q->file_off = 0;
+	if (!q->out_started)
+		return 0;
+	q->out_started = false;
+	return write_all(q->job->data_fd, &f, sizeof(f));
 }
 
 /* --- curl callbacks -------------------------------------------------------- */
@@ -169,30 +208,18 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 	}
 	if (q->range_sent && q->status == 200) {
 		q->range_sent = false;
-		q->file_off = 0;
-		if (ftruncate(q->job->out_fd, 0) < 0) {
-			q->write_err = -errno;
+		q->write_err = out_restart(q);
+		if (q->write_err < 0)
 			return 0;
-		}
 	}
 	if (q->file_off + len > q->job->max_size) {
 		q->too_large = true;
 		return 0;
 	}
-	for (size_t done = 0; done < len;) {
-		ssize_t w = pwrite(q->job->out_fd, buf + done, len - done, (off_t)(q->file_off + done));
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			q->write_err = errno == EFBIG ? -E2BIG : -errno;
-			if (q->write_err == -E2BIG)
-				q->too_large = true;
-			return 0;
-		}
-		done += (size_t)w;
-	}
+	q->write_err = out_write(q, buf, len);
+	if (q->write_err < 0)
+		return 0;
 	q->file_off += len;
-	send_progress(q, false);
 	return len;
 }
 
@@ -396,7 +423,7 @@ static int exchange(req_t *q, const char *method, const char *url0, const char *
 			return -E2BIG;
 		}
 		if (q->write_err) {
-			snprintf(reason, rlen, "cannot write the temp file: %s", strerror(-q->write_err));
+			snprintf(reason, rlen, "cannot hand the blob to mvmd: %s", strerror(-q->write_err));
 			return q->write_err;
 		}
 		if (cr != CURLE_OK && !(cr == CURLE_WRITE_ERROR && q->mem && q->mem->overflow))
@@ -466,16 +493,18 @@ static bool transient(int r)
 }
 
 /*
- * GET the blob into the temp file, resuming with Range after a lost
+ * GET the blob into the data pipe, resuming with Range after a lost
  * connection or a 5xx; expect_size (0: unknown) is checked at the end.
  */
 static int download(req_t *q, const char *url, uint64_t expect_size, char *reason, size_t rlen)
 {
-	int r = 0;
+	int r = out_restart(q);
 
+	if (r < 0)
+		return r;
 	q->to_file = true;
-	q->file_off = 0;
 	q->file_total = expect_size;
+	send_progress(q);
 	for (int attempt = 0;; attempt++) {
 		uint64_t from = q->file_off;
 		r = exchange(q, "GET", url, NULL, from, reason, rlen);
@@ -488,14 +517,13 @@ static int download(req_t *q, const char *url, uint64_t expect_size, char *reaso
 				snprintf(reason, rlen, "body of %" PRIu64 " bytes, the manifest says %" PRIu64, q->file_off, expect_size);
 				return -EBADMSG;
 			}
-			send_progress(q, true);
-			return 0;
+			return out_flush(q);
 		}
 		if (r == 416 && from > 0) {
 			/* our offset is past what it has: start over */
-			q->file_off = 0;
-			if (ftruncate(q->job->out_fd, 0) < 0)
-				return -errno;
+			r = out_restart(q);
+			if (r < 0)
+				return r;
 			goto retry;
 		}
 		if (!transient(r) || attempt >= MAX_RETRIES) {
@@ -612,9 +640,9 @@ static int run_by_hash(req_t *q)
 			all_404 = false;
 			err = error_class(r);
 		}
-		/* nothing of this source may stay in the file */
-		if (ftruncate(job->out_fd, 0) < 0)
-			return failed(job, FETCH_ERR_INTERNAL, "cannot truncate the temp file");
+		/* nothing of this source may stay in mvmd's file */
+		if (out_restart(q) < 0)
+			return failed(job, FETCH_ERR_INTERNAL, "cannot hand the blob to mvmd");
 	}
 	return failed(job, all_404 ? FETCH_ERR_NOT_FOUND : err,
 		      job->n_sources == 1 ? reason : "no source could serve the blob; see each source's answer");
@@ -690,13 +718,17 @@ int fetch_run(fetch_job_t *job)
 	req_t q = { .job = job, .content_length = -1, .errbody = { .max = ERRBODY_MAX } };
 	int r;
 
-	q.curl = curl_easy_init();
-	if (!q.curl)
+	q.out = malloc(sizeof(fetch_frame_t) + OUT_FRAME);
+	q.curl = q.out ? curl_easy_init() : NULL;
+	if (!q.curl) {
+		free(q.out);
 		return failed(job, FETCH_ERR_INTERNAL, "cannot initialise libcurl");
+	}
 	r = job->digest ? run_by_hash(&q) : run_by_reference(&q);
 	curl_easy_cleanup(q.curl);
 	free(q.location);
 	free(q.errbody.data);
 	free(q.bearer);
+	free(q.out);
 	return r;
 }
