@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The OCI distribution API, client side (docs/blobs.md): blobs by digest
- * (HEAD, then GET), manifests by tag or digest, the Bearer token flow and
+ * (a GET: its 404 says a source lacks it), manifests by tag or digest, the Bearer token flow and
  * Basic auth, redirects followed by hand (so each target passes the same
  * transport policy, fetch_url_allowed), and downloads that retry with
  * backoff and resume with Range. The blob's bytes go to mvmd over the
@@ -61,6 +61,7 @@ typedef struct req {
 	uint8_t *out;
 	size_t out_len;
 	bool out_started; /* bytes of the blob went to mvmd since the last restart */
+	bool progress_sent; /* this download's total was named to mvmd */
 	char *bearer; /* token for the source's host */
 } req_t;
 
@@ -211,6 +212,18 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 		q->write_err = out_restart(q);
 		if (q->write_err < 0)
 			return 0;
+	}
+	if (!q->progress_sent) {
+		/* the first bytes of the download: a whole blob's Content-Length
+		 * is its size, held to the cap before a byte is taken */
+		q->progress_sent = true;
+		if (!q->file_total && q->status == 200 && q->content_length > 0)
+			q->file_total = (uint64_t)q->content_length;
+		if (q->file_total > q->job->max_size) {
+			q->too_large = true;
+			return 0;
+		}
+		send_progress(q);
 	}
 	if (q->file_off + len > q->job->max_size) {
 		q->too_large = true;
@@ -373,10 +386,10 @@ static int get_token(req_t *q, const fetch_challenge_t *ch, char *reason, size_t
 }
 
 /*
- * One request, following redirects and answering one auth challenge.
+ * One GET, following redirects and answering one auth challenge.
  * Returns the final HTTP status (>= 200), or -errno with reason set.
  */
-static int exchange(req_t *q, const char *method, const char *url0, const char *accept, uint64_t range_from,
+static int exchange(req_t *q, const char *url0, const char *accept, uint64_t range_from,
 		    char *reason, size_t rlen)
 {
 	_cleanup_free_ char *url = strdup(url0), *src_host = url_host(q->src->url);
@@ -398,8 +411,6 @@ static int exchange(req_t *q, const char *method, const char *url0, const char *
 		reset_answer(q);
 		q->range_sent = range_from > 0;
 		setup_common(q, url);
-		if (strcmp(method, "HEAD") == 0)
-			curl_easy_setopt(q->curl, CURLOPT_NOBODY, 1L);
 		if (accept && asprintf(&acc, "Accept: %s", accept) >= 0)
 			hdrs = curl_slist_append(hdrs, acc);
 		/* Credentials go to the source's own host only, never to the
@@ -494,7 +505,10 @@ static bool transient(int r)
 
 /*
  * GET the blob into the data pipe, resuming with Range after a lost
- * connection or a 5xx; expect_size (0: unknown) is checked at the end.
+ * connection or a 5xx. The size (expect_size, the manifest's; else the
+ * first answer's Content-Length; 0: unknown) is held to the cap before
+ * the body is taken, and checked at the end. A source that refuses the
+ * first connection is not retried: the next one is tried at once.
  */
 static int download(req_t *q, const char *url, uint64_t expect_size, char *reason, size_t rlen)
 {
@@ -504,21 +518,25 @@ static int download(req_t *q, const char *url, uint64_t expect_size, char *reaso
 		return r;
 	q->to_file = true;
 	q->file_total = expect_size;
-	send_progress(q);
+	q->progress_sent = false;
 	for (int attempt = 0;; attempt++) {
 		uint64_t from = q->file_off;
-		r = exchange(q, "GET", url, NULL, from, reason, rlen);
+		r = exchange(q, url, NULL, from, reason, rlen);
 		if (r == 200 || r == 206) {
-			if (expect_size && q->file_off != expect_size) {
-				if (q->file_off < expect_size && attempt < MAX_RETRIES) {
-					snprintf(reason, rlen, "short body: %" PRIu64 " of %" PRIu64 " bytes", q->file_off, expect_size);
+			uint64_t size = q->file_total;
+			if (size && q->file_off != size) {
+				if (q->file_off < size && attempt < MAX_RETRIES) {
+					snprintf(reason, rlen, "short body: %" PRIu64 " of %" PRIu64 " bytes", q->file_off, size);
 					goto retry;
 				}
-				snprintf(reason, rlen, "body of %" PRIu64 " bytes, the manifest says %" PRIu64, q->file_off, expect_size);
+				snprintf(reason, rlen, "body of %" PRIu64 " bytes, %s %" PRIu64, q->file_off,
+					 expect_size ? "the manifest says" : "its Content-Length said", size);
 				return -EBADMSG;
 			}
 			return out_flush(q);
 		}
+		if (r == -ECONNREFUSED && attempt == 0)
+			return r; /* nothing listens there: the next source, at once */
 		if (r == 416 && from > 0) {
 			/* our offset is past what it has: start over */
 			r = out_restart(q);
@@ -527,8 +545,8 @@ static int download(req_t *q, const char *url, uint64_t expect_size, char *reaso
 			goto retry;
 		}
 		if (!transient(r) || attempt >= MAX_RETRIES) {
-			if (r > 0)
-				snprintf(reason, rlen, "GET blob answered %d", r);
+			if (r > 0 && r != 401 && r != 403) /* exchange() said why for those */
+				snprintf(reason, rlen, r == 404 ? "404: blob unknown" : "GET blob answered %d", r);
 			if (transient(r) && attempt > 0) {
 				char last[400];
 				snprintf(last, sizeof(last), "%s", reason);
@@ -548,36 +566,17 @@ static int download(req_t *q, const char *url, uint64_t expect_size, char *reaso
 	}
 }
 
-/* A blob from one source: declared is the manifest's size (0: ask with HEAD). */
+/* A blob from one source: declared is the manifest's size (0: by hash,
+ * unknown until the GET answers; a 404 then says this source lacks it). */
 static int pull_blob_from(req_t *q, const char *repo, const char *digest, uint64_t declared, char *reason, size_t rlen)
 {
 	_cleanup_free_ char *url = repo_url(q->src, repo, "blobs", digest);
-	int r;
 
 	if (!url)
 		return -ENOMEM;
 	if (declared > q->job->max_size) {
 		snprintf(reason, rlen, "%" PRIu64 " bytes, over the size limit (%" PRIu64 " bytes)", declared, q->job->max_size);
 		return -E2BIG;
-	}
-	if (!declared) {
-		/* by hash: HEAD tells whether this source has it, and its size */
-		r = exchange(q, "HEAD", url, NULL, 0, reason, rlen);
-		if (r < 0)
-			return r;
-		if (r != 200) {
-			if (r == 404)
-				snprintf(reason, rlen, "404: blob unknown");
-			else if (r != 401 && r != 403)
-				snprintf(reason, rlen, "HEAD blob answered %d", r);
-			return r;
-		}
-		if (q->content_length > 0 && (uint64_t)q->content_length > q->job->max_size) {
-			snprintf(reason, rlen, "%" PRId64 " bytes, over the size limit (%" PRIu64 " bytes)", q->content_length,
-				 q->job->max_size);
-			return -E2BIG;
-		}
-		declared = q->content_length > 0 ? (uint64_t)q->content_length : 0;
 	}
 	return download(q, url, declared, reason, rlen);
 }
@@ -669,7 +668,7 @@ static int run_by_reference(req_t *q)
 			return failed(job, FETCH_ERR_INTERNAL, "out of memory");
 		q->to_file = false;
 		q->mem = &body;
-		r = exchange(q, "GET", url,
+		r = exchange(q, url,
 			     FETCH_MT_OCI_MANIFEST ", " FETCH_MT_OCI_INDEX ", " FETCH_MT_DOCKER_MANIFEST ", " FETCH_MT_DOCKER_LIST,
 			     0, reason, sizeof(reason));
 		q->mem = NULL;

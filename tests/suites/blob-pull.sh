@@ -209,7 +209,8 @@ out=$(call compute.blob.pull "{\"reference\":\"l@sha256:$MD\"}")
 echo "redirect loop: $out"
 check grep -q 'more than 5 redirects' <<<"$out"
 lc_stop
-mvmd_up m4 -- --blob-source "c=$CUT/wasm/hello" --blob-pull-max-size 1000000 || { bad "mvmd starts"; finish; }
+# (straight from the registry: the cut proxy's one cut is for m5)
+mvmd_up m4 -- --blob-source "r1=$R1/wasm/hello" --blob-pull-max-size 1000000 || { bad "mvmd starts"; finish; }
 out=$(call compute.blob.pull "{\"hash\":\"sha256:$G\"}")
 echo "over the cap: $out"
 check grep -q 'too_large' <<<"$out"
