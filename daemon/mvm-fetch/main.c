@@ -151,8 +151,10 @@ int main(int argc, char **argv)
 	/* set up and sandboxed: now the job (a spare waits here for its pull;
 	 * mvmd closing the socket instead means there is none) */
 	r = recv_message(&req);
-	if (r == -ECONNRESET)
+	if (r == -ECONNRESET) {
+		json_object_put(setup);
 		return 0;
+	}
 	if (r == 0)
 		r = parse_job(req, &job);
 	if (r < 0) {
