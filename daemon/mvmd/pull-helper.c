@@ -101,6 +101,17 @@ int pull_helper_spawn(const pull_config_t *cfg, pull_helper_t *ret)
 	}
 	h.data_fd = pfd[0];
 	data_child = pfd[1];
+	/* the child's dup2 onto FETCH_CTL_FD must not clobber the pipe's end
+	 * before its own dup2 (fd 3 may be free in mvmd, or not) */
+	if (data_child <= FETCH_DATA_FD) {
+		int fd = fcntl(data_child, F_DUPFD_CLOEXEC, FETCH_DATA_FD + 1);
+		if (fd < 0) {
+			r = negative_errno();
+			goto fail;
+		}
+		safe_close(data_child);
+		data_child = fd;
+	}
 	/* best effort: a smaller pipe only means more wakeups */
 	(void)fcntl(h.data_fd, F_SETPIPE_SZ, PIPE_SIZE);
 	if (fcntl(h.data_fd, F_SETFL, O_NONBLOCK) < 0) {
