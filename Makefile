@@ -445,9 +445,10 @@ EXTRA_ALL += $(WASM_PROGS) $(WASM_SIMD_PROGS) $(NATIVE_PROGS) $(WASI_TEST_PROGS)
 # bench/workload.sh, make demo), wasm only: build/wasm-programs/wl-X.wasm.
 WL_PROG_SRCS := $(wildcard tests/workloads/*.c)
 WL_PROGS := $(patsubst tests/workloads/%.c,$(BUILD)/wasm-programs/wl-%.wasm,$(WL_PROG_SRCS))
-$(BUILD)/wasm-programs/wl-%.wasm: tests/workloads/%.c | $(BUILD)/wasm-programs/.toolchain-ok
+# Actors include lib/proto/mvm-actor.h, the C binding of docs/actors.md.
+$(BUILD)/wasm-programs/wl-%.wasm: tests/workloads/%.c lib/proto/mvm-actor.h | $(BUILD)/wasm-programs/.toolchain-ok
 	@$(if $(Q),echo "  WASMCC  $@")
-	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $<
+	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Ilib/proto -Wl,--strip-debug -o $@ $<
 EXTRA_ALL += $(WL_PROGS)
 
 # The WASI core must build freestanding (the micro-VM guest links it): no
