@@ -34,6 +34,9 @@ extern const size_t methods_pause_n;
 /* compute.vm.exec: joins the table once micro-VMs serve hybrid vsock. */
 extern const rpc_method_t methods_exec[];
 extern const size_t methods_exec_n;
+/* compute.vm.send and its compute.vm.answer notification (methods-actor.c). */
+extern const rpc_method_t methods_actor[];
+extern const size_t methods_actor_n;
 extern const rpc_method_t methods_blob[];
 extern const size_t methods_blob_n;
 extern const rpc_method_t methods_pull[];
