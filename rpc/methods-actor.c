@@ -186,16 +186,21 @@ static void vm_send(rpc_call_t *call, json_object *params, void *userdata)
 		free(j);
 		return;
 	}
-	r = actors_send(manager_actors(ctx->manager), vm, bytes, len, j->timeout_ms, on_done, j, &j->msg);
+	/* Each connection is one sender (fairness, daemon/mvmd/actor.h). */
+	actor_origin_t origin = { .from = 0, .sender = (uint64_t)(uintptr_t)j->conn };
+	r = actors_send(manager_actors(ctx->manager), vm, &origin, bytes, len, j->timeout_ms, on_done, j, &j->msg);
 	if (r < 0) {
 		rpc_conn_remove_close_hook(j->conn, on_conn_close, j);
 		free(j);
 		if (r == -EAGAIN) {
 			json_object *data = json_object_new_object();
+			size_t queued = actors_queued(manager_actors(ctx->manager), vm->id);
+			bool all = queued >= ACTOR_MAILBOX_MAX;
 			json_object_object_add(data, "id", json_object_new_string(vm->id));
-			json_object_object_add(data, "limit", json_object_new_int(ACTOR_MAILBOX_MAX));
-			json_object_object_add(data, "queued", json_object_new_uint64(actors_queued(manager_actors(ctx->manager), vm->id)));
-			json_object_object_add(data, "reason", json_object_new_string("the actor's mailbox is full"));
+			json_object_object_add(data, "limit", json_object_new_int(all ? ACTOR_MAILBOX_MAX : ACTOR_MAILBOX_PER_SENDER));
+			json_object_object_add(data, "queued", json_object_new_uint64(queued));
+			json_object_object_add(data, "reason", json_object_new_string(
+				all ? "the actor's mailbox is full" : "this connection holds its share of the actor's mailbox"));
 			rpc_call_error(call, RPC_ERROR_RESOURCE_LIMIT, "Resource limit", data);
 		} else if (r == -ENOTCONN) {
 			json_object *data = json_object_new_object();

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "interface.h"
 #include "kvm/backend-kvm.h"
 #include "manager.h"
 #include "util/macro.h"
@@ -18,6 +19,8 @@ struct actor_msg {
 	actor_box_t *box;
 	actor_msg_t *next;   /* in box's queue */
 	uint64_t id;
+	uint32_t from;       /* 0 an RPC client, k the handler's k-th interface */
+	uint64_t sender;
 	uint8_t *data;
 	size_t len;
 	sd_event_source *timer;
@@ -32,6 +35,7 @@ struct actor_box {
 	actor_msg_t *head, *tail; /* waiting, oldest first */
 	size_t n;
 	actor_msg_t *inflight;    /* delivered, its answer not come yet */
+	uint64_t last_sender;     /* whose message was delivered last */
 };
 
 struct actors {
@@ -40,6 +44,7 @@ struct actors {
 	actor_box_t *boxes;
 	uint64_t next_id;
 	size_t queued_bytes;
+	interfaces_t *ifs;
 };
 
 int actors_new(sd_event *e, manager_t *m, actors_t **ret)
@@ -56,6 +61,11 @@ int actors_new(sd_event *e, manager_t *m, actors_t **ret)
 	 * from the wall clock in µs. */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	a->next_id = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	int r = interfaces_new(e, m, a, &a->ifs);
+	if (r < 0) {
+		free(a);
+		return r;
+	}
 	*ret = a;
 	return 0;
 }
@@ -114,6 +124,21 @@ static actor_msg_t *queue_pop(actors_t *a, actor_box_t *b)
 	return msg;
 }
 
+static void queue_remove(actors_t *a, actor_box_t *b, actor_msg_t *msg);
+
+/* The next message to deliver: the oldest of another sender than the
+ * last one delivered, if any, else the oldest (actor_origin_t). */
+static actor_msg_t *queue_pop_fair(actors_t *a, actor_box_t *b)
+{
+	for (actor_msg_t *x = b->head; x; x = x->next) {
+		if (x->sender != b->last_sender) {
+			queue_remove(a, b, x);
+			return x;
+		}
+	}
+	return queue_pop(a, b);
+}
+
 static void queue_remove(actors_t *a, actor_box_t *b, actor_msg_t *msg)
 {
 	actor_msg_t *prev = NULL;
@@ -137,7 +162,7 @@ static void queue_remove(actors_t *a, actor_box_t *b, actor_msg_t *msg)
 static int deliver(actors_t *a, actor_box_t *b, actor_msg_t *msg)
 {
 	vm_t *vm = manager_find(a->m, b->vm);
-	kvm_msg_actor_t h = { .id = msg->id, .kind = KVM_ACTOR_REQUEST };
+	kvm_msg_actor_t h = { .id = msg->id, .kind = KVM_ACTOR_REQUEST, .from = msg->from };
 	int r;
 
 	if (!vm)
@@ -146,6 +171,7 @@ static int deliver(actors_t *a, actor_box_t *b, actor_msg_t *msg)
 	if (r < 0)
 		return r;
 	b->inflight = msg;
+	b->last_sender = msg->sender;
 	/* The guest has the bytes now; mvmd keeps only the id. */
 	free(msg->data);
 	msg->data = NULL;
@@ -158,7 +184,7 @@ static int deliver(actors_t *a, actor_box_t *b, actor_msg_t *msg)
 static void box_pump(actors_t *a, actor_box_t *b)
 {
 	while (!b->inflight && b->head) {
-		actor_msg_t *msg = queue_pop(a, b);
+		actor_msg_t *msg = queue_pop_fair(a, b);
 		int r = deliver(a, b, msg);
 		if (r < 0)
 			msg_end(msg, r == -EPIPE ? -EPIPE : -ENOTCONN, NULL, 0);
@@ -186,7 +212,15 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-int actors_send(actors_t *a, vm_t *vm, const void *data, size_t len, uint64_t timeout_ms,
+static size_t sender_queued(const actor_box_t *b, uint64_t sender)
+{
+	size_t n = 0;
+	for (const actor_msg_t *x = b->head; x; x = x->next)
+		n += x->sender == sender;
+	return n;
+}
+
+int actors_send(actors_t *a, vm_t *vm, const actor_origin_t *origin, const void *data, size_t len, uint64_t timeout_ms,
 		actor_done_fn done, void *userdata, actor_msg_t **ret)
 {
 	actor_box_t *b = box_find(a, vm->id);
@@ -197,7 +231,8 @@ int actors_send(actors_t *a, vm_t *vm, const void *data, size_t len, uint64_t ti
 		return -EMSGSIZE;
 	if (vm->backend != VM_BACKEND_KVM)
 		return -EOPNOTSUPP;
-	if (b && (b->n >= ACTOR_MAILBOX_MAX || a->queued_bytes + len > ACTOR_QUEUED_BYTES_MAX))
+	if (b && (b->n >= ACTOR_MAILBOX_MAX || a->queued_bytes + len > ACTOR_QUEUED_BYTES_MAX ||
+		  sender_queued(b, origin->sender) >= ACTOR_MAILBOX_PER_SENDER))
 		return -EAGAIN;
 	if (!b) {
 		b = calloc(1, sizeof(*b));
@@ -218,6 +253,8 @@ int actors_send(actors_t *a, vm_t *vm, const void *data, size_t len, uint64_t ti
 	msg->a = a;
 	msg->box = b;
 	msg->id = a->next_id++;
+	msg->from = origin->from;
+	msg->sender = origin->sender;
 	msg->done = done;
 	msg->userdata = userdata;
 	if (timeout_ms) {
@@ -314,23 +351,23 @@ void actors_vm_ended(actors_t *a, const char *vm_id)
 
 void actors_guest_send(actors_t *a, vm_t *vm, uint64_t send_id, const char *iface, const uint8_t *data, size_t len)
 {
-	kvm_msg_actor_t h = { .id = send_id, .kind = KVM_ACTOR_ANSWER, .status = -EHOSTUNREACH };
+	interfaces_route(a->ifs, vm, send_id, iface, data, len);
+}
 
-	(void)iface;
-	(void)data;
-	(void)len;
-	/* No interface has a handler on this node: the sender learns it at
-	 * once instead of waiting (docs/actors.md, "Failures"). */
-	(void)backend_kvm_actor_deliver(vm, &h, NULL, 0);
-	(void)a;
+interfaces_t *actors_interfaces(actors_t *a)
+{
+	return a->ifs;
 }
 
 actors_t *actors_free(actors_t *a)
 {
 	if (!a)
 		return NULL;
+	/* Mailboxes first: a message routed through an interface answers
+	 * its sender through the interfaces (interface.c), which go last. */
 	while (a->boxes)
 		actors_vm_ended(a, a->boxes->vm);
+	a->ifs = interfaces_free(a->ifs);
 	free(a);
 	return NULL;
 }

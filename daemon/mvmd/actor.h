@@ -23,11 +23,13 @@
 
 #define ACTOR_MSG_MAX 65536u       /* bytes of a message or an answer */
 #define ACTOR_MAILBOX_MAX 64u      /* messages waiting per VM, besides the one delivered */
+#define ACTOR_MAILBOX_PER_SENDER 32u /* of which one sender may hold */
 #define ACTOR_QUEUED_BYTES_MAX (64u << 20) /* waiting on the whole node */
 
 typedef struct manager manager_t;
 typedef struct actors actors_t;
 typedef struct actor_msg actor_msg_t;
+typedef struct interfaces interfaces_t;
 
 /*
  * How a message ended: status 0 and the answer (data, len), or -errno:
@@ -41,14 +43,25 @@ int actors_new(sd_event *e, manager_t *m, actors_t **ret);
 /* Every message still held ends -EPIPE. */
 actors_t *actors_free(actors_t *a);
 
+/* Where a message comes from. from: what the guest's wait says of it, 0
+ * an RPC client, k > 0 its k-th handled interface (interface.c). sender:
+ * who sent it (a connection, a VM's worker), for fairness: one sender
+ * holds at most ACTOR_MAILBOX_PER_SENDER places of a mailbox, and the
+ * next message delivered is the oldest of another sender than the last
+ * one's, when there is one, so a flooding sender cannot starve others. */
+typedef struct actor_origin {
+	uint32_t from;
+	uint64_t sender;
+} actor_origin_t;
+
 /*
  * Queue len bytes for vm, to time out after timeout_ms (0: never).
- * -EAGAIN: its mailbox (or the node's) is full; -ENOTCONN: the VM's
+ * -EAGAIN: its mailbox (or the node's, or this sender's share) is full; -ENOTCONN: the VM's
  * worker cannot take messages now; -ENOMEM. On success *ret is the
  * message (its id: actor_msg_id) and done will be called exactly once,
  * unless actor_msg_cancel() comes first.
  */
-int actors_send(actors_t *a, vm_t *vm, const void *data, size_t len, uint64_t timeout_ms,
+int actors_send(actors_t *a, vm_t *vm, const actor_origin_t *origin, const void *data, size_t len, uint64_t timeout_ms,
 		actor_done_fn done, void *userdata, actor_msg_t **ret);
 uint64_t actor_msg_id(const actor_msg_t *msg);
 /* Nobody waits for it any more: done is not called; a message not yet
@@ -66,5 +79,7 @@ void actors_answer(actors_t *a, const char *vm_id, uint64_t id, const uint8_t *d
 void actors_guest_send(actors_t *a, vm_t *vm, uint64_t send_id, const char *iface, const uint8_t *data, size_t len);
 /* The VM ended: every message for it ends -EPIPE. */
 void actors_vm_ended(actors_t *a, const char *vm_id);
+/* Who handles which interface (daemon/mvmd/interface.h). */
+interfaces_t *actors_interfaces(actors_t *a);
 
 #endif

@@ -13,20 +13,28 @@
 #include <dirent.h>
 
 #include "mvmctl-run.h"
+#include "util/text.h"
 #include "workload-daemon.h"
 #include "mvmt-main.h"
 
 #define IFACE "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define IFACE_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define IFACE_B "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-/* An actor VM, Running and waiting for messages. */
-static void actor_up(const char *name)
+/* An actor VM with extra workload members, Running and waiting for messages. */
+static void actor_up_with(const char *name, const char *extra)
 {
-	json_object_put(wl_create(name, "actor", 16, NULL));
+	json_object_put(wl_create(name, "actor", 16, extra));
 	json_object *r = wl_call_id("compute.vm.start", name, NULL);
 	ck_assert_msg(mvmt_get(r, "result") != NULL, "start failed: %s", json_object_to_json_string(r));
 	json_object_put(r);
 	json_object_put(mvmt_wait_state(wl.fd, name, "Running"));
 	mvmt_wait_log(wl.fd, name, "actor ready\n");
+}
+
+static void actor_up(const char *name)
+{
+	actor_up_with(name, NULL);
 }
 
 /* compute.vm.send of text; the whole response. */
@@ -209,21 +217,35 @@ START_TEST(test_timeout_keeps_actor)
 }
 END_TEST
 
+static int64_t send_async(int fd, const char *name, const char *text, int timeout_ms)
+{
+	char params[256];
+	snprintf(params, sizeof(params), "{\"id\":\"%s\",\"data\":\"%s\",\"wait\":false,\"timeout_ms\":%d}", name, text,
+		 timeout_ms);
+	json_object *r = mvmt_result(fd, "compute.vm.send", params);
+	int64_t id = mvmt_int(r, "message_id");
+	json_object_put(r);
+	return id;
+}
+
 START_TEST(test_mailbox_full_and_stop_fails_pending)
 {
-	int fd = mvmt_connect(wl.d.sock);
+	int fd = mvmt_connect(wl.d.sock), fd2 = mvmt_connect(wl.d.sock);
 	int64_t ids[65];
 
 	actor_up("full");
-	/* one delivered and never answered, 64 waiting behind it */
-	for (int i = 0; i < 65; i++) {
-		json_object *r = mvmt_result(fd, "compute.vm.send",
-					     i == 0 ? "{\"id\":\"full\",\"data\":\"silent\",\"wait\":false,\"timeout_ms\":600000}"
-						    : "{\"id\":\"full\",\"data\":\"incr\",\"wait\":false,\"timeout_ms\":600000}");
-		ids[i] = mvmt_int(r, "message_id");
-		json_object_put(r);
-	}
-	json_object *r = send_text(wl.fd, "full", "incr", 0);
+	/* one delivered and never answered, 64 waiting behind it: one
+	 * connection may hold 32 of them */
+	ids[0] = send_async(fd, "full", "silent", 600000);
+	for (int i = 1; i <= 32; i++)
+		ids[i] = send_async(fd, "full", "incr", 600000);
+	json_object *r = send_text(fd, "full", "incr", 0);
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32005);
+	ck_assert_int_eq(mvmt_int(r, "error.data.limit"), 32);
+	json_object_put(r);
+	for (int i = 33; i <= 64; i++)
+		ids[i] = send_async(fd2, "full", "incr", 600000);
+	r = send_text(wl.fd, "full", "incr", 0);
 	ck_assert_int_eq(mvmt_int(r, "error.code"), -32005);
 	ck_assert_int_eq(mvmt_int(r, "error.data.limit"), 64);
 	ck_assert_int_eq(mvmt_int(r, "error.data.queued"), 64);
@@ -231,7 +253,7 @@ START_TEST(test_mailbox_full_and_stop_fails_pending)
 	/* the VM ends: every pending message fails at once, none hangs */
 	json_object_put(wl_call_id("compute.vm.stop", "full", "\"timeout_ms\":20000"));
 	for (int i = 0; i < 65; i++) {
-		json_object *n = next_answer(fd, ids[i]);
+		json_object *n = next_answer(i <= 32 ? fd : fd2, ids[i]);
 		ck_assert_int_eq(mvmt_int(n, "params.error.code"), -32000);
 		wl_assert_contains(mvmt_str(n, "params.error.data.reason"), "ended");
 		json_object_put(n);
@@ -243,14 +265,52 @@ START_TEST(test_mailbox_full_and_stop_fails_pending)
 	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.send", "{\"id\":\"full\",\"data\":\"a\"}"), -32002);
 	close(fd);
 	mvmt_forget_fd(fd);
+	close(fd2);
+	mvmt_forget_fd(fd2);
+}
+END_TEST
+
+/* A connection that floods an actor does not make another wait behind
+ * all of its messages: deliveries alternate between senders. */
+START_TEST(test_fair_per_sender)
+{
+	int s = mvmt_connect(wl.d.sock), flood = mvmt_connect(wl.d.sock), other = mvmt_connect(wl.d.sock);
+	int64_t f[20];
+
+	actor_up("fair");
+	/* holds the actor while the others queue; its timeout frees it */
+	int64_t first = send_async(s, "fair", "silent", 5000);
+	for (int i = 0; i < 20; i++)
+		f[i] = send_async(flood, "fair", "incr", 120000);
+	int64_t mine = send_async(other, "fair", "incr", 120000);
+	json_object *n = next_answer(s, first);
+	ck_assert_int_eq(mvmt_int(n, "params.error.code"), -32006);
+	json_object_put(n);
+	/* after the flooder's first, the other sender's: the second incr */
+	n = next_answer(other, mine);
+	ck_assert_str_eq(mvmt_str(n, "params.data"), "2");
+	json_object_put(n);
+	for (int i = 0; i < 20; i++) {
+		char want[8];
+		snprintf(want, sizeof(want), "%d", i == 0 ? 1 : i + 2);
+		n = next_answer(flood, f[i]);
+		ck_assert_str_eq(mvmt_str(n, "params.data"), want);
+		json_object_put(n);
+	}
+	close(s);
+	mvmt_forget_fd(s);
+	close(flood);
+	mvmt_forget_fd(flood);
+	close(other);
+	mvmt_forget_fd(other);
 }
 END_TEST
 
 START_TEST(test_guest_errors)
 {
 	actor_up("guest");
-	/* nobody handles the interface: the actor's send is answered at once */
-	ask_eq("guest", "send " IFACE " hello", "status=-113 data=");
+	/* not granted to this VM: the actor's send is answered at once */
+	ask_eq("guest", "send " IFACE " hello", "status=-13 data=");
 	/* not an interface name: the send itself says so */
 	ask_eq("guest", "send sha256:XYZ", "status=-22 data=");
 	/* answering twice, or an id it never got: -ENOENT in the guest */
@@ -265,6 +325,19 @@ START_TEST(test_guest_errors)
 	json_object_put(s);
 }
 END_TEST
+
+/* Sends "send IFACE MSG" to the client actor without waiting: its
+ * message id (the answer comes as compute.vm.answer on fd). */
+static int64_t client_send_async(int fd, const char *client, const char *iface, const char *msg)
+{
+	char params[512];
+	snprintf(params, sizeof(params), "{\"id\":\"%s\",\"data\":\"send %s %s\",\"wait\":false,\"timeout_ms\":120000}", client,
+		 iface, msg);
+	json_object *r = mvmt_result(fd, "compute.vm.send", params);
+	int64_t id = mvmt_int(r, "message_id");
+	json_object_put(r);
+	return id;
+}
 
 /* Whether any process's argv or environment holds needle. */
 static bool proc_holds(const char *needle)
@@ -301,7 +374,16 @@ static bool proc_holds(const char *needle)
 
 START_TEST(test_messages_not_in_argv_and_kill9)
 {
+	int fd = mvmt_connect(wl.d.sock);
+
 	actor_up("keeper");
+	/* an actor's send in flight through an interface when mvmd dies */
+	actor_up_with("h9", "\"handles\":[\"" IFACE_A "\"]");
+	actor_up_with("c9", "\"capabilities\":[\"stdout\",\"send:" IFACE_A "\"]");
+	(void)client_send_async(fd, "c9", IFACE_A, "silent");
+	mvmt_wait_log(wl.fd, "h9", "not answering");
+	close(fd);
+	mvmt_forget_fd(fd);
 	ask_eq("keeper", "put secret s3cr3t-msg-8e1f", "ok");
 	ask_eq("keeper", "incr", "1");
 	/* mvmctl send: the message on stdin, the answer on stdout */
@@ -326,7 +408,126 @@ START_TEST(test_messages_not_in_argv_and_kill9)
 	json_object_put(s);
 	ask_eq("keeper", "incr", "3");
 	ask_eq("keeper", "get secret", "s3cr3t-msg-8e1f");
+	/* the send in flight failed cleanly in the guest; both actors serve on */
+	mvmt_wait_log(wl.fd, "c9", "send answered status=-104\n");
+	ask_eq("c9", "send " IFACE_A " incr", "status=0 data=1");
 	ck_assert(!proc_holds("s3cr3t-msg-8e1f"));
+}
+END_TEST
+
+START_TEST(test_actor_to_actor)
+{
+	int fd = mvmt_connect(wl.d.sock);
+
+	actor_up_with("kvstore", "\"handles\":[\"" IFACE_A "\"]");
+	actor_up_with("client", "\"capabilities\":[\"stdout\",\"send:" IFACE_A "\",\"send:" IFACE_B "\"]");
+	actor_up("rogue");
+	/* through the interface, to the handler and back; state kept there */
+	ask_eq("client", "send " IFACE_A " put colour green", "status=0 data=ok");
+	ask_eq("client", "send " IFACE_A " get colour", "status=0 data=green");
+	ask_eq("kvstore", "get colour", "green");
+	/* not granted: refused at once, whoever handles it */
+	ask_eq("rogue", "send " IFACE_A " get colour", "status=-13 data=");
+	/* granted, but nobody handles it */
+	ask_eq("client", "send " IFACE_B " hi", "status=-113 data=");
+	/* a flooding sender: 16 sends wait for answers at most, then -EAGAIN;
+	 * every one sent is answered; too big a message is refused */
+	ask_eq("client", "flood " IFACE_A, "sent=16 err=-11 answers=16");
+	ask_eq("kvstore", "incr", "17");
+	ask_eq("client", "huge " IFACE_A, "huge=-90");
+	/* who handles what */
+	json_object *l = mvmt_result(wl.fd, "compute.interface.list", "{}");
+	ck_assert_int_eq(json_object_array_length(mvmt_get(l, "interfaces")), 1);
+	json_object *e = json_object_array_get_idx(mvmt_get(l, "interfaces"), 0);
+	ck_assert_str_eq(mvmt_str(e, "interface"), IFACE_A);
+	ck_assert_str_eq(mvmt_str(e, "handler"), "vm");
+	json_object_put(l);
+	/* a second handler is refused while the first runs, by VM or by RPC */
+	json_object_put(wl_create("kvstore2", "actor", 16, "\"handles\":[\"" IFACE_A "\"]"));
+	json_object *r = wl_call_id("compute.vm.start", "kvstore2", NULL);
+	ck_assert_int_eq(mvmt_int(r, "error.code"), -32007);
+	ck_assert_str_eq(mvmt_str(r, "error.data.interface"), IFACE_A);
+	json_object_put(r);
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.interface.handle", "{\"interface\":\"" IFACE_A "\"}"), -32007);
+	/* the handler stops with a message pending: its sender gets an error */
+	int64_t id = client_send_async(fd, "client", IFACE_A, "silent");
+	mvmt_wait_log(wl.fd, "kvstore", "not answering");
+	json_object_put(wl_call_id("compute.vm.stop", "kvstore", "\"timeout_ms\":20000"));
+	json_object *n = next_answer(fd, id);
+	ck_assert_str_eq(mvmt_str(n, "params.data"), "status=-32 data=");
+	json_object_put(n);
+	json_object_put(wl_wait_end("kvstore", 20000));
+	/* now the second may start, and serves the interface */
+	json_object_put(wl_call_id("compute.vm.start", "kvstore2", NULL));
+	json_object_put(mvmt_wait_state(wl.fd, "kvstore2", "Running"));
+	ask_eq("client", "send " IFACE_A " get colour", "status=0 data=(none)");
+	close(fd);
+	mvmt_forget_fd(fd);
+}
+END_TEST
+
+/* The next compute.interface.message on fd. */
+static json_object *next_message(int fd)
+{
+	for (;;) {
+		char *line = mvmt_read_line(fd, 60000);
+		ck_assert_msg(line != NULL, "no compute.interface.message");
+		json_object *o = json_tokener_parse(line);
+		free(line);
+		ck_assert_ptr_nonnull(o);
+		const char *m = mvmt_str(o, "method");
+		if (m && strcmp(m, "compute.interface.message") == 0)
+			return o;
+		json_object_put(o);
+	}
+}
+
+START_TEST(test_rpc_handler)
+{
+	int h = mvmt_connect(wl.d.sock), c = mvmt_connect(wl.d.sock);
+	void *raw = NULL;
+	size_t n;
+	char params[256];
+
+	actor_up_with("client", "\"capabilities\":[\"stdout\",\"send:" IFACE_B "\"]");
+	json_object *r = mvmt_result(h, "compute.interface.handle", "{\"interface\":\"" IFACE_B "\"}");
+	ck_assert_str_eq(mvmt_str(r, "interface"), IFACE_B);
+	json_object_put(r);
+	ck_assert_int_eq(mvmt_error_code(c, "compute.interface.handle", "{\"interface\":\"" IFACE_B "\"}"), -32007);
+	r = mvmt_result(wl.fd, "compute.interface.list", "{}");
+	ck_assert_str_eq(mvmt_str(json_object_array_get_idx(mvmt_get(r, "interfaces"), 0), "handler"), "connection");
+	json_object_put(r);
+	/* the actor's message reaches the connection; its answer goes back */
+	int64_t id = client_send_async(c, "client", IFACE_B, "hello");
+	json_object *m = next_message(h);
+	ck_assert_str_eq(mvmt_str(m, "params.interface"), IFACE_B);
+	const char *b64 = mvmt_str(m, "params.data_base64");
+	ck_assert_int_eq(base64_decode(b64, strlen(b64), &raw, &n), 0);
+	ck_assert_uint_eq(n, 5);
+	ck_assert(memcmp(raw, "hello", 5) == 0);
+	free(raw);
+	int64_t mid = mvmt_int(m, "params.message_id");
+	json_object_put(m);
+	/* only the connection that holds it may answer it */
+	snprintf(params, sizeof(params), "{\"message_id\":%lld,\"data\":\"world\"}", (long long)mid);
+	ck_assert_int_eq(mvmt_error_code(c, "compute.interface.answer", params), -32001);
+	json_object_put(mvmt_result(h, "compute.interface.answer", params));
+	ck_assert_int_eq(mvmt_error_code(h, "compute.interface.answer", params), -32001); /* answered once */
+	json_object *a = next_answer(c, id);
+	ck_assert_str_eq(mvmt_str(a, "params.data"), "status=0 data=world");
+	json_object_put(a);
+	/* the handler leaves with a message pending: its sender gets -EPIPE */
+	id = client_send_async(c, "client", IFACE_B, "again");
+	json_object_put(next_message(h));
+	close(h);
+	mvmt_forget_fd(h);
+	a = next_answer(c, id);
+	ck_assert_str_eq(mvmt_str(a, "params.data"), "status=-32 data=");
+	json_object_put(a);
+	/* and nobody handles it any more */
+	ask_eq("client", "send " IFACE_B " x", "status=-113 data=");
+	close(c);
+	mvmt_forget_fd(c);
 }
 END_TEST
 
@@ -343,7 +544,10 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_no_wait_and_fifo),
 			MVMT_TEST(test_timeout_keeps_actor),
 			MVMT_TEST(test_mailbox_full_and_stop_fails_pending),
+			MVMT_TEST(test_fair_per_sender),
 			MVMT_TEST(test_guest_errors),
+			MVMT_TEST(test_actor_to_actor),
+			MVMT_TEST(test_rpc_handler),
 			MVMT_TEST(test_messages_not_in_argv_and_kill9)),
 	},
 	{ 0 }

@@ -9,6 +9,9 @@
  *   len             the length of this message (a big one, truncated to nothing)
  *   send IFACE MSG  send MSG to interface IFACE, wait for its answer and
  *                   answer "status=S data=D"
+ *   flood IFACE     send "incr" to IFACE 20 times without waiting, then
+ *                   collect the answers: "sent=N err=E answers=A"
+ *   huge IFACE      send 65537 bytes to IFACE: "huge=<result>"
  *   twice           answers "first"; the second answer's result says -ENOENT
  *   bogus           answers an id it never got: "bogus=<result>", then "ok"
  *   silent          no answer at all (the sender times out)
@@ -50,6 +53,7 @@ static void do_send(uint64_t id, const char *arg)
 	for (;;) {
 		int k = mvm_wait(buf, MVM_ACTOR_MSG_MAX, &in, -1);
 		if (k == MVM_ACTOR_ANSWER && in.id == (uint64_t)sid) {
+			printf("send answered status=%d\n", (int)in.status);
 			buf[in.len < MVM_ACTOR_MSG_MAX ? in.len : MVM_ACTOR_MSG_MAX] = 0;
 			snprintf(out, sizeof(out), "status=%d data=%s", (int)in.status, buf);
 			answer_str(id, out);
@@ -58,6 +62,30 @@ static void do_send(uint64_t id, const char *arg)
 		if (k == MVM_ACTOR_STOP)
 			exit(0);
 	}
+}
+
+static void do_flood(uint64_t id, const char *iface)
+{
+	struct mvm_actor_info in;
+	int sent = 0, answers = 0;
+	int64_t err = 0;
+
+	for (int i = 0; i < 20; i++) {
+		int64_t r = mvm_send(iface, "incr", 4);
+		if (r > 0)
+			sent++;
+		else if (!err)
+			err = r;
+	}
+	while (answers < sent) {
+		int k = mvm_wait(buf, MVM_ACTOR_MSG_MAX, &in, -1);
+		if (k == MVM_ACTOR_ANSWER)
+			answers++;
+		if (k == MVM_ACTOR_STOP)
+			exit(0);
+	}
+	snprintf(out, sizeof(out), "sent=%d err=%lld answers=%d", sent, (long long)err, answers);
+	answer_str(id, out);
 }
 
 int main(void)
@@ -114,6 +142,12 @@ int main(void)
 			mvm_answer(in.id, out, (uint32_t)want);
 		} else if (strcmp(buf, "len") == 0 || in.len > 1000) {
 			snprintf(out, sizeof(out), "len=%u", in.len);
+			answer_str(in.id, out);
+		} else if (strncmp(buf, "flood ", 6) == 0 && strlen(buf) == 6 + MVM_ACTOR_IFACE_LEN) {
+			do_flood(in.id, buf + 6);
+		} else if (strncmp(buf, "huge ", 5) == 0 && strlen(buf) == 5 + MVM_ACTOR_IFACE_LEN) {
+			static char huge[MVM_ACTOR_MSG_MAX + 1];
+			snprintf(out, sizeof(out), "huge=%lld", (long long)mvm_send(buf + 5, huge, sizeof(huge)));
 			answer_str(in.id, out);
 		} else if (strncmp(buf, "send ", 5) == 0) {
 			do_send(in.id, buf + 5);
