@@ -531,6 +531,36 @@ START_TEST(test_rpc_handler)
 }
 END_TEST
 
+/* The Rust actor (tests/workloads/rsactor.rs): the same calls from
+ * Rust's std, its state (a counter and a HashMap) kept across messages,
+ * and a send through an interface. */
+START_TEST(test_rust_actor)
+{
+	char want[32];
+
+	json_object_put(wl_create("rust", "rsactor", 16, "\"capabilities\":[\"stdout\",\"random\",\"send:" IFACE_B "\"]"));
+	json_object_put(wl_call_id("compute.vm.start", "rust", NULL));
+	json_object_put(mvmt_wait_state(wl.fd, "rust", "Running"));
+	mvmt_wait_log(wl.fd, "rust", "rust actor ready\n");
+	for (int i = 1; i <= 200; i++) {
+		snprintf(want, sizeof(want), "%d", i);
+		ask_eq("rust", "incr", want);
+	}
+	ask_eq("rust", "put lang rust", "ok");
+	ask_eq("rust", "get lang", "rust");
+	ask_eq("rust", "stats", "msgs=203 keys=1");
+	ask_eq("rust", "send " IFACE_B " hi", "status=-113 data=");
+	ask_eq("rust", "send " IFACE_A " hi", "status=-13 data=");
+	json_object_put(wl_call_id("compute.vm.stop", "rust", "\"timeout_ms\":20000"));
+	json_object *s = wl_wait_end("rust", 20000);
+	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+	json_object_put(s);
+	char *l = wl_logs("rust");
+	wl_assert_contains(l, "rust actor stopping after 205 messages\n");
+	free(l);
+}
+END_TEST
+
 static const mvmt_tcase_t tcases[] = {
 	{
 		.name = "actor",
@@ -548,6 +578,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_guest_errors),
 			MVMT_TEST(test_actor_to_actor),
 			MVMT_TEST(test_rpc_handler),
+			MVMT_TEST(test_rust_actor),
 			MVMT_TEST(test_messages_not_in_argv_and_kill9)),
 	},
 	{ 0 }
