@@ -561,6 +561,54 @@ START_TEST(test_rust_actor)
 }
 END_TEST
 
+/* 50 actors in a ring: actor i handles interface i and may send to
+ * interface i+1 (mod 50), whose name it gets as its argument. A message
+ * goes round through all of them, from actor 0 and from actor 25 (over
+ * the wrap), each hop waiting for the next one's answer. */
+#define RING 50
+static void ring_iface(int i, char out[static 72])
+{
+	snprintf(out, 72, "sha256:%064x", 0xa11ce000 + i);
+}
+
+START_TEST(test_ring_of_50)
+{
+	char name[32], iface[72], next[72], extra[512];
+
+	for (int i = 0; i < RING; i++) {
+		snprintf(name, sizeof(name), "ring-%d", i);
+		ring_iface(i, iface);
+		ring_iface((i + 1) % RING, next);
+		snprintf(extra, sizeof(extra), "\"args\":[\"actor\",\"%s\"],\"capabilities\":[\"stdout\",\"args\",\"send:%s\"],"
+			 "\"handles\":[\"%s\"]", next, next, iface);
+		json_object_put(wl_create(name, "actor", 16, extra));
+		json_object *r = wl_call_id("compute.vm.start", name, NULL);
+		ck_assert_msg(mvmt_get(r, "result") != NULL, "start %s: %s", name, json_object_to_json_string(r));
+		json_object_put(r);
+	}
+	for (int i = 0; i < RING; i++) {
+		snprintf(name, sizeof(name), "ring-%d", i);
+		json_object_put(mvmt_wait_state(wl.fd, name, "Running"));
+		mvmt_wait_log(wl.fd, name, "actor ready\n");
+	}
+	json_object *l = mvmt_result(wl.fd, "compute.interface.list", "{}");
+	ck_assert_int_eq(json_object_array_length(mvmt_get(l, "interfaces")), RING);
+	json_object_put(l);
+	for (int from = 0; from < RING; from += 25) {
+		snprintf(name, sizeof(name), "ring-%d", from);
+		char *got = ask(name, "ring 49");
+		/* 49 hops, each wrapping its next one's answer, then the end */
+		int hops = 0;
+		for (const char *p = got; (p = strstr(p, "status=0 data=")); p++)
+			hops++;
+		ck_assert_int_eq(hops, RING - 1);
+		ck_assert_uint_ge(strlen(got), 3);
+		ck_assert_str_eq(got + strlen(got) - 3, "end");
+		free(got);
+	}
+}
+END_TEST
+
 static const mvmt_tcase_t tcases[] = {
 	{
 		.name = "actor",
@@ -579,6 +627,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_actor_to_actor),
 			MVMT_TEST(test_rpc_handler),
 			MVMT_TEST(test_rust_actor),
+			MVMT_TEST(test_ring_of_50),
 			MVMT_TEST(test_messages_not_in_argv_and_kill9)),
 	},
 	{ 0 }

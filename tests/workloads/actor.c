@@ -12,6 +12,9 @@
  *   flood IFACE     send "incr" to IFACE 20 times without waiting, then
  *                   collect the answers: "sent=N err=E answers=A"
  *   huge IFACE      send 65537 bytes to IFACE: "huge=<result>"
+ *   ring K          with argv[1] naming the next actor's interface: K = 0
+ *                   answers "end", else "ring K-1" goes to the next and its
+ *                   answer comes back as "status=0 data=<its answer>"
  *   twice           answers "first"; the second answer's result says -ENOENT
  *   bogus           answers an id it never got: "bogus=<result>", then "ok"
  *   silent          no answer at all (the sender times out)
@@ -88,9 +91,10 @@ static void do_flood(uint64_t id, const char *iface)
 	answer_str(id, out);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct mvm_actor_info in;
+	const char *next = argc > 1 && strlen(argv[1]) == MVM_ACTOR_IFACE_LEN ? argv[1] : NULL;
 
 	/* wasi-libc buffers stdout fully once it is no terminal: lines */
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -149,6 +153,15 @@ int main(void)
 			static char huge[MVM_ACTOR_MSG_MAX + 1];
 			snprintf(out, sizeof(out), "huge=%lld", (long long)mvm_send(buf + 5, huge, sizeof(huge)));
 			answer_str(in.id, out);
+		} else if (strncmp(buf, "ring ", 5) == 0 && next) {
+			long k = strtol(buf + 5, NULL, 10);
+			if (k <= 0) {
+				answer_str(in.id, "end");
+			} else {
+				static char hop[128];
+				snprintf(hop, sizeof(hop), "%s ring %ld", next, k - 1);
+				do_send(in.id, hop);
+			}
 		} else if (strncmp(buf, "send ", 5) == 0) {
 			do_send(in.id, buf + 5);
 		} else if (strcmp(buf, "twice") == 0) {
