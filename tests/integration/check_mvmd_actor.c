@@ -200,6 +200,17 @@ START_TEST(test_no_wait_and_fifo)
 }
 END_TEST
 
+static int64_t send_async(int fd, const char *name, const char *text, int timeout_ms)
+{
+	char params[256];
+	snprintf(params, sizeof(params), "{\"id\":\"%s\",\"data\":\"%s\",\"wait\":false,\"timeout_ms\":%d}", name, text,
+		 timeout_ms);
+	json_object *r = mvmt_result(fd, "compute.vm.send", params);
+	int64_t id = mvmt_int(r, "message_id");
+	json_object_put(r);
+	return id;
+}
+
 START_TEST(test_timeout_keeps_actor)
 {
 	actor_up("slow");
@@ -214,19 +225,21 @@ START_TEST(test_timeout_keeps_actor)
 	json_object *s = wl_status("slow");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
 	json_object_put(s);
+	/* a sender that leaves before its turn: its message is dropped,
+	 * never delivered (the counter says so) */
+	int hold = mvmt_connect(wl.d.sock), gone = mvmt_connect(wl.d.sock);
+	int64_t first = send_async(hold, "slow", "silent", 3000);
+	(void)send_async(gone, "slow", "incr", 60000);
+	close(gone);
+	mvmt_forget_fd(gone);
+	json_object *n = next_answer(hold, first);
+	ck_assert_int_eq(mvmt_int(n, "params.error.code"), -32006);
+	json_object_put(n);
+	ask_eq("slow", "incr", "3");
+	close(hold);
+	mvmt_forget_fd(hold);
 }
 END_TEST
-
-static int64_t send_async(int fd, const char *name, const char *text, int timeout_ms)
-{
-	char params[256];
-	snprintf(params, sizeof(params), "{\"id\":\"%s\",\"data\":\"%s\",\"wait\":false,\"timeout_ms\":%d}", name, text,
-		 timeout_ms);
-	json_object *r = mvmt_result(fd, "compute.vm.send", params);
-	int64_t id = mvmt_int(r, "message_id");
-	json_object_put(r);
-	return id;
-}
 
 START_TEST(test_mailbox_full_and_stop_fails_pending)
 {
