@@ -37,6 +37,12 @@ extern const size_t methods_devices_n;
 /* compute.vm.exec: joins the table once micro-VMs serve hybrid vsock. */
 extern const rpc_method_t methods_exec[];
 extern const size_t methods_exec_n;
+/* compute.vm.send and its compute.vm.answer notification (methods-actor.c). */
+extern const rpc_method_t methods_actor[];
+extern const size_t methods_actor_n;
+/* compute.interface.* and compute.interface.message (methods-interface.c). */
+extern const rpc_method_t methods_interface[];
+extern const size_t methods_interface_n;
 extern const rpc_method_t methods_blob[];
 extern const size_t methods_blob_n;
 extern const rpc_method_t methods_pull[];

@@ -43,6 +43,7 @@ static void usage(FILE *f)
 		"                                        lifecycle events; -f follows them\n"
 		"  exec ID [-i] [-e K=V]... [--timeout-ms N] -- ARGV...\n"
 		"                                        run a command; exits with its code\n"
+		"  send ID [--timeout-ms N] [MESSAGE|-]  a message to an actor; prints its answer\n"
 		"  console ID [--replay BYTES] [--no-translate]\n"
 		"                                        attach to the serial console (Ctrl-] detaches)\n"
 		"  blob put FILE|- [--kind wasm] [--expect HASH] [--path|--data]\n"
@@ -90,6 +91,7 @@ static const struct {
 	{ "logs", ctl_cmd_logs },
 	{ "events", ctl_cmd_events },
 	{ "exec", ctl_cmd_exec },
+	{ "send", ctl_cmd_send },
 	{ "console", ctl_cmd_console },
 	{ "blob", ctl_cmd_blob },
 	{ "device", ctl_cmd_device },

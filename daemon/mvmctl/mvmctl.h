@@ -86,6 +86,7 @@ int ctl_cmd_snapshot(ctl_t *c, int argc, char **argv);
 int ctl_cmd_rm(ctl_t *c, int argc, char **argv);
 int ctl_cmd_events(ctl_t *c, int argc, char **argv);
 int ctl_cmd_exec(ctl_t *c, int argc, char **argv);
+int ctl_cmd_send(ctl_t *c, int argc, char **argv); /* cmd-send.c */
 int ctl_cmd_blob(ctl_t *c, int argc, char **argv);
 /* cmd-device.c */
 int ctl_cmd_device(ctl_t *c, int argc, char **argv);

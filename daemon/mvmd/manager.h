@@ -150,6 +150,8 @@ struct metrics *manager_metrics(manager_t *m);
  * mvmd runs without --blob-source. */
 void manager_set_puller(manager_t *m, puller_t *p);
 puller_t *manager_puller(manager_t *m);
+/* The VMs' mailboxes (daemon/mvmd/actor.h). */
+struct actors *manager_actors(manager_t *m);
 
 typedef struct manager_load_report {
 	size_t loaded;  /* VMs read from disk */

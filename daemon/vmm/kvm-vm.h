@@ -60,6 +60,11 @@ typedef struct kvm_host_ops {
 	uint64_t blob_size;
 	/* Blobs granted at exec time (MVM_HC_BLOB_LOAD_HASH, daemon/vmm/grants.h); NULL: none. */
 	struct kvm_grants *grants;
+	/* Actors (MVM_HC_MSG_*, daemon/vmm/actor.h); NULL: -ENOSYS. msg_wait
+	 * blocks until the actor's inbox has something, a stop, or
+	 * deadline_ns (CLOCK_MONOTONIC, -1 none); true on a stop. */
+	struct kvm_actor *actor;
+	bool (*msg_wait)(void *ud, int64_t deadline_ns);
 } kvm_host_ops_t;
 
 /* kvm_fd is borrowed. vcpus in 1..KVM_VM_VCPUS_MAX, memory in MiB. cpuid:

@@ -14,6 +14,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "actor.h"
 #include "grants.h"
 #include "proto/guest-abi.h"
 #include "kvm-vm.h"
@@ -197,6 +198,18 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 			return guest_fault(vm, idx, res, (kvm_fault_t)f, fault_addr,
 					   f == KVM_FAULT_BAD_POINTER ? "vsock buffer outside guest memory"
 					   : f == KVM_FAULT_BAD_ARG ? "vsock length too large" : "unknown hypercall");
+		break;
+	}
+	case MVM_HC_MSG_SEND:
+	case MVM_HC_MSG_WAIT:
+	case MVM_HC_MSG_ANSWER: {
+		uint64_t rax = (uint64_t)-ENOSYS, fault_addr = 0;
+		int f = ops->actor ? kvm_actor_hypercall(ops->actor, vm, nr, a0, ops->msg_wait, ops->userdata, &rax,
+							 &fault_addr) : 0;
+		if (f)
+			return guest_fault(vm, idx, res, (kvm_fault_t)f, fault_addr, "message buffer outside guest memory");
+		g->rax = rax;
+		g->rdx = clock_ns(CLOCK_MONOTONIC);
 		break;
 	}
 	case MVM_HC_BLOB_LOAD:

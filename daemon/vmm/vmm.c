@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actor.h"
 #include "grants.h"
 #include "proto/guest-abi.h"
 #include "kvm-vm.h"
@@ -74,6 +75,7 @@ typedef struct vmm {
 	uint8_t *blob;         /* the verified workload module, or NULL */
 	uint64_t blob_size;
 	kvm_grants_t *grants;  /* blobs granted at exec time (BLOB_GRANT) */
+	kvm_actor_t *actor;    /* messages to and from the guest (daemon/vmm/actor.h) */
 } vmm_t;
 
 static int64_t now_ns(void)
@@ -201,6 +203,30 @@ static uint32_t host_wait(void *ud, int64_t timeout_ns)
 	}
 }
 
+/* MVM_HC_MSG_WAIT's sleep: only the actor's inbox and a stop wake it
+ * (console input or vsock activity would make it spin). */
+static bool host_msg_wait(void *ud, int64_t deadline_ns)
+{
+	vmm_t *m = ud;
+
+	for (;;) {
+		if (atomic_load(&m->stop_requested) || atomic_load(&m->stop_forced))
+			return true;
+		if (kvm_actor_inbox_ready(m->actor))
+			return false;
+		int wait = -1;
+		if (deadline_ns >= 0) {
+			int64_t left = deadline_ns - now_ns();
+			if (left <= 0)
+				return false;
+			wait = (int)MIN(left / 1000000 + (left % 1000000 != 0), (int64_t)INT32_MAX);
+		}
+		struct pollfd p = { .fd = m->wake_vcpu, .events = POLLIN };
+		if (poll(&p, 1, wait) > 0)
+			efd_drain(m->wake_vcpu);
+	}
+}
+
 static bool host_stop_forced(void *ud)
 {
 	vmm_t *m = ud;
@@ -221,6 +247,8 @@ static void vcpu_main(vmm_t *m)
 	m->ops.blob = m->blob;
 	m->ops.blob_size = m->blob_size;
 	m->ops.grants = m->grants;
+	m->ops.actor = m->actor;
+	m->ops.msg_wait = host_msg_wait;
 	sigemptyset(&set);
 	sigaddset(&set, STOP_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -257,6 +285,8 @@ static void pump_console(vmm_t *m)
 		if (kvm_ctl_queue(m->conn, KVM_MSG_CONSOLE_OUT, m->chunk, n) < 0)
 			break;
 	}
+	if (m->conn && m->actor)
+		kvm_actor_pump(m->actor, m->conn);
 	if (m->conn && kvm_ctl_pending(m->conn) && kvm_ctl_flush(m->conn) < 0)
 		conn_drop(m);
 }
@@ -296,6 +326,8 @@ static void accept_conn(vmm_t *m)
 	/* The newest connection wins: a restarted mvmd replaces a stale one. */
 	conn_drop(m);
 	m->conn = c;
+	if (m->actor)
+		kvm_actor_reset(m->actor);
 	kvm_ctl_accept_fds(c, true); /* BLOB_GRANT; any other fd is refused */
 	kvm_msg_hello_t h = { .version = KVM_PROTO_VERSION, .state = m->state, .pid = getpid() };
 	(void)kvm_ctl_queue(m->conn, KVM_MSG_HELLO, &h, sizeof(h));
@@ -346,6 +378,10 @@ static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
 		close(msg->fd);
 		break;
 	}
+	case KVM_MSG_ACTOR_DELIVER:
+		if (!m->actor || kvm_actor_deliver(m->actor, msg) < 0)
+			conn_drop(m);
+		break;
 	default:
 		/* Worker-to-parent types from the parent: a confused peer. */
 		conn_drop(m);
@@ -719,6 +755,9 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 	m->wake_vcpu = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->wake_main < 0 || m->wake_vcpu < 0)
 		return fail_setup(m, negative_errno(), "eventfd");
+	r = kvm_actor_new(m->wake_vcpu, m->wake_main, &m->actor);
+	if (r < 0)
+		return fail_setup(m, r, "allocating the actor queues");
 	/* A cold worker's VM comes in an ASSIGN too (daemon/vmm/assign.c). */
 	r = warm ? 0 : kvm_vmm_assign_recv(&m->own);
 	if (r < 0 && r != -EINVAL)

@@ -45,7 +45,8 @@ static const char *const msg_names[_KVM_MSG_MAX] = {
 	[KVM_MSG_CONSOLE_OUT] = "console-out", [KVM_MSG_CONSOLE_IN] = "console-in",
 	[KVM_MSG_STOP] = "stop", [KVM_MSG_STATUS_REQ] = "status-request",
 	[KVM_MSG_STATUS] = "status", [KVM_MSG_RESULT] = "result",
-	[KVM_MSG_BLOB_GRANT] = "blob-grant",
+	[KVM_MSG_BLOB_GRANT] = "blob-grant", [KVM_MSG_ACTOR_DELIVER] = "actor-deliver",
+	[KVM_MSG_ACTOR_ANSWER] = "actor-answer", [KVM_MSG_ACTOR_SEND] = "actor-send",
 };
 
 static const char *const state_names[_KVM_VM_STATE_MAX] = {
@@ -105,6 +106,11 @@ static int msg_len_ok(uint32_t type, uint32_t len)
 	case KVM_MSG_STATUS: return len == sizeof(kvm_msg_status_t);
 	case KVM_MSG_RESULT: return len == sizeof(kvm_result_t);
 	case KVM_MSG_BLOB_GRANT: return len == KVM_BLOB_REF_LEN;
+	case KVM_MSG_ACTOR_DELIVER: case KVM_MSG_ACTOR_ANSWER:
+		return len >= sizeof(kvm_msg_actor_t) && len - sizeof(kvm_msg_actor_t) <= KVM_ACTOR_DATA_MAX;
+	case KVM_MSG_ACTOR_SEND:
+		return len >= sizeof(kvm_msg_actor_t) + KVM_BLOB_REF_LEN &&
+		       len - sizeof(kvm_msg_actor_t) - KVM_BLOB_REF_LEN <= KVM_ACTOR_DATA_MAX;
 	default: return 0;
 	}
 }
@@ -173,6 +179,25 @@ int kvm_msg_get_stop(const kvm_msg_t *m, kvm_msg_stop_t *ret)
 	return get_fixed(m, KVM_MSG_STOP, ret, sizeof(*ret));
 }
 
+int kvm_msg_get_actor(const kvm_msg_t *m, kvm_msg_actor_t *ret, const char **ret_iface,
+		      const uint8_t **ret_data, size_t *ret_len)
+{
+	size_t off = sizeof(*ret);
+
+	if ((m->type != KVM_MSG_ACTOR_DELIVER && m->type != KVM_MSG_ACTOR_ANSWER && m->type != KVM_MSG_ACTOR_SEND) ||
+	    !msg_len_ok(m->type, m->len))
+		return -EBADMSG;
+	memcpy(ret, m->payload, sizeof(*ret));
+	*ret_iface = NULL;
+	if (m->type == KVM_MSG_ACTOR_SEND) {
+		*ret_iface = (const char *)m->payload + off;
+		off += KVM_BLOB_REF_LEN;
+	}
+	*ret_data = m->payload + off;
+	*ret_len = m->len - off;
+	return 0;
+}
+
 int kvm_ctl_new(int fd, size_t out_max, kvm_ctl_t **ret)
 {
 	kvm_ctl_t *c;
@@ -188,8 +213,8 @@ int kvm_ctl_new(int fd, size_t out_max, kvm_ctl_t **ret)
 		return -ENOMEM;
 	c->fd = fd;
 	c->in_fd = -1;
-	c->out_max = out_max < sizeof(kvm_msg_hdr_t) + KVM_MSG_PAYLOAD_MAX
-			     ? sizeof(kvm_msg_hdr_t) + KVM_MSG_PAYLOAD_MAX : out_max;
+	c->out_max = out_max < sizeof(kvm_msg_hdr_t) + KVM_MSG_FRAME_MAX
+			     ? sizeof(kvm_msg_hdr_t) + KVM_MSG_FRAME_MAX : out_max;
 	*ret = c;
 	return 0;
 }
@@ -247,7 +272,7 @@ int kvm_ctl_queue(kvm_ctl_t *c, uint32_t type, const void *payload, size_t len)
 	kvm_msg_hdr_t h = { .type = type, .len = (uint32_t)len };
 
 	/* Frames that carry a descriptor go through kvm_ctl_send_fd(). */
-	if (len > KVM_MSG_PAYLOAD_MAX || !msg_len_ok(type, (uint32_t)len) || kvm_msg_type_has_fd(type))
+	if (len > KVM_MSG_FRAME_MAX || !msg_len_ok(type, (uint32_t)len) || kvm_msg_type_has_fd(type))
 		return -EMSGSIZE;
 	if (sizeof(h) + len > kvm_ctl_space(c))
 		return -ENOBUFS;
@@ -308,7 +333,7 @@ static int take_fds(kvm_ctl_t *c, struct msghdr *mh, size_t lo, size_t hi)
 
 int kvm_ctl_fill(kvm_ctl_t *c)
 {
-	const size_t max = 2 * (sizeof(kvm_msg_hdr_t) + KVM_MSG_PAYLOAD_MAX);
+	const size_t max = 2 * (sizeof(kvm_msg_hdr_t) + KVM_MSG_FRAME_MAX);
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(CTL_FDS_MAX * sizeof(int))];
@@ -437,7 +462,7 @@ int kvm_ctl_send_fd(kvm_ctl_t *c, uint32_t type, const void *payload, size_t len
 
 	if (!kvm_msg_type_has_fd(type) || fd < 0)
 		return -EINVAL;
-	if (len > KVM_MSG_PAYLOAD_MAX || !msg_len_ok(type, (uint32_t)len))
+	if (len > KVM_MSG_FRAME_MAX || !msg_len_ok(type, (uint32_t)len))
 		return -EMSGSIZE;
 	r = kvm_ctl_flush(c);
 	if (r < 0)

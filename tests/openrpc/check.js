@@ -263,6 +263,19 @@ async function main() {
 	await call('compute.vm.exec', { id: 'c1', argv: ['/bin/sh', '-c', 'exit 3'], encoding: 'base64' }, 'result');
 	await call('compute.vm.exec', { id: 'c1', argv: ['/nonexistent/program'] }, 'error');
 	await call('compute.vm.exec', { id: 'k1', argv: ['/bin/true'] }, -32002);
+	// compute.vm.send needs a Running kvm actor, which this suite (the ch
+	// double, no /dev/kvm) cannot have: its answers are checked by
+	// tests/integration/check_mvmd_actor.c; here its refusals.
+	await call('compute.vm.send', { id: 'c1', data: 'hi' }, -32002);
+	await call('compute.vm.send', { id: 'k1', data_base64: 'aGk=', wait: false }, -32002);
+	await call('compute.vm.send', { id: 'nope', data: 'hi' }, -32001);
+	const iface = 'sha256:' + 'ab'.repeat(32);
+	await call('compute.interface.handle', { interface: iface }, 'result');
+	await call('compute.interface.handle', { interface: iface }, -32007);
+	await call('compute.interface.list', {}, 'result');
+	// an answer needs a message from an actor (kvm): here its refusals
+	await call('compute.interface.answer', { message_id: 1, data: 'x' }, -32001);
+	await call('compute.interface.answer', { message_id: 1 }, -32602);
 	await call('compute.vm.remove', { id: 'c1' }, -32002);
 	await call('compute.vm.resume', { id: 'c1' }, -32002);
 	await call('compute.vm.snapshot', { id: 'c1' }, 'result');
@@ -301,8 +314,9 @@ async function main() {
 	check('calling the notification is -32601', notCallable.error && notCallable.error.code === -32601,
 	      JSON.stringify(notCallable));
 
+	const needsKvm = new Set(['compute.vm.send', 'compute.interface.answer']);
 	for (const [name, e] of methods)
-		if (!e.notification)
+		if (!e.notification && !needsKvm.has(name))
 			check(`${name} answered a real call with a result`, e.seen > 0);
 
 	// --- 4. notifications ---------------------------------------------------

@@ -29,4 +29,9 @@ bool backend_kvm_pool_stats(manager_t *m, kvm_pool_stats_t *ret);
  * malloc'd; NULL when out of memory. */
 char *backend_kvm_describe_result(const kvm_result_t *r);
 
+/* Queue an ACTOR_DELIVER frame for vm's worker (docs/actors.md): 0,
+ * -EOPNOTSUPP not a kvm VM, -ENOTCONN no control connection to its
+ * worker, -ENOBUFS its queue is full. */
+int backend_kvm_actor_deliver(vm_t *vm, const kvm_msg_actor_t *h, const void *data, size_t len);
+
 #endif

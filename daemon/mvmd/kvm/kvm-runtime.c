@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actor.h"
 #include "backend-kvm.h"
 #include "util/fault.h"
 #include "util/macro.h"
@@ -120,6 +121,8 @@ static void end_vm(kvm_runtime_t *k, const kvm_result_t *r, const char *fallback
 
 	kvm_apply_end(m, vm, r, fallback);
 	kvm_runtime_free(k);
+	/* Its messages fail now, not at their timeouts. */
+	actors_vm_ended(manager_actors(m), vm->id);
 	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"), *vsock = manager_vm_path(m, vm, "vsock.sock");
 	if (ctl)
 		unlink(ctl);
@@ -227,6 +230,20 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 				if (k->console)
 					console_output(k->console, msg.payload, msg.len);
 				break;
+			case KVM_MSG_ACTOR_ANSWER:
+			case KVM_MSG_ACTOR_SEND: {
+				kvm_msg_actor_t h;
+				const char *iface;
+				const uint8_t *data;
+				size_t len;
+				if (kvm_msg_get_actor(&msg, &h, &iface, &data, &len) < 0)
+					break;
+				if (msg.type == KVM_MSG_ACTOR_ANSWER)
+					actors_answer(manager_actors(k->m), k->vm->id, h.id, data, len);
+				else
+					actors_guest_send(manager_actors(k->m), k->vm, h.id, iface, data, len);
+				break;
+			}
 			case KVM_MSG_RESULT:
 				/* The last frame: all its console output came
 				 * before it. The VM ends here, not when the
@@ -262,6 +279,26 @@ static int console_to_guest(const void *buf, size_t len, void *userdata)
 	r = kvm_ctl_send_console(k->w.ctl, buf, len);
 	kvm_runtime_ctl_update(k);
 	return r;
+}
+
+int backend_kvm_actor_deliver(vm_t *vm, const kvm_msg_actor_t *h, const void *data, size_t len)
+{
+	static uint8_t frame[KVM_MSG_FRAME_MAX];
+	kvm_runtime_t *k = vm->backend_data;
+	int r;
+
+	if (vm->backend != VM_BACKEND_KVM)
+		return -EOPNOTSUPP;
+	if (!k || !k->w.ctl || len > KVM_ACTOR_DATA_MAX)
+		return -ENOTCONN;
+	memcpy(frame, h, sizeof(*h));
+	if (len)
+		memcpy(frame + sizeof(*h), data, len);
+	r = kvm_ctl_queue(k->w.ctl, KVM_MSG_ACTOR_DELIVER, frame, sizeof(*h) + len);
+	if (r < 0)
+		return r == -ENOBUFS ? -ENOBUFS : -ENOTCONN;
+	kvm_runtime_ctl_update(k);
+	return 0;
 }
 
 int kvm_runtime_new(manager_t *m, vm_t *vm, const kvm_worker_t *w, bool is_child, kvm_runtime_t **ret)
