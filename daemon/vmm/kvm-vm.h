@@ -27,6 +27,8 @@ typedef struct kvm_vm {
 	int vm_fd;
 	uint8_t *mem;
 	uint64_t mem_size;
+	uint32_t memory_mib;
+	struct kvm_cpuid2 *cpuid; /* the table the vCPUs were given (owned): snapshots */
 	unsigned nvcpus;
 	size_t run_size;
 	kvm_vcpu_t vcpu[KVM_VM_VCPUS_MAX];
@@ -49,6 +51,14 @@ typedef struct kvm_host_ops {
 	size_t (*console_read)(void *ud, uint8_t *buf, size_t cap);
 	uint32_t (*wait)(void *ud, int64_t timeout_ns);
 	bool (*stop_forced)(void *ud);
+	/* Pause (docs/worker-protocol.md): pause_requested is asked before
+	 * each KVM_RUN (true: run with immediate_exit, which completes the
+	 * last exit's hypercall and enters no guest code); park is called on
+	 * the vCPU thread each time KVM_RUN returned EINTR, when the vCPU's
+	 * state is whole and consistent, and returns when the vCPU may run
+	 * again (or must stop). NULL: never paused. */
+	bool (*pause_requested)(void *ud);
+	void (*park)(void *ud);
 	struct kvm_vsock *vsock; /* hypercalls 16..20 (daemon/vmm/vsock.c); NULL: -ENOSYS */
 	/* MVM_HC_CONFIG from a warm guest: block until the VM has its
 	 * configuration (boot info rewritten), then 0 to resume the guest,

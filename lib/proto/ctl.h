@@ -37,6 +37,12 @@ typedef enum kvm_msg_type {
 	KVM_MSG_STATUS = 7,      /* w->p  kvm_msg_status_t */
 	KVM_MSG_RESULT = 8,      /* w->p  kvm_result_t, last message before exit */
 	KVM_MSG_BLOB_GRANT = 9,  /* p->w  "sha256:<64 hex>" + one fd (SCM_RIGHTS): a blob the guest may load */
+	KVM_MSG_PAUSE = 10,      /* p->w  empty: park the vCPU (answered PAUSED) */
+	KVM_MSG_RESUME = 11,     /* p->w  empty: run it again (answered RESUMED) */
+	KVM_MSG_PAUSED = 12,     /* w->p  empty: the vCPU is parked, the guest runs no code */
+	KVM_MSG_RESUMED = 13,    /* w->p  empty: the vCPU runs again */
+	KVM_MSG_SNAPSHOT = 14,   /* p->w  kvm_msg_snapshot_t + one fd: write a snapshot of the paused VM into it */
+	KVM_MSG_SNAPSHOT_DONE = 15, /* w->p  kvm_msg_snapshot_done_t */
 	_KVM_MSG_MAX,
 } kvm_msg_type_t;
 
@@ -45,6 +51,7 @@ typedef enum kvm_vm_state {
 	KVM_VM_RUNNING = 2,
 	KVM_VM_STOPPING = 3, /* stop requested, waiting for the guest */
 	KVM_VM_ENDED = 4,    /* the result is final */
+	KVM_VM_PAUSED = 5,   /* the vCPU is parked (PAUSE): no guest code runs */
 	_KVM_VM_STATE_MAX,
 } kvm_vm_state_t;
 
@@ -119,6 +126,17 @@ typedef struct kvm_msg_status {
 	uint64_t console_buffered; /* bytes waiting in the worker */
 } kvm_msg_status_t;
 
+typedef struct kvm_msg_snapshot {
+	uint32_t flags; /* 0 */
+	uint32_t pad;
+} kvm_msg_snapshot_t;
+
+typedef struct kvm_msg_snapshot_done {
+	int32_t error;  /* 0, or -errno: nothing usable was written */
+	uint32_t pad;
+	uint64_t size;  /* bytes written from offset 0 */
+} kvm_msg_snapshot_done_t;
+
 /* A decoded message; payload points into the decoder's buffer. fd is -1,
  * or (BLOB_GRANT from kvm_ctl_next) the descriptor that came with the
  * frame: the caller owns it and must close it. */
@@ -150,6 +168,7 @@ int kvm_msg_get_result(const kvm_msg_t *m, kvm_result_t *ret);
 int kvm_msg_get_status(const kvm_msg_t *m, kvm_msg_status_t *ret);
 int kvm_msg_get_hello(const kvm_msg_t *m, kvm_msg_hello_t *ret);
 int kvm_msg_get_stop(const kvm_msg_t *m, kvm_msg_stop_t *ret);
+int kvm_msg_get_snapshot_done(const kvm_msg_t *m, kvm_msg_snapshot_done_t *ret);
 
 typedef struct kvm_ctl kvm_ctl_t;
 

@@ -271,7 +271,8 @@ async function main() {
 	await call('compute.vm.list', { state: 'Paused' }, 'result');
 	await call('compute.vm.snapshot', { id: 'c1' }, 'result');
 	await call('compute.vm.resume', { id: 'c1' }, 'result');
-	await call('compute.vm.pause', { id: 'k1' }, -32602);
+	await call('compute.vm.pause', { id: 'k1' }, -32002);
+	await call('compute.vm.create', { name: 'ks', memory_mib: 16, snapshot: 'sha256:' + '0'.repeat(64) }, -32602);
 	await call('compute.vm.snapshot', { id: 'nope' }, -32001);
 	await call('compute.vm.events.tail', { id: 'c1' }, 'result');
 	await call('compute.vm.events.tail', { limit: 1, since: 1 }, 'result');
