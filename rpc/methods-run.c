@@ -174,7 +174,7 @@ static bool get_bool(json_object *params, const char *key)
 static const rpc_field_t start_params[] = {
 	{ "id", true, METHODS_VM_REF_SCHEMA },
 	{ "timeout_ms", false, { .type = RPC_TYPE_INTEGER, .description = "answer -32006 if not Running by then (default 30000)", .has_min = true, .min = 1, .has_max = true, .max = 600000 } },
-	{ "snapshot", false, { .type = RPC_TYPE_STRING, .description = "restore the VM from this snapshot of its own (compute.vm.snapshot's name) instead of booting it (ch backend)" } },
+	{ "snapshot", false, { .type = RPC_TYPE_STRING, .description = "restore the VM from this snapshot of its own (compute.vm.snapshot's name) instead of booting it" } },
 	{ NULL },
 };
 

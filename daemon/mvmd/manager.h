@@ -223,6 +223,9 @@ int manager_remove_device(manager_t *m, vm_t *vm, const char *device, json_objec
 			  char **ret_cause, manager_done_fn done, void *userdata);
 int manager_resume_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata);
 int manager_snapshot_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata, char **ret_name);
+/* The blob a snapshot was stored as (kvm: snapshots/<name>/hash,
+ * "sha256:<hex>"); -ENOENT for one kept as a directory only (ch). */
+int manager_snapshot_hash(manager_t *m, const vm_t *vm, const char *name, char ret[static BLOB_REF_LEN + 1]);
 /* STATE_DIR/vms/<id>/snapshots/<name> (caller frees), NULL when out of memory. */
 char *manager_snapshot_path(manager_t *m, const vm_t *vm, const char *name);
 

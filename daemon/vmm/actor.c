@@ -232,7 +232,7 @@ static int put_answer(kvm_actor_t *a, kvm_vm_t *vm, const struct mvm_hc_msg *b, 
 }
 
 int kvm_actor_hypercall(kvm_actor_t *a, kvm_vm_t *vm, unsigned nr, uint64_t gpa,
-			bool (*wait)(void *ud, int64_t deadline_ns), void *ud,
+			kvm_msg_wait_t (*wait)(void *ud, int64_t deadline_ns), void *ud,
 			uint64_t *rax, uint64_t *fault_addr)
 {
 	struct mvm_hc_msg b;
@@ -280,8 +280,20 @@ int kvm_actor_hypercall(kvm_actor_t *a, kvm_vm_t *vm, unsigned nr, uint64_t gpa,
 			break;
 		/* The vCPU sleeps in the host until something comes: an idle
 		 * actor costs no CPU. */
-		if (wait(ud, deadline)) {
+		kvm_msg_wait_t w = wait(ud, deadline);
+		if (w == KVM_MSG_WAIT_STOP) {
 			b.kind = MVM_MSG_STOP;
+			goto out;
+		}
+		/* A pause ends the wait early: the vCPU must leave the
+		 * hypercall to park with its state whole. The guest's runtime
+		 * waits again (init/microvm/actor.c) once it runs again. */
+		if (w == KVM_MSG_WAIT_PAUSE) {
+			b.kind = MVM_MSG_AGAIN;
+			if (deadline >= 0) {
+				int64_t left = deadline - mono_ns();
+				b.timeout_ns = left > 0 ? left : 0;
+			}
 			goto out;
 		}
 		if (deadline >= 0 && mono_ns() >= deadline && !kvm_actor_inbox_ready(a)) {

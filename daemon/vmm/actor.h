@@ -35,13 +35,13 @@ bool kvm_actor_inbox_ready(kvm_actor_t *a);
 
 /*
  * MVM_HC_MSG_SEND / MSG_WAIT / MSG_ANSWER with block gpa. wait(ud,
- * deadline_ns) blocks until the inbox is ready, a stop was asked for or
- * the deadline (CLOCK_MONOTONIC ns, -1 none) passed, and returns true on
- * a stop. Sets *rax; returns 0, or a kvm_fault_t (bad pointer, with
- * *fault_addr) that ends the VM.
+ * deadline_ns) blocks until the inbox is ready, a stop or a pause was
+ * asked for or the deadline (CLOCK_MONOTONIC ns, -1 none) passed, and
+ * returns a kvm_msg_wait_t (kvm-vm.h). Sets *rax; returns 0, or a
+ * kvm_fault_t (bad pointer, with *fault_addr) that ends the VM.
  */
 int kvm_actor_hypercall(kvm_actor_t *a, kvm_vm_t *vm, unsigned nr, uint64_t gpa,
-			bool (*wait)(void *ud, int64_t deadline_ns), void *ud,
+			kvm_msg_wait_t (*wait)(void *ud, int64_t deadline_ns), void *ud,
 			uint64_t *rax, uint64_t *fault_addr);
 
 /* --- the main thread ----------------------------------------------------- */

@@ -21,6 +21,8 @@ const sandbox_rule_t sandbox_vmm_rules[] = {
 	/* the vCPU loop: KVM_RUN per exit, KVM_GET_SREGS for fault reports */
 	ALLOW_ARG(ioctl, 1, KVM_RUN),
 	ALLOW_ARG(ioctl, 1, KVM_GET_SREGS),
+	/* snapshots of the paused VM (daemon/vmm/snapshot.c): reads only */
+	ALLOW_ARG(ioctl, 1, KVM_GET_XCRS), ALLOW_ARG(ioctl, 1, KVM_GET_XSAVE), ALLOW_ARG(ioctl, 1, KVM_GET_MSRS),
 	/* control connection, eventfds, result file */
 	ALLOW(read), ALLOW(write), ALLOW(close), ALLOW(poll), ALLOW(ppoll),
 	ALLOW(accept4), ALLOW(getsockopt), ALLOW(shutdown), ALLOW(fcntl),

@@ -248,9 +248,17 @@ int kvm_vcpu_run(kvm_vm_t *vm, unsigned idx, const kvm_host_ops_t *ops,
 			fill_regs(vm, idx, res);
 			break;
 		}
+		if (ops->pause_requested && ops->pause_requested(ops->userdata))
+			run->immediate_exit = 1;
 		if (ioctl(fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				run->immediate_exit = 0;
+				/* KVM finished the last exit before it looked at
+				 * immediate_exit (Documentation/virt/kvm/api.rst,
+				 * "immediate_exit"): the registers in kvm_run are
+				 * the vCPU's whole state here. */
+				if (ops->park)
+					ops->park(ops->userdata);
 				continue;
 			}
 			tls_run = NULL;

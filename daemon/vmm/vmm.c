@@ -34,6 +34,7 @@
 
 #include "actor.h"
 #include "grants.h"
+#include "vmm-internal.h"
 #include "proto/guest-abi.h"
 #include "kvm-vm.h"
 #include "vmm.h"
@@ -42,41 +43,8 @@
 #include "sandbox.h"
 #include "util/macro.h"
 
-#define STOP_SIGNAL SIGUSR1
 #define CONN_OUT_MAX (256u << 10)
 #define FINISH_FLUSH_MS 2000
-
-typedef struct ring {
-	uint8_t *buf;
-	size_t cap, head, len;
-} ring_t;
-
-typedef struct vmm {
-	const kvm_vmm_config_t *cfg; /* &own, filled in further by an ASSIGN */
-	kvm_vmm_config_t own;
-	kvm_host_ops_t ops;
-	bool ctl_started;
-	kvm_vm_t *vm;
-	pthread_t vcpu_thread, ctl_thread;
-	int loop_error;
-	pthread_mutex_t lock; /* guards the rings and console counters */
-	ring_t out, in;
-	uint64_t console_bytes, console_dropped;
-	uint64_t exits;
-	atomic_bool stop_requested, stop_forced, vcpu_done;
-	int wake_main, wake_vcpu; /* eventfds */
-	uid_t uid;
-	kvm_result_t result;
-	kvm_ctl_t *conn;
-	uint32_t state;
-	int64_t stop_deadline; /* ms, -1 none */
-	uint8_t *chunk;        /* KVM_MSG_PAYLOAD_MAX bytes: ring -> frame */
-	kvm_vsock_t *vsock;    /* hybrid vsock (daemon/vmm/vsock.c) */
-	uint8_t *blob;         /* the verified workload module, or NULL */
-	uint64_t blob_size;
-	kvm_grants_t *grants;  /* blobs granted at exec time (BLOB_GRANT) */
-	kvm_actor_t *actor;    /* messages to and from the guest (daemon/vmm/actor.h) */
-} vmm_t;
 
 static int64_t now_ns(void)
 {
@@ -188,6 +156,11 @@ static uint32_t host_wait(void *ud, int64_t timeout_ns)
 		ev |= kvm_vsock_take_events(m->vsock);
 		if (ev)
 			return ev;
+		/* A pause ends the wait early, with no events (as a timeout
+		 * would; the guest then looks at its clock again): the vCPU
+		 * must leave the hypercall to park with its state whole. */
+		if (atomic_load(&m->pause_requested))
+			return 0;
 		int wait = -1;
 		if (deadline >= 0) {
 			int64_t left = deadline - now_ns();
@@ -205,20 +178,22 @@ static uint32_t host_wait(void *ud, int64_t timeout_ns)
 
 /* MVM_HC_MSG_WAIT's sleep: only the actor's inbox and a stop wake it
  * (console input or vsock activity would make it spin). */
-static bool host_msg_wait(void *ud, int64_t deadline_ns)
+static kvm_msg_wait_t host_msg_wait(void *ud, int64_t deadline_ns)
 {
 	vmm_t *m = ud;
 
 	for (;;) {
 		if (atomic_load(&m->stop_requested) || atomic_load(&m->stop_forced))
-			return true;
+			return KVM_MSG_WAIT_STOP;
 		if (kvm_actor_inbox_ready(m->actor))
-			return false;
+			return KVM_MSG_WAIT_AGAIN;
+		if (atomic_load(&m->pause_requested))
+			return KVM_MSG_WAIT_PAUSE;
 		int wait = -1;
 		if (deadline_ns >= 0) {
 			int64_t left = deadline_ns - now_ns();
 			if (left <= 0)
-				return false;
+				return KVM_MSG_WAIT_AGAIN;
 			wait = (int)MIN(left / 1000000 + (left % 1000000 != 0), (int64_t)INT32_MAX);
 		}
 		struct pollfd p = { .fd = m->wake_vcpu, .events = POLLIN };
@@ -243,6 +218,8 @@ static void vcpu_main(vmm_t *m)
 	m->ops.console_read = host_console_read;
 	m->ops.wait = host_wait;
 	m->ops.stop_forced = host_stop_forced;
+	m->ops.pause_requested = vmm_pause_requested;
+	m->ops.park = vmm_park;
 	m->ops.vsock = m->vsock;
 	m->ops.blob = m->blob;
 	m->ops.blob_size = m->blob_size;
@@ -348,6 +325,23 @@ static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
 	kvm_msg_stop_t stop;
 
 	switch (msg->type) {
+	case KVM_MSG_PAUSE:
+		if (m->state == KVM_VM_RUNNING)
+			vmm_pause_vcpu(m); /* PAUSED once it is parked (vmm_pause_progress) */
+		else if (m->state == KVM_VM_PAUSED)
+			(void)kvm_ctl_queue(m->conn, KVM_MSG_PAUSED, NULL, 0);
+		break;
+	case KVM_MSG_RESUME:
+		if (m->state == KVM_VM_PAUSED || (m->state == KVM_VM_RUNNING && atomic_load(&m->pause_requested))) {
+			vmm_resume_vcpu(m);
+			m->state = KVM_VM_RUNNING;
+		}
+		if (m->state == KVM_VM_RUNNING)
+			(void)kvm_ctl_queue(m->conn, KVM_MSG_RESUMED, NULL, 0);
+		break;
+	case KVM_MSG_SNAPSHOT:
+		vmm_handle_snapshot(m, msg->fd);
+		break;
 	case KVM_MSG_CONSOLE_IN:
 		pthread_mutex_lock(&m->lock);
 		ring_put(&m->in, msg->payload, msg->len, false);
@@ -357,6 +351,9 @@ static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
 	case KVM_MSG_STOP:
 		if (kvm_msg_get_stop(msg, &stop) < 0 || m->state == KVM_VM_ENDED)
 			break;
+		/* A paused guest runs again to hear the stop (and is halted
+		 * after the grace, as a running one is). */
+		vmm_resume_vcpu(m);
 		if (stop.grace_ms == 0) {
 			force_stop(m);
 		} else if (!atomic_exchange(&m->stop_requested, true)) {
@@ -466,6 +463,27 @@ static int set_error(vmm_t *m, int err, const char *what)
 	return err;
 }
 
+/* The helpers daemon/vmm/vmm-pause.c shares (vmm-internal.h). */
+size_t vmm_ring_put(ring_t *r, const uint8_t *p, size_t n, bool drop_oldest)
+{
+	return ring_put(r, p, n, drop_oldest);
+}
+
+void vmm_efd_signal(int fd)
+{
+	efd_signal(fd);
+}
+
+void vmm_efd_drain(int fd)
+{
+	efd_drain(fd);
+}
+
+int vmm_set_error(vmm_t *m, int err, const char *what)
+{
+	return set_error(m, err, what);
+}
+
 static int fail_setup(vmm_t *m, int err, const char *what)
 {
 	set_error(m, err, what);
@@ -493,6 +511,8 @@ static int build_vm(vmm_t *m)
 	r = kvm_grants_new(m->vm->mem_size, &m->grants);
 	if (r < 0)
 		return fail_setup(m, r, "allocating the blob grants");
+	if (c->snapshot_fd >= 0)
+		return 0; /* its code is in the snapshot's memory (vmm_restore, daemon/vmm/vmm-pause.c) */
 	r = kvm_vm_load_image_fd(m->vm, c->image_fd);
 	if (r == -E2BIG)
 		return fail_setup(m, r, "loading the guest image: a segment lies outside [2 MiB, stack guard)");
@@ -579,6 +599,7 @@ static int main_loop(vmm_t *m)
 		kvm_vsock_dispatch(m->vsock, p + 3, nv, now_ms());
 		if (p[1].revents & POLLIN)
 			efd_drain(m->wake_main);
+		vmm_pause_progress(m);
 		pump_console(m);
 		if (m->stop_deadline >= 0 && now_ms() >= m->stop_deadline)
 			force_stop(m);
@@ -735,7 +756,7 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 	sigset_t set;
 	int r, status;
 
-	*m = (vmm_t){ .own = *cfg, .state = KVM_VM_STARTING, .stop_deadline = -1,
+	*m = (vmm_t){ .own = *cfg, .state = KVM_VM_STARTING, .stop_deadline = -1, .snap_fd = -1,
 		      .wake_main = -1, .wake_vcpu = -1, .uid = getuid(), .chunk = chunk };
 	m->cfg = &m->own;
 	pthread_mutex_init(&m->lock, NULL);
@@ -783,7 +804,7 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 			return fail_setup(m, r, "writing the boot info");
 		kvm_workload_prefault(m->vm, cfg->warm_bytes / 8);
 		m->ops.config = host_config;
-	} else if (configure_vm(m) < 0) {
+	} else if (cfg->snapshot_fd >= 0 ? vmm_restore(m) < 0 : configure_vm(m) < 0) {
 		finish(m);
 		return KVM_VMM_EXIT_ERROR;
 	}

@@ -156,6 +156,13 @@ static wasm_trap_kind a_wait(wasm_instance *inst, const wasm_val *args, wasm_val
 		act.staged = false;
 	}
 	k = mvm_hypercall(MVM_HC_MSG_WAIT, &act.blk, 0);
+	/* Woken early by a pause: the answer went, the rest of the timeout
+	 * is in the block; the module never sees it. */
+	while (k == MVM_MSG_AGAIN) {
+		act.blk.answer_id = 0;
+		act.blk.answer_len = 0;
+		k = mvm_hypercall(MVM_HC_MSG_WAIT, &act.blk, 0);
+	}
 	if (k == MVM_MSG_REQUEST) {
 		act.owed[act.owed_next] = act.blk.id; /* the oldest owed id makes room */
 		act.owed_next = (act.owed_next + 1) % OWED_MAX;

@@ -47,11 +47,14 @@ static const char *const msg_names[_KVM_MSG_MAX] = {
 	[KVM_MSG_STATUS] = "status", [KVM_MSG_RESULT] = "result",
 	[KVM_MSG_BLOB_GRANT] = "blob-grant", [KVM_MSG_ACTOR_DELIVER] = "actor-deliver",
 	[KVM_MSG_ACTOR_ANSWER] = "actor-answer", [KVM_MSG_ACTOR_SEND] = "actor-send",
+	[KVM_MSG_PAUSE] = "pause", [KVM_MSG_RESUME] = "resume",
+	[KVM_MSG_PAUSED] = "paused", [KVM_MSG_RESUMED] = "resumed", [KVM_MSG_SNAPSHOT] = "snapshot",
+	[KVM_MSG_SNAPSHOT_DONE] = "snapshot-done",
 };
 
 static const char *const state_names[_KVM_VM_STATE_MAX] = {
 	[KVM_VM_STARTING] = "starting", [KVM_VM_RUNNING] = "running",
-	[KVM_VM_STOPPING] = "stopping", [KVM_VM_ENDED] = "ended",
+	[KVM_VM_STOPPING] = "stopping", [KVM_VM_ENDED] = "ended", [KVM_VM_PAUSED] = "paused",
 };
 
 static const char *const outcome_names[_KVM_OUTCOME_MAX] = {
@@ -100,7 +103,8 @@ static int msg_len_ok(uint32_t type, uint32_t len)
 {
 	switch (type) {
 	case KVM_MSG_HELLO: return len == sizeof(kvm_msg_hello_t);
-	case KVM_MSG_READY: case KVM_MSG_STATUS_REQ: return len == 0;
+	case KVM_MSG_READY: case KVM_MSG_STATUS_REQ: case KVM_MSG_PAUSE: case KVM_MSG_RESUME:
+	case KVM_MSG_PAUSED: case KVM_MSG_RESUMED: return len == 0;
 	case KVM_MSG_CONSOLE_OUT: case KVM_MSG_CONSOLE_IN: return len >= 1 && len <= KVM_MSG_PAYLOAD_MAX;
 	case KVM_MSG_STOP: return len == sizeof(kvm_msg_stop_t);
 	case KVM_MSG_STATUS: return len == sizeof(kvm_msg_status_t);
@@ -111,6 +115,8 @@ static int msg_len_ok(uint32_t type, uint32_t len)
 	case KVM_MSG_ACTOR_SEND:
 		return len >= sizeof(kvm_msg_actor_t) + KVM_BLOB_REF_LEN &&
 		       len - sizeof(kvm_msg_actor_t) - KVM_BLOB_REF_LEN <= KVM_ACTOR_DATA_MAX;
+	case KVM_MSG_SNAPSHOT: return len == sizeof(kvm_msg_snapshot_t);
+	case KVM_MSG_SNAPSHOT_DONE: return len == sizeof(kvm_msg_snapshot_done_t);
 	default: return 0;
 	}
 }
@@ -118,7 +124,7 @@ static int msg_len_ok(uint32_t type, uint32_t len)
 /* Whether frames of this type carry exactly one fd (and others none). */
 static bool kvm_msg_type_has_fd(uint32_t type)
 {
-	return type == KVM_MSG_BLOB_GRANT;
+	return type == KVM_MSG_BLOB_GRANT || type == KVM_MSG_SNAPSHOT;
 }
 
 int kvm_msg_decode(const void *buf, size_t len, kvm_msg_t *ret_msg, size_t *ret_consumed)
@@ -196,6 +202,11 @@ int kvm_msg_get_actor(const kvm_msg_t *m, kvm_msg_actor_t *ret, const char **ret
 	*ret_data = m->payload + off;
 	*ret_len = m->len - off;
 	return 0;
+}
+
+int kvm_msg_get_snapshot_done(const kvm_msg_t *m, kvm_msg_snapshot_done_t *ret)
+{
+	return get_fixed(m, KVM_MSG_SNAPSHOT_DONE, ret, sizeof(*ret));
 }
 
 int kvm_ctl_new(int fd, size_t out_max, kvm_ctl_t **ret)

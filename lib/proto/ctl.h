@@ -40,6 +40,12 @@ typedef enum kvm_msg_type {
 	KVM_MSG_ACTOR_DELIVER = 10, /* p->w  kvm_msg_actor_t + 0..KVM_ACTOR_DATA_MAX bytes: a message or an answer for the guest */
 	KVM_MSG_ACTOR_ANSWER = 11,  /* w->p  kvm_msg_actor_t + bytes: the guest's answer to a delivered message */
 	KVM_MSG_ACTOR_SEND = 12,    /* w->p  kvm_msg_actor_t + "sha256:<64 hex>" + bytes: the guest sends to an interface */
+	KVM_MSG_PAUSE = 13,      /* p->w  empty: park the vCPU (answered PAUSED) */
+	KVM_MSG_RESUME = 14,     /* p->w  empty: run it again (answered RESUMED) */
+	KVM_MSG_PAUSED = 15,     /* w->p  empty: the vCPU is parked, the guest runs no code */
+	KVM_MSG_RESUMED = 16,    /* w->p  empty: the vCPU runs again */
+	KVM_MSG_SNAPSHOT = 17,   /* p->w  kvm_msg_snapshot_t + one fd: write a snapshot of the paused VM into it */
+	KVM_MSG_SNAPSHOT_DONE = 18, /* w->p  kvm_msg_snapshot_done_t */
 	_KVM_MSG_MAX,
 } kvm_msg_type_t;
 
@@ -48,6 +54,7 @@ typedef enum kvm_vm_state {
 	KVM_VM_RUNNING = 2,
 	KVM_VM_STOPPING = 3, /* stop requested, waiting for the guest */
 	KVM_VM_ENDED = 4,    /* the result is final */
+	KVM_VM_PAUSED = 5,   /* the vCPU is parked (PAUSE): no guest code runs */
 	_KVM_VM_STATE_MAX,
 } kvm_vm_state_t;
 
@@ -142,6 +149,17 @@ typedef struct kvm_msg_status {
 	uint64_t console_buffered; /* bytes waiting in the worker */
 } kvm_msg_status_t;
 
+typedef struct kvm_msg_snapshot {
+	uint32_t flags; /* 0 */
+	uint32_t pad;
+} kvm_msg_snapshot_t;
+
+typedef struct kvm_msg_snapshot_done {
+	int32_t error;  /* 0, or -errno: nothing usable was written */
+	uint32_t pad;
+	uint64_t size;  /* bytes written from offset 0 */
+} kvm_msg_snapshot_done_t;
+
 /* A decoded message; payload points into the decoder's buffer. fd is -1,
  * or (BLOB_GRANT from kvm_ctl_next) the descriptor that came with the
  * frame: the caller owns it and must close it. */
@@ -177,6 +195,7 @@ int kvm_msg_get_stop(const kvm_msg_t *m, kvm_msg_stop_t *ret);
  * the data, pointing into the message. -EBADMSG for another type. */
 int kvm_msg_get_actor(const kvm_msg_t *m, kvm_msg_actor_t *ret, const char **ret_iface,
 		      const uint8_t **ret_data, size_t *ret_len);
+int kvm_msg_get_snapshot_done(const kvm_msg_t *m, kvm_msg_snapshot_done_t *ret);
 
 typedef struct kvm_ctl kvm_ctl_t;
 

@@ -105,6 +105,9 @@ struct mvm_wait_accept {
 #define MVM_MSG_REQUEST 1u /* a message to answer: id, len, from */
 #define MVM_MSG_ANSWER 2u  /* the answer to one of our sends: id, len, status */
 #define MVM_MSG_STOP 3u    /* the VM was asked to stop: exit soon */
+#define MVM_MSG_AGAIN 4u   /* the host ended the wait early (the VM is being
+			    * paused): nothing came, the answer (if any) went,
+			    * timeout_ns now holds what is left; wait again */
 
 /* MVM_HC_MSG_SEND's block (read by the host). */
 struct mvm_hc_send {

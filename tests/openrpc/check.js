@@ -284,7 +284,8 @@ async function main() {
 	await call('compute.vm.list', { state: 'Paused' }, 'result');
 	await call('compute.vm.snapshot', { id: 'c1' }, 'result');
 	await call('compute.vm.resume', { id: 'c1' }, 'result');
-	await call('compute.vm.pause', { id: 'k1' }, -32602);
+	await call('compute.vm.pause', { id: 'k1' }, -32002);
+	await call('compute.vm.create', { name: 'ks', memory_mib: 16, snapshot: 'sha256:' + '0'.repeat(64) }, -32602);
 	// hotplug: the kernel file stands in for a disk image
 	await call('compute.vm.add-disk', { id: 'c1', path: kernel, readonly: true, serial: 'data' }, 'result');
 	await call('compute.vm.add-disk', { id: 'c1', path: 'relative.img' }, -32602);

@@ -25,6 +25,7 @@ void kvm_runtime_free(kvm_runtime_t *k)
 {
 	if (!k)
 		return;
+	kvm_pause_drop(k);
 	k->ctl_src = sd_event_source_disable_unref(k->ctl_src);
 	k->timeout_timer = sd_event_source_disable_unref(k->timeout_timer);
 	console_free(k->console);
@@ -120,6 +121,7 @@ static void end_vm(kvm_runtime_t *k, const kvm_result_t *r, const char *fallback
 	vm_t *vm = k->vm;
 
 	kvm_apply_end(m, vm, r, fallback);
+	kvm_pause_abort(k, "the VM ended");
 	kvm_runtime_free(k);
 	/* Its messages fail now, not at their timeouts. */
 	actors_vm_ended(manager_actors(m), vm->id);
@@ -217,11 +219,18 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 				 * READY to the mvmd that died, and then its HELLO
 				 * is all this one hears of it. */
 				kvm_msg_hello_t h;
-				if (k->adopted && kvm_msg_get_hello(&msg, &h) == 0 && h.state == KVM_VM_RUNNING &&
-				    k->vm->state == VM_STATE_STARTING)
-					(void)manager_transition(k->m, k->vm, VM_STATE_RUNNING, "guest running");
+				if (k->adopted && kvm_msg_get_hello(&msg, &h) == 0) {
+					if (h.state == KVM_VM_RUNNING && k->vm->state == VM_STATE_STARTING)
+						(void)manager_transition(k->m, k->vm, VM_STATE_RUNNING, "guest running");
+					kvm_pause_on_hello(k, h.state);
+				}
 				break;
 			}
+			case KVM_MSG_PAUSED:
+			case KVM_MSG_RESUMED:
+			case KVM_MSG_SNAPSHOT_DONE:
+				kvm_pause_on_msg(k, &msg);
+				break;
 			case KVM_MSG_READY:
 				if (k->vm->state == VM_STATE_STARTING)
 					(void)manager_transition(k->m, k->vm, VM_STATE_RUNNING, "guest running");
@@ -312,6 +321,7 @@ int kvm_runtime_new(manager_t *m, vm_t *vm, const kvm_worker_t *w, bool is_child
 	k->m = m;
 	k->b = b;
 	k->vm = vm;
+	k->op_fd = -1;
 	k->w = (kvm_worker_t){ .pid = w->pid, .pidfd = -1, .start_time = w->start_time, .ctl = w->ctl };
 	r = sv_watch(b->sv, w->pid, w->pidfd, is_child, on_worker_exit, k, &k->proc);
 	if (r < 0) {
