@@ -445,10 +445,22 @@ EXTRA_ALL += $(WASM_PROGS) $(WASM_SIMD_PROGS) $(NATIVE_PROGS) $(WASI_TEST_PROGS)
 # bench/workload.sh, make demo), wasm only: build/wasm-programs/wl-X.wasm.
 WL_PROG_SRCS := $(wildcard tests/workloads/*.c)
 WL_PROGS := $(patsubst tests/workloads/%.c,$(BUILD)/wasm-programs/wl-%.wasm,$(WL_PROG_SRCS))
-$(BUILD)/wasm-programs/wl-%.wasm: tests/workloads/%.c | $(BUILD)/wasm-programs/.toolchain-ok
+# Actors include lib/proto/mvm-actor.h, the C binding of docs/actors.md.
+$(BUILD)/wasm-programs/wl-%.wasm: tests/workloads/%.c lib/proto/mvm-actor.h | $(BUILD)/wasm-programs/.toolchain-ok
 	@$(if $(Q),echo "  WASMCC  $@")
-	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Wl,--strip-debug -o $@ $<
+	$(Q)$(WASM_CC) --target=wasm32-wasi --sysroot=$(WASI_SYSROOT) $(WASM_PROG_FLAGS) -Ilib/proto -Wl,--strip-debug -o $@ $<
 EXTRA_ALL += $(WL_PROGS)
+# tests/workloads/X.rs: Rust workloads (the Rust actor), built by Debian's
+# rustc with libstd-rust-dev-wasm32 (its std for wasm32-wasi matches that
+# compiler: a rustup toolchain earlier in PATH would not find it).
+RUSTC_WASM ?= /usr/bin/rustc
+WL_RS_SRCS := $(wildcard tests/workloads/*.rs)
+WL_RS_PROGS := $(patsubst tests/workloads/%.rs,$(BUILD)/wasm-programs/wl-%.wasm,$(WL_RS_SRCS))
+$(BUILD)/wasm-programs/wl-%.wasm: tests/workloads/%.rs
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  RUSTC   $@")
+	$(Q)$(RUSTC_WASM) --edition 2021 --target wasm32-wasi -O -C strip=debuginfo -o $@ $<
+EXTRA_ALL += $(WL_RS_PROGS)
 
 # The WASI core must build freestanding (the micro-VM guest links it): no
 # libc headers, and no undefined symbols but the interpreter's own and

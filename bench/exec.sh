@@ -13,12 +13,8 @@ export MVM_BUILD_DIR=${MVM_BUILD_DIR:-$PWD/$BUILD}
 B=$BUILD/bench/exec-rt
 [ -x "$B" ] || { echo "SKIP: $B not built (make all)"; exit 77; }
 [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is missing"; exit 77; }
-dir=$(mktemp -d /tmp/mvmd-bench-XXXXXX)
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-"$BUILD/bin/mvmd" --rpc-socket "$dir/rpc.sock" --state-dir "$dir/state" --console-dir "$dir/console" \
-	--log-level warning 2>"$dir/mvmd.log" &
-pid=$!
-for _ in $(seq 100); do [ -S "$dir/rpc.sock" ] && break; sleep 0.05; done
+. bench/lib/mvmd.sh
+bench_mvmd_start
 W=${WASM:-$BUILD/wasm-programs/wl-hi.wasm}
 [ -r "$W" ] || { echo "SKIP: $W not built (make all)"; exit 77; }
 "$B" -n "${RUNS:-500}" -h "${HYPERCALLS:-20000}" -s "$dir/rpc.sock" -w "$W"

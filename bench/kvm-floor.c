@@ -12,8 +12,12 @@
  *   rate    workers started and completed per second, C in flight.
  *   idle    I idle mvm-guest workers: MemAvailable drop per VM and the CPU
  *           they burn while idle (should be ~0: the vCPU sleeps in poll).
+ *   restore a 16 MiB guest (tests/microvm-guests/steps) snapshotted while
+ *           it waits for input, restored R times by a cold worker
+ *           (--snapshot-fd, docs/snapshots.md) to READY (Running),
+ *           interleaved with floor runs: p50/p99 and the ratio to the floor.
  *
- *   kvm-floor [-n RUNS] [-w WORKER_RUNS] [-c CONCURRENCY] [-i IDLE]
+ *   kvm-floor [-n RUNS] [-w WORKER_RUNS] [-c CONCURRENCY] [-i IDLE] [-r RESTORES]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -118,7 +122,7 @@ static int floor_once(double *create_us, double *teardown_us)
 	return 0;
 }
 
-static char vmm[512], exitcode_img[512], idle_img[512], dir[64];
+static char vmm[512], exitcode_img[512], idle_img[512], steps_img[512], dir[64];
 
 static void cfg_for(kvm_worker_config_t *c, int i, const char *img, const char *const *args, size_t nargs)
 {
@@ -152,6 +156,108 @@ static int worker_finish(kvm_worker_t *w, double t0, double *ready_us, double *e
 	if (exit_us)
 		*exit_us = now_us() - t0;
 	kvm_worker_release(w);
+	return 0;
+}
+
+/* Next message of type want (10 s), skipping others. */
+static int recv_type(kvm_worker_t *w, uint32_t want, kvm_msg_t *m)
+{
+	for (;;) {
+		int k = kvm_ctl_recv(w->ctl, 10000, m);
+		if (k < 0)
+			return k;
+		if (m->type == want)
+			return 0;
+	}
+}
+
+/* The steps guest, waiting for its one step's input, paused and written
+ * to a file in dir: an fd of it, read-only. */
+static int make_snapshot(void)
+{
+	static const char *one[] = { "1" };
+	kvm_worker_config_t cfg;
+	kvm_worker_t w;
+	kvm_msg_t m;
+	kvm_msg_snapshot_t req = { 0 };
+	kvm_msg_snapshot_done_t d;
+	char path[128];
+	int st, r;
+
+	cfg_for(&cfg, 300000, steps_img, one, 1);
+	r = kvm_worker_spawn(&cfg, &w);
+	if (r < 0)
+		return r;
+	/* "steps=1" is out: it is in (or on its way to) its wait. */
+	for (bool seen = false; !seen;) {
+		if ((r = recv_type(&w, KVM_MSG_CONSOLE_OUT, &m)) < 0)
+			return r;
+		seen = memmem(m.payload, m.len, "steps=1", 7) != NULL;
+	}
+	if ((r = kvm_ctl_queue(w.ctl, KVM_MSG_PAUSE, NULL, 0)) < 0 || (r = recv_type(&w, KVM_MSG_PAUSED, &m)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/snapshot", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = kvm_ctl_send_fd(w.ctl, KVM_MSG_SNAPSHOT, &req, sizeof(req), fd);
+	close(fd);
+	if (r < 0 || (r = recv_type(&w, KVM_MSG_SNAPSHOT_DONE, &m)) < 0)
+		return r < 0 ? r : -EIO;
+	if (kvm_msg_get_snapshot_done(&m, &d) < 0 || d.error < 0)
+		return d.error < 0 ? d.error : -EPROTO;
+	printf("snapshot of the steps guest: %llu bytes\n", (unsigned long long)d.size);
+	kvm_ctl_send_stop(w.ctl, 0);
+	kvm_worker_wait(&w, 10000, &st);
+	kvm_worker_release(&w);
+	unlink(cfg.ctl_path);
+	unlink(cfg.result_path);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* R restores to READY, each followed by a floor run; then each restored
+ * guest gets its step's input (a zero byte) and must exit 0. */
+static int bench_restore(int rn)
+{
+	static const char *one[] = { "1" };
+	double *rr = calloc((size_t)rn, sizeof(double)), *fr = calloc((size_t)rn, sizeof(double)), ft;
+	int snap = make_snapshot();
+
+	if (snap < 0 || !rr || !fr) {
+		fprintf(stderr, "restore: snapshot: %s\n", strerror(snap < 0 ? -snap : ENOMEM));
+		return 1;
+	}
+	for (int i = 0; i < rn; i++) {
+		kvm_worker_config_t cfg;
+		kvm_worker_t w;
+		kvm_msg_t m;
+		cfg_for(&cfg, 400000 + i, steps_img, one, 1);
+		cfg.snapshot_fd = snap;
+		double t0 = now_us();
+		int r = kvm_worker_spawn(&cfg, &w);
+		if (r == 0)
+			r = recv_type(&w, KVM_MSG_READY, &m);
+		rr[i] = now_us() - t0;
+		if (r == 0)
+			r = kvm_ctl_send_console(w.ctl, "", 1);
+		if (r == 0)
+			r = worker_finish(&w, t0, NULL, NULL);
+		if (r == 0)
+			r = floor_once(&fr[i], &ft);
+		if (r < 0) {
+			fprintf(stderr, "restore: %s\n", strerror(-r));
+			return 1;
+		}
+		unlink(cfg.ctl_path);
+		unlink(cfg.result_path);
+	}
+	close(snap);
+	double r50 = pct(rr, rn, 50), f50 = pct(fr, rn, 50);
+	printf("%-44s %10.0f %10.0f\n", "restore: 16 MiB snapshot, spawn to READY", r50, pct(rr, rn, 99));
+	printf("%-44s %10.0f %10.0f\n", "floor, interleaved with the restores", f50, pct(fr, rn, 99));
+	printf("ratio restore/floor p50: %.2fx  (runs: %d)\n", r50 / f50, rn);
+	free(rr);
+	free(fr);
 	return 0;
 }
 
@@ -203,20 +309,21 @@ static long cpu_ticks(pid_t pid)
 
 int main(int argc, char **argv)
 {
-	int n = 200, wn = 100, conc = 4, idle = 20, c;
+	int n = 200, wn = 100, conc = 4, idle = 20, rn = 100, c;
 	const char *b = getenv("MVM_BUILD_DIR") ? getenv("MVM_BUILD_DIR") : "build";
 	static const char *zero[] = { "0" };
 
-	while ((c = getopt(argc, argv, "n:w:c:i:")) != -1) {
+	while ((c = getopt(argc, argv, "n:w:c:i:r:")) != -1) {
 		switch (c) {
 		case 'n': n = atoi(optarg); break;
 		case 'w': wn = atoi(optarg); break;
 		case 'c': conc = atoi(optarg); break;
 		case 'i': idle = atoi(optarg); break;
+		case 'r': rn = atoi(optarg); break;
 		default: return 64;
 		}
 	}
-	if (n < 1 || wn < 1 || conc < 1 || conc > 256 || idle < 0 || idle > 1000)
+	if (n < 1 || wn < 1 || conc < 1 || conc > 256 || idle < 0 || idle > 1000 || rn < 0)
 		return 64;
 	if (access("/dev/kvm", R_OK | W_OK) < 0) {
 		printf("SKIP: /dev/kvm is missing\n");
@@ -226,6 +333,7 @@ int main(int argc, char **argv)
 	snprintf(vmm, sizeof(vmm), "%s/bin/mvm-vmm", b);
 	snprintf(exitcode_img, sizeof(exitcode_img), "%s/guest/tests/exitcode", b);
 	snprintf(idle_img, sizeof(idle_img), "%s/guest/mvm-guest", b);
+	snprintf(steps_img, sizeof(steps_img), "%s/guest/tests/steps", b);
 	snprintf(dir, sizeof(dir), "/tmp/mvm-kvm-bench.XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;
@@ -348,6 +456,8 @@ int main(int argc, char **argv)
 		}
 		free(ws);
 	}
+	if (rn > 0 && bench_restore(rn) != 0)
+		return 1;
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : 1;

@@ -17,7 +17,6 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,73 +30,18 @@
 
 static const char *sock_path, *guest;
 
-typedef struct waitfor {
-	char vm[64];
-	const char *to;
-	bool seen;
-} waitfor_t;
-
-static void on_event(json_object *ev, void *ud)
-{
-	waitfor_t *w = ud;
-	json_object *vm, *to;
-	if (json_object_object_get_ex(ev, "vm", &vm) && json_object_object_get_ex(ev, "to", &to) &&
-	    strcmp(json_object_get_string(vm), w->vm) == 0 && strcmp(json_object_get_string(to), w->to) == 0)
-		w->seen = true;
-}
-
 /* One cold start on connection c (which follows events): µs from the
  * create request to the Stopped event. */
 static double one_run(bench_conn_t *c, int tag)
 {
-	char params[1200];
-	waitfor_t w = { .to = "Stopped" };
-	json_object *r, *v;
+	char params[1200], id[64];
 
 	snprintf(params, sizeof(params), "{\"memory_mib\":16,\"labels\":{\"bench\":\"%d\"},\"guest\":{\"image\":\"%s\",\"args\":[\"0\"]}}",
 		 tag, guest);
-	double t0 = bench_now_us();
-	r = bench_call(c, "compute.vm.create", params, on_event, &w);
-	json_object_object_get_ex(r, "id", &v);
-	snprintf(w.vm, sizeof(w.vm), "%s", json_object_get_string(v));
-	json_object_put(r);
-	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", w.vm);
-	r = bench_call(c, "compute.vm.start", params, on_event, &w);
-	json_object_object_get_ex(r, "state", &v);
-	if (strcmp(json_object_get_string(v), "Stopped") == 0)
-		w.seen = true;
-	json_object_put(r);
-	while (!w.seen) {
-		json_object *o = bench_read_msg(c), *p;
-		if (json_object_object_get_ex(o, "params", &p))
-			on_event(p, &w);
-		json_object_put(o);
-	}
-	double dt = bench_now_us() - t0;
+	double dt = bench_run_to_stopped(c, params, id);
+	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", id);
 	json_object_put(bench_call(c, "compute.vm.remove", params, NULL, NULL));
 	return dt;
-}
-
-static void follow(bench_conn_t *c)
-{
-	json_object_put(bench_call(c, "compute.vm.events.tail", "{\"follow\":true,\"limit\":1}", NULL, NULL));
-}
-
-typedef struct worker_arg {
-	int runs, tag;
-} worker_arg_t;
-
-static void *rate_worker(void *p)
-{
-	worker_arg_t *a = p;
-	bench_conn_t *c = malloc(sizeof(*c));
-	bench_conn_open(c, sock_path, 8 << 20);
-	follow(c);
-	for (int i = 0; i < a->runs; i++)
-		one_run(c, a->tag);
-	close(c->fd);
-	free(c);
-	return NULL;
 }
 
 static long mem_available_kib(void)
@@ -133,7 +77,7 @@ int main(int argc, char **argv)
 
 	bench_conn_t *c = malloc(sizeof(*c));
 	bench_conn_open(c, sock_path, 8 << 20);
-	follow(c);
+	bench_follow(c);
 	for (int i = 0; i < 5; i++) /* warm the page cache and mvmd */
 		one_run(c, 0);
 	double *t = calloc((size_t)n, sizeof(*t));
@@ -145,20 +89,10 @@ int main(int argc, char **argv)
 
 	double rate = 0;
 	if (rate_runs > 0) {
-		pthread_t th[64];
-		worker_arg_t args[64];
-		int per = rate_runs / clients;
-		clients = clients > 64 ? 64 : clients;
-		double t0 = bench_now_us();
-		for (int i = 0; i < clients; i++) {
-			args[i] = (worker_arg_t){ .runs = per, .tag = 100 + i };
-			pthread_create(&th[i], NULL, rate_worker, &args[i]);
-		}
-		for (int i = 0; i < clients; i++)
-			pthread_join(th[i], NULL);
-		rate = per * clients / ((bench_now_us() - t0) / 1e6);
-		printf("VMs created, run to exit and removed per second (%d clients, %d VMs): %.0f\n", clients,
-		       per * clients, rate);
+		int runs;
+		rate = bench_rate(sock_path, 8 << 20, clients, rate_runs, one_run, &runs);
+		printf("VMs created, run to exit and removed per second (%d clients, %d VMs): %.0f\n",
+		       clients > 64 ? 64 : clients, runs, rate);
 	}
 
 	long per_vm = 0;

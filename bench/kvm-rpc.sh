@@ -9,14 +9,8 @@ set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is missing"; exit 77; }
-dir=$(mktemp -d /tmp/mvmd-bench-XXXXXX)
-# Workers outlive mvmd by design: a run that fails midway must not leave
-# its VMs behind, so kill mvmd's children first.
-trap 'pkill -KILL -P $pid mvm-vmm 2>/dev/null; kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-"$BUILD/bin/mvmd" --rpc-socket "$dir/rpc.sock" --state-dir "$dir/state" --console-dir "$dir/console" --max-vms 20000 \
-	--allow-custom-guests --log-level warning 2>"$dir/mvmd.log" &
-pid=$!
-for _ in $(seq 100); do [ -S "$dir/rpc.sock" ] && break; sleep 0.05; done
+. bench/lib/mvmd.sh
+bench_mvmd_start --max-vms 20000 --allow-custom-guests
 
 floor=$("$BUILD/bench/kvm-floor" -n "${RUNS:-200}" -w 1 -c 1 -i 0)
 echo "$floor" | grep -E '^(kvm start|floor:)'

@@ -4,9 +4,11 @@
 # compute.blob.pull from a local registry (Debian's docker-registry on
 # 127.0.0.1) against curl fetching the same blob from it, in the same run:
 # a 1 MiB and a 64 MiB blob (docs/blobs.md, "Pulling from registries").
-# mvmd's time includes spawning mvm-fetch, its sandbox, the download into
-# the store's temp file, mvmd's hash of it and the fsynced rename; curl's
-# writes the file and nothing else. Then create -> Configured of a kvm VM
+# mvmd's time is mvmctl's call: handing the job to the spare mvm-fetch
+# (started, sandboxed, after the previous pull), the download through its
+# pipe while mvmd hashes and writes the store's temp file, and the fsynced
+# rename; curl's is its own start and the download into a file, not
+# fsynced. Then create -> Configured of a kvm VM
 # whose module is missing (pulled on demand) against one whose module is
 # stored, and, where /dev/kvm works, create+start -> Stopped of both.
 #

@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,23 +72,9 @@ static void mvmd_cpu_ms(int pid, double *self, double *kids)
 
 /* --- JSON-RPC over the socket ------------------------------------------ */
 
-typedef struct waitfor {
-	char vm[64];
-	bool seen;
-} waitfor_t;
-
-static void on_event(json_object *ev, void *ud)
+static json_object *call(bench_conn_t *c, const char *method, const char *params)
 {
-	waitfor_t *w = ud;
-	json_object *vm, *to;
-	if (w && json_object_object_get_ex(ev, "vm", &vm) && json_object_object_get_ex(ev, "to", &to) &&
-	    strcmp(json_object_get_string(vm), w->vm) == 0 && strcmp(json_object_get_string(to), "Stopped") == 0)
-		w->seen = true;
-}
-
-static json_object *call(bench_conn_t *c, const char *method, const char *params, waitfor_t *w)
-{
-	return bench_call(c, method, params, on_event, w);
+	return bench_call(c, method, params, NULL, NULL);
 }
 
 /* Seconds within the day of an RFC 3339 time ("...T21:00:44.446303Z"). */
@@ -148,7 +133,7 @@ static void durable_cleanup(const char *state_dir)
 static bool wait_pool(bench_conn_t *c)
 {
 	for (int i = 0; i < 5000; i++) {
-		json_object *r = call(c, "compute.node.info", "{}", NULL), *b, *k, *p, *ready, *size;
+		json_object *r = call(c, "compute.node.info", "{}"), *b, *k, *p, *ready, *size;
 		bool have = json_object_object_get_ex(r, "backends", &b) && json_object_object_get_ex(b, "kvm", &k) &&
 			    json_object_object_get_ex(k, "pool", &p);
 		bool full = have && json_object_object_get_ex(p, "ready", &ready) &&
@@ -167,40 +152,23 @@ static bool wait_pool(bench_conn_t *c)
  * sp, the VM's transitions are read afterwards (untimed). */
 static double one_run(bench_conn_t *c, int tag, split_t *sp)
 {
-	char params[1400];
-	waitfor_t w = { .seen = false };
+	char params[1400], id[64];
 	json_object *r, *v;
 
 	snprintf(params, sizeof(params),
 		 "{\"memory_mib\":16,\"labels\":{\"bench\":\"%d\"},\"workload\":{\"hash\":\"%s\",\"args\":[\"hello\",\"bench\"]}}",
 		 tag, hash);
-	double t0 = bench_now_us();
-	r = call(c, "compute.vm.create", params, &w);
-	json_object_object_get_ex(r, "id", &v);
-	snprintf(w.vm, sizeof(w.vm), "%s", json_object_get_string(v));
-	json_object_put(r);
-	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", w.vm);
-	r = call(c, "compute.vm.start", params, &w);
-	json_object_object_get_ex(r, "state", &v);
-	if (strcmp(json_object_get_string(v), "Stopped") == 0)
-		w.seen = true;
-	json_object_put(r);
-	while (!w.seen) {
-		json_object *o = bench_read_msg(c), *p;
-		if (json_object_object_get_ex(o, "params", &p))
-			on_event(p, &w);
-		json_object_put(o);
-	}
-	double dt = bench_now_us() - t0;
+	double dt = bench_run_to_stopped(c, params, id);
+	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", id);
 
 	/* Untimed: the output is there, and (with sp) the split. */
-	r = call(c, "compute.vm.logs", params, NULL);
+	r = call(c, "compute.vm.logs", params);
 	json_object_object_get_ex(r, "data", &v);
 	if (!strstr(json_object_get_string(v), "argv[1] = bench"))
 		bench_die("the workload's output is not in the log");
 	json_object_put(r);
 	if (sp) {
-		r = call(c, "compute.vm.status", params, NULL);
+		r = call(c, "compute.vm.status", params);
 		json_object *tr, *code;
 		if (!json_object_object_get_ex(r, "exit_code", &code) || json_object_get_int(code) != 0)
 			bench_die("the workload did not exit with 0");
@@ -217,30 +185,14 @@ static double one_run(bench_conn_t *c, int tag, split_t *sp)
 		sp->to_stopped = (t[4] - t[3]) * 1e6;
 		json_object_put(r);
 	}
-	json_object_put(call(c, "compute.vm.remove", params, NULL));
+	json_object_put(call(c, "compute.vm.remove", params));
 	return dt;
 }
 
-static void follow(bench_conn_t *c)
+/* one_run for bench_rate(): no split. */
+static double rate_run(bench_conn_t *c, int tag)
 {
-	json_object_put(call(c, "compute.vm.events.tail", "{\"follow\":true,\"limit\":1}", NULL));
-}
-
-typedef struct worker_arg {
-	int runs, tag;
-} worker_arg_t;
-
-static void *rate_worker(void *p)
-{
-	worker_arg_t *a = p;
-	bench_conn_t *c = malloc(sizeof(*c));
-	bench_conn_open(c, sock_path, 1 << 16);
-	follow(c);
-	for (int i = 0; i < a->runs; i++)
-		one_run(c, a->tag, NULL);
-	close(c->fd);
-	free(c);
-	return NULL;
+	return one_run(c, tag, NULL);
 }
 
 /* --- the worker alone ---------------------------------------------------- */
@@ -358,11 +310,11 @@ int main(int argc, char **argv)
 	bench_conn_open(c, sock_path, 1 << 16);
 	char params[4200];
 	snprintf(params, sizeof(params), "{\"path\":\"%s\"}", module_path);
-	json_object *r = call(c, "compute.blob.put", params, NULL), *v;
+	json_object *r = call(c, "compute.blob.put", params), *v;
 	json_object_object_get_ex(r, "hash", &v);
 	snprintf(hash, sizeof(hash), "%s", json_object_get_string(v));
 	json_object_put(r);
-	r = call(c, "compute.node.info", "{}", NULL);
+	r = call(c, "compute.node.info", "{}");
 	json_object *paths, *state;
 	static char state_dir[4096];
 	if (json_object_object_get_ex(r, "paths", &paths) && json_object_object_get_ex(paths, "state_dir", &state)) {
@@ -393,7 +345,7 @@ int main(int argc, char **argv)
 	}
 
 	/* through mvmd */
-	follow(c);
+	bench_follow(c);
 	for (int i = 0; i < 5; i++)
 		one_run(c, 0, NULL);
 	double m_self0, m_kids0, m_self1, m_kids1;
@@ -435,21 +387,12 @@ int main(int argc, char **argv)
 
 	double rate = 0;
 	if (rate_runs > 0) {
-		pthread_t th[64];
-		worker_arg_t args[64];
-		int per = rate_runs / clients;
-		double t0 = bench_now_us();
-		for (int i = 0; i < clients; i++) {
-			args[i] = (worker_arg_t){ .runs = per, .tag = 100 + i };
-			pthread_create(&th[i], NULL, rate_worker, &args[i]);
-		}
-		for (int i = 0; i < clients; i++)
-			pthread_join(th[i], NULL);
-		rate = per * clients / ((bench_now_us() - t0) / 1e6);
+		int runs;
+		rate = bench_rate(sock_path, 1 << 16, clients, rate_runs, rate_run, &runs);
 		printf("hello workloads created, run to exit, checked and removed per second (%d clients, %d VMs): %.0f\n",
-		       clients, per * clients, rate);
+		       clients > 64 ? 64 : clients, runs, rate);
 	}
-	r = call(c, "compute.node.info", "{}", NULL);
+	r = call(c, "compute.node.info", "{}");
 	json_object *b, *k, *pl;
 	if (json_object_object_get_ex(r, "backends", &b) && json_object_object_get_ex(b, "kvm", &k) &&
 	    json_object_object_get_ex(k, "pool", &pl))

@@ -9,12 +9,8 @@ set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is missing"; exit 77; }
-dir=$(mktemp -d /tmp/mvmd-bench-XXXXXX)
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-"$BUILD/bin/mvmd" --rpc-socket "$dir/rpc.sock" --state-dir "$dir/state" --console-dir "$dir/console" \
-	--log-level warning 2>"$dir/mvmd.log" &
-pid=$!
-for _ in $(seq 100); do [ -S "$dir/rpc.sock" ] && break; sleep 0.05; done
+. bench/lib/mvmd.sh
+bench_mvmd_start
 
 floor=$("$BUILD/bench/kvm-floor" -n "${RUNS:-200}" -w 1 -c 1 -i 0)
 echo "$floor" | grep -E '^(kvm start|floor: create)'

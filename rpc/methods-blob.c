@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "kvm/backend-kvm.h"
 #include "methods.h"
 #include "util/macro.h"
 #include "util/text.h"
@@ -96,7 +97,7 @@ static void reply_param_errno(rpc_call_t *call, int code, const char *param, int
 
 /* --- compute.blob.put ------------------------------------------------- */
 
-static const char *const kind_values[] = { "raw", "wasm", NULL };
+static const char *const kind_values[] = { "raw", "wasm", "snapshot", NULL };
 
 static const rpc_field_t put_params[] = {
 	{ "data", false, { .type = RPC_TYPE_STRING, .description = "the content, base64 (RFC 4648, padded); bounded by the request size limit",
@@ -104,15 +105,22 @@ static const rpc_field_t put_params[] = {
 	{ "path", false, { .type = RPC_TYPE_STRING, .description = "absolute path of a regular host file readable by mvmd (a symlink as last component is refused)",
 			   .pattern = "/.*", .has_max = true, .max = 4095 } },
 	{ "expect", false, HASH_SCHEMA("the hash the content must have; nothing is stored otherwise") },
-	{ "kind", false, { .type = RPC_TYPE_STRING, .description = "\"raw\" (default) or \"wasm\": refuse a module that does not validate",
+	{ "kind", false, { .type = RPC_TYPE_STRING, .description = "\"raw\" (default), \"wasm\": refuse a module that does not validate, "
+			   "or \"snapshot\": refuse what is not a whole kvm snapshot (docs/snapshots.md)",
 			   .enum_values = kind_values } },
 	{ NULL },
 };
 
 static void put_failed(rpc_call_t *call, int r, const char *param, const blob_put_opts_t *opts,
-		       const wasm_check_t *wc, const char *path)
+		       const wasm_check_t *wc, const char *path, const kvm_snapshot_blob_check_t *sc)
 {
 	char reason[512];
+
+	if (sc->failed && r == -EINVAL) {
+		snprintf(reason, sizeof(reason), "not a snapshot: %s", sc->why);
+		reply_param_errno(call, RPC_ERROR_INVALID_PARAMS, param, -EBADMSG, reason);
+		return;
+	}
 
 	if (r == -EBADMSG && opts->expect_hex) {
 		json_object *data = json_object_new_object();
@@ -197,6 +205,7 @@ static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
 	char expect[BLOB_HEX_LEN + 1];
 	blob_put_opts_t opts = { 0 };
 	wasm_check_t wc = { 0 };
+	kvm_snapshot_blob_check_t sc = { 0 };
 	blob_info_t info;
 	bool created;
 	int r;
@@ -213,6 +222,11 @@ static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
 		opts.check = wasm_check_module;
 		opts.check_userdata = &wc;
 	}
+	if (json_object_object_get_ex(params, "kind", &v) && strcmp(json_object_get_string(v), "snapshot") == 0) {
+		opts.check = backend_kvm_snapshot_blob_check;
+		opts.check_userdata = &sc;
+		opts.check_max = BLOB_DEFAULT_MAX_SIZE;
+	}
 
 	if (vdata) {
 		_cleanup_free_ void *bytes = NULL;
@@ -228,7 +242,7 @@ static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
 		}
 		r = blob_put_data(bs, bytes, len, &opts, &info, &created);
 		if (r < 0) {
-			put_failed(call, r, "data", &opts, &wc, NULL);
+			put_failed(call, r, "data", &opts, &wc, NULL, &sc);
 			return;
 		}
 	} else {
@@ -252,7 +266,7 @@ static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
 		}
 		r = blob_put_path(bs, path, &opts, &info, &created);
 		if (r < 0) {
-			put_failed(call, r, "path", &opts, &wc, path);
+			put_failed(call, r, "path", &opts, &wc, path, &sc);
 			return;
 		}
 	}
@@ -264,18 +278,10 @@ static void blob_put(rpc_call_t *call, json_object *params, void *userdata)
 	rpc_call_reply(call, res);
 }
 
-/* The blob that params' "hash" names, stat'ed into *info; false when
- * the call was answered (a bad hash, no such blob, an I/O error). */
-static bool blob_of_params(rpc_call_t *call, blob_store_t *bs, json_object *params, char hex[BLOB_HEX_LEN + 1],
-			   blob_info_t *info)
+/* blob_stat()'s r: true when it found the blob, else false with the
+ * call answered (no such blob, an I/O error). */
+static bool stat_answered(rpc_call_t *call, const char *hex, int r)
 {
-	int r;
-
-	if (!param_hex(params, "hash", hex)) {
-		rpc_call_invalid_param(call, "hash", "expected sha256:<64 lowercase hex>");
-		return false;
-	}
-	r = blob_stat(bs, hex, info);
 	if (r == -ENOENT) {
 		reply_not_found(call, hex);
 		return false;
@@ -285,6 +291,23 @@ static bool blob_of_params(rpc_call_t *call, blob_store_t *bs, json_object *para
 		return false;
 	}
 	return true;
+}
+
+/* params' "hash" into hex; false with the call answered when it is bad. */
+static bool hash_of_params(rpc_call_t *call, json_object *params, char hex[BLOB_HEX_LEN + 1])
+{
+	if (param_hex(params, "hash", hex))
+		return true;
+	rpc_call_invalid_param(call, "hash", "expected sha256:<64 lowercase hex>");
+	return false;
+}
+
+/* The blob that params' "hash" names, stat'ed into *info; false when
+ * the call was answered (a bad hash, no such blob, an I/O error). */
+static bool blob_of_params(rpc_call_t *call, blob_store_t *bs, json_object *params, char hex[BLOB_HEX_LEN + 1],
+			   blob_info_t *info)
+{
+	return hash_of_params(call, params, hex) && stat_answered(call, hex, blob_stat(bs, hex, info));
 }
 
 /* --- compute.blob.stat -------------------------------------------------- */
@@ -325,9 +348,13 @@ static void blob_stat_method(rpc_call_t *call, json_object *params, void *userda
 	json_object *res;
 	int r;
 
-	if (param_hex(params, "hash", hex) && blob_stat(bs, hex, &info) == -ENOENT && stat_pulling(call, ctx, hex))
+	if (!hash_of_params(call, params, hex))
 		return;
-	if (!blob_of_params(call, bs, params, hex, &info))
+	/* One stat: a blob missing here may be on its way (a pull). */
+	r = blob_stat(bs, hex, &info);
+	if (r == -ENOENT && stat_pulling(call, ctx, hex))
+		return;
+	if (!stat_answered(call, hex, r))
 		return;
 	res = info_json(&info);
 	json_object_object_add(res, "used_by", blob_users(ctx->manager, hex));

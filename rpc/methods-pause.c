@@ -3,8 +3,8 @@
  * compute.vm.pause / resume / snapshot (docs/rpc-methods.md). Each is
  * answered when the backend's VMM has done it (daemon/mvmd/manager.h,
  * manager_done_fn), never blocking other clients. A backend that cannot
- * (kvm) answers -32602 with data.backend, whatever the VM's state: no
- * state of the VM would make the request valid.
+ * answers -32602 with data.backend, whatever the VM's state: no state of
+ * the VM would make the request valid.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -47,8 +47,12 @@ static json_object *snapshot_to_json(manager_t *m, const vm_t *vm, const char *n
 {
 	_cleanup_free_ char *path = manager_snapshot_path(m, vm, name);
 	json_object *res = json_object_new_object(), *snap = json_object_new_object();
+	char hash[BLOB_REF_LEN + 1];
 
 	json_object_object_add(snap, "name", json_object_new_string(name));
+	/* kvm: the blob it was stored as (compute.vm.create {snapshot}). */
+	if (manager_snapshot_hash(m, vm, name, hash) == 0)
+		json_object_object_add(snap, "hash", json_object_new_string(hash));
 	json_object_object_add(snap, "path", path ? json_object_new_string(path) : NULL);
 	json_object_object_add(snap, "created", methods_time_to_json(fsm_now_wall_usec()));
 	json_object_object_add(res, "id", json_object_new_string(vm->id));
@@ -153,6 +157,8 @@ static const rpc_field_t snapshot_fields[] = {
 	{ "name", true, { .type = RPC_TYPE_STRING, .description = "its number among the VM's snapshots: \"1\", \"2\", ..." } },
 	{ "path", true, { .type = RPC_TYPE_STRING, .description = "its directory, STATE_DIR/vms/<id>/snapshots/<name>" } },
 	{ "created", true, { .type = RPC_TYPE_STRING, .description = "when it was written", .format = "date-time" } },
+	{ "hash", false, { .type = RPC_TYPE_STRING, .description = "kvm: the snapshot blob (kind snapshot) in the store, \"sha256:<hex>\"; "
+			   "compute.vm.create {snapshot} makes a VM from it (docs/snapshots.md)" } },
 	{ NULL },
 };
 static const rpc_field_t snapshot_result_fields[] = {
@@ -185,11 +191,11 @@ static const rpc_example_t snapshot_examples[] = {
 #define PAUSE_ERRORS RPC_ERROR_NOT_FOUND, RPC_ERROR_INVALID_STATE, RPC_ERROR_SERVER
 
 const rpc_method_t methods_pause[] = {
-	{ "compute.vm.pause", "Pause a Running VM (ch backend); answered once it is Paused", id_params,
+	{ "compute.vm.pause", "Pause a Running VM (its vCPUs stop; memory, console and state stay); answered once it is Paused", id_params,
 	  &methods_vm_schema, vm_pause, 0, METHODS_ERRORS(PAUSE_ERRORS), pause_examples },
-	{ "compute.vm.resume", "Resume a Paused VM (ch backend); answered once it is Running", id_params,
+	{ "compute.vm.resume", "Resume a Paused VM; answered once it is Running", id_params,
 	  &methods_vm_schema, vm_resume, 0, METHODS_ERRORS(PAUSE_ERRORS), resume_examples },
-	{ "compute.vm.snapshot", "Snapshot a Paused or Running VM (ch backend) into its directory's snapshots/<n>",
+	{ "compute.vm.snapshot", "Snapshot a Paused or Running VM into its directory's snapshots/<n> (kvm: also a blob of kind snapshot, its hash)",
 	  id_params, &snapshot_result, vm_snapshot, 0, METHODS_ERRORS(PAUSE_ERRORS), snapshot_examples },
 };
 const size_t methods_pause_n = ELEMENTSOF(methods_pause);

@@ -13,6 +13,8 @@
 
 #include "capacity.h"
 #include "console.h"
+#include "actor.h"
+#include "interface.h"
 #include "methods.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -172,7 +174,7 @@ static bool get_bool(json_object *params, const char *key)
 static const rpc_field_t start_params[] = {
 	{ "id", true, METHODS_VM_REF_SCHEMA },
 	{ "timeout_ms", false, { .type = RPC_TYPE_INTEGER, .description = "answer -32006 if not Running by then (default 30000)", .has_min = true, .min = 1, .has_max = true, .max = 600000 } },
-	{ "snapshot", false, { .type = RPC_TYPE_STRING, .description = "restore the VM from this snapshot of its own (compute.vm.snapshot's name) instead of booting it (ch backend)" } },
+	{ "snapshot", false, { .type = RPC_TYPE_STRING, .description = "restore the VM from this snapshot of its own (compute.vm.snapshot's name) instead of booting it" } },
 	{ NULL },
 };
 
@@ -208,6 +210,19 @@ static void vm_start(rpc_call_t *call, json_object *params, void *userdata)
 		return;
 	if (json_object_object_get_ex(params, "snapshot", &v))
 		snapshot = json_object_get_string(v);
+	/* One handler per interface on the node (docs/actors.md): a second
+	 * is refused until the first stops; the operator decides which. */
+	const char *iface = NULL;
+	bool active = vm->state == VM_STATE_STARTING || vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED ||
+		      vm->state == VM_STATE_STOPPING;
+	if (!active && interfaces_start_conflict(actors_interfaces(manager_actors(ctx->manager)), vm, &iface) < 0) {
+		json_object *data = json_object_new_object();
+		json_object_object_add(data, "id", json_object_new_string(vm->id));
+		json_object_object_add(data, "interface", json_object_new_string(iface));
+		json_object_object_add(data, "reason", json_object_new_string("another handler of this interface is active"));
+		rpc_call_error(call, RPC_ERROR_IN_USE, "In use", data);
+		return;
+	}
 	r = snapshot ? manager_restore_vm(ctx->manager, vm, snapshot, &detail) : manager_start_vm(ctx->manager, vm, &detail);
 	if (snapshot && (r == -EOPNOTSUPP || r == -ENOENT)) {
 		restore_refused(call, vm, r, snapshot, detail);
@@ -404,7 +419,7 @@ static const rpc_example_t logs_examples[] = {
 const rpc_method_t methods_run[] = {
 	{ "compute.vm.start", "Start a VM (or restore it from one of its snapshots); answered once it is Running (or failed to start)",
 	  start_params, &methods_vm_schema, vm_start, 0,
-	  METHODS_ERRORS(WAIT_ERRORS, RPC_ERROR_BACKEND_UNAVAILABLE), start_examples },
+	  METHODS_ERRORS(WAIT_ERRORS, RPC_ERROR_BACKEND_UNAVAILABLE, RPC_ERROR_IN_USE), start_examples },
 	{ "compute.vm.stop", "Stop a VM; answered once it is Stopped (force, or timeout_ms, kill it)", stop_params,
 	  &methods_vm_schema, vm_stop, 0, METHODS_ERRORS(WAIT_ERRORS), stop_examples },
 	{ "compute.vm.console.endpoint", "The VM's serial console socket", id_params, &endpoint_result, vm_console_endpoint, 0,

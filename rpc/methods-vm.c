@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "capacity.h"
+#include "kvm/backend-kvm.h"
 #include "methods.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -42,27 +43,31 @@ static const rpc_field_t guest_fields[] = {
 	{ NULL },
 };
 
-/* ch: host paths of the guest kernel and initramfs, the kernel command line
- * (printable ASCII; the x86 kernel takes at most 2048 bytes). */
-#define CH_PATH_SCHEMA(desc) \
-	{ .type = RPC_TYPE_STRING, .description = desc, .pattern = "/.*", .has_max = true, .max = 4095 }
-
-/* ch: prepared disk images and existing taps (daemon/mvmd/ch/spec-devices.h). */
+/* ch: prepared disk images and existing taps (daemon/mvmd/ch/spec-devices.h):
+ * METHODS_DISK_FIELDS, METHODS_NET_FIELDS in methods.h. */
 static const rpc_field_t disk_fields[] = {
-	{ "path", true, CH_PATH_SCHEMA("absolute host path of a regular file or block device (no \".\" or \"..\" components)") },
-	{ "readonly", false, { .type = RPC_TYPE_BOOLEAN, .description = "the guest cannot write it (default false)" } },
-	{ "serial", false, { .type = RPC_TYPE_STRING, .description = "the virtio-blk serial the guest sees (/sys/block/vdX/serial)",
-			     .pattern = "[A-Za-z0-9_.-]{1,20}" } },
+	METHODS_DISK_FIELDS,
 	{ NULL },
 };
 const rpc_schema_t methods_disk_schema = { .type = RPC_TYPE_OBJECT, .fields = disk_fields };
 static const rpc_field_t net_fields[] = {
-	{ "tap", true, { .type = RPC_TYPE_STRING, .description = "an existing tap device's name", .pattern = "[A-Za-z0-9_.-]{1,15}" } },
-	{ "mac", false, { .type = RPC_TYPE_STRING, .description = "the guest's MAC (default: derived from the VM id, locally administered)",
-			  .pattern = "[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}" } },
+	METHODS_NET_FIELDS,
 	{ NULL },
 };
 const rpc_schema_t methods_net_schema = { .type = RPC_TYPE_OBJECT, .fields = net_fields };
+
+/* As status shows them: with the id mvmd gave each (compute.vm.remove-device). */
+#define DEVICE_ID_FIELD \
+	{ "id", true, { .type = RPC_TYPE_STRING, .description = "the device's id: disk0, disk1, ... / net0, ... (compute.vm.remove-device)", \
+			.pattern = "(disk|net)[0-9]{1,5}" } }
+static const rpc_field_t disk_status_fields[] = {
+	DEVICE_ID_FIELD, METHODS_DISK_FIELDS, { NULL },
+};
+const rpc_schema_t methods_disk_status_schema = { .type = RPC_TYPE_OBJECT, .fields = disk_status_fields };
+static const rpc_field_t net_status_fields[] = {
+	DEVICE_ID_FIELD, METHODS_NET_FIELDS, { NULL },
+};
+const rpc_schema_t methods_net_status_schema = { .type = RPC_TYPE_OBJECT, .fields = net_status_fields };
 
 /* ch: the image's process and its root disk (daemon/mvmd/ch/guest-process.h). */
 const rpc_field_t methods_root_fields[] = {
@@ -94,8 +99,8 @@ static const rpc_field_t create_params[] = {
 	{ "labels", false, labels_schema },
 	{ "guest", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: a custom guest image and boot arguments (needs mvmd --allow-custom-guests)",
 			    .fields = guest_fields } },
-	{ "kernel", false, CH_PATH_SCHEMA("ch (required): absolute host path of the guest kernel (vmlinux or bzImage)") },
-	{ "initramfs", false, CH_PATH_SCHEMA("ch: absolute host path of the initramfs (default: mvmd's, mvm-init as /init)") },
+	{ "kernel", false, METHODS_CH_PATH_SCHEMA("ch (required): absolute host path of the guest kernel (vmlinux or bzImage)") },
+	{ "initramfs", false, METHODS_CH_PATH_SCHEMA("ch: absolute host path of the initramfs (default: mvmd's, mvm-init as /init)") },
 	{ "cmdline", false, { .type = RPC_TYPE_STRING, .description = "ch: kernel command line (default \"console=ttyS0 reboot=k panic=1 quiet\")",
 			      .pattern = "[ -~]*", .has_max = true, .max = 2047 } },
 	{ "disks", false, { .type = RPC_TYPE_ARRAY, .description = "ch: disks, the guest's vda, vdb, ... (at most 16)",
@@ -107,8 +112,68 @@ static const rpc_field_t create_params[] = {
 			      .fields = methods_process_fields } },
 	{ "workload", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: a Wasm module by hash to run (docs/workloads.md)",
 			       .fields = methods_workload_fields } },
+	{ "snapshot", false, { .type = RPC_TYPE_STRING, .description = "kvm: continue from this snapshot blob (compute.vm.snapshot's hash) "
+			       "instead of booting; memory_mib must be the snapshot's (docs/snapshots.md)",
+			       .pattern = "sha256:[0-9a-f]{64}" } },
 	{ NULL },
 };
+
+/*
+ * create {snapshot}: a kvm VM that continues from a snapshot blob
+ * (docs/snapshots.md). The snapshot is checked whole here, so a corrupt,
+ * truncated or foreign one is refused before anything is made; its size
+ * is the VM's (memory_mib must say the same, vcpus too when given) and
+ * its workload the VM's (added to the spec when the params name none).
+ */
+static int snapshot_prepare(rpc_call_t *call, methods_ctx_t *ctx, json_object *params, json_object *spec,
+			    vm_backend_t backend)
+{
+	_cleanup_free_ char *why = NULL, *msg = NULL;
+	kvm_snapshot_info_t si;
+	json_object *v, *w, *h;
+	const char *ref;
+
+	if (!json_object_object_get_ex(params, "snapshot", &v))
+		return 0;
+	ref = json_object_get_string(v);
+	if (backend != VM_BACKEND_KVM) {
+		rpc_call_invalid_param(call, "snapshot", "only for the kvm backend (a ch VM restores its own snapshots: compute.vm.start {snapshot})");
+		return -EINVAL;
+	}
+	if (json_object_object_get_ex(params, "guest", NULL)) {
+		rpc_call_invalid_param(call, "guest", "a VM made from a snapshot runs the snapshot's guest");
+		return -EINVAL;
+	}
+	if (backend_kvm_snapshot_check(ctx->manager, ref, &si, &why) < 0) {
+		rpc_call_invalid_param(call, "snapshot", why ? why : "not a usable snapshot");
+		return -EINVAL;
+	}
+	if (json_object_object_get_ex(params, "memory_mib", &v) && json_object_get_int64(v) != (int64_t)si.memory_mib) {
+		if (asprintf(&msg, "the snapshot is of a VM with %u MiB", si.memory_mib) < 0)
+			msg = NULL;
+		rpc_call_invalid_param(call, "memory_mib", msg ? msg : "not the snapshot's");
+		return -EINVAL;
+	}
+	if (json_object_object_get_ex(params, "vcpus", &v) && json_object_get_int64(v) != (int64_t)si.vcpus) {
+		if (asprintf(&msg, "the snapshot is of a VM with %u vCPUs", si.vcpus) < 0)
+			msg = NULL;
+		rpc_call_invalid_param(call, "vcpus", msg ? msg : "not the snapshot's");
+		return -EINVAL;
+	}
+	json_object_object_add(spec, "vcpus", json_object_new_int((int32_t)si.vcpus));
+	if (json_object_object_get_ex(params, "workload", &w)) {
+		if (!si.workload[0] || !json_object_object_get_ex(w, "hash", &h) ||
+		    strcmp(json_object_get_string(h), si.workload) != 0) {
+			rpc_call_invalid_param(call, "workload", "not the workload the snapshot runs");
+			return -EINVAL;
+		}
+	} else if (si.workload[0]) {
+		w = json_object_new_object();
+		json_object_object_add(w, "hash", json_object_new_string(si.workload));
+		json_object_object_add(spec, "workload", w);
+	}
+	return 0;
+}
 
 static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
 {
@@ -180,7 +245,7 @@ static void vm_create(rpc_call_t *call, json_object *params, void *userdata)
 		json_object_object_add(spec, "backend", json_object_new_string("kvm"));
 	if (!json_object_object_get_ex(spec, "vcpus", NULL))
 		json_object_object_add(spec, "vcpus", json_object_new_int(1));
-	if (methods_workload_prepare(call, spec, backend) < 0) {
+	if (snapshot_prepare(call, ctx, params, spec, backend) < 0 || methods_workload_prepare(call, spec, backend) < 0) {
 		json_object_put(spec);
 		return;
 	}

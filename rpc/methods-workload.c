@@ -14,7 +14,6 @@
  * with the memory map and the capability names. */
 #define WORKLOAD_STRINGS_MAX (48u << 10)
 
-static const char *const cap_values[] = { "stdin", "stdout", "stderr", "clock", "random", "env", "args", NULL };
 
 /*
  * The default grant when "capabilities" is absent: what a batch job
@@ -33,7 +32,13 @@ static const rpc_schema_t arg_schema = { .type = RPC_TYPE_STRING, .description =
 static const rpc_schema_t env_key = { .type = RPC_TYPE_STRING, .pattern = "[A-Za-z_][A-Za-z0-9_]{0,127}" };
 static const rpc_schema_t env_value = { .type = RPC_TYPE_STRING, .description = "at most 4096 bytes of UTF-8",
 					.has_max = true, .max = 4096, .max_bytes = true };
-static const rpc_schema_t cap_schema = { .type = RPC_TYPE_STRING, .enum_values = cap_values };
+/* A WASI grant, or "send:sha256:<hex>": the actor may send to that
+ * interface (docs/actors.md). */
+static const rpc_schema_t cap_schema = { .type = RPC_TYPE_STRING,
+					 .description = "stdin, stdout, stderr, clock, random, env, args, or send:sha256:<64 hex>",
+					 .pattern = "stdin|stdout|stderr|clock|random|env|args|send:sha256:[0-9a-f]{64}" };
+static const rpc_schema_t iface_schema = { .type = RPC_TYPE_STRING, .description = "an interface, \"sha256:<64 lowercase hex>\"",
+					   .pattern = "sha256:[0-9a-f]{64}" };
 
 const rpc_field_t methods_workload_fields[] = {
 	{ "hash", true, { .type = RPC_TYPE_STRING, .description = "the module's content hash, \"sha256:<64 lowercase hex>\" (compute.blob.put)",
@@ -43,8 +48,11 @@ const rpc_field_t methods_workload_fields[] = {
 	{ "env", false, { .type = RPC_TYPE_OBJECT, .description = "WASI environment, NAME -> value",
 			  .has_max = true, .max = 256, .keys = &env_key, .values = &env_value } },
 	{ "capabilities", false, { .type = RPC_TYPE_ARRAY, .description = "host functions granted: stdin, stdout, stderr, clock, random, env, args "
-						      "(default stdout, stderr, clock, random, args, env); the rest fail with WASI errno 76 (notcapable)",
-				   .has_max = true, .max = 7, .items = &cap_schema } },
+						      "(default stdout, stderr, clock, random, args, env); the rest fail with WASI errno 76 (notcapable); "
+						      "send:sha256:<hex> lets the actor send to that interface (docs/actors.md)",
+				   .has_max = true, .max = 7 + 64, .items = &cap_schema } },
+	{ "handles", false, { .type = RPC_TYPE_ARRAY, .description = "interfaces this actor handles while it runs, at most one handler per interface on the node (docs/actors.md)",
+			      .has_max = true, .max = 16, .items = &iface_schema } },
 	{ "timeout_ms", false, { .type = RPC_TYPE_INTEGER, .description = "wall-clock limit from start; the VM then ends Failed (\"timeout\")",
 				 .has_min = true, .min = 1, .has_max = true, .max = 7 * 24 * 3600 * 1000ll } },
 	{ NULL },
@@ -67,6 +75,15 @@ int methods_workload_prepare(rpc_call_t *call, json_object *spec, vm_backend_t b
 	if (json_object_object_get_ex(w, "env", &v)) {
 		json_object_object_foreach(v, key, val)
 			bytes += strlen(key) + strlen(json_object_get_string(val)) + 10;
+	}
+	if (json_object_object_get_ex(w, "handles", &v)) {
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			for (size_t k = 0; k < i; k++)
+				if (strcmp(json_object_get_string(json_object_array_get_idx(v, i)),
+					   json_object_get_string(json_object_array_get_idx(v, k))) == 0) {
+					rpc_call_invalid_param(call, "workload.handles", "an interface is named twice");
+					return -EINVAL;
+				}
 	}
 	if (bytes > WORKLOAD_STRINGS_MAX) {
 		rpc_call_invalid_param(call, "workload", "args and env exceed 48 KiB in all");

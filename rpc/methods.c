@@ -21,7 +21,10 @@ const rpc_method_t *methods_table(size_t *ret_n)
 			{ methods_run, methods_run_n },
 			{ methods_oneshot, methods_oneshot_n },
 			{ methods_pause, methods_pause_n },
+			{ methods_devices, methods_devices_n },
 			{ methods_exec, methods_exec_n },
+			{ methods_actor, methods_actor_n },
+			{ methods_interface, methods_interface_n },
 			{ methods_blob, methods_blob_n },
 			{ methods_pull, methods_pull_n },
 		};

@@ -34,9 +34,18 @@ extern const size_t methods_oneshot_n;
 /* compute.vm.pause / resume / snapshot (methods-pause.c). */
 extern const rpc_method_t methods_pause[];
 extern const size_t methods_pause_n;
+/* compute.vm.add-disk / add-net / remove-device (methods-devices.c). */
+extern const rpc_method_t methods_devices[];
+extern const size_t methods_devices_n;
 /* compute.vm.exec: joins the table once micro-VMs serve hybrid vsock. */
 extern const rpc_method_t methods_exec[];
 extern const size_t methods_exec_n;
+/* compute.vm.send and its compute.vm.answer notification (methods-actor.c). */
+extern const rpc_method_t methods_actor[];
+extern const size_t methods_actor_n;
+/* compute.interface.* and compute.interface.message (methods-interface.c). */
+extern const rpc_method_t methods_interface[];
+extern const size_t methods_interface_n;
 extern const rpc_method_t methods_blob[];
 extern const size_t methods_blob_n;
 extern const rpc_method_t methods_pull[];
@@ -50,6 +59,22 @@ const rpc_method_t *methods_table(size_t *ret_n);
 /* "id": a VM's id or name (a macro: struct initialisers must be constant) */
 #define METHODS_VM_REF_SCHEMA \
 	{ .type = RPC_TYPE_STRING, .description = "VM id (UUID) or name", .pattern = METHODS_NAME_PATTERN }
+/* ch: host paths of the guest kernel and initramfs, the kernel command line
+ * (printable ASCII; the x86 kernel takes at most 2048 bytes). */
+#define METHODS_CH_PATH_SCHEMA(desc) \
+	{ .type = RPC_TYPE_STRING, .description = desc, .pattern = "/.*", .has_max = true, .max = 4095 }
+
+/* ch: prepared disk images and existing taps (daemon/mvmd/ch/spec-devices.h),
+ * as create's disks[] / net[] and compute.vm.add-disk / add-net take them. */
+#define METHODS_DISK_FIELDS \
+	{ "path", true, METHODS_CH_PATH_SCHEMA("absolute host path of a regular file or block device (no \".\" or \"..\" components)") }, \
+	{ "readonly", false, { .type = RPC_TYPE_BOOLEAN, .description = "the guest cannot write it (default false)" } }, \
+	{ "serial", false, { .type = RPC_TYPE_STRING, .description = "the virtio-blk serial the guest sees (/sys/block/vdX/serial)", \
+			     .pattern = "[A-Za-z0-9_.-]{1,20}" } }
+#define METHODS_NET_FIELDS \
+	{ "tap", true, { .type = RPC_TYPE_STRING, .description = "an existing tap device's name", .pattern = "[A-Za-z0-9_.-]{1,15}" } }, \
+	{ "mac", false, { .type = RPC_TYPE_STRING, .description = "the guest's MAC (default: derived from the VM id and the device's id, locally administered)", \
+			  .pattern = "[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}" } }
 /* The objects several methods answer with (methods-schema.c), and the
  * error lists and examples the tables share. */
 extern const rpc_schema_t methods_vm_schema;    /* components.schemas.VM */
@@ -72,6 +97,8 @@ extern const rpc_field_t methods_workload_fields[];
 /* A ch VM's disks, taps, root and process, as create takes them and status
  * shows them (rpc/methods-vm.c). */
 extern const rpc_schema_t methods_disk_schema, methods_net_schema;
+/* The same with the "id" mvmd gives each device (status, hotplug answers). */
+extern const rpc_schema_t methods_disk_status_schema, methods_net_status_schema;
 extern const rpc_field_t methods_root_fields[], methods_process_fields[];
 int methods_workload_prepare(rpc_call_t *call, json_object *spec, vm_backend_t backend);
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # make demo: start mvmd on temporary local paths and drive a VM lifecycle,
-# then a Wasm workload by hash (docs/workloads.md),
+# then a Wasm workload by hash (docs/workloads.md), then two actors
+# talking through an interface (docs/actors.md),
 # through its real JSON-RPC socket, printing every request and response.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,6 +104,34 @@ if grep -q '"kvm":{"usable":true' <<<"$(echo '{"jsonrpc":"2.0","id":0,"method":"
 	call compute.vm.stop '{"id":"exec-demo"}'
 	call compute.vm.remove '{"id":"exec-demo"}'
 	call compute.blob.remove "{\"hash\":\"$hash\"}"
+fi
+
+# Actors (docs/actors.md): a key-value actor handles an interface named
+# by hash, a client actor is granted to send to it; both keep their state
+# between messages, driven with compute.vm.send.
+actor="$PWD/$BUILD/wasm-programs/wl-actor.wasm"
+if grep -q '"kvm":{"usable":true' <<<"$(echo '{"jsonrpc":"2.0","id":0,"method":"compute.node.info"}' | socat - UNIX-CONNECT:"$sock")" &&
+	[ -f "$actor" ]; then
+	echo
+	echo "${bold}# actors: $actor (tests/workloads/actor.c)${norm}"
+	iface="sha256:$(printf 'kv 1: "put K V" answers "ok", "get K" answers V' | sha256sum | cut -d' ' -f1)"
+	call compute.blob.put "{\"path\":\"$actor\"}"
+	ahash=$(sed -E 's/.*"hash":"(sha256:[0-9a-f]{64})".*/\1/' <<<"$last")
+	call compute.vm.create "{\"name\":\"kv\",\"memory_mib\":16,\"workload\":{\"hash\":\"$ahash\",\"capabilities\":[\"stdout\"],\"handles\":[\"$iface\"]}}"
+	call compute.vm.create "{\"name\":\"kv-client\",\"memory_mib\":16,\"workload\":{\"hash\":\"$ahash\",\"capabilities\":[\"stdout\",\"send:$iface\"]}}"
+	call compute.vm.start '{"id":"kv"}'
+	call compute.vm.start '{"id":"kv-client"}'
+	call compute.vm.send '{"id":"kv","data":"put colour blue","timeout_ms":8000}'
+	call compute.vm.send "{\"id\":\"kv-client\",\"data\":\"send $iface get colour\",\"timeout_ms\":8000}"
+	call compute.vm.send "{\"id\":\"kv-client\",\"data\":\"send $iface put visits 1\",\"timeout_ms\":8000}"
+	call compute.vm.send '{"id":"kv","data":"get visits","timeout_ms":8000}'
+	call compute.vm.send '{"id":"kv","data":"stats","timeout_ms":8000}'
+	call compute.interface.list
+	call compute.vm.stop '{"id":"kv-client"}'
+	call compute.vm.stop '{"id":"kv"}'
+	call compute.vm.remove '{"id":"kv-client"}'
+	call compute.vm.remove '{"id":"kv"}'
+	call compute.blob.remove "{\"hash\":\"$ahash\"}"
 fi
 
 # A node that does not have the module: a local OCI registry (Debian's

@@ -2,6 +2,8 @@
 #include "bench-rpc.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,4 +104,93 @@ json_object *bench_call(bench_conn_t *c, const char *method, const char *params,
 		json_object_put(o);
 		return r;
 	}
+}
+
+void bench_follow(bench_conn_t *c)
+{
+	json_object_put(bench_call(c, "compute.vm.events.tail", "{\"follow\":true,\"limit\":1}", NULL, NULL));
+}
+
+typedef struct waitfor {
+	char vm[64];
+	bool seen;
+} waitfor_t;
+
+static void on_event(json_object *ev, void *ud)
+{
+	waitfor_t *w = ud;
+	json_object *vm, *to;
+	if (json_object_object_get_ex(ev, "vm", &vm) && json_object_object_get_ex(ev, "to", &to) &&
+	    strcmp(json_object_get_string(vm), w->vm) == 0 && strcmp(json_object_get_string(to), "Stopped") == 0)
+		w->seen = true;
+}
+
+double bench_run_to_stopped(bench_conn_t *c, const char *create_params, char id[64])
+{
+	char params[128];
+	waitfor_t w = { .seen = false };
+	json_object *r, *v;
+
+	double t0 = bench_now_us();
+	r = bench_call(c, "compute.vm.create", create_params, on_event, &w);
+	json_object_object_get_ex(r, "id", &v);
+	snprintf(w.vm, sizeof(w.vm), "%s", json_object_get_string(v));
+	json_object_put(r);
+	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", w.vm);
+	r = bench_call(c, "compute.vm.start", params, on_event, &w);
+	json_object_object_get_ex(r, "state", &v);
+	if (strcmp(json_object_get_string(v), "Stopped") == 0)
+		w.seen = true;
+	json_object_put(r);
+	while (!w.seen) {
+		json_object *o = bench_read_msg(c), *p;
+		if (json_object_object_get_ex(o, "params", &p))
+			on_event(p, &w);
+		json_object_put(o);
+	}
+	double dt = bench_now_us() - t0;
+	memcpy(id, w.vm, sizeof(w.vm));
+	return dt;
+}
+
+typedef struct rate_arg {
+	pthread_t thread;
+	const char *sock_path;
+	size_t cap;
+	int runs, tag;
+	double (*one_run)(bench_conn_t *c, int tag);
+} rate_arg_t;
+
+static void *rate_worker(void *p)
+{
+	rate_arg_t *a = p;
+	bench_conn_t c;
+
+	bench_conn_open(&c, a->sock_path, a->cap);
+	bench_follow(&c);
+	for (int i = 0; i < a->runs; i++)
+		a->one_run(&c, a->tag);
+	close(c.fd);
+	free(c.buf);
+	return NULL;
+}
+
+double bench_rate(const char *sock_path, size_t cap, int clients, int runs, double (*one_run)(bench_conn_t *c, int tag),
+		  int *ret_runs)
+{
+	rate_arg_t args[64];
+	int per;
+
+	clients = clients < 1 ? 1 : clients > 64 ? 64 : clients;
+	per = runs / clients;
+	double t0 = bench_now_us();
+	for (int i = 0; i < clients; i++) {
+		args[i] = (rate_arg_t){ .sock_path = sock_path, .cap = cap, .runs = per, .tag = 100 + i, .one_run = one_run };
+		if (pthread_create(&args[i].thread, NULL, rate_worker, &args[i]) != 0)
+			bench_die("pthread_create");
+	}
+	for (int i = 0; i < clients; i++)
+		pthread_join(args[i].thread, NULL);
+	*ret_runs = per * clients;
+	return per * clients / ((bench_now_us() - t0) / 1e6);
 }

@@ -2,8 +2,8 @@
 /*
  * What the benchmarks that drive mvmd share (bench/kvm-rpc.c,
  * bench/workload.c): a JSON-RPC connection that reads one response at a
- * time and hands the notifications in between to a callback, a clock and
- * percentiles. Errors end the program: a benchmark has no caller to tell.
+ * time and hands the notifications in between to a callback, a timed cold
+ * start to the Stopped event, a clock and percentiles. Errors end the program: a benchmark has no caller to tell.
  */
 #ifndef MVM_BENCH_RPC_H
 #define MVM_BENCH_RPC_H
@@ -33,5 +33,19 @@ json_object *bench_read_msg(bench_conn_t *c);
  * notifications that arrive first go to on_event (may be NULL). */
 json_object *bench_call(bench_conn_t *c, const char *method, const char *params,
 			void (*on_event)(json_object *ev, void *ud), void *ud);
+
+/* Follow mvmd's events on c (compute.vm.events.tail, follow). */
+void bench_follow(bench_conn_t *c);
+/* One cold start on c, which follows events: compute.vm.create with
+ * create_params, compute.vm.start of that VM, then its events until it is
+ * Stopped. Returns µs from the create request to that event; the VM's id
+ * goes into id. */
+double bench_run_to_stopped(bench_conn_t *c, const char *create_params, char id[64]);
+/* The rate: `clients` connections to sock_path (lines of cap bytes, at
+ * most 64), each following events and calling one_run(c, 100 + its index)
+ * runs / clients times, in parallel. Returns runs completed per second,
+ * how many into *ret_runs. */
+double bench_rate(const char *sock_path, size_t cap, int clients, int runs, double (*one_run)(bench_conn_t *c, int tag),
+		  int *ret_runs);
 
 #endif

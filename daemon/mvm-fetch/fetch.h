@@ -30,8 +30,8 @@ typedef struct fetch_job {
 	uint64_t max_size;
 	const void *ca; /* PEM bundle read before the sandbox */
 	size_t ca_len;
-	int out_fd; /* the temp file */
-	int ctl_fd; /* to mvmd */
+	int data_fd; /* the blob's bytes to mvmd, framed (FETCH_FRAME_*) */
+	int ctl_fd;  /* to mvmd */
 } fetch_job_t;
 
 /* Send one JSON message to mvmd (takes o). */
@@ -41,6 +41,6 @@ int fetch_send(int ctl_fd, struct json_object *o);
 int fetch_run(fetch_job_t *job);
 
 /* Drop to nobody, no capabilities, no_new_privs, the seccomp allow-list. */
-int fetch_sandbox_enter(uint64_t max_file_size);
+int fetch_sandbox_enter(void);
 
 #endif

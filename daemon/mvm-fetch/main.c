@@ -2,8 +2,9 @@
 /*
  * mvm-fetch: download one blob from OCI registries for mvmd, without
  * privileges (lib/proto/fetch-proto.h, docs/blobs.md). Started by mvmd
- * only; it reads its request from FETCH_CTL_FD, reads the CA bundle,
- * enters its sandbox and only then talks to the network.
+ * only, maybe ahead of a pull: it reads its setup from FETCH_CTL_FD,
+ * reads the CA bundle, enters its sandbox, and only then waits for its
+ * job and talks to the network.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -39,21 +40,19 @@ int fetch_send(int ctl_fd, json_object *o)
 	return r;
 }
 
-static int recv_request(json_object **ret, int *ret_fd)
+static int recv_message(json_object **ret)
 {
 	static char buf[FETCH_MSG_MAX + 1];
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { buf, FETCH_MSG_MAX };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	ssize_t n = recvmsg(FETCH_CTL_FD, &mh, MSG_CMSG_CLOEXEC);
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	ssize_t n;
 
-	if (n <= 0 || !c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -EBADMSG;
-	memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+	do
+		n = recv(FETCH_CTL_FD, buf, FETCH_MSG_MAX, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n < 0 ? negative_errno() : -ECONNRESET;
 	buf[n] = '\0';
 	*ret = json_tokener_parse(buf);
-	return *ret ? 0 : -EBADMSG;
+	return *ret && json_object_is_type(*ret, json_type_object) ? 0 : -EBADMSG;
 }
 
 static const char *get_str(json_object *o, const char *k)
@@ -103,8 +102,8 @@ static int parse_job(json_object *req, fetch_job_t *job)
 
 int main(int argc, char **argv)
 {
-	json_object *req = NULL;
-	fetch_job_t job = { .out_fd = -1, .ctl_fd = FETCH_CTL_FD };
+	json_object *setup = NULL, *req = NULL;
+	fetch_job_t job = { .data_fd = FETCH_DATA_FD, .ctl_fd = FETCH_CTL_FD };
 	_cleanup_free_ char *ca = NULL;
 	size_t ca_len = 0;
 	const char *ca_file;
@@ -114,17 +113,12 @@ int main(int argc, char **argv)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
-	r = recv_request(&req, &job.out_fd);
+	r = recv_message(&setup);
 	if (r < 0) {
-		fprintf(stderr, "mvm-fetch: no valid request on fd %d (started by mvmd only)\n", FETCH_CTL_FD);
+		fprintf(stderr, "mvm-fetch: no valid setup on fd %d (started by mvmd only)\n", FETCH_CTL_FD);
 		return 2;
 	}
-	r = parse_job(req, &job);
-	if (r < 0) {
-		fprintf(stderr, "mvm-fetch: malformed request\n");
-		return 2;
-	}
-	ca_file = get_str(req, "ca_file");
+	ca_file = get_str(setup, "ca_file");
 	r = read_file_at(AT_FDCWD, ca_file ? ca_file : SYSTEM_CA_BUNDLE, CA_MAX, &ca, &ca_len);
 	if (r < 0 && !ca_file) {
 		/* No system bundle (no ca-certificates): plain http to loopback
@@ -149,13 +143,27 @@ int main(int argc, char **argv)
 	job.ca_len = ca_len;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
-	r = fetch_sandbox_enter(job.max_size);
+	r = fetch_sandbox_enter();
 	if (r < 0) {
 		fprintf(stderr, "mvm-fetch: cannot enter the sandbox: %s\n", strerror(-r));
 		return 1;
 	}
+	/* set up and sandboxed: now the job (a spare waits here for its pull;
+	 * mvmd closing the socket instead means there is none) */
+	r = recv_message(&req);
+	if (r == -ECONNRESET) {
+		json_object_put(setup);
+		return 0;
+	}
+	if (r == 0)
+		r = parse_job(req, &job);
+	if (r < 0) {
+		fprintf(stderr, "mvm-fetch: malformed job\n");
+		return 2;
+	}
 	r = fetch_run(&job);
 	json_object_put(req);
+	json_object_put(setup);
 	free(job.sources);
 	return r < 0 ? 1 : 0;
 }

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The OCI distribution API, client side (docs/blobs.md): blobs by digest
- * (HEAD, then GET), manifests by tag or digest, the Bearer token flow and
+ * (a GET: its 404 says a source lacks it), manifests by tag or digest, the Bearer token flow and
  * Basic auth, redirects followed by hand (so each target passes the same
  * transport policy, fetch_url_allowed), and downloads that retry with
- * backoff and resume with Range.
+ * backoff and resume with Range. The blob's bytes go to mvmd over the
+ * data pipe (lib/proto/fetch-proto.h), in frames of up to OUT_FRAME.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -20,13 +21,16 @@
 #include "fetch.h"
 #include "parse.h"
 #include "proto/fetch-proto.h"
+#include "util/io.h"
 #include "util/macro.h"
 #include "util/sha256.h"
 
 #define MAX_REDIRECTS 5
 #define MAX_RETRIES 3
 #define ERRBODY_MAX 2048
-#define PROGRESS_EVERY_USEC 100000
+/* libcurl hands the body over 16 KiB at a time: gathered into frames of
+ * this size, a 64 MiB blob is 256 writes to the pipe instead of 4096 */
+#define OUT_FRAME ((size_t)256 << 10)
 
 typedef struct membuf {
 	char *data;
@@ -44,25 +48,22 @@ typedef struct req {
 	char *location;
 	char www_auth[2048];
 	int64_t content_length;
-	/* the sink: memory, or the temp file from *file_off on */
+	/* the sink: memory, or the data pipe (file_off bytes of the blob so far) */
 	membuf_t *mem;
 	bool to_file;
 	uint64_t file_off, file_total;
 	bool too_large;
-	bool range_sent; /* a 200 to it restarts the file from byte 0 */
+	bool range_sent; /* a 200 to it restarts the blob from byte 0 */
 	int write_err;
 	membuf_t errbody;
-	uint64_t last_progress;
 	char curl_err[CURL_ERROR_SIZE];
+	/* the frame being gathered: header, then out_len bytes */
+	uint8_t *out;
+	size_t out_len;
+	bool out_started; /* bytes of the blob went to mvmd since the last restart */
+	bool progress_sent; /* this download's total was named to mvmd */
 	char *bearer; /* token for the source's host */
 } req_t;
-
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static void membuf_add(membuf_t *b, const char *p, size_t n)
 {
@@ -94,18 +95,57 @@ static void send_answer(fetch_job_t *job, const fetch_source_t *src, long status
 	(void)fetch_send(job->ctl_fd, o);
 }
 
-static void send_progress(req_t *q, bool force)
+/* A download from q->src starts: mvmd counts the bytes, we name the total. */
+static void send_progress(req_t *q)
 {
-	uint64_t now = now_usec();
-	if (!force && now - q->last_progress < PROGRESS_EVERY_USEC)
-		return;
-	q->last_progress = now;
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "type", json_object_new_string("progress"));
 	json_object_object_add(o, "source", json_object_new_string(q->src->name));
-	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)q->file_off));
 	json_object_object_add(o, "total", json_object_new_int64((int64_t)q->file_total));
 	(void)fetch_send(q->job->ctl_fd, o);
+}
+
+/* --- the data pipe ----------------------------------------------------------- */
+
+static int out_flush(req_t *q)
+{
+	fetch_frame_t f = { .type = FETCH_FRAME_DATA, .len = (uint32_t)q->out_len };
+
+	if (!q->out_len)
+		return 0;
+	memcpy(q->out, &f, sizeof(f));
+	q->out_len = 0;
+	q->out_started = true;
+	return write_all(q->job->data_fd, q->out, sizeof(f) + f.len);
+}
+
+static int out_write(req_t *q, const char *p, size_t n)
+{
+	while (n) {
+		size_t k = OUT_FRAME - q->out_len < n ? OUT_FRAME - q->out_len : n;
+		memcpy(q->out + sizeof(fetch_frame_t) + q->out_len, p, k);
+		q->out_len += k;
+		p += k, n -= k;
+		if (q->out_len == OUT_FRAME) {
+			int r = out_flush(q);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* The blob starts again at byte 0: what mvmd has of it is void. */
+static int out_restart(req_t *q)
+{
+	fetch_frame_t f = { .type = FETCH_FRAME_RESTART, .len = 0 };
+
+	q->out_len = 0;
+	q->file_off = 0;
+	if (!q->out_started)
+		return 0;
+	q->out_started = false;
+	return write_all(q->job->data_fd, &f, sizeof(f));
 }
 
 /* --- curl callbacks -------------------------------------------------------- */
@@ -169,30 +209,30 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 	}
 	if (q->range_sent && q->status == 200) {
 		q->range_sent = false;
-		q->file_off = 0;
-		if (ftruncate(q->job->out_fd, 0) < 0) {
-			q->write_err = -errno;
+		q->write_err = out_restart(q);
+		if (q->write_err < 0)
+			return 0;
+	}
+	if (!q->progress_sent) {
+		/* the first bytes of the download: a whole blob's Content-Length
+		 * is its size, held to the cap before a byte is taken */
+		q->progress_sent = true;
+		if (!q->file_total && q->status == 200 && q->content_length > 0)
+			q->file_total = (uint64_t)q->content_length;
+		if (q->file_total > q->job->max_size) {
+			q->too_large = true;
 			return 0;
 		}
+		send_progress(q);
 	}
 	if (q->file_off + len > q->job->max_size) {
 		q->too_large = true;
 		return 0;
 	}
-	for (size_t done = 0; done < len;) {
-		ssize_t w = pwrite(q->job->out_fd, buf + done, len - done, (off_t)(q->file_off + done));
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			q->write_err = errno == EFBIG ? -E2BIG : -errno;
-			if (q->write_err == -E2BIG)
-				q->too_large = true;
-			return 0;
-		}
-		done += (size_t)w;
-	}
+	q->write_err = out_write(q, buf, len);
+	if (q->write_err < 0)
+		return 0;
 	q->file_off += len;
-	send_progress(q, false);
 	return len;
 }
 
@@ -346,10 +386,10 @@ static int get_token(req_t *q, const fetch_challenge_t *ch, char *reason, size_t
 }
 
 /*
- * One request, following redirects and answering one auth challenge.
+ * One GET, following redirects and answering one auth challenge.
  * Returns the final HTTP status (>= 200), or -errno with reason set.
  */
-static int exchange(req_t *q, const char *method, const char *url0, const char *accept, uint64_t range_from,
+static int exchange(req_t *q, const char *url0, const char *accept, uint64_t range_from,
 		    char *reason, size_t rlen)
 {
 	_cleanup_free_ char *url = strdup(url0), *src_host = url_host(q->src->url);
@@ -371,8 +411,6 @@ static int exchange(req_t *q, const char *method, const char *url0, const char *
 		reset_answer(q);
 		q->range_sent = range_from > 0;
 		setup_common(q, url);
-		if (strcmp(method, "HEAD") == 0)
-			curl_easy_setopt(q->curl, CURLOPT_NOBODY, 1L);
 		if (accept && asprintf(&acc, "Accept: %s", accept) >= 0)
 			hdrs = curl_slist_append(hdrs, acc);
 		/* Credentials go to the source's own host only, never to the
@@ -396,7 +434,7 @@ static int exchange(req_t *q, const char *method, const char *url0, const char *
 			return -E2BIG;
 		}
 		if (q->write_err) {
-			snprintf(reason, rlen, "cannot write the temp file: %s", strerror(-q->write_err));
+			snprintf(reason, rlen, "cannot hand the blob to mvmd: %s", strerror(-q->write_err));
 			return q->write_err;
 		}
 		if (cr != CURLE_OK && !(cr == CURLE_WRITE_ERROR && q->mem && q->mem->overflow))
@@ -466,41 +504,49 @@ static bool transient(int r)
 }
 
 /*
- * GET the blob into the temp file, resuming with Range after a lost
- * connection or a 5xx; expect_size (0: unknown) is checked at the end.
+ * GET the blob into the data pipe, resuming with Range after a lost
+ * connection or a 5xx. The size (expect_size, the manifest's; else the
+ * first answer's Content-Length; 0: unknown) is held to the cap before
+ * the body is taken, and checked at the end. A source that refuses the
+ * first connection is not retried: the next one is tried at once.
  */
 static int download(req_t *q, const char *url, uint64_t expect_size, char *reason, size_t rlen)
 {
-	int r = 0;
+	int r = out_restart(q);
 
+	if (r < 0)
+		return r;
 	q->to_file = true;
-	q->file_off = 0;
 	q->file_total = expect_size;
+	q->progress_sent = false;
 	for (int attempt = 0;; attempt++) {
 		uint64_t from = q->file_off;
-		r = exchange(q, "GET", url, NULL, from, reason, rlen);
+		r = exchange(q, url, NULL, from, reason, rlen);
 		if (r == 200 || r == 206) {
-			if (expect_size && q->file_off != expect_size) {
-				if (q->file_off < expect_size && attempt < MAX_RETRIES) {
-					snprintf(reason, rlen, "short body: %" PRIu64 " of %" PRIu64 " bytes", q->file_off, expect_size);
+			uint64_t size = q->file_total;
+			if (size && q->file_off != size) {
+				if (q->file_off < size && attempt < MAX_RETRIES) {
+					snprintf(reason, rlen, "short body: %" PRIu64 " of %" PRIu64 " bytes", q->file_off, size);
 					goto retry;
 				}
-				snprintf(reason, rlen, "body of %" PRIu64 " bytes, the manifest says %" PRIu64, q->file_off, expect_size);
+				snprintf(reason, rlen, "body of %" PRIu64 " bytes, %s %" PRIu64, q->file_off,
+					 expect_size ? "the manifest says" : "its Content-Length said", size);
 				return -EBADMSG;
 			}
-			send_progress(q, true);
-			return 0;
+			return out_flush(q);
 		}
+		if (r == -ECONNREFUSED && attempt == 0)
+			return r; /* nothing listens there: the next source, at once */
 		if (r == 416 && from > 0) {
 			/* our offset is past what it has: start over */
-			q->file_off = 0;
-			if (ftruncate(q->job->out_fd, 0) < 0)
-				return -errno;
+			r = out_restart(q);
+			if (r < 0)
+				return r;
 			goto retry;
 		}
 		if (!transient(r) || attempt >= MAX_RETRIES) {
-			if (r > 0)
-				snprintf(reason, rlen, "GET blob answered %d", r);
+			if (r > 0 && r != 401 && r != 403) /* exchange() said why for those */
+				snprintf(reason, rlen, r == 404 ? "404: blob unknown" : "GET blob answered %d", r);
 			if (transient(r) && attempt > 0) {
 				char last[400];
 				snprintf(last, sizeof(last), "%s", reason);
@@ -520,36 +566,17 @@ static int download(req_t *q, const char *url, uint64_t expect_size, char *reaso
 	}
 }
 
-/* A blob from one source: declared is the manifest's size (0: ask with HEAD). */
+/* A blob from one source: declared is the manifest's size (0: by hash,
+ * unknown until the GET answers; a 404 then says this source lacks it). */
 static int pull_blob_from(req_t *q, const char *repo, const char *digest, uint64_t declared, char *reason, size_t rlen)
 {
 	_cleanup_free_ char *url = repo_url(q->src, repo, "blobs", digest);
-	int r;
 
 	if (!url)
 		return -ENOMEM;
 	if (declared > q->job->max_size) {
 		snprintf(reason, rlen, "%" PRIu64 " bytes, over the size limit (%" PRIu64 " bytes)", declared, q->job->max_size);
 		return -E2BIG;
-	}
-	if (!declared) {
-		/* by hash: HEAD tells whether this source has it, and its size */
-		r = exchange(q, "HEAD", url, NULL, 0, reason, rlen);
-		if (r < 0)
-			return r;
-		if (r != 200) {
-			if (r == 404)
-				snprintf(reason, rlen, "404: blob unknown");
-			else if (r != 401 && r != 403)
-				snprintf(reason, rlen, "HEAD blob answered %d", r);
-			return r;
-		}
-		if (q->content_length > 0 && (uint64_t)q->content_length > q->job->max_size) {
-			snprintf(reason, rlen, "%" PRId64 " bytes, over the size limit (%" PRIu64 " bytes)", q->content_length,
-				 q->job->max_size);
-			return -E2BIG;
-		}
-		declared = q->content_length > 0 ? (uint64_t)q->content_length : 0;
 	}
 	return download(q, url, declared, reason, rlen);
 }
@@ -612,9 +639,9 @@ static int run_by_hash(req_t *q)
 			all_404 = false;
 			err = error_class(r);
 		}
-		/* nothing of this source may stay in the file */
-		if (ftruncate(job->out_fd, 0) < 0)
-			return failed(job, FETCH_ERR_INTERNAL, "cannot truncate the temp file");
+		/* nothing of this source may stay in mvmd's file */
+		if (out_restart(q) < 0)
+			return failed(job, FETCH_ERR_INTERNAL, "cannot hand the blob to mvmd");
 	}
 	return failed(job, all_404 ? FETCH_ERR_NOT_FOUND : err,
 		      job->n_sources == 1 ? reason : "no source could serve the blob; see each source's answer");
@@ -641,7 +668,7 @@ static int run_by_reference(req_t *q)
 			return failed(job, FETCH_ERR_INTERNAL, "out of memory");
 		q->to_file = false;
 		q->mem = &body;
-		r = exchange(q, "GET", url,
+		r = exchange(q, url,
 			     FETCH_MT_OCI_MANIFEST ", " FETCH_MT_OCI_INDEX ", " FETCH_MT_DOCKER_MANIFEST ", " FETCH_MT_DOCKER_LIST,
 			     0, reason, sizeof(reason));
 		q->mem = NULL;
@@ -690,13 +717,17 @@ int fetch_run(fetch_job_t *job)
 	req_t q = { .job = job, .content_length = -1, .errbody = { .max = ERRBODY_MAX } };
 	int r;
 
-	q.curl = curl_easy_init();
-	if (!q.curl)
+	q.out = malloc(sizeof(fetch_frame_t) + OUT_FRAME);
+	q.curl = q.out ? curl_easy_init() : NULL;
+	if (!q.curl) {
+		free(q.out);
 		return failed(job, FETCH_ERR_INTERNAL, "cannot initialise libcurl");
+	}
 	r = job->digest ? run_by_hash(&q) : run_by_reference(&q);
 	curl_easy_cleanup(q.curl);
 	free(q.location);
 	free(q.errbody.data);
 	free(q.bearer);
+	free(q.out);
 	return r;
 }

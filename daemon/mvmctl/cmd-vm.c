@@ -184,7 +184,7 @@ int ctl_cmd_status(ctl_t *c, int argc, char **argv)
 int ctl_cmd_create(ctl_t *c, int argc, char **argv)
 {
 	enum { O_NAME = 'n', O_BACKEND = 'b', O_VCPUS = 'c', O_MEMORY = 'm', O_LABEL = 'l', O_KERNEL = 256,
-	       O_INITRAMFS, O_CMDLINE, O_WORKLOAD, O_ARG, O_ENV, O_CAP, O_WL_TIMEOUT, O_PARAMS };
+	       O_INITRAMFS, O_CMDLINE, O_WORKLOAD, O_ARG, O_ENV, O_CAP, O_WL_TIMEOUT, O_PARAMS, O_SNAPSHOT };
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, O_NAME },
 		{ "backend", required_argument, NULL, O_BACKEND },
@@ -199,6 +199,7 @@ int ctl_cmd_create(ctl_t *c, int argc, char **argv)
 		{ "env", required_argument, NULL, O_ENV },
 		{ "cap", required_argument, NULL, O_CAP },
 		{ "workload-timeout-ms", required_argument, NULL, O_WL_TIMEOUT },
+		{ "snapshot", required_argument, NULL, O_SNAPSHOT },
 		{ NULL, 0, NULL, 0 },
 	};
 	json_object *p = json_object_new_object(), *labels = NULL, *wl = NULL, *wargs = NULL, *wenv = NULL,
@@ -219,6 +220,7 @@ int ctl_cmd_create(ctl_t *c, int argc, char **argv)
 		case O_KERNEL: json_object_object_add(p, "kernel", json_object_new_string(optarg)); break;
 		case O_INITRAMFS: json_object_object_add(p, "initramfs", json_object_new_string(optarg)); break;
 		case O_CMDLINE: json_object_object_add(p, "cmdline", json_object_new_string(optarg)); break;
+		case O_SNAPSHOT: json_object_object_add(p, "snapshot", json_object_new_string(optarg)); break;
 		case O_VCPUS:
 		case O_MEMORY:
 			if ((v = parse_count(optarg)) < 0)
@@ -375,6 +377,9 @@ static void show_snapshot(json_object *res)
 
 	(void)json_object_object_get_ex(res, "snapshot", &snap);
 	printf("%s\n", ctl_str(snap, "path"));
+	/* kvm: the blob, for create --snapshot */
+	if (json_object_object_get_ex(snap, "hash", NULL))
+		printf("%s\n", ctl_str(snap, "hash"));
 }
 
 int ctl_cmd_snapshot(ctl_t *c, int argc, char **argv)

@@ -29,11 +29,15 @@ static void usage(FILE *f)
 		"  status ID                             one VM and its transitions\n"
 		"  create --memory MIB [OPTIONS]         create a VM (see mvmctl(1)); prints its id\n"
 		"  start ID [--timeout-ms N] [--snapshot N]\n"
-		"                                        start (or restore a ch VM from its\n"
+		"                                        start (or restore a VM from its\n"
 		"                                        snapshot N); waits until it runs\n"
 		"  stop ID [--force] [--timeout-ms N]    stop; waits until it stopped\n"
-		"  pause ID | resume ID                  pause / resume a ch VM\n"
-		"  snapshot ID                           snapshot a ch VM; prints its directory\n"
+		"  pause ID | resume ID                  pause / resume a VM\n"
+		"  snapshot ID                           snapshot a VM; prints its directory\n"
+		"                                        (and a kvm VM's blob: create --snapshot)\n"
+		"  device add-disk ID PATH [--readonly] [--serial S]\n"
+		"  device add-net ID TAP [--mac MAC]\n"
+		"  device rm ID DEVICE                   hotplug on a Running ch VM; prints the device's id\n"
 		"  rm ID [--force]                       remove a VM\n"
 		"  logs ID [-f] [--tail BYTES]           the console log; -f follows it\n"
 		"  events [-f] [--id ID] [--since N] [--limit N]\n"
@@ -43,6 +47,7 @@ static void usage(FILE *f)
 		"  run HASH [-i] [-e K=V]... [-c CAP]... [--timeout-ms N] [--reuse-key K] [-- ARGS...]\n"
 		"                                        run a Wasm module once in a fresh micro-VM;\n"
 		"                                        exits with its code\n"
+		"  send ID [--timeout-ms N] [MESSAGE|-]  a message to an actor; prints its answer\n"
 		"  console ID [--replay BYTES] [--no-translate]\n"
 		"                                        attach to the serial console (Ctrl-] detaches)\n"
 		"  blob put FILE|- [--kind wasm] [--expect HASH] [--path|--data]\n"
@@ -91,8 +96,10 @@ static const struct {
 	{ "events", ctl_cmd_events },
 	{ "exec", ctl_cmd_exec },
 	{ "run", ctl_cmd_run },
+	{ "send", ctl_cmd_send },
 	{ "console", ctl_cmd_console },
 	{ "blob", ctl_cmd_blob },
+	{ "device", ctl_cmd_device },
 	{ "call", ctl_cmd_call },
 };
 

@@ -539,10 +539,16 @@ fail:
 	return r;
 }
 
-/* --- filled by another process (pulls) --------------------------------- */
+/* --- streamed in (pulls) ------------------------------------------------ */
+
+/* Start the disk's writeback every this many bytes, so that the fsync at
+ * the commit waits only for the tail of a large blob. */
+#define WRITEBACK_EVERY ((uint64_t)4 << 20)
 
 struct blob_tmp {
 	tmp_file_t t;
+	EVP_MD_CTX *md;
+	uint64_t size, writeback_from;
 };
 
 int blob_tmp_new(blob_store_t *s, blob_tmp_t **ret)
@@ -553,44 +559,70 @@ int blob_tmp_new(blob_store_t *s, blob_tmp_t **ret)
 	if (!b)
 		return -ENOMEM;
 	b->t.fd = -1;
-	r = tmp_create(s, &b->t);
+	r = md_new(&b->md);
+	if (r == 0)
+		r = tmp_create(s, &b->t);
 	if (r < 0) {
-		free(b);
+		blob_tmp_discard(s, b);
 		return r;
 	}
 	*ret = b;
 	return 0;
 }
 
-int blob_tmp_fd(const blob_tmp_t *t) { return t->t.fd; }
+uint64_t blob_tmp_size(const blob_tmp_t *b) { return b->size; }
 
-void blob_tmp_discard(blob_store_t *s, blob_tmp_t *t)
+int blob_tmp_write(blob_tmp_t *b, const void *data, size_t len)
 {
-	if (!t)
+	int r = md_update(b->md, data, len);
+
+	if (r < 0)
+		return r;
+	r = write_all(b->t.fd, data, len);
+	if (r < 0)
+		return r;
+	b->size += len;
+	if (b->size - b->writeback_from >= WRITEBACK_EVERY) {
+		/* asynchronous: only queues the range for writeback */
+		(void)sync_file_range(b->t.fd, (off_t)b->writeback_from, (off_t)(b->size - b->writeback_from),
+				      SYNC_FILE_RANGE_WRITE);
+		b->writeback_from = b->size;
+	}
+	return 0;
+}
+
+int blob_tmp_restart(blob_tmp_t *b)
+{
+	if (ftruncate(b->t.fd, 0) < 0 || lseek(b->t.fd, 0, SEEK_SET) < 0)
+		return negative_errno();
+	b->size = b->writeback_from = 0;
+	return EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
+}
+
+void blob_tmp_discard(blob_store_t *s, blob_tmp_t *b)
+{
+	if (!b)
 		return;
-	tmp_discard(s, &t->t);
-	free(t);
+	tmp_discard(s, &b->t);
+	if (b->md)
+		EVP_MD_CTX_free(b->md);
+	free(b);
 }
 
 int blob_tmp_commit(blob_store_t *s, blob_tmp_t *b, blob_put_opts_t *opts, blob_info_t *ret_info, bool *ret_created)
 {
 	char hex[BLOB_HEX_LEN + 1];
-	struct stat st;
-	uint64_t size;
 	int r;
 
 	r = check_opts(opts);
 	if (r < 0)
 		goto fail;
-	if (fstat(b->t.fd, &st) < 0) {
-		r = negative_errno();
-		goto fail;
-	}
-	if ((uint64_t)st.st_size > max_size(opts)) {
+	if (b->size > max_size(opts)) {
 		r = -E2BIG;
 		goto fail;
 	}
-	r = hash_fd(b->t.fd, hex, &size);
+	/* the hash of exactly what blob_tmp_write() wrote, no second read */
+	r = md_final(b->md, hex);
 	if (r < 0)
 		goto fail;
 	r = check_expect(opts, hex);
@@ -598,24 +630,22 @@ int blob_tmp_commit(blob_store_t *s, blob_tmp_t *b, blob_put_opts_t *opts, blob_
 		goto fail;
 	if (opts && opts->check) {
 		void *map;
-		if (size > check_max(opts)) {
+		if (b->size > check_max(opts)) {
 			r = -EFBIG;
 			goto fail;
 		}
-		map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, b->t.fd, 0) : (void *)"";
+		map = b->size ? mmap(NULL, b->size, PROT_READ, MAP_PRIVATE, b->t.fd, 0) : (void *)"";
 		if (map == MAP_FAILED) {
 			r = negative_errno();
 			goto fail;
 		}
-		r = opts->check(map, size, opts->check_userdata);
-		if (size)
-			munmap(map, size);
+		r = opts->check(map, b->size, opts->check_userdata);
+		if (b->size)
+			munmap(map, b->size);
 		if (r < 0)
 			goto fail;
 	}
-	r = tmp_commit(s, &b->t, hex, ret_info, ret_created);
-	free(b);
-	return r;
+	r = tmp_commit(s, &b->t, hex, ret_info, ret_created); /* closes or discards t */
 fail:
 	blob_tmp_discard(s, b);
 	return r;

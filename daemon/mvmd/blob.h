@@ -106,18 +106,22 @@ int blob_put_path(blob_store_t *s, const char *path, blob_put_opts_t *opts,
 		  blob_info_t *ret_info, bool *ret_created);
 
 /*
- * A temp file in the store that someone else fills (a pull: mvm-fetch
- * writes it, docs/blobs.md). blob_tmp_new() creates it empty (O_RDWR);
- * blob_tmp_commit() hashes what it holds from offset 0 (the writer must
- * be gone: its bytes are named by what they are, not by what anyone
- * claims), applies opts like blob_put_path (size cap -E2BIG, expect
- * -EBADMSG, check), renames it into the store and frees t on every
- * outcome; blob_tmp_discard() unlinks and frees it. A temp file a crash
- * leaves is removed by the next blob_store_open().
+ * A blob streamed in piece by piece (a pull: mvm-fetch's bytes arrive on a
+ * pipe, docs/blobs.md). blob_tmp_new() creates an empty temp file in the
+ * store; blob_tmp_write() appends and hashes each piece as it comes (so
+ * the hash is of exactly what was written, and only mvmd writes the file)
+ * and starts the disk's writeback of what is there, so that the commit's
+ * fsync waits only for the tail; blob_tmp_restart() empties it (the source
+ * started over). blob_tmp_commit() applies opts like blob_put_path (size
+ * cap -E2BIG, expect -EBADMSG, check), renames it into the store and frees
+ * t on every outcome; blob_tmp_discard() unlinks and frees it. A temp file
+ * a crash leaves is removed by the next blob_store_open().
  */
 typedef struct blob_tmp blob_tmp_t;
 int blob_tmp_new(blob_store_t *s, blob_tmp_t **ret);
-int blob_tmp_fd(const blob_tmp_t *t);
+int blob_tmp_write(blob_tmp_t *t, const void *data, size_t len);
+int blob_tmp_restart(blob_tmp_t *t);
+uint64_t blob_tmp_size(const blob_tmp_t *t);
 int blob_tmp_commit(blob_store_t *s, blob_tmp_t *t, blob_put_opts_t *opts, blob_info_t *ret_info, bool *ret_created);
 void blob_tmp_discard(blob_store_t *s, blob_tmp_t *t);
 

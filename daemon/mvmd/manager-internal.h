@@ -8,6 +8,7 @@
 #ifndef MVM_MANAGER_INTERNAL_H
 #define MVM_MANAGER_INTERNAL_H
 
+#include "actor.h"
 #include "manager.h"
 #include "metrics.h"
 
@@ -24,6 +25,7 @@ struct manager {
 	store_t *store;
 	blob_store_t *blobs;
 	puller_t *puller; /* pulls from registries (pull.h); NULL: none configured */
+	actors_t *actors; /* the VMs' mailboxes (actor.h) */
 
 	vm_t **vms;
 	size_t n_vms, cap_vms;

@@ -56,6 +56,28 @@ char *manager_snapshot_path(manager_t *m, const vm_t *vm, const char *name)
 	return manager_vm_path(m, vm, rel);
 }
 
+int manager_snapshot_hash(manager_t *m, const vm_t *vm, const char *name, char ret[static BLOB_REF_LEN + 1])
+{
+	_cleanup_free_ char *dir = manager_snapshot_path(m, vm, name), *text = NULL;
+	_cleanup_close_ int dfd = -1;
+	size_t len = 0;
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	r = read_file_at(dfd, "hash", BLOB_REF_LEN + 2, &text, &len);
+	if (r < 0)
+		return r;
+	if (len != BLOB_REF_LEN + 1 || text[BLOB_REF_LEN] != '\n')
+		return -EBADMSG;
+	memcpy(ret, text, BLOB_REF_LEN);
+	ret[BLOB_REF_LEN] = 0;
+	return 0;
+}
+
 /* A snapshot in progress: the manager removes its directory when it fails. */
 typedef struct snapshot_op {
 	manager_t *m;

@@ -88,6 +88,8 @@ int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
 
 	r = fsm_ring_init(&m->node_ring, m->cfg.node_ring_capacity);
 	if (r >= 0)
+		r = actors_new(e, m, &m->actors);
+	if (r >= 0)
 		r = store_open(m->state_dir, &m->store);
 	if (r >= 0)
 		r = blob_store_open(m->state_dir, &m->blobs);
@@ -121,6 +123,9 @@ manager_t *manager_free(manager_t *m)
 		return NULL;
 	manager_save_done(m);
 	manager_run_free_all(m);
+	/* Messages end before their VMs' runtimes go (nobody hears them:
+	 * the connections are closed first). */
+	m->actors = actors_free(m->actors);
 	if (m->loaded)
 		seq_file_write(m, true);
 	for (size_t i = 0; i < m->n_vms; i++) {
@@ -214,6 +219,7 @@ store_t *manager_store(manager_t *m) { return m->store; }
 blob_store_t *manager_blobs(manager_t *m) { return m->blobs; }
 void manager_set_puller(manager_t *m, puller_t *p) { puller_free(m->puller); m->puller = p; }
 puller_t *manager_puller(manager_t *m) { return m->puller; }
+struct actors *manager_actors(manager_t *m) { return m->actors; }
 const manager_config_t *manager_config(manager_t *m) { return &m->cfg; }
 metrics_t *manager_metrics(manager_t *m) { return m->metrics; }
 const fsm_ring_t *manager_events(manager_t *m) { return &m->node_ring; }

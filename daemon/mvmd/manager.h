@@ -104,6 +104,16 @@ typedef struct backend_ops {
 	 * a Paused VM as it is; a Running one is paused around it (Paused,
 	 * then Running again). */
 	int (*snapshot)(manager_t *m, vm_t *vm, const char *dir, manager_done_fn done, void *userdata);
+	/* Hotplug on the Running VM (ch/hotplug.c): attach entry, a disk
+	 * {path, readonly?, serial?} or (net) a tap {tap, mac?}, which the
+	 * backend checks (-EINVAL with *ret_cause) and names (its "id"); or
+	 * detach the device with that id (-ENOENT: none; *ret_device: a
+	 * reference to its spec entry, on 0). The spec follows
+	 * once the VMM answered. -EBUSY as pause. NULL: the backend cannot. */
+	int (*add_device)(manager_t *m, vm_t *vm, json_object *entry, bool net, char **ret_cause, manager_done_fn done,
+			  void *userdata);
+	int (*remove_device)(manager_t *m, vm_t *vm, const char *device, json_object **ret_device,
+			     char **ret_cause, manager_done_fn done, void *userdata);
 	/* Free the backend's userdata: manager_free, after every VM's
 	 * release. The backend's state lives there, none in statics. */
 	void (*done)(manager_t *m, void *userdata);
@@ -140,6 +150,8 @@ struct metrics *manager_metrics(manager_t *m);
  * mvmd runs without --blob-source. */
 void manager_set_puller(manager_t *m, puller_t *p);
 puller_t *manager_puller(manager_t *m);
+/* The VMs' mailboxes (daemon/mvmd/actor.h). */
+struct actors *manager_actors(manager_t *m);
 
 typedef struct manager_load_report {
 	size_t loaded;  /* VMs read from disk */
@@ -202,8 +214,22 @@ int manager_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms);
  * *ret_name is n (caller frees); a failed one leaves no directory.
  */
 int manager_pause_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata);
+
+/*
+ * Hotplug (daemon/mvmd/manager-devices.c): -EOPNOTSUPP when the VM's
+ * backend cannot (checked first), -EBUSY unless Running with nothing
+ * else in progress; then backend_ops_t.add_device / remove_device.
+ * entry gets its "id" (and a net its "mac") on 0.
+ */
+int manager_add_device(manager_t *m, vm_t *vm, json_object *entry, bool net, char **ret_cause, manager_done_fn done,
+		       void *userdata);
+int manager_remove_device(manager_t *m, vm_t *vm, const char *device, json_object **ret_device,
+			  char **ret_cause, manager_done_fn done, void *userdata);
 int manager_resume_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata);
 int manager_snapshot_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata, char **ret_name);
+/* The blob a snapshot was stored as (kvm: snapshots/<name>/hash,
+ * "sha256:<hex>"); -ENOENT for one kept as a directory only (ch). */
+int manager_snapshot_hash(manager_t *m, const vm_t *vm, const char *name, char ret[static BLOB_REF_LEN + 1]);
 /* STATE_DIR/vms/<id>/snapshots/<name> (caller frees), NULL when out of memory. */
 char *manager_snapshot_path(manager_t *m, const vm_t *vm, const char *name);
 

@@ -24,6 +24,8 @@ extern const double metrics_rpc_bounds[METRICS_RPC_BOUNDS];
 
 typedef struct metrics_method {
 	char *name; /* NULL: the "unknown" slot */
+	const char *key; /* the caller's pointer for name last time: the
+			  * method table's, so one compare finds the slot */
 	struct {
 		int code;
 		uint64_t n;

@@ -194,9 +194,18 @@ void metrics_on_event(manager_t *m, const fsm_event_t *ev, void *userdata)
 static metrics_method_t *method_slot(metrics_t *mt, const char *method)
 {
 	if (method) {
+		/* Every call passes its method table's name: compare those
+		 * addresses first (confirmed by one strcmp, in case a caller
+		 * passed a string whose memory now holds another), the
+		 * names themselves only for one not seen before. */
 		for (size_t i = 0; i < mt->n_methods; i++)
-			if (mt->methods[i].name == method || strcmp(mt->methods[i].name, method) == 0)
+			if (mt->methods[i].key == method && strcmp(mt->methods[i].name, method) == 0)
 				return &mt->methods[i];
+		for (size_t i = 0; i < mt->n_methods; i++)
+			if (strcmp(mt->methods[i].name, method) == 0) {
+				mt->methods[i].key = method;
+				return &mt->methods[i];
+			}
 		/* Names come from the method table: the cap only guards
 		 * against a table larger than anyone wrote. */
 		if (mt->n_methods < METRICS_MAX_METHODS) {
@@ -204,6 +213,7 @@ static metrics_method_t *method_slot(metrics_t *mt, const char *method)
 			if (copy) {
 				metrics_method_t *s = &mt->methods[mt->n_methods++];
 				s->name = copy;
+				s->key = method;
 				return s;
 			}
 		}

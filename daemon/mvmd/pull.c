@@ -1,29 +1,34 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Pull jobs: one mvm-fetch per download, its messages, and the check of
- * what it wrote (docs/blobs.md). pull_finish() is the one place a pull
- * ends, whatever the outcome.
+ * Pull jobs: one mvm-fetch per download, its messages, the blob's bytes
+ * hashed and written as they come off its pipe, and the end of it all
+ * (docs/blobs.md). pull_finish() is the one place a pull ends, whatever
+ * the outcome.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "metrics.h"
-#include "pull.h"
+#include "pull-internal.h"
 #include "proto/fetch-proto.h"
+#include "proto/fetch-stream.h"
 #include "util/fault.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/pidfd.h"
 #include "wasm-check.h"
+
+/* One read of the data pipe (its size: pull-helper.c), and how many one
+ * dispatch makes before other events get their turn. */
+#define READ_SIZE ((size_t)1 << 20)
+#define READS_PER_DISPATCH 4
+#define PROGRESS_EVERY_USEC 100000
 
 typedef struct pull_job pull_job_t;
 
@@ -40,9 +45,13 @@ struct pull_job {
 	pull_spec_t spec;
 	char key[600];
 	blob_tmp_t *tmp;
-	int ctl_fd, pidfd;
-	pid_t pid;
-	sd_event_source *io, *child;
+	pull_helper_t h;
+	sd_event_source *io, *data, *child;
+	/* the data pipe: decoded, hashed and written as it comes */
+	fetch_stream_t stream;
+	int stream_err; /* why mvmd stopped reading (and killed the helper) */
+	bool stream_eof;
+	uint64_t notified_usec, notified_bytes;
 	pull_waiter_t *waiters;
 	/* what mvm-fetch said */
 	json_object *answers;
@@ -58,11 +67,48 @@ struct puller {
 	pull_config_t cfg;
 	pull_job_t *jobs;
 	struct metrics *metrics; /* or NULL */
+	/* a helper started ahead of the next pull, set up and sandboxed */
+	pull_helper_t spare;
+	sd_event_source *spare_exit;
+	uint8_t *buf; /* READ_SIZE, for every job's reads (one loop, one at a time) */
 };
 
 void puller_set_metrics(puller_t *p, struct metrics *mt)
 {
 	p->metrics = mt;
+}
+
+/* --- the spare helper ------------------------------------------------------------ */
+
+static void spare_end(puller_t *p)
+{
+	p->spare_exit = sd_event_source_disable_unref(p->spare_exit);
+	pull_helper_end(&p->spare);
+}
+
+/* It died waiting (it could not read its CA bundle, say): the next pull
+ * starts its own, which reports why. */
+static int on_spare_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	spare_end(userdata);
+	return 0;
+}
+
+/* Start the spare if there is none: on mvmd's start and after each pull,
+ * never during one (its startup would compete with the download). */
+static void spare_start(puller_t *p)
+{
+	int r;
+
+	if (p->spare.pid || !puller_has_sources(p) || !p->cfg.fetch_path)
+		return;
+	r = pull_helper_spawn(&p->cfg, &p->spare);
+	if (r == 0)
+		r = sd_event_add_io(p->e, &p->spare_exit, p->spare.pidfd, EPOLLIN, on_spare_exit, p);
+	if (r < 0) {
+		log_debug("cannot start a spare mvm-fetch: %s", strerror(-r));
+		spare_end(p);
+	}
 }
 
 int puller_new(sd_event *e, blob_store_t *blobs, pull_config_t *cfg, puller_t **ret)
@@ -75,6 +121,8 @@ int puller_new(sd_event *e, blob_store_t *blobs, pull_config_t *cfg, puller_t **
 	p->blobs = blobs;
 	p->cfg = *cfg;
 	*cfg = (pull_config_t){ 0 };
+	p->spare = (pull_helper_t){ .pidfd = -1, .ctl_fd = -1, .data_fd = -1 };
+	spare_start(p);
 	*ret = p;
 	return 0;
 }
@@ -96,6 +144,8 @@ puller_t *puller_free(puller_t *p)
 		}
 		job_free(j);
 	}
+	spare_end(p);
+	free(p->buf);
 	pull_config_done(&p->cfg);
 	sd_event_unref(p->e);
 	free(p);
@@ -108,14 +158,10 @@ bool puller_has_sources(const puller_t *p) { return p && p->cfg.n_sources > 0; }
 static void job_free(pull_job_t *j)
 {
 	sd_event_source_disable_unref(j->io);
+	sd_event_source_disable_unref(j->data);
 	sd_event_source_disable_unref(j->child);
-	if (j->pidfd >= 0) {
-		/* mvmd going away (or a job torn down early): the helper is ours to end */
-		pidfd_kill(j->pidfd, SIGKILL);
-		pidfd_reap(j->pidfd, WEXITED, NULL);
-	}
-	safe_close(j->pidfd);
-	safe_close(j->ctl_fd);
+	/* mvmd going away (or a job torn down early): the helper is ours to end */
+	pull_helper_end(&j->h);
 	blob_tmp_discard(j->p->blobs, j->tmp);
 	json_object_put(j->answers);
 	json_object_put(j->final);
@@ -150,6 +196,7 @@ static void job_key(const pull_spec_t *s, char *buf, size_t size)
  */
 static void pull_finish(pull_job_t *j, pull_result_t *res)
 {
+	puller_t *p = j->p;
 	pull_waiter_t *w;
 
 	res->answers = j->answers;
@@ -167,6 +214,7 @@ static void pull_finish(pull_job_t *j, pull_result_t *res)
 		free(w);
 	}
 	job_free(j);
+	spare_start(p);
 }
 
 static const char *final_str(pull_job_t *j, const char *k)
@@ -176,7 +224,27 @@ static const char *final_str(pull_job_t *j, const char *k)
 		       ? json_object_get_string(v) : NULL;
 }
 
-/* The helper is gone: judge what it left. */
+/* mvmd stopped reading the pipe (and killed the helper): why. */
+static void judge_stream_error(pull_job_t *j, pull_result_t *res, char *reason, size_t size)
+{
+	int r = j->stream_err;
+
+	res->error = r;
+	if (r == -E2BIG) {
+		res->error_class = FETCH_ERR_TOO_LARGE;
+		snprintf(reason, size, "larger than the size limit (%" PRIu64 " bytes)", pull_max_size(j->p));
+	} else if (r == -FETCH_STREAM_EPROTO) {
+		res->error = -EIO;
+		res->error_class = FETCH_ERR_INTERNAL;
+		snprintf(reason, size, "mvm-fetch sent a malformed data stream");
+	} else {
+		res->error_class = "store";
+		snprintf(reason, size, "cannot store the blob: %s", strerror(-r));
+	}
+	res->reason = reason;
+}
+
+/* The helper is gone and its pipe drained: judge what it left. */
 static void job_judge(pull_job_t *j, const siginfo_t *si)
 {
 	pull_result_t res = { .source = j->source[0] ? j->source : NULL };
@@ -188,6 +256,11 @@ static void job_judge(pull_job_t *j, const siginfo_t *si)
 	blob_tmp_t *tmp;
 	int r;
 
+	if (j->stream_err) {
+		judge_stream_error(j, &res, reason, sizeof(reason));
+		pull_finish(j, &res);
+		return;
+	}
 	if (!type || (strcmp(type, "done") != 0 && strcmp(type, "failed") != 0)) {
 		if (si->si_code == CLD_EXITED)
 			snprintf(reason, sizeof(reason), "mvm-fetch exited with status %d without an answer", si->si_status);
@@ -218,6 +291,13 @@ static void job_judge(pull_job_t *j, const siginfo_t *si)
 
 	/* "done": by hash the digest must be the one asked for; by reference
 	 * it is the layer the manifest named. Either way the bytes decide. */
+	if (!j->stream_eof) {
+		res.error = -EIO;
+		res.error_class = FETCH_ERR_INTERNAL;
+		res.reason = "mvm-fetch's data stream did not end";
+		pull_finish(j, &res);
+		return;
+	}
 	if (!j->spec.by_reference)
 		memcpy(expect, j->spec.hex, sizeof(expect));
 	else if (!digest || blob_ref_to_hex(digest, expect) < 0) {
@@ -261,7 +341,17 @@ static void job_judge(pull_job_t *j, const siginfo_t *si)
 	pull_finish(j, &res);
 }
 
-/* --- the helper's messages ------------------------------------------------------- */
+/* --- the helper's messages and bytes ----------------------------------------------- */
+
+static void progress_notify(pull_job_t *j)
+{
+	j->progress.source = j->source;
+	j->notified_bytes = j->progress.bytes;
+	(void)sd_event_now(j->p->e, CLOCK_MONOTONIC, &j->notified_usec);
+	for (pull_waiter_t *w = j->waiters; w; w = w->next)
+		if (w->progress)
+			w->progress(&j->progress, w->userdata);
+}
 
 static void on_message(pull_job_t *j, json_object *m)
 {
@@ -278,14 +368,11 @@ static void on_message(pull_job_t *j, json_object *m)
 			snprintf(j->source, sizeof(j->source), "%s", src);
 	}
 	if (strcmp(type, "progress") == 0) {
-		json_object *b, *t;
-		if (json_object_object_get_ex(m, "bytes", &b) && json_object_object_get_ex(m, "total", &t)) {
-			j->progress.bytes = (uint64_t)json_object_get_int64(b);
+		/* a download starts: its total; the bytes are what mvmd has */
+		json_object *t;
+		if (json_object_object_get_ex(m, "total", &t)) {
 			j->progress.total = (uint64_t)json_object_get_int64(t);
-			j->progress.source = j->source;
-			for (pull_waiter_t *w = j->waiters; w; w = w->next)
-				if (w->progress)
-					w->progress(&j->progress, w->userdata);
+			progress_notify(j);
 		}
 	} else if (strcmp(type, "answer") == 0) {
 		json_object *a = json_object_new_object(), *st, *why;
@@ -324,70 +411,104 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	}
 }
 
+static int stream_data(const void *data, size_t len, void *userdata)
+{
+	pull_job_t *j = userdata;
+
+	/* the cap holds during the download, whatever the helper counts */
+	if (blob_tmp_size(j->tmp) + len > pull_max_size(j->p))
+		return -E2BIG;
+	return blob_tmp_write(j->tmp, data, len);
+}
+
+static int stream_restart(void *userdata)
+{
+	pull_job_t *j = userdata;
+	return blob_tmp_restart(j->tmp);
+}
+
+static const fetch_stream_ops_t stream_ops = { .on_data = stream_data, .on_restart = stream_restart };
+
+/* Stop reading: the helper is killed, and its exit judges the job. */
+static void stream_fail(pull_job_t *j, int r)
+{
+	j->stream_err = r;
+	sd_event_source_set_enabled(j->data, SD_EVENT_OFF);
+	if (j->h.pidfd >= 0)
+		pidfd_kill(j->h.pidfd, SIGKILL);
+}
+
+/* Read up to max_reads of the pipe: 1 when more may come, 0 at its end
+ * (EOF or an error), -EAGAIN when it is empty for now. */
+static int stream_read(pull_job_t *j, int max_reads)
+{
+	uint64_t now;
+	int r;
+
+	if (j->stream_eof || j->stream_err)
+		return 0;
+	for (int i = 0; i < max_reads; i++) {
+		ssize_t n = read(j->h.data_fd, j->p->buf, READ_SIZE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return -EAGAIN;
+		if (n < 0) {
+			stream_fail(j, negative_errno());
+			return 0;
+		}
+		if (n == 0) {
+			j->stream_eof = true;
+			sd_event_source_set_enabled(j->data, SD_EVENT_OFF);
+			r = fetch_stream_end(&j->stream);
+			if (r < 0)
+				stream_fail(j, r);
+			else if (j->progress.bytes != j->notified_bytes)
+				progress_notify(j); /* the last count */
+			return 0;
+		}
+		r = fetch_stream_feed(&j->stream, j->p->buf, (size_t)n, &stream_ops, j);
+		j->progress.bytes = blob_tmp_size(j->tmp);
+		if (r < 0) {
+			stream_fail(j, r);
+			return 0;
+		}
+	}
+	if (sd_event_now(j->p->e, CLOCK_MONOTONIC, &now) >= 0 && now - j->notified_usec >= PROGRESS_EVERY_USEC)
+		progress_notify(j);
+	return 1;
+}
+
+static int on_data(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	(void)stream_read(userdata, READS_PER_DISPATCH);
+	return 0;
+}
+
 /* The pidfd turned readable: the helper (every thread of it) is gone,
- * so nothing writes the temp file any more. */
+ * so nothing writes the pipe any more. */
 static int on_child(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	pull_job_t *j = userdata;
 	siginfo_t si = { 0 };
 
-	if (pidfd_reap(j->pidfd, WEXITED | WNOHANG, &si) < 0 || si.si_pid == 0)
+	if (pidfd_reap(j->h.pidfd, WEXITED | WNOHANG, &si) < 0 || si.si_pid == 0)
 		return 0; /* not yet */
-	/* read what is still queued: the final message may trail the exit */
+	/* read what is still queued: the final message and the pipe's last
+	 * bytes may trail the exit (a dead writer's pipe never blocks) */
 	if (j->io && sd_event_source_get_enabled(j->io, NULL) > 0)
-		on_ctl(j->io, j->ctl_fd, EPOLLIN, j);
+		on_ctl(j->io, j->h.ctl_fd, EPOLLIN, j);
+	while (stream_read(j, READS_PER_DISPATCH) > 0)
+		;
+	if (!j->stream_eof && !j->stream_err)
+		stream_fail(j, -EIO);
 	j->child = sd_event_source_disable_unref(j->child);
-	j->pidfd = safe_close(j->pidfd);
+	j->h.pidfd = safe_close(j->h.pidfd);
 	job_judge(j, &si);
 	return 0;
 }
 
 /* --- starting one --------------------------------------------------------------- */
-
-static const char *const env_keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
-
-static int spawn_fetch(const char *path, int ctl, pid_t *ret_pid)
-{
-	char *envp[ELEMENTSOF(env_keep) + 1], *argv[] = { (char *)"mvm-fetch", NULL };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	size_t ne = 0;
-	int r;
-
-	for (size_t i = 0; i < ELEMENTSOF(env_keep); i++)
-		for (char **e = environ; e && *e; e++)
-			if (strncmp(*e, env_keep[i], strlen(env_keep[i])) == 0 && (*e)[strlen(env_keep[i])] == '=') {
-				envp[ne++] = *e;
-				break;
-			}
-	envp[ne] = NULL;
-	sigemptyset(&none);
-	sigfillset(&all);
-	r = -posix_spawn_file_actions_init(&fa);
-	if (r < 0)
-		return r;
-	r = -posix_spawnattr_init(&attr);
-	if (r == 0)
-		r = -posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (r == 0)
-		r = -posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	if (r == 0)
-		r = -posix_spawn_file_actions_adddup2(&fa, ctl, FETCH_CTL_FD);
-	if (r == 0)
-		r = -posix_spawn_file_actions_addclosefrom_np(&fa, FETCH_CTL_FD + 1);
-	if (r == 0)
-		r = -posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	if (r == 0)
-		r = -posix_spawnattr_setsigmask(&attr, &none);
-	if (r == 0)
-		r = -posix_spawnattr_setsigdefault(&attr, &all);
-	if (r == 0)
-		r = -posix_spawn(ret_pid, path, &fa, &attr, argv, envp);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return r;
-}
 
 static uint64_t pull_max_size(const puller_t *p)
 {
@@ -410,8 +531,6 @@ static json_object *request_json(const puller_t *p, const pull_spec_t *s)
 		json_object_array_add(srcs, e);
 	}
 	json_object_object_add(o, "sources", srcs);
-	if (p->cfg.ca_file)
-		json_object_object_add(o, "ca_file", json_object_new_string(p->cfg.ca_file));
 	json_object_object_add(o, "max_size", json_object_new_int64((int64_t)pull_max_size(p)));
 	if (!s->by_reference) {
 		char ref[BLOB_REF_LEN + 1];
@@ -430,63 +549,48 @@ static json_object *request_json(const puller_t *p, const pull_spec_t *s)
 	return o;
 }
 
-static int send_request(int fd, json_object *req, int file_fd)
+/* A helper for j, its job sent: the spare if there is one (if it died
+ * meanwhile, the send fails), else a new one. */
+static int job_helper(puller_t *p, pull_job_t *j, json_object *req)
 {
-	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { (void *)s, strlen(s) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	int r;
 
-	if (iov.iov_len > FETCH_MSG_MAX)
-		return -EMSGSIZE;
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &file_fd, sizeof(int));
-	return sendmsg(fd, &mh, MSG_NOSIGNAL) < 0 ? negative_errno() : 0;
+	if (p->spare.pid) {
+		p->spare_exit = sd_event_source_disable_unref(p->spare_exit);
+		j->h = p->spare;
+		p->spare = (pull_helper_t){ .pidfd = -1, .ctl_fd = -1, .data_fd = -1 };
+		if (pull_send_json(j->h.ctl_fd, req) == 0)
+			return 0;
+		pull_helper_end(&j->h);
+	}
+	r = pull_helper_spawn(&p->cfg, &j->h);
+	if (r < 0)
+		return r;
+	return pull_send_json(j->h.ctl_fd, req);
 }
 
 static int job_start(puller_t *p, pull_job_t *j)
 {
-	_cleanup_close_ int child_end = -1;
 	json_object *req;
-	int sv[2], r;
+	int r;
 
-	if (!p->cfg.fetch_path)
-		return -ENOENT;
+	if (!p->buf && !(p->buf = malloc(READ_SIZE)))
+		return -ENOMEM;
 	r = blob_tmp_new(p->blobs, &j->tmp);
 	if (r < 0)
 		return r;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return negative_errno();
-	j->ctl_fd = sv[0];
-	child_end = sv[1];
-	r = spawn_fetch(p->cfg.fetch_path, child_end, &j->pid);
-	if (r < 0)
-		return r;
-	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
-	if (j->pidfd < 0) {
-		r = negative_errno();
-		kill(j->pid, SIGKILL);
-		waitpid(j->pid, NULL, 0);
-		return r;
-	}
-	fcntl(j->pidfd, F_SETFD, FD_CLOEXEC);
 	req = request_json(p, &j->spec);
-	if (!req)
-		return -ENOMEM;
-	r = send_request(j->ctl_fd, req, blob_tmp_fd(j->tmp));
+	r = req ? job_helper(p, j, req) : -ENOMEM;
 	json_object_put(req);
 	if (r < 0)
 		return r;
-	r = sd_event_add_io(p->e, &j->io, j->ctl_fd, EPOLLIN, on_ctl, j);
+	r = sd_event_add_io(p->e, &j->io, j->h.ctl_fd, EPOLLIN, on_ctl, j);
 	if (r < 0)
 		return r;
-	r = sd_event_add_io(p->e, &j->child, j->pidfd, EPOLLIN, on_child, j);
+	r = sd_event_add_io(p->e, &j->data, j->h.data_fd, EPOLLIN, on_data, j);
 	if (r < 0)
 		return r;
-	return 0;
+	return sd_event_add_io(p->e, &j->child, j->h.pidfd, EPOLLIN, on_child, j);
 }
 
 int puller_start(puller_t *p, const pull_spec_t *spec, pull_done_fn done, pull_progress_fn progress,
@@ -518,7 +622,7 @@ int puller_start(puller_t *p, const pull_spec_t *spec, pull_done_fn done, pull_p
 		}
 		j->p = p;
 		j->spec = *spec;
-		j->ctl_fd = j->pidfd = -1;
+		j->h = (pull_helper_t){ .pidfd = -1, .ctl_fd = -1, .data_fd = -1 };
 		memcpy(j->key, key, sizeof(key));
 		j->answers = json_object_new_array();
 		r = j->answers ? job_start(p, j) : -ENOMEM;

@@ -3,9 +3,10 @@
  * Blobs from OCI registries (docs/blobs.md, "Pulling from registries").
  *
  * The operator configures sources (pull-config.c); a pull runs the
- * sandboxed mvm-fetch (daemon/mvm-fetch, lib/proto/fetch-proto.h) with a
- * temp file of the blob store, and once that helper has exited mvmd hashes
- * what it wrote and stores it only under the expected hash. Concurrent
+ * sandboxed mvm-fetch (daemon/mvm-fetch, lib/proto/fetch-proto.h), which
+ * hands the blob's bytes over a pipe; mvmd hashes and writes them into a
+ * temp file of the blob store as they come, and once the helper has
+ * exited stores it only under the expected hash. Concurrent
  * pulls of one thing share one download: each asker is a waiter of the
  * one job. Single-threaded (mvmd's event loop).
  */

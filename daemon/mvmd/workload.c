@@ -49,6 +49,37 @@ uint64_t workload_timeout_ms(const vm_t *vm)
 	return t > 0 ? (uint64_t)t : 0;
 }
 
+json_object *workload_handles(const vm_t *vm)
+{
+	json_object *w = spec_workload(vm);
+	return w ? member(w, "handles", json_type_array) : NULL;
+}
+
+unsigned workload_handles_index(const vm_t *vm, const char *iface)
+{
+	json_object *h = workload_handles(vm);
+
+	for (size_t i = 0; h && i < json_object_array_length(h); i++) {
+		json_object *s = json_object_array_get_idx(h, i);
+		if (json_object_is_type(s, json_type_string) && strcmp(json_object_get_string(s), iface) == 0)
+			return (unsigned)i + 1;
+	}
+	return 0;
+}
+
+bool workload_may_send(const vm_t *vm, const char *iface)
+{
+	json_object *w = spec_workload(vm), *c = w ? member(w, "capabilities", json_type_array) : NULL;
+
+	for (size_t i = 0; c && i < json_object_array_length(c); i++) {
+		json_object *s = json_object_array_get_idx(c, i);
+		const char *t = json_object_is_type(s, json_type_string) ? json_object_get_string(s) : "";
+		if (strncmp(t, "send:", 5) == 0 && strcmp(t + 5, iface) == 0)
+			return true;
+	}
+	return false;
+}
+
 static const char *workload_hash(const vm_t *vm, char hex[static BLOB_HEX_LEN + 1])
 {
 	json_object *w = spec_workload(vm), *v;

@@ -31,6 +31,13 @@ typedef struct workload_start {
 bool workload_present(const vm_t *vm);
 /* The spec's timeout_ms, 0 when none. */
 uint64_t workload_timeout_ms(const vm_t *vm);
+/* Actors (docs/actors.md): k >= 1 when the spec's workload.handles[k-1]
+ * is iface ("sha256:<hex>"), else 0; whether workload.capabilities
+ * grants "send:<iface>". */
+unsigned workload_handles_index(const vm_t *vm, const char *iface);
+bool workload_may_send(const vm_t *vm, const char *iface);
+/* The spec's workload.handles, or NULL. */
+json_object *workload_handles(const vm_t *vm);
 /*
  * Create-time check: the blob exists. 0 without a workload or when it
  * does. Missing, with blob sources configured (pull.h): a pull starts and

@@ -190,6 +190,63 @@ int kvm_grants_add_fd(kvm_grants_t *g, const char *ref, int fd)
 	return r; /* 0, or -EFBIG: kept as a marker */
 }
 
+int kvm_grants_each(kvm_grants_t *g, int (*fn)(void *ud, const char *ref, const uint8_t *data, uint64_t size),
+		    void *ud)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&g->lock);
+	/* Oldest first, so that a restore adds them back in the same order. */
+	for (uint64_t done = 0, last = 0; done < g->n && r >= 0; done++) {
+		grant_t *next = NULL;
+		for (unsigned i = 0; i < g->n; i++)
+			if (g->g[i].seq > last && (!next || g->g[i].seq < next->seq))
+				next = &g->g[i];
+		if (!next)
+			break;
+		last = next->seq;
+		r = fn(ud, next->ref, next->data, next->size);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+int kvm_grants_add_data(kvm_grants_t *g, const char *ref, const uint8_t *data, uint64_t size)
+{
+	char hex[2 * SHA256_DIGEST_LEN + 1];
+	uint8_t *copy = NULL;
+	grant_t *e;
+
+	if (!ref_ok(ref) || (data && size > g->max_total))
+		return -EINVAL;
+	if (data) {
+		sha256_hex(data, size, hex);
+		if (memcmp(hex, ref + PREFIX_LEN, sizeof(hex) - 1) != 0)
+			return -EBADMSG;
+		copy = malloc(size ? size : 1);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, data, size);
+	}
+	pthread_mutex_lock(&g->lock);
+	if (find(g, ref)) {
+		pthread_mutex_unlock(&g->lock);
+		free(copy);
+		return 0;
+	}
+	while (g->n > 0 && (g->n >= KVM_GRANTS_MAX || (copy && g->total + size > g->max_total)))
+		drop_oldest(g);
+	e = &g->g[g->n++];
+	memcpy(e->ref, ref, KVM_BLOB_REF_LEN);
+	e->data = copy;
+	e->size = copy ? size : 0;
+	e->seq = ++g->seq;
+	if (copy)
+		g->total += size;
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
 void kvm_grants_stats(kvm_grants_t *g, unsigned *ret_count, uint64_t *ret_bytes)
 {
 	pthread_mutex_lock(&g->lock);

@@ -37,6 +37,15 @@ int kvm_grants_add_fd(kvm_grants_t *g, const char *ref, int fd);
 /* Number of blobs held and their bytes (tests, status). */
 void kvm_grants_stats(kvm_grants_t *g, unsigned *ret_count, uint64_t *ret_bytes);
 
+/* Snapshots (daemon/vmm/snapshot.c): call fn for each blob held, oldest
+ * first (data NULL for a marker of one too large), under the store's lock;
+ * a negative return of fn stops and is returned. Add one from bytes (a
+ * restore): checked against its name as a grant's are; data NULL adds a
+ * marker. */
+int kvm_grants_each(kvm_grants_t *g, int (*fn)(void *ud, const char *ref, const uint8_t *data, uint64_t size),
+		    void *ud);
+int kvm_grants_add_data(kvm_grants_t *g, const char *ref, const uint8_t *data, uint64_t size);
+
 /*
  * MVM_HC_BLOB_LOAD_HASH (guest-abi.h): ref_gpa names the blob (71 bytes),
  * [buf, buf + cap) receives it. Sets *rax to the size, or -ENOENT (not

@@ -201,6 +201,14 @@ int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus,
 	for (unsigned i = 0; i < KVM_VM_VCPUS_MAX; i++)
 		vm->vcpu[i].fd = -1;
 	vm->mem_size = ((uint64_t)memory_mib + 1) / 2 * (2ull << 20);
+	vm->memory_mib = memory_mib;
+	size_t csz = sizeof(*cpuid) + cpuid->nent * sizeof(cpuid->entries[0]);
+	vm->cpuid = malloc(csz);
+	if (!vm->cpuid) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	memcpy(vm->cpuid, cpuid, csz);
 
 	/* NORESERVE: an idle guest costs only the pages it touches. */
 	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
@@ -262,6 +270,7 @@ static kvm_vm_t *kvm_vm_free(kvm_vm_t *vm)
 		safe_close(vm->vcpu[i].fd);
 	}
 	safe_close(vm->vm_fd);
+	free(vm->cpuid);
 	if (vm->mem)
 		munmap(vm->mem, vm->mem_size);
 	free(vm);

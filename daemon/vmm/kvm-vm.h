@@ -27,6 +27,8 @@ typedef struct kvm_vm {
 	int vm_fd;
 	uint8_t *mem;
 	uint64_t mem_size;
+	uint32_t memory_mib;
+	struct kvm_cpuid2 *cpuid; /* the table the vCPUs were given (owned): snapshots */
 	unsigned nvcpus;
 	size_t run_size;
 	kvm_vcpu_t vcpu[KVM_VM_VCPUS_MAX];
@@ -43,6 +45,13 @@ int kvm_elf_load(const uint8_t *file, size_t size, uint8_t *mem, uint64_t mem_si
 		 uint64_t min_addr, kvm_elf_image_t *ret);
 
 /* Host services a running vCPU calls back into (daemon/vmm/vmm.c). */
+/* How an actor's wait in the host ended (kvm_host_ops_t.msg_wait). */
+typedef enum kvm_msg_wait {
+	KVM_MSG_WAIT_AGAIN, /* the inbox has something, or the deadline passed: look */
+	KVM_MSG_WAIT_STOP,  /* a stop was asked for */
+	KVM_MSG_WAIT_PAUSE, /* a pause was asked for: leave the hypercall to park */
+} kvm_msg_wait_t;
+
 typedef struct kvm_host_ops {
 	void *userdata;
 	void (*console_write)(void *ud, const uint8_t *buf, size_t len);
@@ -52,6 +61,14 @@ typedef struct kvm_host_ops {
 	void (*stderr_write)(void *ud, const uint8_t *buf, size_t len);
 	uint32_t (*wait)(void *ud, int64_t timeout_ns);
 	bool (*stop_forced)(void *ud);
+	/* Pause (docs/worker-protocol.md): pause_requested is asked before
+	 * each KVM_RUN (true: run with immediate_exit, which completes the
+	 * last exit's hypercall and enters no guest code); park is called on
+	 * the vCPU thread each time KVM_RUN returned EINTR, when the vCPU's
+	 * state is whole and consistent, and returns when the vCPU may run
+	 * again (or must stop). NULL: never paused. */
+	bool (*pause_requested)(void *ud);
+	void (*park)(void *ud);
 	struct kvm_vsock *vsock; /* hypercalls 16..20 (daemon/vmm/vsock.c); NULL: -ENOSYS */
 	/* MVM_HC_CONFIG from a warm guest: block until the VM has its
 	 * configuration (boot info rewritten), then 0 to resume the guest,
@@ -63,6 +80,11 @@ typedef struct kvm_host_ops {
 	uint64_t blob_size;
 	/* Blobs granted at exec time (MVM_HC_BLOB_LOAD_HASH, daemon/vmm/grants.h); NULL: none. */
 	struct kvm_grants *grants;
+	/* Actors (MVM_HC_MSG_*, daemon/vmm/actor.h); NULL: -ENOSYS. msg_wait
+	 * blocks until the actor's inbox has something, a stop, a pause, or
+	 * deadline_ns (CLOCK_MONOTONIC, -1 none). */
+	struct kvm_actor *actor;
+	kvm_msg_wait_t (*msg_wait)(void *ud, int64_t deadline_ns);
 } kvm_host_ops_t;
 
 /* kvm_fd is borrowed. vcpus in 1..KVM_VM_VCPUS_MAX, memory in MiB. cpuid:

@@ -5,7 +5,7 @@
  *
  *   mvm-vmm --kvm-fd=N --image-fd=N --assign-fd=N [--cpuid-fd=N]
  *           [--memory-mib=16] [--vcpus=1] [--rlimit-as=BYTES]
- *           [--debug-forbidden-syscall] [--debug-exec-mapping]
+ *           [--debug-forbidden-syscall] [--debug-exec-mapping] [--snapshot-fd=N]
  *           a cold worker: its VM (control socket, result file, vsock
  *           socket, module, args, capabilities, environment, workload
  *           hash) comes in the one ASSIGN waiting on the assign socket
@@ -73,9 +73,10 @@ int kvm_vmm_cli(int argc, char **argv, bool sandboxed)
 {
 	kvm_vmm_config_t cfg = {
 		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1, .cpuid_fd = -1, .vsock_fd = -1,
-		.blob_fd = -1, .pool_fd = -1, .assign_fd = -1, .memory_mib = 16, .vcpus = 1, .sandboxed = sandboxed,
+		.blob_fd = -1, .pool_fd = -1, .assign_fd = -1, .snapshot_fd = -1, .memory_mib = 16, .vcpus = 1,
+		.sandboxed = sandboxed,
 	};
-	enum { O_KVM = 256, O_IMAGE, O_ASSIGN, O_CPUID, O_MEM, O_VCPUS, O_RLIMIT_AS, O_DEBUG_SYS, O_DEBUG_EXEC, O_POOL, O_WARM };
+	enum { O_KVM = 256, O_IMAGE, O_ASSIGN, O_CPUID, O_MEM, O_VCPUS, O_RLIMIT_AS, O_DEBUG_SYS, O_DEBUG_EXEC, O_POOL, O_WARM, O_SNAPSHOT };
 	static const struct option opts[] = {
 		{ "kvm-fd", required_argument, NULL, O_KVM },
 		{ "image-fd", required_argument, NULL, O_IMAGE },
@@ -88,6 +89,7 @@ int kvm_vmm_cli(int argc, char **argv, bool sandboxed)
 		{ "debug-exec-mapping", no_argument, NULL, O_DEBUG_EXEC },
 		{ "pool-fd", required_argument, NULL, O_POOL },
 		{ "warm-kib", required_argument, NULL, O_WARM },
+		{ "snapshot-fd", required_argument, NULL, O_SNAPSHOT },
 		{ 0 },
 	};
 	unsigned long long rlimit_as = 0;
@@ -110,6 +112,7 @@ int kvm_vmm_cli(int argc, char **argv, bool sandboxed)
 			break;
 		}
 		case O_POOL: r = parse_fd(optarg, &cfg.pool_fd); break;
+		case O_SNAPSHOT: r = parse_fd(optarg, &cfg.snapshot_fd); break;
 		case O_WARM: {
 			uint32_t kib;
 			r = parse_u32(optarg, &kib);
@@ -127,7 +130,8 @@ int kvm_vmm_cli(int argc, char **argv, bool sandboxed)
 	}
 	/* Either way the VM itself comes in an ASSIGN: exactly one socket. */
 	bool warm = cfg.pool_fd >= 0;
-	if (optind != argc || cfg.kvm_fd < 0 || cfg.image_fd < 0 || (cfg.assign_fd < 0) == !warm) {
+	if (optind != argc || cfg.kvm_fd < 0 || cfg.image_fd < 0 || (cfg.assign_fd < 0) == !warm ||
+	    (warm && cfg.snapshot_fd >= 0)) {
 		fprintf(stderr, "usage: mvm-vmm --kvm-fd=N --image-fd=N --assign-fd=N ...\n"
 				"       mvm-vmm --kvm-fd=N --image-fd=N --pool-fd=N [--warm-kib=N] ...\n");
 		return KVM_VMM_EXIT_USAGE;

@@ -37,6 +37,9 @@
 	/* the vCPU loop: KVM_RUN per exit, KVM_GET_SREGS for fault reports */                             \
 	ALLOW_ARG(ioctl, 1, KVM_RUN),                                                                        \
 	ALLOW_ARG(ioctl, 1, KVM_GET_SREGS),                                                                  \
+	/* snapshots of the paused VM (daemon/vmm/snapshot.c): reads only */                               \
+	ALLOW_ARG(ioctl, 1, KVM_GET_XCRS), ALLOW_ARG(ioctl, 1, KVM_GET_XSAVE),                               \
+	ALLOW_ARG(ioctl, 1, KVM_GET_MSRS),                                                                   \
 	/* control connection, eventfds, result file */                                                     \
 	ALLOW(read), ALLOW(write), ALLOW(close), ALLOW(poll), ALLOW(ppoll),                                  \
 	ALLOW(accept4), ALLOW(getsockopt), ALLOW(shutdown), ALLOW(fcntl),                                    \
@@ -86,6 +89,11 @@ const sandbox_rule_t sandbox_zygote_rules[] = {
 	ALLOW_ARG(ioctl, 1, KVM_SET_CPUID2),
 	ALLOW_ARG(ioctl, 1, KVM_SET_XCRS),
 	ALLOW_ARG(ioctl, 1, KVM_SET_SREGS),
+	/* ... and a VM restored from a snapshot instead of booted
+	 * (kvm_snapshot_restore, daemon/vmm/snapshot.c), whose file is
+	 * mapped read-only (mmap above) */
+	ALLOW_ARG(ioctl, 1, KVM_SET_XSAVE),
+	ALLOW_ARG(ioctl, 1, KVM_SET_MSRS),
 	ALLOW(eventfd2), ALLOW(getuid),
 	/* --rlimit-as: its own limit only (pid 0), and no capability raises
 	 * the hard limit */

@@ -14,6 +14,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "actor.h"
 #include "grants.h"
 #include "proto/guest-abi.h"
 #include "kvm-vm.h"
@@ -204,6 +205,18 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 					   : f == KVM_FAULT_BAD_ARG ? "vsock length too large" : "unknown hypercall");
 		break;
 	}
+	case MVM_HC_MSG_SEND:
+	case MVM_HC_MSG_WAIT:
+	case MVM_HC_MSG_ANSWER: {
+		uint64_t rax = (uint64_t)-ENOSYS, fault_addr = 0;
+		int f = ops->actor ? kvm_actor_hypercall(ops->actor, vm, nr, a0, ops->msg_wait, ops->userdata, &rax,
+							 &fault_addr) : 0;
+		if (f)
+			return guest_fault(vm, idx, res, (kvm_fault_t)f, fault_addr, "message buffer outside guest memory");
+		g->rax = rax;
+		g->rdx = clock_ns(CLOCK_MONOTONIC);
+		break;
+	}
 	case MVM_HC_BLOB_LOAD:
 		if (!kvm_hc_blob_load(vm, ops, a0, a1, &a0))
 			return guest_fault(vm, idx, res, KVM_FAULT_BAD_POINTER, g->rdi, "blob buffer outside guest memory");
@@ -240,9 +253,17 @@ int kvm_vcpu_run(kvm_vm_t *vm, unsigned idx, const kvm_host_ops_t *ops,
 			fill_regs(vm, idx, res);
 			break;
 		}
+		if (ops->pause_requested && ops->pause_requested(ops->userdata))
+			run->immediate_exit = 1;
 		if (ioctl(fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				run->immediate_exit = 0;
+				/* KVM finished the last exit before it looked at
+				 * immediate_exit (Documentation/virt/kvm/api.rst,
+				 * "immediate_exit"): the registers in kvm_run are
+				 * the vCPU's whole state here. */
+				if (ops->park)
+					ops->park(ops->userdata);
 				continue;
 			}
 			tls_run = NULL;

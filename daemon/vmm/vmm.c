@@ -32,7 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actor.h"
 #include "grants.h"
+#include "vmm-internal.h"
 #include "proto/guest-abi.h"
 #include "kvm-vm.h"
 #include "vmm.h"
@@ -42,46 +44,8 @@
 #include "sandbox.h"
 #include "util/macro.h"
 
-#define STOP_SIGNAL SIGUSR1
 #define CONN_OUT_MAX (256u << 10)
 #define FINISH_FLUSH_MS 2000
-
-typedef struct vmm {
-	const kvm_vmm_config_t *cfg; /* &own, filled in further by an ASSIGN */
-	kvm_vmm_config_t own;
-	kvm_host_ops_t ops;
-	bool ctl_started;
-	kvm_vm_t *vm;
-	pthread_t ctl_thread;
-	pid_t vcpu_tid; /* the vCPU (main) thread, for the stop signal */
-	int loop_error;
-	pthread_mutex_t lock; /* guards the rings, console counters and input flags */
-	ring_t out, in;
-	ring_t err;            /* a run's stderr (KVM_WARM_F_RUN); else it goes to out */
-	bool in_eof;           /* CONSOLE_EOF came: reads past the input say -EPIPE */
-	bool eof_unseen;       /* ... and no wait has said so yet */
-	uint64_t console_bytes, console_dropped;
-	uint64_t exits;
-	atomic_bool stop_requested, stop_forced, vcpu_done;
-	int wake_main, wake_vcpu; /* eventfds */
-	uid_t uid;
-	kvm_result_t result;
-	kvm_ctl_t *conn;
-	uint32_t state;
-	int64_t stop_deadline; /* ms, -1 none */
-	uint8_t *chunk;        /* KVM_MSG_PAYLOAD_MAX bytes: ring -> frame */
-	kvm_vsock_t *vsock;    /* hybrid vsock (daemon/vmm/vsock.c) */
-	uint8_t *blob;         /* the verified workload module, or NULL */
-	uint64_t blob_size;
-	kvm_grants_t *grants;  /* blobs granted at exec time (BLOB_GRANT) */
-} vmm_t;
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int64_t now_ms(void)
 {
@@ -102,127 +66,12 @@ static void efd_drain(int fd)
 	ssize_t _unused_ k = read(fd, &v, sizeof(v));
 }
 
-/* --- host services for the vCPU thread --------------------------------- */
-
-/*
- * Output into a ring. A console drops its oldest bytes when the ring is
- * full: a flooding guest costs bounded memory whether anyone reads or not.
- * A run's output is its answer (KVM_WARM_F_RUN), which must not lose
- * bytes unsaid: its guest waits instead, as a writer to a full pipe does,
- * until the control thread has moved bytes on (it wakes wake_vcpu) or the
- * VM is being stopped (then the rest is dropped and counted).
- */
-static void output_put(vmm_t *m, ring_t *r, const uint8_t *buf, size_t len)
-{
-	bool run = m->cfg->flags & KVM_WARM_F_RUN;
-
-	pthread_mutex_lock(&m->lock);
-	m->console_bytes += len;
-	while (run && len) {
-		size_t k = MIN(len, r->cap - r->len);
-		if (k == 0) {
-			if (atomic_load(&m->stop_forced))
-				break;
-			pthread_mutex_unlock(&m->lock);
-			efd_signal(m->wake_main);
-			struct pollfd p = { .fd = m->wake_vcpu, .events = POLLIN };
-			if (poll(&p, 1, 100) > 0)
-				efd_drain(m->wake_vcpu);
-			pthread_mutex_lock(&m->lock);
-			continue;
-		}
-		ring_put(r, buf, k, false);
-		buf += k;
-		len -= k;
-	}
-	m->console_dropped += ring_put(r, buf, len, true);
-	pthread_mutex_unlock(&m->lock);
-	efd_signal(m->wake_main);
-}
-
-static void host_console_write(void *ud, const uint8_t *buf, size_t len)
-{
-	vmm_t *m = ud;
-	output_put(m, &m->out, buf, len);
-}
-
-/* A run's stderr is a stream of its own; any other VM's joins the console. */
-static void host_stderr_write(void *ud, const uint8_t *buf, size_t len)
-{
-	vmm_t *m = ud;
-	output_put(m, m->err.buf ? &m->err : &m->out, buf, len);
-}
-
-static int64_t host_console_read(void *ud, uint8_t *buf, size_t cap)
-{
-	vmm_t *m = ud;
-	pthread_mutex_lock(&m->lock);
-	size_t n = ring_get(&m->in, buf, cap);
-	bool eof = n == 0 && m->in_eof;
-	if (eof)
-		m->eof_unseen = false;
-	pthread_mutex_unlock(&m->lock);
-	return eof ? -EPIPE : (int64_t)n;
-}
-
-static uint32_t host_wait(void *ud, int64_t timeout_ns)
-{
-	vmm_t *m = ud;
-	/* In ns: a deadline in whole ms of a clock read in whole ms came up
-	 * to 1 ms short. Guest-chosen: saturate instead of overflowing. */
-	int64_t start = now_ns();
-	int64_t deadline = timeout_ns < 0 ? -1 : timeout_ns > INT64_MAX - start ? INT64_MAX : start + timeout_ns;
-
-	for (;;) {
-		uint32_t ev = 0;
-		pthread_mutex_lock(&m->lock);
-		/* The end of input wakes a reader once (the read then says
-		 * so), not every wait after it: a sleeper must not spin. */
-		if (m->in.len || m->eof_unseen)
-			ev |= MVM_EV_CONSOLE_IN;
-		m->eof_unseen = false;
-		pthread_mutex_unlock(&m->lock);
-		if (atomic_load(&m->stop_requested) || atomic_load(&m->stop_forced))
-			ev |= MVM_EV_STOP;
-		ev |= kvm_vsock_take_events(m->vsock);
-		if (ev)
-			return ev;
-		int wait = -1;
-		if (deadline >= 0) {
-			int64_t left = deadline - now_ns();
-			if (left <= 0)
-				return 0;
-			/* poll sleeps whole ms: round up, never wake early */
-			wait = (int)MIN(left / 1000000 + (left % 1000000 != 0), (int64_t)INT32_MAX);
-		}
-		/* The vCPU sleeps here: an idle guest costs no CPU. */
-		struct pollfd p = { .fd = m->wake_vcpu, .events = POLLIN };
-		if (poll(&p, 1, wait) > 0)
-			efd_drain(m->wake_vcpu);
-	}
-}
-
-static bool host_stop_forced(void *ud)
-{
-	vmm_t *m = ud;
-	return atomic_load(&m->stop_forced);
-}
-
 static void vcpu_main(vmm_t *m)
 {
 	sigset_t set;
 	int r;
 
-	m->ops.userdata = m;
-	m->ops.console_write = host_console_write;
-	m->ops.console_read = host_console_read;
-	m->ops.stderr_write = host_stderr_write;
-	m->ops.wait = host_wait;
-	m->ops.stop_forced = host_stop_forced;
-	m->ops.vsock = m->vsock;
-	m->ops.blob = m->blob;
-	m->ops.blob_size = m->blob_size;
-	m->ops.grants = m->grants;
+	vmm_host_ops_init(m);
 	sigemptyset(&set);
 	sigaddset(&set, STOP_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -283,6 +132,8 @@ static void pump_console(vmm_t *m)
 {
 	pump_ring(m, &m->out, KVM_MSG_CONSOLE_OUT);
 	pump_ring(m, &m->err, KVM_MSG_STDERR_OUT);
+	if (m->conn && m->actor)
+		kvm_actor_pump(m->actor, m->conn);
 	if (m->conn && kvm_ctl_pending(m->conn) && kvm_ctl_flush(m->conn) < 0)
 		conn_lost(m);
 }
@@ -322,6 +173,8 @@ static void accept_conn(vmm_t *m)
 	/* The newest connection wins: a restarted mvmd replaces a stale one. */
 	conn_drop(m);
 	m->conn = c;
+	if (m->actor)
+		kvm_actor_reset(m->actor);
 	kvm_ctl_accept_fds(c, true); /* BLOB_GRANT; any other fd is refused */
 	kvm_msg_hello_t h = { .version = KVM_PROTO_VERSION, .state = m->state, .pid = getpid() };
 	(void)kvm_ctl_queue(m->conn, KVM_MSG_HELLO, &h, sizeof(h));
@@ -334,10 +187,7 @@ static void force_stop(vmm_t *m)
 		return;
 	m->state = KVM_VM_STOPPING;
 	efd_signal(m->wake_vcpu);
-	/* By its kernel tid, not pthread_kill: in a worker forked by the
-	 * zygote (daemon/vmm/zygote.c) glibc still holds the zygote's tid for
-	 * the main thread, which is the vCPU thread. */
-	syscall(SYS_tgkill, getpid(), m->vcpu_tid, STOP_SIGNAL);
+	vmm_kick_vcpu(m);
 }
 
 static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
@@ -345,6 +195,23 @@ static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
 	kvm_msg_stop_t stop;
 
 	switch (msg->type) {
+	case KVM_MSG_PAUSE:
+		if (m->state == KVM_VM_RUNNING)
+			vmm_pause_vcpu(m); /* PAUSED once it is parked (vmm_pause_progress) */
+		else if (m->state == KVM_VM_PAUSED)
+			(void)kvm_ctl_queue(m->conn, KVM_MSG_PAUSED, NULL, 0);
+		break;
+	case KVM_MSG_RESUME:
+		if (m->state == KVM_VM_PAUSED || (m->state == KVM_VM_RUNNING && atomic_load(&m->pause_requested))) {
+			vmm_resume_vcpu(m);
+			m->state = KVM_VM_RUNNING;
+		}
+		if (m->state == KVM_VM_RUNNING)
+			(void)kvm_ctl_queue(m->conn, KVM_MSG_RESUMED, NULL, 0);
+		break;
+	case KVM_MSG_SNAPSHOT:
+		vmm_handle_snapshot(m, msg->fd);
+		break;
 	case KVM_MSG_CONSOLE_IN:
 		pthread_mutex_lock(&m->lock);
 		ring_put(&m->in, msg->payload, msg->len, false);
@@ -361,6 +228,9 @@ static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
 	case KVM_MSG_STOP:
 		if (kvm_msg_get_stop(msg, &stop) < 0 || m->state == KVM_VM_ENDED)
 			break;
+		/* A paused guest runs again to hear the stop (and is halted
+		 * after the grace, as a running one is). */
+		vmm_resume_vcpu(m);
 		if (stop.grace_ms == 0) {
 			force_stop(m);
 		} else if (!atomic_exchange(&m->stop_requested, true)) {
@@ -382,6 +252,10 @@ static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
 		close(msg->fd);
 		break;
 	}
+	case KVM_MSG_ACTOR_DELIVER:
+		if (!m->actor || kvm_actor_deliver(m->actor, msg) < 0)
+			conn_drop(m);
+		break;
 	default:
 		/* Worker-to-parent types from the parent: a confused peer. */
 		conn_drop(m);
@@ -466,6 +340,30 @@ static int set_error(vmm_t *m, int err, const char *what)
 	return err;
 }
 
+/* The helpers daemon/vmm/vmm-pause.c shares (vmm-internal.h). */
+void vmm_kick_vcpu(vmm_t *m)
+{
+	/* By its kernel tid, not pthread_kill: in a worker forked by the
+	 * zygote (daemon/vmm/zygote.c) glibc still holds the zygote's tid for
+	 * the main thread, which is the vCPU thread. */
+	syscall(SYS_tgkill, getpid(), m->vcpu_tid, STOP_SIGNAL);
+}
+
+void vmm_efd_signal(int fd)
+{
+	efd_signal(fd);
+}
+
+void vmm_efd_drain(int fd)
+{
+	efd_drain(fd);
+}
+
+int vmm_set_error(vmm_t *m, int err, const char *what)
+{
+	return set_error(m, err, what);
+}
+
 static int fail_setup(vmm_t *m, int err, const char *what)
 {
 	set_error(m, err, what);
@@ -493,6 +391,8 @@ static int build_vm(vmm_t *m)
 	r = kvm_grants_new(m->vm->mem_size, &m->grants);
 	if (r < 0)
 		return fail_setup(m, r, "allocating the blob grants");
+	if (c->snapshot_fd >= 0)
+		return 0; /* its code is in the snapshot's memory (vmm_restore, daemon/vmm/vmm-pause.c) */
 	r = kvm_vm_load_image_fd(m->vm, c->image_fd);
 	if (r == -E2BIG)
 		return fail_setup(m, r, "loading the guest image: a segment lies outside [2 MiB, stack guard)");
@@ -585,6 +485,7 @@ static int main_loop(vmm_t *m)
 		kvm_vsock_dispatch(m->vsock, p + 3, nv, now_ms());
 		if (p[1].revents & POLLIN)
 			efd_drain(m->wake_main);
+		vmm_pause_progress(m);
 		pump_console(m);
 		if (m->stop_deadline >= 0 && now_ms() >= m->stop_deadline)
 			force_stop(m);
@@ -741,7 +642,7 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 	sigset_t set;
 	int r, status;
 
-	*m = (vmm_t){ .own = *cfg, .state = KVM_VM_STARTING, .stop_deadline = -1,
+	*m = (vmm_t){ .own = *cfg, .state = KVM_VM_STARTING, .stop_deadline = -1, .snap_fd = -1,
 		      .wake_main = -1, .wake_vcpu = -1, .uid = getuid(), .chunk = chunk };
 	m->cfg = &m->own;
 	pthread_mutex_init(&m->lock, NULL);
@@ -761,6 +662,9 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 	m->wake_vcpu = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->wake_main < 0 || m->wake_vcpu < 0)
 		return fail_setup(m, negative_errno(), "eventfd");
+	r = kvm_actor_new(m->wake_vcpu, m->wake_main, &m->actor);
+	if (r < 0)
+		return fail_setup(m, r, "allocating the actor queues");
 	/* A cold worker's VM comes in an ASSIGN too (daemon/vmm/assign.c). */
 	r = warm ? 0 : kvm_vmm_assign_recv(&m->own);
 	if (r < 0 && r != -EINVAL)
@@ -786,7 +690,7 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 			return fail_setup(m, r, "writing the boot info");
 		kvm_workload_prefault(m->vm, cfg->warm_bytes / 8);
 		m->ops.config = host_config;
-	} else if (configure_vm(m) < 0) {
+	} else if (cfg->snapshot_fd >= 0 ? vmm_restore(m) < 0 : configure_vm(m) < 0) {
 		finish(m);
 		return KVM_VMM_EXIT_ERROR;
 	}

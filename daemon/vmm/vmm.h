@@ -60,6 +60,9 @@ typedef struct kvm_vmm_config {
 	 * (already sent), or -1. ctl/result/vsock/blob fds, strings and
 	 * workload come in it, as they come to a warm worker. */
 	int assign_fd;
+	/* A cold worker whose VM continues from a snapshot (docs/snapshots.md)
+	 * instead of booting the image: the snapshot, read-only, or -1. */
+	int snapshot_fd;
 } kvm_vmm_config_t;
 
 /* Become the VM an ASSIGN describes (daemon/vmm/assign.c): its fds into c

@@ -649,3 +649,31 @@ int kvm_vsock_hypercall(kvm_vsock_t *v, struct kvm_vm *vm, unsigned nr, uint64_t
 	*ret_rax = (uint64_t)r;
 	return 0;
 }
+
+size_t kvm_vsock_listeners(kvm_vsock_t *v, uint32_t *ports, uint32_t *flags, size_t max)
+{
+	size_t n = 0;
+
+	if (!v)
+		return 0;
+	pthread_mutex_lock(&v->lock);
+	for (unsigned l = 0; l < KVM_VSOCK_LISTENERS_MAX && n < max; l++)
+		if (v->lis[l].used) {
+			ports[n] = v->lis[l].port;
+			flags[n++] = v->lis[l].defer ? 1u : 0u;
+		}
+	pthread_mutex_unlock(&v->lock);
+	return n;
+}
+
+int kvm_vsock_listen_restore(kvm_vsock_t *v, uint32_t port, bool defer)
+{
+	uint64_t rax = 0, rdx = 0, fault = 0;
+
+	if (!v)
+		return 0;
+	/* The guest's own call, made for it: the same checks. */
+	(void)kvm_vsock_hypercall(v, NULL, MVM_HC_VSOCK_LISTEN, port, defer ? MVM_VSOCK_LISTEN_DEFER : 0, 0, &rax, &rdx,
+				  &fault);
+	return (int)(int64_t)rax;
+}

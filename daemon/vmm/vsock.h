@@ -61,6 +61,14 @@ uint32_t kvm_vsock_take_events(kvm_vsock_t *v);
 int kvm_vsock_hypercall(kvm_vsock_t *v, struct kvm_vm *vm, unsigned nr, uint64_t a0, uint64_t a1,
 			uint64_t a2, uint64_t *ret_rax, uint64_t *ret_rdx, uint64_t *ret_fault_addr);
 
+/* Snapshots (daemon/vmm/snapshot.c): the ports the guest listens on
+ * (port, and KVM_SNAP_LISTEN_DEFER in flags), at most max; and, before a
+ * restored guest runs, listening again on one. Connections are not kept:
+ * a restored guest's calls on an old connection id fail as for a closed
+ * one. -EADDRINUSE, -ENOSPC as for the guest's call. */
+size_t kvm_vsock_listeners(kvm_vsock_t *v, uint32_t *ports, uint32_t *flags, size_t max);
+int kvm_vsock_listen_restore(kvm_vsock_t *v, uint32_t port, bool defer);
+
 /*
  * The CONNECT line parser (pure, fuzzed): buf holds the first len bytes the
  * host sent. 1: a valid line, *ret_port and *ret_used (the line's length

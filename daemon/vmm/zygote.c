@@ -8,9 +8,10 @@
  *
  * A request is one SOCK_SEQPACKET datagram: the worker's command line as
  * NUL-terminated strings (fd numbers, sizes and limits only, as an exec'd
- * worker's; nothing a tenant gave), and exactly ZYGOTE_NFDS fds, the ones
- * an exec'd worker finds as 0..6 (daemon/mvmd/kvm/worker.c). The answer
- * is an int32: the worker's pid, or -errno.
+ * worker's; nothing a tenant gave), and ZYGOTE_NFDS fds, the ones an
+ * exec'd worker finds as 0..6 (daemon/mvmd/kvm/worker.c), or
+ * ZYGOTE_NFDS_MAX with the snapshot a worker restores as its fd 7
+ * (--snapshot-fd). The answer is an int32: the worker's pid, or -errno.
  *
  * clone(CLONE_PARENT): the worker is mvmd's child, not the zygote's, so
  * mvmd watches and reaps it through its pidfd as it does an exec'd one,
@@ -33,32 +34,33 @@
 #include "util/macro.h"
 
 #define ZYGOTE_NFDS 7
+#define ZYGOTE_NFDS_MAX 8
 #define ZYGOTE_MSG_MAX 4096
 #define ZYGOTE_ARGV_MAX 32
 
-/* The worker, in the child: its fds to 0..6 (each moved above them first,
- * so that no dup2 clobbers a source), nothing else open, a session of its
- * own, then the worker's command line, sandboxed already. The zygote
- * holds nothing but 0..6 (its socket among them) and what the request
- * brought, so those are all there is to close. */
+/* The worker, in the child: its nfds fds to 0..nfds-1 (each moved above
+ * them first, so that no dup2 clobbers a source), nothing else open, a
+ * session of its own, then the worker's command line, sandboxed already.
+ * The zygote holds nothing but 0..6 (its socket among them) and what the
+ * request brought, so those are all there is to close. */
 static char *title; /* the zygote's argv area: each worker's line goes there */
 static size_t title_size;
 
-static _Noreturn void become_worker(int fds[ZYGOTE_NFDS], char *msg, size_t len)
+static _Noreturn void become_worker(int fds[ZYGOTE_NFDS_MAX], int nfds, char *msg, size_t len)
 {
 	char *argv[ZYGOTE_ARGV_MAX + 1];
-	int hi[ZYGOTE_NFDS], argc = 0;
+	int hi[ZYGOTE_NFDS_MAX], argc = 0;
 	sigset_t none;
 
-	for (int i = 0; i < ZYGOTE_NFDS; i++) {
-		hi[i] = fcntl(fds[i], F_DUPFD, ZYGOTE_NFDS + ZYGOTE_NFDS + 1);
+	for (int i = 0; i < nfds; i++) {
+		hi[i] = fcntl(fds[i], F_DUPFD, ZYGOTE_NFDS_MAX + ZYGOTE_NFDS_MAX + 1);
 		if (hi[i] < 0)
 			_exit(KVM_VMM_EXIT_ERROR);
 	}
-	for (int i = 0; i < ZYGOTE_NFDS; i++)
+	for (int i = 0; i < nfds; i++)
 		if (fds[i] >= ZYGOTE_NFDS)
 			close(fds[i]);
-	for (int i = 0; i < ZYGOTE_NFDS; i++) {
+	for (int i = 0; i < nfds; i++) {
 		if (dup2(hi[i], i) < 0)
 			_exit(KVM_VMM_EXIT_ERROR);
 		close(hi[i]);
@@ -91,9 +93,9 @@ static int fork_worker(int sock)
 	static char msg[ZYGOTE_MSG_MAX + 1];
 	union {
 		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int) * (ZYGOTE_NFDS + 1))];
+		char b[CMSG_SPACE(sizeof(int) * (ZYGOTE_NFDS_MAX + 1))];
 	} ctrl;
-	int fds[ZYGOTE_NFDS + 1], nfds = 0;
+	int fds[ZYGOTE_NFDS_MAX + 1], nfds = 0;
 	struct iovec iov = { .iov_base = msg, .iov_len = ZYGOTE_MSG_MAX };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.b, .msg_controllen = sizeof(ctrl.b) };
 	ssize_t k;
@@ -109,20 +111,20 @@ static int fork_worker(int sock)
 			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
 				int fd;
 				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-				if (nfds < ZYGOTE_NFDS + 1)
+				if (nfds < ZYGOTE_NFDS_MAX + 1)
 					fds[nfds++] = fd;
 				else
 					close(fd);
 			}
 	msg[k] = 0;
-	if (nfds != ZYGOTE_NFDS || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || msg[k - 1] != 0) {
+	if (nfds < ZYGOTE_NFDS || nfds > ZYGOTE_NFDS_MAX || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || msg[k - 1] != 0) {
 		pid = -EBADMSG;
 	} else {
 		/* A process of its own (no CLONE_VM, no namespace), mvmd's
 		 * child; the same flags the filter allows and nothing else. */
 		pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
 		if (pid == 0)
-			become_worker(fds, msg, (size_t)k);
+			become_worker(fds, nfds, msg, (size_t)k);
 		if (pid < 0)
 			pid = -errno;
 	}

@@ -17,7 +17,9 @@
  *                  that says -EPIPE is the end of input
  *   clocks         the clock call; random: the random call (256 B each)
  *   args, env      the boot info; capabilities: the boot info's list
+ *   mvm.*          an actor's send, answer and wait (actor.c, docs/actors.md)
  */
+#include "actor.h"
 #include "mvm.h"
 #include "wasm/wasi-link.h"
 #include "wasm/wasi.h"
@@ -168,7 +170,9 @@ static void name_import(char *out, const wasm_import_desc *want)
 static int wl_resolve(void *ud, const wasm_import_desc *want, wasm_extern *ret)
 {
 	wl_resolver *r = ud;
-	int k = wasi_link_resolve(&r->link, want, ret);
+	int k = mvm_actor_resolve(r->link.store, want, ret);
+	if (k == -WASM_ENOENT)
+		k = wasi_link_resolve(&r->link, want, ret);
 	if (!r->failed)
 		name_import(r->last, want);
 	if (k < 0)
@@ -258,6 +262,7 @@ int mvm_workload_run(const struct mvm_boot_info *bi)
 	wasm_call_opts opts = { .fuel = 0 };
 	wasi_run_status st = wasi_link_run_command(&res.link, mod, wl_resolve, &res, &opts, &run);
 	wasm_module_free(mod);
+	mvm_actor_flush(); /* an answer made just before the end still goes */
 	if (st == WASI_RUN_NOT_INSTANTIATED) {
 		if (run.err.kind == WASM_ERR_UNLINKABLE)
 			wl_fail("workload: unknown import %s (%s)", res.last, run.err.message);

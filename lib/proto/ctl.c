@@ -45,13 +45,17 @@ static const char *const msg_names[_KVM_MSG_MAX] = {
 	[KVM_MSG_CONSOLE_OUT] = "console-out", [KVM_MSG_CONSOLE_IN] = "console-in",
 	[KVM_MSG_STOP] = "stop", [KVM_MSG_STATUS_REQ] = "status-request",
 	[KVM_MSG_STATUS] = "status", [KVM_MSG_RESULT] = "result",
-	[KVM_MSG_BLOB_GRANT] = "blob-grant", [KVM_MSG_STDERR_OUT] = "stderr-out",
+	[KVM_MSG_BLOB_GRANT] = "blob-grant", [KVM_MSG_ACTOR_DELIVER] = "actor-deliver",
+	[KVM_MSG_ACTOR_ANSWER] = "actor-answer", [KVM_MSG_ACTOR_SEND] = "actor-send",
+	[KVM_MSG_PAUSE] = "pause", [KVM_MSG_RESUME] = "resume",
+	[KVM_MSG_PAUSED] = "paused", [KVM_MSG_RESUMED] = "resumed", [KVM_MSG_SNAPSHOT] = "snapshot",
+	[KVM_MSG_SNAPSHOT_DONE] = "snapshot-done", [KVM_MSG_STDERR_OUT] = "stderr-out",
 	[KVM_MSG_CONSOLE_EOF] = "console-eof",
 };
 
 static const char *const state_names[_KVM_VM_STATE_MAX] = {
 	[KVM_VM_STARTING] = "starting", [KVM_VM_RUNNING] = "running",
-	[KVM_VM_STOPPING] = "stopping", [KVM_VM_ENDED] = "ended",
+	[KVM_VM_STOPPING] = "stopping", [KVM_VM_ENDED] = "ended", [KVM_VM_PAUSED] = "paused",
 };
 
 static const char *const outcome_names[_KVM_OUTCOME_MAX] = {
@@ -100,14 +104,21 @@ static int msg_len_ok(uint32_t type, uint32_t len)
 {
 	switch (type) {
 	case KVM_MSG_HELLO: return len == sizeof(kvm_msg_hello_t);
-	case KVM_MSG_READY: case KVM_MSG_STATUS_REQ: return len == 0;
+	case KVM_MSG_READY: case KVM_MSG_STATUS_REQ: case KVM_MSG_PAUSE: case KVM_MSG_RESUME:
+	case KVM_MSG_PAUSED: case KVM_MSG_RESUMED: case KVM_MSG_CONSOLE_EOF: return len == 0;
 	case KVM_MSG_CONSOLE_OUT: case KVM_MSG_CONSOLE_IN: case KVM_MSG_STDERR_OUT:
 		return len >= 1 && len <= KVM_MSG_PAYLOAD_MAX;
-	case KVM_MSG_CONSOLE_EOF: return len == 0;
 	case KVM_MSG_STOP: return len == sizeof(kvm_msg_stop_t);
 	case KVM_MSG_STATUS: return len == sizeof(kvm_msg_status_t);
 	case KVM_MSG_RESULT: return len == sizeof(kvm_result_t);
 	case KVM_MSG_BLOB_GRANT: return len == KVM_BLOB_REF_LEN;
+	case KVM_MSG_ACTOR_DELIVER: case KVM_MSG_ACTOR_ANSWER:
+		return len >= sizeof(kvm_msg_actor_t) && len - sizeof(kvm_msg_actor_t) <= KVM_ACTOR_DATA_MAX;
+	case KVM_MSG_ACTOR_SEND:
+		return len >= sizeof(kvm_msg_actor_t) + KVM_BLOB_REF_LEN &&
+		       len - sizeof(kvm_msg_actor_t) - KVM_BLOB_REF_LEN <= KVM_ACTOR_DATA_MAX;
+	case KVM_MSG_SNAPSHOT: return len == sizeof(kvm_msg_snapshot_t);
+	case KVM_MSG_SNAPSHOT_DONE: return len == sizeof(kvm_msg_snapshot_done_t);
 	default: return 0;
 	}
 }
@@ -115,7 +126,7 @@ static int msg_len_ok(uint32_t type, uint32_t len)
 /* Whether frames of this type carry exactly one fd (and others none). */
 static bool kvm_msg_type_has_fd(uint32_t type)
 {
-	return type == KVM_MSG_BLOB_GRANT;
+	return type == KVM_MSG_BLOB_GRANT || type == KVM_MSG_SNAPSHOT;
 }
 
 int kvm_msg_decode(const void *buf, size_t len, kvm_msg_t *ret_msg, size_t *ret_consumed)
@@ -176,6 +187,30 @@ int kvm_msg_get_stop(const kvm_msg_t *m, kvm_msg_stop_t *ret)
 	return get_fixed(m, KVM_MSG_STOP, ret, sizeof(*ret));
 }
 
+int kvm_msg_get_actor(const kvm_msg_t *m, kvm_msg_actor_t *ret, const char **ret_iface,
+		      const uint8_t **ret_data, size_t *ret_len)
+{
+	size_t off = sizeof(*ret);
+
+	if ((m->type != KVM_MSG_ACTOR_DELIVER && m->type != KVM_MSG_ACTOR_ANSWER && m->type != KVM_MSG_ACTOR_SEND) ||
+	    !msg_len_ok(m->type, m->len))
+		return -EBADMSG;
+	memcpy(ret, m->payload, sizeof(*ret));
+	*ret_iface = NULL;
+	if (m->type == KVM_MSG_ACTOR_SEND) {
+		*ret_iface = (const char *)m->payload + off;
+		off += KVM_BLOB_REF_LEN;
+	}
+	*ret_data = m->payload + off;
+	*ret_len = m->len - off;
+	return 0;
+}
+
+int kvm_msg_get_snapshot_done(const kvm_msg_t *m, kvm_msg_snapshot_done_t *ret)
+{
+	return get_fixed(m, KVM_MSG_SNAPSHOT_DONE, ret, sizeof(*ret));
+}
+
 int kvm_ctl_new(int fd, size_t out_max, kvm_ctl_t **ret)
 {
 	kvm_ctl_t *c;
@@ -191,8 +226,8 @@ int kvm_ctl_new(int fd, size_t out_max, kvm_ctl_t **ret)
 		return -ENOMEM;
 	c->fd = fd;
 	c->in_fd = -1;
-	c->out_max = out_max < sizeof(kvm_msg_hdr_t) + KVM_MSG_PAYLOAD_MAX
-			     ? sizeof(kvm_msg_hdr_t) + KVM_MSG_PAYLOAD_MAX : out_max;
+	c->out_max = out_max < sizeof(kvm_msg_hdr_t) + KVM_MSG_FRAME_MAX
+			     ? sizeof(kvm_msg_hdr_t) + KVM_MSG_FRAME_MAX : out_max;
 	*ret = c;
 	return 0;
 }
@@ -250,7 +285,7 @@ int kvm_ctl_queue(kvm_ctl_t *c, uint32_t type, const void *payload, size_t len)
 	kvm_msg_hdr_t h = { .type = type, .len = (uint32_t)len };
 
 	/* Frames that carry a descriptor go through kvm_ctl_send_fd(). */
-	if (len > KVM_MSG_PAYLOAD_MAX || !msg_len_ok(type, (uint32_t)len) || kvm_msg_type_has_fd(type))
+	if (len > KVM_MSG_FRAME_MAX || !msg_len_ok(type, (uint32_t)len) || kvm_msg_type_has_fd(type))
 		return -EMSGSIZE;
 	if (sizeof(h) + len > kvm_ctl_space(c))
 		return -ENOBUFS;
@@ -311,7 +346,7 @@ static int take_fds(kvm_ctl_t *c, struct msghdr *mh, size_t lo, size_t hi)
 
 int kvm_ctl_fill(kvm_ctl_t *c)
 {
-	const size_t max = 2 * (sizeof(kvm_msg_hdr_t) + KVM_MSG_PAYLOAD_MAX);
+	const size_t max = 2 * (sizeof(kvm_msg_hdr_t) + KVM_MSG_FRAME_MAX);
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(CTL_FDS_MAX * sizeof(int))];
@@ -440,7 +475,7 @@ int kvm_ctl_send_fd(kvm_ctl_t *c, uint32_t type, const void *payload, size_t len
 
 	if (!kvm_msg_type_has_fd(type) || fd < 0)
 		return -EINVAL;
-	if (len > KVM_MSG_PAYLOAD_MAX || !msg_len_ok(type, (uint32_t)len))
+	if (len > KVM_MSG_FRAME_MAX || !msg_len_ok(type, (uint32_t)len))
 		return -EMSGSIZE;
 	r = kvm_ctl_flush(c);
 	if (r < 0)

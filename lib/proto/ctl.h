@@ -37,8 +37,17 @@ typedef enum kvm_msg_type {
 	KVM_MSG_STATUS = 7,      /* w->p  kvm_msg_status_t */
 	KVM_MSG_RESULT = 8,      /* w->p  kvm_result_t, last message before exit */
 	KVM_MSG_BLOB_GRANT = 9,  /* p->w  "sha256:<64 hex>" + one fd (SCM_RIGHTS): a blob the guest may load */
-	KVM_MSG_STDERR_OUT = 10, /* w->p  bytes the workload wrote to stderr (a run only: KVM_WARM_F_RUN) */
-	KVM_MSG_CONSOLE_EOF = 11, /* p->w  empty: no more console input; the guest reads end of input */
+	KVM_MSG_ACTOR_DELIVER = 10, /* p->w  kvm_msg_actor_t + 0..KVM_ACTOR_DATA_MAX bytes: a message or an answer for the guest */
+	KVM_MSG_ACTOR_ANSWER = 11,  /* w->p  kvm_msg_actor_t + bytes: the guest's answer to a delivered message */
+	KVM_MSG_ACTOR_SEND = 12,    /* w->p  kvm_msg_actor_t + "sha256:<64 hex>" + bytes: the guest sends to an interface */
+	KVM_MSG_PAUSE = 13,      /* p->w  empty: park the vCPU (answered PAUSED) */
+	KVM_MSG_RESUME = 14,     /* p->w  empty: run it again (answered RESUMED) */
+	KVM_MSG_PAUSED = 15,     /* w->p  empty: the vCPU is parked, the guest runs no code */
+	KVM_MSG_RESUMED = 16,    /* w->p  empty: the vCPU runs again */
+	KVM_MSG_SNAPSHOT = 17,   /* p->w  kvm_msg_snapshot_t + one fd: write a snapshot of the paused VM into it */
+	KVM_MSG_SNAPSHOT_DONE = 18, /* w->p  kvm_msg_snapshot_done_t */
+	KVM_MSG_STDERR_OUT = 19, /* w->p  bytes the workload wrote to stderr (a run only: KVM_WARM_F_RUN) */
+	KVM_MSG_CONSOLE_EOF = 20, /* p->w  empty: no more console input; the guest reads end of input */
 	_KVM_MSG_MAX,
 } kvm_msg_type_t;
 
@@ -47,6 +56,7 @@ typedef enum kvm_vm_state {
 	KVM_VM_RUNNING = 2,
 	KVM_VM_STOPPING = 3, /* stop requested, waiting for the guest */
 	KVM_VM_ENDED = 4,    /* the result is final */
+	KVM_VM_PAUSED = 5,   /* the vCPU is parked (PAUSE): no guest code runs */
 	_KVM_VM_STATE_MAX,
 } kvm_vm_state_t;
 
@@ -95,6 +105,26 @@ typedef struct kvm_result {
 	char message[KVM_RESULT_MESSAGE_MAX]; /* NUL terminated */
 } kvm_result_t;
 
+/* Actor messages (docs/actors.md): the data's limit, and the largest
+ * payload of any frame (an ACTOR_SEND with a whole message). */
+#define KVM_ACTOR_DATA_MAX 65536u
+#define KVM_MSG_FRAME_MAX (KVM_ACTOR_DATA_MAX + 128u)
+
+typedef enum kvm_actor_kind {
+	KVM_ACTOR_REQUEST = 1, /* DELIVER: a message to answer (id: mvmd's) */
+	KVM_ACTOR_ANSWER = 2,  /* DELIVER: the answer to the guest's send id (status 0 or -errno) */
+} kvm_actor_kind_t;
+
+/* The fixed head of the ACTOR_* frames; the data follows (after the
+ * interface's 71 bytes for ACTOR_SEND). */
+typedef struct kvm_msg_actor {
+	uint64_t id;
+	uint32_t kind;   /* kvm_actor_kind_t (DELIVER), 0 otherwise */
+	int32_t status;  /* DELIVER of an answer: 0 or -errno */
+	uint32_t from;   /* DELIVER of a request: 0 an RPC client, k the k-th handled interface */
+	uint32_t pad;
+} kvm_msg_actor_t;
+
 typedef struct kvm_msg_hdr {
 	uint32_t type;
 	uint32_t len;
@@ -120,6 +150,17 @@ typedef struct kvm_msg_status {
 	uint64_t console_dropped; /* of which dropped: buffer full, nobody reading */
 	uint64_t console_buffered; /* bytes waiting in the worker */
 } kvm_msg_status_t;
+
+typedef struct kvm_msg_snapshot {
+	uint32_t flags; /* 0 */
+	uint32_t pad;
+} kvm_msg_snapshot_t;
+
+typedef struct kvm_msg_snapshot_done {
+	int32_t error;  /* 0, or -errno: nothing usable was written */
+	uint32_t pad;
+	uint64_t size;  /* bytes written from offset 0 */
+} kvm_msg_snapshot_done_t;
 
 /* A decoded message; payload points into the decoder's buffer. fd is -1,
  * or (BLOB_GRANT from kvm_ctl_next) the descriptor that came with the
@@ -152,6 +193,11 @@ int kvm_msg_get_result(const kvm_msg_t *m, kvm_result_t *ret);
 int kvm_msg_get_status(const kvm_msg_t *m, kvm_msg_status_t *ret);
 int kvm_msg_get_hello(const kvm_msg_t *m, kvm_msg_hello_t *ret);
 int kvm_msg_get_stop(const kvm_msg_t *m, kvm_msg_stop_t *ret);
+/* ACTOR_*: the head, the interface (ACTOR_SEND: 71 bytes, else NULL) and
+ * the data, pointing into the message. -EBADMSG for another type. */
+int kvm_msg_get_actor(const kvm_msg_t *m, kvm_msg_actor_t *ret, const char **ret_iface,
+		      const uint8_t **ret_data, size_t *ret_len);
+int kvm_msg_get_snapshot_done(const kvm_msg_t *m, kvm_msg_snapshot_done_t *ret);
 
 typedef struct kvm_ctl kvm_ctl_t;
 

@@ -23,6 +23,7 @@
 
 #include <stdint.h>
 
+#define MVM_BLOB_REF_LEN 71u /* "sha256:" + 64 lowercase hex, no NUL */
 #define MVM_HC_DOORBELL 0xc0000000ull /* unbacked, user-mapped 2 MiB page */
 #define MVM_HC_DOORBELL_SIZE 0x1000ull /* call slots: 8 bytes each */
 #define MVM_HC_PORT_BASE 0xe0u
@@ -42,7 +43,11 @@ enum mvm_hypercall {
 	MVM_HC_BLOB_LOAD = 8,     /* rdi=buf rsi=cap          -> rax=size | -errno */
 	MVM_HC_BLOB_LOAD_HASH = 9, /* rdi="sha256:<hex>" (71 bytes) rsi=buf rdx=cap
 				    * -> rax=size | -ENOENT | -E2BIG (rdx=size) | -EFBIG */
-	MVM_HC_STDERR_WRITE = 10, /* rdi=buf rsi=len -> rax=len: the workload's stderr (console
+	/* 10..12: actors (docs/actors.md): messages through mvmd. */
+	MVM_HC_MSG_SEND = 10,     /* rdi=struct mvm_hc_send   -> rax=id > 0 | -errno */
+	MVM_HC_MSG_WAIT = 11,     /* rdi=struct mvm_hc_msg    -> rax=MVM_MSG_* kind | -errno, rdx=mono ns */
+	MVM_HC_MSG_ANSWER = 12,   /* rdi=struct mvm_hc_msg    -> rax=0 | -errno (its answer part only) */
+	MVM_HC_STDERR_WRITE = 13, /* rdi=buf rsi=len -> rax=len: the workload's stderr (console
 				   * output too, unless the host keeps the streams apart) */
 	MVM_HC_MAX
 };
@@ -90,11 +95,61 @@ struct mvm_wait_accept {
 #define MVM_VSOCK_LISTEN_DEFER 0x1u /* offer connections to accept once bytes (or EOF) came */
 #define MVM_HC_VSOCK_IO_MAX 65536u /* read cap / write len above: fault bad-argument */
 
+/*
+ * Actors (docs/actors.md). A message or an answer is 0..MVM_MSG_MAX bytes.
+ * Ids are the host's: a message to answer carries mvmd's id, a send gets
+ * its id from MVM_HC_MSG_SEND (per VM, counting up from 1), and the answer
+ * to it comes back through MVM_HC_MSG_WAIT with that id.
+ */
+#define MVM_MSG_MAX 65536u
+#define MVM_MSG_SENDS_MAX 16u /* sends waiting for their answer, per VM: then -EAGAIN */
+
+/* What MVM_HC_MSG_WAIT returns in rax (and in kind). */
+#define MVM_MSG_TIMEOUT 0u /* the timeout passed, nothing came */
+#define MVM_MSG_REQUEST 1u /* a message to answer: id, len, from */
+#define MVM_MSG_ANSWER 2u  /* the answer to one of our sends: id, len, status */
+#define MVM_MSG_STOP 3u    /* the VM was asked to stop: exit soon */
+#define MVM_MSG_AGAIN 4u   /* the host ended the wait early (the VM is being
+			    * paused): nothing came, the answer (if any) went,
+			    * timeout_ns now holds what is left; wait again */
+
+/* MVM_HC_MSG_SEND's block (read by the host). */
+struct mvm_hc_send {
+	char iface[MVM_BLOB_REF_LEN]; /* "sha256:<64 hex>", no NUL */
+	uint8_t pad;
+	uint64_t buf;
+	uint64_t len; /* <= MVM_MSG_MAX, else -EMSGSIZE */
+};
+
+/*
+ * MVM_HC_MSG_WAIT's block: first the answer (answer_id 0: none) goes out,
+ * then the call blocks in the host until a message, an answer to a send,
+ * a stop or the timeout. min(len, cap) bytes are written to buf; len is
+ * the whole size (the rest is dropped). One exit answers one message and
+ * waits for the next. MVM_HC_MSG_ANSWER sends the answer part and
+ * returns at once. The block must be writable guest memory.
+ */
+struct mvm_hc_msg {
+	/* in: the answer */
+	uint64_t answer_id;
+	uint64_t answer_buf;
+	uint64_t answer_len; /* <= MVM_MSG_MAX, else -EMSGSIZE and nothing is done */
+	/* in: the wait */
+	uint64_t buf;
+	uint64_t cap;        /* <= MVM_MSG_MAX */
+	int64_t timeout_ns;  /* < 0: none */
+	/* out */
+	uint64_t id;         /* REQUEST: the message's id (answer with it); ANSWER: the send's */
+	uint32_t len;        /* bytes of the message or answer, whole */
+	int32_t status;      /* ANSWER: 0, or -errno: the send failed (docs/actors.md) */
+	uint32_t from;       /* REQUEST: 0 an RPC client, k > 0 through the VM's k-th handled interface */
+	uint32_t kind;       /* = rax */
+};
+
 /* Limits the host enforces (larger requests are a guest fault). */
 #define MVM_HC_CONSOLE_MAX 65536u
 #define MVM_HC_RANDOM_MAX 256u
 #define MVM_HC_ABORT_MAX 1024u
-#define MVM_BLOB_REF_LEN 71u /* "sha256:" + 64 lowercase hex, no NUL */
 
 /* Fixed guest-physical layout. */
 #define MVM_GUEST_PML4 0x1000ull      /* page tables: 0x1000..0x8000, supervisor only */

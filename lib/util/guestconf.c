@@ -1,20 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "util/guestconf.h"
+#include "util/hex.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decode s[0..n) into a new string; NULL with errno EINVAL or ENOMEM. */
 static char *decode(const char *s, size_t n)
@@ -26,7 +16,7 @@ static char *decode(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '%') {
-			int hi = i + 2 < n ? hexval(s[i + 1]) : -1, lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+			int hi = i + 2 < n ? hex_digit_value(s[i + 1]) : -1, lo = i + 2 < n ? hex_digit_value(s[i + 2]) : -1;
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) /* %00: no NUL in a C string */
 				goto bad;
 			*o++ = (char)(hi << 4 | lo);

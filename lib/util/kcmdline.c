@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hex.h"
 #include "util/kcmdline.h"
 
 /* Next word starting at *p: copies it without quotes into out (which has
@@ -71,17 +72,6 @@ int kcmdline_parse_bool(const char *v)
 	return -EINVAL;
 }
 
-static int unhex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int kcmdline_split_run(const char *value, char ***ret_argv)
 {
 	size_t len = strlen(value), argc = 1;
@@ -104,7 +94,7 @@ int kcmdline_split_run(const char *value, char ***ret_argv)
 			*out++ = '\0';
 			argv[argc++] = out;
 		} else if (*s == '%') {
-			int hi = unhex(s[1]), lo = hi < 0 ? -1 : unhex(s[2]);
+			int hi = hex_digit_value(s[1]), lo = hi < 0 ? -1 : hex_digit_value(s[2]);
 			if (lo < 0 || (hi == 0 && lo == 0)) {
 				free(argv);
 				return -EINVAL;

@@ -51,6 +51,9 @@
  *    off (unless MVM_FAKE_CH_IGNORE_POWER_BUTTON=1); vmm.shutdown exits 0;
  *  - MVM_FAKE_CH_REFUSE_SNAPSHOT=1: vm.snapshot writes config.json, then
  *    answers 500 (a snapshot that failed halfway).
+ *  - hotplug (vm.add-disk, vm.add-net, vm.remove-device) as the API double
+ *    serves it; each accepted request is appended to <api dir>/fake-ch.hotplug
+ *    as "OP BODY"; MVM_FAKE_CH_REFUSE_HOTPLUG=1 answers the adds 500.
  *
  * It boots nothing: what only the real binary proves is listed in
  * docs/linux-guests.md.
@@ -313,7 +316,7 @@ static void vsock_conn(int c, const char *agent_path, bool mute)
 int main(int argc, char **argv)
 {
 	const char *api = NULL;
-	char dir[4096], argv_path[4200], rec_path[4200], cfg_path[4200], env_path[4200];
+	char dir[4096], argv_path[4200], rec_path[4200], cfg_path[4200], env_path[4200], hot_path[4200];
 	char agent_path[4300];
 	int serial_fd = -1, vsock_fd = -1, client = -1, connections = 0;
 	ch_double_t *d;
@@ -348,6 +351,7 @@ int main(int argc, char **argv)
 	snprintf(argv_path, sizeof(argv_path), "%s/fake-ch.argv", dirname(dir));
 	snprintf(rec_path, sizeof(rec_path), "%s/fake-ch.requests", dir);
 	snprintf(cfg_path, sizeof(cfg_path), "%s/fake-ch.config", dir);
+	snprintf(hot_path, sizeof(hot_path), "%s/fake-ch.hotplug", dir);
 	snprintf(env_path, sizeof(env_path), "%s/fake-ch.environ", dir);
 	FILE *f = fopen(argv_path, "w");
 	if (f) {
@@ -381,6 +385,8 @@ int main(int argc, char **argv)
 		.refuse_snapshot = knob("MVM_FAKE_CH_REFUSE_SNAPSHOT") != NULL,
 		.record_path = rec_path,
 		.config_path = cfg_path,
+		.hotplug_path = hot_path,
+		.refuse_hotplug = knob("MVM_FAKE_CH_REFUSE_HOTPLUG") != NULL,
 		.before_answer = gate_hold,
 		.userdata = &gate,
 	};

@@ -8,6 +8,8 @@
  *   pass     nothing (with --count-file and --hold-file, a counting gate)
  *   tamper   flips the first byte of every blob body: wrong bytes for a digest
  *   cut      the first blob GET is cut off after half its body (later ones pass)
+ *   norange  as cut, and no blob GET's Range header reaches the registry:
+ *            a resumed GET is answered 200 with the whole blob
  *   busy     the first blob GET is answered 503 (later ones pass)
  *   loop     every request is answered 307 to itself, never forwarded
  *   bearer   a token gate: requests without "Authorization: Bearer
@@ -112,7 +114,8 @@ static void serve(int c)
 	size_t hl = 0;
 	for (char *p = req; p < end + 2;) {
 		char *nl = strstr(p, "\r\n");
-		if (strncasecmp(p, "Connection:", 11) != 0) {
+		bool drop_range = blob_get && strcmp(mode, "norange") == 0 && strncasecmp(p, "Range:", 6) == 0;
+		if (strncasecmp(p, "Connection:", 11) != 0 && !drop_range) {
 			memcpy(head + hl, p, (size_t)(nl + 2 - p));
 			hl += (size_t)(nl + 2 - p);
 		}
@@ -134,7 +137,7 @@ static void serve(int c)
 		close(u);
 		return;
 	}
-	bool cut = blob_get && strcmp(mode, "cut") == 0 && cut_marker &&
+	bool cut = blob_get && (strcmp(mode, "cut") == 0 || strcmp(mode, "norange") == 0) && cut_marker &&
 		   open(cut_marker, O_WRONLY | O_CREAT | O_EXCL, 0644) >= 0;
 	bool tamper = blob_get && strcmp(mode, "tamper") == 0;
 	bool stall = blob_get && stall_file;
@@ -203,7 +206,7 @@ int main(int argc, char **argv)
 		else { fprintf(stderr, "registry-proxy: unknown option %s\n", argv[i]); return 2; }
 	}
 	if (!port_file || (!upstream && strcmp(mode, "loop") != 0)) {
-		fprintf(stderr, "usage: registry-proxy --port-file F --upstream HOST:PORT [--mode pass|tamper|cut|loop]\n");
+		fprintf(stderr, "usage: registry-proxy --port-file F --upstream HOST:PORT [--mode pass|tamper|cut|norange|busy|loop|bearer]\n");
 		return 2;
 	}
 	if (upstream) {

@@ -408,6 +408,37 @@ START_TEST(test_pause_resume_snapshot)
 }
 END_TEST
 
+/* device add-disk / add-net / rm print the device's id; status shows them. */
+START_TEST(test_device)
+{
+	char img[PATH_MAX];
+	mvmt_run_t r;
+
+	start_web();
+	snprintf(img, sizeof(img), "%s/data.img", t.d.dir);
+	mvmt_write_file(img, "data\n");
+	RUN(&r, NULL, "device", "add-disk", "web", img, "--readonly", "--serial", "data");
+	expect_ok(&r);
+	ck_assert_str_eq(r.out, "disk0\n");
+	RUN(&r, NULL, "device", "add-net", "web", "tap-web", "--mac", "52:54:00:00:00:01");
+	expect_ok(&r);
+	ck_assert_str_eq(r.out, "net0\n");
+	RUN(&r, NULL, "status", "web");
+	expect_ok(&r);
+	ck_assert_msg(strstr(r.out, "\"serial\":\"data\"") && strstr(r.out, "\"id\":\"disk0\""), "%s", r.out);
+	RUN(&r, NULL, "device", "rm", "web", "disk0");
+	expect_ok(&r);
+	ck_assert_str_eq(r.out, "disk0\n");
+	RUN(&r, NULL, "device", "rm", "web", "disk0");
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "no device") != NULL, "%s", r.err);
+	RUN(&r, NULL, "device", "add-net", "web");
+	ck_assert_int_eq(r.status, 2);
+	RUN(&r, NULL, "device", "plug", "web");
+	ck_assert_int_eq(r.status, 2);
+}
+END_TEST
+
 START_TEST(test_exec)
 {
 	mvmt_run_t r;
@@ -522,6 +553,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_blob),
 			MVMT_TEST(test_lifecycle_events_logs),
 			MVMT_TEST(test_pause_resume_snapshot),
+			MVMT_TEST(test_device),
 			MVMT_TEST(test_exec)),
 	},
 	{

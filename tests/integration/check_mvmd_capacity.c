@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <sys/sysinfo.h>
 
+#include "ch-daemon.h"
 #include "durability-helpers.h"
 #include "mvmt-main.h"
 
@@ -22,21 +23,10 @@ static char fake_ch[PATH_MAX + 32], kernel[256];
 
 static void cap_setup(void)
 {
-	const char *b = getenv("MVM_BUILD_DIR");
-	char rel[256], real[PATH_MAX];
-
-	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
-	ck_assert_msg(realpath(rel, real), "%s is missing: run make", rel);
 	mvmt_daemon_init(&wl.d);
-	/* This suite's own link to the double, so its processes are counted
-	 * by this suite's directory. */
-	snprintf(fake_ch, sizeof(fake_ch), "%s/fake-cloud-hypervisor", wl.d.dir);
-	ck_assert_int_eq(symlink(real, fake_ch), 0);
-	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", wl.d.dir);
-	FILE *f = fopen(kernel, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs("not a kernel: the double only checks it is readable\n", f);
-	fclose(f);
+	/* This suite's own link to the double: its processes are counted
+	 * by this suite's directory, its knobs are <fake_ch>.env. */
+	chd_double_files(&wl.d, "fake-cloud-hypervisor", fake_ch, sizeof(fake_ch), kernel, sizeof(kernel));
 	mvmt_daemon_start(&wl.d, "--kvm-pool", "0", "--ch-binary", fake_ch, "--kvm-device",
 			  mvmt_kvm_skip_reason() ? "/dev/null" : "/dev/kvm", "--max-memory-mib", "200",
 			  "--max-vcpus", "3", NULL);
@@ -45,15 +35,7 @@ static void cap_setup(void)
 
 static void cap_teardown(void)
 {
-	json_object *r = mvmt_result(wl.fd, "compute.vm.list", NULL);
-	json_object *vms = mvmt_get(r, "vms");
-
-	for (size_t i = 0; i < json_object_array_length(vms); i++) {
-		char p[128];
-		snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
-		json_object_put(mvmt_call(wl.fd, "compute.vm.remove", p));
-	}
-	json_object_put(r);
+	mvmt_remove_all_vms(wl.fd);
 	close(wl.fd);
 	mvmt_forget_fd(wl.fd);
 	mvmt_daemon_cleanup(&wl.d);

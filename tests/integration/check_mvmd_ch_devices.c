@@ -80,13 +80,15 @@ START_TEST(test_devices_in_vmconfig)
 	ck_assert_ptr_nonnull(cfg);
 	char expect[2048];
 	snprintf(expect, sizeof(expect),
-		 "[{\"path\":\"%s\",\"readonly\":true,\"serial\":\"root\"},{\"path\":\"%s\",\"readonly\":false}]", img_a,
+		 "[{\"path\":\"%s\",\"readonly\":true,\"serial\":\"root\",\"id\":\"disk0\"},"
+		 "{\"path\":\"%s\",\"readonly\":false,\"id\":\"disk1\"}]", img_a,
 		 img_b);
 	ck_assert_str_eq(json_object_to_json_string_ext(mvmt_get(cfg, "disks"), JSON_C_TO_STRING_PLAIN |
 											      JSON_C_TO_STRING_NOSLASHESCAPE),
 			 expect);
 	snprintf(expect, sizeof(expect),
-		 "[{\"tap\":\"tap-dev0\",\"mac\":\"%s\"},{\"tap\":\"tap.dev1\",\"mac\":\"52:54:00:12:34:56\"}]", mac0);
+		 "[{\"tap\":\"tap-dev0\",\"mac\":\"%s\",\"id\":\"net0\"},"
+		 "{\"tap\":\"tap.dev1\",\"mac\":\"52:54:00:12:34:56\",\"id\":\"net1\"}]", mac0);
 	ck_assert_str_eq(json_object_to_json_string_ext(mvmt_get(cfg, "net"), JSON_C_TO_STRING_PLAIN), expect);
 	json_object_put(cfg);
 

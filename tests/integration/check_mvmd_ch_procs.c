@@ -20,9 +20,7 @@
  * is tests/integration/check_ch_real.c.
  */
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
-#include <grp.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -41,6 +39,7 @@
 #include "ch-daemon.h"
 #include "mvmt-main.h"
 #include "mvmtest.h"
+#include "proc-scan.h"
 
 START_TEST(test_readopt_after_kill9)
 {
@@ -131,78 +130,6 @@ END_TEST
 
 /* --- nothing a tenant gave in any argv or environment --------------------- */
 
-/* Read /proc/PID/<what>; -1 when it cannot be read (gone, or not ours). */
-static ssize_t proc_read(const char *pid, const char *what, char *buf, size_t size)
-{
-	char path[300];
-	snprintf(path, sizeof(path), "/proc/%s/%s", pid, what);
-	int f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return -1;
-	size_t len = 0;
-	ssize_t k;
-	while (len < size && (k = read(f, buf + len, size - len)) > 0)
-		len += (size_t)k;
-	close(f);
-	return (ssize_t)len;
-}
-
-typedef struct scan {
-	int hits;          /* files with a tenant string in them */
-	bool saw_vmm;      /* cloud-hypervisor's cmdline was among those read */
-	char first[256];   /* where the first hit was */
-} scan_t;
-
-/* Every process's cmdline and environ against the strings. */
-static void scan_all(const char *const *strs, size_t n, pid_t vmm, scan_t *s)
-{
-	static char buf[1 << 20];
-	const char *what[] = { "cmdline", "environ" };
-	DIR *dir = opendir("/proc");
-	struct dirent *e;
-
-	memset(s, 0, sizeof(*s));
-	if (!dir)
-		return;
-	while ((e = readdir(dir))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		for (size_t w = 0; w < 2; w++) {
-			ssize_t len = proc_read(e->d_name, what[w], buf, sizeof(buf));
-			if (len < 0)
-				continue;
-			s->saw_vmm |= w == 0 && atoi(e->d_name) == vmm;
-			for (size_t i = 0; i < n; i++)
-				if (memmem(buf, (size_t)len, strs[i], strlen(strs[i])) && !s->hits++)
-					snprintf(s->first, sizeof(s->first), "/proc/%.16s/%s has \"%.80s\"", e->d_name,
-						 what[w], strs[i]);
-		}
-	}
-	closedir(dir);
-}
-
-/* The same scan in a child that has become nobody:nogroup (any local user). */
-static void scan_as_nobody(const char *const *strs, size_t n, pid_t vmm, scan_t *s)
-{
-	int p[2], st;
-	ck_assert_int_eq(pipe(p), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		scan_t r;
-		close(p[0]);
-		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0 || getuid() != 65534)
-			_exit(2);
-		scan_all(strs, n, vmm, &r);
-		_exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 3);
-	}
-	close(p[1]);
-	ck_assert_int_eq(read(p[0], s, sizeof(*s)), (ssize_t)sizeof(*s));
-	close(p[0]);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "scan as nobody: status %d", st);
-}
-
 /* A ch VM's kernel command line, name, labels and kernel path are the
  * tenant's: cloud-hypervisor gets them through vm.create, never on its
  * command line, and it inherits none of mvmd's environment. */
@@ -236,13 +163,13 @@ START_TEST(test_no_tenant_strings)
 	/* (mvmd's own environment holds the canary: it is checked below in
 	 * what cloud-hypervisor got, not scanned for.) */
 	const char *strs[] = { cmdline, name, label, kname };
-	scan_t s;
-	scan_all(strs, sizeof(strs) / sizeof(strs[0]), pid, &s);
+	mvmt_proc_scan_t s;
+	mvmt_proc_scan(strs, sizeof(strs) / sizeof(strs[0]), pid, &s);
 	ck_assert_msg(s.hits == 0, "as root: %d hits, first: %s", s.hits, s.first);
-	ck_assert_msg(s.saw_vmm, "as root: cloud-hypervisor %d was not scanned", (int)pid);
-	scan_as_nobody(strs, sizeof(strs) / sizeof(strs[0]), pid, &s);
+	ck_assert_msg(s.saw_pid, "as root: cloud-hypervisor %d was not scanned", (int)pid);
+	mvmt_proc_scan_as_nobody(strs, sizeof(strs) / sizeof(strs[0]), pid, &s);
 	ck_assert_msg(s.hits == 0, "as nobody: %d hits, first: %s", s.hits, s.first);
-	ck_assert_msg(s.saw_vmm, "as nobody: cloud-hypervisor %d's cmdline was not readable", (int)pid);
+	ck_assert_msg(s.saw_pid, "as nobody: cloud-hypervisor %d's cmdline was not readable", (int)pid);
 
 	/* The VM really got them: the double's view of its VmConfig. */
 	chd_vm_file(name, "fake-ch.config", path, sizeof(path));

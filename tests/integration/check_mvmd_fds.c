@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <sys/resource.h>
 
+#include "ch-daemon.h"
 #include "durability-helpers.h"
 #include "mvmt-main.h"
 
@@ -23,21 +24,10 @@ static int n_clients;
 
 static void fds_setup(void)
 {
-	const char *b = getenv("MVM_BUILD_DIR");
-	char rel[256], real[PATH_MAX];
-
-	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
-	ck_assert_msg(realpath(rel, real), "%s is missing: run make", rel);
 	mvmt_daemon_init(&wl.d);
-	/* The double reads its knobs from <its path>.env (it gets no
-	 * environment): this suite's own link to it, under its own name. */
-	snprintf(fake_ch, sizeof(fake_ch), "%s/fake-cloud-hypervisor", wl.d.dir);
-	ck_assert_int_eq(symlink(real, fake_ch), 0);
-	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", wl.d.dir);
-	FILE *f = fopen(kernel, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs("not a kernel: the double only checks it is readable\n", f);
-	fclose(f);
+	/* This suite's own link to the double: its processes are counted
+	 * by this suite's directory, its knobs are <fake_ch>.env. */
+	chd_double_files(&wl.d, "fake-cloud-hypervisor", fake_ch, sizeof(fake_ch), kernel, sizeof(kernel));
 	/* The ch backend opens the KVM device only to check it. */
 	mvmt_daemon_start(&wl.d, "--kvm-pool", "0", "--ch-binary", fake_ch, "--kvm-device",
 			  mvmt_kvm_skip_reason() ? "/dev/null" : "/dev/kvm", NULL);
@@ -65,14 +55,7 @@ static void fds_teardown(void)
 	mvmt_forget_fd(wl.fd);
 	if (wl.d.pid > 0) {
 		int c = mvmt_connect(wl.d.sock);
-		json_object *r = mvmt_result(c, "compute.vm.list", NULL);
-		json_object *vms = mvmt_get(r, "vms");
-		for (size_t i = 0; i < json_object_array_length(vms); i++) {
-			char p[128];
-			snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
-			json_object_put(mvmt_call(c, "compute.vm.remove", p));
-		}
-		json_object_put(r);
+		mvmt_remove_all_vms(c);
 		close(c);
 		mvmt_forget_fd(c);
 	}

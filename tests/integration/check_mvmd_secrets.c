@@ -11,12 +11,10 @@
  *   they go into is bytes), not characters; so are an exec's argv strings
  *   and env values (exec frames are bytes too). Needs no /dev/kvm.
  */
-#include <dirent.h>
-#include <grp.h>
-
 #include "util/macro.h"
 #include "workload-daemon.h"
 #include "mvmt-main.h"
+#include "proc-scan.h"
 
 /* Distinct per run, so nothing left from another run can match. */
 static char arg_secret[64], env_secret[64], env_key[64];
@@ -26,84 +24,6 @@ static void make_secrets(void)
 	snprintf(arg_secret, sizeof(arg_secret), "ARG-SECRET-%d-%ld", (int)getpid(), (long)time(NULL));
 	snprintf(env_secret, sizeof(env_secret), "ENV-SECRET-%d-%ld", (int)getpid(), (long)time(NULL));
 	snprintf(env_key, sizeof(env_key), "MVMT_KEY_%d", (int)getpid());
-}
-
-/* Read /proc/PID/<what>; -1 when it cannot be read (gone, or not ours). */
-static ssize_t proc_read(const char *pid, const char *what, char *buf, size_t size)
-{
-	char path[300];
-	snprintf(path, sizeof(path), "/proc/%s/%s", pid, what);
-	int f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return -1;
-	size_t len = 0;
-	ssize_t k;
-	while (len < size && (k = read(f, buf + len, size - len)) > 0)
-		len += (size_t)k;
-	close(f);
-	return (ssize_t)len;
-}
-
-typedef struct scan {
-	int hits;           /* files with a secret in them */
-	int cmdlines_read;  /* /proc/PID/cmdline files that could be read */
-	bool saw_worker;    /* the VM's worker's cmdline was among them */
-	char first[256];    /* where the first hit was */
-} scan_t;
-
-/* Every process's cmdline and environ against the secrets. */
-static void scan_all(const char *const *secrets, size_t n, pid_t worker, scan_t *s)
-{
-	static char buf[1 << 20];
-	const char *what[] = { "cmdline", "environ" };
-	DIR *dir = opendir("/proc");
-	struct dirent *e;
-
-	memset(s, 0, sizeof(*s));
-	if (!dir)
-		return;
-	while ((e = readdir(dir))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		for (size_t w = 0; w < 2; w++) {
-			ssize_t len = proc_read(e->d_name, what[w], buf, sizeof(buf));
-			if (len < 0)
-				continue;
-			if (w == 0) {
-				s->cmdlines_read++;
-				s->saw_worker |= atoi(e->d_name) == worker;
-			}
-			for (size_t i = 0; i < n; i++)
-				if (memmem(buf, (size_t)len, secrets[i], strlen(secrets[i]))) {
-					if (!s->hits++)
-						snprintf(s->first, sizeof(s->first), "/proc/%.16s/%s has \"%.80s\"", e->d_name,
-							 what[w], secrets[i]);
-				}
-		}
-	}
-	closedir(dir);
-}
-
-/* The same scan in a child that has become nobody:nogroup. */
-static void scan_as_nobody(const char *const *secrets, size_t n, pid_t worker, scan_t *s)
-{
-	int p[2], st;
-	ck_assert_int_eq(pipe(p), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		scan_t r;
-		close(p[0]);
-		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0 || getuid() != 65534)
-			_exit(2);
-		scan_all(secrets, n, worker, &r);
-		_exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 3);
-	}
-	close(p[1]);
-	ck_assert_int_eq(read(p[0], s, sizeof(*s)), (ssize_t)sizeof(*s));
-	close(p[0]);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "scan as nobody: status %d", st);
 }
 
 /*
@@ -141,14 +61,14 @@ static pid_t start_and_scan(const char *name, int mem)
 	 * show either. */
 	ck_assert_int_eq(strncmp(hash, "sha256:", 7), 0);
 	const char *secrets[] = { arg_secret, env_secret, env_key, hash + 7 };
-	scan_t s;
-	scan_all(secrets, ELEMENTSOF(secrets), pid, &s);
+	mvmt_proc_scan_t s;
+	mvmt_proc_scan(secrets, ELEMENTSOF(secrets), pid, &s);
 	ck_assert_msg(s.hits == 0, "as root: %d hits, first: %s", s.hits, s.first);
-	ck_assert_msg(s.saw_worker, "as root: the worker %d was not scanned", (int)pid);
-	scan_as_nobody(secrets, ELEMENTSOF(secrets), pid, &s);
+	ck_assert_msg(s.saw_pid, "as root: the worker %d was not scanned", (int)pid);
+	mvmt_proc_scan_as_nobody(secrets, ELEMENTSOF(secrets), pid, &s);
 	ck_assert_msg(s.hits == 0, "as nobody: %d hits, first: %s", s.hits, s.first);
 	/* Root's processes' cmdlines are readable by anyone: the scan saw them. */
-	ck_assert_msg(s.saw_worker, "as nobody: the worker %d's cmdline was not readable", (int)pid);
+	ck_assert_msg(s.saw_pid, "as nobody: the worker %d's cmdline was not readable", (int)pid);
 	ck_assert_int_gt(s.cmdlines_read, 1);
 	free(hash);
 	return pid;

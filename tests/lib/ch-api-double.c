@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* TEST DOUBLE of cloud-hypervisor's REST API: see ch-api-double.h. */
 #include "ch-api-double.h"
+#include "ch-api-double-internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -17,23 +18,8 @@
 #include <unistd.h>
 
 #define HEAD_MAX 8192
-#define BODY_MAX 65536
 
-struct ch_double {
-	ch_double_config_t cfg;
-	char *path;
-	int listen_fd;
-	const char *state; /* NULL until vm.create */
-	bool booted;
-	json_object *config; /* the accepted VmConfig */
-	unsigned created_left;
-	pthread_mutex_t lock;
-	char **reqs;
-	size_t n_reqs;
-	pthread_t thread;
-	bool have_thread;
-	int stop_pipe[2];
-};
+
 
 int ch_double_new(const char *sock_path, const ch_double_config_t *cfg, ch_double_t **ret)
 {
@@ -174,7 +160,7 @@ static const char *check_console(json_object *o, bool virtio, const char *what)
 
 /* disks: [DiskConfig], net: [NetConfig]; the keys as documented, the
  * types of those mvmd sends. */
-static const char *check_devices(json_object *o)
+const char *ch_double_devices_error(json_object *o)
 {
 	static const char *const disk_keys[] = { "path", "readonly", "direct", "iommu", "num_queues", "queue_size",
 						 "vhost_user", "vhost_socket", "rate_limiter_config", "pci_segment",
@@ -296,7 +282,7 @@ const char *ch_double_vmconfig_error(const char *body, size_t len)
 		if (bad || !a || !b || json_object_get_int64(a) < 3)
 			goto out;
 	}
-	why = check_devices(o);
+	why = ch_double_devices_error(o);
 out:
 	json_object_put(o);
 	return why;
@@ -354,7 +340,7 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
-static void respond(int fd, int status, const char *reason, const char *body)
+void ch_double_respond(int fd, int status, const char *reason, const char *body)
 {
 	char head[256];
 	size_t blen = body ? strlen(body) : 0;
@@ -458,17 +444,17 @@ static ch_double_event_t vm_create(ch_double_t *d, int fd, const char *req, size
 	const char *why = ch_double_vmconfig_error(req, len);
 
 	if (why) {
-		respond(fd, 400, "Bad Request", why);
+		ch_double_respond(fd, 400, "Bad Request", why);
 		return CH_DOUBLE_OTHER;
 	}
 	if (d->config) {
-		respond(fd, 500, "Internal Server Error", "VM is already created");
+		ch_double_respond(fd, 500, "Internal Server Error", "VM is already created");
 		return CH_DOUBLE_OTHER;
 	}
 	d->config = json_tokener_parse(req);
 	d->state = "Created";
 	save_config(d, req, len);
-	respond(fd, 204, NULL, NULL);
+	ch_double_respond(fd, 204, NULL, NULL);
 	return CH_DOUBLE_CREATE;
 }
 
@@ -478,16 +464,16 @@ static ch_double_event_t vm_boot(ch_double_t *d, int fd)
 	char why[4200];
 
 	if (!d->config) {
-		respond(fd, 404, "Not Found", "VM is not created");
+		ch_double_respond(fd, 404, "Not Found", "VM is not created");
 		return CH_DOUBLE_OTHER;
 	}
 	if (d->booted) {
-		respond(fd, 500, "Internal Server Error", "VM is already booted");
+		ch_double_respond(fd, 500, "Internal Server Error", "VM is already booted");
 		return CH_DOUBLE_OTHER;
 	}
 	if (kernel && access(kernel, R_OK) < 0) {
 		snprintf(why, sizeof(why), "Error booting VM: kernel %s: %s", kernel, strerror(errno));
-		respond(fd, 500, "Internal Server Error", why);
+		ch_double_respond(fd, 500, "Internal Server Error", why);
 		return CH_DOUBLE_OTHER;
 	}
 	/* cloud-hypervisor opens the disks at boot: a missing one fails it. */
@@ -500,13 +486,13 @@ static ch_double_event_t vm_boot(ch_double_t *d, int fd)
 						   : "";
 			if (access(path, R_OK) < 0) {
 				snprintf(why, sizeof(why), "Error booting VM: disk %s: %s", path, strerror(errno));
-				respond(fd, 500, "Internal Server Error", why);
+				ch_double_respond(fd, 500, "Internal Server Error", why);
 				return CH_DOUBLE_OTHER;
 			}
 		}
 	d->booted = true;
 	d->state = d->created_left ? "Created" : "Running";
-	respond(fd, 204, NULL, NULL);
+	ch_double_respond(fd, 204, NULL, NULL);
 	return CH_DOUBLE_BOOT;
 }
 
@@ -533,12 +519,12 @@ static ch_double_event_t vm_snapshot(ch_double_t *d, int fd, const char *req, si
 	FILE *f;
 
 	if (!dir) {
-		respond(fd, 400, "Bad Request", "VmSnapshotConfig: destination_url is a file:// URL");
+		ch_double_respond(fd, 400, "Bad Request", "VmSnapshotConfig: destination_url is a file:// URL");
 		return CH_DOUBLE_OTHER;
 	}
 	if (strcmp(d->state, "Paused") != 0) {
 		free(dir);
-		respond(fd, 500, "Internal Server Error", "Error creating snapshot: the VM is not paused");
+		ch_double_respond(fd, 500, "Internal Server Error", "Error creating snapshot: the VM is not paused");
 		return CH_DOUBLE_OTHER;
 	}
 	snprintf(path, sizeof(path), "%s/config.json", dir);
@@ -549,7 +535,7 @@ static ch_double_event_t vm_snapshot(ch_double_t *d, int fd, const char *req, si
 		if (d->cfg.refuse_snapshot) {
 			/* as a real one that runs out of disk halfway */
 			free(dir);
-			respond(fd, 500, "Internal Server Error", "Error creating snapshot: No space left on device");
+			ch_double_respond(fd, 500, "Internal Server Error", "Error creating snapshot: No space left on device");
 			return CH_DOUBLE_OTHER;
 		}
 		snprintf(path, sizeof(path), "%s/state.json", dir);
@@ -561,10 +547,10 @@ static ch_double_event_t vm_snapshot(ch_double_t *d, int fd, const char *req, si
 	}
 	free(dir);
 	if (!f) {
-		respond(fd, 500, "Internal Server Error", "Error creating snapshot: cannot write its files");
+		ch_double_respond(fd, 500, "Internal Server Error", "Error creating snapshot: cannot write its files");
 		return CH_DOUBLE_OTHER;
 	}
-	respond(fd, 204, NULL, NULL);
+	ch_double_respond(fd, 204, NULL, NULL);
 	return CH_DOUBLE_SNAPSHOT;
 }
 
@@ -574,25 +560,25 @@ static ch_double_event_t vm_restore(ch_double_t *d, int fd, const char *req, siz
 	json_object *cfg;
 
 	if (!dir) {
-		respond(fd, 400, "Bad Request", "RestoreConfig: source_url is a file:// URL");
+		ch_double_respond(fd, 400, "Bad Request", "RestoreConfig: source_url is a file:// URL");
 		return CH_DOUBLE_OTHER;
 	}
 	if (d->config) {
 		free(dir);
-		respond(fd, 500, "Internal Server Error", "VM is already created");
+		ch_double_respond(fd, 500, "Internal Server Error", "VM is already created");
 		return CH_DOUBLE_OTHER;
 	}
 	snprintf(path, sizeof(path), "%s/config.json", dir);
 	free(dir);
 	cfg = json_object_from_file(path);
 	if (!cfg) {
-		respond(fd, 500, "Internal Server Error", "Error restoring VM: no snapshot there");
+		ch_double_respond(fd, 500, "Internal Server Error", "Error restoring VM: no snapshot there");
 		return CH_DOUBLE_OTHER;
 	}
 	d->config = cfg;
 	d->booted = true;
 	d->state = "Paused";
-	respond(fd, 204, NULL, NULL);
+	ch_double_respond(fd, 204, NULL, NULL);
 	return CH_DOUBLE_RESTORE;
 }
 
@@ -605,7 +591,7 @@ static ch_double_event_t answer(ch_double_t *d, int fd, const char *method, cons
 	if (strcmp(path, "/api/v1/vmm.ping") == 0 && get) {
 		snprintf(body, sizeof(body), "{\"build_version\":\"v%s\",\"version\":\"%s\",\"pid\":%d,\"features\":[\"kvm\"]}",
 			 d->cfg.version, d->cfg.version, (int)getpid());
-		respond(fd, 200, "OK", body);
+		ch_double_respond(fd, 200, "OK", body);
 		return CH_DOUBLE_PING;
 	}
 	if (strcmp(path, "/api/v1/vm.create") == 0 && put)
@@ -614,12 +600,12 @@ static ch_double_event_t answer(ch_double_t *d, int fd, const char *method, cons
 		return vm_boot(d, fd);
 	if (strcmp(path, "/api/v1/vm.info") == 0 && get) {
 		if (d->cfg.info_body || d->cfg.info_status) {
-			respond(fd, d->cfg.info_status ? d->cfg.info_status : 200, "Whatever",
+			ch_double_respond(fd, d->cfg.info_status ? d->cfg.info_status : 200, "Whatever",
 				d->cfg.info_body ? d->cfg.info_body : "");
 			return CH_DOUBLE_INFO;
 		}
 		if (!d->config) {
-			respond(fd, 500, "Internal Server Error", "VM is not created");
+			ch_double_respond(fd, 500, "Internal Server Error", "VM is not created");
 			return CH_DOUBLE_INFO;
 		}
 		if (d->booted && d->created_left)
@@ -631,56 +617,59 @@ static ch_double_event_t answer(ch_double_t *d, int fd, const char *method, cons
 		json_object_object_add(info, "config", json_object_get(d->config));
 		json_object_object_add(info, "state", json_object_new_string(d->state));
 		json_object_object_add(info, "memory_actual_size", json_object_new_int64(67108864));
-		respond(fd, 200, "OK", json_object_to_json_string_ext(info, JSON_C_TO_STRING_PLAIN));
+		ch_double_respond(fd, 200, "OK", json_object_to_json_string_ext(info, JSON_C_TO_STRING_PLAIN));
 		json_object_put(info);
 		return CH_DOUBLE_INFO;
 	}
 	if (strcmp(path, "/api/v1/vm.restore") == 0 && put)
 		return vm_restore(d, fd, req, req_len);
+	if ((strcmp(path, "/api/v1/vm.add-disk") == 0 || strcmp(path, "/api/v1/vm.add-net") == 0 ||
+	     strcmp(path, "/api/v1/vm.remove-device") == 0) && put)
+		return ch_double_hotplug(d, fd, path + 8, req, req_len);
 	if (strncmp(path, "/api/v1/vm.", 11) == 0 && put && !d->booted) {
-		respond(fd, 500, "Internal Server Error", "VM is not booted");
+		ch_double_respond(fd, 500, "Internal Server Error", "VM is not booted");
 		return CH_DOUBLE_OTHER;
 	}
 	if (strcmp(path, "/api/v1/vm.power-button") == 0 && put) {
-		respond(fd, 204, NULL, NULL);
+		ch_double_respond(fd, 204, NULL, NULL);
 		if (!d->cfg.ignore_power_button)
 			d->state = "Shutdown";
 		return CH_DOUBLE_POWER_BUTTON;
 	}
 	if (strcmp(path, "/api/v1/vm.pause") == 0 && put) {
 		if (strcmp(d->state, "Running") != 0) {
-			respond(fd, 405, "Method Not Allowed", "VM is not running");
+			ch_double_respond(fd, 405, "Method Not Allowed", "VM is not running");
 			return CH_DOUBLE_OTHER;
 		}
 		d->state = "Paused";
-		respond(fd, 204, NULL, NULL);
+		ch_double_respond(fd, 204, NULL, NULL);
 		return CH_DOUBLE_PAUSE;
 	}
 	if (strcmp(path, "/api/v1/vm.resume") == 0 && put) {
 		if (strcmp(d->state, "Paused") != 0) {
-			respond(fd, 405, "Method Not Allowed", "VM is not paused");
+			ch_double_respond(fd, 405, "Method Not Allowed", "VM is not paused");
 			return CH_DOUBLE_OTHER;
 		}
 		d->state = "Running";
-		respond(fd, 204, NULL, NULL);
+		ch_double_respond(fd, 204, NULL, NULL);
 		return CH_DOUBLE_RESUME;
 	}
 	if (strcmp(path, "/api/v1/vm.snapshot") == 0 && put)
 		return vm_snapshot(d, fd, req, req_len);
 	if (strcmp(path, "/api/v1/vm.shutdown") == 0 && put) {
-		respond(fd, 204, NULL, NULL);
+		ch_double_respond(fd, 204, NULL, NULL);
 		d->state = "Shutdown";
 		return CH_DOUBLE_VM_SHUTDOWN;
 	}
 	if (strcmp(path, "/api/v1/vmm.shutdown") == 0 && put) {
-		respond(fd, 204, NULL, NULL);
+		ch_double_respond(fd, 204, NULL, NULL);
 		return CH_DOUBLE_VMM_SHUTDOWN;
 	}
 	if (strncmp(path, "/api/v1/", 8) == 0 && (get || put) &&
 	    (strstr(path, "ping") || strstr(path, "info") || strstr(path, "shutdown") || strstr(path, "power-button")))
-		respond(fd, 405, "Method Not Allowed", "");
+		ch_double_respond(fd, 405, "Method Not Allowed", "");
 	else
-		respond(fd, 404, "Not Found", "");
+		ch_double_respond(fd, 404, "Not Found", "");
 	return CH_DOUBLE_OTHER;
 }
 
@@ -709,7 +698,7 @@ int ch_double_serve_one(ch_double_t *d, int timeout_ms, ch_double_event_t *ret)
 	r = read_request(fd, head, &req, &body, &host, &bad_type);
 	if (r < 0 || sscanf(head, "%15s %255s HTTP/1.1", method, path) != 2 || !strstr(head, " HTTP/1.1\r\n") ||
 	    bad_type) {
-		respond(fd, 400, "Bad Request", bad_type ? "Invalid header: unsupported Content-Type" : "");
+		ch_double_respond(fd, 400, "Bad Request", bad_type ? "Invalid header: unsupported Content-Type" : "");
 		close(fd);
 		record(d, bad_type ? "bad content-type" : "bad request");
 		free(req);

@@ -2,9 +2,20 @@
 /*
  * TEST DOUBLE of cloud-hypervisor's REST API: a tiny HTTP/1.1 server on a
  * Unix socket that answers the documented endpoints mvmd uses (vmm.ping,
- * vm.create, vm.boot, vm.info, vm.power-button, vm.shutdown, vmm.shutdown)
- * with the documented status codes and body shapes, and records every
- * request it received.
+ * vm.create, vm.boot, vm.info, vm.power-button, vm.shutdown, vmm.shutdown,
+ * vm.pause, vm.resume, vm.snapshot, vm.restore, vm.add-disk, vm.add-net,
+ * vm.remove-device) with the documented status codes and body shapes,
+ * and records every request it received.
+ *
+ * Hotplug as documented (ch-api-double-hotplug.c): vm.add-disk and
+ * vm.add-net take a DiskConfig / NetConfig (400 for an invalid one),
+ * answer 404 before vm.create, 204 for a VM created but not booted (a
+ * cold add), 409 for an id or disk path already there, 500 for a disk
+ * path it cannot open, and otherwise add the device to the config that
+ * vm.info shows and answer 200 with a PciDeviceInfo {"id", "bdf"} (the
+ * id given, or "_diskN"/"_netN" as cloud-hypervisor names one without).
+ * vm.remove-device {"id"} answers 204 and drops it, 404 for an unknown
+ * id. It opens no tap: any tap name is taken.
  *
  * vm.create validates its VmConfig body as cloud-hypervisor's decoder
  * does (a JSON object; "payload" required, with a "kernel"; the required
@@ -46,6 +57,9 @@ typedef enum ch_double_event {
 	CH_DOUBLE_RESUME,   /* vm.resume: Paused -> Running */
 	CH_DOUBLE_SNAPSHOT, /* vm.snapshot of a Paused VM into destination_url's directory */
 	CH_DOUBLE_RESTORE,  /* vm.restore from source_url's directory: a Paused VM */
+	CH_DOUBLE_ADD_DISK, /* vm.add-disk: a disk joined the config */
+	CH_DOUBLE_ADD_NET,  /* vm.add-net */
+	CH_DOUBLE_REMOVE_DEVICE, /* vm.remove-device: a device left it */
 } ch_double_event_t;
 
 typedef struct ch_double_config {
@@ -58,6 +72,8 @@ typedef struct ch_double_config {
 	bool hang_up;               /* close every connection without an answer */
 	const char *record_path;    /* also append each request line to this file */
 	const char *config_path;    /* write the accepted VmConfig body to this file */
+	const char *hotplug_path;   /* append "OP BODY" for each hotplug request accepted */
+	bool refuse_hotplug;        /* vm.add-disk / vm.add-net answer 500 (the guest did not take it) */
 	/* Called with each well-formed request before it is answered (the
 	 * caller is kept waiting meanwhile). NULL: none. */
 	void (*before_answer)(const char *method, const char *path, void *userdata);

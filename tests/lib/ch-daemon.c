@@ -33,22 +33,29 @@ void chd_knobs_clear(void)
 	unlink(path);
 }
 
-void chd_setup(void)
+void chd_double_files(const mvmt_daemon_t *dm, const char *name, char *fake, size_t fake_size, char *kernel,
+		      size_t kernel_size)
 {
 	const char *b = getenv("MVM_BUILD_DIR");
 	char rel[256], real[PATH_MAX];
 
 	snprintf(rel, sizeof(rel), "%s/tests/doubles/fake-cloud-hypervisor", b && *b ? b : "build");
 	ck_assert_msg(realpath(rel, real), "%s is missing: run make", rel);
-	mvmt_daemon_init(&chd.d);
-	/* This test's own name for the double, so its knobs file is its own. */
-	snprintf(chd.fake, sizeof(chd.fake), "%s/cloud-hypervisor", chd.d.dir);
-	ck_assert_int_eq(symlink(real, chd.fake), 0);
-	snprintf(chd.kernel, sizeof(chd.kernel), "%s/vmlinuz", chd.d.dir);
-	FILE *f = fopen(chd.kernel, "w");
+	snprintf(fake, fake_size, "%s/%s", dm->dir, name);
+	ck_assert_int_eq(symlink(real, fake), 0);
+	snprintf(kernel, kernel_size, "%s/vmlinuz", dm->dir);
+	FILE *f = fopen(kernel, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("not really a kernel: the double only checks it is readable\n", f);
 	fclose(f);
+}
+
+void chd_setup(void)
+{
+	FILE *f;
+
+	mvmt_daemon_init(&chd.d);
+	chd_double_files(&chd.d, "cloud-hypervisor", chd.fake, sizeof(chd.fake), chd.kernel, sizeof(chd.kernel));
 	/* The double runs no VM, so it needs no KVM; mvmd only opens the
 	 * device to call the backend usable. A stand-in file keeps these
 	 * cases running on hosts without /dev/kvm (a nested host whose kernel
@@ -76,14 +83,7 @@ void chd_teardown(void)
 	/* cloud-hypervisor outlives mvmd by design: end the doubles. */
 	if (chd.d.pid > 0) {
 		int c = mvmt_connect(chd.d.sock);
-		json_object *r = mvmt_result(c, "compute.vm.list", NULL);
-		json_object *vms = mvmt_get(r, "vms");
-		for (size_t i = 0; i < json_object_array_length(vms); i++) {
-			char p[128];
-			snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
-			json_object_put(mvmt_call(c, "compute.vm.remove", p));
-		}
-		json_object_put(r);
+		mvmt_remove_all_vms(c);
 		close(c);
 		mvmt_forget_fd(c);
 	}

@@ -31,6 +31,13 @@ extern mvmt_chd_t chd;
  * cloud-hypervisor none of its environment, so knobs go in <binary>.env. */
 void chd_knob(const char *key, const char *value);
 void chd_knobs_clear(void);
+/* Into dm's directory: `name`, a link to the double of this suite's own
+ * (its knobs file <name>.env is then the suite's), and a readable
+ * stand-in kernel `vmlinuz`; their paths into fake and kernel. For the
+ * suites that run ch VMs beside other fixtures (check_mvmd_capacity.c,
+ * check_mvmd_fds.c) too. */
+void chd_double_files(const mvmt_daemon_t *dm, const char *name, char *fake, size_t fake_size, char *kernel,
+		      size_t kernel_size);
 void chd_setup(void);
 /* Start mvmd with the double as cloud-hypervisor (or with `binary`). */
 void chd_start(const char *binary);

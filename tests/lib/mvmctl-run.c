@@ -54,16 +54,8 @@ void mvmt_ctl_start(mvmt_ctl_t *c, ...)
 
 void mvmt_ctl_cleanup(mvmt_ctl_t *c)
 {
-	if (c->fd >= 0 && c->d.pid > 0) {
-		json_object *r = mvmt_result(c->fd, "compute.vm.list", NULL);
-		json_object *vms = mvmt_get(r, "vms");
-		for (size_t i = 0; i < json_object_array_length(vms); i++) {
-			char p[128];
-			snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
-			json_object_put(mvmt_call(c->fd, "compute.vm.remove", p));
-		}
-		json_object_put(r);
-	}
+	if (c->fd >= 0 && c->d.pid > 0)
+		mvmt_remove_all_vms(c->fd);
 	if (c->fd >= 0) {
 		close(c->fd);
 		mvmt_forget_fd(c->fd);

@@ -35,7 +35,7 @@ void mvmt_ctl_cleanup(mvmt_ctl_t *c);
 
 typedef struct mvmt_run {
 	int status; /* the exit code, or 128+N after signal N */
-	char out[65536], err[16384];
+	char out[1 << 20], err[16384]; /* rpc.discover alone is over 64 KiB */
 } mvmt_run_t;
 
 /* Run mvmctl [--socket socket] args... (NULL-terminated) with `in` (or

@@ -640,3 +640,16 @@ void mvmt_stop_running_vms(const mvmt_daemon_t *d)
 	close(c);
 	mvmt_forget_fd(c);
 }
+
+void mvmt_remove_all_vms(int fd)
+{
+	json_object *r = mvmt_result(fd, "compute.vm.list", NULL);
+	json_object *vms = mvmt_get(r, "vms");
+
+	for (size_t i = 0; i < json_object_array_length(vms); i++) {
+		char p[128];
+		snprintf(p, sizeof(p), "{\"id\":\"%s\",\"force\":true}", mvmt_str(json_object_array_get_idx(vms, i), "id"));
+		json_object_put(mvmt_call(fd, "compute.vm.remove", p));
+	}
+	json_object_put(r);
+}

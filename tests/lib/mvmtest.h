@@ -113,6 +113,9 @@ void mvmt_wait_log(int fd, const char *name, const char *needle);
 /* Force-stop every Running VM of a live daemon: workers outlive mvmd by
  * design, so a test must not leave them behind. */
 void mvmt_stop_running_vms(const mvmt_daemon_t *d);
+/* compute.vm.remove with force of every VM, over fd: the ch doubles
+ * outlive mvmd by design, so a ch suite's teardown ends them this way. */
+void mvmt_remove_all_vms(int fd);
 
 /* Number of open fds of a process. */
 int mvmt_count_fds(pid_t pid);

@@ -12,6 +12,13 @@
  * With "--vsock" among its arguments it also talks to mvm-init's exec
  * agent over real AF_VSOCK (loopback, CID 1, port 52) with the host-side
  * client library, and exits 99 if any of those checks fails.
+ *
+ * "mvm-probe --exec CID ARGV..." is the other side, run on a host (or an
+ * L1 guest) whose VM has a vhost-vsock device: one exec request over
+ * AF_VSOCK to CID's port 52, as mvmd's exec proxy sends it; it prints
+ * "exec: stdout: ...", "exec: stderr: ..." and "exec: exit code N" (or
+ * "exec: error ...") and exits 0 when an answer came, 1 otherwise
+ * (tests/suites/mvm-init-vsock-qemu.sh).
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "exec-client.h"
@@ -30,14 +38,18 @@ struct probe_sockaddr_vm {
 	unsigned char svm_flags, svm_zero[3];
 };
 
-static int run(const char *const *argv, exec_result_t *res)
+static int run_at(unsigned cid, const char *const *argv, exec_result_t *res)
 {
 	static exec_request_t req;
-	struct probe_sockaddr_vm sa = { .svm_family = 40 /* AF_VSOCK */, .svm_port = EXEC_AGENT_PORT,
-					.svm_cid = 1 /* VMADDR_CID_LOCAL */ };
+	struct probe_sockaddr_vm sa = { .svm_family = 40 /* AF_VSOCK */, .svm_port = EXEC_AGENT_PORT, .svm_cid = cid };
 	exec_client_opts_t o = { .timeout_ms = 20000 };
+	/* SO_VM_SOCKETS_CONNECT_TIMEOUT (level AF_VSOCK): 2 s by default, too
+	 * short for a guest that an emulated CPU runs. */
+	struct timeval connect_timeout = { .tv_sec = 20 };
 	int fd = socket(40, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
 
+	if (fd >= 0)
+		(void)setsockopt(fd, 40, 6, &connect_timeout, sizeof(connect_timeout));
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		printf("probe: vsock connect: %s\n", strerror(errno));
 		if (fd >= 0)
@@ -53,6 +65,35 @@ static int run(const char *const *argv, exec_result_t *res)
 	if (r < 0)
 		printf("probe: vsock exec %s: %s\n", argv[0], strerror(-r));
 	return r;
+}
+
+static int run(const char *const *argv, exec_result_t *res)
+{
+	return run_at(1 /* VMADDR_CID_LOCAL */, argv, res);
+}
+
+/* --exec CID ARGV...: the host's side of one exec. */
+static int host_exec(int argc, char **argv)
+{
+	exec_result_t res;
+	unsigned cid;
+
+	if (argc < 4 || sscanf(argv[2], "%u", &cid) != 1) {
+		fprintf(stderr, "usage: mvm-probe --exec CID ARGV...\n");
+		return 2;
+	}
+	if (run_at(cid, (const char *const *)argv + 3, &res) < 0)
+		return 1;
+	if (res.out_len)
+		printf("exec: stdout: %s%s", (char *)res.out, res.out[res.out_len - 1] == '\n' ? "" : "\n");
+	if (res.err_len)
+		printf("exec: stderr: %s%s", (char *)res.err, res.err[res.err_len - 1] == '\n' ? "" : "\n");
+	if (res.error_code)
+		printf("exec: error %u: %s\n", res.error_code, res.error_message);
+	else if (res.exited)
+		printf("exec: %s %u\n", res.kind == EXEC_EXIT_CODE ? "exit code" : "signal", res.value);
+	exec_result_clear(&res);
+	return 0;
 }
 
 static int vsock_checks(void)
@@ -120,6 +161,8 @@ int main(int argc, char **argv)
 	struct stat st;
 	bool vsock = false, term_init = false;
 
+	if (argc > 1 && strcmp(argv[1], "--exec") == 0)
+		return host_exec(argc, argv);
 	gethostname(host, sizeof(host) - 1);
 	printf("probe: pid=%d ppid=%d hostname=%s argc=%d\n", (int)getpid(), (int)getppid(), host, argc);
 	for (int i = 1; i < argc; i++) {

@@ -209,7 +209,8 @@ out=$(call compute.blob.pull "{\"reference\":\"l@sha256:$MD\"}")
 echo "redirect loop: $out"
 check grep -q 'more than 5 redirects' <<<"$out"
 lc_stop
-mvmd_up m4 -- --blob-source "c=$CUT/wasm/hello" --blob-pull-max-size 1000000 || { bad "mvmd starts"; finish; }
+# (straight from the registry: the cut proxy's one cut is for m5)
+mvmd_up m4 -- --blob-source "r1=$R1/wasm/hello" --blob-pull-max-size 1000000 || { bad "mvmd starts"; finish; }
 out=$(call compute.blob.pull "{\"hash\":\"sha256:$G\"}")
 echo "over the cap: $out"
 check grep -q 'too_large' <<<"$out"
@@ -224,6 +225,35 @@ check test -e "$tmp/cut-done"
 check grep -q "\"hash\":\"sha256:$G\".*\"created\":true" <<<"$out"
 check grep -q 'retrying from byte [1-9]' "$LC_DIR/mvmd.log"
 check grep -qE '"GET /v2/wasm/hello/blobs/sha256:'"$G"'.*" 206 ' "$tmp/r1/registry.log"
+lc_stop
+
+# a server that ignores Range: the resumed GET is answered 200 with the
+# whole blob, so the helper restarts the stream and mvmd the file and hash
+proxy norange norange --upstream "127.0.0.1:${R1##*:}" --cut-marker "$tmp/norange-done"
+mvmd_up m5a -- --blob-source "nr=$PROXY_URL/wasm/hello" || { bad "mvmd starts"; finish; }
+out=$(call compute.blob.pull "{\"hash\":\"sha256:$G\"}")
+echo "Range ignored on resume: $out"
+check test -e "$tmp/norange-done"
+check grep -q "\"hash\":\"sha256:$G\".*\"created\":true" <<<"$out"
+check grep -q 'retrying from byte [1-9]' "$LC_DIR/mvmd.log"
+check grep -q '"verified":true' <<<"$(call compute.blob.stat "{\"hash\":\"sha256:$G\",\"verify\":true}")"
+check no_temp_files
+lc_stop
+
+# a source lost mid-download, the next one serves it from byte 0: nothing
+# of the first source's bytes stays in the file
+proxy lost pass --upstream "127.0.0.1:${R1##*:}" --stall-file "$tmp/lost-die"
+mvmd_up m5b0 -- --blob-source "lost=$PROXY_URL/wasm/hello" --blob-source "r1=$R1/wasm/hello" || { bad "mvmd starts"; finish; }
+lc_call compute.blob.pull "{\"hash\":\"sha256:$G\"}" >"$tmp/lost.out" 2>&1 &
+pull_pid=$!
+check wait_for 120 bash -c "$LC_CTL --socket $LC_SOCK --json call compute.blob.stat '{\"hash\":\"sha256:$G\"}' 2>/dev/null | grep -q '\"pulling\":true.*\"bytes\":[1-9]'"
+touch "$tmp/lost-die"
+wait "$pull_pid"
+out=$(cat "$tmp/lost.out")
+echo "source lost, the next serves: $out"
+check grep -q "\"hash\":\"sha256:$G\".*\"source\":\"r1\".*\"created\":true" <<<"$out"
+check grep -q '"verified":true' <<<"$(call compute.blob.stat "{\"hash\":\"sha256:$G\",\"verify\":true}")"
+check no_temp_files
 lc_stop
 
 # a 503 is retried (after a backoff) and then served

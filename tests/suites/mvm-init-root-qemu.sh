@@ -170,7 +170,7 @@ if [ "$built_for" = "$(basename "$modtree")" ]; then
 else
 	echo "note: the default initramfs was built for '${built_for:-no kernel}', not $(basename "$modtree"): its modules are not checked"
 fi
-[ -e /dev/vhost-vsock ] || echo "note: no /dev/vhost-vsock on this host: exec from the host over vsock (-device vhost-vsock-pci) is not tested"
+[ -e /dev/vhost-vsock ] || echo "note: no /dev/vhost-vsock on this host: exec from the host over vsock is tests/suites/mvm-init-vsock-qemu.sh's (through tests/tools/kvm-in-qemu.sh)"
 
 # 2. By serial, exit 0, then a process killed by SIGKILL: 137.
 conf zero root.serial=rootdisk arg=/bin/sh arg=-c 'arg=echo bye'

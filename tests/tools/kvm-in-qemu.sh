@@ -5,10 +5,16 @@
 #
 #   tests/tools/kvm-in-qemu.sh [suite...]
 #   tests/tools/kvm-in-qemu.sh --demo
+#   tests/tools/kvm-in-qemu.sh --run 'COMMAND'
 #   tests/tools/kvm-in-qemu.sh --bench NAME
 #
 # A suite is a binary's name under $BUILD/tests/integration or
-# $BUILD/tests/unit (check_kvm_guest); with none, the KVM suites below.
+# $BUILD/tests/unit (check_kvm_guest), or the name of a script
+# tests/suites/NAME.sh that stages itself (NAME.sh --stage DIR builds what
+# its guest side needs into DIR, with DIR/run.sh, a POSIX sh script run
+# in the guest with QEMU at hand: mvm-init-vsock-qemu); with none, the
+# KVM suites below. The guest also loads vhost_vsock, so /dev/vhost-vsock
+# exists there (reported as "guest vhost-vsock: ...").
 # Each suite's output is printed and kept in $BUILD/kvm-in-qemu/logs/NAME.log;
 # the last line is "N passed, M failed, K skipped", counted as tests/run
 # counts. Exit status: 0 when nothing failed.
@@ -19,10 +25,19 @@
 # this script's. Without qemu-system-x86 or busybox-static it says which
 # is missing and runs tests/demo.sh on the host (whose VMs cannot start).
 #
-# --bench NAME runs bench/NAME.sh in the guest instead of the suites (its
-# program build/bench/NAME with it), its output streamed as the demo's;
-# N, STAGE, POOL, ZYGOTE, RUNS and IDLE are passed on. Timings under TCG mean
-# nothing; counts (memory, fds) do. Give the guest room: KIQ_MEM=8G.
+# --run runs COMMAND with bash in the guest instead of the suites, from
+# /src: this tree's bench/ scripts, its build as /src/build
+# (bench programs too); its output streamed, its exit status this
+# script's. Each directory of KIQ_TREES (other checkouts, built) comes as
+# /trees/<its basename> the same way, so one boot can run the benchmarks
+# of two builds side by side (timings under TCG compare, they mean
+# nothing alone), e.g.
+#   KIQ_TREES=/tmp/old tests/tools/kvm-in-qemu.sh --run \
+#       'for t in /src /trees/old; do (cd $t && RUNS=20 bash bench/kvm-rpc.sh); done'
+#
+# --bench NAME is --run 'bash bench/NAME.sh' with N, STAGE, POOL, ZYGOTE,
+# RUNS and IDLE passed on and no limit on open files. Timings under TCG
+# mean nothing; counts (memory, fds) do. Give the guest room: KIQ_MEM=8G.
 #
 # Environment:
 #   BUILD               build tree to test (default: build)
@@ -35,6 +50,7 @@
 #   KIQ_KVM_AMD         kvm_amd module options (e.g. npt=0)
 #   KIQ_TIMEOUT         seconds before the whole QEMU run is killed (7200;
 #                       with --demo, 1800)
+#   KIQ_TREES           with --run: more trees to copy in (see above)
 #   KIQ_WORK            where generated files go (default $BUILD/kvm-in-qemu)
 #   KIQ_LOGS=1          keep the tests' temp dirs and print every mvmd.log
 #                       of a failed suite (lines "@@KIQ-LOG path: ...")
@@ -83,31 +99,32 @@ if [ -z "$BUSYBOX" ]; then
 	[ -x "$bbdir/bin/busybox" ] && BUSYBOX=$bbdir/bin/busybox
 fi
 
-demo=
-bench=
+demo= run=
 if [ "${1:-}" = --bench ]; then
-	bench=${2:-}
-	[ -n "$bench" ] && [ -f "bench/$bench.sh" ] || die "--bench NAME: no bench/NAME.sh"
-	shift 2
-	[ $# -eq 0 ] || die "--bench takes no suite"
-	set -- --demo
+	[ $# -eq 2 ] && [ -f "bench/$2.sh" ] || die "--bench NAME: no bench/NAME.sh"
+	run="ulimit -n 1048576"
+	for v in N STAGE POOL ZYGOTE RUNS IDLE; do
+		if [ -n "${!v:-}" ]; then run+="; export $v=${!v}"; fi
+	done
+	run+="; bash bench/$2.sh"
+	set -- --run "$run"
 fi
-if [ "${1:-}" = --demo ]; then
+if [ "${1:-}" = --run ]; then
+	[ $# -eq 2 ] || die "--run takes one command"
+	run=$2
+	shift 2
+elif [ "${1:-}" = --demo ]; then
 	demo=1
 	shift
 	[ $# -eq 0 ] || die "--demo takes no suite"
 	KIQ_TIMEOUT=${KIQ_TIMEOUT:-1800}
 	# A /dev/kvm that opens read-write is one mvmd can use: the demo as is.
 	if [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; then
-		if [ -n "$bench" ]; then BUILD=$build_given exec bash "bench/$bench.sh"; fi
 		BUILD=$build_given exec tests/demo.sh
 	fi
 	missing=
 	command -v qemu-system-x86_64 >/dev/null || missing=qemu-system-x86
 	[ -n "$BUSYBOX" ] || missing="${missing:+$missing and }busybox-static"
-	if [ -n "$missing" ] && [ -n "$bench" ]; then
-		die "no usable /dev/kvm here, and no $missing to run bench/$bench.sh in a QEMU guest"
-	fi
 	if [ -n "$missing" ]; then
 		echo "no usable /dev/kvm here, and no $missing to run the demo in a QEMU guest (apt-get install ${missing/ and / }): the micro-VMs cannot start"
 		BUILD=$build_given exec tests/demo.sh
@@ -120,10 +137,12 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (apt
 
 suites=("$@")
 # shellcheck disable=SC2206
-[ ${#suites[@]} -gt 0 ] || [ -n "$demo" ] || suites=($DEFAULT_SUITES)
+[ ${#suites[@]} -gt 0 ] || [ -n "$demo$run" ] || suites=($DEFAULT_SUITES)
+staged=
 for s in "${suites[@]}"; do
-	[ -x "$BUILD/tests/integration/$s" ] || [ -x "$BUILD/tests/unit/$s" ] ||
-		die "no suite $s under $BUILD/tests/{integration,unit}"
+	if [ -x "$BUILD/tests/integration/$s" ] || [ -x "$BUILD/tests/unit/$s" ]; then continue; fi
+	[ -f "tests/suites/$s.sh" ] || die "no suite $s under $BUILD/tests/{integration,unit} or tests/suites"
+	staged=1
 done
 
 mkdir -p "$WORK" "$LOGDIR"
@@ -161,14 +180,25 @@ cp "$BUSYBOX" "$root/bin/busybox"
 for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko; do
 	cp "$kmods/$m" "$root/mods/"
 done
-
-# The build tree as the suites find it through MVM_BUILD_DIR.
-cp -a "$BUILD/bin" "$BUILD/wasm-programs" "$root/build/"
-mkdir -p "$root/build/guest"
-for f in "$BUILD"/guest/*; do
-	case $(basename "$f") in obj|*.a) continue;; esac
-	cp -a "$f" "$root/build/guest/"
+# vhost_vsock and what it needs, in load order: /dev/vhost-vsock for QEMU.
+mkdir -p "$root/mods/vhost"
+for m in drivers/vhost/vhost_iotlb.ko drivers/vhost/vhost.ko net/vmw_vsock/vsock.ko \
+	net/vmw_vsock/vmw_vsock_virtio_transport_common.ko drivers/vhost/vhost_vsock.ko; do
+	[ -f "$kmods/$m" ] && cp "$kmods/$m" "$root/mods/vhost/$(ls "$root/mods/vhost" | wc -l)-$(basename "$m")"
 done
+
+# The build tree as the suites find it through MVM_BUILD_DIR (with
+# --run, the bench programs too).
+copy_build() { # from to
+	cp -a "$1/bin" "$1/wasm-programs" "$2/"
+	[ -z "$run" ] || cp -a "$1/bench" "$2/"
+	mkdir -p "$2/guest"
+	for f in "$1"/guest/*; do
+		case $(basename "$f") in obj|*.a) continue;; esac
+		cp -a "$f" "$2/guest/"
+	done
+}
+copy_build "$BUILD" "$root/build"
 mkdir -p "$root/build/tests/integration" "$root/build/tests/unit"
 for s in "${suites[@]}"; do
 	for d in integration unit; do
@@ -177,15 +207,42 @@ for s in "${suites[@]}"; do
 done
 if [ -d "$BUILD/tests/doubles" ]; then cp -a "$BUILD/tests/doubles" "$root/build/tests/"; fi
 
+# --run: the tree's scripts at /src, /src/build the build tree, every
+# KIQ_TREES tree at /trees/NAME, and the host's bash.
+if [ -n "$run" ]; then
+	mkdir -p "$root/usr/bin"
+	cp -a bench "$root/src/"
+	ln -s /build "$root/src/build"
+	for t in ${KIQ_TREES:-}; do
+		n=$root/trees/$(basename "$t")
+		[ -d "$t/build/bin" ] || die "$t has no build (make all there first)"
+		mkdir -p "$n/build"
+		cp -a "$t/bench" "$n/"
+		copy_build "$t/build" "$n/build"
+	done
+	p=$(command -v bash) || die "bash is needed in the guest for --run"
+	cp -L "$p" "$root/usr/bin/bash"
+	printf '%s\n' "$run" >"$root/kiq-run.sh"
+fi
+# Staged suites: their files under /stage/NAME, and QEMU with its firmware.
+if [ -n "$staged" ]; then
+	p=$(command -v qemu-system-x86_64)
+	mkdir -p "$root/usr/bin" "$root/usr/share"
+	cp -L "$p" "$root/usr/bin/"
+	cp -rL /usr/share/qemu "$root/usr/share/"
+	[ -d /usr/share/seabios ] && cp -rL /usr/share/seabios "$root/usr/share/"
+	for s in "${suites[@]}"; do
+		[ -f "tests/suites/$s.sh" ] || continue
+		MVM_BUILD_DIR=$BUILD MVM_SRC_DIR=$PWD bash "tests/suites/$s.sh" --stage "$root/stage/$s" ||
+			die "tests/suites/$s.sh --stage failed"
+	done
+fi
+
 # The demo as `make demo` runs it from the tree: /src/tests/demo.sh with
 # /src/build the build tree, and the host's bash and socat it runs with
 # (busybox has neither; tput is optional).
 if [ -n "$demo" ]; then
-	mkdir -p "$root/src/tests/lib" "$root/usr/bin" "$root/src/bench" "$root/build/bench"
-	if [ -n "$bench" ]; then
-		cp "bench/$bench.sh" "$root/src/bench/"
-		if [ -x "$BUILD/bench/$bench" ]; then cp -a "$BUILD/bench/$bench" "$root/build/bench/"; fi
-	fi
+	mkdir -p "$root/src/tests/lib" "$root/usr/bin"
 	cp tests/demo.sh "$root/src/tests/"
 	cp tests/lib/registry.sh "$root/src/tests/lib/"
 	ln -s /build "$root/src/build"
@@ -200,7 +257,8 @@ if [ -n "$demo" ]; then
 fi
 
 # Every shared library those binaries load, with the dynamic loader.
-for f in "$root"/build/bin/* "$root"/build/tests/*/* "$root"/usr/bin/*; do
+for f in "$root"/build/bin/* "$root"/build/tests/*/* "$root"/build/bench/* "$root"/usr/bin/* \
+	"$root"/trees/*/build/bin/* "$root"/trees/*/build/bench/*; do
 	[ -f "$f" ] || continue
 	{ ldd "$f" 2>/dev/null || true; } | awk '$3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
 done | sort -u | while read -r lib; do
@@ -218,11 +276,8 @@ printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin
 printf 'root:x:0:\nnogroup:x:65534:\nmvmdtest:x:999:\n' >"$root/etc/group"
 printf 'root:*:1::::::\n' >"$root/etc/shadow"
 
-printf 'SUITES="%s"\nCK_DEFAULT_TIMEOUT=%s\nKVM_AMD_OPTS="%s"\nKIQ_LOGS=%s\nDEMO=%s\nBENCH=%s\n' "${suites[*]}" \
-	"${CK_DEFAULT_TIMEOUT:-600}" "${KIQ_KVM_AMD:-}" "${KIQ_LOGS:-}" "$demo" "$bench" >"$root/kiq.env"
-for v in N STAGE POOL ZYGOTE RUNS IDLE; do
-	if [ -n "${!v:-}" ]; then printf 'export %s=%s\n' "$v" "${!v}" >>"$root/kiq.env"; fi
-done
+printf 'SUITES="%s"\nCK_DEFAULT_TIMEOUT=%s\nKVM_AMD_OPTS="%s"\nKIQ_LOGS=%s\nDEMO=%s\nRUN=%s\n' "${suites[*]}" \
+	"${CK_DEFAULT_TIMEOUT:-600}" "${KIQ_KVM_AMD:-}" "${KIQ_LOGS:-}" "$demo" "${run:+1}" >"$root/kiq.env"
 
 cat >"$root/init" <<'EOF'
 #!/bin/busybox sh
@@ -240,6 +295,8 @@ insmod /mods/irqbypass.ko
 insmod /mods/kvm.ko
 insmod /mods/kvm-amd.ko $KVM_AMD_OPTS
 echo "@@KIQ-INFO $(grep -o -w -E 'svm|npt|vgif|nrip_save' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+for m in /mods/vhost/*.ko; do insmod "$m" 2>&1 | sed 's/^/@@KIQ-DMESG /'; done
+if [ -c /dev/vhost-vsock ]; then echo "@@KIQ-VHOST yes"; else echo "@@KIQ-VHOST no"; fi
 dmesg | grep -i -E 'kvm|svm' | sed 's/^/@@KIQ-DMESG /'
 if [ ! -c /dev/kvm ]; then
 	echo "@@KIQ-NOKVM"
@@ -248,18 +305,21 @@ fi
 export MVM_BUILD_DIR=/build MVM_SRC_DIR=/src CK_DEFAULT_TIMEOUT
 export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export PATH=/bin HOME=/ TMPDIR=/tmp
+export PATH=/bin:/usr/bin HOME=/ TMPDIR=/tmp
 [ -n "$KIQ_LOGS" ] && export MVM_KEEP_TEST_DIRS=1
 cd /
+if [ -n "$RUN" ]; then
+	echo "@@KIQ-BEGIN run"
+	start=$(cut -d. -f1 /proc/uptime)
+	(cd /src && PATH=/usr/bin:/bin BUILD=build bash /kiq-run.sh </dev/null 2>&1)
+	rc=$?
+	echo "@@KIQ-END run rc=$rc secs=$(( $(cut -d. -f1 /proc/uptime) - start ))"
+	poweroff -f
+fi
 if [ -n "$DEMO" ]; then
 	echo "@@KIQ-BEGIN demo"
 	start=$(cut -d. -f1 /proc/uptime)
-	if [ -n "$BENCH" ]; then
-		ulimit -n 1048576
-		(cd /src && PATH=/usr/bin:/bin BUILD=build bash bench/$BENCH.sh </dev/null 2>&1)
-	else
-		PATH=/usr/bin:/bin BUILD=build bash /src/tests/demo.sh </dev/null 2>&1
-	fi
+	PATH=/usr/bin:/bin BUILD=build bash /src/tests/demo.sh </dev/null 2>&1
 	rc=$?
 	echo "@@KIQ-END demo rc=$rc secs=$(( $(cut -d. -f1 /proc/uptime) - start ))"
 	poweroff -f
@@ -267,6 +327,7 @@ fi
 for s in $SUITES; do
 	t=/build/tests/integration/$s
 	[ -x $t ] || t=/build/tests/unit/$s
+	[ -x $t ] || t="sh /stage/$s/run.sh"
 	echo "@@KIQ-BEGIN $s"
 	start=$(cut -d. -f1 /proc/uptime)
 	$t </dev/null 2>&1
@@ -286,8 +347,9 @@ chmod +x "$root/init"
 
 # --- boot, then count -------------------------------------------------
 console=$WORK/console.log
-if [ -n "$demo" ]; then
-	echo "kvm-in-qemu: booting $(basename "$vmlinuz") under TCG for the demo; console: $console.raw"
+mark=${demo:+demo}${run:+run}
+if [ -n "$mark" ]; then
+	echo "kvm-in-qemu: booting $(basename "$vmlinuz") under TCG for the $mark; console: $console.raw"
 else
 	echo "kvm-in-qemu: booting $(basename "$vmlinuz") under TCG with ${#suites[@]} suite(s); progress: tail -f $console.raw"
 fi
@@ -304,14 +366,15 @@ qpid=$!
 # Without job control a background job ignores SIGINT: a ^C must still end QEMU.
 trap 'kill $qpid 2>/dev/null' EXIT
 trap 'exit 130' INT TERM
-if [ -n "$demo" ]; then
-	# The demo's lines as the guest prints them, without the markers.
+if [ -n "$mark" ]; then
+	# The demo's (or command's) lines as the guest prints them, without
+	# the markers.
 	on=
 	while IFS= read -r line; do
 		line=${line%$'\r'}
 		case $line in
-		"@@KIQ-BEGIN demo") on=1 ;;
-		"@@KIQ-END demo "*) break ;;
+		"@@KIQ-BEGIN $mark") on=1 ;;
+		"@@KIQ-END $mark "*) break ;;
 		*) [ -z "$on" ] || printf '%s\n' "$line" ;;
 		esac
 	done < <(tail -n +1 -f --pid=$qpid "$console.raw")
@@ -325,14 +388,15 @@ echo "kvm-in-qemu: QEMU ran $((SECONDS - t0))s (exit $qrc); console in $console"
 [ $qrc -eq 124 ] && echo "kvm-in-qemu: QEMU killed after ${KIQ_TIMEOUT:-7200}s"
 
 grep '^@@KIQ-INFO' "$console" | sed 's/^@@KIQ-INFO /guest cpu flags: /' || true
+grep '^@@KIQ-VHOST' "$console" | sed 's/^@@KIQ-VHOST /guest vhost-vsock: /' || true
 if grep -q '^@@KIQ-NOKVM' "$console" || ! grep -q '^@@KIQ-BEGIN' "$console"; then
 	sed -n 's/^@@KIQ-DMESG //p' "$console"
 	die "no /dev/kvm in the guest (or it never got to the suites); see $console"
 fi
 
-if [ -n "$demo" ]; then
-	end=$(grep -m1 '^@@KIQ-END demo ' "$console" || true)
-	[ -n "$end" ] || die "the demo never finished in the guest; see $console"
+if [ -n "$mark" ]; then
+	end=$(grep -m1 "^@@KIQ-END $mark " "$console" || true)
+	[ -n "$end" ] || die "the $mark never finished in the guest; see $console"
 	exit "$(sed -E 's/.* rc=([0-9]+).*/\1/' <<<"$end")"
 fi
 

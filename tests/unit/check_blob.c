@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The blob store on a real temp directory: round trips, idempotency,
- * expect mismatch, crash leftovers, corruption, removal, path input, and
- * that no error (refusal, file too large, disk full) leaves a temp file.
+ * expect mismatch, crash leftovers, corruption, removal, path input, blobs
+ * streamed in (a pull's), and that no error (refusal, file too large,
+ * disk full) leaves a temp file.
  */
 #include <check.h>
 #include <errno.h>
@@ -559,6 +560,78 @@ START_TEST(test_disk_full_leaves_nothing)
 }
 END_TEST
 
+/* A pull's blob: pieces hashed as written, a restart voids what came
+ * before, the commit checks the running hash without reading back. */
+START_TEST(test_tmp_streamed)
+{
+	blob_put_opts_t opts = { .expect_hex = ABC_HEX };
+	blob_info_t info;
+	blob_tmp_t *t;
+	bool created;
+	size_t n;
+
+	ck_assert_int_eq(blob_tmp_new(bs, &t), 0);
+	ck_assert_int_eq(blob_tmp_write(t, "xyz", 3), 0);
+	ck_assert_uint_eq(blob_tmp_size(t), 3);
+	ck_assert_int_eq(blob_tmp_restart(t), 0); /* the source started over */
+	ck_assert_uint_eq(blob_tmp_size(t), 0);
+	ck_assert_int_eq(blob_tmp_write(t, "a", 1), 0);
+	ck_assert_int_eq(blob_tmp_write(t, "bc", 2), 0);
+	ck_assert_uint_eq(count_entries(blobdir, &n), 1);
+	ck_assert_uint_eq(n, 1); /* the temp file, until the commit */
+	ck_assert_int_eq(blob_tmp_commit(bs, t, &opts, &info, &created), 0);
+	ck_assert(created);
+	ck_assert_str_eq(info.hex, ABC_HEX);
+	ck_assert_uint_eq(info.size, 3);
+	ck_assert_int_eq(blob_verify(bs, ABC_HEX, NULL), 0); /* the file holds what was hashed */
+	assert_no_tmp();
+
+	/* a mismatch names the hash of what came, and leaves nothing */
+	opts.expect_hex = EMPTY_HEX;
+	ck_assert_int_eq(blob_tmp_new(bs, &t), 0);
+	ck_assert_int_eq(blob_tmp_write(t, "abc", 3), 0);
+	ck_assert_int_eq(blob_tmp_commit(bs, t, &opts, &info, &created), -EBADMSG);
+	ck_assert_str_eq(opts.actual_hex, ABC_HEX);
+	assert_no_tmp();
+
+	/* over the cap at the commit; and a discarded one */
+	opts = (blob_put_opts_t){ .max_size = 2 };
+	ck_assert_int_eq(blob_tmp_new(bs, &t), 0);
+	ck_assert_int_eq(blob_tmp_write(t, "abc", 3), 0);
+	ck_assert_int_eq(blob_tmp_commit(bs, t, &opts, &info, &created), -E2BIG);
+	ck_assert_int_eq(blob_tmp_new(bs, &t), 0);
+	ck_assert_int_eq(blob_tmp_write(t, "abc", 3), 0);
+	blob_tmp_discard(bs, t);
+	assert_no_tmp();
+	ck_assert_uint_eq(count_entries(blobdir, NULL), 1);
+}
+END_TEST
+
+/* Larger than the writeback step, in odd pieces: the same bytes and hash
+ * as a put of the whole. */
+START_TEST(test_tmp_streamed_large)
+{
+	size_t len = (9u << 20) + 12345, piece = 65537;
+	char *data = malloc(len), hex[BLOB_HEX_LEN + 1];
+	blob_info_t info;
+	blob_tmp_t *t;
+	bool created;
+
+	ck_assert_ptr_nonnull(data);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (char)(i * 131 + (i >> 13));
+	ck_assert_int_eq(blob_hash_data(data, len, hex), 0);
+	ck_assert_int_eq(blob_tmp_new(bs, &t), 0);
+	for (size_t off = 0; off < len; off += piece)
+		ck_assert_int_eq(blob_tmp_write(t, data + off, off + piece > len ? len - off : piece), 0);
+	ck_assert_int_eq(blob_tmp_commit(bs, t, NULL, &info, &created), 0);
+	ck_assert_str_eq(info.hex, hex);
+	ck_assert_uint_eq(info.size, len);
+	ck_assert_int_eq(blob_verify(bs, hex, NULL), 0);
+	free(data);
+}
+END_TEST
+
 static const mvmt_tcase_t tcases[] = {
 	{
 		.name = "store",
@@ -577,7 +650,9 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_check_refuses),
 			MVMT_TEST(test_size_cap),
 			MVMT_TEST(test_write_error_leaves_nothing),
-			MVMT_TEST(test_disk_full_leaves_nothing)),
+			MVMT_TEST(test_disk_full_leaves_nothing),
+			MVMT_TEST(test_tmp_streamed),
+			MVMT_TEST(test_tmp_streamed_large)),
 	},
 	{ 0 }
 };

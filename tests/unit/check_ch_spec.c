@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The ch backend's pure pieces of a VM's devices and process: the MAC
- * derived from a VM id, and the exit report's parser. */
+ * derived from a VM id, the devices' ids and hotplug's edits of the spec,
+ * and the exit report's parser. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "ch/exit-report.h"
 #include "ch/spec-devices.h"
 #include "mvmt-main.h"
+#include "vm.h"
 
 START_TEST(test_mac_stable_local_unicast)
 {
@@ -26,6 +28,73 @@ START_TEST(test_mac_stable_local_unicast)
 	ck_assert_int_eq(first & 3, 2); /* locally administered, unicast */
 	ch_spec_mac("fedcba9876543210fedcba9876543210", 0, b);
 	ck_assert_str_ne(a, b);    /* another VM: another */
+}
+END_TEST
+
+static const char *plain(json_object *o)
+{
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* Ids in order at create, the next one above the highest, MACs from the
+ * id's number; a removal before root.disk moves it down, the root disk
+ * itself is not removable. */
+START_TEST(test_device_ids)
+{
+	vm_t *vm = NULL;
+	json_object *spec = json_tokener_parse(
+		"{\"disks\":[{\"path\":\"/a\"},{\"path\":\"/b\",\"serial\":\"root\"},{\"path\":\"/c\",\"id\":\"disk7\"}],"
+		"\"net\":[{\"tap\":\"t0\"},{\"tap\":\"t1\",\"mac\":\"52:54:00:00:00:01\"}],\"root\":{\"disk\":1}}");
+	json_object *e;
+	char mac[18], *why = NULL;
+	size_t index;
+	bool net;
+
+	ck_assert_int_eq(vm_new(&vm), 0);
+	ck_assert_int_eq(vm_set_spec(vm, spec), 0);
+	json_object_put(spec);
+	ck_assert_int_eq(ch_spec_devices_fill(vm), 0);
+	e = json_object_object_get(vm->spec, "disks");
+	ck_assert_str_eq(plain(e), "[{\"path\":\"/a\",\"id\":\"disk8\"},{\"path\":\"/b\",\"serial\":\"root\",\"id\":\"disk9\"},"
+				   "{\"path\":\"/c\",\"id\":\"disk7\"}]");
+	e = json_object_array_get_idx(json_object_object_get(vm->spec, "net"), 0);
+	ch_spec_mac(vm->id, 0, mac);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(e, "id")), "net0");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(e, "mac")), mac);
+	e = json_object_array_get_idx(json_object_object_get(vm->spec, "net"), 1);
+	ck_assert_str_eq(plain(e), "{\"tap\":\"t1\",\"mac\":\"52:54:00:00:00:01\",\"id\":\"net1\"}");
+
+	/* A new tap: net2, its MAC from 2; one already there: refused. */
+	json_object *t = json_tokener_parse("{\"tap\":\"t2\"}");
+	ck_assert_int_eq(ch_spec_device_new(vm, t, true, &why), 0);
+	ch_spec_mac(vm->id, 2, mac);
+	char want[96];
+	snprintf(want, sizeof(want), "{\"tap\":\"t2\",\"id\":\"net2\",\"mac\":\"%s\"}", mac);
+	ck_assert_str_eq(plain(t), want);
+	ck_assert_int_eq(ch_spec_device_append(vm, t, true), 0);
+	json_object_put(t);
+	t = json_tokener_parse("{\"tap\":\"t0\"}");
+	ck_assert_int_eq(ch_spec_device_new(vm, t, true, &why), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "is also net[0]'s"));
+	free(why);
+	why = NULL;
+	json_object_put(t);
+
+	/* disk8 (index 0) goes: root.disk 1 -> 0, still /b; /b is not removable. */
+	ck_assert_ptr_nonnull(ch_spec_device_find(vm, "disk9", &net, &index));
+	ck_assert(!net);
+	ck_assert_uint_eq(index, 1);
+	ck_assert_int_eq(ch_spec_device_removable(vm, false, 1, &why), -EINVAL);
+	free(why);
+	why = NULL;
+	ck_assert_ptr_nonnull(ch_spec_device_find(vm, "disk8", &net, &index));
+	ck_assert_int_eq(ch_spec_device_removable(vm, false, index, NULL), 0);
+	ck_assert_int_eq(ch_spec_device_drop(vm, false, index), 0);
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(json_object_object_get(vm->spec, "root"), "disk")), 0);
+	ck_assert_ptr_null(ch_spec_device_find(vm, "disk8", &net, &index));
+	ck_assert_ptr_null(ch_spec_device_find(vm, "net9", &net, &index));
+	ck_assert_int_eq(ch_spec_device_drop(vm, true, 5), -ENOENT);
+	vm_free(vm);
 }
 END_TEST
 
@@ -55,6 +124,7 @@ static const mvmt_tcase_t tcases[] = {
 		.name = "ch_spec",
 		.tests = MVMT_TESTS(
 			MVMT_TEST(test_mac_stable_local_unicast),
+			MVMT_TEST(test_device_ids),
 			MVMT_TEST(test_exit_report_parse)),
 	},
 	{ 0 }

@@ -193,6 +193,63 @@ START_TEST(test_double_refuses)
 }
 END_TEST
 
+/* The hotplug bodies (DiskConfig, NetConfig, VmRemoveDevice), exactly,
+ * and a VmConfig whose devices carry mvmd's ids. */
+START_TEST(test_hotplug_bodies)
+{
+	ch_launch_t l = base();
+	ch_disk_t d = { .path = "/srv/data.img", .serial = "data", .id = "disk3" };
+	ch_net_t n = { .tap = "tap1", .mac = "02:00:00:00:00:02", .id = "net1" };
+	char *body;
+
+	ck_assert_int_eq(ch_vmconfig_disk_body(&d, &body), 0);
+	ck_assert_str_eq(body, "{\"path\":\"/srv/data.img\",\"readonly\":false,\"serial\":\"data\",\"id\":\"disk3\"}");
+	free(body);
+	d.serial = NULL;
+	d.readonly = true;
+	ck_assert_int_eq(ch_vmconfig_disk_body(&d, &body), 0);
+	ck_assert_str_eq(body, "{\"path\":\"/srv/data.img\",\"readonly\":true,\"id\":\"disk3\"}");
+	free(body);
+	ck_assert_int_eq(ch_vmconfig_net_body(&n, &body), 0);
+	ck_assert_str_eq(body, "{\"tap\":\"tap1\",\"mac\":\"02:00:00:00:00:02\",\"id\":\"net1\"}");
+	free(body);
+	ck_assert_int_eq(ch_vmconfig_remove_body("disk3", &body), 0);
+	ck_assert_str_eq(body, "{\"id\":\"disk3\"}");
+	free(body);
+
+	/* Refused: no id, one of cloud-hypervisor's ("_disk0"), a relative
+	 * path, a bad tap or MAC, an id with a quote or too long. */
+	d.id = NULL;
+	ck_assert_int_eq(ch_vmconfig_disk_body(&d, &body), -EINVAL);
+	d.id = "_disk0";
+	ck_assert_int_eq(ch_vmconfig_disk_body(&d, &body), -EINVAL);
+	d.id = "disk3";
+	d.path = "data.img";
+	ck_assert_int_eq(ch_vmconfig_disk_body(&d, &body), -EINVAL);
+	n.tap = "a/b";
+	ck_assert_int_eq(ch_vmconfig_net_body(&n, &body), -EINVAL);
+	n.tap = "tap1";
+	n.mac = "02:00";
+	ck_assert_int_eq(ch_vmconfig_net_body(&n, &body), -EINVAL);
+	ck_assert_int_eq(ch_vmconfig_remove_body("a\"b", &body), -EINVAL);
+	ck_assert_int_eq(ch_vmconfig_remove_body("d123456789012345678901234567890123", &body), -EINVAL);
+	ck_assert_int_eq(ch_vmconfig_remove_body(NULL, &body), -EINVAL);
+
+	/* In vm.create's body the ids come along; the double takes them. */
+	l.disks[0] = (ch_disk_t){ .path = "/srv/root.img", .id = "disk0" };
+	l.n_disks = 1;
+	l.nets[0] = (ch_net_t){ .tap = "tap0", .mac = "02:00:00:00:00:01", .id = "net0" };
+	l.n_nets = 1;
+	ck_assert_int_eq(ch_vmconfig_build(&l, &body), 0);
+	ck_assert_ptr_nonnull(strstr(body, "\"disks\":[{\"path\":\"/srv/root.img\",\"readonly\":false,\"id\":\"disk0\"}],"
+					   "\"net\":[{\"tap\":\"tap0\",\"mac\":\"02:00:00:00:00:01\",\"id\":\"net0\"}]}"));
+	ck_assert_ptr_null(ch_double_vmconfig_error(body, strlen(body)));
+	free(body);
+	l.nets[0].id = "net 0";
+	ck_assert_int_eq(ch_vmconfig_build(&l, &body), -EINVAL);
+}
+END_TEST
+
 static const mvmt_tcase_t tcases[] = {
 	{
 		.name = "ch_vmconfig",
@@ -201,7 +258,8 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_optional_and_escaped),
 			MVMT_TEST(test_devices),
 			MVMT_TEST(test_refused),
-			MVMT_TEST(test_double_refuses)),
+			MVMT_TEST(test_double_refuses),
+			MVMT_TEST(test_hotplug_bodies)),
 	},
 	{ 0 }
 };

@@ -534,6 +534,76 @@ START_TEST(test_grants_verify_cap_and_evict)
 }
 END_TEST
 
+/* The actor frames (docs/worker-protocol.md): a head, for ACTOR_SEND the
+ * interface, then up to 64 KiB of data: more than any console frame, so
+ * maximal ones pass through buffers sized for them, and the decoder
+ * refuses a byte more, or less than the head. */
+START_TEST(test_ctl_actor_frames)
+{
+	int sv[2];
+	kvm_ctl_t *a, *b;
+	kvm_msg_t m;
+	kvm_msg_actor_t h = { .id = 42, .kind = KVM_ACTOR_REQUEST, .from = 3 }, got;
+	const char *iface;
+	const uint8_t *data;
+	size_t len, used;
+	static uint8_t frame[KVM_MSG_FRAME_MAX + 16];
+	static const char ref[] = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+	memcpy(frame, &h, sizeof(h));
+	for (size_t i = 0; i < KVM_ACTOR_DATA_MAX; i++)
+		frame[sizeof(h) + i] = (uint8_t)(i * 13);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(kvm_ctl_new(sv[0], 1u << 20, &a), 0);
+	ck_assert_int_eq(kvm_ctl_new(sv[1], 0, &b), 0);
+	ck_assert_int_eq(kvm_ctl_queue(a, KVM_MSG_ACTOR_DELIVER, frame, sizeof(h) + KVM_ACTOR_DATA_MAX), 0);
+	ck_assert_int_eq(kvm_ctl_queue(a, KVM_MSG_ACTOR_DELIVER, frame, sizeof(h) + KVM_ACTOR_DATA_MAX + 1), -EMSGSIZE);
+	ck_assert_int_eq(kvm_ctl_queue(a, KVM_MSG_ACTOR_ANSWER, frame, sizeof(h) - 1), -EMSGSIZE);
+	for (int n = 0; n < 1;) {
+		ck_assert_int_ge(kvm_ctl_flush(a), 0);
+		int r = kvm_ctl_recv(b, 100, &m);
+		if (r == -ETIMEDOUT)
+			continue;
+		ck_assert_int_eq(r, 1);
+		ck_assert_int_eq(kvm_msg_get_actor(&m, &got, &iface, &data, &len), 0);
+		ck_assert_uint_eq(got.id, 42);
+		ck_assert_uint_eq(got.kind, KVM_ACTOR_REQUEST);
+		ck_assert_uint_eq(got.from, 3);
+		ck_assert_ptr_null(iface);
+		ck_assert_uint_eq(len, KVM_ACTOR_DATA_MAX);
+		ck_assert_mem_eq(data, frame + sizeof(h), len);
+		n++;
+	}
+	/* ACTOR_SEND: head, the interface's 71 bytes, then the data */
+	memcpy(frame + sizeof(h), ref, KVM_BLOB_REF_LEN);
+	memcpy(frame + sizeof(h) + KVM_BLOB_REF_LEN, "hi", 2);
+	kvm_msg_hdr_t hd = { KVM_MSG_ACTOR_SEND, (uint32_t)(sizeof(h) + KVM_BLOB_REF_LEN + 2) };
+	static uint8_t wire[sizeof(kvm_msg_hdr_t) + KVM_MSG_FRAME_MAX];
+	memcpy(wire, &hd, sizeof(hd));
+	memcpy(wire + sizeof(hd), frame, hd.len);
+	ck_assert_int_eq(kvm_msg_decode(wire, sizeof(hd) + hd.len, &m, &used), 1);
+	ck_assert_int_eq(kvm_msg_get_actor(&m, &got, &iface, &data, &len), 0);
+	ck_assert_mem_eq(iface, ref, KVM_BLOB_REF_LEN);
+	ck_assert_uint_eq(len, 2);
+	ck_assert_mem_eq(data, "hi", 2);
+	/* shorter than head + interface, or longer than the data allows */
+	hd.len = (uint32_t)(sizeof(h) + KVM_BLOB_REF_LEN - 1);
+	memcpy(wire, &hd, sizeof(hd));
+	ck_assert_int_eq(kvm_msg_decode(wire, sizeof(hd), &m, &used), -EBADMSG);
+	hd.len = (uint32_t)(sizeof(h) + KVM_BLOB_REF_LEN + KVM_ACTOR_DATA_MAX + 1);
+	memcpy(wire, &hd, sizeof(hd));
+	ck_assert_int_eq(kvm_msg_decode(wire, sizeof(hd), &m, &used), -EBADMSG);
+	/* only the actor frames have that view */
+	hd = (kvm_msg_hdr_t){ KVM_MSG_CONSOLE_OUT, 2 };
+	memcpy(wire, &hd, sizeof(hd));
+	memcpy(wire + sizeof(hd), "hi", 2);
+	ck_assert_int_eq(kvm_msg_decode(wire, sizeof(hd) + 2, &m, &used), 1);
+	ck_assert_int_eq(kvm_msg_get_actor(&m, &got, &iface, &data, &len), -EBADMSG);
+	kvm_ctl_free(a);
+	kvm_ctl_free(b);
+}
+END_TEST
+
 static const mvmt_tcase_t tcases[] = {
 	{
 		.name = "codec",
@@ -544,6 +614,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_ctl_roundtrip_socketpair),
 			MVMT_TEST(test_ctl_queue_bounded),
 			MVMT_TEST(test_ctl_big_frames),
+			MVMT_TEST(test_ctl_actor_frames),
 			MVMT_TEST(test_result_text_roundtrip),
 			MVMT_TEST(test_result_describe),
 			MVMT_TEST(test_result_parse_refuses),

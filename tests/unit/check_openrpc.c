@@ -180,7 +180,7 @@ START_TEST(mvmd_table_documents_every_method)
 			      "%s: its result is an untyped object: list its fields", m[i].name);
 		ck_assert_msg(m[i].errors, "%s declares no errors (METHODS_ERRORS or METHODS_NO_ERRORS)", m[i].name);
 	}
-	ck_assert_uint_eq(notifications, 2); /* compute.vm.event, compute.blob.pull.progress */
+	ck_assert_uint_eq(notifications, 4); /* compute.vm.event, compute.blob.pull.progress, compute.vm.answer, compute.interface.message */
 	ck_assert_int_eq(rpc_openrpc_build(m, n, "mvmd", "0", NULL, NULL, NULL, &doc), 0);
 	json_object_put(doc);
 }

@@ -22,6 +22,11 @@ static const ch_api_request_t requests[_CH_API_OP_MAX] = {
 	[CH_API_VM_RESUME] = { "PUT", "/api/v1/vm.resume", false },
 	[CH_API_VM_SNAPSHOT] = { "PUT", "/api/v1/vm.snapshot", false, true },
 	[CH_API_VM_RESTORE] = { "PUT", "/api/v1/vm.restore", false, true },
+	/* 200 with a PciDeviceInfo mvmd does not need (the bdf changes at
+	 * each boot), or 204: both are success. */
+	[CH_API_VM_ADD_DISK] = { "PUT", "/api/v1/vm.add-disk", false, true },
+	[CH_API_VM_ADD_NET] = { "PUT", "/api/v1/vm.add-net", false, true },
+	[CH_API_VM_REMOVE_DEVICE] = { "PUT", "/api/v1/vm.remove-device", false, true },
 };
 
 static const char *const op_names[_CH_API_OP_MAX] = {
@@ -36,6 +41,9 @@ static const char *const op_names[_CH_API_OP_MAX] = {
 	[CH_API_VM_RESUME] = "vm.resume",
 	[CH_API_VM_SNAPSHOT] = "vm.snapshot",
 	[CH_API_VM_RESTORE] = "vm.restore",
+	[CH_API_VM_ADD_DISK] = "vm.add-disk",
+	[CH_API_VM_ADD_NET] = "vm.add-net",
+	[CH_API_VM_REMOVE_DEVICE] = "vm.remove-device",
 };
 
 static const char *const state_names[_CH_VM_STATE_MAX] = {

@@ -16,6 +16,12 @@
  *   PUT /api/v1/vm.resume         204
  *   PUT /api/v1/vm.snapshot       204 (body: VmSnapshotConfig, ch_api_snapshot_body)
  *   PUT /api/v1/vm.restore        204 (body: RestoreConfig, ch_api_restore_body)
+ *   PUT /api/v1/vm.add-disk       200 PciDeviceInfo {"id", "bdf"} (body: DiskConfig)
+ *   PUT /api/v1/vm.add-net        200 PciDeviceInfo (body: NetConfig)
+ *   PUT /api/v1/vm.remove-device  204 (body: VmRemoveDevice {"id"})
+ *
+ * (the hotplug bodies: ch/vmconfig.h; vm.add-* answer 204 for a VM not
+ * booted yet, which mvmd never asks).
  */
 #ifndef MVM_CH_API_H
 #define MVM_CH_API_H
@@ -37,6 +43,9 @@ typedef enum ch_api_op {
 	CH_API_VM_RESUME,
 	CH_API_VM_SNAPSHOT,
 	CH_API_VM_RESTORE,
+	CH_API_VM_ADD_DISK,
+	CH_API_VM_ADD_NET,
+	CH_API_VM_REMOVE_DEVICE,
 	_CH_API_OP_MAX,
 } ch_api_op_t;
 
@@ -44,7 +53,7 @@ typedef struct ch_api_request {
 	const char *method; /* "GET" or "PUT" */
 	const char *path;   /* "/api/v1/..." */
 	bool has_body;      /* the answer carries JSON (200), else 204 */
-	bool takes_body;    /* the request carries JSON (vm.create, vm.snapshot, vm.restore) */
+	bool takes_body;    /* the request carries JSON (vm.create, vm.snapshot, vm.restore, the hotplug ones) */
 } ch_api_request_t;
 
 /* NULL for an op out of range. */

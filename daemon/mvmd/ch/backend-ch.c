@@ -94,6 +94,7 @@ static void ch_vm_free(ch_vm_t *c)
 	free(c->vmconfig);
 	free(c->start_error);
 	free(c->op_body);
+	json_object_put(c->op_device);
 	free(c->op_cause);
 	if (c->vm && c->vm->backend_data == c)
 		c->vm->backend_data = NULL;
@@ -254,8 +255,8 @@ static void ch_describe(manager_t *m, json_object *info)
 	json_object_object_add(info, "min_version", json_object_new_string(CH_VERSION_MIN_TEXT));
 	json_object_object_add(info, "default_initramfs", json_object_new_string(b->initramfs));
 	/* Which guest kernel its modules (vsock, virtio, button) are for. */
-	_cleanup_free_ char *kernel = NULL;
-	(void)ch_initramfs_kernel(b->initramfs, &kernel);
+	const char *kernel = NULL;
+	(void)ch_initramfs_kernel(&b->initramfs_kernel, &kernel);
 	json_object_object_add(info, "initramfs_kernel", kernel ? json_object_new_string(kernel) : NULL);
 	(void)ch_binary_check(b, NULL, &reason); /* refreshes the cache */
 	if (b->probe.path && b->probe.error == 0 && ch_binary_find(b->binary, &path) == 0 &&
@@ -614,6 +615,7 @@ static void ch_done(manager_t *m, void *userdata)
 	safe_close(b->kvm_fd);
 	free(b->binary);
 	free(b->initramfs);
+	ch_kernel_cache_done(&b->initramfs_kernel);
 	free(b->kvm_path);
 	free(b->probe.path);
 	free(b);
@@ -643,6 +645,8 @@ static const backend_ops_t ch_ops = {
 	.pause = ch_pause_vm,
 	.resume = ch_resume_vm,
 	.snapshot = ch_snapshot_vm,
+	.add_device = ch_add_device,
+	.remove_device = ch_remove_device,
 	.done = ch_done,
 };
 
@@ -657,7 +661,9 @@ int backend_ch_register(manager_t *m, const backend_ch_config_t *cfg)
 	b->binary = strdup(cfg->binary ? cfg->binary : "cloud-hypervisor");
 	b->initramfs = strdup(cfg->initramfs);
 	b->kvm_path = strdup(cfg->kvm_path ? cfg->kvm_path : "/dev/kvm");
-	r = b->binary && b->initramfs && b->kvm_path ? supervisor_new(manager_event(m), &b->sv) : -ENOMEM;
+	r = b->binary && b->initramfs && b->kvm_path ? ch_kernel_cache_init(&b->initramfs_kernel, b->initramfs) : -ENOMEM;
+	if (r >= 0)
+		r = supervisor_new(manager_event(m), &b->sv);
 	/* A manager without an event loop (unit tests) gets no API client:
 	 * starting a VM then fails cleanly. */
 	if (r >= 0 && manager_event(m))

@@ -202,8 +202,11 @@ static void on_info(int error, long status, const char *body, size_t len, void *
 int ch_vm_api_send(ch_vm_t *c, ch_api_op_t op, ch_http_done_fn done)
 {
 	const ch_api_request_t *rq = ch_api_request(op);
-	unsigned timeout = op == CH_API_VM_CREATE || op == CH_API_VM_BOOT || op == CH_API_VM_RESTORE ? SETUP_TIMEOUT_MS
-															    : API_TIMEOUT_MS;
+	/* Setting up, and hotplug: cloud-hypervisor opens files and tells
+	 * the guest before it answers. */
+	bool slow = op == CH_API_VM_CREATE || op == CH_API_VM_BOOT || op == CH_API_VM_RESTORE || op == CH_API_VM_ADD_DISK ||
+		    op == CH_API_VM_ADD_NET || op == CH_API_VM_REMOVE_DEVICE;
+	unsigned timeout = slow ? SETUP_TIMEOUT_MS : API_TIMEOUT_MS;
 
 	ch_http_cancel(c->req);
 	c->req = NULL;

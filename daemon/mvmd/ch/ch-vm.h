@@ -15,6 +15,7 @@
 #include "blob-serve.h"
 #include "ch/api.h"
 #include "ch/exit-report.h"
+#include "ch/guest-process.h"
 #include "ch/http.h"
 #include "ch/process.h"
 #include "console.h"
@@ -33,6 +34,7 @@
 typedef struct ch_backend {
 	char *binary;    /* as configured: a name looked up on PATH, or a path */
 	char *initramfs; /* default initramfs */
+	ch_kernel_cache_t initramfs_kernel; /* its .kernel file (ch/guest-process.h) */
 	char *kvm_path;
 	int kvm_fd;      /* kvm_path, opened once it could be: the usable check keeps it */
 	ch_http_t *http;
@@ -82,7 +84,10 @@ typedef struct ch_vm {
 	bool op_resume;         /* a snapshot of a Running VM: resume after it */
 	int op_error;           /* a snapshot that failed, reported after the resume */
 	char *op_cause;
-	char *op_body;          /* vm.snapshot's VmSnapshotConfig */
+	char *op_body;          /* vm.snapshot's VmSnapshotConfig, a hotplug request's body */
+	json_object *op_device; /* hotplug (ch/hotplug.c): the spec entry added or removed */
+	bool op_net;            /* it is a "net" entry (else "disks") */
+	size_t op_index;        /* remove: its index in the spec's array */
 	manager_done_fn op_done;
 	void *op_userdata;
 } ch_vm_t;
@@ -118,6 +123,17 @@ int ch_snapshot_vm(manager_t *m, vm_t *vm, const char *dir, manager_done_fn done
 /* End the operation in progress, if any (its request is cancelled): a
  * stop, a kill or the process's end came first. */
 void ch_op_abort(ch_vm_t *c, const char *cause);
+/* The operation ended: its fields are reset, then its done is called. */
+void ch_op_finish(ch_vm_t *c, int error, const char *cause);
+/* What cloud-hypervisor said to op (or why it could not be asked),
+ * printable; malloc'd, NULL when out of memory. */
+char *ch_op_refusal(ch_api_op_t op, int error, long status, const char *body, size_t len);
+
+/* ch/hotplug.c: backend_ops_t's add_device, remove_device. */
+int ch_add_device(manager_t *m, vm_t *vm, json_object *entry, bool net, char **ret_cause, manager_done_fn done,
+		  void *userdata);
+int ch_remove_device(manager_t *m, vm_t *vm, const char *device, json_object **ret_device,
+			 char **ret_cause, manager_done_fn done, void *userdata);
 
 /* ch/stop.c */
 int ch_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms);

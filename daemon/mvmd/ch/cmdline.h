@@ -16,17 +16,19 @@
 #define CH_DISKS_MAX 16 /* disks of a VM (the spec's limit too) */
 #define CH_NETS_MAX 16  /* network interfaces of a VM */
 
-/* A prepared image: DiskConfig {path, readonly, serial}. */
+/* A prepared image: DiskConfig {path, readonly, serial, id}. */
 typedef struct ch_disk {
 	const char *path;   /* absolute */
 	bool readonly;
 	const char *serial; /* NULL: none (the guest sees no serial) */
+	const char *id;     /* cloud-hypervisor's device id ("disk0"), what vm.remove-device names; NULL: its own */
 } ch_disk_t;
 
-/* An existing tap device: NetConfig {tap, mac}. */
+/* An existing tap device: NetConfig {tap, mac, id}. */
 typedef struct ch_net {
 	const char *tap; /* interface name, 1-15 bytes */
 	const char *mac; /* the guest's MAC, "xx:xx:xx:xx:xx:xx" */
+	const char *id;  /* device id ("net0"); NULL: cloud-hypervisor's own */
 } ch_net_t;
 
 typedef struct ch_launch {

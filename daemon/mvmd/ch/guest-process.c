@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "ch/guest-process.h"
+#include "ch/process.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -212,27 +213,83 @@ int ch_guest_initramfs_write(const char *base, const char *out, const char *conf
 	return r;
 }
 
-int ch_initramfs_kernel(const char *initramfs, char **ret)
+int ch_kernel_cache_init(ch_kernel_cache_t *c, const char *initramfs)
 {
-	_cleanup_free_ char *path = NULL;
-	char buf[256];
-	ssize_t n;
-	int fd;
-
-	*ret = NULL;
-	if (asprintf(&path, "%s.kernel", initramfs) < 0)
+	*c = (ch_kernel_cache_t){ 0 };
+	if (asprintf(&c->path, "%s.kernel", initramfs) < 0) {
+		c->path = NULL;
 		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	}
+	return 0;
+}
+
+static void kernel_cache_forget(ch_kernel_cache_t *c)
+{
+	c->known = false;
+	free(c->text);
+	c->text = NULL;
+}
+
+void ch_kernel_cache_done(ch_kernel_cache_t *c)
+{
+	kernel_cache_forget(c);
+	free(c->path);
+	c->path = NULL;
+}
+
+/* Reads the file into the cache, with the identity of the file it read
+ * (fstat of the fd, not the path's stat before it: a file replaced in
+ * between is then read again on the next call). */
+static int kernel_cache_read(ch_kernel_cache_t *c)
+{
+	_cleanup_close_ int fd = -1;
+	char buf[256];
+	struct stat st;
+	ssize_t n;
+
+	fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : negative_errno();
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode))
+		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
 	if (n < 0)
 		return negative_errno();
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
-	if (!buf[0])
-		return 0;
-	*ret = strdup(buf);
-	return *ret ? 0 : -ENOMEM;
+	if (buf[0] && !(c->text = strdup(buf)))
+		return -ENOMEM;
+	c->st = st;
+	c->known = true;
+	return 0;
+}
+
+int ch_initramfs_kernel(ch_kernel_cache_t *c, const char **ret)
+{
+	struct stat st;
+	int r;
+
+	*ret = NULL;
+	if (!c->path)
+		return -EINVAL;
+	r = lstat(c->path, &st) < 0 ? (errno == ENOENT ? 0 : negative_errno()) : 1;
+	if (r <= 0 || !S_ISREG(st.st_mode)) {
+		/* missing, or not what make writes (O_NOFOLLOW refused a
+		 * link before the cache too): no modules */
+		kernel_cache_forget(c);
+		return r < 0 ? r : 0;
+	}
+	/* ctime too: a rewrite that keeps the size and puts the mtime back
+	 * still changes it. */
+	if (!c->known || !ch_same_file(&c->st, &st) || c->st.st_ctim.tv_sec != st.st_ctim.tv_sec ||
+	    c->st.st_ctim.tv_nsec != st.st_ctim.tv_nsec) {
+		kernel_cache_forget(c);
+		r = kernel_cache_read(c);
+		if (r < 0)
+			return r;
+	}
+	*ret = c->text;
+	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "vm.h"
 
@@ -40,9 +41,22 @@ int ch_guest_initramfs_write(const char *base, const char *out, const char *conf
 /*
  * The kernel release whose modules the initramfs carries, from the
  * `<initramfs>.kernel` file `make` writes beside it (docs/linux-guests.md,
- * "The initramfs"): *ret malloc'd, NULL when the file is missing or empty
- * (an initramfs without modules).
+ * "The initramfs"). compute.node.info asks on every call, so the text is
+ * kept with the file's identity (ch_same_file, and its ctime) and read
+ * again only when one stat shows another file or a change.
  */
-int ch_initramfs_kernel(const char *initramfs, char **ret);
+typedef struct ch_kernel_cache {
+	char *path;      /* <initramfs>.kernel */
+	bool known;      /* st and text are the file's as last read */
+	struct stat st;
+	char *text;      /* NULL: empty (an initramfs without modules) */
+} ch_kernel_cache_t;
+
+int ch_kernel_cache_init(ch_kernel_cache_t *c, const char *initramfs);
+void ch_kernel_cache_done(ch_kernel_cache_t *c);
+
+/* *ret (owned by c, valid until the next call) NULL when the file is
+ * missing, empty, or not a regular file. */
+int ch_initramfs_kernel(ch_kernel_cache_t *c, const char **ret);
 
 #endif

@@ -22,7 +22,7 @@
 #include "ch/ch-vm.h"
 #include "util/macro.h"
 
-static void op_finish(ch_vm_t *c, int error, const char *cause)
+void ch_op_finish(ch_vm_t *c, int error, const char *cause)
 {
 	manager_done_fn done = c->op_done;
 	void *userdata = c->op_userdata;
@@ -35,6 +35,8 @@ static void op_finish(ch_vm_t *c, int error, const char *cause)
 	c->op_error = 0;
 	free(c->op_body);
 	c->op_body = NULL;
+	json_object_put(c->op_device);
+	c->op_device = NULL;
 	if (done)
 		done(c->m, c->vm->id, error, cause ? cause : why, userdata);
 }
@@ -45,11 +47,11 @@ void ch_op_abort(ch_vm_t *c, const char *cause)
 		return;
 	ch_http_cancel(c->req);
 	c->req = NULL;
-	op_finish(c, -ECANCELED, cause);
+	ch_op_finish(c, -ECANCELED, cause);
 }
 
 /* What cloud-hypervisor said (or why it could not be asked), printable. */
-static char *refusal(ch_api_op_t op, int error, long status, const char *body, size_t len)
+char *ch_op_refusal(ch_api_op_t op, int error, long status, const char *body, size_t len)
 {
 	char said[256], *s = NULL;
 	size_t n = 0;
@@ -82,7 +84,7 @@ static void step_or_finish(ch_vm_t *c, ch_api_op_t op)
 		_cleanup_free_ char *why = NULL;
 		if (asprintf(&why, "cannot send %s to cloud-hypervisor: %s", ch_api_op_to_string(op), strerror(-r)) < 0)
 			why = NULL;
-		op_finish(c, r, why);
+		ch_op_finish(c, r, why);
 	}
 }
 
@@ -93,7 +95,7 @@ static void on_answer(int error, long status, const char *body, size_t len, void
 
 	c->req = NULL;
 	if (error < 0 || ch_api_check_status(op, status) < 0) {
-		_cleanup_free_ char *why = refusal(op, error, status, body, len);
+		_cleanup_free_ char *why = ch_op_refusal(op, error, status, body, len);
 		int r = error < 0 ? error : -EPROTO;
 
 		if (op == CH_API_VM_SNAPSHOT && c->op_resume) {
@@ -108,10 +110,10 @@ static void on_answer(int error, long status, const char *body, size_t len, void
 			if (asprintf(&both, "%s%s%s; the VM stays Paused", c->op_cause ? c->op_cause : "",
 				     c->op_cause ? "; then " : "", why ? why : "vm.resume failed") < 0)
 				both = NULL;
-			op_finish(c, r, both);
+			ch_op_finish(c, r, both);
 			return;
 		}
-		op_finish(c, r, why);
+		ch_op_finish(c, r, why);
 		return;
 	}
 	switch (op) {
@@ -121,21 +123,21 @@ static void on_answer(int error, long status, const char *body, size_t len, void
 		if (c->op_resume)
 			step_or_finish(c, CH_API_VM_SNAPSHOT);
 		else
-			op_finish(c, 0, NULL);
+			ch_op_finish(c, 0, NULL);
 		break;
 	case CH_API_VM_RESUME:
 		c->paused = false;
 		(void)manager_transition(c->m, c->vm, VM_STATE_RUNNING, c->op_resume ? "resumed after a snapshot" : "resumed");
-		op_finish(c, c->op_error, NULL);
+		ch_op_finish(c, c->op_error, NULL);
 		break;
 	case CH_API_VM_SNAPSHOT:
 		if (c->op_resume)
 			step_or_finish(c, CH_API_VM_RESUME);
 		else
-			op_finish(c, 0, NULL);
+			ch_op_finish(c, 0, NULL);
 		break;
 	default:
-		op_finish(c, -EPROTO, "unexpected request");
+		ch_op_finish(c, -EPROTO, "unexpected request");
 		break;
 	}
 }
@@ -156,7 +158,7 @@ static int op_begin(vm_t *vm, ch_api_op_t first, manager_done_fn done, void *use
 	r = step(c, first);
 	if (r < 0) {
 		c->op_done = NULL; /* refused: done is not called */
-		op_finish(c, r, NULL);
+		ch_op_finish(c, r, NULL);
 	}
 	return r;
 }

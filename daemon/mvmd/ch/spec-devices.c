@@ -138,19 +138,180 @@ void ch_spec_mac(const char *vm_id, size_t index, char ret[18])
 	snprintf(ret, 18, "%02x:%02x:%02x:%02x:%02x:%02x", h[0], h[1], h[2], h[3], h[4], h[5]);
 }
 
+/* N of an id "<prefix>N" (N decimal, no leading zero), else -1. */
+static long id_number(const char *id, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end;
+	long v;
+
+	if (!id || strncmp(id, prefix, n) != 0 || id[n] < '0' || id[n] > '9' || (id[n] == '0' && id[n + 1]))
+		return -1;
+	errno = 0;
+	v = strtol(id + n, &end, 10);
+	return errno || *end || v > 99999 ? -1 : v;
+}
+
+/* One above the highest "<prefix>N" in arr: ids are never reused while
+ * a higher one is there, so a device being ejected keeps its own. */
+static long next_number(json_object *arr, const char *prefix)
+{
+	long next = 0;
+
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		long v = id_number(member_string(json_object_array_get_idx(arr, i), "id"), prefix);
+		if (v >= next)
+			next = v + 1;
+	}
+	return next;
+}
+
+static int add_string(json_object *o, const char *key, const char *value)
+{
+	json_object *v = json_object_new_string(value);
+
+	if (!v || json_object_object_add(o, key, v) < 0) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Give entry the id "<prefix><next>" (and a net its MAC) when it has none. */
+static int name_device(const vm_t *vm, json_object *arr, json_object *entry, bool net)
+{
+	const char *prefix = net ? "net" : "disk";
+	long n = id_number(member_string(entry, "id"), prefix);
+	char text[40];
+	int r;
+
+	if (!member_string(entry, "id")) {
+		n = next_number(arr, prefix);
+		snprintf(text, sizeof(text), "%s%ld", prefix, n);
+		r = add_string(entry, "id", text);
+		if (r < 0)
+			return r;
+	}
+	if (net && !member_string(entry, "mac")) {
+		ch_spec_mac(vm->id, n >= 0 ? (size_t)n : 0, text);
+		return add_string(entry, "mac", text);
+	}
+	return 0;
+}
+
 int ch_spec_devices_fill(vm_t *vm)
 {
-	json_object *nets = spec_array(vm, "net");
+	json_object *disks = spec_array(vm, "disks"), *nets = spec_array(vm, "net");
+	int r;
 
-	for (size_t i = 0; nets && i < json_object_array_length(nets); i++) {
-		json_object *n = json_object_array_get_idx(nets, i), *mac;
-		char text[18];
-		if (member_string(n, "mac"))
-			continue;
-		ch_spec_mac(vm->id, i, text);
-		mac = json_object_new_string(text);
-		if (!mac || json_object_object_add(n, "mac", mac) < 0) {
-			json_object_put(mac);
+	for (size_t i = 0; disks && i < json_object_array_length(disks); i++)
+		if ((r = name_device(vm, disks, json_object_array_get_idx(disks, i), false)) < 0)
+			return r;
+	for (size_t i = 0; nets && i < json_object_array_length(nets); i++)
+		if ((r = name_device(vm, nets, json_object_array_get_idx(nets, i), true)) < 0)
+			return r;
+	return 0;
+}
+
+int ch_spec_device_new(const vm_t *vm, json_object *entry, bool net, char **ret_detail)
+{
+	json_object *arr = spec_array(vm, net ? "net" : "disks");
+	size_t n = arr ? json_object_array_length(arr) : 0;
+	const char *key = net ? "tap" : "serial", *value = member_string(entry, key);
+	int r;
+
+	if (n >= (net ? CH_NETS_MAX : CH_DISKS_MAX))
+		return set_cause(ret_detail, -EINVAL, "the VM has %zu %s, at most %d", n, net ? "taps" : "disks",
+				 net ? CH_NETS_MAX : CH_DISKS_MAX);
+	if (net && (!value || !tap_plain(value)))
+		return set_cause(ret_detail, -EINVAL, "tap: an interface name of 1-15 bytes from [A-Za-z0-9_.-]");
+	if (!net && (r = disk_check(n, entry, ret_detail)) < 0)
+		return r;
+	for (size_t j = 0; value && j < n; j++) {
+		const char *other = member_string(json_object_array_get_idx(arr, j), key);
+		if (other && strcmp(other, value) == 0)
+			return set_cause(ret_detail, -EINVAL, "%s: \"%s\" is also %s[%zu]'s", key, value, net ? "net" : "disks", j);
+	}
+	if (member_string(entry, "id"))
+		return set_cause(ret_detail, -EINVAL, "id: mvmd names the devices it adds");
+	return name_device(vm, arr, entry, net);
+}
+
+int ch_spec_device_append(vm_t *vm, json_object *entry, bool net)
+{
+	const char *key = net ? "net" : "disks";
+	json_object *arr = spec_array(vm, key);
+
+	if (!arr) {
+		arr = json_object_new_array();
+		if (!arr || json_object_object_add(vm->spec, key, arr) < 0) {
+			json_object_put(arr);
+			return -ENOMEM;
+		}
+	}
+	if (json_object_array_add(arr, json_object_get(entry)) < 0) {
+		json_object_put(entry);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+json_object *ch_spec_device_find(const vm_t *vm, const char *id, bool *ret_net, size_t *ret_index)
+{
+	for (int net = 0; net < 2; net++) {
+		json_object *arr = spec_array(vm, net ? "net" : "disks");
+		for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+			json_object *e = json_object_array_get_idx(arr, i);
+			const char *eid = member_string(e, "id");
+			if (eid && strcmp(eid, id) == 0) {
+				*ret_net = net;
+				*ret_index = i;
+				return e;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* root: {"disk": N or serial}, the disk the image's process runs on. */
+static json_object *root_disk(const vm_t *vm)
+{
+	json_object *root, *d;
+
+	if (vm->spec && json_object_object_get_ex(vm->spec, "root", &root) && json_object_object_get_ex(root, "disk", &d))
+		return d;
+	return NULL;
+}
+
+int ch_spec_device_removable(const vm_t *vm, bool net, size_t index, char **ret_detail)
+{
+	json_object *which = root_disk(vm), *arr = spec_array(vm, "disks");
+	const char *serial;
+
+	if (net || !which || !arr || index >= json_object_array_length(arr))
+		return 0;
+	serial = member_string(json_object_array_get_idx(arr, index), "serial");
+	if ((json_object_is_type(which, json_type_int) && json_object_get_int64(which) == (int64_t)index) ||
+	    (json_object_is_type(which, json_type_string) && serial && strcmp(serial, json_object_get_string(which)) == 0))
+		return set_cause(ret_detail, -EINVAL, "disks[%zu] is the root disk of the VM's process", index);
+	return 0;
+}
+
+int ch_spec_device_drop(vm_t *vm, bool net, size_t index)
+{
+	json_object *arr = spec_array(vm, net ? "net" : "disks"), *root, *which = root_disk(vm);
+
+	if (!arr || index >= json_object_array_length(arr))
+		return -ENOENT;
+	if (json_object_array_del_idx(arr, index, 1) < 0)
+		return -ENOMEM;
+	/* root.disk by index names the same disk at the next boot: the
+	 * disks after the removed one moved down by one. */
+	if (!net && which && json_object_is_type(which, json_type_int) && json_object_get_int64(which) > (int64_t)index &&
+	    json_object_object_get_ex(vm->spec, "root", &root)) {
+		json_object *v = json_object_new_int64(json_object_get_int64(which) - 1);
+		if (!v || json_object_object_add(root, "disk", v) < 0) {
+			json_object_put(v);
 			return -ENOMEM;
 		}
 	}
@@ -168,11 +329,16 @@ void ch_spec_devices_launch(const vm_t *vm, ch_launch_t *l)
 			.path = member_string(d, "path"),
 			.readonly = member_true(d, "readonly"),
 			.serial = member_string(d, "serial"),
+			.id = member_string(d, "id"),
 		};
 	}
 	l->n_nets = 0;
 	for (size_t i = 0; nets && i < json_object_array_length(nets) && l->n_nets < CH_NETS_MAX; i++) {
 		json_object *n = json_object_array_get_idx(nets, i);
-		l->nets[l->n_nets++] = (ch_net_t){ .tap = member_string(n, "tap"), .mac = member_string(n, "mac") };
+		l->nets[l->n_nets++] = (ch_net_t){
+			.tap = member_string(n, "tap"),
+			.mac = member_string(n, "mac"),
+			.id = member_string(n, "id"),
+		};
 	}
 }

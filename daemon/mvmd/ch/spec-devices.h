@@ -30,8 +30,34 @@
  */
 int ch_spec_devices_validate(const vm_t *vm, char **ret_detail);
 
-/* Writes the derived MAC into every "net" entry that has none. */
+/*
+ * Names every device that has no id yet: "disk0", "disk1", ... and
+ * "net0", ..., one above the highest of its kind (an id is never reused
+ * while a higher one is there), and writes the derived MAC into every
+ * "net" entry that has none (ch_spec_mac with the N of "netN": at create,
+ * its index). The ids are what cloud-hypervisor knows the devices by
+ * (VmConfig, vm.add-disk/add-net) and what vm.remove-device names.
+ */
 int ch_spec_devices_fill(vm_t *vm);
+
+/*
+ * Hotplug (ch/hotplug.c). ch_spec_device_new checks entry, a disk
+ * {path, readonly?, serial?} or a net {tap, mac?}, against the VM's
+ * current devices as create checks them (-EINVAL with *ret_detail: a bad
+ * path or file, a serial or tap already there, the VM already at
+ * CH_DISKS_MAX / CH_NETS_MAX, an "id" given) and names it as
+ * ch_spec_devices_fill does; the spec is not changed.
+ * ch_spec_device_append adds it to the spec's array (a reference).
+ */
+int ch_spec_device_new(const vm_t *vm, json_object *entry, bool net, char **ret_detail);
+int ch_spec_device_append(vm_t *vm, json_object *entry, bool net);
+/* The device with this id (borrowed), whether a net, its index; NULL: none. */
+json_object *ch_spec_device_find(const vm_t *vm, const char *id, bool *ret_net, size_t *ret_index);
+/* -EINVAL with *ret_detail when it is the root disk of the VM's process. */
+int ch_spec_device_removable(const vm_t *vm, bool net, size_t index, char **ret_detail);
+/* Removes it from the spec; a root.disk index above it moves down by one,
+ * so it names the same disk at the next boot. */
+int ch_spec_device_drop(vm_t *vm, bool net, size_t index);
 
 /* The guest MAC for the VM's index-th tap: locally administered, unicast,
  * the rest from SHA-256("mvmd-net:" id ":" index). ret: "xx:xx:xx:xx:xx:xx". */

@@ -25,35 +25,60 @@ static bool add(json_object *o, const char *key, json_object *v)
 	return true;
 }
 
+/* A DiskConfig {path, readonly, serial?, id?}; NULL when out of memory. */
+static json_object *disk_object(const ch_disk_t *d)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o || !add(o, "path", json_object_new_string(d->path)) ||
+	    !add(o, "readonly", json_object_new_boolean(d->readonly)) ||
+	    (d->serial && !add(o, "serial", json_object_new_string(d->serial))) ||
+	    (d->id && !add(o, "id", json_object_new_string(d->id)))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* A NetConfig {tap, mac, id?}; NULL when out of memory. */
+static json_object *net_object(const ch_net_t *n)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o || !add(o, "tap", json_object_new_string(n->tap)) || !add(o, "mac", json_object_new_string(n->mac)) ||
+	    (n->id && !add(o, "id", json_object_new_string(n->id)))) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static bool append(json_object *arr, json_object *o)
+{
+	if (!o)
+		return false;
+	if (json_object_array_add(arr, o) < 0) {
+		json_object_put(o);
+		return false;
+	}
+	return true;
+}
+
 /* "disks": [DiskConfig] and "net": [NetConfig], absent when there are none. */
 static bool add_devices(json_object *root, const ch_launch_t *l)
 {
-	json_object *arr = NULL, *o;
+	json_object *arr = NULL;
 
 	if (l->n_disks && !add(root, "disks", arr = json_object_new_array()))
 		return false;
-	for (size_t i = 0; i < l->n_disks; i++) {
-		const ch_disk_t *d = &l->disks[i];
-		if (!(o = json_object_new_object()) || json_object_array_add(arr, o) < 0) {
-			json_object_put(o);
+	for (size_t i = 0; i < l->n_disks; i++)
+		if (!append(arr, disk_object(&l->disks[i])))
 			return false;
-		}
-		if (!add(o, "path", json_object_new_string(d->path)) ||
-		    !add(o, "readonly", json_object_new_boolean(d->readonly)) ||
-		    (d->serial && !add(o, "serial", json_object_new_string(d->serial))))
-			return false;
-	}
 	if (l->n_nets && !add(root, "net", arr = json_object_new_array()))
 		return false;
-	for (size_t i = 0; i < l->n_nets; i++) {
-		const ch_net_t *n = &l->nets[i];
-		if (!(o = json_object_new_object()) || json_object_array_add(arr, o) < 0) {
-			json_object_put(o);
+	for (size_t i = 0; i < l->n_nets; i++)
+		if (!append(arr, net_object(&l->nets[i])))
 			return false;
-		}
-		if (!add(o, "tap", json_object_new_string(n->tap)) || !add(o, "mac", json_object_new_string(n->mac)))
-			return false;
-	}
 	return true;
 }
 
@@ -79,6 +104,20 @@ static bool mac_ok(const char *s)
 	return true;
 }
 
+/* A device id: 1-32 bytes of [A-Za-z0-9_-]. cloud-hypervisor's own
+ * start with '_', so these never meet them. */
+static bool id_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n < 1 || n > 32 || s[0] == '_')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return false;
+	return true;
+}
+
 int ch_vmconfig_build(const ch_launch_t *l, char **ret_json)
 {
 	json_object *root, *payload, *cpus, *memory, *serial, *console, *vsock;
@@ -96,10 +135,10 @@ int ch_vmconfig_build(const ch_launch_t *l, char **ret_json)
 	if (l->n_disks > CH_DISKS_MAX || l->n_nets > CH_NETS_MAX)
 		return -EINVAL;
 	for (size_t i = 0; i < l->n_disks; i++)
-		if (!is_path(l->disks[i].path))
+		if (!is_path(l->disks[i].path) || (l->disks[i].id && !id_ok(l->disks[i].id)))
 			return -EINVAL;
 	for (size_t i = 0; i < l->n_nets; i++)
-		if (!tap_ok(l->nets[i].tap) || !mac_ok(l->nets[i].mac))
+		if (!tap_ok(l->nets[i].tap) || !mac_ok(l->nets[i].mac) || (l->nets[i].id && !id_ok(l->nets[i].id)))
 			return -EINVAL;
 
 	root = json_object_new_object();
@@ -129,4 +168,44 @@ int ch_vmconfig_build(const ch_launch_t *l, char **ret_json)
 		return -ENOMEM;
 	*ret_json = copy;
 	return 0;
+}
+
+static int to_text(json_object *o, char **ret)
+{
+	char *copy = o ? strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE))
+		       : NULL;
+
+	json_object_put(o);
+	if (!copy)
+		return -ENOMEM;
+	*ret = copy;
+	return 0;
+}
+
+int ch_vmconfig_disk_body(const ch_disk_t *d, char **ret_json)
+{
+	if (!d || !is_path(d->path) || !id_ok(d->id))
+		return -EINVAL;
+	return to_text(disk_object(d), ret_json);
+}
+
+int ch_vmconfig_net_body(const ch_net_t *n, char **ret_json)
+{
+	if (!n || !tap_ok(n->tap) || !mac_ok(n->mac) || !id_ok(n->id))
+		return -EINVAL;
+	return to_text(net_object(n), ret_json);
+}
+
+int ch_vmconfig_remove_body(const char *id, char **ret_json)
+{
+	json_object *o;
+
+	if (!id_ok(id))
+		return -EINVAL;
+	o = json_object_new_object();
+	if (o && !add(o, "id", json_object_new_string(id))) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return to_text(o, ret_json);
 }

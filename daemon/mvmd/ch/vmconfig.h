@@ -13,11 +13,13 @@
  *    "serial": {"mode": "Socket", "socket": SERIAL},
  *    "console": {"mode": "Off"},
  *    "vsock": {"cid": CID, "socket": VSOCK},
- *    "disks": [{"path": P, "readonly": B, "serial": S}, ...],
- *    "net": [{"tap": T, "mac": M}, ...]}
+ *    "disks": [{"path": P, "readonly": B, "serial": S, "id": ID}, ...],
+ *    "net": [{"tap": T, "mac": M, "id": ID}, ...]}
  *
  * disks and net are left out when there are none; a disk's serial when it
- * has none. cloud-hypervisor gives the disks to the guest as virtio-blk
+ * has none, a device's id when it has none. The ids are mvmd's ("disk0",
+ * "net1", see ch/spec-devices.h) so that vm.remove-device can name a
+ * device whether it was there at boot or hot-added. cloud-hypervisor gives the disks to the guest as virtio-blk
  * devices in this order (vda, vdb, ...) and the taps as virtio-net.
  * The virtio console is off: the kernel's console is the serial port.
  */
@@ -38,5 +40,17 @@
  * six ':'-separated hex pairs.
  */
 int ch_vmconfig_build(const ch_launch_t *l, char **ret_json);
+
+/*
+ * The bodies of the hotplug requests (schemas DiskConfig, NetConfig,
+ * VmRemoveDevice): PUT vm.add-disk {"path", "readonly", "serial"?, "id"},
+ * PUT vm.add-net {"tap", "mac", "id"}, PUT vm.remove-device {"id"}.
+ * The id is required here (mvmd names every device it adds: 1-32 bytes of
+ * [A-Za-z0-9_-], not starting with '_'). -EINVAL as ch_vmconfig_build for
+ * a bad path, tap, MAC or id; *ret_json malloc'd.
+ */
+int ch_vmconfig_disk_body(const ch_disk_t *d, char **ret_json);
+int ch_vmconfig_net_body(const ch_net_t *n, char **ret_json);
+int ch_vmconfig_remove_body(const char *id, char **ret_json);
 
 #endif

@@ -135,7 +135,17 @@ static int kvm_provision(manager_t *m, vm_t *vm, char **ret_cause)
 	return r;
 }
 
-int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
+/* The spec's "snapshot": a VM created from one starts from it. */
+static const char *spec_snapshot(const vm_t *vm)
+{
+	json_object *v;
+
+	if (vm->spec && json_object_object_get_ex(vm->spec, "snapshot", &v))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *snapshot, char **ret_cause)
 {
 	kvm_backend_t *b = backend_of(m);
 	kvm_worker_t w = { .pidfd = -1 };
@@ -148,7 +158,7 @@ int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
 			   *result = run ? NULL : manager_vm_path(m, vm, "result"),
 			   *wlog = manager_vm_path(m, vm, "worker.log"),
 			   *vsock = run ? NULL : manager_vm_path(m, vm, "vsock.sock");
-	_cleanup_close_ int log_fd = -1;
+	_cleanup_close_ int log_fd = -1, snap_fd = -1;
 	_cleanup_(workload_start_done) workload_start_t wl = { .blob_fd = -1 };
 	kvm_runtime_t *k;
 	bool pooled;
@@ -166,6 +176,18 @@ int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
 	log_fd = open(wlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (log_fd < 0)
 		return negative_errno();
+	if (snapshot) {
+		/* Read-only, from the store: the worker checks every byte. */
+		char hex[BLOB_HEX_LEN + 1];
+		r = blob_ref_to_hex(snapshot, hex);
+		if (r == 0)
+			r = blob_open(manager_blobs(m), hex, false, &snap_fd, NULL);
+		if (r < 0) {
+			(void)set_cause(ret_cause, 0, "snapshot %s: %s", snapshot, strerror(-r));
+			return r;
+		}
+		allow_pool = false; /* a warm worker has booted its image already */
+	}
 
 	kvm_worker_config_t cfg = {
 		.vmm_path = b->vmm_path,
@@ -181,6 +203,7 @@ int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
 		.vcpus = vm->vcpus,
 		.log_fd = log_fd,
 		.flags = run ? KVM_WARM_F_RUN : 0,
+		.snapshot_fd = snap_fd,
 	};
 	if (wl.hash) {
 		/* The workload's argv replaces the guest's boot arguments. */
@@ -246,6 +269,16 @@ static int kvm_forget_run(manager_t *m, vm_t *vm)
 	return unlink(result) < 0 && errno != ENOENT ? negative_errno() : 0;
 }
 
+int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
+{
+	return start_worker(m, vm, allow_pool, spec_snapshot(vm), ret_cause);
+}
+
+int kvm_start_worker_from(manager_t *m, vm_t *vm, const char *snapshot_ref, char **ret_cause)
+{
+	return start_worker(m, vm, false, snapshot_ref, ret_cause);
+}
+
 static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 {
 	return kvm_start_worker(m, vm, true, ret_cause);
@@ -258,6 +291,7 @@ static int kvm_stop(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
 
 	if (!k)
 		return -ESRCH;
+	kvm_pause_abort(k, "the VM is being stopped");
 	if (force || !k->w.ctl || timeout_ms == 0)
 		return sv_kill(k->proc, "forced stop");
 	r = kvm_ctl_send_stop(k->w.ctl, (uint32_t)MIN(timeout_ms, (uint64_t)STOP_GRACE_MS));
@@ -276,6 +310,7 @@ static int kvm_kill(manager_t *m, vm_t *vm)
 		return 0;
 	/* Killed, not waited for: the supervisor reaps it once it is gone. */
 	(void)sv_kill(k->proc, NULL);
+	kvm_pause_abort(k, "the VM was killed");
 	kvm_runtime_free(k);
 	vm->pid = 0;
 	return 0;
@@ -356,6 +391,7 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 		/* We consumed its HELLO above: act on it here, and record the pid. */
 		if (hello_state == KVM_VM_RUNNING && vm->state == VM_STATE_STARTING)
 			(void)manager_transition(m, vm, VM_STATE_RUNNING, "guest running");
+		kvm_pause_on_hello(k, hello_state);
 		(void)manager_save(m, vm);
 	}
 	(void)kvm_runtime_arm_timeout(k, workload_timeout_left_usec(workload_timeout_ms(vm), vm->pid_starttime));
@@ -409,6 +445,10 @@ static const backend_ops_t kvm_ops = {
 	.kill = kvm_kill,
 	.release = kvm_release,
 	.grant_blob = kvm_grant_blob,
+	.pause = kvm_pause,
+	.resume = kvm_resume,
+	.snapshot = kvm_snapshot,
+	.restore = kvm_restore,
 	.done = kvm_done,
 };
 

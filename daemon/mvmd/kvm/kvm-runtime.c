@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actor.h"
 #include "backend-kvm.h"
 #include "run.h"
 #include "util/fault.h"
@@ -25,6 +26,7 @@ void kvm_runtime_free(kvm_runtime_t *k)
 {
 	if (!k)
 		return;
+	kvm_pause_drop(k);
 	k->ctl_src = sd_event_source_disable_unref(k->ctl_src);
 	k->timeout_timer = sd_event_source_disable_unref(k->timeout_timer);
 	console_free(k->console);
@@ -120,7 +122,10 @@ static void end_vm(kvm_runtime_t *k, const kvm_result_t *r, const char *fallback
 	vm_t *vm = k->vm;
 
 	kvm_apply_end(m, vm, r, fallback);
+	kvm_pause_abort(k, "the VM ended");
 	kvm_runtime_free(k);
+	/* Its messages fail now, not at their timeouts. */
+	actors_vm_ended(manager_actors(m), vm->id);
 	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"), *vsock = manager_vm_path(m, vm, "vsock.sock");
 	if (ctl)
 		unlink(ctl);
@@ -224,11 +229,18 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 				 * READY to the mvmd that died, and then its HELLO
 				 * is all this one hears of it. */
 				kvm_msg_hello_t h;
-				if (k->adopted && kvm_msg_get_hello(&msg, &h) == 0 && h.state == KVM_VM_RUNNING &&
-				    k->vm->state == VM_STATE_STARTING)
-					(void)manager_transition(k->m, k->vm, VM_STATE_RUNNING, "guest running");
+				if (k->adopted && kvm_msg_get_hello(&msg, &h) == 0) {
+					if (h.state == KVM_VM_RUNNING && k->vm->state == VM_STATE_STARTING)
+						(void)manager_transition(k->m, k->vm, VM_STATE_RUNNING, "guest running");
+					kvm_pause_on_hello(k, h.state);
+				}
 				break;
 			}
+			case KVM_MSG_PAUSED:
+			case KVM_MSG_RESUMED:
+			case KVM_MSG_SNAPSHOT_DONE:
+				kvm_pause_on_msg(k, &msg);
+				break;
 			case KVM_MSG_READY:
 				if (k->vm->state == VM_STATE_STARTING)
 					(void)manager_transition(k->m, k->vm, VM_STATE_RUNNING, "guest running");
@@ -237,6 +249,20 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 			case KVM_MSG_STDERR_OUT:
 				vm_output(k, msg.type == KVM_MSG_STDERR_OUT, msg.payload, msg.len);
 				break;
+			case KVM_MSG_ACTOR_ANSWER:
+			case KVM_MSG_ACTOR_SEND: {
+				kvm_msg_actor_t h;
+				const char *iface;
+				const uint8_t *data;
+				size_t len;
+				if (kvm_msg_get_actor(&msg, &h, &iface, &data, &len) < 0)
+					break;
+				if (msg.type == KVM_MSG_ACTOR_ANSWER)
+					actors_answer(manager_actors(k->m), k->vm->id, h.id, data, len);
+				else
+					actors_guest_send(manager_actors(k->m), k->vm, h.id, iface, data, len);
+				break;
+			}
 			case KVM_MSG_RESULT:
 				/* The last frame: all its console output came
 				 * before it. The VM ends here, not when the
@@ -274,6 +300,26 @@ static int console_to_guest(const void *buf, size_t len, void *userdata)
 	return r;
 }
 
+int backend_kvm_actor_deliver(vm_t *vm, const kvm_msg_actor_t *h, const void *data, size_t len)
+{
+	static uint8_t frame[KVM_MSG_FRAME_MAX];
+	kvm_runtime_t *k = vm->backend_data;
+	int r;
+
+	if (vm->backend != VM_BACKEND_KVM)
+		return -EOPNOTSUPP;
+	if (!k || !k->w.ctl || len > KVM_ACTOR_DATA_MAX)
+		return -ENOTCONN;
+	memcpy(frame, h, sizeof(*h));
+	if (len)
+		memcpy(frame + sizeof(*h), data, len);
+	r = kvm_ctl_queue(k->w.ctl, KVM_MSG_ACTOR_DELIVER, frame, sizeof(*h) + len);
+	if (r < 0)
+		return r == -ENOBUFS ? -ENOBUFS : -ENOTCONN;
+	kvm_runtime_ctl_update(k);
+	return 0;
+}
+
 int kvm_runtime_new(manager_t *m, vm_t *vm, const kvm_worker_t *w, bool is_child, kvm_runtime_t **ret)
 {
 	kvm_backend_t *b = manager_backend_userdata(m, VM_BACKEND_KVM);
@@ -285,6 +331,7 @@ int kvm_runtime_new(manager_t *m, vm_t *vm, const kvm_worker_t *w, bool is_child
 	k->m = m;
 	k->b = b;
 	k->vm = vm;
+	k->op_fd = -1;
 	k->w = (kvm_worker_t){ .pid = w->pid, .pidfd = -1, .start_time = w->start_time, .ctl = w->ctl };
 	r = sv_watch(b->sv, w->pid, w->pidfd, is_child, on_worker_exit, k, &k->proc);
 	if (r < 0) {

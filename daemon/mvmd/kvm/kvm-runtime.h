@@ -40,7 +40,19 @@ typedef struct kvm_runtime {
 	sd_event_source *timeout_timer; /* the workload's timeout_ms */
 	char timeout_why[64];
 	console_t *console;
+	/* A pause, resume or snapshot in progress (kvm-pause.c): one at a time. */
+	int op;                  /* KVM_OP_NONE, ... */
+	manager_done_fn op_done;
+	void *op_userdata;
+	bool op_resume;          /* a snapshot of a Running VM: resume after it */
+	int op_error;            /* the snapshot's, told after the resume */
+	char *op_cause;
+	char *op_dir;            /* the snapshot's directory */
+	int op_fd;               /* its file, until handed to the worker; -1 */
+	sd_event_source *op_retry; /* the hand-over waits for the connection's queue */
 } kvm_runtime_t;
+
+enum { KVM_OP_NONE, KVM_OP_PAUSE, KVM_OP_RESUME, KVM_OP_SNAPSHOT };
 
 /* A runtime for a worker: pidfd is taken (closed on failure). */
 int kvm_runtime_new(manager_t *m, vm_t *vm, const kvm_worker_t *w, bool is_child, kvm_runtime_t **ret);
@@ -58,7 +70,24 @@ void kvm_runtime_ctl_update(kvm_runtime_t *k);
 /* Apply a final outcome to the VM: Stopped, StartFailed or Failed. */
 void kvm_apply_end(manager_t *m, vm_t *vm, const kvm_result_t *r, const char *fallback_cause);
 
+/* kvm-pause.c: the backend's pause, resume, snapshot and restore hooks;
+ * the worker's answers (PAUSED, RESUMED, SNAPSHOT_DONE; HELLO's paused
+ * state after a restart); the end of an operation the VM's end or a stop
+ * cancels (-ECANCELED). */
+int kvm_pause(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata);
+int kvm_resume(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata);
+int kvm_snapshot(manager_t *m, vm_t *vm, const char *dir, manager_done_fn done, void *userdata);
+int kvm_restore(manager_t *m, vm_t *vm, const char *dir, char **ret_cause);
+void kvm_pause_on_msg(kvm_runtime_t *k, const kvm_msg_t *msg);
+void kvm_pause_on_hello(kvm_runtime_t *k, uint32_t worker_state);
+void kvm_pause_abort(kvm_runtime_t *k, const char *cause);
+/* Free what an operation in progress holds without answering it. */
+void kvm_pause_drop(kvm_runtime_t *k);
+
 /* backend-kvm.c: spawn (or take from the pool) a worker for a Starting VM. */
 int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause);
+/* As kvm_start_worker, but the VM continues from the snapshot blob ref
+ * ("sha256:<hex>") instead of booting; never from the pool. */
+int kvm_start_worker_from(manager_t *m, vm_t *vm, const char *snapshot_ref, char **ret_cause);
 
 #endif

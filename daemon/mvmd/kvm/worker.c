@@ -44,9 +44,11 @@ extern char **environ;
 #define FD_SOCK 5 /* the assign (cold) or pool (warm) socket */
 #define FD_CPUID 6
 #define CHILD_NFDS KVM_WORKER_NFDS
+#define FD_SNAPSHOT 7 /* only a worker that restores a snapshot */
+#define CHILD_NFDS_MAX KVM_WORKER_NFDS_MAX
 #define ARGV_MAX 16
 
-static int spawn_exec(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid);
+static int spawn_exec(const int src[CHILD_NFDS_MAX], int nfds, char **argv, pid_t *ret_pid);
 
 static int sockaddr_for(const char *path, struct sockaddr_un *sa)
 {
@@ -150,6 +152,8 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
 		r = r ?: argv_add(a, "--debug-forbidden-syscall", "", 0);
 	if (c->debug & KVM_WORKER_DEBUG_EXEC_MAPPING)
 		r = r ?: argv_add(a, "--debug-exec-mapping", "", 0);
+	if (c->snapshot_fd > 0)
+		r = r ?: argv_add(a, "--snapshot-fd=", NULL, FD_SNAPSHOT);
 	return r;
 }
 
@@ -157,7 +161,7 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
  * posix_spawn (clone with CLONE_VM|CLONE_VFORK in glibc): no copy of the
  * parent's page tables, which matters for a large (or sanitized) mvmd, and
  * exec failures come back as the return value. Every source fd is moved to
- * CHILD_NFDS or above first, so the dup2s into 0..CHILD_NFDS-1 cannot
+ * CHILD_NFDS_MAX or above first, so the dup2s into 0..nfds-1 cannot
  * clobber one another, and a source is never its own target (dup2 onto
  * itself would keep O_CLOEXEC).
  */
@@ -181,34 +185,34 @@ static void worker_env(char *envp[static 4])
 	envp[n] = NULL;
 }
 
-static int spawn_child(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
+static int spawn_child(const int src[CHILD_NFDS_MAX], int nfds, char **argv, pid_t *ret_pid)
 {
 	/* The zygote forks it into the one shared filter (zygote.c); a
 	 * zygote that cannot run here leaves the worker to load its own. */
-	int z = kvm_zygote_fork(argv[0], src, argv, ret_pid);
+	int z = kvm_zygote_fork(argv[0], src, nfds, argv, ret_pid);
 	if (z != -ENOSYS)
 		return z;
-	return spawn_exec(src, argv, ret_pid);
+	return spawn_exec(src, nfds, argv, ret_pid);
 }
 
-int kvm_worker_exec(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
+int kvm_worker_exec(const int src[CHILD_NFDS_MAX], int nfds, char **argv, pid_t *ret_pid)
 {
-	return spawn_exec(src, argv, ret_pid);
+	return spawn_exec(src, nfds, argv, ret_pid);
 }
 
-static int spawn_exec(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
+static int spawn_exec(const int src[CHILD_NFDS_MAX], int nfds, char **argv, pid_t *ret_pid)
 {
 	char *envp[ELEMENTSOF(env_keep) + 1];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	int high[CHILD_NFDS], r;
+	int high[CHILD_NFDS_MAX], r;
 	sigset_t none, all;
 
-	for (int i = 0; i < CHILD_NFDS; i++)
+	for (int i = 0; i < CHILD_NFDS_MAX; i++)
 		high[i] = -1;
-	for (int i = 0; i < CHILD_NFDS; i++) {
-		if (src[i] < CHILD_NFDS) {
-			high[i] = fcntl(src[i], F_DUPFD_CLOEXEC, CHILD_NFDS);
+	for (int i = 0; i < nfds; i++) {
+		if (src[i] < CHILD_NFDS_MAX) {
+			high[i] = fcntl(src[i], F_DUPFD_CLOEXEC, CHILD_NFDS_MAX);
 			if (high[i] < 0) {
 				r = negative_errno();
 				goto out_fds;
@@ -221,10 +225,10 @@ static int spawn_exec(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 	r = -posix_spawnattr_init(&attr);
 	if (r < 0)
 		goto out_fa;
-	for (int i = 0; i < CHILD_NFDS && r == 0; i++)
+	for (int i = 0; i < nfds && r == 0; i++)
 		r = -posix_spawn_file_actions_adddup2(&fa, high[i] >= 0 ? high[i] : src[i], i);
 	if (r == 0)
-		r = -posix_spawn_file_actions_addclosefrom_np(&fa, CHILD_NFDS);
+		r = -posix_spawn_file_actions_addclosefrom_np(&fa, nfds);
 	sigemptyset(&none);
 	sigfillset(&all);
 	/* Own session (terminal signals are not ours), empty mask, every
@@ -243,7 +247,7 @@ static int spawn_exec(const int src[CHILD_NFDS], char **argv, pid_t *ret_pid)
 out_fa:
 	posix_spawn_file_actions_destroy(&fa);
 out_fds:
-	for (int i = 0; i < CHILD_NFDS; i++)
+	for (int i = 0; i < CHILD_NFDS_MAX; i++)
 		safe_close(high[i]);
 	return r;
 }
@@ -431,9 +435,9 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 	if (r < 0)
 		goto fail;
 
-	int src[CHILD_NFDS] = { null_fd, null_fd, c->log_fd >= 0 ? c->log_fd : null_fd,
-				kvm_fd, image_fd, child_sock, cpuid_fd };
-	r = spawn_child(src, argv.v, &pid);
+	int src[CHILD_NFDS_MAX] = { null_fd, null_fd, c->log_fd >= 0 ? c->log_fd : null_fd,
+				    kvm_fd, image_fd, child_sock, cpuid_fd, c->snapshot_fd };
+	r = spawn_child(src, c->snapshot_fd > 0 ? CHILD_NFDS_MAX : CHILD_NFDS, argv.v, &pid);
 	argv_free(&argv);
 	if (r < 0)
 		goto fail;
@@ -482,8 +486,8 @@ int kvm_worker_spawn_warm(const kvm_worker_config_t *c, uint64_t warm_bytes, kvm
 	if (c->rlimit_as)
 		r = r ?: argv_add(&a, "--rlimit-as=", NULL, (unsigned long)c->rlimit_as);
 	if (r == 0) {
-		int src[CHILD_NFDS] = { null_fd, null_fd, null_fd, kvm_fd, image_fd, sp[1], cpuid_fd };
-		r = spawn_child(src, a.v, &pid);
+		int src[CHILD_NFDS_MAX] = { null_fd, null_fd, null_fd, kvm_fd, image_fd, sp[1], cpuid_fd };
+		r = spawn_child(src, CHILD_NFDS, a.v, &pid);
 	}
 	argv_free(&a);
 	close(sp[1]);

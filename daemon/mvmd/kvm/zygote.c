@@ -66,8 +66,8 @@ static int zygote_start(const char *vmm_path)
 	snprintf(fdarg, sizeof(fdarg), "--zygote-fd=3");
 	memset(room, ' ', sizeof(room) - 1);
 	room[sizeof(room) - 1] = 0;
-	int src[KVM_WORKER_NFDS] = { null_fd, null_fd, null_fd, sp[1], null_fd, null_fd, null_fd };
-	r = kvm_worker_exec(src, argv, &zygote_pid);
+	int src[KVM_WORKER_NFDS_MAX] = { null_fd, null_fd, null_fd, sp[1], null_fd, null_fd, null_fd };
+	r = kvm_worker_exec(src, KVM_WORKER_NFDS, argv, &zygote_pid);
 	close(sp[1]);
 	if (r < 0) {
 		close(sp[0]);
@@ -80,12 +80,12 @@ static int zygote_start(const char *vmm_path)
 
 /* One request and its answer: the pid, -errno of the fork, or -EPIPE
  * when the zygote is gone (or silent). */
-static int zygote_ask(const int src[KVM_WORKER_NFDS], char **argv)
+static int zygote_ask(const int src[KVM_WORKER_NFDS_MAX], int nfds, char **argv)
 {
 	char msg[ZYGOTE_MSG_MAX];
 	union {
 		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int) * KVM_WORKER_NFDS)];
+		char b[CMSG_SPACE(sizeof(int) * KVM_WORKER_NFDS_MAX)];
 	} ctrl;
 	size_t len = 0;
 	int32_t answer;
@@ -98,13 +98,14 @@ static int zygote_ask(const int src[KVM_WORKER_NFDS], char **argv)
 		len += l;
 	}
 	struct iovec iov = { .iov_base = msg, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.b, .msg_controllen = sizeof(ctrl.b) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.b,
+			     .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds) };
 	memset(&ctrl, 0, sizeof(ctrl));
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * KVM_WORKER_NFDS);
-	memcpy(CMSG_DATA(c), src, sizeof(int) * KVM_WORKER_NFDS);
+	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+	memcpy(CMSG_DATA(c), src, sizeof(int) * (size_t)nfds);
 	if (sendmsg(zygote_sock, &mh, MSG_NOSIGNAL) != (ssize_t)len)
 		return -EPIPE;
 	struct pollfd p = { .fd = zygote_sock, .events = POLLIN };
@@ -133,7 +134,8 @@ void kvm_zygote_prestart(const char *vmm_path)
 	pthread_mutex_unlock(&zygote_lock);
 }
 
-int kvm_zygote_fork(const char *vmm_path, const int src[KVM_WORKER_NFDS], char **argv, pid_t *ret_pid)
+int kvm_zygote_fork(const char *vmm_path, const int src[KVM_WORKER_NFDS_MAX], int nfds, char **argv,
+		    pid_t *ret_pid)
 {
 	int r = -ENOSYS;
 
@@ -143,7 +145,7 @@ int kvm_zygote_fork(const char *vmm_path, const int src[KVM_WORKER_NFDS], char *
 			zygote_broken = true;
 			break;
 		}
-		r = zygote_ask(src, argv);
+		r = zygote_ask(src, nfds, argv);
 		if (r != -EPIPE)
 			break;
 		/* Gone (killed, or its filter refused it something): once more,

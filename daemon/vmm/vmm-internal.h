@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The worker's insides, shared by daemon/vmm/vmm.c (its life: the VM, the
+ * control connection, the end), daemon/vmm/vmm-host.c (the vCPU thread's
+ * host services) and daemon/vmm/vmm-pause.c (pause, resume, snapshots and
+ * the restore from one). Nothing outside daemon/vmm/
+ * includes this.
+ */
+#ifndef MVM_KVM_VMM_INTERNAL_H
+#define MVM_KVM_VMM_INTERNAL_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "actor.h"
+#include "grants.h"
+#include "kvm-vm.h"
+#include "ring.h"
+#include "vmm.h"
+#include "vsock.h"
+
+#define STOP_SIGNAL SIGUSR1
+
+typedef struct vmm {
+	const kvm_vmm_config_t *cfg; /* &own, filled in further by an ASSIGN */
+	kvm_vmm_config_t own;
+	kvm_host_ops_t ops;
+	bool ctl_started;
+	kvm_vm_t *vm;
+	pthread_t ctl_thread;
+	pid_t vcpu_tid; /* the vCPU (main) thread, for STOP_SIGNAL (vmm_kick_vcpu) */
+	int loop_error;
+	pthread_mutex_t lock; /* guards the rings, console counters and input flags */
+	ring_t out, in;
+	ring_t err;            /* a run's stderr (KVM_WARM_F_RUN); else it goes to out */
+	bool in_eof;           /* CONSOLE_EOF came: reads past the input say -EPIPE */
+	bool eof_unseen;       /* ... and no wait has said so yet */
+	uint64_t console_bytes, console_dropped;
+	uint64_t exits;
+	atomic_bool stop_requested, stop_forced, vcpu_done;
+	/* Pause: the control thread sets pause_requested; the vCPU thread
+	 * parks (parked, under lock) once KVM_RUN came back with the state
+	 * whole, and writes a snapshot handed to it (snap_fd) while parked. */
+	atomic_bool pause_requested;
+	bool parked;
+	int snap_fd;
+	bool snap_done;
+	kvm_msg_snapshot_done_t snap_res;
+	int wake_main, wake_vcpu; /* eventfds */
+	uid_t uid;
+	kvm_result_t result;
+	kvm_ctl_t *conn;
+	uint32_t state;
+	int64_t stop_deadline; /* ms, -1 none */
+	uint8_t *chunk;        /* KVM_MSG_PAYLOAD_MAX bytes: ring -> frame */
+	kvm_vsock_t *vsock;    /* hybrid vsock (daemon/vmm/vsock.c) */
+	uint8_t *blob;         /* the verified workload module, or NULL */
+	uint64_t blob_size;
+	kvm_grants_t *grants;  /* blobs granted at exec time (BLOB_GRANT) */
+	kvm_actor_t *actor;    /* messages to and from the guest (daemon/vmm/actor.h) */
+} vmm_t;
+
+/* vmm.c */
+/* STOP_SIGNAL to the vCPU thread: KVM_RUN returns EINTR wherever it was. */
+void vmm_kick_vcpu(vmm_t *m);
+void vmm_efd_signal(int fd);
+void vmm_efd_drain(int fd);
+/* Outcome error with "what: strerror" as the message; returns err. */
+int vmm_set_error(vmm_t *m, int err, const char *what);
+
+/* vmm-host.c: m->ops, the services the vCPU loop calls (kvm-vm.h). */
+void vmm_host_ops_init(vmm_t *m);
+
+/* vmm-pause.c: the host ops the vCPU loop calls (kvm-vm.h). */
+bool vmm_pause_requested(void *ud);
+void vmm_park(void *ud);
+/* Control thread: PAUSE, RESUME, SNAPSHOT (its fd is taken), and after
+ * each poll round what the vCPU thread did (PAUSED, SNAPSHOT_DONE). */
+void vmm_pause_vcpu(vmm_t *m);
+void vmm_resume_vcpu(vmm_t *m);
+void vmm_handle_snapshot(vmm_t *m, int fd);
+void vmm_pause_progress(vmm_t *m);
+/* Before the sandbox: make the VM the one on --snapshot-fd. Errors are
+ * set in m->result (outcome error) and returned. */
+int vmm_restore(vmm_t *m);
+
+#endif
