@@ -101,7 +101,7 @@ fi
 
 demo= run=
 if [ "${1:-}" = --bench ]; then
-	[ $# -eq 2 ] && [ -f "bench/$2.sh" ] || die "--bench NAME: no bench/NAME.sh"
+	if [ $# -ne 2 ] || [ ! -f "bench/$2.sh" ]; then die "--bench NAME: no bench/NAME.sh"; fi
 	run="ulimit -n 1048576"
 	for v in N STAGE POOL ZYGOTE RUNS IDLE; do
 		if [ -n "${!v:-}" ]; then run+="; export $v=${!v}"; fi
