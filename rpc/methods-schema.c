@@ -61,6 +61,7 @@ static const rpc_field_t vm_fields[] = {
 	{ "vsock_socket", false, { .type = RPC_TYPE_STRING, .description = "ch: the hybrid vsock socket exec reaches the guest through" } },
 	{ "workload", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: the Wasm workload as stored, defaults filled in",
 			       .fields = methods_workload_fields } },
+	{ "run", false, { .type = RPC_TYPE_BOOLEAN, .description = "kvm: the VM of a compute.vm.run in progress: never written to disk, removed once the run is answered" } },
 	{ "pid", false, { .type = RPC_TYPE_INTEGER, .description = "the VM's process (worker or cloud-hypervisor) while it runs", .has_min = true, .min = 1 } },
 	{ "exit_code", false, { .type = RPC_TYPE_INTEGER, .description = "the guest's exit code, once it ended with one" } },
 	{ "state_file_error", false, { .type = RPC_TYPE_STRING, .description = "why the VM's state file could not be read at startup" } },

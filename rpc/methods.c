@@ -19,6 +19,7 @@ const rpc_method_t *methods_table(size_t *ret_n)
 			{ methods_node, methods_node_n },
 			{ methods_vm, methods_vm_n },
 			{ methods_run, methods_run_n },
+			{ methods_oneshot, methods_oneshot_n },
 			{ methods_pause, methods_pause_n },
 			{ methods_devices, methods_devices_n },
 			{ methods_exec, methods_exec_n },
@@ -94,6 +95,8 @@ static json_object *vm_view(manager_t *m, const vm_t *vm, bool with_transitions)
 	/* The workload as stored: hash, args, env, granted capabilities. */
 	if (vm->spec && json_object_object_get_ex(vm->spec, "workload", &v))
 		json_object_object_add(o, "workload", json_object_get(v));
+	if (vm->ephemeral)
+		json_object_object_add(o, "run", json_object_new_boolean(true));
 	if (vm->pid > 0)
 		json_object_object_add(o, "pid", json_object_new_int(vm->pid));
 	if (vm->has_exit_code)

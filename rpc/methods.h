@@ -28,6 +28,9 @@ extern const rpc_method_t methods_vm[];
 extern const size_t methods_vm_n;
 extern const rpc_method_t methods_run[];
 extern const size_t methods_run_n;
+/* compute.vm.run, one-shot runs (methods-oneshot.c). */
+extern const rpc_method_t methods_oneshot[];
+extern const size_t methods_oneshot_n;
 /* compute.vm.pause / resume / snapshot (methods-pause.c). */
 extern const rpc_method_t methods_pause[];
 extern const size_t methods_pause_n;

@@ -74,8 +74,7 @@ int ctl_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 	return r;
 }
 
-/* Decode a base64 stream of the result and write it to fd. */
-static int write_stream(json_object *res, const char *key, int fd)
+int ctl_write_b64(json_object *res, const char *key, int fd)
 {
 	const char *text = ctl_str(res, key);
 	void *raw = NULL;
@@ -164,7 +163,7 @@ int ctl_cmd_exec(ctl_t *c, int argc, char **argv)
 		return CTL_ERR_EXEC;
 	if (c->json) {
 		ctl_print_json(res, false);
-	} else if (write_stream(res, "stdout", 1) < 0 || write_stream(res, "stderr", 2) < 0) {
+	} else if (ctl_write_b64(res, "stdout", 1) < 0 || ctl_write_b64(res, "stderr", 2) < 0) {
 		json_object_put(res);
 		return CTL_ERR_EXEC;
 	}

@@ -44,6 +44,9 @@ static void usage(FILE *f)
 		"                                        lifecycle events; -f follows them\n"
 		"  exec ID [-i] [-e K=V]... [--timeout-ms N] -- ARGV...\n"
 		"                                        run a command; exits with its code\n"
+		"  run HASH [-i] [-e K=V]... [-c CAP]... [--timeout-ms N] [--reuse-key K] [-- ARGS...]\n"
+		"                                        run a Wasm module once in a fresh micro-VM;\n"
+		"                                        exits with its code\n"
 		"  send ID [--timeout-ms N] [MESSAGE|-]  a message to an actor; prints its answer\n"
 		"  console ID [--replay BYTES] [--no-translate]\n"
 		"                                        attach to the serial console (Ctrl-] detaches)\n"
@@ -59,7 +62,7 @@ static void usage(FILE *f)
 		"  -V, --version       print the version\n"
 		"\n"
 		"Exit status: 0 ok, 1 mvmd answered an error (on stderr), 2 usage error,\n"
-		"3 mvmd unreachable or the connection lost; exec: the command's status,\n"
+		"3 mvmd unreachable or the connection lost; exec, run: the command's status,\n"
 		"255 when mvmctl itself failed.\n");
 }
 
@@ -92,6 +95,7 @@ static const struct {
 	{ "logs", ctl_cmd_logs },
 	{ "events", ctl_cmd_events },
 	{ "exec", ctl_cmd_exec },
+	{ "run", ctl_cmd_run },
 	{ "send", ctl_cmd_send },
 	{ "console", ctl_cmd_console },
 	{ "blob", ctl_cmd_blob },

@@ -86,6 +86,9 @@ int ctl_cmd_snapshot(ctl_t *c, int argc, char **argv);
 int ctl_cmd_rm(ctl_t *c, int argc, char **argv);
 int ctl_cmd_events(ctl_t *c, int argc, char **argv);
 int ctl_cmd_exec(ctl_t *c, int argc, char **argv);
+int ctl_cmd_run(ctl_t *c, int argc, char **argv);
+/* Decode the base64 member key of res and write it to fd (cmd-exec.c). */
+int ctl_write_b64(json_object *res, const char *key, int fd);
 int ctl_cmd_send(ctl_t *c, int argc, char **argv); /* cmd-send.c */
 int ctl_cmd_blob(ctl_t *c, int argc, char **argv);
 /* cmd-device.c */

@@ -29,6 +29,7 @@
 
 #include "backends.h"
 #include "kvm/kvm-pool.h"
+#include "kvm/zygote.h"
 #include "manager.h"
 #include "methods.h"
 #include "metrics.h"
@@ -101,6 +102,8 @@ static void help(void)
 	       "  --vmm PATH                the mvm-vmm worker (default: beside mvmd, else ../libexec/mvmd/)\n"
 	       "  --guest-image PATH        the micro-VM guest (default: ../guest/ from mvmd, else ../libexec/mvmd/)\n"
 	       "  --allow-custom-guests     let compute.vm.create name any host file as guest image\n"
+	       "  --no-kvm-zygote           exec each kvm worker, each loading its own seccomp filter,\n"
+	       "                            instead of forking them from one zygote (docs/density.md)\n"
 	       "  --ch-binary PATH          cloud-hypervisor (default: cloud-hypervisor on PATH)\n"
 	       "  --ch-initramfs PATH       default initramfs of ch VMs (default: found like the guest image)\n"
 	       "  --blob-source NAME=URL    a registry to pull blobs from, in the order given;\n"
@@ -135,7 +138,7 @@ static int parse_size(const char *s, size_t min, size_t max, size_t *ret)
 static int parse_argv(int argc, char **argv, options_t *o)
 {
 	enum { ARG_RPC = 0x100, ARG_STATE, ARG_CONSOLE, ARG_GROUP, ARG_LOG, ARG_MAXREQ,
-	       ARG_MAXCLI, ARG_RING, ARG_MAXVMS, ARG_MAXMEM, ARG_MAXVCPUS, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_VERSION,
+	       ARG_MAXCLI, ARG_RING, ARG_MAXVMS, ARG_MAXMEM, ARG_MAXVCPUS, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_NO_ZYGOTE, ARG_VERSION,
 	       ARG_CH_BINARY, ARG_CH_INITRAMFS, ARG_POOL, ARG_POOL_MIB, ARG_POOL_READY,
 	       ARG_MAXANSWER, ARG_MAXCLIOUT, ARG_MAXTOTALOUT, ARG_IDLE_MS, ARG_LINE_MS, ARG_SEND_MS,
 	       ARG_METRICS_FILE, ARG_METRICS_MS, ARG_BLOB_SOURCE, ARG_BLOB_CA, ARG_BLOB_AUTH, ARG_BLOB_INSECURE, ARG_FETCH,
@@ -165,6 +168,7 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		{ "vmm", required_argument, NULL, ARG_VMM },
 		{ "guest-image", required_argument, NULL, ARG_IMAGE },
 		{ "allow-custom-guests", no_argument, NULL, ARG_CUSTOM },
+		{ "no-kvm-zygote", no_argument, NULL, ARG_NO_ZYGOTE },
 		{ "ch-binary", required_argument, NULL, ARG_CH_BINARY },
 		{ "ch-initramfs", required_argument, NULL, ARG_CH_INITRAMFS },
 		{ "metrics-textfile", required_argument, NULL, ARG_METRICS_FILE },
@@ -192,6 +196,7 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		case ARG_VMM: o->vmm_path = optarg; break;
 		case ARG_IMAGE: o->guest_image = optarg; break;
 		case ARG_CUSTOM: o->allow_custom_guests = true; break;
+		case ARG_NO_ZYGOTE: kvm_zygote_set_enabled(false); break;
 		case ARG_CH_BINARY: o->ch_binary = optarg; break;
 		case ARG_CH_INITRAMFS: o->ch_initramfs = optarg; break;
 		case ARG_LOG:
@@ -594,6 +599,9 @@ int main(int argc, char **argv)
 	if (rep.removes_finished || rep.temp_files)
 		log_info("finished %zu interrupted removes, removed %zu temp files of interrupted writes",
 			 rep.removes_finished, rep.temp_files);
+	if (rep.runs_cleaned)
+		log_info("removed the files of %zu one-shot runs the last mvmd had going (their workers stop by themselves)",
+			 rep.runs_cleaned);
 	{
 		uint64_t n_blobs, blob_bytes;
 		blob_store_usage(manager_blobs(m), &n_blobs, &blob_bytes);

@@ -44,6 +44,8 @@ struct manager {
 	uint64_t retry_usec;        /* its current backoff */
 	bool loaded;               /* manager_load ran: events.seq is ours to keep */
 	metrics_t *metrics;        /* fed by its transitions; freed last */
+	struct run *runs;          /* compute.vm.run in progress (daemon/mvmd/run.c) */
+	uint64_t seq_written;      /* next_seq as events.seq last had it */
 };
 
 /* Sources of the write-behind and of the retries (NULL event: none). */

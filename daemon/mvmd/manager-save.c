@@ -87,7 +87,8 @@ static void arm_retry(manager_t *m)
  * load). */
 int manager_save_now(manager_t *m, vm_t *vm)
 {
-	int r = store_save(m->store, vm, manager_state_is_durable(vm->state));
+	/* A run's VM is never written (vm.h): nothing is pending for it. */
+	int r = vm->ephemeral ? 0 : store_save(m->store, vm, manager_state_is_durable(vm->state));
 
 	if (r >= 0 || r == -EROFS) {
 		vm->save_pending = false;

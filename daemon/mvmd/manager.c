@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "capacity.h"
+#include "run.h"
 #include "vmlog.h"
 #include "util/cause.h"
 #include "util/fault.h"
@@ -35,8 +36,8 @@ static void seq_file_write(manager_t *m, bool clean)
 	int n = snprintf(buf, sizeof(buf), "next=%" PRIu64 "\nclean=%d\n", m->node_ring.next_seq, clean ? 1 : 0);
 	_cleanup_close_ int dfd = open(m->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (dfd >= 0 && n > 0)
-		(void)replace_file_at(dfd, SEQ_FILE, buf, (size_t)n, 0600);
+	if (dfd >= 0 && n > 0 && replace_file_at(dfd, SEQ_FILE, buf, (size_t)n, 0600) >= 0)
+		m->seq_written = m->node_ring.next_seq;
 }
 
 static void seq_file_apply(manager_t *m)
@@ -121,6 +122,7 @@ manager_t *manager_free(manager_t *m)
 	if (!m)
 		return NULL;
 	manager_save_done(m);
+	manager_run_free_all(m);
 	/* Messages end before their VMs' runtimes go (nobody hears them:
 	 * the connections are closed first). */
 	m->actors = actors_free(m->actors);
@@ -198,6 +200,8 @@ char *manager_vm_path(manager_t *m, const vm_t *vm, const char *file)
 {
 	char *p = NULL;
 
+	if (vm->ephemeral)
+		return manager_run_path(m, vm->id, file);
 	if (store_vm_path(m->store, vm->id, file, &p) < 0)
 		return NULL;
 	return p;
@@ -412,7 +416,7 @@ static int transition_written(manager_t *m, vm_t *vm, vm_state_t to, const char 
 	r = record(m, vm, to, cause, m->node_ring.next_seq);
 	if (r >= 0) {
 		vm_touch(vm);
-		r = store_save(m->store, vm, manager_state_is_durable(vm->state));
+		r = vm->ephemeral ? 0 : store_save(m->store, vm, manager_state_is_durable(vm->state));
 		if (r >= 0) {
 			free(evicted.cause);
 			vm->save_pending = false;
@@ -435,6 +439,11 @@ static int transition_written(manager_t *m, vm_t *vm, vm_state_t to, const char 
 
 int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_cause)
 {
+	return manager_create_vm_opts(m, spec, false, ret, ret_cause);
+}
+
+int manager_create_vm_opts(manager_t *m, json_object *spec, bool ephemeral, vm_t **ret, char **ret_cause)
+{
 	const backend_ops_t *ops;
 	_cleanup_free_ char *cause = NULL;
 	uint64_t seq0 = m->node_ring.next_seq;
@@ -447,6 +456,7 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_ca
 	r = vm_new(&vm);
 	if (r < 0)
 		return r;
+	vm->ephemeral = ephemeral;
 	r = vm_set_spec(vm, spec);
 	if (r < 0)
 		goto fail_free;
@@ -471,10 +481,11 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_ca
 			goto fail_free;
 	}
 
-	r = store_create_vm_dir(m->store, vm->id);
+	r = ephemeral ? manager_run_dir_make(m, vm->id) : store_create_vm_dir(m->store, vm->id);
 	if (r < 0)
 		goto fail_free;
-	fault_point("create.dir-made");
+	if (!ephemeral)
+		fault_point("create.dir-made");
 
 	/* Pending → Provisioning → Configured | Failed, recorded in the VM's
 	 * ring with tentative node sequence numbers; published only once the
@@ -502,7 +513,7 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_ca
 	if (r < 0)
 		goto fail_dir;
 
-	r = store_save(m->store, vm, true);
+	r = ephemeral ? 0 : store_save(m->store, vm, true);
 	if (r < 0)
 		goto fail_dir;
 	r = vms_add(m, vm);
@@ -516,7 +527,10 @@ int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_ca
 
 fail_dir:
 	release_backend(m, vm);
-	store_remove(m->store, vm->id);
+	if (ephemeral)
+		manager_run_dir_remove(m, vm->id);
+	else
+		store_remove(m->store, vm->id);
 fail_free:
 	vm_free(vm);
 	return r;
@@ -562,13 +576,19 @@ int manager_remove_vm(manager_t *m, vm_t *vm, bool force)
 			return r;
 		killed = true;
 	}
-	r = store_remove(m->store, vm->id);
-	if (r < 0)
+	if (vm->ephemeral)
+		manager_run_dir_remove(m, vm->id);
+	else if ((r = store_remove(m->store, vm->id)) < 0)
 		return r;
 	release_backend(m, vm);
 	vms_del(m, vm);
 	publish_removal(m, vm, killed);
-	seq_file_write(m, false); /* its events' numbers left with its file */
+	/* Its events' numbers left with its file. A run's VM had none on
+	 * disk, and runs come by the thousand: events.seq is written once
+	 * the numbers are halfway to the gap a crash adds (seq_file_apply),
+	 * so that no number is used twice after one either way. */
+	if (!vm->ephemeral || m->node_ring.next_seq - m->seq_written >= SEQ_CRASH_GAP / 2)
+		seq_file_write(m, false);
 	vm_free(vm);
 	return 0;
 }
@@ -587,6 +607,9 @@ int manager_start_from(manager_t *m, vm_t *vm, const char *restore_dir, const ch
 	if (vm->load_error) {
 		return set_cause(ret_cause, -EBUSY, "state file unreadable: %s", vm->load_error);
 	}
+	/* A run's VM runs once, as its run says (daemon/mvmd/run.c). */
+	if (vm->ephemeral && (vm->state != VM_STATE_CONFIGURED || restore_dir))
+		return set_cause(ret_cause, -EBUSY, "a one-shot run's VM cannot be started again");
 	r = fsm_check(vm->state, VM_STATE_STARTING);
 	if (r < 0)
 		return r;
@@ -719,7 +742,10 @@ int manager_load(manager_t *m, manager_load_report_t *ret_report)
 	size_t n = 0;
 	int r;
 
-	/* What a killed mvmd left mid-write: removes to finish, temp files. */
+	/* What a killed mvmd left mid-write: removes to finish, temp files;
+	 * and the files of the runs it had going (their workers stop on
+	 * their own when mvmd's end of their control connection closes). */
+	rep.runs_cleaned = manager_run_dirs_clean(m);
 	r = store_clean(m->store, &clean);
 	if (r < 0)
 		return r;

@@ -162,6 +162,7 @@ typedef struct manager_load_report {
 	size_t lost;    /* active VMs marked Failed (StartFailed when Starting) */
 	size_t removes_finished; /* tombstones of interrupted removes deleted */
 	size_t temp_files;       /* temp files of interrupted writes removed */
+	size_t runs_cleaned;     /* files of compute.vm.run a dead mvmd had going, removed */
 } manager_load_report_t;
 
 /* Load every VM from the state directory, rebuild the node ring, and
@@ -179,6 +180,9 @@ vm_t *const *manager_vms(manager_t *m, size_t *ret_n);
  * explain: -EEXIST name taken, -ENOSPC over a node limit.
  */
 int manager_create_vm(manager_t *m, json_object *spec, vm_t **ret, char **ret_cause);
+/* The same for a one-shot run's VM (daemon/mvmd/run.c) when ephemeral:
+ * nothing of it is ever written to disk (vm->ephemeral, vm.h). */
+int manager_create_vm_opts(manager_t *m, json_object *spec, bool ephemeral, vm_t **ret, char **ret_cause);
 
 /*
  * Start a VM: Starting, then the backend takes over. -EBUSY when the FSM

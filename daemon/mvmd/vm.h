@@ -58,6 +58,12 @@ typedef struct vm {
 
 	void *backend_data; /* owned by the backend */
 
+	/* A one-shot compute.vm.run (daemon/mvmd/run.c): never written to
+	 * disk, its files in STATE_DIR/runs/<id>/, removed once answered;
+	 * run is its run while it goes (memory only). */
+	bool ephemeral;
+	struct run *run;
+
 	/* Write-behind of active states (daemon/mvmd/manager.c, save()): the state
 	 * on disk is active; save_pending: what is in memory is not on disk
 	 * yet (written behind, or a write that failed and is retried). */

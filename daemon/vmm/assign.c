@@ -34,6 +34,7 @@ int kvm_vmm_assign_apply(kvm_vmm_config_t *c, const kvm_warm_assign_t *a, int fd
 	c->envs = (char **)a->envs;
 	c->nenvs = a->nenvs;
 	c->workload = a->workload;
+	c->flags = a->flags;
 	return a->memory_mib == c->memory_mib && a->vcpus == c->vcpus ? 0 : -EINVAL;
 }
 

@@ -55,7 +55,10 @@ typedef enum kvm_msg_wait {
 typedef struct kvm_host_ops {
 	void *userdata;
 	void (*console_write)(void *ud, const uint8_t *buf, size_t len);
-	size_t (*console_read)(void *ud, uint8_t *buf, size_t cap);
+	/* bytes read, 0 none waiting, -EPIPE: the input ended */
+	int64_t (*console_read)(void *ud, uint8_t *buf, size_t cap);
+	/* MVM_HC_STDERR_WRITE: the workload's stderr */
+	void (*stderr_write)(void *ud, const uint8_t *buf, size_t len);
 	uint32_t (*wait)(void *ud, int64_t timeout_ns);
 	bool (*stop_forced)(void *ud);
 	/* Pause (docs/worker-protocol.md): pause_requested is asked before

@@ -13,6 +13,10 @@
  *           [--vcpus=1] [--warm-kib=N] [--rlimit-as=BYTES]
  *           a warm worker: the same ASSIGN comes on the pool socket once
  *           its guest is warm (lib/proto/warm.h)
+ *   mvm-vmm --zygote-fd=N
+ *           the zygote: enters the sandbox once, then forks each worker
+ *           mvmd asks for (with one of the command lines above) into that
+ *           one seccomp filter (daemon/vmm/zygote.c, docs/density.md)
  *
  * Nothing a tenant gave is ever an option: /proc/PID/cmdline is readable
  * by every local user.
@@ -51,9 +55,26 @@ static int parse_fd(const char *s, int *ret)
 
 int main(int argc, char **argv)
 {
+	int zfd;
+
+	/* The zygote's line: --zygote-fd=N, then room for each worker's
+	 * own line (zygote.c writes it there: ps shows the worker's). */
+	if ((argc == 2 || argc == 3) && strncmp(argv[1], "--zygote-fd=", 12) == 0) {
+		if (parse_fd(argv[1] + 12, &zfd) < 0) {
+			fprintf(stderr, "mvm-vmm: bad option value: %s\n", argv[1]);
+			return KVM_VMM_EXIT_USAGE;
+		}
+		return kvm_zygote_main(zfd, argv[0], (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]));
+	}
+	return kvm_vmm_cli(argc, argv, false);
+}
+
+int kvm_vmm_cli(int argc, char **argv, bool sandboxed)
+{
 	kvm_vmm_config_t cfg = {
 		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1, .cpuid_fd = -1, .vsock_fd = -1,
 		.blob_fd = -1, .pool_fd = -1, .assign_fd = -1, .snapshot_fd = -1, .memory_mib = 16, .vcpus = 1,
+		.sandboxed = sandboxed,
 	};
 	enum { O_KVM = 256, O_IMAGE, O_ASSIGN, O_CPUID, O_MEM, O_VCPUS, O_RLIMIT_AS, O_DEBUG_SYS, O_DEBUG_EXEC, O_POOL, O_WARM, O_SNAPSHOT };
 	static const struct option opts[] = {

@@ -26,5 +26,8 @@ int sandbox_enter(const sandbox_rule_t *rules, size_t n);
 /* The mvm-vmm worker's allow-list (daemon/vmm/seccomp-policy.c). */
 extern const sandbox_rule_t sandbox_vmm_rules[];
 extern const size_t sandbox_vmm_nrules;
+/* The zygote's, which every worker it forks shares (seccomp-policy.c). */
+extern const sandbox_rule_t sandbox_zygote_rules[];
+extern const size_t sandbox_zygote_nrules;
 
 #endif

@@ -114,6 +114,7 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 	switch (nr) {
 	case MVM_HC_CONSOLE_WRITE:
 	case MVM_HC_CONSOLE_READ:
+	case MVM_HC_STDERR_WRITE:
 		if (a1 > MVM_HC_CONSOLE_MAX)
 			return guest_fault(vm, idx, res, KVM_FAULT_BAD_ARG, a1, "console length too large");
 		p = kvm_vm_guest_ptr(vm, a0, a1, nr == MVM_HC_CONSOLE_READ);
@@ -123,8 +124,12 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 			if (a1)
 				ops->console_write(ops->userdata, p, a1);
 			g->rax = a1;
+		} else if (nr == MVM_HC_STDERR_WRITE) {
+			if (a1)
+				(ops->stderr_write ? ops->stderr_write : ops->console_write)(ops->userdata, p, a1);
+			g->rax = a1;
 		} else {
-			g->rax = a1 ? ops->console_read(ops->userdata, p, a1) : 0;
+			g->rax = a1 ? (uint64_t)ops->console_read(ops->userdata, p, a1) : 0;
 		}
 		break;
 	case MVM_HC_CLOCK:

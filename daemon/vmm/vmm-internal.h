@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The worker's insides, shared by daemon/vmm/vmm.c (its life: the VM, the
- * control connection, the end) and daemon/vmm/vmm-pause.c (pause, resume,
- * snapshots and the restore from one). Nothing outside daemon/vmm/
+ * control connection, the end), daemon/vmm/vmm-host.c (the vCPU thread's
+ * host services) and daemon/vmm/vmm-pause.c (pause, resume, snapshots and
+ * the restore from one). Nothing outside daemon/vmm/
  * includes this.
  */
 #ifndef MVM_KVM_VMM_INTERNAL_H
@@ -19,15 +20,11 @@
 #include "actor.h"
 #include "grants.h"
 #include "kvm-vm.h"
+#include "ring.h"
 #include "vmm.h"
 #include "vsock.h"
 
 #define STOP_SIGNAL SIGUSR1
-
-typedef struct ring {
-	uint8_t *buf;
-	size_t cap, head, len;
-} ring_t;
 
 typedef struct vmm {
 	const kvm_vmm_config_t *cfg; /* &own, filled in further by an ASSIGN */
@@ -35,10 +32,14 @@ typedef struct vmm {
 	kvm_host_ops_t ops;
 	bool ctl_started;
 	kvm_vm_t *vm;
-	pthread_t vcpu_thread, ctl_thread;
+	pthread_t ctl_thread;
+	pid_t vcpu_tid; /* the vCPU (main) thread, for STOP_SIGNAL (vmm_kick_vcpu) */
 	int loop_error;
-	pthread_mutex_t lock; /* guards the rings and console counters */
+	pthread_mutex_t lock; /* guards the rings, console counters and input flags */
 	ring_t out, in;
+	ring_t err;            /* a run's stderr (KVM_WARM_F_RUN); else it goes to out */
+	bool in_eof;           /* CONSOLE_EOF came: reads past the input say -EPIPE */
+	bool eof_unseen;       /* ... and no wait has said so yet */
 	uint64_t console_bytes, console_dropped;
 	uint64_t exits;
 	atomic_bool stop_requested, stop_forced, vcpu_done;
@@ -65,11 +66,15 @@ typedef struct vmm {
 } vmm_t;
 
 /* vmm.c */
-size_t vmm_ring_put(ring_t *r, const uint8_t *p, size_t n, bool drop_oldest);
+/* STOP_SIGNAL to the vCPU thread: KVM_RUN returns EINTR wherever it was. */
+void vmm_kick_vcpu(vmm_t *m);
 void vmm_efd_signal(int fd);
 void vmm_efd_drain(int fd);
 /* Outcome error with "what: strerror" as the message; returns err. */
 int vmm_set_error(vmm_t *m, int err, const char *what);
+
+/* vmm-host.c: m->ops, the services the vCPU loop calls (kvm-vm.h). */
+void vmm_host_ops_init(vmm_t *m);
 
 /* vmm-pause.c: the host ops the vCPU loop calls (kvm-vm.h). */
 bool vmm_pause_requested(void *ud);

@@ -100,7 +100,7 @@ void vmm_pause_vcpu(vmm_t *m)
 	if (atomic_exchange(&m->pause_requested, true))
 		return;
 	vmm_efd_signal(m->wake_vcpu);
-	pthread_kill(m->vcpu_thread, STOP_SIGNAL);
+	vmm_kick_vcpu(m);
 }
 
 void vmm_resume_vcpu(vmm_t *m)
@@ -182,8 +182,8 @@ int vmm_restore(vmm_t *m)
 	for (uint32_t i = 0; r == 0 && i < s->ngrants; i++)
 		(void)kvm_grants_add_data(m->grants, s->grants[i].ref, s->grants[i].data, s->grants[i].size);
 	if (r == 0) {
-		vmm_ring_put(&m->out, s->console_out, s->console_out_len, true);
-		vmm_ring_put(&m->in, s->console_in, s->console_in_len, false);
+		ring_put(&m->out, s->console_out, s->console_out_len, true);
+		ring_put(&m->in, s->console_in, s->console_in_len, false);
 	}
 	if (map)
 		munmap((void *)map, len);

@@ -40,68 +40,18 @@
 #include "vmm.h"
 #include "vsock.h"
 #include "proto/warm.h"
+#include "ring.h"
 #include "sandbox.h"
 #include "util/macro.h"
 
 #define CONN_OUT_MAX (256u << 10)
 #define FINISH_FLUSH_MS 2000
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static size_t ring_put(ring_t *r, const uint8_t *p, size_t n, bool drop_oldest)
-{
-	size_t dropped = 0;
-
-	if (drop_oldest) {
-		if (n > r->cap) {
-			dropped += n - r->cap;
-			p += n - r->cap;
-			n = r->cap;
-		}
-		if (r->len + n > r->cap) {
-			size_t d = r->len + n - r->cap;
-			r->head = (r->head + d) % r->cap;
-			r->len -= d;
-			dropped += d;
-		}
-	} else if (r->len + n > r->cap) {
-		dropped = r->len + n - r->cap;
-		n = r->cap - r->len;
-	}
-	for (size_t i = 0; i < n;) {
-		size_t tail = (r->head + r->len) % r->cap;
-		size_t k = MIN(n - i, r->cap - tail);
-		memcpy(r->buf + tail, p + i, k);
-		r->len += k;
-		i += k;
-	}
-	return dropped;
-}
-
-static size_t ring_get(ring_t *r, uint8_t *p, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n && r->len) {
-		size_t k = MIN(n - got, MIN(r->len, r->cap - r->head));
-		memcpy(p + got, r->buf + r->head, k);
-		r->head = (r->head + k) % r->cap;
-		r->len -= k;
-		got += k;
-	}
-	return got;
 }
 
 static void efd_signal(int fd)
@@ -116,116 +66,12 @@ static void efd_drain(int fd)
 	ssize_t _unused_ k = read(fd, &v, sizeof(v));
 }
 
-/* --- host services for the vCPU thread --------------------------------- */
-
-static void host_console_write(void *ud, const uint8_t *buf, size_t len)
-{
-	vmm_t *m = ud;
-	pthread_mutex_lock(&m->lock);
-	m->console_bytes += len;
-	m->console_dropped += ring_put(&m->out, buf, len, true);
-	pthread_mutex_unlock(&m->lock);
-	efd_signal(m->wake_main);
-}
-
-static size_t host_console_read(void *ud, uint8_t *buf, size_t cap)
-{
-	vmm_t *m = ud;
-	pthread_mutex_lock(&m->lock);
-	size_t n = ring_get(&m->in, buf, cap);
-	pthread_mutex_unlock(&m->lock);
-	return n;
-}
-
-static uint32_t host_wait(void *ud, int64_t timeout_ns)
-{
-	vmm_t *m = ud;
-	/* In ns: a deadline in whole ms of a clock read in whole ms came up
-	 * to 1 ms short. Guest-chosen: saturate instead of overflowing. */
-	int64_t start = now_ns();
-	int64_t deadline = timeout_ns < 0 ? -1 : timeout_ns > INT64_MAX - start ? INT64_MAX : start + timeout_ns;
-
-	for (;;) {
-		uint32_t ev = 0;
-		pthread_mutex_lock(&m->lock);
-		if (m->in.len)
-			ev |= MVM_EV_CONSOLE_IN;
-		pthread_mutex_unlock(&m->lock);
-		if (atomic_load(&m->stop_requested) || atomic_load(&m->stop_forced))
-			ev |= MVM_EV_STOP;
-		ev |= kvm_vsock_take_events(m->vsock);
-		if (ev)
-			return ev;
-		/* A pause ends the wait early, with no events (as a timeout
-		 * would; the guest then looks at its clock again): the vCPU
-		 * must leave the hypercall to park with its state whole. */
-		if (atomic_load(&m->pause_requested))
-			return 0;
-		int wait = -1;
-		if (deadline >= 0) {
-			int64_t left = deadline - now_ns();
-			if (left <= 0)
-				return 0;
-			/* poll sleeps whole ms: round up, never wake early */
-			wait = (int)MIN(left / 1000000 + (left % 1000000 != 0), (int64_t)INT32_MAX);
-		}
-		/* The vCPU sleeps here: an idle guest costs no CPU. */
-		struct pollfd p = { .fd = m->wake_vcpu, .events = POLLIN };
-		if (poll(&p, 1, wait) > 0)
-			efd_drain(m->wake_vcpu);
-	}
-}
-
-/* MVM_HC_MSG_WAIT's sleep: only the actor's inbox and a stop wake it
- * (console input or vsock activity would make it spin). */
-static kvm_msg_wait_t host_msg_wait(void *ud, int64_t deadline_ns)
-{
-	vmm_t *m = ud;
-
-	for (;;) {
-		if (atomic_load(&m->stop_requested) || atomic_load(&m->stop_forced))
-			return KVM_MSG_WAIT_STOP;
-		if (kvm_actor_inbox_ready(m->actor))
-			return KVM_MSG_WAIT_AGAIN;
-		if (atomic_load(&m->pause_requested))
-			return KVM_MSG_WAIT_PAUSE;
-		int wait = -1;
-		if (deadline_ns >= 0) {
-			int64_t left = deadline_ns - now_ns();
-			if (left <= 0)
-				return KVM_MSG_WAIT_AGAIN;
-			wait = (int)MIN(left / 1000000 + (left % 1000000 != 0), (int64_t)INT32_MAX);
-		}
-		struct pollfd p = { .fd = m->wake_vcpu, .events = POLLIN };
-		if (poll(&p, 1, wait) > 0)
-			efd_drain(m->wake_vcpu);
-	}
-}
-
-static bool host_stop_forced(void *ud)
-{
-	vmm_t *m = ud;
-	return atomic_load(&m->stop_forced);
-}
-
 static void vcpu_main(vmm_t *m)
 {
 	sigset_t set;
 	int r;
 
-	m->ops.userdata = m;
-	m->ops.console_write = host_console_write;
-	m->ops.console_read = host_console_read;
-	m->ops.wait = host_wait;
-	m->ops.stop_forced = host_stop_forced;
-	m->ops.pause_requested = vmm_pause_requested;
-	m->ops.park = vmm_park;
-	m->ops.vsock = m->vsock;
-	m->ops.blob = m->blob;
-	m->ops.blob_size = m->blob_size;
-	m->ops.grants = m->grants;
-	m->ops.actor = m->actor;
-	m->ops.msg_wait = host_msg_wait;
+	vmm_host_ops_init(m);
 	sigemptyset(&set);
 	sigaddset(&set, STOP_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -247,25 +93,49 @@ static void conn_drop(vmm_t *m)
 	m->conn = kvm_ctl_free(m->conn);
 }
 
-/* Move console output from the ring into the connection's queue. */
-static void pump_console(vmm_t *m)
+static void force_stop(vmm_t *m);
+
+/*
+ * The connection failed or closed. A run's worker stops its VM then: no
+ * restarted mvmd will look for it (nothing durable names it), so a worker
+ * whose mvmd is gone must not run on (lib/proto/warm.h, KVM_WARM_F_RUN).
+ */
+static void conn_lost(vmm_t *m)
 {
-	while (m->conn) {
+	conn_drop(m);
+	if ((m->cfg->flags & KVM_WARM_F_RUN) && m->state != KVM_VM_ENDED)
+		force_stop(m);
+}
+
+/* Move output from a ring into the connection's queue as frames of type. */
+static void pump_ring(vmm_t *m, ring_t *ring, uint32_t type)
+{
+	while (m->conn && ring->buf) {
 		size_t space = kvm_ctl_space(m->conn);
 		if (space <= sizeof(kvm_msg_hdr_t))
 			break;
 		pthread_mutex_lock(&m->lock);
-		size_t n = ring_get(&m->out, m->chunk, MIN(space - sizeof(kvm_msg_hdr_t), KVM_MSG_PAYLOAD_MAX));
+		size_t n = ring_get(ring, m->chunk, MIN(space - sizeof(kvm_msg_hdr_t), KVM_MSG_PAYLOAD_MAX));
 		pthread_mutex_unlock(&m->lock);
 		if (n == 0)
 			break;
-		if (kvm_ctl_queue(m->conn, KVM_MSG_CONSOLE_OUT, m->chunk, n) < 0)
+		/* A run's guest may wait for room (output_put). */
+		if (m->cfg->flags & KVM_WARM_F_RUN)
+			efd_signal(m->wake_vcpu);
+		if (kvm_ctl_queue(m->conn, type, m->chunk, n) < 0)
 			break;
 	}
+}
+
+/* Move console (and a run's stderr) output into the connection's queue. */
+static void pump_console(vmm_t *m)
+{
+	pump_ring(m, &m->out, KVM_MSG_CONSOLE_OUT);
+	pump_ring(m, &m->err, KVM_MSG_STDERR_OUT);
 	if (m->conn && m->actor)
 		kvm_actor_pump(m->actor, m->conn);
 	if (m->conn && kvm_ctl_pending(m->conn) && kvm_ctl_flush(m->conn) < 0)
-		conn_drop(m);
+		conn_lost(m);
 }
 
 static void queue_status(vmm_t *m)
@@ -274,7 +144,7 @@ static void queue_status(vmm_t *m)
 	pthread_mutex_lock(&m->lock);
 	s.console_bytes = m->console_bytes;
 	s.console_dropped = m->console_dropped;
-	s.console_buffered = m->out.len;
+	s.console_buffered = m->out.len + m->err.len;
 	pthread_mutex_unlock(&m->lock);
 	s.exits = __atomic_load_n(&m->exits, __ATOMIC_RELAXED);
 	(void)kvm_ctl_queue(m->conn, KVM_MSG_STATUS, &s, sizeof(s));
@@ -317,7 +187,7 @@ static void force_stop(vmm_t *m)
 		return;
 	m->state = KVM_VM_STOPPING;
 	efd_signal(m->wake_vcpu);
-	pthread_kill(m->vcpu_thread, STOP_SIGNAL);
+	vmm_kick_vcpu(m);
 }
 
 static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
@@ -345,6 +215,13 @@ static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
 	case KVM_MSG_CONSOLE_IN:
 		pthread_mutex_lock(&m->lock);
 		ring_put(&m->in, msg->payload, msg->len, false);
+		pthread_mutex_unlock(&m->lock);
+		efd_signal(m->wake_vcpu);
+		break;
+	case KVM_MSG_CONSOLE_EOF:
+		pthread_mutex_lock(&m->lock);
+		m->eof_unseen = !m->in_eof;
+		m->in_eof = true;
 		pthread_mutex_unlock(&m->lock);
 		efd_signal(m->wake_vcpu);
 		break;
@@ -392,13 +269,13 @@ static void read_conn(vmm_t *m)
 		kvm_msg_t msg;
 		int r = kvm_ctl_fill(m->conn);
 		if (r == 0 || (r < 0 && r != -EAGAIN && r != -ENOBUFS)) {
-			conn_drop(m);
+			conn_lost(m);
 			return;
 		}
 		while (m->conn && (r = kvm_ctl_next(m->conn, &msg)) > 0)
 			handle_msg(m, &msg);
 		if (r < 0) {
-			conn_drop(m);
+			conn_lost(m);
 			return;
 		}
 		if (r == 0 && rounds > 0)
@@ -434,7 +311,7 @@ static void finish(vmm_t *m)
 	while (m->conn) {
 		pump_console(m);
 		pthread_mutex_lock(&m->lock);
-		bool empty = m->out.len == 0;
+		bool empty = m->out.len == 0 && m->err.len == 0;
 		pthread_mutex_unlock(&m->lock);
 		if (m->conn && empty && kvm_ctl_space(m->conn) >= sizeof(kvm_msg_hdr_t) + sizeof(kvm_result_t)) {
 			(void)kvm_ctl_queue(m->conn, KVM_MSG_RESULT, &m->result, sizeof(m->result));
@@ -464,9 +341,12 @@ static int set_error(vmm_t *m, int err, const char *what)
 }
 
 /* The helpers daemon/vmm/vmm-pause.c shares (vmm-internal.h). */
-size_t vmm_ring_put(ring_t *r, const uint8_t *p, size_t n, bool drop_oldest)
+void vmm_kick_vcpu(vmm_t *m)
 {
-	return ring_put(r, p, n, drop_oldest);
+	/* By its kernel tid, not pthread_kill: in a worker forked by the
+	 * zygote (daemon/vmm/zygote.c) glibc still holds the zygote's tid for
+	 * the main thread, which is the vCPU thread. */
+	syscall(SYS_tgkill, getpid(), m->vcpu_tid, STOP_SIGNAL);
 }
 
 void vmm_efd_signal(int fd)
@@ -529,6 +409,12 @@ static int configure_vm(vmm_t *m)
 	const kvm_vmm_config_t *c = m->cfg;
 	int r;
 
+	/* A run's stderr waits in a ring of its own (host_stderr_write). */
+	if ((c->flags & KVM_WARM_F_RUN) && !m->err.buf) {
+		m->err = (ring_t){ .buf = malloc(KVM_VMM_CONSOLE_RING), .cap = KVM_VMM_CONSOLE_RING };
+		if (!m->err.buf)
+			return set_error(m, -ENOMEM, "allocating the stderr buffer");
+	}
 	r = kvm_vm_write_boot_info(m->vm, c->args, c->nargs, c->caps, c->ncaps, c->workload);
 	if (r < 0)
 		return set_error(m, r, "writing the boot info");
@@ -815,11 +701,11 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 
 	/* Privilege boundary: from here on no capabilities, no new privileges,
 	 * and only the syscalls in daemon/vmm/seccomp-policy.c. */
-	r = sandbox_enter(sandbox_vmm_rules, sandbox_vmm_nrules);
+	r = cfg->sandboxed ? 0 : sandbox_enter(sandbox_vmm_rules, sandbox_vmm_nrules);
 	if (r < 0)
 		return fail_setup(m, r, "entering the sandbox");
 
-	m->vcpu_thread = pthread_self();
+	m->vcpu_tid = (pid_t)syscall(SYS_gettid);
 	/* A warm worker goes live inside MVM_HC_CONFIG, once it has a job. */
 	if (!warm && go_live(m) < 0) {
 		finish(m);

@@ -7,6 +7,7 @@
 #ifndef MVM_KVM_VMM_H
 #define MVM_KVM_VMM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,11 @@ typedef struct kvm_vmm_config {
 	char **envs;   /* the workload's "NAME=value" environment */
 	size_t nenvs;
 	unsigned debug; /* KVM_VMM_DEBUG_* */
+	uint32_t flags; /* KVM_WARM_F_* from the ASSIGN (lib/proto/warm.h) */
+	/* Forked by the zygote (daemon/vmm/zygote.c): in the one shared
+	 * seccomp filter and without capabilities from the start, so the
+	 * worker does not enter a sandbox of its own. */
+	bool sandboxed;
 	/* A warm worker (lib/proto/warm.h): the pool socket, or -1. Started
 	 * without ctl/result/vsock/blob fds, strings or workload: they come
 	 * in the ASSIGN it waits for once its guest is warm. */
@@ -74,5 +80,12 @@ int kvm_vmm_assign_recv(kvm_vmm_config_t *c);
  * *ret_result (may be NULL), how it ended. Runs sandboxed: afterwards
  * only the syscalls of daemon/vmm/seccomp-policy.c are allowed. */
 int kvm_vmm_main(const kvm_vmm_config_t *cfg, kvm_result_t *ret_result);
+
+/* mvm-vmm's command line as a worker (daemon/vmm/main.c); sandboxed: a
+ * zygote's child, already in the shared filter. The exit status. */
+int kvm_vmm_cli(int argc, char **argv, bool sandboxed);
+/* --zygote-fd: enter the shared sandbox once, then fork a worker per
+ * request on sock (docs/density.md). Returns when mvmd closes it. */
+int kvm_zygote_main(int sock, char *title, size_t title_size);
 
 #endif

@@ -7,10 +7,14 @@
  * call with a message that names what went wrong (a trap's kind, a
  * missing import's name), which mvmd puts in the VM's cause.
  *
- *   stdout/stderr  buffered in guest memory (rt.c): one exit per 4 KiB
+ *   stdout         buffered in guest memory (rt.c): one exit per 4 KiB
  *                  flush, never one per write
+ *   stderr         the stderr call, one exit per write, stdout flushed
+ *                  first (the host joins it to the console, or keeps it
+ *                  apart for a compute.vm.run)
  *   stdin          console_read; when nothing is waiting, the wait call
- *                  (the vCPU sleeps in the host, no spinning)
+ *                  (the vCPU sleeps in the host, no spinning); a read
+ *                  that says -EPIPE is the end of input
  *   clocks         the clock call; random: the random call (256 B each)
  *   args, env      the boot info; capabilities: the boot info's list
  *   mvm.*          an actor's send, answer and wait (actor.c, docs/actors.md)
@@ -48,7 +52,18 @@ static int64_t wl_writev(void *user, int fd, const wasi_iovec *iov, int iovcnt)
 {
 	int64_t n = 0;
 	(void)user;
-	(void)fd; /* stdout and stderr share the console */
+	if (fd == 2) {
+		/* Unbuffered, as stderr is; stdout's bytes so far go first. */
+		mvm_console_flush();
+		for (int i = 0; i < iovcnt; i++)
+			for (size_t off = 0; off < iov[i].len;) {
+				size_t k = iov[i].len - off > MVM_HC_CONSOLE_MAX ? MVM_HC_CONSOLE_MAX : iov[i].len - off;
+				mvm_hypercall(MVM_HC_STDERR_WRITE, (const char *)iov[i].buf + off, k);
+				off += k;
+				n += (int64_t)k;
+			}
+		return n;
+	}
 	for (int i = 0; i < iovcnt; i++) {
 		mvm_console_put(iov[i].buf, iov[i].len);
 		n += (int64_t)iov[i].len;
@@ -73,6 +88,8 @@ static int64_t wl_readv(void *user, int fd, const wasi_iovec *iov, int iovcnt)
 			int64_t n = mvm_console_read(iov[i].buf, cap);
 			if (n > 0)
 				return n;
+			if (n < 0)
+				return 0; /* the host ended the input */
 			/* Blocks in the host (and flushes our output first). */
 			if (mvm_wait(-1) & MVM_EV_STOP)
 				return 0; /* asked to stop: end of input */

@@ -50,13 +50,15 @@ int kvm_cpuid_get(int kvm_fd, struct kvm_cpuid2 **ret)
 
 int kvm_cpuid_read_fd(int fd, struct kvm_cpuid2 **ret)
 {
-	struct stat st;
 	struct kvm_cpuid2 *c;
+	/* lseek, not fstat: a worker forked by the zygote reads it under
+	 * the shared seccomp filter, which has no stat (docs/density.md). */
+	off_t end = lseek(fd, 0, SEEK_END);
 
-	if (fstat(fd, &st) < 0)
+	if (end < 0)
 		return negative_errno();
-	size_t size = (size_t)st.st_size;
-	if (st.st_size < (off_t)sizeof(struct kvm_cpuid2) || size > cpuid_size(CPUID_NENT_MAX) ||
+	size_t size = (size_t)end;
+	if (end < (off_t)sizeof(struct kvm_cpuid2) || size > cpuid_size(CPUID_NENT_MAX) ||
 	    (size - sizeof(struct kvm_cpuid2)) % sizeof(struct kvm_cpuid_entry2))
 		return -EBADMSG;
 	c = malloc(size);

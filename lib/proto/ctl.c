@@ -49,7 +49,8 @@ static const char *const msg_names[_KVM_MSG_MAX] = {
 	[KVM_MSG_ACTOR_ANSWER] = "actor-answer", [KVM_MSG_ACTOR_SEND] = "actor-send",
 	[KVM_MSG_PAUSE] = "pause", [KVM_MSG_RESUME] = "resume",
 	[KVM_MSG_PAUSED] = "paused", [KVM_MSG_RESUMED] = "resumed", [KVM_MSG_SNAPSHOT] = "snapshot",
-	[KVM_MSG_SNAPSHOT_DONE] = "snapshot-done",
+	[KVM_MSG_SNAPSHOT_DONE] = "snapshot-done", [KVM_MSG_STDERR_OUT] = "stderr-out",
+	[KVM_MSG_CONSOLE_EOF] = "console-eof",
 };
 
 static const char *const state_names[_KVM_VM_STATE_MAX] = {
@@ -104,8 +105,9 @@ static int msg_len_ok(uint32_t type, uint32_t len)
 	switch (type) {
 	case KVM_MSG_HELLO: return len == sizeof(kvm_msg_hello_t);
 	case KVM_MSG_READY: case KVM_MSG_STATUS_REQ: case KVM_MSG_PAUSE: case KVM_MSG_RESUME:
-	case KVM_MSG_PAUSED: case KVM_MSG_RESUMED: return len == 0;
-	case KVM_MSG_CONSOLE_OUT: case KVM_MSG_CONSOLE_IN: return len >= 1 && len <= KVM_MSG_PAYLOAD_MAX;
+	case KVM_MSG_PAUSED: case KVM_MSG_RESUMED: case KVM_MSG_CONSOLE_EOF: return len == 0;
+	case KVM_MSG_CONSOLE_OUT: case KVM_MSG_CONSOLE_IN: case KVM_MSG_STDERR_OUT:
+		return len >= 1 && len <= KVM_MSG_PAYLOAD_MAX;
 	case KVM_MSG_STOP: return len == sizeof(kvm_msg_stop_t);
 	case KVM_MSG_STATUS: return len == sizeof(kvm_msg_status_t);
 	case KVM_MSG_RESULT: return len == sizeof(kvm_result_t);
@@ -518,6 +520,12 @@ int kvm_ctl_send_stop(kvm_ctl_t *c, uint32_t grace_ms)
 int kvm_ctl_send_console(kvm_ctl_t *c, const void *buf, size_t len)
 {
 	int r = kvm_ctl_queue(c, KVM_MSG_CONSOLE_IN, buf, len);
+	return r < 0 ? r : (kvm_ctl_flush(c) < 0 ? -EPIPE : 0);
+}
+
+int kvm_ctl_send_console_eof(kvm_ctl_t *c)
+{
+	int r = kvm_ctl_queue(c, KVM_MSG_CONSOLE_EOF, NULL, 0);
 	return r < 0 ? r : (kvm_ctl_flush(c) < 0 ? -EPIPE : 0);
 }
 

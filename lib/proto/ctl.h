@@ -46,6 +46,8 @@ typedef enum kvm_msg_type {
 	KVM_MSG_RESUMED = 16,    /* w->p  empty: the vCPU runs again */
 	KVM_MSG_SNAPSHOT = 17,   /* p->w  kvm_msg_snapshot_t + one fd: write a snapshot of the paused VM into it */
 	KVM_MSG_SNAPSHOT_DONE = 18, /* w->p  kvm_msg_snapshot_done_t */
+	KVM_MSG_STDERR_OUT = 19, /* w->p  bytes the workload wrote to stderr (a run only: KVM_WARM_F_RUN) */
+	KVM_MSG_CONSOLE_EOF = 20, /* p->w  empty: no more console input; the guest reads end of input */
 	_KVM_MSG_MAX,
 } kvm_msg_type_t;
 
@@ -239,6 +241,8 @@ int kvm_ctl_recv(kvm_ctl_t *c, int timeout_ms, kvm_msg_t *ret);
 
 int kvm_ctl_send_stop(kvm_ctl_t *c, uint32_t grace_ms);
 int kvm_ctl_send_console(kvm_ctl_t *c, const void *buf, size_t len);
+/* CONSOLE_EOF: queued behind any input, so the guest reads all of it first. */
+int kvm_ctl_send_console_eof(kvm_ctl_t *c);
 int kvm_ctl_send_status_req(kvm_ctl_t *c);
 
 /* Result file: "key=value" lines (docs/worker-protocol.md). */

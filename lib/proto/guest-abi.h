@@ -30,7 +30,8 @@
 
 enum mvm_hypercall {
 	MVM_HC_CONSOLE_WRITE = 0, /* rdi=buf rsi=len          -> rax=len | -errno */
-	MVM_HC_CONSOLE_READ = 1,  /* rdi=buf rsi=cap          -> rax=n (0: none) */
+	MVM_HC_CONSOLE_READ = 1,  /* rdi=buf rsi=cap          -> rax=n (0: none; -EPIPE:
+				   * the host ended the input and none is left) */
 	MVM_HC_CLOCK = 2,         /*                          -> rax=mono ns, rdx=real ns */
 	MVM_HC_RANDOM = 3,        /* rdi=buf rsi=len (<=256)  -> rax=len */
 	MVM_HC_EXIT = 4,          /* rdi=code (low 32 bits)   -> does not return */
@@ -46,11 +47,14 @@ enum mvm_hypercall {
 	MVM_HC_MSG_SEND = 10,     /* rdi=struct mvm_hc_send   -> rax=id > 0 | -errno */
 	MVM_HC_MSG_WAIT = 11,     /* rdi=struct mvm_hc_msg    -> rax=MVM_MSG_* kind | -errno, rdx=mono ns */
 	MVM_HC_MSG_ANSWER = 12,   /* rdi=struct mvm_hc_msg    -> rax=0 | -errno (its answer part only) */
+	MVM_HC_STDERR_WRITE = 13, /* rdi=buf rsi=len -> rax=len: the workload's stderr (console
+				   * output too, unless the host keeps the streams apart) */
 	MVM_HC_MAX
 };
 
 /* Bits returned by MVM_HC_WAIT. 0 means the timeout passed. */
-#define MVM_EV_CONSOLE_IN 0x1u /* console input is waiting: MVM_HC_CONSOLE_READ */
+#define MVM_EV_CONSOLE_IN 0x1u /* console input is waiting: MVM_HC_CONSOLE_READ (also
+				* once when the input ended: the read says -EPIPE) */
 #define MVM_EV_STOP 0x2u       /* the host asked the guest to stop: exit soon */
 #define MVM_EV_VSOCK 0x4u      /* vsock activity: a connection to accept, data,
 				* EOF, room to write (edge: poll every socket) */

@@ -44,6 +44,8 @@ static bool shape_ok(const kvm_warm_assign_t *a)
 {
 	if (a->fd_mask >> KVM_WARM_FD_MAX)
 		return false;
+	if ((a->flags & ~KVM_WARM_F_ALL) || (a->flags && a->type != KVM_WARM_MSG_ASSIGN))
+		return false;
 	if (a->workload && !hash_ok(a->workload))
 		return false;
 	if (a->type == KVM_WARM_MSG_PRIME)
@@ -57,7 +59,7 @@ int kvm_warm_encode(const kvm_warm_assign_t *a, uint8_t *buf, size_t cap)
 {
 	kvm_warm_hdr_t h = {
 		.type = a->type, .version = KVM_WARM_VERSION, .fd_mask = a->fd_mask,
-		.memory_mib = a->memory_mib, .vcpus = a->vcpus,
+		.memory_mib = a->memory_mib, .vcpus = a->vcpus, .flags = a->flags,
 	};
 	size_t off = sizeof(h);
 	int r = 0;
@@ -95,13 +97,14 @@ int kvm_warm_decode(const uint8_t *buf, size_t len, size_t nfds, kvm_warm_assign
 		return -EBADMSG;
 	if ((h.fd_mask >> KVM_WARM_FD_MAX) || (size_t)__builtin_popcount(h.fd_mask) != nfds)
 		return -EBADMSG;
-	if (h.nstrings > 3 * KVM_WARM_LIST_MAX + 1)
+	if (h.nstrings > 3 * KVM_WARM_LIST_MAX + 1 || h.pad)
 		return -EBADMSG;
 	memset(ret, 0, sizeof(*ret));
 	ret->type = h.type;
 	ret->fd_mask = h.fd_mask;
 	ret->memory_mib = h.memory_mib;
 	ret->vcpus = h.vcpus;
+	ret->flags = h.flags;
 	for (uint32_t i = 0; i < h.nstrings; i++) {
 		if (off >= len)
 			return -EBADMSG;

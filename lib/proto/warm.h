@@ -53,7 +53,19 @@ typedef struct kvm_warm_hdr {
 	uint32_t memory_mib; /* must be the warm VM's */
 	uint32_t vcpus;      /* must be the warm VM's */
 	uint32_t nstrings;   /* then nstrings of "<tag><bytes>\0", tag a c e w */
+	uint32_t flags;      /* KVM_WARM_F_* (ASSIGN only) */
+	uint32_t pad;
 } kvm_warm_hdr_t;
+
+/*
+ * KVM_WARM_F_RUN: the VM is a one-shot compute.vm.run (docs/workloads.md,
+ * "One-shot runs"), which nothing durable records, so no restarted mvmd
+ * will ever look for this worker: it stops its VM and exits as soon as
+ * its control connection closes (mvmd died), and it keeps the workload's
+ * stderr apart from its console output (KVM_MSG_STDERR_OUT).
+ */
+#define KVM_WARM_F_RUN 0x1u
+#define KVM_WARM_F_ALL KVM_WARM_F_RUN
 
 /* A decoded ASSIGN or PRIME; its strings point into the message buffer.
  * A PRIME carries the workload hash and the module's fd, nothing else. */
@@ -61,6 +73,7 @@ typedef struct kvm_warm_assign {
 	uint32_t type; /* KVM_WARM_MSG_ASSIGN or KVM_WARM_MSG_PRIME */
 	uint32_t fd_mask;
 	uint32_t memory_mib, vcpus;
+	uint32_t flags;       /* KVM_WARM_F_* */
 	const char *workload; /* "sha256:<hex>" or NULL */
 	const char *args[KVM_WARM_LIST_MAX];
 	size_t nargs;

@@ -6,6 +6,7 @@
 #   tests/tools/kvm-in-qemu.sh [suite...]
 #   tests/tools/kvm-in-qemu.sh --demo
 #   tests/tools/kvm-in-qemu.sh --run 'COMMAND'
+#   tests/tools/kvm-in-qemu.sh --bench NAME
 #
 # A suite is a binary's name under $BUILD/tests/integration or
 # $BUILD/tests/unit (check_kvm_guest), or the name of a script
@@ -33,6 +34,10 @@
 # nothing alone), e.g.
 #   KIQ_TREES=/tmp/old tests/tools/kvm-in-qemu.sh --run \
 #       'for t in /src /trees/old; do (cd $t && RUNS=20 bash bench/kvm-rpc.sh); done'
+#
+# --bench NAME is --run 'bash bench/NAME.sh' with N, STAGE, POOL, ZYGOTE,
+# RUNS and IDLE passed on and no limit on open files. Timings under TCG
+# mean nothing; counts (memory, fds) do. Give the guest room: KIQ_MEM=8G.
 #
 # Environment:
 #   BUILD               build tree to test (default: build)
@@ -73,7 +78,7 @@ BUILD=$(cd "$BUILD" && pwd)
 WORK=${KIQ_WORK:-$BUILD/kvm-in-qemu}
 LOGDIR=$WORK/logs
 DEFAULT_SUITES="check_kvm_guest check_kvm_assign check_kvm_worker check_kvm_warm
-	check_mvmd_kvm check_mvmd_workload check_mvmd_secrets check_mvmd_crash
+	check_kvm_zygote check_mvmd_kvm check_mvmd_workload check_mvmd_run check_mvmd_secrets check_mvmd_crash
 	check_mvmd_diskfull check_mvmd_hostile check_mvmd_pool check_mvmd_events
 	check_mvmd_exec check_kvm_workload check_kvm_vsock check_mvmd_access
 	check_mvmd_fds check_mvmd_metrics"
@@ -95,6 +100,15 @@ if [ -z "$BUSYBOX" ]; then
 fi
 
 demo= run=
+if [ "${1:-}" = --bench ]; then
+	if [ $# -ne 2 ] || [ ! -f "bench/$2.sh" ]; then die "--bench NAME: no bench/NAME.sh"; fi
+	run="ulimit -n 1048576"
+	for v in N STAGE POOL ZYGOTE RUNS IDLE; do
+		if [ -n "${!v:-}" ]; then run+="; export $v=${!v}"; fi
+	done
+	run+="; bash bench/$2.sh"
+	set -- --run "$run"
+fi
 if [ "${1:-}" = --run ]; then
 	[ $# -eq 2 ] || die "--run takes one command"
 	run=$2

@@ -67,6 +67,21 @@ START_TEST(test_decode_refuses_bad_frames)
 	h = (kvm_msg_hdr_t){ KVM_MSG_READY, 1 };
 	memcpy(buf, &h, sizeof(h));
 	ck_assert_int_eq(kvm_msg_decode(buf, sizeof(h), &m, &used), -EBADMSG);
+	/* a run's stderr carries bytes as console output does; the end of
+	 * input carries none */
+	h = (kvm_msg_hdr_t){ KVM_MSG_STDERR_OUT, 0 };
+	memcpy(buf, &h, sizeof(h));
+	ck_assert_int_eq(kvm_msg_decode(buf, sizeof(h), &m, &used), -EBADMSG);
+	h = (kvm_msg_hdr_t){ KVM_MSG_STDERR_OUT, 2 };
+	memcpy(buf, &h, sizeof(h));
+	ck_assert_int_eq(kvm_msg_decode(buf, sizeof(h) + 2, &m, &used), 1);
+	h = (kvm_msg_hdr_t){ KVM_MSG_CONSOLE_EOF, 1 };
+	memcpy(buf, &h, sizeof(h));
+	ck_assert_int_eq(kvm_msg_decode(buf, sizeof(h) + 1, &m, &used), -EBADMSG);
+	h = (kvm_msg_hdr_t){ KVM_MSG_CONSOLE_EOF, 0 };
+	memcpy(buf, &h, sizeof(h));
+	ck_assert_int_eq(kvm_msg_decode(buf, sizeof(h), &m, &used), 1);
+	ck_assert_str_eq(kvm_msg_type_to_string(KVM_MSG_CONSOLE_EOF), "console-eof");
 }
 END_TEST
 

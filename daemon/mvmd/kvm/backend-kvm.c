@@ -24,6 +24,9 @@
 
 #include "blob.h"
 #include "kvm-runtime.h"
+#include "kvm/zygote.h"
+#include "proto/warm.h"
+#include "run.h"
 #include "util/cause.h"
 #include "util/macro.h"
 #include "vmlog.h"
@@ -148,15 +151,20 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 	kvm_worker_t w = { .pidfd = -1 };
 	const char *args[64];
 	size_t nargs = spec_guest_args(vm, args, ELEMENTSOF(args));
-	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"), *result = manager_vm_path(m, vm, "result"),
-			   *wlog = manager_vm_path(m, vm, "worker.log"), *vsock = manager_vm_path(m, vm, "vsock.sock");
+	/* A run (run.h) has no result file and no vsock: nobody re-adopts
+	 * it, and nobody execs into its one module. */
+	bool run = vm->ephemeral;
+	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"),
+			   *result = run ? NULL : manager_vm_path(m, vm, "result"),
+			   *wlog = manager_vm_path(m, vm, "worker.log"),
+			   *vsock = run ? NULL : manager_vm_path(m, vm, "vsock.sock");
 	_cleanup_close_ int log_fd = -1, snap_fd = -1;
 	_cleanup_(workload_start_done) workload_start_t wl = { .blob_fd = -1 };
 	kvm_runtime_t *k;
 	bool pooled;
 	int r;
 
-	if (!ctl || !result || !wlog || !vsock)
+	if (!ctl || (!result && !run) || !wlog || (!vsock && !run))
 		return -ENOMEM;
 	if (workload_present(vm)) {
 		r = workload_start_prepare(m, vm, &wl, ret_cause);
@@ -194,6 +202,7 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 		.memory_mib = (uint32_t)vm->memory_mib,
 		.vcpus = vm->vcpus,
 		.log_fd = log_fd,
+		.flags = run ? KVM_WARM_F_RUN : 0,
 		.snapshot_fd = snap_fd,
 	};
 	if (wl.hash) {
@@ -239,6 +248,10 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 	vm->pid_starttime = w.start_time;
 	vm->has_exit_code = false;
 	(void)kvm_runtime_arm_timeout(k, wl.timeout_ms * 1000u);
+	/* A worker that cannot take its stdin is gone or broken: killed,
+	 * its end comes as any worker's does, through its pidfd. */
+	if (vm->run && kvm_runtime_send_input(k) < 0)
+		(void)sv_kill(k->proc, "mvmd: the run's stdin could not be sent");
 	/* The pid: a restarted mvmd finds it through HELLO if need be. */
 	(void)manager_save_lazy(m, vm);
 	return 0;
@@ -488,7 +501,10 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 	/* Warm workers only where a VM could start at all; primed from the
 	 * blob store (the worker verifies what it reads). */
 	_cleanup_free_ char *why = NULL;
-	if (cfg->pool_size && kvm_usable(m, &why)) {
+	bool usable = kvm_usable(m, &why);
+	if (usable)
+		kvm_zygote_prestart(b->vmm_path);
+	if (cfg->pool_size && usable) {
 		kvm_pool_config_t pcfg = {
 			.vmm_path = b->vmm_path, .image_path = b->image_path, .kvm_path = b->kvm_path,
 			.kvm_fd = b->kvm_fd, .supervisor = b->sv,

@@ -17,6 +17,7 @@
 
 #include "actor.h"
 #include "backend-kvm.h"
+#include "run.h"
 #include "util/fault.h"
 #include "util/macro.h"
 #include "workload.h"
@@ -132,6 +133,15 @@ static void end_vm(kvm_runtime_t *k, const kvm_result_t *r, const char *fallback
 		unlink(vsock);
 }
 
+/* What the guest wrote: a run's (run.h) goes to it, any other VM's to its console. */
+static void vm_output(kvm_runtime_t *k, bool is_stderr, const void *buf, size_t len)
+{
+	if (k->vm->run)
+		manager_run_output(k->vm->run, is_stderr, buf, len);
+	else if (k->console)
+		console_output(k->console, buf, len);
+}
+
 static void on_worker_exit(sv_proc_t *p, const sv_exit_t *how, void *userdata)
 {
 	kvm_runtime_t *k = userdata;
@@ -144,8 +154,8 @@ static void on_worker_exit(sv_proc_t *p, const sv_exit_t *how, void *userdata)
 		while (kvm_ctl_fill(k->w.ctl) > 0) {
 			kvm_msg_t msg;
 			while (kvm_ctl_next(k->w.ctl, &msg) > 0) {
-				if (msg.type == KVM_MSG_CONSOLE_OUT && k->console)
-					console_output(k->console, msg.payload, msg.len);
+				if (msg.type == KVM_MSG_CONSOLE_OUT || msg.type == KVM_MSG_STDERR_OUT)
+					vm_output(k, msg.type == KVM_MSG_STDERR_OUT, msg.payload, msg.len);
 				else if (msg.type == KVM_MSG_RESULT && kvm_msg_get_result(&msg, &k->result) == 0)
 					k->have_result = true;
 			}
@@ -236,8 +246,8 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 					(void)manager_transition(k->m, k->vm, VM_STATE_RUNNING, "guest running");
 				break;
 			case KVM_MSG_CONSOLE_OUT:
-				if (k->console)
-					console_output(k->console, msg.payload, msg.len);
+			case KVM_MSG_STDERR_OUT:
+				vm_output(k, msg.type == KVM_MSG_STDERR_OUT, msg.payload, msg.len);
 				break;
 			case KVM_MSG_ACTOR_ANSWER:
 			case KVM_MSG_ACTOR_SEND: {
@@ -340,6 +350,9 @@ int kvm_runtime_attach(kvm_runtime_t *k)
 
 	if (!sock || !log)
 		return -ENOMEM;
+	/* A run's output is its answer (run.h): no console, no log. */
+	if (k->vm->ephemeral)
+		goto ctl;
 	console_config_t ccfg = {
 		.socket_path = sock,
 		.socket_group = manager_config(k->m)->socket_group,
@@ -351,6 +364,7 @@ int kvm_runtime_attach(kvm_runtime_t *k)
 	r = console_new(e, &ccfg, &k->console);
 	if (r < 0)
 		return r;
+ctl:
 	if (k->w.ctl) {
 		r = sd_event_add_io(e, &k->ctl_src, kvm_ctl_fd(k->w.ctl), EPOLLIN, on_ctl, k);
 		if (r < 0)
@@ -367,10 +381,31 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 	kvm_runtime_t *k = userdata;
 
 	/* No grace: a workload past its time is not asked, it is ended. */
+	if (k->vm->run)
+		manager_run_timed_out(k->vm->run);
 	snprintf(k->timeout_why, sizeof(k->timeout_why), "workload timeout (timeout_ms %" PRIu64 ")",
 		 workload_timeout_ms(k->vm));
 	(void)sv_kill(k->proc, k->timeout_why);
 	return 0;
+}
+
+int kvm_runtime_send_input(kvm_runtime_t *k)
+{
+	const uint8_t *data;
+	size_t len;
+	int r = 0;
+
+	if (!k->w.ctl)
+		return -ENOTCONN;
+	manager_run_input(k->vm->run, (const void **)&data, &len);
+	/* At most the worker's input ring (the RPC layer refuses more), in
+	 * frames the protocol takes; queued in order, then the end. */
+	for (size_t off = 0; off < len && r >= 0; off += KVM_MSG_PAYLOAD_MAX)
+		r = kvm_ctl_send_console(k->w.ctl, data + off, MIN(len - off, (size_t)KVM_MSG_PAYLOAD_MAX));
+	if (r >= 0)
+		r = kvm_ctl_send_console_eof(k->w.ctl);
+	kvm_runtime_ctl_update(k);
+	return r;
 }
 
 int kvm_runtime_arm_timeout(kvm_runtime_t *k, uint64_t left_usec)

@@ -63,6 +63,8 @@ void kvm_runtime_free(kvm_runtime_t *k);
 int kvm_runtime_attach(kvm_runtime_t *k);
 /* Arm the workload's timeout, left_usec from now (none without one). */
 int kvm_runtime_arm_timeout(kvm_runtime_t *k, uint64_t left_usec);
+/* A run's stdin (run.h), then the end of input, queued to the worker. */
+int kvm_runtime_send_input(kvm_runtime_t *k);
 /* Queue output on the control connection: watch for writability. */
 void kvm_runtime_ctl_update(kvm_runtime_t *k);
 /* Apply a final outcome to the VM: Stopped, StartFailed or Failed. */

@@ -33,6 +33,7 @@
 #include "proto/cpuid.h"
 #include "proto/warm.h"
 #include "kvm/worker.h"
+#include "kvm/zygote.h"
 #include "supervise.h"
 #include "util/macro.h"
 
@@ -42,10 +43,12 @@ extern char **environ;
 #define FD_IMAGE 4
 #define FD_SOCK 5 /* the assign (cold) or pool (warm) socket */
 #define FD_CPUID 6
-#define CHILD_NFDS 7
+#define CHILD_NFDS KVM_WORKER_NFDS
 #define FD_SNAPSHOT 7 /* only a worker that restores a snapshot */
-#define CHILD_NFDS_MAX 8
+#define CHILD_NFDS_MAX KVM_WORKER_NFDS_MAX
 #define ARGV_MAX 16
+
+static int spawn_exec(const int src[CHILD_NFDS_MAX], int nfds, char **argv, pid_t *ret_pid);
 
 static int sockaddr_for(const char *path, struct sockaddr_un *sa)
 {
@@ -158,7 +161,7 @@ static int build_argv(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus
  * posix_spawn (clone with CLONE_VM|CLONE_VFORK in glibc): no copy of the
  * parent's page tables, which matters for a large (or sanitized) mvmd, and
  * exec failures come back as the return value. Every source fd is moved to
- * CHILD_NFDS or above first, so the dup2s into 0..CHILD_NFDS-1 cannot
+ * CHILD_NFDS_MAX or above first, so the dup2s into 0..nfds-1 cannot
  * clobber one another, and a source is never its own target (dup2 onto
  * itself would keep O_CLOEXEC).
  */
@@ -183,6 +186,21 @@ static void worker_env(char *envp[static 4])
 }
 
 static int spawn_child(const int src[CHILD_NFDS_MAX], int nfds, char **argv, pid_t *ret_pid)
+{
+	/* The zygote forks it into the one shared filter (zygote.c); a
+	 * zygote that cannot run here leaves the worker to load its own. */
+	int z = kvm_zygote_fork(argv[0], src, nfds, argv, ret_pid);
+	if (z != -ENOSYS)
+		return z;
+	return spawn_exec(src, nfds, argv, ret_pid);
+}
+
+int kvm_worker_exec(const int src[CHILD_NFDS_MAX], int nfds, char **argv, pid_t *ret_pid)
+{
+	return spawn_exec(src, nfds, argv, ret_pid);
+}
+
+static int spawn_exec(const int src[CHILD_NFDS_MAX], int nfds, char **argv, pid_t *ret_pid)
 {
 	char *envp[ELEMENTSOF(env_keep) + 1];
 	posix_spawn_file_actions_t fa;
@@ -360,7 +378,7 @@ static int assign_make(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpu
 {
 	if (c->nargs > KVM_WARM_LIST_MAX || c->ncaps > KVM_WARM_LIST_MAX || c->nenvs > KVM_WARM_LIST_MAX)
 		return -E2BIG;
-	*ret = (kvm_warm_assign_t){ .type = KVM_WARM_MSG_ASSIGN, .memory_mib = mem, .vcpus = vcpus,
+	*ret = (kvm_warm_assign_t){ .type = KVM_WARM_MSG_ASSIGN, .memory_mib = mem, .vcpus = vcpus, .flags = c->flags,
 				    .workload = c->workload, .nargs = c->nargs, .ncaps = c->ncaps, .nenvs = c->nenvs };
 	for (size_t i = 0; i < c->nargs; i++)
 		ret->args[i] = c->args[i];

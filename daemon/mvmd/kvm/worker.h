@@ -49,6 +49,7 @@ typedef struct kvm_worker_config {
 	int log_fd;              /* the worker's stderr; -1: /dev/null */
 	uint64_t rlimit_as;      /* 0: inherit; else RLIMIT_AS for the worker */
 	unsigned debug;          /* KVM_WORKER_DEBUG_* */
+	uint32_t flags;          /* KVM_WARM_F_* sent in the ASSIGN (lib/proto/warm.h) */
 	int snapshot_fd;         /* > 0: the VM continues from this snapshot (read-only, borrowed;
 				  * the worker's fd 7, --snapshot-fd); never with a warm worker */
 } kvm_worker_config_t;

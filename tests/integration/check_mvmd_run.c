@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * compute.vm.run, one-shot runs (docs/workloads.md, "One-shot runs"),
+ * through the real mvmd: output on both streams kept apart, stdin and its
+ * end, exit codes, the timeout, the output cap, the run's VM in list and
+ * events while it runs and gone after, nothing written to disk, a client
+ * that leaves, and kill -9 of mvmd mid-run (the worker stops by itself,
+ * the next mvmd finds nothing). The "params" case runs without KVM.
+ */
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "workload-daemon.h"
+#include "mvmt-main.h"
+
+/* Entries of dir but . and .. (0 when it does not exist). */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int count_in_state(const char *sub)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/%s", wl.d.state, sub);
+	return count_entries(p);
+}
+
+/* compute.vm.run of prog with extra top-level params and workload members. */
+static json_object *run(int fd, const char *prog, const char *wl_extra, const char *extra)
+{
+	char p[8192];
+	char *h = wl_put_prog(prog);
+
+	snprintf(p, sizeof(p), "{\"workload\":{\"hash\":\"%s\"%s%s}%s%s}", h, wl_extra ? "," : "", wl_extra ? wl_extra : "",
+		 extra ? "," : "", extra ? extra : "");
+	free(h);
+	return mvmt_call(fd, "compute.vm.run", p);
+}
+
+/* Nothing of any run is left: no VM, no file. */
+static void assert_nothing_left(void)
+{
+	json_object *l = mvmt_result(wl.fd, "compute.vm.list", "{}");
+	ck_assert_int_eq(json_object_array_length(mvmt_get(l, "vms")), 0);
+	json_object_put(l);
+	ck_assert_int_eq(count_in_state("vms"), 0);
+	ck_assert_int_eq(count_in_state("runs"), 0);
+}
+
+START_TEST(test_streams_and_exit_code)
+{
+	json_object *r = run(wl.fd, "streams", "\"args\":[\"streams\",\"7\"]", NULL);
+	ck_assert_msg(mvmt_get(r, "error") == NULL, "%s", json_object_to_json_string(r));
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 7);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "out 1\nout 2\n");
+	ck_assert_str_eq(mvmt_str(r, "result.stderr"), "err 1\nerr 2\n");
+	ck_assert(!json_object_get_boolean(mvmt_get(r, "result.truncated")));
+	ck_assert(!json_object_get_boolean(mvmt_get(r, "result.timed_out")));
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Stopped");
+	ck_assert_str_eq(mvmt_str(r, "result.cause"), "guest exited with code 7");
+	json_object_put(r);
+	assert_nothing_left();
+}
+END_TEST
+
+START_TEST(test_exit_codes)
+{
+	static const char *const codes[] = { "0", "1", "255", "256", "4294967295" };
+	char a[64];
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		snprintf(a, sizeof(a), "\"args\":[\"exit\",\"%s\"]", codes[i]);
+		json_object *r = run(wl.fd, "exit", a, NULL);
+		ck_assert_str_eq(json_object_to_json_string(mvmt_get(r, "result.exit_code")), codes[i]);
+		json_object_put(r);
+	}
+	assert_nothing_left();
+}
+END_TEST
+
+START_TEST(test_stdin)
+{
+	/* "a\nb\n": the workload reads both lines, then the end of input */
+	json_object *r = run(wl.fd, "cat", NULL, "\"stdin\":\"YQpiCg==\"");
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 0);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "got: a\ngot: b\nend of input\n");
+	json_object_put(r);
+	/* no stdin at all: end of input at once */
+	r = run(wl.fd, "cat", "\"capabilities\":[\"stdin\",\"stdout\"]", "\"stdin\":\"\"");
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "end of input\n");
+	json_object_put(r);
+	assert_nothing_left();
+}
+END_TEST
+
+START_TEST(test_timeout)
+{
+	json_object *r = run(wl.fd, "spin", NULL, "\"timeout_ms\":1000");
+	ck_assert(json_object_get_boolean(mvmt_get(r, "result.timed_out")));
+	ck_assert(mvmt_get(r, "result.exit_code") == NULL);
+	/* Failed; StartFailed where the guest is slower to come up than that */
+	ck_assert_str_ne(mvmt_str(r, "result.state"), "Stopped");
+	wl_assert_contains(mvmt_str(r, "result.cause"), "timeout");
+	json_object_put(r);
+	assert_nothing_left();
+}
+END_TEST
+
+START_TEST(test_output_cap)
+{
+	json_object *r = run(wl.fd, "flood", "\"args\":[\"flood\",\"1\"]", "\"max_output_bytes\":1000");
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 0);
+	ck_assert(json_object_get_boolean(mvmt_get(r, "result.truncated")));
+	ck_assert_int_eq(strlen(mvmt_str(r, "result.stdout")), 1000);
+	json_object_put(r);
+	/* under the cap: whole */
+	r = run(wl.fd, "flood", "\"args\":[\"flood\",\"1\"]", "\"max_output_bytes\":2000000,\"encoding\":\"base64\"");
+	ck_assert(!json_object_get_boolean(mvmt_get(r, "result.truncated")));
+	ck_assert_int_eq(strlen(mvmt_str(r, "result.stdout")), (1048576 + 11 + 2) / 3 * 4);
+	json_object_put(r);
+	assert_nothing_left();
+}
+END_TEST
+
+START_TEST(test_trap)
+{
+	json_object *r = run(wl.fd, "trap", "\"args\":[\"trap\",\"unreachable\"]", NULL);
+	ck_assert(mvmt_get(r, "result.exit_code") == NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Failed");
+	wl_assert_contains(mvmt_str(r, "result.cause"), "wasm trap");
+	json_object_put(r);
+	assert_nothing_left();
+}
+END_TEST
+
+static bool is_running(json_object *ev, void *arg)
+{
+	(void)arg;
+	return strcmp(mvmt_str(ev, "to"), "Running") == 0;
+}
+
+/* Send a run of a sleeper on a connection of its own (answered later);
+ * the run's VM once it is Running: its status. */
+static json_object *start_sleeper(int *ret_fd, mvmt_follow_t *f, const char *ms)
+{
+	char p[512], *h = wl_put_prog("sleep");
+	int fd = mvmt_connect(wl.d.sock);
+
+	snprintf(p, sizeof(p), "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"compute.vm.run\",\"params\":"
+		 "{\"workload\":{\"hash\":\"%s\",\"args\":[\"sleep\",\"%s\",\"5\"]},\"timeout_ms\":600000}}", h, ms);
+	free(h);
+	mvmt_send_line(fd, p);
+	json_object *ev = mvmt_follow_next(f, MVMT_EVENT_TIMEOUT_MS, is_running, NULL);
+	ck_assert_msg(ev != NULL, "the run's VM never ran");
+	json_object *s = mvmt_status(wl.fd, mvmt_str(ev, "vm"));
+	json_object_put(ev);
+	*ret_fd = fd;
+	return s;
+}
+
+START_TEST(test_list_and_events)
+{
+	mvmt_follow_t f;
+	int fd;
+
+	mvmt_follow_open(&f, wl.d.sock);
+	json_object *s = start_sleeper(&fd, &f, "1500");
+	char id[64];
+	snprintf(id, sizeof(id), "%s", mvmt_str(s, "id"));
+	ck_assert(json_object_get_boolean(mvmt_get(s, "run")));
+	ck_assert_str_eq(mvmt_str(s, "workload.args.1"), "1500");
+	json_object_put(s);
+	/* in list while it runs, and nothing on disk but its scratch files */
+	json_object *l = mvmt_result(wl.fd, "compute.vm.list", "{}");
+	ck_assert_int_eq(json_object_array_length(mvmt_get(l, "vms")), 1);
+	json_object_put(l);
+	ck_assert_int_eq(count_in_state("vms"), 0);
+	ck_assert_int_eq(count_in_state("runs"), 1);
+	/* the answer; then its end and its removal were events */
+	char *line = mvmt_read_line(fd, MVMT_EVENT_TIMEOUT_MS);
+	ck_assert_msg(line != NULL, "no answer");
+	json_object *r = json_tokener_parse(line);
+	free(line);
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 5);
+	ck_assert_str_eq(mvmt_str(r, "result.id"), id);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "sleeping 1500 ms\nwoke up, exiting with 5\n");
+	json_object_put(r);
+	json_object_put(mvmt_follow_wait_state(&f, id, "Stopped"));
+	json_object_put(mvmt_follow_wait_state(&f, id, "Removed"));
+	mvmt_follow_close(&f);
+	close(fd);
+	mvmt_forget_fd(fd);
+	assert_nothing_left();
+}
+END_TEST
+
+START_TEST(test_client_leaves)
+{
+	mvmt_follow_t f;
+	int fd;
+
+	mvmt_follow_open(&f, wl.d.sock);
+	json_object *s = start_sleeper(&fd, &f, "600000");
+	pid_t pid = (pid_t)mvmt_int(s, "pid");
+	char id[64];
+	snprintf(id, sizeof(id), "%s", mvmt_str(s, "id"));
+	json_object_put(s);
+	/* nobody waits for it any more: killed and removed */
+	close(fd);
+	mvmt_forget_fd(fd);
+	json_object_put(mvmt_follow_wait_state(&f, id, "Removed"));
+	mvmt_follow_close(&f);
+	ck_assert(mvmt_wait_process_ended(pid, MVMT_EVENT_TIMEOUT_MS));
+	assert_nothing_left();
+}
+END_TEST
+
+START_TEST(test_kill9_mid_run)
+{
+	mvmt_follow_t f;
+	int fd;
+
+	mvmt_follow_open(&f, wl.d.sock);
+	json_object *s = start_sleeper(&fd, &f, "600000");
+	pid_t pid = (pid_t)mvmt_int(s, "pid");
+	json_object_put(s);
+	mvmt_follow_close(&f);
+	close(fd);
+	mvmt_forget_fd(fd);
+	close(wl.fd);
+	mvmt_forget_fd(wl.fd);
+	int st = mvmt_daemon_stop(&wl.d, SIGKILL);
+	ck_assert(WIFSIGNALED(st));
+	/* nothing durable names the run: its worker stops by itself */
+	ck_assert(mvmt_wait_process_ended(pid, MVMT_EVENT_TIMEOUT_MS));
+	ck_assert_int_eq(count_in_state("vms"), 0);
+	mvmt_daemon_start(&wl.d, NULL);
+	wl.fd = mvmt_connect(wl.d.sock);
+	char *l = mvmt_daemon_log_line(&wl.d, 10000, "removed the files of 1 one-shot runs", NULL);
+	ck_assert_msg(l != NULL, "the restarted mvmd did not clean the run's files");
+	free(l);
+	assert_nothing_left();
+	/* and runs go on */
+	json_object *r = run(wl.fd, "exit", "\"args\":[\"exit\",\"3\"]", NULL);
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 3);
+	json_object_put(r);
+}
+END_TEST
+
+/* Without KVM: what a run refuses before anything runs, and a run on a
+ * node whose kvm backend cannot start VMs; nothing left either way. */
+START_TEST(test_params)
+{
+	char p[512];
+	char *h = wl_put_prog("hi");
+
+	snprintf(p, sizeof(p), "{\"workload\":{\"hash\":\"%s\"},\"reuse_key\":\"has space\"}", h);
+	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.run", p), -32602);
+	snprintf(p, sizeof(p), "{\"workload\":{\"hash\":\"%s\"},\"reuse_key\":\"\"}", h);
+	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.run", p), -32602);
+	snprintf(p, sizeof(p), "{\"workload\":{\"hash\":\"%s\"},\"stdin\":\"!!\"}", h);
+	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.run", p), -32602);
+	snprintf(p, sizeof(p), "{\"workload\":{\"hash\":\"%s\",\"capabilities\":[\"stdout\"]},\"stdin\":\"YQ==\"}", h);
+	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.run", p), -32602);
+	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.run", "{\"workload\":{}}"), -32602);
+	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.run",
+					 "{\"workload\":{\"hash\":\"sha256:0000000000000000000000000000000000000000000000000000000000000000\"}}"),
+			 -32001);
+	if (!mvmt_have_kvm()) {
+		snprintf(p, sizeof(p), "{\"workload\":{\"hash\":\"%s\"},\"reuse_key\":\"tenant-a/fn:1\"}", h);
+		ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.run", p), -32004);
+	}
+	free(h);
+	assert_nothing_left();
+}
+END_TEST
+
+START_TEST(test_reuse_key_accepted)
+{
+	/* accepted; today it never makes a run reuse a worker */
+	json_object *a = run(wl.fd, "hi", NULL, "\"reuse_key\":\"tenant-a\"");
+	json_object *b = run(wl.fd, "hi", NULL, "\"reuse_key\":\"tenant-a\"");
+	ck_assert_str_eq(mvmt_str(a, "result.stdout"), "hi\n");
+	ck_assert_str_eq(mvmt_str(b, "result.stdout"), "hi\n");
+	ck_assert_str_ne(mvmt_str(a, "result.id"), mvmt_str(b, "result.id"));
+	json_object_put(a);
+	json_object_put(b);
+	assert_nothing_left();
+}
+END_TEST
+
+static const mvmt_tcase_t tcases[] = {
+	{
+		.name = "params",
+		.timeout = 60,
+		.setup = wl_setup,
+		.teardown = wl_teardown,
+		.tests = MVMT_TESTS(MVMT_TEST(test_params)),
+	},
+	{
+		.name = "run",
+		.timeout = 180,
+		.setup = wl_setup,
+		.teardown = wl_teardown,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_streams_and_exit_code),
+			MVMT_TEST(test_exit_codes),
+			MVMT_TEST(test_stdin),
+			MVMT_TEST(test_timeout),
+			MVMT_TEST(test_output_cap),
+			MVMT_TEST(test_trap),
+			MVMT_TEST(test_reuse_key_accepted),
+			MVMT_TEST(test_list_and_events),
+			MVMT_TEST(test_client_leaves),
+			MVMT_TEST(test_kill9_mid_run)),
+	},
+	{ 0 }
+};
+
+MVMT_MAIN(.name = "mvmd-run", .tcases = tcases)
