@@ -124,6 +124,26 @@ static void reply_state(rpc_call_t *call, const vm_t *vm, const char *reason)
 	rpc_call_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", data);
 }
 
+bool methods_message_bytes(rpc_call_t *call, json_object *text, json_object *b64, const void **ret_bytes,
+			   size_t *ret_len, void **ret_decoded)
+{
+	if (!b64) {
+		*ret_bytes = json_object_get_string(text);
+		*ret_len = (size_t)json_object_get_string_len(text);
+		return true;
+	}
+	if (base64_decode(json_object_get_string(b64), (size_t)json_object_get_string_len(b64), ret_decoded, ret_len) < 0) {
+		rpc_call_invalid_param(call, "data_base64", "not valid base64");
+		return false;
+	}
+	if (*ret_len > ACTOR_MSG_MAX) {
+		rpc_call_invalid_param(call, "data_base64", "more than 65536 bytes");
+		return false;
+	}
+	*ret_bytes = *ret_decoded;
+	return true;
+}
+
 static void vm_send(rpc_call_t *call, json_object *params, void *userdata)
 {
 	methods_ctx_t *ctx = userdata;
@@ -152,20 +172,8 @@ static void vm_send(rpc_call_t *call, json_object *params, void *userdata)
 		reply_state(call, vm, "a message needs a Running VM");
 		return;
 	}
-	if (b64) {
-		if (base64_decode(json_object_get_string(b64), (size_t)json_object_get_string_len(b64), &decoded, &len) < 0) {
-			rpc_call_invalid_param(call, "data_base64", "not valid base64");
-			return;
-		}
-		if (len > ACTOR_MSG_MAX) {
-			rpc_call_invalid_param(call, "data_base64", "more than 65536 bytes");
-			return;
-		}
-		bytes = decoded;
-	} else {
-		bytes = json_object_get_string(text);
-		len = (size_t)json_object_get_string_len(text);
-	}
+	if (!methods_message_bytes(call, text, b64, &bytes, &len, &decoded))
+		return;
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		rpc_call_errno(call, -ENOMEM, "cannot send");

@@ -98,20 +98,8 @@ static void iface_answer(rpc_call_t *call, json_object *params, void *userdata)
 		rpc_call_invalid_param(call, text ? "data_base64" : "data", "give exactly one of data and data_base64");
 		return;
 	}
-	if (b64) {
-		if (base64_decode(json_object_get_string(b64), (size_t)json_object_get_string_len(b64), &decoded, &len) < 0) {
-			rpc_call_invalid_param(call, "data_base64", "not valid base64");
-			return;
-		}
-		if (len > ACTOR_MSG_MAX) {
-			rpc_call_invalid_param(call, "data_base64", "more than 65536 bytes");
-			return;
-		}
-		bytes = decoded;
-	} else {
-		bytes = json_object_get_string(text);
-		len = (size_t)json_object_get_string_len(text);
-	}
+	if (!methods_message_bytes(call, text, b64, &bytes, &len, &decoded))
+		return;
 	r = interfaces_answer(ifs_of(ctx), rpc_call_get_conn(call), id, bytes, len);
 	if (r == -ENOENT) {
 		json_object *data = json_object_new_object();

@@ -117,6 +117,12 @@ void methods_reply_host_file_denied(rpc_call_t *call, const char *param);
 
 /* Look up params.id; answers -32001 and returns NULL when there is none. */
 vm_t *methods_find_vm(rpc_call_t *call, manager_t *m, json_object *params);
+/* A message's bytes from its "data" (text) or "data_base64" (exactly one
+ * given, checked by the caller): *ret_decoded holds what base64 decoded
+ * (the caller frees it). false: the call was answered -32602 (not
+ * base64, over ACTOR_MSG_MAX). compute.vm.send, compute.interface.answer. */
+bool methods_message_bytes(rpc_call_t *call, json_object *text, json_object *b64, const void **ret_bytes,
+			   size_t *ret_len, void **ret_decoded);
 /* Answer call with a failed pull's error (methods-pull.c): the one shape
  * of compute.blob.pull, also for an exec whose module could not be pulled. */
 void methods_pull_reply_failed(rpc_call_t *call, const pull_result_t *res);
