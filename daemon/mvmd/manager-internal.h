@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The manager's insides, shared by its files: daemon/mvmd/manager.c (registry,
- * transitions, create/remove/start/stop, load) and daemon/mvmd/manager-save.c
- * (when a VM's state goes to disk). Nothing outside daemon/mvmd/manager*.c
- * includes this.
+ * transitions, create/remove/start/stop), daemon/mvmd/manager-load.c (what
+ * mvmd finds at start: the VMs' files, the node ring, their workers) and
+ * daemon/mvmd/manager-save.c (when a VM's state goes to disk). Nothing
+ * outside daemon/mvmd/manager*.c includes this.
  */
 #ifndef MVM_MANAGER_INTERNAL_H
 #define MVM_MANAGER_INTERNAL_H
@@ -47,6 +48,24 @@ struct manager {
 	struct run *runs;          /* compute.vm.run in progress (daemon/mvmd/run.c) */
 	uint64_t seq_written;      /* next_seq as events.seq last had it */
 };
+
+/*
+ * Node sequence numbers never repeat across restarts. The ring is rebuilt
+ * from the VMs' files, which cannot say what a removed VM's events were
+ * numbered, nor an event published but written behind (lazy) when mvmd
+ * died. So STATE_DIR/events.seq keeps the next number and whether mvmd
+ * ended cleanly: written (no fsync: a power cut ends every VM anyway) at
+ * start, at every remove and at a clean exit. After an unclean end the
+ * numbers jump by SEQ_CRASH_GAP: a gap where events were lost, never a
+ * number used twice.
+ */
+#define SEQ_FILE "events.seq"
+#define SEQ_CRASH_GAP 65536u
+
+/* Write events.seq with the ring's next number (clean: mvmd is ending). */
+void manager_seq_file_write(manager_t *m, bool clean);
+/* Add a VM to the registry (manager_create_vm, manager_load). */
+int manager_vms_add(manager_t *m, vm_t *vm);
 
 /* Sources of the write-behind and of the retries (NULL event: none). */
 int manager_save_init(manager_t *m);

@@ -17,20 +17,8 @@
 #include "util/fs.h"
 #include "util/macro.h"
 
-/*
- * Node sequence numbers never repeat across restarts. The ring is rebuilt
- * from the VMs' files, which cannot say what a removed VM's events were
- * numbered, nor an event published but written behind (lazy) when mvmd
- * died. So STATE_DIR/events.seq keeps the next number and whether mvmd
- * ended cleanly: written (no fsync: a power cut ends every VM anyway) at
- * start, at every remove and at a clean exit. After an unclean end the
- * numbers jump by SEQ_CRASH_GAP: a gap where events were lost, never a
- * number used twice.
- */
-#define SEQ_FILE "events.seq"
-#define SEQ_CRASH_GAP 65536u
-
-static void seq_file_write(manager_t *m, bool clean)
+/* events.seq: see SEQ_FILE in manager-internal.h. */
+void manager_seq_file_write(manager_t *m, bool clean)
 {
 	char buf[64];
 	int n = snprintf(buf, sizeof(buf), "next=%" PRIu64 "\nclean=%d\n", m->node_ring.next_seq, clean ? 1 : 0);
@@ -38,26 +26,6 @@ static void seq_file_write(manager_t *m, bool clean)
 
 	if (dfd >= 0 && n > 0 && replace_file_at(dfd, SEQ_FILE, buf, (size_t)n, 0600) >= 0)
 		m->seq_written = m->node_ring.next_seq;
-}
-
-static void seq_file_apply(manager_t *m)
-{
-	_cleanup_free_ char *data = NULL;
-	_cleanup_close_ int dfd = open(m->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	unsigned long long next = 0;
-	int clean = 1;
-	size_t len;
-
-	/* Missing (a first start, an older mvmd) or unreadable: the files
-	 * alone, as before. */
-	if (dfd >= 0 && read_file_at(dfd, SEQ_FILE, 256, &data, &len) >= 0 &&
-	    sscanf(data, "next=%llu clean=%d", &next, &clean) == 2) {
-		if (next > m->node_ring.next_seq)
-			m->node_ring.next_seq = next;
-		if (!clean)
-			m->node_ring.next_seq += SEQ_CRASH_GAP;
-	}
-	seq_file_write(m, false);
 }
 
 int manager_new(sd_event *e, const manager_config_t *cfg, manager_t **ret)
@@ -127,7 +95,7 @@ manager_t *manager_free(manager_t *m)
 	 * the connections are closed first). */
 	m->actors = actors_free(m->actors);
 	if (m->loaded)
-		seq_file_write(m, true);
+		manager_seq_file_write(m, true);
 	for (size_t i = 0; i < m->n_vms; i++) {
 		release_backend(m, m->vms[i]);
 		vm_free(m->vms[i]);
@@ -243,7 +211,7 @@ vm_t *manager_find(manager_t *m, const char *id_or_name)
 	return NULL;
 }
 
-static int vms_add(manager_t *m, vm_t *vm)
+int manager_vms_add(manager_t *m, vm_t *vm)
 {
 	if (m->n_vms == m->cap_vms) {
 		size_t nc = m->cap_vms ? m->cap_vms * 2 : 64;
@@ -516,7 +484,7 @@ int manager_create_vm_opts(manager_t *m, json_object *spec, bool ephemeral, vm_t
 	r = ephemeral ? 0 : store_save(m->store, vm, true);
 	if (r < 0)
 		goto fail_dir;
-	r = vms_add(m, vm);
+	r = manager_vms_add(m, vm);
 	if (r < 0)
 		goto fail_dir;
 
@@ -585,10 +553,10 @@ int manager_remove_vm(manager_t *m, vm_t *vm, bool force)
 	publish_removal(m, vm, killed);
 	/* Its events' numbers left with its file. A run's VM had none on
 	 * disk, and runs come by the thousand: events.seq is written once
-	 * the numbers are halfway to the gap a crash adds (seq_file_apply),
+	 * the numbers are halfway to the gap a crash adds (manager_load),
 	 * so that no number is used twice after one either way. */
 	if (!vm->ephemeral || m->node_ring.next_seq - m->seq_written >= SEQ_CRASH_GAP / 2)
-		seq_file_write(m, false);
+		manager_seq_file_write(m, false);
 	vm_free(vm);
 	return 0;
 }
@@ -688,140 +656,4 @@ int manager_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
 	if (!ops || !ops->stop)
 		return -EOPNOTSUPP;
 	return ops->stop(m, vm, force, timeout_ms);
-}
-
-/* --- load ----------------------------------------------------------------- */
-
-static int cmp_node_seq(const void *a, const void *b)
-{
-	const fsm_event_t *x = *(const fsm_event_t *const *)a, *y = *(const fsm_event_t *const *)b;
-
-	return x->node_seq < y->node_seq ? -1 : x->node_seq > y->node_seq;
-}
-
-/* Rebuild the node ring from every VM's history, oldest first, so that
- * node sequence numbers keep increasing across restarts. Events of
- * removed VMs are gone (docs/state.md). */
-static int rebuild_node_ring(manager_t *m)
-{
-	_cleanup_free_ const fsm_event_t **all = NULL;
-	size_t n = 0, total = 0;
-
-	for (size_t i = 0; i < m->n_vms; i++)
-		total += m->vms[i]->transitions.count;
-	if (!total)
-		return 0;
-	all = calloc(total, sizeof(*all));
-	if (!all)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->n_vms; i++)
-		for (size_t j = 0; j < m->vms[i]->transitions.count; j++) {
-			const fsm_event_t *e = fsm_ring_get(&m->vms[i]->transitions, j);
-			if (e->node_seq)
-				all[n++] = e;
-		}
-	qsort(all, n, sizeof(*all), cmp_node_seq);
-	for (size_t i = 0; i < n; i++) {
-		fsm_event_t ne = *all[i];
-		ne.seq = all[i]->node_seq;
-		if (ne.seq < m->node_ring.next_seq)
-			continue; /* duplicate node_seq from a damaged file: keep the first */
-		int r = fsm_ring_push(&m->node_ring, &ne, true, NULL);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-int manager_load(manager_t *m, manager_load_report_t *ret_report)
-{
-	manager_load_report_t rep = { 0 };
-	store_clean_report_t clean = { 0 };
-	_cleanup_close_ int dfd = -1;
-	vm_t **vms = NULL;
-	size_t n = 0;
-	int r;
-
-	/* What a killed mvmd left mid-write: removes to finish, temp files;
-	 * and the files of the runs it had going (their workers stop on
-	 * their own when mvmd's end of their control connection closes). */
-	rep.runs_cleaned = manager_run_dirs_clean(m);
-	r = store_clean(m->store, &clean);
-	if (r < 0)
-		return r;
-	rep.removes_finished = clean.tombstones;
-	rep.temp_files = clean.temp_files;
-	dfd = open(m->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0 && (r = remove_temp_files_at(dfd, SEQ_FILE)) > 0)
-		rep.temp_files += (size_t)r;
-
-	r = store_load_all(m->store, &vms, &n, &rep.cleaned);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		if (vms[i]->load_error)
-			rep.broken++;
-		r = vms_add(m, vms[i]);
-		if (r < 0) {
-			for (size_t j = i; j < n; j++)
-				vm_free(vms[j]);
-			free(vms);
-			return r;
-		}
-	}
-	free(vms);
-	rep.loaded = n;
-
-	r = rebuild_node_ring(m);
-	if (r < 0)
-		return r;
-	seq_file_apply(m);
-	m->loaded = true;
-
-	for (size_t i = 0; i < m->n_vms; i++) {
-		vm_t *vm = m->vms[i];
-		const backend_ops_t *ops = m->backends[vm->backend];
-		_cleanup_free_ char *cause = NULL;
-
-		vm->disk_active = fsm_state_is_active(vm->state);
-		if (vm->state == VM_STATE_PROVISIONING) {
-			/* Its pull died with the last mvmd (and its temp file
-			 * went with blob_store_open): say so rather than wait. */
-			(void)manager_transition(m, vm, VM_STATE_FAILED,
-						 "provisioning interrupted: mvmd stopped while the module was being pulled");
-			continue;
-		}
-		if (!fsm_state_is_active(vm->state))
-			continue;
-		r = -ENOENT;
-		if (ops && ops->adopt) {
-			r = ops->adopt(m, vm, &cause);
-			if (r == 0) {
-				vmlog_adopted(vm);
-				rep.adopted++;
-				continue;
-			}
-			if (r > 0) {
-				rep.ended++;
-				continue;
-			}
-		}
-		rep.lost++;
-		/* A start for which no process was ever started (mvmd died
-		 * between its Starting record and the spawn: the backend says
-		 * -ENOENT) is a start that failed. A process that was started
-		 * and is gone may have been answered Running (Running is
-		 * written behind): it failed, whatever its state on disk.
-		 * Starting → StartFailed, Starting, Running and Stopping →
-		 * Failed; all are in the table. */
-		if (vm->state == VM_STATE_STARTING && r == -ENOENT)
-			(void)manager_transition(m, vm, VM_STATE_START_FAILED,
-						 cause ? cause : "start interrupted: mvmd stopped before the VM ran");
-		else
-			(void)manager_transition(m, vm, VM_STATE_FAILED,
-						 cause ? cause : "worker lost while mvmd was down");
-	}
-	if (ret_report)
-		*ret_report = rep;
-	return 0;
 }
