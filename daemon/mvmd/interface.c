@@ -166,7 +166,8 @@ static int on_held_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static int route_outside(interfaces_t *ifs, outside_t *o, const reply_to_t *to, const uint8_t *data, size_t len)
+static int route_outside(interfaces_t *ifs, outside_t *o, const reply_to_t *to, uint64_t timeout_ms,
+			 const uint8_t *data, size_t len)
 {
 	size_t n = 0;
 	held_t *h;
@@ -182,7 +183,7 @@ static int route_outside(interfaces_t *ifs, outside_t *o, const reply_to_t *to, 
 	h->id = ifs->next_id++;
 	h->userdata = o->userdata;
 	h->to = *to;
-	r = sd_event_add_time_relative(ifs->event, &h->timer, CLOCK_MONOTONIC, INTERFACE_TIMEOUT_MS * 1000ull, 1000,
+	r = sd_event_add_time_relative(ifs->event, &h->timer, CLOCK_MONOTONIC, timeout_ms * 1000ull, 1000,
 				       on_held_timeout, h);
 	if (r < 0) {
 		free(h);
@@ -206,6 +207,7 @@ void interfaces_route(interfaces_t *ifs, vm_t *sender, uint64_t send_id, const c
 	outside_t *o;
 	vm_t *h;
 	unsigned k = 0;
+	uint64_t timeout_ms = workload_send_timeout_ms(sender);
 	int r;
 
 	memcpy(to.vm, sender->id, sizeof(to.vm));
@@ -218,7 +220,7 @@ void interfaces_route(interfaces_t *ifs, vm_t *sender, uint64_t send_id, const c
 		return;
 	}
 	if ((o = outside_handler(ifs, name))) {
-		r = route_outside(ifs, o, &to, data, len);
+		r = route_outside(ifs, o, &to, timeout_ms, data, len);
 	} else if ((h = vm_handler(ifs, name, NULL, &k)) && h->state == VM_STATE_RUNNING) {
 		reply_to_t *t = malloc(sizeof(*t));
 		actor_msg_t *msg;
@@ -227,7 +229,7 @@ void interfaces_route(interfaces_t *ifs, vm_t *sender, uint64_t send_id, const c
 			*t = to;
 			/* The sender is its worker: a restarted one is another. */
 			actor_origin_t origin = { .from = k, .sender = ((uint64_t)sender->pid << 32) ^ sender->pid_starttime };
-			r = actors_send(ifs->a, h, &origin, data, len, INTERFACE_TIMEOUT_MS, on_vm_answer, t, &msg);
+			r = actors_send(ifs->a, h, &origin, data, len, timeout_ms, on_vm_answer, t, &msg);
 			if (r < 0)
 				free(t);
 		}

@@ -11,7 +11,8 @@
  * A sender learns nothing of the handler but the answer or an error:
  * -EACCES not granted, -EHOSTUNREACH nobody handles it, -EAGAIN the
  * handler's mailbox is full, -EPIPE the handler ended (or left) first,
- * -ETIMEDOUT no answer within INTERFACE_TIMEOUT_MS. Every one comes back
+ * -ETIMEDOUT no answer within the sender's workload.send_timeout_ms
+ * (workload_send_timeout_ms). Every one comes back
  * at once or when it happens: a send never hangs.
  */
 #ifndef MVM_INTERFACE_H
@@ -25,7 +26,6 @@
 #include "vm.h"
 
 #define INTERFACE_LEN 71u               /* "sha256:" + 64 lowercase hex */
-#define INTERFACE_TIMEOUT_MS 30000u     /* an actor's send without an answer */
 #define INTERFACE_PENDING_MAX 64u       /* messages an outside handler holds unanswered */
 
 typedef struct manager manager_t;
