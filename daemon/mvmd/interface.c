@@ -36,6 +36,7 @@ typedef struct held {
 	struct held *next;
 	uint64_t id;
 	void *userdata;
+	char iface[INTERFACE_LEN + 1];
 	sd_event_source *timer;
 	reply_to_t to;
 } held_t;
@@ -182,6 +183,7 @@ static int route_outside(interfaces_t *ifs, outside_t *o, const reply_to_t *to, 
 		return -ENOMEM;
 	h->id = ifs->next_id++;
 	h->userdata = o->userdata;
+	memcpy(h->iface, o->iface, sizeof(h->iface));
 	h->to = *to;
 	r = sd_event_add_time_relative(ifs->event, &h->timer, CLOCK_MONOTONIC, timeout_ms * 1000ull, 1000,
 				       on_held_timeout, h);
@@ -291,20 +293,29 @@ int interfaces_answer(interfaces_t *ifs, void *userdata, uint64_t message_id, co
 	return -ENOENT;
 }
 
-void interfaces_release(interfaces_t *ifs, void *userdata)
+/* Whether userdata's handling of iface ends (NULL: all it handles). */
+static bool releasing(const char *held_iface, const void *held_ud, const void *userdata, const char *iface)
 {
+	return held_ud == userdata && (!iface || strcmp(held_iface, iface) == 0);
+}
+
+int interfaces_release(interfaces_t *ifs, void *userdata, const char *iface)
+{
+	int r = -ENOENT;
+
 	for (outside_t **p = &ifs->outside; *p;) {
 		outside_t *o = *p;
-		if (o->userdata == userdata) {
+		if (releasing(o->iface, o->userdata, userdata, iface)) {
 			*p = o->next;
 			free(o);
+			r = 0;
 		} else {
 			p = &o->next;
 		}
 	}
 	for (held_t **p = &ifs->held; *p;) {
 		held_t *h = *p;
-		if (h->userdata == userdata) {
+		if (releasing(h->iface, h->userdata, userdata, iface)) {
 			*p = h->next;
 			reply(ifs, &h->to, -EPIPE, NULL, 0);
 			held_free(h);
@@ -312,6 +323,15 @@ void interfaces_release(interfaces_t *ifs, void *userdata)
 			p = &h->next;
 		}
 	}
+	return r;
+}
+
+bool interfaces_handles_any(interfaces_t *ifs, const void *userdata)
+{
+	for (outside_t *o = ifs->outside; o; o = o->next)
+		if (o->userdata == userdata)
+			return true;
+	return false;
 }
 
 void interfaces_foreach(interfaces_t *ifs, void (*fn)(const char *iface, const vm_t *vm, void *ud), void *ud)

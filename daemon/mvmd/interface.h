@@ -57,9 +57,13 @@ int interfaces_handle(interfaces_t *ifs, const char *iface, const interface_hand
 /* The outside handler userdata answers message_id: 0, or -ENOENT (not a
  * message it holds: unknown, answered, timed out). */
 int interfaces_answer(interfaces_t *ifs, void *userdata, uint64_t message_id, const uint8_t *data, size_t len);
-/* userdata stops handling anything (its connection closed): every
- * message it held fails -EPIPE for its sender. */
-void interfaces_release(interfaces_t *ifs, void *userdata);
+/* userdata stops handling iface (NULL: everything, its connection
+ * closed): every message of it that userdata held fails -EPIPE for its
+ * sender. 0, or -ENOENT when userdata did not handle iface. */
+int interfaces_release(interfaces_t *ifs, void *userdata, const char *iface);
+
+/* Whether userdata handles any interface. */
+bool interfaces_handles_any(interfaces_t *ifs, const void *userdata);
 
 /* Each active handler: iface, and the VM (NULL for an outside handler). */
 void interfaces_foreach(interfaces_t *ifs, void (*fn)(const char *iface, const vm_t *vm, void *ud), void *ud);
