@@ -5,8 +5,9 @@
  * each message an actor sends to the interface reaches it as a
  * compute.interface.message notification, and compute.interface.answer
  * answers one. compute.interface.release, or the connection closing,
- * stops its handling and fails the messages it held. compute.interface.list shows who handles what. The
- * routing is daemon/mvmd/interface.c's.
+ * stops its handling and fails the messages it held.
+ * compute.interface.list shows who handles what. The routing is
+ * daemon/mvmd/interface.c's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -71,10 +72,12 @@ static void iface_handle(rpc_call_t *call, json_object *params, void *userdata)
 	}
 	/* One hook per connection, however many interfaces it handles (a
 	 * hook also keeps the idle timeout off it: rpc/conn.c). */
-	rpc_conn_remove_close_hook(conn, on_conn_close, ifs_of(ctx));
-	if (r == 0 && rpc_conn_add_close_hook(conn, on_conn_close, ifs_of(ctx)) < 0) {
-		(void)interfaces_release(ifs_of(ctx), conn, NULL);
-		r = -ECONNRESET;
+	if (r == 0) {
+		rpc_conn_remove_close_hook(conn, on_conn_close, ifs_of(ctx));
+		if (rpc_conn_add_close_hook(conn, on_conn_close, ifs_of(ctx)) < 0) {
+			(void)interfaces_release(ifs_of(ctx), conn, NULL);
+			r = -ECONNRESET;
+		}
 	}
 	if (r < 0) {
 		rpc_call_errno(call, r, "cannot handle the interface");
