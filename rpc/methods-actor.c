@@ -144,6 +144,32 @@ bool methods_message_bytes(rpc_call_t *call, json_object *text, json_object *b64
 	return true;
 }
 
+/* -32005's data: which bound the message hit (actors_full_why). */
+static json_object *full_data(actors_t *a, const char *vm_id, const actor_origin_t *origin, size_t len)
+{
+	json_object *data = json_object_new_object();
+	actor_full_t why = actors_full_why(a, vm_id, origin, len);
+
+	json_object_object_add(data, "id", json_object_new_string(vm_id));
+	json_object_object_add(data, "queued", json_object_new_uint64(actors_queued(a, vm_id)));
+	switch (why) {
+	case ACTOR_FULL_NODE:
+		json_object_object_add(data, "limit_bytes", json_object_new_uint64(ACTOR_QUEUED_BYTES_MAX));
+		json_object_object_add(data, "queued_bytes", json_object_new_uint64(actors_queued_bytes(a)));
+		json_object_object_add(data, "reason", json_object_new_string("the node's mailboxes hold all the bytes they may"));
+		break;
+	case ACTOR_FULL_MAILBOX:
+		json_object_object_add(data, "limit", json_object_new_int(ACTOR_MAILBOX_MAX));
+		json_object_object_add(data, "reason", json_object_new_string("the actor's mailbox is full"));
+		break;
+	default:
+		json_object_object_add(data, "limit", json_object_new_int(ACTOR_MAILBOX_PER_SENDER));
+		json_object_object_add(data, "reason", json_object_new_string("this connection holds its share of the actor's mailbox"));
+		break;
+	}
+	return data;
+}
+
 static void vm_send(rpc_call_t *call, json_object *params, void *userdata)
 {
 	methods_ctx_t *ctx = userdata;
@@ -201,15 +227,8 @@ static void vm_send(rpc_call_t *call, json_object *params, void *userdata)
 		rpc_conn_remove_close_hook(j->conn, on_conn_close, j);
 		free(j);
 		if (r == -EAGAIN) {
-			json_object *data = json_object_new_object();
-			size_t queued = actors_queued(manager_actors(ctx->manager), vm->id);
-			bool all = queued >= ACTOR_MAILBOX_MAX;
-			json_object_object_add(data, "id", json_object_new_string(vm->id));
-			json_object_object_add(data, "limit", json_object_new_int(all ? ACTOR_MAILBOX_MAX : ACTOR_MAILBOX_PER_SENDER));
-			json_object_object_add(data, "queued", json_object_new_uint64(queued));
-			json_object_object_add(data, "reason", json_object_new_string(
-				all ? "the actor's mailbox is full" : "this connection holds its share of the actor's mailbox"));
-			rpc_call_error(call, RPC_ERROR_RESOURCE_LIMIT, "Resource limit", data);
+			rpc_call_error(call, RPC_ERROR_RESOURCE_LIMIT, "Resource limit",
+				       full_data(manager_actors(ctx->manager), vm->id, &origin, len));
 		} else if (r == -ENOTCONN) {
 			json_object *data = json_object_new_object();
 			json_object_object_add(data, "id", json_object_new_string(vm->id));

@@ -4,9 +4,10 @@
  * (docs/actors.md, "Interfaces"): compute.interface.handle registers it,
  * each message an actor sends to the interface reaches it as a
  * compute.interface.message notification, and compute.interface.answer
- * answers one. The connection closing stops its handling and fails the
- * messages it held. compute.interface.list shows who handles what. The
- * routing is daemon/mvmd/interface.c's.
+ * answers one. compute.interface.release, or the connection closing,
+ * stops its handling and fails the messages it held.
+ * compute.interface.list shows who handles what. The routing is
+ * daemon/mvmd/interface.c's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ static const interface_handler_ops_t handler_ops = { .deliver = deliver };
 
 static void on_conn_close(rpc_conn_t *c, void *userdata)
 {
-	interfaces_release(userdata, c);
+	(void)interfaces_release(userdata, c, NULL);
 }
 
 static void iface_handle(rpc_call_t *call, json_object *params, void *userdata)
@@ -69,14 +70,40 @@ static void iface_handle(rpc_call_t *call, json_object *params, void *userdata)
 		rpc_call_error(call, RPC_ERROR_IN_USE, "In use", data);
 		return;
 	}
-	if (r == 0 && rpc_conn_add_close_hook(conn, on_conn_close, ifs_of(ctx)) < 0) {
-		interfaces_release(ifs_of(ctx), conn);
-		r = -ECONNRESET;
+	/* One hook per connection, however many interfaces it handles (a
+	 * hook also keeps the idle timeout off it: rpc/conn.c). */
+	if (r == 0) {
+		rpc_conn_remove_close_hook(conn, on_conn_close, ifs_of(ctx));
+		if (rpc_conn_add_close_hook(conn, on_conn_close, ifs_of(ctx)) < 0) {
+			(void)interfaces_release(ifs_of(ctx), conn, NULL);
+			r = -ECONNRESET;
+		}
 	}
 	if (r < 0) {
 		rpc_call_errno(call, r, "cannot handle the interface");
 		return;
 	}
+	json_object *res = json_object_new_object();
+	json_object_object_add(res, "interface", json_object_new_string(iface));
+	rpc_call_reply(call, res);
+}
+
+static void iface_release(rpc_call_t *call, json_object *params, void *userdata)
+{
+	methods_ctx_t *ctx = userdata;
+	rpc_conn_t *conn = rpc_call_get_conn(call);
+	const char *iface = json_object_get_string(json_object_object_get(params, "interface"));
+
+	if (!conn || interfaces_release(ifs_of(ctx), conn, iface) < 0) {
+		json_object *data = json_object_new_object();
+		json_object_object_add(data, "interface", json_object_new_string(iface));
+		json_object_object_add(data, "reason", json_object_new_string("this connection does not handle it"));
+		rpc_call_error(call, RPC_ERROR_NOT_FOUND, "Interface not handled here", data);
+		return;
+	}
+	/* Nothing left to handle: the connection is an ordinary one again. */
+	if (!interfaces_handles_any(ifs_of(ctx), conn))
+		rpc_conn_remove_close_hook(conn, on_conn_close, ifs_of(ctx));
 	json_object *res = json_object_new_object();
 	json_object_object_add(res, "interface", json_object_new_string(iface));
 	rpc_call_reply(call, res);
@@ -154,6 +181,10 @@ static const rpc_field_t handle_result_fields[] = {
 static const rpc_schema_t handle_result = { .type = RPC_TYPE_OBJECT, .description = "This connection handles it now",
 					    .fields = handle_result_fields };
 
+static const rpc_schema_t release_result = { .type = RPC_TYPE_OBJECT,
+					     .description = "This connection no longer handles it; the messages it held failed for their senders",
+					     .fields = handle_result_fields };
+
 static const rpc_field_t answer_params[] = {
 	{ "message_id", true, { .type = RPC_TYPE_INTEGER, .description = "from compute.interface.message", .has_min = true, .min = 1 } },
 	{ "data", false, { .type = RPC_TYPE_STRING, .description = "the answer as text (at most 65536 bytes of UTF-8)",
@@ -200,6 +231,8 @@ static const rpc_example_t list_examples[] = {
 const rpc_method_t methods_interface[] = {
 	{ "compute.interface.handle", "Handle an interface on this connection: its messages come as compute.interface.message notifications",
 	  handle_params, &handle_result, iface_handle, 0, METHODS_ERRORS(RPC_ERROR_IN_USE), NULL },
+	{ "compute.interface.release", "Stop handling an interface on this connection, which stays open: the messages it held fail (-EPIPE) for their senders",
+	  handle_params, &release_result, iface_release, 0, METHODS_ERRORS(RPC_ERROR_NOT_FOUND), NULL },
 	{ "compute.interface.answer", "Answer a message this connection got as a handler", answer_params, &answer_result,
 	  iface_answer, 0, METHODS_ERRORS(RPC_ERROR_NOT_FOUND), NULL },
 	{ "compute.interface.list", "Who handles which interface on this node", NULL, &list_result, iface_list, 0,

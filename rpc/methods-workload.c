@@ -53,6 +53,8 @@ const rpc_field_t methods_workload_fields[] = {
 				   .has_max = true, .max = 7 + 64, .items = &cap_schema } },
 	{ "handles", false, { .type = RPC_TYPE_ARRAY, .description = "interfaces this actor handles while it runs, at most one handler per interface on the node (docs/actors.md)",
 			      .has_max = true, .max = 16, .items = &iface_schema } },
+	{ "send_timeout_ms", false, { .type = RPC_TYPE_INTEGER, .description = "how long each of this actor's sends to an interface waits for its answer before it fails -ETIMEDOUT (default 30000; docs/actors.md)",
+				      .has_min = true, .min = 1, .has_max = true, .max = 3600 * 1000ll } },
 	{ "timeout_ms", false, { .type = RPC_TYPE_INTEGER, .description = "wall-clock limit from start; the VM then ends Failed (\"timeout\")",
 				 .has_min = true, .min = 1, .has_max = true, .max = 7 * 24 * 3600 * 1000ll } },
 	{ NULL },

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mvmctl send: compute.vm.send (docs/actors.md). The message goes as
- * base64 and the answer is asked for in base64, so any bytes pass both
- * ways unchanged: the answer is written to stdout as the actor made it.
+ * The actor commands (docs/actors.md). mvmctl send: compute.vm.send. The
+ * message goes as base64 and the answer is asked for in base64, so any
+ * bytes pass both ways unchanged: the answer is written to stdout as the
+ * actor made it. mvmctl interface list: compute.interface.list.
  */
 #include "mvmctl.h"
 
@@ -89,4 +90,45 @@ int ctl_cmd_send(ctl_t *c, int argc, char **argv)
 usage:
 	json_object_put(p);
 	return ctl_usage_error("usage: mvmctl send ID [--timeout-ms N] [MESSAGE|-]");
+}
+
+/* Who handles which interface: a VM (its id and state) or a connection. */
+static int interface_list(ctl_t *c, int argc)
+{
+	static const char *const hdr[] = { "INTERFACE", "HANDLER", "ID", "STATE" };
+	json_object *res = NULL, *ifs = NULL;
+	int r;
+
+	if (argc != 1)
+		return ctl_usage_error("usage: mvmctl interface list");
+	r = ctl_connect(c);
+	if (r != CTL_OK)
+		return r;
+	r = ctl_call(c, "compute.interface.list", json_object_new_object(), &res, NULL);
+	if (r != CTL_OK)
+		return r;
+	if (c->json) {
+		ctl_print_json(res, false);
+		json_object_put(res);
+		return CTL_OK;
+	}
+	ctl_table_t *t = ctl_table_new(4, hdr);
+	json_object_object_get_ex(res, "interfaces", &ifs);
+	for (size_t i = 0; t && ifs && i < json_object_array_length(ifs); i++) {
+		json_object *e = json_object_array_get_idx(ifs, i);
+		const char *row[] = { ctl_str(e, "interface"), ctl_str(e, "handler"),
+				      ctl_has(e, "id") ? ctl_str(e, "id") : "-", ctl_has(e, "state") ? ctl_str(e, "state") : "-" };
+		ctl_table_add(t, row);
+	}
+	ctl_table_print(t);
+	ctl_table_free(t);
+	json_object_put(res);
+	return CTL_OK;
+}
+
+int ctl_cmd_interface(ctl_t *c, int argc, char **argv)
+{
+	if (argc >= 2 && (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "ls") == 0))
+		return interface_list(c, argc - 1);
+	return ctl_usage_error("usage: mvmctl interface list");
 }

@@ -48,6 +48,7 @@ static void usage(FILE *f)
 		"                                        run a Wasm module once in a fresh micro-VM;\n"
 		"                                        exits with its code\n"
 		"  send ID [--timeout-ms N] [MESSAGE|-]  a message to an actor; prints its answer\n"
+		"  interface list                        who handles which interface\n"
 		"  console ID [--replay BYTES] [--no-translate]\n"
 		"                                        attach to the serial console (Ctrl-] detaches)\n"
 		"  blob put FILE|- [--kind wasm] [--expect HASH] [--path|--data]\n"
@@ -97,6 +98,7 @@ static const struct {
 	{ "exec", ctl_cmd_exec },
 	{ "run", ctl_cmd_run },
 	{ "send", ctl_cmd_send },
+	{ "interface", ctl_cmd_interface },
 	{ "console", ctl_cmd_console },
 	{ "blob", ctl_cmd_blob },
 	{ "device", ctl_cmd_device },

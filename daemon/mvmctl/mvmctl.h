@@ -90,6 +90,7 @@ int ctl_cmd_run(ctl_t *c, int argc, char **argv);
 /* Decode the base64 member key of res and write it to fd (cmd-exec.c). */
 int ctl_write_b64(json_object *res, const char *key, int fd);
 int ctl_cmd_send(ctl_t *c, int argc, char **argv); /* cmd-send.c */
+int ctl_cmd_interface(ctl_t *c, int argc, char **argv); /* cmd-send.c */
 int ctl_cmd_blob(ctl_t *c, int argc, char **argv);
 /* cmd-device.c */
 int ctl_cmd_device(ctl_t *c, int argc, char **argv);

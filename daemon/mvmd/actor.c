@@ -287,6 +287,22 @@ int actors_send(actors_t *a, vm_t *vm, const actor_origin_t *origin, const void 
 	return 0;
 }
 
+actor_full_t actors_full_why(actors_t *a, const char *vm_id, const actor_origin_t *origin, size_t len)
+{
+	actor_box_t *b = box_find(a, vm_id);
+
+	if (b && b->n >= ACTOR_MAILBOX_MAX)
+		return ACTOR_FULL_MAILBOX;
+	if (a->queued_bytes + len > ACTOR_QUEUED_BYTES_MAX)
+		return ACTOR_FULL_NODE;
+	return ACTOR_FULL_SENDER;
+}
+
+size_t actors_queued_bytes(actors_t *a)
+{
+	return a->queued_bytes;
+}
+
 uint64_t actor_msg_id(const actor_msg_t *msg)
 {
 	return msg->id;

@@ -69,6 +69,17 @@ uint64_t actor_msg_id(const actor_msg_t *msg);
 void actor_msg_cancel(actor_msg_t *msg);
 /* Messages waiting for vm (not counting the one delivered). */
 size_t actors_queued(actors_t *a, const char *vm_id);
+/* Bytes of the messages waiting on the whole node. */
+size_t actors_queued_bytes(actors_t *a);
+
+/* Which bound made actors_send() say -EAGAIN for len bytes from origin. */
+typedef enum actor_full {
+	ACTOR_FULL_MAILBOX, /* the VM's ACTOR_MAILBOX_MAX */
+	ACTOR_FULL_NODE,    /* ACTOR_QUEUED_BYTES_MAX on the node */
+	ACTOR_FULL_SENDER,  /* this sender's ACTOR_MAILBOX_PER_SENDER */
+	ACTOR_FULL_MAX
+} actor_full_t;
+actor_full_t actors_full_why(actors_t *a, const char *vm_id, const actor_origin_t *origin, size_t len);
 
 /* --- from the backend ------------------------------------------------------ */
 

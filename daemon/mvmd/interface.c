@@ -36,6 +36,7 @@ typedef struct held {
 	struct held *next;
 	uint64_t id;
 	void *userdata;
+	char iface[INTERFACE_LEN + 1];
 	sd_event_source *timer;
 	reply_to_t to;
 } held_t;
@@ -166,7 +167,8 @@ static int on_held_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static int route_outside(interfaces_t *ifs, outside_t *o, const reply_to_t *to, const uint8_t *data, size_t len)
+static int route_outside(interfaces_t *ifs, outside_t *o, const reply_to_t *to, uint64_t timeout_ms,
+			 const uint8_t *data, size_t len)
 {
 	size_t n = 0;
 	held_t *h;
@@ -181,8 +183,9 @@ static int route_outside(interfaces_t *ifs, outside_t *o, const reply_to_t *to, 
 		return -ENOMEM;
 	h->id = ifs->next_id++;
 	h->userdata = o->userdata;
+	memcpy(h->iface, o->iface, sizeof(h->iface));
 	h->to = *to;
-	r = sd_event_add_time_relative(ifs->event, &h->timer, CLOCK_MONOTONIC, INTERFACE_TIMEOUT_MS * 1000ull, 1000,
+	r = sd_event_add_time_relative(ifs->event, &h->timer, CLOCK_MONOTONIC, timeout_ms * 1000ull, 1000,
 				       on_held_timeout, h);
 	if (r < 0) {
 		free(h);
@@ -206,6 +209,7 @@ void interfaces_route(interfaces_t *ifs, vm_t *sender, uint64_t send_id, const c
 	outside_t *o;
 	vm_t *h;
 	unsigned k = 0;
+	uint64_t timeout_ms = workload_send_timeout_ms(sender);
 	int r;
 
 	memcpy(to.vm, sender->id, sizeof(to.vm));
@@ -218,7 +222,7 @@ void interfaces_route(interfaces_t *ifs, vm_t *sender, uint64_t send_id, const c
 		return;
 	}
 	if ((o = outside_handler(ifs, name))) {
-		r = route_outside(ifs, o, &to, data, len);
+		r = route_outside(ifs, o, &to, timeout_ms, data, len);
 	} else if ((h = vm_handler(ifs, name, NULL, &k)) && h->state == VM_STATE_RUNNING) {
 		reply_to_t *t = malloc(sizeof(*t));
 		actor_msg_t *msg;
@@ -227,7 +231,7 @@ void interfaces_route(interfaces_t *ifs, vm_t *sender, uint64_t send_id, const c
 			*t = to;
 			/* The sender is its worker: a restarted one is another. */
 			actor_origin_t origin = { .from = k, .sender = ((uint64_t)sender->pid << 32) ^ sender->pid_starttime };
-			r = actors_send(ifs->a, h, &origin, data, len, INTERFACE_TIMEOUT_MS, on_vm_answer, t, &msg);
+			r = actors_send(ifs->a, h, &origin, data, len, timeout_ms, on_vm_answer, t, &msg);
 			if (r < 0)
 				free(t);
 		}
@@ -289,20 +293,29 @@ int interfaces_answer(interfaces_t *ifs, void *userdata, uint64_t message_id, co
 	return -ENOENT;
 }
 
-void interfaces_release(interfaces_t *ifs, void *userdata)
+/* Whether userdata's handling of iface ends (NULL: all it handles). */
+static bool releasing(const char *held_iface, const void *held_ud, const void *userdata, const char *iface)
 {
+	return held_ud == userdata && (!iface || strcmp(held_iface, iface) == 0);
+}
+
+int interfaces_release(interfaces_t *ifs, void *userdata, const char *iface)
+{
+	int r = -ENOENT;
+
 	for (outside_t **p = &ifs->outside; *p;) {
 		outside_t *o = *p;
-		if (o->userdata == userdata) {
+		if (releasing(o->iface, o->userdata, userdata, iface)) {
 			*p = o->next;
 			free(o);
+			r = 0;
 		} else {
 			p = &o->next;
 		}
 	}
 	for (held_t **p = &ifs->held; *p;) {
 		held_t *h = *p;
-		if (h->userdata == userdata) {
+		if (releasing(h->iface, h->userdata, userdata, iface)) {
 			*p = h->next;
 			reply(ifs, &h->to, -EPIPE, NULL, 0);
 			held_free(h);
@@ -310,6 +323,15 @@ void interfaces_release(interfaces_t *ifs, void *userdata)
 			p = &h->next;
 		}
 	}
+	return r;
+}
+
+bool interfaces_handles_any(interfaces_t *ifs, const void *userdata)
+{
+	for (outside_t *o = ifs->outside; o; o = o->next)
+		if (o->userdata == userdata)
+			return true;
+	return false;
 }
 
 void interfaces_foreach(interfaces_t *ifs, void (*fn)(const char *iface, const vm_t *vm, void *ud), void *ud)

@@ -11,7 +11,8 @@
  * A sender learns nothing of the handler but the answer or an error:
  * -EACCES not granted, -EHOSTUNREACH nobody handles it, -EAGAIN the
  * handler's mailbox is full, -EPIPE the handler ended (or left) first,
- * -ETIMEDOUT no answer within INTERFACE_TIMEOUT_MS. Every one comes back
+ * -ETIMEDOUT no answer within the sender's workload.send_timeout_ms
+ * (workload_send_timeout_ms). Every one comes back
  * at once or when it happens: a send never hangs.
  */
 #ifndef MVM_INTERFACE_H
@@ -25,7 +26,6 @@
 #include "vm.h"
 
 #define INTERFACE_LEN 71u               /* "sha256:" + 64 lowercase hex */
-#define INTERFACE_TIMEOUT_MS 30000u     /* an actor's send without an answer */
 #define INTERFACE_PENDING_MAX 64u       /* messages an outside handler holds unanswered */
 
 typedef struct manager manager_t;
@@ -57,9 +57,13 @@ int interfaces_handle(interfaces_t *ifs, const char *iface, const interface_hand
 /* The outside handler userdata answers message_id: 0, or -ENOENT (not a
  * message it holds: unknown, answered, timed out). */
 int interfaces_answer(interfaces_t *ifs, void *userdata, uint64_t message_id, const uint8_t *data, size_t len);
-/* userdata stops handling anything (its connection closed): every
- * message it held fails -EPIPE for its sender. */
-void interfaces_release(interfaces_t *ifs, void *userdata);
+/* userdata stops handling iface (NULL: everything, its connection
+ * closed): every message of it that userdata held fails -EPIPE for its
+ * sender. 0, or -ENOENT when userdata did not handle iface. */
+int interfaces_release(interfaces_t *ifs, void *userdata, const char *iface);
+
+/* Whether userdata handles any interface. */
+bool interfaces_handles_any(interfaces_t *ifs, const void *userdata);
 
 /* Each active handler: iface, and the VM (NULL for an outside handler). */
 void interfaces_foreach(interfaces_t *ifs, void (*fn)(const char *iface, const vm_t *vm, void *ud), void *ud);

@@ -49,6 +49,17 @@ uint64_t workload_timeout_ms(const vm_t *vm)
 	return t > 0 ? (uint64_t)t : 0;
 }
 
+uint64_t workload_send_timeout_ms(const vm_t *vm)
+{
+	json_object *w = spec_workload(vm), *v;
+	int64_t t;
+
+	if (!w || !(v = member(w, "send_timeout_ms", json_type_int)))
+		return WORKLOAD_SEND_TIMEOUT_MS;
+	t = json_object_get_int64(v);
+	return t > 0 ? (uint64_t)t : WORKLOAD_SEND_TIMEOUT_MS;
+}
+
 json_object *workload_handles(const vm_t *vm)
 {
 	json_object *w = spec_workload(vm);

@@ -14,6 +14,7 @@
 #include "manager.h"
 
 #define WORKLOAD_LIST_MAX 256
+#define WORKLOAD_SEND_TIMEOUT_MS 30000u /* an actor's send without an answer, by default */
 
 typedef struct workload_start {
 	const char *hash;          /* "sha256:<hex>", borrowed from the spec */
@@ -36,6 +37,9 @@ uint64_t workload_timeout_ms(const vm_t *vm);
  * grants "send:<iface>". */
 unsigned workload_handles_index(const vm_t *vm, const char *iface);
 bool workload_may_send(const vm_t *vm, const char *iface);
+/* How long the VM's actor sends wait for an answer: the spec's
+ * workload.send_timeout_ms, else WORKLOAD_SEND_TIMEOUT_MS. */
+uint64_t workload_send_timeout_ms(const vm_t *vm);
 /* The spec's workload.handles, or NULL. */
 json_object *workload_handles(const vm_t *vm);
 /*

@@ -308,6 +308,41 @@ START_TEST(test_blob)
 }
 END_TEST
 
+/* interface list: a connection that handles an interface shows, and
+ * is gone once it releases it (compute.interface.release) while it
+ * stays open. */
+START_TEST(test_interface_list)
+{
+	static const char iface[] = "sha256:00000000000000000000000000000000000000000000000000000000000000ab";
+	char p[128];
+	mvmt_run_t r;
+	int fd = mvmt_connect(t.d.sock);
+
+	RUN(&r, NULL, "interface", "list");
+	expect_ok(&r);
+	ck_assert_str_eq(r.out, "INTERFACE  HANDLER  ID  STATE\n");
+	snprintf(p, sizeof(p), "{\"interface\":\"%s\"}", iface);
+	json_object_put(mvmt_result(fd, "compute.interface.handle", p));
+	RUN(&r, NULL, "interface", "list");
+	expect_ok(&r);
+	ck_assert_msg(strstr(r.out, iface) && strstr(r.out, "connection"), "%s", r.out);
+	RUN(&r, NULL, "--json", "interface", "list");
+	expect_ok(&r);
+	json_object *o = parse_out(&r);
+	ck_assert_str_eq(mvmt_str(json_object_array_get_idx(mvmt_get(o, "interfaces"), 0), "handler"), "connection");
+	json_object_put(o);
+	json_object_put(mvmt_result(fd, "compute.interface.release", p));
+	ck_assert_int_eq(mvmt_error_code(fd, "compute.interface.release", p), -32001);
+	RUN(&r, NULL, "interface", "list");
+	expect_ok(&r);
+	ck_assert_ptr_null(strstr(r.out, iface));
+	RUN(&r, NULL, "interface", "nope");
+	ck_assert_int_eq(r.status, 2);
+	close(fd);
+	mvmt_forget_fd(fd);
+}
+END_TEST
+
 /* start and stop wait for their answer however long it takes: a VMM
  * whose API comes up after 1.5 s (3x socat's default 0.5 s). */
 START_TEST(test_lifecycle_events_logs)
@@ -551,6 +586,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_exit_codes),
 			MVMT_TEST(test_call),
 			MVMT_TEST(test_blob),
+			MVMT_TEST(test_interface_list),
 			MVMT_TEST(test_lifecycle_events_logs),
 			MVMT_TEST(test_pause_resume_snapshot),
 			MVMT_TEST(test_device),

@@ -14,76 +14,28 @@
 
 #include "mvmctl-run.h"
 #include "util/text.h"
-#include "workload-daemon.h"
+#include "actor-daemon.h"
 #include "mvmt-main.h"
 
 #define IFACE "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define IFACE_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define IFACE_B "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-/* An actor VM with extra workload members, Running and waiting for messages. */
-static void actor_up_with(const char *name, const char *extra)
-{
-	json_object_put(wl_create(name, "actor", 16, extra));
-	json_object *r = wl_call_id("compute.vm.start", name, NULL);
-	ck_assert_msg(mvmt_get(r, "result") != NULL, "start failed: %s", json_object_to_json_string(r));
-	json_object_put(r);
-	json_object_put(mvmt_wait_state(wl.fd, name, "Running"));
-	mvmt_wait_log(wl.fd, name, "actor ready\n");
-}
-
-static void actor_up(const char *name)
-{
-	actor_up_with(name, NULL);
-}
-
-/* compute.vm.send of text; the whole response. */
-static json_object *send_text(int fd, const char *name, const char *text, int timeout_ms)
-{
-	json_object *p = json_object_new_object();
-	json_object_object_add(p, "id", json_object_new_string(name));
-	json_object_object_add(p, "data", json_object_new_string(text));
-	if (timeout_ms > 0)
-		json_object_object_add(p, "timeout_ms", json_object_new_int(timeout_ms));
-	json_object *r = mvmt_call(fd, "compute.vm.send", json_object_to_json_string(p));
-	json_object_put(p);
-	return r;
-}
-
-/* The answer's text to a send that must succeed (caller frees). */
-static char *ask(const char *name, const char *text)
-{
-	json_object *r = send_text(wl.fd, name, text, 60000);
-	ck_assert_msg(mvmt_get(r, "result") != NULL, "send %s: %s", text, json_object_to_json_string(r));
-	ck_assert_str_eq(mvmt_str(r, "result.encoding"), "utf-8");
-	ck_assert_int_gt(mvmt_int(r, "result.message_id"), 0);
-	char *s = strdup(mvmt_str(r, "result.data"));
-	json_object_put(r);
-	return s;
-}
-
-static void ask_eq(const char *name, const char *text, const char *want)
-{
-	char *got = ask(name, text);
-	ck_assert_str_eq(got, want);
-	free(got);
-}
-
 START_TEST(test_state_over_1000_messages)
 {
 	char want[32];
 
-	actor_up("counter");
+	wl_actor_up("counter");
 	for (int i = 1; i <= 1000; i++) {
 		snprintf(want, sizeof(want), "%d", i);
-		ask_eq("counter", "incr", want);
+		wl_ask_eq("counter", "incr", want);
 	}
-	ask_eq("counter", "put colour blue", "ok");
-	ask_eq("counter", "put size 42", "ok");
-	ask_eq("counter", "get colour", "blue");
-	ask_eq("counter", "get size", "42");
-	ask_eq("counter", "get nothing", "(none)");
-	ask_eq("counter", "stats", "msgs=1006 bytes=4060");
+	wl_ask_eq("counter", "put colour blue", "ok");
+	wl_ask_eq("counter", "put size 42", "ok");
+	wl_ask_eq("counter", "get colour", "blue");
+	wl_ask_eq("counter", "get size", "42");
+	wl_ask_eq("counter", "get nothing", "(none)");
+	wl_ask_eq("counter", "stats", "msgs=1006 bytes=4060");
 	json_object *s = wl_status("counter");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
 	json_object_put(s);
@@ -101,7 +53,7 @@ END_TEST
 START_TEST(test_big_messages_and_bad_params)
 {
 	static char raw[65537];
-	actor_up("big");
+	wl_actor_up("big");
 	/* 64 KiB each way */
 	memset(raw, 'a', sizeof(raw));
 	json_object *p = json_object_new_object();
@@ -114,7 +66,7 @@ START_TEST(test_big_messages_and_bad_params)
 	json_object_object_add(p, "data", json_object_new_string_len(raw, 65537));
 	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.send", json_object_to_json_string(p)), -32602);
 	json_object_put(p);
-	char *big = ask("big", "big 65536");
+	char *big = wl_ask("big", "big 65536");
 	ck_assert_uint_eq(strlen(big), 65536);
 	ck_assert(big[0] == 'x' && big[65535] == 'x');
 	free(big);
@@ -129,25 +81,9 @@ START_TEST(test_big_messages_and_bad_params)
 	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.send", "{\"id\":\"big\",\"data_base64\":\"!!\"}"), -32602);
 	ck_assert_int_eq(mvmt_error_code(wl.fd, "compute.vm.send", "{\"id\":\"nope\",\"data\":\"a\"}"), -32001);
 	/* the actor is fine after all that */
-	ask_eq("big", "incr", "1");
+	wl_ask_eq("big", "incr", "1");
 }
 END_TEST
-
-/* Lines on fd until one is a compute.vm.answer for message id. */
-static json_object *next_answer(int fd, int64_t id)
-{
-	for (;;) {
-		char *line = mvmt_read_line(fd, 60000);
-		ck_assert_msg(line != NULL, "no compute.vm.answer for %lld", (long long)id);
-		json_object *o = json_tokener_parse(line);
-		free(line);
-		ck_assert_ptr_nonnull(o);
-		const char *m = mvmt_str(o, "method");
-		if (m && strcmp(m, "compute.vm.answer") == 0 && mvmt_int(o, "params.message_id") == id)
-			return o;
-		json_object_put(o);
-	}
-}
 
 START_TEST(test_no_wait_and_fifo)
 {
@@ -156,7 +92,7 @@ START_TEST(test_no_wait_and_fifo)
 	int answers = 0;
 	char line[256];
 
-	actor_up("async");
+	wl_actor_up("async");
 	json_object *st = wl_status("async");
 	char *vm_id = strdup(mvmt_str(st, "id"));
 	json_object_put(st);
@@ -200,42 +136,31 @@ START_TEST(test_no_wait_and_fifo)
 }
 END_TEST
 
-static int64_t send_async(int fd, const char *name, const char *text, int timeout_ms)
-{
-	char params[256];
-	snprintf(params, sizeof(params), "{\"id\":\"%s\",\"data\":\"%s\",\"wait\":false,\"timeout_ms\":%d}", name, text,
-		 timeout_ms);
-	json_object *r = mvmt_result(fd, "compute.vm.send", params);
-	int64_t id = mvmt_int(r, "message_id");
-	json_object_put(r);
-	return id;
-}
-
 START_TEST(test_timeout_keeps_actor)
 {
-	actor_up("slow");
-	json_object *r = send_text(wl.fd, "slow", "silent", 300);
+	wl_actor_up("slow");
+	json_object *r = wl_send_text(wl.fd, "slow", "silent", 300);
 	ck_assert_int_eq(mvmt_int(r, "error.code"), -32006);
 	ck_assert_int_eq(mvmt_int(r, "error.data.timeout_ms"), 300);
 	json_object_put(r);
 	/* not killed: the next message is handled, and the first's id
 	 * can no longer be answered */
-	ask_eq("slow", "incr", "1");
-	ask_eq("slow", "incr", "2");
+	wl_ask_eq("slow", "incr", "1");
+	wl_ask_eq("slow", "incr", "2");
 	json_object *s = wl_status("slow");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
 	json_object_put(s);
 	/* a sender that leaves before its turn: its message is dropped,
 	 * never delivered (the counter says so) */
 	int hold = mvmt_connect(wl.d.sock), gone = mvmt_connect(wl.d.sock);
-	int64_t first = send_async(hold, "slow", "silent", 3000);
-	(void)send_async(gone, "slow", "incr", 60000);
+	int64_t first = wl_send_async(hold, "slow", "silent", 3000);
+	(void)wl_send_async(gone, "slow", "incr", 60000);
 	close(gone);
 	mvmt_forget_fd(gone);
-	json_object *n = next_answer(hold, first);
+	json_object *n = wl_next_answer(hold, first);
 	ck_assert_int_eq(mvmt_int(n, "params.error.code"), -32006);
 	json_object_put(n);
-	ask_eq("slow", "incr", "3");
+	wl_ask_eq("slow", "incr", "3");
 	close(hold);
 	mvmt_forget_fd(hold);
 }
@@ -246,19 +171,19 @@ START_TEST(test_mailbox_full_and_stop_fails_pending)
 	int fd = mvmt_connect(wl.d.sock), fd2 = mvmt_connect(wl.d.sock);
 	int64_t ids[65];
 
-	actor_up("full");
+	wl_actor_up("full");
 	/* one delivered and never answered, 64 waiting behind it: one
 	 * connection may hold 32 of them */
-	ids[0] = send_async(fd, "full", "silent", 600000);
+	ids[0] = wl_send_async(fd, "full", "silent", 600000);
 	for (int i = 1; i <= 32; i++)
-		ids[i] = send_async(fd, "full", "incr", 600000);
-	json_object *r = send_text(fd, "full", "incr", 0);
+		ids[i] = wl_send_async(fd, "full", "incr", 600000);
+	json_object *r = wl_send_text(fd, "full", "incr", 0);
 	ck_assert_int_eq(mvmt_int(r, "error.code"), -32005);
 	ck_assert_int_eq(mvmt_int(r, "error.data.limit"), 32);
 	json_object_put(r);
 	for (int i = 33; i <= 64; i++)
-		ids[i] = send_async(fd2, "full", "incr", 600000);
-	r = send_text(wl.fd, "full", "incr", 0);
+		ids[i] = wl_send_async(fd2, "full", "incr", 600000);
+	r = wl_send_text(wl.fd, "full", "incr", 0);
 	ck_assert_int_eq(mvmt_int(r, "error.code"), -32005);
 	ck_assert_int_eq(mvmt_int(r, "error.data.limit"), 64);
 	ck_assert_int_eq(mvmt_int(r, "error.data.queued"), 64);
@@ -266,7 +191,7 @@ START_TEST(test_mailbox_full_and_stop_fails_pending)
 	/* the VM ends: every pending message fails at once, none hangs */
 	json_object_put(wl_call_id("compute.vm.stop", "full", "\"timeout_ms\":20000"));
 	for (int i = 0; i < 65; i++) {
-		json_object *n = next_answer(i <= 32 ? fd : fd2, ids[i]);
+		json_object *n = wl_next_answer(i <= 32 ? fd : fd2, ids[i]);
 		ck_assert_int_eq(mvmt_int(n, "params.error.code"), -32000);
 		wl_assert_contains(mvmt_str(n, "params.error.data.reason"), "ended");
 		json_object_put(n);
@@ -290,23 +215,23 @@ START_TEST(test_fair_per_sender)
 	int s = mvmt_connect(wl.d.sock), flood = mvmt_connect(wl.d.sock), other = mvmt_connect(wl.d.sock);
 	int64_t f[20];
 
-	actor_up("fair");
+	wl_actor_up("fair");
 	/* holds the actor while the others queue; its timeout frees it */
-	int64_t first = send_async(s, "fair", "silent", 5000);
+	int64_t first = wl_send_async(s, "fair", "silent", 5000);
 	for (int i = 0; i < 20; i++)
-		f[i] = send_async(flood, "fair", "incr", 120000);
-	int64_t mine = send_async(other, "fair", "incr", 120000);
-	json_object *n = next_answer(s, first);
+		f[i] = wl_send_async(flood, "fair", "incr", 120000);
+	int64_t mine = wl_send_async(other, "fair", "incr", 120000);
+	json_object *n = wl_next_answer(s, first);
 	ck_assert_int_eq(mvmt_int(n, "params.error.code"), -32006);
 	json_object_put(n);
 	/* after the flooder's first, the other sender's: the second incr */
-	n = next_answer(other, mine);
+	n = wl_next_answer(other, mine);
 	ck_assert_str_eq(mvmt_str(n, "params.data"), "2");
 	json_object_put(n);
 	for (int i = 0; i < 20; i++) {
 		char want[8];
 		snprintf(want, sizeof(want), "%d", i == 0 ? 1 : i + 2);
-		n = next_answer(flood, f[i]);
+		n = wl_next_answer(flood, f[i]);
 		ck_assert_str_eq(mvmt_str(n, "params.data"), want);
 		json_object_put(n);
 	}
@@ -321,36 +246,23 @@ END_TEST
 
 START_TEST(test_guest_errors)
 {
-	actor_up("guest");
+	wl_actor_up("guest");
 	/* not granted to this VM: the actor's send is answered at once */
-	ask_eq("guest", "send " IFACE " hello", "status=-13 data=");
+	wl_ask_eq("guest", "send " IFACE " hello", "status=-13 data=");
 	/* not an interface name: the send itself says so */
-	ask_eq("guest", "send sha256:XYZ", "status=-22 data=");
+	wl_ask_eq("guest", "send sha256:XYZ", "status=-22 data=");
 	/* answering twice, or an id it never got: -ENOENT in the guest */
-	ask_eq("guest", "twice", "first");
+	wl_ask_eq("guest", "twice", "first");
 	mvmt_wait_log(wl.fd, "guest", "second answer: -2\n");
-	ask_eq("guest", "bogus", "bogus=-2");
+	wl_ask_eq("guest", "bogus", "bogus=-2");
 	/* the answer made right before the program ends still goes */
-	ask_eq("guest", "exit", "bye");
+	wl_ask_eq("guest", "exit", "bye");
 	json_object *s = wl_wait_end("guest", 20000);
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
 	ck_assert_int_eq(mvmt_int(s, "exit_code"), 0);
 	json_object_put(s);
 }
 END_TEST
-
-/* Sends "send IFACE MSG" to the client actor without waiting: its
- * message id (the answer comes as compute.vm.answer on fd). */
-static int64_t client_send_async(int fd, const char *client, const char *iface, const char *msg)
-{
-	char params[512];
-	snprintf(params, sizeof(params), "{\"id\":\"%s\",\"data\":\"send %s %s\",\"wait\":false,\"timeout_ms\":120000}", client,
-		 iface, msg);
-	json_object *r = mvmt_result(fd, "compute.vm.send", params);
-	int64_t id = mvmt_int(r, "message_id");
-	json_object_put(r);
-	return id;
-}
 
 /* Whether any process's argv or environment holds needle. */
 static bool proc_holds(const char *needle)
@@ -389,16 +301,16 @@ START_TEST(test_messages_not_in_argv_and_kill9)
 {
 	int fd = mvmt_connect(wl.d.sock);
 
-	actor_up("keeper");
+	wl_actor_up("keeper");
 	/* an actor's send in flight through an interface when mvmd dies */
-	actor_up_with("h9", "\"handles\":[\"" IFACE_A "\"]");
-	actor_up_with("c9", "\"capabilities\":[\"stdout\",\"send:" IFACE_A "\"]");
-	(void)client_send_async(fd, "c9", IFACE_A, "silent");
+	wl_actor_up_with("h9", "\"handles\":[\"" IFACE_A "\"]");
+	wl_actor_up_with("c9", "\"capabilities\":[\"stdout\",\"send:" IFACE_A "\"]");
+	(void)wl_client_send_async(fd, "c9", IFACE_A, "silent");
 	mvmt_wait_log(wl.fd, "h9", "not answering");
 	close(fd);
 	mvmt_forget_fd(fd);
-	ask_eq("keeper", "put secret s3cr3t-msg-8e1f", "ok");
-	ask_eq("keeper", "incr", "1");
+	wl_ask_eq("keeper", "put secret s3cr3t-msg-8e1f", "ok");
+	wl_ask_eq("keeper", "incr", "1");
 	/* mvmctl send: the message on stdin, the answer on stdout */
 	mvmt_ctl_t ctl = { 0 };
 	mvmt_run_t *run = calloc(1, sizeof(*run));
@@ -419,11 +331,11 @@ START_TEST(test_messages_not_in_argv_and_kill9)
 	json_object *s = wl_status("keeper");
 	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
 	json_object_put(s);
-	ask_eq("keeper", "incr", "3");
-	ask_eq("keeper", "get secret", "s3cr3t-msg-8e1f");
+	wl_ask_eq("keeper", "incr", "3");
+	wl_ask_eq("keeper", "get secret", "s3cr3t-msg-8e1f");
 	/* the send in flight failed cleanly in the guest; both actors serve on */
 	mvmt_wait_log(wl.fd, "c9", "send answered status=-104\n");
-	ask_eq("c9", "send " IFACE_A " incr", "status=0 data=1");
+	wl_ask_eq("c9", "send " IFACE_A " incr", "status=0 data=1");
 	ck_assert(!proc_holds("s3cr3t-msg-8e1f"));
 }
 END_TEST
@@ -432,22 +344,22 @@ START_TEST(test_actor_to_actor)
 {
 	int fd = mvmt_connect(wl.d.sock);
 
-	actor_up_with("kvstore", "\"handles\":[\"" IFACE_A "\"]");
-	actor_up_with("client", "\"capabilities\":[\"stdout\",\"send:" IFACE_A "\",\"send:" IFACE_B "\"]");
-	actor_up("rogue");
+	wl_actor_up_with("kvstore", "\"handles\":[\"" IFACE_A "\"]");
+	wl_actor_up_with("client", "\"capabilities\":[\"stdout\",\"send:" IFACE_A "\",\"send:" IFACE_B "\"]");
+	wl_actor_up("rogue");
 	/* through the interface, to the handler and back; state kept there */
-	ask_eq("client", "send " IFACE_A " put colour green", "status=0 data=ok");
-	ask_eq("client", "send " IFACE_A " get colour", "status=0 data=green");
-	ask_eq("kvstore", "get colour", "green");
+	wl_ask_eq("client", "send " IFACE_A " put colour green", "status=0 data=ok");
+	wl_ask_eq("client", "send " IFACE_A " get colour", "status=0 data=green");
+	wl_ask_eq("kvstore", "get colour", "green");
 	/* not granted: refused at once, whoever handles it */
-	ask_eq("rogue", "send " IFACE_A " get colour", "status=-13 data=");
+	wl_ask_eq("rogue", "send " IFACE_A " get colour", "status=-13 data=");
 	/* granted, but nobody handles it */
-	ask_eq("client", "send " IFACE_B " hi", "status=-113 data=");
+	wl_ask_eq("client", "send " IFACE_B " hi", "status=-113 data=");
 	/* a flooding sender: 16 sends wait for answers at most, then -EAGAIN;
 	 * every one sent is answered; too big a message is refused */
-	ask_eq("client", "flood " IFACE_A, "sent=16 err=-11 answers=16");
-	ask_eq("kvstore", "incr", "17");
-	ask_eq("client", "huge " IFACE_A, "huge=-90");
+	wl_ask_eq("client", "flood " IFACE_A, "sent=16 err=-11 answers=16");
+	wl_ask_eq("kvstore", "incr", "17");
+	wl_ask_eq("client", "huge " IFACE_A, "huge=-90");
 	/* who handles what */
 	json_object *l = mvmt_result(wl.fd, "compute.interface.list", "{}");
 	ck_assert_int_eq(json_object_array_length(mvmt_get(l, "interfaces")), 1);
@@ -463,37 +375,21 @@ START_TEST(test_actor_to_actor)
 	json_object_put(r);
 	ck_assert_int_eq(mvmt_error_code(fd, "compute.interface.handle", "{\"interface\":\"" IFACE_A "\"}"), -32007);
 	/* the handler stops with a message pending: its sender gets an error */
-	int64_t id = client_send_async(fd, "client", IFACE_A, "silent");
+	int64_t id = wl_client_send_async(fd, "client", IFACE_A, "silent");
 	mvmt_wait_log(wl.fd, "kvstore", "not answering");
 	json_object_put(wl_call_id("compute.vm.stop", "kvstore", "\"timeout_ms\":20000"));
-	json_object *n = next_answer(fd, id);
+	json_object *n = wl_next_answer(fd, id);
 	ck_assert_str_eq(mvmt_str(n, "params.data"), "status=-32 data=");
 	json_object_put(n);
 	json_object_put(wl_wait_end("kvstore", 20000));
 	/* now the second may start, and serves the interface */
 	json_object_put(wl_call_id("compute.vm.start", "kvstore2", NULL));
 	json_object_put(mvmt_wait_state(wl.fd, "kvstore2", "Running"));
-	ask_eq("client", "send " IFACE_A " get colour", "status=0 data=(none)");
+	wl_ask_eq("client", "send " IFACE_A " get colour", "status=0 data=(none)");
 	close(fd);
 	mvmt_forget_fd(fd);
 }
 END_TEST
-
-/* The next compute.interface.message on fd. */
-static json_object *next_message(int fd)
-{
-	for (;;) {
-		char *line = mvmt_read_line(fd, 60000);
-		ck_assert_msg(line != NULL, "no compute.interface.message");
-		json_object *o = json_tokener_parse(line);
-		free(line);
-		ck_assert_ptr_nonnull(o);
-		const char *m = mvmt_str(o, "method");
-		if (m && strcmp(m, "compute.interface.message") == 0)
-			return o;
-		json_object_put(o);
-	}
-}
 
 START_TEST(test_rpc_handler)
 {
@@ -502,7 +398,7 @@ START_TEST(test_rpc_handler)
 	size_t n;
 	char params[256];
 
-	actor_up_with("client", "\"capabilities\":[\"stdout\",\"send:" IFACE_B "\"]");
+	wl_actor_up_with("client", "\"capabilities\":[\"stdout\",\"send:" IFACE_B "\"]");
 	json_object *r = mvmt_result(h, "compute.interface.handle", "{\"interface\":\"" IFACE_B "\"}");
 	ck_assert_str_eq(mvmt_str(r, "interface"), IFACE_B);
 	json_object_put(r);
@@ -511,8 +407,8 @@ START_TEST(test_rpc_handler)
 	ck_assert_str_eq(mvmt_str(json_object_array_get_idx(mvmt_get(r, "interfaces"), 0), "handler"), "connection");
 	json_object_put(r);
 	/* the actor's message reaches the connection; its answer goes back */
-	int64_t id = client_send_async(c, "client", IFACE_B, "hello");
-	json_object *m = next_message(h);
+	int64_t id = wl_client_send_async(c, "client", IFACE_B, "hello");
+	json_object *m = wl_next_message(h);
 	ck_assert_str_eq(mvmt_str(m, "params.interface"), IFACE_B);
 	const char *b64 = mvmt_str(m, "params.data_base64");
 	ck_assert_int_eq(base64_decode(b64, strlen(b64), &raw, &n), 0);
@@ -526,19 +422,19 @@ START_TEST(test_rpc_handler)
 	ck_assert_int_eq(mvmt_error_code(c, "compute.interface.answer", params), -32001);
 	json_object_put(mvmt_result(h, "compute.interface.answer", params));
 	ck_assert_int_eq(mvmt_error_code(h, "compute.interface.answer", params), -32001); /* answered once */
-	json_object *a = next_answer(c, id);
+	json_object *a = wl_next_answer(c, id);
 	ck_assert_str_eq(mvmt_str(a, "params.data"), "status=0 data=world");
 	json_object_put(a);
 	/* the handler leaves with a message pending: its sender gets -EPIPE */
-	id = client_send_async(c, "client", IFACE_B, "again");
-	json_object_put(next_message(h));
+	id = wl_client_send_async(c, "client", IFACE_B, "again");
+	json_object_put(wl_next_message(h));
 	close(h);
 	mvmt_forget_fd(h);
-	a = next_answer(c, id);
+	a = wl_next_answer(c, id);
 	ck_assert_str_eq(mvmt_str(a, "params.data"), "status=-32 data=");
 	json_object_put(a);
 	/* and nobody handles it any more */
-	ask_eq("client", "send " IFACE_B " x", "status=-113 data=");
+	wl_ask_eq("client", "send " IFACE_B " x", "status=-113 data=");
 	close(c);
 	mvmt_forget_fd(c);
 }
@@ -557,13 +453,13 @@ START_TEST(test_rust_actor)
 	mvmt_wait_log(wl.fd, "rust", "rust actor ready\n");
 	for (int i = 1; i <= 200; i++) {
 		snprintf(want, sizeof(want), "%d", i);
-		ask_eq("rust", "incr", want);
+		wl_ask_eq("rust", "incr", want);
 	}
-	ask_eq("rust", "put lang rust", "ok");
-	ask_eq("rust", "get lang", "rust");
-	ask_eq("rust", "stats", "msgs=203 keys=1");
-	ask_eq("rust", "send " IFACE_B " hi", "status=-113 data=");
-	ask_eq("rust", "send " IFACE_A " hi", "status=-13 data=");
+	wl_ask_eq("rust", "put lang rust", "ok");
+	wl_ask_eq("rust", "get lang", "rust");
+	wl_ask_eq("rust", "stats", "msgs=203 keys=1");
+	wl_ask_eq("rust", "send " IFACE_B " hi", "status=-113 data=");
+	wl_ask_eq("rust", "send " IFACE_A " hi", "status=-13 data=");
 	json_object_put(wl_call_id("compute.vm.stop", "rust", "\"timeout_ms\":20000"));
 	json_object *s = wl_wait_end("rust", 20000);
 	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
@@ -609,7 +505,7 @@ START_TEST(test_ring_of_50)
 	json_object_put(l);
 	for (int from = 0; from < RING; from += 25) {
 		snprintf(name, sizeof(name), "ring-%d", from);
-		char *got = ask(name, "ring 49");
+		char *got = wl_ask(name, "ring 49");
 		/* 49 hops, each wrapping its next one's answer, then the end */
 		int hops = 0;
 		for (const char *p = got; (p = strstr(p, "status=0 data=")); p++)
@@ -629,16 +525,16 @@ START_TEST(test_pause_and_snapshot_keep_state)
 {
 	char p[256];
 
-	actor_up("keeper");
-	ask_eq("keeper", "incr", "1");
-	ask_eq("keeper", "incr", "2");
+	wl_actor_up("keeper");
+	wl_ask_eq("keeper", "incr", "1");
+	wl_ask_eq("keeper", "incr", "2");
 	json_object *r = wl_call_id("compute.vm.pause", "keeper", NULL);
 	ck_assert_msg(mvmt_get(r, "result") != NULL, "pause: %s", json_object_to_json_string(r));
 	ck_assert_str_eq(mvmt_str(r, "result.state"), "Paused");
 	json_object_put(r);
 	/* A message to a paused actor waits; with a short timeout it fails
 	 * and the actor is untouched. */
-	r = send_text(wl.fd, "keeper", "get nothing", 300);
+	r = wl_send_text(wl.fd, "keeper", "get nothing", 300);
 	ck_assert_msg(mvmt_get(r, "error") != NULL, "answered while paused: %s", json_object_to_json_string(r));
 	json_object_put(r);
 	r = wl_call_id("compute.vm.snapshot", "keeper", NULL);
@@ -650,16 +546,16 @@ START_TEST(test_pause_and_snapshot_keep_state)
 	r = wl_call_id("compute.vm.resume", "keeper", NULL);
 	ck_assert_msg(mvmt_get(r, "result") != NULL, "resume: %s", json_object_to_json_string(r));
 	json_object_put(r);
-	ask_eq("keeper", "incr", "3");
+	wl_ask_eq("keeper", "incr", "3");
 
 	json_object_put(mvmt_result(wl.fd, "compute.vm.create", p));
 	r = wl_call_id("compute.vm.start", "twin", NULL);
 	ck_assert_msg(mvmt_get(r, "result") != NULL, "start twin: %s", json_object_to_json_string(r));
 	json_object_put(r);
 	json_object_put(mvmt_wait_state(wl.fd, "twin", "Running"));
-	ask_eq("twin", "incr", "3");
-	ask_eq("twin", "incr", "4");
-	ask_eq("keeper", "incr", "4");
+	wl_ask_eq("twin", "incr", "3");
+	wl_ask_eq("twin", "incr", "4");
+	wl_ask_eq("keeper", "incr", "4");
 }
 END_TEST
 

@@ -284,6 +284,31 @@ static int connect_until_served(void)
 	}
 }
 
+/* A connection that handles an interface is spared by the idle timeout
+ * (it waits for messages) until compute.interface.release gives up the
+ * last one: then it is an idle connection like any other. */
+START_TEST(test_interface_handler_idle_after_release)
+{
+	static const char p[] = "{\"interface\":\"sha256:00000000000000000000000000000000000000000000000000000000000000cd\"}";
+	int err;
+
+	mvmt_daemon_init(&d);
+	mvmt_daemon_start(&d, "--kvm-pool", "0", "--idle-timeout-ms", "1000", NULL);
+	int h = mvmt_connect(d.sock), idle = mvmt_connect(d.sock);
+	json_object_put(mvmt_result(h, "compute.interface.handle", p));
+	assert_served(idle, false);
+	ck_assert_msg(wait_eof(idle, 30000, &err), "idle client not let go: %s", strerror(err));
+	/* the idle one was let go; the handler, as quiet, was not */
+	json_object_put(mvmt_result(h, "compute.interface.list", "{}"));
+	json_object_put(mvmt_result(h, "compute.interface.release", p));
+	ck_assert_msg(wait_eof(h, 30000, &err), "released handler not let go: %s", strerror(err));
+	close(idle);
+	mvmt_forget_fd(idle);
+	close(h);
+	mvmt_forget_fd(h);
+}
+END_TEST
+
 /*
  * Defect 10, the slots: idle and half-line clients filled every slot for
  * good. Now they are let go (idle: EOF; half a line: -32006, then EOF)
@@ -490,6 +515,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_answer_over_the_cap),
 			MVMT_TEST(test_refused_client_reads_the_error),
 			MVMT_TEST(test_idle_and_half_line_clients_give_slots_back),
+			MVMT_TEST(test_interface_handler_idle_after_release),
 			MVMT_TEST(test_slow_stalled_idle_clients)),
 	},
 	{ 0 }

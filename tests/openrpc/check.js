@@ -276,6 +276,11 @@ async function main() {
 	// an answer needs a message from an actor (kvm): here its refusals
 	await call('compute.interface.answer', { message_id: 1, data: 'x' }, -32001);
 	await call('compute.interface.answer', { message_id: 1 }, -32602);
+	await call('compute.interface.release', { interface: iface }, 'result');
+	await call('compute.interface.release', { interface: iface }, -32001);
+	await call('compute.interface.release', { interface: 'sha256:xyz' }, -32602);
+	await call('compute.interface.handle', { interface: iface }, 'result');
+	await call('compute.interface.release', { interface: iface }, 'result');
 	await call('compute.vm.remove', { id: 'c1' }, -32002);
 	await call('compute.vm.resume', { id: 'c1' }, -32002);
 	await call('compute.vm.snapshot', { id: 'c1' }, 'result');

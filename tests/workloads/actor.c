@@ -18,6 +18,10 @@
  *   twice           answers "first"; the second answer's result says -ENOENT
  *   bogus           answers an id it never got: "bogus=<result>", then "ok"
  *   silent          no answer at all (the sender times out)
+ *   sleep MS        takes no message for MS ms (a wait that times out),
+ *                   then answers "slept"
+ *   trap IFACE      sends "hold" to IFACE, and once its answer came,
+ *                   traps (the VM ends Failed with messages pending)
  *   exit            answers "bye" and ends the program
  *   anything else   echoed back
  */
@@ -93,7 +97,7 @@ static void do_flood(uint64_t id, const char *iface)
 
 int main(int argc, char **argv)
 {
-	struct mvm_actor_info in;
+	struct mvm_actor_info in, in2;
 	const char *next = argc > 1 && strlen(argv[1]) == MVM_ACTOR_IFACE_LEN ? argv[1] : NULL;
 
 	/* wasi-libc buffers stdout fully once it is no terminal: lines */
@@ -171,6 +175,20 @@ int main(int argc, char **argv)
 		} else if (strcmp(buf, "bogus") == 0) {
 			snprintf(out, sizeof(out), "bogus=%d", (int)mvm_answer(in.id + 12345, "no", 2));
 			answer_str(in.id, out);
+		} else if (strncmp(buf, "sleep ", 6) == 0) {
+			int64_t ns = (int64_t)strtol(buf + 6, NULL, 10) * 1000000;
+			printf("sleeping %llu\n", (unsigned long long)in.id);
+			for (int k; (k = mvm_wait(buf, MVM_ACTOR_MSG_MAX, &in2, ns)) != MVM_ACTOR_TIMEOUT;)
+				if (k == MVM_ACTOR_STOP)
+					exit(0);
+			answer_str(in.id, "slept");
+		} else if (strncmp(buf, "trap ", 5) == 0 && strlen(buf) == 5 + MVM_ACTOR_IFACE_LEN) {
+			int64_t sid = mvm_send(buf + 5, "hold", 4);
+			printf("trapping after %lld\n", (long long)sid);
+			for (int k; sid > 0 && (k = mvm_wait(buf, MVM_ACTOR_MSG_MAX, &in2, -1)) != MVM_ACTOR_STOP;)
+				if (k == MVM_ACTOR_ANSWER && in2.id == (uint64_t)sid)
+					break;
+			__builtin_trap();
 		} else if (strcmp(buf, "silent") == 0) {
 			printf("not answering %llu\n", (unsigned long long)in.id);
 		} else if (strcmp(buf, "exit") == 0) {
