@@ -72,7 +72,11 @@ static void on_done(manager_t *m, const char *vm_id, int error, const char *caus
 	else if (error == -ECANCELED)
 		/* A stop (or the VM's end) came first. */
 		vm_data_error(p->call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm_id, vm, cause, 0);
-	else if (error < 0) {
+	else if (error == -ETIMEDOUT) {
+		/* Its VMM did not answer in time (kvm: the worker was killed). */
+		vmlog_vm(LOG_WARNING, vm, "vm %s: %s timed out: %s", vm_id, op_names[p->kind], cause ? cause : "");
+		vm_data_error(p->call, RPC_ERROR_TIMEOUT, "Timeout", vm_id, vm, cause ? cause : strerror(-error), error);
+	} else if (error < 0) {
 		vmlog_vm(LOG_WARNING, vm, "vm %s: %s failed: %s", vm_id, op_names[p->kind], cause ? cause : strerror(-error));
 		vm_data_error(p->call, RPC_ERROR_SERVER, op_failed[p->kind], vm_id, vm, cause ? cause : strerror(-error),
 			      error);
@@ -188,7 +192,7 @@ static const rpc_example_t snapshot_examples[] = {
 	{ NULL },
 };
 
-#define PAUSE_ERRORS RPC_ERROR_NOT_FOUND, RPC_ERROR_INVALID_STATE, RPC_ERROR_SERVER
+#define PAUSE_ERRORS RPC_ERROR_NOT_FOUND, RPC_ERROR_INVALID_STATE, RPC_ERROR_TIMEOUT, RPC_ERROR_SERVER
 
 const rpc_method_t methods_pause[] = {
 	{ "compute.vm.pause", "Pause a Running VM (its vCPUs stop; memory, console and state stay); answered once it is Paused", id_params,
