@@ -3,8 +3,9 @@
  * compute.vm.pause / resume / snapshot (docs/rpc-methods.md). Each is
  * answered when the backend's VMM has done it (daemon/mvmd/manager.h,
  * manager_done_fn), never blocking other clients. A backend that cannot
- * answers -32602 with data.backend, whatever the VM's state: no state of
- * the VM would make the request valid.
+ * answers -32602 with data.backend, and a compute.vm.run VM -32602 with
+ * data.param "id", whatever the VM's state: no state of the VM would
+ * make the request valid.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -122,6 +123,18 @@ static void run(rpc_call_t *call, json_object *params, void *userdata, op_kind_t
 		json_object_object_add(data, "id", json_object_new_string(vm->id));
 		json_object_object_add(data, "backend", json_object_new_string(backend));
 		json_object_object_add(data, "reason", json_object_new_string(reason ? reason : "not supported"));
+		rpc_call_error(call, RPC_ERROR_INVALID_PARAMS, NULL, data);
+	} else if (r == -EPERM) {
+		/* A run VM: no state of it would make the request valid. */
+		_cleanup_free_ char *reason = NULL;
+		json_object *data = json_object_new_object();
+
+		if (asprintf(&reason, "%s of a compute.vm.run VM is not allowed: a run is one-shot and not durable",
+			     op_names[kind]) < 0)
+			reason = NULL;
+		json_object_object_add(data, "id", json_object_new_string(vm->id));
+		json_object_object_add(data, "param", json_object_new_string("id"));
+		json_object_object_add(data, "reason", json_object_new_string(reason ? reason : "a compute.vm.run VM"));
 		rpc_call_error(call, RPC_ERROR_INVALID_PARAMS, NULL, data);
 	} else if (r == -EBUSY) {
 		bool right = kind == OP_PAUSE ? vm->state == VM_STATE_RUNNING
