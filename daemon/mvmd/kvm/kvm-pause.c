@@ -76,8 +76,9 @@ void kvm_pause_abort(kvm_runtime_t *k, const char *cause)
 		op_finish(k, -ECANCELED, cause);
 		return;
 	}
-	/* The end is the kill of a worker that missed its deadline. */
-	if (asprintf(&why, "%s: it was killed, the VM is Failed", k->op_why + strlen(OP_WHO)) < 0)
+	/* The end is the kill of a worker that missed its deadline (or a
+	 * stop in the meantime): the answer's data.state says which. */
+	if (asprintf(&why, "%s: it was killed", k->op_why + strlen(OP_WHO)) < 0)
 		why = NULL;
 	op_finish(k, -ETIMEDOUT, why ? why : k->op_why);
 }
