@@ -343,6 +343,20 @@ static uint8_t *read_blob(const char *hash, size_t *ret_len)
 	return b;
 }
 
+/* Entries of dir but those whose name begins with a dot (0 when it
+ * does not exist). */
+static int count_entries(const char *dir)
+{
+	DIR *dd = opendir(dir);
+	int n = 0;
+
+	for (struct dirent *de; dd && (de = readdir(dd));)
+		n += de->d_name[0] != '.';
+	if (dd)
+		closedir(dd);
+	return n;
+}
+
 static int nvms(void)
 {
 	json_object *r = mvmt_result(fd, "compute.vm.list", NULL);
@@ -525,13 +539,7 @@ START_TEST(test_unanswered_pause_resume_snapshot)
 	json_object_put(st);
 	unanswered("s", "compute.vm.snapshot", "PAUSE");
 	/* The failed snapshot left no directory. */
-	DIR *dd = opendir(dir);
-	int n = 0;
-	for (struct dirent *de; dd && (de = readdir(dd));)
-		n += de->d_name[0] != '.';
-	if (dd)
-		closedir(dd);
-	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(count_entries(dir), 0);
 	/* A Failed VM starts again, and its pause is answered as before. */
 	json_object_put(ok("compute.vm.start", "p", NULL));
 	json_object *r = ok("compute.vm.pause", "p", NULL);
@@ -578,13 +586,7 @@ START_TEST(test_not_a_snapshot_anywhere)
 	ck_assert_int_eq(nvms(), 0);
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/vms", d.state);
-	DIR *dd = opendir(dir);
-	int n = 0;
-	for (struct dirent *de; dd && (de = readdir(dd));)
-		n += de->d_name[0] != '.';
-	if (dd)
-		closedir(dd);
-	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(count_entries(dir), 0);
 }
 END_TEST
 

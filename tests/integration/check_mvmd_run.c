@@ -206,6 +206,18 @@ START_TEST(test_list_and_events)
 }
 END_TEST
 
+/* The client of run id (worker pid) closes fd, its connection: nobody
+ * waits for the run any more, so it is killed and removed, nothing left. */
+static void client_leaves(mvmt_follow_t *f, int fd, const char *id, pid_t pid)
+{
+	close(fd);
+	mvmt_forget_fd(fd);
+	json_object_put(mvmt_follow_wait_state(f, id, "Removed"));
+	mvmt_follow_close(f);
+	ck_assert(mvmt_wait_process_ended(pid, MVMT_EVENT_TIMEOUT_MS));
+	assert_nothing_left();
+}
+
 START_TEST(test_client_leaves)
 {
 	mvmt_follow_t f;
@@ -217,13 +229,7 @@ START_TEST(test_client_leaves)
 	char id[64];
 	snprintf(id, sizeof(id), "%s", mvmt_str(s, "id"));
 	json_object_put(s);
-	/* nobody waits for it any more: killed and removed */
-	close(fd);
-	mvmt_forget_fd(fd);
-	json_object_put(mvmt_follow_wait_state(&f, id, "Removed"));
-	mvmt_follow_close(&f);
-	ck_assert(mvmt_wait_process_ended(pid, MVMT_EVENT_TIMEOUT_MS));
-	assert_nothing_left();
+	client_leaves(&f, fd, id, pid);
 }
 END_TEST
 
@@ -257,12 +263,7 @@ START_TEST(test_no_pause_or_snapshot)
 	json_object_put(s);
 	/* no snapshot was made: nothing under vms/ (a run writes none) */
 	ck_assert_int_eq(count_in_state("vms"), 0);
-	close(fd);
-	mvmt_forget_fd(fd);
-	json_object_put(mvmt_follow_wait_state(&f, id, "Removed"));
-	mvmt_follow_close(&f);
-	ck_assert(mvmt_wait_process_ended(pid, MVMT_EVENT_TIMEOUT_MS));
-	assert_nothing_left();
+	client_leaves(&f, fd, id, pid);
 }
 END_TEST
 
