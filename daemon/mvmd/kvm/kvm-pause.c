@@ -19,8 +19,9 @@
  * (the vCPU is kicked out of KVM_RUN and out of its waits), so a worker
  * that misses one is wedged, and mvmd could no longer say whether its
  * guest runs, nor trust a late answer. It is killed: the VM ends Failed
- * ("killed by mvmd: the worker did not answer PAUSE within N ms") and the request is
- * answered -ETIMEDOUT once that is recorded (docs/snapshots.md).
+ * ("killed by mvmd: the worker did not answer PAUSE within N ms") and
+ * the request is answered -ETIMEDOUT once that is recorded
+ * (docs/snapshots.md).
  */
 #include <errno.h>
 #include <fcntl.h>
