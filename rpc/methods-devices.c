@@ -32,21 +32,6 @@ static void pending_free(pending_t *p)
 	free(p);
 }
 
-static void vm_data_error(rpc_call_t *call, int code, const char *message, const char *id, const vm_t *vm,
-			  const char *reason, int error)
-{
-	json_object *data = json_object_new_object();
-
-	json_object_object_add(data, "id", json_object_new_string(id));
-	if (vm)
-		json_object_object_add(data, "state", json_object_new_string(vm_state_to_string(vm->state)));
-	if (error && rpc_errno_name(error))
-		json_object_object_add(data, "errno", json_object_new_string(rpc_errno_name(error)));
-	if (reason)
-		json_object_object_add(data, "reason", json_object_new_string(reason));
-	rpc_call_error(call, code, message, data);
-}
-
 /* {"id", "state", "device": {...}}: the device as status shows it now
  * (added) or showed it (removed). */
 static json_object *result(const vm_t *vm, json_object *device)
@@ -67,13 +52,13 @@ static void on_done(manager_t *m, const char *vm_id, int error, const char *caus
 
 	json_object_object_get_ex(p->device, "id", &id);
 	if (!vm)
-		vm_data_error(p->call, RPC_ERROR_NOT_FOUND, "VM not found", vm_id, NULL, "removed while the request waited", 0);
+		methods_vm_error(p->call, RPC_ERROR_NOT_FOUND, "VM not found", vm_id, NULL, "removed while the request waited", 0);
 	else if (error == -ECANCELED)
 		/* A stop (or the VM's end) came first. */
-		vm_data_error(p->call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm_id, vm, cause, 0);
+		methods_vm_error(p->call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm_id, vm, cause, 0);
 	else if (error < 0) {
 		vmlog_vm(LOG_WARNING, vm, "vm %s: %s failed: %s", vm_id, op_names[p->kind], cause ? cause : strerror(-error));
-		vm_data_error(p->call, RPC_ERROR_SERVER, op_failed[p->kind], vm_id, vm, cause ? cause : strerror(-error), error);
+		methods_vm_error(p->call, RPC_ERROR_SERVER, op_failed[p->kind], vm_id, vm, cause ? cause : strerror(-error), error);
 	} else {
 		vmlog_vm(LOG_INFO, vm, "vm %s: %s %s", vm_id, p->kind == OP_REMOVE ? "removed device" : "added device",
 			 id ? json_object_get_string(id) : "?");
@@ -86,21 +71,12 @@ static void on_done(manager_t *m, const char *vm_id, int error, const char *caus
 static void refused(rpc_call_t *call, vm_t *vm, op_kind_t kind, int r, const char *cause)
 {
 	if (r == -EOPNOTSUPP) {
-		_cleanup_free_ char *reason = NULL;
-		json_object *data = json_object_new_object();
-		const char *backend = vm_backend_to_string(vm->backend);
-
-		if (asprintf(&reason, "%s is not supported by the %s backend", op_names[kind], backend) < 0)
-			reason = NULL;
-		json_object_object_add(data, "id", json_object_new_string(vm->id));
-		json_object_object_add(data, "backend", json_object_new_string(backend));
-		json_object_object_add(data, "reason", json_object_new_string(reason ? reason : "not supported"));
-		rpc_call_error(call, RPC_ERROR_INVALID_PARAMS, NULL, data);
+		methods_reply_backend_unsupported(call, vm, op_names[kind]);
 	} else if (r == -EBUSY) {
-		vm_data_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm->id, vm,
-			      vm->state == VM_STATE_RUNNING ? "another operation on the VM's devices or state is in progress"
-							    : "devices are added and removed while the VM is Running",
-			      0);
+		methods_vm_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm->id, vm,
+				 vm->state == VM_STATE_RUNNING ? "another operation on the VM's devices or state is in progress"
+							       : "devices are added and removed while the VM is Running",
+				 0);
 	} else if (r == -EINVAL || r == -ENOENT) {
 		const char *param = kind == OP_REMOVE ? "device" : kind == OP_ADD_NET ? "tap" : "path";
 		if (cause && strncmp(cause, "serial", 6) == 0)
@@ -108,7 +84,7 @@ static void refused(rpc_call_t *call, vm_t *vm, op_kind_t kind, int r, const cha
 		rpc_call_invalid_param(call, param, cause ? cause : strerror(-r));
 	} else {
 		int code = rpc_error_from_errno(r) == RPC_ERROR_RESOURCE_LIMIT ? RPC_ERROR_RESOURCE_LIMIT : RPC_ERROR_SERVER;
-		vm_data_error(call, code, op_failed[kind], vm->id, vm, cause ? cause : strerror(-r), r);
+		methods_vm_error(call, code, op_failed[kind], vm->id, vm, cause ? cause : strerror(-r), r);
 	}
 }
 

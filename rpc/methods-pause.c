@@ -3,8 +3,9 @@
  * compute.vm.pause / resume / snapshot (docs/rpc-methods.md). Each is
  * answered when the backend's VMM has done it (daemon/mvmd/manager.h,
  * manager_done_fn), never blocking other clients. A backend that cannot
- * answers -32602 with data.backend, whatever the VM's state: no state of
- * the VM would make the request valid.
+ * answers -32602 with data.backend, and a compute.vm.run VM -32602 with
+ * data.param "id", whatever the VM's state: no state of the VM would
+ * make the request valid.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,21 +28,6 @@ typedef struct pending {
 	op_kind_t kind;
 	char *snapshot; /* its name (snapshots/<name>) */
 } pending_t;
-
-static void vm_data_error(rpc_call_t *call, int code, const char *message, const char *id, const vm_t *vm,
-			  const char *reason, int error)
-{
-	json_object *data = json_object_new_object();
-
-	json_object_object_add(data, "id", json_object_new_string(id));
-	if (vm)
-		json_object_object_add(data, "state", json_object_new_string(vm_state_to_string(vm->state)));
-	if (error && rpc_errno_name(error))
-		json_object_object_add(data, "errno", json_object_new_string(rpc_errno_name(error)));
-	if (reason)
-		json_object_object_add(data, "reason", json_object_new_string(reason));
-	rpc_call_error(call, code, message, data);
-}
 
 static json_object *snapshot_to_json(manager_t *m, const vm_t *vm, const char *name)
 {
@@ -67,15 +53,19 @@ static void on_done(manager_t *m, const char *vm_id, int error, const char *caus
 	vm_t *vm = manager_find(m, vm_id);
 
 	if (!vm)
-		vm_data_error(p->call, RPC_ERROR_NOT_FOUND, "VM not found", vm_id, NULL,
-			      "removed while the request waited", 0);
+		methods_vm_error(p->call, RPC_ERROR_NOT_FOUND, "VM not found", vm_id, NULL,
+				 "removed while the request waited", 0);
 	else if (error == -ECANCELED)
 		/* A stop (or the VM's end) came first. */
-		vm_data_error(p->call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm_id, vm, cause, 0);
-	else if (error < 0) {
+		methods_vm_error(p->call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm_id, vm, cause, 0);
+	else if (error == -ETIMEDOUT) {
+		/* Its VMM did not answer in time (kvm: the worker was killed). */
+		vmlog_vm(LOG_WARNING, vm, "vm %s: %s timed out: %s", vm_id, op_names[p->kind], cause ? cause : "");
+		methods_vm_error(p->call, RPC_ERROR_TIMEOUT, "Timeout", vm_id, vm, cause ? cause : strerror(-error), error);
+	} else if (error < 0) {
 		vmlog_vm(LOG_WARNING, vm, "vm %s: %s failed: %s", vm_id, op_names[p->kind], cause ? cause : strerror(-error));
-		vm_data_error(p->call, RPC_ERROR_SERVER, op_failed[p->kind], vm_id, vm, cause ? cause : strerror(-error),
-			      error);
+		methods_vm_error(p->call, RPC_ERROR_SERVER, op_failed[p->kind], vm_id, vm, cause ? cause : strerror(-error),
+				 error);
 	} else if (p->kind == OP_SNAPSHOT) {
 		vmlog_vm(LOG_INFO, vm, "vm %s: snapshot %s written", vm_id, p->snapshot);
 		rpc_call_reply(p->call, snapshot_to_json(m, vm, p->snapshot));
@@ -109,25 +99,28 @@ static void run(rpc_call_t *call, json_object *params, void *userdata, op_kind_t
 		return; /* on_done answers */
 	free(p);
 	if (r == -EOPNOTSUPP) {
+		methods_reply_backend_unsupported(call, vm, op_names[kind]);
+	} else if (r == -EPERM) {
+		/* A run VM: no state of it would make the request valid. */
 		_cleanup_free_ char *reason = NULL;
 		json_object *data = json_object_new_object();
-		const char *backend = vm_backend_to_string(vm->backend);
 
-		if (asprintf(&reason, "%s is not supported by the %s backend", op_names[kind], backend) < 0)
+		if (asprintf(&reason, "%s of a compute.vm.run VM is not allowed: a run is one-shot and not durable",
+			     op_names[kind]) < 0)
 			reason = NULL;
 		json_object_object_add(data, "id", json_object_new_string(vm->id));
-		json_object_object_add(data, "backend", json_object_new_string(backend));
-		json_object_object_add(data, "reason", json_object_new_string(reason ? reason : "not supported"));
+		json_object_object_add(data, "param", json_object_new_string("id"));
+		json_object_object_add(data, "reason", json_object_new_string(reason ? reason : "a compute.vm.run VM"));
 		rpc_call_error(call, RPC_ERROR_INVALID_PARAMS, NULL, data);
 	} else if (r == -EBUSY) {
 		bool right = kind == OP_PAUSE ? vm->state == VM_STATE_RUNNING
 			     : kind == OP_RESUME ? vm->state == VM_STATE_PAUSED
 						 : vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_PAUSED;
-		vm_data_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm->id, vm,
-			      right ? "another pause, resume or snapshot of the VM is in progress" : op_from[kind], 0);
+		methods_vm_error(call, RPC_ERROR_INVALID_STATE, "Invalid state transition", vm->id, vm,
+				 right ? "another pause, resume or snapshot of the VM is in progress" : op_from[kind], 0);
 	} else {
 		int code = rpc_error_from_errno(r) == RPC_ERROR_RESOURCE_LIMIT ? RPC_ERROR_RESOURCE_LIMIT : RPC_ERROR_SERVER;
-		vm_data_error(call, code, op_failed[kind], vm->id, vm, strerror(-r), r);
+		methods_vm_error(call, code, op_failed[kind], vm->id, vm, strerror(-r), r);
 	}
 }
 
@@ -188,7 +181,7 @@ static const rpc_example_t snapshot_examples[] = {
 	{ NULL },
 };
 
-#define PAUSE_ERRORS RPC_ERROR_NOT_FOUND, RPC_ERROR_INVALID_STATE, RPC_ERROR_SERVER
+#define PAUSE_ERRORS RPC_ERROR_NOT_FOUND, RPC_ERROR_INVALID_STATE, RPC_ERROR_TIMEOUT, RPC_ERROR_SERVER
 
 const rpc_method_t methods_pause[] = {
 	{ "compute.vm.pause", "Pause a Running VM (its vCPUs stop; memory, console and state stay); answered once it is Paused", id_params,

@@ -2,9 +2,12 @@
 #include "methods.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util/macro.h"
 
 const rpc_method_t *methods_table(size_t *ret_n)
 {
@@ -141,6 +144,35 @@ void methods_reply_host_file_denied(rpc_call_t *call, const char *param)
 	json_object_object_add(data, "reason", json_object_new_string(
 		"only clients running as root (or as mvmd's user) may name host files"));
 	rpc_call_error(call, RPC_ERROR_SERVER, "Server error", data);
+}
+
+void methods_vm_error(rpc_call_t *call, int code, const char *message, const char *id, const vm_t *vm,
+		      const char *reason, int error)
+{
+	json_object *data = json_object_new_object();
+
+	json_object_object_add(data, "id", json_object_new_string(id));
+	if (vm)
+		json_object_object_add(data, "state", json_object_new_string(vm_state_to_string(vm->state)));
+	if (error && rpc_errno_name(error))
+		json_object_object_add(data, "errno", json_object_new_string(rpc_errno_name(error)));
+	if (reason)
+		json_object_object_add(data, "reason", json_object_new_string(reason));
+	rpc_call_error(call, code, message, data);
+}
+
+void methods_reply_backend_unsupported(rpc_call_t *call, const vm_t *vm, const char *op)
+{
+	_cleanup_free_ char *reason = NULL;
+	json_object *data = json_object_new_object();
+	const char *backend = vm_backend_to_string(vm->backend);
+
+	if (asprintf(&reason, "%s is not supported by the %s backend", op, backend) < 0)
+		reason = NULL;
+	json_object_object_add(data, "id", json_object_new_string(vm->id));
+	json_object_object_add(data, "backend", json_object_new_string(backend));
+	json_object_object_add(data, "reason", json_object_new_string(reason ? reason : "not supported"));
+	rpc_call_error(call, RPC_ERROR_INVALID_PARAMS, NULL, data);
 }
 
 vm_t *methods_find_vm(rpc_call_t *call, manager_t *m, json_object *params)

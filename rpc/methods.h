@@ -115,6 +115,14 @@ bool methods_peer_may_name_host_files(rpc_call_t *call);
 /* -32000 with data {param, errno: "EPERM", reason} for such a request. */
 void methods_reply_host_file_denied(rpc_call_t *call, const char *param);
 
+/* An error about VM id: data {id, state (when vm), errno (when error
+ * has a name), reason (when given)}. */
+void methods_vm_error(rpc_call_t *call, int code, const char *message, const char *id, const vm_t *vm,
+		      const char *reason, int error);
+/* -32602 with data {id, backend, reason: "<op> is not supported by the
+ * <backend> backend"}: no state of the VM would make the request valid. */
+void methods_reply_backend_unsupported(rpc_call_t *call, const vm_t *vm, const char *op);
+
 /* Look up params.id; answers -32001 and returns NULL when there is none. */
 vm_t *methods_find_vm(rpc_call_t *call, manager_t *m, json_object *params);
 /* A message's bytes from its "data" (text) or "data_base64" (exactly one

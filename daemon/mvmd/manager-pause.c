@@ -25,12 +25,22 @@ static const backend_ops_t *ops_of(manager_t *m, const vm_t *vm)
 	return vm->backend >= 0 && vm->backend < _VM_BACKEND_MAX ? m->backends[vm->backend] : NULL;
 }
 
+/*
+ * -EPERM: a compute.vm.run VM (run.h) is never paused, resumed or
+ * snapshotted, whatever its state. A run is answered once, when it ends,
+ * and is not durable (a paused run would hold its client's answer and the
+ * node's budget with no end in sight), and its worker keeps the run's
+ * stderr apart, which a snapshot would not carry to a VM made from it
+ * (docs/workloads.md).
+ */
 int manager_pause_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *userdata)
 {
 	const backend_ops_t *ops = ops_of(m, vm);
 
 	if (!ops || !ops->pause)
 		return -EOPNOTSUPP;
+	if (vm->run)
+		return -EPERM;
 	if (vm->state != VM_STATE_RUNNING)
 		return -EBUSY;
 	return ops->pause(m, vm, done, userdata);
@@ -42,6 +52,8 @@ int manager_resume_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *userda
 
 	if (!ops || !ops->resume)
 		return -EOPNOTSUPP;
+	if (vm->run)
+		return -EPERM;
 	if (vm->state != VM_STATE_PAUSED)
 		return -EBUSY;
 	return ops->resume(m, vm, done, userdata);
@@ -134,6 +146,8 @@ int manager_snapshot_vm(manager_t *m, vm_t *vm, manager_done_fn done, void *user
 
 	if (!ops || !ops->snapshot)
 		return -EOPNOTSUPP;
+	if (vm->run)
+		return -EPERM;
 	if (vm->state != VM_STATE_RUNNING && vm->state != VM_STATE_PAUSED)
 		return -EBUSY;
 	parent = manager_vm_path(m, vm, "snapshots");

@@ -207,7 +207,8 @@ int manager_stop_vm(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms);
 
 /*
  * Pause, resume, snapshot (daemon/mvmd/manager-pause.c): -EOPNOTSUPP when
- * the VM's backend cannot (checked first: whatever the VM's state), -EBUSY
+ * the VM's backend cannot (checked first: whatever the VM's state), -EPERM
+ * for a compute.vm.run VM (whatever its state too), -EBUSY
  * when the FSM forbids it (pause: Running; resume: Paused; snapshot:
  * Running or Paused) or another is in progress. On 0, done hears the end.
  * A snapshot goes to STATE_DIR/vms/<id>/snapshots/<n>/ (n = 1, 2, ...),

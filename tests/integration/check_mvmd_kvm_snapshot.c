@@ -6,7 +6,8 @@
  * of mvmd; a workload snapshotted mid-run continues in a new VM and ends
  * with the right output and exit code while its origin runs on by itself;
  * corrupt, truncated, foreign and newer snapshots are refused with nothing
- * made; a snapshot outlives mvmd.
+ * made; a snapshot outlives mvmd; a worker that does not answer a pause,
+ * resume or snapshot is killed at the deadline and the request answered.
  *
  * The guest is tests/microvm-guests/steps.c: each console byte is a step
  * that adds the byte to a sum; after the last it exits with the sum's low
@@ -35,11 +36,14 @@ static mvmt_daemon_t d;
 static int fd;
 static char guests[4096];
 static bool exec_workers; /* --no-kvm-zygote: workers exec'd, not forked by the zygote */
+static const char *op_timeout_ms; /* --kvm-op-timeout-ms, or NULL */
 
 static void start_daemon(void)
 {
 	if (exec_workers)
 		mvmt_daemon_start(&d, "--allow-custom-guests", "--no-kvm-zygote", NULL);
+	else if (op_timeout_ms)
+		mvmt_daemon_start(&d, "--allow-custom-guests", "--kvm-op-timeout-ms", op_timeout_ms, NULL);
 	else
 		mvmt_daemon_start(&d, "--allow-custom-guests", NULL);
 	fd = mvmt_connect(d.sock);
@@ -65,6 +69,17 @@ static void setup_with(bool exec)
 
 static void setup(void)
 {
+	op_timeout_ms = NULL;
+	setup_with(false);
+}
+
+/* A deadline shorter than the default, long enough for a healthy worker
+ * under TCG (kvm-in-qemu) to answer a pause many times over. */
+#define OP_TIMEOUT_MS "5000"
+
+static void setup_deadline(void)
+{
+	op_timeout_ms = OP_TIMEOUT_MS;
 	setup_with(false);
 }
 
@@ -73,6 +88,7 @@ static void setup(void)
  * worker restores before loading its own filter. */
 static void setup_exec(void)
 {
+	op_timeout_ms = NULL;
 	setup_with(true);
 }
 
@@ -327,6 +343,20 @@ static uint8_t *read_blob(const char *hash, size_t *ret_len)
 	return b;
 }
 
+/* Entries of dir but those whose name begins with a dot (0 when it
+ * does not exist). */
+static int count_entries(const char *dir)
+{
+	DIR *dd = opendir(dir);
+	int n = 0;
+
+	for (struct dirent *de; dd && (de = readdir(dd));)
+		n += de->d_name[0] != '.';
+	if (dd)
+		closedir(dd);
+	return n;
+}
+
 static int nvms(void)
 {
 	json_object *r = mvmt_result(fd, "compute.vm.list", NULL);
@@ -448,6 +478,76 @@ START_TEST(test_pause_and_snapshot_survive_restart)
 }
 END_TEST
 
+/*
+ * A wedged worker: stopped with SIGSTOP, it reads nothing and answers
+ * nothing. `method` of `name` must be answered -32006 at the deadline
+ * (not hang), the worker killed and the VM Failed, with nothing left
+ * waiting: the same connection answers the next call.
+ */
+static void unanswered(const char *name, const char *method, const char *msg)
+{
+	char line[256], want[128];
+	int pid = pid_of(name);
+
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"%s\",\"params\":{\"id\":\"%s\"}}", method,
+		 name);
+	mvmt_send_line(fd, line);
+	/* Far past the deadline: the answer must come, whatever the load. */
+	char *resp = mvmt_read_line(fd, 120000);
+	ck_assert_msg(resp != NULL, "%s of a worker that does not answer: no answer", method);
+	json_object *r = json_tokener_parse(resp);
+	free(resp);
+	ck_assert_int_eq(mvmt_int(r, "id"), 7);
+	ck_assert_msg(mvmt_int(r, "error.code") == -32006, "%s", json_object_to_json_string(r));
+	ck_assert_str_eq(mvmt_str(r, "error.data.errno"), "ETIMEDOUT");
+	ck_assert_str_eq(mvmt_str(r, "error.data.state"), "Failed");
+	snprintf(want, sizeof(want), "the worker did not answer %s within " OP_TIMEOUT_MS, msg);
+	ck_assert_msg(strstr(mvmt_str(r, "error.data.reason"), want), "%s", json_object_to_json_string(r));
+	json_object_put(r);
+
+	json_object *s = mvmt_status(fd, name);
+	ck_assert_str_eq(mvmt_str(s, "state"), "Failed");
+	snprintf(want, sizeof(want), "killed by mvmd: the worker did not answer %s", msg);
+	ck_assert_msg(strstr(mvmt_str(s, "cause"), want), "%s", mvmt_str(s, "cause"));
+	json_object_put(s);
+	ck_assert(mvmt_wait_process_ended(pid, 60000));
+}
+
+START_TEST(test_unanswered_pause_resume_snapshot)
+{
+	char dir[PATH_MAX];
+
+	create_guest("p", "loop", "0");
+	create_guest("r", "steps", "2");
+	create_guest("s", "steps", "2");
+	json_object_put(ok("compute.vm.start", "p", NULL));
+	json_object_put(ok("compute.vm.start", "r", NULL));
+	json_object_put(ok("compute.vm.start", "s", NULL));
+	wait_log("p", "looping");
+	wait_log("r", "steps=2");
+	wait_log("s", "steps=2");
+
+	unanswered("p", "compute.vm.pause", "PAUSE");
+	json_object_put(ok("compute.vm.pause", "r", NULL));
+	unanswered("r", "compute.vm.resume", "RESUME");
+	/* A snapshot begins with a PAUSE, of a Paused VM too. */
+	json_object_put(ok("compute.vm.pause", "s", NULL));
+	json_object *st = mvmt_status(fd, "s");
+	snprintf(dir, sizeof(dir), "%s/vms/%s/snapshots", d.state, mvmt_str(st, "id"));
+	json_object_put(st);
+	unanswered("s", "compute.vm.snapshot", "PAUSE");
+	/* The failed snapshot left no directory. */
+	ck_assert_int_eq(count_entries(dir), 0);
+	/* A Failed VM starts again, and its pause is answered as before. */
+	json_object_put(ok("compute.vm.start", "p", NULL));
+	json_object *r = ok("compute.vm.pause", "p", NULL);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Paused");
+	json_object_put(r);
+}
+END_TEST
+
 /* Without KVM too: what is not a snapshot is refused at the door. */
 START_TEST(test_not_a_snapshot_anywhere)
 {
@@ -486,13 +586,7 @@ START_TEST(test_not_a_snapshot_anywhere)
 	ck_assert_int_eq(nvms(), 0);
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/vms", d.state);
-	DIR *dd = opendir(dir);
-	int n = 0;
-	for (struct dirent *de; dd && (de = readdir(dd));)
-		n += de->d_name[0] != '.';
-	if (dd)
-		closedir(dd);
-	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(count_entries(dir), 0);
 }
 END_TEST
 
@@ -518,6 +612,14 @@ static const mvmt_tcase_t tcases[] = {
 		.skip = mvmt_kvm_skip_reason,
 		.tests = MVMT_TESTS(MVMT_TEST(test_pause_resume_costs_no_cpu),
 				    MVMT_TEST(test_snapshot_midrun_continues_independently)),
+	},
+	{
+		.name = "kvm-deadline",
+		.timeout = 600,
+		.setup = setup_deadline,
+		.teardown = teardown,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = MVMT_TESTS(MVMT_TEST(test_unanswered_pause_resume_snapshot)),
 	},
 	{
 		/* Runs everywhere, /dev/kvm or not. */

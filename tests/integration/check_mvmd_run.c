@@ -4,8 +4,8 @@
  * through the real mvmd: output on both streams kept apart, stdin and its
  * end, exit codes, the timeout, the output cap, the run's VM in list and
  * events while it runs and gone after, nothing written to disk, a client
- * that leaves, and kill -9 of mvmd mid-run (the worker stops by itself,
- * the next mvmd finds nothing). The "params" case runs without KVM.
+ * that leaves, kill -9 of mvmd mid-run (the worker stops by itself,
+ * the next mvmd finds nothing), no pause, resume or snapshot of a run. The "params" case runs without KVM.
  */
 #include <dirent.h>
 #include <sys/stat.h>
@@ -206,6 +206,18 @@ START_TEST(test_list_and_events)
 }
 END_TEST
 
+/* The client of run id (worker pid) closes fd, its connection: nobody
+ * waits for the run any more, so it is killed and removed, nothing left. */
+static void client_leaves(mvmt_follow_t *f, int fd, const char *id, pid_t pid)
+{
+	close(fd);
+	mvmt_forget_fd(fd);
+	json_object_put(mvmt_follow_wait_state(f, id, "Removed"));
+	mvmt_follow_close(f);
+	ck_assert(mvmt_wait_process_ended(pid, MVMT_EVENT_TIMEOUT_MS));
+	assert_nothing_left();
+}
+
 START_TEST(test_client_leaves)
 {
 	mvmt_follow_t f;
@@ -217,13 +229,41 @@ START_TEST(test_client_leaves)
 	char id[64];
 	snprintf(id, sizeof(id), "%s", mvmt_str(s, "id"));
 	json_object_put(s);
-	/* nobody waits for it any more: killed and removed */
-	close(fd);
-	mvmt_forget_fd(fd);
-	json_object_put(mvmt_follow_wait_state(&f, id, "Removed"));
-	mvmt_follow_close(&f);
-	ck_assert(mvmt_wait_process_ended(pid, MVMT_EVENT_TIMEOUT_MS));
-	assert_nothing_left();
+	client_leaves(&f, fd, id, pid);
+}
+END_TEST
+
+/* A run VM is never paused, resumed or snapshotted: -32602, whatever its
+ * state, and it runs on untouched. */
+START_TEST(test_no_pause_or_snapshot)
+{
+	static const char *const methods[] = { "compute.vm.pause", "compute.vm.resume", "compute.vm.snapshot" };
+	mvmt_follow_t f;
+	int fd;
+
+	mvmt_follow_open(&f, wl.d.sock);
+	json_object *s = start_sleeper(&fd, &f, "600000");
+	pid_t pid = (pid_t)mvmt_int(s, "pid");
+	char id[64], want[128];
+	snprintf(id, sizeof(id), "%s", mvmt_str(s, "id"));
+	json_object_put(s);
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		json_object *r = mvmt_call_id(wl.fd, methods[i], id, NULL);
+		ck_assert_msg(mvmt_int(r, "error.code") == -32602, "%s: %s", methods[i], json_object_to_json_string(r));
+		ck_assert_str_eq(mvmt_str(r, "error.data.param"), "id");
+		snprintf(want, sizeof(want), "%s of a compute.vm.run VM is not allowed", methods[i] + strlen("compute.vm."));
+		ck_assert_msg(strstr(mvmt_str(r, "error.data.reason"), want), "%s", json_object_to_json_string(r));
+		json_object_put(r);
+	}
+	s = mvmt_status(wl.fd, id);
+	ck_assert_str_eq(mvmt_str(s, "state"), "Running");
+	ck_assert_int_eq(mvmt_int(s, "pid"), pid);
+	const char *ts = json_object_to_json_string(mvmt_get(s, "transitions"));
+	ck_assert_msg(!strstr(ts, "Paused"), "%s", ts);
+	json_object_put(s);
+	/* no snapshot was made: nothing under vms/ (a run writes none) */
+	ck_assert_int_eq(count_in_state("vms"), 0);
+	client_leaves(&f, fd, id, pid);
 }
 END_TEST
 
@@ -325,6 +365,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_reuse_key_accepted),
 			MVMT_TEST(test_list_and_events),
 			MVMT_TEST(test_client_leaves),
+			MVMT_TEST(test_no_pause_or_snapshot),
 			MVMT_TEST(test_kill9_mid_run)),
 	},
 	{ 0 }

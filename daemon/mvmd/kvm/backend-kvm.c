@@ -488,6 +488,7 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 	if (!b)
 		return -ENOMEM;
 	b->kvm_fd = -1;
+	b->op_timeout_ms = cfg->op_timeout_ms ? cfg->op_timeout_ms : KVM_OP_TIMEOUT_MS_DEFAULT;
 	b->vmm_path = strdup(cfg->vmm_path);
 	b->image_path = strdup(cfg->image_path);
 	b->kvm_path = strdup(cfg->kvm_path ? cfg->kvm_path : "/dev/kvm");

@@ -16,6 +16,7 @@ typedef struct backend_kvm_config {
 	unsigned pool_size;     /* warm workers kept (daemon/mvmd/kvm/kvm-pool.h); 0: none */
 	uint32_t pool_memory_mib; /* 0: 16 */
 	uint32_t pool_ready_ms;   /* 0: 10 s */
+	uint32_t op_timeout_ms;   /* the worker's answer to a pause, resume or snapshot step (kvm-pause.c); 0: 10 s */
 } backend_kvm_config_t;
 
 /* The backend's state is the manager's userdata for VM_BACKEND_KVM, freed

@@ -12,9 +12,20 @@
  *
  * One operation at a time; the VM's end or a stop cancels it (-ECANCELED),
  * as for ch (daemon/mvmd/ch/pause.c).
+ *
+ * Each step has a deadline (--kvm-op-timeout-ms, 10 s; a snapshot's write
+ * 1 s more per 64 MiB of guest memory). The worker's control thread
+ * answers PAUSE and RESUME within one poll round whatever its guest does
+ * (the vCPU is kicked out of KVM_RUN and out of its waits), so a worker
+ * that misses one is wedged, and mvmd could no longer say whether its
+ * guest runs, nor trust a late answer. It is killed: the VM ends Failed
+ * ("killed by mvmd: the worker did not answer PAUSE within N ms") and
+ * the request is answered -ETIMEDOUT once that is recorded
+ * (docs/snapshots.md).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +42,10 @@
 #include "util/fs.h"
 #include "util/macro.h"
 
+/* op_why, the kill's reason, reads "killed by mvmd: the worker did not
+ * answer ..." in the VM's cause; the request's reason is the rest. */
+#define OP_WHO "mvmd: "
+
 static void op_finish(kvm_runtime_t *k, int error, const char *cause)
 {
 	manager_done_fn done = k->op_done;
@@ -46,14 +61,27 @@ static void op_finish(kvm_runtime_t *k, int error, const char *cause)
 	k->op_dir = NULL;
 	k->op_fd = safe_close(k->op_fd);
 	k->op_retry = sd_event_source_disable_unref(k->op_retry);
+	k->op_deadline = sd_event_source_disable_unref(k->op_deadline);
+	k->op_timed_out = false;
 	if (done)
 		done(k->m, k->vm->id, error, cause ? cause : why, userdata);
 }
 
 void kvm_pause_abort(kvm_runtime_t *k, const char *cause)
 {
-	if (k->op_done)
+	_cleanup_free_ char *why = NULL;
+
+	if (!k->op_done)
+		return;
+	if (!k->op_timed_out) {
 		op_finish(k, -ECANCELED, cause);
+		return;
+	}
+	/* The end is the kill of a worker that missed its deadline (or a
+	 * stop in the meantime): the answer's data.state says which. */
+	if (asprintf(&why, "%s: it was killed", k->op_why + strlen(OP_WHO)) < 0)
+		why = NULL;
+	op_finish(k, -ETIMEDOUT, why ? why : k->op_why);
 }
 
 void kvm_pause_drop(kvm_runtime_t *k)
@@ -63,6 +91,40 @@ void kvm_pause_drop(kvm_runtime_t *k)
 	 * is going away. */
 	k->op_done = NULL;
 	op_finish(k, 0, NULL);
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	kvm_runtime_t *k = userdata;
+
+	k->op_deadline = sd_event_source_disable_unref(k->op_deadline);
+	if (k->op_timed_out) {
+		/* Killed a deadline ago and still not gone (stuck in the
+		 * kernel): answer now; its end is recorded when it comes. */
+		op_finish(k, -ETIMEDOUT, "the worker did not answer and was killed, but has not ended yet");
+		return 0;
+	}
+	k->op_retry = sd_event_source_disable_unref(k->op_retry);
+	k->op_timed_out = true;
+	/* Answered from the VM's end (kvm_pause_abort), or at a second
+	 * deadline if it does not come, so that nothing waits forever. */
+	if (!k->proc || sv_kill(k->proc, k->op_why) < 0 ||
+	    sd_event_add_time_relative(manager_event(k->m), &k->op_deadline, CLOCK_MONOTONIC,
+				       (uint64_t)k->b->op_timeout_ms * 1000, 1000, on_deadline, k) < 0)
+		op_finish(k, -ETIMEDOUT, k->op_why + strlen(OP_WHO));
+	return 0;
+}
+
+/* The worker owes an answer to `sent` (PAUSE, SNAPSHOT, RESUME) within
+ * the backend's op timeout plus extra_ms. */
+static int op_arm(kvm_runtime_t *k, const char *sent, uint64_t extra_ms)
+{
+	uint64_t ms = (uint64_t)k->b->op_timeout_ms + extra_ms;
+
+	snprintf(k->op_why, sizeof(k->op_why), OP_WHO "the worker did not answer %s within %" PRIu64 " ms", sent, ms);
+	k->op_deadline = sd_event_source_disable_unref(k->op_deadline);
+	return sd_event_add_time_relative(manager_event(k->m), &k->op_deadline, CLOCK_MONOTONIC, ms * 1000, 1000,
+					  on_deadline, k);
 }
 
 static int send_empty(kvm_runtime_t *k, uint32_t type)
@@ -85,9 +147,13 @@ static int op_begin(vm_t *vm, int op, uint32_t first, manager_done_fn done, void
 		return -ESRCH;
 	if (k->op != KVM_OP_NONE)
 		return -EBUSY;
-	r = send_empty(k, first);
-	if (r < 0)
+	r = op_arm(k, first == KVM_MSG_PAUSE ? "PAUSE" : "RESUME", 0);
+	if (r >= 0)
+		r = send_empty(k, first);
+	if (r < 0) {
+		k->op_deadline = sd_event_source_disable_unref(k->op_deadline);
 		return r;
+	}
 	k->op = op;
 	k->op_done = done;
 	k->op_userdata = userdata;
@@ -131,7 +197,7 @@ static void snapshot_end(kvm_runtime_t *k, int error, const char *cause)
 		k->op_error = error;
 		free(k->op_cause);
 		k->op_cause = cause ? strdup(cause) : NULL;
-		if (send_empty(k, KVM_MSG_RESUME) < 0)
+		if (op_arm(k, "RESUME", 0) < 0 || send_empty(k, KVM_MSG_RESUME) < 0)
 			op_finish(k, error < 0 ? error : -EIO, "cannot resume the VM after its snapshot; it stays Paused");
 		return;
 	}
@@ -233,6 +299,9 @@ void kvm_pause_on_msg(kvm_runtime_t *k, const kvm_msg_t *msg)
 {
 	vm_t *vm = k->vm;
 
+	/* Too late: the worker is being killed for it, and its VM ends. */
+	if (k->op_timed_out)
+		return;
 	switch (msg->type) {
 	case KVM_MSG_PAUSED:
 		if (vm->state == VM_STATE_RUNNING)
@@ -240,8 +309,14 @@ void kvm_pause_on_msg(kvm_runtime_t *k, const kvm_msg_t *msg)
 						 k->op == KVM_OP_SNAPSHOT ? "paused for a snapshot" : "paused");
 		if (k->op == KVM_OP_PAUSE)
 			op_finish(k, 0, NULL);
-		else if (k->op == KVM_OP_SNAPSHOT)
-			snapshot_send(k);
+		else if (k->op == KVM_OP_SNAPSHOT) {
+			/* The write takes longer the more memory the guest has. */
+			int r = op_arm(k, "SNAPSHOT", vm->memory_mib * 1000 / KVM_OP_SNAPSHOT_MIB_PER_S);
+			if (r < 0)
+				snapshot_end(k, r, "cannot arm the snapshot's deadline");
+			else
+				snapshot_send(k);
+		}
 		break;
 	case KVM_MSG_RESUMED:
 		if (vm->state == VM_STATE_PAUSED)

@@ -23,6 +23,7 @@ typedef struct kvm_backend {
 	int kvm_fd;         /* kvm_path, opened once it could be: handed to every worker */
 	kvm_pool_t *pool;   /* warm workers, or NULL */
 	supervisor_t *sv;   /* the workers' pidfds, and the reaping of those let go */
+	uint32_t op_timeout_ms; /* a pause, resume or snapshot step not answered by then kills the worker */
 } kvm_backend_t;
 
 typedef struct kvm_runtime {
@@ -50,9 +51,17 @@ typedef struct kvm_runtime {
 	char *op_dir;            /* the snapshot's directory */
 	int op_fd;               /* its file, until handed to the worker; -1 */
 	sd_event_source *op_retry; /* the hand-over waits for the connection's queue */
+	sd_event_source *op_deadline; /* the step's answer is due (kvm-pause.c) */
+	bool op_timed_out;       /* it was not: the worker is being killed */
+	char op_why[96];         /* what it did not answer (the kill's reason) */
 } kvm_runtime_t;
 
 enum { KVM_OP_NONE, KVM_OP_PAUSE, KVM_OP_RESUME, KVM_OP_SNAPSHOT };
+
+/* --kvm-op-timeout-ms's default; a snapshot's write gets 1 s more per
+ * KVM_OP_SNAPSHOT_MIB_PER_S MiB of guest memory (docs/snapshots.md). */
+#define KVM_OP_TIMEOUT_MS_DEFAULT 10000u
+#define KVM_OP_SNAPSHOT_MIB_PER_S 64u
 
 /* A runtime for a worker: pidfd is taken (closed on failure). */
 int kvm_runtime_new(manager_t *m, vm_t *vm, const kvm_worker_t *w, bool is_child, kvm_runtime_t **ret);
