@@ -314,6 +314,43 @@ START_TEST(test_fifty_concurrent)
 }
 END_TEST
 
+/* mvmd holds at most 2 fds per idle VM, its worker's pidfd and control
+ * connection (docs/density.md): the worker holds the console socket and
+ * hands clients over, and a console log is open only among the last few
+ * written (32). Old: 4 per VM (pidfd, control, console socket, log). */
+START_TEST(test_idle_vm_fds)
+{
+	enum { N = 40, LOGS_OPEN_MAX = 32 };
+	char name[32];
+
+	mvmt_wait_pool_settled(fd);
+	int base = mvmt_settled_fds(d.pid);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "idle%02d", i);
+		create_guest(name, NULL, NULL);
+		json_object *r = call_id("compute.vm.start", name, NULL);
+		ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+		json_object_put(r);
+	}
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "idle%02d", i);
+		wait_log(name, "mvm-guest: ready");
+	}
+	mvmt_wait_pool_settled(fd);
+	int now = mvmt_settled_fds(d.pid);
+	ck_assert_msg(now - base <= 2 * N + LOGS_OPEN_MAX, "%d fds for %d idle VMs", now - base, N);
+	/* and each console still works: one client attaches, is served */
+	int c = console_connect("idle07");
+	mvmt_write(c, "ping\n", 5);
+	char *line = mvmt_read_line(c, 30000);
+	ck_assert_ptr_nonnull(line);
+	ck_assert_str_eq(line, "mvm-guest: echo: ping");
+	free(line);
+	close(c);
+	mvmt_forget_fd(c);
+}
+END_TEST
+
 static void restart_daemon(void)
 {
 	close(fd);
@@ -490,6 +527,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_console_two_clients_and_log),
 			MVMT_TEST(test_hostile_guests),
 			MVMT_TEST(test_fifty_concurrent),
+			MVMT_TEST(test_idle_vm_fds),
 			MVMT_TEST(test_kill9_readopt),
 			MVMT_TEST(test_readopt_without_recorded_pid),
 			MVMT_TEST(test_worker_sandbox)),

@@ -158,13 +158,14 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 			   *result = run ? NULL : manager_vm_path(m, vm, "result"),
 			   *wlog = manager_vm_path(m, vm, "worker.log"),
 			   *vsock = run ? NULL : manager_vm_path(m, vm, "vsock.sock");
-	_cleanup_close_ int log_fd = -1, snap_fd = -1;
+	_cleanup_free_ char *con = run ? NULL : manager_vm_console_path(m, vm);
+	_cleanup_close_ int log_fd = -1, snap_fd = -1, con_fd = -1;
 	_cleanup_(workload_start_done) workload_start_t wl = { .blob_fd = -1 };
 	kvm_runtime_t *k;
 	bool pooled;
 	int r;
 
-	if (!ctl || (!result && !run) || !wlog || (!vsock && !run))
+	if (!ctl || (!result && !run) || !wlog || (!vsock && !run) || (!con && !run))
 		return -ENOMEM;
 	if (workload_present(vm)) {
 		r = workload_start_prepare(m, vm, &wl, ret_cause);
@@ -188,6 +189,15 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 		}
 		allow_pool = false; /* a warm worker has booted its image already */
 	}
+	/* The console socket goes to the worker, which hands its clients
+	 * back: mvmd holds no fd for a console nobody uses (docs/density.md). */
+	if (con) {
+		r = console_listen(con, manager_config(m)->socket_group, manager_config(m)->socket_gid, &con_fd);
+		if (r < 0) {
+			(void)set_cause(ret_cause, 0, "cannot make the console socket: %s", strerror(-r));
+			return r;
+		}
+	}
 
 	kvm_worker_config_t cfg = {
 		.vmm_path = b->vmm_path,
@@ -204,6 +214,7 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 		.log_fd = log_fd,
 		.flags = run ? KVM_WARM_F_RUN : 0,
 		.snapshot_fd = snap_fd,
+		.console_fd = con_fd,
 	};
 	if (wl.hash) {
 		/* The workload's argv replaces the guest's boot arguments. */
@@ -223,6 +234,8 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 	if (r < 0)
 		r = kvm_worker_spawn(&cfg, &w);
 	if (r < 0) {
+		if (con)
+			unlink(con);
 		(void)set_cause(ret_cause, 0, "cannot start the worker: %s", strerror(-r));
 		return r;
 	}
@@ -325,7 +338,7 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 {
 	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"), *result = manager_vm_path(m, vm, "result");
 	kvm_ctl_t *early_ctl = NULL;
-	uint32_t hello_state = 0;
+	kvm_msg_hello_t hello = { 0 };
 	kvm_result_t res;
 	kvm_runtime_t *k;
 	int pidfd = -1, r;
@@ -342,7 +355,7 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 		    kvm_msg_get_hello(&msg, &h) == 0 && h.pid > 0 && sv_proc_start_time(h.pid, &st) == 0) {
 			vm->pid = h.pid;
 			vm->pid_starttime = st;
-			hello_state = h.state;
+			hello = h;
 		} else {
 			early_ctl = kvm_ctl_free(early_ctl);
 		}
@@ -387,11 +400,12 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 		*ret_cause = strdup("cannot supervise the re-adopted worker");
 		return r;
 	}
-	if (hello_state) {
+	if (hello.state) {
 		/* We consumed its HELLO above: act on it here, and record the pid. */
-		if (hello_state == KVM_VM_RUNNING && vm->state == VM_STATE_STARTING)
+		kvm_runtime_on_hello(k, &hello);
+		if (hello.state == KVM_VM_RUNNING && vm->state == VM_STATE_STARTING)
 			(void)manager_transition(m, vm, VM_STATE_RUNNING, "guest running");
-		kvm_pause_on_hello(k, hello_state);
+		kvm_pause_on_hello(k, hello.state);
 		(void)manager_save(m, vm);
 	}
 	(void)kvm_runtime_arm_timeout(k, workload_timeout_left_usec(workload_timeout_ms(vm), vm->pid_starttime));

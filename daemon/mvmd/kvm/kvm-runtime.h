@@ -65,6 +65,9 @@ int kvm_runtime_attach(kvm_runtime_t *k);
 int kvm_runtime_arm_timeout(kvm_runtime_t *k, uint64_t left_usec);
 /* A run's stdin (run.h), then the end of input, queued to the worker. */
 int kvm_runtime_send_input(kvm_runtime_t *k);
+/* A worker's HELLO, heard by a re-adopting mvmd: serve its console
+ * ourselves if it does not (KVM_HELLO_F_CONSOLE clear). */
+void kvm_runtime_on_hello(kvm_runtime_t *k, const kvm_msg_hello_t *h);
 /* Queue output on the control connection: watch for writability. */
 void kvm_runtime_ctl_update(kvm_runtime_t *k);
 /* Apply a final outcome to the VM: Stopped, StartFailed or Failed. */

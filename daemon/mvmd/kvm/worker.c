@@ -391,6 +391,7 @@ static int assign_make(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpu
 	fds[KVM_WARM_FD_LOG] = log_fd;
 	fds[KVM_WARM_FD_VSOCK] = v->vsock_fd;
 	fds[KVM_WARM_FD_BLOB] = send_blob && c->workload && c->blob_fd > 0 ? c->blob_fd : -1;
+	fds[KVM_WARM_FD_CONSOLE] = c->console_fd > 0 ? c->console_fd : -1;
 	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
 		if (fds[i] >= 0)
 			ret->fd_mask |= 1u << i;
@@ -559,7 +560,7 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_wo
 int kvm_worker_prime(kvm_warm_worker_t *w, const char *workload, int blob_fd)
 {
 	kvm_warm_assign_t *a;
-	int fds[KVM_WARM_FD_MAX] = { -1, -1, -1, -1, -1 }, r;
+	int fds[KVM_WARM_FD_MAX] = { -1, -1, -1, -1, -1, -1 }, r;
 
 	if (!w->ready || w->pool_fd < 0 || w->primed[0])
 		return -EAGAIN;
