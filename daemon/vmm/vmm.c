@@ -662,6 +662,11 @@ static int host_config(void *ud, kvm_result_t *res)
 	/* A primed worker has its module already (configure_vm keeps it). */
 	if (configure_vm(m) < 0)
 		return 1;
+	/* The heap populated for a module it might have got, beyond what
+	 * this VM's needs: back to the kernel. A primed guest has compiled
+	 * its module into that heap: it keeps all of it. */
+	if (!primed[0])
+		kvm_workload_unprefault(m->vm, c->warm_bytes / 8, m->blob_size);
 	m->ops.vsock = m->vsock;
 	m->ops.blob = m->blob;
 	m->ops.blob_size = m->blob_size;
