@@ -351,6 +351,67 @@ START_TEST(test_idle_vm_fds)
 }
 END_TEST
 
+/* A mass stop is staged (docs/density.md): with --kvm-max-teardowns 2,
+ * never more than 2 workers are being torn down, the rest wait their
+ * turn, and every VM ends Stopped. */
+START_TEST(test_staged_mass_stop)
+{
+	enum { N = 12, CAP = 2 };
+	char name[32], *buf = malloc(N * 160);
+	size_t len = 0;
+
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGTERM);
+	mvmt_daemon_start(&d, "--allow-custom-guests", "--kvm-max-teardowns", "2", NULL);
+	fd = mvmt_connect(d.sock);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "mass%02d", i);
+		create_guest(name, NULL, NULL);
+		json_object_put(call_id("compute.vm.start", name, NULL));
+	}
+	for (int i = 0; i < N; i++)
+		len += (size_t)sprintf(buf + len, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"compute.vm.stop\","
+				       "\"params\":{\"id\":\"mass%02d\",\"force\":true}}\n", i, i);
+	mvmt_write(fd, buf, len);
+	int watch = mvmt_connect(d.sock), answered = 0, max_active = 0, max_queued = 0;
+	for (int round = 0; answered < N && round < 6000; round++) {
+		json_object *r = mvmt_result(watch, "compute.node.info", NULL);
+		ck_assert_int_eq(mvmt_int(r, "backends.kvm.teardown.max"), CAP);
+		int active = (int)mvmt_int(r, "backends.kvm.teardown.active");
+		int queued = (int)mvmt_int(r, "backends.kvm.teardown.queued");
+		json_object_put(r);
+		ck_assert_msg(active <= CAP, "%d workers in teardown, cap %d", active, CAP);
+		max_active = active > max_active ? active : max_active;
+		max_queued = queued > max_queued ? queued : max_queued;
+		char *resp = mvmt_read_line(fd, 20);
+		if (!resp)
+			continue;
+		json_object *o = json_tokener_parse(resp);
+		ck_assert_msg(mvmt_get(o, "result") != NULL, "stop failed: %s", resp);
+		ck_assert_str_eq(mvmt_str(o, "result.state"), "Stopped");
+		json_object_put(o);
+		free(resp);
+		answered++;
+	}
+	ck_assert_int_eq(answered, N);
+	/* everything in teardown ends, nothing stays queued */
+	for (int i = 0; i < 3000; i++) {
+		json_object *r = mvmt_result(watch, "compute.node.info", NULL);
+		bool done = mvmt_int(r, "backends.kvm.teardown.active") == 0 && mvmt_int(r, "backends.kvm.teardown.queued") == 0;
+		json_object_put(r);
+		if (done)
+			break;
+		ck_assert_int_lt(i, 2999);
+		usleep(10000);
+	}
+	fprintf(stderr, "staged stop: at most %d in teardown, %d queued\n", max_active, max_queued);
+	close(watch);
+	mvmt_forget_fd(watch);
+	free(buf);
+}
+END_TEST
+
 static void restart_daemon(void)
 {
 	close(fd);
@@ -528,6 +589,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_hostile_guests),
 			MVMT_TEST(test_fifty_concurrent),
 			MVMT_TEST(test_idle_vm_fds),
+			MVMT_TEST(test_staged_mass_stop),
 			MVMT_TEST(test_kill9_readopt),
 			MVMT_TEST(test_readopt_without_recorded_pid),
 			MVMT_TEST(test_worker_sandbox)),

@@ -32,7 +32,6 @@
 #include "vmlog.h"
 #include "workload.h"
 
-#define STOP_GRACE_MS 2000u
 
 static kvm_backend_t *backend_of(manager_t *m)
 {
@@ -115,6 +114,7 @@ static void kvm_describe(manager_t *m, json_object *o)
 	json_object_object_add(o, "min_memory_mib", json_object_new_int(KVM_VM_MEM_MIN_MIB));
 	json_object_object_add(o, "max_memory_mib", json_object_new_int(KVM_VM_MEM_MAX_MIB));
 	json_object_object_add(o, "max_vcpus", json_object_new_int(KVM_VM_VCPUS_MAX));
+	json_object_object_add(o, "teardown", kvm_teardown_describe(b));
 }
 
 static int kvm_provision(manager_t *m, vm_t *vm, char **ret_cause)
@@ -300,19 +300,12 @@ static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 static int kvm_stop(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
 {
 	kvm_runtime_t *k = vm->backend_data;
-	int r;
 
 	if (!k)
 		return -ESRCH;
 	kvm_pause_abort(k, "the VM is being stopped");
-	if (force || !k->w.ctl || timeout_ms == 0)
-		return sv_kill(k->proc, "forced stop");
-	r = kvm_ctl_send_stop(k->w.ctl, (uint32_t)MIN(timeout_ms, (uint64_t)STOP_GRACE_MS));
-	kvm_runtime_ctl_update(k);
-	if (r < 0)
-		return sv_kill(k->proc, "forced stop");
-	/* A worker that does not end in time is killed. */
-	return sv_kill_after(k->proc, timeout_ms * 1000u, "stop timeout");
+	/* Now, or once fewer workers are in teardown (kvm-teardown.c). */
+	return kvm_teardown_stop(k, force, timeout_ms);
 }
 
 static int kvm_kill(manager_t *m, vm_t *vm)
@@ -322,7 +315,7 @@ static int kvm_kill(manager_t *m, vm_t *vm)
 	if (!k)
 		return 0;
 	/* Killed, not waited for: the supervisor reaps it once it is gone. */
-	(void)sv_kill(k->proc, NULL);
+	kvm_teardown_kill(k);
 	kvm_pause_abort(k, "the VM was killed");
 	kvm_runtime_free(k);
 	vm->pid = 0;
@@ -510,6 +503,8 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 		kvm_done(m, b);
 		return r;
 	}
+	b->teardown_max = cfg->teardown_max;
+	supervisor_on_teardown_done(b->sv, kvm_teardown_next, b);
 	/* From here the manager owns b (kvm_ops.done). */
 	manager_register_backend(m, VM_BACKEND_KVM, &kvm_ops, b);
 	/* Warm workers only where a VM could start at all; primed from the

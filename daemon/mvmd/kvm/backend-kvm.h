@@ -16,6 +16,7 @@ typedef struct backend_kvm_config {
 	unsigned pool_size;     /* warm workers kept (daemon/mvmd/kvm/kvm-pool.h); 0: none */
 	uint32_t pool_memory_mib; /* 0: 16 */
 	uint32_t pool_ready_ms;   /* 0: 10 s */
+	unsigned teardown_max;    /* workers torn down at once (docs/density.md); 0: no cap */
 } backend_kvm_config_t;
 
 /* The backend's state is the manager's userdata for VM_BACKEND_KVM, freed

@@ -27,6 +27,7 @@ void kvm_runtime_free(kvm_runtime_t *k)
 	if (!k)
 		return;
 	kvm_pause_drop(k);
+	kvm_teardown_dequeue(k);
 	k->ctl_src = sd_event_source_disable_unref(k->ctl_src);
 	k->timeout_timer = sd_event_source_disable_unref(k->timeout_timer);
 	console_free(k->console);

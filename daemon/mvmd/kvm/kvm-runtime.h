@@ -23,6 +23,11 @@ typedef struct kvm_backend {
 	int kvm_fd;         /* kvm_path, opened once it could be: handed to every worker */
 	kvm_pool_t *pool;   /* warm workers, or NULL */
 	supervisor_t *sv;   /* the workers' pidfds, and the reaping of those let go */
+	/* Staged mass stop (kvm-teardown.c): at most teardown_max workers in
+	 * teardown (0: no cap); the stops beyond wait here, oldest first. */
+	unsigned teardown_max;
+	struct kvm_runtime *stop_head, *stop_tail;
+	size_t n_stops_queued;
 } kvm_backend_t;
 
 typedef struct kvm_runtime {
@@ -50,6 +55,10 @@ typedef struct kvm_runtime {
 	char *op_dir;            /* the snapshot's directory */
 	int op_fd;               /* its file, until handed to the worker; -1 */
 	sd_event_source *op_retry; /* the hand-over waits for the connection's queue */
+	/* A stop waiting for its turn (kvm-teardown.c). */
+	bool stop_queued, stop_force;
+	uint64_t stop_timeout_ms;
+	struct kvm_runtime *stop_prev, *stop_next;
 } kvm_runtime_t;
 
 enum { KVM_OP_NONE, KVM_OP_PAUSE, KVM_OP_RESUME, KVM_OP_SNAPSHOT };
@@ -86,6 +95,17 @@ void kvm_pause_on_hello(kvm_runtime_t *k, uint32_t worker_state);
 void kvm_pause_abort(kvm_runtime_t *k, const char *cause);
 /* Free what an operation in progress holds without answering it. */
 void kvm_pause_drop(kvm_runtime_t *k);
+
+/* kvm-teardown.c: a stop now, or queued while teardown_max workers are in
+ * teardown; a kill now, counted; a runtime's queued stop dropped (it
+ * ended meanwhile); the next stops once some teardown ended (the
+ * supervisor's on_teardown_done, userdata the backend); node.info's
+ * backends.kvm.teardown. */
+int kvm_teardown_stop(kvm_runtime_t *k, bool force, uint64_t timeout_ms);
+void kvm_teardown_kill(kvm_runtime_t *k);
+void kvm_teardown_dequeue(kvm_runtime_t *k);
+void kvm_teardown_next(void *userdata);
+json_object *kvm_teardown_describe(const kvm_backend_t *b);
 
 /* backend-kvm.c: spawn (or take from the pool) a worker for a Starting VM. */
 int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause);
