@@ -45,6 +45,7 @@
 #include "util/macro.h"
 
 #define CONN_OUT_MAX (256u << 10)
+#define CTL_THREAD_STACK (512u << 10) /* below a huge page: see go_live */
 #define FINISH_FLUSH_MS 2000
 
 static int64_t now_ms(void)
@@ -562,7 +563,14 @@ static int go_live(vmm_t *m)
 	sigemptyset(&set);
 	sigaddset(&set, STOP_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
-	r = pthread_create(&m->ctl_thread, NULL, ctl_main, m);
+	/* A small stack (it moves frames and holds no big buffers): glibc's
+	 * default 8 MiB one lets a THP-"always" kernel back its top with a
+	 * whole 2 MiB huge page in every worker (docs/density.md). */
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	(void)pthread_attr_setstacksize(&attr, CTL_THREAD_STACK);
+	r = pthread_create(&m->ctl_thread, &attr, ctl_main, m);
+	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0)
 		return set_error(m, -r, "creating the control thread");
