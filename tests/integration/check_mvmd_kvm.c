@@ -440,10 +440,18 @@ START_TEST(test_kill9_readopt)
 	char ends_id[64];
 	snprintf(ends_id, sizeof(ends_id), "%s", mvmt_str(s, "id"));
 	json_object_put(s);
+	r = call_id("compute.vm.console.endpoint", "keep", NULL);
+	char keep_console[256];
+	snprintf(keep_console, sizeof(keep_console), "%s", mvmt_str(r, "result.path"));
+	json_object_put(r);
 
 	close(fd);
 	mvmt_forget_fd(fd);
 	mvmt_daemon_stop(&d, SIGKILL);
+	/* The console socket is the worker's (docs/density.md): a client
+	 * attaches while mvmd is down, and the next mvmd serves it. */
+	int early = mvmt_connect(keep_console);
+	mvmt_write(early, "while-down\n", 11);
 	/* while mvmd is down: one worker is killed, one is told to stop
 	 * through its control socket (it writes its result file and exits) */
 	kill(pids[1], SIGKILL);
@@ -464,6 +472,12 @@ START_TEST(test_kill9_readopt)
 
 	mvmt_daemon_start(&d, "--allow-custom-guests", NULL);
 	fd = mvmt_connect(d.sock);
+	/* the client that came while mvmd was down is served now (first:
+	 * the next client must not hear this echo) */
+	char *line = mvmt_read_line(early, 30000);
+	ck_assert_ptr_nonnull(line);
+	ck_assert_str_eq(line, "mvm-guest: echo: while-down");
+	free(line);
 
 	/* the survivor: same worker, still Running, console and stop work */
 	s = status("keep");
@@ -473,12 +487,14 @@ START_TEST(test_kill9_readopt)
 	int c = console_connect("keep");
 	usleep(50000);
 	mvmt_write(c, "after-restart\n", 14);
-	char *line = mvmt_read_line(c, 5000);
+	line = mvmt_read_line(c, 5000);
 	ck_assert_ptr_nonnull(line);
 	ck_assert_str_eq(line, "mvm-guest: echo: after-restart");
 	free(line);
 	close(c);
 	mvmt_forget_fd(c);
+	close(early);
+	mvmt_forget_fd(early);
 
 	/* the one killed while mvmd was down */
 	s = status("crash");

@@ -342,6 +342,9 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 	 * its pid: the worker's HELLO on its control socket says who it is. */
 	if (vm->pid <= 0 && kvm_worker_connect(ctl, &early_ctl) == 0) {
 		kvm_msg_t msg;
+		/* A console client waiting through the restart may come right
+		 * behind the HELLO, in the same read: kept for on_ctl. */
+		kvm_ctl_accept_fds(early_ctl, true);
 		kvm_msg_hello_t h;
 		uint64_t st;
 		if (kvm_ctl_recv(early_ctl, 1000, &msg) == 1 && msg.type == KVM_MSG_HELLO &&
