@@ -412,6 +412,60 @@ START_TEST(test_staged_mass_stop)
 }
 END_TEST
 
+/* A stop that waits its turn is answered when its VM is Stopped, with
+ * its own timeout counted from its turn: never -32006 for the wait. With
+ * one teardown at a time and a frozen worker ahead of it (killed at its
+ * stop's 8 s), the stop behind it (timeout_ms 1000) waits 8 s. */
+START_TEST(test_queued_stop_waits_its_turn)
+{
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGTERM);
+	mvmt_daemon_start(&d, "--allow-custom-guests", "--kvm-max-teardowns", "1", NULL);
+	fd = mvmt_connect(d.sock);
+	create_guest("first", NULL, NULL);
+	create_guest("second", NULL, NULL);
+	json_object *r = call_id("compute.vm.start", "first", NULL);
+	pid_t frozen = (pid_t)mvmt_int(r, "result.pid");
+	json_object_put(r);
+	json_object_put(call_id("compute.vm.start", "second", NULL));
+	wait_log("first", "mvm-guest: ready");
+	wait_log("second", "mvm-guest: ready");
+	ck_assert_int_eq(kill(frozen, SIGSTOP), 0); /* it hears no STOP */
+	static const char stops[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"compute.vm.stop\",\"params\":{\"id\":\"first\",\"timeout_ms\":8000}}\n"
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"compute.vm.stop\",\"params\":{\"id\":\"second\",\"timeout_ms\":1000}}\n";
+	mvmt_write(fd, stops, sizeof(stops) - 1);
+	int watch = mvmt_connect(d.sock);
+	for (int i = 0;; i++) {
+		r = mvmt_result(watch, "compute.node.info", NULL);
+		bool queued = mvmt_int(r, "backends.kvm.teardown.queued") == 1;
+		json_object_put(r);
+		if (queued)
+			break;
+		ck_assert_int_lt(i, 3000);
+		usleep(10000);
+	}
+	json_object *s = mvmt_status(watch, "second");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Stopping");
+	json_object_put(s);
+	for (int want = 1; want <= 2; want++) {
+		char *resp = mvmt_read_line(fd, 60000);
+		ck_assert_ptr_nonnull(resp);
+		json_object *o = json_tokener_parse(resp);
+		ck_assert_msg(mvmt_get(o, "result") != NULL, "stop %d: %s", want, resp);
+		ck_assert_int_eq(mvmt_int(o, "id"), want);
+		ck_assert_str_eq(mvmt_str(o, "result.state"), "Stopped");
+		if (want == 1)
+			ck_assert_str_eq(mvmt_str(o, "result.cause"), "killed by stop timeout");
+		json_object_put(o);
+		free(resp);
+	}
+	close(watch);
+	mvmt_forget_fd(watch);
+}
+END_TEST
+
 static void restart_daemon(void)
 {
 	close(fd);
@@ -606,6 +660,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_fifty_concurrent),
 			MVMT_TEST(test_idle_vm_fds),
 			MVMT_TEST(test_staged_mass_stop),
+			MVMT_TEST(test_queued_stop_waits_its_turn),
 			MVMT_TEST(test_kill9_readopt),
 			MVMT_TEST(test_readopt_without_recorded_pid),
 			MVMT_TEST(test_worker_sandbox)),

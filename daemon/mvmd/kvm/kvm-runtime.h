@@ -96,7 +96,7 @@ void kvm_pause_abort(kvm_runtime_t *k, const char *cause);
 /* Free what an operation in progress holds without answering it. */
 void kvm_pause_drop(kvm_runtime_t *k);
 
-/* kvm-teardown.c: a stop now, or queued while teardown_max workers are in
+/* kvm-teardown.c: a stop now (0), or queued (1) while teardown_max workers are in
  * teardown; a kill now, counted; a runtime's queued stop dropped (it
  * ended meanwhile); the next stops once some teardown ended (the
  * supervisor's on_teardown_done, userdata the backend); node.info's

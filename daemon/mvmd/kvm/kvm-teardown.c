@@ -67,7 +67,7 @@ int kvm_teardown_stop(kvm_runtime_t *k, bool force, uint64_t timeout_ms)
 		/* Waiting its turn already: a forced stop stays queued, but
 		 * is forced when its turn comes. */
 		k->stop_force |= force;
-		return 0;
+		return 1;
 	}
 	/* In teardown already (a forced stop after a gentle one): at once. */
 	if (sv_in_teardown(k->proc) || !full(b))
@@ -82,7 +82,7 @@ int kvm_teardown_stop(kvm_runtime_t *k, bool force, uint64_t timeout_ms)
 		b->stop_head = k;
 	b->stop_tail = k;
 	b->n_stops_queued++;
-	return 0;
+	return 1;
 }
 
 void kvm_teardown_kill(kvm_runtime_t *k)
