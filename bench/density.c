@@ -87,6 +87,55 @@ static int count_fds(int pid)
 	return n;
 }
 
+/* Where one idle worker's memory goes: its Pss by mapping (the guest's
+ * memory is the one big anonymous mapping), largest first. */
+static void smaps_top(int pid)
+{
+	char path[64], line[512], names[32][96];
+	long pss[32] = { 0 };
+	int n = 0, cur = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char name[96] = "";
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %95s", &lo, &hi, name) >= 2 && strchr(line, '-') < strchr(line, ' ')) {
+			char key[96];
+			if (!name[0])
+				snprintf(key, sizeof(key), "anon %lu KiB", (hi - lo) >> 10);
+			else
+				snprintf(key, sizeof(key), "%s", strrchr(name, '/') ? strrchr(name, '/') + 1 : name);
+			cur = -1;
+			for (int i = 0; i < n; i++)
+				if (strcmp(names[i], key) == 0)
+					cur = i;
+			if (cur < 0 && n < 32) {
+				cur = n++;
+				snprintf(names[cur], sizeof(names[cur]), "%s", key);
+			}
+		} else if (cur >= 0 && strncmp(line, "Pss:", 4) == 0) {
+			pss[cur] += atol(line + 4);
+		}
+	}
+	fclose(f);
+	printf("| one idle worker's Pss by mapping |");
+	for (int k = 0; k < 8; k++) {
+		int best = -1;
+		for (int i = 0; i < n; i++)
+			if (pss[i] > 0 && (best < 0 || pss[i] > pss[best]))
+				best = i;
+		if (best < 0)
+			break;
+		printf(" %s: %ld KiB;", names[best], pss[best]);
+		pss[best] = 0;
+	}
+	printf(" |\n");
+}
+
 static json_object *idle_vms(bench_conn_t *c)
 {
 	json_object *r = bench_call(c, "compute.vm.list", "{\"labels\":{\"bench\":\"density\"}}", NULL, NULL), *vms;
@@ -164,6 +213,14 @@ int main(int argc, char **argv)
 		snprintf(params, sizeof(params), "{\"id\":\"%s\"}", json_object_get_string(v));
 		json_object_put(r);
 		json_object_put(bench_call(&c, "compute.vm.start", params, NULL, NULL));
+		/* Progress on long runs (N=10000 under TCG takes an hour):
+		 * what a run cut short still says. */
+		if ((i + 1) % 1000 == 0 && i + 1 < n) {
+			printf("| progress | %d started in %.0f s; host memory per VM %ld KiB; mvmd fds per VM %.2f |\n", i + 1,
+			       (bench_now_us() - t0) / 1e6, (mem0 - meminfo_kib("MemAvailable")) / (i + 1),
+			       (double)(count_fds(mvmd_pid) - fds0) / (i + 1));
+			fflush(stdout);
+		}
 	}
 	double start_s = (bench_now_us() - t0) / 1e6;
 	sleep(2);
@@ -187,6 +244,11 @@ int main(int argc, char **argv)
 	int fds1 = count_fds(mvmd_pid);
 	double kib_per_vm = (double)(mem0 - mem1) / n, pss_per_vm = (double)pss / (running ? running : 1);
 	double fds_per_vm = (double)(fds1 - fds0) / n;
+	if (nv) {
+		json_object *pid;
+		if (json_object_object_get_ex(json_object_array_get_idx(vms, nv / 2), "pid", &pid))
+			smaps_top(json_object_get_int(pid));
+	}
 
 	/* The staged stop, probing mvmd between stages. */
 	double *probe = calloc((nv + (size_t)stage - 1) / (size_t)stage + 1, sizeof(double));

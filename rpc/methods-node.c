@@ -104,11 +104,18 @@ static const rpc_field_t pool_fields[] = {
 	{ "last_error", false, TEXT("why the last one failed") },
 	{ NULL },
 };
+static const rpc_field_t teardown_fields[] = {
+	{ "max", true, COUNT("workers torn down at once (--kvm-max-teardowns), 0 no cap") },
+	{ "active", true, COUNT("workers asked to end whose process is not gone yet") },
+	{ "queued", true, COUNT("stops waiting for their turn") },
+	{ NULL },
+};
 static const rpc_field_t backend_fields[] = {
 	{ "usable", true, { .type = RPC_TYPE_BOOLEAN, .description = "VMs of this backend can start here" } },
 	{ "reason", false, TEXT("why not") },
 	/* kvm */
 	{ "pool", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: the warm pool of workers", .fields = pool_fields } },
+	{ "teardown", false, { .type = RPC_TYPE_OBJECT, .description = "kvm: the staged mass stop", .fields = teardown_fields } },
 	{ "min_memory_mib", false, COUNT("kvm: the least guest memory a VM takes") },
 	{ "max_memory_mib", false, COUNT("kvm: the most guest memory a VM takes") },
 	{ "max_vcpus", false, COUNT("kvm: the most vCPUs a VM takes") },

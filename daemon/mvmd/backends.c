@@ -58,6 +58,7 @@ int backends_register(manager_t *m, const backends_config_t *cfg)
 		.pool_memory_mib = cfg ? cfg->kvm_pool_mib : 0,
 		.pool_ready_ms = cfg ? cfg->kvm_pool_ready_ms : 0,
 		.op_timeout_ms = cfg ? cfg->kvm_op_timeout_ms : 0,
+		.teardown_max = cfg ? cfg->kvm_max_teardowns : 0,
 	};
 	int r = backend_kvm_register(m, &kcfg);
 	if (r < 0)

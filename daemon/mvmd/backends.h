@@ -17,6 +17,7 @@ typedef struct backends_config {
 	uint32_t kvm_pool_mib;  /* their memory to start with; 0: 16 */
 	uint32_t kvm_pool_ready_ms; /* 0: 10 s */
 	uint32_t kvm_op_timeout_ms; /* a worker's answer to a pause, resume or snapshot step; 0: 10 s */
+	unsigned kvm_max_teardowns; /* kvm workers torn down at once; 0: no cap */
 } backends_config_t;
 
 int backends_register(manager_t *m, const backends_config_t *cfg);

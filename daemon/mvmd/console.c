@@ -29,11 +29,77 @@ struct console {
 	char *socket_path, *log_path, *log_old_path;
 	int listen_fd;
 	sd_event_source *listen_io;
-	int log_fd;
+	int log_fd;        /* open while in the cache below, else -1 */
+	console_t *log_prev, *log_next;
 	uint64_t log_size;
 	client_t *clients;
 	unsigned n_clients;
 };
+
+/*
+ * The open console logs, most recently written first. A log is opened
+ * when its console writes and stays open only while it is among the
+ * CONSOLE_LOG_FDS_MAX most recent writers, so mvmd holds no fd for the
+ * log of a VM that says nothing (docs/density.md): a chatty VM keeps its
+ * fd, an idle one costs none. mvmd runs one event loop: one cache.
+ */
+#define CONSOLE_LOG_FDS_MAX 32u
+static console_t *log_mru, *log_lru;
+static unsigned log_n_open;
+
+static void log_unlink(console_t *c)
+{
+	if (c->log_prev)
+		c->log_prev->log_next = c->log_next;
+	else if (log_mru == c)
+		log_mru = c->log_next;
+	if (c->log_next)
+		c->log_next->log_prev = c->log_prev;
+	else if (log_lru == c)
+		log_lru = c->log_prev;
+	c->log_prev = c->log_next = NULL;
+}
+
+static void log_close(console_t *c)
+{
+	if (c->log_fd < 0)
+		return;
+	log_unlink(c);
+	c->log_fd = safe_close(c->log_fd);
+	log_n_open--;
+}
+
+/* The log's fd, opened (created) if need be, now the most recent. */
+static int log_open(console_t *c)
+{
+	struct stat st;
+
+	if (c->log_fd >= 0) {
+		log_unlink(c);
+	} else {
+		int fd = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return negative_errno();
+		/* Its size again: it may have been rotated or removed while closed. */
+		if (fstat(fd, &st) < 0) {
+			int r = negative_errno();
+			close(fd);
+			return r;
+		}
+		while (log_n_open >= CONSOLE_LOG_FDS_MAX && log_lru)
+			log_close(log_lru);
+		c->log_fd = fd;
+		c->log_size = (uint64_t)st.st_size;
+		log_n_open++;
+	}
+	c->log_next = log_mru;
+	if (log_mru)
+		log_mru->log_prev = c;
+	log_mru = c;
+	if (!log_lru)
+		log_lru = c;
+	return c->log_fd;
+}
 
 static void client_free(client_t *cl)
 {
@@ -91,6 +157,43 @@ static int client_on_io(sd_event_source *s, int fd, uint32_t revents, void *user
 	return 0;
 }
 
+int console_add_client(console_t *c, int cfd)
+{
+	int type = 0, fl;
+	socklen_t len = sizeof(type);
+
+	/* Only a stream socket is a console client: a worker hands these
+	 * over, and what it hands over is not trusted further than that. */
+	if (getsockopt(cfd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM ||
+	    (fl = fcntl(cfd, F_GETFL)) < 0 || fcntl(cfd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		close(cfd);
+		return -EBADF;
+	}
+	if (c->n_clients >= c->cfg.max_clients) {
+		static const char msg[] = "mvmd: too many console clients\r\n";
+		(void)!write(cfd, msg, sizeof(msg) - 1);
+		close(cfd);
+		return -EUSERS;
+	}
+	client_t *cl = calloc(1, sizeof(*cl));
+	if (!cl) {
+		close(cfd);
+		return -ENOMEM;
+	}
+	cl->console = c;
+	cl->fd = cfd;
+	int r = sd_event_add_io(c->event, &cl->io, cfd, EPOLLIN, client_on_io, cl);
+	if (r < 0) {
+		close(cfd);
+		free(cl);
+		return r;
+	}
+	cl->next = c->clients;
+	c->clients = cl;
+	c->n_clients++;
+	return 0;
+}
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	console_t *c = userdata;
@@ -99,31 +202,11 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0)
 			return 0; /* EAGAIN, or a transient error: try at the next event */
-		if (c->n_clients >= c->cfg.max_clients) {
-			static const char msg[] = "mvmd: too many console clients\r\n";
-			(void)!write(cfd, msg, sizeof(msg) - 1);
-			close(cfd);
-			continue;
-		}
-		client_t *cl = calloc(1, sizeof(*cl));
-		if (!cl) {
-			close(cfd);
-			continue;
-		}
-		cl->console = c;
-		cl->fd = cfd;
-		if (sd_event_add_io(c->event, &cl->io, cfd, EPOLLIN, client_on_io, cl) < 0) {
-			close(cfd);
-			free(cl);
-			continue;
-		}
-		cl->next = c->clients;
-		c->clients = cl;
-		c->n_clients++;
+		(void)console_add_client(c, cfd);
 	}
 }
 
-static int listen_unix(const char *path, const console_config_t *cfg, int *ret_fd)
+int console_listen(const char *path, bool socket_group, gid_t socket_gid, int *ret_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_close_ int fd = -1;
@@ -143,7 +226,7 @@ static int listen_unix(const char *path, const console_config_t *cfg, int *ret_f
 	if (r < 0)
 		return negative_errno();
 	/* The group first, then its access; no one connects before listen(). */
-	if (cfg->socket_group && (chown(path, (uid_t)-1, cfg->socket_gid) < 0 || chmod(path, 0660) < 0)) {
+	if (socket_group && (chown(path, (uid_t)-1, socket_gid) < 0 || chmod(path, 0660) < 0)) {
 		r = negative_errno();
 		unlink(path);
 		return r;
@@ -154,16 +237,31 @@ static int listen_unix(const char *path, const console_config_t *cfg, int *ret_f
 	return 0;
 }
 
+int console_listen_at(console_t *c, const char *socket_path)
+{
+	int r;
+
+	if (c->listen_fd >= 0)
+		return -EALREADY;
+	c->socket_path = strdup(socket_path);
+	if (!c->socket_path)
+		return -ENOMEM;
+	r = console_listen(c->socket_path, c->cfg.socket_group, c->cfg.socket_gid, &c->listen_fd);
+	if (r < 0)
+		return r;
+	return sd_event_add_io(c->event, &c->listen_io, c->listen_fd, EPOLLIN, on_accept, c);
+}
+
 int console_new(sd_event *e, const console_config_t *cfg, console_t **ret)
 {
 	console_t *c = calloc(1, sizeof(*c));
-	struct stat st;
 	int r;
 
 	if (!c)
 		return -ENOMEM;
 	c->event = sd_event_ref(e);
 	c->cfg = *cfg;
+	c->cfg.socket_path = NULL; /* c->socket_path once it listens */
 	c->listen_fd = c->log_fd = -1;
 	if (!c->cfg.log_max_bytes)
 		c->cfg.log_max_bytes = 4u << 20;
@@ -171,25 +269,21 @@ int console_new(sd_event *e, const console_config_t *cfg, console_t **ret)
 		c->cfg.client_queue_max = 1u << 20;
 	if (!c->cfg.max_clients)
 		c->cfg.max_clients = 16;
-	c->socket_path = strdup(cfg->socket_path);
 	c->log_path = strdup(cfg->log_path);
-	if (!c->socket_path || !c->log_path || asprintf(&c->log_old_path, "%s.1", cfg->log_path) < 0) {
+	if (!c->log_path || asprintf(&c->log_old_path, "%s.1", cfg->log_path) < 0) {
 		c->log_old_path = NULL;
 		r = -ENOMEM;
 		goto fail;
 	}
-	c->log_fd = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (c->log_fd < 0 || fstat(c->log_fd, &st) < 0) {
-		r = negative_errno();
+	/* Made now (an empty log is a log), and its size learnt. */
+	r = log_open(c);
+	if (r < 0)
 		goto fail;
+	if (cfg->socket_path) {
+		r = console_listen_at(c, cfg->socket_path);
+		if (r < 0)
+			goto fail;
 	}
-	c->log_size = (uint64_t)st.st_size;
-	r = listen_unix(c->socket_path, &c->cfg, &c->listen_fd);
-	if (r < 0)
-		goto fail;
-	r = sd_event_add_io(e, &c->listen_io, c->listen_fd, EPOLLIN, on_accept, c);
-	if (r < 0)
-		goto fail;
 	*ret = c;
 	return 0;
 fail:
@@ -208,7 +302,7 @@ console_t *console_free(console_t *c)
 		safe_close(c->listen_fd);
 		unlink(c->socket_path);
 	}
-	safe_close(c->log_fd);
+	log_close(c);
 	sd_event_unref(c->event);
 	free(c->socket_path);
 	free(c->log_path);
@@ -224,15 +318,10 @@ unsigned console_n_clients(const console_t *c)
 
 static void log_rotate(console_t *c)
 {
-	int fd;
-
 	if (rename(c->log_path, c->log_old_path) < 0)
 		return; /* keep appending; the cap is then exceeded, not the disk */
-	fd = open(c->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return;
-	safe_close(c->log_fd);
-	c->log_fd = fd;
+	/* The next write opens (creates) LOG anew. */
+	log_close(c);
 	c->log_size = 0;
 }
 
@@ -241,12 +330,18 @@ static void log_append(console_t *c, const char *buf, size_t len)
 	uint64_t half = c->cfg.log_max_bytes / 2;
 
 	while (len) {
-		if (c->log_size >= half)
+		int fd = log_open(c);
+		if (fd < 0)
+			return; /* no log (no fd, no disk): the output is lost, never guest progress */
+		if (c->log_size >= half) {
 			log_rotate(c);
+			if ((fd = log_open(c)) < 0)
+				return;
+		}
 		size_t chunk = len;
 		if (c->log_size < half && chunk > half - c->log_size)
 			chunk = (size_t)(half - c->log_size);
-		ssize_t n = write(c->log_fd, buf, chunk);
+		ssize_t n = write(fd, buf, chunk);
 		if (n <= 0)
 			return; /* a full disk loses log output, never guest progress */
 		c->log_size += (uint64_t)n;

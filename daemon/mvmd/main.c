@@ -60,6 +60,7 @@ typedef struct options {
 	size_t kvm_pool_mib;    /* their memory until starts ask for another size */
 	size_t kvm_pool_ready_ms; /* a warm worker not ready by then is a failure */
 	size_t kvm_op_timeout_ms; /* a worker not answering a pause step by then is killed */
+	size_t kvm_max_teardowns; /* kvm workers torn down at once (0: no cap) */
 	rpc_limits_t rpc;       /* output caps and connection timeouts (the rest above) */
 	const char *metrics_textfile; /* --metrics-textfile: where the metrics go */
 	size_t metrics_interval_ms;
@@ -98,6 +99,7 @@ static void help(void)
 	       "  --kvm-pool-ready-timeout-ms N  a warm worker not ready by then is killed (default 10000)\n"
 	       "  --kvm-op-timeout-ms N     a worker that does not answer a pause, resume or snapshot\n"
 	       "                            step by then is killed, its VM Failed (default 10000)\n"
+	       "  --kvm-max-teardowns N     kvm VMs being stopped at once; more stops wait (default 64, 0 no cap)\n"
 	       "  --metrics-textfile PATH   write the metrics (Prometheus text format) to PATH, e.g.\n"
 	       "                            /var/lib/prometheus/node-exporter/mvmd.prom\n"
 	       "  --metrics-interval-ms N   how often (default 15000)\n"
@@ -142,7 +144,7 @@ static int parse_argv(int argc, char **argv, options_t *o)
 {
 	enum { ARG_RPC = 0x100, ARG_STATE, ARG_CONSOLE, ARG_GROUP, ARG_LOG, ARG_MAXREQ,
 	       ARG_MAXCLI, ARG_RING, ARG_MAXVMS, ARG_MAXMEM, ARG_MAXVCPUS, ARG_KVM, ARG_VMM, ARG_IMAGE, ARG_CUSTOM, ARG_NO_ZYGOTE, ARG_VERSION,
-	       ARG_CH_BINARY, ARG_CH_INITRAMFS, ARG_POOL, ARG_POOL_MIB, ARG_POOL_READY, ARG_OP_TIMEOUT,
+	       ARG_CH_BINARY, ARG_CH_INITRAMFS, ARG_POOL, ARG_POOL_MIB, ARG_POOL_READY, ARG_OP_TIMEOUT, ARG_MAX_TEARDOWNS,
 	       ARG_MAXANSWER, ARG_MAXCLIOUT, ARG_MAXTOTALOUT, ARG_IDLE_MS, ARG_LINE_MS, ARG_SEND_MS,
 	       ARG_METRICS_FILE, ARG_METRICS_MS, ARG_BLOB_SOURCE, ARG_BLOB_CA, ARG_BLOB_AUTH, ARG_BLOB_INSECURE, ARG_FETCH,
 	       ARG_BLOB_MAX };
@@ -169,6 +171,7 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		{ "kvm-pool-memory-mib", required_argument, NULL, ARG_POOL_MIB },
 		{ "kvm-pool-ready-timeout-ms", required_argument, NULL, ARG_POOL_READY },
 		{ "kvm-op-timeout-ms", required_argument, NULL, ARG_OP_TIMEOUT },
+		{ "kvm-max-teardowns", required_argument, NULL, ARG_MAX_TEARDOWNS },
 		{ "vmm", required_argument, NULL, ARG_VMM },
 		{ "guest-image", required_argument, NULL, ARG_IMAGE },
 		{ "allow-custom-guests", no_argument, NULL, ARG_CUSTOM },
@@ -270,6 +273,10 @@ static int parse_argv(int argc, char **argv, options_t *o)
 		case ARG_OP_TIMEOUT:
 			if (parse_size(optarg, 1, 600000, &o->kvm_op_timeout_ms) < 0)
 				return log_error_errno(-EINVAL, "--kvm-op-timeout-ms must be 1..600000: %s", optarg);
+			break;
+		case ARG_MAX_TEARDOWNS:
+			if (parse_size(optarg, 0, 1000000, &o->kvm_max_teardowns) < 0)
+				return log_error_errno(-EINVAL, "--kvm-max-teardowns must be 0..1000000: %s", optarg);
 			break;
 		case ARG_METRICS_FILE: o->metrics_textfile = optarg; break;
 		case ARG_METRICS_MS:
@@ -485,6 +492,7 @@ int main(int argc, char **argv)
 		.console_dir = "/run/mvmd/console",
 		.kvm_pool = KVM_POOL_SIZE_DEFAULT,
 		.kvm_pool_mib = 16,
+		.kvm_max_teardowns = 64,
 		.metrics_interval_ms = 15000,
 	};
 	_cleanup_close_ int lock_fd = -1;
@@ -569,7 +577,8 @@ int main(int argc, char **argv)
 				   .ch_binary = o.ch_binary, .ch_initramfs = o.ch_initramfs,
 				   .kvm_pool = (unsigned)o.kvm_pool, .kvm_pool_mib = (uint32_t)o.kvm_pool_mib,
 				   .kvm_pool_ready_ms = (uint32_t)o.kvm_pool_ready_ms,
-				   .kvm_op_timeout_ms = (uint32_t)o.kvm_op_timeout_ms };
+				   .kvm_op_timeout_ms = (uint32_t)o.kvm_op_timeout_ms,
+				   .kvm_max_teardowns = (unsigned)o.kvm_max_teardowns };
 	r = backends_register(m, &bcfg);
 	if (r < 0) {
 		log_error_errno(r, "cannot set up backends: %m");

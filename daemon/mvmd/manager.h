@@ -80,7 +80,9 @@ typedef struct backend_ops {
 	int (*restore)(manager_t *m, vm_t *vm, const char *dir, char **ret_cause);
 	/* Ask the VM to stop; it is in Stopping (or already was, when a
 	 * forced stop escalates). force: kill now; otherwise kill after
-	 * timeout_ms. Completion through manager_transition (Stopped/Failed). */
+	 * timeout_ms. Completion through manager_transition (Stopped/Failed).
+	 * 1: queued behind other teardowns (kvm: docs/density.md, "Staged mass
+	 * stop"); timeout_ms counts from its turn. */
 	int (*stop)(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms);
 	/* Re-attach to a VM that was active when mvmd last ran. Return 0 when
 	 * the VM is alive and adopted, 1 when the backend found how it ended

@@ -14,17 +14,23 @@
 #include "util/macro.h"
 #include "util/pidfd.h"
 
-/* A process let go before it was reaped: waited for, then reaped. */
+/* A process let go before it was gone: waited for, then reaped if it is
+ * our child; one in teardown is counted until then. */
 typedef struct reap {
 	supervisor_t *s;
 	sd_event_source *src; /* owns the pidfd */
+	bool is_child, teardown;
 	struct reap *prev, *next;
 } reap_t;
 
 struct supervisor {
 	sd_event *event;
 	reap_t *reaps;
-	size_t n_reaps;
+	size_t n_reaps;         /* of which children (supervisor_pending) */
+	size_t n_teardown;      /* processes in teardown, not gone yet */
+	sd_event_source *td_defer; /* tells on_teardown_done, from the loop */
+	void (*on_teardown_done)(void *userdata);
+	void *td_userdata;
 };
 
 struct sv_proc {
@@ -33,6 +39,7 @@ struct sv_proc {
 	int pidfd;
 	bool is_child;
 	bool reaped;
+	bool teardown;       /* counted in s->n_teardown until it is gone */
 	const char *killed;
 	const char *kill_timer_why; /* the reason sv_kill_after was given */
 	sd_event_source *src, *kill_timer;
@@ -51,6 +58,27 @@ int supervisor_new(sd_event *e, supervisor_t **ret)
 	return 0;
 }
 
+static bool pidfd_gone(int pidfd);
+
+static int on_td_defer(sd_event_source *src, void *userdata)
+{
+	supervisor_t *s = userdata;
+
+	if (s->on_teardown_done)
+		s->on_teardown_done(s->td_userdata);
+	return 0;
+}
+
+/* A process in teardown is gone: its owner hears it from the loop, never
+ * from inside the call that noticed (which may be its own teardown). */
+static void teardown_gone(supervisor_t *s)
+{
+	s->n_teardown--;
+	if (s->on_teardown_done && s->event &&
+	    (s->td_defer || sd_event_add_defer(s->event, &s->td_defer, on_td_defer, s) >= 0))
+		(void)sd_event_source_set_enabled(s->td_defer, SD_EVENT_ONESHOT);
+}
+
 static void reap_free(reap_t *r)
 {
 	supervisor_t *s = r->s;
@@ -61,7 +89,10 @@ static void reap_free(reap_t *r)
 		s->reaps = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	s->n_reaps--;
+	if (r->is_child)
+		s->n_reaps--;
+	if (r->teardown)
+		teardown_gone(s);
 	sd_event_source_disable_unref(r->src);
 	free(r);
 }
@@ -70,10 +101,13 @@ supervisor_t *supervisor_free(supervisor_t *s)
 {
 	if (!s)
 		return NULL;
+	s->on_teardown_done = NULL;
 	while (s->reaps) {
-		(void)pidfd_reap(sd_event_source_get_io_fd(s->reaps->src), WEXITED | WNOHANG, NULL);
+		if (s->reaps->is_child)
+			(void)pidfd_reap(sd_event_source_get_io_fd(s->reaps->src), WEXITED | WNOHANG, NULL);
 		reap_free(s->reaps);
 	}
+	sd_event_source_disable_unref(s->td_defer);
 	sd_event_unref(s->event);
 	free(s);
 	return NULL;
@@ -84,39 +118,62 @@ size_t supervisor_pending(const supervisor_t *s)
 	return s ? s->n_reaps : 0;
 }
 
+size_t supervisor_teardowns(const supervisor_t *s)
+{
+	return s ? s->n_teardown : 0;
+}
+
+void supervisor_on_teardown_done(supervisor_t *s, void (*fn)(void *userdata), void *userdata)
+{
+	s->on_teardown_done = fn;
+	s->td_userdata = userdata;
+}
+
 static int on_reap(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
-	(void)pidfd_reap(fd, WEXITED | WNOHANG, NULL);
-	reap_free(userdata);
+	reap_t *r = userdata;
+
+	if (r->is_child)
+		(void)pidfd_reap(fd, WEXITED | WNOHANG, NULL);
+	reap_free(r);
 	return 0;
 }
 
-/* Reap a child of ours once it is gone; pidfd is taken. Never waits: one
- * already gone is reaped here, any other when its pidfd says so. */
-static void reap_later(supervisor_t *s, int pidfd)
+/* Reap a child of ours once it is gone, or only wait for one in teardown
+ * that is not ours (re-adopted); pidfd is taken. Never waits: one already
+ * gone is done with here, any other when its pidfd says so. */
+static void reap_later(supervisor_t *s, int pidfd, bool is_child, bool teardown)
 {
 	siginfo_t si = { 0 };
 	reap_t *r;
 
-	if (pidfd_reap(pidfd, WEXITED | WNOHANG, &si) == 0 && si.si_pid) {
+	if (is_child ? pidfd_reap(pidfd, WEXITED | WNOHANG, &si) == 0 && si.si_pid : pidfd_gone(pidfd)) {
 		close(pidfd);
+		if (teardown)
+			teardown_gone(s);
 		return;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r || !s->event || sd_event_add_io(s->event, &r->src, pidfd, EPOLLIN, on_reap, r) < 0) {
 		/* No room to wait for it: it stays a zombie until mvmd
-		 * exits rather than the loop waiting for it. */
+		 * exits rather than the loop waiting for it (and no longer
+		 * counts as in teardown: nothing would ever say it ended). */
 		free(r);
 		close(pidfd);
+		if (teardown)
+			teardown_gone(s);
 		return;
 	}
 	sd_event_source_set_io_fd_own(r->src, true);
 	r->s = s;
+	r->is_child = is_child;
+	r->teardown = teardown;
 	r->next = s->reaps;
 	if (s->reaps)
 		s->reaps->prev = r;
 	s->reaps = r;
-	s->n_reaps++;
+	if (is_child)
+		s->n_reaps++;
 }
 
 /* --- /proc and adoption ---------------------------------------------------- */
@@ -210,6 +267,10 @@ static int on_pidfd(sd_event_source *src, int fd, uint32_t revents, void *userda
 
 	/* Level-triggered: once is all there is to hear. */
 	sd_event_source_set_enabled(p->src, SD_EVENT_OFF);
+	if (p->teardown) {
+		p->teardown = false;
+		teardown_gone(p->s);
+	}
 	p->kill_timer = sd_event_source_disable_unref(p->kill_timer);
 	if (p->is_child) {
 		siginfo_t si = { 0 };
@@ -251,13 +312,30 @@ sv_proc_t *sv_release(sv_proc_t *p)
 	p->src = sd_event_source_disable_unref(p->src);
 	p->kill_timer = sd_event_source_disable_unref(p->kill_timer);
 	if (p->pidfd >= 0) {
-		if (p->is_child && !p->reaped)
-			reap_later(p->s, p->pidfd);
+		/* One in teardown is still waited for, child or not, so that
+		 * it counts until it is gone (supervisor_teardowns). */
+		if ((p->is_child && !p->reaped) || p->teardown)
+			reap_later(p->s, p->pidfd, p->is_child && !p->reaped, p->teardown);
 		else
 			close(p->pidfd);
+	} else if (p->teardown) {
+		teardown_gone(p->s);
 	}
 	free(p);
 	return NULL;
+}
+
+void sv_teardown(sv_proc_t *p)
+{
+	if (p->teardown || p->reaped)
+		return;
+	p->teardown = true;
+	p->s->n_teardown++;
+}
+
+bool sv_in_teardown(const sv_proc_t *p)
+{
+	return p->teardown;
 }
 
 int sv_unwatch(sv_proc_t *p)
@@ -266,6 +344,8 @@ int sv_unwatch(sv_proc_t *p)
 
 	p->src = sd_event_source_disable_unref(p->src);
 	p->kill_timer = sd_event_source_disable_unref(p->kill_timer);
+	if (p->teardown)
+		teardown_gone(p->s);
 	free(p);
 	return fd;
 }
@@ -276,7 +356,7 @@ void sv_abandon(supervisor_t *s, int pidfd, bool is_child)
 		return;
 	(void)pidfd_kill(pidfd, SIGKILL);
 	if (is_child)
-		reap_later(s, pidfd);
+		reap_later(s, pidfd, true, false);
 	else
 		close(pidfd);
 }

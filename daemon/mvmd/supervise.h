@@ -19,6 +19,12 @@
  *             the recorded start time, and not a zombie (a dead process
  *             that its new parent, here a PID 1 that reaps nothing, has
  *             not reaped is gone all the same).
+ *  - Teardown: sv_teardown() marks a process mvmd asked to end (a stop, a
+ *             kill); it counts in supervisor_teardowns() until it is gone,
+ *             whether its owner still watches it or let it go, and the
+ *             supervisor's on_teardown_done callback hears each end (from
+ *             the loop): a backend bounds how many VMs it tears down at
+ *             once with it (docs/density.md, "Staged mass stop").
  *  - Words:   sv_exit_text() says how a process ended.
  *
  * A supervisor belongs to one backend (its userdata); never logs.
@@ -53,6 +59,10 @@ int supervisor_new(sd_event *e, supervisor_t **ret);
 supervisor_t *supervisor_free(supervisor_t *s);
 /* Processes let go and not reaped yet (tests, describe). */
 size_t supervisor_pending(const supervisor_t *s);
+/* Processes marked by sv_teardown() that are not gone yet. */
+size_t supervisor_teardowns(const supervisor_t *s);
+/* fn(userdata) from the loop after one or more of those ended. */
+void supervisor_on_teardown_done(supervisor_t *s, void (*fn)(void *userdata), void *userdata);
 
 /* /proc/PID/stat start time (field 22, clock ticks since boot); -ESRCH
  * when there is no such process. */
@@ -87,6 +97,9 @@ int sv_kill(sv_proc_t *p, const char *why);
  * moves the deadline. Without a timer it is killed now. */
 int sv_kill_after(sv_proc_t *p, uint64_t usec, const char *why);
 void sv_kill_cancel(sv_proc_t *p);
+/* Count p as in teardown until it is gone (once; not one reaped already). */
+void sv_teardown(sv_proc_t *p);
+bool sv_in_teardown(const sv_proc_t *p);
 /* The last reason given to sv_kill, NULL when mvmd did not kill it. */
 const char *sv_killed(const sv_proc_t *p);
 

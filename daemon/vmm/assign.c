@@ -21,6 +21,7 @@ int kvm_vmm_assign_apply(kvm_vmm_config_t *c, const kvm_warm_assign_t *a, int fd
 	c->result_fd = fds[KVM_WARM_FD_RESULT];
 	c->vsock_fd = fds[KVM_WARM_FD_VSOCK];
 	c->blob_fd = fds[KVM_WARM_FD_BLOB];
+	c->console_fd = fds[KVM_WARM_FD_CONSOLE];
 	if (fds[KVM_WARM_FD_LOG] >= 0) {
 		(void)dup3(fds[KVM_WARM_FD_LOG], 2, 0);
 		safe_close(fds[KVM_WARM_FD_LOG]);

@@ -63,6 +63,31 @@ static int check_phdr(const Elf64_Phdr *ph, size_t size, uint64_t mem_size, uint
 	return 0;
 }
 
+/*
+ * Zero [p, p + len) (a segment's bss). Fresh guest memory is zero
+ * already, and writing it would make every page of the bss resident in
+ * every VM whether its guest uses it or not (docs/density.md); reading an
+ * untouched page maps the kernel's shared zero page. So whole pages are
+ * written only when they are not zero (memory that is reused).
+ */
+static void clear(uint8_t *p, uint64_t len)
+{
+	uint8_t *end = p + len, *page = (uint8_t *)(((uintptr_t)p + 4095) & ~(uintptr_t)4095);
+
+	if (page > end)
+		page = end;
+	memset(p, 0, (size_t)(page - p)); /* the partial first page: data shares it */
+	for (; page < end; page += 4096) {
+		size_t n = (size_t)(end - page) < 4096 ? (size_t)(end - page) : 4096;
+		const uint64_t *w = (const uint64_t *)page;
+		size_t k = 0;
+		while (k < n / 8 && w[k] == 0)
+			k++;
+		if (k < n / 8 || memcmp(page + (n & ~(size_t)7), "\0\0\0\0\0\0\0", n & 7) != 0)
+			memset(page, 0, n);
+	}
+}
+
 int kvm_elf_load(const uint8_t *file, size_t size, uint8_t *mem, uint64_t mem_size,
 		 uint64_t min_addr, kvm_elf_image_t *ret)
 {
@@ -114,8 +139,7 @@ int kvm_elf_load(const uint8_t *file, size_t size, uint8_t *mem, uint64_t mem_si
 		if (ph[i].p_type != PT_LOAD)
 			continue;
 		memcpy(mem + ph[i].p_vaddr, file + ph[i].p_offset, ph[i].p_filesz);
-		/* Fresh guest memory is zero; clear anyway: the slot may be reused. */
-		memset(mem + ph[i].p_vaddr + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
+		clear(mem + ph[i].p_vaddr + ph[i].p_filesz, ph[i].p_memsz - ph[i].p_filesz);
 	}
 	ret->entry = eh.e_entry;
 	ret->lo = lo;

@@ -17,6 +17,7 @@
  * hypercall doorbell at 3 GiB, which has no memory behind it: a write there
  * is an MMIO exit (guest-abi.h). Nothing else is mapped.
  */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -218,6 +219,12 @@ int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus,
 		r = negative_errno();
 		goto fail;
 	}
+	/* No transparent huge pages: where THP is "always" (Debian's
+	 * kernels), one guest touch in a 2 MiB range made the whole range
+	 * resident, and an idle guest touches three (image, heap, stack):
+	 * ~4 MiB for a guest that uses a few hundred KiB (docs/density.md).
+	 * Best effort: a kernel without THP has nothing to turn off. */
+	(void)madvise(vm->mem, vm->mem_size, MADV_NOHUGEPAGE);
 	vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0UL);
 	if (vm->vm_fd < 0) {
 		r = negative_errno();
@@ -319,6 +326,39 @@ static int kvm_vm_load_image(kvm_vm_t *vm, const uint8_t *file, size_t size)
 	return 0;
 }
 
+/*
+ * The image's read-only segments (code, constants) as MAP_PRIVATE
+ * mappings of the image file over the copy kvm_elf_load made: every
+ * guest reads the same page-cache pages, and only a page a guest writes
+ * becomes its own (copy on write). Thousands of idle VMs then hold one
+ * copy of the guest's code, not one each (docs/density.md). Whole pages
+ * only, where file offset and address agree modulo the page size; the
+ * rest stays copied. The buffer was validated by kvm_elf_load.
+ */
+static int share_image(kvm_vm_t *vm, int fd, const uint8_t *file, size_t size)
+{
+	Elf64_Ehdr eh;
+
+	memcpy(&eh, file, sizeof(eh));
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		memcpy(&ph, file + eh.e_phoff + (size_t)i * sizeof(ph), sizeof(ph));
+		if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W) || !ph.p_filesz ||
+		    (ph.p_offset & 4095) != (ph.p_vaddr & 4095))
+			continue;
+		uint64_t lo = (ph.p_vaddr + 4095) & ~4095ull, hi = (ph.p_vaddr + ph.p_filesz) & ~4095ull;
+		if (hi <= lo)
+			continue;
+		/* MAP_FIXED replaces the copied pages (freeing them); if it
+		 * fails the range may be gone: the VM is not built. */
+		void *p = mmap(vm->mem + lo, hi - lo, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+			       (off_t)(ph.p_offset + (lo - ph.p_vaddr)));
+		if (p == MAP_FAILED)
+			return negative_errno();
+	}
+	return 0;
+}
+
 int kvm_vm_load_image_fd(kvm_vm_t *vm, int fd)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -345,5 +385,11 @@ int kvm_vm_load_image_fd(kvm_vm_t *vm, int fd)
 			return -EIO;
 		n += (size_t)k;
 	}
-	return kvm_vm_load_image(vm, buf, n);
+	int r = kvm_vm_load_image(vm, buf, n);
+	if (r < 0)
+		return r;
+	/* Only an image nobody can change (mvmd's sealed memfd): a file
+	 * rewritten in place would change a running guest's code. */
+	int seals = fcntl(fd, F_GET_SEALS);
+	return seals >= 0 && (seals & F_SEAL_WRITE) ? share_image(vm, fd, buf, n) : 0;
 }

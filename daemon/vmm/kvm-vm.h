@@ -111,6 +111,12 @@ int kvm_workload_read(int fd, const char *ref, uint64_t max, uint8_t **ret, uint
 /* Populate the host pages a workload guest touches first (the start of
  * its heap, the top of its stack): see daemon/vmm/module.c. */
 void kvm_workload_prefault(kvm_vm_t *vm, uint64_t blob_size);
+/* Give back what a warm worker's kvm_workload_prefault(vm, warm_blob_size)
+ * populated beyond what kvm_workload_prefault(vm, blob_size) would have
+ * for the VM it was assigned (blob_size 0: no workload, all of it): an
+ * idle VM must not pay for its warm start for its whole life
+ * (docs/density.md). Only for heap nothing was stored in yet. */
+void kvm_workload_unprefault(kvm_vm_t *vm, uint64_t warm_blob_size, uint64_t blob_size);
 /* MVM_HC_BLOB_LOAD: copy the module to guest buf (cap bytes). Sets *rax
  * (size, -ENOENT without workload, -E2BIG if cap is short); returns
  * false when buf is not writable guest memory (a bad-pointer fault). */

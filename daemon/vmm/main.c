@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 int kvm_vmm_cli(int argc, char **argv, bool sandboxed)
 {
 	kvm_vmm_config_t cfg = {
-		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1, .cpuid_fd = -1, .vsock_fd = -1,
+		.kvm_fd = -1, .image_fd = -1, .ctl_fd = -1, .result_fd = -1, .cpuid_fd = -1, .vsock_fd = -1, .console_fd = -1,
 		.blob_fd = -1, .pool_fd = -1, .assign_fd = -1, .snapshot_fd = -1, .memory_mib = 16, .vcpus = 1,
 		.sandboxed = sandboxed,
 	};

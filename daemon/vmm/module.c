@@ -128,7 +128,9 @@ int kvm_vm_write_workload_info(kvm_vm_t *vm, char *const *envs, size_t nenvs, ui
  * module (its compiled form), at most 64 MiB, and the top 64 KiB of the stack. Best
  * effort: an older kernel without MADV_POPULATE_WRITE just runs slower.
  */
-void kvm_workload_prefault(kvm_vm_t *vm, uint64_t blob_size)
+/* The heap span kvm_workload_prefault populates for a module of
+ * blob_size: [*ret_lo, *ret_lo + return value). */
+static uint64_t prefault_span(const kvm_vm_t *vm, uint64_t blob_size, uint64_t *ret_lo)
 {
 	uint64_t lo = ALIGN_UP(vm->image_hi, 4096);
 	uint64_t stack = vm->mem_size - MVM_GUEST_STACK_SIZE - MVM_GUEST_STACK_GUARD;
@@ -136,11 +138,32 @@ void kvm_workload_prefault(kvm_vm_t *vm, uint64_t blob_size)
 	 * its own first touches beyond that. */
 	uint64_t want = MIN((2ull << 20) + 8 * blob_size, 64ull << 20);
 
-	if (lo < stack) {
-		uint64_t len = ALIGN_UP(want < stack - lo ? want : stack - lo, 4096);
+	*ret_lo = lo;
+	if (lo >= stack)
+		return 0;
+	return ALIGN_UP(want < stack - lo ? want : stack - lo, 4096);
+}
+
+void kvm_workload_prefault(kvm_vm_t *vm, uint64_t blob_size)
+{
+	uint64_t lo, len = prefault_span(vm, blob_size, &lo);
+
+	if (len)
 		(void)madvise(vm->mem + lo, len, MADV_POPULATE_WRITE);
-	}
 	(void)madvise(vm->mem + vm->mem_size - (64u << 10), 64u << 10, MADV_POPULATE_WRITE);
+}
+
+void kvm_workload_unprefault(kvm_vm_t *vm, uint64_t warm_blob_size, uint64_t blob_size)
+{
+	uint64_t lo, keep = blob_size ? prefault_span(vm, blob_size, &lo) : 0;
+	uint64_t had = prefault_span(vm, warm_blob_size, &lo);
+
+	/* Zero pages the guest at most read and wrote back (its warm-up
+	 * writes the byte it read): after MADV_DONTNEED they read as zero
+	 * again, so the guest sees no difference, only its next first
+	 * touch costs what a cold guest's does. */
+	if (keep < had)
+		(void)madvise(vm->mem + lo + keep, had - keep, MADV_DONTNEED);
 }
 
 bool kvm_hc_blob_load(kvm_vm_t *vm, const kvm_host_ops_t *ops, uint64_t buf, uint64_t cap, uint64_t *rax)

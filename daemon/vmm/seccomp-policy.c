@@ -47,10 +47,11 @@
 	/* recvmsg: the control connection, so that a blob grant's                                         \
 	 * descriptor (SCM_RIGHTS) is received, then read and closed; any other                            \
 	 * descriptor is closed at once (lib/proto/ctl.c); and a warm worker's                             \
-	 * ASSIGN with its fds (lib/proto/warm.c). No sendmsg: the worker never                            \
-	 * passes descriptors. A warm worker also reads its module inside the                              \
+	 * ASSIGN with its fds (lib/proto/warm.c). sendmsg: a console client it                            \
+	 * accepted goes to the parent (KVM_MSG_CONSOLE_CLIENT; docs/density.md                            \
+	 * says why that is safe). A warm worker also reads its module inside the                          \
 	 * filter (pread, lseek) and makes its log stderr (dup3 onto fd 2 only). */                        \
-	ALLOW(recvmsg), ALLOW(pread64), ALLOW(lseek), ALLOW_ARG(dup3, 1, 2),                                 \
+	ALLOW(recvmsg), ALLOW(sendmsg), ALLOW(pread64), ALLOW(lseek), ALLOW_ARG(dup3, 1, 2),                 \
 	/* hypercalls: clock (vDSO fallback), random */                                                     \
 	ALLOW(clock_gettime), ALLOW(getrandom),                                                              \
 	/* malloc, threads (the control thread is created after the filter);                               \

@@ -45,6 +45,7 @@
 #include "util/macro.h"
 
 #define CONN_OUT_MAX (256u << 10)
+#define CTL_THREAD_STACK (512u << 10) /* below a huge page: see go_live */
 #define FINISH_FLUSH_MS 2000
 
 static int64_t now_ms(void)
@@ -176,9 +177,32 @@ static void accept_conn(vmm_t *m)
 	if (m->actor)
 		kvm_actor_reset(m->actor);
 	kvm_ctl_accept_fds(c, true); /* BLOB_GRANT; any other fd is refused */
-	kvm_msg_hello_t h = { .version = KVM_PROTO_VERSION, .state = m->state, .pid = getpid() };
+	kvm_msg_hello_t h = { .version = KVM_PROTO_VERSION, .state = m->state, .pid = getpid(),
+			      .flags = m->cfg->console_fd >= 0 ? KVM_HELLO_F_CONSOLE : 0 };
 	(void)kvm_ctl_queue(m->conn, KVM_MSG_HELLO, &h, sizeof(h));
 	pump_console(m);
+}
+
+/*
+ * Console clients (docs/density.md): the VM's console socket is ours, so
+ * that mvmd holds no fd for a VM nobody is attached to. Each client is
+ * handed to the parent at once; it relays the console from then on. Only
+ * while a parent is connected and its connection has nothing queued (a
+ * descriptor goes out on an empty queue, kvm_ctl_send_fd): until then the
+ * clients wait in the socket's backlog, so one that connects while mvmd
+ * restarts is served by the next one.
+ */
+static void accept_console(vmm_t *m)
+{
+	for (int i = 0; i < 16 && m->conn && !kvm_ctl_pending(m->conn); i++) {
+		int fd = accept4(m->cfg->console_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		/* -EAGAIN with nothing sent (the parent reads nothing): this
+		 * client is dropped, as mvmd drops one past its limit. */
+		(void)kvm_ctl_send_fd(m->conn, KVM_MSG_CONSOLE_CLIENT, NULL, 0, fd);
+		close(fd);
+	}
 }
 
 static void force_stop(vmm_t *m)
@@ -258,6 +282,8 @@ static void handle_msg(vmm_t *m, const kvm_msg_t *msg)
 		break;
 	default:
 		/* Worker-to-parent types from the parent: a confused peer. */
+		if (msg->fd >= 0)
+			close(msg->fd);
 		conn_drop(m);
 		break;
 	}
@@ -450,6 +476,11 @@ static int setup_sockets(vmm_t *m)
 		if (fl < 0 || fcntl(c->vsock_fd, F_SETFL, fl | O_NONBLOCK) < 0)
 			return set_error(m, negative_errno(), "vsock socket");
 	}
+	if (c->console_fd >= 0) {
+		fl = fcntl(c->console_fd, F_GETFL);
+		if (fl < 0 || fcntl(c->console_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			return set_error(m, negative_errno(), "console socket");
+	}
 	/* Without a socket the calls still work; nobody can connect. */
 	r = kvm_vsock_new(c->vsock_fd, m->wake_vcpu, m->wake_main, (uint32_t)m->uid, &m->vsock);
 	if (r < 0)
@@ -460,19 +491,21 @@ static int setup_sockets(vmm_t *m)
 static int main_loop(vmm_t *m)
 {
 	while (!atomic_load(&m->vcpu_done)) {
-		struct pollfd p[3 + KVM_VSOCK_POLLFDS_MAX] = {
+		struct pollfd p[4 + KVM_VSOCK_POLLFDS_MAX] = {
 			{ .fd = m->cfg->ctl_fd, .events = POLLIN },
 			{ .fd = m->wake_main, .events = POLLIN },
 			{ .fd = m->conn ? kvm_ctl_fd(m->conn) : -1,
 			  .events = POLLIN | (m->conn && kvm_ctl_pending(m->conn) ? POLLOUT : 0) },
+			/* console clients wait in the backlog until they can go (accept_console) */
+			{ .fd = m->conn && !kvm_ctl_pending(m->conn) ? m->cfg->console_fd : -1, .events = POLLIN },
 		};
-		size_t nv = kvm_vsock_pollfds(m->vsock, p + 3, KVM_VSOCK_POLLFDS_MAX);
+		size_t nv = kvm_vsock_pollfds(m->vsock, p + 4, KVM_VSOCK_POLLFDS_MAX);
 		int timeout = kvm_vsock_timeout_ms(m->vsock, now_ms());
 		if (m->stop_deadline >= 0 && !atomic_load(&m->stop_forced)) {
 			int t = (int)MAX(m->stop_deadline - now_ms(), 0);
 			timeout = timeout < 0 ? t : MIN(timeout, t);
 		}
-		if (poll(p, 3 + nv, timeout) < 0 && errno != EINTR)
+		if (poll(p, 4 + nv, timeout) < 0 && errno != EINTR)
 			return -errno;
 		/* Control input before vsock input, in the same round: mvmd
 		 * writes a BLOB_GRANT before its exec connects to vsock.sock,
@@ -482,7 +515,9 @@ static int main_loop(vmm_t *m)
 			read_conn(m);
 		if (p[0].revents & POLLIN)
 			accept_conn(m);
-		kvm_vsock_dispatch(m->vsock, p + 3, nv, now_ms());
+		if (p[3].revents & POLLIN)
+			accept_console(m);
+		kvm_vsock_dispatch(m->vsock, p + 4, nv, now_ms());
 		if (p[1].revents & POLLIN)
 			efd_drain(m->wake_main);
 		vmm_pause_progress(m);
@@ -528,7 +563,14 @@ static int go_live(vmm_t *m)
 	sigemptyset(&set);
 	sigaddset(&set, STOP_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
-	r = pthread_create(&m->ctl_thread, NULL, ctl_main, m);
+	/* A small stack (it moves frames and holds no big buffers): glibc's
+	 * default 8 MiB one lets a THP-"always" kernel back its top with a
+	 * whole 2 MiB huge page in every worker (docs/density.md). */
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	(void)pthread_attr_setstacksize(&attr, CTL_THREAD_STACK);
+	r = pthread_create(&m->ctl_thread, &attr, ctl_main, m);
+	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0)
 		return set_error(m, -r, "creating the control thread");
@@ -628,6 +670,11 @@ static int host_config(void *ud, kvm_result_t *res)
 	/* A primed worker has its module already (configure_vm keeps it). */
 	if (configure_vm(m) < 0)
 		return 1;
+	/* The heap populated for a module it might have got, beyond what
+	 * this VM's needs: back to the kernel. A primed guest has compiled
+	 * its module into that heap: it keeps all of it. */
+	if (!primed[0])
+		kvm_workload_unprefault(m->vm, c->warm_bytes / 8, m->blob_size);
 	m->ops.vsock = m->vsock;
 	m->ops.blob = m->blob;
 	m->ops.blob_size = m->blob_size;

@@ -35,6 +35,7 @@ typedef struct kvm_vmm_config {
 	int result_fd; /* result file, written once at the end */
 	int cpuid_fd;  /* sealed memfd with KVM_GET_SUPPORTED_CPUID's table, or -1 */
 	int vsock_fd;  /* listening AF_UNIX socket for hybrid vsock, or -1 */
+	int console_fd; /* the VM's listening console socket, or -1: its clients go to the parent */
 	uint32_t memory_mib;
 	uint32_t vcpus;
 	char **args;

@@ -131,6 +131,8 @@ static void touch(uint64_t base, uint64_t len, int write)
 	}
 }
 
+extern char __image_rw[]; /* guest.ld */
+
 static void warm_up(const struct mvm_boot_info *bi)
 {
 	const struct mvm_mem_region *heap = 0;
@@ -138,8 +140,16 @@ static void warm_up(const struct mvm_boot_info *bi)
 
 	for (uint32_t i = 0; i < bi->nregions && i < MVM_BOOT_REGIONS_MAX; i++) {
 		const struct mvm_mem_region *r = &bi->regions[i];
-		if (r->type == MVM_MEM_IMAGE)
+		/* Code and constants are read only: the host maps them from
+		 * one page-cache copy for every VM (docs/density.md), and a
+		 * write would give this VM a copy of its own. */
+		uint64_t rw = (uint64_t)(uintptr_t)__image_rw;
+		if (r->type == MVM_MEM_IMAGE && rw > r->base && rw < r->base + r->size) {
+			touch(r->base, rw - r->base, 0);
+			touch(rw, r->base + r->size - rw, 1);
+		} else if (r->type == MVM_MEM_IMAGE) {
 			touch(r->base, r->size, 1);
+		}
 		if (r->type == MVM_MEM_FREE && (!heap || r->size > heap->size))
 			heap = r;
 	}

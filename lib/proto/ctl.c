@@ -50,7 +50,7 @@ static const char *const msg_names[_KVM_MSG_MAX] = {
 	[KVM_MSG_PAUSE] = "pause", [KVM_MSG_RESUME] = "resume",
 	[KVM_MSG_PAUSED] = "paused", [KVM_MSG_RESUMED] = "resumed", [KVM_MSG_SNAPSHOT] = "snapshot",
 	[KVM_MSG_SNAPSHOT_DONE] = "snapshot-done", [KVM_MSG_STDERR_OUT] = "stderr-out",
-	[KVM_MSG_CONSOLE_EOF] = "console-eof",
+	[KVM_MSG_CONSOLE_EOF] = "console-eof", [KVM_MSG_CONSOLE_CLIENT] = "console-client",
 };
 
 static const char *const state_names[_KVM_VM_STATE_MAX] = {
@@ -105,7 +105,8 @@ static int msg_len_ok(uint32_t type, uint32_t len)
 	switch (type) {
 	case KVM_MSG_HELLO: return len == sizeof(kvm_msg_hello_t);
 	case KVM_MSG_READY: case KVM_MSG_STATUS_REQ: case KVM_MSG_PAUSE: case KVM_MSG_RESUME:
-	case KVM_MSG_PAUSED: case KVM_MSG_RESUMED: case KVM_MSG_CONSOLE_EOF: return len == 0;
+	case KVM_MSG_PAUSED: case KVM_MSG_RESUMED: case KVM_MSG_CONSOLE_EOF: case KVM_MSG_CONSOLE_CLIENT:
+		return len == 0;
 	case KVM_MSG_CONSOLE_OUT: case KVM_MSG_CONSOLE_IN: case KVM_MSG_STDERR_OUT:
 		return len >= 1 && len <= KVM_MSG_PAYLOAD_MAX;
 	case KVM_MSG_STOP: return len == sizeof(kvm_msg_stop_t);
@@ -126,7 +127,7 @@ static int msg_len_ok(uint32_t type, uint32_t len)
 /* Whether frames of this type carry exactly one fd (and others none). */
 static bool kvm_msg_type_has_fd(uint32_t type)
 {
-	return type == KVM_MSG_BLOB_GRANT || type == KVM_MSG_SNAPSHOT;
+	return type == KVM_MSG_BLOB_GRANT || type == KVM_MSG_SNAPSHOT || type == KVM_MSG_CONSOLE_CLIENT;
 }
 
 int kvm_msg_decode(const void *buf, size_t len, kvm_msg_t *ret_msg, size_t *ret_consumed)

@@ -48,6 +48,9 @@ typedef enum kvm_msg_type {
 	KVM_MSG_SNAPSHOT_DONE = 18, /* w->p  kvm_msg_snapshot_done_t */
 	KVM_MSG_STDERR_OUT = 19, /* w->p  bytes the workload wrote to stderr (a run only: KVM_WARM_F_RUN) */
 	KVM_MSG_CONSOLE_EOF = 20, /* p->w  empty: no more console input; the guest reads end of input */
+	/* 21-24: snapshots' reuse (docs/snapshots.md) */
+	KVM_MSG_CONSOLE_CLIENT = 25, /* w->p  empty + one fd (SCM_RIGHTS): a client the worker accepted on the
+				      * VM's console socket (docs/density.md) */
 	_KVM_MSG_MAX,
 } kvm_msg_type_t;
 
@@ -134,8 +137,14 @@ typedef struct kvm_msg_hello {
 	uint32_t version; /* KVM_PROTO_VERSION */
 	uint32_t state;   /* kvm_vm_state_t */
 	int32_t pid;
-	uint32_t pad;
+	uint32_t flags;   /* KVM_HELLO_F_*; 0 from a worker older than them */
 } kvm_msg_hello_t;
+
+/* The worker holds the VM's listening console socket (ASSIGN's
+ * KVM_WARM_FD_CONSOLE) and hands each client it accepts to the parent in a
+ * CONSOLE_CLIENT frame. A worker without it leaves the console to its
+ * parent (one started by an mvmd older than this flag). */
+#define KVM_HELLO_F_CONSOLE 0x1u
 
 typedef struct kvm_msg_stop {
 	uint32_t grace_ms; /* 0: stop the vCPU now; else let a waiting guest exit first */

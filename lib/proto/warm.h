@@ -36,6 +36,8 @@ enum {
 	KVM_WARM_FD_LOG,     /* becomes the worker's stderr */
 	KVM_WARM_FD_VSOCK,   /* listening hybrid vsock socket */
 	KVM_WARM_FD_BLOB,    /* the workload module: only with a workload */
+	KVM_WARM_FD_CONSOLE, /* listening console socket: the worker accepts its clients and hands them
+			      * to the parent (KVM_MSG_CONSOLE_CLIENT); none for a run */
 	KVM_WARM_FD_MAX
 };
 

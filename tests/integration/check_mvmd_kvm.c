@@ -314,6 +314,158 @@ START_TEST(test_fifty_concurrent)
 }
 END_TEST
 
+/* mvmd holds at most 2 fds per idle VM, its worker's pidfd and control
+ * connection (docs/density.md): the worker holds the console socket and
+ * hands clients over, and a console log is open only among the last few
+ * written (32). Old: 4 per VM (pidfd, control, console socket, log). */
+START_TEST(test_idle_vm_fds)
+{
+	enum { N = 40, LOGS_OPEN_MAX = 32 };
+	char name[32];
+
+	mvmt_wait_pool_settled(fd);
+	int base = mvmt_settled_fds(d.pid);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "idle%02d", i);
+		create_guest(name, NULL, NULL);
+		json_object *r = call_id("compute.vm.start", name, NULL);
+		ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+		json_object_put(r);
+	}
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "idle%02d", i);
+		wait_log(name, "mvm-guest: ready");
+	}
+	mvmt_wait_pool_settled(fd);
+	int now = mvmt_settled_fds(d.pid);
+	ck_assert_msg(now - base <= 2 * N + LOGS_OPEN_MAX, "%d fds for %d idle VMs", now - base, N);
+	/* and each console still works: one client attaches, is served */
+	int c = console_connect("idle07");
+	mvmt_write(c, "ping\n", 5);
+	char *line = mvmt_read_line(c, 30000);
+	ck_assert_ptr_nonnull(line);
+	ck_assert_str_eq(line, "mvm-guest: echo: ping");
+	free(line);
+	close(c);
+	mvmt_forget_fd(c);
+}
+END_TEST
+
+/* A mass stop is staged (docs/density.md): with --kvm-max-teardowns 2,
+ * never more than 2 workers are being torn down, the rest wait their
+ * turn, and every VM ends Stopped. */
+START_TEST(test_staged_mass_stop)
+{
+	enum { N = 12, CAP = 2 };
+	char name[32], *buf = malloc(N * 160);
+	size_t len = 0;
+
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGTERM);
+	mvmt_daemon_start(&d, "--allow-custom-guests", "--kvm-max-teardowns", "2", NULL);
+	fd = mvmt_connect(d.sock);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "mass%02d", i);
+		create_guest(name, NULL, NULL);
+		json_object_put(call_id("compute.vm.start", name, NULL));
+	}
+	for (int i = 0; i < N; i++)
+		len += (size_t)sprintf(buf + len, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"compute.vm.stop\","
+				       "\"params\":{\"id\":\"mass%02d\",\"force\":true}}\n", i, i);
+	mvmt_write(fd, buf, len);
+	int watch = mvmt_connect(d.sock), answered = 0, max_active = 0, max_queued = 0;
+	for (int round = 0; answered < N && round < 6000; round++) {
+		json_object *r = mvmt_result(watch, "compute.node.info", NULL);
+		ck_assert_int_eq(mvmt_int(r, "backends.kvm.teardown.max"), CAP);
+		int active = (int)mvmt_int(r, "backends.kvm.teardown.active");
+		int queued = (int)mvmt_int(r, "backends.kvm.teardown.queued");
+		json_object_put(r);
+		ck_assert_msg(active <= CAP, "%d workers in teardown, cap %d", active, CAP);
+		max_active = active > max_active ? active : max_active;
+		max_queued = queued > max_queued ? queued : max_queued;
+		char *resp = mvmt_read_line(fd, 20);
+		if (!resp)
+			continue;
+		json_object *o = json_tokener_parse(resp);
+		ck_assert_msg(mvmt_get(o, "result") != NULL, "stop failed: %s", resp);
+		ck_assert_str_eq(mvmt_str(o, "result.state"), "Stopped");
+		json_object_put(o);
+		free(resp);
+		answered++;
+	}
+	ck_assert_int_eq(answered, N);
+	/* everything in teardown ends, nothing stays queued */
+	for (int i = 0; i < 3000; i++) {
+		json_object *r = mvmt_result(watch, "compute.node.info", NULL);
+		bool done = mvmt_int(r, "backends.kvm.teardown.active") == 0 && mvmt_int(r, "backends.kvm.teardown.queued") == 0;
+		json_object_put(r);
+		if (done)
+			break;
+		ck_assert_int_lt(i, 2999);
+		usleep(10000);
+	}
+	fprintf(stderr, "staged stop: at most %d in teardown, %d queued\n", max_active, max_queued);
+	close(watch);
+	mvmt_forget_fd(watch);
+	free(buf);
+}
+END_TEST
+
+/* A stop that waits its turn is answered when its VM is Stopped, with
+ * its own timeout counted from its turn: never -32006 for the wait. With
+ * one teardown at a time and a frozen worker ahead of it (killed at its
+ * stop's 8 s), the stop behind it (timeout_ms 1000) waits 8 s. */
+START_TEST(test_queued_stop_waits_its_turn)
+{
+	close(fd);
+	mvmt_forget_fd(fd);
+	mvmt_daemon_stop(&d, SIGTERM);
+	mvmt_daemon_start(&d, "--allow-custom-guests", "--kvm-max-teardowns", "1", NULL);
+	fd = mvmt_connect(d.sock);
+	create_guest("first", NULL, NULL);
+	create_guest("second", NULL, NULL);
+	json_object *r = call_id("compute.vm.start", "first", NULL);
+	pid_t frozen = (pid_t)mvmt_int(r, "result.pid");
+	json_object_put(r);
+	json_object_put(call_id("compute.vm.start", "second", NULL));
+	wait_log("first", "mvm-guest: ready");
+	wait_log("second", "mvm-guest: ready");
+	ck_assert_int_eq(kill(frozen, SIGSTOP), 0); /* it hears no STOP */
+	static const char stops[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"compute.vm.stop\",\"params\":{\"id\":\"first\",\"timeout_ms\":8000}}\n"
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"compute.vm.stop\",\"params\":{\"id\":\"second\",\"timeout_ms\":1000}}\n";
+	mvmt_write(fd, stops, sizeof(stops) - 1);
+	int watch = mvmt_connect(d.sock);
+	for (int i = 0;; i++) {
+		r = mvmt_result(watch, "compute.node.info", NULL);
+		bool queued = mvmt_int(r, "backends.kvm.teardown.queued") == 1;
+		json_object_put(r);
+		if (queued)
+			break;
+		ck_assert_int_lt(i, 3000);
+		usleep(10000);
+	}
+	json_object *s = mvmt_status(watch, "second");
+	ck_assert_str_eq(mvmt_str(s, "state"), "Stopping");
+	json_object_put(s);
+	for (int want = 1; want <= 2; want++) {
+		char *resp = mvmt_read_line(fd, 60000);
+		ck_assert_ptr_nonnull(resp);
+		json_object *o = json_tokener_parse(resp);
+		ck_assert_msg(mvmt_get(o, "result") != NULL, "stop %d: %s", want, resp);
+		ck_assert_int_eq(mvmt_int(o, "id"), want);
+		ck_assert_str_eq(mvmt_str(o, "result.state"), "Stopped");
+		if (want == 1)
+			ck_assert_str_eq(mvmt_str(o, "result.cause"), "killed by stop timeout");
+		json_object_put(o);
+		free(resp);
+	}
+	close(watch);
+	mvmt_forget_fd(watch);
+}
+END_TEST
+
 static void restart_daemon(void)
 {
 	close(fd);
@@ -342,10 +494,18 @@ START_TEST(test_kill9_readopt)
 	char ends_id[64];
 	snprintf(ends_id, sizeof(ends_id), "%s", mvmt_str(s, "id"));
 	json_object_put(s);
+	r = call_id("compute.vm.console.endpoint", "keep", NULL);
+	char keep_console[256];
+	snprintf(keep_console, sizeof(keep_console), "%s", mvmt_str(r, "result.path"));
+	json_object_put(r);
 
 	close(fd);
 	mvmt_forget_fd(fd);
 	mvmt_daemon_stop(&d, SIGKILL);
+	/* The console socket is the worker's (docs/density.md): a client
+	 * attaches while mvmd is down, and the next mvmd serves it. */
+	int early = mvmt_connect(keep_console);
+	mvmt_write(early, "while-down\n", 11);
 	/* while mvmd is down: one worker is killed, one is told to stop
 	 * through its control socket (it writes its result file and exits) */
 	kill(pids[1], SIGKILL);
@@ -366,6 +526,12 @@ START_TEST(test_kill9_readopt)
 
 	mvmt_daemon_start(&d, "--allow-custom-guests", NULL);
 	fd = mvmt_connect(d.sock);
+	/* the client that came while mvmd was down is served now (first:
+	 * the next client must not hear this echo) */
+	char *line = mvmt_read_line(early, 30000);
+	ck_assert_ptr_nonnull(line);
+	ck_assert_str_eq(line, "mvm-guest: echo: while-down");
+	free(line);
 
 	/* the survivor: same worker, still Running, console and stop work */
 	s = status("keep");
@@ -375,12 +541,14 @@ START_TEST(test_kill9_readopt)
 	int c = console_connect("keep");
 	usleep(50000);
 	mvmt_write(c, "after-restart\n", 14);
-	char *line = mvmt_read_line(c, 5000);
+	line = mvmt_read_line(c, 5000);
 	ck_assert_ptr_nonnull(line);
 	ck_assert_str_eq(line, "mvm-guest: echo: after-restart");
 	free(line);
 	close(c);
 	mvmt_forget_fd(c);
+	close(early);
+	mvmt_forget_fd(early);
 
 	/* the one killed while mvmd was down */
 	s = status("crash");
@@ -490,6 +658,9 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_console_two_clients_and_log),
 			MVMT_TEST(test_hostile_guests),
 			MVMT_TEST(test_fifty_concurrent),
+			MVMT_TEST(test_idle_vm_fds),
+			MVMT_TEST(test_staged_mass_stop),
+			MVMT_TEST(test_queued_stop_waits_its_turn),
 			MVMT_TEST(test_kill9_readopt),
 			MVMT_TEST(test_readopt_without_recorded_pid),
 			MVMT_TEST(test_worker_sandbox)),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The console relay on a real sd-event loop and real sockets. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -152,6 +153,82 @@ START_TEST(test_slow_client_is_dropped)
 }
 END_TEST
 
+static int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* mvmd serves thousands of idle consoles: their logs hold no fd each
+ * (docs/density.md), yet every byte lands in the right log. */
+START_TEST(test_idle_consoles_hold_no_log_fds)
+{
+	enum { N = 200 };
+	console_t *c[N];
+	char s[N][160], l[N][160], line[32];
+	int base = count_fds();
+
+	for (int i = 0; i < N; i++) {
+		snprintf(s[i], sizeof(s[i]), "%s/c%d.sock", dir, i);
+		snprintf(l[i], sizeof(l[i]), "%s/c%d.log", dir, i);
+		console_config_t cfg = { .socket_path = s[i], .log_path = l[i], .log_max_bytes = 64 };
+		ck_assert_int_eq(console_new(ev, &cfg, &c[i]), 0);
+	}
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < N; i++) {
+			snprintf(line, sizeof(line), "%c%d\n", 'a' + round, i);
+			console_output(c[i], line, strlen(line));
+		}
+	/* One listening socket each; logs only for the last writers. */
+	ck_assert_int_le(count_fds() - base, N + 32);
+	for (int i = 0; i < N; i++) {
+		char *data, want[64];
+		size_t len;
+		snprintf(want, sizeof(want), "a%d\nb%d\nc%d\n", i, i, i);
+		ck_assert_int_eq(console_log_read(l[i], 4096, &data, &len, NULL), 0);
+		ck_assert_str_eq(data, want);
+		free(data);
+		console_free(c[i]);
+	}
+	ck_assert_int_eq(count_fds(), base);
+}
+END_TEST
+
+/* A client someone else accepted (a kvm worker hands them over). */
+START_TEST(test_handed_client)
+{
+	console_t *c;
+	console_config_t cfg = { .log_path = logp, .on_input = on_input };
+	int sp[2], pp[2];
+	char buf[16];
+
+	ck_assert_int_eq(console_new(ev, &cfg, &c), 0);
+	ck_assert_int_eq(access(sock, F_OK), -1); /* it listens on nothing */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	ck_assert_int_eq(console_add_client(c, sp[1]), 0);
+	ck_assert_uint_eq(console_n_clients(c), 1);
+	console_output(c, "out\n", 4);
+	ck_assert_int_eq(read(sp[0], buf, sizeof(buf)), 4);
+	ck_assert_int_eq(write(sp[0], "in", 2), 2);
+	spin(20);
+	ck_assert_int_eq(input_len, 2);
+	/* Anything but a stream socket is refused, and closed. */
+	ck_assert_int_eq(pipe2(pp, O_CLOEXEC), 0);
+	ck_assert_int_eq(console_add_client(c, pp[0]), -EBADF);
+	ck_assert_int_eq(fcntl(pp[0], F_GETFD), -1);
+	close(pp[1]);
+	console_free(c);
+	/* the client sees the end */
+	ck_assert_int_eq(read(sp[0], buf, sizeof(buf)), 0);
+	close(sp[0]);
+}
+END_TEST
+
 START_TEST(test_no_log_yet)
 {
 	char *data;
@@ -169,7 +246,9 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_broadcast_input_and_log),
 			MVMT_TEST(test_log_cap_keeps_the_tail),
 			MVMT_TEST(test_slow_client_is_dropped),
-			MVMT_TEST(test_no_log_yet)),
+			MVMT_TEST(test_no_log_yet),
+			MVMT_TEST(test_idle_consoles_hold_no_log_fds),
+			MVMT_TEST(test_handed_client)),
 	},
 	{ 0 }
 };

@@ -406,6 +406,41 @@ START_TEST(test_ctl_blob_grant_carries_one_fd)
 }
 END_TEST
 
+/* A worker hands a console client over: an empty frame and its fd. */
+START_TEST(test_ctl_console_client_carries_one_fd)
+{
+	int sv[2], cl[2];
+	kvm_ctl_t *a, *b;
+	kvm_msg_t m;
+	int base = open_fds();
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cl), 0);
+	ck_assert_int_eq(kvm_ctl_new(sv[0], 0, &a), 0);
+	ck_assert_int_eq(kvm_ctl_new(sv[1], 0, &b), 0);
+	kvm_ctl_accept_fds(b, true);
+	ck_assert_int_eq(kvm_ctl_queue(a, KVM_MSG_CONSOLE_CLIENT, NULL, 0), -EMSGSIZE);
+	ck_assert_int_eq(kvm_ctl_send_fd(a, KVM_MSG_CONSOLE_CLIENT, "x", 1, cl[1]), -EMSGSIZE);
+	ck_assert_int_eq(kvm_ctl_send_fd(a, KVM_MSG_CONSOLE_CLIENT, NULL, 0, cl[1]), 0);
+	close(cl[1]);
+	ck_assert_int_eq(next_msg(b, &m), 1);
+	ck_assert_uint_eq(m.type, KVM_MSG_CONSOLE_CLIENT);
+	ck_assert_uint_eq(m.len, 0);
+	ck_assert_int_ge(m.fd, 0);
+	ck_assert_str_eq(kvm_msg_type_to_string(m.type), "console-client");
+	/* the client's other end talks to the received fd */
+	ck_assert_int_eq(write(cl[0], "q", 1), 1);
+	char c = 0;
+	ck_assert_int_eq(read(m.fd, &c, 1), 1);
+	ck_assert_int_eq(c, 'q');
+	close(m.fd);
+	close(cl[0]);
+	kvm_ctl_free(a);
+	kvm_ctl_free(b);
+	ck_assert_int_eq(open_fds(), base);
+}
+END_TEST
+
 /* Every way a descriptor and its frame can disagree is a protocol error,
  * and no received descriptor stays open. */
 START_TEST(test_ctl_fd_protocol_errors_leak_nothing)
@@ -621,6 +656,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_result_exit_code_u32),
 			MVMT_TEST(test_names),
 			MVMT_TEST(test_ctl_blob_grant_carries_one_fd),
+			MVMT_TEST(test_ctl_console_client_carries_one_fd),
 			MVMT_TEST(test_ctl_fd_protocol_errors_leak_nothing),
 			MVMT_TEST(test_grants_verify_cap_and_evict)),
 	},

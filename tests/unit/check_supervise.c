@@ -154,6 +154,64 @@ START_TEST(test_release_never_waits)
 }
 END_TEST
 
+static unsigned td_calls;
+static void on_td(void *userdata)
+{
+	td_calls++;
+}
+
+/* A process in teardown counts until it is gone: watched, let go before
+ * it ended (a worker tearing its VM down after its RESULT), or not our
+ * child; and the owner hears each end from the loop. */
+START_TEST(test_teardown_counts_until_gone)
+{
+	int pa[2], pb[2], pc[2];
+
+	td_calls = 0;
+	supervisor_on_teardown_done(sv, on_td, NULL);
+	ck_assert_int_eq(pipe(pa), 0);
+	ck_assert_int_eq(pipe(pb), 0);
+	ck_assert_int_eq(pipe(pc), 0);
+	pid_t a = child(pa, 0), b = child(pb, 0), c = child(pc, 0);
+	sv_proc_t *pa_ = watch(a), *pb_ = watch(b), *pc_ = NULL;
+	int cfd = (int)syscall(SYS_pidfd_open, c, 0);
+	ck_assert_int_eq(sv_watch(sv, c, cfd, false, on_exit_, NULL, &pc_), 0); /* as if re-adopted */
+	sv_teardown(pa_);
+	sv_teardown(pa_); /* once */
+	sv_teardown(pb_);
+	sv_teardown(pc_);
+	ck_assert(sv_in_teardown(pa_));
+	ck_assert_uint_eq(supervisor_teardowns(sv), 3);
+	/* b and c let go while still running: they still count */
+	sv_release(pb_);
+	sv_release(pc_);
+	ck_assert_uint_eq(supervisor_teardowns(sv), 3);
+	/* a ends while watched (killed: the other children hold the pipes too) */
+	ck_assert_int_eq(sv_kill(pa_, "test"), 0);
+	run_until(&ended);
+	ck_assert_uint_eq(supervisor_teardowns(sv), 2);
+	for (int i = 0; i < 100 && !td_calls; i++)
+		ck_assert_int_ge(sd_event_run(ev, 10000), 0);
+	ck_assert_uint_ge(td_calls, 1);
+	kill(b, SIGKILL);
+	kill(c, SIGKILL);
+	for (int i = 0; i < 1000 && supervisor_teardowns(sv); i++)
+		ck_assert_int_ge(sd_event_run(ev, 10000), 0);
+	ck_assert_uint_eq(supervisor_teardowns(sv), 0);
+	ck_assert(reaped(b));
+	ck_assert_uint_eq(supervisor_pending(sv), 0);
+	/* c is not our child: waited for, not reaped */
+	ck_assert_int_eq(waitpid(c, NULL, 0), c);
+	for (int i = 0; i < 2; i++) {
+		int *p = i ? pb : pa;
+		close(p[0]);
+		close(p[1]);
+	}
+	close(pc[0]);
+	close(pc[1]);
+}
+END_TEST
+
 /* Killing a process and letting go of it at once (a forced remove) leaves
  * its reaping to the supervisor too. */
 START_TEST(test_abandon)
@@ -217,6 +275,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_kill_now_and_at_deadline),
 			MVMT_TEST(test_release_never_waits),
 			MVMT_TEST(test_abandon),
+			MVMT_TEST(test_teardown_counts_until_gone),
 			MVMT_TEST(test_adopt),
 			MVMT_TEST(test_unknown_status)),
 	},

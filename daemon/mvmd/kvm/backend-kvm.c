@@ -32,7 +32,6 @@
 #include "vmlog.h"
 #include "workload.h"
 
-#define STOP_GRACE_MS 2000u
 
 static kvm_backend_t *backend_of(manager_t *m)
 {
@@ -115,6 +114,7 @@ static void kvm_describe(manager_t *m, json_object *o)
 	json_object_object_add(o, "min_memory_mib", json_object_new_int(KVM_VM_MEM_MIN_MIB));
 	json_object_object_add(o, "max_memory_mib", json_object_new_int(KVM_VM_MEM_MAX_MIB));
 	json_object_object_add(o, "max_vcpus", json_object_new_int(KVM_VM_VCPUS_MAX));
+	json_object_object_add(o, "teardown", kvm_teardown_describe(b));
 }
 
 static int kvm_provision(manager_t *m, vm_t *vm, char **ret_cause)
@@ -158,13 +158,14 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 			   *result = run ? NULL : manager_vm_path(m, vm, "result"),
 			   *wlog = manager_vm_path(m, vm, "worker.log"),
 			   *vsock = run ? NULL : manager_vm_path(m, vm, "vsock.sock");
-	_cleanup_close_ int log_fd = -1, snap_fd = -1;
+	_cleanup_free_ char *con = run ? NULL : manager_vm_console_path(m, vm);
+	_cleanup_close_ int log_fd = -1, snap_fd = -1, con_fd = -1;
 	_cleanup_(workload_start_done) workload_start_t wl = { .blob_fd = -1 };
 	kvm_runtime_t *k;
 	bool pooled;
 	int r;
 
-	if (!ctl || (!result && !run) || !wlog || (!vsock && !run))
+	if (!ctl || (!result && !run) || !wlog || (!vsock && !run) || (!con && !run))
 		return -ENOMEM;
 	if (workload_present(vm)) {
 		r = workload_start_prepare(m, vm, &wl, ret_cause);
@@ -188,6 +189,15 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 		}
 		allow_pool = false; /* a warm worker has booted its image already */
 	}
+	/* The console socket goes to the worker, which hands its clients
+	 * back: mvmd holds no fd for a console nobody uses (docs/density.md). */
+	if (con) {
+		r = console_listen(con, manager_config(m)->socket_group, manager_config(m)->socket_gid, &con_fd);
+		if (r < 0) {
+			(void)set_cause(ret_cause, 0, "cannot make the console socket: %s", strerror(-r));
+			return r;
+		}
+	}
 
 	kvm_worker_config_t cfg = {
 		.vmm_path = b->vmm_path,
@@ -204,6 +214,7 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 		.log_fd = log_fd,
 		.flags = run ? KVM_WARM_F_RUN : 0,
 		.snapshot_fd = snap_fd,
+		.console_fd = con_fd,
 	};
 	if (wl.hash) {
 		/* The workload's argv replaces the guest's boot arguments. */
@@ -223,6 +234,8 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 	if (r < 0)
 		r = kvm_worker_spawn(&cfg, &w);
 	if (r < 0) {
+		if (con)
+			unlink(con);
 		(void)set_cause(ret_cause, 0, "cannot start the worker: %s", strerror(-r));
 		return r;
 	}
@@ -287,19 +300,12 @@ static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)
 static int kvm_stop(manager_t *m, vm_t *vm, bool force, uint64_t timeout_ms)
 {
 	kvm_runtime_t *k = vm->backend_data;
-	int r;
 
 	if (!k)
 		return -ESRCH;
 	kvm_pause_abort(k, "the VM is being stopped");
-	if (force || !k->w.ctl || timeout_ms == 0)
-		return sv_kill(k->proc, "forced stop");
-	r = kvm_ctl_send_stop(k->w.ctl, (uint32_t)MIN(timeout_ms, (uint64_t)STOP_GRACE_MS));
-	kvm_runtime_ctl_update(k);
-	if (r < 0)
-		return sv_kill(k->proc, "forced stop");
-	/* A worker that does not end in time is killed. */
-	return sv_kill_after(k->proc, timeout_ms * 1000u, "stop timeout");
+	/* Now, or once fewer workers are in teardown (kvm-teardown.c). */
+	return kvm_teardown_stop(k, force, timeout_ms);
 }
 
 static int kvm_kill(manager_t *m, vm_t *vm)
@@ -309,7 +315,7 @@ static int kvm_kill(manager_t *m, vm_t *vm)
 	if (!k)
 		return 0;
 	/* Killed, not waited for: the supervisor reaps it once it is gone. */
-	(void)sv_kill(k->proc, NULL);
+	kvm_teardown_kill(k);
 	kvm_pause_abort(k, "the VM was killed");
 	kvm_runtime_free(k);
 	vm->pid = 0;
@@ -325,7 +331,7 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 {
 	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"), *result = manager_vm_path(m, vm, "result");
 	kvm_ctl_t *early_ctl = NULL;
-	uint32_t hello_state = 0;
+	kvm_msg_hello_t hello = { 0 };
 	kvm_result_t res;
 	kvm_runtime_t *k;
 	int pidfd = -1, r;
@@ -336,13 +342,16 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 	 * its pid: the worker's HELLO on its control socket says who it is. */
 	if (vm->pid <= 0 && kvm_worker_connect(ctl, &early_ctl) == 0) {
 		kvm_msg_t msg;
+		/* A console client waiting through the restart may come right
+		 * behind the HELLO, in the same read: kept for on_ctl. */
+		kvm_ctl_accept_fds(early_ctl, true);
 		kvm_msg_hello_t h;
 		uint64_t st;
 		if (kvm_ctl_recv(early_ctl, 1000, &msg) == 1 && msg.type == KVM_MSG_HELLO &&
 		    kvm_msg_get_hello(&msg, &h) == 0 && h.pid > 0 && sv_proc_start_time(h.pid, &st) == 0) {
 			vm->pid = h.pid;
 			vm->pid_starttime = st;
-			hello_state = h.state;
+			hello = h;
 		} else {
 			early_ctl = kvm_ctl_free(early_ctl);
 		}
@@ -387,11 +396,12 @@ static int kvm_adopt(manager_t *m, vm_t *vm, char **ret_cause)
 		*ret_cause = strdup("cannot supervise the re-adopted worker");
 		return r;
 	}
-	if (hello_state) {
+	if (hello.state) {
 		/* We consumed its HELLO above: act on it here, and record the pid. */
-		if (hello_state == KVM_VM_RUNNING && vm->state == VM_STATE_STARTING)
+		kvm_runtime_on_hello(k, &hello);
+		if (hello.state == KVM_VM_RUNNING && vm->state == VM_STATE_STARTING)
 			(void)manager_transition(m, vm, VM_STATE_RUNNING, "guest running");
-		kvm_pause_on_hello(k, hello_state);
+		kvm_pause_on_hello(k, hello.state);
 		(void)manager_save(m, vm);
 	}
 	(void)kvm_runtime_arm_timeout(k, workload_timeout_left_usec(workload_timeout_ms(vm), vm->pid_starttime));
@@ -497,6 +507,8 @@ int backend_kvm_register(manager_t *m, const backend_kvm_config_t *cfg)
 		kvm_done(m, b);
 		return r;
 	}
+	b->teardown_max = cfg->teardown_max;
+	supervisor_on_teardown_done(b->sv, kvm_teardown_next, b);
 	/* From here the manager owns b (kvm_ops.done). */
 	manager_register_backend(m, VM_BACKEND_KVM, &kvm_ops, b);
 	/* Warm workers only where a VM could start at all; primed from the

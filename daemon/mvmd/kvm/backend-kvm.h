@@ -17,6 +17,7 @@ typedef struct backend_kvm_config {
 	uint32_t pool_memory_mib; /* 0: 16 */
 	uint32_t pool_ready_ms;   /* 0: 10 s */
 	uint32_t op_timeout_ms;   /* the worker's answer to a pause, resume or snapshot step (kvm-pause.c); 0: 10 s */
+	unsigned teardown_max;    /* workers torn down at once (docs/density.md); 0: no cap */
 } backend_kvm_config_t;
 
 /* The backend's state is the manager's userdata for VM_BACKEND_KVM, freed

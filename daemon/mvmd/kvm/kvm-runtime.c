@@ -27,6 +27,7 @@ void kvm_runtime_free(kvm_runtime_t *k)
 	if (!k)
 		return;
 	kvm_pause_drop(k);
+	kvm_teardown_dequeue(k);
 	k->ctl_src = sd_event_source_disable_unref(k->ctl_src);
 	k->timeout_timer = sd_event_source_disable_unref(k->timeout_timer);
 	console_free(k->console);
@@ -126,11 +127,15 @@ static void end_vm(kvm_runtime_t *k, const kvm_result_t *r, const char *fallback
 	kvm_runtime_free(k);
 	/* Its messages fail now, not at their timeouts. */
 	actors_vm_ended(manager_actors(m), vm->id);
-	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"), *vsock = manager_vm_path(m, vm, "vsock.sock");
+	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"), *vsock = manager_vm_path(m, vm, "vsock.sock"),
+			   *con = vm->ephemeral ? NULL : manager_vm_console_path(m, vm);
 	if (ctl)
 		unlink(ctl);
 	if (vsock)
 		unlink(vsock);
+	/* The worker held the console socket; nobody does now. */
+	if (con)
+		unlink(con);
 }
 
 /* What the guest wrote: a run's (run.h) goes to it, any other VM's to its console. */
@@ -154,6 +159,8 @@ static void on_worker_exit(sv_proc_t *p, const sv_exit_t *how, void *userdata)
 		while (kvm_ctl_fill(k->w.ctl) > 0) {
 			kvm_msg_t msg;
 			while (kvm_ctl_next(k->w.ctl, &msg) > 0) {
+				if (msg.fd >= 0)
+					close(msg.fd); /* a console client of a VM that ended */
 				if (msg.type == KVM_MSG_CONSOLE_OUT || msg.type == KVM_MSG_STDERR_OUT)
 					vm_output(k, msg.type == KVM_MSG_STDERR_OUT, msg.payload, msg.len);
 				else if (msg.type == KVM_MSG_RESULT && kvm_msg_get_result(&msg, &k->result) == 0)
@@ -200,6 +207,17 @@ static void ctl_close(kvm_runtime_t *k)
 	k->w.ctl = kvm_ctl_free(k->w.ctl);
 }
 
+void kvm_runtime_on_hello(kvm_runtime_t *k, const kvm_msg_hello_t *h)
+{
+	/* A worker from before KVM_HELLO_F_CONSOLE leaves its console to us:
+	 * listen on it here, as mvmd did then. */
+	if (k->console && !(h->flags & KVM_HELLO_F_CONSOLE)) {
+		_cleanup_free_ char *sock = manager_vm_console_path(k->m, k->vm);
+		if (sock)
+			(void)console_listen_at(k->console, sock);
+	}
+}
+
 static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	kvm_runtime_t *k = userdata;
@@ -230,6 +248,7 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 				 * is all this one hears of it. */
 				kvm_msg_hello_t h;
 				if (k->adopted && kvm_msg_get_hello(&msg, &h) == 0) {
+					kvm_runtime_on_hello(k, &h);
 					if (h.state == KVM_VM_RUNNING && k->vm->state == VM_STATE_STARTING)
 						(void)manager_transition(k->m, k->vm, VM_STATE_RUNNING, "guest running");
 					kvm_pause_on_hello(k, h.state);
@@ -263,6 +282,14 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 					actors_guest_send(manager_actors(k->m), k->vm, h.id, iface, data, len);
 				break;
 			}
+			case KVM_MSG_CONSOLE_CLIENT:
+				/* Someone attached to the console the worker
+				 * listens on: ours to serve from now on. */
+				if (k->console)
+					(void)console_add_client(k->console, msg.fd);
+				else
+					close(msg.fd);
+				break;
 			case KVM_MSG_RESULT:
 				/* The last frame: all its console output came
 				 * before it. The VM ends here, not when the
@@ -274,6 +301,8 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 				}
 				break;
 			default:
+				if (msg.fd >= 0)
+					close(msg.fd); /* a descriptor with a frame that is not ours to take */
 				break;
 			}
 		}
@@ -345,16 +374,19 @@ int kvm_runtime_new(manager_t *m, vm_t *vm, const kvm_worker_t *w, bool is_child
 int kvm_runtime_attach(kvm_runtime_t *k)
 {
 	sd_event *e = manager_event(k->m);
-	_cleanup_free_ char *sock = manager_vm_console_path(k->m, k->vm), *log = manager_vm_path(k->m, k->vm, "console.log");
+	_cleanup_free_ char *log = manager_vm_path(k->m, k->vm, "console.log");
 	int r;
 
-	if (!sock || !log)
+	if (!log)
 		return -ENOMEM;
 	/* A run's output is its answer (run.h): no console, no log. */
 	if (k->vm->ephemeral)
 		goto ctl;
+	/* The socket is the worker's (kvm_worker_config_t.console_fd): mvmd
+	 * gets its clients in CONSOLE_CLIENT frames, and listens itself
+	 * only for a re-adopted worker that says it does not
+	 * (kvm_runtime_on_hello). */
 	console_config_t ccfg = {
-		.socket_path = sock,
 		.socket_group = manager_config(k->m)->socket_group,
 		.socket_gid = manager_config(k->m)->socket_gid,
 		.log_path = log,
@@ -366,6 +398,7 @@ int kvm_runtime_attach(kvm_runtime_t *k)
 		return r;
 ctl:
 	if (k->w.ctl) {
+		kvm_ctl_accept_fds(k->w.ctl, true); /* CONSOLE_CLIENT; any other is closed (on_ctl) */
 		r = sd_event_add_io(e, &k->ctl_src, kvm_ctl_fd(k->w.ctl), EPOLLIN, on_ctl, k);
 		if (r < 0)
 			return r;

@@ -24,6 +24,11 @@ typedef struct kvm_backend {
 	kvm_pool_t *pool;   /* warm workers, or NULL */
 	supervisor_t *sv;   /* the workers' pidfds, and the reaping of those let go */
 	uint32_t op_timeout_ms; /* a pause, resume or snapshot step not answered by then kills the worker */
+	/* Staged mass stop (kvm-teardown.c): at most teardown_max workers in
+	 * teardown (0: no cap); the stops beyond wait here, oldest first. */
+	unsigned teardown_max;
+	struct kvm_runtime *stop_head, *stop_tail;
+	size_t n_stops_queued;
 } kvm_backend_t;
 
 typedef struct kvm_runtime {
@@ -54,6 +59,10 @@ typedef struct kvm_runtime {
 	sd_event_source *op_deadline; /* the step's answer is due (kvm-pause.c) */
 	bool op_timed_out;       /* it was not: the worker is being killed */
 	char op_why[96];         /* what it did not answer (the kill's reason) */
+	/* A stop waiting for its turn (kvm-teardown.c). */
+	bool stop_queued, stop_force;
+	uint64_t stop_timeout_ms;
+	struct kvm_runtime *stop_prev, *stop_next;
 } kvm_runtime_t;
 
 enum { KVM_OP_NONE, KVM_OP_PAUSE, KVM_OP_RESUME, KVM_OP_SNAPSHOT };
@@ -74,6 +83,9 @@ int kvm_runtime_attach(kvm_runtime_t *k);
 int kvm_runtime_arm_timeout(kvm_runtime_t *k, uint64_t left_usec);
 /* A run's stdin (run.h), then the end of input, queued to the worker. */
 int kvm_runtime_send_input(kvm_runtime_t *k);
+/* A worker's HELLO, heard by a re-adopting mvmd: serve its console
+ * ourselves if it does not (KVM_HELLO_F_CONSOLE clear). */
+void kvm_runtime_on_hello(kvm_runtime_t *k, const kvm_msg_hello_t *h);
 /* Queue output on the control connection: watch for writability. */
 void kvm_runtime_ctl_update(kvm_runtime_t *k);
 /* Apply a final outcome to the VM: Stopped, StartFailed or Failed. */
@@ -92,6 +104,17 @@ void kvm_pause_on_hello(kvm_runtime_t *k, uint32_t worker_state);
 void kvm_pause_abort(kvm_runtime_t *k, const char *cause);
 /* Free what an operation in progress holds without answering it. */
 void kvm_pause_drop(kvm_runtime_t *k);
+
+/* kvm-teardown.c: a stop now (0), or queued (1) while teardown_max workers are in
+ * teardown; a kill now, counted; a runtime's queued stop dropped (it
+ * ended meanwhile); the next stops once some teardown ended (the
+ * supervisor's on_teardown_done, userdata the backend); node.info's
+ * backends.kvm.teardown. */
+int kvm_teardown_stop(kvm_runtime_t *k, bool force, uint64_t timeout_ms);
+void kvm_teardown_kill(kvm_runtime_t *k);
+void kvm_teardown_dequeue(kvm_runtime_t *k);
+void kvm_teardown_next(void *userdata);
+json_object *kvm_teardown_describe(const kvm_backend_t *b);
 
 /* backend-kvm.c: spawn (or take from the pool) a worker for a Starting VM. */
 int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause);

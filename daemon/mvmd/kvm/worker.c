@@ -16,13 +16,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -335,6 +338,93 @@ static int watch_child(pid_t pid, int *ret_pidfd, uint64_t *ret_start_time)
 	return 0;
 }
 
+/*
+ * The guest image as a sealed memfd, one per image file (the last few
+ * used), made again when the file changes (another inode, size or
+ * mtime): workers map its code MAP_PRIVATE (daemon/vmm/kvm-vm.c,
+ * share_image), so every VM of one image reads one page-cache copy, and
+ * the seals guarantee that nobody changes the code under a running guest
+ * (a file the operator rewrites in place would have). -errno when the
+ * file cannot be read; the caller then opens it as before.
+ */
+#define IMAGE_CACHE 4
+static struct image_entry {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	int fd;
+} image_cache[IMAGE_CACHE] = { [0 ... IMAGE_CACHE - 1] = { .fd = -1 } };
+static unsigned image_next;
+static pthread_mutex_t image_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int image_memfd_make(int src, off_t size)
+{
+	_cleanup_close_ int fd = memfd_create("mvm-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	off_t off = 0;
+
+	if (fd < 0)
+		return negative_errno();
+	while (off < size) {
+		ssize_t n = sendfile(fd, src, &off, (size_t)(size - off));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? negative_errno() : -EIO;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		return negative_errno();
+	return TAKE_FD(fd);
+}
+
+static int image_open(const char *path)
+{
+	_cleanup_close_ int src = open(path, O_RDONLY | O_CLOEXEC);
+	struct image_entry *e = NULL;
+	struct stat st;
+	int r;
+
+	if (src < 0)
+		return negative_errno();
+	if (fstat(src, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	pthread_mutex_lock(&image_lock);
+	for (unsigned i = 0; i < IMAGE_CACHE; i++)
+		if (image_cache[i].path && strcmp(image_cache[i].path, path) == 0)
+			e = &image_cache[i];
+	if (e && (e->dev != st.st_dev || e->ino != st.st_ino || e->size != st.st_size ||
+		  e->mtime.tv_sec != st.st_mtim.tv_sec || e->mtime.tv_nsec != st.st_mtim.tv_nsec))
+		e->fd = safe_close(e->fd);
+	if (!e) {
+		e = &image_cache[image_next++ % IMAGE_CACHE];
+		free(e->path);
+		e->fd = safe_close(e->fd);
+		e->path = strdup(path);
+	}
+	if (e->fd < 0 && e->path) {
+		e->fd = image_memfd_make(src, st.st_size);
+		e->dev = st.st_dev;
+		e->ino = st.st_ino;
+		e->size = st.st_size;
+		e->mtime = st.st_mtim;
+	}
+	if (!e->path) {
+		r = -ENOMEM;
+	} else if (e->fd < 0) {
+		r = e->fd; /* -errno: made again next time */
+		e->fd = -1;
+	} else {
+		r = fcntl(e->fd, F_DUPFD_CLOEXEC, 3);
+		if (r < 0)
+			r = negative_errno();
+	}
+	pthread_mutex_unlock(&image_lock);
+	return r;
+}
+
 /* What every worker gets whatever its VM: /dev/kvm, the guest image, the
  * shared CPUID memfd (cached for the process: not the caller's to close)
  * and /dev/null for the slots it leaves empty. */
@@ -353,7 +443,9 @@ static int open_sources(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcp
 		*ret_kvm = open(c->kvm_path ? c->kvm_path : "/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (*ret_kvm < 0)
 		return negative_errno();
-	*ret_image = open(c->image_path, O_RDONLY | O_CLOEXEC);
+	*ret_image = image_open(c->image_path);
+	if (*ret_image < 0)
+		*ret_image = open(c->image_path, O_RDONLY | O_CLOEXEC); /* copied by the worker, as before */
 	if (*ret_image < 0)
 		return negative_errno();
 	*ret_cpuid = kvm_cpuid_memfd(*ret_kvm);
@@ -391,6 +483,7 @@ static int assign_make(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpu
 	fds[KVM_WARM_FD_LOG] = log_fd;
 	fds[KVM_WARM_FD_VSOCK] = v->vsock_fd;
 	fds[KVM_WARM_FD_BLOB] = send_blob && c->workload && c->blob_fd > 0 ? c->blob_fd : -1;
+	fds[KVM_WARM_FD_CONSOLE] = c->console_fd > 0 ? c->console_fd : -1;
 	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
 		if (fds[i] >= 0)
 			ret->fd_mask |= 1u << i;
@@ -559,7 +652,7 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_wo
 int kvm_worker_prime(kvm_warm_worker_t *w, const char *workload, int blob_fd)
 {
 	kvm_warm_assign_t *a;
-	int fds[KVM_WARM_FD_MAX] = { -1, -1, -1, -1, -1 }, r;
+	int fds[KVM_WARM_FD_MAX] = { -1, -1, -1, -1, -1, -1 }, r;
 
 	if (!w->ready || w->pool_fd < 0 || w->primed[0])
 		return -EAGAIN;

@@ -50,6 +50,9 @@ typedef struct kvm_worker_config {
 	uint64_t rlimit_as;      /* 0: inherit; else RLIMIT_AS for the worker */
 	unsigned debug;          /* KVM_WORKER_DEBUG_* */
 	uint32_t flags;          /* KVM_WARM_F_* sent in the ASSIGN (lib/proto/warm.h) */
+	int console_fd;          /* > 0: the VM's listening console socket (borrowed, sent in the
+				  * ASSIGN): the worker accepts its clients and hands each to
+				  * the parent (KVM_MSG_CONSOLE_CLIENT); <= 0: none */
 	int snapshot_fd;         /* > 0: the VM continues from this snapshot (read-only, borrowed;
 				  * the worker's fd 7, --snapshot-fd); never with a warm worker */
 } kvm_worker_config_t;
