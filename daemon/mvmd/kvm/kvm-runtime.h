@@ -50,12 +50,20 @@ typedef struct kvm_runtime {
 	char *op_dir;            /* the snapshot's directory */
 	int op_fd;               /* its file, until handed to the worker; -1 */
 	sd_event_source *op_retry; /* the hand-over waits for the connection's queue */
+	/* A reusable run's worker (kvm-pool.h, kvm_pool_keep): its pool
+	 * socket (valid while reusable), the module and key it is kept for. */
+	bool reusable;
+	int reuse_fd;
+	char *reuse_workload, *reuse_key;
 } kvm_runtime_t;
 
 enum { KVM_OP_NONE, KVM_OP_PAUSE, KVM_OP_RESUME, KVM_OP_SNAPSHOT };
 
 /* A runtime for a worker: pidfd is taken (closed on failure). */
 int kvm_runtime_new(manager_t *m, vm_t *vm, const kvm_worker_t *w, bool is_child, kvm_runtime_t **ret);
+/* The worker came from the pool for a run with a reuse key: *pool_fd is
+ * taken; after a clean exit the worker goes back to the pool. */
+int kvm_runtime_set_reuse(kvm_runtime_t *k, int *pool_fd, const char *workload, const char *key);
 /* Tear down the runtime objects; a worker still running is let go (the
  * supervisor reaps it once it is gone). */
 void kvm_runtime_free(kvm_runtime_t *k);
