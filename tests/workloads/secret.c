@@ -2,12 +2,16 @@
  * Reused workers (docs/workloads.md, "Reused workers"), one module for
  * every run a reuse test makes (a worker is reused only for its module):
  *   secret write MS     reads its stdin (a secret) only in part, keeps
- *                       copies in static data, the heap and the stack,
- *                       then sleeps MS ms (so the test sees its pid)
- *   secret scan REV MS  looks for the secret (given reversed, so that its
- *                       own argv does not hold it) in the whole of its
- *                       linear memory and in all of its stdin, then
- *                       sleeps MS ms; "clean" or "found ..."
+ *                       copies in static data, the heap, the stack and
+ *                       each page of 6 MiB it grows its memory by, then
+ *                       sleeps MS ms (so the test sees its pid)
+ *   secret scan REV MS  grows its memory by the same 6 MiB (more than
+ *                       half of what a 16 MiB guest has: it fails where
+ *                       the last run's memory was not given back), looks
+ *                       for the secret (given reversed, so that its own
+ *                       argv does not hold it) in the whole of its linear
+ *                       memory and in all of its stdin, then sleeps MS
+ *                       ms; "clean" or "found ..."
  *   secret spin         loops for ever (a timeout ends it)
  *   secret flood        writes 1 MiB to stdout
  */
@@ -20,6 +24,8 @@
 
 static char kept[256];
 static volatile uintptr_t base; /* 0: linear memory's first byte, hidden from the optimiser */
+
+#define GROW_PAGES 96 /* 6 MiB of Wasm pages */
 
 static void nap(const char *ms)
 {
@@ -38,6 +44,11 @@ static int do_write(const char *ms)
 	if (n <= 0)
 		return 2;
 	memcpy(kept, buf, (size_t)n);
+	size_t at = __builtin_wasm_memory_grow(0, GROW_PAGES);
+	if (at == (size_t)-1)
+		return 4;
+	for (size_t p = 0; p < GROW_PAGES; p++)
+		memcpy((char *)(base + (at + p) * 65536), buf, (size_t)n);
 	heap = malloc((size_t)n);
 	memcpy(heap, buf, (size_t)n); /* never freed: it stays in memory */
 	for (ssize_t i = 0; i < n; i++)
@@ -66,6 +77,11 @@ static int do_scan(const char *rev, const char *ms)
 	for (size_t i = 0; i < n; i++)
 		needle[i] = rev[n - 1 - i];
 	needle[n] = 0;
+	if (__builtin_wasm_memory_grow(0, GROW_PAGES) == (size_t)-1) {
+		printf("no memory to grow by 6 MiB\n");
+		return 4;
+	}
+	size = __builtin_wasm_memory_size(0) * 65536ul;
 	while ((k = read(0, buf, sizeof(buf))) > 0) {
 		in += (size_t)k;
 		if (has(buf, (size_t)k, needle, n)) {

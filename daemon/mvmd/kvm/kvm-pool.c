@@ -581,6 +581,9 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 		if (sv_watch(p->sv, e->w.pid, fd, true, on_exit_, e, &e->proc) < 0) {
 			sv_abandon(p->sv, fd, true);
 			entry_remove(p, e);
+		} else if (kept && sd_event_add_time_relative(p->event, &e->idle_src, CLOCK_MONOTONIC,
+							      p->reuse_idle_usec, 0, on_idle, e) < 0) {
+			(void)sv_kill(e->proc, NULL); /* a kept one must not wait for ever */
 		}
 		schedule_refill(p);
 		return r;
@@ -601,19 +604,19 @@ int kvm_pool_keep(kvm_pool_t *p, const kvm_worker_t *w, int pidfd, int pool_fd, 
 		  const char *key)
 {
 	unsigned slot = p->reuse_max;
-	entry_t *e;
-	int r;
+	entry_t *e = NULL;
+	int r = -EINVAL;
 
 	if (!workload || !key || !key[0] || strlen(key) > REUSE_KEY_MAX || strlen(workload) >= sizeof(e->w.primed))
-		return -EINVAL;
+		goto refuse;
 	for (unsigned i = 0; i < p->reuse_max && slot == p->reuse_max; i++)
 		if (!p->kept[i])
 			slot = i;
-	if (slot == p->reuse_max)
-		return -ENOSPC; /* as many kept as the operator allows: this one goes */
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return -ENOMEM;
+	/* As many kept as the operator allows: this one goes. */
+	if (slot == p->reuse_max || !(e = calloc(1, sizeof(*e)))) {
+		r = slot == p->reuse_max ? -ENOSPC : -ENOMEM;
+		goto refuse;
+	}
 	e->pool = p;
 	e->w = (kvm_warm_worker_t){ .pid = w->pid, .pidfd = -1, .pool_fd = pool_fd, .start_time = w->start_time,
 				    .memory_mib = p->memory_mib, .vcpus = 1 };
@@ -622,7 +625,7 @@ int kvm_pool_keep(kvm_pool_t *p, const kvm_worker_t *w, int pidfd, int pool_fd, 
 	r = sv_watch(p->sv, w->pid, pidfd, true, on_exit_, e, &e->proc);
 	if (r < 0) {
 		free(e);
-		return r;
+		goto refuse;
 	}
 	/* It says READY once it is back at its template (within the warm
 	 * deadline, or it is killed). */
@@ -630,14 +633,18 @@ int kvm_pool_keep(kvm_pool_t *p, const kvm_worker_t *w, int pidfd, int pool_fd, 
 	if (r >= 0)
 		r = arm_deadline(p, e);
 	if (r < 0) {
-		e->w.pool_fd = -1; /* the caller's still */
 		(void)sv_kill(e->proc, NULL);
-		entry_free(e);
+		entry_free(e); /* closes pool_fd; the supervisor reaps it */
 		return r;
 	}
 	p->kept[slot] = e;
 	p->reuse_kept++;
 	return 0;
+refuse:
+	/* Not kept: it must not run on. */
+	sv_abandon(p->sv, pidfd, true);
+	safe_close(pool_fd);
+	return r;
 }
 
 void kvm_pool_stats(const kvm_pool_t *p, kvm_pool_stats_t *ret)

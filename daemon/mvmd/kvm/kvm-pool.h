@@ -89,9 +89,9 @@ kvm_pool_t *kvm_pool_free(kvm_pool_t *p);
 int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *ret, int *ret_reuse_fd);
 /*
  * Keep w, whose run (taken with a reuse fd) ended with its guest's exit,
- * for the next run of workload with key: pidfd and pool_fd are taken on
- * success; on failure (-ENOSPC: reuse_max kept already; -EINVAL; -errno)
- * they are still the caller's, who lets the worker go.
+ * for the next run of workload with key. pidfd and pool_fd are taken
+ * whatever happens: on failure (-ENOSPC: reuse_max kept already;
+ * -EINVAL; -errno) the worker is killed and reaped.
  */
 int kvm_pool_keep(kvm_pool_t *p, const kvm_worker_t *w, int pidfd, int pool_fd, const char *workload,
 		  const char *key);

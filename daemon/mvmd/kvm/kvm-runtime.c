@@ -163,13 +163,9 @@ static void give_back(kvm_runtime_t *k)
 	    (k->vm->run && manager_run_is_timed_out(k->vm->run)))
 		return;
 	int pidfd = sv_unwatch(TAKE_PTR(k->proc));
-	if (kvm_pool_keep(k->b->pool, &k->w, pidfd, k->reuse_fd, k->reuse_workload, k->reuse_key) == 0) {
-		k->reusable = false; /* the pool's now */
-		k->reuse_fd = -1;
-		return;
-	}
-	/* Not kept: it must not run on. */
-	sv_abandon(k->b->sv, pidfd, true);
+	/* The pool's now, kept or killed. */
+	(void)kvm_pool_keep(k->b->pool, &k->w, pidfd, TAKE_FD(k->reuse_fd), k->reuse_workload, k->reuse_key);
+	k->reusable = false;
 }
 
 /* What the guest wrote: a run's (run.h) goes to it, any other VM's to its console. */
