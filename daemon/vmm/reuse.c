@@ -92,6 +92,8 @@ static int copy_pages(const kvm_vm_t *vm, int fd)
 	return 0;
 }
 
+static void prefault(vmm_t *m);
+
 int vmm_template_take(vmm_t *m)
 {
 	kvm_vm_t *vm = m->vm;
@@ -134,6 +136,7 @@ int vmm_template_take(vmm_t *m)
 		return r;
 	}
 	m->tmpl = t;
+	prefault(m);
 	return 0;
 }
 
@@ -223,6 +226,7 @@ int vmm_reset(vmm_t *m)
 	 * MVM_HC_CONFIG; vmm_reset_resume() gives it the call's answer. */
 	v->run->s.regs.regs = t->regs;
 	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	prefault(m);
 	return reset_worker_state(m);
 }
 
@@ -234,6 +238,15 @@ void vmm_reset_resume(vmm_t *m, uint64_t mono_ns)
 	run->s.regs.regs.rax = 0;
 	run->s.regs.regs.rdx = mono_ns;
 	run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+}
+
+/* The pages a workload's guest writes first (daemon/vmm/module.c) are
+ * made private copies again now, off the run's clock: a remap or a reset
+ * dropped them, and a first guest touch of a page whose host page is not
+ * there costs ~200 µs on nested hosts. */
+static void prefault(vmm_t *m)
+{
+	kvm_workload_prefault(m->vm, m->blob_size);
 }
 
 /* Map fd's first mem_size bytes over the guest memory, MAP_PRIVATE. */
@@ -277,6 +290,7 @@ int vmm_template_write(vmm_t *m, int fd)
 	/* Its own copy goes: from now on it shares mvmd's. */
 	close(t->mem_fd);
 	t->mem_fd = fd;
+	prefault(m);
 	return 0;
 }
 
@@ -321,5 +335,6 @@ int vmm_template_restore(vmm_t *m, int fd)
 	v->run->s.regs.regs = t->regs;
 	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 	m->tmpl = t;
+	prefault(m);
 	return 0;
 }
