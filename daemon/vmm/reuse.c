@@ -142,7 +142,7 @@ static int reset_worker_state(vmm_t *m)
 
 	c->ctl_fd = safe_close(c->ctl_fd);
 	c->result_fd = safe_close(c->result_fd);
-	c->vsock_fd = safe_close(c->vsock_fd);
+	c->vsock_fd = -1; /* the vsock device's: closed with it below */
 	c->blob_fd = safe_close(c->blob_fd);
 	c->args = c->caps = c->envs = NULL;
 	c->nargs = c->ncaps = c->nenvs = 0;
