@@ -101,6 +101,11 @@ static const rpc_field_t pool_fields[] = {
 	{ "primed_hits", true, COUNT("of which with the module already loaded") },
 	{ "misses", true, COUNT("starts that found no ready worker") },
 	{ "failures", true, COUNT("workers that failed to become ready") },
+	{ "reusable", true, COUNT("workers kept after a run with a reuse_key, ready for the next of that key") },
+	{ "reuse_max", true, COUNT("the most workers kept for reuse") },
+	{ "reuse_hits", true, COUNT("runs served by a kept worker") },
+	{ "reuse_kept", true, COUNT("workers kept after a run") },
+	{ "reuse_expired", true, COUNT("kept workers let go after their idle timeout") },
 	{ "last_error", false, TEXT("why the last one failed") },
 	{ NULL },
 };

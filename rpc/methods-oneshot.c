@@ -154,7 +154,7 @@ static const rpc_field_t run_params[] = {
 	{ "stdin", false, { .type = RPC_TYPE_STRING, .description = "the workload's whole standard input, base64 (at most 64 KiB decoded); then end of input", .has_max = true, .max = 87384 } },
 	{ "timeout_ms", false, { .type = RPC_TYPE_INTEGER, .description = "kill the run after this long (default 30000; workload.timeout_ms when only that is given)", .has_min = true, .min = 1, .has_max = true, .max = 7 * 24 * 3600 * 1000ll } },
 	{ "max_output_bytes", false, { .type = RPC_TYPE_INTEGER, .description = "bytes kept per stream (default 1 MiB, at most 8 MiB); beyond: truncated", .has_min = true, .min = 0, .has_max = true, .max = RUN_MAX_OUTPUT } },
-	{ "reuse_key", false, { .type = RPC_TYPE_STRING, .description = "the orchestrator's key for worker reuse (1..128 of A-Z a-z 0-9 . _ : @ / + = -); accepted, no worker is reused today", .pattern = "[A-Za-z0-9._:@/+=-]{1,128}" } },
+	{ "reuse_key", false, { .type = RPC_TYPE_STRING, .description = "the orchestrator's key for worker reuse (1..128 of A-Z a-z 0-9 . _ : @ / + = -); a worker whose run exited is reset and serves only later runs of the same module with the same key; none: never reused", .pattern = "[A-Za-z0-9._:@/+=-]{1,128}" } },
 	{ "memory_mib", false, { .type = RPC_TYPE_INTEGER, .description = "guest memory in MiB (default: the warm pool's size)", .has_min = true, .min = 1, .has_max = true, .max = 1 << 22, .limit = "node.max_memory_mib" } },
 	{ "encoding", false, { .type = RPC_TYPE_STRING, .description = "stdout/stderr as \"utf-8\" (default) or \"base64\"", .enum_values = encodings } },
 	{ NULL },

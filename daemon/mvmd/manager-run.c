@@ -41,6 +41,7 @@ struct run {
 	bool ended;    /* the outcome below is fixed */
 	run_outcome_t o;
 	char *cause;
+	char *reuse_key; /* NULL: its worker is never reused */
 	sd_event_source *step; /* start, or answer and remove */
 };
 
@@ -114,6 +115,7 @@ static void run_free(run_t *r)
 	free(r->out);
 	free(r->err);
 	free(r->cause);
+	free(r->reuse_key);
 	free(r);
 }
 
@@ -226,8 +228,11 @@ int manager_run_start(manager_t *m, const run_params_t *p, run_done_fn done, voi
 	vm_t *vm;
 	int rc;
 
-	if (!spec || !r || (p->stdin_len && !(r->stdin_data = malloc(p->stdin_len)))) {
+	if (!spec || !r || (p->stdin_len && !(r->stdin_data = malloc(p->stdin_len))) ||
+	    (p->reuse_key && !(r->reuse_key = strdup(p->reuse_key)))) {
 		json_object_put(spec);
+		if (r)
+			free(r->stdin_data);
 		free(r);
 		return -ENOMEM;
 	}
@@ -266,6 +271,7 @@ int manager_run_start(manager_t *m, const run_params_t *p, run_done_fn done, voi
 fail:
 	sd_event_source_disable_unref(r->step);
 	free(r->stdin_data);
+	free(r->reuse_key);
 	free(r);
 	return rc;
 }
@@ -329,4 +335,14 @@ void manager_run_input(const run_t *r, const void **ret_data, size_t *ret_len)
 void manager_run_timed_out(run_t *r)
 {
 	r->timed_out = true;
+}
+
+bool manager_run_is_timed_out(const run_t *r)
+{
+	return r->timed_out;
+}
+
+const char *manager_run_reuse_key(const run_t *r)
+{
+	return r->reuse_key;
 }

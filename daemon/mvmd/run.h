@@ -30,7 +30,9 @@ typedef struct run_params {
 	const void *stdin_data;  /* the workload's whole stdin, then end of input */
 	size_t stdin_len;
 	size_t max_output;       /* bytes kept per stream; beyond: truncated */
-	const char *reuse_key;   /* accepted, never acted on (docs/workloads.md) */
+	const char *reuse_key;   /* NULL, or the orchestrator's key: a worker is reused
+				  * only for runs of the same module with the same key
+				  * (docs/workloads.md, "Reused workers") */
 } run_params_t;
 
 /* How a run ended. error 0: it ran, and state, exit code and output say
@@ -73,6 +75,9 @@ void manager_run_free_all(manager_t *m);
 void manager_run_output(run_t *r, bool is_stderr, const void *buf, size_t len);
 void manager_run_input(const run_t *r, const void **ret_data, size_t *ret_len);
 void manager_run_timed_out(run_t *r);
+bool manager_run_is_timed_out(const run_t *r);
+/* The run's reuse_key, or NULL (lives as long as the run). */
+const char *manager_run_reuse_key(const run_t *r);
 
 /* STATE_DIR/runs/<id>[/file] (caller frees), NULL when out of memory. */
 char *manager_run_path(manager_t *m, const char *id, const char *file);

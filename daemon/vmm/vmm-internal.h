@@ -63,6 +63,7 @@ typedef struct vmm {
 	uint64_t blob_size;
 	kvm_grants_t *grants;  /* blobs granted at exec time (BLOB_GRANT) */
 	kvm_actor_t *actor;    /* messages to and from the guest (daemon/vmm/actor.h) */
+	struct vmm_template *tmpl; /* a primed worker's template (daemon/vmm/reuse.c), or NULL */
 } vmm_t;
 
 /* vmm.c */
@@ -88,5 +89,17 @@ void vmm_pause_progress(vmm_t *m);
 /* Before the sandbox: make the VM the one on --snapshot-fd. Errors are
  * set in m->result (outcome error) and returned. */
 int vmm_restore(vmm_t *m);
+
+/* reuse.c (lib/proto/warm.h, KVM_WARM_F_REUSE): on the vCPU thread in
+ * MVM_HC_CONFIG once a primed module compiled, keep the VM as it is as
+ * the template (its memory then backs the guest MAP_PRIVATE); -errno and
+ * no template when that failed. After a run: whether this worker may
+ * serve another, and the reset to the template (memory, vCPU, every
+ * worker-side state of the run); then vmm_reset_resume() once its next
+ * ASSIGN came, with the time its new life began. */
+int vmm_template_take(vmm_t *m);
+bool vmm_reusable(const vmm_t *m);
+int vmm_reset(vmm_t *m);
+void vmm_reset_resume(vmm_t *m, uint64_t mono_ns);
 
 #endif

@@ -630,6 +630,7 @@ static int host_config(void *ud, kvm_result_t *res)
 	static uint8_t msg[KVM_WARM_MSG_MAX];
 	static kvm_warm_assign_t a;
 	static char primed[80]; /* the module a PRIME named, "" none */
+	static bool tmpl_tried;
 	vmm_t *m = ud;
 	kvm_vmm_config_t *c = &m->own;
 	int fds[KVM_WARM_FD_MAX], r;
@@ -637,6 +638,13 @@ static int host_config(void *ud, kvm_result_t *res)
 	(void)res; /* it is m->result */
 	if (c->pool_fd < 0)
 		return 0; /* a cold guest that asks: it has its configuration */
+	/* Its module compiled: what a reused worker goes back to. Without
+	 * one it is simply never reused (and a failed remap ends it). */
+	if (primed[0] && !m->tmpl && !tmpl_tried) {
+		tmpl_tried = true;
+		if (vmm_template_take(m) == -EFAULT)
+			_exit(KVM_VMM_EXIT_ERROR);
+	}
 	kvm_warm_ready_t ready = { .type = KVM_WARM_MSG_READY, .version = KVM_WARM_VERSION, .pid = getpid() };
 	if (write(c->pool_fd, &ready, sizeof(ready)) != (ssize_t)sizeof(ready))
 		_exit(KVM_VMM_EXIT_OK);
@@ -655,8 +663,10 @@ static int host_config(void *ud, kvm_result_t *res)
 		}
 		return take_prime(m, &a, fds, primed, sizeof(primed)) < 0 ? 1 : 0;
 	}
-	c->pool_fd = safe_close(c->pool_fd);
 	r = kvm_vmm_assign_apply(c, &a, fds);
+	/* A reusable run's worker comes back to the pool on this socket. */
+	if (!(c->flags & KVM_WARM_F_REUSE) || !m->tmpl)
+		c->pool_fd = safe_close(c->pool_fd);
 	if (setup_sockets(m) < 0)
 		return 1;
 	if (r < 0) {
@@ -758,12 +768,25 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 		finish(m);
 		return KVM_VMM_EXIT_ERROR;
 	}
-	vcpu_main(m);
-	if (m->ctl_started)
-		pthread_join(m->ctl_thread, NULL);
-	if (m->loop_error < 0)
-		return fail_setup(m, m->loop_error, "control loop");
-	finish(m);
+	for (;;) {
+		vcpu_main(m);
+		if (m->ctl_started)
+			pthread_join(m->ctl_thread, NULL);
+		if (m->loop_error < 0)
+			return fail_setup(m, m->loop_error, "control loop");
+		finish(m);
+		/* A reusable run ended cleanly: back to the template, then
+		 * READY and the next ASSIGN (an EOF there ends us quietly). */
+		if (!vmm_reusable(m) || vmm_reset(m) < 0)
+			break;
+		if (host_config(m, &m->result) != 0) {
+			finish(m);
+			break;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		vmm_reset_resume(m, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	}
 	switch (m->result.outcome) {
 	case KVM_OUTCOME_EXIT: case KVM_OUTCOME_STOPPED: status = KVM_VMM_EXIT_OK; break;
 	case KVM_OUTCOME_FAULT: status = KVM_VMM_EXIT_FAULT; break;

@@ -46,6 +46,9 @@ static bool shape_ok(const kvm_warm_assign_t *a)
 		return false;
 	if ((a->flags & ~KVM_WARM_F_ALL) || (a->flags && a->type != KVM_WARM_MSG_ASSIGN))
 		return false;
+	/* Only a run's worker is reused: nothing durable names it. */
+	if ((a->flags & KVM_WARM_F_REUSE) && !(a->flags & KVM_WARM_F_RUN))
+		return false;
 	if (a->workload && !hash_ok(a->workload))
 		return false;
 	if (a->type == KVM_WARM_MSG_PRIME)

@@ -67,7 +67,17 @@ typedef struct kvm_warm_hdr {
  * stderr apart from its console output (KVM_MSG_STDERR_OUT).
  */
 #define KVM_WARM_F_RUN 0x1u
-#define KVM_WARM_F_ALL KVM_WARM_F_RUN
+/*
+ * KVM_WARM_F_REUSE (with KVM_WARM_F_RUN, to a primed worker only): keep
+ * the pool socket. Once the run's guest exited and its RESULT went out,
+ * the worker resets its VM to the template it took when its module was
+ * compiled (daemon/vmm/reuse.c: memory, vCPU, every worker-side state),
+ * says READY again and waits for the next ASSIGN of the same module
+ * (docs/workloads.md, "Reused workers"). A run that did not exit cleanly,
+ * or a worker without a template, just ends as before.
+ */
+#define KVM_WARM_F_REUSE 0x2u
+#define KVM_WARM_F_ALL (KVM_WARM_F_RUN | KVM_WARM_F_REUSE)
 
 /* A decoded ASSIGN or PRIME; its strings point into the message buffer.
  * A PRIME carries the workload hash and the module's fd, nothing else. */

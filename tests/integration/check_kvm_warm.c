@@ -426,8 +426,9 @@ START_TEST(test_encode_decode)
 }
 END_TEST
 
-/* KVM_WARM_F_RUN (a compute.vm.run's worker) travels in an ASSIGN only;
- * unknown bits, a flag on a PRIME and a non-zero pad are refused. */
+/* KVM_WARM_F_RUN (a compute.vm.run's worker) travels in an ASSIGN only,
+ * KVM_WARM_F_REUSE only with it; unknown bits, a flag on a PRIME and a
+ * non-zero pad are refused. */
 START_TEST(test_run_flag)
 {
 	kvm_warm_assign_t in = { .type = KVM_WARM_MSG_ASSIGN, .fd_mask = 1u << KVM_WARM_FD_CTL, .memory_mib = 16,
@@ -448,8 +449,15 @@ START_TEST(test_run_flag)
 	h.flags = 0x2;
 	memcpy(buf, &h, sizeof(h));
 	ck_assert_int_eq(kvm_warm_decode(buf, (size_t)n, 1, &out), -EBADMSG);
-	in.flags = 0x2;
+	in.flags = 0x2; /* KVM_WARM_F_REUSE alone: only a run's worker is reused */
 	ck_assert_int_eq(kvm_warm_encode(&in, buf, sizeof(buf)), -EINVAL);
+	in.flags = KVM_WARM_F_RUN | 0x4;
+	ck_assert_int_eq(kvm_warm_encode(&in, buf, sizeof(buf)), -EINVAL);
+	in.flags = KVM_WARM_F_RUN | KVM_WARM_F_REUSE;
+	n = kvm_warm_encode(&in, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(kvm_warm_decode(buf, (size_t)n, 1, &out), 0);
+	ck_assert_uint_eq(out.flags, KVM_WARM_F_RUN | KVM_WARM_F_REUSE);
 	kvm_warm_assign_t pr = { .type = KVM_WARM_MSG_PRIME, .fd_mask = 1u << KVM_WARM_FD_BLOB, .memory_mib = 16,
 				 .vcpus = 1, .workload = H0, .flags = KVM_WARM_F_RUN };
 	ck_assert_int_eq(kvm_warm_encode(&pr, buf, sizeof(buf)), -EINVAL);

@@ -5,13 +5,20 @@
  * end, exit codes, the timeout, the output cap, the run's VM in list and
  * events while it runs and gone after, nothing written to disk, a client
  * that leaves, kill -9 of mvmd mid-run (the worker stops by itself,
- * the next mvmd finds nothing), no pause, resume or snapshot of a run. The "params" case runs without KVM.
+ * the next mvmd finds nothing), no pause, resume or snapshot of a run.
+ * The "params" case runs without KVM.
+ * The "reuse" case: runs with a reuse_key (docs/workloads.md, "Reused
+ * workers"): a reused worker shows nothing of the run before (memory,
+ * stdin), keys never share a worker, a run without a key is never
+ * reused, a reused worker still obeys its timeout and output cap, and a
+ * kill -9 of mvmd leaves no kept worker behind.
  */
 #include <dirent.h>
 #include <sys/stat.h>
 
 #include "workload-daemon.h"
 #include "mvmt-main.h"
+#include "util/text.h"
 
 /* Entries of dir but . and .. (0 when it does not exist). */
 static int count_entries(const char *dir)
@@ -327,16 +334,212 @@ START_TEST(test_params)
 }
 END_TEST
 
-START_TEST(test_reuse_key_accepted)
+/* --- reuse ------------------------------------------------------------------ */
+
+#define SECRET "QUICKSILVER-7f3a9c"
+#define SECRET_REV "c9a3f7-REVLISKCIUQ"
+
+static long long pool_num(const char *key)
 {
-	/* accepted; today it never makes a run reuse a worker */
-	json_object *a = run(wl.fd, "hi", NULL, "\"reuse_key\":\"tenant-a\"");
-	json_object *b = run(wl.fd, "hi", NULL, "\"reuse_key\":\"tenant-a\"");
-	ck_assert_str_eq(mvmt_str(a, "result.stdout"), "hi\n");
-	ck_assert_str_eq(mvmt_str(b, "result.stdout"), "hi\n");
-	ck_assert_str_ne(mvmt_str(a, "result.id"), mvmt_str(b, "result.id"));
-	json_object_put(a);
-	json_object_put(b);
+	char path[64];
+	json_object *r = mvmt_result(wl.fd, "compute.node.info", NULL);
+	snprintf(path, sizeof(path), "backends.kvm.pool.%s", key);
+	long long v = mvmt_int(r, path);
+	json_object_put(r);
+	return v;
+}
+
+/* Until the pool's counter key is at least n (the pool works after the
+ * answers, at idle priority). */
+static void wait_pool(const char *key, long long n)
+{
+	for (int i = 0; i < 3000 && pool_num(key) < n; i++)
+		usleep(10000);
+	ck_assert_msg(pool_num(key) >= n, "pool %s stayed below %lld", key, n);
+}
+
+/* A run of the secret module on a connection of its own: its answer,
+ * and in *ret_pid the pid of the worker that ran it (seen while it was
+ * Running: each mode that is asked for one sleeps at its end). */
+static json_object *run_secret(mvmt_follow_t *f, const char *args, const char *extra, pid_t *ret_pid)
+{
+	char *h = wl_put_prog("secret"), *p = NULL;
+	int fd = mvmt_connect(wl.d.sock);
+
+	ck_assert(asprintf(&p, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"compute.vm.run\",\"params\":"
+			   "{\"workload\":{\"hash\":\"%s\",\"args\":%s}%s%s}}", h, args, extra ? "," : "",
+			   extra ? extra : "") > 0);
+	free(h);
+	mvmt_send_line(fd, p);
+	free(p);
+	/* each run's Running event, in turn (one run at a time here) */
+	json_object *ev = mvmt_follow_next(f, MVMT_EVENT_TIMEOUT_MS, is_running, NULL);
+	ck_assert_msg(ev != NULL, "the run's VM never ran");
+	if (ret_pid) {
+		json_object *st = mvmt_status(wl.fd, mvmt_str(ev, "vm"));
+		*ret_pid = (pid_t)mvmt_int(st, "pid");
+		ck_assert_int_gt(*ret_pid, 0);
+		json_object_put(st);
+	}
+	json_object_put(ev);
+	char *line = mvmt_read_line(fd, 120000);
+	ck_assert_msg(line != NULL, "no answer to the run");
+	json_object *r = json_tokener_parse(line);
+	ck_assert_msg(r && !mvmt_get(r, "error"), "%s", line);
+	free(line);
+	close(fd);
+	mvmt_forget_fd(fd);
+	return r;
+}
+
+/* The pool primes the secret module (one run of it, then ready primed
+ * workers), so that the next run with a key gets one it can keep. */
+static void prime_secret(mvmt_follow_t *f)
+{
+	json_object_put(run_secret(f, "[\"secret\",\"flood\"]", NULL, NULL));
+	wait_pool("primed", 1);
+}
+
+/* A run with key writes its secret; its worker, kept: its pid. */
+static pid_t write_secret(mvmt_follow_t *f, const char *key)
+{
+	char *in = NULL, *b64 = NULL, *extra = NULL;
+	size_t n;
+	pid_t pid;
+	long long kept = pool_num("reuse_kept");
+
+	/* far more than it reads: the rest would still wait for the next run */
+	ck_assert(asprintf(&in, "%s", SECRET) > 0);
+	for (int i = 0; i < 200; i++) {
+		char *more = NULL;
+		ck_assert(asprintf(&more, "%s" SECRET, in) > 0);
+		free(in);
+		in = more;
+	}
+	ck_assert_int_eq(base64_encode(in, strlen(in), &b64, &n), 0);
+	ck_assert(asprintf(&extra, "\"reuse_key\":\"%s\",\"stdin\":\"%s\"", key, b64) > 0);
+	json_object *r = run_secret(f, "[\"secret\",\"write\",\"1500\"]", extra, &pid);
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 0);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "wrote 64\n");
+	json_object_put(r);
+	free(in);
+	free(b64);
+	free(extra);
+	wait_pool("reuse_kept", kept + 1);
+	wait_pool("reusable", 1);
+	return pid;
+}
+
+START_TEST(test_reuse_leaves_nothing)
+{
+	mvmt_follow_t f;
+	pid_t pid1, pid2;
+
+	mvmt_follow_open(&f, wl.d.sock);
+	prime_secret(&f);
+	pid1 = write_secret(&f, "tenant-a");
+	long long hits = pool_num("reuse_hits");
+	/* same module, same key: the same worker, reset */
+	json_object *r = run_secret(&f, "[\"secret\",\"scan\",\"" SECRET_REV "\",\"1500\"]",
+				    "\"reuse_key\":\"tenant-a\"", &pid2);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "clean, 0 bytes of stdin\n");
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 0);
+	ck_assert_str_eq(mvmt_str(r, "result.stderr"), "");
+	json_object_put(r);
+	ck_assert_int_eq(pid2, pid1);
+	ck_assert_int_eq(pool_num("reuse_hits"), hits + 1);
+	/* and again: a reset worker is kept again */
+	wait_pool("reusable", 1);
+	pid_t pid3;
+	r = run_secret(&f, "[\"secret\",\"scan\",\"" SECRET_REV "\",\"1500\"]", "\"reuse_key\":\"tenant-a\"", &pid3);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "clean, 0 bytes of stdin\n");
+	json_object_put(r);
+	ck_assert_int_eq(pid3, pid1);
+	ck_assert_int_eq(pool_num("reuse_hits"), hits + 2);
+	mvmt_follow_close(&f);
+	assert_nothing_left();
+}
+END_TEST
+
+START_TEST(test_reuse_keys_apart)
+{
+	mvmt_follow_t f;
+	pid_t a, b, none;
+
+	mvmt_follow_open(&f, wl.d.sock);
+	prime_secret(&f);
+	a = write_secret(&f, "tenant-a");
+	long long hits = pool_num("reuse_hits");
+	/* another key: never tenant-a's worker */
+	json_object *r = run_secret(&f, "[\"secret\",\"scan\",\"" SECRET_REV "\",\"1500\"]",
+				    "\"reuse_key\":\"tenant-b\"", &b);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "clean, 0 bytes of stdin\n");
+	json_object_put(r);
+	ck_assert_int_ne(b, a);
+	ck_assert_int_eq(pool_num("reuse_hits"), hits);
+	/* no key: never a kept worker, and never kept itself */
+	long long kept = pool_num("reuse_kept");
+	r = run_secret(&f, "[\"secret\",\"scan\",\"" SECRET_REV "\",\"1500\"]", NULL, &none);
+	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "clean, 0 bytes of stdin\n");
+	json_object_put(r);
+	ck_assert_int_ne(none, a);
+	ck_assert_int_ne(none, b);
+	ck_assert_int_eq(pool_num("reuse_hits"), hits);
+	ck_assert_int_eq(pool_num("reuse_kept"), kept);
+	ck_assert(mvmt_wait_process_ended(none, MVMT_EVENT_TIMEOUT_MS));
+	/* tenant-a's worker is still there for tenant-a */
+	ck_assert(!mvmt_process_ended(a));
+	mvmt_follow_close(&f);
+	assert_nothing_left();
+}
+END_TEST
+
+START_TEST(test_reuse_still_capped)
+{
+	mvmt_follow_t f;
+	pid_t a, t;
+
+	mvmt_follow_open(&f, wl.d.sock);
+	prime_secret(&f);
+	a = write_secret(&f, "tenant-a");
+	/* the kept worker runs a flood: its output is still capped */
+	long long hits = pool_num("reuse_hits");
+	json_object *r = run_secret(&f, "[\"secret\",\"flood\"]", "\"reuse_key\":\"tenant-a\",\"max_output_bytes\":1000", NULL);
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 0);
+	ck_assert(json_object_get_boolean(mvmt_get(r, "result.truncated")));
+	ck_assert_int_eq(strlen(mvmt_str(r, "result.stdout")), 1000);
+	json_object_put(r);
+	ck_assert_int_eq(pool_num("reuse_hits"), hits + 1);
+	ck_assert(!mvmt_process_ended(a));
+	/* ... and its timeout: it is ended, not kept */
+	wait_pool("reusable", 1);
+	r = run_secret(&f, "[\"secret\",\"spin\"]", "\"reuse_key\":\"tenant-a\",\"timeout_ms\":1500", &t);
+	ck_assert(json_object_get_boolean(mvmt_get(r, "result.timed_out")));
+	json_object_put(r);
+	ck_assert_int_eq(t, a);
+	ck_assert_int_eq(pool_num("reuse_hits"), hits + 2);
+	ck_assert(mvmt_wait_process_ended(a, MVMT_EVENT_TIMEOUT_MS));
+	mvmt_follow_close(&f);
+	assert_nothing_left();
+}
+END_TEST
+
+START_TEST(test_reuse_kill9)
+{
+	mvmt_follow_t f;
+
+	mvmt_follow_open(&f, wl.d.sock);
+	prime_secret(&f);
+	pid_t a = write_secret(&f, "tenant-a");
+	mvmt_follow_close(&f);
+	close(wl.fd);
+	mvmt_forget_fd(wl.fd);
+	int st = mvmt_daemon_stop(&wl.d, SIGKILL);
+	ck_assert(WIFSIGNALED(st));
+	/* a kept worker waits on its pool socket: mvmd's death ends it */
+	ck_assert(mvmt_wait_process_ended(a, MVMT_EVENT_TIMEOUT_MS));
+	mvmt_daemon_start(&wl.d, NULL);
+	wl.fd = mvmt_connect(wl.d.sock);
 	assert_nothing_left();
 }
 END_TEST
@@ -362,11 +565,22 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_timeout),
 			MVMT_TEST(test_output_cap),
 			MVMT_TEST(test_trap),
-			MVMT_TEST(test_reuse_key_accepted),
 			MVMT_TEST(test_list_and_events),
 			MVMT_TEST(test_client_leaves),
 			MVMT_TEST(test_no_pause_or_snapshot),
 			MVMT_TEST(test_kill9_mid_run)),
+	},
+	{
+		.name = "reuse",
+		.timeout = 300,
+		.setup = wl_setup,
+		.teardown = wl_teardown,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = MVMT_TESTS(
+			MVMT_TEST(test_reuse_leaves_nothing),
+			MVMT_TEST(test_reuse_keys_apart),
+			MVMT_TEST(test_reuse_still_capped),
+			MVMT_TEST(test_reuse_kill9)),
 	},
 	{ 0 }
 };

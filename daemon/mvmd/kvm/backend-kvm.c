@@ -159,7 +159,7 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 			   *wlog = manager_vm_path(m, vm, "worker.log"),
 			   *vsock = run ? NULL : manager_vm_path(m, vm, "vsock.sock");
 	_cleanup_free_ char *con = run ? NULL : manager_vm_console_path(m, vm);
-	_cleanup_close_ int log_fd = -1, snap_fd = -1, con_fd = -1;
+	_cleanup_close_ int log_fd = -1, snap_fd = -1, con_fd = -1, reuse_fd = -1;
 	_cleanup_(workload_start_done) workload_start_t wl = { .blob_fd = -1 };
 	kvm_runtime_t *k;
 	bool pooled;
@@ -215,6 +215,7 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 		.flags = run ? KVM_WARM_F_RUN : 0,
 		.snapshot_fd = snap_fd,
 		.console_fd = con_fd,
+		.reuse_key = run ? manager_run_reuse_key(vm->run) : NULL,
 	};
 	if (wl.hash) {
 		/* The workload's argv replaces the guest's boot arguments. */
@@ -229,7 +230,7 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 	}
 	/* A warm worker if one of this size is ready (same worker, same
 	 * sandbox, its VM built ahead of time), else a cold spawn. */
-	r = b->pool && allow_pool ? kvm_pool_take(b->pool, &cfg, &w) : -ENOENT;
+	r = b->pool && allow_pool ? kvm_pool_take(b->pool, &cfg, &w, &reuse_fd) : -ENOENT;
 	pooled = r == 0;
 	if (r < 0)
 		r = kvm_worker_spawn(&cfg, &w);
@@ -247,7 +248,10 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 		kvm_worker_release(&w);
 	} else {
 		k->pooled = pooled;
-		r = kvm_runtime_attach(k);
+		if (reuse_fd >= 0)
+			r = kvm_runtime_set_reuse(k, &reuse_fd, cfg.workload, cfg.reuse_key);
+		if (r >= 0)
+			r = kvm_runtime_attach(k);
 		if (r < 0) {
 			(void)sv_kill(k->proc, NULL);
 			kvm_runtime_free(k);

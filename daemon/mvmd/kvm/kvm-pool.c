@@ -9,10 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto/warm.h"
 #include "util/macro.h"
 
 #define FAILURES_BEFORE_PAUSE 3u
 #define PAUSE_USEC (10ull * 1000000ull)
+#define REUSE_KEY_MAX 128u /* the RPC layer's bound for reuse_key */
 
 typedef struct entry {
 	kvm_pool_t *pool;
@@ -21,6 +23,10 @@ typedef struct entry {
 	sd_event_source *pool_src, *deadline_src;
 	bool evicted;   /* killed on purpose: primed for a module no longer wanted */
 	bool timed_out; /* killed for not being ready in time */
+	/* A worker kept after a reusable run (kvm_pool_keep): it serves only
+	 * runs of its module with this key; "" for the pool's own. */
+	char key[REUSE_KEY_MAX + 1];
+	sd_event_source *idle_src; /* a kept one's idle timeout */
 } entry_t;
 
 struct kvm_pool {
@@ -33,6 +39,10 @@ struct kvm_pool {
 	uint32_t memory_mib; /* the size of every worker: the operator's, for good */
 	uint64_t warm_bytes;
 	entry_t **entries;   /* size slots; NULL where free */
+	entry_t **kept;      /* reuse_max slots of kept workers; NULL where free */
+	unsigned reuse_max;
+	uint64_t reuse_idle_usec;
+	uint64_t reuse_hits, reuse_kept, reuse_expired;
 	sd_event_source *refill_src, *pause_src;
 	sd_event_source *tidy_src; /* evictions and priming, after the start's answer */
 	unsigned failures_in_a_row;
@@ -54,6 +64,7 @@ static void entry_free(entry_t *e)
 		return;
 	sd_event_source_disable_unref(e->pool_src);
 	sd_event_source_disable_unref(e->deadline_src);
+	sd_event_source_disable_unref(e->idle_src);
 	e->proc = sv_release(e->proc);
 	kvm_worker_warm_release(&e->w);
 	free(e);
@@ -64,6 +75,9 @@ static void entry_remove(kvm_pool_t *p, entry_t *e)
 	for (unsigned i = 0; i < p->size; i++)
 		if (p->entries[i] == e)
 			p->entries[i] = NULL;
+	for (unsigned i = 0; i < p->reuse_max; i++)
+		if (p->kept[i] == e)
+			p->kept[i] = NULL;
 	entry_free(e);
 }
 
@@ -115,7 +129,7 @@ static void on_exit_(sv_proc_t *proc, const sv_exit_t *how, void *userdata)
 	 * (the module did not verify or compile), do not prime that module
 	 * again; killed from outside, it says nothing about the module. */
 	bool killed = !(how->known && how->exited);
-	if (!e->w.ready && !e->evicted && !e->timed_out) {
+	if (!e->w.ready && !e->evicted && !e->timed_out && !e->key[0]) {
 		char why[128];
 		if (e->w.primed[0] && !killed)
 			snprintf(p->unprimable, sizeof(p->unprimable), "%s", e->w.primed);
@@ -190,6 +204,20 @@ static bool maybe_prime(kvm_pool_t *p, entry_t *e)
 static int on_pool_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata);
 
+/* A kept worker no run of its key asked for in time: it goes (its exit
+ * removes it), and its memory with it. */
+static int on_idle(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	entry_t *e = userdata;
+
+	e->idle_src = sd_event_source_disable_unref(e->idle_src);
+	e->w.ready = false;
+	e->evicted = true;
+	e->pool->reuse_expired++;
+	(void)sv_kill(e->proc, NULL);
+	return 0;
+}
+
 /* (Re)start the clock a worker has to say READY by. */
 static int arm_deadline(kvm_pool_t *p, entry_t *e)
 {
@@ -232,6 +260,10 @@ static int on_pool_socket(sd_event_source *s, int fd, uint32_t revents, void *us
 		e->deadline_src = sd_event_source_disable_unref(e->deadline_src);
 		/* Nothing more comes on it until we send the ASSIGN. */
 		e->pool_src = sd_event_source_disable_unref(e->pool_src);
+		/* A kept one waits for a run of its key only so long. */
+		if (e->key[0] && sd_event_add_time_relative(e->pool->event, &e->idle_src, CLOCK_MONOTONIC,
+							    e->pool->reuse_idle_usec, 0, on_idle, e) < 0)
+			(void)sv_kill(e->proc, NULL);
 	} else if (r < 0) {
 		/* Closed (it is dying: its pidfd tells) or garbage (kill it). */
 		e->pool_src = sd_event_source_disable_unref(e->pool_src);
@@ -249,7 +281,8 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
 	/* Its pidfd reaps it and refills. */
 	e->timed_out = true;
 	snprintf(why, sizeof(why), "a warm worker was not ready within %u ms", e->pool->ready_timeout_ms);
-	note_failure(e->pool, why);
+	if (!e->key[0])
+		note_failure(e->pool, why);
 	(void)sv_kill(e->proc, NULL);
 	return 0;
 }
@@ -353,7 +386,10 @@ int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret)
 	p->image_path = strdup(cfg->image_path);
 	p->kvm_path = cfg->kvm_path ? strdup(cfg->kvm_path) : NULL;
 	p->entries = calloc(cfg->size, sizeof(*p->entries));
-	if (!p->vmm_path || !p->image_path || (cfg->kvm_path && !p->kvm_path) || !p->entries) {
+	p->reuse_max = cfg->reuse_max ? cfg->reuse_max : cfg->size;
+	p->reuse_idle_usec = (uint64_t)(cfg->reuse_idle_ms ? cfg->reuse_idle_ms : KVM_POOL_REUSE_IDLE_MS) * 1000u;
+	p->kept = calloc(p->reuse_max, sizeof(*p->kept));
+	if (!p->vmm_path || !p->image_path || (cfg->kvm_path && !p->kvm_path) || !p->entries || !p->kept) {
 		kvm_pool_free(p);
 		return -ENOMEM;
 	}
@@ -389,6 +425,15 @@ kvm_pool_t *kvm_pool_free(kvm_pool_t *p)
 		(void)sv_kill(e->proc, NULL);
 		entry_free(e);
 	}
+	for (unsigned i = 0; p->kept && i < p->reuse_max; i++) {
+		entry_t *e = p->kept[i];
+		if (!e)
+			continue;
+		e->w.pool_fd = safe_close(e->w.pool_fd);
+		(void)sv_kill(e->proc, NULL);
+		entry_free(e);
+	}
+	free(p->kept);
 	free(p->entries);
 	sd_event_source_disable_unref(p->refill_src);
 	sd_event_source_disable_unref(p->pause_src);
@@ -401,11 +446,29 @@ kvm_pool_t *kvm_pool_free(kvm_pool_t *p)
 	return NULL;
 }
 
-int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *ret)
+/* A kept worker for this run's module and key, ready. */
+static entry_t *find_kept(kvm_pool_t *p, const kvm_worker_config_t *cfg)
+{
+	if (!cfg->reuse_key || !cfg->workload || !(cfg->flags & KVM_WARM_F_RUN))
+		return NULL;
+	for (unsigned i = 0; i < p->reuse_max; i++) {
+		entry_t *x = p->kept[i];
+		if (x && x->w.ready && !x->evicted && !has_exited(x) && strcmp(x->w.primed, cfg->workload) == 0 &&
+		    strcmp(x->key, cfg->reuse_key) == 0)
+			return x;
+	}
+	return NULL;
+}
+
+int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *ret, int *ret_reuse_fd)
 {
 	uint32_t mib = cfg->memory_mib ? cfg->memory_mib : 16, vcpus = cfg->vcpus ? cfg->vcpus : 1;
+	kvm_worker_config_t c = *cfg;
 	entry_t *e = NULL;
+	bool kept;
 	int r;
+
+	*ret_reuse_fd = -1;
 
 	/* A VM the pool's workers cannot be: started cold, and the pool is
 	 * left as it is. Its size is the operator's choice, so one VM of an
@@ -416,8 +479,11 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 		p->misses++;
 		return -ENOENT;
 	}
-	/* Best: primed with this VM's module; else any unprimed one. */
-	for (unsigned i = 0; i < p->size; i++) {
+	/* Best: one kept after a run of the same module and key; then one
+	 * primed with this VM's module; else any unprimed one. */
+	e = find_kept(p, cfg);
+	kept = e != NULL;
+	for (unsigned i = 0; !kept && i < p->size; i++) {
 		entry_t *x = p->entries[i];
 		if (!x || !x->w.ready || has_exited(x))
 			continue;
@@ -435,15 +501,23 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 		schedule_refill(p);
 		return -ENOENT;
 	}
+	/* A run with a key, on a worker that holds its module compiled: it
+	 * comes back after the run (kvm_pool_keep). No key, no reuse. */
+	if (cfg->reuse_key && (cfg->flags & KVM_WARM_F_RUN) && e->w.primed[0])
+		c.flags |= KVM_WARM_F_REUSE;
 	/* Its pidfd goes with it: the VM's watch takes it over. */
+	e->idle_src = sd_event_source_disable_unref(e->idle_src);
 	e->w.pidfd = sv_unwatch(TAKE_PTR(e->proc));
-	r = kvm_worker_assign(&e->w, cfg, ret);
+	r = kvm_worker_assign(&e->w, &c, ret);
 	if (r < 0) {
 		/* Still the pool's: watched again, or killed if it cannot be. */
 		int fd = TAKE_FD(e->w.pidfd);
 		if (sv_watch(p->sv, e->w.pid, fd, true, on_exit_, e, &e->proc) < 0) {
 			sv_abandon(p->sv, fd, true);
 			entry_remove(p, e);
+		} else if (kept && sd_event_add_time_relative(p->event, &e->idle_src, CLOCK_MONOTONIC,
+							      p->reuse_idle_usec, 0, on_idle, e) < 0) {
+			(void)sv_kill(e->proc, NULL); /* a kept one must not wait for ever */
 		}
 		schedule_refill(p);
 		return r;
@@ -451,9 +525,60 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 	p->hits++;
 	if (e->w.primed[0])
 		p->primed_hits++;
+	if (kept)
+		p->reuse_hits++;
+	if (c.flags & KVM_WARM_F_REUSE)
+		*ret_reuse_fd = TAKE_FD(e->w.pool_fd);
 	entry_remove(p, e);
 	schedule_refill(p);
 	return 0;
+}
+
+int kvm_pool_keep(kvm_pool_t *p, const kvm_worker_t *w, int pidfd, int pool_fd, const char *workload,
+		  const char *key)
+{
+	unsigned slot = p->reuse_max;
+	entry_t *e = NULL;
+	int r = -EINVAL;
+
+	if (!workload || !key || !key[0] || strlen(key) > REUSE_KEY_MAX || strlen(workload) >= sizeof(e->w.primed))
+		goto refuse;
+	for (unsigned i = 0; i < p->reuse_max && slot == p->reuse_max; i++)
+		if (!p->kept[i])
+			slot = i;
+	/* As many kept as the operator allows: this one goes. */
+	if (slot == p->reuse_max || !(e = calloc(1, sizeof(*e)))) {
+		r = slot == p->reuse_max ? -ENOSPC : -ENOMEM;
+		goto refuse;
+	}
+	e->pool = p;
+	e->w = (kvm_warm_worker_t){ .pid = w->pid, .pidfd = -1, .pool_fd = pool_fd, .start_time = w->start_time,
+				    .memory_mib = p->memory_mib, .vcpus = 1 };
+	snprintf(e->w.primed, sizeof(e->w.primed), "%s", workload);
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	r = sv_watch(p->sv, w->pid, pidfd, true, on_exit_, e, &e->proc);
+	if (r < 0) {
+		free(e);
+		goto refuse;
+	}
+	/* It says READY once it is back at its template (within the warm
+	 * deadline, or it is killed). */
+	r = sd_event_add_io(p->event, &e->pool_src, pool_fd, EPOLLIN, on_pool_socket, e);
+	if (r >= 0)
+		r = arm_deadline(p, e);
+	if (r < 0) {
+		(void)sv_kill(e->proc, NULL);
+		entry_free(e); /* closes pool_fd; the supervisor reaps it */
+		return r;
+	}
+	p->kept[slot] = e;
+	p->reuse_kept++;
+	return 0;
+refuse:
+	/* Not kept: it must not run on. */
+	sv_abandon(p->sv, pidfd, true);
+	safe_close(pool_fd);
+	return r;
 }
 
 void kvm_pool_stats(const kvm_pool_t *p, kvm_pool_stats_t *ret)
@@ -464,14 +589,20 @@ void kvm_pool_stats(const kvm_pool_t *p, kvm_pool_stats_t *ret)
 		.size = p->size, .ready = ready, .warming = count(p, false) - ready,
 		.hits = p->hits, .primed_hits = p->primed_hits, .misses = p->misses,
 		.spawned = p->spawned, .failures = p->failures, .pauses = p->pauses,
-		.paused = p->pause_src != NULL,
+		.paused = p->pause_src != NULL, .reuse_hits = p->reuse_hits,
 	};
+	for (unsigned i = 0; i < p->reuse_max; i++)
+		if (p->kept[i] && p->kept[i]->w.ready)
+			ret->reusable++;
 }
 
 json_object *kvm_pool_describe(const kvm_pool_t *p)
 {
 	json_object *o = json_object_new_object();
 	unsigned ready = count(p, true), all = count(p, false), primed = 0;
+	kvm_pool_stats_t stats;
+
+	kvm_pool_stats(p, &stats);
 
 	for (unsigned i = 0; i < p->size; i++)
 		if (p->entries[i] && p->entries[i]->w.ready && p->entries[i]->w.primed[0])
@@ -488,6 +619,11 @@ json_object *kvm_pool_describe(const kvm_pool_t *p)
 	json_object_object_add(o, "primed_hits", json_object_new_int64((int64_t)p->primed_hits));
 	json_object_object_add(o, "misses", json_object_new_int64((int64_t)p->misses));
 	json_object_object_add(o, "failures", json_object_new_int64((int64_t)p->failures));
+	json_object_object_add(o, "reusable", json_object_new_int((int)stats.reusable));
+	json_object_object_add(o, "reuse_max", json_object_new_int((int)p->reuse_max));
+	json_object_object_add(o, "reuse_hits", json_object_new_int64((int64_t)p->reuse_hits));
+	json_object_object_add(o, "reuse_kept", json_object_new_int64((int64_t)p->reuse_kept));
+	json_object_object_add(o, "reuse_expired", json_object_new_int64((int64_t)p->reuse_expired));
 	if (p->last_error[0])
 		json_object_object_add(o, "last_error", json_object_new_string(p->last_error));
 	return o;

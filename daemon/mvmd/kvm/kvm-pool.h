@@ -24,6 +24,13 @@
  * run after the start was answered (at idle priority). A module whose
  * priming failed (the worker died: a module our runtime cannot compile)
  * is not primed again.
+ * Reuse (docs/workloads.md, "Reused workers"): a compute.vm.run with a
+ * reuse_key that takes a worker primed with its module gets it with
+ * KVM_WARM_F_REUSE (lib/proto/warm.h); once the run's guest exited, the
+ * backend hands it back (kvm_pool_keep) and the worker resets itself to
+ * its template and says READY again. Such a kept worker serves only runs
+ * of the same module with the same key. At most reuse_max are kept (one
+ * more is let go), each for reuse_idle_ms after its last run.
  * Never logs: kvm_pool_describe() and kvm_pool_stats() report what
  * happened, and on_pause tells the caller when the pool pauses and
  * resumes (mvmd logs it).
@@ -49,6 +56,8 @@ typedef struct kvm_pool_config {
 	uint32_t memory_mib; /* the size of every warm worker (0: 16) */
 	uint64_t warm_bytes; /* heap each warm guest touches */
 	uint32_t ready_timeout_ms; /* a worker not READY by then is killed (a failure); 0: 10 s */
+	unsigned reuse_max;        /* workers kept for reuse; 0: size */
+	uint32_t reuse_idle_ms;    /* a kept worker unused that long goes; 0: KVM_POOL_REUSE_IDLE_MS */
 	/* Opens a module by its "sha256:<hex>" read-only (the caller closes
 	 * it), for priming; NULL: the pool never primes. */
 	int (*open_module)(void *userdata, const char *workload);
@@ -62,6 +71,7 @@ typedef struct kvm_pool_config {
 #define KVM_POOL_SIZE_DEFAULT 4u
 #define KVM_POOL_SIZE_MAX 256u
 #define KVM_POOL_WARM_BYTES (2u << 20)
+#define KVM_POOL_REUSE_IDLE_MS 30000u
 
 /* Starts filling on the first turn of the loop. Strings are copied. */
 int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret);
@@ -72,10 +82,22 @@ kvm_pool_t *kvm_pool_free(kvm_pool_t *p);
  * size, one vCPU, the pool's guest image, no debug flags and no rlimit
  * qualifies. -ENOENT: no ready worker fits (start one cold); other errors
  * are kvm_worker_assign()'s. The pool keeps its size either way.
+ * *ret_reuse_fd: -1, or for a run with a reuse_key given a primed (or
+ * kept) worker, its pool socket: hand it to kvm_pool_keep() after the
+ * run, or close it (the worker then ends after its run).
  */
-int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *ret);
+int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *ret, int *ret_reuse_fd);
+/*
+ * Keep w, whose run (taken with a reuse fd) ended with its guest's exit,
+ * for the next run of workload with key. pidfd and pool_fd are taken
+ * whatever happens: on failure (-ENOSPC: reuse_max kept already;
+ * -EINVAL; -errno) the worker is killed and reaped.
+ */
+int kvm_pool_keep(kvm_pool_t *p, const kvm_worker_t *w, int pidfd, int pool_fd, const char *workload,
+		  const char *key);
 /* {"size", "memory_mib", "ready", "warming", "primed", "prime"?, "hits",
- *  "primed_hits", "misses", "failures", "last_error"?} */
+ *  "primed_hits", "misses", "failures", "reusable", "reuse_max",
+ *  "reuse_hits", "reuse_kept", "reuse_expired", "last_error"?} */
 json_object *kvm_pool_describe(const kvm_pool_t *p);
 
 /* Its counters since it was made, and its workers now (metrics). */
@@ -83,6 +105,8 @@ typedef struct kvm_pool_stats {
 	unsigned size, ready, warming;
 	uint64_t hits, primed_hits, misses, spawned, failures, pauses;
 	bool paused;
+	unsigned reusable;   /* kept workers ready for a run of their key */
+	uint64_t reuse_hits; /* runs served by a kept worker */
 } kvm_pool_stats_t;
 void kvm_pool_stats(const kvm_pool_t *p, kvm_pool_stats_t *ret);
 

@@ -28,6 +28,11 @@ void kvm_runtime_free(kvm_runtime_t *k)
 		return;
 	kvm_pause_drop(k);
 	kvm_teardown_dequeue(k);
+	/* Not handed back: the worker ends after its run (EOF on it). */
+	if (k->reusable)
+		safe_close(k->reuse_fd);
+	free(k->reuse_workload);
+	free(k->reuse_key);
 	k->ctl_src = sd_event_source_disable_unref(k->ctl_src);
 	k->timeout_timer = sd_event_source_disable_unref(k->timeout_timer);
 	console_free(k->console);
@@ -136,6 +141,36 @@ static void end_vm(kvm_runtime_t *k, const kvm_result_t *r, const char *fallback
 	/* The worker held the console socket; nobody does now. */
 	if (con)
 		unlink(con);
+}
+
+int kvm_runtime_set_reuse(kvm_runtime_t *k, int *pool_fd, const char *workload, const char *key)
+{
+	if (!workload || !key)
+		return -EINVAL;
+	k->reuse_workload = strdup(workload);
+	k->reuse_key = strdup(key);
+	if (!k->reuse_workload || !k->reuse_key)
+		return -ENOMEM;
+	k->reuse_fd = TAKE_FD(*pool_fd);
+	k->reusable = true;
+	return 0;
+}
+
+/*
+ * A reusable run's guest exited: its worker goes back to the pool, which
+ * keeps it for the next run of the same module and key, instead of being
+ * let go. Only a clean exit: a fault, a stop or a timeout ends the worker
+ * as any other's (docs/workloads.md, "Reused workers").
+ */
+static void give_back(kvm_runtime_t *k)
+{
+	if (!k->reusable || !k->b->pool || k->result.outcome != KVM_OUTCOME_EXIT || !k->proc ||
+	    (k->vm->run && manager_run_is_timed_out(k->vm->run)))
+		return;
+	int pidfd = sv_unwatch(TAKE_PTR(k->proc));
+	/* The pool's now, kept or killed. */
+	(void)kvm_pool_keep(k->b->pool, &k->w, pidfd, TAKE_FD(k->reuse_fd), k->reuse_workload, k->reuse_key);
+	k->reusable = false;
 }
 
 /* What the guest wrote: a run's (run.h) goes to it, any other VM's to its console. */
@@ -296,6 +331,7 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 				 * process is gone (end_vm). */
 				if (kvm_msg_get_result(&msg, &k->result) == 0) {
 					k->have_result = true;
+					give_back(k);
 					end_vm(k, &k->result, NULL);
 					return 0;
 				}

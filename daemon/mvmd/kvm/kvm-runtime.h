@@ -63,6 +63,11 @@ typedef struct kvm_runtime {
 	bool stop_queued, stop_force;
 	uint64_t stop_timeout_ms;
 	struct kvm_runtime *stop_prev, *stop_next;
+	/* A reusable run's worker (kvm-pool.h, kvm_pool_keep): its pool
+	 * socket (valid while reusable), the module and key it is kept for. */
+	bool reusable;
+	int reuse_fd;
+	char *reuse_workload, *reuse_key;
 } kvm_runtime_t;
 
 enum { KVM_OP_NONE, KVM_OP_PAUSE, KVM_OP_RESUME, KVM_OP_SNAPSHOT };
@@ -74,6 +79,9 @@ enum { KVM_OP_NONE, KVM_OP_PAUSE, KVM_OP_RESUME, KVM_OP_SNAPSHOT };
 
 /* A runtime for a worker: pidfd is taken (closed on failure). */
 int kvm_runtime_new(manager_t *m, vm_t *vm, const kvm_worker_t *w, bool is_child, kvm_runtime_t **ret);
+/* The worker came from the pool for a run with a reuse key: *pool_fd is
+ * taken; after a clean exit the worker goes back to the pool. */
+int kvm_runtime_set_reuse(kvm_runtime_t *k, int *pool_fd, const char *workload, const char *key);
 /* Tear down the runtime objects; a worker still running is let go (the
  * supervisor reaps it once it is gone). */
 void kvm_runtime_free(kvm_runtime_t *k);

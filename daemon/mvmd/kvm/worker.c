@@ -644,7 +644,10 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_wo
 	/* Handed over: our copies go, and so does the pool socket. */
 	kvm_ctl_t *ctl = TAKE_PTR(v.ctl);
 	vm_fds_close(&v, c, false);
-	w->pool_fd = safe_close(w->pool_fd);
+	/* ... unless the worker comes back on it after a reusable run
+	 * (KVM_WARM_F_REUSE): the caller takes w->pool_fd then. */
+	if (!(c->flags & KVM_WARM_F_REUSE))
+		w->pool_fd = safe_close(w->pool_fd);
 	*ret = (kvm_worker_t){ .pid = w->pid, .pidfd = TAKE_FD(w->pidfd), .start_time = w->start_time, .ctl = ctl };
 	return 0;
 }

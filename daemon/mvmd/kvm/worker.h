@@ -53,6 +53,8 @@ typedef struct kvm_worker_config {
 	int console_fd;          /* > 0: the VM's listening console socket (borrowed, sent in the
 				  * ASSIGN): the worker accepts its clients and hands each to
 				  * the parent (KVM_MSG_CONSOLE_CLIENT); <= 0: none */
+	const char *reuse_key;   /* a run's reuse_key (docs/workloads.md), or NULL: the pool
+				  * (kvm-pool.h) reuses its worker for that key only */
 	int snapshot_fd;         /* > 0: the VM continues from this snapshot (read-only, borrowed;
 				  * the worker's fd 7, --snapshot-fd); never with a warm worker */
 } kvm_worker_config_t;
@@ -101,7 +103,7 @@ int kvm_worker_warm_ready(kvm_warm_worker_t *w);
  * must match it, debug must be 0: -EINVAL). Makes the VM's sockets and
  * result file and sends them with the strings; on success *ret owns the
  * worker (pidfd moved from w, ctl connected) exactly as after a spawn,
- * and w's pool socket is closed. On failure w is unchanged (the caller
+ * and w's pool socket is closed (kept in w with KVM_WARM_F_REUSE). On failure w is unchanged (the caller
  * may offer it again or kill it) and the paths are removed. */
 int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *cfg, kvm_worker_t *ret);
 /* Prime a READY, unprimed warm worker with a module (workload hash and

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Reused workers (docs/workloads.md, "Reused workers"; lib/proto/warm.h,
+ * KVM_WARM_F_REUSE). A primed worker whose guest has compiled its module
+ * and waits in MVM_HC_CONFIG takes a template of itself: its guest memory
+ * goes into a memfd, which then backs the guest MAP_PRIVATE, and its
+ * vCPU's registers, segments and extended state are kept. Every page the
+ * guest (or the host, for it: boot info, stdin, random bytes) writes
+ * after that is a private copy; so after a run, MADV_DONTNEED over the
+ * guest memory drops exactly what the run changed, and the guest reads
+ * the template again. The vCPU state is set back, every worker-side state
+ * of the run is dropped, and the worker waits for its next ASSIGN as it
+ * did the first time.
+ *
+ * Runs on the vCPU thread, inside the sandbox: memfd_create, madvise and
+ * the KVM_SET_* ioctls here are in daemon/vmm/seccomp-policy.c for this.
+ */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "proto/snapshot.h"
+#include "util/macro.h"
+#include "vmm-internal.h"
+
+#define PAGE 4096u
+
+struct vmm_template {
+	int mem_fd; /* the guest memory as it was: backs the guest MAP_PRIVATE */
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_xcrs xcrs;
+	uint32_t xsave[KVM_SNAP_XSAVE_SIZE / 4]; /* KVM_GET_XSAVE's struct kvm_xsave */
+};
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *q = (const uint64_t *)p;
+	for (size_t i = 0; i < PAGE / 8; i++)
+		if (q[i])
+			return false;
+	return true;
+}
+
+/* The non-zero pages of the guest into fd at their offsets, a run at a
+ * time (zero pages stay holes: they cost nothing and read as zero). */
+static int copy_pages(const kvm_vm_t *vm, int fd)
+{
+	for (uint64_t off = 0; off < vm->mem_size;) {
+		if (page_is_zero(vm->mem + off)) {
+			off += PAGE;
+			continue;
+		}
+		uint64_t end = off + PAGE;
+		while (end < vm->mem_size && !page_is_zero(vm->mem + end))
+			end += PAGE;
+		for (uint64_t at = off; at < end;) {
+			ssize_t k = pwrite(fd, vm->mem + at, end - at, (off_t)at);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				return k < 0 ? negative_errno() : -EIO;
+			at += (uint64_t)k;
+		}
+		off = end;
+	}
+	return 0;
+}
+
+static void prefault(vmm_t *m);
+
+int vmm_template_take(vmm_t *m)
+{
+	kvm_vm_t *vm = m->vm;
+	kvm_vcpu_t *v = &vm->vcpu[0];
+	struct vmm_template *t;
+	int r;
+
+	/* One vCPU, stopped in MVM_HC_CONFIG: its registers are in kvm_run. */
+	if (m->tmpl || vm->nvcpus != 1)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->regs = v->run->s.regs.regs;
+	if (ioctl(v->fd, KVM_GET_SREGS, &t->sregs) < 0 || ioctl(v->fd, KVM_GET_XCRS, &t->xcrs) < 0 ||
+	    ioctl(v->fd, KVM_GET_XSAVE, t->xsave) < 0) {
+		r = negative_errno();
+		free(t);
+		return r;
+	}
+	t->mem_fd = memfd_create("mvm-template", MFD_CLOEXEC);
+	if (t->mem_fd < 0) {
+		r = negative_errno();
+		free(t);
+		return r;
+	}
+	r = ftruncate(t->mem_fd, (off_t)vm->mem_size) < 0 ? negative_errno() : copy_pages(vm, t->mem_fd);
+	/* Same address: KVM's memory slot keeps pointing at it, and its MMU
+	 * notifier drops the old mappings. From here on the guest's pages
+	 * are the memfd's until it writes one. */
+	if (r == 0 && mmap(vm->mem, vm->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+			   t->mem_fd, 0) == MAP_FAILED)
+		r = -EFAULT; /* the old mapping may be gone with it */
+	if (r < 0) {
+		/* Before the mmap the guest's memory is untouched: no template,
+		 * the worker goes on. After a failed one it cannot: -EFAULT,
+		 * the caller ends it. */
+		close(t->mem_fd);
+		free(t);
+		return r;
+	}
+	m->tmpl = t;
+	prefault(m);
+	return 0;
+}
+
+bool vmm_reusable(const vmm_t *m)
+{
+	return m->tmpl && (m->cfg->flags & KVM_WARM_F_REUSE) && m->cfg->pool_fd >= 0 && m->loop_error == 0 &&
+	       m->result.outcome == KVM_OUTCOME_EXIT && !atomic_load(&m->stop_forced) &&
+	       !atomic_load(&m->stop_requested);
+}
+
+static void ring_clear(ring_t *r)
+{
+	if (r->buf)
+		memset(r->buf, 0, r->cap);
+	r->head = r->len = 0;
+}
+
+/* What the worker kept for the run: its fds, its strings, its rings,
+ * grants, vsock, actor queues and counters. */
+static int reset_worker_state(vmm_t *m)
+{
+	kvm_vmm_config_t *c = &m->own;
+	int r;
+
+	c->ctl_fd = safe_close(c->ctl_fd);
+	c->result_fd = safe_close(c->result_fd);
+	c->vsock_fd = -1; /* the vsock device's: closed with it below */
+	c->blob_fd = safe_close(c->blob_fd);
+	c->args = c->caps = c->envs = NULL;
+	c->nargs = c->ncaps = c->nenvs = 0;
+	c->workload = NULL;
+	c->flags = 0;
+	m->snap_fd = safe_close(m->snap_fd);
+	m->vsock = kvm_vsock_free(m->vsock);
+	m->ops.vsock = NULL;
+	m->grants = kvm_grants_free(m->grants);
+	r = kvm_grants_new(m->vm->mem_size, &m->grants);
+	if (r < 0)
+		return r;
+	kvm_actor_free(m->actor);
+	m->actor = NULL;
+	r = kvm_actor_new(m->wake_vcpu, m->wake_main, &m->actor);
+	if (r < 0)
+		return r;
+	m->ops.grants = m->grants;
+	m->ops.actor = m->actor;
+	pthread_mutex_lock(&m->lock);
+	ring_clear(&m->out);
+	ring_clear(&m->in);
+	ring_clear(&m->err);
+	m->in_eof = m->eof_unseen = false;
+	m->console_bytes = m->console_dropped = 0;
+	m->parked = m->snap_done = false;
+	m->snap_res = (kvm_msg_snapshot_done_t){ 0 };
+	pthread_mutex_unlock(&m->lock);
+	memset(m->chunk, 0, KVM_MSG_PAYLOAD_MAX);
+	__atomic_store_n(&m->exits, 0, __ATOMIC_RELAXED);
+	atomic_store(&m->stop_requested, false);
+	atomic_store(&m->stop_forced, false);
+	atomic_store(&m->vcpu_done, false);
+	atomic_store(&m->pause_requested, false);
+	vmm_efd_drain(m->wake_main);
+	vmm_efd_drain(m->wake_vcpu);
+	m->ctl_started = false;
+	m->loop_error = 0;
+	m->state = KVM_VM_STARTING;
+	m->stop_deadline = -1;
+	memset(&m->result, 0, sizeof(m->result));
+	return 0;
+}
+
+int vmm_reset(vmm_t *m)
+{
+	struct vmm_template *t = m->tmpl;
+	kvm_vm_t *vm = m->vm;
+	kvm_vcpu_t *v = &vm->vcpu[0];
+
+	/* Every page the run wrote was a private copy: dropped, the guest
+	 * reads the template's again. */
+	if (madvise(vm->mem, vm->mem_size, MADV_DONTNEED) < 0)
+		return negative_errno();
+	if (ioctl(v->fd, KVM_SET_SREGS, &t->sregs) < 0 || ioctl(v->fd, KVM_SET_XCRS, &t->xcrs) < 0 ||
+	    ioctl(v->fd, KVM_SET_XSAVE, t->xsave) < 0)
+		return negative_errno();
+	/* The general registers travel in kvm_run (KVM_CAP_SYNC_REGS): the
+	 * next KVM_RUN loads them. The template's are those of the guest in
+	 * MVM_HC_CONFIG; vmm_reset_resume() gives it the call's answer. */
+	v->run->s.regs.regs = t->regs;
+	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	prefault(m);
+	return reset_worker_state(m);
+}
+
+void vmm_reset_resume(vmm_t *m, uint64_t mono_ns)
+{
+	struct kvm_run *run = m->vm->vcpu[0].run;
+
+	/* As the MVM_HC_CONFIG hypercall answers (daemon/vmm/vcpu.c). */
+	run->s.regs.regs.rax = 0;
+	run->s.regs.regs.rdx = mono_ns;
+	run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+}
+/* The pages a workload's guest writes first (daemon/vmm/module.c) are
+ * made private copies again now, off the run's clock: a remap or a reset
+ * dropped them, and a first guest touch of a page whose host page is not
+ * there costs ~200 µs on nested hosts. */
+static void prefault(vmm_t *m)
+{
+	kvm_workload_prefault(m->vm, m->blob_size);
+}
