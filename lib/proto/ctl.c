@@ -248,6 +248,7 @@ kvm_ctl_t *kvm_ctl_free(kvm_ctl_t *c)
 int kvm_ctl_fd(const kvm_ctl_t *c) { return c->fd; }
 void kvm_ctl_accept_fds(kvm_ctl_t *c, bool accept) { c->accept_fds = accept; }
 size_t kvm_ctl_pending(const kvm_ctl_t *c) { return c->out_len - c->out_off; }
+void kvm_ctl_drop_output(kvm_ctl_t *c) { c->out_off = c->out_len = 0; }
 
 size_t kvm_ctl_space(const kvm_ctl_t *c)
 {

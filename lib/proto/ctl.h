@@ -224,6 +224,9 @@ size_t kvm_ctl_pending(const kvm_ctl_t *c);
 size_t kvm_ctl_space(const kvm_ctl_t *c);
 /* Write queued bytes: 0 when all are out, 1 when some remain (EAGAIN), -errno. */
 int kvm_ctl_flush(kvm_ctl_t *c);
+/* Forget what is queued and not written: the peer closed its end, so it
+ * can never be (what it sent before may still be read). */
+void kvm_ctl_drop_output(kvm_ctl_t *c);
 /* One read (recvmsg): >0 bytes read, 0 on EOF, -EAGAIN, -errno;
  * -EBADMSG when descriptors came that this connection does not take
  * (refused, more than one, a second before the first was claimed, or

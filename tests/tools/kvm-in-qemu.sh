@@ -81,7 +81,8 @@ DEFAULT_SUITES="check_kvm_guest check_kvm_assign check_kvm_worker check_kvm_warm
 	check_kvm_zygote check_mvmd_kvm check_mvmd_workload check_mvmd_run check_mvmd_secrets check_mvmd_crash
 	check_mvmd_diskfull check_mvmd_hostile check_mvmd_pool check_mvmd_events
 	check_mvmd_exec check_kvm_workload check_kvm_vsock check_mvmd_access
-	check_mvmd_fds check_mvmd_metrics"
+	check_mvmd_fds check_mvmd_metrics check_mvmd_actor check_mvmd_actor_fail
+	check_mvmd_kvm_snapshot"
 
 die() { echo "kvm-in-qemu: $*" >&2; exit 2; }
 

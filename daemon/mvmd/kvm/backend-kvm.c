@@ -265,8 +265,9 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 	vm->pid_starttime = w.start_time;
 	vm->has_exit_code = false;
 	(void)kvm_runtime_arm_timeout(k, wl.timeout_ms * 1000u);
-	/* A worker that cannot take its stdin is gone or broken: killed,
-	 * its end comes as any worker's does, through its pidfd. */
+	/* Stdin that cannot even be queued (no control connection, no
+	 * room): the worker is broken, killed; its end comes as any
+	 * worker's does, through its pidfd. */
 	if (vm->run && kvm_runtime_send_input(k) < 0)
 		(void)sv_kill(k->proc, "mvmd: the run's stdin could not be sent");
 	/* The pid: a restarted mvmd finds it through HELLO if need be. */

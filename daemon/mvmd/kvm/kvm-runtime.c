@@ -261,8 +261,13 @@ static int on_ctl(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 	if (revents & EPOLLOUT) {
 		if (kvm_ctl_flush(k->w.ctl) < 0) {
-			ctl_close(k);
-			return 0;
+			/* The worker closed its end (a run that ended before
+			 * it took all its stdin, say): nothing more reaches
+			 * it, but what it sent before, its RESULT among it,
+			 * is still to be read, and decides how the VM ended. */
+			kvm_ctl_drop_output(k->w.ctl);
+			kvm_runtime_ctl_update(k);
+			revents |= EPOLLIN;
 		}
 	}
 	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
@@ -468,11 +473,14 @@ int kvm_runtime_send_input(kvm_runtime_t *k)
 		return -ENOTCONN;
 	manager_run_input(k->vm->run, (const void **)&data, &len);
 	/* At most the worker's input ring (the RPC layer refuses more), in
-	 * frames the protocol takes; queued in order, then the end. */
+	 * frames the protocol takes; queued in order, then the end. Only
+	 * queued: the event loop writes them. A worker whose guest exited
+	 * before it took them has closed its end; that is no failure of
+	 * the run, whose RESULT is read all the same (on_ctl). */
 	for (size_t off = 0; off < len && r >= 0; off += KVM_MSG_PAYLOAD_MAX)
-		r = kvm_ctl_send_console(k->w.ctl, data + off, MIN(len - off, (size_t)KVM_MSG_PAYLOAD_MAX));
+		r = kvm_ctl_queue(k->w.ctl, KVM_MSG_CONSOLE_IN, data + off, MIN(len - off, (size_t)KVM_MSG_PAYLOAD_MAX));
 	if (r >= 0)
-		r = kvm_ctl_send_console_eof(k->w.ctl);
+		r = kvm_ctl_queue(k->w.ctl, KVM_MSG_CONSOLE_EOF, NULL, 0);
 	kvm_runtime_ctl_update(k);
 	return r;
 }
