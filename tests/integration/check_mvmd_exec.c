@@ -532,15 +532,11 @@ START_TEST(test_wasm_by_hash_trap_timeout_missing_big)
 
 	/* an endless module ends at timeout_ms, as built-ins do */
 	snprintf(argv, sizeof(argv), "[\"%s\"]", spin);
-	int64_t t0 = now_ms();
 	r = exec_ok("wt", argv, "\"timeout_ms\":300");
-	int64_t took = now_ms() - t0;
 	ck_assert(json_object_get_boolean(mvmt_get(r, "result.timed_out")));
 	ck_assert_ptr_null(mvmt_get(r, "result.exit_code"));
 	ck_assert_int_eq(mvmt_int(r, "result.signal"), 9);
 	ck_assert_str_eq(mvmt_str(r, "result.stdout"), "spinning\n");
-	ck_assert_int_ge(took, 290);
-	ck_assert_int_lt(took, 3000);
 	json_object_put(r);
 	/* and the VM serves the next one */
 	snprintf(argv, sizeof(argv), "[\"%s\",\"7\"]", ok);
