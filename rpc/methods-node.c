@@ -106,6 +106,8 @@ static const rpc_field_t pool_fields[] = {
 	{ "reuse_hits", true, COUNT("runs served by a kept worker") },
 	{ "reuse_kept", true, COUNT("workers kept after a run") },
 	{ "reuse_expired", true, COUNT("kept workers let go after their idle timeout") },
+	{ "templates", true, COUNT("templates of a primed module written (one per module primed)") },
+	{ "restores", true, COUNT("workers primed by restoring the template instead of compiling") },
 	{ "last_error", false, TEXT("why the last one failed") },
 	{ NULL },
 };

@@ -12,6 +12,13 @@
  * of the run is dropped, and the worker waits for its next ASSIGN as it
  * did the first time.
  *
+ * One template per module for the whole pool (lib/proto/warm.h, TEMPLATE
+ * and RESTORE): the first primed worker writes its template into a file
+ * mvmd made (the guest memory at its offsets, then the vCPU state at
+ * offset mem_size) and maps it in place of its own memfd; mvmd seals it,
+ * and further workers become that primed VM by mapping the same file
+ * MAP_PRIVATE, so they share its page cache and never compile the module.
+ *
  * Runs on the vCPU thread, inside the sandbox: memfd_create, madvise and
  * the KVM_SET_* ioctls here are in daemon/vmm/seccomp-policy.c for this.
  */
@@ -23,6 +30,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "proto/guest-abi.h"
 #include "proto/snapshot.h"
 #include "util/macro.h"
 #include "vmm-internal.h"
@@ -36,6 +44,19 @@ struct vmm_template {
 	struct kvm_xcrs xcrs;
 	uint32_t xsave[KVM_SNAP_XSAVE_SIZE / 4]; /* KVM_GET_XSAVE's struct kvm_xsave */
 };
+
+/* The vCPU state after the memory in a shared template file. */
+#define TEMPLATE_MAGIC "MVMTMPL"
+#define TEMPLATE_VERSION 1u
+typedef struct template_state {
+	char magic[8];
+	uint32_t version, memory_mib;
+	uint64_t mem_size;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_xcrs xcrs;
+	uint32_t xsave[KVM_SNAP_XSAVE_SIZE / 4];
+} template_state_t;
 
 static bool page_is_zero(const uint8_t *p)
 {
@@ -218,6 +239,7 @@ void vmm_reset_resume(vmm_t *m, uint64_t mono_ns)
 	run->s.regs.regs.rdx = mono_ns;
 	run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 }
+
 /* The pages a workload's guest writes first (daemon/vmm/module.c) are
  * made private copies again now, off the run's clock: a remap or a reset
  * dropped them, and a first guest touch of a page whose host page is not
@@ -225,4 +247,94 @@ void vmm_reset_resume(vmm_t *m, uint64_t mono_ns)
 static void prefault(vmm_t *m)
 {
 	kvm_workload_prefault(m->vm, m->blob_size);
+}
+
+/* Map fd's first mem_size bytes over the guest memory, MAP_PRIVATE. */
+static int map_template(kvm_vm_t *vm, int fd)
+{
+	if (mmap(vm->mem, vm->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0) ==
+	    MAP_FAILED)
+		return -EFAULT; /* the old mapping may be gone with it */
+	return 0;
+}
+
+int vmm_template_write(vmm_t *m, int fd)
+{
+	struct vmm_template *t = m->tmpl;
+	kvm_vm_t *vm = m->vm;
+	template_state_t *st;
+	int r;
+
+	/* No run has touched it since: the guest memory is the template. */
+	if (!t)
+		return -EINVAL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	memcpy(st->magic, TEMPLATE_MAGIC, sizeof(st->magic));
+	st->version = TEMPLATE_VERSION;
+	st->memory_mib = vm->memory_mib;
+	st->mem_size = vm->mem_size;
+	st->regs = t->regs;
+	st->sregs = t->sregs;
+	st->xcrs = t->xcrs;
+	memcpy(st->xsave, t->xsave, sizeof(st->xsave));
+	r = copy_pages(vm, fd);
+	if (r == 0 && pwrite(fd, st, sizeof(*st), (off_t)vm->mem_size) != (ssize_t)sizeof(*st))
+		r = -EIO;
+	free(st);
+	if (r == 0)
+		r = map_template(vm, fd);
+	if (r < 0)
+		return r;
+	/* Its own copy goes: from now on it shares mvmd's. */
+	close(t->mem_fd);
+	t->mem_fd = fd;
+	prefault(m);
+	return 0;
+}
+
+int vmm_template_restore(vmm_t *m, int fd)
+{
+	kvm_vm_t *vm = m->vm;
+	kvm_vcpu_t *v = &vm->vcpu[0];
+	_cleanup_free_ template_state_t *st = calloc(1, sizeof(*st));
+	struct vmm_template *t;
+	int r;
+
+	if (!st)
+		return -ENOMEM;
+	if (m->tmpl || vm->nvcpus != 1)
+		return -EINVAL;
+	if (pread(fd, st, sizeof(*st), (off_t)vm->mem_size) != (ssize_t)sizeof(*st))
+		return -EBADMSG;
+	/* Written by another worker of this mvmd, sealed since: still, only
+	 * a micro-VM's state (CPL3, the worker's page tables) of this size. */
+	if (memcmp(st->magic, TEMPLATE_MAGIC, sizeof(st->magic)) != 0 || st->version != TEMPLATE_VERSION ||
+	    st->memory_mib != vm->memory_mib || st->mem_size != vm->mem_size || st->sregs.cs.dpl != 3 ||
+	    st->sregs.cr3 != MVM_GUEST_PML4)
+		return -EBADMSG;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->mem_fd = fd;
+	t->regs = st->regs;
+	t->sregs = st->sregs;
+	t->xcrs = st->xcrs;
+	memcpy(t->xsave, st->xsave, sizeof(t->xsave));
+	r = map_template(vm, fd);
+	if (r == 0 && (ioctl(v->fd, KVM_SET_SREGS, &t->sregs) < 0 || ioctl(v->fd, KVM_SET_XCRS, &t->xcrs) < 0 ||
+		       ioctl(v->fd, KVM_SET_XSAVE, t->xsave) < 0))
+		r = negative_errno();
+	if (r < 0) {
+		free(t);
+		return r;
+	}
+	/* As vmm_reset: the guest is in MVM_HC_CONFIG, its answer comes with
+	 * the ASSIGN. */
+	v->run->s.regs.regs = t->regs;
+	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	m->tmpl = t;
+	prefault(m);
+	return 0;
 }

@@ -98,6 +98,12 @@ int vmm_restore(vmm_t *m);
  * worker-side state of the run); then vmm_reset_resume() once its next
  * ASSIGN came, with the time its new life began. */
 int vmm_template_take(vmm_t *m);
+/* TEMPLATE: write the template into fd (taken on success) and back the
+ * guest with it. RESTORE: become the primed VM the sealed template fd
+ * holds (fd taken on success). Any error ends the worker (-EFAULT: its
+ * guest memory may be gone). */
+int vmm_template_write(vmm_t *m, int fd);
+int vmm_template_restore(vmm_t *m, int fd);
 bool vmm_reusable(const vmm_t *m);
 int vmm_reset(vmm_t *m);
 void vmm_reset_resume(vmm_t *m, uint64_t mono_ns);

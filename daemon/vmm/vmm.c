@@ -620,6 +620,50 @@ static int take_prime(vmm_t *m, const kvm_warm_assign_t *a, int fds[KVM_WARM_FD_
 }
 
 /*
+ * A TEMPLATE (a primed worker writes its template into the file mvmd
+ * made) or a RESTORE (an unprimed one becomes the primed VM a template
+ * holds, its module read and verified as a PRIME's is, never compiled):
+ * lib/proto/warm.h, daemon/vmm/reuse.c. Errors are set in m->result;
+ * -EFAULT: the guest memory may be gone.
+ */
+static int take_template(vmm_t *m, const kvm_warm_assign_t *a, int fds[KVM_WARM_FD_MAX], char *primed, size_t size)
+{
+	int r;
+
+	if (a->memory_mib != m->own.memory_mib || a->vcpus != m->own.vcpus) {
+		close_fds(fds);
+		return set_error(m, -EINVAL, "warm worker: a template for a VM of another size");
+	}
+	if (a->type == KVM_WARM_MSG_TEMPLATE) {
+		if (!primed[0] || strcmp(a->workload, primed) != 0 || !m->tmpl) {
+			close_fds(fds);
+			return set_error(m, -EINVAL, "warm worker: asked for a template of a module it was not primed with");
+		}
+		r = vmm_template_write(m, fds[KVM_WARM_FD_TEMPLATE]);
+		if (r == 0)
+			fds[KVM_WARM_FD_TEMPLATE] = -1;
+		close_fds(fds);
+		return r < 0 ? (set_error(m, r, "warm worker: writing the template"), r) : 0;
+	}
+	if (primed[0] || strlen(a->workload) >= size) {
+		close_fds(fds);
+		return set_error(m, -EINVAL, "warm worker: a RESTORE to a primed worker, or a bad hash");
+	}
+	snprintf(primed, size, "%s", a->workload);
+	r = kvm_workload_read(fds[KVM_WARM_FD_BLOB], primed, m->vm->mem_size, &m->blob, &m->blob_size);
+	if (r == 0)
+		r = vmm_template_restore(m, fds[KVM_WARM_FD_TEMPLATE]);
+	if (r == 0)
+		fds[KVM_WARM_FD_TEMPLATE] = -1;
+	close_fds(fds);
+	if (r < 0)
+		return set_error(m, r, "warm worker: restoring the template"), r;
+	m->ops.blob = m->blob;
+	m->ops.blob_size = m->blob_size;
+	return 0;
+}
+
+/*
  * MVM_HC_CONFIG from a warm guest, on the vCPU thread: tell the pool we
  * are ready, wait for a PRIME (then the guest compiles and asks again) or
  * the ASSIGN, become that VM, go live. A parent that closes the pool
@@ -645,6 +689,7 @@ static int host_config(void *ud, kvm_result_t *res)
 		if (vmm_template_take(m) == -EFAULT)
 			_exit(KVM_VMM_EXIT_ERROR);
 	}
+again:;
 	kvm_warm_ready_t ready = { .type = KVM_WARM_MSG_READY, .version = KVM_WARM_VERSION, .pid = getpid() };
 	if (write(c->pool_fd, &ready, sizeof(ready)) != (ssize_t)sizeof(ready))
 		_exit(KVM_VMM_EXIT_OK);
@@ -654,6 +699,15 @@ static int host_config(void *ud, kvm_result_t *res)
 	if (r < 0) {
 		set_error(m, r, "warm worker: bad message on the pool socket");
 		return 1;
+	}
+	if (a.type == KVM_WARM_MSG_TEMPLATE || a.type == KVM_WARM_MSG_RESTORE) {
+		r = take_template(m, &a, fds, primed, sizeof(primed));
+		if (r == -EFAULT)
+			_exit(KVM_VMM_EXIT_ERROR);
+		if (r < 0)
+			return 1;
+		tmpl_tried = true;
+		goto again;
 	}
 	if (a.type == KVM_WARM_MSG_PRIME) {
 		if (a.memory_mib != c->memory_mib || a.vcpus != c->vcpus) {

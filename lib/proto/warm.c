@@ -53,6 +53,11 @@ static bool shape_ok(const kvm_warm_assign_t *a)
 		return false;
 	if (a->type == KVM_WARM_MSG_PRIME)
 		return a->fd_mask == 1u << KVM_WARM_FD_BLOB && a->workload && !a->nargs && !a->ncaps && !a->nenvs;
+	if (a->type == KVM_WARM_MSG_TEMPLATE)
+		return a->fd_mask == 1u << KVM_WARM_FD_TEMPLATE && a->workload && !a->nargs && !a->ncaps && !a->nenvs;
+	if (a->type == KVM_WARM_MSG_RESTORE)
+		return a->fd_mask == ((1u << KVM_WARM_FD_TEMPLATE) | (1u << KVM_WARM_FD_BLOB)) && a->workload &&
+		       !a->nargs && !a->ncaps && !a->nenvs;
 	if (a->type != KVM_WARM_MSG_ASSIGN)
 		return false;
 	return (a->fd_mask & (1u << KVM_WARM_FD_CTL)) && (!(a->fd_mask & (1u << KVM_WARM_FD_BLOB)) || a->workload);
@@ -96,7 +101,7 @@ int kvm_warm_decode(const uint8_t *buf, size_t len, size_t nfds, kvm_warm_assign
 	if (len < sizeof(h) || len > KVM_WARM_MSG_MAX)
 		return -EBADMSG;
 	memcpy(&h, buf, sizeof(h));
-	if ((h.type != KVM_WARM_MSG_ASSIGN && h.type != KVM_WARM_MSG_PRIME) || h.version != KVM_WARM_VERSION)
+	if (h.type < KVM_WARM_MSG_ASSIGN || h.type > KVM_WARM_MSG_RESTORE || h.version != KVM_WARM_VERSION)
 		return -EBADMSG;
 	if ((h.fd_mask >> KVM_WARM_FD_MAX) || (size_t)__builtin_popcount(h.fd_mask) != nfds)
 		return -EBADMSG;

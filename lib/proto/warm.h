@@ -27,6 +27,16 @@ enum {
 	KVM_WARM_MSG_ASSIGN = 2, /* parent -> worker: header, strings, fds */
 	KVM_WARM_MSG_PRIME = 3,  /* parent -> worker: the module only (hash, fd);
 				  * READY again once it is compiled, then ASSIGN */
+	/* Restore-based warm workers (daemon/vmm/reuse.c, docs/architecture.md
+	 * "Warm workers"): one primed worker per module writes its template
+	 * into a file mvmd made; mvmd seals it, and further workers become
+	 * that primed VM by mapping it, without compiling the module. */
+	KVM_WARM_MSG_TEMPLATE = 4, /* parent -> a primed, READY worker: the module's hash
+				    * and an empty file (slot KVM_WARM_FD_TEMPLATE); READY
+				    * again once the template is in it */
+	KVM_WARM_MSG_RESTORE = 5,  /* parent -> an unprimed, READY worker: the module's hash,
+				    * the sealed template and the module; READY again once
+				    * it is that primed VM */
 };
 
 /* The fds an ASSIGN carries: those whose bit is in fd_mask, in this order. */
@@ -40,6 +50,8 @@ enum {
 			      * to the parent (KVM_MSG_CONSOLE_CLIENT); none for a run */
 	KVM_WARM_FD_MAX
 };
+/* TEMPLATE and RESTORE carry the template file in the first slot. */
+#define KVM_WARM_FD_TEMPLATE KVM_WARM_FD_CTL
 
 typedef struct kvm_warm_ready {
 	uint32_t type; /* KVM_WARM_MSG_READY */
@@ -80,7 +92,9 @@ typedef struct kvm_warm_hdr {
 #define KVM_WARM_F_ALL (KVM_WARM_F_RUN | KVM_WARM_F_REUSE)
 
 /* A decoded ASSIGN or PRIME; its strings point into the message buffer.
- * A PRIME carries the workload hash and the module's fd, nothing else. */
+ * A PRIME carries the workload hash and the module's fd, nothing else; a
+ * TEMPLATE the hash and the template's fd; a RESTORE the hash, the
+ * template's fd and the module's. */
 typedef struct kvm_warm_assign {
 	uint32_t type; /* KVM_WARM_MSG_ASSIGN or KVM_WARM_MSG_PRIME */
 	uint32_t fd_mask;

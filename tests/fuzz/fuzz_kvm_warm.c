@@ -31,11 +31,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (kvm_warm_decode(buf, size, nfds, &a) < 0)
 			continue;
 		/* Each type's fds: an ASSIGN has its control socket, a PRIME
-		 * exactly the module (and both the count that came). */
+		 * exactly the module, a TEMPLATE exactly the template, a
+		 * RESTORE both (and each the count that came). */
 		if ((size_t)__builtin_popcount(a.fd_mask) != nfds)
 			__builtin_trap();
+		uint32_t want = a.type == KVM_WARM_MSG_PRIME	  ? 1u << KVM_WARM_FD_BLOB
+				: a.type == KVM_WARM_MSG_TEMPLATE ? 1u << KVM_WARM_FD_TEMPLATE
+				: a.type == KVM_WARM_MSG_RESTORE
+					? (1u << KVM_WARM_FD_TEMPLATE) | (1u << KVM_WARM_FD_BLOB)
+					: 0;
 		if (a.type == KVM_WARM_MSG_ASSIGN ? !(a.fd_mask & (1u << KVM_WARM_FD_CTL))
-						  : a.fd_mask != 1u << KVM_WARM_FD_BLOB || !a.workload)
+						  : a.fd_mask != want || !a.workload)
 			__builtin_trap();
 		/* Strings come back in kind order (args, caps, envs, workload),
 		 * so a message in that order must round-trip byte for byte. */

@@ -398,6 +398,48 @@ START_TEST(test_pool_options)
 }
 END_TEST
 
+/* Until the pool's counter key is at least n. */
+static void wait_num(const char *key, long long n)
+{
+	for (int i = 0; i < 3000 && pool_num(key) < n; i++)
+		usleep(10000);
+	ck_assert_msg(pool_num(key) >= n, "pool %s stayed below %lld", key, n);
+}
+
+START_TEST(test_pool_restores_from_template)
+{
+	/* One primed worker writes the module's template (compiled once);
+	 * workers primed after it restore it instead of compiling, and run
+	 * the module as a compiled one does, each with its own arguments. */
+	json_object *st = wl_run("t-0", "hello", 16, NULL);
+	ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+	json_object_put(st);
+	wait_primed(2);
+	wait_num("templates", 1);
+	long long restores = pool_num("restores");
+	for (int i = 1; i <= 4; i++) {
+		char name[16], extra[128];
+		snprintf(name, sizeof(name), "t-%d", i);
+		snprintf(extra, sizeof(extra), "\"args\":[\"hello\",\"run-%d\"],\"env\":{\"WHO\":\"t-%d\"}", i, i);
+		st = wl_run(name, "hello", 16, extra);
+		ck_assert_str_eq(mvmt_str(st, "state"), "Stopped");
+		ck_assert_int_eq(mvmt_int(st, "exit_code"), 0);
+		json_object_put(st);
+		char *l = wl_logs(name), want[64];
+		snprintf(want, sizeof(want), "argv[1] = run-%d\n", i);
+		wl_assert_contains(l, want);
+		snprintf(want, sizeof(want), "env WHO=t-%d\n", i);
+		wl_assert_contains(l, want);
+		free(l);
+		wait_primed(2);
+	}
+	/* the taken primed workers were replaced by restored ones */
+	ck_assert_int_ge(pool_num("restores"), restores + 3);
+	ck_assert_int_eq(pool_num("templates"), 1);
+	ck_assert_int_eq(pool_num("failures"), 0);
+}
+END_TEST
+
 static const mvmt_tcase_t tcases[] = {
 	{
 		.name = "pool",
@@ -408,6 +450,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_pool_serves_starts),
 			MVMT_TEST(test_pool_keeps_its_size),
 			MVMT_TEST(test_pool_primes_the_last_module),
+			MVMT_TEST(test_pool_restores_from_template),
 			MVMT_TEST(test_pool_does_not_reprime_a_bad_module),
 			MVMT_TEST(test_pool_worker_killed_while_idle),
 			MVMT_TEST(test_pool_leaves_with_mvmd),

@@ -3,6 +3,9 @@
 #include "kvm-pool.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +46,12 @@ struct kvm_pool {
 	unsigned reuse_max;
 	uint64_t reuse_idle_usec;
 	uint64_t reuse_hits, reuse_kept, reuse_expired;
+	/* The prime module's template (TEMPLATE/RESTORE, lib/proto/warm.h):
+	 * a sealed memfd, -1 none; the worker writing it and its file. */
+	int tmpl_fd, tmpl_pending;
+	char tmpl_module[80];
+	entry_t *tmpl_writer;
+	uint64_t templates, restores;
 	sd_event_source *refill_src, *pause_src;
 	sd_event_source *tidy_src; /* evictions and priming, after the start's answer */
 	unsigned failures_in_a_row;
@@ -72,6 +81,10 @@ static void entry_free(entry_t *e)
 
 static void entry_remove(kvm_pool_t *p, entry_t *e)
 {
+	if (p->tmpl_writer == e) {
+		p->tmpl_writer = NULL;
+		p->tmpl_pending = safe_close(p->tmpl_pending);
+	}
 	for (unsigned i = 0; i < p->size; i++)
 		if (p->entries[i] == e)
 			p->entries[i] = NULL;
@@ -159,6 +172,10 @@ static void set_prime(kvm_pool_t *p, const char *workload)
 	if (!workload || strcmp(workload, p->prime) == 0)
 		return;
 	snprintf(p->prime, sizeof(p->prime), "%s", strlen(workload) < sizeof(p->prime) ? workload : "");
+	/* The old module's template goes (the workers mapping it keep it
+	 * alive as long as they live); the next primed worker writes one. */
+	p->tmpl_fd = safe_close(p->tmpl_fd);
+	p->tmpl_module[0] = 0;
 }
 
 /* Workers primed for a module other than the pool's serve nobody now:
@@ -196,9 +213,51 @@ static bool maybe_prime(kvm_pool_t *p, entry_t *e)
 	int fd = p->open_module(p->userdata, p->prime);
 	if (fd < 0)
 		return false;
-	int r = kvm_worker_prime(&e->w, p->prime, fd);
+	/* With the module's template: restored, not compiled. */
+	bool restore = p->tmpl_fd >= 0 && strcmp(p->tmpl_module, p->prime) == 0;
+	int r = restore ? kvm_worker_restore(&e->w, p->prime, p->tmpl_fd, fd) : kvm_worker_prime(&e->w, p->prime, fd);
 	close(fd);
+	if (r == 0 && restore)
+		p->restores++;
 	return r == 0;
+}
+
+/* The template a worker wrote is complete (it said READY again): seal
+ * it, so that no worker can change what the others map, and keep it if
+ * its module is still the one primed. */
+static void template_written(kvm_pool_t *p, entry_t *e)
+{
+	struct stat st;
+	int fd = TAKE_FD(p->tmpl_pending);
+
+	p->tmpl_writer = NULL;
+	if (fd < 0 || strcmp(e->w.primed, p->prime) != 0 || p->tmpl_fd >= 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 ||
+	    fstat(fd, &st) < 0 || (uint64_t)st.st_size <= (uint64_t)p->memory_mib << 20) {
+		safe_close(fd);
+		return;
+	}
+	p->tmpl_fd = fd;
+	snprintf(p->tmpl_module, sizeof(p->tmpl_module), "%s", e->w.primed);
+	p->templates++;
+}
+
+/* A worker primed (by compiling) with the pool's module, while there is
+ * no template of it: it writes one. True when asked (READY follows). */
+static bool ask_template(kvm_pool_t *p, entry_t *e)
+{
+	if (!e->w.primed[0] || e->key[0] || p->tmpl_fd >= 0 || p->tmpl_writer || strcmp(e->w.primed, p->prime) != 0)
+		return false;
+	int fd = memfd_create("mvm-template", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return false;
+	if (kvm_worker_template(&e->w, fd) < 0) {
+		close(fd);
+		return false;
+	}
+	p->tmpl_writer = e;
+	p->tmpl_pending = fd;
+	return true;
 }
 
 static int on_pool_socket(sd_event_source *s, int fd, uint32_t revents, void *userdata);
@@ -256,6 +315,10 @@ static int on_pool_socket(sd_event_source *s, int fd, uint32_t revents, void *us
 		 * primed still pauses the pool. */
 		if (maybe_prime(e->pool, e))
 			return 0;
+		if (e->pool->tmpl_writer == e)
+			template_written(e->pool, e);
+		else if (ask_template(e->pool, e))
+			return 0; /* READY again once it is written, within the deadline */
 		e->pool->failures_in_a_row = 0;
 		e->deadline_src = sd_event_source_disable_unref(e->deadline_src);
 		/* Nothing more comes on it until we send the ASSIGN. */
@@ -389,6 +452,7 @@ int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret)
 	p->reuse_max = cfg->reuse_max ? cfg->reuse_max : cfg->size;
 	p->reuse_idle_usec = (uint64_t)(cfg->reuse_idle_ms ? cfg->reuse_idle_ms : KVM_POOL_REUSE_IDLE_MS) * 1000u;
 	p->kept = calloc(p->reuse_max, sizeof(*p->kept));
+	p->tmpl_fd = p->tmpl_pending = -1;
 	if (!p->vmm_path || !p->image_path || (cfg->kvm_path && !p->kvm_path) || !p->entries || !p->kept) {
 		kvm_pool_free(p);
 		return -ENOMEM;
@@ -435,6 +499,8 @@ kvm_pool_t *kvm_pool_free(kvm_pool_t *p)
 	}
 	free(p->kept);
 	free(p->entries);
+	safe_close(p->tmpl_fd);
+	safe_close(p->tmpl_pending);
 	sd_event_source_disable_unref(p->refill_src);
 	sd_event_source_disable_unref(p->pause_src);
 	sd_event_source_disable_unref(p->tidy_src);
@@ -624,6 +690,8 @@ json_object *kvm_pool_describe(const kvm_pool_t *p)
 	json_object_object_add(o, "reuse_hits", json_object_new_int64((int64_t)p->reuse_hits));
 	json_object_object_add(o, "reuse_kept", json_object_new_int64((int64_t)p->reuse_kept));
 	json_object_object_add(o, "reuse_expired", json_object_new_int64((int64_t)p->reuse_expired));
+	json_object_object_add(o, "templates", json_object_new_int64((int64_t)p->templates));
+	json_object_object_add(o, "restores", json_object_new_int64((int64_t)p->restores));
 	if (p->last_error[0])
 		json_object_object_add(o, "last_error", json_object_new_string(p->last_error));
 	return o;

@@ -676,6 +676,57 @@ int kvm_worker_prime(kvm_warm_worker_t *w, const char *workload, int blob_fd)
 	return 0;
 }
 
+int kvm_worker_template(kvm_warm_worker_t *w, int tmpl_fd)
+{
+	kvm_warm_assign_t *a;
+	int fds[KVM_WARM_FD_MAX], r;
+
+	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
+		fds[i] = -1;
+	if (!w->ready || w->pool_fd < 0 || tmpl_fd < 0 || !w->primed[0])
+		return -EAGAIN;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	*a = (kvm_warm_assign_t){ .type = KVM_WARM_MSG_TEMPLATE, .fd_mask = 1u << KVM_WARM_FD_TEMPLATE,
+				  .memory_mib = w->memory_mib, .vcpus = w->vcpus, .workload = w->primed };
+	fds[KVM_WARM_FD_TEMPLATE] = tmpl_fd;
+	r = kvm_warm_send(w->pool_fd, a, fds);
+	free(a);
+	if (r < 0)
+		return r;
+	w->ready = false;
+	return 0;
+}
+
+int kvm_worker_restore(kvm_warm_worker_t *w, const char *workload, int tmpl_fd, int blob_fd)
+{
+	kvm_warm_assign_t *a;
+	int fds[KVM_WARM_FD_MAX], r;
+
+	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
+		fds[i] = -1;
+	if (!w->ready || w->pool_fd < 0 || w->primed[0])
+		return -EAGAIN;
+	if (!workload || strlen(workload) >= sizeof(w->primed) || tmpl_fd < 0 || blob_fd < 0)
+		return -EINVAL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	*a = (kvm_warm_assign_t){ .type = KVM_WARM_MSG_RESTORE,
+				  .fd_mask = (1u << KVM_WARM_FD_TEMPLATE) | (1u << KVM_WARM_FD_BLOB),
+				  .memory_mib = w->memory_mib, .vcpus = w->vcpus, .workload = workload };
+	fds[KVM_WARM_FD_TEMPLATE] = tmpl_fd;
+	fds[KVM_WARM_FD_BLOB] = blob_fd;
+	r = kvm_warm_send(w->pool_fd, a, fds);
+	free(a);
+	if (r < 0)
+		return r;
+	snprintf(w->primed, sizeof(w->primed), "%s", workload);
+	w->ready = false;
+	return 0;
+}
+
 void kvm_worker_warm_release(kvm_warm_worker_t *w)
 {
 	w->pool_fd = safe_close(w->pool_fd);

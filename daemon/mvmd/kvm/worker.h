@@ -112,6 +112,13 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *cfg, kvm_
  * then). From then on it can only be assigned a VM that runs this module
  * (kvm_worker_assign: -EINVAL otherwise). */
 int kvm_worker_prime(kvm_warm_worker_t *w, const char *workload, int blob_fd);
+/* A primed, READY worker: write its template (its compiled guest) into
+ * tmpl_fd, an empty file (borrowed); it says READY again when done. */
+int kvm_worker_template(kvm_warm_worker_t *w, int tmpl_fd);
+/* An unprimed, READY worker: become the primed VM the sealed template
+ * tmpl_fd holds, for workload (its module blob_fd, read-only; both
+ * borrowed): as kvm_worker_prime(), without the compile. */
+int kvm_worker_restore(kvm_warm_worker_t *w, const char *workload, int tmpl_fd, int blob_fd);
 /* Close a warm worker's fds (an idle one then exits on its own: EOF). */
 void kvm_worker_warm_release(kvm_warm_worker_t *w);
 /* Close the worker's fds (not the worker: it keeps running). */
