@@ -652,79 +652,61 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_wo
 	return 0;
 }
 
-int kvm_worker_prime(kvm_warm_worker_t *w, const char *workload, int blob_fd)
+/* One message to an idle warm worker (PRIME, TEMPLATE or RESTORE): the
+ * module's hash and the fds given (-1: none). The worker is busy until it
+ * says READY again; a module it loads is what it is primed with. */
+static int warm_send_idle(kvm_warm_worker_t *w, uint32_t type, const char *workload, int tmpl_fd, int blob_fd)
 {
 	kvm_warm_assign_t *a;
-	int fds[KVM_WARM_FD_MAX] = { -1, -1, -1, -1, -1, -1 }, r;
+	int fds[KVM_WARM_FD_MAX], r;
 
+	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
+		fds[i] = -1;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	*a = (kvm_warm_assign_t){ .type = type, .memory_mib = w->memory_mib, .vcpus = w->vcpus, .workload = workload };
+	if (tmpl_fd >= 0) {
+		a->fd_mask |= 1u << KVM_WARM_FD_TEMPLATE;
+		fds[KVM_WARM_FD_TEMPLATE] = tmpl_fd;
+	}
+	if (blob_fd >= 0) {
+		a->fd_mask |= 1u << KVM_WARM_FD_BLOB;
+		fds[KVM_WARM_FD_BLOB] = blob_fd;
+	}
+	r = kvm_warm_send(w->pool_fd, a, fds);
+	free(a);
+	if (r < 0)
+		return r;
+	if (workload != w->primed)
+		snprintf(w->primed, sizeof(w->primed), "%s", workload);
+	w->ready = false;
+	return 0;
+}
+
+int kvm_worker_prime(kvm_warm_worker_t *w, const char *workload, int blob_fd)
+{
 	if (!w->ready || w->pool_fd < 0 || w->primed[0])
 		return -EAGAIN;
 	if (!workload || strlen(workload) >= sizeof(w->primed) || blob_fd < 0)
 		return -EINVAL;
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	*a = (kvm_warm_assign_t){ .type = KVM_WARM_MSG_PRIME, .fd_mask = 1u << KVM_WARM_FD_BLOB,
-				  .memory_mib = w->memory_mib, .vcpus = w->vcpus, .workload = workload };
-	fds[KVM_WARM_FD_BLOB] = blob_fd;
-	r = kvm_warm_send(w->pool_fd, a, fds);
-	free(a);
-	if (r < 0)
-		return r;
-	snprintf(w->primed, sizeof(w->primed), "%s", workload);
-	w->ready = false;
-	return 0;
+	return warm_send_idle(w, KVM_WARM_MSG_PRIME, workload, -1, blob_fd);
 }
 
 int kvm_worker_template(kvm_warm_worker_t *w, int tmpl_fd)
 {
-	kvm_warm_assign_t *a;
-	int fds[KVM_WARM_FD_MAX], r;
-
-	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
-		fds[i] = -1;
 	if (!w->ready || w->pool_fd < 0 || tmpl_fd < 0 || !w->primed[0])
 		return -EAGAIN;
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	*a = (kvm_warm_assign_t){ .type = KVM_WARM_MSG_TEMPLATE, .fd_mask = 1u << KVM_WARM_FD_TEMPLATE,
-				  .memory_mib = w->memory_mib, .vcpus = w->vcpus, .workload = w->primed };
-	fds[KVM_WARM_FD_TEMPLATE] = tmpl_fd;
-	r = kvm_warm_send(w->pool_fd, a, fds);
-	free(a);
-	if (r < 0)
-		return r;
-	w->ready = false;
-	return 0;
+	return warm_send_idle(w, KVM_WARM_MSG_TEMPLATE, w->primed, tmpl_fd, -1);
 }
 
 int kvm_worker_restore(kvm_warm_worker_t *w, const char *workload, int tmpl_fd, int blob_fd)
 {
-	kvm_warm_assign_t *a;
-	int fds[KVM_WARM_FD_MAX], r;
-
-	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
-		fds[i] = -1;
 	if (!w->ready || w->pool_fd < 0 || w->primed[0])
 		return -EAGAIN;
 	if (!workload || strlen(workload) >= sizeof(w->primed) || tmpl_fd < 0 || blob_fd < 0)
 		return -EINVAL;
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	*a = (kvm_warm_assign_t){ .type = KVM_WARM_MSG_RESTORE,
-				  .fd_mask = (1u << KVM_WARM_FD_TEMPLATE) | (1u << KVM_WARM_FD_BLOB),
-				  .memory_mib = w->memory_mib, .vcpus = w->vcpus, .workload = workload };
-	fds[KVM_WARM_FD_TEMPLATE] = tmpl_fd;
-	fds[KVM_WARM_FD_BLOB] = blob_fd;
-	r = kvm_warm_send(w->pool_fd, a, fds);
-	free(a);
-	if (r < 0)
-		return r;
-	snprintf(w->primed, sizeof(w->primed), "%s", workload);
-	w->ready = false;
-	return 0;
+	return warm_send_idle(w, KVM_WARM_MSG_RESTORE, workload, tmpl_fd, blob_fd);
 }
 
 void kvm_worker_warm_release(kvm_warm_worker_t *w)
