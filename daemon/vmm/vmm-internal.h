@@ -108,4 +108,12 @@ bool vmm_reusable(const vmm_t *m);
 int vmm_reset(vmm_t *m);
 void vmm_reset_resume(vmm_t *m, uint64_t mono_ns);
 
+/* warm-take.c: a warm worker's PRIME, TEMPLATE and RESTORE (lib/proto/
+ * warm.h), on the vCPU thread in MVM_HC_CONFIG. primed holds the module
+ * the worker is primed with ("" none). The fds that came are closed or
+ * taken; errors are set in m->result and returned. */
+void vmm_close_warm_fds(int fds[KVM_WARM_FD_MAX]);
+int vmm_take_prime(vmm_t *m, const kvm_warm_assign_t *a, int fds[KVM_WARM_FD_MAX], char *primed, size_t size);
+int vmm_take_template(vmm_t *m, const kvm_warm_assign_t *a, int fds[KVM_WARM_FD_MAX], char *primed, size_t size);
+
 #endif

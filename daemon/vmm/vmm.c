@@ -578,91 +578,6 @@ static int go_live(vmm_t *m)
 	return 0;
 }
 
-/* Close what came with a refused message. */
-static void close_fds(int fds[KVM_WARM_FD_MAX])
-{
-	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
-		fds[i] = safe_close(fds[i]);
-}
-
-/*
- * A PRIME: the module this worker's VM will run, before the VM itself.
- * Read and verified here (inside the sandbox), then named in the boot
- * info with MVM_BOOT_F_PRIMED, so that the guest loads and compiles it
- * and calls MVM_HC_CONFIG again. Only an ASSIGN for that same module may
- * follow: a worker never holds a module its VM does not run.
- */
-static int take_prime(vmm_t *m, const kvm_warm_assign_t *a, int fds[KVM_WARM_FD_MAX], char *primed, size_t size)
-{
-	int r;
-
-	if (primed[0] || strlen(a->workload) >= size) {
-		close_fds(fds);
-		return set_error(m, -EINVAL, "warm worker: a second PRIME, or a bad hash");
-	}
-	snprintf(primed, size, "%s", a->workload);
-	r = kvm_workload_read(fds[KVM_WARM_FD_BLOB], primed, m->vm->mem_size, &m->blob, &m->blob_size);
-	close_fds(fds);
-	if (r < 0)
-		return set_error(m, r, r == -EFBIG ? "primed module larger than guest memory"
-				 : r == -EBADMSG ? "primed module does not match its hash" : "reading the primed module");
-	kvm_workload_prefault(m->vm, m->blob_size);
-	r = kvm_vm_write_boot_info(m->vm, NULL, 0, NULL, 0, primed);
-	if (r == 0)
-		r = kvm_vm_write_workload_info(m->vm, NULL, 0, m->blob_size);
-	if (r == 0)
-		r = kvm_vm_set_primed(m->vm);
-	if (r < 0)
-		return set_error(m, r, "writing the primed boot info");
-	m->ops.blob = m->blob;
-	m->ops.blob_size = m->blob_size;
-	return 0;
-}
-
-/*
- * A TEMPLATE (a primed worker writes its template into the file mvmd
- * made) or a RESTORE (an unprimed one becomes the primed VM a template
- * holds, its module read and verified as a PRIME's is, never compiled):
- * lib/proto/warm.h, daemon/vmm/reuse.c. Errors are set in m->result;
- * -EFAULT: the guest memory may be gone.
- */
-static int take_template(vmm_t *m, const kvm_warm_assign_t *a, int fds[KVM_WARM_FD_MAX], char *primed, size_t size)
-{
-	int r;
-
-	if (a->memory_mib != m->own.memory_mib || a->vcpus != m->own.vcpus) {
-		close_fds(fds);
-		return set_error(m, -EINVAL, "warm worker: a template for a VM of another size");
-	}
-	if (a->type == KVM_WARM_MSG_TEMPLATE) {
-		if (!primed[0] || strcmp(a->workload, primed) != 0 || !m->tmpl) {
-			close_fds(fds);
-			return set_error(m, -EINVAL, "warm worker: asked for a template of a module it was not primed with");
-		}
-		r = vmm_template_write(m, fds[KVM_WARM_FD_TEMPLATE]);
-		if (r == 0)
-			fds[KVM_WARM_FD_TEMPLATE] = -1;
-		close_fds(fds);
-		return r < 0 ? (set_error(m, r, "warm worker: writing the template"), r) : 0;
-	}
-	if (primed[0] || strlen(a->workload) >= size) {
-		close_fds(fds);
-		return set_error(m, -EINVAL, "warm worker: a RESTORE to a primed worker, or a bad hash");
-	}
-	snprintf(primed, size, "%s", a->workload);
-	r = kvm_workload_read(fds[KVM_WARM_FD_BLOB], primed, m->vm->mem_size, &m->blob, &m->blob_size);
-	if (r == 0)
-		r = vmm_template_restore(m, fds[KVM_WARM_FD_TEMPLATE]);
-	if (r == 0)
-		fds[KVM_WARM_FD_TEMPLATE] = -1;
-	close_fds(fds);
-	if (r < 0)
-		return set_error(m, r, "warm worker: restoring the template"), r;
-	m->ops.blob = m->blob;
-	m->ops.blob_size = m->blob_size;
-	return 0;
-}
-
 /*
  * MVM_HC_CONFIG from a warm guest, on the vCPU thread: tell the pool we
  * are ready, wait for a PRIME (then the guest compiles and asks again) or
@@ -701,7 +616,7 @@ again:;
 		return 1;
 	}
 	if (a.type == KVM_WARM_MSG_TEMPLATE || a.type == KVM_WARM_MSG_RESTORE) {
-		r = take_template(m, &a, fds, primed, sizeof(primed));
+		r = vmm_take_template(m, &a, fds, primed, sizeof(primed));
 		if (r == -EFAULT)
 			_exit(KVM_VMM_EXIT_ERROR);
 		if (r < 0)
@@ -711,11 +626,11 @@ again:;
 	}
 	if (a.type == KVM_WARM_MSG_PRIME) {
 		if (a.memory_mib != c->memory_mib || a.vcpus != c->vcpus) {
-			close_fds(fds);
+			vmm_close_warm_fds(fds);
 			set_error(m, -EINVAL, "warm worker: primed for a VM of another size");
 			return 1;
 		}
-		return take_prime(m, &a, fds, primed, sizeof(primed)) < 0 ? 1 : 0;
+		return vmm_take_prime(m, &a, fds, primed, sizeof(primed)) < 0 ? 1 : 0;
 	}
 	r = kvm_vmm_assign_apply(c, &a, fds);
 	/* A reusable run's worker comes back to the pool on this socket. */
