@@ -475,28 +475,27 @@ int kvm_pool_new(sd_event *e, const kvm_pool_config_t *cfg, kvm_pool_t **ret)
 	return 0;
 }
 
+/* End the workers of n slots (the pool's own, or the kept ones): EOF on
+ * its pool socket ends an idle one; one that is still warming is killed.
+ * The supervisor reaps what is gone. */
+static void end_all(entry_t **slots, unsigned n)
+{
+	for (unsigned i = 0; slots && i < n; i++) {
+		entry_t *e = slots[i];
+		if (!e)
+			continue;
+		e->w.pool_fd = safe_close(e->w.pool_fd);
+		(void)sv_kill(e->proc, NULL);
+		entry_free(e);
+	}
+}
+
 kvm_pool_t *kvm_pool_free(kvm_pool_t *p)
 {
 	if (!p)
 		return NULL;
-	for (unsigned i = 0; p->entries && i < p->size; i++) {
-		entry_t *e = p->entries[i];
-		if (!e)
-			continue;
-		/* EOF on its pool socket ends an idle one; one that is still
-		 * warming is killed. The supervisor reaps what is gone. */
-		e->w.pool_fd = safe_close(e->w.pool_fd);
-		(void)sv_kill(e->proc, NULL);
-		entry_free(e);
-	}
-	for (unsigned i = 0; p->kept && i < p->reuse_max; i++) {
-		entry_t *e = p->kept[i];
-		if (!e)
-			continue;
-		e->w.pool_fd = safe_close(e->w.pool_fd);
-		(void)sv_kill(e->proc, NULL);
-		entry_free(e);
-	}
+	end_all(p->entries, p->size);
+	end_all(p->kept, p->reuse_max);
 	free(p->kept);
 	free(p->entries);
 	safe_close(p->tmpl_fd);
