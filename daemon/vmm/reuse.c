@@ -208,24 +208,34 @@ static int reset_worker_state(vmm_t *m)
 	return 0;
 }
 
+/* The vCPU as the template holds it: the guest inside MVM_HC_CONFIG,
+ * whose answer comes with the next ASSIGN (vmm_reset_resume). The general
+ * registers travel in kvm_run (KVM_CAP_SYNC_REGS): the next KVM_RUN
+ * loads them. */
+static int vcpu_to_template(kvm_vcpu_t *v, const struct vmm_template *t)
+{
+	if (ioctl(v->fd, KVM_SET_SREGS, &t->sregs) < 0 || ioctl(v->fd, KVM_SET_XCRS, &t->xcrs) < 0 ||
+	    ioctl(v->fd, KVM_SET_XSAVE, t->xsave) < 0)
+		return negative_errno();
+	v->run->s.regs.regs = t->regs;
+	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	return 0;
+}
+
 int vmm_reset(vmm_t *m)
 {
 	struct vmm_template *t = m->tmpl;
 	kvm_vm_t *vm = m->vm;
 	kvm_vcpu_t *v = &vm->vcpu[0];
+	int r;
 
 	/* Every page the run wrote was a private copy: dropped, the guest
 	 * reads the template's again. */
 	if (madvise(vm->mem, vm->mem_size, MADV_DONTNEED) < 0)
 		return negative_errno();
-	if (ioctl(v->fd, KVM_SET_SREGS, &t->sregs) < 0 || ioctl(v->fd, KVM_SET_XCRS, &t->xcrs) < 0 ||
-	    ioctl(v->fd, KVM_SET_XSAVE, t->xsave) < 0)
-		return negative_errno();
-	/* The general registers travel in kvm_run (KVM_CAP_SYNC_REGS): the
-	 * next KVM_RUN loads them. The template's are those of the guest in
-	 * MVM_HC_CONFIG; vmm_reset_resume() gives it the call's answer. */
-	v->run->s.regs.regs = t->regs;
-	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	r = vcpu_to_template(v, t);
+	if (r < 0)
+		return r;
 	prefault(m);
 	return reset_worker_state(m);
 }
@@ -323,17 +333,12 @@ int vmm_template_restore(vmm_t *m, int fd)
 	t->xcrs = st->xcrs;
 	memcpy(t->xsave, st->xsave, sizeof(t->xsave));
 	r = map_template(vm, fd);
-	if (r == 0 && (ioctl(v->fd, KVM_SET_SREGS, &t->sregs) < 0 || ioctl(v->fd, KVM_SET_XCRS, &t->xcrs) < 0 ||
-		       ioctl(v->fd, KVM_SET_XSAVE, t->xsave) < 0))
-		r = negative_errno();
+	if (r == 0)
+		r = vcpu_to_template(v, t);
 	if (r < 0) {
 		free(t);
 		return r;
 	}
-	/* As vmm_reset: the guest is in MVM_HC_CONFIG, its answer comes with
-	 * the ASSIGN. */
-	v->run->s.regs.regs = t->regs;
-	v->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
 	m->tmpl = t;
 	prefault(m);
 	return 0;
