@@ -49,13 +49,6 @@ typedef struct wx {
 	bool in_eof;
 } wx_t;
 
-static uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
-
 static bool wx_done(const wx_t *x)
 {
 	return x->timed_out || x->host_gone || x->stopped || x->proto_error;
@@ -78,7 +71,7 @@ static uint64_t wx_refuel(void *ud)
 		return 0;
 	if (!x->deadline_ns)
 		return WX_SLICE;
-	t = rdtsc();
+	t = mvm_rdtsc();
 	if (t - x->last_tsc < WX_CHECK_TICKS)
 		return WX_SLICE;
 	x->last_tsc = t;
@@ -366,7 +359,7 @@ void agent_wasm_run(mvm_agent_t *a, agent_conn_t *c, uint64_t now)
 	uint32_t code = 0;
 	int64_t n;
 	uint64_t need = 0;
-	wx_t x = { .a = a, .c = c, .last_tsc = rdtsc() };
+	wx_t x = { .a = a, .c = c, .last_tsc = mvm_rdtsc() };
 
 	if (!hex_ok(req->argv[0])) {
 		agent_finish_error(c, EXEC_ERROR_NOT_FOUND, "a module is named sha256:<64 lowercase hex>");

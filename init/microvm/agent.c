@@ -83,6 +83,15 @@ static void conn_drop(mvm_agent_t *a, unsigned i, bool close)
 	a->conns[a->nconns] = NULL;
 }
 
+/* `now` is the host's time when the agent last woke. A round that ran a
+ * command since (a Wasm exec runs to its end inside one) may have left it
+ * far behind, and a deadline counted from it would start early. Ask the
+ * host again (one exit) only when the TSC says that much time went by. */
+static uint64_t agent_now(const mvm_agent_t *a, uint64_t now)
+{
+	return mvm_rdtsc() - a->woke_tsc < AGENT_STALE_TICKS ? now : mvm_clock_monotonic();
+}
+
 /* The spare connection took accepted connection id, hint as accept's rdx. */
 static void conn_setup(mvm_agent_t *a, int64_t id, uint64_t hint, uint64_t now)
 {
@@ -97,7 +106,7 @@ static void conn_setup(mvm_agent_t *a, int64_t id, uint64_t hint, uint64_t now)
 	c->pending_len = got;
 	/* All that was there came with the accept (0: maybe an EOF to see). */
 	c->readable = got == 0 || got == sizeof(c->rbuf);
-	c->deadline_ns = now + AGENT_REQUEST_MS * NS_PER_MS;
+	c->deadline_ns = agent_now(a, now) + AGENT_REQUEST_MS * NS_PER_MS;
 	exec_decoder_init(&c->dec, c->dbuf, sizeof(c->dbuf));
 	a->conns[a->nconns++] = c;
 	a->served++;
@@ -134,6 +143,7 @@ struct mvm_wait_accept *mvm_agent_wait_block(mvm_agent_t *a)
 
 bool mvm_agent_waited(mvm_agent_t *a, bool used_block, uint32_t ev, uint64_t now)
 {
+	a->woke_tsc = mvm_rdtsc();
 	if (!(ev & MVM_EV_VSOCK))
 		return false;
 	if (!used_block)
@@ -158,6 +168,7 @@ static void on_frame(mvm_agent_t *a, agent_conn_t *c, const exec_frame_t *f, uin
 			return;
 		}
 		c->phase = A_RUNNING;
+		now = agent_now(a, now); /* the timeout counts from the request */
 		c->deadline_ns = c->req.timeout_ms ? now + c->req.timeout_ms * NS_PER_MS : 0;
 		agent_cmd_start(a, c, now);
 		return;
@@ -317,5 +328,6 @@ int64_t mvm_agent_timeout_ns(const mvm_agent_t *a, uint64_t now)
 	}
 	if (!best)
 		return -1;
+	now = agent_now(a, now); /* else the wait would sleep past it */
 	return best > now ? (int64_t)(best - now) : 0;
 }

@@ -26,6 +26,7 @@
 
 #define AGENT_CONNS 8u           /* served at once; more wait in the worker's backlog */
 #define AGENT_REQUEST_MS 30000u  /* the whole request must arrive by then */
+#define AGENT_STALE_TICKS (1ull << 21) /* ~0.7 ms at 3 GHz: the round's `now` is old */
 
 /* The vsock calls: rdi, rsi, rdx in; rax, and rdx as a hint, out. */
 #define mvm_hypercall3(nr, a0, a1, a2, rdx_out)                                 \
@@ -113,6 +114,7 @@ typedef struct mvm_agent {
 	unsigned nconns;
 	uint64_t served;
 	uint64_t boot_ns;
+	uint64_t woke_tsc; /* the TSC when the round's `now` was read */
 } mvm_agent_t;
 
 /* Listen on EXEC_AGENT_PORT; -errno (e.g. -ENOSYS without vsock). */

@@ -43,6 +43,14 @@ const struct mvm_boot_info *mvm_boot_info(void);
 void mvm_exit(int code) __attribute__((noreturn));
 void mvm_abort(const char *msg) __attribute__((noreturn));
 uint64_t mvm_clock_monotonic(void);
+/* The TSC: no exit (CPL3 may read it). Its rate is the host's business,
+ * so it only tells "about this many ticks went by". */
+static inline uint64_t mvm_rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
 void mvm_clock(uint64_t *mono_ns, uint64_t *real_ns);
 int64_t mvm_random(void *buf, size_t len);
 uint32_t mvm_wait(int64_t timeout_ns);

@@ -33,13 +33,6 @@
 
 static uint64_t boot_mono, last_flush_tsc;
 
-static uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
-
 /*
  * Output is batched in the guest (rt.c: one exit per 4 KiB, and before
  * wait and exit), so a write loop costs one exit per 4 KiB, not per
@@ -68,7 +61,7 @@ static int64_t wl_writev(void *user, int fd, const wasi_iovec *iov, int iovcnt)
 		mvm_console_put(iov[i].buf, iov[i].len);
 		n += (int64_t)iov[i].len;
 	}
-	uint64_t now = rdtsc();
+	uint64_t now = mvm_rdtsc();
 	if (now - last_flush_tsc > WL_FLUSH_TICKS) {
 		mvm_console_flush();
 		last_flush_tsc = now;

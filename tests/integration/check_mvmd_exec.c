@@ -572,6 +572,44 @@ START_TEST(test_wasm_by_hash_trap_timeout_missing_big)
 }
 END_TEST
 
+/* An exec's timeout counts from its request, not from when the agent last
+ * woke: a request that comes while another exec's Wasm module sleeps is
+ * read once that run is over, in the same round. Ending before timeout_ms
+ * after it was sent is the defect (a lower bound: slowness cannot fail it). */
+START_TEST(test_timeout_counts_from_request)
+{
+	char sleep_h[128], spin[128], p[1024];
+	put_program("wl-sleep.wasm", sleep_h, sizeof(sleep_h));
+	put_program("wl-spin.wasm", spin, sizeof(spin));
+	start_vm("tc", NULL, "mvm-guest: ready");
+
+	int fd2 = mvmt_connect(d.sock);
+	snprintf(p, sizeof(p),
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"compute.vm.exec\","
+		 "\"params\":{\"id\":\"tc\",\"argv\":[\"%s\",\"2000\"]}}",
+		 sleep_h);
+	mvmt_send_line(fd2, p);
+	usleep(300 * 1000);
+	int64_t t0 = now_ms();
+	snprintf(p, sizeof(p), "[\"%s\"]", spin);
+	json_object *r = exec_ok("tc", p, "\"timeout_ms\":3000");
+	int64_t took = now_ms() - t0;
+	ck_assert(json_object_get_boolean(mvmt_get(r, "result.timed_out")));
+	ck_assert_msg(took >= 3000, "a 3000 ms timeout ended %lld ms after its request", (long long)took);
+	json_object_put(r);
+
+	char *line = mvmt_read_line(fd2, 60000);
+	ck_assert_ptr_nonnull(line);
+	r = json_tokener_parse(line);
+	free(line);
+	ck_assert_int_eq(mvmt_int(r, "result.exit_code"), 0);
+	ck_assert_ptr_nonnull(strstr(mvmt_str(r, "result.stdout"), "woke up"));
+	json_object_put(r);
+	close(fd2);
+	mvmt_forget_fd(fd2);
+}
+END_TEST
+
 /* Twenty in a row: every instance freed, the guest's heap as before. */
 START_TEST(test_wasm_by_hash_twenty_no_leak)
 {
@@ -609,6 +647,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_workload_vm_busy_and_wasm_by_hash),
 			MVMT_TEST(test_wasm_by_hash_args_env_stdin_codes),
 			MVMT_TEST(test_wasm_by_hash_trap_timeout_missing_big),
+			MVMT_TEST(test_timeout_counts_from_request),
 			MVMT_TEST(test_wasm_by_hash_twenty_no_leak)),
 	},
 	{ 0 }
