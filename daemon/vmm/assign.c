@@ -22,6 +22,10 @@ int kvm_vmm_assign_apply(kvm_vmm_config_t *c, const kvm_warm_assign_t *a, int fd
 	c->vsock_fd = fds[KVM_WARM_FD_VSOCK];
 	c->blob_fd = fds[KVM_WARM_FD_BLOB];
 	c->console_fd = fds[KVM_WARM_FD_CONSOLE];
+	/* A cold worker's comes as --snapshot-fd (it is needed before the
+	 * VM is built); a warm one's here. */
+	if (fds[KVM_WARM_FD_SNAPSHOT] >= 0)
+		c->snapshot_fd = fds[KVM_WARM_FD_SNAPSHOT];
 	if (fds[KVM_WARM_FD_LOG] >= 0) {
 		(void)dup3(fds[KVM_WARM_FD_LOG], 2, 0);
 		safe_close(fds[KVM_WARM_FD_LOG]);

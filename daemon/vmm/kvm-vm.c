@@ -168,6 +168,26 @@ static int setup_vcpu(kvm_vm_t *vm, unsigned idx, const struct kvm_cpuid2 *cpuid
 
 static kvm_vm_t *kvm_vm_free(kvm_vm_t *vm);
 
+/* No transparent huge pages: where THP is "always" (Debian's kernels),
+ * one guest touch in a 2 MiB range made the whole range resident, and an
+ * idle guest touches three (image, heap, stack): ~4 MiB for a guest that
+ * uses a few hundred KiB (docs/density.md). Best effort: a kernel without
+ * THP has nothing to turn off. */
+static void mem_no_thp(kvm_vm_t *vm)
+{
+	(void)madvise(vm->mem, vm->mem_size, MADV_NOHUGEPAGE);
+}
+
+int kvm_vm_mem_clear(kvm_vm_t *vm)
+{
+	if (mmap(vm->mem, vm->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+		 -1, 0) == MAP_FAILED)
+		return -EFAULT;
+	mem_no_thp(vm);
+	vm->entry = vm->image_lo = vm->image_hi = 0; /* no image loaded */
+	return 0;
+}
+
 int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus,
 	       const struct kvm_cpuid2 *cpuid, kvm_vm_t **ret)
 {
@@ -219,12 +239,7 @@ int kvm_vm_new(int kvm_fd, uint32_t memory_mib, unsigned vcpus,
 		r = negative_errno();
 		goto fail;
 	}
-	/* No transparent huge pages: where THP is "always" (Debian's
-	 * kernels), one guest touch in a 2 MiB range made the whole range
-	 * resident, and an idle guest touches three (image, heap, stack):
-	 * ~4 MiB for a guest that uses a few hundred KiB (docs/density.md).
-	 * Best effort: a kernel without THP has nothing to turn off. */
-	(void)madvise(vm->mem, vm->mem_size, MADV_NOHUGEPAGE);
+	mem_no_thp(vm);
 	vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0UL);
 	if (vm->vm_fd < 0) {
 		r = negative_errno();

@@ -72,8 +72,9 @@ typedef struct kvm_host_ops {
 	struct kvm_vsock *vsock; /* hypercalls 16..20 (daemon/vmm/vsock.c); NULL: -ENOSYS */
 	/* MVM_HC_CONFIG from a warm guest: block until the VM has its
 	 * configuration (boot info rewritten), then 0 to resume the guest,
-	 * or 1 when the VM ended instead (*res says how). NULL: returns 0 at
-	 * once. */
+	 * 1 when the VM ended instead (*res says how), or 2 when the VM was
+	 * replaced by a snapshot's (its registers are set: the hypercall
+	 * returns nothing). NULL: returns 0 at once. */
 	int (*config)(void *ud, kvm_result_t *res);
 	/* The workload module (MVM_HC_BLOB_LOAD), verified; NULL: none. */
 	const uint8_t *blob;
@@ -99,6 +100,11 @@ int kvm_vm_write_boot_info(kvm_vm_t *vm, char *const *args, size_t nargs,
 /* Mark the boot info warm (MVM_BOOT_F_WARM, guest-abi.h): the guest
  * touches warm_bytes of heap, then waits in MVM_HC_CONFIG. */
 int kvm_vm_set_warm(kvm_vm_t *vm, uint64_t warm_bytes);
+/* Guest memory as a new VM's before its image: all zero, at the same
+ * address (the memory slot keeps pointing at it), for a warm VM that
+ * continues from a snapshot (which brings its page tables). -EFAULT: the
+ * old mapping may be gone, and the VM with it. */
+int kvm_vm_mem_clear(kvm_vm_t *vm);
 /* Mark boot info that names only its workload primed (MVM_BOOT_F_PRIMED). */
 int kvm_vm_set_primed(kvm_vm_t *vm);
 /* Append envp (version 2 fields) after what kvm_vm_write_boot_info wrote,

@@ -40,10 +40,12 @@
 	/* snapshots of the paused VM (daemon/vmm/snapshot.c): reads only */                               \
 	ALLOW_ARG(ioctl, 1, KVM_GET_XCRS), ALLOW_ARG(ioctl, 1, KVM_GET_XSAVE),                               \
 	ALLOW_ARG(ioctl, 1, KVM_GET_MSRS),                                                                   \
-	/* a reused worker's reset to its template (daemon/vmm/reuse.c): its                               \
-	 * own vCPU's state, and the memfd that holds the template's memory */                             \
+	/* a reused worker's reset to its template (daemon/vmm/reuse.c), and a                             \
+	 * warm one restored from a snapshot (vmm_restore_warm): its own vCPU's                            \
+	 * state, and the memfd that holds the template's memory */                                        \
 	ALLOW_ARG(ioctl, 1, KVM_SET_SREGS), ALLOW_ARG(ioctl, 1, KVM_SET_XCRS),                               \
-	ALLOW_ARG(ioctl, 1, KVM_SET_XSAVE), ALLOW_ARG(memfd_create, 1, MFD_CLOEXEC),                          \
+	ALLOW_ARG(ioctl, 1, KVM_SET_XSAVE), ALLOW_ARG(ioctl, 1, KVM_SET_MSRS),                               \
+	ALLOW_ARG(memfd_create, 1, MFD_CLOEXEC),                                                             \
 	/* control connection, eventfds, result file */                                                     \
 	ALLOW(read), ALLOW(write), ALLOW(close), ALLOW(poll), ALLOW(ppoll),                                  \
 	ALLOW(accept4), ALLOW(getsockopt), ALLOW(shutdown), ALLOW(fcntl),                                    \
@@ -92,11 +94,8 @@ const sandbox_rule_t sandbox_zygote_rules[] = {
 	ALLOW_ARG(ioctl, 1, KVM_SET_USER_MEMORY_REGION),
 	ALLOW_ARG(ioctl, 1, KVM_CREATE_VCPU),
 	ALLOW_ARG(ioctl, 1, KVM_SET_CPUID2),
-	/* ... and a VM restored from a snapshot instead of booted
-	 * (kvm_snapshot_restore, daemon/vmm/snapshot.c), whose file is
-	 * mapped read-only (mmap above); KVM_SET_SREGS, _XCRS and _XSAVE
-	 * are in the common part */
-	ALLOW_ARG(ioctl, 1, KVM_SET_MSRS),
+	/* (a VM restored from a snapshot instead of booted maps its file
+	 * read-only and sets its vCPU with the common part's calls) */
 	ALLOW(eventfd2), ALLOW(getuid),
 	/* --rlimit-as: its own limit only (pid 0), and no capability raises
 	 * the hard limit */

@@ -187,13 +187,17 @@ static int hypercall(kvm_vm_t *vm, unsigned idx, unsigned nr, const kvm_host_ops
 		}
 		break;
 	}
-	case MVM_HC_CONFIG:
+	case MVM_HC_CONFIG: {
 		/* The vCPU thread blocks here until a warm VM is given its job. */
-		if (ops->config && ops->config(ops->userdata, res))
+		int c = ops->config ? ops->config(ops->userdata, res) : 0;
+		if (c == 1)
 			return 1;
+		if (c == 2)
+			break; /* it became a snapshot's VM: its registers are set */
 		g->rax = 0;
 		g->rdx = clock_ns(CLOCK_MONOTONIC); /* when its life as this VM began */
 		break;
+	}
 	case MVM_HC_VSOCK_FIRST ... MVM_HC_VSOCK_LAST: {
 		uint64_t fault_addr = 0, rax = 0, rdx = 0;
 		int f = kvm_vsock_hypercall(ops->vsock, vm, nr, a0, a1, g->rdx, &rax, &rdx, &fault_addr);

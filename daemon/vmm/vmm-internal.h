@@ -89,6 +89,9 @@ void vmm_pause_progress(vmm_t *m);
 /* Before the sandbox: make the VM the one on --snapshot-fd. Errors are
  * set in m->result (outcome error) and returned. */
 int vmm_restore(vmm_t *m);
+/* The same on a warm worker, inside its sandbox, in MVM_HC_CONFIG: its
+ * booted guest cleared first. -EFAULT: the guest memory may be gone. */
+int vmm_restore_warm(vmm_t *m);
 
 /* reuse.c (lib/proto/warm.h, KVM_WARM_F_REUSE): on the vCPU thread in
  * MVM_HC_CONFIG once a primed module compiled, keep the VM as it is as

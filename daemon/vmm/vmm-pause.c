@@ -204,3 +204,20 @@ int vmm_restore(vmm_t *m)
 	}
 	return 0;
 }
+
+/*
+ * A warm worker's VM becomes the snapshot's (the ASSIGN's snapshot fd):
+ * what its guest did while warm goes (its memory, back to a new VM's; the
+ * console rings, empty), then as vmm_restore. Everything here is allowed
+ * inside the sandbox: mmap without PROT_EXEC, lseek, and the vCPU's
+ * KVM_SET_* ioctls (daemon/vmm/seccomp-policy.c).
+ */
+int vmm_restore_warm(vmm_t *m)
+{
+	int r = kvm_vm_mem_clear(m->vm);
+	if (r < 0)
+		return vmm_set_error(m, r, "clearing the warm VM for its snapshot");
+	m->out.head = m->out.len = 0;
+	m->in.head = m->in.len = 0;
+	return vmm_restore(m);
+}

@@ -646,6 +646,21 @@ again:;
 		set_error(m, -EINVAL, "warm worker: assigned a VM that does not run the module it was primed with");
 		return 1;
 	}
+	/* A VM that continues from a snapshot: this guest's memory goes,
+	 * the snapshot's comes, and the vCPU resumes where the snapshot's
+	 * stood, not in this hypercall (vmm_restore_warm). */
+	if (c->snapshot_fd >= 0) {
+		r = primed[0] ? set_error(m, -EINVAL, "warm worker: a snapshot for a primed worker")
+			      : vmm_restore_warm(m);
+		if (r == -EFAULT)
+			_exit(KVM_VMM_EXIT_ERROR);
+		if (r < 0)
+			return 1;
+		m->ops.vsock = m->vsock;
+		m->ops.blob = m->blob;
+		m->ops.blob_size = m->blob_size;
+		return go_live(m) < 0 ? 1 : 2;
+	}
 	/* A primed worker has its module already (configure_vm keeps it). */
 	if (configure_vm(m) < 0)
 		return 1;

@@ -60,6 +60,9 @@ static bool shape_ok(const kvm_warm_assign_t *a)
 		       !a->nargs && !a->ncaps && !a->nenvs;
 	if (a->type != KVM_WARM_MSG_ASSIGN)
 		return false;
+	/* A run starts from its module, never from a snapshot. */
+	if ((a->fd_mask & (1u << KVM_WARM_FD_SNAPSHOT)) && a->flags)
+		return false;
 	return (a->fd_mask & (1u << KVM_WARM_FD_CTL)) && (!(a->fd_mask & (1u << KVM_WARM_FD_BLOB)) || a->workload);
 }
 

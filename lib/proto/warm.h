@@ -48,6 +48,8 @@ enum {
 	KVM_WARM_FD_BLOB,    /* the workload module: only with a workload */
 	KVM_WARM_FD_CONSOLE, /* listening console socket: the worker accepts its clients and hands them
 			      * to the parent (KVM_MSG_CONSOLE_CLIENT); none for a run */
+	KVM_WARM_FD_SNAPSHOT, /* a snapshot the VM continues from (docs/snapshots.md), read-only:
+			       * only to an unprimed worker, never for a run */
 	KVM_WARM_FD_MAX
 };
 /* TEMPLATE and RESTORE carry the template file in the first slot. */

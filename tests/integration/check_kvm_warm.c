@@ -464,6 +464,149 @@ START_TEST(test_run_flag)
 }
 END_TEST
 
+/* Until a message of type want (20 s each). */
+static void step_until(tvm_t *t, uint32_t want)
+{
+	int r;
+	while ((r = tvm_step(t, 20000)) != (int)want)
+		ck_assert_msg(r >= 0, "waiting for message %u: %s", want, strerror(-r));
+}
+
+/* The steps guest (one step), paused while it waits for its input and
+ * written into a file: that file's read-only fd (unlinked), its path
+ * in path for a corrupt copy. */
+static int steps_snapshot(char *path, size_t n)
+{
+	static const char *one[] = { "1" };
+	kvm_msg_snapshot_t req = { 0 };
+	kvm_msg_snapshot_done_t done;
+	kvm_msg_t m;
+	tvm_t o;
+	tvm_start(&o, "steps", one, 1);
+	tvm_wait_console(&o, "steps=1", 20000);
+	ck_assert_int_eq(kvm_ctl_queue(o.w.ctl, KVM_MSG_PAUSE, NULL, 0), 0);
+	step_until(&o, KVM_MSG_PAUSED);
+	snprintf(path, n, "/tmp/mvm-warm-snap.XXXXXX");
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(kvm_ctl_send_fd(o.w.ctl, KVM_MSG_SNAPSHOT, &req, sizeof(req), fd), 0);
+	close(fd);
+	for (;;) {
+		int r = kvm_ctl_recv(o.w.ctl, 20000, &m);
+		ck_assert_int_gt(r, 0);
+		if (m.type == KVM_MSG_SNAPSHOT_DONE)
+			break;
+	}
+	ck_assert_int_eq(kvm_msg_get_snapshot_done(&m, &done), 0);
+	ck_assert_int_eq(done.error, 0);
+	kvm_ctl_send_stop(o.w.ctl, 0);
+	(void)tvm_finish(&o, 20000);
+	tvm_cleanup(&o);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+/* A warm worker given a snapshot in its ASSIGN becomes that VM inside its
+ * sandbox (vmm_restore_warm): the guest goes on from its wait and exits
+ * with what its input makes (one step, a zero byte: 0). A corrupt
+ * snapshot is refused, as by a cold worker; a primed worker never gets
+ * one (kvm_worker_assign). */
+START_TEST(test_assign_snapshot)
+{
+	char path[64], hex[BLOB_HEX_LEN + 1], ref[80];
+	kvm_warm_worker_t w;
+	kvm_worker_config_t c;
+	tvm_t t;
+	int snap = steps_snapshot(path, sizeof(path));
+
+	warm_start(&w);
+	vm_config(&t, &c);
+	c.snapshot_fd = snap;
+	ck_assert_int_eq(kvm_worker_assign(&w, &c, &t.w), 0);
+	kvm_worker_warm_release(&w);
+	step_until(&t, KVM_MSG_READY);
+	ck_assert_int_eq(proc_seccomp(t.w.pid), 2);
+	ck_assert_int_eq(kvm_ctl_send_console(t.w.ctl, "", 1), 0);
+	int st = tvm_finish(&t, 20000);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x: %s", st, t.res.message);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_EXIT);
+	ck_assert_int_eq(t.res.exit_code, 0);
+	ck_assert_ptr_nonnull(strstr(t.console, "done sum=0"));
+	tvm_cleanup(&t);
+
+	/* one byte of its memory changed: the trailer's hash says so */
+	uint8_t *b = malloc(1 << 20);
+	ssize_t len = pread(snap, b, 1 << 20, 0);
+	ck_assert_int_gt(len, 8192);
+	b[len / 2] ^= 0x55;
+	int bad = blob_fd_of(b, (size_t)len);
+	free(b);
+	warm_start(&w);
+	vm_config(&t, &c);
+	c.snapshot_fd = bad;
+	ck_assert_int_eq(kvm_worker_assign(&w, &c, &t.w), 0);
+	kvm_worker_warm_release(&w);
+	st = tvm_finish(&t, 20000);
+	ck_assert(!WIFEXITED(st) || WEXITSTATUS(st) != 0);
+	ck_assert_int_eq(t.res.outcome, KVM_OUTCOME_ERROR);
+	ck_assert_msg(strstr(t.res.message, "snapshot refused"), "%s", t.res.message);
+	tvm_cleanup(&t);
+	close(bad);
+
+	/* a primed worker holds its module: not for a snapshot's VM */
+	ck_assert_int_eq(blob_hash_data(exit9, sizeof(exit9), hex), 0);
+	snprintf(ref, sizeof(ref), "sha256:%s", hex);
+	warm_start(&w);
+	int bfd = blob_fd_of(exit9, sizeof(exit9));
+	ck_assert_int_eq(kvm_worker_prime(&w, ref, bfd), 0);
+	close(bfd);
+	wait_ready_again(&w);
+	vm_config(&t, &c);
+	c.workload = ref;
+	c.snapshot_fd = snap;
+	ck_assert_int_eq(kvm_worker_assign(&w, &c, &t.w), -EINVAL);
+	w.pool_fd = safe_close(w.pool_fd);
+	kvm_worker_t kk = { .pid = w.pid, .pidfd = w.pidfd };
+	ck_assert_int_eq(kvm_worker_wait(&kk, 10000, &st), 0);
+	kvm_worker_warm_release(&w);
+	tvm_cleanup(&t);
+	close(snap);
+	unlink(path);
+}
+END_TEST
+
+/* A snapshot (slot 6) goes only in an ASSIGN, and never with flags: a
+ * run starts from its module. */
+START_TEST(test_snapshot_slot)
+{
+	kvm_warm_assign_t in = { .type = KVM_WARM_MSG_ASSIGN,
+				 .fd_mask = 1u << KVM_WARM_FD_CTL | 1u << KVM_WARM_FD_SNAPSHOT, .memory_mib = 16,
+				 .vcpus = 1 };
+	kvm_warm_assign_t out;
+	kvm_warm_hdr_t h;
+	uint8_t buf[4096];
+	int n = kvm_warm_encode(&in, buf, sizeof(buf));
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(kvm_warm_decode(buf, (size_t)n, 2, &out), 0);
+	ck_assert_uint_eq(out.fd_mask, 1u << KVM_WARM_FD_CTL | 1u << KVM_WARM_FD_SNAPSHOT);
+	ck_assert_int_eq(kvm_warm_decode(buf, (size_t)n, 1, &out), -EBADMSG);
+	memcpy(&h, buf, sizeof(h));
+	h.flags = KVM_WARM_F_RUN;
+	memcpy(buf, &h, sizeof(h));
+	ck_assert_int_eq(kvm_warm_decode(buf, (size_t)n, 2, &out), -EBADMSG);
+	in.flags = KVM_WARM_F_RUN;
+	ck_assert_int_eq(kvm_warm_encode(&in, buf, sizeof(buf)), -EINVAL);
+	kvm_warm_assign_t pr = { .type = KVM_WARM_MSG_PRIME, .fd_mask = 1u << KVM_WARM_FD_BLOB | 1u << KVM_WARM_FD_SNAPSHOT,
+				 .memory_mib = 16, .vcpus = 1, .workload = H0 };
+	ck_assert_int_eq(kvm_warm_encode(&pr, buf, sizeof(buf)), -EINVAL);
+	in = (kvm_warm_assign_t){ .type = KVM_WARM_MSG_ASSIGN, .fd_mask = 1u << KVM_WARM_FD_MAX | 1u, .memory_mib = 16,
+				  .vcpus = 1 };
+	ck_assert_int_eq(kvm_warm_encode(&in, buf, sizeof(buf)), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_decode_fuzz_crash_44279c6f)
 {
 	/* tests/fuzz/corpus/kvm_warm/crash-44279c6f...: a PRIME (type 3)
@@ -496,6 +639,7 @@ static const mvmt_tcase_t tcases[] = {
 		.tests = MVMT_TESTS(
 			MVMT_TEST(test_encode_decode),
 			MVMT_TEST(test_run_flag),
+			MVMT_TEST(test_snapshot_slot),
 			MVMT_TEST(test_decode_fuzz_crash_44279c6f)),
 	},
 	{
@@ -510,6 +654,7 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_assign_other_size_refused),
 			MVMT_TEST(test_garbage_assign),
 			MVMT_TEST(test_prime_then_assign),
+			MVMT_TEST(test_assign_snapshot),
 			MVMT_TEST(test_primed_worker_refuses_another_module),
 			MVMT_TEST(test_prime_wrong_bytes),
 			MVMT_TEST(test_worker_refuses_another_size)),

@@ -36,11 +36,14 @@ static mvmt_daemon_t d;
 static int fd;
 static char guests[4096];
 static bool exec_workers; /* --no-kvm-zygote: workers exec'd, not forked by the zygote */
+static bool no_pool;      /* --kvm-pool 0: every restore in a cold worker */
 static const char *op_timeout_ms; /* --kvm-op-timeout-ms, or NULL */
 
 static void start_daemon(void)
 {
-	if (exec_workers)
+	if (no_pool)
+		mvmt_daemon_start(&d, "--allow-custom-guests", "--kvm-pool", "0", NULL);
+	else if (exec_workers)
 		mvmt_daemon_start(&d, "--allow-custom-guests", "--no-kvm-zygote", NULL);
 	else if (op_timeout_ms)
 		mvmt_daemon_start(&d, "--allow-custom-guests", "--kvm-op-timeout-ms", op_timeout_ms, NULL);
@@ -70,6 +73,16 @@ static void setup_with(bool exec)
 static void setup(void)
 {
 	op_timeout_ms = NULL;
+	no_pool = false;
+	setup_with(false);
+}
+
+/* No warm pool: a restore spawns its worker, which restores before its
+ * filter (a zygote's in the zygote's). */
+static void setup_cold(void)
+{
+	op_timeout_ms = NULL;
+	no_pool = true;
 	setup_with(false);
 }
 
@@ -80,6 +93,7 @@ static void setup(void)
 static void setup_deadline(void)
 {
 	op_timeout_ms = OP_TIMEOUT_MS;
+	no_pool = false;
 	setup_with(false);
 }
 
@@ -89,6 +103,7 @@ static void setup_deadline(void)
 static void setup_exec(void)
 {
 	op_timeout_ms = NULL;
+	no_pool = false;
 	setup_with(true);
 }
 
@@ -187,6 +202,42 @@ static unsigned long long cpu_ticks(int pid)
 	/* after ")": state(3) ... utime is field 14, stime 15 */
 	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st), 2);
 	return ut + st;
+}
+
+/* The warm pool's hits (node.info), -1 with no pool. */
+static int64_t pool_hits(void)
+{
+	json_object *r = mvmt_result(fd, "compute.node.info", NULL);
+	json_object *h = mvmt_get(r, "backends.kvm.pool.hits");
+	int64_t n = h ? json_object_get_int64(h) : -1;
+	json_object_put(r);
+	return n;
+}
+
+/* Once the pool has a warm worker ready (60 s under TCG): its hits. */
+static int64_t pool_hits_when_ready(void)
+{
+	for (int i = 0; !no_pool && i < 6000; i++) {
+		json_object *r = mvmt_result(fd, "compute.node.info", NULL);
+		json_object *ready = mvmt_get(r, "backends.kvm.pool.ready");
+		bool ok = ready && json_object_get_int(ready) > 0;
+		json_object_put(r);
+		if (ok)
+			break;
+		usleep(10000);
+	}
+	return pool_hits();
+}
+
+/* Start name (with extra): Running, in a warm worker unless there is no
+ * pool (the restore inside the worker's sandbox, vmm_restore_warm). */
+static json_object *start_restored(const char *name, const char *extra)
+{
+	int64_t hits = pool_hits_when_ready();
+	json_object *r = ok("compute.vm.start", name, extra);
+	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	ck_assert_int_eq(pool_hits(), no_pool ? -1 : hits + 1);
+	return r;
 }
 
 static void snapshot_of(const char *name, char *hash, size_t size)
@@ -295,8 +346,7 @@ START_TEST(test_snapshot_midrun_continues_independently)
 	r = mvmt_result(fd, "compute.vm.create", p);
 	ck_assert_str_eq(mvmt_str(r, "state"), "Configured");
 	json_object_put(r);
-	r = ok("compute.vm.start", "copy", NULL);
-	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
+	r = start_restored("copy", NULL);
 	ck_assert_int_ne(mvmt_int(r, "result.pid"), pid_of("origin"));
 	json_object_put(r);
 
@@ -317,9 +367,7 @@ START_TEST(test_snapshot_midrun_continues_independently)
 	wait_log("origin", "done sum=460");
 
 	/* start {snapshot: "1"}: the origin goes back to its own snapshot. */
-	r = ok("compute.vm.start", "origin", "\"snapshot\":\"1\"");
-	ck_assert_str_eq(mvmt_str(r, "result.state"), "Running");
-	json_object_put(r);
+	json_object_put(start_restored("origin", "\"snapshot\":\"1\""));
 	console_send("origin", "\x01\x01\x01");
 	s = mvmt_wait_final(fd, "origin", 60000);
 	ck_assert_int_eq(mvmt_int(s, "exit_code"), (97 + 3) & 0xff);
@@ -612,6 +660,14 @@ static const mvmt_tcase_t tcases[] = {
 		.skip = mvmt_kvm_skip_reason,
 		.tests = MVMT_TESTS(MVMT_TEST(test_pause_resume_costs_no_cpu),
 				    MVMT_TEST(test_snapshot_midrun_continues_independently)),
+	},
+	{
+		.name = "kvm-cold",
+		.timeout = 300,
+		.setup = setup_cold,
+		.teardown = teardown,
+		.skip = mvmt_kvm_skip_reason,
+		.tests = MVMT_TESTS(MVMT_TEST(test_snapshot_midrun_continues_independently)),
 	},
 	{
 		.name = "kvm-deadline",

@@ -187,7 +187,8 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 			(void)set_cause(ret_cause, 0, "snapshot %s: %s", snapshot, strerror(-r));
 			return r;
 		}
-		allow_pool = false; /* a warm worker has booted its image already */
+		/* An unprimed warm worker of the size takes it: its VM is
+		 * built, and its memory is replaced by the snapshot's. */
 	}
 	/* The console socket goes to the worker, which hands its clients
 	 * back: mvmd holds no fd for a console nobody uses (docs/density.md). */
@@ -248,7 +249,11 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 		kvm_worker_release(&w);
 	} else {
 		k->pooled = pooled;
-		if (reuse_fd >= 0)
+		/* Should it die before its first word, it starts again cold,
+		 * from the same snapshot (kvm-runtime.c). */
+		if (pooled && snapshot && !(k->snapshot = strdup(snapshot)))
+			r = -ENOMEM;
+		if (r >= 0 && reuse_fd >= 0)
 			r = kvm_runtime_set_reuse(k, &reuse_fd, cfg.workload, cfg.reuse_key);
 		if (r >= 0)
 			r = kvm_runtime_attach(k);
@@ -292,9 +297,9 @@ int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause)
 	return start_worker(m, vm, allow_pool, spec_snapshot(vm), ret_cause);
 }
 
-int kvm_start_worker_from(manager_t *m, vm_t *vm, const char *snapshot_ref, char **ret_cause)
+int kvm_start_worker_from(manager_t *m, vm_t *vm, const char *snapshot_ref, bool allow_pool, char **ret_cause)
 {
-	return start_worker(m, vm, false, snapshot_ref, ret_cause);
+	return start_worker(m, vm, allow_pool, snapshot_ref, ret_cause);
 }
 
 static int kvm_start(manager_t *m, vm_t *vm, char **ret_cause)

@@ -373,7 +373,7 @@ int kvm_restore(manager_t *m, vm_t *vm, const char *dir, char **ret_cause)
 		return -ENOENT;
 	}
 	text[BLOB_REF_LEN] = 0;
-	return kvm_start_worker_from(m, vm, text, ret_cause);
+	return kvm_start_worker_from(m, vm, text, true, ret_cause);
 }
 
 int backend_kvm_snapshot_check(manager_t *m, const char *ref, kvm_snapshot_info_t *ret, char **ret_cause)

@@ -538,28 +538,34 @@ int kvm_pool_take(kvm_pool_t *p, const kvm_worker_config_t *cfg, kvm_worker_t *r
 	/* A VM the pool's workers cannot be: started cold, and the pool is
 	 * left as it is. Its size is the operator's choice, so one VM of an
 	 * odd size must not turn every idle worker into that size. */
-	if (mib != p->memory_mib || vcpus != 1 || cfg->debug || cfg->rlimit_as || !cfg->image_path ||
-	    strcmp(cfg->image_path, p->image_path) != 0 ||
+	/* A snapshot brings all of the guest's memory: any unprimed worker
+	 * of the size will do, whatever image it booted (its memory goes). */
+	bool snap = cfg->snapshot_fd > 0;
+	if (mib != p->memory_mib || vcpus != 1 || cfg->debug || cfg->rlimit_as ||
+	    (!snap && (!cfg->image_path || strcmp(cfg->image_path, p->image_path) != 0)) ||
 	    (cfg->kvm_path && (!p->kvm_path || strcmp(cfg->kvm_path, p->kvm_path) != 0))) {
 		p->misses++;
 		return -ENOENT;
 	}
 	/* Best: one kept after a run of the same module and key; then one
 	 * primed with this VM's module; else any unprimed one. */
-	e = find_kept(p, cfg);
+	e = snap ? NULL : find_kept(p, cfg);
 	kept = e != NULL;
 	for (unsigned i = 0; !kept && i < p->size; i++) {
 		entry_t *x = p->entries[i];
 		if (!x || !x->w.ready || has_exited(x))
 			continue;
-		if (x->w.primed[0] && cfg->workload && strcmp(x->w.primed, cfg->workload) == 0) {
+		if (!snap && x->w.primed[0] && cfg->workload && strcmp(x->w.primed, cfg->workload) == 0) {
 			e = x;
 			break;
 		}
 		if (!x->w.primed[0] && !e)
 			e = x;
 	}
-	set_prime(p, cfg->workload);
+	/* The module a restored VM ran was compiled in its snapshot: the
+	 * pool primes for VMs that start from their module, not for these. */
+	if (!snap)
+		set_prime(p, cfg->workload);
 	schedule_tidy(p);
 	if (!e) {
 		p->misses++;

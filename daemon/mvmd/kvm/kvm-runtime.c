@@ -33,6 +33,7 @@ void kvm_runtime_free(kvm_runtime_t *k)
 		safe_close(k->reuse_fd);
 	free(k->reuse_workload);
 	free(k->reuse_key);
+	free(k->snapshot);
 	k->ctl_src = sd_event_source_disable_unref(k->ctl_src);
 	k->timeout_timer = sd_event_source_disable_unref(k->timeout_timer);
 	console_free(k->console);
@@ -215,9 +216,10 @@ static void on_worker_exit(sv_proc_t *p, const sv_exit_t *how, void *userdata)
 	 * (killed while idle, a moment before we picked it) never ran this
 	 * VM: start it again, cold. */
 	if (k->pooled && !k->heard && !k->have_result && !how->killed && vm->state == VM_STATE_STARTING) {
-		_cleanup_free_ char *cause = NULL;
+		_cleanup_free_ char *cause = NULL, *snapshot = TAKE_PTR(k->snapshot);
 		kvm_runtime_free(k);
-		int r = kvm_start_worker(m, vm, false, &cause);
+		int r = snapshot ? kvm_start_worker_from(m, vm, snapshot, false, &cause)
+				 : kvm_start_worker(m, vm, false, &cause);
 		if (r < 0)
 			(void)manager_transition(m, vm, VM_STATE_START_FAILED,
 						 cause ? cause : "cannot start the worker");

@@ -38,6 +38,7 @@ typedef struct kvm_runtime {
 	kvm_worker_t w;    /* pid, start_time, ctl (the pidfd went to proc) */
 	sv_proc_t *proc;   /* the worker's pidfd, watched */
 	bool pooled;       /* a warm worker from the pool (daemon/mvmd/kvm/kvm-pool.h) */
+	char *snapshot;    /* pooled: the snapshot ref it was to continue from, NULL none */
 	bool adopted;      /* re-adopted after a restart: its READY may have gone to the last mvmd */
 	bool heard;        /* it said anything on its control connection */
 	bool have_result;
@@ -127,7 +128,7 @@ json_object *kvm_teardown_describe(const kvm_backend_t *b);
 /* backend-kvm.c: spawn (or take from the pool) a worker for a Starting VM. */
 int kvm_start_worker(manager_t *m, vm_t *vm, bool allow_pool, char **ret_cause);
 /* As kvm_start_worker, but the VM continues from the snapshot blob ref
- * ("sha256:<hex>") instead of booting; never from the pool. */
-int kvm_start_worker_from(manager_t *m, vm_t *vm, const char *snapshot_ref, char **ret_cause);
+ * ("sha256:<hex>") instead of booting. */
+int kvm_start_worker_from(manager_t *m, vm_t *vm, const char *snapshot_ref, bool allow_pool, char **ret_cause);
 
 #endif

@@ -484,6 +484,7 @@ static int assign_make(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpu
 	fds[KVM_WARM_FD_VSOCK] = v->vsock_fd;
 	fds[KVM_WARM_FD_BLOB] = send_blob && c->workload && c->blob_fd > 0 ? c->blob_fd : -1;
 	fds[KVM_WARM_FD_CONSOLE] = c->console_fd > 0 ? c->console_fd : -1;
+	fds[KVM_WARM_FD_SNAPSHOT] = -1;
 	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
 		if (fds[i] >= 0)
 			ret->fd_mask |= 1u << i;
@@ -625,8 +626,9 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_wo
 		return -EAGAIN;
 	if (!c->ctl_path || mem != w->memory_mib || vcpus != w->vcpus || c->debug)
 		return -EINVAL;
-	/* A primed worker holds one module: only a VM that runs it. */
-	if (w->primed[0] && (!c->workload || strcmp(c->workload, w->primed) != 0))
+	/* A primed worker holds one module: only a VM that runs it; and a
+	 * VM from a snapshot replaces all of its guest, so an unprimed one. */
+	if (w->primed[0] && (!c->workload || strcmp(c->workload, w->primed) != 0 || c->snapshot_fd > 0))
 		return -EINVAL;
 	a = malloc(sizeof(*a));
 	if (!a)
@@ -635,6 +637,11 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_wo
 	if (r < 0)
 		return r;
 	r = assign_make(c, mem, vcpus, &v, c->log_fd, !w->primed[0], a, fds);
+	/* A cold worker has its snapshot as --snapshot-fd, a warm one here. */
+	if (r == 0 && c->snapshot_fd > 0) {
+		fds[KVM_WARM_FD_SNAPSHOT] = c->snapshot_fd;
+		a->fd_mask |= 1u << KVM_WARM_FD_SNAPSHOT;
+	}
 	if (r == 0)
 		r = kvm_warm_send(w->pool_fd, a, fds);
 	if (r < 0) {
