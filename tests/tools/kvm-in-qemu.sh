@@ -51,6 +51,7 @@
 #   KIQ_TIMEOUT         seconds before the whole QEMU run is killed (7200;
 #                       with --demo, 1800)
 #   KIQ_TREES           with --run: more trees to copy in (see above)
+#   KIQ_TOOLS           with --run: host programs to copy in (e.g. strace)
 #   KIQ_WORK            where generated files go (default $BUILD/kvm-in-qemu)
 #   KIQ_LOGS=1          keep the tests' temp dirs and print every mvmd.log
 #                       of a failed suite (lines "@@KIQ-LOG path: ...")
@@ -256,6 +257,13 @@ if [ -n "$demo" ]; then
 		p=$(command -v $t) && cp -L "$p" "$root/usr/bin/$t"
 	done
 fi
+
+# KIQ_TOOLS: more of the host's programs for --run (strace, perf, ...).
+for t in ${KIQ_TOOLS:-}; do
+	mkdir -p "$root/usr/bin"
+	p=$(command -v "$t") || die "KIQ_TOOLS: no $t on this host"
+	cp -L "$p" "$root/usr/bin/$t"
+done
 
 # Every shared library those binaries load, with the dynamic loader.
 for f in "$root"/build/bin/* "$root"/build/tests/*/* "$root"/build/bench/* "$root"/usr/bin/* \
