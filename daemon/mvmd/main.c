@@ -618,7 +618,8 @@ int main(int argc, char **argv)
 		log_info("finished %zu interrupted removes, removed %zu temp files of interrupted writes",
 			 rep.removes_finished, rep.temp_files);
 	if (rep.runs_cleaned)
-		log_info("removed the files of %zu one-shot runs the last mvmd had going (their workers stop by themselves)",
+		log_info("removed the files of %zu one-shot runs an older mvmd had going (their workers stop by "
+			 "themselves)",
 			 rep.runs_cleaned);
 	{
 		uint64_t n_blobs, blob_bytes;

@@ -45,47 +45,7 @@ struct run {
 	sd_event_source *step; /* start, or answer and remove */
 };
 
-/* --- STATE_DIR/runs ------------------------------------------------------- */
-
-char *manager_run_path(manager_t *m, const char *id, const char *file)
-{
-	char *p;
-
-	if (!vm_id_is_valid(id))
-		return NULL;
-	if (asprintf(&p, "%s/" RUNS_DIR "/%s%s%s", m->state_dir, id, file ? "/" : "", file ? file : "") < 0)
-		return NULL;
-	return p;
-}
-
-int manager_run_dir_make(manager_t *m, const char *id)
-{
-	_cleanup_free_ char *dir = manager_run_path(m, id, NULL);
-	_cleanup_close_ int dfd = open(m->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (!dir)
-		return vm_id_is_valid(id) ? -ENOMEM : -EINVAL;
-	if (dfd < 0)
-		return negative_errno();
-	/* Scratch space: no fsync, removed at the next start anyway. */
-	if (mkdirat(dfd, RUNS_DIR, 0700) < 0 && errno != EEXIST)
-		return negative_errno();
-	return mkdir(dir, 0700) < 0 ? negative_errno() : 0;
-}
-
-void manager_run_dir_remove(manager_t *m, const char *id)
-{
-	_cleanup_close_ int dfd = -1;
-
-	if (!vm_id_is_valid(id))
-		return;
-	dfd = open(m->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		_cleanup_close_ int rfd = openat(dfd, RUNS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		if (rfd >= 0)
-			(void)rm_rf_at(rfd, id);
-	}
-}
+/* --- STATE_DIR/runs: an older mvmd's ------------------------------------- */
 
 size_t manager_run_dirs_clean(manager_t *m)
 {
@@ -298,7 +258,6 @@ void manager_run_free_all(manager_t *m)
 		vm_t *vm = manager_find(m, r->vm_id);
 		if (vm)
 			vm->run = NULL;
-		manager_run_dir_remove(m, r->vm_id);
 		run_free(r);
 	}
 }

@@ -169,7 +169,7 @@ char *manager_vm_path(manager_t *m, const vm_t *vm, const char *file)
 	char *p = NULL;
 
 	if (vm->ephemeral)
-		return manager_run_path(m, vm->id, file);
+		return NULL; /* a run has no files (run.h) */
 	if (store_vm_path(m->store, vm->id, file, &p) < 0)
 		return NULL;
 	return p;
@@ -449,7 +449,8 @@ int manager_create_vm_opts(manager_t *m, json_object *spec, bool ephemeral, vm_t
 			goto fail_free;
 	}
 
-	r = ephemeral ? manager_run_dir_make(m, vm->id) : store_create_vm_dir(m->store, vm->id);
+	/* A run has no directory: nothing of it is on disk (docs/state.md). */
+	r = ephemeral ? 0 : store_create_vm_dir(m->store, vm->id);
 	if (r < 0)
 		goto fail_free;
 	if (!ephemeral)
@@ -495,9 +496,7 @@ int manager_create_vm_opts(manager_t *m, json_object *spec, bool ephemeral, vm_t
 
 fail_dir:
 	release_backend(m, vm);
-	if (ephemeral)
-		manager_run_dir_remove(m, vm->id);
-	else
+	if (!ephemeral)
 		store_remove(m->store, vm->id);
 fail_free:
 	vm_free(vm);
@@ -544,9 +543,7 @@ int manager_remove_vm(manager_t *m, vm_t *vm, bool force)
 			return r;
 		killed = true;
 	}
-	if (vm->ephemeral)
-		manager_run_dir_remove(m, vm->id);
-	else if ((r = store_remove(m->store, vm->id)) < 0)
+	if (!vm->ephemeral && (r = store_remove(m->store, vm->id)) < 0)
 		return r;
 	release_backend(m, vm);
 	vms_del(m, vm);

@@ -137,7 +137,8 @@ bool manager_backend_usable(manager_t *m, vm_backend_t b, char **ret_cause);
 
 sd_event *manager_event(manager_t *m);
 
-/* STATE_DIR/vms/<id>/<file> (caller frees), NULL when out of memory. */
+/* STATE_DIR/vms/<id>/<file> (caller frees), NULL when out of memory
+ * and for a run's VM, which has no files (run.h). */
 char *manager_vm_path(manager_t *m, const vm_t *vm, const char *file);
 /* CONSOLE_DIR/<id>.sock, the VM's console socket whatever its backend
  * (caller frees), NULL when out of memory. */

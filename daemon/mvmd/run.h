@@ -79,11 +79,10 @@ bool manager_run_is_timed_out(const run_t *r);
 /* The run's reuse_key, or NULL (lives as long as the run). */
 const char *manager_run_reuse_key(const run_t *r);
 
-/* STATE_DIR/runs/<id>[/file] (caller frees), NULL when out of memory. */
-char *manager_run_path(manager_t *m, const char *id, const char *file);
-int manager_run_dir_make(manager_t *m, const char *id);
-void manager_run_dir_remove(manager_t *m, const char *id);
-/* Remove what STATE_DIR/runs holds (a dead mvmd's runs): how many. */
+/* A run has no file: no directory, no control socket (a socketpair),
+ * no log (its worker's stderr is mvmd's), no result file. What
+ * STATE_DIR/runs holds was left by an older mvmd, which kept its runs
+ * there: removed at startup, how many. */
 size_t manager_run_dirs_clean(manager_t *m);
 
 #endif

@@ -158,7 +158,14 @@ static void accept_conn(vmm_t *m)
 	kvm_ctl_t *c;
 	int fd;
 
-	fd = accept4(m->cfg->ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	/* A run's control socket is the connection itself (a socketpair:
+	 * nobody reconnects to a run's worker); any other VM's listens. */
+	if (m->cfg->flags & KVM_WARM_F_RUN) {
+		fd = m->own.ctl_fd;
+		m->own.ctl_fd = -1;
+	} else {
+		fd = accept4(m->cfg->ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	}
 	if (fd < 0)
 		return;
 	/* Only root or our own uid may drive the VM (the socket is also 0600). */

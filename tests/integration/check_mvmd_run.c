@@ -14,6 +14,7 @@
  * kill -9 of mvmd leaves no kept worker behind.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "workload-daemon.h"
@@ -189,12 +190,12 @@ START_TEST(test_list_and_events)
 	ck_assert(json_object_get_boolean(mvmt_get(s, "run")));
 	ck_assert_str_eq(mvmt_str(s, "workload.args.1"), "1500");
 	json_object_put(s);
-	/* in list while it runs, and nothing on disk but its scratch files */
+	/* in list while it runs, and nothing of it on disk */
 	json_object *l = mvmt_result(wl.fd, "compute.vm.list", "{}");
 	ck_assert_int_eq(json_object_array_length(mvmt_get(l, "vms")), 1);
 	json_object_put(l);
 	ck_assert_int_eq(count_in_state("vms"), 0);
-	ck_assert_int_eq(count_in_state("runs"), 1);
+	ck_assert_int_eq(count_in_state("runs"), 0);
 	/* the answer; then its end and its removal were events */
 	char *line = mvmt_read_line(fd, MVMT_EVENT_TIMEOUT_MS);
 	ck_assert_msg(line != NULL, "no answer");
@@ -293,10 +294,21 @@ START_TEST(test_kill9_mid_run)
 	/* nothing durable names the run: its worker stops by itself */
 	ck_assert(mvmt_wait_process_ended(pid, MVMT_EVENT_TIMEOUT_MS));
 	ck_assert_int_eq(count_in_state("vms"), 0);
+	ck_assert_int_eq(count_in_state("runs"), 0);
+	/* what an older mvmd, which kept a run's files, left: removed */
+	char old[512];
+	snprintf(old, sizeof(old), "%s/runs", wl.d.state);
+	ck_assert_int_eq(mkdir(old, 0700), 0);
+	snprintf(old, sizeof(old), "%s/runs/0123456789abcdef", wl.d.state);
+	ck_assert_int_eq(mkdir(old, 0700), 0);
+	snprintf(old, sizeof(old), "%s/runs/0123456789abcdef/worker.log", wl.d.state);
+	int lf = open(old, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(lf, 0);
+	close(lf);
 	mvmt_daemon_start(&wl.d, NULL);
 	wl.fd = mvmt_connect(wl.d.sock);
 	char *l = mvmt_daemon_log_line(&wl.d, 10000, "removed the files of 1 one-shot runs", NULL);
-	ck_assert_msg(l != NULL, "the restarted mvmd did not clean the run's files");
+	ck_assert_msg(l != NULL, "the restarted mvmd did not clean an older mvmd's run files");
 	free(l);
 	assert_nothing_left();
 	/* and runs go on */

@@ -151,12 +151,14 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 	kvm_worker_t w = { .pidfd = -1 };
 	const char *args[64];
 	size_t nargs = spec_guest_args(vm, args, ELEMENTSOF(args));
-	/* A run (run.h) has no result file and no vsock: nobody re-adopts
-	 * it, and nobody execs into its one module. */
+	/* A run (run.h) has no file at all: nobody re-adopts it (no result
+	 * file; its control connection is a socketpair, worker.c), nobody
+	 * execs into its one module (no vsock), and its worker's stderr is
+	 * ours (docs/workloads.md, "One-shot runs"). */
 	bool run = vm->ephemeral;
-	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"),
+	_cleanup_free_ char *ctl = run ? NULL : manager_vm_path(m, vm, "ctl.sock"),
 			   *result = run ? NULL : manager_vm_path(m, vm, "result"),
-			   *wlog = manager_vm_path(m, vm, "worker.log"),
+			   *wlog = run ? NULL : manager_vm_path(m, vm, "worker.log"),
 			   *vsock = run ? NULL : manager_vm_path(m, vm, "vsock.sock");
 	_cleanup_free_ char *con = run ? NULL : manager_vm_console_path(m, vm);
 	_cleanup_close_ int log_fd = -1, snap_fd = -1, con_fd = -1, reuse_fd = -1;
@@ -165,7 +167,7 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 	bool pooled;
 	int r;
 
-	if (!ctl || (!result && !run) || !wlog || (!vsock && !run) || (!con && !run))
+	if (!run && (!ctl || !result || !wlog || !vsock || !con))
 		return -ENOMEM;
 	if (workload_present(vm)) {
 		r = workload_start_prepare(m, vm, &wl, ret_cause);
@@ -174,7 +176,8 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
 	}
 	if (vm->memory_mib > UINT32_MAX)
 		return -EINVAL;
-	log_fd = open(wlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	log_fd = run ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)
+		     : open(wlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (log_fd < 0)
 		return negative_errno();
 	if (snapshot) {
@@ -285,6 +288,8 @@ static int start_worker(manager_t *m, vm_t *vm, bool allow_pool, const char *sna
  * must not take that result for this run's end (docs/state.md). */
 static int kvm_forget_run(manager_t *m, vm_t *vm)
 {
+	if (vm->ephemeral)
+		return 0; /* a run has no result file */
 	_cleanup_free_ char *result = manager_vm_path(m, vm, "result");
 
 	if (!result)

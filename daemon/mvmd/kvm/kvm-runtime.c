@@ -133,8 +133,11 @@ static void end_vm(kvm_runtime_t *k, const kvm_result_t *r, const char *fallback
 	kvm_runtime_free(k);
 	/* Its messages fail now, not at their timeouts. */
 	actors_vm_ended(manager_actors(m), vm->id);
-	_cleanup_free_ char *ctl = manager_vm_path(m, vm, "ctl.sock"), *vsock = manager_vm_path(m, vm, "vsock.sock"),
-			   *con = vm->ephemeral ? NULL : manager_vm_console_path(m, vm);
+	/* (A run has none of these files.) */
+	bool run = vm->ephemeral;
+	_cleanup_free_ char *ctl = run ? NULL : manager_vm_path(m, vm, "ctl.sock"),
+			   *vsock = run ? NULL : manager_vm_path(m, vm, "vsock.sock"),
+			   *con = run ? NULL : manager_vm_console_path(m, vm);
 	if (ctl)
 		unlink(ctl);
 	if (vsock)
@@ -204,7 +207,7 @@ static void on_worker_exit(sv_proc_t *p, const sv_exit_t *how, void *userdata)
 			}
 		}
 	}
-	if (!k->have_result) {
+	if (!k->have_result && !vm->ephemeral) {
 		_cleanup_free_ char *rp = manager_vm_path(m, vm, "result");
 		if (rp && kvm_result_read(rp, &k->result) == 0)
 			k->have_result = true;
@@ -422,14 +425,15 @@ int kvm_runtime_new(manager_t *m, vm_t *vm, const kvm_worker_t *w, bool is_child
 int kvm_runtime_attach(kvm_runtime_t *k)
 {
 	sd_event *e = manager_event(k->m);
-	_cleanup_free_ char *log = manager_vm_path(k->m, k->vm, "console.log");
+	_cleanup_free_ char *log = NULL;
 	int r;
 
-	if (!log)
-		return -ENOMEM;
 	/* A run's output is its answer (run.h): no console, no log. */
 	if (k->vm->ephemeral)
 		goto ctl;
+	log = manager_vm_path(k->m, k->vm, "console.log");
+	if (!log)
+		return -ENOMEM;
 	/* The socket is the worker's (kvm_worker_config_t.console_fd): mvmd
 	 * gets its clients in CONSOLE_CLIENT frames, and listens itself
 	 * only for a re-adopted worker that says it does not

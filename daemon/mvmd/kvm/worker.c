@@ -270,7 +270,7 @@ static void vm_fds_close(vm_fds_t *v, const kvm_worker_config_t *c, bool unlink_
 	v->result_fd = safe_close(v->result_fd);
 	v->vsock_fd = safe_close(v->vsock_fd);
 	v->ctl = kvm_ctl_free(v->ctl);
-	if (unlink_paths) {
+	if (unlink_paths && c->ctl_path) {
 		unlink(c->ctl_path);
 		if (c->vsock_path)
 			unlink(c->vsock_path);
@@ -286,6 +286,20 @@ static int vm_fds_open(const kvm_worker_config_t *c, vm_fds_t *v)
 		v->result_fd = open(c->result_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (v->result_fd < 0)
 			return negative_errno();
+	}
+	/* A run's worker is never reconnected to (a restarted mvmd does
+	 * not look for it): the connection itself, no socket file. */
+	if (!c->ctl_path) {
+		int sp[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+			return negative_errno();
+		v->listen_fd = sp[1];
+		r = kvm_ctl_new(sp[0], 1u << 20, &v->ctl);
+		if (r < 0) {
+			close(sp[0]);
+			vm_fds_close(v, c, false);
+		}
+		return r;
 	}
 	v->listen_fd = listen_at(c->ctl_path);
 	if (v->listen_fd < 0) {
@@ -502,7 +516,7 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 	pid_t pid;
 	int r;
 
-	if (!c->ctl_path)
+	if (!c->ctl_path && !(c->flags & KVM_WARM_F_RUN))
 		return -EINVAL;
 	r = open_sources(c, mem, vcpus, &kvm_fd, &image_fd, &cpuid_fd, &null_fd);
 	if (r < 0)
@@ -624,7 +638,7 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_wo
 
 	if (!w->ready || w->pool_fd < 0)
 		return -EAGAIN;
-	if (!c->ctl_path || mem != w->memory_mib || vcpus != w->vcpus || c->debug)
+	if ((!c->ctl_path && !(c->flags & KVM_WARM_F_RUN)) || mem != w->memory_mib || vcpus != w->vcpus || c->debug)
 		return -EINVAL;
 	/* A primed worker holds one module: only a VM that runs it; and a
 	 * VM from a snapshot replaces all of its guest, so an unprimed one. */

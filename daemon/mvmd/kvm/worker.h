@@ -32,7 +32,9 @@ typedef struct kvm_worker_config {
 	const char *kvm_path;    /* NULL: /dev/kvm */
 	int kvm_fd;              /* kvm_path opened already (borrowed); <= 0: opened here */
 	const char *image_path;  /* guest ELF (mvm-guest) */
-	const char *ctl_path;    /* control socket to create (0600, replaced) */
+	const char *ctl_path;    /* control socket to create (0600, replaced); NULL only for a run
+				  * (KVM_WARM_F_RUN), which nobody reconnects to: its worker gets
+				  * one end of a socketpair, already connected */
 	const char *result_path; /* result file to create (0600, truncated) */
 	const char *vsock_path;  /* hybrid vsock socket to create (0600, replaced), or NULL */
 	uint32_t memory_mib;     /* 0: 16 */
@@ -56,7 +58,7 @@ typedef struct kvm_worker_config {
 	const char *reuse_key;   /* a run's reuse_key (docs/workloads.md), or NULL: the pool
 				  * (kvm-pool.h) reuses its worker for that key only */
 	int snapshot_fd;         /* > 0: the VM continues from this snapshot (read-only, borrowed;
-				  * the worker's fd 7, --snapshot-fd); never with a warm worker */
+				  * a cold worker's fd 7, --snapshot-fd; a warm one's ASSIGN) */
 } kvm_worker_config_t;
 
 typedef struct kvm_worker {
