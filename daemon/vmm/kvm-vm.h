@@ -117,6 +117,10 @@ int kvm_workload_read(int fd, const char *ref, uint64_t max, uint8_t **ret, uint
 /* Populate the host pages a workload guest touches first (the start of
  * its heap, the top of its stack): see daemon/vmm/module.c. */
 void kvm_workload_prefault(kvm_vm_t *vm, uint64_t blob_size);
+/* The ranges kvm_workload_prefault(vm, blob_size) populates, in address
+ * order and apart: the start of the heap, the top of the stack. How many
+ * (1 or 2), each [lo[i], lo[i] + len[i]). */
+unsigned kvm_workload_prefault_ranges(const kvm_vm_t *vm, uint64_t blob_size, uint64_t lo[2], uint64_t len[2]);
 /* Give back what a warm worker's kvm_workload_prefault(vm, warm_blob_size)
  * populated beyond what kvm_workload_prefault(vm, blob_size) would have
  * for the VM it was assigned (blob_size 0: no workload, all of it): an

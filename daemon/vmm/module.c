@@ -144,13 +144,27 @@ static uint64_t prefault_span(const kvm_vm_t *vm, uint64_t blob_size, uint64_t *
 	return ALIGN_UP(want < stack - lo ? want : stack - lo, 4096);
 }
 
+#define PREFAULT_STACK (64u << 10)
+
+unsigned kvm_workload_prefault_ranges(const kvm_vm_t *vm, uint64_t blob_size, uint64_t lo[2], uint64_t len[2])
+{
+	unsigned n = 0;
+
+	len[0] = prefault_span(vm, blob_size, &lo[0]);
+	if (len[0])
+		n++;
+	/* The heap span ends below the stack and its guard. */
+	lo[n] = vm->mem_size - PREFAULT_STACK;
+	len[n] = PREFAULT_STACK;
+	return n + 1;
+}
+
 void kvm_workload_prefault(kvm_vm_t *vm, uint64_t blob_size)
 {
-	uint64_t lo, len = prefault_span(vm, blob_size, &lo);
+	uint64_t lo[2], len[2];
 
-	if (len)
-		(void)madvise(vm->mem + lo, len, MADV_POPULATE_WRITE);
-	(void)madvise(vm->mem + vm->mem_size - (64u << 10), 64u << 10, MADV_POPULATE_WRITE);
+	for (unsigned i = 0, n = kvm_workload_prefault_ranges(vm, blob_size, lo, len); i < n; i++)
+		(void)madvise(vm->mem + lo[i], len[i], MADV_POPULATE_WRITE);
 }
 
 void kvm_workload_unprefault(kvm_vm_t *vm, uint64_t warm_blob_size, uint64_t blob_size)

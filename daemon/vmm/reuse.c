@@ -6,9 +6,10 @@
  * goes into a memfd, which then backs the guest MAP_PRIVATE, and its
  * vCPU's registers, segments and extended state are kept. Every page the
  * guest (or the host, for it: boot info, stdin, random bytes) writes
- * after that is a private copy; so after a run, MADV_DONTNEED over the
- * guest memory drops exactly what the run changed, and the guest reads
- * the template again. The vCPU state is set back, every worker-side state
+ * after that is a private copy; so after a run, what the run changed
+ * goes back to the template: written back in place where the next run
+ * will touch first, dropped with MADV_DONTNEED elsewhere (vmm_reset),
+ * and the guest reads the template again. The vCPU state is set back, every worker-side state
  * of the run is dropped, and the worker waits for its next ASSIGN as it
  * did the first time.
  *
@@ -39,6 +40,7 @@
 
 struct vmm_template {
 	int mem_fd; /* the guest memory as it was: backs the guest MAP_PRIVATE */
+	const uint8_t *view; /* the same, read-only and shared (vmm_reset); NULL until then */
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct kvm_xcrs xcrs;
@@ -222,21 +224,59 @@ static int vcpu_to_template(kvm_vcpu_t *v, const struct vmm_template *t)
 	return 0;
 }
 
-int vmm_reset(vmm_t *m)
+/* Each page of [lo, lo + len) that is not the template's any more gets
+ * the template's bytes back, in place. */
+static void pages_to_template(kvm_vm_t *vm, const uint8_t *view, uint64_t lo, uint64_t len)
+{
+	for (uint64_t a = lo; a < lo + len; a += PAGE)
+		if (memcmp(vm->mem + a, view + a, PAGE) != 0)
+			memcpy(vm->mem + a, view + a, PAGE);
+}
+
+/*
+ * The guest memory back to the template. Every page the run (or the host,
+ * for it) wrote is a private copy. Those the next run will touch first,
+ * kvm_workload_prefault's ranges (populated, so private copies whether
+ * written or not), are compared with the template and written back where
+ * they differ: they stay where they are, for the host and for KVM's
+ * page tables, so the next run neither faults them in nor copies them
+ * again. Everything else is dropped (MADV_DONTNEED): the guest reads the
+ * template's pages there again, and a page it writes is copied then.
+ */
+static int memory_to_template(vmm_t *m)
 {
 	struct vmm_template *t = m->tmpl;
 	kvm_vm_t *vm = m->vm;
-	kvm_vcpu_t *v = &vm->vcpu[0];
+	uint64_t lo[2], len[2], at = 0;
+
+	if (!t->view) {
+		void *p = mmap(NULL, vm->mem_size, PROT_READ, MAP_SHARED, t->mem_fd, 0);
+		if (p == MAP_FAILED)
+			return negative_errno();
+		t->view = p;
+	}
+	for (unsigned i = 0, n = kvm_workload_prefault_ranges(vm, m->blob_size, lo, len); i < n; i++) {
+		if (lo[i] > at && madvise(vm->mem + at, lo[i] - at, MADV_DONTNEED) < 0)
+			return negative_errno();
+		pages_to_template(vm, t->view, lo[i], len[i]);
+		at = lo[i] + len[i];
+	}
+	if (at < vm->mem_size && madvise(vm->mem + at, vm->mem_size - at, MADV_DONTNEED) < 0)
+		return negative_errno();
+	return 0;
+}
+
+int vmm_reset(vmm_t *m)
+{
+	struct vmm_template *t = m->tmpl;
+	kvm_vcpu_t *v = &m->vm->vcpu[0];
 	int r;
 
-	/* Every page the run wrote was a private copy: dropped, the guest
-	 * reads the template's again. */
-	if (madvise(vm->mem, vm->mem_size, MADV_DONTNEED) < 0)
-		return negative_errno();
-	r = vcpu_to_template(v, t);
+	r = memory_to_template(m);
+	if (r == 0)
+		r = vcpu_to_template(v, t);
 	if (r < 0)
 		return r;
-	prefault(m);
 	return reset_worker_state(m);
 }
 
