@@ -30,9 +30,15 @@ typedef struct vmm {
 	const kvm_vmm_config_t *cfg; /* &own, filled in further by an ASSIGN */
 	kvm_vmm_config_t own;
 	kvm_host_ops_t ops;
-	bool ctl_started;
+	bool ctl_started; /* the control thread runs this run's loop */
 	kvm_vm_t *vm;
 	pthread_t ctl_thread;
+	/* The control thread runs main_loop once per run, then waits here
+	 * (ctl_idle) for the next one of a reused worker (ctl_go) or its end
+	 * (ctl_end): one thread for all of a worker's runs. */
+	bool ctl_exists, ctl_idle, ctl_go, ctl_end;
+	pthread_mutex_t ctl_lock;
+	pthread_cond_t ctl_cond;
 	pid_t vcpu_tid; /* the vCPU (main) thread, for STOP_SIGNAL (vmm_kick_vcpu) */
 	int loop_error;
 	pthread_mutex_t lock; /* guards the rings, console counters and input flags */
@@ -73,6 +79,18 @@ void vmm_efd_signal(int fd);
 void vmm_efd_drain(int fd);
 /* Outcome error with "what: strerror" as the message; returns err. */
 int vmm_set_error(vmm_t *m, int err, const char *what);
+/* Non-blocking control, vsock and console sockets, and the vsock device. */
+int vmm_setup_sockets(vmm_t *m);
+/* Boot info and the workload module: what makes the VM this VM. Errors
+ * are set in m->result (outcome error) and returned. */
+int vmm_configure_vm(vmm_t *m);
+/* The guest runs from here on: READY to whoever is connected, then the
+ * control thread. */
+int vmm_go_live(vmm_t *m);
+
+/* warm-take.c: MVM_HC_CONFIG of a warm guest (kvm_host_ops_t.config):
+ * its PRIME, TEMPLATE, RESTORE and ASSIGN (lib/proto/warm.h). */
+int vmm_host_config(void *ud, kvm_result_t *res);
 
 /* vmm-host.c: m->ops, the services the vCPU loop calls (kvm-vm.h). */
 void vmm_host_ops_init(vmm_t *m);
@@ -111,12 +129,5 @@ bool vmm_reusable(const vmm_t *m);
 int vmm_reset(vmm_t *m);
 void vmm_reset_resume(vmm_t *m, uint64_t mono_ns);
 
-/* warm-take.c: a warm worker's PRIME, TEMPLATE and RESTORE (lib/proto/
- * warm.h), on the vCPU thread in MVM_HC_CONFIG. primed holds the module
- * the worker is primed with ("" none). The fds that came are closed or
- * taken; errors are set in m->result and returned. */
-void vmm_close_warm_fds(int fds[KVM_WARM_FD_MAX]);
-int vmm_take_prime(vmm_t *m, const kvm_warm_assign_t *a, int fds[KVM_WARM_FD_MAX], char *primed, size_t size);
-int vmm_take_template(vmm_t *m, const kvm_warm_assign_t *a, int fds[KVM_WARM_FD_MAX], char *primed, size_t size);
 
 #endif

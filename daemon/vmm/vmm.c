@@ -45,7 +45,7 @@
 #include "util/macro.h"
 
 #define CONN_OUT_MAX (256u << 10)
-#define CTL_THREAD_STACK (512u << 10) /* below a huge page: see go_live */
+#define CTL_THREAD_STACK (512u << 10) /* below a huge page: see vmm_go_live */
 #define FINISH_FLUSH_MS 2000
 
 static int64_t now_ms(void)
@@ -437,7 +437,7 @@ static int build_vm(vmm_t *m)
 /* What makes the VM this VM: boot info, the workload module. Runs before
  * the sandbox for a cold worker, inside it for a warm one. Errors are
  * set in m->result (outcome error) and returned. */
-static int configure_vm(vmm_t *m)
+int vmm_configure_vm(vmm_t *m)
 {
 	const kvm_vmm_config_t *c = m->cfg;
 	int r;
@@ -470,7 +470,7 @@ static int configure_vm(vmm_t *m)
 }
 
 /* Non-blocking control and vsock sockets, and the vsock device. */
-static int setup_sockets(vmm_t *m)
+int vmm_setup_sockets(vmm_t *m)
 {
 	const kvm_vmm_config_t *c = m->cfg;
 	int fl, r;
@@ -538,17 +538,52 @@ static int main_loop(vmm_t *m)
 static void *ctl_main(void *p)
 {
 	vmm_t *m = p;
-	m->loop_error = main_loop(m);
-	if (m->loop_error < 0)
-		force_stop(m); /* nobody could stop it any more */
-	return NULL;
+
+	for (;;) {
+		m->loop_error = main_loop(m);
+		if (m->loop_error < 0)
+			force_stop(m); /* nobody could stop it any more */
+		pthread_mutex_lock(&m->ctl_lock);
+		m->ctl_idle = true;
+		pthread_cond_broadcast(&m->ctl_cond);
+		while (!m->ctl_go && !m->ctl_end)
+			pthread_cond_wait(&m->ctl_cond, &m->ctl_lock);
+		bool end = m->ctl_end;
+		m->ctl_go = false;
+		pthread_mutex_unlock(&m->ctl_lock);
+		if (end)
+			return NULL;
+	}
+}
+
+/* On the vCPU thread, its guest done: until the control thread's loop
+ * has returned (it sees vcpu_done), as a join would. */
+static void ctl_wait_idle(vmm_t *m)
+{
+	pthread_mutex_lock(&m->ctl_lock);
+	while (!m->ctl_idle)
+		pthread_cond_wait(&m->ctl_cond, &m->ctl_lock);
+	pthread_mutex_unlock(&m->ctl_lock);
+}
+
+/* The control thread's next loop (a reused worker's next run), or its end. */
+static void ctl_wake(vmm_t *m, bool end)
+{
+	pthread_mutex_lock(&m->ctl_lock);
+	m->ctl_idle = false;
+	if (end)
+		m->ctl_end = true;
+	else
+		m->ctl_go = true;
+	pthread_cond_broadcast(&m->ctl_cond);
+	pthread_mutex_unlock(&m->ctl_lock);
 }
 
 static vmm_t vmm; /* one per process */
 
 /* The guest runs from here on: READY to whoever is connected, then the
  * control thread. Called on the vCPU thread, which keeps running it. */
-static int go_live(vmm_t *m)
+int vmm_go_live(vmm_t *m)
 {
 	sigset_t set, old;
 	int r;
@@ -565,6 +600,12 @@ static int go_live(vmm_t *m)
 	if (m->cfg->debug & KVM_VMM_DEBUG_EXEC_MAPPING)
 		mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
+	/* A reused worker's control thread is there already, waiting. */
+	if (m->ctl_exists) {
+		ctl_wake(m, false);
+		m->ctl_started = true;
+		return 0;
+	}
 	/* The control thread must not take the stop signal meant for the
 	 * vCPU thread: it starts with it blocked, whoever creates it. */
 	sigemptyset(&set);
@@ -581,105 +622,8 @@ static int go_live(vmm_t *m)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0)
 		return set_error(m, -r, "creating the control thread");
-	m->ctl_started = true;
+	m->ctl_started = m->ctl_exists = true;
 	return 0;
-}
-
-/*
- * MVM_HC_CONFIG from a warm guest, on the vCPU thread: tell the pool we
- * are ready, wait for a PRIME (then the guest compiles and asks again) or
- * the ASSIGN, become that VM, go live. A parent that closes the pool
- * socket instead wants no VM from us: leave quietly.
- */
-static int host_config(void *ud, kvm_result_t *res)
-{
-	static uint8_t msg[KVM_WARM_MSG_MAX];
-	static kvm_warm_assign_t a;
-	static char primed[80]; /* the module a PRIME named, "" none */
-	static bool tmpl_tried;
-	vmm_t *m = ud;
-	kvm_vmm_config_t *c = &m->own;
-	int fds[KVM_WARM_FD_MAX], r;
-
-	(void)res; /* it is m->result */
-	if (c->pool_fd < 0)
-		return 0; /* a cold guest that asks: it has its configuration */
-	/* Its module compiled: what a reused worker goes back to. Without
-	 * one it is simply never reused (and a failed remap ends it). */
-	if (primed[0] && !m->tmpl && !tmpl_tried) {
-		tmpl_tried = true;
-		if (vmm_template_take(m) == -EFAULT)
-			_exit(KVM_VMM_EXIT_ERROR);
-	}
-again:;
-	kvm_warm_ready_t ready = { .type = KVM_WARM_MSG_READY, .version = KVM_WARM_VERSION, .pid = getpid() };
-	if (write(c->pool_fd, &ready, sizeof(ready)) != (ssize_t)sizeof(ready))
-		_exit(KVM_VMM_EXIT_OK);
-	r = kvm_warm_recv(c->pool_fd, msg, &a, fds);
-	if (r == -EPIPE || r == -ECONNRESET)
-		_exit(KVM_VMM_EXIT_OK);
-	if (r < 0) {
-		set_error(m, r, "warm worker: bad message on the pool socket");
-		return 1;
-	}
-	if (a.type == KVM_WARM_MSG_TEMPLATE || a.type == KVM_WARM_MSG_RESTORE) {
-		r = vmm_take_template(m, &a, fds, primed, sizeof(primed));
-		if (r == -EFAULT)
-			_exit(KVM_VMM_EXIT_ERROR);
-		if (r < 0)
-			return 1;
-		tmpl_tried = true;
-		goto again;
-	}
-	if (a.type == KVM_WARM_MSG_PRIME) {
-		if (a.memory_mib != c->memory_mib || a.vcpus != c->vcpus) {
-			vmm_close_warm_fds(fds);
-			set_error(m, -EINVAL, "warm worker: primed for a VM of another size");
-			return 1;
-		}
-		return vmm_take_prime(m, &a, fds, primed, sizeof(primed)) < 0 ? 1 : 0;
-	}
-	r = kvm_vmm_assign_apply(c, &a, fds);
-	/* A reusable run's worker comes back to the pool on this socket. */
-	if (!(c->flags & KVM_WARM_F_REUSE) || !m->tmpl)
-		c->pool_fd = safe_close(c->pool_fd);
-	if (setup_sockets(m) < 0)
-		return 1;
-	if (r < 0) {
-		set_error(m, r, "warm worker: assigned a VM of another size");
-		return 1;
-	}
-	if (primed[0] && (!a.workload || strcmp(a.workload, primed) != 0 || c->blob_fd >= 0)) {
-		set_error(m, -EINVAL, "warm worker: assigned a VM that does not run the module it was primed with");
-		return 1;
-	}
-	/* A VM that continues from a snapshot: this guest's memory goes,
-	 * the snapshot's comes, and the vCPU resumes where the snapshot's
-	 * stood, not in this hypercall (vmm_restore_warm). */
-	if (c->snapshot_fd >= 0) {
-		r = primed[0] ? set_error(m, -EINVAL, "warm worker: a snapshot for a primed worker")
-			      : vmm_restore_warm(m);
-		if (r == -EFAULT)
-			_exit(KVM_VMM_EXIT_ERROR);
-		if (r < 0)
-			return 1;
-		m->ops.vsock = m->vsock;
-		m->ops.blob = m->blob;
-		m->ops.blob_size = m->blob_size;
-		return go_live(m) < 0 ? 1 : 2;
-	}
-	/* A primed worker has its module already (configure_vm keeps it). */
-	if (configure_vm(m) < 0)
-		return 1;
-	/* The heap populated for a module it might have got, beyond what
-	 * this VM's needs: back to the kernel. A primed guest has compiled
-	 * its module into that heap: it keeps all of it. */
-	if (!primed[0])
-		kvm_workload_unprefault(m->vm, c->warm_bytes / 8, m->blob_size);
-	m->ops.vsock = m->vsock;
-	m->ops.blob = m->blob;
-	m->ops.blob_size = m->blob_size;
-	return go_live(m) < 0 ? 1 : 0;
 }
 
 static int vmm_run(const kvm_vmm_config_t *cfg)
@@ -694,6 +638,8 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 		      .wake_main = -1, .wake_vcpu = -1, .uid = getuid(), .chunk = chunk };
 	m->cfg = &m->own;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->ctl_lock, NULL);
+	pthread_cond_init(&m->ctl_cond, NULL);
 	m->out = (ring_t){ .buf = malloc(KVM_VMM_CONSOLE_RING), .cap = KVM_VMM_CONSOLE_RING };
 	m->in = (ring_t){ .buf = malloc(KVM_VMM_INPUT_RING), .cap = KVM_VMM_INPUT_RING };
 	if (!m->out.buf || !m->in.buf)
@@ -717,7 +663,7 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 	r = warm ? 0 : kvm_vmm_assign_recv(&m->own);
 	if (r < 0 && r != -EINVAL)
 		return fail_setup(m, r, "reading the VM's ASSIGN");
-	if (!warm && setup_sockets(m) < 0) {
+	if (!warm && vmm_setup_sockets(m) < 0) {
 		finish(m);
 		return KVM_VMM_EXIT_ERROR;
 	}
@@ -729,7 +675,7 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 		return r;
 	if (warm) {
 		/* Boot info with the memory map only; the guest touches its
-		 * heap and waits in MVM_HC_CONFIG (host_config). The host side
+		 * heap and waits in MVM_HC_CONFIG (vmm_host_config). The host side
 		 * of those pages is populated here, off anyone's clock. */
 		r = kvm_vm_write_boot_info(m->vm, NULL, 0, NULL, 0, NULL);
 		if (r == 0)
@@ -737,8 +683,8 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 		if (r < 0)
 			return fail_setup(m, r, "writing the boot info");
 		kvm_workload_prefault(m->vm, cfg->warm_bytes / 8);
-		m->ops.config = host_config;
-	} else if (cfg->snapshot_fd >= 0 ? vmm_restore(m) < 0 : configure_vm(m) < 0) {
+		m->ops.config = vmm_host_config;
+	} else if (cfg->snapshot_fd >= 0 ? vmm_restore(m) < 0 : vmm_configure_vm(m) < 0) {
 		finish(m);
 		return KVM_VMM_EXIT_ERROR;
 	}
@@ -755,14 +701,14 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 
 	m->vcpu_tid = (pid_t)syscall(SYS_gettid);
 	/* A warm worker goes live inside MVM_HC_CONFIG, once it has a job. */
-	if (!warm && go_live(m) < 0) {
+	if (!warm && vmm_go_live(m) < 0) {
 		finish(m);
 		return KVM_VMM_EXIT_ERROR;
 	}
 	for (;;) {
 		vcpu_main(m);
 		if (m->ctl_started)
-			pthread_join(m->ctl_thread, NULL);
+			ctl_wait_idle(m);
 		if (m->loop_error < 0)
 			return fail_setup(m, m->loop_error, "control loop");
 		finish(m);
@@ -770,13 +716,17 @@ static int vmm_run(const kvm_vmm_config_t *cfg)
 		 * READY and the next ASSIGN (an EOF there ends us quietly). */
 		if (!vmm_reusable(m) || vmm_reset(m) < 0)
 			break;
-		if (host_config(m, &m->result) != 0) {
+		if (vmm_host_config(m, &m->result) != 0) {
 			finish(m);
 			break;
 		}
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		vmm_reset_resume(m, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	}
+	if (m->ctl_exists) {
+		ctl_wake(m, true);
+		pthread_join(m->ctl_thread, NULL);
 	}
 	switch (m->result.outcome) {
 	case KVM_OUTCOME_EXIT: case KVM_OUTCOME_STOPPED: status = KVM_VMM_EXIT_OK; break;
