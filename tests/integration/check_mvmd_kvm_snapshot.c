@@ -526,6 +526,36 @@ START_TEST(test_pause_and_snapshot_survive_restart)
 }
 END_TEST
 
+/* A VM restored in a warm worker (or a cold one, kvm-cold) outlives a
+ * kill -9 of mvmd as any VM does: the next mvmd re-adopts the same
+ * worker, and the guest goes on from where its snapshot stood. */
+START_TEST(test_restored_vm_survives_restart)
+{
+	char hash[80], st[32], p[256];
+	create_guest("base", "steps", "2");
+	json_object_put(ok("compute.vm.start", "base", NULL));
+	wait_log("base", "steps=2");
+	snapshot_of("base", hash, sizeof(hash));
+	snprintf(p, sizeof(p), "{\"name\":\"twin\",\"memory_mib\":16,\"snapshot\":\"%s\"}", hash);
+	json_object_put(mvmt_result(fd, "compute.vm.create", p));
+	json_object *r = start_restored("twin", NULL);
+	int pid = (int)mvmt_int(r, "result.pid");
+	json_object_put(r);
+
+	stop_daemon(SIGKILL);
+	start_daemon();
+	ck_assert_str_eq(state_of("twin", st, sizeof(st)), "Running");
+	ck_assert_int_eq(pid_of("twin"), pid);
+	console_send("twin", "CD");
+	json_object *s = mvmt_wait_final(fd, "twin", 60000);
+	ck_assert_str_eq(mvmt_str(s, "state"), "Stopped");
+	ck_assert_int_eq(mvmt_int(s, "exit_code"), (67 + 68) & 0xff);
+	json_object_put(s);
+	wait_log("twin", "done sum=135");
+	json_object_put(ok("compute.vm.stop", "base", "\"force\":true"));
+}
+END_TEST
+
 /*
  * A wedged worker: stopped with SIGSTOP, it reads nothing and answers
  * nothing. `method` of `name` must be answered -32006 at the deadline
@@ -650,7 +680,8 @@ static const mvmt_tcase_t tcases[] = {
 			MVMT_TEST(test_paused_guest_keeps_console),
 			MVMT_TEST(test_snapshot_midrun_continues_independently),
 			MVMT_TEST(test_bad_snapshots_refused),
-			MVMT_TEST(test_pause_and_snapshot_survive_restart)),
+			MVMT_TEST(test_pause_and_snapshot_survive_restart),
+			MVMT_TEST(test_restored_vm_survives_restart)),
 	},
 	{
 		.name = "kvm-exec",
@@ -667,7 +698,8 @@ static const mvmt_tcase_t tcases[] = {
 		.setup = setup_cold,
 		.teardown = teardown,
 		.skip = mvmt_kvm_skip_reason,
-		.tests = MVMT_TESTS(MVMT_TEST(test_snapshot_midrun_continues_independently)),
+		.tests = MVMT_TESTS(MVMT_TEST(test_snapshot_midrun_continues_independently),
+				    MVMT_TEST(test_restored_vm_survives_restart)),
 	},
 	{
 		.name = "kvm-deadline",
