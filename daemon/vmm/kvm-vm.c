@@ -178,6 +178,30 @@ static void mem_no_thp(kvm_vm_t *vm)
 	(void)madvise(vm->mem, vm->mem_size, MADV_NOHUGEPAGE);
 }
 
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *q = (const uint64_t *)(const void *)p;
+	for (size_t i = 0; i < 4096 / 8; i++)
+		if (q[i])
+			return false;
+	return true;
+}
+
+bool kvm_vm_next_data(const kvm_vm_t *vm, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t a = *lo;
+
+	while (a < vm->mem_size && page_is_zero(vm->mem + a))
+		a += 4096;
+	if (a >= vm->mem_size)
+		return false;
+	*lo = a;
+	while (a < vm->mem_size && !page_is_zero(vm->mem + a))
+		a += 4096;
+	*hi = a;
+	return true;
+}
+
 int kvm_vm_mem_clear(kvm_vm_t *vm)
 {
 	if (mmap(vm->mem, vm->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,

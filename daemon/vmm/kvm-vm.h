@@ -100,6 +100,11 @@ int kvm_vm_write_boot_info(kvm_vm_t *vm, char *const *args, size_t nargs,
 /* Mark the boot info warm (MVM_BOOT_F_WARM, guest-abi.h): the guest
  * touches warm_bytes of heap, then waits in MVM_HC_CONFIG. */
 int kvm_vm_set_warm(kvm_vm_t *vm, uint64_t warm_bytes);
+/* The next run of guest pages that are not all zero, at or after *lo:
+ * [*lo, *hi), page-aligned and as long as it goes; false when there is
+ * none. A page the guest never touched reads as zero (the kernel's zero
+ * page: no memory is spent on it). Snapshots and templates keep these. */
+bool kvm_vm_next_data(const kvm_vm_t *vm, uint64_t *lo, uint64_t *hi);
 /* Guest memory as a new VM's before its image: all zero, at the same
  * address (the memory slot keeps pointing at it), for a warm VM that
  * continues from a snapshot (which brings its page tables). -EFAULT: the

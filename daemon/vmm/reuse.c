@@ -60,27 +60,11 @@ typedef struct template_state {
 	uint32_t xsave[KVM_SNAP_XSAVE_SIZE / 4];
 } template_state_t;
 
-static bool page_is_zero(const uint8_t *p)
-{
-	const uint64_t *q = (const uint64_t *)p;
-	for (size_t i = 0; i < PAGE / 8; i++)
-		if (q[i])
-			return false;
-	return true;
-}
-
 /* The non-zero pages of the guest into fd at their offsets, a run at a
  * time (zero pages stay holes: they cost nothing and read as zero). */
 static int copy_pages(const kvm_vm_t *vm, int fd)
 {
-	for (uint64_t off = 0; off < vm->mem_size;) {
-		if (page_is_zero(vm->mem + off)) {
-			off += PAGE;
-			continue;
-		}
-		uint64_t end = off + PAGE;
-		while (end < vm->mem_size && !page_is_zero(vm->mem + end))
-			end += PAGE;
+	for (uint64_t off = 0, end; kvm_vm_next_data(vm, &off, &end); off = end) {
 		for (uint64_t at = off; at < end;) {
 			ssize_t k = pwrite(fd, vm->mem + at, end - at, (off_t)at);
 			if (k < 0 && errno == EINTR)
@@ -89,12 +73,12 @@ static int copy_pages(const kvm_vm_t *vm, int fd)
 				return k < 0 ? negative_errno() : -EIO;
 			at += (uint64_t)k;
 		}
-		off = end;
 	}
 	return 0;
 }
 
 static void prefault(vmm_t *m);
+static int map_template(kvm_vm_t *vm, int fd);
 
 int vmm_template_take(vmm_t *m)
 {
@@ -126,9 +110,8 @@ int vmm_template_take(vmm_t *m)
 	/* Same address: KVM's memory slot keeps pointing at it, and its MMU
 	 * notifier drops the old mappings. From here on the guest's pages
 	 * are the memfd's until it writes one. */
-	if (r == 0 && mmap(vm->mem, vm->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
-			   t->mem_fd, 0) == MAP_FAILED)
-		r = -EFAULT; /* the old mapping may be gone with it */
+	if (r == 0)
+		r = map_template(vm, t->mem_fd);
 	if (r < 0) {
 		/* Before the mmap the guest's memory is untouched: no template,
 		 * the worker goes on. After a failed one it cannot: -EFAULT,

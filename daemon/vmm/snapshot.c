@@ -78,31 +78,14 @@ typedef struct run {
 	uint64_t gpa, len;
 } run_t;
 
-static bool page_zero(const uint8_t *p)
-{
-	const uint64_t *q = (const uint64_t *)(const void *)p;
-	for (size_t i = 0; i < KVM_SNAP_PAGE / 8; i++)
-		if (q[i])
-			return false;
-	return true;
-}
-
-/* Runs of pages that are not all zero. Pages the guest never touched read
- * as zero (the kernel's zero page: no memory is spent on them). */
+/* Runs of pages that are not all zero (kvm_vm_next_data). */
 static int scan_memory(kvm_vm_t *vm, run_t **ret, size_t *ret_n, uint64_t *ret_pages)
 {
 	run_t *runs = NULL;
 	size_t n = 0, cap = 0;
 	uint64_t pages = 0;
 
-	for (uint64_t a = 0; a < vm->mem_size; a += KVM_SNAP_PAGE) {
-		if (page_zero(vm->mem + a))
-			continue;
-		pages++;
-		if (n && runs[n - 1].gpa + runs[n - 1].len == a) {
-			runs[n - 1].len += KVM_SNAP_PAGE;
-			continue;
-		}
+	for (uint64_t lo = 0, hi; kvm_vm_next_data(vm, &lo, &hi); lo = hi) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			run_t *nr = realloc(runs, cap * sizeof(*runs));
@@ -112,7 +95,8 @@ static int scan_memory(kvm_vm_t *vm, run_t **ret, size_t *ret_n, uint64_t *ret_p
 			}
 			runs = nr;
 		}
-		runs[n++] = (run_t){ a, KVM_SNAP_PAGE };
+		runs[n++] = (run_t){ lo, hi - lo };
+		pages += (hi - lo) / KVM_SNAP_PAGE;
 	}
 	*ret = runs;
 	*ret_n = n;
