@@ -156,7 +156,6 @@ static int reset_worker_state(vmm_t *m)
 	c->flags = 0;
 	m->snap_fd = safe_close(m->snap_fd);
 	m->vsock = kvm_vsock_free(m->vsock);
-	m->ops.vsock = NULL;
 	m->grants = kvm_grants_free(m->grants);
 	r = kvm_grants_new(m->vm->mem_size, &m->grants);
 	if (r < 0)
@@ -166,8 +165,7 @@ static int reset_worker_state(vmm_t *m)
 	r = kvm_actor_new(m->wake_vcpu, m->wake_main, &m->actor);
 	if (r < 0)
 		return r;
-	m->ops.grants = m->grants;
-	m->ops.actor = m->actor;
+	vmm_host_ops_init(m); /* the vCPU loop's view of all that */
 	pthread_mutex_lock(&m->lock);
 	ring_clear(&m->out);
 	ring_clear(&m->in);

@@ -52,8 +52,7 @@ static int take_prime(vmm_t *m, const kvm_warm_assign_t *a, int fds[KVM_WARM_FD_
 		r = kvm_vm_set_primed(m->vm);
 	if (r < 0)
 		return vmm_set_error(m, r, "writing the primed boot info");
-	m->ops.blob = m->blob;
-	m->ops.blob_size = m->blob_size;
+	vmm_host_ops_init(m);
 	return 0;
 }
 
@@ -96,17 +95,8 @@ static int take_template(vmm_t *m, const kvm_warm_assign_t *a, int fds[KVM_WARM_
 	close_warm_fds(fds);
 	if (r < 0)
 		return vmm_set_error(m, r, "warm worker: restoring the template"), r;
-	m->ops.blob = m->blob;
-	m->ops.blob_size = m->blob_size;
+	vmm_host_ops_init(m);
 	return 0;
-}
-
-/* What the vCPU loop serves from the VM this worker became. */
-static void ops_from_vm(vmm_t *m)
-{
-	m->ops.vsock = m->vsock;
-	m->ops.blob = m->blob;
-	m->ops.blob_size = m->blob_size;
 }
 
 /*
@@ -187,7 +177,7 @@ again:;
 			_exit(KVM_VMM_EXIT_ERROR);
 		if (r < 0)
 			return 1;
-		ops_from_vm(m);
+		vmm_host_ops_init(m); /* the vCPU loop serves this VM now */
 		return vmm_go_live(m) < 0 ? 1 : 2;
 	}
 	/* A primed worker has its module already (vmm_configure_vm keeps it). */
@@ -198,6 +188,6 @@ again:;
 	 * its module into that heap: it keeps all of it. */
 	if (!primed[0])
 		kvm_workload_unprefault(m->vm, c->warm_bytes / 8, m->blob_size);
-	ops_from_vm(m);
+	vmm_host_ops_init(m); /* the vCPU loop serves this VM now */
 	return vmm_go_live(m) < 0 ? 1 : 0;
 }
