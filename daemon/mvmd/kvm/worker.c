@@ -277,6 +277,12 @@ static void vm_fds_close(vm_fds_t *v, const kvm_worker_config_t *c, bool unlink_
 	}
 }
 
+/* A control socket path, or a run's socketpair (kvm_worker_config_t). */
+static bool ctl_given(const kvm_worker_config_t *c)
+{
+	return c->ctl_path || (c->flags & KVM_WARM_F_RUN);
+}
+
 static int vm_fds_open(const kvm_worker_config_t *c, vm_fds_t *v)
 {
 	int r;
@@ -476,11 +482,12 @@ static int open_sources(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcp
  * the VM's strings, and fds[] with its control socket, result file, vsock
  * socket and (unless primed already, or none) its module. log_fd goes
  * along only where asked (a warm worker's stderr is /dev/null until
- * then; a cold one has its log as fd 2 from the start). *ret is big:
- * the caller allocates it.
+ * then; a cold one has its log as fd 2 from the start), and so does
+ * snapshot_fd (> 0: a warm worker's; a cold one has it as --snapshot-fd).
+ * *ret is big: the caller allocates it.
  */
 static int assign_make(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpus, const vm_fds_t *v, int log_fd,
-		       bool send_blob, kvm_warm_assign_t *ret, int fds[KVM_WARM_FD_MAX])
+		       bool send_blob, int snapshot_fd, kvm_warm_assign_t *ret, int fds[KVM_WARM_FD_MAX])
 {
 	if (c->nargs > KVM_WARM_LIST_MAX || c->ncaps > KVM_WARM_LIST_MAX || c->nenvs > KVM_WARM_LIST_MAX)
 		return -E2BIG;
@@ -498,7 +505,7 @@ static int assign_make(const kvm_worker_config_t *c, uint32_t mem, uint32_t vcpu
 	fds[KVM_WARM_FD_VSOCK] = v->vsock_fd;
 	fds[KVM_WARM_FD_BLOB] = send_blob && c->workload && c->blob_fd > 0 ? c->blob_fd : -1;
 	fds[KVM_WARM_FD_CONSOLE] = c->console_fd > 0 ? c->console_fd : -1;
-	fds[KVM_WARM_FD_SNAPSHOT] = -1;
+	fds[KVM_WARM_FD_SNAPSHOT] = snapshot_fd > 0 ? snapshot_fd : -1;
 	for (int i = 0; i < KVM_WARM_FD_MAX; i++)
 		if (fds[i] >= 0)
 			ret->fd_mask |= 1u << i;
@@ -516,7 +523,7 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 	pid_t pid;
 	int r;
 
-	if (!c->ctl_path && !(c->flags & KVM_WARM_F_RUN))
+	if (!ctl_given(c))
 		return -EINVAL;
 	r = open_sources(c, mem, vcpus, &kvm_fd, &image_fd, &cpuid_fd, &null_fd);
 	if (r < 0)
@@ -534,7 +541,7 @@ int kvm_worker_spawn(const kvm_worker_config_t *c, kvm_worker_t *ret)
 	/* The ASSIGN waits in the socket before the worker exists: one
 	 * datagram, its fds in flight (dropped by the kernel if the spawn
 	 * fails and both ends close). */
-	r = assign_make(c, mem, vcpus, &v, -1, true, a, fds);
+	r = assign_make(c, mem, vcpus, &v, -1, true, -1, a, fds);
 	if (r == 0)
 		r = kvm_warm_send(sock, a, fds);
 	sock = safe_close(sock);
@@ -638,7 +645,7 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_wo
 
 	if (!w->ready || w->pool_fd < 0)
 		return -EAGAIN;
-	if ((!c->ctl_path && !(c->flags & KVM_WARM_F_RUN)) || mem != w->memory_mib || vcpus != w->vcpus || c->debug)
+	if (!ctl_given(c) || mem != w->memory_mib || vcpus != w->vcpus || c->debug)
 		return -EINVAL;
 	/* A primed worker holds one module: only a VM that runs it; and a
 	 * VM from a snapshot replaces all of its guest, so an unprimed one. */
@@ -650,12 +657,7 @@ int kvm_worker_assign(kvm_warm_worker_t *w, const kvm_worker_config_t *c, kvm_wo
 	r = vm_fds_open(c, &v);
 	if (r < 0)
 		return r;
-	r = assign_make(c, mem, vcpus, &v, c->log_fd, !w->primed[0], a, fds);
-	/* A cold worker has its snapshot as --snapshot-fd, a warm one here. */
-	if (r == 0 && c->snapshot_fd > 0) {
-		fds[KVM_WARM_FD_SNAPSHOT] = c->snapshot_fd;
-		a->fd_mask |= 1u << KVM_WARM_FD_SNAPSHOT;
-	}
+	r = assign_make(c, mem, vcpus, &v, c->log_fd, !w->primed[0], c->snapshot_fd, a, fds);
 	if (r == 0)
 		r = kvm_warm_send(w->pool_fd, a, fds);
 	if (r < 0) {
